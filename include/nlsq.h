@@ -1,0 +1,315 @@
+/*
+ * nlsq — nonlinear least-squares curve fitting with exact derivatives.
+ *
+ * This header is the whole public API. Read it top to bottom.
+ *
+ * Overview
+ * --------
+ * A model is written as math over independent variables (default `x`) and
+ * parameters (every other free name):
+ *
+ *     a*exp(-b*x) + c
+ *     t = x - t0; where(t > 0, A*exp(-t/tau), 0) + bg
+ *
+ * nlsq parses it into an expression graph, derives the exact partial
+ * derivative with respect to every parameter by reverse-mode automatic
+ * differentiation, and schedules model and Jacobian into one linear
+ * program that is run over blocks of data points.
+ *
+ *     nlsq_model *m;
+ *     nlsq_error err;
+ *     if (nlsq_model_parse("a*exp(-b*x) + c", NULL, &m, &err) != NLSQ_OK)
+ *         fprintf(stderr, "%s\n", err.message);
+ *     double p[3] = {2.0, 0.5, 1.0};
+ *     nlsq_model_eval(m, p, x, npoints, f, J, &err);   // f[m], J[m*3]
+ *     nlsq_model_free(m);
+ *
+ * Conventions
+ * -----------
+ * - Every fallible call returns an nlsq_status and, when `err` is not NULL,
+ *   fills it. The library never prints, aborts or keeps global error state.
+ * - Objects are opaque handles freed by their `_free` function, which
+ *   accepts NULL.
+ * - A model is immutable after it is made: evaluating it from several
+ *   threads at once is safe.
+ */
+#ifndef NLSQ_H
+#define NLSQ_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NLSQ_VERSION_MAJOR 0
+#define NLSQ_VERSION_MINOR 1
+#define NLSQ_VERSION_PATCH 0
+
+/* The library's version as "MAJOR.MINOR.PATCH". */
+const char *nlsq_version(void);
+
+/* ------------------------------------------------------------------------
+ * Status and errors
+ * ------------------------------------------------------------------------ */
+
+typedef enum nlsq_status {
+    NLSQ_OK = 0,
+    NLSQ_ERR_INVALID_ARGUMENT,  /* a NULL pointer, a bad size, a bad enum   */
+    NLSQ_ERR_NOMEM,             /* an allocation failed                      */
+    NLSQ_ERR_SYNTAX,            /* malformed model text                      */
+    NLSQ_ERR_BAD_CHAR,          /* a byte that cannot start a token:
+                                   non-ASCII, NUL, control, or stray symbol  */
+    NLSQ_ERR_BAD_NUMBER,        /* malformed or out-of-range number literal  */
+    NLSQ_ERR_UNKNOWN_FUNCTION,  /* name(...) where name is not a function    */
+    NLSQ_ERR_ARITY,             /* a function called with the wrong count    */
+    NLSQ_ERR_TYPE,              /* a condition where a number is expected,
+                                   or a number where a condition is expected */
+    NLSQ_ERR_UNDEFINED_NAME,    /* a name that is not a variable, a local or
+                                   a listed parameter                        */
+    NLSQ_ERR_REDEFINED,         /* a local name assigned twice, or a local
+                                   that would hide a variable, parameter,
+                                   constant or function                      */
+    NLSQ_ERR_NAME_CONFLICT,     /* bad variable or parameter lists: a name
+                                   used as both, twice, or not an identifier */
+    NLSQ_ERR_LIMIT,             /* text too long, nesting too deep, graph
+                                   too large (see NLSQ_MODEL_MAX_*)          */
+    NLSQ_ERR_BUILDER,           /* a builder call failed earlier; see the
+                                   builder's first error                     */
+    NLSQ_STATUS_COUNT
+} nlsq_status;
+
+/*
+ * What went wrong and where. `line` and `column` are 1-based positions in
+ * the model text (0 when the error is not about the text); `column` counts
+ * bytes from the start of its line, so for one-line models it is the byte
+ * offset plus one. `message` is a complete sentence naming what and where.
+ */
+typedef struct nlsq_error {
+    nlsq_status code;
+    int line;
+    int column;
+    char message[256];
+} nlsq_error;
+
+/* A short fixed name for a status, e.g. "syntax error". Never NULL. */
+const char *nlsq_status_str(nlsq_status status);
+
+/* ------------------------------------------------------------------------
+ * The model language
+ * ------------------------------------------------------------------------
+ *
+ * Text:      statements separated by `;` or new lines; every statement but
+ *            the last is a local definition `name = expr`; the last is the
+ *            model's value. `#` starts a comment to the end of the line.
+ * Numbers:   1  .5  2.  1e-3  6.02E23 (decimal; out-of-range is an error).
+ * Operators: by increasing precedence:  ||   &&   !   < <= > >= == !=
+ *            + -   * /   unary - +   ^ or ** (right-associative; binds
+ *            tighter than unary minus on its left: -x^2 is -(x^2), and
+ *            accepts a unary minus on its right: 2^-x is 2^(-x)).
+ *            Comparisons and && || ! make conditions, which may appear only
+ *            as the first argument of where() or in a local used there.
+ *            Comparisons do not chain: a < b < c is an error.
+ * Functions: exp expm1 log log1p log10 log2 sqrt cbrt abs sign floor ceil
+ *            sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh
+ *            erf erfc lgamma tgamma (one argument); pow hypot atan2 min max
+ *            (two arguments: atan2(y, x)); where(cond, a, b).
+ * Constants: pi, e.
+ * Names:     [A-Za-z_][A-Za-z0-9_]*. Variables are named by the caller;
+ *            local names must be defined before use and only once; every
+ *            other name is a parameter. Function and constant names are
+ *            reserved.
+ *
+ * Semantics (values follow IEEE 754 and C's libm unless stated):
+ *   sign(u)   1 for u > 0, -1 for u < 0, u itself for ±0 and NaN.
+ *   min, max  NaN if either argument is NaN; min(-0, +0) = -0 and
+ *             max(-0, +0) = +0, so both are symmetric in their arguments.
+ *   where     selects; the branch not taken never affects the value, even
+ *             when it is NaN or infinite.
+ *   u^n       for an integer constant n with |n| <= 64, repeated
+ *             multiplication (u^-n = 1/u^n); otherwise pow().
+ *   Conditions are true when nonzero; comparisons with NaN are false.
+ *
+ * The graph applies only rewrites that are exact in IEEE arithmetic for
+ * every input: constant folding, x*1 -> x, x/1 -> x, x-0 -> x, -(-x) -> x,
+ * u^1 -> u, u^0 -> 1, x*(-1) -> -x, and commutative operand ordering. It
+ * never rewrites x*0 -> 0, x-x -> 0 or x+0 -> x.
+ *
+ * Derivative conventions (where the derivative is not classical):
+ *   - Chain-rule products use a "strong zero": a zero adjoint times an
+ *     infinite or NaN partial contributes 0. So the branch of where() not
+ *     taken contributes exactly 0 to every derivative, even if it is NaN,
+ *     and 0*g(p) has derivative 0 wherever g is finite or not.
+ *   - d/du u^v = v*u^(v-1) (so 1 at u = 0, v = 1);
+ *     d/dv u^v = u^v*log(u), taken as 0 when u^v = 0 (u = 0, v > 0): the
+ *     limit from the right, never NaN.
+ *   - abs'(0) = 0, sign' = 0, floor' = ceil' = 0 everywhere.
+ *   - sqrt'(0) = +inf, cbrt'(0) = +inf (the one-sided limits).
+ *   - min/max: the derivative goes to the smaller (larger) argument; at a
+ *     tie each argument gets 1/2.
+ *   - hypot(x, y): partials x/h, y/h, taken as 0 at the origin.
+ *   - atan2(y, x): partials x/h^2, -y/h^2 (h = hypot), 0 at the origin.
+ *   - lgamma' = digamma (also for negative non-integer u, where lgamma is
+ *     log|Gamma|); tgamma' = tgamma*digamma; both NaN at the poles.
+ *   - erf' = 2/sqrt(pi)*exp(-u^2); erfc' = -erf'.
+ */
+
+/* Limits that malformed or hostile input runs into (NLSQ_ERR_LIMIT). */
+#define NLSQ_MODEL_MAX_TEXT   (256 * 1024) /* bytes of model text          */
+#define NLSQ_MODEL_MAX_DEPTH  200          /* nesting of (), calls, ^, -   */
+#define NLSQ_MODEL_MAX_NODES  (1 << 20)    /* graph nodes incl. derivatives */
+
+/* ------------------------------------------------------------------------
+ * Models
+ * ------------------------------------------------------------------------ */
+
+typedef struct nlsq_model nlsq_model;
+
+typedef struct nlsq_model_options {
+    /* Comma-separated independent variable names, in the order of the rows
+       of the x array given to nlsq_model_eval. Default "x". */
+    const char *vars;
+    /* Comma-separated parameter names in the order of the parameter vector,
+       or NULL for order of first appearance in the text. When given, every
+       parameter of the model must be listed and every listed name must be
+       used (NLSQ_ERR_UNDEFINED_NAME otherwise). */
+    const char *params;
+} nlsq_model_options;
+
+/* vars = "x", params = NULL. */
+nlsq_model_options nlsq_model_options_default(void);
+
+/*
+ * Parse `text` (NUL-terminated) into a model with its exact Jacobian.
+ * `opt` may be NULL for the defaults. On success *out owns a new model; on
+ * failure *out is NULL and `err` names the problem and its position.
+ */
+nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt,
+                             nlsq_model **out, nlsq_error *err);
+
+/* As nlsq_model_parse, for `len` bytes that need not end in NUL; a NUL byte
+   inside them is an error (NLSQ_ERR_BAD_CHAR) with its position. */
+nlsq_status nlsq_model_parse_n(const char *text, size_t len,
+                               const nlsq_model_options *opt,
+                               nlsq_model **out, nlsq_error *err);
+
+void nlsq_model_free(nlsq_model *model);
+
+/* Counts and names. Names are owned by the model; an index out of range
+   gives NULL. */
+int nlsq_model_num_params(const nlsq_model *model);
+int nlsq_model_num_vars(const nlsq_model *model);
+const char *nlsq_model_param_name(const nlsq_model *model, int index);
+const char *nlsq_model_var_name(const nlsq_model *model, int index);
+
+/*
+ * Evaluate the model and its Jacobian at `npoints` points for parameters
+ * `params[num_params]`.
+ *
+ *   x  the variables, one row of `npoints` doubles per variable, row k for
+ *      the k-th variable: x[k*npoints + i] (SciPy's xdata of shape (k, m)).
+ *      May be NULL only when npoints is 0.
+ *   f  out: f[i], the model at point i; may be NULL.
+ *   J  out: J[i*num_params + j] = d f[i] / d params[j] (row-major m x n);
+ *      may be NULL.
+ *
+ * Thread-safe for a shared model. Allocates one workspace per call (not
+ * per point).
+ */
+nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params,
+                            const double *x, size_t npoints,
+                            double *f, double *J, nlsq_error *err);
+
+/* What the scheduled program does per point and per evaluation. */
+typedef struct nlsq_model_stats {
+    int graph_nodes;         /* nodes in the graph of f and all dF/dp      */
+    int point_instructions;  /* instructions run for every point           */
+    int uniform_instructions;/* instructions run once per evaluation       */
+    int point_calls;         /* of which transcendental calls per point    */
+    int slots;               /* per-point temporaries (blocks of points)   */
+} nlsq_model_stats;
+
+nlsq_status nlsq_model_get_stats(const nlsq_model *model,
+                                 nlsq_model_stats *stats, nlsq_error *err);
+
+/*
+ * Write the scheduled program as readable text into buf (at most `size`
+ * bytes including the NUL; truncated output still ends in NUL). Returns
+ * the length the full text needs, excluding the NUL, or 0 on bad arguments.
+ */
+size_t nlsq_model_dump(const nlsq_model *model, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------
+ * Building a model from calls
+ * ------------------------------------------------------------------------
+ *
+ * The builder makes the same graph as the parser from C calls, for
+ * bindings that trace code (e.g. Python functions) and for programs that
+ * generate models. Expressions are small integer handles valid within
+ * their builder. A failing call returns NLSQ_EXPR_INVALID and records the
+ * builder's first error; later calls given an invalid handle return it
+ * again, so a whole expression can be built and checked once at the end by
+ * nlsq_builder_finish, which reports that first error.
+ *
+ * The parser and the builder give identical programs when the builder
+ * makes the nodes in the parser's order: variables first (in declaration
+ * order), then operands before the operation, left before right.
+ */
+
+typedef struct nlsq_builder nlsq_builder;
+typedef int nlsq_expr;
+#define NLSQ_EXPR_INVALID (-1)
+
+typedef enum nlsq_op {
+    /* one argument */
+    NLSQ_OP_NEG, NLSQ_OP_EXP, NLSQ_OP_EXPM1, NLSQ_OP_LOG, NLSQ_OP_LOG1P,
+    NLSQ_OP_LOG10, NLSQ_OP_LOG2, NLSQ_OP_SQRT, NLSQ_OP_CBRT, NLSQ_OP_ABS,
+    NLSQ_OP_SIGN, NLSQ_OP_FLOOR, NLSQ_OP_CEIL, NLSQ_OP_SIN, NLSQ_OP_COS,
+    NLSQ_OP_TAN, NLSQ_OP_ASIN, NLSQ_OP_ACOS, NLSQ_OP_ATAN, NLSQ_OP_SINH,
+    NLSQ_OP_COSH, NLSQ_OP_TANH, NLSQ_OP_ASINH, NLSQ_OP_ACOSH, NLSQ_OP_ATANH,
+    NLSQ_OP_ERF, NLSQ_OP_ERFC, NLSQ_OP_LGAMMA, NLSQ_OP_TGAMMA,
+    NLSQ_OP_NOT,                      /* condition -> condition */
+    /* two arguments */
+    NLSQ_OP_ADD, NLSQ_OP_SUB, NLSQ_OP_MUL, NLSQ_OP_DIV, NLSQ_OP_POW,
+    NLSQ_OP_HYPOT, NLSQ_OP_ATAN2, NLSQ_OP_MIN, NLSQ_OP_MAX,
+    NLSQ_OP_LT, NLSQ_OP_LE, NLSQ_OP_GT, NLSQ_OP_GE, NLSQ_OP_EQ, NLSQ_OP_NE,
+                                      /* numbers -> condition */
+    NLSQ_OP_AND, NLSQ_OP_OR,          /* conditions -> condition */
+    /* three arguments */
+    NLSQ_OP_WHERE,                    /* (condition, number, number) */
+    NLSQ_OP_COUNT
+} nlsq_op;
+
+/* The language's name of an op ("exp", "+", "where", ...), or NULL. */
+const char *nlsq_op_name(nlsq_op op);
+/* Number of arguments of an op (1, 2 or 3), or 0 for an invalid op. */
+int nlsq_op_arity(nlsq_op op);
+
+nlsq_status nlsq_builder_new(nlsq_builder **out, nlsq_error *err);
+void nlsq_builder_free(nlsq_builder *b);
+
+/* A variable or parameter by name; the first call for a name declares it
+   and fixes its index (declaration order). A name may not be both. */
+nlsq_expr nlsq_builder_var(nlsq_builder *b, const char *name);
+nlsq_expr nlsq_builder_param(nlsq_builder *b, const char *name);
+/* A constant; any double, including inf and NaN. */
+nlsq_expr nlsq_builder_const(nlsq_builder *b, double value);
+/* An operation of the right arity; argument types are checked
+   (conditions only where the op takes conditions). */
+nlsq_expr nlsq_builder_op1(nlsq_builder *b, nlsq_op op, nlsq_expr a);
+nlsq_expr nlsq_builder_op2(nlsq_builder *b, nlsq_op op, nlsq_expr a, nlsq_expr c);
+nlsq_expr nlsq_builder_where(nlsq_builder *b, nlsq_expr cond, nlsq_expr a, nlsq_expr c);
+
+/*
+ * Make a model whose value is `root` (a number, not a condition). The
+ * builder stays usable. Fails with the builder's first error if any call
+ * failed, or NLSQ_ERR_INVALID_ARGUMENT for a bad root.
+ */
+nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root,
+                                nlsq_model **out, nlsq_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NLSQ_H */

@@ -1,0 +1,51 @@
+/*
+ * The exec layer: running a scheduled program over points. For now the
+ * block interpreter and nlsq_model_eval; passes, the JIT and CUDA come
+ * here too.
+ */
+#ifndef NLSQ_EXEC_EXEC_H
+#define NLSQ_EXEC_EXEC_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+
+/* Points per block: 256 doubles = 2 KiB a slot, so the temporaries of a
+   typical model's program stay in L1/L2 while a block runs. */
+#define NLSQ_BLOCK 256
+
+/* Math over one block: o[i] = f(a[i]) or f(a[i], b[i]), i < NLSQ_BLOCK. */
+typedef void (*vm_unary)(const double *restrict a, double *restrict o);
+typedef void (*vm_binary)(const double *restrict a, const double *restrict b, double *restrict o);
+
+typedef struct vmath {
+    const char *name;
+    vm_unary unary[NLSQ_OP_COUNT];   /* NULL where the op is not a call */
+    vm_binary binary[NLSQ_OP_COUNT];
+} vmath;
+
+/* libm in plain loops: any CPU. */
+const vmath *vmath_scalar(void);
+/* glibc's libmvec AVX2 variants, or NULL when not built in. */
+const vmath *vmath_avx2(void);
+/* The fastest table this CPU runs; scalar when NLSQ_VECTOR_MATH=off. */
+const vmath *vmath_select(void);
+
+typedef struct interp {
+    const program *p;
+    const vmath *vm;
+    double *u;       /* uniform registers                          */
+    double *slots;   /* nslots blocks of NLSQ_BLOCK doubles         */
+} interp;
+
+/* Workspace for one program; 0 or -1 when out of memory. */
+int interp_init(interp *it, const program *p, const vmath *vm);
+void interp_free(interp *it);
+/* Run the uniform program and fill the broadcast slots. */
+void interp_uniform(interp *it, const double *params);
+/* Points [start, start+len) of x (row k at x + k*stride), len <= NLSQ_BLOCK;
+   afterwards interp_output(it, k) holds output k for those points. */
+void interp_block(interp *it, const double *x, size_t stride, size_t start, size_t len);
+const double *interp_output(const interp *it, int k);
+
+#endif
