@@ -116,8 +116,8 @@ static void run_instr(const vmath *vm, const instr *in, double *restrict o, cons
     case OP_DIV0:       LOOP(b[i] == 0 ? 0.0 : a[i] / b[i]); break;
     case OP_POWI:       block_powi(a, o, in->k); break;
     default:
-        if (vm->unary[in->op]) vm->unary[in->op](a, o);
-        else if (vm->binary[in->op]) vm->binary[in->op](a, b, o);
+        if (in->op < NLSQ_OP_COUNT && vm->unary[in->op]) vm->unary[in->op](a, o);
+        else if (in->op < NLSQ_OP_COUNT && vm->binary[in->op]) vm->binary[in->op](a, b, o);
         else block_scalar(in->op, a, o); /* lgamma, tgamma, digamma */
     }
 }
