@@ -136,10 +136,17 @@ const char *nlsq_status_str(nlsq_status status);
  * never rewrites x*0 -> 0, x-x -> 0 or x+0 -> x.
  *
  * Derivative conventions (where the derivative is not classical):
- *   - Chain-rule products use a "strong zero": a zero adjoint times an
- *     infinite or NaN partial contributes 0. So the branch of where() not
- *     taken contributes exactly 0 to every derivative, even if it is NaN,
- *     and 0*g(p) has derivative 0 wherever g is finite or not.
+ *   - Chain-rule products use a "strong zero": when either the adjoint or
+ *     the local partial is exactly 0 the product is 0, even if the other
+ *     factor is infinite or NaN. So the branch of where() not taken
+ *     contributes exactly 0 to every derivative, even if it is NaN; a
+ *     max() that picks its other argument, or a floor(), cuts the path even
+ *     below an infinite derivative such as acos'(1); and 0*g(p) has
+ *     derivative 0 whatever g'(p) is.
+ *   - AD differentiates the expression as written: where an intermediate
+ *     value or partial is infinite (sqrt'(0), acos'(1), a value of inf),
+ *     derivatives through it are infinite or NaN even if the expression as
+ *     a whole is smooth there (cbrt(p - p) has derivative NaN at every p).
  *   - d/du u^v = v*u^(v-1) (so 1 at u = 0, v = 1);
  *     d/dv u^v = u^v*log(u), taken as 0 when u^v = 0 (u = 0, v > 0): the
  *     limit from the right, never NaN.

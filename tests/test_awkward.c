@@ -83,6 +83,15 @@ static void test_pow_exponent_partial_with_zero_adjoint(void)
     expect1("where(x > 0, x^p, p)", -1, 0, -1, 1);
 }
 
+/* A zero partial cuts the path even below an infinite derivative:
+   max(1, p) with p < 1 does not depend on p, although acos'(1) = -inf. */
+static void test_zero_partial_cuts_infinite_adjoint(void)
+{
+    expect1("acos(max(sign(-x), p))", 0.5, -1, 0, 0);
+    expect1("sqrt(floor(p) + x)", 0.5, 0, 0, 0);
+    expect1("acos(max(sign(-x), p))", 0, 1, M_PI / 2, -1); /* max(-1, p) = p */
+}
+
 static void test_abs_and_sign_at_zero(void)
 {
     expect1("abs(p)", 0, 0, 0, 0);
@@ -248,6 +257,7 @@ int main(void)
         TEST(test_pow_base_zero_constant_exponent),
         TEST(test_pow_exponent_partial_is_zero_at_base_zero),
         TEST(test_pow_exponent_partial_with_zero_adjoint),
+        TEST(test_zero_partial_cuts_infinite_adjoint),
         TEST(test_abs_and_sign_at_zero),
         TEST(test_sqrt_and_cbrt_at_zero),
         TEST(test_min_max_ties_split_the_derivative),

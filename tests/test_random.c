@@ -1,2 +1,465 @@
+/*
+ * 10,000 randomly generated well-formed models. For each, a syntax tree is
+ * made here, printed as text for the parser and walked in the parser's
+ * order for the builder:
+ *   - the builder and the parser must give identical programs;
+ *   - the value must match an independent long double evaluation of the
+ *     tree, and every dF/dp_j the Richardson-extrapolated central
+ *     difference of that evaluation.
+ * Points where the long double reference is not smooth or not well
+ * conditioned (its own error estimate, or the double value disagreeing
+ * with it) are skipped and counted; the test fails if too few remain.
+ *
+ * Bound: |d - D| <= 1e-6 * (|D| + 1e-3 * max(1, |f|)) at compared points.
+ * A wrong derivative rule gives O(1) errors; conditioning gives < 1e-8.
+ */
+#define _DEFAULT_SOURCE
+#include <float.h>
+#include <math.h>
+
 #include "check.h"
-int main(void){ return run_tests(NULL, 0); }
+#include "model/model.h"
+#include "nlsq.h"
+
+#define NMODELS 10000
+#define NPOINTS 4
+#define MAXP 4
+#define MAXNODES 200
+
+enum { LEAF_CONST, LEAF_VAR, LEAF_PARAM, OPNODE };
+
+typedef struct ast {
+    int kind, op, powk;   /* powk: integer exponent of u^k, else 0 */
+    int a[3];
+    double value;
+    int index;
+} ast;
+
+typedef struct tree {
+    ast n[MAXNODES];
+    int count;
+    int used_params[MAXP];
+    int order[MAXP];      /* parameter index -> position in order of first appearance */
+} tree;
+
+static const int UNARY_OPS[] = {
+    NLSQ_OP_NEG, NLSQ_OP_EXP, NLSQ_OP_EXPM1, NLSQ_OP_LOG, NLSQ_OP_LOG1P, NLSQ_OP_LOG10, NLSQ_OP_LOG2,
+    NLSQ_OP_SQRT, NLSQ_OP_CBRT, NLSQ_OP_ABS, NLSQ_OP_SIGN, NLSQ_OP_FLOOR, NLSQ_OP_CEIL, NLSQ_OP_SIN,
+    NLSQ_OP_COS, NLSQ_OP_TAN, NLSQ_OP_ASIN, NLSQ_OP_ACOS, NLSQ_OP_ATAN, NLSQ_OP_SINH, NLSQ_OP_COSH,
+    NLSQ_OP_TANH, NLSQ_OP_ASINH, NLSQ_OP_ACOSH, NLSQ_OP_ATANH, NLSQ_OP_ERF, NLSQ_OP_ERFC, NLSQ_OP_LGAMMA,
+    NLSQ_OP_TGAMMA};
+static const int BINARY_OPS[] = {NLSQ_OP_ADD, NLSQ_OP_SUB, NLSQ_OP_MUL, NLSQ_OP_DIV, NLSQ_OP_POW,
+                                 NLSQ_OP_HYPOT, NLSQ_OP_ATAN2, NLSQ_OP_MIN, NLSQ_OP_MAX};
+static const int CMP_OPS[] = {NLSQ_OP_LT, NLSQ_OP_LE, NLSQ_OP_GT, NLSQ_OP_GE, NLSQ_OP_EQ, NLSQ_OP_NE};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int add_node(tree *t, ast n)
+{
+    t->n[t->count] = n;
+    return t->count++;
+}
+
+static int gen_cond(tree *t, rng *r, int depth);
+
+static int gen(tree *t, rng *r, int depth)
+{
+    ast n;
+    memset(&n, 0, sizeof n);
+    n.a[0] = n.a[1] = n.a[2] = -1;
+    if (depth == 0 || t->count > MAXNODES - 20 || rng_uniform(r) < 0.25) {
+        double u = rng_uniform(r);
+        if (u < 0.4) {
+            n.kind = LEAF_VAR;
+            n.index = rng_int(r, 2);
+        } else if (u < 0.8) {
+            n.kind = LEAF_PARAM;
+            n.index = rng_int(r, MAXP);
+        } else {
+            n.kind = LEAF_CONST;
+            n.value = (double)(rng_int(r, 601) - 300) / 100; /* exact in text */
+        }
+        return add_node(t, n);
+    }
+    n.kind = OPNODE;
+    double u = rng_uniform(r);
+    if (u < 0.35) {
+        n.op = UNARY_OPS[rng_int(r, COUNT(UNARY_OPS))];
+        n.a[0] = gen(t, r, depth - 1);
+    } else if (u < 0.85) {
+        n.op = BINARY_OPS[rng_int(r, COUNT(BINARY_OPS))];
+        n.a[0] = gen(t, r, depth - 1);
+        if (n.op == NLSQ_OP_POW && rng_uniform(r) < 0.5) {
+            static const int ks[] = {2, 3, -1, -2, 4};
+            n.powk = ks[rng_int(r, COUNT(ks))];
+        } else {
+            n.a[1] = gen(t, r, depth - 1);
+        }
+    } else {
+        n.op = NLSQ_OP_WHERE;
+        n.a[0] = gen_cond(t, r, depth - 1);
+        n.a[1] = gen(t, r, depth - 1);
+        n.a[2] = gen(t, r, depth - 1);
+    }
+    return add_node(t, n);
+}
+
+static int gen_cond(tree *t, rng *r, int depth)
+{
+    ast n;
+    memset(&n, 0, sizeof n);
+    n.kind = OPNODE;
+    n.a[0] = n.a[1] = n.a[2] = -1;
+    double u = rng_uniform(r);
+    if (u < 0.7 || depth <= 0) {
+        n.op = CMP_OPS[rng_int(r, COUNT(CMP_OPS))];
+        n.a[0] = gen(t, r, depth);
+        n.a[1] = gen(t, r, depth);
+    } else if (u < 0.85) {
+        n.op = NLSQ_OP_NOT;
+        n.a[0] = gen_cond(t, r, depth - 1);
+    } else {
+        n.op = rng_uniform(r) < 0.5 ? NLSQ_OP_AND : NLSQ_OP_OR;
+        n.a[0] = gen_cond(t, r, depth - 1);
+        n.a[1] = gen_cond(t, r, depth - 1);
+    }
+    return add_node(t, n);
+}
+
+/* ---- text: fully parenthesised, so precedence cannot differ ---------- */
+
+static void print(const tree *t, int id, char *buf, size_t size, size_t *len)
+{
+    const ast *n = &t->n[id];
+#define OUT(...) (*len += (size_t)snprintf(buf + *len, *len < size ? size - *len : 0, __VA_ARGS__))
+    if (n->kind == LEAF_VAR) { OUT("%s", n->index ? "y" : "x"); return; }
+    if (n->kind == LEAF_PARAM) { OUT("p%d", n->index); return; }
+    if (n->kind == LEAF_CONST) { OUT("(%.17g)", n->value); return; }
+    const op_info *info = op_get(n->op);
+    if (n->powk) {
+        OUT("(");
+        print(t, n->a[0], buf, size, len);
+        OUT(")^%d", n->powk);
+        return;
+    }
+    int infix = n->op == NLSQ_OP_ADD || n->op == NLSQ_OP_SUB || n->op == NLSQ_OP_MUL || n->op == NLSQ_OP_DIV ||
+                (n->op >= NLSQ_OP_LT && n->op <= NLSQ_OP_OR);
+    if (n->op == NLSQ_OP_NEG || n->op == NLSQ_OP_NOT) {
+        OUT("%s(", info->name);
+        print(t, n->a[0], buf, size, len);
+        OUT(")");
+    } else if (infix) {
+        OUT("(");
+        print(t, n->a[0], buf, size, len);
+        OUT(" %s ", info->name);
+        print(t, n->a[1], buf, size, len);
+        OUT(")");
+    } else {
+        OUT("%s(", info->name);
+        for (int k = 0; k < info->arity; k++) {
+            if (k) OUT(", ");
+            print(t, n->a[k], buf, size, len);
+        }
+        OUT(")");
+    }
+#undef OUT
+}
+
+/* ---- builder: the same tree, in the parser's order -------------------- */
+
+static nlsq_expr build(const tree *t, int id, nlsq_builder *b)
+{
+    const ast *n = &t->n[id];
+    char name[8];
+    switch (n->kind) {
+    case LEAF_VAR: return nlsq_builder_var(b, n->index ? "y" : "x");
+    case LEAF_PARAM:
+        snprintf(name, sizeof name, "p%d", n->index);
+        return nlsq_builder_param(b, name);
+    case LEAF_CONST: /* the text "(-2.5)" is -(2.5): make the same nodes */
+        if (signbit(n->value)) return nlsq_builder_op1(b, NLSQ_OP_NEG, nlsq_builder_const(b, -n->value));
+        return nlsq_builder_const(b, n->value);
+    }
+    const op_info *info = op_get(n->op);
+    if (n->powk) {
+        nlsq_expr base = build(t, n->a[0], b);
+        nlsq_expr k = n->powk < 0 ? nlsq_builder_op1(b, NLSQ_OP_NEG, nlsq_builder_const(b, -n->powk)) /* "^-2" */
+                                  : nlsq_builder_const(b, n->powk);
+        return nlsq_builder_op2(b, NLSQ_OP_POW, base, k);
+    }
+    nlsq_expr a0 = build(t, n->a[0], b);
+    if (info->arity == 1) return nlsq_builder_op1(b, (nlsq_op)n->op, a0);
+    nlsq_expr a1 = build(t, n->a[1], b);
+    if (info->arity == 2) return nlsq_builder_op2(b, (nlsq_op)n->op, a0, a1);
+    nlsq_expr a2 = build(t, n->a[2], b);
+    return nlsq_builder_where(b, a0, a1, a2);
+}
+
+/* ---- the long double reference ------------------------------------------ */
+
+static long double lsign(long double a) { return a > 0 ? 1 : a < 0 ? -1 : a; }
+
+/*
+ * Where an intermediate value is infinite or NaN, or an op is at a point
+ * where its own derivative is infinite or undefined, AD through it is
+ * documented to give inf or NaN even if the whole expression is smooth
+ * (cbrt(p - p)); such points are not compared.
+ */
+static int singular_at(int op, long double a, long double b)
+{
+    switch (op) {
+    case NLSQ_OP_SQRT: case NLSQ_OP_CBRT: case NLSQ_OP_LOG: case NLSQ_OP_LOG10: case NLSQ_OP_LOG2:
+        return a == 0;
+    case NLSQ_OP_LOG1P: return a == -1;
+    case NLSQ_OP_ASIN: case NLSQ_OP_ACOS: case NLSQ_OP_ATANH: return fabsl(a) == 1;
+    case NLSQ_OP_ACOSH: return a == 1;
+    case NLSQ_OP_DIV: return b == 0;
+    case NLSQ_OP_POW: return a == 0;
+    case NLSQ_OP_HYPOT: case NLSQ_OP_ATAN2: return a == 0 && b == 0;
+    }
+    return 0;
+}
+
+static long double leval_op(const ast *n, long double a, long double b);
+
+static long double leval(const tree *t, int id, const long double *xy, const long double *p, int *singular)
+{
+    const ast *n = &t->n[id];
+    if (n->kind == LEAF_VAR) return xy[n->index];
+    if (n->kind == LEAF_PARAM) return p[n->index];
+    if (n->kind == LEAF_CONST) return n->value;
+    long double a = leval(t, n->a[0], xy, p, singular), v;
+    if (n->op == NLSQ_OP_WHERE) {
+        v = a != 0 ? leval(t, n->a[1], xy, p, singular) : leval(t, n->a[2], xy, p, singular);
+    } else {
+        long double b = n->a[1] >= 0 ? leval(t, n->a[1], xy, p, singular) : 0;
+        if (n->powk < 0 && a == 0) *singular = 1;
+        if (singular_at(n->op, a, b)) *singular = 1;
+        v = leval_op(n, a, b);
+    }
+    if (!isfinite(v)) *singular = 1;
+    return v;
+}
+
+static long double leval_op(const ast *n, long double a, long double b)
+{
+    if (n->powk) return powl(a, n->powk);
+    switch (n->op) {
+    case NLSQ_OP_NEG: return -a;
+    case NLSQ_OP_EXP: return expl(a);
+    case NLSQ_OP_EXPM1: return expm1l(a);
+    case NLSQ_OP_LOG: return logl(a);
+    case NLSQ_OP_LOG1P: return log1pl(a);
+    case NLSQ_OP_LOG10: return log10l(a);
+    case NLSQ_OP_LOG2: return log2l(a);
+    case NLSQ_OP_SQRT: return sqrtl(a);
+    case NLSQ_OP_CBRT: return cbrtl(a);
+    case NLSQ_OP_ABS: return fabsl(a);
+    case NLSQ_OP_SIGN: return lsign(a);
+    case NLSQ_OP_FLOOR: return floorl(a);
+    case NLSQ_OP_CEIL: return ceill(a);
+    case NLSQ_OP_SIN: return sinl(a);
+    case NLSQ_OP_COS: return cosl(a);
+    case NLSQ_OP_TAN: return tanl(a);
+    case NLSQ_OP_ASIN: return asinl(a);
+    case NLSQ_OP_ACOS: return acosl(a);
+    case NLSQ_OP_ATAN: return atanl(a);
+    case NLSQ_OP_SINH: return sinhl(a);
+    case NLSQ_OP_COSH: return coshl(a);
+    case NLSQ_OP_TANH: return tanhl(a);
+    case NLSQ_OP_ASINH: return asinhl(a);
+    case NLSQ_OP_ACOSH: return acoshl(a);
+    case NLSQ_OP_ATANH: return atanhl(a);
+    case NLSQ_OP_ERF: return erfl(a);
+    case NLSQ_OP_ERFC: return erfcl(a);
+    case NLSQ_OP_LGAMMA: return lgammal(a);
+    case NLSQ_OP_TGAMMA: return tgammal(a);
+    case NLSQ_OP_NOT: return a == 0;
+    case NLSQ_OP_ADD: return a + b;
+    case NLSQ_OP_SUB: return a - b;
+    case NLSQ_OP_MUL: return a * b;
+    case NLSQ_OP_DIV: return a / b;
+    case NLSQ_OP_POW: return powl(a, b);
+    case NLSQ_OP_HYPOT: return hypotl(a, b);
+    case NLSQ_OP_ATAN2: return atan2l(a, b);
+    case NLSQ_OP_MIN: return (isnan(a) || isnan(b)) ? a + b : a < b ? a : b;
+    case NLSQ_OP_MAX: return (isnan(a) || isnan(b)) ? a + b : a > b ? a : b;
+    case NLSQ_OP_LT: return a < b;
+    case NLSQ_OP_LE: return a <= b;
+    case NLSQ_OP_GT: return a > b;
+    case NLSQ_OP_GE: return a >= b;
+    case NLSQ_OP_EQ: return a == b;
+    case NLSQ_OP_NE: return a != b;
+    case NLSQ_OP_AND: return a != 0 && b != 0;
+    case NLSQ_OP_OR: return a != 0 || b != 0;
+    }
+    return NAN;
+}
+
+typedef struct stats {
+    int models, parse_equal, rejected_both, checked_models, points, skipped, compared_derivs;
+} stats;
+
+static int instr_equal(const instr *a, const instr *b)
+{
+    return a->op == b->op && a->dst == b->dst && a->k == b->k && a->src[0] == b->src[0] &&
+           a->src[1] == b->src[1] && a->src[2] == b->src[2];
+}
+
+static int programs_equal(const program *a, const program *b)
+{
+    if (a->nvars != b->nvars || a->nparams != b->nparams || a->nuniform != b->nuniform || a->nconst != b->nconst ||
+        a->nuinstr != b->nuinstr || a->nbcast != b->nbcast || a->npinstr != b->npinstr || a->nslots != b->nslots)
+        return 0;
+    for (int i = 0; i < a->nconst; i++)
+        if (memcmp(&a->uconst[i], &b->uconst[i], sizeof(double)) != 0) return 0;
+    for (int i = 0; i < a->nbcast; i++)
+        if (a->bcast[i] != b->bcast[i]) return 0;
+    for (int i = 0; i <= a->nparams; i++)
+        if (a->out[i] != b->out[i]) return 0;
+    for (int i = 0; i < a->nuinstr; i++)
+        if (!instr_equal(&a->uinstr[i], &b->uinstr[i])) return 0;
+    for (int i = 0; i < a->npinstr; i++)
+        if (!instr_equal(&a->pinstr[i], &b->pinstr[i])) return 0;
+    return 1;
+}
+
+/* Richardson difference of the reference along parameter j. */
+static long double ref_derivative(const tree *t, int root, const long double *xy, long double *p, int j,
+                                  long double *err)
+{
+    long double p0 = p[j], h = 1e-3L * (fabsl(p0) > 1 ? fabsl(p0) : 1), d[3];
+    for (int k = 0; k < 3; k++) {
+        long double s = h / (1 << k);
+        int ignored = 0;
+        p[j] = p0 + s;
+        long double up = leval(t, root, xy, p, &ignored);
+        p[j] = p0 - s;
+        long double dn = leval(t, root, xy, p, &ignored);
+        d[k] = (up - dn) / (2 * s);
+    }
+    p[j] = p0;
+    long double r1a = (4 * d[1] - d[0]) / 3, r1b = (4 * d[2] - d[1]) / 3, r2 = (16 * r1b - r1a) / 15;
+    *err = fabsl(r2 - r1b) + fabsl(r1b - r1a);
+    return r2;
+}
+
+static void check_points(const tree *t, int root, const nlsq_model *m, rng *r, stats *st)
+{
+    int n = nlsq_model_num_params(m);
+    double xy[2 * NPOINTS], p[MAXP], f[NPOINTS], J[NPOINTS * MAXP];
+    for (int i = 0; i < 2 * NPOINTS; i++) xy[i] = rng_range(r, -2, 2);
+    for (int j = 0; j < n; j++) p[j] = rng_range(r, -2, 2);
+    if (nlsq_model_eval(m, p, xy, NPOINTS, f, J, NULL) != NLSQ_OK) {
+        CHECK(0);
+        return;
+    }
+    /* reference parameters are indexed by name number, the model's by
+       order of first appearance */
+    long double lp[MAXP] = {0, 0, 0, 0};
+    for (int k = 0; k < MAXP; k++)
+        if (t->used_params[k]) lp[k] = p[t->order[k]];
+    int compared = 0;
+    for (int i = 0; i < NPOINTS; i++) {
+        long double lxy[2] = {xy[i], xy[NPOINTS + i]};
+        int singular = 0;
+        long double F = leval(t, root, lxy, lp, &singular);
+        st->points++;
+        int ok = !singular && fabsl(F) < 1e100 && fabsl(f[i] - F) <= 1e-10 * (1 + fabsl(F));
+        for (int k = 0; ok && k < MAXP; k++) {
+            if (!t->used_params[k]) continue;
+            long double err, D = ref_derivative(t, root, lxy, lp, k, &err);
+            double d = J[i * n + t->order[k]];
+            double scale = 1e-3 * fmax(1, fabs((double)F));
+            if (!isfinite(D) || fabsl(D) > 1e100 || err > 1e-9 * (fabsl(D) + scale)) {
+                ok = 0; /* not smooth here, or the reference is not accurate enough */
+                break;
+            }
+            CHECK_MSG(fabs(d - (double)D) <= 1e-6 * (fabs((double)D) + scale),
+                      "d/dp%d at point %d: got %.17g, want %.17g (err %.3Lg)", k, i, d, (double)D, err);
+            if (fabs(d - (double)D) > 1e-6 * (fabs((double)D) + scale)) return;
+            st->compared_derivs++;
+        }
+        if (ok) compared++;
+        else st->skipped++;
+    }
+    if (compared) st->checked_models++;
+}
+
+static void note_params(tree *t)
+{
+    int next = 0;
+    memset(t->used_params, 0, sizeof t->used_params);
+    /* order of first appearance = order in a left-to-right walk */
+    int stack[MAXNODES], top = 0;
+    stack[top++] = t->count - 1;
+    while (top) {
+        const ast *n = &t->n[stack[--top]];
+        if (n->kind == LEAF_PARAM && !t->used_params[n->index]) {
+            t->used_params[n->index] = 1;
+            t->order[n->index] = next++;
+        }
+        for (int k = 2; k >= 0; k--)
+            if (n->kind == OPNODE && n->a[k] >= 0) stack[top++] = n->a[k];
+    }
+}
+
+static void test_random_models_builder_parser_and_derivatives(void)
+{
+    static tree t;
+    static char text[1 << 16];
+    stats st;
+    memset(&st, 0, sizeof st);
+    rng r = {0x2545f4914f6cdd1dull};
+    nlsq_model_options o = nlsq_model_options_default();
+    o.vars = "x,y";
+    for (int model = 0; model < NMODELS; model++) {
+        t.count = 0;
+        int root = gen(&t, &r, 1 + rng_int(&r, 5));
+        note_params(&t);
+        size_t len = 0;
+        print(&t, root, text, sizeof text, &len);
+        nlsq_model *pm = NULL, *bm = NULL;
+        nlsq_error pe, be;
+        nlsq_status ps = nlsq_model_parse(text, &o, &pm, &pe);
+        nlsq_builder *b = NULL;
+        nlsq_builder_new(&b, NULL);
+        nlsq_builder_var(b, "x");
+        nlsq_builder_var(b, "y");
+        nlsq_status bs = nlsq_builder_finish(b, build(&t, root, b), &bm, &be);
+        nlsq_builder_free(b);
+        st.models++;
+        CHECK_MSG(ps == bs, "model %d \"%s\": parser %s (%s), builder %s (%s)", model, text, nlsq_status_str(ps),
+                  pe.message, nlsq_status_str(bs), be.message);
+        if (ps == NLSQ_OK && bs == NLSQ_OK) {
+            int same = programs_equal(&pm->prog, &bm->prog);
+            CHECK_MSG(same, "model %d \"%s\": builder and parser programs differ", model, text);
+            st.parse_equal += same;
+            int before = check_failures;
+            check_points(&t, root, pm, &r, &st);
+            if (check_failures > before) printf("    in model %d: %s\n", model, text);
+        } else if (ps == bs) {
+            /* a parameter that cannot affect the model (a constant where()
+               condition dropped its branch) is refused by both */
+            CHECK_MSG(ps == NLSQ_ERR_UNDEFINED_NAME, "model %d \"%s\": %s", model, text, pe.message);
+            st.rejected_both++;
+        }
+        nlsq_model_free(pm);
+        nlsq_model_free(bm);
+        if (check_failures > 20) break;
+    }
+    printf("    %d models: %d identical builder/parser programs, %d refused by both; derivatives checked in %d "
+           "models (%d derivatives at %d of %d points; %d points skipped as non-smooth or ill-conditioned)\n",
+           st.models, st.parse_equal, st.rejected_both, st.checked_models, st.compared_derivs,
+           st.points - st.skipped, st.points, st.skipped);
+    CHECK(st.models == NMODELS);
+    CHECK_MSG(st.parse_equal >= NMODELS * 9 / 10, "only %d models compared", st.parse_equal);
+    CHECK_MSG(st.checked_models >= NMODELS / 2, "derivatives checked in only %d models", st.checked_models);
+    CHECK_MSG(st.compared_derivs >= NMODELS, "only %d derivatives compared", st.compared_derivs);
+}
+
+int main(void)
+{
+    static const test_case tests[] = {TEST(test_random_models_builder_parser_and_derivatives)};
+    return run_tests(tests, 1);
+}

@@ -112,7 +112,7 @@ static void run_instr(const vmath *vm, const instr *in, double *restrict o, cons
     case NLSQ_OP_OR:    LOOP((a[i] != 0) | (b[i] != 0) ? 1.0 : 0.0); break;
     case NLSQ_OP_NOT:   LOOP(a[i] != 0 ? 0.0 : 1.0); break;
     case NLSQ_OP_WHERE: LOOP(a[i] != 0 ? b[i] : c[i]); break;
-    case OP_MUL0:       LOOP(a[i] == 0 ? 0.0 : a[i] * b[i]); break;
+    case OP_MUL0:       LOOP((a[i] == 0) | (b[i] == 0) ? 0.0 : a[i] * b[i]); break;
     case OP_DIV0:       LOOP(b[i] == 0 ? 0.0 : a[i] / b[i]); break;
     case OP_POWI:       block_powi(a, o, in->k); break;
     default:

@@ -6,9 +6,12 @@
  * tanh' uses cosh, sqrt' divides by the sqrt node), and hash-consing
  * shares what the derivatives of different parameters have in common.
  *
- * Chain-rule products use the strong zero of OP_MUL0 (0 * anything = 0),
- * so an adjoint that is exactly zero — the branch of where() not taken —
- * cannot be turned into NaN by an infinite or NaN partial below it.
+ * Chain-rule products use the strong zero of OP_MUL0 (0 * anything = 0,
+ * in either factor): an adjoint that is exactly zero — the branch of
+ * where() not taken — cannot be turned into NaN by an infinite or NaN
+ * partial below it, and a partial that is exactly zero — max() choosing
+ * its other argument, floor' — cuts the path even if the adjoint above it
+ * is infinite.
  */
 #define _DEFAULT_SOURCE /* M_PI, M_LOG10E, M_LOG2E */
 #include <math.h>
@@ -66,17 +69,24 @@ static int is_const(const graph *g, int32_t id)
     return g->nodes[id].op == OP_CONST;
 }
 
-/* adj * partial with the strong zero; products by constants stay plain
-   multiplications (exact zero times a constant is already zero). */
+static int is_finite_nonzero_const(const graph *g, int32_t id)
+{
+    return is_const(g, id) && isfinite(g->nodes[id].value) && g->nodes[id].value != 0;
+}
+
+/* adj * partial with the strong zero. A constant zero factor gives the
+   constant 0 (no contribution at all); a finite nonzero constant factor
+   can use a plain product, which is zero exactly when the other is. */
 static int32_t chain(differ *df, int32_t adj, int32_t partial)
 {
     if (df->err) return -1;
     graph *g = df->g;
+    if (graph_is_const(g, adj, 0) || graph_is_const(g, adj, -0.0) || graph_is_const(g, partial, 0) ||
+        graph_is_const(g, partial, -0.0))
+        return num(df, 0);
     if (graph_is_const(g, adj, 1)) return partial;
     if (graph_is_const(g, partial, 1)) return adj;
-    if (is_const(g, partial) && isfinite(g->nodes[partial].value))
-        return op2(df, NLSQ_OP_MUL, adj, partial);
-    if (is_const(g, adj) && g->nodes[adj].value != 0)
+    if (is_finite_nonzero_const(g, partial) || is_finite_nonzero_const(g, adj))
         return op2(df, NLSQ_OP_MUL, adj, partial);
     return check(df, graph_op(g, OP_MUL0, adj, partial, -1));
 }
@@ -85,6 +95,7 @@ static void accumulate(differ *df, int32_t target, int32_t contribution)
 {
     if (df->err || !df->dep[target]) return;
     if (contribution < 0) return;
+    if (graph_is_const(df->g, contribution, 0) || graph_is_const(df->g, contribution, -0.0)) return;
     if (df->adj[target] < 0)
         df->adj[target] = contribution;
     else

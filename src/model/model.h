@@ -20,7 +20,7 @@ enum {
     OP_VAR,                   /* index = variable number                    */
     OP_PARAM,                 /* index = parameter number                   */
     OP_POWI,                  /* a ^ index, index a small integer           */
-    OP_MUL0,                  /* a == 0 ? 0 : a*b  (strong-zero product)    */
+    OP_MUL0,                  /* 0 if a or b is 0, else a*b (strong zero)   */
     OP_DIV0,                  /* b == 0 ? 0 : a/b                           */
     OP_DIGAMMA,               /* psi(a), the derivative of lgamma           */
     OP_TOTAL

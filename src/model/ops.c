@@ -217,7 +217,7 @@ double op_apply(int op, double a, double b, double c, int k)
     case NLSQ_OP_OR:     return (a != 0 || b != 0) ? 1.0 : 0.0;
     case NLSQ_OP_WHERE:  return a != 0 ? b : c;
     case OP_POWI:        return op_powi(a, k);
-    case OP_MUL0:        return a == 0 ? 0.0 : a * b;
+    case OP_MUL0:        return (a == 0 || b == 0) ? 0.0 : a * b;
     case OP_DIV0:        return b == 0 ? 0.0 : a / b;
     case OP_DIGAMMA:     return op_digamma(a);
     default:             return NAN;
