@@ -9,6 +9,19 @@ static nlsq_status bad(nlsq_error *err, const char *what)
     return NLSQ_ERR_INVALID_ARGUMENT;
 }
 
+/* Write the block's Jacobian rows in order: sequential stores, reading the
+   n output slots (all in cache) side by side. */
+static void store_rows(const interp *it, size_t n, size_t len, double *rows)
+{
+    const double *col[64];
+    for (size_t j0 = 0; j0 < n; j0 += 64) {
+        size_t nj = n - j0 < 64 ? n - j0 : 64;
+        for (size_t j = 0; j < nj; j++) col[j] = interp_output(it, (int)(j0 + j) + 1);
+        for (size_t i = 0; i < len; i++)
+            for (size_t j = 0; j < nj; j++) rows[i * n + j0 + j] = col[j][i];
+    }
+}
+
 nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params, const double *x,
                             size_t npoints, double *f, double *J, nlsq_error *err)
 {
@@ -33,11 +46,7 @@ nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params, const
             const double *o = interp_output(&it, 0);
             for (size_t i = 0; i < len; i++) f[start + i] = o[i];
         }
-        for (size_t j = 0; J && j < n; j++) {
-            const double *o = interp_output(&it, (int)j + 1);
-            double *col = J + start * n + j;
-            for (size_t i = 0; i < len; i++) col[i * n] = o[i];
-        }
+        if (J) store_rows(&it, n, len, J + start * n);
     }
     interp_free(&it);
     return NLSQ_OK;
