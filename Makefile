@@ -1,0 +1,51 @@
+# Convenience wrapper around CMake for the README's commands.
+#   make demo   build, then evaluate a model and its exact Jacobian on bundled data
+#   make test   build, then run the whole test suite (ctest)
+#   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
+#   make bench  bench/eval: interpreter vs hand-written C
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 60
+CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
+
+.PHONY: all deps configure test demo bench asan fuzz fuzz-deps clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Installs the build tool on a fresh Debian machine (we run as root there).
+deps:
+	@command -v cmake >/dev/null || { apt-get update && apt-get install -y cmake; }
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure
+
+demo: all
+	./$(BUILD)/examples/eval_demo examples/data/decay.csv "a*exp(-b*x) + c" "a=2.5,b=1.3,c=0.5"
+
+bench: all
+	./$(BUILD)/bench/bench_eval
+
+asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
+
+fuzz-deps: deps
+	@if ! command -v clang >/dev/null || [ -z "$(CLANG_RT)" ]; then \
+	    apt-get update && apt-get install -y clang libclang-rt-14-dev; fi
+
+# The corpus grows in build-fuzz/corpus; the seeds in tests/fuzz/corpus stay as they are.
+fuzz: fuzz-deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_FUZZ=ON -DNLSQ_SANITIZE=ON
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_model
+	mkdir -p build-fuzz/corpus
+	./build-fuzz/tests/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	    build-fuzz/corpus tests/fuzz/corpus
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz
