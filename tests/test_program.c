@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "model/model.h"
+#include "program_equal.h"
 #include "nlsq.h"
 
 static nlsq_model *parse(const char *text, const char *vars, const char *params)
@@ -214,27 +215,6 @@ static void test_blocks_and_tail_match_single_points(void)
     CHECK(nlsq_model_eval(m, p, x, N, NULL, J2, NULL) == NLSQ_OK);
     CHECK(memcmp(f, f2, sizeof f2) == 0 && memcmp(J, J2, sizeof J2) == 0);
     nlsq_model_free(m);
-}
-
-static int instr_equal(const instr *a, const instr *b)
-{
-    return a->op == b->op && a->dst == b->dst && a->k == b->k && a->src[0] == b->src[0] &&
-           a->src[1] == b->src[1] && a->src[2] == b->src[2];
-}
-
-static int programs_equal(const program *a, const program *b)
-{
-    if (a->nvars != b->nvars || a->nparams != b->nparams || a->nuniform != b->nuniform || a->nconst != b->nconst ||
-        a->nuinstr != b->nuinstr || a->nbcast != b->nbcast || a->npinstr != b->npinstr || a->nslots != b->nslots)
-        return 0;
-    if (memcmp(a->uconst, b->uconst, (size_t)a->nconst * sizeof(double)) != 0) return 0;
-    if (memcmp(a->bcast, b->bcast, (size_t)a->nbcast * sizeof(int)) != 0) return 0;
-    if (memcmp(a->out, b->out, (size_t)(a->nparams + 1) * sizeof(int)) != 0) return 0;
-    for (int i = 0; i < a->nuinstr; i++)
-        if (!instr_equal(&a->uinstr[i], &b->uinstr[i])) return 0;
-    for (int i = 0; i < a->npinstr; i++)
-        if (!instr_equal(&a->pinstr[i], &b->pinstr[i])) return 0;
-    return 1;
 }
 
 static void test_builder_makes_the_parsers_program(void)

@@ -19,6 +19,7 @@
 
 #include "check.h"
 #include "model/model.h"
+#include "program_equal.h"
 #include "nlsq.h"
 
 #define NMODELS 10000
@@ -299,30 +300,6 @@ static long double leval_op(const ast *n, long double a, long double b)
 typedef struct stats {
     int models, parse_equal, rejected_both, checked_models, points, skipped, compared_derivs;
 } stats;
-
-static int instr_equal(const instr *a, const instr *b)
-{
-    return a->op == b->op && a->dst == b->dst && a->k == b->k && a->src[0] == b->src[0] &&
-           a->src[1] == b->src[1] && a->src[2] == b->src[2];
-}
-
-static int programs_equal(const program *a, const program *b)
-{
-    if (a->nvars != b->nvars || a->nparams != b->nparams || a->nuniform != b->nuniform || a->nconst != b->nconst ||
-        a->nuinstr != b->nuinstr || a->nbcast != b->nbcast || a->npinstr != b->npinstr || a->nslots != b->nslots)
-        return 0;
-    for (int i = 0; i < a->nconst; i++)
-        if (memcmp(&a->uconst[i], &b->uconst[i], sizeof(double)) != 0) return 0;
-    for (int i = 0; i < a->nbcast; i++)
-        if (a->bcast[i] != b->bcast[i]) return 0;
-    for (int i = 0; i <= a->nparams; i++)
-        if (a->out[i] != b->out[i]) return 0;
-    for (int i = 0; i < a->nuinstr; i++)
-        if (!instr_equal(&a->uinstr[i], &b->uinstr[i])) return 0;
-    for (int i = 0; i < a->npinstr; i++)
-        if (!instr_equal(&a->pinstr[i], &b->pinstr[i])) return 0;
-    return 1;
-}
 
 /* Richardson difference of the reference along parameter j. */
 static long double ref_derivative(const tree *t, int root, const long double *xy, long double *p, int j,
