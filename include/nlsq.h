@@ -221,7 +221,9 @@ const char *nlsq_model_var_name(const nlsq_model *model, int index);
  *      may be NULL.
  *
  * Thread-safe for a shared model. Allocates one workspace per call (not
- * per point).
+ * per point). Transcendental functions use glibc's libmvec (AVX2, within
+ * 4 ulp) when the CPU has AVX2 and FMA, scalar libm otherwise, or always
+ * scalar libm when the environment sets NLSQ_VECTOR_MATH=off.
  */
 nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params,
                             const double *x, size_t npoints,

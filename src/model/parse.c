@@ -66,8 +66,11 @@ static value fail_at(parser *p, size_t at, nlsq_status code, const char *fmt, co
 
 static value fail_graph(parser *p, int32_t rc, size_t at)
 {
-    if (rc == GRAPH_LIMIT)
-        return fail_at(p, at, NLSQ_ERR_LIMIT, "model too large (more than %s graph nodes)", "1048576", NULL);
+    if (rc == GRAPH_LIMIT) {
+        char limit[24];
+        snprintf(limit, sizeof limit, "%d", NLSQ_MODEL_MAX_NODES);
+        return fail_at(p, at, NLSQ_ERR_LIMIT, "model too large (more than %s graph nodes)", limit, NULL);
+    }
     return fail_at(p, at, NLSQ_ERR_NOMEM, "out of memory%s%s", NULL, NULL);
 }
 
@@ -133,7 +136,9 @@ static value binary(parser *p, int op, value a, value b, size_t at)
 static int enter(parser *p)
 {
     if (++p->depth > NLSQ_MODEL_MAX_DEPTH) {
-        fail_at(p, p->tok.start, NLSQ_ERR_LIMIT, "nesting deeper than %s levels%s", "200", NULL);
+        char limit[24];
+        snprintf(limit, sizeof limit, "%d", NLSQ_MODEL_MAX_DEPTH);
+        fail_at(p, p->tok.start, NLSQ_ERR_LIMIT, "nesting deeper than %s levels%s", limit, NULL);
         return 0;
     }
     return 1;
