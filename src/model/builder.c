@@ -47,16 +47,29 @@ void nlsq_builder_free(nlsq_builder *b)
     free(b);
 }
 
-static nlsq_expr fail(nlsq_builder *b, nlsq_status code, const char *fmt, const char *a, const char *c)
+static nlsq_expr fail(nlsq_builder *b, nlsq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static nlsq_expr fail(nlsq_builder *b, nlsq_status code, const char *fmt, ...)
 {
-    if (b->first.code == NLSQ_OK) error_set(&b->first, code, 0, 0, fmt, a ? a : "", c ? c : "");
+    if (b->first.code == NLSQ_OK) {
+        char what[200];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        error_set(&b->first, code, 0, 0, "%s", what);
+    }
     return NLSQ_EXPR_INVALID;
 }
 
 static nlsq_expr result(nlsq_builder *b, int32_t id)
 {
-    if (id == GRAPH_LIMIT) return fail(b, NLSQ_ERR_LIMIT, "builder: model larger than the graph node limit%s%s", NULL, NULL);
-    if (id < 0) return fail(b, NLSQ_ERR_NOMEM, "builder: out of memory%s%s", NULL, NULL);
+    if (id == GRAPH_LIMIT) return fail(b, NLSQ_ERR_LIMIT, "builder: model larger than the graph node limit");
+    if (id < 0) return fail(b, NLSQ_ERR_NOMEM, "builder: out of memory");
     return id;
 }
 
@@ -66,13 +79,13 @@ static int ready(nlsq_builder *b, const nlsq_expr *args, const int *types, int n
     if (b->first.code != NLSQ_OK) return 0;
     for (int i = 0; i < n; i++) {
         if (args[i] < 0 || args[i] >= b->g.count) {
-            fail(b, NLSQ_ERR_INVALID_ARGUMENT, "builder: invalid expression handle given to %s%s", what, NULL);
+            fail(b, NLSQ_ERR_INVALID_ARGUMENT, "builder: invalid expression handle given to %s", what);
             return 0;
         }
         if (b->g.nodes[args[i]].type != types[i]) {
             fail(b, NLSQ_ERR_TYPE,
-                 types[i] == TYPE_NUM ? "builder: %s needs a number, not a condition%s"
-                                      : "builder: %s needs a condition, not a number%s", what, NULL);
+                 types[i] == TYPE_NUM ? "builder: %s needs a number, not a condition"
+                                      : "builder: %s needs a condition, not a number", what);
             return 0;
         }
     }
@@ -84,7 +97,7 @@ static nlsq_expr named(nlsq_builder *b, const char *name, int op)
     if (!b) return NLSQ_EXPR_INVALID;
     if (b->first.code != NLSQ_OK) return NLSQ_EXPR_INVALID;
     const char *kind = op == OP_VAR ? "variable" : "parameter";
-    if (!name) return fail(b, NLSQ_ERR_INVALID_ARGUMENT, "builder: %s name is NULL%s", kind, NULL);
+    if (!name) return fail(b, NLSQ_ERR_INVALID_ARGUMENT, "builder: %s name is NULL", kind);
     size_t len = strlen(name);
     if (!name_is_identifier(name, len) || name_is_reserved(name, len))
         return fail(b, NLSQ_ERR_NAME_CONFLICT, "builder: '%.64s' cannot be a %s name", name, kind);
@@ -114,10 +127,7 @@ static nlsq_expr apply(nlsq_builder *b, nlsq_op op, int arity, const nlsq_expr *
 {
     if (!b || b->first.code != NLSQ_OK) return NLSQ_EXPR_INVALID;
     if ((int)op < 0 || op >= NLSQ_OP_COUNT || op_get(op)->arity != arity) {
-        char n[16];
-        snprintf(n, sizeof n, "%d", (int)op);
-        return fail(b, NLSQ_ERR_ARITY, "builder: op %s does not take %s arguments", n,
-                    arity == 1 ? "1" : arity == 2 ? "2" : "3");
+        return fail(b, NLSQ_ERR_ARITY, "builder: op %d does not take %d arguments", (int)op, arity);
     }
     const op_info *info = op_get(op);
     int types[3];

@@ -52,13 +52,22 @@ typedef struct parser {
 
 static const value NONE = {-1, TYPE_NUM};
 
-static value fail_at(parser *p, size_t at, nlsq_status code, const char *fmt, const char *a, const char *b)
+static value fail_at(parser *p, size_t at, nlsq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static value fail_at(parser *p, size_t at, nlsq_status code, const char *fmt, ...)
 {
     if (p->status != NLSQ_OK) return NONE;
     int line, col;
     text_position(p->lx.text, p->lx.len, at, &line, &col);
     char what[200];
-    snprintf(what, sizeof what, fmt, a ? a : "", b ? b : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     error_set(p->err, code, line, col, "%s at line %d, column %d", what, line, col);
     p->status = code;
     return NONE;
@@ -69,9 +78,9 @@ static value fail_graph(parser *p, int32_t rc, size_t at)
     if (rc == GRAPH_LIMIT) {
         char limit[24];
         snprintf(limit, sizeof limit, "%d", NLSQ_MODEL_MAX_NODES);
-        return fail_at(p, at, NLSQ_ERR_LIMIT, "model too large (more than %s graph nodes)", limit, NULL);
+        return fail_at(p, at, NLSQ_ERR_LIMIT, "model too large (more than %s graph nodes)", limit);
     }
-    return fail_at(p, at, NLSQ_ERR_NOMEM, "out of memory%s%s", NULL, NULL);
+    return fail_at(p, at, NLSQ_ERR_NOMEM, "out of memory");
 }
 
 static void advance(parser *p)
@@ -118,9 +127,9 @@ static int want(parser *p, value v, int type, size_t at, const char *opname)
     if (p->status != NLSQ_OK) return 0;
     if (v.type == type) return 1;
     if (type == TYPE_NUM)
-        fail_at(p, at, NLSQ_ERR_TYPE, "a condition cannot be used as a number (in %s)%s", opname, NULL);
+        fail_at(p, at, NLSQ_ERR_TYPE, "a condition cannot be used as a number (in %s)", opname);
     else
-        fail_at(p, at, NLSQ_ERR_TYPE, "%s needs a condition (a comparison), not a number%s", opname, NULL);
+        fail_at(p, at, NLSQ_ERR_TYPE, "%s needs a condition (a comparison), not a number", opname);
     return 0;
 }
 
@@ -138,7 +147,7 @@ static int enter(parser *p)
     if (++p->depth > NLSQ_MODEL_MAX_DEPTH) {
         char limit[24];
         snprintf(limit, sizeof limit, "%d", NLSQ_MODEL_MAX_DEPTH);
-        fail_at(p, p->tok.start, NLSQ_ERR_LIMIT, "nesting deeper than %s levels%s", limit, NULL);
+        fail_at(p, p->tok.start, NLSQ_ERR_LIMIT, "nesting deeper than %s levels", limit);
         return 0;
     }
     return 1;
@@ -195,8 +204,7 @@ static value name_value(parser *p, token t)
     k = name_list_find(p->params, s, len);
     if (k < 0 && p->fixed)
         return fail_at(p, t.start, NLSQ_ERR_UNDEFINED_NAME,
-                       "'%s' is not a variable, a local name or a listed parameter%s",
-                       tok_text(p, &t, buf, sizeof buf), NULL);
+                       "'%s' is not a variable, a local name or a listed parameter", tok_text(p, &t, buf, sizeof buf));
     if (k < 0) {
         if (!name_list_add(p->params, s, len)) return fail_graph(p, GRAPH_NOMEM, t.start);
         k = p->params->count - 1;
@@ -268,16 +276,16 @@ static value parse_primary(parser *p)
         if (p->status != NLSQ_OK) return NONE;
         if (p->tok.kind != TK_RPAREN)
             return fail_at(p, p->tok.kind == TK_EOF ? t.start : p->tok.start, NLSQ_ERR_SYNTAX,
-                           p->tok.kind == TK_EOF ? "unbalanced parenthesis: '(' is never closed%s%s"
-                                                 : "expected ')'%s%s", NULL, NULL);
+                           p->tok.kind == TK_EOF ? "unbalanced parenthesis: '(' is never closed"
+                                                 : "expected ')'");
         p->lx.paren_depth--;
         advance(p);
         return v;
     }
     if (t.kind == TK_RPAREN)
-        return fail_at(p, t.start, NLSQ_ERR_SYNTAX, "unbalanced parenthesis: ')' without '('%s%s", NULL, NULL);
+        return fail_at(p, t.start, NLSQ_ERR_SYNTAX, "unbalanced parenthesis: ')' without '('");
     if (t.kind == TK_EOF || t.kind == TK_SEP)
-        return fail_at(p, t.start, NLSQ_ERR_SYNTAX, "expression ends where an operand is expected%s%s", NULL, NULL);
+        return fail_at(p, t.start, NLSQ_ERR_SYNTAX, "expression ends where an operand is expected");
     return unexpected(p, "where an operand is expected");
 }
 
@@ -352,7 +360,7 @@ static value parse_cmp(parser *p)
     value b = parse_add(p);
     if (p->status == NLSQ_OK && comparison_op(p->tok.kind) >= 0)
         return fail_at(p, p->tok.start, NLSQ_ERR_SYNTAX,
-                       "comparisons do not chain: write (a < b) && (b < c)%s%s", NULL, NULL);
+                       "comparisons do not chain: write (a < b) && (b < c)");
     return binary(p, op, a, b, at);
 }
 
@@ -406,7 +414,7 @@ static void parse_definition(parser *p, token name)
         why = p->fixed ? "cannot assign to '%s': it is in the parameter list"
                        : "'%s' is used as a parameter before this definition";
     if (why) {
-        fail_at(p, name.start, NLSQ_ERR_REDEFINED, why, tok_text(p, &name, buf, sizeof buf), NULL);
+        fail_at(p, name.start, NLSQ_ERR_REDEFINED, why, tok_text(p, &name, buf, sizeof buf));
         return;
     }
     advance(p); /* = */
@@ -449,8 +457,7 @@ static value parse_statements(parser *p)
     while (p->status == NLSQ_OK && p->tok.kind != TK_EOF) {
         if (have_result)
             return fail_at(p, p->tok.start, NLSQ_ERR_SYNTAX,
-                           "only the last statement may be an expression; the others define names (t = ...)%s%s",
-                           NULL, NULL);
+                           "only the last statement may be an expression; the others define names (t = ...)");
         if (at_definition(p)) {
             token name = p->tok;
             advance(p);
@@ -460,24 +467,22 @@ static value parse_statements(parser *p)
             result = parse_or(p);
             if (p->status == NLSQ_OK && result.type != TYPE_NUM)
                 return fail_at(p, at, NLSQ_ERR_TYPE,
-                               "the model is a condition, not a number (use where(cond, a, b))%s%s", NULL, NULL);
+                               "the model is a condition, not a number (use where(cond, a, b))");
             have_result = 1;
         }
         if (p->status != NLSQ_OK) return NONE;
         if (p->tok.kind == TK_ASSIGN)
             return fail_at(p, p->tok.start, NLSQ_ERR_SYNTAX,
-                           "'=' here: a definition needs a plain name on its left (comparison is '==')%s%s",
-                           NULL, NULL);
+                           "'=' here: a definition needs a plain name on its left (comparison is '==')");
         if (p->tok.kind != TK_SEP && p->tok.kind != TK_EOF)
             return unexpected(p, "after a complete expression (missing operator?)");
         skip_separators(p);
     }
     if (p->status != NLSQ_OK) return NONE;
     if (!have_result) {
-        if (p->nlocals == 0) return fail_at(p, 0, NLSQ_ERR_SYNTAX, "empty model%s%s", NULL, NULL);
+        if (p->nlocals == 0) return fail_at(p, 0, NLSQ_ERR_SYNTAX, "empty model");
         return fail_at(p, p->tok.start, NLSQ_ERR_SYNTAX,
-                       "the model ends with a definition; the last statement must be the model's expression%s%s",
-                       NULL, NULL);
+                       "the model ends with a definition; the last statement must be the model's expression");
     }
     return result;
 }
