@@ -76,6 +76,12 @@ typedef enum nlsq_status {
                                    too large (see NLSQ_MODEL_MAX_*)          */
     NLSQ_ERR_BUILDER,           /* a builder call failed earlier; see the
                                    builder's first error                     */
+    NLSQ_ERR_DATA,              /* NaN/Inf in the data, sigma <= 0 or not
+                                   positive definite, too few points         */
+    NLSQ_ERR_BOUNDS,            /* lb >= ub, p0 outside the bounds, bounds
+                                   or a robust loss with lm                 */
+    NLSQ_ERR_MODEL_NONFINITE,   /* the model or its Jacobian is NaN or Inf
+                                   at the start point                       */
     NLSQ_STATUS_COUNT
 } nlsq_status;
 
@@ -316,6 +322,135 @@ nlsq_expr nlsq_builder_where(nlsq_builder *b, nlsq_expr cond, nlsq_expr a, nlsq_
  */
 nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root,
                                 nlsq_model **out, nlsq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Fitting: nlsq_curve_fit
+ * ------------------------------------------------------------------------
+ *
+ * Least squares in the sense of SciPy's curve_fit / least_squares: find p
+ * minimising cost = 1/2 sum rho(r_i^2), r = W (f(x, p) - y), with W from
+ * sigma, rho a robust loss, p within bounds, some parameters held fixed.
+ *
+ * Every iteration is one pass over the data that folds the weighted rows
+ * [J | r] into a small triangle R_aug; the solvers work on R_aug only, so
+ * memory is O(n^2) beyond the data, and the numerics are those of a QR of
+ * J (no squared condition number).
+ */
+
+typedef enum nlsq_method {
+    NLSQ_METHOD_AUTO = 0, /* lm when unbounded and the loss is linear, else trf */
+    NLSQ_TRF,             /* trust-region reflective, bounds allowed        */
+    NLSQ_LM,              /* Levenberg-Marquardt (MINPACK), no bounds       */
+    NLSQ_DOGBOX           /* rectangular trust region, bounds allowed       */
+} nlsq_method;
+
+typedef enum nlsq_loss {
+    NLSQ_LOSS_LINEAR = 0, /* rho(z) = z                                     */
+    NLSQ_LOSS_SOFT_L1,    /* 2 (sqrt(1+z) - 1)                              */
+    NLSQ_LOSS_HUBER,      /* z if z <= 1, else 2 sqrt(z) - 1                */
+    NLSQ_LOSS_CAUCHY,     /* log1p(z)                                       */
+    NLSQ_LOSS_ARCTAN      /* arctan(z)                                      */
+} nlsq_loss;
+
+typedef enum nlsq_sigma_kind {
+    NLSQ_SIGMA_NONE = 0,  /* unweighted                                     */
+    NLSQ_SIGMA_SCALAR,    /* sigma[0] for every point                       */
+    NLSQ_SIGMA_PER_POINT, /* sigma[i]: r_i = (f_i - y_i) / sigma_i          */
+    NLSQ_SIGMA_COVARIANCE /* sigma[i*m + j], an m x m covariance matrix:
+                             r = L^-1 (f - y) with sigma = L L^T            */
+} nlsq_sigma_kind;
+
+typedef enum nlsq_nan_policy {
+    NLSQ_NAN_RAISE = 0,   /* NaN or Inf in x, y or sigma is an error        */
+    NLSQ_NAN_OMIT,        /* points with NaN or Inf in x, y or sigma are
+                             left out (not with a covariance sigma)        */
+    NLSQ_NAN_IGNORE       /* no check at all (check_finite = False)         */
+} nlsq_nan_policy;
+
+/* The data of a fit. x is k rows of m values (k = number of variables). */
+typedef struct nlsq_data {
+    const double *x;
+    const double *y;
+    size_t m;
+    const double *sigma;        /* NULL, or as sigma_kind says            */
+    nlsq_sigma_kind sigma_kind;
+} nlsq_data;
+
+/* Called after every accepted iteration; return nonzero to stop the fit
+   (status -2). `params` has all n parameters, fixed ones included. */
+typedef int (*nlsq_callback)(void *user, int iteration, double cost, const double *params,
+                             double grad_norm, double step_norm);
+
+typedef struct nlsq_options {
+    nlsq_method method;     /* default NLSQ_METHOD_AUTO                     */
+    nlsq_loss loss;         /* default linear                               */
+    double f_scale;         /* loss scale C, default 1                      */
+    double ftol, xtol, gtol;/* default 1e-8 each (trf, dogbox); lm:
+                               1.49012e-8, 1.49012e-8, 0 as curve_fit      */
+    int max_nfev;           /* 0: default 100*n (trf, dogbox) or 100*(n+1)
+                               (lm), as SciPy; see NLSQ_DEFAULT_* below     */
+    const double *p0;       /* n start values, or NULL for SciPy's rule:
+                               1; the midpoint of two finite bounds;
+                               lb+1 or ub-1 for one finite bound           */
+    const double *lower;    /* n lower bounds (-INFINITY: none), or NULL    */
+    const double *upper;    /* n upper bounds (INFINITY: none), or NULL     */
+    const unsigned char *fixed; /* n flags: nonzero holds the parameter at
+                               its p0 value; NULL: all free                */
+    const double *x_scale;  /* n characteristic scales, or NULL for 1       */
+    int x_scale_jac;        /* nonzero: x_scale = 'jac' (column norms of J) */
+    int absolute_sigma;     /* nonzero: pcov not scaled by chi2/dof         */
+    nlsq_nan_policy nan_policy; /* default NLSQ_NAN_RAISE                   */
+    int keep_residuals;     /* nonzero: result->residuals gets r (length m) */
+    nlsq_callback callback; /* or NULL                                      */
+    void *callback_data;
+} nlsq_options;
+
+nlsq_options nlsq_options_default(void);
+
+/*
+ * Termination status, as SciPy's least_squares:
+ *   -2 stopped by the callback      1 gtol satisfied
+ *   -1 bad input (never returned;   2 ftol satisfied
+ *      errors are nlsq_status)       3 xtol satisfied
+ *    0 max_nfev reached             4 ftol and xtol satisfied
+ * success = status > 0.
+ */
+typedef struct nlsq_result {
+    int n;                /* parameters (fixed ones included)                */
+    int n_free;           /* parameters fitted                               */
+    size_t m;             /* points used (after nan_policy omit)             */
+    int dof;              /* m - n_free                                      */
+    double *popt;         /* n                                               */
+    double *pcov;         /* n x n, row-major; rows/columns of fixed
+                             parameters are 0; all Inf when it could not be
+                             estimated (pcov_valid = 0)                      */
+    double *perr;         /* n: sqrt(diag(pcov))                             */
+    int pcov_valid;
+    double cost;          /* 1/2 sum rho(r_i^2) at popt                      */
+    double chi2;          /* sum r_i^2 (weighted, before the loss)           */
+    double redchi;        /* chi2 / dof                                      */
+    double r2;            /* 1 - SS_res / SS_tot (unweighted residuals)      */
+    double aic, bic;      /* m log(chi2/m) + 2k, m log(chi2/m) + k log m     */
+    double grad_norm;     /* first-order optimality at popt                  */
+    int nfev, njev, nit;
+    int status, success;
+    char message[200];
+    nlsq_method method;   /* the method actually used                        */
+    signed char *active_mask; /* n: -1 at lower bound, 1 at upper, 0 free    */
+    double *residuals;    /* m weighted residuals if keep_residuals, else NULL */
+} nlsq_result;
+
+void nlsq_result_free(nlsq_result *result);
+
+/*
+ * Fit `model` to `data`. opt may be NULL for the defaults. On success
+ * (*out)->popt etc. are filled and NLSQ_OK is returned even when the
+ * solver stopped without converging: check (*out)->success and status.
+ * Errors (bad input, a model that is NaN at p0, ...) return a status and
+ * leave *out NULL.
+ */
+nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
+                           nlsq_result **out, nlsq_error *err);
 
 #ifdef __cplusplus
 }

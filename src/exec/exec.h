@@ -48,4 +48,47 @@ void interp_uniform(interp *it, const double *params);
 void interp_block(interp *it, const double *x, size_t stride, size_t start, size_t len);
 const double *interp_output(const interp *it, int k);
 
+/* ---- loss.c ------------------------------------------------------------ */
+
+void loss_eval(nlsq_loss loss, double z, double *rho, double *d1, double *d2);
+/* Add the point's 1/2 C^2 rho to *cost, rescale *r, return the factor for
+   its Jacobian row (SciPy's scale_for_robust_loss_function). */
+double loss_scale_row(nlsq_loss loss, double f_scale, double *r, double *cost);
+
+/* ---- pass.c: one sweep over the points -> cost and R_aug ---------------- */
+
+typedef struct pass_data {
+    const double *x;     /* row k of the variables at x + k*stride          */
+    size_t stride;
+    size_t m;
+    const double *y;
+    const double *sigma; /* per-point sigma (weight 1/sigma), or NULL       */
+    double sigma_all;    /* when sigma is NULL: one sigma for all (1 = none) */
+    int omit_nonfinite;  /* rows with NaN/Inf in x, y or sigma contribute 0 */
+} pass_data;
+
+typedef struct pass {
+    interp it;
+    int ncols;           /* Jacobian columns folded (free parameters)       */
+    int *cols;           /* their parameter indices                         */
+    nlsq_loss loss;
+    double f_scale;
+    double *block;       /* NLSQ_BLOCK x (ncols + 1), column-major          */
+} pass;
+
+typedef struct pass_out {
+    double cost;         /* 1/2 sum rho(r^2)                                */
+    double chi2;         /* sum r^2, before the loss                        */
+    double *R;           /* (ncols+1)^2 column-major upper triangle R_aug   */
+    size_t nonfinite;    /* rows whose residual or Jacobian is NaN/Inf      */
+    double *residuals;   /* if not NULL: the m weighted residuals r         */
+} pass_out;
+
+/* 0, or -1 when out of memory. cols[ncols] lists the free parameters. */
+int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
+              double f_scale);
+void pass_free(pass *ps);
+/* One sweep at the full parameter vector `params`. */
+void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out);
+
 #endif

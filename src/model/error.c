@@ -19,6 +19,9 @@ static const char *const STATUS_NAMES[NLSQ_STATUS_COUNT] = {
     [NLSQ_ERR_NAME_CONFLICT]    = "bad name list",
     [NLSQ_ERR_LIMIT]            = "limit exceeded",
     [NLSQ_ERR_BUILDER]          = "builder error",
+    [NLSQ_ERR_DATA]             = "bad data",
+    [NLSQ_ERR_BOUNDS]           = "bad bounds or start point",
+    [NLSQ_ERR_MODEL_NONFINITE]  = "model not finite at the start point",
 };
 
 const char *nlsq_status_str(nlsq_status status)

@@ -1,0 +1,62 @@
+/*
+ * Robust losses, applied per point inside the pass (so a compiled kernel
+ * can fuse them later). With z = (r/C)^2 and C = f_scale, as SciPy's
+ * least_squares: rho(z), rho'(z), rho''(z), then rho *= C^2, rho'' /= C^2,
+ * and the row is rescaled by s = sqrt(max(rho' + 2 rho'' r^2, EPS)):
+ * r <- r rho'/s, J_row <- s J_row.
+ */
+#include <float.h>
+#include <math.h>
+
+#include "exec.h"
+
+void loss_eval(nlsq_loss loss, double z, double *rho, double *d1, double *d2)
+{
+    switch (loss) {
+    case NLSQ_LOSS_SOFT_L1: {
+        double t = 1 + z;
+        *rho = 2 * (sqrt(t) - 1);
+        *d1 = 1 / sqrt(t);
+        *d2 = -0.5 * *d1 / t;
+        return;
+    }
+    case NLSQ_LOSS_HUBER:
+        if (z <= 1) {
+            *rho = z;
+            *d1 = 1;
+            *d2 = 0;
+        } else {
+            double sz = sqrt(z);
+            *rho = 2 * sz - 1;
+            *d1 = 1 / sz;
+            *d2 = -0.5 * *d1 / z;
+        }
+        return;
+    case NLSQ_LOSS_CAUCHY:
+        *rho = log1p(z);
+        *d1 = 1 / (1 + z);
+        *d2 = -*d1 * *d1;
+        return;
+    case NLSQ_LOSS_ARCTAN:
+        *rho = atan(z);
+        *d1 = 1 / (1 + z * z);
+        *d2 = -2 * z * *d1 * *d1;
+        return;
+    default:
+        *rho = z;
+        *d1 = 1;
+        *d2 = 0;
+    }
+}
+
+double loss_scale_row(nlsq_loss loss, double f_scale, double *r, double *cost)
+{
+    double c2 = f_scale * f_scale, z = (*r * *r) / c2, rho, d1, d2;
+    loss_eval(loss, z, &rho, &d1, &d2);
+    *cost += 0.5 * c2 * rho;
+    double s = d1 + 2 * (d2 / c2) * *r * *r;
+    if (s < DBL_EPSILON) s = DBL_EPSILON;
+    s = sqrt(s);
+    *r *= d1 / s;
+    return s;
+}

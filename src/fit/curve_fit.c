@@ -1,0 +1,364 @@
+/*
+ * nlsq_curve_fit: SciPy's curve_fit semantics over the pass and the
+ * solvers. This file checks the input, fixes the start point, the method
+ * and the weighting, runs the solver on the free parameters, and hands the
+ * final R_aug to result.c for the covariance and statistics.
+ */
+#define _DEFAULT_SOURCE /* sysconf page counts */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec/exec.h"
+#include "fit.h"
+#include "linalg/linalg.h"
+#include "solve/solve.h"
+
+nlsq_options nlsq_options_default(void)
+{
+    nlsq_options o;
+    memset(&o, 0, sizeof o);
+    o.method = NLSQ_METHOD_AUTO;
+    o.loss = NLSQ_LOSS_LINEAR;
+    o.f_scale = 1;
+    o.ftol = o.xtol = o.gtol = -1; /* the method's default */
+    o.nan_policy = NLSQ_NAN_RAISE;
+    return o;
+}
+
+static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
+{
+    if (err) {
+        char what[200];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        error_set(err, code, 0, 0, "nlsq_curve_fit: %s", what);
+    }
+    return code;
+}
+
+/* ---- checks ----------------------------------------------------------- */
+
+static nlsq_status check_data(const fit_problem *fp, nlsq_error *err)
+{
+    const nlsq_data *d = fp->data;
+    int k = fp->model->vars.count;
+    if (d->sigma_kind == NLSQ_SIGMA_SCALAR && !(d->sigma[0] > 0 && isfinite(d->sigma[0])))
+        return fail(err, NLSQ_ERR_DATA, "sigma must be positive and finite, got %g", d->sigma[0]);
+    if (d->sigma_kind == NLSQ_SIGMA_PER_POINT)
+        for (size_t i = 0; i < d->m; i++)
+            if (!(d->sigma[i] > 0) && !(fp->omit && isnan(d->sigma[i])))
+                return fail(err, NLSQ_ERR_DATA, "sigma[%zu] = %g: sigma must be positive", i, d->sigma[i]);
+    if (fp->opt.nan_policy != NLSQ_NAN_RAISE) return NLSQ_OK;
+    for (size_t i = 0; i < d->m; i++) {
+        if (!isfinite(d->y[i])) return fail(err, NLSQ_ERR_DATA, "y[%zu] is %g (nan_policy raise)", i, d->y[i]);
+        for (int v = 0; v < k; v++)
+            if (!isfinite(d->x[(size_t)v * d->m + i]))
+                return fail(err, NLSQ_ERR_DATA, "%s[%zu] is %g (nan_policy raise)", fp->model->vars.names[v], i,
+                            d->x[(size_t)v * d->m + i]);
+        if (d->sigma_kind == NLSQ_SIGMA_PER_POINT && !isfinite(d->sigma[i]))
+            return fail(err, NLSQ_ERR_DATA, "sigma[%zu] is %g (nan_policy raise)", i, d->sigma[i]);
+    }
+    if (d->sigma_kind == NLSQ_SIGMA_COVARIANCE)
+        for (size_t i = 0; i < d->m * d->m; i++)
+            if (!isfinite(d->sigma[i]))
+                return fail(err, NLSQ_ERR_DATA, "sigma[%zu][%zu] is %g (nan_policy raise)", i / d->m, i % d->m,
+                            d->sigma[i]);
+    return NLSQ_OK;
+}
+
+static size_t usable_points(const fit_problem *fp)
+{
+    const nlsq_data *d = fp->data;
+    if (!fp->omit) return d->m;
+    size_t count = 0;
+    int k = fp->model->vars.count;
+    for (size_t i = 0; i < d->m; i++) {
+        int ok = isfinite(d->y[i]) && (d->sigma_kind != NLSQ_SIGMA_PER_POINT || isfinite(d->sigma[i]));
+        for (int v = 0; ok && v < k; v++) ok = isfinite(d->x[(size_t)v * d->m + i]);
+        count += ok;
+    }
+    return count;
+}
+
+/* Bounds, start point (SciPy's default rule) and the free parameters. */
+static nlsq_status setup_parameters(fit_problem *fp, nlsq_error *err)
+{
+    int n = fp->n;
+    const nlsq_options *o = &fp->opt;
+    for (int j = 0; j < n; j++) {
+        fp->lb[j] = o->lower ? o->lower[j] : -INFINITY;
+        fp->ub[j] = o->upper ? o->upper[j] : INFINITY;
+        const char *name = fp->model->params.names[j];
+        if (isnan(fp->lb[j]) || isnan(fp->ub[j]) || !(fp->lb[j] < fp->ub[j]))
+            return fail(err, NLSQ_ERR_BOUNDS, "bounds of '%s' are [%g, %g]: the lower must be below the upper",
+                        name, fp->lb[j], fp->ub[j]);
+        if (o->p0) {
+            fp->p[j] = o->p0[j];
+            if (!isfinite(fp->p[j])) return fail(err, NLSQ_ERR_BOUNDS, "p0 of '%s' is %g", name, fp->p[j]);
+            if (fp->p[j] < fp->lb[j] || fp->p[j] > fp->ub[j])
+                return fail(err, NLSQ_ERR_BOUNDS, "p0 of '%s' = %g is outside its bounds [%g, %g]", name, fp->p[j],
+                            fp->lb[j], fp->ub[j]);
+        } else if (isfinite(fp->lb[j]) && isfinite(fp->ub[j])) {
+            fp->p[j] = 0.5 * (fp->lb[j] + fp->ub[j]);
+        } else if (isfinite(fp->lb[j])) {
+            fp->p[j] = fp->lb[j] + 1;
+        } else if (isfinite(fp->ub[j])) {
+            fp->p[j] = fp->ub[j] - 1;
+        } else {
+            fp->p[j] = 1;
+        }
+        if (o->x_scale && !(o->x_scale[j] > 0 && isfinite(o->x_scale[j])))
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "x_scale of '%s' must be positive, got %g", name, o->x_scale[j]);
+    }
+    fp->n_free = 0;
+    for (int j = 0; j < n; j++)
+        if (!(o->fixed && o->fixed[j])) fp->free_idx[fp->n_free++] = j;
+    if (fp->n_free == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "every parameter is fixed: nothing to fit");
+    return NLSQ_OK;
+}
+
+static nlsq_status choose_method(fit_problem *fp, nlsq_error *err)
+{
+    int bounded = 0;
+    for (int k = 0; k < fp->n_free; k++) {
+        int j = fp->free_idx[k];
+        bounded |= isfinite(fp->lb[j]) || isfinite(fp->ub[j]);
+    }
+    nlsq_method m = fp->opt.method;
+    if (m == NLSQ_METHOD_AUTO) m = fit_default_method(bounded, fp->opt.loss);
+    if (m == NLSQ_LM) {
+        if (bounded) return fail(err, NLSQ_ERR_BOUNDS, "method lm does not take bounds; use trf or dogbox");
+        if (fp->opt.loss != NLSQ_LOSS_LINEAR)
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "method lm takes only the linear loss; use trf or dogbox");
+        if (fp->m_used < (size_t)fp->n_free)
+            return fail(err, NLSQ_ERR_DATA, "method lm needs at least as many points (%zu) as free parameters (%d)",
+                        fp->m_used, fp->n_free);
+    }
+    if (m == NLSQ_DOGBOX) m = NLSQ_TRF; /* see fit_default_method */
+    fp->method = m;
+    return NLSQ_OK;
+}
+
+/* ---- evaluation for the solvers ----------------------------------------- */
+
+static void fill_params(fit_problem *fp, const double *x_free)
+{
+    for (int k = 0; k < fp->n_free; k++) fp->p[fp->free_idx[k]] = x_free[k];
+}
+
+static int evaluate_pass(void *ctx, const double *x_free, double *cost, double *R)
+{
+    fit_problem *fp = ctx;
+    fill_params(fp, x_free);
+    pass_out out = {0, 0, R, 0, NULL};
+    pass_run(&fp->ps, &fp->pd, fp->p, &out);
+    *cost = out.cost;
+    if (out.nonfinite || !isfinite(out.cost)) return 1;
+    return 0;
+}
+
+/* Covariance sigma: r = L^-1 (f - y), J <- L^-1 J, over the whole data. */
+static int evaluate_whitened(void *ctx, const double *x_free, double *cost, double *R)
+{
+    fit_problem *fp = ctx;
+    fill_params(fp, x_free);
+    const nlsq_data *d = fp->data;
+    size_t m = d->m;
+    int n = fp->n, nf = fp->n_free, nc = nf + 1;
+    if (nlsq_model_eval(fp->model, fp->p, d->x, m, fp->wf, fp->wJ, NULL) != NLSQ_OK) return 1;
+    double *A = fp->wA; /* m x nc column-major */
+    for (size_t i = 0; i < m; i++) A[(size_t)nf * m + i] = fp->wf[i] - d->y[i];
+    for (int k = 0; k < nf; k++)
+        for (size_t i = 0; i < m; i++) A[(size_t)k * m + i] = fp->wJ[i * (size_t)n + (size_t)fp->free_idx[k]];
+    for (int c = 0; c < nc; c++) tri_solve_lower(fp->L, m, (int)m, A + (size_t)c * m);
+    double c2 = 0;
+    int bad = 0;
+    for (size_t i = 0; i < m; i++) {
+        double r = A[(size_t)nf * m + i];
+        double s = 1;
+        if (fp->opt.loss == NLSQ_LOSS_LINEAR)
+            c2 += 0.5 * r * r;
+        else
+            s = loss_scale_row(fp->opt.loss, fp->opt.f_scale, &A[(size_t)nf * m + i], &c2);
+        for (int k = 0; k < nf; k++) {
+            A[(size_t)k * m + i] *= s;
+            bad |= !isfinite(A[(size_t)k * m + i]);
+        }
+        bad |= !isfinite(A[(size_t)nf * m + i]);
+    }
+    memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
+    qr_fold(R, (size_t)nc, nc, A, m, m);
+    *cost = c2;
+    return bad || !isfinite(c2);
+}
+
+static int forward_callback(void *ctx, int iteration, double cost, const double *x_free, double gnorm, double step)
+{
+    fit_problem *fp = ctx;
+    fill_params(fp, x_free);
+    return fp->opt.callback(fp->opt.callback_data, iteration, cost, fp->p, gnorm, step);
+}
+
+/* ---- setup of the weighting ---------------------------------------------- */
+
+static size_t available_memory(void)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : SIZE_MAX;
+}
+
+static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
+{
+    size_t m = fp->data->m;
+    int n = fp->n;
+    if (fp->omit) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nan_policy omit cannot be used with a covariance sigma");
+    if (m > 0 && (m > SIZE_MAX / sizeof(double) / m ||
+                  m * m * sizeof(double) + m * (size_t)(2 * n + 3) * sizeof(double) > available_memory() / 2))
+        return fail(err, NLSQ_ERR_NOMEM,
+                    "a %zu x %zu covariance sigma needs %.3g GB, more than half the available memory", m, m,
+                    (double)m * (double)m * 8e-9);
+    fp->L = malloc(m * m * sizeof *fp->L);
+    fp->wf = malloc(m * sizeof *fp->wf);
+    fp->wJ = malloc(m * (size_t)n * sizeof *fp->wJ);
+    fp->wA = malloc(m * (size_t)(fp->n_free + 1) * sizeof *fp->wA);
+    if (!fp->L || !fp->wf || !fp->wJ || !fp->wA) return fail(err, NLSQ_ERR_NOMEM, "out of memory for sigma");
+    memcpy(fp->L, fp->data->sigma, m * m * sizeof *fp->L);
+    int bad = chol_factor(fp->L, m, (int)m);
+    if (bad) return fail(err, NLSQ_ERR_DATA, "sigma is not positive definite (leading minor %d)", bad);
+    return NLSQ_OK;
+}
+
+static void free_problem(fit_problem *fp)
+{
+    pass_free(&fp->ps);
+    free(fp->mem);
+    free(fp->L);
+    free(fp->wf);
+    free(fp->wJ);
+    free(fp->wA);
+}
+
+static nlsq_status check_arguments(const nlsq_model *model, const nlsq_data *data, nlsq_result **out,
+                                   nlsq_error *err)
+{
+    if (!model || !data || !out)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s is NULL", !model ? "model" : !data ? "data" : "out");
+    if (data->m > 0 && (!data->y || (!data->x && model->vars.count > 0)))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "data %s is NULL", !data->y ? "y" : "x");
+    if (data->sigma_kind != NLSQ_SIGMA_NONE && !data->sigma)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "sigma_kind is set but sigma is NULL");
+    if ((int)data->sigma_kind < 0 || data->sigma_kind > NLSQ_SIGMA_COVARIANCE)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown sigma_kind %d", (int)data->sigma_kind);
+    if (model->params.count == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the model has no parameters");
+    return NLSQ_OK;
+}
+
+static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
+{
+    if ((int)o->method < 0 || o->method > NLSQ_DOGBOX)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown method %d", (int)o->method);
+    if ((int)o->loss < 0 || o->loss > NLSQ_LOSS_ARCTAN)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown loss %d", (int)o->loss);
+    if (!(o->f_scale > 0) || !isfinite(o->f_scale))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "f_scale must be positive, got %g", o->f_scale);
+    if ((int)o->nan_policy < 0 || o->nan_policy > NLSQ_NAN_IGNORE)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown nan_policy %d", (int)o->nan_policy);
+    if (o->max_nfev < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "max_nfev is negative (%d)", o->max_nfev);
+    return NLSQ_OK;
+}
+
+nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *options,
+                           nlsq_result **out, nlsq_error *err)
+{
+    error_clear(err);
+    nlsq_status st = check_arguments(model, data, out, err);
+    if (st != NLSQ_OK) return st;
+    *out = NULL;
+    fit_problem fp;
+    memset(&fp, 0, sizeof fp);
+    fp.model = model;
+    fp.data = data;
+    fp.opt = options ? *options : nlsq_options_default();
+    if ((st = check_options(&fp.opt, err)) != NLSQ_OK) return st;
+    fp.n = model->params.count;
+    fp.omit = fp.opt.nan_policy == NLSQ_NAN_OMIT;
+    int n = fp.n;
+    fp.mem = malloc((size_t)n * (4 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double));
+    if (!fp.mem) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
+    fp.p = fp.mem;
+    fp.lb = fp.p + n;
+    fp.ub = fp.lb + n;
+    fp.x = fp.ub + n;
+    fp.R = fp.x + n;
+    fp.free_idx = (int *)(fp.R + (size_t)(n + 1) * (size_t)(n + 1));
+
+    if ((st = check_data(&fp, err)) != NLSQ_OK) goto done;
+    if ((st = setup_parameters(&fp, err)) != NLSQ_OK) goto done;
+    fp.m_used = usable_points(&fp);
+    if (fp.m_used == 0) {
+        st = fail(err, NLSQ_ERR_DATA, "no usable data points");
+        goto done;
+    }
+    if ((st = choose_method(&fp, err)) != NLSQ_OK) goto done;
+
+    solve_problem pb = {fp.n_free, fp.m_used, evaluate_pass, &fp, NULL, NULL};
+    if (data->sigma_kind == NLSQ_SIGMA_COVARIANCE) {
+        if ((st = setup_covariance_sigma(&fp, err)) != NLSQ_OK) goto done;
+        pb.evaluate = evaluate_whitened;
+    }
+    if (pass_init(&fp.ps, &model->prog, vmath_select(), fp.free_idx, fp.n_free, fp.opt.loss, fp.opt.f_scale) != 0) {
+        st = fail(err, NLSQ_ERR_NOMEM, "out of memory for the pass");
+        goto done;
+    }
+    pass_data pd = {data->x, data->m, data->m, data->y, NULL, 1.0, fp.omit};
+    if (data->sigma_kind == NLSQ_SIGMA_PER_POINT) pd.sigma = data->sigma;
+    if (data->sigma_kind == NLSQ_SIGMA_SCALAR) pd.sigma_all = data->sigma[0];
+    fp.pd = pd;
+    st = fit_solve(&fp, &pb, out, err);
+done:
+    free_problem(&fp);
+    return st;
+}
+
+/* Run the solver on the free parameters and make the result. */
+nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nlsq_error *err)
+{
+    int nf = fp->n_free;
+    double lbf[nf > 0 ? nf : 1], ubf[nf > 0 ? nf : 1], xsf[nf > 0 ? nf : 1];
+    for (int k = 0; k < nf; k++) {
+        int j = fp->free_idx[k];
+        fp->x[k] = fp->p[j];
+        lbf[k] = fp->lb[j];
+        ubf[k] = fp->ub[j];
+        if (fp->opt.x_scale) xsf[k] = fp->opt.x_scale[j];
+    }
+    pb->lb = lbf;
+    pb->ub = ubf;
+    solve_options so = {fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev,
+                        fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac, NULL, NULL};
+    fit_default_tolerances(fp->method, &so);
+    if (fp->opt.callback) {
+        so.callback = forward_callback;
+        so.callback_ctx = fp;
+    }
+    solve_result sr;
+    int rc = fp->method == NLSQ_LM ? solve_lm(pb, &so, fp->x, fp->R, &sr) : solve_trf(pb, &so, fp->x, fp->R, &sr);
+    if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");
+    if (sr.start_nonfinite)
+        return fail(err, NLSQ_ERR_MODEL_NONFINITE,
+                    "the residuals or the Jacobian are NaN or Inf at the start point; check p0, bounds and data");
+    fill_params(fp, fp->x);
+    return fit_make_result(fp, &sr, lbf, ubf, so.xtol, out, err);
+}

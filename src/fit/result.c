@@ -1,0 +1,199 @@
+/*
+ * The result of a fit: covariance by SciPy's rules from the final R_aug,
+ * statistics, the active-bound mask and the message.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fit.h"
+#include "linalg/linalg.h"
+
+nlsq_method fit_default_method(int bounded, nlsq_loss loss)
+{
+    return (bounded || loss != NLSQ_LOSS_LINEAR) ? NLSQ_TRF : NLSQ_LM;
+}
+
+void fit_default_tolerances(nlsq_method method, solve_options *so)
+{
+    /* curve_fit's leastsq defaults for lm, least_squares' for the others */
+    double def_f = method == NLSQ_LM ? 1.49012e-8 : 1e-8;
+    double def_g = method == NLSQ_LM ? 0 : 1e-8;
+    if (so->ftol < 0) so->ftol = def_f;
+    if (so->xtol < 0) so->xtol = def_f;
+    if (so->gtol < 0) so->gtol = def_g;
+}
+
+static const char *status_message(int status)
+{
+    switch (status) {
+    case -2: return "Stopped by the callback.";
+    case 0: return "The maximum number of function evaluations is exceeded.";
+    case 1: return "`gtol` termination condition is satisfied.";
+    case 2: return "`ftol` termination condition is satisfied.";
+    case 3: return "`xtol` termination condition is satisfied.";
+    case 4: return "Both `ftol` and `xtol` termination conditions are satisfied.";
+    default: return "Improper input parameters.";
+    }
+}
+
+void nlsq_result_free(nlsq_result *r)
+{
+    if (!r) return;
+    free(r->popt);
+    free(r->pcov);
+    free(r->perr);
+    free(r->active_mask);
+    free(r->residuals);
+    free(r);
+}
+
+/*
+ * pcov of the free parameters from R11 (J = Q R11): trf and dogbox take
+ * SciPy's pseudo-inverse, V diag(1/s^2) V^T over s > EPS max(m, n) s_max;
+ * lm takes the plain inverse (R^T R)^-1, none when R11 is singular.
+ * Returns 0 when no covariance could be estimated.
+ */
+static int free_covariance(const fit_problem *fp, double *cov)
+{
+    int nf = fp->n_free;
+    size_t nc = (size_t)nf + 1;
+    double *A = malloc(2 * (size_t)nf * (size_t)nf * sizeof *A + (size_t)nf * sizeof *A);
+    if (!A) return 0;
+    double *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf;
+    for (int j = 0; j < nf; j++)
+        for (int i = 0; i < nf; i++) A[(size_t)j * nf + i] = i <= j ? fp->R[(size_t)j * nc + i] : 0;
+    int ok = svd_jacobi(A, (size_t)nf, nf, nf, s, V) >= 0;
+    double m = (double)(fp->m_used > (size_t)nf ? fp->m_used : (size_t)nf);
+    double threshold = fp->method == NLSQ_LM ? 0 : SOLVE_EPS * m * s[0];
+    for (int a = 0; ok && a < nf; a++)
+        for (int b = 0; b < nf; b++) {
+            double v = 0;
+            for (int k = 0; k < nf; k++)
+                if (s[k] > threshold) v += V[(size_t)k * nf + a] * V[(size_t)k * nf + b] / (s[k] * s[k]);
+            cov[(size_t)a * nf + b] = v;
+        }
+    if (fp->method == NLSQ_LM && !(s[nf - 1] > 0)) ok = 0;
+    for (size_t i = 0; ok && i < (size_t)nf * nf; i++)
+        if (isnan(cov[i])) ok = 0;
+    free(A);
+    return ok;
+}
+
+static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r)
+{
+    int n = fp->n, nf = fp->n_free;
+    double *cov = calloc((size_t)nf * (size_t)nf, sizeof *cov);
+    int ok = cov && free_covariance(fp, cov);
+    double scale = 1;
+    if (ok && !fp->opt.absolute_sigma) {
+        if (fp->m_used > (size_t)nf)
+            scale = 2 * cost / (double)(fp->m_used - (size_t)nf);
+        else
+            ok = 0;
+    }
+    memset(r->pcov, 0, (size_t)n * (size_t)n * sizeof *r->pcov);
+    for (int a = 0; a < nf; a++)
+        for (int b = 0; b < nf; b++)
+            r->pcov[(size_t)fp->free_idx[a] * n + (size_t)fp->free_idx[b]] = ok ? cov[(size_t)a * nf + b] * scale : INFINITY;
+    for (int j = 0; j < n; j++) r->perr[j] = sqrt(r->pcov[(size_t)j * n + j]);
+    r->pcov_valid = ok;
+    free(cov);
+}
+
+/* Weighted total sum of squares about the weighted mean, for R^2. */
+static double total_sum_of_squares(const fit_problem *fp)
+{
+    const nlsq_data *d = fp->data;
+    double sw = 0, swy = 0;
+    for (int sweep = 0; sweep < 2; sweep++) {
+        double mean = sw > 0 ? swy / sw : 0, ss = 0;
+        for (size_t i = 0; i < d->m; i++) {
+            double s = d->sigma_kind == NLSQ_SIGMA_PER_POINT ? d->sigma[i]
+                     : d->sigma_kind == NLSQ_SIGMA_SCALAR    ? d->sigma[0]
+                     : d->sigma_kind == NLSQ_SIGMA_COVARIANCE ? sqrt(d->sigma[i * d->m + i])
+                                                              : 1;
+            double w = 1 / (s * s), y = d->y[i];
+            if (!isfinite(y) || !isfinite(w)) continue;
+            if (sweep == 0) {
+                sw += w;
+                swy += w * y;
+            } else {
+                ss += w * (y - mean) * (y - mean);
+            }
+        }
+        if (sweep == 1) return ss;
+    }
+    return 0;
+}
+
+/* chi2 (before the loss) and, if asked, the residuals: one more pass. */
+static void final_residuals(fit_problem *fp, nlsq_result *r, double cost)
+{
+    if (fp->data->sigma_kind == NLSQ_SIGMA_COVARIANCE || (fp->opt.loss == NLSQ_LOSS_LINEAR && !r->residuals)) {
+        r->chi2 = 2 * cost; /* exact for the linear loss */
+        return;
+    }
+    size_t nc = (size_t)fp->n_free + 1;
+    double *R = malloc(nc * nc * sizeof *R);
+    if (!R) {
+        r->chi2 = NAN;
+        return;
+    }
+    pass_out out = {0, 0, R, 0, r->residuals};
+    pass_run(&fp->ps, &fp->pd, fp->p, &out);
+    r->chi2 = out.chi2;
+    free(R);
+}
+
+nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf,
+                            double xtol, nlsq_result **out, nlsq_error *err)
+{
+    int n = fp->n;
+    nlsq_result *r = calloc(1, sizeof *r);
+    if (r) {
+        r->popt = malloc((size_t)n * sizeof *r->popt);
+        r->pcov = malloc((size_t)n * (size_t)n * sizeof *r->pcov);
+        r->perr = malloc((size_t)n * sizeof *r->perr);
+        r->active_mask = calloc((size_t)n, 1);
+        if (fp->opt.keep_residuals) r->residuals = malloc((fp->data->m ? fp->data->m : 1) * sizeof *r->residuals);
+    }
+    if (!r || !r->popt || !r->pcov || !r->perr || !r->active_mask || (fp->opt.keep_residuals && !r->residuals)) {
+        nlsq_result_free(r);
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "nlsq_curve_fit: out of memory for the result");
+        return NLSQ_ERR_NOMEM;
+    }
+    r->n = n;
+    r->n_free = fp->n_free;
+    r->m = fp->m_used;
+    r->dof = (int)fp->m_used - fp->n_free;
+    memcpy(r->popt, fp->p, (size_t)n * sizeof *r->popt);
+    r->cost = sr->cost;
+    r->grad_norm = sr->grad_norm;
+    r->nfev = sr->nfev;
+    r->njev = sr->njev;
+    r->nit = sr->nit;
+    r->status = sr->status;
+    r->success = sr->status > 0;
+    r->method = fp->method;
+    snprintf(r->message, sizeof r->message, "%s", status_message(sr->status));
+    fill_covariance(fp, sr->cost, r);
+    final_residuals(fp, r, sr->cost);
+    double m = (double)fp->m_used, k = fp->n_free;
+    r->redchi = r->dof > 0 ? r->chi2 / r->dof : INFINITY;
+    double sst = total_sum_of_squares(fp);
+    r->r2 = sst > 0 ? 1 - r->chi2 / sst : NAN;
+    r->aic = m * log(r->chi2 / m) + 2 * k;
+    r->bic = m * log(r->chi2 / m) + k * log(m);
+    for (int a = 0; fp->method != NLSQ_LM && a < fp->n_free; a++) {
+        double x = fp->x[a], lo = lbf[a], hi = ubf[a];
+        double lt = xtol * fmax(1, fabs(lo)), ut = xtol * fmax(1, fabs(hi));
+        signed char side = 0;
+        if (isfinite(lo) && x - lo <= fmin(hi - x, lt)) side = -1;
+        else if (isfinite(hi) && hi - x <= fmin(x - lo, ut)) side = 1;
+        r->active_mask[fp->free_idx[a]] = side;
+    }
+    *out = r;
+    return NLSQ_OK;
+}

@@ -1,0 +1,128 @@
+/*
+ * Householder QR, in the form the passes need: fold a block of rows into a
+ * running upper triangle. For column k the reflector acts on R[k][k] and
+ * column k of the block only (the rows of R below k are already zero), so
+ * folding B rows into an nc-column triangle costs about 2 B nc^2 flops and
+ * touches each block column contiguously.
+ *
+ * The reflector follows LAPACK's dlarfg: H = I - tau v v^T with v[0] = 1,
+ * beta = -sign(alpha) ||(alpha, x)||, so that H (alpha, x) = (beta, 0).
+ */
+#include <math.h>
+
+#include "linalg.h"
+
+double vec_norm(const double *x, size_t n, size_t stride)
+{
+    /* scaled sum of squares, as in LAPACK's dnrm2 */
+    double scale = 0, ssq = 1;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs(x[i * stride]);
+        if (a == 0) continue;
+        if (isnan(a)) return a;
+        if (scale < a) {
+            ssq = 1 + ssq * (scale / a) * (scale / a);
+            scale = a;
+        } else {
+            ssq += (a / scale) * (a / scale);
+        }
+    }
+    return scale * sqrt(ssq);
+}
+
+void qr_fold(double *R, size_t ldr, int nc, double *A, size_t lda, size_t rows)
+{
+    if (rows == 0) return;
+    for (int k = 0; k < nc; k++) {
+        double *ak = A + (size_t)k * lda;
+        double xnorm = vec_norm(ak, rows, 1);
+        if (xnorm == 0) continue; /* H = I */
+        double alpha = R[(size_t)k * ldr + k];
+        double beta = -copysign(hypot(alpha, xnorm), alpha);
+        double tau = (beta - alpha) / beta;
+        double scal = 1 / (alpha - beta);
+        for (size_t i = 0; i < rows; i++) ak[i] *= scal;
+        R[(size_t)k * ldr + k] = beta;
+        for (int j = k + 1; j < nc; j++) {
+            double *aj = A + (size_t)j * lda;
+            double *rkj = &R[(size_t)j * ldr + k];
+            double dot = *rkj;
+            for (size_t i = 0; i < rows; i++) dot += ak[i] * aj[i];
+            dot *= tau;
+            *rkj -= dot;
+            for (size_t i = 0; i < rows; i++) aj[i] -= dot * ak[i];
+        }
+    }
+}
+
+void qr_merge(double *R1, const double *R2, int nc, double *work)
+{
+    /* R2 as a block of nc rows; only its upper triangle is nonzero */
+    for (int j = 0; j < nc; j++)
+        for (int i = 0; i < nc; i++) work[(size_t)j * nc + i] = i <= j ? R2[(size_t)j * nc + i] : 0.0;
+    qr_fold(R1, (size_t)nc, nc, work, (size_t)nc, (size_t)nc);
+}
+
+/*
+ * Householder QR with column pivoting (Businger & Golub 1965), the
+ * factorisation MINPACK's lmder works with: A P = Q R, the column of
+ * largest remaining norm brought forward at each step, remaining norms
+ * downdated and recomputed when cancellation makes the downdate
+ * unreliable. On return the upper triangle of A holds R (diagonal in
+ * rdiag as well), perm[j] is the original column at position j, acnorm
+ * the original column norms, and b (length m) is overwritten by Q^T b.
+ */
+void qr_pivoted(double *A, size_t lda, int m, int n, int *perm, double *rdiag, double *acnorm, double *b,
+                double *work)
+{
+    for (int j = 0; j < n; j++) {
+        acnorm[j] = vec_norm(A + (size_t)j * lda, (size_t)m, 1);
+        rdiag[j] = work[j] = acnorm[j];
+        perm[j] = j;
+    }
+    int steps = m < n ? m : n;
+    for (int j = 0; j < steps; j++) {
+        int kmax = j;
+        for (int k = j + 1; k < n; k++)
+            if (rdiag[k] > rdiag[kmax]) kmax = k;
+        if (kmax != j) {
+            for (int i = 0; i < m; i++) {
+                double t = A[(size_t)j * lda + i];
+                A[(size_t)j * lda + i] = A[(size_t)kmax * lda + i];
+                A[(size_t)kmax * lda + i] = t;
+            }
+            rdiag[kmax] = rdiag[j];
+            work[kmax] = work[j];
+            int t = perm[j];
+            perm[j] = perm[kmax];
+            perm[kmax] = t;
+        }
+        double *aj = A + (size_t)j * lda;
+        double ajnorm = vec_norm(aj + j, (size_t)(m - j), 1);
+        if (ajnorm != 0) {
+            if (aj[j] < 0) ajnorm = -ajnorm;
+            for (int i = j; i < m; i++) aj[i] /= ajnorm;
+            aj[j] += 1; /* v = x/||x|| + e1, H = I - v v^T / v[0] */
+            for (int k = j + 1; k < n; k++) {
+                double *ak = A + (size_t)k * lda, sum = 0;
+                for (int i = j; i < m; i++) sum += aj[i] * ak[i];
+                double t = sum / aj[j];
+                for (int i = j; i < m; i++) ak[i] -= t * aj[i];
+                if (rdiag[k] != 0) {
+                    double q = ak[j] / rdiag[k];
+                    rdiag[k] *= sqrt(fmax(0, 1 - q * q));
+                    if (0.05 * (rdiag[k] / work[k]) * (rdiag[k] / work[k]) <= 2.220446049250313e-16) {
+                        rdiag[k] = vec_norm(ak + j + 1, (size_t)(m - j - 1), 1);
+                        work[k] = rdiag[k];
+                    }
+                }
+            }
+            double sum = 0;
+            for (int i = j; i < m; i++) sum += aj[i] * b[i];
+            double t = sum / aj[j];
+            for (int i = j; i < m; i++) b[i] -= t * aj[i];
+        }
+        rdiag[j] = -ajnorm;
+        aj[j] = rdiag[j];
+    }
+}

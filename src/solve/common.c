@@ -1,0 +1,67 @@
+/* Pieces every solver uses: gradient and products from R_aug, SciPy's
+   termination test and trust-region radius update. */
+#include <math.h>
+
+#include "linalg/linalg.h"
+#include "solve.h"
+
+void solve_gradient(const double *R, int n, double *g)
+{
+    size_t nc = (size_t)n + 1;
+    const double *qtf = R + (size_t)n * nc;
+    for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int i = 0; i <= j; i++) s += R[(size_t)j * nc + i] * qtf[i];
+        g[j] = s;
+    }
+}
+
+void solve_r11_times(const double *R, int n, const double *v, double *out)
+{
+    size_t nc = (size_t)n + 1;
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int j = i; j < n; j++) s += R[(size_t)j * nc + i] * v[j];
+        out[i] = s;
+    }
+}
+
+int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
+                            double xtol)
+{
+    int ftol_ok = dF < ftol * F && ratio > 0.25;
+    int xtol_ok = dx_norm < xtol * (xtol + x_norm);
+    if (ftol_ok && xtol_ok) return 4;
+    if (ftol_ok) return 2;
+    if (xtol_ok) return 3;
+    return 0;
+}
+
+double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit,
+                           double *ratio)
+{
+    if (pred > 0)
+        *ratio = ared / pred;
+    else if (pred == 0 && ared == 0)
+        *ratio = 1;
+    else
+        *ratio = 0;
+    if (*ratio < 0.25) return 0.25 * step_norm;
+    if (*ratio > 0.75 && bound_hit) return 2 * Delta;
+    return Delta;
+}
+
+double solve_norm(const double *x, int n)
+{
+    return vec_norm(x, (size_t)n, 1);
+}
+
+double solve_norm_inf(const double *x, int n)
+{
+    double m = 0;
+    for (int i = 0; i < n; i++) {
+        double a = fabs(x[i]);
+        if (a > m || isnan(a)) m = a;
+    }
+    return m;
+}

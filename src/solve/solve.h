@@ -1,0 +1,67 @@
+/*
+ * The solvers. They see the problem only through `evaluate`, which returns
+ * the cost and R_aug at a point: never data, never m-sized arrays. From
+ * R_aug = [R11 qtf; 0 rn] (J = Q R11, qtf = Q^T r): J^T J = R11^T R11,
+ * g = J^T r = R11^T qtf, the column norms of J are those of R11, and the
+ * SVD of J (or of J D stacked on a diagonal) is the SVD of R11 D.
+ */
+#ifndef NLSQ_SOLVE_SOLVE_H
+#define NLSQ_SOLVE_SOLVE_H
+
+#include <stddef.h>
+
+/* R is (n+1) x (n+1), column-major. Returns 0, or nonzero when the
+   residuals or the Jacobian are not finite at x. */
+typedef int (*solve_eval_fn)(void *ctx, const double *x, double *cost, double *R);
+typedef int (*solve_callback_fn)(void *ctx, int iteration, double cost, const double *x, double grad_norm,
+                                 double step_norm);
+
+typedef struct solve_problem {
+    int n;                 /* parameters                                   */
+    size_t m;              /* residuals (points), for rank thresholds      */
+    solve_eval_fn evaluate;
+    void *ctx;
+    const double *lb, *ub; /* n each, +-INFINITY where unbounded; NULL: none */
+} solve_problem;
+
+typedef struct solve_options {
+    double ftol, xtol, gtol;
+    int max_nfev;
+    const double *x_scale; /* n, or NULL for 1                              */
+    int x_scale_jac;
+    solve_callback_fn callback;
+    void *callback_ctx;
+} solve_options;
+
+typedef struct solve_result {
+    double cost;
+    double grad_norm;      /* the optimality measure at x                   */
+    int status;            /* SciPy's least_squares status (-2 ... 4)        */
+    int nfev, njev, nit;
+    int start_nonfinite;   /* the residuals were not finite at x0            */
+} solve_result;
+
+/* x: in, the start (strictly feasible for trf is made here); out, the
+   solution. R: out, R_aug at the solution. Returns 0, or -1 when out of
+   memory. */
+int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
+int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
+
+/* ---- shared pieces (common.c) ----------------------------------------- */
+
+#define SOLVE_EPS 2.220446049250313e-16
+
+/* g = R11^T qtf */
+void solve_gradient(const double *R, int n, double *g);
+/* out = R11 v */
+void solve_r11_times(const double *R, int n, const double *v, double *out);
+/* SciPy's check_termination: 0 when no test holds, else 2, 3 or 4. */
+int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
+                            double xtol);
+/* SciPy's update_tr_radius; returns the new radius, sets *ratio. */
+double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit,
+                           double *ratio);
+double solve_norm(const double *x, int n);
+double solve_norm_inf(const double *x, int n);
+
+#endif

@@ -1,0 +1,485 @@
+/*
+ * Trust-region reflective (Branch, Coleman & Li 1999), as SciPy's
+ * least_squares(method='trf', tr_solver='exact') does it, step for step
+ * (see ../shared/ref/solver-semantics.md), but from R_aug instead of J:
+ *
+ *   J_h = J D = Q R11 D, so the SVD of R11 D (stacked on diag(sqrt(diag_h))
+ *   with bounds) has the singular values and right vectors of J_h (or of
+ *   [J_h; diag(sqrt(diag_h))]), and U^T [r; 0] comes from [qtf; 0];
+ *   ||J_h s|| = ||R11 (d o s)||, so every quadratic model value is exact.
+ *
+ * Bounds use Coleman-Li scaling, reflected and Cauchy candidate steps and
+ * strictly feasible iterates. Without bounds it is the plain exact
+ * trust-region method with Moré's secular-equation iteration.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linalg/linalg.h"
+#include "solve.h"
+
+typedef struct trf {
+    const solve_problem *pb;
+    int n, bounded;
+    size_t nc;
+    const double *lb, *ub;
+    /* n-vectors */
+    double *x_new, *g, *scale, *scale_inv, *v, *dv, *d, *diag_h, *g_h, *s, *uf, *suf;
+    double *p, *p_h, *r, *r_h, *ag, *ag_h, *step, *step_h, *hits;
+    double *t1, *t2, *js, *js0;  /* scratch */
+    double *A, *V;   /* (2n) x n and n x n */
+    double *R_new;
+} trf;
+
+static double dot(const double *a, const double *b, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* ---- bounds helpers (SciPy's _lsq/common.py) ---------------------------- */
+
+static void cl_scaling(const trf *t, const double *x, const double *g, double *v, double *dv)
+{
+    for (int i = 0; i < t->n; i++) {
+        v[i] = 1;
+        dv[i] = 0;
+        if (!t->bounded) continue;
+        if (g[i] < 0 && isfinite(t->ub[i])) {
+            v[i] = t->ub[i] - x[i];
+            dv[i] = -1;
+        } else if (g[i] > 0 && isfinite(t->lb[i])) {
+            v[i] = x[i] - t->lb[i];
+            dv[i] = 1;
+        }
+    }
+}
+
+/* -1 at (or within rtol of) the lower bound, 1 at the upper, else 0. */
+static int active_side(double x, double lb, double ub, double rtol)
+{
+    if (rtol == 0) return x <= lb ? -1 : x >= ub ? 1 : 0;
+    double ld = x - lb, ud = ub - x;
+    double lt = rtol * fmax(1, fabs(lb)), ut = rtol * fmax(1, fabs(ub));
+    if (isfinite(lb) && ld <= fmin(ud, lt)) return -1;
+    if (isfinite(ub) && ud <= fmin(ld, ut)) return 1;
+    return 0;
+}
+
+static void make_strictly_feasible(double *x, const double *lb, const double *ub, int n, double rstep)
+{
+    for (int i = 0; i < n; i++) {
+        int a = active_side(x[i], lb[i], ub[i], rstep);
+        if (a == -1) x[i] = rstep == 0 ? nextafter(lb[i], ub[i]) : lb[i] + rstep * fmax(1, fabs(lb[i]));
+        if (a == 1) x[i] = rstep == 0 ? nextafter(ub[i], lb[i]) : ub[i] - rstep * fmax(1, fabs(ub[i]));
+        if (x[i] < lb[i] || x[i] > ub[i]) x[i] = 0.5 * (lb[i] + ub[i]);
+    }
+}
+
+static int in_bounds(const double *x, const double *lb, const double *ub, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!(x[i] >= lb[i] && x[i] <= ub[i])) return 0;
+    return 1;
+}
+
+/* The largest t with x + t s feasible, and which components hit first. */
+static double step_to_bound(const trf *t, const double *x, const double *s, double *hits)
+{
+    double best = INFINITY;
+    for (int i = 0; i < t->n; i++) {
+        t->t1[i] = INFINITY;
+        if (s[i] != 0) t->t1[i] = fmax((t->lb[i] - x[i]) / s[i], (t->ub[i] - x[i]) / s[i]);
+        if (t->t1[i] < best) best = t->t1[i];
+    }
+    if (hits)
+        for (int i = 0; i < t->n; i++) hits[i] = t->t1[i] == best ? (s[i] > 0 ? 1 : s[i] < 0 ? -1 : 0) : 0;
+    return best;
+}
+
+/* Where x + t s leaves the ball of radius Delta (x inside): t_lo < 0 < t_hi. */
+static void intersect_ball(const double *x, const double *s, int n, double Delta, double *t_lo, double *t_hi)
+{
+    double a = dot(s, s, n), b = dot(x, s, n), c = dot(x, x, n) - Delta * Delta;
+    double disc = sqrt(b * b - a * c);
+    double q = -(b + copysign(disc, b)); /* no cancellation (Numerical Recipes) */
+    double r1 = q / a, r2 = c / q;
+    *t_lo = fmin(r1, r2);
+    *t_hi = fmax(r1, r2);
+}
+
+/* ---- quadratic model in hat space -------------------------------------- */
+
+/* out = J_h s, J_h = J diag(d), as R11 (d o s): same norms and products */
+static void jh_times(const trf *t, const double *R, const double *s, double *out)
+{
+    for (int i = 0; i < t->n; i++) t->t2[i] = t->d[i] * s[i];
+    solve_r11_times(R, t->n, t->t2, out);
+}
+
+/* SciPy's evaluate_quadratic: 1/2 ||J_h s||^2 + 1/2 s^T diag s + g_h^T s */
+static double quadratic(const trf *t, const double *R, const double *s, const double *diag)
+{
+    jh_times(t, R, s, t->js);
+    double q = dot(t->js, t->js, t->n);
+    if (diag)
+        for (int i = 0; i < t->n; i++) q += s[i] * diag[i] * s[i];
+    return 0.5 * q + dot(s, t->g_h, t->n);
+}
+
+/* q(s0 + u s) = a u^2 + b u + c */
+static void quadratic_1d(const trf *t, const double *R, const double *s, const double *s0, const double *diag,
+                         double *a, double *b, double *c)
+{
+    int n = t->n;
+    double *Js = t->js, *Js0 = t->js0;
+    jh_times(t, R, s, Js);
+    *a = dot(Js, Js, n);
+    if (diag)
+        for (int i = 0; i < n; i++) *a += s[i] * diag[i] * s[i];
+    *a *= 0.5;
+    *b = dot(t->g_h, s, n);
+    *c = 0;
+    if (s0) {
+        jh_times(t, R, s0, Js0);
+        *b += dot(Js0, Js, n);
+        *c = 0.5 * dot(Js0, Js0, n) + dot(t->g_h, s0, n);
+        if (diag)
+            for (int i = 0; i < n; i++) {
+                *b += s0[i] * diag[i] * s[i];
+                *c += 0.5 * s0[i] * diag[i] * s0[i];
+            }
+    }
+}
+
+static double minimize_1d(double a, double b, double c, double lo, double hi, double *value)
+{
+    double ts[3] = {lo, hi, 0};
+    int k = 2;
+    if (a != 0) {
+        double e = -0.5 * b / a;
+        if (lo < e && e < hi) ts[k++] = e;
+    }
+    double best_t = ts[0], best = ts[0] * (a * ts[0] + b) + c;
+    for (int i = 1; i < k; i++) {
+        double y = ts[i] * (a * ts[i] + b) + c;
+        if (y < best) {
+            best = y;
+            best_t = ts[i];
+        }
+    }
+    *value = best;
+    return best_t;
+}
+
+/* ---- the trust-region subproblem on one SVD (Moré 1983, SciPy) -------- */
+
+static void phi_and_derivative(const trf *t, double alpha, double Delta, double *phi, double *dphi)
+{
+    double pn2 = 0, sum = 0;
+    for (int i = 0; i < t->n; i++) {
+        double den = t->s[i] * t->s[i] + alpha, q = t->suf[i] / den;
+        pn2 += q * q;
+        sum += t->suf[i] * t->suf[i] / (den * den * den);
+    }
+    double pn = sqrt(pn2);
+    *phi = pn - Delta;
+    *dphi = -sum / pn;
+}
+
+static void trust_region_step(trf *t, double Delta, double *alpha, double *p)
+{
+    int n = t->n;
+    for (int i = 0; i < n; i++) t->suf[i] = t->s[i] * t->uf[i];
+    int full_rank = t->pb->m >= (size_t)n && t->s[n - 1] > SOLVE_EPS * (double)t->pb->m * t->s[0];
+    if (full_rank) {
+        for (int i = 0; i < n; i++) t->t2[i] = t->uf[i] / t->s[i];
+        for (int i = 0; i < n; i++) {
+            double v = 0;
+            for (int j = 0; j < n; j++) v += t->V[(size_t)j * n + i] * t->t2[j];
+            p[i] = -v;
+        }
+        if (solve_norm(p, n) <= Delta) {
+            *alpha = 0;
+            return;
+        }
+    }
+    double alpha_upper = solve_norm(t->suf, n) / Delta, alpha_lower = 0, phi, dphi;
+    if (full_rank) {
+        phi_and_derivative(t, 0, Delta, &phi, &dphi);
+        alpha_lower = -phi / dphi;
+    }
+    double a = *alpha;
+    if (!full_rank && a == 0) a = fmax(0.001 * alpha_upper, sqrt(alpha_lower * alpha_upper));
+    for (int it = 0; it < 10; it++) {
+        if (a < alpha_lower || a > alpha_upper) a = fmax(0.001 * alpha_upper, sqrt(alpha_lower * alpha_upper));
+        phi_and_derivative(t, a, Delta, &phi, &dphi);
+        if (phi < 0) alpha_upper = a;
+        double ratio = phi / dphi;
+        alpha_lower = fmax(alpha_lower, a - ratio);
+        a -= (phi + Delta) * ratio / Delta;
+        if (fabs(phi) < 0.01 * Delta) break;
+    }
+    for (int j = 0; j < n; j++) t->t2[j] = t->suf[j] / (t->s[j] * t->s[j] + a);
+    for (int i = 0; i < n; i++) {
+        double v = 0;
+        for (int j = 0; j < n; j++) v += t->V[(size_t)j * n + i] * t->t2[j];
+        p[i] = -v;
+    }
+    double pn = solve_norm(p, n);
+    for (int i = 0; i < n; i++) p[i] *= Delta / pn; /* exactly on the boundary */
+    *alpha = a;
+}
+
+/* SVD of J_h (or [J_h; diag(sqrt(diag_h))]) from R11, and uf = U^T [qtf; 0]. */
+static int hat_svd(trf *t, const double *R)
+{
+    int n = t->n, rows = t->bounded ? 2 * n : n;
+    size_t nc = t->nc;
+    for (int j = 0; j < n; j++) {
+        double *col = t->A + (size_t)j * rows;
+        for (int i = 0; i < rows; i++) col[i] = 0;
+        for (int i = 0; i <= j; i++) col[i] = R[(size_t)j * nc + i] * t->d[j];
+        if (t->bounded) col[n + j] = sqrt(t->diag_h[j]);
+    }
+    if (svd_jacobi(t->A, (size_t)rows, rows, n, t->s, t->V) < 0) return -1;
+    const double *qtf = R + (size_t)n * nc;
+    for (int j = 0; j < n; j++) {
+        const double *col = t->A + (size_t)j * rows; /* s_j u_j */
+        t->uf[j] = t->s[j] > 0 ? dot(col, qtf, n) / t->s[j] : 0;
+    }
+    return 0;
+}
+
+/* ---- step selection with bounds (SciPy's select_step) ------------------- */
+
+static double select_step(trf *t, const double *R, const double *x, double Delta, double theta)
+{
+    int n = t->n;
+    double *p = t->p, *p_h = t->p_h, *r = t->r, *r_h = t->r_h, *ag = t->ag, *ag_h = t->ag_h;
+    for (int i = 0; i < n; i++) t->x_new[i] = x[i] + p[i];
+    if (in_bounds(t->x_new, t->lb, t->ub, n)) {
+        double value = quadratic(t, R, p_h, t->diag_h);
+        memcpy(t->step, p, (size_t)n * sizeof *p);
+        memcpy(t->step_h, p_h, (size_t)n * sizeof *p);
+        return -value;
+    }
+    double p_stride = step_to_bound(t, x, p, t->hits);
+    for (int i = 0; i < n; i++) { /* reflect the components that hit */
+        r_h[i] = t->hits[i] != 0 ? -p_h[i] : p_h[i];
+        r[i] = t->d[i] * r_h[i];
+        p[i] *= p_stride;
+        p_h[i] *= p_stride;
+    }
+    double to_tr_lo, to_tr;
+    intersect_ball(p_h, r_h, n, Delta, &to_tr_lo, &to_tr);
+    for (int i = 0; i < n; i++) t->x_new[i] = x[i] + p[i];
+    double to_bound = step_to_bound(t, t->x_new, r, NULL);
+    double r_stride = fmin(to_bound, to_tr), r_lo, r_hi;
+    if (r_stride > 0) {
+        r_lo = (1 - theta) * p_stride / r_stride;
+        r_hi = r_stride == to_bound ? theta * to_bound : to_tr;
+    } else {
+        r_lo = 0;
+        r_hi = -1;
+    }
+    double r_value = INFINITY;
+    if (r_lo <= r_hi) {
+        double a, b, c;
+        quadratic_1d(t, R, r_h, p_h, t->diag_h, &a, &b, &c);
+        double u = minimize_1d(a, b, c, r_lo, r_hi, &r_value);
+        for (int i = 0; i < n; i++) {
+            r_h[i] = p_h[i] + u * r_h[i];
+            r[i] = r_h[i] * t->d[i];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        p[i] *= theta;
+        p_h[i] *= theta;
+    }
+    double p_value = quadratic(t, R, p_h, t->diag_h);
+    for (int i = 0; i < n; i++) {
+        ag_h[i] = -t->g_h[i];
+        ag[i] = t->d[i] * ag_h[i];
+    }
+    double tr_cauchy = Delta / solve_norm(ag_h, n);
+    double bound_cauchy = step_to_bound(t, x, ag, NULL);
+    double ag_stride = bound_cauchy < tr_cauchy ? theta * bound_cauchy : tr_cauchy;
+    double a, b, c, ag_value;
+    quadratic_1d(t, R, ag_h, NULL, t->diag_h, &a, &b, &c);
+    double u = minimize_1d(a, b, 0, 0, ag_stride, &ag_value);
+    for (int i = 0; i < n; i++) {
+        ag_h[i] *= u;
+        ag[i] *= u;
+    }
+    const double *s = ag, *s_h = ag_h;
+    double value = ag_value;
+    if (p_value < r_value && p_value < ag_value) {
+        s = p;
+        s_h = p_h;
+        value = p_value;
+    } else if (r_value < p_value && r_value < ag_value) {
+        s = r;
+        s_h = r_h;
+        value = r_value;
+    }
+    memmove(t->step, s, (size_t)n * sizeof *s);
+    memmove(t->step_h, s_h, (size_t)n * sizeof *s);
+    return -value;
+}
+
+/* ---- the iteration ---------------------------------------------------- */
+
+static void column_norms(const double *R, int n, double *out)
+{
+    for (int j = 0; j < n; j++) out[j] = vec_norm(R + (size_t)j * (n + 1), (size_t)j + 1, 1);
+}
+
+static void jac_scale(trf *t, const double *R, int first)
+{
+    column_norms(R, t->n, t->t1);
+    for (int i = 0; i < t->n; i++) {
+        double si = t->t1[i];
+        if (first) {
+            if (si == 0) si = 1;
+        } else {
+            si = fmax(si, t->scale_inv[i]);
+        }
+        t->scale_inv[i] = si;
+        t->scale[i] = 1 / si;
+    }
+}
+
+static int alloc_trf(trf *t, int n)
+{
+    double **vecs[] = {&t->x_new, &t->g, &t->scale, &t->scale_inv, &t->v, &t->dv, &t->d, &t->diag_h,
+                       &t->g_h, &t->s, &t->uf, &t->suf, &t->p, &t->p_h, &t->r, &t->r_h, &t->ag, &t->ag_h,
+                       &t->step, &t->step_h, &t->hits, &t->t1, &t->t2, &t->js, &t->js0};
+    size_t nv = sizeof vecs / sizeof vecs[0];
+    size_t total = nv * (size_t)n + (size_t)(2 * n) * (size_t)n + (size_t)n * (size_t)n + t->nc * t->nc;
+    double *mem = calloc(total, sizeof *mem);
+    if (!mem) return -1;
+    for (size_t i = 0; i < nv; i++) *vecs[i] = mem + i * (size_t)n;
+    t->A = mem + nv * (size_t)n;
+    t->V = t->A + (size_t)(2 * n) * (size_t)n;
+    t->R_new = t->V + (size_t)n * (size_t)n;
+    return 0;
+}
+
+int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res)
+{
+    int n = pb->n;
+    trf t;
+    memset(&t, 0, sizeof t);
+    t.pb = pb;
+    t.n = n;
+    t.nc = (size_t)n + 1;
+    t.lb = pb->lb;
+    t.ub = pb->ub;
+    for (int i = 0; pb->lb && i < n; i++)
+        if (isfinite(pb->lb[i]) || isfinite(pb->ub[i])) t.bounded = 1;
+    if (alloc_trf(&t, n) != 0) return -1;
+    memset(res, 0, sizeof *res);
+    if (t.bounded) make_strictly_feasible(x, t.lb, t.ub, n, 1e-10);
+
+    double cost;
+    if (pb->evaluate(pb->ctx, x, &cost, R) != 0) {
+        res->start_nonfinite = 1;
+        res->status = -1;
+        free(t.x_new);
+        return 0;
+    }
+    int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n;
+    solve_gradient(R, n, t.g);
+    if (opt->x_scale_jac) {
+        jac_scale(&t, R, 1);
+    } else {
+        for (int i = 0; i < n; i++) {
+            t.scale[i] = opt->x_scale ? opt->x_scale[i] : 1;
+            t.scale_inv[i] = 1 / t.scale[i];
+        }
+    }
+    cl_scaling(&t, x, t.g, t.v, t.dv);
+    for (int i = 0; i < n; i++) {
+        double vi = t.dv[i] != 0 ? t.v[i] * t.scale_inv[i] : t.v[i];
+        t.t1[i] = x[i] * t.scale_inv[i] / sqrt(vi);
+    }
+    double Delta = solve_norm(t.t1, n);
+    if (Delta == 0) Delta = 1;
+    double alpha = 0, g_norm = 0, step_norm = 0;
+    int status = -99, iteration = 0;
+
+    for (;;) {
+        cl_scaling(&t, x, t.g, t.v, t.dv);
+        for (int i = 0; i < n; i++) t.t1[i] = t.g[i] * t.v[i];
+        g_norm = solve_norm_inf(t.t1, n);
+        if (g_norm < opt->gtol) status = 1;
+        if (status != -99 || nfev == max_nfev) break;
+        for (int i = 0; i < n; i++) {
+            if (t.dv[i] != 0) t.v[i] *= t.scale_inv[i];
+            t.d[i] = sqrt(t.v[i]) * t.scale[i];
+            t.diag_h[i] = t.g[i] * t.dv[i] * t.scale[i];
+            t.g_h[i] = t.d[i] * t.g[i];
+        }
+        if (hat_svd(&t, R) != 0) break;
+        double theta = fmax(0.995, 1 - g_norm);
+        double ared = -1, cost_new = cost;
+        while (ared <= 0 && nfev < max_nfev) {
+            trust_region_step(&t, Delta, &alpha, t.p_h);
+            for (int i = 0; i < n; i++) t.p[i] = t.d[i] * t.p_h[i];
+            double pred;
+            if (t.bounded) {
+                pred = select_step(&t, R, x, Delta, theta);
+            } else {
+                memcpy(t.step, t.p, (size_t)n * sizeof(double));
+                memcpy(t.step_h, t.p_h, (size_t)n * sizeof(double));
+                pred = -quadratic(&t, R, t.step_h, NULL);
+            }
+            for (int i = 0; i < n; i++) t.x_new[i] = x[i] + t.step[i];
+            if (t.bounded) make_strictly_feasible(t.x_new, t.lb, t.ub, n, 0);
+            int bad = pb->evaluate(pb->ctx, t.x_new, &cost_new, t.R_new);
+            nfev++;
+            double step_h_norm = solve_norm(t.step_h, n);
+            if (bad) {
+                Delta = 0.25 * step_h_norm;
+                continue;
+            }
+            ared = cost - cost_new;
+            double ratio;
+            double Delta_new = solve_update_radius(Delta, ared, pred, step_h_norm, step_h_norm > 0.95 * Delta, &ratio);
+            step_norm = solve_norm(t.step, n);
+            int st = solve_check_termination(ared, cost, step_norm, solve_norm(x, n), ratio, opt->ftol, opt->xtol);
+            if (st) {
+                status = st;
+                break;
+            }
+            alpha *= Delta / Delta_new;
+            Delta = Delta_new;
+        }
+        if (ared > 0) {
+            memcpy(x, t.x_new, (size_t)n * sizeof(double));
+            memcpy(R, t.R_new, t.nc * t.nc * sizeof(double));
+            cost = cost_new;
+            njev++;
+            solve_gradient(R, n, t.g);
+            if (opt->x_scale_jac) jac_scale(&t, R, 0);
+        } else {
+            step_norm = 0;
+        }
+        iteration++;
+        if (opt->callback && opt->callback(opt->callback_ctx, iteration, cost, x, g_norm, step_norm)) {
+            status = -2;
+            break;
+        }
+    }
+    res->cost = cost;
+    res->grad_norm = g_norm;
+    res->status = status == -99 ? 0 : status;
+    res->nfev = nfev;
+    res->njev = njev;
+    res->nit = iteration;
+    free(t.x_new);
+    return 0;
+}
