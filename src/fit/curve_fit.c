@@ -146,7 +146,8 @@ static nlsq_status choose_method(fit_problem *fp, nlsq_error *err)
             return fail(err, NLSQ_ERR_DATA, "method lm needs at least as many points (%zu) as free parameters (%d)",
                         fp->m_used, fp->n_free);
     }
-    if (m == NLSQ_DOGBOX) m = NLSQ_TRF; /* see fit_default_method */
+    if (m == NLSQ_DOGBOX)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "method dogbox is not implemented yet; use trf (bounds) or lm");
     fp->method = m;
     return NLSQ_OK;
 }

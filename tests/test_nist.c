@@ -1,0 +1,196 @@
+/*
+ * NIST StRD nonlinear regression: every dataset in ../shared/data/nist
+ * (or $NLSQ_TESTDATA/nist), from both official starts, default options,
+ * exact Jacobians. For each run the log relative error (LRE) of every
+ * parameter against its certified value, and of every standard error
+ * (sqrt(diag(pcov))) against its certified standard deviation, is printed.
+ *
+ * Required: LRE >= 6 on every parameter of every run and >= 4 on every
+ * standard deviation (Lanczos1: parameters only; its certified residual sum
+ * of squares, 1.4e-25, is below double rounding, so its standard
+ * deviations cannot be reproduced in double precision).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nlsq.h"
+
+#ifndef NLSQ_SHARED_DIR
+#define NLSQ_SHARED_DIR "../shared"
+#endif
+
+typedef struct nist_case {
+    const char *name;
+    const char *model;
+    const char *vars;
+    int log_y;            /* Nelson: the model is for log(y) */
+} nist_case;
+
+static const nist_case CASES[] = {
+    {"Misra1a", "b1*(1-exp(-b2*x))", "x", 0},
+    {"Chwirut2", "exp(-b1*x)/(b2+b3*x)", "x", 0},
+    {"Lanczos3", "b1*exp(-b2*x) + b3*exp(-b4*x) + b5*exp(-b6*x)", "x", 0},
+    {"Gauss1", "b1*exp(-b2*x) + b3*exp(-(x-b4)^2/b5^2) + b6*exp(-(x-b7)^2/b8^2)", "x", 0},
+    {"Gauss2", "b1*exp(-b2*x) + b3*exp(-(x-b4)^2/b5^2) + b6*exp(-(x-b7)^2/b8^2)", "x", 0},
+    {"DanWood", "b1*x^b2", "x", 0},
+    {"Hahn1", "(b1+b2*x+b3*x^2+b4*x^3)/(1+b5*x+b6*x^2+b7*x^3)", "x", 0},
+    {"Nelson", "b1 - b2*x1*exp(-b3*x2)", "x1,x2", 1},
+    {"Lanczos1", "b1*exp(-b2*x) + b3*exp(-b4*x) + b5*exp(-b6*x)", "x", 0},
+    {"Misra1c", "b1*(1-(1+2*b2*x)^(-.5))", "x", 0},
+    {"Misra1d", "b1*b2*x*((1+b2*x)^(-1))", "x", 0},
+    {"ENSO", "b1 + b2*cos(2*pi*x/12) + b3*sin(2*pi*x/12) + b5*cos(2*pi*x/b4) + b6*sin(2*pi*x/b4)"
+             " + b8*cos(2*pi*x/b7) + b9*sin(2*pi*x/b7)", "x", 0},
+    {"MGH09", "b1*(x^2+x*b2)/(x^2+x*b3+b4)", "x", 0},
+    {"Thurber", "(b1+b2*x+b3*x^2+b4*x^3)/(1+b5*x+b6*x^2+b7*x^3)", "x", 0},
+    {"BoxBOD", "b1*(1-exp(-b2*x))", "x", 0},
+    {"Rat42", "b1/(1+exp(b2-b3*x))", "x", 0},
+    {"MGH10", "b1*exp(b2/(x+b3))", "x", 0},
+    {"Eckerle4", "(b1/b2)*exp(-0.5*((x-b3)/b2)^2)", "x", 0},
+};
+
+#define MAXP 10
+
+typedef struct nist_data {
+    int p;
+    double start[2][MAXP], cert[MAXP], cert_sd[MAXP];
+    double *x, *y;  /* x: nvars rows of m */
+    size_t m;
+} nist_data;
+
+static char data_dir[1024];
+
+static int find_data_dir(void)
+{
+    const char *env = getenv("NLSQ_TESTDATA");
+    snprintf(data_dir, sizeof data_dir, "%s/nist", env ? env : NLSQ_SHARED_DIR "/data");
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/Misra1a.dat", data_dir);
+    FILE *f = fopen(probe, "r");
+    if (!f) return 0;
+    fclose(f);
+    return 1;
+}
+
+static int read_nist(const char *name, int nvars, nist_data *d)
+{
+    char path[1100], line[512];
+    snprintf(path, sizeof path, "%s/%s.dat", data_dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    memset(d, 0, sizeof *d);
+    size_t cap = 0, m = 0;
+    int lineno = 0;
+    double *rows = NULL;
+    while (fgets(line, sizeof line, f)) {
+        int k, in_data = ++lineno >= 61; /* the layout of shared/data/README.md */
+        double s1, s2, c, sd;
+        if (!in_data && sscanf(line, " b%d = %lf %lf %lf %lf", &k, &s1, &s2, &c, &sd) == 5 && k >= 1 && k <= MAXP) {
+            d->start[0][k - 1] = s1;
+            d->start[1][k - 1] = s2;
+            d->cert[k - 1] = c;
+            d->cert_sd[k - 1] = sd;
+            if (k > d->p) d->p = k;
+        } else if (in_data) {
+            double v[3];
+            int got = sscanf(line, "%lf %lf %lf", &v[0], &v[1], &v[2]);
+            if (got != nvars + 1) continue;
+            if (m == cap) {
+                cap = cap ? 2 * cap : 256;
+                rows = realloc(rows, cap * 3 * sizeof *rows);
+            }
+            memcpy(rows + 3 * m, v, 3 * sizeof *v);
+            m++;
+        }
+    }
+    fclose(f);
+    d->m = m;
+    d->y = malloc(m * sizeof *d->y);
+    d->x = malloc(m * (size_t)nvars * sizeof *d->x);
+    for (size_t i = 0; i < m; i++) {
+        d->y[i] = rows[3 * i];
+        for (int k = 0; k < nvars; k++) d->x[(size_t)k * m + i] = rows[3 * i + 1 + k];
+    }
+    free(rows);
+    return m > 0 && d->p > 0;
+}
+
+static double lre(double got, double want)
+{
+    if (!isfinite(got)) return 0;
+    if (got == want) return 11;
+    double e = want != 0 ? -log10(fabs(got - want) / fabs(want)) : -log10(fabs(got));
+    return e > 11 ? 11 : e < 0 ? 0 : e;
+}
+
+static void run_case(const nist_case *c, double *worst_p, double *worst_sd)
+{
+    int nvars = strchr(c->vars, ',') ? 2 : 1;
+    nist_data d;
+    if (!read_nist(c->name, nvars, &d)) {
+        CHECK_MSG(0, "%s: cannot read %s/%s.dat", c->name, data_dir, c->name);
+        return;
+    }
+    if (c->log_y)
+        for (size_t i = 0; i < d.m; i++) d.y[i] = log(d.y[i]);
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = c->vars;
+    char params[64] = "";
+    for (int j = 1; j <= d.p; j++) snprintf(params + strlen(params), sizeof params - strlen(params), "%sb%d", j > 1 ? "," : "", j);
+    mo.params = params;
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    if (nlsq_model_parse(c->model, &mo, &m, &e) != NLSQ_OK) {
+        CHECK_MSG(0, "%s: %s", c->name, e.message);
+        goto done;
+    }
+    for (int s = 0; s < 2; s++) {
+        nlsq_options o = nlsq_options_default();
+        o.p0 = d.start[s];
+        nlsq_data data = {d.x, d.y, d.m, NULL, NLSQ_SIGMA_NONE};
+        nlsq_result *r = NULL;
+        nlsq_status st = nlsq_curve_fit(m, &data, &o, &r, &e);
+        if (st != NLSQ_OK) {
+            CHECK_MSG(0, "%s start %d: %s", c->name, s + 1, e.message);
+            continue;
+        }
+        double min_p = 11, min_sd = 11;
+        for (int j = 0; j < d.p; j++) {
+            min_p = fmin(min_p, lre(r->popt[j], d.cert[j]));
+            min_sd = fmin(min_sd, lre(r->perr[j], d.cert_sd[j]));
+        }
+        int check_sd = strcmp(c->name, "Lanczos1") != 0;
+        printf("    %-9s start %d  %-3s status %d nfev %4d  LRE params %5.2f  sd %5.2f%s\n", c->name, s + 1,
+               r->method == NLSQ_LM ? "lm" : "trf", r->status, r->nfev, min_p, min_sd, check_sd ? "" : " (not checked)");
+        CHECK_MSG(min_p >= 6, "%s start %d: parameter LRE %.2f < 6 (status %d: %s)", c->name, s + 1, min_p, r->status,
+                  r->message);
+        if (check_sd) CHECK_MSG(min_sd >= 4, "%s start %d: standard deviation LRE %.2f < 4", c->name, s + 1, min_sd);
+        *worst_p = fmin(*worst_p, min_p);
+        if (check_sd) *worst_sd = fmin(*worst_sd, min_sd);
+        nlsq_result_free(r);
+    }
+done:
+    nlsq_model_free(m);
+    free(d.x);
+    free(d.y);
+}
+
+static void test_nist_strd_both_starts_default_options(void)
+{
+    if (!find_data_dir()) {
+        test_skip("NIST data not found (looked in ../shared/data/nist and $NLSQ_TESTDATA/nist)");
+        return;
+    }
+    double worst_p = 11, worst_sd = 11;
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) run_case(&CASES[k], &worst_p, &worst_sd);
+    printf("    worst LRE over all runs: parameters %.2f, standard deviations %.2f\n", worst_p, worst_sd);
+}
+
+int main(void)
+{
+    static const test_case tests[] = {TEST(test_nist_strd_both_starts_default_options)};
+    return run_tests(tests, 1);
+}
