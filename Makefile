@@ -1,5 +1,5 @@
 # Convenience wrapper around CMake for the README's commands.
-#   make demo   build, then evaluate a model and its exact Jacobian on bundled data
+#   make demo   build, then fit a model to the bundled example data
 #   make test   build, then run the whole test suite (ctest)
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
@@ -25,7 +25,7 @@ test: all
 	cd $(BUILD) && ctest --output-on-failure
 
 demo: all
-	./$(BUILD)/examples/eval_demo examples/data/decay.csv "a*exp(-b*x) + c" "a=2.5,b=1.3,c=0.5"
+	./$(BUILD)/tools/nlsq fit examples/data/decay.csv --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0
 
 bench: all
 	./$(BUILD)/bench/bench_eval

@@ -1,0 +1,194 @@
+/*
+ * Text tables: one pass over the file, one line at a time, numbers parsed
+ * with strtod (C locale assumed: the CLI never calls setlocale). The
+ * delimiter is chosen on the first data line; every later line must have
+ * the same number of fields, and every field must be a number, or the
+ * error names the line and field.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io.h"
+#include "model/model.h"
+
+void table_free(table *t)
+{
+    for (int c = 0; c < t->ncols; c++) {
+        if (t->names) free(t->names[c]);
+        if (t->cols) free(t->cols[c]);
+    }
+    free(t->names);
+    free(t->cols);
+    memset(t, 0, sizeof *t);
+}
+
+static char pick_delimiter(const char *line)
+{
+    if (strchr(line, ',')) return ',';
+    if (strchr(line, ';')) return ';';
+    if (strchr(line, '\t')) return '\t';
+    return ' ';
+}
+
+/* Split in place; whitespace mode merges runs of blanks. */
+static int split(char *line, char delim, char **fields, int max)
+{
+    int n = 0;
+    char *s = line;
+    if (delim == ' ') {
+        while (n < max) {
+            while (*s == ' ' || *s == '\t') s++;
+            if (!*s) break;
+            fields[n++] = s;
+            while (*s && *s != ' ' && *s != '\t') s++;
+            if (*s) *s++ = '\0';
+        }
+        return n;
+    }
+    for (;;) {
+        if (n == max) return n + 1;
+        fields[n++] = s;
+        char *d = strchr(s, delim);
+        if (!d) break;
+        *d = '\0';
+        s = d + 1;
+    }
+    return n;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    if (*s == '"' && e > s + 1 && e[-1] == '"') {
+        e[-1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+static int parse_number(const char *s, double *v)
+{
+    if (!*s) return 0;
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return *end == '\0';
+}
+
+enum { MAXCOLS = 256 };
+
+static int add_row(table *t, const double *v, size_t *cap)
+{
+    if (t->nrows == *cap) {
+        size_t nc = *cap ? 2 * *cap : 1024;
+        for (int c = 0; c < t->ncols; c++) {
+            double *p = realloc(t->cols[c], nc * sizeof *p);
+            if (!p) return 0;
+            t->cols[c] = p;
+        }
+        *cap = nc;
+    }
+    for (int c = 0; c < t->ncols; c++) t->cols[c][t->nrows] = v[c];
+    t->nrows++;
+    return 1;
+}
+
+static int start_table(table *t, int ncols, char **fields, int header)
+{
+    t->ncols = ncols;
+    t->has_header = header;
+    t->names = calloc((size_t)ncols, sizeof *t->names);
+    t->cols = calloc((size_t)ncols, sizeof *t->cols);
+    if (!t->names || !t->cols) return 0;
+    for (int c = 0; c < ncols; c++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", c + 1);
+        t->names[c] = strdup(header ? trim(fields[c]) : num);
+        if (!t->names[c]) return 0;
+    }
+    return 1;
+}
+
+nlsq_status table_read(const char *path, table *t, nlsq_error *err)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s", path, strerror(errno));
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    char *line = NULL, *fields[MAXCOLS + 1];
+    size_t len = 0, cap = 0;
+    ssize_t got;
+    int lineno = 0;
+    char delim = 0;
+    double v[MAXCOLS];
+    nlsq_status st = NLSQ_OK;
+    while ((got = getline(&line, &len, f)) >= 0) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        if (!delim) delim = pick_delimiter(s);
+        int n = split(s, delim, fields, MAXCOLS);
+        if (n > MAXCOLS) {
+            error_set(err, NLSQ_ERR_DATA, lineno, 0, "%s:%d: more than %d columns", path, lineno, MAXCOLS);
+            st = NLSQ_ERR_DATA;
+            break;
+        }
+        int numeric = 1;
+        for (int c = 0; c < n && numeric; c++) numeric = parse_number(trim(fields[c]), &v[c]);
+        if (!t->cols) {
+            if (!start_table(t, n, fields, !numeric)) {
+                st = NLSQ_ERR_NOMEM;
+                error_set(err, st, 0, 0, "out of memory");
+                break;
+            }
+            if (!numeric) continue;
+        }
+        if (n != t->ncols) {
+            error_set(err, NLSQ_ERR_DATA, lineno, 0, "%s:%d: %d fields, but the table has %d columns", path, lineno, n,
+                      t->ncols);
+            st = NLSQ_ERR_DATA;
+            break;
+        }
+        for (int c = 0; c < n; c++) {
+            char *fs = trim(fields[c]);
+            if (!parse_number(fs, &v[c])) {
+                error_set(err, NLSQ_ERR_DATA, lineno, c + 1, "%s:%d: field %d (\"%.40s\") is not a number", path,
+                          lineno, c + 1, fs);
+                st = NLSQ_ERR_DATA;
+                break;
+            }
+        }
+        if (st != NLSQ_OK) break;
+        if (!add_row(t, v, &cap)) {
+            st = NLSQ_ERR_NOMEM;
+            error_set(err, st, 0, 0, "out of memory after %zu rows", t->nrows);
+            break;
+        }
+    }
+    free(line);
+    if (f != stdin) fclose(f);
+    if (st == NLSQ_OK && t->nrows == 0) {
+        error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: no rows of numbers", path);
+        st = NLSQ_ERR_DATA;
+    }
+    if (st != NLSQ_OK) table_free(t);
+    return st;
+}
+
+int table_find(const table *t, const char *key)
+{
+    for (int c = 0; c < t->ncols; c++)
+        if (strcmp(t->names[c], key) == 0) return c;
+    char *end;
+    long k = strtol(key, &end, 10);
+    if (*key && !*end && k >= 1 && k <= t->ncols) return (int)k - 1;
+    return -1;
+}

@@ -1,0 +1,304 @@
+/*
+ * The nlsq command. This first version has `nlsq fit`: read a table, fit a
+ * model, print the parameters with standard errors and the verdict.
+ *
+ * Exit status: 0 converged; 1 the fit ran but did not converge (status
+ * <= 0); 2 bad usage or input (a message names what and where).
+ */
+#define _POSIX_C_SOURCE 200809L /* strdup, strtok_r */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io.h"
+#include "nlsq.h"
+
+static const char *USAGE =
+    "usage: nlsq fit DATA --model EXPR [options]\n"
+    "       nlsq --version | nlsq help\n"
+    "\n"
+    "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
+    "whitespace separated; '#' comments; optional header row; '-' = stdin).\n"
+    "\n"
+    "  --model EXPR        the model, e.g. 'a*exp(-b*x) + c' (required)\n"
+    "  --vars x[,y...]     independent variable names (default x)\n"
+    "  --params a,b,...    parameter order (default: order of appearance)\n"
+    "  --x COL[,COL...]    x column(s) by header name or 1-based number\n"
+    "                      (default: the first columns, one per variable)\n"
+    "  --y COL             y column (default: the column after the x columns)\n"
+    "  --sigma COL         per-point standard deviations of y\n"
+    "  --p0 a=1,b=0.5      start values (default: SciPy's rule: 1, or from bounds)\n"
+    "  --bounds b=0:inf    bounds lo:hi per parameter (inf, -inf allowed)\n"
+    "  --fix c=0           hold parameters at the given values\n"
+    "  --method trf|lm     solver (default trf)\n"
+    "  --loss NAME         linear, soft_l1, huber, cauchy or arctan\n"
+    "  --f-scale S         scale of the robust loss (default 1)\n"
+    "  --max-nfev N        evaluation limit\n"
+    "  --absolute-sigma    sigma is absolute: pcov is not rescaled\n"
+    "\n"
+    "Exit status: 0 converged, 1 did not converge, 2 bad usage or input.\n";
+
+typedef struct cli {
+    const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix;
+    nlsq_options opt;
+} cli;
+
+static int die(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "nlsq: ");
+    fprintf(stderr, fmt, a ? a : "", b ? b : "");
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->opt = nlsq_options_default();
+    c->vars = "x";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--absolute-sigma") == 0) {
+            c->opt.absolute_sigma = 1;
+            continue;
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (c->data) return die("more than one data file: '%s' and '%s'", c->data, a);
+            c->data = a;
+            continue;
+        }
+        if (i + 1 >= argc) return die("option %s needs a value%s", a, NULL);
+        const char *v = argv[++i];
+        if (strcmp(a, "--model") == 0) slot = &c->model;
+        else if (strcmp(a, "--vars") == 0) slot = &c->vars;
+        else if (strcmp(a, "--params") == 0) slot = &c->params;
+        else if (strcmp(a, "--x") == 0) slot = &c->xcols;
+        else if (strcmp(a, "--y") == 0) slot = &c->ycol;
+        else if (strcmp(a, "--sigma") == 0) slot = &c->sigcol;
+        else if (strcmp(a, "--p0") == 0) slot = &c->p0;
+        else if (strcmp(a, "--bounds") == 0) slot = &c->bounds;
+        else if (strcmp(a, "--fix") == 0) slot = &c->fix;
+        else if (strcmp(a, "--method") == 0) {
+            if (strcmp(v, "trf") == 0) c->opt.method = NLSQ_TRF;
+            else if (strcmp(v, "lm") == 0) c->opt.method = NLSQ_LM;
+            else if (strcmp(v, "dogbox") == 0) c->opt.method = NLSQ_DOGBOX;
+            else return die("unknown --method '%s' (trf, lm or dogbox)%s", v, NULL);
+        } else if (strcmp(a, "--loss") == 0) {
+            static const char *names[] = {"linear", "soft_l1", "huber", "cauchy", "arctan"};
+            int k = 0;
+            while (k < 5 && strcmp(v, names[k]) != 0) k++;
+            if (k == 5) return die("unknown --loss '%s' (linear, soft_l1, huber, cauchy or arctan)%s", v, NULL);
+            c->opt.loss = (nlsq_loss)k;
+        } else if (strcmp(a, "--f-scale") == 0 || strcmp(a, "--max-nfev") == 0) {
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || !(d > 0)) return die("%s needs a positive number, got '%s'", a, v);
+            if (a[2] == 'f') c->opt.f_scale = d;
+            else c->opt.max_nfev = (int)d;
+        } else {
+            return die("unknown option '%s' (see nlsq help)%s", a, NULL);
+        }
+        if (slot) *slot = v;
+    }
+    if (!c->data) return die("no data file given (see nlsq help)%s%s", NULL, NULL);
+    if (!c->model) return die("no --model given (see nlsq help)%s%s", NULL, NULL);
+    return 0;
+}
+
+/* "a=1,b=2:3" -> per-parameter values; `two` parses lo:hi pairs. */
+static int parse_assignments(const char *spec, const char *option, const nlsq_model *m, double *v1, double *v2,
+                             unsigned char *seen)
+{
+    char *copy = strdup(spec), *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            rc = die("%s: '%s' is not name=value", option, item);
+            break;
+        }
+        *eq = '\0';
+        int j = -1;
+        for (int k = 0; k < nlsq_model_num_params(m); k++)
+            if (strcmp(nlsq_model_param_name(m, k), item) == 0) j = k;
+        if (j < 0) {
+            rc = die("%s: the model has no parameter '%s'", option, item);
+            break;
+        }
+        char *end, *val = eq + 1;
+        double a = strtod(val, &end);
+        if (v2) {
+            if (*end != ':') {
+                rc = die("%s: '%s' is not lo:hi", option, val);
+                break;
+            }
+            double b = strtod(end + 1, &end);
+            v2[j] = b;
+        }
+        if (*end || end == val) {
+            rc = die("%s: '%s' is not a number", option, val);
+            break;
+        }
+        v1[j] = a;
+        if (seen) seen[j] = 1;
+    }
+    free(copy);
+    return rc;
+}
+
+/* A column by name or number; prints the error itself. */
+static int column(const table *t, const char *key, const char *what)
+{
+    int c = table_find(t, key);
+    if (c < 0) die("no column '%s' for %s in the data", key, what);
+    return c;
+}
+
+/* The x, y and sigma columns; 0, or 2 after printing why not. */
+static int pick_columns(const cli *c, const table *t, int k, int *xc, int *yc, int *sc)
+{
+    if (c->xcols) {
+        char *copy = strdup(c->xcols), *save = NULL;
+        int i = 0, bad = 0;
+        for (char *s = strtok_r(copy, ",", &save); s && !bad; s = strtok_r(NULL, ",", &save)) {
+            if (i == k) {
+                bad = die("--x names more columns than the model's variables (%s)%s", c->vars, NULL);
+                break;
+            }
+            if ((xc[i++] = column(t, s, "--x")) < 0) bad = 2;
+        }
+        free(copy);
+        if (bad) return 2;
+        if (i != k) return die("--x names fewer columns than the model's variables (%s)%s", c->vars, NULL);
+    } else {
+        for (int i = 0; i < k; i++) xc[i] = i;
+    }
+    *yc = c->ycol ? column(t, c->ycol, "--y") : k;
+    if (*yc < 0) return 2;
+    if (*yc >= t->ncols || (!c->xcols && k > t->ncols))
+        return die("the data has too few columns for the variables (%s) and y%s", c->vars, NULL);
+    *sc = -1;
+    if (c->sigcol && (*sc = column(t, c->sigcol, "--sigma")) < 0) return 2;
+    return 0;
+}
+
+static void print_report(const cli *c, const nlsq_model *m, const table *t, const nlsq_result *r)
+{
+    static const char *methods[] = {"auto", "trf", "lm", "dogbox"};
+    printf("model    %s\n", c->model);
+    printf("data     %s: %zu points used\n", c->data, r->m);
+    printf("method   %s, %d evaluations, %d Jacobians\n", methods[r->method], r->nfev, r->njev);
+    printf("status   %d: %s %s\n\n", r->status, r->message, r->success ? "(converged)" : "(NOT converged)");
+    printf("  %-12s %22s %16s %10s\n", "parameter", "value", "std error", "rel. error");
+    for (int j = 0; j < r->n; j++) {
+        double rel = fabs(r->perr[j] / r->popt[j]) * 100;
+        printf("  %-12s %22.15g %16.8g %9.3g%%%s\n", nlsq_model_param_name(m, j), r->popt[j], r->perr[j], rel,
+               c->opt.fixed && c->opt.fixed[j] ? " (fixed)" : r->active_mask[j] ? " (at bound)" : "");
+    }
+    printf("\n  chi-square %.10g, reduced chi-square %.10g, dof %d, R^2 %.8f\n", r->chi2, r->redchi, r->dof, r->r2);
+    printf("  AIC %.6g, BIC %.6g, gradient norm %.3g\n", r->aic, r->bic, r->grad_norm);
+    if (!r->pcov_valid) printf("  warning: the covariance of the parameters could not be estimated\n");
+    (void)t;
+}
+
+static int run_fit(int argc, char **argv)
+{
+    cli c;
+    int rc = parse_args(argc, argv, &c);
+    if (rc) return rc;
+    nlsq_error err;
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = c.vars;
+    mo.params = c.params;
+    nlsq_model *m = NULL;
+    table t;
+    memset(&t, 0, sizeof t);
+    nlsq_result *r = NULL;
+    double *x = NULL, *p0 = NULL, *lo = NULL, *hi = NULL;
+    unsigned char *fixed = NULL;
+    if (nlsq_model_parse(c.model, &mo, &m, &err) != NLSQ_OK) {
+        rc = die("--model: %s%s", err.message, NULL);
+        goto done;
+    }
+    if (table_read(c.data, &t, &err) != NLSQ_OK) {
+        rc = die("%s%s", err.message, NULL);
+        goto done;
+    }
+    int k = nlsq_model_num_vars(m), n = nlsq_model_num_params(m);
+    int xc[16], yc = -1, sc = -1;
+    if (k > 16) {
+        rc = die("more than 16 variables%s%s", NULL, NULL);
+        goto done;
+    }
+    if ((rc = pick_columns(&c, &t, k, xc, &yc, &sc))) goto done;
+    x = malloc(t.nrows * (size_t)(k ? k : 1) * sizeof *x);
+    p0 = malloc((size_t)n * sizeof *p0);
+    lo = malloc((size_t)n * sizeof *lo);
+    hi = malloc((size_t)n * sizeof *hi);
+    fixed = calloc((size_t)n, 1);
+    if (!x || !p0 || !lo || !hi || !fixed) {
+        rc = die("out of memory%s%s", NULL, NULL);
+        goto done;
+    }
+    for (int i = 0; i < k; i++) memcpy(x + (size_t)i * t.nrows, t.cols[xc[i]], t.nrows * sizeof *x);
+    for (int j = 0; j < n; j++) {
+        lo[j] = -INFINITY;
+        hi[j] = INFINITY;
+        p0[j] = NAN;
+    }
+    if (c.bounds && (rc = parse_assignments(c.bounds, "--bounds", m, lo, hi, NULL))) goto done;
+    if (c.p0 && (rc = parse_assignments(c.p0, "--p0", m, p0, NULL, NULL))) goto done;
+    if (c.fix && (rc = parse_assignments(c.fix, "--fix", m, p0, NULL, fixed))) goto done;
+    /* parameters without a given start take SciPy's rule, as the library would */
+    for (int j = 0; j < n; j++)
+        if (isnan(p0[j]))
+            p0[j] = isfinite(lo[j]) && isfinite(hi[j]) ? 0.5 * (lo[j] + hi[j])
+                  : isfinite(lo[j])                     ? lo[j] + 1
+                  : isfinite(hi[j])                     ? hi[j] - 1
+                                                        : 1;
+    c.opt.p0 = p0;
+    c.opt.lower = lo;
+    c.opt.upper = hi;
+    c.opt.fixed = fixed;
+    nlsq_data d = {x, t.cols[yc], t.nrows, sc >= 0 ? t.cols[sc] : NULL,
+                   sc >= 0 ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
+    if (nlsq_curve_fit(m, &d, &c.opt, &r, &err) != NLSQ_OK) {
+        rc = die("%s%s", err.message, NULL);
+        goto done;
+    }
+    print_report(&c, m, &t, r);
+    rc = r->success ? 0 : 1;
+done:
+    nlsq_result_free(r);
+    nlsq_model_free(m);
+    table_free(&t);
+    free(x);
+    free(p0);
+    free(lo);
+    free(hi);
+    free(fixed);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("nlsq %s\n", nlsq_version());
+        return 0;
+    }
+    if (strcmp(argv[1], "fit") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        return run_fit(argc, argv);
+    }
+    fprintf(stderr, "nlsq: unknown command '%s' (see nlsq help)\n", argv[1]);
+    return 2;
+}
