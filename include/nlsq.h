@@ -357,8 +357,7 @@ typedef enum nlsq_method {
     NLSQ_METHOD_AUTO = 0, /* trf (see above)                                */
     NLSQ_TRF,             /* trust-region reflective, bounds allowed        */
     NLSQ_LM,              /* Levenberg-Marquardt (MINPACK), no bounds       */
-    NLSQ_DOGBOX           /* rectangular trust region: not implemented yet,
-                             NLSQ_ERR_INVALID_ARGUMENT                      */
+    NLSQ_DOGBOX           /* rectangular trust region, bounds allowed       */
 } nlsq_method;
 
 typedef enum nlsq_loss {

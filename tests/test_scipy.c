@@ -117,7 +117,7 @@ static void check_fixture(fixture *fx, int *compared)
     o.lower = fx->lower;
     o.upper = fx->upper;
     o.fixed = fixed;
-    o.method = !strcmp(fx->method, "lm") ? NLSQ_LM : NLSQ_TRF;
+    o.method = !strcmp(fx->method, "lm") ? NLSQ_LM : !strcmp(fx->method, "dogbox") ? NLSQ_DOGBOX : NLSQ_TRF;
     o.loss = loss_of(fx->loss);
     o.f_scale = fx->f_scale;
     o.absolute_sigma = fx->absolute_sigma;

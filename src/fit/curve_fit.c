@@ -146,8 +146,6 @@ static nlsq_status choose_method(fit_problem *fp, nlsq_error *err)
             return fail(err, NLSQ_ERR_DATA, "method lm needs at least as many points (%zu) as free parameters (%d)",
                         fp->m_used, fp->n_free);
     }
-    if (m == NLSQ_DOGBOX)
-        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "method dogbox is not implemented yet; use trf (bounds) or lm");
     fp->method = m;
     return NLSQ_OK;
 }
@@ -355,7 +353,9 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
         so.callback_ctx = fp;
     }
     solve_result sr;
-    int rc = fp->method == NLSQ_LM ? solve_lm(pb, &so, fp->x, fp->R, &sr) : solve_trf(pb, &so, fp->x, fp->R, &sr);
+    int rc = fp->method == NLSQ_LM       ? solve_lm(pb, &so, fp->x, fp->R, &sr)
+           : fp->method == NLSQ_DOGBOX ? solve_dogbox(pb, &so, fp->x, fp->R, &sr)
+                                       : solve_trf(pb, &so, fp->x, fp->R, &sr);
     if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");
     if (sr.start_nonfinite)
         return fail(err, NLSQ_ERR_MODEL_NONFINITE,

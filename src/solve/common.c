@@ -51,6 +51,41 @@ double solve_update_radius(double Delta, double ared, double pred, double step_n
     return Delta;
 }
 
+static double bound_step(double x, double s, double lb, double ub)
+{
+    return s != 0 ? fmax((lb - x) / s, (ub - x) / s) : INFINITY;
+}
+
+double solve_step_to_bound(const double *x, const double *s, const double *lb, const double *ub, int n,
+                           double *hits)
+{
+    double best = INFINITY;
+    for (int i = 0; i < n; i++) best = fmin(best, bound_step(x[i], s[i], lb[i], ub[i]));
+    for (int i = 0; hits && i < n; i++)
+        hits[i] = bound_step(x[i], s[i], lb[i], ub[i]) == best ? (s[i] > 0 ? 1 : s[i] < 0 ? -1 : 0) : 0;
+    return best;
+}
+
+double solve_minimize_1d(double a, double b, double c, double lo, double hi, double *value)
+{
+    double ts[3] = {lo, hi, 0};
+    int k = 2;
+    if (a != 0) {
+        double e = -0.5 * b / a;
+        if (lo < e && e < hi) ts[k++] = e;
+    }
+    double best_t = ts[0], best = ts[0] * (a * ts[0] + b) + c;
+    for (int i = 1; i < k; i++) {
+        double y = ts[i] * (a * ts[i] + b) + c;
+        if (y < best) {
+            best = y;
+            best_t = ts[i];
+        }
+    }
+    *value = best;
+    return best_t;
+}
+
 double solve_norm(const double *x, int n)
 {
     return vec_norm(x, (size_t)n, 1);

@@ -62,6 +62,14 @@ int solve_check_termination(double dF, double F, double dx_norm, double x_norm, 
 double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit,
                            double *ratio);
 double solve_norm(const double *x, int n);
+/* The largest t with lb <= x + t s <= ub (inf for s = 0); hits[i] (if not
+   NULL) is sign(s_i) for the components that reach a bound at t, else 0. */
+double solve_step_to_bound(const double *x, const double *s, const double *lb, const double *ub, int n,
+                           double *hits);
+/* Minimise a t^2 + b t + c on [lo, hi]: both ends and the interior
+   extremum are compared. Returns t, sets *value. */
+double solve_minimize_1d(double a, double b, double c, double lo, double hi, double *value);
+int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
 double solve_norm_inf(const double *x, int n);
 
 #endif

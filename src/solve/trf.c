@@ -85,20 +85,6 @@ static int in_bounds(const double *x, const double *lb, const double *ub, int n)
     return 1;
 }
 
-/* The largest t with x + t s feasible, and which components hit first. */
-static double step_to_bound(const trf *t, const double *x, const double *s, double *hits)
-{
-    double best = INFINITY;
-    for (int i = 0; i < t->n; i++) {
-        t->t1[i] = INFINITY;
-        if (s[i] != 0) t->t1[i] = fmax((t->lb[i] - x[i]) / s[i], (t->ub[i] - x[i]) / s[i]);
-        if (t->t1[i] < best) best = t->t1[i];
-    }
-    if (hits)
-        for (int i = 0; i < t->n; i++) hits[i] = t->t1[i] == best ? (s[i] > 0 ? 1 : s[i] < 0 ? -1 : 0) : 0;
-    return best;
-}
-
 /* Where x + t s leaves the ball of radius Delta (x inside): t_lo < 0 < t_hi. */
 static void intersect_ball(const double *x, const double *s, int n, double Delta, double *t_lo, double *t_hi)
 {
@@ -152,26 +138,6 @@ static void quadratic_1d(const trf *t, const double *R, const double *s, const d
                 *c += 0.5 * s0[i] * diag[i] * s0[i];
             }
     }
-}
-
-static double minimize_1d(double a, double b, double c, double lo, double hi, double *value)
-{
-    double ts[3] = {lo, hi, 0};
-    int k = 2;
-    if (a != 0) {
-        double e = -0.5 * b / a;
-        if (lo < e && e < hi) ts[k++] = e;
-    }
-    double best_t = ts[0], best = ts[0] * (a * ts[0] + b) + c;
-    for (int i = 1; i < k; i++) {
-        double y = ts[i] * (a * ts[i] + b) + c;
-        if (y < best) {
-            best = y;
-            best_t = ts[i];
-        }
-    }
-    *value = best;
-    return best_t;
 }
 
 /* ---- the trust-region subproblem on one SVD (Moré 1983, SciPy) -------- */
@@ -266,7 +232,7 @@ static double select_step(trf *t, const double *R, const double *x, double Delta
         memcpy(t->step_h, p_h, (size_t)n * sizeof *p);
         return -value;
     }
-    double p_stride = step_to_bound(t, x, p, t->hits);
+    double p_stride = solve_step_to_bound(x, p, t->lb, t->ub, t->n, t->hits);
     for (int i = 0; i < n; i++) { /* reflect the components that hit */
         r_h[i] = t->hits[i] != 0 ? -p_h[i] : p_h[i];
         r[i] = t->d[i] * r_h[i];
@@ -276,7 +242,7 @@ static double select_step(trf *t, const double *R, const double *x, double Delta
     double to_tr_lo, to_tr;
     intersect_ball(p_h, r_h, n, Delta, &to_tr_lo, &to_tr);
     for (int i = 0; i < n; i++) t->x_new[i] = x[i] + p[i];
-    double to_bound = step_to_bound(t, t->x_new, r, NULL);
+    double to_bound = solve_step_to_bound(t->x_new, r, t->lb, t->ub, t->n, NULL);
     double r_stride = fmin(to_bound, to_tr), r_lo, r_hi;
     if (r_stride > 0) {
         r_lo = (1 - theta) * p_stride / r_stride;
@@ -289,7 +255,7 @@ static double select_step(trf *t, const double *R, const double *x, double Delta
     if (r_lo <= r_hi) {
         double a, b, c;
         quadratic_1d(t, R, r_h, p_h, t->diag_h, &a, &b, &c);
-        double u = minimize_1d(a, b, c, r_lo, r_hi, &r_value);
+        double u = solve_minimize_1d(a, b, c, r_lo, r_hi, &r_value);
         for (int i = 0; i < n; i++) {
             r_h[i] = p_h[i] + u * r_h[i];
             r[i] = r_h[i] * t->d[i];
@@ -305,11 +271,11 @@ static double select_step(trf *t, const double *R, const double *x, double Delta
         ag[i] = t->d[i] * ag_h[i];
     }
     double tr_cauchy = Delta / solve_norm(ag_h, n);
-    double bound_cauchy = step_to_bound(t, x, ag, NULL);
+    double bound_cauchy = solve_step_to_bound(x, ag, t->lb, t->ub, t->n, NULL);
     double ag_stride = bound_cauchy < tr_cauchy ? theta * bound_cauchy : tr_cauchy;
     double a, b, c, ag_value;
     quadratic_1d(t, R, ag_h, NULL, t->diag_h, &a, &b, &c);
-    double u = minimize_1d(a, b, 0, 0, ag_stride, &ag_value);
+    double u = solve_minimize_1d(a, b, 0, 0, ag_stride, &ag_value);
     for (int i = 0; i < n; i++) {
         ag_h[i] *= u;
         ag[i] *= u;

@@ -131,6 +131,10 @@ PROBLEMS = [
     ("power_sigma", "power", 30, [1, 1], None, "1d", 0, "lm", "linear", 1, {}, {}),
     ("rational_lm", "rational", 40, [1, 1, 1], None, "none", 0, "lm", "linear", 1, {}, {}),
     ("mm_bound_active", "mm", 30, [1.5, 1.0], ([0, 0.9], [10, 5]), "none", 0, "trf", "linear", 1, {}, {}),
+    ("decay_dogbox", "decay", 40, [2, 1, 0], None, "none", 0, "dogbox", "linear", 1, {}, {}),
+    ("decay_dogbox_bound", "decay", 40, [2, 1, 0.7], ([-np.inf, -np.inf, 0.6], [np.inf, np.inf, np.inf]), "1d", 0, "dogbox", "linear", 1, {}, {}),
+    ("gauss_lin_dogbox_huber", "gauss_lin", 80, [2.5, 0, 0.5, 0, 0], ([0, -1, 0.1, -1, -1], [10, 1, 0.65, 1, 1]), "none", 0, "dogbox", "huber", 0.05, {}, {"outliers": 4}),
+    ("mm_dogbox_bound", "mm", 30, [1.5, 1.0], ([0, 0.9], [10, 5]), "none", 0, "dogbox", "linear", 1, {}, {}),
 ]
 
 
