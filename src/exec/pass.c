@@ -58,6 +58,8 @@ static void make_rows(pass *ps, const pass_data *d, size_t start, size_t len, pa
     const double *f = interp_output(&ps->it, 0);
     int nc = ps->ncols;
     double *rcol = ps->block + (size_t)nc * NLSQ_BLOCK;
+    const double *jcol[nc > 0 ? nc : 1];
+    for (int c = 0; c < nc; c++) jcol[c] = interp_output(&ps->it, ps->cols[c] + 1);
     for (size_t i = 0; i < len; i++) {
         size_t gi = start + i;
         double w = 1.0 / (d->sigma ? d->sigma[gi] : d->sigma_all);
@@ -77,7 +79,7 @@ static void make_rows(pass *ps, const pass_data *d, size_t start, size_t len, pa
             s = loss_scale_row(ps->loss, ps->f_scale, &r, &out->cost);
         int bad = !isfinite(r);
         for (int c = 0; c < nc; c++) {
-            double jv = s * w * interp_output(&ps->it, ps->cols[c] + 1)[i];
+            double jv = s * w * jcol[c][i];
             bad |= !isfinite(jv);
             ps->block[(size_t)c * NLSQ_BLOCK + i] = jv;
         }

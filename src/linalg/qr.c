@@ -12,9 +12,26 @@
 
 #include "linalg.h"
 
-double vec_norm(const double *x, size_t n, size_t stride)
+/* Four partial sums: the compiler may then vectorise the loop, and the
+   order of additions is still fixed, so results are reproducible. */
+static double dot4(const double *a, const double *b, size_t n)
 {
-    /* scaled sum of squares, as in LAPACK's dnrm2 */
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* The scaled sum of squares of LAPACK's dnrm2: immune to overflow and
+   underflow, but a division per element. */
+static double norm_scaled(const double *x, size_t n, size_t stride)
+{
     double scale = 0, ssq = 1;
     for (size_t i = 0; i < n; i++) {
         double a = fabs(x[i * stride]);
@@ -28,6 +45,18 @@ double vec_norm(const double *x, size_t n, size_t stride)
         }
     }
     return scale * sqrt(ssq);
+}
+
+double vec_norm(const double *x, size_t n, size_t stride)
+{
+    /* the plain sum of squares is exact enough unless it overflows or
+       enters the subnormal range; only then pay for scaling */
+    double ssq = stride == 1 ? dot4(x, x, n) : 0;
+    if (stride != 1)
+        for (size_t i = 0; i < n; i++) ssq += x[i * stride] * x[i * stride];
+    if (ssq > 0x1p-900 && ssq < 0x1p900) return sqrt(ssq);
+    if (ssq == 0) return 0;
+    return norm_scaled(x, n, stride);
 }
 
 void qr_fold(double *R, size_t ldr, int nc, double *A, size_t lda, size_t rows)
@@ -46,9 +75,7 @@ void qr_fold(double *R, size_t ldr, int nc, double *A, size_t lda, size_t rows)
         for (int j = k + 1; j < nc; j++) {
             double *aj = A + (size_t)j * lda;
             double *rkj = &R[(size_t)j * ldr + k];
-            double dot = *rkj;
-            for (size_t i = 0; i < rows; i++) dot += ak[i] * aj[i];
-            dot *= tau;
+            double dot = (*rkj + dot4(ak, aj, rows)) * tau;
             *rkj -= dot;
             for (size_t i = 0; i < rows; i++) aj[i] -= dot * ak[i];
         }
