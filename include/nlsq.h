@@ -442,9 +442,12 @@ typedef struct nlsq_result {
     double *perr;         /* n: sqrt(diag(pcov))                             */
     int pcov_valid;
     double cost;          /* 1/2 sum rho(r_i^2) at popt                      */
-    double chi2;          /* sum r_i^2 (weighted, before the loss)           */
+    double chi2;          /* sum r_i^2 of the weighted residuals, before the
+                             loss (with a covariance sigma: 2 cost)        */
     double redchi;        /* chi2 / dof                                      */
-    double r2;            /* 1 - SS_res / SS_tot (unweighted residuals)      */
+    double r2;            /* 1 - chi2 / SS_tot, SS_tot = sum w_i (y_i - ybar)^2
+                             about the weighted mean, w_i = 1/sigma_i^2
+                             (the diagonal for a covariance sigma)         */
     double aic, bic;      /* m log(chi2/m) + 2k, m log(chi2/m) + k log m     */
     double grad_norm;     /* first-order optimality at popt                  */
     int nfev, njev, nit;
