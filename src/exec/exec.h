@@ -73,14 +73,16 @@ typedef struct pass {
     int *cols;           /* their parameter indices                         */
     nlsq_loss loss;
     double f_scale;
-    double *block;       /* NLSQ_BLOCK x (ncols + 1), column-major          */
+    double *block;       /* NLSQ_BLOCK x (ncols + 2), column-major: the rows
+                            [J | r] and a column of weights                */
 } pass;
 
 typedef struct pass_out {
     double cost;         /* 1/2 sum rho(r^2)                                */
     double chi2;         /* sum r^2, before the loss                        */
     double *R;           /* (ncols+1)^2 column-major upper triangle R_aug   */
-    size_t nonfinite;    /* rows whose residual or Jacobian is NaN/Inf      */
+    size_t nonfinite;    /* nonzero when some residual or Jacobian entry is
+                            NaN/Inf (a count of rows or of blocks)         */
     double *residuals;   /* if not NULL: the m weighted residuals r         */
 } pass_out;
 

@@ -21,7 +21,8 @@ int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int 
     ps->loss = loss;
     ps->f_scale = f_scale;
     ps->cols = malloc((size_t)(ncols ? ncols : 1) * sizeof *ps->cols);
-    ps->block = malloc((size_t)NLSQ_BLOCK * (size_t)(ncols + 1) * sizeof *ps->block);
+    /* the rows, plus one column of weights for make_rows_linear */
+    ps->block = malloc((size_t)NLSQ_BLOCK * (size_t)(ncols + 2) * sizeof *ps->block);
     if (!ps->cols || !ps->block) {
         pass_free(ps);
         return -1;
@@ -49,6 +50,38 @@ static int x_is_finite(const pass_data *d, int nvars, size_t i)
     for (int k = 0; k < nvars; k++)
         if (!isfinite(d->x[(size_t)k * d->stride + i])) return 0;
     return 1;
+}
+
+/*
+ * The common case — linear loss, nothing omitted, no residuals kept —
+ * column by column in loops the compiler vectorises. Non-finite values are
+ * found through sum(v * 0), which is NaN exactly when some v is Inf or NaN.
+ */
+static void make_rows_linear(pass *ps, const pass_data *d, size_t start, size_t len, pass_out *out)
+{
+    const double *f = interp_output(&ps->it, 0), *y = d->y + start;
+    const double *sg = d->sigma ? d->sigma + start : NULL;
+    double w_all = 1.0 / d->sigma_all;
+    int nc = ps->ncols;
+    double *rcol = ps->block + (size_t)nc * NLSQ_BLOCK, *w = ps->block + (size_t)(nc + 1) * NLSQ_BLOCK;
+    double chi2 = 0, probe = 0;
+    for (size_t i = 0; i < len; i++) {
+        w[i] = sg ? 1.0 / sg[i] : w_all;
+        double r = w[i] * (f[i] - y[i]);
+        rcol[i] = r;
+        chi2 += r * r;
+    }
+    for (int c = 0; c < nc; c++) {
+        const double *jc = interp_output(&ps->it, ps->cols[c] + 1);
+        double *dst = ps->block + (size_t)c * NLSQ_BLOCK;
+        for (size_t i = 0; i < len; i++) {
+            dst[i] = w[i] * jc[i];
+            probe += dst[i] * 0.0;
+        }
+    }
+    out->chi2 += chi2;
+    out->cost += 0.5 * chi2;
+    if (!isfinite(chi2) || isnan(probe)) out->nonfinite++;
 }
 
 /* Turn the block's outputs into weighted (and loss-scaled) rows. */
@@ -99,7 +132,10 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     for (size_t start = 0; start < d->m; start += NLSQ_BLOCK) {
         size_t len = d->m - start < NLSQ_BLOCK ? d->m - start : NLSQ_BLOCK;
         interp_block(&ps->it, d->x, d->stride, start, len);
-        make_rows(ps, d, start, len, out);
+        if (ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !out->residuals)
+            make_rows_linear(ps, d, start, len, out);
+        else
+            make_rows(ps, d, start, len, out);
         qr_fold(out->R, (size_t)nc, nc, ps->block, NLSQ_BLOCK, len);
     }
 }

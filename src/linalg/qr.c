@@ -14,7 +14,7 @@
 
 /* Four partial sums: the compiler may then vectorise the loop, and the
    order of additions is still fixed, so results are reproducible. */
-static double dot4(const double *a, const double *b, size_t n)
+static inline double dot4(const double *a, const double *b, size_t n)
 {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
