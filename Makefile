@@ -4,12 +4,13 @@
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
 #   make bench  bench/eval: interpreter vs hand-written C
+#   make bench-fit  bench/fit: nlsq vs SciPy, MINPACK, GSL, Ceres (installs the peers)
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all deps configure test demo bench asan fuzz fuzz-deps clean
+.PHONY: all deps configure test demo bench bench-fit asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -30,6 +31,9 @@ demo: all
 bench: all
 	./$(BUILD)/bench/bench_eval
 
+bench-fit: deps
+	bash bench/fit.sh
+
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
@@ -48,4 +52,4 @@ fuzz: fuzz-deps
 	    build-fuzz/corpus tests/fuzz/corpus
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-bench

@@ -86,6 +86,32 @@ double solve_minimize_1d(double a, double b, double c, double lo, double hi, dou
     return best_t;
 }
 
+void solve_scale(const solve_options *opt, const double *R, int n, int first, double *scale, double *scale_inv)
+{
+    for (int j = 0; j < n; j++) {
+        if (!opt->x_scale_jac) {
+            scale[j] = opt->x_scale ? opt->x_scale[j] : 1;
+            scale_inv[j] = 1 / scale[j];
+            continue;
+        }
+        double s = vec_norm(R + (size_t)j * (size_t)(n + 1), (size_t)j + 1, 1);
+        if (first && s == 0) s = 1;
+        if (!first) s = fmax(s, scale_inv[j]);
+        scale_inv[j] = s;
+        scale[j] = 1 / s;
+    }
+}
+
+void solve_finish(solve_result *res, double cost, double grad_norm, int status, int nfev, int njev, int nit)
+{
+    res->cost = cost;
+    res->grad_norm = grad_norm;
+    res->status = status == -99 ? 0 : status;
+    res->nfev = nfev;
+    res->njev = njev;
+    res->nit = nit;
+}
+
 double solve_norm(const double *x, int n)
 {
     return vec_norm(x, (size_t)n, 1);

@@ -129,17 +129,6 @@ static int alloc_dogbox(dogbox *w, int n)
     return 0;
 }
 
-static void column_norm_scale(dogbox *w, const double *R, int first)
-{
-    for (int j = 0; j < w->n; j++) {
-        double si = vec_norm(R + (size_t)j * w->nc, (size_t)j + 1, 1);
-        if (first && si == 0) si = 1;
-        if (!first) si = fmax(si, w->scale_inv[j]);
-        w->scale_inv[j] = si;
-        w->scale[j] = 1 / si;
-    }
-}
-
 int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res)
 {
     int n = pb->n;
@@ -156,14 +145,7 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
     }
     int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n, status = -99, iteration = 0;
     solve_gradient(R, n, w.g);
-    if (opt->x_scale_jac) {
-        column_norm_scale(&w, R, 1);
-    } else {
-        for (int i = 0; i < n; i++) {
-            w.scale[i] = opt->x_scale ? opt->x_scale[i] : 1;
-            w.scale_inv[i] = 1 / w.scale[i];
-        }
-    }
+    solve_scale(opt, R, n, 1, w.scale, w.scale_inv);
     for (int i = 0; i < n; i++) w.tmp[i] = x[i] * w.scale_inv[i];
     double Delta = solve_norm_inf(w.tmp, n), g_norm = 0, step_norm = 0;
     if (Delta == 0) Delta = 1;
@@ -230,7 +212,7 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
             cost = cost_new;
             njev++;
             solve_gradient(R, n, w.g);
-            if (opt->x_scale_jac) column_norm_scale(&w, R, 0);
+            if (opt->x_scale_jac) solve_scale(opt, R, n, 0, w.scale, w.scale_inv);
         } else {
             step_norm = 0;
         }
@@ -240,12 +222,7 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
             break;
         }
     }
-    res->cost = cost;
-    res->grad_norm = g_norm;
-    res->status = status == -99 ? 0 : status;
-    res->nfev = nfev;
-    res->njev = njev;
-    res->nit = iteration;
+    solve_finish(res, cost, g_norm, status, nfev, njev, iteration);
 done:
     free(w.g);
     free(w.free_idx);

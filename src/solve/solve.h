@@ -69,6 +69,11 @@ double solve_step_to_bound(const double *x, const double *s, const double *lb, c
 /* Minimise a t^2 + b t + c on [lo, hi]: both ends and the interior
    extremum are compared. Returns t, sets *value. */
 double solve_minimize_1d(double a, double b, double c, double lo, double hi, double *value);
+/* x_scale: the given scales (or 1), or with x_scale_jac SciPy's column
+   norms of J (zero columns -> 1), updated as max(old, new) when first = 0. */
+void solve_scale(const solve_options *opt, const double *R, int n, int first, double *scale, double *scale_inv);
+/* Fill the result; a status still unset (-99) becomes 0 (max_nfev). */
+void solve_finish(solve_result *res, double cost, double grad_norm, int status, int nfev, int njev, int nit);
 int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
 double solve_norm_inf(const double *x, int n);
 

@@ -298,26 +298,6 @@ static double select_step(trf *t, const double *R, const double *x, double Delta
 
 /* ---- the iteration ---------------------------------------------------- */
 
-static void column_norms(const double *R, int n, double *out)
-{
-    for (int j = 0; j < n; j++) out[j] = vec_norm(R + (size_t)j * (n + 1), (size_t)j + 1, 1);
-}
-
-static void jac_scale(trf *t, const double *R, int first)
-{
-    column_norms(R, t->n, t->t1);
-    for (int i = 0; i < t->n; i++) {
-        double si = t->t1[i];
-        if (first) {
-            if (si == 0) si = 1;
-        } else {
-            si = fmax(si, t->scale_inv[i]);
-        }
-        t->scale_inv[i] = si;
-        t->scale[i] = 1 / si;
-    }
-}
-
 static int alloc_trf(trf *t, int n)
 {
     double **vecs[] = {&t->x_new, &t->g, &t->scale, &t->scale_inv, &t->v, &t->dv, &t->d, &t->diag_h,
@@ -359,14 +339,7 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
     }
     int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n;
     solve_gradient(R, n, t.g);
-    if (opt->x_scale_jac) {
-        jac_scale(&t, R, 1);
-    } else {
-        for (int i = 0; i < n; i++) {
-            t.scale[i] = opt->x_scale ? opt->x_scale[i] : 1;
-            t.scale_inv[i] = 1 / t.scale[i];
-        }
-    }
+    solve_scale(opt, R, n, 1, t.scale, t.scale_inv);
     cl_scaling(&t, x, t.g, t.v, t.dv);
     for (int i = 0; i < n; i++) {
         double vi = t.dv[i] != 0 ? t.v[i] * t.scale_inv[i] : t.v[i];
@@ -430,7 +403,7 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
             cost = cost_new;
             njev++;
             solve_gradient(R, n, t.g);
-            if (opt->x_scale_jac) jac_scale(&t, R, 0);
+            if (opt->x_scale_jac) solve_scale(opt, R, n, 0, t.scale, t.scale_inv);
         } else {
             step_norm = 0;
         }
@@ -440,12 +413,7 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
             break;
         }
     }
-    res->cost = cost;
-    res->grad_norm = g_norm;
-    res->status = status == -99 ? 0 : status;
-    res->nfev = nfev;
-    res->njev = njev;
-    res->nit = iteration;
+    solve_finish(res, cost, g_norm, status, nfev, njev, iteration);
     free(t.x_new);
     return 0;
 }
