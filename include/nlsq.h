@@ -348,6 +348,15 @@ nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root,
  *     lm stops at its evaluation limit on MGH09 from start 1 (LRE 3.2);
  *     trf solves every run.
  * max_nfev stays SciPy's (100 n for trf, 100 (n+1) for lm).
+ *
+ * One stopping rule is added to trf and dogbox: besides SciPy's ftol test
+ * (dF < ftol F with ratio > 0.25), ftol is also satisfied, as in MINPACK,
+ * when the predicted and the actual reduction are both within ftol F. At
+ * tolerances near rounding the actual reduction becomes noise; without
+ * this the last passes are spent shrinking the radius until xtol holds
+ * (on the bench/fit problems at 10^7 points: 6 to 8 passes instead of up to
+ * 18). The cost is summed with compensation, so it is exact to about one
+ * rounding at any number of points.
  */
 #define NLSQ_DEFAULT_FTOL 1e-15
 #define NLSQ_DEFAULT_XTOL 1e-15

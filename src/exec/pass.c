@@ -121,21 +121,42 @@ static void make_rows(pass *ps, const pass_data *d, size_t start, size_t len, pa
     }
 }
 
+/* Neumaier's compensated sum: the total of many block sums is then exact
+   to about one rounding, so that near convergence the difference of two
+   costs (the actual reduction) is not rounding noise, even at 10^9 points. */
+typedef struct ksum {
+    double sum, comp;
+} ksum;
+
+static void ksum_add(ksum *k, double v)
+{
+    double t = k->sum + v;
+    if (fabs(k->sum) >= fabs(v))
+        k->comp += (k->sum - t) + v;
+    else
+        k->comp += (v - t) + k->sum;
+    k->sum = t;
+}
+
 void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
 {
     int nc = ps->ncols + 1;
-    out->cost = 0;
-    out->chi2 = 0;
+    ksum cost = {0, 0}, chi2 = {0, 0};
     out->nonfinite = 0;
     memset(out->R, 0, (size_t)nc * (size_t)nc * sizeof *out->R);
     interp_uniform(&ps->it, params);
     for (size_t start = 0; start < d->m; start += NLSQ_BLOCK) {
         size_t len = d->m - start < NLSQ_BLOCK ? d->m - start : NLSQ_BLOCK;
         interp_block(&ps->it, d->x, d->stride, start, len);
+        out->cost = out->chi2 = 0; /* the row makers add this block's sums */
         if (ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !out->residuals)
             make_rows_linear(ps, d, start, len, out);
         else
             make_rows(ps, d, start, len, out);
+        ksum_add(&cost, out->cost);
+        ksum_add(&chi2, out->chi2);
         qr_fold(out->R, (size_t)nc, nc, ps->block, NLSQ_BLOCK, len);
     }
+    out->cost = cost.sum + cost.comp;
+    out->chi2 = chi2.sum + chi2.comp;
 }

@@ -29,7 +29,17 @@ void solve_r11_times(const double *R, int n, const double *v, double *out)
 int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
                             double xtol)
 {
-    int ftol_ok = dF < ftol * F && ratio > 0.25;
+    return solve_check_termination_pred(dF, F, dx_norm, x_norm, ratio, ftol, xtol, INFINITY);
+}
+
+/* SciPy's test, plus MINPACK's form of the ftol test: the predicted and
+   the actual reduction are both within ftol of F. Near the rounding floor
+   the actual reduction is noise and the ratio meaningless; the model's own
+   prediction still says that no further progress is possible. */
+int solve_check_termination_pred(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
+                                 double xtol, double pred)
+{
+    int ftol_ok = (dF < ftol * F && ratio > 0.25) || (pred <= ftol * F && fabs(dF) <= ftol * F);
     int xtol_ok = dx_norm < xtol * (xtol + x_norm);
     if (ftol_ok && xtol_ok) return 4;
     if (ftol_ok) return 2;

@@ -58,6 +58,8 @@ void solve_r11_times(const double *R, int n, const double *v, double *out);
 /* SciPy's check_termination: 0 when no test holds, else 2, 3 or 4. */
 int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
                             double xtol);
+int solve_check_termination_pred(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
+                                 double xtol, double pred);
 /* SciPy's update_tr_radius; returns the new radius, sets *ratio. */
 double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit,
                            double *ratio);
