@@ -341,9 +341,10 @@ nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root,
  * Defaults that differ from SciPy's, chosen on NIST StRD (all 18 datasets
  * here, both starts, exact Jacobians; tests/test_nist.c):
  *   - tolerances ftol = xtol = gtol = 1e-15 instead of 1e-8: worst
- *     parameter LRE 6.50 (ENSO) instead of 2.92, worst standard-deviation
- *     LRE 6.52 instead of 3.71, for 27% more evaluations in total;
- *     at 1e-14 ENSO stops at 5.93, at 1e-12 at 4.97.
+ *     parameter LRE 6.41 (Lanczos3, start 2) instead of 2.92 (ENSO), worst
+ *     standard-deviation LRE 6.40 instead of 3.71, for about a fifth more
+ *     evaluations (1554 against 1279 over all 36 runs); at 1e-14 ENSO
+ *     stops at 5.93, at 1e-12 at 4.97.
  *   - method trf also without bounds (SciPy: lm): with the same tolerances
  *     lm stops at its evaluation limit on MGH09 from start 1 (LRE 3.2);
  *     trf solves every run.
