@@ -294,13 +294,16 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
     fp.n = model->params.count;
     fp.omit = fp.opt.nan_policy == NLSQ_NAN_OMIT;
     int n = fp.n;
-    fp.mem = malloc((size_t)n * (4 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double));
+    fp.mem = malloc((size_t)n * (7 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double));
     if (!fp.mem) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
     fp.p = fp.mem;
     fp.lb = fp.p + n;
     fp.ub = fp.lb + n;
     fp.x = fp.ub + n;
-    fp.R = fp.x + n;
+    fp.lbf = fp.x + n;
+    fp.ubf = fp.lbf + n;
+    fp.xsf = fp.ubf + n;
+    fp.R = fp.xsf + n;
     fp.free_idx = (int *)(fp.R + (size_t)(n + 1) * (size_t)(n + 1));
 
     if ((st = check_data(&fp, err)) != NLSQ_OK) goto done;
@@ -335,7 +338,7 @@ done:
 nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nlsq_error *err)
 {
     int nf = fp->n_free;
-    double lbf[nf > 0 ? nf : 1], ubf[nf > 0 ? nf : 1], xsf[nf > 0 ? nf : 1];
+    double *lbf = fp->lbf, *ubf = fp->ubf, *xsf = fp->xsf;
     for (int k = 0; k < nf; k++) {
         int j = fp->free_idx[k];
         fp->x[k] = fp->p[j];

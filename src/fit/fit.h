@@ -16,6 +16,7 @@ typedef struct fit_problem {
     double *p;            /* the full parameter vector                   */
     double *lb, *ub;      /* n bounds                                    */
     double *x;            /* n_free solver variables                     */
+    double *lbf, *ubf, *xsf; /* their bounds and x_scale                */
     double *R;            /* (n_free+1)^2 R_aug at the solution          */
     int *free_idx;
     pass ps;
