@@ -15,8 +15,8 @@ check() { # name, condition
 out=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0); rc=$?
 check "fit exits 0 when converged" "[ $rc -eq 0 ]"
 check "fit reports convergence" "grep -q '(converged)' <<<\"\$out\""
-a=$(awk '$1 == "a" {print $2}' <<<"$out")
-b=$(awk '$1 == "b" {print $2}' <<<"$out")
+a=$(awk '$1 == "a" {print $2; exit}' <<<"$out")
+b=$(awk '$1 == "b" {print $2; exit}' <<<"$out")
 check "a = 2.50033 (+-0.0107)" "awk -v v=$a 'BEGIN {exit !(v > 2.50032 && v < 2.50034)}'"
 check "b = 1.29956 (+-0.0124)" "awk -v v=$b 'BEGIN {exit !(v > 1.29955 && v < 1.29958)}'"
 check "40 points used" "grep -q '40 points used' <<<\"\$out\""
@@ -31,26 +31,75 @@ check "fixed parameter reported" "[ $rc -eq 0 ] && grep -q '(fixed)' <<<\"\$out\
 cat "$data" | "$nlsq" fit - --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 >/dev/null; rc=$?
 check "reads standard input" "[ $rc -eq 0 ]"
 
-expect_error() { # name, grep pattern, args...
-    local name=$1 pattern=$2
-    shift 2
+expect_error() { # name, grep pattern, args... (exit status 2)
+    expect_status 2 "$@"
+}
+expect_status() { # status, name, grep pattern, args...
+    local want=$1 name=$2 pattern=$3
+    shift 3
     local err
     err=$("$nlsq" "$@" 2>&1 >/dev/null); local rc=$?
-    check "$name" "[ $rc -eq 2 ] && grep -q -- \"$pattern\" <<<\"\$err\" && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
+    check "$name" "[ $rc -eq $want ] && grep -q -- \"$pattern\" <<<\"\$err\" && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
 }
 expect_error "missing file" "No such file" fit /nonexistent.csv --model 'a*x'
 expect_error "no model" "no --model" fit "$data"
-expect_error "model syntax error with column" "column 6" fit "$data" --model 'a*x +'
+expect_status 3 "model syntax error: exit 3 with column" "column 6" fit "$data" --model 'a*x +'
+expect_status 3 "unknown function with a suggestion" "did you mean 'exp'" fit "$data" --model 'a*exq(-b*x)'
 expect_error "unknown parameter in --p0" "no parameter 'q'" fit "$data" --model 'a*x' --p0 q=1
 expect_error "bad bound" "not lo:hi" fit "$data" --model 'a*x' --bounds a=1
 expect_error "bounds with lm" "does not take bounds" fit "$data" --model 'a*x' --bounds a=0:2 --method lm
 expect_error "p0 outside bounds" "outside its bounds" fit "$data" --model 'a*x' --bounds a=0:2 --p0 a=3
-expect_error "unknown column" "no column 'z'" fit "$data" --model 'a*x' --y z
+expect_error "unknown column lists the columns" "columns: x, y" fit "$data" --model 'a*x' --y z
+expect_error "bad --nan-policy" "raise or omit" fit "$data" --model 'a*x' --nan-policy skip
+expect_error "reserved --threads" "reserved" fit "$data" --model 'a*x' --threads 4
+expect_error "bad tolerance" "--ftol needs a number" fit "$data" --model 'a*x' --ftol abc
 expect_error "unknown option" "unknown option" fit "$data" --model 'a*x' --frobnicate 1
 expect_error "unknown command" "unknown command" frobnicate
 printf 'x,y\n1,2\n3,oops\n' > "${TMPDIR:-/tmp}/nlsq_cli_bad.csv"
 expect_error "non-numeric field named with line" ":3: field 2" fit "${TMPDIR:-/tmp}/nlsq_cli_bad.csv" --model 'a*x'
 rm -f "${TMPDIR:-/tmp}/nlsq_cli_bad.csv"
+# --json: every documented key (docs/cli.md), and well-formed where python3 can tell
+json=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --json); rc=$?
+missing=""
+for key in model params popt pcov cost chi2 redchi dof r2 aic bic nfev njev status success message m fit_seconds backend threads; do
+    grep -q "\"$key\":" <<<"$json" || missing="$missing $key"
+done
+check "--json has every documented key${missing:+ (missing:$missing)}" "[ $rc -eq 0 ] && [ -z \"$missing\" ]"
+check "--json params carry name, value, stderr, fixed, at_bound" "grep -q '{\"name\": \"a\", \"value\": 2.5003[0-9]*, \"stderr\": 0.0107[0-9]*, \"fixed\": false, \"at_bound\": false}' <<<\"\$json\""
+if command -v python3 >/dev/null; then
+    python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["success"] is True and len(d["pcov"]) == 3' <<<"$json"
+    check "--json parses as JSON (python3)" "[ $? -eq 0 ]"
+else
+    echo "SKIP --json parses as JSON: python3 not installed"
+fi
+
+# --predict: a complete file, atomically (no temporary left behind)
+pred=${TMPDIR:-/tmp}/nlsq_cli_pred.csv
+rm -f "$pred"
+"$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --predict "$pred" --quiet; rc=$?
+check "--predict writes x, y, fit, residual for every row" "[ $rc -eq 0 ] && [ \$(head -1 $pred) = x,y,fit,residual ] && [ \$(wc -l < $pred) -eq 41 ]"
+check "--predict residual = y - fit" "awk -F, 'NR > 1 { d = \$2 - \$3 - \$4; if (d > 1e-12 || d < -1e-12) bad = 1 } END { exit bad }' $pred"
+check "--predict leaves no temporary file" "[ -z \"\$(ls ${pred}.tmp.* 2>/dev/null)\" ]"
+rm -f "$pred"
+"$nlsq" fit "$data" --model 'a*x +' --predict "$pred" 2>/dev/null
+check "no output file after an error" "[ ! -e $pred ]"
+
+# --verbose: one line per iteration on stderr, stdout untouched
+verr=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --verbose --quiet 2>&1 >/dev/null)
+check "--verbose prints iterations with cost, reduction, step, optimality" "grep -q '^iteration *2 *cost .* reduction .* step .* optimality ' <<<\"\$verr\""
+
+# not converged: exit 1, report still written and says so
+out=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --max-nfev 3); rc=$?
+check "not converged: exit 1 and a warning" "[ $rc -eq 1 ] && grep -q 'did not converge' <<<\"\$out\""
+
+# missing values with --nan-policy
+nanf=${TMPDIR:-/tmp}/nlsq_cli_nan.csv
+{ echo "x,y"; echo "0,3"; echo "1,NA"; echo "2,"; tail -n +5 "$data" | head -30; } > "$nanf"
+expect_error "NaN with the default policy raise" "nan_policy raise" fit "$nanf" --model 'a*exp(-b*x) + c'
+out=$("$nlsq" fit "$nanf" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --nan-policy omit); rc=$?
+check "--nan-policy omit drops NA and empty fields" "[ $rc -eq 0 ] && grep -q '2 omitted' <<<\"\$out\""
+rm -f "$nanf"
+
 "$nlsq" --version | grep -q '^nlsq 0.1.0$'; check "--version" "[ $? -eq 0 ]"
 "$nlsq" help | grep -q -- '--bounds'; check "help documents --bounds" "[ $? -eq 0 ]"
 

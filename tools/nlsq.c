@@ -3,11 +3,14 @@
  * model, print the parameters with standard errors and the verdict.
  *
  * Exit status: 0 converged; 1 the fit ran but did not converge (status
- * <= 0); 2 bad usage or input (a message names what and where).
+ * <= 0; outputs are still written); 2 bad usage or input; 3 an error in the
+ * model text (with its line and column).
  */
-#define _POSIX_C_SOURCE 200809L /* strdup, strtok_r */
+#define _POSIX_C_SOURCE 200809L /* strdup, strtok_r, clock_gettime */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,13 +37,26 @@ static const char *USAGE =
     "  --method trf|lm     solver (default trf)\n"
     "  --loss NAME         linear, soft_l1, huber, cauchy or arctan\n"
     "  --f-scale S         scale of the robust loss (default 1)\n"
+    "  --ftol T, --xtol T, --gtol T   tolerances (default 1e-15)\n"
     "  --max-nfev N        evaluation limit\n"
     "  --absolute-sigma    sigma is absolute: pcov is not rescaled\n"
+    "  --nan-policy P      raise (default: NaN/Inf in the data is an error) or omit\n"
+    "                      (rows with NaN/Inf are left out; empty, NA and nan\n"
+    "                      fields read as NaN)\n"
+    "  --json              the result as JSON on stdout (keys: docs/cli.md)\n"
+    "  --predict FILE.csv  write x, y, fit and residual for every row\n"
+    "  --correlation full  list every correlation (default: |c| > 0.1)\n"
+    "  --verbose           one line per iteration on stderr: cost, reduction,\n"
+    "                      step norm, optimality\n"
+    "  --quiet             no report; the exit status tells the outcome\n"
+    "  --backend, --threads  reserved for the compiled and threaded backends\n"
     "\n"
-    "Exit status: 0 converged, 1 did not converge, 2 bad usage or input.\n";
+    "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
+    "2 bad usage or input, 3 error in the model text.\n";
 
 typedef struct cli {
-    const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix;
+    const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict;
+    int json, quiet, verbose, full_correlation;
     nlsq_options opt;
 } cli;
 
@@ -60,8 +76,12 @@ static int parse_args(int argc, char **argv, cli *c)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
-        if (strcmp(a, "--absolute-sigma") == 0) {
-            c->opt.absolute_sigma = 1;
+        if (strcmp(a, "--absolute-sigma") == 0 || strcmp(a, "--json") == 0 || strcmp(a, "--quiet") == 0 ||
+            strcmp(a, "--verbose") == 0) {
+            if (a[2] == 'a') c->opt.absolute_sigma = 1;
+            if (a[2] == 'j') c->json = 1;
+            if (a[2] == 'q') c->quiet = 1;
+            if (a[2] == 'v') c->verbose = 1;
             continue;
         }
         if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -80,6 +100,24 @@ static int parse_args(int argc, char **argv, cli *c)
         else if (strcmp(a, "--p0") == 0) slot = &c->p0;
         else if (strcmp(a, "--bounds") == 0) slot = &c->bounds;
         else if (strcmp(a, "--fix") == 0) slot = &c->fix;
+        else if (strcmp(a, "--predict") == 0) slot = &c->predict;
+        else if (strcmp(a, "--backend") == 0 || strcmp(a, "--threads") == 0)
+            return die("%s is reserved for a later version (the compiled and threaded backends)%s", a, NULL);
+        else if (strcmp(a, "--correlation") == 0) {
+            if (strcmp(v, "full") != 0) return die("--correlation takes 'full', got '%s'%s", v, NULL);
+            c->full_correlation = 1;
+        } else if (strcmp(a, "--nan-policy") == 0) {
+            if (strcmp(v, "raise") == 0) c->opt.nan_policy = NLSQ_NAN_RAISE;
+            else if (strcmp(v, "omit") == 0) c->opt.nan_policy = NLSQ_NAN_OMIT;
+            else return die("--nan-policy takes raise or omit, got '%s'%s", v, NULL);
+        } else if (strcmp(a, "--ftol") == 0 || strcmp(a, "--xtol") == 0 || strcmp(a, "--gtol") == 0) {
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || !(d >= 0)) return die("%s needs a number >= 0, got '%s'", a, v);
+            if (a[2] == 'f') c->opt.ftol = d;
+            else if (a[2] == 'x') c->opt.xtol = d;
+            else c->opt.gtol = d;
+        }
         else if (strcmp(a, "--method") == 0) {
             if (strcmp(v, "trf") == 0) c->opt.method = NLSQ_TRF;
             else if (strcmp(v, "lm") == 0) c->opt.method = NLSQ_LM;
@@ -152,8 +190,13 @@ static int parse_assignments(const char *spec, const char *option, const nlsq_mo
 static int column(const table *t, const char *key, const char *what)
 {
     int c = table_find(t, key);
-    if (c < 0) die("no column '%s' for %s in the data", key, what);
-    return c;
+    if (c >= 0) return c;
+    char names[512] = "";
+    for (int k = 0; k < t->ncols && strlen(names) < sizeof names - 80; k++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", t->names[k]);
+    fprintf(stderr, "nlsq: no column '%s' for %s in the data (columns: %s; or a number 1-%d)\n", key, what, names,
+            t->ncols);
+    return -1;
 }
 
 /* The x, y and sigma columns; 0, or 2 after printing why not. */
@@ -184,23 +227,62 @@ static int pick_columns(const cli *c, const table *t, int k, int *xc, int *yc, i
     return 0;
 }
 
-static void print_report(const cli *c, const nlsq_model *m, const table *t, const nlsq_result *r)
+typedef struct progress {
+    double last_cost;
+    int started;
+} progress;
+
+/* --verbose: one line per iteration on stderr (stdout may carry JSON). */
+static int verbose_callback(void *user, int it, double cost, const double *p, double gnorm, double step)
 {
-    static const char *methods[] = {"auto", "trf", "lm", "dogbox"};
-    printf("model    %s\n", c->model);
-    printf("data     %s: %zu points used\n", c->data, r->m);
-    printf("method   %s, %d evaluations, %d Jacobians\n", methods[r->method], r->nfev, r->njev);
-    printf("status   %d: %s %s\n\n", r->status, r->message, r->success ? "(converged)" : "(NOT converged)");
-    printf("  %-12s %22s %16s %10s\n", "parameter", "value", "std error", "rel. error");
-    for (int j = 0; j < r->n; j++) {
-        double rel = fabs(r->perr[j] / r->popt[j]) * 100;
-        printf("  %-12s %22.15g %16.8g %9.3g%%%s\n", nlsq_model_param_name(m, j), r->popt[j], r->perr[j], rel,
-               c->opt.fixed && c->opt.fixed[j] ? " (fixed)" : r->active_mask[j] ? " (at bound)" : "");
+    progress *pr = user;
+    (void)p;
+    fprintf(stderr, "iteration %4d  cost %.12g  ", it, cost);
+    if (pr->started)
+        fprintf(stderr, "reduction %.3g  ", pr->last_cost - cost);
+    else
+        fprintf(stderr, "reduction -  ");
+    fprintf(stderr, "step %.3g  optimality %.3g\n", step, gnorm);
+    pr->last_cost = cost;
+    pr->started = 1;
+    return 0;
+}
+
+/* --predict: x columns, y, fit and residual for every row, atomically. */
+static int write_predictions(const cli *c, const nlsq_model *m, const table *t, const int *xc, int yc,
+                             const double *x, const nlsq_result *r)
+{
+    size_t n = t->nrows;
+    int k = nlsq_model_num_vars(m);
+    double *f = malloc((n ? n : 1) * sizeof *f);
+    if (!f) return die("out of memory for --predict%s%s", NULL, NULL);
+    nlsq_model_eval(m, r->popt, x, n, f, NULL, NULL);
+    outfile o;
+    if (outfile_open(&o, c->predict) != 0) {
+        free(f);
+        return die("--predict %s: %s", c->predict, strerror(errno));
     }
-    printf("\n  chi-square %.10g, reduced chi-square %.10g, dof %d, R^2 %.8f\n", r->chi2, r->redchi, r->dof, r->r2);
-    printf("  AIC %.6g, BIC %.6g, gradient norm %.3g\n", r->aic, r->bic, r->grad_norm);
-    if (!r->pcov_valid) printf("  warning: the covariance of the parameters could not be estimated\n");
-    (void)t;
+    for (int v = 0; v < k; v++) fprintf(o.f, "%s,", t->names[xc[v]]);
+    fprintf(o.f, "%s,fit,residual\n", t->names[yc]);
+    for (size_t i = 0; i < n; i++) {
+        for (int v = 0; v < k; v++) fprintf(o.f, "%.17g,", x[(size_t)v * n + i]);
+        double y = t->cols[yc][i];
+        fprintf(o.f, "%.17g,%.17g,%.17g\n", y, f[i], y - f[i]);
+    }
+    free(f);
+    if (ferror(o.f)) {
+        outfile_abort(&o);
+        return die("--predict %s: write error%s", c->predict, NULL);
+    }
+    if (outfile_commit(&o) != 0) return die("--predict %s: %s", c->predict, strerror(errno));
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 static int run_fit(int argc, char **argv)
@@ -219,7 +301,8 @@ static int run_fit(int argc, char **argv)
     double *x = NULL, *p0 = NULL, *lo = NULL, *hi = NULL;
     unsigned char *fixed = NULL;
     if (nlsq_model_parse(c.model, &mo, &m, &err) != NLSQ_OK) {
-        rc = die("--model: %s%s", err.message, NULL);
+        die("--model: %s%s", err.message, NULL);
+        rc = err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT ? 2 : 3;
         goto done;
     }
     if (table_read(c.data, &t, &err) != NLSQ_OK) {
@@ -264,11 +347,22 @@ static int run_fit(int argc, char **argv)
     c.opt.fixed = fixed;
     nlsq_data d = {x, t.cols[yc], t.nrows, sc >= 0 ? t.cols[sc] : NULL,
                    sc >= 0 ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
+    progress prog = {0, 0};
+    if (c.verbose) {
+        c.opt.callback = verbose_callback;
+        c.opt.callback_data = &prog;
+    }
+    double t0 = now();
     if (nlsq_curve_fit(m, &d, &c.opt, &r, &err) != NLSQ_OK) {
         rc = die("%s%s", err.message, NULL);
         goto done;
     }
-    print_report(&c, m, &t, r);
+    report_info info = {c.model, c.data, t.nrows, now() - t0, fixed, c.full_correlation};
+    if (c.predict && (rc = write_predictions(&c, m, &t, xc, yc, x, r))) goto done;
+    if (c.json)
+        report_json(stdout, &info, m, r);
+    else if (!c.quiet)
+        report_text(stdout, &info, m, r);
     rc = r->success ? 0 : 1;
 done:
     nlsq_result_free(r);

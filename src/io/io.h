@@ -3,6 +3,7 @@
 #define NLSQ_IO_IO_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "nlsq.h"
 
@@ -26,5 +27,32 @@ nlsq_status table_read(const char *path, table *t, nlsq_error *err);
 void table_free(table *t);
 /* A column by header name or 1-based number; -1 if none. */
 int table_find(const table *t, const char *name_or_index);
+
+/* ---- report.c --------------------------------------------------------- */
+
+typedef struct report_info {
+    const char *model_text, *data_name;
+    size_t points_total;          /* rows read, before nan_policy omit      */
+    double fit_seconds;           /* the fit alone, not reading the file    */
+    const unsigned char *fixed;   /* n flags or NULL                        */
+    int full_correlation;         /* all pairs, not only |c| > 0.1          */
+} report_info;
+
+void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+
+/* ---- outfile.c: files that appear whole or not at all ------------------ */
+
+typedef struct outfile {
+    FILE *f;
+    char *path, *tmp;
+} outfile;
+
+/* Open a temporary file beside `path`; 0, or -1 with errno set. */
+int outfile_open(outfile *o, const char *path);
+/* Flush, sync and rename over `path`; 0, or -1 (the temporary is removed). */
+int outfile_commit(outfile *o);
+/* Close and remove the temporary file. */
+void outfile_abort(outfile *o);
 
 #endif

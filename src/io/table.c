@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <math.h>
 
 #include "io.h"
 #include "model/model.h"
@@ -72,9 +74,14 @@ static char *trim(char *s)
     return s;
 }
 
+/* Missing values (an empty field, NA, NaN in any case) read as NaN, for
+   nan_policy to deal with. */
 static int parse_number(const char *s, double *v)
 {
-    if (!*s) return 0;
+    if (!*s || strcmp(s, "NA") == 0 || strcasecmp(s, "nan") == 0) {
+        *v = NAN;
+        return 1;
+    }
     char *end;
     errno = 0;
     *v = strtod(s, &end);

@@ -212,6 +212,44 @@ static value name_value(parser *p, token t)
     return leaf(p, OP_PARAM, k, t.start);
 }
 
+/* Levenshtein distance of two short names (for "did you mean"). */
+static int edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    int row[32];
+    if (la >= 31 || lb >= 31) return 99;
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The function name closest to `name`, if within two edits. */
+static const char *suggest_function(const char *name, size_t len)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (int op = 0; op < NLSQ_OP_COUNT; op++) {
+        const char *f = op_get(op)->name;
+        if (f[0] < 'a' || f[0] > 'z') continue;
+        int d = edit_distance(name, len, f, strlen(f));
+        if (d < best_d) {
+            best_d = d;
+            best = f;
+        }
+    }
+    return best;
+}
+
 static value call(parser *p, token name)
 {
     char buf[64];
@@ -221,10 +259,14 @@ static value call(parser *p, token name)
     if (op < 0) {
         int known = name_list_find(p->vars, s, len) >= 0 || name_list_find(p->params, s, len) >= 0 ||
                     find_local(p, name.start, len) != NULL;
-        return fail_at(p, name.start, NLSQ_ERR_UNKNOWN_FUNCTION,
-                       known ? "'%s' is not a function (write %s*(...) for a product)"
-                             : "unknown function '%s'%s",
-                       tok_text(p, &name, buf, sizeof buf), known ? buf : "");
+        if (known)
+            return fail_at(p, name.start, NLSQ_ERR_UNKNOWN_FUNCTION, "'%s' is not a function (write %s*(...) for a product)",
+                           tok_text(p, &name, buf, sizeof buf), buf);
+        const char *near = suggest_function(s, len);
+        char hint[48] = "";
+        if (near) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+        return fail_at(p, name.start, NLSQ_ERR_UNKNOWN_FUNCTION, "unknown function '%s'%s",
+                       tok_text(p, &name, buf, sizeof buf), hint);
     }
     const op_info *info = op_get(op);
     value args[3];
