@@ -138,8 +138,10 @@ const char *nlsq_status_str(nlsq_status status);
  *
  * The graph applies only rewrites that are exact in IEEE arithmetic for
  * every input: constant folding, x*1 -> x, x/1 -> x, x-0 -> x, -(-x) -> x,
- * u^1 -> u, u^0 -> 1, x*(-1) -> -x, and commutative operand ordering. It
- * never rewrites x*0 -> 0, x-x -> 0 or x+0 -> x.
+ * u^1 -> u, u^0 -> 1, x*(-1) -> -x, and operand ordering for + * min max
+ * == != && || (exactly commutative; hypot is not reordered, because glibc's
+ * vector hypot is not bitwise symmetric). It never rewrites x*0 -> 0,
+ * x-x -> 0 or x+0 -> x.
  *
  * Derivative conventions (where the derivative is not classical):
  *   - Chain-rule products use a "strong zero": when either the adjoint or
@@ -234,6 +236,18 @@ const char *nlsq_model_var_name(const nlsq_model *model, int index);
 nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params,
                             const double *x, size_t npoints,
                             double *f, double *J, nlsq_error *err);
+
+/*
+ * Write the model (which = -1) or its derivative dF/dp_which as text in the
+ * model language into buf (at most `size` bytes with the NUL; truncated
+ * text still ends in NUL). Subexpressions used more than once become local
+ * definitions "t1 = ...; ". The text parses back (with the same variables
+ * and parameter order) to the same values, except that the derivative of
+ * lgamma shows as digamma(u), which is not part of the language, and
+ * strong-zero products show as plain products. Returns the length the full
+ * text needs, excluding the NUL; 0 for bad arguments.
+ */
+size_t nlsq_model_format(const nlsq_model *model, int which, char *buf, size_t size);
 
 /* What the scheduled program does per point and per evaluation. */
 typedef struct nlsq_model_stats {

@@ -298,7 +298,7 @@ static long double leval_op(const ast *n, long double a, long double b)
 }
 
 typedef struct stats {
-    int models, parse_equal, rejected_both, checked_models, points, skipped, compared_derivs;
+    int models, parse_equal, rejected_both, checked_models, points, skipped, compared_derivs, formatted;
 } stats;
 
 /* Richardson difference of the reference along parameter j. */
@@ -363,6 +363,51 @@ static void check_points(const tree *t, int root, const nlsq_model *m, rng *r, s
     if (compared) st->checked_models++;
 }
 
+/* The model and each derivative, formatted as text (nlsq_model_format) and
+   parsed back with the same variables and parameter order, give the same
+   values, bit for bit, wherever both are finite (a printed strong-zero
+   product is a plain product, which gives NaN for 0 * NaN). */
+static int check_format_round_trip(const nlsq_model *m, int model, const char *text, rng *r)
+{
+    int n = nlsq_model_num_params(m);
+    static char buf[1 << 16];
+    double xy[2 * NPOINTS], p[MAXP], q[MAXP], f[NPOINTS], J[NPOINTS * MAXP], g[NPOINTS];
+    for (int i = 0; i < 2 * NPOINTS; i++) xy[i] = rng_range(r, -2, 2);
+    for (int j = 0; j < n; j++) p[j] = rng_range(r, -2, 2);
+    nlsq_model_eval(m, p, xy, NPOINTS, f, J, NULL);
+    nlsq_model_options o = nlsq_model_options_default();
+    o.vars = "x,y";
+    int compared = 0;
+    for (int which = -1; which < n; which++) {
+        if (nlsq_model_format(m, which, buf, sizeof buf) >= sizeof buf) continue;
+        if (strstr(buf, "digamma")) return compared; /* not in the language */
+        nlsq_model *back = NULL;
+        nlsq_error e;
+        if (nlsq_model_parse(buf, &o, &back, &e) != NLSQ_OK) {
+            CHECK_MSG(0, "model %d (%s), which %d: \"%s\" does not parse: %s", model, text, which, buf, e.message);
+            continue;
+        }
+        /* the text may use fewer parameters, in another order: map by name */
+        for (int k = 0; k < nlsq_model_num_params(back); k++) {
+            const char *name = nlsq_model_param_name(back, k);
+            for (int j = 0; j < n; j++)
+                if (!strcmp(name, nlsq_model_param_name(m, j))) q[k] = p[j];
+        }
+        nlsq_model_eval(back, q, xy, NPOINTS, g, NULL, NULL);
+        for (int i = 0; i < NPOINTS; i++) {
+            double want = which < 0 ? f[i] : J[i * n + which];
+            /* a printed strong-zero product is a plain product: where the
+               original has 0 * NaN -> 0 the text gives NaN (documented) */
+            if (!isfinite(want) || want == 0 || !isfinite(g[i])) continue;
+            CHECK_MSG(g[i] == want, "model %d (%s), which %d: \"%s\" gives %.17g, want %.17g", model, text, which, buf,
+                      g[i], want);
+            compared++;
+        }
+        nlsq_model_free(back);
+    }
+    return compared;
+}
+
 static void note_params(tree *t)
 {
     int next = 0;
@@ -414,6 +459,7 @@ static void test_random_models_builder_parser_and_derivatives(void)
             st.parse_equal += same;
             int before = check_failures;
             check_points(&t, root, pm, &r, &st);
+            st.formatted += check_format_round_trip(pm, model, text, &r);
             if (check_failures > before) printf("    in model %d: %s\n", model, text);
         } else if (ps == bs) {
             /* a parameter that cannot affect the model (a constant where()
@@ -433,6 +479,8 @@ static void test_random_models_builder_parser_and_derivatives(void)
     CHECK_MSG(st.parse_equal >= NMODELS * 9 / 10, "only %d models compared", st.parse_equal);
     CHECK_MSG(st.checked_models >= NMODELS / 2, "derivatives checked in only %d models", st.checked_models);
     CHECK_MSG(st.compared_derivs >= NMODELS, "only %d derivatives compared", st.compared_derivs);
+    printf("    formatted text parsed back to the same values at %d points\n", st.formatted);
+    CHECK_MSG(st.formatted >= 4 * NMODELS, "format round trip compared at only %d points", st.formatted);
 }
 
 int main(void)

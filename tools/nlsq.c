@@ -19,6 +19,12 @@
 
 static const char *USAGE =
     "usage: nlsq fit DATA --model EXPR [options]\n"
+    "       nlsq eval DATA --model EXPR [--p0 a=1,...] [--jacobian] [--vars ...] [--params ...] [--x COL,...]\n"
+    "           the model (and with --jacobian its derivative columns) at the data's\n"
+    "           points, as CSV on stdout; parameters not in --p0 are 1\n"
+    "       nlsq diff EXPR [--vars x,y] [--params a,b,...]\n"
+    "           the parameters, variables and every partial derivative dF/dp, as\n"
+    "           the model language (what the automatic differentiation computed)\n"
     "       nlsq --version | nlsq help\n"
     "\n"
     "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
@@ -56,7 +62,7 @@ static const char *USAGE =
 
 typedef struct cli {
     const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict;
-    int json, quiet, verbose, full_correlation;
+    int json, quiet, verbose, full_correlation, jacobian;
     nlsq_options opt;
 } cli;
 
@@ -76,6 +82,10 @@ static int parse_args(int argc, char **argv, cli *c)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
+        if (strcmp(a, "--jacobian") == 0) {
+            c->jacobian = 1;
+            continue;
+        }
         if (strcmp(a, "--absolute-sigma") == 0 || strcmp(a, "--json") == 0 || strcmp(a, "--quiet") == 0 ||
             strcmp(a, "--verbose") == 0) {
             if (a[2] == 'a') c->opt.absolute_sigma = 1;
@@ -376,6 +386,111 @@ done:
     return rc;
 }
 
+/* nlsq eval: f (and the Jacobian) at the data's x as CSV on stdout. */
+static int run_eval(int argc, char **argv)
+{
+    cli c;
+    int rc = parse_args(argc, argv, &c);
+    if (rc) return rc;
+    nlsq_error err;
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = c.vars;
+    mo.params = c.params;
+    nlsq_model *m = NULL;
+    table t;
+    memset(&t, 0, sizeof t);
+    double *x = NULL, *p = NULL, *f = NULL, *J = NULL;
+    if (nlsq_model_parse(c.model, &mo, &m, &err) != NLSQ_OK) {
+        die("--model: %s%s", err.message, NULL);
+        rc = err.code == NLSQ_ERR_NAME_CONFLICT ? 2 : 3;
+        goto done;
+    }
+    if (table_read(c.data, &t, &err) != NLSQ_OK) {
+        rc = die("%s%s", err.message, NULL);
+        goto done;
+    }
+    int k = nlsq_model_num_vars(m), n = nlsq_model_num_params(m), xc[16], yc, sc;
+    if (k > 16) {
+        rc = die("more than 16 variables%s%s", NULL, NULL);
+        goto done;
+    }
+    c.ycol = c.ycol ? c.ycol : "1"; /* eval needs no y; any existing column will do */
+    if ((rc = pick_columns(&c, &t, k, xc, &yc, &sc))) goto done;
+    size_t rows = t.nrows;
+    x = malloc(rows * (size_t)(k ? k : 1) * sizeof *x);
+    p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    f = malloc(rows * sizeof *f);
+    J = c.jacobian ? malloc(rows * (size_t)(n ? n : 1) * sizeof *J) : NULL;
+    if (!x || !p || !f || (c.jacobian && !J)) {
+        rc = die("out of memory%s%s", NULL, NULL);
+        goto done;
+    }
+    for (int i = 0; i < k; i++) memcpy(x + (size_t)i * rows, t.cols[xc[i]], rows * sizeof *x);
+    for (int j = 0; j < n; j++) p[j] = 1;
+    if (c.p0 && (rc = parse_assignments(c.p0, "--p0", m, p, NULL, NULL))) goto done;
+    if (nlsq_model_eval(m, p, x, rows, f, J, &err) != NLSQ_OK) {
+        rc = die("%s%s", err.message, NULL);
+        goto done;
+    }
+    for (int i = 0; i < k; i++) printf("%s,", t.names[xc[i]]);
+    printf("f");
+    for (int j = 0; c.jacobian && j < n; j++) printf(",d/d%s", nlsq_model_param_name(m, j));
+    printf("\n");
+    for (size_t r = 0; r < rows; r++) {
+        for (int i = 0; i < k; i++) printf("%.17g,", x[(size_t)i * rows + r]);
+        printf("%.17g", f[r]);
+        for (int j = 0; c.jacobian && j < n; j++) printf(",%.17g", J[r * (size_t)n + (size_t)j]);
+        printf("\n");
+    }
+    rc = 0;
+done:
+    nlsq_model_free(m);
+    table_free(&t);
+    free(x);
+    free(p);
+    free(f);
+    free(J);
+    return rc;
+}
+
+/* nlsq diff: the model and its partial derivatives as text. */
+static int run_diff(int argc, char **argv)
+{
+    if (argc < 3 || argv[2][0] == '-') return die("usage: nlsq diff EXPR [--vars x,y] [--params a,b]%s%s", NULL, NULL);
+    nlsq_model_options mo = nlsq_model_options_default();
+    for (int i = 3; i < argc; i += 2) {
+        if (i + 1 >= argc) return die("option %s needs a value%s", argv[i], NULL);
+        if (strcmp(argv[i], "--vars") == 0) mo.vars = argv[i + 1];
+        else if (strcmp(argv[i], "--params") == 0) mo.params = argv[i + 1];
+        else return die("unknown option '%s' for diff (--vars, --params)%s", argv[i], NULL);
+    }
+    nlsq_model *m = NULL;
+    nlsq_error err;
+    if (nlsq_model_parse(argv[2], &mo, &m, &err) != NLSQ_OK) {
+        die("%s%s", err.message, NULL);
+        return err.code == NLSQ_ERR_NAME_CONFLICT ? 2 : 3;
+    }
+    printf("model       %s\nvariables  ", argv[2]);
+    for (int k = 0; k < nlsq_model_num_vars(m); k++) printf(" %s", nlsq_model_var_name(m, k));
+    printf("\nparameters ");
+    for (int j = 0; j < nlsq_model_num_params(m); j++) printf(" %s", nlsq_model_param_name(m, j));
+    printf("\n\n");
+    for (int j = -1; j < nlsq_model_num_params(m); j++) {
+        size_t need = nlsq_model_format(m, j, NULL, 0);
+        char *buf = malloc(need + 1);
+        if (!buf) {
+            nlsq_model_free(m);
+            return die("out of memory%s%s", NULL, NULL);
+        }
+        nlsq_model_format(m, j, buf, need + 1);
+        if (j < 0) printf("f = %s\n", buf);
+        else printf("df/d%s = %s\n", nlsq_model_param_name(m, j), buf);
+        free(buf);
+    }
+    nlsq_model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -386,6 +501,8 @@ int main(int argc, char **argv)
         printf("nlsq %s\n", nlsq_version());
         return 0;
     }
+    if (strcmp(argv[1], "diff") == 0) return run_diff(argc, argv);
+    if (strcmp(argv[1], "eval") == 0) return run_eval(argc, argv);
     if (strcmp(argv[1], "fit") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             fputs(USAGE, stdout);

@@ -198,6 +198,10 @@ nlsq_status parse_model(const char *text, size_t len, const name_list *vars,
                         name_list *params, int fixed, graph *g, int32_t *root,
                         nlsq_error *err);
 
+/* ---- format.c: expressions back to text ---------------------------------- */
+
+size_t model_format(const nlsq_model *m, int32_t root, char *buf, size_t size);
+
 /* ---- model.c -------------------------------------------------------------- */
 
 struct nlsq_model {

@@ -45,7 +45,10 @@ static const op_info OPS[OP_TOTAL] = {
     [NLSQ_OP_MUL]    = {"*", 2, OPF_COMMUTATIVE},
     [NLSQ_OP_DIV]    = {"/", 2, 0},
     [NLSQ_OP_POW]    = {"pow", 2, OPF_CALL},
-    [NLSQ_OP_HYPOT]  = {"hypot", 2, OPF_CALL | OPF_COMMUTATIVE},
+    /* not commutative: glibc's vector hypot differs in the last bit from
+       hypot(y, x) for about one argument pair in ten, so the two orders
+       are different computations and must stay different nodes */
+    [NLSQ_OP_HYPOT]  = {"hypot", 2, OPF_CALL},
     [NLSQ_OP_ATAN2]  = {"atan2", 2, OPF_CALL},
     [NLSQ_OP_MIN]    = {"min", 2, OPF_COMMUTATIVE},
     [NLSQ_OP_MAX]    = {"max", 2, OPF_COMMUTATIVE},
