@@ -100,6 +100,24 @@ out=$("$nlsq" fit "$nanf" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --nan-polic
 check "--nan-policy omit drops NA and empty fields" "[ $rc -eq 0 ] && grep -q '2 omitted' <<<\"\$out\""
 rm -f "$nanf"
 
+# nlsq diff: the derivatives as model text
+out=$("$nlsq" diff 'a*exp(-b*x) + c'); rc=$?
+check "diff lists parameters and variables" "[ $rc -eq 0 ] && grep -q '^parameters  a b c' <<<\"\$out\" && grep -q '^variables   x' <<<\"\$out\""
+check "diff shows df/da = exp(x*-b)" "grep -qx 'df/da = exp(x\*-b)' <<<\"\$out\""
+check "diff shows df/dc = 1" "grep -qx 'df/dc = 1' <<<\"\$out\""
+out=$("$nlsq" diff 'A*exp(-((x-x0)^2 + (y-y0)^2)/(2*s^2))' --vars x,y); rc=$?
+check "diff of a surface names shared subexpressions t1, t2" "[ $rc -eq 0 ] && grep -q '^df/ds = t1 = ' <<<\"\$out\""
+expect_status 3 "diff of a malformed model" "column 3" diff 'a*'
+expect_error "diff with an unknown option" "unknown option" diff 'a*x' --frob 1
+
+# nlsq eval: values and Jacobian columns at the data's x
+out=$("$nlsq" eval "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=0.5,c=1 --jacobian); rc=$?
+check "eval header x,f,d/da,d/db,d/dc" "[ $rc -eq 0 ] && [ \"\$(head -1 <<<\"\$out\")\" = x,f,d/da,d/db,d/dc ]"
+check "eval: 40 rows" "[ \$(wc -l <<<\"\$out\") -eq 41 ]"
+check "eval at x=0: f=3, d/da=1, d/db=-0, d/dc=1" "grep -qx '0,3,1,-0,1' <<<\"\$out\""
+row=$(sed -n 11p <<<"$out")
+check "eval at x=0.9: f = 2 exp(-0.45) + 1 and d/db = -2 x exp(-0.45)" "awk -F, '{ e = exp(-0.45); d1 = \$2 - (2*e + 1); d2 = \$4 + 1.8*e; exit !(d1 < 1e-15 && d1 > -1e-15 && d2 < 1e-15 && d2 > -1e-15) }' <<<\"\$row\""
+
 "$nlsq" --version | grep -q '^nlsq 0.1.0$'; check "--version" "[ $? -eq 0 ]"
 "$nlsq" help | grep -q -- '--bounds'; check "help documents --bounds" "[ $? -eq 0 ]"
 
