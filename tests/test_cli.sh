@@ -118,6 +118,30 @@ check "eval at x=0: f=3, d/da=1, d/db=-0, d/dc=1" "grep -qx '0,3,1,-0,1' <<<\"\$
 row=$(sed -n 11p <<<"$out")
 check "eval at x=0.9: f = 2 exp(-0.45) + 1 and d/db = -2 x exp(-0.45)" "awk -F, '{ e = exp(-0.45); d1 = \$2 - (2*e + 1); d2 = \$4 + 1.8*e; exit !(d1 < 1e-15 && d1 > -1e-15 && d2 < 1e-15 && d2 > -1e-15) }' <<<\"\$row\""
 
+# --plot: a well-formed SVG that an independent renderer draws
+svg=${TMPDIR:-/tmp}/nlsq_cli_plot.svg
+png=${TMPDIR:-/tmp}/nlsq_cli_plot.png
+rm -f "$svg" "$png"
+"$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --plot "$svg" --quiet; rc=$?
+check "--plot writes an SVG" "[ $rc -eq 0 ] && head -2 $svg | grep -q '<svg xmlns=\"http://www.w3.org/2000/svg\"'"
+check "--plot has 80 points (data and residuals) and a 400-point curve" "[ \$(grep -c '<circle' $svg) -ge 80 ] && [ \$(grep -o '<polyline class=\"fit\" points=\"[^\"]*' $svg | tr -cd ',' | wc -c) -eq 400 ]"
+check "--plot legend names the parameters with their errors" "grep -q 'a = 2.50033 ± 0.0107' $svg"
+check "--plot axis titles from the column names" "grep -q '>x</text>' $svg && grep -q '>y</text>' $svg"
+if command -v python3 >/dev/null; then
+    python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' "$svg"
+    check "--plot SVG is well-formed XML (python3)" "[ $? -eq 0 ]"
+fi
+if command -v rsvg-convert >/dev/null; then
+    rsvg-convert "$svg" -o "$png"; rc=$?
+    size=$(od -An -t u1 -j 16 -N 8 "$png" 2>/dev/null | awk '{print $3*256+$4, $7*256+$8}')
+    check "--plot renders with rsvg-convert to an 860x640 PNG" "[ $rc -eq 0 ] && [ \"$size\" = '860 640' ]"
+else
+    echo "SKIP --plot renders with rsvg-convert: rsvg-convert not installed (Debian librsvg2-bin)"
+fi
+"$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --plot "$svg" --plot-logy --quiet; rc=$?
+check "--plot-logy draws decade ticks" "[ $rc -eq 0 ] && grep -q 'class=\"tl\">1</text>' $svg"
+rm -f "$svg" "$png"
+
 "$nlsq" --version | grep -q '^nlsq 0.1.0$'; check "--version" "[ $? -eq 0 ]"
 "$nlsq" help | grep -q -- '--bounds'; check "help documents --bounds" "[ $? -eq 0 ]"
 

@@ -51,6 +51,8 @@ static const char *USAGE =
     "                      fields read as NaN)\n"
     "  --json              the result as JSON on stdout (keys: docs/cli.md)\n"
     "  --predict FILE.csv  write x, y, fit and residual for every row\n"
+    "  --plot FILE.svg     data, fitted curve and residuals as an SVG picture\n"
+    "  --plot-logx, --plot-logy   logarithmic axes in the plot\n"
     "  --correlation full  list every correlation (default: |c| > 0.1)\n"
     "  --verbose           one line per iteration on stderr: cost, reduction,\n"
     "                      step norm, optimality\n"
@@ -61,8 +63,8 @@ static const char *USAGE =
     "2 bad usage or input, 3 error in the model text.\n";
 
 typedef struct cli {
-    const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict;
-    int json, quiet, verbose, full_correlation, jacobian;
+    const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict, *plot;
+    int json, quiet, verbose, full_correlation, jacobian, logx, logy;
     nlsq_options opt;
 } cli;
 
@@ -82,8 +84,10 @@ static int parse_args(int argc, char **argv, cli *c)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
-        if (strcmp(a, "--jacobian") == 0) {
-            c->jacobian = 1;
+        if (strcmp(a, "--jacobian") == 0 || strcmp(a, "--plot-logx") == 0 || strcmp(a, "--plot-logy") == 0) {
+            if (a[2] == 'j') c->jacobian = 1;
+            else if (a[7] == 'x') c->logx = 1;
+            else c->logy = 1;
             continue;
         }
         if (strcmp(a, "--absolute-sigma") == 0 || strcmp(a, "--json") == 0 || strcmp(a, "--quiet") == 0 ||
@@ -111,6 +115,7 @@ static int parse_args(int argc, char **argv, cli *c)
         else if (strcmp(a, "--bounds") == 0) slot = &c->bounds;
         else if (strcmp(a, "--fix") == 0) slot = &c->fix;
         else if (strcmp(a, "--predict") == 0) slot = &c->predict;
+        else if (strcmp(a, "--plot") == 0) slot = &c->plot;
         else if (strcmp(a, "--backend") == 0 || strcmp(a, "--threads") == 0)
             return die("%s is reserved for a later version (the compiled and threaded backends)%s", a, NULL);
         else if (strcmp(a, "--correlation") == 0) {
@@ -288,6 +293,71 @@ static int write_predictions(const cli *c, const nlsq_model *m, const table *t, 
     return 0;
 }
 
+/* --plot: data, the fitted curve on a fine grid (one variable) or at the
+   points (several), and residuals, atomically. */
+static int write_plot(const cli *c, const nlsq_model *m, const table *t, const int *xc, int yc, int sc,
+                      const double *x, const nlsq_result *r)
+{
+    size_t n = t->nrows, ngrid = 0;
+    int k = nlsq_model_num_vars(m), np = nlsq_model_num_params(m), rc = 0;
+    enum { GRID = 400 };
+    double *fit = malloc((n ? n : 1) * sizeof *fit), *res = malloc((n ? n : 1) * sizeof *res);
+    double *idx = k == 1 ? NULL : malloc((n ? n : 1) * sizeof *idx), gx[GRID], gf[GRID];
+    if (!fit || !res || (k != 1 && !idx)) {
+        rc = die("out of memory for --plot%s%s", NULL, NULL);
+        goto done;
+    }
+    nlsq_model_eval(m, r->popt, x, n, fit, NULL, NULL);
+    for (size_t i = 0; i < n; i++) res[i] = t->cols[yc][i] - fit[i];
+    if (k == 1) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(x[i]) && (!c->logx || x[i] > 0)) {
+                lo = fmin(lo, x[i]);
+                hi = fmax(hi, x[i]);
+            }
+        if (lo <= hi) {
+            for (int g = 0; g < GRID; g++) {
+                double s = (double)g / (GRID - 1);
+                gx[g] = c->logx ? lo * pow(hi / lo, s) : lo + s * (hi - lo);
+            }
+            nlsq_model_eval(m, r->popt, gx, GRID, gf, NULL, NULL);
+            ngrid = GRID;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) idx[i] = (double)i;
+    }
+    char lines[16][96];
+    plot_data pd = {c->model, k == 1 ? t->names[xc[0]] : "point index", t->names[yc], k == 1 ? x : idx,
+                    t->cols[yc], sc >= 0 ? t->cols[sc] : NULL, fit, res, n, gx, gf, ngrid, c->logx, c->logy, {0}, 0};
+    for (int j = 0; j < np && pd.nlegend < 14; j++) {
+        snprintf(lines[pd.nlegend], sizeof lines[0], "%s = %.6g \xc2\xb1 %.3g", nlsq_model_param_name(m, j), r->popt[j],
+                 r->perr[j]);
+        pd.legend[pd.nlegend] = lines[pd.nlegend];
+        pd.nlegend++;
+    }
+    if (np > 14) pd.legend[pd.nlegend++] = "...";
+    snprintf(lines[15], sizeof lines[15], "reduced chi-square %.4g, R\xc2\xb2 %.5f", r->redchi, r->r2);
+    pd.legend[pd.nlegend++] = lines[15];
+    outfile o;
+    if (outfile_open(&o, c->plot) != 0) {
+        rc = die("--plot %s: %s", c->plot, strerror(errno));
+        goto done;
+    }
+    if (svg_write(o.f, &pd) != 0) {
+        outfile_abort(&o);
+        rc = die("--plot %s: write error%s", c->plot, NULL);
+    } else if (outfile_commit(&o) != 0) {
+        rc = die("--plot %s: %s", c->plot, strerror(errno));
+    }
+done:
+    free(fit);
+    free(res);
+    free(idx);
+    (void)xc;
+    return rc;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -369,6 +439,7 @@ static int run_fit(int argc, char **argv)
     }
     report_info info = {c.model, c.data, t.nrows, now() - t0, fixed, c.full_correlation};
     if (c.predict && (rc = write_predictions(&c, m, &t, xc, yc, x, r))) goto done;
+    if (c.plot && (rc = write_plot(&c, m, &t, xc, yc, sc, x, r))) goto done;
     if (c.json)
         report_json(stdout, &info, m, r);
     else if (!c.quiet)

@@ -41,6 +41,22 @@ typedef struct report_info {
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 
+/* ---- svg.c: the fit as a picture ------------------------------------------ */
+
+typedef struct plot_data {
+    const char *title, *xlabel, *ylabel;
+    const double *x, *y, *sigma, *fit, *resid; /* m points; sigma may be NULL */
+    size_t m;
+    const double *grid_x, *grid_f;             /* the curve; ngrid 0: the fit */
+    size_t ngrid;                              /* is shown at the points     */
+    int logx, logy;
+    const char *legend[16];
+    int nlegend;
+} plot_data;
+
+/* 0, or -1 on a write error. */
+int svg_write(FILE *f, const plot_data *pd);
+
 /* ---- outfile.c: files that appear whole or not at all ------------------ */
 
 typedef struct outfile {

@@ -1,0 +1,194 @@
+/*
+ * The fit as a picture: a self-contained SVG with the data (and error bars
+ * when sigma is known), the fitted curve on a fine grid, and a residual
+ * panel beneath sharing the x axis; ticks at 1-2-5 steps (decades on log
+ * axes), axis titles, and a legend with the model and its parameters.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io.h"
+
+enum { W = 860, H = 640, LEFT = 90, RIGHT = 30, TOP = 40, MAIN_H = 400, GAP = 30, RES_H = 120 };
+
+typedef struct axis {
+    double lo, hi;
+    int log;
+    double px0, px1; /* pixel positions of lo and hi */
+} axis;
+
+static double to_px(const axis *a, double v)
+{
+    double t = a->log ? (log10(v) - log10(a->lo)) / (log10(a->hi) - log10(a->lo)) : (v - a->lo) / (a->hi - a->lo);
+    return a->px0 + t * (a->px1 - a->px0);
+}
+
+static int usable(const axis *a, double v)
+{
+    return isfinite(v) && (!a->log || v > 0);
+}
+
+/* Range of the usable values, padded by 5% (a decade fraction on log). */
+static void fit_range(axis *a, const double *v, size_t n, const double *v2, size_t n2)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n + n2; i++) {
+        double x = i < n ? v[i] : v2[i - n];
+        if (!usable(a, x)) continue;
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+    }
+    if (!(lo <= hi)) {
+        lo = a->log ? 1 : 0;
+        hi = a->log ? 10 : 1;
+    }
+    if (a->log) {
+        double l = log10(lo), h = log10(hi), pad = (h - l) * 0.05 + (h == l ? 0.5 : 0);
+        a->lo = pow(10, l - pad);
+        a->hi = pow(10, h + pad);
+    } else {
+        double pad = (hi - lo) * 0.05 + (hi == lo ? fmax(fabs(lo) * 0.1, 1) : 0);
+        a->lo = lo - pad;
+        a->hi = hi + pad;
+    }
+}
+
+static void xml_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Ticks at 1, 2 or 5 times a power of ten, about `want` of them; decades
+   on log axes. Draws grid lines across [c0, c1] of the other direction. */
+static void ticks(FILE *f, const axis *a, int vertical, double c0, double c1, int labels, int want)
+{
+    double vals[64];
+    int n = 0;
+    if (a->log) {
+        for (double e = ceil(log10(a->lo)); e <= floor(log10(a->hi)) && n < 64; e++) vals[n++] = pow(10, e);
+    } else {
+        double raw = (a->hi - a->lo) / want, mag = pow(10, floor(log10(raw))), r = raw / mag;
+        double step = (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * mag;
+        for (double v = ceil(a->lo / step) * step; v <= a->hi + step * 1e-9 && n < 64; v += step)
+            vals[n++] = fabs(v) < step * 1e-9 ? 0 : v;
+    }
+    for (int i = 0; i < n; i++) {
+        double p = to_px(a, vals[i]);
+        if (vertical) {
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n", c0, p, c1, p);
+            if (labels) fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"tl\">%g</text>\n", c0 - 6, p + 4, vals[i]);
+        } else {
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n", p, c0, p, c1);
+            if (labels) fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"tb\">%g</text>\n", p, c1 + 16, vals[i]);
+        }
+    }
+}
+
+static void frame(FILE *f, double x0, double y0, double x1, double y1)
+{
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>\n", x0, y0, x1 - x0, y1 - y0);
+}
+
+static void points(FILE *f, const axis *ax, const axis *ay, const double *x, const double *y, const double *err,
+                   size_t m, const char *cls)
+{
+    for (size_t i = 0; i < m; i++) {
+        if (!usable(ax, x[i]) || !usable(ay, y[i])) continue;
+        double px = to_px(ax, x[i]), py = to_px(ay, y[i]);
+        if (err && isfinite(err[i]) && usable(ay, y[i] - err[i]) && usable(ay, y[i] + err[i]))
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"err\"/>\n", px,
+                    to_px(ay, y[i] - err[i]), px, to_px(ay, y[i] + err[i]));
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" class=\"%s\"/>\n", px, py, cls);
+    }
+}
+
+static void curve(FILE *f, const axis *ax, const axis *ay, const double *x, const double *y, size_t n)
+{
+    int open = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!usable(ax, x[i]) || !usable(ay, y[i])) { /* break the line at gaps */
+            if (open) fputs("\"/>\n", f);
+            open = 0;
+            continue;
+        }
+        if (!open) fputs("<polyline class=\"fit\" points=\"", f);
+        fprintf(f, "%s%.1f,%.1f", open ? " " : "", to_px(ax, x[i]), to_px(ay, y[i]));
+        open = 1;
+    }
+    if (open) fputs("\"/>\n", f);
+}
+
+int svg_write(FILE *f, const plot_data *pd)
+{
+    axis ax = {0, 0, pd->logx, LEFT, W - RIGHT}, ay = {0, 0, pd->logy, TOP + MAIN_H, TOP};
+    fit_range(&ax, pd->x, pd->m, pd->grid_x, pd->ngrid);
+    fit_range(&ay, pd->y, pd->m, pd->grid_f, pd->ngrid);
+    double rmax = 0;
+    for (size_t i = 0; i < pd->m; i++)
+        if (isfinite(pd->resid[i])) rmax = fmax(rmax, fabs(pd->resid[i]) + (pd->sigma ? fabs(pd->sigma[i]) : 0));
+    if (rmax == 0) rmax = 1;
+    double r0 = TOP + MAIN_H + GAP;
+    axis ar = {-1.1 * rmax, 1.1 * rmax, 0, r0 + RES_H, r0};
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
+               "<style>text{font-family:sans-serif;font-size:12px;fill:#222}"
+               ".tl{text-anchor:end}.tb{text-anchor:middle}.title{font-size:14px;font-weight:bold}"
+               ".grid{stroke:#e4e4e4;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}"
+               ".data{fill:#1f5fa8}.res{fill:#1f5fa8}.err{stroke:#7fa6d4;stroke-width:1}"
+               ".fit{fill:none;stroke:#d2452d;stroke-width:2}.fitpt{fill:#d2452d}.zero{stroke:#d2452d;stroke-width:1.5}"
+               ".legend{fill:#ffffff;fill-opacity:0.85;stroke:#aaa}</style>\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
+            W, H, W, H);
+    fputs("<text x=\"90\" y=\"24\" class=\"title\">", f);
+    xml_text(f, pd->title);
+    fputs("</text>\n", f);
+    /* main panel */
+    ticks(f, &ax, 0, TOP, TOP + MAIN_H, 0, 6);
+    ticks(f, &ay, 1, LEFT, W - RIGHT, 1, 6);
+    frame(f, LEFT, TOP, W - RIGHT, TOP + MAIN_H);
+    points(f, &ax, &ay, pd->x, pd->y, pd->sigma, pd->m, "data");
+    if (pd->ngrid)
+        curve(f, &ax, &ay, pd->grid_x, pd->grid_f, pd->ngrid);
+    else
+        points(f, &ax, &ay, pd->x, pd->fit, NULL, pd->m, "fitpt");
+    /* residual panel */
+    ticks(f, &ax, 0, r0, r0 + RES_H, 1, 6);
+    ticks(f, &ar, 1, LEFT, W - RIGHT, 1, 3);
+    fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"zero\"/>\n", LEFT, to_px(&ar, 0), W - RIGHT,
+            to_px(&ar, 0));
+    frame(f, LEFT, r0, W - RIGHT, r0 + RES_H);
+    points(f, &ax, &ar, pd->x, pd->resid, pd->sigma, pd->m, "res");
+    /* axis titles */
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"tb\">", (LEFT + W - RIGHT) / 2.0, H - 12);
+    xml_text(f, pd->xlabel);
+    fprintf(f, "</text>\n<text transform=\"translate(22,%.1f) rotate(-90)\" class=\"tb\">", TOP + MAIN_H / 2.0);
+    xml_text(f, pd->ylabel);
+    fprintf(f, "</text>\n<text transform=\"translate(22,%.1f) rotate(-90)\" class=\"tb\">residual</text>\n",
+            r0 + RES_H / 2.0);
+    /* legend: the fit's parameters, top right */
+    size_t longest = 12;
+    for (int k = 0; k < pd->nlegend; k++) longest = strlen(pd->legend[k]) > longest ? strlen(pd->legend[k]) : longest;
+    double lw = fmin(20 + 6.9 * (double)longest, W - RIGHT - LEFT - 16); /* ~6.9 px a character at 12 px */
+    double lh = 22 + 16.0 * pd->nlegend, lx = W - RIGHT - lw - 8, ly = TOP + 8;
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"legend\"/>\n", lx, ly, lw, lh);
+    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" class=\"data\"/><text x=\"%.1f\" y=\"%.1f\">data</text>\n",
+            lx + 14, ly + 14, lx + 24, ly + 18);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"fit\"/><text x=\"%.1f\" y=\"%.1f\">fit</text>\n",
+            lx + 80, ly + 14, lx + 104, ly + 14, lx + 110, ly + 18);
+    for (int k = 0; k < pd->nlegend; k++) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", lx + 10, ly + 36 + 16.0 * k);
+        xml_text(f, pd->legend[k]);
+        fputs("</text>\n", f);
+    }
+    fputs("</svg>\n", f);
+    return ferror(f) ? -1 : 0;
+}
