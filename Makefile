@@ -1,5 +1,5 @@
 # Convenience wrapper around CMake for the README's commands.
-#   make demo   build, then fit a model to the bundled example data
+#   make demo   build, then fit the bundled example data (report, and the plot nlsq-demo.svg)
 #   make test   build, then run the whole test suite (ctest)
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
@@ -32,7 +32,7 @@ test: all test-deps
 	cd $(BUILD) && ctest --output-on-failure
 
 demo: all
-	./$(BUILD)/tools/nlsq fit examples/data/decay.csv --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0
+	./$(BUILD)/tools/nlsq demo
 
 bench: all
 	./$(BUILD)/bench/bench_eval

@@ -3,8 +3,8 @@
 # checked numbers, and clear errors (exit 2, one message) for bad input.
 # Usage: test_cli.sh PATH/TO/nlsq SOURCE_DIR
 set -u
-nlsq=$1
-src=$2
+nlsq=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+src=$(cd "$2" && pwd)
 data=$src/examples/data/decay.csv
 passed=0
 failed=0
@@ -141,6 +141,64 @@ fi
 "$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --plot "$svg" --plot-logy --quiet; rc=$?
 check "--plot-logy draws decade ticks" "[ $rc -eq 0 ] && grep -q 'class=\"tl\">1</text>' $svg"
 rm -f "$svg" "$png"
+
+# input formats: every delimiter, header or none, names or numbers, CRLF,
+# quoted fields, .npy in both orders, both float types and byte orders
+tmp=${TMPDIR:-/tmp}/nlsq_cli_fmt
+mkdir -p "$tmp"
+td=$src/tests/data
+a_of() { awk '$1 == "a" {print $2; exit}'; }
+want=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 | a_of)
+tail -n +3 "$data" | tr ',' '\t' > "$tmp/tab.txt"              # no header, tabs
+tail -n +3 "$data" | tr ',' ';' > "$tmp/semi.csv"               # semicolons
+tail -n +3 "$data" | tr ',' ' ' | sed 's/^/  /' > "$tmp/ws.txt" # runs of blanks
+{ echo "t	signal"; tail -n +3 "$data" | tr ',' '\t'; } > "$tmp/tab_header.tsv"
+for f in tab.txt semi.csv ws.txt; do
+    got=$("$nlsq" fit "$tmp/$f" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 | a_of)
+    check "input $f gives the same fit" "[ \"$got\" = \"$want\" ]"
+done
+got=$("$nlsq" fit "$tmp/tab_header.tsv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --x t --y signal | a_of)
+check "tab-separated with a header, columns by name" "[ \"$got\" = \"$want\" ]"
+got=$("$nlsq" fit "$tmp/semi.csv" --delimiter ';' --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --x 1 --y 2 | a_of)
+check "--delimiter ';' with columns by number" "[ \"$got\" = \"$want\" ]"
+expect_error "--delimiter that does not match the file" ":2: field 1 (.*) is not a number" fit "$tmp/semi.csv" --delimiter tab --model 'a*x' --y 3
+out=$("$nlsq" fit "$td/decay_quoted.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --x 1 --y 2); rc=$?
+check "quoted fields with delimiters and quotes inside, CRLF line ends" "[ $rc -eq 0 ] && grep -q '40 points used' <<<\"\$out\""
+expect_error "quoted header names are listed as written" 'columns: time, s, signal .y.;' fit "$td/decay_quoted.csv" --model 'a*x' --y q
+ref=$("$nlsq" fit "$td/decay_f8_c.npy" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 | a_of)
+for f in decay_f8_f.npy decay_f8_be.npy; do
+    got=$("$nlsq" fit "$td/$f" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 | a_of)
+    check ".npy $f equals the C-order float64 file" "[ -n \"$ref\" ] && [ \"$got\" = \"$ref\" ]"
+done
+f4c=$("$nlsq" fit "$td/decay_f4_c.npy" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 | a_of)
+f4f=$("$nlsq" fit "$td/decay_f4_f.npy" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 | a_of)
+check ".npy float32 in C and Fortran order agree, near the float64 fit" "[ \"$f4c\" = \"$f4f\" ] && awk -v a=$f4c -v b=$ref 'BEGIN { d = a - b; exit !(d < 1e-6 && d > -1e-6) }'"
+expect_error ".npy of integers is refused" "dtype '<i8' is not float64 or float32" fit "$td/int_bad.npy" --model 'a*x'
+head -c 200 "$td/decay_f8_c.npy" > "$tmp/short.npy"
+head -c 100 "$td/decay_f8_c.npy" > "$tmp/short_header.npy"
+expect_error "truncated .npy header" "truncated header" fit "$tmp/short_header.npy" --model 'a*x'
+expect_error "truncated .npy" "shorter than its shape" fit "$tmp/short.npy" --model 'a*x'
+expect_error "1-D .npy: no x and y" "too few columns" fit "$td/y_1d.npy" --model 'a*x'
+printf '' > "$tmp/empty.csv"
+expect_error "empty file" "no rows of numbers" fit "$tmp/empty.csv" --model 'a*x'
+printf 'x,y\n' > "$tmp/header_only.csv"
+expect_error "header without rows" "no rows of numbers" fit "$tmp/header_only.csv" --model 'a*x'
+printf '1,2\n3,4,5\n' > "$tmp/ragged.csv"
+expect_error "ragged rows name the line" ":2: 3 fields, but the table has 2" fit "$tmp/ragged.csv" --model 'a*x'
+expect_error "unknown --delimiter" "--delimiter takes" fit "$data" --delimiter pipe --model 'a*x'
+expect_error "two data files" "more than one data file" fit "$data" "$data" --model 'a*x'
+rm -rf "$tmp"
+
+# demo, devices, help for every command
+dd=$(mktemp -d)
+out=$(cd "$dd" && "$nlsq" demo); rc=$?
+check "demo fits the bundled data and writes nlsq-demo.svg" "[ $rc -eq 0 ] && grep -q '(converged)' <<<\"\$out\" && [ -s $dd/nlsq-demo.svg ]"
+rm -rf "$dd"
+out=$("$nlsq" devices); rc=$?
+check "devices lists the CPU and says there is no GPU backend" "[ $rc -eq 0 ] && grep -q '^cpu .* cores\\? online' <<<\"\$out\" && grep -q '^gpu ' <<<\"\$out\""
+for cmd in fit eval diff demo devices; do
+    "$nlsq" $cmd --help | grep -q -- '--plot'; check "$cmd --help documents the options" "[ $? -eq 0 ]"
+done
 
 "$nlsq" --version | grep -q '^nlsq 0.1.0$'; check "--version" "[ $? -eq 0 ]"
 "$nlsq" help | grep -q -- '--bounds'; check "help documents --bounds" "[ $? -eq 0 ]"

@@ -6,14 +6,17 @@
  * <= 0; outputs are still written); 2 bad usage or input; 3 an error in the
  * model text (with its line and column).
  */
-#define _POSIX_C_SOURCE 200809L /* strdup, strtok_r, clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* strdup, strtok_r, clock_gettime, fmemopen, sysconf */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_data.h"
+#include "exec/exec.h"
 #include "io/io.h"
 #include "nlsq.h"
 
@@ -25,7 +28,12 @@ static const char *USAGE =
     "       nlsq diff EXPR [--vars x,y] [--params a,b,...]\n"
     "           the parameters, variables and every partial derivative dF/dp, as\n"
     "           the model language (what the automatic differentiation computed)\n"
-    "       nlsq --version | nlsq help\n"
+    "       nlsq demo [--plot FILE.svg]\n"
+    "           a real fit of the bundled example data, with report and plot\n"
+    "           (default plot file: nlsq-demo.svg in the current directory)\n"
+    "       nlsq devices\n"
+    "           the compute devices nlsq can use\n"
+    "       nlsq --version | nlsq help | nlsq COMMAND --help\n"
     "\n"
     "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
     "whitespace separated; '#' comments; optional header row; '-' = stdin).\n"
@@ -33,6 +41,8 @@ static const char *USAGE =
     "  --model EXPR        the model, e.g. 'a*exp(-b*x) + c' (required)\n"
     "  --vars x[,y...]     independent variable names (default x)\n"
     "  --params a,b,...    parameter order (default: order of appearance)\n"
+    "  --delimiter D       force the separator: ',', ';', tab or space (default:\n"
+    "                      found on the first data line); .npy files are read too\n"
     "  --x COL[,COL...]    x column(s) by header name or 1-based number\n"
     "                      (default: the first columns, one per variable)\n"
     "  --y COL             y column (default: the column after the x columns)\n"
@@ -64,7 +74,8 @@ static const char *USAGE =
 
 typedef struct cli {
     const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict, *plot;
-    int json, quiet, verbose, full_correlation, jacobian, logx, logy;
+    int json, quiet, verbose, full_correlation, jacobian, logx, logy, embedded;
+    char delim;
     nlsq_options opt;
 } cli;
 
@@ -116,6 +127,11 @@ static int parse_args(int argc, char **argv, cli *c)
         else if (strcmp(a, "--fix") == 0) slot = &c->fix;
         else if (strcmp(a, "--predict") == 0) slot = &c->predict;
         else if (strcmp(a, "--plot") == 0) slot = &c->plot;
+        else if (strcmp(a, "--delimiter") == 0) {
+            c->delim = !strcmp(v, ",") ? ',' : !strcmp(v, ";") ? ';' : !strcmp(v, "tab") ? '\t'
+                     : !strcmp(v, "space") ? ' ' : 0;
+            if (!c->delim) return die("--delimiter takes ',', ';', tab or space, got '%s'%s", v, NULL);
+        }
         else if (strcmp(a, "--backend") == 0 || strcmp(a, "--threads") == 0)
             return die("%s is reserved for a later version (the compiled and threaded backends)%s", a, NULL);
         else if (strcmp(a, "--correlation") == 0) {
@@ -358,6 +374,20 @@ done:
     return rc;
 }
 
+/* The data file, or for `nlsq demo` the example data compiled in. */
+static nlsq_status read_data(const cli *c, table *t, nlsq_error *err)
+{
+    if (!c->embedded) return table_read(c->data, c->delim, t, err);
+    FILE *f = fmemopen((void *)DEMO_CSV, sizeof DEMO_CSV - 1, "r");
+    if (!f) {
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "cannot open the bundled example data");
+        return NLSQ_ERR_NOMEM;
+    }
+    nlsq_status st = table_read_stream(f, c->data, 0, t, err);
+    fclose(f);
+    return st;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -365,11 +395,50 @@ static double now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+static int fit_with(cli c);
+
 static int run_fit(int argc, char **argv)
 {
     cli c;
     int rc = parse_args(argc, argv, &c);
-    if (rc) return rc;
+    return rc ? rc : fit_with(c);
+}
+
+/* nlsq demo: the bundled example, as `nlsq fit decay.csv --model ... --plot`. */
+static int run_demo(int argc, char **argv)
+{
+    cli c;
+    memset(&c, 0, sizeof c);
+    c.opt = nlsq_options_default();
+    c.vars = "x";
+    c.model = "a*exp(-b*x) + c";
+    c.p0 = "a=2,b=1,c=0";
+    c.data = "examples/data/decay.csv (bundled)";
+    c.embedded = 1;
+    c.plot = "nlsq-demo.svg";
+    for (int i = 2; i < argc; i += 2) {
+        if (strcmp(argv[i], "--plot") == 0 && i + 1 < argc) c.plot = argv[i + 1];
+        else return die("unknown option '%s' for demo (--plot FILE.svg)%s", argv[i], NULL);
+    }
+    printf("nlsq demo: fitting %s to %s\n\n", c.model, c.data);
+    int rc = fit_with(c);
+    if (rc <= 1) printf("\nplot written to %s\n", c.plot);
+    return rc;
+}
+
+/* nlsq devices: what this machine offers nlsq. */
+static int run_devices(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("cpu    %ld core%s online; vector math: %s\n", cores, cores == 1 ? "" : "s", vmath_select()->name);
+    printf("       passes run on one thread in this version\n");
+    printf("gpu    none used: the CUDA backend is not part of this version\n");
+    return 0;
+}
+
+static int fit_with(cli c)
+{
+    int rc;
     nlsq_error err;
     nlsq_model_options mo = nlsq_model_options_default();
     mo.vars = c.vars;
@@ -385,7 +454,7 @@ static int run_fit(int argc, char **argv)
         rc = err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT ? 2 : 3;
         goto done;
     }
-    if (table_read(c.data, &t, &err) != NLSQ_OK) {
+    if (read_data(&c, &t, &err) != NLSQ_OK) {
         rc = die("%s%s", err.message, NULL);
         goto done;
     }
@@ -476,7 +545,7 @@ static int run_eval(int argc, char **argv)
         rc = err.code == NLSQ_ERR_NAME_CONFLICT ? 2 : 3;
         goto done;
     }
-    if (table_read(c.data, &t, &err) != NLSQ_OK) {
+    if (read_data(&c, &t, &err) != NLSQ_OK) {
         rc = die("%s%s", err.message, NULL);
         goto done;
     }
@@ -572,15 +641,18 @@ int main(int argc, char **argv)
         printf("nlsq %s\n", nlsq_version());
         return 0;
     }
+    static const char *const commands[] = {"fit", "eval", "diff", "demo", "devices"};
+    int known = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) known |= strcmp(argv[1], commands[k]) == 0;
+    if (known && argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
     if (strcmp(argv[1], "diff") == 0) return run_diff(argc, argv);
     if (strcmp(argv[1], "eval") == 0) return run_eval(argc, argv);
-    if (strcmp(argv[1], "fit") == 0) {
-        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-            fputs(USAGE, stdout);
-            return 0;
-        }
-        return run_fit(argc, argv);
-    }
+    if (strcmp(argv[1], "demo") == 0) return run_demo(argc, argv);
+    if (strcmp(argv[1], "devices") == 0) return run_devices();
+    if (strcmp(argv[1], "fit") == 0) return run_fit(argc, argv);
     fprintf(stderr, "nlsq: unknown command '%s' (see nlsq help)\n", argv[1]);
     return 2;
 }

@@ -17,13 +17,20 @@ typedef struct table {
 } table;
 
 /*
- * Read comma-, semicolon-, tab- or whitespace-separated numbers (the
- * delimiter is found on the first data line), '#' comment lines and blank
- * lines skipped, an optional header row (a first row that is not all
- * numbers). "-" reads standard input. Errors name the file, line and
- * column.
+ * Read a table: a NumPy .npy file (recognised by its magic bytes), or text
+ * with comma-, semicolon-, tab- or whitespace-separated numbers — the
+ * delimiter found on the first data line unless `delim` forces one (',',
+ * ';', '\t' or ' ' for runs of blanks) — double-quoted fields ("" inside
+ * for a quote), '#' comment lines and blank lines skipped, CRLF line ends,
+ * an optional header row (a first row that is not all numbers), and empty,
+ * NA or nan fields read as NaN. "-" reads standard input (text). Errors
+ * name the file, line and field.
  */
-nlsq_status table_read(const char *path, table *t, nlsq_error *err);
+nlsq_status table_read(const char *path, char delim, table *t, nlsq_error *err);
+/* The text reader on an open stream; `path` names it in messages. */
+nlsq_status table_read_stream(FILE *f, const char *path, char delim, table *t, nlsq_error *err);
+/* The .npy reader alone (table_read dispatches to it). */
+nlsq_status npy_read(const char *path, table *t, nlsq_error *err);
 void table_free(table *t);
 /* A column by header name or 1-based number; -1 if none. */
 int table_find(const table *t, const char *name_or_index);

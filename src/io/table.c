@@ -36,6 +36,40 @@ static char pick_delimiter(const char *line)
     return ' ';
 }
 
+/* One delimited field starting at s, in place: a double-quoted field may
+   hold the delimiter, "" stands for a quote. Returns where the next field
+   starts, or NULL at the end of the line. */
+static char *next_field(char *s, char delim, char **field)
+{
+    while (*s == ' ' || *s == '\t') {
+        if (*s == delim) break;
+        s++;
+    }
+    if (*s != '"') {
+        *field = s;
+        char *d = strchr(s, delim);
+        if (!d) return NULL;
+        *d = '\0';
+        return d + 1;
+    }
+    char *w = ++s;
+    *field = w;
+    for (; *s; s++) {
+        if (*s == '"' && s[1] == '"') {
+            *w++ = '"';
+            s++;
+        } else if (*s == '"') {
+            s++;
+            break;
+        } else {
+            *w++ = *s;
+        }
+    }
+    char *d = strchr(s, delim);
+    *w = '\0';
+    return d ? d + 1 : NULL;
+}
+
 /* Split in place; whitespace mode merges runs of blanks. */
 static int split(char *line, char delim, char **fields, int max)
 {
@@ -51,26 +85,20 @@ static int split(char *line, char delim, char **fields, int max)
         }
         return n;
     }
-    for (;;) {
+    while (s) {
         if (n == max) return n + 1;
-        fields[n++] = s;
-        char *d = strchr(s, delim);
-        if (!d) break;
-        *d = '\0';
-        s = d + 1;
+        s = next_field(s, delim, &fields[n++]);
     }
     return n;
 }
 
+/* Strip white space, \r of CRLF line ends included. Quotes are the field
+   splitter's business. */
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s)) s++;
     char *e = s + strlen(s);
     while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
-    if (*s == '"' && e > s + 1 && e[-1] == '"') {
-        e[-1] = '\0';
-        s++;
-    }
     return s;
 }
 
@@ -122,19 +150,38 @@ static int start_table(table *t, int ncols, char **fields, int header)
     return 1;
 }
 
-nlsq_status table_read(const char *path, table *t, nlsq_error *err)
+static int is_npy(const char *path)
+{
+    if (strcmp(path, "-") == 0) return 0;
+    FILE *f = fopen(path, "rb");
+    char magic[6];
+    int yes = f && fread(magic, 1, 6, f) == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
+    if (f) fclose(f);
+    return yes;
+}
+
+nlsq_status table_read(const char *path, char delim_force, table *t, nlsq_error *err)
 {
     memset(t, 0, sizeof *t);
+    if (is_npy(path)) return npy_read(path, t, err);
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s", path, strerror(errno));
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
+    nlsq_status st = table_read_stream(f, path, delim_force, t, err);
+    if (f != stdin) fclose(f);
+    return st;
+}
+
+nlsq_status table_read_stream(FILE *f, const char *path, char delim_force, table *t, nlsq_error *err)
+{
+    memset(t, 0, sizeof *t);
     char *line = NULL, *fields[MAXCOLS + 1];
     size_t len = 0, cap = 0;
     ssize_t got;
     int lineno = 0;
-    char delim = 0;
+    char delim = delim_force;
     double v[MAXCOLS];
     nlsq_status st = NLSQ_OK;
     while ((got = getline(&line, &len, f)) >= 0) {
@@ -181,7 +228,6 @@ nlsq_status table_read(const char *path, table *t, nlsq_error *err)
         }
     }
     free(line);
-    if (f != stdin) fclose(f);
     if (st == NLSQ_OK && t->nrows == 0) {
         error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: no rows of numbers", path);
         st = NLSQ_ERR_DATA;
