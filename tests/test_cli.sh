@@ -189,6 +189,30 @@ expect_error "unknown --delimiter" "--delimiter takes" fit "$data" --delimiter p
 expect_error "two data files" "more than one data file" fit "$data" "$data" --model 'a*x'
 rm -rf "$tmp"
 
+# the remaining fit options, end to end
+for method in lm dogbox; do
+    got=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --method $method | awk '$1 == "a" {print $2; exit}')
+    check "--method $method reaches the same a" "awk -v g=$got -v w=$want 'BEGIN { d = g - w; exit !(d < 1e-9 && d > -1e-9) }'"
+done
+out=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --loss soft_l1 --f-scale 0.01 --json); rc=$?
+check "--loss soft_l1 --f-scale 0.01 runs and changes the cost" "[ $rc -eq 0 ] && ! grep -q '\"cost\": 0.0051208758' <<<\"\$out\""
+sg=${TMPDIR:-/tmp}/nlsq_cli_sigma.csv
+{ echo "x,y,s"; tail -n +3 "$data" | sed 's/$/,0.02/'; } > "$sg"
+rel=$("$nlsq" fit "$sg" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --sigma s --json | grep -o '"stderr": [0-9.e-]*' | head -1)
+abs=$("$nlsq" fit "$sg" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --sigma s --absolute-sigma --json | grep -o '"stderr": [0-9.e-]*' | head -1)
+check "--sigma with and without --absolute-sigma: different standard errors" "[ -n \"$rel\" ] && [ \"$rel\" != \"$abs\" ]"
+check "--absolute-sigma: stderr of a = 0.02 x sqrt(pcov) (~0.0129)" "awk -v v=\"\${abs#*: }\" 'BEGIN { exit !(v > 0.0125 && v < 0.0133) }'"
+rm -f "$sg"
+out=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --params c,b,a --p0 a=2,b=1,c=0 --json); rc=$?
+check "--params sets the order" "[ $rc -eq 0 ] && grep -q '\"popt\": \[0.4994' <<<\"\$out\""
+surf=${TMPDIR:-/tmp}/nlsq_cli_surf.csv
+awk 'BEGIN { print "u,v,w"; for (i = 0; i < 15; i++) for (j = 0; j < 15; j++) { x = -2 + 4*i/14; y = -2 + 4*j/14; printf "%.17g,%.17g,%.17g\n", x, y, 3*exp(-((x-0.1)^2/(2*0.64) + (y+0.2)^2/(2*0.36))) + 0.3 } }' > "$surf"
+out=$("$nlsq" fit "$surf" --vars x,y --x u,v --y w --model 'A*exp(-((x-x0)^2/(2*sx^2) + (y-y0)^2/(2*sy^2))) + B' --p0 A=2,x0=0,sx=1,y0=0,sy=1,B=0 --json); rc=$?
+x0=$(grep -o '"name": "x0", "value": [-0-9.e]*' <<<"$out" | awk '{print $NF}')
+y0=$(grep -o '"name": "y0", "value": [-0-9.e]*' <<<"$out" | awk '{print $NF}')
+check "two variables with --vars and --x: exact surface recovered (x0, y0 to 1e-12)" "[ $rc -eq 0 ] && awk -v a=$x0 -v b=$y0 'BEGIN { d = a - 0.1; e = b + 0.2; exit !(d*d < 1e-24 && e*e < 1e-24) }'"
+rm -f "$surf"
+
 # demo, devices, help for every command
 dd=$(mktemp -d)
 out=$(cd "$dd" && "$nlsq" demo); rc=$?
