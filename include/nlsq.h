@@ -442,6 +442,12 @@ typedef struct nlsq_options {
     int keep_residuals;     /* nonzero: result->residuals gets r (length m) */
     nlsq_callback callback; /* or NULL                                      */
     void *callback_data;
+    int threads;            /* threads for the passes; 0: $NLSQ_THREADS if
+                               set, else all online cores. Results are
+                               bitwise the same for any count: the points
+                               are split into chunks that depend on m alone
+                               and merged in a fixed order. A fit whose
+                               points fit in one chunk (16384) uses one.   */
 } nlsq_options;
 
 nlsq_options nlsq_options_default(void);
@@ -478,6 +484,7 @@ typedef struct nlsq_result {
     int status, success;
     char message[200];
     nlsq_method method;   /* the method actually used                        */
+    int threads;          /* threads the passes ran on                       */
     signed char *active_mask; /* n: -1 at lower bound, 1 at upper, 0 free    */
     double *residuals;    /* m weighted residuals if keep_residuals, else NULL */
 } nlsq_result;

@@ -51,7 +51,8 @@ expect_error "bounds with lm" "does not take bounds" fit "$data" --model 'a*x' -
 expect_error "p0 outside bounds" "outside its bounds" fit "$data" --model 'a*x' --bounds a=0:2 --p0 a=3
 expect_error "unknown column lists the columns" "columns: x, y" fit "$data" --model 'a*x' --y z
 expect_error "bad --nan-policy" "raise or omit" fit "$data" --model 'a*x' --nan-policy skip
-expect_error "reserved --threads" "reserved" fit "$data" --model 'a*x' --threads 4
+expect_error "reserved --backend" "reserved" fit "$data" --model 'a*x' --backend jit
+expect_error "bad --threads" "--threads needs a count" fit "$data" --model 'a*x' --threads 0
 expect_error "bad tolerance" "--ftol needs a number" fit "$data" --model 'a*x' --ftol abc
 expect_error "unknown option" "unknown option" fit "$data" --model 'a*x' --frobnicate 1
 expect_error "unknown command" "unknown command" frobnicate

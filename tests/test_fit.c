@@ -79,7 +79,7 @@ static void test_pass_r_aug_equals_independent_qr_of_full_matrix(void)
     mgs_r(A, M, NC, ref);
     int cols[N] = {0, 1, 2, 3};
     pass ps;
-    CHECK(pass_init(&ps, &m->prog, vmath_select(), cols, N, NLSQ_LOSS_LINEAR, 1) == 0);
+    CHECK(pass_init(&ps, &m->prog, vmath_select(), cols, N, NLSQ_LOSS_LINEAR, 1, NULL) == 0);
     double R[NC * NC];
     pass_data d = {x, M, M, y, NULL, 1.0, 0};
     pass_out out = {0, 0, R, 0, NULL};
@@ -605,6 +605,49 @@ static void test_default_p0_follows_scipy(void)
     nlsq_model_free(m);
 }
 
+/* Chunks depend on m alone and merge in a fixed tree: the same bits on any
+   number of threads. */
+static void test_results_are_bitwise_identical_for_any_thread_count(void)
+{
+    nlsq_model *m = parse("a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + c", NULL);
+    if (!m) return;
+    enum { M = 1000000 };
+    double *x = malloc(M * sizeof *x), *y = malloc(M * sizeof *y);
+    rng r = {77};
+    for (int i = 0; i < M; i++) {
+        x[i] = -3 + 6.0 * i / M;
+        y[i] = 1.0 * exp(-(x[i] + 1) * (x[i] + 1) / 0.5) + 2 * exp(-(x[i] - 0.5) * (x[i] - 0.5) / 0.18) + 0.1 +
+               rng_range(&r, -0.01, 0.01);
+    }
+    double p0[7] = {1.2, -0.9, 0.6, 1.8, 0.55, 0.35, 0.0};
+    int counts[4] = {1, 2, 3, 8};
+    nlsq_result *ref = NULL;
+    for (int k = 0; k < 4; k++) {
+        nlsq_options o = nlsq_options_default();
+        o.p0 = p0;
+        o.threads = counts[k];
+        nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+        nlsq_result *res = NULL;
+        CHECK(nlsq_curve_fit(m, &d, &o, &res, NULL) == NLSQ_OK);
+        if (!res) continue;
+        CHECK_MSG(res->threads == counts[k], "asked for %d threads, ran on %d", counts[k], res->threads);
+        CHECK(res->success);
+        if (!ref) {
+            ref = res;
+            continue;
+        }
+        CHECK_MSG(memcmp(res->popt, ref->popt, 7 * sizeof(double)) == 0, "popt differs on %d threads", counts[k]);
+        CHECK_MSG(memcmp(res->pcov, ref->pcov, 49 * sizeof(double)) == 0, "pcov differs on %d threads", counts[k]);
+        CHECK(res->nfev == ref->nfev && memcmp(&res->cost, &ref->cost, sizeof(double)) == 0);
+        nlsq_result_free(res);
+    }
+    if (ref) CHECK_NEAR(ref->popt[3], 2.0, 1e-3, "a2");
+    nlsq_result_free(ref);
+    free(x);
+    free(y);
+    nlsq_model_free(m);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -623,6 +666,7 @@ int main(void)
         TEST(test_rank_deficient_covariance),
         TEST(test_bad_input_is_a_clear_error),
         TEST(test_default_p0_follows_scipy),
+        TEST(test_results_are_bitwise_identical_for_any_thread_count),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

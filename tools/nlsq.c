@@ -67,7 +67,9 @@ static const char *USAGE =
     "  --verbose           one line per iteration on stderr: cost, reduction,\n"
     "                      step norm, optimality\n"
     "  --quiet             no report; the exit status tells the outcome\n"
-    "  --backend, --threads  reserved for the compiled and threaded backends\n"
+    "  --threads N         threads for the passes (default: $NLSQ_THREADS, else all\n"
+    "                      cores); results are the same for any count\n"
+    "  --backend           reserved for the compiled and GPU backends\n"
     "\n"
     "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
     "2 bad usage or input, 3 error in the model text.\n";
@@ -132,8 +134,14 @@ static int parse_args(int argc, char **argv, cli *c)
                      : !strcmp(v, "space") ? ' ' : 0;
             if (!c->delim) return die("--delimiter takes ',', ';', tab or space, got '%s'%s", v, NULL);
         }
-        else if (strcmp(a, "--backend") == 0 || strcmp(a, "--threads") == 0)
-            return die("%s is reserved for a later version (the compiled and threaded backends)%s", a, NULL);
+        else if (strcmp(a, "--backend") == 0)
+            return die("%s is reserved for a later version (the compiled and GPU backends)%s", a, NULL);
+        else if (strcmp(a, "--threads") == 0) {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (*end || t < 1 || t > 1024) return die("--threads needs a count from 1 to 1024, got '%s'%s", v, NULL);
+            c->opt.threads = (int)t;
+        }
         else if (strcmp(a, "--correlation") == 0) {
             if (strcmp(v, "full") != 0) return die("--correlation takes 'full', got '%s'%s", v, NULL);
             c->full_correlation = 1;
@@ -431,7 +439,7 @@ static int run_devices(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("cpu    %ld core%s online; vector math: %s\n", cores, cores == 1 ? "" : "s", vmath_select()->name);
-    printf("       passes run on one thread in this version\n");
+    printf("       passes use all of them by default (--threads, NLSQ_THREADS)\n");
     printf("gpu    none used: the CUDA backend is not part of this version\n");
     return 0;
 }

@@ -67,14 +67,43 @@ typedef struct pass_data {
     int omit_nonfinite;  /* rows with NaN/Inf in x, y or sigma contribute 0 */
 } pass_data;
 
-typedef struct pass {
+/* ---- pool.c: threads made once per fit, not per pass ------------------- */
+
+typedef struct pool pool;
+typedef void (*pool_task_fn)(void *ctx, int task, int worker);
+
+/* A pool of nthreads (the caller counts as one); NULL when out of memory. */
+pool *pool_new(int nthreads);
+int pool_threads(const pool *p);
+/* Run fn(ctx, task, worker) for task = 0 .. ntasks-1 and wait; worker is
+   0 .. pool_threads-1. A NULL pool runs the tasks on the caller. */
+void pool_run(pool *p, pool_task_fn fn, void *ctx, int ntasks);
+void pool_free(pool *p);
+
+/* Per-thread state of a pass. */
+typedef struct pass_worker {
     interp it;
+    double *block;       /* NLSQ_BLOCK x (ncols + 2), column-major: the rows
+                            [J | r] and a column of weights                */
+} pass_worker;
+
+/*
+ * A pass splits the points into chunks whose size depends on m alone (not
+ * on the thread count), folds each chunk into its own triangle, and merges
+ * the triangles in a fixed binary tree: the result is bitwise the same on
+ * 1 thread or 16.
+ */
+typedef struct pass {
     int ncols;           /* Jacobian columns folded (free parameters)       */
     int *cols;           /* their parameter indices                         */
     nlsq_loss loss;
     double f_scale;
-    double *block;       /* NLSQ_BLOCK x (ncols + 2), column-major: the rows
-                            [J | r] and a column of weights                */
+    pool *pool;          /* borrowed; NULL: the caller's thread only        */
+    int nworkers;
+    pass_worker *w;
+    double *chunk_R, *chunk_cost, *chunk_chi2, *merge_work;
+    size_t *chunk_bad;
+    int chunk_cap;
 } pass;
 
 typedef struct pass_out {
@@ -86,9 +115,13 @@ typedef struct pass_out {
     double *residuals;   /* if not NULL: the m weighted residuals r         */
 } pass_out;
 
-/* 0, or -1 when out of memory. cols[ncols] lists the free parameters. */
+/* 0, or -1 when out of memory. cols[ncols] lists the free parameters;
+   the pass runs on `pl`'s threads (NULL: the caller's only). */
 int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
-              double f_scale);
+              double f_scale, pool *pl);
+/* Points per chunk for m points: a multiple of NLSQ_BLOCK, at most about
+   4096 chunks. */
+size_t pass_chunk_points(size_t m);
 void pass_free(pass *ps);
 /* One sweep at the full parameter vector `params`. */
 void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out);

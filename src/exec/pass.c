@@ -13,31 +13,54 @@
 #include "linalg/linalg.h"
 
 int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
-              double f_scale)
+              double f_scale, pool *pl)
 {
     memset(ps, 0, sizeof *ps);
-    if (interp_init(&ps->it, p, vm) != 0) return -1;
     ps->ncols = ncols;
     ps->loss = loss;
     ps->f_scale = f_scale;
+    ps->pool = pl;
+    ps->nworkers = pool_threads(pl);
     ps->cols = malloc((size_t)(ncols ? ncols : 1) * sizeof *ps->cols);
-    /* the rows, plus one column of weights for make_rows_linear */
-    ps->block = malloc((size_t)NLSQ_BLOCK * (size_t)(ncols + 2) * sizeof *ps->block);
-    if (!ps->cols || !ps->block) {
+    ps->w = calloc((size_t)ps->nworkers, sizeof *ps->w);
+    ps->merge_work = malloc((size_t)(ncols + 1) * (size_t)(ncols + 1) * sizeof *ps->merge_work);
+    if (!ps->cols || !ps->w || !ps->merge_work) {
         pass_free(ps);
         return -1;
     }
     memcpy(ps->cols, cols, (size_t)ncols * sizeof *cols);
+    for (int k = 0; k < ps->nworkers; k++) {
+        /* the rows, plus one column of weights for make_rows_linear */
+        ps->w[k].block = malloc((size_t)NLSQ_BLOCK * (size_t)(ncols + 2) * sizeof(double));
+        if (!ps->w[k].block || interp_init(&ps->w[k].it, p, vm) != 0) {
+            pass_free(ps);
+            return -1;
+        }
+    }
     return 0;
 }
 
 void pass_free(pass *ps)
 {
-    interp_free(&ps->it);
+    for (int k = 0; ps->w && k < ps->nworkers; k++) {
+        interp_free(&ps->w[k].it);
+        free(ps->w[k].block);
+    }
+    free(ps->w);
     free(ps->cols);
-    free(ps->block);
-    ps->cols = NULL;
-    ps->block = NULL;
+    free(ps->merge_work);
+    free(ps->chunk_R);
+    free(ps->chunk_cost);
+    free(ps->chunk_chi2);
+    free(ps->chunk_bad);
+    memset(ps, 0, sizeof *ps);
+}
+
+size_t pass_chunk_points(size_t m)
+{
+    size_t chunk = (size_t)NLSQ_BLOCK * 64;
+    while (m / chunk > 4096) chunk *= 2;
+    return chunk;
 }
 
 static int row_is_usable(const pass_data *d, size_t i)
@@ -57,13 +80,14 @@ static int x_is_finite(const pass_data *d, int nvars, size_t i)
  * column by column in loops the compiler vectorises. Non-finite values are
  * found through sum(v * 0), which is NaN exactly when some v is Inf or NaN.
  */
-static void make_rows_linear(pass *ps, const pass_data *d, size_t start, size_t len, pass_out *out)
+static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len,
+                             pass_out *out)
 {
-    const double *f = interp_output(&ps->it, 0), *y = d->y + start;
+    const double *f = interp_output(&wk->it, 0), *y = d->y + start;
     const double *sg = d->sigma ? d->sigma + start : NULL;
     double w_all = 1.0 / d->sigma_all;
     int nc = ps->ncols;
-    double *rcol = ps->block + (size_t)nc * NLSQ_BLOCK, *w = ps->block + (size_t)(nc + 1) * NLSQ_BLOCK;
+    double *rcol = wk->block + (size_t)nc * NLSQ_BLOCK, *w = wk->block + (size_t)(nc + 1) * NLSQ_BLOCK;
     double chi2 = 0, probe = 0;
     for (size_t i = 0; i < len; i++) {
         w[i] = sg ? 1.0 / sg[i] : w_all;
@@ -72,8 +96,8 @@ static void make_rows_linear(pass *ps, const pass_data *d, size_t start, size_t 
         chi2 += r * r;
     }
     for (int c = 0; c < nc; c++) {
-        const double *jc = interp_output(&ps->it, ps->cols[c] + 1);
-        double *dst = ps->block + (size_t)c * NLSQ_BLOCK;
+        const double *jc = interp_output(&wk->it, ps->cols[c] + 1);
+        double *dst = wk->block + (size_t)c * NLSQ_BLOCK;
         for (size_t i = 0; i < len; i++) {
             dst[i] = w[i] * jc[i];
             probe += dst[i] * 0.0;
@@ -85,21 +109,21 @@ static void make_rows_linear(pass *ps, const pass_data *d, size_t start, size_t 
 }
 
 /* Turn the block's outputs into weighted (and loss-scaled) rows. */
-static void make_rows(pass *ps, const pass_data *d, size_t start, size_t len, pass_out *out)
+static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len, pass_out *out)
 {
-    const program *p = ps->it.p;
-    const double *f = interp_output(&ps->it, 0);
+    const program *p = wk->it.p;
+    const double *f = interp_output(&wk->it, 0);
     int nc = ps->ncols;
-    double *rcol = ps->block + (size_t)nc * NLSQ_BLOCK;
+    double *rcol = wk->block + (size_t)nc * NLSQ_BLOCK;
     const double *jcol[nc > 0 ? nc : 1];
-    for (int c = 0; c < nc; c++) jcol[c] = interp_output(&ps->it, ps->cols[c] + 1);
+    for (int c = 0; c < nc; c++) jcol[c] = interp_output(&wk->it, ps->cols[c] + 1);
     for (size_t i = 0; i < len; i++) {
         size_t gi = start + i;
         double w = 1.0 / (d->sigma ? d->sigma[gi] : d->sigma_all);
         double r = w * (f[i] - d->y[gi]);
         int skip = d->omit_nonfinite && !(row_is_usable(d, gi) && x_is_finite(d, p->nvars, gi));
         if (skip) {
-            for (int c = 0; c <= nc; c++) ps->block[(size_t)c * NLSQ_BLOCK + i] = 0;
+            for (int c = 0; c <= nc; c++) wk->block[(size_t)c * NLSQ_BLOCK + i] = 0;
             if (out->residuals) out->residuals[gi] = NAN;
             continue;
         }
@@ -114,7 +138,7 @@ static void make_rows(pass *ps, const pass_data *d, size_t start, size_t len, pa
         for (int c = 0; c < nc; c++) {
             double jv = s * w * jcol[c][i];
             bad |= !isfinite(jv);
-            ps->block[(size_t)c * NLSQ_BLOCK + i] = jv;
+            wk->block[(size_t)c * NLSQ_BLOCK + i] = jv;
         }
         rcol[i] = r;
         out->nonfinite += bad;
@@ -138,24 +162,88 @@ static void ksum_add(ksum *k, double v)
     k->sum = t;
 }
 
+typedef struct pass_job {
+    pass *ps;
+    const pass_data *d;
+    double *residuals;
+    size_t chunk;
+} pass_job;
+
+/* One chunk: its blocks folded into its own triangle. */
+static void chunk_task(void *ctx, int c, int worker)
+{
+    pass_job *job = ctx;
+    pass *ps = job->ps;
+    const pass_data *d = job->d;
+    pass_worker *wk = &ps->w[worker];
+    int nc = ps->ncols + 1;
+    size_t first = (size_t)c * job->chunk, last = first + job->chunk < d->m ? first + job->chunk : d->m;
+    double *R = ps->chunk_R + (size_t)c * (size_t)nc * (size_t)nc;
+    memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
+    ksum cost = {0, 0}, chi2 = {0, 0};
+    pass_out out = {0, 0, R, 0, job->residuals};
+    for (size_t start = first; start < last; start += NLSQ_BLOCK) {
+        size_t len = last - start < NLSQ_BLOCK ? last - start : NLSQ_BLOCK;
+        interp_block(&wk->it, d->x, d->stride, start, len);
+        out.cost = out.chi2 = 0; /* the row makers add this block's sums */
+        if (ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !out.residuals)
+            make_rows_linear(ps, wk, d, start, len, &out);
+        else
+            make_rows(ps, wk, d, start, len, &out);
+        ksum_add(&cost, out.cost);
+        ksum_add(&chi2, out.chi2);
+        qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
+    }
+    ps->chunk_cost[c] = cost.sum + cost.comp;
+    ps->chunk_chi2[c] = chi2.sum + chi2.comp;
+    ps->chunk_bad[c] = out.nonfinite;
+}
+
+static int ensure_chunks(pass *ps, int nchunks)
+{
+    if (nchunks <= ps->chunk_cap) return 0;
+    size_t nc = (size_t)ps->ncols + 1;
+    double *R = realloc(ps->chunk_R, (size_t)nchunks * nc * nc * sizeof *R);
+    if (R) ps->chunk_R = R;
+    double *cost = realloc(ps->chunk_cost, (size_t)nchunks * sizeof *cost);
+    if (cost) ps->chunk_cost = cost;
+    double *chi2 = realloc(ps->chunk_chi2, (size_t)nchunks * sizeof *chi2);
+    if (chi2) ps->chunk_chi2 = chi2;
+    size_t *bad = realloc(ps->chunk_bad, (size_t)nchunks * sizeof *bad);
+    if (bad) ps->chunk_bad = bad;
+    if (!R || !cost || !chi2 || !bad) return -1;
+    ps->chunk_cap = nchunks;
+    return 0;
+}
+
 void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
 {
     int nc = ps->ncols + 1;
-    ksum cost = {0, 0}, chi2 = {0, 0};
-    out->nonfinite = 0;
+    size_t chunk = pass_chunk_points(d->m);
+    int nchunks = (int)((d->m + chunk - 1) / chunk);
     memset(out->R, 0, (size_t)nc * (size_t)nc * sizeof *out->R);
-    interp_uniform(&ps->it, params);
-    for (size_t start = 0; start < d->m; start += NLSQ_BLOCK) {
-        size_t len = d->m - start < NLSQ_BLOCK ? d->m - start : NLSQ_BLOCK;
-        interp_block(&ps->it, d->x, d->stride, start, len);
-        out->cost = out->chi2 = 0; /* the row makers add this block's sums */
-        if (ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !out->residuals)
-            make_rows_linear(ps, d, start, len, out);
-        else
-            make_rows(ps, d, start, len, out);
-        ksum_add(&cost, out->cost);
-        ksum_add(&chi2, out->chi2);
-        qr_fold(out->R, (size_t)nc, nc, ps->block, NLSQ_BLOCK, len);
+    out->cost = out->chi2 = 0;
+    out->nonfinite = 0;
+    if (nchunks == 0) return;
+    if (ensure_chunks(ps, nchunks) != 0) {
+        out->nonfinite = 1; /* no memory for the chunk triangles: report failure */
+        out->cost = NAN;
+        return;
+    }
+    for (int k = 0; k < ps->nworkers; k++) interp_uniform(&ps->w[k].it, params);
+    pass_job job = {ps, d, out->residuals, chunk};
+    pool_run(ps->nworkers > 1 && nchunks > 1 ? ps->pool : NULL, chunk_task, &job, nchunks);
+    /* merge in a fixed tree: (0,1) (2,3) ..., then (0,2) (4,6) ... */
+    size_t sz = (size_t)nc * (size_t)nc;
+    for (int stride = 1; stride < nchunks; stride *= 2)
+        for (int i = 0; i + stride < nchunks; i += 2 * stride)
+            qr_merge(ps->chunk_R + (size_t)i * sz, ps->chunk_R + (size_t)(i + stride) * sz, nc, ps->merge_work);
+    memcpy(out->R, ps->chunk_R, sz * sizeof *out->R);
+    ksum cost = {0, 0}, chi2 = {0, 0};
+    for (int c = 0; c < nchunks; c++) {
+        ksum_add(&cost, ps->chunk_cost[c]);
+        ksum_add(&chi2, ps->chunk_chi2[c]);
+        out->nonfinite += ps->chunk_bad[c];
     }
     out->cost = cost.sum + cost.comp;
     out->chi2 = chi2.sum + chi2.comp;

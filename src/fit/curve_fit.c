@@ -242,6 +242,7 @@ static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
 static void free_problem(fit_problem *fp)
 {
     pass_free(&fp->ps);
+    pool_free(fp->pool);
     free(fp->mem);
     free(fp->L);
     free(fp->wf);
@@ -264,6 +265,22 @@ static nlsq_status check_arguments(const nlsq_model *model, const nlsq_data *dat
     return NLSQ_OK;
 }
 
+/* Threads for this fit: the option, else $NLSQ_THREADS, else all cores;
+   one when every point fits in a single chunk. */
+static int choose_threads(const nlsq_options *o, size_t m)
+{
+    long n = o->threads;
+    if (n <= 0) {
+        const char *env = getenv("NLSQ_THREADS");
+        n = env && atoi(env) > 0 ? atoi(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (n < 1) n = 1;
+    if (n > 1024) n = 1024;
+    size_t chunks = (m + pass_chunk_points(m) - 1) / pass_chunk_points(m);
+    if ((size_t)n > chunks) n = chunks ? (long)chunks : 1;
+    return (int)n;
+}
+
 static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
 {
     if ((int)o->method < 0 || o->method > NLSQ_DOGBOX)
@@ -275,6 +292,7 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
     if ((int)o->nan_policy < 0 || o->nan_policy > NLSQ_NAN_IGNORE)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown nan_policy %d", (int)o->nan_policy);
     if (o->max_nfev < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "max_nfev is negative (%d)", o->max_nfev);
+    if (o->threads < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "threads is negative (%d)", o->threads);
     return NLSQ_OK;
 }
 
@@ -320,7 +338,14 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
         if ((st = setup_covariance_sigma(&fp, err)) != NLSQ_OK) goto done;
         pb.evaluate = evaluate_whitened;
     }
-    if (pass_init(&fp.ps, &model->prog, vmath_select(), fp.free_idx, fp.n_free, fp.opt.loss, fp.opt.f_scale) != 0) {
+    fp.threads = choose_threads(&fp.opt, data->m);
+    if (fp.threads > 1 && !(fp.pool = pool_new(fp.threads))) {
+        st = fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", fp.threads);
+        goto done;
+    }
+    fp.threads = pool_threads(fp.pool);
+    if (pass_init(&fp.ps, &model->prog, vmath_select(), fp.free_idx, fp.n_free, fp.opt.loss, fp.opt.f_scale,
+                  fp.pool) != 0) {
         st = fail(err, NLSQ_ERR_NOMEM, "out of memory for the pass");
         goto done;
     }

@@ -21,6 +21,8 @@ typedef struct fit_problem {
     int *free_idx;
     pass ps;
     pass_data pd;
+    pool *pool;           /* the pass's threads, NULL for one             */
+    int threads;
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
 } fit_problem;
 

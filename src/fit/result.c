@@ -183,6 +183,7 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->status = sr->status;
     r->success = sr->status > 0;
     r->method = fp->method;
+    r->threads = fp->threads;
     snprintf(r->message, sizeof r->message, "%s", status_message(sr->status));
     fill_covariance(fp, sr->cost, r);
     final_residuals(fp, r, sr->cost);
