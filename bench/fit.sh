@@ -6,7 +6,11 @@
 # nlsq's solution (largest relative parameter difference).
 #
 #   bench/fit.sh [SIZES] [MODELS]      default 1e3,1e4,1e5,1e6,1e7 and all four
+#
+# nlsq runs on one thread unless NLSQ_THREADS says otherwise, like the
+# peers (Ceres is given one thread; MINPACK, GSL and SciPy's lm have one).
 set -euo pipefail
+export NLSQ_THREADS=${NLSQ_THREADS:-1}
 cd "$(dirname "$0")/.."
 sizes=${1:-1e3,1e4,1e5,1e6,1e7}
 models=${2:-decay,gauss_lin,gauss2d,gauss3}
