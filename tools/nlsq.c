@@ -403,6 +403,48 @@ static double now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+/* What fit and eval both start from: the model, the table, the chosen
+   columns and the x rows copied out in the library's layout. */
+typedef struct loaded {
+    nlsq_model *m;
+    table t;
+    int k, n, xc[16], yc, sc;
+    double *x;
+} loaded;
+
+static void unload(loaded *L)
+{
+    nlsq_model_free(L->m);
+    table_free(&L->t);
+    free(L->x);
+    memset(L, 0, sizeof *L);
+}
+
+/* 0, or the exit status after printing why (2 input, 3 model text). */
+static int load(const cli *c, loaded *L)
+{
+    memset(L, 0, sizeof *L);
+    L->yc = L->sc = -1;
+    nlsq_error err;
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = c->vars;
+    mo.params = c->params;
+    if (nlsq_model_parse(c->model, &mo, &L->m, &err) != NLSQ_OK) {
+        die("--model: %s%s", err.message, NULL);
+        return err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT ? 2 : 3;
+    }
+    if (read_data(c, &L->t, &err) != NLSQ_OK) return die("%s%s", err.message, NULL);
+    L->k = nlsq_model_num_vars(L->m);
+    L->n = nlsq_model_num_params(L->m);
+    if (L->k > 16) return die("more than 16 variables%s%s", NULL, NULL);
+    int rc = pick_columns(c, &L->t, L->k, L->xc, &L->yc, &L->sc);
+    if (rc) return rc;
+    L->x = malloc(L->t.nrows * (size_t)(L->k ? L->k : 1) * sizeof *L->x);
+    if (!L->x) return die("out of memory%s%s", NULL, NULL);
+    for (int i = 0; i < L->k; i++) memcpy(L->x + (size_t)i * L->t.nrows, L->t.cols[L->xc[i]], L->t.nrows * sizeof *L->x);
+    return 0;
+}
+
 static int fit_with(cli c);
 
 static int run_fit(int argc, char **argv)
@@ -446,43 +488,25 @@ static int run_devices(void)
 
 static int fit_with(cli c)
 {
-    int rc;
+    loaded L;
     nlsq_error err;
-    nlsq_model_options mo = nlsq_model_options_default();
-    mo.vars = c.vars;
-    mo.params = c.params;
-    nlsq_model *m = NULL;
-    table t;
-    memset(&t, 0, sizeof t);
     nlsq_result *r = NULL;
-    double *x = NULL, *p0 = NULL, *lo = NULL, *hi = NULL;
+    double *p0 = NULL, *lo = NULL, *hi = NULL;
     unsigned char *fixed = NULL;
-    if (nlsq_model_parse(c.model, &mo, &m, &err) != NLSQ_OK) {
-        die("--model: %s%s", err.message, NULL);
-        rc = err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT ? 2 : 3;
-        goto done;
-    }
-    if (read_data(&c, &t, &err) != NLSQ_OK) {
-        rc = die("%s%s", err.message, NULL);
-        goto done;
-    }
-    int k = nlsq_model_num_vars(m), n = nlsq_model_num_params(m);
-    int xc[16], yc = -1, sc = -1;
-    if (k > 16) {
-        rc = die("more than 16 variables%s%s", NULL, NULL);
-        goto done;
-    }
-    if ((rc = pick_columns(&c, &t, k, xc, &yc, &sc))) goto done;
-    x = malloc(t.nrows * (size_t)(k ? k : 1) * sizeof *x);
+    int rc = load(&c, &L);
+    if (rc) goto done;
+    nlsq_model *m = L.m;
+    table *t = &L.t;
+    double *x = L.x;
+    int n = L.n, *xc = L.xc, yc = L.yc, sc = L.sc;
     p0 = malloc((size_t)n * sizeof *p0);
     lo = malloc((size_t)n * sizeof *lo);
     hi = malloc((size_t)n * sizeof *hi);
     fixed = calloc((size_t)n, 1);
-    if (!x || !p0 || !lo || !hi || !fixed) {
+    if (!p0 || !lo || !hi || !fixed) {
         rc = die("out of memory%s%s", NULL, NULL);
         goto done;
     }
-    for (int i = 0; i < k; i++) memcpy(x + (size_t)i * t.nrows, t.cols[xc[i]], t.nrows * sizeof *x);
     for (int j = 0; j < n; j++) {
         lo[j] = -INFINITY;
         hi[j] = INFINITY;
@@ -502,7 +526,7 @@ static int fit_with(cli c)
     c.opt.lower = lo;
     c.opt.upper = hi;
     c.opt.fixed = fixed;
-    nlsq_data d = {x, t.cols[yc], t.nrows, sc >= 0 ? t.cols[sc] : NULL,
+    nlsq_data d = {x, t->cols[yc], t->nrows, sc >= 0 ? t->cols[sc] : NULL,
                    sc >= 0 ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
     progress prog = {0, 0};
     if (c.verbose) {
@@ -514,9 +538,9 @@ static int fit_with(cli c)
         rc = die("%s%s", err.message, NULL);
         goto done;
     }
-    report_info info = {c.model, c.data, t.nrows, now() - t0, fixed, c.full_correlation};
-    if (c.predict && (rc = write_predictions(&c, m, &t, xc, yc, x, r))) goto done;
-    if (c.plot && (rc = write_plot(&c, m, &t, xc, yc, sc, x, r))) goto done;
+    report_info info = {c.model, c.data, t->nrows, now() - t0, fixed, c.full_correlation};
+    if (c.predict && (rc = write_predictions(&c, m, t, xc, yc, x, r))) goto done;
+    if (c.plot && (rc = write_plot(&c, m, t, xc, yc, sc, x, r))) goto done;
     if (c.json)
         report_json(stdout, &info, m, r);
     else if (!c.quiet)
@@ -524,9 +548,7 @@ static int fit_with(cli c)
     rc = r->success ? 0 : 1;
 done:
     nlsq_result_free(r);
-    nlsq_model_free(m);
-    table_free(&t);
-    free(x);
+    unload(&L);
     free(p0);
     free(lo);
     free(hi);
@@ -540,47 +562,29 @@ static int run_eval(int argc, char **argv)
     cli c;
     int rc = parse_args(argc, argv, &c);
     if (rc) return rc;
-    nlsq_error err;
-    nlsq_model_options mo = nlsq_model_options_default();
-    mo.vars = c.vars;
-    mo.params = c.params;
-    nlsq_model *m = NULL;
-    table t;
-    memset(&t, 0, sizeof t);
-    double *x = NULL, *p = NULL, *f = NULL, *J = NULL;
-    if (nlsq_model_parse(c.model, &mo, &m, &err) != NLSQ_OK) {
-        die("--model: %s%s", err.message, NULL);
-        rc = err.code == NLSQ_ERR_NAME_CONFLICT ? 2 : 3;
-        goto done;
-    }
-    if (read_data(&c, &t, &err) != NLSQ_OK) {
-        rc = die("%s%s", err.message, NULL);
-        goto done;
-    }
-    int k = nlsq_model_num_vars(m), n = nlsq_model_num_params(m), xc[16], yc, sc;
-    if (k > 16) {
-        rc = die("more than 16 variables%s%s", NULL, NULL);
-        goto done;
-    }
     c.ycol = c.ycol ? c.ycol : "1"; /* eval needs no y; any existing column will do */
-    if ((rc = pick_columns(&c, &t, k, xc, &yc, &sc))) goto done;
-    size_t rows = t.nrows;
-    x = malloc(rows * (size_t)(k ? k : 1) * sizeof *x);
+    loaded L;
+    nlsq_error err;
+    double *p = NULL, *f = NULL, *J = NULL;
+    if ((rc = load(&c, &L))) goto done;
+    nlsq_model *m = L.m;
+    size_t rows = L.t.nrows;
+    int k = L.k, n = L.n;
+    double *x = L.x;
     p = malloc((size_t)(n ? n : 1) * sizeof *p);
-    f = malloc(rows * sizeof *f);
-    J = c.jacobian ? malloc(rows * (size_t)(n ? n : 1) * sizeof *J) : NULL;
-    if (!x || !p || !f || (c.jacobian && !J)) {
+    f = malloc((rows ? rows : 1) * sizeof *f);
+    J = c.jacobian ? malloc((rows ? rows : 1) * (size_t)(n ? n : 1) * sizeof *J) : NULL;
+    if (!p || !f || (c.jacobian && !J)) {
         rc = die("out of memory%s%s", NULL, NULL);
         goto done;
     }
-    for (int i = 0; i < k; i++) memcpy(x + (size_t)i * rows, t.cols[xc[i]], rows * sizeof *x);
     for (int j = 0; j < n; j++) p[j] = 1;
     if (c.p0 && (rc = parse_assignments(c.p0, "--p0", m, p, NULL, NULL))) goto done;
     if (nlsq_model_eval(m, p, x, rows, f, J, &err) != NLSQ_OK) {
         rc = die("%s%s", err.message, NULL);
         goto done;
     }
-    for (int i = 0; i < k; i++) printf("%s,", t.names[xc[i]]);
+    for (int i = 0; i < k; i++) printf("%s,", L.t.names[L.xc[i]]);
     printf("f");
     for (int j = 0; c.jacobian && j < n; j++) printf(",d/d%s", nlsq_model_param_name(m, j));
     printf("\n");
@@ -592,9 +596,7 @@ static int run_eval(int argc, char **argv)
     }
     rc = 0;
 done:
-    nlsq_model_free(m);
-    table_free(&t);
-    free(x);
+    unload(&L);
     free(p);
     free(f);
     free(J);
