@@ -116,6 +116,11 @@ out=$("$nlsq" eval "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=0.5,c=1 --jacobi
 check "eval header x,f,d/da,d/db,d/dc" "[ $rc -eq 0 ] && [ \"\$(head -1 <<<\"\$out\")\" = x,f,d/da,d/db,d/dc ]"
 check "eval: 40 rows" "[ \$(wc -l <<<\"\$out\") -eq 41 ]"
 check "eval at x=0: f=3, d/da=1, d/db=-0, d/dc=1" "grep -qx '0,3,1,-0,1' <<<\"\$out\""
+xonly=${TMPDIR:-/tmp}/nlsq_cli_xonly.txt
+printf '0\n1\n2\n' > "$xonly"
+out1=$("$nlsq" eval "$xonly" --model 'a*x^2' --p0 a=3); rc=$?
+check "eval needs no y column" "[ $rc -eq 0 ] && [ \"\$(tail -1 <<<\"\$out1\")\" = '2,12' ]"
+rm -f "$xonly"
 row=$(sed -n 11p <<<"$out")
 check "eval at x=0.9: f = 2 exp(-0.45) + 1 and d/db = -2 x exp(-0.45)" "awk -F, '{ e = exp(-0.45); d1 = \$2 - (2*e + 1); d2 = \$4 + 1.8*e; exit !(d1 < 1e-15 && d1 > -1e-15 && d2 < 1e-15 && d2 > -1e-15) }' <<<\"\$row\""
 

@@ -5,6 +5,7 @@
  * evaluates correctly from several threads at once.
  */
 #define _DEFAULT_SOURCE
+#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -394,6 +395,31 @@ static void test_shared_model_evaluates_from_several_threads(void)
     nlsq_model_free(m);
 }
 
+/* In a locale whose decimal point is a comma, plain strtod reads "1.5" as
+   1; the lexer must read model numbers the C way whatever the process's
+   locale. The German locale is built with localedef when not installed. */
+static void test_numbers_do_not_depend_on_the_locale(void)
+{
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8")) {
+        char dir[256], cmd[700];
+        snprintf(dir, sizeof dir, "%s/nlsq_test_locales", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir, dir);
+        if (system(cmd) == 0) setenv("LOCPATH", dir, 1);
+        if (!setlocale(LC_NUMERIC, "de_DE.UTF-8")) {
+            test_skip("no de_DE.UTF-8 locale and localedef could not build one");
+            return;
+        }
+    }
+    CHECK(strtod("1.5", NULL) == 1.0); /* the hazard is real in this locale */
+    nlsq_model *m = parse("a*x + 1.5e0 + .25", NULL, NULL);
+    setlocale(LC_NUMERIC, "C");
+    if (!m) return;
+    double p = 2, x = 1, f;
+    CHECK(nlsq_model_eval(m, &p, &x, 1, &f, NULL, NULL) == NLSQ_OK);
+    CHECK_SAME(f, 3.75, "2*1 + 1.5 + 0.25 parsed under de_DE");
+    nlsq_model_free(m);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -410,6 +436,7 @@ int main(void)
         TEST(test_builder_errors_are_sticky_and_reported),
         TEST(test_dump_shows_the_program),
         TEST(test_shared_model_evaluates_from_several_threads),
+        TEST(test_numbers_do_not_depend_on_the_locale),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -238,8 +238,8 @@ static int column(const table *t, const char *key, const char *what)
     return -1;
 }
 
-/* The x, y and sigma columns; 0, or 2 after printing why not. */
-static int pick_columns(const cli *c, const table *t, int k, int *xc, int *yc, int *sc)
+/* The x, y (when need_y) and sigma columns; 0, or 2 after printing why not. */
+static int pick_columns(const cli *c, const table *t, int k, int need_y, int *xc, int *yc, int *sc)
 {
     if (c->xcols) {
         char *copy = strdup(c->xcols), *save = NULL;
@@ -257,10 +257,14 @@ static int pick_columns(const cli *c, const table *t, int k, int *xc, int *yc, i
     } else {
         for (int i = 0; i < k; i++) xc[i] = i;
     }
-    *yc = c->ycol ? column(t, c->ycol, "--y") : k;
-    if (*yc < 0) return 2;
-    if (*yc >= t->ncols || (!c->xcols && k > t->ncols))
-        return die("the data has too few columns for the variables (%s) and y%s", c->vars, NULL);
+    if (!c->xcols && k > t->ncols)
+        return die("the data has too few columns for the variables (%s)%s", c->vars, NULL);
+    *yc = -1;
+    if (need_y) {
+        *yc = c->ycol ? column(t, c->ycol, "--y") : k;
+        if (*yc < 0) return 2;
+        if (*yc >= t->ncols) return die("the data has too few columns for the variables (%s) and y%s", c->vars, NULL);
+    }
     *sc = -1;
     if (c->sigcol && (*sc = column(t, c->sigcol, "--sigma")) < 0) return 2;
     return 0;
@@ -421,7 +425,7 @@ static void unload(loaded *L)
 }
 
 /* 0, or the exit status after printing why (2 input, 3 model text). */
-static int load(const cli *c, loaded *L)
+static int load(const cli *c, int need_y, loaded *L)
 {
     memset(L, 0, sizeof *L);
     L->yc = L->sc = -1;
@@ -437,7 +441,7 @@ static int load(const cli *c, loaded *L)
     L->k = nlsq_model_num_vars(L->m);
     L->n = nlsq_model_num_params(L->m);
     if (L->k > 16) return die("more than 16 variables%s%s", NULL, NULL);
-    int rc = pick_columns(c, &L->t, L->k, L->xc, &L->yc, &L->sc);
+    int rc = pick_columns(c, &L->t, L->k, need_y, L->xc, &L->yc, &L->sc);
     if (rc) return rc;
     L->x = malloc(L->t.nrows * (size_t)(L->k ? L->k : 1) * sizeof *L->x);
     if (!L->x) return die("out of memory%s%s", NULL, NULL);
@@ -493,7 +497,7 @@ static int fit_with(cli c)
     nlsq_result *r = NULL;
     double *p0 = NULL, *lo = NULL, *hi = NULL;
     unsigned char *fixed = NULL;
-    int rc = load(&c, &L);
+    int rc = load(&c, 1, &L);
     if (rc) goto done;
     nlsq_model *m = L.m;
     table *t = &L.t;
@@ -562,11 +566,10 @@ static int run_eval(int argc, char **argv)
     cli c;
     int rc = parse_args(argc, argv, &c);
     if (rc) return rc;
-    c.ycol = c.ycol ? c.ycol : "1"; /* eval needs no y; any existing column will do */
     loaded L;
     nlsq_error err;
     double *p = NULL, *f = NULL, *J = NULL;
-    if ((rc = load(&c, &L))) goto done;
+    if ((rc = load(&c, 0, &L))) goto done;
     nlsq_model *m = L.m;
     size_t rows = L.t.nrows;
     int k = L.k, n = L.n;

@@ -13,7 +13,6 @@ typedef struct table {
     size_t nrows;
     char **names;     /* header names, or "1", "2", ... without a header */
     double **cols;
-    int has_header;
 } table;
 
 /*

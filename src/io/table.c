@@ -137,7 +137,6 @@ static int add_row(table *t, const double *v, size_t *cap)
 static int start_table(table *t, int ncols, char **fields, int header)
 {
     t->ncols = ncols;
-    t->has_header = header;
     t->names = calloc((size_t)ncols, sizeof *t->names);
     t->cols = calloc((size_t)ncols, sizeof *t->cols);
     if (!t->names || !t->cols) return 0;

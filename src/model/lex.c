@@ -13,6 +13,18 @@
 
 #include "model.h"
 
+int lex_begin(lexer *lx)
+{
+    lx->c_locale = (void *)newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    return lx->c_locale ? 0 : -1;
+}
+
+void lex_end(lexer *lx)
+{
+    if (lx->c_locale) freelocale((locale_t)lx->c_locale);
+    lx->c_locale = NULL;
+}
+
 void text_position(const char *text, size_t len, size_t offset, int *line, int *column)
 {
     int l = 1;
@@ -75,10 +87,7 @@ static nlsq_status lex_number(lexer *lx, token *t, nlsq_error *err)
         return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start, "number literal too long");
     memcpy(buf, lx->text + start, i - start);
     buf[i - start] = '\0';
-    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (!c_locale) return lex_error(lx, err, NLSQ_ERR_NOMEM, start, "cannot make the C locale");
-    double v = strtod_l(buf, NULL, c_locale);
-    freelocale(c_locale);
+    double v = strtod_l(buf, NULL, (locale_t)lx->c_locale);
     if (isinf(v))
         return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start, "number out of the range of double");
     t->kind = TK_NUM;

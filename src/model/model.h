@@ -160,7 +160,13 @@ typedef struct lexer {
     const char *text;
     size_t len, pos;
     int paren_depth;    /* new lines inside parentheses are white space */
+    void *c_locale;     /* a locale_t for strtod_l, made once per parse  */
 } lexer;
+
+/* Make and free the lexer's C locale (numbers must not depend on the
+   process's locale); lex_begin returns 0, or -1 when out of memory. */
+int lex_begin(lexer *lx);
+void lex_end(lexer *lx);
 
 /* The next token; on a lexical error fills err and returns its code. */
 nlsq_status lex_next(lexer *lx, token *t, nlsq_error *err);

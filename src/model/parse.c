@@ -548,12 +548,17 @@ nlsq_status parse_model(const char *text, size_t len, const name_list *vars,
         error_set(err, NLSQ_ERR_LIMIT, line, col, "model text longer than %d bytes", NLSQ_MODEL_MAX_TEXT);
         return NLSQ_ERR_LIMIT;
     }
+    if (lex_begin(&p.lx) != 0) {
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "out of memory (cannot make the C locale)");
+        return NLSQ_ERR_NOMEM;
+    }
     /* Variables, then listed parameters, get the first node ids, so the
        builder can reproduce the parser's numbering. */
     for (int k = 0; k < vars->count && p.status == NLSQ_OK; k++) leaf(&p, OP_VAR, k, 0);
     for (int k = 0; fixed && k < params->count && p.status == NLSQ_OK; k++) leaf(&p, OP_PARAM, k, 0);
     advance(&p);
     value v = parse_statements(&p);
+    lex_end(&p.lx);
     free(p.locals);
     if (p.status != NLSQ_OK) return p.status;
     *root = v.id;

@@ -26,17 +26,11 @@ void solve_r11_times(const double *R, int n, const double *v, double *out)
     }
 }
 
-int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
-                            double xtol)
-{
-    return solve_check_termination_pred(dF, F, dx_norm, x_norm, ratio, ftol, xtol, INFINITY);
-}
-
 /* SciPy's test, plus MINPACK's form of the ftol test: the predicted and
    the actual reduction are both within ftol of F. Near the rounding floor
    the actual reduction is noise and the ratio meaningless; the model's own
    prediction still says that no further progress is possible. */
-int solve_check_termination_pred(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
+int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
                                  double xtol, double pred)
 {
     int ftol_ok = (dF < ftol * F && ratio > 0.25) || (pred <= ftol * F && fabs(dF) <= ftol * F);

@@ -195,8 +195,8 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
             double ratio;
             Delta = solve_update_radius(Delta, ared, pred, step_h_norm, tr_hit, &ratio);
             step_norm = solve_norm(w.step, n);
-            int st = solve_check_termination_pred(ared, cost, step_norm, solve_norm(x, n), ratio, opt->ftol,
-                                                  opt->xtol, pred);
+            int st = solve_check_termination(ared, cost, step_norm, solve_norm(x, n), ratio, opt->ftol, opt->xtol,
+                                             pred);
             if (st) {
                 status = st;
                 break;

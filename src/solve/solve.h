@@ -55,11 +55,10 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
 void solve_gradient(const double *R, int n, double *g);
 /* out = R11 v */
 void solve_r11_times(const double *R, int n, const double *v, double *out);
-/* SciPy's check_termination: 0 when no test holds, else 2, 3 or 4. */
+/* SciPy's check_termination (0 when no test holds, else 2, 3 or 4), with
+   MINPACK's form of the ftol test as well: pred and |dF| both <= ftol F. */
 int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
-                            double xtol);
-int solve_check_termination_pred(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
-                                 double xtol, double pred);
+                            double xtol, double pred);
 /* SciPy's update_tr_radius; returns the new radius, sets *ratio. */
 double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit,
                            double *ratio);

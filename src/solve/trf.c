@@ -389,8 +389,8 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
             double ratio;
             double Delta_new = solve_update_radius(Delta, ared, pred, step_h_norm, step_h_norm > 0.95 * Delta, &ratio);
             step_norm = solve_norm(t.step, n);
-            int st = solve_check_termination_pred(ared, cost, step_norm, solve_norm(x, n), ratio, opt->ftol,
-                                                  opt->xtol, pred);
+            int st = solve_check_termination(ared, cost, step_norm, solve_norm(x, n), ratio, opt->ftol, opt->xtol,
+                                             pred);
             if (st) {
                 status = st;
                 break;
