@@ -307,12 +307,34 @@ static void test_vector_and_scalar_math_agree(void)
     nlsq_model_free(m);
 }
 
+/* Where the CPU has AVX2 and FMA and libmvec is built in, the vector table
+   must be chosen (else the vector test above would silently skip), and
+   NLSQ_VECTOR_MATH=off must turn it off. */
+static void test_vector_math_is_chosen_where_the_cpu_has_it(void)
+{
+    unsetenv("NLSQ_VECTOR_MATH");
+#if defined(__x86_64__) && defined(__GNUC__)
+    int cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    int cpu = 0;
+#endif
+    if (!cpu || !vmath_avx2()) {
+        test_skip(!cpu ? "this CPU has no AVX2/FMA" : "libmvec was not found at build time");
+        return;
+    }
+    CHECK(vmath_select() == vmath_avx2());
+    setenv("NLSQ_VECTOR_MATH", "off", 1);
+    CHECK(vmath_select() == vmath_scalar());
+    unsetenv("NLSQ_VECTOR_MATH");
+}
+
 int main(void)
 {
     static const test_case tests[] = {
         TEST(test_every_function_and_operator_with_vector_math),
         TEST(test_every_function_and_operator_with_scalar_libm),
         TEST(test_vector_and_scalar_math_agree),
+        TEST(test_vector_math_is_chosen_where_the_cpu_has_it),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }
