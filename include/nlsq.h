@@ -421,6 +421,31 @@ typedef struct nlsq_data {
 typedef int (*nlsq_callback)(void *user, int iteration, double cost, const double *params,
                              double grad_norm, double step_norm);
 
+/*
+ * Where the passes run. The compiled kernel (the model, its Jacobian, the
+ * weights and the fold into R_aug as one C function built by the system
+ * compiler, $NLSQ_CC or cc, and cached in $XDG_CACHE_HOME/nlsq or
+ * ~/.cache/nlsq) computes exactly the interpreter's arithmetic: the
+ * results are bitwise the same, only faster.
+ *   DEFAULT  $NLSQ_BACKEND (auto, interp or jit) if set, else AUTO
+ *   AUTO     a cached kernel when there is one; for 100000 points or more
+ *            the kernel is compiled in the background while the
+ *            interpreter serves the first iterations, and used from the
+ *            pass after it is ready
+ *   INTERP   the interpreter only
+ *   JIT      compile (or load) before the first pass and wait for it
+ * No compiler, or a failed compile, never fails a fit: the interpreter
+ * carries on and result->backend_note says why. A model keeps its
+ * kernels until nlsq_model_free, which waits for a compile in progress.
+ * NLSQ_JIT_DUMP=DIR writes each generated source to DIR for inspection.
+ */
+typedef enum nlsq_backend {
+    NLSQ_BACKEND_DEFAULT = 0,
+    NLSQ_BACKEND_AUTO,
+    NLSQ_BACKEND_INTERP,
+    NLSQ_BACKEND_JIT
+} nlsq_backend;
+
 typedef struct nlsq_options {
     nlsq_method method;     /* default NLSQ_METHOD_AUTO                     */
     nlsq_loss loss;         /* default linear                               */
@@ -448,6 +473,7 @@ typedef struct nlsq_options {
                                are split into chunks that depend on m alone
                                and merged in a fixed order. A fit whose
                                points fit in one chunk (16384) uses one.   */
+    nlsq_backend backend;   /* see above; default NLSQ_BACKEND_DEFAULT      */
 } nlsq_options;
 
 nlsq_options nlsq_options_default(void);
@@ -485,6 +511,12 @@ typedef struct nlsq_result {
     char message[200];
     nlsq_method method;   /* the method actually used                        */
     int threads;          /* threads the passes ran on                       */
+    char backend[8];      /* "jit" when the final passes ran compiled code,
+                             else "interp"                                   */
+    char backend_note[240]; /* how the kernel came ("loaded from the cache
+                             in 0.3 ms"), or why there is none; "" when the
+                             interpreter was chosen                          */
+    int jit_passes, passes; /* passes run, and how many of them compiled    */
     signed char *active_mask; /* n: -1 at lower bound, 1 at upper, 0 free    */
     double *residuals;    /* m weighted residuals if keep_residuals, else NULL */
 } nlsq_result;

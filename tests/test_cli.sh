@@ -51,7 +51,7 @@ expect_error "bounds with lm" "does not take bounds" fit "$data" --model 'a*x' -
 expect_error "p0 outside bounds" "outside its bounds" fit "$data" --model 'a*x' --bounds a=0:2 --p0 a=3
 expect_error "unknown column lists the columns" "columns: x, y" fit "$data" --model 'a*x' --y z
 expect_error "bad --nan-policy" "raise or omit" fit "$data" --model 'a*x' --nan-policy skip
-expect_error "reserved --backend" "reserved" fit "$data" --model 'a*x' --backend jit
+expect_error "bad --backend" "auto, interp or jit" fit "$data" --model 'a*x' --backend gpu
 expect_error "bad --threads" "--threads needs a count" fit "$data" --model 'a*x' --threads 0
 expect_error "bad tolerance" "--ftol needs a number" fit "$data" --model 'a*x' --ftol abc
 expect_error "unknown option" "unknown option" fit "$data" --model 'a*x' --frobnicate 1
@@ -62,7 +62,7 @@ rm -f "${TMPDIR:-/tmp}/nlsq_cli_bad.csv"
 # --json: every documented key (docs/cli.md), and well-formed where python3 can tell
 json=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --json); rc=$?
 missing=""
-for key in model params popt pcov cost chi2 redchi dof r2 aic bic nfev njev status success message m fit_seconds backend threads; do
+for key in model params popt pcov cost chi2 redchi dof r2 aic bic nfev njev status success message m fit_seconds backend backend_note passes jit_passes threads; do
     grep -q "\"$key\":" <<<"$json" || missing="$missing $key"
 done
 check "--json has every documented key${missing:+ (missing:$missing)}" "[ $rc -eq 0 ] && [ -z \"$missing\" ]"

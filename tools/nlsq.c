@@ -17,6 +17,7 @@
 
 #include "demo_data.h"
 #include "exec/exec.h"
+#include "exec/jit.h"
 #include "io/io.h"
 #include "nlsq.h"
 
@@ -69,7 +70,9 @@ static const char *USAGE =
     "  --quiet             no report; the exit status tells the outcome\n"
     "  --threads N         threads for the passes (default: $NLSQ_THREADS, else all\n"
     "                      cores); results are the same for any count\n"
-    "  --backend           reserved for the compiled and GPU backends\n"
+    "  --backend B         auto (default: $NLSQ_BACKEND, else a compiled kernel when\n"
+    "                      one is cached or the data are large), interp, or jit\n"
+    "                      (compile now); results are the same on each\n"
     "\n"
     "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
     "2 bad usage or input, 3 error in the model text.\n";
@@ -134,8 +137,12 @@ static int parse_args(int argc, char **argv, cli *c)
                      : !strcmp(v, "space") ? ' ' : 0;
             if (!c->delim) return die("--delimiter takes ',', ';', tab or space, got '%s'%s", v, NULL);
         }
-        else if (strcmp(a, "--backend") == 0)
-            return die("%s is reserved for a later version (the compiled and GPU backends)%s", a, NULL);
+        else if (strcmp(a, "--backend") == 0) {
+            if (strcmp(v, "auto") == 0) c->opt.backend = NLSQ_BACKEND_AUTO;
+            else if (strcmp(v, "interp") == 0) c->opt.backend = NLSQ_BACKEND_INTERP;
+            else if (strcmp(v, "jit") == 0) c->opt.backend = NLSQ_BACKEND_JIT;
+            else return die("--backend takes auto, interp or jit, got '%s'%s", v, NULL);
+        }
         else if (strcmp(a, "--threads") == 0) {
             char *end;
             long t = strtol(v, &end, 10);
@@ -486,6 +493,9 @@ static int run_devices(void)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("cpu    %ld core%s online; vector math: %s\n", cores, cores == 1 ? "" : "s", vmath_select()->name);
     printf("       passes use all of them by default (--threads, NLSQ_THREADS)\n");
+    char jit[600];
+    jit_describe(jit, sizeof jit);
+    printf("jit    %s\n", jit);
     printf("gpu    none used: the CUDA backend is not part of this version\n");
     return 0;
 }
@@ -542,6 +552,8 @@ static int fit_with(cli c)
         rc = die("%s%s", err.message, NULL);
         goto done;
     }
+    if (strcmp(r->backend, "interp") == 0 && r->backend_note[0])
+        fprintf(stderr, "nlsq: note: no compiled kernel (%s); the interpreter ran the fit\n", r->backend_note);
     report_info info = {c.model, c.data, t->nrows, now() - t0, fixed, c.full_correlation};
     if (c.predict && (rc = write_predictions(&c, m, t, xc, yc, x, r))) goto done;
     if (c.plot && (rc = write_plot(&c, m, t, xc, yc, sc, x, r))) goto done;

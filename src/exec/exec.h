@@ -85,7 +85,12 @@ typedef struct pass_worker {
     interp it;
     double *block;       /* NLSQ_BLOCK x (ncols + 2), column-major: the rows
                             [J | r] and a column of weights                */
+    double *jit_out;     /* NLSQ_BLOCK x (ncols + 1): a compiled kernel's
+                            J and f, when the rows are made here          */
+    double *jit_x;       /* NLSQ_BLOCK x nvars: its padded points         */
 } pass_worker;
+
+struct jit_entry;
 
 /*
  * A pass splits the points into chunks whose size depends on m alone (not
@@ -104,6 +109,13 @@ typedef struct pass {
     double *chunk_R, *chunk_cost, *chunk_chi2, *merge_work;
     size_t *chunk_bad;
     int chunk_cap;
+    const program *prog;
+    struct jit_entry *jit; /* a compiled kernel, used once it is ready; the
+                            kernel computes the interpreter's arithmetic,
+                            so switching between passes changes nothing */
+    double *jit_u;       /* its uniform registers                          */
+    int passes, jit_passes;
+    int last_jit;        /* the latest pass ran the compiled kernel        */
 } pass;
 
 typedef struct pass_out {
@@ -122,6 +134,9 @@ int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int 
 /* Points per chunk for m points: a multiple of NLSQ_BLOCK, at most about
    4096 chunks. */
 size_t pass_chunk_points(size_t m);
+/* Run on the compiled kernel of e (see jit.h) from the next pass on
+   where it is ready; 0, or -1 when out of memory. */
+int pass_use_jit(pass *ps, struct jit_entry *e);
 void pass_free(pass *ps);
 /* One sweep at the full parameter vector `params`. */
 void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "jit.h"
 #include "linalg/linalg.h"
 
 int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
@@ -20,6 +21,7 @@ int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int 
     ps->loss = loss;
     ps->f_scale = f_scale;
     ps->pool = pl;
+    ps->prog = p;
     ps->nworkers = pool_threads(pl);
     ps->cols = malloc((size_t)(ncols ? ncols : 1) * sizeof *ps->cols);
     ps->w = calloc((size_t)ps->nworkers, sizeof *ps->w);
@@ -45,7 +47,10 @@ void pass_free(pass *ps)
     for (int k = 0; ps->w && k < ps->nworkers; k++) {
         interp_free(&ps->w[k].it);
         free(ps->w[k].block);
+        free(ps->w[k].jit_out);
+        free(ps->w[k].jit_x);
     }
+    free(ps->jit_u);
     free(ps->w);
     free(ps->cols);
     free(ps->merge_work);
@@ -54,6 +59,20 @@ void pass_free(pass *ps)
     free(ps->chunk_chi2);
     free(ps->chunk_bad);
     memset(ps, 0, sizeof *ps);
+}
+
+int pass_use_jit(pass *ps, struct jit_entry *e)
+{
+    const program *p = ps->prog;
+    ps->jit_u = malloc((size_t)(p->nuniform ? p->nuniform : 1) * sizeof(double));
+    if (!ps->jit_u) return -1;
+    for (int k = 0; k < ps->nworkers; k++) {
+        ps->w[k].jit_out = malloc((size_t)NLSQ_BLOCK * (size_t)(ps->ncols + 1) * sizeof(double));
+        ps->w[k].jit_x = malloc((size_t)NLSQ_BLOCK * (size_t)(p->nvars ? p->nvars : 1) * sizeof(double));
+        if (!ps->w[k].jit_out || !ps->w[k].jit_x) return -1;
+    }
+    ps->jit = e;
+    return 0;
 }
 
 size_t pass_chunk_points(size_t m)
@@ -81,9 +100,9 @@ static int x_is_finite(const pass_data *d, int nvars, size_t i)
  * found through sum(v * 0), which is NaN exactly when some v is Inf or NaN.
  */
 static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len,
-                             pass_out *out)
+                             const double *f, const double *const *jcol, pass_out *out)
 {
-    const double *f = interp_output(&wk->it, 0), *y = d->y + start;
+    const double *y = d->y + start;
     const double *sg = d->sigma ? d->sigma + start : NULL;
     double w_all = 1.0 / d->sigma_all;
     int nc = ps->ncols;
@@ -96,7 +115,7 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
         chi2 += r * r;
     }
     for (int c = 0; c < nc; c++) {
-        const double *jc = interp_output(&wk->it, ps->cols[c] + 1);
+        const double *jc = jcol[c];
         double *dst = wk->block + (size_t)c * NLSQ_BLOCK;
         for (size_t i = 0; i < len; i++) {
             dst[i] = w[i] * jc[i];
@@ -109,14 +128,12 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
 }
 
 /* Turn the block's outputs into weighted (and loss-scaled) rows. */
-static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len, pass_out *out)
+static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len,
+                      const double *f, const double *const *jcol, pass_out *out)
 {
-    const program *p = wk->it.p;
-    const double *f = interp_output(&wk->it, 0);
+    const program *p = ps->prog;
     int nc = ps->ncols;
     double *rcol = wk->block + (size_t)nc * NLSQ_BLOCK;
-    const double *jcol[nc > 0 ? nc : 1];
-    for (int c = 0; c < nc; c++) jcol[c] = interp_output(&wk->it, ps->cols[c] + 1);
     for (size_t i = 0; i < len; i++) {
         size_t gi = start + i;
         double w = 1.0 / (d->sigma ? d->sigma[gi] : d->sigma_all);
@@ -167,7 +184,20 @@ typedef struct pass_job {
     const pass_data *d;
     double *residuals;
     size_t chunk;
+    const jit_kernel *kernel; /* or NULL: the interpreter */
 } pass_job;
+
+/* The fused compiled chunk: evaluation, rows and fold in one function. */
+static void chunk_compiled(pass_job *job, pass_worker *wk, int c, size_t first, size_t last, double *R)
+{
+    pass *ps = job->ps;
+    const pass_data *d = job->d;
+    jit_chunk a = {d->x, d->stride, d->y, d->sigma, d->sigma_all, first, last, R, wk->block, wk->jit_x, 0, 0, 0};
+    job->kernel->chunk_linear(ps->jit_u, &a);
+    ps->chunk_cost[c] = a.cost;
+    ps->chunk_chi2[c] = a.chi2;
+    ps->chunk_bad[c] = a.bad;
+}
 
 /* One chunk: its blocks folded into its own triangle. */
 static void chunk_task(void *ctx, int c, int worker)
@@ -181,15 +211,31 @@ static void chunk_task(void *ctx, int c, int worker)
     double *R = ps->chunk_R + (size_t)c * (size_t)nc * (size_t)nc;
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
     ksum cost = {0, 0}, chi2 = {0, 0};
+    int linear = ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals;
+    if (job->kernel && linear) {
+        chunk_compiled(job, wk, c, first, last, R);
+        return;
+    }
     pass_out out = {0, 0, R, 0, job->residuals};
+    const double *f, *jcol[ps->ncols > 0 ? ps->ncols : 1];
+    if (job->kernel) {
+        f = wk->jit_out + (size_t)ps->ncols * NLSQ_BLOCK;
+        for (int k = 0; k < ps->ncols; k++) jcol[k] = wk->jit_out + (size_t)k * NLSQ_BLOCK;
+    } else {
+        f = interp_output(&wk->it, 0);
+        for (int k = 0; k < ps->ncols; k++) jcol[k] = interp_output(&wk->it, ps->cols[k] + 1);
+    }
     for (size_t start = first; start < last; start += NLSQ_BLOCK) {
         size_t len = last - start < NLSQ_BLOCK ? last - start : NLSQ_BLOCK;
-        interp_block(&wk->it, d->x, d->stride, start, len);
-        out.cost = out.chi2 = 0; /* the row makers add this block's sums */
-        if (ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !out.residuals)
-            make_rows_linear(ps, wk, d, start, len, &out);
+        if (job->kernel)
+            job->kernel->block(ps->jit_u, d->x, d->stride, start, len, wk->jit_x, wk->jit_out);
         else
-            make_rows(ps, wk, d, start, len, &out);
+            interp_block(&wk->it, d->x, d->stride, start, len);
+        out.cost = out.chi2 = 0; /* the row makers add this block's sums */
+        if (linear)
+            make_rows_linear(ps, wk, d, start, len, f, jcol, &out);
+        else
+            make_rows(ps, wk, d, start, len, f, jcol, &out);
         ksum_add(&cost, out.cost);
         ksum_add(&chi2, out.chi2);
         qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
@@ -230,8 +276,15 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
         out->cost = NAN;
         return;
     }
-    for (int k = 0; k < ps->nworkers; k++) interp_uniform(&ps->w[k].it, params);
-    pass_job job = {ps, d, out->residuals, chunk};
+    const jit_kernel *kernel = jit_kernel_ready(ps->jit);
+    if (kernel)
+        kernel->uniform(params, ps->jit_u);
+    else
+        for (int k = 0; k < ps->nworkers; k++) interp_uniform(&ps->w[k].it, params);
+    ps->passes++;
+    ps->jit_passes += kernel != NULL;
+    ps->last_jit = kernel != NULL;
+    pass_job job = {ps, d, out->residuals, chunk, kernel};
     pool_run(ps->nworkers > 1 && nchunks > 1 ? ps->pool : NULL, chunk_task, &job, nchunks);
     /* merge in a fixed tree: (0,1) (2,3) ..., then (0,2) (4,6) ... */
     size_t sz = (size_t)nc * (size_t)nc;

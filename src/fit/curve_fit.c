@@ -293,6 +293,41 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown nan_policy %d", (int)o->nan_policy);
     if (o->max_nfev < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "max_nfev is negative (%d)", o->max_nfev);
     if (o->threads < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "threads is negative (%d)", o->threads);
+    if ((int)o->backend < 0 || o->backend > NLSQ_BACKEND_JIT)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown backend %d", (int)o->backend);
+    return NLSQ_OK;
+}
+
+/* The option, else $NLSQ_BACKEND, else auto. */
+static nlsq_status choose_backend(nlsq_backend *b, nlsq_error *err)
+{
+    if (*b != NLSQ_BACKEND_DEFAULT) return NLSQ_OK;
+    const char *env = getenv("NLSQ_BACKEND");
+    *b = NLSQ_BACKEND_AUTO;
+    if (!env || !*env || strcmp(env, "auto") == 0) return NLSQ_OK;
+    if (strcmp(env, "interp") == 0) *b = NLSQ_BACKEND_INTERP;
+    else if (strcmp(env, "jit") == 0) *b = NLSQ_BACKEND_JIT;
+    else return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "NLSQ_BACKEND is '%.40s'; expected auto, interp or jit", env);
+    return NLSQ_OK;
+}
+
+/* In auto mode a kernel is compiled only for this many points or more:
+   below, the whole fit costs less than the compiler's start. */
+#define JIT_AUTO_MIN_POINTS 100000
+
+/* Attach the model's compiled kernel to the pass, as the backend says. */
+static nlsq_status setup_jit(fit_problem *fp, nlsq_backend backend, nlsq_error *err)
+{
+    if (backend == NLSQ_BACKEND_INTERP || fp->data->sigma_kind == NLSQ_SIGMA_COVARIANCE) return NLSQ_OK;
+    const vmath *wide = vmath_avx2();
+    int width = wide && vmath_select() == wide ? 4 : 1; /* the interpreter's math, exactly */
+    jit_mode mode = backend == NLSQ_BACKEND_JIT                 ? JIT_WAIT
+                  : fp->data->m >= JIT_AUTO_MIN_POINTS ? JIT_BACKGROUND
+                                                             : JIT_LOOKUP;
+    jit_entry *e = jit_get(fp->model->jit, &fp->model->prog, fp->free_idx, fp->n_free, width, mode);
+    if (!e || pass_use_jit(&fp->ps, e) != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the compiled kernel");
+    fp->jit = e;
+    fp->jit_quiet = mode == JIT_LOOKUP; /* no compile was asked for: no news */
     return NLSQ_OK;
 }
 
@@ -332,6 +367,8 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
         goto done;
     }
     if ((st = choose_method(&fp, err)) != NLSQ_OK) goto done;
+    nlsq_backend backend = fp.opt.backend;
+    if ((st = choose_backend(&backend, err)) != NLSQ_OK) goto done;
 
     solve_problem pb = {fp.n_free, fp.m_used, evaluate_pass, &fp, NULL, NULL};
     if (data->sigma_kind == NLSQ_SIGMA_COVARIANCE) {
@@ -349,6 +386,7 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
         st = fail(err, NLSQ_ERR_NOMEM, "out of memory for the pass");
         goto done;
     }
+    if ((st = setup_jit(&fp, backend, err)) != NLSQ_OK) goto done;
     pass_data pd = {data->x, data->m, data->m, data->y, NULL, 1.0, fp.omit};
     if (data->sigma_kind == NLSQ_SIGMA_PER_POINT) pd.sigma = data->sigma;
     if (data->sigma_kind == NLSQ_SIGMA_SCALAR) pd.sigma_all = data->sigma[0];

@@ -3,6 +3,7 @@
 #define NLSQ_FIT_FIT_H
 
 #include "exec/exec.h"
+#include "exec/jit.h"
 #include "solve/solve.h"
 
 typedef struct fit_problem {
@@ -23,6 +24,8 @@ typedef struct fit_problem {
     pass_data pd;
     pool *pool;           /* the pass's threads, NULL for one             */
     int threads;
+    jit_entry *jit;       /* the model's compiled kernel, or NULL         */
+    int jit_quiet;        /* only the cache was asked: no note unless used */
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
 } fit_problem;
 

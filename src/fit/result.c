@@ -187,6 +187,10 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     snprintf(r->message, sizeof r->message, "%s", status_message(sr->status));
     fill_covariance(fp, sr->cost, r);
     final_residuals(fp, r, sr->cost);
+    snprintf(r->backend, sizeof r->backend, "%s", fp->ps.last_jit ? "jit" : "interp");
+    r->passes = fp->ps.passes;
+    r->jit_passes = fp->ps.jit_passes;
+    if (fp->jit && (fp->ps.jit_passes > 0 || !fp->jit_quiet)) jit_entry_note(fp->model->jit, fp->jit, r->backend_note, sizeof r->backend_note);
     double m = (double)fp->m_used, k = fp->n_free;
     r->redchi = r->dof > 0 ? r->chi2 / r->dof : INFINITY;
     double sst = total_sum_of_squares(fp);

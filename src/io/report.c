@@ -26,8 +26,9 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, "model    %s\n", info->model_text);
     fprintf(out, "data     %s: %zu points used", info->data_name, r->m);
     if (info->points_total > r->m) fprintf(out, ", %zu omitted (NaN or Inf)", info->points_total - r->m);
-    fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %d thread%s\n", method_name(r->method), r->nfev,
-            r->njev, info->fit_seconds, r->threads, r->threads == 1 ? "" : "s");
+    fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %d thread%s, %s\n", method_name(r->method),
+            r->nfev, r->njev, info->fit_seconds, r->threads, r->threads == 1 ? "" : "s",
+            strcmp(r->backend, "jit") == 0 ? "compiled kernel" : "interpreter");
     fprintf(out, "status   %d: %s %s\n\n", r->status, r->message, r->success ? "(converged)" : "(NOT converged)");
     fprintf(out, "  %-12s %22s %16s %10s\n", "parameter", "value", "std error", "rel. error");
     for (int j = 0; j < r->n; j++) {
@@ -128,6 +129,9 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
             r->nfev, r->njev, r->status);
     fprintf(out, "  \"success\": %s,\n  \"message\": ", r->success ? "true" : "false");
     json_string(out, r->message);
-    fprintf(out, ",\n  \"method\": \"%s\",\n  \"backend\": \"interp\",\n  \"threads\": %d\n}\n", method_name(r->method),
+    fprintf(out, ",\n  \"method\": \"%s\",\n  \"backend\": \"%s\",\n  \"backend_note\": ", method_name(r->method),
+            r->backend);
+    json_string(out, r->backend_note);
+    fprintf(out, ",\n  \"passes\": %d,\n  \"jit_passes\": %d,\n  \"threads\": %d\n}\n", r->passes, r->jit_passes,
             r->threads);
 }

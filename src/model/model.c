@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "exec/jit.h"
 
 nlsq_model_options nlsq_model_options_default(void)
 {
@@ -172,6 +173,14 @@ nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *par
     int rc = m->dnode ? graph_copy_reachable(src, &m->g, &m->root, 1) : GRAPH_NOMEM;
     if (rc == 0) rc = diff_reverse(&m->g, m->root, n, m->dnode);
     if (rc == 0) rc = schedule_build(&m->g, m->root, m->dnode, m->vars.count, n, &m->prog);
+    if (rc == 0) {
+        m->jit = malloc(sizeof *m->jit);
+        if (!m->jit || jit_set_init(m->jit) != 0) {
+            free(m->jit);
+            m->jit = NULL;
+            rc = GRAPH_NOMEM;
+        }
+    }
     if (rc != 0) {
         st = graph_status(rc, err);
         nlsq_model_free(m);
@@ -235,6 +244,10 @@ void nlsq_model_free(nlsq_model *m)
     graph_free(&m->g);
     free(m->dnode);
     program_free(&m->prog);
+    if (m->jit) {
+        jit_set_free(m->jit); /* waits for a compile still running */
+        free(m->jit);
+    }
     free(m);
 }
 

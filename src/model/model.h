@@ -216,6 +216,9 @@ struct nlsq_model {
     int32_t root;
     int32_t *dnode;      /* nparams derivative nodes                         */
     program prog;
+    struct jit_set *jit; /* compiled kernels of prog (src/exec/jit.c): filled
+                            by fits, internally locked, so a const model
+                            may still gain kernels                         */
 };
 
 /* Take ownership of the names and build derivatives and program from g's

@@ -1,0 +1,657 @@
+/*
+ * Compile, cache and load generated kernels.
+ *
+ * A kernel is named by a key: a 128-bit hash of its source, the
+ * compiler's identity (resolved path, size and modification time: no
+ * process is started to ask its version), the flags, the CPU and the
+ * code generator's version. Kernels live in $XDG_CACHE_HOME/nlsq (or
+ * ~/.cache/nlsq), a directory of mode 0700 that we own, as KEY.so. They
+ * are built under a temporary name and renamed into place, so a reader
+ * sees a whole file or none, and two processes building the same kernel
+ * both succeed (the last rename wins; the files are the same). A loaded
+ * kernel must carry its key: a corrupt or foreign file is removed and
+ * rebuilt.
+ *
+ * Nothing here may fail a fit: every failure leaves a note and the
+ * interpreter carries on.
+ */
+#define _GNU_SOURCE /* mkstemps, pipe2 */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "jit.h"
+
+extern char **environ;
+
+/* A compiler that runs longer than this is stopped; the fit goes on. */
+#define COMPILE_TIMEOUT_S 120
+
+static void note(jit_entry *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void note(jit_entry *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->note, sizeof e->note, fmt, ap);
+    va_end(ap);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* ---- the key ------------------------------------------------------------ */
+
+/* Two 64-bit FNV-1a streams with different seeds, each finished by a
+   splitmix64 mix: 128 bits against accidental collisions. (The cache
+   directory's permissions, not the hash, keep others' files out.) */
+typedef struct hash128 {
+    uint64_t a, b;
+} hash128;
+
+static void hash_bytes(hash128 *h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h->a = (h->a ^ p[i]) * 0x100000001b3ull;
+        h->b = (h->b ^ p[i]) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+    }
+}
+
+static void hash_str(hash128 *h, const char *s)
+{
+    hash_bytes(h, s, strlen(s) + 1); /* the NUL separates fields */
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* ---- the compiler and its flags ------------------------------------------ */
+
+#define MAX_CC_WORDS 8
+
+typedef struct compiler {
+    char *words[MAX_CC_WORDS + 1]; /* $NLSQ_CC split at white space, else "cc" */
+    int nwords;
+    char path[PATH_MAX];           /* words[0] found on PATH                  */
+    char identity[PATH_MAX + 64];
+    char buf[512];
+} compiler;
+
+static int find_on_path(const char *name, char *out, size_t size)
+{
+    if (strchr(name, '/')) {
+        if (access(name, X_OK) != 0) return -1;
+        snprintf(out, size, "%s", name);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/bin:/bin";
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0 && (size_t)snprintf(out, size, "%.*s/%s", (int)len, path, name) < size &&
+            access(out, X_OK) == 0) {
+            struct stat st;
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
+        }
+        path += len;
+        if (*path == ':') path++;
+    }
+    return -1;
+}
+
+static int compiler_find(compiler *cc, jit_entry *e)
+{
+    const char *env = getenv("NLSQ_CC");
+    snprintf(cc->buf, sizeof cc->buf, "%s", env && *env ? env : "cc");
+    cc->nwords = 0;
+    for (char *s = strtok(cc->buf, " \t"); s && cc->nwords < MAX_CC_WORDS; s = strtok(NULL, " \t"))
+        cc->words[cc->nwords++] = s;
+    cc->words[cc->nwords] = NULL;
+    if (cc->nwords == 0 || find_on_path(cc->words[0], cc->path, sizeof cc->path) != 0) {
+        note(e, "no C compiler: '%s' not found%s", cc->nwords ? cc->words[0] : "",
+             env && *env ? " (NLSQ_CC)" : " on PATH (set NLSQ_CC)");
+        return -1;
+    }
+    char real[PATH_MAX];
+    struct stat st;
+    if (!realpath(cc->path, real)) snprintf(real, sizeof real, "%s", cc->path);
+    if (stat(real, &st) != 0) memset(&st, 0, sizeof st);
+    snprintf(cc->identity, sizeof cc->identity, "%s:%lld:%lld", real, (long long)st.st_size, (long long)st.st_mtime);
+    return 0;
+}
+
+/* The flags after the compiler's own words. -ffp-contract=off and no
+   -ffast-math: the kernel must compute the interpreter's arithmetic. */
+static const char *const FLAGS[] = {
+    "-std=gnu11", "-O2", "-fPIC", "-shared", "-march=native", "-ffp-contract=off", "-fno-math-errno",
+    "-fno-trapping-math", "-fvisibility=hidden", "-w", NULL,
+};
+
+static void cpu_identity(char *buf, size_t size)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned r[12] = {0}, top = __get_cpuid_max(0x80000000u, NULL);
+    if (top >= 0x80000004u) {
+        for (unsigned i = 0; i < 3; i++) __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
+    }
+    unsigned a = 0, b = 0, c = 0, d = 0, c7 = 0, b7 = 0, d7 = 0, a7 = 0;
+    __get_cpuid(1, &a, &b, &c, &d);
+    if (__get_cpuid_max(0, NULL) >= 7) __cpuid_count(7, 0, a7, b7, c7, d7);
+    char brand[49];
+    memcpy(brand, r, 48);
+    brand[48] = 0;
+    snprintf(buf, size, "%s|%x|%x:%x|%x:%x:%x", brand, a, c, d, b7, c7, d7);
+#else
+    snprintf(buf, size, "%s", "generic");
+#endif
+}
+
+static void make_key(jit_entry *e, const compiler *cc)
+{
+    hash128 h = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+    char cpu[256], ver[32];
+    cpu_identity(cpu, sizeof cpu);
+    snprintf(ver, sizeof ver, "codegen %d abi %d", JIT_CODEGEN_VERSION, JIT_ABI);
+    hash_str(&h, ver);
+    hash_str(&h, cc->identity);
+    for (int i = 1; i < cc->nwords; i++) hash_str(&h, cc->words[i]);
+    for (int i = 0; FLAGS[i]; i++) hash_str(&h, FLAGS[i]);
+    hash_str(&h, cpu);
+    hash_str(&h, e->source);
+    snprintf(e->key, sizeof e->key, "%016llx%016llx", (unsigned long long)mix64(h.a),
+             (unsigned long long)mix64(h.b ^ h.a));
+}
+
+/* ---- the cache directory ----------------------------------------------------- */
+
+/* A directory we own that no one else may write; 0, or -1 with a note. */
+static int private_dir(const char *path, int create, jit_entry *e)
+{
+    if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
+        note(e, "cannot make the kernel cache %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        note(e, "the kernel cache %s is not a directory", path);
+        return -1;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+        note(e, "the kernel cache %s is not private (owner or mode); not used", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int cache_dir(char *out, size_t size, jit_entry *e)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && *xdg == '/') {
+        if (mkdir(xdg, 0700) != 0 && errno != EEXIST) {
+            note(e, "cannot make %s: %s", xdg, strerror(errno));
+            return -1;
+        }
+        if ((size_t)snprintf(out, size, "%s/nlsq", xdg) >= size) return -1;
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || *home != '/') {
+            note(e, "no kernel cache: neither XDG_CACHE_HOME nor HOME is set");
+            return -1;
+        }
+        char parent[PATH_MAX];
+        if ((size_t)snprintf(parent, sizeof parent, "%s/.cache", home) >= sizeof parent) return -1;
+        if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
+            note(e, "cannot make %s: %s", parent, strerror(errno));
+            return -1;
+        }
+        if ((size_t)snprintf(out, size, "%s/nlsq", parent) >= size) return -1;
+    }
+    return private_dir(out, 1, e);
+}
+
+/* ---- loading ----------------------------------------------------------------- */
+
+/* dlopen the file and check it is the kernel we asked for; on success the
+   entry holds the handle. A file that fails the checks is removed. */
+static int load_kernel(jit_entry *e, const char *path, int remove_bad)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return -1;
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        note(e, "ignored %s: not a regular file of ours", path);
+        if (remove_bad) unlink(path);
+        return -1;
+    }
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        note(e, "cannot load the kernel %s: %s", path, why ? why : "?");
+        if (remove_bad) unlink(path);
+        return -1;
+    }
+    const jit_kernel *k = dlsym(h, "nlsq_jit_kernel_v1");
+    if (!k || k->abi != JIT_ABI || !k->key || strcmp(k->key, e->key) != 0 || k->ncols != e->ncols ||
+        k->width != e->width || !k->uniform || !k->block || !k->chunk_linear) {
+        note(e, "ignored %s: not the kernel of this model (corrupt or foreign); rebuilding", path);
+        dlclose(h);
+        if (remove_bad) unlink(path);
+        return -1;
+    }
+    e->handle = h;
+    e->kernel = k;
+    return 0;
+}
+
+/* ---- compiling ------------------------------------------------------------------ */
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    size_t n = strlen(text);
+    int ok = fwrite(text, 1, n, f) == n;
+    ok &= fclose(f) == 0;
+    return ok ? 0 : -1;
+}
+
+/* The first line of the compiler's complaint, for the note. */
+static void first_line(const char *path, char *buf, size_t size)
+{
+    buf[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    if (!fgets(buf, (int)size, f)) buf[0] = 0;
+    fclose(f);
+    buf[strcspn(buf, "\n")] = 0;
+}
+
+static int run_compiler(jit_entry *e, const compiler *cc, const char *src, const char *so, const char *log)
+{
+    const char *argv[MAX_CC_WORDS + 24];
+    int n = 0;
+    for (int i = 0; i < cc->nwords; i++) argv[n++] = cc->words[i];
+    for (int i = 0; FLAGS[i]; i++) argv[n++] = FLAGS[i];
+    argv[n++] = "-o";
+    argv[n++] = so;
+    argv[n++] = src;
+    if (e->width == 4) argv[n++] = "-lmvec";
+    argv[n++] = "-lm";
+    argv[n] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0) return -1;
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawn(&pid, cc->path, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        note(e, "cannot run the C compiler %s: %s", cc->path, strerror(rc));
+        return -1;
+    }
+    /* wait, with a limit: a hung compiler must not hang the fit */
+    double deadline = now_ms() + COMPILE_TIMEOUT_S * 1e3;
+    int status = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) {
+            /* SIGCHLD ignored by the application: judge by the output */
+            status = access(so, R_OK) == 0 ? 0 : 1;
+            break;
+        }
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            note(e, "the C compiler %s took longer than %d s; stopped", cc->path, COMPILE_TIMEOUT_S);
+            return -1;
+        }
+        struct timespec ts = {0, 1000000}; /* 1 ms */
+        nanosleep(&ts, NULL);
+    }
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        char line[160];
+        first_line(log, line, sizeof line);
+        note(e, "the C compiler %s failed%s%s", cc->path, line[0] ? ": " : "", line);
+        return -1;
+    }
+    return 0;
+}
+
+/* NLSQ_JIT_DUMP=DIR: keep a copy of the generated C for inspection. */
+static void dump_source(const jit_entry *e)
+{
+    const char *dir = getenv("NLSQ_JIT_DUMP");
+    if (!dir || !*dir) return;
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/nlsq-%s.c", dir, e->key) < sizeof path) write_file(path, e->source);
+}
+
+/* Temporary files of one build, in `dir`. */
+typedef struct build_files {
+    char src[PATH_MAX], so[PATH_MAX], log[PATH_MAX];
+} build_files;
+
+static int make_temp(char *path, size_t size, const char *dir, const char *key, const char *suffix)
+{
+    if ((size_t)snprintf(path, size, "%s/.%s-XXXXXX%s", dir, key, suffix) >= size) return -1;
+    int fd = mkstemps(path, (int)strlen(suffix));
+    if (fd < 0) {
+        path[0] = 0;
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Build the kernel into dir/KEY.so and load it. */
+static int build(jit_entry *e, const compiler *cc, const char *dir, int keep)
+{
+    build_files f = {{0}, {0}, {0}};
+    int rc = -1;
+    if (make_temp(f.src, sizeof f.src, dir, e->key, ".c") != 0 || make_temp(f.so, sizeof f.so, dir, e->key, ".so") != 0 ||
+        make_temp(f.log, sizeof f.log, dir, e->key, ".log") != 0) {
+        note(e, "cannot write in the kernel cache %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    if (write_file(f.src, e->source) != 0) {
+        note(e, "cannot write %s: %s", f.src, strerror(errno));
+        goto out;
+    }
+    if (run_compiler(e, cc, f.src, f.so, f.log) != 0) goto out;
+    char final[PATH_MAX];
+    if ((size_t)snprintf(final, sizeof final, "%s/%s.so", dir, e->key) >= sizeof final) goto out;
+    if (keep) {
+        if (rename(f.so, final) != 0) {
+            note(e, "cannot rename into the kernel cache: %s", strerror(errno));
+            goto out;
+        }
+        f.so[0] = 0;
+        rc = load_kernel(e, final, 1);
+    } else {
+        rc = load_kernel(e, f.so, 0); /* stays mapped after the unlink below */
+    }
+out:
+    if (f.src[0]) unlink(f.src);
+    if (f.so[0]) unlink(f.so);
+    if (f.log[0]) unlink(f.log);
+    return rc;
+}
+
+/* Compile (or find) the entry's kernel; fills the entry. Runs without
+   the set's lock: the entry is PENDING and only this code touches it. */
+static void compile_entry(jit_entry *e)
+{
+    double t0 = now_ms();
+    compiler cc;
+    memset(&cc, 0, sizeof cc);
+    if (compiler_find(&cc, e) != 0) return;
+    char dir[PATH_MAX];
+    jit_entry scratch; /* a failure to use the cache is only a detail */
+    memset(&scratch, 0, sizeof scratch);
+    if (cache_dir(dir, sizeof dir, &scratch) == 0) {
+        if (build(e, &cc, dir, 1) == 0) {
+            e->build_ms = now_ms() - t0;
+            note(e, "compiled with %s in %.0f ms", cc.path, e->build_ms);
+        }
+        return;
+    }
+    /* no usable cache: build in a private temporary directory, not kept */
+    const char *tmp = getenv("TMPDIR");
+    char tdir[PATH_MAX];
+    snprintf(tdir, sizeof tdir, "%s/nlsq-XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
+    if (!mkdtemp(tdir)) {
+        note(e, "%s; and no temporary directory: %s", scratch.note, strerror(errno));
+        return;
+    }
+    if (build(e, &cc, tdir, 0) == 0) {
+        e->build_ms = now_ms() - t0;
+        note(e, "compiled with %s in %.0f ms, not cached: %s", cc.path, e->build_ms, scratch.note);
+    }
+    rmdir(tdir);
+}
+
+/* The cache alone; 0 when the kernel was there and loaded. */
+static int lookup_entry(jit_entry *e)
+{
+    double t0 = now_ms();
+    compiler cc;
+    memset(&cc, 0, sizeof cc);
+    if (compiler_find(&cc, e) != 0) return -1;
+    make_key(e, &cc);
+    char dir[PATH_MAX], path[PATH_MAX];
+    jit_entry scratch;
+    memset(&scratch, 0, sizeof scratch);
+    if (cache_dir(dir, sizeof dir, &scratch) != 0) return -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s.so", dir, e->key) >= sizeof path) return -1;
+    char saved[sizeof e->note];
+    memcpy(saved, e->note, sizeof saved);
+    if (load_kernel(e, path, 1) != 0) {
+        memcpy(e->note, saved, sizeof saved); /* a miss is not news */
+        return -1;
+    }
+    e->build_ms = now_ms() - t0;
+    e->from_cache = 1;
+    note(e, "loaded from the cache in %.2f ms", e->build_ms);
+    return 0;
+}
+
+/* ---- the set ----------------------------------------------------------------------- */
+
+int jit_set_init(jit_set *s)
+{
+    s->head = NULL;
+    if (pthread_mutex_init(&s->lock, NULL) != 0) return -1;
+    if (pthread_cond_init(&s->done, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        return -1;
+    }
+    return 0;
+}
+
+void jit_set_free(jit_set *s)
+{
+    jit_entry *e = s->head;
+    while (e) {
+        jit_entry *next = e->next;
+        if (e->has_thread) pthread_join(e->thread, NULL);
+        if (e->handle) dlclose(e->handle);
+        free(e->source);
+        free(e->cols);
+        free(e);
+        e = next;
+    }
+    s->head = NULL;
+    pthread_cond_destroy(&s->done);
+    pthread_mutex_destroy(&s->lock);
+}
+
+/* Publish what a compile found. `work` is the compiling thread's copy of
+   the entry, so that readers of the note under the lock never race it. */
+static void finish(jit_set *s, jit_entry *e, const jit_entry *work)
+{
+    pthread_mutex_lock(&s->lock);
+    e->kernel = work->kernel;
+    e->handle = work->handle;
+    e->build_ms = work->build_ms;
+    memcpy(e->note, work->note, sizeof e->note);
+    e->state = e->kernel ? JIT_READY : JIT_FAILED;
+    free(e->source);
+    e->source = NULL;
+    __atomic_store_n(&e->ready, e->kernel != NULL, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Compile e (PENDING: nobody else writes it) on a copy, then publish. */
+static void compile_and_finish(jit_set *s, jit_entry *e)
+{
+    jit_entry work;
+    memset(&work, 0, sizeof work);
+    work.source = e->source;
+    memcpy(work.key, e->key, sizeof work.key);
+    work.cols = e->cols;
+    work.ncols = e->ncols;
+    work.width = e->width;
+    compile_entry(&work);
+    finish(s, e, &work);
+}
+
+typedef struct thread_arg {
+    jit_set *s;
+    jit_entry *e;
+} thread_arg;
+
+static void *compile_thread(void *arg)
+{
+    thread_arg a = *(thread_arg *)arg;
+    free(arg);
+    compile_and_finish(a.s, a.e);
+    return NULL;
+}
+
+static jit_entry *find_or_add(jit_set *s, const program *p, const int *cols, int ncols, int width)
+{
+    for (jit_entry *e = s->head; e; e = e->next)
+        if (e->ncols == ncols && e->width == width && memcmp(e->cols, cols, (size_t)ncols * sizeof *cols) == 0)
+            return e;
+    jit_entry *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->cols = malloc((size_t)(ncols ? ncols : 1) * sizeof *cols);
+    char *body = codegen_kernel(p, cols, ncols, width);
+    if (!e->cols || !body) {
+        free(e->cols);
+        free(body);
+        free(e);
+        return NULL;
+    }
+    memcpy(e->cols, cols, (size_t)ncols * sizeof *cols);
+    e->ncols = ncols;
+    e->width = width;
+    e->source = body; /* the key line goes in front once the key is known */
+    e->state = JIT_NONE;
+    e->next = s->head;
+    s->head = e;
+    return e;
+}
+
+/* The key covers the body; the finished source names the key. */
+static int prepend_key(jit_entry *e)
+{
+    size_t n = strlen(e->source);
+    char *full = malloc(n + 64);
+    if (!full) return -1;
+    int k = snprintf(full, 64, "#define NLSQ_KEY \"%s\"\n", e->key);
+    memcpy(full + k, e->source, n + 1);
+    free(e->source);
+    e->source = full;
+    return 0;
+}
+
+jit_entry *jit_get(jit_set *s, const program *p, const int *cols, int ncols, int width, jit_mode mode)
+{
+    pthread_mutex_lock(&s->lock);
+    jit_entry *e = find_or_add(s, p, cols, ncols, width);
+    if (!e) {
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+    }
+    if (e->state == JIT_NONE && !e->key[0]) {
+        /* first sight: the cache, which costs a hash, a stat and a dlopen */
+        if (lookup_entry(e) == 0 || (e->key[0] && prepend_key(e) != 0)) {
+            e->state = e->kernel ? JIT_READY : JIT_FAILED;
+            __atomic_store_n(&e->ready, e->kernel != NULL, __ATOMIC_RELEASE);
+            free(e->source);
+            e->source = NULL;
+        } else if (!e->key[0]) {
+            e->state = JIT_FAILED; /* no compiler: the note says so */
+        }
+    }
+    if (e->state == JIT_NONE && mode == JIT_BACKGROUND) {
+        thread_arg *a = malloc(sizeof *a);
+        e->state = JIT_PENDING;
+        if (a) {
+            a->s = s;
+            a->e = e;
+            dump_source(e);
+        }
+        if (a && pthread_create(&e->thread, NULL, compile_thread, a) == 0) {
+            e->has_thread = 1;
+        } else {
+            free(a);
+            e->state = JIT_NONE;
+            note(e, "cannot start a thread for the compiler");
+        }
+    } else if (e->state == JIT_NONE && mode == JIT_WAIT) {
+        e->state = JIT_PENDING;
+        dump_source(e);
+        pthread_mutex_unlock(&s->lock);
+        compile_and_finish(s, e);
+        pthread_mutex_lock(&s->lock);
+    }
+    while (mode == JIT_WAIT && e->state == JIT_PENDING) pthread_cond_wait(&s->done, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+const jit_kernel *jit_kernel_ready(jit_entry *e)
+{
+    return e && __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) ? e->kernel : NULL;
+}
+
+void jit_entry_note(jit_set *s, jit_entry *e, char *buf, size_t size)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(buf, size, "%s", e->note);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void jit_describe(char *buf, size_t size)
+{
+    jit_entry scratch;
+    compiler cc;
+    char dir[PATH_MAX];
+    memset(&scratch, 0, sizeof scratch);
+    memset(&cc, 0, sizeof cc);
+    if (compiler_find(&cc, &scratch) != 0) {
+        snprintf(buf, size, "%s: models run on the interpreter", scratch.note);
+        return;
+    }
+    if (cache_dir(dir, sizeof dir, &scratch) != 0)
+        snprintf(buf, size, "C compiler %s; %s", cc.path, scratch.note);
+    else
+        snprintf(buf, size, "C compiler %s; kernels cached in %s", cc.path, dir);
+}

@@ -1,0 +1,332 @@
+/*
+ * The fixed part of every generated kernel (src/exec/codegen.c splices the
+ * model's code in at the MODEL marker below and puts the configuration
+ * macros in front). It is compiled by the user's C compiler at run time,
+ * not as part of the library, so it includes no header: <math.h> and
+ * <immintrin.h> alone would cost more compile time than the kernel.
+ *
+ * Every operation here repeats, in the same order, the arithmetic of the
+ * library's own code (the interpreter's ops in src/model/ops.c and
+ * src/exec/interp.c, the rows of src/exec/pass.c, qr_fold in
+ * src/linalg/qr.c). Built with -ffp-contract=off and without -ffast-math,
+ * the kernel then produces the interpreter's results bit for bit, so the
+ * pass may switch to it between two iterations without changing the fit.
+ *
+ * Configuration macros, defined by the generator:
+ *   NLSQ_W      lanes per vector: 4 (AVX2 and glibc's libmvec) or 1 (libm)
+ *   NLSQ_NCOLS  Jacobian columns folded (free parameters)
+ *   NLSQ_NVARS  independent variables
+ *   NLSQ_KEY    the cache key, a string, for the loader to check
+ */
+typedef unsigned long size_t;
+
+#define NLSQ_BLOCK 256
+#define NLSQ_JIT_ABI 1
+#define NR (NLSQ_NCOLS + 1) /* columns of R_aug: J, then r */
+
+double exp(double), expm1(double), log(double), log1p(double), log10(double), log2(double);
+double cbrt(double), sin(double), cos(double), tan(double), asin(double), acos(double);
+double atan(double), sinh(double), cosh(double), tanh(double), asinh(double), acosh(double);
+double atanh(double), erf(double), erfc(double), tgamma(double), lgamma_r(double, int *);
+double pow(double, double), hypot(double, double), atan2(double, double);
+void *memcpy(void *, const void *, size_t);
+void *memset(void *, int, size_t);
+
+/* ---- the ABI shared with src/exec/jit.h ---------------------------------- */
+
+typedef struct nlsq_jit_chunk {
+    const double *x;    /* row k of the variables at x + k*stride */
+    size_t stride;
+    const double *y;
+    const double *sigma;
+    double sigma_all;
+    size_t first, last; /* the chunk's points */
+    double *R;          /* NR x NR, zero on entry */
+    double *block;      /* NLSQ_BLOCK x (NR + 1) workspace */
+    double *xb;         /* NLSQ_BLOCK x NLSQ_NVARS workspace */
+    double cost, chi2;  /* out */
+    size_t bad;         /* out */
+} nlsq_jit_chunk;
+
+typedef struct nlsq_jit_kernel {
+    int abi, nvars, ncols, width;
+    const char *key;
+    void (*uniform)(const double *params, double *u);
+    void (*block)(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb,
+                  double *out);
+    void (*chunk_linear)(const double *u, nlsq_jit_chunk *a);
+} nlsq_jit_kernel;
+
+/* ---- scalar ops, as src/model/ops.c ---------------------------------------- */
+
+static double k_sign(double a)
+{
+    double r = a > 0 ? 1.0 : a;
+    return a < 0 ? -1.0 : r;
+}
+
+static double k_min(double a, double b)
+{
+    if (__builtin_isnan(a) || __builtin_isnan(b)) return a + b;
+    if (a < b) return a;
+    if (b < a) return b;
+    return __builtin_signbit(a) ? a : b;
+}
+
+static double k_max(double a, double b)
+{
+    if (__builtin_isnan(a) || __builtin_isnan(b)) return a + b;
+    if (a > b) return a;
+    if (b > a) return b;
+    return __builtin_signbit(a) ? b : a;
+}
+
+static double k_powi(double x, int k)
+{
+    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
+    double r = 1.0, b = x;
+    while (n) {
+        if (n & 1u) r *= b;
+        n >>= 1;
+        if (n) b *= b;
+    }
+    return k < 0 ? 1.0 / r : r;
+}
+
+static double k_from_bits(unsigned long long bits)
+{
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+static double k_lgamma(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+
+static double k_digamma(double x)
+{
+    if (__builtin_isnan(x)) return x;
+    if (x <= 0) {
+        double fl = __builtin_floor(x);
+        if (x == fl) return __builtin_nan("");
+        double r = x - fl;
+        return k_digamma(1.0 - x) - 3.14159265358979323846 / tan(3.14159265358979323846 * r);
+    }
+    if (__builtin_isinf(x)) return x;
+    double acc = 0.0;
+    while (x < 10.0) {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    double z = 1.0 / (x * x);
+    double series = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240
+                     - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
+    return acc + log(x) - 0.5 / x - series;
+}
+
+/* ---- vectors of NLSQ_W points ---------------------------------------------- */
+
+#if NLSQ_W == 4
+typedef double V __attribute__((vector_size(32)));
+typedef long long VI __attribute__((vector_size(32)));
+typedef double VU __attribute__((vector_size(32), aligned(8)));
+#define VLOAD(p) (*(const VU *)(p))
+#define VSTORE(p, v) (*(VU *)(p) = (v))
+#define VSPLAT(s) ((V){(s), (s), (s), (s)})
+/* a comparison gives a mask of -1/0 lanes; as numbers 1.0/0.0 */
+#define VBOOL(m) ((V)((m) & (VI)VSPLAT(1.0)))
+#define VSEL(m, a, b) ((V)(((m) & (VI)(a)) | (~(m) & (VI)(b))))
+#define VLANES1(f, a) ({ V a_ = (a), r_; for (int l_ = 0; l_ < 4; l_++) r_[l_] = f(a_[l_]); r_; })
+#define VLANES2(f, a, b) ({ V a_ = (a), b_ = (b), r_; for (int l_ = 0; l_ < 4; l_++) r_[l_] = f(a_[l_], b_[l_]); r_; })
+#define VM(name) _ZGVdN4v_##name
+#define VM2(name) _ZGVdN4vv_##name
+#define DECL1(name) V VM(name)(V) __attribute__((const, nothrow));
+#define DECL2(name) V VM2(name)(V, V) __attribute__((const, nothrow));
+DECL1(exp) DECL1(expm1) DECL1(log) DECL1(log1p) DECL1(log10) DECL1(log2) DECL1(cbrt)
+DECL1(sin) DECL1(cos) DECL1(tan) DECL1(asin) DECL1(acos) DECL1(atan) DECL1(sinh)
+DECL1(cosh) DECL1(tanh) DECL1(asinh) DECL1(acosh) DECL1(atanh) DECL1(erf) DECL1(erfc)
+DECL2(pow) DECL2(hypot) DECL2(atan2)
+#else
+typedef double V;
+#define VLOAD(p) (*(p))
+#define VSTORE(p, v) (*(p) = (v))
+#define VSPLAT(s) (s)
+#define VBOOL(m) ((m) ? 1.0 : 0.0)
+#define VSEL(m, a, b) ((m) ? (a) : (b))
+#define VLANES1(f, a) f(a)
+#define VLANES2(f, a, b) f(a, b)
+#define VM(name) name
+#define VM2(name) name
+#endif
+
+#define V_SQRT(a) VLANES1(__builtin_sqrt, a)
+#define V_ABS(a) VLANES1(__builtin_fabs, a)
+#define V_FLOOR(a) VLANES1(__builtin_floor, a)
+#define V_CEIL(a) VLANES1(__builtin_ceil, a)
+#define V_SIGN(a) VLANES1(k_sign, a)
+#define V_MIN(a, b) VLANES2(k_min, a, b)
+#define V_MAX(a, b) VLANES2(k_max, a, b)
+#define V_LGAMMA(a) VLANES1(k_lgamma, a)
+#define V_TGAMMA(a) VLANES1(tgamma, a)
+#define V_DIGAMMA(a) VLANES1(k_digamma, a)
+
+/* u^k by the multiplications of k_powi, lane by lane */
+static inline V v_powi(V x, int k)
+{
+    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
+    V r = VSPLAT(1.0), b = x;
+    while (n) {
+        if (n & 1u) r *= b;
+        n >>= 1;
+        if (n) b *= b;
+    }
+    return k < 0 ? VSPLAT(1.0) / r : r;
+}
+
+/* Copy the block's points in, zero-padding a short last block. */
+static void load_x(const double *x, size_t stride, size_t start, size_t len, double *xb)
+{
+    for (int k = 0; k < NLSQ_NVARS; k++) {
+        memcpy(xb + k * NLSQ_BLOCK, x + k * stride + start, len * sizeof(double));
+        memset(xb + k * NLSQ_BLOCK + len, 0, (NLSQ_BLOCK - len) * sizeof(double));
+    }
+}
+
+/* @MODEL@ */
+
+/* ---- the fold, as src/linalg/qr.c with the column count fixed --------------- */
+
+static inline double dot4(const double *a, const double *b, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static double norm_scaled(const double *x, size_t n)
+{
+    double scale = 0, ssq = 1;
+    for (size_t i = 0; i < n; i++) {
+        double a = __builtin_fabs(x[i]);
+        if (a == 0) continue;
+        if (__builtin_isnan(a)) return a;
+        if (scale < a) {
+            ssq = 1 + ssq * (scale / a) * (scale / a);
+            scale = a;
+        } else {
+            ssq += (a / scale) * (a / scale);
+        }
+    }
+    return scale * __builtin_sqrt(ssq);
+}
+
+static double vec_norm(const double *x, size_t n)
+{
+    double ssq = dot4(x, x, n);
+    if (ssq > 0x1p-900 && ssq < 0x1p900) return __builtin_sqrt(ssq);
+    if (ssq == 0) return 0;
+    return norm_scaled(x, n);
+}
+
+static void fold(double *R, double *A, size_t rows)
+{
+    if (rows == 0) return;
+    for (int k = 0; k < NR; k++) {
+        double *ak = A + k * NLSQ_BLOCK;
+        double xnorm = vec_norm(ak, rows);
+        if (xnorm == 0) continue;
+        double alpha = R[k * NR + k];
+        double beta = -__builtin_copysign(hypot(alpha, xnorm), alpha);
+        double tau = (beta - alpha) / beta;
+        double scal = 1 / (alpha - beta);
+        for (size_t i = 0; i < rows; i++) ak[i] *= scal;
+        R[k * NR + k] = beta;
+        for (int j = k + 1; j < NR; j++) {
+            double *aj = A + j * NLSQ_BLOCK;
+            double *rkj = &R[j * NR + k];
+            double dot = (*rkj + dot4(ak, aj, rows)) * tau;
+            *rkj -= dot;
+            for (size_t i = 0; i < rows; i++) aj[i] -= dot * ak[i];
+        }
+    }
+}
+
+/* ---- the entry points --------------------------------------------------------- */
+
+typedef struct ksum {
+    double sum, comp;
+} ksum;
+
+static void ksum_add(ksum *k, double v)
+{
+    double t = k->sum + v;
+    if (__builtin_fabs(k->sum) >= __builtin_fabs(v))
+        k->comp += (k->sum - t) + v;
+    else
+        k->comp += (v - t) + k->sum;
+    k->sum = t;
+}
+
+/* Weighted rows [J | r] of one block, as make_rows_linear in pass.c; the
+   evaluation left f in column NLSQ_NCOLS, where r now goes. */
+static int rows_linear(double *A, const double *y, const double *sg, double w_all, size_t len, double *chi2_out)
+{
+    double *rcol = A + NLSQ_NCOLS * NLSQ_BLOCK, *w = A + (NLSQ_NCOLS + 1) * NLSQ_BLOCK;
+    double chi2 = 0, probe = 0;
+    for (size_t i = 0; i < len; i++) {
+        w[i] = sg ? 1.0 / sg[i] : w_all;
+        double r = w[i] * (rcol[i] - y[i]);
+        rcol[i] = r;
+        chi2 += r * r;
+    }
+    for (int c = 0; c < NLSQ_NCOLS; c++) {
+        double *dst = A + c * NLSQ_BLOCK;
+        for (size_t i = 0; i < len; i++) {
+            dst[i] = w[i] * dst[i];
+            probe += dst[i] * 0.0;
+        }
+    }
+    *chi2_out = chi2;
+    return !__builtin_isfinite(chi2) || __builtin_isnan(probe);
+}
+
+static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
+{
+    ksum cost = {0, 0}, chi2 = {0, 0};
+    size_t bad = 0;
+    double w_all = 1.0 / a->sigma_all;
+    for (size_t start = a->first; start < a->last; start += NLSQ_BLOCK) {
+        size_t len = a->last - start < NLSQ_BLOCK ? a->last - start : NLSQ_BLOCK;
+        load_x(a->x, a->stride, start, len, a->xb);
+        model_block(u, a->xb, a->block);
+        double c2;
+        bad += rows_linear(a->block, a->y + start, a->sigma ? a->sigma + start : 0, w_all, len, &c2);
+        ksum_add(&cost, 0.5 * c2);
+        ksum_add(&chi2, c2);
+        fold(a->R, a->block, len);
+    }
+    a->cost = cost.sum + cost.comp;
+    a->chi2 = chi2.sum + chi2.comp;
+    a->bad = bad;
+}
+
+static void k_block(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb,
+                    double *out)
+{
+    load_x(x, stride, start, len, xb);
+    model_block(u, xb, out);
+}
+
+__attribute__((visibility("default"))) const nlsq_jit_kernel nlsq_jit_kernel_v1 = {
+    NLSQ_JIT_ABI, NLSQ_NVARS, NLSQ_NCOLS, NLSQ_W, NLSQ_KEY, model_uniform, k_block, k_chunk_linear,
+};
