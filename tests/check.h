@@ -13,7 +13,7 @@
 
 static int check_failures;       /* in the current test */
 static int check_skip_reason_set;
-static char check_skip_reason[256];
+static char check_skip_reason[512];
 
 #define CHECK(cond)                                                            \
     do {                                                                       \

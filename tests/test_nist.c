@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "jit_env.h"
 #include "nlsq.h"
 
 #ifndef NLSQ_SHARED_DIR
@@ -168,6 +169,9 @@ static void run_case(const nist_case *c, double *worst_p, double *worst_sd)
         CHECK_MSG(min_p >= 6, "%s start %d: parameter LRE %.2f < 6 (status %d: %s)", c->name, s + 1, min_p, r->status,
                   r->message);
         if (check_sd) CHECK_MSG(min_sd >= 4, "%s start %d: standard deviation LRE %.2f < 4", c->name, s + 1, min_sd);
+        char what[64];
+        snprintf(what, sizeof what, "%s start %d", c->name, s + 1);
+        jit_env_check(r, what);
         *worst_p = fmin(*worst_p, min_p);
         if (check_sd) *worst_sd = fmin(*worst_sd, min_sd);
         nlsq_result_free(r);
@@ -187,6 +191,7 @@ static void test_nist_strd_both_starts_default_options(void)
     double worst_p = 11, worst_sd = 11;
     for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) run_case(&CASES[k], &worst_p, &worst_sd);
     printf("    worst LRE over all runs: parameters %.2f, standard deviations %.2f\n", worst_p, worst_sd);
+    jit_env_report();
 }
 
 int main(void)

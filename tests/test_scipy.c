@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "check.h"
+#include "jit_env.h"
 #include "nlsq.h"
 
 #ifndef NLSQ_SOURCE_DIR
@@ -153,6 +154,7 @@ static void check_fixture(fixture *fx, int *compared)
     printf("    %-24s %-3s %-8s sigma %-6s max rel diff: popt %.1e  pcov %.1e\n", fx->name, fx->method, fx->loss,
            fx->sigma_kind, worst_p, worst_c);
     ++*compared;
+    if (d.sigma_kind != NLSQ_SIGMA_COVARIANCE) jit_env_check(r, fx->name);
     nlsq_result_free(r);
     nlsq_model_free(m);
 }
@@ -172,6 +174,7 @@ static void test_curve_fit_matches_scipy_fixtures(void)
     fx.sigma = NULL;
     fclose(f);
     CHECK_MSG(compared >= 20, "only %d fixtures compared", compared);
+    jit_env_report();
 }
 
 int main(void)

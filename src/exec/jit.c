@@ -152,11 +152,12 @@ static int compiler_find(compiler *cc, jit_entry *e)
     return 0;
 }
 
-/* The flags after the compiler's own words. -ffp-contract=off and no
-   -ffast-math: the kernel must compute the interpreter's arithmetic. */
+/* The flags after the compiler's own words. -ffp-contract=off, no
+   -ffast-math and -fno-builtin (no compile-time libm): the kernel must
+   compute the interpreter's arithmetic, bit for bit. */
 static const char *const FLAGS[] = {
     "-std=gnu11", "-O2", "-fPIC", "-shared", "-march=native", "-ffp-contract=off", "-fno-math-errno",
-    "-fno-trapping-math", "-fvisibility=hidden", "-w", NULL,
+    "-fno-trapping-math", "-fno-builtin", "-fvisibility=hidden", "-w", NULL,
 };
 
 static void cpu_identity(char *buf, size_t size)

@@ -5,6 +5,10 @@
  * not as part of the library, so it includes no header: <math.h> and
  * <immintrin.h> alone would cost more compile time than the kernel.
  *
+ * It is built with -fno-builtin: otherwise the compiler evaluates libm
+ * calls whose argument it can prove constant with its own correctly
+ * rounded arithmetic, which differs from glibc's in the last bit.
+ *
  * Every operation here repeats, in the same order, the arithmetic of the
  * library's own code (the interpreter's ops in src/model/ops.c and
  * src/exec/interp.c, the rows of src/exec/pass.c, qr_fold in
@@ -29,8 +33,6 @@ double cbrt(double), sin(double), cos(double), tan(double), asin(double), acos(d
 double atan(double), sinh(double), cosh(double), tanh(double), asinh(double), acosh(double);
 double atanh(double), erf(double), erfc(double), tgamma(double), lgamma_r(double, int *);
 double pow(double, double), hypot(double, double), atan2(double, double);
-void *memcpy(void *, const void *, size_t);
-void *memset(void *, int, size_t);
 
 /* ---- the ABI shared with src/exec/jit.h ---------------------------------- */
 
@@ -96,7 +98,7 @@ static double k_powi(double x, int k)
 static double k_from_bits(unsigned long long bits)
 {
     double d;
-    memcpy(&d, &bits, sizeof d);
+    __builtin_memcpy(&d, &bits, sizeof d);
     return d;
 }
 
@@ -190,8 +192,8 @@ static inline V v_powi(V x, int k)
 static void load_x(const double *x, size_t stride, size_t start, size_t len, double *xb)
 {
     for (int k = 0; k < NLSQ_NVARS; k++) {
-        memcpy(xb + k * NLSQ_BLOCK, x + k * stride + start, len * sizeof(double));
-        memset(xb + k * NLSQ_BLOCK + len, 0, (NLSQ_BLOCK - len) * sizeof(double));
+        __builtin_memcpy(xb + k * NLSQ_BLOCK, x + k * stride + start, len * sizeof(double));
+        __builtin_memset(xb + k * NLSQ_BLOCK + len, 0, (NLSQ_BLOCK - len) * sizeof(double));
     }
 }
 

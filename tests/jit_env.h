@@ -1,0 +1,54 @@
+/*
+ * The NIST and SciPy suites run twice under ctest: as they are, and with
+ * NLSQ_BACKEND=jit (test_nist_jit, test_scipy_jit). In the second run
+ * every fit must have run on a compiled kernel, unless this machine has
+ * no compiler: then the count of such fits is reported, and the test is
+ * skipped rather than passed.
+ */
+#ifndef NLSQ_TESTS_JIT_ENV_H
+#define NLSQ_TESTS_JIT_ENV_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nlsq.h"
+
+static int jit_env_fits, jit_env_no_compiler;
+
+static inline int jit_env_wanted(void)
+{
+    const char *b = getenv("NLSQ_BACKEND");
+    return b && strcmp(b, "jit") == 0;
+}
+
+/* After a fit whose passes could be compiled (not a covariance sigma). */
+static inline void jit_env_check(const nlsq_result *r, const char *what)
+{
+    if (!jit_env_wanted()) return;
+    jit_env_fits++;
+    if (strstr(r->backend_note, "no C compiler") || strstr(r->backend_note, "failed")) {
+        jit_env_no_compiler++;
+        return;
+    }
+    CHECK_MSG(strcmp(r->backend, "jit") == 0 && r->jit_passes == r->passes,
+              "%s: NLSQ_BACKEND=jit but %d of %d passes compiled (%s)", what, r->jit_passes, r->passes,
+              r->backend_note);
+}
+
+/* At the end of the test: say how many fits ran compiled. */
+static inline void jit_env_report(void)
+{
+    if (!jit_env_wanted()) return;
+    if (jit_env_no_compiler) {
+        char why[160];
+        snprintf(why, sizeof why, "NLSQ_BACKEND=jit, but no kernel could be built for %d of %d fits",
+                 jit_env_no_compiler, jit_env_fits);
+        test_skip(why);
+    } else {
+        printf("    NLSQ_BACKEND=jit: all %d fits ran on compiled kernels\n", jit_env_fits);
+        CHECK(jit_env_fits > 0);
+    }
+}
+
+#endif
