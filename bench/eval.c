@@ -6,6 +6,11 @@
  * run. Best of several repetitions; the results of both are compared so a
  * fast wrong answer cannot hide.
  *
+ * Then the time of one pass (model, Jacobian, rows and the fold into
+ * R_aug) at 10^7 points ($NLSQ_BENCH_PASS_POINTS): the interpreter, the
+ * compiled kernel on one thread and on all cores, and the hand-written
+ * fused loops of handfused.c (-O3 -march=native).
+ *
  *   bench_eval [points] [repetitions]
  */
 #define _POSIX_C_SOURCE 200809L
@@ -13,9 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "exec/exec.h"
+#include "handfused.h"
 #include "handwritten.h"
+#include "exec/jit.h"
 #include "nlsq.h"
 
 typedef void (*hand_fn)(const double *, const double *, size_t, double *, double *);
@@ -80,6 +88,100 @@ static double max_rel_diff(const double *a, const double *b, size_t n)
     return scale > 0 ? diff / scale : diff;
 }
 
+/* ---- per pass: the compiled kernel against a hand-written fused loop ---- */
+
+typedef double (*hand_pass_fn)(const double *p, const double *x, const double *y, size_t m, double *R);
+static const hand_pass_fn HAND_PASS[4] = {hand_pass_decay, hand_pass_gauss_linear, hand_pass_gauss2d,
+                                          hand_pass_three_gauss};
+
+static double time_pass(pass *ps, const pass_data *d, const double *p, double *R, int reps)
+{
+    double best = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        pass_out out = {0, 0, R, 0, NULL};
+        double t0 = now();
+        pass_run(ps, d, p, &out);
+        best = fmin(best, now() - t0);
+    }
+    return best;
+}
+
+/* Largest relative difference of |R_jj| (rows may differ in sign). */
+static double diag_diff(const double *R1, const double *R2, int nc)
+{
+    double worst = 0;
+    for (int j = 0; j < nc; j++) {
+        double a = fabs(R1[j * nc + j]), b = fabs(R2[j * nc + j]);
+        worst = fmax(worst, fabs(a - b) / fmax(b, 1e-300));
+    }
+    return worst;
+}
+
+static void bench_passes(size_t n, int reps)
+{
+    double *x = malloc(2 * n * sizeof *x), *y = malloc(n * sizeof *y);
+    double R1[121], R2[121];
+    if (!x || !y) exit(1);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = -3 + 6.0 * (double)i / (double)n;
+        x[n + i] = 2 - 4.0 * (double)((i * 7919) % n) / (double)n;
+    }
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    pool *pl = cores > 1 ? pool_new(cores) : NULL;
+    const vmath *wide = vmath_avx2();
+    int width = wide && vmath_select() == wide ? 4 : 1;
+    printf("\nper pass (model, Jacobian, rows and fold into R_aug), %zu points, best of %d\n", n, reps);
+    printf("%-18s | %10s | %10s %10s | %9s | %10s %8s | %s\n", "model", "interp ms", "jit ms", "hand ms",
+           "jit/hand", "jit ms", "speedup", "|R_jj| jit vs hand");
+    printf("%-18s | %10s | %10s %10s | %9s | %10s %8s |\n", "", "(1 thread)", "(1 thread)", "(-O3 nat.)", "",
+           "(all cores)", "");
+    for (size_t k = 0; k < sizeof MODELS / sizeof MODELS[0]; k++) {
+        const bench_model *bm = &MODELS[k];
+        nlsq_model_options o = nlsq_model_options_default();
+        o.vars = bm->vars;
+        nlsq_model *m = NULL;
+        if (nlsq_model_parse(bm->text, &o, &m, NULL) != NLSQ_OK) exit(1);
+        /* y: the model at slightly different parameters, so r is not 0 */
+        double q[10];
+        for (int j = 0; j < bm->nparams; j++) q[j] = bm->p[j] * 1.01;
+        nlsq_model_eval(m, q, x, n, y, NULL, NULL);
+        int cols[10];
+        for (int j = 0; j < bm->nparams; j++) cols[j] = j;
+        jit_entry *e = jit_get(m->jit, &m->prog, cols, bm->nparams, width, JIT_WAIT);
+        if (!jit_kernel_ready(e)) {
+            printf("%-18s | no compiled kernel: %s\n", bm->name, e ? e->note : "out of memory");
+            nlsq_model_free(m);
+            continue;
+        }
+        pass pi, pj, pa;
+        if (pass_init(&pi, &m->prog, vmath_select(), cols, bm->nparams, NLSQ_LOSS_LINEAR, 1, NULL) != 0 ||
+            pass_init(&pj, &m->prog, vmath_select(), cols, bm->nparams, NLSQ_LOSS_LINEAR, 1, NULL) != 0 ||
+            pass_init(&pa, &m->prog, vmath_select(), cols, bm->nparams, NLSQ_LOSS_LINEAR, 1, pl) != 0 ||
+            pass_use_jit(&pj, e) != 0 || pass_use_jit(&pa, e) != 0)
+            exit(1);
+        pass_data d = {x, n, n, y, NULL, 1.0, 0};
+        double t_interp = time_pass(&pi, &d, bm->p, R1, reps);
+        double t_jit = time_pass(&pj, &d, bm->p, R1, reps);
+        double t_all = time_pass(&pa, &d, bm->p, R1, reps);
+        double t_hand = INFINITY;
+        for (int r = 0; r < reps; r++) {
+            double t0 = now();
+            HAND_PASS[k](bm->p, x, y, n, R2);
+            t_hand = fmin(t_hand, now() - t0);
+        }
+        printf("%-18s | %10.1f | %10.1f %10.1f | %9.2f | %10.1f %7.2fx | %.1e\n", bm->name, 1e3 * t_interp,
+               1e3 * t_jit, 1e3 * t_hand, t_jit / t_hand, 1e3 * t_all, t_jit / t_all,
+               diag_diff(R1, R2, bm->nparams + 1));
+        pass_free(&pi);
+        pass_free(&pj);
+        pass_free(&pa);
+        nlsq_model_free(m);
+    }
+    pool_free(pl);
+    free(x);
+    free(y);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)atof(argv[1]) : 1000000;
@@ -123,5 +225,7 @@ int main(int argc, char **argv)
     free(f2);
     free(J1);
     free(J2);
+    const char *pass_points = getenv("NLSQ_BENCH_PASS_POINTS");
+    bench_passes(pass_points ? (size_t)atof(pass_points) : 10000000, reps < 5 ? reps : 5);
     return 0;
 }

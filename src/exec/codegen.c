@@ -250,11 +250,12 @@ static void emit_block(sbuf *b, const program *p, const int *cols, int ncols)
         b->failed = 1;
         return;
     }
-    sb_printf(b, "static void model_block(const double *restrict u, const double *restrict xb, double *restrict out)\n{\n");
-    sb_printf(b, "    (void)u;\n    (void)xb;\n");
+    sb_printf(b, "static void model_block(const double *restrict u, const double *restrict xb, size_t xstride,\n"
+                 "                        double *restrict out)\n{\n");
+    sb_printf(b, "    (void)u;\n    (void)xb;\n    (void)xstride;\n");
     for (int i = 0; i < p->nbcast; i++) sb_printf(b, "    const V s%d = VSPLAT(u[%d]);\n", p->nvars + i, p->bcast[i]);
     sb_printf(b, "    for (int i = 0; i < NLSQ_BLOCK; i += NLSQ_W) {\n");
-    for (int k = 0; k < p->nvars; k++) sb_printf(b, "        const V s%d = VLOAD(xb + %d * NLSQ_BLOCK + i);\n", k, k);
+    for (int k = 0; k < p->nvars; k++) sb_printf(b, "        const V s%d = VLOAD(xb + %d * xstride + i);\n", k, k);
     int first_temp = p->nvars + p->nbcast;
     if (p->nslots > first_temp) {
         sb_printf(b, "        V");

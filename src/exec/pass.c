@@ -94,10 +94,28 @@ static int x_is_finite(const pass_data *d, int nvars, size_t i)
     return 1;
 }
 
+/* Sum of a[i]*b[i] in four partial sums (lane i % 4, the tail in lane 0),
+   as qr.c's dot4 and the compiled kernels form it: independent chains of
+   additions, and one fixed order of them. */
+static double dot_lanes(const double *a, const double *b, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /*
  * The common case — linear loss, nothing omitted, no residuals kept —
  * column by column in loops the compiler vectorises. Non-finite values are
- * found through sum(v * 0), which is NaN exactly when some v is Inf or NaN.
+ * found through sum(v * 0), which is NaN exactly when some v is Inf or NaN
+ * (in any order of summation).
  */
 static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len,
                              const double *f, const double *const *jcol, pass_out *out)
@@ -107,20 +125,17 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
     double w_all = 1.0 / d->sigma_all;
     int nc = ps->ncols;
     double *rcol = wk->block + (size_t)nc * NLSQ_BLOCK, *w = wk->block + (size_t)(nc + 1) * NLSQ_BLOCK;
-    double chi2 = 0, probe = 0;
+    static const double zeros[NLSQ_BLOCK];
     for (size_t i = 0; i < len; i++) {
         w[i] = sg ? 1.0 / sg[i] : w_all;
-        double r = w[i] * (f[i] - y[i]);
-        rcol[i] = r;
-        chi2 += r * r;
+        rcol[i] = w[i] * (f[i] - y[i]);
     }
+    double chi2 = dot_lanes(rcol, rcol, len), probe = 0;
     for (int c = 0; c < nc; c++) {
         const double *jc = jcol[c];
         double *dst = wk->block + (size_t)c * NLSQ_BLOCK;
-        for (size_t i = 0; i < len; i++) {
-            dst[i] = w[i] * jc[i];
-            probe += dst[i] * 0.0;
-        }
+        for (size_t i = 0; i < len; i++) dst[i] = w[i] * jc[i];
+        probe += dot_lanes(dst, zeros, len);
     }
     out->chi2 += chi2;
     out->cost += 0.5 * chi2;
