@@ -442,7 +442,9 @@ static void test_nan_policy_omit_equals_dropping_the_point(void)
     nlsq_result *b = fit(m, xs, ys, M - 2, NULL, NLSQ_OK);
     if (a && b) {
         CHECK(a->m == M - 2);
-        for (int j = 0; j < 3; j++) CHECK_NEAR(a->popt[j], b->popt[j], 1e-12 * fabs(b->popt[j]), "omit p%d", j);
+        /* not to the bit: sums over a block run in four lanes, and dropping
+           a point moves the later ones to other lanes */
+        for (int j = 0; j < 3; j++) CHECK_NEAR(a->popt[j], b->popt[j], 1e-10 * fabs(b->popt[j]), "omit p%d", j);
         CHECK(isnan(a->residuals[5]) && isnan(a->residuals[20]) && isfinite(a->residuals[6]));
     }
     nlsq_result_free(a);
