@@ -4,7 +4,7 @@ the ratio peer/nlsq (> 1: nlsq is faster); '*' marks a peer whose solution
 differs from nlsq's by more than 1e-6 relative in some parameter."""
 import sys
 
-PEERS = ["nlsq", "minpack", "gsl", "ceres", "scipy-lm", "scipy-trf", "scipy-lm-jac", "scipy-trf-jac"]
+PEERS = ["nlsq", "nlsq-1t", "nlsq-interp-1t", "nlsq-jax", "nlsq-jax-first", "minpack", "gsl", "ceres", "scipy-lm", "scipy-trf", "scipy-lm-jac", "scipy-trf-jac"]
 rows = {}
 for line in sys.stdin:
     f = line.split()
