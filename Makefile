@@ -3,7 +3,7 @@
 #   make test   build, then run the whole test suite (ctest)
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
-#   make bench  bench/eval: interpreter vs hand-written C
+#   make bench  bench/eval (interpreter, compiled kernel, hand-written C) and bench/latency
 #   make bench-fit  bench/fit: nlsq vs SciPy, MINPACK, GSL, Ceres (installs the peers)
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -36,6 +36,7 @@ demo: all
 
 bench: all
 	./$(BUILD)/bench/bench_eval
+	./$(BUILD)/bench/bench_latency ./$(BUILD)/tools/nlsq
 
 bench-fit: deps
 	bash bench/fit.sh

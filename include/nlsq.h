@@ -435,7 +435,8 @@ typedef int (*nlsq_callback)(void *user, int iteration, double cost, const doubl
  *   INTERP   the interpreter only
  *   JIT      compile (or load) before the first pass and wait for it
  * No compiler, or a failed compile, never fails a fit: the interpreter
- * carries on and result->backend_note says why. A model keeps its
+ * carries on and result->backend_note says why. (A covariance sigma, whose
+ * whitening needs all rows at once, always runs on the interpreter.) A model keeps its
  * kernels until nlsq_model_free, which waits for a compile in progress.
  * NLSQ_JIT_DUMP=DIR writes each generated source to DIR for inspection.
  */

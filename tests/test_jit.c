@@ -25,7 +25,8 @@
 #include "nlsq.h"
 #include "random_model.h"
 
-#define NRANDOM 1000
+#define NRANDOM_DEFAULT 1000
+static int nrandom = NRANDOM_DEFAULT; /* $NLSQ_TEST_RANDOM_MODELS for quick runs (TSan, valgrind) */
 
 static char cache_root[256];
 static int compiler_ok = -1;
@@ -327,12 +328,12 @@ static void test_random_models_agree_with_the_interpreter(void)
     o.vars = "x,y";
     int made = 0, compared = 0, values = 0;
     double *x = malloc(2 * NPTS * sizeof *x), *y = malloc(NPTS * sizeof *y);
-    while (made < NRANDOM && check_failures < 10) {
+    while (made < nrandom && check_failures < 10) {
         /* a batch compiles in the background, in parallel, then is checked */
         nlsq_model *ms[BATCH];
         jit_entry *es[BATCH];
         int nb = 0;
-        while (nb < BATCH && made < NRANDOM) {
+        while (nb < BATCH && made < nrandom) {
             t.count = 0;
             int root = gen(&t, &r, 1 + rng_int(&r, 5));
             size_t len = 0;
@@ -377,7 +378,7 @@ static void test_random_models_agree_with_the_interpreter(void)
     free(x);
     free(y);
     printf("    %d random models compiled; passes, R_aug and %d values and derivatives agree\n", compared, values);
-    CHECK(compared == NRANDOM);
+    CHECK(compared == nrandom);
 }
 
 /* ---- fits ------------------------------------------------------------------------ */
@@ -675,6 +676,7 @@ int main(void)
         return 1;
     }
     setenv("XDG_CACHE_HOME", cache_root, 1);
+    if (getenv("NLSQ_TEST_RANDOM_MODELS")) nrandom = atoi(getenv("NLSQ_TEST_RANDOM_MODELS"));
     unsetenv("NLSQ_CC");
     unsetenv("NLSQ_BACKEND");
     static const test_case tests[] = {

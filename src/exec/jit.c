@@ -136,7 +136,8 @@ static int compiler_find(compiler *cc, jit_entry *e)
     const char *env = getenv("NLSQ_CC");
     snprintf(cc->buf, sizeof cc->buf, "%s", env && *env ? env : "cc");
     cc->nwords = 0;
-    for (char *s = strtok(cc->buf, " \t"); s && cc->nwords < MAX_CC_WORDS; s = strtok(NULL, " \t"))
+    char *save = NULL;
+    for (char *s = strtok_r(cc->buf, " \t", &save); s && cc->nwords < MAX_CC_WORDS; s = strtok_r(NULL, " \t", &save))
         cc->words[cc->nwords++] = s;
     cc->words[cc->nwords] = NULL;
     if (cc->nwords == 0 || find_on_path(cc->words[0], cc->path, sizeof cc->path) != 0) {

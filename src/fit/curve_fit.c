@@ -50,6 +50,22 @@ static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
 
 /* ---- checks ----------------------------------------------------------- */
 
+/* Whether v[0..n) is all finite: sum(v*0) is NaN exactly when some v is
+   Inf or NaN, and four independent partial sums let the loop vectorise. */
+static int all_finite(const double *v, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += v[i] * 0.0;
+        s1 += v[i + 1] * 0.0;
+        s2 += v[i + 2] * 0.0;
+        s3 += v[i + 3] * 0.0;
+    }
+    for (; i < n; i++) s0 += v[i] * 0.0;
+    return !isnan(s0 + s1 + s2 + s3);
+}
+
 static nlsq_status check_data(const fit_problem *fp, nlsq_error *err)
 {
     const nlsq_data *d = fp->data;
@@ -61,7 +77,10 @@ static nlsq_status check_data(const fit_problem *fp, nlsq_error *err)
             if (!(d->sigma[i] > 0) && !(fp->omit && isnan(d->sigma[i])))
                 return fail(err, NLSQ_ERR_DATA, "sigma[%zu] = %g: sigma must be positive", i, d->sigma[i]);
     if (fp->opt.nan_policy != NLSQ_NAN_RAISE) return NLSQ_OK;
-    for (size_t i = 0; i < d->m; i++) {
+    int finite = all_finite(d->y, d->m) && (d->sigma_kind != NLSQ_SIGMA_PER_POINT || all_finite(d->sigma, d->m));
+    for (int v = 0; finite && v < k; v++) finite = all_finite(d->x + (size_t)v * d->m, d->m);
+    /* only when something is not finite: find the first, to name it */
+    for (size_t i = 0; !finite && i < d->m; i++) {
         if (!isfinite(d->y[i])) return fail(err, NLSQ_ERR_DATA, "y[%zu] is %g (nan_policy raise)", i, d->y[i]);
         for (int v = 0; v < k; v++)
             if (!isfinite(d->x[(size_t)v * d->m + i]))

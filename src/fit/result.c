@@ -109,29 +109,41 @@ static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r)
 }
 
 /* Weighted total sum of squares about the weighted mean, for R^2. */
+/* The weight of point i for R^2: 1/sigma^2 (the diagonal of a covariance
+   sigma), 1 without sigma. */
+static double r2_weight(const nlsq_data *d, size_t i)
+{
+    double s = d->sigma_kind == NLSQ_SIGMA_PER_POINT  ? d->sigma[i]
+             : d->sigma_kind == NLSQ_SIGMA_SCALAR     ? d->sigma[0]
+             : d->sigma_kind == NLSQ_SIGMA_COVARIANCE ? sqrt(d->sigma[i * d->m + i])
+                                                      : 1;
+    return 1 / (s * s);
+}
+
+/* SS_tot about the weighted mean, in two sweeps over y. Sums run in four
+   lanes (i % 4) so they do not wait on one chain of additions; with one
+   weight for all points (no sigma, or a scalar) w is taken out. */
 static double total_sum_of_squares(const fit_problem *fp)
 {
     const nlsq_data *d = fp->data;
-    double sw = 0, swy = 0;
-    for (int sweep = 0; sweep < 2; sweep++) {
-        double mean = sw > 0 ? swy / sw : 0, ss = 0;
-        for (size_t i = 0; i < d->m; i++) {
-            double s = d->sigma_kind == NLSQ_SIGMA_PER_POINT ? d->sigma[i]
-                     : d->sigma_kind == NLSQ_SIGMA_SCALAR    ? d->sigma[0]
-                     : d->sigma_kind == NLSQ_SIGMA_COVARIANCE ? sqrt(d->sigma[i * d->m + i])
-                                                              : 1;
-            double w = 1 / (s * s), y = d->y[i];
-            if (!isfinite(y) || !isfinite(w)) continue;
-            if (sweep == 0) {
-                sw += w;
-                swy += w * y;
-            } else {
-                ss += w * (y - mean) * (y - mean);
-            }
-        }
-        if (sweep == 1) return ss;
+    int uniform = d->sigma_kind == NLSQ_SIGMA_NONE || d->sigma_kind == NLSQ_SIGMA_SCALAR;
+    double w_all = r2_weight(d, 0);
+    double sw[4] = {0, 0, 0, 0}, swy[4] = {0, 0, 0, 0}, ss[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < d->m; i++) {
+        double w = uniform ? 1.0 : r2_weight(d, i), y = d->y[i];
+        if (!isfinite(y) || !isfinite(w)) continue;
+        sw[i & 3] += w;
+        swy[i & 3] += w * y;
     }
-    return 0;
+    double tw = (sw[0] + sw[1]) + (sw[2] + sw[3]);
+    double mean = tw > 0 ? ((swy[0] + swy[1]) + (swy[2] + swy[3])) / tw : 0;
+    for (size_t i = 0; i < d->m; i++) {
+        double w = uniform ? 1.0 : r2_weight(d, i), y = d->y[i];
+        if (!isfinite(y) || !isfinite(w)) continue;
+        ss[i & 3] += w * (y - mean) * (y - mean);
+    }
+    double total = (ss[0] + ss[1]) + (ss[2] + ss[3]);
+    return uniform ? w_all * total : total;
 }
 
 /* chi2 (before the loss) and, if asked, the residuals: one more pass. */
