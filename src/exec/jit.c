@@ -157,9 +157,21 @@ static int compiler_find(compiler *cc, jit_entry *e)
    -ffast-math and -fno-builtin (no compile-time libm): the kernel must
    compute the interpreter's arithmetic, bit for bit. */
 static const char *const FLAGS[] = {
-    "-std=gnu11", "-O2", "-fPIC", "-shared", "-march=native", "-ffp-contract=off", "-fno-math-errno",
+    "-std=gnu11", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno",
     "-fno-trapping-math", "-fno-builtin", "-fvisibility=hidden", "-w", NULL,
 };
+
+/* The instruction set: AVX2 for the 4-lane kernels (what libmvec's "d"
+   variants need), the baseline otherwise. Not -march=native: a kernel
+   must not use more than the interpreter was checked for (AVX-512 would
+   also stop valgrind, which does not know it). */
+static const char *const ARCH_AVX2[] = {"-mavx2", "-mfma", NULL};
+static const char *const ARCH_BASE[] = {NULL};
+
+static const char *const *arch_flags(int width)
+{
+    return width == 4 ? ARCH_AVX2 : ARCH_BASE;
+}
 
 static void cpu_identity(char *buf, size_t size)
 {
@@ -190,6 +202,7 @@ static void make_key(jit_entry *e, const compiler *cc)
     hash_str(&h, cc->identity);
     for (int i = 1; i < cc->nwords; i++) hash_str(&h, cc->words[i]);
     for (int i = 0; FLAGS[i]; i++) hash_str(&h, FLAGS[i]);
+    for (const char *const *a = arch_flags(e->width); *a; a++) hash_str(&h, *a);
     hash_str(&h, cpu);
     hash_str(&h, e->source);
     snprintf(e->key, sizeof e->key, "%016llx%016llx", (unsigned long long)mix64(h.a),
@@ -305,6 +318,7 @@ static int run_compiler(jit_entry *e, const compiler *cc, const char *src, const
     int n = 0;
     for (int i = 0; i < cc->nwords; i++) argv[n++] = cc->words[i];
     for (int i = 0; FLAGS[i]; i++) argv[n++] = FLAGS[i];
+    for (const char *const *a = arch_flags(e->width); *a; a++) argv[n++] = *a;
     argv[n++] = "-o";
     argv[n++] = so;
     argv[n++] = src;
