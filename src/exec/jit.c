@@ -157,7 +157,7 @@ static int compiler_find(compiler *cc, jit_entry *e)
    -ffast-math and -fno-builtin (no compile-time libm): the kernel must
    compute the interpreter's arithmetic, bit for bit. */
 static const char *const FLAGS[] = {
-    "-std=gnu11", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno",
+    "-std=gnu11", "-O2", "-pipe", "-fno-asynchronous-unwind-tables", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno",
     "-fno-trapping-math", "-fno-builtin", "-fvisibility=hidden", "-w", NULL,
 };
 

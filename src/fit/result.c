@@ -120,30 +120,40 @@ static double r2_weight(const nlsq_data *d, size_t i)
     return 1 / (s * s);
 }
 
-/* SS_tot about the weighted mean, in two sweeps over y. Sums run in four
-   lanes (i % 4) so they do not wait on one chain of additions; with one
-   weight for all points (no sigma, or a scalar) w is taken out. */
+/* Sweep 0: sum w and sum w*y; sweep 1: sum w*(y - mean)^2; over the points
+   with finite y and w, in four lanes (i % 4) of partial sums, without
+   branches, so the loop vectorises. */
+static void weighted_sums(const nlsq_data *d, int uniform, int sweep, double mean, double *s1, double *s2)
+{
+    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+    size_t m = d->m, i = 0;
+    for (; i < m; i += 4)
+        for (size_t l = 0; l < 4 && i + l < m; l++) {
+            double w = uniform ? 1.0 : r2_weight(d, i + l), y = d->y[i + l];
+            int ok = isfinite(y) && isfinite(w);
+            double wv = ok ? w : 0.0, yv = ok ? y : mean;
+            if (sweep == 0) {
+                a[l] += wv;
+                b[l] += wv * yv;
+            } else {
+                a[l] += wv * (yv - mean) * (yv - mean);
+            }
+        }
+    *s1 = (a[0] + a[1]) + (a[2] + a[3]);
+    *s2 = (b[0] + b[1]) + (b[2] + b[3]);
+}
+
+/* SS_tot about the weighted mean, in two sweeps over y; with one weight
+   for all points (no sigma, or a scalar) w is taken out. */
 static double total_sum_of_squares(const fit_problem *fp)
 {
     const nlsq_data *d = fp->data;
     int uniform = d->sigma_kind == NLSQ_SIGMA_NONE || d->sigma_kind == NLSQ_SIGMA_SCALAR;
-    double w_all = r2_weight(d, 0);
-    double sw[4] = {0, 0, 0, 0}, swy[4] = {0, 0, 0, 0}, ss[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < d->m; i++) {
-        double w = uniform ? 1.0 : r2_weight(d, i), y = d->y[i];
-        if (!isfinite(y) || !isfinite(w)) continue;
-        sw[i & 3] += w;
-        swy[i & 3] += w * y;
-    }
-    double tw = (sw[0] + sw[1]) + (sw[2] + sw[3]);
-    double mean = tw > 0 ? ((swy[0] + swy[1]) + (swy[2] + swy[3])) / tw : 0;
-    for (size_t i = 0; i < d->m; i++) {
-        double w = uniform ? 1.0 : r2_weight(d, i), y = d->y[i];
-        if (!isfinite(y) || !isfinite(w)) continue;
-        ss[i & 3] += w * (y - mean) * (y - mean);
-    }
-    double total = (ss[0] + ss[1]) + (ss[2] + ss[3]);
-    return uniform ? w_all * total : total;
+    double sw, swy, ss, unused;
+    weighted_sums(d, uniform, 0, 0.0, &sw, &swy);
+    double mean = sw > 0 ? swy / sw : 0;
+    weighted_sums(d, uniform, 1, mean, &ss, &unused);
+    return uniform ? r2_weight(d, 0) * ss : ss;
 }
 
 /* chi2 (before the loss) and, if asked, the residuals: one more pass. */
