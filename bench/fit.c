@@ -249,17 +249,16 @@ int main(int argc, char **argv)
                 write_data(&pr, dir);
             } else {
                 warm_kernel(&pr);
-                /* up to 10^6 points, best of three (fit_table.py keeps the
-                   fastest of repeated lines) */
-                for (int rep = 0; rep < (m <= 1000000 ? 3 : 1); rep++) {
-                    run_nlsq(&pr, "nlsq", NLSQ_BACKEND_JIT, 0);
-                    run_nlsq(&pr, "nlsq-1t", NLSQ_BACKEND_JIT, 1);
-                    run_nlsq(&pr, "nlsq-interp-1t", NLSQ_BACKEND_INTERP, 1);
+                /* up to 10^6 points, best of three consecutive runs of each
+                   (fit_table.py keeps the fastest of repeated lines) */
+                int reps = m <= 1000000 ? 3 : 1;
+                for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq", NLSQ_BACKEND_JIT, 0);
+                for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq-1t", NLSQ_BACKEND_JIT, 1);
+                for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq-interp-1t", NLSQ_BACKEND_INTERP, 1);
 #ifdef NLSQ_BENCH_PEERS
-                    run_minpack(&pr);
-                    run_gsl(&pr);
+                for (int rep = 0; rep < reps; rep++) run_minpack(&pr);
+                for (int rep = 0; rep < reps; rep++) run_gsl(&pr);
 #endif
-                }
             }
             free(pr.x);
             free(pr.y);

@@ -29,6 +29,7 @@
 static int nrandom = NRANDOM_DEFAULT; /* $NLSQ_TEST_RANDOM_MODELS for quick runs (TSan, valgrind) */
 
 static char cache_root[256];
+static const char *user_cc; /* $NLSQ_CC as given: the tests use that compiler */
 static int compiler_ok = -1;
 static char compiler_note[240];
 
@@ -656,7 +657,8 @@ static void fit_without_compiler(const char *cc, const char *path, const char *e
         free_data(&d);
     }
     nlsq_model_free(m);
-    unsetenv("NLSQ_CC");
+    if (user_cc) setenv("NLSQ_CC", user_cc, 1);
+    else unsetenv("NLSQ_CC");
     if (old_path) setenv("PATH", old_path, 1);
     free(old_path);
 }
@@ -677,7 +679,7 @@ int main(void)
     }
     setenv("XDG_CACHE_HOME", cache_root, 1);
     if (getenv("NLSQ_TEST_RANDOM_MODELS")) nrandom = atoi(getenv("NLSQ_TEST_RANDOM_MODELS"));
-    unsetenv("NLSQ_CC");
+    user_cc = getenv("NLSQ_CC") ? strdup(getenv("NLSQ_CC")) : NULL;
     unsetenv("NLSQ_BACKEND");
     static const test_case tests[] = {
         TEST(test_reference_models_agree_with_the_interpreter),
