@@ -1,8 +1,9 @@
 /*
  * bench/fit: time to fit the four reference models at m = 10^3 ... 10^7
- * points: nlsq on its compiled kernel with all cores ("nlsq") and with one
- * thread ("nlsq-1t"), and on the interpreter with one thread
- * ("nlsq-interp-1t"), the kernel already in the cache; and, when built
+ * points: nlsq with its defaults (the compiled kernel from 20000 points,
+ * the interpreter below) on all cores ("nlsq") and on one thread
+ * ("nlsq-1t"), and on the interpreter with one thread ("nlsq-interp-1t"),
+ * the kernel already in the cache; and, when built
  * with NLSQ_BENCH_PEERS, MINPACK's lmder (cminpack) and GSL's
  * multifit_nlinear, both with analytic Jacobians (bench/handwritten.c).
  * Ceres and SciPy run as separate programs on the same data; bench/fit.sh
@@ -252,8 +253,8 @@ int main(int argc, char **argv)
                 /* up to 10^6 points, best of three consecutive runs of each
                    (fit_table.py keeps the fastest of repeated lines) */
                 int reps = m <= 1000000 ? 3 : 1;
-                for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq", NLSQ_BACKEND_JIT, 0);
-                for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq-1t", NLSQ_BACKEND_JIT, 1);
+                for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq", NLSQ_BACKEND_DEFAULT, 0);
+                for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq-1t", NLSQ_BACKEND_DEFAULT, 1);
                 for (int rep = 0; rep < reps; rep++) run_nlsq(&pr, "nlsq-interp-1t", NLSQ_BACKEND_INTERP, 1);
 #ifdef NLSQ_BENCH_PEERS
                 for (int rep = 0; rep < reps; rep++) run_minpack(&pr);

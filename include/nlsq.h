@@ -428,10 +428,10 @@ typedef int (*nlsq_callback)(void *user, int iteration, double cost, const doubl
  * ~/.cache/nlsq) computes exactly the interpreter's arithmetic: the
  * results are bitwise the same, only faster.
  *   DEFAULT  $NLSQ_BACKEND (auto, interp or jit) if set, else AUTO
- *   AUTO     a cached kernel when there is one; for 100000 points or more
- *            the kernel is compiled in the background while the
- *            interpreter serves the first iterations, and used from the
- *            pass after it is ready
+ *   AUTO     the interpreter below 20000 points; from 20000 a cached
+ *            kernel when there is one; from 100000 a missing kernel is
+ *            compiled in the background while the interpreter serves the
+ *            first iterations, and used from the pass after it is ready
  *   INTERP   the interpreter only
  *   JIT      compile (or load) before the first pass and wait for it
  * No compiler, or a failed compile, never fails a fit: the interpreter

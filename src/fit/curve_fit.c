@@ -330,14 +330,18 @@ static nlsq_status choose_backend(nlsq_backend *b, nlsq_error *err)
     return NLSQ_OK;
 }
 
-/* In auto mode a kernel is compiled only for this many points or more:
-   below, the whole fit costs less than the compiler's start. */
+/* In auto mode a cached kernel is looked for from this many points on
+   (below, the lookup, about 0.15 ms, costs more than it saves) ... */
+#define JIT_AUTO_LOOKUP_POINTS 20000
+/* ... and a missing one compiled from this many on: below, the whole fit
+   costs less than the compiler's start. */
 #define JIT_AUTO_MIN_POINTS 100000
 
 /* Attach the model's compiled kernel to the pass, as the backend says. */
 static nlsq_status setup_jit(fit_problem *fp, nlsq_backend backend, nlsq_error *err)
 {
     if (backend == NLSQ_BACKEND_INTERP || fp->data->sigma_kind == NLSQ_SIGMA_COVARIANCE) return NLSQ_OK;
+    if (backend == NLSQ_BACKEND_AUTO && fp->data->m < JIT_AUTO_LOOKUP_POINTS) return NLSQ_OK;
     const vmath *wide = vmath_avx2();
     int width = wide && vmath_select() == wide ? 4 : 1; /* the interpreter's math, exactly */
     jit_mode mode = backend == NLSQ_BACKEND_JIT                 ? JIT_WAIT
