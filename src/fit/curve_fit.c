@@ -288,6 +288,8 @@ static nlsq_status check_arguments(const nlsq_model *model, const nlsq_data *dat
    one when every point fits in a single chunk. */
 static int choose_threads(const nlsq_options *o, size_t m)
 {
+    size_t chunks = (m + pass_chunk_points(m) - 1) / pass_chunk_points(m);
+    if (chunks <= 1) return 1; /* and no need to ask how many cores (a file read) */
     long n = o->threads;
     if (n <= 0) {
         const char *env = getenv("NLSQ_THREADS");
@@ -295,8 +297,7 @@ static int choose_threads(const nlsq_options *o, size_t m)
     }
     if (n < 1) n = 1;
     if (n > 1024) n = 1024;
-    size_t chunks = (m + pass_chunk_points(m) - 1) / pass_chunk_points(m);
-    if ((size_t)n > chunks) n = chunks ? (long)chunks : 1;
+    if ((size_t)n > chunks) n = (long)chunks;
     return (int)n;
 }
 
