@@ -94,23 +94,6 @@ static int x_is_finite(const pass_data *d, int nvars, size_t i)
     return 1;
 }
 
-/* Sum of a[i]*b[i] in four partial sums (lane i % 4, the tail in lane 0),
-   as qr.c's dot4 and the compiled kernels form it: independent chains of
-   additions, and one fixed order of them. */
-static double dot_lanes(const double *a, const double *b, size_t n)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
 /*
  * The common case — linear loss, nothing omitted, no residuals kept —
  * column by column in loops the compiler vectorises. Non-finite values are
@@ -130,12 +113,12 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
         w[i] = sg ? 1.0 / sg[i] : w_all;
         rcol[i] = w[i] * (f[i] - y[i]);
     }
-    double chi2 = dot_lanes(rcol, rcol, len), probe = 0;
+    double chi2 = vec_dot4(rcol, rcol, len), probe = 0;
     for (int c = 0; c < nc; c++) {
         const double *jc = jcol[c];
         double *dst = wk->block + (size_t)c * NLSQ_BLOCK;
         for (size_t i = 0; i < len; i++) dst[i] = w[i] * jc[i];
-        probe += dot_lanes(dst, zeros, len);
+        probe += vec_dot4(dst, zeros, len);
     }
     out->chi2 += chi2;
     out->cost += 0.5 * chi2;

@@ -51,6 +51,24 @@ void tri_solve_upper_trans(const double *R, size_t ldr, int n, double *b); /* R^
 void tri_solve_lower(const double *L, size_t ldl, int n, double *b);       /* L x = b   */
 void tri_solve_lower_trans(const double *L, size_t ldl, int n, double *b); /* L^T x = b */
 
+/* sum a[i]*b[i] in four partial sums (lane i % 4, the tail in lane 0),
+   added as (s0 + s1) + (s2 + s3): independent chains of additions, one
+   fixed order. Every sum over a block of points is formed this way (the
+   fold, the pass's row sums, and the compiled kernels, which repeat it). */
+static inline double vec_dot4(const double *a, const double *b, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* Euclidean norm without overflow or harmful underflow. */
 double vec_norm(const double *x, size_t n, size_t stride);
 

@@ -12,22 +12,6 @@
 
 #include "linalg.h"
 
-/* Four partial sums: the compiler may then vectorise the loop, and the
-   order of additions is still fixed, so results are reproducible. */
-static inline double dot4(const double *a, const double *b, size_t n)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
 /* The scaled sum of squares of LAPACK's dnrm2: immune to overflow and
    underflow, but a division per element. */
 static double norm_scaled(const double *x, size_t n, size_t stride)
@@ -51,7 +35,7 @@ double vec_norm(const double *x, size_t n, size_t stride)
 {
     /* the plain sum of squares is exact enough unless it overflows or
        enters the subnormal range; only then pay for scaling */
-    double ssq = stride == 1 ? dot4(x, x, n) : 0;
+    double ssq = stride == 1 ? vec_dot4(x, x, n) : 0;
     if (stride != 1)
         for (size_t i = 0; i < n; i++) ssq += x[i * stride] * x[i * stride];
     if (ssq > 0x1p-900 && ssq < 0x1p900) return sqrt(ssq);
@@ -60,9 +44,9 @@ double vec_norm(const double *x, size_t n, size_t stride)
 }
 
 /*
- * dot4 of one column a with four columns b0..b3 in a single sweep: each
- * of the four sums is formed exactly as dot4 forms it (four partial sums,
- * the same order), so the results are dot4's to the bit; but the sixteen
+ * vec_dot4 of one column a with four columns b0..b3 in a single sweep: each
+ * of the four sums is formed exactly as vec_dot4 forms it (four partial sums,
+ * the same order), so the results are vec_vec_dot4's to the bit; but the sixteen
  * partial sums are independent, so the sweep runs at the speed of the
  * arithmetic, not of the latency of one chain of additions.
  */
@@ -126,7 +110,7 @@ void qr_fold(double *R, size_t ldr, int nc, double *A, size_t lda, size_t rows)
         for (; j < nc; j++) {
             double *aj = A + (size_t)j * lda;
             double *rkj = &R[(size_t)j * ldr + k];
-            double dot = (*rkj + dot4(ak, aj, rows)) * tau;
+            double dot = (*rkj + vec_dot4(ak, aj, rows)) * tau;
             *rkj -= dot;
             for (size_t i = 0; i < rows; i++) aj[i] -= dot * ak[i];
         }
