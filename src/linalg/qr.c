@@ -46,7 +46,7 @@ double vec_norm(const double *x, size_t n, size_t stride)
 /*
  * vec_dot4 of one column a with four columns b0..b3 in a single sweep: each
  * of the four sums is formed exactly as vec_dot4 forms it (four partial sums,
- * the same order), so the results are vec_vec_dot4's to the bit; but the sixteen
+ * the same order), so the results are vec_dot4's to the bit; but the sixteen
  * partial sums are independent, so the sweep runs at the speed of the
  * arithmetic, not of the latency of one chain of additions.
  */
