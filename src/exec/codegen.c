@@ -71,125 +71,81 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* The libm / libmvec name of a call op with a vector variant, or NULL. */
-static const char *math_name(int op)
-{
-    switch (op) {
-    case NLSQ_OP_EXP: return "exp";
-    case NLSQ_OP_EXPM1: return "expm1";
-    case NLSQ_OP_LOG: return "log";
-    case NLSQ_OP_LOG1P: return "log1p";
-    case NLSQ_OP_LOG10: return "log10";
-    case NLSQ_OP_LOG2: return "log2";
-    case NLSQ_OP_CBRT: return "cbrt";
-    case NLSQ_OP_SIN: return "sin";
-    case NLSQ_OP_COS: return "cos";
-    case NLSQ_OP_TAN: return "tan";
-    case NLSQ_OP_ASIN: return "asin";
-    case NLSQ_OP_ACOS: return "acos";
-    case NLSQ_OP_ATAN: return "atan";
-    case NLSQ_OP_SINH: return "sinh";
-    case NLSQ_OP_COSH: return "cosh";
-    case NLSQ_OP_TANH: return "tanh";
-    case NLSQ_OP_ASINH: return "asinh";
-    case NLSQ_OP_ACOSH: return "acosh";
-    case NLSQ_OP_ATANH: return "atanh";
-    case NLSQ_OP_ERF: return "erf";
-    case NLSQ_OP_ERFC: return "erfc";
-    case NLSQ_OP_POW: return "pow";
-    case NLSQ_OP_HYPOT: return "hypot";
-    case NLSQ_OP_ATAN2: return "atan2";
-    default: return NULL;
-    }
-}
+/*
+ * How each op is written: as the scalar C of op_apply (uniform
+ * instructions, once per pass) and as the vector C of the interpreter's
+ * block loop (per point). In a form, $a $b $c stand for the operands,
+ * $k for POWI's exponent, $z for a vector of zeros; the math functions
+ * with a libmvec variant are written by name ($n).
+ */
+typedef struct op_form {
+    const char *scalar, *vector;
+} op_form;
 
-static const char *compare_symbol(int op)
-{
-    switch (op) {
-    case NLSQ_OP_LT: return "<";
-    case NLSQ_OP_LE: return "<=";
-    case NLSQ_OP_GT: return ">";
-    case NLSQ_OP_GE: return ">=";
-    case NLSQ_OP_EQ: return "==";
-    case NLSQ_OP_NE: return "!=";
-    default: return NULL;
-    }
-}
+static const op_form FORMS[OP_TOTAL] = {
+    [NLSQ_OP_NEG] = {"-$a", "-$a"},
+    [NLSQ_OP_ADD] = {"$a + $b", "$a + $b"},
+    [NLSQ_OP_SUB] = {"$a - $b", "$a - $b"},
+    [NLSQ_OP_MUL] = {"$a * $b", "$a * $b"},
+    [NLSQ_OP_DIV] = {"$a / $b", "$a / $b"},
+    [NLSQ_OP_SQRT] = {"__builtin_sqrt($a)", "V_SQRT($a)"},
+    [NLSQ_OP_ABS] = {"__builtin_fabs($a)", "V_ABS($a)"},
+    [NLSQ_OP_SIGN] = {"k_sign($a)", "V_SIGN($a)"},
+    [NLSQ_OP_FLOOR] = {"__builtin_floor($a)", "V_FLOOR($a)"},
+    [NLSQ_OP_CEIL] = {"__builtin_ceil($a)", "V_CEIL($a)"},
+    [NLSQ_OP_MIN] = {"k_min($a, $b)", "V_MIN($a, $b)"},
+    [NLSQ_OP_MAX] = {"k_max($a, $b)", "V_MAX($a, $b)"},
+    [NLSQ_OP_LGAMMA] = {"k_lgamma($a)", "V_LGAMMA($a)"},
+    [NLSQ_OP_TGAMMA] = {"tgamma($a)", "V_TGAMMA($a)"},
+    [OP_DIGAMMA] = {"k_digamma($a)", "V_DIGAMMA($a)"},
+    [NLSQ_OP_LT] = {"($a < $b ? 1.0 : 0.0)", "VBOOL($a < $b)"},
+    [NLSQ_OP_LE] = {"($a <= $b ? 1.0 : 0.0)", "VBOOL($a <= $b)"},
+    [NLSQ_OP_GT] = {"($a > $b ? 1.0 : 0.0)", "VBOOL($a > $b)"},
+    [NLSQ_OP_GE] = {"($a >= $b ? 1.0 : 0.0)", "VBOOL($a >= $b)"},
+    [NLSQ_OP_EQ] = {"($a == $b ? 1.0 : 0.0)", "VBOOL($a == $b)"},
+    [NLSQ_OP_NE] = {"($a != $b ? 1.0 : 0.0)", "VBOOL($a != $b)"},
+    [NLSQ_OP_NOT] = {"($a != 0 ? 0.0 : 1.0)", "VBOOL($a == $z)"},
+    [NLSQ_OP_AND] = {"(($a != 0 && $b != 0) ? 1.0 : 0.0)", "VBOOL(($a != $z) & ($b != $z))"},
+    [NLSQ_OP_OR] = {"(($a != 0 || $b != 0) ? 1.0 : 0.0)", "VBOOL(($a != $z) | ($b != $z))"},
+    [NLSQ_OP_WHERE] = {"($a != 0 ? $b : $c)", "VSEL($a != $z, $b, $c)"},
+    [OP_POWI] = {"k_powi($a, $k)", "v_powi($a, $k)"},
+    [OP_MUL0] = {"(($a == 0 || $b == 0) ? 0.0 : $a * $b)", "VSEL(($a == $z) | ($b == $z), $z, $a * $b)"},
+    [OP_DIV0] = {"($b == 0 ? 0.0 : $a / $b)", "VSEL($b == $z, $z, $a / $b)"},
+#define CALL1(op, name) [op] = {#name "($a)", "VM(" #name ")($a)"}
+#define CALL2(op, name) [op] = {#name "($a, $b)", "VM2(" #name ")($a, $b)"}
+    CALL1(NLSQ_OP_EXP, exp), CALL1(NLSQ_OP_EXPM1, expm1), CALL1(NLSQ_OP_LOG, log), CALL1(NLSQ_OP_LOG1P, log1p),
+    CALL1(NLSQ_OP_LOG10, log10), CALL1(NLSQ_OP_LOG2, log2), CALL1(NLSQ_OP_CBRT, cbrt), CALL1(NLSQ_OP_SIN, sin),
+    CALL1(NLSQ_OP_COS, cos), CALL1(NLSQ_OP_TAN, tan), CALL1(NLSQ_OP_ASIN, asin), CALL1(NLSQ_OP_ACOS, acos),
+    CALL1(NLSQ_OP_ATAN, atan), CALL1(NLSQ_OP_SINH, sinh), CALL1(NLSQ_OP_COSH, cosh), CALL1(NLSQ_OP_TANH, tanh),
+    CALL1(NLSQ_OP_ASINH, asinh), CALL1(NLSQ_OP_ACOSH, acosh), CALL1(NLSQ_OP_ATANH, atanh), CALL1(NLSQ_OP_ERF, erf),
+    CALL1(NLSQ_OP_ERFC, erfc), CALL2(NLSQ_OP_POW, pow), CALL2(NLSQ_OP_HYPOT, hypot), CALL2(NLSQ_OP_ATAN2, atan2),
+#undef CALL1
+#undef CALL2
+};
 
-/* The scalar expression of op_apply for a uniform instruction. */
-static void emit_scalar(sbuf *b, const instr *in)
+/* Write instruction in in its form: registers u[i] (scalar) or slots s<i>
+   (vector). An op without a form fails the generation (no kernel). */
+static void emit_instr(sbuf *b, const instr *in, int vector)
 {
-    char a[32], x[32], c[32];
-    snprintf(a, sizeof a, "u[%d]", in->src[0]);
-    snprintf(x, sizeof x, "u[%d]", in->src[1] >= 0 ? in->src[1] : 0);
-    snprintf(c, sizeof c, "u[%d]", in->src[2] >= 0 ? in->src[2] : 0);
-    const char *name = math_name(in->op), *cmp = compare_symbol(in->op);
-    if (name && op_get(in->op)->arity == 2) sb_printf(b, "%s(%s, %s)", name, a, x);
-    else if (name) sb_printf(b, "%s(%s)", name, a);
-    else if (cmp) sb_printf(b, "(%s %s %s ? 1.0 : 0.0)", a, cmp, x);
-    else switch (in->op) {
-    case NLSQ_OP_NEG: sb_printf(b, "-%s", a); break;
-    case NLSQ_OP_ADD: sb_printf(b, "%s + %s", a, x); break;
-    case NLSQ_OP_SUB: sb_printf(b, "%s - %s", a, x); break;
-    case NLSQ_OP_MUL: sb_printf(b, "%s * %s", a, x); break;
-    case NLSQ_OP_DIV: sb_printf(b, "%s / %s", a, x); break;
-    case NLSQ_OP_SQRT: sb_printf(b, "__builtin_sqrt(%s)", a); break;
-    case NLSQ_OP_ABS: sb_printf(b, "__builtin_fabs(%s)", a); break;
-    case NLSQ_OP_SIGN: sb_printf(b, "k_sign(%s)", a); break;
-    case NLSQ_OP_FLOOR: sb_printf(b, "__builtin_floor(%s)", a); break;
-    case NLSQ_OP_CEIL: sb_printf(b, "__builtin_ceil(%s)", a); break;
-    case NLSQ_OP_MIN: sb_printf(b, "k_min(%s, %s)", a, x); break;
-    case NLSQ_OP_MAX: sb_printf(b, "k_max(%s, %s)", a, x); break;
-    case NLSQ_OP_LGAMMA: sb_printf(b, "k_lgamma(%s)", a); break;
-    case NLSQ_OP_TGAMMA: sb_printf(b, "tgamma(%s)", a); break;
-    case OP_DIGAMMA: sb_printf(b, "k_digamma(%s)", a); break;
-    case NLSQ_OP_NOT: sb_printf(b, "(%s != 0 ? 0.0 : 1.0)", a); break;
-    case NLSQ_OP_AND: sb_printf(b, "((%s != 0 && %s != 0) ? 1.0 : 0.0)", a, x); break;
-    case NLSQ_OP_OR: sb_printf(b, "((%s != 0 || %s != 0) ? 1.0 : 0.0)", a, x); break;
-    case NLSQ_OP_WHERE: sb_printf(b, "(%s != 0 ? %s : %s)", a, x, c); break;
-    case OP_POWI: sb_printf(b, "k_powi(%s, %d)", a, in->k); break;
-    case OP_MUL0: sb_printf(b, "((%s == 0 || %s == 0) ? 0.0 : %s * %s)", a, x, a, x); break;
-    case OP_DIV0: sb_printf(b, "(%s == 0 ? 0.0 : %s / %s)", x, a, x); break;
-    default: b->failed = 1; /* an op the generator does not know: no kernel */
+    const char *form = in->op < OP_TOTAL ? (vector ? FORMS[in->op].vector : FORMS[in->op].scalar) : NULL;
+    if (!form) {
+        b->failed = 1;
+        return;
     }
-}
-
-/* The vector expression of the interpreter's block loop for instruction in. */
-static void emit_vector(sbuf *b, const instr *in)
-{
-    char a[24], x[24], c[24];
-    snprintf(a, sizeof a, "s%d", in->src[0]);
-    snprintf(x, sizeof x, "s%d", in->src[1] >= 0 ? in->src[1] : 0);
-    snprintf(c, sizeof c, "s%d", in->src[2] >= 0 ? in->src[2] : 0);
-    const char *name = math_name(in->op), *cmp = compare_symbol(in->op);
-    const char *zero = "VSPLAT(0.0)";
-    if (name && op_get(in->op)->arity == 2) sb_printf(b, "VM2(%s)(%s, %s)", name, a, x);
-    else if (name) sb_printf(b, "VM(%s)(%s)", name, a);
-    else if (cmp) sb_printf(b, "VBOOL(%s %s %s)", a, cmp, x);
-    else switch (in->op) {
-    case NLSQ_OP_NEG: sb_printf(b, "-%s", a); break;
-    case NLSQ_OP_ADD: sb_printf(b, "%s + %s", a, x); break;
-    case NLSQ_OP_SUB: sb_printf(b, "%s - %s", a, x); break;
-    case NLSQ_OP_MUL: sb_printf(b, "%s * %s", a, x); break;
-    case NLSQ_OP_DIV: sb_printf(b, "%s / %s", a, x); break;
-    case NLSQ_OP_SQRT: sb_printf(b, "V_SQRT(%s)", a); break;
-    case NLSQ_OP_ABS: sb_printf(b, "V_ABS(%s)", a); break;
-    case NLSQ_OP_SIGN: sb_printf(b, "V_SIGN(%s)", a); break;
-    case NLSQ_OP_FLOOR: sb_printf(b, "V_FLOOR(%s)", a); break;
-    case NLSQ_OP_CEIL: sb_printf(b, "V_CEIL(%s)", a); break;
-    case NLSQ_OP_MIN: sb_printf(b, "V_MIN(%s, %s)", a, x); break;
-    case NLSQ_OP_MAX: sb_printf(b, "V_MAX(%s, %s)", a, x); break;
-    case NLSQ_OP_LGAMMA: sb_printf(b, "V_LGAMMA(%s)", a); break;
-    case NLSQ_OP_TGAMMA: sb_printf(b, "V_TGAMMA(%s)", a); break;
-    case OP_DIGAMMA: sb_printf(b, "V_DIGAMMA(%s)", a); break;
-    case NLSQ_OP_NOT: sb_printf(b, "VBOOL(%s == %s)", a, zero); break;
-    case NLSQ_OP_AND: sb_printf(b, "VBOOL((%s != %s) & (%s != %s))", a, zero, x, zero); break;
-    case NLSQ_OP_OR: sb_printf(b, "VBOOL((%s != %s) | (%s != %s))", a, zero, x, zero); break;
-    case NLSQ_OP_WHERE: sb_printf(b, "VSEL(%s != %s, %s, %s)", a, zero, x, c); break;
-    case OP_POWI: sb_printf(b, "v_powi(%s, %d)", a, in->k); break;
-    case OP_MUL0: sb_printf(b, "VSEL((%s == %s) | (%s == %s), %s, %s * %s)", a, zero, x, zero, zero, a, x); break;
-    case OP_DIV0: sb_printf(b, "VSEL(%s == %s, %s, %s / %s)", x, zero, zero, a, x); break;
-    default: b->failed = 1;
+    for (const char *f = form; *f; f++) {
+        if (*f != '$') {
+            sb_put(b, f, 1);
+            continue;
+        }
+        char what = *++f;
+        if (what == 'a' || what == 'b' || what == 'c') {
+            int src = in->src[what - 'a'];
+            sb_printf(b, vector ? "s%d" : "u[%d]", src >= 0 ? src : 0);
+        } else if (what == 'k') {
+            sb_printf(b, "%d", in->k);
+        } else { /* 'z' */
+            sb_printf(b, "VSPLAT(0.0)");
+        }
     }
 }
 
@@ -204,7 +160,7 @@ static void emit_uniform(sbuf *b, const program *p)
     }
     for (int i = 0; i < p->nuinstr; i++) {
         sb_printf(b, "    u[%d] = ", p->uinstr[i].dst);
-        emit_scalar(b, &p->uinstr[i]);
+        emit_instr(b, &p->uinstr[i], 0);
         sb_put(b, ";\n", 2);
     }
     if (p->nparams + p->nconst + p->nuinstr == 0) sb_printf(b, "    (void)params;\n    (void)u;\n");
@@ -265,7 +221,7 @@ static void emit_block(sbuf *b, const program *p, const int *cols, int ncols)
     for (int i = 0; i < p->npinstr; i++) {
         if (!live[i]) continue;
         sb_printf(b, "        s%d = ", p->pinstr[i].dst);
-        emit_vector(b, &p->pinstr[i]);
+        emit_instr(b, &p->pinstr[i], 1);
         sb_put(b, ";\n", 2);
     }
     for (int c = 0; c <= ncols; c++) sb_printf(b, "        VSTORE(out + %d * NLSQ_BLOCK + i, s%d);\n", c, want[c]);
