@@ -76,6 +76,18 @@ else
     check "two processes compiling at once both succeed on the kernel" "[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && grep -q '\"backend\": \"jit\"' \"$work/p1\" && grep -q '\"backend\": \"jit\"' \"$work/p2\""
     check "and leave one kernel file, no temporary files" "[ \$(ls -A \"$XDG_CACHE_HOME/nlsq\" | wc -l) -eq 1 ]"
 
+    # nlsq cache: count, clear (kernels only; other files are not ours)
+    touch "$XDG_CACHE_HOME/nlsq/notes.txt"
+    out=$("$nlsq" cache); rc=$?
+    check "nlsq cache counts the kernels" "[ $rc -eq 0 ] && grep -q ': 1 compiled kernel,' <<<\"\$out\""
+    out=$("$nlsq" cache clear); rc=$?
+    check "nlsq cache clear removes them, and nothing else" "[ $rc -eq 0 ] && grep -q 'removed 1 compiled kernel' <<<\"\$out\" && [ \$(ls \"$XDG_CACHE_HOME/nlsq\") = notes.txt ]"
+    before=$(runs)
+    "$nlsq" fit "$data" --model 'a*exp(-b*x) + c + 0.5*x' --backend jit >/dev/null
+    check "after clear the next fit compiles again" "[ $(runs) -eq $((before + 1)) ]"
+    err=$("$nlsq" cache purge 2>&1 >/dev/null); rc=$?
+    check "nlsq cache with a bad word is a usage error" "[ $rc -eq 2 ] && grep -q 'usage: nlsq cache' <<<\"\$err\""
+
     mkdir -p "$work/dump"
     NLSQ_JIT_DUMP=$work/dump "$nlsq" fit "$data" --model 'a*exp(-b*x) + c + 0.25' --backend jit >/dev/null
     dumped=$(ls "$work/dump"/nlsq-*.c 2>/dev/null | head -1)

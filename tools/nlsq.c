@@ -34,6 +34,8 @@ static const char *USAGE =
     "           (default plot file: nlsq-demo.svg in the current directory)\n"
     "       nlsq devices\n"
     "           the compute devices nlsq can use\n"
+    "       nlsq cache [clear]\n"
+    "           the cache of compiled kernels: where, how many; clear removes them\n"
     "       nlsq --version | nlsq help | nlsq COMMAND --help\n"
     "\n"
     "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
@@ -487,6 +489,23 @@ static int run_demo(int argc, char **argv)
     return rc;
 }
 
+/* nlsq cache [clear]: where compiled kernels are kept, how many, and
+   removing them. */
+static int run_cache(int argc, char **argv)
+{
+    int clear = argc > 2 && strcmp(argv[2], "clear") == 0;
+    if (argc > 3 || (argc == 3 && !clear)) return die("usage: nlsq cache [clear]%s%s", NULL, NULL);
+    char dir[4096], why[600];
+    int count;
+    long long bytes;
+    if (jit_cache_scan(clear, dir, sizeof dir, &count, &bytes, why, sizeof why) != 0) return die("%s%s", why, NULL);
+    if (clear)
+        printf("removed %d compiled kernel%s (%.1f kB) from %s\n", count, count == 1 ? "" : "s", bytes / 1e3, dir);
+    else
+        printf("%s: %d compiled kernel%s, %.1f kB\n", dir, count, count == 1 ? "" : "s", bytes / 1e3);
+    return 0;
+}
+
 /* nlsq devices: what this machine offers nlsq. */
 static int run_devices(void)
 {
@@ -666,7 +685,7 @@ int main(int argc, char **argv)
         printf("nlsq %s\n", nlsq_version());
         return 0;
     }
-    static const char *const commands[] = {"fit", "eval", "diff", "demo", "devices"};
+    static const char *const commands[] = {"fit", "eval", "diff", "demo", "devices", "cache"};
     int known = 0;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) known |= strcmp(argv[1], commands[k]) == 0;
     if (known && argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
@@ -677,6 +696,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "eval") == 0) return run_eval(argc, argv);
     if (strcmp(argv[1], "demo") == 0) return run_demo(argc, argv);
     if (strcmp(argv[1], "devices") == 0) return run_devices();
+    if (strcmp(argv[1], "cache") == 0) return run_cache(argc, argv);
     if (strcmp(argv[1], "fit") == 0) return run_fit(argc, argv);
     fprintf(stderr, "nlsq: unknown command '%s' (see nlsq help)\n", argv[1]);
     return 2;

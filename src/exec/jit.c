@@ -16,6 +16,7 @@
  * interpreter carries on.
  */
 #define _GNU_SOURCE /* mkstemps, pipe2 */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -670,4 +671,57 @@ void jit_describe(char *buf, size_t size)
         snprintf(buf, size, "C compiler %s; %s", cc.path, scratch.note);
     else
         snprintf(buf, size, "C compiler %s; kernels cached in %s", cc.path, dir);
+}
+
+/* KEY.so: 32 hex digits and the suffix; .KEY-XXXXXX.{c,so,log}: a build's
+   temporary files. */
+static int is_kernel_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n != 35 || strcmp(name + 32, ".so") != 0) return 0;
+    for (int i = 0; i < 32; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return 0;
+    return 1;
+}
+
+static int is_temp_name(const char *name)
+{
+    return name[0] == '.' && strlen(name) > 41 && name[33] == '-';
+}
+
+int jit_cache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size)
+{
+    jit_entry scratch;
+    memset(&scratch, 0, sizeof scratch);
+    *count = 0;
+    *bytes = 0;
+    if (cache_dir(dir, dir_size, &scratch) != 0) {
+        snprintf(why, why_size, "%s", scratch.note[0] ? scratch.note : "no usable kernel cache");
+        return -1;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(why, why_size, "cannot read %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    time_t now = time(NULL);
+    for (struct dirent *de = readdir(d); de; de = readdir(d)) {
+        int kernel = is_kernel_name(de->d_name), temp = is_temp_name(de->d_name);
+        if (!kernel && !temp) continue; /* not ours: never touched */
+        char path[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path) continue;
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (kernel) {
+            (*count)++;
+            *bytes += (long long)st.st_size;
+        }
+        if (clear && (kernel || now - st.st_mtime > 600) && unlink(path) != 0) {
+            snprintf(why, why_size, "cannot remove %s: %s", path, strerror(errno));
+            closedir(d);
+            return -1;
+        }
+    }
+    closedir(d);
+    return 0;
 }
