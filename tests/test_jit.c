@@ -506,9 +506,12 @@ static void test_background_compile_switches_without_changing_the_fit(void)
                "interpreter's, bit for bit\n", ra->jit_passes, ra->passes, ra->backend_note);
     }
     nlsq_result_free(ra);
-    /* once built, the next fit on the same model has it from the start */
+    /* the auto fit must have started the compile on a thread of its own
+       (not left it to the wait below), and it must have succeeded */
     int cols[3] = {0, 1, 2};
-    CHECK(jit_kernel_ready(jit_get(ma->jit, &ma->prog, cols, 3, kernel_width(), JIT_WAIT)) != NULL);
+    jit_entry *e = jit_get(ma->jit, &ma->prog, cols, 3, kernel_width(), JIT_WAIT);
+    CHECK(e && e->has_thread && !e->from_cache);
+    CHECK(jit_kernel_ready(e) != NULL);
     ra = fit_on(ma, &d, p0, NLSQ_BACKEND_AUTO, 2, NLSQ_LOSS_LINEAR, NULL);
     if (ri && ra) {
         CHECK(same_result(ri, ra));

@@ -242,29 +242,6 @@ static double vec_norm(const double *x, size_t n)
     return norm_scaled(x, n);
 }
 
-/* dot4 of a with b0..b3 in one sweep, each sum formed as dot4 forms it */
-static inline void dot4_x4(const double *restrict a, const double *restrict b0, const double *restrict b1,
-                           const double *restrict b2, const double *restrict b3, size_t n, double out[4])
-{
-    double s[4][4] = {{0}};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        for (int l = 0; l < 4; l++) {
-            s[0][l] += a[i + l] * b0[i + l];
-            s[1][l] += a[i + l] * b1[i + l];
-            s[2][l] += a[i + l] * b2[i + l];
-            s[3][l] += a[i + l] * b3[i + l];
-        }
-    }
-    for (; i < n; i++) {
-        s[0][0] += a[i] * b0[i];
-        s[1][0] += a[i] * b1[i];
-        s[2][0] += a[i] * b2[i];
-        s[3][0] += a[i] * b3[i];
-    }
-    for (int c = 0; c < 4; c++) out[c] = (s[c][0] + s[c][1]) + (s[c][2] + s[c][3]);
-}
-
 /* Four lanes of partial sums, whatever the kernel's width. */
 typedef double D4 __attribute__((vector_size(32)));
 typedef double D4U __attribute__((vector_size(32), aligned(8)));

@@ -1,6 +1,7 @@
 /* Pieces every solver uses: gradient and products from R_aug, SciPy's
    termination test and trust-region radius update. */
 #include <math.h>
+#include <string.h>
 
 #include "linalg/linalg.h"
 #include "solve.h"
@@ -104,6 +105,21 @@ void solve_scale(const solve_options *opt, const double *R, int n, int first, do
         scale_inv[j] = s;
         scale[j] = 1 / s;
     }
+}
+
+void solve_accept(const solve_options *opt, double *R, const double *R_new, int n, double *g, double *scale,
+                  double *scale_inv)
+{
+    size_t nc = (size_t)n + 1;
+    memcpy(R, R_new, nc * nc * sizeof *R);
+    solve_gradient(R, n, g);
+    if (opt->x_scale_jac) solve_scale(opt, R, n, 0, scale, scale_inv);
+}
+
+int solve_callback_stops(const solve_options *opt, int iteration, double cost, const double *x, double grad_norm,
+                         double step_norm)
+{
+    return opt->callback && opt->callback(opt->callback_ctx, iteration, cost, x, grad_norm, step_norm);
 }
 
 void solve_finish(solve_result *res, double cost, double grad_norm, int status, int nfev, int njev, int nit)

@@ -209,16 +209,14 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
                 if (w.on_bound[i] == -1) x[i] = lb[i];
                 if (w.on_bound[i] == 1) x[i] = ub[i];
             }
-            memcpy(R, w.R_new, w.nc * w.nc * sizeof *R);
+            solve_accept(opt, R, w.R_new, n, w.g, w.scale, w.scale_inv);
             cost = cost_new;
             njev++;
-            solve_gradient(R, n, w.g);
-            if (opt->x_scale_jac) solve_scale(opt, R, n, 0, w.scale, w.scale_inv);
         } else {
             step_norm = 0;
         }
         iteration++;
-        if (opt->callback && opt->callback(opt->callback_ctx, iteration, cost, x, g_norm, step_norm)) {
+        if (solve_callback_stops(opt, iteration, cost, x, g_norm, step_norm)) {
             status = -2;
             break;
         }

@@ -278,7 +278,7 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
                 cost = cost_new;
                 step_norm = vec_norm(w.wa1, (size_t)n, 1);
                 iter++;
-                if (opt->callback && opt->callback(opt->callback_ctx, iter - 1, cost, x, gnorm, step_norm)) {
+                if (solve_callback_stops(opt, iter - 1, cost, x, gnorm, step_norm)) {
                     info = -2;
                     break;
                 }

@@ -74,6 +74,13 @@ double solve_minimize_1d(double a, double b, double c, double lo, double hi, dou
    norms of J (zero columns -> 1), updated as max(old, new) when first = 0. */
 void solve_scale(const solve_options *opt, const double *R, int n, int first, double *scale, double *scale_inv);
 /* Fill the result; a status still unset (-99) becomes 0 (max_nfev). */
+/* An accepted step: R_new becomes R, and the gradient and (with
+   x_scale='jac') the scales follow it. */
+void solve_accept(const solve_options *opt, double *R, const double *R_new, int n, double *g, double *scale,
+                  double *scale_inv);
+/* Iteration `iteration` is done: nonzero when the callback stops the fit. */
+int solve_callback_stops(const solve_options *opt, int iteration, double cost, const double *x, double grad_norm,
+                         double step_norm);
 void solve_finish(solve_result *res, double cost, double grad_norm, int status, int nfev, int njev, int nit);
 int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
 double solve_norm_inf(const double *x, int n);

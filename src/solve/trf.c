@@ -400,16 +400,14 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
         }
         if (ared > 0) {
             memcpy(x, t.x_new, (size_t)n * sizeof(double));
-            memcpy(R, t.R_new, t.nc * t.nc * sizeof(double));
+            solve_accept(opt, R, t.R_new, n, t.g, t.scale, t.scale_inv);
             cost = cost_new;
             njev++;
-            solve_gradient(R, n, t.g);
-            if (opt->x_scale_jac) solve_scale(opt, R, n, 0, t.scale, t.scale_inv);
         } else {
             step_norm = 0;
         }
         iteration++;
-        if (opt->callback && opt->callback(opt->callback_ctx, iteration, cost, x, g_norm, step_norm)) {
+        if (solve_callback_stops(opt, iteration, cost, x, g_norm, step_norm)) {
             status = -2;
             break;
         }
