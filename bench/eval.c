@@ -98,7 +98,7 @@ static double time_pass(pass *ps, const pass_data *d, const double *p, double *R
 {
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
-        pass_out out = {0, 0, R, 0, NULL};
+        pass_out out = {0, 0, R, 0, NULL, 0};
         double t0 = now();
         pass_run(ps, d, p, &out);
         best = fmin(best, now() - t0);
@@ -159,7 +159,8 @@ static void bench_passes(size_t n, int reps)
             pass_init(&pa, &m->prog, vmath_select(), cols, bm->nparams, NLSQ_LOSS_LINEAR, 1, pl) != 0 ||
             pass_use_jit(&pj, e) != 0 || pass_use_jit(&pa, e) != 0)
             exit(1);
-        pass_data d = {x, n, n, y, NULL, 1.0, 0};
+        pass_arrays da = {x, n, y, NULL};
+        pass_data d = pass_data_arrays(&da, n, 1.0, 0);
         double t_interp = time_pass(&pi, &d, bm->p, R1, reps);
         double t_jit = time_pass(&pj, &d, bm->p, R1, reps);
         double t_all = time_pass(&pa, &d, bm->p, R1, reps);

@@ -81,8 +81,9 @@ static void test_pass_r_aug_equals_independent_qr_of_full_matrix(void)
     pass ps;
     CHECK(pass_init(&ps, &m->prog, vmath_select(), cols, N, NLSQ_LOSS_LINEAR, 1, NULL) == 0);
     double R[NC * NC];
-    pass_data d = {x, M, M, y, NULL, 1.0, 0};
-    pass_out out = {0, 0, R, 0, NULL};
+    pass_arrays da = {x, M, y, NULL};
+    pass_data d = pass_data_arrays(&da, M, 1.0, 0);
+    pass_out out = {0, 0, R, 0, NULL, 0};
     pass_run(&ps, &d, p, &out);
     check_r_equal(R, ref, NC, 1e-13, "pass");
     double ss = 0;
@@ -96,8 +97,9 @@ static void test_pass_r_aug_equals_independent_qr_of_full_matrix(void)
     for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
         size_t s = splits[k];
         double R1[NC * NC], R2[NC * NC], work[NC * NC];
-        pass_data d1 = {x, M, s, y, NULL, 1.0, 0}, d2 = {x + s, M, M - s, y + s, NULL, 1.0, 0};
-        pass_out o1 = {0, 0, R1, 0, NULL}, o2 = {0, 0, R2, 0, NULL};
+        pass_arrays a1 = {x, M, y, NULL}, a2 = {x + s, M, y + s, NULL};
+        pass_data d1 = pass_data_arrays(&a1, s, 1.0, 0), d2 = pass_data_arrays(&a2, M - s, 1.0, 0);
+        pass_out o1 = {0, 0, R1, 0, NULL, 0}, o2 = {0, 0, R2, 0, NULL, 0};
         pass_run(&ps, &d1, p, &o1);
         pass_run(&ps, &d2, p, &o2);
         qr_merge(R2, R1, NC, work);

@@ -57,15 +57,52 @@ double loss_scale_row(nlsq_loss loss, double f_scale, double *r, double *cost);
 
 /* ---- pass.c: one sweep over the points -> cost and R_aug ---------------- */
 
-typedef struct pass_data {
-    const double *x;     /* row k of the variables at x + k*stride          */
+/*
+ * What a pass reads: m points, delivered window by window by `read`, so the
+ * data may be caller arrays (pointers into them, no copy), a mapped file or
+ * a callback (copied into the worker's buffers). A window is a multiple of
+ * NLSQ_BLOCK points that starts at a multiple of PASS_WINDOW within its
+ * chunk; the arithmetic does not depend on where the values come from.
+ */
+#define PASS_WINDOW ((size_t)NLSQ_BLOCK * 64)
+
+typedef struct pass_view {
+    const double *x;     /* point i: row k of the variables at
+                            x[k*stride + i - base]                           */
     size_t stride;
+    const double *y;     /* y[i - base]                                      */
+    const double *sigma; /* sigma[i - base], or NULL: sigma_all for all      */
+    size_t base;
+} pass_view;
+
+/* Points [first, first+count) of chunk `chunk`, for `worker`; 0, or
+   nonzero when they cannot be read (the pass then fails). `release`
+   (optional) is told when the worker is done with them. */
+typedef int (*pass_read_fn)(void *ctx, int chunk, size_t first, size_t count, int worker, pass_view *v);
+typedef void (*pass_release_fn)(void *ctx, size_t first, size_t count);
+
+typedef struct pass_data {
     size_t m;
-    const double *y;
-    const double *sigma; /* per-point sigma (weight 1/sigma), or NULL       */
-    double sigma_all;    /* when sigma is NULL: one sigma for all (1 = none) */
+    pass_read_fn read;
+    pass_release_fn release;
+    void *ctx;
+    double sigma_all;    /* when a view has no sigma: one sigma for all     */
     int omit_nonfinite;  /* rows with NaN/Inf in x, y or sigma contribute 0 */
 } pass_data;
+
+/* The simplest data: arrays in memory, read in place. */
+typedef struct pass_arrays {
+    const double *x;     /* row k at x + k*stride */
+    size_t stride;
+    const double *y, *sigma;
+} pass_arrays;
+
+/* A pass_data reading `a` (which must outlive it). */
+pass_data pass_data_arrays(const pass_arrays *a, size_t m, double sigma_all, int omit_nonfinite);
+
+/* Called on the caller's thread during a pass with the points done so far
+   (every window it finishes itself). */
+typedef void (*pass_progress_fn)(void *ctx, size_t done, size_t m);
 
 /* ---- pool.c: threads made once per fit, not per pass ------------------- */
 
@@ -116,6 +153,9 @@ typedef struct pass {
     double *jit_u;       /* its uniform registers                          */
     int passes, jit_passes;
     int last_jit;        /* the latest pass ran the compiled kernel        */
+    int *chunk_failed;   /* a read failed in the chunk                      */
+    pass_progress_fn progress; /* optional                                  */
+    void *progress_ctx;
 } pass;
 
 typedef struct pass_out {
@@ -125,13 +165,14 @@ typedef struct pass_out {
     size_t nonfinite;    /* nonzero when some residual or Jacobian entry is
                             NaN/Inf (a count of rows or of blocks)         */
     double *residuals;   /* if not NULL: the m weighted residuals r         */
+    int read_failed;     /* the data could not be read: nothing is valid    */
 } pass_out;
 
 /* 0, or -1 when out of memory. cols[ncols] lists the free parameters;
    the pass runs on `pl`'s threads (NULL: the caller's only). */
 int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
               double f_scale, pool *pl);
-/* Points per chunk for m points: a multiple of NLSQ_BLOCK, at most about
+/* Points per chunk for m points: a multiple of PASS_WINDOW, at most about
    4096 chunks. */
 size_t pass_chunk_points(size_t m);
 /* Run on the compiled kernel of e (see jit.h) from the next pass on

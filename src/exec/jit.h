@@ -13,8 +13,8 @@
 
 /* Bump when the generated code changes meaning: it is part of the cache
    key, so old kernels are not reused. */
-#define JIT_CODEGEN_VERSION 24
-#define JIT_ABI 1
+#define JIT_CODEGEN_VERSION 25
+#define JIT_ABI 2
 
 /* ---- the ABI of a generated kernel (mirrored in jit_runtime.c) --------- */
 
@@ -24,12 +24,14 @@ typedef struct jit_chunk {
     const double *y;
     const double *sigma;
     double sigma_all;
-    size_t first, last;
-    double *R;          /* (ncols+1)^2, zero on entry              */
+    size_t first, last; /* the points of this call                 */
+    double *R;          /* (ncols+1)^2, the chunk's running triangle */
     double *block;      /* NLSQ_BLOCK x (ncols + 2) workspace       */
     double *xb;         /* NLSQ_BLOCK x nvars workspace             */
-    double cost, chi2;  /* out: as a chunk of pass.c computes them  */
-    size_t bad;
+    /* Running compensated sums (sum, compensation), carried from call to
+       call: a chunk read in windows sums exactly as in one call. */
+    double cost, cost_comp, chi2, chi2_comp;
+    size_t bad;         /* running count of non-finite blocks       */
 } jit_chunk;
 
 typedef struct jit_kernel {

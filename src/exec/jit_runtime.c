@@ -25,7 +25,7 @@
 typedef unsigned long size_t;
 
 #define NLSQ_BLOCK 256
-#define NLSQ_JIT_ABI 1
+#define NLSQ_JIT_ABI 2
 #define NR (NLSQ_NCOLS + 1) /* columns of R_aug: J, then r */
 
 double exp(double), expm1(double), log(double), log1p(double), log10(double), log2(double);
@@ -42,12 +42,12 @@ typedef struct nlsq_jit_chunk {
     const double *y;
     const double *sigma;
     double sigma_all;
-    size_t first, last; /* the chunk's points */
-    double *R;          /* NR x NR, zero on entry */
+    size_t first, last; /* the points of this call */
+    double *R;          /* NR x NR, the chunk's running triangle */
     double *block;      /* NLSQ_BLOCK x (NR + 1) workspace */
     double *xb;         /* NLSQ_BLOCK x NLSQ_NVARS workspace */
-    double cost, chi2;  /* out */
-    size_t bad;         /* out */
+    double cost, cost_comp, chi2, chi2_comp; /* running compensated sums */
+    size_t bad;         /* running count */
 } nlsq_jit_chunk;
 
 typedef struct nlsq_jit_kernel {
@@ -406,7 +406,7 @@ static inline __attribute__((always_inline)) int rows_linear_full(double *A, con
 
 static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
 {
-    ksum cost = {0, 0}, chi2 = {0, 0};
+    ksum cost = {a->cost, a->cost_comp}, chi2 = {a->chi2, a->chi2_comp};
     size_t bad = 0;
     double w_all = 1.0 / a->sigma_all;
     for (size_t start = a->first; start < a->last; start += NLSQ_BLOCK) {
@@ -434,9 +434,11 @@ static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
         ksum_add(&cost, 0.5 * c2);
         ksum_add(&chi2, c2);
     }
-    a->cost = cost.sum + cost.comp;
-    a->chi2 = chi2.sum + chi2.comp;
-    a->bad = bad;
+    a->cost = cost.sum;
+    a->cost_comp = cost.comp;
+    a->chi2 = chi2.sum;
+    a->chi2_comp = chi2.comp;
+    a->bad += bad;
 }
 
 static void k_block(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb,

@@ -6,6 +6,7 @@
  * triangle at once (qr_fold), so no m-sized array is ever written.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ void pass_free(pass *ps)
     free(ps->chunk_cost);
     free(ps->chunk_chi2);
     free(ps->chunk_bad);
+    free(ps->chunk_failed);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -77,20 +79,30 @@ int pass_use_jit(pass *ps, struct jit_entry *e)
 
 size_t pass_chunk_points(size_t m)
 {
-    size_t chunk = (size_t)NLSQ_BLOCK * 64;
+    size_t chunk = PASS_WINDOW;
     while (m / chunk > 4096) chunk *= 2;
     return chunk;
 }
 
-static int row_is_usable(const pass_data *d, size_t i)
+static int arrays_read(void *ctx, int chunk, size_t first, size_t count, int worker, pass_view *v)
 {
-    return isfinite(d->y[i]) && (!d->sigma || isfinite(d->sigma[i]));
+    const pass_arrays *a = ctx;
+    (void)chunk, (void)first, (void)count, (void)worker;
+    *v = (pass_view){a->x, a->stride, a->y, a->sigma, 0};
+    return 0;
 }
 
-static int x_is_finite(const pass_data *d, int nvars, size_t i)
+pass_data pass_data_arrays(const pass_arrays *a, size_t m, double sigma_all, int omit_nonfinite)
 {
+    return (pass_data){m, arrays_read, NULL, (void *)a, sigma_all, omit_nonfinite};
+}
+
+/* Row i of the view (a local index: global i + v->base). */
+static int row_is_usable(const pass_view *v, int nvars, size_t i)
+{
+    if (!isfinite(v->y[i]) || (v->sigma && !isfinite(v->sigma[i]))) return 0;
     for (int k = 0; k < nvars; k++)
-        if (!isfinite(d->x[(size_t)k * d->stride + i])) return 0;
+        if (!isfinite(v->x[(size_t)k * v->stride + i])) return 0;
     return 1;
 }
 
@@ -98,13 +110,13 @@ static int x_is_finite(const pass_data *d, int nvars, size_t i)
  * The common case — linear loss, nothing omitted, no residuals kept —
  * column by column in loops the compiler vectorises. Non-finite values are
  * found through sum(v * 0), which is NaN exactly when some v is Inf or NaN
- * (in any order of summation).
+ * (in any order of summation). `start` is local to the view.
  */
-static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len,
-                             const double *f, const double *const *jcol, pass_out *out)
+static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d, const pass_view *v,
+                             size_t start, size_t len, const double *f, const double *const *jcol, pass_out *out)
 {
-    const double *y = d->y + start;
-    const double *sg = d->sigma ? d->sigma + start : NULL;
+    const double *y = v->y + start;
+    const double *sg = v->sigma ? v->sigma + start : NULL;
     double w_all = 1.0 / d->sigma_all;
     int nc = ps->ncols;
     double *rcol = wk->block + (size_t)nc * NLSQ_BLOCK, *w = wk->block + (size_t)(nc + 1) * NLSQ_BLOCK;
@@ -125,24 +137,24 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
     if (!isfinite(chi2) || isnan(probe)) out->nonfinite++;
 }
 
-/* Turn the block's outputs into weighted (and loss-scaled) rows. */
-static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, size_t start, size_t len,
-                      const double *f, const double *const *jcol, pass_out *out)
+/* Turn the block's outputs into weighted (and loss-scaled) rows; the
+   residuals, when kept, go to their global index start + v->base. */
+static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, const pass_view *v, size_t start,
+                      size_t len, const double *f, const double *const *jcol, pass_out *out)
 {
-    const program *p = ps->prog;
-    int nc = ps->ncols;
+    int nc = ps->ncols, nvars = ps->prog->nvars;
     double *rcol = wk->block + (size_t)nc * NLSQ_BLOCK;
+    double *res = out->residuals ? out->residuals + v->base + start : NULL;
     for (size_t i = 0; i < len; i++) {
-        size_t gi = start + i;
-        double w = 1.0 / (d->sigma ? d->sigma[gi] : d->sigma_all);
-        double r = w * (f[i] - d->y[gi]);
-        int skip = d->omit_nonfinite && !(row_is_usable(d, gi) && x_is_finite(d, p->nvars, gi));
-        if (skip) {
+        size_t li = start + i;
+        double w = 1.0 / (v->sigma ? v->sigma[li] : d->sigma_all);
+        double r = w * (f[i] - v->y[li]);
+        if (d->omit_nonfinite && !row_is_usable(v, nvars, li)) {
             for (int c = 0; c <= nc; c++) wk->block[(size_t)c * NLSQ_BLOCK + i] = 0;
-            if (out->residuals) out->residuals[gi] = NAN;
+            if (res) res[i] = NAN;
             continue;
         }
-        if (out->residuals) out->residuals[gi] = r;
+        if (res) res[i] = r;
         out->chi2 += r * r;
         double s = 1;
         if (ps->loss == NLSQ_LOSS_LINEAR)
@@ -162,7 +174,8 @@ static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, size_
 
 /* Neumaier's compensated sum: the total of many block sums is then exact
    to about one rounding, so that near convergence the difference of two
-   costs (the actual reduction) is not rounding noise, even at 10^9 points. */
+   costs (the actual reduction) is not rounding noise, even at 10^9 points.
+   The compiled kernel keeps the same pair, so both sum alike. */
 typedef struct ksum {
     double sum, comp;
 } ksum;
@@ -183,21 +196,48 @@ typedef struct pass_job {
     double *residuals;
     size_t chunk;
     const jit_kernel *kernel; /* or NULL: the interpreter */
+    atomic_size_t done;       /* points finished, for progress */
 } pass_job;
 
-/* The fused compiled chunk: evaluation, rows and fold in one function. */
-static void chunk_compiled(pass_job *job, pass_worker *wk, int c, size_t first, size_t last, double *R)
+/* The blocks of one window [first - v->base, ...) of the view, evaluated
+   and folded into R, on the interpreter or a kernel's block entry. */
+static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, size_t first, size_t count,
+                          double *R, ksum *cost, ksum *chi2, size_t *bad)
 {
     pass *ps = job->ps;
     const pass_data *d = job->d;
-    jit_chunk a = {d->x, d->stride, d->y, d->sigma, d->sigma_all, first, last, R, wk->block, wk->jit_x, 0, 0, 0};
-    job->kernel->chunk_linear(ps->jit_u, &a);
-    ps->chunk_cost[c] = a.cost;
-    ps->chunk_chi2[c] = a.chi2;
-    ps->chunk_bad[c] = a.bad;
+    int nc = ps->ncols + 1;
+    int linear = ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals;
+    const double *f, *jcol[ps->ncols > 0 ? ps->ncols : 1];
+    if (job->kernel) {
+        f = wk->jit_out + (size_t)ps->ncols * NLSQ_BLOCK;
+        for (int k = 0; k < ps->ncols; k++) jcol[k] = wk->jit_out + (size_t)k * NLSQ_BLOCK;
+    } else {
+        f = interp_output(&wk->it, 0);
+        for (int k = 0; k < ps->ncols; k++) jcol[k] = interp_output(&wk->it, ps->cols[k] + 1);
+    }
+    pass_out out = {0, 0, R, 0, job->residuals, 0};
+    size_t lo = first - v->base, hi = lo + count;
+    for (size_t start = lo; start < hi; start += NLSQ_BLOCK) {
+        size_t len = hi - start < NLSQ_BLOCK ? hi - start : NLSQ_BLOCK;
+        if (job->kernel)
+            job->kernel->block(ps->jit_u, v->x, v->stride, start, len, wk->jit_x, wk->jit_out);
+        else
+            interp_block(&wk->it, v->x, v->stride, start, len);
+        out.cost = out.chi2 = 0; /* the row makers add this block's sums */
+        if (linear)
+            make_rows_linear(ps, wk, d, v, start, len, f, jcol, &out);
+        else
+            make_rows(ps, wk, d, v, start, len, f, jcol, &out);
+        ksum_add(cost, out.cost);
+        ksum_add(chi2, out.chi2);
+        qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
+    }
+    *bad += out.nonfinite;
 }
 
-/* One chunk: its blocks folded into its own triangle. */
+/* One chunk: its windows read and their blocks folded into its own
+   triangle, with the sums running on from window to window. */
 static void chunk_task(void *ctx, int c, int worker)
 {
     pass_job *job = ctx;
@@ -208,39 +248,41 @@ static void chunk_task(void *ctx, int c, int worker)
     size_t first = (size_t)c * job->chunk, last = first + job->chunk < d->m ? first + job->chunk : d->m;
     double *R = ps->chunk_R + (size_t)c * (size_t)nc * (size_t)nc;
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
+    int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals;
+    jit_chunk a = {NULL, 0, NULL, NULL, d->sigma_all, 0, 0, R, wk->block, wk->jit_x, 0, 0, 0, 0, 0};
     ksum cost = {0, 0}, chi2 = {0, 0};
-    int linear = ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals;
-    if (job->kernel && linear) {
-        chunk_compiled(job, wk, c, first, last, R);
-        return;
+    size_t bad = 0;
+    ps->chunk_failed[c] = 0;
+    for (size_t w = first; w < last; w += PASS_WINDOW) {
+        size_t count = last - w < PASS_WINDOW ? last - w : PASS_WINDOW;
+        pass_view v;
+        if (d->read(d->ctx, c, w, count, worker, &v) != 0) {
+            ps->chunk_failed[c] = 1;
+            break;
+        }
+        if (fused) {
+            a.x = v.x;
+            a.stride = v.stride;
+            a.y = v.y;
+            a.sigma = v.sigma;
+            a.first = w - v.base;
+            a.last = a.first + count;
+            job->kernel->chunk_linear(ps->jit_u, &a);
+        } else {
+            window_blocks(job, wk, &v, w, count, R, &cost, &chi2, &bad);
+        }
+        if (d->release) d->release(d->ctx, w, count);
+        size_t done = atomic_fetch_add(&job->done, count) + count;
+        if (worker == 0 && ps->progress) ps->progress(ps->progress_ctx, done, d->m);
     }
-    pass_out out = {0, 0, R, 0, job->residuals};
-    const double *f, *jcol[ps->ncols > 0 ? ps->ncols : 1];
-    if (job->kernel) {
-        f = wk->jit_out + (size_t)ps->ncols * NLSQ_BLOCK;
-        for (int k = 0; k < ps->ncols; k++) jcol[k] = wk->jit_out + (size_t)k * NLSQ_BLOCK;
-    } else {
-        f = interp_output(&wk->it, 0);
-        for (int k = 0; k < ps->ncols; k++) jcol[k] = interp_output(&wk->it, ps->cols[k] + 1);
-    }
-    for (size_t start = first; start < last; start += NLSQ_BLOCK) {
-        size_t len = last - start < NLSQ_BLOCK ? last - start : NLSQ_BLOCK;
-        if (job->kernel)
-            job->kernel->block(ps->jit_u, d->x, d->stride, start, len, wk->jit_x, wk->jit_out);
-        else
-            interp_block(&wk->it, d->x, d->stride, start, len);
-        out.cost = out.chi2 = 0; /* the row makers add this block's sums */
-        if (linear)
-            make_rows_linear(ps, wk, d, start, len, f, jcol, &out);
-        else
-            make_rows(ps, wk, d, start, len, f, jcol, &out);
-        ksum_add(&cost, out.cost);
-        ksum_add(&chi2, out.chi2);
-        qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
+    if (fused) {
+        cost = (ksum){a.cost, a.cost_comp};
+        chi2 = (ksum){a.chi2, a.chi2_comp};
+        bad = a.bad;
     }
     ps->chunk_cost[c] = cost.sum + cost.comp;
     ps->chunk_chi2[c] = chi2.sum + chi2.comp;
-    ps->chunk_bad[c] = out.nonfinite;
+    ps->chunk_bad[c] = bad;
 }
 
 static int ensure_chunks(pass *ps, int nchunks)
@@ -255,7 +297,9 @@ static int ensure_chunks(pass *ps, int nchunks)
     if (chi2) ps->chunk_chi2 = chi2;
     size_t *bad = realloc(ps->chunk_bad, (size_t)nchunks * sizeof *bad);
     if (bad) ps->chunk_bad = bad;
-    if (!R || !cost || !chi2 || !bad) return -1;
+    int *failed = realloc(ps->chunk_failed, (size_t)nchunks * sizeof *failed);
+    if (failed) ps->chunk_failed = failed;
+    if (!R || !cost || !chi2 || !bad || !failed) return -1;
     ps->chunk_cap = nchunks;
     return 0;
 }
@@ -268,6 +312,7 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     memset(out->R, 0, (size_t)nc * (size_t)nc * sizeof *out->R);
     out->cost = out->chi2 = 0;
     out->nonfinite = 0;
+    out->read_failed = 0;
     if (nchunks == 0) return;
     if (ensure_chunks(ps, nchunks) != 0) {
         out->nonfinite = 1; /* no memory for the chunk triangles: report failure */
@@ -282,7 +327,7 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     ps->passes++;
     ps->jit_passes += kernel != NULL;
     ps->last_jit = kernel != NULL;
-    pass_job job = {ps, d, out->residuals, chunk, kernel};
+    pass_job job = {ps, d, out->residuals, chunk, kernel, 0};
     pool_run(ps->nworkers > 1 && nchunks > 1 ? ps->pool : NULL, chunk_task, &job, nchunks);
     /* merge in a fixed tree: (0,1) (2,3) ..., then (0,2) (4,6) ... */
     size_t sz = (size_t)nc * (size_t)nc;
@@ -295,6 +340,7 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
         ksum_add(&cost, ps->chunk_cost[c]);
         ksum_add(&chi2, ps->chunk_chi2[c]);
         out->nonfinite += ps->chunk_bad[c];
+        out->read_failed |= ps->chunk_failed[c];
     }
     out->cost = cost.sum + cost.comp;
     out->chi2 = chi2.sum + chi2.comp;

@@ -180,7 +180,7 @@ static int evaluate_pass(void *ctx, const double *x_free, double *cost, double *
 {
     fit_problem *fp = ctx;
     fill_params(fp, x_free);
-    pass_out out = {0, 0, R, 0, NULL};
+    pass_out out = {0, 0, R, 0, NULL, 0};
     pass_run(&fp->ps, &fp->pd, fp->p, &out);
     *cost = out.cost;
     if (out.nonfinite || !isfinite(out.cost)) return 1;
@@ -411,10 +411,8 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
         goto done;
     }
     if ((st = setup_jit(&fp, backend, err)) != NLSQ_OK) goto done;
-    pass_data pd = {data->x, data->m, data->m, data->y, NULL, 1.0, fp.omit};
-    if (data->sigma_kind == NLSQ_SIGMA_PER_POINT) pd.sigma = data->sigma;
-    if (data->sigma_kind == NLSQ_SIGMA_SCALAR) pd.sigma_all = data->sigma[0];
-    fp.pd = pd;
+    fp.pa = (pass_arrays){data->x, data->m, data->y, data->sigma_kind == NLSQ_SIGMA_PER_POINT ? data->sigma : NULL};
+    fp.pd = pass_data_arrays(&fp.pa, data->m, data->sigma_kind == NLSQ_SIGMA_SCALAR ? data->sigma[0] : 1.0, fp.omit);
     st = fit_solve(&fp, &pb, out, err);
 done:
     free_problem(&fp);

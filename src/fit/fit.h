@@ -21,6 +21,7 @@ typedef struct fit_problem {
     double *R;            /* (n_free+1)^2 R_aug at the solution          */
     int *free_idx;
     pass ps;
+    pass_arrays pa;
     pass_data pd;
     pool *pool;           /* the pass's threads, NULL for one             */
     int threads;

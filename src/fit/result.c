@@ -169,7 +169,7 @@ static void final_residuals(fit_problem *fp, nlsq_result *r, double cost)
         r->chi2 = NAN;
         return;
     }
-    pass_out out = {0, 0, R, 0, r->residuals};
+    pass_out out = {0, 0, R, 0, r->residuals, 0};
     pass_run(&fp->ps, &fp->pd, fp->p, &out);
     r->chi2 = out.chi2;
     free(R);
