@@ -422,6 +422,27 @@ typedef int (*nlsq_callback)(void *user, int iteration, double cost, const doubl
                              double grad_norm, double step_norm);
 
 /*
+ * Progress within a fit, for long passes (a billion points take seconds a
+ * pass). Called on the thread that called the fit, at most every
+ * progress_interval seconds during a pass and once at its end. Return
+ * nonzero to stop the fit after the current iteration (status -2).
+ */
+typedef struct nlsq_progress {
+    int pass;               /* passes started, this one included            */
+    int iteration;          /* iterations completed                         */
+    double pass_fraction;   /* of the current pass, 0 .. 1                  */
+    double cost;            /* the cost at the latest accepted point (NaN
+                               before the first pass ends)                  */
+    double elapsed;         /* seconds since the fit started                */
+    double pass_seconds;    /* the last complete pass took (NaN: none yet)  */
+    double pass_remaining;  /* seconds to the end of the current pass, by
+                               its rate so far                              */
+    size_t points;          /* points in a pass                             */
+} nlsq_progress;
+
+typedef int (*nlsq_progress_fn)(void *user, const nlsq_progress *p);
+
+/*
  * Where the passes run. The compiled kernel (the model, its Jacobian, the
  * weights and the fold into R_aug as one C function built by the system
  * compiler, $NLSQ_CC or cc, and cached in $XDG_CACHE_HOME/nlsq or
@@ -475,6 +496,13 @@ typedef struct nlsq_options {
                                and merged in a fixed order. A fit whose
                                points fit in one chunk (16384) uses one.   */
     nlsq_backend backend;   /* see above; default NLSQ_BACKEND_DEFAULT      */
+    nlsq_progress_fn progress; /* or NULL; see nlsq_progress                */
+    void *progress_data;
+    double progress_interval; /* seconds between progress calls; 0: 0.1     */
+    const char *checkpoint; /* a file to write the solver's state to after
+                               every evaluation, or NULL; see below         */
+    int resume;             /* nonzero: continue from `checkpoint` if it
+                               exists (a fresh fit if it does not)         */
 } nlsq_options;
 
 nlsq_options nlsq_options_default(void);
@@ -518,6 +546,9 @@ typedef struct nlsq_result {
                              in 0.3 ms"), or why there is none; "" when the
                              interpreter was chosen                          */
     int jit_passes, passes; /* passes run, and how many of them compiled    */
+    int resumed_evaluations; /* evaluations taken from a checkpoint         */
+    size_t memory_bytes;  /* the fit's own working memory (see
+                             nlsq_fit_memory), not counting the data       */
     signed char *active_mask; /* n: -1 at lower bound, 1 at upper, 0 free    */
     double *residuals;    /* m weighted residuals if keep_residuals, else NULL */
 } nlsq_result;
@@ -533,6 +564,148 @@ void nlsq_result_free(nlsq_result *result);
  */
 nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
                            nlsq_result **out, nlsq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Data sources: fitting data of any size
+ * ------------------------------------------------------------------------
+ *
+ * A source is a table of columns read in windows of rows by index, so the
+ * passes of a fit read it from all threads at once and never hold more
+ * than a few windows per thread: a fit from a source needs memory that
+ * does not depend on the number of rows. The fit is the same as in memory
+ * — same passes, same arithmetic: from float64 data of any source the
+ * parameters and covariance are bitwise those of nlsq_curve_fit on arrays.
+ *
+ *     nlsq_source *src;
+ *     nlsq_source_open_npy("big.npy", &src, &err);     // (rows, 2): x, y
+ *     nlsq_fit_source(model, src, NULL, &opt, &res, &err);
+ *     nlsq_source_free(src);
+ *
+ * Sources are read-only and may be shared by fits one after another; a
+ * source must not be freed while a fit reads it.
+ */
+typedef struct nlsq_source nlsq_source;
+
+/* Caller arrays cols[0..ncols) of nrows values each, read in place (no
+   copy): they must outlive the source. */
+nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t nrows,
+                                    nlsq_source **out, nlsq_error *err);
+
+/* A NumPy .npy file, memory-mapped: float64 or float32, either byte order,
+   1-D (one column) or 2-D (rows, columns), C or Fortran order. Native
+   float64 in Fortran order is read in place; the other layouts are
+   converted window by window. Mapped pages are given back after use, so
+   resident memory stays small however large the file. */
+nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error *err);
+
+typedef enum nlsq_dtype { NLSQ_FLOAT64 = 0, NLSQ_FLOAT32 } nlsq_dtype;
+
+/*
+ * A raw binary file: `offset` bytes of anything, then rows x ncols values
+ * of `dtype` in the given byte order, either row after row (interleaved:
+ * x0 y0 x1 y1 ...) or column after column (planar: all x, then all y).
+ * The row count is (file size - offset) / (ncols * size of dtype), and
+ * the size must divide exactly.
+ */
+typedef struct nlsq_raw_layout {
+    int ncols;              /* columns, >= 1 (default 2)                    */
+    nlsq_dtype dtype;       /* default NLSQ_FLOAT64                         */
+    int column_major;       /* nonzero: planar; default 0: interleaved rows */
+    int big_endian;         /* default 0: little-endian                     */
+    size_t offset;          /* bytes before the data, default 0             */
+} nlsq_raw_layout;
+
+nlsq_raw_layout nlsq_raw_layout_default(void);
+nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout, nlsq_source **out,
+                                 nlsq_error *err);
+
+/*
+ * A text table (CSV, TSV, semicolons or whitespace; the rules of the
+ * CLI's reader: '#' comments, an optional header row, quoted fields,
+ * empty/NA/nan as NaN), converted once, in a single streaming read, into
+ * a column cache: a float64 .npy file (C order) that is then mapped like
+ * any .npy. The cache is reused while the text file's size and
+ * modification time are unchanged.
+ */
+typedef struct nlsq_text_options {
+    char delimiter;         /* ',', ';', '\t', ' ' (blank runs); 0: found on
+                               the first data line                          */
+    const char *cache_path; /* the cache file; NULL: in the kernel cache
+                               directory ($XDG_CACHE_HOME/nlsq/columns),
+                               named by the text file's identity            */
+} nlsq_text_options;
+
+nlsq_text_options nlsq_text_options_default(void);
+nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
+                                  nlsq_error *err);
+
+/* A caller callback that fills rows [first, first+count) of the columns
+   asked for: cols[c] is NULL for a column not needed, else room for count
+   values. Return 0, or nonzero for an error (the fit fails with it). With
+   thread_safe = 0, calls are serialised; with 1 they may come from several
+   threads at once for different rows. The same rows must always get the
+   same values. */
+typedef int (*nlsq_fill_fn)(void *user, size_t first, size_t count, double *const *cols);
+
+nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill, void *user, int thread_safe,
+                                      nlsq_source **out, nlsq_error *err);
+
+/* The columns of several sources with the same row count side by side
+   (x.npy, y.npy, sigma.npy as one table). On success the joined source
+   owns the parts and frees them; on failure they stay the caller's. */
+nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err);
+
+size_t nlsq_source_rows(const nlsq_source *src);
+int nlsq_source_columns(const nlsq_source *src);
+/* A column's name: the header of a text table, else "1", "2", ... */
+const char *nlsq_source_column_name(const nlsq_source *src, int col);
+/* Rows [first, first+count) of column `col` into out[count]. */
+nlsq_status nlsq_source_read(nlsq_source *src, int col, size_t first, size_t count, double *out,
+                             nlsq_error *err);
+/* A description for messages: "big.npy: 1000000 x 2 float64, Fortran
+   order, mapped". */
+const char *nlsq_source_describe(const nlsq_source *src);
+void nlsq_source_free(nlsq_source *src);
+
+/* Which columns of a source the fit reads. */
+typedef struct nlsq_columns {
+    const int *x;           /* one 0-based column per model variable; NULL:
+                               columns 0 .. k-1                             */
+    int y;                  /* -1 (default): the column after x's           */
+    int sigma;              /* per-point sigma, or -1 (default): none       */
+    double sigma_value;     /* with sigma = -1: one sigma for all points if
+                               > 0 (matters with absolute_sigma); 0: none   */
+} nlsq_columns;
+
+nlsq_columns nlsq_columns_default(void);
+
+/*
+ * Fit `model` to a source: everything nlsq_curve_fit does (methods,
+ * bounds, losses, sigma, fixed parameters, nan_policy, exact pcov) except
+ * a covariance sigma. The first pass also checks the data (nan_policy),
+ * counts the usable points and gathers the statistics for R^2, so no
+ * separate sweep over the data is made. cols may be NULL for the default.
+ * keep_residuals needs m doubles and is refused when that exceeds the
+ * available memory.
+ *
+ * Checkpoints (opt->checkpoint): after every pass the evaluations so far
+ * (the point, its cost and R_aug; a few kB) are written to the file
+ * atomically (a temporary file, fsync, rename). With opt->resume a killed
+ * fit continues: the solver runs again from p0 and takes its evaluations
+ * from the file, then carries on with real passes. Because every pass is
+ * deterministic, the result is bitwise the uninterrupted fit's. The file
+ * records the model, the options and the data's fingerprint (the row
+ * count and the exact cost and R_aug of the first pass, which is run
+ * again on resume), and a checkpoint of another model, other options or
+ * other data is refused.
+ */
+nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                            const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
+
+/* The working memory nlsq_fit_source will use with these arguments, in
+   bytes: thread buffers, chunk triangles, kept residuals; not the data. */
+nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, const nlsq_columns *cols,
+                            const nlsq_options *opt, size_t *bytes, nlsq_error *err);
 
 #ifdef __cplusplus
 }

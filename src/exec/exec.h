@@ -79,7 +79,7 @@ typedef struct pass_view {
    nonzero when they cannot be read (the pass then fails). `release`
    (optional) is told when the worker is done with them. */
 typedef int (*pass_read_fn)(void *ctx, int chunk, size_t first, size_t count, int worker, pass_view *v);
-typedef void (*pass_release_fn)(void *ctx, size_t first, size_t count);
+typedef void (*pass_release_fn)(void *ctx, size_t first, size_t count, int worker);
 
 typedef struct pass_data {
     size_t m;

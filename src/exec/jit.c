@@ -689,6 +689,15 @@ static int is_temp_name(const char *name)
     return name[0] == '.' && strlen(name) > 41 && name[33] == '-';
 }
 
+int jit_cache_directory(char *dir, size_t dir_size, char *why, size_t why_size)
+{
+    jit_entry scratch;
+    memset(&scratch, 0, sizeof scratch);
+    if (cache_dir(dir, dir_size, &scratch) == 0) return 0;
+    snprintf(why, why_size, "%s", scratch.note[0] ? scratch.note : "no usable cache directory");
+    return -1;
+}
+
 int jit_cache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size)
 {
     jit_entry scratch;

@@ -104,6 +104,9 @@ void jit_entry_note(jit_set *s, jit_entry *e, char *buf, size_t size);
    it (count, bytes). With `clear`, the kernels are removed, and so are
    temporary files of builds that ended more than ten minutes ago (a
    build still running is left alone). 0, or -1 with the reason in why. */
+/* The cache directory ($XDG_CACHE_HOME/nlsq or ~/.cache/nlsq), made if
+   missing and checked to be private; 0, or -1 with the reason in why. */
+int jit_cache_directory(char *dir, size_t dir_size, char *why, size_t why_size);
 int jit_cache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size);
 
 /* One line for `nlsq devices`: the compiler and the cache directory. */

@@ -271,7 +271,7 @@ static void chunk_task(void *ctx, int c, int worker)
         } else {
             window_blocks(job, wk, &v, w, count, R, &cost, &chi2, &bad);
         }
-        if (d->release) d->release(d->ctx, w, count);
+        if (d->release) d->release(d->ctx, w, count, worker);
         size_t done = atomic_fetch_add(&job->done, count) + count;
         if (worker == 0 && ps->progress) ps->progress(ps->progress_ctx, done, d->m);
     }

@@ -26,27 +26,24 @@ nlsq_options nlsq_options_default(void)
     o.f_scale = 1;
     o.ftol = o.xtol = o.gtol = -1; /* the method's default */
     o.nan_policy = NLSQ_NAN_RAISE;
+    o.progress_interval = 0.1;
     return o;
 }
 
-static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
+nlsq_status fit_fail(const fit_problem *fp, nlsq_error *err, nlsq_status code, const char *fmt, ...)
 {
     if (err) {
-        char what[200];
+        char what[400];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
-        error_set(err, code, 0, 0, "nlsq_curve_fit: %s", what);
+        error_set(err, code, 0, 0, "%s: %s", fp && fp->who ? fp->who : "nlsq_curve_fit", what);
     }
     return code;
 }
+
+#define fail(err, ...) fit_fail(fp, err, __VA_ARGS__)
 
 /* ---- checks ----------------------------------------------------------- */
 
@@ -97,22 +94,8 @@ static nlsq_status check_data(const fit_problem *fp, nlsq_error *err)
     return NLSQ_OK;
 }
 
-static size_t usable_points(const fit_problem *fp)
-{
-    const nlsq_data *d = fp->data;
-    if (!fp->omit) return d->m;
-    size_t count = 0;
-    int k = fp->model->vars.count;
-    for (size_t i = 0; i < d->m; i++) {
-        int ok = isfinite(d->y[i]) && (d->sigma_kind != NLSQ_SIGMA_PER_POINT || isfinite(d->sigma[i]));
-        for (int v = 0; ok && v < k; v++) ok = isfinite(d->x[(size_t)v * d->m + i]);
-        count += ok;
-    }
-    return count;
-}
-
 /* Bounds, start point (SciPy's default rule) and the free parameters. */
-static nlsq_status setup_parameters(fit_problem *fp, nlsq_error *err)
+nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err)
 {
     int n = fp->n;
     const nlsq_options *o = &fp->opt;
@@ -148,7 +131,7 @@ static nlsq_status setup_parameters(fit_problem *fp, nlsq_error *err)
     return NLSQ_OK;
 }
 
-static nlsq_status choose_method(fit_problem *fp, nlsq_error *err)
+nlsq_status fit_choose_method(fit_problem *fp, nlsq_error *err)
 {
     int bounded = 0;
     for (int k = 0; k < fp->n_free; k++) {
@@ -171,27 +154,16 @@ static nlsq_status choose_method(fit_problem *fp, nlsq_error *err)
 
 /* ---- evaluation for the solvers ----------------------------------------- */
 
-static void fill_params(fit_problem *fp, const double *x_free)
+void fit_fill_params(fit_problem *fp, const double *x_free)
 {
     for (int k = 0; k < fp->n_free; k++) fp->p[fp->free_idx[k]] = x_free[k];
-}
-
-static int evaluate_pass(void *ctx, const double *x_free, double *cost, double *R)
-{
-    fit_problem *fp = ctx;
-    fill_params(fp, x_free);
-    pass_out out = {0, 0, R, 0, NULL, 0};
-    pass_run(&fp->ps, &fp->pd, fp->p, &out);
-    *cost = out.cost;
-    if (out.nonfinite || !isfinite(out.cost)) return 1;
-    return 0;
 }
 
 /* Covariance sigma: r = L^-1 (f - y), J <- L^-1 J, over the whole data. */
 static int evaluate_whitened(void *ctx, const double *x_free, double *cost, double *R)
 {
     fit_problem *fp = ctx;
-    fill_params(fp, x_free);
+    fit_fill_params(fp, x_free);
     const nlsq_data *d = fp->data;
     size_t m = d->m;
     int n = fp->n, nf = fp->n_free, nc = nf + 1;
@@ -222,11 +194,17 @@ static int evaluate_whitened(void *ctx, const double *x_free, double *cost, doub
     return bad || !isfinite(c2);
 }
 
+/* After every iteration: the caller's callback, and a stop asked for by
+   the progress callback. */
 static int forward_callback(void *ctx, int iteration, double cost, const double *x_free, double gnorm, double step)
 {
     fit_problem *fp = ctx;
-    fill_params(fp, x_free);
-    return fp->opt.callback(fp->opt.callback_data, iteration, cost, fp->p, gnorm, step);
+    fit_fill_params(fp, x_free);
+    fp->iterations = iteration;
+    fp->latest_cost = cost;
+    int stop = fp->stop_requested;
+    if (fp->opt.callback) stop |= fp->opt.callback(fp->opt.callback_data, iteration, cost, fp->p, gnorm, step) != 0;
+    return stop;
 }
 
 /* ---- setup of the weighting ---------------------------------------------- */
@@ -258,8 +236,11 @@ static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
     return NLSQ_OK;
 }
 
-static void free_problem(fit_problem *fp)
+void fit_free_problem(fit_problem *fp)
 {
+    if (fp->have_rd) reader_free(&fp->rd);
+    free(fp->first_x);
+    free(fp->first_R);
     pass_free(&fp->ps);
     pool_free(fp->pool);
     free(fp->mem);
@@ -272,6 +253,7 @@ static void free_problem(fit_problem *fp)
 static nlsq_status check_arguments(const nlsq_model *model, const nlsq_data *data, nlsq_result **out,
                                    nlsq_error *err)
 {
+    const fit_problem *fp = NULL;
     if (!model || !data || !out)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s is NULL", !model ? "model" : !data ? "data" : "out");
     if (data->m > 0 && (!data->y || (!data->x && model->vars.count > 0)))
@@ -286,7 +268,7 @@ static nlsq_status check_arguments(const nlsq_model *model, const nlsq_data *dat
 
 /* Threads for this fit: the option, else $NLSQ_THREADS, else all cores;
    one when every point fits in a single chunk. */
-static int choose_threads(const nlsq_options *o, size_t m)
+int fit_choose_threads(const nlsq_options *o, size_t m)
 {
     size_t chunks = (m + pass_chunk_points(m) - 1) / pass_chunk_points(m);
     if (chunks <= 1) return 1; /* and no need to ask how many cores (a file read) */
@@ -301,8 +283,9 @@ static int choose_threads(const nlsq_options *o, size_t m)
     return (int)n;
 }
 
-static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
+nlsq_status fit_check_options(const fit_problem *fp, nlsq_error *err)
 {
+    const nlsq_options *o = &fp->opt;
     if ((int)o->method < 0 || o->method > NLSQ_DOGBOX)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown method %d", (int)o->method);
     if ((int)o->loss < 0 || o->loss > NLSQ_LOSS_ARCTAN)
@@ -315,11 +298,15 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
     if (o->threads < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "threads is negative (%d)", o->threads);
     if ((int)o->backend < 0 || o->backend > NLSQ_BACKEND_JIT)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown backend %d", (int)o->backend);
+    if (o->progress_interval < 0 || isnan(o->progress_interval))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "progress_interval is %g", o->progress_interval);
+    if (o->resume && !o->checkpoint)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "resume is set but no checkpoint file is named");
     return NLSQ_OK;
 }
 
 /* The option, else $NLSQ_BACKEND, else auto. */
-static nlsq_status choose_backend(nlsq_backend *b, nlsq_error *err)
+nlsq_status fit_choose_backend(const fit_problem *fp, nlsq_backend *b, nlsq_error *err)
 {
     if (*b != NLSQ_BACKEND_DEFAULT) return NLSQ_OK;
     const char *env = getenv("NLSQ_BACKEND");
@@ -341,18 +328,67 @@ static nlsq_status choose_backend(nlsq_backend *b, nlsq_error *err)
 /* Attach the model's compiled kernel to the pass, as the backend says. */
 static nlsq_status setup_jit(fit_problem *fp, nlsq_backend backend, nlsq_error *err)
 {
-    if (backend == NLSQ_BACKEND_INTERP || fp->data->sigma_kind == NLSQ_SIGMA_COVARIANCE) return NLSQ_OK;
-    if (backend == NLSQ_BACKEND_AUTO && fp->data->m < JIT_AUTO_LOOKUP_POINTS) return NLSQ_OK;
+    if (backend == NLSQ_BACKEND_INTERP || fp->covariance) return NLSQ_OK;
+    if (backend == NLSQ_BACKEND_AUTO && fp->m_total < JIT_AUTO_LOOKUP_POINTS) return NLSQ_OK;
     const vmath *wide = vmath_avx2();
     int width = wide && vmath_select() == wide ? 4 : 1; /* the interpreter's math, exactly */
     jit_mode mode = backend == NLSQ_BACKEND_JIT                 ? JIT_WAIT
-                  : fp->data->m >= JIT_AUTO_MIN_POINTS ? JIT_BACKGROUND
+                  : fp->m_total >= JIT_AUTO_MIN_POINTS ? JIT_BACKGROUND
                                                              : JIT_LOOKUP;
     jit_entry *e = jit_get(fp->model->jit, &fp->model->prog, fp->free_idx, fp->n_free, width, mode);
     if (!e || pass_use_jit(&fp->ps, e) != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the compiled kernel");
     fp->jit = e;
     fp->jit_quiet = mode == JIT_LOOKUP; /* no compile was asked for: no news */
     return NLSQ_OK;
+}
+
+nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err)
+{
+    int n = fp->n = fp->model->params.count;
+    fp->omit = fp->opt.nan_policy == NLSQ_NAN_OMIT;
+    fp->mem = malloc((size_t)n * (7 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double));
+    if (!fp->mem) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
+    fp->p = fp->mem;
+    fp->lb = fp->p + n;
+    fp->ub = fp->lb + n;
+    fp->x = fp->ub + n;
+    fp->lbf = fp->x + n;
+    fp->ubf = fp->lbf + n;
+    fp->xsf = fp->ubf + n;
+    fp->R = fp->xsf + n;
+    fp->free_idx = (int *)(fp->R + (size_t)(n + 1) * (size_t)(n + 1));
+    return NLSQ_OK;
+}
+
+/* Threads, the pass and its kernel. */
+nlsq_status fit_start_pass(fit_problem *fp, nlsq_backend backend, nlsq_error *err)
+{
+    fp->threads = fit_choose_threads(&fp->opt, fp->m_total);
+    if (fp->threads > 1 && !(fp->pool = pool_new(fp->threads)))
+        return fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", fp->threads);
+    fp->threads = pool_threads(fp->pool);
+    if (pass_init(&fp->ps, &fp->model->prog, vmath_select(), fp->free_idx, fp->n_free, fp->opt.loss, fp->opt.f_scale,
+                  fp->pool) != 0)
+        return fail(err, NLSQ_ERR_NOMEM, "out of memory for the pass");
+    return setup_jit(fp, backend, err);
+}
+
+/* A covariance sigma: the rows are whitened by its Cholesky factor, which
+   needs all of them at once, so this path stays on the caller's arrays. */
+static nlsq_status fit_covariance(fit_problem *fp, nlsq_result **out, nlsq_error *err)
+{
+    nlsq_status st;
+    if ((st = fit_alloc(fp, err)) != NLSQ_OK) return st;
+    if ((st = check_data(fp, err)) != NLSQ_OK) return st;
+    if ((st = fit_setup_parameters(fp, err)) != NLSQ_OK) return st;
+    fp->m_used = fp->data->m;
+    if ((st = fit_choose_method(fp, err)) != NLSQ_OK) return st;
+    nlsq_backend backend = fp->opt.backend;
+    if ((st = fit_choose_backend(fp, &backend, err)) != NLSQ_OK) return st;
+    if ((st = setup_covariance_sigma(fp, err)) != NLSQ_OK) return st;
+    fp->sst = fit_sst_arrays(fp->data);
+    solve_problem pb = {fp->n_free, fp->m_used, evaluate_whitened, fp, NULL, NULL};
+    return fit_solve(fp, &pb, out, err);
 }
 
 nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *options,
@@ -362,60 +398,20 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
     nlsq_status st = check_arguments(model, data, out, err);
     if (st != NLSQ_OK) return st;
     *out = NULL;
+    if (data->sigma_kind != NLSQ_SIGMA_COVARIANCE) return fit_arrays(model, data, options, out, err);
     fit_problem fp;
     memset(&fp, 0, sizeof fp);
     fp.model = model;
     fp.data = data;
+    fp.who = "nlsq_curve_fit";
+    fp.m_total = data->m;
+    fp.covariance = 1;
     fp.opt = options ? *options : nlsq_options_default();
-    if ((st = check_options(&fp.opt, err)) != NLSQ_OK) return st;
-    fp.n = model->params.count;
-    fp.omit = fp.opt.nan_policy == NLSQ_NAN_OMIT;
-    int n = fp.n;
-    fp.mem = malloc((size_t)n * (7 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double));
-    if (!fp.mem) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
-    fp.p = fp.mem;
-    fp.lb = fp.p + n;
-    fp.ub = fp.lb + n;
-    fp.x = fp.ub + n;
-    fp.lbf = fp.x + n;
-    fp.ubf = fp.lbf + n;
-    fp.xsf = fp.ubf + n;
-    fp.R = fp.xsf + n;
-    fp.free_idx = (int *)(fp.R + (size_t)(n + 1) * (size_t)(n + 1));
-
-    if ((st = check_data(&fp, err)) != NLSQ_OK) goto done;
-    if ((st = setup_parameters(&fp, err)) != NLSQ_OK) goto done;
-    fp.m_used = usable_points(&fp);
-    if (fp.m_used == 0) {
-        st = fail(err, NLSQ_ERR_DATA, "no usable data points");
-        goto done;
+    if ((st = fit_check_options(&fp, err)) == NLSQ_OK) {
+        if (fp.opt.checkpoint) st = fit_fail(&fp, err, NLSQ_ERR_INVALID_ARGUMENT, "checkpoints are not offered with a covariance sigma");
+        else st = fit_covariance(&fp, out, err);
     }
-    if ((st = choose_method(&fp, err)) != NLSQ_OK) goto done;
-    nlsq_backend backend = fp.opt.backend;
-    if ((st = choose_backend(&backend, err)) != NLSQ_OK) goto done;
-
-    solve_problem pb = {fp.n_free, fp.m_used, evaluate_pass, &fp, NULL, NULL};
-    if (data->sigma_kind == NLSQ_SIGMA_COVARIANCE) {
-        if ((st = setup_covariance_sigma(&fp, err)) != NLSQ_OK) goto done;
-        pb.evaluate = evaluate_whitened;
-    }
-    fp.threads = choose_threads(&fp.opt, data->m);
-    if (fp.threads > 1 && !(fp.pool = pool_new(fp.threads))) {
-        st = fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", fp.threads);
-        goto done;
-    }
-    fp.threads = pool_threads(fp.pool);
-    if (pass_init(&fp.ps, &model->prog, vmath_select(), fp.free_idx, fp.n_free, fp.opt.loss, fp.opt.f_scale,
-                  fp.pool) != 0) {
-        st = fail(err, NLSQ_ERR_NOMEM, "out of memory for the pass");
-        goto done;
-    }
-    if ((st = setup_jit(&fp, backend, err)) != NLSQ_OK) goto done;
-    fp.pa = (pass_arrays){data->x, data->m, data->y, data->sigma_kind == NLSQ_SIGMA_PER_POINT ? data->sigma : NULL};
-    fp.pd = pass_data_arrays(&fp.pa, data->m, data->sigma_kind == NLSQ_SIGMA_SCALAR ? data->sigma[0] : 1.0, fp.omit);
-    st = fit_solve(&fp, &pb, out, err);
-done:
-    free_problem(&fp);
+    fit_free_problem(&fp);
     return st;
 }
 
@@ -436,7 +432,7 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
     solve_options so = {fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev,
                         fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac, NULL, NULL};
     fit_default_tolerances(fp->method, &so);
-    if (fp->opt.callback) {
+    if (fp->opt.callback || fp->opt.progress) {
         so.callback = forward_callback;
         so.callback_ctx = fp;
     }
@@ -445,9 +441,10 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
            : fp->method == NLSQ_DOGBOX ? solve_dogbox(pb, &so, fp->x, fp->R, &sr)
                                        : solve_trf(pb, &so, fp->x, fp->R, &sr);
     if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");
+    if (fp->abort_status != NLSQ_OK) return fail(err, fp->abort_status, "%s", fp->abort_msg);
     if (sr.start_nonfinite)
         return fail(err, NLSQ_ERR_MODEL_NONFINITE,
                     "the residuals or the Jacobian are NaN or Inf at the start point; check p0, bounds and data");
-    fill_params(fp, fp->x);
+    fit_fill_params(fp, fp->x);
     return fit_make_result(fp, &sr, lbf, ubf, so.xtol, out, err);
 }

@@ -2,13 +2,111 @@
 #ifndef NLSQ_FIT_FIT_H
 #define NLSQ_FIT_FIT_H
 
+#include <pthread.h>
+
 #include "exec/exec.h"
 #include "exec/jit.h"
 #include "solve/solve.h"
 
+/* ---- reader.c: the pass's windows from a source ------------------------ */
+
+#define NLSQ_READER_MAX_COLS 258 /* 256 variables, y and sigma */
+
+enum { BAD_NONE, BAD_Y, BAD_X, BAD_SIGMA, BAD_SIGMA_NONPOSITIVE };
+
+/* What the first pass learns about the data (per chunk, then merged). */
+typedef struct data_stats {
+    size_t usable;        /* points that count (nan_policy omit)            */
+    size_t bad_row;       /* the first row against nan_policy, or SIZE_MAX  */
+    int bad_kind, bad_var;
+    double bad_value;
+    double sw, mean, m2;  /* weighted moments of y, for SS_tot            */
+} data_stats;
+
+typedef struct release_range {
+    size_t first, count;
+} release_range;
+
+typedef struct reader {
+    nlsq_source *src;
+    size_t m;
+    int nvars, nread, nworkers, has_sigma, omit, raise;
+    int cols[NLSQ_READER_MAX_COLS]; /* x..., y, sigma                   */
+    double sigma_all;
+    int in_place;           /* every column is read where it lies        */
+    const double *x, *y, *sigma;
+    size_t x_stride;
+    double *buf;            /* else: nworkers x nread x PASS_WINDOW      */
+    release_range *pending; /* per worker: pages not yet handed back     */
+    int checking, nstats;
+    data_stats *stats;      /* per chunk, while checking                 */
+    pthread_mutex_t lock;
+    int failed;
+    char why[300];
+} reader;
+
+/* 0, or -1 when out of memory. */
+int reader_init(reader *rd, nlsq_source *src, const int *xcols, int k, int ycol, int sigcol, int nworkers,
+                double sigma_all, int omit);
+void reader_free(reader *rd);
+pass_data reader_pass_data(reader *rd);
+/* Check the data during the next pass (of nchunks chunks); 0 or -1. */
+int reader_check_next_pass(reader *rd, int nchunks);
+void reader_finish_check(reader *rd, data_stats *total);
+/* Hand back the pages still held after a pass. */
+void reader_flush(reader *rd);
+/* Whether columns cols[0..nread) (the k x columns first) can be read in
+   place: direct[] gets their pointers, x_stride the spacing of x's. */
+int reader_in_place(const nlsq_source *src, const int *cols, int nread, int k, const double **direct,
+                    size_t *x_stride);
+int fit_choose_threads(const nlsq_options *o, size_t m);
+
+/* ---- checkpoint.c ------------------------------------------------------- */
+
+typedef struct checkpoint checkpoint;
+
+/* FNV-1a over data, continuing from h (0: start). */
+uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n);
+/* Open for writing at `path`; with resume, load it if it exists and check
+   that it was written for this model text, options hash, n_free and row
+   count. 0, or -1 with the reason. */
+int checkpoint_open(const char *path, int resume, const char *model_text, uint64_t opt_hash, int nf, size_t m_total,
+                    checkpoint **out, char *why, size_t why_size);
+/* The first pass's answer: stored, or compared with the loaded one (the
+   data's fingerprint); 0, or -1 when they differ. */
+int checkpoint_first(checkpoint *c, size_t m_used, const double *x, double cost, int rc, const double *R, char *why,
+                     size_t why_size);
+/* The next recorded evaluation, if x is its point: 1 (filled in), 0 when
+   the records are used up, -1 when x is not the recorded point. */
+int checkpoint_replay(checkpoint *c, const double *x, double *cost, double *R, int *rc);
+/* Append an evaluation and write the file; 0, or -1 with the reason. */
+int checkpoint_record(checkpoint *c, const double *x, double cost, int rc, const double *R, char *why,
+                      size_t why_size);
+int checkpoint_save(checkpoint *c, char *why, size_t why_size);
+void checkpoint_free(checkpoint *c);
+
 typedef struct fit_problem {
     const nlsq_model *model;
-    const nlsq_data *data;
+    const nlsq_data *data;  /* the covariance-sigma path only             */
+    const char *who;        /* the API function, for messages            */
+    size_t m_total;         /* rows, before nan_policy omit              */
+    int covariance;         /* sigma is a covariance matrix              */
+    double sst;             /* SS_tot for R^2                            */
+    reader rd;              /* the source path                           */
+    int have_rd;
+    /* the first pass (run before the solver, as the data check) */
+    int first_valid, first_rc;
+    double first_cost, *first_x, *first_R;
+    /* aborting: a read failed, the checkpoint diverged */
+    nlsq_status abort_status;
+    char abort_msg[400];
+    /* progress */
+    double t_start, t_pass, last_report, last_pass_seconds, latest_cost;
+    int iterations, stop_requested;
+    /* checkpoints */
+    checkpoint *ckpt;
+    int resumed;            /* evaluations taken from the checkpoint      */
+    size_t memory_bytes;
     nlsq_options opt;
     int n, n_free, omit;
     size_t m_used;
@@ -36,6 +134,25 @@ nlsq_method fit_default_method(int bounded, nlsq_loss loss);
 void fit_default_tolerances(nlsq_method method, solve_options *so);
 
 nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nlsq_error *err);
+nlsq_status fit_fail(const fit_problem *fp, nlsq_error *err, nlsq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Pieces of curve_fit.c that the source path shares. */
+nlsq_status fit_check_options(const fit_problem *fp, nlsq_error *err);
+nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err);
+nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err);
+nlsq_status fit_choose_method(fit_problem *fp, nlsq_error *err);
+nlsq_status fit_choose_backend(const fit_problem *fp, nlsq_backend *b, nlsq_error *err);
+nlsq_status fit_start_pass(fit_problem *fp, nlsq_backend backend, nlsq_error *err);
+void fit_free_problem(fit_problem *fp);
+void fit_fill_params(fit_problem *fp, const double *x_free);
+/* SS_tot of arrays (the covariance path; sources gather it in a pass). */
+double fit_sst_arrays(const nlsq_data *d);
+/* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
+nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
+                       nlsq_error *err);
 nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf,
                             double xtol, nlsq_result **out, nlsq_error *err);
 

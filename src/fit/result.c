@@ -145,9 +145,8 @@ static void weighted_sums(const nlsq_data *d, int uniform, int sweep, double mea
 
 /* SS_tot about the weighted mean, in two sweeps over y; with one weight
    for all points (no sigma, or a scalar) w is taken out. */
-static double total_sum_of_squares(const fit_problem *fp)
+double fit_sst_arrays(const nlsq_data *d)
 {
-    const nlsq_data *d = fp->data;
     int uniform = d->sigma_kind == NLSQ_SIGMA_NONE || d->sigma_kind == NLSQ_SIGMA_SCALAR;
     double sw, swy, ss, unused;
     weighted_sums(d, uniform, 0, 0.0, &sw, &swy);
@@ -159,7 +158,7 @@ static double total_sum_of_squares(const fit_problem *fp)
 /* chi2 (before the loss) and, if asked, the residuals: one more pass. */
 static void final_residuals(fit_problem *fp, nlsq_result *r, double cost)
 {
-    if (fp->data->sigma_kind == NLSQ_SIGMA_COVARIANCE || (fp->opt.loss == NLSQ_LOSS_LINEAR && !r->residuals)) {
+    if (fp->covariance || (fp->opt.loss == NLSQ_LOSS_LINEAR && !r->residuals)) {
         r->chi2 = 2 * cost; /* exact for the linear loss */
         return;
     }
@@ -185,7 +184,7 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
         r->pcov = malloc((size_t)n * (size_t)n * sizeof *r->pcov);
         r->perr = malloc((size_t)n * sizeof *r->perr);
         r->active_mask = calloc((size_t)n, 1);
-        if (fp->opt.keep_residuals) r->residuals = malloc((fp->data->m ? fp->data->m : 1) * sizeof *r->residuals);
+        if (fp->opt.keep_residuals) r->residuals = malloc((fp->m_total ? fp->m_total : 1) * sizeof *r->residuals);
     }
     if (!r || !r->popt || !r->pcov || !r->perr || !r->active_mask || (fp->opt.keep_residuals && !r->residuals)) {
         nlsq_result_free(r);
@@ -211,11 +210,13 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     final_residuals(fp, r, sr->cost);
     snprintf(r->backend, sizeof r->backend, "%s", fp->ps.last_jit ? "jit" : "interp");
     r->passes = fp->ps.passes;
+    r->memory_bytes = fp->memory_bytes;
+    r->resumed_evaluations = fp->resumed;
     r->jit_passes = fp->ps.jit_passes;
     if (fp->jit && (fp->ps.jit_passes > 0 || !fp->jit_quiet)) jit_entry_note(fp->model->jit, fp->jit, r->backend_note, sizeof r->backend_note);
     double m = (double)fp->m_used, k = fp->n_free;
     r->redchi = r->dof > 0 ? r->chi2 / r->dof : INFINITY;
-    double sst = total_sum_of_squares(fp);
+    double sst = fp->sst;
     r->r2 = sst > 0 ? 1 - r->chi2 / sst : NAN;
     r->aic = m * log(r->chi2 / m) + 2 * k;
     r->bic = m * log(r->chi2 / m) + k * log(m);

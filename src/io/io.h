@@ -31,6 +31,24 @@ nlsq_status table_read_stream(FILE *f, const char *path, char delim, table *t, n
 /* The .npy reader alone (table_read dispatches to it). */
 nlsq_status npy_read(const char *path, table *t, nlsq_error *err);
 void table_free(table *t);
+
+/* A .npy header, read from the start of f: the data follow at data_offset. */
+typedef struct npy_info {
+    size_t data_offset, rows, cols;
+    int elsize;       /* 8 or 4 */
+    int swap;         /* the file's byte order is not the host's */
+    int fortran;      /* column after column */
+} npy_info;
+
+nlsq_status npy_header(FILE *f, const char *path, npy_info *info, nlsq_error *err);
+/* One element (8: double, 4: float) at p, byte-swapped if asked. */
+double npy_element(const unsigned char *p, int size, int swap);
+
+/* The text reader, row by row: row(ctx, n, fields, values) is called with
+   the names (values NULL) for a header row and with the values for every
+   data row; a nonzero return stops the read with NLSQ_ERR_NOMEM. */
+typedef int (*table_row_fn)(void *ctx, int ncols, char **names, const double *values);
+nlsq_status table_scan(FILE *f, const char *path, char delim, table_row_fn row, void *ctx, nlsq_error *err);
 /* A column by header name or 1-based number; -1 if none. */
 int table_find(const table *t, const char *name_or_index);
 

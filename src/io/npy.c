@@ -41,7 +41,7 @@ static int host_little_endian(void)
     return b == 1;
 }
 
-static double element(const unsigned char *p, int size, int swap)
+double npy_element(const unsigned char *p, int size, int swap)
 {
     unsigned char b[8];
     for (int i = 0; i < size; i++) b[i] = swap ? p[size - 1 - i] : p[i];
@@ -55,44 +55,30 @@ static double element(const unsigned char *p, int size, int swap)
     return f;
 }
 
-nlsq_status npy_read(const char *path, table *t, nlsq_error *err)
+nlsq_status npy_header(FILE *f, const char *path, npy_info *info, nlsq_error *err)
 {
-    memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s", path, strerror(errno));
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
     unsigned char pre[12];
     char *header = NULL;
-    unsigned char *data = NULL;
     nlsq_status st = NLSQ_OK;
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        st = npy_fail(err, path, "not a .npy file (no \\x93NUMPY magic)");
-        goto done;
-    }
+    memset(info, 0, sizeof *info);
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) return npy_fail(err, path, "not a .npy file (no \\x93NUMPY magic)");
     int major = pre[6];
-    size_t hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    size_t hlen = (size_t)pre[8] | (size_t)pre[9] << 8, pre_len = 10;
     if (major >= 2) {
-        if (fread(pre + 10, 1, 2, f) != 2) {
-            st = npy_fail(err, path, "truncated header");
-            goto done;
-        }
+        if (fread(pre + 10, 1, 2, f) != 2) return npy_fail(err, path, "truncated header");
         hlen |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+        pre_len = 12;
     }
-    if (major < 1 || major > 3 || hlen > 1 << 20) {
-        st = npy_fail(err, path, "unsupported .npy version or header size");
-        goto done;
-    }
+    if (major < 1 || major > 3 || hlen > 1 << 20) return npy_fail(err, path, "unsupported .npy version or header size");
     header = malloc(hlen + 1);
     if (!header || fread(header, 1, hlen, f) != hlen) {
-        st = npy_fail(err, path, "truncated header");
-        goto done;
+        free(header);
+        return npy_fail(err, path, "truncated header");
     }
     header[hlen] = '\0';
     const char *descr = header_value(header, "'descr'"), *order = header_value(header, "'fortran_order'");
     const char *shape = header_value(header, "'shape'");
-    if (!descr || !order || !shape) {
+    if (!descr || !order || !shape || *descr != '\'') {
         st = npy_fail(err, path, "header lacks descr, fortran_order or shape");
         goto done;
     }
@@ -106,12 +92,10 @@ nlsq_status npy_read(const char *path, table *t, nlsq_error *err)
         st = npy_fail(err, path, what);
         goto done;
     }
-    int swap = (descr[1] == '<') != host_little_endian();
-    int fortran = !strncmp(order, "True", 4);
     unsigned long long dims[2] = {0, 1};
     int ndim = 0;
     const char *s = shape + 1;
-    while (*s && *s != ')' && ndim < 3) {
+    while (*shape == '(' && *s && *s != ')' && ndim < 3) {
         char *end;
         unsigned long long v = strtoull(s, &end, 10);
         if (end == s) break;
@@ -120,11 +104,35 @@ nlsq_status npy_read(const char *path, table *t, nlsq_error *err)
         s = end;
         while (*s == ',' || *s == ' ') s++;
     }
-    if (ndim < 1 || ndim > 2 || dims[1] == 0 || dims[1] > 256) {
+    if (ndim < 1 || ndim > 2 || dims[1] == 0 || dims[1] > 256 || dims[0] > ((unsigned long long)1 << 50)) {
         st = npy_fail(err, path, "shape must be (rows,) or (rows, columns) with at most 256 columns");
         goto done;
     }
-    size_t rows = (size_t)dims[0], cols = (size_t)dims[1], bytes = rows * cols * (size_t)size;
+    info->elsize = size;
+    info->swap = (descr[1] == '<') != host_little_endian();
+    info->fortran = !strncmp(order, "True", 4);
+    info->rows = (size_t)dims[0];
+    info->cols = (size_t)dims[1];
+    info->data_offset = pre_len + hlen;
+done:
+    free(header);
+    return st;
+}
+
+nlsq_status npy_read(const char *path, table *t, nlsq_error *err)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s", path, strerror(errno));
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    unsigned char *data = NULL;
+    npy_info info;
+    nlsq_status st = npy_header(f, path, &info, err);
+    if (st != NLSQ_OK) goto done;
+    int size = info.elsize, swap = info.swap, fortran = info.fortran;
+    size_t rows = info.rows, cols = info.cols, bytes = rows * cols * (size_t)size;
     data = malloc(bytes ? bytes : 1);
     if (!data || fread(data, 1, bytes, f) != bytes) {
         st = data ? npy_fail(err, path, "file shorter than its shape says") : npy_fail(err, path, "out of memory");
@@ -139,7 +147,7 @@ nlsq_status npy_read(const char *path, table *t, nlsq_error *err)
         goto done;
     }
     for (size_t c = 0; c < cols; c++) {
-        char num[16];
+        char num[24];
         snprintf(num, sizeof num, "%zu", c + 1);
         t->names[c] = strdup(num);
         t->cols[c] = malloc((rows ? rows : 1) * sizeof(double));
@@ -149,13 +157,12 @@ nlsq_status npy_read(const char *path, table *t, nlsq_error *err)
         }
         for (size_t r = 0; r < rows; r++) {
             size_t at = fortran ? c * rows + r : r * cols + c;
-            t->cols[c][r] = element(data + at * (size_t)size, size, swap);
+            t->cols[c][r] = npy_element(data + at * (size_t)size, size, swap);
         }
     }
     if (rows == 0) st = npy_fail(err, path, "no rows");
 done:
     fclose(f);
-    free(header);
     free(data);
     if (st != NLSQ_OK) table_free(t);
     return st;

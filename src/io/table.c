@@ -143,7 +143,7 @@ static int start_table(table *t, int ncols, char **fields, int header)
     for (int c = 0; c < ncols; c++) {
         char num[16];
         snprintf(num, sizeof num, "%d", c + 1);
-        t->names[c] = strdup(header ? trim(fields[c]) : num);
+        t->names[c] = strdup(header ? fields[c] : num);
         if (!t->names[c]) return 0;
     }
     return 1;
@@ -173,17 +173,15 @@ nlsq_status table_read(const char *path, char delim_force, table *t, nlsq_error 
     return st;
 }
 
-nlsq_status table_read_stream(FILE *f, const char *path, char delim_force, table *t, nlsq_error *err)
+nlsq_status table_scan(FILE *f, const char *path, char delim_force, table_row_fn row, void *ctx, nlsq_error *err)
 {
-    memset(t, 0, sizeof *t);
     char *line = NULL, *fields[MAXCOLS + 1];
-    size_t len = 0, cap = 0;
-    ssize_t got;
-    int lineno = 0;
+    size_t len = 0, rows = 0;
+    int lineno = 0, ncols = -1;
     char delim = delim_force;
     double v[MAXCOLS];
     nlsq_status st = NLSQ_OK;
-    while ((got = getline(&line, &len, f)) >= 0) {
+    while (getline(&line, &len, f) >= 0) {
         lineno++;
         char *s = trim(line);
         if (!*s || *s == '#') continue;
@@ -196,17 +194,21 @@ nlsq_status table_read_stream(FILE *f, const char *path, char delim_force, table
         }
         int numeric = 1;
         for (int c = 0; c < n && numeric; c++) numeric = parse_number(trim(fields[c]), &v[c]);
-        if (!t->cols) {
-            if (!start_table(t, n, fields, !numeric)) {
-                st = NLSQ_ERR_NOMEM;
-                error_set(err, st, 0, 0, "out of memory");
-                break;
+        if (ncols < 0) {
+            ncols = n;
+            if (!numeric) {
+                for (int c = 0; c < n; c++) fields[c] = trim(fields[c]);
+                if (row(ctx, n, fields, NULL) != 0) {
+                    st = NLSQ_ERR_NOMEM;
+                    error_set(err, st, 0, 0, "%s: out of memory or a write error at the header", path);
+                    break;
+                }
+                continue;
             }
-            if (!numeric) continue;
         }
-        if (n != t->ncols) {
+        if (n != ncols) {
             error_set(err, NLSQ_ERR_DATA, lineno, 0, "%s:%d: %d fields, but the table has %d columns", path, lineno, n,
-                      t->ncols);
+                      ncols);
             st = NLSQ_ERR_DATA;
             break;
         }
@@ -220,17 +222,39 @@ nlsq_status table_read_stream(FILE *f, const char *path, char delim_force, table
             }
         }
         if (st != NLSQ_OK) break;
-        if (!add_row(t, v, &cap)) {
+        if (row(ctx, n, NULL, v) != 0) {
             st = NLSQ_ERR_NOMEM;
-            error_set(err, st, 0, 0, "out of memory after %zu rows", t->nrows);
+            error_set(err, st, lineno, 0, "%s:%d: out of memory or a write error after %zu rows", path, lineno, rows);
             break;
         }
+        rows++;
     }
     free(line);
-    if (st == NLSQ_OK && t->nrows == 0) {
+    if (st == NLSQ_OK && rows == 0) {
         error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: no rows of numbers", path);
         st = NLSQ_ERR_DATA;
     }
+    return st;
+}
+
+typedef struct table_builder {
+    table *t;
+    size_t cap;
+} table_builder;
+
+static int table_row(void *ctx, int n, char **names, const double *v)
+{
+    table_builder *tb = ctx;
+    if (!tb->t->cols && !start_table(tb->t, n, names, names != NULL)) return -1;
+    if (names) return 0;
+    return add_row(tb->t, v, &tb->cap) ? 0 : -1;
+}
+
+nlsq_status table_read_stream(FILE *f, const char *path, char delim_force, table *t, nlsq_error *err)
+{
+    memset(t, 0, sizeof *t);
+    table_builder tb = {t, 0};
+    nlsq_status st = table_scan(f, path, delim_force, table_row, &tb, err);
     if (st != NLSQ_OK) table_free(t);
     return st;
 }

@@ -1,0 +1,340 @@
+/*
+ * Checkpoints. A pass is a pure function of the parameters (bitwise: the
+ * same chunks, the same merge order, on any thread count and backend), so
+ * the solver's whole course is fixed by the answers of its evaluations.
+ * A checkpoint therefore keeps those answers — the point, the cost, the
+ * flag and R_aug of every evaluation, a few hundred bytes each — instead
+ * of the solvers' internal state: to resume, the solver starts again from
+ * p0 and is handed the recorded answers until they run out, which takes
+ * microseconds and needs nothing from trf, dogbox or lm.
+ *
+ * File layout (host byte order; the marker refuses a foreign one):
+ *   "NLSQCKP1", u32 version, u32 byte-order marker, u32 n_free,
+ *   u32 model text length, u64 options hash, u64 rows, u64 usable rows,
+ *   u64 records, the model text, the first pass's record (the data's
+ *   fingerprint), the records, u64 FNV-1a of everything before it.
+ * A record: x[n_free], cost, flag, R_aug[(n_free+1)^2], as doubles.
+ *
+ * Written whole after every evaluation into a temporary file beside the
+ * target, fsync'ed and renamed over it (then the directory fsync'ed), so
+ * a kill at any moment leaves the previous checkpoint or the new one.
+ */
+#define _GNU_SOURCE /* mkostemp */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fit.h"
+
+#define CKPT_MAGIC "NLSQCKP1"
+#define CKPT_VERSION 1
+#define CKPT_ORDER 0x01020304u
+
+struct checkpoint {
+    char *path;
+    int nf;
+    size_t rec;           /* doubles per record */
+    char *model_text;
+    uint64_t opt_hash;
+    size_t m_total, m_used;
+    double *first;        /* the first pass's record */
+    int have_first, loaded_first;
+    double *recs;
+    int count, cap;
+    int replay_pos, replay_count;
+    int writes;
+    int kill_at;          /* test hook: die during this write (0: never) */
+};
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n)
+{
+    return fnv(h ? h : 0xcbf29ce484222325ULL, data, n);
+}
+
+void checkpoint_free(checkpoint *c)
+{
+    if (!c) return;
+    free(c->path);
+    free(c->model_text);
+    free(c->first);
+    free(c->recs);
+    free(c);
+}
+
+static int reserve(checkpoint *c, int count)
+{
+    if (count <= c->cap) return 0;
+    int cap = c->cap ? 2 * c->cap : 64;
+    while (cap < count) cap *= 2;
+    double *r = realloc(c->recs, (size_t)cap * c->rec * sizeof *r);
+    if (!r) return -1;
+    c->recs = r;
+    c->cap = cap;
+    return 0;
+}
+
+typedef struct cursor {
+    const unsigned char *p, *end;
+} cursor;
+
+static int take(cursor *k, void *out, size_t n)
+{
+    if ((size_t)(k->end - k->p) < n) return -1;
+    memcpy(out, k->p, n);
+    k->p += n;
+    return 0;
+}
+
+/* Load an existing checkpoint; 0, or -1 with the reason. */
+static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why, size_t why_size)
+{
+    cursor k = {buf, buf + size};
+    char magic[8];
+    uint32_t version, order, nf, tlen;
+    uint64_t hash, m_total, m_used, count, sum;
+    if (size < 8 + 8 || take(&k, magic, 8) || memcmp(magic, CKPT_MAGIC, 8) != 0) {
+        snprintf(why, why_size, "%s is not an nlsq checkpoint", c->path);
+        return -1;
+    }
+    memcpy(&sum, buf + size - 8, 8);
+    if (fnv(0xcbf29ce484222325ULL, buf, size - 8) != sum) {
+        snprintf(why, why_size, "%s is damaged (checksum)", c->path);
+        return -1;
+    }
+    if (take(&k, &version, 4) || take(&k, &order, 4) || take(&k, &nf, 4) || take(&k, &tlen, 4) ||
+        take(&k, &hash, 8) || take(&k, &m_total, 8) || take(&k, &m_used, 8) || take(&k, &count, 8) ||
+        version != CKPT_VERSION || order != CKPT_ORDER) {
+        snprintf(why, why_size, "%s: a checkpoint of another version or machine", c->path);
+        return -1;
+    }
+    char *text = malloc((size_t)tlen + 1);
+    if (!text || take(&k, text, tlen)) {
+        free(text);
+        snprintf(why, why_size, "%s is damaged (model text)", c->path);
+        return -1;
+    }
+    text[tlen] = '\0';
+    int same_model = strcmp(text, c->model_text) == 0;
+    if (!same_model) snprintf(why, why_size, "%s was written for the model '%.120s', not '%.120s'", c->path, text, c->model_text);
+    free(text);
+    if (!same_model) return -1;
+    if ((int)nf != c->nf || hash != c->opt_hash) {
+        snprintf(why, why_size,
+                 "%s was written with other options (start point, bounds, fixed parameters, method, loss, "
+                 "tolerances, sigma or nan_policy)",
+                 c->path);
+        return -1;
+    }
+    if (m_total != c->m_total) {
+        snprintf(why, why_size, "%s was written for data of %llu rows, not %zu", c->path, (unsigned long long)m_total,
+                 c->m_total);
+        return -1;
+    }
+    if (count > INT_MAX / 2 || reserve(c, (int)count) != 0 || take(&k, c->first, c->rec * sizeof(double)) ||
+        take(&k, c->recs, (size_t)count * c->rec * sizeof(double)) || (size_t)(k.end - k.p) != 8) {
+        snprintf(why, why_size, "%s is damaged (records)", c->path);
+        return -1;
+    }
+    c->m_used = m_used;
+    c->loaded_first = 1;
+    c->count = c->replay_count = (int)count;
+    return 0;
+}
+
+int checkpoint_open(const char *path, int resume, const char *model_text, uint64_t opt_hash, int nf,
+                    size_t m_total, checkpoint **out, char *why, size_t why_size)
+{
+    *out = NULL;
+    checkpoint *c = calloc(1, sizeof *c);
+    if (!c) return -1;
+    c->nf = nf;
+    c->rec = (size_t)nf + 2 + (size_t)(nf + 1) * (size_t)(nf + 1);
+    c->opt_hash = opt_hash;
+    c->m_total = m_total;
+    c->path = strdup(path);
+    c->model_text = strdup(model_text);
+    c->first = malloc(c->rec * sizeof *c->first);
+    const char *kill = getenv("NLSQ_TEST_KILL_IN_CHECKPOINT");
+    c->kill_at = kill ? atoi(kill) : 0;
+    if (!c->path || !c->model_text || !c->first) {
+        checkpoint_free(c);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    FILE *f = resume ? fopen(path, "rb") : NULL;
+    if (!f && resume && errno != ENOENT) {
+        snprintf(why, why_size, "cannot read the checkpoint %s: %s", path, strerror(errno));
+        checkpoint_free(c);
+        return -1;
+    }
+    if (f) {
+        unsigned char *buf = NULL;
+        long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+        int ok = size > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size)) &&
+                 fread(buf, 1, (size_t)size, f) == (size_t)size;
+        fclose(f);
+        if (!ok) snprintf(why, why_size, "cannot read the checkpoint %s", path);
+        if (!ok || load(c, buf, (size_t)size, why, why_size) != 0) {
+            free(buf);
+            checkpoint_free(c);
+            return -1;
+        }
+        free(buf);
+    }
+    *out = c;
+    return 0;
+}
+
+static void pack(double *rec, int nf, const double *x, double cost, int rc, const double *R)
+{
+    size_t nc = (size_t)nf + 1;
+    memcpy(rec, x, (size_t)nf * sizeof *x);
+    rec[nf] = cost;
+    rec[nf + 1] = rc;
+    memcpy(rec + nf + 2, R, nc * nc * sizeof *R);
+}
+
+int checkpoint_first(checkpoint *c, size_t m_used, const double *x, double cost, int rc, const double *R, char *why,
+                     size_t why_size)
+{
+    double *rec = malloc(c->rec * sizeof *rec);
+    if (!rec) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    pack(rec, c->nf, x, cost, rc, R);
+    int differ = c->loaded_first && (m_used != c->m_used || memcmp(rec, c->first, c->rec * sizeof *rec) != 0);
+    if (differ)
+        snprintf(why, why_size,
+                 "%s was written for other data: the first pass over these data gives a different %s (the checkpoint "
+                 "records the data's exact fingerprint)",
+                 c->path, m_used != c->m_used ? "count of usable points" : "cost and R_aug");
+    memcpy(c->first, rec, c->rec * sizeof *rec);
+    c->have_first = 1;
+    c->m_used = m_used;
+    free(rec);
+    return differ ? -1 : 0;
+}
+
+int checkpoint_replay(checkpoint *c, const double *x, double *cost, double *R, int *rc)
+{
+    if (c->replay_pos >= c->replay_count) return 0;
+    const double *rec = c->recs + (size_t)c->replay_pos * c->rec;
+    if (memcmp(rec, x, (size_t)c->nf * sizeof *x) != 0) return -1;
+    size_t nc = (size_t)c->nf + 1;
+    *cost = rec[c->nf];
+    *rc = (int)rec[c->nf + 1];
+    memcpy(R, rec + c->nf + 2, nc * nc * sizeof *R);
+    c->replay_pos++;
+    return 1;
+}
+
+static int fsync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) dir[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int save(checkpoint *c, char *why, size_t why_size)
+{
+    uint32_t version = CKPT_VERSION, order = CKPT_ORDER, nf = (uint32_t)c->nf, tlen = (uint32_t)strlen(c->model_text);
+    uint64_t m_total = c->m_total, m_used = c->m_used, count = (uint64_t)c->count;
+    size_t recs = (size_t)c->count * c->rec * sizeof(double);
+    size_t size = 8 + 4 * 4 + 4 * 8 + tlen + c->rec * sizeof(double) + recs + 8;
+    unsigned char *buf = malloc(size), *p = buf;
+    if (!buf) {
+        snprintf(why, why_size, "out of memory for the checkpoint");
+        return -1;
+    }
+#define PUT(src, n) (memcpy(p, (src), (n)), p += (n))
+    PUT(CKPT_MAGIC, 8);
+    PUT(&version, 4);
+    PUT(&order, 4);
+    PUT(&nf, 4);
+    PUT(&tlen, 4);
+    PUT(&c->opt_hash, 8);
+    PUT(&m_total, 8);
+    PUT(&m_used, 8);
+    PUT(&count, 8);
+    PUT(c->model_text, tlen);
+    PUT(c->first, c->rec * sizeof(double));
+    if (recs) PUT(c->recs, recs);
+    uint64_t sum = fnv(0xcbf29ce484222325ULL, buf, (size_t)(p - buf));
+    PUT(&sum, 8);
+#undef PUT
+    char tmp[PATH_MAX];
+    int fd = -1;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", c->path) < sizeof tmp) fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(errno));
+        free(buf);
+        return -1;
+    }
+    c->writes++;
+    if (c->kill_at == c->writes) {
+        /* the test hook: half a file on disk, then gone, as a kill would */
+        (void)!write_all(fd, buf, size / 2);
+        fsync(fd);
+        raise(SIGKILL);
+    }
+    int ok = write_all(fd, buf, size) == 0 && fsync(fd) == 0;
+    ok &= close(fd) == 0;
+    free(buf);
+    if (!ok || rename(tmp, c->path) != 0) {
+        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    fsync_dir(c->path);
+    return 0;
+}
+
+int checkpoint_record(checkpoint *c, const double *x, double cost, int rc, const double *R, char *why, size_t why_size)
+{
+    if (reserve(c, c->count + 1) != 0) {
+        snprintf(why, why_size, "out of memory for the checkpoint");
+        return -1;
+    }
+    pack(c->recs + (size_t)c->count * c->rec, c->nf, x, cost, rc, R);
+    c->count++;
+    return save(c, why, why_size);
+}
+
+int checkpoint_save(checkpoint *c, char *why, size_t why_size)
+{
+    return save(c, why, why_size);
+}

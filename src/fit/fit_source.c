@@ -1,0 +1,409 @@
+/*
+ * Fitting from a source: nlsq_fit_source, and nlsq_curve_fit on arrays,
+ * which is the same thing with the arrays as the source. The first pass
+ * runs before the solver starts: it is the data check of nan_policy, the
+ * count of usable points, the sums for R^2 and the checkpoint's
+ * fingerprint of the data, and its answer is the solver's first
+ * evaluation. Every later evaluation is a pass — or, when resuming, an
+ * answer taken from the checkpoint.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fit.h"
+#include "source.h"
+
+nlsq_columns nlsq_columns_default(void)
+{
+    nlsq_columns c;
+    memset(&c, 0, sizeof c);
+    c.y = -1;
+    c.sigma = -1;
+    return c;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fit_abort(fit_problem *fp, nlsq_status st, const char *why)
+{
+    if (fp->abort_status != NLSQ_OK) return;
+    fp->abort_status = st;
+    snprintf(fp->abort_msg, sizeof fp->abort_msg, "%s", why);
+}
+
+/* ---- progress -------------------------------------------------------------- */
+
+static void report(fit_problem *fp, double fraction)
+{
+    if (!fp->opt.progress) return;
+    double t = now_s(), in_pass = t - fp->t_pass;
+    nlsq_progress p;
+    p.pass = fp->ps.passes;
+    p.iteration = fp->iterations;
+    p.pass_fraction = fraction;
+    p.cost = fp->latest_cost;
+    p.elapsed = t - fp->t_start;
+    p.pass_seconds = fp->last_pass_seconds;
+    p.pass_remaining = fraction >= 1 ? 0 : fraction > 0 ? in_pass * (1 - fraction) / fraction : NAN;
+    p.points = fp->m_total;
+    if (fp->opt.progress(fp->opt.progress_data, &p) != 0) fp->stop_requested = 1;
+    fp->last_report = t;
+}
+
+/* The pass's hook, on the caller's thread: a report every interval. */
+static void pass_progress(void *ctx, size_t done, size_t m)
+{
+    fit_problem *fp = ctx;
+    double interval = fp->opt.progress_interval > 0 ? fp->opt.progress_interval : 0.1;
+    if (done < m && now_s() - fp->last_report >= interval) report(fp, (double)done / (double)m);
+}
+
+/* ---- evaluations ----------------------------------------------------------- */
+
+/* A pass at fp->p: the cost, R_aug, and nonzero when something is not
+   finite (or the data could not be read: the fit is then aborted). */
+static int run_pass(fit_problem *fp, double *cost, double *R)
+{
+    fp->t_pass = now_s();
+    pass_out out = {0, 0, R, 0, NULL, 0};
+    pass_run(&fp->ps, &fp->pd, fp->p, &out);
+    reader_flush(&fp->rd);
+    fp->last_pass_seconds = now_s() - fp->t_pass;
+    if (out.read_failed) {
+        fit_abort(fp, NLSQ_ERR_DATA, fp->rd.why);
+        *cost = NAN;
+        return 1;
+    }
+    *cost = out.cost;
+    if (isnan(fp->latest_cost)) fp->latest_cost = out.cost;
+    report(fp, 1.0);
+    return out.nonfinite || !isfinite(out.cost);
+}
+
+static int evaluate_source(void *ctx, const double *x_free, double *cost, double *R)
+{
+    fit_problem *fp = ctx;
+    if (fp->abort_status != NLSQ_OK) {
+        *cost = NAN;
+        return 1;
+    }
+    int rc, nf = fp->n_free;
+    size_t nc = (size_t)nf + 1;
+    if (fp->ckpt) {
+        int r = checkpoint_replay(fp->ckpt, x_free, cost, R, &rc);
+        if (r > 0) {
+            fp->resumed++;
+            return rc;
+        }
+        if (r < 0) {
+            fit_abort(fp, NLSQ_ERR_INVALID_ARGUMENT,
+                      "the fit left the checkpoint's course (another build of nlsq wrote it?); start afresh");
+            *cost = NAN;
+            return 1;
+        }
+    }
+    if (fp->first_valid && memcmp(x_free, fp->first_x, (size_t)nf * sizeof *x_free) == 0) {
+        *cost = fp->first_cost;
+        memcpy(R, fp->first_R, nc * nc * sizeof *R);
+        rc = fp->first_rc;
+    } else {
+        fit_fill_params(fp, x_free);
+        rc = run_pass(fp, cost, R);
+        if (fp->abort_status != NLSQ_OK) return 1;
+    }
+    fp->first_valid = 0;
+    char why[400];
+    if (fp->ckpt && checkpoint_record(fp->ckpt, x_free, *cost, rc, R, why, sizeof why) != 0) {
+        fit_abort(fp, NLSQ_ERR_INVALID_ARGUMENT, why);
+        return 1;
+    }
+    return rc;
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, const nlsq_columns *c, int *xc,
+                                   int *yc, int *sc, double *sigma_all, nlsq_error *err)
+{
+    int k = fp->model->vars.count, ncols = nlsq_source_columns(src);
+    if (k > NLSQ_READER_MAX_COLS - 2) return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "more than 256 variables");
+    for (int j = 0; j < k; j++) {
+        xc[j] = c->x ? c->x[j] : j;
+        if (xc[j] < 0 || xc[j] >= ncols)
+            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the column of variable '%s' is %d; the source has %d (0-based)",
+                            fp->model->vars.names[j], xc[j], ncols);
+    }
+    *yc = c->y >= 0 ? c->y : k;
+    if (*yc >= ncols)
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the y column is %d; the source has %d columns (0-based)", *yc, ncols);
+    *sc = c->sigma;
+    if (*sc < -1 || *sc >= ncols)
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the sigma column is %d; the source has %d columns (0-based)", *sc, ncols);
+    *sigma_all = 1;
+    if (*sc < 0 && c->sigma_value != 0) {
+        if (!(c->sigma_value > 0 && isfinite(c->sigma_value)))
+            return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma must be positive and finite, got %g", c->sigma_value);
+        *sigma_all = c->sigma_value;
+    }
+    return NLSQ_OK;
+}
+
+static size_t available_memory(void)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : SIZE_MAX;
+}
+
+/* The fit's working memory: per thread the pass's block buffers, the
+   interpreter's slots, a kernel's buffers and (unless the data are read in
+   place) one window of every column read; per chunk a triangle; and the
+   residuals when kept. */
+static size_t estimate_memory(const nlsq_model *m, size_t rows, int nf, int threads, int in_place, int nread,
+                              int keep_residuals)
+{
+    const program *p = &m->prog;
+    size_t nc = (size_t)nf + 1, chunk = pass_chunk_points(rows), nchunks = (rows + chunk - 1) / chunk;
+    size_t per_thread = (size_t)NLSQ_BLOCK * sizeof(double) *
+                        ((nc + 1) + (size_t)p->nslots + nc + (size_t)(p->nvars ? p->nvars : 1));
+    per_thread += (size_t)p->nuniform * sizeof(double);
+    if (!in_place) per_thread += (size_t)nread * PASS_WINDOW * sizeof(double);
+    size_t per_chunk = nc * nc * sizeof(double) + 3 * sizeof(double) + sizeof(int) + sizeof(data_stats);
+    return (size_t)threads * per_thread + nchunks * per_chunk + (keep_residuals ? rows * sizeof(double) : 0);
+}
+
+/* The options that steer the solver's course, hashed for the checkpoint. */
+static uint64_t options_hash(const fit_problem *fp, int yc, int sc, double sigma_all)
+{
+    const nlsq_options *o = &fp->opt;
+    int ints[] = {(int)o->method, (int)o->loss, o->max_nfev, o->x_scale_jac, (int)o->nan_policy, fp->n, fp->n_free,
+                  yc, sc};
+    double dbl[] = {o->f_scale, o->ftol, o->xtol, o->gtol, sigma_all};
+    uint64_t h = checkpoint_hash(0, ints, sizeof ints);
+    h = checkpoint_hash(h, dbl, sizeof dbl);
+    h = checkpoint_hash(h, fp->p, (size_t)fp->n * sizeof *fp->p);
+    h = checkpoint_hash(h, fp->lb, (size_t)fp->n * sizeof *fp->lb);
+    h = checkpoint_hash(h, fp->ub, (size_t)fp->n * sizeof *fp->ub);
+    h = checkpoint_hash(h, fp->free_idx, (size_t)fp->n_free * sizeof *fp->free_idx);
+    if (o->x_scale) h = checkpoint_hash(h, o->x_scale, (size_t)fp->n * sizeof *o->x_scale);
+    return h;
+}
+
+/* The model as the checkpoint names it: its text as nlsq prints it, with
+   the variables and parameters in order. */
+static char *model_identity(const nlsq_model *m)
+{
+    size_t need = nlsq_model_format(m, -1, NULL, 0) + 64;
+    for (int k = 0; k < m->vars.count; k++) need += strlen(m->vars.names[k]) + 2;
+    for (int j = 0; j < m->params.count; j++) need += strlen(m->params.names[j]) + 2;
+    char *s = malloc(need);
+    if (!s) return NULL;
+    size_t used = nlsq_model_format(m, -1, s, need);
+    used += (size_t)snprintf(s + used, need - used, "; variables");
+    for (int k = 0; k < m->vars.count; k++) used += (size_t)snprintf(s + used, need - used, " %s", m->vars.names[k]);
+    used += (size_t)snprintf(s + used, need - used, "; parameters");
+    for (int j = 0; j < m->params.count; j++) used += (size_t)snprintf(s + used, need - used, " %s", m->params.names[j]);
+    return s;
+}
+
+static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error *err)
+{
+    size_t i = st->bad_row;
+    switch (st->bad_kind) {
+    case BAD_Y: return fit_fail(fp, err, NLSQ_ERR_DATA, "y[%zu] is %g (nan_policy raise)", i, st->bad_value);
+    case BAD_X:
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "%s[%zu] is %g (nan_policy raise)", fp->model->vars.names[st->bad_var], i,
+                        st->bad_value);
+    case BAD_SIGMA: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] is %g (nan_policy raise)", i, st->bad_value);
+    default: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] = %g: sigma must be positive", i, st->bad_value);
+    }
+}
+
+/* The first pass, at the start point: the data check, the usable points,
+   SS_tot and the answer of the solver's first evaluation. */
+static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
+{
+    int nf = fp->n_free;
+    size_t nc = (size_t)nf + 1, chunk = pass_chunk_points(fp->m_total);
+    fp->first_x = malloc((size_t)nf * sizeof *fp->first_x);
+    fp->first_R = malloc(nc * nc * sizeof *fp->first_R);
+    if (!fp->first_x || !fp->first_R || reader_check_next_pass(&fp->rd, (int)((fp->m_total + chunk - 1) / chunk)) != 0)
+        return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < nf; k++) fp->first_x[k] = fp->p[fp->free_idx[k]];
+    fp->first_rc = run_pass(fp, &fp->first_cost, fp->first_R);
+    if (fp->abort_status != NLSQ_OK) return fit_fail(fp, err, fp->abort_status, "%s", fp->abort_msg);
+    data_stats st;
+    reader_finish_check(&fp->rd, &st);
+    if (st.bad_row != SIZE_MAX) return data_error(fp, &st, err);
+    fp->m_used = st.usable;
+    if (fp->m_used == 0) return fit_fail(fp, err, NLSQ_ERR_DATA, "no usable data points");
+    fp->sst = fp->rd.has_sigma ? st.m2 : st.m2 / (fp->rd.sigma_all * fp->rd.sigma_all);
+    fp->first_valid = 1;
+    char why[400];
+    if (fp->ckpt) {
+        if (checkpoint_first(fp->ckpt, fp->m_used, fp->first_x, fp->first_cost, fp->first_rc, fp->first_R, why,
+                             sizeof why) != 0)
+            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+        if (!fp->opt.resume && checkpoint_save(fp->ckpt, why, sizeof why) != 0)
+            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+    }
+    return NLSQ_OK;
+}
+
+static nlsq_status open_checkpoint(fit_problem *fp, int yc, int sc, double sigma_all, nlsq_error *err)
+{
+    if (!fp->opt.checkpoint) return NLSQ_OK;
+    char *text = model_identity(fp->model), why[600];
+    if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
+    int rc = checkpoint_open(fp->opt.checkpoint, fp->opt.resume, text, options_hash(fp, yc, sc, sigma_all), fp->n_free,
+                             fp->m_total, &fp->ckpt, why, sizeof why);
+    free(text);
+    return rc == 0 ? NLSQ_OK : fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+}
+
+static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                                   const nlsq_options *options, const char *who, nlsq_result **out, nlsq_error *err)
+{
+    fit_problem fp;
+    memset(&fp, 0, sizeof fp);
+    fp.model = model;
+    fp.who = who;
+    fp.opt = options ? *options : nlsq_options_default();
+    fp.m_total = nlsq_source_rows(src);
+    fp.latest_cost = NAN;
+    fp.last_pass_seconds = NAN;
+    fp.t_start = fp.last_report = now_s();
+    nlsq_columns c = cols ? *cols : nlsq_columns_default();
+    int xc[NLSQ_READER_MAX_COLS], yc, sc;
+    double sigma_all;
+    nlsq_status st;
+    if ((st = fit_check_options(&fp, err)) != NLSQ_OK) goto done;
+    if ((st = fit_alloc(&fp, err)) != NLSQ_OK) goto done;
+    if ((st = resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto done;
+    if ((st = fit_setup_parameters(&fp, err)) != NLSQ_OK) goto done;
+    if (fp.opt.keep_residuals && fp.m_total > available_memory() / 2 / sizeof(double)) {
+        st = fit_fail(&fp, err, NLSQ_ERR_NOMEM,
+                      "keep_residuals needs %.3g GB for %zu residuals, more than half the available memory (%.3g GB); "
+                      "fit without it and evaluate the residuals window by window (nlsq_source_read, nlsq_model_eval)",
+                      (double)fp.m_total * 8e-9, fp.m_total, (double)available_memory() * 1e-9);
+        goto done;
+    }
+    nlsq_backend backend = fp.opt.backend;
+    if ((st = fit_choose_backend(&fp, &backend, err)) != NLSQ_OK) goto done;
+    if ((st = fit_start_pass(&fp, backend, err)) != NLSQ_OK) goto done;
+    if (reader_init(&fp.rd, src, xc, model->vars.count, yc, sc, fp.ps.nworkers, sigma_all, fp.omit) != 0) {
+        fp.have_rd = 1;
+        st = fit_fail(&fp, err, NLSQ_ERR_NOMEM, "out of memory for the read buffers");
+        goto done;
+    }
+    fp.have_rd = 1;
+    fp.rd.raise = fp.opt.nan_policy == NLSQ_NAN_RAISE;
+    fp.pd = reader_pass_data(&fp.rd);
+    if (fp.opt.progress) {
+        fp.ps.progress = pass_progress;
+        fp.ps.progress_ctx = &fp;
+    }
+    fp.memory_bytes = estimate_memory(model, fp.m_total, fp.n_free, fp.threads, fp.rd.in_place, fp.rd.nread,
+                                      fp.opt.keep_residuals);
+    if ((st = open_checkpoint(&fp, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
+    if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
+    if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;
+    solve_problem pb = {fp.n_free, fp.m_used, evaluate_source, &fp, NULL, NULL};
+    st = fit_solve(&fp, &pb, out, err);
+done:
+    checkpoint_free(fp.ckpt);
+    fit_free_problem(&fp);
+    return st;
+}
+
+nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                            const nlsq_options *opt, nlsq_result **out, nlsq_error *err)
+{
+    error_clear(err);
+    if (!model || !src || !out) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_fit_source: %s is NULL",
+                  !model ? "model" : !src ? "source" : "out");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    if (model->params.count == 0) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_fit_source: the model has no parameters");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    return fit_from_source(model, src, cols, opt, "nlsq_fit_source", out, err);
+}
+
+nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
+                       nlsq_error *err)
+{
+    int k = model->vars.count;
+    if (k > NLSQ_READER_MAX_COLS - 2) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_curve_fit: more than 256 variables");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    const double *cols[NLSQ_READER_MAX_COLS];
+    for (int j = 0; j < k; j++) cols[j] = data->x ? data->x + (size_t)j * data->m : NULL;
+    cols[k] = data->y;
+    int ncols = k + 1;
+    nlsq_columns c = nlsq_columns_default();
+    if (data->sigma_kind == NLSQ_SIGMA_PER_POINT) {
+        cols[ncols] = data->sigma;
+        c.sigma = ncols++;
+    } else if (data->sigma_kind == NLSQ_SIGMA_SCALAR) {
+        if (!(data->sigma[0] > 0 && isfinite(data->sigma[0]))) {
+            error_set(err, NLSQ_ERR_DATA, 0, 0, "nlsq_curve_fit: sigma must be positive and finite, got %g", data->sigma[0]);
+            return NLSQ_ERR_DATA;
+        }
+        c.sigma_value = data->sigma[0];
+    }
+    nlsq_source *src;
+    nlsq_status st = nlsq_source_from_arrays(cols, ncols, data->m, &src, err);
+    if (st != NLSQ_OK) return st;
+    st = fit_from_source(model, src, &c, opt, "nlsq_curve_fit", out, err);
+    nlsq_source_free(src);
+    return st;
+}
+
+nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, const nlsq_columns *cols,
+                            const nlsq_options *options, size_t *bytes, nlsq_error *err)
+{
+    error_clear(err);
+    if (!model || !src || !bytes) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_fit_memory: %s is NULL",
+                  !model ? "model" : !src ? "source" : "bytes");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    fit_problem fp;
+    memset(&fp, 0, sizeof fp);
+    fp.model = model;
+    fp.who = "nlsq_fit_memory";
+    fp.opt = options ? *options : nlsq_options_default();
+    nlsq_columns c = cols ? *cols : nlsq_columns_default();
+    int xc[NLSQ_READER_MAX_COLS], yc, sc, k = model->vars.count;
+    double sigma_all;
+    nlsq_status st = resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err);
+    if (st != NLSQ_OK) return st;
+    int nf = 0;
+    for (int j = 0; j < model->params.count; j++) nf += !(fp.opt.fixed && fp.opt.fixed[j]);
+    size_t rows = nlsq_source_rows(src);
+    int read[NLSQ_READER_MAX_COLS], nread = k + 1;
+    memcpy(read, xc, (size_t)k * sizeof *read);
+    read[k] = yc;
+    if (sc >= 0) read[nread++] = sc;
+    const double *direct[NLSQ_READER_MAX_COLS];
+    size_t stride;
+    int in_place = reader_in_place(src, read, nread, k, direct, &stride);
+    *bytes = estimate_memory(model, rows, nf, fit_choose_threads(&fp.opt, rows), in_place,
+                             nread, fp.opt.keep_residuals);
+    return NLSQ_OK;
+}

@@ -1,0 +1,21 @@
+/* Data sources inside the library: what a fit's reader needs of them. */
+#ifndef NLSQ_FIT_SOURCE_H
+#define NLSQ_FIT_SOURCE_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+
+/* The whole column as native doubles in memory (arrays; mapped float64 in
+   the host's byte order, column after column), or NULL: read it. */
+const double *source_direct(const nlsq_source *s, int col);
+/* Columns cols[0..n) of rows [first, first+count) into out[k]; 0, or -1
+   with the reason in why. Safe from several threads at once. */
+int source_read(nlsq_source *s, const int *cols, int n, size_t first, size_t count, double *const *out, char *why,
+                size_t why_size);
+/* The rows are done with: mapped pages are given back. */
+void source_release(const nlsq_source *s, const int *cols, int n, size_t first, size_t count);
+/* Replace the column names (ncols of them); 0, or -1 out of memory. */
+int source_set_names(nlsq_source *s, char **names);
+
+#endif
