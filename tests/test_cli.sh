@@ -183,7 +183,7 @@ expect_error ".npy of integers is refused" "dtype '<i8' is not float64 or float3
 head -c 200 "$td/decay_f8_c.npy" > "$tmp/short.npy"
 head -c 100 "$td/decay_f8_c.npy" > "$tmp/short_header.npy"
 expect_error "truncated .npy header" "truncated header" fit "$tmp/short_header.npy" --model 'a*x'
-expect_error "truncated .npy" "shorter than its shape" fit "$tmp/short.npy" --model 'a*x'
+expect_error "truncated .npy" "truncated: 40 rows x 2 columns" fit "$tmp/short.npy" --model 'a*x'
 expect_error "1-D .npy: no x and y" "too few columns" fit "$td/y_1d.npy" --model 'a*x'
 printf '' > "$tmp/empty.csv"
 expect_error "empty file" "no rows of numbers" fit "$tmp/empty.csv" --model 'a*x'
@@ -218,6 +218,31 @@ x0=$(grep -o '"name": "x0", "value": [-0-9.e]*' <<<"$out" | awk '{print $NF}')
 y0=$(grep -o '"name": "y0", "value": [-0-9.e]*' <<<"$out" | awk '{print $NF}')
 check "two variables with --vars and --x: exact surface recovered (x0, y0 to 1e-12)" "[ $rc -eq 0 ] && awk -v a=$x0 -v b=$y0 'BEGIN { d = a - 0.1; e = b + 0.2; exit !(d*d < 1e-24 && e*e < 1e-24) }'"
 rm -f "$surf"
+
+# Data not read into memory: a column cache for text, raw binary, mapped
+# .npy; checkpoints killed and resumed; progress and memory on stderr.
+big=$(mktemp -d)
+awk 'BEGIN { print "t,signal"; s = 12345; for (i = 0; i < 200000; i++) { s = (s * 1103515245 + 12345) % 2147483648; x = 10 * i / 200000; printf "%.17g,%.17g\n", x, 2.5*exp(-1.3*x) + 0.5 + 0.05*(s/2147483648 - 0.5) } }' > "$big/big.csv"
+fitargs=(--model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --json)
+popt_of() { grep -o '"popt": \[[^]]*\]'; }
+mem=$("$nlsq" fit "$big/big.csv" --in-memory "${fitargs[@]}" | popt_of)
+cc=$("$nlsq" fit "$big/big.csv" --column-cache "$big/cc.npy" "${fitargs[@]}" 2>"$big/err" | popt_of)
+check "text through the column cache: the in-memory fit, digit for digit" "[ -n \"$mem\" ] && [ \"$mem\" = \"$cc\" ] && [ -s $big/cc.npy ]"
+tail -c +129 "$big/cc.npy" > "$big/rows.bin"
+raw=$("$nlsq" fit "$big/rows.bin" --raw f8:2 "${fitargs[@]}" | popt_of)
+check "--raw f8:2 (the cache's rows): the same fit" "[ \"$mem\" = \"$raw\" ]"
+expect_error "--raw with the wrong column count" "not a whole number of rows" fit "$big/rows.bin" --raw f8:3 --model 'a*x'
+expect_error "--raw with a bad spec" "DTYPE:NCOLS" fit "$big/rows.bin" --raw i8:2 --model 'a*x'
+npyfit=$("$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --predict "$big/pred.csv" --plot "$big/p.svg" | popt_of)
+check ".npy mapped, with --predict streamed and --plot sampled" "[ \"$mem\" = \"$npyfit\" ] && [ \$(wc -l < $big/pred.csv) -eq 200001 ] && grep -q '<svg' $big/p.svg"
+"$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --verbose --progress >/dev/null 2>"$big/err"
+check "--verbose names the source and the working memory; --progress draws a bar" "grep -q 'MB of working memory' $big/err && grep -q 'float64, C order, mapped' $big/err && grep -q 'of pass' $big/err"
+NLSQ_TEST_KILL_IN_CHECKPOINT=4 "$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --checkpoint "$big/ck" >/dev/null 2>&1; rc=$?
+check "a fit killed while writing its checkpoint (SIGKILL)" "[ $rc -eq 137 ] && [ -s $big/ck ]"
+res=$("$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --resume "$big/ck" --verbose 2>"$big/err" | popt_of)
+check "--resume reaches the uninterrupted answer" "[ \"$mem\" = \"$res\" ] && grep -q 'evaluations taken from it' $big/err"
+expect_error "a checkpoint of another model is refused" "was written for the model" fit "$big/cc.npy" --model 'a*exp(-b*x) + c + d' --resume "$big/ck"
+rm -rf "$big"
 
 # demo, devices, help for every command
 dd=$(mktemp -d)

@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* strdup, strtok_r, clock_gettime, fmemopen, sysconf */
 #include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -68,7 +69,22 @@ static const char *USAGE =
     "  --plot-logx, --plot-logy   logarithmic axes in the plot\n"
     "  --correlation full  list every correlation (default: |c| > 0.1)\n"
     "  --verbose           one line per iteration on stderr: cost, reduction,\n"
-    "                      step norm, optimality\n"
+    "                      step norm, optimality; and the memory the fit will use\n"
+    "  --progress, --no-progress   a progress bar on stderr (default: when stderr\n"
+    "                      is a terminal and the fit takes over a second)\n"
+    "  --checkpoint FILE   save the fit's state after every pass (atomically)\n"
+    "  --resume FILE       continue a killed fit from its checkpoint (and keep\n"
+    "                      checkpointing to FILE); the answer is the same\n"
+    "\n"
+    "Data of any size: .npy files are memory-mapped, text files over 64 MB are\n"
+    "converted once into a column cache, and neither is held in memory.\n"
+    "  --raw DTYPE:NCOLS[:ORDER[:OFFSET]]   DATA is raw binary: f8 or f4 (add\n"
+    "                      '>' for big-endian, e.g. >f8), NCOLS columns, ORDER\n"
+    "                      rows (x0 y0 x1 y1 ..., default) or columns (planar),\n"
+    "                      OFFSET bytes skipped at the start\n"
+    "  --column-cache FILE where the text file's column cache goes (default: in\n"
+    "                      the cache directory); implies the cache for any size\n"
+    "  --in-memory         read a text file into memory whatever its size\n"
     "  --quiet             no report; the exit status tells the outcome\n"
     "  --threads N         threads for the passes (default: $NLSQ_THREADS, else all\n"
     "                      cores); results are the same for any count\n"
@@ -81,7 +97,9 @@ static const char *USAGE =
 
 typedef struct cli {
     const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict, *plot;
+    const char *raw, *column_cache, *checkpoint;
     int json, quiet, verbose, full_correlation, jacobian, logx, logy, embedded;
+    int progress, in_memory; /* progress: -1 never, 0 on a terminal, 1 always */
     char delim;
     nlsq_options opt;
 } cli;
@@ -106,6 +124,14 @@ static int parse_args(int argc, char **argv, cli *c)
             if (a[2] == 'j') c->jacobian = 1;
             else if (a[7] == 'x') c->logx = 1;
             else c->logy = 1;
+            continue;
+        }
+        if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
+            c->progress = a[2] == 'p' ? 1 : -1;
+            continue;
+        }
+        if (strcmp(a, "--in-memory") == 0) {
+            c->in_memory = 1;
             continue;
         }
         if (strcmp(a, "--absolute-sigma") == 0 || strcmp(a, "--json") == 0 || strcmp(a, "--quiet") == 0 ||
@@ -134,6 +160,13 @@ static int parse_args(int argc, char **argv, cli *c)
         else if (strcmp(a, "--fix") == 0) slot = &c->fix;
         else if (strcmp(a, "--predict") == 0) slot = &c->predict;
         else if (strcmp(a, "--plot") == 0) slot = &c->plot;
+        else if (strcmp(a, "--raw") == 0) slot = &c->raw;
+        else if (strcmp(a, "--column-cache") == 0) slot = &c->column_cache;
+        else if (strcmp(a, "--checkpoint") == 0) slot = &c->checkpoint;
+        else if (strcmp(a, "--resume") == 0) {
+            slot = &c->checkpoint;
+            c->opt.resume = 1;
+        }
         else if (strcmp(a, "--delimiter") == 0) {
             c->delim = !strcmp(v, ",") ? ',' : !strcmp(v, ";") ? ';' : !strcmp(v, "tab") ? '\t'
                      : !strcmp(v, "space") ? ' ' : 0;
@@ -460,13 +493,6 @@ static int load(const cli *c, int need_y, loaded *L)
 
 static int fit_with(cli c);
 
-static int run_fit(int argc, char **argv)
-{
-    cli c;
-    int rc = parse_args(argc, argv, &c);
-    return rc ? rc : fit_with(c);
-}
-
 /* nlsq demo: the bundled example, as `nlsq fit decay.csv --model ... --plot`. */
 static int run_demo(int argc, char **argv)
 {
@@ -519,61 +545,137 @@ static int run_devices(void)
     return 0;
 }
 
+/* --p0, --bounds, --fix into the options (arrays owned by the caller). */
+typedef struct param_opts {
+    double *p0, *lo, *hi;
+    unsigned char *fixed;
+} param_opts;
+
+static void param_opts_free(param_opts *po)
+{
+    free(po->p0);
+    free(po->lo);
+    free(po->hi);
+    free(po->fixed);
+}
+
+static int parse_param_options(cli *c, const nlsq_model *m, param_opts *po)
+{
+    int n = nlsq_model_num_params(m);
+    po->p0 = malloc((size_t)n * sizeof *po->p0);
+    po->lo = malloc((size_t)n * sizeof *po->lo);
+    po->hi = malloc((size_t)n * sizeof *po->hi);
+    po->fixed = calloc((size_t)n, 1);
+    if (!po->p0 || !po->lo || !po->hi || !po->fixed) return die("out of memory%s%s", NULL, NULL);
+    for (int j = 0; j < n; j++) {
+        po->lo[j] = -INFINITY;
+        po->hi[j] = INFINITY;
+        po->p0[j] = NAN;
+    }
+    int rc;
+    if (c->bounds && (rc = parse_assignments(c->bounds, "--bounds", m, po->lo, po->hi, NULL))) return rc;
+    if (c->p0 && (rc = parse_assignments(c->p0, "--p0", m, po->p0, NULL, NULL))) return rc;
+    if (c->fix && (rc = parse_assignments(c->fix, "--fix", m, po->p0, NULL, po->fixed))) return rc;
+    /* parameters without a given start take SciPy's rule, as the library would */
+    for (int j = 0; j < n; j++)
+        if (isnan(po->p0[j]))
+            po->p0[j] = isfinite(po->lo[j]) && isfinite(po->hi[j]) ? 0.5 * (po->lo[j] + po->hi[j])
+                      : isfinite(po->lo[j])                        ? po->lo[j] + 1
+                      : isfinite(po->hi[j])                        ? po->hi[j] - 1
+                                                                   : 1;
+    c->opt.p0 = po->p0;
+    c->opt.lower = po->lo;
+    c->opt.upper = po->hi;
+    c->opt.fixed = po->fixed;
+    return 0;
+}
+
+/* The progress bar on stderr: after a second (or at once with --progress),
+   redrawn in place; and the --verbose iteration lines. */
+typedef struct watcher {
+    progress iter;
+    int verbose, mode, shown;
+} watcher;
+
+static void bar_clear(watcher *w)
+{
+    if (w->shown) fprintf(stderr, "\r\033[K");
+    w->shown = 0;
+}
+
+static int bar_progress(void *user, const nlsq_progress *p)
+{
+    watcher *w = user;
+    if (w->mode == 0 && p->elapsed < 1.0) return 0;
+    enum { WIDTH = 24 };
+    int filled = (int)(p->pass_fraction * WIDTH + 0.5);
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '#' : '-';
+    bar[WIDTH] = '\0';
+    fprintf(stderr, "\r[%s] %3.0f%% of pass %d, iteration %d, cost %.6g, %.1f s", bar, 100 * p->pass_fraction,
+            p->pass, p->iteration, p->cost, p->elapsed);
+    if (p->pass_fraction < 1 && isfinite(p->pass_remaining)) fprintf(stderr, ", pass ends in %.1f s", p->pass_remaining);
+    fprintf(stderr, "\033[K");
+    fflush(stderr);
+    w->shown = 1;
+    return 0;
+}
+
+static int watch_iteration(void *user, int it, double cost, const double *p, double gnorm, double step)
+{
+    watcher *w = user;
+    bar_clear(w);
+    return verbose_callback(&w->iter, it, cost, p, gnorm, step);
+}
+
+static void watch_fit(const cli *c, watcher *w, nlsq_options *o)
+{
+    memset(w, 0, sizeof *w);
+    w->mode = c->progress;
+    if (c->verbose) {
+        o->callback = watch_iteration;
+        o->callback_data = w;
+    }
+    if (c->progress > 0 || (c->progress == 0 && isatty(2) && !c->quiet)) {
+        o->progress = bar_progress;
+        o->progress_data = w;
+        o->progress_interval = 0.2;
+    }
+    o->checkpoint = c->checkpoint;
+}
+
+static void note_backend(const nlsq_result *r)
+{
+    if (strcmp(r->backend, "interp") == 0 && r->backend_note[0])
+        fprintf(stderr, "nlsq: note: no compiled kernel (%s); the interpreter ran the fit\n", r->backend_note);
+}
+
 static int fit_with(cli c)
 {
     loaded L;
     nlsq_error err;
     nlsq_result *r = NULL;
-    double *p0 = NULL, *lo = NULL, *hi = NULL;
-    unsigned char *fixed = NULL;
+    param_opts po = {0};
     int rc = load(&c, 1, &L);
     if (rc) goto done;
     nlsq_model *m = L.m;
     table *t = &L.t;
     double *x = L.x;
-    int n = L.n, *xc = L.xc, yc = L.yc, sc = L.sc;
-    p0 = malloc((size_t)n * sizeof *p0);
-    lo = malloc((size_t)n * sizeof *lo);
-    hi = malloc((size_t)n * sizeof *hi);
-    fixed = calloc((size_t)n, 1);
-    if (!p0 || !lo || !hi || !fixed) {
-        rc = die("out of memory%s%s", NULL, NULL);
-        goto done;
-    }
-    for (int j = 0; j < n; j++) {
-        lo[j] = -INFINITY;
-        hi[j] = INFINITY;
-        p0[j] = NAN;
-    }
-    if (c.bounds && (rc = parse_assignments(c.bounds, "--bounds", m, lo, hi, NULL))) goto done;
-    if (c.p0 && (rc = parse_assignments(c.p0, "--p0", m, p0, NULL, NULL))) goto done;
-    if (c.fix && (rc = parse_assignments(c.fix, "--fix", m, p0, NULL, fixed))) goto done;
-    /* parameters without a given start take SciPy's rule, as the library would */
-    for (int j = 0; j < n; j++)
-        if (isnan(p0[j]))
-            p0[j] = isfinite(lo[j]) && isfinite(hi[j]) ? 0.5 * (lo[j] + hi[j])
-                  : isfinite(lo[j])                     ? lo[j] + 1
-                  : isfinite(hi[j])                     ? hi[j] - 1
-                                                        : 1;
-    c.opt.p0 = p0;
-    c.opt.lower = lo;
-    c.opt.upper = hi;
-    c.opt.fixed = fixed;
+    int *xc = L.xc, yc = L.yc, sc = L.sc;
+    if ((rc = parse_param_options(&c, m, &po))) goto done;
     nlsq_data d = {x, t->cols[yc], t->nrows, sc >= 0 ? t->cols[sc] : NULL,
                    sc >= 0 ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
-    progress prog = {0, 0};
-    if (c.verbose) {
-        c.opt.callback = verbose_callback;
-        c.opt.callback_data = &prog;
-    }
+    watcher w;
+    watch_fit(&c, &w, &c.opt);
     double t0 = now();
-    if (nlsq_curve_fit(m, &d, &c.opt, &r, &err) != NLSQ_OK) {
+    nlsq_status st = nlsq_curve_fit(m, &d, &c.opt, &r, &err);
+    bar_clear(&w);
+    if (st != NLSQ_OK) {
         rc = die("%s%s", err.message, NULL);
         goto done;
     }
-    if (strcmp(r->backend, "interp") == 0 && r->backend_note[0])
-        fprintf(stderr, "nlsq: note: no compiled kernel (%s); the interpreter ran the fit\n", r->backend_note);
-    report_info info = {c.model, c.data, t->nrows, now() - t0, fixed, c.full_correlation};
+    note_backend(r);
+    report_info info = {c.model, c.data, t->nrows, now() - t0, po.fixed, c.full_correlation};
     if (c.predict && (rc = write_predictions(&c, m, t, xc, yc, x, r))) goto done;
     if (c.plot && (rc = write_plot(&c, m, t, xc, yc, sc, x, r))) goto done;
     if (c.json)
@@ -584,10 +686,263 @@ static int fit_with(cli c)
 done:
     nlsq_result_free(r);
     unload(&L);
-    free(p0);
-    free(lo);
-    free(hi);
-    free(fixed);
+    param_opts_free(&po);
+    return rc;
+}
+
+/* ---- data that are not read into memory ---------------------------------- */
+
+/* Text files above this size go through the column cache. */
+#define TEXT_IN_MEMORY_LIMIT ((long long)64 << 20)
+
+static int is_npy_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char magic[6];
+    int yes = f && fread(magic, 1, 6, f) == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
+    if (f) fclose(f);
+    return yes;
+}
+
+/* "f8:3", ">f4:2:columns:128" */
+static int parse_raw(const char *spec, nlsq_raw_layout *l)
+{
+    *l = nlsq_raw_layout_default();
+    char copy[128], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", spec);
+    char *dtype = strtok_r(copy, ":", &save), *ncols = strtok_r(NULL, ":", &save);
+    char *order = strtok_r(NULL, ":", &save), *offset = strtok_r(NULL, ":", &save);
+    if (!dtype || !ncols) return -1;
+    if (*dtype == '>' || *dtype == '<') l->big_endian = *dtype++ == '>';
+    if (strcmp(dtype, "f8") == 0 || strcmp(dtype, "float64") == 0) l->dtype = NLSQ_FLOAT64;
+    else if (strcmp(dtype, "f4") == 0 || strcmp(dtype, "float32") == 0) l->dtype = NLSQ_FLOAT32;
+    else return -1;
+    char *end;
+    long n = strtol(ncols, &end, 10);
+    if (*end || n < 1 || n > 256) return -1;
+    l->ncols = (int)n;
+    if (order && strcmp(order, "columns") == 0) l->column_major = 1;
+    else if (order && strcmp(order, "rows") != 0) return -1;
+    if (offset) {
+        unsigned long long off = strtoull(offset, &end, 10);
+        if (*end || *offset == '-') return -1;
+        l->offset = (size_t)off;
+    }
+    return 0;
+}
+
+/* The source for DATA when it is not read into memory: 1 with *src set,
+   0 when it should be (a small text table), or an exit status >= 2. */
+static int open_large(const cli *c, nlsq_source **src)
+{
+    nlsq_error err;
+    nlsq_status st;
+    *src = NULL;
+    if (c->embedded || strcmp(c->data, "-") == 0) {
+        if (c->raw) return die("--raw needs a file, not standard input%s%s", NULL, NULL);
+        return 0;
+    }
+    if (c->raw) {
+        nlsq_raw_layout l;
+        if (parse_raw(c->raw, &l) != 0)
+            return die("--raw takes DTYPE:NCOLS[:rows|columns[:OFFSET]] with DTYPE f8 or f4, got '%s'%s", c->raw, NULL);
+        st = nlsq_source_open_raw(c->data, &l, src, &err);
+    } else if (is_npy_file(c->data)) {
+        st = nlsq_source_open_npy(c->data, src, &err);
+    } else {
+        struct stat sb;
+        long long size = stat(c->data, &sb) == 0 ? (long long)sb.st_size : 0;
+        if (c->in_memory || (!c->column_cache && size <= TEXT_IN_MEMORY_LIMIT)) {
+            /* a table in memory takes about 8/3 of the text's bytes */
+            long pages = sysconf(_SC_AVPHYS_PAGES), pagesize = sysconf(_SC_PAGESIZE);
+            double avail = pages > 0 && pagesize > 0 ? (double)pages * (double)pagesize : INFINITY;
+            if (c->in_memory && (double)size * 8 / 3 > avail / 2) {
+                fprintf(stderr,
+                        "nlsq: %s: too large to read into memory (%.3g GB of text, %.3g GB available); drop "
+                        "--in-memory and it is read through a column cache in constant memory\n",
+                        c->data, (double)size * 1e-9, avail * 1e-9);
+                return 2;
+            }
+            return 0;
+        }
+        nlsq_text_options to = nlsq_text_options_default();
+        to.delimiter = c->delim;
+        to.cache_path = c->column_cache;
+        if (c->verbose) fprintf(stderr, "nlsq: %s: reading through a column cache\n", c->data);
+        st = nlsq_source_open_text(c->data, &to, src, &err);
+    }
+    if (st != NLSQ_OK) return die("%s%s", err.message, NULL);
+    return 1;
+}
+
+/* The source's column names as a table (no values), for the column
+   choosers. */
+static int name_table(const nlsq_source *src, table *t)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = nlsq_source_columns(src);
+    t->nrows = nlsq_source_rows(src);
+    t->names = calloc((size_t)t->ncols, sizeof *t->names);
+    if (!t->names) return -1;
+    for (int k = 0; k < t->ncols; k++) t->names[k] = (char *)nlsq_source_column_name(src, k);
+    return 0;
+}
+
+/* --predict from a source: window by window, never all rows at once. */
+static int stream_predictions(const cli *c, const nlsq_model *m, nlsq_source *src, const table *names, const int *xc,
+                              int yc, const nlsq_result *r)
+{
+    enum { WIN = 65536 };
+    int k = nlsq_model_num_vars(m);
+    size_t rows = nlsq_source_rows(src);
+    double *x = malloc((size_t)WIN * (size_t)(k ? k : 1) * sizeof *x), *y = malloc(WIN * sizeof *y), *f = malloc(WIN * sizeof *f);
+    outfile o;
+    int rc = 0;
+    if (!x || !y || !f) rc = die("out of memory for --predict%s%s", NULL, NULL);
+    else if (outfile_open(&o, c->predict) != 0) rc = die("--predict %s: %s", c->predict, strerror(errno));
+    if (rc) goto done;
+    for (int v = 0; v < k; v++) fprintf(o.f, "%s,", names->names[xc[v]]);
+    fprintf(o.f, "%s,fit,residual\n", names->names[yc]);
+    nlsq_error err;
+    for (size_t first = 0; first < rows && !rc; first += WIN) {
+        size_t n = rows - first < WIN ? rows - first : WIN;
+        int bad = nlsq_source_read(src, yc, first, n, y, &err) != NLSQ_OK;
+        for (int v = 0; v < k && !bad; v++) bad = nlsq_source_read(src, xc[v], first, n, x + (size_t)v * n, &err) != NLSQ_OK;
+        if (bad || nlsq_model_eval(m, r->popt, x, n, f, NULL, &err) != NLSQ_OK) {
+            rc = die("--predict: %s%s", err.message, NULL);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (int v = 0; v < k; v++) fprintf(o.f, "%.17g,", x[(size_t)v * n + i]);
+            fprintf(o.f, "%.17g,%.17g,%.17g\n", y[i], f[i], y[i] - f[i]);
+        }
+    }
+    if (rc) outfile_abort(&o);
+    else if (ferror(o.f)) {
+        outfile_abort(&o);
+        rc = die("--predict %s: write error%s", c->predict, NULL);
+    } else if (outfile_commit(&o) != 0) {
+        rc = die("--predict %s: %s", c->predict, strerror(errno));
+    }
+done:
+    free(x);
+    free(y);
+    free(f);
+    return rc;
+}
+
+/* --plot from a source: at most PLOT_POINTS rows, evenly spaced. */
+#define PLOT_POINTS 20000
+
+static int plot_sample(const cli *c, const nlsq_model *m, nlsq_source *src, const table *names, const int *xc,
+                       int yc, int sc, const nlsq_result *r)
+{
+    int k = nlsq_model_num_vars(m), ncols = k + 1 + (sc >= 0);
+    size_t rows = nlsq_source_rows(src), step = (rows + PLOT_POINTS - 1) / PLOT_POINTS, n = (rows + step - 1) / step;
+    table t = {ncols, n, calloc((size_t)ncols, sizeof(char *)), calloc((size_t)ncols, sizeof(double *))};
+    int from[18], sxc[16], rc = 0;
+    double *x = malloc(n * (size_t)(k ? k : 1) * sizeof *x);
+    for (int v = 0; v < k; v++) from[v] = xc[v], sxc[v] = v;
+    from[k] = yc;
+    if (sc >= 0) from[k + 1] = sc;
+    for (int j = 0; t.cols && t.names && j < ncols; j++) {
+        t.names[j] = names->names[from[j]];
+        t.cols[j] = malloc(n * sizeof(double));
+    }
+    nlsq_error err;
+    for (int j = 0; !rc && j < ncols; j++) {
+        if (!x || !t.cols || !t.names || !t.cols[j]) {
+            rc = die("out of memory for --plot%s%s", NULL, NULL);
+            break;
+        }
+        for (size_t i = 0; i < n && !rc; i++)
+            if (nlsq_source_read(src, from[j], i * step, 1, &t.cols[j][i], &err) != NLSQ_OK) rc = die("--plot: %s%s", err.message, NULL);
+        if (j < k) memcpy(x + (size_t)j * n, t.cols[j], n * sizeof *x);
+    }
+    if (!rc) rc = write_plot(c, m, &t, sxc, k, sc >= 0 ? k + 1 : -1, x, r);
+    for (int j = 0; t.cols && j < ncols; j++) free(t.cols[j]);
+    free(t.cols);
+    free(t.names);
+    free(x);
+    return rc;
+}
+
+static int fit_large(cli c, nlsq_source *src)
+{
+    nlsq_model *m = NULL;
+    nlsq_error err;
+    nlsq_result *r = NULL;
+    param_opts po = {0};
+    table names;
+    int rc = 0, xc[16], yc, sc;
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = c.vars;
+    mo.params = c.params;
+    if (name_table(src, &names) != 0) {
+        rc = die("out of memory%s%s", NULL, NULL);
+        goto done;
+    }
+    if (nlsq_model_parse(c.model, &mo, &m, &err) != NLSQ_OK) {
+        die("--model: %s%s", err.message, NULL);
+        rc = err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT ? 2 : 3;
+        goto done;
+    }
+    int k = nlsq_model_num_vars(m);
+    if (k > 16) {
+        rc = die("more than 16 variables%s%s", NULL, NULL);
+        goto done;
+    }
+    if ((rc = pick_columns(&c, &names, k, 1, xc, &yc, &sc))) goto done;
+    if ((rc = parse_param_options(&c, m, &po))) goto done;
+    nlsq_columns cols = nlsq_columns_default();
+    cols.x = xc;
+    cols.y = yc;
+    cols.sigma = sc;
+    watcher w;
+    watch_fit(&c, &w, &c.opt);
+    if (c.verbose) {
+        size_t bytes = 0;
+        if (nlsq_fit_memory(m, src, &cols, &c.opt, &bytes, &err) == NLSQ_OK)
+            fprintf(stderr, "nlsq: %s\nnlsq: the fit needs %.1f MB of working memory (the data are not held)\n",
+                    nlsq_source_describe(src), (double)bytes / 1e6);
+    }
+    double t0 = now();
+    nlsq_status st = nlsq_fit_source(m, src, &cols, &c.opt, &r, &err);
+    bar_clear(&w);
+    if (st != NLSQ_OK) {
+        rc = die("%s%s", err.message, NULL);
+        goto done;
+    }
+    note_backend(r);
+    if (c.verbose && r->resumed_evaluations)
+        fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c.checkpoint, r->resumed_evaluations);
+    report_info info = {c.model, c.data, nlsq_source_rows(src), now() - t0, po.fixed, c.full_correlation};
+    if (c.predict && (rc = stream_predictions(&c, m, src, &names, xc, yc, r))) goto done;
+    if (c.plot && (rc = plot_sample(&c, m, src, &names, xc, yc, sc, r))) goto done;
+    if (c.json)
+        report_json(stdout, &info, m, r);
+    else if (!c.quiet)
+        report_text(stdout, &info, m, r);
+    rc = r->success ? 0 : 1;
+done:
+    nlsq_result_free(r);
+    nlsq_model_free(m);
+    free(names.names);
+    param_opts_free(&po);
+    return rc;
+}
+
+static int run_fit(int argc, char **argv)
+{
+    cli c;
+    int rc = parse_args(argc, argv, &c);
+    if (rc) return rc;
+    nlsq_source *src = NULL;
+    rc = open_large(&c, &src);
+    if (rc == 0) return fit_with(c);
+    if (rc >= 2) return rc;
+    rc = fit_large(c, src);
+    nlsq_source_free(src);
     return rc;
 }
 
