@@ -132,6 +132,7 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, ",\n  \"method\": \"%s\",\n  \"backend\": \"%s\",\n  \"backend_note\": ", method_name(r->method),
             r->backend);
     json_string(out, r->backend_note);
-    fprintf(out, ",\n  \"passes\": %d,\n  \"jit_passes\": %d,\n  \"threads\": %d\n}\n", r->passes, r->jit_passes,
-            r->threads);
+    fprintf(out, ",\n  \"passes\": %d,\n  \"jit_passes\": %d,\n  \"threads\": %d", r->passes, r->jit_passes, r->threads);
+    fprintf(out, ",\n  \"memory_bytes\": %zu,\n  \"resumed_evaluations\": %d\n}\n", r->memory_bytes,
+            r->resumed_evaluations);
 }
