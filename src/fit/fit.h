@@ -33,10 +33,12 @@ typedef struct reader {
     int nvars, nread, nworkers, has_sigma, omit, raise;
     int cols[NLSQ_READER_MAX_COLS]; /* x..., y, sigma                   */
     double sigma_all;
-    int in_place;           /* every column is read where it lies        */
-    const double *x, *y, *sigma;
-    size_t x_stride;
-    double *buf;            /* else: nworkers x nread x PASS_WINDOW      */
+    const double *direct[NLSQ_READER_MAX_COLS]; /* a column read in place,
+                               or NULL: copied into the worker's buffer  */
+    size_t x_stride;        /* of the x columns in place                 */
+    int ncopy;              /* columns copied                            */
+    int copy_cols[NLSQ_READER_MAX_COLS], slot_of[NLSQ_READER_MAX_COLS];
+    double *buf;            /* nworkers x ncopy x PASS_WINDOW            */
     release_range *pending; /* per worker: pages not yet handed back     */
     int checking, nstats;
     data_stats *stats;      /* per chunk, while checking                 */
@@ -55,10 +57,10 @@ int reader_check_next_pass(reader *rd, int nchunks);
 void reader_finish_check(reader *rd, data_stats *total);
 /* Hand back the pages still held after a pass. */
 void reader_flush(reader *rd);
-/* Whether columns cols[0..nread) (the k x columns first) can be read in
-   place: direct[] gets their pointers, x_stride the spacing of x's. */
-int reader_in_place(const nlsq_source *src, const int *cols, int nread, int k, const double **direct,
-                    size_t *x_stride);
+/* Which of columns cols[0..nread) (the k x columns first) are read in
+   place: direct[] gets their pointers (NULL: copied), x_stride the spacing
+   of x's. Returns the number of columns copied. */
+int reader_plan(const nlsq_source *src, const int *cols, int nread, int k, const double **direct, size_t *x_stride);
 int fit_choose_threads(const nlsq_options *o, size_t m);
 
 /* ---- checkpoint.c ------------------------------------------------------- */

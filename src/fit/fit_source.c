@@ -169,15 +169,14 @@ static size_t available_memory(void)
    interpreter's slots, a kernel's buffers and (unless the data are read in
    place) one window of every column read; per chunk a triangle; and the
    residuals when kept. */
-static size_t estimate_memory(const nlsq_model *m, size_t rows, int nf, int threads, int in_place, int nread,
-                              int keep_residuals)
+static size_t estimate_memory(const nlsq_model *m, size_t rows, int nf, int threads, int ncopy, int keep_residuals)
 {
     const program *p = &m->prog;
     size_t nc = (size_t)nf + 1, chunk = pass_chunk_points(rows), nchunks = (rows + chunk - 1) / chunk;
     size_t per_thread = (size_t)NLSQ_BLOCK * sizeof(double) *
                         ((nc + 1) + (size_t)p->nslots + nc + (size_t)(p->nvars ? p->nvars : 1));
     per_thread += (size_t)p->nuniform * sizeof(double);
-    if (!in_place) per_thread += (size_t)nread * PASS_WINDOW * sizeof(double);
+    per_thread += (size_t)ncopy * PASS_WINDOW * sizeof(double);
     size_t per_chunk = nc * nc * sizeof(double) + 3 * sizeof(double) + sizeof(int) + sizeof(data_stats);
     return (size_t)threads * per_thread + nchunks * per_chunk + (keep_residuals ? rows * sizeof(double) : 0);
 }
@@ -313,8 +312,7 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
         fp.ps.progress = pass_progress;
         fp.ps.progress_ctx = &fp;
     }
-    fp.memory_bytes = estimate_memory(model, fp.m_total, fp.n_free, fp.threads, fp.rd.in_place, fp.rd.nread,
-                                      fp.opt.keep_residuals);
+    fp.memory_bytes = estimate_memory(model, fp.m_total, fp.n_free, fp.threads, fp.rd.ncopy, fp.opt.keep_residuals);
     if ((st = open_checkpoint(&fp, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;
@@ -402,8 +400,8 @@ nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, con
     if (sc >= 0) read[nread++] = sc;
     const double *direct[NLSQ_READER_MAX_COLS];
     size_t stride;
-    int in_place = reader_in_place(src, read, nread, k, direct, &stride);
-    *bytes = estimate_memory(model, rows, nf, fit_choose_threads(&fp.opt, rows), in_place,
-                             nread, fp.opt.keep_residuals);
+    int ncopy = reader_plan(src, read, nread, k, direct, &stride);
+    *bytes = estimate_memory(model, rows, nf, fit_choose_threads(&fp.opt, rows), ncopy,
+                             fp.opt.keep_residuals);
     return NLSQ_OK;
 }

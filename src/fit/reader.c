@@ -19,22 +19,27 @@
 
 /* Hand mapped pages back in pieces of this many points, not every window:
    each madvise costs a TLB shootdown across the threads. */
-#define RELEASE_POINTS (PASS_WINDOW * 8)
+#define RELEASE_POINTS (PASS_WINDOW * 32)
 
-int reader_in_place(const nlsq_source *src, const int *cols, int nread, int k, const double **direct,
-                    size_t *x_stride)
+int reader_plan(const nlsq_source *src, const int *cols, int nread, int k, const double **direct, size_t *x_stride)
 {
-    for (int j = 0; j < nread; j++)
-        if (!(direct[j] = source_direct(src, cols[j]))) return 0;
+    for (int j = 0; j < nread; j++) direct[j] = source_direct(src, cols[j]);
     *x_stride = nlsq_source_rows(src);
-    if (k <= 1) return 1;
-    /* the x columns must be rows of one array: equally spaced */
-    uintptr_t a = (uintptr_t)direct[0], b = (uintptr_t)direct[1];
-    if (b <= a || (b - a) % sizeof(double)) return 0;
-    for (int j = 2; j < k; j++)
-        if ((uintptr_t)direct[j] != a + (uintptr_t)j * (b - a)) return 0;
-    *x_stride = (b - a) / sizeof(double);
-    return 1;
+    /* the x columns are read in place only all together, as rows of one
+       array: present and equally spaced */
+    int x_direct = 1;
+    for (int j = 0; j < k; j++) x_direct &= direct[j] != NULL;
+    if (x_direct && k > 1) {
+        uintptr_t a = (uintptr_t)direct[0], b = (uintptr_t)direct[1];
+        x_direct = b > a && (b - a) % sizeof(double) == 0;
+        for (int j = 2; x_direct && j < k; j++) x_direct = (uintptr_t)direct[j] == a + (uintptr_t)j * (b - a);
+        if (x_direct) *x_stride = (b - a) / sizeof(double);
+    }
+    if (!x_direct)
+        for (int j = 0; j < k; j++) direct[j] = NULL;
+    int copied = 0;
+    for (int j = 0; j < nread; j++) copied += direct[j] == NULL;
+    return copied;
 }
 
 int reader_init(reader *rd, nlsq_source *src, const int *xcols, int k, int ycol, int sigcol, int nworkers,
@@ -53,14 +58,14 @@ int reader_init(reader *rd, nlsq_source *src, const int *xcols, int k, int ycol,
     if (sigcol >= 0) rd->cols[rd->nread++] = sigcol;
     rd->has_sigma = sigcol >= 0;
     pthread_mutex_init(&rd->lock, NULL);
-    const double *direct[NLSQ_READER_MAX_COLS];
-    if (reader_in_place(src, rd->cols, rd->nread, k, direct, &rd->x_stride)) {
-        rd->in_place = 1;
-        rd->x = k ? direct[0] : NULL;
-        rd->y = direct[k];
-        rd->sigma = rd->has_sigma ? direct[k + 1] : NULL;
-    } else {
-        rd->buf = malloc((size_t)nworkers * (size_t)rd->nread * PASS_WINDOW * sizeof(double));
+    rd->ncopy = reader_plan(src, rd->cols, rd->nread, k, rd->direct, &rd->x_stride);
+    for (int j = 0, slot = 0; j < rd->nread; j++)
+        if (!rd->direct[j]) {
+            rd->copy_cols[slot] = rd->cols[j];
+            rd->slot_of[j] = slot++;
+        }
+    if (rd->ncopy) {
+        rd->buf = malloc((size_t)nworkers * (size_t)rd->ncopy * PASS_WINDOW * sizeof(double));
         if (!rd->buf) return -1;
     }
     rd->pending = calloc((size_t)nworkers, sizeof *rd->pending);
@@ -99,47 +104,80 @@ static void merge_moments(data_stats *a, double sw, double mean, double m2)
     a->sw = n;
 }
 
-/* The data check and the sums for R^2 over one window of a view. */
+/* The first offending row of a block, as nan_policy and sigma > 0 judge. */
+static void find_bad_row(reader *rd, data_stats *st, const pass_view *v, size_t lo, size_t len, size_t first_row)
+{
+    int k = rd->nvars;
+    for (size_t i = lo; i < lo + len && st->bad_row == SIZE_MAX; i++) {
+        double y = v->y[i], s = v->sigma ? v->sigma[i] : rd->sigma_all;
+        int bad_var = -1;
+        for (int j = 0; j < k && bad_var < 0; j++)
+            if (!isfinite(v->x[(size_t)j * v->stride + i])) bad_var = j;
+        int kind = BAD_NONE;
+        if (v->sigma && !(s > 0) && !(rd->omit && isnan(s))) kind = BAD_SIGMA_NONPOSITIVE;
+        else if (rd->raise && !isfinite(y)) kind = BAD_Y;
+        else if (rd->raise && bad_var >= 0) kind = BAD_X;
+        else if (rd->raise && !isfinite(s)) kind = BAD_SIGMA;
+        if (kind == BAD_NONE) continue;
+        st->bad_row = first_row + (i - lo);
+        st->bad_kind = kind;
+        st->bad_var = bad_var;
+        st->bad_value = kind == BAD_Y ? y : kind == BAD_X ? v->x[(size_t)bad_var * v->stride + i] : s;
+    }
+}
+
+/*
+ * The data check and the sums for R^2 over one window of a view, a block
+ * of NLSQ_BLOCK points at a time: a block whose values are all finite
+ * (sum(v*0) is not NaN) with positive sigma needs no look at single
+ * points; the others are examined point by point. Each block's weighted
+ * mean and squared deviations come from two sweeps over it, merged into
+ * the chunk's by Chan's formula.
+ */
 static void scan_window(reader *rd, data_stats *st, const pass_view *v, size_t first, size_t count)
 {
-    size_t lo = first - v->base;
     int k = rd->nvars;
-    double sw = 0, swy = 0;
-    for (size_t i = lo; i < lo + count; i++) {
-        double y = v->y[i], s = v->sigma ? v->sigma[i] : rd->sigma_all;
-        int finite = isfinite(y) && isfinite(s);
-        int bad_var = -1;
+    double w[NLSQ_BLOCK];
+    for (size_t lo = first - v->base; lo < first - v->base + count; lo += NLSQ_BLOCK) {
+        size_t len = first - v->base + count - lo < NLSQ_BLOCK ? first - v->base + count - lo : NLSQ_BLOCK;
+        double probe = 0, smin = INFINITY;
+        for (size_t i = lo; i < lo + len; i++) probe += v->y[i] * 0.0;
         for (int j = 0; j < k; j++)
-            if (!isfinite(v->x[(size_t)j * v->stride + i]) && bad_var < 0) bad_var = j;
-        finite &= bad_var < 0;
-        if (st->bad_row == SIZE_MAX) {
-            int kind = BAD_NONE;
-            if (v->sigma && !(s > 0) && !(rd->omit && isnan(s))) kind = BAD_SIGMA_NONPOSITIVE;
-            else if (rd->raise && !isfinite(y)) kind = BAD_Y;
-            else if (rd->raise && bad_var >= 0) kind = BAD_X;
-            else if (rd->raise && !isfinite(s)) kind = BAD_SIGMA;
-            if (kind != BAD_NONE) {
-                st->bad_row = first + (i - lo);
-                st->bad_kind = kind;
-                st->bad_var = bad_var;
-                st->bad_value = kind == BAD_Y ? y : kind == BAD_X ? v->x[(size_t)bad_var * v->stride + i] : s;
+            for (size_t i = lo; i < lo + len; i++) probe += v->x[(size_t)j * v->stride + i] * 0.0;
+        if (v->sigma)
+            for (size_t i = lo; i < lo + len; i++) {
+                probe += v->sigma[i] * 0.0;
+                smin = fmin(smin, v->sigma[i]);
+            }
+        int clean = !isnan(probe) && (!v->sigma || smin > 0);
+        size_t row = first + (lo - (first - v->base));
+        if (clean) {
+            st->usable += len;
+        } else {
+            if (st->bad_row == SIZE_MAX) find_bad_row(rd, st, v, lo, len, row);
+            for (size_t i = lo; i < lo + len; i++) {
+                int ok = isfinite(v->y[i]) && (!v->sigma || isfinite(v->sigma[i]));
+                for (int j = 0; j < k && ok; j++) ok = isfinite(v->x[(size_t)j * v->stride + i]);
+                st->usable += !rd->omit || ok;
             }
         }
-        st->usable += !rd->omit || finite;
-        double w = v->sigma ? 1 / (s * s) : 1;
-        if (isfinite(y) && isfinite(w)) {
-            sw += w;
-            swy += w * y;
+        double sw = 0, swy = 0;
+        for (size_t i = 0; i < len; i++) {
+            double s = v->sigma ? v->sigma[lo + i] : 1, y = v->y[lo + i];
+            double wi = v->sigma ? 1 / (s * s) : 1;
+            int use = clean || (isfinite(y) && isfinite(wi));
+            w[i] = use ? wi : 0;
+            sw += w[i];
+            swy += use ? w[i] * y : 0;
         }
+        if (!(sw > 0)) continue;
+        double mean = swy / sw, m2 = 0;
+        for (size_t i = 0; i < len; i++) {
+            double d = w[i] > 0 ? v->y[lo + i] - mean : 0;
+            m2 += w[i] * d * d;
+        }
+        merge_moments(st, sw, mean, m2);
     }
-    if (!(sw > 0)) return;
-    double mean = swy / sw, m2 = 0;
-    for (size_t i = lo; i < lo + count; i++) {
-        double y = v->y[i], s = v->sigma ? v->sigma[i] : rd->sigma_all;
-        double w = v->sigma ? 1 / (s * s) : 1;
-        if (isfinite(y) && isfinite(w)) m2 += w * (y - mean) * (y - mean);
-    }
-    merge_moments(st, sw, mean, m2);
 }
 
 static void fail_read(reader *rd, const char *why)
@@ -150,21 +188,32 @@ static void fail_read(reader *rd, const char *why)
     pthread_mutex_unlock(&rd->lock);
 }
 
+/* Column j of the window: in place (offset so that index first is at
+   element 0) or its slot of the worker's buffer. */
+static const double *window_column(const reader *rd, const double *b, int j, size_t first)
+{
+    return rd->direct[j] ? rd->direct[j] + first : b + (size_t)rd->slot_of[j] * PASS_WINDOW;
+}
+
 static int reader_read(void *ctx, int chunk, size_t first, size_t count, int worker, pass_view *v)
 {
     reader *rd = ctx;
-    if (rd->in_place) {
-        *v = (pass_view){rd->x, rd->x_stride, rd->y, rd->sigma, 0};
+    int k = rd->nvars;
+    if (!rd->ncopy) {
+        *v = (pass_view){k ? rd->direct[0] : NULL, rd->x_stride, rd->direct[k], rd->has_sigma ? rd->direct[k + 1] : NULL,
+                         0};
     } else {
-        double *b = rd->buf + (size_t)worker * (size_t)rd->nread * PASS_WINDOW, *out[NLSQ_READER_MAX_COLS];
-        for (int j = 0; j < rd->nread; j++) out[j] = b + (size_t)j * PASS_WINDOW;
+        double *b = rd->buf + (size_t)worker * (size_t)rd->ncopy * PASS_WINDOW, *out[NLSQ_READER_MAX_COLS];
+        for (int slot = 0; slot < rd->ncopy; slot++) out[slot] = b + (size_t)slot * PASS_WINDOW;
         char why[300];
-        if (source_read(rd->src, rd->cols, rd->nread, first, count, out, why, sizeof why) != 0) {
+        if (source_read(rd->src, rd->copy_cols, rd->ncopy, first, count, out, why, sizeof why) != 0) {
             fail_read(rd, why);
             return -1;
         }
-        int k = rd->nvars;
-        *v = (pass_view){b, PASS_WINDOW, out[k], rd->has_sigma ? out[k + 1] : NULL, first};
+        const double *x = k ? window_column(rd, b, 0, first) : NULL;
+        size_t stride = k && rd->direct[0] ? rd->x_stride : PASS_WINDOW;
+        *v = (pass_view){x, stride, window_column(rd, b, k, first),
+                         rd->has_sigma ? window_column(rd, b, k + 1, first) : NULL, first};
     }
     if (rd->checking) scan_window(rd, &rd->stats[chunk], v, first, count);
     return 0;
