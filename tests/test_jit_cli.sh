@@ -76,12 +76,13 @@ else
     check "two processes compiling at once both succeed on the kernel" "[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && grep -q '\"backend\": \"jit\"' \"$work/p1\" && grep -q '\"backend\": \"jit\"' \"$work/p2\""
     check "and leave one kernel file, no temporary files" "[ \$(ls -A \"$XDG_CACHE_HOME/nlsq\" | wc -l) -eq 1 ]"
 
-    # nlsq cache: count, clear (kernels only; other files are not ours)
-    touch "$XDG_CACHE_HOME/nlsq/notes.txt"
+    # nlsq cache: count, clear (kernels and column caches only; other files are not ours)
+    "$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --backend interp --column-cache auto >/dev/null
+    touch "$XDG_CACHE_HOME/nlsq/notes.txt" "$XDG_CACHE_HOME/nlsq/columns/mine.npy"
     out=$("$nlsq" cache); rc=$?
-    check "nlsq cache counts the kernels" "[ $rc -eq 0 ] && grep -q ': 1 compiled kernel,' <<<\"\$out\""
+    check "nlsq cache counts the kernels and column caches" "[ $rc -eq 0 ] && grep -q ': 1 compiled kernel,' <<<\"\$out\" && grep -q ': 1 column cache of text tables' <<<\"\$out\""
     out=$("$nlsq" cache clear); rc=$?
-    check "nlsq cache clear removes them, and nothing else" "[ $rc -eq 0 ] && grep -q 'removed 1 compiled kernel' <<<\"\$out\" && [ \$(ls \"$XDG_CACHE_HOME/nlsq\") = notes.txt ]"
+    check "nlsq cache clear removes them, and nothing else" "[ $rc -eq 0 ] && grep -q 'removed 1 compiled kernel' <<<\"\$out\" && grep -q 'removed 1 column cache' <<<\"\$out\" && [ \"\$(ls \"$XDG_CACHE_HOME/nlsq\" | tr '\\n' ' ')\" = 'columns notes.txt ' ] && [ \$(ls \"$XDG_CACHE_HOME/nlsq/columns\") = mine.npy ]"
     before=$(runs)
     "$nlsq" fit "$data" --model 'a*exp(-b*x) + c + 0.5*x' --backend jit >/dev/null
     check "after clear the next fit compiles again" "[ $(runs) -eq $((before + 1)) ]"

@@ -266,6 +266,32 @@ static void test_every_source_gives_the_fit_of_the_arrays(void)
     fit_and_compare(m, s, &c, ref, &o, "three .npy files joined");
     nlsq_source_free(s);
 
+    /* a header of odd length: the doubles are not 8-byte aligned in the
+       mapping, so they are copied rather than read in place */
+    {
+        char path[512];
+        path_of(path, sizeof path, "odd.npy");
+        FILE *odd = fopen(path, "wb");
+        char dict[160];
+        int n = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': True, 'shape': (%d, 3), }", M);
+        int total = 10 + n + 5; /* not a multiple of 8 */
+        unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(total - 10), 0};
+        fwrite(pre, 1, 10, odd);
+        fwrite(dict, 1, (size_t)n, odd);
+        fputs("    \n", odd);
+        for (int k = 0; k < 3; k++) fwrite(cols[k], sizeof(double), M, odd);
+        fclose(odd);
+        s = open_npy("odd.npy");
+        fit_and_compare(m, s, &c, ref, &o, "misaligned .npy data");
+        nlsq_source_free(s);
+    }
+
+    /* the text cache in its default place (the cache directory) */
+    to.cache_path = NULL;
+    CHECK(nlsq_source_open_text(csv, &to, &s, &e) == NLSQ_OK);
+    fit_and_compare(m, s, &c, ref, &o, "csv (default cache place)");
+    nlsq_source_free(s);
+
     /* on one thread and on the compiled kernel: still the same */
     s = open_npy("c4.npy");
     nlsq_options o1 = o;
@@ -274,6 +300,19 @@ static void test_every_source_gives_the_fit_of_the_arrays(void)
     o1.threads = 0;
     o1.backend = NLSQ_BACKEND_JIT;
     fit_and_compare(m, s, &c, ref, &o1, "float32 C order, compiled");
+    /* the other methods, and a robust loss with a fixed parameter */
+    static const unsigned char fix_c[3] = {0, 0, 1};
+    for (int k = 0; k < 3; k++) {
+        nlsq_options ok = o;
+        ok.method = k == 0 ? NLSQ_LM : NLSQ_DOGBOX;
+        if (k == 2) {
+            ok.loss = NLSQ_LOSS_SOFT_L1;
+            ok.fixed = fix_c;
+        }
+        nlsq_result *want = reference_fit(m, &ok);
+        if (want) fit_and_compare(m, s, &c, want, &ok, k == 0 ? "lm" : k == 1 ? "dogbox" : "soft_l1, c fixed");
+        nlsq_result_free(want);
+    }
     nlsq_source_free(s);
     nlsq_result_free(ref);
     nlsq_model_free(m);

@@ -19,6 +19,7 @@
 #include "demo_data.h"
 #include "exec/exec.h"
 #include "exec/jit.h"
+#include "fit/source.h"
 #include "io/io.h"
 #include "nlsq.h"
 
@@ -36,7 +37,8 @@ static const char *USAGE =
     "       nlsq devices\n"
     "           the compute devices nlsq can use\n"
     "       nlsq cache [clear]\n"
-    "           the cache of compiled kernels: where, how many; clear removes them\n"
+    "           the caches of compiled kernels and of text tables' columns: where,\n"
+    "           how many; clear removes them\n"
     "       nlsq --version | nlsq help | nlsq COMMAND --help\n"
     "\n"
     "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
@@ -82,8 +84,8 @@ static const char *USAGE =
     "                      '>' for big-endian, e.g. >f8), NCOLS columns, ORDER\n"
     "                      rows (x0 y0 x1 y1 ..., default) or columns (planar),\n"
     "                      OFFSET bytes skipped at the start\n"
-    "  --column-cache FILE where the text file's column cache goes (default: in\n"
-    "                      the cache directory); implies the cache for any size\n"
+    "  --column-cache FILE where the text file's column cache goes ('auto': the\n"
+    "                      cache directory, the default); the cache for any size\n"
     "  --in-memory         read a text file into memory whatever its size\n"
     "  --quiet             no report; the exit status tells the outcome\n"
     "  --threads N         threads for the passes (default: $NLSQ_THREADS, else all\n"
@@ -529,6 +531,12 @@ static int run_cache(int argc, char **argv)
         printf("removed %d compiled kernel%s (%.1f kB) from %s\n", count, count == 1 ? "" : "s", bytes / 1e3, dir);
     else
         printf("%s: %d compiled kernel%s, %.1f kB\n", dir, count, count == 1 ? "" : "s", bytes / 1e3);
+    if (colcache_scan(clear, dir, sizeof dir, &count, &bytes, why, sizeof why) != 0) return die("%s%s", why, NULL);
+    if (clear)
+        printf("removed %d column cache%s of text tables (%.1f MB) from %s\n", count, count == 1 ? "" : "s",
+               bytes / 1e6, dir);
+    else
+        printf("%s: %d column cache%s of text tables, %.1f MB\n", dir, count, count == 1 ? "" : "s", bytes / 1e6);
     return 0;
 }
 
@@ -767,7 +775,7 @@ static int open_large(const cli *c, nlsq_source **src)
         }
         nlsq_text_options to = nlsq_text_options_default();
         to.delimiter = c->delim;
-        to.cache_path = c->column_cache;
+        to.cache_path = c->column_cache && strcmp(c->column_cache, "auto") != 0 ? c->column_cache : NULL;
         if (c->verbose) fprintf(stderr, "nlsq: %s: reading through a column cache\n", c->data);
         st = nlsq_source_open_text(c->data, &to, src, &err);
     }

@@ -8,6 +8,7 @@
  * rebuilt. Both files appear whole or not at all (temporary + rename).
  */
 #define _GNU_SOURCE /* mkostemp, realpath */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -304,4 +305,43 @@ nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt
     }
     error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: the column cache %s could not be read back", path, cache);
     return NLSQ_ERR_DATA;
+}
+
+/* HASH.npy, HASH.npy.names (32 hex digits), and their temporaries. */
+static int is_column_cache_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 36) return 0;
+    for (int i = 0; i < 32; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return 0;
+    const char *rest = name + 32;
+    return strcmp(rest, ".npy") == 0 || strcmp(rest, ".npy.names") == 0 || strncmp(rest, ".npy.tmp-", 9) == 0 ||
+           strncmp(rest, ".npy.names.tmp-", 15) == 0;
+}
+
+int colcache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size)
+{
+    *count = 0;
+    *bytes = 0;
+    if (jit_cache_directory(dir, dir_size, why, why_size) != 0) return -1;
+    size_t used = strlen(dir);
+    snprintf(dir + used, dir_size - used, "/columns");
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : (snprintf(why, why_size, "cannot read %s: %s", dir, strerror(errno)), -1);
+    for (struct dirent *de = readdir(d); de; de = readdir(d)) {
+        if (!is_column_cache_name(de->d_name)) continue; /* not ours: never touched */
+        char path[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path) continue;
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (strcmp(de->d_name + 32, ".npy") == 0) (*count)++;
+        *bytes += (long long)st.st_size;
+        if (clear && unlink(path) != 0) {
+            snprintf(why, why_size, "cannot remove %s: %s", path, strerror(errno));
+            closedir(d);
+            return -1;
+        }
+    }
+    closedir(d);
+    return 0;
 }

@@ -18,4 +18,9 @@ void source_release(const nlsq_source *s, const int *cols, int n, size_t first, 
 /* Replace the column names (ncols of them); 0, or -1 out of memory. */
 int source_set_names(nlsq_source *s, char **names);
 
+/* The text column caches in the cache directory's columns/: how many and
+   their bytes, removed with clear (only files named as ours); 0, or -1
+   with the reason. dir gets the directory. */
+int colcache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size);
+
 #endif
