@@ -223,7 +223,8 @@ static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
     if (m > 0 && (m > SIZE_MAX / sizeof(double) / m ||
                   m * m * sizeof(double) + m * (size_t)(2 * n + 3) * sizeof(double) > available_memory() / 2))
         return fail(err, NLSQ_ERR_NOMEM,
-                    "a %zu x %zu covariance sigma needs %.3g GB, more than half the available memory", m, m,
+                    "a %zu x %zu covariance sigma needs %.3g GB, more than half the available memory; with "
+                    "independent errors give per-point sigma (its diagonal's square roots), which needs no m x m matrix", m, m,
                     (double)m * (double)m * 8e-9);
     fp->L = malloc(m * m * sizeof *fp->L);
     fp->wf = malloc(m * sizeof *fp->wf);
