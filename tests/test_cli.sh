@@ -192,7 +192,7 @@ expect_error "header without rows" "no rows of numbers" fit "$tmp/header_only.cs
 printf '1,2\n3,4,5\n' > "$tmp/ragged.csv"
 expect_error "ragged rows name the line" ":2: 3 fields, but the table has 2" fit "$tmp/ragged.csv" --model 'a*x'
 expect_error "unknown --delimiter" "--delimiter takes" fit "$data" --delimiter pipe --model 'a*x'
-expect_error "two data files" "more than one data file" fit "$data" "$data" --model 'a*x'
+expect_error "two data files for eval" "more than one data file" eval "$data" "$data" --model 'a*x'
 rm -rf "$tmp"
 
 # the remaining fit options, end to end
@@ -235,6 +235,12 @@ expect_error "--raw with the wrong column count" "not a whole number of rows" fi
 expect_error "--raw with a bad spec" "DTYPE:NCOLS" fit "$big/rows.bin" --raw i8:2 --model 'a*x'
 npyfit=$("$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --predict "$big/pred.csv" --plot "$big/p.svg" | popt_of)
 check ".npy mapped, with --predict streamed and --plot sampled" "[ \"$mem\" = \"$npyfit\" ] && [ \$(wc -l < $big/pred.csv) -eq 200001 ] && grep -q '<svg' $big/p.svg"
+"$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --predict "$big/p2.csv" >/dev/null
+cut -d, -f1 "$big/p2.csv" | tail -n +2 > "$big/xcol.csv"
+cut -d, -f2 "$big/p2.csv" | tail -n +2 > "$big/ycol.csv"
+joined=$("$nlsq" fit "$big/xcol.csv" "$big/ycol.csv" --column-cache auto "${fitargs[@]}" | popt_of)
+check "two text files joined (x from one, y from the other): the same fit" "[ \"$mem\" = \"$joined\" ]"
+expect_error "several files and one --column-cache FILE" "names one cache" fit "$big/xcol.csv" "$big/ycol.csv" --column-cache "$big/c.npy" --model 'a*x'
 "$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --verbose --progress >/dev/null 2>"$big/err"
 check "--verbose names the source and the working memory; --progress draws a bar" "grep -q 'MB of working memory' $big/err && grep -q 'float64, C order, mapped' $big/err && grep -q 'of pass' $big/err"
 NLSQ_TEST_KILL_IN_CHECKPOINT=4 "$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --checkpoint "$big/ck" >/dev/null 2>&1; rc=$?

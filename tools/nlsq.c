@@ -24,7 +24,7 @@
 #include "nlsq.h"
 
 static const char *USAGE =
-    "usage: nlsq fit DATA --model EXPR [options]\n"
+    "usage: nlsq fit DATA [DATA...] --model EXPR [options]\n"
     "       nlsq eval DATA --model EXPR [--p0 a=1,...] [--jacobian] [--vars ...] [--params ...] [--x COL,...]\n"
     "           the model (and with --jacobian its derivative columns) at the data's\n"
     "           points, as CSV on stdout; parameters not in --p0 are 1\n"
@@ -79,7 +79,9 @@ static const char *USAGE =
     "                      checkpointing to FILE); the answer is the same\n"
     "\n"
     "Data of any size: .npy files are memory-mapped, text files over 64 MB are\n"
-    "converted once into a column cache, and neither is held in memory.\n"
+    "converted once into a column cache, and neither is held in memory. Several\n"
+    "data files (x.npy y.npy sigma.npy) are joined: their columns side by side,\n"
+    "numbered on from one file to the next.\n"
     "  --raw DTYPE:NCOLS[:ORDER[:OFFSET]]   DATA is raw binary: f8 or f4 (add\n"
     "                      '>' for big-endian, e.g. >f8), NCOLS columns, ORDER\n"
     "                      rows (x0 y0 x1 y1 ..., default) or columns (planar),\n"
@@ -100,6 +102,8 @@ static const char *USAGE =
 typedef struct cli {
     const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict, *plot;
     const char *raw, *column_cache, *checkpoint;
+    const char *more[15];   /* further data files, their columns after DATA's */
+    int nmore;
     int json, quiet, verbose, full_correlation, jacobian, logx, logy, embedded;
     int progress, in_memory; /* progress: -1 never, 0 on a terminal, 1 always */
     char delim;
@@ -145,8 +149,9 @@ static int parse_args(int argc, char **argv, cli *c)
             continue;
         }
         if (a[0] != '-' || strcmp(a, "-") == 0) {
-            if (c->data) return die("more than one data file: '%s' and '%s'", c->data, a);
-            c->data = a;
+            if (c->data && c->nmore == 15) return die("more than 16 data files%s%s", NULL, NULL);
+            if (c->data) c->more[c->nmore++] = a;
+            else c->data = a;
             continue;
         }
         if (i + 1 >= argc) return die("option %s needs a value%s", a, NULL);
@@ -224,6 +229,11 @@ static int parse_args(int argc, char **argv, cli *c)
         if (slot) *slot = v;
     }
     if (!c->data) return die("no data file given (see nlsq help)%s%s", NULL, NULL);
+    if (c->nmore && strcmp(argv[1], "fit") != 0)
+        return die("more than one data file: '%s' and '%s' (only fit joins files)", c->data, c->more[0]);
+    for (int k = 0; k < c->nmore; k++)
+        if (strcmp(c->more[k], "-") == 0 || strcmp(c->data, "-") == 0)
+            return die("standard input cannot be joined with other data files%s%s", NULL, NULL);
     if (!c->model) return die("no --model given (see nlsq help)%s%s", NULL, NULL);
     return 0;
 }
@@ -739,28 +749,24 @@ static int parse_raw(const char *spec, nlsq_raw_layout *l)
     return 0;
 }
 
-/* The source for DATA when it is not read into memory: 1 with *src set,
-   0 when it should be (a small text table), or an exit status >= 2. */
-static int open_large(const cli *c, nlsq_source **src)
+/* One data file as a source: 1 with *src set, 0 when it should be read
+   into memory (a small text table, unless `must`), or an exit status >= 2. */
+static int open_one(const cli *c, const char *path, int must, nlsq_source **src)
 {
     nlsq_error err;
     nlsq_status st;
     *src = NULL;
-    if (c->embedded || strcmp(c->data, "-") == 0) {
-        if (c->raw) return die("--raw needs a file, not standard input%s%s", NULL, NULL);
-        return 0;
-    }
     if (c->raw) {
         nlsq_raw_layout l;
         if (parse_raw(c->raw, &l) != 0)
             return die("--raw takes DTYPE:NCOLS[:rows|columns[:OFFSET]] with DTYPE f8 or f4, got '%s'%s", c->raw, NULL);
-        st = nlsq_source_open_raw(c->data, &l, src, &err);
-    } else if (is_npy_file(c->data)) {
-        st = nlsq_source_open_npy(c->data, src, &err);
+        st = nlsq_source_open_raw(path, &l, src, &err);
+    } else if (is_npy_file(path)) {
+        st = nlsq_source_open_npy(path, src, &err);
     } else {
         struct stat sb;
-        long long size = stat(c->data, &sb) == 0 ? (long long)sb.st_size : 0;
-        if (c->in_memory || (!c->column_cache && size <= TEXT_IN_MEMORY_LIMIT)) {
+        long long size = stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+        if (!must && (c->in_memory || (!c->column_cache && size <= TEXT_IN_MEMORY_LIMIT))) {
             /* a table in memory takes about 8/3 of the text's bytes */
             long pages = sysconf(_SC_AVPHYS_PAGES), pagesize = sysconf(_SC_PAGESIZE);
             double avail = pages > 0 && pagesize > 0 ? (double)pages * (double)pagesize : INFINITY;
@@ -768,7 +774,7 @@ static int open_large(const cli *c, nlsq_source **src)
                 fprintf(stderr,
                         "nlsq: %s: too large to read into memory (%.3g GB of text, %.3g GB available); drop "
                         "--in-memory and it is read through a column cache in constant memory\n",
-                        c->data, (double)size * 1e-9, avail * 1e-9);
+                        path, (double)size * 1e-9, avail * 1e-9);
                 return 2;
             }
             return 0;
@@ -776,11 +782,36 @@ static int open_large(const cli *c, nlsq_source **src)
         nlsq_text_options to = nlsq_text_options_default();
         to.delimiter = c->delim;
         to.cache_path = c->column_cache && strcmp(c->column_cache, "auto") != 0 ? c->column_cache : NULL;
-        if (c->verbose) fprintf(stderr, "nlsq: %s: reading through a column cache\n", c->data);
-        st = nlsq_source_open_text(c->data, &to, src, &err);
+        if (c->verbose) fprintf(stderr, "nlsq: %s: reading through a column cache\n", path);
+        st = nlsq_source_open_text(path, &to, src, &err);
     }
     if (st != NLSQ_OK) return die("%s%s", err.message, NULL);
     return 1;
+}
+
+/* The source for DATA (and the files after it, joined column after
+   column) when it is not read into memory: 1 with *src set, 0 when it
+   should be (one small text table), or an exit status >= 2. */
+static int open_large(const cli *c, nlsq_source **src)
+{
+    *src = NULL;
+    if (c->embedded || strcmp(c->data, "-") == 0) {
+        if (c->raw) return die("--raw needs a file, not standard input%s%s", NULL, NULL);
+        return 0;
+    }
+    if (!c->nmore) return open_one(c, c->data, 0, src);
+    if (c->column_cache && strcmp(c->column_cache, "auto") != 0 && !c->raw)
+        return die("--column-cache FILE names one cache; with several data files use --column-cache auto%s%s", NULL,
+                   NULL);
+    nlsq_source *parts[16];
+    int n = 0, rc = 1;
+    for (int k = 0; k <= c->nmore && rc == 1; k++)
+        if ((rc = open_one(c, k ? c->more[k - 1] : c->data, 1, &parts[n])) == 1) n++;
+    nlsq_error err;
+    if (rc == 1 && nlsq_source_join(parts, n, src, &err) != NLSQ_OK) rc = die("%s%s", err.message, NULL);
+    if (rc != 1)
+        for (int k = 0; k < n; k++) nlsq_source_free(parts[k]);
+    return rc;
 }
 
 /* The source's column names as a table (no values), for the column
