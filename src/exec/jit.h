@@ -53,6 +53,9 @@ typedef struct jit_kernel {
    (libmvec AVX2) or 1 (libm); NULL when out of memory. The caller
    prepends the NLSQ_KEY definition. */
 char *codegen_kernel(const program *p, const int *cols, int ncols, int width);
+/* The CUDA source of a pass kernel (src/gpu/cuda_kernel.cu with the
+   model's per-point code, written from the same forms), or NULL. */
+char *codegen_cuda(const program *p, const int *cols, int ncols);
 
 /* ---- jit.c: compile, cache, load ---------------------------------------- */
 

@@ -1,0 +1,296 @@
+/*
+ * The fixed part of every CUDA pass kernel, compiled at run time by NVRTC
+ * (the library carries this file as a string; src/exec/codegen.c splices
+ * the model's per-point code in at the marker, from the same scheduled
+ * program and the same per-op forms as the CPU kernels).
+ *
+ * One thread block folds a contiguous range of points into its own upper
+ * triangle R_aug: in tiles of NLSQ_TPB points, each thread evaluates its
+ * point (model, Jacobian), weights it (sigma, robust loss, nan_policy
+ * omit) into a row of [J | r] in shared memory, and the tile is folded
+ * into the block's triangle by Householder reflections whose dot products
+ * are reduced warp by warp with shuffles and then across the warps in a
+ * fixed order. Nothing is summed with atomics: every sum has one order, so
+ * a pass gives the same bits on every run. The blocks' triangles, costs
+ * and counts go back to the host, which merges them in a fixed tree
+ * (qr_merge), as the CPU merges its chunks.
+ *
+ * Defined before this text: NLSQ_NCOLS (free parameters), NLSQ_NVARS.
+ */
+#define NLSQ_NC (NLSQ_NCOLS + 1)
+#define NLSQ_TPB 128
+#define NLSQ_WARPS (NLSQ_TPB / 32)
+
+/* ---- scalar ops, as src/model/ops.c ------------------------------------------- */
+
+typedef double V;
+#define VLOAD(p) (*(p))
+#define VSTORE(p, v) (*(p) = (v))
+#define VSPLAT(s) (s)
+#define VBOOL(m) ((m) ? 1.0 : 0.0)
+#define VSEL(m, a, b) ((m) ? (a) : (b))
+#define VM(name) name
+#define VM2(name) name
+
+__device__ __forceinline__ double k_sign(double a)
+{
+    double r = a > 0 ? 1.0 : a;
+    return a < 0 ? -1.0 : r;
+}
+
+__device__ __forceinline__ double k_min(double a, double b)
+{
+    if (isnan(a) || isnan(b)) return a + b;
+    if (a < b) return a;
+    if (b < a) return b;
+    return signbit(a) ? a : b;
+}
+
+__device__ __forceinline__ double k_max(double a, double b)
+{
+    if (isnan(a) || isnan(b)) return a + b;
+    if (a > b) return a;
+    if (b > a) return b;
+    return signbit(a) ? b : a;
+}
+
+__device__ __forceinline__ double v_powi(double x, int k)
+{
+    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
+    double r = 1.0, b = x;
+    while (n) {
+        if (n & 1u) r *= b;
+        n >>= 1;
+        if (n) b *= b;
+    }
+    return k < 0 ? 1.0 / r : r;
+}
+
+__device__ double k_digamma(double x)
+{
+    if (isnan(x)) return x;
+    double acc = 0.0;
+    if (x <= 0) {
+        double fl = floor(x);
+        if (x == fl) return nan("");
+        /* reflection: psi(x) = psi(1 - x) - pi / tan(pi (x - floor x)) */
+        acc = -3.14159265358979323846 / tan(3.14159265358979323846 * (x - fl));
+        x = 1.0 - x;
+    }
+    if (isinf(x)) return x;
+    while (x < 10.0) {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    double z = 1.0 / (x * x);
+    double series = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240
+                     - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
+    return acc + log(x) - 0.5 / x - series;
+}
+
+#define V_SQRT(a) sqrt(a)
+#define V_ABS(a) fabs(a)
+#define V_FLOOR(a) floor(a)
+#define V_CEIL(a) ceil(a)
+#define V_SIGN(a) k_sign(a)
+#define V_MIN(a, b) k_min(a, b)
+#define V_MAX(a, b) k_max(a, b)
+#define V_LGAMMA(a) lgamma(a)
+#define V_TGAMMA(a) tgamma(a)
+#define V_DIGAMMA(a) k_digamma(a)
+
+/* @MODEL@ */
+
+/* ---- robust losses, as src/exec/loss.c -------------------------------------------- */
+
+enum { LOSS_LINEAR, LOSS_SOFT_L1, LOSS_HUBER, LOSS_CAUCHY, LOSS_ARCTAN };
+
+/* Rescale r for the loss, add 1/2 C^2 rho to *cost; the row's factor. */
+__device__ double loss_scale_row(int loss, double f_scale, double *r, double *cost)
+{
+    double c2 = f_scale * f_scale, z = (*r * *r) / c2, rho, d1, d2;
+    switch (loss) {
+    case LOSS_SOFT_L1: {
+        double t = 1 + z;
+        rho = 2 * (sqrt(t) - 1);
+        d1 = 1 / sqrt(t);
+        d2 = -0.5 * d1 / t;
+        break;
+    }
+    case LOSS_HUBER:
+        if (z <= 1) {
+            rho = z;
+            d1 = 1;
+            d2 = 0;
+        } else {
+            double sz = sqrt(z);
+            rho = 2 * sz - 1;
+            d1 = 1 / sz;
+            d2 = -0.5 * d1 / z;
+        }
+        break;
+    case LOSS_CAUCHY:
+        rho = log1p(z);
+        d1 = 1 / (1 + z);
+        d2 = -d1 * d1;
+        break;
+    case LOSS_ARCTAN:
+        rho = atan(z);
+        d1 = 1 / (1 + z * z);
+        d2 = -2 * z * d1 * d1;
+        break;
+    default:
+        rho = z;
+        d1 = 1;
+        d2 = 0;
+    }
+    *cost += 0.5 * c2 * rho;
+    double s = d1 + 2 * (d2 / c2) * *r * *r;
+    if (s < 2.220446049250313e-16) s = 2.220446049250313e-16;
+    s = sqrt(s);
+    *r *= d1 / s;
+    return s;
+}
+
+/* ---- reductions in a fixed order ---------------------------------------------------- */
+
+__device__ __forceinline__ double warp_sum(double v)
+{
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    return v; /* lane 0 holds the warp's sum */
+}
+
+/* The sum over the block's threads of v, the same bits every time: warps
+   by shuffles, then the warps' sums in order by thread 0. Every thread
+   gets the result. */
+__device__ double block_sum(double v, double *scratch)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double s = 0;
+        for (int w = 0; w < NLSQ_WARPS; w++) s += scratch[w];
+        scratch[NLSQ_WARPS] = s;
+    }
+    __syncthreads();
+    return scratch[NLSQ_WARPS];
+}
+
+/* ---- the fold of a tile into the block's triangle -------------------------------- */
+
+/*
+ * A: the tile, NLSQ_NC columns of NLSQ_TPB rows (A[c * NLSQ_TPB + t]);
+ * R: the block's triangle, column-major (R[k * NLSQ_NC + j]). Column j's
+ * reflection maps [R_jj; A(:, j)] onto [alpha; 0]; then every column k > j
+ * is updated with one reduced dot product. Thread t owns row t of A.
+ */
+__device__ void fold_tile(double *A, double *R, double *scratch, double *dots)
+{
+    int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+    for (int j = 0; j < NLSQ_NC; j++) {
+        double aj = A[j * NLSQ_TPB + t];
+        double s = block_sum(aj * aj, scratch);
+        if (s == 0) continue; /* nothing below the diagonal: no reflection */
+        double rjj = R[j * NLSQ_NC + j];
+        double norm = sqrt(rjj * rjj + s);
+        double alpha = rjj > 0 ? -norm : norm;
+        double v0 = rjj - alpha, beta = 2 / (v0 * v0 + s);
+        /* the dot products of v with every later column, at once: per warp
+           by shuffles into dots[warp][k], then summed over warps in order */
+        for (int k = j + 1; k < NLSQ_NC; k++) {
+            double p = warp_sum(aj * A[k * NLSQ_TPB + t]);
+            if (lane == 0) dots[warp * NLSQ_NC + k] = p;
+        }
+        __syncthreads();
+        if (t > j && t < NLSQ_NC) {
+            double d = v0 * R[t * NLSQ_NC + j];
+            for (int w = 0; w < NLSQ_WARPS; w++) d += dots[w * NLSQ_NC + t];
+            dots[NLSQ_WARPS * NLSQ_NC + t] = beta * d;
+        }
+        __syncthreads();
+        for (int k = j + 1; k < NLSQ_NC; k++) A[k * NLSQ_TPB + t] -= dots[NLSQ_WARPS * NLSQ_NC + k] * aj;
+        if (t > j && t < NLSQ_NC) R[t * NLSQ_NC + j] -= dots[NLSQ_WARPS * NLSQ_NC + t] * v0;
+        if (t == 0) R[j * NLSQ_NC + j] = alpha;
+        __syncthreads();
+    }
+}
+
+/* ---- the pass ------------------------------------------------------------------------ */
+
+__device__ __forceinline__ int all_finite_point(const double *x, unsigned long long xstride, unsigned long long i,
+                                                double y, double sg)
+{
+    int ok = isfinite(y) && isfinite(sg);
+    for (int k = 0; k < NLSQ_NVARS; k++) ok &= isfinite(x[k * xstride + i]) != 0;
+    return ok;
+}
+
+/*
+ * Points [b * per_block, (b + 1) * per_block) of m for block b. sigma may
+ * be NULL (then sigma_all for every point); residuals, if not NULL, get
+ * the weighted (loss-scaled) residual of every point (NaN where omitted).
+ * out_R gets the block's triangle, out_sums its cost, chi2 and the count
+ * of rows with non-finite entries.
+ */
+extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
+nlsq_pass(const double *__restrict__ u, const double *__restrict__ x, unsigned long long xstride,
+          const double *__restrict__ y, const double *__restrict__ sigma, double sigma_all, unsigned long long m,
+          unsigned long long per_block, int loss, double f_scale, int omit, double *__restrict__ residuals,
+          double *__restrict__ out_R, double *__restrict__ out_sums)
+{
+    __shared__ double A[NLSQ_NC * NLSQ_TPB];
+    __shared__ double R[NLSQ_NC * NLSQ_NC];
+    __shared__ double scratch[NLSQ_WARPS + 1];
+    __shared__ double dots[(NLSQ_WARPS + 1) * NLSQ_NC];
+    int t = threadIdx.x;
+    for (int i = t; i < NLSQ_NC * NLSQ_NC; i += NLSQ_TPB) R[i] = 0;
+    double cost = 0, chi2 = 0, bad = 0;
+    unsigned long long first = (unsigned long long)blockIdx.x * per_block;
+    unsigned long long last = first + per_block < m ? first + per_block : m;
+    for (unsigned long long base = first; base < last; base += NLSQ_TPB) {
+        unsigned long long i = base + t;
+        double out[NLSQ_NC];
+        for (int c = 0; c < NLSQ_NC; c++) out[c] = 0;
+        if (i < last) {
+            model_point(u, x, xstride, i, out);
+            double sg = sigma ? sigma[i] : sigma_all, w = 1.0 / sg, yi = y[i];
+            double r = w * (out[NLSQ_NCOLS] - yi);
+            if (omit && !all_finite_point(x, xstride, i, yi, sg)) {
+                for (int c = 0; c < NLSQ_NC; c++) out[c] = 0;
+                if (residuals) residuals[i] = nan("");
+            } else {
+                chi2 += r * r;
+                double s = 1;
+                if (loss == LOSS_LINEAR)
+                    cost += 0.5 * r * r;
+                else
+                    s = loss_scale_row(loss, f_scale, &r, &cost);
+                if (residuals) residuals[i] = r;
+                int nonfinite = !isfinite(r);
+                for (int c = 0; c < NLSQ_NCOLS; c++) {
+                    out[c] *= s * w;
+                    nonfinite |= !isfinite(out[c]);
+                }
+                out[NLSQ_NCOLS] = r;
+                bad += nonfinite;
+            }
+        }
+        __syncthreads();
+        for (int c = 0; c < NLSQ_NC; c++) A[c * NLSQ_TPB + t] = out[c];
+        __syncthreads();
+        fold_tile(A, R, scratch, dots);
+    }
+    double total_cost = block_sum(cost, scratch);
+    double total_chi2 = block_sum(chi2, scratch);
+    double total_bad = block_sum(bad, scratch);
+    __syncthreads();
+    for (int i = t; i < NLSQ_NC * NLSQ_NC; i += NLSQ_TPB) out_R[(unsigned long long)blockIdx.x * NLSQ_NC * NLSQ_NC + i] = R[i];
+    if (t == 0) {
+        out_sums[3 * blockIdx.x] = total_cost;
+        out_sums[3 * blockIdx.x + 1] = total_chi2;
+        out_sums[3 * blockIdx.x + 2] = total_bad;
+    }
+}
