@@ -503,6 +503,15 @@ typedef struct nlsq_options {
                                every evaluation, or NULL; see below         */
     int resume;             /* nonzero: continue from `checkpoint` if it
                                exists (a fresh fit if it does not)         */
+    const char *device;     /* where the passes run: "auto" (a CUDA GPU when
+                               there is one and the data have 10^6 points
+                               or more, else the CPU), "cpu", "cuda" or
+                               "cuda:N", "cuda:all"; NULL: $NLSQ_DEVICE,
+                               else auto. A GPU asked for by name that
+                               cannot be used is an error saying why. The
+                               data must fit in the GPU's memory; results
+                               agree with the CPU's to rounding (1e-10),
+                               and are the same on every run.            */
 } nlsq_options;
 
 nlsq_options nlsq_options_default(void);
@@ -541,12 +550,15 @@ typedef struct nlsq_result {
     nlsq_method method;   /* the method actually used                        */
     int threads;          /* threads the passes ran on                       */
     char backend[8];      /* "jit" when the final passes ran compiled code,
-                             else "interp"                                   */
+                             "interp" for the interpreter, "cuda" on a GPU  */
     char backend_note[240]; /* how the kernel came ("loaded from the cache
                              in 0.3 ms"), or why there is none; "" when the
                              interpreter was chosen                          */
     int jit_passes, passes; /* passes run, and how many of them compiled    */
     int resumed_evaluations; /* evaluations taken from a checkpoint         */
+    char device[16];      /* where the passes ran: "cpu" or "cuda:N"        */
+    char device_note[240]; /* the GPU's name and how its kernel came, or why
+                             the CPU ran the fit                            */
     size_t memory_bytes;  /* the fit's own working memory (see
                              nlsq_fit_memory), not counting the data       */
     signed char *active_mask; /* n: -1 at lower bound, 1 at upper, 0 free    */

@@ -12,9 +12,34 @@
 #include <string.h>
 
 #include "check.h"
+#include "gpu/gpu.h"
 #include "nlsq.h"
 
 static int jit_env_fits, jit_env_no_compiler;
+
+/* With NLSQ_DEVICE=cuda... (test_nist_cuda, test_scipy_cuda) on a machine
+   without a usable GPU: skip, with the reason. Called first in a test. */
+static inline int device_env_skip(void)
+{
+    const char *d = getenv("NLSQ_DEVICE");
+    if (!d || strncmp(d, "cuda", 4) != 0) return 0;
+    char why[300], msg[400];
+    cuda_device_info dev[1];
+    if (cuda_devices(dev, 1, why, sizeof why) >= 0) return 0;
+    snprintf(msg, sizeof msg, "NLSQ_DEVICE=%s, but %s", d, why);
+    test_skip(msg);
+    return 1;
+}
+
+/* With NLSQ_DEVICE=cuda...: the fit must have run there. */
+static inline void device_env_check(const nlsq_result *r, const char *what)
+{
+    const char *d = getenv("NLSQ_DEVICE");
+    if (!d || strncmp(d, "cuda", 4) != 0) return;
+    CHECK_MSG(strncmp(r->device, "cuda", 4) == 0 && strcmp(r->backend, "cuda") == 0, "%s: ran on %s (%s)", what,
+              r->device, r->device_note);
+}
+
 
 static inline int jit_env_wanted(void)
 {
@@ -25,6 +50,7 @@ static inline int jit_env_wanted(void)
 /* After a fit whose passes could be compiled (not a covariance sigma). */
 static inline void jit_env_check(const nlsq_result *r, const char *what)
 {
+    device_env_check(r, what);
     if (!jit_env_wanted()) return;
     jit_env_fits++;
     if (strstr(r->backend_note, "no C compiler") || strstr(r->backend_note, "failed")) {

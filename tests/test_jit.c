@@ -23,6 +23,7 @@
 #include "exec/exec.h"
 #include "exec/jit.h"
 #include "nlsq.h"
+#include "models.h"
 #include "random_model.h"
 
 #define NRANDOM_DEFAULT 1000
@@ -171,21 +172,6 @@ static int compare_block(const nlsq_model *m, const jit_kernel *k, const int *co
 
 /* ---- the reference models ------------------------------------------------ */
 
-typedef struct ref_model {
-    const char *name, *text, *vars;
-    int n;
-    double p[10];
-} ref_model;
-
-static const ref_model REFS[] = {
-    {"exponential decay", "a*exp(-b*x) + c", "x", 3, {2.5, 1.3, 0.5}},
-    {"gaussian + linear", "A*exp(-(x-mu)^2/(2*s^2)) + c0 + c1*x", "x", 5, {3, 0.2, 0.7, 0.1, 0.05}},
-    {"2-D gaussian", "A*exp(-((x-x0)^2/(2*sx^2) + (y-y0)^2/(2*sy^2))) + B", "x,y", 6, {3, 0.1, 0.8, -0.2, 0.6, 0.3}},
-    {"3 gaussians + c",
-     "a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + a3*exp(-(x-m3)^2/(2*s3^2)) + c", "x", 10,
-     {1, -1, 0.5, 2, 0, 0.3, 1.5, 1.2, 0.4, 0.1}},
-};
-
 typedef struct dataset {
     double *x, *y, *sigma;
     size_t m;
@@ -279,27 +265,15 @@ static void test_every_function_agrees_with_the_interpreter(void)
     if (!need_compiler()) return;
     /* each function applied to something that moves with the parameters;
        x in [-3, 3] reaches both sides of every domain edge */
-    static const char *const MODELS[] = {
-        "a*exp(b*x) + c", "a*expm1(b*x) + c", "a*log(b*x + 4) + c", "a*log1p(b*x) + c", "a*log10(b*x + 4) + c",
-        "a*log2(b*x + 4) + c", "a*sqrt(b*x + 3) + c", "a*cbrt(b*x) + c", "pow(abs(a*x) + 0.5, b) + c",
-        "a*hypot(b*x, c)", "a*abs(b*x - 1) + c", "a*sign(b*x - 0.5) + c*x", "a*min(b*x, c) + x",
-        "a*max(b*x, c) + x", "a*sin(b*x) + c", "a*cos(b*x) + c", "a*tan(b*x) + c", "a*asin(b*x/4) + c",
-        "a*acos(b*x/4) + c", "a*atan(b*x) + c", "a*atan2(b*x, c + x)", "a*sinh(b*x) + c", "a*cosh(b*x) + c",
-        "a*tanh(b*x) + c", "a*asinh(b*x) + c", "a*acosh(b*x + 4) + c", "a*atanh(b*x/4) + c", "a*erf(b*x) + c",
-        "a*erfc(b*x) + c", "a*lgamma(b*x + 3.5) + c", "a*tgamma(b*x + 3.5) + c", "a*floor(b*x) + c*x",
-        "a*ceil(b*x) + c*x", "a*x^3 + b*x^-2 + c*(x - 1)^4", "(a*x + b)^2.5 + c", "a*x^b + c",
-        "where(x > b && x <= 2 || !(x != c), a*x, -a) + c", "where(x < b, a, where(x >= c, a*x, a*x*x)) + b",
-        "t = x - b; where(t > 0, a*exp(-t/c), 0) + 0.1", "a/(b + x^2) + c/x", "-a*x - b + c*pi + e",
-    };
-    int n = (int)(sizeof MODELS / sizeof MODELS[0]);
+    int n = (int)(sizeof FUNCTION_MODELS / sizeof FUNCTION_MODELS[0]);
     double p[3] = {1.3, 0.7, 0.4};
     for (int k = 0; k < n; k++) {
-        nlsq_model *m = parse_vars(MODELS[k], "x");
+        nlsq_model *m = parse_vars(FUNCTION_MODELS[k], "x");
         if (!m) continue;
         int cols[3], nc = all_cols(m, cols);
         jit_entry *e = jit_get(m->jit, &m->prog, cols, nc, kernel_width(), JIT_WAIT);
         const jit_kernel *kern = jit_kernel_ready(e);
-        CHECK_MSG(kern != NULL, "%s: no kernel", MODELS[k]);
+        CHECK_MSG(kern != NULL, "%s: no kernel", FUNCTION_MODELS[k]);
         if (kern) {
             dataset d = make_data(m, p, 3001, 100 + (unsigned)k, 0);
             /* x exactly at some edges too: 0, 1, -1, the where() thresholds */
@@ -307,9 +281,9 @@ static void test_every_function_agrees_with_the_interpreter(void)
             for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) d.x[i * 7] = edges[i];
             pass_case lin = {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_LINEAR, 0, 0};
             pass_case kept = {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_HUBER, 1, 0};
-            CHECK_MSG(compare_pass(m, e, cols, nc, p, &lin, MODELS[k]) == 0, "%s: pass", MODELS[k]);
-            CHECK_MSG(compare_pass(m, e, cols, nc, p, &kept, MODELS[k]) == 0, "%s: pass, residuals", MODELS[k]);
-            CHECK_MSG(compare_block(m, kern, cols, nc, p, d.x, d.m, MODELS[k]) == 0, "%s: values", MODELS[k]);
+            CHECK_MSG(compare_pass(m, e, cols, nc, p, &lin, FUNCTION_MODELS[k]) == 0, "%s: pass", FUNCTION_MODELS[k]);
+            CHECK_MSG(compare_pass(m, e, cols, nc, p, &kept, FUNCTION_MODELS[k]) == 0, "%s: pass, residuals", FUNCTION_MODELS[k]);
+            CHECK_MSG(compare_block(m, kern, cols, nc, p, d.x, d.m, FUNCTION_MODELS[k]) == 0, "%s: values", FUNCTION_MODELS[k]);
             free_data(&d);
         }
         nlsq_model_free(m);

@@ -184,6 +184,7 @@ done:
 
 static void test_nist_strd_both_starts_default_options(void)
 {
+    if (device_env_skip()) return;
     if (!find_data_dir()) {
         test_skip("NIST data not found (looked in ../shared/data/nist and $NLSQ_TESTDATA/nist)");
         return;

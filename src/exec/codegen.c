@@ -222,9 +222,21 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
         sb_printf(b, "static void model_block(const double *restrict u, const double *restrict xb, size_t xstride,\n"
                      "                        double *restrict out)\n{\n");
     sb_printf(b, "    (void)u;\n    (void)xb;\n    (void)xstride;\n");
-    for (int i = 0; i < p->nbcast; i++) sb_printf(b, "    const V s%d = VSPLAT(u[%d]);\n", p->nvars + i, p->bcast[i]);
+    /* the variables and broadcast registers read by what is emitted (an
+       unread one would be a warning for NVRTC) */
+    int fixed_slots = p->nvars + p->nbcast;
+    char read[fixed_slots > 0 ? fixed_slots : 1];
+    memset(read, 0, sizeof read);
+    for (int i = 0; i < p->npinstr; i++)
+        for (int k = 0; live[i] && k < 3; k++)
+            if (p->pinstr[i].src[k] >= 0 && p->pinstr[i].src[k] < fixed_slots) read[p->pinstr[i].src[k]] = 1;
+    for (int c = 0; c <= ncols; c++)
+        if (want[c] < fixed_slots) read[want[c]] = 1;
+    for (int i = 0; i < p->nbcast; i++)
+        if (read[p->nvars + i]) sb_printf(b, "    const V s%d = VSPLAT(u[%d]);\n", p->nvars + i, p->bcast[i]);
     if (!cuda) sb_printf(b, "    for (int i = 0; i < NLSQ_BLOCK; i += NLSQ_W) {\n");
-    for (int k = 0; k < p->nvars; k++) sb_printf(b, "%sconst V s%d = VLOAD(xb + %d * xstride + i);\n", in, k, k);
+    for (int k = 0; k < p->nvars; k++)
+        if (read[k]) sb_printf(b, "%sconst V s%d = VLOAD(xb + %d * xstride + i);\n", in, k, k);
     int first_temp = p->nvars + p->nbcast;
     if (p->nslots > first_temp) {
         sb_printf(b, "%sV", in);

@@ -239,6 +239,7 @@ static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
 
 void fit_free_problem(fit_problem *fp)
 {
+    if (fp->use_gpu) gpu_pass_close(&fp->gpu);
     if (fp->have_rd) reader_free(&fp->rd);
     free(fp->first_x);
     free(fp->first_R);
@@ -408,6 +409,8 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
     fp.m_total = data->m;
     fp.covariance = 1;
     fp.opt = options ? *options : nlsq_options_default();
+    snprintf(fp.device, sizeof fp.device, "cpu");
+    snprintf(fp.device_note, sizeof fp.device_note, "a covariance sigma is whitened on the CPU");
     if ((st = fit_check_options(&fp, err)) == NLSQ_OK) {
         if (fp.opt.checkpoint) st = fit_fail(&fp, err, NLSQ_ERR_INVALID_ARGUMENT, "checkpoints are not offered with a covariance sigma");
         else st = fit_covariance(&fp, out, err);

@@ -6,6 +6,7 @@
 
 #include "exec/exec.h"
 #include "exec/jit.h"
+#include "gpu/gpu.h"
 #include "solve/solve.h"
 
 /* ---- reader.c: the pass's windows from a source ------------------------ */
@@ -108,6 +109,9 @@ typedef struct fit_problem {
     /* checkpoints */
     checkpoint *ckpt;
     int resumed;            /* evaluations taken from the checkpoint      */
+    gpu_pass gpu;           /* the passes on a CUDA device, if use_gpu    */
+    int use_gpu, gpu_passes;
+    char device[16], device_note[240];
     size_t memory_bytes;
     nlsq_options opt;
     int n, n_free, omit;

@@ -77,8 +77,21 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
 {
     fp->t_pass = now_s();
     pass_out out = {0, 0, R, 0, NULL, 0};
-    pass_run(&fp->ps, &fp->pd, fp->p, &out);
-    reader_flush(&fp->rd);
+    if (fp->use_gpu) {
+        /* the parameter-only part on the host, by the interpreter */
+        interp *it = &fp->ps.w[0].it;
+        interp_uniform(it, fp->p);
+        char why[400];
+        fp->gpu_passes++;
+        if (gpu_pass_run(&fp->gpu, it->u, &out, why, sizeof why) != 0) {
+            fit_abort(fp, NLSQ_ERR_INVALID_ARGUMENT, why);
+            *cost = NAN;
+            return 1;
+        }
+    } else {
+        pass_run(&fp->ps, &fp->pd, fp->p, &out);
+        reader_flush(&fp->rd);
+    }
     fp->last_pass_seconds = now_s() - fp->t_pass;
     if (out.read_failed) {
         fit_abort(fp, NLSQ_ERR_DATA, fp->rd.why);
@@ -228,6 +241,91 @@ static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error 
     }
 }
 
+/* Below this many points "auto" keeps a fit on the CPU. Provisional: the
+   crossover has not been measured on a GPU yet (see the issue's note). */
+#define GPU_AUTO_MIN_POINTS 1000000
+
+static int parse_ordinal(const char *s)
+{
+    if (!*s) return -1;
+    int n = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || n > 1000) return -1;
+        n = n * 10 + (*s - '0');
+    }
+    return n;
+}
+
+/* Where the passes run: the CPU, or a CUDA device opened here. */
+static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq_error *err)
+{
+    const char *spec = fp->opt.device ? fp->opt.device : getenv("NLSQ_DEVICE");
+    if (!spec || !*spec) spec = "auto";
+    int is_auto = strcmp(spec, "auto") == 0, all = strcmp(spec, "cuda:all") == 0, ordinal = 0;
+    snprintf(fp->device, sizeof fp->device, "cpu");
+    if (strcmp(spec, "cpu") == 0) return NLSQ_OK;
+    if (!is_auto && !all && strcmp(spec, "cuda") != 0) {
+        ordinal = strncmp(spec, "cuda:", 5) == 0 ? parse_ordinal(spec + 5) : -1;
+        if (ordinal < 0)
+            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device '%.40s': expected auto, cpu, cuda, cuda:N or cuda:all",
+                            spec);
+    }
+    if (is_auto && fp->m_total < GPU_AUTO_MIN_POINTS) {
+        snprintf(fp->device_note, sizeof fp->device_note, "auto: fewer than %d points run on the CPU", GPU_AUTO_MIN_POINTS);
+        return NLSQ_OK;
+    }
+    char why[200];
+    cuda_device_info dev[16];
+    int n = cuda_devices(dev, 16, why, sizeof why);
+    if (n < 0) {
+        if (is_auto) {
+            snprintf(fp->device_note, sizeof fp->device_note, "no CUDA device: %s", why);
+            return NLSQ_OK;
+        }
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: %s", spec, why);
+    }
+    if (ordinal >= n)
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: this machine has %d CUDA device%s (cuda:0%s)",
+                        spec, n, n == 1 ? "" : "s", n == 1 ? "" : " ...");
+    if (all && n > 1)
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "device cuda:all: passes over %d GPUs at once are not implemented yet; name one (cuda:N)", n);
+    gpu_pass_spec gs = {dev[ordinal].ordinal, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
+                        sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit};
+    if (gpu_pass_open(&fp->gpu, &gs, why, sizeof why) != 0) {
+        gpu_pass_close(&fp->gpu);
+        if (is_auto) {
+            snprintf(fp->device_note, sizeof fp->device_note, "cuda:%d not used: %s", ordinal, why);
+            return NLSQ_OK;
+        }
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: %s", spec, why);
+    }
+    fp->use_gpu = 1;
+    snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinal);
+    snprintf(fp->device_note, sizeof fp->device_note, "%s, kernel %s", fp->gpu.name, fp->gpu.note);
+    return NLSQ_OK;
+}
+
+/* Copy the data to the GPU through the reader, window by window (the
+   reader checks them on the way, as in a first CPU pass). */
+static nlsq_status upload(fit_problem *fp, nlsq_error *err)
+{
+    pass_data pd = reader_pass_data(&fp->rd);
+    size_t chunk = pass_chunk_points(fp->m_total);
+    char why[400];
+    for (size_t first = 0; first < fp->m_total; first += PASS_WINDOW) {
+        size_t count = fp->m_total - first < PASS_WINDOW ? fp->m_total - first : PASS_WINDOW;
+        pass_view v;
+        if (pd.read(pd.ctx, (int)(first / chunk), first, count, 0, &v) != 0)
+            return fit_fail(fp, err, NLSQ_ERR_DATA, "%s", fp->rd.why);
+        if (gpu_pass_upload(&fp->gpu, &v, first, count, why, sizeof why) != 0)
+            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+        if (pd.release) pd.release(pd.ctx, first, count, 0);
+    }
+    reader_flush(&fp->rd);
+    return NLSQ_OK;
+}
+
 /* The first pass, at the start point: the data check, the usable points,
    SS_tot and the answer of the solver's first evaluation. */
 static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
@@ -239,6 +337,10 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     if (!fp->first_x || !fp->first_R || reader_check_next_pass(&fp->rd, (int)((fp->m_total + chunk - 1) / chunk)) != 0)
         return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
     for (int k = 0; k < nf; k++) fp->first_x[k] = fp->p[fp->free_idx[k]];
+    if (fp->use_gpu) {
+        nlsq_status st = upload(fp, err);
+        if (st != NLSQ_OK) return st;
+    }
     fp->first_rc = run_pass(fp, &fp->first_cost, fp->first_R);
     if (fp->abort_status != NLSQ_OK) return fit_fail(fp, err, fp->abort_status, "%s", fp->abort_msg);
     data_stats st;
@@ -313,6 +415,7 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
         fp.ps.progress_ctx = &fp;
     }
     fp.memory_bytes = estimate_memory(model, fp.m_total, fp.n_free, fp.threads, fp.rd.ncopy, fp.opt.keep_residuals);
+    if ((st = choose_device(&fp, sc, sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = open_checkpoint(&fp, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;

@@ -208,8 +208,10 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     snprintf(r->message, sizeof r->message, "%s", status_message(sr->status));
     fill_covariance(fp, sr->cost, r);
     final_residuals(fp, r, sr->cost);
-    snprintf(r->backend, sizeof r->backend, "%s", fp->ps.last_jit ? "jit" : "interp");
-    r->passes = fp->ps.passes;
+    snprintf(r->backend, sizeof r->backend, "%s", fp->use_gpu ? "cuda" : fp->ps.last_jit ? "jit" : "interp");
+    snprintf(r->device, sizeof r->device, "%s", fp->device[0] ? fp->device : "cpu");
+    snprintf(r->device_note, sizeof r->device_note, "%s", fp->device_note);
+    r->passes = fp->ps.passes + fp->gpu_passes;
     r->memory_bytes = fp->memory_bytes;
     r->resumed_evaluations = fp->resumed;
     r->jit_passes = fp->ps.jit_passes;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "cuda_api.h"
+#include "exec/exec.h"
 
 /* ---- cuda_compile.c ------------------------------------------------------------ */
 
@@ -37,5 +38,48 @@ typedef struct cuda_device_info {
 
 /* The devices (up to max), or -1 with the reason there are none usable. */
 int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size);
+
+/* ---- cuda_pass.c: a pass on one device ------------------------------------------- */
+
+typedef struct gpu_pass_spec {
+    int ordinal;
+    const program *prog;
+    const int *cols;
+    int ncols;
+    size_t m;
+    int has_sigma;       /* a sigma column is uploaded                  */
+    double sigma_all;    /* else one sigma for all                      */
+    nlsq_loss loss;
+    double f_scale;
+    int omit;            /* nan_policy omit                             */
+} gpu_pass_spec;
+
+typedef struct gpu_pass {
+    const cuda_driver *d;
+    int ordinal, major, minor;
+    char name[128], note[96];
+    CUdevice dev;
+    CUcontext ctx;
+    int retained;
+    CUmodule mod;
+    CUfunction fn;
+    int ncols, nc, nvars, nuniform, has_sigma, loss, omit;
+    double sigma_all, f_scale;
+    size_t m;
+    unsigned nblocks;
+    unsigned long long per_block;
+    CUdeviceptr x, y, sigma, u, R, sums;
+    double *hR, *hsums, *work;
+} gpu_pass;
+
+/* Compile or load the kernel, allocate the device's buffers; 0, or -1
+   with the reason (no driver, not enough device memory, ...). */
+int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *spec, char *why, size_t why_size);
+/* Copy points [first, first+count) of the view to the device. */
+int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, char *why, size_t why_size);
+/* A pass with uniform registers u (computed on the host): cost, chi2,
+   R_aug and the non-finite count into out; 0, or -1 with the reason. */
+int gpu_pass_run(gpu_pass *g, const double *u, pass_out *out, char *why, size_t why_size);
+void gpu_pass_close(gpu_pass *g);
 
 #endif

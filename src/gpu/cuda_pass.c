@@ -1,0 +1,263 @@
+/*
+ * A pass on a CUDA device. The data are uploaded once per fit (the reader
+ * delivers them window by window, so any source works, as long as they fit
+ * in the device's memory); every pass then sends only the uniform
+ * registers (the parameter-only part of the program, computed on the host
+ * by the interpreter, as on the CPU) and gets back one small triangle, a
+ * cost, a chi-square and a count per thread block, which are merged here
+ * in a fixed tree — so a pass gives the same bits on every run.
+ *
+ * Kernels are compiled by NVRTC for the device's architecture and kept on
+ * disk beside the CPU kernels ($XDG_CACHE_HOME/nlsq/cuda), keyed by the
+ * source, NVRTC's version, the options and the architecture; where the
+ * driver cannot load the cubin, PTX for the same architecture is tried.
+ */
+#define _GNU_SOURCE /* mkostemp */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exec/jit.h"
+#include "gpu.h"
+#include "linalg/linalg.h"
+
+#define TPB 128 /* NLSQ_TPB of cuda_kernel.cu */
+
+static int cu_fail(const gpu_pass *g, CUresult r, const char *what, char *why, size_t why_size)
+{
+    char text[160];
+    cuda_error_text(g->d, r, text, sizeof text);
+    snprintf(why, why_size, "%s on cuda:%d: %s", what, g->ordinal, text);
+    return -1;
+}
+
+#define CU(call, what)                                                          \
+    do {                                                                        \
+        CUresult r_ = (call);                                                   \
+        if (r_ != NLSQ_CUDA_SUCCESS) return cu_fail(g, r_, what, why, why_size); \
+    } while (0)
+
+/* ---- the kernel cache ----------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static int cache_path(const char *source, const char *arch, int cubin, char *out, size_t size)
+{
+    char dir[PATH_MAX - 80], why[300];
+    const cuda_nvrtc *nv = cuda_nvrtc_get(NULL, 0);
+    if (!nv || jit_cache_directory(dir, sizeof dir, why, sizeof why) != 0) return -1;
+    size_t used = strlen(dir);
+    snprintf(dir + used, sizeof dir - used, "/cuda");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
+    char ident[160];
+    snprintf(ident, sizeof ident, "nvrtc %d.%d arch %s %s codegen %d", nv->major, nv->minor, arch,
+             cubin ? "cubin" : "ptx", JIT_CODEGEN_VERSION);
+    uint64_t a = fnv(fnv(0xcbf29ce484222325ULL, ident), source), b = fnv(fnv(0x84222325cbf29ce4ULL, source), ident);
+    snprintf(out, size, "%s/%016llx%016llx.%s", dir, (unsigned long long)a, (unsigned long long)b,
+             cubin ? "cubin" : "ptx");
+    return 0;
+}
+
+static int cache_load(const char *path, cuda_image *img)
+{
+    memset(img, 0, sizeof *img);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    int ok = size > 0 && fseek(f, 0, SEEK_SET) == 0 && (img->data = malloc((size_t)size + 1)) &&
+             fread(img->data, 1, (size_t)size, f) == (size_t)size;
+    fclose(f);
+    if (!ok) {
+        cuda_image_free(img);
+        return -1;
+    }
+    img->data[size] = '\0';
+    img->size = (size_t)size;
+    return 0;
+}
+
+static void cache_store(const char *path, const cuda_image *img)
+{
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp) return;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) return;
+    size_t size = img->cubin ? img->size : strlen(img->data) + 1;
+    int ok = write(fd, img->data, size) == (ssize_t)size;
+    ok &= close(fd) == 0;
+    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+}
+
+/* The kernel as a loaded module: from the cache, else compiled (cubin,
+   then PTX if the driver refuses the cubin). */
+static int load_module(gpu_pass *g, const char *source, char *why, size_t why_size)
+{
+    char arch[24], path[PATH_MAX];
+    for (int cubin = 1; cubin >= 0; cubin--) {
+        snprintf(arch, sizeof arch, "%s_%d%d", cubin ? "sm" : "compute", g->major, g->minor);
+        cuda_image img;
+        int have_path = cache_path(source, arch, cubin, path, sizeof path) == 0;
+        int cached = have_path && cache_load(path, &img) == 0;
+        if (!cached && cuda_compile(source, arch, cubin, &img, why, why_size) != 0) return -1;
+        CUresult r = g->d->cuModuleLoadData(&g->mod, img.data);
+        if (r == NLSQ_CUDA_SUCCESS) {
+            if (!cached && have_path) cache_store(path, &img);
+            snprintf(g->note, sizeof g->note, "%s %s", cached ? "loaded from the cache:" : "compiled by NVRTC:",
+                     cubin ? arch : "PTX");
+            cuda_image_free(&img);
+            return 0;
+        }
+        cuda_image_free(&img);
+        if (cached && have_path) unlink(path); /* a bad cache file: rebuilt next time */
+        if (!cubin) return cu_fail(g, r, "cuModuleLoadData", why, why_size);
+    }
+    return -1;
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_size)
+{
+    memset(g, 0, sizeof *g);
+    g->ordinal = s->ordinal;
+    g->d = cuda_driver_get(why, why_size);
+    if (!g->d) return -1;
+    g->ncols = s->ncols;
+    g->nc = s->ncols + 1;
+    g->nvars = s->prog->nvars;
+    g->nuniform = s->prog->nuniform;
+    g->m = s->m;
+    g->has_sigma = s->has_sigma;
+    g->sigma_all = s->sigma_all;
+    g->loss = (int)s->loss;
+    g->f_scale = s->f_scale;
+    g->omit = s->omit;
+    CU(g->d->cuDeviceGet(&g->dev, s->ordinal), "cuDeviceGet");
+    g->d->cuDeviceGetName(g->name, (int)sizeof g->name, g->dev);
+    g->d->cuDeviceGetAttribute(&g->major, NLSQ_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, g->dev);
+    g->d->cuDeviceGetAttribute(&g->minor, NLSQ_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, g->dev);
+    int sms = 1;
+    g->d->cuDeviceGetAttribute(&sms, NLSQ_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, g->dev);
+    CU(g->d->cuDevicePrimaryCtxRetain(&g->ctx, g->dev), "cuDevicePrimaryCtxRetain");
+    g->retained = 1;
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+    /* enough blocks to fill every multiprocessor several times over; each
+       folds a contiguous range of points */
+    unsigned long long tiles = (g->m + TPB - 1) / TPB;
+    unsigned long long want = (unsigned long long)sms * 16;
+    g->nblocks = (unsigned)(tiles < want ? (tiles ? tiles : 1) : want);
+    g->per_block = (tiles + g->nblocks - 1) / g->nblocks * TPB;
+    size_t data = (size_t)g->m * sizeof(double) * (size_t)(g->nvars + 1 + g->has_sigma);
+    size_t free_bytes = 0, total = 0;
+    CU(g->d->cuMemGetInfo(&free_bytes, &total), "cuMemGetInfo");
+    if (data + ((size_t)g->nblocks * (size_t)(g->nc * g->nc + 3) + (size_t)g->nuniform) * 8 > free_bytes) {
+        snprintf(why, why_size,
+                 "the data need %.3g GB on cuda:%d, which has %.3g GB free; fit on the CPU (device cpu), whose "
+                 "passes read any size",
+                 data * 1e-9, g->ordinal, free_bytes * 1e-9);
+        return -1;
+    }
+    char *source = codegen_cuda(s->prog, s->cols, s->ncols);
+    if (!source) {
+        snprintf(why, why_size, "out of memory for the CUDA kernel's source");
+        return -1;
+    }
+    int rc = load_module(g, source, why, why_size);
+    free(source);
+    if (rc != 0) return -1;
+    CU(g->d->cuModuleGetFunction(&g->fn, g->mod, "nlsq_pass"), "cuModuleGetFunction");
+    CU(g->d->cuMemAlloc(&g->x, (size_t)g->m * (size_t)(g->nvars ? g->nvars : 1) * 8), "cuMemAlloc (x)");
+    CU(g->d->cuMemAlloc(&g->y, (size_t)(g->m ? g->m : 1) * 8), "cuMemAlloc (y)");
+    if (g->has_sigma) CU(g->d->cuMemAlloc(&g->sigma, (size_t)g->m * 8), "cuMemAlloc (sigma)");
+    CU(g->d->cuMemAlloc(&g->u, (size_t)(g->nuniform ? g->nuniform : 1) * 8), "cuMemAlloc (u)");
+    CU(g->d->cuMemAlloc(&g->R, (size_t)g->nblocks * (size_t)(g->nc * g->nc) * 8), "cuMemAlloc (R)");
+    CU(g->d->cuMemAlloc(&g->sums, (size_t)g->nblocks * 3 * 8), "cuMemAlloc (sums)");
+    g->hR = malloc((size_t)g->nblocks * (size_t)(g->nc * g->nc) * sizeof *g->hR);
+    g->hsums = malloc((size_t)g->nblocks * 3 * sizeof *g->hsums);
+    g->work = malloc((size_t)(g->nc * g->nc) * sizeof *g->work);
+    if (!g->hR || !g->hsums || !g->work) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, char *why, size_t why_size)
+{
+    size_t lo = first - v->base;
+    for (int k = 0; k < g->nvars; k++)
+        CU(g->d->cuMemcpyHtoD(g->x + ((size_t)k * g->m + first) * 8, v->x + (size_t)k * v->stride + lo, count * 8),
+           "cuMemcpyHtoD (x)");
+    CU(g->d->cuMemcpyHtoD(g->y + first * 8, v->y + lo, count * 8), "cuMemcpyHtoD (y)");
+    if (g->has_sigma) CU(g->d->cuMemcpyHtoD(g->sigma + first * 8, v->sigma + lo, count * 8), "cuMemcpyHtoD (sigma)");
+    return 0;
+}
+
+/* Neumaier's compensated sum, as the CPU pass. */
+static void ksum_add(double *sum, double *comp, double v)
+{
+    double t = *sum + v;
+    if ((*sum < 0 ? -*sum : *sum) >= (v < 0 ? -v : v))
+        *comp += (*sum - t) + v;
+    else
+        *comp += (v - t) + *sum;
+    *sum = t;
+}
+
+int gpu_pass_run(gpu_pass *g, const double *u, pass_out *out, char *why, size_t why_size)
+{
+    size_t nc = (size_t)g->nc, sz = nc * nc;
+    if (g->nuniform) CU(g->d->cuMemcpyHtoD(g->u, u, (size_t)g->nuniform * 8), "cuMemcpyHtoD (u)");
+    unsigned long long xstride = g->m, m = g->m, per_block = g->per_block;
+    CUdeviceptr sigma = g->has_sigma ? g->sigma : 0, residuals = 0;
+    double sigma_all = g->sigma_all, f_scale = g->f_scale;
+    int loss = g->loss, omit = g->omit;
+    void *params[] = {&g->u, &g->x, &xstride, &g->y, &sigma, &sigma_all, &m, &per_block,
+                      &loss, &f_scale, &omit, &residuals, &g->R, &g->sums};
+    CU(g->d->cuLaunchKernel(g->fn, g->nblocks, 1, 1, TPB, 1, 1, 0, NULL, params, NULL), "cuLaunchKernel");
+    CU(g->d->cuCtxSynchronize(), "the pass kernel");
+    CU(g->d->cuMemcpyDtoH(g->hR, g->R, (size_t)g->nblocks * sz * 8), "cuMemcpyDtoH (R)");
+    CU(g->d->cuMemcpyDtoH(g->hsums, g->sums, (size_t)g->nblocks * 3 * 8), "cuMemcpyDtoH (sums)");
+    /* merge in the CPU pass's fixed tree: (0,1) (2,3) ..., then (0,2) ... */
+    for (unsigned stride = 1; stride < g->nblocks; stride *= 2)
+        for (unsigned i = 0; i + stride < g->nblocks; i += 2 * stride)
+            qr_merge(g->hR + (size_t)i * sz, g->hR + (size_t)(i + stride) * sz, (int)nc, g->work);
+    memcpy(out->R, g->hR, sz * sizeof *out->R);
+    double cost = 0, cost_c = 0, chi2 = 0, chi2_c = 0, bad = 0;
+    for (unsigned b = 0; b < g->nblocks; b++) {
+        ksum_add(&cost, &cost_c, g->hsums[3 * b]);
+        ksum_add(&chi2, &chi2_c, g->hsums[3 * b + 1]);
+        bad += g->hsums[3 * b + 2];
+    }
+    out->cost = cost + cost_c;
+    out->chi2 = chi2 + chi2_c;
+    out->nonfinite = (size_t)bad;
+    out->read_failed = 0;
+    return 0;
+}
+
+void gpu_pass_close(gpu_pass *g)
+{
+    if (g->d) {
+        if (g->retained) g->d->cuCtxSetCurrent(g->ctx);
+        CUdeviceptr bufs[] = {g->x, g->y, g->sigma, g->u, g->R, g->sums};
+        for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++)
+            if (bufs[k]) g->d->cuMemFree(bufs[k]);
+        if (g->mod) g->d->cuModuleUnload(g->mod);
+        if (g->retained) g->d->cuDevicePrimaryCtxRelease(g->dev);
+    }
+    free(g->hR);
+    free(g->hsums);
+    free(g->work);
+    memset(g, 0, sizeof *g);
+}

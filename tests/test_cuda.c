@@ -1,0 +1,315 @@
+/*
+ * The CUDA tier. On every machine: the loader reports a missing driver
+ * cleanly, and every generated kernel — the four reference models, one
+ * model per function and operator, 200 random models — compiles with
+ * NVRTC without a warning. On a machine with an NVIDIA GPU: fits on the
+ * GPU agree with the CPU; elsewhere those tests are reported as skipped
+ * with the reason.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <pthread.h>
+
+#include "check.h"
+#include "exec/jit.h"
+#include "gpu/gpu.h"
+#include "models.h"
+#include "nlsq.h"
+#include "random_model.h"
+
+static char no_gpu[300];   /* why there is no GPU here, or "" */
+static char no_nvrtc[300]; /* why there is no NVRTC, or "" */
+
+static void test_a_missing_driver_is_reported_cleanly(void)
+{
+    cuda_device_info dev[8];
+    char why[300];
+    int n = cuda_devices(dev, 8, why, sizeof why);
+    if (n < 0) {
+        printf("    no GPU here: %s\n", why);
+        CHECK_MSG(strlen(why) > 10, "the reason is empty");
+        snprintf(no_gpu, sizeof no_gpu, "%s", why);
+    } else {
+        for (int k = 0; k < n; k++)
+            printf("    cuda:%d %s, %.1f GB, compute capability %d.%d, %d multiprocessors\n", dev[k].ordinal,
+                   dev[k].name, dev[k].memory / 1e9, dev[k].major, dev[k].minor, dev[k].multiprocessors);
+        CHECK(n > 0 && dev[0].memory > 0 && dev[0].major >= 3);
+    }
+    /* asked for by name, a library that is not there: the same clean path */
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    nlsq_model_parse("a*exp(-b*x) + c", NULL, &m, &e);
+    double x[4] = {0, 1, 2, 3}, y[4] = {3, 1.5, 0.9, 0.7};
+    nlsq_data d = {x, y, 4, NULL, NLSQ_SIGMA_NONE};
+    nlsq_options o = nlsq_options_default();
+    o.device = "cuda:0";
+    nlsq_result *r = NULL;
+    if (n < 0) {
+        CHECK(nlsq_curve_fit(m, &d, &o, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT && !r);
+        CHECK_MSG(strstr(e.message, "device cuda:0") && strstr(e.message, why), "%s", e.message);
+    }
+    o.device = "cuda:99";
+    CHECK(nlsq_curve_fit(m, &d, &o, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT && !r);
+    o.device = "tpu";
+    CHECK(nlsq_curve_fit(m, &d, &o, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT && !r);
+    CHECK_MSG(strstr(e.message, "auto, cpu, cuda, cuda:N or cuda:all") != NULL, "%s", e.message);
+    o.device = "auto"; /* no GPU, or too few points: the CPU, and it says so */
+    CHECK(nlsq_curve_fit(m, &d, &o, &r, &e) == NLSQ_OK);
+    if (r) CHECK_MSG(strncmp(r->device, "cpu", 3) == 0, "device '%s'", r->device);
+    nlsq_result_free(r);
+    nlsq_model_free(m);
+}
+
+/* ---- every generated kernel compiles --------------------------------------------- */
+
+typedef struct compile_job {
+    char **sources;
+    const char **names;
+    int count;
+    int next, failures;
+    pthread_mutex_t lock;
+} compile_job;
+
+static void *compile_worker(void *arg)
+{
+    compile_job *job = arg;
+    for (;;) {
+        pthread_mutex_lock(&job->lock);
+        int k = job->next++;
+        pthread_mutex_unlock(&job->lock);
+        if (k >= job->count) return NULL;
+        cuda_image img;
+        char why[600];
+        /* a cubin for the H100's architecture, PTX for the oldest we serve */
+        int ok = job->sources[k] && cuda_compile(job->sources[k], k % 5 ? "sm_90" : "compute_80", k % 5 != 0, &img,
+                                                  why, sizeof why) == 0;
+        int quiet = job->failures >= 5; /* the first few tell enough */
+        if (ok && img.log && img.log[0]) {
+            if (!quiet) printf("    %.200s: NVRTC warns: %.400s\n", job->names[k], img.log);
+            ok = 0;
+        } else if (!ok && !quiet) {
+            printf("    %.200s: %s\n", job->names[k], job->sources[k] ? why : "no source generated");
+        }
+        if (job->sources[k]) cuda_image_free(&img);
+        pthread_mutex_lock(&job->lock);
+        job->failures += !ok;
+        pthread_mutex_unlock(&job->lock);
+    }
+}
+
+/* Compile all, on two threads (NVRTC is thread-safe); the failures. */
+static int compile_all(char **sources, const char **names, int count)
+{
+    compile_job job = {sources, names, count, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th;
+    int started = pthread_create(&th, NULL, compile_worker, &job) == 0;
+    compile_worker(&job);
+    if (started) pthread_join(th, NULL);
+    return job.failures;
+}
+
+static char *cuda_source(const char *text, const char *vars)
+{
+    nlsq_model_options o = nlsq_model_options_default();
+    o.vars = vars;
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    if (nlsq_model_parse(text, &o, &m, &e) != NLSQ_OK) {
+        CHECK_MSG(0, "%s: %s", text, e.message);
+        return NULL;
+    }
+    int cols[64], n = m->params.count;
+    for (int j = 0; j < n; j++) cols[j] = j;
+    char *src = codegen_cuda(&m->prog, cols, n);
+    nlsq_model_free(m);
+    return src;
+}
+
+static int need_nvrtc(void)
+{
+    char why[300];
+    if (cuda_nvrtc_get(why, sizeof why)) return 1;
+    snprintf(no_nvrtc, sizeof no_nvrtc, "%s", why);
+    test_skip(why);
+    return 0;
+}
+
+static void test_reference_and_function_models_compile_without_warnings(void)
+{
+    if (!need_nvrtc()) return;
+    enum { NREF = sizeof REFS / sizeof REFS[0], NFN = sizeof FUNCTION_MODELS / sizeof FUNCTION_MODELS[0] };
+    char *sources[NREF + NFN];
+    const char *names[NREF + NFN];
+    for (int k = 0; k < NREF; k++) {
+        sources[k] = cuda_source(REFS[k].text, REFS[k].vars);
+        names[k] = REFS[k].name;
+    }
+    for (int k = 0; k < NFN; k++) {
+        sources[NREF + k] = cuda_source(FUNCTION_MODELS[k], "x");
+        names[NREF + k] = FUNCTION_MODELS[k];
+    }
+    int failures = compile_all(sources, names, NREF + NFN);
+    CHECK_MSG(failures == 0, "%d of %d kernels did not compile cleanly", failures, NREF + NFN);
+    const cuda_nvrtc *nv = cuda_nvrtc_get(NULL, 0);
+    printf("    %d kernels (4 reference models, %d functions and operators) compiled by NVRTC %d.%d (%s) without "
+           "a warning\n",
+           NREF + NFN, NFN, nv->major, nv->minor, nv->path);
+    for (int k = 0; k < NREF + NFN; k++) free(sources[k]);
+}
+
+static void test_random_models_compile_without_warnings(void)
+{
+    if (!need_nvrtc()) return;
+    enum { COUNT = 200 };
+    static tree t;
+    static char text[1 << 16];
+    char *sources[COUNT];
+    const char *names[COUNT];
+    char *texts[COUNT];
+    rng r = {0x5151515151ull};
+    int made = 0;
+    while (made < COUNT) {
+        t.count = 0;
+        int root = gen(&t, &r, 1 + rng_int(&r, 5));
+        size_t len = 0;
+        print(&t, root, text, sizeof text, &len);
+        nlsq_model_options o = nlsq_model_options_default();
+        o.vars = "x,y";
+        nlsq_model *m = NULL;
+        if (nlsq_model_parse(text, &o, &m, NULL) != NLSQ_OK) continue;
+        nlsq_model_free(m);
+        sources[made] = cuda_source(text, "x,y");
+        texts[made] = strdup(text);
+        names[made] = texts[made];
+        made++;
+    }
+    int failures = compile_all(sources, names, COUNT);
+    CHECK_MSG(failures == 0, "%d of %d random kernels did not compile cleanly", failures, COUNT);
+    printf("    %d random models compiled without a warning\n", COUNT);
+    for (int k = 0; k < COUNT; k++) {
+        free(sources[k]);
+        free(texts[k]);
+    }
+}
+
+/* ---- on a GPU ------------------------------------------------------------------------ */
+
+static int need_gpu(void)
+{
+    if (!no_gpu[0]) return 1;
+    test_skip(no_gpu);
+    return 0;
+}
+
+static double rel_diff(double a, double b)
+{
+    double scale = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return scale > 0 ? fabs(a - b) / scale : 0;
+}
+
+static void test_gpu_fits_agree_with_the_cpu_and_repeat_exactly(void)
+{
+    if (!need_gpu()) return;
+    enum { NPTS = 200000 };
+    double *x = malloc(2 * NPTS * sizeof *x), *y = malloc(NPTS * sizeof *y), *sg = malloc(NPTS * sizeof *sg);
+    for (size_t k = 0; k < sizeof REFS / sizeof REFS[0]; k++) {
+        nlsq_model_options mo = nlsq_model_options_default();
+        mo.vars = REFS[k].vars;
+        nlsq_model *m = NULL;
+        nlsq_error e;
+        nlsq_model_parse(REFS[k].text, &mo, &m, &e);
+        rng r = {77 + k};
+        for (size_t i = 0; i < NPTS; i++) {
+            x[i] = rng_range(&r, -3, 3);
+            x[NPTS + i] = rng_range(&r, -3, 3);
+            sg[i] = rng_range(&r, 0.5, 2);
+        }
+        nlsq_model_eval(m, REFS[k].p, x, NPTS, y, NULL, NULL);
+        for (size_t i = 0; i < NPTS; i++) y[i] += 0.02 * sg[i] * (rng_uniform(&r) - 0.5);
+        double p0[10];
+        for (int j = 0; j < REFS[k].n; j++) p0[j] = REFS[k].p[j] * 1.05 + 0.01;
+        for (int variant = 0; variant < 2; variant++) {
+            nlsq_data d = {x, y, NPTS, sg, NLSQ_SIGMA_PER_POINT};
+            nlsq_options o = nlsq_options_default();
+            o.p0 = p0;
+            if (variant) o.loss = NLSQ_LOSS_SOFT_L1;
+            nlsq_result *cpu = NULL, *gpu = NULL, *again = NULL;
+            o.device = "cpu";
+            CHECK(nlsq_curve_fit(m, &d, &o, &cpu, &e) == NLSQ_OK);
+            o.device = "cuda:0";
+            CHECK_MSG(nlsq_curve_fit(m, &d, &o, &gpu, &e) == NLSQ_OK, "%s: %s", REFS[k].name, e.message);
+            CHECK(nlsq_curve_fit(m, &d, &o, &again, &e) == NLSQ_OK);
+            if (cpu && gpu && again) {
+                CHECK_MSG(strcmp(gpu->device, "cuda:0") == 0, "%s: ran on %s", REFS[k].name, gpu->device);
+                double worst = 0, worst_cov = 0;
+                for (int j = 0; j < REFS[k].n; j++) {
+                    worst = fmax(worst, rel_diff(gpu->popt[j], cpu->popt[j]));
+                    worst_cov = fmax(worst_cov, rel_diff(gpu->pcov[j * REFS[k].n + j], cpu->pcov[j * REFS[k].n + j]));
+                    CHECK_SAME(again->popt[j], gpu->popt[j], "%s: a second GPU run, popt[%d]", REFS[k].name, j);
+                }
+                printf("    %-18s %s: GPU vs CPU popt %.1e, var %.1e relative (%s)\n", REFS[k].name,
+                       variant ? "soft_l1" : "linear ", worst, worst_cov, gpu->device_note);
+                CHECK_MSG(worst <= 1e-10 && worst_cov <= 1e-8, "%s: popt %.3g, pcov %.3g", REFS[k].name, worst,
+                          worst_cov);
+            }
+            nlsq_result_free(cpu);
+            nlsq_result_free(gpu);
+            nlsq_result_free(again);
+        }
+        nlsq_model_free(m);
+    }
+    free(x);
+    free(y);
+    free(sg);
+}
+
+static int fill_decay(void *user, size_t first, size_t count, double *const *cols)
+{
+    size_t m = *(const size_t *)user;
+    for (size_t i = 0; i < count; i++) {
+        double x = 10.0 * (double)(first + i) / (double)m;
+        if (cols[0]) cols[0][i] = x;
+        /* deterministic noise of +-0.01 */
+        unsigned long long h = (first + i + 1) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+        if (cols[1]) cols[1][i] = 2.5 * exp(-1.3 * x) + 0.5 + 0.02 * ((double)(h >> 11) * 0x1.0p-53 - 0.5);
+    }
+    return 0;
+}
+
+static void test_gpu_hundred_million_points(void)
+{
+    if (!need_gpu()) return;
+    size_t m = 100000000;
+    nlsq_source *src = NULL;
+    nlsq_model *model = NULL;
+    nlsq_result *r = NULL;
+    nlsq_error e;
+    nlsq_model_parse("a*exp(-b*x) + c", NULL, &model, &e);
+    nlsq_source_from_callback(2, m, fill_decay, &m, 1, &src, &e);
+    nlsq_options o = nlsq_options_default();
+    static const double p0[3] = {2, 1, 0};
+    o.p0 = p0;
+    o.device = "cuda:0";
+    CHECK_MSG(nlsq_fit_source(model, src, NULL, &o, &r, &e) == NLSQ_OK, "%s", e.message);
+    if (r) {
+        printf("    10^8 points on %s (%s): %d passes\n", r->device, r->device_note, r->passes);
+        CHECK(r->success);
+        CHECK_NEAR(r->popt[1], 1.3, 1e-4, "b");
+    }
+    nlsq_result_free(r);
+    nlsq_source_free(src);
+    nlsq_model_free(model);
+}
+
+int main(void)
+{
+    static const test_case tests[] = {
+        TEST(test_a_missing_driver_is_reported_cleanly),
+        TEST(test_reference_and_function_models_compile_without_warnings),
+        TEST(test_random_models_compile_without_warnings),
+        TEST(test_gpu_fits_agree_with_the_cpu_and_repeat_exactly),
+        TEST(test_gpu_hundred_million_points),
+    };
+    return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
+}
