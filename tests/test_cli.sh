@@ -52,6 +52,10 @@ expect_error "p0 outside bounds" "outside its bounds" fit "$data" --model 'a*x' 
 expect_error "unknown column lists the columns" "columns: x, y" fit "$data" --model 'a*x' --y z
 expect_error "bad --nan-policy" "raise or omit" fit "$data" --model 'a*x' --nan-policy skip
 expect_error "bad --backend" "auto, interp or jit" fit "$data" --model 'a*x' --backend gpu
+expect_error "bad --device" "expected auto, cpu, cuda, cuda:N or cuda:all" fit "$data" --model 'a*x' --device tpu
+if ! "$nlsq" devices | grep -q '^cuda:'; then
+    expect_error "--device cuda without a GPU: an error saying why" "device cuda: " fit "$data" --model 'a*x' --device cuda
+fi
 expect_error "bad --threads" "--threads needs a count" fit "$data" --model 'a*x' --threads 0
 expect_error "bad tolerance" "--ftol needs a number" fit "$data" --model 'a*x' --ftol abc
 expect_error "unknown option" "unknown option" fit "$data" --model 'a*x' --frobnicate 1

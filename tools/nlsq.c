@@ -20,6 +20,7 @@
 #include "exec/exec.h"
 #include "exec/jit.h"
 #include "fit/source.h"
+#include "gpu/gpu.h"
 #include "io/io.h"
 #include "nlsq.h"
 
@@ -92,6 +93,8 @@ static const char *USAGE =
     "  --quiet             no report; the exit status tells the outcome\n"
     "  --threads N         threads for the passes (default: $NLSQ_THREADS, else all\n"
     "                      cores); results are the same for any count\n"
+    "  --device D          auto (default: $NLSQ_DEVICE, else a CUDA GPU for 10^6\n"
+    "                      points or more when there is one), cpu, cuda, cuda:N\n"
     "  --backend B         auto (default: $NLSQ_BACKEND, else a compiled kernel when\n"
     "                      one is cached or the data are large), interp, or jit\n"
     "                      (compile now); results are the same on each\n"
@@ -170,6 +173,7 @@ static int parse_args(int argc, char **argv, cli *c)
         else if (strcmp(a, "--raw") == 0) slot = &c->raw;
         else if (strcmp(a, "--column-cache") == 0) slot = &c->column_cache;
         else if (strcmp(a, "--checkpoint") == 0) slot = &c->checkpoint;
+        else if (strcmp(a, "--device") == 0) c->opt.device = v;
         else if (strcmp(a, "--resume") == 0) {
             slot = &c->checkpoint;
             c->opt.resume = 1;
@@ -559,7 +563,17 @@ static int run_devices(void)
     char jit[600];
     jit_describe(jit, sizeof jit);
     printf("jit    %s\n", jit);
-    printf("gpu    none used: the CUDA backend is not part of this version\n");
+    cuda_device_info dev[16];
+    char why[300];
+    int n = cuda_devices(dev, 16, why, sizeof why);
+    if (n < 0) printf("gpu    none: %s\n", why);
+    for (int k = 0; k < n; k++)
+        printf("cuda:%d %s, %.1f GB, compute capability %d.%d, %d multiprocessors\n", dev[k].ordinal, dev[k].name,
+               dev[k].memory / 1e9, dev[k].major, dev[k].minor, dev[k].multiprocessors);
+    const cuda_nvrtc *nv = cuda_nvrtc_get(why, sizeof why);
+    if (nv) printf("nvrtc  %s, version %d.%d: CUDA kernels are compiled at run time\n", nv->path, nv->major, nv->minor);
+    else printf("nvrtc  none: %s\n", why);
+    printf("       --device auto (default: a GPU for 10^6 points or more), cpu, cuda, cuda:N\n");
     return 0;
 }
 
@@ -664,6 +678,7 @@ static void watch_fit(const cli *c, watcher *w, nlsq_options *o)
 
 static void note_backend(const nlsq_result *r)
 {
+    if (strcmp(r->backend, "cuda") == 0) return;
     if (strcmp(r->backend, "interp") == 0 && r->backend_note[0])
         fprintf(stderr, "nlsq: note: no compiled kernel (%s); the interpreter ran the fit\n", r->backend_note);
 }

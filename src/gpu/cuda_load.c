@@ -49,7 +49,7 @@ static const proc_name DRIVER_FNS[] = {
     DRIVER_FN(cuDeviceGet), DRIVER_FN(cuDeviceGetName), DRIVER_FN(cuDeviceTotalMem), DRIVER_FN(cuDeviceGetAttribute),
     DRIVER_FN(cuDevicePrimaryCtxRetain), DRIVER_FN(cuDevicePrimaryCtxRelease), DRIVER_FN(cuCtxSetCurrent),
     DRIVER_FN(cuCtxSynchronize), DRIVER_FN(cuMemGetInfo), DRIVER_FN(cuMemAlloc), DRIVER_FN(cuMemFree),
-    DRIVER_FN(cuMemcpyHtoD), DRIVER_FN(cuMemcpyDtoH), DRIVER_FN(cuMemsetD8), DRIVER_FN(cuModuleLoadData),
+    DRIVER_FN(cuMemcpyHtoD), DRIVER_FN(cuMemcpyDtoH), DRIVER_FN(cuMemsetD8), DRIVER_FN(cuMemcpyDtoD), DRIVER_FN(cuModuleLoadData),
     DRIVER_FN(cuModuleUnload), DRIVER_FN(cuModuleGetFunction), DRIVER_FN(cuLaunchKernel),
 };
 

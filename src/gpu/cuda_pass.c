@@ -130,6 +130,13 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
 {
     memset(g, 0, sizeof *g);
     g->ordinal = s->ordinal;
+    if (s->ncols > GPU_MAX_FREE) {
+        /* the tile and the triangle live in a block's 48 kB of static
+           shared memory: (ncols + 1) x 128 + (ncols + 1)^2 doubles */
+        snprintf(why, why_size, "the GPU kernel takes up to %d free parameters, this fit has %d (use device cpu)",
+                 GPU_MAX_FREE, s->ncols);
+        return -1;
+    }
     g->d = cuda_driver_get(why, why_size);
     if (!g->d) return -1;
     g->ncols = s->ncols;

@@ -41,6 +41,9 @@ int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size);
 
 /* ---- cuda_pass.c: a pass on one device ------------------------------------------- */
 
+/* Free parameters a GPU pass can fold (shared memory per block). */
+#define GPU_MAX_FREE 31
+
 typedef struct gpu_pass_spec {
     int ordinal;
     const program *prog;

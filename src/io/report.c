@@ -26,9 +26,13 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, "model    %s\n", info->model_text);
     fprintf(out, "data     %s: %zu points used", info->data_name, r->m);
     if (info->points_total > r->m) fprintf(out, ", %zu omitted (NaN or Inf)", info->points_total - r->m);
-    fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %d thread%s, %s\n", method_name(r->method),
-            r->nfev, r->njev, info->fit_seconds, r->threads, r->threads == 1 ? "" : "s",
-            strcmp(r->backend, "jit") == 0 ? "compiled kernel" : "interpreter");
+    if (strcmp(r->backend, "cuda") == 0)
+        fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %s (%s)\n", method_name(r->method), r->nfev,
+                r->njev, info->fit_seconds, r->device, r->device_note);
+    else
+        fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %d thread%s, %s\n", method_name(r->method),
+                r->nfev, r->njev, info->fit_seconds, r->threads, r->threads == 1 ? "" : "s",
+                strcmp(r->backend, "jit") == 0 ? "compiled kernel" : "interpreter");
     fprintf(out, "status   %d: %s %s\n\n", r->status, r->message, r->success ? "(converged)" : "(NOT converged)");
     fprintf(out, "  %-12s %22s %16s %10s\n", "parameter", "value", "std error", "rel. error");
     for (int j = 0; j < r->n; j++) {
@@ -133,6 +137,10 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
             r->backend);
     json_string(out, r->backend_note);
     fprintf(out, ",\n  \"passes\": %d,\n  \"jit_passes\": %d,\n  \"threads\": %d", r->passes, r->jit_passes, r->threads);
+    fprintf(out, ",\n  \"device\": ");
+    json_string(out, r->device);
+    fprintf(out, ",\n  \"device_note\": ");
+    json_string(out, r->device_note);
     fprintf(out, ",\n  \"memory_bytes\": %zu,\n  \"resumed_evaluations\": %d\n}\n", r->memory_bytes,
             r->resumed_evaluations);
 }
