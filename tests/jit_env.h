@@ -19,12 +19,27 @@ static int jit_env_fits, jit_env_no_compiler;
 
 /* With NLSQ_DEVICE=cuda... (test_nist_cuda, test_scipy_cuda) on a machine
    without a usable GPU: skip, with the reason. Called first in a test. */
+/* Under the CUDA emulator (NLSQ_TEST_EMULATED_GPU), the reason it cannot
+   run here — it builds kernels with the system C++ compiler — or NULL. */
+static inline const char *emulator_unusable(void)
+{
+    if (!getenv("NLSQ_TEST_EMULATED_GPU")) return NULL;
+    const char *cxx = getenv("NLSQ_EMU_CXX") ? getenv("NLSQ_EMU_CXX") : "c++";
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "command -v %.200s >/dev/null 2>&1", cxx);
+    return system(cmd) == 0 ? NULL : "the CUDA emulator needs a C++ compiler (c++), and there is none";
+}
+
 static inline int device_env_skip(void)
 {
     const char *d = getenv("NLSQ_DEVICE");
     if (!d || strncmp(d, "cuda", 4) != 0) return 0;
     char why[300], msg[400];
     cuda_device_info dev[1];
+    if (emulator_unusable()) {
+        test_skip(emulator_unusable());
+        return 1;
+    }
     if (cuda_devices(dev, 1, why, sizeof why) >= 0) return 0;
     snprintf(msg, sizeof msg, "NLSQ_DEVICE=%s, but %s", d, why);
     test_skip(msg);

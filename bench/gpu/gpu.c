@@ -1,6 +1,7 @@
 /*
  * bench/gpu: the four reference models at 10^5 ... 10^8 points, fitted on
- * the GPU and on all CPU cores in the same run: time to fit, time per pass
+ * the GPU (float64, then float32 data and arithmetic) and on all CPU cores
+ * in the same run: time to fit, time per pass
  * (the fastest pass, from the progress callback), the pass's achieved
  * bytes per second against a device-to-device copy (the bandwidth
  * ceiling, measured here), and the agreement of the parameters.
@@ -56,7 +57,8 @@ static double copy_bandwidth(void)
     if (!d) return NAN;
     CUdevice dev;
     CUcontext ctx;
-    if (d->cuDeviceGet(&dev, 0) || d->cuDevicePrimaryCtxRetain(&ctx, dev) || d->cuCtxSetCurrent(ctx)) return NAN;
+    CUresult rc;
+    if (d->cuDeviceGet(&dev, 0) || !(ctx = cuda_primary_context(d, dev, &rc)) || d->cuCtxSetCurrent(ctx)) return NAN;
     size_t bytes = (size_t)1 << 30;
     CUdeviceptr a = 0, b = 0;
     double best = INFINITY;
@@ -73,7 +75,6 @@ static double copy_bandwidth(void)
     }
     if (a) d->cuMemFree(a);
     if (b) d->cuMemFree(b);
-    d->cuDevicePrimaryCtxRelease(dev);
     return 2.0 * (double)bytes / best;
 }
 
@@ -137,10 +138,13 @@ int main(int argc, char **argv)
             double p0[10];
             for (int j = 0; j < bm->n; j++) p0[j] = bm->p[j] * 1.1 + 0.02;
             nlsq_data d = {x, y, m, NULL, NLSQ_SIGMA_NONE};
-            for (int on_gpu = 1; on_gpu >= 0; on_gpu--) {
+            /* the GPU in float64, in float32, then all CPU cores */
+            for (int run = 0; run < 3; run++) {
+                int on_gpu = run < 2;
                 nlsq_options o = nlsq_options_default();
                 o.p0 = p0;
                 o.device = on_gpu ? "cuda:0" : "cpu";
+                o.gpu_float32 = run == 1;
                 double best = INFINITY;
                 o.progress = fastest_pass;
                 o.progress_data = &best;
@@ -156,10 +160,11 @@ int main(int argc, char **argv)
                 nlsq_curve_fit(model, &d, &o, &r, &e);
                 double t = now() - t0;
                 double bytes = (double)m * (nv + 1) * 8;
-                printf("RESULT %s m=%zu device=%s seconds=%.4f passes=%d pass=%.5f bytes_per_s=%.4g of_copy=%.3f "
+                if (o.gpu_float32) bytes /= 2;
+                printf("RESULT %s m=%zu device=%s%s seconds=%.4f passes=%d pass=%.5f bytes_per_s=%.4g of_copy=%.3f "
                        "b=%.12g status=%d\n",
-                       bm->name, m, r->device, t, r->passes, best, bytes / best, on_gpu ? bytes / best / bw : NAN,
-                       r->popt[1], r->status);
+                       bm->name, m, r->device, o.gpu_float32 ? "-f32" : "", t, r->passes, best, bytes / best,
+                       on_gpu ? bytes / best / bw : NAN, r->popt[1], r->status);
                 fflush(stdout);
                 nlsq_result_free(r);
             }

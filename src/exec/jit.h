@@ -55,7 +55,7 @@ typedef struct jit_kernel {
 char *codegen_kernel(const program *p, const int *cols, int ncols, int width);
 /* The CUDA source of a pass kernel (src/gpu/cuda_kernel.cu with the
    model's per-point code, written from the same forms), or NULL. */
-char *codegen_cuda(const program *p, const int *cols, int ncols);
+char *codegen_cuda(const program *p, const int *cols, int ncols, int float32);
 
 /* ---- jit.c: compile, cache, load ---------------------------------------- */
 

@@ -291,7 +291,7 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
         return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT,
                         "device cuda:all: passes over %d GPUs at once are not implemented yet; name one (cuda:N)", n);
     gpu_pass_spec gs = {dev[ordinal].ordinal, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
-                        sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit};
+                        sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit, fp->opt.gpu_float32 != 0};
     if (gpu_pass_open(&fp->gpu, &gs, why, sizeof why) != 0) {
         gpu_pass_close(&fp->gpu);
         if (is_auto) {
@@ -302,26 +302,69 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
     }
     fp->use_gpu = 1;
     snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinal);
-    snprintf(fp->device_note, sizeof fp->device_note, "%s, kernel %s", fp->gpu.name, fp->gpu.note);
+    snprintf(fp->device_note, sizeof fp->device_note, "%.100s, %s, kernel %.60s", fp->gpu.name,
+             fp->gpu.float32 ? "float32 data and arithmetic" : "float64", fp->gpu.note);
     return NLSQ_OK;
 }
 
+/* Whether window v at point first continues the pending run (p, from
+   point pfirst, pcount points) in memory, column by column. */
+static int continues(const pass_view *p, size_t pfirst, size_t pcount, const pass_view *v, size_t first, int nvars)
+{
+    size_t plo = pfirst - p->base + pcount, lo = first - v->base;
+    for (int k = 0; k < nvars; k++)
+        if (p->x + (size_t)k * p->stride + plo != v->x + (size_t)k * v->stride + lo) return 0;
+    if (p->y + plo != v->y + lo) return 0;
+    return p->sigma ? v->sigma && p->sigma + plo == v->sigma + lo : !v->sigma;
+}
+
 /* Copy the data to the GPU through the reader, window by window (the
-   reader checks them on the way, as in a first CPU pass). */
+   reader checks them on the way, as in a first CPU pass). Windows read in
+   place (caller arrays, mapped files: nothing copied, so they stay valid
+   after the next read) that lie side by side go in one copy of up to
+   UPLOAD_RUN points, as each copy has a fixed cost of its own. */
+#define UPLOAD_RUN ((size_t)1 << 22)
+
+/* Upload points [first, first+count) as the view v holds them, then hand
+   them back to the reader. */
+static int upload_range(fit_problem *fp, pass_data *pd, const pass_view *v, size_t first, size_t count, char *why,
+                        size_t why_size)
+{
+    if (!count) return 0;
+    if (gpu_pass_upload(&fp->gpu, v, first, count, why, why_size) != 0) return -1;
+    if (pd->release) pd->release(pd->ctx, first, count, 0);
+    return 0;
+}
+
 static nlsq_status upload(fit_problem *fp, nlsq_error *err)
 {
     pass_data pd = reader_pass_data(&fp->rd);
-    size_t chunk = pass_chunk_points(fp->m_total);
+    size_t chunk = pass_chunk_points(fp->m_total), pfirst = 0, pcount = 0;
+    int in_place = fp->rd.ncopy == 0;
+    pass_view run = {0};
     char why[400];
     for (size_t first = 0; first < fp->m_total; first += PASS_WINDOW) {
         size_t count = fp->m_total - first < PASS_WINDOW ? fp->m_total - first : PASS_WINDOW;
         pass_view v;
         if (pd.read(pd.ctx, (int)(first / chunk), first, count, 0, &v) != 0)
             return fit_fail(fp, err, NLSQ_ERR_DATA, "%s", fp->rd.why);
-        if (gpu_pass_upload(&fp->gpu, &v, first, count, why, sizeof why) != 0)
+        if (pcount && pcount < UPLOAD_RUN && continues(&run, pfirst, pcount, &v, first, fp->gpu.nvars)) {
+            pcount += count;
+            continue;
+        }
+        if (upload_range(fp, &pd, &run, pfirst, pcount, why, sizeof why) != 0)
             return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
-        if (pd.release) pd.release(pd.ctx, first, count, 0);
+        run = v;
+        pfirst = first;
+        pcount = count;
+        if (!in_place) { /* a copied window is gone at the next read */
+            if (upload_range(fp, &pd, &v, first, count, why, sizeof why) != 0)
+                return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+            pcount = 0;
+        }
     }
+    if (upload_range(fp, &pd, &run, pfirst, pcount, why, sizeof why) != 0)
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
     reader_flush(&fp->rd);
     return NLSQ_OK;
 }

@@ -94,5 +94,8 @@ const cuda_driver *cuda_driver_get(char *why, size_t why_size);
 const cuda_nvrtc *cuda_nvrtc_get(char *why, size_t why_size);
 /* "CUDA_ERROR_OUT_OF_MEMORY: out of memory" for a driver result. */
 void cuda_error_text(const cuda_driver *d, CUresult r, char *buf, size_t size);
+/* The device's primary context, retained on first use and kept for the
+   life of the process (see cuda_load.c); NULL with *result on failure. */
+CUcontext cuda_primary_context(const cuda_driver *d, CUdevice dev, CUresult *result);
 
 #endif

@@ -19,14 +19,21 @@
  */
 #define NLSQ_NC (NLSQ_NCOLS + 1)
 #define NLSQ_TPB 128
+/* the data's type in memory: float with NLSQ_FLOAT32 (the per-point
+   arithmetic then in float too), else double; sums are always double */
+#ifdef NLSQ_FLOAT32
+typedef float NLSQ_DATA;
+#else
+typedef double NLSQ_DATA;
+#endif
 #define NLSQ_WARPS (NLSQ_TPB / 32)
 
 /* ---- scalar ops, as src/model/ops.c ------------------------------------------- */
 
-typedef double V;
+typedef NLSQ_DATA V;
 #define VLOAD(p) (*(p))
-#define VSTORE(p, v) (*(p) = (v))
-#define VSPLAT(s) (s)
+#define VSTORE(p, v) (*(p) = (double)(v))
+#define VSPLAT(s) ((V)(s))
 #define VBOOL(m) ((m) ? 1.0 : 0.0)
 #define VSEL(m, a, b) ((m) ? (a) : (b))
 #define VM(name) name
@@ -160,6 +167,13 @@ __device__ __forceinline__ double warp_sum(double v)
     return v; /* lane 0 holds the warp's sum */
 }
 
+/* The warp's sum, the same bits in every lane (lane 0's, broadcast: a
+   butterfly would give each lane its own rounding). */
+__device__ __forceinline__ double warp_sum_all(double v)
+{
+    return __shfl_sync(0xffffffffu, warp_sum(v), 0);
+}
+
 /* The sum over the block's threads of v, the same bits every time: warps
    by shuffles, then the warps' sums in order by thread 0. Every thread
    gets the result. */
@@ -179,115 +193,152 @@ __device__ double block_sum(double v, double *scratch)
     return scratch[NLSQ_WARPS];
 }
 
-/* ---- the fold of a tile into the block's triangle -------------------------------- */
+/* ---- the fold of a tile into a warp's triangle ------------------------------------ */
 
 /*
- * A: the tile, NLSQ_NC columns of NLSQ_TPB rows (A[c * NLSQ_TPB + t]);
- * R: the block's triangle, column-major (R[k * NLSQ_NC + j]). Column j's
- * reflection maps [R_jj; A(:, j)] onto [alpha; 0]; then every column k > j
- * is updated with one reduced dot product. Thread t owns row t of A.
+ * Each warp folds its own points into its own triangle, with nothing but
+ * shuffles between its lanes: no block-wide barrier in the hot loop. A
+ * tile is 32 * NLSQ_K rows of [J | r]; lane l holds rows l, l + 32, ...
+ * in registers (a[r][c]), so a column's dot product is NLSQ_K local
+ * multiply-adds and one 5-step shuffle reduction, whatever the tile's
+ * height: the shuffles are spread over NLSQ_K points.
+ *
+ * R: the warp's triangle in shared memory, column-major (R[k * NLSQ_NC + j]
+ * is row j, column k). Column j's Householder reflection maps
+ * [R_jj; a(:, j)] onto [alpha; 0]; each later column is updated with one
+ * reduced dot product. Every lane computes the same scalars from the same
+ * broadcast sums; lane 0 writes R. A lane reads the entries of R it needs
+ * before the shuffle that also orders lane 0's write after those reads.
  */
-__device__ void fold_tile(double *A, double *R, double *scratch, double *dots)
+#define NLSQ_K (NLSQ_NC <= 6 ? 8 : NLSQ_NC <= 12 ? 4 : NLSQ_NC <= 20 ? 2 : 1)
+
+__device__ void fold_warp(double (*a)[NLSQ_NC], double *R)
 {
-    int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+    int lane = threadIdx.x & 31;
+#pragma unroll
     for (int j = 0; j < NLSQ_NC; j++) {
-        double aj = A[j * NLSQ_TPB + t];
-        double s = block_sum(aj * aj, scratch);
+        double rjj = R[j * NLSQ_NC + j], local = 0;
+#pragma unroll
+        for (int r = 0; r < NLSQ_K; r++) local += a[r][j] * a[r][j];
+        double s = warp_sum_all(local);
         if (s == 0) continue; /* nothing below the diagonal: no reflection */
-        double rjj = R[j * NLSQ_NC + j];
         double norm = sqrt(rjj * rjj + s);
         double alpha = rjj > 0 ? -norm : norm;
         double v0 = rjj - alpha, beta = 2 / (v0 * v0 + s);
-        /* the dot products of v with every later column, at once: per warp
-           by shuffles into dots[warp][k], then summed over warps in order */
+#pragma unroll
         for (int k = j + 1; k < NLSQ_NC; k++) {
-            double p = warp_sum(aj * A[k * NLSQ_TPB + t]);
-            if (lane == 0) dots[warp * NLSQ_NC + k] = p;
+            double rjk = R[k * NLSQ_NC + j];
+            local = 0;
+#pragma unroll
+            for (int r = 0; r < NLSQ_K; r++) local += a[r][j] * a[r][k];
+            double d = beta * (v0 * rjk + warp_sum_all(local));
+#pragma unroll
+            for (int r = 0; r < NLSQ_K; r++) a[r][k] -= d * a[r][j];
+            if (lane == 0) R[k * NLSQ_NC + j] = rjk - d * v0;
         }
-        __syncthreads();
-        if (t > j && t < NLSQ_NC) {
-            double d = v0 * R[t * NLSQ_NC + j];
-            for (int w = 0; w < NLSQ_WARPS; w++) d += dots[w * NLSQ_NC + t];
-            dots[NLSQ_WARPS * NLSQ_NC + t] = beta * d;
-        }
-        __syncthreads();
-        for (int k = j + 1; k < NLSQ_NC; k++) A[k * NLSQ_TPB + t] -= dots[NLSQ_WARPS * NLSQ_NC + k] * aj;
-        if (t > j && t < NLSQ_NC) R[t * NLSQ_NC + j] -= dots[NLSQ_WARPS * NLSQ_NC + t] * v0;
-        if (t == 0) R[j * NLSQ_NC + j] = alpha;
-        __syncthreads();
+        if (lane == 0) R[j * NLSQ_NC + j] = alpha;
+        __syncwarp();
     }
 }
 
 /* ---- the pass ------------------------------------------------------------------------ */
 
-__device__ __forceinline__ int all_finite_point(const double *x, unsigned long long xstride, unsigned long long i,
-                                                double y, double sg)
+__device__ __forceinline__ int all_finite_point(const NLSQ_DATA *x, unsigned long long xstride,
+                                                unsigned long long i, double y, double sg)
 {
     int ok = isfinite(y) && isfinite(sg);
-    for (int k = 0; k < NLSQ_NVARS; k++) ok &= isfinite(x[k * xstride + i]) != 0;
+    for (int k = 0; k < NLSQ_NVARS; k++) ok &= isfinite((double)x[k * xstride + i]) != 0;
     return ok;
 }
 
+/* Point i's weighted row [J | r] into row, its cost, chi2 and non-finite
+   count into the running sums; an omitted point is a row of zeros. */
+__device__ __forceinline__ void point_row(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x,
+                                          unsigned long long xstride, const NLSQ_DATA *__restrict__ y,
+                                          const NLSQ_DATA *__restrict__ sigma, double sigma_all,
+                                          unsigned long long i, int loss, double f_scale, int omit,
+                                          double *__restrict__ residuals, double *row, double *cost,
+                                          double *chi2, double *bad)
+{
+    model_point(u, x, xstride, i, row);
+    double sg = sigma ? (double)sigma[i] : sigma_all, w = 1.0 / sg, yi = (double)y[i];
+    double r = w * (row[NLSQ_NCOLS] - yi);
+    if (omit && !all_finite_point(x, xstride, i, yi, sg)) {
+        for (int c = 0; c < NLSQ_NC; c++) row[c] = 0;
+        if (residuals) residuals[i] = nan("");
+        return;
+    }
+    *chi2 += r * r;
+    double s = 1;
+    if (loss == LOSS_LINEAR)
+        *cost += 0.5 * r * r;
+    else
+        s = loss_scale_row(loss, f_scale, &r, cost);
+    if (residuals) residuals[i] = r;
+    int nonfinite = !isfinite(r);
+    for (int c = 0; c < NLSQ_NCOLS; c++) {
+        row[c] *= s * w;
+        nonfinite |= !isfinite(row[c]);
+    }
+    row[NLSQ_NCOLS] = r;
+    *bad += nonfinite;
+}
+
 /*
- * Points [b * per_block, (b + 1) * per_block) of m for block b. sigma may
- * be NULL (then sigma_all for every point); residuals, if not NULL, get
- * the weighted (loss-scaled) residual of every point (NaN where omitted).
- * out_R gets the block's triangle, out_sums its cost, chi2 and the count
- * of rows with non-finite entries.
+ * Points [b * per_block, (b + 1) * per_block) of m for block b: the
+ * block's warps take its tiles in turn (warp w: tiles w, w + WARPS, ...),
+ * then warp 0 folds the other warps' triangles into its own, in order.
+ * sigma may be NULL (then sigma_all for every point); residuals, if not
+ * NULL, get the weighted (loss-scaled) residual of every point (NaN where
+ * omitted). out_R gets the block's triangle, out_sums its cost, chi2 and
+ * the count of rows with non-finite entries.
  */
 extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
-nlsq_pass(const double *__restrict__ u, const double *__restrict__ x, unsigned long long xstride,
-          const double *__restrict__ y, const double *__restrict__ sigma, double sigma_all, unsigned long long m,
-          unsigned long long per_block, int loss, double f_scale, int omit, double *__restrict__ residuals,
-          double *__restrict__ out_R, double *__restrict__ out_sums)
+nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
+          const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
+          unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
+          double *__restrict__ residuals, double *__restrict__ out_R, double *__restrict__ out_sums)
 {
-    __shared__ double A[NLSQ_NC * NLSQ_TPB];
-    __shared__ double R[NLSQ_NC * NLSQ_NC];
+    __shared__ double R[NLSQ_WARPS][NLSQ_NC * NLSQ_NC];
     __shared__ double scratch[NLSQ_WARPS + 1];
-    __shared__ double dots[(NLSQ_WARPS + 1) * NLSQ_NC];
-    int t = threadIdx.x;
-    for (int i = t; i < NLSQ_NC * NLSQ_NC; i += NLSQ_TPB) R[i] = 0;
+    int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+    for (int i = lane; i < NLSQ_NC * NLSQ_NC; i += 32) R[warp][i] = 0;
+    __syncwarp();
     double cost = 0, chi2 = 0, bad = 0;
     unsigned long long first = (unsigned long long)blockIdx.x * per_block;
     unsigned long long last = first + per_block < m ? first + per_block : m;
-    for (unsigned long long base = first; base < last; base += NLSQ_TPB) {
-        unsigned long long i = base + t;
-        double out[NLSQ_NC];
-        for (int c = 0; c < NLSQ_NC; c++) out[c] = 0;
-        if (i < last) {
-            model_point(u, x, xstride, i, out);
-            double sg = sigma ? sigma[i] : sigma_all, w = 1.0 / sg, yi = y[i];
-            double r = w * (out[NLSQ_NCOLS] - yi);
-            if (omit && !all_finite_point(x, xstride, i, yi, sg)) {
-                for (int c = 0; c < NLSQ_NC; c++) out[c] = 0;
-                if (residuals) residuals[i] = nan("");
-            } else {
-                chi2 += r * r;
-                double s = 1;
-                if (loss == LOSS_LINEAR)
-                    cost += 0.5 * r * r;
-                else
-                    s = loss_scale_row(loss, f_scale, &r, &cost);
-                if (residuals) residuals[i] = r;
-                int nonfinite = !isfinite(r);
-                for (int c = 0; c < NLSQ_NCOLS; c++) {
-                    out[c] *= s * w;
-                    nonfinite |= !isfinite(out[c]);
-                }
-                out[NLSQ_NCOLS] = r;
-                bad += nonfinite;
-            }
+    const unsigned long long tile = 32ull * NLSQ_K;
+    for (unsigned long long base = first + warp * tile; base < last; base += NLSQ_WARPS * tile) {
+        double a[NLSQ_K][NLSQ_NC];
+#pragma unroll
+        for (int r = 0; r < NLSQ_K; r++) {
+            unsigned long long i = base + (unsigned long long)r * 32 + lane;
+#pragma unroll
+            for (int c = 0; c < NLSQ_NC; c++) a[r][c] = 0;
+            if (i < last)
+                point_row(u, x, xstride, y, sigma, sigma_all, i, loss, f_scale, omit, residuals, a[r], &cost,
+                          &chi2, &bad);
         }
-        __syncthreads();
-        for (int c = 0; c < NLSQ_NC; c++) A[c * NLSQ_TPB + t] = out[c];
-        __syncthreads();
-        fold_tile(A, R, scratch, dots);
+        fold_warp(a, R[warp]);
     }
+    __syncthreads();
+    /* the other warps' triangles, row by row (lane l < NC holds row l), into warp 0's */
+    if (warp == 0)
+        for (int w = 1; w < NLSQ_WARPS; w++) {
+            double a[NLSQ_K][NLSQ_NC];
+#pragma unroll
+            for (int r = 0; r < NLSQ_K; r++)
+#pragma unroll
+                for (int c = 0; c < NLSQ_NC; c++)
+                    a[r][c] = r == 0 && lane < NLSQ_NC && c >= lane ? R[w][c * NLSQ_NC + lane] : 0;
+            fold_warp(a, R[0]);
+        }
     double total_cost = block_sum(cost, scratch);
     double total_chi2 = block_sum(chi2, scratch);
     double total_bad = block_sum(bad, scratch);
     __syncthreads();
-    for (int i = t; i < NLSQ_NC * NLSQ_NC; i += NLSQ_TPB) out_R[(unsigned long long)blockIdx.x * NLSQ_NC * NLSQ_NC + i] = R[i];
+    for (int i = t; i < NLSQ_NC * NLSQ_NC; i += NLSQ_TPB)
+        out_R[(unsigned long long)blockIdx.x * NLSQ_NC * NLSQ_NC + i] = R[0][i];
     if (t == 0) {
         out_sums[3 * blockIdx.x] = total_cost;
         out_sums[3 * blockIdx.x + 1] = total_chi2;

@@ -159,3 +159,33 @@ void cuda_error_text(const cuda_driver *d, CUresult r, char *buf, size_t size)
     if (d && d->cuGetErrorString) d->cuGetErrorString(r, &text);
     snprintf(buf, size, "CUDA error %d%s%s", r, text ? ": " : "", text ? text : "");
 }
+
+/*
+ * The primary context of a device, retained once for the life of the
+ * process. Releasing it after every fit would destroy it (the count drops
+ * to zero) and the next fit would pay for a new one, tens to hundreds of
+ * milliseconds — more than a whole fit of 10^7 points. The CUDA runtime
+ * keeps its contexts the same way.
+ */
+static struct {
+    pthread_mutex_t lock;
+    CUcontext ctx[64];
+} contexts = {PTHREAD_MUTEX_INITIALIZER, {0}};
+
+CUcontext cuda_primary_context(const cuda_driver *d, CUdevice dev, CUresult *result)
+{
+    *result = NLSQ_CUDA_SUCCESS;
+    if (dev < 0 || dev >= 64) {
+        *result = 101; /* CUDA_ERROR_INVALID_DEVICE */
+        return NULL;
+    }
+    pthread_mutex_lock(&contexts.lock);
+    if (!contexts.ctx[dev]) {
+        CUcontext c = NULL;
+        *result = d->cuDevicePrimaryCtxRetain(&c, dev);
+        if (*result == NLSQ_CUDA_SUCCESS) contexts.ctx[dev] = c;
+    }
+    CUcontext c = contexts.ctx[dev];
+    pthread_mutex_unlock(&contexts.lock);
+    return c;
+}

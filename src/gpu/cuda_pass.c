@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec/exec.h"
 #include "exec/jit.h"
 #include "gpu.h"
 #include "linalg/linalg.h"
@@ -149,22 +150,29 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     g->loss = (int)s->loss;
     g->f_scale = s->f_scale;
     g->omit = s->omit;
+    g->float32 = s->float32;
+    g->esize = s->float32 ? sizeof(float) : sizeof(double);
     CU(g->d->cuDeviceGet(&g->dev, s->ordinal), "cuDeviceGet");
     g->d->cuDeviceGetName(g->name, (int)sizeof g->name, g->dev);
     g->d->cuDeviceGetAttribute(&g->major, NLSQ_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, g->dev);
     g->d->cuDeviceGetAttribute(&g->minor, NLSQ_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, g->dev);
     int sms = 1;
     g->d->cuDeviceGetAttribute(&sms, NLSQ_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, g->dev);
-    CU(g->d->cuDevicePrimaryCtxRetain(&g->ctx, g->dev), "cuDevicePrimaryCtxRetain");
+    CUresult rc_ctx;
+    g->ctx = cuda_primary_context(g->d, g->dev, &rc_ctx);
+    CU(rc_ctx, "cuDevicePrimaryCtxRetain");
     g->retained = 1;
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     /* enough blocks to fill every multiprocessor several times over; each
        folds a contiguous range of points */
     unsigned long long tiles = (g->m + TPB - 1) / TPB;
+    /* (a warp's tile is 32 * NLSQ_K points, NLSQ_K up to 8: at least
+       four of those per warp, else the blocks are too short to pay) */
     unsigned long long want = (unsigned long long)sms * 16;
+    if (want > tiles / 32) want = tiles / 32 ? tiles / 32 : 1;
     g->nblocks = (unsigned)(tiles < want ? (tiles ? tiles : 1) : want);
     g->per_block = (tiles + g->nblocks - 1) / g->nblocks * TPB;
-    size_t data = (size_t)g->m * sizeof(double) * (size_t)(g->nvars + 1 + g->has_sigma);
+    size_t data = (size_t)g->m * g->esize * (size_t)(g->nvars + 1 + g->has_sigma);
     size_t free_bytes = 0, total = 0;
     CU(g->d->cuMemGetInfo(&free_bytes, &total), "cuMemGetInfo");
     if (data + ((size_t)g->nblocks * (size_t)(g->nc * g->nc + 3) + (size_t)g->nuniform) * 8 > free_bytes) {
@@ -174,7 +182,7 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
                  data * 1e-9, g->ordinal, free_bytes * 1e-9);
         return -1;
     }
-    char *source = codegen_cuda(s->prog, s->cols, s->ncols);
+    char *source = codegen_cuda(s->prog, s->cols, s->ncols, s->float32);
     if (!source) {
         snprintf(why, why_size, "out of memory for the CUDA kernel's source");
         return -1;
@@ -183,18 +191,37 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     free(source);
     if (rc != 0) return -1;
     CU(g->d->cuModuleGetFunction(&g->fn, g->mod, "nlsq_pass"), "cuModuleGetFunction");
-    CU(g->d->cuMemAlloc(&g->x, (size_t)g->m * (size_t)(g->nvars ? g->nvars : 1) * 8), "cuMemAlloc (x)");
-    CU(g->d->cuMemAlloc(&g->y, (size_t)(g->m ? g->m : 1) * 8), "cuMemAlloc (y)");
-    if (g->has_sigma) CU(g->d->cuMemAlloc(&g->sigma, (size_t)g->m * 8), "cuMemAlloc (sigma)");
+    CU(g->d->cuMemAlloc(&g->x, (size_t)(g->m ? g->m : 1) * (size_t)(g->nvars ? g->nvars : 1) * g->esize),
+       "cuMemAlloc (x)");
+    CU(g->d->cuMemAlloc(&g->y, (size_t)(g->m ? g->m : 1) * g->esize), "cuMemAlloc (y)");
+    if (g->has_sigma) CU(g->d->cuMemAlloc(&g->sigma, (size_t)(g->m ? g->m : 1) * g->esize), "cuMemAlloc (sigma)");
     CU(g->d->cuMemAlloc(&g->u, (size_t)(g->nuniform ? g->nuniform : 1) * 8), "cuMemAlloc (u)");
     CU(g->d->cuMemAlloc(&g->R, (size_t)g->nblocks * (size_t)(g->nc * g->nc) * 8), "cuMemAlloc (R)");
     CU(g->d->cuMemAlloc(&g->sums, (size_t)g->nblocks * 3 * 8), "cuMemAlloc (sums)");
     g->hR = malloc((size_t)g->nblocks * (size_t)(g->nc * g->nc) * sizeof *g->hR);
     g->hsums = malloc((size_t)g->nblocks * 3 * sizeof *g->hsums);
     g->work = malloc((size_t)(g->nc * g->nc) * sizeof *g->work);
-    if (!g->hR || !g->hsums || !g->work) {
+    if (g->float32) g->stage = malloc(PASS_WINDOW * sizeof *g->stage);
+    if (!g->hR || !g->hsums || !g->work || (g->float32 && !g->stage)) {
         snprintf(why, why_size, "out of memory");
         return -1;
+    }
+    return 0;
+}
+
+/* count values from src to element first of the device array dst, as
+   float32 (through the staging window) or float64. */
+static int put(gpu_pass *g, CUdeviceptr dst, size_t first, const double *src, size_t count, const char *what,
+               char *why, size_t why_size)
+{
+    if (!g->float32) {
+        CU(g->d->cuMemcpyHtoD(dst + first * 8, src, count * 8), what);
+        return 0;
+    }
+    for (size_t done = 0; done < count; done += PASS_WINDOW) {
+        size_t n = count - done < PASS_WINDOW ? count - done : PASS_WINDOW;
+        for (size_t i = 0; i < n; i++) g->stage[i] = (float)src[done + i];
+        CU(g->d->cuMemcpyHtoD(dst + (first + done) * 4, g->stage, n * 4), what);
     }
     return 0;
 }
@@ -203,10 +230,12 @@ int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count,
 {
     size_t lo = first - v->base;
     for (int k = 0; k < g->nvars; k++)
-        CU(g->d->cuMemcpyHtoD(g->x + ((size_t)k * g->m + first) * 8, v->x + (size_t)k * v->stride + lo, count * 8),
-           "cuMemcpyHtoD (x)");
-    CU(g->d->cuMemcpyHtoD(g->y + first * 8, v->y + lo, count * 8), "cuMemcpyHtoD (y)");
-    if (g->has_sigma) CU(g->d->cuMemcpyHtoD(g->sigma + first * 8, v->sigma + lo, count * 8), "cuMemcpyHtoD (sigma)");
+        if (put(g, g->x, (size_t)k * g->m + first, v->x + (size_t)k * v->stride + lo, count, "cuMemcpyHtoD (x)",
+                why, why_size) != 0)
+            return -1;
+    if (put(g, g->y, first, v->y + lo, count, "cuMemcpyHtoD (y)", why, why_size) != 0) return -1;
+    if (g->has_sigma && put(g, g->sigma, first, v->sigma + lo, count, "cuMemcpyHtoD (sigma)", why, why_size) != 0)
+        return -1;
     return 0;
 }
 
@@ -261,10 +290,10 @@ void gpu_pass_close(gpu_pass *g)
         for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++)
             if (bufs[k]) g->d->cuMemFree(bufs[k]);
         if (g->mod) g->d->cuModuleUnload(g->mod);
-        if (g->retained) g->d->cuDevicePrimaryCtxRelease(g->dev);
     }
     free(g->hR);
     free(g->hsums);
     free(g->work);
+    free(g->stage);
     memset(g, 0, sizeof *g);
 }

@@ -55,6 +55,7 @@ typedef struct gpu_pass_spec {
     nlsq_loss loss;
     double f_scale;
     int omit;            /* nan_policy omit                             */
+    int float32;         /* data and per-point arithmetic in float32    */
 } gpu_pass_spec;
 
 typedef struct gpu_pass {
@@ -66,7 +67,9 @@ typedef struct gpu_pass {
     int retained;
     CUmodule mod;
     CUfunction fn;
-    int ncols, nc, nvars, nuniform, has_sigma, loss, omit;
+    int ncols, nc, nvars, nuniform, has_sigma, loss, omit, float32;
+    size_t esize;        /* bytes per data value on the device: 4 or 8  */
+    float *stage;        /* float32: a window converted for upload      */
     double sigma_all, f_scale;
     size_t m;
     unsigned nblocks;
