@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "exec/jit.h"
@@ -99,14 +100,16 @@ static void *compile_worker(void *arg)
     }
 }
 
-/* Compile all, on two threads (NVRTC is thread-safe); the failures. */
+/* Compile all, on every core (NVRTC is thread-safe); the failures. */
 static int compile_all(char **sources, const char **names, int count)
 {
     compile_job job = {sources, names, count, 0, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t th;
-    int started = pthread_create(&th, NULL, compile_worker, &job) == 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int extra = cores > 1 ? (cores > 16 ? 15 : (int)cores - 1) : 0, started = 0;
+    pthread_t th[15];
+    while (started < extra && pthread_create(&th[started], NULL, compile_worker, &job) == 0) started++;
     compile_worker(&job);
-    if (started) pthread_join(th, NULL);
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
     return job.failures;
 }
 
@@ -257,6 +260,11 @@ static void test_gpu_fits_agree_with_the_cpu_and_repeat_exactly(void)
             nlsq_data d = {x, y, NPTS, sg, NLSQ_SIGMA_PER_POINT};
             nlsq_options o = nlsq_options_default();
             o.p0 = p0;
+            /* tight tolerances: both fits go all the way to the minimum, so
+               they differ by rounding, not by where the solver stopped (with
+               the defaults the last step can differ: ftol 1e-8 leaves the
+               parameters free to about 1e-4 of a standard error) */
+            o.ftol = o.xtol = o.gtol = 1e-14;
             if (variant) o.loss = NLSQ_LOSS_SOFT_L1;
             nlsq_result *cpu = NULL, *gpu = NULL, *again = NULL;
             o.device = "cpu";
@@ -278,18 +286,22 @@ static void test_gpu_fits_agree_with_the_cpu_and_repeat_exactly(void)
                           worst_cov);
             }
             if (cpu && !variant) {
-                /* float32 data and arithmetic: within 1% of a standard error */
+                /* float32 data and Jacobian (residuals in float64): the
+                   parameters to 1e-5, the variances to 1e-4 */
                 nlsq_result *f32 = NULL;
                 o.gpu_float32 = 1;
                 CHECK_MSG(nlsq_curve_fit(m, &d, &o, &f32, &e) == NLSQ_OK, "%s float32: %s", REFS[k].name, e.message);
                 if (f32) {
-                    double worst = 0;
-                    for (int j = 0; j < REFS[k].n; j++)
-                        worst = fmax(worst, fabs(f32->popt[j] - cpu->popt[j]) / cpu->perr[j]);
-                    printf("    %-18s float32: popt within %.1e standard errors of the CPU's (%s)\n", REFS[k].name,
-                           worst, f32->device_note);
-                    CHECK_MSG(worst <= 1e-2, "%s float32: %.3g standard errors off", REFS[k].name, worst);
-                    CHECK_MSG(strstr(f32->device_note, "float32") != NULL, "%s", f32->device_note);
+                    double worst = 0, worst_cov = 0;
+                    for (int j = 0; j < REFS[k].n; j++) {
+                        worst = fmax(worst, param_diff(f32->popt[j], cpu->popt[j], cpu->perr[j]));
+                        worst_cov = fmax(worst_cov, rel_diff(f32->pcov[j * REFS[k].n + j], cpu->pcov[j * REFS[k].n + j]));
+                    }
+                    printf("    %-18s float32: GPU vs CPU popt %.1e, var %.1e relative, %d passes against %d (%s)\n",
+                           REFS[k].name, worst, worst_cov, f32->passes, cpu->passes, f32->device_note);
+                    CHECK_MSG(worst <= 1e-5 && worst_cov <= 1e-4, "%s float32: popt %.3g, pcov %.3g", REFS[k].name,
+                              worst, worst_cov);
+                    CHECK_MSG(strstr(f32->device_note, "float32 data") != NULL, "%s", f32->device_note);
                 }
                 nlsq_result_free(f32);
             }

@@ -55,5 +55,10 @@ else
     echo "note: the Python NLSQ peer needs jax with CUDA and nlsq importable by $py; not run"
     "$py" -c 'import jax, nlsq' 2>&1 | tail -3
 fi
+# where a pass's time goes: one pass kernel at 10^7 points under Nsight Compute
+if command -v ncu >/dev/null; then
+    step ncu 120 ncu --kernel-name nlsq_pass --launch-skip 3 --launch-count 1 --section SpeedOfLight \
+        --section Occupancy --section LaunchStats ./build-gpu/bench/bench_gpu 1e7 decay,gauss3
+fi
 echo "=== $failed step(s) failed"
 exit $((failed > 0))

@@ -199,11 +199,11 @@ static char *live_instructions(const program *p, const int *want, int nwant)
 /*
  * The per-point code, for the CPU (model_block: a loop over the block in
  * steps of NLSQ_W points, outputs NLSQ_BLOCK apart) or for CUDA
- * (model_point: one point, thread i; outputs side by side). Output column
+ * (cuda names the function: one point, thread i; outputs side by side). Output column
  * c < ncols is dF/dp[cols[c]], column ncols is F. Both are written from
  * the same instructions and forms; only the frame differs.
  */
-static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncols, int cuda)
+static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncols, const char *cuda)
 {
     int want[ncols + 1];
     for (int c = 0; c < ncols; c++) want[c] = p->out[cols[c] + 1];
@@ -215,9 +215,9 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
     }
     const char *in = cuda ? "    " : "        ";
     if (cuda)
-        sb_printf(b, "__device__ __forceinline__ void model_point(const double *__restrict__ u,\n"
+        sb_printf(b, "__device__ __forceinline__ void %s(const double *__restrict__ u,\n"
                      "        const NLSQ_DATA *__restrict__ xb, unsigned long long xstride, unsigned long long i,\n"
-                     "        double *__restrict__ out)\n{\n");
+                     "        double *__restrict__ out)\n{\n", cuda);
     else
         sb_printf(b, "static void model_block(const double *restrict u, const double *restrict xb, size_t xstride,\n"
                      "                        double *restrict out)\n{\n");
@@ -237,12 +237,20 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
     if (!cuda) sb_printf(b, "    for (int i = 0; i < NLSQ_BLOCK; i += NLSQ_W) {\n");
     for (int k = 0; k < p->nvars; k++)
         if (read[k]) sb_printf(b, "%sconst V s%d = VLOAD(xb + %d * xstride + i);\n", in, k, k);
-    int first_temp = p->nvars + p->nbcast;
-    if (p->nslots > first_temp) {
-        sb_printf(b, "%sV", in);
-        for (int s = first_temp; s < p->nslots; s++) sb_printf(b, "%s s%d", s > first_temp ? "," : "", s);
-        sb_printf(b, ";\n");
+    /* the temporaries that the emitted instructions write (a declared,
+       unused one would be a warning for NVRTC) */
+    int first_temp = p->nvars + p->nbcast, ntemp = 0;
+    char written[p->nslots > 0 ? p->nslots : 1];
+    memset(written, 0, sizeof written);
+    for (int i = 0; i < p->npinstr; i++)
+        if (live[i] && p->pinstr[i].dst >= first_temp) written[p->pinstr[i].dst] = 1;
+    for (int s = first_temp; s < p->nslots; s++) {
+        if (!written[s]) continue;
+        if (ntemp == 0) sb_printf(b, "%sV s%d", in, s);
+        else sb_printf(b, ", s%d", s);
+        ntemp++;
     }
+    if (ntemp) sb_printf(b, ";\n");
     for (int i = 0; i < p->npinstr; i++) {
         if (!live[i]) continue;
         sb_printf(b, "%ss%d = ", in, p->pinstr[i].dst);
@@ -270,7 +278,14 @@ static char *splice(const char *rt, const program *p, const int *cols, int ncols
     if (float32) sb_printf(&b, "#define NLSQ_FLOAT32 1\n");
     sb_put(&b, rt, (size_t)(split - rt));
     if (!cuda) emit_uniform(&b, p);
-    emit_point_code(&b, p, cols, ncols, cuda);
+    emit_point_code(&b, p, cols, ncols, cuda ? "model_point" : NULL);
+    if (float32) {
+        /* the model's value alone in double: residuals stay exact to
+           float64 while the Jacobian is computed in float32 */
+        sb_printf(&b, "#undef V\n#define V double\n");
+        emit_point_code(&b, p, cols, 0, "model_value");
+        sb_printf(&b, "#undef V\n#define V NLSQ_DATA\n");
+    }
     sb_put(&b, split, strlen(split));
     if (b.failed) {
         free(b.s);

@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,7 +292,8 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
         return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT,
                         "device cuda:all: passes over %d GPUs at once are not implemented yet; name one (cuda:N)", n);
     gpu_pass_spec gs = {dev[ordinal].ordinal, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
-                        sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit, fp->opt.gpu_float32 != 0};
+                        sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit, fp->opt.gpu_float32 != 0,
+                        fp->ps.nworkers};
     if (gpu_pass_open(&fp->gpu, &gs, why, sizeof why) != 0) {
         gpu_pass_close(&fp->gpu);
         if (is_auto) {
@@ -303,7 +305,7 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
     fp->use_gpu = 1;
     snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinal);
     snprintf(fp->device_note, sizeof fp->device_note, "%.100s, %s, kernel %.60s", fp->gpu.name,
-             fp->gpu.float32 ? "float32 data and arithmetic" : "float64", fp->gpu.note);
+             fp->gpu.float32 ? "float32 data and Jacobian" : "float64", fp->gpu.note);
     return NLSQ_OK;
 }
 
@@ -318,54 +320,104 @@ static int continues(const pass_view *p, size_t pfirst, size_t pcount, const pas
     return p->sigma ? v->sigma && p->sigma + plo == v->sigma + lo : !v->sigma;
 }
 
-/* Copy the data to the GPU through the reader, window by window (the
-   reader checks them on the way, as in a first CPU pass). Windows read in
-   place (caller arrays, mapped files: nothing copied, so they stay valid
-   after the next read) that lie side by side go in one copy of up to
-   UPLOAD_RUN points, as each copy has a fixed cost of its own. */
+/*
+ * Copying the data to the GPU: through the reader, which checks them on
+ * the way as in a first CPU pass, chunk by chunk on the pass's threads
+ * (each chunk's statistics are its own, so the check's result does not
+ * depend on which thread read what). Windows read in place (caller
+ * arrays, mapped files: nothing copied, so they stay valid after the next
+ * read) that lie side by side go in one copy of up to UPLOAD_RUN points,
+ * as each copy has a fixed cost of its own.
+ */
 #define UPLOAD_RUN ((size_t)1 << 22)
+
+typedef struct upload_job {
+    fit_problem *fp;
+    pass_data pd;
+    size_t chunk;
+    int in_place;
+    pthread_mutex_t lock;
+    int failed_chunk;     /* the lowest chunk that failed, or -1 */
+    nlsq_status status;
+    char why[400];
+} upload_job;
+
+static void upload_failed(upload_job *job, int chunk, nlsq_status st, const char *why)
+{
+    pthread_mutex_lock(&job->lock);
+    if (job->failed_chunk < 0 || chunk < job->failed_chunk) {
+        job->failed_chunk = chunk;
+        job->status = st;
+        snprintf(job->why, sizeof job->why, "%s", why);
+    }
+    pthread_mutex_unlock(&job->lock);
+}
 
 /* Upload points [first, first+count) as the view v holds them, then hand
    them back to the reader. */
-static int upload_range(fit_problem *fp, pass_data *pd, const pass_view *v, size_t first, size_t count, char *why,
+static int upload_range(upload_job *job, int worker, const pass_view *v, size_t first, size_t count, char *why,
                         size_t why_size)
 {
     if (!count) return 0;
-    if (gpu_pass_upload(&fp->gpu, v, first, count, why, why_size) != 0) return -1;
-    if (pd->release) pd->release(pd->ctx, first, count, 0);
+    if (gpu_pass_upload(&job->fp->gpu, v, first, count, worker, why, why_size) != 0) return -1;
+    if (job->pd.release) job->pd.release(job->pd.ctx, first, count, worker);
     return 0;
 }
 
-static nlsq_status upload(fit_problem *fp, nlsq_error *err)
+static void upload_chunk(void *ctx, int chunk, int worker)
 {
-    pass_data pd = reader_pass_data(&fp->rd);
-    size_t chunk = pass_chunk_points(fp->m_total), pfirst = 0, pcount = 0;
-    int in_place = fp->rd.ncopy == 0;
+    upload_job *job = ctx;
+    fit_problem *fp = job->fp;
+    size_t lo = (size_t)chunk * job->chunk, hi = lo + job->chunk < fp->m_total ? lo + job->chunk : fp->m_total;
+    size_t pfirst = 0, pcount = 0;
     pass_view run = {0};
     char why[400];
-    for (size_t first = 0; first < fp->m_total; first += PASS_WINDOW) {
-        size_t count = fp->m_total - first < PASS_WINDOW ? fp->m_total - first : PASS_WINDOW;
+    if (gpu_pass_bind(&fp->gpu, why, sizeof why) != 0) {
+        upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
+        return;
+    }
+    for (size_t first = lo; first < hi; first += PASS_WINDOW) {
+        size_t count = hi - first < PASS_WINDOW ? hi - first : PASS_WINDOW;
         pass_view v;
-        if (pd.read(pd.ctx, (int)(first / chunk), first, count, 0, &v) != 0)
-            return fit_fail(fp, err, NLSQ_ERR_DATA, "%s", fp->rd.why);
+        if (job->pd.read(job->pd.ctx, chunk, first, count, worker, &v) != 0) {
+            upload_failed(job, chunk, NLSQ_ERR_DATA, fp->rd.why);
+            return;
+        }
         if (pcount && pcount < UPLOAD_RUN && continues(&run, pfirst, pcount, &v, first, fp->gpu.nvars)) {
             pcount += count;
             continue;
         }
-        if (upload_range(fp, &pd, &run, pfirst, pcount, why, sizeof why) != 0)
-            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+        if (upload_range(job, worker, &run, pfirst, pcount, why, sizeof why) != 0) {
+            upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
+            return;
+        }
         run = v;
         pfirst = first;
         pcount = count;
-        if (!in_place) { /* a copied window is gone at the next read */
-            if (upload_range(fp, &pd, &v, first, count, why, sizeof why) != 0)
-                return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+        if (!job->in_place) { /* a copied window is gone at the next read */
+            if (upload_range(job, worker, &v, first, count, why, sizeof why) != 0) {
+                upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
+                return;
+            }
             pcount = 0;
         }
     }
-    if (upload_range(fp, &pd, &run, pfirst, pcount, why, sizeof why) != 0)
-        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+    if (upload_range(job, worker, &run, pfirst, pcount, why, sizeof why) != 0)
+        upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
+}
+
+static nlsq_status upload(fit_problem *fp, nlsq_error *err)
+{
+    upload_job job = {fp, reader_pass_data(&fp->rd), pass_chunk_points(fp->m_total), fp->rd.ncopy == 0,
+                      PTHREAD_MUTEX_INITIALIZER, -1, NLSQ_OK, ""};
+    int nchunks = (int)((fp->m_total + job.chunk - 1) / job.chunk);
+    pool_run(fp->ps.pool, upload_chunk, &job, nchunks);
+    pthread_mutex_destroy(&job.lock);
     reader_flush(&fp->rd);
+    if (job.failed_chunk >= 0) return fit_fail(fp, err, job.status, "%s", job.why);
+    /* the pool's threads were bound to the context; the caller's is again */
+    char why[400];
+    if (gpu_pass_bind(&fp->gpu, why, sizeof why) != 0) return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
     return NLSQ_OK;
 }
 

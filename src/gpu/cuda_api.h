@@ -58,6 +58,8 @@ typedef struct cuda_driver {
     CUresult (*cuModuleGetFunction)(CUfunction *fn, CUmodule module, const char *name);
     CUresult (*cuLaunchKernel)(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                unsigned bz, unsigned shared_bytes, CUstream stream, void **params, void **extra);
+    CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int *blocks, CUfunction fn, int block_size,
+                                                            size_t dynamic_shared_bytes);
     int version;            /* of the driver, e.g. 12040 */
 } cuda_driver;
 

@@ -4,23 +4,28 @@
  * the model's per-point code in at the marker, from the same scheduled
  * program and the same per-op forms as the CPU kernels).
  *
- * One thread block folds a contiguous range of points into its own upper
- * triangle R_aug: in tiles of NLSQ_TPB points, each thread evaluates its
- * point (model, Jacobian), weights it (sigma, robust loss, nan_policy
- * omit) into a row of [J | r] in shared memory, and the tile is folded
- * into the block's triangle by Householder reflections whose dot products
- * are reduced warp by warp with shuffles and then across the warps in a
- * fixed order. Nothing is summed with atomics: every sum has one order, so
- * a pass gives the same bits on every run. The blocks' triangles, costs
- * and counts go back to the host, which merges them in a fixed tree
- * (qr_merge), as the CPU merges its chunks.
+ * One thread block folds a contiguous range of points into an upper
+ * triangle R_aug. Within the block each warp folds its own tiles: each
+ * lane evaluates its points (model, Jacobian), weights them (sigma,
+ * robust loss, nan_policy omit) into rows of [J | r] held in registers,
+ * and the warp folds the tile into its own triangle by Householder
+ * reflections whose dot products are reduced with shuffles. At the end
+ * the warps' triangles are merged pairwise in a fixed tree. Nothing is
+ * summed with atomics: every sum has one order, so a pass gives the same
+ * bits on every run. The blocks' triangles, costs and counts go back to
+ * the host, which merges them in a fixed tree (qr_merge), as the CPU
+ * merges its chunks.
  *
- * Defined before this text: NLSQ_NCOLS (free parameters), NLSQ_NVARS.
+ * Defined before this text: NLSQ_NCOLS (free parameters), NLSQ_NVARS,
+ * and NLSQ_FLOAT32 for float32 data.
  */
 #define NLSQ_NC (NLSQ_NCOLS + 1)
-#define NLSQ_TPB 128
-/* the data's type in memory: float with NLSQ_FLOAT32 (the per-point
-   arithmetic then in float too), else double; sums are always double */
+/* 8 warps a block where their triangles fit in 48 kB of shared memory
+   with room to spare, else 4 (cuda_pass.c computes the same) */
+#define NLSQ_TPB (NLSQ_NC <= 24 ? 256 : 128)
+/* the data's type in memory: float with NLSQ_FLOAT32, else double. The
+   Jacobian is then computed in float; the model's value, the residual
+   and every sum stay double (model_value, below). */
 #ifdef NLSQ_FLOAT32
 typedef float NLSQ_DATA;
 #else
@@ -30,7 +35,9 @@ typedef double NLSQ_DATA;
 
 /* ---- scalar ops, as src/model/ops.c ------------------------------------------- */
 
-typedef NLSQ_DATA V;
+/* the per-point code's type: a macro, as model_value is emitted with
+   double for it while model_point has the data's type */
+#define V NLSQ_DATA
 #define VLOAD(p) (*(p))
 #define VSTORE(p, v) (*(p) = (double)(v))
 #define VSPLAT(s) ((V)(s))
@@ -261,6 +268,9 @@ __device__ __forceinline__ void point_row(const double *__restrict__ u, const NL
                                           double *chi2, double *bad)
 {
     model_point(u, x, xstride, i, row);
+#ifdef NLSQ_FLOAT32
+    model_value(u, x, xstride, i, row + NLSQ_NCOLS);
+#endif
     double sg = sigma ? (double)sigma[i] : sigma_all, w = 1.0 / sg, yi = (double)y[i];
     double r = w * (row[NLSQ_NCOLS] - yi);
     if (omit && !all_finite_point(x, xstride, i, yi, sg)) {
@@ -287,7 +297,7 @@ __device__ __forceinline__ void point_row(const double *__restrict__ u, const NL
 /*
  * Points [b * per_block, (b + 1) * per_block) of m for block b: the
  * block's warps take its tiles in turn (warp w: tiles w, w + WARPS, ...),
- * then warp 0 folds the other warps' triangles into its own, in order.
+ * then their triangles are merged into warp 0's.
  * sigma may be NULL (then sigma_all for every point); residuals, if not
  * NULL, get the weighted (loss-scaled) residual of every point (NaN where
  * omitted). out_R gets the block's triangle, out_sums its cost, chi2 and
@@ -321,18 +331,21 @@ nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigne
         }
         fold_warp(a, R[warp]);
     }
-    __syncthreads();
-    /* the other warps' triangles, row by row (lane l < NC holds row l), into warp 0's */
-    if (warp == 0)
-        for (int w = 1; w < NLSQ_WARPS; w++) {
+    /* the warps' triangles merged pairwise, (0,1) (2,3) ..., then (0,2)
+       ...: warp w folds warp w + step's triangle, row by row (lane l < NC
+       holds row l), into its own */
+    for (int step = 1; step < NLSQ_WARPS; step *= 2) {
+        __syncthreads();
+        if (warp % (2 * step) == 0) {
             double a[NLSQ_K][NLSQ_NC];
 #pragma unroll
             for (int r = 0; r < NLSQ_K; r++)
 #pragma unroll
                 for (int c = 0; c < NLSQ_NC; c++)
-                    a[r][c] = r == 0 && lane < NLSQ_NC && c >= lane ? R[w][c * NLSQ_NC + lane] : 0;
-            fold_warp(a, R[0]);
+                    a[r][c] = r == 0 && lane < NLSQ_NC && c >= lane ? R[warp + step][c * NLSQ_NC + lane] : 0;
+            fold_warp(a, R[warp]);
         }
+    }
     double total_cost = block_sum(cost, scratch);
     double total_chi2 = block_sum(chi2, scratch);
     double total_bad = block_sum(bad, scratch);

@@ -51,6 +51,7 @@ static const proc_name DRIVER_FNS[] = {
     DRIVER_FN(cuCtxSynchronize), DRIVER_FN(cuMemGetInfo), DRIVER_FN(cuMemAlloc), DRIVER_FN(cuMemFree),
     DRIVER_FN(cuMemcpyHtoD), DRIVER_FN(cuMemcpyDtoH), DRIVER_FN(cuMemsetD8), DRIVER_FN(cuMemcpyDtoD), DRIVER_FN(cuModuleLoadData),
     DRIVER_FN(cuModuleUnload), DRIVER_FN(cuModuleGetFunction), DRIVER_FN(cuLaunchKernel),
+    DRIVER_FN(cuOccupancyMaxActiveBlocksPerMultiprocessor),
 };
 
 #define NVRTC_FN(f) {#f, offsetof(cuda_nvrtc, f)}

@@ -28,7 +28,6 @@
 #include "gpu.h"
 #include "linalg/linalg.h"
 
-#define TPB 128 /* NLSQ_TPB of cuda_kernel.cu */
 
 static int cu_fail(const gpu_pass *g, CUresult r, const char *what, char *why, size_t why_size)
 {
@@ -163,19 +162,12 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     CU(rc_ctx, "cuDevicePrimaryCtxRetain");
     g->retained = 1;
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
-    /* enough blocks to fill every multiprocessor several times over; each
-       folds a contiguous range of points */
-    unsigned long long tiles = (g->m + TPB - 1) / TPB;
-    /* (a warp's tile is 32 * NLSQ_K points, NLSQ_K up to 8: at least
-       four of those per warp, else the blocks are too short to pay) */
-    unsigned long long want = (unsigned long long)sms * 16;
-    if (want > tiles / 32) want = tiles / 32 ? tiles / 32 : 1;
-    g->nblocks = (unsigned)(tiles < want ? (tiles ? tiles : 1) : want);
-    g->per_block = (tiles + g->nblocks - 1) / g->nblocks * TPB;
+    g->tpb = g->nc <= 24 ? 256 : 128; /* NLSQ_TPB of cuda_kernel.cu */
+    unsigned max_blocks = (unsigned)sms * 32;
     size_t data = (size_t)g->m * g->esize * (size_t)(g->nvars + 1 + g->has_sigma);
     size_t free_bytes = 0, total = 0;
     CU(g->d->cuMemGetInfo(&free_bytes, &total), "cuMemGetInfo");
-    if (data + ((size_t)g->nblocks * (size_t)(g->nc * g->nc + 3) + (size_t)g->nuniform) * 8 > free_bytes) {
+    if (data + ((size_t)max_blocks * (size_t)(g->nc * g->nc + 3) + (size_t)g->nuniform) * 8 > free_bytes) {
         snprintf(why, why_size,
                  "the data need %.3g GB on cuda:%d, which has %.3g GB free; fit on the CPU (device cpu), whose "
                  "passes read any size",
@@ -191,6 +183,19 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     free(source);
     if (rc != 0) return -1;
     CU(g->d->cuModuleGetFunction(&g->fn, g->mod, "nlsq_pass"), "cuModuleGetFunction");
+    /* as many blocks as are resident at once: each folds a contiguous
+       range of points, and every block's triangle is one more merge on
+       the host per pass. A block takes at least 16 points per thread. */
+    int per_sm = 0;
+    if (g->d->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, g->fn, g->tpb, 0) != NLSQ_CUDA_SUCCESS ||
+        per_sm < 1)
+        per_sm = 2;
+    unsigned long long want = (unsigned long long)sms * (unsigned)per_sm, most = g->m / ((size_t)g->tpb * 16);
+    if (want > max_blocks) want = max_blocks;
+    if (want > most) want = most ? most : 1;
+    g->nblocks = (unsigned)want;
+    unsigned long long per = (g->m + want - 1) / want;
+    g->per_block = (per + g->tpb - 1) / g->tpb * g->tpb;
     CU(g->d->cuMemAlloc(&g->x, (size_t)(g->m ? g->m : 1) * (size_t)(g->nvars ? g->nvars : 1) * g->esize),
        "cuMemAlloc (x)");
     CU(g->d->cuMemAlloc(&g->y, (size_t)(g->m ? g->m : 1) * g->esize), "cuMemAlloc (y)");
@@ -201,7 +206,8 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     g->hR = malloc((size_t)g->nblocks * (size_t)(g->nc * g->nc) * sizeof *g->hR);
     g->hsums = malloc((size_t)g->nblocks * 3 * sizeof *g->hsums);
     g->work = malloc((size_t)(g->nc * g->nc) * sizeof *g->work);
-    if (g->float32) g->stage = malloc(PASS_WINDOW * sizeof *g->stage);
+    g->nworkers = s->nworkers > 0 ? s->nworkers : 1;
+    if (g->float32) g->stage = malloc((size_t)g->nworkers * GPU_STAGE * sizeof *g->stage);
     if (!g->hR || !g->hsums || !g->work || (g->float32 && !g->stage)) {
         snprintf(why, why_size, "out of memory");
         return -1;
@@ -210,32 +216,45 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
 }
 
 /* count values from src to element first of the device array dst, as
-   float32 (through the staging window) or float64. */
-static int put(gpu_pass *g, CUdeviceptr dst, size_t first, const double *src, size_t count, const char *what,
-               char *why, size_t why_size)
+   float32 (through the worker's staging buffer) or float64. */
+static int put(gpu_pass *g, CUdeviceptr dst, size_t first, const double *src, size_t count, int worker,
+               const char *what, char *why, size_t why_size)
 {
     if (!g->float32) {
         CU(g->d->cuMemcpyHtoD(dst + first * 8, src, count * 8), what);
         return 0;
     }
-    for (size_t done = 0; done < count; done += PASS_WINDOW) {
-        size_t n = count - done < PASS_WINDOW ? count - done : PASS_WINDOW;
-        for (size_t i = 0; i < n; i++) g->stage[i] = (float)src[done + i];
-        CU(g->d->cuMemcpyHtoD(dst + (first + done) * 4, g->stage, n * 4), what);
+    float *stage = g->stage + (size_t)worker * GPU_STAGE;
+    for (size_t done = 0; done < count; done += GPU_STAGE) {
+        size_t n = count - done < GPU_STAGE ? count - done : GPU_STAGE;
+        for (size_t i = 0; i < n; i++) stage[i] = (float)src[done + i];
+        CU(g->d->cuMemcpyHtoD(dst + (first + done) * 4, stage, n * 4), what);
     }
     return 0;
 }
 
-int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, char *why, size_t why_size)
+int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, int worker, char *why,
+                    size_t why_size)
 {
+    if (worker < 0 || worker >= g->nworkers) {
+        snprintf(why, why_size, "internal error: upload worker %d of %d", worker, g->nworkers);
+        return -1;
+    }
     size_t lo = first - v->base;
     for (int k = 0; k < g->nvars; k++)
-        if (put(g, g->x, (size_t)k * g->m + first, v->x + (size_t)k * v->stride + lo, count, "cuMemcpyHtoD (x)",
-                why, why_size) != 0)
+        if (put(g, g->x, (size_t)k * g->m + first, v->x + (size_t)k * v->stride + lo, count, worker,
+                "cuMemcpyHtoD (x)", why, why_size) != 0)
             return -1;
-    if (put(g, g->y, first, v->y + lo, count, "cuMemcpyHtoD (y)", why, why_size) != 0) return -1;
-    if (g->has_sigma && put(g, g->sigma, first, v->sigma + lo, count, "cuMemcpyHtoD (sigma)", why, why_size) != 0)
+    if (put(g, g->y, first, v->y + lo, count, worker, "cuMemcpyHtoD (y)", why, why_size) != 0) return -1;
+    if (g->has_sigma &&
+        put(g, g->sigma, first, v->sigma + lo, count, worker, "cuMemcpyHtoD (sigma)", why, why_size) != 0)
         return -1;
+    return 0;
+}
+
+int gpu_pass_bind(gpu_pass *g, char *why, size_t why_size)
+{
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     return 0;
 }
 
@@ -260,7 +279,8 @@ int gpu_pass_run(gpu_pass *g, const double *u, pass_out *out, char *why, size_t 
     int loss = g->loss, omit = g->omit;
     void *params[] = {&g->u, &g->x, &xstride, &g->y, &sigma, &sigma_all, &m, &per_block,
                       &loss, &f_scale, &omit, &residuals, &g->R, &g->sums};
-    CU(g->d->cuLaunchKernel(g->fn, g->nblocks, 1, 1, TPB, 1, 1, 0, NULL, params, NULL), "cuLaunchKernel");
+    CU(g->d->cuLaunchKernel(g->fn, g->nblocks, 1, 1, (unsigned)g->tpb, 1, 1, 0, NULL, params, NULL),
+       "cuLaunchKernel");
     CU(g->d->cuCtxSynchronize(), "the pass kernel");
     CU(g->d->cuMemcpyDtoH(g->hR, g->R, (size_t)g->nblocks * sz * 8), "cuMemcpyDtoH (R)");
     CU(g->d->cuMemcpyDtoH(g->hsums, g->sums, (size_t)g->nblocks * 3 * 8), "cuMemcpyDtoH (sums)");

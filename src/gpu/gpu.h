@@ -44,6 +44,8 @@ int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size);
 /* Free parameters a GPU pass can fold (shared memory per block). */
 #define GPU_MAX_FREE 31
 
+#define GPU_STAGE ((size_t)1 << 18) /* float32 values converted at a time */
+
 typedef struct gpu_pass_spec {
     int ordinal;
     const program *prog;
@@ -56,6 +58,7 @@ typedef struct gpu_pass_spec {
     double f_scale;
     int omit;            /* nan_policy omit                             */
     int float32;         /* data and per-point arithmetic in float32    */
+    int nworkers;        /* threads that may upload at once             */
 } gpu_pass_spec;
 
 typedef struct gpu_pass {
@@ -69,9 +72,12 @@ typedef struct gpu_pass {
     CUfunction fn;
     int ncols, nc, nvars, nuniform, has_sigma, loss, omit, float32;
     size_t esize;        /* bytes per data value on the device: 4 or 8  */
-    float *stage;        /* float32: a window converted for upload      */
+    float *stage;        /* float32: GPU_STAGE values per worker, converted
+                            for upload                                  */
+    int nworkers;
     double sigma_all, f_scale;
     size_t m;
+    int tpb;             /* threads per block                           */
     unsigned nblocks;
     unsigned long long per_block;
     CUdeviceptr x, y, sigma, u, R, sums;
@@ -81,8 +87,12 @@ typedef struct gpu_pass {
 /* Compile or load the kernel, allocate the device's buffers; 0, or -1
    with the reason (no driver, not enough device memory, ...). */
 int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *spec, char *why, size_t why_size);
-/* Copy points [first, first+count) of the view to the device. */
-int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, char *why, size_t why_size);
+/* Copy points [first, first+count) of the view to the device, on the
+   thread of the given worker (0 .. nworkers-1; workers upload at once). */
+int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, int worker, char *why,
+                    size_t why_size);
+/* Make the device's context current on the calling thread. */
+int gpu_pass_bind(gpu_pass *g, char *why, size_t why_size);
 /* A pass with uniform registers u (computed on the host): cost, chi2,
    R_aug and the non-finite count into out; 0, or -1 with the reason. */
 int gpu_pass_run(gpu_pass *g, const double *u, pass_out *out, char *why, size_t why_size);

@@ -127,7 +127,7 @@ static CUresult cuDeviceTotalMem(size_t *b, int d) { (void)d; *b = (size_t)4 << 
 static CUresult cuDeviceGetAttribute(int *v, int attr, int d)
 {
     (void)d;
-    *v = attr == 75 ? 9 : attr == 76 ? 0 : attr == 16 ? 1 : 0; /* one multiprocessor: fewer blocks to emulate */
+    *v = attr == 75 ? 9 : attr == 76 ? 0 : attr == 16 ? 2 : 0; /* two multiprocessors: few blocks to emulate */
     return 0;
 }
 
@@ -204,6 +204,13 @@ static CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, 
     return launch(gx, bx, params) ? 719 : 0;
 }
 
+static CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, void *fn, int size, size_t shared)
+{
+    (void)fn, (void)size, (void)shared;
+    *blocks = 2;
+    return 0;
+}
+
 #define ENTRY(f) {#f, (void *)f}
 static const struct {
     const char *name;
@@ -214,7 +221,7 @@ static const struct {
     ENTRY(cuDevicePrimaryCtxRelease), ENTRY(cuCtxSetCurrent), ENTRY(cuCtxSynchronize), ENTRY(cuMemGetInfo),
     ENTRY(cuMemAlloc), ENTRY(cuMemFree), ENTRY(cuMemcpyHtoD), ENTRY(cuMemcpyDtoH), ENTRY(cuMemcpyDtoD),
     ENTRY(cuMemsetD8), ENTRY(cuModuleLoadData), ENTRY(cuModuleUnload), ENTRY(cuModuleGetFunction),
-    ENTRY(cuLaunchKernel),
+    ENTRY(cuLaunchKernel), ENTRY(cuOccupancyMaxActiveBlocksPerMultiprocessor),
 };
 
 CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, unsigned long long flags, int *status)
