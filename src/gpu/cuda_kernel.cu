@@ -174,13 +174,6 @@ __device__ __forceinline__ double warp_sum(double v)
     return v; /* lane 0 holds the warp's sum */
 }
 
-/* The warp's sum, the same bits in every lane (lane 0's, broadcast: a
-   butterfly would give each lane its own rounding). */
-__device__ __forceinline__ double warp_sum_all(double v)
-{
-    return __shfl_sync(0xffffffffu, warp_sum(v), 0);
-}
-
 /* The sum over the block's threads of v, the same bits every time: warps
    by shuffles, then the warps' sums in order by thread 0. Every thread
    gets the result. */
@@ -212,10 +205,14 @@ __device__ double block_sum(double v, double *scratch)
  *
  * R: the warp's triangle in shared memory, column-major (R[k * NLSQ_NC + j]
  * is row j, column k). Column j's Householder reflection maps
- * [R_jj; a(:, j)] onto [alpha; 0]; each later column is updated with one
- * reduced dot product. Every lane computes the same scalars from the same
- * broadcast sums; lane 0 writes R. A lane reads the entries of R it needs
- * before the shuffle that also orders lane 0's write after those reads.
+ * [R_jj; a(:, j)] onto [alpha; 0]; every later column k is updated with
+ * d_k = beta (v0 R_jk + a(:, j) . a(:, k)). None of the sums a(:, j) .
+ * a(:, k), k >= j (k = j: the squared norm), depends on another, so they
+ * are reduced together, step by step: one chain of shuffles per column
+ * instead of one per pair of columns. Every lane computes the same
+ * scalars from the same broadcast sums; lane 0 writes R. A lane reads
+ * the entries of R it needs before the shuffles, which also order lane
+ * 0's writes after those reads.
  */
 #define NLSQ_K (NLSQ_NC <= 6 ? 8 : NLSQ_NC <= 12 ? 4 : NLSQ_NC <= 20 ? 2 : 1)
 
@@ -224,24 +221,33 @@ __device__ void fold_warp(double (*a)[NLSQ_NC], double *R)
     int lane = threadIdx.x & 31;
 #pragma unroll
     for (int j = 0; j < NLSQ_NC; j++) {
-        double rjj = R[j * NLSQ_NC + j], local = 0;
+        double row[NLSQ_NC], dot[NLSQ_NC];
 #pragma unroll
-        for (int r = 0; r < NLSQ_K; r++) local += a[r][j] * a[r][j];
-        double s = warp_sum_all(local);
+        for (int k = j; k < NLSQ_NC; k++) {
+            row[k] = R[k * NLSQ_NC + j];
+            double local = 0;
+#pragma unroll
+            for (int r = 0; r < NLSQ_K; r++) local += a[r][j] * a[r][k];
+            dot[k] = local;
+        }
+        /* warp_sum_all of each, side by side: the same order of additions */
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+            for (int k = j; k < NLSQ_NC; k++) dot[k] += __shfl_down_sync(0xffffffffu, dot[k], off);
+#pragma unroll
+        for (int k = j; k < NLSQ_NC; k++) dot[k] = __shfl_sync(0xffffffffu, dot[k], 0);
+        double s = dot[j], rjj = row[j];
         if (s == 0) continue; /* nothing below the diagonal: no reflection */
         double norm = sqrt(rjj * rjj + s);
         double alpha = rjj > 0 ? -norm : norm;
         double v0 = rjj - alpha, beta = 2 / (v0 * v0 + s);
 #pragma unroll
         for (int k = j + 1; k < NLSQ_NC; k++) {
-            double rjk = R[k * NLSQ_NC + j];
-            local = 0;
-#pragma unroll
-            for (int r = 0; r < NLSQ_K; r++) local += a[r][j] * a[r][k];
-            double d = beta * (v0 * rjk + warp_sum_all(local));
+            double d = beta * (v0 * row[k] + dot[k]);
 #pragma unroll
             for (int r = 0; r < NLSQ_K; r++) a[r][k] -= d * a[r][j];
-            if (lane == 0) R[k * NLSQ_NC + j] = rjk - d * v0;
+            if (lane == 0) R[k * NLSQ_NC + j] = row[k] - d * v0;
         }
         if (lane == 0) R[j * NLSQ_NC + j] = alpha;
         __syncwarp();
