@@ -227,12 +227,15 @@ static double rel_diff(double a, double b)
 
 /* A parameter whose best value is near zero (the centre of the middle
    peak, say) has no relative precision of its own: rounding moves it by
-   about eps * cond(J) times the parameters' scale, not its own. Measure
-   it against its standard error or 1% of the largest parameter (big),
-   whichever scale is larger. */
+   about eps * cond(J) times the parameters' scale, not its own (on an
+   H100, the 3-gaussian centre at 0 differed by 4e-12 between GPU and
+   CPU). A parameter smaller than a tenth of the largest (big) is
+   measured against the largest, norm-wise; the others against
+   themselves. */
 static double param_diff(double a, double b, double err, double big)
 {
-    double scale = fmax(fmax(fmax(fabs(a), fabs(b)), err), 0.01 * big);
+    double own = fmax(fmax(fabs(a), fabs(b)), err);
+    double scale = own < 0.1 * big ? big : own;
     return scale > 0 ? fabs(a - b) / scale : 0;
 }
 
