@@ -504,8 +504,10 @@ typedef struct nlsq_options {
     int resume;             /* nonzero: continue from `checkpoint` if it
                                exists (a fresh fit if it does not)         */
     const char *device;     /* where the passes run: "auto" (a CUDA GPU when
-                               there is one and the data have 10^6 points
-                               or more, else the CPU), "cpu", "cuda" or
+                               there is one and the data have 3*10^4
+                               points or more — 10^7 for a process's first
+                               GPU fit, which makes the GPU's context —
+                               else the CPU), "cpu", "cuda" or
                                "cuda:N", "cuda:all"; NULL: $NLSQ_DEVICE,
                                else auto. A GPU asked for by name that
                                cannot be used is an error saying why. The

@@ -93,8 +93,10 @@ static const char *USAGE =
     "  --quiet             no report; the exit status tells the outcome\n"
     "  --threads N         threads for the passes (default: $NLSQ_THREADS, else all\n"
     "                      cores); results are the same for any count\n"
-    "  --device D          auto (default: $NLSQ_DEVICE, else a CUDA GPU for 10^6\n"
+    "  --device D          auto (default: $NLSQ_DEVICE, else a CUDA GPU for 10^7\n"
     "                      points or more when there is one), cpu, cuda, cuda:N\n"
+    "  --gpu-float32       on a GPU, data and Jacobian in float32 (half the GPU\n"
+    "                      memory); residuals and sums stay float64\n"
     "  --backend B         auto (default: $NLSQ_BACKEND, else a compiled kernel when\n"
     "                      one is cached or the data are large), interp, or jit\n"
     "                      (compile now); results are the same on each\n"
@@ -141,6 +143,10 @@ static int parse_args(int argc, char **argv, cli *c)
         }
         if (strcmp(a, "--in-memory") == 0) {
             c->in_memory = 1;
+            continue;
+        }
+        if (strcmp(a, "--gpu-float32") == 0) {
+            c->opt.gpu_float32 = 1;
             continue;
         }
         if (strcmp(a, "--absolute-sigma") == 0 || strcmp(a, "--json") == 0 || strcmp(a, "--quiet") == 0 ||
@@ -573,7 +579,7 @@ static int run_devices(void)
     const cuda_nvrtc *nv = cuda_nvrtc_get(why, sizeof why);
     if (nv) printf("nvrtc  %s, version %d.%d: CUDA kernels are compiled at run time\n", nv->path, nv->major, nv->minor);
     else printf("nvrtc  none: %s\n", why);
-    printf("       --device auto (default: a GPU for 10^6 points or more), cpu, cuda, cuda:N\n");
+    printf("       --device auto (default: a GPU for 10^7 points or more), cpu, cuda, cuda:N\n");
     return 0;
 }
 

@@ -99,5 +99,7 @@ void cuda_error_text(const cuda_driver *d, CUresult r, char *buf, size_t size);
 /* The device's primary context, retained on first use and kept for the
    life of the process (see cuda_load.c); NULL with *result on failure. */
 CUcontext cuda_primary_context(const cuda_driver *d, CUdevice dev, CUresult *result);
+/* Whether this process holds the device's primary context already. */
+int cuda_context_exists(CUdevice dev);
 
 #endif

@@ -173,6 +173,15 @@ static struct {
     CUcontext ctx[64];
 } contexts = {PTHREAD_MUTEX_INITIALIZER, {0}};
 
+int cuda_context_exists(CUdevice dev)
+{
+    if (dev < 0 || dev >= 64) return 0;
+    pthread_mutex_lock(&contexts.lock);
+    int exists = contexts.ctx[dev] != NULL;
+    pthread_mutex_unlock(&contexts.lock);
+    return exists;
+}
+
 CUcontext cuda_primary_context(const cuda_driver *d, CUdevice dev, CUresult *result)
 {
     *result = NLSQ_CUDA_SUCCESS;
