@@ -508,7 +508,8 @@ typedef struct nlsq_options {
                                points or more — 10^7 for a process's first
                                GPU fit, which makes the GPU's context —
                                else the CPU), "cpu", "cuda" or
-                               "cuda:N", "cuda:all"; NULL: $NLSQ_DEVICE,
+                               "cuda:N", "cuda:all" (every GPU, a share
+                               of the points each); NULL: $NLSQ_DEVICE,
                                else auto. A GPU asked for by name that
                                cannot be used is an error saying why. The
                                data must fit in the GPU's memory; results

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The nlsq command as a user runs it: a real fit of the bundled data with
 # checked numbers, and clear errors (exit 2, one message) for bad input.
-# Usage: test_cli.sh PATH/TO/nlsq SOURCE_DIR
+# Usage: test_cli.sh PATH/TO/nlsq SOURCE_DIR [FAKE_CUDA FAKE_NVRTC]
+# (the CUDA emulator's libraries, for the GPU path through the command)
 set -u
 nlsq=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 src=$(cd "$2" && pwd)
@@ -253,6 +254,29 @@ res=$("$nlsq" fit "$big/cc.npy" "${fitargs[@]}" --resume "$big/ck" --verbose 2>"
 check "--resume reaches the uninterrupted answer" "[ \"$mem\" = \"$res\" ] && grep -q 'evaluations taken from it' $big/err"
 expect_error "a checkpoint of another model is refused" "was written for the model" fit "$big/cc.npy" --model 'a*exp(-b*x) + c + d' --resume "$big/ck"
 rm -rf "$big"
+
+# the GPU path through the command, on the CUDA emulator (tests/emulator)
+if [ $# -ge 4 ] && command -v c++ >/dev/null; then
+    emu=$(mktemp -d)
+    gpu() { env NLSQ_CUDA_DRIVER="$3" NLSQ_NVRTC="$4" XDG_CACHE_HOME="$emu" "$nlsq" "${@:5}"; }
+    params() { awk '$1 == "a" || $1 == "b" || $1 == "c" {print $2}'; }
+    cpu_p=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --device cpu | params)
+    out=$(gpu "$@" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --device cuda:0); rc=$?
+    gpu_p=$(params <<<"$out")
+    same=$(paste <(echo "$cpu_p") <(echo "$gpu_p") | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > 1e-9 * ($1 < 0 ? -$1 : $1)) bad = 1} END {print bad ? "no" : "yes"}')
+    check "--device cuda:0 (emulated GPU): converged, on cuda:0, the CPU's parameters to 1e-9 (where the solver stops differs by rounding)" "[ $rc -eq 0 ] && grep -q 'on cuda:0 (nlsq emulated GPU' <<<\"\$out\" && [ $same = yes ] && [ -n \"$gpu_p\" ]"
+    out=$(gpu "$@" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --device cuda --json); rc=$?
+    check "--json on the GPU: device and device_note" "[ $rc -eq 0 ] && grep -q '\"device\": \"cuda:0\"' <<<\"\$out\" && grep -q '\"backend\": \"cuda\"' <<<\"\$out\""
+    out=$(gpu "$@" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --device cuda:0 --gpu-float32); rc=$?
+    check "--gpu-float32 on the GPU" "[ $rc -eq 0 ] && grep -q 'float32 data and Jacobian' <<<\"\$out\""
+    out=$(gpu "$@" devices); rc=$?
+    check "devices lists the emulated GPU and NVRTC" "[ $rc -eq 0 ] && grep -q '^cuda:0 nlsq emulated GPU' <<<\"\$out\" && grep -q '^nvrtc ' <<<\"\$out\""
+    NLSQ_CUDA_DRIVER="$3" NLSQ_NVRTC="$4" XDG_CACHE_HOME="$emu" \
+        expect_error "--device cuda:3 with one GPU" "has 1 CUDA device" fit "$data" --model 'a*x' --device cuda:3
+    rm -rf "$emu"
+else
+    echo "SKIP the GPU checks on the CUDA emulator: no C++ compiler (c++) or no emulator libraries"
+fi
 
 # demo, devices, help for every command
 dd=$(mktemp -d)

@@ -375,6 +375,63 @@ static void test_gpu_sources_upload_the_same_data(void)
     free(y);
 }
 
+/* cuda:all: each device holds a share of the points and every pass runs
+   on all of them; with one device it is that device. (On the emulator
+   with NLSQ_EMU_DEVICES=2, two devices: how cuda:all is tested without a
+   machine that has several GPUs.) */
+static void test_gpu_all_devices(void)
+{
+    if (!need_gpu()) return;
+    char why[300];
+    cuda_device_info dev[GPU_MAX_DEVICES];
+    int n = cuda_devices(dev, GPU_MAX_DEVICES, why, sizeof why);
+    size_t m = emulated ? 60000 : 3000000;
+    double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y), *sg = malloc(m * sizeof *sg);
+    double *cols[2] = {x, y};
+    fill_decay(&m, 0, m, cols);
+    for (size_t i = 0; i < m; i++) sg[i] = 0.5 + (double)(i % 7) / 7;
+    nlsq_model *model = NULL;
+    nlsq_error e;
+    nlsq_model_parse("a*exp(-b*x) + c", NULL, &model, &e);
+    nlsq_data d = {x, y, m, sg, NLSQ_SIGMA_PER_POINT};
+    nlsq_options o = nlsq_options_default();
+    static const double p0[3] = {2, 1, 0};
+    o.p0 = p0;
+    nlsq_result *cpu = NULL, *one = NULL, *all = NULL, *again = NULL;
+    o.device = "cpu";
+    CHECK(nlsq_curve_fit(model, &d, &o, &cpu, &e) == NLSQ_OK);
+    o.device = "cuda:0";
+    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &one, &e) == NLSQ_OK, "%s", e.message);
+    o.device = "cuda:all";
+    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &all, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &again, &e) == NLSQ_OK, "%s", e.message);
+    if (cpu && one && all && again) {
+        for (int j = 0; j < 3; j++) CHECK_SAME(again->popt[j], all->popt[j], "cuda:all twice, popt[%d]", j);
+        if (n == 1) {
+            CHECK_MSG(strcmp(all->device, "cuda:0") == 0, "one GPU: cuda:all ran on %s", all->device);
+            for (int j = 0; j < 3; j++) CHECK_SAME(all->popt[j], one->popt[j], "cuda:all vs cuda:0, popt[%d]", j);
+        } else {
+            CHECK_MSG(strcmp(all->device, "cuda:all") == 0, "%d GPUs: cuda:all ran on %s", n, all->device);
+        }
+        double worst = 0;
+        for (int j = 0; j < 3; j++) {
+            worst = fmax(worst, param_diff(all->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, 3)));
+            CHECK_NEAR(all->pcov[j * 3 + j], cpu->pcov[j * 3 + j], 1e-8 * cpu->pcov[j * 3 + j], "var %d", j);
+        }
+        CHECK_MSG(worst <= 1e-10, "cuda:all vs the CPU: popt %.3g", worst);
+        printf("    %d device%s, cuda:all vs CPU popt %.1e relative (%s)\n", n, n == 1 ? "" : "s", worst,
+               all->device_note);
+    }
+    nlsq_result_free(cpu);
+    nlsq_result_free(one);
+    nlsq_result_free(all);
+    nlsq_result_free(again);
+    nlsq_model_free(model);
+    free(x);
+    free(y);
+    free(sg);
+}
+
 static void test_gpu_hundred_million_points(void)
 {
     if (!need_gpu()) return;
@@ -404,7 +461,8 @@ static void test_gpu_hundred_million_points(void)
     nlsq_model_free(model);
 }
 
-int main(void)
+/* test_cuda [WORD]: only the tests whose names contain WORD */
+int main(int argc, char **argv)
 {
     emulated = getenv("NLSQ_TEST_EMULATED_GPU") != NULL;
     static const test_case tests[] = {
@@ -413,7 +471,13 @@ int main(void)
         TEST(test_random_models_compile_without_warnings),
         TEST(test_gpu_fits_agree_with_the_cpu_and_repeat_exactly),
         TEST(test_gpu_sources_upload_the_same_data),
+        TEST(test_gpu_all_devices),
         TEST(test_gpu_hundred_million_points),
     };
-    return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
+    enum { N = sizeof tests / sizeof tests[0] };
+    test_case chosen[N];
+    int count = 0;
+    for (int k = 0; k < N; k++)
+        if (argc < 2 || strstr(tests[k].name, argv[1])) chosen[count++] = tests[k];
+    return run_tests(chosen, count);
 }

@@ -239,7 +239,7 @@ static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
 
 void fit_free_problem(fit_problem *fp)
 {
-    if (fp->use_gpu) gpu_pass_close(&fp->gpu);
+    if (fp->use_gpu) gpu_group_close(&fp->gpu);
     if (fp->have_rd) reader_free(&fp->rd);
     free(fp->first_x);
     free(fp->first_R);

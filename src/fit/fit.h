@@ -109,7 +109,7 @@ typedef struct fit_problem {
     /* checkpoints */
     checkpoint *ckpt;
     int resumed;            /* evaluations taken from the checkpoint      */
-    gpu_pass gpu;           /* the passes on a CUDA device, if use_gpu    */
+    gpu_group gpu;          /* the passes on CUDA devices, if use_gpu     */
     int use_gpu, gpu_passes;
     char device[16], device_note[240];
     size_t memory_bytes;

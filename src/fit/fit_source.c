@@ -84,7 +84,7 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
         interp_uniform(it, fp->p);
         char why[400];
         fp->gpu_passes++;
-        if (gpu_pass_run(&fp->gpu, it->u, &out, why, sizeof why) != 0) {
+        if (gpu_group_run(&fp->gpu, it->u, &out, why, sizeof why) != 0) {
             fit_abort(fp, NLSQ_ERR_INVALID_ARGUMENT, why);
             *cost = NAN;
             return 1;
@@ -304,14 +304,14 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
     if (ordinal >= n)
         return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: this machine has %d CUDA device%s (cuda:0%s)",
                         spec, n, n == 1 ? "" : "s", n == 1 ? "" : " ...");
-    if (all && n > 1)
-        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT,
-                        "device cuda:all: passes over %d GPUs at once are not implemented yet; name one (cuda:N)", n);
-    gpu_pass_spec gs = {dev[ordinal].ordinal, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
+    /* cuda:all: every device, each holding a contiguous share of the points */
+    int ordinals[GPU_MAX_DEVICES], count = all ? (n < GPU_MAX_DEVICES ? n : GPU_MAX_DEVICES) : 1;
+    for (int k = 0; k < count; k++) ordinals[k] = dev[all ? k : ordinal].ordinal;
+    gpu_pass_spec gs = {0, 0, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
                         sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit, fp->opt.gpu_float32 != 0,
                         fp->ps.nworkers};
-    if (gpu_pass_open(&fp->gpu, &gs, why, sizeof why) != 0) {
-        gpu_pass_close(&fp->gpu);
+    if (gpu_group_open(&fp->gpu, &gs, ordinals, count, why, sizeof why) != 0) {
+        gpu_group_close(&fp->gpu);
         if (is_auto) {
             snprintf(fp->device_note, sizeof fp->device_note, "cuda:%d not used: %s", ordinal, why);
             return NLSQ_OK;
@@ -319,9 +319,16 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
         return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: %s", spec, why);
     }
     fp->use_gpu = 1;
-    snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinal);
-    snprintf(fp->device_note, sizeof fp->device_note, "%.100s, %s, kernel %.60s", fp->gpu.name,
-             fp->gpu.float32 ? "float32 data and Jacobian" : "float64", fp->gpu.note);
+    const gpu_pass *g0 = &fp->gpu.part[0];
+    const char *precision = g0->float32 ? "float32 data and Jacobian" : "float64";
+    if (count == 1) {
+        snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinals[0]);
+        snprintf(fp->device_note, sizeof fp->device_note, "%.100s, %s, kernel %.60s", g0->name, precision, g0->note);
+    } else {
+        snprintf(fp->device, sizeof fp->device, "cuda:all");
+        snprintf(fp->device_note, sizeof fp->device_note, "%d GPUs (%.80s, ...), a share of the points each, %s, kernel %.60s",
+                 count, g0->name, precision, g0->note);
+    }
     return NLSQ_OK;
 }
 
@@ -375,7 +382,7 @@ static int upload_range(upload_job *job, int worker, const pass_view *v, size_t 
                         size_t why_size)
 {
     if (!count) return 0;
-    if (gpu_pass_upload(&job->fp->gpu, v, first, count, worker, why, why_size) != 0) return -1;
+    if (gpu_group_upload(&job->fp->gpu, v, first, count, worker, why, why_size) != 0) return -1;
     if (job->pd.release) job->pd.release(job->pd.ctx, first, count, worker);
     return 0;
 }
@@ -388,10 +395,6 @@ static void upload_chunk(void *ctx, int chunk, int worker)
     size_t pfirst = 0, pcount = 0;
     pass_view run = {0};
     char why[400];
-    if (gpu_pass_bind(&fp->gpu, why, sizeof why) != 0) {
-        upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
-        return;
-    }
     for (size_t first = lo; first < hi; first += PASS_WINDOW) {
         size_t count = hi - first < PASS_WINDOW ? hi - first : PASS_WINDOW;
         pass_view v;
@@ -399,7 +402,7 @@ static void upload_chunk(void *ctx, int chunk, int worker)
             upload_failed(job, chunk, NLSQ_ERR_DATA, fp->rd.why);
             return;
         }
-        if (pcount && pcount < UPLOAD_RUN && continues(&run, pfirst, pcount, &v, first, fp->gpu.nvars)) {
+        if (pcount && pcount < UPLOAD_RUN && continues(&run, pfirst, pcount, &v, first, fp->gpu.part[0].nvars)) {
             pcount += count;
             continue;
         }
@@ -431,9 +434,6 @@ static nlsq_status upload(fit_problem *fp, nlsq_error *err)
     pthread_mutex_destroy(&job.lock);
     reader_flush(&fp->rd);
     if (job.failed_chunk >= 0) return fit_fail(fp, err, job.status, "%s", job.why);
-    /* the pool's threads were bound to the context; the caller's is again */
-    char why[400];
-    if (gpu_pass_bind(&fp->gpu, why, sizeof why) != 0) return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
     return NLSQ_OK;
 }
 

@@ -143,6 +143,7 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     g->nc = s->ncols + 1;
     g->nvars = s->prog->nvars;
     g->nuniform = s->prog->nuniform;
+    g->first = s->first;
     g->m = s->m;
     g->has_sigma = s->has_sigma;
     g->sigma_all = s->sigma_all;
@@ -205,10 +206,9 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     CU(g->d->cuMemAlloc(&g->sums, (size_t)g->nblocks * 3 * 8), "cuMemAlloc (sums)");
     g->hR = malloc((size_t)g->nblocks * (size_t)(g->nc * g->nc) * sizeof *g->hR);
     g->hsums = malloc((size_t)g->nblocks * 3 * sizeof *g->hsums);
-    g->work = malloc((size_t)(g->nc * g->nc) * sizeof *g->work);
     g->nworkers = s->nworkers > 0 ? s->nworkers : 1;
     if (g->float32) g->stage = malloc((size_t)g->nworkers * GPU_STAGE * sizeof *g->stage);
-    if (!g->hR || !g->hsums || !g->work || (g->float32 && !g->stage)) {
+    if (!g->hR || !g->hsums || (g->float32 && !g->stage)) {
         snprintf(why, why_size, "out of memory");
         return -1;
     }
@@ -240,7 +240,14 @@ int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count,
         snprintf(why, why_size, "internal error: upload worker %d of %d", worker, g->nworkers);
         return -1;
     }
+    if (first < g->first || first + count > g->first + g->m) {
+        snprintf(why, why_size, "internal error: points [%zu, %zu) outside cuda:%d's range", first, first + count,
+                 g->ordinal);
+        return -1;
+    }
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     size_t lo = first - v->base;
+    first -= g->first; /* on the device */
     for (int k = 0; k < g->nvars; k++)
         if (put(g, g->x, (size_t)k * g->m + first, v->x + (size_t)k * v->stride + lo, count, worker,
                 "cuMemcpyHtoD (x)", why, why_size) != 0)
@@ -249,12 +256,6 @@ int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count,
     if (g->has_sigma &&
         put(g, g->sigma, first, v->sigma + lo, count, worker, "cuMemcpyHtoD (sigma)", why, why_size) != 0)
         return -1;
-    return 0;
-}
-
-int gpu_pass_bind(gpu_pass *g, char *why, size_t why_size)
-{
-    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     return 0;
 }
 
@@ -269,9 +270,9 @@ static void ksum_add(double *sum, double *comp, double v)
     *sum = t;
 }
 
-int gpu_pass_run(gpu_pass *g, const double *u, pass_out *out, char *why, size_t why_size)
+int gpu_pass_launch(gpu_pass *g, const double *u, char *why, size_t why_size)
 {
-    size_t nc = (size_t)g->nc, sz = nc * nc;
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     if (g->nuniform) CU(g->d->cuMemcpyHtoD(g->u, u, (size_t)g->nuniform * 8), "cuMemcpyHtoD (u)");
     unsigned long long xstride = g->m, m = g->m, per_block = g->per_block;
     CUdeviceptr sigma = g->has_sigma ? g->sigma : 0, residuals = 0;
@@ -281,24 +282,16 @@ int gpu_pass_run(gpu_pass *g, const double *u, pass_out *out, char *why, size_t 
                       &loss, &f_scale, &omit, &residuals, &g->R, &g->sums};
     CU(g->d->cuLaunchKernel(g->fn, g->nblocks, 1, 1, (unsigned)g->tpb, 1, 1, 0, NULL, params, NULL),
        "cuLaunchKernel");
+    return 0;
+}
+
+int gpu_pass_collect(gpu_pass *g, char *why, size_t why_size)
+{
+    size_t sz = (size_t)g->nc * (size_t)g->nc;
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     CU(g->d->cuCtxSynchronize(), "the pass kernel");
     CU(g->d->cuMemcpyDtoH(g->hR, g->R, (size_t)g->nblocks * sz * 8), "cuMemcpyDtoH (R)");
     CU(g->d->cuMemcpyDtoH(g->hsums, g->sums, (size_t)g->nblocks * 3 * 8), "cuMemcpyDtoH (sums)");
-    /* merge in the CPU pass's fixed tree: (0,1) (2,3) ..., then (0,2) ... */
-    for (unsigned stride = 1; stride < g->nblocks; stride *= 2)
-        for (unsigned i = 0; i + stride < g->nblocks; i += 2 * stride)
-            qr_merge(g->hR + (size_t)i * sz, g->hR + (size_t)(i + stride) * sz, (int)nc, g->work);
-    memcpy(out->R, g->hR, sz * sizeof *out->R);
-    double cost = 0, cost_c = 0, chi2 = 0, chi2_c = 0, bad = 0;
-    for (unsigned b = 0; b < g->nblocks; b++) {
-        ksum_add(&cost, &cost_c, g->hsums[3 * b]);
-        ksum_add(&chi2, &chi2_c, g->hsums[3 * b + 1]);
-        bad += g->hsums[3 * b + 2];
-    }
-    out->cost = cost + cost_c;
-    out->chi2 = chi2 + chi2_c;
-    out->nonfinite = (size_t)bad;
-    out->read_failed = 0;
     return 0;
 }
 
@@ -313,7 +306,92 @@ void gpu_pass_close(gpu_pass *g)
     }
     free(g->hR);
     free(g->hsums);
-    free(g->work);
     free(g->stage);
     memset(g, 0, sizeof *g);
+}
+
+/* ---- several devices ----------------------------------------------------------------- */
+
+int gpu_group_open(gpu_group *G, const gpu_pass_spec *spec, const int *ordinals, int count, char *why,
+                   size_t why_size)
+{
+    memset(G, 0, sizeof *G);
+    if (count < 1 || count > GPU_MAX_DEVICES) {
+        snprintf(why, why_size, "%d devices asked for, 1 to %d possible", count, GPU_MAX_DEVICES);
+        return -1;
+    }
+    /* equal contiguous ranges, in device order */
+    size_t first = 0;
+    for (int k = 0; k < count; k++) {
+        size_t m = spec->m / (size_t)count + ((size_t)k < spec->m % (size_t)count);
+        gpu_pass_spec s = *spec;
+        s.ordinal = ordinals[k];
+        s.first = first;
+        s.m = m;
+        G->count = k + 1;
+        if (gpu_pass_open(&G->part[k], &s, why, why_size) != 0) return -1;
+        G->nblocks += G->part[k].nblocks;
+        first += m;
+    }
+    size_t sz = (size_t)G->part[0].nc * (size_t)G->part[0].nc;
+    G->R = malloc((size_t)G->nblocks * sz * sizeof *G->R);
+    G->work = malloc(sz * sizeof *G->work);
+    if (!G->R || !G->work) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int gpu_group_upload(gpu_group *G, const pass_view *v, size_t first, size_t count, int worker, char *why,
+                     size_t why_size)
+{
+    for (int k = 0; k < G->count && count; k++) {
+        gpu_pass *g = &G->part[k];
+        size_t end = g->first + g->m;
+        if (first >= end) continue;
+        size_t n = first + count < end ? count : end - first;
+        if (gpu_pass_upload(g, v, first, n, worker, why, why_size) != 0) return -1;
+        first += n;
+        count -= n;
+    }
+    return 0;
+}
+
+int gpu_group_run(gpu_group *G, const double *u, pass_out *out, char *why, size_t why_size)
+{
+    /* every device starts before any is waited for */
+    for (int k = 0; k < G->count; k++)
+        if (gpu_pass_launch(&G->part[k], u, why, why_size) != 0) return -1;
+    size_t nc = (size_t)G->part[0].nc, sz = nc * nc, at = 0;
+    double cost = 0, cost_c = 0, chi2 = 0, chi2_c = 0, bad = 0;
+    for (int k = 0; k < G->count; k++) {
+        gpu_pass *g = &G->part[k];
+        if (gpu_pass_collect(g, why, why_size) != 0) return -1;
+        memcpy(G->R + at * sz, g->hR, (size_t)g->nblocks * sz * sizeof *G->R);
+        at += g->nblocks;
+        for (unsigned b = 0; b < g->nblocks; b++) {
+            ksum_add(&cost, &cost_c, g->hsums[3 * b]);
+            ksum_add(&chi2, &chi2_c, g->hsums[3 * b + 1]);
+            bad += g->hsums[3 * b + 2];
+        }
+    }
+    /* merge in the CPU pass's fixed tree: (0,1) (2,3) ..., then (0,2) ... */
+    for (unsigned stride = 1; stride < G->nblocks; stride *= 2)
+        for (unsigned i = 0; i + stride < G->nblocks; i += 2 * stride)
+            qr_merge(G->R + (size_t)i * sz, G->R + (size_t)(i + stride) * sz, (int)nc, G->work);
+    memcpy(out->R, G->R, sz * sizeof *out->R);
+    out->cost = cost + cost_c;
+    out->chi2 = chi2 + chi2_c;
+    out->nonfinite = (size_t)bad;
+    out->read_failed = 0;
+    return 0;
+}
+
+void gpu_group_close(gpu_group *G)
+{
+    for (int k = 0; k < G->count; k++) gpu_pass_close(&G->part[k]);
+    free(G->R);
+    free(G->work);
+    memset(G, 0, sizeof *G);
 }

@@ -48,6 +48,7 @@ int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size);
 
 typedef struct gpu_pass_spec {
     int ordinal;
+    size_t first;        /* the device's points: [first, first + m)     */
     const program *prog;
     const int *cols;
     int ncols;
@@ -76,26 +77,56 @@ typedef struct gpu_pass {
                             for upload                                  */
     int nworkers;
     double sigma_all, f_scale;
-    size_t m;
+    size_t first, m;     /* the points held: [first, first + m)         */
     int tpb;             /* threads per block                           */
     unsigned nblocks;
     unsigned long long per_block;
     CUdeviceptr x, y, sigma, u, R, sums;
-    double *hR, *hsums, *work;
+    double *hR, *hsums;  /* the last pass's blocks, collected           */
 } gpu_pass;
 
 /* Compile or load the kernel, allocate the device's buffers; 0, or -1
    with the reason (no driver, not enough device memory, ...). */
 int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *spec, char *why, size_t why_size);
-/* Copy points [first, first+count) of the view to the device, on the
-   thread of the given worker (0 .. nworkers-1; workers upload at once). */
+/* Copy points [first, first+count) of the view (inside the device's
+   range) to the device, on the thread of the given worker (0 ..
+   nworkers-1; workers upload at once). */
 int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, int worker, char *why,
                     size_t why_size);
-/* Make the device's context current on the calling thread. */
-int gpu_pass_bind(gpu_pass *g, char *why, size_t why_size);
-/* A pass with uniform registers u (computed on the host): cost, chi2,
-   R_aug and the non-finite count into out; 0, or -1 with the reason. */
-int gpu_pass_run(gpu_pass *g, const double *u, pass_out *out, char *why, size_t why_size);
+/* Start a pass with uniform registers u (computed on the host); collect
+   then waits for it and copies the blocks' triangles and sums to g->hR
+   and g->hsums. */
+int gpu_pass_launch(gpu_pass *g, const double *u, char *why, size_t why_size);
+int gpu_pass_collect(gpu_pass *g, char *why, size_t why_size);
 void gpu_pass_close(gpu_pass *g);
+
+/* ---- cuda_pass.c: a pass on several devices --------------------------------------- */
+
+#define GPU_MAX_DEVICES 16
+
+/*
+ * The points split into contiguous ranges, one per device (cuda:all); a
+ * pass runs on all of them at once, and all the blocks' triangles, in
+ * device order, merge in one fixed tree: a pass's result depends on the
+ * number of devices, never on timing. One device is the same as a single
+ * gpu_pass.
+ */
+typedef struct gpu_group {
+    int count;
+    gpu_pass part[GPU_MAX_DEVICES];
+    unsigned nblocks;    /* over all parts                              */
+    double *R, *work;    /* nblocks triangles; one for the merge        */
+} gpu_group;
+
+/* Open the devices ordinals[0..count) for spec's m points (spec->ordinal
+   and spec->first are ignored). */
+int gpu_group_open(gpu_group *G, const gpu_pass_spec *spec, const int *ordinals, int count, char *why,
+                   size_t why_size);
+/* Points [first, first+count) of the view, to whichever devices hold them. */
+int gpu_group_upload(gpu_group *G, const pass_view *v, size_t first, size_t count, int worker, char *why,
+                     size_t why_size);
+/* A pass: cost, chi2, R_aug and the non-finite count into out. */
+int gpu_group_run(gpu_group *G, const double *u, pass_out *out, char *why, size_t why_size);
+void gpu_group_close(gpu_group *G);
 
 #endif

@@ -112,8 +112,16 @@ static const char SHIM_POST[] =
 static CUresult cuInit(unsigned flags) { (void)flags; return 0; }
 static CUresult cuDriverGetVersion(int *v) { *v = 12000; return 0; }
 static CUresult cuGetErrorString(CUresult r, const char **s) { *s = r ? "emulated failure" : "no error"; return 0; }
-static CUresult cuDeviceGetCount(int *n) { *n = 1; return 0; }
-static CUresult cuDeviceGet(int *d, int k) { *d = k; return k == 0 ? 0 : 101; }
+/* NLSQ_EMU_DEVICES (default 1) emulated devices, sharing host memory */
+static int device_count(void)
+{
+    const char *s = getenv("NLSQ_EMU_DEVICES");
+    int n = s ? atoi(s) : 1;
+    return n >= 1 && n <= 16 ? n : 1;
+}
+
+static CUresult cuDeviceGetCount(int *n) { *n = device_count(); return 0; }
+static CUresult cuDeviceGet(int *d, int k) { *d = k; return k >= 0 && k < device_count() ? 0 : 101; }
 
 static CUresult cuDeviceGetName(char *name, int len, int d)
 {
@@ -131,7 +139,7 @@ static CUresult cuDeviceGetAttribute(int *v, int attr, int d)
     return 0;
 }
 
-static CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) { (void)d; *ctx = (void *)1; return 0; }
+static CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) { *ctx = (void *)(intptr_t)(d + 1); return 0; }
 static CUresult cuDevicePrimaryCtxRelease(int d) { (void)d; return 0; }
 static CUresult cuCtxSetCurrent(void *ctx) { (void)ctx; return 0; }
 static CUresult cuCtxSynchronize(void) { return 0; }
