@@ -511,10 +511,13 @@ typedef struct nlsq_options {
                                "cuda:N", "cuda:all" (every GPU, a share
                                of the points each); NULL: $NLSQ_DEVICE,
                                else auto. A GPU asked for by name that
-                               cannot be used is an error saying why. The
-                               data must fit in the GPU's memory; results
-                               agree with the CPU's to rounding (1e-10),
-                               and are the same on every run.            */
+                               cannot be used is an error saying why.
+                               Data are uploaded once per fit; data larger
+                               than half of one GPU's memory are streamed
+                               through it in segments every pass (one GPU;
+                               with cuda:all each GPU must hold its share).
+                               Results agree with the CPU's to rounding
+                               (1e-10) and are the same on every run.    */
     int gpu_float32;        /* nonzero: on a GPU, keep the data as float32
                                (half the memory: twice the points fit on
                                the device) and compute the Jacobian in

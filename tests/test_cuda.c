@@ -432,6 +432,62 @@ static void test_gpu_all_devices(void)
     free(sg);
 }
 
+/* Data larger than the device's memory go through it segment by segment
+   every pass. Only the emulator can shrink a device (NLSQ_EMU_MEMORY):
+   test_cuda_emulated_stream runs this with 2 MB of device memory. */
+static void test_gpu_streams_data_larger_than_its_memory(void)
+{
+    if (!need_gpu()) return;
+    if (!emulated || !getenv("NLSQ_EMU_MEMORY")) {
+        test_skip("needs data larger than the device's memory: on the emulator with NLSQ_EMU_MEMORY "
+                  "(test_cuda_emulated_stream)");
+        return;
+    }
+    size_t m = 100000;
+    double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y), *sg = malloc(m * sizeof *sg);
+    double *cols[2] = {x, y};
+    fill_decay(&m, 0, m, cols);
+    for (size_t i = 0; i < m; i++) sg[i] = 0.5 + (double)(i % 5) / 5;
+    nlsq_model *model = NULL;
+    nlsq_error e;
+    nlsq_model_parse("a*exp(-b*x) + c", NULL, &model, &e);
+    nlsq_data d = {x, y, m, sg, NLSQ_SIGMA_PER_POINT};
+    nlsq_options o = nlsq_options_default();
+    static const double p0[3] = {2, 1, 0};
+    o.p0 = p0;
+    nlsq_result *cpu = NULL, *gpu = NULL, *again = NULL;
+    o.device = "cpu";
+    CHECK(nlsq_curve_fit(model, &d, &o, &cpu, &e) == NLSQ_OK);
+    o.device = "cuda:0";
+    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &gpu, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &again, &e) == NLSQ_OK, "%s", e.message);
+    if (cpu && gpu && again) {
+        CHECK_MSG(strstr(gpu->device_note, "streamed in") != NULL, "not streamed: %s", gpu->device_note);
+        double worst = 0;
+        for (int j = 0; j < 3; j++) {
+            CHECK_SAME(again->popt[j], gpu->popt[j], "streamed twice, popt[%d]", j);
+            worst = fmax(worst, param_diff(gpu->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, 3)));
+            CHECK_NEAR(gpu->pcov[j * 3 + j], cpu->pcov[j * 3 + j], 1e-8 * cpu->pcov[j * 3 + j], "var %d", j);
+        }
+        CHECK_MSG(worst <= 1e-10, "streamed vs the CPU: popt %.3g", worst);
+        CHECK(gpu->m == cpu->m && gpu->nfev == cpu->nfev);
+        printf("    %zu points streamed vs CPU popt %.1e relative (%s)\n", m, worst, gpu->device_note);
+    }
+    /* the data check still happens, in the first streamed pass */
+    y[m - 7] = NAN;
+    nlsq_result *bad = NULL;
+    CHECK(nlsq_curve_fit(model, &d, &o, &bad, &e) == NLSQ_ERR_DATA);
+    CHECK_MSG(strstr(e.message, "99993") != NULL, "%s", e.message);
+    nlsq_result_free(bad);
+    nlsq_result_free(cpu);
+    nlsq_result_free(gpu);
+    nlsq_result_free(again);
+    nlsq_model_free(model);
+    free(x);
+    free(y);
+    free(sg);
+}
+
 static void test_gpu_hundred_million_points(void)
 {
     if (!need_gpu()) return;
@@ -472,6 +528,7 @@ int main(int argc, char **argv)
         TEST(test_gpu_fits_agree_with_the_cpu_and_repeat_exactly),
         TEST(test_gpu_sources_upload_the_same_data),
         TEST(test_gpu_all_devices),
+        TEST(test_gpu_streams_data_larger_than_its_memory),
         TEST(test_gpu_hundred_million_points),
     };
     enum { N = sizeof tests / sizeof tests[0] };

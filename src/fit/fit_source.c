@@ -72,6 +72,9 @@ static void pass_progress(void *ctx, size_t done, size_t m)
 
 /* ---- evaluations ----------------------------------------------------------- */
 
+static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_status *st, char *why,
+                         size_t why_size);
+
 /* A pass at fp->p: the cost, R_aug, and nonzero when something is not
    finite (or the data could not be read: the fit is then aborted). */
 static int run_pass(fit_problem *fp, double *cost, double *R)
@@ -83,9 +86,12 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
         interp *it = &fp->ps.w[0].it;
         interp_uniform(it, fp->p);
         char why[400];
+        nlsq_status st = NLSQ_ERR_INVALID_ARGUMENT;
         fp->gpu_passes++;
-        if (gpu_group_run(&fp->gpu, it->u, &out, why, sizeof why) != 0) {
-            fit_abort(fp, NLSQ_ERR_INVALID_ARGUMENT, why);
+        int rc = fp->gpu.part[0].streaming ? streamed_pass(fp, it->u, &out, &st, why, sizeof why)
+                                           : gpu_group_run(&fp->gpu, it->u, &out, why, sizeof why);
+        if (rc != 0) {
+            fit_abort(fp, st, why);
             *cost = NAN;
             return 1;
         }
@@ -309,7 +315,7 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
     for (int k = 0; k < count; k++) ordinals[k] = dev[all ? k : ordinal].ordinal;
     gpu_pass_spec gs = {0, 0, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
                         sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit, fp->opt.gpu_float32 != 0,
-                        fp->ps.nworkers};
+                        fp->ps.nworkers, count == 1 ? pass_chunk_points(fp->m_total) : 0};
     if (gpu_group_open(&fp->gpu, &gs, ordinals, count, why, sizeof why) != 0) {
         gpu_group_close(&fp->gpu);
         if (is_auto) {
@@ -321,7 +327,12 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
     fp->use_gpu = 1;
     const gpu_pass *g0 = &fp->gpu.part[0];
     const char *precision = g0->float32 ? "float32 data and Jacobian" : "float64";
-    if (count == 1) {
+    if (count == 1 && g0->streaming) {
+        snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinals[0]);
+        snprintf(fp->device_note, sizeof fp->device_note,
+                 "%.80s, %s, data streamed in %zu segments of up to %zu points a pass, kernel %.40s", g0->name,
+                 precision, fp->gpu.segments, g0->cap, g0->note);
+    } else if (count == 1) {
         snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinals[0]);
         snprintf(fp->device_note, sizeof fp->device_note, "%.100s, %s, kernel %.60s", g0->name, precision, g0->note);
     } else {
@@ -358,6 +369,7 @@ typedef struct upload_job {
     fit_problem *fp;
     pass_data pd;
     size_t chunk;
+    int first_chunk;      /* task k uploads chunk first_chunk + k */
     int in_place;
     pthread_mutex_t lock;
     int failed_chunk;     /* the lowest chunk that failed, or -1 */
@@ -387,10 +399,11 @@ static int upload_range(upload_job *job, int worker, const pass_view *v, size_t 
     return 0;
 }
 
-static void upload_chunk(void *ctx, int chunk, int worker)
+static void upload_chunk(void *ctx, int task, int worker)
 {
     upload_job *job = ctx;
     fit_problem *fp = job->fp;
+    int chunk = job->first_chunk + task;
     size_t lo = (size_t)chunk * job->chunk, hi = lo + job->chunk < fp->m_total ? lo + job->chunk : fp->m_total;
     size_t pfirst = 0, pcount = 0;
     pass_view run = {0};
@@ -425,16 +438,49 @@ static void upload_chunk(void *ctx, int chunk, int worker)
         upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
 }
 
-static nlsq_status upload(fit_problem *fp, nlsq_error *err)
+/* Upload chunks [c0, c1) on the pass's threads; NLSQ_OK, or the status
+   and reason of the lowest chunk that failed. */
+static nlsq_status upload_chunks(fit_problem *fp, int c0, int c1, char *why, size_t why_size)
 {
-    upload_job job = {fp, reader_pass_data(&fp->rd), pass_chunk_points(fp->m_total), fp->rd.ncopy == 0,
+    upload_job job = {fp, reader_pass_data(&fp->rd), pass_chunk_points(fp->m_total), c0, fp->rd.ncopy == 0,
                       PTHREAD_MUTEX_INITIALIZER, -1, NLSQ_OK, ""};
-    int nchunks = (int)((fp->m_total + job.chunk - 1) / job.chunk);
-    pool_run(fp->ps.pool, upload_chunk, &job, nchunks);
+    pool_run(fp->ps.pool, upload_chunk, &job, c1 - c0);
     pthread_mutex_destroy(&job.lock);
     reader_flush(&fp->rd);
-    if (job.failed_chunk >= 0) return fit_fail(fp, err, job.status, "%s", job.why);
-    return NLSQ_OK;
+    if (job.failed_chunk >= 0) snprintf(why, why_size, "%s", job.why);
+    return job.failed_chunk >= 0 ? job.status : NLSQ_OK;
+}
+
+static nlsq_status upload(fit_problem *fp, nlsq_error *err)
+{
+    size_t chunk = pass_chunk_points(fp->m_total);
+    char why[400];
+    nlsq_status st = upload_chunks(fp, 0, (int)((fp->m_total + chunk - 1) / chunk), why, sizeof why);
+    return st == NLSQ_OK ? NLSQ_OK : fit_fail(fp, err, st, "%s", why);
+}
+
+/*
+ * A pass over data larger than the GPU's memory: segment by segment (a
+ * whole number of chunks each), uploaded through the reader and folded,
+ * all the segments' triangles merged at the end. The copies are not
+ * overlapped with the kernels: each segment's upload waits for the last.
+ */
+static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_status *st, char *why,
+                         size_t why_size)
+{
+    gpu_pass *g = &fp->gpu.part[0];
+    size_t chunk = pass_chunk_points(fp->m_total), cap = g->cap;
+    gpu_group_begin(&fp->gpu);
+    for (size_t lo = 0; lo < fp->m_total; lo += cap) {
+        size_t n = fp->m_total - lo < cap ? fp->m_total - lo : cap;
+        gpu_pass_set_range(g, lo, n);
+        *st = upload_chunks(fp, (int)(lo / chunk), (int)((lo + n + chunk - 1) / chunk), why, why_size);
+        if (*st != NLSQ_OK) return -1;
+        *st = NLSQ_ERR_INVALID_ARGUMENT;
+        if (gpu_group_add(&fp->gpu, u, why, why_size) != 0) return -1;
+    }
+    gpu_group_end(&fp->gpu, out);
+    return 0;
 }
 
 /* The first pass, at the start point: the data check, the usable points,
@@ -448,7 +494,7 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     if (!fp->first_x || !fp->first_R || reader_check_next_pass(&fp->rd, (int)((fp->m_total + chunk - 1) / chunk)) != 0)
         return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
     for (int k = 0; k < nf; k++) fp->first_x[k] = fp->p[fp->free_idx[k]];
-    if (fp->use_gpu) {
+    if (fp->use_gpu && !fp->gpu.part[0].streaming) { /* else every pass uploads */
         nlsq_status st = upload(fp, err);
         if (st != NLSQ_OK) return st;
     }

@@ -165,15 +165,33 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     g->tpb = g->nc <= 24 ? 256 : 128; /* NLSQ_TPB of cuda_kernel.cu */
     unsigned max_blocks = (unsigned)sms * 32;
-    size_t data = (size_t)g->m * g->esize * (size_t)(g->nvars + 1 + g->has_sigma);
+    size_t per_point = g->esize * (size_t)(g->nvars + 1 + g->has_sigma);
+    size_t fixed = ((size_t)max_blocks * (size_t)(g->nc * g->nc + 3) + (size_t)g->nuniform) * 8;
     size_t free_bytes = 0, total = 0;
     CU(g->d->cuMemGetInfo(&free_bytes, &total), "cuMemGetInfo");
-    if (data + ((size_t)max_blocks * (size_t)(g->nc * g->nc + 3) + (size_t)g->nuniform) * 8 > free_bytes) {
-        snprintf(why, why_size,
-                 "the data need %.3g GB on cuda:%d, which has %.3g GB free; fit on the CPU (device cpu), whose "
-                 "passes read any size",
-                 data * 1e-9, g->ordinal, free_bytes * 1e-9);
-        return -1;
+    g->cap = g->m;
+    if (g->m * per_point + fixed > free_bytes) {
+        if (!s->stream_unit) {
+            snprintf(why, why_size,
+                     "the data need %.3g GB on cuda:%d, which has %.3g GB free; fit on the CPU (device cpu), whose "
+                     "passes read any size",
+                     (double)(g->m * per_point) * 1e-9, g->ordinal, free_bytes * 1e-9);
+            return -1;
+        }
+        /* stream: segments in half of the device's memory — its total,
+           not its free memory, which changes from run to run: the
+           segments, and so a pass's bits, depend on the device alone */
+        size_t budget = total / 2, unit = s->stream_unit;
+        size_t cap = budget > fixed ? (budget - fixed) / per_point / unit * unit : 0;
+        if (cap == 0 || cap * per_point + fixed > free_bytes) {
+            snprintf(why, why_size,
+                     "cuda:%d has %.3g GB free, too little even to stream the data through it (%.3g GB needed); fit "
+                     "on the CPU (device cpu)",
+                     g->ordinal, free_bytes * 1e-9, (double)(unit * per_point + fixed) * 1e-9);
+            return -1;
+        }
+        g->cap = cap;
+        g->streaming = 1;
     }
     char *source = codegen_cuda(s->prog, s->cols, s->ncols, s->float32);
     if (!source) {
@@ -191,16 +209,15 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     if (g->d->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, g->fn, g->tpb, 0) != NLSQ_CUDA_SUCCESS ||
         per_sm < 1)
         per_sm = 2;
-    unsigned long long want = (unsigned long long)sms * (unsigned)per_sm, most = g->m / ((size_t)g->tpb * 16);
+    unsigned long long want = (unsigned long long)sms * (unsigned)per_sm, most = g->cap / ((size_t)g->tpb * 16);
     if (want > max_blocks) want = max_blocks;
     if (want > most) want = most ? most : 1;
     g->nblocks = (unsigned)want;
-    unsigned long long per = (g->m + want - 1) / want;
-    g->per_block = (per + g->tpb - 1) / g->tpb * g->tpb;
-    CU(g->d->cuMemAlloc(&g->x, (size_t)(g->m ? g->m : 1) * (size_t)(g->nvars ? g->nvars : 1) * g->esize),
-       "cuMemAlloc (x)");
-    CU(g->d->cuMemAlloc(&g->y, (size_t)(g->m ? g->m : 1) * g->esize), "cuMemAlloc (y)");
-    if (g->has_sigma) CU(g->d->cuMemAlloc(&g->sigma, (size_t)(g->m ? g->m : 1) * g->esize), "cuMemAlloc (sigma)");
+    gpu_pass_set_range(g, g->first, g->streaming ? g->cap : g->m);
+    size_t cap = g->cap ? g->cap : 1;
+    CU(g->d->cuMemAlloc(&g->x, cap * (size_t)(g->nvars ? g->nvars : 1) * g->esize), "cuMemAlloc (x)");
+    CU(g->d->cuMemAlloc(&g->y, cap * g->esize), "cuMemAlloc (y)");
+    if (g->has_sigma) CU(g->d->cuMemAlloc(&g->sigma, cap * g->esize), "cuMemAlloc (sigma)");
     CU(g->d->cuMemAlloc(&g->u, (size_t)(g->nuniform ? g->nuniform : 1) * 8), "cuMemAlloc (u)");
     CU(g->d->cuMemAlloc(&g->R, (size_t)g->nblocks * (size_t)(g->nc * g->nc) * 8), "cuMemAlloc (R)");
     CU(g->d->cuMemAlloc(&g->sums, (size_t)g->nblocks * 3 * 8), "cuMemAlloc (sums)");
@@ -233,6 +250,15 @@ static int put(gpu_pass *g, CUdeviceptr dst, size_t first, const double *src, si
     return 0;
 }
 
+void gpu_pass_set_range(gpu_pass *g, size_t first, size_t m)
+{
+    g->first = first;
+    g->m = m;
+    unsigned long long per = (m + g->nblocks - 1) / g->nblocks;
+    g->per_block = (per + g->tpb - 1) / g->tpb * g->tpb;
+    if (!g->per_block) g->per_block = (unsigned long long)g->tpb;
+}
+
 int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, int worker, char *why,
                     size_t why_size)
 {
@@ -249,7 +275,7 @@ int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count,
     size_t lo = first - v->base;
     first -= g->first; /* on the device */
     for (int k = 0; k < g->nvars; k++)
-        if (put(g, g->x, (size_t)k * g->m + first, v->x + (size_t)k * v->stride + lo, count, worker,
+        if (put(g, g->x, (size_t)k * g->cap + first, v->x + (size_t)k * v->stride + lo, count, worker,
                 "cuMemcpyHtoD (x)", why, why_size) != 0)
             return -1;
     if (put(g, g->y, first, v->y + lo, count, worker, "cuMemcpyHtoD (y)", why, why_size) != 0) return -1;
@@ -274,7 +300,7 @@ int gpu_pass_launch(gpu_pass *g, const double *u, char *why, size_t why_size)
 {
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     if (g->nuniform) CU(g->d->cuMemcpyHtoD(g->u, u, (size_t)g->nuniform * 8), "cuMemcpyHtoD (u)");
-    unsigned long long xstride = g->m, m = g->m, per_block = g->per_block;
+    unsigned long long xstride = g->cap, m = g->m, per_block = g->per_block;
     CUdeviceptr sigma = g->has_sigma ? g->sigma : 0, residuals = 0;
     double sigma_all = g->sigma_all, f_scale = g->f_scale;
     int loss = g->loss, omit = g->omit;
@@ -333,8 +359,11 @@ int gpu_group_open(gpu_group *G, const gpu_pass_spec *spec, const int *ordinals,
         G->nblocks += G->part[k].nblocks;
         first += m;
     }
-    size_t sz = (size_t)G->part[0].nc * (size_t)G->part[0].nc;
-    G->R = malloc((size_t)G->nblocks * sz * sizeof *G->R);
+    /* streaming happens on one device only (stream_unit is 0 otherwise) */
+    const gpu_pass *g0 = &G->part[0];
+    G->segments = g0->streaming ? (spec->m + g0->cap - 1) / g0->cap : 1;
+    size_t sz = (size_t)g0->nc * (size_t)g0->nc;
+    G->R = malloc((size_t)G->nblocks * G->segments * sz * sizeof *G->R);
     G->work = malloc(sz * sizeof *G->work);
     if (!G->R || !G->work) {
         snprintf(why, why_size, "out of memory");
@@ -358,33 +387,56 @@ int gpu_group_upload(gpu_group *G, const pass_view *v, size_t first, size_t coun
     return 0;
 }
 
-int gpu_group_run(gpu_group *G, const double *u, pass_out *out, char *why, size_t why_size)
+void gpu_group_begin(gpu_group *G)
+{
+    G->filled = 0;
+    G->cost = G->cost_c = G->chi2 = G->chi2_c = G->bad = 0;
+}
+
+int gpu_group_add(gpu_group *G, const double *u, char *why, size_t why_size)
 {
     /* every device starts before any is waited for */
     for (int k = 0; k < G->count; k++)
         if (gpu_pass_launch(&G->part[k], u, why, why_size) != 0) return -1;
-    size_t nc = (size_t)G->part[0].nc, sz = nc * nc, at = 0;
-    double cost = 0, cost_c = 0, chi2 = 0, chi2_c = 0, bad = 0;
+    size_t sz = (size_t)G->part[0].nc * (size_t)G->part[0].nc;
     for (int k = 0; k < G->count; k++) {
         gpu_pass *g = &G->part[k];
         if (gpu_pass_collect(g, why, why_size) != 0) return -1;
-        memcpy(G->R + at * sz, g->hR, (size_t)g->nblocks * sz * sizeof *G->R);
-        at += g->nblocks;
+        if (G->filled + g->nblocks > (size_t)G->nblocks * G->segments) {
+            snprintf(why, why_size, "internal error: more segments than planned");
+            return -1;
+        }
+        memcpy(G->R + G->filled * sz, g->hR, (size_t)g->nblocks * sz * sizeof *G->R);
+        G->filled += g->nblocks;
         for (unsigned b = 0; b < g->nblocks; b++) {
-            ksum_add(&cost, &cost_c, g->hsums[3 * b]);
-            ksum_add(&chi2, &chi2_c, g->hsums[3 * b + 1]);
-            bad += g->hsums[3 * b + 2];
+            ksum_add(&G->cost, &G->cost_c, g->hsums[3 * b]);
+            ksum_add(&G->chi2, &G->chi2_c, g->hsums[3 * b + 1]);
+            G->bad += g->hsums[3 * b + 2];
         }
     }
+    return 0;
+}
+
+void gpu_group_end(gpu_group *G, pass_out *out)
+{
+    size_t nc = (size_t)G->part[0].nc, sz = nc * nc, n = G->filled;
     /* merge in the CPU pass's fixed tree: (0,1) (2,3) ..., then (0,2) ... */
-    for (unsigned stride = 1; stride < G->nblocks; stride *= 2)
-        for (unsigned i = 0; i + stride < G->nblocks; i += 2 * stride)
-            qr_merge(G->R + (size_t)i * sz, G->R + (size_t)(i + stride) * sz, (int)nc, G->work);
-    memcpy(out->R, G->R, sz * sizeof *out->R);
-    out->cost = cost + cost_c;
-    out->chi2 = chi2 + chi2_c;
-    out->nonfinite = (size_t)bad;
+    for (size_t stride = 1; stride < n; stride *= 2)
+        for (size_t i = 0; i + stride < n; i += 2 * stride)
+            qr_merge(G->R + i * sz, G->R + (i + stride) * sz, (int)nc, G->work);
+    if (n) memcpy(out->R, G->R, sz * sizeof *out->R);
+    else memset(out->R, 0, sz * sizeof *out->R);
+    out->cost = G->cost + G->cost_c;
+    out->chi2 = G->chi2 + G->chi2_c;
+    out->nonfinite = (size_t)G->bad;
     out->read_failed = 0;
+}
+
+int gpu_group_run(gpu_group *G, const double *u, pass_out *out, char *why, size_t why_size)
+{
+    gpu_group_begin(G);
+    if (gpu_group_add(G, u, why, why_size) != 0) return -1;
+    gpu_group_end(G, out);
     return 0;
 }
 

@@ -60,6 +60,9 @@ typedef struct gpu_pass_spec {
     int omit;            /* nan_policy omit                             */
     int float32;         /* data and per-point arithmetic in float32    */
     int nworkers;        /* threads that may upload at once             */
+    size_t stream_unit;  /* 0: the data must fit on the device; else
+                            they may be streamed through it every pass,
+                            in segments of a multiple of this many points */
 } gpu_pass_spec;
 
 typedef struct gpu_pass {
@@ -78,6 +81,9 @@ typedef struct gpu_pass {
     int nworkers;
     double sigma_all, f_scale;
     size_t first, m;     /* the points held: [first, first + m)         */
+    size_t cap;          /* points the device's buffers hold: m, or a
+                            segment's size when streaming               */
+    int streaming;
     int tpb;             /* threads per block                           */
     unsigned nblocks;
     unsigned long long per_block;
@@ -93,6 +99,9 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *spec, char *why, size_t why_
    nworkers-1; workers upload at once). */
 int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, int worker, char *why,
                     size_t why_size);
+/* Streaming: the device's buffers now hold points [first, first+m),
+   m <= cap (upload them next). */
+void gpu_pass_set_range(gpu_pass *g, size_t first, size_t m);
 /* Start a pass with uniform registers u (computed on the host); collect
    then waits for it and copies the blocks' triangles and sums to g->hR
    and g->hsums. */
@@ -115,7 +124,10 @@ typedef struct gpu_group {
     int count;
     gpu_pass part[GPU_MAX_DEVICES];
     unsigned nblocks;    /* over all parts                              */
-    double *R, *work;    /* nblocks triangles; one for the merge        */
+    size_t segments;     /* a pass's segments: 1, or more when streaming */
+    double *R, *work;    /* nblocks * segments triangles; one for the merge */
+    size_t filled;       /* triangles collected in this pass            */
+    double cost, cost_c, chi2, chi2_c, bad;
 } gpu_group;
 
 /* Open the devices ordinals[0..count) for spec's m points (spec->ordinal
@@ -127,6 +139,12 @@ int gpu_group_upload(gpu_group *G, const pass_view *v, size_t first, size_t coun
                      size_t why_size);
 /* A pass: cost, chi2, R_aug and the non-finite count into out. */
 int gpu_group_run(gpu_group *G, const double *u, pass_out *out, char *why, size_t why_size);
+/* The same in steps, for a pass streamed in segments: begin, then add
+   after each segment's upload (every device runs on what it holds), then
+   end merges everything collected, in the order it was added. */
+void gpu_group_begin(gpu_group *G);
+int gpu_group_add(gpu_group *G, const double *u, char *why, size_t why_size);
+void gpu_group_end(gpu_group *G, pass_out *out);
 void gpu_group_close(gpu_group *G);
 
 #endif

@@ -130,7 +130,16 @@ static CUresult cuDeviceGetName(char *name, int len, int d)
     return 0;
 }
 
-static CUresult cuDeviceTotalMem(size_t *b, int d) { (void)d; *b = (size_t)4 << 30; return 0; }
+/* NLSQ_EMU_MEMORY bytes of device memory (default 4 GiB): small values
+   make data too large for the device, to test streaming */
+static size_t device_memory(void)
+{
+    const char *s = getenv("NLSQ_EMU_MEMORY");
+    long long v = s ? atoll(s) : 0;
+    return v > 0 ? (size_t)v : (size_t)4 << 30;
+}
+
+static CUresult cuDeviceTotalMem(size_t *b, int d) { (void)d; *b = device_memory(); return 0; }
 
 static CUresult cuDeviceGetAttribute(int *v, int attr, int d)
 {
@@ -143,7 +152,7 @@ static CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) { *ctx = (void *)(in
 static CUresult cuDevicePrimaryCtxRelease(int d) { (void)d; return 0; }
 static CUresult cuCtxSetCurrent(void *ctx) { (void)ctx; return 0; }
 static CUresult cuCtxSynchronize(void) { return 0; }
-static CUresult cuMemGetInfo(size_t *f, size_t *t) { *f = *t = (size_t)4 << 30; return 0; }
+static CUresult cuMemGetInfo(size_t *f, size_t *t) { *f = *t = device_memory(); return 0; }
 
 static CUresult cuMemAlloc(CUdeviceptr *p, size_t bytes)
 {
