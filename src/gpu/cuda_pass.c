@@ -1,11 +1,12 @@
 /*
- * A pass on a CUDA device. The data are uploaded once per fit (the reader
- * delivers them window by window, so any source works, as long as they fit
- * in the device's memory); every pass then sends only the uniform
- * registers (the parameter-only part of the program, computed on the host
- * by the interpreter, as on the CPU) and gets back one small triangle, a
- * cost, a chi-square and a count per thread block, which are merged here
- * in a fixed tree — so a pass gives the same bits on every run.
+ * A pass on CUDA devices. The data are uploaded once per fit (the reader
+ * delivers them window by window, so any source works), or, when they do
+ * not fit in the device, segment by segment in every pass; a pass sends
+ * the uniform registers (the parameter-only part of the program, computed
+ * on the host by the interpreter, as on the CPU) and gets back one small
+ * triangle, a cost, a chi-square and a count per thread block, which are
+ * merged here in a fixed tree — so a pass gives the same bits on every
+ * run. A gpu_group spreads the points over several devices (cuda:all).
  *
  * Kernels are compiled by NVRTC for the device's architecture and kept on
  * disk beside the CPU kernels ($XDG_CACHE_HOME/nlsq/cuda), keyed by the

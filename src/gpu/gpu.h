@@ -1,7 +1,9 @@
 /*
  * The CUDA tier: loading (cuda_load.c), devices (devices.c), run-time
- * compilation (cuda_compile.c). The kernels' source comes from the same
- * code generator as the CPU kernels (src/exec/codegen.c, codegen_cuda).
+ * compilation (cuda_compile.c), passes on one or several devices
+ * (cuda_pass.c, with the kernel's fixed part in cuda_kernel.cu). The
+ * kernels' source comes from the same code generator as the CPU kernels
+ * (src/exec/codegen.c, codegen_cuda).
  */
 #ifndef NLSQ_GPU_GPU_H
 #define NLSQ_GPU_GPU_H
