@@ -495,6 +495,49 @@ static void test_gpu_streams_data_larger_than_its_memory(void)
     free(sg);
 }
 
+/* A checkpoint records where the passes ran: a GPU fit resumes on the
+   same GPU to the uninterrupted answer, and elsewhere is refused with a
+   message that says so (a GPU's passes round differently). */
+static void test_gpu_checkpoint_names_the_device(void)
+{
+    if (!need_gpu()) return;
+    size_t m = 40000;
+    double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y);
+    double *cols[2] = {x, y};
+    fill_decay(&m, 0, m, cols);
+    char path[256];
+    snprintf(path, sizeof path, "%s/nlsq-gpu-ckpt-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    nlsq_model *model = NULL;
+    nlsq_error e;
+    nlsq_model_parse("a*exp(-b*x) + c", NULL, &model, &e);
+    nlsq_data d = {x, y, m, NULL, NLSQ_SIGMA_NONE};
+    nlsq_options o = nlsq_options_default();
+    static const double p0[3] = {2, 1, 0};
+    o.p0 = p0;
+    o.device = "cuda:0";
+    o.checkpoint = path;
+    nlsq_result *first = NULL, *resumed = NULL, *cpu = NULL;
+    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &first, &e) == NLSQ_OK, "%s", e.message);
+    o.resume = 1;
+    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &resumed, &e) == NLSQ_OK, "%s", e.message);
+    if (first && resumed) {
+        CHECK(resumed->resumed_evaluations > 0);
+        for (int j = 0; j < 3; j++) CHECK_SAME(resumed->popt[j], first->popt[j], "resumed on the GPU, popt[%d]", j);
+    }
+    o.device = "cpu";
+    CHECK(nlsq_curve_fit(model, &d, &o, &cpu, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(e.message, "was written by a fit on cuda:0") && strstr(e.message, "runs on the CPU"), "%s",
+              e.message);
+    printf("    resumed on the GPU: the same bits; on the CPU: %s\n", e.message);
+    unlink(path);
+    nlsq_result_free(first);
+    nlsq_result_free(resumed);
+    nlsq_result_free(cpu);
+    nlsq_model_free(model);
+    free(x);
+    free(y);
+}
+
 static void test_gpu_hundred_million_points(void)
 {
     if (!need_gpu()) return;
@@ -536,6 +579,7 @@ int main(int argc, char **argv)
         TEST(test_gpu_sources_upload_the_same_data),
         TEST(test_gpu_all_devices),
         TEST(test_gpu_streams_data_larger_than_its_memory),
+        TEST(test_gpu_checkpoint_names_the_device),
         TEST(test_gpu_hundred_million_points),
     };
     enum { N = sizeof tests / sizeof tests[0] };

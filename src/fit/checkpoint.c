@@ -11,8 +11,11 @@
  * File layout (host byte order; the marker refuses a foreign one):
  *   "NLSQCKP1", u32 version, u32 byte-order marker, u32 n_free,
  *   u32 model text length, u64 options hash, u64 rows, u64 usable rows,
- *   u64 records, the model text, the first pass's record (the data's
- *   fingerprint), the records, u64 FNV-1a of everything before it.
+ *   u64 records, the model text, u32 device length, the device (where
+ *   the passes ran: the CPU, or a GPU with what fixes its bits — its
+ *   model, blocks, precision, segments — since its passes round
+ *   differently), the first pass's record (the data's fingerprint), the
+ *   records, u64 FNV-1a of everything before it.
  * A record: x[n_free], cost, flag, R_aug[(n_free+1)^2], as doubles.
  *
  * Written whole after every evaluation into a temporary file beside the
@@ -33,7 +36,7 @@
 #include "fit.h"
 
 #define CKPT_MAGIC "NLSQCKP1"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 #define CKPT_ORDER 0x01020304u
 
 struct checkpoint {
@@ -41,6 +44,7 @@ struct checkpoint {
     int nf;
     size_t rec;           /* doubles per record */
     char *model_text;
+    char *device;
     uint64_t opt_hash;
     size_t m_total, m_used;
     double *first;        /* the first pass's record */
@@ -69,6 +73,7 @@ void checkpoint_free(checkpoint *c)
     if (!c) return;
     free(c->path);
     free(c->model_text);
+    free(c->device);
     free(c->first);
     free(c->recs);
     free(c);
@@ -131,6 +136,22 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
     if (!same_model) snprintf(why, why_size, "%s was written for the model '%.120s', not '%.120s'", c->path, text, c->model_text);
     free(text);
     if (!same_model) return -1;
+    uint32_t dlen;
+    char *device = take(&k, &dlen, 4) == 0 && dlen < 4096 ? malloc((size_t)dlen + 1) : NULL;
+    if (!device || take(&k, device, dlen)) {
+        free(device);
+        snprintf(why, why_size, "%s is damaged (device)", c->path);
+        return -1;
+    }
+    device[dlen] = '\0';
+    int same_device = strcmp(device, c->device) == 0;
+    if (!same_device)
+        snprintf(why, why_size,
+                 "%s was written by a fit on %.150s; this one runs on %.150s, whose passes round differently: "
+                 "resume it where it ran (device), or start afresh",
+                 c->path, device, c->device);
+    free(device);
+    if (!same_device) return -1;
     if ((int)nf != c->nf || hash != c->opt_hash) {
         snprintf(why, why_size,
                  "%s was written with other options (start point, bounds, fixed parameters, method, loss, "
@@ -154,8 +175,8 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
     return 0;
 }
 
-int checkpoint_open(const char *path, int resume, const char *model_text, uint64_t opt_hash, int nf,
-                    size_t m_total, checkpoint **out, char *why, size_t why_size)
+int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash,
+                    int nf, size_t m_total, checkpoint **out, char *why, size_t why_size)
 {
     *out = NULL;
     checkpoint *c = calloc(1, sizeof *c);
@@ -166,10 +187,11 @@ int checkpoint_open(const char *path, int resume, const char *model_text, uint64
     c->m_total = m_total;
     c->path = strdup(path);
     c->model_text = strdup(model_text);
+    c->device = strdup(device);
     c->first = malloc(c->rec * sizeof *c->first);
     const char *kill = getenv("NLSQ_TEST_KILL_IN_CHECKPOINT");
     c->kill_at = kill ? atoi(kill) : 0;
-    if (!c->path || !c->model_text || !c->first) {
+    if (!c->path || !c->model_text || !c->device || !c->first) {
         checkpoint_free(c);
         snprintf(why, why_size, "out of memory");
         return -1;
@@ -272,9 +294,10 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 static int save(checkpoint *c, char *why, size_t why_size)
 {
     uint32_t version = CKPT_VERSION, order = CKPT_ORDER, nf = (uint32_t)c->nf, tlen = (uint32_t)strlen(c->model_text);
+    uint32_t dlen = (uint32_t)strlen(c->device);
     uint64_t m_total = c->m_total, m_used = c->m_used, count = (uint64_t)c->count;
     size_t recs = (size_t)c->count * c->rec * sizeof(double);
-    size_t size = 8 + 4 * 4 + 4 * 8 + tlen + c->rec * sizeof(double) + recs + 8;
+    size_t size = 8 + 4 * 4 + 4 * 8 + tlen + 4 + dlen + c->rec * sizeof(double) + recs + 8;
     unsigned char *buf = malloc(size), *p = buf;
     if (!buf) {
         snprintf(why, why_size, "out of memory for the checkpoint");
@@ -291,6 +314,8 @@ static int save(checkpoint *c, char *why, size_t why_size)
     PUT(&m_used, 8);
     PUT(&count, 8);
     PUT(c->model_text, tlen);
+    PUT(&dlen, 4);
+    PUT(c->device, dlen);
     PUT(c->first, c->rec * sizeof(double));
     if (recs) PUT(c->recs, recs);
     uint64_t sum = fnv(0xcbf29ce484222325ULL, buf, (size_t)(p - buf));

@@ -71,10 +71,10 @@ typedef struct checkpoint checkpoint;
 /* FNV-1a over data, continuing from h (0: start). */
 uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n);
 /* Open for writing at `path`; with resume, load it if it exists and check
-   that it was written for this model text, options hash, n_free and row
-   count. 0, or -1 with the reason. */
-int checkpoint_open(const char *path, int resume, const char *model_text, uint64_t opt_hash, int nf, size_t m_total,
-                    checkpoint **out, char *why, size_t why_size);
+   that it was written for this model text, device (where the passes run,
+   as text), options hash, n_free and row count. 0, or -1 with the reason. */
+int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash,
+                    int nf, size_t m_total, checkpoint **out, char *why, size_t why_size);
 /* The first pass's answer: stored, or compared with the loaded one (the
    data's fingerprint); 0, or -1 when they differ. */
 int checkpoint_first(checkpoint *c, size_t m_used, const double *x, double cost, int rc, const double *R, char *why,

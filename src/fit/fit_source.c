@@ -518,13 +518,32 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     return NLSQ_OK;
 }
 
+/* Where the passes run, as far as it fixes their bits: the CPU's are the
+   same on any thread count and backend; a GPU's depend on its model, the
+   number of blocks and devices, the precision and the segments. */
+static void device_identity(const fit_problem *fp, char *out, size_t size)
+{
+    if (!fp->use_gpu) {
+        snprintf(out, size, "the CPU");
+        return;
+    }
+    const gpu_pass *g = &fp->gpu.part[0];
+    snprintf(out, size, "%s (%d x %.100s, %u blocks, %s%s)", fp->device, fp->gpu.count, g->name, fp->gpu.nblocks,
+             g->float32 ? "float32" : "float64", g->streaming ? ", streamed" : "");
+    if (g->streaming) {
+        size_t used = strlen(out);
+        snprintf(out + used - 1, size - used + 1, " in segments of %zu points)", g->cap);
+    }
+}
+
 static nlsq_status open_checkpoint(fit_problem *fp, int yc, int sc, double sigma_all, nlsq_error *err)
 {
     if (!fp->opt.checkpoint) return NLSQ_OK;
-    char *text = model_identity(fp->model), why[600];
+    char *text = model_identity(fp->model), why[600], device[300];
     if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
-    int rc = checkpoint_open(fp->opt.checkpoint, fp->opt.resume, text, options_hash(fp, yc, sc, sigma_all), fp->n_free,
-                             fp->m_total, &fp->ckpt, why, sizeof why);
+    device_identity(fp, device, sizeof device);
+    int rc = checkpoint_open(fp->opt.checkpoint, fp->opt.resume, text, device, options_hash(fp, yc, sc, sigma_all),
+                             fp->n_free, fp->m_total, &fp->ckpt, why, sizeof why);
     free(text);
     return rc == 0 ? NLSQ_OK : fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
 }
