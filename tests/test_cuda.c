@@ -382,6 +382,51 @@ static void test_gpu_sources_upload_the_same_data(void)
     free(y);
 }
 
+/* Exponential decay with deterministic noise and per-point sigma, m points. */
+typedef struct decay_problem {
+    size_t m;
+    double *x, *y, *sg;
+    nlsq_model *model;
+    nlsq_data d;
+} decay_problem;
+
+static void decay_problem_make(decay_problem *dp, size_t m)
+{
+    dp->m = m;
+    dp->x = malloc(m * sizeof *dp->x);
+    dp->y = malloc(m * sizeof *dp->y);
+    dp->sg = malloc(m * sizeof *dp->sg);
+    double *cols[2] = {dp->x, dp->y};
+    fill_decay(&dp->m, 0, m, cols);
+    for (size_t i = 0; i < m; i++) dp->sg[i] = 0.5 + (double)(i % 7) / 7;
+    nlsq_error e;
+    dp->model = NULL;
+    nlsq_model_parse("a*exp(-b*x) + c", NULL, &dp->model, &e);
+    dp->d = (nlsq_data){dp->x, dp->y, m, dp->sg, NLSQ_SIGMA_PER_POINT};
+}
+
+static void decay_problem_free(decay_problem *dp)
+{
+    nlsq_model_free(dp->model);
+    free(dp->x);
+    free(dp->y);
+    free(dp->sg);
+}
+
+/* How far a GPU fit's parameters are from the CPU's (param_diff), after
+   checking its variances to 1e-8 and that a second GPU run gave the
+   same bits. */
+static double agreement(const nlsq_result *gpu, const nlsq_result *again, const nlsq_result *cpu, int n)
+{
+    double worst = 0;
+    for (int j = 0; j < n; j++) {
+        CHECK_SAME(again->popt[j], gpu->popt[j], "a second GPU run, popt[%d]", j);
+        worst = fmax(worst, param_diff(gpu->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, n)));
+        CHECK_NEAR(gpu->pcov[j * n + j], cpu->pcov[j * n + j], 1e-8 * cpu->pcov[j * n + j], "var %d", j);
+    }
+    return worst;
+}
+
 /* cuda:all: each device holds a share of the points and every pass runs
    on all of them; with one device it is that device. (On the emulator
    with NLSQ_EMU_DEVICES=2, two devices: how cuda:all is tested without a
@@ -392,39 +437,28 @@ static void test_gpu_all_devices(void)
     char why[300];
     cuda_device_info dev[GPU_MAX_DEVICES];
     int n = cuda_devices(dev, GPU_MAX_DEVICES, why, sizeof why);
-    size_t m = emulated ? 60000 : 3000000;
-    double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y), *sg = malloc(m * sizeof *sg);
-    double *cols[2] = {x, y};
-    fill_decay(&m, 0, m, cols);
-    for (size_t i = 0; i < m; i++) sg[i] = 0.5 + (double)(i % 7) / 7;
-    nlsq_model *model = NULL;
+    decay_problem dp;
+    decay_problem_make(&dp, emulated ? 60000 : 3000000);
     nlsq_error e;
-    nlsq_model_parse("a*exp(-b*x) + c", NULL, &model, &e);
-    nlsq_data d = {x, y, m, sg, NLSQ_SIGMA_PER_POINT};
     nlsq_options o = nlsq_options_default();
     static const double p0[3] = {2, 1, 0};
     o.p0 = p0;
     nlsq_result *cpu = NULL, *one = NULL, *all = NULL, *again = NULL;
     o.device = "cpu";
-    CHECK(nlsq_curve_fit(model, &d, &o, &cpu, &e) == NLSQ_OK);
+    CHECK(nlsq_curve_fit(dp.model, &dp.d, &o, &cpu, &e) == NLSQ_OK);
     o.device = "cuda:0";
-    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &one, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(dp.model, &dp.d, &o, &one, &e) == NLSQ_OK, "%s", e.message);
     o.device = "cuda:all";
-    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &all, &e) == NLSQ_OK, "%s", e.message);
-    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &again, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(dp.model, &dp.d, &o, &all, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(dp.model, &dp.d, &o, &again, &e) == NLSQ_OK, "%s", e.message);
     if (cpu && one && all && again) {
-        for (int j = 0; j < 3; j++) CHECK_SAME(again->popt[j], all->popt[j], "cuda:all twice, popt[%d]", j);
         if (n == 1) {
             CHECK_MSG(strcmp(all->device, "cuda:0") == 0, "one GPU: cuda:all ran on %s", all->device);
             for (int j = 0; j < 3; j++) CHECK_SAME(all->popt[j], one->popt[j], "cuda:all vs cuda:0, popt[%d]", j);
         } else {
             CHECK_MSG(strcmp(all->device, "cuda:all") == 0, "%d GPUs: cuda:all ran on %s", n, all->device);
         }
-        double worst = 0;
-        for (int j = 0; j < 3; j++) {
-            worst = fmax(worst, param_diff(all->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, 3)));
-            CHECK_NEAR(all->pcov[j * 3 + j], cpu->pcov[j * 3 + j], 1e-8 * cpu->pcov[j * 3 + j], "var %d", j);
-        }
+        double worst = agreement(all, again, cpu, 3);
         CHECK_MSG(worst <= 1e-10, "cuda:all vs the CPU: popt %.3g", worst);
         printf("    %d device%s, cuda:all vs CPU popt %.1e relative (%s)\n", n, n == 1 ? "" : "s", worst,
                all->device_note);
@@ -433,10 +467,7 @@ static void test_gpu_all_devices(void)
     nlsq_result_free(one);
     nlsq_result_free(all);
     nlsq_result_free(again);
-    nlsq_model_free(model);
-    free(x);
-    free(y);
-    free(sg);
+    decay_problem_free(&dp);
 }
 
 /* Data larger than the device's memory go through it segment by segment
@@ -450,49 +481,35 @@ static void test_gpu_streams_data_larger_than_its_memory(void)
                   "(test_cuda_emulated_stream)");
         return;
     }
-    size_t m = 100000;
-    double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y), *sg = malloc(m * sizeof *sg);
-    double *cols[2] = {x, y};
-    fill_decay(&m, 0, m, cols);
-    for (size_t i = 0; i < m; i++) sg[i] = 0.5 + (double)(i % 5) / 5;
-    nlsq_model *model = NULL;
+    decay_problem dp;
+    decay_problem_make(&dp, 100000);
     nlsq_error e;
-    nlsq_model_parse("a*exp(-b*x) + c", NULL, &model, &e);
-    nlsq_data d = {x, y, m, sg, NLSQ_SIGMA_PER_POINT};
     nlsq_options o = nlsq_options_default();
     static const double p0[3] = {2, 1, 0};
     o.p0 = p0;
     nlsq_result *cpu = NULL, *gpu = NULL, *again = NULL;
     o.device = "cpu";
-    CHECK(nlsq_curve_fit(model, &d, &o, &cpu, &e) == NLSQ_OK);
+    CHECK(nlsq_curve_fit(dp.model, &dp.d, &o, &cpu, &e) == NLSQ_OK);
     o.device = "cuda:0";
-    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &gpu, &e) == NLSQ_OK, "%s", e.message);
-    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &again, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(dp.model, &dp.d, &o, &gpu, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(dp.model, &dp.d, &o, &again, &e) == NLSQ_OK, "%s", e.message);
     if (cpu && gpu && again) {
         CHECK_MSG(strstr(gpu->device_note, "streamed in") != NULL, "not streamed: %s", gpu->device_note);
-        double worst = 0;
-        for (int j = 0; j < 3; j++) {
-            CHECK_SAME(again->popt[j], gpu->popt[j], "streamed twice, popt[%d]", j);
-            worst = fmax(worst, param_diff(gpu->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, 3)));
-            CHECK_NEAR(gpu->pcov[j * 3 + j], cpu->pcov[j * 3 + j], 1e-8 * cpu->pcov[j * 3 + j], "var %d", j);
-        }
+        double worst = agreement(gpu, again, cpu, 3);
         CHECK_MSG(worst <= 1e-10, "streamed vs the CPU: popt %.3g", worst);
         CHECK(gpu->m == cpu->m && gpu->nfev == cpu->nfev);
-        printf("    %zu points streamed vs CPU popt %.1e relative (%s)\n", m, worst, gpu->device_note);
+        printf("    %zu points streamed vs CPU popt %.1e relative (%s)\n", dp.m, worst, gpu->device_note);
     }
     /* the data check still happens, in the first streamed pass */
-    y[m - 7] = NAN;
+    dp.y[dp.m - 7] = NAN;
     nlsq_result *bad = NULL;
-    CHECK(nlsq_curve_fit(model, &d, &o, &bad, &e) == NLSQ_ERR_DATA);
+    CHECK(nlsq_curve_fit(dp.model, &dp.d, &o, &bad, &e) == NLSQ_ERR_DATA);
     CHECK_MSG(strstr(e.message, "99993") != NULL, "%s", e.message);
     nlsq_result_free(bad);
     nlsq_result_free(cpu);
     nlsq_result_free(gpu);
     nlsq_result_free(again);
-    nlsq_model_free(model);
-    free(x);
-    free(y);
-    free(sg);
+    decay_problem_free(&dp);
 }
 
 /* A checkpoint records where the passes ran: a GPU fit resumes on the
@@ -501,31 +518,26 @@ static void test_gpu_streams_data_larger_than_its_memory(void)
 static void test_gpu_checkpoint_names_the_device(void)
 {
     if (!need_gpu()) return;
-    size_t m = 40000;
-    double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y);
-    double *cols[2] = {x, y};
-    fill_decay(&m, 0, m, cols);
+    decay_problem dp;
+    decay_problem_make(&dp, 40000);
     char path[256];
     snprintf(path, sizeof path, "%s/nlsq-gpu-ckpt-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-    nlsq_model *model = NULL;
     nlsq_error e;
-    nlsq_model_parse("a*exp(-b*x) + c", NULL, &model, &e);
-    nlsq_data d = {x, y, m, NULL, NLSQ_SIGMA_NONE};
     nlsq_options o = nlsq_options_default();
     static const double p0[3] = {2, 1, 0};
     o.p0 = p0;
     o.device = "cuda:0";
     o.checkpoint = path;
     nlsq_result *first = NULL, *resumed = NULL, *cpu = NULL;
-    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &first, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(dp.model, &dp.d, &o, &first, &e) == NLSQ_OK, "%s", e.message);
     o.resume = 1;
-    CHECK_MSG(nlsq_curve_fit(model, &d, &o, &resumed, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(nlsq_curve_fit(dp.model, &dp.d, &o, &resumed, &e) == NLSQ_OK, "%s", e.message);
     if (first && resumed) {
         CHECK(resumed->resumed_evaluations > 0);
         for (int j = 0; j < 3; j++) CHECK_SAME(resumed->popt[j], first->popt[j], "resumed on the GPU, popt[%d]", j);
     }
     o.device = "cpu";
-    CHECK(nlsq_curve_fit(model, &d, &o, &cpu, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_curve_fit(dp.model, &dp.d, &o, &cpu, &e) == NLSQ_ERR_INVALID_ARGUMENT);
     CHECK_MSG(strstr(e.message, "was written by a fit on cuda:0") && strstr(e.message, "runs on the CPU"), "%s",
               e.message);
     printf("    resumed on the GPU: the same bits; on the CPU: %s\n", e.message);
@@ -533,9 +545,7 @@ static void test_gpu_checkpoint_names_the_device(void)
     nlsq_result_free(first);
     nlsq_result_free(resumed);
     nlsq_result_free(cpu);
-    nlsq_model_free(model);
-    free(x);
-    free(y);
+    decay_problem_free(&dp);
 }
 
 static void test_gpu_hundred_million_points(void)
