@@ -8,6 +8,9 @@
  *
  *   bench_gpu [SIZES] [MODELS] [--write DIR]
  *
+ * With BENCH_GPU_ONLY=1 in the environment the CPU runs are left out (for
+ * the kernel sweeps of run.sh, which set NLSQ_CUDA_TUNE).
+ *
  * With --write the data are also written as DIR/MODEL_SIZE_{x,y}.npy for
  * the Python NLSQ peer (bench/gpu/peer_nlsq.py).
  */
@@ -139,7 +142,8 @@ int main(int argc, char **argv)
             for (int j = 0; j < bm->n; j++) p0[j] = bm->p[j] * 1.1 + 0.02;
             nlsq_data d = {x, y, m, NULL, NLSQ_SIGMA_NONE};
             /* the GPU in float64, in float32, then all CPU cores */
-            for (int run = 0; run < 3; run++) {
+            int runs = getenv("BENCH_GPU_ONLY") ? 2 : 3;
+            for (int run = 0; run < runs; run++) {
                 int on_gpu = run < 2;
                 nlsq_options o = nlsq_options_default();
                 o.p0 = p0;

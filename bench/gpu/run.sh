@@ -55,6 +55,13 @@ else
     echo "note: the Python NLSQ peer needs jax with CUDA and nlsq importable by $py; not run"
     "$py" -c 'import jax, nlsq' 2>&1 | tail -3
 fi
+# the fold's shape: rows a lane holds (K) and threads a block (TPB), swept
+# at 10^7 and 10^8 points on the GPU alone (NLSQ_CUDA_TUNE; "" = the
+# kernel's own choice by model size)
+for tune in "" K=1 K=2 K=4 K=8 TPB=128 TPB=512 K=2,TPB=512; do
+    echo "--- NLSQ_CUDA_TUNE=$tune"
+    step "sweep $tune" 60 env BENCH_GPU_ONLY=1 NLSQ_CUDA_TUNE="$tune" ./build-gpu/bench/bench_gpu 1e7,1e8 decay,gauss3
+done
 # where a pass's time goes: one pass kernel at 10^7 points under Nsight Compute
 if command -v ncu >/dev/null; then
     step ncu 120 ncu --kernel-name nlsq_pass --launch-skip 3 --launch-count 1 --section SpeedOfLight \

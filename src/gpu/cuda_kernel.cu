@@ -22,7 +22,11 @@
 #define NLSQ_NC (NLSQ_NCOLS + 1)
 /* 8 warps a block where their triangles fit in 48 kB of shared memory
    with room to spare, else 4 (cuda_pass.c computes the same) */
+#ifdef NLSQ_TPB_TUNED /* NLSQ_CUDA_TUNE, for bench/gpu's sweeps */
+#define NLSQ_TPB NLSQ_TPB_TUNED
+#else
 #define NLSQ_TPB (NLSQ_NC <= 24 ? 256 : 128)
+#endif
 /* the data's type in memory: float with NLSQ_FLOAT32, else double. The
    Jacobian is then computed in float; the model's value, the residual
    and every sum stay double (model_value, below). */
@@ -214,7 +218,11 @@ __device__ double block_sum(double v, double *scratch)
  * the entries of R it needs before the shuffles, which also order lane
  * 0's writes after those reads.
  */
+#ifdef NLSQ_K_TUNED
+#define NLSQ_K NLSQ_K_TUNED
+#else
 #define NLSQ_K (NLSQ_NC <= 6 ? 8 : NLSQ_NC <= 12 ? 4 : NLSQ_NC <= 20 ? 2 : 1)
+#endif
 
 __device__ void fold_warp(double (*a)[NLSQ_NC], double *R)
 {

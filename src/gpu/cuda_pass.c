@@ -127,6 +127,39 @@ static int load_module(gpu_pass *g, const char *source, char *why, size_t why_si
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
+/*
+ * NLSQ_CUDA_TUNE="K=k,TPB=t": rows a lane holds per tile and threads a
+ * block, instead of the kernel's choice by model size — for bench/gpu to
+ * sweep them (the kernel cache keys on the source, so each variant is
+ * cached apart). 0, or -1 with the reason; *k and *tpb stay 0 when unset.
+ */
+static int tuning(int nc, int *k, int *tpb, char *why, size_t why_size)
+{
+    *k = *tpb = 0;
+    const char *s = getenv("NLSQ_CUDA_TUNE");
+    if (!s || !*s) return 0;
+    for (const char *p = s; *p;) {
+        int v = 0, n = 0;
+        if (sscanf(p, "K=%d%n", &v, &n) == 1 && n > 0) *k = v;
+        else if (sscanf(p, "TPB=%d%n", &v, &n) == 1 && n > 0) *tpb = v;
+        else break;
+        p += n;
+        if (*p == ',') p++;
+        else if (*p) break;
+        if (!*p) {
+            int k_ok = *k == 0 || (*k >= 1 && *k <= 16), t_ok = *tpb == 0 || (*tpb >= 32 && *tpb <= 1024 && *tpb % 32 == 0);
+            /* the warps' triangles in 48 kB of static shared memory */
+            int fits = (size_t)(*tpb ? *tpb : nc <= 24 ? 256 : 128) / 32 * (size_t)(nc * nc) * 8 <= 48 * 1024 - 512;
+            if (k_ok && t_ok && fits) return 0;
+            snprintf(why, why_size, "NLSQ_CUDA_TUNE='%.60s': K from 1 to 16, TPB a multiple of 32 up to 1024 whose "
+                     "warps' triangles fit in 48 kB", s);
+            return -1;
+        }
+    }
+    snprintf(why, why_size, "NLSQ_CUDA_TUNE='%.60s': expected K=k,TPB=t", s);
+    return -1;
+}
+
 int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_size)
 {
     memset(g, 0, sizeof *g);
@@ -164,7 +197,9 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     CU(rc_ctx, "cuDevicePrimaryCtxRetain");
     g->retained = 1;
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
-    g->tpb = g->nc <= 24 ? 256 : 128; /* NLSQ_TPB of cuda_kernel.cu */
+    int tuned_k, tuned_tpb;
+    if (tuning(g->nc, &tuned_k, &tuned_tpb, why, why_size) != 0) return -1;
+    g->tpb = tuned_tpb ? tuned_tpb : g->nc <= 24 ? 256 : 128; /* NLSQ_TPB of cuda_kernel.cu */
     unsigned max_blocks = (unsigned)sms * 32;
     size_t per_point = g->esize * (size_t)(g->nvars + 1 + g->has_sigma);
     size_t fixed = ((size_t)max_blocks * (size_t)(g->nc * g->nc + 3) + (size_t)g->nuniform) * 8;
@@ -195,6 +230,19 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
         g->streaming = 1;
     }
     char *source = codegen_cuda(s->prog, s->cols, s->ncols, s->float32);
+    if (source && (tuned_k || tuned_tpb)) {
+        char defs[96];
+        int n = snprintf(defs, sizeof defs, "#define NLSQ_K_TUNED %d\n#define NLSQ_TPB_TUNED %d\n",
+                         tuned_k ? tuned_k : 0, g->tpb);
+        if (!tuned_k) n = snprintf(defs, sizeof defs, "#define NLSQ_TPB_TUNED %d\n", g->tpb);
+        char *both = malloc((size_t)n + strlen(source) + 1);
+        if (both) {
+            memcpy(both, defs, (size_t)n);
+            strcpy(both + n, source);
+        }
+        free(source);
+        source = both;
+    }
     if (!source) {
         snprintf(why, why_size, "out of memory for the CUDA kernel's source");
         return -1;
