@@ -350,7 +350,7 @@ nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigne
        holds row l), into its own */
     for (int step = 1; step < NLSQ_WARPS; step *= 2) {
         __syncthreads();
-        if (warp % (2 * step) == 0) {
+        if (warp % (2 * step) == 0 && warp + step < NLSQ_WARPS) {
             double a[NLSQ_K][NLSQ_NC];
 #pragma unroll
             for (int r = 0; r < NLSQ_K; r++)
