@@ -326,20 +326,19 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
     }
     fp->use_gpu = 1;
     const gpu_pass *g0 = &fp->gpu.part[0];
-    const char *precision = g0->float32 ? "float32 data and Jacobian" : "float64";
-    if (count == 1 && g0->streaming) {
+    char where[140], streamed[80] = "";
+    if (count == 1) {
         snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinals[0]);
-        snprintf(fp->device_note, sizeof fp->device_note,
-                 "%.80s, %s, data streamed in %zu segments of up to %zu points a pass, kernel %.40s", g0->name,
-                 precision, fp->gpu.segments, g0->cap, g0->note);
-    } else if (count == 1) {
-        snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinals[0]);
-        snprintf(fp->device_note, sizeof fp->device_note, "%.100s, %s, kernel %.60s", g0->name, precision, g0->note);
+        snprintf(where, sizeof where, "%.100s", g0->name);
     } else {
         snprintf(fp->device, sizeof fp->device, "cuda:all");
-        snprintf(fp->device_note, sizeof fp->device_note, "%d GPUs (%.80s, ...), a share of the points each, %s, kernel %.60s",
-                 count, g0->name, precision, g0->note);
+        snprintf(where, sizeof where, "%d GPUs (%.80s, ...), a share of the points each", count, g0->name);
     }
+    if (g0->streaming)
+        snprintf(streamed, sizeof streamed, ", data streamed in %zu segments of up to %zu points a pass",
+                 fp->gpu.segments, g0->cap);
+    snprintf(fp->device_note, sizeof fp->device_note, "%s, %s%s, kernel %.40s", where,
+             g0->float32 ? "float32 data and Jacobian" : "float64", streamed, g0->note);
     return NLSQ_OK;
 }
 
@@ -415,6 +414,13 @@ static void upload_chunk(void *ctx, int task, int worker)
             upload_failed(job, chunk, NLSQ_ERR_DATA, fp->rd.why);
             return;
         }
+        if (!job->in_place) { /* a copied window is gone at the next read: now */
+            if (upload_range(job, worker, &v, first, count, why, sizeof why) != 0) {
+                upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
+                return;
+            }
+            continue;
+        }
         if (pcount && pcount < UPLOAD_RUN && continues(&run, pfirst, pcount, &v, first, fp->gpu.part[0].nvars)) {
             pcount += count;
             continue;
@@ -426,13 +432,6 @@ static void upload_chunk(void *ctx, int task, int worker)
         run = v;
         pfirst = first;
         pcount = count;
-        if (!job->in_place) { /* a copied window is gone at the next read */
-            if (upload_range(job, worker, &v, first, count, why, sizeof why) != 0) {
-                upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
-                return;
-            }
-            pcount = 0;
-        }
     }
     if (upload_range(job, worker, &run, pfirst, pcount, why, sizeof why) != 0)
         upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);

@@ -270,11 +270,10 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     CU(g->d->cuMemAlloc(&g->u, (size_t)(g->nuniform ? g->nuniform : 1) * 8), "cuMemAlloc (u)");
     CU(g->d->cuMemAlloc(&g->R, (size_t)g->nblocks * (size_t)(g->nc * g->nc) * 8), "cuMemAlloc (R)");
     CU(g->d->cuMemAlloc(&g->sums, (size_t)g->nblocks * 3 * 8), "cuMemAlloc (sums)");
-    g->hR = malloc((size_t)g->nblocks * (size_t)(g->nc * g->nc) * sizeof *g->hR);
     g->hsums = malloc((size_t)g->nblocks * 3 * sizeof *g->hsums);
     g->nworkers = s->nworkers > 0 ? s->nworkers : 1;
     if (g->float32) g->stage = malloc((size_t)g->nworkers * GPU_STAGE * sizeof *g->stage);
-    if (!g->hR || !g->hsums || (g->float32 && !g->stage)) {
+    if (!g->hsums || (g->float32 && !g->stage)) {
         snprintf(why, why_size, "out of memory");
         return -1;
     }
@@ -360,12 +359,12 @@ int gpu_pass_launch(gpu_pass *g, const double *u, char *why, size_t why_size)
     return 0;
 }
 
-int gpu_pass_collect(gpu_pass *g, char *why, size_t why_size)
+int gpu_pass_collect(gpu_pass *g, double *R, char *why, size_t why_size)
 {
     size_t sz = (size_t)g->nc * (size_t)g->nc;
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     CU(g->d->cuCtxSynchronize(), "the pass kernel");
-    CU(g->d->cuMemcpyDtoH(g->hR, g->R, (size_t)g->nblocks * sz * 8), "cuMemcpyDtoH (R)");
+    CU(g->d->cuMemcpyDtoH(R, g->R, (size_t)g->nblocks * sz * 8), "cuMemcpyDtoH (R)");
     CU(g->d->cuMemcpyDtoH(g->hsums, g->sums, (size_t)g->nblocks * 3 * 8), "cuMemcpyDtoH (sums)");
     return 0;
 }
@@ -379,7 +378,6 @@ void gpu_pass_close(gpu_pass *g)
             if (bufs[k]) g->d->cuMemFree(bufs[k]);
         if (g->mod) g->d->cuModuleUnload(g->mod);
     }
-    free(g->hR);
     free(g->hsums);
     free(g->stage);
     memset(g, 0, sizeof *g);
@@ -450,12 +448,11 @@ int gpu_group_add(gpu_group *G, const double *u, char *why, size_t why_size)
     size_t sz = (size_t)G->part[0].nc * (size_t)G->part[0].nc;
     for (int k = 0; k < G->count; k++) {
         gpu_pass *g = &G->part[k];
-        if (gpu_pass_collect(g, why, why_size) != 0) return -1;
         if (G->filled + g->nblocks > (size_t)G->nblocks * G->segments) {
             snprintf(why, why_size, "internal error: more segments than planned");
             return -1;
         }
-        memcpy(G->R + G->filled * sz, g->hR, (size_t)g->nblocks * sz * sizeof *G->R);
+        if (gpu_pass_collect(g, G->R + G->filled * sz, why, why_size) != 0) return -1;
         G->filled += g->nblocks;
         for (unsigned b = 0; b < g->nblocks; b++) {
             ksum_add(&G->cost, &G->cost_c, g->hsums[3 * b]);

@@ -90,7 +90,7 @@ typedef struct gpu_pass {
     unsigned nblocks;
     unsigned long long per_block;
     CUdeviceptr x, y, sigma, u, R, sums;
-    double *hR, *hsums;  /* the last pass's blocks, collected           */
+    double *hsums;       /* the last pass's blocks' sums, collected     */
 } gpu_pass;
 
 /* Compile or load the kernel, allocate the device's buffers; 0, or -1
@@ -105,10 +105,10 @@ int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count,
    m <= cap (upload them next). */
 void gpu_pass_set_range(gpu_pass *g, size_t first, size_t m);
 /* Start a pass with uniform registers u (computed on the host); collect
-   then waits for it and copies the blocks' triangles and sums to g->hR
-   and g->hsums. */
+   then waits for it and copies the blocks' triangles to R (nblocks of
+   them) and their sums to g->hsums. */
 int gpu_pass_launch(gpu_pass *g, const double *u, char *why, size_t why_size);
-int gpu_pass_collect(gpu_pass *g, char *why, size_t why_size);
+int gpu_pass_collect(gpu_pass *g, double *R, char *why, size_t why_size);
 void gpu_pass_close(gpu_pass *g);
 
 /* ---- cuda_pass.c: a pass on several devices --------------------------------------- */
