@@ -735,6 +735,112 @@ nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nls
 nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, const nlsq_columns *cols,
                             const nlsq_options *opt, size_t *bytes, nlsq_error *err);
 
+/* ------------------------------------------------------------------------
+ * Batches: many independent small fits of one model in one call
+ * ------------------------------------------------------------------------
+ *
+ * Every pixel, peak or detector channel fitted with the same model: each
+ * fit runs exactly as nlsq_curve_fit would run it on its own points (the
+ * same pass, kernel and solver), so fit i of a batch gives bitwise the
+ * parameters nlsq_curve_fit gives for the same data and options. The fits
+ * are spread over all cores; each thread reuses its buffers from fit to
+ * fit, and nothing is allocated per fit.
+ *
+ *     nlsq_batch b = nlsq_batch_default();
+ *     b.nfits = 1000000; b.m = 32;        // 32 points each
+ *     b.x = x; b.x_shared = 1;            // one x for all: 32 values
+ *     b.y = y;                            // 32 * 10^6 values, fit by fit
+ *     b.p0 = p0;                          // 10^6 x n, row-major
+ *     nlsq_fit_batch(model, &b, &opt, NLSQ_BATCH_PERR, &res, &err);
+ *     // res->popt[i*n + j], res->status[i], res->perr[i*n + j] ...
+ *
+ * Point p of fit i is element offsets[i] + p of y, sigma and (per-fit x)
+ * of each of x's k rows; without offsets, fit i's points start at i*m.
+ */
+typedef struct nlsq_batch {
+    size_t nfits;
+    size_t m;                  /* points of every fit (offsets NULL)        */
+    const size_t *offsets;     /* or nfits+1 non-decreasing offsets:
+                                  fit i has points offsets[i] .. offsets[i+1]-1
+                                  (offsets[0] = 0); m is then ignored     */
+    const double *y;           /* all fits' points, fit after fit           */
+    const double *x;           /* k rows (one per variable); NULL if k = 0  */
+    int x_shared;              /* 0: each row holds all fits' points, like
+                                  y (row v at x + v*total); 1: one x for
+                                  every fit, each row as long as the longest
+                                  fit (row v at x + v*longest), a fit of
+                                  L points using the first L                */
+    const double *sigma;       /* per point, like y, or NULL: unweighted    */
+    const double *p0;          /* nfits x n row-major, or NULL: opt->p0 for
+                                  all (or SciPy's rule)                     */
+    const double *lower, *upper; /* nfits x n each, or NULL: opt's shared   */
+    const unsigned char *fixed;  /* nfits x n, or NULL: opt->fixed          */
+} nlsq_batch;
+
+nlsq_batch nlsq_batch_default(void);
+
+/* Per-fit status beyond the solver's (-2 .. 4 as nlsq_result.status):
+   the fit did not run, and its popt is its start point (NaN if none). */
+enum {
+    NLSQ_FIT_BAD_INPUT = -10,  /* p0 outside its bounds, lower >= upper,
+                                  every parameter fixed, lm with bounds     */
+    NLSQ_FIT_BAD_DATA = -11,   /* NaN/Inf in its x, y or sigma (nan_policy
+                                  raise), sigma <= 0, fewer usable points
+                                  than lm needs, or none                   */
+    NLSQ_FIT_NONFINITE = -12   /* the model or its Jacobian is NaN/Inf at
+                                  the start point                           */
+};
+
+/* A sentence for a per-fit status. */
+const char *nlsq_fit_status_message(int status);
+
+/* What to compute besides popt, status, cost, chi2, nit, nfev, m. */
+enum { NLSQ_BATCH_PERR = 1, NLSQ_BATCH_PCOV = 2 };
+
+typedef struct nlsq_batch_result {
+    size_t nfits;
+    int n;                     /* parameters                                */
+    double *popt;              /* nfits x n                                 */
+    double *perr;              /* nfits x n (Inf where pcov is not valid,
+                                  NaN for a fit that did not run; 0 for a
+                                  fixed parameter), with NLSQ_BATCH_PERR or
+                                  _PCOV, else NULL                         */
+    double *pcov;              /* nfits x n x n row-major, with
+                                  NLSQ_BATCH_PCOV, as nlsq_result.pcov     */
+    int *status;               /* nfits: solver status or NLSQ_FIT_*        */
+    unsigned char *pcov_valid; /* nfits: 0 when the covariance could not be
+                                  estimated (a singular Jacobian, no dof)  */
+    double *cost;              /* nfits: 1/2 sum rho(r^2) at popt           */
+    double *chi2;              /* nfits: sum r^2 before the loss            */
+    int *nit, *nfev;           /* nfits each                                */
+    size_t *m;                 /* nfits: points used (after nan_policy omit)*/
+    size_t converged;          /* fits with status > 0                      */
+    size_t failed;             /* fits with status < 0 (did not run, or
+                                  stopped); the rest hit max_nfev           */
+    nlsq_method method;        /* the method used                           */
+    int threads;               /* threads the fits ran on                   */
+    double seconds;            /* wall time of the call                     */
+    char backend[8];           /* "jit", "interp" or "cuda"                 */
+    char backend_note[240];
+    char device[16];           /* "cpu" or "cuda:N"                         */
+    char device_note[240];
+} nlsq_batch_result;
+
+void nlsq_batch_result_free(nlsq_batch_result *r);
+
+/*
+ * Fit every fit of `batch`. opt (NULL: the defaults) applies to all fits:
+ * method, loss, f_scale, tolerances, max_nfev, x_scale, absolute_sigma,
+ * nan_policy, threads, backend, device; its p0, lower, upper and fixed
+ * serve the fits whose batch arrays are NULL. Callbacks, progress,
+ * checkpoints and keep_residuals are single-fit options and are refused.
+ * A fit that cannot run or fails gets its status; the others are not
+ * disturbed. Errors of the call itself (NULL pointers, bad offsets, bad
+ * options, no memory) return a status and leave *out NULL.
+ */
+nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
+                           unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,9 +23,14 @@
 #include "gpu/gpu.h"
 #include "io/io.h"
 #include "nlsq.h"
+#include "cli.h"
 
 static const char *USAGE =
     "usage: nlsq fit DATA [DATA...] --model EXPR [options]\n"
+    "       nlsq batch DATA --model EXPR [--id COL] [--out FILE] [fit's options]\n"
+    "           one fit per curve: every column after x (wide layout), or the\n"
+    "           rows grouped by --id COL (long layout); a result row per fit as\n"
+    "           CSV or JSON lines (--format csv|jsonl) and a summary on stderr\n"
     "       nlsq eval DATA --model EXPR [--p0 a=1,...] [--jacobian] [--vars ...] [--params ...] [--x COL,...]\n"
     "           the model (and with --jacobian its derivative columns) at the data's\n"
     "           points, as CSV on stdout; parameters not in --p0 are 1\n"
@@ -105,18 +110,8 @@ static const char *USAGE =
     "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
     "2 bad usage or input, 3 error in the model text.\n";
 
-typedef struct cli {
-    const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict, *plot;
-    const char *raw, *column_cache, *checkpoint;
-    const char *more[15];   /* further data files, their columns after DATA's */
-    int nmore;
-    int json, quiet, verbose, full_correlation, jacobian, logx, logy, embedded;
-    int progress, in_memory; /* progress: -1 never, 0 on a terminal, 1 always */
-    char delim;
-    nlsq_options opt;
-} cli;
 
-static int die(const char *fmt, const char *a, const char *b)
+int die(const char *fmt, const char *a, const char *b)
 {
     fprintf(stderr, "nlsq: ");
     fprintf(stderr, fmt, a ? a : "", b ? b : "");
@@ -124,7 +119,7 @@ static int die(const char *fmt, const char *a, const char *b)
     return 2;
 }
 
-static int parse_args(int argc, char **argv, cli *c)
+int parse_args(int argc, char **argv, cli *c)
 {
     memset(c, 0, sizeof *c);
     c->opt = nlsq_options_default();
@@ -180,6 +175,9 @@ static int parse_args(int argc, char **argv, cli *c)
         else if (strcmp(a, "--raw") == 0) slot = &c->raw;
         else if (strcmp(a, "--column-cache") == 0) slot = &c->column_cache;
         else if (strcmp(a, "--checkpoint") == 0) slot = &c->checkpoint;
+        else if (strcmp(a, "--id") == 0) slot = &c->id;
+        else if (strcmp(a, "--out") == 0) slot = &c->out;
+        else if (strcmp(a, "--format") == 0) slot = &c->format;
         else if (strcmp(a, "--device") == 0) c->opt.device = v;
         else if (strcmp(a, "--resume") == 0) {
             slot = &c->checkpoint;
@@ -250,7 +248,7 @@ static int parse_args(int argc, char **argv, cli *c)
 }
 
 /* "a=1,b=2:3" -> per-parameter values; `two` parses lo:hi pairs. */
-static int parse_assignments(const char *spec, const char *option, const nlsq_model *m, double *v1, double *v2,
+int parse_assignments(const char *spec, const char *option, const nlsq_model *m, double *v1, double *v2,
                              unsigned char *seen)
 {
     char *copy = strdup(spec), *save = NULL;
@@ -291,7 +289,7 @@ static int parse_assignments(const char *spec, const char *option, const nlsq_mo
 }
 
 /* A column by name or number; prints the error itself. */
-static int column(const table *t, const char *key, const char *what)
+int column(const table *t, const char *key, const char *what)
 {
     int c = table_find(t, key);
     if (c >= 0) return c;
@@ -472,16 +470,8 @@ static double now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-/* What fit and eval both start from: the model, the table, the chosen
-   columns and the x rows copied out in the library's layout. */
-typedef struct loaded {
-    nlsq_model *m;
-    table t;
-    int k, n, xc[16], yc, sc;
-    double *x;
-} loaded;
 
-static void unload(loaded *L)
+void unload(loaded *L)
 {
     nlsq_model_free(L->m);
     table_free(&L->t);
@@ -490,7 +480,7 @@ static void unload(loaded *L)
 }
 
 /* 0, or the exit status after printing why (2 input, 3 model text). */
-static int load(const cli *c, int need_y, loaded *L)
+int load(const cli *c, int need_y, loaded *L)
 {
     memset(L, 0, sizeof *L);
     L->yc = L->sc = -1;
@@ -585,12 +575,8 @@ static int run_devices(void)
 }
 
 /* --p0, --bounds, --fix into the options (arrays owned by the caller). */
-typedef struct param_opts {
-    double *p0, *lo, *hi;
-    unsigned char *fixed;
-} param_opts;
 
-static void param_opts_free(param_opts *po)
+void param_opts_free(param_opts *po)
 {
     free(po->p0);
     free(po->lo);
@@ -598,7 +584,7 @@ static void param_opts_free(param_opts *po)
     free(po->fixed);
 }
 
-static int parse_param_options(cli *c, const nlsq_model *m, param_opts *po)
+int parse_param_options(cli *c, const nlsq_model *m, param_opts *po)
 {
     int n = nlsq_model_num_params(m);
     po->p0 = malloc((size_t)n * sizeof *po->p0);
@@ -998,6 +984,7 @@ static int run_fit(int argc, char **argv)
     cli c;
     int rc = parse_args(argc, argv, &c);
     if (rc) return rc;
+    if (c.id || c.out || c.format) return die("--id, --out and --format are options of nlsq batch%s%s", NULL, NULL);
     nlsq_source *src = NULL;
     rc = open_large(&c, &src);
     if (rc == 0) return fit_with(c);
@@ -1101,7 +1088,7 @@ int main(int argc, char **argv)
         printf("nlsq %s\n", nlsq_version());
         return 0;
     }
-    static const char *const commands[] = {"fit", "eval", "diff", "demo", "devices", "cache"};
+    static const char *const commands[] = {"fit", "batch", "eval", "diff", "demo", "devices", "cache"};
     int known = 0;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) known |= strcmp(argv[1], commands[k]) == 0;
     if (known && argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
@@ -1114,6 +1101,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "devices") == 0) return run_devices();
     if (strcmp(argv[1], "cache") == 0) return run_cache(argc, argv);
     if (strcmp(argv[1], "fit") == 0) return run_fit(argc, argv);
+    if (strcmp(argv[1], "batch") == 0) return run_batch(argc, argv);
     fprintf(stderr, "nlsq: unknown command '%s' (see nlsq help)\n", argv[1]);
     return 2;
 }

@@ -220,7 +220,7 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
                      "        double *__restrict__ out)\n{\n", cuda);
     else
         sb_printf(b, "static void model_block(const double *restrict u, const double *restrict xb, size_t xstride,\n"
-                     "                        double *restrict out)\n{\n");
+                     "                        double *restrict out, int npts)\n{\n");
     sb_printf(b, "    (void)u;\n    (void)xb;\n    (void)xstride;\n");
     /* the variables and broadcast registers read by what is emitted (an
        unread one would be a warning for NVRTC) */
@@ -234,7 +234,7 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
         if (want[c] < fixed_slots) read[want[c]] = 1;
     for (int i = 0; i < p->nbcast; i++)
         if (read[p->nvars + i]) sb_printf(b, "    const V s%d = VSPLAT(u[%d]);\n", p->nvars + i, p->bcast[i]);
-    if (!cuda) sb_printf(b, "    for (int i = 0; i < NLSQ_BLOCK; i += NLSQ_W) {\n");
+    if (!cuda) sb_printf(b, "    for (int i = 0; i < npts; i += NLSQ_W) {\n");
     for (int k = 0; k < p->nvars; k++)
         if (read[k]) sb_printf(b, "%sconst V s%d = VLOAD(xb + %d * xstride + i);\n", in, k, k);
     /* the temporaries that the emitted instructions write (a declared,

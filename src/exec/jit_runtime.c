@@ -188,12 +188,20 @@ static inline V v_powi(V x, int k)
     return k < 0 ? VSPLAT(1.0) / r : r;
 }
 
-/* Copy the block's points in, zero-padding a short last block. */
+/* The points model_block computes for len: len rounded up to whole
+   vectors. A short block (a small fit of a batch) costs its own points,
+   not a full block's. */
+static int padded(size_t len)
+{
+    return (int)((len + NLSQ_W - 1) / NLSQ_W * NLSQ_W);
+}
+
+/* Copy the block's points in, zero-padding them to whole vectors. */
 static void load_x(const double *x, size_t stride, size_t start, size_t len, double *xb)
 {
     for (int k = 0; k < NLSQ_NVARS; k++) {
         __builtin_memcpy(xb + k * NLSQ_BLOCK, x + k * stride + start, len * sizeof(double));
-        __builtin_memset(xb + k * NLSQ_BLOCK + len, 0, (NLSQ_BLOCK - len) * sizeof(double));
+        __builtin_memset(xb + k * NLSQ_BLOCK + len, 0, ((size_t)padded(len) - len) * sizeof(double));
     }
 }
 
@@ -255,19 +263,21 @@ typedef double D4U __attribute__((vector_size(32), aligned(8)));
  * at once (independent chains of additions), and a second sweep applies
  * the reflector to them and accumulates the next column's sum of squares.
  */
-/* A full block: the column loop unrolled (the accumulators live in
-   registers) and the row count a constant multiple of 4 (no tail). */
-static __attribute__((noinline)) void fold_full(double *R, double *A)
+/* Rows [0, rows) of the block: the column loop unrolled (the accumulators
+   live in registers); sums over the rows in dot4's order, the last rows % 4
+   added to lane 0 after the rest, as dot4 adds its tail. */
+static inline __attribute__((always_inline)) void fold_rows(double *R, double *A, size_t rows)
 {
-    double ssq = dot4(A, A, NLSQ_BLOCK);
+    size_t body = rows & ~(size_t)3;
+    double ssq = dot4(A, A, rows);
 #pragma GCC unroll 32
     for (int k = 0; k < NR; k++) {
         double *ak = A + k * NLSQ_BLOCK;
         double xnorm = ssq > 0x1p-900 && ssq < 0x1p900 ? __builtin_sqrt(ssq)
                      : ssq == 0                        ? 0
-                                                       : norm_scaled(ak, NLSQ_BLOCK);
+                                                       : norm_scaled(ak, rows);
         if (xnorm == 0) { /* H = I */
-            if (k + 1 < NR) ssq = dot4(ak + NLSQ_BLOCK, ak + NLSQ_BLOCK, NLSQ_BLOCK);
+            if (k + 1 < NR) ssq = dot4(ak + NLSQ_BLOCK, ak + NLSQ_BLOCK, rows);
             continue;
         }
         double alpha = R[k * NR + k];
@@ -281,11 +291,17 @@ static __attribute__((noinline)) void fold_full(double *R, double *A)
         D4 s[NR], sc = {scal, scal, scal, scal};
 #pragma GCC unroll 16
         for (int j = k + 1; j < NR; j++) s[j] = (D4){0, 0, 0, 0};
-        for (int i = 0; i < NLSQ_BLOCK; i += 4) {
+        for (size_t i = 0; i < body; i += 4) {
             D4 v = LD4(ak + i) * sc;
             ST4(ak + i, v);
 #pragma GCC unroll 16
             for (int j = k + 1; j < NR; j++) s[j] += v * LD4(A + j * NLSQ_BLOCK + i);
+        }
+        for (size_t i = body; i < rows; i++) {
+            double v = ak[i] * scal;
+            ak[i] = v;
+#pragma GCC unroll 16
+            for (int j = k + 1; j < NR; j++) s[j][0] += v * A[j * NLSQ_BLOCK + i];
         }
         D4 d[NR];
 #pragma GCC unroll 16
@@ -299,38 +315,34 @@ static __attribute__((noinline)) void fold_full(double *R, double *A)
         /* apply the reflector; the next column's sum of squares */
         D4 q = {0, 0, 0, 0};
         double *an = A + (k + 1) * NLSQ_BLOCK;
-        for (int i = 0; i < NLSQ_BLOCK; i += 4) {
+        for (size_t i = 0; i < body; i += 4) {
             D4 v = LD4(ak + i);
 #pragma GCC unroll 16
             for (int j = k + 1; j < NR; j++) ST4(A + j * NLSQ_BLOCK + i, LD4(A + j * NLSQ_BLOCK + i) - d[j] * v);
             D4 w = LD4(an + i);
             q += w * w;
         }
+        for (size_t i = body; i < rows; i++) {
+            double v = ak[i];
+#pragma GCC unroll 16
+            for (int j = k + 1; j < NR; j++) A[j * NLSQ_BLOCK + i] -= d[j][0] * v;
+            q[0] += an[i] * an[i];
+        }
         ssq = (q[0] + q[1]) + (q[2] + q[3]);
     }
 }
 
-/* The last, short block of a chunk: qr_fold as it is, compact code. */
+/* A full block: the row count a constant multiple of 4 (no tail). */
+static __attribute__((noinline)) void fold_full(double *R, double *A)
+{
+    fold_rows(R, A, NLSQ_BLOCK);
+}
+
+/* A short block (the last of a chunk; every block of a batch's small
+   fits). */
 static __attribute__((noinline)) void fold_any(double *R, double *A, size_t rows)
 {
-    if (rows == 0) return;
-    for (int k = 0; k < NR; k++) {
-        double *ak = A + k * NLSQ_BLOCK;
-        double xnorm = vec_norm(ak, rows);
-        if (xnorm == 0) continue;
-        double alpha = R[k * NR + k];
-        double beta = -__builtin_copysign(hypot(alpha, xnorm), alpha);
-        double tau = (beta - alpha) / beta;
-        double scal = 1 / (alpha - beta);
-        for (size_t i = 0; i < rows; i++) ak[i] *= scal;
-        R[k * NR + k] = beta;
-        for (int j = k + 1; j < NR; j++) {
-            double *aj = A + j * NLSQ_BLOCK;
-            double dot = (R[j * NR + k] + dot4(ak, aj, rows)) * tau;
-            R[j * NR + k] -= dot;
-            for (size_t i = 0; i < rows; i++) aj[i] -= dot * ak[i];
-        }
-    }
+    if (rows > 0) fold_rows(R, A, rows);
 }
 
 /* ---- the entry points --------------------------------------------------------- */
@@ -412,10 +424,10 @@ static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
     for (size_t start = a->first; start < a->last; start += NLSQ_BLOCK) {
         size_t len = a->last - start < NLSQ_BLOCK ? a->last - start : NLSQ_BLOCK;
         if (len == NLSQ_BLOCK) {
-            model_block(u, a->x + start, a->stride, a->block); /* the points in place */
+            model_block(u, a->x + start, a->stride, a->block, NLSQ_BLOCK); /* the points in place */
         } else {
             load_x(a->x, a->stride, start, len, a->xb); /* zero-padded */
-            model_block(u, a->xb, NLSQ_BLOCK, a->block);
+            model_block(u, a->xb, NLSQ_BLOCK, a->block, padded(len));
         }
         double c2;
         const double *sg = a->sigma ? a->sigma + start : 0;
@@ -445,7 +457,7 @@ static void k_block(const double *u, const double *x, size_t stride, size_t star
                     double *out)
 {
     load_x(x, stride, start, len, xb);
-    model_block(u, xb, NLSQ_BLOCK, out);
+    model_block(u, xb, NLSQ_BLOCK, out, padded(len));
 }
 
 __attribute__((visibility("default"))) const nlsq_jit_kernel nlsq_jit_kernel_v1 = {

@@ -434,7 +434,7 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
     pb->lb = lbf;
     pb->ub = ubf;
     solve_options so = {fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev,
-                        fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac, NULL, NULL};
+                        fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac, NULL, NULL, NULL};
     fit_default_tolerances(fp->method, &so);
     if (fp->opt.callback || fp->opt.progress) {
         so.callback = forward_callback;

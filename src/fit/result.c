@@ -59,20 +59,18 @@ void nlsq_result_free(nlsq_result *r)
  * pcov of the free parameters from R11 (J = Q R11): trf and dogbox take
  * SciPy's pseudo-inverse, V diag(1/s^2) V^T over s > EPS max(m, n) s_max;
  * lm takes the plain inverse (R^T R)^-1, none when R11 is singular.
- * Returns 0 when no covariance could be estimated.
+ * work: 2 nf^2 + nf doubles. Returns 0 when no covariance could be
+ * estimated.
  */
-static int free_covariance(const fit_problem *fp, double *cov)
+int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work)
 {
-    int nf = fp->n_free;
     size_t nc = (size_t)nf + 1;
-    double *A = malloc(2 * (size_t)nf * (size_t)nf * sizeof *A + (size_t)nf * sizeof *A);
-    if (!A) return 0;
-    double *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf;
+    double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf;
     for (int j = 0; j < nf; j++)
-        for (int i = 0; i < nf; i++) A[(size_t)j * nf + i] = i <= j ? fp->R[(size_t)j * nc + i] : 0;
+        for (int i = 0; i < nf; i++) A[(size_t)j * nf + i] = i <= j ? R[(size_t)j * nc + i] : 0;
     int ok = svd_jacobi(A, (size_t)nf, nf, nf, s, V) >= 0;
-    double m = (double)(fp->m_used > (size_t)nf ? fp->m_used : (size_t)nf);
-    double threshold = fp->method == NLSQ_LM ? 0 : SOLVE_EPS * m * s[0];
+    double m = (double)(m_used > (size_t)nf ? m_used : (size_t)nf);
+    double threshold = method == NLSQ_LM ? 0 : SOLVE_EPS * m * s[0];
     for (int a = 0; ok && a < nf; a++)
         for (int b = 0; b < nf; b++) {
             double v = 0;
@@ -80,10 +78,19 @@ static int free_covariance(const fit_problem *fp, double *cov)
                 if (s[k] > threshold) v += V[(size_t)k * nf + a] * V[(size_t)k * nf + b] / (s[k] * s[k]);
             cov[(size_t)a * nf + b] = v;
         }
-    if (fp->method == NLSQ_LM && !(s[nf - 1] > 0)) ok = 0;
+    if (method == NLSQ_LM && !(s[nf - 1] > 0)) ok = 0;
     for (size_t i = 0; ok && i < (size_t)nf * nf; i++)
         if (isnan(cov[i])) ok = 0;
-    free(A);
+    return ok;
+}
+
+static int free_covariance(const fit_problem *fp, double *cov)
+{
+    int nf = fp->n_free;
+    double *work = malloc((2 * (size_t)nf * (size_t)nf + (size_t)nf) * sizeof *work);
+    if (!work) return 0;
+    int ok = fit_free_covariance(fp->R, nf, fp->m_used, fp->method, cov, work);
+    free(work);
     return ok;
 }
 

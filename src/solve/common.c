@@ -1,6 +1,7 @@
 /* Pieces every solver uses: gradient and products from R_aug, SciPy's
    termination test and trust-region radius update. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "linalg/linalg.h"
@@ -145,4 +146,22 @@ double solve_norm_inf(const double *x, int n)
         if (a > m || isnan(a)) m = a;
     }
     return m;
+}
+
+/* The largest of the three solvers' needs (trf's, lm's, dogbox's arrays
+   in solve_*.c; a little over 3n^2 + 25n doubles). */
+size_t solve_work_bytes(int n)
+{
+    size_t nn = (size_t)n, nc = nn + 1;
+    size_t trf = 25 * nn + 3 * nn * nn + nc * nc, lm = nn * nn + 11 * nn + nc * nc,
+           dogbox = 22 * nn + 2 * nn * nn + nc * nc;
+    size_t most = trf > lm ? trf : lm;
+    return (most > dogbox ? most : dogbox) * sizeof(double);
+}
+
+void *solve_work_take(const solve_options *opt, size_t bytes, void **owned)
+{
+    *owned = NULL;
+    if (opt->work) return memset(opt->work, 0, bytes);
+    return *owned = calloc(1, bytes);
 }

@@ -25,6 +25,7 @@ typedef struct dogbox {
     double *A, *V, *s, *lbt, *ubt, *tmp, *tmp2, *zero;
     double *xf, *lbf, *ubf, *trb, *gf, *stepf, *hitf; /* the free components */
     int *free_idx;
+    void *owned;     /* the arrays' block, when allocated here */
 } dogbox;
 
 static double dot(const double *a, const double *b, int n)
@@ -107,16 +108,18 @@ static int dogleg(dogbox *w, int k, const double *x, const double *g, double a, 
     return tr_hit;
 }
 
-static int alloc_dogbox(dogbox *w, int n)
+static size_t dogbox_work_doubles(int n)
 {
     size_t nn = (size_t)n, nc = nn + 1;
-    double *mem = calloc(21 * nn + 2 * nn * nn + nc * nc, sizeof *mem);
-    w->free_idx = malloc(nn * sizeof *w->free_idx);
-    if (!mem || !w->free_idx) {
-        free(mem);
-        free(w->free_idx);
-        return -1;
-    }
+    return 22 * nn + 2 * nn * nn + nc * nc; /* the last n: free_idx, as ints */
+}
+
+static int alloc_dogbox(dogbox *w, int n, const solve_options *opt)
+{
+    size_t nn = (size_t)n, nc = nn + 1;
+    double *mem = solve_work_take(opt, dogbox_work_doubles(n) * sizeof(double), &w->owned);
+    if (!mem) return -1;
+    w->free_idx = (int *)(mem + dogbox_work_doubles(n) - nn);
     double **v[] = {&w->g,   &w->scale, &w->scale_inv, &w->on_bound, &w->newton, &w->step, &w->x_new,
                     &w->hits, &w->s,    &w->lbt,       &w->ubt,      &w->tmp,    &w->tmp2, &w->zero,
                     &w->xf,   &w->lbf,  &w->ubf,       &w->trb,      &w->gf,     &w->stepf, &w->hitf};
@@ -134,7 +137,7 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
     int n = pb->n;
     dogbox w;
     memset(&w, 0, sizeof w);
-    if (alloc_dogbox(&w, n) != 0) return -1;
+    if (alloc_dogbox(&w, n, opt) != 0) return -1;
     memset(res, 0, sizeof *res);
     const double *lb = pb->lb, *ub = pb->ub;
     double cost;
@@ -223,7 +226,6 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
     }
     solve_finish(res, cost, g_norm, status, nfev, njev, iteration);
 done:
-    free(w.g);
-    free(w.free_idx);
+    free(w.owned);
     return 0;
 }

@@ -24,6 +24,7 @@ typedef struct lm {
     double *r;       /* n x n: R2 in the upper triangle, work below        */
     int *ipvt;
     double *rdiag, *acnorm, *qtf, *diag, *wa1, *wa2, *wa3, *wa4, *sdiag, *xnew, *Rnew;
+    void *owned;     /* the arrays' block, when allocated here            */
 } lm;
 
 #define R_(i, j) r[(size_t)(j) * n + (i)]
@@ -169,16 +170,18 @@ static void factor(lm *w, const double *R)
     qr_pivoted(w->r, (size_t)n, n, n, w->ipvt, w->rdiag, w->acnorm, w->qtf, w->wa1);
 }
 
-static int alloc_lm(lm *w, int n)
+static size_t lm_work_doubles(int n)
 {
     size_t nn = (size_t)n, nc = nn + 1;
-    double *mem = calloc(nn * nn + 10 * nn + nc * nc, sizeof *mem);
-    w->ipvt = malloc(nn * sizeof *w->ipvt);
-    if (!mem || !w->ipvt) {
-        free(mem);
-        free(w->ipvt);
-        return -1;
-    }
+    return nn * nn + 11 * nn + nc * nc; /* the last n: ipvt, as ints */
+}
+
+static int alloc_lm(lm *w, int n, const solve_options *opt)
+{
+    size_t nn = (size_t)n;
+    double *mem = solve_work_take(opt, lm_work_doubles(n) * sizeof(double), &w->owned);
+    if (!mem) return -1;
+    w->ipvt = (int *)(mem + lm_work_doubles(n) - nn);
     w->n = n;
     w->r = mem;
     double **v[] = {&w->rdiag, &w->acnorm, &w->qtf, &w->diag, &w->wa1, &w->wa2, &w->wa3, &w->wa4, &w->sdiag, &w->xnew};
@@ -199,14 +202,13 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
     size_t nc = (size_t)n + 1;
     lm w;
     memset(&w, 0, sizeof w);
-    if (alloc_lm(&w, n) != 0) return -1;
+    if (alloc_lm(&w, n, opt) != 0) return -1;
     memset(res, 0, sizeof *res);
     double cost;
     if (pb->evaluate(pb->ctx, x, &cost, R) != 0) {
         res->start_nonfinite = 1;
         res->status = -1;
-        free(w.r);
-        free(w.ipvt);
+        free(w.owned);
         return 0;
     }
     const double factor_init = 100, eps = DBL_EPSILON;
@@ -301,7 +303,6 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
     res->nfev = nfev;
     res->njev = njev;
     res->nit = iter - 1;
-    free(w.r);
-    free(w.ipvt);
+    free(w.owned);
     return 0;
 }

@@ -31,7 +31,16 @@ typedef struct solve_options {
     int x_scale_jac;
     solve_callback_fn callback;
     void *callback_ctx;
+    void *work;            /* solve_work_bytes(n) bytes, 8-aligned, for the
+                              solver's arrays (batches reuse one per
+                              thread), or NULL: allocated per call         */
 } solve_options;
+
+/* The workspace any of the solvers needs for n parameters. */
+size_t solve_work_bytes(int n);
+/* opt->work zeroed, or a fresh zeroed block (*owned set to it, for free);
+   NULL when out of memory. */
+void *solve_work_take(const solve_options *opt, size_t bytes, void **owned);
 
 typedef struct solve_result {
     double cost;

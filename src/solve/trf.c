@@ -28,6 +28,7 @@ typedef struct trf {
     double *x_new, *g, *scale, *scale_inv, *v, *dv, *d, *diag_h, *g_h, *s, *uf, *suf;
     double *p, *p_h, *r, *r_h, *ag, *ag_h, *step, *step_h, *hits;
     double *t1, *t2, *js, *js0;  /* scratch */
+    void *owned;                 /* the arrays' block, when allocated here */
     double *A, *V;   /* (2n) x n and n x n */
     double *R_new;
 } trf;
@@ -298,14 +299,18 @@ static double select_step(trf *t, const double *R, const double *x, double Delta
 
 /* ---- the iteration ---------------------------------------------------- */
 
-static int alloc_trf(trf *t, int n)
+static size_t trf_work_doubles(int n)
+{
+    return 25 * (size_t)n + 3 * (size_t)n * (size_t)n + ((size_t)n + 1) * ((size_t)n + 1);
+}
+
+static int alloc_trf(trf *t, int n, const solve_options *opt)
 {
     double **vecs[] = {&t->x_new, &t->g, &t->scale, &t->scale_inv, &t->v, &t->dv, &t->d, &t->diag_h,
                        &t->g_h, &t->s, &t->uf, &t->suf, &t->p, &t->p_h, &t->r, &t->r_h, &t->ag, &t->ag_h,
                        &t->step, &t->step_h, &t->hits, &t->t1, &t->t2, &t->js, &t->js0};
     size_t nv = sizeof vecs / sizeof vecs[0];
-    size_t total = nv * (size_t)n + (size_t)(2 * n) * (size_t)n + (size_t)n * (size_t)n + t->nc * t->nc;
-    double *mem = calloc(total, sizeof *mem);
+    double *mem = solve_work_take(opt, trf_work_doubles(n) * sizeof(double), &t->owned);
     if (!mem) return -1;
     for (size_t i = 0; i < nv; i++) *vecs[i] = mem + i * (size_t)n;
     t->A = mem + nv * (size_t)n;
@@ -326,7 +331,7 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
     t.ub = pb->ub;
     for (int i = 0; pb->lb && i < n; i++)
         if (isfinite(pb->lb[i]) || isfinite(pb->ub[i])) t.bounded = 1;
-    if (alloc_trf(&t, n) != 0) return -1;
+    if (alloc_trf(&t, n, opt) != 0) return -1;
     memset(res, 0, sizeof *res);
     if (t.bounded) make_strictly_feasible(x, t.lb, t.ub, n, 1e-10);
 
@@ -334,7 +339,7 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
     if (pb->evaluate(pb->ctx, x, &cost, R) != 0) {
         res->start_nonfinite = 1;
         res->status = -1;
-        free(t.x_new);
+        free(t.owned);
         return 0;
     }
     int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n;
@@ -413,6 +418,6 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
         }
     }
     solve_finish(res, cost, g_norm, status, nfev, njev, iteration);
-    free(t.x_new);
+    free(t.owned);
     return 0;
 }

@@ -1,0 +1,564 @@
+/*
+ * nlsq_fit_batch: many small independent fits of one model in one call.
+ *
+ * Each fit runs through the very pieces a single nlsq_curve_fit uses —
+ * fit_setup_parameters for its start point and bounds, a pass over its
+ * points (the compiled kernel or the interpreter), the same solver and the
+ * same covariance — so its result is bitwise the single fit's. What
+ * differs is ownership: every thread owns a lane, whose parameter arrays,
+ * passes and solver workspace are made once and reused fit after fit, so
+ * the hot loop allocates nothing. A fit that cannot run gets a status and
+ * leaves the others alone.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/exec.h"
+#include "fit.h"
+#include "model/model.h"
+#include "solve/solve.h"
+
+/* Fits per pool task at most: enough to hide the task counter; small
+   batches take fewer, so that every thread gets some 16 tasks. */
+#define BATCH_TASK_FITS 64
+/* Passes a lane keeps, one per set of free parameters it has met; a batch
+   with more distinct `fixed` masks than this re-makes passes as needed. */
+#define LANE_PASSES 8
+
+nlsq_batch nlsq_batch_default(void)
+{
+    nlsq_batch b;
+    memset(&b, 0, sizeof b);
+    return b;
+}
+
+const char *nlsq_fit_status_message(int status)
+{
+    switch (status) {
+    case NLSQ_FIT_BAD_INPUT: return "Not run: bad start point, bounds or fixed mask.";
+    case NLSQ_FIT_BAD_DATA: return "Not run: NaN/Inf or non-positive sigma in its data, or too few points.";
+    case NLSQ_FIT_NONFINITE: return "Not run: the model or its Jacobian is NaN or Inf at the start point.";
+    case -2: return "Stopped by the callback.";
+    case 0: return "The maximum number of function evaluations is exceeded.";
+    case 1: return "`gtol` termination condition is satisfied.";
+    case 2: return "`ftol` termination condition is satisfied.";
+    case 3: return "`xtol` termination condition is satisfied.";
+    case 4: return "Both `ftol` and `xtol` termination conditions are satisfied.";
+    default: return "Unknown status.";
+    }
+}
+
+void nlsq_batch_result_free(nlsq_batch_result *r)
+{
+    if (!r) return;
+    free(r->popt);
+    free(r->perr);
+    free(r->pcov);
+    free(r->status);
+    free(r->pcov_valid);
+    free(r->cost);
+    free(r->chi2);
+    free(r->nit);
+    free(r->nfev);
+    free(r->m);
+    free(r);
+}
+
+/* ---- a lane: one thread's reusable state ------------------------------- */
+
+typedef struct lane_pass {
+    int *cols, ncols;
+    pass ps;
+    int live;
+} lane_pass;
+
+typedef struct lane {
+    fit_problem fp;          /* p, lb, ub, x, bounds, R, free_idx (fit_alloc) */
+    lane_pass passes[LANE_PASSES];
+    int next_victim;
+    pass *ps;                /* the current fit's                             */
+    pass_arrays pa;
+    pass_data pd;
+    void *solve_work;
+    double *cov, *cov_work;  /* n^2, and 2n^2 + n for the SVD               */
+    double *R_final;         /* (n+1)^2: the chi2 pass's triangle            */
+    jit_entry *jit;          /* the kernel of the latest pass made, if any   */
+    int used_jit;            /* some pass of this lane ran compiled code      */
+    int nomem;
+} lane;
+
+typedef struct batch_job {
+    const nlsq_model *model;
+    const nlsq_batch *b;
+    nlsq_options opt;
+    unsigned outputs;
+    nlsq_batch_result *r;
+    lane *lanes;
+    size_t total, longest;   /* points in all; the longest fit's            */
+    nlsq_method method;
+    nlsq_backend backend;
+    jit_mode mode;
+    int width;
+    size_t task_fits;
+    atomic_int nomem;
+} batch_job;
+
+static void lane_free(lane *ln)
+{
+    for (int k = 0; k < LANE_PASSES; k++) {
+        if (ln->passes[k].live) pass_free(&ln->passes[k].ps);
+        free(ln->passes[k].cols);
+    }
+    free(ln->fp.mem);
+    free(ln->solve_work);
+    free(ln->cov);
+}
+
+static int lane_init(lane *ln, const batch_job *job)
+{
+    memset(ln, 0, sizeof *ln);
+    ln->fp.model = job->model;
+    ln->fp.opt = job->opt;
+    ln->fp.who = "nlsq_fit_batch";
+    int n = job->model->params.count;
+    ln->solve_work = malloc(solve_work_bytes(n));
+    size_t nn = (size_t)n;
+    ln->cov = malloc((3 * nn * nn + nn + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
+    if (fit_alloc(&ln->fp, NULL) != NLSQ_OK || !ln->solve_work || !ln->cov) return -1;
+    ln->cov_work = ln->cov + nn * nn;
+    ln->R_final = ln->cov_work + 2 * nn * nn + nn;
+    for (int k = 0; k < LANE_PASSES; k++)
+        if (!(ln->passes[k].cols = malloc((size_t)n * sizeof(int)))) return -1;
+    return 0;
+}
+
+/* The lane's pass for the current fit's free parameters: one met before,
+   or a new one (the only allocation after the lane's start, and only
+   when the batch's fixed masks vary). */
+static pass *lane_pass_for(lane *ln, const batch_job *job)
+{
+    const int *cols = ln->fp.free_idx;
+    int nf = ln->fp.n_free;
+    for (int k = 0; k < LANE_PASSES; k++) {
+        lane_pass *lp = &ln->passes[k];
+        if (lp->live && lp->ncols == nf && memcmp(lp->cols, cols, (size_t)nf * sizeof *cols) == 0) return &lp->ps;
+    }
+    int k = 0;
+    while (k < LANE_PASSES && ln->passes[k].live) k++;
+    if (k == LANE_PASSES) {
+        k = ln->next_victim;
+        ln->next_victim = (k + 1) % LANE_PASSES;
+        ln->used_jit |= ln->passes[k].ps.jit_passes > 0;
+        pass_free(&ln->passes[k].ps);
+        ln->passes[k].live = 0;
+    }
+    lane_pass *lp = &ln->passes[k];
+    if (pass_init(&lp->ps, &job->model->prog, vmath_select(), cols, nf, job->opt.loss, job->opt.f_scale, NULL) != 0)
+        return NULL;
+    lp->live = 1;
+    memcpy(lp->cols, cols, (size_t)nf * sizeof *cols);
+    lp->ncols = nf;
+    if (job->backend != NLSQ_BACKEND_INTERP) {
+        jit_entry *e = jit_get(job->model->jit, &job->model->prog, cols, nf, job->width, job->mode);
+        if (!e || pass_use_jit(&lp->ps, e) != 0) return NULL;
+        ln->jit = e;
+    }
+    return &lp->ps;
+}
+
+/* ---- one fit ------------------------------------------------------------ */
+
+static int evaluate_fit(void *ctx, const double *x_free, double *cost, double *R)
+{
+    lane *ln = ctx;
+    fit_fill_params(&ln->fp, x_free);
+    pass_out out = {0, 0, R, 0, NULL, 0};
+    pass_run(ln->ps, &ln->pd, ln->fp.p, &out);
+    *cost = out.cost;
+    return out.nonfinite || !isfinite(out.cost);
+}
+
+static int row_finite(const pass_arrays *a, int k, size_t i)
+{
+    if (!isfinite(a->y[i]) || (a->sigma && !isfinite(a->sigma[i]))) return 0;
+    for (int v = 0; v < k; v++)
+        if (!isfinite(a->x[(size_t)v * a->stride + i])) return 0;
+    return 1;
+}
+
+/* The points this fit uses under nan_policy, or 0 when its data refuse
+   it (NaN with raise, sigma <= 0). */
+static size_t usable_points(const pass_arrays *a, int k, size_t len, nlsq_nan_policy policy)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (a->sigma && a->sigma[i] <= 0) return 0;
+        if (policy == NLSQ_NAN_IGNORE) {
+            used++;
+            continue;
+        }
+        int ok = row_finite(a, k, i);
+        if (!ok && policy == NLSQ_NAN_RAISE) return 0;
+        used += ok;
+    }
+    return used;
+}
+
+static void fit_points(const batch_job *job, size_t i, size_t *first, size_t *len)
+{
+    const nlsq_batch *b = job->b;
+    *first = b->offsets ? b->offsets[i] : i * b->m;
+    *len = b->offsets ? b->offsets[i + 1] - b->offsets[i] : b->m;
+}
+
+/* The start point as the result of a fit that did not run. */
+static void record_not_run(batch_job *job, lane *ln, size_t i, int status, int have_p)
+{
+    nlsq_batch_result *r = job->r;
+    int n = r->n;
+    for (int j = 0; j < n; j++) r->popt[i * n + j] = have_p ? ln->fp.p[j] : NAN;
+    for (int j = 0; r->perr && j < n; j++) r->perr[i * n + j] = NAN;
+    for (size_t j = 0; r->pcov && j < (size_t)n * (size_t)n; j++) r->pcov[i * (size_t)n * (size_t)n + j] = NAN;
+    r->pcov_valid[i] = 0;
+    r->status[i] = status;
+    r->cost[i] = r->chi2[i] = NAN;
+}
+
+static void record_covariance(batch_job *job, lane *ln, size_t i, double cost, size_t m_used)
+{
+    nlsq_batch_result *r = job->r;
+    fit_problem *fp = &ln->fp;
+    int n = r->n, nf = fp->n_free;
+    int ok = fit_free_covariance(fp->R, nf, m_used, job->method, ln->cov, ln->cov_work);
+    double scale = 1;
+    if (ok && !job->opt.absolute_sigma) {
+        if (m_used > (size_t)nf)
+            scale = 2 * cost / (double)(m_used - (size_t)nf);
+        else
+            ok = 0;
+    }
+    r->pcov_valid[i] = (unsigned char)ok;
+    double *pcov = r->pcov ? r->pcov + i * (size_t)n * (size_t)n : NULL;
+    if (pcov) memset(pcov, 0, (size_t)n * (size_t)n * sizeof *pcov);
+    double *perr = r->perr + i * (size_t)n;
+    for (int j = 0; j < n; j++) perr[j] = 0;
+    for (int a = 0; a < nf; a++) {
+        int ja = fp->free_idx[a];
+        double v = ok ? ln->cov[(size_t)a * nf + a] * scale : INFINITY;
+        perr[ja] = sqrt(v);
+        for (int c = 0; pcov && c < nf; c++)
+            pcov[(size_t)ja * n + (size_t)fp->free_idx[c]] = ok ? ln->cov[(size_t)a * nf + c] * scale : INFINITY;
+    }
+}
+
+static void run_fit(batch_job *job, lane *ln, size_t i)
+{
+    const nlsq_batch *b = job->b;
+    nlsq_batch_result *r = job->r;
+    fit_problem *fp = &ln->fp;
+    int n = r->n, k = job->model->vars.count;
+    fp->opt.p0 = b->p0 ? b->p0 + i * (size_t)n : job->opt.p0;
+    fp->opt.lower = b->lower ? b->lower + i * (size_t)n : job->opt.lower;
+    fp->opt.upper = b->upper ? b->upper + i * (size_t)n : job->opt.upper;
+    fp->opt.fixed = b->fixed ? b->fixed + i * (size_t)n : job->opt.fixed;
+    r->nit[i] = r->nfev[i] = 0;
+    r->m[i] = 0;
+    if (fit_setup_parameters(fp, NULL) != NLSQ_OK) {
+        record_not_run(job, ln, i, NLSQ_FIT_BAD_INPUT, fp->opt.p0 != NULL);
+        return;
+    }
+    size_t first, len;
+    fit_points(job, i, &first, &len);
+    ln->pa.x = b->x_shared ? b->x : b->x ? b->x + first : NULL;
+    ln->pa.stride = b->x_shared ? job->longest : job->total;
+    ln->pa.y = b->y + first;
+    ln->pa.sigma = b->sigma ? b->sigma + first : NULL;
+    size_t m_used = usable_points(&ln->pa, k, len, job->opt.nan_policy);
+    r->m[i] = m_used;
+    if (m_used == 0) {
+        record_not_run(job, ln, i, NLSQ_FIT_BAD_DATA, 1);
+        return;
+    }
+    fp->m_used = m_used;
+    fp->opt.method = job->method;
+    nlsq_status st = fit_choose_method(fp, NULL);
+    if (st != NLSQ_OK) {
+        record_not_run(job, ln, i, st == NLSQ_ERR_DATA ? NLSQ_FIT_BAD_DATA : NLSQ_FIT_BAD_INPUT, 1);
+        return;
+    }
+    if (!(ln->ps = lane_pass_for(ln, job))) {
+        atomic_store(&job->nomem, 1);
+        record_not_run(job, ln, i, NLSQ_FIT_BAD_INPUT, 1);
+        return;
+    }
+    ln->pd = pass_data_arrays(&ln->pa, len, 1.0, job->opt.nan_policy == NLSQ_NAN_OMIT);
+
+    int nf = fp->n_free;
+    for (int a = 0; a < nf; a++) {
+        int j = fp->free_idx[a];
+        fp->x[a] = fp->p[j];
+        fp->lbf[a] = fp->lb[j];
+        fp->ubf[a] = fp->ub[j];
+        if (job->opt.x_scale) fp->xsf[a] = job->opt.x_scale[j];
+    }
+    solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf};
+    solve_options so = {job->opt.ftol, job->opt.xtol, job->opt.gtol, job->opt.max_nfev,
+                        job->opt.x_scale ? fp->xsf : NULL, job->opt.x_scale_jac, NULL, NULL, ln->solve_work};
+    fit_default_tolerances(job->method, &so);
+    solve_result sr;
+    if (job->method == NLSQ_LM)
+        solve_lm(&pb, &so, fp->x, fp->R, &sr);
+    else if (job->method == NLSQ_DOGBOX)
+        solve_dogbox(&pb, &so, fp->x, fp->R, &sr);
+    else
+        solve_trf(&pb, &so, fp->x, fp->R, &sr);
+    if (sr.start_nonfinite) {
+        record_not_run(job, ln, i, NLSQ_FIT_NONFINITE, 1);
+        return;
+    }
+    fit_fill_params(fp, fp->x);
+    memcpy(r->popt + i * (size_t)n, fp->p, (size_t)n * sizeof *fp->p);
+    r->status[i] = sr.status;
+    r->cost[i] = sr.cost;
+    r->nit[i] = sr.nit;
+    r->nfev[i] = sr.nfev;
+    if (job->opt.loss == NLSQ_LOSS_LINEAR) {
+        r->chi2[i] = 2 * sr.cost;
+    } else { /* chi2 is before the loss: one more pass, as a single fit makes */
+        pass_out out = {0, 0, ln->R_final, 0, NULL, 0};
+        pass_run(ln->ps, &ln->pd, fp->p, &out);
+        r->chi2[i] = out.chi2;
+    }
+    if (r->perr) record_covariance(job, ln, i, sr.cost, m_used);
+}
+
+static void batch_task(void *ctx, int task, int worker)
+{
+    batch_job *job = ctx;
+    lane *ln = &job->lanes[worker];
+    size_t lo = (size_t)task * job->task_fits, hi = lo + job->task_fits;
+    if (hi > job->b->nfits) hi = job->b->nfits;
+    for (size_t i = lo; i < hi; i++) run_fit(job, ln, i);
+}
+
+/* ---- checks and setup ------------------------------------------------------ */
+
+static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
+{
+    if (err) {
+        char what[400];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        error_set(err, code, 0, 0, "nlsq_fit_batch: %s", what);
+    }
+    return code;
+}
+
+/* The batch's shape: offsets valid, the total and the longest fit. */
+static nlsq_status check_batch(const nlsq_model *model, const nlsq_batch *b, size_t *total, size_t *longest,
+                               nlsq_error *err)
+{
+    int k = model->vars.count;
+    if (b->offsets) {
+        if (b->offsets[0] != 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[0] is %zu; it must be 0", b->offsets[0]);
+        *longest = 0;
+        for (size_t i = 0; i < b->nfits; i++) {
+            if (b->offsets[i + 1] < b->offsets[i])
+                return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[%zu] = %zu is below offsets[%zu] = %zu", i + 1,
+                            b->offsets[i + 1], i, b->offsets[i]);
+            size_t len = b->offsets[i + 1] - b->offsets[i];
+            if (len > *longest) *longest = len;
+        }
+        *total = b->offsets[b->nfits];
+    } else {
+        if (b->m > 0 && b->nfits > SIZE_MAX / 8 / b->m)
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nfits x m (%zu x %zu) is too large", b->nfits, b->m);
+        *total = b->nfits * b->m;
+        *longest = b->nfits ? b->m : 0;
+    }
+    if (*total > 0 && !b->y) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "y is NULL");
+    if (*total > 0 && k > 0 && !b->x) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "x is NULL and the model has %d variable%s", k, k == 1 ? "" : "s");
+    return NLSQ_OK;
+}
+
+static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
+{
+    fit_problem probe;
+    memset(&probe, 0, sizeof probe);
+    probe.who = "nlsq_fit_batch";
+    probe.opt = *o;
+    nlsq_status st = fit_check_options(&probe, err);
+    if (st != NLSQ_OK) return st;
+    const char *single = o->callback ? "callback" : o->progress ? "progress" : o->checkpoint ? "checkpoint"
+                       : o->keep_residuals ? "keep_residuals" : NULL;
+    if (single) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the %s option is for single fits; a batch does not take it", single);
+    if (o->method == NLSQ_LM && o->loss != NLSQ_LOSS_LINEAR)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "method lm takes only the linear loss; use trf or dogbox");
+    return NLSQ_OK;
+}
+
+static int batch_threads(const nlsq_options *o, int ntasks)
+{
+    long n = o->threads;
+    if (n <= 0) {
+        const char *env = getenv("NLSQ_THREADS");
+        n = env && atoi(env) > 0 ? atoi(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (n < 1) n = 1;
+    if (n > 1024) n = 1024;
+    if (n > ntasks) n = ntasks > 0 ? ntasks : 1;
+    return (int)n;
+}
+
+static nlsq_batch_result *alloc_result(size_t nfits, int n, unsigned outputs)
+{
+    nlsq_batch_result *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    size_t f = nfits ? nfits : 1, nn = (size_t)n;
+    if (f > SIZE_MAX / sizeof(double) / nn / nn) {
+        free(r);
+        return NULL;
+    }
+    r->nfits = nfits;
+    r->n = n;
+    r->popt = malloc(f * nn * sizeof *r->popt);
+    r->status = malloc(f * sizeof *r->status);
+    r->pcov_valid = calloc(f, 1);
+    r->cost = malloc(f * sizeof *r->cost);
+    r->chi2 = malloc(f * sizeof *r->chi2);
+    r->nit = malloc(f * sizeof *r->nit);
+    r->nfev = malloc(f * sizeof *r->nfev);
+    r->m = malloc(f * sizeof *r->m);
+    if (outputs & (NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV)) r->perr = malloc(f * nn * sizeof *r->perr);
+    if (outputs & NLSQ_BATCH_PCOV) r->pcov = malloc(f * nn * nn * sizeof *r->pcov);
+    if (!r->popt || !r->status || !r->pcov_valid || !r->cost || !r->chi2 || !r->nit || !r->nfev || !r->m ||
+        ((outputs & (NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV)) && !r->perr) || ((outputs & NLSQ_BATCH_PCOV) && !r->pcov)) {
+        nlsq_batch_result_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The kernel choice as for a single fit, on the batch's total points: a
+   batch is one long run of passes, so a kernel pays from 10^5 points. */
+static void choose_kernel(batch_job *job)
+{
+    const vmath *wide = vmath_avx2();
+    job->width = wide && vmath_select() == wide ? 4 : 1; /* the interpreter's math, exactly */
+    job->mode = job->backend == NLSQ_BACKEND_JIT ? JIT_WAIT : job->total >= 100000 ? JIT_BACKGROUND : JIT_LOOKUP;
+}
+
+static void describe_run(batch_job *job, int nlanes)
+{
+    nlsq_batch_result *r = job->r;
+    int used_jit = 0;
+    jit_entry *e = NULL;
+    for (int w = 0; w < nlanes; w++) {
+        lane *ln = &job->lanes[w];
+        for (int k = 0; k < LANE_PASSES; k++) used_jit |= ln->passes[k].live && ln->passes[k].ps.jit_passes > 0;
+        used_jit |= ln->used_jit;
+        if (!e) e = ln->jit;
+    }
+    snprintf(r->backend, sizeof r->backend, "%s", used_jit ? "jit" : "interp");
+    if (e && (used_jit || job->mode != JIT_LOOKUP)) jit_entry_note(job->model->jit, e, r->backend_note, sizeof r->backend_note);
+    snprintf(r->device, sizeof r->device, "cpu");
+    snprintf(r->device_note, sizeof r->device_note, "%d thread%s, one fit at a time on each", r->threads,
+             r->threads == 1 ? "" : "s");
+}
+
+static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
+{
+    const nlsq_batch *b = job->b;
+    nlsq_batch_result *r = job->r;
+    int threads = batch_threads(&job->opt, b->nfits < INT32_MAX ? (int)b->nfits : INT32_MAX);
+    job->task_fits = b->nfits / ((size_t)threads * 16);
+    if (job->task_fits > BATCH_TASK_FITS) job->task_fits = BATCH_TASK_FITS;
+    if (job->task_fits < 1) job->task_fits = 1;
+    while (b->nfits / job->task_fits > (size_t)INT32_MAX / 2) job->task_fits *= 2;
+    int ntasks = (int)((b->nfits + job->task_fits - 1) / job->task_fits);
+    pool *pl = threads > 1 ? pool_new(threads) : NULL;
+    if (threads > 1 && !pl) return fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", threads);
+    threads = pool_threads(pl);
+    job->lanes = calloc((size_t)threads, sizeof *job->lanes);
+    nlsq_status st = NLSQ_OK;
+    int made = 0, ok = job->lanes != NULL;
+    while (ok && made < threads) ok = lane_init(&job->lanes[made++], job) == 0;
+    if (!ok) {
+        st = fail(err, NLSQ_ERR_NOMEM, "out of memory for %d threads' buffers", threads);
+    } else {
+        r->threads = threads;
+        pool_run(pl, batch_task, job, ntasks);
+        if (atomic_load(&job->nomem)) st = fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
+        else describe_run(job, threads);
+    }
+    for (int w = 0; job->lanes && w < made; w++) lane_free(&job->lanes[w]);
+    free(job->lanes);
+    pool_free(pl);
+    return st;
+}
+
+nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
+                           unsigned outputs, nlsq_batch_result **out, nlsq_error *err)
+{
+    error_clear(err);
+    if (!model || !batch || !out)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s is NULL", !model ? "model" : !batch ? "batch" : "out");
+    *out = NULL;
+    if (model->params.count == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the model has no parameters");
+    if (outputs & ~(unsigned)(NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown output flags 0x%x", outputs);
+    double t0 = now_s();
+    batch_job job;
+    memset(&job, 0, sizeof job);
+    job.model = model;
+    job.b = batch;
+    job.opt = opt ? *opt : nlsq_options_default();
+    job.outputs = outputs;
+    nlsq_status st;
+    if ((st = check_options(&job.opt, err)) != NLSQ_OK) return st;
+    if ((st = check_batch(model, batch, &job.total, &job.longest, err)) != NLSQ_OK) return st;
+    job.method = job.opt.method == NLSQ_METHOD_AUTO ? fit_default_method(0, job.opt.loss) : job.opt.method;
+    fit_problem probe;
+    memset(&probe, 0, sizeof probe);
+    probe.who = "nlsq_fit_batch";
+    job.backend = job.opt.backend;
+    if ((st = fit_choose_backend(&probe, &job.backend, err)) != NLSQ_OK) return st;
+    choose_kernel(&job);
+    if (!(job.r = alloc_result(batch->nfits, model->params.count, outputs)))
+        return fail(err, NLSQ_ERR_NOMEM, "out of memory for the results of %zu fits", batch->nfits);
+    job.r->method = job.method;
+    if (batch->nfits > 0 && (st = run_cpu(&job, err)) != NLSQ_OK) {
+        nlsq_batch_result_free(job.r);
+        return st;
+    }
+    for (size_t i = 0; i < batch->nfits; i++) {
+        job.r->converged += job.r->status[i] > 0;
+        job.r->failed += job.r->status[i] < 0;
+    }
+    job.r->seconds = now_s() - t0;
+    *out = job.r;
+    return NLSQ_OK;
+}

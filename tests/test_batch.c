@@ -1,0 +1,627 @@
+/*
+ * Batched fitting (nlsq_fit_batch): every fit of a batch against the same
+ * fit made alone with nlsq_curve_fit (same options: the results must be
+ * the same bits), against SciPy's curve_fit (tests/scipy/batch_fixtures.txt:
+ * 1e-8 of max(|p|, perr), as closely as either solver pins the minimum;
+ * see make_batch_fixtures.py), mixed batches where single fits fail in every way a fit can,
+ * the interpreter against the compiled kernel, and the call's refusals.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "nlsq.h"
+
+#ifndef NLSQ_SOURCE_DIR
+#define NLSQ_SOURCE_DIR "."
+#endif
+
+static nlsq_model *parse_vars(const char *text, const char *vars, const char *params)
+{
+    nlsq_model *m = NULL;
+    nlsq_error err;
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = vars;
+    mo.params = params;
+    if (nlsq_model_parse(text, &mo, &m, &err) != NLSQ_OK) printf("    parse '%s': %s\n", text, err.message);
+    return m;
+}
+
+static nlsq_model *parse(const char *text)
+{
+    return parse_vars(text, "x", NULL);
+}
+
+#define GAUSS "a*exp(-(x-mu)^2/(2*s^2)) + b" /* parameters a mu s b */
+
+/* A batch of 1-D Gaussians on a background: fit i has len[i] points
+   (offsets), its own x (per_fit_x) or the shared 0, 1, 2, ... */
+typedef struct gauss_batch {
+    size_t nfits, total, longest, *offsets;
+    double *x, *xs, *y, *sigma, *p0, *lower, *upper;
+    unsigned char *fixed;
+} gauss_batch;
+
+static void gauss_make(gauss_batch *g, size_t nfits, int varying, unsigned long long seed)
+{
+    rng r = {seed};
+    memset(g, 0, sizeof *g);
+    g->nfits = nfits;
+    g->offsets = malloc((nfits + 1) * sizeof *g->offsets);
+    g->offsets[0] = 0;
+    for (size_t i = 0; i < nfits; i++) {
+        size_t len = varying ? 12 + (size_t)rng_int(&r, 50) : 32;
+        g->offsets[i + 1] = g->offsets[i] + len;
+        if (len > g->longest) g->longest = len;
+    }
+    g->total = g->offsets[nfits];
+    g->x = malloc(g->total * sizeof *g->x);
+    g->xs = malloc(g->longest * sizeof *g->xs);
+    g->y = malloc(g->total * sizeof *g->y);
+    g->sigma = malloc(g->total * sizeof *g->sigma);
+    g->p0 = malloc(nfits * 4 * sizeof *g->p0);
+    g->lower = malloc(nfits * 4 * sizeof *g->lower);
+    g->upper = malloc(nfits * 4 * sizeof *g->upper);
+    g->fixed = calloc(nfits * 4, 1);
+    for (size_t p = 0; p < g->longest; p++) g->xs[p] = (double)p;
+    for (size_t i = 0; i < nfits; i++) {
+        size_t len = g->offsets[i + 1] - g->offsets[i];
+        double a = rng_range(&r, 50, 150), mu = rng_range(&r, 0.3, 0.7) * (double)len, s = rng_range(&r, 2, 4),
+               b = rng_range(&r, 5, 15);
+        for (size_t p = 0; p < len; p++) {
+            size_t k = g->offsets[i] + p;
+            g->x[k] = (double)p + rng_range(&r, -0.2, 0.2);
+            double xv = g->xs[p];
+            double d = (xv - mu) / s;
+            g->sigma[k] = rng_range(&r, 0.5, 2);
+            g->y[k] = a * exp(-0.5 * d * d) + b + g->sigma[k] * rng_range(&r, -1, 1);
+        }
+        double *p0 = g->p0 + 4 * i;
+        p0[0] = a * rng_range(&r, 0.8, 1.2);
+        p0[1] = mu + rng_range(&r, -1, 1);
+        p0[2] = s * rng_range(&r, 0.8, 1.2);
+        p0[3] = b + rng_range(&r, -2, 2);
+        double lo[4] = {0, 0, 0.5, -100}, hi[4] = {1000, (double)len, 10, 100};
+        memcpy(g->lower + 4 * i, lo, sizeof lo);
+        memcpy(g->upper + 4 * i, hi, sizeof hi);
+        if (i % 5 == 3) g->fixed[4 * i + 3] = 1; /* the background held at p0 */
+    }
+}
+
+static void gauss_free(gauss_batch *g)
+{
+    free(g->offsets);
+    free(g->x);
+    free(g->xs);
+    free(g->y);
+    free(g->sigma);
+    free(g->p0);
+    free(g->lower);
+    free(g->upper);
+    free(g->fixed);
+}
+
+/* Fit i of batch b made alone with the same options. */
+static nlsq_result *single_fit(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, size_t i,
+                               size_t longest, nlsq_status *st, nlsq_error *err)
+{
+    int n = nlsq_model_num_params(model), k = nlsq_model_num_vars(model);
+    size_t first = b->offsets ? b->offsets[i] : i * b->m, len = b->offsets ? b->offsets[i + 1] - first : b->m;
+    size_t total = b->offsets ? b->offsets[b->nfits] : b->nfits * b->m;
+    double *x = malloc((size_t)(k ? k : 1) * (len ? len : 1) * sizeof *x);
+    for (int v = 0; v < k; v++)
+        for (size_t p = 0; p < len; p++)
+            x[(size_t)v * len + p] = b->x_shared ? b->x[(size_t)v * longest + p] : b->x[(size_t)v * total + first + p];
+    nlsq_data d = {x, b->y + first, len, b->sigma ? b->sigma + first : NULL,
+                   b->sigma ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
+    nlsq_options o = *opt;
+    if (b->p0) o.p0 = b->p0 + i * (size_t)n;
+    if (b->lower) o.lower = b->lower + i * (size_t)n;
+    if (b->upper) o.upper = b->upper + i * (size_t)n;
+    if (b->fixed) o.fixed = b->fixed + i * (size_t)n;
+    nlsq_result *r = NULL;
+    *st = nlsq_curve_fit(model, &d, &o, &r, err);
+    free(x);
+    return r;
+}
+
+/* Every fit of the batch result against its single fit: the same bits. */
+static void check_against_single(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt,
+                                 const nlsq_batch_result *res, size_t longest, const char *what)
+{
+    int n = res->n, shown = 0;
+    for (size_t i = 0; i < b->nfits; i++) {
+        nlsq_status st;
+        nlsq_error err;
+        nlsq_result *r = single_fit(model, b, opt, i, longest, &st, &err);
+        int before = check_failures;
+        if (st != NLSQ_OK) {
+            CHECK_MSG(res->status[i] < -2, "%s fit %zu: alone it fails (%s) but the batch says status %d", what, i,
+                      err.message, res->status[i]);
+            continue;
+        }
+        CHECK_MSG(res->status[i] == r->status, "%s fit %zu: status %d, alone %d", what, i, res->status[i], r->status);
+        CHECK_MSG(res->nfev[i] == r->nfev && res->nit[i] == r->nit, "%s fit %zu: nfev %d nit %d, alone %d %d", what, i,
+                  res->nfev[i], res->nit[i], r->nfev, r->nit);
+        CHECK_MSG(res->m[i] == r->m, "%s fit %zu: m %zu, alone %zu", what, i, res->m[i], r->m);
+        CHECK_SAME(res->cost[i], r->cost, "%s fit %zu cost", what, i);
+        CHECK_SAME(res->chi2[i], r->chi2, "%s fit %zu chi2", what, i);
+        CHECK_MSG(res->pcov_valid[i] == r->pcov_valid, "%s fit %zu: pcov_valid %d, alone %d", what, i,
+                  res->pcov_valid[i], r->pcov_valid);
+        for (int j = 0; j < n; j++) {
+            CHECK_SAME(res->popt[i * n + j], r->popt[j], "%s fit %zu popt[%d]", what, i, j);
+            if (res->perr) CHECK_SAME(res->perr[i * n + j], r->perr[j], "%s fit %zu perr[%d]", what, i, j);
+            for (int c = 0; res->pcov && c < n; c++)
+                CHECK_SAME(res->pcov[(i * n + j) * n + c], r->pcov[j * n + c], "%s fit %zu pcov[%d][%d]", what, i, j, c);
+        }
+        nlsq_result_free(r);
+        if (check_failures > before && ++shown >= 3) {
+            printf("    (%s: stopping after 3 differing fits)\n", what);
+            return;
+        }
+    }
+}
+
+static int same_results(const nlsq_batch_result *a, const nlsq_batch_result *b)
+{
+    size_t f = a->nfits, n = (size_t)a->n;
+    if (f != b->nfits) return 0;
+    for (size_t i = 0; i < f * n; i++)
+        if (memcmp(&a->popt[i], &b->popt[i], sizeof(double)) != 0) return 0;
+    for (size_t i = 0; a->perr && i < f * n; i++)
+        if (memcmp(&a->perr[i], &b->perr[i], sizeof(double)) != 0) return 0;
+    for (size_t i = 0; i < f; i++)
+        if (a->status[i] != b->status[i] || a->nfev[i] != b->nfev[i] ||
+            memcmp(&a->cost[i], &b->cost[i], sizeof(double)) != 0)
+            return 0;
+    return 1;
+}
+
+/* Methods, losses, sigma, bounds and fixed masks: each fit of the batch
+   gives the bits it gives alone, on 1 thread and on 3. */
+static void test_batch_matches_single_fits(void)
+{
+    nlsq_model *model = parse(GAUSS);
+    if (!model) {
+        CHECK(0);
+        return;
+    }
+    gauss_batch g;
+    gauss_make(&g, 120, 1, 11);
+    struct {
+        const char *what;
+        nlsq_method method;
+        nlsq_loss loss;
+        int sigma, bounds, fixed, shared_x, absolute;
+    } cases[] = {
+        {"trf", NLSQ_TRF, NLSQ_LOSS_LINEAR, 0, 0, 0, 1, 0},
+        {"lm", NLSQ_LM, NLSQ_LOSS_LINEAR, 1, 0, 0, 0, 1},
+        {"trf bounds fixed sigma", NLSQ_TRF, NLSQ_LOSS_LINEAR, 1, 1, 1, 0, 0},
+        {"dogbox bounds", NLSQ_DOGBOX, NLSQ_LOSS_LINEAR, 0, 1, 0, 1, 0},
+        {"trf soft_l1", NLSQ_TRF, NLSQ_LOSS_SOFT_L1, 1, 0, 1, 1, 0},
+        {"trf cauchy bounds", NLSQ_TRF, NLSQ_LOSS_CAUCHY, 0, 1, 0, 0, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nlsq_batch b = nlsq_batch_default();
+        b.nfits = g.nfits;
+        b.offsets = g.offsets;
+        b.x = cases[c].shared_x ? g.xs : g.x;
+        b.x_shared = cases[c].shared_x;
+        b.y = g.y;
+        b.sigma = cases[c].sigma ? g.sigma : NULL;
+        b.p0 = g.p0;
+        b.lower = cases[c].bounds ? g.lower : NULL;
+        b.upper = cases[c].bounds ? g.upper : NULL;
+        b.fixed = cases[c].fixed ? g.fixed : NULL;
+        nlsq_options o = nlsq_options_default();
+        o.method = cases[c].method;
+        o.loss = cases[c].loss;
+        o.f_scale = 2;
+        o.absolute_sigma = cases[c].absolute;
+        o.threads = 3;
+        nlsq_batch_result *r3 = NULL, *r1 = NULL;
+        nlsq_error err;
+        nlsq_status st = nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PCOV, &r3, &err);
+        CHECK_MSG(st == NLSQ_OK, "%s: %s", cases[c].what, err.message);
+        if (st != NLSQ_OK) continue;
+        o.threads = 1;
+        st = nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PCOV, &r1, &err);
+        CHECK_MSG(st == NLSQ_OK && same_results(r1, r3), "%s: 1 thread and 3 threads differ", cases[c].what);
+        CHECK_MSG(r3->converged == g.nfits, "%s: %zu of %zu converged", cases[c].what, r3->converged, g.nfits);
+        CHECK_MSG(r3->threads == 3, "%s: ran on %d threads", cases[c].what, r3->threads);
+        check_against_single(model, &b, &o, r3, g.longest, cases[c].what);
+        printf("    %-24s %zu fits converged, %s; %d threads; %.3g s\n", cases[c].what, r3->converged, r3->backend,
+               r3->threads, r3->seconds);
+        nlsq_batch_result_free(r1);
+        nlsq_batch_result_free(r3);
+    }
+    gauss_free(&g);
+    nlsq_model_free(model);
+}
+
+/* Two variables, each fit with its own grid (x rows beside y), fixed m. */
+static void test_batch_two_variables(void)
+{
+    nlsq_model *model = parse_vars("A*exp(-((x-x0)^2 + (y-y0)^2)/(2*s^2)) + B", "x,y", "A,x0,y0,s,B");
+    if (!model) {
+        CHECK(0);
+        return;
+    }
+    size_t nfits = 60, m = 25, total = nfits * m;
+    double *x = malloc(2 * total * sizeof *x), *y = malloc(total * sizeof *y), *p0 = malloc(nfits * 5 * sizeof *p0);
+    rng r = {5};
+    for (size_t i = 0; i < nfits; i++) {
+        double A = rng_range(&r, 500, 1500), x0 = rng_range(&r, 1.5, 2.5), y0 = rng_range(&r, 1.5, 2.5),
+               s = rng_range(&r, 0.8, 1.3), B = rng_range(&r, 5, 20);
+        for (size_t p = 0; p < m; p++) {
+            double xv = (double)(p % 5) + 0.01 * (double)i, yv = (double)(p / 5);
+            x[i * m + p] = xv;
+            x[total + i * m + p] = yv;
+            double d2 = (xv - x0) * (xv - x0) + (yv - y0) * (yv - y0);
+            y[i * m + p] = A * exp(-d2 / (2 * s * s)) + B + rng_range(&r, -3, 3);
+        }
+        double q[5] = {A * 0.9, x0 + 0.2, y0 - 0.2, s * 1.1, B + 3};
+        memcpy(p0 + i * 5, q, sizeof q);
+    }
+    nlsq_batch b = nlsq_batch_default();
+    b.nfits = nfits;
+    b.m = m;
+    b.x = x;
+    b.y = y;
+    b.p0 = p0;
+    nlsq_options o = nlsq_options_default();
+    nlsq_batch_result *res = NULL;
+    nlsq_error err;
+    nlsq_status st = nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &res, &err);
+    CHECK_MSG(st == NLSQ_OK, "%s", err.message);
+    if (st == NLSQ_OK) {
+        CHECK_MSG(res->converged == nfits, "%zu of %zu converged", res->converged, nfits);
+        CHECK(res->pcov == NULL && res->perr != NULL);
+        check_against_single(model, &b, &o, res, m, "2-D");
+        nlsq_batch_result_free(res);
+    }
+    free(x);
+    free(y);
+    free(p0);
+    nlsq_model_free(model);
+}
+
+/* A batch where fits fail in every way: each gets its status, and the
+   good fits are exactly what they are in a batch of good fits only. */
+static void test_batch_mixed_statuses(void)
+{
+    nlsq_model *model = parse("a*exp(-b*x) + c");
+    if (!model) {
+        CHECK(0);
+        return;
+    }
+    enum { NF = 10, LEN = 20 };
+    size_t offsets[NF + 1];
+    double x[NF * LEN], y[NF * LEN], sigma[NF * LEN], p0[NF * 3], lower[NF * 3], upper[NF * 3];
+    const char *kind[NF] = {"good",     "nan y",        "sigma 0", "p0 outside", "singular",
+                            "good",     "model inf",    "short",   "no converge", "good"};
+    rng r = {3};
+    size_t at = 0;
+    for (int i = 0; i < NF; i++) {
+        size_t len = i == 7 ? 2 : LEN; /* "short": 2 points for 3 parameters */
+        offsets[i] = at;
+        for (size_t p = 0; p < len; p++, at++) {
+            x[at] = i == 4 ? 1.0 : 0.25 * (double)p; /* "singular": every x the same */
+            y[at] = (3 + i) * exp(-0.7 * x[at]) + 1 + 0.01 * rng_range(&r, -1, 1);
+            if (i == 8) y[at] = p % 2 ? 1e6 : -1e6; /* "no converge": wild alternation */
+            sigma[at] = 1;
+        }
+        double q[3] = {3 + i, 0.5, 1}, lo[3] = {-INFINITY, -INFINITY, -INFINITY}, hi[3] = {INFINITY, INFINITY, INFINITY};
+        if (i == 6) q[1] = -1e4;              /* "model inf": exp(+1e4 x) */
+        if (i == 3) lo[0] = 100;              /* "p0 outside": a = 6 < 100 */
+        memcpy(p0 + 3 * i, q, sizeof q);
+        memcpy(lower + 3 * i, lo, sizeof lo);
+        memcpy(upper + 3 * i, hi, sizeof hi);
+    }
+    offsets[NF] = at;
+    y[offsets[1] + 4] = NAN;
+    sigma[offsets[2] + 7] = 0;
+    nlsq_batch b = nlsq_batch_default();
+    b.nfits = NF;
+    b.offsets = offsets;
+    b.x = x;
+    b.y = y;
+    b.sigma = sigma;
+    b.p0 = p0;
+    b.lower = lower;
+    b.upper = upper;
+    nlsq_options o = nlsq_options_default();
+    o.ftol = o.xtol = o.gtol = 1e-8; /* SciPy's */
+    o.max_nfev = 40;
+    o.threads = 2;
+    nlsq_batch_result *res = NULL;
+    nlsq_error err;
+    nlsq_status st = nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &res, &err);
+    CHECK_MSG(st == NLSQ_OK, "%s", err.message);
+    if (st != NLSQ_OK) return;
+    int want[NF] = {1, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_INPUT, 1, 1, NLSQ_FIT_NONFINITE, 1, 0, 1};
+    for (int i = 0; i < NF; i++) {
+        int s = res->status[i];
+        int ok = want[i] == 1 ? s > 0 : s == want[i];
+        CHECK_MSG(ok, "fit %d (%s): status %d (%s)", i, kind[i], s, nlsq_fit_status_message(s));
+        printf("    fit %d %-12s status %3d  %s%s\n", i, kind[i], s, nlsq_fit_status_message(s),
+               res->pcov_valid[i] ? "" : " (no covariance)");
+    }
+    /* "singular" (rank 1): trf converges, and its pcov is SciPy's
+       pseudo-inverse over the singular values that count (finite) */
+    CHECK(res->pcov_valid[4] && isfinite(res->perr[4 * 3 + 0]));
+    /* "short": trf runs with 2 points for 3 parameters; dof 0, no pcov */
+    CHECK(!res->pcov_valid[7]);
+    CHECK(res->pcov_valid[0] && res->pcov_valid[5] && res->pcov_valid[9]);
+    /* a fit that did not run reports its start point */
+    CHECK_SAME(res->popt[3 * 3 + 0], p0[3 * 3 + 0], "p0 outside: popt[0]");
+    CHECK(isnan(res->cost[1]) && isnan(res->cost[6]));
+    CHECK_MSG(res->failed == 4 && res->converged == 5, "failed %zu converged %zu", res->failed, res->converged);
+    check_against_single(model, &b, &o, res, LEN, "mixed");
+
+    /* nan_policy omit: the NaN fit runs on its other 19 points */
+    nlsq_options omit = o;
+    omit.nan_policy = NLSQ_NAN_OMIT;
+    nlsq_batch_result *ro = NULL;
+    if (nlsq_fit_batch(model, &b, &omit, NLSQ_BATCH_PERR, &ro, &err) == NLSQ_OK) {
+        CHECK_MSG(ro->status[1] > 0 && ro->m[1] == LEN - 1, "omit: status %d m %zu", ro->status[1], ro->m[1]);
+        check_against_single(model, &b, &omit, ro, LEN, "omit");
+        nlsq_batch_result_free(ro);
+    } else {
+        CHECK_MSG(0, "omit: %s", err.message);
+    }
+
+    /* method lm: per-fit bounds and the 2-point fit refused fit by fit */
+    nlsq_options lm = o;
+    lm.method = NLSQ_LM;
+    nlsq_batch_result *rl = NULL;
+    b.lower = b.upper = NULL;
+    if (nlsq_fit_batch(model, &b, &lm, 0, &rl, &err) == NLSQ_OK) {
+        CHECK(rl->perr == NULL);
+        nlsq_batch_result_free(rl);
+    } else {
+        CHECK_MSG(0, "lm: %s", err.message);
+    }
+    b.lower = lower;
+    b.upper = upper;
+    if (nlsq_fit_batch(model, &b, &lm, NLSQ_BATCH_PERR, &rl, &err) == NLSQ_OK) {
+        /* lm takes the plain inverse: none for the rank-1 fit */
+        CHECK_MSG(rl->status[4] > 0 && !rl->pcov_valid[4] && isinf(rl->perr[4 * 3]), "lm, singular: status %d pcov %d",
+                  rl->status[4], rl->pcov_valid[4]);
+        CHECK_MSG(rl->status[3] == NLSQ_FIT_BAD_INPUT, "lm, fit 3: %d", rl->status[3]);
+        CHECK_MSG(rl->status[7] == NLSQ_FIT_BAD_DATA, "lm, 2 points: %d", rl->status[7]);
+        CHECK_MSG(rl->status[0] > 0 && rl->status[9] > 0, "lm good fits: %d %d", rl->status[0], rl->status[9]);
+        check_against_single(model, &b, &lm, rl, LEN, "lm mixed");
+        nlsq_batch_result_free(rl);
+    } else {
+        CHECK_MSG(0, "lm: %s", err.message);
+    }
+
+    /* the good fits alone, as a batch of three: the same bits */
+    int good[3] = {0, 5, 9};
+    size_t goff[4] = {0, LEN, 2 * LEN, 3 * LEN};
+    double gx[3 * LEN], gy[3 * LEN], gs[3 * LEN], gp[9];
+    for (int k = 0; k < 3; k++) {
+        memcpy(gx + k * LEN, x + offsets[good[k]], LEN * sizeof *x);
+        memcpy(gy + k * LEN, y + offsets[good[k]], LEN * sizeof *y);
+        memcpy(gs + k * LEN, sigma + offsets[good[k]], LEN * sizeof *sigma);
+        memcpy(gp + 3 * k, p0 + 3 * good[k], 3 * sizeof *p0);
+    }
+    nlsq_batch gb = nlsq_batch_default();
+    gb.nfits = 3;
+    gb.offsets = goff;
+    gb.x = gx;
+    gb.y = gy;
+    gb.sigma = gs;
+    gb.p0 = gp;
+    nlsq_batch_result *rg = NULL;
+    if (nlsq_fit_batch(model, &gb, &o, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK) {
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < 3; j++) {
+                CHECK_SAME(rg->popt[3 * k + j], res->popt[3 * good[k] + j], "good fit %d popt[%d]", good[k], j);
+                CHECK_SAME(rg->perr[3 * k + j], res->perr[3 * good[k] + j], "good fit %d perr[%d]", good[k], j);
+            }
+        nlsq_batch_result_free(rg);
+    } else {
+        CHECK_MSG(0, "good only: %s", err.message);
+    }
+    nlsq_batch_result_free(res);
+    nlsq_model_free(model);
+}
+
+/* The interpreter and the compiled kernel: the same bits, fit by fit. */
+static void test_batch_interp_and_jit(void)
+{
+    nlsq_model *model = parse(GAUSS);
+    gauss_batch g;
+    gauss_make(&g, 300, 1, 23);
+    nlsq_batch b = nlsq_batch_default();
+    b.nfits = g.nfits;
+    b.offsets = g.offsets;
+    b.x = g.x;
+    b.y = g.y;
+    b.sigma = g.sigma;
+    b.p0 = g.p0;
+    nlsq_options o = nlsq_options_default();
+    o.backend = NLSQ_BACKEND_INTERP;
+    nlsq_batch_result *ri = NULL, *rj = NULL;
+    nlsq_error err;
+    CHECK(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &ri, &err) == NLSQ_OK);
+    o.backend = NLSQ_BACKEND_JIT;
+    CHECK(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &rj, &err) == NLSQ_OK);
+    if (ri && rj) {
+        CHECK(!strcmp(ri->backend, "interp"));
+        if (strcmp(rj->backend, "jit") != 0) {
+            test_skip("no compiled kernel on this machine (no C compiler?); the interpreter alone was run");
+            printf("    %s\n", rj->backend_note);
+        } else {
+            CHECK_MSG(same_results(ri, rj), "interpreter and compiled kernel differ");
+            printf("    300 fits: interpreter %.3g s, compiled %.3g s (%s)\n", ri->seconds, rj->seconds, rj->backend_note);
+        }
+    }
+    nlsq_batch_result_free(ri);
+    nlsq_batch_result_free(rj);
+    gauss_free(&g);
+    nlsq_model_free(model);
+}
+
+/* ---- SciPy ------------------------------------------------------------------ */
+
+/* tests/scipy/batch_fixtures.txt: fits solved one by one by curve_fit. */
+static void test_batch_against_scipy(void)
+{
+    const char *path = NLSQ_SOURCE_DIR "/tests/scipy/batch_fixtures.txt";
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        CHECK_MSG(0, "cannot open %s", path);
+        return;
+    }
+    char model_text[200], method[16];
+    size_t nfits, m;
+    int n, runs = 0;
+    double worst = 0;
+    int c = fgetc(f); /* the header comment */
+    if (c == '#')
+        while ((c = fgetc(f)) != '\n' && c != EOF) {}
+    else
+        ungetc(c, f);
+    while (fscanf(f, " case %15s %zu %zu %d ", method, &nfits, &m, &n) == 4) {
+        if (!fgets(model_text, sizeof model_text, f)) break;
+        model_text[strcspn(model_text, "\n")] = 0;
+        double *x = malloc(m * sizeof *x), *y = malloc(nfits * m * sizeof *y), *p0 = malloc(nfits * n * sizeof *p0),
+               *popt = malloc(nfits * n * sizeof *popt), *perr = malloc(nfits * n * sizeof *perr), lo[8], hi[8];
+        int ok = 1;
+        for (size_t i = 0; i < m; i++) ok &= fscanf(f, "%lf", &x[i]) == 1;
+        for (int j = 0; j < n; j++) ok &= fscanf(f, "%lf %lf", &lo[j], &hi[j]) == 2;
+        for (size_t i = 0; i < nfits; i++) {
+            for (size_t p = 0; p < m; p++) ok &= fscanf(f, "%lf", &y[i * m + p]) == 1;
+            for (int j = 0; j < n; j++) ok &= fscanf(f, "%lf", &p0[i * n + j]) == 1;
+            for (int j = 0; j < n; j++) ok &= fscanf(f, "%lf", &popt[i * n + j]) == 1;
+            for (int j = 0; j < n; j++) ok &= fscanf(f, "%lf", &perr[i * n + j]) == 1;
+        }
+        CHECK_MSG(ok, "malformed fixture file at case %d", runs);
+        nlsq_model *model = ok ? parse(model_text) : NULL;
+        if (model) {
+            nlsq_batch b = nlsq_batch_default();
+            b.nfits = nfits;
+            b.m = m;
+            b.x = x;
+            b.x_shared = 1;
+            b.y = y;
+            b.p0 = p0;
+            nlsq_options o = nlsq_options_default();
+            o.method = !strcmp(method, "lm") ? NLSQ_LM : NLSQ_TRF;
+            o.ftol = o.xtol = o.gtol = 1e-15; /* as the fixtures */
+            int bounded = !strcmp(method, "trf-bounds");
+            o.lower = bounded ? lo : NULL;
+            o.upper = bounded ? hi : NULL;
+            nlsq_batch_result *r = NULL;
+            nlsq_error err;
+            CHECK_MSG(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &r, &err) == NLSQ_OK, "%s", err.message);
+            for (size_t i = 0; r && i < nfits; i++) {
+                CHECK_MSG(r->status[i] > 0, "%s fit %zu: status %d", method, i, r->status[i]);
+                for (int j = 0; j < n; j++) {
+                    double want = popt[i * n + j], got = r->popt[i * n + j];
+                    double rel = fabs(got - want) / fmax(fabs(want), perr[i * n + j]);
+                    if (rel > worst) worst = rel;
+                    CHECK_MSG(rel <= 1e-8, "%s fit %zu popt[%d]: %.17g, SciPy %.17g (%.3g relative)", method, i, j,
+                              got, want, rel);
+                    double erel = fabs(r->perr[i * n + j] - perr[i * n + j]) / perr[i * n + j];
+                    CHECK_MSG(erel <= 1e-8, "%s fit %zu perr[%d]: %.17g, SciPy %.17g", method, i, j, r->perr[i * n + j],
+                              perr[i * n + j]);
+                }
+            }
+            nlsq_batch_result_free(r);
+            nlsq_model_free(model);
+            runs++;
+        }
+        free(x);
+        free(y);
+        free(p0);
+        free(popt);
+        free(perr);
+    }
+    fclose(f);
+    CHECK_MSG(runs >= 3, "only %d fixture cases read", runs);
+    printf("    %d cases; worst |popt - SciPy| / max(|popt|, perr) = %.3g (bound 1e-8)\n", runs, worst);
+}
+
+/* ---- refusals ---------------------------------------------------------------- */
+
+static void expect_refused(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *o, unsigned flags,
+                           nlsq_status want, const char *words)
+{
+    nlsq_batch_result *r = (nlsq_batch_result *)1;
+    nlsq_error err;
+    nlsq_status st = nlsq_fit_batch(model, b, o, flags, &r, &err);
+    CHECK_MSG(st == want && r == NULL && strstr(err.message, words) != NULL,
+              "want status %d and '%s'; got %d: %s", want, words, st, err.message);
+}
+
+static int stop_now(void *u, int it, double c, const double *p, double g, double s)
+{
+    (void)u, (void)it, (void)c, (void)p, (void)g, (void)s;
+    return 1;
+}
+
+static void test_batch_refusals(void)
+{
+    nlsq_model *model = parse("a*exp(-b*x) + c");
+    double x[4] = {0, 1, 2, 3}, y[8] = {3, 2, 1.5, 1.2, 3, 2, 1.5, 1.2};
+    size_t bad_off[3] = {0, 5, 4}, first_off[3] = {1, 2, 4};
+    nlsq_batch b = nlsq_batch_default();
+    b.nfits = 2;
+    b.m = 4;
+    b.x = x;
+    b.x_shared = 1;
+    b.y = y;
+    nlsq_options o = nlsq_options_default();
+    nlsq_batch_result *r = NULL;
+    nlsq_error err;
+    CHECK(nlsq_fit_batch(NULL, &b, &o, 0, &r, &err) == NLSQ_ERR_INVALID_ARGUMENT && strstr(err.message, "model"));
+    CHECK(nlsq_fit_batch(model, NULL, &o, 0, &r, &err) == NLSQ_ERR_INVALID_ARGUMENT && strstr(err.message, "batch"));
+    CHECK(nlsq_fit_batch(model, &b, &o, 0, NULL, &err) == NLSQ_ERR_INVALID_ARGUMENT && strstr(err.message, "out"));
+    expect_refused(model, &b, &o, 8, NLSQ_ERR_INVALID_ARGUMENT, "output flags");
+    nlsq_batch nb = b;
+    nb.y = NULL;
+    expect_refused(model, &nb, &o, 0, NLSQ_ERR_INVALID_ARGUMENT, "y is NULL");
+    nb = b;
+    nb.x = NULL;
+    expect_refused(model, &nb, &o, 0, NLSQ_ERR_INVALID_ARGUMENT, "x is NULL");
+    nb = b;
+    nb.offsets = bad_off;
+    expect_refused(model, &nb, &o, 0, NLSQ_ERR_INVALID_ARGUMENT, "offsets[2] = 4 is below offsets[1] = 5");
+    nb.offsets = first_off;
+    expect_refused(model, &nb, &o, 0, NLSQ_ERR_INVALID_ARGUMENT, "offsets[0] is 1");
+    nlsq_options oc = o;
+    oc.callback = stop_now;
+    expect_refused(model, &b, &oc, 0, NLSQ_ERR_INVALID_ARGUMENT, "callback option is for single fits");
+    oc = o;
+    oc.checkpoint = "/tmp/x";
+    expect_refused(model, &b, &oc, 0, NLSQ_ERR_INVALID_ARGUMENT, "checkpoint");
+    oc = o;
+    oc.method = NLSQ_LM;
+    oc.loss = NLSQ_LOSS_HUBER;
+    expect_refused(model, &b, &oc, 0, NLSQ_ERR_INVALID_ARGUMENT, "lm takes only the linear loss");
+    oc = o;
+    oc.f_scale = -1;
+    expect_refused(model, &b, &oc, 0, NLSQ_ERR_INVALID_ARGUMENT, "f_scale");
+    /* no fits: an empty result, not an error */
+    nb = b;
+    nb.nfits = 0;
+    CHECK(nlsq_fit_batch(model, &nb, &o, NLSQ_BATCH_PCOV, &r, &err) == NLSQ_OK && r && r->nfits == 0 &&
+          r->converged == 0);
+    nlsq_batch_result_free(r);
+    nlsq_batch_result_free(NULL);
+    CHECK(strstr(nlsq_fit_status_message(NLSQ_FIT_BAD_DATA), "NaN") != NULL);
+    nlsq_model_free(model);
+}
+
+int main(void)
+{
+    static const test_case tests[] = {
+        TEST(test_batch_matches_single_fits), TEST(test_batch_two_variables), TEST(test_batch_mixed_statuses),
+        TEST(test_batch_interp_and_jit),      TEST(test_batch_against_scipy), TEST(test_batch_refusals),
+    };
+    return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
+}
