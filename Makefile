@@ -5,12 +5,13 @@
 #   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
 #   make bench  bench/eval (interpreter, compiled kernel, hand-written C) and bench/latency
 #   make bench-fit  bench/fit: nlsq vs SciPy, MINPACK, GSL, Ceres (installs the peers)
+#   make bench-batch  bench/batch: batches of small fits vs GSL, cminpack, SciPy loops
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all deps configure test test-deps demo bench bench-fit asan fuzz fuzz-deps clean
+.PHONY: all deps configure test test-deps demo bench bench-fit bench-batch asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -40,6 +41,9 @@ bench: all
 
 bench-fit: deps
 	bash bench/fit.sh
+
+bench-batch: deps
+	bash bench/batch.sh
 
 asan: deps test-deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_SANITIZE=ON

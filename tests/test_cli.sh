@@ -278,6 +278,36 @@ else
     echo "SKIP the GPU checks on the CUDA emulator: no C++ compiler (c++) or no emulator libraries"
 fi
 
+# nlsq batch: wide and long layouts, each fit the digits of `nlsq fit`
+bd=$(mktemp -d)
+awk 'BEGIN { print "x,c1,c2,c3"; for (i = 0; i < 30; i++) { x = i * 0.2; n = sin(7 * i) * 0.002;
+    printf "%.3f,%.9f,%.9f,%s\n", x, 2 * exp(-1.3 * x) + 0.5 + n, 3 * exp(-0.7 * x) + 1 - n,
+    (i == 4 ? "" : sprintf("%.9f", 4 * exp(-0.4 * x) + n)) } }' >"$bd/wide.csv"
+out=$("$nlsq" batch "$bd/wide.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 2>"$bd/err"); rc=$?
+check "batch wide: exit 1 when a fit does not converge" "[ $rc -eq 1 ]"
+check "batch wide: a CSV row per curve" "[ \$(wc -l <<<\"\$out\") -eq 4 ] && head -1 <<<\"\$out\" | grep -q '^id,a,a_err,b,b_err,c,c_err,status,chi2,redchi,points,nfev$'"
+check "batch wide: the curve with an empty field fails alone (status -11)" "grep -q '^c3,.*,-11,nan,nan,0,0$' <<<\"\$out\" && grep -q '^c1,.*,30,' <<<\"\$out\""
+check "batch summary on stderr" "grep -q 'converged 2 of 3' $bd/err && grep -q 'status -11.*first: c3' $bd/err"
+a_batch=$(awk -F, '$1 == "c2" {print $2}' <<<"$out")
+a_fit=$("$nlsq" fit "$bd/wide.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --y c2 --json | grep -o '"popt": \[[^,]*' | grep -o '[-0-9.e+]*$')
+check "batch wide: fit c2 is nlsq fit's c2 to every digit ($a_batch)" "[ -n \"$a_batch\" ] && awk -v p=$a_batch -v q=$a_fit 'BEGIN {exit !(p == q)}'"
+out=$("$nlsq" batch "$bd/wide.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --nan-policy omit --quiet); rc=$?
+check "batch wide, nan-policy omit: every curve converges (29 points for c3)" "[ $rc -eq 0 ] && grep -q '^c3,.*,29,' <<<\"\$out\""
+awk -F, 'NR > 1 { print 7 "," $1 "," $2; print 3 "," $1 "," $3 }' "$bd/wide.csv" | sort -t, -k2 -r >"$bd/long.csv"
+"$nlsq" batch "$bd/long.csv" --id 1 --x 2 --y 3 --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --out "$bd/long.jsonl" --quiet; rc=$?
+check "batch long: two fits by id, JSON lines, ids in increasing order" "[ $rc -eq 0 ] && [ \$(wc -l <$bd/long.jsonl) -eq 2 ] && head -1 $bd/long.jsonl | grep -q '^{\"id\": 3, \"popt\": {\"a\": '"
+a_long=$(grep '"id": 7' "$bd/long.jsonl" | grep -o '"a": [-0-9.e+]*' | head -1 | grep -o '[-0-9.e+]*$')
+a_c1=$(awk -F, '$1 == "c1" {print $2}' <<<"$out")
+check "batch long: the rows of id 7 (shuffled) fit as curve c1 ($a_long)" "[ -n \"$a_long\" ] && awk -v p=$a_long -v q=$a_c1 'BEGIN {exit !(p == q)}'"
+expect_error "batch: --sigma in the wide layout" "for the long layout" batch "$bd/wide.csv" --model 'a*x' --sigma c2
+expect_error "batch: bad --id column" "no column 'zz' for --id" batch "$bd/long.csv" --id zz --model 'a*x'
+expect_error "batch: --plot is a single-fit option" "not an option of nlsq batch" batch "$bd/wide.csv" --model 'a*x' --plot a.svg
+expect_error "batch: bad --format" "csv or jsonl" batch "$bd/wide.csv" --model 'a*x' --format xml
+expect_error "fit: --id belongs to batch" "options of nlsq batch" fit "$bd/wide.csv" --model 'a*x' --id 1
+"$nlsq" batch "$bd/wide.csv" --model 'a*exp(-b*x) + c' --out /nonexistent-dir/r.csv 2>/dev/null; rc=$?
+check "batch: an unwritable --out is exit 2" "[ $rc -eq 2 ]"
+rm -rf "$bd"
+
 # demo, devices, help for every command
 dd=$(mktemp -d)
 out=$(cd "$dd" && "$nlsq" demo); rc=$?
@@ -285,7 +315,7 @@ check "demo fits the bundled data and writes nlsq-demo.svg" "[ $rc -eq 0 ] && gr
 rm -rf "$dd"
 out=$("$nlsq" devices); rc=$?
 check "devices lists the CPU and says there is no GPU backend" "[ $rc -eq 0 ] && grep -q '^cpu .* cores\\? online' <<<\"\$out\" && grep -q '^gpu ' <<<\"\$out\""
-for cmd in fit eval diff demo devices; do
+for cmd in fit batch eval diff demo devices; do
     "$nlsq" $cmd --help | grep -q -- '--plot'; check "$cmd --help documents the options" "[ $? -eq 0 ]"
 done
 
