@@ -301,8 +301,9 @@ static void agreement(const timing *a, const timing *b, int n, double *median, d
 
 static void row(const char *who, const timing *t, double ref, const char *note)
 {
-    printf("| %-34s | %10.3g | %8.2f | %9zu / %-9zu | %s |\n", who, t->rate, ref > 0 ? t->rate / ref : 0, t->converged,
-           t->fits, note);
+    char conv[48] = "-";
+    if (t->fits) snprintf(conv, sizeof conv, "%zu / %zu", t->converged, t->fits);
+    printf("| %-34s | %10.3g | %8.2f | %-21s | %s |\n", who, t->rate, ref > 0 ? t->rate / ref : 0, conv, note);
 }
 
 int main(int argc, char **argv)
@@ -368,7 +369,7 @@ int main(int argc, char **argv)
             const char *scipy = getenv(two_d ? "SCIPY_RATE_G2" : "SCIPY_RATE_G1");
             if (scipy) {
                 timing s = {atof(scipy), 0, 0, NULL};
-                row("SciPy curve_fit loop", &s, ref, "1 thread, lm, analytic jac; bench/peer_scipy_batch.py");
+                row("SciPy curve_fit loop", &s, ref, "1 thread, lm, analytic jac, 2000 fits; bench/peer_scipy_batch.py");
             }
             printf("\n");
             free(lm1.popt);

@@ -58,19 +58,48 @@ void nlsq_result_free(nlsq_result *r)
 /*
  * pcov of the free parameters from R11 (J = Q R11): trf and dogbox take
  * SciPy's pseudo-inverse, V diag(1/s^2) V^T over s > EPS max(m, n) s_max;
- * lm takes the plain inverse (R^T R)^-1, none when R11 is singular.
+ * lm takes the plain inverse (R^T R)^-1, none when R11 is singular (a zero
+ * on its diagonal) or the inverse overflows.
  * work: 2 nf^2 + nf doubles. Returns 0 when no covariance could be
  * estimated.
  */
+/* lm: (R^T R)^-1 = R^-1 R^-T with R^-1 by back substitution (upper
+   triangular), a fifth of the SVD's work; none when a diagonal is 0. */
+static int covariance_inverse(const double *R, int nf, double *cov, double *Ri)
+{
+    size_t nc = (size_t)nf + 1, n = (size_t)nf;
+    for (size_t j = 0; j < n; j++) {
+        double d = R[j * nc + j];
+        if (d == 0) return 0;
+        for (size_t i = 0; i < n; i++) Ri[j * n + i] = 0; /* column j of R^-1 */
+        Ri[j * n + j] = 1 / d;
+        for (size_t i = j; i-- > 0;) {
+            double s = 0;
+            for (size_t k = i + 1; k <= j; k++) s += R[k * nc + i] * Ri[j * n + k];
+            Ri[j * n + i] = -s / R[i * nc + i];
+        }
+    }
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++) {
+            double v = 0;
+            for (size_t k = a > b ? a : b; k < n; k++) v += Ri[k * n + a] * Ri[k * n + b];
+            cov[a * n + b] = v;
+        }
+    for (size_t i = 0; i < n * n; i++)
+        if (!isfinite(cov[i])) return 0;
+    return 1;
+}
+
 int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work)
 {
+    if (method == NLSQ_LM) return covariance_inverse(R, nf, cov, work);
     size_t nc = (size_t)nf + 1;
     double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf;
     for (int j = 0; j < nf; j++)
         for (int i = 0; i < nf; i++) A[(size_t)j * nf + i] = i <= j ? R[(size_t)j * nc + i] : 0;
     int ok = svd_jacobi(A, (size_t)nf, nf, nf, s, V) >= 0;
     double m = (double)(m_used > (size_t)nf ? m_used : (size_t)nf);
-    double threshold = method == NLSQ_LM ? 0 : SOLVE_EPS * m * s[0];
+    double threshold = SOLVE_EPS * m * s[0];
     for (int a = 0; ok && a < nf; a++)
         for (int b = 0; b < nf; b++) {
             double v = 0;
@@ -78,7 +107,6 @@ int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method meth
                 if (s[k] > threshold) v += V[(size_t)k * nf + a] * V[(size_t)k * nf + b] / (s[k] * s[k]);
             cov[(size_t)a * nf + b] = v;
         }
-    if (method == NLSQ_LM && !(s[nf - 1] > 0)) ok = 0;
     for (size_t i = 0; ok && i < (size_t)nf * nf; i++)
         if (isnan(cov[i])) ok = 0;
     return ok;
