@@ -822,8 +822,8 @@ typedef struct nlsq_batch_result {
     double seconds;            /* wall time of the call                     */
     char backend[8];           /* "jit", "interp" or "cuda"                 */
     char backend_note[240];
-    char device[16];           /* "cpu" or "cuda:N"                         */
-    char device_note[240];
+    char device[16];           /* "cpu": batches do not run on GPUs yet     */
+    char device_note[240];     /* threads; says so when a GPU was asked for */
 } nlsq_batch_result;
 
 void nlsq_batch_result_free(nlsq_batch_result *r);
@@ -831,7 +831,9 @@ void nlsq_batch_result_free(nlsq_batch_result *r);
 /*
  * Fit every fit of `batch`. opt (NULL: the defaults) applies to all fits:
  * method, loss, f_scale, tolerances, max_nfev, x_scale, absolute_sigma,
- * nan_policy, threads, backend, device; its p0, lower, upper and fixed
+ * nan_policy, threads, backend (the device is the CPU: a GPU asked for by
+ * opt->device or NLSQ_DEVICE is noted in device_note, not an error); its
+ * p0, lower, upper and fixed
  * serve the fits whose batch arrays are NULL. Callbacks, progress,
  * checkpoints and keep_residuals are single-fit options and are refused.
  * A fit that cannot run or fails gets its status; the others are not

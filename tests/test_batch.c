@@ -448,7 +448,10 @@ static void test_batch_interp_and_jit(void)
     nlsq_error err;
     CHECK(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &ri, &err) == NLSQ_OK);
     o.backend = NLSQ_BACKEND_JIT;
+    o.device = "cuda:0"; /* batches run on the CPU; the note says so */
     CHECK(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &rj, &err) == NLSQ_OK);
+    CHECK_MSG(rj && !strcmp(rj->device, "cpu") && strstr(rj->device_note, "batches run on the CPU (asked for: cuda:0)"),
+              "device %s, note '%s'", rj ? rj->device : "-", rj ? rj->device_note : "-");
     if (ri && rj) {
         CHECK(!strcmp(ri->backend, "interp"));
         if (strcmp(rj->backend, "jit") != 0) {

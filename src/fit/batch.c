@@ -485,8 +485,10 @@ static void describe_run(batch_job *job, int nlanes)
     snprintf(r->backend, sizeof r->backend, "%s", used_jit ? "jit" : "interp");
     if (e && (used_jit || job->mode != JIT_LOOKUP)) jit_entry_note(job->model->jit, e, r->backend_note, sizeof r->backend_note);
     snprintf(r->device, sizeof r->device, "cpu");
-    snprintf(r->device_note, sizeof r->device_note, "%d thread%s, one fit at a time on each", r->threads,
-             r->threads == 1 ? "" : "s");
+    const char *asked = job->opt.device ? job->opt.device : getenv("NLSQ_DEVICE");
+    snprintf(r->device_note, sizeof r->device_note, "%d thread%s, one fit at a time on each%s%.40s%s", r->threads,
+             r->threads == 1 ? "" : "s", asked && !strncmp(asked, "cuda", 4) ? "; batches run on the CPU (asked for: " : "",
+             asked && !strncmp(asked, "cuda", 4) ? asked : "", asked && !strncmp(asked, "cuda", 4) ? ")" : "");
 }
 
 static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
