@@ -281,7 +281,9 @@ static inline __attribute__((always_inline)) void fold_rows(double *R, double *A
             continue;
         }
         double alpha = R[k * NR + k];
-        double beta = -__builtin_copysign(hypot(alpha, xnorm), alpha);
+        /* hypot(0, x) is |x| exactly: a fresh triangle (every small
+           fit's first block) skips the call, and not a bit changes */
+        double beta = -__builtin_copysign(alpha == 0 ? xnorm : hypot(alpha, xnorm), alpha);
         double tau = (beta - alpha) / beta;
         double scal = 1 / (alpha - beta);
         R[k * NR + k] = beta;

@@ -84,7 +84,7 @@ void qr_fold(double *R, size_t ldr, int nc, double *A, size_t lda, size_t rows)
         double xnorm = vec_norm(ak, rows, 1);
         if (xnorm == 0) continue; /* H = I */
         double alpha = R[(size_t)k * ldr + k];
-        double beta = -copysign(hypot(alpha, xnorm), alpha);
+        double beta = -copysign(alpha == 0 ? xnorm : hypot(alpha, xnorm), alpha); /* hypot(0, x) = |x| */
         double tau = (beta - alpha) / beta;
         double scal = 1 / (alpha - beta);
         for (size_t i = 0; i < rows; i++) ak[i] *= scal;
@@ -172,7 +172,8 @@ void qr_pivoted(double *A, size_t lda, int m, int n, int *perm, double *rdiag, d
                 for (int i = j; i < m; i++) ak[i] -= t * aj[i];
                 if (rdiag[k] != 0) {
                     double q = ak[j] / rdiag[k];
-                    rdiag[k] *= sqrt(fmax(0, 1 - q * q));
+                    double rest = 1 - q * q; /* fmax(0, rest), without the call to libm */
+                    rdiag[k] *= sqrt(rest > 0 ? rest : 0);
                     if (0.05 * (rdiag[k] / work[k]) * (rdiag[k] / work[k]) <= 2.220446049250313e-16) {
                         rdiag[k] = vec_norm(ak + j + 1, (size_t)(m - j - 1), 1);
                         work[k] = rdiag[k];
