@@ -80,8 +80,11 @@ typedef struct lane_pass {
     int live;
 } lane_pass;
 
+/* A lane starts on a cache line of its own: its per-fit writes (pa, pd,
+   ps) would otherwise share a line with the next lane's fields, and two
+   threads would bounce it on every fit. */
 typedef struct lane {
-    fit_problem fp;          /* p, lb, ub, x, bounds, R, free_idx (fit_alloc) */
+    _Alignas(64) fit_problem fp; /* p, lb, ub, x, bounds, R, free_idx (fit_alloc) */
     lane_pass passes[LANE_PASSES];
     int next_victim;
     pass *ps;                /* the current fit's                             */
@@ -122,6 +125,12 @@ static void lane_free(lane *ln)
     free(ln->cov);
 }
 
+/* Whole cache lines of their own (see struct lane). */
+static void *line_alloc(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
 static int lane_init(lane *ln, const batch_job *job)
 {
     memset(ln, 0, sizeof *ln);
@@ -129,9 +138,9 @@ static int lane_init(lane *ln, const batch_job *job)
     ln->fp.opt = job->opt;
     ln->fp.who = "nlsq_fit_batch";
     int n = job->model->params.count;
-    ln->solve_work = malloc(solve_work_bytes(n));
+    ln->solve_work = line_alloc(solve_work_bytes(n));
     size_t nn = (size_t)n;
-    ln->cov = malloc((3 * nn * nn + nn + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
+    ln->cov = line_alloc((3 * nn * nn + nn + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
     if (fit_alloc(&ln->fp, NULL) != NLSQ_OK || !ln->solve_work || !ln->cov) return -1;
     ln->cov_work = ln->cov + nn * nn;
     ln->R_final = ln->cov_work + 2 * nn * nn + nn;
@@ -504,7 +513,8 @@ static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
     pool *pl = threads > 1 ? pool_new(threads) : NULL;
     if (threads > 1 && !pl) return fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", threads);
     threads = pool_threads(pl);
-    job->lanes = calloc((size_t)threads, sizeof *job->lanes);
+    job->lanes = aligned_alloc(64, (size_t)threads * sizeof *job->lanes); /* sizeof is a multiple of 64 */
+    if (job->lanes) memset(job->lanes, 0, (size_t)threads * sizeof *job->lanes);
     nlsq_status st = NLSQ_OK;
     int made = 0, ok = job->lanes != NULL;
     while (ok && made < threads) ok = lane_init(&job->lanes[made++], job) == 0;

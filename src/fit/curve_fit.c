@@ -348,7 +348,10 @@ nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err)
 {
     int n = fp->n = fp->model->params.count;
     fp->omit = fp->opt.nan_policy == NLSQ_NAN_OMIT;
-    fp->mem = malloc((size_t)n * (7 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double));
+    /* whole cache lines: a batch's threads each own one of these, and
+       written side by side they would share a line at the seams */
+    size_t bytes = (size_t)n * (7 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double);
+    fp->mem = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!fp->mem) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
     fp->p = fp->mem;
     fp->lb = fp->p + n;
