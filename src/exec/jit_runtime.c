@@ -368,20 +368,26 @@ static void ksum_add(ksum *k, double v)
 static inline __attribute__((always_inline)) int rows_linear(double *A, const double *y, const double *sg,
                                                              double w_all, size_t len, double *chi2_out)
 {
-    static const double zeros[NLSQ_BLOCK];
     double *rcol = A + NLSQ_NCOLS * NLSQ_BLOCK, *w = A + (NLSQ_NCOLS + 1) * NLSQ_BLOCK;
     for (size_t i = 0; i < len; i++) {
         w[i] = sg ? 1.0 / sg[i] : w_all;
         rcol[i] = w[i] * (rcol[i] - y[i]);
     }
-    double chi2 = dot4(rcol, rcol, len), probe = 0;
+    double chi2 = dot4(rcol, rcol, len);
+    /* any non-finite Jacobian entry: v*0 is NaN exactly for Inf and NaN,
+       and OR-ing the comparisons waits on nothing (one probe sum per
+       column was a chain of additions and a call each) */
+    long long bad = 0;
     for (int c = 0; c < NLSQ_NCOLS; c++) {
         double *dst = A + c * NLSQ_BLOCK;
-        for (size_t i = 0; i < len; i++) dst[i] = w[i] * dst[i];
-        probe += dot4(dst, zeros, len);
+        for (size_t i = 0; i < len; i++) {
+            double v = w[i] * dst[i], z = v * 0.0;
+            dst[i] = v;
+            bad |= z != z;
+        }
     }
     *chi2_out = chi2;
-    return !__builtin_isfinite(chi2) || __builtin_isnan(probe);
+    return !__builtin_isfinite(chi2) || bad != 0;
 }
 
 #if NLSQ_NCOLS >= 4
