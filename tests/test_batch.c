@@ -468,6 +468,58 @@ static void test_batch_interp_and_jit(void)
     nlsq_model_free(model);
 }
 
+/* Shapes at the edges: a model with no variable (x NULL), and one with
+   12 parameters (workspaces sized by n), each fit against its single fit. */
+static void test_batch_edge_shapes(void)
+{
+    nlsq_model *flat = parse_vars("a", "", NULL);
+    double y0[12] = {1, 2, 3, 2, 1, 2, 3, 2, 5, 5, 6, 5}, p00[1] = {0.5};
+    nlsq_batch b = nlsq_batch_default();
+    b.nfits = 3;
+    b.m = 4;
+    b.y = y0;
+    nlsq_options o = nlsq_options_default();
+    o.p0 = p00;
+    nlsq_batch_result *r = NULL;
+    nlsq_error err;
+    CHECK_MSG(flat && nlsq_fit_batch(flat, &b, &o, NLSQ_BATCH_PCOV, &r, &err) == NLSQ_OK, "%s", err.message);
+    if (r) {
+        CHECK_NEAR(r->popt[0], 2, 1e-12, "mean of fit 0");
+        CHECK_NEAR(r->popt[2], 5.25, 1e-12, "mean of fit 2");
+        check_against_single(flat, &b, &o, r, 4, "no variable");
+        nlsq_batch_result_free(r);
+    }
+    nlsq_model_free(flat);
+
+    nlsq_model *poly = parse("c0 + c1*x + c2*x^2 + c3*x^3 + c4*x^4 + c5*x^5 + c6*sin(x) + c7*cos(x) + c8*exp(-x) + "
+                             "c9*sin(2*x) + c10*cos(2*x) + c11*x*exp(-x/4)");
+    enum { NF = 20, M = 40 };
+    double x[M], y[NF * M], p0[NF * 12];
+    rng g = {9};
+    for (int i = 0; i < M; i++) x[i] = 0.1 * i;
+    for (int f = 0; f < NF; f++) {
+        for (int i = 0; i < M; i++)
+            y[f * M + i] = 1 + 0.5 * x[i] - 0.1 * x[i] * x[i] + (f + 1) * sin(x[i]) + exp(-x[i]) + 0.01 * rng_range(&g, -1, 1);
+        for (int j = 0; j < 12; j++) p0[f * 12 + j] = 0.1;
+    }
+    nlsq_batch pb = nlsq_batch_default();
+    pb.nfits = NF;
+    pb.m = M;
+    pb.x = x;
+    pb.x_shared = 1;
+    pb.y = y;
+    pb.p0 = p0;
+    nlsq_options po = nlsq_options_default();
+    po.threads = 2;
+    CHECK_MSG(poly && nlsq_fit_batch(poly, &pb, &po, NLSQ_BATCH_PCOV, &r, &err) == NLSQ_OK, "%s", err.message);
+    if (r) {
+        CHECK_MSG(r->converged == NF, "%zu of %d converged", r->converged, NF);
+        check_against_single(poly, &pb, &po, r, M, "12 parameters");
+        nlsq_batch_result_free(r);
+    }
+    nlsq_model_free(poly);
+}
+
 /* ---- SciPy ------------------------------------------------------------------ */
 
 /* tests/scipy/batch_fixtures.txt: fits solved one by one by curve_fit. */
@@ -624,7 +676,8 @@ int main(void)
 {
     static const test_case tests[] = {
         TEST(test_batch_matches_single_fits), TEST(test_batch_two_variables), TEST(test_batch_mixed_statuses),
-        TEST(test_batch_interp_and_jit),      TEST(test_batch_against_scipy), TEST(test_batch_refusals),
+        TEST(test_batch_interp_and_jit),      TEST(test_batch_edge_shapes),   TEST(test_batch_against_scipy),
+        TEST(test_batch_refusals),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }
