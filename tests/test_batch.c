@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "gpu/gpu.h"
 #include "nlsq.h"
 
 #ifndef NLSQ_SOURCE_DIR
@@ -448,9 +449,9 @@ static void test_batch_interp_and_jit(void)
     nlsq_error err;
     CHECK(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &ri, &err) == NLSQ_OK);
     o.backend = NLSQ_BACKEND_JIT;
-    o.device = "cuda:0"; /* batches run on the CPU; the note says so */
+    o.device = "cuda:0"; /* trf batches run on the CPU; the note says so */
     CHECK(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &rj, &err) == NLSQ_OK);
-    CHECK_MSG(rj && !strcmp(rj->device, "cpu") && strstr(rj->device_note, "batches run on the CPU (asked for: cuda:0)"),
+    CHECK_MSG(rj && !strcmp(rj->device, "cpu") && strstr(rj->device_note, "method lm only (asked for: cuda:0)"),
               "device %s, note '%s'", rj ? rj->device : "-", rj ? rj->device_note : "-");
     if (ri && rj) {
         CHECK(!strcmp(ri->backend, "interp"));
@@ -518,6 +519,185 @@ static void test_batch_edge_shapes(void)
         nlsq_batch_result_free(r);
     }
     nlsq_model_free(poly);
+}
+
+/* ---- on a GPU (a real one, or the CUDA emulator of tests/emulator) -------------- */
+
+/* 0 and the reason skipped when no CUDA device can run here. */
+static int have_gpu(void)
+{
+    char why[300];
+    cuda_device_info dev[1];
+    if (getenv("NLSQ_TEST_EMULATED_GPU") && system("command -v ${NLSQ_EMU_CXX:-c++} >/dev/null 2>&1") != 0) {
+        test_skip("the CUDA emulator needs a C++ compiler (c++), and there is none");
+        return 0;
+    }
+    if (cuda_devices(dev, 1, why, sizeof why) >= 1) return 1;
+    char msg[400];
+    snprintf(msg, sizeof msg, "no CUDA device: %s (the emulated run, test_batch_emulated, covers the GPU path)", why);
+    test_skip(msg);
+    return 0;
+}
+
+/* GPU against CPU, fit by fit: the same statuses, parameters to 1e-6 of
+   max(|p|, standard error), standard errors to 1e-6. The GPU folds the
+   rows by Givens rotations and its exp is CUDA's, so the two runs take
+   paths that differ by rounding, and lm pins a noisy fit's minimum only
+   to about 1e-7 relative (the cost is flat to rounding over that region;
+   exact data agree to 1e-12, the mixed batch below). */
+static void check_gpu_against_cpu(const nlsq_batch_result *g, const nlsq_batch_result *c, const char *what)
+{
+    int n = c->n, shown = 0;
+    double worst = 0;
+    for (size_t i = 0; i < c->nfits; i++) {
+        int before = check_failures;
+        CHECK_MSG(g->status[i] == c->status[i] || (g->status[i] > 0 && c->status[i] > 0),
+                  "%s fit %zu: status %d on the GPU, %d on the CPU", what, i, g->status[i], c->status[i]);
+        CHECK_MSG(g->m[i] == c->m[i], "%s fit %zu: m %zu, CPU %zu", what, i, g->m[i], c->m[i]);
+        if (c->status[i] <= 0) continue;
+        for (int j = 0; j < n; j++) {
+            double pc = c->popt[i * n + j], pg = g->popt[i * n + j], e = c->perr[i * n + j];
+            double rel = fabs(pg - pc) / fmax(fabs(pc), isfinite(e) ? e : 0);
+            if (rel > worst) worst = rel;
+            CHECK_MSG(rel <= 1e-6, "%s fit %zu popt[%d]: GPU %.17g, CPU %.17g (%.3g)", what, i, j, pg, pc, rel);
+            CHECK_MSG(close_within(g->perr[i * n + j], e, 1e-6 * fabs(e)), "%s fit %zu perr[%d]: GPU %.17g, CPU %.17g",
+                      what, i, j, g->perr[i * n + j], e);
+        }
+        if (check_failures > before && ++shown >= 3) return;
+    }
+    printf("    %-22s %zu fits on %s: worst |GPU - CPU| / max(|p|, perr) = %.2g\n", what, c->nfits, g->device, worst);
+}
+
+static void test_batch_on_gpu(void)
+{
+    if (!have_gpu()) return;
+    nlsq_model *model = parse(GAUSS);
+    gauss_batch g;
+    gauss_make(&g, 300, 1, 31);
+    nlsq_batch b = nlsq_batch_default();
+    b.nfits = g.nfits;
+    b.offsets = g.offsets;
+    b.x = g.x;
+    b.y = g.y;
+    b.sigma = g.sigma;
+    b.p0 = g.p0;
+    nlsq_options o = nlsq_options_default();
+    o.method = NLSQ_LM;
+    nlsq_batch_result *rc = NULL, *rg = NULL, *rg2 = NULL;
+    nlsq_error err;
+    CHECK_MSG(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PCOV, &rc, &err) == NLSQ_OK, "%s", err.message);
+    o.device = "cuda:0";
+    CHECK_MSG(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PCOV, &rg, &err) == NLSQ_OK, "%s", err.message);
+    CHECK_MSG(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PCOV, &rg2, &err) == NLSQ_OK, "%s", err.message);
+    if (rc && rg && rg2) {
+        CHECK_MSG(!strcmp(rg->device, "cuda:0") && !strcmp(rg->backend, "cuda"), "device %s backend %s (%s)",
+                  rg->device, rg->backend, rg->device_note);
+        check_gpu_against_cpu(rg, rc, "1-D, varying m");
+        CHECK_MSG(same_results(rg, rg2), "two GPU runs differ");
+        printf("    GPU note: %s\n", rg->device_note);
+    }
+    nlsq_batch_result_free(rc);
+    nlsq_batch_result_free(rg);
+    nlsq_batch_result_free(rg2);
+
+    /* trf asked for on the GPU: the CPU runs it, and says why */
+    o.method = NLSQ_TRF;
+    CHECK(nlsq_fit_batch(model, &b, &o, 0, &rg, &err) == NLSQ_OK);
+    if (rg) CHECK_MSG(!strcmp(rg->device, "cpu") && strstr(rg->device_note, "method lm only"), "%s", rg->device_note);
+    nlsq_batch_result_free(rg);
+    o.device = "cuda:all";
+    o.method = NLSQ_LM;
+    rg = (nlsq_batch_result *)1;
+    CHECK(nlsq_fit_batch(model, &b, &o, 0, &rg, &err) == NLSQ_ERR_INVALID_ARGUMENT && !rg &&
+          strstr(err.message, "one GPU"));
+    o.device = "cuda:9";
+    CHECK(nlsq_fit_batch(model, &b, &o, 0, &rg, &err) == NLSQ_ERR_INVALID_ARGUMENT && strstr(err.message, "cuda:9"));
+    gauss_free(&g);
+    nlsq_model_free(model);
+
+    /* every way a fit can fail, on the GPU: the CPU's statuses */
+    nlsq_model *decay = parse("a*exp(-b*x) + c");
+    enum { NF = 6, LEN = 20 };
+    size_t offsets[NF + 1];
+    double x[NF * LEN], y[NF * LEN], sigma[NF * LEN], p0[NF * 3];
+    rng r = {3};
+    size_t at = 0;
+    for (int i = 0; i < NF; i++) {
+        size_t len = i == 5 ? 2 : LEN;
+        offsets[i] = at;
+        for (size_t p = 0; p < len; p++, at++) {
+            x[at] = 0.25 * (double)p;
+            y[at] = (3 + i) * exp(-0.7 * x[at]) + 1 + 0.01 * rng_range(&r, -1, 1);
+            sigma[at] = 1;
+        }
+        double q[3] = {3 + i, 0.5, 1};
+        if (i == 3) q[1] = -1e4;
+        memcpy(p0 + 3 * i, q, sizeof q);
+    }
+    offsets[NF] = at;
+    y[offsets[1] + 4] = NAN;
+    sigma[offsets[2] + 7] = 0;
+    nlsq_batch mb = nlsq_batch_default();
+    mb.nfits = NF;
+    mb.offsets = offsets;
+    mb.x = x;
+    mb.y = y;
+    mb.sigma = sigma;
+    mb.p0 = p0;
+    nlsq_options lm = nlsq_options_default();
+    lm.method = NLSQ_LM;
+    CHECK(nlsq_fit_batch(decay, &mb, &lm, NLSQ_BATCH_PERR, &rc, &err) == NLSQ_OK);
+    lm.device = "cuda";
+    CHECK_MSG(nlsq_fit_batch(decay, &mb, &lm, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK, "%s", err.message);
+    if (rc && rg) {
+        int want[NF] = {1, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_DATA, NLSQ_FIT_NONFINITE, 1, NLSQ_FIT_BAD_DATA};
+        for (int i = 0; i < NF; i++)
+            CHECK_MSG(want[i] == 1 ? rg->status[i] > 0 : rg->status[i] == want[i], "GPU fit %d: status %d", i,
+                      rg->status[i]);
+        check_gpu_against_cpu(rg, rc, "mixed");
+        CHECK(isnan(rg->perr[3 * 1]) && isnan(rg->cost[3]));
+    }
+    nlsq_batch_result_free(rc);
+    nlsq_batch_result_free(rg);
+    nlsq_model_free(decay);
+
+    /* Gpufit's case: a 2-D Gaussian on a shared 5x5 grid */
+    nlsq_model *g2 = parse_vars("A*exp(-((x-x0)^2 + (y-y0)^2)/(2*s^2)) + B", "x,y", "A,x0,y0,s,B");
+    enum { F2 = 200 };
+    double grid[50], *y2 = malloc(F2 * 25 * sizeof *y2), p2[F2 * 5];
+    for (int p = 0; p < 25; p++) {
+        grid[p] = p % 5;
+        grid[25 + p] = p / 5;
+    }
+    for (int i = 0; i < F2; i++) {
+        double A = rng_range(&r, 500, 1500), x0 = rng_range(&r, 1.6, 2.4), y0 = rng_range(&r, 1.6, 2.4),
+               s = rng_range(&r, 0.8, 1.3), B = rng_range(&r, 5, 15);
+        for (int p = 0; p < 25; p++) {
+            double dx = grid[p] - x0, dy = grid[25 + p] - y0;
+            y2[i * 25 + p] = A * exp(-(dx * dx + dy * dy) / (2 * s * s)) + B + rng_range(&r, -5, 5);
+        }
+        double q[5] = {A * 0.95, x0 + 0.1, y0 - 0.1, s * 1.05, B + 2};
+        memcpy(p2 + 5 * i, q, sizeof q);
+    }
+    nlsq_batch b2 = nlsq_batch_default();
+    b2.nfits = F2;
+    b2.m = 25;
+    b2.x = grid;
+    b2.x_shared = 1;
+    b2.y = y2;
+    b2.p0 = p2;
+    lm.device = NULL;
+    CHECK(nlsq_fit_batch(g2, &b2, &lm, NLSQ_BATCH_PERR, &rc, &err) == NLSQ_OK);
+    lm.device = "cuda:0";
+    CHECK_MSG(nlsq_fit_batch(g2, &b2, &lm, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK, "%s", err.message);
+    if (rc && rg) {
+        CHECK_MSG(rg->converged == F2, "%zu of %d converged on the GPU", rg->converged, F2);
+        check_gpu_against_cpu(rg, rc, "2-D 5x5, shared x");
+    }
+    nlsq_batch_result_free(rc);
+    nlsq_batch_result_free(rg);
+    free(y2);
+    nlsq_model_free(g2);
 }
 
 /* ---- SciPy ------------------------------------------------------------------ */
@@ -677,7 +857,7 @@ int main(void)
     static const test_case tests[] = {
         TEST(test_batch_matches_single_fits), TEST(test_batch_two_variables), TEST(test_batch_mixed_statuses),
         TEST(test_batch_interp_and_jit),      TEST(test_batch_edge_shapes),   TEST(test_batch_against_scipy),
-        TEST(test_batch_refusals),
+        TEST(test_batch_on_gpu),             TEST(test_batch_refusals),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -174,6 +174,45 @@ static void test_reference_and_function_models_compile_without_warnings(void)
     for (int k = 0; k < ALL; k++) free(sources[k]);
 }
 
+/* The batch kernels (src/gpu/cuda_batch.cu: lm on the device, and the
+   model's uniform part as device code too) of the same models. */
+static void test_batch_kernels_compile_without_warnings(void)
+{
+    if (!need_nvrtc()) return;
+    enum { NREF = sizeof REFS / sizeof REFS[0], NFN = sizeof FUNCTION_MODELS / sizeof FUNCTION_MODELS[0],
+           ALL = NREF + NFN };
+    char *sources[ALL];
+    const char *names[ALL];
+    for (int k = 0; k < ALL; k++) {
+        const char *text = k < NREF ? REFS[k].text : FUNCTION_MODELS[k - NREF];
+        nlsq_model_options o = nlsq_model_options_default();
+        o.vars = k < NREF ? REFS[k].vars : "x";
+        nlsq_model *m = NULL;
+        sources[k] = NULL;
+        names[k] = k < NREF ? REFS[k].name : text;
+        if (nlsq_model_parse(text, &o, &m, NULL) != NLSQ_OK) {
+            CHECK_MSG(0, "%s does not parse", text);
+            continue;
+        }
+        int cols[64], n = m->params.count;
+        for (int j = 0; j < n; j++) cols[j] = j;
+        /* the reference models with their first parameter fixed, to
+           cover a subset of free columns */
+        int skip = k < NREF && n > 1;
+        sources[k] = codegen_cuda_batch(&m->prog, cols + skip, n - skip);
+        nlsq_model_free(m);
+    }
+#ifdef NLSQ_SANITIZED
+    int count = NREF; /* as above: our side of the compile */
+#else
+    int count = ALL;
+#endif
+    int failures = compile_all(sources, names, count);
+    CHECK_MSG(failures == 0, "%d of %d batch kernels did not compile cleanly", failures, count);
+    if (failures == 0) printf("    %d batch kernels compiled by NVRTC without a warning\n", count);
+    for (int k = 0; k < ALL; k++) free(sources[k]);
+}
+
 static void test_random_models_compile_without_warnings(void)
 {
     if (!need_nvrtc()) return;
@@ -585,6 +624,7 @@ int main(int argc, char **argv)
         TEST(test_a_missing_driver_is_reported_cleanly),
         TEST(test_reference_and_function_models_compile_without_warnings),
         TEST(test_random_models_compile_without_warnings),
+        TEST(test_batch_kernels_compile_without_warnings),
         TEST(test_gpu_fits_agree_with_the_cpu_and_repeat_exactly),
         TEST(test_gpu_sources_upload_the_same_data),
         TEST(test_gpu_all_devices),

@@ -56,6 +56,10 @@ char *codegen_kernel(const program *p, const int *cols, int ncols, int width);
 /* The CUDA source of a pass kernel (src/gpu/cuda_kernel.cu with the
    model's per-point code, written from the same forms), or NULL. */
 char *codegen_cuda(const program *p, const int *cols, int ncols, int float32);
+/* The CUDA source of a batch kernel (src/gpu/cuda_batch.cu: one thread a
+   fit, MINPACK's lm on the device) for the free parameters cols[ncols],
+   or NULL. */
+char *codegen_cuda_batch(const program *p, const int *cols, int ncols);
 
 /* ---- jit.c: compile, cache, load ---------------------------------------- */
 

@@ -23,6 +23,7 @@
 
 #include "exec/exec.h"
 #include "fit.h"
+#include "gpu/gpu.h"
 #include "model/model.h"
 #include "solve/solve.h"
 
@@ -112,6 +113,8 @@ typedef struct batch_job {
     int width;
     size_t task_fits;
     atomic_int nomem;
+    int gpu;                 /* the device's ordinal, or -1: the CPU         */
+    char cpu_why[160];       /* why a GPU asked for was not used              */
 } batch_job;
 
 static void lane_free(lane *ln)
@@ -494,10 +497,8 @@ static void describe_run(batch_job *job, int nlanes)
     snprintf(r->backend, sizeof r->backend, "%s", used_jit ? "jit" : "interp");
     if (e && (used_jit || job->mode != JIT_LOOKUP)) jit_entry_note(job->model->jit, e, r->backend_note, sizeof r->backend_note);
     snprintf(r->device, sizeof r->device, "cpu");
-    const char *asked = job->opt.device ? job->opt.device : getenv("NLSQ_DEVICE");
-    snprintf(r->device_note, sizeof r->device_note, "%d thread%s, one fit at a time on each%s%.40s%s", r->threads,
-             r->threads == 1 ? "" : "s", asked && !strncmp(asked, "cuda", 4) ? "; batches run on the CPU (asked for: " : "",
-             asked && !strncmp(asked, "cuda", 4) ? asked : "", asked && !strncmp(asked, "cuda", 4) ? ")" : "");
+    snprintf(r->device_note, sizeof r->device_note, "%d thread%s, one fit at a time on each%s%s", r->threads,
+             r->threads == 1 ? "" : "s", job->cpu_why[0] ? "; " : "", job->cpu_why);
 }
 
 static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
@@ -532,6 +533,117 @@ static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
     return st;
 }
 
+/* ---- the GPU ---------------------------------------------------------------------------- */
+
+/* Where the batch runs: a GPU when opt->device or NLSQ_DEVICE names one
+   (cuda, cuda:N) and the batch is one the GPU kernel runs — method lm
+   with one set of free parameters and no x_scale; else the CPU, and
+   cpu_why says why when a GPU was asked for. auto means the CPU: there is
+   no measured crossover for batches yet. */
+static nlsq_status choose_batch_device(batch_job *job, nlsq_error *err)
+{
+    job->gpu = -1;
+    const char *spec = job->opt.device ? job->opt.device : getenv("NLSQ_DEVICE");
+    if (!spec || !*spec || !strcmp(spec, "auto") || !strcmp(spec, "cpu")) return NLSQ_OK;
+    int ordinal = -1;
+    if (!strcmp(spec, "cuda")) {
+        ordinal = 0;
+    } else if (!strncmp(spec, "cuda:", 5) && spec[5] >= '0' && spec[5] <= '9') {
+        char *end;
+        long v = strtol(spec + 5, &end, 10);
+        if (!*end && v < 1024) ordinal = (int)v;
+    }
+    if (!strcmp(spec, "cuda:all"))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "device cuda:all: a batch runs on one GPU; name it (cuda:N)");
+    if (ordinal < 0)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "device '%.40s': expected auto, cpu, cuda or cuda:N", spec);
+    const char *cpu_why = job->method != NLSQ_LM ? "the GPU runs batches with method lm only"
+                        : job->b->fixed          ? "the GPU runs one set of free parameters (no per-fit fixed masks)"
+                        : job->opt.x_scale       ? "the GPU batch does not take x_scale"
+                                                 : NULL;
+    if (cpu_why) {
+        snprintf(job->cpu_why, sizeof job->cpu_why, "%s (asked for: %.30s)", cpu_why, spec);
+        return NLSQ_OK;
+    }
+    job->gpu = ordinal;
+    return NLSQ_OK;
+}
+
+/* Every fit's full start vector (as a single fit makes it), and the fits
+   that cannot run: p0 outside its bounds, or bounds at all (lm). */
+static nlsq_status gpu_start_points(batch_job *job, lane *ln, double *p0, unsigned char *refused, int *cols,
+                                    int *ncols, nlsq_error *err)
+{
+    const nlsq_batch *b = job->b;
+    int n = job->r->n;
+    fit_problem *fp = &ln->fp;
+    *ncols = -1;
+    for (size_t i = 0; i < b->nfits; i++) {
+        fp->opt.p0 = b->p0 ? b->p0 + i * (size_t)n : job->opt.p0;
+        fp->opt.lower = b->lower ? b->lower + i * (size_t)n : job->opt.lower;
+        fp->opt.upper = b->upper ? b->upper + i * (size_t)n : job->opt.upper;
+        fp->opt.fixed = job->opt.fixed;
+        refused[i] = fit_setup_parameters(fp, NULL) != NLSQ_OK;
+        for (int a = 0; !refused[i] && a < fp->n_free; a++)
+            refused[i] = isfinite(fp->lb[fp->free_idx[a]]) || isfinite(fp->ub[fp->free_idx[a]]);
+        for (int j = 0; j < n; j++) p0[i * (size_t)n + j] = refused[i] && fp->opt.p0 ? fp->opt.p0[j] : fp->p[j];
+        if (*ncols < 0 && fp->n_free > 0) {
+            *ncols = fp->n_free;
+            memcpy(cols, fp->free_idx, (size_t)fp->n_free * sizeof *cols);
+        }
+    }
+    if (*ncols < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "every parameter is fixed: nothing to fit");
+    return NLSQ_OK;
+}
+
+static nlsq_status run_gpu(batch_job *job, nlsq_error *err)
+{
+    const nlsq_batch *b = job->b;
+    nlsq_batch_result *r = job->r;
+    size_t nf = b->nfits, n = (size_t)r->n;
+    lane ln;
+    memset(&ln, 0, sizeof ln);
+    double *p0 = malloc(nf * n * sizeof *p0);
+    unsigned char *refused = malloc(nf);
+    int *cols = malloc(n * sizeof *cols), ncols;
+    nlsq_status st = NLSQ_OK;
+    if (!p0 || !refused || !cols || lane_init(&ln, job) != 0) {
+        st = fail(err, NLSQ_ERR_NOMEM, "out of memory for the GPU batch's start points");
+        goto done;
+    }
+    if ((st = gpu_start_points(job, &ln, p0, refused, cols, &ncols, err)) != NLSQ_OK) goto done;
+    solve_options so = {job->opt.ftol, job->opt.xtol, job->opt.gtol, 0, NULL, 0, NULL, NULL, NULL};
+    fit_default_tolerances(NLSQ_LM, &so);
+    gpu_batch_in in = {nf, b->m, job->total, job->longest, b->offsets, b->x, b->y, b->sigma, b->x_shared,
+                       r->n, job->model->vars.count, p0,
+                       job->opt.nan_policy == NLSQ_NAN_OMIT ? 1 : job->opt.nan_policy == NLSQ_NAN_IGNORE ? 2 : 0,
+                       job->opt.absolute_sigma, job->opt.max_nfev, r->pcov != NULL, so.ftol, so.xtol, so.gtol};
+    gpu_batch_out out = {r->popt, r->perr, r->pcov, r->cost, r->chi2, r->status, r->nfev, r->nit, r->pcov_valid,
+                         r->m, "", ""};
+    char why[300];
+    if (gpu_batch_run(&job->model->prog, cols, ncols, job->gpu, &in, &out, why, sizeof why) != 0) {
+        st = fail(err, NLSQ_ERR_INVALID_ARGUMENT, "device cuda:%d: %s", job->gpu, why);
+        goto done;
+    }
+    for (size_t i = 0; i < nf; i++)
+        if (refused[i]) {
+            memcpy(ln.fp.p, p0 + i * n, n * sizeof *p0);
+            record_not_run(job, &ln, i, NLSQ_FIT_BAD_INPUT, 1);
+            r->m[i] = 0;
+            r->nfev[i] = r->nit[i] = 0;
+        }
+    r->threads = 1;
+    snprintf(r->backend, sizeof r->backend, "cuda");
+    snprintf(r->device, sizeof r->device, "%s", out.device);
+    snprintf(r->device_note, sizeof r->device_note, "%s", out.note);
+done:
+    lane_free(&ln);
+    free(p0);
+    free(refused);
+    free(cols);
+    return st;
+}
+
 nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
                            unsigned outputs, nlsq_batch_result **out, nlsq_error *err)
 {
@@ -562,7 +674,11 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     if (!(job.r = alloc_result(batch->nfits, model->params.count, outputs)))
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for the results of %zu fits", batch->nfits);
     job.r->method = job.method;
-    if (batch->nfits > 0 && (st = run_cpu(&job, err)) != NLSQ_OK) {
+    if ((st = choose_batch_device(&job, err)) != NLSQ_OK) {
+        nlsq_batch_result_free(job.r);
+        return st;
+    }
+    if (batch->nfits > 0 && (st = job.gpu >= 0 ? run_gpu(&job, err) : run_cpu(&job, err)) != NLSQ_OK) {
         nlsq_batch_result_free(job.r);
         return st;
     }

@@ -99,29 +99,44 @@ static void cache_store(const char *path, const cuda_image *img)
     if (!ok || rename(tmp, path) != 0) unlink(tmp);
 }
 
-/* The kernel as a loaded module: from the cache, else compiled (cubin,
-   then PTX if the driver refuses the cubin). */
-static int load_module(gpu_pass *g, const char *source, char *why, size_t why_size)
+/* A kernel's source as a loaded module: from the cache, else compiled
+   (cubin, then PTX if the driver refuses the cubin); note says which. */
+int cuda_module_load(const cuda_driver *d, int major, int minor, const char *source, CUmodule *mod, char *note,
+                     size_t note_size, char *why, size_t why_size)
 {
     char arch[24], path[PATH_MAX];
     for (int cubin = 1; cubin >= 0; cubin--) {
-        snprintf(arch, sizeof arch, "%s_%d%d", cubin ? "sm" : "compute", g->major, g->minor);
+        snprintf(arch, sizeof arch, "%s_%d%d", cubin ? "sm" : "compute", major, minor);
         cuda_image img;
         int have_path = cache_path(source, arch, cubin, path, sizeof path) == 0;
         int cached = have_path && cache_load(path, &img) == 0;
         if (!cached && cuda_compile(source, arch, cubin, &img, why, why_size) != 0) return -1;
-        CUresult r = g->d->cuModuleLoadData(&g->mod, img.data);
+        CUresult r = d->cuModuleLoadData(mod, img.data);
         if (r == NLSQ_CUDA_SUCCESS) {
             if (!cached && have_path) cache_store(path, &img);
-            snprintf(g->note, sizeof g->note, "%s %s", cached ? "loaded from the cache:" : "compiled by NVRTC:",
+            snprintf(note, note_size, "%s %s", cached ? "loaded from the cache:" : "compiled by NVRTC:",
                      cubin ? arch : "PTX");
             cuda_image_free(&img);
             return 0;
         }
         cuda_image_free(&img);
         if (cached && have_path) unlink(path); /* a bad cache file: rebuilt next time */
-        if (!cubin) return cu_fail(g, r, "cuModuleLoadData", why, why_size);
+        if (!cubin) {
+            char text[160];
+            cuda_error_text(d, r, text, sizeof text);
+            snprintf(why, why_size, "cuModuleLoadData: %s", text);
+            return -1;
+        }
     }
+    return -1;
+}
+
+static int load_module(gpu_pass *g, const char *source, char *why, size_t why_size)
+{
+    char text[200];
+    if (cuda_module_load(g->d, g->major, g->minor, source, &g->mod, g->note, sizeof g->note, text, sizeof text) == 0)
+        return 0;
+    snprintf(why, why_size, "%s on cuda:%d", text, g->ordinal);
     return -1;
 }
 

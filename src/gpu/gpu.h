@@ -28,6 +28,15 @@ typedef struct cuda_image {
 int cuda_compile(const char *source, const char *arch, int cubin, cuda_image *out, char *why, size_t why_size);
 void cuda_image_free(cuda_image *img);
 
+/* ---- cuda_pass.c: the kernel cache --------------------------------------------- */
+
+/* A kernel's source as a loaded module of the current context: from the
+   disk cache ($XDG_CACHE_HOME/nlsq/cuda), else compiled by NVRTC for
+   sm_<major><minor> (PTX if the driver refuses the cubin) and cached;
+   note says which. 0, or -1 with the reason. */
+int cuda_module_load(const cuda_driver *d, int major, int minor, const char *source, CUmodule *mod, char *note,
+                     size_t note_size, char *why, size_t why_size);
+
 /* ---- devices.c ------------------------------------------------------------------ */
 
 typedef struct cuda_device_info {
@@ -148,5 +157,32 @@ void gpu_group_begin(gpu_group *G);
 int gpu_group_add(gpu_group *G, const double *u, char *why, size_t why_size);
 void gpu_group_end(gpu_group *G, pass_out *out);
 void gpu_group_close(gpu_group *G);
+
+/* ---- cuda_batch.c: batches of small fits, one thread a fit ------------------------ */
+
+/* The batch's arrays as the kernel reads them (see nlsq_batch). */
+typedef struct gpu_batch_in {
+    size_t nfits, m, total, xstride;
+    const size_t *offsets;   /* or NULL                                   */
+    const double *x, *y, *sigma;
+    int x_shared, nparams, k;
+    const double *p0;        /* nfits x nparams, every fit's full start    */
+    int policy;              /* 0 raise, 1 omit, 2 ignore                  */
+    int absolute_sigma, max_nfev, want_pcov;
+    double ftol, xtol, gtol;
+} gpu_batch_in;
+
+typedef struct gpu_batch_out {
+    double *popt, *perr, *pcov, *cost, *chi2; /* perr, pcov may be NULL */
+    int *status, *nfev, *nit;
+    unsigned char *pcov_valid;
+    size_t *m;
+    char device[16], note[240];
+} gpu_batch_out;
+
+/* Run every fit with MINPACK's lm on device `ordinal`, the free
+   parameters cols[ncols] of `prog`; 0, or -1 with the reason. */
+int gpu_batch_run(const program *prog, const int *cols, int ncols, int ordinal, const gpu_batch_in *in,
+                  gpu_batch_out *out, char *why, size_t why_size);
 
 #endif

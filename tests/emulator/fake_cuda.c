@@ -31,7 +31,7 @@ static const char SHIM_PRE[] =
     "#define __global__\n#define __device__\n#define __forceinline__ inline\n#define __restrict__ __restrict\n"
     "#define __launch_bounds__(n)\n#define __shared__ static\n"
     "struct emu_dim { unsigned x, y, z; };\n"
-    "static emu_dim threadIdx, blockIdx;\n"
+    "static emu_dim threadIdx, blockIdx, blockDim;\n"
     "enum { EMU_RUN, EMU_WARP, EMU_BLOCK, EMU_DONE };\n"
     "static ucontext_t emu_scheduler, emu_ctx[1024];\n"
     "static int emu_state[1024];\n"
@@ -87,6 +87,7 @@ static const char SHIM_POST[] =
     "    char *stacks = (char *)malloc((size_t)threads * STACK);\n"
     "    if (!stacks) return 1;\n"
     "    emu_params = q;\n"
+    "    blockDim = {threads, 1, 1};\n"
     "    for (unsigned b = 0; b < blocks; b++) {\n"
     "        blockIdx = {b, 0, 0};\n"
     "        for (unsigned t = 0; t < threads; t++) {\n"
@@ -173,6 +174,20 @@ static CUresult cuMemcpyDtoD(CUdeviceptr d, CUdeviceptr s, size_t n)
 
 static CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)(uintptr_t)d, v, n); return 0; }
 
+/* A batch kernel (src/gpu/cuda_batch.cu) has no warp-level steps and no
+   barriers: its threads simply run one after another. */
+static const char SHIM_POST_BATCH[] =
+    "\nextern \"C\" int emu_nlsq_batch(unsigned blocks, unsigned threads, void **q) {\n"
+    "    const nlsq_batch_args *a = *(const nlsq_batch_args **)q[0];\n"
+    "    blockDim = {threads, 1, 1};\n"
+    "    for (unsigned b = 0; b < blocks; b++)\n"
+    "        for (unsigned t = 0; t < threads; t++) {\n"
+    "            blockIdx = {b, 0, 0};\n"
+    "            threadIdx = {t, 0, 0};\n"
+    "            nlsq_batch(a);\n"
+    "        }\n"
+    "    return 0;\n}\n";
+
 /* The "image" is CUDA source: build it for the CPU with the shim. */
 static CUresult cuModuleLoadData(void **module, const void *image)
 {
@@ -185,7 +200,7 @@ static CUresult cuModuleLoadData(void **module, const void *image)
     if (!f) return 200;
     fputs(SHIM_PRE, f);
     fputs((const char *)image, f);
-    fputs(SHIM_POST, f);
+    fputs(strstr((const char *)image, "void nlsq_batch(") ? SHIM_POST_BATCH : SHIM_POST, f);
     fclose(f);
     const char *cxx = getenv("NLSQ_EMU_CXX") ? getenv("NLSQ_EMU_CXX") : "c++";
     snprintf(cmd, sizeof cmd, "%s -std=c++17 -O1 -w -fPIC -shared -o %s %s", cxx, so, src);
