@@ -144,7 +144,23 @@ typedef struct timing {
     double *popt;  /* fits x n */
 } timing;
 
+static timing run_nlsq_on(const problem *pb, nlsq_model *model, nlsq_method method, double tol, int threads,
+                          const char *device, char *why, size_t why_size);
+
 static timing run_nlsq(const problem *pb, nlsq_model *model, nlsq_method method, double tol, int threads)
+{
+    char why[300];
+    timing t = run_nlsq_on(pb, model, method, tol, threads, "cpu", why, sizeof why);
+    if (!t.popt) {
+        fprintf(stderr, "bench_batch: %s\n", why);
+        exit(1);
+    }
+    return t;
+}
+
+/* popt NULL and why set when the batch could not run (no GPU). */
+static timing run_nlsq_on(const problem *pb, nlsq_model *model, nlsq_method method, double tol, int threads,
+                          const char *device, char *why, size_t why_size)
 {
     nlsq_batch b = nlsq_batch_default();
     b.nfits = pb->nfits;
@@ -161,20 +177,21 @@ static timing run_nlsq(const problem *pb, nlsq_model *model, nlsq_method method,
     }
     o.threads = threads;
     o.backend = NLSQ_BACKEND_JIT; /* compiled (or loaded) before the clock starts below */
+    o.device = device;
     nlsq_batch_result *r = NULL;
     nlsq_error err;
     timing t = {0, 0, 0, NULL};
-    nlsq_batch warm = b;
+    nlsq_batch warm = b; /* compiles or loads the kernel; makes the GPU's context */
     warm.nfits = pb->nfits < 1000 ? pb->nfits : 1000;
     if (nlsq_fit_batch(model, &warm, &o, NLSQ_BATCH_PERR, &r, &err) != NLSQ_OK) {
-        fprintf(stderr, "bench_batch: %s\n", err.message);
-        exit(1);
+        snprintf(why, why_size, "%s", err.message);
+        return t;
     }
     nlsq_batch_result_free(r);
     double t0 = now();
     if (nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &r, &err) != NLSQ_OK) {
-        fprintf(stderr, "bench_batch: %s\n", err.message);
-        exit(1);
+        snprintf(why, why_size, "%s", err.message);
+        return t;
     }
     double dt = now() - t0;
     t.rate = (double)pb->nfits / dt;
@@ -182,7 +199,9 @@ static timing run_nlsq(const problem *pb, nlsq_model *model, nlsq_method method,
     t.converged = r->converged;
     t.popt = malloc(pb->nfits * pb->n * sizeof *t.popt);
     memcpy(t.popt, r->popt, pb->nfits * pb->n * sizeof *t.popt);
-    if (strcmp(r->backend, "jit") != 0) fprintf(stderr, "note: nlsq ran on the %s (%s)\n", r->backend, r->backend_note);
+    if (strcmp(r->backend, "jit") != 0 && strcmp(r->backend, "cuda") != 0)
+        fprintf(stderr, "note: nlsq ran on the %s (%s)\n", r->backend, r->backend_note);
+    if (!strcmp(r->backend, "cuda")) snprintf(why, why_size, "%s", r->device_note);
     nlsq_batch_result_free(r);
     return t;
 }
@@ -276,7 +295,6 @@ static timing run_gsl(const problem *pb)
 }
 #endif
 
-#ifdef NLSQ_BENCH_BATCH_PEERS
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -297,13 +315,13 @@ static void agreement(const timing *a, const timing *b, int n, double *median, d
     *median = cnt ? d[cnt / 2] : 0;
     free(d);
 }
-#endif
 
 static void row(const char *who, const timing *t, double ref, const char *note)
 {
-    char conv[48] = "-";
+    char conv[48] = "-", ratio[24] = "-";
     if (t->fits) snprintf(conv, sizeof conv, "%zu / %zu", t->converged, t->fits);
-    printf("| %-34s | %10.3g | %8.2f | %-21s | %s |\n", who, t->rate, ref > 0 ? t->rate / ref : 0, conv, note);
+    if (ref > 0) snprintf(ratio, sizeof ratio, "%.2f", t->rate / ref);
+    printf("| %-34s | %10.3g | %8s | %-21s | %s |\n", who, t->rate, ratio, conv, note);
 }
 
 int main(int argc, char **argv)
@@ -366,6 +384,18 @@ int main(int argc, char **argv)
 #else
             printf("| (GSL, cminpack: build with -DNLSQ_BENCH_BATCH_PEERS=ON; bench/batch.sh does) | | | | |\n");
 #endif
+            char gwhy[300];
+            timing gpu = run_nlsq_on(&pb, model, NLSQ_LM, TOL, 0, "cuda:0", gwhy, sizeof gwhy);
+            if (gpu.popt) {
+                double med, worst;
+                agreement(&gpu, &lm1, pb.n, &med, &worst);
+                snprintf(note, sizeof note, "method lm, one thread a fit; vs nlsq's CPU: median %.1e, max %.1e rel; %.60s",
+                         med, worst, gwhy);
+                row("nlsq batch on the GPU (cuda:0)", &gpu, ref, note);
+                free(gpu.popt);
+            } else {
+                printf("| nlsq batch on the GPU | - | - | - | not run: %.120s |\n", gwhy);
+            }
             const char *scipy = getenv(two_d ? "SCIPY_RATE_G2" : "SCIPY_RATE_G1");
             if (scipy) {
                 timing s = {atof(scipy), 0, 0, NULL};

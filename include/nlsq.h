@@ -822,8 +822,9 @@ typedef struct nlsq_batch_result {
     double seconds;            /* wall time of the call                     */
     char backend[8];           /* "jit", "interp" or "cuda"                 */
     char backend_note[240];
-    char device[16];           /* "cpu": batches do not run on GPUs yet     */
-    char device_note[240];     /* threads; says so when a GPU was asked for */
+    char device[16];           /* "cpu" or "cuda:N"                         */
+    char device_note[240];     /* threads, or the GPU and its kernel; why
+                                  the CPU ran a batch a GPU was asked for */
 } nlsq_batch_result;
 
 void nlsq_batch_result_free(nlsq_batch_result *r);
@@ -831,14 +832,22 @@ void nlsq_batch_result_free(nlsq_batch_result *r);
 /*
  * Fit every fit of `batch`. opt (NULL: the defaults) applies to all fits:
  * method, loss, f_scale, tolerances, max_nfev, x_scale, absolute_sigma,
- * nan_policy, threads, backend (the device is the CPU: a GPU asked for by
- * opt->device or NLSQ_DEVICE is noted in device_note, not an error); its
- * p0, lower, upper and fixed
+ * nan_policy, threads, backend, device; its p0, lower, upper and fixed
  * serve the fits whose batch arrays are NULL. Callbacks, progress,
  * checkpoints and keep_residuals are single-fit options and are refused.
  * A fit that cannot run or fails gets its status; the others are not
  * disturbed. Errors of the call itself (NULL pointers, bad offsets, bad
- * options, no memory) return a status and leave *out NULL.
+ * options, no memory, a GPU named that cannot be used) return a status
+ * and leave *out NULL.
+ *
+ * Devices: "cuda" or "cuda:N" (opt->device, else $NLSQ_DEVICE) runs a
+ * batch with method lm on that GPU: one launch, one thread a fit, MINPACK's
+ * lm on the device, the data uploaded once. Its fits agree with the CPU's
+ * to where lm pins each minimum (about 1e-7 relative on noisy data), not
+ * to the bit, and repeat bit for bit. A batch the GPU kernel does not run
+ * (trf, dogbox, per-fit fixed masks, x_scale) runs on the CPU and
+ * device_note says why; "auto" and "cpu" run on the CPU; "cuda:all" is
+ * refused (a batch runs on one GPU).
  */
 nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
                            unsigned outputs, nlsq_batch_result **out, nlsq_error *err);

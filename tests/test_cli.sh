@@ -269,6 +269,17 @@ if [ $# -ge 4 ] && command -v c++ >/dev/null; then
     check "--json on the GPU: device and device_note" "[ $rc -eq 0 ] && grep -q '\"device\": \"cuda:0\"' <<<\"\$out\" && grep -q '\"backend\": \"cuda\"' <<<\"\$out\""
     out=$(gpu "$@" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --device cuda:0 --gpu-float32); rc=$?
     check "--gpu-float32 on the GPU" "[ $rc -eq 0 ] && grep -q 'float32 data and Jacobian' <<<\"\$out\""
+    bg=$(mktemp -d)
+    awk 'BEGIN { print "x,c1,c2"; for (i = 0; i < 30; i++) { x = i * 0.2; n = sin(7 * i) * 0.002;
+        printf "%.3f,%.9f,%.9f\n", x, 2 * exp(-1.3 * x) + 0.5 + n, 3 * exp(-0.7 * x) + 1 - n } }' >"$bg/w.csv"
+    cpu_b=$("$nlsq" batch "$bg/w.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --method lm --quiet | awk -F, 'NR > 1 {print $2}')
+    out=$(gpu "$@" batch "$bg/w.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --method lm --device cuda:0 2>"$bg/err"); rc=$?
+    gpu_b=$(awk -F, 'NR > 1 {print $2}' <<<"$out")
+    same=$(paste <(echo "$cpu_b") <(echo "$gpu_b") | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > 1e-9 * $1) bad = 1} END {print bad ? "no" : "yes"}')
+    check "batch --device cuda:0 --method lm (emulated GPU): on cuda:0, the CPU's a to 1e-9" "[ $rc -eq 0 ] && grep -q 'cuda on cuda:0' $bg/err && [ $same = yes ] && [ -n \"$gpu_b\" ]"
+    gpu "$@" batch "$bg/w.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --device cuda:0 >/dev/null 2>"$bg/err"; rc=$?
+    check "batch --device cuda:0 with trf: the CPU, saying why" "[ $rc -eq 0 ] && grep -q 'method lm only' $bg/err"
+    rm -rf "$bg"
     out=$(gpu "$@" devices); rc=$?
     check "devices lists the emulated GPU and NVRTC" "[ $rc -eq 0 ] && grep -q '^cuda:0 nlsq emulated GPU' <<<\"\$out\" && grep -q '^nvrtc ' <<<\"\$out\""
     NLSQ_CUDA_DRIVER="$3" NLSQ_NVRTC="$4" XDG_CACHE_HOME="$emu" \

@@ -249,6 +249,8 @@ static void summary(const cli *c, const batch_data *d, const loaded *L, const nl
     fprintf(stderr, "  %.3g s, %.3g fits/s, %d thread%s, %s on %s\n", r->seconds,
             r->seconds > 0 ? (double)r->nfits / r->seconds : 0.0, r->threads, r->threads == 1 ? "" : "s", r->backend,
             r->device);
+    if (strcmp(r->device, "cpu") != 0 || strstr(r->device_note, "asked for"))
+        fprintf(stderr, "  device: %s\n", r->device_note);
     static const int order[] = {4, 3, 2, 1, 0, -2, NLSQ_FIT_BAD_INPUT, NLSQ_FIT_BAD_DATA, NLSQ_FIT_NONFINITE};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         size_t count = 0, first = SIZE_MAX;

@@ -8,6 +8,8 @@
 #      GPU (float64 and float32) and on all CPU cores, the pass's bytes per
 #      second against a device-to-device copy measured in the same run; and
 #      the crossover sizes (10^3 ... 10^6) for device "auto";
+#      and bench_batch: 10^5 and 10^6 small fits (issue 8's cases) on the
+#      GPU against the CPU cores;
 #   3. the Python NLSQ library (JAX) on the same data and GPU, where JAX
 #      with CUDA is installed (its wheel may be put in bench/gpu/wheels or
 #      installed beforehand; NLSQ_JAX_PYTHON names the interpreter).
@@ -35,15 +37,17 @@ step() { # step NAME LIMIT COMMAND...
 }
 command -v cmake >/dev/null || { apt-get update -q && apt-get install -y -q cmake; }
 step build "$limit" bash -c 'cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-    cmake --build build-gpu -j "$(nproc)" --target nlsq_cli test_cuda test_nist test_scipy bench_gpu >/dev/null'
+    cmake --build build-gpu -j "$(nproc)" --target nlsq_cli test_cuda test_nist test_scipy test_batch bench_gpu bench_batch >/dev/null'
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader || true
 step devices 60 ./build-gpu/tools/nlsq devices
-step tests "$limit" bash -c 'cd build-gpu && ctest -R "^(test_cuda|test_nist_cuda|test_scipy_cuda)$" --output-on-failure -V'
+step tests "$limit" bash -c 'cd build-gpu && ctest -R "^(test_cuda|test_nist_cuda|test_scipy_cuda|test_batch)$" --output-on-failure -V'
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 step bench "$limit" ./build-gpu/bench/bench_gpu 1e5,1e6,1e7 decay,gauss_lin,gauss2d,gauss3 --write "$data"
 step bench-1e8 "$limit" ./build-gpu/bench/bench_gpu 1e8 decay,gauss_lin,gauss2d,gauss3
 step crossover "$limit" ./build-gpu/bench/bench_gpu 1e3,3e3,1e4,3e4,1e5,3e5,1e6 decay,gauss3
+# batches of small fits: the GPU (one thread a fit) against all CPU cores
+step batch "$limit" ./build-gpu/bench/bench_batch 1e5 1e6
 py=${NLSQ_JAX_PYTHON:-python3}
 if ! "$py" -c 'import jax, nlsq' 2>/dev/null && [ -d bench/gpu/wheels ]; then
     "$py" -m pip install -q --no-index --no-deps --find-links bench/gpu/wheels nlsq 2>/dev/null || true
