@@ -844,7 +844,8 @@ void nlsq_batch_result_free(nlsq_batch_result *r);
  * batch with method lm on that GPU: one launch, one thread a fit, MINPACK's
  * lm on the device, the data uploaded once. Its fits agree with the CPU's
  * to where lm pins each minimum (about 1e-7 relative on noisy data), not
- * to the bit, and repeat bit for bit. A batch the GPU kernel does not run
+ * to the bit, and repeat bit for bit; opt->gpu_float32 holds the data
+ * and computes the Jacobian in float32 there. A batch the GPU kernel does not run
  * (trf, dogbox, per-fit fixed masks, x_scale) runs on the CPU and
  * device_note says why; "auto" and "cpu" run on the CPU; "cuda:all" is
  * refused (a batch runs on one GPU).

@@ -596,9 +596,30 @@ static void test_batch_on_gpu(void)
         CHECK_MSG(same_results(rg, rg2), "two GPU runs differ");
         printf("    GPU note: %s\n", rg->device_note);
     }
-    nlsq_batch_result_free(rc);
     nlsq_batch_result_free(rg);
     nlsq_batch_result_free(rg2);
+    rg = NULL;
+    /* float32 data and Jacobian: within the single fits' float32 bounds,
+       parameters to 1e-5 of max(|p|, perr), standard errors to 1e-4 */
+    o.gpu_float32 = 1;
+    CHECK_MSG(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK, "%s", err.message);
+    if (rc && rg) {
+        CHECK_MSG(strstr(rg->device_note, "float32") != NULL, "%s", rg->device_note);
+        double worst = 0, worst_e = 0;
+        for (size_t i = 0; i < b.nfits; i++) {
+            CHECK_MSG(rg->status[i] > 0, "float32 fit %zu: status %d", i, rg->status[i]);
+            for (int j = 0; j < 4; j++) {
+                double pc = rc->popt[4 * i + j], e = rc->perr[4 * i + j];
+                worst = fmax(worst, fabs(rg->popt[4 * i + j] - pc) / fmax(fabs(pc), e));
+                worst_e = fmax(worst_e, fabs(rg->perr[4 * i + j] - e) / e);
+            }
+        }
+        CHECK_MSG(worst <= 1e-5 && worst_e <= 1e-4, "float32: parameters %.3g, errors %.3g", worst, worst_e);
+        printf("    float32 on the GPU: parameters within %.2g of max(|p|, perr), errors within %.2g\n", worst, worst_e);
+    }
+    o.gpu_float32 = 0;
+    nlsq_batch_result_free(rc);
+    nlsq_batch_result_free(rg);
 
     /* trf asked for on the GPU: the CPU runs it, and says why */
     o.method = NLSQ_TRF;

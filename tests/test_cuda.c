@@ -175,7 +175,8 @@ static void test_reference_and_function_models_compile_without_warnings(void)
 }
 
 /* The batch kernels (src/gpu/cuda_batch.cu: lm on the device, and the
-   model's uniform part as device code too) of the same models. */
+   model's uniform part as device code too) of the same models, every
+   other one in float32. */
 static void test_batch_kernels_compile_without_warnings(void)
 {
     if (!need_nvrtc()) return;
@@ -199,7 +200,7 @@ static void test_batch_kernels_compile_without_warnings(void)
         /* the reference models with their first parameter fixed, to
            cover a subset of free columns */
         int skip = k < NREF && n > 1;
-        sources[k] = codegen_cuda_batch(&m->prog, cols + skip, n - skip);
+        sources[k] = codegen_cuda_batch(&m->prog, cols + skip, n - skip, k % 2); /* every other in float32 */
         nlsq_model_free(m);
     }
 #ifdef NLSQ_SANITIZED

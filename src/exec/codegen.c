@@ -318,8 +318,9 @@ char *codegen_cuda(const program *p, const int *cols, int ncols, int float32)
 /* The batch kernel: the pass kernel's helpers (cuda_kernel.cu up to its
    marker), then cuda_batch.cu with the model's code at its marker:
    model_uniform on the device too, since every thread fits its own
-   parameters. */
-char *codegen_cuda_batch(const program *p, const int *cols, int ncols)
+   parameters; with float32 the data and the Jacobian in float, the
+   model's value (model_value) and everything after it in double. */
+char *codegen_cuda_batch(const program *p, const int *cols, int ncols, int float32)
 {
     static const char marker[] = "/* @MODEL@ */";
     const char *pre_end = strstr(CUDA_KERNEL_SOURCE, marker), *split = strstr(CUDA_BATCH_SOURCE, marker);
@@ -331,10 +332,16 @@ char *codegen_cuda_batch(const program *p, const int *cols, int ncols)
     sb_printf(&b, "#define NLSQ_COLS_INIT {");
     for (int c = 0; c < ncols; c++) sb_printf(&b, "%s%d", c ? ", " : "", cols[c]);
     sb_printf(&b, "}\n");
+    if (float32) sb_printf(&b, "#define NLSQ_FLOAT32 1\n");
     sb_put(&b, CUDA_KERNEL_SOURCE, (size_t)(pre_end - CUDA_KERNEL_SOURCE));
     sb_put(&b, CUDA_BATCH_SOURCE, (size_t)(split - CUDA_BATCH_SOURCE));
     emit_uniform(&b, p, 1);
     emit_point_code(&b, p, cols, ncols, "model_point");
+    if (float32) { /* the value in double, as the pass kernel's float32 mode */
+        sb_printf(&b, "#undef V\n#define V double\n");
+        emit_point_code(&b, p, cols, 0, "model_value");
+        sb_printf(&b, "#undef V\n#define V NLSQ_DATA\n");
+    }
     sb_put(&b, split, strlen(split));
     if (b.failed) {
         free(b.s);

@@ -58,8 +58,8 @@ char *codegen_kernel(const program *p, const int *cols, int ncols, int width);
 char *codegen_cuda(const program *p, const int *cols, int ncols, int float32);
 /* The CUDA source of a batch kernel (src/gpu/cuda_batch.cu: one thread a
    fit, MINPACK's lm on the device) for the free parameters cols[ncols],
-   or NULL. */
-char *codegen_cuda_batch(const program *p, const int *cols, int ncols);
+   with float32 data and Jacobian if asked, or NULL. */
+char *codegen_cuda_batch(const program *p, const int *cols, int ncols, int float32);
 
 /* ---- jit.c: compile, cache, load ---------------------------------------- */
 

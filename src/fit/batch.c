@@ -617,7 +617,8 @@ static nlsq_status run_gpu(batch_job *job, nlsq_error *err)
     gpu_batch_in in = {nf, b->m, job->total, job->longest, b->offsets, b->x, b->y, b->sigma, b->x_shared,
                        r->n, job->model->vars.count, p0,
                        job->opt.nan_policy == NLSQ_NAN_OMIT ? 1 : job->opt.nan_policy == NLSQ_NAN_IGNORE ? 2 : 0,
-                       job->opt.absolute_sigma, job->opt.max_nfev, r->pcov != NULL, so.ftol, so.xtol, so.gtol};
+                       job->opt.absolute_sigma, job->opt.max_nfev, r->pcov != NULL, so.ftol, so.xtol, so.gtol,
+                       job->opt.gpu_float32};
     gpu_batch_out out = {r->popt, r->perr, r->pcov, r->cost, r->chi2, r->status, r->nfev, r->nit, r->pcov_valid,
                          r->m, "", ""};
     char why[300];

@@ -52,6 +52,9 @@ static int fail(gpu_batch *g, CUresult r, const char *what)
         if (r_ != NLSQ_CUDA_SUCCESS) return fail(g, r_, what);  \
     } while (0)
 
+/* count doubles as a device array of float32 (converted here) or float64. */
+static int data_array(gpu_batch *g, CUdeviceptr *out, const double *host, size_t count, int float32, const char *what);
+
 /* A device array of `bytes`, copied from `host` when not NULL; 0 for an
    empty one. Freed by close_batch. */
 static int device_array(gpu_batch *g, CUdeviceptr *out, const void *host, size_t bytes, const char *what)
@@ -64,6 +67,20 @@ static int device_array(gpu_batch *g, CUdeviceptr *out, const void *host, size_t
     return 0;
 }
 
+static int data_array(gpu_batch *g, CUdeviceptr *out, const double *host, size_t count, int float32, const char *what)
+{
+    if (!float32 || !host) return device_array(g, out, host, host ? count * sizeof(double) : 0, what);
+    float *f = malloc((count ? count : 1) * sizeof *f);
+    if (!f) {
+        snprintf(g->why, sizeof g->why, "out of memory converting the data to float32");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) f[i] = (float)host[i];
+    int rc = device_array(g, out, f, count * sizeof *f, what);
+    free(f);
+    return rc;
+}
+
 static void close_batch(gpu_batch *g)
 {
     for (int k = 0; k < g->nmem; k++) g->d->cuMemFree(g->mem[k]);
@@ -71,7 +88,8 @@ static void close_batch(gpu_batch *g)
     /* the primary context stays retained for the process (cuda_load.c) */
 }
 
-static int open_batch(gpu_batch *g, const program *prog, const int *cols, int ncols, char *note, size_t note_size)
+static int open_batch(gpu_batch *g, const program *prog, const int *cols, int ncols, int float32, char *note,
+                      size_t note_size)
 {
     CU(g->d->cuDeviceGet(&g->dev, g->ordinal), "cuDeviceGet");
     g->d->cuDeviceGetAttribute(&g->major, NLSQ_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, g->dev);
@@ -80,7 +98,7 @@ static int open_batch(gpu_batch *g, const program *prog, const int *cols, int nc
     g->ctx = cuda_primary_context(g->d, g->dev, &rc);
     CU(rc, "cuDevicePrimaryCtxRetain");
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
-    char *source = codegen_cuda_batch(prog, cols, ncols);
+    char *source = codegen_cuda_batch(prog, cols, ncols, float32);
     if (!source) {
         snprintf(g->why, sizeof g->why, "no CUDA batch kernel for this model (out of memory)");
         return -1;
@@ -151,9 +169,9 @@ static int run(gpu_batch *g, const gpu_batch_in *in, gpu_batch_out *out)
         }
         for (size_t i = 0; i <= nf; i++) offsets[i] = in->offsets[i];
     }
-    int bad = device_array(g, &a.x, in->x, xcount * sizeof(double), "cuMemAlloc (x)") ||
-              device_array(g, &a.y, in->y, in->total * sizeof(double), "cuMemAlloc (y)") ||
-              device_array(g, &a.sigma, in->sigma, in->sigma ? in->total * sizeof(double) : 0, "cuMemAlloc (sigma)") ||
+    int bad = data_array(g, &a.x, in->x, xcount, in->float32, "cuMemAlloc (x)") ||
+              data_array(g, &a.y, in->y, in->total, in->float32, "cuMemAlloc (y)") ||
+              data_array(g, &a.sigma, in->sigma, in->total, in->float32, "cuMemAlloc (sigma)") ||
               device_array(g, &a.offsets, offsets, offsets ? (nf + 1) * sizeof *offsets : 0, "cuMemAlloc (offsets)") ||
               device_array(g, &a.p0, in->p0, nf * np * sizeof(double), "cuMemAlloc (p0)") ||
               device_array(g, &a.popt, NULL, nf * np * sizeof(double), "cuMemAlloc (popt)") ||
@@ -200,13 +218,14 @@ int gpu_batch_run(const program *prog, const int *cols, int ncols, int ordinal, 
     }
     if (!(g.d = cuda_driver_get(why, why_size))) return -1;
     char note[96] = "";
-    int rc = open_batch(&g, prog, cols, ncols, note, sizeof note);
+    int rc = open_batch(&g, prog, cols, ncols, in->float32, note, sizeof note);
     if (rc == 0) rc = run(&g, in, out);
     if (rc == 0) {
         char name[128] = "";
         g.d->cuDeviceGetName(name, (int)sizeof name, g.dev);
         snprintf(out->device, sizeof out->device, "cuda:%d", ordinal);
-        snprintf(out->note, sizeof out->note, "%.100s, one thread a fit (lm), kernel %s", name, note);
+        snprintf(out->note, sizeof out->note, "%.100s, one thread a fit (lm)%s, kernel %s", name,
+                 in->float32 ? ", float32 data and Jacobian" : "", note);
     } else {
         snprintf(why, why_size, "%s", g.why);
     }

@@ -17,7 +17,9 @@
  *
  * Defined before this text: NLSQ_NCOLS (free parameters), NLSQ_NVARS,
  * NLSQ_NPARAMS, NLSQ_NUNIFORM and NLSQ_COLS_INIT (the free parameters'
- * indices, as an initialiser).
+ * indices, as an initialiser); NLSQ_FLOAT32 for float32 data and
+ * Jacobian (the model's value, the residuals and all that follows stay
+ * double, as in the pass kernel's float32 mode).
  */
 
 /* NVRTC has no <math.h>: its infinity and NaN by their bits */
@@ -62,8 +64,8 @@ __device__ __forceinline__ double k_lgamma(double x)
 /* Mirrored in src/gpu/cuda_batch.c: 8-byte fields only, so both compilers
    lay it out alike. */
 typedef struct nlsq_batch_args {
-    const double *x;                  /* k rows, xstride apart               */
-    const double *y, *sigma;          /* all fits' points; sigma may be NULL */
+    const NLSQ_DATA *x;               /* k rows, xstride apart               */
+    const NLSQ_DATA *y, *sigma;       /* all fits' points; sigma may be NULL */
     const unsigned long long *offsets;/* nfits + 1, or NULL: fit i at i*m   */
     const double *p0;                 /* nfits x nparams                     */
     double *popt, *perr, *pcov;       /* perr, pcov may be NULL              */
@@ -82,7 +84,7 @@ __device__ const int nb_cols[NB_N] = NLSQ_COLS_INIT;
 #define NB_NONFINITE -12
 
 typedef struct nb_fit {
-    const double *x, *y, *sigma;
+    const NLSQ_DATA *x, *y, *sigma;
     unsigned long long xstride, len;
     int omit;
 } nb_fit;
@@ -109,9 +111,9 @@ __device__ static double nb_norm(const double *v, int n)
 
 __device__ static int nb_point_usable(const nb_fit *f, unsigned long long i)
 {
-    if (!isfinite(f->y[i]) || (f->sigma && !isfinite(f->sigma[i]))) return 0;
+    if (!isfinite((double)f->y[i]) || (f->sigma && !isfinite((double)f->sigma[i]))) return 0;
     for (int k = 0; k < NLSQ_NVARS; k++)
-        if (!isfinite(f->x[k * f->xstride + i])) return 0;
+        if (!isfinite((double)f->x[k * f->xstride + i])) return 0;
     return 1;
 }
 
@@ -128,8 +130,11 @@ __device__ static int nb_evaluate(const nb_fit *f, const double *p, double *R, d
         if (f->omit && !nb_point_usable(f, i)) continue;
         double a[NB_NC];
         model_point(u, f->x, f->xstride, i, a);
-        double w = f->sigma ? 1.0 / f->sigma[i] : 1.0;
-        a[NB_N] = w * (a[NB_N] - f->y[i]);
+#ifdef NLSQ_FLOAT32
+        model_value(u, f->x, f->xstride, i, a + NB_N);
+#endif
+        double w = f->sigma ? 1.0 / (double)f->sigma[i] : 1.0;
+        a[NB_N] = w * (a[NB_N] - (double)f->y[i]);
         c2 += a[NB_N] * a[NB_N];
         for (int c = 0; c < NB_N; c++) a[c] *= w;
         for (int c = 0; c < NB_NC; c++) bad |= !isfinite(a[c]);
@@ -486,7 +491,7 @@ extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
     unsigned long long used = 0;
     int refused = 0;
     for (unsigned long long k = 0; k < len; k++) {
-        if (f.sigma && f.sigma[k] <= 0) refused = 1;
+        if (f.sigma && (double)f.sigma[k] <= 0) refused = 1;
         int ok = A->policy == 2 || nb_point_usable(&f, k);
         if (!ok && A->policy == 0) refused = 1;
         used += ok;

@@ -170,6 +170,7 @@ typedef struct gpu_batch_in {
     int policy;              /* 0 raise, 1 omit, 2 ignore                  */
     int absolute_sigma, max_nfev, want_pcov;
     double ftol, xtol, gtol;
+    int float32;             /* data and Jacobian in float32 on the device */
 } gpu_batch_in;
 
 typedef struct gpu_batch_out {
