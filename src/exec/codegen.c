@@ -275,6 +275,16 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
     free(live);
 }
 
+/* CUDA's float32 mode: the model's value alone in double, so that the
+   residuals stay exact to float64 while the Jacobian is computed in
+   float32. */
+static void emit_model_value(sbuf *b, const program *p, const int *cols)
+{
+    sb_printf(b, "#undef V\n#define V double\n");
+    emit_point_code(b, p, cols, 0, "model_value");
+    sb_printf(b, "#undef V\n#define V NLSQ_DATA\n");
+}
+
 /* Splice the model's code into a runtime at its marker. */
 static char *splice(const char *rt, const program *p, const int *cols, int ncols, int width, int cuda, int float32)
 {
@@ -289,13 +299,7 @@ static char *splice(const char *rt, const program *p, const int *cols, int ncols
     sb_put(&b, rt, (size_t)(split - rt));
     if (!cuda) emit_uniform(&b, p, 0);
     emit_point_code(&b, p, cols, ncols, cuda ? "model_point" : NULL);
-    if (float32) {
-        /* the model's value alone in double: residuals stay exact to
-           float64 while the Jacobian is computed in float32 */
-        sb_printf(&b, "#undef V\n#define V double\n");
-        emit_point_code(&b, p, cols, 0, "model_value");
-        sb_printf(&b, "#undef V\n#define V NLSQ_DATA\n");
-    }
+    if (float32) emit_model_value(&b, p, cols);
     sb_put(&b, split, strlen(split));
     if (b.failed) {
         free(b.s);
@@ -337,11 +341,7 @@ char *codegen_cuda_batch(const program *p, const int *cols, int ncols, int float
     sb_put(&b, CUDA_BATCH_SOURCE, (size_t)(split - CUDA_BATCH_SOURCE));
     emit_uniform(&b, p, 1);
     emit_point_code(&b, p, cols, ncols, "model_point");
-    if (float32) { /* the value in double, as the pass kernel's float32 mode */
-        sb_printf(&b, "#undef V\n#define V double\n");
-        emit_point_code(&b, p, cols, 0, "model_value");
-        sb_printf(&b, "#undef V\n#define V NLSQ_DATA\n");
-    }
+    if (float32) emit_model_value(&b, p, cols);
     sb_put(&b, split, strlen(split));
     if (b.failed) {
         free(b.s);

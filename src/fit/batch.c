@@ -12,7 +12,6 @@
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,13 +46,7 @@ const char *nlsq_fit_status_message(int status)
     case NLSQ_FIT_BAD_INPUT: return "Not run: bad start point, bounds or fixed mask.";
     case NLSQ_FIT_BAD_DATA: return "Not run: NaN/Inf or non-positive sigma in its data, or too few points.";
     case NLSQ_FIT_NONFINITE: return "Not run: the model or its Jacobian is NaN or Inf at the start point.";
-    case -2: return "Stopped by the callback.";
-    case 0: return "The maximum number of function evaluations is exceeded.";
-    case 1: return "`gtol` termination condition is satisfied.";
-    case 2: return "`ftol` termination condition is satisfied.";
-    case 3: return "`xtol` termination condition is satisfied.";
-    case 4: return "Both `ftol` and `xtol` termination conditions are satisfied.";
-    default: return "Unknown status.";
+    default: return status >= -2 && status <= 4 ? fit_status_message(status) : "Unknown status.";
     }
 }
 
@@ -363,24 +356,9 @@ static void batch_task(void *ctx, int task, int worker)
 
 /* ---- checks and setup ------------------------------------------------------ */
 
-static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-{
-    if (err) {
-        char what[400];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(what, sizeof what, fmt, ap);
-        va_end(ap);
-        error_set(err, code, 0, 0, "nlsq_fit_batch: %s", what);
-    }
-    return code;
-}
+/* Errors of the call, named as curve_fit.c names its own. */
+static const fit_problem batch_who = {.who = "nlsq_fit_batch"};
+#define fail(err, ...) fit_fail(&batch_who, err, __VA_ARGS__)
 
 /* The batch's shape: offsets valid, the total and the longest fit. */
 static nlsq_status check_batch(const nlsq_model *model, const nlsq_batch *b, size_t *total, size_t *longest,

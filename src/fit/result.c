@@ -31,7 +31,7 @@ void fit_default_tolerances(nlsq_method method, solve_options *so)
     if (so->gtol < 0) so->gtol = method == NLSQ_LM ? 0 : NLSQ_DEFAULT_GTOL;
 }
 
-static const char *status_message(int status)
+const char *fit_status_message(int status)
 {
     switch (status) {
     case -2: return "Stopped by the callback.";
@@ -240,7 +240,7 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->success = sr->status > 0;
     r->method = fp->method;
     r->threads = fp->threads;
-    snprintf(r->message, sizeof r->message, "%s", status_message(sr->status));
+    snprintf(r->message, sizeof r->message, "%s", fit_status_message(sr->status));
     fill_covariance(fp, sr->cost, r);
     final_residuals(fp, r, sr->cost);
     snprintf(r->backend, sizeof r->backend, "%s", fp->use_gpu ? "cuda" : fp->ps.last_jit ? "jit" : "interp");
