@@ -389,7 +389,7 @@ int main(int argc, char **argv)
             if (gpu.popt) {
                 double med, worst;
                 agreement(&gpu, &lm1, pb.n, &med, &worst);
-                snprintf(note, sizeof note, "method lm, one thread a fit; vs nlsq's CPU: median %.1e, max %.1e rel; %.60s",
+                snprintf(note, sizeof note, "method lm; vs nlsq's CPU: median %.1e, max %.1e rel; %.80s",
                          med, worst, gwhy);
                 row("nlsq batch on the GPU (cuda:0)", &gpu, ref, note);
                 free(gpu.popt);

@@ -841,8 +841,9 @@ void nlsq_batch_result_free(nlsq_batch_result *r);
  * and leave *out NULL.
  *
  * Devices: "cuda" or "cuda:N" (opt->device, else $NLSQ_DEVICE) runs a
- * batch with method lm on that GPU: one launch, one thread a fit, MINPACK's
- * lm on the device, the data uploaded once. Its fits agree with the CPU's
+ * batch with method lm on that GPU: one launch, MINPACK's lm on the
+ * device (a thread a fit for small fits, a warp a fit from 64 points on
+ * average), the data uploaded once. Its fits agree with the CPU's
  * to where lm pins each minimum (about 1e-7 relative on noisy data), not
  * to the bit, and repeat bit for bit; opt->gpu_float32 holds the data
  * and computes the Jacobian in float32 there. A batch the GPU kernel does not run

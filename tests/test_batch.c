@@ -6,6 +6,7 @@
  * see make_batch_fixtures.py), mixed batches where single fits fail in every way a fit can,
  * the interpreter against the compiled kernel, and the call's refusals.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdint.h>
 
@@ -599,6 +600,52 @@ static void test_batch_on_gpu(void)
     nlsq_batch_result_free(rg);
     nlsq_batch_result_free(rg2);
     rg = NULL;
+    /* a warp a fit (the mapping for long fits), forced: the lanes' tree
+       of triangles gives the same answers to the same bound, and the same
+       bits on every run */
+    setenv("NLSQ_BATCH_MAPPING", "warp", 1);
+    CHECK_MSG(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PCOV, &rg, &err) == NLSQ_OK, "%s", err.message);
+    CHECK_MSG(nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PCOV, &rg2, &err) == NLSQ_OK, "%s", err.message);
+    if (rc && rg && rg2) {
+        CHECK_MSG(strstr(rg->device_note, "one warp a fit") != NULL, "%s", rg->device_note);
+        check_gpu_against_cpu(rg, rc, "1-D, a warp a fit");
+        CHECK_MSG(same_results(rg, rg2), "two GPU runs (warps) differ");
+    }
+    nlsq_batch_result_free(rg);
+    nlsq_batch_result_free(rg2);
+    rg = NULL;
+    /* by fit size: fits of 100 points take a warp each */
+    {
+        nlsq_model *dm = parse("a*exp(-b*x) + c");
+        enum { LF = 12, LM = 100 };
+        double lx[LM], ly[LF * LM], lp[3] = {2, 1, 0};
+        for (int p = 0; p < LM; p++) lx[p] = 0.05 * p;
+        for (int f = 0; f < LF; f++)
+            for (int p = 0; p < LM; p++) ly[f * LM + p] = (2 + 0.1 * f) * exp(-1.3 * lx[p]) + 0.5 + 0.001 * sin(7.0 * p);
+        nlsq_batch lb = nlsq_batch_default();
+        lb.nfits = LF;
+        lb.m = LM;
+        lb.x = lx;
+        lb.x_shared = 1;
+        lb.y = ly;
+        nlsq_options lo = nlsq_options_default();
+        lo.method = NLSQ_LM;
+        lo.p0 = lp;
+        nlsq_batch_result *lc = NULL, *lg = NULL;
+        CHECK(nlsq_fit_batch(dm, &lb, &lo, NLSQ_BATCH_PERR, &lc, &err) == NLSQ_OK);
+        lo.device = "cuda:0";
+        CHECK_MSG(nlsq_fit_batch(dm, &lb, &lo, NLSQ_BATCH_PERR, &lg, &err) == NLSQ_OK, "%s", err.message);
+        if (lc && lg) {
+            CHECK_MSG(strstr(lg->device_note, "one warp a fit") != NULL, "%s", lg->device_note);
+            check_gpu_against_cpu(lg, lc, "100 points, by size");
+        }
+        nlsq_batch_result_free(lc);
+        nlsq_batch_result_free(lg);
+        nlsq_model_free(dm);
+    }
+    setenv("NLSQ_BATCH_MAPPING", "block", 1);
+    CHECK(nlsq_fit_batch(model, &b, &o, 0, &rg, &err) == NLSQ_ERR_INVALID_ARGUMENT && strstr(err.message, "thread or warp"));
+    unsetenv("NLSQ_BATCH_MAPPING");
     /* float32 data and Jacobian: within the single fits' float32 bounds,
        parameters to 1e-5 of max(|p|, perr), standard errors to 1e-4 */
     o.gpu_float32 = 1;
@@ -715,6 +762,12 @@ static void test_batch_on_gpu(void)
         CHECK_MSG(rg->converged == F2, "%zu of %d converged on the GPU", rg->converged, F2);
         check_gpu_against_cpu(rg, rc, "2-D 5x5, shared x");
     }
+    nlsq_batch_result_free(rg);
+    rg = NULL;
+    setenv("NLSQ_BATCH_MAPPING", "warp", 1); /* 25 points on 32 lanes: some lanes idle */
+    CHECK_MSG(nlsq_fit_batch(g2, &b2, &lm, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK, "%s", err.message);
+    unsetenv("NLSQ_BATCH_MAPPING");
+    if (rc && rg) check_gpu_against_cpu(rg, rc, "2-D 5x5, a warp a fit");
     nlsq_batch_result_free(rc);
     nlsq_batch_result_free(rg);
     free(y2);

@@ -48,6 +48,7 @@ step bench-1e8 "$limit" ./build-gpu/bench/bench_gpu 1e8 decay,gauss_lin,gauss2d,
 step crossover "$limit" ./build-gpu/bench/bench_gpu 1e3,3e3,1e4,3e4,1e5,3e5,1e6 decay,gauss3
 # batches of small fits: the GPU (one thread a fit) against all CPU cores
 step batch "$limit" ./build-gpu/bench/bench_batch 1e5 1e6
+step batch-warp "$limit" env NLSQ_BATCH_MAPPING=warp ./build-gpu/bench/bench_batch 1e5
 py=${NLSQ_JAX_PYTHON:-python3}
 if ! "$py" -c 'import jax, nlsq' 2>/dev/null && [ -d bench/gpu/wheels ]; then
     "$py" -m pip install -q --no-index --no-deps --find-links bench/gpu/wheels nlsq 2>/dev/null || true

@@ -1,7 +1,8 @@
 /*
  * Batches on a CUDA device: the whole batch's data go up once, one launch
- * runs every fit to its end (one thread a fit, MINPACK's lm on the device:
- * src/gpu/cuda_batch.cu), and the results come back once. No host round
+ * runs every fit to its end (MINPACK's lm on the device, a thread or a
+ * warp a fit by fit size: src/gpu/cuda_batch.cu), and the results come
+ * back once. No host round
  * trip per iteration; the kernel is compiled by NVRTC and cached as the
  * pass kernels are.
  */
@@ -25,6 +26,10 @@ typedef struct batch_args {
 } batch_args;
 
 #define BATCH_TPB 128
+/* Mean points a fit from which a warp takes each fit (every lane then has
+   two points or more a pass); below, a thread a fit. A guess until it is
+   measured on a GPU; NLSQ_BATCH_MAPPING=thread|warp overrides it. */
+#define BATCH_WARP_POINTS 64
 
 typedef struct gpu_batch {
     const cuda_driver *d;
@@ -33,6 +38,7 @@ typedef struct gpu_batch {
     CUcontext ctx;
     CUmodule mod;
     CUfunction fn;
+    int warp;                /* a warp a fit (nlsq_batch_warp), else a thread */
     CUdeviceptr mem[16];
     int nmem;
     char why[300];
@@ -110,7 +116,7 @@ static int open_batch(gpu_batch *g, const program *prog, const int *cols, int nc
         snprintf(g->why, sizeof g->why, "%s on cuda:%d", text, g->ordinal);
         return -1;
     }
-    CU(g->d->cuModuleGetFunction(&g->fn, g->mod, "nlsq_batch"), "cuModuleGetFunction");
+    CU(g->d->cuModuleGetFunction(&g->fn, g->mod, g->warp ? "nlsq_batch_warp" : "nlsq_batch"), "cuModuleGetFunction");
     return 0;
 }
 
@@ -200,7 +206,8 @@ static int run(gpu_batch *g, const gpu_batch_in *in, gpu_batch_out *out)
     CUdeviceptr args;
     if (device_array(g, &args, &a, sizeof a, "cuMemAlloc (arguments)")) return -1;
     void *params[] = {&args};
-    unsigned blocks = (unsigned)((nf + BATCH_TPB - 1) / BATCH_TPB);
+    size_t threads = nf * (g->warp ? 32 : 1);
+    unsigned blocks = (unsigned)((threads + BATCH_TPB - 1) / BATCH_TPB);
     CU(g->d->cuLaunchKernel(g->fn, blocks, 1, 1, BATCH_TPB, 1, 1, 0, NULL, params, NULL), "cuLaunchKernel (batch)");
     CU(g->d->cuCtxSynchronize(), "the batch kernel");
     return fetch_results(g, &a, in, out);
@@ -212,7 +219,13 @@ int gpu_batch_run(const program *prog, const int *cols, int ncols, int ordinal, 
     gpu_batch g;
     memset(&g, 0, sizeof g);
     g.ordinal = ordinal;
-    if (in->nfits > (size_t)UINT32_MAX * BATCH_TPB / 2) {
+    const char *mapping = getenv("NLSQ_BATCH_MAPPING");
+    if (mapping && *mapping && strcmp(mapping, "thread") != 0 && strcmp(mapping, "warp") != 0) {
+        snprintf(why, why_size, "NLSQ_BATCH_MAPPING is '%.40s'; expected thread or warp", mapping);
+        return -1;
+    }
+    g.warp = mapping && *mapping ? strcmp(mapping, "warp") == 0 : in->total >= (size_t)BATCH_WARP_POINTS * in->nfits;
+    if (in->nfits > (size_t)UINT32_MAX * BATCH_TPB / 64) {
         snprintf(why, why_size, "%zu fits are more than one launch takes", in->nfits);
         return -1;
     }
@@ -224,7 +237,7 @@ int gpu_batch_run(const program *prog, const int *cols, int ncols, int ordinal, 
         char name[128] = "";
         g.d->cuDeviceGetName(name, (int)sizeof name, g.dev);
         snprintf(out->device, sizeof out->device, "cuda:%d", ordinal);
-        snprintf(out->note, sizeof out->note, "%.100s, one thread a fit (lm)%s, kernel %s", name,
+        snprintf(out->note, sizeof out->note, "%.100s, one %s a fit (lm)%s, kernel %s", name, g.warp ? "warp" : "thread",
                  in->float32 ? ", float32 data and Jacobian" : "", note);
     } else {
         snprintf(why, why_size, "%s", g.why);

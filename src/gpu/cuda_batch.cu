@@ -1,8 +1,12 @@
 /*
- * The fixed part of the CUDA batch kernel: one thread per fit, each running
- * MINPACK's Levenberg-Marquardt (the algorithm of src/solve/lm.c, written
- * again for a thread: fixed-size arrays, no allocation) on its own points,
- * with no round trip to the host between iterations. src/exec/codegen.c
+ * The fixed part of the CUDA batch kernels: each fit runs MINPACK's
+ * Levenberg-Marquardt (the algorithm of src/solve/lm.c, written again for
+ * the device: fixed-size arrays, no allocation) on its own points, with no
+ * round trip to the host between iterations. Two mappings, chosen by fit
+ * size (src/gpu/cuda_batch.c): nlsq_batch, one thread a fit, for small
+ * fits; nlsq_batch_warp, one warp a fit, whose 32 lanes evaluate and fold
+ * every 32nd point each and merge their triangles in a fixed tree, then
+ * all run the (small, identical) solver step in lockstep. src/exec/codegen.c
  * puts the pass kernel's scalar helpers (src/gpu/cuda_kernel.cu up to its
  * marker) before this text and the model's code (model_uniform and
  * model_point, from the same forms as every other kernel) at the marker.
@@ -117,16 +121,60 @@ __device__ static int nb_point_usable(const nb_fit *f, unsigned long long i)
     return 1;
 }
 
+/* Fold the row a (destroyed) into the upper triangle R by Givens
+   rotations of (R[k][k], a[k]). */
+__device__ static void nb_fold_row(double *R, double *a)
+{
+    for (int k = 0; k < NB_NC; k++) {
+        if (a[k] == 0) continue;
+        double rkk = R[k * NB_NC + k], h = hypot(rkk, a[k]), c = rkk / h, s = a[k] / h;
+        R[k * NB_NC + k] = h;
+        for (int j = k + 1; j < NB_NC; j++) {
+            double t = R[j * NB_NC + k];
+            R[j * NB_NC + k] = c * t + s * a[j];
+            a[j] = c * a[j] - s * t;
+        }
+    }
+}
+
+#define NB_FULL 0xffffffffu
+
+/* A warp's lanes hold triangles of disjoint points: merged in a fixed
+   tree (lane l takes lane l + off's rows when l % 2off == 0), then lane
+   0's result, cost and flag broadcast, so that every lane goes on with
+   the same numbers — the same bits on every run. */
+__device__ static void nb_warp_merge(double *R, double *c2, double *bad, int lane)
+{
+    for (int off = 1; off < 32; off *= 2) {
+        int take = lane % (2 * off) == 0;
+        for (int k = 0; k < NB_NC; k++) {
+            double row[NB_NC];
+            for (int j = 0; j < NB_NC; j++) row[j] = __shfl_down_sync(NB_FULL, j >= k ? R[j * NB_NC + k] : 0.0, off);
+            if (take) nb_fold_row(R, row);
+        }
+        double oc = __shfl_down_sync(NB_FULL, *c2, off), ob = __shfl_down_sync(NB_FULL, *bad, off);
+        if (take) {
+            *c2 += oc;
+            *bad += ob;
+        }
+    }
+    for (int k = 0; k < NB_NC * NB_NC; k++) R[k] = __shfl_sync(NB_FULL, R[k], 0);
+    *c2 = __shfl_sync(NB_FULL, *c2, 0);
+    *bad = __shfl_sync(NB_FULL, *bad, 0);
+}
+
 /* cost and R_aug (column-major NB_NC x NB_NC, upper) at the full
-   parameter vector p; nonzero when something is not finite. */
-__device__ static int nb_evaluate(const nb_fit *f, const double *p, double *R, double *cost, double *chi2)
+   parameter vector p; nonzero when something is not finite. A thread
+   (nlanes 1) takes every point; in a warp (nlanes 32) lane l takes points
+   l, l + 32, ... and the lanes' triangles are merged. */
+__device__ static int nb_evaluate(const nb_fit *f, const double *p, double *R, double *cost, double *chi2, int lane,
+                                  int nlanes)
 {
     double u[NLSQ_NUNIFORM > 0 ? NLSQ_NUNIFORM : 1];
     model_uniform(p, u);
     for (int k = 0; k < NB_NC * NB_NC; k++) R[k] = 0;
-    double c2 = 0;
-    int bad = 0;
-    for (unsigned long long i = 0; i < f->len; i++) {
+    double c2 = 0, bad = 0;
+    for (unsigned long long i = (unsigned long long)lane; i < f->len; i += (unsigned long long)nlanes) {
         if (f->omit && !nb_point_usable(f, i)) continue;
         double a[NB_NC];
         model_point(u, f->x, f->xstride, i, a);
@@ -137,22 +185,13 @@ __device__ static int nb_evaluate(const nb_fit *f, const double *p, double *R, d
         a[NB_N] = w * (a[NB_N] - (double)f->y[i]);
         c2 += a[NB_N] * a[NB_N];
         for (int c = 0; c < NB_N; c++) a[c] *= w;
-        for (int c = 0; c < NB_NC; c++) bad |= !isfinite(a[c]);
-        /* fold the row: rotations of (R[k][k], a[k]) zero a[k] */
-        for (int k = 0; k < NB_NC; k++) {
-            if (a[k] == 0) continue;
-            double rkk = R[k * NB_NC + k], h = hypot(rkk, a[k]), c = rkk / h, s = a[k] / h;
-            R[k * NB_NC + k] = h;
-            for (int j = k + 1; j < NB_NC; j++) {
-                double t = R[j * NB_NC + k];
-                R[j * NB_NC + k] = c * t + s * a[j];
-                a[j] = c * a[j] - s * t;
-            }
-        }
+        for (int c = 0; c < NB_NC; c++) bad += !isfinite(a[c]);
+        nb_fold_row(R, a);
     }
+    if (nlanes > 1) nb_warp_merge(R, &c2, &bad, lane);
     *cost = 0.5 * c2;
     *chi2 = c2;
-    return bad || !isfinite(c2);
+    return bad != 0 || !isfinite(c2);
 }
 
 /* ---- MINPACK's pieces on R11, as src/linalg/qr.c and src/solve/lm.c ----------- */
@@ -344,13 +383,13 @@ __device__ static void nb_fill(double *p, const double *x)
 /* lm.c's solve_lm for one fit; returns the least_squares status, or
    NB_NONFINITE when the start is not finite. */
 __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double *p, double *x, double *R,
-                               double *cost_out, int *nfev_out, int *nit_out)
+                               double *cost_out, int *nfev_out, int *nit_out, int lane, int nlanes)
 {
     const int n = NB_N;
     nb_lm w;
     double Rnew[NB_NC * NB_NC], cost, chi2;
     nb_fill(p, x);
-    if (nb_evaluate(f, p, R, &cost, &chi2)) return NB_NONFINITE;
+    if (nb_evaluate(f, p, R, &cost, &chi2, lane, nlanes)) return NB_NONFINITE;
     const double eps = 2.220446049250313e-16;
     int nfev = 1, iter = 1, info = 0, max_nfev = A->max_nfev > 0 ? (int)A->max_nfev : 100 * (n + 1);
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0;
@@ -392,7 +431,7 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
             if (iter == 1) delta = fmin(delta, pnorm);
             double cost_new, chi2_new;
             nb_fill(p, w.xnew);
-            int bad = nb_evaluate(f, p, Rnew, &cost_new, &chi2_new);
+            int bad = nb_evaluate(f, p, Rnew, &cost_new, &chi2_new, lane, nlanes);
             nfev++;
             double fnorm1 = bad ? NB_INF : sqrt(2 * cost_new);
             double actred = 0.1 * fnorm1 < fnorm ? 1 - (fnorm1 / fnorm) * (fnorm1 / fnorm) : -1;
@@ -470,11 +509,11 @@ __device__ static int nb_covariance(const double *R, double *cov)
     return 1;
 }
 
-extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
+/* Fit i, on one thread (nlanes 1) or on a warp's 32 lanes in lockstep:
+   every lane computes the same numbers, lane 0 writes them. */
+__device__ static void nb_run_fit(const nlsq_batch_args *A, unsigned long long i, int lane, int nlanes)
 {
-    unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= A->nfits) return;
-    const int np = (int)A->nparams;
+    const int np = (int)A->nparams, writer = lane == 0;
     unsigned long long first = A->offsets ? A->offsets[i] : i * A->m;
     unsigned long long len = A->offsets ? A->offsets[i + 1] - first : A->m;
     nb_fit f = {A->x_shared ? A->x : A->x + first, A->y + first, A->sigma ? A->sigma + first : 0, A->xstride, len,
@@ -483,10 +522,12 @@ extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
     for (int j = 0; j < np; j++) p[j] = A->p0[i * np + j];
     for (int a = 0; a < NB_N; a++) x[a] = p[nb_cols[a]];
     double *popt = A->popt + i * np;
-    for (int j = 0; j < np; j++) popt[j] = p[j];
-    A->nfev[i] = A->nit[i] = 0;
-    A->pcov_valid[i] = 0;
-    A->cost[i] = A->chi2[i] = NB_NAN;
+    if (writer) {
+        for (int j = 0; j < np; j++) popt[j] = p[j];
+        A->nfev[i] = A->nit[i] = 0;
+        A->pcov_valid[i] = 0;
+        A->cost[i] = A->chi2[i] = NB_NAN;
+    }
     /* the data check of a single fit: sigma > 0; NaN/Inf by the policy */
     unsigned long long used = 0;
     int refused = 0;
@@ -497,15 +538,15 @@ extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
         used += ok;
     }
     if (refused) used = 0;
-    A->m_used[i] = (long long)used;
+    if (writer) A->m_used[i] = (long long)used;
     int status;
+    double cost = NB_NAN;
     if (used == 0 || used < NB_N) {
         status = NB_BAD_DATA;
     } else {
-        double cost;
         int nfev, nit;
-        status = nb_solve(A, &f, p, x, R, &cost, &nfev, &nit);
-        if (status != NB_NONFINITE) {
+        status = nb_solve(A, &f, p, x, R, &cost, &nfev, &nit, lane, nlanes);
+        if (status != NB_NONFINITE && writer) {
             for (int j = 0; j < np; j++) popt[j] = p[j];
             A->cost[i] = cost;
             A->chi2[i] = 2 * cost;
@@ -513,8 +554,8 @@ extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
             A->nit[i] = nit;
         }
     }
-    A->status[i] = status;
-    if (!A->perr) return;
+    if (writer) A->status[i] = status;
+    if (!A->perr || !writer) return;
     double *perr = A->perr + i * np, *pcov = A->pcov ? A->pcov + i * np * np : 0;
     int ran = status > NB_BAD_DATA && status != NB_NONFINITE;
     for (int j = 0; j < np; j++) perr[j] = ran ? 0 : NB_NAN;
@@ -525,7 +566,7 @@ extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
     double scale = 1;
     if (ok && !A->absolute_sigma) {
         if (used > (unsigned long long)NB_N)
-            scale = 2 * A->cost[i] / (double)(used - NB_N);
+            scale = 2 * cost / (double)(used - NB_N);
         else
             ok = 0;
     }
@@ -535,4 +576,18 @@ extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
         perr[ja] = sqrt(ok ? cov[a * NB_N + a] * scale : NB_INF);
         for (int c = 0; pcov && c < NB_N; c++) pcov[ja * np + nb_cols[c]] = ok ? cov[a * NB_N + c] * scale : NB_INF;
     }
+}
+
+extern "C" __global__ void nlsq_batch(const nlsq_batch_args *A)
+{
+    unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < A->nfits) nb_run_fit(A, i, 0, 1);
+}
+
+/* Launched with a multiple of 32 threads a block: a warp's lanes share
+   one fit and leave together. */
+extern "C" __global__ void nlsq_batch_warp(const nlsq_batch_args *A)
+{
+    unsigned long long t = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t / 32 < A->nfits) nb_run_fit(A, t / 32, (int)(t % 32), 32);
 }

@@ -9,7 +9,7 @@
  * against a small shim: __shared__ variables become statics (one block
  * runs at a time), each of the block's threads is a coroutine
  * (ucontext), scheduled warp by warp so that shuffles, __syncwarp and
- * __syncthreads mean what they mean on the GPU (see SHIM_POST).
+ * __syncthreads mean what they mean on the GPU (see SHIM_SCHED).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -55,14 +55,10 @@ static const char SHIM_PRE[] =
    is passed. Lanes of a warp that disagree on where they are (divergent
    shuffles) or a barrier that not all threads reach stop the program:
    the real GPU would hang or give garbage. */
-static const char SHIM_POST[] =
-    "\nstatic void **emu_params;\n"
+static const char SHIM_SCHED[] =
+    "\nstatic void (*emu_body)(void);\n"
     "static void emu_thread(void) {\n"
-    "    void **q = emu_params;\n"
-    "    nlsq_pass(*(const double **)q[0], *(const NLSQ_DATA **)q[1], *(unsigned long long *)q[2],\n"
-    "              *(const NLSQ_DATA **)q[3], *(const NLSQ_DATA **)q[4], *(double *)q[5], *(unsigned long long *)q[6],\n"
-    "              *(unsigned long long *)q[7], *(int *)q[8], *(double *)q[9], *(int *)q[10], *(double **)q[11],\n"
-    "              *(double **)q[12], *(double **)q[13]);\n"
+    "    emu_body();\n"
     "    emu_state[threadIdx.x] = EMU_DONE;\n"
     "}\n"
     "static void emu_fail(const char *what) { fprintf(stderr, \"CUDA emulator: %s\\n\", what); abort(); }\n"
@@ -81,12 +77,12 @@ static const char SHIM_POST[] =
     "        for (unsigned t = lo; t < hi; t++) emu_state[t] = EMU_RUN;\n"
     "    }\n"
     "}\n"
-    "extern \"C\" int emu_nlsq_pass(unsigned blocks, unsigned threads, void **q) {\n"
+    "static int emu_launch(unsigned blocks, unsigned threads, void (*body)(void)) {\n"
     "    enum { STACK = 1 << 16 };\n"
     "    if (threads > 1024) return 1;\n"
     "    char *stacks = (char *)malloc((size_t)threads * STACK);\n"
     "    if (!stacks) return 1;\n"
-    "    emu_params = q;\n"
+    "    emu_body = body;\n"
     "    blockDim = {threads, 1, 1};\n"
     "    for (unsigned b = 0; b < blocks; b++) {\n"
     "        blockIdx = {b, 0, 0};\n"
@@ -109,6 +105,32 @@ static const char SHIM_POST[] =
     "    }\n"
     "    free(stacks);\n"
     "    return 0;\n}\n";
+
+/* The pass kernel's entry (cuda_kernel.cu). */
+static const char SHIM_PASS[] =
+    "static void **emu_params;\n"
+    "static void emu_pass_body(void) {\n"
+    "    void **q = emu_params;\n"
+    "    nlsq_pass(*(const double **)q[0], *(const NLSQ_DATA **)q[1], *(unsigned long long *)q[2],\n"
+    "              *(const NLSQ_DATA **)q[3], *(const NLSQ_DATA **)q[4], *(double *)q[5], *(unsigned long long *)q[6],\n"
+    "              *(unsigned long long *)q[7], *(int *)q[8], *(double *)q[9], *(int *)q[10], *(double **)q[11],\n"
+    "              *(double **)q[12], *(double **)q[13]);\n"
+    "}\n"
+    "extern \"C\" int emu_nlsq_pass(unsigned blocks, unsigned threads, void **q) {\n"
+    "    emu_params = q;\n"
+    "    return emu_launch(blocks, threads, emu_pass_body);\n}\n";
+
+/* The batch kernels' entries (cuda_batch.cu): a thread a fit, a warp a fit. */
+static const char SHIM_BATCH[] =
+    "static const nlsq_batch_args *emu_args;\n"
+    "static void emu_batch_body(void) { nlsq_batch(emu_args); }\n"
+    "static void emu_batch_warp_body(void) { nlsq_batch_warp(emu_args); }\n"
+    "extern \"C\" int emu_nlsq_batch(unsigned blocks, unsigned threads, void **q) {\n"
+    "    emu_args = *(const nlsq_batch_args **)q[0];\n"
+    "    return emu_launch(blocks, threads, emu_batch_body);\n}\n"
+    "extern \"C\" int emu_nlsq_batch_warp(unsigned blocks, unsigned threads, void **q) {\n"
+    "    emu_args = *(const nlsq_batch_args **)q[0];\n"
+    "    return emu_launch(blocks, threads, emu_batch_warp_body);\n}\n";
 
 static CUresult cuInit(unsigned flags) { (void)flags; return 0; }
 static CUresult cuDriverGetVersion(int *v) { *v = 12000; return 0; }
@@ -174,20 +196,6 @@ static CUresult cuMemcpyDtoD(CUdeviceptr d, CUdeviceptr s, size_t n)
 
 static CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)(uintptr_t)d, v, n); return 0; }
 
-/* A batch kernel (src/gpu/cuda_batch.cu) has no warp-level steps and no
-   barriers: its threads simply run one after another. */
-static const char SHIM_POST_BATCH[] =
-    "\nextern \"C\" int emu_nlsq_batch(unsigned blocks, unsigned threads, void **q) {\n"
-    "    const nlsq_batch_args *a = *(const nlsq_batch_args **)q[0];\n"
-    "    blockDim = {threads, 1, 1};\n"
-    "    for (unsigned b = 0; b < blocks; b++)\n"
-    "        for (unsigned t = 0; t < threads; t++) {\n"
-    "            blockIdx = {b, 0, 0};\n"
-    "            threadIdx = {t, 0, 0};\n"
-    "            nlsq_batch(a);\n"
-    "        }\n"
-    "    return 0;\n}\n";
-
 /* The "image" is CUDA source: build it for the CPU with the shim. */
 static CUresult cuModuleLoadData(void **module, const void *image)
 {
@@ -200,7 +208,8 @@ static CUresult cuModuleLoadData(void **module, const void *image)
     if (!f) return 200;
     fputs(SHIM_PRE, f);
     fputs((const char *)image, f);
-    fputs(strstr((const char *)image, "void nlsq_batch(") ? SHIM_POST_BATCH : SHIM_POST, f);
+    fputs(SHIM_SCHED, f);
+    fputs(strstr((const char *)image, "void nlsq_batch(") ? SHIM_BATCH : SHIM_PASS, f);
     fclose(f);
     const char *cxx = getenv("NLSQ_EMU_CXX") ? getenv("NLSQ_EMU_CXX") : "c++";
     snprintf(cmd, sizeof cmd, "%s -std=c++17 -O1 -w -fPIC -shared -o %s %s", cxx, so, src);
