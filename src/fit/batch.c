@@ -96,7 +96,6 @@ typedef struct batch_job {
     const nlsq_model *model;
     const nlsq_batch *b;
     nlsq_options opt;
-    unsigned outputs;
     nlsq_batch_result *r;
     lane *lanes;
     size_t total, longest;   /* points in all; the longest fit's            */
@@ -639,7 +638,6 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     job.model = model;
     job.b = batch;
     job.opt = opt ? *opt : nlsq_options_default();
-    job.outputs = outputs;
     nlsq_status st;
     if ((st = check_options(&job.opt, err)) != NLSQ_OK) return st;
     if ((st = check_batch(model, batch, &job.total, &job.longest, err)) != NLSQ_OK) return st;
