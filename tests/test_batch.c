@@ -290,6 +290,68 @@ static void test_batch_two_variables(void)
 
 /* A batch where fits fail in every way: each gets its status, and the
    good fits are exactly what they are in a batch of good fits only. */
+/* A batch where fits fail in every way a fit can: NaN in y, sigma 0, p0
+   outside its bounds, a rank-1 Jacobian (every x the same), a model that
+   overflows at p0, 2 points for 3 parameters, and data no 40 evaluations
+   can fit; the others good. */
+enum { MX_NF = 10, MX_LEN = 20 };
+
+typedef struct mixed_batch {
+    size_t offsets[MX_NF + 1];
+    double x[MX_NF * MX_LEN], y[MX_NF * MX_LEN], sigma[MX_NF * MX_LEN], p0[MX_NF * 3], lower[MX_NF * 3],
+        upper[MX_NF * 3];
+    nlsq_batch b;
+} mixed_batch;
+
+static const char *const MX_KIND[MX_NF] = {"good", "nan y",     "sigma 0", "p0 outside",  "singular",
+                                           "good", "model inf", "short",   "no converge", "good"};
+
+static void mixed_make(mixed_batch *mx)
+{
+    rng r = {3};
+    size_t at = 0;
+    for (int i = 0; i < MX_NF; i++) {
+        size_t len = i == 7 ? 2 : MX_LEN; /* "short": 2 points for 3 parameters */
+        mx->offsets[i] = at;
+        for (size_t p = 0; p < len; p++, at++) {
+            mx->x[at] = i == 4 ? 1.0 : 0.25 * (double)p; /* "singular": every x the same */
+            mx->y[at] = (3 + i) * exp(-0.7 * mx->x[at]) + 1 + 0.01 * rng_range(&r, -1, 1);
+            if (i == 8) mx->y[at] = p % 2 ? 1e6 : -1e6; /* "no converge": wild alternation */
+            mx->sigma[at] = 1;
+        }
+        double q[3] = {3 + i, 0.5, 1}, lo[3] = {-INFINITY, -INFINITY, -INFINITY}, hi[3] = {INFINITY, INFINITY, INFINITY};
+        if (i == 6) q[1] = -1e4; /* "model inf": exp(+1e4 x) */
+        if (i == 3) lo[0] = 100; /* "p0 outside": a = 6 < 100 */
+        memcpy(mx->p0 + 3 * i, q, sizeof q);
+        memcpy(mx->lower + 3 * i, lo, sizeof lo);
+        memcpy(mx->upper + 3 * i, hi, sizeof hi);
+    }
+    mx->offsets[MX_NF] = at;
+    mx->y[mx->offsets[1] + 4] = NAN;
+    mx->sigma[mx->offsets[2] + 7] = 0;
+    mx->b = nlsq_batch_default();
+    mx->b.nfits = MX_NF;
+    mx->b.offsets = mx->offsets;
+    mx->b.x = mx->x;
+    mx->b.y = mx->y;
+    mx->b.sigma = mx->sigma;
+    mx->b.p0 = mx->p0;
+    mx->b.lower = mx->lower;
+    mx->b.upper = mx->upper;
+}
+
+/* SciPy's tolerances and a tight evaluation limit: the options of both
+   mixed-batch tests. */
+static nlsq_options mixed_options(nlsq_method method)
+{
+    nlsq_options o = nlsq_options_default();
+    o.method = method;
+    o.ftol = o.xtol = o.gtol = 1e-8;
+    o.max_nfev = 40;
+    o.threads = 2;
+    return o;
+}
+
 static void test_batch_mixed_statuses(void)
 {
     nlsq_model *model = parse("a*exp(-b*x) + c");
@@ -297,45 +359,14 @@ static void test_batch_mixed_statuses(void)
         CHECK(0);
         return;
     }
-    enum { NF = 10, LEN = 20 };
-    size_t offsets[NF + 1];
-    double x[NF * LEN], y[NF * LEN], sigma[NF * LEN], p0[NF * 3], lower[NF * 3], upper[NF * 3];
-    const char *kind[NF] = {"good",     "nan y",        "sigma 0", "p0 outside", "singular",
-                            "good",     "model inf",    "short",   "no converge", "good"};
-    rng r = {3};
-    size_t at = 0;
-    for (int i = 0; i < NF; i++) {
-        size_t len = i == 7 ? 2 : LEN; /* "short": 2 points for 3 parameters */
-        offsets[i] = at;
-        for (size_t p = 0; p < len; p++, at++) {
-            x[at] = i == 4 ? 1.0 : 0.25 * (double)p; /* "singular": every x the same */
-            y[at] = (3 + i) * exp(-0.7 * x[at]) + 1 + 0.01 * rng_range(&r, -1, 1);
-            if (i == 8) y[at] = p % 2 ? 1e6 : -1e6; /* "no converge": wild alternation */
-            sigma[at] = 1;
-        }
-        double q[3] = {3 + i, 0.5, 1}, lo[3] = {-INFINITY, -INFINITY, -INFINITY}, hi[3] = {INFINITY, INFINITY, INFINITY};
-        if (i == 6) q[1] = -1e4;              /* "model inf": exp(+1e4 x) */
-        if (i == 3) lo[0] = 100;              /* "p0 outside": a = 6 < 100 */
-        memcpy(p0 + 3 * i, q, sizeof q);
-        memcpy(lower + 3 * i, lo, sizeof lo);
-        memcpy(upper + 3 * i, hi, sizeof hi);
-    }
-    offsets[NF] = at;
-    y[offsets[1] + 4] = NAN;
-    sigma[offsets[2] + 7] = 0;
-    nlsq_batch b = nlsq_batch_default();
-    b.nfits = NF;
-    b.offsets = offsets;
-    b.x = x;
-    b.y = y;
-    b.sigma = sigma;
-    b.p0 = p0;
-    b.lower = lower;
-    b.upper = upper;
-    nlsq_options o = nlsq_options_default();
-    o.ftol = o.xtol = o.gtol = 1e-8; /* SciPy's */
-    o.max_nfev = 40;
-    o.threads = 2;
+    enum { NF = MX_NF, LEN = MX_LEN };
+    static mixed_batch mx;
+    mixed_make(&mx);
+    const size_t *offsets = mx.offsets;
+    double *x = mx.x, *y = mx.y, *sigma = mx.sigma, *p0 = mx.p0, *lower = mx.lower, *upper = mx.upper;
+    const char *const *kind = MX_KIND;
+    nlsq_batch b = mx.b;
+    nlsq_options o = mixed_options(NLSQ_TRF);
     nlsq_batch_result *res = NULL;
     nlsq_error err;
     nlsq_status st = nlsq_fit_batch(model, &b, &o, NLSQ_BATCH_PERR, &res, &err);
@@ -374,8 +405,7 @@ static void test_batch_mixed_statuses(void)
     }
 
     /* method lm: per-fit bounds and the 2-point fit refused fit by fit */
-    nlsq_options lm = o;
-    lm.method = NLSQ_LM;
+    nlsq_options lm = mixed_options(NLSQ_LM);
     nlsq_batch_result *rl = NULL;
     b.lower = b.upper = NULL;
     if (nlsq_fit_batch(model, &b, &lm, 0, &rl, &err) == NLSQ_OK) {
@@ -555,7 +585,11 @@ static void check_gpu_against_cpu(const nlsq_batch_result *g, const nlsq_batch_r
         CHECK_MSG(g->status[i] == c->status[i] || (g->status[i] > 0 && c->status[i] > 0),
                   "%s fit %zu: status %d on the GPU, %d on the CPU", what, i, g->status[i], c->status[i]);
         CHECK_MSG(g->m[i] == c->m[i], "%s fit %zu: m %zu, CPU %zu", what, i, g->m[i], c->m[i]);
-        if (c->status[i] <= 0) continue;
+        CHECK_MSG(g->pcov_valid[i] == c->pcov_valid[i], "%s fit %zu: pcov_valid %d, CPU %d", what, i, g->pcov_valid[i],
+                  c->pcov_valid[i]);
+        /* a fit that did not converge, or whose parameters are not
+           identifiable (no covariance), has no answer to agree on */
+        if (c->status[i] <= 0 || !c->pcov_valid[i]) continue;
         for (int j = 0; j < n; j++) {
             double pc = c->popt[i * n + j], pg = g->popt[i * n + j], e = c->perr[i * n + j];
             double rel = fabs(pg - pc) / fmax(fabs(pc), isfinite(e) ? e : 0);
@@ -683,51 +717,31 @@ static void test_batch_on_gpu(void)
     gauss_free(&g);
     nlsq_model_free(model);
 
-    /* every way a fit can fail, on the GPU: the CPU's statuses */
+    /* every way a fit can fail, on the GPU with lm: the CPU's statuses
+       (bounds refused fit by fit, the rank-1 fit without covariance, the
+       fit that cannot converge stopped at max_nfev) */
     nlsq_model *decay = parse("a*exp(-b*x) + c");
-    enum { NF = 6, LEN = 20 };
-    size_t offsets[NF + 1];
-    double x[NF * LEN], y[NF * LEN], sigma[NF * LEN], p0[NF * 3];
-    rng r = {3};
-    size_t at = 0;
-    for (int i = 0; i < NF; i++) {
-        size_t len = i == 5 ? 2 : LEN;
-        offsets[i] = at;
-        for (size_t p = 0; p < len; p++, at++) {
-            x[at] = 0.25 * (double)p;
-            y[at] = (3 + i) * exp(-0.7 * x[at]) + 1 + 0.01 * rng_range(&r, -1, 1);
-            sigma[at] = 1;
-        }
-        double q[3] = {3 + i, 0.5, 1};
-        if (i == 3) q[1] = -1e4;
-        memcpy(p0 + 3 * i, q, sizeof q);
-    }
-    offsets[NF] = at;
-    y[offsets[1] + 4] = NAN;
-    sigma[offsets[2] + 7] = 0;
-    nlsq_batch mb = nlsq_batch_default();
-    mb.nfits = NF;
-    mb.offsets = offsets;
-    mb.x = x;
-    mb.y = y;
-    mb.sigma = sigma;
-    mb.p0 = p0;
-    nlsq_options lm = nlsq_options_default();
-    lm.method = NLSQ_LM;
-    CHECK(nlsq_fit_batch(decay, &mb, &lm, NLSQ_BATCH_PERR, &rc, &err) == NLSQ_OK);
+    static mixed_batch mx;
+    mixed_make(&mx);
+    nlsq_options lm = mixed_options(NLSQ_LM);
+    CHECK(nlsq_fit_batch(decay, &mx.b, &lm, NLSQ_BATCH_PERR, &rc, &err) == NLSQ_OK);
     lm.device = "cuda";
-    CHECK_MSG(nlsq_fit_batch(decay, &mb, &lm, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK, "%s", err.message);
+    CHECK_MSG(nlsq_fit_batch(decay, &mx.b, &lm, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK, "%s", err.message);
     if (rc && rg) {
-        int want[NF] = {1, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_DATA, NLSQ_FIT_NONFINITE, 1, NLSQ_FIT_BAD_DATA};
-        for (int i = 0; i < NF; i++)
-            CHECK_MSG(want[i] == 1 ? rg->status[i] > 0 : rg->status[i] == want[i], "GPU fit %d: status %d", i,
-                      rg->status[i]);
+        /* lm ends the wild fit by its gradient test (as on the CPU) */
+        int want[MX_NF] = {1, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_INPUT, 1, 1, NLSQ_FIT_NONFINITE,
+                           NLSQ_FIT_BAD_DATA, 1, 1};
+        for (int i = 0; i < MX_NF; i++)
+            CHECK_MSG(want[i] == 1 ? rg->status[i] > 0 : rg->status[i] == want[i], "GPU fit %d (%s): status %d", i,
+                      MX_KIND[i], rg->status[i]);
+        CHECK_MSG(!rg->pcov_valid[4] && isinf(rg->perr[3 * 4]), "GPU, singular: pcov %d", rg->pcov_valid[4]);
         check_gpu_against_cpu(rg, rc, "mixed");
-        CHECK(isnan(rg->perr[3 * 1]) && isnan(rg->cost[3]));
+        CHECK(isnan(rg->perr[3 * 1]) && isnan(rg->cost[6]));
     }
     nlsq_batch_result_free(rc);
     nlsq_batch_result_free(rg);
     nlsq_model_free(decay);
+    rng r = {3};
 
     /* Gpufit's case: a 2-D Gaussian on a shared 5x5 grid */
     nlsq_model *g2 = parse_vars("A*exp(-((x-x0)^2 + (y-y0)^2)/(2*s^2)) + B", "x,y", "A,x0,y0,s,B");

@@ -86,7 +86,9 @@ static long allocations_for(const nlsq_model *m, size_t nfits, nlsq_backend back
     b.p0 = p0;
     b.fixed = per_fit_masks ? fixed : NULL;
     nlsq_options o = nlsq_options_default();
-    o.threads = 2;
+    /* one thread: a lane makes its passes when it first gets a fit, and
+       with two a small batch may, under load, never reach the second */
+    o.threads = 1;
     o.backend = backend;
     nlsq_batch_result *r = NULL;
     nlsq_error err;

@@ -47,6 +47,14 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->s[b->len] = 0;
 }
 
+/* The string, or NULL (and nothing to free) when a write failed. */
+static char *sb_take(sbuf *b)
+{
+    if (!b->failed) return b->s;
+    free(b->s);
+    return NULL;
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
@@ -301,11 +309,7 @@ static char *splice(const char *rt, const program *p, const int *cols, int ncols
     emit_point_code(&b, p, cols, ncols, cuda ? "model_point" : NULL);
     if (float32) emit_model_value(&b, p, cols);
     sb_put(&b, split, strlen(split));
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return sb_take(&b);
 }
 
 char *codegen_kernel(const program *p, const int *cols, int ncols, int width)
@@ -343,9 +347,5 @@ char *codegen_cuda_batch(const program *p, const int *cols, int ncols, int float
     emit_point_code(&b, p, cols, ncols, "model_point");
     if (float32) emit_model_value(&b, p, cols);
     sb_put(&b, split, strlen(split));
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return sb_take(&b);
 }

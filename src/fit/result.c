@@ -64,13 +64,21 @@ void nlsq_result_free(nlsq_result *r)
  * estimated.
  */
 /* lm: (R^T R)^-1 = R^-1 R^-T with R^-1 by back substitution (upper
-   triangular), a fifth of the SVD's work; none when a diagonal is 0. */
-static int covariance_inverse(const double *R, int nf, double *cov, double *Ri)
+   triangular), a fifth of the SVD's work. None when R11 is singular to
+   working precision: a diagonal entry at most EPS max(m, n) times the
+   largest (trf's threshold for the singular values, applied to R's
+   diagonal, which bounds the smallest singular value from above). An
+   exact zero would make the answer depend on how the rows were folded:
+   a rank-1 Jacobian leaves 0 in one fold order and 1e-17 in another. */
+static int covariance_inverse(const double *R, int nf, size_t m_used, double *cov, double *Ri)
 {
     size_t nc = (size_t)nf + 1, n = (size_t)nf;
+    double largest = 0;
+    for (size_t j = 0; j < n; j++) largest = fmax(largest, fabs(R[j * nc + j]));
+    double tiny = SOLVE_EPS * (double)(m_used > n ? m_used : n) * largest;
     for (size_t j = 0; j < n; j++) {
         double d = R[j * nc + j];
-        if (d == 0) return 0;
+        if (!(fabs(d) > tiny)) return 0;
         for (size_t i = 0; i < n; i++) Ri[j * n + i] = 0; /* column j of R^-1 */
         Ri[j * n + j] = 1 / d;
         for (size_t i = j; i-- > 0;) {
@@ -92,7 +100,7 @@ static int covariance_inverse(const double *R, int nf, double *cov, double *Ri)
 
 int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work)
 {
-    if (method == NLSQ_LM) return covariance_inverse(R, nf, cov, work);
+    if (method == NLSQ_LM) return covariance_inverse(R, nf, m_used, cov, work);
     size_t nc = (size_t)nf + 1;
     double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf;
     for (int j = 0; j < nf; j++)

@@ -163,6 +163,16 @@ __device__ static void nb_warp_merge(double *R, double *c2, double *bad, int lan
     *bad = __shfl_sync(NB_FULL, *bad, 0);
 }
 
+/* A warp's sum of v, in a fixed tree, on every lane. */
+__device__ static double nb_warp_sum(double v, int lane)
+{
+    for (int off = 1; off < 32; off *= 2) {
+        double o = __shfl_down_sync(NB_FULL, v, off);
+        if (lane % (2 * off) == 0) v += o;
+    }
+    return __shfl_sync(NB_FULL, v, 0);
+}
+
 /* cost and R_aug (column-major NB_NC x NB_NC, upper) at the full
    parameter vector p; nonzero when something is not finite. A thread
    (nlanes 1) takes every point; in a warp (nlanes 32) lane l takes points
@@ -482,14 +492,17 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
 }
 
 /* (R11^T R11)^-1 by the triangular inverse, as result.c does for lm; 0
-   when a diagonal is 0 or the inverse overflows. */
-__device__ static int nb_covariance(const double *R, double *cov)
+   when R11 is singular to working precision (result.c's threshold) or
+   the inverse overflows. */
+__device__ static int nb_covariance(const double *R, unsigned long long used, double *cov)
 {
     const int n = NB_N;
-    double Ri[NB_N * NB_N];
+    double Ri[NB_N * NB_N], largest = 0;
+    for (int j = 0; j < n; j++) largest = fmax(largest, fabs(R[j * NB_NC + j]));
+    double tiny = 2.220446049250313e-16 * (double)(used > (unsigned long long)n ? used : (unsigned long long)n) * largest;
     for (int j = 0; j < n; j++) {
         double d = R[j * NB_NC + j];
-        if (d == 0) return 0;
+        if (!(fabs(d) > tiny)) return 0;
         for (int i = 0; i < n; i++) Ri[j * n + i] = 0;
         Ri[j * n + j] = 1 / d;
         for (int i = j - 1; i >= 0; i--) {
@@ -528,16 +541,20 @@ __device__ static void nb_run_fit(const nlsq_batch_args *A, unsigned long long i
         A->pcov_valid[i] = 0;
         A->cost[i] = A->chi2[i] = NB_NAN;
     }
-    /* the data check of a single fit: sigma > 0; NaN/Inf by the policy */
-    unsigned long long used = 0;
-    int refused = 0;
-    for (unsigned long long k = 0; k < len; k++) {
-        if (f.sigma && (double)f.sigma[k] <= 0) refused = 1;
+    /* the data check of a single fit: sigma > 0; NaN/Inf by the policy
+       (in a warp, each lane checks its points; the counts are summed) */
+    double usable = 0, refusals = 0;
+    for (unsigned long long k = (unsigned long long)lane; k < len; k += (unsigned long long)nlanes) {
+        if (f.sigma && (double)f.sigma[k] <= 0) refusals++;
         int ok = A->policy == 2 || nb_point_usable(&f, k);
-        if (!ok && A->policy == 0) refused = 1;
-        used += ok;
+        if (!ok && A->policy == 0) refusals++;
+        usable += ok;
     }
-    if (refused) used = 0;
+    if (nlanes > 1) {
+        usable = nb_warp_sum(usable, lane);
+        refusals = nb_warp_sum(refusals, lane);
+    }
+    unsigned long long used = refusals > 0 ? 0 : (unsigned long long)usable;
     if (writer) A->m_used[i] = (long long)used;
     int status;
     double cost = NB_NAN;
@@ -562,7 +579,7 @@ __device__ static void nb_run_fit(const nlsq_batch_args *A, unsigned long long i
     for (int k = 0; pcov && k < np * np; k++) pcov[k] = ran ? 0 : NB_NAN;
     if (!ran) return;
     double cov[NB_N * NB_N];
-    int ok = nb_covariance(R, cov);
+    int ok = nb_covariance(R, used, cov);
     double scale = 1;
     if (ok && !A->absolute_sigma) {
         if (used > (unsigned long long)NB_N)
