@@ -854,6 +854,27 @@ void nlsq_batch_result_free(nlsq_batch_result *r);
 nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
                            unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
 
+/* ------------------------------------------------------------------------
+ * Devices
+ * ------------------------------------------------------------------------ */
+
+/* A CUDA GPU nlsq can run on, as its driver reports it. */
+typedef struct nlsq_device {
+    char name[16];             /* "cuda:N", as opt->device takes it         */
+    char description[128];     /* the GPU's name, e.g. "NVIDIA H100 80GB HBM3" */
+    size_t memory;             /* bytes of device memory                    */
+    int cc_major, cc_minor;    /* compute capability                        */
+    int multiprocessors;
+} nlsq_device;
+
+/*
+ * The CUDA devices of this machine, up to `max` of them into out[] (out
+ * may be NULL when max is 0), their number in *count. No GPU is not an
+ * error: *count is 0 and `why` (when not NULL) says why there is none —
+ * no driver, no device, a driver too old. The CPU is always available.
+ */
+nlsq_status nlsq_devices(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err);
+
 #ifdef __cplusplus
 }
 #endif

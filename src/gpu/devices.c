@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "gpu.h"
+#include "model/model.h"
 
 int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size)
 {
@@ -35,4 +36,35 @@ int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size)
         d->cuDeviceGetAttribute(&info->multiprocessors, NLSQ_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev);
     }
     return n;
+}
+
+nlsq_status nlsq_devices(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err)
+{
+    if (!count || max < 0 || (max > 0 && !out) || (why_size > 0 && !why)) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
+                  "nlsq_devices: count is NULL, max is negative, or a buffer is NULL with a size");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    error_clear(err);
+    *count = 0;
+    if (why_size > 0) why[0] = '\0';
+    cuda_device_info dev[64];
+    char reason[300];
+    int n = cuda_devices(dev, 64, reason, sizeof reason);
+    if (n < 0) {
+        if (why_size > 0) snprintf(why, why_size, "%s", reason);
+        return NLSQ_OK;
+    }
+    for (int k = 0; k < n && k < max; k++) {
+        nlsq_device *o = &out[k];
+        memset(o, 0, sizeof *o);
+        snprintf(o->name, sizeof o->name, "cuda:%d", dev[k].ordinal);
+        snprintf(o->description, sizeof o->description, "%s", dev[k].name);
+        o->memory = dev[k].memory;
+        o->cc_major = dev[k].major;
+        o->cc_minor = dev[k].minor;
+        o->multiprocessors = dev[k].multiprocessors;
+    }
+    *count = n;
+    return NLSQ_OK;
 }

@@ -1,0 +1,25 @@
+"""nlsqc: nonlinear least-squares curve fitting over the nlsq C library.
+
+    import numpy as np, nlsqc
+    def model(x, a, b, c):
+        return a * np.exp(-b * x) + c
+    popt, pcov = nlsqc.curve_fit(model, x, y, p0=[2, 1, 0])
+
+Models are Python functions, traced once into nlsq's expression graph
+(exact derivatives by automatic differentiation, compiled kernels, CPU or
+GPU), or model text. See python/README.md.
+"""
+from . import _lib, np
+from ._batch import BatchResult, fit_batch
+from ._fit import FitResult, OptimizeResult, curve_fit, least_squares
+from ._large import curve_fit_large, fit_chunks, fit_file
+from ._model import Model, model
+from ._options import OptimizeWarning
+from ._system import devices, info
+from ._trace import TraceError
+
+__version__ = "0.1.0"
+
+__all__ = ["curve_fit", "least_squares", "curve_fit_large", "fit_file", "fit_chunks", "fit_batch", "model",
+           "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning", "TraceError", "devices",
+           "info", "np"]

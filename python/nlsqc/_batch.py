@@ -1,0 +1,200 @@
+"""fit_batch: many independent small fits of one model in one call."""
+import ctypes
+
+import numpy
+
+from . import _lib, _model
+from ._options import Call, prepare_bounds, raise_status
+
+
+class BatchResult:
+    """Per-fit results of fit_batch, as arrays over the fits."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    @property
+    def success(self):
+        """A boolean per fit: converged (status > 0)."""
+        return self.status > 0
+
+    def messages(self):
+        """{status: sentence} for the statuses that occur."""
+        return {int(s): _lib.text(_lib.lib.nlsq_fit_status_message(int(s))) for s in numpy.unique(self.status)}
+
+    def __len__(self):
+        return self.popt.shape[0]
+
+    def __repr__(self):
+        return (f"BatchResult({len(self)} fits: {self.converged} converged, {self.failed} failed; "
+                f"{self.seconds:.3g} s on {self.device} ({self.backend}), {self.threads} threads)")
+
+
+def _per_fit(a, nfits, n, what, keep):
+    """A shared n-vector (None: opt's) or an (nfits, n) array."""
+    if a is None:
+        return None, None
+    a = numpy.asarray(a, dtype=float)
+    if a.ndim <= 1:
+        v = numpy.ascontiguousarray(numpy.broadcast_to(a, (n,)))
+        keep.append(v)
+        return v, None
+    if a.shape != (nfits, n):
+        raise ValueError(f"{what} has shape {a.shape}; it must be ({n},) shared or ({nfits}, {n}) per fit")
+    v = numpy.ascontiguousarray(a)
+    keep.append(v)
+    return None, v
+
+
+def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.inf), method=None, *,
+              x_shared=None, nan_policy=None, absolute_sigma=False, pcov=False, fixed=None, **kwargs):
+    """Fit one model to many curves at once, spread over all cores (or on a
+    GPU with device="cuda" and method "lm").
+
+    ydata: (fits, points), or a list of 1-D arrays of varying lengths.
+    xdata: shared by every fit -- (points,), or (k, points) for k variables
+    -- or per fit -- (fits, points), or (k, fits, points); a 2-D xdata with
+    as many rows as fits is taken per fit unless x_shared=True. For ragged
+    ydata, xdata is a list of per-fit arrays ((m_i,) or (k, m_i)) or shared
+    (as long as the longest fit). p0: (n,) for all or (fits, n); bounds:
+    (lb, ub), each scalar, (n,) or (fits, n). sigma: like ydata.
+    pcov=True also returns each fit's covariance (fits, n, n).
+
+    Each fit gives bitwise the result curve_fit gives on its data with the
+    same options (on the CPU). Returns a BatchResult with popt, perr, pcov
+    (or None), status, success, cost, chi2, nit, nfev, m per fit, and
+    converged, failed, seconds, threads, backend, device for the batch.
+    """
+    ragged = isinstance(ydata, (list, tuple)) and not numpy.isscalar(ydata[0] if len(ydata) else 0) and \
+        len({numpy.size(r) for r in ydata}) > 1
+    keep = []
+    if ragged:
+        ys = [numpy.asarray(r, dtype=float).ravel() for r in ydata]
+        nfits = len(ys)
+        lengths = numpy.array([r.size for r in ys], dtype=numpy.uintp)
+        offsets = numpy.zeros(nfits + 1, dtype=numpy.uintp)
+        numpy.cumsum(lengths, out=offsets[1:])
+        y = numpy.concatenate(ys) if nfits else numpy.zeros(0)
+        longest = int(lengths.max()) if nfits else 0
+    else:
+        y = numpy.asarray(ydata, dtype=float)
+        if y.ndim != 2:
+            raise ValueError(f"ydata has shape {y.shape}; it must be (fits, points) or a list of 1-D arrays")
+        nfits, mfit = y.shape
+        offsets = None
+        longest = mfit
+        y = numpy.ascontiguousarray(y).ravel()
+    total = y.size
+
+    # x: shared rows (k, longest) or per-fit rows (k, total)
+    if ragged and isinstance(xdata, (list, tuple)) and len(xdata) == nfits and nfits and \
+            numpy.ndim(xdata[0]) >= 1 and numpy.size(xdata[0]) in (lengths[0], lengths[0] * numpy.shape(xdata[0])[0]):
+        xs = [numpy.atleast_2d(numpy.asarray(r, dtype=float)) for r in xdata]
+        k = xs[0].shape[0]
+        if any(r.shape != (k, int(L)) for r, L in zip(xs, lengths)):
+            raise ValueError("xdata: fit i's x must have shape (m_i,) or (k, m_i), m_i its number of points")
+        x = numpy.ascontiguousarray(numpy.concatenate(xs, axis=1))
+        shared = False
+        rows_model = numpy.ndim(xdata[0]) == 2
+    else:
+        xa = numpy.asarray(xdata, dtype=float)
+        if ragged:
+            shared = True
+        elif x_shared is None:
+            shared = not ((xa.ndim == 2 and xa.shape == (nfits, longest) and nfits != 1) or xa.ndim == 3)
+        else:
+            shared = bool(x_shared)
+        if shared:
+            if xa.ndim not in (1, 2) or xa.shape[-1] != longest:
+                raise ValueError(f"xdata has shape {xa.shape}; shared by every fit it must be ({longest},) or "
+                                 f"(k, {longest})")
+            rows_model = xa.ndim == 2
+            x = numpy.ascontiguousarray(numpy.atleast_2d(xa))
+        else:
+            if xa.ndim == 2:
+                xa = xa[None]
+                rows_model = False
+            else:
+                rows_model = True
+            if xa.shape[1:] != (nfits, longest):
+                raise ValueError(f"xdata has shape {xa.shape}; per fit it must be ({nfits}, {longest}) or "
+                                 f"(k, {nfits}, {longest})")
+            x = numpy.ascontiguousarray(xa.reshape(xa.shape[0], total))
+        k = x.shape[0]
+    n_hint = None
+    if p0 is not None:
+        p0a = numpy.asarray(p0, dtype=float)
+        n_hint = p0a.shape[-1] if p0a.ndim else 1
+    if isinstance(f, _model.Model):
+        model = f
+        if model.nvars != k:
+            raise ValueError(f"xdata has {k} variables; the model has {model.nvars}")
+    else:
+        model = _model.model(f, nvars=k, n=n_hint, rows=rows_model)
+    n = model.n
+
+    sig = None
+    if sigma is not None:
+        if ragged:
+            sig = numpy.concatenate([numpy.asarray(s, dtype=float).ravel() for s in sigma])
+        else:
+            sig = numpy.ascontiguousarray(sigma, dtype=float).ravel()
+        if sig.size != total:
+            raise ValueError(f"sigma has {sig.size} values; ydata has {total}")
+    p0_shared, p0_each = _per_fit(p0, nfits, n, "p0", keep)
+    lb, ub = bounds if not (hasattr(bounds, "lb")) else (bounds.lb, bounds.ub)
+    if numpy.ndim(lb) == 2 or numpy.ndim(ub) == 2:
+        lb_shared, lb_each = _per_fit(numpy.broadcast_to(numpy.asarray(lb, float), (nfits, n)), nfits, n, "lb", keep)
+        ub_shared, ub_each = _per_fit(numpy.broadcast_to(numpy.asarray(ub, float), (nfits, n)), nfits, n, "ub", keep)
+        shared_bounds = None
+    else:
+        lb_each = ub_each = None
+        shared_bounds = prepare_bounds((lb, ub), n)
+    call = Call(n, model.param_names, p0=p0_shared, bounds=shared_bounds, method=method, kwargs=kwargs,
+                fname="fit_batch")
+    if fixed is not None:
+        call.opt.fixed = call.fixed_mask(fixed)
+    call.opt.absolute_sigma = 1 if absolute_sigma else 0
+    if nan_policy not in (None, "raise", "omit"):
+        raise ValueError("nan_policy must be None, 'raise' or 'omit'")
+    call.opt.nan_policy = _lib.NAN_POLICIES[nan_policy or "raise"]
+
+    b = _lib.lib.nlsq_batch_default()
+    b.nfits = nfits
+    b.m = 0 if ragged else longest
+    if offsets is not None:
+        b.offsets = offsets.ctypes.data_as(_lib.c_size_p)
+    b.y = _lib.dptr(y)
+    b.x = _lib.dptr(x) if k else None
+    b.x_shared = 1 if shared else 0
+    b.sigma = _lib.dptr(sig)
+    b.p0 = _lib.dptr(p0_each)
+    b.lower = _lib.dptr(lb_each)
+    b.upper = _lib.dptr(ub_each)
+    outputs = _lib.BATCH_PERR | (_lib.BATCH_PCOV if pcov else 0)
+    res = ctypes.POINTER(_lib.BatchResult)()
+    err = _lib.Error()
+    st = _lib.lib.nlsq_fit_batch(model.ptr, ctypes.byref(b), ctypes.byref(call.opt), outputs, ctypes.byref(res),
+                                 ctypes.byref(err))
+    if st != _lib.OK:
+        raise_status(st, err, "fit_batch")
+    try:
+        r = res.contents
+
+        def arr(p, shape, dtype=None):
+            if not nfits:
+                return numpy.zeros(shape, dtype=dtype or float)
+            a = numpy.ctypeslib.as_array(p, shape=shape).copy()
+            return a.astype(dtype) if dtype else a
+
+        return BatchResult(
+            popt=arr(r.popt, (nfits, n)), perr=arr(r.perr, (nfits, n)),
+            pcov=arr(r.pcov, (nfits, n, n)) if pcov else None, status=arr(r.status, (nfits,)),
+            pcov_valid=arr(r.pcov_valid, (nfits,), bool), cost=arr(r.cost, (nfits,)), chi2=arr(r.chi2, (nfits,)),
+            nit=arr(r.nit, (nfits,)), nfev=arr(r.nfev, (nfits,)), m=arr(r.m, (nfits,), numpy.int64),
+            names=list(model.param_names), converged=r.converged, failed=r.failed,
+            method=_lib.METHOD_NAMES.get(r.method, "?"), threads=r.threads, seconds=r.seconds,
+            backend=_lib.text(r.backend), backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
+            device_note=_lib.text(r.device_note))
+    finally:
+        _lib.lib.nlsq_batch_result_free(res)

@@ -1,0 +1,236 @@
+"""curve_fit and least_squares over nlsq_curve_fit."""
+import ctypes
+
+import numpy
+
+from . import _lib, _model
+from ._options import Call, bounded, prepare_bounds, raise_status, warn_pcov
+
+
+class FitResult:
+    """A fit's result. Unpacks as (popt, pcov), as SciPy's curve_fit
+    returns them, and carries the statistics and the verdict."""
+
+    _fields = ("popt", "pcov", "perr", "names", "cost", "chi2", "redchi", "r2", "aic", "bic", "m", "dof",
+               "nfev", "njev", "nit", "status", "message", "success", "method", "pcov_valid", "grad_norm",
+               "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads")
+
+    def __init__(self, **kw):
+        for k in self._fields:
+            setattr(self, k, kw.get(k))
+
+    def __iter__(self):
+        return iter((self.popt, self.pcov))
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return (self.popt, self.pcov)[i]
+
+    @property
+    def params(self):
+        """{name: value} of the fitted parameters."""
+        return dict(zip(self.names, self.popt.tolist()))
+
+    def __repr__(self):
+        rows = "\n".join(f"  {n:>12} = {v:.10g} +/- {e:.3g}" for n, v, e in zip(self.names, self.popt, self.perr))
+        return (f"FitResult(status {self.status}: {self.message}\n{rows}\n  chi2 {self.chi2:.6g}, redchi "
+                f"{self.redchi:.6g}, r2 {self.r2:.6g}, nfev {self.nfev}, method {self.method}, device "
+                f"{self.device}, backend {self.backend})")
+
+
+def result_from_c(res, names, residuals=False):
+    """A FitResult copied out of an nlsq_result (which is then freed)."""
+    r = res.contents
+    n = r.n
+    popt = numpy.ctypeslib.as_array(r.popt, shape=(n,)).copy()
+    pcov = numpy.ctypeslib.as_array(r.pcov, shape=(n, n)).copy()
+    perr = numpy.ctypeslib.as_array(r.perr, shape=(n,)).copy()
+    mask = numpy.ctypeslib.as_array(r.active_mask, shape=(n,)).astype(int) if r.active_mask else None
+    resid = numpy.ctypeslib.as_array(r.residuals, shape=(r.m,)).copy() if residuals and r.residuals and r.m else None
+    out = FitResult(popt=popt, pcov=pcov, perr=perr, names=list(names), cost=r.cost, chi2=r.chi2,
+                    redchi=r.redchi, r2=r.r2, aic=r.aic, bic=r.bic, m=r.m, dof=r.dof, nfev=r.nfev, njev=r.njev,
+                    nit=r.nit, status=r.status, message=_lib.text(r.message), success=bool(r.success),
+                    method=_lib.METHOD_NAMES.get(r.method, "?"), pcov_valid=bool(r.pcov_valid),
+                    grad_norm=r.grad_norm, active_mask=mask, residuals=resid, backend=_lib.text(r.backend),
+                    backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
+                    device_note=_lib.text(r.device_note), threads=r.threads)
+    _lib.lib.nlsq_result_free(res)
+    return out
+
+
+def resolve_model(f, xdata, n=None, vars=None, params=None):
+    """(Model, xdata as a float64 (m,) or (k, m) array) for f and xdata."""
+    if isinstance(f, _model.Model):
+        return f, _model.as_xdata(xdata, f.nvars) if f.nvars else numpy.zeros(0)
+    x = numpy.asarray(xdata, dtype=float)
+    if x.ndim > 2:
+        raise ValueError(f"xdata has shape {x.shape}; it must be (m,) or (k, m) for k variables")
+    rows = x.ndim == 2
+    nvars = x.shape[0] if rows else 1
+    m = _model.model(f, nvars=nvars, n=n, vars=vars, params=params, rows=rows)
+    return m, numpy.ascontiguousarray(x)
+
+
+def _prepare_y(ydata, check_finite):
+    y = numpy.asarray_chkfinite(ydata, dtype=float) if check_finite else numpy.asarray(ydata, dtype=float)
+    if y.size == 0:
+        raise ValueError("`ydata` must not be empty!")
+    return numpy.ascontiguousarray(y.ravel())
+
+
+def _nan_setup(check_finite, nan_policy):
+    """SciPy's check_finite / nan_policy pair -> (check now, C policy)."""
+    if nan_policy not in (None, "raise", "omit", "propagate"):
+        raise ValueError("nan_policy must be one of None, 'raise', 'omit', 'propagate'")
+    if nan_policy == "propagate":
+        raise ValueError("nan_policy='propagate' is not supported by this function.")
+    if check_finite is None:
+        check_finite = nan_policy is None
+    if nan_policy == "omit":
+        return False, _lib.NAN_POLICIES["omit"]
+    if nan_policy == "raise":
+        return False, _lib.NAN_POLICIES["raise"]
+    return bool(check_finite), _lib.NAN_POLICIES["raise" if check_finite else "ignore"]
+
+
+def _sigma(sigma, m, check_finite):
+    if sigma is None:
+        return None, _lib.SIGMA_NONE
+    s = numpy.asarray_chkfinite(sigma, dtype=float) if check_finite else numpy.asarray(sigma, dtype=float)
+    if s.shape == (m,):
+        return numpy.ascontiguousarray(s), _lib.SIGMA_PER_POINT
+    if s.shape == (m, m):
+        return numpy.ascontiguousarray(s), _lib.SIGMA_COVARIANCE
+    raise ValueError("`sigma` has incorrect shape.")
+
+
+def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite=None, bounds=(-numpy.inf, numpy.inf),
+        method=None, nan_policy=None, residuals=False, fname="curve_fit", vars=None, params=None, **kwargs):
+    """The common part of curve_fit and least_squares: a FitResult."""
+    check, policy = _nan_setup(check_finite, nan_policy)
+    if p0 is not None:
+        p0 = numpy.atleast_1d(numpy.asarray(p0, dtype=float))
+    model, x = resolve_model(f, xdata, n=None if p0 is None else p0.size, vars=vars, params=params)
+    n = model.n
+    if p0 is not None and p0.size != n:
+        raise ValueError(f"p0 has {p0.size} values; the model has {n} parameters ({', '.join(model.param_names)})")
+    if check and not numpy.all(numpy.isfinite(x)):
+        raise ValueError("array must not contain infs or NaNs")
+    y = _prepare_y(ydata, check)
+    m = y.size
+    if x.size and x.shape[-1] != m:
+        raise ValueError(f"xdata has {x.shape[-1]} points but ydata has {m}")
+    s, kind = _sigma(sigma, m, check)
+    lb, ub = prepare_bounds(bounds, n)
+    if method == "lm" and bounded(lb, ub):
+        raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
+    if method == "lm" and m < n:
+        raise TypeError(f"Improper input: func (m={m}) returned less than n={n} parameters: lm needs at least as "
+                        "many points as parameters")
+    call = Call(n, model.param_names, p0=p0, bounds=(lb, ub), method=method, kwargs=kwargs, fname=fname)
+    call.opt.absolute_sigma = 1 if absolute_sigma else 0
+    call.opt.nan_policy = policy
+    call.opt.keep_residuals = 1 if residuals else 0
+    data = _lib.Data(x=_lib.dptr(x) if x.size else None, y=_lib.dptr(y), m=m, sigma=_lib.dptr(s), sigma_kind=kind)
+    res = ctypes.POINTER(_lib.Result)()
+    err = _lib.Error()
+    st = _lib.lib.nlsq_curve_fit(model.ptr, ctypes.byref(data), ctypes.byref(call.opt), ctypes.byref(res),
+                                 ctypes.byref(err))
+    call.reraise()
+    if st != _lib.OK:
+        raise_status(st, err, fname)
+    return result_from_c(res, model.param_names, residuals), model, x, y, s, kind
+
+
+def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite=None,
+              bounds=(-numpy.inf, numpy.inf), method=None, jac=None, *, full_output=False, nan_policy=None,
+              **kwargs):
+    """Fit f(x, *params) to ydata, with scipy.optimize.curve_fit's
+    arguments, semantics and return values.
+
+    f is a Python function (traced once: exact derivatives, compiled),
+    model text such as "a*exp(-b*x) + c", or an nlsqc.Model. jac is
+    accepted for compatibility and not needed: the Jacobian is exact.
+    method None is nlsq's default, trf (SciPy: lm without bounds).
+    Extra keyword arguments: loss, f_scale, x_scale, ftol, xtol, gtol,
+    max_nfev, backend, threads, device, gpu_float32, fixed (parameter
+    names or indices held at p0), callback(iteration, cost, params,
+    grad_norm, step_norm) -> truthy to stop.
+
+    Returns a FitResult that unpacks as popt, pcov; with full_output the
+    tuple (popt, pcov, infodict, mesg, ier). Raises RuntimeError
+    ("Optimal parameters not found: ...") when the fit did not converge,
+    ValueError for bad input, and warns OptimizeWarning when the
+    covariance could not be estimated (pcov is then all inf).
+    """
+    del jac  # exact derivatives by automatic differentiation
+    r = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, nan_policy,
+            residuals=full_output, **kwargs)[0]
+    if not r.success:
+        raise RuntimeError("Optimal parameters not found: " + r.message)
+    if not r.pcov_valid:
+        warn_pcov()
+    if full_output:
+        info = {"nfev": r.nfev, "njev": r.njev, "nit": r.nit, "fvec": r.residuals}
+        return r.popt, r.pcov, info, r.message, r.status
+    return r
+
+
+class OptimizeResult(dict):
+    """scipy.optimize.OptimizeResult's shape: a dict with attribute access."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self):
+        return "OptimizeResult(" + ", ".join(f"{k}={v!r}" for k, v in self.items() if k != "fun") + ")"
+
+
+def _rho1(loss, z):
+    """The loss's first derivative rho'(z) (z = (r/C)^2)."""
+    if loss == "linear":
+        return numpy.ones_like(z)
+    if loss == "soft_l1":
+        return 1 / numpy.sqrt(1 + z)
+    if loss == "huber":
+        return numpy.where(z <= 1, 1.0, 1 / numpy.sqrt(numpy.maximum(z, 1)))
+    if loss == "cauchy":
+        return 1 / (1 + z)
+    return 1 / (1 + z * z)  # arctan
+
+
+def least_squares(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, numpy.inf), method="trf", loss="linear",
+                  f_scale=1.0, nan_policy=None, **kwargs):
+    """Minimise 1/2 sum rho(r_i^2), r = (f(x_i, p) - y_i) / sigma_i, from x0
+    -- scipy.optimize.least_squares' solvers and result for a model f.
+
+    Returns an OptimizeResult with x, cost, fun (the residuals r), jac (the
+    weighted Jacobian at x), grad, optimality, active_mask, nfev, njev,
+    status, message and success, as SciPy's; and the statistics of
+    curve_fit's FitResult under `fit`. Does not raise when the solver did
+    not converge: see status and success.
+    """
+    r, model, x, y, s, kind = fit(f, xdata, ydata, x0, sigma, True, None, bounds, method, nan_policy,
+                                  residuals=True, fname="least_squares", loss=loss, f_scale=f_scale, **kwargs)
+    keep = numpy.ones(y.size, dtype=bool)
+    if nan_policy == "omit":
+        keep = numpy.isfinite(y) & numpy.all(numpy.isfinite(numpy.atleast_2d(x)), axis=0)
+        if s is not None and kind == _lib.SIGMA_PER_POINT:
+            keep &= numpy.isfinite(s)
+    xk = x[..., keep] if x.size else x
+    _, J = model.eval(xk, r.popt)
+    if kind == _lib.SIGMA_PER_POINT:
+        J = J / s[keep][:, None]
+    elif kind == _lib.SIGMA_COVARIANCE:
+        J = numpy.linalg.solve(numpy.linalg.cholesky(s), J)
+    fun = r.residuals if r.residuals is not None else numpy.zeros(0)
+    z = (fun / f_scale) ** 2
+    grad = J.T @ (_rho1(loss, z) * fun)
+    return OptimizeResult(x=r.popt, cost=r.cost, fun=fun, jac=J, grad=grad, optimality=r.grad_norm,
+                          active_mask=r.active_mask, nfev=r.nfev, njev=r.njev, status=r.status, message=r.message,
+                          success=r.success, fit=r)

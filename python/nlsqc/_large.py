@@ -1,0 +1,253 @@
+"""Fits of any size: arrays read in place, files, generators of chunks.
+
+These go through nlsq_fit_source: the data are read in windows every pass
+and never copied or held whole, so memory beyond the data is O(n^2), and
+the covariance is exact. A generator can be read only once, so its chunks
+are written once to a temporary raw file that the passes then map.
+"""
+import ctypes
+import os
+import tempfile
+
+import numpy
+
+from . import _lib, _model
+from ._fit import _nan_setup, resolve_model, result_from_c
+from ._options import Call, bounded, prepare_bounds, raise_status, warn_pcov
+
+
+def _source_free(src):
+    if src:
+        _lib.lib.nlsq_source_free(src)
+
+
+def _fit_source(model, src, cols, p0, absolute_sigma, bounds, method, policy, progress, progress_interval,
+                checkpoint, resume, kwargs, fname, raise_on_failure):
+    n = model.n
+    if p0 is not None:
+        p0 = numpy.atleast_1d(numpy.asarray(p0, dtype=float))
+    lb, ub = prepare_bounds(bounds, n)
+    if method == "lm" and bounded(lb, ub):
+        raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
+    call = Call(n, model.param_names, p0=p0, bounds=(lb, ub), method=method, kwargs=kwargs, fname=fname)
+    call.opt.absolute_sigma = 1 if absolute_sigma else 0
+    call.opt.nan_policy = policy
+    if progress is not None:
+        call.set_progress(progress, progress_interval)
+    if checkpoint is not None:
+        path = os.fsencode(checkpoint)
+        call.keep.append(path)
+        call.opt.checkpoint = path
+        call.opt.resume = 1 if resume else 0
+    res = ctypes.POINTER(_lib.Result)()
+    err = _lib.Error()
+    st = _lib.lib.nlsq_fit_source(model.ptr, src, ctypes.byref(cols), ctypes.byref(call.opt), ctypes.byref(res),
+                                  ctypes.byref(err))
+    call.reraise()
+    if st != _lib.OK:
+        raise_status(st, err, fname)
+    r = result_from_c(res, model.param_names)
+    if raise_on_failure and not r.success:
+        raise RuntimeError("Optimal parameters not found: " + r.message)
+    if not r.pcov_valid:
+        warn_pcov()
+    return r
+
+
+def curve_fit_large(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite=None,
+                    bounds=(-numpy.inf, numpy.inf), method=None, *, nan_policy=None, progress=None,
+                    progress_interval=None, checkpoint=None, resume=False, raise_on_failure=True, **kwargs):
+    """curve_fit for data of any size: xdata, ydata and a 1-D sigma are read
+    in place (not copied when they are float64 and contiguous) in windows
+    every pass, so the fit needs O(n^2) memory beyond them, with the exact
+    covariance. progress(info) is called during long passes (info: a dict
+    with pass, iteration, pass_fraction, cost, elapsed, pass_seconds,
+    pass_remaining, points); return True to stop. checkpoint/resume: a file
+    the solver's state is saved to after every pass, from which a killed
+    fit resumes bitwise. Returns a FitResult."""
+    check, policy = _nan_setup(check_finite, nan_policy)
+    n = None if p0 is None else numpy.size(p0)
+    model, x = resolve_model(f, xdata, n=n)
+    y = numpy.ascontiguousarray(ydata, dtype=float).ravel()
+    if y.size == 0:
+        raise ValueError("`ydata` must not be empty!")
+    m = y.size
+    rows = [x] if x.ndim == 1 else list(x)
+    rows = [numpy.ascontiguousarray(r) for r in rows] if model.nvars else []
+    if any(r.size != m for r in rows):
+        raise ValueError(f"xdata has {rows[0].size} points but ydata has {m}")
+    cols = rows + [y]
+    if sigma is not None:
+        s = numpy.ascontiguousarray(sigma, dtype=float)
+        if s.shape != (m,):
+            raise ValueError("`sigma` has incorrect shape. (curve_fit_large takes a 1-D sigma; a covariance needs "
+                             "all rows at once: use curve_fit)")
+        cols.append(s)
+    if check:
+        for c in cols:
+            if not numpy.all(numpy.isfinite(c)):
+                raise ValueError("array must not contain infs or NaNs")
+    ptrs = (_lib.c_double_p * len(cols))(*[_lib.dptr(c) for c in cols])
+    src = ctypes.c_void_p()
+    err = _lib.Error()
+    if _lib.lib.nlsq_source_from_arrays(ptrs, len(cols), m, ctypes.byref(src), ctypes.byref(err)) != _lib.OK:
+        raise ValueError(_lib.text(err.message))
+    try:
+        spec = _lib.lib.nlsq_columns_default()
+        k = len(rows)
+        xcols = (ctypes.c_int * max(k, 1))(*range(k))
+        spec.x = ctypes.cast(xcols, _lib.c_int_p)
+        spec.y = k
+        spec.sigma = k + 1 if sigma is not None else -1
+        return _fit_source(model, src, spec, p0, absolute_sigma, bounds, method, policy, progress,
+                           progress_interval, checkpoint, resume, kwargs, "curve_fit_large", raise_on_failure)
+    finally:
+        _source_free(src)
+
+
+def _open(path, raw, delimiter, cache_path):
+    src = ctypes.c_void_p()
+    err = _lib.Error()
+    p = os.fsencode(path)
+    if raw is not None:
+        lay = _lib.lib.nlsq_raw_layout_default()
+        dtype = numpy.dtype(raw.get("dtype", "f8"))
+        if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+            raise ValueError(f"raw dtype {dtype} is not float32 or float64")
+        lay.dtype = 0 if dtype.itemsize == 8 else 1
+        lay.big_endian = 1 if dtype.byteorder == ">" else 0
+        lay.ncols = int(raw.get("ncols", 2))
+        lay.column_major = 1 if raw.get("order", "rows") in ("columns", "planar", "F") else 0
+        lay.offset = int(raw.get("offset", 0))
+        st = _lib.lib.nlsq_source_open_raw(p, ctypes.byref(lay), ctypes.byref(src), ctypes.byref(err))
+    elif str(path).lower().endswith(".npy"):
+        st = _lib.lib.nlsq_source_open_npy(p, ctypes.byref(src), ctypes.byref(err))
+    else:
+        topt = _lib.lib.nlsq_text_options_default()
+        if delimiter is not None:
+            topt.delimiter = {"whitespace": b" "}.get(delimiter, delimiter.encode() if isinstance(delimiter, str)
+                                                      else delimiter)
+        cp = os.fsencode(cache_path) if cache_path is not None else None
+        topt.cache_path = cp
+        st = _lib.lib.nlsq_source_open_text(p, ctypes.byref(topt), ctypes.byref(src), ctypes.byref(err))
+    if st != _lib.OK:
+        if st == _lib.ERR_NOMEM:
+            raise MemoryError(_lib.text(err.message))
+        raise (FileNotFoundError if not os.path.exists(path) else ValueError)(_lib.text(err.message))
+    return src
+
+
+def _column(src, spec, what):
+    """A column by 0-based number or by header name."""
+    ncols = _lib.lib.nlsq_source_columns(src)
+    if isinstance(spec, str):
+        for c in range(ncols):
+            if _lib.text(_lib.lib.nlsq_source_column_name(src, c)) == spec:
+                return c
+        names = [_lib.text(_lib.lib.nlsq_source_column_name(src, c)) for c in range(ncols)]
+        raise ValueError(f"{what}: no column named {spec!r} (columns: {', '.join(names)})")
+    c = int(spec)
+    if not 0 <= c < ncols:
+        raise ValueError(f"{what}: column {c} is out of range (the data have {ncols} columns, numbered from 0)")
+    return c
+
+
+def fit_file(f, path, p0=None, *, x=None, y=None, sigma=None, nvars=None, raw=None, delimiter=None,
+             cache_path=None, absolute_sigma=False, bounds=(-numpy.inf, numpy.inf), method=None, nan_policy=None,
+             progress=None, progress_interval=None, checkpoint=None, resume=False, raise_on_failure=True,
+             **kwargs):
+    """Fit f to the columns of a file (or of several files side by side,
+    path a list: x.npy, y.npy): a NumPy .npy (mapped), a text table (CSV,
+    TSV, whitespace; converted once to a mapped column cache) or a raw
+    binary file (raw={"dtype": "f8", "ncols": 2, "order": "rows",
+    "offset": 0}). x (a column or a list of them), y and sigma are column
+    numbers from 0 or header names; by default x is the first column(s)
+    and y the next. nvars: the number of variables for a function model
+    (default: len(x), else 1). Returns a FitResult."""
+    paths = [path] if isinstance(path, (str, bytes, os.PathLike)) else list(path)
+    if not paths:
+        raise ValueError("fit_file: no file given")
+    parts = []
+    try:
+        for p in paths:
+            parts.append(_open(p, raw, delimiter, cache_path))
+        if len(parts) == 1:
+            src = parts.pop()
+        else:
+            arr = (ctypes.c_void_p * len(parts))(*parts)
+            src = ctypes.c_void_p()
+            err = _lib.Error()
+            if _lib.lib.nlsq_source_join(arr, len(parts), ctypes.byref(src), ctypes.byref(err)) != _lib.OK:
+                raise ValueError(_lib.text(err.message))
+            parts = []  # the joined source owns them now
+    finally:
+        for p in parts:
+            _source_free(p)
+    try:
+        xs = [] if x is None else ([x] if isinstance(x, (str, int, numpy.integer)) else list(x))
+        k = nvars if nvars is not None else (len(xs) if xs else 1)
+        if isinstance(f, _model.Model):
+            model = f
+            k = f.nvars
+        else:
+            n = None if p0 is None else numpy.size(p0)
+            model = _model.model(f, nvars=k, n=n, rows=len(xs) > 1 or k > 1)
+        xcols = [_column(src, c, "x") for c in xs] if xs else list(range(k))
+        if len(xcols) != k:
+            raise ValueError(f"x names {len(xcols)} columns; the model has {k} variables")
+        ycol = _column(src, y, "y") if y is not None else (max(xcols) + 1 if xcols else 0)
+        if ycol >= _lib.lib.nlsq_source_columns(src):
+            raise ValueError(f"y: the data have no column {ycol} after x's (give y=)")
+        spec = _lib.lib.nlsq_columns_default()
+        xarr = (ctypes.c_int * max(k, 1))(*xcols)
+        spec.x = ctypes.cast(xarr, _lib.c_int_p)
+        spec.y = ycol
+        spec.sigma = _column(src, sigma, "sigma") if sigma is not None else -1
+        _, policy = _nan_setup(None, nan_policy)
+        return _fit_source(model, src, spec, p0, absolute_sigma, bounds, method, policy, progress,
+                           progress_interval, checkpoint, resume, kwargs, "fit_file", raise_on_failure)
+    finally:
+        _source_free(src)
+
+
+def fit_chunks(f, chunks, p0=None, *, spool_dir=None, **kwargs):
+    """Fit f to data that come as chunks from an iterable or generator:
+    each chunk (x, y) or (x, y, sigma), x of shape (m_i,) or (k, m_i). The
+    chunks are written once, as they come, to a temporary raw file in
+    spool_dir (default: the system's temporary directory), which the passes
+    then map; the file is removed afterwards. Other arguments as fit_file.
+    Returns a FitResult."""
+    fd, path = tempfile.mkstemp(prefix="nlsqc-chunks-", suffix=".f8", dir=spool_dir)
+    try:
+        ncols = None
+        k = 0
+        with os.fdopen(fd, "wb") as out:
+            for i, chunk in enumerate(chunks):
+                try:
+                    cx, cy, *rest = chunk
+                except (TypeError, ValueError):
+                    raise ValueError(f"chunk {i}: expected (x, y) or (x, y, sigma)") from None
+                if len(rest) > 1:
+                    raise ValueError(f"chunk {i}: expected (x, y) or (x, y, sigma), got {2 + len(rest)} items")
+                cx = numpy.asarray(cx, dtype=float)
+                cy = numpy.asarray(cy, dtype=float).ravel()
+                rows = [cx] if cx.ndim == 1 else list(cx)
+                if any(r.shape != cy.shape for r in rows):
+                    raise ValueError(f"chunk {i}: x has {rows[0].size} points but y has {cy.size}")
+                cols = rows + [cy] + [numpy.asarray(rest[0], dtype=float).ravel()] if rest else rows + [cy]
+                if rest and cols[-1].shape != cy.shape:
+                    raise ValueError(f"chunk {i}: sigma has {cols[-1].size} values but y has {cy.size}")
+                if ncols is None:
+                    ncols, k = len(cols), len(rows)
+                elif len(cols) != ncols:
+                    raise ValueError(f"chunk {i} has {len(cols)} columns; the first chunk had {ncols}")
+                numpy.ascontiguousarray(numpy.stack(cols, axis=1), dtype="<f8").tofile(out)
+        if ncols is None:
+            raise ValueError("fit_chunks: the chunks were empty: no data")
+        return fit_file(f, path, p0, raw={"dtype": "<f8", "ncols": ncols}, x=list(range(k)), y=k,
+                        sigma=k + 1 if ncols > k + 1 else None, nvars=k, **kwargs)
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -1,0 +1,257 @@
+"""The C library, bound with ctypes.
+
+ctypes rather than cffi or a compiled extension: it is in the standard
+library, so the package needs nothing at run time but NumPy and the shared
+library itself, and installing it compiles no Python-specific code (the
+library is built once by CMake, as for C users). The price is that every
+struct is written twice, here and in include/nlsq.h; tests/test_abi.py
+compiles a C program that prints the header's sizes and offsets and checks
+them against these.
+"""
+import ctypes
+import ctypes.util
+import os
+
+c_double_p = ctypes.POINTER(ctypes.c_double)
+c_size_p = ctypes.POINTER(ctypes.c_size_t)
+c_int_p = ctypes.POINTER(ctypes.c_int)
+c_uchar_p = ctypes.POINTER(ctypes.c_ubyte)
+
+# nlsq_status
+OK = 0
+STATUS_NAMES = (
+    "OK", "INVALID_ARGUMENT", "NOMEM", "SYNTAX", "BAD_CHAR", "BAD_NUMBER",
+    "UNKNOWN_FUNCTION", "ARITY", "TYPE", "UNDEFINED_NAME", "REDEFINED",
+    "NAME_CONFLICT", "LIMIT", "BUILDER", "DATA", "BOUNDS", "MODEL_NONFINITE",
+)
+ERR_NOMEM = 2
+
+METHODS = {"auto": 0, "trf": 1, "lm": 2, "dogbox": 3}
+METHOD_NAMES = {v: k for k, v in METHODS.items()}
+LOSSES = {"linear": 0, "soft_l1": 1, "huber": 2, "cauchy": 3, "arctan": 4}
+SIGMA_NONE, SIGMA_SCALAR, SIGMA_PER_POINT, SIGMA_COVARIANCE = 0, 1, 2, 3
+NAN_POLICIES = {"raise": 0, "omit": 1, "ignore": 2}
+BACKENDS = {None: 0, "default": 0, "auto": 1, "interp": 2, "jit": 3}
+BATCH_PERR, BATCH_PCOV = 1, 2
+
+
+class Error(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_int), ("line", ctypes.c_int), ("column", ctypes.c_int),
+                ("message", ctypes.c_char * 256)]
+
+
+class ModelOptions(ctypes.Structure):
+    _fields_ = [("vars", ctypes.c_char_p), ("params", ctypes.c_char_p)]
+
+
+class Data(ctypes.Structure):
+    _fields_ = [("x", c_double_p), ("y", c_double_p), ("m", ctypes.c_size_t),
+                ("sigma", c_double_p), ("sigma_kind", ctypes.c_int)]
+
+
+CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_double, c_double_p,
+                            ctypes.c_double, ctypes.c_double)
+
+
+class Progress(ctypes.Structure):
+    _fields_ = [("pass_", ctypes.c_int), ("iteration", ctypes.c_int), ("pass_fraction", ctypes.c_double),
+                ("cost", ctypes.c_double), ("elapsed", ctypes.c_double), ("pass_seconds", ctypes.c_double),
+                ("pass_remaining", ctypes.c_double), ("points", ctypes.c_size_t)]
+
+
+PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
+FILL = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
+                        ctypes.POINTER(c_double_p))
+
+
+class Options(ctypes.Structure):
+    _fields_ = [
+        ("method", ctypes.c_int), ("loss", ctypes.c_int), ("f_scale", ctypes.c_double),
+        ("ftol", ctypes.c_double), ("xtol", ctypes.c_double), ("gtol", ctypes.c_double),
+        ("max_nfev", ctypes.c_int),
+        ("p0", c_double_p), ("lower", c_double_p), ("upper", c_double_p), ("fixed", c_uchar_p),
+        ("x_scale", c_double_p), ("x_scale_jac", ctypes.c_int), ("absolute_sigma", ctypes.c_int),
+        ("nan_policy", ctypes.c_int), ("keep_residuals", ctypes.c_int),
+        ("callback", CALLBACK), ("callback_data", ctypes.c_void_p),
+        ("threads", ctypes.c_int), ("backend", ctypes.c_int),
+        ("progress", PROGRESS), ("progress_data", ctypes.c_void_p), ("progress_interval", ctypes.c_double),
+        ("checkpoint", ctypes.c_char_p), ("resume", ctypes.c_int), ("device", ctypes.c_char_p),
+        ("gpu_float32", ctypes.c_int),
+    ]
+
+
+class Result(ctypes.Structure):
+    _fields_ = [
+        ("n", ctypes.c_int), ("n_free", ctypes.c_int), ("m", ctypes.c_size_t), ("dof", ctypes.c_int),
+        ("popt", c_double_p), ("pcov", c_double_p), ("perr", c_double_p), ("pcov_valid", ctypes.c_int),
+        ("cost", ctypes.c_double), ("chi2", ctypes.c_double), ("redchi", ctypes.c_double),
+        ("r2", ctypes.c_double), ("aic", ctypes.c_double), ("bic", ctypes.c_double),
+        ("grad_norm", ctypes.c_double),
+        ("nfev", ctypes.c_int), ("njev", ctypes.c_int), ("nit", ctypes.c_int),
+        ("status", ctypes.c_int), ("success", ctypes.c_int), ("message", ctypes.c_char * 200),
+        ("method", ctypes.c_int), ("threads", ctypes.c_int),
+        ("backend", ctypes.c_char * 8), ("backend_note", ctypes.c_char * 240),
+        ("jit_passes", ctypes.c_int), ("passes", ctypes.c_int), ("resumed_evaluations", ctypes.c_int),
+        ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
+        ("memory_bytes", ctypes.c_size_t), ("active_mask", ctypes.POINTER(ctypes.c_byte)),
+        ("residuals", c_double_p),
+    ]
+
+
+class RawLayout(ctypes.Structure):
+    _fields_ = [("ncols", ctypes.c_int), ("dtype", ctypes.c_int), ("column_major", ctypes.c_int),
+                ("big_endian", ctypes.c_int), ("offset", ctypes.c_size_t)]
+
+
+class TextOptions(ctypes.Structure):
+    _fields_ = [("delimiter", ctypes.c_char), ("cache_path", ctypes.c_char_p)]
+
+
+class Columns(ctypes.Structure):
+    _fields_ = [("x", c_int_p), ("y", ctypes.c_int), ("sigma", ctypes.c_int), ("sigma_value", ctypes.c_double)]
+
+
+class Batch(ctypes.Structure):
+    _fields_ = [
+        ("nfits", ctypes.c_size_t), ("m", ctypes.c_size_t), ("offsets", c_size_p),
+        ("y", c_double_p), ("x", c_double_p), ("x_shared", ctypes.c_int), ("sigma", c_double_p),
+        ("p0", c_double_p), ("lower", c_double_p), ("upper", c_double_p), ("fixed", c_uchar_p),
+    ]
+
+
+class BatchResult(ctypes.Structure):
+    _fields_ = [
+        ("nfits", ctypes.c_size_t), ("n", ctypes.c_int),
+        ("popt", c_double_p), ("perr", c_double_p), ("pcov", c_double_p), ("status", c_int_p),
+        ("pcov_valid", c_uchar_p), ("cost", c_double_p), ("chi2", c_double_p),
+        ("nit", c_int_p), ("nfev", c_int_p), ("m", c_size_p),
+        ("converged", ctypes.c_size_t), ("failed", ctypes.c_size_t), ("method", ctypes.c_int),
+        ("threads", ctypes.c_int), ("seconds", ctypes.c_double),
+        ("backend", ctypes.c_char * 8), ("backend_note", ctypes.c_char * 240),
+        ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
+    ]
+
+
+class Device(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 16), ("description", ctypes.c_char * 128), ("memory", ctypes.c_size_t),
+                ("cc_major", ctypes.c_int), ("cc_minor", ctypes.c_int), ("multiprocessors", ctypes.c_int)]
+
+
+# The structs tests/test_abi.py checks against the header: Python name -> C name.
+ABI_STRUCTS = {
+    Error: "nlsq_error", ModelOptions: "nlsq_model_options", Data: "nlsq_data", Progress: "nlsq_progress",
+    Options: "nlsq_options", Result: "nlsq_result", RawLayout: "nlsq_raw_layout",
+    TextOptions: "nlsq_text_options", Columns: "nlsq_columns", Batch: "nlsq_batch",
+    BatchResult: "nlsq_batch_result", Device: "nlsq_device",
+}
+# C field names that differ from the Python ones.
+ABI_FIELD_NAMES = {("nlsq_progress", "pass_"): "pass"}
+
+_P = ctypes.c_void_p
+_S = ctypes.c_int  # nlsq_status
+_ERR = ctypes.POINTER(Error)
+
+_PROTOTYPES = {
+    "nlsq_version": (ctypes.c_char_p, []),
+    "nlsq_status_str": (ctypes.c_char_p, [ctypes.c_int]),
+    "nlsq_model_options_default": (ModelOptions, []),
+    "nlsq_model_parse": (_S, [ctypes.c_char_p, ctypes.POINTER(ModelOptions), ctypes.POINTER(_P), _ERR]),
+    "nlsq_model_free": (None, [_P]),
+    "nlsq_model_num_params": (ctypes.c_int, [_P]),
+    "nlsq_model_num_vars": (ctypes.c_int, [_P]),
+    "nlsq_model_param_name": (ctypes.c_char_p, [_P, ctypes.c_int]),
+    "nlsq_model_var_name": (ctypes.c_char_p, [_P, ctypes.c_int]),
+    "nlsq_model_eval": (_S, [_P, c_double_p, c_double_p, ctypes.c_size_t, c_double_p, c_double_p, _ERR]),
+    "nlsq_model_format": (ctypes.c_size_t, [_P, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
+    "nlsq_builder_new": (_S, [ctypes.POINTER(_P), _ERR]),
+    "nlsq_builder_free": (None, [_P]),
+    "nlsq_builder_var": (ctypes.c_int, [_P, ctypes.c_char_p]),
+    "nlsq_builder_param": (ctypes.c_int, [_P, ctypes.c_char_p]),
+    "nlsq_builder_const": (ctypes.c_int, [_P, ctypes.c_double]),
+    "nlsq_builder_op1": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_int]),
+    "nlsq_builder_op2": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
+    "nlsq_builder_where": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
+    "nlsq_builder_finish": (_S, [_P, ctypes.c_int, ctypes.POINTER(_P), _ERR]),
+    "nlsq_op_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "nlsq_op_arity": (ctypes.c_int, [ctypes.c_int]),
+    "nlsq_options_default": (Options, []),
+    "nlsq_result_free": (None, [ctypes.POINTER(Result)]),
+    "nlsq_curve_fit": (_S, [_P, ctypes.POINTER(Data), ctypes.POINTER(Options), ctypes.POINTER(ctypes.POINTER(Result)),
+                            _ERR]),
+    "nlsq_source_from_arrays": (_S, [ctypes.POINTER(c_double_p), ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(_P),
+                                     _ERR]),
+    "nlsq_source_open_npy": (_S, [ctypes.c_char_p, ctypes.POINTER(_P), _ERR]),
+    "nlsq_raw_layout_default": (RawLayout, []),
+    "nlsq_source_open_raw": (_S, [ctypes.c_char_p, ctypes.POINTER(RawLayout), ctypes.POINTER(_P), _ERR]),
+    "nlsq_text_options_default": (TextOptions, []),
+    "nlsq_source_open_text": (_S, [ctypes.c_char_p, ctypes.POINTER(TextOptions), ctypes.POINTER(_P), _ERR]),
+    "nlsq_source_join": (_S, [ctypes.POINTER(_P), ctypes.c_int, ctypes.POINTER(_P), _ERR]),
+    "nlsq_source_rows": (ctypes.c_size_t, [_P]),
+    "nlsq_source_columns": (ctypes.c_int, [_P]),
+    "nlsq_source_column_name": (ctypes.c_char_p, [_P, ctypes.c_int]),
+    "nlsq_source_describe": (ctypes.c_char_p, [_P]),
+    "nlsq_source_free": (None, [_P]),
+    "nlsq_columns_default": (Columns, []),
+    "nlsq_fit_source": (_S, [_P, _P, ctypes.POINTER(Columns), ctypes.POINTER(Options),
+                             ctypes.POINTER(ctypes.POINTER(Result)), _ERR]),
+    "nlsq_batch_default": (Batch, []),
+    "nlsq_fit_status_message": (ctypes.c_char_p, [ctypes.c_int]),
+    "nlsq_batch_result_free": (None, [ctypes.POINTER(BatchResult)]),
+    "nlsq_fit_batch": (_S, [_P, ctypes.POINTER(Batch), ctypes.POINTER(Options), ctypes.c_uint,
+                            ctypes.POINTER(ctypes.POINTER(BatchResult)), _ERR]),
+    "nlsq_devices": (_S, [ctypes.POINTER(Device), ctypes.c_int, c_int_p, ctypes.c_char_p, ctypes.c_size_t, _ERR]),
+}
+
+
+def _candidates():
+    """Where libnlsq may be, most specific first."""
+    env = os.environ.get("NLSQ_LIBRARY")
+    if env:
+        return [env]  # asked for by name: nothing else is tried
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = [os.path.join(here, "libnlsq.so.0"), os.path.join(here, "libnlsq.so")]
+    # a source checkout: python/nlsqc -> build/
+    out.append(os.path.join(here, os.pardir, os.pardir, "build", "libnlsq.so.0"))
+    found = ctypes.util.find_library("nlsq")
+    if found:
+        out.append(found)
+    return out
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            tried.append(f"{path} (not there)")
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append(f"{path} ({e})")
+            continue
+        missing = [name for name in _PROTOTYPES if not hasattr(lib, name)]
+        if missing:
+            tried.append(f"{path} (too old: lacks {', '.join(missing[:3])})")
+            continue
+        for name, (restype, argtypes) in _PROTOTYPES.items():
+            fn = getattr(lib, name)
+            fn.restype = restype
+            fn.argtypes = argtypes
+        return lib, os.path.realpath(path)
+    raise ImportError("nlsqc cannot find the nlsq library (libnlsq.so). Tried: " + "; ".join(tried) +
+                      ". Install the package with `pip install ./python` from the nlsq source tree, "
+                      "or set NLSQ_LIBRARY to the library's path.")
+
+
+lib, path = _load()
+
+
+def text(b):
+    return b.decode("utf-8", "replace") if b is not None else ""
+
+
+def dptr(a):
+    """A double* into a C-contiguous float64 array (or NULL for None)."""
+    if a is None:
+        return None
+    return a.ctypes.data_as(c_double_p)

@@ -1,0 +1,207 @@
+"""Keyword arguments -> nlsq_options, and the callbacks that may raise."""
+import ctypes
+import math
+import warnings
+
+import numpy
+
+from . import _lib
+
+
+class OptimizeWarning(UserWarning):
+    """As scipy.optimize.OptimizeWarning: the covariance could not be estimated."""
+
+
+# keyword arguments of ours, accepted by every fitting function
+OUR_KWARGS = ("loss", "f_scale", "x_scale", "ftol", "xtol", "gtol", "max_nfev", "maxfev", "backend", "threads",
+              "device", "callback", "gpu_float32", "fixed")
+# SciPy's keyword arguments that concern finite differences: nlsqc's
+# Jacobian is exact, so they are accepted and have nothing to do.
+IGNORED_KWARGS = ("diff_step", "epsfcn", "tr_solver", "tr_options", "jac_sparsity", "verbose", "factor", "col_deriv")
+
+
+class Call:
+    """One call's nlsq_options and everything they point to (kept alive
+    until the call returns), and an exception raised in a callback."""
+
+    def __init__(self, n, param_names, p0=None, bounds=None, method=None, kwargs=None, fname="curve_fit"):
+        kwargs = dict(kwargs or {})
+        self.keep = []
+        self.error = None
+        self.n = n
+        self.names = list(param_names)
+        opt = _lib.lib.nlsq_options_default()
+        self.opt = opt
+        for k in list(kwargs):
+            if k in IGNORED_KWARGS:
+                del kwargs[k]
+            elif k not in OUR_KWARGS:
+                raise TypeError(f"{fname}() got an unexpected keyword argument '{k}'")
+        if method is not None:
+            if method not in _lib.METHODS or method == "auto":
+                raise ValueError(f"method {method!r} is not one of 'trf', 'lm', 'dogbox'")
+            opt.method = _lib.METHODS[method]
+        self.method = method
+        loss = kwargs.get("loss", "linear")
+        if loss not in _lib.LOSSES:
+            raise ValueError(f"loss {loss!r} is not one of {', '.join(_lib.LOSSES)}")
+        opt.loss = _lib.LOSSES[loss]
+        if "f_scale" in kwargs:
+            opt.f_scale = _positive(kwargs["f_scale"], "f_scale")
+        for tol in ("ftol", "xtol", "gtol"):
+            if kwargs.get(tol) is not None:
+                v = float(kwargs[tol])
+                if not v >= 0:
+                    raise ValueError(f"{tol} must be >= 0, not {v}")
+                setattr(opt, tol, v)
+        nfev = kwargs.get("max_nfev", kwargs.get("maxfev"))
+        if nfev is not None:
+            if int(nfev) < 1:
+                raise ValueError(f"max_nfev must be at least 1, not {nfev}")
+            opt.max_nfev = int(nfev)
+        xs = kwargs.get("x_scale")
+        if isinstance(xs, str):
+            if xs != "jac":
+                raise ValueError(f"x_scale must be 'jac' or positive numbers, not {xs!r}")
+            opt.x_scale_jac = 1
+        elif xs is not None:
+            a = self.array(numpy.broadcast_to(numpy.asarray(xs, dtype=float), (n,)), "x_scale")
+            if not numpy.all(a > 0) or not numpy.all(numpy.isfinite(a)):
+                raise ValueError("x_scale must be positive and finite")
+            opt.x_scale = _lib.dptr(a)
+        backend = kwargs.get("backend")
+        if backend not in _lib.BACKENDS:
+            raise ValueError(f"backend {backend!r} is not one of 'auto', 'interp', 'jit'")
+        opt.backend = _lib.BACKENDS[backend]
+        if kwargs.get("threads") is not None:
+            if int(kwargs["threads"]) < 0:
+                raise ValueError("threads must be >= 0 (0: all cores)")
+            opt.threads = int(kwargs["threads"])
+        if kwargs.get("device") is not None:
+            d = str(kwargs["device"]).encode()
+            self.keep.append(d)
+            opt.device = d
+        opt.gpu_float32 = 1 if kwargs.get("gpu_float32") else 0
+        if p0 is not None:
+            opt.p0 = _lib.dptr(self.array(p0, "p0"))
+        if bounds is not None:
+            lb, ub = bounds
+            if numpy.any(numpy.isfinite(lb)) or numpy.any(numpy.isfinite(ub)):
+                opt.lower = _lib.dptr(self.array(lb, "lower bounds"))
+                opt.upper = _lib.dptr(self.array(ub, "upper bounds"))
+        if kwargs.get("fixed") is not None:
+            opt.fixed = self.fixed_mask(kwargs["fixed"])
+        if kwargs.get("callback") is not None:
+            self.set_callback(kwargs["callback"])
+
+    def array(self, a, what):
+        a = numpy.ascontiguousarray(a, dtype=float).ravel()
+        if a.size != self.n:
+            raise ValueError(f"{what} has {a.size} values; the model has {self.n} parameters")
+        self.keep.append(a)
+        return a
+
+    def fixed_mask(self, fixed):
+        mask = numpy.zeros(self.n, dtype=numpy.uint8)
+        items = fixed if not isinstance(fixed, (str, int)) else [fixed]
+        arr = numpy.asarray(fixed) if not isinstance(fixed, (str, int, dict, set)) else None
+        if arr is not None and arr.dtype == bool:
+            if arr.size != self.n:
+                raise ValueError(f"fixed has {arr.size} flags; the model has {self.n} parameters")
+            mask[:] = arr.ravel()
+        else:
+            for item in items:
+                j = self.names.index(item) if isinstance(item, str) and item in self.names else item
+                if isinstance(j, str) or not 0 <= int(j) < self.n:
+                    raise ValueError(f"fixed: {item!r} is not a parameter ({', '.join(self.names)})")
+                mask[int(j)] = 1
+        self.keep.append(mask)
+        return mask.ctypes.data_as(_lib.c_uchar_p)
+
+    def set_callback(self, fn):
+        if not callable(fn):
+            raise TypeError("callback must be callable: callback(iteration, cost, params, grad_norm, step_norm)")
+        n = self.n
+
+        def trampoline(_user, iteration, cost, params, grad_norm, step_norm):
+            try:
+                p = numpy.ctypeslib.as_array(params, shape=(n,)).copy()
+                return 1 if fn(iteration, cost, p, grad_norm, step_norm) else 0
+            except BaseException as e:  # noqa: B902 - re-raised after the fit
+                self.error = e
+                return 1
+
+        cb = _lib.CALLBACK(trampoline)
+        self.keep.append(cb)
+        self.opt.callback = cb
+
+    def set_progress(self, fn, interval=None):
+        if not callable(fn):
+            raise TypeError("progress must be callable: progress(info) with info a dict")
+
+        def trampoline(_user, p):
+            try:
+                q = p.contents
+                info = {"pass": q.pass_, "iteration": q.iteration, "pass_fraction": q.pass_fraction,
+                        "cost": q.cost, "elapsed": q.elapsed, "pass_seconds": q.pass_seconds,
+                        "pass_remaining": q.pass_remaining, "points": q.points}
+                return 1 if fn(info) else 0
+            except BaseException as e:  # noqa: B902
+                self.error = e
+                return 1
+
+        cb = _lib.PROGRESS(trampoline)
+        self.keep.append(cb)
+        self.opt.progress = cb
+        if interval is not None:
+            self.opt.progress_interval = _positive(interval, "progress_interval")
+
+    def reraise(self):
+        if self.error is not None:
+            e, self.error = self.error, None
+            raise e
+
+
+def _positive(v, what):
+    v = float(v)
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{what} must be positive and finite, not {v}")
+    return v
+
+
+def prepare_bounds(bounds, n):
+    """SciPy's bounds: (lb, ub) of scalars or n-arrays, or an object with
+    .lb and .ub (scipy.optimize.Bounds)."""
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        lb, ub = bounds.lb, bounds.ub
+    else:
+        try:
+            lb, ub = bounds
+        except (TypeError, ValueError):
+            raise ValueError("bounds must be a pair (lower, upper)") from None
+    lb = numpy.broadcast_to(numpy.asarray(lb, dtype=float), (n,)).copy() if numpy.ndim(lb) == 0 else \
+        numpy.asarray(lb, dtype=float).ravel()
+    ub = numpy.broadcast_to(numpy.asarray(ub, dtype=float), (n,)).copy() if numpy.ndim(ub) == 0 else \
+        numpy.asarray(ub, dtype=float).ravel()
+    if lb.size != n or ub.size != n:
+        raise ValueError(f"Inconsistent shapes between bounds and `x0`: bounds have {lb.size} and {ub.size} "
+                         f"values, the model has {n} parameters")
+    if numpy.any(lb >= ub):
+        raise ValueError("Each lower bound must be strictly less than each upper bound.")
+    return lb, ub
+
+
+def bounded(lb, ub):
+    return bool(numpy.any(numpy.isfinite(lb)) or numpy.any(numpy.isfinite(ub)))
+
+
+def raise_status(status, err, fname):
+    """The exception for an nlsq_status other than OK."""
+    msg = _lib.text(err.message)
+    if status == _lib.ERR_NOMEM:
+        raise MemoryError(msg)
+    raise ValueError(msg)
+
+
+def warn_pcov():
+    warnings.warn("Covariance of the parameters could not be estimated", category=OptimizeWarning, stacklevel=3)
