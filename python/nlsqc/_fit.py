@@ -191,17 +191,22 @@ class OptimizeResult(dict):
         return "OptimizeResult(" + ", ".join(f"{k}={v!r}" for k, v in self.items() if k != "fun") + ")"
 
 
-def _rho1(loss, z):
-    """The loss's first derivative rho'(z) (z = (r/C)^2)."""
+def _rho12(loss, z):
+    """The loss's derivatives rho'(z) and rho''(z), z = (r/C)^2."""
     if loss == "linear":
-        return numpy.ones_like(z)
+        return numpy.ones_like(z), numpy.zeros_like(z)
     if loss == "soft_l1":
-        return 1 / numpy.sqrt(1 + z)
+        t = 1 + z
+        return t ** -0.5, -0.5 * t ** -1.5
     if loss == "huber":
-        return numpy.where(z <= 1, 1.0, 1 / numpy.sqrt(numpy.maximum(z, 1)))
+        big = z > 1
+        zz = numpy.where(big, z, 1.0)
+        return numpy.where(big, zz ** -0.5, 1.0), numpy.where(big, -0.5 * zz ** -1.5, 0.0)
     if loss == "cauchy":
-        return 1 / (1 + z)
-    return 1 / (1 + z * z)  # arctan
+        t = 1 + z
+        return 1 / t, -1 / t ** 2
+    t = 1 + z * z  # arctan
+    return 1 / t, -2 * z / t ** 2
 
 
 def least_squares(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, numpy.inf), method="trf", loss="linear",
@@ -210,7 +215,7 @@ def least_squares(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, numpy.inf
     -- scipy.optimize.least_squares' solvers and result for a model f.
 
     Returns an OptimizeResult with x, cost, fun (the residuals r), jac (the
-    weighted Jacobian at x), grad, optimality, active_mask, nfev, njev,
+    weighted Jacobian at x; with a robust loss scaled as SciPy's), grad, optimality, active_mask, nfev, njev,
     status, message and success, as SciPy's; and the statistics of
     curve_fit's FitResult under `fit`. Does not raise when the solver did
     not converge: see status and success.
@@ -230,7 +235,10 @@ def least_squares(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, numpy.inf
         J = numpy.linalg.solve(numpy.linalg.cholesky(s), J)
     fun = r.residuals if r.residuals is not None else numpy.zeros(0)
     z = (fun / f_scale) ** 2
-    grad = J.T @ (_rho1(loss, z) * fun)
+    rho1, rho2 = _rho12(loss, z)
+    grad = J.T @ (rho1 * fun)
+    if loss != "linear":  # SciPy's jac: J^T J is the Gauss-Newton Hessian of the robust cost
+        J = J * numpy.sqrt(numpy.maximum(rho1 + 2 * rho2 * z, numpy.finfo(float).eps))[:, None]
     return OptimizeResult(x=r.popt, cost=r.cost, fun=fun, jac=J, grad=grad, optimality=r.grad_norm,
                           active_mask=r.active_mask, nfev=r.nfev, njev=r.njev, status=r.status, message=r.message,
                           success=r.success, fit=r)

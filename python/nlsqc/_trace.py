@@ -128,9 +128,9 @@ class Expr:
     def __pow__(self, o, mod=None):
         if mod is not None:
             raise TraceError("pow() with a modulus cannot be traced")
-        return apply("^", self, o)
+        return apply("pow", self, o)
 
-    def __rpow__(self, o): return apply("^", o, self)
+    def __rpow__(self, o): return apply("pow", o, self)
     def __neg__(self): return apply("-", self)
     def __pos__(self): return self
     def __abs__(self): return apply("abs", self)
@@ -342,7 +342,7 @@ def _heaviside(u, h0):
 # numpy ufunc name -> how to record it
 UFUNCS = {
     "add": _fn("+"), "subtract": _fn("-"), "multiply": _fn("*"), "true_divide": _fn("/"), "divide": _fn("/"),
-    "power": _fn("^"), "float_power": _fn("^"), "negative": _fn("-"), "positive": lambda a: a,
+    "power": _fn("pow"), "float_power": _fn("pow"), "negative": _fn("-"), "positive": lambda a: a,
     "absolute": _fn("abs"), "fabs": _fn("abs"), "exp": _fn("exp"), "expm1": _fn("expm1"), "log": _fn("log"),
     "log1p": _fn("log1p"), "log10": _fn("log10"), "log2": _fn("log2"), "sqrt": _fn("sqrt"), "cbrt": _fn("cbrt"),
     "sign": _fn("sign"), "floor": _fn("floor"), "ceil": _fn("ceil"), "sin": _fn("sin"), "cos": _fn("cos"),
@@ -353,8 +353,8 @@ UFUNCS = {
     "greater_equal": _fn(">="), "equal": _fn("=="), "not_equal": _fn("!="), "logical_and": _fn("&&"),
     "logical_or": _fn("||"), "logical_not": _fn("!"), "bitwise_and": _fn("&&"), "bitwise_or": _fn("||"),
     "invert": _fn("!"),
-    "square": lambda u: apply("^", u, 2.0), "reciprocal": lambda u: apply("/", 1.0, u),
-    "exp2": lambda u: apply("^", 2.0, u), "deg2rad": lambda u: apply("*", u, math.pi / 180),
+    "square": lambda u: apply("pow", u, 2.0), "reciprocal": lambda u: apply("/", 1.0, u),
+    "exp2": lambda u: apply("pow", 2.0, u), "deg2rad": lambda u: apply("*", u, math.pi / 180),
     "radians": lambda u: apply("*", u, math.pi / 180), "rad2deg": lambda u: apply("*", u, 180 / math.pi),
     "degrees": lambda u: apply("*", u, 180 / math.pi), "heaviside": _heaviside,
     # scipy.special's ufuncs

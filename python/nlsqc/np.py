@@ -35,7 +35,7 @@ asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh
 erf, erfc, lgamma, tgamma = _one("erf"), _one("erfc"), _one("lgamma"), _one("tgamma")
 gammaln, gamma = lgamma, tgamma
 absolute, fabs = abs, abs
-power, hypot, arctan2 = _two("^"), _two("hypot"), _two("atan2")
+power, hypot, arctan2 = _two("pow"), _two("hypot"), _two("atan2")
 pow, atan2 = power, arctan2
 minimum, maximum = _two("min"), _two("max")
 less, less_equal, greater, greater_equal = _two("<"), _two("<="), _two(">"), _two(">=")
@@ -44,7 +44,7 @@ logical_and, logical_or, logical_not = _two("&&"), _two("||"), _one("!")
 
 
 def square(u):
-    return _apply("^", u, 2.0)
+    return _apply("pow", u, 2.0)
 
 
 def reciprocal(u):
