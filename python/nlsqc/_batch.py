@@ -53,8 +53,9 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
 
     ydata: (fits, points), or a list of 1-D arrays of varying lengths.
     xdata: shared by every fit -- (points,), or (k, points) for k variables
-    -- or per fit -- (fits, points), or (k, fits, points); a 2-D xdata with
-    as many rows as fits is taken per fit unless x_shared=True. For ragged
+    -- or per fit -- (fits, points), or (k, fits, points). A 2-D xdata with
+    as many rows as fits is taken per fit unless x_shared=True; with 16
+    fits or fewer x_shared must then be given. For ragged
     ydata, xdata is a list of per-fit arrays ((m_i,) or (k, m_i)) or shared
     (as long as the longest fit). p0: (n,) for all or (fits, n); bounds:
     (lb, ub), each scalar, (n,) or (fits, n). sigma: like ydata.
@@ -101,15 +102,19 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
         if ragged:
             shared = True
         elif x_shared is None:
-            shared = not ((xa.ndim == 2 and xa.shape == (nfits, longest) and nfits != 1) or xa.ndim == 3)
+            per_fit_shape = xa.ndim == 2 and xa.shape == (nfits, longest) and nfits != 1
+            if per_fit_shape and nfits <= 16:
+                raise ValueError(f"xdata of shape {xa.shape} can be {nfits} variables shared by every fit or one x "
+                                 f"per fit: say which with x_shared=True (rows are variables) or x_shared=False")
+            shared = not (per_fit_shape or xa.ndim == 3)
         else:
             shared = bool(x_shared)
         if shared:
-            if xa.ndim not in (1, 2) or xa.shape[-1] != longest:
+            if xa.ndim not in (1, 2) or xa.shape[-1] < longest or (not ragged and xa.shape[-1] != longest):
                 raise ValueError(f"xdata has shape {xa.shape}; shared by every fit it must be ({longest},) or "
-                                 f"(k, {longest})")
+                                 f"(k, {longest})" + (" (at least as long as the longest fit)" if ragged else ""))
             rows_model = xa.ndim == 2
-            x = numpy.ascontiguousarray(numpy.atleast_2d(xa))
+            x = numpy.ascontiguousarray(numpy.atleast_2d(xa)[:, :longest])
         else:
             if xa.ndim == 2:
                 xa = xa[None]

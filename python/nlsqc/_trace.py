@@ -380,6 +380,7 @@ def parameter_names(f, n=None):
         sig = None
     names = []
     varargs = False
+    defaulted = 0
     if sig is not None:
         pos = [p for p in sig.parameters.values()
                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -387,10 +388,13 @@ def parameter_names(f, n=None):
         if not pos and not varargs:
             raise ValueError("the model function takes no arguments; it must be f(x, p1, p2, ...)")
         names = [p.name for p in pos[1:]]
+        defaulted = sum(1 for p in pos[1:] if p.default is not p.empty)
     if n is None:
         if varargs or sig is None:
             raise ValueError("Unable to determine number of fit parameters.")
         return names
+    if n < len(names) <= n + defaulted:
+        return names[:n]  # as SciPy calls f(x, *p0): the rest keep their defaults
     if len(names) > n or (len(names) < n and not varargs):
         raise ValueError(f"the model function takes {len(names)} parameter{'s' if len(names) != 1 else ''} "
                          f"after x ({', '.join(names)}) but p0 has {n} values")
