@@ -25,9 +25,15 @@ configure: deps
 
 # The CLI test renders the SVG plot with an independent renderer (Debian's
 # librsvg2-bin); without it that check reports SKIP.
+# The Python package's tests need NumPy, pytest, venv and setuptools (and
+# SciPy as their reference): Debian's packages.
+PY_DEPS = python3-numpy python3-scipy python3-pytest python3-venv python3-setuptools python3-wheel
 test-deps:
 	@command -v rsvg-convert >/dev/null || { apt-get update -q && apt-get install -y -q librsvg2-bin; } \
 	    || echo "note: librsvg2-bin could not be installed; the SVG rendering check will be skipped"
+	@/usr/bin/python3 -c "import numpy, scipy, pytest, venv, setuptools, wheel" 2>/dev/null \
+	    || { apt-get update -q && apt-get install -y -q $(PY_DEPS); } \
+	    || echo "note: $(PY_DEPS) could not be installed; the Python tests will be skipped"
 
 test: all test-deps
 	cd $(BUILD) && ctest --output-on-failure
