@@ -7,6 +7,10 @@ from . import _lib, _model
 from ._options import Call, bounded, prepare_bounds, raise_status, warn_pcov
 
 
+# More rows of xdata than this are taken for a transposed (m, k) array.
+MAX_VARIABLES = 64
+
+
 class FitResult:
     """A fit's result. Unpacks as (popt, pcov), as SciPy's curve_fit
     returns them, and carries the statistics and the verdict."""
@@ -69,6 +73,9 @@ def resolve_model(f, xdata, n=None, vars=None, params=None):
         raise ValueError(f"xdata has shape {x.shape}; it must be (m,) or (k, m) for k variables")
     rows = x.ndim == 2
     nvars = x.shape[0] if rows else 1
+    if nvars > MAX_VARIABLES:
+        raise ValueError(f"xdata has shape {x.shape}: that is {nvars} variables of {x.shape[1]} points; xdata must "
+                         f"be (m,) or (k, m) for k variables (did you mean xdata.T?)")
     m = _model.model(f, nvars=nvars, n=n, vars=vars, params=params, rows=rows)
     return m, numpy.ascontiguousarray(x)
 
@@ -138,10 +145,12 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     err = _lib.Error()
     st = _lib.lib.nlsq_curve_fit(model.ptr, ctypes.byref(data), ctypes.byref(call.opt), ctypes.byref(res),
                                  ctypes.byref(err))
-    call.reraise()
     if st != _lib.OK:
+        call.reraise()
         raise_status(st, err, fname)
-    return result_from_c(res, model.param_names, residuals), model, x, y, s, kind
+    r = result_from_c(res, model.param_names, residuals)  # frees the C result
+    call.reraise()
+    return r, model, x, y, s, kind
 
 
 def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite=None,

@@ -43,10 +43,11 @@ def _fit_source(model, src, cols, p0, absolute_sigma, bounds, method, policy, pr
     err = _lib.Error()
     st = _lib.lib.nlsq_fit_source(model.ptr, src, ctypes.byref(cols), ctypes.byref(call.opt), ctypes.byref(res),
                                   ctypes.byref(err))
-    call.reraise()
     if st != _lib.OK:
+        call.reraise()
         raise_status(st, err, fname)
-    r = result_from_c(res, model.param_names)
+    r = result_from_c(res, model.param_names)  # frees the C result
+    call.reraise()
     if raise_on_failure and not r.success:
         raise RuntimeError("Optimal parameters not found: " + r.message)
     if not r.pcov_valid:

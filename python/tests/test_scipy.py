@@ -164,6 +164,8 @@ def test_bad_input_like_scipy():
         nlsqc.curve_fit("a*exp(-b*x", x, y)
     with pytest.raises(ValueError, match="loss"):
         nlsqc.curve_fit(decay, x, y, loss="l3")
+    with pytest.raises(ValueError, match="did you mean xdata.T"):
+        nlsqc.curve_fit(decay, np.linspace(0, 4, 100)[:, None], np.ones(100))
 
 
 def test_covariance_warning_like_scipy():
