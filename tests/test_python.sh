@@ -2,10 +2,11 @@
 # The Python package as a user gets it: `pip install ./python` into a fresh
 # virtual environment (the library just built, not a second build), then
 # its pytest suite run against that installed copy.
-#   test_python.sh LIBNLSQ SOURCE_DIR BUILD_DIR SANITIZED
+# Then the GPU tests again on the CUDA emulator (tests/emulator).
+#   test_python.sh LIBNLSQ SOURCE_DIR BUILD_DIR SANITIZED FAKE_CUDA FAKE_NVRTC
 set -u
 export PYTHONDONTWRITEBYTECODE=1
-lib=$1 src=$2 build=$3 sanitized=$4
+lib=$1 src=$2 build=$3 sanitized=$4 fake_cuda=$5 fake_nvrtc=$6
 if [ "$sanitized" = 1 ]; then
     echo "SKIP: the Python tests load libnlsq into the interpreter, which is not built with the sanitizers" \
          "(the C tests cover the library under ASan/UBSan)"
@@ -29,4 +30,7 @@ NLSQ_LIBRARY=$lib "$env_dir/bin/pip" install -q --no-build-isolation --no-deps -
 cd "$build" || exit 1
 "$env_dir/bin/python" -c "import nlsqc, sys; i = nlsqc.info(); print('nlsqc', i['nlsqc'], 'from', nlsqc.__file__, \
 'library', i['library']); sys.exit(0 if '$env_dir' in nlsqc.__file__ else 1)" || exit 1
-exec "$env_dir/bin/python" -m pytest -q -p no:cacheprovider "$src/python/tests"
+"$env_dir/bin/python" -m pytest -q -p no:cacheprovider -rs "$src/python/tests" || exit 1
+echo "== the GPU tests on the CUDA emulator"
+NLSQ_CUDA_DRIVER=$fake_cuda NLSQ_NVRTC=$fake_nvrtc NLSQ_TEST_EMULATED_GPU=1 \
+    exec "$env_dir/bin/python" -m pytest -q -p no:cacheprovider -rs "$src/python/tests/test_gpu.py"
