@@ -6,12 +6,13 @@
 #   make bench  bench/eval (interpreter, compiled kernel, hand-written C) and bench/latency
 #   make bench-fit  bench/fit: nlsq vs SciPy, MINPACK, GSL, Ceres (installs the peers)
 #   make bench-batch  bench/batch: batches of small fits vs GSL, cminpack, SciPy loops
+#   make bench-python  bench/python: nlsqc.curve_fit vs scipy.optimize.curve_fit from Python
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all deps configure test test-deps demo bench bench-fit bench-batch asan fuzz fuzz-deps clean
+.PHONY: all deps configure test test-deps demo bench bench-fit bench-batch bench-python asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -50,6 +51,9 @@ bench-fit: deps
 
 bench-batch: deps
 	bash bench/batch.sh
+
+bench-python: deps
+	bash bench/python/run.sh
 
 asan: deps test-deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_SANITIZE=ON
