@@ -9,7 +9,7 @@ Models are Python functions, traced once into nlsq's expression graph
 (exact derivatives by automatic differentiation, compiled kernels, CPU or
 GPU), or model text. See python/README.md.
 """
-from . import _lib, np
+from . import np
 from ._batch import BatchResult, fit_batch
 from ._fit import FitResult, OptimizeResult, curve_fit, least_squares
 from ._large import curve_fit_large, fit_chunks, fit_file

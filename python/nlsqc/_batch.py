@@ -88,8 +88,9 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
     total = y.size
 
     # x: shared rows (k, longest) or per-fit rows (k, total)
-    if ragged and isinstance(xdata, (list, tuple)) and len(xdata) == nfits and nfits and \
-            numpy.ndim(xdata[0]) >= 1 and numpy.size(xdata[0]) in (lengths[0], lengths[0] * numpy.shape(xdata[0])[0]):
+    x_per_fit_list = ragged and isinstance(xdata, (list, tuple)) and len(xdata) == nfits and \
+        numpy.ndim(xdata[0]) >= 1 and numpy.shape(xdata[0])[-1] == lengths[0]
+    if x_per_fit_list:
         xs = [numpy.atleast_2d(numpy.asarray(r, dtype=float)) for r in xdata]
         k = xs[0].shape[0]
         if any(r.shape != (k, int(L)) for r, L in zip(xs, lengths)):
@@ -182,7 +183,7 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
     st = _lib.lib.nlsq_fit_batch(model.ptr, ctypes.byref(b), ctypes.byref(call.opt), outputs, ctypes.byref(res),
                                  ctypes.byref(err))
     if st != _lib.OK:
-        raise_status(st, err, "fit_batch")
+        raise_status(st, err)
     try:
         r = res.contents
 

@@ -147,7 +147,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
                                  ctypes.byref(err))
     if st != _lib.OK:
         call.reraise()
-        raise_status(st, err, fname)
+        raise_status(st, err)
     r = result_from_c(res, model.param_names, residuals)  # frees the C result
     call.reraise()
     return r, model, x, y, s, kind

@@ -45,7 +45,7 @@ def _fit_source(model, src, cols, p0, absolute_sigma, bounds, method, policy, pr
                                   ctypes.byref(err))
     if st != _lib.OK:
         call.reraise()
-        raise_status(st, err, fname)
+        raise_status(st, err)
     r = result_from_c(res, model.param_names)  # frees the C result
     call.reraise()
     if raise_on_failure and not r.success:

@@ -102,16 +102,16 @@ class Call:
         return a
 
     def fixed_mask(self, fixed):
+        """Parameters held at p0: names, indices, or a boolean mask."""
         mask = numpy.zeros(self.n, dtype=numpy.uint8)
-        items = fixed if not isinstance(fixed, (str, int)) else [fixed]
-        arr = numpy.asarray(fixed) if not isinstance(fixed, (str, int, dict, set)) else None
-        if arr is not None and arr.dtype == bool:
-            if arr.size != self.n:
-                raise ValueError(f"fixed has {arr.size} flags; the model has {self.n} parameters")
-            mask[:] = arr.ravel()
+        flags = numpy.asarray(fixed)
+        if flags.dtype == bool:
+            if flags.size != self.n:
+                raise ValueError(f"fixed has {flags.size} flags; the model has {self.n} parameters")
+            mask[:] = flags.ravel()
         else:
-            for item in items:
-                j = self.names.index(item) if isinstance(item, str) and item in self.names else item
+            for item in [fixed] if isinstance(fixed, (str, int)) else fixed:
+                j = self.names.index(item) if item in self.names else item
                 if isinstance(j, str) or not 0 <= int(j) < self.n:
                     raise ValueError(f"fixed: {item!r} is not a parameter ({', '.join(self.names)})")
                 mask[int(j)] = 1
@@ -195,7 +195,7 @@ def bounded(lb, ub):
     return bool(numpy.any(numpy.isfinite(lb)) or numpy.any(numpy.isfinite(ub)))
 
 
-def raise_status(status, err, fname):
+def raise_status(status, err):
     """The exception for an nlsq_status other than OK."""
     msg = _lib.text(err.message)
     if status == _lib.ERR_NOMEM:

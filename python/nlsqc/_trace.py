@@ -300,16 +300,12 @@ def _special(scipy_name, scalar, u):
         return numpy.vectorize(scalar, otypes=[float])(u)
 
 
-def _sign(u):
-    return numpy.sign(u)
-
-
 # The ops computed on plain numbers (a model evaluated outside tracing).
 NUMERIC = {
     "+": numpy.add, "*": numpy.multiply, "/": numpy.true_divide, "^": numpy.power,
     "-": lambda a, b=None: numpy.negative(a) if b is None else numpy.subtract(a, b),
     "exp": numpy.exp, "expm1": numpy.expm1, "log": numpy.log, "log1p": numpy.log1p, "log10": numpy.log10,
-    "log2": numpy.log2, "sqrt": numpy.sqrt, "cbrt": numpy.cbrt, "abs": numpy.abs, "sign": _sign,
+    "log2": numpy.log2, "sqrt": numpy.sqrt, "cbrt": numpy.cbrt, "abs": numpy.abs, "sign": numpy.sign,
     "floor": numpy.floor, "ceil": numpy.ceil, "sin": numpy.sin, "cos": numpy.cos, "tan": numpy.tan,
     "asin": numpy.arcsin, "acos": numpy.arccos, "atan": numpy.arctan, "sinh": numpy.sinh, "cosh": numpy.cosh,
     "tanh": numpy.tanh, "asinh": numpy.arcsinh, "acosh": numpy.arccosh, "atanh": numpy.arctanh,
