@@ -1,5 +1,4 @@
 """Keyword arguments -> nlsq_options, and the callbacks that may raise."""
-import ctypes
 import math
 import warnings
 
