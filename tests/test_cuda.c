@@ -63,6 +63,38 @@ static void test_a_missing_driver_is_reported_cleanly(void)
     nlsq_model_free(m);
 }
 
+/* The public list (nlsq_devices) says what the loader says. */
+static void test_the_public_device_list(void)
+{
+    cuda_device_info dev[8];
+    char why[300], pub_why[300];
+    int n = cuda_devices(dev, 8, why, sizeof why);
+    nlsq_device pub[8];
+    int count = -1;
+    nlsq_error e;
+    CHECK(nlsq_devices(pub, 8, &count, pub_why, sizeof pub_why, &e) == NLSQ_OK);
+    if (n < 0) {
+        CHECK(count == 0);
+        CHECK_MSG(strcmp(pub_why, why) == 0, "'%s' against '%s'", pub_why, why);
+    } else {
+        CHECK(count == n && pub_why[0] == '\0');
+        for (int k = 0; k < n && k < 8; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "cuda:%d", dev[k].ordinal);
+            CHECK_MSG(strcmp(pub[k].name, name) == 0, "%s", pub[k].name);
+            CHECK(strcmp(pub[k].description, dev[k].name) == 0 && pub[k].memory == dev[k].memory &&
+                  pub[k].cc_major == dev[k].major && pub[k].cc_minor == dev[k].minor);
+        }
+    }
+    /* counting only, and the refusals */
+    CHECK(nlsq_devices(NULL, 0, &count, NULL, 0, &e) == NLSQ_OK && count == (n < 0 ? 0 : n));
+    CHECK(nlsq_devices(pub, 8, NULL, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(e.message, "nlsq_devices") != NULL);
+    CHECK(nlsq_devices(NULL, 3, &count, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_devices(pub, -1, &count, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_devices(pub, 8, &count, NULL, 10, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+}
+
 /* ---- every generated kernel compiles --------------------------------------------- */
 
 typedef struct compile_job {
@@ -623,6 +655,7 @@ int main(int argc, char **argv)
     emulated = getenv("NLSQ_TEST_EMULATED_GPU") != NULL;
     static const test_case tests[] = {
         TEST(test_a_missing_driver_is_reported_cleanly),
+        TEST(test_the_public_device_list),
         TEST(test_reference_and_function_models_compile_without_warnings),
         TEST(test_random_models_compile_without_warnings),
         TEST(test_batch_kernels_compile_without_warnings),
