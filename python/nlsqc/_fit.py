@@ -4,7 +4,7 @@ import ctypes
 import numpy
 
 from . import _lib, _model
-from ._options import Call, bounded, prepare_bounds, raise_status, warn_pcov
+from ._options import Call, prepare_bounds, raise_status, warn_pcov
 
 
 # More rows of xdata than this are taken for a transposed (m, k) array.
@@ -48,11 +48,11 @@ def result_from_c(res, names, residuals=False):
     """A FitResult copied out of an nlsq_result (which is then freed)."""
     r = res.contents
     n = r.n
-    popt = numpy.ctypeslib.as_array(r.popt, shape=(n,)).copy()
-    pcov = numpy.ctypeslib.as_array(r.pcov, shape=(n, n)).copy()
-    perr = numpy.ctypeslib.as_array(r.perr, shape=(n,)).copy()
-    mask = numpy.ctypeslib.as_array(r.active_mask, shape=(n,)).astype(int) if r.active_mask else None
-    resid = numpy.ctypeslib.as_array(r.residuals, shape=(r.m,)).copy() if residuals and r.residuals and r.m else None
+    popt = _lib.copy_out(r.popt, (n,))
+    pcov = _lib.copy_out(r.pcov, (n, n))
+    perr = _lib.copy_out(r.perr, (n,))
+    mask = _lib.copy_out(r.active_mask, (n,), numpy.int8).astype(int) if r.active_mask else None
+    resid = _lib.copy_out(r.residuals, (r.m,)) if residuals and r.residuals and r.m else None
     out = FitResult(popt=popt, pcov=pcov, perr=perr, names=list(names), cost=r.cost, chi2=r.chi2,
                     redchi=r.redchi, r2=r.r2, aic=r.aic, bic=r.bic, m=r.m, dof=r.dof, nfev=r.nfev, njev=r.njev,
                     nit=r.nit, status=r.status, message=_lib.text(r.message), success=bool(r.success),
@@ -130,13 +130,13 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     if x.size and x.shape[-1] != m:
         raise ValueError(f"xdata has {x.shape[-1]} points but ydata has {m}")
     s, kind = _sigma(sigma, m, check)
-    lb, ub = prepare_bounds(bounds, n)
-    if method == "lm" and bounded(lb, ub):
+    bounds = prepare_bounds(bounds, n)
+    if method == "lm" and bounds is not None:
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
     if method == "lm" and m < n:
         raise TypeError(f"Improper input: func (m={m}) returned less than n={n} parameters: lm needs at least as "
                         "many points as parameters")
-    call = Call(n, model.param_names, p0=p0, bounds=(lb, ub), method=method, kwargs=kwargs, fname=fname)
+    call = Call(n, model.param_names, p0=p0, bounds=bounds, method=method, kwargs=kwargs, fname=fname)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     call.opt.nan_policy = policy
     call.opt.keep_residuals = 1 if residuals else 0

@@ -13,7 +13,7 @@ import numpy
 
 from . import _lib, _model
 from ._fit import _nan_setup, resolve_model, result_from_c
-from ._options import Call, bounded, prepare_bounds, raise_status, warn_pcov
+from ._options import Call, prepare_bounds, raise_status, warn_pcov
 
 
 def _source_free(src):
@@ -26,10 +26,10 @@ def _fit_source(model, src, cols, p0, absolute_sigma, bounds, method, policy, pr
     n = model.n
     if p0 is not None:
         p0 = numpy.atleast_1d(numpy.asarray(p0, dtype=float))
-    lb, ub = prepare_bounds(bounds, n)
-    if method == "lm" and bounded(lb, ub):
+    bounds = prepare_bounds(bounds, n)
+    if method == "lm" and bounds is not None:
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
-    call = Call(n, model.param_names, p0=p0, bounds=(lb, ub), method=method, kwargs=kwargs, fname=fname)
+    call = Call(n, model.param_names, p0=p0, bounds=bounds, method=method, kwargs=kwargs, fname=fname)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     call.opt.nan_policy = policy
     if progress is not None:

@@ -12,6 +12,8 @@ import ctypes
 import ctypes.util
 import os
 
+import numpy
+
 c_double_p = ctypes.POINTER(ctypes.c_double)
 c_size_p = ctypes.POINTER(ctypes.c_size_t)
 c_int_p = ctypes.POINTER(ctypes.c_int)
@@ -248,6 +250,14 @@ lib, path = _load()
 
 def text(b):
     return b.decode("utf-8", "replace") if b is not None else ""
+
+
+def copy_out(ptr, shape, dtype=None):
+    """A new NumPy array holding a copy of C memory (a typed pointer)."""
+    out = numpy.empty(shape, dtype=dtype or numpy.float64)
+    if out.nbytes:
+        ctypes.memmove(out.ctypes.data, ptr, out.nbytes)
+    return out
 
 
 def dptr(a):

@@ -83,11 +83,9 @@ class Call:
         opt.gpu_float32 = 1 if kwargs.get("gpu_float32") else 0
         if p0 is not None:
             opt.p0 = _lib.dptr(self.array(p0, "p0"))
-        if bounds is not None:
-            lb, ub = bounds
-            if numpy.any(numpy.isfinite(lb)) or numpy.any(numpy.isfinite(ub)):
-                opt.lower = _lib.dptr(self.array(lb, "lower bounds"))
-                opt.upper = _lib.dptr(self.array(ub, "upper bounds"))
+        if bounds is not None:  # as prepare_bounds gives them
+            opt.lower = _lib.dptr(self.array(bounds[0], "lower bounds"))
+            opt.upper = _lib.dptr(self.array(bounds[1], "upper bounds"))
         if kwargs.get("fixed") is not None:
             opt.fixed = self.fixed_mask(kwargs["fixed"])
         if kwargs.get("callback") is not None:
@@ -169,8 +167,9 @@ def _positive(v, what):
 
 
 def prepare_bounds(bounds, n):
-    """SciPy's bounds: (lb, ub) of scalars or n-arrays, or an object with
-    .lb and .ub (scipy.optimize.Bounds)."""
+    """SciPy's bounds -- (lb, ub) of scalars or n-arrays, or an object with
+    .lb and .ub (scipy.optimize.Bounds) -- as two n-arrays, or None when no
+    bound is finite."""
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
         lb, ub = bounds.lb, bounds.ub
     else:
@@ -178,20 +177,18 @@ def prepare_bounds(bounds, n):
             lb, ub = bounds
         except (TypeError, ValueError):
             raise ValueError("bounds must be a pair (lower, upper)") from None
-    lb = numpy.broadcast_to(numpy.asarray(lb, dtype=float), (n,)).copy() if numpy.ndim(lb) == 0 else \
-        numpy.asarray(lb, dtype=float).ravel()
-    ub = numpy.broadcast_to(numpy.asarray(ub, dtype=float), (n,)).copy() if numpy.ndim(ub) == 0 else \
-        numpy.asarray(ub, dtype=float).ravel()
+    if numpy.ndim(lb) == 0 and numpy.ndim(ub) == 0 and float(lb) == -math.inf and float(ub) == math.inf:
+        return None  # the default: nothing to check or pass on
+    lb = numpy.full(n, float(lb)) if numpy.ndim(lb) == 0 else numpy.asarray(lb, dtype=float).ravel()
+    ub = numpy.full(n, float(ub)) if numpy.ndim(ub) == 0 else numpy.asarray(ub, dtype=float).ravel()
     if lb.size != n or ub.size != n:
         raise ValueError(f"Inconsistent shapes between bounds and `x0`: bounds have {lb.size} and {ub.size} "
                          f"values, the model has {n} parameters")
     if numpy.any(lb >= ub):
         raise ValueError("Each lower bound must be strictly less than each upper bound.")
+    if not (numpy.any(numpy.isfinite(lb)) or numpy.any(numpy.isfinite(ub))):
+        return None
     return lb, ub
-
-
-def bounded(lb, ub):
-    return bool(numpy.any(numpy.isfinite(lb)) or numpy.any(numpy.isfinite(ub)))
 
 
 def raise_status(status, err):
