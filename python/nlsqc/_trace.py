@@ -259,17 +259,38 @@ def _constant(v):
     raise TraceError(f"a {type(v).__name__} cannot be a constant of a model")
 
 
+def _op_info():
+    """(name, arity) -> (op code, the kind each argument must be, the kind
+    of the result)."""
+    info = {}
+    for (name, arity), code in OPS.items():
+        kinds = tuple(CONDITION if name in _COND_ARGS or (name == "where" and i == 0) else NUMBER
+                      for i in range(arity))
+        info[(name, arity)] = (code, kinds, CONDITION if name in _COND_RESULT else NUMBER)
+    return info
+
+
+OP_INFO = _op_info()
+
+
 def apply(name, *args):
     """Record op `name` on its arguments (Exprs or numbers); with no Expr
     among them, compute it with NumPy instead."""
-    tape = next((a.tape for a in args if isinstance(a, Expr)), None)
+    tape = None
+    for a in args:
+        if type(a) is Expr:
+            tape = a.tape
+            break
     if tape is None:
         return NUMERIC[name](*args)
-    code = OPS[(name, len(args))]
-    want_cond = [name in _COND_ARGS or (name == "where" and i == 0) for i in range(len(args))]
-    nodes = tuple(_as_operand(a, tape, CONDITION if w else NUMBER) for a, w in zip(args, want_cond))
-    kind = CONDITION if name in _COND_RESULT else NUMBER
-    return Expr(tape, tape.add(("op", code) + nodes), kind)
+    code, kinds, result = OP_INFO[(name, len(args))]
+    node = ["op", code]
+    for a, kind in zip(args, kinds):
+        if type(a) is Expr and a.kind == kind and a.tape is tape:
+            node.append(a.node)  # the common case, without a call
+        else:
+            node.append(_as_operand(a, tape, kind))
+    return Expr(tape, tape.add(tuple(node)), result)
 
 
 def where(cond, a, b):
