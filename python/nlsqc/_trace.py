@@ -84,9 +84,10 @@ class Expr:
     # ---- what cannot be traced -----------------------------------------
     def __bool__(self):
         raise TraceError(
-            "a traced value has no truth value: Python `if`, `while`, `and`, `or`, `not` and `assert` on x or a "
-            "parameter cannot be traced (the model is recorded once, for all points and parameter values). "
-            "Write nlsqc.np.where(cond, a, b) (or numpy.where) instead, and & | ~ to combine conditions.")
+            "a traced value has no truth value: Python `if`, `while`, `and`, `or`, `not`, `assert` and the "
+            "builtins min()/max() on x or a parameter cannot be traced (the model is recorded once, for all "
+            "points and parameter values). Write nlsqc.np.where(cond, a, b) (or numpy.where) instead, & | ~ to "
+            "combine conditions, and np.minimum/np.maximum for min/max.")
 
     def _no_number(self, *_):
         raise TraceError(

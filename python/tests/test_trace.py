@@ -168,6 +168,7 @@ def test_model_function_still_runs_on_numbers():
 UNTRACEABLE = [
     (lambda x, a, b: a if b > 0 else x, "truth value"),
     (lambda x, a, b: a * x if a and b else x, "truth value"),
+    (lambda x, a, b: max(a, b * x), "np.minimum/np.maximum"),
     (lambda x, a, b: math.exp(a) * x, "Python number"),
     (lambda x, a, b: float(a) * x, "Python number"),
     (lambda x, a, b: np.sum(a * x), "cannot be traced"),
