@@ -390,8 +390,32 @@ def _supported_text():
 # ---------------------------------------------------------------------------
 # Tracing a function, and replaying a tape through the C builder
 
+_names_cache = {}
+
+
 def parameter_names(f, n=None):
-    """The names of f's parameters (after x), or p0..p{n-1} for *args."""
+    """The names of f's parameters (after x), or p0..p{n-1} for *args.
+    A plain function's names depend only on its code and defaults, so they
+    are looked up by those (inspect.signature costs more than a trace)."""
+    code = getattr(f, "__code__", None)
+    key = None
+    if code is not None and not hasattr(f, "__signature__") and not hasattr(f, "__wrapped__"):
+        key = (code, getattr(f, "__defaults__", None), n)
+        try:
+            names = _names_cache.get(key)
+        except TypeError:  # an unhashable default
+            key = names = None
+        if names is not None:
+            return list(names)
+    names = _parameter_names(f, n)
+    if key is not None:
+        if len(_names_cache) > 256:
+            _names_cache.clear()
+        _names_cache[key] = tuple(names)
+    return names
+
+
+def _parameter_names(f, n):
     try:
         sig = inspect.signature(f)
     except (TypeError, ValueError):
