@@ -65,7 +65,9 @@ def result_from_c(res, names, residuals=False):
 
 
 def resolve_model(f, xdata, n=None, vars=None, params=None):
-    """(Model, xdata as a float64 (m,) or (k, m) array) for f and xdata."""
+    """(Model, the data's x as a float64 (m,) or (k, m) array) for f and
+    xdata. Per-point arrays a traced function uses as constants are added
+    as rows of x after xdata's (then x is 2-D)."""
     if isinstance(f, _model.Model):
         return f, _model.as_xdata(xdata, f.nvars) if f.nvars else numpy.zeros(0)
     x = numpy.asarray(xdata, dtype=float)
@@ -76,8 +78,19 @@ def resolve_model(f, xdata, n=None, vars=None, params=None):
     if nvars > MAX_VARIABLES:
         raise ValueError(f"xdata has shape {x.shape}: that is {nvars} variables of {x.shape[1]} points; xdata must "
                          f"be (m,) or (k, m) for k variables (did you mean xdata.T?)")
-    m = _model.model(f, nvars=nvars, n=n, vars=vars, params=params, rows=rows)
-    return m, numpy.ascontiguousarray(x)
+    if isinstance(f, str):
+        return _model.model(f, nvars=nvars, vars=vars, params=params, rows=rows), numpy.ascontiguousarray(x)
+    if not callable(f):
+        raise TypeError(f"the model must be a function or model text, not {type(f).__name__}")
+    m, arrays = _model.traced(f, nvars, n, rows)
+    if not arrays:
+        return m, numpy.ascontiguousarray(x)
+    points = x.shape[-1]
+    for a in arrays:
+        if a.size != points:
+            raise ValueError(f"the model uses an array of {a.size} values as a constant; a per-point array must "
+                             f"have one value per point ({points})")
+    return m, numpy.ascontiguousarray(numpy.vstack([x.reshape(-1, points)] + arrays))
 
 
 def _prepare_y(ydata, check_finite):

@@ -119,9 +119,21 @@ def model(f, nvars=1, n=None, vars=None, params=None, rows=None):
         return _from_text(f, nvars, vars, params)
     if not callable(f):
         raise TypeError(f"the model must be a function or model text, not {type(f).__name__}")
+    m, arrays = traced(f, nvars, n, rows)
+    if arrays:
+        raise _trace.TraceError(
+            f"the model uses {len(arrays)} per-point array{'s' if len(arrays) > 1 else ''} as constants, which a "
+            "Model made alone cannot hold; pass the function itself to curve_fit, least_squares or "
+            "curve_fit_large (they add the arrays as rows of xdata), or make them rows of xdata yourself")
+    return m
+
+
+def traced(f, nvars, n=None, rows=False):
+    """(Model, per-point arrays) for a function: the arrays it uses as
+    constants become the model's variables after x's."""
     names = _trace.parameter_names(f, n)
-    nodes, root, _ = _trace.trace(f, nvars, names, rows)
-    return _cached(("trace", nodes, root), lambda: Model(_trace.build(nodes, root), names, f))
+    nodes, root, _, arrays = _trace.trace(f, nvars, names, rows)
+    return _cached(("trace", nodes, root), lambda: Model(_trace.build(nodes, root), names, f)), arrays
 
 
 def _from_text(text, nvars, vars, params):

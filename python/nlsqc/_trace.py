@@ -57,9 +57,26 @@ class Tape:
     """The nodes of one trace: ("var", name), ("param", name),
     ("const", bits) or ("op", code, args...). Equal nodes are shared."""
 
-    def __init__(self):
+    def __init__(self, taken=()):
         self.nodes = []
         self.index = {}
+        # per-point arrays used as constants: each becomes a variable of
+        # the graph, fed as one more row of x (the model stays the same
+        # model whatever the arrays hold)
+        self.arrays = []
+        self.array_refs = {}  # id -> (index, the object, kept so ids stay unique)
+        self.taken = set(taken)
+
+    def array(self, v, a):
+        k = self.array_refs.get(id(v), (None,))[0]
+        if k is None:
+            k = len(self.arrays)
+            self.arrays.append(a)
+            self.array_refs[id(v)] = (k, v)
+        name = f"_a{k}"
+        while name in self.taken:
+            name += "_"
+        return self.add(("var", name))
 
     def add(self, node):
         i = self.index.get(node)
@@ -235,11 +252,30 @@ def _as_operand(v, tape, want=NUMBER):
         if want == CONDITION and v.kind == NUMBER:
             return tape.add(("op", OPS[("!=", 2)], v.node, tape.add(("const", _const_bits(0.0)))))
         return v.node
+    a = _per_point_array(v)
+    if a is not None:
+        node = tape.array(v, a)
+        if want == CONDITION:
+            return tape.add(("op", OPS[("!=", 2)], node, tape.add(("const", _const_bits(0.0)))))
+        return node
     value = _constant(v)
     if want == CONDITION:
         return tape.add(("op", OPS[("!=", 2)], tape.add(("const", _const_bits(value))),
                          tape.add(("const", _const_bits(0.0)))))
     return tape.add(("const", _const_bits(value)))
+
+
+def _per_point_array(v):
+    """A 1-D array of several numbers (one per point, to be checked against
+    the data), as float64; None for anything else."""
+    if isinstance(v, (numpy.ndarray, list, tuple)):
+        try:
+            a = numpy.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            return None
+        if a.ndim == 1 and a.size > 1:
+            return a
+    return None
 
 
 def _constant(v):
@@ -254,7 +290,8 @@ def _constant(v):
         if a.size == 1 and a.dtype.kind in "biuf":
             return float(a.reshape(()))
         raise TraceError(f"an array of shape {a.shape} cannot be a constant of a model: a model is a formula for "
-                         "one point. Pass per-point values as another row of xdata (x[1]) instead.")
+                         "one point, and only a 1-D array with one value per point can join it. Pass such values "
+                         "as another row of xdata (x[1]) instead.")
     if isinstance(v, complex):
         raise TraceError("complex numbers are not supported in models")
     raise TraceError(f"a {type(v).__name__} cannot be a constant of a model")
@@ -457,11 +494,12 @@ def graph_names(names, taken=()):
 
 
 def trace(f, nvars, param_names, rows=False):
-    """Call f once on stand-ins; return (tape nodes, root, var names).
-    x is one Expr, or with rows (2-D xdata) a sequence of them."""
-    tape = Tape()
+    """Call f once on stand-ins; return (tape nodes, root, var names, the
+    per-point arrays the model uses as constants, in variable order after
+    x's). x is one Expr, or with rows (2-D xdata) a sequence of them."""
     gparams = graph_names(param_names)
     vnames = graph_names(["x"] if nvars == 1 and not rows else [f"x{i}" for i in range(nvars)], gparams)
+    tape = Tape(taken=gparams + vnames)
     xs = [Expr(tape, tape.add(("var", v))) for v in vnames]
     ps = [Expr(tape, tape.add(("param", p))) for p in gparams]
     x = xs[0] if nvars == 1 and not rows else Variables(xs)
@@ -479,7 +517,7 @@ def trace(f, nvars, param_names, rows=False):
                              "compute its result from x and the parameters (an array of per-point results "
                              "cannot be traced)") from None
         root = tape.add(("const", _const_bits(value)))
-    return tuple(tape.nodes), root, vnames
+    return tuple(tape.nodes), root, vnames, tape.arrays
 
 
 def build(nodes, root):

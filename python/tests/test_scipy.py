@@ -227,3 +227,14 @@ def test_warning_free_on_good_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0])
+
+
+def test_a_model_closing_over_a_per_point_array():
+    x, y, s = data()
+    bkg = 0.2 * np.cos(x)
+
+    def model(x, a, b, c):  # a measured background, as SciPy users write it
+        return a * np.exp(-b * x) + c * bkg
+
+    close(nlsqc.curve_fit(model, x, y + bkg, p0=[2, 1, 0.5], sigma=s),
+          scipy_optimize.curve_fit(model, x, y + bkg, p0=[2, 1, 0.5], sigma=s, **TIGHT))

@@ -173,7 +173,7 @@ UNTRACEABLE = [
     (lambda x, a, b: float(a) * x, "Python number"),
     (lambda x, a, b: np.sum(a * x), "cannot be traced"),
     (lambda x, a, b: np.asarray(a * x) + b, "cannot become a NumPy array"),
-    (lambda x, a, b: a * x + np.arange(3.0), "array of shape"),
+    (lambda x, a, b: a * x + np.ones((2, 3)), "array of shape"),
     (lambda x, a, b: np.fmin(a, x), "no counterpart"),
     (lambda x, a, b: x[0] * a + b, "single variable"),
     (lambda x, a, b: len(x) * a, "len()"),
@@ -205,3 +205,32 @@ def test_model_text():
     fv = m2(np.vstack([X, 2 * X]), 1.0, 2.0)
     np.testing.assert_allclose(fv, 2.0 * X + 1.0 * 2 * X)
     assert "exp" in m.text() and m.text(1)
+
+
+def test_per_point_arrays_join_the_data():
+    """A SciPy model that closes over an array with one value per point (a
+    measured background, a response) fits unchanged: the array becomes one
+    more row of xdata, and the fit is bitwise the stacked-xdata fit."""
+    rng = np.random.default_rng(9)
+    x = np.linspace(0, 4, 200)
+    bkg = 0.3 + 0.1 * np.sin(3 * x)
+    resp = 1 + 0.2 * np.cos(x)
+    y = 2.5 * np.exp(-1.3 * x) * resp + 0.7 * bkg + 0.01 * rng.standard_normal(x.size)
+
+    def model(x, a, b, c):
+        return a * np.exp(-b * x) * resp + c * bkg + 0 * (bkg > 0.25)
+
+    r = nlsqc.curve_fit(model, x, y, p0=[2, 1, 0.5])
+    stacked = np.vstack([x, resp, bkg])
+    ref = nlsqc.curve_fit(lambda v, a, b, c: a * np.exp(-b * v[0]) * v[1] + c * v[2] + 0 * (v[2] > 0.25),
+                          stacked, y, p0=[2, 1, 0.5])
+    np.testing.assert_array_equal(r.popt, ref.popt)
+    np.testing.assert_array_equal(r.pcov, ref.pcov)
+    ls = nlsqc.least_squares(model, [2, 1, 0.5], x, y)
+    np.testing.assert_array_equal(ls.x, ref.popt)
+    big = nlsqc.curve_fit_large(model, x, y, p0=[2, 1, 0.5])
+    np.testing.assert_array_equal(big.popt, ref.popt)
+    with pytest.raises(ValueError, match="one value per point"):
+        nlsqc.curve_fit(model, x[:50], y[:50], p0=[2, 1, 0.5])
+    with pytest.raises(nlsqc.TraceError, match="per-point array"):
+        nlsqc.model(model)
