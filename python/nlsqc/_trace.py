@@ -340,9 +340,7 @@ def where(cond, a, b):
             return a if bool(c) else b
         if not isinstance(a, Expr) and not isinstance(b, Expr):
             return numpy.where(cond, a, b)
-        raise TraceError("where(): an array condition cannot be mixed with traced values; make the condition "
-                         "from x or the parameters")
-    return apply("where", cond, a, b)
+    return apply("where", cond, a, b)  # a per-point condition array joins the data
 
 
 def _erf(u): return _special("erf", math.erf, u)

@@ -218,11 +218,12 @@ def test_per_point_arrays_join_the_data():
     y = 2.5 * np.exp(-1.3 * x) * resp + 0.7 * bkg + 0.01 * rng.standard_normal(x.size)
 
     def model(x, a, b, c):
-        return a * np.exp(-b * x) * resp + c * bkg + 0 * (bkg > 0.25)
+        return a * np.exp(-b * x) * resp + c * np.where(bkg > 0.25, bkg, bkg)
 
     r = nlsqc.curve_fit(model, x, y, p0=[2, 1, 0.5])
     stacked = np.vstack([x, resp, bkg])
-    ref = nlsqc.curve_fit(lambda v, a, b, c: a * np.exp(-b * v[0]) * v[1] + c * v[2] + 0 * (v[2] > 0.25),
+    stacked = np.vstack([x, resp, bkg > 0.25, bkg])
+    ref = nlsqc.curve_fit(lambda v, a, b, c: a * np.exp(-b * v[0]) * v[1] + c * np.where(v[2], v[3], v[3]),
                           stacked, y, p0=[2, 1, 0.5])
     np.testing.assert_array_equal(r.popt, ref.popt)
     np.testing.assert_array_equal(r.pcov, ref.pcov)
