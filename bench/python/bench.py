@@ -10,7 +10,8 @@ build, kernel from the disk cache or compiled); "nlsqc" the best of the
 calls after it. SciPy runs lm and trf with its default finite-difference
 Jacobian and lm with the analytic Jacobian (peer_scipy.py's functions), up
 to SCIPY_MAX points (default all). Prints a table; the ratio is the fastest
-SciPy variant's time over nlsqc's.
+SciPy variant's time over nlsqc's. Then bench/batch's 1-D case from Python:
+nlsqc.fit_batch on 10^5 Gaussians against a loop of SciPy's curve_fit.
 """
 import os
 import sys
@@ -84,6 +85,34 @@ def main():
         print(f"{name:<10} {m:>9} {t * 1e3:9.2f}m {first} {cell('lm')} {cell('trf')} {cell('lm-jac')} "
               f"{best / t:9.1f}x {dp:8.1e}")
     print("times in ms (m); dp: the largest parameter difference to SciPy's in units of max(|p|, sigma_p)")
+    batch()
+
+
+def batch(nfits=100000, scipy_fits=2000):
+    """bench/batch's 1-D case from Python: 4-parameter Gaussians with
+    background, 32 points each, fit_batch against a curve_fit loop."""
+    rng = np.random.default_rng(11)
+    x = np.linspace(-3, 3, 32)
+    truth = np.column_stack([rng.uniform(1, 3, nfits), rng.uniform(-1, 1, nfits), rng.uniform(0.5, 1.2, nfits),
+                             rng.uniform(0, 0.5, nfits)])
+
+    def g(x, a, mu, w, bg):
+        return a * np.exp(-0.5 * ((x - mu) / w) ** 2) + bg
+    y = g(x[None, :], *truth.T[:, :, None]) + 0.05 * rng.standard_normal((nfits, x.size))
+    p0 = truth * rng.uniform(0.9, 1.1, truth.shape)
+    print(f"\nbatches: {nfits} fits of a 1-D Gaussian with background (4 parameters, 32 points)")
+    scipy_tols = dict(ftol=1.49012e-8, xtol=1.49012e-8, gtol=0.0)  # leastsq's defaults, as bench/batch
+    for method in ("lm", "trf"):
+        for label, tols in (("tolerances 1e-15 (nlsq's)", {}), ("SciPy's tolerances", scipy_tols)):
+            nlsqc.fit_batch(g, x, y[:1000], p0=p0[:1000], method=method, **tols)  # the trace, the kernel
+            t, r = timed(lambda: nlsqc.fit_batch(g, x, y, p0=p0, method=method, **tols), 2)
+            print(f"  nlsqc.fit_batch {method:<3} {label:<26} {nfits / t:10.3g} fits/s  ({r.converged} converged, "
+                  f"mean nfev {r.nfev.mean():.1f}, {r.threads} threads, {r.backend})")
+    t0 = time.perf_counter()
+    for i in range(scipy_fits):
+        scipy_curve_fit(g, x, y[i], p0=p0[i])
+    t = time.perf_counter() - t0
+    print(f"  scipy curve_fit loop (lm, {scipy_fits} fits) {scipy_fits / t:10.3g} fits/s")
 
 
 if __name__ == "__main__":

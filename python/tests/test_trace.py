@@ -235,3 +235,11 @@ def test_per_point_arrays_join_the_data():
         nlsqc.curve_fit(model, x[:50], y[:50], p0=[2, 1, 0.5])
     with pytest.raises(nlsqc.TraceError, match="per-point array"):
         nlsqc.model(model)
+
+
+def test_a_jax_style_model_with_nlsqc_np_as_jnp():
+    import nlsqc.np as jnp
+
+    def model(x, a, mu, s, c):  # as NLSQ's examples write it, with jnp
+        return a * jnp.exp(-((x - mu) ** 2) / (2 * s ** 2)) + jnp.where(x > 0, c, c)
+    check(model, p=np.array([1.5, 0.4, 0.3, 0.2]))
