@@ -156,8 +156,9 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     data = _lib.Data(x=_lib.dptr(x) if x.size else None, y=_lib.dptr(y), m=m, sigma=_lib.dptr(s), sigma_kind=kind)
     res = ctypes.POINTER(_lib.Result)()
     err = _lib.Error()
-    st = _lib.lib.nlsq_curve_fit(model.ptr, ctypes.byref(data), ctypes.byref(call.opt), ctypes.byref(res),
-                                 ctypes.byref(err))
+    with call.running():
+        st = _lib.lib.nlsq_curve_fit(model.ptr, ctypes.byref(data), ctypes.byref(call.opt), ctypes.byref(res),
+                                     ctypes.byref(err))
     if st != _lib.OK:
         call.reraise()
         raise_status(st, err)

@@ -1,5 +1,7 @@
 """Keyword arguments -> nlsq_options, and the callbacks that may raise."""
+import contextlib
 import math
+import sys
 import warnings
 
 import numpy
@@ -27,6 +29,7 @@ class Call:
         kwargs = dict(kwargs or {})
         self.keep = []
         self.error = None
+        self.trampolines = []
         self.n = n
         self.names = list(param_names)
         opt = _lib.lib.nlsq_options_default()
@@ -121,6 +124,8 @@ class Call:
         n = self.n
 
         def trampoline(_user, iteration, cost, params, grad_norm, step_norm):
+            if self.error is not None:
+                return 1
             try:
                 p = numpy.ctypeslib.as_array(params, shape=(n,)).copy()
                 return 1 if fn(iteration, cost, p, grad_norm, step_norm) else 0
@@ -129,6 +134,7 @@ class Call:
                 return 1
 
         cb = _lib.CALLBACK(trampoline)
+        self.trampolines.append(trampoline)
         self.keep.append(cb)
         self.opt.callback = cb
 
@@ -137,6 +143,8 @@ class Call:
             raise TypeError("progress must be callable: progress(info) with info a dict")
 
         def trampoline(_user, p):
+            if self.error is not None:
+                return 1
             try:
                 q = p.contents
                 info = {"pass": q.pass_, "iteration": q.iteration, "pass_fraction": q.pass_fraction,
@@ -148,10 +156,35 @@ class Call:
                 return 1
 
         cb = _lib.PROGRESS(trampoline)
+        self.trampolines.append(trampoline)
         self.keep.append(cb)
         self.opt.progress = cb
         if interval is not None:
             self.opt.progress_interval = _positive(interval, "progress_interval")
+
+    @contextlib.contextmanager
+    def running(self):
+        """Around the C call: an exception raised as a callback is entered
+        -- KeyboardInterrupt from Ctrl-C, whose handler Python runs at the
+        first instruction of a function, before any `try` -- reaches
+        ctypes, which only reports it as unraisable. Catch those reports
+        for our callbacks; the next call of the callback then stops the fit
+        and the exception is raised when the fit returns."""
+        if not self.trampolines:
+            yield
+            return
+        previous = sys.unraisablehook
+
+        def hook(u):
+            if self.error is None and any(u.object is t for t in self.trampolines):
+                self.error = u.exc_value
+            else:
+                previous(u)
+        sys.unraisablehook = hook
+        try:
+            yield
+        finally:
+            sys.unraisablehook = previous
 
     def reraise(self):
         if self.error is not None:

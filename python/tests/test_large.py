@@ -124,3 +124,24 @@ def test_fit_chunks_from_a_generator(tmp_path):
         nlsqc.fit_chunks(decay, iter([]), p0=[2, 1, 0], spool_dir=str(tmp_path))
     with pytest.raises(ValueError, match="chunk 1"):
         nlsqc.fit_chunks(decay, iter([(x[:3], y[:3]), (x[:3], y[:2])]), p0=[2, 1, 0], spool_dir=str(tmp_path))
+
+
+def test_ctrl_c_stops_a_long_fit():
+    import signal
+    import threading
+    import time
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("needs Python's own SIGINT handler on the main thread")
+    x = np.linspace(0, 5, 4_000_000)
+    y = decay(x, 2.5, 1.3, 0.5) + 0.01 * np.sin(50 * x)
+    timer = threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            nlsqc.curve_fit_large(decay, x, y, p0=[2, 1, 0], max_nfev=100000, ftol=0, xtol=0, gtol=0, backend="interp",
+                                  threads=1)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - t0 < 5
