@@ -4,6 +4,8 @@
 #      test_scipy_cuda: the GPU results agree with the CPU and NIST,
 #      float32 mode within its bound, the same bits on every run, 10^8
 #      points on the GPU;
+#      and python/tests/test_gpu.py (the Python package on the GPU) where
+#      Python with NumPy and pytest is installed;
 #   2. bench_gpu: the four reference models at 10^5 ... 10^8 points on the
 #      GPU (float64 and float32) and on all CPU cores, the pass's bytes per
 #      second against a device-to-device copy measured in the same run; and
@@ -41,6 +43,14 @@ step build "$limit" bash -c 'cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader || true
 step devices 60 ./build-gpu/tools/nlsq devices
 step tests "$limit" bash -c 'cd build-gpu && ctest -R "^(test_cuda|test_nist_cuda|test_scipy_cuda|test_batch)$" --output-on-failure -V'
+# the Python package on the GPU (python/tests/test_gpu.py), where Python 3
+# with NumPy and pytest is there
+if /usr/bin/python3 -c "import numpy, pytest" 2>/dev/null; then
+    step python-gpu "$limit" env NLSQ_LIBRARY="$PWD/build-gpu/libnlsq.so.0" PYTHONPATH="$PWD/python" \
+        PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs python/tests/test_gpu.py
+else
+    echo "note: no Python 3 with NumPy and pytest here: python/tests/test_gpu.py not run"
+fi
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 step bench "$limit" ./build-gpu/bench/bench_gpu 1e5,1e6,1e7 decay,gauss_lin,gauss2d,gauss3 --write "$data"
