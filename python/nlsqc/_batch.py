@@ -46,6 +46,15 @@ def _per_fit(a, nfits, n, what, keep):
     return None, v
 
 
+def _each_fit(a, nfits, n, what):
+    """A bound given per fit, shared or scalar, as (nfits, n)."""
+    try:
+        return numpy.broadcast_to(numpy.asarray(a, dtype=float), (nfits, n))
+    except ValueError:
+        raise ValueError(f"{what} have shape {numpy.shape(a)}; they must be a scalar, ({n},) or ({nfits}, {n})") \
+            from None
+
+
 def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.inf), method=None, *,
               x_shared=None, nan_policy=None, absolute_sigma=False, pcov=False, fixed=None, **kwargs):
     """Fit one model to many curves at once, spread over all cores (or on a
@@ -66,7 +75,8 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
     (or None), status, success, cost, chi2, nit, nfev, m per fit, and
     converged, failed, seconds, threads, backend, device for the batch.
     """
-    ragged = isinstance(ydata, (list, tuple)) and not numpy.isscalar(ydata[0] if len(ydata) else 0) and \
+    # a list of 1-D curves of different lengths; equal lengths make a 2-D array
+    ragged = isinstance(ydata, (list, tuple)) and len(ydata) > 0 and numpy.ndim(ydata[0]) == 1 and \
         len({numpy.size(r) for r in ydata}) > 1
     keep = []
     if ragged:
@@ -148,13 +158,12 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
         if sig.size != total:
             raise ValueError(f"sigma has {sig.size} values; ydata has {total}")
     p0_shared, p0_each = _per_fit(p0, nfits, n, "p0", keep)
-    lb, ub = bounds if not (hasattr(bounds, "lb")) else (bounds.lb, bounds.ub)
-    if numpy.ndim(lb) == 2 or numpy.ndim(ub) == 2:
-        lb_shared, lb_each = _per_fit(numpy.broadcast_to(numpy.asarray(lb, float), (nfits, n)), nfits, n, "lb", keep)
-        ub_shared, ub_each = _per_fit(numpy.broadcast_to(numpy.asarray(ub, float), (nfits, n)), nfits, n, "ub", keep)
-        shared_bounds = None
+    lb, ub = (bounds.lb, bounds.ub) if hasattr(bounds, "lb") else bounds
+    lb_each = ub_each = shared_bounds = None
+    if numpy.ndim(lb) == 2 or numpy.ndim(ub) == 2:  # per fit: each fit checks its own
+        lb_each = _per_fit(_each_fit(lb, nfits, n, "lower bounds"), nfits, n, "lower bounds", keep)[1]
+        ub_each = _per_fit(_each_fit(ub, nfits, n, "upper bounds"), nfits, n, "upper bounds", keep)[1]
     else:
-        lb_each = ub_each = None
         shared_bounds = prepare_bounds((lb, ub), n)
     call = Call(n, model.param_names, p0=p0_shared, bounds=shared_bounds, method=method, kwargs=kwargs,
                 fname="fit_batch")

@@ -108,3 +108,5 @@ def test_refusals():
         nlsqc.fit_batch(gauss, x, y, p0=p0, sigma=np.ones(3))
     with pytest.raises(ValueError):
         nlsqc.fit_batch(gauss, x, y, p0=p0, device="cuda:all")
+    with pytest.raises(ValueError, match="lower bounds have shape"):
+        nlsqc.fit_batch(gauss, x, y, p0=p0, bounds=(np.zeros((3, 4)), np.inf))
