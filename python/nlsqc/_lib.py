@@ -21,11 +21,6 @@ c_uchar_p = ctypes.POINTER(ctypes.c_ubyte)
 
 # nlsq_status
 OK = 0
-STATUS_NAMES = (
-    "OK", "INVALID_ARGUMENT", "NOMEM", "SYNTAX", "BAD_CHAR", "BAD_NUMBER",
-    "UNKNOWN_FUNCTION", "ARITY", "TYPE", "UNDEFINED_NAME", "REDEFINED",
-    "NAME_CONFLICT", "LIMIT", "BUILDER", "DATA", "BOUNDS", "MODEL_NONFINITE",
-)
 ERR_NOMEM = 2
 
 METHODS = {"auto": 0, "trf": 1, "lm": 2, "dogbox": 3}
@@ -62,8 +57,6 @@ class Progress(ctypes.Structure):
 
 
 PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
-FILL = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
-                        ctypes.POINTER(c_double_p))
 
 
 class Options(ctypes.Structure):
