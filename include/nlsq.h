@@ -42,12 +42,20 @@
 extern "C" {
 #endif
 
+/* Marks the library's public functions. The library is built with
+   -fvisibility=hidden, so everything without it stays inside. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NLSQ_API __attribute__((visibility("default")))
+#else
+#define NLSQ_API
+#endif
+
 #define NLSQ_VERSION_MAJOR 0
 #define NLSQ_VERSION_MINOR 1
 #define NLSQ_VERSION_PATCH 0
 
 /* The library's version as "MAJOR.MINOR.PATCH". */
-const char *nlsq_version(void);
+NLSQ_API const char *nlsq_version(void);
 
 /* ------------------------------------------------------------------------
  * Status and errors
@@ -99,7 +107,7 @@ typedef struct nlsq_error {
 } nlsq_error;
 
 /* A short fixed name for a status, e.g. "syntax error". Never NULL. */
-const char *nlsq_status_str(nlsq_status status);
+NLSQ_API const char *nlsq_status_str(nlsq_status status);
 
 /* ------------------------------------------------------------------------
  * The model language
@@ -192,30 +200,30 @@ typedef struct nlsq_model_options {
 } nlsq_model_options;
 
 /* vars = "x", params = NULL. */
-nlsq_model_options nlsq_model_options_default(void);
+NLSQ_API nlsq_model_options nlsq_model_options_default(void);
 
 /*
  * Parse `text` (NUL-terminated) into a model with its exact Jacobian.
  * `opt` may be NULL for the defaults. On success *out owns a new model; on
  * failure *out is NULL and `err` names the problem and its position.
  */
-nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt,
+NLSQ_API nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt,
                              nlsq_model **out, nlsq_error *err);
 
 /* As nlsq_model_parse, for `len` bytes that need not end in NUL; a NUL byte
    inside them is an error (NLSQ_ERR_BAD_CHAR) with its position. */
-nlsq_status nlsq_model_parse_n(const char *text, size_t len,
+NLSQ_API nlsq_status nlsq_model_parse_n(const char *text, size_t len,
                                const nlsq_model_options *opt,
                                nlsq_model **out, nlsq_error *err);
 
-void nlsq_model_free(nlsq_model *model);
+NLSQ_API void nlsq_model_free(nlsq_model *model);
 
 /* Counts and names. Names are owned by the model; an index out of range
    gives NULL. */
-int nlsq_model_num_params(const nlsq_model *model);
-int nlsq_model_num_vars(const nlsq_model *model);
-const char *nlsq_model_param_name(const nlsq_model *model, int index);
-const char *nlsq_model_var_name(const nlsq_model *model, int index);
+NLSQ_API int nlsq_model_num_params(const nlsq_model *model);
+NLSQ_API int nlsq_model_num_vars(const nlsq_model *model);
+NLSQ_API const char *nlsq_model_param_name(const nlsq_model *model, int index);
+NLSQ_API const char *nlsq_model_var_name(const nlsq_model *model, int index);
 
 /*
  * Evaluate the model and its Jacobian at `npoints` points for parameters
@@ -233,7 +241,7 @@ const char *nlsq_model_var_name(const nlsq_model *model, int index);
  * 4 ulp) when the CPU has AVX2 and FMA, scalar libm otherwise, or always
  * scalar libm when the environment sets NLSQ_VECTOR_MATH=off.
  */
-nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params,
+NLSQ_API nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params,
                             const double *x, size_t npoints,
                             double *f, double *J, nlsq_error *err);
 
@@ -247,7 +255,7 @@ nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params,
  * strong-zero products show as plain products. Returns the length the full
  * text needs, excluding the NUL; 0 for bad arguments.
  */
-size_t nlsq_model_format(const nlsq_model *model, int which, char *buf, size_t size);
+NLSQ_API size_t nlsq_model_format(const nlsq_model *model, int which, char *buf, size_t size);
 
 /* What the scheduled program does per point and per evaluation. */
 typedef struct nlsq_model_stats {
@@ -258,7 +266,7 @@ typedef struct nlsq_model_stats {
     int slots;               /* per-point temporaries (blocks of points)   */
 } nlsq_model_stats;
 
-nlsq_status nlsq_model_get_stats(const nlsq_model *model,
+NLSQ_API nlsq_status nlsq_model_get_stats(const nlsq_model *model,
                                  nlsq_model_stats *stats, nlsq_error *err);
 
 /*
@@ -266,7 +274,7 @@ nlsq_status nlsq_model_get_stats(const nlsq_model *model,
  * bytes including the NUL; truncated output still ends in NUL). Returns
  * the length the full text needs, excluding the NUL, or 0 on bad arguments.
  */
-size_t nlsq_model_dump(const nlsq_model *model, char *buf, size_t size);
+NLSQ_API size_t nlsq_model_dump(const nlsq_model *model, char *buf, size_t size);
 
 /* ------------------------------------------------------------------------
  * Building a model from calls
@@ -310,31 +318,31 @@ typedef enum nlsq_op {
 } nlsq_op;
 
 /* The language's name of an op ("exp", "+", "where", ...), or NULL. */
-const char *nlsq_op_name(nlsq_op op);
+NLSQ_API const char *nlsq_op_name(nlsq_op op);
 /* Number of arguments of an op (1, 2 or 3), or 0 for an invalid op. */
-int nlsq_op_arity(nlsq_op op);
+NLSQ_API int nlsq_op_arity(nlsq_op op);
 
-nlsq_status nlsq_builder_new(nlsq_builder **out, nlsq_error *err);
-void nlsq_builder_free(nlsq_builder *b);
+NLSQ_API nlsq_status nlsq_builder_new(nlsq_builder **out, nlsq_error *err);
+NLSQ_API void nlsq_builder_free(nlsq_builder *b);
 
 /* A variable or parameter by name; the first call for a name declares it
    and fixes its index (declaration order). A name may not be both. */
-nlsq_expr nlsq_builder_var(nlsq_builder *b, const char *name);
-nlsq_expr nlsq_builder_param(nlsq_builder *b, const char *name);
+NLSQ_API nlsq_expr nlsq_builder_var(nlsq_builder *b, const char *name);
+NLSQ_API nlsq_expr nlsq_builder_param(nlsq_builder *b, const char *name);
 /* A constant; any double, including inf and NaN. */
-nlsq_expr nlsq_builder_const(nlsq_builder *b, double value);
+NLSQ_API nlsq_expr nlsq_builder_const(nlsq_builder *b, double value);
 /* An operation of the right arity; argument types are checked
    (conditions only where the op takes conditions). */
-nlsq_expr nlsq_builder_op1(nlsq_builder *b, nlsq_op op, nlsq_expr a);
-nlsq_expr nlsq_builder_op2(nlsq_builder *b, nlsq_op op, nlsq_expr a, nlsq_expr c);
-nlsq_expr nlsq_builder_where(nlsq_builder *b, nlsq_expr cond, nlsq_expr a, nlsq_expr c);
+NLSQ_API nlsq_expr nlsq_builder_op1(nlsq_builder *b, nlsq_op op, nlsq_expr a);
+NLSQ_API nlsq_expr nlsq_builder_op2(nlsq_builder *b, nlsq_op op, nlsq_expr a, nlsq_expr c);
+NLSQ_API nlsq_expr nlsq_builder_where(nlsq_builder *b, nlsq_expr cond, nlsq_expr a, nlsq_expr c);
 
 /*
  * Make a model whose value is `root` (a number, not a condition). The
  * builder stays usable. Fails with the builder's first error if any call
  * failed, or NLSQ_ERR_INVALID_ARGUMENT for a bad root.
  */
-nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root,
+NLSQ_API nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root,
                                 nlsq_model **out, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
@@ -530,7 +538,7 @@ typedef struct nlsq_options {
                                1e-4. The CPU ignores it.                 */
 } nlsq_options;
 
-nlsq_options nlsq_options_default(void);
+NLSQ_API nlsq_options nlsq_options_default(void);
 
 /*
  * Termination status, as SciPy's least_squares:
@@ -581,7 +589,7 @@ typedef struct nlsq_result {
     double *residuals;    /* m weighted residuals if keep_residuals, else NULL */
 } nlsq_result;
 
-void nlsq_result_free(nlsq_result *result);
+NLSQ_API void nlsq_result_free(nlsq_result *result);
 
 /*
  * Fit `model` to `data`. opt may be NULL for the defaults. On success
@@ -590,7 +598,7 @@ void nlsq_result_free(nlsq_result *result);
  * Errors (bad input, a model that is NaN at p0, ...) return a status and
  * leave *out NULL.
  */
-nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
+NLSQ_API nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
                            nlsq_result **out, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
@@ -616,7 +624,7 @@ typedef struct nlsq_source nlsq_source;
 
 /* Caller arrays cols[0..ncols) of nrows values each, read in place (no
    copy): they must outlive the source. */
-nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t nrows,
+NLSQ_API nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t nrows,
                                     nlsq_source **out, nlsq_error *err);
 
 /* A NumPy .npy file, memory-mapped: float64 or float32, either byte order,
@@ -624,7 +632,7 @@ nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t
    float64 in Fortran order is read in place; the other layouts are
    converted window by window. Mapped pages are given back after use, so
    resident memory stays small however large the file. */
-nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error *err);
 
 typedef enum nlsq_dtype { NLSQ_FLOAT64 = 0, NLSQ_FLOAT32 } nlsq_dtype;
 
@@ -643,8 +651,8 @@ typedef struct nlsq_raw_layout {
     size_t offset;          /* bytes before the data, default 0             */
 } nlsq_raw_layout;
 
-nlsq_raw_layout nlsq_raw_layout_default(void);
-nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout, nlsq_source **out,
+NLSQ_API nlsq_raw_layout nlsq_raw_layout_default(void);
+NLSQ_API nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout, nlsq_source **out,
                                  nlsq_error *err);
 
 /*
@@ -663,8 +671,8 @@ typedef struct nlsq_text_options {
                                named by the text file's identity            */
 } nlsq_text_options;
 
-nlsq_text_options nlsq_text_options_default(void);
-nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
+NLSQ_API nlsq_text_options nlsq_text_options_default(void);
+NLSQ_API nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
                                   nlsq_error *err);
 
 /* A caller callback that fills rows [first, first+count) of the columns
@@ -675,25 +683,25 @@ nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt
    same values. */
 typedef int (*nlsq_fill_fn)(void *user, size_t first, size_t count, double *const *cols);
 
-nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill, void *user, int thread_safe,
+NLSQ_API nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill, void *user, int thread_safe,
                                       nlsq_source **out, nlsq_error *err);
 
 /* The columns of several sources with the same row count side by side
    (x.npy, y.npy, sigma.npy as one table). On success the joined source
    owns the parts and frees them; on failure they stay the caller's. */
-nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err);
 
-size_t nlsq_source_rows(const nlsq_source *src);
-int nlsq_source_columns(const nlsq_source *src);
+NLSQ_API size_t nlsq_source_rows(const nlsq_source *src);
+NLSQ_API int nlsq_source_columns(const nlsq_source *src);
 /* A column's name: the header of a text table, else "1", "2", ... */
-const char *nlsq_source_column_name(const nlsq_source *src, int col);
+NLSQ_API const char *nlsq_source_column_name(const nlsq_source *src, int col);
 /* Rows [first, first+count) of column `col` into out[count]. */
-nlsq_status nlsq_source_read(nlsq_source *src, int col, size_t first, size_t count, double *out,
+NLSQ_API nlsq_status nlsq_source_read(nlsq_source *src, int col, size_t first, size_t count, double *out,
                              nlsq_error *err);
 /* A description for messages: "big.npy: 1000000 x 2 float64, Fortran
    order, mapped". */
-const char *nlsq_source_describe(const nlsq_source *src);
-void nlsq_source_free(nlsq_source *src);
+NLSQ_API const char *nlsq_source_describe(const nlsq_source *src);
+NLSQ_API void nlsq_source_free(nlsq_source *src);
 
 /* Which columns of a source the fit reads. */
 typedef struct nlsq_columns {
@@ -705,7 +713,7 @@ typedef struct nlsq_columns {
                                > 0 (matters with absolute_sigma); 0: none   */
 } nlsq_columns;
 
-nlsq_columns nlsq_columns_default(void);
+NLSQ_API nlsq_columns nlsq_columns_default(void);
 
 /*
  * Fit `model` to a source: everything nlsq_curve_fit does (methods,
@@ -727,12 +735,12 @@ nlsq_columns nlsq_columns_default(void);
  * again on resume), and a checkpoint of another model, other options or
  * other data is refused.
  */
-nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+NLSQ_API nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
                             const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
 
 /* The working memory nlsq_fit_source will use with these arguments, in
    bytes: thread buffers, chunk triangles, kept residuals; not the data. */
-nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, const nlsq_columns *cols,
+NLSQ_API nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, const nlsq_columns *cols,
                             const nlsq_options *opt, size_t *bytes, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
@@ -777,7 +785,7 @@ typedef struct nlsq_batch {
     const unsigned char *fixed;  /* nfits x n, or NULL: opt->fixed          */
 } nlsq_batch;
 
-nlsq_batch nlsq_batch_default(void);
+NLSQ_API nlsq_batch nlsq_batch_default(void);
 
 /* Per-fit status beyond the solver's (-2 .. 4 as nlsq_result.status):
    the fit did not run, and its popt is its start point (NaN if none). */
@@ -792,7 +800,7 @@ enum {
 };
 
 /* A sentence for a per-fit status. */
-const char *nlsq_fit_status_message(int status);
+NLSQ_API const char *nlsq_fit_status_message(int status);
 
 /* What to compute besides popt, status, cost, chi2, nit, nfev, m. */
 enum { NLSQ_BATCH_PERR = 1, NLSQ_BATCH_PCOV = 2 };
@@ -827,7 +835,7 @@ typedef struct nlsq_batch_result {
                                   the CPU ran a batch a GPU was asked for */
 } nlsq_batch_result;
 
-void nlsq_batch_result_free(nlsq_batch_result *r);
+NLSQ_API void nlsq_batch_result_free(nlsq_batch_result *r);
 
 /*
  * Fit every fit of `batch`. opt (NULL: the defaults) applies to all fits:
@@ -851,7 +859,7 @@ void nlsq_batch_result_free(nlsq_batch_result *r);
  * device_note says why; "auto" and "cpu" run on the CPU; "cuda:all" is
  * refused (a batch runs on one GPU).
  */
-nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
+NLSQ_API nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
                            unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
@@ -873,7 +881,7 @@ typedef struct nlsq_device {
  * error: *count is 0 and `why` (when not NULL) says why there is none —
  * no driver, no device, a driver too old. The CPU is always available.
  */
-nlsq_status nlsq_devices(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_devices(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err);
 
 #ifdef __cplusplus
 }

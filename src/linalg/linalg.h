@@ -14,8 +14,10 @@
  * dimension lda) into the nc x nc upper-triangular R (leading dimension
  * ldr) by Householder reflections: afterwards R is the triangular factor
  * of [R; A]. A is overwritten. Rows of R may end up with either sign.
+ * Hidden by name: GCC gives the ifunc of its target clones default
+ * visibility whatever -fvisibility says.
  */
-void qr_fold(double *R, size_t ldr, int nc, double *A, size_t lda, size_t rows);
+__attribute__((visibility("hidden"))) void qr_fold(double *R, size_t ldr, int nc, double *A, size_t lda, size_t rows);
 
 /* R1 <- triangular factor of [R1; R2], both nc x nc upper triangular;
    R2 is overwritten. */
