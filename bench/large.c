@@ -167,7 +167,7 @@ static int fit_file(const char *path)
     nlsq_source *file = NULL, *sigma = NULL, *both = NULL;
     nlsq_error e;
     if (nlsq_source_open_npy(path, &file, &e) != NLSQ_OK ||
-        nlsq_source_from_callback(1, nlsq_source_rows(file), sigma_fill, NULL, 1, &sigma, &e) != NLSQ_OK) {
+        nlsq_source_from_callback(1, nlsq_source_num_rows(file), sigma_fill, NULL, 1, &sigma, &e) != NLSQ_OK) {
         fprintf(stderr, "%s\n", e.message);
         return 1;
     }
@@ -190,7 +190,7 @@ static int fit_file(const char *path)
         fprintf(stderr, "%s\n", e.message);
         return 1;
     }
-    print_result("file", nlsq_source_rows(both), now() - t0, r);
+    print_result("file", nlsq_source_num_rows(both), now() - t0, r);
     nlsq_result_free(r);
     nlsq_model_free(model);
     nlsq_source_free(both);

@@ -541,13 +541,32 @@ typedef struct nlsq_options {
 NLSQ_API nlsq_options nlsq_options_default(void);
 
 /*
- * Termination status, as SciPy's least_squares:
- *   -2 stopped by the callback      1 gtol satisfied
- *   -1 bad input (never returned;   2 ftol satisfied
- *      errors are nlsq_status)       3 xtol satisfied
- *    0 max_nfev reached             4 ftol and xtol satisfied
- * success = status > 0.
+ * How a fit ended. 0 .. 4 and -2 are SciPy's least_squares statuses (the
+ * same numbers, so results compare directly); -10 .. -12 are given only by
+ * nlsq_fit_batch to a fit that did not run, whose popt is then its start
+ * point (NaN if none). Errors of a call are nlsq_status, never these.
+ * A fit succeeded when its status is > 0.
  */
+typedef enum nlsq_fit_status {
+    NLSQ_FIT_NONFINITE = -12,  /* the model or its Jacobian is NaN/Inf at
+                                  the start point                           */
+    NLSQ_FIT_BAD_DATA = -11,   /* NaN/Inf in its x, y or sigma (nan_policy
+                                  raise), sigma <= 0, fewer usable points
+                                  than lm needs, or none                   */
+    NLSQ_FIT_BAD_INPUT = -10,  /* p0 outside its bounds, lower >= upper,
+                                  every parameter fixed, lm with bounds     */
+    NLSQ_FIT_STOPPED = -2,     /* the callback asked to stop                */
+    NLSQ_FIT_MAX_NFEV = 0,     /* max_nfev evaluations reached              */
+    NLSQ_FIT_GTOL = 1,         /* gtol satisfied                            */
+    NLSQ_FIT_FTOL = 2,         /* ftol satisfied                            */
+    NLSQ_FIT_XTOL = 3,         /* xtol satisfied                            */
+    NLSQ_FIT_FTOL_XTOL = 4     /* ftol and xtol satisfied                   */
+} nlsq_fit_status;
+
+/* A sentence for a fit status, SciPy's words where SciPy has one. Never
+   NULL (a value outside the enum gets "unknown status"). */
+NLSQ_API const char *nlsq_fit_status_str(nlsq_fit_status status);
+
 typedef struct nlsq_result {
     int n;                /* parameters (fixed ones included)                */
     int n_free;           /* parameters fitted                               */
@@ -569,8 +588,10 @@ typedef struct nlsq_result {
     double aic, bic;      /* m log(chi2/m) + 2k, m log(chi2/m) + k log m     */
     double grad_norm;     /* first-order optimality at popt                  */
     int nfev, njev, nit;
-    int status, success;
-    char message[200];
+    nlsq_fit_status status;
+    int success;          /* status > 0                                      */
+    char message[200];    /* nlsq_fit_status_str(status), or the reason the
+                             fit stopped in more words                      */
     nlsq_method method;   /* the method actually used                        */
     int threads;          /* threads the passes ran on                       */
     char backend[8];      /* "jit" when the final passes ran compiled code,
@@ -691,8 +712,8 @@ NLSQ_API nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fil
    owns the parts and frees them; on failure they stay the caller's. */
 NLSQ_API nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err);
 
-NLSQ_API size_t nlsq_source_rows(const nlsq_source *src);
-NLSQ_API int nlsq_source_columns(const nlsq_source *src);
+NLSQ_API size_t nlsq_source_num_rows(const nlsq_source *src);
+NLSQ_API int nlsq_source_num_columns(const nlsq_source *src);
 /* A column's name: the header of a text table, else "1", "2", ... */
 NLSQ_API const char *nlsq_source_column_name(const nlsq_source *src, int col);
 /* Rows [first, first+count) of column `col` into out[count]. */
@@ -787,23 +808,12 @@ typedef struct nlsq_batch {
 
 NLSQ_API nlsq_batch nlsq_batch_default(void);
 
-/* Per-fit status beyond the solver's (-2 .. 4 as nlsq_result.status):
-   the fit did not run, and its popt is its start point (NaN if none). */
-enum {
-    NLSQ_FIT_BAD_INPUT = -10,  /* p0 outside its bounds, lower >= upper,
-                                  every parameter fixed, lm with bounds     */
-    NLSQ_FIT_BAD_DATA = -11,   /* NaN/Inf in its x, y or sigma (nan_policy
-                                  raise), sigma <= 0, fewer usable points
-                                  than lm needs, or none                   */
-    NLSQ_FIT_NONFINITE = -12   /* the model or its Jacobian is NaN/Inf at
-                                  the start point                           */
-};
-
-/* A sentence for a per-fit status. */
-NLSQ_API const char *nlsq_fit_status_message(int status);
-
-/* What to compute besides popt, status, cost, chi2, nit, nfev, m. */
-enum { NLSQ_BATCH_PERR = 1, NLSQ_BATCH_PCOV = 2 };
+/* What nlsq_fit_batch computes besides popt, status, cost, chi2, nit,
+   nfev and m: a bitwise or of these. */
+typedef enum nlsq_batch_output {
+    NLSQ_BATCH_PERR = 1,       /* standard errors                           */
+    NLSQ_BATCH_PCOV = 2        /* covariance matrices (and standard errors) */
+} nlsq_batch_output;
 
 typedef struct nlsq_batch_result {
     size_t nfits;
@@ -815,7 +825,7 @@ typedef struct nlsq_batch_result {
                                   _PCOV, else NULL                         */
     double *pcov;              /* nfits x n x n row-major, with
                                   NLSQ_BATCH_PCOV, as nlsq_result.pcov     */
-    int *status;               /* nfits: solver status or NLSQ_FIT_*        */
+    nlsq_fit_status *status;   /* nfits                                     */
     unsigned char *pcov_valid; /* nfits: 0 when the covariance could not be
                                   estimated (a singular Jacobian, no dof)  */
     double *cost;              /* nfits: 1/2 sum rho(r^2) at popt           */
@@ -881,7 +891,7 @@ typedef struct nlsq_device {
  * error: *count is 0 and `why` (when not NULL) says why there is none —
  * no driver, no device, a driver too old. The CPU is always available.
  */
-NLSQ_API nlsq_status nlsq_devices(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_device_list(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err);
 
 #ifdef __cplusplus
 }

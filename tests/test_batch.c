@@ -376,8 +376,8 @@ static void test_batch_mixed_statuses(void)
     for (int i = 0; i < NF; i++) {
         int s = res->status[i];
         int ok = want[i] == 1 ? s > 0 : s == want[i];
-        CHECK_MSG(ok, "fit %d (%s): status %d (%s)", i, kind[i], s, nlsq_fit_status_message(s));
-        printf("    fit %d %-12s status %3d  %s%s\n", i, kind[i], s, nlsq_fit_status_message(s),
+        CHECK_MSG(ok, "fit %d (%s): status %d (%s)", i, kind[i], s, nlsq_fit_status_str(s));
+        printf("    fit %d %-12s status %3d  %s%s\n", i, kind[i], s, nlsq_fit_status_str(s),
                res->pcov_valid[i] ? "" : " (no covariance)");
     }
     /* "singular" (rank 1): trf converges, and its pcov is SciPy's
@@ -936,7 +936,7 @@ static void test_batch_refusals(void)
           r->converged == 0);
     nlsq_batch_result_free(r);
     nlsq_batch_result_free(NULL);
-    CHECK(strstr(nlsq_fit_status_message(NLSQ_FIT_BAD_DATA), "NaN") != NULL);
+    CHECK(strstr(nlsq_fit_status_str(NLSQ_FIT_BAD_DATA), "NaN") != NULL);
     nlsq_model_free(model);
 }
 

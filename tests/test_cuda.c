@@ -63,7 +63,7 @@ static void test_a_missing_driver_is_reported_cleanly(void)
     nlsq_model_free(m);
 }
 
-/* The public list (nlsq_devices) says what the loader says. */
+/* The public list (nlsq_device_list) says what the loader says. */
 static void test_the_public_device_list(void)
 {
     cuda_device_info dev[8];
@@ -72,7 +72,7 @@ static void test_the_public_device_list(void)
     nlsq_device pub[8];
     int count = -1;
     nlsq_error e;
-    CHECK(nlsq_devices(pub, 8, &count, pub_why, sizeof pub_why, &e) == NLSQ_OK);
+    CHECK(nlsq_device_list(pub, 8, &count, pub_why, sizeof pub_why, &e) == NLSQ_OK);
     if (n < 0) {
         CHECK(count == 0);
         CHECK_MSG(strcmp(pub_why, why) == 0, "'%s' against '%s'", pub_why, why);
@@ -87,12 +87,12 @@ static void test_the_public_device_list(void)
         }
     }
     /* counting only, and the refusals */
-    CHECK(nlsq_devices(NULL, 0, &count, NULL, 0, &e) == NLSQ_OK && count == (n < 0 ? 0 : n));
-    CHECK(nlsq_devices(pub, 8, NULL, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
-    CHECK(strstr(e.message, "nlsq_devices") != NULL);
-    CHECK(nlsq_devices(NULL, 3, &count, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
-    CHECK(nlsq_devices(pub, -1, &count, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
-    CHECK(nlsq_devices(pub, 8, &count, NULL, 10, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_device_list(NULL, 0, &count, NULL, 0, &e) == NLSQ_OK && count == (n < 0 ? 0 : n));
+    CHECK(nlsq_device_list(pub, 8, NULL, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(e.message, "nlsq_device_list") != NULL);
+    CHECK(nlsq_device_list(NULL, 3, &count, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_device_list(pub, -1, &count, NULL, 0, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_device_list(pub, 8, &count, NULL, 10, &e) == NLSQ_ERR_INVALID_ARGUMENT);
 }
 
 /* ---- every generated kernel compiles --------------------------------------------- */

@@ -262,7 +262,7 @@ static void test_every_source_gives_the_fit_of_the_arrays(void)
     write_npy("s.npy", &cols[2], 1, 0, 1, 0);
     nlsq_source *parts[3] = {open_npy("x.npy"), open_npy("y.npy"), open_npy("s.npy")};
     CHECK(nlsq_source_join(parts, 3, &s, &e) == NLSQ_OK);
-    CHECK(nlsq_source_columns(s) == 3 && nlsq_source_rows(s) == M);
+    CHECK(nlsq_source_num_columns(s) == 3 && nlsq_source_num_rows(s) == M);
     fit_and_compare(m, s, &c, ref, &o, "three .npy files joined");
     nlsq_source_free(s);
 

@@ -219,7 +219,7 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const loaded *L,
                 json_number(f, r->perr[i * n + j]);
             }
             fprintf(f, "}, \"status\": %d, \"success\": %s, \"message\": ", r->status[i], r->status[i] > 0 ? "true" : "false");
-            json_string(f, nlsq_fit_status_message(r->status[i]));
+            json_string(f, nlsq_fit_status_str(r->status[i]));
             fputs(", \"chi2\": ", f);
             json_number(f, r->chi2[i]);
             fputs(", \"redchi\": ", f);
@@ -262,7 +262,7 @@ static void summary(const cli *c, const batch_data *d, const loaded *L, const nl
         if (!count) continue;
         char id[64];
         fit_id(d, L, first, id, sizeof id);
-        fprintf(stderr, "  %8zu  status %3d  %s%s%s\n", count, order[k], nlsq_fit_status_message(order[k]),
+        fprintf(stderr, "  %8zu  status %3d  %s%s%s\n", count, order[k], nlsq_fit_status_str(order[k]),
                 order[k] <= 0 ? "  first: " : "", order[k] <= 0 ? id : "");
     }
     fprintf(stderr, "  converged %zu of %zu", r->converged, r->nfits);

@@ -827,8 +827,8 @@ static int open_large(const cli *c, nlsq_source **src)
 static int name_table(const nlsq_source *src, table *t)
 {
     memset(t, 0, sizeof *t);
-    t->ncols = nlsq_source_columns(src);
-    t->nrows = nlsq_source_rows(src);
+    t->ncols = nlsq_source_num_columns(src);
+    t->nrows = nlsq_source_num_rows(src);
     t->names = calloc((size_t)t->ncols, sizeof *t->names);
     if (!t->names) return -1;
     for (int k = 0; k < t->ncols; k++) t->names[k] = (char *)nlsq_source_column_name(src, k);
@@ -841,7 +841,7 @@ static int stream_predictions(const cli *c, const nlsq_model *m, nlsq_source *sr
 {
     enum { WIN = 65536 };
     int k = nlsq_model_num_vars(m);
-    size_t rows = nlsq_source_rows(src);
+    size_t rows = nlsq_source_num_rows(src);
     double *x = malloc((size_t)WIN * (size_t)(k ? k : 1) * sizeof *x), *y = malloc(WIN * sizeof *y), *f = malloc(WIN * sizeof *f);
     outfile o;
     int rc = 0;
@@ -885,7 +885,7 @@ static int plot_sample(const cli *c, const nlsq_model *m, nlsq_source *src, cons
                        int yc, int sc, const nlsq_result *r)
 {
     int k = nlsq_model_num_vars(m), ncols = k + 1 + (sc >= 0);
-    size_t rows = nlsq_source_rows(src), step = (rows + PLOT_POINTS - 1) / PLOT_POINTS, n = (rows + step - 1) / step;
+    size_t rows = nlsq_source_num_rows(src), step = (rows + PLOT_POINTS - 1) / PLOT_POINTS, n = (rows + step - 1) / step;
     table t = {ncols, n, calloc((size_t)ncols, sizeof(char *)), calloc((size_t)ncols, sizeof(double *))};
     int from[18], sxc[16], rc = 0;
     double *x = malloc(n * (size_t)(k ? k : 1) * sizeof *x);
@@ -963,7 +963,7 @@ static int fit_large(cli c, nlsq_source *src)
     note_backend(r);
     if (c.verbose && r->resumed_evaluations)
         fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c.checkpoint, r->resumed_evaluations);
-    report_info info = {c.model, c.data, nlsq_source_rows(src), now() - t0, po.fixed, c.full_correlation};
+    report_info info = {c.model, c.data, nlsq_source_num_rows(src), now() - t0, po.fixed, c.full_correlation};
     if (c.predict && (rc = stream_predictions(&c, m, src, &names, xc, yc, r))) goto done;
     if (c.plot && (rc = plot_sample(&c, m, src, &names, xc, yc, sc, r))) goto done;
     if (c.json)

@@ -20,7 +20,7 @@ class BatchResult:
 
     def messages(self):
         """{status: sentence} for the statuses that occur."""
-        return {int(s): _lib.text(_lib.lib.nlsq_fit_status_message(int(s))) for s in numpy.unique(self.status)}
+        return {int(s): _lib.text(_lib.lib.nlsq_fit_status_str(int(s))) for s in numpy.unique(self.status)}
 
     def __len__(self):
         return self.popt.shape[0]

@@ -148,7 +148,7 @@ def _open(path, raw, delimiter, cache_path):
 
 def _column(src, spec, what):
     """A column by 0-based number or by header name."""
-    ncols = _lib.lib.nlsq_source_columns(src)
+    ncols = _lib.lib.nlsq_source_num_columns(src)
     if isinstance(spec, str):
         for c in range(ncols):
             if _lib.text(_lib.lib.nlsq_source_column_name(src, c)) == spec:
@@ -205,7 +205,7 @@ def fit_file(f, path, p0=None, *, x=None, y=None, sigma=None, nvars=None, raw=No
         if len(xcols) != k:
             raise ValueError(f"x names {len(xcols)} columns; the model has {k} variables")
         ycol = _column(src, y, "y") if y is not None else (max(xcols) + 1 if xcols else 0)
-        if ycol >= _lib.lib.nlsq_source_columns(src):
+        if ycol >= _lib.lib.nlsq_source_num_columns(src):
             raise ValueError(f"y: the data have no column {ycol} after x's (give y=)")
         spec = _lib.lib.nlsq_columns_default()
         xarr = (ctypes.c_int * max(k, 1))(*xcols)

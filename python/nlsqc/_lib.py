@@ -181,8 +181,8 @@ _PROTOTYPES = {
     "nlsq_text_options_default": (TextOptions, []),
     "nlsq_source_open_text": (_S, [ctypes.c_char_p, ctypes.POINTER(TextOptions), ctypes.POINTER(_P), _ERR]),
     "nlsq_source_join": (_S, [ctypes.POINTER(_P), ctypes.c_int, ctypes.POINTER(_P), _ERR]),
-    "nlsq_source_rows": (ctypes.c_size_t, [_P]),
-    "nlsq_source_columns": (ctypes.c_int, [_P]),
+    "nlsq_source_num_rows": (ctypes.c_size_t, [_P]),
+    "nlsq_source_num_columns": (ctypes.c_int, [_P]),
     "nlsq_source_column_name": (ctypes.c_char_p, [_P, ctypes.c_int]),
     "nlsq_source_describe": (ctypes.c_char_p, [_P]),
     "nlsq_source_free": (None, [_P]),
@@ -190,11 +190,11 @@ _PROTOTYPES = {
     "nlsq_fit_source": (_S, [_P, _P, ctypes.POINTER(Columns), ctypes.POINTER(Options),
                              ctypes.POINTER(ctypes.POINTER(Result)), _ERR]),
     "nlsq_batch_default": (Batch, []),
-    "nlsq_fit_status_message": (ctypes.c_char_p, [ctypes.c_int]),
+    "nlsq_fit_status_str": (ctypes.c_char_p, [ctypes.c_int]),
     "nlsq_batch_result_free": (None, [ctypes.POINTER(BatchResult)]),
     "nlsq_fit_batch": (_S, [_P, ctypes.POINTER(Batch), ctypes.POINTER(Options), ctypes.c_uint,
                             ctypes.POINTER(ctypes.POINTER(BatchResult)), _ERR]),
-    "nlsq_devices": (_S, [ctypes.POINTER(Device), ctypes.c_int, c_int_p, ctypes.c_char_p, ctypes.c_size_t, _ERR]),
+    "nlsq_device_list": (_S, [ctypes.POINTER(Device), ctypes.c_int, c_int_p, ctypes.c_char_p, ctypes.c_size_t, _ERR]),
 }
 
 

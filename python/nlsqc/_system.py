@@ -15,7 +15,7 @@ def devices():
     why = ctypes.create_string_buffer(300)
     err = _lib.Error()
     gpus = (_lib.Device * 64)()
-    st = _lib.lib.nlsq_devices(gpus, 64, ctypes.byref(count), why, len(why), ctypes.byref(err))
+    st = _lib.lib.nlsq_device_list(gpus, 64, ctypes.byref(count), why, len(why), ctypes.byref(err))
     if st != _lib.OK:
         raise RuntimeError(_lib.text(err.message))
     cpu = {"name": "cpu", "kind": "cpu", "description": f"{os.cpu_count()} cores", "cores": os.cpu_count()}

@@ -40,16 +40,6 @@ nlsq_batch nlsq_batch_default(void)
     return b;
 }
 
-const char *nlsq_fit_status_message(int status)
-{
-    switch (status) {
-    case NLSQ_FIT_BAD_INPUT: return "Not run: bad start point, bounds or fixed mask.";
-    case NLSQ_FIT_BAD_DATA: return "Not run: NaN/Inf or non-positive sigma in its data, or too few points.";
-    case NLSQ_FIT_NONFINITE: return "Not run: the model or its Jacobian is NaN or Inf at the start point.";
-    default: return status >= -2 && status <= 4 ? fit_status_message(status) : "Unknown status.";
-    }
-}
-
 void nlsq_batch_result_free(nlsq_batch_result *r)
 {
     if (!r) return;

@@ -285,10 +285,10 @@ nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt
         nlsq_source *src = NULL;
         nlsq_error quiet;
         if (nlsq_source_open_npy(cache, &src, &quiet) == NLSQ_OK) {
-            char **names = read_names(names_path, identity, nlsq_source_columns(src));
+            char **names = read_names(names_path, identity, nlsq_source_num_columns(src));
             if (names) {
                 int rc = source_set_names(src, names);
-                free_names(names, nlsq_source_columns(src));
+                free_names(names, nlsq_source_num_columns(src));
                 if (rc != 0) {
                     nlsq_source_free(src);
                     error_set(err, NLSQ_ERR_NOMEM, 0, 0, "%s: out of memory", path);

@@ -139,8 +139,6 @@ nlsq_method fit_default_method(int bounded, nlsq_loss loss);
 /* Fill tolerances left negative with the method's SciPy default. */
 void fit_default_tolerances(nlsq_method method, solve_options *so);
 
-/* SciPy's message for a least_squares status (-2 ... 4). */
-const char *fit_status_message(int status);
 /* The covariance of the free parameters from R_aug by SciPy's rules for
    `method` (unscaled); work: 2 nf^2 + nf doubles. 0 when none. */
 int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work);

@@ -156,7 +156,7 @@ static int evaluate_source(void *ctx, const double *x_free, double *cost, double
 static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, const nlsq_columns *c, int *xc,
                                    int *yc, int *sc, double *sigma_all, nlsq_error *err)
 {
-    int k = fp->model->vars.count, ncols = nlsq_source_columns(src);
+    int k = fp->model->vars.count, ncols = nlsq_source_num_columns(src);
     if (k > NLSQ_READER_MAX_COLS - 2) return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "more than 256 variables");
     for (int j = 0; j < k; j++) {
         xc[j] = c->x ? c->x[j] : j;
@@ -555,7 +555,7 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     fp.model = model;
     fp.who = who;
     fp.opt = options ? *options : nlsq_options_default();
-    fp.m_total = nlsq_source_rows(src);
+    fp.m_total = nlsq_source_num_rows(src);
     fp.latest_cost = NAN;
     fp.last_pass_seconds = NAN;
     fp.t_start = fp.last_report = now_s();
@@ -671,7 +671,7 @@ nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, con
     if (st != NLSQ_OK) return st;
     int nf = 0;
     for (int j = 0; j < model->params.count; j++) nf += !(fp.opt.fixed && fp.opt.fixed[j]);
-    size_t rows = nlsq_source_rows(src);
+    size_t rows = nlsq_source_num_rows(src);
     int read[NLSQ_READER_MAX_COLS], nread = k + 1;
     memcpy(read, xc, (size_t)k * sizeof *read);
     read[k] = yc;

@@ -24,7 +24,7 @@
 int reader_plan(const nlsq_source *src, const int *cols, int nread, int k, const double **direct, size_t *x_stride)
 {
     for (int j = 0; j < nread; j++) direct[j] = source_direct(src, cols[j]);
-    *x_stride = nlsq_source_rows(src);
+    *x_stride = nlsq_source_num_rows(src);
     /* the x columns are read in place only all together, as rows of one
        array: present and equally spaced */
     int x_direct = 1;
@@ -47,7 +47,7 @@ int reader_init(reader *rd, nlsq_source *src, const int *xcols, int k, int ycol,
 {
     memset(rd, 0, sizeof *rd);
     rd->src = src;
-    rd->m = nlsq_source_rows(src);
+    rd->m = nlsq_source_num_rows(src);
     rd->nvars = k;
     rd->nworkers = nworkers;
     rd->sigma_all = sigma_all;

@@ -31,17 +31,20 @@ void fit_default_tolerances(nlsq_method method, solve_options *so)
     if (so->gtol < 0) so->gtol = method == NLSQ_LM ? 0 : NLSQ_DEFAULT_GTOL;
 }
 
-const char *fit_status_message(int status)
+const char *nlsq_fit_status_str(nlsq_fit_status status)
 {
     switch (status) {
-    case -2: return "Stopped by the callback.";
-    case 0: return "The maximum number of function evaluations is exceeded.";
-    case 1: return "`gtol` termination condition is satisfied.";
-    case 2: return "`ftol` termination condition is satisfied.";
-    case 3: return "`xtol` termination condition is satisfied.";
-    case 4: return "Both `ftol` and `xtol` termination conditions are satisfied.";
-    default: return "Improper input parameters.";
+    case NLSQ_FIT_NONFINITE: return "Not run: the model or its Jacobian is NaN or Inf at the start point.";
+    case NLSQ_FIT_BAD_DATA: return "Not run: NaN/Inf or non-positive sigma in its data, or too few points.";
+    case NLSQ_FIT_BAD_INPUT: return "Not run: bad start point, bounds or fixed mask.";
+    case NLSQ_FIT_STOPPED: return "Stopped by the callback.";
+    case NLSQ_FIT_MAX_NFEV: return "The maximum number of function evaluations is exceeded.";
+    case NLSQ_FIT_GTOL: return "`gtol` termination condition is satisfied.";
+    case NLSQ_FIT_FTOL: return "`ftol` termination condition is satisfied.";
+    case NLSQ_FIT_XTOL: return "`xtol` termination condition is satisfied.";
+    case NLSQ_FIT_FTOL_XTOL: return "Both `ftol` and `xtol` termination conditions are satisfied.";
     }
+    return "Unknown status.";
 }
 
 void nlsq_result_free(nlsq_result *r)
@@ -244,11 +247,11 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->nfev = sr->nfev;
     r->njev = sr->njev;
     r->nit = sr->nit;
-    r->status = sr->status;
+    r->status = (nlsq_fit_status)sr->status;
     r->success = sr->status > 0;
     r->method = fp->method;
     r->threads = fp->threads;
-    snprintf(r->message, sizeof r->message, "%s", fit_status_message(sr->status));
+    snprintf(r->message, sizeof r->message, "%s", nlsq_fit_status_str(r->status));
     fill_covariance(fp, sr->cost, r);
     final_residuals(fp, r, sr->cost);
     snprintf(r->backend, sizeof r->backend, "%s", fp->use_gpu ? "cuda" : fp->ps.last_jit ? "jit" : "interp");

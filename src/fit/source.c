@@ -113,8 +113,8 @@ void nlsq_source_free(nlsq_source *s)
     free(s);
 }
 
-size_t nlsq_source_rows(const nlsq_source *s) { return s ? s->nrows : 0; }
-int nlsq_source_columns(const nlsq_source *s) { return s ? s->ncols : 0; }
+size_t nlsq_source_num_rows(const nlsq_source *s) { return s ? s->nrows : 0; }
+int nlsq_source_num_columns(const nlsq_source *s) { return s ? s->ncols : 0; }
 const char *nlsq_source_describe(const nlsq_source *s) { return s ? s->desc : ""; }
 
 const char *nlsq_source_column_name(const nlsq_source *s, int col)

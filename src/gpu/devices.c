@@ -38,11 +38,11 @@ int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size)
     return n;
 }
 
-nlsq_status nlsq_devices(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err)
+nlsq_status nlsq_device_list(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err)
 {
     if (!count || max < 0 || (max > 0 && !out) || (why_size > 0 && !why)) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
-                  "nlsq_devices: count is NULL, max is negative, or a buffer is NULL with a size");
+                  "nlsq_device_list: count is NULL, max is negative, or a buffer is NULL with a size");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     error_clear(err);
