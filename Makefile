@@ -1,6 +1,7 @@
 # Convenience wrapper around CMake for the README's commands.
 #   make demo   build, then fit the bundled example data (report, and the plot nlsq-demo.svg)
 #   make test   build, then run the whole test suite (ctest)
+#   make install  install into PREFIX (default /usr/local)
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
 #   make bench  bench/eval (interpreter, compiled kernel, hand-written C) and bench/latency
@@ -12,10 +13,16 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all deps configure test test-deps demo bench bench-fit bench-batch bench-python asan fuzz fuzz-deps clean
+.PHONY: all install deps configure test test-deps demo bench bench-fit bench-batch bench-python asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
+
+# make install PREFIX=/opt/nlsq (default /usr/local): library, header,
+# command, man page, nlsq.pc and the CMake package.
+PREFIX ?= /usr/local
+install: all
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # Installs the build tool on a fresh Debian machine (we run as root there).
 deps:
@@ -28,10 +35,14 @@ configure: deps
 # librsvg2-bin); without it that check reports SKIP.
 # The Python package's tests need NumPy, pytest, venv and setuptools (and
 # SciPy as their reference): Debian's packages.
+# The install test builds a user's program with pkg-config and renders the
+# man page with man (Debian's pkgconf and man-db).
 PY_DEPS = python3-numpy python3-scipy python3-pytest python3-venv python3-setuptools python3-wheel
 test-deps:
 	@command -v rsvg-convert >/dev/null || { apt-get update -q && apt-get install -y -q librsvg2-bin; } \
 	    || echo "note: librsvg2-bin could not be installed; the SVG rendering check will be skipped"
+	@{ command -v pkg-config && command -v man; } >/dev/null || { apt-get update -q && apt-get install -y -q pkgconf man-db; } \
+	    || echo "note: pkgconf or man-db could not be installed; the install test will skip those checks"
 	@/usr/bin/python3 -c "import numpy, scipy, pytest, venv, setuptools, wheel" 2>/dev/null \
 	    || { apt-get update -q && apt-get install -y -q $(PY_DEPS); } \
 	    || echo "note: $(PY_DEPS) could not be installed; the Python tests will be skipped"

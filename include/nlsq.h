@@ -38,6 +38,8 @@
 
 #include <stddef.h>
 
+#include "nlsq_version.h" /* NLSQ_VERSION_MAJOR, _MINOR, _PATCH, _STRING */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,11 +52,8 @@ extern "C" {
 #define NLSQ_API
 #endif
 
-#define NLSQ_VERSION_MAJOR 0
-#define NLSQ_VERSION_MINOR 1
-#define NLSQ_VERSION_PATCH 0
-
-/* The library's version as "MAJOR.MINOR.PATCH". */
+/* The library's version as "MAJOR.MINOR.PATCH": NLSQ_VERSION_STRING of the
+   header it was built with (a program can compare the two at run time). */
 NLSQ_API const char *nlsq_version(void);
 
 /* ------------------------------------------------------------------------

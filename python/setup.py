@@ -6,6 +6,7 @@ as for C users (`cmake`, Release). Set NLSQ_LIBRARY=/path/libnlsq.so to
 package a library already built instead.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,21 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
+def project_version():
+    """CMake's project version, the one place nlsq's version is written
+    ($NLSQ_VERSION when packaging from a copy without the source tree)."""
+    if os.environ.get("NLSQ_VERSION"):
+        return os.environ["NLSQ_VERSION"]
+    try:
+        with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+            found = re.search(r"project\(nlsq\s+VERSION\s+([0-9.]+)", f.read())
+    except OSError:
+        found = None
+    if not found:
+        sys.exit("nlsqc: no version: build from the nlsq source tree or set NLSQ_VERSION")
+    return found.group(1)
 
 
 def build_library(dest):
@@ -52,4 +68,4 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(cmdclass={"build_py": BuildWithLibrary}, distclass=BinaryDistribution)
+setup(version=project_version(), cmdclass={"build_py": BuildWithLibrary}, distclass=BinaryDistribution)

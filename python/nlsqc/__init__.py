@@ -18,7 +18,12 @@ from ._options import OptimizeWarning
 from ._system import devices, info
 from ._trace import TraceError
 
-__version__ = "0.1.0"
+from ._lib import lib as _libnlsq, text as _text
+
+# The package carries the library it was built with, so its version is the
+# library's: CMake's project version, written once (CMakeLists.txt).
+__version__ = _text(_libnlsq.nlsq_version())
+del _libnlsq, _text
 
 __all__ = ["curve_fit", "least_squares", "curve_fit_large", "fit_file", "fit_chunks", "fit_batch", "model",
            "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning", "TraceError", "devices",

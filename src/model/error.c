@@ -32,7 +32,7 @@ const char *nlsq_status_str(nlsq_status status)
 
 const char *nlsq_version(void)
 {
-    return "0.1.0";
+    return NLSQ_VERSION_STRING;
 }
 
 void error_clear(nlsq_error *err)
