@@ -147,7 +147,7 @@ static void bench_passes(size_t n, int reps)
         nlsq_model_eval(m, q, x, n, y, NULL, NULL);
         int cols[10];
         for (int j = 0; j < bm->nparams; j++) cols[j] = j;
-        jit_entry *e = jit_get(m->jit, &m->prog, cols, bm->nparams, width, JIT_WAIT);
+        jit_entry *e = jit_get(m, cols, bm->nparams, width, JIT_WAIT);
         if (!jit_kernel_ready(e)) {
             printf("%-18s | no compiled kernel: %s\n", bm->name, e ? e->note : "out of memory");
             nlsq_model_free(m);

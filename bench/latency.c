@@ -60,7 +60,7 @@ static double kernel_time(const char *text, const char *vars, int *from_cache)
     int cols[16];
     for (int j = 0; j < m->params.count; j++) cols[j] = j;
     double t0 = now();
-    jit_entry *e = jit_get(m->jit, &m->prog, cols, m->params.count, width(), JIT_WAIT);
+    jit_entry *e = jit_get(m, cols, m->params.count, width(), JIT_WAIT);
     double t = now() - t0;
     if (!jit_kernel_ready(e)) {
         printf("no kernel: %s\n", e ? e->note : "out of memory");

@@ -77,9 +77,9 @@ static int need_compiler(void)
     if (compiler_ok < 0) {
         nlsq_model *m = parse_vars("a*x", "x");
         int cols[1] = {0};
-        jit_entry *e = m ? jit_get(m->jit, &m->prog, cols, 1, kernel_width(), JIT_WAIT) : NULL;
+        jit_entry *e = m ? jit_get(m, cols, 1, kernel_width(), JIT_WAIT) : NULL;
         compiler_ok = jit_kernel_ready(e) != NULL;
-        if (e) jit_entry_note(m->jit, e, compiler_note, sizeof compiler_note);
+        if (e) jit_entry_note(m, e, compiler_note, sizeof compiler_note);
         nlsq_model_free(m);
     }
     if (!compiler_ok) {
@@ -212,7 +212,7 @@ static void test_reference_models_agree_with_the_interpreter(void)
         nlsq_model *m = parse_vars(rm->text, rm->vars);
         if (!m) continue;
         int cols[10], nc = all_cols(m, cols);
-        jit_entry *e = jit_get(m->jit, &m->prog, cols, nc, kernel_width(), JIT_WAIT);
+        jit_entry *e = jit_get(m, cols, nc, kernel_width(), JIT_WAIT);
         const jit_kernel *kern = jit_kernel_ready(e);
         CHECK_MSG(kern != NULL, "%s: no kernel", rm->name);
         if (!kern) {
@@ -240,7 +240,7 @@ static void test_reference_models_agree_with_the_interpreter(void)
         CHECK(compare_block(m, kern, cols, nc, q, d.x, 5000, rm->name) == 0);
         /* a kernel for a subset of the parameters (the others fixed) */
         int sub[2] = {0, nc - 1};
-        jit_entry *es = jit_get(m->jit, &m->prog, sub, 2, kernel_width(), JIT_WAIT);
+        jit_entry *es = jit_get(m, sub, 2, kernel_width(), JIT_WAIT);
         CHECK(es != e && jit_kernel_ready(es));
         if (jit_kernel_ready(es)) {
             CHECK(compare_pass(m, es, sub, 2, q, &cases[0], "two free columns") == 0);
@@ -271,7 +271,7 @@ static void test_every_function_agrees_with_the_interpreter(void)
         nlsq_model *m = parse_vars(FUNCTION_MODELS[k], "x");
         if (!m) continue;
         int cols[3], nc = all_cols(m, cols);
-        jit_entry *e = jit_get(m->jit, &m->prog, cols, nc, kernel_width(), JIT_WAIT);
+        jit_entry *e = jit_get(m, cols, nc, kernel_width(), JIT_WAIT);
         const jit_kernel *kern = jit_kernel_ready(e);
         CHECK_MSG(kern != NULL, "%s: no kernel", FUNCTION_MODELS[k]);
         if (kern) {
@@ -317,14 +317,14 @@ static void test_random_models_agree_with_the_interpreter(void)
             nlsq_model *m = NULL;
             if (nlsq_model_parse(text, &o, &m, NULL) != NLSQ_OK) continue; /* a dropped parameter */
             int cols[MAXP], nc = all_cols(m, cols);
-            es[nb] = jit_get(m->jit, &m->prog, cols, nc, kernel_width(), JIT_BACKGROUND);
+            es[nb] = jit_get(m, cols, nc, kernel_width(), JIT_BACKGROUND);
             ms[nb++] = m;
             made++;
         }
         for (int b = 0; b < nb; b++) {
             nlsq_model *m = ms[b];
             int cols[MAXP], nc = all_cols(m, cols);
-            jit_entry *e = jit_get(m->jit, &m->prog, cols, nc, kernel_width(), JIT_WAIT);
+            jit_entry *e = jit_get(m, cols, nc, kernel_width(), JIT_WAIT);
             const jit_kernel *kern = jit_kernel_ready(e);
             char label[64];
             snprintf(label, sizeof label, "random model %d", made - nb + b);
@@ -484,7 +484,7 @@ static void test_background_compile_switches_without_changing_the_fit(void)
     /* the auto fit must have started the compile on a thread of its own
        (not left it to the wait below), and it must have succeeded */
     int cols[3] = {0, 1, 2};
-    jit_entry *e = jit_get(ma->jit, &ma->prog, cols, 3, kernel_width(), JIT_WAIT);
+    jit_entry *e = jit_get(ma, cols, 3, kernel_width(), JIT_WAIT);
     CHECK(e && e->has_thread && !e->from_cache);
     CHECK(jit_kernel_ready(e) != NULL);
     ra = fit_on(ma, &d, p0, NLSQ_BACKEND_AUTO, 2, NLSQ_LOSS_LINEAR, NULL);
@@ -510,7 +510,7 @@ static void cache_path(const jit_entry *e, char *buf, size_t size)
 static jit_entry *kernel_for(nlsq_model *m)
 {
     int cols[10], nc = all_cols(m, cols);
-    return jit_get(m->jit, &m->prog, cols, nc, kernel_width(), JIT_WAIT);
+    return jit_get(m, cols, nc, kernel_width(), JIT_WAIT);
 }
 
 static void test_cache_is_reused_and_bad_files_are_rebuilt(void)
@@ -534,7 +534,7 @@ static void test_cache_is_reused_and_bad_files_are_rebuilt(void)
     jit_entry *e2 = m2 ? kernel_for(m2) : NULL;
     CHECK(e2 && jit_kernel_ready(e2) && e2->from_cache);
     if (e2) {
-        jit_entry_note(m2->jit, e2, note, sizeof note);
+        jit_entry_note(m2, e2, note, sizeof note);
         printf("    second model: %s\n", note);
     }
     nlsq_model_free(m2);

@@ -37,6 +37,7 @@
 #include <cpuid.h>
 #endif
 
+#include "core/core.h"
 #include "jit.h"
 
 extern char **environ;
@@ -60,42 +61,10 @@ static void note(jit_entry *e, const char *fmt, ...)
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+    return host_seconds() * 1e3;
 }
 
 /* ---- the key ------------------------------------------------------------ */
-
-/* Two 64-bit FNV-1a streams with different seeds, each finished by a
-   splitmix64 mix: 128 bits against accidental collisions. (The cache
-   directory's permissions, not the hash, keep others' files out.) */
-typedef struct hash128 {
-    uint64_t a, b;
-} hash128;
-
-static void hash_bytes(hash128 *h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h->a = (h->a ^ p[i]) * 0x100000001b3ull;
-        h->b = (h->b ^ p[i]) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
-    }
-}
-
-static void hash_str(hash128 *h, const char *s)
-{
-    hash_bytes(h, s, strlen(s) + 1); /* the NUL separates fields */
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 /* ---- the compiler and its flags ------------------------------------------ */
 
@@ -195,66 +164,25 @@ static void cpu_identity(char *buf, size_t size)
 
 static void make_key(jit_entry *e, const compiler *cc)
 {
-    hash128 h = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+    hash128 h = hash128_start();
     char cpu[256], ver[32];
     cpu_identity(cpu, sizeof cpu);
     snprintf(ver, sizeof ver, "codegen %d abi %d", JIT_CODEGEN_VERSION, JIT_ABI);
-    hash_str(&h, ver);
-    hash_str(&h, cc->identity);
-    for (int i = 1; i < cc->nwords; i++) hash_str(&h, cc->words[i]);
-    for (int i = 0; FLAGS[i]; i++) hash_str(&h, FLAGS[i]);
-    for (const char *const *a = arch_flags(e->width); *a; a++) hash_str(&h, *a);
-    hash_str(&h, cpu);
-    hash_str(&h, e->source);
-    snprintf(e->key, sizeof e->key, "%016llx%016llx", (unsigned long long)mix64(h.a),
-             (unsigned long long)mix64(h.b ^ h.a));
+    hash128_str(&h, ver);
+    hash128_str(&h, cc->identity);
+    for (int i = 1; i < cc->nwords; i++) hash128_str(&h, cc->words[i]);
+    for (int i = 0; FLAGS[i]; i++) hash128_str(&h, FLAGS[i]);
+    for (const char *const *a = arch_flags(e->width); *a; a++) hash128_str(&h, *a);
+    hash128_str(&h, cpu);
+    hash128_str(&h, e->source);
+    hash128_hex(&h, e->key);
 }
 
 /* ---- the cache directory ----------------------------------------------------- */
 
-/* A directory we own that no one else may write; 0, or -1 with a note. */
-static int private_dir(const char *path, int create, jit_entry *e)
-{
-    if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
-        note(e, "cannot make the kernel cache %s: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        note(e, "the kernel cache %s is not a directory", path);
-        return -1;
-    }
-    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-        note(e, "the kernel cache %s is not private (owner or mode); not used", path);
-        return -1;
-    }
-    return 0;
-}
-
 static int cache_dir(char *out, size_t size, jit_entry *e)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg == '/') {
-        if (mkdir(xdg, 0700) != 0 && errno != EEXIST) {
-            note(e, "cannot make %s: %s", xdg, strerror(errno));
-            return -1;
-        }
-        if ((size_t)snprintf(out, size, "%s/nlsq", xdg) >= size) return -1;
-    } else {
-        const char *home = getenv("HOME");
-        if (!home || *home != '/') {
-            note(e, "no kernel cache: neither XDG_CACHE_HOME nor HOME is set");
-            return -1;
-        }
-        char parent[PATH_MAX];
-        if ((size_t)snprintf(parent, sizeof parent, "%s/.cache", home) >= sizeof parent) return -1;
-        if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
-            note(e, "cannot make %s: %s", parent, strerror(errno));
-            return -1;
-        }
-        if ((size_t)snprintf(out, size, "%s/nlsq", parent) >= size) return -1;
-    }
-    return private_dir(out, 1, e);
+    return cache_directory(out, size, e->note, sizeof e->note);
 }
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -488,19 +416,10 @@ static int lookup_entry(jit_entry *e)
 
 /* ---- the set ----------------------------------------------------------------------- */
 
-int jit_set_init(jit_set *s)
+/* Waits for compiles still running, unloads the kernels. */
+static void jit_set_release(model_attachment *a)
 {
-    s->head = NULL;
-    if (pthread_mutex_init(&s->lock, NULL) != 0) return -1;
-    if (pthread_cond_init(&s->done, NULL) != 0) {
-        pthread_mutex_destroy(&s->lock);
-        return -1;
-    }
-    return 0;
-}
-
-void jit_set_free(jit_set *s)
-{
+    jit_set *s = (jit_set *)a;
     jit_entry *e = s->head;
     while (e) {
         jit_entry *next = e->next;
@@ -511,9 +430,34 @@ void jit_set_free(jit_set *s)
         free(e);
         e = next;
     }
-    s->head = NULL;
     pthread_cond_destroy(&s->done);
     pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* The model's kernel set, attached on first use; NULL when out of memory.
+   Two fits may race to attach one: the loser frees its own. */
+static jit_set *set_of(const nlsq_model *m)
+{
+    model_attachment **slot = (model_attachment **)&m->kernels;
+    model_attachment *a = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (a) return (jit_set *)a;
+    jit_set *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->base.release = jit_set_release;
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    if (pthread_cond_init(&s->done, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return NULL;
+    }
+    model_attachment *expected = NULL;
+    if (__atomic_compare_exchange_n(slot, &expected, &s->base, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return s;
+    jit_set_release(&s->base);
+    return (jit_set *)expected;
 }
 
 /* Publish what a compile found. `work` is the compiling thread's copy of
@@ -598,8 +542,11 @@ static int prepend_key(jit_entry *e)
     return 0;
 }
 
-jit_entry *jit_get(jit_set *s, const program *p, const int *cols, int ncols, int width, jit_mode mode)
+jit_entry *jit_get(const nlsq_model *m, const int *cols, int ncols, int width, jit_mode mode)
 {
+    jit_set *s = set_of(m);
+    if (!s) return NULL;
+    const program *p = &m->prog;
     pthread_mutex_lock(&s->lock);
     jit_entry *e = find_or_add(s, p, cols, ncols, width);
     if (!e) {
@@ -649,8 +596,9 @@ const jit_kernel *jit_kernel_ready(jit_entry *e)
     return e && __atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) ? e->kernel : NULL;
 }
 
-void jit_entry_note(jit_set *s, jit_entry *e, char *buf, size_t size)
+void jit_entry_note(const nlsq_model *m, jit_entry *e, char *buf, size_t size)
 {
+    jit_set *s = set_of(m); /* attached already: e came from it */
     pthread_mutex_lock(&s->lock);
     snprintf(buf, size, "%s", e->note);
     pthread_mutex_unlock(&s->lock);
@@ -687,15 +635,6 @@ static int is_kernel_name(const char *name)
 static int is_temp_name(const char *name)
 {
     return name[0] == '.' && strlen(name) > 41 && name[33] == '-';
-}
-
-int jit_cache_directory(char *dir, size_t dir_size, char *why, size_t why_size)
-{
-    jit_entry scratch;
-    memset(&scratch, 0, sizeof scratch);
-    if (cache_dir(dir, dir_size, &scratch) == 0) return 0;
-    snprintf(why, why_size, "%s", scratch.note[0] ? scratch.note : "no usable cache directory");
-    return -1;
 }
 
 int jit_cache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size)

@@ -83,15 +83,16 @@ typedef struct jit_entry {
 } jit_entry;
 
 /* The kernels of one model, owned by it; safe to use from many threads. */
+/* A model's compiled kernels: attached to the model's slot on first use
+   (the model layer only releases it), locked inside, so a const model may
+   still gain kernels from several fits at once. */
 typedef struct jit_set {
+    model_attachment base; /* first: the model's slot points here */
     pthread_mutex_t lock;
     pthread_cond_t done;
     jit_entry *head;
 } jit_set;
 
-int jit_set_init(jit_set *s);
-/* Waits for compiles still running, unloads the kernels. */
-void jit_set_free(jit_set *s);
 
 typedef enum jit_mode {
     JIT_LOOKUP,      /* the disk cache only; never run the compiler      */
@@ -101,19 +102,16 @@ typedef enum jit_mode {
 
 /* The entry for (p, cols) in s, created on first use; NULL when out of
    memory. Afterwards jit_kernel_ready tells whether it can run. */
-jit_entry *jit_get(jit_set *s, const program *p, const int *cols, int ncols, int width, jit_mode mode);
+jit_entry *jit_get(const nlsq_model *m, const int *cols, int ncols, int width, jit_mode mode);
 /* The kernel once built, else NULL; cheap enough to ask every pass. */
 const jit_kernel *jit_kernel_ready(jit_entry *e);
 /* Copy of the entry's note under the lock. */
-void jit_entry_note(jit_set *s, jit_entry *e, char *buf, size_t size);
+void jit_entry_note(const nlsq_model *m, jit_entry *e, char *buf, size_t size);
 
 /* The kernel cache, for `nlsq cache`: its directory, and the kernels in
    it (count, bytes). With `clear`, the kernels are removed, and so are
    temporary files of builds that ended more than ten minutes ago (a
    build still running is left alone). 0, or -1 with the reason in why. */
-/* The cache directory ($XDG_CACHE_HOME/nlsq or ~/.cache/nlsq), made if
-   missing and checked to be private; 0, or -1 with the reason in why. */
-int jit_cache_directory(char *dir, size_t dir_size, char *why, size_t why_size);
 int jit_cache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size);
 
 /* One line for `nlsq devices`: the compiler and the cache directory. */

@@ -10,7 +10,7 @@
  * the hot loop allocates nothing. A fit that cannot run gets a status and
  * leaves the others alone.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -161,7 +161,7 @@ static pass *lane_pass_for(lane *ln, const batch_job *job)
     memcpy(lp->cols, cols, (size_t)nf * sizeof *cols);
     lp->ncols = nf;
     if (job->backend != NLSQ_BACKEND_INTERP) {
-        jit_entry *e = jit_get(job->model->jit, &job->model->prog, cols, nf, job->width, job->mode);
+        jit_entry *e = jit_get(job->model, cols, nf, job->width, job->mode);
         if (!e || pass_use_jit(&lp->ps, e) != 0) return NULL;
         ln->jit = e;
     }
@@ -394,15 +394,7 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
 
 static int batch_threads(const nlsq_options *o, int ntasks)
 {
-    long n = o->threads;
-    if (n <= 0) {
-        const char *env = getenv("NLSQ_THREADS");
-        n = env && atoi(env) > 0 ? atoi(env) : sysconf(_SC_NPROCESSORS_ONLN);
-    }
-    if (n < 1) n = 1;
-    if (n > 1024) n = 1024;
-    if (n > ntasks) n = ntasks > 0 ? ntasks : 1;
-    return (int)n;
+    return host_threads(o->threads, ntasks > 0 ? ntasks : 1);
 }
 
 static nlsq_batch_result *alloc_result(size_t nfits, int n, unsigned outputs)
@@ -434,13 +426,6 @@ static nlsq_batch_result *alloc_result(size_t nfits, int n, unsigned outputs)
     return r;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The kernel choice as for a single fit, on the batch's total points: a
    batch is one long run of passes, so a kernel pays from 10^5 points. */
 static void choose_kernel(batch_job *job)
@@ -462,7 +447,7 @@ static void describe_run(batch_job *job, int nlanes)
         if (!e) e = ln->jit;
     }
     snprintf(r->backend, sizeof r->backend, "%s", used_jit ? "jit" : "interp");
-    if (e && (used_jit || job->mode != JIT_LOOKUP)) jit_entry_note(job->model->jit, e, r->backend_note, sizeof r->backend_note);
+    if (e && (used_jit || job->mode != JIT_LOOKUP)) jit_entry_note(job->model, e, r->backend_note, sizeof r->backend_note);
     snprintf(r->device, sizeof r->device, "cpu");
     snprintf(r->device_note, sizeof r->device_note, "%d thread%s, one fit at a time on each%s%s", r->threads,
              r->threads == 1 ? "" : "s", job->cpu_why[0] ? "; " : "", job->cpu_why);
@@ -622,7 +607,7 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     if (model->params.count == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the model has no parameters");
     if (outputs & ~(unsigned)(NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV))
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown output flags 0x%x", outputs);
-    double t0 = now_s();
+    double t0 = host_seconds();
     batch_job job;
     memset(&job, 0, sizeof job);
     job.model = model;
@@ -653,7 +638,7 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
         job.r->converged += job.r->status[i] > 0;
         job.r->failed += job.r->status[i] < 0;
     }
-    job.r->seconds = now_s() - t0;
+    job.r->seconds = host_seconds() - t0;
     *out = job.r;
     return NLSQ_OK;
 }

@@ -56,16 +56,9 @@ struct checkpoint {
     int kill_at;          /* test hook: die during this write (0: never) */
 };
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n)
 {
-    return fnv(h ? h : 0xcbf29ce484222325ULL, data, n);
+    return hash_fnv64(h ? h : HASH_FNV_SEED, data, n);
 }
 
 void checkpoint_free(checkpoint *c)
@@ -115,7 +108,7 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
         return -1;
     }
     memcpy(&sum, buf + size - 8, 8);
-    if (fnv(0xcbf29ce484222325ULL, buf, size - 8) != sum) {
+    if (hash_fnv64(HASH_FNV_SEED, buf, size - 8) != sum) {
         snprintf(why, why_size, "%s is damaged (checksum)", c->path);
         return -1;
     }
@@ -318,7 +311,7 @@ static int save(checkpoint *c, char *why, size_t why_size)
     PUT(c->device, dlen);
     PUT(c->first, c->rec * sizeof(double));
     if (recs) PUT(c->recs, recs);
-    uint64_t sum = fnv(0xcbf29ce484222325ULL, buf, (size_t)(p - buf));
+    uint64_t sum = hash_fnv64(HASH_FNV_SEED, buf, (size_t)(p - buf));
     PUT(&sum, 8);
 #undef PUT
     char tmp[PATH_MAX];

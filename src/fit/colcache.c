@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "exec/jit.h"
+#include "core/core.h"
 #include "io/io.h"
 #include "source.h"
 
@@ -28,12 +28,6 @@ nlsq_text_options nlsq_text_options_default(void)
     nlsq_text_options o;
     memset(&o, 0, sizeof o);
     return o;
-}
-
-static uint64_t fnv64(uint64_t h, const char *s)
-{
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
 }
 
 enum { HEADER_BYTES = 128 };
@@ -229,21 +223,12 @@ static nlsq_status convert(const char *path, char delim, const char *cache, cons
 static nlsq_status default_cache_path(const char *path, const char *identity, char *out, size_t size,
                                       nlsq_error *err)
 {
-    char dir[PATH_MAX - 64], why[400], real[PATH_MAX];
-    if (jit_cache_directory(dir, sizeof dir, why, sizeof why) != 0) {
+    char why[400], real[PATH_MAX];
+    if (!realpath(path, real)) snprintf(real, sizeof real, "%s", path);
+    if (cache_file_path("columns", real, identity, ".npy", out, size, why, sizeof why) != 0) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: no place for the column cache (%s); give one", path, why);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
-    size_t used = strlen(dir);
-    snprintf(dir + used, sizeof dir - used, "/columns");
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "cannot make %s: %s", dir, strerror(errno));
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
-    if (!realpath(path, real)) snprintf(real, sizeof real, "%s", path);
-    uint64_t a = fnv64(fnv64(0xcbf29ce484222325ULL, real), identity);
-    uint64_t b = fnv64(fnv64(0x84222325cbf29ce4ULL, identity), real);
-    snprintf(out, size, "%s/%016llx%016llx.npy", dir, (unsigned long long)a, (unsigned long long)b);
     return NLSQ_OK;
 }
 
@@ -323,7 +308,7 @@ int colcache_scan(int clear, char *dir, size_t dir_size, int *count, long long *
 {
     *count = 0;
     *bytes = 0;
-    if (jit_cache_directory(dir, dir_size, why, why_size) != 0) return -1;
+    if (cache_directory(dir, dir_size, why, why_size) != 0) return -1;
     size_t used = strlen(dir);
     snprintf(dir + used, dir_size - used, "/columns");
     DIR *d = opendir(dir);

@@ -4,13 +4,11 @@
  * and the weighting, runs the solver on the free parameters, and hands the
  * final R_aug to result.c for the covariance and statistics.
  */
-#define _DEFAULT_SOURCE /* sysconf page counts */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "exec/exec.h"
 #include "fit.h"
@@ -209,19 +207,13 @@ static int forward_callback(void *ctx, int iteration, double cost, const double 
 
 /* ---- setup of the weighting ---------------------------------------------- */
 
-static size_t available_memory(void)
-{
-    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : SIZE_MAX;
-}
-
 static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
 {
     size_t m = fp->data->m;
     int n = fp->n;
     if (fp->omit) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nan_policy omit cannot be used with a covariance sigma");
     if (m > 0 && (m > SIZE_MAX / sizeof(double) / m ||
-                  m * m * sizeof(double) + m * (size_t)(2 * n + 3) * sizeof(double) > available_memory() / 2))
+                  m * m * sizeof(double) + m * (size_t)(2 * n + 3) * sizeof(double) > host_available_memory() / 2))
         return fail(err, NLSQ_ERR_NOMEM,
                     "a %zu x %zu covariance sigma needs %.3g GB, more than half the available memory; with "
                     "independent errors give per-point sigma (its diagonal's square roots), which needs no m x m matrix", m, m,
@@ -274,15 +266,7 @@ int fit_choose_threads(const nlsq_options *o, size_t m)
 {
     size_t chunks = (m + pass_chunk_points(m) - 1) / pass_chunk_points(m);
     if (chunks <= 1) return 1; /* and no need to ask how many cores (a file read) */
-    long n = o->threads;
-    if (n <= 0) {
-        const char *env = getenv("NLSQ_THREADS");
-        n = env && atoi(env) > 0 ? atoi(env) : sysconf(_SC_NPROCESSORS_ONLN);
-    }
-    if (n < 1) n = 1;
-    if (n > 1024) n = 1024;
-    if ((size_t)n > chunks) n = (long)chunks;
-    return (int)n;
+    return host_threads(o->threads, chunks > 1024 ? 1024 : (long)chunks);
 }
 
 nlsq_status fit_check_options(const fit_problem *fp, nlsq_error *err)
@@ -337,7 +321,7 @@ static nlsq_status setup_jit(fit_problem *fp, nlsq_backend backend, nlsq_error *
     jit_mode mode = backend == NLSQ_BACKEND_JIT                 ? JIT_WAIT
                   : fp->m_total >= JIT_AUTO_MIN_POINTS ? JIT_BACKGROUND
                                                              : JIT_LOOKUP;
-    jit_entry *e = jit_get(fp->model->jit, &fp->model->prog, fp->free_idx, fp->n_free, width, mode);
+    jit_entry *e = jit_get(fp->model, fp->free_idx, fp->n_free, width, mode);
     if (!e || pass_use_jit(&fp->ps, e) != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the compiled kernel");
     fp->jit = e;
     fp->jit_quiet = mode == JIT_LOOKUP; /* no compile was asked for: no news */

@@ -7,7 +7,7 @@
  * evaluation. Every later evaluation is a pass — or, when resuming, an
  * answer taken from the checkpoint.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -29,13 +29,6 @@ nlsq_columns nlsq_columns_default(void)
     return c;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void fit_abort(fit_problem *fp, nlsq_status st, const char *why)
 {
     if (fp->abort_status != NLSQ_OK) return;
@@ -48,7 +41,7 @@ static void fit_abort(fit_problem *fp, nlsq_status st, const char *why)
 static void report(fit_problem *fp, double fraction)
 {
     if (!fp->opt.progress) return;
-    double t = now_s(), in_pass = t - fp->t_pass;
+    double t = host_seconds(), in_pass = t - fp->t_pass;
     nlsq_progress p;
     p.pass = fp->ps.passes;
     p.iteration = fp->iterations;
@@ -67,7 +60,7 @@ static void pass_progress(void *ctx, size_t done, size_t m)
 {
     fit_problem *fp = ctx;
     double interval = fp->opt.progress_interval > 0 ? fp->opt.progress_interval : 0.1;
-    if (done < m && now_s() - fp->last_report >= interval) report(fp, (double)done / (double)m);
+    if (done < m && host_seconds() - fp->last_report >= interval) report(fp, (double)done / (double)m);
 }
 
 /* ---- evaluations ----------------------------------------------------------- */
@@ -79,7 +72,7 @@ static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_s
    finite (or the data could not be read: the fit is then aborted). */
 static int run_pass(fit_problem *fp, double *cost, double *R)
 {
-    fp->t_pass = now_s();
+    fp->t_pass = host_seconds();
     pass_out out = {0, 0, R, 0, NULL, 0};
     if (fp->use_gpu) {
         /* the parameter-only part on the host, by the interpreter */
@@ -99,7 +92,7 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
         pass_run(&fp->ps, &fp->pd, fp->p, &out);
         reader_flush(&fp->rd);
     }
-    fp->last_pass_seconds = now_s() - fp->t_pass;
+    fp->last_pass_seconds = host_seconds() - fp->t_pass;
     if (out.read_failed) {
         fit_abort(fp, NLSQ_ERR_DATA, fp->rd.why);
         *cost = NAN;
@@ -177,12 +170,6 @@ static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, cons
         *sigma_all = c->sigma_value;
     }
     return NLSQ_OK;
-}
-
-static size_t available_memory(void)
-{
-    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : SIZE_MAX;
 }
 
 /* The fit's working memory: per thread the pass's block buffers, the
@@ -558,7 +545,7 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     fp.m_total = nlsq_source_num_rows(src);
     fp.latest_cost = NAN;
     fp.last_pass_seconds = NAN;
-    fp.t_start = fp.last_report = now_s();
+    fp.t_start = fp.last_report = host_seconds();
     nlsq_columns c = cols ? *cols : nlsq_columns_default();
     int xc[NLSQ_READER_MAX_COLS], yc, sc;
     double sigma_all;
@@ -567,11 +554,11 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     if ((st = fit_alloc(&fp, err)) != NLSQ_OK) goto done;
     if ((st = resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = fit_setup_parameters(&fp, err)) != NLSQ_OK) goto done;
-    if (fp.opt.keep_residuals && fp.m_total > available_memory() / 2 / sizeof(double)) {
+    if (fp.opt.keep_residuals && fp.m_total > host_available_memory() / 2 / sizeof(double)) {
         st = fit_fail(&fp, err, NLSQ_ERR_NOMEM,
                       "keep_residuals needs %.3g GB for %zu residuals, more than half the available memory (%.3g GB); "
                       "fit without it and evaluate the residuals window by window (nlsq_source_read, nlsq_model_eval)",
-                      (double)fp.m_total * 8e-9, fp.m_total, (double)available_memory() * 1e-9);
+                      (double)fp.m_total * 8e-9, fp.m_total, (double)host_available_memory() * 1e-9);
         goto done;
     }
     nlsq_backend backend = fp.opt.backend;

@@ -261,7 +261,7 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->memory_bytes = fp->memory_bytes;
     r->resumed_evaluations = fp->resumed;
     r->jit_passes = fp->ps.jit_passes;
-    if (fp->jit && (fp->ps.jit_passes > 0 || !fp->jit_quiet)) jit_entry_note(fp->model->jit, fp->jit, r->backend_note, sizeof r->backend_note);
+    if (fp->jit && (fp->ps.jit_passes > 0 || !fp->jit_quiet)) jit_entry_note(fp->model, fp->jit, r->backend_note, sizeof r->backend_note);
     double m = (double)fp->m_used, k = fp->n_free;
     r->redchi = r->dof > 0 ? r->chi2 / r->dof : INFINITY;
     double sst = fp->sst;

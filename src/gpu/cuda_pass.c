@@ -46,27 +46,15 @@ static int cu_fail(const gpu_pass *g, CUresult r, const char *what, char *why, s
 
 /* ---- the kernel cache ----------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
-
 static int cache_path(const char *source, const char *arch, int cubin, char *out, size_t size)
 {
-    char dir[PATH_MAX - 80], why[300];
+    char why[300];
     const cuda_nvrtc *nv = cuda_nvrtc_get(NULL, 0);
-    if (!nv || jit_cache_directory(dir, sizeof dir, why, sizeof why) != 0) return -1;
-    size_t used = strlen(dir);
-    snprintf(dir + used, sizeof dir - used, "/cuda");
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
+    if (!nv) return -1;
     char ident[160];
     snprintf(ident, sizeof ident, "nvrtc %d.%d arch %s %s codegen %d", nv->major, nv->minor, arch,
              cubin ? "cubin" : "ptx", JIT_CODEGEN_VERSION);
-    uint64_t a = fnv(fnv(0xcbf29ce484222325ULL, ident), source), b = fnv(fnv(0x84222325cbf29ce4ULL, source), ident);
-    snprintf(out, size, "%s/%016llx%016llx.%s", dir, (unsigned long long)a, (unsigned long long)b,
-             cubin ? "cubin" : "ptx");
-    return 0;
+    return cache_file_path("cuda", ident, source, cubin ? ".cubin" : ".ptx", out, size, why, sizeof why);
 }
 
 static int cache_load(const char *path, cuda_image *img)

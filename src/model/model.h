@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core.h"
 #include "nlsq.h"
 
 /* ---- ops.c: every op's name, arity, types and scalar meaning ---------- */
@@ -52,16 +53,6 @@ double op_powi(double x, int k);
 double op_min(double a, double b);
 double op_max(double a, double b);
 double op_sign(double a);
-
-/* ---- error.c ---------------------------------------------------------- */
-
-void error_set(nlsq_error *err, nlsq_status code, int line, int column,
-               const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
-void error_clear(nlsq_error *err);
 
 /* ---- graph.c: hash-consed nodes ---------------------------------------- */
 
@@ -210,15 +201,22 @@ size_t model_format(const nlsq_model *m, int32_t root, char *buf, size_t size);
 
 /* ---- model.c -------------------------------------------------------------- */
 
+/* What a layer above attaches to a model (the exec layer's compiled
+   kernels): it fills the slot on first use and says how to release it, so
+   the model layer frees it without calling up into that layer. */
+typedef struct model_attachment {
+    void (*release)(struct model_attachment *self);
+} model_attachment;
+
 struct nlsq_model {
     name_list vars, params;
     graph g;             /* f and its derivatives only                       */
     int32_t root;
     int32_t *dnode;      /* nparams derivative nodes                         */
     program prog;
-    struct jit_set *jit; /* compiled kernels of prog (src/exec/jit.c): filled
-                            by fits, internally locked, so a const model
-                            may still gain kernels                         */
+    model_attachment *kernels; /* compiled kernels of prog (src/exec/jit.c),
+                            attached by the first fit that wants one;
+                            NULL until then                               */
 };
 
 /* Take ownership of the names and build derivatives and program from g's

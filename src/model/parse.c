@@ -156,12 +156,6 @@ static int enter(parser *p)
 static value parse_or(parser *p);
 static value parse_unary(parser *p);
 
-int name_is_reserved(const char *name, size_t len)
-{
-    if ((len == 2 && memcmp(name, "pi", 2) == 0) || (len == 1 && name[0] == 'e')) return 1;
-    return op_lookup_function(name, len) >= 0;
-}
-
 static local *find_local(parser *p, size_t start, size_t len)
 {
     for (int i = 0; i < p->nlocals; i++)

@@ -1,8 +1,9 @@
 /* Status names and the error record. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
+#include "core.h"
 
 static const char *const STATUS_NAMES[NLSQ_STATUS_COUNT] = {
     [NLSQ_OK]                   = "ok",
@@ -28,11 +29,6 @@ const char *nlsq_status_str(nlsq_status status)
 {
     if ((int)status < 0 || status >= NLSQ_STATUS_COUNT) return "unknown status";
     return STATUS_NAMES[status];
-}
-
-const char *nlsq_version(void)
-{
-    return NLSQ_VERSION_STRING;
 }
 
 void error_clear(nlsq_error *err)

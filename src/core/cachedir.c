@@ -1,0 +1,87 @@
+/* The private cache directory that compiled kernels (CPU and GPU) and
+   column caches share. Private because a kernel found there is loaded and
+   run: a directory others can write would let them run code as us. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+int cache_private_dir(const char *path, int create, char *why, size_t why_size)
+{
+    if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, why_size, "cannot make the kernel cache %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, why_size, "the kernel cache %s is not a directory", path);
+        return -1;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+        snprintf(why, why_size, "the kernel cache %s is not private (owner or mode); not used", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* mkdir that accepts an existing directory; 0, or -1 with the reason. */
+static int make_parent(const char *path, char *why, size_t why_size)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST) return 0;
+    snprintf(why, why_size, "cannot make %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int cache_directory(char *dir, size_t dir_size, char *why, size_t why_size)
+{
+    char parent[PATH_MAX];
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg == '/') {
+        snprintf(parent, sizeof parent, "%s", xdg);
+    } else if (home && *home == '/') {
+        if ((size_t)snprintf(parent, sizeof parent, "%s/.cache", home) >= sizeof parent) {
+            snprintf(why, why_size, "no kernel cache: $HOME is too long");
+            return -1;
+        }
+    } else {
+        snprintf(why, why_size, "no kernel cache: neither XDG_CACHE_HOME nor HOME is set");
+        return -1;
+    }
+    if (make_parent(parent, why, why_size) != 0) return -1;
+    if ((size_t)snprintf(dir, dir_size, "%s/nlsq", parent) >= dir_size) {
+        snprintf(why, why_size, "no kernel cache: the path %s/nlsq is too long", parent);
+        return -1;
+    }
+    return cache_private_dir(dir, 1, why, why_size);
+}
+
+int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out,
+                    size_t size, char *why, size_t why_size)
+{
+    char dir[PATH_MAX];
+    if (cache_directory(dir, sizeof dir - 64, why, why_size) != 0) return -1;
+    size_t used = strlen(dir);
+    snprintf(dir + used, sizeof dir - used, "/%s", subdir);
+    if (cache_private_dir(dir, 1, why, why_size) != 0) return -1;
+    hash128 h = hash128_start();
+    hash128_str(&h, key1);
+    hash128_str(&h, key2);
+    char hex[33];
+    hash128_hex(&h, hex);
+    if ((size_t)snprintf(out, size, "%s/%s%s", dir, hex, suffix) >= size) {
+        snprintf(why, why_size, "the cache path %s/%s%s is too long", dir, hex, suffix);
+        return -1;
+    }
+    return 0;
+}

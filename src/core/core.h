@@ -1,0 +1,71 @@
+/*
+ * The core: what every layer may use and what uses nothing of ours — the
+ * error record, the version, the clock, the machine's memory and cores,
+ * hashing, and the private cache directory. Lower than src/linalg and
+ * src/model; it includes only nlsq.h for nlsq_error and nlsq_status.
+ */
+#ifndef NLSQ_CORE_CORE_H
+#define NLSQ_CORE_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nlsq.h"
+
+/* ---- error.c: the error record ------------------------------------------ */
+
+/* Fill err (when not NULL) with code, the 1-based line and column in the
+   model text (0 when not about the text) and a printf-style message. */
+void error_set(nlsq_error *err, nlsq_status code, int line, int column, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+void error_clear(nlsq_error *err);
+
+/* ---- host.c: the clock, memory and cores -------------------------------- */
+
+/* Seconds on the monotonic clock (only differences mean anything). */
+double host_seconds(void);
+/* Bytes of physical memory free now; SIZE_MAX when the system won't say. */
+size_t host_available_memory(void);
+/* Threads to run on: `requested` when positive, else $NLSQ_THREADS when a
+   positive number, else the online cores; within [1, min(1024, most)]. */
+int host_threads(long requested, long most);
+
+/* ---- hash.c: hashing for cache keys and checksums ----------------------- */
+
+/* FNV-1a, 64 bits, continued from h (start from HASH_FNV_SEED). Checksums
+   of checkpoints and names of column caches: stable across versions. */
+#define HASH_FNV_SEED 0xcbf29ce484222325ULL
+uint64_t hash_fnv64(uint64_t h, const void *data, size_t n);
+
+/* 128 bits for file names of compiled kernels: two FNV-1a streams with
+   different seeds, each finished by a splitmix64 mix, against accidental
+   collisions (the cache directory's permissions keep others' files out). */
+typedef struct hash128 {
+    uint64_t a, b;
+} hash128;
+
+hash128 hash128_start(void);
+void hash128_bytes(hash128 *h, const void *data, size_t n);
+/* A string and its NUL, so consecutive fields cannot run together. */
+void hash128_str(hash128 *h, const char *s);
+/* 32 lower-case hex digits and a NUL into out[33]. */
+void hash128_hex(const hash128 *h, char out[33]);
+
+/* ---- cachedir.c: where compiled kernels and column caches live ---------- */
+
+/* $XDG_CACHE_HOME/nlsq, else ~/.cache/nlsq: made (mode 0700) if missing and
+   refused unless it is a directory of ours that no one else may write.
+   0, or -1 with the reason in why. */
+int cache_directory(char *dir, size_t dir_size, char *why, size_t why_size);
+/* The same check for a directory inside it (made when `create`). */
+int cache_private_dir(const char *path, int create, char *why, size_t why_size);
+/* DIR/subdir/HEX<suffix>, subdir made private, HEX the 128-bit hash of
+   key1 and key2 (what the file is made from, and how); 0, or -1 with the
+   reason in why. */
+int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out,
+                    size_t size, char *why, size_t why_size);
+
+#endif
