@@ -235,206 +235,30 @@ static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error 
     }
 }
 
-/*
- * Below this many points "auto" keeps a fit on the CPU. Measured on an
- * H100 against its host's 16 cores (bench/gpu/run.sh, crossover step),
- * with the device's context already made by an earlier fit in the
- * process: the GPU fit takes about 1 ms whatever the size up to 10^5
- * points, and equals the CPU at 10^4 points (exponential decay) and 3000
- * (three Gaussians); from 3*10^4 the GPU is faster for every reference
- * model. The first GPU fit of a process also makes the context, which
- * costs a few hundred milliseconds on common drivers (not measured here):
- * the CPU on all cores fits 10^7 points of a small model in about that
- * time, so a process's first fit goes to the GPU only from there.
- */
-#define GPU_AUTO_MIN_POINTS_WARM 30000
-#define GPU_AUTO_MIN_POINTS_COLD 10000000
-
-static int parse_ordinal(const char *s)
-{
-    if (!*s) return -1;
-    int n = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || n > 1000) return -1;
-        n = n * 10 + (*s - '0');
-    }
-    return n;
-}
-
-/* Where the passes run: the CPU, or a CUDA device opened here. */
+/* Where the passes run: the CPU, or CUDA devices opened here (gpu/placement.c). */
 static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq_error *err)
 {
-    const char *spec = fp->opt.device ? fp->opt.device : getenv("NLSQ_DEVICE");
-    if (!spec || !*spec) spec = "auto";
-    int is_auto = strcmp(spec, "auto") == 0, all = strcmp(spec, "cuda:all") == 0, ordinal = 0;
-    snprintf(fp->device, sizeof fp->device, "cpu");
-    if (strcmp(spec, "cpu") == 0) return NLSQ_OK;
-    if (!is_auto && !all && strcmp(spec, "cuda") != 0) {
-        ordinal = strncmp(spec, "cuda:", 5) == 0 ? parse_ordinal(spec + 5) : -1;
-        if (ordinal < 0)
-            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device '%.40s': expected auto, cpu, cuda, cuda:N or cuda:all",
-                            spec);
-    }
-    if (is_auto) {
-        int warm = cuda_context_exists(0);
-        size_t least = warm ? GPU_AUTO_MIN_POINTS_WARM : GPU_AUTO_MIN_POINTS_COLD;
-        if (fp->m_total < least) {
-            snprintf(fp->device_note, sizeof fp->device_note, "auto: fewer than %zu points run on the CPU%s", least,
-                     warm ? "" : " (the GPU's context is not made yet in this process)");
-            return NLSQ_OK;
-        }
-    }
-    char why[200];
-    cuda_device_info dev[16];
-    int n = cuda_devices(dev, 16, why, sizeof why);
-    if (n < 0) {
-        if (is_auto) {
-            snprintf(fp->device_note, sizeof fp->device_note, "no CUDA device: %s", why);
-            return NLSQ_OK;
-        }
-        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: %s", spec, why);
-    }
-    if (ordinal >= n)
-        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: this machine has %d CUDA device%s (cuda:0%s)",
-                        spec, n, n == 1 ? "" : "s", n == 1 ? "" : " ...");
-    /* cuda:all: every device, each holding a contiguous share of the points */
-    int ordinals[GPU_MAX_DEVICES], count = all ? (n < GPU_MAX_DEVICES ? n : GPU_MAX_DEVICES) : 1;
-    for (int k = 0; k < count; k++) ordinals[k] = dev[all ? k : ordinal].ordinal;
     gpu_pass_spec gs = {0, 0, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
                         sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit, fp->opt.gpu_float32 != 0,
-                        fp->ps.nworkers, count == 1 ? pass_chunk_points(fp->m_total) : 0};
-    if (gpu_group_open(&fp->gpu, &gs, ordinals, count, why, sizeof why) != 0) {
-        gpu_group_close(&fp->gpu);
-        if (is_auto) {
-            snprintf(fp->device_note, sizeof fp->device_note, "cuda:%d not used: %s", ordinal, why);
-            return NLSQ_OK;
-        }
-        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "device %s: %s", spec, why);
-    }
-    fp->use_gpu = 1;
-    const gpu_pass *g0 = &fp->gpu.part[0];
-    char where[140], streamed[80] = "";
-    if (count == 1) {
-        snprintf(fp->device, sizeof fp->device, "cuda:%d", ordinals[0]);
-        snprintf(where, sizeof where, "%.100s", g0->name);
-    } else {
-        snprintf(fp->device, sizeof fp->device, "cuda:all");
-        snprintf(where, sizeof where, "%d GPUs (%.80s, ...), a share of the points each", count, g0->name);
-    }
-    if (g0->streaming)
-        snprintf(streamed, sizeof streamed, ", data streamed in %zu segments of up to %zu points a pass",
-                 fp->gpu.segments, g0->cap);
-    snprintf(fp->device_note, sizeof fp->device_note, "%s, %s%s, kernel %.40s", where,
-             g0->float32 ? "float32 data and Jacobian" : "float64", streamed, g0->note);
+                        fp->ps.nworkers, 0};
+    char why[300];
+    int rc = gpu_place(fp->opt.device, &gs, &fp->gpu, fp->device, sizeof fp->device, fp->device_note,
+                       sizeof fp->device_note, why, sizeof why);
+    if (rc < 0) return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+    fp->use_gpu = rc;
     return NLSQ_OK;
 }
 
-/* Whether window v at point first continues the pending run (p, from
-   point pfirst, pcount points) in memory, column by column. */
-static int continues(const pass_view *p, size_t pfirst, size_t pcount, const pass_view *v, size_t first, int nvars)
-{
-    size_t plo = pfirst - p->base + pcount, lo = first - v->base;
-    for (int k = 0; k < nvars; k++)
-        if (p->x + (size_t)k * p->stride + plo != v->x + (size_t)k * v->stride + lo) return 0;
-    if (p->y + plo != v->y + lo) return 0;
-    return p->sigma ? v->sigma && p->sigma + plo == v->sigma + lo : !v->sigma;
-}
-
-/*
- * Copying the data to the GPU: through the reader, which checks them on
- * the way as in a first CPU pass, chunk by chunk on the pass's threads
- * (each chunk's statistics are its own, so the check's result does not
- * depend on which thread read what). Windows read in place (caller
- * arrays, mapped files: nothing copied, so they stay valid after the next
- * read) that lie side by side go in one copy of up to UPLOAD_RUN points,
- * as each copy has a fixed cost of its own.
- */
-#define UPLOAD_RUN ((size_t)1 << 22)
-
-typedef struct upload_job {
-    fit_problem *fp;
-    pass_data pd;
-    size_t chunk;
-    int first_chunk;      /* task k uploads chunk first_chunk + k */
-    int in_place;
-    pthread_mutex_t lock;
-    int failed_chunk;     /* the lowest chunk that failed, or -1 */
-    nlsq_status status;
-    char why[400];
-} upload_job;
-
-static void upload_failed(upload_job *job, int chunk, nlsq_status st, const char *why)
-{
-    pthread_mutex_lock(&job->lock);
-    if (job->failed_chunk < 0 || chunk < job->failed_chunk) {
-        job->failed_chunk = chunk;
-        job->status = st;
-        snprintf(job->why, sizeof job->why, "%s", why);
-    }
-    pthread_mutex_unlock(&job->lock);
-}
-
-/* Upload points [first, first+count) as the view v holds them, then hand
-   them back to the reader. */
-static int upload_range(upload_job *job, int worker, const pass_view *v, size_t first, size_t count, char *why,
-                        size_t why_size)
-{
-    if (!count) return 0;
-    if (gpu_group_upload(&job->fp->gpu, v, first, count, worker, why, why_size) != 0) return -1;
-    if (job->pd.release) job->pd.release(job->pd.ctx, first, count, worker);
-    return 0;
-}
-
-static void upload_chunk(void *ctx, int task, int worker)
-{
-    upload_job *job = ctx;
-    fit_problem *fp = job->fp;
-    int chunk = job->first_chunk + task;
-    size_t lo = (size_t)chunk * job->chunk, hi = lo + job->chunk < fp->m_total ? lo + job->chunk : fp->m_total;
-    size_t pfirst = 0, pcount = 0;
-    pass_view run = {0};
-    char why[400];
-    for (size_t first = lo; first < hi; first += PASS_WINDOW) {
-        size_t count = hi - first < PASS_WINDOW ? hi - first : PASS_WINDOW;
-        pass_view v;
-        if (job->pd.read(job->pd.ctx, chunk, first, count, worker, &v) != 0) {
-            upload_failed(job, chunk, NLSQ_ERR_DATA, fp->rd.why);
-            return;
-        }
-        if (!job->in_place) { /* a copied window is gone at the next read: now */
-            if (upload_range(job, worker, &v, first, count, why, sizeof why) != 0) {
-                upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
-                return;
-            }
-            continue;
-        }
-        if (pcount && pcount < UPLOAD_RUN && continues(&run, pfirst, pcount, &v, first, fp->gpu.part[0].nvars)) {
-            pcount += count;
-            continue;
-        }
-        if (upload_range(job, worker, &run, pfirst, pcount, why, sizeof why) != 0) {
-            upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
-            return;
-        }
-        run = v;
-        pfirst = first;
-        pcount = count;
-    }
-    if (upload_range(job, worker, &run, pfirst, pcount, why, sizeof why) != 0)
-        upload_failed(job, chunk, NLSQ_ERR_INVALID_ARGUMENT, why);
-}
-
-/* Upload chunks [c0, c1) on the pass's threads; NLSQ_OK, or the status
-   and reason of the lowest chunk that failed. */
+/* Upload chunks [c0, c1) through the reader, which checks the data on the
+   way as a first CPU pass would; NLSQ_OK, or the status and reason of the
+   lowest chunk that failed. */
 static nlsq_status upload_chunks(fit_problem *fp, int c0, int c1, char *why, size_t why_size)
 {
-    upload_job job = {fp, reader_pass_data(&fp->rd), pass_chunk_points(fp->m_total), c0, fp->rd.ncopy == 0,
-                      PTHREAD_MUTEX_INITIALIZER, -1, NLSQ_OK, ""};
-    pool_run(fp->ps.pool, upload_chunk, &job, c1 - c0);
-    pthread_mutex_destroy(&job.lock);
+    pass_data pd = reader_pass_data(&fp->rd);
+    int rc = gpu_group_upload_chunks(&fp->gpu, &pd, fp->ps.pool, fp->m_total, fp->rd.ncopy == 0, c0, c1,
+                                     fp->rd.why, why, why_size);
     reader_flush(&fp->rd);
-    if (job.failed_chunk >= 0) snprintf(why, why_size, "%s", job.why);
-    return job.failed_chunk >= 0 ? job.status : NLSQ_OK;
+    return rc == 0 ? NLSQ_OK : rc == GPU_UPLOAD_READ_FAILED ? NLSQ_ERR_DATA : NLSQ_ERR_INVALID_ARGUMENT;
 }
 
 static nlsq_status upload(fit_problem *fp, nlsq_error *err)

@@ -186,4 +186,25 @@ typedef struct gpu_batch_out {
 int gpu_batch_run(const program *prog, const int *cols, int ncols, int ordinal, const gpu_batch_in *in,
                   gpu_batch_out *out, char *why, size_t why_size);
 
+/* ---- placement.c: where a fit's passes run, and its data's upload ------- */
+
+/* Open the devices that `requested` names (NULL: $NLSQ_DEVICE, else
+   "auto"; "cpu", "cuda", "cuda:N", "cuda:all") for the pass spec (its
+   ordinal and stream_unit are chosen here). 1 with g open and device
+   ("cuda:N", "cuda:all") and note filled; 0 for the CPU ("auto" without a
+   usable GPU, or too few points), with note saying why; -1 with the
+   reason in why when a GPU was named and cannot be used. */
+int gpu_place(const char *requested, const gpu_pass_spec *spec, gpu_group *g, char *device, size_t device_size,
+              char *note, size_t note_size, char *why, size_t why_size);
+
+enum { GPU_UPLOAD_READ_FAILED = -1, GPU_UPLOAD_COPY_FAILED = -2 };
+
+/* Upload chunks [c0, c1) of the pass's m_total points through pd on the
+   pool's threads (in_place: pd's windows stay valid after the next read,
+   so neighbours go in one copy). 0, or the GPU_UPLOAD_* of the lowest
+   chunk that failed with its reason in why (read_why, pd's own message,
+   for a failed read). */
+int gpu_group_upload_chunks(gpu_group *g, const pass_data *pd, pool *threads, size_t m_total, int in_place, int c0,
+                            int c1, const char *read_why, char *why, size_t why_size);
+
 #endif
