@@ -616,7 +616,7 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     nlsq_status st;
     if ((st = check_options(&job.opt, err)) != NLSQ_OK) return st;
     if ((st = check_batch(model, batch, &job.total, &job.longest, err)) != NLSQ_OK) return st;
-    job.method = job.opt.method == NLSQ_METHOD_AUTO ? fit_default_method(0, job.opt.loss) : job.opt.method;
+    job.method = job.opt.method == NLSQ_METHOD_AUTO ? fit_default_method() : job.opt.method;
     fit_problem probe;
     memset(&probe, 0, sizeof probe);
     probe.who = "nlsq_fit_batch";

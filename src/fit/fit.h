@@ -134,8 +134,8 @@ typedef struct fit_problem {
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
 } fit_problem;
 
-/* trf unless lm is allowed (no finite bound, linear loss), then lm. */
-nlsq_method fit_default_method(int bounded, nlsq_loss loss);
+/* The method NLSQ_METHOD_AUTO stands for: trf, for every problem. */
+nlsq_method fit_default_method(void);
 /* Fill tolerances left negative with the method's SciPy default. */
 void fit_default_tolerances(nlsq_method method, solve_options *so);
 

@@ -87,7 +87,7 @@ nlsq_status fit_choose_method(fit_problem *fp, nlsq_error *err)
         bounded |= isfinite(fp->lb[j]) || isfinite(fp->ub[j]);
     }
     nlsq_method m = fp->opt.method;
-    if (m == NLSQ_METHOD_AUTO) m = fit_default_method(bounded, fp->opt.loss);
+    if (m == NLSQ_METHOD_AUTO) m = fit_default_method();
     if (m == NLSQ_LM) {
         if (bounded) return fail(err, NLSQ_ERR_BOUNDS, "method lm does not take bounds; use trf or dogbox");
         if (fp->opt.loss != NLSQ_LOSS_LINEAR)

@@ -13,10 +13,8 @@
 /* trf for everything: on NIST StRD from both starts it reaches LRE >= 6
    on every run, while lm (exact Jacobian, same tolerances) stops at the
    evaluation limit on MGH09 from start 1 (see nlsq.h). */
-nlsq_method fit_default_method(int bounded, nlsq_loss loss)
+nlsq_method fit_default_method(void)
 {
-    (void)bounded;
-    (void)loss;
     return NLSQ_TRF;
 }
 
