@@ -50,7 +50,7 @@ def build_library(dest):
     with tempfile.TemporaryDirectory(prefix="nlsqc-build-") as tmp:
         subprocess.check_call(["cmake", "-S", ROOT, "-B", tmp, "-DCMAKE_BUILD_TYPE=Release"])
         subprocess.check_call(["cmake", "--build", tmp, "--target", "nlsq", "-j", jobs])
-        shutil.copyfile(os.path.join(tmp, "libnlsq.so.0"), dest)
+        shutil.copyfile(os.path.realpath(os.path.join(tmp, "libnlsq.so")), dest)
 
 
 class BuildWithLibrary(build_py):

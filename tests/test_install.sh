@@ -4,9 +4,9 @@
 # against that prefix twice — with pkg-config and with find_package — and
 # run. Also: the shared library exports the public API alone, and the man
 # page renders.
-#   test_install.sh BUILD_DIR SOURCE_DIR VERSION
+#   test_install.sh BUILD_DIR SOURCE_DIR VERSION SOVERSION
 set -u
-build=$1 src=$2 version=$3
+build=$1 src=$2 version=$3 soversion=$4
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nlsq-install.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -19,8 +19,9 @@ check() { # name, command...
 prefix=$tmp/prefix
 check "cmake --install into a temporary prefix" cmake --install "$build" --prefix "$prefix"
 libdir=$(dirname "$(find "$prefix" -name 'libnlsq.so' | head -n 1)")
+check "the soname is libnlsq.so.$soversion" sh -c "objdump -p '$libdir/libnlsq.so' | grep -q 'SONAME *libnlsq.so.$soversion\$'"
 check "the library, its soname link, the static library, the header" \
-    test -f "$libdir/libnlsq.so.$version" -a -L "$libdir/libnlsq.so.${version%%.*}" -a -f "$libdir/libnlsq.a" \
+    test -f "$libdir/libnlsq.so.$version" -a -L "$libdir/libnlsq.so.$soversion" -a -f "$libdir/libnlsq.a" \
          -a -f "$prefix/include/nlsq.h" -a -f "$prefix/include/nlsq_version.h"
 check "the command runs from the prefix and says its version" \
     sh -c "'$prefix/bin/nlsq' --version | grep -qx 'nlsq $version'"

@@ -206,7 +206,7 @@ def _candidates():
     here = os.path.dirname(os.path.abspath(__file__))
     out = [os.path.join(here, "libnlsq.so.0"), os.path.join(here, "libnlsq.so")]
     # a source checkout: python/nlsqc -> build/
-    out.append(os.path.join(here, os.pardir, os.pardir, "build", "libnlsq.so.0"))
+    out.append(os.path.join(here, os.pardir, os.pardir, "build", "libnlsq.so"))
     found = ctypes.util.find_library("nlsq")
     if found:
         out.append(found)
