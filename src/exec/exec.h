@@ -1,7 +1,8 @@
 /*
- * The exec layer: running a scheduled program over points. For now the
- * block interpreter and nlsq_model_eval; passes, the JIT and CUDA come
- * here too.
+ * The exec layer: running a scheduled program over points on the CPU —
+ * the block interpreter and nlsq_model_eval, the pass that folds the rows
+ * into R_aug, the thread pool, and the C code generator and JIT cache
+ * (jit.h). The CUDA backend is src/gpu, above this layer.
  */
 #ifndef NLSQ_EXEC_EXEC_H
 #define NLSQ_EXEC_EXEC_H

@@ -1,6 +1,6 @@
 /*
- * Robust losses, applied per point inside the pass (so a compiled kernel
- * can fuse them later). With z = (r/C)^2 and C = f_scale, as SciPy's
+ * Robust losses, applied per point inside the pass (the compiled C and
+ * CUDA kernels fuse the same arithmetic). With z = (r/C)^2 and C = f_scale, as SciPy's
  * least_squares: rho(z), rho'(z), rho''(z), then rho *= C^2, rho'' /= C^2,
  * and the row is rescaled by s = sqrt(max(rho' + 2 rho'' r^2, EPS)):
  * r <- r rho'/s, J_row <- s J_row.

@@ -19,7 +19,7 @@ nlsq_method fit_default_method(void)
 }
 
 /* 1e-15 rather than SciPy's 1e-8: with exact Jacobians the last digits
-   are cheap (27% more evaluations over NIST StRD) and the difference is
+   are cheap (21% more evaluations over NIST StRD, 1554 against 1279: see nlsq.h) and the difference is
    LRE >= 6.5 everywhere instead of 2.9 at worst. lm keeps gtol = 0 as
    curve_fit's leastsq does. */
 void fit_default_tolerances(nlsq_method method, solve_options *so)
