@@ -1,9 +1,11 @@
 /*
  * The pass: one sweep over the points at given parameters, producing the
  * cost and R_aug, the triangular factor of the weighted, loss-scaled rows
- * [J | r]. Each block of points is evaluated by the interpreter or the
- * model's compiled kernel, turned into rows in a small column-major buffer and folded into the running
- * triangle at once (qr_fold), so no m-sized array is ever written.
+ * [J | r]. Each block of points is evaluated by the interpreter, turned
+ * into rows in a small column-major buffer and folded into the running
+ * triangle at once (qr_fold), so no m-sized array is ever written; a
+ * model's compiled kernel, when there is one, does all three for its
+ * chunk in one function.
  */
 #include <math.h>
 #include <stdatomic.h>
