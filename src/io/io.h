@@ -1,4 +1,4 @@
-/* Reading data files and writing reports. */
+/* Reading data files: text tables and .npy. */
 #ifndef NLSQ_IO_IO_H
 #define NLSQ_IO_IO_H
 
@@ -51,48 +51,5 @@ typedef int (*table_row_fn)(void *ctx, int ncols, char **names, const double *va
 nlsq_status table_scan(FILE *f, const char *path, char delim, table_row_fn row, void *ctx, nlsq_error *err);
 /* A column by header name or 1-based number; -1 if none. */
 int table_find(const table *t, const char *name_or_index);
-
-/* ---- report.c --------------------------------------------------------- */
-
-typedef struct report_info {
-    const char *model_text, *data_name;
-    size_t points_total;          /* rows read, before nan_policy omit      */
-    double fit_seconds;           /* the fit alone, not reading the file    */
-    const unsigned char *fixed;   /* n flags or NULL                        */
-    int full_correlation;         /* all pairs, not only |c| > 0.1          */
-} report_info;
-
-void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
-void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
-
-/* ---- svg.c: the fit as a picture ------------------------------------------ */
-
-typedef struct plot_data {
-    const char *title, *xlabel, *ylabel;
-    const double *x, *y, *sigma, *fit, *resid; /* m points; sigma may be NULL */
-    size_t m;
-    const double *grid_x, *grid_f;             /* the curve; ngrid 0: the fit */
-    size_t ngrid;                              /* is shown at the points     */
-    int logx, logy;
-    const char *legend[16];
-    int nlegend;
-} plot_data;
-
-/* 0, or -1 on a write error. */
-int svg_write(FILE *f, const plot_data *pd);
-
-/* ---- outfile.c: files that appear whole or not at all ------------------ */
-
-typedef struct outfile {
-    FILE *f;
-    char *path, *tmp;
-} outfile;
-
-/* Open a temporary file beside `path`; 0, or -1 with errno set. */
-int outfile_open(outfile *o, const char *path);
-/* Flush, sync and rename over `path`; 0, or -1 (the temporary is removed). */
-int outfile_commit(outfile *o);
-/* Close and remove the temporary file. */
-void outfile_abort(outfile *o);
 
 #endif

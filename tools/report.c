@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io.h"
+#include "present.h"
 
 static const char *method_name(nlsq_method m)
 {
