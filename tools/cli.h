@@ -72,7 +72,6 @@ typedef struct command {
     const char *synopsis;               /* what follows "nlsq NAME"          */
     const char *description;            /* paragraphs, lines split by '\n'   */
     const option_group *const *groups;  /* NULL-ended; NULL: no options      */
-    int hidden;                         /* not listed (nlsq help --man)      */
 } command;
 
 /* nlsq.c: every command, ended by {NULL}. */

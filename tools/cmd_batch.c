@@ -184,27 +184,6 @@ static int make_long(const cli *c, const dataset *D, batch_data *d)
 
 /* ---- output ------------------------------------------------------------------ */
 
-static void json_number(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.17g", v);
-    else
-        fputs("null", f);
-}
-
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", (unsigned char)*s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* A CSV field: quoted when it holds a delimiter, a quote or a line end. */
 static void csv_field(FILE *f, const char *s)
 {

@@ -44,7 +44,6 @@ static void help_group(FILE *out, const option_group *g)
 static void help_commands(FILE *out)
 {
     for (const command *c = commands; c->name; c++) {
-        if (c->hidden) continue;
         fprintf(out, "  nlsq %s%s%s\n", c->name, c->synopsis[0] ? " " : "", c->synopsis);
         fprintf(out, "      %s\n", c->summary);
     }
@@ -209,7 +208,7 @@ void help_man(FILE *out)
           out);
     fputs(".SH SYNOPSIS\n", out);
     for (const command *c = commands; c->name; c++)
-        if (!c->hidden) man_synopsis(out, c);
+        man_synopsis(out, c);
     fputs(".br\n.B nlsq \\-\\-version\n", out);
     fputs(".SH DESCRIPTION\n"
           "\\fBnlsq\\fR fits a model, written as math (\\fIa*exp(\\-b*x) + c\\fR), to the columns of a data file "
@@ -221,7 +220,6 @@ void help_man(FILE *out)
           out);
     fputs(".SH COMMANDS\n", out);
     for (const command *c = commands; c->name; c++) {
-        if (c->hidden) continue;
         fprintf(out, ".SS \"nlsq %s\"\n", c->name);
         roff(out, c->summary);
         fputs(".\n", out);
@@ -232,7 +230,7 @@ void help_man(FILE *out)
     const command *seen_in[64];
     int nseen = 0;
     for (const command *c = commands; c->name; c++)
-        if (!c->hidden) man_options(out, c, seen, &nseen, seen_in);
+        man_options(out, c, seen, &nseen, seen_in);
     fputs(".SH EXIT STATUS\n.TP\n.B 0\nthe fit converged (batch: every fit did); the other commands: success.\n"
           ".TP\n.B 1\nthe fit ran but did not converge (batch: some fit did not); its outputs are still "
           "written.\n.TP\n.B 2\nbad usage or input: one message on standard error.\n"

@@ -75,19 +75,19 @@ static const option_group group_help = {"the manual", help_options};
 const option_group *const help_groups[] = {&group_help, NULL};
 
 const command commands[] = {
-    {"fit", cmd_fit, "fit a model to a data file", "DATA [DATA...] --model EXPR [options]", FIT_TEXT, fit_groups, 0},
+    {"fit", cmd_fit, "fit a model to a data file", "DATA [DATA...] --model EXPR [options]", FIT_TEXT, fit_groups},
     {"batch", cmd_batch, "fit every curve of a table, one fit each",
-     "DATA --model EXPR [--id COL] [--out FILE] [options]", BATCH_TEXT, batch_groups, 0},
+     "DATA --model EXPR [--id COL] [--out FILE] [options]", BATCH_TEXT, batch_groups},
     {"eval", cmd_eval, "the model and its Jacobian at the data's points",
-     "DATA --model EXPR [--p0 a=1,...] [--jacobian] [options]", EVAL_TEXT, eval_groups, 0},
+     "DATA --model EXPR [--p0 a=1,...] [--jacobian] [options]", EVAL_TEXT, eval_groups},
     {"diff", cmd_diff, "the model's partial derivatives as model text", "EXPR [--vars x,y] [--params a,b,...]",
-     DIFF_TEXT, diff_groups, 0},
+     DIFF_TEXT, diff_groups},
     {"demo", cmd_demo, "a real fit of the bundled example data, with report and plot", "[--plot FILE.svg]",
-     DEMO_TEXT, demo_groups, 0},
-    {"devices", cmd_devices, "the compute devices nlsq can use", "", DEVICES_TEXT, NULL, 0},
-    {"cache", cmd_cache, "the kernel and column caches; clear removes them", "[clear]", CACHE_TEXT, NULL, 0},
-    {"help", cmd_help, "this help, or a command's", "[COMMAND] [--man]", HELP_TEXT, help_groups, 0},
-    {NULL, NULL, NULL, NULL, NULL, NULL, 0},
+     DEMO_TEXT, demo_groups},
+    {"devices", cmd_devices, "the compute devices nlsq can use", "", DEVICES_TEXT, NULL},
+    {"cache", cmd_cache, "the kernel and column caches; clear removes them", "[clear]", CACHE_TEXT, NULL},
+    {"help", cmd_help, "this help, or a command's", "[COMMAND] [--man]", HELP_TEXT, help_groups},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 const command *command_find(const char *name)

@@ -110,7 +110,7 @@ static const option *find_in(const option_group *const *groups, const char *name
 static int unknown_option(const command *cmd, const char *name)
 {
     for (const command *other = commands; other->name; other++)
-        if (other != cmd && !other->hidden && find_in(other->groups, name))
+        if (other != cmd && find_in(other->groups, name))
             return die("%s is not an option of nlsq %s (it is among the options of nlsq %s)", name, cmd->name,
                        other->name);
     return die("unknown option '%s' for nlsq %s (see nlsq help %s)", name, cmd->name, cmd->name);

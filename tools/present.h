@@ -25,6 +25,9 @@ typedef struct report_info {
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+/* A number as JSON (null for NaN and Inf), a string quoted and escaped. */
+void json_number(FILE *out, double v);
+void json_string(FILE *out, const char *s);
 
 /* ---- svg.c: the fit as a picture ------------------------------------------ */
 

@@ -66,7 +66,7 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
                 warned++ ? "  warning: " : w);
 }
 
-static void json_number(FILE *out, double v)
+void json_number(FILE *out, double v)
 {
     if (isfinite(v))
         fprintf(out, "%.17g", v);
@@ -74,7 +74,7 @@ static void json_number(FILE *out, double v)
         fputs("null", out);
 }
 
-static void json_string(FILE *out, const char *s)
+void json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {
