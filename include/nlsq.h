@@ -917,8 +917,8 @@ NLSQ_API nlsq_status nlsq_device_list(nlsq_device *out, int max, int *count, cha
 typedef struct nlsq_cpu_info {
     int cores;                 /* online cores: the default thread count
                                   ($NLSQ_THREADS aside)                     */
-    char vector_math[48];      /* the interpreter's vector math, e.g.
-                                  "glibc libmvec AVX2" or "scalar libm"
+    char vector_math[48];      /* the interpreter's vector math: "libmvec
+                                  avx2" (glibc's) or "scalar libm"
                                   ($NLSQ_VECTOR_MATH=off: scalar)           */
     char compiler[600];        /* the C compiler for compiled kernels and
                                   the kernel cache directory ("C compiler
