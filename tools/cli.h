@@ -1,8 +1,11 @@
 /*
- * What the nlsq command's files share: the table of commands (nlsq.c), the
- * declarative option tables and their parser (options.c, common.c), the
- * command line of the data commands (struct cli), loading the data and
- * the model (load.c), and the parameter options (params.c).
+ * What the nlsq command's files share: the table of commands (nlsq.c, one
+ * cmd_*.c per command), the declarative option tables and their parser
+ * (options.c; the shared groups in common.c), help and the manual page
+ * made from them (help.c), the command line of the data commands (struct
+ * cli), loading the data and the model (load.c), the parameter options
+ * (params.c) and the fit pipeline (fit.c). What the command writes is in
+ * present.h (report.c, svg.c, outfile.c), the progress bar in progress.h.
  *
  * The command uses the library through include/nlsq.h only, as any other
  * program would.
