@@ -484,7 +484,9 @@ typedef struct nlsq_options {
                                (lm), as SciPy; see NLSQ_DEFAULT_* below     */
     const double *p0;       /* n start values, or NULL for SciPy's rule:
                                1; the midpoint of two finite bounds;
-                               lb+1 or ub-1 for one finite bound           */
+                               lb+1 or ub-1 for one finite bound. A NaN
+                               entry takes the rule for that parameter
+                               alone (start values given for some)        */
     const double *lower;    /* n lower bounds (-INFINITY: none), or NULL    */
     const double *upper;    /* n upper bounds (INFINITY: none), or NULL     */
     const unsigned char *fixed; /* n flags: nonzero holds the parameter at
@@ -695,6 +697,24 @@ NLSQ_API nlsq_text_options nlsq_text_options_default(void);
 NLSQ_API nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
                                   nlsq_error *err);
 
+/*
+ * A text table read whole into memory (no column cache): the same rules
+ * and the same numbers as nlsq_source_open_text, for a small table or one
+ * that is not a file. `path` "-" reads standard input to its end. Only
+ * opt->delimiter is used (opt may be NULL). Errors name the file, line and
+ * field ("data.csv:3: field 2 ('oops') is not a number"); a file that
+ * cannot be opened gives "PATH: <the system's reason>". Columns are named
+ * by the header row, else "1", "2", ...; up to 256 of them.
+ */
+NLSQ_API nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
+                                           nlsq_error *err);
+/* The same from len bytes of text in memory (copied: text may be freed
+   afterwards); `name` (NULL: "text") names it in messages and in
+   nlsq_source_describe. */
+NLSQ_API nlsq_status nlsq_source_load_text_buffer(const char *text, size_t len, const char *name,
+                                                  const nlsq_text_options *opt, nlsq_source **out,
+                                                  nlsq_error *err);
+
 /* A caller callback that fills rows [first, first+count) of the columns
    asked for: cols[c] is NULL for a column not needed, else room for count
    values. Return 0, or nonzero for an error (the fit fails with it). With
@@ -891,6 +911,62 @@ typedef struct nlsq_device {
  * no driver, no device, a driver too old. The CPU is always available.
  */
 NLSQ_API nlsq_status nlsq_device_list(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err);
+
+/* What the CPU side offers: what `nlsq devices` shows. */
+typedef struct nlsq_cpu_info {
+    int cores;                 /* online cores: the default thread count
+                                  ($NLSQ_THREADS aside)                     */
+    char vector_math[48];      /* the interpreter's vector math: "libmvec
+                                  avx2" (glibc's) or "scalar libm"
+                                  ($NLSQ_VECTOR_MATH=off: scalar)           */
+    char compiler[600];        /* the C compiler for compiled kernels and
+                                  the kernel cache directory ("C compiler
+                                  /usr/bin/cc; kernels cached in DIR"), or
+                                  why models run on the interpreter        */
+} nlsq_cpu_info;
+
+/* Fills *out (never fails; looks for the compiler as a fit would). */
+NLSQ_API void nlsq_cpu_describe(nlsq_cpu_info *out);
+
+/* NVRTC, the run-time CUDA compiler the GPU kernels are built with
+   (libnvrtc.so.13, .12 or libnvrtc.so; $NLSQ_NVRTC names another). */
+typedef struct nlsq_nvrtc_info {
+    int available;             /* 1: found and loaded                       */
+    int major, minor;          /* its version, when available               */
+    char path[64];             /* the library opened, when available        */
+    char why[300];             /* why not, when not available               */
+} nlsq_nvrtc_info;
+
+/* Fills *out (never fails: no NVRTC is not an error). */
+NLSQ_API void nlsq_nvrtc_describe(nlsq_nvrtc_info *out);
+
+/* ------------------------------------------------------------------------
+ * Caches on disk
+ * ------------------------------------------------------------------------
+ *
+ * Two caches live under $XDG_CACHE_HOME/nlsq (or ~/.cache/nlsq), made
+ * private (0700) on first use: compiled kernels (KEY.so, one per model and
+ * build), and the column caches of text tables (columns/, one .npy per
+ * text file opened with nlsq_source_open_text without a cache_path). Both
+ * are only ever a speed-up: removing them is always safe between fits.
+ */
+typedef struct nlsq_cache_info {
+    char dir[4096];            /* the cache's directory                     */
+    int count;                 /* files: kernels, or column caches          */
+    long long bytes;           /* their size                                */
+} nlsq_cache_info;
+
+/* The kernel cache: its directory, its kernels and their bytes. Fails
+   (NLSQ_ERR_INVALID_ARGUMENT, saying why) when the directory cannot be
+   made or is not private. */
+NLSQ_API nlsq_status nlsq_kernel_cache_info(nlsq_cache_info *out, nlsq_error *err);
+/* Remove the compiled kernels, and temporary files of builds that ended
+   more than ten minutes ago (a build still running is left alone); *out
+   says what was removed. Files that are not ours are left. */
+NLSQ_API nlsq_status nlsq_kernel_cache_clear(nlsq_cache_info *out, nlsq_error *err);
+/* The same for the text tables' column caches (columns/). */
+NLSQ_API nlsq_status nlsq_column_cache_info(nlsq_cache_info *out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_column_cache_clear(nlsq_cache_info *out, nlsq_error *err);
 
 #ifdef __cplusplus
 }

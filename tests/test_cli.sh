@@ -333,5 +333,45 @@ done
 "$nlsq" --version | grep -q '^nlsq 0.1.0$'; check "--version" "[ $? -eq 0 ]"
 "$nlsq" help | grep -q -- '--bounds'; check "help documents --bounds" "[ $? -eq 0 ]"
 
+# help and the manual page come from the option tables
+"$nlsq" help fit | grep -q -- '--max-nfev N'; check "help fit lists fit's options" "[ $? -eq 0 ]"
+"$nlsq" batch --help | grep -q -- '--format csv|jsonl'; check "batch --help lists batch's own options" "[ $? -eq 0 ]"
+"$nlsq" eval --help | grep -q -- '--jacobian'; check "eval --help lists --jacobian" "[ $? -eq 0 ]"
+"$nlsq" help fit | grep -q -- 'dogbox'; check "help names dogbox" "[ $? -eq 0 ]"
+expect_error "help for an unknown command" "no command 'frob'" help frob
+man=$("$nlsq" help --man); rc=$?
+missing=""
+for section in NAME SYNOPSIS DESCRIPTION COMMANDS OPTIONS "EXIT STATUS" ENVIRONMENT FILES EXAMPLES; do
+    grep -q "^\.SH $section\$" <<<"$man" || missing="$missing $section"
+done
+check "help --man: roff with every section${missing:+ (missing:$missing)}" "[ $rc -eq 0 ] && [ -z \"$missing\" ] && grep -q '^\\\\fB\\\\-\\\\-max\\\\-nfev' <<<\"\$man\""
+if command -v groff >/dev/null; then
+    warnings=$(groff -man -Tutf8 -ww -z <<<"$man" 2>&1)
+    check "the manual page renders without groff warnings" "[ -z \"$warnings\" ]"
+else
+    echo "SKIP the manual page renders: groff not installed"
+fi
+page=$(dirname "$nlsq")/../nlsq.1
+if [ -f "$page" ]; then
+    check "the build's nlsq.1 is what help --man prints" "[ \"\$(cat $page)\" = \"\$man\" ]"
+fi
+
+# values are checked by their kind where parsed, with one message per kind
+for v in 0.5 1e20 nan -3; do
+    expect_error "--max-nfev $v refused as a count" "--max-nfev needs a count from 1 to" fit "$data" --model 'a*x' --max-nfev $v
+done
+expect_error "--threads 1e20 refused as a count" "--threads needs a count from 1 to 1024" fit "$data" --model 'a*x' --threads 1e20
+expect_error "--f-scale nan refused" "--f-scale needs a positive number" fit "$data" --model 'a*x' --f-scale nan
+expect_error "--method with a bad word lists the methods" "trf, lm or dogbox" fit "$data" --model 'a*x' --method newton
+expect_error "--p0 of NaN is not a start value" "'nan' is not a number" fit "$data" --model 'a*x' --p0 a=nan
+expect_error "eval: an option of fit only" "not an option of nlsq eval" eval "$data" --model 'a*x' --plot p.svg
+
+# parameters without --p0 start by the library's rule (here b from its bounds)
+part=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,c=0 --bounds b=0:2.6 --json | popt_of)
+full=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1.3,c=0 --bounds b=0:2.6 --json | popt_of)
+check "a parameter without --p0 starts at the midpoint of its bounds (the library's rule)" "[ -n \"$part\" ] && [ \"$part\" = \"$full\" ]"
+out=$(cat "$data" | "$nlsq" eval - --model 'a*exp(-b*x) + c' --p0 a=2,b=0.5,c=1); rc=$?
+check "eval reads standard input" "[ $rc -eq 0 ] && [ \$(wc -l <<<\"\$out\") -eq 41 ]"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,56 +1,184 @@
 /*
- * What the nlsq command's subcommands share (nlsq.c): the parsed command
- * line, the loaded model and table, the parameter options, and errors.
+ * What the nlsq command's files share: the table of commands (nlsq.c, one
+ * cmd_*.c per command), the declarative option tables and their parser
+ * (options.c; the shared groups in common.c), help and the manual page
+ * made from them (help.c), the command line of the data commands (struct
+ * cli), loading the data and the model (load.c), the parameter options
+ * (params.c) and the fit pipeline (fit.c). What the command writes is in
+ * present.h (report.c, svg.c, outfile.c), the progress bar in progress.h.
+ *
+ * The command uses the library through include/nlsq.h only, as any other
+ * program would.
  */
 #ifndef NLSQ_TOOLS_CLI_H
 #define NLSQ_TOOLS_CLI_H
 
-#include "io/io.h"
+#include <stddef.h>
+#include <stdio.h>
+
 #include "nlsq.h"
 
+/* Prints "nlsq: ", the message and a line end on stderr; returns 2, the
+   exit status of bad usage or input. */
+int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- options.c: option tables ------------------------------------------ */
+
+/* What an option takes, and so how its value is checked and stored. */
+typedef enum arg_kind {
+    ARG_FLAG,      /* no value: stores `set` (an int)                     */
+    ARG_TEXT,      /* any text: stores the const char *                   */
+    ARG_COUNT,     /* a whole number from 1 to `max`: stores an int       */
+    ARG_NONNEG,    /* a finite number >= 0: stores a double               */
+    ARG_POSITIVE,  /* a finite number > 0: stores a double                */
+    ARG_CHOICE,    /* one of `choices`: stores its value (an int)         */
+    ARG_CUSTOM     /* `parse` checks and stores it                        */
+} arg_kind;
+
+typedef struct choice {
+    const char *word;
+    int value;
+} choice;
+
+struct option;
+/* 0, or the exit status after printing why the value is refused. */
+typedef int (*option_parser)(const struct option *o, const char *value, void *args);
+
+/* One option, defined once: its name, what it takes, where it goes in the
+   command's argument struct, its help (lines split by '\n'), and what the
+   kind needs. */
+typedef struct option {
+    const char *name;         /* "--model"                                  */
+    const char *arg;          /* "EXPR" for help; NULL for a flag           */
+    arg_kind kind;
+    size_t at;                /* offsetof(struct ..., field)                */
+    const char *help;
+    int set;                  /* ARG_FLAG: the value stored                 */
+    long max;                 /* ARG_COUNT: the largest count               */
+    const choice *choices;    /* ARG_CHOICE: ended by {NULL, 0}             */
+    const char *choices_text; /* ARG_CHOICE: how messages list them; NULL:
+                                 the words                                  */
+    option_parser parse;      /* ARG_CUSTOM                                 */
+} option;
+
+/* A titled group of options, ended by {NULL}: groups shared by several
+   commands are defined once (common.c) and named in each command's list. */
+typedef struct option_group {
+    const char *title;
+    const option *options;    /* ended by {NULL}                            */
+} option_group;
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);  /* argv[0] is the command's name    */
+    const char *summary;                /* one line                          */
+    const char *synopsis;               /* what follows "nlsq NAME"          */
+    const char *description;            /* paragraphs, lines split by '\n'   */
+    const option_group *const *groups;  /* NULL-ended; NULL: no options      */
+} command;
+
+/* nlsq.c: every command, ended by {NULL}. */
+extern const command commands[];
+const command *command_find(const char *name);
+
+/*
+ * Parse argv[1..argc) of `cmd` into args: options by its tables, the rest
+ * into pos[] (at most max_pos; "-" is a positional). 0 when parsed; -1
+ * after printing the help for --help or -h; else the exit status after
+ * printing why.
+ */
+int options_parse(const command *cmd, int argc, char **argv, void *args, const char **pos, int max_pos,
+                  int *npos);
+
+/* ---- help.c: help and the man page, from the tables ---------------------- */
+
+void help_overview(FILE *out);
+void help_command(FILE *out, const command *cmd);
+void help_man(FILE *out);
+
+/* ---- the data commands' command line (fit, batch, eval, demo, diff) ------ */
+
+enum { MAX_DATA_FILES = 16, MAX_VARS = 16 };
+
 typedef struct cli {
-    const char *data, *model, *vars, *params, *xcols, *ycol, *sigcol, *p0, *bounds, *fix, *predict, *plot;
-    const char *raw, *column_cache, *checkpoint;
-    const char *more[15];   /* further data files, their columns after DATA's */
+    const char *data;                    /* the first data file            */
+    const char *more[MAX_DATA_FILES - 1]; /* further files (fit only)      */
     int nmore;
-    int json, quiet, verbose, full_correlation, jacobian, logx, logy, embedded;
-    const char *id, *out, *format; /* batch: --id, --out, --format */
-    int progress, in_memory; /* progress: -1 never, 0 on a terminal, 1 always */
-    char delim;
+    const char *model, *vars, *params;
+    const char *xcols, *ycol, *sigcol;
+    const char *p0, *bounds, *fix;
+    const char *predict, *plot, *raw, *column_cache, *checkpoint;
+    const char *id, *out;                /* batch                          */
+    int format_jsonl;                    /* batch: -1 unset, 0 csv, 1 jsonl */
+    int json, quiet, verbose, full_correlation, jacobian, logx, logy;
+    int progress;                        /* -1 never, 0 on a terminal, 1 always */
+    int in_memory, delim;
+    const char *text;                    /* demo: the data as text         */
+    size_t text_len;
     nlsq_options opt;
 } cli;
 
-/* What fit and eval both start from: the model, the table, the chosen
-   columns and the x rows copied out in the library's layout. */
-typedef struct loaded {
+void cli_init(cli *c);
+/* The data files among pos[0..npos) (several only when `many`) and a
+   --model: 0, or the exit status after printing why. */
+int cli_take_data(cli *c, const char **pos, int npos, int many);
+
+/* common.c: the option groups that several commands share. */
+extern const option_group group_model, group_names, group_x, group_y, group_p0, group_bounds, group_solver,
+    group_exec, group_quiet, group_plot;
+
+/* ---- load.c: the data and the model ---------------------------------------- */
+
+/* What fit, batch and eval start from: the data as a source (a table in
+   memory is one too), the model, and the chosen columns. */
+typedef struct dataset {
+    nlsq_source *src;
     nlsq_model *m;
-    table t;
-    int k, n, xc[16], yc, sc;
-    double *x;
-} loaded;
+    int k, n;                 /* variables, parameters                      */
+    int xc[MAX_VARS], yc, sc; /* 0-based columns; yc, sc -1 when none       */
+} dataset;
+
+/* 0, or the exit status after printing why (2 input, 3 model text). */
+int dataset_load(const cli *c, int need_y, dataset *d);
+void dataset_free(dataset *d);
+/* A column by header name or 1-based number, or -1 after printing why. */
+int column_find(const nlsq_source *src, const char *key, const char *what);
+/* Rows [first, first+count) of column col, in a new array; NULL after
+   printing why. */
+double *column_read(nlsq_source *src, int col, size_t first, size_t count);
+
+/* ---- params.c: --p0, --bounds, --fix ----------------------------------------- */
 
 typedef struct param_opts {
     double *p0, *lo, *hi;
     unsigned char *fixed;
 } param_opts;
 
-/* Prints "nlsq: " and fmt (two %s: a, b) on stderr; returns 2. */
-int die(const char *fmt, const char *a, const char *b);
-/* 0, or the exit status after printing why. */
-int parse_args(int argc, char **argv, cli *c);
-/* "a=1,b=2" into v1 (and with v2, "a=lo:hi" pairs); seen[j] set. */
-int parse_assignments(const char *spec, const char *option, const nlsq_model *m, double *v1, double *v2,
+/* "a=1,b=2" into v1 (and with v2, "a=lo:hi" pairs); seen[j] set. 0, or
+   the exit status after printing why. */
+int parse_assignments(const char *spec, const char *what, const nlsq_model *m, double *v1, double *v2,
                       unsigned char *seen);
-/* A column by header name or 1-based number, or -1 after printing why. */
-int column(const table *t, const char *key, const char *what);
-/* The model, the table and the chosen columns (need_y: a y column). */
-int load(const cli *c, int need_y, loaded *L);
-void unload(loaded *L);
-/* --p0, --bounds and --fix into c->opt (po owns the arrays). */
-int parse_param_options(cli *c, const nlsq_model *m, param_opts *po);
+/* --p0, --bounds and --fix into c->opt (po owns the arrays); a parameter
+   without a start value is left to the library's rule. */
+int param_opts_parse(cli *c, const nlsq_model *m, param_opts *po);
 void param_opts_free(param_opts *po);
 
-/* nlsq batch (batch.c). */
-int run_batch(int argc, char **argv);
+/* ---- fit.c: the fit pipeline (nlsq fit, nlsq demo) ---------------------------- */
+
+int fit_run(cli *c);
+
+/* ---- the commands ---------------------------------------------------------------- */
+
+int cmd_fit(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+extern const option_group *const fit_groups[], *const batch_groups[], *const eval_groups[],
+    *const diff_groups[], *const demo_groups[], *const help_groups[];
 
 #endif

@@ -54,7 +54,7 @@ nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err)
         if (isnan(fp->lb[j]) || isnan(fp->ub[j]) || !(fp->lb[j] < fp->ub[j]))
             return fail(err, NLSQ_ERR_BOUNDS, "bounds of '%s' are [%g, %g]: the lower must be below the upper",
                         name, fp->lb[j], fp->ub[j]);
-        if (o->p0) {
+        if (o->p0 && !isnan(o->p0[j])) { /* NaN: not given, the rule below */
             fp->p[j] = o->p0[j];
             if (!isfinite(fp->p[j])) return fail(err, NLSQ_ERR_BOUNDS, "p0 of '%s' is %g", name, fp->p[j]);
             if (fp->p[j] < fp->lb[j] || fp->p[j] > fp->ub[j])

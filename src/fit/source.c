@@ -37,6 +37,7 @@ struct nlsq_source {
     char desc[320];
     /* arrays */
     const double **cols;
+    int owns_cols;         /* a table read into memory: cols are ours */
     /* mapped */
     int fd;
     unsigned char *map;
@@ -102,6 +103,7 @@ void nlsq_source_free(nlsq_source *s)
     if (!s) return;
     for (int c = 0; s->names && c < s->ncols; c++) free(s->names[c]);
     free(s->names);
+    for (int c = 0; s->owns_cols && c < s->ncols; c++) free((double *)s->cols[c]);
     free(s->cols);
     if (s->map) munmap(s->map, s->map_len);
     if (s->fd >= 0) close(s->fd);
@@ -157,6 +159,22 @@ nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t
     snprintf(s->desc, sizeof s->desc, "arrays: %zu x %d float64, in memory", nrows, ncols);
     *out = s;
     return NLSQ_OK;
+}
+
+nlsq_source *source_adopt_table(table *t, const char *name)
+{
+    nlsq_source *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->kind = SRC_ARRAYS;
+    s->fd = -1;
+    s->ncols = t->ncols;
+    s->nrows = t->nrows;
+    s->names = t->names;
+    s->cols = (const double **)t->cols;
+    s->owns_cols = 1;
+    snprintf(s->desc, sizeof s->desc, "%s: %zu x %d float64, in memory", name, t->nrows, t->ncols);
+    memset(t, 0, sizeof *t);
+    return s;
 }
 
 /* ---- mapped files ------------------------------------------------------ */

@@ -18,6 +18,11 @@ void source_release(const nlsq_source *s, const int *cols, int n, size_t first, 
 /* Replace the column names (ncols of them); 0, or -1 out of memory. */
 int source_set_names(nlsq_source *s, char **names);
 
+/* A source that takes over the table t (emptied): its columns and names
+   are freed with the source. NULL when out of memory (t is kept). */
+struct table;
+nlsq_source *source_adopt_table(struct table *t, const char *name);
+
 /* The text column caches in the cache directory's columns/: how many and
    their bytes, removed with clear (only files named as ours); 0, or -1
    with the reason. dir gets the directory. */

@@ -1,4 +1,4 @@
-/* Reading data files and writing reports. */
+/* Reading data files: text tables and .npy. */
 #ifndef NLSQ_IO_IO_H
 #define NLSQ_IO_IO_H
 
@@ -16,20 +16,17 @@ typedef struct table {
 } table;
 
 /*
- * Read a table: a NumPy .npy file (recognised by its magic bytes), or text
- * with comma-, semicolon-, tab- or whitespace-separated numbers — the
- * delimiter found on the first data line unless `delim` forces one (',',
- * ';', '\t' or ' ' for runs of blanks) — double-quoted fields ("" inside
- * for a quote), '#' comment lines and blank lines skipped, CRLF line ends,
- * an optional header row (a first row that is not all numbers), and empty,
- * NA or nan fields read as NaN. "-" reads standard input (text). Errors
- * name the file, line and field.
+ * Read a text table from an open stream into memory: comma-, semicolon-,
+ * tab- or whitespace-separated numbers — the delimiter found on the first
+ * data line unless `delim` forces one (',', ';', '\t' or ' ' for runs of
+ * blanks) — double-quoted fields ("" inside for a quote), '#' comment
+ * lines and blank lines skipped, CRLF line ends, an optional header row (a
+ * first row that is not all numbers), and empty, NA or nan fields read as
+ * NaN. `path` names the stream in messages, which name the line and field.
+ * (Files are read through sources: .npy and large text files are mapped,
+ * not read into memory; see fit/source.h.)
  */
-nlsq_status table_read(const char *path, char delim, table *t, nlsq_error *err);
-/* The text reader on an open stream; `path` names it in messages. */
 nlsq_status table_read_stream(FILE *f, const char *path, char delim, table *t, nlsq_error *err);
-/* The .npy reader alone (table_read dispatches to it). */
-nlsq_status npy_read(const char *path, table *t, nlsq_error *err);
 void table_free(table *t);
 
 /* A .npy header, read from the start of f: the data follow at data_offset. */
@@ -49,50 +46,5 @@ double npy_element(const unsigned char *p, int size, int swap);
    data row; a nonzero return stops the read with NLSQ_ERR_NOMEM. */
 typedef int (*table_row_fn)(void *ctx, int ncols, char **names, const double *values);
 nlsq_status table_scan(FILE *f, const char *path, char delim, table_row_fn row, void *ctx, nlsq_error *err);
-/* A column by header name or 1-based number; -1 if none. */
-int table_find(const table *t, const char *name_or_index);
-
-/* ---- report.c --------------------------------------------------------- */
-
-typedef struct report_info {
-    const char *model_text, *data_name;
-    size_t points_total;          /* rows read, before nan_policy omit      */
-    double fit_seconds;           /* the fit alone, not reading the file    */
-    const unsigned char *fixed;   /* n flags or NULL                        */
-    int full_correlation;         /* all pairs, not only |c| > 0.1          */
-} report_info;
-
-void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
-void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
-
-/* ---- svg.c: the fit as a picture ------------------------------------------ */
-
-typedef struct plot_data {
-    const char *title, *xlabel, *ylabel;
-    const double *x, *y, *sigma, *fit, *resid; /* m points; sigma may be NULL */
-    size_t m;
-    const double *grid_x, *grid_f;             /* the curve; ngrid 0: the fit */
-    size_t ngrid;                              /* is shown at the points     */
-    int logx, logy;
-    const char *legend[16];
-    int nlegend;
-} plot_data;
-
-/* 0, or -1 on a write error. */
-int svg_write(FILE *f, const plot_data *pd);
-
-/* ---- outfile.c: files that appear whole or not at all ------------------ */
-
-typedef struct outfile {
-    FILE *f;
-    char *path, *tmp;
-} outfile;
-
-/* Open a temporary file beside `path`; 0, or -1 with errno set. */
-int outfile_open(outfile *o, const char *path);
-/* Flush, sync and rename over `path`; 0, or -1 (the temporary is removed). */
-int outfile_commit(outfile *o);
-/* Close and remove the temporary file. */
-void outfile_abort(outfile *o);
 
 #endif

@@ -149,30 +149,6 @@ static int start_table(table *t, int ncols, char **fields, int header)
     return 1;
 }
 
-static int is_npy(const char *path)
-{
-    if (strcmp(path, "-") == 0) return 0;
-    FILE *f = fopen(path, "rb");
-    char magic[6];
-    int yes = f && fread(magic, 1, 6, f) == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
-    if (f) fclose(f);
-    return yes;
-}
-
-nlsq_status table_read(const char *path, char delim_force, table *t, nlsq_error *err)
-{
-    memset(t, 0, sizeof *t);
-    if (is_npy(path)) return npy_read(path, t, err);
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s", path, strerror(errno));
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
-    nlsq_status st = table_read_stream(f, path, delim_force, t, err);
-    if (f != stdin) fclose(f);
-    return st;
-}
-
 nlsq_status table_scan(FILE *f, const char *path, char delim_force, table_row_fn row, void *ctx, nlsq_error *err)
 {
     char *line = NULL, *fields[MAXCOLS + 1];
@@ -257,14 +233,4 @@ nlsq_status table_read_stream(FILE *f, const char *path, char delim_force, table
     nlsq_status st = table_scan(f, path, delim_force, table_row, &tb, err);
     if (st != NLSQ_OK) table_free(t);
     return st;
-}
-
-int table_find(const table *t, const char *key)
-{
-    for (int c = 0; c < t->ncols; c++)
-        if (strcmp(t->names[c], key) == 0) return c;
-    char *end;
-    long k = strtol(key, &end, 10);
-    if (*key && !*end && k >= 1 && k <= t->ncols) return (int)k - 1;
-    return -1;
 }

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io.h"
+#include "present.h"
 
 enum { W = 860, H = 640, LEFT = 90, RIGHT = 30, TOP = 40, MAIN_H = 400, GAP = 30, RES_H = 120 };
 

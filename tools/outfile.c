@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "present.h"
 
 int outfile_open(outfile *o, const char *path)
 {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io.h"
+#include "present.h"
 
 static const char *method_name(nlsq_method m)
 {
@@ -66,7 +66,7 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
                 warned++ ? "  warning: " : w);
 }
 
-static void json_number(FILE *out, double v)
+void json_number(FILE *out, double v)
 {
     if (isfinite(v))
         fprintf(out, "%.17g", v);
@@ -74,7 +74,7 @@ static void json_number(FILE *out, double v)
         fputs("null", out);
 }
 
-static void json_string(FILE *out, const char *s)
+void json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {

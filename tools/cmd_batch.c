@@ -1,0 +1,356 @@
+/*
+ * nlsq batch: many curves from one table, one fit each, through
+ * nlsq_fit_batch. Two layouts:
+ *   wide  the x column(s), then one column per curve (every other column;
+ *         a curve's id is its header);
+ *   long  --id COL: rows grouped into fits by the id column's value (any
+ *         order of rows; fits in increasing id), x, y and sigma columns
+ *         chosen as for `nlsq fit`.
+ * One result row per fit goes to --out (or stdout) as CSV or JSON lines,
+ * written whole or not at all; a summary goes to stderr.
+ *
+ * Exit status: 0 every fit converged; 1 some did not (the rows say which);
+ * 2 bad usage or input; 3 an error in the model text.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "present.h"
+
+static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {NULL, 0}};
+
+static const option batch_options[] = {
+    {"--id", "COL", ARG_TEXT, offsetof(cli, id),
+     .help = "long layout: the column whose value names each row's fit\n(default: the wide layout, a curve per column after x)"},
+    {"--out", "FILE", ARG_TEXT, offsetof(cli, out), .help = "the result rows go to FILE, atomically (default: stdout)"},
+    {"--format", "csv|jsonl", ARG_CHOICE, offsetof(cli, format_jsonl),
+     .help = "CSV (default) or JSON lines (default for an --out\nending in .jsonl or .json)", .choices = formats},
+    {NULL},
+};
+static const option_group group_batch = {"the curves and the results", batch_options};
+
+const option_group *const batch_groups[] = {&group_model,  &group_names, &group_x,    &group_y,     &group_p0,
+                                            &group_bounds, &group_solver, &group_exec, &group_batch, &group_quiet,
+                                            NULL};
+
+typedef struct batch_data {
+    nlsq_batch b;
+    double *y, *x, *sigma;   /* owned, in the batch's layout                */
+    size_t *offsets;
+    double *ids;             /* long layout: each fit's id                  */
+    int *curve_cols;         /* wide layout: each fit's column              */
+} batch_data;
+
+static void batch_data_free(batch_data *d)
+{
+    free(d->y);
+    free(d->x);
+    free(d->sigma);
+    free(d->offsets);
+    free(d->ids);
+    free(d->curve_cols);
+}
+
+/* The x columns as the batch's x: k rows of m; NULL after printing why. */
+static double *x_rows(const dataset *D, size_t m)
+{
+    double *x = malloc((m ? m : 1) * (size_t)(D->k ? D->k : 1) * sizeof *x);
+    nlsq_error err;
+    if (!x) die("out of memory");
+    for (int v = 0; x && v < D->k; v++)
+        if (nlsq_source_read(D->src, D->xc[v], 0, m, x + (size_t)v * m, &err) != NLSQ_OK) {
+            die("%s", err.message);
+            free(x);
+            x = NULL;
+        }
+    return x;
+}
+
+/* Wide: every column that is not an x column is a curve over the shared x. */
+static int make_wide(const cli *c, const dataset *D, batch_data *d)
+{
+    if (c->sigcol || c->ycol)
+        return die("--%s is for the long layout (--id COL); in the wide layout every column after x is a curve",
+                   c->sigcol ? "sigma" : "y");
+    int ncols = nlsq_source_num_columns(D->src), nc = 0;
+    d->curve_cols = malloc((size_t)ncols * sizeof *d->curve_cols);
+    if (!d->curve_cols) return die("out of memory");
+    for (int j = 0; j < ncols; j++) {
+        int is_x = 0;
+        for (int v = 0; v < D->k; v++) is_x |= D->xc[v] == j;
+        if (!is_x) d->curve_cols[nc++] = j;
+    }
+    if (nc == 0) return die("no curve columns: every column of the data is an x column");
+    size_t m = nlsq_source_num_rows(D->src);
+    d->y = malloc((size_t)nc * (m ? m : 1) * sizeof *d->y);
+    if (!d->y) return die("out of memory for %d curves", nc);
+    nlsq_error err;
+    for (int f = 0; f < nc; f++)
+        if (nlsq_source_read(D->src, d->curve_cols[f], 0, m, d->y + (size_t)f * m, &err) != NLSQ_OK)
+            return die("%s", err.message);
+    if (!(d->x = x_rows(D, m))) return 2;
+    d->b.nfits = (size_t)nc;
+    d->b.m = m;
+    d->b.y = d->y;
+    d->b.x = d->x;
+    d->b.x_shared = 1;
+    return 0;
+}
+
+typedef struct row_key {
+    double id;
+    size_t row;
+} row_key;
+
+static int by_id_then_row(const void *pa, const void *pb)
+{
+    const row_key *a = pa, *b = pb;
+    if (a->id != b->id) return a->id < b->id ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+/* The id column as (id, row) keys sorted by id, rows in order within an
+   id; NULL after printing why. */
+static row_key *sorted_keys(const cli *c, const dataset *D, int idc, size_t m)
+{
+    double *ids = column_read(D->src, idc, 0, m);
+    row_key *keys = ids ? malloc((m ? m : 1) * sizeof *keys) : NULL;
+    if (ids && !keys) die("out of memory");
+    for (size_t i = 0; keys && i < m; i++) {
+        keys[i] = (row_key){ids[i], i};
+        if (!isfinite(ids[i])) {
+            die("the id column has no number in data row %zu (%s)", i + 1, c->id);
+            free(keys);
+            keys = NULL;
+        }
+    }
+    free(ids);
+    if (keys) qsort(keys, m, sizeof *keys, by_id_then_row);
+    return keys;
+}
+
+/* Long: the rows sorted by id (stable), each run of one id a fit. */
+static int make_long(const cli *c, const dataset *D, batch_data *d)
+{
+    int idc = column_find(D->src, c->id, "--id");
+    if (idc < 0) return 2;
+    for (int v = 0; v < D->k; v++)
+        if (D->xc[v] == idc) return die("--id %s is also an x column", c->id);
+    if (D->yc == idc || D->sc == idc) return die("--id %s is also the %s column", c->id, D->yc == idc ? "y" : "sigma");
+    size_t m = nlsq_source_num_rows(D->src), room = m ? m : 1;
+    row_key *keys = sorted_keys(c, D, idc, m);
+    double *x = keys ? x_rows(D, m) : NULL, *y = x ? column_read(D->src, D->yc, 0, m) : NULL;
+    double *sigma = y && D->sc >= 0 ? column_read(D->src, D->sc, 0, m) : NULL;
+    int rc = !y || (D->sc >= 0 && !sigma) ? 2 : 0;
+    size_t nfits = 0;
+    for (size_t i = 0; !rc && i < m; i++) nfits += i == 0 || keys[i].id != keys[i - 1].id;
+    if (!rc) {
+        d->offsets = malloc((nfits + 1) * sizeof *d->offsets);
+        d->ids = malloc((nfits ? nfits : 1) * sizeof *d->ids);
+        d->y = malloc(room * sizeof *d->y);
+        d->x = malloc(room * (size_t)(D->k ? D->k : 1) * sizeof *d->x);
+        d->sigma = sigma ? malloc(room * sizeof *d->sigma) : NULL;
+        if (!d->offsets || !d->ids || !d->y || !d->x || (sigma && !d->sigma)) rc = die("out of memory");
+    }
+    for (size_t i = 0, f = 0; !rc && i < m; i++) {
+        if (i == 0 || keys[i].id != keys[i - 1].id) {
+            d->offsets[f] = i;
+            d->ids[f++] = keys[i].id;
+        }
+        size_t r = keys[i].row;
+        d->y[i] = y[r];
+        for (int v = 0; v < D->k; v++) d->x[(size_t)v * m + i] = x[(size_t)v * m + r];
+        if (sigma) d->sigma[i] = sigma[r];
+    }
+    free(keys);
+    free(x);
+    free(y);
+    free(sigma);
+    if (rc) return rc;
+    d->offsets[nfits] = m;
+    d->b.nfits = nfits;
+    d->b.offsets = d->offsets;
+    d->b.y = d->y;
+    d->b.x = d->x;
+    d->b.sigma = d->sigma;
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+/* A CSV field: quoted when it holds a delimiter, a quote or a line end. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void fit_id(const batch_data *d, const dataset *D, size_t i, char *buf, size_t size)
+{
+    if (d->ids)
+        snprintf(buf, size, "%.17g", d->ids[i]);
+    else
+        snprintf(buf, size, "%s", nlsq_source_column_name(D->src, d->curve_cols[i]));
+}
+
+static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+{
+    int n = r->n;
+    char id[64];
+    if (!jsonl) {
+        fputs("id", f);
+        for (int j = 0; j < n; j++) {
+            const char *name = nlsq_model_param_name(D->m, j);
+            fprintf(f, ",%s,%s_err", name, name);
+        }
+        fputs(",status,chi2,redchi,points,nfev\n", f);
+    }
+    for (size_t i = 0; i < r->nfits; i++) {
+        fit_id(d, D, i, id, sizeof id);
+        int free_params = n;
+        const unsigned char *fixed = d->b.fixed ? d->b.fixed + i * (size_t)n : NULL;
+        for (int j = 0; fixed && j < n; j++) free_params -= fixed[j] != 0;
+        double redchi = r->m[i] > (size_t)free_params ? r->chi2[i] / (double)(r->m[i] - (size_t)free_params) : NAN;
+        if (jsonl) {
+            fputs("{\"id\": ", f);
+            if (d->ids) json_number(f, d->ids[i]);
+            else json_string(f, id);
+            fputs(", \"popt\": {", f);
+            for (int j = 0; j < n; j++) {
+                fprintf(f, "%s", j ? ", " : "");
+                json_string(f, nlsq_model_param_name(D->m, j));
+                fputs(": ", f);
+                json_number(f, r->popt[i * n + j]);
+            }
+            fputs("}, \"perr\": {", f);
+            for (int j = 0; j < n; j++) {
+                fprintf(f, "%s", j ? ", " : "");
+                json_string(f, nlsq_model_param_name(D->m, j));
+                fputs(": ", f);
+                json_number(f, r->perr[i * n + j]);
+            }
+            fprintf(f, "}, \"status\": %d, \"success\": %s, \"message\": ", r->status[i], r->status[i] > 0 ? "true" : "false");
+            json_string(f, nlsq_fit_status_str(r->status[i]));
+            fputs(", \"chi2\": ", f);
+            json_number(f, r->chi2[i]);
+            fputs(", \"redchi\": ", f);
+            json_number(f, redchi);
+            fprintf(f, ", \"points\": %zu, \"nfev\": %d}\n", r->m[i], r->nfev[i]);
+        } else {
+            csv_field(f, id);
+            for (int j = 0; j < n; j++) fprintf(f, ",%.17g,%.17g", r->popt[i * n + j], r->perr[i * n + j]);
+            fprintf(f, ",%d,%.17g,%.17g,%zu,%d\n", r->status[i], r->chi2[i], redchi, r->m[i], r->nfev[i]);
+        }
+    }
+}
+
+/* How many fits ended with each status, and the covariances missing. */
+static void summary(const cli *c, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+{
+    size_t lo = SIZE_MAX, hi = 0, no_cov = 0;
+    for (size_t i = 0; i < r->nfits; i++) {
+        size_t len = d->b.offsets ? d->b.offsets[i + 1] - d->b.offsets[i] : d->b.m;
+        lo = len < lo ? len : lo;
+        hi = len > hi ? len : hi;
+        no_cov += r->status[i] > 0 && !r->pcov_valid[i];
+    }
+    fprintf(stderr, "nlsq batch: %zu fits of %s", r->nfits, c->model);
+    if (lo == hi) fprintf(stderr, " (%zu points each)\n", lo);
+    else fprintf(stderr, " (%zu to %zu points)\n", r->nfits ? lo : 0, hi);
+    fprintf(stderr, "  %.3g s, %.3g fits/s, %d thread%s, %s on %s\n", r->seconds,
+            r->seconds > 0 ? (double)r->nfits / r->seconds : 0.0, r->threads, r->threads == 1 ? "" : "s", r->backend,
+            r->device);
+    if (strcmp(r->device, "cpu") != 0 || strstr(r->device_note, "asked for"))
+        fprintf(stderr, "  device: %s\n", r->device_note);
+    static const int order[] = {4, 3, 2, 1, 0, -2, NLSQ_FIT_BAD_INPUT, NLSQ_FIT_BAD_DATA, NLSQ_FIT_NONFINITE};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        size_t count = 0, first = SIZE_MAX;
+        for (size_t i = 0; i < r->nfits; i++)
+            if (r->status[i] == order[k]) {
+                count++;
+                if (first == SIZE_MAX) first = i;
+            }
+        if (!count) continue;
+        char id[64];
+        fit_id(d, D, first, id, sizeof id);
+        fprintf(stderr, "  %8zu  status %3d  %s%s%s\n", count, order[k], nlsq_fit_status_str(order[k]),
+                order[k] <= 0 ? "  first: " : "", order[k] <= 0 ? id : "");
+    }
+    fprintf(stderr, "  converged %zu of %zu", r->converged, r->nfits);
+    if (no_cov) fprintf(stderr, "; %zu without a covariance (singular Jacobian or no degrees of freedom)", no_cov);
+    fprintf(stderr, "\n");
+}
+
+/* The result rows to --out (atomically) or stdout; 0, or 2. */
+static int write_results(const cli *c, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+{
+    if (!c->out) {
+        write_rows(stdout, jsonl, d, D, r);
+        fflush(stdout);
+        return 0;
+    }
+    outfile o;
+    if (outfile_open(&o, c->out) != 0) return die("--out %s: %s", c->out, strerror(errno));
+    write_rows(o.f, jsonl, d, D, r);
+    if (ferror(o.f)) {
+        outfile_abort(&o);
+        return die("--out %s: write error", c->out);
+    }
+    if (outfile_commit(&o) != 0) return die("--out %s: %s", c->out, strerror(errno));
+    return 0;
+}
+
+/* --format, else by --out's name: .jsonl or .json is JSON lines. */
+static int wants_jsonl(const cli *c)
+{
+    if (c->format_jsonl >= 0) return c->format_jsonl;
+    size_t len = c->out ? strlen(c->out) : 0;
+    return (len > 6 && strcmp(c->out + len - 6, ".jsonl") == 0) || (len > 5 && strcmp(c->out + len - 5, ".json") == 0);
+}
+
+int cmd_batch(int argc, char **argv)
+{
+    cli c;
+    cli_init(&c);
+    const char *pos[2];
+    int npos, rc = options_parse(command_find("batch"), argc, argv, &c, pos, 2, &npos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if ((rc = cli_take_data(&c, pos, npos, 0))) return rc;
+    dataset D;
+    batch_data d;
+    memset(&d, 0, sizeof d);
+    param_opts po = {0};
+    nlsq_batch_result *r = NULL;
+    nlsq_error err;
+    if ((rc = dataset_load(&c, c.id != NULL, &D))) goto done;
+    d.b = nlsq_batch_default();
+    if ((rc = c.id ? make_long(&c, &D, &d) : make_wide(&c, &D, &d))) goto done;
+    if ((rc = param_opts_parse(&c, D.m, &po))) goto done;
+    if (nlsq_fit_batch(D.m, &d.b, &c.opt, NLSQ_BATCH_PERR, &r, &err) != NLSQ_OK) {
+        rc = die("%s", err.message);
+        goto done;
+    }
+    if ((rc = write_results(&c, wants_jsonl(&c), &d, &D, r))) goto done;
+    if (!c.quiet) summary(&c, &d, &D, r);
+    rc = r->converged == r->nfits ? 0 : 1;
+done:
+    nlsq_batch_result_free(r);
+    param_opts_free(&po);
+    batch_data_free(&d);
+    dataset_free(&D);
+    return rc;
+}

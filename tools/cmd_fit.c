@@ -1,0 +1,64 @@
+/* nlsq fit: fit a model to the columns of one or more data files. */
+#include <stddef.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define AT(field) offsetof(cli, field)
+
+static const choice correlation_words[] = {{"full", 1}, {NULL, 0}};
+
+static int take_resume(const option *o, const char *value, void *args)
+{
+    cli *c = args;
+    (void)o;
+    c->checkpoint = value;
+    c->opt.resume = 1;
+    return 0;
+}
+
+static const option output_options[] = {
+    {"--json", NULL, ARG_FLAG, AT(json), .help = "the result as JSON on stdout (keys: docs/cli.md)", .set = 1},
+    {"--predict", "FILE.csv", ARG_TEXT, AT(predict), .help = "write x, y, fit and residual for every row"},
+    {"--correlation", "full", ARG_CHOICE, AT(full_correlation), .help = "list every correlation (default: |c| > 0.1)",
+     .choices = correlation_words},
+    {"--verbose", NULL, ARG_FLAG, AT(verbose),
+     .help = "one line per iteration on stderr: cost, reduction,\nstep norm, optimality; and the memory the fit will use",
+     .set = 1},
+    {"--progress", NULL, ARG_FLAG, AT(progress),
+     .help = "a progress bar on stderr (default: when stderr is a\nterminal and the fit takes over a second)", .set = 1},
+    {"--no-progress", NULL, ARG_FLAG, AT(progress), .help = "no progress bar", .set = -1},
+    {"--checkpoint", "FILE", ARG_TEXT, AT(checkpoint), .help = "save the fit's state after every pass (atomically)"},
+    {"--resume", "FILE", ARG_CUSTOM, 0,
+     .help = "continue a killed fit from its checkpoint (and keep\ncheckpointing to FILE); the answer is the same",
+     .parse = take_resume},
+    {NULL},
+};
+static const option_group group_output = {"output", output_options};
+
+static const option large_options[] = {
+    {"--raw", "DTYPE:NCOLS[:ORDER[:OFFSET]]", ARG_TEXT, AT(raw),
+     .help = "DATA is raw binary: f8 or f4 (add '>' for big-endian,\ne.g. >f8), NCOLS columns, ORDER rows (x0 y0 x1 y1 ...,\n"
+     "default) or columns (planar), OFFSET bytes skipped at\nthe start"},
+    {"--column-cache", "FILE", ARG_TEXT, AT(column_cache),
+     .help = "where the text file's column cache goes ('auto': the\ncache directory, the default); the cache for any size"},
+    {"--in-memory", NULL, ARG_FLAG, AT(in_memory), .help = "read a text file into memory whatever its size", .set = 1},
+    {NULL},
+};
+static const option_group group_large = {"data of any size", large_options};
+
+const option_group *const fit_groups[] = {&group_model,  &group_names,  &group_x,     &group_y,
+                                          &group_p0,     &group_bounds, &group_solver, &group_exec,
+                                          &group_output, &group_quiet,  &group_plot,   &group_large,
+                                          NULL};
+
+int cmd_fit(int argc, char **argv)
+{
+    cli c;
+    cli_init(&c);
+    const char *pos[MAX_DATA_FILES];
+    int npos, rc = options_parse(command_find("fit"), argc, argv, &c, pos, MAX_DATA_FILES, &npos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if ((rc = cli_take_data(&c, pos, npos, 1))) return rc;
+    return fit_run(&c);
+}

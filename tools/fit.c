@@ -1,0 +1,233 @@
+/*
+ * The fit pipeline of `nlsq fit` and `nlsq demo`: one path for every kind
+ * of data, because every table is a source (load.c). The fit runs on the
+ * source; --predict streams it window by window; --plot samples at most
+ * PLOT_POINTS rows of it; the report comes last.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "present.h"
+#include "progress.h"
+
+/* --plot draws at most this many rows, evenly spaced. */
+#define PLOT_POINTS 20000
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* --predict: the x columns, y, fit and residual of every row, window by
+   window, never all rows at once. */
+static int write_predictions(const cli *c, const dataset *d, const nlsq_result *r)
+{
+    enum { WIN = 65536 };
+    int k = d->k;
+    size_t rows = nlsq_source_num_rows(d->src);
+    double *x = malloc((size_t)WIN * (size_t)(k ? k : 1) * sizeof *x), *y = malloc(WIN * sizeof *y),
+           *f = malloc(WIN * sizeof *f);
+    outfile o;
+    int rc = 0, failed = 0;
+    if (!x || !y || !f) rc = die("out of memory for --predict");
+    else if (outfile_open(&o, c->predict) != 0) rc = die("--predict %s: %s", c->predict, strerror(errno));
+    if (rc) goto done;
+    for (int v = 0; v < k; v++) fprintf(o.f, "%s,", nlsq_source_column_name(d->src, d->xc[v]));
+    fprintf(o.f, "%s,fit,residual\n", nlsq_source_column_name(d->src, d->yc));
+    nlsq_error err;
+    for (size_t first = 0; first < rows && !failed; first += WIN) {
+        size_t n = rows - first < WIN ? rows - first : WIN;
+        failed = nlsq_source_read(d->src, d->yc, first, n, y, &err) != NLSQ_OK;
+        for (int v = 0; v < k && !failed; v++)
+            failed = nlsq_source_read(d->src, d->xc[v], first, n, x + (size_t)v * n, &err) != NLSQ_OK;
+        if (failed || nlsq_model_eval(d->m, r->popt, x, n, f, NULL, &err) != NLSQ_OK) {
+            failed = die("--predict: %s", err.message);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (int v = 0; v < k; v++) fprintf(o.f, "%.17g,", x[(size_t)v * n + i]);
+            fprintf(o.f, "%.17g,%.17g,%.17g\n", y[i], f[i], y[i] - f[i]);
+        }
+    }
+    if (failed) outfile_abort(&o);
+    else if (ferror(o.f)) {
+        outfile_abort(&o);
+        rc = die("--predict %s: write error", c->predict);
+    } else if (outfile_commit(&o) != 0) {
+        rc = die("--predict %s: %s", c->predict, strerror(errno));
+    }
+    rc = rc ? rc : failed;
+done:
+    free(x);
+    free(y);
+    free(f);
+    return rc;
+}
+
+/* n rows of column col, every step-th from the first, into out. */
+static int read_sampled(nlsq_source *src, int col, size_t step, size_t n, double *out)
+{
+    nlsq_error err;
+    nlsq_status st = NLSQ_OK;
+    if (step == 1) st = nlsq_source_read(src, col, 0, n, out, &err);
+    for (size_t i = 0; step > 1 && i < n && st == NLSQ_OK; i++) st = nlsq_source_read(src, col, i * step, 1, &out[i], &err);
+    return st == NLSQ_OK ? 0 : die("--plot: %s", err.message);
+}
+
+/* The rows the plot shows: x (k rows), y, sigma (or NULL), the fit and the
+   residuals. */
+typedef struct sample {
+    size_t n;
+    double *x, *y, *sigma, *fit, *res;
+} sample;
+
+static void sample_free(sample *s)
+{
+    free(s->x);
+    free(s->y);
+    free(s->sigma);
+    free(s->fit);
+    free(s->res);
+}
+
+static int sample_read(const dataset *d, const nlsq_result *r, sample *s)
+{
+    size_t rows = nlsq_source_num_rows(d->src), step = rows > PLOT_POINTS ? (rows + PLOT_POINTS - 1) / PLOT_POINTS : 1;
+    size_t n = (rows + step - 1) / step, room = n ? n : 1;
+    int k = d->k;
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->x = malloc(room * (size_t)(k ? k : 1) * sizeof *s->x);
+    s->y = malloc(room * sizeof *s->y);
+    s->sigma = d->sc >= 0 ? malloc(room * sizeof *s->sigma) : NULL;
+    s->fit = malloc(room * sizeof *s->fit);
+    s->res = malloc(room * sizeof *s->res);
+    if (!s->x || !s->y || (d->sc >= 0 && !s->sigma) || !s->fit || !s->res) return die("out of memory for --plot");
+    int rc = read_sampled(d->src, d->yc, step, n, s->y);
+    for (int v = 0; v < k && !rc; v++) rc = read_sampled(d->src, d->xc[v], step, n, s->x + (size_t)v * n);
+    if (!rc && s->sigma) rc = read_sampled(d->src, d->sc, step, n, s->sigma);
+    if (rc) return rc;
+    nlsq_error err;
+    if (nlsq_model_eval(d->m, r->popt, s->x, n, s->fit, NULL, &err) != NLSQ_OK) return die("--plot: %s", err.message);
+    for (size_t i = 0; i < n; i++) s->res[i] = s->y[i] - s->fit[i];
+    return 0;
+}
+
+/* --plot: data, the fitted curve on a fine grid (one variable) or at the
+   points (several, against the point index), and residuals. */
+static int write_plot(const cli *c, const dataset *d, const nlsq_result *r)
+{
+    enum { GRID = 400 };
+    sample s;
+    double gx[GRID], gf[GRID], *idx = NULL;
+    size_t ngrid = 0;
+    int rc = sample_read(d, r, &s);
+    if (rc) goto done;
+    if (d->k == 1) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < s.n; i++)
+            if (isfinite(s.x[i]) && (!c->logx || s.x[i] > 0)) {
+                lo = fmin(lo, s.x[i]);
+                hi = fmax(hi, s.x[i]);
+            }
+        if (lo <= hi) {
+            for (int g = 0; g < GRID; g++) {
+                double t = (double)g / (GRID - 1);
+                gx[g] = c->logx ? lo * pow(hi / lo, t) : lo + t * (hi - lo);
+            }
+            nlsq_model_eval(d->m, r->popt, gx, GRID, gf, NULL, NULL);
+            ngrid = GRID;
+        }
+    } else {
+        if (!(idx = malloc((s.n ? s.n : 1) * sizeof *idx))) {
+            rc = die("out of memory for --plot");
+            goto done;
+        }
+        for (size_t i = 0; i < s.n; i++) idx[i] = (double)i;
+    }
+    int np = d->n;
+    char lines[16][96];
+    plot_data pd = {c->model, d->k == 1 ? nlsq_source_column_name(d->src, d->xc[0]) : "point index",
+                    nlsq_source_column_name(d->src, d->yc), d->k == 1 ? s.x : idx, s.y, s.sigma, s.fit, s.res, s.n,
+                    gx, gf, ngrid, c->logx, c->logy, {0}, 0};
+    for (int j = 0; j < np && pd.nlegend < 14; j++) {
+        snprintf(lines[pd.nlegend], sizeof lines[0], "%s = %.6g \xc2\xb1 %.3g", nlsq_model_param_name(d->m, j),
+                 r->popt[j], r->perr[j]);
+        pd.legend[pd.nlegend] = lines[pd.nlegend];
+        pd.nlegend++;
+    }
+    if (np > 14) pd.legend[pd.nlegend++] = "...";
+    snprintf(lines[15], sizeof lines[15], "reduced chi-square %.4g, R\xc2\xb2 %.5f", r->redchi, r->r2);
+    pd.legend[pd.nlegend++] = lines[15];
+    outfile o;
+    if (outfile_open(&o, c->plot) != 0) {
+        rc = die("--plot %s: %s", c->plot, strerror(errno));
+    } else if (svg_write(o.f, &pd) != 0) {
+        outfile_abort(&o);
+        rc = die("--plot %s: write error", c->plot);
+    } else if (outfile_commit(&o) != 0) {
+        rc = die("--plot %s: %s", c->plot, strerror(errno));
+    }
+done:
+    sample_free(&s);
+    free(idx);
+    return rc;
+}
+
+static void note_backend(const nlsq_result *r)
+{
+    if (strcmp(r->backend, "interp") == 0 && r->backend_note[0])
+        fprintf(stderr, "nlsq: note: no compiled kernel (%s); the interpreter ran the fit\n", r->backend_note);
+}
+
+int fit_run(cli *c)
+{
+    dataset d;
+    param_opts po = {0};
+    nlsq_result *r = NULL;
+    nlsq_error err;
+    int rc = dataset_load(c, 1, &d);
+    if (rc || (rc = param_opts_parse(c, d.m, &po))) goto done;
+    nlsq_columns cols = nlsq_columns_default();
+    cols.x = d.xc;
+    cols.y = d.yc;
+    cols.sigma = d.sc;
+    c->opt.checkpoint = c->checkpoint;
+    watcher w;
+    watcher_start(&w, c, &c->opt);
+    size_t bytes = 0;
+    if (c->verbose && nlsq_fit_memory(d.m, d.src, &cols, &c->opt, &bytes, &err) == NLSQ_OK)
+        fprintf(stderr, "nlsq: %s\nnlsq: the fit needs %.1f MB of working memory (the data are not held)\n",
+                nlsq_source_describe(d.src), (double)bytes / 1e6);
+    double t0 = now();
+    nlsq_status st = nlsq_fit_source(d.m, d.src, &cols, &c->opt, &r, &err);
+    watcher_clear(&w);
+    if (st != NLSQ_OK) {
+        rc = die("%s", err.message);
+        goto done;
+    }
+    note_backend(r);
+    if (c->verbose && r->resumed_evaluations)
+        fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c->checkpoint, r->resumed_evaluations);
+    report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation};
+    if (c->predict && (rc = write_predictions(c, &d, r))) goto done;
+    if (c->plot && (rc = write_plot(c, &d, r))) goto done;
+    if (c->json)
+        report_json(stdout, &info, d.m, r);
+    else if (!c->quiet)
+        report_text(stdout, &info, d.m, r);
+    rc = r->success ? 0 : 1;
+done:
+    nlsq_result_free(r);
+    dataset_free(&d);
+    param_opts_free(&po);
+    return rc;
+}

@@ -1,0 +1,223 @@
+/*
+ * The data and the model of fit, batch and eval. Every data file becomes a
+ * source: a .npy file is mapped, a raw binary file read in place, a large
+ * text file converted once into a column cache, and a small text table
+ * (or standard input, or the demo's bundled table) read into memory — so
+ * what follows (the fit, predictions, the plot, a batch's columns) has
+ * one path whatever the data.
+ */
+#define _POSIX_C_SOURCE 200809L /* strdup, strtok_r, sysconf */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Text files above this size go through the column cache. */
+#define TEXT_IN_MEMORY_LIMIT ((long long)64 << 20)
+
+static int is_npy_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char magic[6];
+    int yes = f && fread(magic, 1, 6, f) == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
+    if (f) fclose(f);
+    return yes;
+}
+
+/* "f8:3", ">f4:2:columns:128" */
+static int parse_raw(const char *spec, nlsq_raw_layout *l)
+{
+    *l = nlsq_raw_layout_default();
+    char copy[128], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", spec);
+    char *dtype = strtok_r(copy, ":", &save), *ncols = strtok_r(NULL, ":", &save);
+    char *order = strtok_r(NULL, ":", &save), *offset = strtok_r(NULL, ":", &save);
+    if (!dtype || !ncols) return -1;
+    if (*dtype == '>' || *dtype == '<') l->big_endian = *dtype++ == '>';
+    if (strcmp(dtype, "f8") == 0 || strcmp(dtype, "float64") == 0) l->dtype = NLSQ_FLOAT64;
+    else if (strcmp(dtype, "f4") == 0 || strcmp(dtype, "float32") == 0) l->dtype = NLSQ_FLOAT32;
+    else return -1;
+    char *end;
+    long n = strtol(ncols, &end, 10);
+    if (*end || n < 1 || n > 256) return -1;
+    l->ncols = (int)n;
+    if (order && strcmp(order, "columns") == 0) l->column_major = 1;
+    else if (order && strcmp(order, "rows") != 0) return -1;
+    if (offset) {
+        unsigned long long off = strtoull(offset, &end, 10);
+        if (*end || *offset == '-') return -1;
+        l->offset = (size_t)off;
+    }
+    return 0;
+}
+
+/* Whether a text file is read into memory rather than through a column
+   cache: 1 yes, 0 no, or an exit status >= 2 after printing why not. */
+static int text_in_memory(const cli *c, const char *path, int joined)
+{
+    if (joined) return 0;
+    struct stat sb;
+    long long size = stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+    if (!c->in_memory && (c->column_cache || size > TEXT_IN_MEMORY_LIMIT)) return 0;
+    /* a table in memory takes about 8/3 of the text's bytes */
+    long pages = sysconf(_SC_AVPHYS_PAGES), pagesize = sysconf(_SC_PAGESIZE);
+    double avail = pages > 0 && pagesize > 0 ? (double)pages * (double)pagesize : INFINITY;
+    if (c->in_memory && (double)size * 8 / 3 > avail / 2)
+        return die("%s: too large to read into memory (%.3g GB of text, %.3g GB available); drop --in-memory and it "
+                   "is read through a column cache in constant memory",
+                   path, (double)size * 1e-9, avail * 1e-9);
+    return 1;
+}
+
+/* One data file as a source; 0, or the exit status after printing why. */
+static int open_one(const cli *c, const char *path, int joined, nlsq_source **src)
+{
+    nlsq_error err;
+    nlsq_status st;
+    nlsq_text_options to = nlsq_text_options_default();
+    to.delimiter = (char)c->delim;
+    if (c->raw) {
+        nlsq_raw_layout l;
+        if (parse_raw(c->raw, &l) != 0)
+            return die("--raw takes DTYPE:NCOLS[:rows|columns[:OFFSET]] with DTYPE f8 or f4, got '%s'", c->raw);
+        if (strcmp(path, "-") == 0) return die("--raw needs a file, not standard input");
+        st = nlsq_source_open_raw(path, &l, src, &err);
+    } else if (strcmp(path, "-") == 0) {
+        st = nlsq_source_load_text("-", &to, src, &err);
+    } else if (is_npy_file(path)) {
+        st = nlsq_source_open_npy(path, src, &err);
+    } else {
+        int rc = text_in_memory(c, path, joined);
+        if (rc >= 2) return rc;
+        if (rc == 1) {
+            st = nlsq_source_load_text(path, &to, src, &err);
+        } else {
+            to.cache_path = c->column_cache && strcmp(c->column_cache, "auto") != 0 ? c->column_cache : NULL;
+            if (c->verbose) fprintf(stderr, "nlsq: %s: reading through a column cache\n", path);
+            st = nlsq_source_open_text(path, &to, src, &err);
+        }
+    }
+    if (st != NLSQ_OK) return die("%s", err.message);
+    return 0;
+}
+
+/* DATA (and the files after it, joined column after column); 0, or the
+   exit status after printing why. */
+static int open_data(const cli *c, nlsq_source **src)
+{
+    *src = NULL;
+    nlsq_error err;
+    if (c->text) {
+        if (nlsq_source_load_text_buffer(c->text, c->text_len, c->data, NULL, src, &err) != NLSQ_OK)
+            return die("%s", err.message);
+        return 0;
+    }
+    if (!c->nmore) return open_one(c, c->data, 0, src);
+    if (c->column_cache && strcmp(c->column_cache, "auto") != 0 && !c->raw)
+        return die("--column-cache FILE names one cache; with several data files use --column-cache auto");
+    nlsq_source *parts[MAX_DATA_FILES];
+    int n = 0, rc = 0;
+    for (int k = 0; k <= c->nmore && rc == 0; k++)
+        if ((rc = open_one(c, k ? c->more[k - 1] : c->data, 1, &parts[n])) == 0) n++;
+    if (rc == 0 && nlsq_source_join(parts, n, src, &err) != NLSQ_OK) rc = die("%s", err.message);
+    if (rc != 0)
+        for (int k = 0; k < n; k++) nlsq_source_free(parts[k]);
+    return rc;
+}
+
+static int parse_model(const cli *c, nlsq_model **m)
+{
+    nlsq_error err;
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = c->vars;
+    mo.params = c->params;
+    if (nlsq_model_parse(c->model, &mo, m, &err) == NLSQ_OK) return 0;
+    die("--model: %s", err.message);
+    return err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT ? 2 : 3;
+}
+
+int column_find(const nlsq_source *src, const char *key, const char *what)
+{
+    int ncols = nlsq_source_num_columns(src);
+    for (int c = 0; c < ncols; c++)
+        if (strcmp(nlsq_source_column_name(src, c), key) == 0) return c;
+    char *end;
+    long k = strtol(key, &end, 10);
+    if (*key && !*end && k >= 1 && k <= ncols) return (int)k - 1;
+    char names[512] = "";
+    for (int c = 0; c < ncols && strlen(names) < sizeof names - 80; c++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", c ? ", " : "",
+                 nlsq_source_column_name(src, c));
+    die("no column '%s' for %s in the data (columns: %s; or a number 1-%d)", key, what, names, ncols);
+    return -1;
+}
+
+/* The x, y (when need_y) and sigma columns; 0, or 2 after printing why. */
+static int pick_columns(const cli *c, dataset *d, int need_y)
+{
+    int k = d->k, ncols = nlsq_source_num_columns(d->src);
+    if (c->xcols) {
+        char *copy = strdup(c->xcols), *save = NULL;
+        int i = 0, bad = !copy ? die("out of memory") : 0;
+        for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s && !bad; s = strtok_r(NULL, ",", &save)) {
+            if (i == k) {
+                bad = die("--x names more columns than the model's variables (%s)", c->vars);
+                break;
+            }
+            if ((d->xc[i++] = column_find(d->src, s, "--x")) < 0) bad = 2;
+        }
+        free(copy);
+        if (bad) return 2;
+        if (i != k) return die("--x names fewer columns than the model's variables (%s)", c->vars);
+    } else {
+        if (k > ncols) return die("the data has too few columns for the variables (%s)", c->vars);
+        for (int i = 0; i < k; i++) d->xc[i] = i;
+    }
+    if (need_y) {
+        d->yc = c->ycol ? column_find(d->src, c->ycol, "--y") : k;
+        if (d->yc < 0) return 2;
+        if (d->yc >= ncols) return die("the data has too few columns for the variables (%s) and y", c->vars);
+    }
+    if (c->sigcol && (d->sc = column_find(d->src, c->sigcol, "--sigma")) < 0) return 2;
+    return 0;
+}
+
+int dataset_load(const cli *c, int need_y, dataset *d)
+{
+    memset(d, 0, sizeof *d);
+    d->yc = d->sc = -1;
+    int rc = open_data(c, &d->src);
+    if (!rc) rc = parse_model(c, &d->m);
+    if (rc) return rc;
+    d->k = nlsq_model_num_vars(d->m);
+    d->n = nlsq_model_num_params(d->m);
+    if (d->k > MAX_VARS) return die("more than %d variables", MAX_VARS);
+    return pick_columns(c, d, need_y);
+}
+
+void dataset_free(dataset *d)
+{
+    nlsq_model_free(d->m);
+    nlsq_source_free(d->src);
+    memset(d, 0, sizeof *d);
+}
+
+double *column_read(nlsq_source *src, int col, size_t first, size_t count)
+{
+    double *v = malloc((count ? count : 1) * sizeof *v);
+    nlsq_error err;
+    if (!v) {
+        die("out of memory for %zu rows of column %s", count, nlsq_source_column_name(src, col));
+        return NULL;
+    }
+    if (nlsq_source_read(src, col, first, count, v, &err) != NLSQ_OK) {
+        die("%s", err.message);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
