@@ -1,6 +1,8 @@
 # Convenience wrapper around CMake for the README's commands.
 #   make demo   build, then fit the bundled example data (report, and the plot nlsq-demo.svg)
-#   make test   build, then run the whole test suite (ctest)
+#   make test   build, then run the whole test suite (ctest, JOBS tests at a time)
+#   make test-full  the same with the exhaustive sweeps at full size (NLSQ_TEST_FULL=1:
+#               1,000 random models through the JIT, 200 through NVRTC)
 #   make install  install into PREFIX (default /usr/local)
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
@@ -13,7 +15,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all install deps configure test test-deps demo bench bench-fit bench-batch bench-python asan fuzz fuzz-deps clean
+.PHONY: all install deps configure test test-full test-deps demo bench bench-fit bench-batch bench-python asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -48,7 +50,10 @@ test-deps:
 	    || echo "note: $(PY_DEPS) could not be installed; the Python tests will be skipped"
 
 test: all test-deps
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
+
+test-full: all test-deps
+	cd $(BUILD) && NLSQ_TEST_FULL=1 ctest -j $(JOBS) --output-on-failure
 
 demo: all
 	./$(BUILD)/tools/nlsq demo
@@ -69,7 +74,10 @@ bench-python: deps
 asan: deps test-deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
+	@# the CUDA emulator's built kernels do not depend on the sanitizers: those of make test serve here too
+	mkdir -p $(BUILD)/test-cache
+	cd build-asan && NLSQ_EMU_CACHE=$(abspath $(BUILD))/test-cache/nlsq-emu ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1 ctest -j $(JOBS) --output-on-failure
 
 fuzz-deps: deps
 	@if ! command -v clang >/dev/null || [ -z "$(CLANG_RT)" ]; then \

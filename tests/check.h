@@ -71,6 +71,14 @@ static inline void test_skip(const char *reason)
     snprintf(check_skip_reason, sizeof check_skip_reason, "%s", reason);
 }
 
+/* NLSQ_TEST_FULL=1 (make test-full): the exhaustive sweeps at their full
+   size; `make test` runs a leading part of each (same seeds, same order). */
+static inline int test_full(void)
+{
+    const char *s = getenv("NLSQ_TEST_FULL");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
 typedef struct test_case {
     const char *name;
     void (*fn)(void);

@@ -258,6 +258,8 @@ rm -rf "$big"
 # the GPU path through the command, on the CUDA emulator (tests/emulator)
 if [ $# -ge 4 ] && command -v c++ >/dev/null; then
     emu=$(mktemp -d)
+    # the emulator's built kernels stay in the suite's cache (a temporary XDG_CACHE_HOME below)
+    [ -n "${XDG_CACHE_HOME:-}" ] && export NLSQ_EMU_CACHE=${NLSQ_EMU_CACHE:-$XDG_CACHE_HOME/nlsq-emu}
     gpu() { env NLSQ_CUDA_DRIVER="$3" NLSQ_NVRTC="$4" XDG_CACHE_HOME="$emu" "$nlsq" "${@:5}"; }
     params() { awk '$1 == "a" || $1 == "b" || $1 == "c" {print $2}'; }
     cpu_p=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --device cpu | params)

@@ -4,7 +4,8 @@
  * (same libmvec or libm calls, same order, no contraction into FMA), so on
  * x86-64 the values, R_aug, costs and fitted parameters must agree bit for
  * bit; elsewhere to 1e-12 relative. Covered: the four reference models,
- * every function of the language, 1,000 random models, fits (also with
+ * every function of the language, 1,000 random models (the first 250
+ * unless NLSQ_TEST_FULL: make test-full), fits (also with
  * fixed parameters, robust losses, sigma, kept residuals and 1..8
  * threads), the switch from interpreter to kernel in the middle of a fit,
  * the on-disk cache (reuse, corrupt and foreign files, concurrent builds)
@@ -26,8 +27,9 @@
 #include "models.h"
 #include "random_model.h"
 
-#define NRANDOM_DEFAULT 1000
-static int nrandom = NRANDOM_DEFAULT; /* $NLSQ_TEST_RANDOM_MODELS for quick runs (TSan, valgrind) */
+/* $NLSQ_TEST_RANDOM_MODELS for quick runs (TSan, valgrind) */
+enum { NRANDOM_FULL = 1000, NRANDOM_QUICK = 250 };
+static int nrandom;
 
 static char cache_root[256];
 static const char *user_cc; /* $NLSQ_CC as given: the tests use that compiler */
@@ -291,7 +293,7 @@ static void test_every_function_agrees_with_the_interpreter(void)
     printf("    %d models covering every function and operator agree\n", n);
 }
 
-/* ---- 1,000 random models ----------------------------------------------------- */
+/* ---- random models (1,000 in make test-full) ---------------------------------- */
 
 static void test_random_models_agree_with_the_interpreter(void)
 {
@@ -656,6 +658,7 @@ int main(void)
         return 1;
     }
     setenv("XDG_CACHE_HOME", cache_root, 1);
+    nrandom = test_full() ? NRANDOM_FULL : NRANDOM_QUICK;
     if (getenv("NLSQ_TEST_RANDOM_MODELS")) nrandom = atoi(getenv("NLSQ_TEST_RANDOM_MODELS"));
     user_cc = getenv("NLSQ_CC") ? strdup(getenv("NLSQ_CC")) : NULL;
     unsetenv("NLSQ_BACKEND");

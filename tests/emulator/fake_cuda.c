@@ -7,16 +7,20 @@
  * uploading, launching, merging the blocks' triangles — except that the
  * kernel is the generated CUDA source compiled by the system C++ compiler
  * against a small shim: __shared__ variables become statics (one block
- * runs at a time), each of the block's threads is a coroutine
- * (ucontext), scheduled warp by warp so that shuffles, __syncwarp and
- * __syncthreads mean what they mean on the GPU (see SHIM_SCHED).
+ * runs at a time), each of the block's threads is a coroutine (a
+ * register switch on x86-64, ucontext elsewhere), scheduled warp by warp
+ * so that shuffles, __syncwarp and __syncthreads mean what they mean on
+ * the GPU (see SHIM_SCHED). Built kernels are cached on disk, shared by
+ * the test processes (cache_dir).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef int CUresult;
@@ -33,9 +37,26 @@ static const char SHIM_PRE[] =
     "struct emu_dim { unsigned x, y, z; };\n"
     "static emu_dim threadIdx, blockIdx, blockDim;\n"
     "enum { EMU_RUN, EMU_WARP, EMU_BLOCK, EMU_DONE };\n"
-    "static ucontext_t emu_scheduler, emu_ctx[1024];\n"
     "static int emu_state[1024];\n"
-    "static void emu_yield(int why) { emu_state[threadIdx.x] = why; swapcontext(&emu_ctx[threadIdx.x], &emu_scheduler); }\n"
+    /* On x86-64 a switch saves the callee-saved registers on the stack it
+       leaves: swapcontext would also save and restore the signal mask,
+       a system call at each of the millions of switches of a test run. */
+    "#if defined(__x86_64__)\n"
+    "extern \"C\" __attribute__((visibility(\"hidden\"))) void emu_switch(void **save, void *to);\n"
+    "asm(\".text\\n.globl emu_switch\\n.hidden emu_switch\\n.type emu_switch, @function\\nemu_switch:\\n\"\n"
+    "    \"pushq %rbp\\npushq %rbx\\npushq %r12\\npushq %r13\\npushq %r14\\npushq %r15\\n\"\n"
+    "    \"movq %rsp, (%rdi)\\nmovq %rsi, %rsp\\n\"\n"
+    "    \"popq %r15\\npopq %r14\\npopq %r13\\npopq %r12\\npopq %rbx\\npopq %rbp\\nret\\n\"\n"
+    "    \".size emu_switch, . - emu_switch\\n\");\n"
+    "static void *emu_sp[1024], *emu_scheduler_sp;\n"
+    "#define EMU_TO_THREAD(t) emu_switch(&emu_scheduler_sp, emu_sp[t])\n"
+    "#define EMU_TO_SCHEDULER(t) emu_switch(&emu_sp[t], emu_scheduler_sp)\n"
+    "#else\n"
+    "static ucontext_t emu_scheduler, emu_ctx[1024];\n"
+    "#define EMU_TO_THREAD(t) swapcontext(&emu_scheduler, &emu_ctx[t])\n"
+    "#define EMU_TO_SCHEDULER(t) swapcontext(&emu_ctx[t], &emu_scheduler)\n"
+    "#endif\n"
+    "static void emu_yield(int why) { emu_state[threadIdx.x] = why; EMU_TO_SCHEDULER(threadIdx.x); }\n"
     "static void __syncthreads() { emu_yield(EMU_BLOCK); }\n"
     "static void __syncwarp(unsigned = 0xffffffffu) { emu_yield(EMU_WARP); }\n"
     "static double emu_lanes[1024];\n"
@@ -61,6 +82,30 @@ static const char SHIM_SCHED[] =
     "    emu_body();\n"
     "    emu_state[threadIdx.x] = EMU_DONE;\n"
     "}\n"
+    /* A new thread's stack: six registers and the return address that
+       emu_switch pops, then emu_entry as if called, its stack aligned as
+       the ABI wants (16 bytes at the call). */
+    "#if defined(__x86_64__)\n"
+    "static void emu_entry(void) {\n"
+    "    emu_thread();\n"
+    "    for (;;) EMU_TO_SCHEDULER(threadIdx.x); /* a finished thread is never resumed */\n"
+    "}\n"
+    "static void emu_start(unsigned t, char *stack, size_t size) {\n"
+    "    void **sp = (void **)(stack + size);\n"
+    "    *--sp = 0;\n"
+    "    *--sp = (void *)emu_entry;\n"
+    "    for (int i = 0; i < 6; i++) *--sp = 0;\n"
+    "    emu_sp[t] = sp;\n"
+    "}\n"
+    "#else\n"
+    "static void emu_start(unsigned t, char *stack, size_t size) {\n"
+    "    getcontext(&emu_ctx[t]);\n"
+    "    emu_ctx[t].uc_stack.ss_sp = stack;\n"
+    "    emu_ctx[t].uc_stack.ss_size = size;\n"
+    "    emu_ctx[t].uc_link = &emu_scheduler;\n"
+    "    makecontext(&emu_ctx[t], emu_thread, 0);\n"
+    "}\n"
+    "#endif\n"
     "static void emu_fail(const char *what) { fprintf(stderr, \"CUDA emulator: %s\\n\", what); abort(); }\n"
     "static void emu_run_warp(unsigned w, unsigned threads) {\n"
     "    unsigned lo = 32 * w, hi = lo + 32 < threads ? lo + 32 : threads;\n"
@@ -68,7 +113,7 @@ static const char SHIM_SCHED[] =
     "        for (unsigned t = lo; t < hi; t++) {\n"
     "            if (emu_state[t] != EMU_RUN) continue;\n"
     "            threadIdx = {t, 0, 0};\n"
-    "            swapcontext(&emu_scheduler, &emu_ctx[t]);\n"
+    "            EMU_TO_THREAD(t);\n"
     "        }\n"
     "        unsigned at_warp = 0;\n"
     "        for (unsigned t = lo; t < hi; t++) at_warp += emu_state[t] == EMU_WARP;\n"
@@ -87,11 +132,7 @@ static const char SHIM_SCHED[] =
     "    for (unsigned b = 0; b < blocks; b++) {\n"
     "        blockIdx = {b, 0, 0};\n"
     "        for (unsigned t = 0; t < threads; t++) {\n"
-    "            getcontext(&emu_ctx[t]);\n"
-    "            emu_ctx[t].uc_stack.ss_sp = stacks + (size_t)t * STACK;\n"
-    "            emu_ctx[t].uc_stack.ss_size = STACK;\n"
-    "            emu_ctx[t].uc_link = &emu_scheduler;\n"
-    "            makecontext(&emu_ctx[t], emu_thread, 0);\n"
+    "            emu_start(t, stacks + (size_t)t * STACK, STACK);\n"
     "            emu_state[t] = EMU_RUN;\n"
     "        }\n"
     "        for (;;) {\n"
@@ -196,30 +237,224 @@ static CUresult cuMemcpyDtoD(CUdeviceptr d, CUdeviceptr s, size_t n)
 
 static CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)(uintptr_t)d, v, n); return 0; }
 
-/* The "image" is CUDA source: build it for the CPU with the shim. */
+/* ---- the compiled kernels, cached on disk -------------------------------------------
+   Building a kernel takes the C++ compiler a second or more, and every
+   test process loads the same few kernels again, so the built library is
+   kept in $NLSQ_EMU_CACHE, else $XDG_CACHE_HOME/nlsq-emu (NLSQ_EMU_CACHE=off:
+   never), named by the SHA-256 of the compiler's identity, its command and
+   the whole C++ text. Files appear by rename, complete, so processes that
+   share the directory may build and load at once. */
+
+typedef struct sha256 {
+    uint32_t h[8];
+    unsigned char block[64];
+    uint64_t bytes;
+} sha256;
+
+static const uint32_t SHA_K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+    0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+    0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+    0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror(uint32_t x, int n) { return x >> n | x << (32 - n); }
+
+static void sha256_block(sha256 *s)
+{
+    uint32_t w[64], v[8];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)s->block[4 * i] << 24 | (uint32_t)s->block[4 * i + 1] << 16 | (uint32_t)s->block[4 * i + 2] << 8 |
+               s->block[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ w[i - 15] >> 3;
+        uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ w[i - 2] >> 10;
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    memcpy(v, s->h, sizeof v);
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + SHA_K[i] + w[i];
+        uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof v[0]);
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++) s->h[i] += v[i];
+}
+
+static void sha256_init(sha256 *s)
+{
+    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, H0, sizeof H0);
+    s->bytes = 0;
+}
+
+static void sha256_add(sha256 *s, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        s->block[s->bytes++ % 64] = p[i];
+        if (s->bytes % 64 == 0) sha256_block(s);
+    }
+}
+
+/* the text with its terminating NUL, so that "ab"+"c" and "a"+"bc" differ */
+static void sha256_str(sha256 *s, const char *text) { sha256_add(s, text, strlen(text) + 1); }
+
+static void sha256_hex(sha256 *s, char out[65])
+{
+    uint64_t bits = s->bytes * 8;
+    unsigned char pad = 0x80, zero = 0, len[8];
+    sha256_add(s, &pad, 1);
+    while (s->bytes % 64 != 56) sha256_add(s, &zero, 1);
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha256_add(s, len, 8);
+    for (int i = 0; i < 8; i++) snprintf(out + 8 * i, 9, "%08x", (unsigned)s->h[i]);
+}
+
+/* The compiler's identity: its resolved path, size and time, so that an
+   upgraded compiler builds afresh. */
+static void compiler_identity(const char *cxx, char *out, size_t size)
+{
+    char word[256], path[4096], real[4096];
+    snprintf(word, sizeof word, "%.*s", (int)strcspn(cxx, " \t"), cxx);
+    path[0] = '\0';
+    if (strchr(word, '/')) {
+        snprintf(path, sizeof path, "%s", word);
+    } else {
+        const char *dirs = getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin";
+        for (const char *d = dirs; *d;) {
+            size_t len = strcspn(d, ":");
+            snprintf(path, sizeof path, "%.*s/%s", (int)len, d, word);
+            if (access(path, X_OK) == 0) break;
+            path[0] = '\0';
+            d += len + (d[len] == ':');
+        }
+    }
+    struct stat st;
+    if (!path[0] || !realpath(path, real) || stat(real, &st) != 0) {
+        snprintf(out, size, "%s", word);
+        return;
+    }
+    snprintf(out, size, "%s:%lld:%lld", real, (long long)st.st_size, (long long)st.st_mtime);
+}
+
+/* The cache directory, made private if new; 0, or -1 for none. */
+static int cache_dir(char *out, size_t size)
+{
+    const char *env = getenv("NLSQ_EMU_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
+    if (env && strcmp(env, "off") == 0) return -1;
+    if (env && *env == '/')
+        snprintf(out, size, "%s", env);
+    else if (xdg && *xdg == '/')
+        snprintf(out, size, "%s/nlsq-emu", xdg);
+    else
+        return -1;
+    char *slash = strrchr(out, '/');
+    if (slash && slash != out) { /* the parent too, as the library makes $XDG_CACHE_HOME */
+        *slash = '\0';
+        mkdir(out, 0700);
+        *slash = '/';
+    }
+    if (mkdir(out, 0700) != 0 && errno != EEXIST) return -1;
+    struct stat st;
+    return stat(out, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() ? 0 : -1;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char buf[1 << 16];
+    size_t n;
+    int rc = in && out ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) rc = -1;
+    if (in && ferror(in)) rc = -1;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) rc = -1;
+    return rc;
+}
+
+/* Publish a built library in the cache: a temporary name, then rename. */
+static void cache_store(const char *dir, const char *key, const char *so)
+{
+    char tmp[4200], final[4200];
+    snprintf(tmp, sizeof tmp, "%s/.%s-XXXXXX", dir, key);
+    snprintf(final, sizeof final, "%s/%s.so", dir, key);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return;
+    close(fd);
+    if (copy_file(so, tmp) != 0 || rename(tmp, final) != 0) unlink(tmp);
+}
+
+/* The kernel's whole C++ text: the shim around the CUDA source. */
+static char *kernel_text(const char *image)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) return NULL;
+    fputs(SHIM_PRE, f);
+    fputs(image, f);
+    fputs(SHIM_SCHED, f);
+    fputs(strstr(image, "void nlsq_batch(") ? SHIM_BATCH : SHIM_PASS, f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* The "image" is CUDA source: build it for the CPU with the shim, or take
+   the build from the cache. Each load opens a private copy of the
+   library: the shim's statics are per module, as on the GPU, even when
+   two modules (two devices) hold the same kernel. */
 static CUresult cuModuleLoadData(void **module, const void *image)
 {
+    char *text = kernel_text((const char *)image);
     char dir[] = "/tmp/nlsq-emu-XXXXXX";
-    if (!mkdtemp(dir)) return 200;
-    char src[128], so[128], cmd[512];
+    if (!text || !mkdtemp(dir)) {
+        free(text);
+        return 200;
+    }
+    const char *cxx = getenv("NLSQ_EMU_CXX") ? getenv("NLSQ_EMU_CXX") : "c++";
+    char src[128], so[128], cmd[512], id[4200], key[65], cache[4096], cached[4200];
     snprintf(src, sizeof src, "%s/kernel.cpp", dir);
     snprintf(so, sizeof so, "%s/kernel.so", dir);
-    FILE *f = fopen(src, "w");
-    if (!f) return 200;
-    fputs(SHIM_PRE, f);
-    fputs((const char *)image, f);
-    fputs(SHIM_SCHED, f);
-    fputs(strstr((const char *)image, "void nlsq_batch(") ? SHIM_BATCH : SHIM_PASS, f);
-    fclose(f);
-    const char *cxx = getenv("NLSQ_EMU_CXX") ? getenv("NLSQ_EMU_CXX") : "c++";
     snprintf(cmd, sizeof cmd, "%s -std=c++17 -O1 -w -fPIC -shared -o %s %s", cxx, so, src);
-    int rc = system(cmd);
-    void *h = rc == 0 ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
-    unlink(src);
+    compiler_identity(cxx, id, sizeof id);
+    sha256 h;
+    sha256_init(&h);
+    sha256_str(&h, "nlsq-emu 1");
+    sha256_str(&h, id);
+    sha256_str(&h, cxx);
+    sha256_str(&h, "-std=c++17 -O1 -w -fPIC -shared");
+    sha256_str(&h, text);
+    sha256_hex(&h, key);
+    int use_cache = cache_dir(cache, sizeof cache) == 0;
+    snprintf(cached, sizeof cached, "%s/%s.so", cache, key);
+    void *lib = NULL;
+    if (use_cache && copy_file(cached, so) == 0) {
+        lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+        if (!lib) unlink(cached); /* a bad file: built again below */
+    }
+    if (!lib) {
+        FILE *f = fopen(src, "w");
+        int ok = f && fputs(text, f) >= 0;
+        if (f && fclose(f) != 0) ok = 0;
+        if (ok && system(cmd) == 0) lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+        if (lib && use_cache) cache_store(cache, key, so);
+        unlink(src);
+    }
     unlink(so);
     rmdir(dir);
-    if (!h) return 200; /* CUDA_ERROR_INVALID_IMAGE */
-    *module = h;
+    free(text);
+    if (!lib) return 200; /* CUDA_ERROR_INVALID_IMAGE */
+    *module = lib;
     return 0;
 }
 
