@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/scalar.h" /* nk_powi, nk_digamma, ...: every evaluator's one copy */
 #include "nlsq.h"
 
 /* ---- ops.c: every op's name, arity, types and scalar meaning ---------- */
@@ -47,11 +48,6 @@ const op_info *op_get(int op);
 int op_lookup_function(const char *name, size_t len);
 /* The scalar meaning of an op; k is the POWI exponent. */
 double op_apply(int op, double a, double b, double c, int k);
-double op_digamma(double x);
-double op_powi(double x, int k);
-double op_min(double a, double b);
-double op_max(double a, double b);
-double op_sign(double a);
 
 /* ---- error.c ---------------------------------------------------------- */
 
