@@ -10,10 +10,10 @@
  * rounded arithmetic, which differs from glibc's in the last bit.
  *
  * The scalar functions, dot products, norms, compensated sums and the
- * Householder fold are the library's own (src/kernel/*.h, spliced in at
- * the KERNELS marker below); every other operation here repeats, in the
- * same order, the arithmetic of the library's code (the rows of
- * src/exec/pass.c). Built with -ffp-contract=off and without -ffast-math,
+ * Householder fold are the library's own (the headers of src/kernel/,
+ * spliced in at the KERNELS marker below); every other operation here
+ * repeats, in the same order, the arithmetic of the library's code (the
+ * rows of src/exec/pass.c). Built with -ffp-contract=off and without -ffast-math,
  * the kernel then produces the interpreter's results bit for bit, so the
  * pass may switch to it between two iterations without changing the fit.
  *

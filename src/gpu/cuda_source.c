@@ -18,11 +18,12 @@
 #include "cuda_batch.h"  /* CUDA_BATCH_SOURCE, made from cuda_batch.cu at build time */
 #include "cuda_kernel.h" /* CUDA_KERNEL_SOURCE, from cuda_kernel.cu */
 
-/* NVRTC has no headers: the core's qualifier, and size_t as C++ defines
-   it (a repeated typedef of the same type is allowed where a header
-   already made it). */
+/* NVRTC has no headers: the core's qualifier (unused, as a kernel calls
+   only some of the core, and NVRTC warns of an unreferenced static
+   function), and size_t as C++ defines it (a repeated typedef of the same
+   type is allowed where a header already made it). */
 static const char core_prelude[] = "#define NK_SPLICED 1\n"
-                                   "#define KFN __device__ static inline\n"
+                                   "#define KFN __device__ static inline __attribute__((unused))\n"
                                    "typedef decltype(sizeof(0)) size_t;\n";
 
 static const char model_marker[] = "/* @MODEL@ */";

@@ -9,12 +9,13 @@
  *
  * Every header of src/kernel/ works the same way. KFN qualifies its
  * functions: static inline on the host; the spliced copies are preceded
- * by NK_SPLICED and their own KFN (src/exec/jit_runtime.c: plain static;
- * src/gpu/cuda_source.c: __device__ static inline). Those contexts have no
- * headers: they provide sqrt, fabs, floor, copysign, isnan, isinf,
- * signbit, nan, tan, log, hypot (and on CUDA fmin, fmax, isfinite, log1p,
- * atan) under their usual names, and size_t. A header never includes
- * another in spliced text: the splicer puts them in order.
+ * by NK_SPLICED and their own KFN (src/exec/jit_runtime.c: static, marked
+ * unused; src/gpu/cuda_source.c: __device__ static inline, marked unused).
+ * Those contexts have no headers: they provide sqrt, fabs, floor,
+ * copysign, isnan, isinf, signbit, nan, tan, log, hypot (and on CUDA
+ * fmin, fmax, isfinite, log1p, atan) under their usual names, and size_t.
+ * A header never includes another in spliced text: the splicer puts them
+ * in order.
  */
 #ifndef NLSQ_KERNEL_SCALAR_H
 #define NLSQ_KERNEL_SCALAR_H
