@@ -158,7 +158,7 @@ static char *cuda_source(const char *text, const char *vars, int float32)
     }
     int cols[64], n = m->params.count;
     for (int j = 0; j < n; j++) cols[j] = j;
-    char *src = codegen_cuda(&m->prog, cols, n, float32);
+    char *src = cuda_source_pass(&m->prog, cols, n, float32);
     nlsq_model_free(m);
     return src;
 }
@@ -233,7 +233,7 @@ static void test_batch_kernels_compile_without_warnings(void)
         /* the reference models with their first parameter fixed, to
            cover a subset of free columns */
         int skip = k < NREF && n > 1;
-        sources[k] = codegen_cuda_batch(&m->prog, cols + skip, n - skip, k % 2); /* every other in float32 */
+        sources[k] = cuda_source_batch(&m->prog, cols + skip, n - skip, k % 2); /* every other in float32 */
         nlsq_model_free(m);
     }
 #ifdef NLSQ_SANITIZED

@@ -16,13 +16,14 @@ mapfile -t objects < <(grep -v '^$' "$list")
 allowed() {
     case $1 in
     core) echo "core" ;;
-    linalg) echo "linalg core" ;;
+    kernel) echo "kernel" ;;
+    linalg) echo "linalg kernel core" ;;
     io) echo "io core" ;;
-    model) echo "model core" ;;
-    exec) echo "exec model linalg core" ;;
-    solve) echo "solve linalg core" ;;
-    gpu) echo "gpu exec model linalg core" ;;
-    fit) echo "fit gpu solve exec model linalg io core" ;;
+    model) echo "model kernel core" ;;
+    exec) echo "exec model linalg kernel core" ;;
+    solve) echo "solve linalg kernel core" ;;
+    gpu) echo "gpu exec model linalg kernel core" ;;
+    fit) echo "fit gpu solve exec model linalg kernel io core" ;;
     *) echo "" ;;
     esac
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "kernel/loss.h"
 #include "model/model.h"
 
 /* Points per block: 256 doubles = 2 KiB a slot, so the temporaries of a
@@ -49,12 +50,18 @@ void interp_uniform(interp *it, const double *params);
 void interp_block(interp *it, const double *x, size_t stride, size_t start, size_t len);
 const double *interp_output(const interp *it, int k);
 
-/* ---- loss.c ------------------------------------------------------------ */
+/* ---- robust losses: src/kernel/loss.h, which the CUDA pass kernel runs too */
 
-void loss_eval(nlsq_loss loss, double z, double *rho, double *d1, double *d2);
 /* Add the point's 1/2 C^2 rho to *cost, rescale *r, return the factor for
    its Jacobian row (SciPy's scale_for_robust_loss_function). */
-double loss_scale_row(nlsq_loss loss, double f_scale, double *r, double *cost);
+_Static_assert((int)NK_LOSS_LINEAR == (int)NLSQ_LOSS_LINEAR && (int)NK_LOSS_SOFT_L1 == (int)NLSQ_LOSS_SOFT_L1 &&
+                   (int)NK_LOSS_HUBER == (int)NLSQ_LOSS_HUBER && (int)NK_LOSS_CAUCHY == (int)NLSQ_LOSS_CAUCHY &&
+                   (int)NK_LOSS_ARCTAN == (int)NLSQ_LOSS_ARCTAN,
+               "the kernel's loss numbers are nlsq_loss's");
+static inline double loss_scale_row(nlsq_loss loss, double f_scale, double *r, double *cost)
+{
+    return nk_loss_scale_row((int)loss, f_scale, r, cost);
+}
 
 /* ---- pass.c: one sweep over the points -> cost and R_aug ---------------- */
 

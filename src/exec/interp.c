@@ -68,26 +68,22 @@ void interp_uniform(interp *it, const double *params)
     }
 }
 
-/* Same multiplication order as op_powi, so folded and run-time results
-   agree bit for bit. */
+/* x^k on the block by src/kernel/scalar.h's binary powering, instantiated
+   for two lanes (SSE2, every x86-64 has it): each lane's multiplications
+   are nk_powi's, so folded constants, the interpreter and the compiled
+   kernels agree bit for bit. */
+typedef double v2 __attribute__((vector_size(16)));
+NK_DEFINE_POWI(powi_v2, v2, ((v2){1.0, 1.0}))
+
 KERNEL_CLONES
 static void block_powi(const double *restrict a, double *restrict o, int k)
 {
-    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
-    double base[NLSQ_BLOCK];
-    for (int i = 0; i < NLSQ_BLOCK; i++) {
-        o[i] = 1.0;
-        base[i] = a[i];
+    for (int i = 0; i < NLSQ_BLOCK; i += 2) {
+        v2 x;
+        memcpy(&x, a + i, sizeof x);
+        v2 r = powi_v2(x, k);
+        memcpy(o + i, &r, sizeof r);
     }
-    while (n) {
-        if (n & 1u)
-            for (int i = 0; i < NLSQ_BLOCK; i++) o[i] *= base[i];
-        n >>= 1;
-        if (n)
-            for (int i = 0; i < NLSQ_BLOCK; i++) base[i] *= base[i];
-    }
-    if (k < 0)
-        for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = 1.0 / o[i];
 }
 
 static void block_scalar(int op, const double *a, double *restrict o)
@@ -117,16 +113,11 @@ static void run_instr(const vmath *vm, const instr *in, double *restrict o, cons
     case NLSQ_OP_DIV:   LOOP(a[i] / b[i]); break;
     case NLSQ_OP_SQRT:  LOOP(sqrt(a[i])); break;
     case NLSQ_OP_ABS:   LOOP(fabs(a[i])); break;
-    case NLSQ_OP_SIGN:
-        for (int i = 0; i < NLSQ_BLOCK; i++) {
-            double av = a[i], r = av > 0 ? 1.0 : av;
-            o[i] = av < 0 ? -1.0 : r;
-        }
-        break;
+    case NLSQ_OP_SIGN:  LOOP(nk_sign(a[i])); break;
     case NLSQ_OP_FLOOR: LOOP(floor(a[i])); break;
     case NLSQ_OP_CEIL:  LOOP(ceil(a[i])); break;
-    case NLSQ_OP_MIN:   LOOP(op_min(a[i], b[i])); break;
-    case NLSQ_OP_MAX:   LOOP(op_max(a[i], b[i])); break;
+    case NLSQ_OP_MIN:   LOOP(nk_min(a[i], b[i])); break;
+    case NLSQ_OP_MAX:   LOOP(nk_max(a[i], b[i])); break;
     case NLSQ_OP_LT:    LOOP(a[i] < b[i] ? 1.0 : 0.0); break;
     case NLSQ_OP_LE:    LOOP(a[i] <= b[i] ? 1.0 : 0.0); break;
     case NLSQ_OP_GT:    LOOP(a[i] > b[i] ? 1.0 : 0.0); break;

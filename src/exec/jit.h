@@ -13,7 +13,7 @@
 
 /* Bump when the generated code changes meaning: it is part of the cache
    key, so old kernels are not reused. */
-#define JIT_CODEGEN_VERSION 26
+#define JIT_CODEGEN_VERSION 27
 #define JIT_ABI 2
 
 /* ---- the ABI of a generated kernel (mirrored in jit_runtime.c) --------- */
@@ -53,13 +53,13 @@ typedef struct jit_kernel {
    (libmvec AVX2) or 1 (libm); NULL when out of memory. The caller
    prepends the NLSQ_KEY definition. */
 char *codegen_kernel(const program *p, const int *cols, int ncols, int width);
-/* The CUDA source of a pass kernel (src/gpu/cuda_kernel.cu with the
-   model's per-point code, written from the same forms), or NULL. */
-char *codegen_cuda(const program *p, const int *cols, int ncols, int float32);
-/* The CUDA source of a batch kernel (src/gpu/cuda_batch.cu: one thread a
-   fit, MINPACK's lm on the device) for the free parameters cols[ncols],
-   with float32 data and Jacobian if asked, or NULL. */
-char *codegen_cuda_batch(const program *p, const int *cols, int ncols, int float32);
+/* The model's part of a CUDA kernel for the free parameters cols[ncols]:
+   model_point (one point, its Jacobian columns then its value), with
+   float32 also model_value (the value in double), with uniform first
+   model_uniform as a device function. Written from the same forms as the
+   C kernels; the GPU layer (src/gpu/cuda_source.c) puts it into its
+   templates. NULL when out of memory. */
+char *codegen_cuda_model(const program *p, const int *cols, int ncols, int float32, int uniform);
 
 /* ---- jit.c: compile, cache, load ---------------------------------------- */
 

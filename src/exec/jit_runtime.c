@@ -9,10 +9,11 @@
  * calls whose argument it can prove constant with its own correctly
  * rounded arithmetic, which differs from glibc's in the last bit.
  *
- * Every operation here repeats, in the same order, the arithmetic of the
- * library's own code (the interpreter's ops in src/model/ops.c and
- * src/exec/interp.c, the rows of src/exec/pass.c, qr_fold in
- * src/linalg/qr.c). Built with -ffp-contract=off and without -ffast-math,
+ * The scalar functions, dot products, norms, compensated sums and the
+ * Householder fold are the library's own (the headers of src/kernel/,
+ * spliced in at the KERNELS marker below); every other operation here
+ * repeats, in the same order, the arithmetic of the library's code (the
+ * rows of src/exec/pass.c). Built with -ffp-contract=off and without -ffast-math,
  * the kernel then produces the interpreter's results bit for bit, so the
  * pass may switch to it between two iterations without changing the fit.
  *
@@ -59,41 +60,25 @@ typedef struct nlsq_jit_kernel {
     void (*chunk_linear)(const double *u, nlsq_jit_chunk *a);
 } nlsq_jit_kernel;
 
-/* ---- scalar ops, as src/model/ops.c ---------------------------------------- */
+/* ---- the numeric core: src/kernel/ ------------------------------------------- */
 
-static double k_sign(double a)
-{
-    double r = a > 0 ? 1.0 : a;
-    return a < 0 ? -1.0 : r;
-}
+/* Its headers call these by their <math.h> names; -fno-builtin leaves
+   only the __builtin_ forms inline (all exact, so no bit changes). */
+#define NK_SPLICED 1
+#define KFN static __attribute__((unused))
+#define KFN_OUTLINE static __attribute__((noinline, unused))
+#define KFN_FOLD static inline __attribute__((always_inline))
+#define NK_FOLD_NC(nc) NR
+#define copysign(x, y) __builtin_copysign(x, y)
+#define sqrt(x) __builtin_sqrt(x)
+#define fabs(x) __builtin_fabs(x)
+#define floor(x) __builtin_floor(x)
+#define isnan(x) __builtin_isnan(x)
+#define isinf(x) __builtin_isinf(x)
+#define signbit(x) __builtin_signbit(x)
+#define nan(s) __builtin_nan(s)
 
-static double k_min(double a, double b)
-{
-    if (__builtin_isnan(a) || __builtin_isnan(b)) return a + b;
-    if (a < b) return a;
-    if (b < a) return b;
-    return __builtin_signbit(a) ? a : b;
-}
-
-static double k_max(double a, double b)
-{
-    if (__builtin_isnan(a) || __builtin_isnan(b)) return a + b;
-    if (a > b) return a;
-    if (b > a) return b;
-    return __builtin_signbit(a) ? b : a;
-}
-
-static double k_powi(double x, int k)
-{
-    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
-    double r = 1.0, b = x;
-    while (n) {
-        if (n & 1u) r *= b;
-        n >>= 1;
-        if (n) b *= b;
-    }
-    return k < 0 ? 1.0 / r : r;
-}
+/* @KERNELS@ */
 
 static double k_from_bits(unsigned long long bits)
 {
@@ -106,27 +91,6 @@ static double k_lgamma(double x)
 {
     int sign;
     return lgamma_r(x, &sign);
-}
-
-static double k_digamma(double x)
-{
-    if (__builtin_isnan(x)) return x;
-    if (x <= 0) {
-        double fl = __builtin_floor(x);
-        if (x == fl) return __builtin_nan("");
-        double r = x - fl;
-        return k_digamma(1.0 - x) - 3.14159265358979323846 / tan(3.14159265358979323846 * r);
-    }
-    if (__builtin_isinf(x)) return x;
-    double acc = 0.0;
-    while (x < 10.0) {
-        acc -= 1.0 / x;
-        x += 1.0;
-    }
-    double z = 1.0 / (x * x);
-    double series = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240
-                     - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
-    return acc + log(x) - 0.5 / x - series;
 }
 
 /* ---- vectors of NLSQ_W points ---------------------------------------------- */
@@ -168,25 +132,16 @@ typedef double V;
 #define V_ABS(a) VLANES1(__builtin_fabs, a)
 #define V_FLOOR(a) VLANES1(__builtin_floor, a)
 #define V_CEIL(a) VLANES1(__builtin_ceil, a)
-#define V_SIGN(a) VLANES1(k_sign, a)
-#define V_MIN(a, b) VLANES2(k_min, a, b)
-#define V_MAX(a, b) VLANES2(k_max, a, b)
+#define V_SIGN(a) VLANES1(nk_sign, a)
+#define V_MIN(a, b) VLANES2(nk_min, a, b)
+#define V_MAX(a, b) VLANES2(nk_max, a, b)
 #define V_LGAMMA(a) VLANES1(k_lgamma, a)
 #define V_TGAMMA(a) VLANES1(tgamma, a)
-#define V_DIGAMMA(a) VLANES1(k_digamma, a)
+#define V_DIGAMMA(a) VLANES1(nk_digamma, a)
+#define V_POWI(a, k) v_powi(a, k)
 
-/* u^k by the multiplications of k_powi, lane by lane */
-static inline V v_powi(V x, int k)
-{
-    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
-    V r = VSPLAT(1.0), b = x;
-    while (n) {
-        if (n & 1u) r *= b;
-        n >>= 1;
-        if (n) b *= b;
-    }
-    return k < 0 ? VSPLAT(1.0) / r : r;
-}
+/* u^k by nk_powi's multiplications, on all lanes at once */
+NK_DEFINE_POWI(v_powi, V, VSPLAT(1.0))
 
 /* The points model_block computes for len: len rounded up to whole
    vectors. A short block (a small fit of a batch) costs its own points,
@@ -207,161 +162,22 @@ static void load_x(const double *x, size_t stride, size_t start, size_t len, dou
 
 /* @MODEL@ */
 
-/* ---- the fold, as src/linalg/qr.c with the column count fixed --------------- */
-
-/* Out of line (as the other helpers below): every inlined copy would be
-   compiled again, and compile time is part of a kernel's cost. */
-static __attribute__((noinline)) double dot4(const double *a, const double *b, size_t n)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-static __attribute__((noinline)) double norm_scaled(const double *x, size_t n)
-{
-    double scale = 0, ssq = 1;
-    for (size_t i = 0; i < n; i++) {
-        double a = __builtin_fabs(x[i]);
-        if (a == 0) continue;
-        if (__builtin_isnan(a)) return a;
-        if (scale < a) {
-            ssq = 1 + ssq * (scale / a) * (scale / a);
-            scale = a;
-        } else {
-            ssq += (a / scale) * (a / scale);
-        }
-    }
-    return scale * __builtin_sqrt(ssq);
-}
-
-static double vec_norm(const double *x, size_t n)
-{
-    double ssq = dot4(x, x, n);
-    if (ssq > 0x1p-900 && ssq < 0x1p900) return __builtin_sqrt(ssq);
-    if (ssq == 0) return 0;
-    return norm_scaled(x, n);
-}
-
-/* Four lanes of partial sums, whatever the kernel's width. */
-typedef double D4 __attribute__((vector_size(32)));
-typedef double D4U __attribute__((vector_size(32), aligned(8)));
-#define LD4(p) (*(const D4U *)(p))
-#define ST4(p, v) (*(D4U *)(p) = (v))
-
-/*
- * The fold of qr_fold, reorganised for speed without changing a bit of its
- * result: every sum is still formed in dot4's order, but for column k one
- * sweep scales it and accumulates its dot products with all later columns
- * at once (independent chains of additions), and a second sweep applies
- * the reflector to them and accumulates the next column's sum of squares.
- */
-/* Rows [0, rows) of the block: the column loop unrolled (the accumulators
-   live in registers); sums over the rows in dot4's order, the last rows % 4
-   added to lane 0 after the rest, as dot4 adds its tail. */
-static inline __attribute__((always_inline)) void fold_rows(double *R, double *A, size_t rows)
-{
-    size_t body = rows & ~(size_t)3;
-    double ssq = dot4(A, A, rows);
-#pragma GCC unroll 32
-    for (int k = 0; k < NR; k++) {
-        double *ak = A + k * NLSQ_BLOCK;
-        double xnorm = ssq > 0x1p-900 && ssq < 0x1p900 ? __builtin_sqrt(ssq)
-                     : ssq == 0                        ? 0
-                                                       : norm_scaled(ak, rows);
-        if (xnorm == 0) { /* H = I */
-            if (k + 1 < NR) ssq = dot4(ak + NLSQ_BLOCK, ak + NLSQ_BLOCK, rows);
-            continue;
-        }
-        double alpha = R[k * NR + k];
-        /* hypot(0, x) is |x| exactly: a fresh triangle (every small
-           fit's first block) skips the call, and not a bit changes */
-        double beta = -__builtin_copysign(alpha == 0 ? xnorm : hypot(alpha, xnorm), alpha);
-        double tau = (beta - alpha) / beta;
-        double scal = 1 / (alpha - beta);
-        R[k * NR + k] = beta;
-        if (k + 1 == NR) break; /* the last column only sets R */
-
-        /* scale column k; its dot products with every later column */
-        D4 s[NR], sc = {scal, scal, scal, scal};
-#pragma GCC unroll 16
-        for (int j = k + 1; j < NR; j++) s[j] = (D4){0, 0, 0, 0};
-        for (size_t i = 0; i < body; i += 4) {
-            D4 v = LD4(ak + i) * sc;
-            ST4(ak + i, v);
-#pragma GCC unroll 16
-            for (int j = k + 1; j < NR; j++) s[j] += v * LD4(A + j * NLSQ_BLOCK + i);
-        }
-        for (size_t i = body; i < rows; i++) {
-            double v = ak[i] * scal;
-            ak[i] = v;
-#pragma GCC unroll 16
-            for (int j = k + 1; j < NR; j++) s[j][0] += v * A[j * NLSQ_BLOCK + i];
-        }
-        D4 d[NR];
-#pragma GCC unroll 16
-        for (int j = k + 1; j < NR; j++) {
-            double dot = (s[j][0] + s[j][1]) + (s[j][2] + s[j][3]);
-            double dj = (R[j * NR + k] + dot) * tau;
-            R[j * NR + k] -= dj;
-            d[j] = (D4){dj, dj, dj, dj};
-        }
-
-        /* apply the reflector; the next column's sum of squares */
-        D4 q = {0, 0, 0, 0};
-        double *an = A + (k + 1) * NLSQ_BLOCK;
-        for (size_t i = 0; i < body; i += 4) {
-            D4 v = LD4(ak + i);
-#pragma GCC unroll 16
-            for (int j = k + 1; j < NR; j++) ST4(A + j * NLSQ_BLOCK + i, LD4(A + j * NLSQ_BLOCK + i) - d[j] * v);
-            D4 w = LD4(an + i);
-            q += w * w;
-        }
-        for (size_t i = body; i < rows; i++) {
-            double v = ak[i];
-#pragma GCC unroll 16
-            for (int j = k + 1; j < NR; j++) A[j * NLSQ_BLOCK + i] -= d[j][0] * v;
-            q[0] += an[i] * an[i];
-        }
-        ssq = (q[0] + q[1]) + (q[2] + q[3]);
-    }
-}
+/* ---- the fold: src/kernel/householder.h, with the column count fixed ---------- */
 
 /* A full block: the row count a constant multiple of 4 (no tail). */
 static __attribute__((noinline)) void fold_full(double *R, double *A)
 {
-    fold_rows(R, A, NLSQ_BLOCK);
+    nk_fold_householder(R, NR, NR, A, NLSQ_BLOCK, NLSQ_BLOCK);
 }
 
 /* A short block (the last of a chunk; every block of a batch's small
    fits). */
 static __attribute__((noinline)) void fold_any(double *R, double *A, size_t rows)
 {
-    if (rows > 0) fold_rows(R, A, rows);
+    if (rows > 0) nk_fold_householder(R, NR, NR, A, NLSQ_BLOCK, rows);
 }
 
 /* ---- the entry points --------------------------------------------------------- */
-
-typedef struct ksum {
-    double sum, comp;
-} ksum;
-
-static void ksum_add(ksum *k, double v)
-{
-    double t = k->sum + v;
-    if (__builtin_fabs(k->sum) >= __builtin_fabs(v))
-        k->comp += (k->sum - t) + v;
-    else
-        k->comp += (v - t) + k->sum;
-    k->sum = t;
-}
 
 /* Weighted rows [J | r] of one block, as make_rows_linear in pass.c; the
    evaluation left f in column NLSQ_NCOLS, where r now goes. */
@@ -373,7 +189,7 @@ static inline __attribute__((always_inline)) int rows_linear(double *A, const do
         w[i] = sg ? 1.0 / sg[i] : w_all;
         rcol[i] = w[i] * (rcol[i] - y[i]);
     }
-    double chi2 = dot4(rcol, rcol, len);
+    double chi2 = nk_dot4(rcol, rcol, len);
     /* any non-finite Jacobian entry: v*0 is NaN exactly for Inf and NaN,
        and OR-ing the comparisons waits on nothing (one probe sum per
        column was a chain of additions and a call each) */
@@ -403,19 +219,19 @@ static inline __attribute__((always_inline)) int rows_linear_full(double *A, con
 {
     typedef long long I4 __attribute__((vector_size(32)));
     double *rcol = A + NLSQ_NCOLS * NLSQ_BLOCK;
-    D4 chi = {0, 0, 0, 0}, wa = {w_all, w_all, w_all, w_all}, one = {1, 1, 1, 1}, zero = {0, 0, 0, 0};
+    nk_d4 chi = {0, 0, 0, 0}, wa = {w_all, w_all, w_all, w_all}, one = {1, 1, 1, 1}, zero = {0, 0, 0, 0};
     I4 bad = {0, 0, 0, 0};
     for (int i = 0; i < NLSQ_BLOCK; i += 4) {
-        D4 w4 = sg ? one / LD4(sg + i) : wa;
-        D4 r = w4 * (LD4(rcol + i) - LD4(y + i));
-        ST4(rcol + i, r);
+        nk_d4 w4 = sg ? one / NK_LD4(sg + i) : wa;
+        nk_d4 r = w4 * (NK_LD4(rcol + i) - NK_LD4(y + i));
+        NK_ST4(rcol + i, r);
         chi += r * r;
-        D4 rz = r * zero;
+        nk_d4 rz = r * zero;
         bad |= rz != rz;
         for (int c = 0; c < NLSQ_NCOLS; c++) {
-            D4 v = w4 * LD4(A + c * NLSQ_BLOCK + i);
-            ST4(A + c * NLSQ_BLOCK + i, v);
-            D4 vz = v * zero;
+            nk_d4 v = w4 * NK_LD4(A + c * NLSQ_BLOCK + i);
+            NK_ST4(A + c * NLSQ_BLOCK + i, v);
+            nk_d4 vz = v * zero;
             bad |= vz != vz;
         }
     }
@@ -426,7 +242,7 @@ static inline __attribute__((always_inline)) int rows_linear_full(double *A, con
 
 static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
 {
-    ksum cost = {a->cost, a->cost_comp}, chi2 = {a->chi2, a->chi2_comp};
+    nk_ksum cost = {a->cost, a->cost_comp}, chi2 = {a->chi2, a->chi2_comp};
     size_t bad = 0;
     double w_all = 1.0 / a->sigma_all;
     for (size_t start = a->first; start < a->last; start += NLSQ_BLOCK) {
@@ -451,8 +267,8 @@ static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
             fold_full(a->R, a->block);
         else
             fold_any(a->R, a->block, len);
-        ksum_add(&cost, 0.5 * c2);
-        ksum_add(&chi2, c2);
+        nk_ksum_add(&cost, 0.5 * c2);
+        nk_ksum_add(&chi2, c2);
     }
     a->cost = cost.sum;
     a->cost_comp = cost.comp;

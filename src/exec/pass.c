@@ -14,6 +14,7 @@
 
 #include "exec.h"
 #include "jit.h"
+#include "kernel/sum.h"
 #include "linalg/linalg.h"
 
 int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
@@ -127,12 +128,12 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
         w[i] = sg ? 1.0 / sg[i] : w_all;
         rcol[i] = w[i] * (f[i] - y[i]);
     }
-    double chi2 = vec_dot4(rcol, rcol, len), probe = 0;
+    double chi2 = nk_dot4(rcol, rcol, len), probe = 0;
     for (int c = 0; c < nc; c++) {
         const double *jc = jcol[c];
         double *dst = wk->block + (size_t)c * NLSQ_BLOCK;
         for (size_t i = 0; i < len; i++) dst[i] = w[i] * jc[i];
-        probe += vec_dot4(dst, zeros, len);
+        probe += nk_dot4(dst, zeros, len);
     }
     out->chi2 += chi2;
     out->cost += 0.5 * chi2;
@@ -174,23 +175,8 @@ static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, const
     }
 }
 
-/* Neumaier's compensated sum: the total of many block sums is then exact
-   to about one rounding, so that near convergence the difference of two
-   costs (the actual reduction) is not rounding noise, even at 10^9 points.
-   The compiled kernel keeps the same pair, so both sum alike. */
-typedef struct ksum {
-    double sum, comp;
-} ksum;
-
-static void ksum_add(ksum *k, double v)
-{
-    double t = k->sum + v;
-    if (fabs(k->sum) >= fabs(v))
-        k->comp += (k->sum - t) + v;
-    else
-        k->comp += (v - t) + k->sum;
-    k->sum = t;
-}
+/* Block sums are added with Neumaier's compensated sum (src/kernel/sum.h),
+   as the compiled kernel adds them. */
 
 typedef struct pass_job {
     pass *ps;
@@ -204,7 +190,7 @@ typedef struct pass_job {
 /* The blocks of one window [first - v->base, ...) of the view, evaluated
    and folded into R, on the interpreter or a kernel's block entry. */
 static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, size_t first, size_t count,
-                          double *R, ksum *cost, ksum *chi2, size_t *bad)
+                          double *R, nk_ksum *cost, nk_ksum *chi2, size_t *bad)
 {
     pass *ps = job->ps;
     const pass_data *d = job->d;
@@ -231,8 +217,8 @@ static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, si
             make_rows_linear(ps, wk, d, v, start, len, f, jcol, &out);
         else
             make_rows(ps, wk, d, v, start, len, f, jcol, &out);
-        ksum_add(cost, out.cost);
-        ksum_add(chi2, out.chi2);
+        nk_ksum_add(cost, out.cost);
+        nk_ksum_add(chi2, out.chi2);
         qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
     }
     *bad += out.nonfinite;
@@ -252,7 +238,7 @@ static void chunk_task(void *ctx, int c, int worker)
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
     int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals;
     jit_chunk a = {NULL, 0, NULL, NULL, d->sigma_all, 0, 0, R, wk->block, wk->jit_x, 0, 0, 0, 0, 0};
-    ksum cost = {0, 0}, chi2 = {0, 0};
+    nk_ksum cost = {0, 0}, chi2 = {0, 0};
     size_t bad = 0;
     ps->chunk_failed[c] = 0;
     for (size_t w = first; w < last; w += PASS_WINDOW) {
@@ -278,8 +264,8 @@ static void chunk_task(void *ctx, int c, int worker)
         if (worker == 0 && ps->progress) ps->progress(ps->progress_ctx, done, d->m);
     }
     if (fused) {
-        cost = (ksum){a.cost, a.cost_comp};
-        chi2 = (ksum){a.chi2, a.chi2_comp};
+        cost = (nk_ksum){a.cost, a.cost_comp};
+        chi2 = (nk_ksum){a.chi2, a.chi2_comp};
         bad = a.bad;
     }
     ps->chunk_cost[c] = cost.sum + cost.comp;
@@ -337,10 +323,10 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
         for (int i = 0; i + stride < nchunks; i += 2 * stride)
             qr_merge(ps->chunk_R + (size_t)i * sz, ps->chunk_R + (size_t)(i + stride) * sz, nc, ps->merge_work);
     memcpy(out->R, ps->chunk_R, sz * sizeof *out->R);
-    ksum cost = {0, 0}, chi2 = {0, 0};
+    nk_ksum cost = {0, 0}, chi2 = {0, 0};
     for (int c = 0; c < nchunks; c++) {
-        ksum_add(&cost, ps->chunk_cost[c]);
-        ksum_add(&chi2, ps->chunk_chi2[c]);
+        nk_ksum_add(&cost, ps->chunk_cost[c]);
+        nk_ksum_add(&chi2, ps->chunk_chi2[c]);
         out->nonfinite += ps->chunk_bad[c];
         out->read_failed |= ps->chunk_failed[c];
     }

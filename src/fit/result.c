@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fit.h"
+#include "kernel/covariance.h"
 #include "linalg/linalg.h"
 
 /* trf for everything: on NIST StRD from both starts it reaches LRE >= 6
@@ -64,44 +65,11 @@ void nlsq_result_free(nlsq_result *r)
  * work: 2 nf^2 + nf doubles. Returns 0 when no covariance could be
  * estimated.
  */
-/* lm: (R^T R)^-1 = R^-1 R^-T with R^-1 by back substitution (upper
-   triangular), a fifth of the SVD's work. None when R11 is singular to
-   working precision: a diagonal entry at most EPS max(m, n) times the
-   largest (trf's threshold for the singular values, applied to R's
-   diagonal, which bounds the smallest singular value from above). An
-   exact zero would make the answer depend on how the rows were folded:
-   a rank-1 Jacobian leaves 0 in one fold order and 1e-17 in another. */
-static int covariance_inverse(const double *R, int nf, size_t m_used, double *cov, double *Ri)
-{
-    size_t nc = (size_t)nf + 1, n = (size_t)nf;
-    double largest = 0;
-    for (size_t j = 0; j < n; j++) largest = fmax(largest, fabs(R[j * nc + j]));
-    double tiny = SOLVE_EPS * (double)(m_used > n ? m_used : n) * largest;
-    for (size_t j = 0; j < n; j++) {
-        double d = R[j * nc + j];
-        if (!(fabs(d) > tiny)) return 0;
-        for (size_t i = 0; i < n; i++) Ri[j * n + i] = 0; /* column j of R^-1 */
-        Ri[j * n + j] = 1 / d;
-        for (size_t i = j; i-- > 0;) {
-            double s = 0;
-            for (size_t k = i + 1; k <= j; k++) s += R[k * nc + i] * Ri[j * n + k];
-            Ri[j * n + i] = -s / R[i * nc + i];
-        }
-    }
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = 0; b < n; b++) {
-            double v = 0;
-            for (size_t k = a > b ? a : b; k < n; k++) v += Ri[k * n + a] * Ri[k * n + b];
-            cov[a * n + b] = v;
-        }
-    for (size_t i = 0; i < n * n; i++)
-        if (!isfinite(cov[i])) return 0;
-    return 1;
-}
-
 int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work)
 {
-    if (method == NLSQ_LM) return covariance_inverse(R, nf, m_used, cov, work);
+    /* lm: the triangular inverse of src/kernel/covariance.h, as the CUDA
+       batch kernel takes it */
+    if (method == NLSQ_LM) return nk_covariance_inverse(R, (size_t)nf + 1, nf, m_used, cov, work);
     size_t nc = (size_t)nf + 1;
     double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf;
     for (int j = 0; j < nf; j++)

@@ -104,7 +104,7 @@ static int open_batch(gpu_batch *g, const program *prog, const int *cols, int nc
     g->ctx = cuda_primary_context(g->d, g->dev, &rc);
     CU(rc, "cuDevicePrimaryCtxRetain");
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
-    char *source = codegen_cuda_batch(prog, cols, ncols, float32);
+    char *source = cuda_source_batch(prog, cols, ncols, float32);
     if (!source) {
         snprintf(g->why, sizeof g->why, "no CUDA batch kernel for this model (out of memory)");
         return -1;

@@ -6,10 +6,13 @@
  * size (src/gpu/cuda_batch.c): nlsq_batch, one thread a fit, for small
  * fits; nlsq_batch_warp, one warp a fit, whose 32 lanes evaluate and fold
  * every 32nd point each and merge their triangles in a fixed tree, then
- * all run the (small, identical) solver step in lockstep. src/exec/codegen.c
- * puts the pass kernel's scalar helpers (src/gpu/cuda_kernel.cu up to its
- * marker) before this text and the model's code (model_uniform and
- * model_point, from the same forms as every other kernel) at the marker.
+ * all run the (small, identical) solver step in lockstep.
+ * src/gpu/cuda_source.c puts the numeric core (src/kernel/: MINPACK's
+ * pivoted QR, qrsolv and lmpar, the Givens row fold, the covariance, the
+ * norms and scalar functions, the host's own copy) and the pass kernel's
+ * per-point helpers (cuda_kernel.cu up to its marker) before this text,
+ * and the model's code (model_uniform and model_point, from the same forms
+ * as every other kernel) at the marker.
  *
  * An evaluation folds the fit's weighted rows [J | r] one by one into the
  * (n+1) x (n+1) triangle R_aug by Givens rotations, so a thread needs no
@@ -46,11 +49,6 @@ __device__ __forceinline__ double k_from_bits(unsigned long long bits)
     memcpy(&d, &bits, sizeof d);
     return d;
 #endif
-}
-
-__device__ __forceinline__ double k_powi(double x, int k)
-{
-    return v_powi(x, k);
 }
 
 __device__ __forceinline__ double k_lgamma(double x)
@@ -93,48 +91,12 @@ typedef struct nb_fit {
     int omit;
 } nb_fit;
 
-__device__ static double nb_norm(const double *v, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++) s += v[i] * v[i];
-    if (s > 0x1p-900 && s < 0x1p900) return sqrt(s);
-    double scale = 0, ssq = 1; /* dnrm2's scaled sum, for the extremes */
-    for (int i = 0; i < n; i++) {
-        double a = fabs(v[i]);
-        if (a == 0) continue;
-        if (isnan(a)) return a;
-        if (scale < a) {
-            ssq = 1 + ssq * (scale / a) * (scale / a);
-            scale = a;
-        } else {
-            ssq += (a / scale) * (a / scale);
-        }
-    }
-    return scale * sqrt(ssq);
-}
-
 __device__ static int nb_point_usable(const nb_fit *f, unsigned long long i)
 {
     if (!isfinite((double)f->y[i]) || (f->sigma && !isfinite((double)f->sigma[i]))) return 0;
     for (int k = 0; k < NLSQ_NVARS; k++)
         if (!isfinite((double)f->x[k * f->xstride + i])) return 0;
     return 1;
-}
-
-/* Fold the row a (destroyed) into the upper triangle R by Givens
-   rotations of (R[k][k], a[k]). */
-__device__ static void nb_fold_row(double *R, double *a)
-{
-    for (int k = 0; k < NB_NC; k++) {
-        if (a[k] == 0) continue;
-        double rkk = R[k * NB_NC + k], h = hypot(rkk, a[k]), c = rkk / h, s = a[k] / h;
-        R[k * NB_NC + k] = h;
-        for (int j = k + 1; j < NB_NC; j++) {
-            double t = R[j * NB_NC + k];
-            R[j * NB_NC + k] = c * t + s * a[j];
-            a[j] = c * a[j] - s * t;
-        }
-    }
 }
 
 #define NB_FULL 0xffffffffu
@@ -150,7 +112,7 @@ __device__ static void nb_warp_merge(double *R, double *c2, double *bad, int lan
         for (int k = 0; k < NB_NC; k++) {
             double row[NB_NC];
             for (int j = 0; j < NB_NC; j++) row[j] = __shfl_down_sync(NB_FULL, j >= k ? R[j * NB_NC + k] : 0.0, off);
-            if (take) nb_fold_row(R, row);
+            if (take) nk_fold_row_givens(R, NB_NC, row);
         }
         double oc = __shfl_down_sync(NB_FULL, *c2, off), ob = __shfl_down_sync(NB_FULL, *bad, off);
         if (take) {
@@ -196,7 +158,7 @@ __device__ static int nb_evaluate(const nb_fit *f, const double *p, double *R, d
         c2 += a[NB_N] * a[NB_N];
         for (int c = 0; c < NB_N; c++) a[c] *= w;
         for (int c = 0; c < NB_NC; c++) bad += !isfinite(a[c]);
-        nb_fold_row(R, a);
+        nk_fold_row_givens(R, NB_NC, a);
     }
     if (nlanes > 1) nb_warp_merge(R, &c2, &bad, lane);
     *cost = 0.5 * c2;
@@ -204,186 +166,13 @@ __device__ static int nb_evaluate(const nb_fit *f, const double *p, double *R, d
     return bad != 0 || !isfinite(c2);
 }
 
-/* ---- MINPACK's pieces on R11, as src/linalg/qr.c and src/solve/lm.c ----------- */
-
-#define R_(i, j) r[(j) * NB_N + (i)]
-
-__device__ static void nb_qr_pivoted(double *r, int *perm, double *rdiag, double *acnorm, double *b, double *work)
-{
-    const int n = NB_N, m = NB_N;
-    for (int j = 0; j < n; j++) {
-        acnorm[j] = nb_norm(r + j * m, m);
-        rdiag[j] = work[j] = acnorm[j];
-        perm[j] = j;
-    }
-    for (int j = 0; j < n; j++) {
-        int kmax = j;
-        for (int k = j + 1; k < n; k++)
-            if (rdiag[k] > rdiag[kmax]) kmax = k;
-        if (kmax != j) {
-            for (int i = 0; i < m; i++) {
-                double t = r[j * m + i];
-                r[j * m + i] = r[kmax * m + i];
-                r[kmax * m + i] = t;
-            }
-            rdiag[kmax] = rdiag[j];
-            work[kmax] = work[j];
-            int t = perm[j];
-            perm[j] = perm[kmax];
-            perm[kmax] = t;
-        }
-        double *aj = r + j * m;
-        double ajnorm = nb_norm(aj + j, m - j);
-        if (ajnorm != 0) {
-            if (aj[j] < 0) ajnorm = -ajnorm;
-            for (int i = j; i < m; i++) aj[i] /= ajnorm;
-            aj[j] += 1;
-            for (int k = j + 1; k < n; k++) {
-                double *ak = r + k * m, sum = 0;
-                for (int i = j; i < m; i++) sum += aj[i] * ak[i];
-                double t = sum / aj[j];
-                for (int i = j; i < m; i++) ak[i] -= t * aj[i];
-                if (rdiag[k] != 0) {
-                    double q = ak[j] / rdiag[k], rest = 1 - q * q;
-                    rdiag[k] *= sqrt(rest > 0 ? rest : 0);
-                    if (0.05 * (rdiag[k] / work[k]) * (rdiag[k] / work[k]) <= 2.220446049250313e-16) {
-                        rdiag[k] = nb_norm(ak + j + 1, m - j - 1);
-                        work[k] = rdiag[k];
-                    }
-                }
-            }
-            double sum = 0;
-            for (int i = j; i < m; i++) sum += aj[i] * b[i];
-            double t = sum / aj[j];
-            for (int i = j; i < m; i++) b[i] -= t * aj[i];
-        }
-        rdiag[j] = -ajnorm;
-        aj[j] = rdiag[j];
-    }
-}
-
-__device__ static void nb_qrsolv(double *r, const int *ipvt, const double *diag, const double *qtb, double *x,
-                                 double *sdiag, double *wa)
-{
-    const int n = NB_N;
-    for (int j = 0; j < n; j++) {
-        for (int i = j; i < n; i++) R_(i, j) = R_(j, i);
-        x[j] = R_(j, j);
-        wa[j] = qtb[j];
-    }
-    for (int j = 0; j < n; j++) {
-        double dj = diag[ipvt[j]];
-        if (dj != 0) {
-            for (int k = j; k < n; k++) sdiag[k] = 0;
-            sdiag[j] = dj;
-            double qtbpj = 0;
-            for (int k = j; k < n; k++) {
-                if (sdiag[k] == 0) continue;
-                double c, s;
-                if (fabs(R_(k, k)) < fabs(sdiag[k])) {
-                    double cot = R_(k, k) / sdiag[k];
-                    s = 0.5 / sqrt(0.25 + 0.25 * cot * cot);
-                    c = s * cot;
-                } else {
-                    double tn = sdiag[k] / R_(k, k);
-                    c = 0.5 / sqrt(0.25 + 0.25 * tn * tn);
-                    s = c * tn;
-                }
-                R_(k, k) = c * R_(k, k) + s * sdiag[k];
-                double t = c * wa[k] + s * qtbpj;
-                qtbpj = -s * wa[k] + c * qtbpj;
-                wa[k] = t;
-                for (int i = k + 1; i < n; i++) {
-                    double v = c * R_(i, k) + s * sdiag[i];
-                    sdiag[i] = -s * R_(i, k) + c * sdiag[i];
-                    R_(i, k) = v;
-                }
-            }
-        }
-        sdiag[j] = R_(j, j);
-        R_(j, j) = x[j];
-    }
-    int nsing = n;
-    for (int j = 0; j < n; j++) {
-        if (sdiag[j] == 0 && nsing == n) nsing = j;
-        if (nsing < n) wa[j] = 0;
-    }
-    for (int j = nsing - 1; j >= 0; j--) {
-        double sum = 0;
-        for (int i = j + 1; i < nsing; i++) sum += R_(i, j) * wa[i];
-        wa[j] = (wa[j] - sum) / sdiag[j];
-    }
-    for (int j = 0; j < n; j++) x[ipvt[j]] = wa[j];
-}
+/* ---- lmder on R_aug, as src/solve/lm.c, with src/kernel/minpack.h ------------- */
 
 typedef struct nb_lm {
     double r[NB_N * NB_N], rdiag[NB_N], acnorm[NB_N], qtf[NB_N], diag[NB_N];
     double wa1[NB_N], wa2[NB_N], wa3[NB_N], wa4[NB_N], sdiag[NB_N], xnew[NB_N];
     int ipvt[NB_N];
 } nb_lm;
-
-__device__ static double nb_lmpar(nb_lm *w, double delta, double par, double *x)
-{
-    const int n = NB_N;
-    double *r = w->r, *wa1 = w->wa4, *wa2 = w->wa2;
-    const double *diag = w->diag, *qtb = w->qtf;
-    const int *ipvt = w->ipvt;
-    int nsing = n;
-    for (int j = 0; j < n; j++) {
-        wa1[j] = qtb[j];
-        if (R_(j, j) == 0 && nsing == n) nsing = j;
-        if (nsing < n) wa1[j] = 0;
-    }
-    for (int k = nsing - 1; k >= 0; k--) {
-        wa1[k] /= R_(k, k);
-        for (int i = 0; i < k; i++) wa1[i] -= R_(i, k) * wa1[k];
-    }
-    for (int j = 0; j < n; j++) x[ipvt[j]] = wa1[j];
-    for (int j = 0; j < n; j++) wa2[j] = diag[j] * x[j];
-    double dxnorm = nb_norm(wa2, n), fp = dxnorm - delta;
-    if (fp <= 0.1 * delta) return 0;
-    double parl = 0;
-    if (nsing >= n) {
-        for (int j = 0; j < n; j++) wa1[j] = diag[ipvt[j]] * (wa2[ipvt[j]] / dxnorm);
-        for (int j = 0; j < n; j++) {
-            double sum = 0;
-            for (int i = 0; i < j; i++) sum += R_(i, j) * wa1[i];
-            wa1[j] = (wa1[j] - sum) / R_(j, j);
-        }
-        double t = nb_norm(wa1, n);
-        parl = ((fp / delta) / t) / t;
-    }
-    for (int j = 0; j < n; j++) {
-        double sum = 0;
-        for (int i = 0; i <= j; i++) sum += R_(i, j) * qtb[i];
-        wa1[j] = sum / diag[ipvt[j]];
-    }
-    double gnorm = nb_norm(wa1, n), paru = gnorm / delta;
-    if (paru == 0) paru = 2.2250738585072014e-308 / fmin(delta, 0.1);
-    par = fmin(fmax(par, parl), paru);
-    if (par == 0) par = gnorm / dxnorm;
-    for (int iter = 1;; iter++) {
-        if (par == 0) par = fmax(2.2250738585072014e-308, 0.001 * paru);
-        double sp = sqrt(par);
-        for (int j = 0; j < n; j++) wa1[j] = sp * diag[j];
-        nb_qrsolv(r, ipvt, wa1, qtb, x, w->sdiag, w->wa3);
-        for (int j = 0; j < n; j++) wa2[j] = diag[j] * x[j];
-        dxnorm = nb_norm(wa2, n);
-        double previous = fp;
-        fp = dxnorm - delta;
-        if (fabs(fp) <= 0.1 * delta || (parl == 0 && fp <= previous && previous < 0) || iter == 10) break;
-        for (int j = 0; j < n; j++) wa1[j] = diag[ipvt[j]] * (wa2[ipvt[j]] / dxnorm);
-        for (int j = 0; j < n; j++) {
-            wa1[j] /= w->sdiag[j];
-            for (int i = j + 1; i < n; i++) wa1[i] -= R_(i, j) * wa1[j];
-        }
-        double t = nb_norm(wa1, n), parc = ((fp / delta) / t) / t;
-        if (fp > 0) parl = fmax(parl, par);
-        if (fp < 0) paru = fmin(paru, par);
-        par = fmax(parl, par + parc);
-    }
-    return par;
-}
 
 __device__ static void nb_fill(double *p, const double *x)
 {
@@ -400,85 +189,53 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
     double Rnew[NB_NC * NB_NC], cost, chi2;
     nb_fill(p, x);
     if (nb_evaluate(f, p, R, &cost, &chi2, lane, nlanes)) return NB_NONFINITE;
-    const double eps = 2.220446049250313e-16;
     int nfev = 1, iter = 1, info = 0, max_nfev = A->max_nfev > 0 ? (int)A->max_nfev : 100 * (n + 1);
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0;
     for (;;) {
         for (int j = 0; j < n; j++)
             for (int i = 0; i < n; i++) w.r[j * n + i] = i <= j ? R[j * NB_NC + i] : 0;
         for (int i = 0; i < n; i++) w.qtf[i] = R[n * NB_NC + i];
-        nb_qr_pivoted(w.r, w.ipvt, w.rdiag, w.acnorm, w.qtf, w.wa1);
+        nk_qr_pivoted(w.r, NB_N, NB_N, NB_N, w.ipvt, w.rdiag, w.acnorm, w.qtf, w.wa1);
         if (iter == 1) {
             for (int j = 0; j < n; j++) {
                 w.diag[j] = w.acnorm[j] == 0 ? 1 : w.acnorm[j];
                 w.wa3[j] = w.diag[j] * x[j];
             }
-            xnorm = nb_norm(w.wa3, n);
+            xnorm = nk_norm(w.wa3, n);
             delta = 100 * xnorm;
             if (delta == 0) delta = 100;
         }
-        gnorm = 0;
-        if (fnorm != 0)
-            for (int j = 0; j < n; j++) {
-                int l = w.ipvt[j];
-                if (w.acnorm[l] == 0) continue;
-                double sum = 0;
-                for (int i = 0; i <= j; i++) sum += w.r[j * n + i] * (w.qtf[i] / fnorm);
-                gnorm = fmax(gnorm, fabs(sum / w.acnorm[l]));
-            }
+        gnorm = nk_lm_gnorm(n, w.r, w.ipvt, w.acnorm, w.qtf, fnorm);
         if (gnorm <= A->gtol) info = 4;
         if (info) break;
         for (int j = 0; j < n; j++) w.diag[j] = fmax(w.diag[j], w.acnorm[j]);
         double ratio = 0;
         do {
-            par = nb_lmpar(&w, delta, par, w.wa1);
+            par = nk_lmpar(NB_N, w.r, w.ipvt, w.diag, w.qtf, delta, par, w.wa1, w.sdiag, w.wa4, w.wa2, w.wa3);
             for (int j = 0; j < n; j++) {
                 w.wa1[j] = -w.wa1[j];
                 w.xnew[j] = x[j] + w.wa1[j];
                 w.wa3[j] = w.diag[j] * w.wa1[j];
             }
-            double pnorm = nb_norm(w.wa3, n);
+            double pnorm = nk_norm(w.wa3, n);
             if (iter == 1) delta = fmin(delta, pnorm);
             double cost_new, chi2_new;
             nb_fill(p, w.xnew);
             int bad = nb_evaluate(f, p, Rnew, &cost_new, &chi2_new, lane, nlanes);
             nfev++;
             double fnorm1 = bad ? NB_INF : sqrt(2 * cost_new);
-            double actred = 0.1 * fnorm1 < fnorm ? 1 - (fnorm1 / fnorm) * (fnorm1 / fnorm) : -1;
-            for (int j = 0; j < n; j++) {
-                w.wa3[j] = 0;
-                double t = w.wa1[w.ipvt[j]];
-                for (int i = 0; i <= j; i++) w.wa3[i] += w.r[j * n + i] * t;
-            }
-            double t1 = nb_norm(w.wa3, n) / fnorm, t2 = sqrt(par) * pnorm / fnorm;
-            double prered = t1 * t1 + t2 * t2 / 0.5, dirder = -(t1 * t1 + t2 * t2);
-            ratio = prered != 0 ? actred / prered : 0;
-            if (ratio <= 0.25) {
-                double t = actred >= 0 ? 0.5 : 0.5 * dirder / (dirder + 0.5 * actred);
-                if (0.1 * fnorm1 >= fnorm || t < 0.1) t = 0.1;
-                delta = t * fmin(delta, pnorm / 0.1);
-                par /= t;
-            } else if (par == 0 || ratio >= 0.75) {
-                delta = pnorm / 0.5;
-                par *= 0.5;
-            }
+            double actred, prered;
+            ratio = nk_lm_update(n, w.r, w.ipvt, w.wa1, pnorm, fnorm, fnorm1, &par, &delta, &actred, &prered, w.wa3);
             if (ratio >= 1e-4) {
                 for (int j = 0; j < n; j++) x[j] = w.xnew[j];
                 for (int k = 0; k < NB_NC * NB_NC; k++) R[k] = Rnew[k];
                 for (int j = 0; j < n; j++) w.wa2[j] = w.diag[j] * x[j];
-                xnorm = nb_norm(w.wa2, n);
+                xnorm = nk_norm(w.wa2, n);
                 fnorm = fnorm1;
                 cost = cost_new;
                 iter++;
             }
-            int ftol_ok = fabs(actred) <= A->ftol && prered <= A->ftol && 0.5 * ratio <= 1;
-            if (ftol_ok) info = 1;
-            if (delta <= A->xtol * xnorm) info = ftol_ok ? 3 : 2;
-            if (info) break;
-            if (nfev >= max_nfev) info = 5;
-            if (fabs(actred) <= eps && prered <= eps && 0.5 * ratio <= 1) info = 6;
-            if (delta <= eps * xnorm) info = 7;
-            if (gnorm <= eps) info = 8;
+            info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, A->ftol, A->xtol, nfev, max_nfev);
             if (info) break;
         } while (ratio < 1e-4);
         if (info) break;
@@ -487,39 +244,7 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
     *cost_out = cost;
     *nfev_out = nfev;
     *nit_out = iter - 1;
-    const int map[9] = {-1, 2, 3, 4, 1, 0, 2, 3, 1};
-    return info >= 0 && info <= 8 ? map[info] : -1;
-}
-
-/* (R11^T R11)^-1 by the triangular inverse, as result.c does for lm; 0
-   when R11 is singular to working precision (result.c's threshold) or
-   the inverse overflows. */
-__device__ static int nb_covariance(const double *R, unsigned long long used, double *cov)
-{
-    const int n = NB_N;
-    double Ri[NB_N * NB_N], largest = 0;
-    for (int j = 0; j < n; j++) largest = fmax(largest, fabs(R[j * NB_NC + j]));
-    double tiny = 2.220446049250313e-16 * (double)(used > (unsigned long long)n ? used : (unsigned long long)n) * largest;
-    for (int j = 0; j < n; j++) {
-        double d = R[j * NB_NC + j];
-        if (!(fabs(d) > tiny)) return 0;
-        for (int i = 0; i < n; i++) Ri[j * n + i] = 0;
-        Ri[j * n + j] = 1 / d;
-        for (int i = j - 1; i >= 0; i--) {
-            double s = 0;
-            for (int k = i + 1; k <= j; k++) s += R[k * NB_NC + i] * Ri[j * n + k];
-            Ri[j * n + i] = -s / R[i * NB_NC + i];
-        }
-    }
-    for (int a = 0; a < n; a++)
-        for (int b = 0; b < n; b++) {
-            double v = 0;
-            for (int k = a > b ? a : b; k < n; k++) v += Ri[k * n + a] * Ri[k * n + b];
-            cov[a * n + b] = v;
-        }
-    for (int i = 0; i < n * n; i++)
-        if (!isfinite(cov[i])) return 0;
-    return 1;
+    return nk_lm_status(info);
 }
 
 /* Fit i, on one thread (nlanes 1) or on a warp's 32 lanes in lockstep:
@@ -579,7 +304,8 @@ __device__ static void nb_run_fit(const nlsq_batch_args *A, unsigned long long i
     for (int k = 0; pcov && k < np * np; k++) pcov[k] = ran ? 0 : NB_NAN;
     if (!ran) return;
     double cov[NB_N * NB_N];
-    int ok = nb_covariance(R, used, cov);
+    double Ri[NB_N * NB_N];
+    int ok = nk_covariance_inverse(R, NB_NC, NB_N, used, cov, Ri); /* result.c's, for lm */
     double scale = 1;
     if (ok && !A->absolute_sigma) {
         if (used > (unsigned long long)NB_N)

@@ -1,8 +1,9 @@
 /*
  * The fixed part of every CUDA pass kernel, compiled at run time by NVRTC
- * (the library carries this file as a string; src/exec/codegen.c splices
- * the model's per-point code in at the marker, from the same scheduled
- * program and the same per-op forms as the CPU kernels).
+ * (the library carries this file as a string; src/gpu/cuda_source.c puts
+ * the numeric core of src/kernel/ in front of it and the model's
+ * per-point code at the marker, from the same scheduled program and the
+ * same per-op forms as the CPU kernels).
  *
  * One thread block folds a contiguous range of points into an upper
  * triangle R_aug. Within the block each warp folds its own tiles: each
@@ -37,7 +38,7 @@ typedef double NLSQ_DATA;
 #endif
 #define NLSQ_WARPS (NLSQ_TPB / 32)
 
-/* ---- scalar ops, as src/model/ops.c ------------------------------------------- */
+/* ---- scalar ops: src/kernel/scalar.h ------------------------------------------- */
 
 /* the per-point code's type: a macro, as model_value is emitted with
    double for it while model_point has the data's type */
@@ -50,125 +51,19 @@ typedef double NLSQ_DATA;
 #define VM(name) name
 #define VM2(name) name
 
-__device__ __forceinline__ double k_sign(double a)
-{
-    double r = a > 0 ? 1.0 : a;
-    return a < 0 ? -1.0 : r;
-}
-
-__device__ __forceinline__ double k_min(double a, double b)
-{
-    if (isnan(a) || isnan(b)) return a + b;
-    if (a < b) return a;
-    if (b < a) return b;
-    return signbit(a) ? a : b;
-}
-
-__device__ __forceinline__ double k_max(double a, double b)
-{
-    if (isnan(a) || isnan(b)) return a + b;
-    if (a > b) return a;
-    if (b > a) return b;
-    return signbit(a) ? b : a;
-}
-
-__device__ __forceinline__ double v_powi(double x, int k)
-{
-    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
-    double r = 1.0, b = x;
-    while (n) {
-        if (n & 1u) r *= b;
-        n >>= 1;
-        if (n) b *= b;
-    }
-    return k < 0 ? 1.0 / r : r;
-}
-
-__device__ double k_digamma(double x)
-{
-    if (isnan(x)) return x;
-    double acc = 0.0;
-    if (x <= 0) {
-        double fl = floor(x);
-        if (x == fl) return nan("");
-        /* reflection: psi(x) = psi(1 - x) - pi / tan(pi (x - floor x)) */
-        acc = -3.14159265358979323846 / tan(3.14159265358979323846 * (x - fl));
-        x = 1.0 - x;
-    }
-    if (isinf(x)) return x;
-    while (x < 10.0) {
-        acc -= 1.0 / x;
-        x += 1.0;
-    }
-    double z = 1.0 / (x * x);
-    double series = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240
-                     - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
-    return acc + log(x) - 0.5 / x - series;
-}
-
 #define V_SQRT(a) sqrt(a)
 #define V_ABS(a) fabs(a)
 #define V_FLOOR(a) floor(a)
 #define V_CEIL(a) ceil(a)
-#define V_SIGN(a) k_sign(a)
-#define V_MIN(a, b) k_min(a, b)
-#define V_MAX(a, b) k_max(a, b)
+#define V_SIGN(a) nk_sign(a)
+#define V_MIN(a, b) nk_min(a, b)
+#define V_MAX(a, b) nk_max(a, b)
 #define V_LGAMMA(a) lgamma(a)
 #define V_TGAMMA(a) tgamma(a)
-#define V_DIGAMMA(a) k_digamma(a)
+#define V_DIGAMMA(a) nk_digamma(a)
+#define V_POWI(a, k) nk_powi(a, k)
 
 /* @MODEL@ */
-
-/* ---- robust losses, as src/exec/loss.c -------------------------------------------- */
-
-enum { LOSS_LINEAR, LOSS_SOFT_L1, LOSS_HUBER, LOSS_CAUCHY, LOSS_ARCTAN };
-
-/* Rescale r for the loss, add 1/2 C^2 rho to *cost; the row's factor. */
-__device__ double loss_scale_row(int loss, double f_scale, double *r, double *cost)
-{
-    double c2 = f_scale * f_scale, z = (*r * *r) / c2, rho, d1, d2;
-    switch (loss) {
-    case LOSS_SOFT_L1: {
-        double t = 1 + z;
-        rho = 2 * (sqrt(t) - 1);
-        d1 = 1 / sqrt(t);
-        d2 = -0.5 * d1 / t;
-        break;
-    }
-    case LOSS_HUBER:
-        if (z <= 1) {
-            rho = z;
-            d1 = 1;
-            d2 = 0;
-        } else {
-            double sz = sqrt(z);
-            rho = 2 * sz - 1;
-            d1 = 1 / sz;
-            d2 = -0.5 * d1 / z;
-        }
-        break;
-    case LOSS_CAUCHY:
-        rho = log1p(z);
-        d1 = 1 / (1 + z);
-        d2 = -d1 * d1;
-        break;
-    case LOSS_ARCTAN:
-        rho = atan(z);
-        d1 = 1 / (1 + z * z);
-        d2 = -2 * z * d1 * d1;
-        break;
-    default:
-        rho = z;
-        d1 = 1;
-        d2 = 0;
-    }
-    *cost += 0.5 * c2 * rho;
-    double s = d1 + 2 * (d2 / c2) * *r * *r;
-    if (s < 2.220446049250313e-16) s = 2.220446049250313e-16;
-    s = sqrt(s);
-    *r *= d1 / s;
-    return s;
-}
 
 /* ---- reductions in a fixed order ---------------------------------------------------- */
 
@@ -294,10 +189,10 @@ __device__ __forceinline__ void point_row(const double *__restrict__ u, const NL
     }
     *chi2 += r * r;
     double s = 1;
-    if (loss == LOSS_LINEAR)
+    if (loss == NK_LOSS_LINEAR)
         *cost += 0.5 * r * r;
     else
-        s = loss_scale_row(loss, f_scale, &r, cost);
+        s = nk_loss_scale_row(loss, f_scale, &r, cost); /* src/kernel/loss.h */
     if (residuals) residuals[i] = r;
     int nonfinite = !isfinite(r);
     for (int c = 0; c < NLSQ_NCOLS; c++) {

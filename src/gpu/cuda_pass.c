@@ -232,7 +232,7 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
         g->cap = cap;
         g->streaming = 1;
     }
-    char *source = codegen_cuda(s->prog, s->cols, s->ncols, s->float32);
+    char *source = cuda_source_pass(s->prog, s->cols, s->ncols, s->float32);
     if (source && (tuned_k || tuned_tpb)) {
         char defs[96];
         int n = snprintf(defs, sizeof defs, "#define NLSQ_K_TUNED %d\n#define NLSQ_TPB_TUNED %d\n",
@@ -336,17 +336,6 @@ int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count,
     return 0;
 }
 
-/* Neumaier's compensated sum, as the CPU pass. */
-static void ksum_add(double *sum, double *comp, double v)
-{
-    double t = *sum + v;
-    if ((*sum < 0 ? -*sum : *sum) >= (v < 0 ? -v : v))
-        *comp += (*sum - t) + v;
-    else
-        *comp += (v - t) + *sum;
-    *sum = t;
-}
-
 int gpu_pass_launch(gpu_pass *g, const double *u, char *why, size_t why_size)
 {
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
@@ -440,7 +429,8 @@ int gpu_group_upload(gpu_group *G, const pass_view *v, size_t first, size_t coun
 void gpu_group_begin(gpu_group *G)
 {
     G->filled = 0;
-    G->cost = G->cost_c = G->chi2 = G->chi2_c = G->bad = 0;
+    G->cost = G->chi2 = (nk_ksum){0, 0};
+    G->bad = 0;
 }
 
 int gpu_group_add(gpu_group *G, const double *u, char *why, size_t why_size)
@@ -458,8 +448,8 @@ int gpu_group_add(gpu_group *G, const double *u, char *why, size_t why_size)
         if (gpu_pass_collect(g, G->R + G->filled * sz, why, why_size) != 0) return -1;
         G->filled += g->nblocks;
         for (unsigned b = 0; b < g->nblocks; b++) {
-            ksum_add(&G->cost, &G->cost_c, g->hsums[3 * b]);
-            ksum_add(&G->chi2, &G->chi2_c, g->hsums[3 * b + 1]);
+            nk_ksum_add(&G->cost, g->hsums[3 * b]);
+            nk_ksum_add(&G->chi2, g->hsums[3 * b + 1]);
             G->bad += g->hsums[3 * b + 2];
         }
     }
@@ -475,8 +465,8 @@ void gpu_group_end(gpu_group *G, pass_out *out)
             qr_merge(G->R + i * sz, G->R + (i + stride) * sz, (int)nc, G->work);
     if (n) memcpy(out->R, G->R, sz * sizeof *out->R);
     else memset(out->R, 0, sz * sizeof *out->R);
-    out->cost = G->cost + G->cost_c;
-    out->chi2 = G->chi2 + G->chi2_c;
+    out->cost = G->cost.sum + G->cost.comp;
+    out->chi2 = G->chi2.sum + G->chi2.comp;
     out->nonfinite = (size_t)G->bad;
     out->read_failed = 0;
 }

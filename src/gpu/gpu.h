@@ -1,9 +1,10 @@
 /*
  * The CUDA tier: loading (cuda_load.c), devices (devices.c), run-time
- * compilation (cuda_compile.c), passes on one or several devices
- * (cuda_pass.c, with the kernel's fixed part in cuda_kernel.cu). The
- * kernels' source comes from the same code generator as the CPU kernels
- * (src/exec/codegen.c, codegen_cuda).
+ * compilation (cuda_compile.c), the kernels' source (cuda_source.c: the
+ * templates cuda_kernel.cu and cuda_batch.cu, the numeric core of
+ * src/kernel/, and the model's code from the same code generator as the
+ * CPU kernels, src/exec/codegen.c), passes on one or several devices
+ * (cuda_pass.c) and batches (cuda_batch.c).
  */
 #ifndef NLSQ_GPU_GPU_H
 #define NLSQ_GPU_GPU_H
@@ -12,6 +13,7 @@
 
 #include "cuda_api.h"
 #include "exec/exec.h"
+#include "kernel/sum.h"
 
 /* ---- cuda_compile.c ------------------------------------------------------------ */
 
@@ -27,6 +29,16 @@ typedef struct cuda_image {
    wrote one). */
 int cuda_compile(const char *source, const char *arch, int cubin, cuda_image *out, char *why, size_t why_size);
 void cuda_image_free(cuda_image *img);
+
+/* ---- cuda_source.c ---------------------------------------------------------------- */
+
+/* The CUDA source of a pass kernel for the free parameters cols[ncols],
+   or NULL when out of memory. */
+char *cuda_source_pass(const program *p, const int *cols, int ncols, int float32);
+/* The CUDA source of a batch kernel (cuda_batch.cu: MINPACK's lm on the
+   device, a thread or a warp a fit) for the free parameters cols[ncols],
+   with float32 data and Jacobian if asked, or NULL. */
+char *cuda_source_batch(const program *p, const int *cols, int ncols, int float32);
 
 /* ---- cuda_pass.c: the kernel cache --------------------------------------------- */
 
@@ -138,7 +150,8 @@ typedef struct gpu_group {
     size_t segments;     /* a pass's segments: 1, or more when streaming */
     double *R, *work;    /* nblocks * segments triangles; one for the merge */
     size_t filled;       /* triangles collected in this pass            */
-    double cost, cost_c, chi2, chi2_c, bad;
+    nk_ksum cost, chi2;   /* compensated, as the CPU pass sums */
+    double bad;
 } gpu_group;
 
 /* Open the devices ordinals[0..count) for spec's m points (spec->ordinal

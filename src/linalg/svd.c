@@ -10,13 +10,6 @@
 
 #include "linalg.h"
 
-static double dot(const double *a, const double *b, int m)
-{
-    double s = 0;
-    for (int i = 0; i < m; i++) s += a[i] * b[i];
-    return s;
-}
-
 static void rotate(double *a, double *b, int m, double c, double s)
 {
     for (int i = 0; i < m; i++) {
@@ -46,7 +39,7 @@ int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
         for (int p = 0; p < n - 1; p++) {
             for (int q = p + 1; q < n; q++) {
                 double *ap = A + (size_t)p * lda, *aq = A + (size_t)q * lda;
-                double alpha = dot(ap, ap, m), beta = dot(aq, aq, m), gamma = dot(ap, aq, m);
+                double alpha = nk_dot(ap, ap, m), beta = nk_dot(aq, aq, m), gamma = nk_dot(ap, aq, m);
                 if (gamma == 0 || fabs(gamma) <= tol * sqrt(alpha) * sqrt(beta)) continue;
                 /* the rotation that zeroes the (p, q) entry of A^T A */
                 double zeta = (beta - alpha) / (2 * gamma);
@@ -68,7 +61,7 @@ int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
         }
         if (!rotated) break;
     }
-    for (int j = 0; j < n; j++) s[j] = vec_norm(A + (size_t)j * lda, (size_t)m, 1);
+    for (int j = 0; j < n; j++) s[j] = nk_norm(A + (size_t)j * lda, (size_t)m);
     /* selection sort into decreasing order; n is small */
     for (int j = 0; j < n; j++) {
         int best = j;

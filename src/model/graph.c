@@ -131,7 +131,7 @@ static int32_t powi_node(graph *g, int32_t a, int32_t k)
 {
     if (k == 1) return a;                /* pow(u, 1) = u for every u   */
     if (k == 0) return graph_const(g, 1); /* pow(u, 0) = 1, even for NaN */
-    if (is_const(g, a)) return graph_const(g, op_powi(g->nodes[a].value, k));
+    if (is_const(g, a)) return graph_const(g, nk_powi(g->nodes[a].value, k));
     node n = make_node(OP_POWI, TYPE_NUM);
     n.a[0] = a;
     n.index = k;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "kernel/scalar.h" /* nk_powi, nk_digamma, ...: every evaluator's one copy */
 #include "nlsq.h"
 
 /* ---- ops.c: every op's name, arity, types and scalar meaning ---------- */
@@ -48,11 +49,6 @@ const op_info *op_get(int op);
 int op_lookup_function(const char *name, size_t len);
 /* The scalar meaning of an op; k is the POWI exponent. */
 double op_apply(int op, double a, double b, double c, int k);
-double op_digamma(double x);
-double op_powi(double x, int k);
-double op_min(double a, double b);
-double op_max(double a, double b);
-double op_sign(double a);
 
 /* ---- graph.c: hash-consed nodes ---------------------------------------- */
 

@@ -97,71 +97,6 @@ int op_lookup_function(const char *name, size_t len)
     return -1;
 }
 
-double op_sign(double a)
-{
-    return a > 0 ? 1.0 : a < 0 ? -1.0 : a;
-}
-
-/* Symmetric in its arguments: NaN wins, and -0 is the smaller zero. */
-double op_min(double a, double b)
-{
-    if (isnan(a) || isnan(b)) return a + b;
-    if (a < b) return a;
-    if (b < a) return b;
-    return signbit(a) ? a : b;
-}
-
-double op_max(double a, double b)
-{
-    if (isnan(a) || isnan(b)) return a + b;
-    if (a > b) return a;
-    if (b > a) return b;
-    return signbit(a) ? b : a;
-}
-
-/* Binary powering: at most 2*log2(64) roundings, which keeps u^n within a
-   few ulp of pow(u, n) for the |n| <= 64 this is used for. */
-double op_powi(double x, int k)
-{
-    unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;
-    double r = 1.0, b = x;
-    while (n) {
-        if (n & 1u) r *= b;
-        n >>= 1;
-        if (n) b *= b;
-    }
-    return k < 0 ? 1.0 / r : r;
-}
-
-/*
- * Digamma psi(x) = d/dx lgamma(x). For x > 0: shift up with
- * psi(x) = psi(x+1) - 1/x until x >= 10, then the asymptotic series
- * psi(x) ~ log x - 1/(2x) - sum B_2k / (2k x^2k) (Abramowitz & Stegun
- * 6.3.18), whose first omitted term is below 1e-17 at x = 10. For x <= 0
- * the reflection psi(x) = psi(1-x) - pi*cot(pi*x) (A&S 6.3.7), with the
- * cotangent argument reduced exactly by x - floor(x).
- */
-double op_digamma(double x)
-{
-    if (isnan(x)) return x;
-    if (x <= 0) {
-        double fl = floor(x);
-        if (x == fl) return NAN; /* poles at 0, -1, -2, ... */
-        double r = x - fl;       /* exact, in (0, 1) */
-        return op_digamma(1.0 - x) - M_PI / tan(M_PI * r);
-    }
-    if (isinf(x)) return x;
-    double acc = 0.0;
-    while (x < 10.0) {
-        acc -= 1.0 / x;
-        x += 1.0;
-    }
-    double z = 1.0 / (x * x);
-    double series = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240
-                     - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
-    return acc + log(x) - 0.5 / x - series;
-}
-
 static double lgamma_threadsafe(double x)
 {
     int sign;
@@ -181,7 +116,7 @@ double op_apply(int op, double a, double b, double c, int k)
     case NLSQ_OP_SQRT:   return sqrt(a);
     case NLSQ_OP_CBRT:   return cbrt(a);
     case NLSQ_OP_ABS:    return fabs(a);
-    case NLSQ_OP_SIGN:   return op_sign(a);
+    case NLSQ_OP_SIGN:   return nk_sign(a);
     case NLSQ_OP_FLOOR:  return floor(a);
     case NLSQ_OP_CEIL:   return ceil(a);
     case NLSQ_OP_SIN:    return sin(a);
@@ -208,8 +143,8 @@ double op_apply(int op, double a, double b, double c, int k)
     case NLSQ_OP_POW:    return pow(a, b);
     case NLSQ_OP_HYPOT:  return hypot(a, b);
     case NLSQ_OP_ATAN2:  return atan2(a, b);
-    case NLSQ_OP_MIN:    return op_min(a, b);
-    case NLSQ_OP_MAX:    return op_max(a, b);
+    case NLSQ_OP_MIN:    return nk_min(a, b);
+    case NLSQ_OP_MAX:    return nk_max(a, b);
     case NLSQ_OP_LT:     return a < b ? 1.0 : 0.0;
     case NLSQ_OP_LE:     return a <= b ? 1.0 : 0.0;
     case NLSQ_OP_GT:     return a > b ? 1.0 : 0.0;
@@ -219,10 +154,10 @@ double op_apply(int op, double a, double b, double c, int k)
     case NLSQ_OP_AND:    return (a != 0 && b != 0) ? 1.0 : 0.0;
     case NLSQ_OP_OR:     return (a != 0 || b != 0) ? 1.0 : 0.0;
     case NLSQ_OP_WHERE:  return a != 0 ? b : c;
-    case OP_POWI:        return op_powi(a, k);
+    case OP_POWI:        return nk_powi(a, k);
     case OP_MUL0:        return (a == 0 || b == 0) ? 0.0 : a * b;
     case OP_DIV0:        return b == 0 ? 0.0 : a / b;
-    case OP_DIGAMMA:     return op_digamma(a);
+    case OP_DIGAMMA:     return nk_digamma(a);
     default:             return NAN;
     }
 }

@@ -100,7 +100,7 @@ void solve_scale(const solve_options *opt, const double *R, int n, int first, do
             scale_inv[j] = 1 / scale[j];
             continue;
         }
-        double s = vec_norm(R + (size_t)j * (size_t)(n + 1), (size_t)j + 1, 1);
+        double s = nk_norm(R + (size_t)j * (size_t)(n + 1), (size_t)j + 1);
         if (first && s == 0) s = 1;
         if (!first) s = fmax(s, scale_inv[j]);
         scale_inv[j] = s;
@@ -135,7 +135,7 @@ void solve_finish(solve_result *res, double cost, double grad_norm, int status, 
 
 double solve_norm(const double *x, int n)
 {
-    return vec_norm(x, (size_t)n, 1);
+    return nk_norm(x, (size_t)n);
 }
 
 double solve_norm_inf(const double *x, int n)

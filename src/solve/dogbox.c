@@ -28,13 +28,6 @@ typedef struct dogbox {
     void *owned;     /* the arrays' block, when allocated here */
 } dogbox;
 
-static double dot(const double *a, const double *b, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 /* out = R11[:, free] v  (v has k entries) */
 static void jfree_times(const dogbox *w, const double *R, int k, const double *v, double *out)
 {
@@ -63,7 +56,7 @@ static int newton_step(dogbox *w, const double *R, int k)
     for (int q = 0; q < k; q++) {
         if (!(w->s[q] > cutoff)) continue;
         /* coefficient u_q^T (-qtf) / s_q, with A holding s_q u_q */
-        double coef = -dot(w->A + (size_t)q * n, qtf, n) / (w->s[q] * w->s[q]);
+        double coef = -nk_dot(w->A + (size_t)q * n, qtf, n) / (w->s[q] * w->s[q]);
         for (int c = 0; c < k; c++) w->newton[c] += w->V[(size_t)q * k + c] * coef;
     }
     return 0;
@@ -175,7 +168,7 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
         if (newton_step(&w, R, k) != 0) break;
         for (int c = 0; c < k; c++) w.tmp[c] = -gf[c];
         jfree_times(&w, R, k, w.tmp, w.tmp2);
-        double a = 0.5 * dot(w.tmp2, w.tmp2, n), b = -dot(gf, gf, k);
+        double a = 0.5 * nk_dot(w.tmp2, w.tmp2, n), b = -nk_dot(gf, gf, k);
         double ared = -1, cost_new = cost;
         int tr_hit = 0;
         while (ared <= 0 && nfev < max_nfev) {
@@ -184,7 +177,7 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
             memset(w.step, 0, (size_t)n * sizeof *w.step);
             for (int c = 0; c < k; c++) w.step[w.free_idx[c]] = stepf[c];
             jfree_times(&w, R, k, stepf, w.tmp);
-            double pred = -(0.5 * dot(w.tmp, w.tmp, n) + dot(gf, stepf, k));
+            double pred = -(0.5 * nk_dot(w.tmp, w.tmp, n) + nk_dot(gf, stepf, k));
             for (int i = 0; i < n; i++) w.x_new[i] = fmin(fmax(x[i] + w.step[i], lb[i]), ub[i]);
             int bad = pb->evaluate(pb->ctx, w.x_new, &cost_new, w.R_new);
             nfev++;

@@ -33,13 +33,6 @@ typedef struct trf {
     double *R_new;
 } trf;
 
-static double dot(const double *a, const double *b, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 /* ---- bounds helpers (SciPy's _lsq/common.py) ---------------------------- */
 
 static void cl_scaling(const trf *t, const double *x, const double *g, double *v, double *dv)
@@ -89,7 +82,7 @@ static int in_bounds(const double *x, const double *lb, const double *ub, int n)
 /* Where x + t s leaves the ball of radius Delta (x inside): t_lo < 0 < t_hi. */
 static void intersect_ball(const double *x, const double *s, int n, double Delta, double *t_lo, double *t_hi)
 {
-    double a = dot(s, s, n), b = dot(x, s, n), c = dot(x, x, n) - Delta * Delta;
+    double a = nk_dot(s, s, n), b = nk_dot(x, s, n), c = nk_dot(x, x, n) - Delta * Delta;
     double disc = sqrt(b * b - a * c);
     double q = -(b + copysign(disc, b)); /* no cancellation (Numerical Recipes) */
     double r1 = q / a, r2 = c / q;
@@ -110,10 +103,10 @@ static void jh_times(const trf *t, const double *R, const double *s, double *out
 static double quadratic(const trf *t, const double *R, const double *s, const double *diag)
 {
     jh_times(t, R, s, t->js);
-    double q = dot(t->js, t->js, t->n);
+    double q = nk_dot(t->js, t->js, t->n);
     if (diag)
         for (int i = 0; i < t->n; i++) q += s[i] * diag[i] * s[i];
-    return 0.5 * q + dot(s, t->g_h, t->n);
+    return 0.5 * q + nk_dot(s, t->g_h, t->n);
 }
 
 /* q(s0 + u s) = a u^2 + b u + c */
@@ -123,16 +116,16 @@ static void quadratic_1d(const trf *t, const double *R, const double *s, const d
     int n = t->n;
     double *Js = t->js, *Js0 = t->js0;
     jh_times(t, R, s, Js);
-    *a = dot(Js, Js, n);
+    *a = nk_dot(Js, Js, n);
     if (diag)
         for (int i = 0; i < n; i++) *a += s[i] * diag[i] * s[i];
     *a *= 0.5;
-    *b = dot(t->g_h, s, n);
+    *b = nk_dot(t->g_h, s, n);
     *c = 0;
     if (s0) {
         jh_times(t, R, s0, Js0);
-        *b += dot(Js0, Js, n);
-        *c = 0.5 * dot(Js0, Js0, n) + dot(t->g_h, s0, n);
+        *b += nk_dot(Js0, Js, n);
+        *c = 0.5 * nk_dot(Js0, Js0, n) + nk_dot(t->g_h, s0, n);
         if (diag)
             for (int i = 0; i < n; i++) {
                 *b += s0[i] * diag[i] * s[i];
@@ -215,7 +208,7 @@ static int hat_svd(trf *t, const double *R)
     const double *qtf = R + (size_t)n * nc;
     for (int j = 0; j < n; j++) {
         const double *col = t->A + (size_t)j * rows; /* s_j u_j */
-        t->uf[j] = t->s[j] > 0 ? dot(col, qtf, n) / t->s[j] : 0;
+        t->uf[j] = t->s[j] > 0 ? nk_dot(col, qtf, n) / t->s[j] : 0;
     }
     return 0;
 }
