@@ -100,11 +100,29 @@ static void make_problem(problem *pb, int two_d, size_t nfits)
     memset(pb, 0, sizeof *pb);
     pb->nfits = nfits;
     if (!two_d) {
-        *pb = (problem){"1-D Gaussian, 4 params, 32 points", "a*exp(-(x-mu)^2/(2*s^2)) + b", "x", "a,mu,s,b",
-                        4, 32, 1, nfits, NULL, NULL, NULL};
+        *pb = (problem){"1-D Gaussian, 4 params, 32 points",
+                        "a*exp(-(x-mu)^2/(2*s^2)) + b",
+                        "x",
+                        "a,mu,s,b",
+                        4,
+                        32,
+                        1,
+                        nfits,
+                        NULL,
+                        NULL,
+                        NULL};
     } else {
-        *pb = (problem){"2-D Gaussian 5x5, 5 params, 25 points", "A*exp(-((x-x0)^2 + (y-y0)^2)/(2*s^2)) + B", "x,y",
-                        "A,x0,y0,s,B", 5, 25, 2, nfits, NULL, NULL, NULL};
+        *pb = (problem){"2-D Gaussian 5x5, 5 params, 25 points",
+                        "A*exp(-((x-x0)^2 + (y-y0)^2)/(2*s^2)) + B",
+                        "x,y",
+                        "A,x0,y0,s,B",
+                        5,
+                        25,
+                        2,
+                        nfits,
+                        NULL,
+                        NULL,
+                        NULL};
     }
     pb->x = malloc((size_t)pb->k * pb->m * sizeof *pb->x);
     pb->y = malloc(nfits * pb->m * sizeof *pb->y);
@@ -139,9 +157,9 @@ static void free_problem(problem *pb)
 }
 
 typedef struct timing {
-    double rate;   /* fits per second */
+    double rate; /* fits per second */
     size_t fits, converged;
-    double *popt;  /* fits x n */
+    double *popt; /* fits x n */
 } timing;
 
 static timing run_nlsq_on(const problem *pb, nlsq_model *model, nlsq_method method, double tol, int threads,
@@ -240,8 +258,8 @@ static timing run_cminpack(const problem *pb)
     for (size_t f = 0; f < nf; f++) {
         peer_ctx c = {pb, pb->y + f * m};
         memcpy(x, pb->p0 + f * n, n * sizeof *x);
-        info = __cminpack_func__(lmder)(minpack_fcn, &c, m, n, x, fvec, fjac, m, TOL, TOL, 0.0, 100 * (n + 1), diag,
-                                        1, 100.0, 0, &nfev, &njev, ipvt, qtf, wa1, wa2, wa3, wa4);
+        info = __cminpack_func__(lmder)(minpack_fcn, &c, m, n, x, fvec, fjac, m, TOL, TOL, 0.0, 100 * (n + 1), diag, 1,
+                                        100.0, 0, &nfev, &njev, ipvt, qtf, wa1, wa2, wa3, wa4);
         t.converged += info >= 1 && info <= 4;
         memcpy(t.popt + f * n, x, n * sizeof *x);
     }
@@ -389,8 +407,8 @@ int main(int argc, char **argv)
             if (gpu.popt) {
                 double med, worst;
                 agreement(&gpu, &lm1, pb.n, &med, &worst);
-                snprintf(note, sizeof note, "method lm; vs nlsq's CPU: median %.1e, max %.1e rel; %.80s",
-                         med, worst, gwhy);
+                snprintf(note, sizeof note, "method lm; vs nlsq's CPU: median %.1e, max %.1e rel; %.80s", med, worst,
+                         gwhy);
                 row("nlsq batch on the GPU (cuda:0)", &gpu, ref, note);
                 free(gpu.popt);
             } else {
@@ -399,7 +417,8 @@ int main(int argc, char **argv)
             const char *scipy = getenv(two_d ? "SCIPY_RATE_G2" : "SCIPY_RATE_G1");
             if (scipy) {
                 timing s = {atof(scipy), 0, 0, NULL};
-                row("SciPy curve_fit loop", &s, ref, "1 thread, lm, analytic jac, 2000 fits; bench/peer_scipy_batch.py");
+                row("SciPy curve_fit loop", &s, ref,
+                    "1 thread, lm, analytic jac, 2000 fits; bench/peer_scipy_batch.py");
             }
             printf("\n");
             free(lm1.popt);

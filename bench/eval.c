@@ -38,11 +38,18 @@ typedef struct bench_model {
 static const bench_model MODELS[] = {
     {"exponential decay", "a*exp(-b*x) + c", "x", 3, {2.5, 1.3, 0.5}, hand_decay},
     {"gaussian + linear", "A*exp(-(x-mu)^2/(2*s^2)) + c0 + c1*x", "x", 5, {3, 0.2, 0.7, 0.1, 0.05}, hand_gauss_linear},
-    {"2-D gaussian", "A*exp(-((x-x0)^2/(2*sx^2) + (y-y0)^2/(2*sy^2))) + B", "x,y", 6, {3, 0.1, 0.8, -0.2, 0.6, 0.3},
+    {"2-D gaussian",
+     "A*exp(-((x-x0)^2/(2*sx^2) + (y-y0)^2/(2*sy^2))) + B",
+     "x,y",
+     6,
+     {3, 0.1, 0.8, -0.2, 0.6, 0.3},
      hand_gauss2d},
     {"3 gaussians + c",
-     "a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + a3*exp(-(x-m3)^2/(2*s3^2)) + c", "x", 10,
-     {1, -1, 0.5, 2, 0, 0.3, 1.5, 1.2, 0.4, 0.1}, hand_three_gauss},
+     "a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + a3*exp(-(x-m3)^2/(2*s3^2)) + c",
+     "x",
+     10,
+     {1, -1, 0.5, 2, 0, 0.3, 1.5, 1.2, 0.4, 0.1},
+     hand_three_gauss},
 };
 
 static double now(void)
@@ -131,8 +138,8 @@ static void bench_passes(size_t n, int reps)
     const vmath *wide = vmath_avx2();
     int width = wide && vmath_select() == wide ? 4 : 1;
     printf("\nper pass (model, Jacobian, rows and fold into R_aug), %zu points, best of %d\n", n, reps);
-    printf("%-18s | %10s | %10s %10s | %9s | %10s %8s | %s\n", "model", "interp ms", "jit ms", "hand ms",
-           "jit/hand", "jit ms", "speedup", "|R_jj| jit vs hand");
+    printf("%-18s | %10s | %10s %10s | %9s | %10s %8s | %s\n", "model", "interp ms", "jit ms", "hand ms", "jit/hand",
+           "jit ms", "speedup", "|R_jj| jit vs hand");
     printf("%-18s | %10s | %10s %10s | %9s | %10s %8s |\n", "", "(1 thread)", "(1 thread)", "(-O3 nat.)", "",
            "(all cores)", "");
     for (size_t k = 0; k < sizeof MODELS / sizeof MODELS[0]; k++) {
@@ -170,9 +177,8 @@ static void bench_passes(size_t n, int reps)
             HAND_PASS[k](bm->p, x, y, n, R2);
             t_hand = fmin(t_hand, now() - t0);
         }
-        printf("%-18s | %10.1f | %10.1f %10.1f | %9.2f | %10.1f %7.2fx | %.1e\n", bm->name, 1e3 * t_interp,
-               1e3 * t_jit, 1e3 * t_hand, t_jit / t_hand, 1e3 * t_all, t_jit / t_all,
-               diag_diff(R1, R2, bm->nparams + 1));
+        printf("%-18s | %10.1f | %10.1f %10.1f | %9.2f | %10.1f %7.2fx | %.1e\n", bm->name, 1e3 * t_interp, 1e3 * t_jit,
+               1e3 * t_hand, t_jit / t_hand, 1e3 * t_all, t_jit / t_all, diag_diff(R1, R2, bm->nparams + 1));
         pass_free(&pi);
         pass_free(&pj);
         pass_free(&pa);
@@ -195,8 +201,8 @@ int main(int argc, char **argv)
         x[n + i] = 2 - 4.0 * (double)((i * 7919) % n) / (double)n;
     }
     printf("bench_eval: %zu points, best of %d; vector math: %s\n", n, reps, vmath_select()->name);
-    printf("%-18s %3s | %12s %12s | %12s | %9s %9s | %s\n", "model", "n", "interp ns/pt", "scalar ns/pt",
-           "hand ns/pt", "ratio", "ratio", "normwise diff");
+    printf("%-18s %3s | %12s %12s | %12s | %9s %9s | %s\n", "model", "n", "interp ns/pt", "scalar ns/pt", "hand ns/pt",
+           "ratio", "ratio", "normwise diff");
     printf("%-18s %3s | %12s %12s | %12s | %9s %9s | %s\n", "", "", "(auto)", "(libm)", "(C, -O2)", "auto/hand",
            "libm/hand", "f, J vs hand");
     for (size_t k = 0; k < sizeof MODELS / sizeof MODELS[0]; k++) {

@@ -150,7 +150,8 @@ static int minpack_fcn(void *ctx, int m, int n, const double *p, double *fvec, d
             double f[1024];
             hand_chunk(pr, p, i0, len, f, J);
             for (int j = 0; j < n; j++)
-                for (size_t k = 0; k < len; k++) fjac[(size_t)j * (size_t)ldfjac + i0 + k] = J[k * (size_t)n + (size_t)j];
+                for (size_t k = 0; k < len; k++)
+                    fjac[(size_t)j * (size_t)ldfjac + i0 + k] = J[k * (size_t)n + (size_t)j];
         }
     }
     return 0;
@@ -168,7 +169,8 @@ static void run_minpack(const problem *pr)
                      &nfev, &njev, ipvt, qtf, wa1, wa2, wa3, wa4);
     double t = now() - t0;
     minpack_fcn((void *)pr, m, n, p, fvec, NULL, m, 1);
-    report(pr->bm->name, pr->m, info >= 1 && info <= 4 ? "minpack" : "minpack(failed)", t, nfev, sum_sq(fvec, pr->m), p, n);
+    report(pr->bm->name, pr->m, info >= 1 && info <= 4 ? "minpack" : "minpack(failed)", t, nfev, sum_sq(fvec, pr->m), p,
+           n);
     free(fvec);
     free(fjac);
     free(wa4);
@@ -202,7 +204,8 @@ static void run_gsl(const problem *pr)
     double t0 = now(), p0[10];
     fit_start(pr->bm, p0);
     gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
-    gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, pr->m, (size_t)n);
+    gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, pr->m,
+                                                                   (size_t)n);
     gsl_multifit_nlinear_fdf fdf = {gsl_f, gsl_df, NULL, pr->m, (size_t)n, (void *)pr, 0, 0, 0};
     gsl_vector_view x0 = gsl_vector_view_array(p0, (size_t)n);
     gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
@@ -212,8 +215,8 @@ static void run_gsl(const problem *pr)
     gsl_vector *f = gsl_multifit_nlinear_residual(w);
     double chi2;
     gsl_blas_ddot(f, f, &chi2);
-    report(pr->bm->name, pr->m, st == GSL_SUCCESS ? "gsl" : "gsl(failed)", t, (int)fdf.nevalf,
-           chi2, gsl_multifit_nlinear_position(w)->data, n);
+    report(pr->bm->name, pr->m, st == GSL_SUCCESS ? "gsl" : "gsl(failed)", t, (int)fdf.nevalf, chi2,
+           gsl_multifit_nlinear_position(w)->data, n);
     gsl_multifit_nlinear_free(w);
 }
 #endif
@@ -235,9 +238,12 @@ int main(int argc, char **argv)
 {
     const char *sizes = "1e3,1e4,1e5,1e6,1e7", *models = "decay,gauss_lin,gauss2d,gauss3", *dir = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--sizes")) sizes = argv[i + 1];
-        else if (!strcmp(argv[i], "--models")) models = argv[i + 1];
-        else if (!strcmp(argv[i], "--write")) dir = argv[i + 1];
+        if (!strcmp(argv[i], "--sizes"))
+            sizes = argv[i + 1];
+        else if (!strcmp(argv[i], "--models"))
+            models = argv[i + 1];
+        else if (!strcmp(argv[i], "--write"))
+            dir = argv[i + 1];
     }
     char *sz = strdup(sizes), *save = NULL;
     for (char *s = strtok_r(sz, ",", &save); s; s = strtok_r(NULL, ",", &save)) {

@@ -22,9 +22,20 @@ typedef struct bench_fit_model {
 static const bench_fit_model FIT_MODELS[4] = {
     {"decay", "a*exp(-b*x) + c", "x", 3, 1, {2.5, 1.3, 0.5}, 0.01},
     {"gauss_lin", "A*exp(-(x-mu)^2/(2*s^2)) + c0 + c1*x", "x", 5, 1, {3, 0.2, 0.7, 0.1, 0.05}, 0.02},
-    {"gauss2d", "A*exp(-((x-x0)^2/(2*sx^2) + (y-y0)^2/(2*sy^2))) + B", "x,y", 6, 2, {3, 0.1, 0.8, -0.2, 0.6, 0.3}, 0.02},
-    {"gauss3", "a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + a3*exp(-(x-m3)^2/(2*s3^2)) + c", "x", 10, 1,
-     {1, -1, 0.5, 2, 0.05, 0.3, 1.5, 1.2, 0.4, 0.1}, 0.01},
+    {"gauss2d",
+     "A*exp(-((x-x0)^2/(2*sx^2) + (y-y0)^2/(2*sy^2))) + B",
+     "x,y",
+     6,
+     2,
+     {3, 0.1, 0.8, -0.2, 0.6, 0.3},
+     0.02},
+    {"gauss3",
+     "a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + a3*exp(-(x-m3)^2/(2*s3^2)) + c",
+     "x",
+     10,
+     1,
+     {1, -1, 0.5, 2, 0.05, 0.3, 1.5, 1.2, 0.4, 0.1},
+     0.01},
 };
 
 static inline void fit_start(const bench_fit_model *bm, double *p0)

@@ -41,8 +41,14 @@ static long peak_rss_kb(void)
 /* The data: x on [0, 10], sigma from 0.02 to 0.05 in a cycle of 7 (cheap
    to compute from the index alone, so the callback costs little), y the
    curve plus noise of that size. */
-static double x_of(size_t i, size_t m) { return 10.0 * (double)i / (double)m; }
-static double sigma_of(size_t i) { return 0.02 + 0.005 * (double)(i % 7); }
+static double x_of(size_t i, size_t m)
+{
+    return 10.0 * (double)i / (double)m;
+}
+static double sigma_of(size_t i)
+{
+    return 0.02 + 0.005 * (double)(i % 7);
+}
 
 static double noise(size_t i)
 {

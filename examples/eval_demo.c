@@ -116,8 +116,8 @@ int main(int argc, char **argv)
     printf("\n%zu points, sum of squared residuals %.6g\n\n", n, ss);
     nlsq_model_stats st;
     nlsq_model_get_stats(m, &st, NULL);
-    printf("per point: %d instructions (%d library calls); per evaluation: %d\n", st.point_instructions,
-           st.point_calls, st.uniform_instructions);
+    printf("per point: %d instructions (%d library calls); per evaluation: %d\n", st.point_instructions, st.point_calls,
+           st.uniform_instructions);
     size_t need = nlsq_model_dump(m, NULL, 0);
     char *dump = malloc(need + 1);
     if (dump) {

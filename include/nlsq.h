@@ -33,6 +33,8 @@
  * - A model is immutable after it is made: evaluating it from several
  *   threads at once is safe.
  */
+/* clang-format off: this header is the manual, laid out by hand (its
+   comment columns and tables), and is read more than it is edited. */
 #ifndef NLSQ_H
 #define NLSQ_H
 
@@ -62,32 +64,32 @@ NLSQ_API const char *nlsq_version(void);
 
 typedef enum nlsq_status {
     NLSQ_OK = 0,
-    NLSQ_ERR_INVALID_ARGUMENT,  /* a NULL pointer, a bad size, a bad enum   */
-    NLSQ_ERR_NOMEM,             /* an allocation failed                      */
-    NLSQ_ERR_SYNTAX,            /* malformed model text                      */
-    NLSQ_ERR_BAD_CHAR,          /* a byte that cannot start a token:
+    NLSQ_ERR_INVALID_ARGUMENT, /* a NULL pointer, a bad size, a bad enum   */
+    NLSQ_ERR_NOMEM,            /* an allocation failed                      */
+    NLSQ_ERR_SYNTAX,           /* malformed model text                      */
+    NLSQ_ERR_BAD_CHAR,         /* a byte that cannot start a token:
                                    non-ASCII, NUL, control, or stray symbol  */
-    NLSQ_ERR_BAD_NUMBER,        /* malformed or out-of-range number literal  */
-    NLSQ_ERR_UNKNOWN_FUNCTION,  /* name(...) where name is not a function    */
-    NLSQ_ERR_ARITY,             /* a function called with the wrong count    */
-    NLSQ_ERR_TYPE,              /* a condition where a number is expected,
+    NLSQ_ERR_BAD_NUMBER,       /* malformed or out-of-range number literal  */
+    NLSQ_ERR_UNKNOWN_FUNCTION, /* name(...) where name is not a function    */
+    NLSQ_ERR_ARITY,            /* a function called with the wrong count    */
+    NLSQ_ERR_TYPE,             /* a condition where a number is expected,
                                    or a number where a condition is expected */
-    NLSQ_ERR_UNDEFINED_NAME,    /* a name that is not a variable, a local or
+    NLSQ_ERR_UNDEFINED_NAME,   /* a name that is not a variable, a local or
                                    a listed parameter                        */
-    NLSQ_ERR_REDEFINED,         /* a local name assigned twice, or a local
+    NLSQ_ERR_REDEFINED,        /* a local name assigned twice, or a local
                                    that would hide a variable, parameter,
                                    constant or function                      */
-    NLSQ_ERR_NAME_CONFLICT,     /* bad variable or parameter lists: a name
+    NLSQ_ERR_NAME_CONFLICT,    /* bad variable or parameter lists: a name
                                    used as both, twice, or not an identifier */
-    NLSQ_ERR_LIMIT,             /* text too long, nesting too deep, graph
+    NLSQ_ERR_LIMIT,            /* text too long, nesting too deep, graph
                                    too large (see NLSQ_MODEL_MAX_*)          */
-    NLSQ_ERR_BUILDER,           /* a builder call failed earlier; see the
+    NLSQ_ERR_BUILDER,          /* a builder call failed earlier; see the
                                    builder's first error                     */
-    NLSQ_ERR_DATA,              /* NaN/Inf in the data, sigma <= 0 or not
+    NLSQ_ERR_DATA,             /* NaN/Inf in the data, sigma <= 0 or not
                                    positive definite, too few points         */
-    NLSQ_ERR_BOUNDS,            /* lb >= ub, p0 outside the bounds, bounds
+    NLSQ_ERR_BOUNDS,           /* lb >= ub, p0 outside the bounds, bounds
                                    or a robust loss with lm                 */
-    NLSQ_ERR_MODEL_NONFINITE,   /* the model or its Jacobian is NaN or Inf
+    NLSQ_ERR_MODEL_NONFINITE,  /* the model or its Jacobian is NaN or Inf
                                    at the start point                       */
     NLSQ_STATUS_COUNT
 } nlsq_status;
@@ -177,9 +179,9 @@ NLSQ_API const char *nlsq_status_str(nlsq_status status);
  */
 
 /* Limits that malformed or hostile input runs into (NLSQ_ERR_LIMIT). */
-#define NLSQ_MODEL_MAX_TEXT   (256 * 1024) /* bytes of model text          */
-#define NLSQ_MODEL_MAX_DEPTH  200          /* nesting of (), calls, ^, -   */
-#define NLSQ_MODEL_MAX_NODES  (1 << 20)    /* graph nodes incl. derivatives */
+#define NLSQ_MODEL_MAX_TEXT (256 * 1024) /* bytes of model text          */
+#define NLSQ_MODEL_MAX_DEPTH 200         /* nesting of (), calls, ^, -   */
+#define NLSQ_MODEL_MAX_NODES (1 << 20)   /* graph nodes incl. derivatives */
 
 /* ------------------------------------------------------------------------
  * Models
@@ -206,14 +208,13 @@ NLSQ_API nlsq_model_options nlsq_model_options_default(void);
  * `opt` may be NULL for the defaults. On success *out owns a new model; on
  * failure *out is NULL and `err` names the problem and its position.
  */
-NLSQ_API nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt,
-                             nlsq_model **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt, nlsq_model **out,
+                                      nlsq_error *err);
 
 /* As nlsq_model_parse, for `len` bytes that need not end in NUL; a NUL byte
    inside them is an error (NLSQ_ERR_BAD_CHAR) with its position. */
-NLSQ_API nlsq_status nlsq_model_parse_n(const char *text, size_t len,
-                               const nlsq_model_options *opt,
-                               nlsq_model **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_model_parse_n(const char *text, size_t len, const nlsq_model_options *opt, nlsq_model **out,
+                                        nlsq_error *err);
 
 NLSQ_API void nlsq_model_free(nlsq_model *model);
 
@@ -240,9 +241,8 @@ NLSQ_API const char *nlsq_model_var_name(const nlsq_model *model, int index);
  * 4 ulp) when the CPU has AVX2 and FMA, scalar libm otherwise, or always
  * scalar libm when the environment sets NLSQ_VECTOR_MATH=off.
  */
-NLSQ_API nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params,
-                            const double *x, size_t npoints,
-                            double *f, double *J, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params, const double *x, size_t npoints,
+                                     double *f, double *J, nlsq_error *err);
 
 /*
  * Write the model (which = -1) or its derivative dF/dp_which as text in the
@@ -258,15 +258,14 @@ NLSQ_API size_t nlsq_model_format(const nlsq_model *model, int which, char *buf,
 
 /* What the scheduled program does per point and per evaluation. */
 typedef struct nlsq_model_stats {
-    int graph_nodes;         /* nodes in the graph of f and all dF/dp      */
-    int point_instructions;  /* instructions run for every point           */
-    int uniform_instructions;/* instructions run once per evaluation       */
-    int point_calls;         /* of which transcendental calls per point    */
-    int slots;               /* per-point temporaries (blocks of points)   */
+    int graph_nodes;          /* nodes in the graph of f and all dF/dp      */
+    int point_instructions;   /* instructions run for every point           */
+    int uniform_instructions; /* instructions run once per evaluation       */
+    int point_calls;          /* of which transcendental calls per point    */
+    int slots;                /* per-point temporaries (blocks of points)   */
 } nlsq_model_stats;
 
-NLSQ_API nlsq_status nlsq_model_get_stats(const nlsq_model *model,
-                                 nlsq_model_stats *stats, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_model_get_stats(const nlsq_model *model, nlsq_model_stats *stats, nlsq_error *err);
 
 /*
  * Write the scheduled program as readable text into buf (at most `size`
@@ -298,21 +297,57 @@ typedef int nlsq_expr;
 
 typedef enum nlsq_op {
     /* one argument */
-    NLSQ_OP_NEG, NLSQ_OP_EXP, NLSQ_OP_EXPM1, NLSQ_OP_LOG, NLSQ_OP_LOG1P,
-    NLSQ_OP_LOG10, NLSQ_OP_LOG2, NLSQ_OP_SQRT, NLSQ_OP_CBRT, NLSQ_OP_ABS,
-    NLSQ_OP_SIGN, NLSQ_OP_FLOOR, NLSQ_OP_CEIL, NLSQ_OP_SIN, NLSQ_OP_COS,
-    NLSQ_OP_TAN, NLSQ_OP_ASIN, NLSQ_OP_ACOS, NLSQ_OP_ATAN, NLSQ_OP_SINH,
-    NLSQ_OP_COSH, NLSQ_OP_TANH, NLSQ_OP_ASINH, NLSQ_OP_ACOSH, NLSQ_OP_ATANH,
-    NLSQ_OP_ERF, NLSQ_OP_ERFC, NLSQ_OP_LGAMMA, NLSQ_OP_TGAMMA,
-    NLSQ_OP_NOT,                      /* condition -> condition */
+    NLSQ_OP_NEG,
+    NLSQ_OP_EXP,
+    NLSQ_OP_EXPM1,
+    NLSQ_OP_LOG,
+    NLSQ_OP_LOG1P,
+    NLSQ_OP_LOG10,
+    NLSQ_OP_LOG2,
+    NLSQ_OP_SQRT,
+    NLSQ_OP_CBRT,
+    NLSQ_OP_ABS,
+    NLSQ_OP_SIGN,
+    NLSQ_OP_FLOOR,
+    NLSQ_OP_CEIL,
+    NLSQ_OP_SIN,
+    NLSQ_OP_COS,
+    NLSQ_OP_TAN,
+    NLSQ_OP_ASIN,
+    NLSQ_OP_ACOS,
+    NLSQ_OP_ATAN,
+    NLSQ_OP_SINH,
+    NLSQ_OP_COSH,
+    NLSQ_OP_TANH,
+    NLSQ_OP_ASINH,
+    NLSQ_OP_ACOSH,
+    NLSQ_OP_ATANH,
+    NLSQ_OP_ERF,
+    NLSQ_OP_ERFC,
+    NLSQ_OP_LGAMMA,
+    NLSQ_OP_TGAMMA,
+    NLSQ_OP_NOT, /* condition -> condition */
     /* two arguments */
-    NLSQ_OP_ADD, NLSQ_OP_SUB, NLSQ_OP_MUL, NLSQ_OP_DIV, NLSQ_OP_POW,
-    NLSQ_OP_HYPOT, NLSQ_OP_ATAN2, NLSQ_OP_MIN, NLSQ_OP_MAX,
-    NLSQ_OP_LT, NLSQ_OP_LE, NLSQ_OP_GT, NLSQ_OP_GE, NLSQ_OP_EQ, NLSQ_OP_NE,
-                                      /* numbers -> condition */
-    NLSQ_OP_AND, NLSQ_OP_OR,          /* conditions -> condition */
+    NLSQ_OP_ADD,
+    NLSQ_OP_SUB,
+    NLSQ_OP_MUL,
+    NLSQ_OP_DIV,
+    NLSQ_OP_POW,
+    NLSQ_OP_HYPOT,
+    NLSQ_OP_ATAN2,
+    NLSQ_OP_MIN,
+    NLSQ_OP_MAX,
+    NLSQ_OP_LT,
+    NLSQ_OP_LE,
+    NLSQ_OP_GT,
+    NLSQ_OP_GE,
+    NLSQ_OP_EQ,
+    NLSQ_OP_NE,
+    /* numbers -> condition */
+    NLSQ_OP_AND,
+    NLSQ_OP_OR, /* conditions -> condition */
     /* three arguments */
-    NLSQ_OP_WHERE,                    /* (condition, number, number) */
+    NLSQ_OP_WHERE, /* (condition, number, number) */
     NLSQ_OP_COUNT
 } nlsq_op;
 
@@ -341,8 +376,7 @@ NLSQ_API nlsq_expr nlsq_builder_where(nlsq_builder *b, nlsq_expr cond, nlsq_expr
  * builder stays usable. Fails with the builder's first error if any call
  * failed, or NLSQ_ERR_INVALID_ARGUMENT for a bad root.
  */
-NLSQ_API nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root,
-                                nlsq_model **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root, nlsq_model **out, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
  * Fitting: nlsq_curve_fit
@@ -408,10 +442,10 @@ typedef enum nlsq_sigma_kind {
 } nlsq_sigma_kind;
 
 typedef enum nlsq_nan_policy {
-    NLSQ_NAN_RAISE = 0,   /* NaN or Inf in x, y or sigma is an error        */
-    NLSQ_NAN_OMIT,        /* points with NaN or Inf in x, y or sigma are
+    NLSQ_NAN_RAISE = 0, /* NaN or Inf in x, y or sigma is an error        */
+    NLSQ_NAN_OMIT,      /* points with NaN or Inf in x, y or sigma are
                              left out (not with a covariance sigma)        */
-    NLSQ_NAN_IGNORE       /* no check at all (check_finite = False)         */
+    NLSQ_NAN_IGNORE     /* no check at all (check_finite = False)         */
 } nlsq_nan_policy;
 
 /* The data of a fit. x is k rows of m values (k = number of variables). */
@@ -419,14 +453,14 @@ typedef struct nlsq_data {
     const double *x;
     const double *y;
     size_t m;
-    const double *sigma;        /* NULL, or as sigma_kind says            */
+    const double *sigma; /* NULL, or as sigma_kind says            */
     nlsq_sigma_kind sigma_kind;
 } nlsq_data;
 
 /* Called after every accepted iteration; return nonzero to stop the fit
    (status -2). `params` has all n parameters, fixed ones included. */
-typedef int (*nlsq_callback)(void *user, int iteration, double cost, const double *params,
-                             double grad_norm, double step_norm);
+typedef int (*nlsq_callback)(void *user, int iteration, double cost, const double *params, double grad_norm,
+                             double step_norm);
 
 /*
  * Progress within a fit, for long passes (a billion points take seconds a
@@ -435,16 +469,16 @@ typedef int (*nlsq_callback)(void *user, int iteration, double cost, const doubl
  * nonzero to stop the fit after the current iteration (status -2).
  */
 typedef struct nlsq_progress {
-    int pass;               /* passes started, this one included            */
-    int iteration;          /* iterations completed                         */
-    double pass_fraction;   /* of the current pass, 0 .. 1                  */
-    double cost;            /* the cost at the latest accepted point (NaN
+    int pass;              /* passes started, this one included            */
+    int iteration;         /* iterations completed                         */
+    double pass_fraction;  /* of the current pass, 0 .. 1                  */
+    double cost;           /* the cost at the latest accepted point (NaN
                                before the first pass ends)                  */
-    double elapsed;         /* seconds since the fit started                */
-    double pass_seconds;    /* the last complete pass took (NaN: none yet)  */
-    double pass_remaining;  /* seconds to the end of the current pass, by
+    double elapsed;        /* seconds since the fit started                */
+    double pass_seconds;   /* the last complete pass took (NaN: none yet)  */
+    double pass_remaining; /* seconds to the end of the current pass, by
                                its rate so far                              */
-    size_t points;          /* points in a pass                             */
+    size_t points;         /* points in a pass                             */
 } nlsq_progress;
 
 typedef int (*nlsq_progress_fn)(void *user, const nlsq_progress *p);
@@ -476,43 +510,43 @@ typedef enum nlsq_backend {
 } nlsq_backend;
 
 typedef struct nlsq_options {
-    nlsq_method method;     /* default NLSQ_METHOD_AUTO                     */
-    nlsq_loss loss;         /* default linear                               */
-    double f_scale;         /* loss scale C, default 1                      */
-    double ftol, xtol, gtol;/* negative: the defaults above (lm: gtol 0)  */
-    int max_nfev;           /* 0: default 100*n (trf, dogbox) or 100*(n+1)
+    nlsq_method method;         /* default NLSQ_METHOD_AUTO                     */
+    nlsq_loss loss;             /* default linear                               */
+    double f_scale;             /* loss scale C, default 1                      */
+    double ftol, xtol, gtol;    /* negative: the defaults above (lm: gtol 0)  */
+    int max_nfev;               /* 0: default 100*n (trf, dogbox) or 100*(n+1)
                                (lm), as SciPy; see NLSQ_DEFAULT_* below     */
-    const double *p0;       /* n start values, or NULL for SciPy's rule:
+    const double *p0;           /* n start values, or NULL for SciPy's rule:
                                1; the midpoint of two finite bounds;
                                lb+1 or ub-1 for one finite bound. A NaN
                                entry takes the rule for that parameter
                                alone (start values given for some)        */
-    const double *lower;    /* n lower bounds (-INFINITY: none), or NULL    */
-    const double *upper;    /* n upper bounds (INFINITY: none), or NULL     */
+    const double *lower;        /* n lower bounds (-INFINITY: none), or NULL    */
+    const double *upper;        /* n upper bounds (INFINITY: none), or NULL     */
     const unsigned char *fixed; /* n flags: nonzero holds the parameter at
                                its p0 value; NULL: all free                */
-    const double *x_scale;  /* n characteristic scales, or NULL for 1       */
-    int x_scale_jac;        /* nonzero: x_scale = 'jac' (column norms of J) */
-    int absolute_sigma;     /* nonzero: pcov not scaled by chi2/dof         */
+    const double *x_scale;      /* n characteristic scales, or NULL for 1       */
+    int x_scale_jac;            /* nonzero: x_scale = 'jac' (column norms of J) */
+    int absolute_sigma;         /* nonzero: pcov not scaled by chi2/dof         */
     nlsq_nan_policy nan_policy; /* default NLSQ_NAN_RAISE                   */
-    int keep_residuals;     /* nonzero: result->residuals gets r (length m) */
-    nlsq_callback callback; /* or NULL                                      */
+    int keep_residuals;         /* nonzero: result->residuals gets r (length m) */
+    nlsq_callback callback;     /* or NULL                                      */
     void *callback_data;
-    int threads;            /* threads for the passes; 0: $NLSQ_THREADS if
+    int threads;               /* threads for the passes; 0: $NLSQ_THREADS if
                                set, else all online cores. Results are
                                bitwise the same for any count: the points
                                are split into chunks that depend on m alone
                                and merged in a fixed order. A fit whose
                                points fit in one chunk (16384) uses one.   */
-    nlsq_backend backend;   /* see above; default NLSQ_BACKEND_DEFAULT      */
+    nlsq_backend backend;      /* see above; default NLSQ_BACKEND_DEFAULT      */
     nlsq_progress_fn progress; /* or NULL; see nlsq_progress                */
     void *progress_data;
     double progress_interval; /* seconds between progress calls; 0: 0.1     */
-    const char *checkpoint; /* a file to write the solver's state to after
+    const char *checkpoint;   /* a file to write the solver's state to after
                                every evaluation, or NULL; see below         */
-    int resume;             /* nonzero: continue from `checkpoint` if it
+    int resume;               /* nonzero: continue from `checkpoint` if it
                                exists (a fresh fit if it does not)         */
-    const char *device;     /* where the passes run: "auto" (a CUDA GPU when
+    const char *device;       /* where the passes run: "auto" (a CUDA GPU when
                                there is one and the data have 3*10^4
                                points or more — 10^7 for a process's first
                                GPU fit, which makes the GPU's context —
@@ -527,7 +561,7 @@ typedef struct nlsq_options {
                                with cuda:all each GPU must hold its share).
                                Results agree with the CPU's to rounding
                                (1e-10) and are the same on every run.    */
-    int gpu_float32;        /* nonzero: on a GPU, keep the data as float32
+    int gpu_float32;          /* nonzero: on a GPU, keep the data as float32
                                (half the memory: twice the points fit on
                                the device) and compute the Jacobian in
                                float32; the model's value, the residuals,
@@ -549,19 +583,19 @@ NLSQ_API nlsq_options nlsq_options_default(void);
  * A fit succeeded when its status is > 0.
  */
 typedef enum nlsq_fit_status {
-    NLSQ_FIT_NONFINITE = -12,  /* the model or its Jacobian is NaN/Inf at
+    NLSQ_FIT_NONFINITE = -12, /* the model or its Jacobian is NaN/Inf at
                                   the start point                           */
-    NLSQ_FIT_BAD_DATA = -11,   /* NaN/Inf in its x, y or sigma (nan_policy
+    NLSQ_FIT_BAD_DATA = -11,  /* NaN/Inf in its x, y or sigma (nan_policy
                                   raise), sigma <= 0, fewer usable points
                                   than lm needs, or none                   */
-    NLSQ_FIT_BAD_INPUT = -10,  /* p0 outside its bounds, lower >= upper,
+    NLSQ_FIT_BAD_INPUT = -10, /* p0 outside its bounds, lower >= upper,
                                   every parameter fixed, lm with bounds     */
-    NLSQ_FIT_STOPPED = -2,     /* the callback asked to stop                */
-    NLSQ_FIT_MAX_NFEV = 0,     /* max_nfev evaluations reached              */
-    NLSQ_FIT_GTOL = 1,         /* gtol satisfied                            */
-    NLSQ_FIT_FTOL = 2,         /* ftol satisfied                            */
-    NLSQ_FIT_XTOL = 3,         /* xtol satisfied                            */
-    NLSQ_FIT_FTOL_XTOL = 4     /* ftol and xtol satisfied                   */
+    NLSQ_FIT_STOPPED = -2,    /* the callback asked to stop                */
+    NLSQ_FIT_MAX_NFEV = 0,    /* max_nfev evaluations reached              */
+    NLSQ_FIT_GTOL = 1,        /* gtol satisfied                            */
+    NLSQ_FIT_FTOL = 2,        /* ftol satisfied                            */
+    NLSQ_FIT_XTOL = 3,        /* xtol satisfied                            */
+    NLSQ_FIT_FTOL_XTOL = 4    /* ftol and xtol satisfied                   */
 } nlsq_fit_status;
 
 /* A sentence for a fit status, SciPy's words where SciPy has one. Never
@@ -569,46 +603,46 @@ typedef enum nlsq_fit_status {
 NLSQ_API const char *nlsq_fit_status_str(nlsq_fit_status status);
 
 typedef struct nlsq_result {
-    int n;                /* parameters (fixed ones included)                */
-    int n_free;           /* parameters fitted                               */
-    size_t m;             /* points used (after nan_policy omit)             */
-    int dof;              /* m - n_free                                      */
-    double *popt;         /* n                                               */
-    double *pcov;         /* n x n, row-major; rows/columns of fixed
+    int n;        /* parameters (fixed ones included)                */
+    int n_free;   /* parameters fitted                               */
+    size_t m;     /* points used (after nan_policy omit)             */
+    int dof;      /* m - n_free                                      */
+    double *popt; /* n                                               */
+    double *pcov; /* n x n, row-major; rows/columns of fixed
                              parameters are 0; all Inf when it could not be
                              estimated (pcov_valid = 0)                      */
-    double *perr;         /* n: sqrt(diag(pcov))                             */
+    double *perr; /* n: sqrt(diag(pcov))                             */
     int pcov_valid;
-    double cost;          /* 1/2 sum rho(r_i^2) at popt                      */
-    double chi2;          /* sum r_i^2 of the weighted residuals, before the
+    double cost;      /* 1/2 sum rho(r_i^2) at popt                      */
+    double chi2;      /* sum r_i^2 of the weighted residuals, before the
                              loss (with a covariance sigma: 2 cost)        */
-    double redchi;        /* chi2 / dof                                      */
-    double r2;            /* 1 - chi2 / SS_tot, SS_tot = sum w_i (y_i - ybar)^2
+    double redchi;    /* chi2 / dof                                      */
+    double r2;        /* 1 - chi2 / SS_tot, SS_tot = sum w_i (y_i - ybar)^2
                              about the weighted mean, w_i = 1/sigma_i^2
                              (the diagonal for a covariance sigma)         */
-    double aic, bic;      /* m log(chi2/m) + 2k, m log(chi2/m) + k log m     */
-    double grad_norm;     /* first-order optimality at popt                  */
+    double aic, bic;  /* m log(chi2/m) + 2k, m log(chi2/m) + k log m     */
+    double grad_norm; /* first-order optimality at popt                  */
     int nfev, njev, nit;
     nlsq_fit_status status;
-    int success;          /* status > 0                                      */
-    char message[200];    /* nlsq_fit_status_str(status), or the reason the
+    int success;              /* status > 0                                      */
+    char message[200];        /* nlsq_fit_status_str(status), or the reason the
                              fit stopped in more words                      */
-    nlsq_method method;   /* the method actually used                        */
-    int threads;          /* threads the passes ran on                       */
-    char backend[8];      /* "jit" when the final passes ran compiled code,
+    nlsq_method method;       /* the method actually used                        */
+    int threads;              /* threads the passes ran on                       */
+    char backend[8];          /* "jit" when the final passes ran compiled code,
                              "interp" for the interpreter, "cuda" on a GPU  */
-    char backend_note[240]; /* how the kernel came ("loaded from the cache
+    char backend_note[240];   /* how the kernel came ("loaded from the cache
                              in 0.3 ms"), or why there is none; "" when the
                              interpreter was chosen                          */
-    int jit_passes, passes; /* passes run, and how many of them compiled    */
-    int resumed_evaluations; /* evaluations taken from a checkpoint         */
-    char device[16];      /* where the passes ran: "cpu" or "cuda:N"        */
-    char device_note[240]; /* the GPU's name and how its kernel came, or why
+    int jit_passes, passes;   /* passes run, and how many of them compiled    */
+    int resumed_evaluations;  /* evaluations taken from a checkpoint         */
+    char device[16];          /* where the passes ran: "cpu" or "cuda:N"        */
+    char device_note[240];    /* the GPU's name and how its kernel came, or why
                              the CPU ran the fit                            */
-    size_t memory_bytes;  /* the fit's own working memory (see
+    size_t memory_bytes;      /* the fit's own working memory (see
                              nlsq_fit_memory), not counting the data       */
     signed char *active_mask; /* n: -1 at lower bound, 1 at upper, 0 free    */
-    double *residuals;    /* m weighted residuals if keep_residuals, else NULL */
+    double *residuals;        /* m weighted residuals if keep_residuals, else NULL */
 } nlsq_result;
 
 NLSQ_API void nlsq_result_free(nlsq_result *result);
@@ -621,7 +655,7 @@ NLSQ_API void nlsq_result_free(nlsq_result *result);
  * leave *out NULL.
  */
 NLSQ_API nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
-                           nlsq_result **out, nlsq_error *err);
+                                    nlsq_result **out, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
  * Data sources: fitting data of any size
@@ -646,8 +680,8 @@ typedef struct nlsq_source nlsq_source;
 
 /* Caller arrays cols[0..ncols) of nrows values each, read in place (no
    copy): they must outlive the source. */
-NLSQ_API nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t nrows,
-                                    nlsq_source **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t nrows, nlsq_source **out,
+                                             nlsq_error *err);
 
 /* A NumPy .npy file, memory-mapped: float64 or float32, either byte order,
    1-D (one column) or 2-D (rows, columns), C or Fortran order. Native
@@ -666,16 +700,16 @@ typedef enum nlsq_dtype { NLSQ_FLOAT64 = 0, NLSQ_FLOAT32 } nlsq_dtype;
  * the size must divide exactly.
  */
 typedef struct nlsq_raw_layout {
-    int ncols;              /* columns, >= 1 (default 2)                    */
-    nlsq_dtype dtype;       /* default NLSQ_FLOAT64                         */
-    int column_major;       /* nonzero: planar; default 0: interleaved rows */
-    int big_endian;         /* default 0: little-endian                     */
-    size_t offset;          /* bytes before the data, default 0             */
+    int ncols;        /* columns, >= 1 (default 2)                    */
+    nlsq_dtype dtype; /* default NLSQ_FLOAT64                         */
+    int column_major; /* nonzero: planar; default 0: interleaved rows */
+    int big_endian;   /* default 0: little-endian                     */
+    size_t offset;    /* bytes before the data, default 0             */
 } nlsq_raw_layout;
 
 NLSQ_API nlsq_raw_layout nlsq_raw_layout_default(void);
 NLSQ_API nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout, nlsq_source **out,
-                                 nlsq_error *err);
+                                          nlsq_error *err);
 
 /*
  * A text table (CSV, TSV, semicolons or whitespace; the rules of the
@@ -695,7 +729,7 @@ typedef struct nlsq_text_options {
 
 NLSQ_API nlsq_text_options nlsq_text_options_default(void);
 NLSQ_API nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
-                                  nlsq_error *err);
+                                           nlsq_error *err);
 
 /*
  * A text table read whole into memory (no column cache): the same rules
@@ -712,8 +746,7 @@ NLSQ_API nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_opt
    afterwards); `name` (NULL: "text") names it in messages and in
    nlsq_source_describe. */
 NLSQ_API nlsq_status nlsq_source_load_text_buffer(const char *text, size_t len, const char *name,
-                                                  const nlsq_text_options *opt, nlsq_source **out,
-                                                  nlsq_error *err);
+                                                  const nlsq_text_options *opt, nlsq_source **out, nlsq_error *err);
 
 /* A caller callback that fills rows [first, first+count) of the columns
    asked for: cols[c] is NULL for a column not needed, else room for count
@@ -724,7 +757,7 @@ NLSQ_API nlsq_status nlsq_source_load_text_buffer(const char *text, size_t len, 
 typedef int (*nlsq_fill_fn)(void *user, size_t first, size_t count, double *const *cols);
 
 NLSQ_API nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill, void *user, int thread_safe,
-                                      nlsq_source **out, nlsq_error *err);
+                                               nlsq_source **out, nlsq_error *err);
 
 /* The columns of several sources with the same row count side by side
    (x.npy, y.npy, sigma.npy as one table). On success the joined source
@@ -737,7 +770,7 @@ NLSQ_API int nlsq_source_num_columns(const nlsq_source *src);
 NLSQ_API const char *nlsq_source_column_name(const nlsq_source *src, int col);
 /* Rows [first, first+count) of column `col` into out[count]. */
 NLSQ_API nlsq_status nlsq_source_read(nlsq_source *src, int col, size_t first, size_t count, double *out,
-                             nlsq_error *err);
+                                      nlsq_error *err);
 /* A description for messages: "big.npy: 1000000 x 2 float64, Fortran
    order, mapped". */
 NLSQ_API const char *nlsq_source_describe(const nlsq_source *src);
@@ -745,11 +778,11 @@ NLSQ_API void nlsq_source_free(nlsq_source *src);
 
 /* Which columns of a source the fit reads. */
 typedef struct nlsq_columns {
-    const int *x;           /* one 0-based column per model variable; NULL:
+    const int *x;       /* one 0-based column per model variable; NULL:
                                columns 0 .. k-1                             */
-    int y;                  /* -1 (default): the column after x's           */
-    int sigma;              /* per-point sigma, or -1 (default): none       */
-    double sigma_value;     /* with sigma = -1: one sigma for all points if
+    int y;              /* -1 (default): the column after x's           */
+    int sigma;          /* per-point sigma, or -1 (default): none       */
+    double sigma_value; /* with sigma = -1: one sigma for all points if
                                > 0 (matters with absolute_sigma); 0: none   */
 } nlsq_columns;
 
@@ -776,12 +809,12 @@ NLSQ_API nlsq_columns nlsq_columns_default(void);
  * other data is refused.
  */
 NLSQ_API nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
-                            const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
+                                     const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
 
 /* The working memory nlsq_fit_source will use with these arguments, in
    bytes: thread buffers, chunk triangles, kept residuals; not the data. */
 NLSQ_API nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, const nlsq_columns *cols,
-                            const nlsq_options *opt, size_t *bytes, nlsq_error *err);
+                                     const nlsq_options *opt, size_t *bytes, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
  * Batches: many independent small fits of one model in one call
@@ -807,19 +840,19 @@ NLSQ_API nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source 
  */
 typedef struct nlsq_batch {
     size_t nfits;
-    size_t m;                  /* points of every fit (offsets NULL)        */
-    const size_t *offsets;     /* or nfits+1 non-decreasing offsets:
+    size_t m;                    /* points of every fit (offsets NULL)        */
+    const size_t *offsets;       /* or nfits+1 non-decreasing offsets:
                                   fit i has points offsets[i] .. offsets[i+1]-1
                                   (offsets[0] = 0); m is then ignored     */
-    const double *y;           /* all fits' points, fit after fit           */
-    const double *x;           /* k rows (one per variable); NULL if k = 0  */
-    int x_shared;              /* 0: each row holds all fits' points, like
+    const double *y;             /* all fits' points, fit after fit           */
+    const double *x;             /* k rows (one per variable); NULL if k = 0  */
+    int x_shared;                /* 0: each row holds all fits' points, like
                                   y (row v at x + v*total); 1: one x for
                                   every fit, each row as long as the longest
                                   fit (row v at x + v*longest), a fit of
                                   L points using the first L                */
-    const double *sigma;       /* per point, like y, or NULL: unweighted    */
-    const double *p0;          /* nfits x n row-major, or NULL: opt->p0 for
+    const double *sigma;         /* per point, like y, or NULL: unweighted    */
+    const double *p0;            /* nfits x n row-major, or NULL: opt->p0 for
                                   all (or SciPy's rule)                     */
     const double *lower, *upper; /* nfits x n each, or NULL: opt's shared   */
     const unsigned char *fixed;  /* nfits x n, or NULL: opt->fixed          */
@@ -830,8 +863,8 @@ NLSQ_API nlsq_batch nlsq_batch_default(void);
 /* What nlsq_fit_batch computes besides popt, status, cost, chi2, nit,
    nfev and m: a bitwise or of these. */
 typedef enum nlsq_batch_output {
-    NLSQ_BATCH_PERR = 1,       /* standard errors                           */
-    NLSQ_BATCH_PCOV = 2        /* covariance matrices (and standard errors) */
+    NLSQ_BATCH_PERR = 1, /* standard errors                           */
+    NLSQ_BATCH_PCOV = 2  /* covariance matrices (and standard errors) */
 } nlsq_batch_output;
 
 typedef struct nlsq_batch_result {
@@ -859,8 +892,8 @@ typedef struct nlsq_batch_result {
     double seconds;            /* wall time of the call                     */
     char backend[8];           /* "jit", "interp" or "cuda"                 */
     char backend_note[240];
-    char device[16];           /* "cpu" or "cuda:N"                         */
-    char device_note[240];     /* threads, or the GPU and its kernel; why
+    char device[16];       /* "cpu" or "cuda:N"                         */
+    char device_note[240]; /* threads, or the GPU and its kernel; why
                                   the CPU ran a batch a GPU was asked for */
 } nlsq_batch_result;
 
@@ -889,7 +922,7 @@ NLSQ_API void nlsq_batch_result_free(nlsq_batch_result *r);
  * refused (a batch runs on one GPU).
  */
 NLSQ_API nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
-                           unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
+                                    unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
  * Devices
@@ -897,10 +930,10 @@ NLSQ_API nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *b
 
 /* A CUDA GPU nlsq can run on, as its driver reports it. */
 typedef struct nlsq_device {
-    char name[16];             /* "cuda:N", as opt->device takes it         */
-    char description[128];     /* the GPU's name, e.g. "NVIDIA H100 80GB HBM3" */
-    size_t memory;             /* bytes of device memory                    */
-    int cc_major, cc_minor;    /* compute capability                        */
+    char name[16];          /* "cuda:N", as opt->device takes it         */
+    char description[128];  /* the GPU's name, e.g. "NVIDIA H100 80GB HBM3" */
+    size_t memory;          /* bytes of device memory                    */
+    int cc_major, cc_minor; /* compute capability                        */
     int multiprocessors;
 } nlsq_device;
 
@@ -910,16 +943,17 @@ typedef struct nlsq_device {
  * error: *count is 0 and `why` (when not NULL) says why there is none —
  * no driver, no device, a driver too old. The CPU is always available.
  */
-NLSQ_API nlsq_status nlsq_device_list(nlsq_device *out, int max, int *count, char *why, size_t why_size, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_device_list(nlsq_device *out, int max, int *count, char *why, size_t why_size,
+                                      nlsq_error *err);
 
 /* What the CPU side offers: what `nlsq devices` shows. */
 typedef struct nlsq_cpu_info {
-    int cores;                 /* online cores: the default thread count
+    int cores;            /* online cores: the default thread count
                                   ($NLSQ_THREADS aside)                     */
-    char vector_math[48];      /* the interpreter's vector math: "libmvec
+    char vector_math[48]; /* the interpreter's vector math: "libmvec
                                   avx2" (glibc's) or "scalar libm"
                                   ($NLSQ_VECTOR_MATH=off: scalar)           */
-    char compiler[600];        /* the C compiler for compiled kernels and
+    char compiler[600];   /* the C compiler for compiled kernels and
                                   the kernel cache directory ("C compiler
                                   /usr/bin/cc; kernels cached in DIR"), or
                                   why models run on the interpreter        */
@@ -931,10 +965,10 @@ NLSQ_API void nlsq_cpu_describe(nlsq_cpu_info *out);
 /* NVRTC, the run-time CUDA compiler the GPU kernels are built with
    (libnvrtc.so.13, .12 or libnvrtc.so; $NLSQ_NVRTC names another). */
 typedef struct nlsq_nvrtc_info {
-    int available;             /* 1: found and loaded                       */
-    int major, minor;          /* its version, when available               */
-    char path[64];             /* the library opened, when available        */
-    char why[300];             /* why not, when not available               */
+    int available;    /* 1: found and loaded                       */
+    int major, minor; /* its version, when available               */
+    char path[64];    /* the library opened, when available        */
+    char why[300];    /* why not, when not available               */
 } nlsq_nvrtc_info;
 
 /* Fills *out (never fails: no NVRTC is not an error). */
@@ -951,9 +985,9 @@ NLSQ_API void nlsq_nvrtc_describe(nlsq_nvrtc_info *out);
  * are only ever a speed-up: removing them is always safe between fits.
  */
 typedef struct nlsq_cache_info {
-    char dir[4096];            /* the cache's directory                     */
-    int count;                 /* files: kernels, or column caches          */
-    long long bytes;           /* their size                                */
+    char dir[4096];  /* the cache's directory                     */
+    int count;       /* files: kernels, or column caches          */
+    long long bytes; /* their size                                */
 } nlsq_cache_info;
 
 /* The kernel cache: its directory, its kernels and their bytes. Fails
@@ -972,4 +1006,5 @@ NLSQ_API nlsq_status nlsq_column_cache_clear(nlsq_cache_info *out, nlsq_error *e
 }
 #endif
 
+/* clang-format on */
 #endif /* NLSQ_H */

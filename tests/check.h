@@ -11,26 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_failures;       /* in the current test */
+static int check_failures; /* in the current test */
 static int check_skip_reason_set;
 static char check_skip_reason[512];
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            check_failures++;                                                  \
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) { \
+            check_failures++; \
             printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                      \
+        } \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                  \
-    do {                                                      \
-        if (!(cond)) {                                        \
-            check_failures++;                                 \
-            printf("    %s:%d: ", __FILE__, __LINE__);        \
-            printf(__VA_ARGS__);                              \
-            printf("\n");                                     \
-        }                                                     \
+#define CHECK_MSG(cond, ...) \
+    do { \
+        if (!(cond)) { \
+            check_failures++; \
+            printf("    %s:%d: ", __FILE__, __LINE__); \
+            printf(__VA_ARGS__); \
+            printf("\n"); \
+        } \
     } while (0)
 
 /* |got - want| <= bound, with NaN equal only to NaN and infinities exact. */
@@ -41,28 +41,28 @@ static inline int close_within(double got, double want, double bound)
     return fabs(got - want) <= bound;
 }
 
-#define CHECK_NEAR(got, want, bound, ...)                                                  \
-    do {                                                                                   \
-        double g_ = (got), w_ = (want), b_ = (bound);                                      \
-        if (!close_within(g_, w_, b_)) {                                                   \
-            check_failures++;                                                              \
-            printf("    %s:%d: ", __FILE__, __LINE__);                                     \
-            printf(__VA_ARGS__);                                                           \
+#define CHECK_NEAR(got, want, bound, ...) \
+    do { \
+        double g_ = (got), w_ = (want), b_ = (bound); \
+        if (!close_within(g_, w_, b_)) { \
+            check_failures++; \
+            printf("    %s:%d: ", __FILE__, __LINE__); \
+            printf(__VA_ARGS__); \
             printf(": got %.17g, want %.17g, |diff| %.3g > bound %.3g\n", g_, w_, fabs(g_ - w_), b_); \
-        }                                                                                  \
+        } \
     } while (0)
 
 /* Exact, including the sign of zero. */
-#define CHECK_SAME(got, want, ...)                                                       \
-    do {                                                                                 \
-        double g_ = (got), w_ = (want);                                                  \
-        int same_ = isnan(w_) ? isnan(g_) : (g_ == w_ && signbit(g_) == signbit(w_));    \
-        if (!same_) {                                                                    \
-            check_failures++;                                                            \
-            printf("    %s:%d: ", __FILE__, __LINE__);                                   \
-            printf(__VA_ARGS__);                                                         \
-            printf(": got %.17g, want exactly %.17g\n", g_, w_);                         \
-        }                                                                                \
+#define CHECK_SAME(got, want, ...) \
+    do { \
+        double g_ = (got), w_ = (want); \
+        int same_ = isnan(w_) ? isnan(g_) : (g_ == w_ && signbit(g_) == signbit(w_)); \
+        if (!same_) { \
+            check_failures++; \
+            printf("    %s:%d: ", __FILE__, __LINE__); \
+            printf(__VA_ARGS__); \
+            printf(": got %.17g, want exactly %.17g\n", g_, w_); \
+        } \
     } while (0)
 
 static inline void test_skip(const char *reason)
@@ -84,7 +84,10 @@ typedef struct test_case {
     void (*fn)(void);
 } test_case;
 
-#define TEST(name) {#name, name}
+#define TEST(name) \
+    { \
+#name, name \
+    }
 
 static inline int run_tests(const test_case *tests, int count)
 {

@@ -10,8 +10,8 @@
 
 static inline int instr_equal(const instr *a, const instr *b)
 {
-    return a->op == b->op && a->dst == b->dst && a->k == b->k && a->src[0] == b->src[0] &&
-           a->src[1] == b->src[1] && a->src[2] == b->src[2];
+    return a->op == b->op && a->dst == b->dst && a->k == b->k && a->src[0] == b->src[0] && a->src[1] == b->src[1] &&
+           a->src[2] == b->src[2];
 }
 
 static inline int programs_equal(const program *a, const program *b)

@@ -20,7 +20,7 @@
 enum { LEAF_CONST, LEAF_VAR, LEAF_PARAM, OPNODE };
 
 typedef struct ast {
-    int kind, op, powk;   /* powk: integer exponent of u^k, else 0 */
+    int kind, op, powk; /* powk: integer exponent of u^k, else 0 */
     int a[3];
     double value;
     int index;
@@ -30,16 +30,16 @@ typedef struct tree {
     ast n[MAXNODES];
     int count;
     int used_params[MAXP];
-    int order[MAXP];      /* parameter index -> position in order of first appearance */
+    int order[MAXP]; /* parameter index -> position in order of first appearance */
 } tree;
 
-static const int UNARY_OPS[] = {
-    NLSQ_OP_NEG, NLSQ_OP_EXP, NLSQ_OP_EXPM1, NLSQ_OP_LOG, NLSQ_OP_LOG1P, NLSQ_OP_LOG10, NLSQ_OP_LOG2,
-    NLSQ_OP_SQRT, NLSQ_OP_CBRT, NLSQ_OP_ABS, NLSQ_OP_SIGN, NLSQ_OP_FLOOR, NLSQ_OP_CEIL, NLSQ_OP_SIN,
-    NLSQ_OP_COS, NLSQ_OP_TAN, NLSQ_OP_ASIN, NLSQ_OP_ACOS, NLSQ_OP_ATAN, NLSQ_OP_SINH, NLSQ_OP_COSH,
-    NLSQ_OP_TANH, NLSQ_OP_ASINH, NLSQ_OP_ACOSH, NLSQ_OP_ATANH, NLSQ_OP_ERF, NLSQ_OP_ERFC, NLSQ_OP_LGAMMA,
-    NLSQ_OP_TGAMMA};
-static const int BINARY_OPS[] = {NLSQ_OP_ADD, NLSQ_OP_SUB, NLSQ_OP_MUL, NLSQ_OP_DIV, NLSQ_OP_POW,
+static const int UNARY_OPS[] = {NLSQ_OP_NEG,   NLSQ_OP_EXP,   NLSQ_OP_EXPM1,  NLSQ_OP_LOG,   NLSQ_OP_LOG1P,
+                                NLSQ_OP_LOG10, NLSQ_OP_LOG2,  NLSQ_OP_SQRT,   NLSQ_OP_CBRT,  NLSQ_OP_ABS,
+                                NLSQ_OP_SIGN,  NLSQ_OP_FLOOR, NLSQ_OP_CEIL,   NLSQ_OP_SIN,   NLSQ_OP_COS,
+                                NLSQ_OP_TAN,   NLSQ_OP_ASIN,  NLSQ_OP_ACOS,   NLSQ_OP_ATAN,  NLSQ_OP_SINH,
+                                NLSQ_OP_COSH,  NLSQ_OP_TANH,  NLSQ_OP_ASINH,  NLSQ_OP_ACOSH, NLSQ_OP_ATANH,
+                                NLSQ_OP_ERF,   NLSQ_OP_ERFC,  NLSQ_OP_LGAMMA, NLSQ_OP_TGAMMA};
+static const int BINARY_OPS[] = {NLSQ_OP_ADD,   NLSQ_OP_SUB,   NLSQ_OP_MUL, NLSQ_OP_DIV, NLSQ_OP_POW,
                                  NLSQ_OP_HYPOT, NLSQ_OP_ATAN2, NLSQ_OP_MIN, NLSQ_OP_MAX};
 static const int CMP_OPS[] = {NLSQ_OP_LT, NLSQ_OP_LE, NLSQ_OP_GT, NLSQ_OP_GE, NLSQ_OP_EQ, NLSQ_OP_NE};
 
@@ -123,9 +123,18 @@ static void print(const tree *t, int id, char *buf, size_t size, size_t *len)
 {
     const ast *n = &t->n[id];
 #define OUT(...) (*len += (size_t)snprintf(buf + *len, *len < size ? size - *len : 0, __VA_ARGS__))
-    if (n->kind == LEAF_VAR) { OUT("%s", n->index ? "y" : "x"); return; }
-    if (n->kind == LEAF_PARAM) { OUT("p%d", n->index); return; }
-    if (n->kind == LEAF_CONST) { OUT("(%.17g)", n->value); return; }
+    if (n->kind == LEAF_VAR) {
+        OUT("%s", n->index ? "y" : "x");
+        return;
+    }
+    if (n->kind == LEAF_PARAM) {
+        OUT("p%d", n->index);
+        return;
+    }
+    if (n->kind == LEAF_CONST) {
+        OUT("(%.17g)", n->value);
+        return;
+    }
     const op_info *info = op_get(n->op);
     if (n->powk) {
         OUT("(");

@@ -69,7 +69,7 @@ static void test_pow_exponent_partial_is_zero_at_base_zero(void)
 {
     expect1("x^p", 2, 0, 0, 0);
     expect1("x^p", 0.5, 0, 0, 0);
-    expect2("pow(p + x, q)", 0, 1, 0, 0, 1, 0);    /* d/du = 1 * 0^0 = 1 */
+    expect2("pow(p + x, q)", 0, 1, 0, 0, 1, 0); /* d/du = 1 * 0^0 = 1 */
     expect2("pow(p + x, q)", 0, 2, 0, 0, 0, 0);
     expect2("pow(p + x, q)", 0, 0.5, 0, 0, INFINITY, 0);
 }
@@ -78,8 +78,8 @@ static void test_pow_exponent_partial_is_zero_at_base_zero(void)
    partial itself is infinite or NaN. */
 static void test_pow_exponent_partial_with_zero_adjoint(void)
 {
-    expect1("where(x > 0, x^p, 1)", 3, -1, 1, 0);   /* log(-1) = NaN untaken */
-    expect1("where(x > 0, x^p, 1)", -1, 0, 1, 0);   /* 0^-1 = inf untaken    */
+    expect1("where(x > 0, x^p, 1)", 3, -1, 1, 0); /* log(-1) = NaN untaken */
+    expect1("where(x > 0, x^p, 1)", -1, 0, 1, 0); /* 0^-1 = inf untaken    */
     expect1("where(x > 0, x^p, p)", -1, 0, -1, 1);
 }
 
@@ -139,12 +139,12 @@ static void test_where_takes_derivative_of_taken_branch_only(void)
 
 static void test_where_untaken_branch_nan_does_not_poison_value_or_derivative(void)
 {
-    expect1("where(x > 0, p*log(x), p)", 2, 0, 2, 1);      /* log(0) = -inf */
-    expect1("where(x > 0, p*log(x), p)", 2, -1, 2, 1);     /* log(-1) = NaN */
-    expect1("where(x > 0, sqrt(x*p), p)", 2, 0, 2, 1);     /* sqrt' = inf   */
-    expect1("where(x > 0, 1/(x*p), p^2)", 3, 0, 9, 6);     /* 1/0 = inf     */
-    expect1("where(x < 0, exp(1000*p), p)", 1, 1, 1, 1);   /* exp overflows */
-    expect1("where(x > 0, sqrt(p - x), p)", 1, 0, 1, 1);   /* NaN sqrt      */
+    expect1("where(x > 0, p*log(x), p)", 2, 0, 2, 1);    /* log(0) = -inf */
+    expect1("where(x > 0, p*log(x), p)", 2, -1, 2, 1);   /* log(-1) = NaN */
+    expect1("where(x > 0, sqrt(x*p), p)", 2, 0, 2, 1);   /* sqrt' = inf   */
+    expect1("where(x > 0, 1/(x*p), p^2)", 3, 0, 9, 6);   /* 1/0 = inf     */
+    expect1("where(x < 0, exp(1000*p), p)", 1, 1, 1, 1); /* exp overflows */
+    expect1("where(x > 0, sqrt(p - x), p)", 1, 0, 1, 1); /* NaN sqrt      */
     expect1("t = log(x - 1)*p; where(x > 1, t, -p)", 1, 0, -1, -1);
 }
 
@@ -189,7 +189,7 @@ static void test_gamma_functions_use_digamma(void)
         CHECK_SAME(f, 1.0, "tgamma(1)");
         CHECK_NEAR(J, -EULER_GAMMA, 1e-15, "tgamma'(1)");
     }
-    expect1("lgamma(p + x)", 0, 0, INFINITY, NAN);   /* pole */
+    expect1("lgamma(p + x)", 0, 0, INFINITY, NAN); /* pole */
     expect1("lgamma(p + x)", -2, 0, INFINITY, NAN);
 }
 
@@ -213,16 +213,16 @@ static void test_tanh_derivative_keeps_relative_accuracy_in_tails(void)
    (x*0 -> 0, x-x -> 0, x+0 -> x) show in the values. */
 static void test_only_ieee_exact_rewrites(void)
 {
-    expect1("0*p + p", INFINITY, 0, NAN, 1);          /* not folded to p; d(0*p)/dp = 0 */
-    expect1("(p - p) + 1", INFINITY, 0, NAN, 0);      /* not folded to 1    */
-    expect1("p + 0", -0.0, 0, 0.0, 1);                /* -0 + 0 = +0        */
-    expect1("p - 0", -0.0, 0, -0.0, 1);               /* x - 0 = x          */
+    expect1("0*p + p", INFINITY, 0, NAN, 1);     /* not folded to p; d(0*p)/dp = 0 */
+    expect1("(p - p) + 1", INFINITY, 0, NAN, 0); /* not folded to 1    */
+    expect1("p + 0", -0.0, 0, 0.0, 1);           /* -0 + 0 = +0        */
+    expect1("p - 0", -0.0, 0, -0.0, 1);          /* x - 0 = x          */
     expect1("-p", 0.0, 0, -0.0, -1);
     expect1("-(-p)", -0.0, 0, -0.0, 1);
     expect1("p*1", -0.0, 0, -0.0, 1);
     expect1("p/1", NAN, 0, NAN, 1);
-    expect1("p^0 + p", NAN, 0, NAN, 1);               /* pow(NaN, 0) = 1    */
-    expect1("2^3 + 4/8 - 1 + p", 0, 0, 7.5, 1);       /* folded constants   */
+    expect1("p^0 + p", NAN, 0, NAN, 1);         /* pow(NaN, 0) = 1    */
+    expect1("2^3 + 4/8 - 1 + p", 0, 0, 7.5, 1); /* folded constants   */
 }
 
 /* where(cond, p, q): the value and which derivative is 1 show the branch. */
@@ -235,11 +235,11 @@ static void test_comparisons_and_logic_values(void)
     expect2("where(p >= q, p, q)", 2, 2, 0, 2, 1, 0);
     expect2("where(p == q, p, q)", 2, 2, 0, 2, 1, 0);
     expect2("where(p != q, p, q)", 2, 2, 0, 2, 0, 1);
-    expect2("where(p < q, p, q)", NAN, 2, 0, 2, 0, 1);       /* NaN compares false */
+    expect2("where(p < q, p, q)", NAN, 2, 0, 2, 0, 1); /* NaN compares false */
     expect2("where(!(p < q), p, q)", NAN, 2, 0, NAN, 1, 0);
     expect2("where(p > 0 && q > 0, p, q)", 1, -1, 0, -1, 0, 1);
     expect2("where(p > 0 || q > 0, p, q)", 1, -1, 0, 1, 1, 0);
-    expect2("where(x + p < q, p, q)", 1, 2, 0.5, 1, 1, 0);   /* per point */
+    expect2("where(x + p < q, p, q)", 1, 2, 0.5, 1, 1, 0); /* per point */
     expect2("where(x + p < q, p, q)", 1, 2, 1.5, 2, 0, 1);
 }
 

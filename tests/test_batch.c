@@ -154,7 +154,8 @@ static void check_against_single(const nlsq_model *model, const nlsq_batch *b, c
             CHECK_SAME(res->popt[i * n + j], r->popt[j], "%s fit %zu popt[%d]", what, i, j);
             if (res->perr) CHECK_SAME(res->perr[i * n + j], r->perr[j], "%s fit %zu perr[%d]", what, i, j);
             for (int c = 0; res->pcov && c < n; c++)
-                CHECK_SAME(res->pcov[(i * n + j) * n + c], r->pcov[j * n + c], "%s fit %zu pcov[%d][%d]", what, i, j, c);
+                CHECK_SAME(res->pcov[(i * n + j) * n + c], r->pcov[j * n + c], "%s fit %zu pcov[%d][%d]", what, i, j,
+                           c);
         }
         nlsq_result_free(r);
         if (check_failures > before && ++shown >= 3) {
@@ -319,7 +320,8 @@ static void mixed_make(mixed_batch *mx)
             if (i == 8) mx->y[at] = p % 2 ? 1e6 : -1e6; /* "no converge": wild alternation */
             mx->sigma[at] = 1;
         }
-        double q[3] = {3 + i, 0.5, 1}, lo[3] = {-INFINITY, -INFINITY, -INFINITY}, hi[3] = {INFINITY, INFINITY, INFINITY};
+        double q[3] = {3 + i, 0.5, 1}, lo[3] = {-INFINITY, -INFINITY, -INFINITY},
+               hi[3] = {INFINITY, INFINITY, INFINITY};
         if (i == 6) q[1] = -1e4; /* "model inf": exp(+1e4 x) */
         if (i == 3) lo[0] = 100; /* "p0 outside": a = 6 < 100 */
         memcpy(mx->p0 + 3 * i, q, sizeof q);
@@ -491,7 +493,8 @@ static void test_batch_interp_and_jit(void)
             printf("    %s\n", rj->backend_note);
         } else {
             CHECK_MSG(same_results(ri, rj), "interpreter and compiled kernel differ");
-            printf("    300 fits: interpreter %.3g s, compiled %.3g s (%s)\n", ri->seconds, rj->seconds, rj->backend_note);
+            printf("    300 fits: interpreter %.3g s, compiled %.3g s (%s)\n", ri->seconds, rj->seconds,
+                   rj->backend_note);
         }
     }
     nlsq_batch_result_free(ri);
@@ -531,7 +534,8 @@ static void test_batch_edge_shapes(void)
     for (int i = 0; i < M; i++) x[i] = 0.1 * i;
     for (int f = 0; f < NF; f++) {
         for (int i = 0; i < M; i++)
-            y[f * M + i] = 1 + 0.5 * x[i] - 0.1 * x[i] * x[i] + (f + 1) * sin(x[i]) + exp(-x[i]) + 0.01 * rng_range(&g, -1, 1);
+            y[f * M + i] = 1 + 0.5 * x[i] - 0.1 * x[i] * x[i] + (f + 1) * sin(x[i]) + exp(-x[i]) +
+                           0.01 * rng_range(&g, -1, 1);
         for (int j = 0; j < 12; j++) p0[f * 12 + j] = 0.1;
     }
     nlsq_batch pb = nlsq_batch_default();
@@ -655,7 +659,8 @@ static void test_batch_on_gpu(void)
         double lx[LM], ly[LF * LM], lp[3] = {2, 1, 0};
         for (int p = 0; p < LM; p++) lx[p] = 0.05 * p;
         for (int f = 0; f < LF; f++)
-            for (int p = 0; p < LM; p++) ly[f * LM + p] = (2 + 0.1 * f) * exp(-1.3 * lx[p]) + 0.5 + 0.001 * sin(7.0 * p);
+            for (int p = 0; p < LM; p++)
+                ly[f * LM + p] = (2 + 0.1 * f) * exp(-1.3 * lx[p]) + 0.5 + 0.001 * sin(7.0 * p);
         nlsq_batch lb = nlsq_batch_default();
         lb.nfits = LF;
         lb.m = LM;
@@ -678,7 +683,8 @@ static void test_batch_on_gpu(void)
         nlsq_model_free(dm);
     }
     setenv("NLSQ_BATCH_MAPPING", "block", 1);
-    CHECK(nlsq_fit_batch(model, &b, &o, 0, &rg, &err) == NLSQ_ERR_INVALID_ARGUMENT && strstr(err.message, "thread or warp"));
+    CHECK(nlsq_fit_batch(model, &b, &o, 0, &rg, &err) == NLSQ_ERR_INVALID_ARGUMENT &&
+          strstr(err.message, "thread or warp"));
     unsetenv("NLSQ_BATCH_MAPPING");
     /* float32 data and Jacobian: within the single fits' float32 bounds,
        parameters to 1e-5 of max(|p|, perr), standard errors to 1e-4 */
@@ -696,7 +702,8 @@ static void test_batch_on_gpu(void)
             }
         }
         CHECK_MSG(worst <= 1e-5 && worst_e <= 1e-4, "float32: parameters %.3g, errors %.3g", worst, worst_e);
-        printf("    float32 on the GPU: parameters within %.2g of max(|p|, perr), errors within %.2g\n", worst, worst_e);
+        printf("    float32 on the GPU: parameters within %.2g of max(|p|, perr), errors within %.2g\n", worst,
+               worst_e);
     }
     o.gpu_float32 = 0;
     nlsq_batch_result_free(rc);
@@ -729,8 +736,9 @@ static void test_batch_on_gpu(void)
     CHECK_MSG(nlsq_fit_batch(decay, &mx.b, &lm, NLSQ_BATCH_PERR, &rg, &err) == NLSQ_OK, "%s", err.message);
     if (rc && rg) {
         /* lm ends the wild fit by its gradient test (as on the CPU) */
-        int want[MX_NF] = {1, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_INPUT, 1, 1, NLSQ_FIT_NONFINITE,
-                           NLSQ_FIT_BAD_DATA, 1, 1};
+        int want[MX_NF] = {
+            1, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_DATA, NLSQ_FIT_BAD_INPUT, 1, 1, NLSQ_FIT_NONFINITE, NLSQ_FIT_BAD_DATA, 1,
+            1};
         for (int i = 0; i < MX_NF; i++)
             CHECK_MSG(want[i] == 1 ? rg->status[i] > 0 : rg->status[i] == want[i], "GPU fit %d (%s): status %d", i,
                       MX_KIND[i], rg->status[i]);
@@ -847,8 +855,8 @@ static void test_batch_against_scipy(void)
                     double want = popt[i * n + j], got = r->popt[i * n + j];
                     double rel = fabs(got - want) / fmax(fabs(want), perr[i * n + j]);
                     if (rel > worst) worst = rel;
-                    CHECK_MSG(rel <= 1e-8, "%s fit %zu popt[%d]: %.17g, SciPy %.17g (%.3g relative)", method, i, j,
-                              got, want, rel);
+                    CHECK_MSG(rel <= 1e-8, "%s fit %zu popt[%d]: %.17g, SciPy %.17g (%.3g relative)", method, i, j, got,
+                              want, rel);
                     double erel = fabs(r->perr[i * n + j] - perr[i * n + j]) / perr[i * n + j];
                     CHECK_MSG(erel <= 1e-8, "%s fit %zu perr[%d]: %.17g, SciPy %.17g", method, i, j, r->perr[i * n + j],
                               perr[i * n + j]);
@@ -877,8 +885,8 @@ static void expect_refused(const nlsq_model *model, const nlsq_batch *b, const n
     nlsq_batch_result *r = (nlsq_batch_result *)1;
     nlsq_error err;
     nlsq_status st = nlsq_fit_batch(model, b, o, flags, &r, &err);
-    CHECK_MSG(st == want && r == NULL && strstr(err.message, words) != NULL,
-              "want status %d and '%s'; got %d: %s", want, words, st, err.message);
+    CHECK_MSG(st == want && r == NULL && strstr(err.message, words) != NULL, "want status %d and '%s'; got %d: %s",
+              want, words, st, err.message);
 }
 
 static int stop_now(void *u, int it, double c, const double *p, double g, double s)
@@ -943,9 +951,14 @@ static void test_batch_refusals(void)
 int main(void)
 {
     static const test_case tests[] = {
-        TEST(test_batch_matches_single_fits), TEST(test_batch_two_variables), TEST(test_batch_mixed_statuses),
-        TEST(test_batch_interp_and_jit),      TEST(test_batch_edge_shapes),   TEST(test_batch_against_scipy),
-        TEST(test_batch_on_gpu),             TEST(test_batch_refusals),
+        TEST(test_batch_matches_single_fits),
+        TEST(test_batch_two_variables),
+        TEST(test_batch_mixed_statuses),
+        TEST(test_batch_interp_and_jit),
+        TEST(test_batch_edge_shapes),
+        TEST(test_batch_against_scipy),
+        TEST(test_batch_on_gpu),
+        TEST(test_batch_refusals),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -73,7 +73,8 @@ static long allocations_for(const nlsq_model *m, size_t nfits, nlsq_backend back
     unsigned char *fixed = calloc(nfits * 3, 1);
     for (int i = 0; i < M; i++) x[i] = 0.25 * i;
     for (size_t f = 0; f < nfits; f++) {
-        for (int i = 0; i < M; i++) y[f * M + i] = (2 + 0.001 * (double)(f % 97)) * exp(-0.8 * x[i]) + 0.5 + 0.01 * sin(3.0 * i + (double)f);
+        for (int i = 0; i < M; i++)
+            y[f * M + i] = (2 + 0.001 * (double)(f % 97)) * exp(-0.8 * x[i]) + 0.5 + 0.01 * sin(3.0 * i + (double)f);
         p0[3 * f] = 2, p0[3 * f + 1] = 1, p0[3 * f + 2] = 0.5;
         fixed[3 * f + 2] = f % 3 == 0; /* two sets of free parameters */
     }
@@ -97,7 +98,8 @@ static long allocations_for(const nlsq_model *m, size_t nfits, nlsq_backend back
     nlsq_status st = nlsq_fit_batch(m, &b, &o, NLSQ_BATCH_PERR, &r, &err);
     atomic_store(&counting, 0);
     long count = atomic_load(&allocations);
-    CHECK_MSG(st == NLSQ_OK && r && r->converged == nfits, "%zu fits: %s", nfits, st == NLSQ_OK ? "not all converged" : err.message);
+    CHECK_MSG(st == NLSQ_OK && r && r->converged == nfits, "%zu fits: %s", nfits,
+              st == NLSQ_OK ? "not all converged" : err.message);
     nlsq_batch_result_free(r);
     free(y);
     free(p0);

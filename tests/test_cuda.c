@@ -103,7 +103,7 @@ typedef struct compile_job {
     char **sources;
     const char **names;
     int count;
-    int cubins;           /* make test: the first this many as cubins */
+    int cubins; /* make test: the first this many as cubins */
     int next, failures;
     pthread_mutex_t lock;
 } compile_job;
@@ -188,8 +188,11 @@ static void test_reference_and_function_models_compile_without_warnings(void)
     if (!need_nvrtc()) return;
     /* each in float64 and in float32 (nlsq_options.gpu_float32), the
        reference models first */
-    enum { NREF = sizeof REFS / sizeof REFS[0], NFN = sizeof FUNCTION_MODELS / sizeof FUNCTION_MODELS[0],
-           ALL = 2 * (NREF + NFN) };
+    enum {
+        NREF = sizeof REFS / sizeof REFS[0],
+        NFN = sizeof FUNCTION_MODELS / sizeof FUNCTION_MODELS[0],
+        ALL = 2 * (NREF + NFN)
+    };
     char *sources[ALL];
     const char *names[ALL];
     for (int k = 0; k < NREF + NFN; k++)
@@ -220,8 +223,11 @@ static void test_reference_and_function_models_compile_without_warnings(void)
 static void test_batch_kernels_compile_without_warnings(void)
 {
     if (!need_nvrtc()) return;
-    enum { NREF = sizeof REFS / sizeof REFS[0], NFN = sizeof FUNCTION_MODELS / sizeof FUNCTION_MODELS[0],
-           ALL = NREF + NFN };
+    enum {
+        NREF = sizeof REFS / sizeof REFS[0],
+        NFN = sizeof FUNCTION_MODELS / sizeof FUNCTION_MODELS[0],
+        ALL = NREF + NFN
+    };
     char *sources[ALL];
     const char *names[ALL];
     for (int k = 0; k < ALL; k++) {
@@ -372,7 +378,8 @@ static void test_gpu_fits_agree_with_the_cpu_and_repeat_exactly(void)
                 CHECK_MSG(strcmp(gpu->device, "cuda:0") == 0, "%s: ran on %s", REFS[k].name, gpu->device);
                 double worst = 0, worst_cov = 0;
                 for (int j = 0; j < REFS[k].n; j++) {
-                    worst = fmax(worst, param_diff(gpu->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, REFS[k].n)));
+                    worst = fmax(worst,
+                                 param_diff(gpu->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, REFS[k].n)));
                     worst_cov = fmax(worst_cov, rel_diff(gpu->pcov[j * REFS[k].n + j], cpu->pcov[j * REFS[k].n + j]));
                     CHECK_SAME(again->popt[j], gpu->popt[j], "%s: a second GPU run, popt[%d]", REFS[k].name, j);
                 }
@@ -390,8 +397,10 @@ static void test_gpu_fits_agree_with_the_cpu_and_repeat_exactly(void)
                 if (f32) {
                     double worst = 0, worst_cov = 0;
                     for (int j = 0; j < REFS[k].n; j++) {
-                        worst = fmax(worst, param_diff(f32->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, REFS[k].n)));
-                        worst_cov = fmax(worst_cov, rel_diff(f32->pcov[j * REFS[k].n + j], cpu->pcov[j * REFS[k].n + j]));
+                        worst = fmax(
+                            worst, param_diff(f32->popt[j], cpu->popt[j], cpu->perr[j], largest(cpu->popt, REFS[k].n)));
+                        worst_cov = fmax(worst_cov,
+                                         rel_diff(f32->pcov[j * REFS[k].n + j], cpu->pcov[j * REFS[k].n + j]));
                     }
                     printf("    %-18s float32: GPU vs CPU popt %.1e, var %.1e relative, %d passes against %d (%s)\n",
                            REFS[k].name, worst, worst_cov, f32->passes, cpu->passes, f32->device_note);

@@ -12,9 +12,9 @@
 
 typedef struct bad_case {
     const char *text;
-    size_t len;          /* 0: strlen(text) */
-    const char *vars;    /* NULL: default "x" */
-    const char *params;  /* NULL: order of appearance */
+    size_t len;         /* 0: strlen(text) */
+    const char *vars;   /* NULL: default "x" */
+    const char *params; /* NULL: order of appearance */
     nlsq_status code;
     int line, column;    /* 0, 0: not about a position in the text */
     const char *mention; /* a word the message must contain */
@@ -81,7 +81,9 @@ static const bad_case CASES[] = {
     {"-(x > a)", 0, NULL, NULL, NLSQ_ERR_TYPE, 1, 1, "unary"},
     /* bytes and numbers */
     {"a*x\xc2\xb2", 0, NULL, NULL, NLSQ_ERR_BAD_CHAR, 1, 4, "non-ASCII"},
-    {"a\xe2\x88\x92" "b", 0, NULL, NULL, NLSQ_ERR_BAD_CHAR, 1, 2, "0xE2"},
+    {"a\xe2\x88\x92"
+     "b",
+     0, NULL, NULL, NLSQ_ERR_BAD_CHAR, 1, 2, "0xE2"},
     {"a*x\0+b", 6, NULL, NULL, NLSQ_ERR_BAD_CHAR, 1, 4, "NUL"},
     {"a*x\x01", 0, NULL, NULL, NLSQ_ERR_BAD_CHAR, 1, 4, "control"},
     {"a & b", 0, NULL, NULL, NLSQ_ERR_BAD_CHAR, 1, 3, "&&"},
@@ -107,8 +109,8 @@ static void check_case(const bad_case *c, int index)
     CHECK_MSG(st == c->code, "case %d \"%s\": status %d (%s), want %d (%s); message: %s", index, c->text, st,
               nlsq_status_str(st), c->code, nlsq_status_str(c->code), e.message);
     CHECK_MSG(e.code == st, "case %d: error record code %d, status %d", index, e.code, st);
-    CHECK_MSG(e.line == c->line && e.column == c->column, "case %d \"%s\": at %d:%d, want %d:%d (%s)", index,
-              c->text, e.line, e.column, c->line, c->column, e.message);
+    CHECK_MSG(e.line == c->line && e.column == c->column, "case %d \"%s\": at %d:%d, want %d:%d (%s)", index, c->text,
+              e.line, e.column, c->line, c->column, e.message);
     CHECK_MSG(strstr(e.message, c->mention) != NULL, "case %d: message \"%s\" does not mention \"%s\"", index,
               e.message, c->mention);
     if (c->line)
@@ -159,15 +161,16 @@ static void test_deep_nesting_is_an_error_not_a_stack_overflow(void)
 {
     /* each repeated 100000 times, or as often as fits the text limit */
     const char *units[][3] = {
-        {"", "(", "x"},        /* open parentheses        */
-        {"", "-", "x"},        /* unary minus             */
-        {"x", "^x", ""},       /* right-associative chain */
-        {"", "exp(", "x"},     /* nested calls            */
+        {"", "(", "x"},    /* open parentheses        */
+        {"", "-", "x"},    /* unary minus             */
+        {"x", "^x", ""},   /* right-associative chain */
+        {"", "exp(", "x"}, /* nested calls            */
         {"where(", "!", "(x>0), 1, a)"},
     };
     for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
         size_t len, count = 100000;
-        if (count * strlen(units[k][1]) > NLSQ_MODEL_MAX_TEXT - 100) count = (NLSQ_MODEL_MAX_TEXT - 100) / strlen(units[k][1]);
+        if (count * strlen(units[k][1]) > NLSQ_MODEL_MAX_TEXT - 100)
+            count = (NLSQ_MODEL_MAX_TEXT - 100) / strlen(units[k][1]);
         char *s = repeat(units[k][0], units[k][1], count, units[k][2], &len);
         nlsq_error e;
         nlsq_status st = parse_len(s, len, &e);

@@ -54,7 +54,8 @@ static void check_r_equal(const double *R, const long double *ref, int n, double
         double sign = R[(size_t)i * n + i] < 0 ? -1 : 1, scale = fabs((double)ref[(size_t)(n - 1) * n + i]);
         for (int j = i; j < n; j++) scale = fmax(scale, fabs((double)ref[(size_t)j * n + i]));
         for (int j = i; j < n; j++)
-            CHECK_NEAR(sign * R[(size_t)j * n + i], (double)ref[(size_t)j * n + i], tol * scale, "%s R[%d][%d]", what, i, j);
+            CHECK_NEAR(sign * R[(size_t)j * n + i], (double)ref[(size_t)j * n + i], tol * scale, "%s R[%d][%d]", what,
+                       i, j);
     }
 }
 
@@ -256,7 +257,11 @@ static void test_straight_line_matches_closed_form(void)
         long double S = 0, Sx = 0, Sy = 0, Sxx = 0, Sxy = 0;
         for (int i = 0; i < M; i++) {
             long double w = weighted ? 1.0L / ((long double)sg[i] * sg[i]) : 1;
-            S += w; Sx += w * x[i]; Sy += w * y[i]; Sxx += w * x[i] * x[i]; Sxy += w * x[i] * y[i];
+            S += w;
+            Sx += w * x[i];
+            Sy += w * y[i];
+            Sxx += w * x[i] * x[i];
+            Sxy += w * x[i] * y[i];
         }
         long double D = S * Sxx - Sx * Sx, a = (Sxx * Sy - Sx * Sxy) / D, b = (S * Sxy - Sx * Sy) / D;
         long double chi2 = 0;
@@ -388,8 +393,10 @@ static void test_robust_loss_resists_an_outlier(void)
         nlsq_result *r = fit(m, x, y, M, &o, NLSQ_OK);
         if (!r) continue;
         double e = fabs(r->popt[0] - 2.5) + fabs(r->popt[1] - 1.3) + fabs(r->popt[2] - 0.5);
-        if (loss == NLSQ_LOSS_LINEAR) err_linear = e;
-        else CHECK_MSG(e < 0.5 * err_linear, "loss %d: parameter error %g, linear %g", loss, e, err_linear);
+        if (loss == NLSQ_LOSS_LINEAR)
+            err_linear = e;
+        else
+            CHECK_MSG(e < 0.5 * err_linear, "loss %d: parameter error %g, linear %g", loss, e, err_linear);
         CHECK(r->success && r->method == NLSQ_TRF);
         nlsq_result_free(r);
     }
@@ -476,7 +483,9 @@ static void test_callback_sees_iterations_and_can_stop(void)
         o.callback = stop_after_two;
         o.callback_data = &calls;
         nlsq_result *r = fit(m, x, y, M, &o, NLSQ_OK);
-        if (r) CHECK_MSG(r->status == -2 && !r->success && calls == 2, "method %d: status %d calls %d", method, r->status, calls);
+        if (r)
+            CHECK_MSG(r->status == -2 && !r->success && calls == 2, "method %d: status %d calls %d", method, r->status,
+                      calls);
         nlsq_result_free(r);
     }
     nlsq_model_free(m);
@@ -550,19 +559,42 @@ static void test_bad_input_is_a_clear_error(void)
         memcpy(yy, y, sizeof yy);
         dd.y = yy;
         switch (k) {
-        case 0: oo.p0 = p0; oo.lower = lo; oo.upper = hi; break;
-        case 1: oo.lower = hi; oo.upper = lo; break;
-        case 2: oo.method = NLSQ_LM; oo.lower = lo; oo.upper = hi; oo.p0 = NULL; break;
-        case 3: oo.method = NLSQ_LM; dd.m = 2; break;
-        case 4: sg[4] = 0; dd.sigma = sg; dd.sigma_kind = NLSQ_SIGMA_PER_POINT; break;
+        case 0:
+            oo.p0 = p0;
+            oo.lower = lo;
+            oo.upper = hi;
+            break;
+        case 1:
+            oo.lower = hi;
+            oo.upper = lo;
+            break;
+        case 2:
+            oo.method = NLSQ_LM;
+            oo.lower = lo;
+            oo.upper = hi;
+            oo.p0 = NULL;
+            break;
+        case 3:
+            oo.method = NLSQ_LM;
+            dd.m = 2;
+            break;
+        case 4:
+            sg[4] = 0;
+            dd.sigma = sg;
+            dd.sigma_kind = NLSQ_SIGMA_PER_POINT;
+            break;
         case 5:
             for (int i = 0; i < M * M; i++) cov[i] = 1; /* rank one */
-            dd.sigma = cov; dd.sigma_kind = NLSQ_SIGMA_COVARIANCE;
+            dd.sigma = cov;
+            dd.sigma_kind = NLSQ_SIGMA_COVARIANCE;
             break;
         case 6: yy[3] = NAN; break;
         case 7: mm = parse("a*log(x - 5) + b + c", NULL); break;
         case 8: oo.method = (nlsq_method)42; break;
-        case 9: oo.method = NLSQ_LM; oo.loss = NLSQ_LOSS_HUBER; break;
+        case 9:
+            oo.method = NLSQ_LM;
+            oo.loss = NLSQ_LOSS_HUBER;
+            break;
         case 10: oo.fixed = all; break;
         }
         r = (nlsq_result *)1;

@@ -31,17 +31,17 @@ typedef long double (*ref2)(long double, long double);
 enum { UNIFORM, LOG_POS, LOG_SIGNED };
 
 typedef struct unary_case {
-    const char *fmt;    /* model text with %s for the argument */
+    const char *fmt; /* model text with %s for the argument */
     ref1 f;
     double lo, hi;
     int sampling;
-    double hrel, habs;  /* difference step max(hrel*|x|, habs) */
+    double hrel, habs; /* difference step max(hrel*|x|, habs) */
     double vtol, dtol;
     int (*avoid)(double);
 } unary_case;
 
 typedef struct binary_case {
-    const char *fmt;    /* with %s, %s for the two arguments */
+    const char *fmt; /* with %s, %s for the two arguments */
     ref2 f;
     double lo[2], hi[2];
     int sampling[2];
@@ -50,25 +50,80 @@ typedef struct binary_case {
     int (*avoid)(double, double);
 } binary_case;
 
-static long double l_neg(long double a) { return -a; }
-static long double l_sign(long double a) { return a > 0 ? 1 : a < 0 ? -1 : a; }
-static long double l_cube(long double a) { return a * a * a; }
-static long double l_pow7(long double a) { return powl(a, 7); }
-static long double l_inv2(long double a) { return 1 / (a * a); }
-static long double l_pow25(long double a) { return powl(a, 2.5L); }
-static long double l_add(long double a, long double b) { return a + b; }
-static long double l_sub(long double a, long double b) { return a - b; }
-static long double l_mul(long double a, long double b) { return a * b; }
-static long double l_div(long double a, long double b) { return a / b; }
-static long double l_min(long double a, long double b) { return a < b ? a : b; }
-static long double l_max(long double a, long double b) { return a > b ? a : b; }
+static long double l_neg(long double a)
+{
+    return -a;
+}
+static long double l_sign(long double a)
+{
+    return a > 0 ? 1 : a < 0 ? -1 : a;
+}
+static long double l_cube(long double a)
+{
+    return a * a * a;
+}
+static long double l_pow7(long double a)
+{
+    return powl(a, 7);
+}
+static long double l_inv2(long double a)
+{
+    return 1 / (a * a);
+}
+static long double l_pow25(long double a)
+{
+    return powl(a, 2.5L);
+}
+static long double l_add(long double a, long double b)
+{
+    return a + b;
+}
+static long double l_sub(long double a, long double b)
+{
+    return a - b;
+}
+static long double l_mul(long double a, long double b)
+{
+    return a * b;
+}
+static long double l_div(long double a, long double b)
+{
+    return a / b;
+}
+static long double l_min(long double a, long double b)
+{
+    return a < b ? a : b;
+}
+static long double l_max(long double a, long double b)
+{
+    return a > b ? a : b;
+}
 
-static int near_integer(double x) { return fabs(x - nearbyint(x)) < 0.05; }
-static int near_tan_pole(double x) { return fabs(cos(x)) < 0.05; }
-static int near_pole_or_root(double x) { return x < 0.3 && near_integer(x); }
-static int small_divisor(double a, double b) { (void)a; return fabs(b) < 1e-2; }
-static int near_origin(double a, double b) { return hypot(a, b) < 1e-2; }
-static int near_tie(double a, double b) { return fabs(a - b) < 1e-2 * (1 + fabs(a)); }
+static int near_integer(double x)
+{
+    return fabs(x - nearbyint(x)) < 0.05;
+}
+static int near_tan_pole(double x)
+{
+    return fabs(cos(x)) < 0.05;
+}
+static int near_pole_or_root(double x)
+{
+    return x < 0.3 && near_integer(x);
+}
+static int small_divisor(double a, double b)
+{
+    (void)a;
+    return fabs(b) < 1e-2;
+}
+static int near_origin(double a, double b)
+{
+    return hypot(a, b) < 1e-2;
+}
+static int near_tie(double a, double b)
+{
+    return fabs(a - b) < 1e-2 * (1 + fabs(a));
+}
 
 static const unary_case UNARY[] = {
     {"-%s", l_neg, -100, 100, UNIFORM, 0, 1e-3, 0, 0, NULL},
@@ -150,7 +205,10 @@ static fd richardson(long double (*g)(const void *, long double), const void *ct
     return out;
 }
 
-static long double call1(const void *ctx, long double x) { return ((ref1)ctx)(x); }
+static long double call1(const void *ctx, long double x)
+{
+    return ((ref1)ctx)(x);
+}
 
 typedef struct bctx {
     ref2 f;
@@ -170,8 +228,7 @@ static nlsq_model *parse_or_report(const char *text, const char *vars)
     o.vars = vars;
     nlsq_model *m = NULL;
     nlsq_error e;
-    if (nlsq_model_parse(text, &o, &m, &e) != NLSQ_OK)
-        CHECK_MSG(0, "cannot parse \"%s\": %s", text, e.message);
+    if (nlsq_model_parse(text, &o, &m, &e) != NLSQ_OK) CHECK_MSG(0, "cannot parse \"%s\": %s", text, e.message);
     return m;
 }
 
@@ -243,14 +300,17 @@ static void check_binary(const binary_case *c, const char *mode)
         CHECK(nlsq_model_eval(um, p, dummy, 1, &uf, uJ, NULL) == NLSQ_OK);
         long double F = c->f(a, b);
         CHECK_NEAR(f[i], (double)F, c->vtol * fabsl(F), "%s [%s] value at (%.17g, %.17g)", point_text, mode, a, b);
-        CHECK_NEAR(uf, (double)F, c->vtol * fabsl(F), "%s [%s] uniform value at (%.17g, %.17g)", uniform_text, mode, a, b);
+        CHECK_NEAR(uf, (double)F, c->vtol * fabsl(F), "%s [%s] uniform value at (%.17g, %.17g)", uniform_text, mode, a,
+                   b);
         for (int k = 0; k < 2; k++) {
             bctx ctx = {c->f, k == 0 ? b : a, k};
             double at = k == 0 ? a : b;
             fd D = richardson(call2, &ctx, at, fmax(c->hrel * fabs(at), c->habs));
             double db = c->dtol * fabsl(D.value) + D.error;
-            CHECK_NEAR(J[2 * i + k], (double)D.value, db, "%s [%s] d/darg%d at (%.17g, %.17g)", point_text, mode, k + 1, a, b);
-            CHECK_NEAR(uJ[k], (double)D.value, db, "%s [%s] uniform d/darg%d at (%.17g, %.17g)", uniform_text, mode, k + 1, a, b);
+            CHECK_NEAR(J[2 * i + k], (double)D.value, db, "%s [%s] d/darg%d at (%.17g, %.17g)", point_text, mode, k + 1,
+                       a, b);
+            CHECK_NEAR(uJ[k], (double)D.value, db, "%s [%s] uniform d/darg%d at (%.17g, %.17g)", uniform_text, mode,
+                       k + 1, a, b);
         }
         bad += check_failures > before;
     }

@@ -112,7 +112,8 @@ static int compare_pass(const nlsq_model *m, jit_entry *e, const int *cols, int 
     int bad = 0;
     size_t nc = (size_t)ncols + 1;
     double *Ra = calloc(nc * nc, sizeof *Ra), *Rb = calloc(nc * nc, sizeof *Rb);
-    double *ra = pc->residuals ? malloc(pc->m * sizeof *ra) : NULL, *rb = pc->residuals ? malloc(pc->m * sizeof *rb) : NULL;
+    double *ra = pc->residuals ? malloc(pc->m * sizeof *ra) : NULL,
+           *rb = pc->residuals ? malloc(pc->m * sizeof *rb) : NULL;
     if (pass_init(&a, p, vmath_select(), cols, ncols, pc->loss, 1.5, NULL) != 0 ||
         pass_init(&b, p, vmath_select(), cols, ncols, pc->loss, 1.5, NULL) != 0 || pass_use_jit(&b, e) != 0) {
         printf("    out of memory\n");
@@ -226,12 +227,12 @@ static void test_reference_models_agree_with_the_interpreter(void)
         double q[10];
         for (int j = 0; j < rm->n; j++) q[j] = rm->p[j] * 1.1 + 0.01; /* away from the optimum */
         pass_case cases[] = {
-            {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_LINEAR, 0, 0},        /* the fused chunk     */
-            {d.x, d.y, NULL, d.m, 0.25, NLSQ_LOSS_LINEAR, 0, 0},       /* scalar sigma        */
-            {d.x, d.y, d.sigma, d.m, 1.0, NLSQ_LOSS_LINEAR, 0, 0},     /* per-point sigma     */
-            {d.x, d.y, d.sigma, d.m, 1.0, NLSQ_LOSS_SOFT_L1, 0, 1},    /* robust, NaN omitted */
-            {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_CAUCHY, 1, 1},        /* residuals kept      */
-            {d.x, d.y, NULL, 1000, 1.0, NLSQ_LOSS_LINEAR, 0, 0},       /* one chunk, short    */
+            {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_LINEAR, 0, 0},     /* the fused chunk     */
+            {d.x, d.y, NULL, d.m, 0.25, NLSQ_LOSS_LINEAR, 0, 0},    /* scalar sigma        */
+            {d.x, d.y, d.sigma, d.m, 1.0, NLSQ_LOSS_LINEAR, 0, 0},  /* per-point sigma     */
+            {d.x, d.y, d.sigma, d.m, 1.0, NLSQ_LOSS_SOFT_L1, 0, 1}, /* robust, NaN omitted */
+            {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_CAUCHY, 1, 1},     /* residuals kept      */
+            {d.x, d.y, NULL, 1000, 1.0, NLSQ_LOSS_LINEAR, 0, 0},    /* one chunk, short    */
         };
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
             char what[120];
@@ -284,8 +285,10 @@ static void test_every_function_agrees_with_the_interpreter(void)
             pass_case lin = {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_LINEAR, 0, 0};
             pass_case kept = {d.x, d.y, NULL, d.m, 1.0, NLSQ_LOSS_HUBER, 1, 0};
             CHECK_MSG(compare_pass(m, e, cols, nc, p, &lin, FUNCTION_MODELS[k]) == 0, "%s: pass", FUNCTION_MODELS[k]);
-            CHECK_MSG(compare_pass(m, e, cols, nc, p, &kept, FUNCTION_MODELS[k]) == 0, "%s: pass, residuals", FUNCTION_MODELS[k]);
-            CHECK_MSG(compare_block(m, kern, cols, nc, p, d.x, d.m, FUNCTION_MODELS[k]) == 0, "%s: values", FUNCTION_MODELS[k]);
+            CHECK_MSG(compare_pass(m, e, cols, nc, p, &kept, FUNCTION_MODELS[k]) == 0, "%s: pass, residuals",
+                      FUNCTION_MODELS[k]);
+            CHECK_MSG(compare_block(m, kern, cols, nc, p, d.x, d.m, FUNCTION_MODELS[k]) == 0, "%s: values",
+                      FUNCTION_MODELS[k]);
             free_data(&d);
         }
         nlsq_model_free(m);
@@ -421,7 +424,8 @@ static void test_fits_agree_with_the_interpreter(void)
             if (ri && rj) {
                 CHECK_MSG(same_result(ri, rj), "%s variant %d: the fits differ", rm->name, variant);
                 CHECK_MSG(strcmp(rj->backend, "jit") == 0 && rj->jit_passes == rj->passes,
-                          "%s: backend %s, %d of %d passes compiled", rm->name, rj->backend, rj->jit_passes, rj->passes);
+                          "%s: backend %s, %d of %d passes compiled", rm->name, rj->backend, rj->jit_passes,
+                          rj->passes);
                 CHECK(strcmp(ri->backend, "interp") == 0 && ri->jit_passes == 0 && ri->backend_note[0] == 0);
                 CHECK(ri->success && rj->success);
                 fits++;
@@ -480,7 +484,8 @@ static void test_background_compile_switches_without_changing_the_fit(void)
     if (ri && ra) {
         CHECK(same_result(ri, ra));
         printf("    auto, compiling in the background: the last %d of %d passes ran compiled (%s); the fit is the "
-               "interpreter's, bit for bit\n", ra->jit_passes, ra->passes, ra->backend_note);
+               "interpreter's, bit for bit\n",
+               ra->jit_passes, ra->passes, ra->backend_note);
     }
     nlsq_result_free(ra);
     /* the auto fit must have started the compile on a thread of its own
@@ -618,8 +623,10 @@ static void test_concurrent_builds_of_one_kernel_both_succeed(void)
 static void fit_without_compiler(const char *cc, const char *path, const char *expect)
 {
     char *old_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
-    if (cc) setenv("NLSQ_CC", cc, 1);
-    else unsetenv("NLSQ_CC");
+    if (cc)
+        setenv("NLSQ_CC", cc, 1);
+    else
+        unsetenv("NLSQ_CC");
     if (path) setenv("PATH", path, 1);
     nlsq_model *m = parse_vars("a*exp(-b*x) + c + 0.987", "x"); /* not in the cache */
     double p[3] = {2, 1, 0.5}, p0[3] = {1, 1, 1};
@@ -637,8 +644,10 @@ static void fit_without_compiler(const char *cc, const char *path, const char *e
         free_data(&d);
     }
     nlsq_model_free(m);
-    if (user_cc) setenv("NLSQ_CC", user_cc, 1);
-    else unsetenv("NLSQ_CC");
+    if (user_cc)
+        setenv("NLSQ_CC", user_cc, 1);
+    else
+        unsetenv("NLSQ_CC");
     if (old_path) setenv("PATH", old_path, 1);
     free(old_path);
 }

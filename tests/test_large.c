@@ -36,7 +36,10 @@ static long peak_rss_kb(void)
     return kb;
 }
 
-static double truth(double x) { return 2.5 * exp(-1.3 * x) + 0.5; }
+static double truth(double x)
+{
+    return 2.5 * exp(-1.3 * x) + 0.5;
+}
 
 /* Rows of x then y (Fortran order), written a window at a time; the noise
    is deterministic, so the fit is the same on every machine. */
@@ -100,8 +103,9 @@ static void test_hundred_million_points_in_constant_memory(void)
     double t2 = now();
     long kb = peak_rss_kb();
     if (r) {
-        printf("    %zu points: file written in %.1f s, fitted in %.1f s (%d passes, %d compiled, %s), peak RSS %.1f MB\n",
-               points, t1 - t0, t2 - t1, r->passes, r->jit_passes, r->backend, kb / 1024.0);
+        printf(
+            "    %zu points: file written in %.1f s, fitted in %.1f s (%d passes, %d compiled, %s), peak RSS %.1f MB\n",
+            points, t1 - t0, t2 - t1, r->passes, r->jit_passes, r->backend, kb / 1024.0);
         CHECK(r->success && r->m == points);
         /* the noise is uniform on +-0.025: the parameters are known to ~1e-5 */
         CHECK_NEAR(r->popt[0], 2.5, 1e-3, "a");

@@ -28,7 +28,7 @@ typedef struct nist_case {
     const char *name;
     const char *model;
     const char *vars;
-    int log_y;            /* Nelson: the model is for log(y) */
+    int log_y; /* Nelson: the model is for log(y) */
 } nist_case;
 
 static const nist_case CASES[] = {
@@ -43,8 +43,10 @@ static const nist_case CASES[] = {
     {"Lanczos1", "b1*exp(-b2*x) + b3*exp(-b4*x) + b5*exp(-b6*x)", "x", 0},
     {"Misra1c", "b1*(1-(1+2*b2*x)^(-.5))", "x", 0},
     {"Misra1d", "b1*b2*x*((1+b2*x)^(-1))", "x", 0},
-    {"ENSO", "b1 + b2*cos(2*pi*x/12) + b3*sin(2*pi*x/12) + b5*cos(2*pi*x/b4) + b6*sin(2*pi*x/b4)"
-             " + b8*cos(2*pi*x/b7) + b9*sin(2*pi*x/b7)", "x", 0},
+    {"ENSO",
+     "b1 + b2*cos(2*pi*x/12) + b3*sin(2*pi*x/12) + b5*cos(2*pi*x/b4) + b6*sin(2*pi*x/b4)"
+     " + b8*cos(2*pi*x/b7) + b9*sin(2*pi*x/b7)",
+     "x", 0},
     {"MGH09", "b1*(x^2+x*b2)/(x^2+x*b3+b4)", "x", 0},
     {"Thurber", "(b1+b2*x+b3*x^2+b4*x^3)/(1+b5*x+b6*x^2+b7*x^3)", "x", 0},
     {"BoxBOD", "b1*(1-exp(-b2*x))", "x", 0},
@@ -58,7 +60,7 @@ static const nist_case CASES[] = {
 typedef struct nist_data {
     int p;
     double start[2][MAXP], cert[MAXP], cert_sd[MAXP];
-    double *x, *y;  /* x: nvars rows of m */
+    double *x, *y; /* x: nvars rows of m */
     size_t m;
 } nist_data;
 
@@ -140,7 +142,8 @@ static void run_case(const nist_case *c, double *worst_p, double *worst_sd)
     nlsq_model_options mo = nlsq_model_options_default();
     mo.vars = c->vars;
     char params[64] = "";
-    for (int j = 1; j <= d.p; j++) snprintf(params + strlen(params), sizeof params - strlen(params), "%sb%d", j > 1 ? "," : "", j);
+    for (int j = 1; j <= d.p; j++)
+        snprintf(params + strlen(params), sizeof params - strlen(params), "%sb%d", j > 1 ? "," : "", j);
     mo.params = params;
     nlsq_model *m = NULL;
     nlsq_error e;
@@ -165,7 +168,8 @@ static void run_case(const nist_case *c, double *worst_p, double *worst_sd)
         }
         int check_sd = strcmp(c->name, "Lanczos1") != 0;
         printf("    %-9s start %d  %-3s status %d nfev %4d  LRE params %5.2f  sd %5.2f%s\n", c->name, s + 1,
-               r->method == NLSQ_LM ? "lm" : "trf", r->status, r->nfev, min_p, min_sd, check_sd ? "" : " (not checked)");
+               r->method == NLSQ_LM ? "lm" : "trf", r->status, r->nfev, min_p, min_sd,
+               check_sd ? "" : " (not checked)");
         CHECK_MSG(min_p >= 6, "%s start %d: parameter LRE %.2f < 6 (status %d: %s)", c->name, s + 1, min_p, r->status,
                   r->message);
         if (check_sd) CHECK_MSG(min_sd >= 4, "%s start %d: standard deviation LRE %.2f < 4", c->name, s + 1, min_sd);

@@ -185,10 +185,15 @@ static void test_two_variable_gaussian_surface(void)
         double x = xy[i], y = xy[2 + i];
         double dx = x - p[1], dy = y - p[3];
         double g = exp(-(dx * dx / (2 * p[2] * p[2]) + dy * dy / (2 * p[4] * p[4])));
-        double want[6] = {g, p[0] * g * dx / (p[2] * p[2]), p[0] * g * dx * dx / (p[2] * p[2] * p[2]),
-                          p[0] * g * dy / (p[4] * p[4]), p[0] * g * dy * dy / (p[4] * p[4] * p[4]), 1};
+        double want[6] = {g,
+                          p[0] * g * dx / (p[2] * p[2]),
+                          p[0] * g * dx * dx / (p[2] * p[2] * p[2]),
+                          p[0] * g * dy / (p[4] * p[4]),
+                          p[0] * g * dy * dy / (p[4] * p[4] * p[4]),
+                          1};
         CHECK_NEAR(f[i], p[0] * g + p[5], 1e-15, "surface value %d", i);
-        for (int j = 0; j < 6; j++) CHECK_NEAR(J[i * 6 + j], want[j], 4e-16 * (1 + fabs(want[j])), "dF/dp%d at %d", j, i);
+        for (int j = 0; j < 6; j++)
+            CHECK_NEAR(J[i * 6 + j], want[j], 4e-16 * (1 + fabs(want[j])), "dF/dp%d at %d", j, i);
     }
     nlsq_model_free(m);
 }
@@ -403,7 +408,8 @@ static void test_numbers_do_not_depend_on_the_locale(void)
     if (!setlocale(LC_NUMERIC, "de_DE.UTF-8")) {
         char dir[256], cmd[700];
         snprintf(dir, sizeof dir, "%s/nlsq_test_locales", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        snprintf(cmd, sizeof cmd, "mkdir -p %s && localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir, dir);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir,
+                 dir);
         if (system(cmd) == 0) setenv("LOCPATH", dir, 1);
         if (!setlocale(LC_NUMERIC, "de_DE.UTF-8")) {
             test_skip("no de_DE.UTF-8 locale and localedef could not build one");

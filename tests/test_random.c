@@ -34,9 +34,7 @@ static nlsq_expr build(const tree *t, int id, nlsq_builder *b)
     char name[8];
     switch (n->kind) {
     case LEAF_VAR: return nlsq_builder_var(b, n->index ? "y" : "x");
-    case LEAF_PARAM:
-        snprintf(name, sizeof name, "p%d", n->index);
-        return nlsq_builder_param(b, name);
+    case LEAF_PARAM: snprintf(name, sizeof name, "p%d", n->index); return nlsq_builder_param(b, name);
     case LEAF_CONST: /* the text "(-2.5)" is -(2.5): make the same nodes */
         if (signbit(n->value)) return nlsq_builder_op1(b, NLSQ_OP_NEG, nlsq_builder_const(b, -n->value));
         return nlsq_builder_const(b, n->value);
@@ -58,7 +56,10 @@ static nlsq_expr build(const tree *t, int id, nlsq_builder *b)
 
 /* ---- the long double reference ------------------------------------------ */
 
-static long double lsign(long double a) { return a > 0 ? 1 : a < 0 ? -1 : a; }
+static long double lsign(long double a)
+{
+    return a > 0 ? 1 : a < 0 ? -1 : a;
+}
 
 /*
  * Where an intermediate value is infinite or NaN, or an op is at a point
@@ -69,14 +70,20 @@ static long double lsign(long double a) { return a > 0 ? 1 : a < 0 ? -1 : a; }
 static int singular_at(int op, long double a, long double b)
 {
     switch (op) {
-    case NLSQ_OP_SQRT: case NLSQ_OP_CBRT: case NLSQ_OP_LOG: case NLSQ_OP_LOG10: case NLSQ_OP_LOG2:
-        return a == 0;
+    case NLSQ_OP_SQRT:
+    case NLSQ_OP_CBRT:
+    case NLSQ_OP_LOG:
+    case NLSQ_OP_LOG10:
+    case NLSQ_OP_LOG2: return a == 0;
     case NLSQ_OP_LOG1P: return a == -1;
-    case NLSQ_OP_ASIN: case NLSQ_OP_ACOS: case NLSQ_OP_ATANH: return fabsl(a) == 1;
+    case NLSQ_OP_ASIN:
+    case NLSQ_OP_ACOS:
+    case NLSQ_OP_ATANH: return fabsl(a) == 1;
     case NLSQ_OP_ACOSH: return a == 1;
     case NLSQ_OP_DIV: return b == 0;
     case NLSQ_OP_POW: return a == 0;
-    case NLSQ_OP_HYPOT: case NLSQ_OP_ATAN2: return a == 0 && b == 0;
+    case NLSQ_OP_HYPOT:
+    case NLSQ_OP_ATAN2: return a == 0 && b == 0;
     }
     return 0;
 }
@@ -217,8 +224,10 @@ static void check_points(const tree *t, int root, const nlsq_model *m, rng *r, s
             if (fabs(d - (double)D) > 1e-6 * (fabs((double)D) + scale)) return;
             st->compared_derivs++;
         }
-        if (ok) compared++;
-        else st->skipped++;
+        if (ok)
+            compared++;
+        else
+            st->skipped++;
     }
     if (compared) st->checked_models++;
 }
@@ -315,8 +324,8 @@ static void test_random_models_builder_parser_and_derivatives(void)
     }
     printf("    %d models: %d identical builder/parser programs, %d refused by both; derivatives checked in %d "
            "models (%d derivatives at %d of %d points; %d points skipped as non-smooth or ill-conditioned)\n",
-           st.models, st.parse_equal, st.rejected_both, st.checked_models, st.compared_derivs,
-           st.points - st.skipped, st.points, st.skipped);
+           st.models, st.parse_equal, st.rejected_both, st.checked_models, st.compared_derivs, st.points - st.skipped,
+           st.points, st.skipped);
     CHECK(st.models == NMODELS);
     CHECK_MSG(st.parse_equal >= NMODELS * 9 / 10, "only %d models compared", st.parse_equal);
     CHECK_MSG(st.checked_models >= NMODELS / 2, "derivatives checked in only %d models", st.checked_models);

@@ -58,7 +58,9 @@ static int read_fixture(FILE *f, fixture *fx)
         } else if (!strcmp(key, "sigma_kind")) {
             if (fscanf(f, "%15s", fx->sigma_kind) != 1) return 0;
         } else if (!strcmp(key, "sigma")) {
-            size_t count = !strcmp(fx->sigma_kind, "scalar") ? 1 : !strcmp(fx->sigma_kind, "1d") ? fx->m : fx->m * fx->m;
+            size_t count = !strcmp(fx->sigma_kind, "scalar") ? 1
+                         : !strcmp(fx->sigma_kind, "1d")     ? fx->m
+                                                             : fx->m * fx->m;
             fx->sigma = malloc(count * sizeof *fx->sigma);
             if (!read_doubles(f, fx->sigma, count)) return 0;
         } else if (!strcmp(key, "p0") || !strcmp(key, "lower") || !strcmp(key, "upper") || !strcmp(key, "popt")) {

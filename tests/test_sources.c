@@ -92,8 +92,10 @@ static void write_raw(const char *name, const double *const *cols, int ncols, in
         for (int inner = 0; inner < (planar ? M : ncols); inner++) {
             double v = planar ? cols[outer][inner] : cols[inner][outer];
             float fv = (float)v;
-            if (f32) fwrite(&fv, 4, 1, f);
-            else fwrite(&v, 8, 1, f);
+            if (f32)
+                fwrite(&fv, 4, 1, f);
+            else
+                fwrite(&v, 8, 1, f);
         }
     fclose(f);
 }
@@ -205,8 +207,8 @@ static void test_every_source_gives_the_fit_of_the_arrays(void)
     static const struct {
         const char *name;
         int fortran, f32, big;
-    } npys[] = {{"c8.npy", 0, 0, 0}, {"f8.npy", 1, 0, 0}, {"c4.npy", 0, 1, 0}, {"f4.npy", 1, 1, 0},
-                {"c8be.npy", 0, 0, 1}, {"f4be.npy", 1, 1, 1}};
+    } npys[] = {{"c8.npy", 0, 0, 0}, {"f8.npy", 1, 0, 0},   {"c4.npy", 0, 1, 0},
+                {"f4.npy", 1, 1, 0}, {"c8be.npy", 0, 0, 1}, {"f4be.npy", 1, 1, 1}};
     for (size_t k = 0; k < sizeof npys / sizeof npys[0]; k++) {
         write_npy(npys[k].name, cols, 3, npys[k].fortran, npys[k].f32, npys[k].big);
         s = open_npy(npys[k].name);
@@ -363,7 +365,8 @@ static void expect_npy_error(const char *name, const char *words)
     path_of(path, sizeof path, name);
     nlsq_status st = nlsq_source_open_npy(path, &s, &e);
     CHECK_MSG(st != NLSQ_OK && !s, "%s opened", name);
-    if (st != NLSQ_OK) CHECK_MSG(strstr(e.message, words) != NULL, "%s: message '%s' lacks '%s'", name, e.message, words);
+    if (st != NLSQ_OK)
+        CHECK_MSG(strstr(e.message, words) != NULL, "%s: message '%s' lacks '%s'", name, e.message, words);
     nlsq_source_free(s);
 }
 
@@ -562,7 +565,8 @@ static void run_child_until_killed(nlsq_model *m, nlsq_source *s, const nlsq_col
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "%s: the child was not killed (status %d)", how, status);
+    CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "%s: the child was not killed (status %d)", how,
+              status);
 }
 
 static void test_killed_fits_resume_to_the_uninterrupted_answer(void)
@@ -586,8 +590,11 @@ static void test_killed_fits_resume_to_the_uninterrupted_answer(void)
     const struct {
         const char *how;
         int iteration, write, mid_pass;
-    } kills[] = {{"at iteration 1", 1, 0, 0}, {"at iteration 4", 4, 0, 0}, {"in the middle of pass 4", 0, 0, 1},
-                 {"during checkpoint write 1", 0, 1, 0}, {"during checkpoint write 3", 0, 3, 0},
+    } kills[] = {{"at iteration 1", 1, 0, 0},
+                 {"at iteration 4", 4, 0, 0},
+                 {"in the middle of pass 4", 0, 0, 1},
+                 {"during checkpoint write 1", 0, 1, 0},
+                 {"during checkpoint write 3", 0, 3, 0},
                  {"during the last checkpoint write", 0, ref->nfev + 1, 0}};
     for (size_t k = 0; k < sizeof kills / sizeof kills[0]; k++) {
         unlink(ck);

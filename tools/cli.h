@@ -26,13 +26,13 @@ int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* What an option takes, and so how its value is checked and stored. */
 typedef enum arg_kind {
-    ARG_FLAG,      /* no value: stores `set` (an int)                     */
-    ARG_TEXT,      /* any text: stores the const char *                   */
-    ARG_COUNT,     /* a whole number from 1 to `max`: stores an int       */
-    ARG_NONNEG,    /* a finite number >= 0: stores a double               */
-    ARG_POSITIVE,  /* a finite number > 0: stores a double                */
-    ARG_CHOICE,    /* one of `choices`: stores its value (an int)         */
-    ARG_CUSTOM     /* `parse` checks and stores it                        */
+    ARG_FLAG,     /* no value: stores `set` (an int)                     */
+    ARG_TEXT,     /* any text: stores the const char *                   */
+    ARG_COUNT,    /* a whole number from 1 to `max`: stores an int       */
+    ARG_NONNEG,   /* a finite number >= 0: stores a double               */
+    ARG_POSITIVE, /* a finite number > 0: stores a double                */
+    ARG_CHOICE,   /* one of `choices`: stores its value (an int)         */
+    ARG_CUSTOM    /* `parse` checks and stores it                        */
 } arg_kind;
 
 typedef struct choice {
@@ -48,10 +48,10 @@ typedef int (*option_parser)(const struct option *o, const char *value, void *ar
    command's argument struct, its help (lines split by '\n'), and what the
    kind needs. */
 typedef struct option {
-    const char *name;         /* "--model"                                  */
-    const char *arg;          /* "EXPR" for help; NULL for a flag           */
+    const char *name; /* "--model"                                  */
+    const char *arg;  /* "EXPR" for help; NULL for a flag           */
     arg_kind kind;
-    size_t at;                /* offsetof(struct ..., field)                */
+    size_t at; /* offsetof(struct ..., field)                */
     const char *help;
     int set;                  /* ARG_FLAG: the value stored                 */
     long max;                 /* ARG_COUNT: the largest count               */
@@ -65,16 +65,16 @@ typedef struct option {
    commands are defined once (common.c) and named in each command's list. */
 typedef struct option_group {
     const char *title;
-    const option *options;    /* ended by {NULL}                            */
+    const option *options; /* ended by {NULL}                            */
 } option_group;
 
 typedef struct command {
     const char *name;
-    int (*run)(int argc, char **argv);  /* argv[0] is the command's name    */
-    const char *summary;                /* one line                          */
-    const char *synopsis;               /* what follows "nlsq NAME"          */
-    const char *description;            /* paragraphs, lines split by '\n'   */
-    const option_group *const *groups;  /* NULL-ended; NULL: no options      */
+    int (*run)(int argc, char **argv); /* argv[0] is the command's name    */
+    const char *summary;               /* one line                          */
+    const char *synopsis;              /* what follows "nlsq NAME"          */
+    const char *description;           /* paragraphs, lines split by '\n'   */
+    const option_group *const *groups; /* NULL-ended; NULL: no options      */
 } command;
 
 /* nlsq.c: every command, ended by {NULL}. */
@@ -87,8 +87,7 @@ const command *command_find(const char *name);
  * after printing the help for --help or -h; else the exit status after
  * printing why.
  */
-int options_parse(const command *cmd, int argc, char **argv, void *args, const char **pos, int max_pos,
-                  int *npos);
+int options_parse(const command *cmd, int argc, char **argv, void *args, const char **pos, int max_pos, int *npos);
 
 /* ---- help.c: help and the man page, from the tables ---------------------- */
 
@@ -101,19 +100,19 @@ void help_man(FILE *out);
 enum { MAX_DATA_FILES = 16, MAX_VARS = 16 };
 
 typedef struct cli {
-    const char *data;                    /* the first data file            */
+    const char *data;                     /* the first data file            */
     const char *more[MAX_DATA_FILES - 1]; /* further files (fit only)      */
     int nmore;
     const char *model, *vars, *params;
     const char *xcols, *ycol, *sigcol;
     const char *p0, *bounds, *fix;
     const char *predict, *plot, *raw, *column_cache, *checkpoint;
-    const char *id, *out;                /* batch                          */
-    int format_jsonl;                    /* batch: -1 unset, 0 csv, 1 jsonl */
+    const char *id, *out; /* batch                          */
+    int format_jsonl;     /* batch: -1 unset, 0 csv, 1 jsonl */
     int json, quiet, verbose, full_correlation, jacobian, logx, logy;
-    int progress;                        /* -1 never, 0 on a terminal, 1 always */
+    int progress; /* -1 never, 0 on a terminal, 1 always */
     int in_memory, delim;
-    const char *text;                    /* demo: the data as text         */
+    const char *text; /* demo: the data as text         */
     size_t text_len;
     nlsq_options opt;
 } cli;
@@ -124,8 +123,8 @@ void cli_init(cli *c);
 int cli_take_data(cli *c, const char **pos, int npos, int many);
 
 /* common.c: the option groups that several commands share. */
-extern const option_group group_model, group_names, group_x, group_y, group_p0, group_bounds, group_solver,
-    group_exec, group_quiet, group_plot;
+extern const option_group group_model, group_names, group_x, group_y, group_p0, group_bounds, group_solver, group_exec,
+    group_quiet, group_plot;
 
 /* ---- load.c: the data and the model ---------------------------------------- */
 
@@ -178,7 +177,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
-extern const option_group *const fit_groups[], *const batch_groups[], *const eval_groups[],
-    *const diff_groups[], *const demo_groups[], *const help_groups[];
+extern const option_group *const fit_groups[],
+    *const batch_groups[], *const eval_groups[], *const diff_groups[], *const demo_groups[], *const help_groups[];
 
 #endif

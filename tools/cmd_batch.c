@@ -27,7 +27,8 @@ static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {NULL, 0}};
 
 static const option batch_options[] = {
     {"--id", "COL", ARG_TEXT, offsetof(cli, id),
-     .help = "long layout: the column whose value names each row's fit\n(default: the wide layout, a curve per column after x)"},
+     .help =
+         "long layout: the column whose value names each row's fit\n(default: the wide layout, a curve per column after x)"},
     {"--out", "FILE", ARG_TEXT, offsetof(cli, out), .help = "the result rows go to FILE, atomically (default: stdout)"},
     {"--format", "csv|jsonl", ARG_CHOICE, offsetof(cli, format_jsonl),
      .help = "CSV (default) or JSON lines (default for an --out\nending in .jsonl or .json)", .choices = formats},
@@ -35,16 +36,16 @@ static const option batch_options[] = {
 };
 static const option_group group_batch = {"the curves and the results", batch_options};
 
-const option_group *const batch_groups[] = {&group_model,  &group_names, &group_x,    &group_y,     &group_p0,
-                                            &group_bounds, &group_solver, &group_exec, &group_batch, &group_quiet,
-                                            NULL};
+const option_group *const batch_groups[] = {&group_model, &group_names,  &group_x,      &group_y,
+                                            &group_p0,    &group_bounds, &group_solver, &group_exec,
+                                            &group_batch, &group_quiet,  NULL};
 
 typedef struct batch_data {
     nlsq_batch b;
-    double *y, *x, *sigma;   /* owned, in the batch's layout                */
+    double *y, *x, *sigma; /* owned, in the batch's layout                */
     size_t *offsets;
-    double *ids;             /* long layout: each fit's id                  */
-    int *curve_cols;         /* wide layout: each fit's column              */
+    double *ids;     /* long layout: each fit's id                  */
+    int *curve_cols; /* wide layout: each fit's column              */
 } batch_data;
 
 static void batch_data_free(batch_data *d)
@@ -227,8 +228,10 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D
         double redchi = r->m[i] > (size_t)free_params ? r->chi2[i] / (double)(r->m[i] - (size_t)free_params) : NAN;
         if (jsonl) {
             fputs("{\"id\": ", f);
-            if (d->ids) json_number(f, d->ids[i]);
-            else json_string(f, id);
+            if (d->ids)
+                json_number(f, d->ids[i]);
+            else
+                json_string(f, id);
             fputs(", \"popt\": {", f);
             for (int j = 0; j < n; j++) {
                 fprintf(f, "%s", j ? ", " : "");
@@ -243,7 +246,8 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D
                 fputs(": ", f);
                 json_number(f, r->perr[i * n + j]);
             }
-            fprintf(f, "}, \"status\": %d, \"success\": %s, \"message\": ", r->status[i], r->status[i] > 0 ? "true" : "false");
+            fprintf(f, "}, \"status\": %d, \"success\": %s, \"message\": ", r->status[i],
+                    r->status[i] > 0 ? "true" : "false");
             json_string(f, nlsq_fit_status_str(r->status[i]));
             fputs(", \"chi2\": ", f);
             json_number(f, r->chi2[i]);
@@ -269,8 +273,10 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
         no_cov += r->status[i] > 0 && !r->pcov_valid[i];
     }
     fprintf(stderr, "nlsq batch: %zu fits of %s", r->nfits, c->model);
-    if (lo == hi) fprintf(stderr, " (%zu points each)\n", lo);
-    else fprintf(stderr, " (%zu to %zu points)\n", r->nfits ? lo : 0, hi);
+    if (lo == hi)
+        fprintf(stderr, " (%zu points each)\n", lo);
+    else
+        fprintf(stderr, " (%zu to %zu points)\n", r->nfits ? lo : 0, hi);
     fprintf(stderr, "  %.3g s, %.3g fits/s, %d thread%s, %s on %s\n", r->seconds,
             r->seconds > 0 ? (double)r->nfits / r->seconds : 0.0, r->threads, r->threads == 1 ? "" : "s", r->backend,
             r->device);

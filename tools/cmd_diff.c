@@ -40,9 +40,12 @@ int cmd_diff(int argc, char **argv)
     printf("\n\n");
     for (int j = -1; j < nlsq_model_num_params(m) && !rc; j++) {
         char *text = formatted(m, j);
-        if (!text) rc = die("out of memory");
-        else if (j < 0) printf("f = %s\n", text);
-        else printf("df/d%s = %s\n", nlsq_model_param_name(m, j), text);
+        if (!text)
+            rc = die("out of memory");
+        else if (j < 0)
+            printf("f = %s\n", text);
+        else
+            printf("df/d%s = %s\n", nlsq_model_param_name(m, j), text);
         free(text);
     }
     nlsq_model_free(m);

@@ -6,8 +6,8 @@
 #include "cli.h"
 
 static const option eval_options[] = {
-    {"--jacobian", NULL, ARG_FLAG, offsetof(cli, jacobian), .help = "also the derivative columns d/dp of every parameter",
-     .set = 1},
+    {"--jacobian", NULL, ARG_FLAG, offsetof(cli, jacobian),
+     .help = "also the derivative columns d/dp of every parameter", .set = 1},
     {NULL},
 };
 static const option_group group_eval = {"output", eval_options};

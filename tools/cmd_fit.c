@@ -23,10 +23,12 @@ static const option output_options[] = {
     {"--correlation", "full", ARG_CHOICE, AT(full_correlation), .help = "list every correlation (default: |c| > 0.1)",
      .choices = correlation_words},
     {"--verbose", NULL, ARG_FLAG, AT(verbose),
-     .help = "one line per iteration on stderr: cost, reduction,\nstep norm, optimality; and the memory the fit will use",
+     .help =
+         "one line per iteration on stderr: cost, reduction,\nstep norm, optimality; and the memory the fit will use",
      .set = 1},
     {"--progress", NULL, ARG_FLAG, AT(progress),
-     .help = "a progress bar on stderr (default: when stderr is a\nterminal and the fit takes over a second)", .set = 1},
+     .help = "a progress bar on stderr (default: when stderr is a\nterminal and the fit takes over a second)",
+     .set = 1},
     {"--no-progress", NULL, ARG_FLAG, AT(progress), .help = "no progress bar", .set = -1},
     {"--checkpoint", "FILE", ARG_TEXT, AT(checkpoint), .help = "save the fit's state after every pass (atomically)"},
     {"--resume", "FILE", ARG_CUSTOM, 0,
@@ -38,19 +40,20 @@ static const option_group group_output = {"output", output_options};
 
 static const option large_options[] = {
     {"--raw", "DTYPE:NCOLS[:ORDER[:OFFSET]]", ARG_TEXT, AT(raw),
-     .help = "DATA is raw binary: f8 or f4 (add '>' for big-endian,\ne.g. >f8), NCOLS columns, ORDER rows (x0 y0 x1 y1 ...,\n"
-     "default) or columns (planar), OFFSET bytes skipped at\nthe start"},
+     .help =
+         "DATA is raw binary: f8 or f4 (add '>' for big-endian,\ne.g. >f8), NCOLS columns, ORDER rows (x0 y0 x1 y1 ...,\n"
+         "default) or columns (planar), OFFSET bytes skipped at\nthe start"},
     {"--column-cache", "FILE", ARG_TEXT, AT(column_cache),
-     .help = "where the text file's column cache goes ('auto': the\ncache directory, the default); the cache for any size"},
+     .help =
+         "where the text file's column cache goes ('auto': the\ncache directory, the default); the cache for any size"},
     {"--in-memory", NULL, ARG_FLAG, AT(in_memory), .help = "read a text file into memory whatever its size", .set = 1},
     {NULL},
 };
 static const option_group group_large = {"data of any size", large_options};
 
-const option_group *const fit_groups[] = {&group_model,  &group_names,  &group_x,     &group_y,
-                                          &group_p0,     &group_bounds, &group_solver, &group_exec,
-                                          &group_output, &group_quiet,  &group_plot,   &group_large,
-                                          NULL};
+const option_group *const fit_groups[] = {&group_model,  &group_names,  &group_x,    &group_y,      &group_p0,
+                                          &group_bounds, &group_solver, &group_exec, &group_output, &group_quiet,
+                                          &group_plot,   &group_large,  NULL};
 
 int cmd_fit(int argc, char **argv)
 {

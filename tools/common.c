@@ -29,7 +29,8 @@ static const option x_options[] = {
     {"--x", "COL[,COL...]", ARG_TEXT, AT(xcols),
      .help = "x column(s) by header name or 1-based number\n(default: the first columns, one per variable)"},
     {"--delimiter", "D", ARG_CHOICE, AT(delim),
-     .help = "force the separator: ',', ';', tab or space (default:\nfound on the first data line); .npy files are read too",
+     .help =
+         "force the separator: ',', ';', tab or space (default:\nfound on the first data line); .npy files are read too",
      .choices = delimiters, .choices_text = "',', ';', tab or space"},
     {NULL},
 };
@@ -74,14 +75,14 @@ static const option solver_options[] = {
      .set = 1},
     {"--nan-policy", "P", ARG_CHOICE, AT(opt.nan_policy),
      .help = "raise (default: NaN/Inf in the data is an error) or omit\n(rows with NaN/Inf are left out; empty, NA and "
-     "nan\nfields read as NaN)",
+             "nan\nfields read as NaN)",
      .choices = nan_policies},
     {NULL},
 };
 const option_group group_solver = {"the solver", solver_options};
 
-static const choice backends[] = {{"auto", NLSQ_BACKEND_AUTO}, {"interp", NLSQ_BACKEND_INTERP},
-                                  {"jit", NLSQ_BACKEND_JIT},   {NULL, 0}};
+static const choice backends[] = {
+    {"auto", NLSQ_BACKEND_AUTO}, {"interp", NLSQ_BACKEND_INTERP}, {"jit", NLSQ_BACKEND_JIT}, {NULL, 0}};
 
 static const option exec_options[] = {
     {"--threads", "N", ARG_COUNT, AT(opt.threads),
@@ -89,12 +90,13 @@ static const option exec_options[] = {
      .max = 1024},
     {"--device", "D", ARG_TEXT, AT(opt.device),
      .help = "auto (default: $NLSQ_DEVICE, else a CUDA GPU for large\ndata when there is one), cpu, cuda, cuda:N,\n"
-     "cuda:all (every GPU, a share of the points each)"},
+             "cuda:all (every GPU, a share of the points each)"},
     {"--gpu-float32", NULL, ARG_FLAG, AT(opt.gpu_float32),
      "on a GPU, data and Jacobian in float32 (half the GPU\nmemory); residuals and sums stay float64", .set = 1},
     {"--backend", "B", ARG_CHOICE, AT(opt.backend),
-     .help = "auto (default: $NLSQ_BACKEND, else a compiled kernel when\none is cached or the data are large), interp, or "
-     "jit\n(compile now); results are the same on each",
+     .help =
+         "auto (default: $NLSQ_BACKEND, else a compiled kernel when\none is cached or the data are large), interp, or "
+         "jit\n(compile now); results are the same on each",
      .choices = backends},
     {NULL},
 };

@@ -37,8 +37,10 @@ static int write_predictions(const cli *c, const dataset *d, const nlsq_result *
            *f = malloc(WIN * sizeof *f);
     outfile o;
     int rc = 0, failed = 0;
-    if (!x || !y || !f) rc = die("out of memory for --predict");
-    else if (outfile_open(&o, c->predict) != 0) rc = die("--predict %s: %s", c->predict, strerror(errno));
+    if (!x || !y || !f)
+        rc = die("out of memory for --predict");
+    else if (outfile_open(&o, c->predict) != 0)
+        rc = die("--predict %s: %s", c->predict, strerror(errno));
     if (rc) goto done;
     for (int v = 0; v < k; v++) fprintf(o.f, "%s,", nlsq_source_column_name(d->src, d->xc[v]));
     fprintf(o.f, "%s,fit,residual\n", nlsq_source_column_name(d->src, d->yc));
@@ -57,7 +59,8 @@ static int write_predictions(const cli *c, const dataset *d, const nlsq_result *
             fprintf(o.f, "%.17g,%.17g,%.17g\n", y[i], f[i], y[i] - f[i]);
         }
     }
-    if (failed) outfile_abort(&o);
+    if (failed)
+        outfile_abort(&o);
     else if (ferror(o.f)) {
         outfile_abort(&o);
         rc = die("--predict %s: write error", c->predict);
@@ -78,7 +81,8 @@ static int read_sampled(nlsq_source *src, int col, size_t step, size_t n, double
     nlsq_error err;
     nlsq_status st = NLSQ_OK;
     if (step == 1) st = nlsq_source_read(src, col, 0, n, out, &err);
-    for (size_t i = 0; step > 1 && i < n && st == NLSQ_OK; i++) st = nlsq_source_read(src, col, i * step, 1, &out[i], &err);
+    for (size_t i = 0; step > 1 && i < n && st == NLSQ_OK; i++)
+        st = nlsq_source_read(src, col, i * step, 1, &out[i], &err);
     return st == NLSQ_OK ? 0 : die("--plot: %s", err.message);
 }
 
@@ -155,9 +159,22 @@ static int write_plot(const cli *c, const dataset *d, const nlsq_result *r)
     }
     int np = d->n;
     char lines[16][96];
-    plot_data pd = {c->model, d->k == 1 ? nlsq_source_column_name(d->src, d->xc[0]) : "point index",
-                    nlsq_source_column_name(d->src, d->yc), d->k == 1 ? s.x : idx, s.y, s.sigma, s.fit, s.res, s.n,
-                    gx, gf, ngrid, c->logx, c->logy, {0}, 0};
+    plot_data pd = {c->model,
+                    d->k == 1 ? nlsq_source_column_name(d->src, d->xc[0]) : "point index",
+                    nlsq_source_column_name(d->src, d->yc),
+                    d->k == 1 ? s.x : idx,
+                    s.y,
+                    s.sigma,
+                    s.fit,
+                    s.res,
+                    s.n,
+                    gx,
+                    gf,
+                    ngrid,
+                    c->logx,
+                    c->logy,
+                    {0},
+                    0};
     for (int j = 0; j < np && pd.nlegend < 14; j++) {
         snprintf(lines[pd.nlegend], sizeof lines[0], "%s = %.6g \xc2\xb1 %.3g", nlsq_model_param_name(d->m, j),
                  r->popt[j], r->perr[j]);

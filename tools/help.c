@@ -50,9 +50,8 @@ static void help_commands(FILE *out)
     fprintf(out, "  nlsq --version\n");
 }
 
-static const char EXIT_STATUS[] =
-    "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
-    "2 bad usage or input, 3 error in the model text.\n";
+static const char EXIT_STATUS[] = "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
+                                  "2 bad usage or input, 3 error in the model text.\n";
 
 void help_command(FILE *out, const command *cmd)
 {
@@ -86,9 +85,12 @@ static void roff(FILE *out, const char *s)
     for (; *s; s++) {
         char ch = *s == '\n' ? ' ' : *s;
         if (line_start && (ch == '.' || ch == '\'')) fputs("\\&", out);
-        if (ch == '\\') fputs("\\e", out);
-        else if (ch == '-') fputs("\\-", out);
-        else fputc(ch, out);
+        if (ch == '\\')
+            fputs("\\e", out);
+        else if (ch == '-')
+            fputs("\\-", out);
+        else
+            fputc(ch, out);
         line_start = 0;
     }
 }
@@ -103,10 +105,14 @@ static void roff_paragraphs(FILE *out, const char *text)
             s++;
             continue;
         }
-        if (*s == '\\') fputs("\\e", out);
-        else if (*s == '-') fputs("\\-", out);
-        else if ((*s == '.' || *s == '\'') && (s == text || s[-1] == '\n')) fprintf(out, "\\&%c", *s);
-        else fputc(*s, out);
+        if (*s == '\\')
+            fputs("\\e", out);
+        else if (*s == '-')
+            fputs("\\-", out);
+        else if ((*s == '.' || *s == '\'') && (s == text || s[-1] == '\n'))
+            fprintf(out, "\\&%c", *s);
+        else
+            fputc(*s, out);
     }
     fputc('\n', out);
 }
@@ -120,8 +126,7 @@ static void man_synopsis(FILE *out, const command *c)
     }
 }
 
-static void man_options(FILE *out, const command *cmd, const option_group **seen, int *nseen,
-                        const command **seen_in)
+static void man_options(FILE *out, const command *cmd, const option_group **seen, int *nseen, const command **seen_in)
 {
     fprintf(out, ".SS \"nlsq %s\"\n", cmd->name);
     if (!cmd->groups || !cmd->groups[0]) {
@@ -207,8 +212,7 @@ void help_man(FILE *out)
           "kernels\n",
           out);
     fputs(".SH SYNOPSIS\n", out);
-    for (const command *c = commands; c->name; c++)
-        man_synopsis(out, c);
+    for (const command *c = commands; c->name; c++) man_synopsis(out, c);
     fputs(".br\n.B nlsq \\-\\-version\n", out);
     fputs(".SH DESCRIPTION\n"
           "\\fBnlsq\\fR fits a model, written as math (\\fIa*exp(\\-b*x) + c\\fR), to the columns of a data file "
@@ -229,8 +233,7 @@ void help_man(FILE *out)
     const option_group *seen[64];
     const command *seen_in[64];
     int nseen = 0;
-    for (const command *c = commands; c->name; c++)
-        man_options(out, c, seen, &nseen, seen_in);
+    for (const command *c = commands; c->name; c++) man_options(out, c, seen, &nseen, seen_in);
     fputs(".SH EXIT STATUS\n.TP\n.B 0\nthe fit converged (batch: every fit did); the other commands: success.\n"
           ".TP\n.B 1\nthe fit ran but did not converge (batch: some fit did not); its outputs are still "
           "written.\n.TP\n.B 2\nbad usage or input: one message on standard error.\n"

@@ -38,15 +38,20 @@ static int parse_raw(const char *spec, nlsq_raw_layout *l)
     char *order = strtok_r(NULL, ":", &save), *offset = strtok_r(NULL, ":", &save);
     if (!dtype || !ncols) return -1;
     if (*dtype == '>' || *dtype == '<') l->big_endian = *dtype++ == '>';
-    if (strcmp(dtype, "f8") == 0 || strcmp(dtype, "float64") == 0) l->dtype = NLSQ_FLOAT64;
-    else if (strcmp(dtype, "f4") == 0 || strcmp(dtype, "float32") == 0) l->dtype = NLSQ_FLOAT32;
-    else return -1;
+    if (strcmp(dtype, "f8") == 0 || strcmp(dtype, "float64") == 0)
+        l->dtype = NLSQ_FLOAT64;
+    else if (strcmp(dtype, "f4") == 0 || strcmp(dtype, "float32") == 0)
+        l->dtype = NLSQ_FLOAT32;
+    else
+        return -1;
     char *end;
     long n = strtol(ncols, &end, 10);
     if (*end || n < 1 || n > 256) return -1;
     l->ncols = (int)n;
-    if (order && strcmp(order, "columns") == 0) l->column_major = 1;
-    else if (order && strcmp(order, "rows") != 0) return -1;
+    if (order && strcmp(order, "columns") == 0)
+        l->column_major = 1;
+    else if (order && strcmp(order, "rows") != 0)
+        return -1;
     if (offset) {
         unsigned long long off = strtoull(offset, &end, 10);
         if (*end || *offset == '-') return -1;

@@ -13,62 +13,55 @@
 
 #include "cli.h"
 
-static const char FIT_TEXT[] =
-    "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
-    "whitespace separated; '#' comments; optional header row; '-' = stdin;\n"
-    "or a NumPy .npy file). Prints the parameters with standard errors,\n"
-    "the statistics and the verdict; --json for programs.\n"
-    "\n"
-    "Data of any size: .npy files are memory-mapped, text files over 64 MB are\n"
-    "converted once into a column cache, and neither is held in memory. Several\n"
-    "data files (x.npy y.npy sigma.npy) are joined: their columns side by side,\n"
-    "numbered on from one file to the next.\n"
-    "\n"
-    "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
-    "2 bad usage or input, 3 error in the model text.";
+static const char FIT_TEXT[] = "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
+                               "whitespace separated; '#' comments; optional header row; '-' = stdin;\n"
+                               "or a NumPy .npy file). Prints the parameters with standard errors,\n"
+                               "the statistics and the verdict; --json for programs.\n"
+                               "\n"
+                               "Data of any size: .npy files are memory-mapped, text files over 64 MB are\n"
+                               "converted once into a column cache, and neither is held in memory. Several\n"
+                               "data files (x.npy y.npy sigma.npy) are joined: their columns side by side,\n"
+                               "numbered on from one file to the next.\n"
+                               "\n"
+                               "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
+                               "2 bad usage or input, 3 error in the model text.";
 
-static const char BATCH_TEXT[] =
-    "One fit per curve: every column after x (the wide layout), or the rows\n"
-    "grouped by --id COL (the long layout); a result row per fit as CSV or\n"
-    "JSON lines and a summary on stderr. Each fit gives the digits nlsq fit\n"
-    "gives for its curve. Takes fit's options except the single-fit ones\n"
-    "(--json, --predict, --plot, --checkpoint, --raw).\n"
-    "\n"
-    "Exit status: 0 every fit converged, 1 some did not (the rows say which),\n"
-    "2 bad usage or input, 3 error in the model text.";
+static const char BATCH_TEXT[] = "One fit per curve: every column after x (the wide layout), or the rows\n"
+                                 "grouped by --id COL (the long layout); a result row per fit as CSV or\n"
+                                 "JSON lines and a summary on stderr. Each fit gives the digits nlsq fit\n"
+                                 "gives for its curve. Takes fit's options except the single-fit ones\n"
+                                 "(--json, --predict, --plot, --checkpoint, --raw).\n"
+                                 "\n"
+                                 "Exit status: 0 every fit converged, 1 some did not (the rows say which),\n"
+                                 "2 bad usage or input, 3 error in the model text.";
 
-static const char EVAL_TEXT[] =
-    "The model (and with --jacobian its derivative columns) at the data's\n"
-    "points, as CSV on stdout; parameters not in --p0 are 1.";
+static const char EVAL_TEXT[] = "The model (and with --jacobian its derivative columns) at the data's\n"
+                                "points, as CSV on stdout; parameters not in --p0 are 1.";
 
-static const char DIFF_TEXT[] =
-    "The parameters, variables and every partial derivative df/dp, as the\n"
-    "model language: what the automatic differentiation computed, with\n"
-    "shared subexpressions named t1, t2, ...";
+static const char DIFF_TEXT[] = "The parameters, variables and every partial derivative df/dp, as the\n"
+                                "model language: what the automatic differentiation computed, with\n"
+                                "shared subexpressions named t1, t2, ...";
 
-static const char DEMO_TEXT[] =
-    "A real fit of the bundled example data (examples/data/decay.csv, built\n"
-    "into the command), with report and plot (default plot file:\n"
-    "nlsq-demo.svg in the current directory).";
+static const char DEMO_TEXT[] = "A real fit of the bundled example data (examples/data/decay.csv, built\n"
+                                "into the command), with report and plot (default plot file:\n"
+                                "nlsq-demo.svg in the current directory).";
 
-static const char DEVICES_TEXT[] =
-    "The compute devices nlsq can use: the CPU's cores and vector math, the C\n"
-    "compiler for compiled kernels, the CUDA GPUs and NVRTC.";
+static const char DEVICES_TEXT[] = "The compute devices nlsq can use: the CPU's cores and vector math, the C\n"
+                                   "compiler for compiled kernels, the CUDA GPUs and NVRTC.";
 
-static const char CACHE_TEXT[] =
-    "The caches of compiled kernels and of text tables' columns: where, how\n"
-    "many, how large; clear removes them (nothing else in the directory).";
+static const char CACHE_TEXT[] = "The caches of compiled kernels and of text tables' columns: where, how\n"
+                                 "many, how large; clear removes them (nothing else in the directory).";
 
-static const char HELP_TEXT[] =
-    "This help, or a command's (as nlsq COMMAND --help). --man prints the\n"
-    "manual page nlsq(1) as roff.";
+static const char HELP_TEXT[] = "This help, or a command's (as nlsq COMMAND --help). --man prints the\n"
+                                "manual page nlsq(1) as roff.";
 
 typedef struct help_args {
     int man;
 } help_args;
 
 static const option help_options[] = {
-    {"--man", NULL, ARG_FLAG, offsetof(help_args, man), .help = "the manual page nlsq(1) as roff, for man(1)", .set = 1},
+    {"--man", NULL, ARG_FLAG, offsetof(help_args, man), .help = "the manual page nlsq(1) as roff, for man(1)",
+     .set = 1},
     {NULL},
 };
 static const option_group group_help = {"the manual", help_options};
@@ -82,8 +75,8 @@ const command commands[] = {
      "DATA --model EXPR [--p0 a=1,...] [--jacobian] [options]", EVAL_TEXT, eval_groups},
     {"diff", cmd_diff, "the model's partial derivatives as model text", "EXPR [--vars x,y] [--params a,b,...]",
      DIFF_TEXT, diff_groups},
-    {"demo", cmd_demo, "a real fit of the bundled example data, with report and plot", "[--plot FILE.svg]",
-     DEMO_TEXT, demo_groups},
+    {"demo", cmd_demo, "a real fit of the bundled example data, with report and plot", "[--plot FILE.svg]", DEMO_TEXT,
+     demo_groups},
     {"devices", cmd_devices, "the compute devices nlsq can use", "", DEVICES_TEXT, NULL},
     {"cache", cmd_cache, "the kernel and column caches; clear removes them", "[clear]", CACHE_TEXT, NULL},
     {"help", cmd_help, "this help, or a command's", "[COMMAND] [--man]", HELP_TEXT, help_groups},

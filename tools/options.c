@@ -25,7 +25,10 @@ int die(const char *fmt, ...)
     return 2;
 }
 
-static void *field(void *args, const option *o) { return (char *)args + o->at; }
+static void *field(void *args, const option *o)
+{
+    return (char *)args + o->at;
+}
 
 /* "a, b or c" from the choices' words. */
 static void list_choices(const option *o, char *buf, size_t size)
@@ -59,7 +62,8 @@ static int parse_number(const option *o, const char *v, double *out)
     char *end;
     double d = strtod(v, &end);
     int ok = end != v && !*end && isfinite(d) && (o->kind == ARG_POSITIVE ? d > 0 : d >= 0);
-    if (!ok) return die("%s needs a %s, got '%s'", o->name, o->kind == ARG_POSITIVE ? "positive number" : "number >= 0", v);
+    if (!ok)
+        return die("%s needs a %s, got '%s'", o->name, o->kind == ARG_POSITIVE ? "positive number" : "number >= 0", v);
     *out = d;
     return 0;
 }
@@ -79,21 +83,13 @@ static int parse_choice(const option *o, const char *v, int *out)
 static int store(const option *o, const char *v, void *args)
 {
     switch (o->kind) {
-    case ARG_FLAG:
-        *(int *)field(args, o) = o->set;
-        return 0;
-    case ARG_TEXT:
-        *(const char **)field(args, o) = v;
-        return 0;
-    case ARG_COUNT:
-        return parse_count(o, v, field(args, o));
+    case ARG_FLAG: *(int *)field(args, o) = o->set; return 0;
+    case ARG_TEXT: *(const char **)field(args, o) = v; return 0;
+    case ARG_COUNT: return parse_count(o, v, field(args, o));
     case ARG_NONNEG:
-    case ARG_POSITIVE:
-        return parse_number(o, v, field(args, o));
-    case ARG_CHOICE:
-        return parse_choice(o, v, field(args, o));
-    case ARG_CUSTOM:
-        return o->parse(o, v, args);
+    case ARG_POSITIVE: return parse_number(o, v, field(args, o));
+    case ARG_CHOICE: return parse_choice(o, v, field(args, o));
+    case ARG_CUSTOM: return o->parse(o, v, args);
     }
     return die("%s: an option of no known kind", o->name);
 }
@@ -116,8 +112,7 @@ static int unknown_option(const command *cmd, const char *name)
     return die("unknown option '%s' for nlsq %s (see nlsq help %s)", name, cmd->name, cmd->name);
 }
 
-int options_parse(const command *cmd, int argc, char **argv, void *args, const char **pos, int max_pos,
-                  int *npos)
+int options_parse(const command *cmd, int argc, char **argv, void *args, const char **pos, int max_pos, int *npos)
 {
     *npos = 0;
     for (int i = 1; i < argc; i++) {

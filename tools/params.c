@@ -19,8 +19,7 @@ static int param_index(const nlsq_model *m, const char *name)
 }
 
 /* One "name=value" (or "name=lo:hi" with v2); 0, or the exit status. */
-static int parse_item(char *item, const char *what, const nlsq_model *m, double *v1, double *v2,
-                      unsigned char *seen)
+static int parse_item(char *item, const char *what, const nlsq_model *m, double *v1, double *v2, unsigned char *seen)
 {
     char *eq = strchr(item, '=');
     if (!eq) return die("%s: '%s' is not name=value", what, item);

@@ -17,10 +17,10 @@
 
 typedef struct report_info {
     const char *model_text, *data_name;
-    size_t points_total;          /* rows read, before nan_policy omit      */
-    double fit_seconds;           /* the fit alone, not reading the file    */
-    const unsigned char *fixed;   /* n flags or NULL                        */
-    int full_correlation;         /* all pairs, not only |c| > 0.1          */
+    size_t points_total;        /* rows read, before nan_policy omit      */
+    double fit_seconds;         /* the fit alone, not reading the file    */
+    const unsigned char *fixed; /* n flags or NULL                        */
+    int full_correlation;       /* all pairs, not only |c| > 0.1          */
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
@@ -35,8 +35,8 @@ typedef struct plot_data {
     const char *title, *xlabel, *ylabel;
     const double *x, *y, *sigma, *fit, *resid; /* m points; sigma may be NULL */
     size_t m;
-    const double *grid_x, *grid_f;             /* the curve; ngrid 0: the fit */
-    size_t ngrid;                              /* is shown at the points     */
+    const double *grid_x, *grid_f; /* the curve; ngrid 0: the fit */
+    size_t ngrid;                  /* is shown at the points     */
     int logx, logy;
     const char *legend[16];
     int nlegend;

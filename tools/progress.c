@@ -27,9 +27,10 @@ static int bar_progress(void *user, const nlsq_progress *p)
     char bar[WIDTH + 1];
     for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '#' : '-';
     bar[WIDTH] = '\0';
-    fprintf(stderr, "\r[%s] %3.0f%% of pass %d, iteration %d, cost %.6g, %.1f s", bar, 100 * p->pass_fraction,
-            p->pass, p->iteration, p->cost, p->elapsed);
-    if (p->pass_fraction < 1 && isfinite(p->pass_remaining)) fprintf(stderr, ", pass ends in %.1f s", p->pass_remaining);
+    fprintf(stderr, "\r[%s] %3.0f%% of pass %d, iteration %d, cost %.6g, %.1f s", bar, 100 * p->pass_fraction, p->pass,
+            p->iteration, p->cost, p->elapsed);
+    if (p->pass_fraction < 1 && isfinite(p->pass_remaining))
+        fprintf(stderr, ", pass ends in %.1f s", p->pass_remaining);
     fprintf(stderr, "\033[K");
     fflush(stderr);
     w->shown = 1;

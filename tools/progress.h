@@ -5,8 +5,8 @@
 #include "cli.h"
 
 typedef struct watcher {
-    int mode;            /* c->progress: -1 never, 0 on a terminal, 1 always */
-    int shown;           /* a bar is on the screen                         */
+    int mode;  /* c->progress: -1 never, 0 on a terminal, 1 always */
+    int shown; /* a bar is on the screen                         */
     int started;
     double last_cost;
 } watcher;

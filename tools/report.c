@@ -27,8 +27,8 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, "data     %s: %zu points used", info->data_name, r->m);
     if (info->points_total > r->m) fprintf(out, ", %zu omitted (NaN or Inf)", info->points_total - r->m);
     if (strcmp(r->backend, "cuda") == 0)
-        fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %s (%s)\n", method_name(r->method), r->nfev,
-                r->njev, info->fit_seconds, r->device, r->device_note);
+        fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %s (%s)\n", method_name(r->method),
+                r->nfev, r->njev, info->fit_seconds, r->device, r->device_note);
     else
         fprintf(out, "\nmethod   %s, %d evaluations, %d Jacobians, %.3g s on %d thread%s, %s\n", method_name(r->method),
                 r->nfev, r->njev, info->fit_seconds, r->threads, r->threads == 1 ? "" : "s",
@@ -41,7 +41,8 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
         fprintf(out, "  %-12s %22.15g %16.8g %9.3g%%%s\n", nlsq_model_param_name(m, j), r->popt[j], r->perr[j], rel,
                 mark);
     }
-    fprintf(out, "\n  chi-square %.10g, reduced chi-square %.10g, dof %d, R^2 %.8f\n", r->chi2, r->redchi, r->dof, r->r2);
+    fprintf(out, "\n  chi-square %.10g, reduced chi-square %.10g, dof %d, R^2 %.8f\n", r->chi2, r->redchi, r->dof,
+            r->r2);
     fprintf(out, "  AIC %.6g, BIC %.6g, gradient norm %.3g\n", r->aic, r->bic, r->grad_norm);
     int header = 0, high = 0;
     for (int a = 0; r->pcov_valid && a < r->n; a++)
@@ -60,7 +61,8 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
     for (int j = 0; j < r->n; j++)
         if (r->active_mask[j])
             fprintf(out, "%s'%s' is at its %s bound: its standard error assumes it is free\n",
-                    warned++ ? "  warning: " : w, nlsq_model_param_name(m, j), r->active_mask[j] < 0 ? "lower" : "upper");
+                    warned++ ? "  warning: " : w, nlsq_model_param_name(m, j),
+                    r->active_mask[j] < 0 ? "lower" : "upper");
     if (high)
         fprintf(out, "%sa correlation above 0.99: the model may have more parameters than the data can determine\n",
                 warned++ ? "  warning: " : w);
@@ -122,8 +124,13 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     struct {
         const char *key;
         double v;
-    } nums[] = {{"cost", r->cost}, {"chi2", r->chi2}, {"redchi", r->redchi}, {"r2", r->r2},
-                {"aic", r->aic},   {"bic", r->bic},   {"fit_seconds", info->fit_seconds}};
+    } nums[] = {{"cost", r->cost},
+                {"chi2", r->chi2},
+                {"redchi", r->redchi},
+                {"r2", r->r2},
+                {"aic", r->aic},
+                {"bic", r->bic},
+                {"fit_seconds", info->fit_seconds}};
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
         fprintf(out, "  \"%s\": ", nums[k].key);
         json_number(out, nums[k].v);
@@ -136,7 +143,8 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, ",\n  \"method\": \"%s\",\n  \"backend\": \"%s\",\n  \"backend_note\": ", method_name(r->method),
             r->backend);
     json_string(out, r->backend_note);
-    fprintf(out, ",\n  \"passes\": %d,\n  \"jit_passes\": %d,\n  \"threads\": %d", r->passes, r->jit_passes, r->threads);
+    fprintf(out, ",\n  \"passes\": %d,\n  \"jit_passes\": %d,\n  \"threads\": %d", r->passes, r->jit_passes,
+            r->threads);
     fprintf(out, ",\n  \"device\": ");
     json_string(out, r->device);
     fprintf(out, ",\n  \"device_note\": ");

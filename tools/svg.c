@@ -95,7 +95,8 @@ static void ticks(FILE *f, const axis *a, int vertical, double c0, double c1, in
 
 static void frame(FILE *f, double x0, double y0, double x1, double y1)
 {
-    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>\n", x0, y0, x1 - x0, y1 - y0);
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>\n", x0, y0, x1 - x0,
+            y1 - y0);
 }
 
 static void points(FILE *f, const axis *ax, const axis *ay, const double *x, const double *y, const double *err,
@@ -138,15 +139,16 @@ int svg_write(FILE *f, const plot_data *pd)
     if (rmax == 0) rmax = 1;
     double r0 = TOP + MAIN_H + GAP;
     axis ar = {-1.1 * rmax, 1.1 * rmax, 0, r0 + RES_H, r0};
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
-               "<style>text{font-family:sans-serif;font-size:12px;fill:#222}"
-               ".tl{text-anchor:end}.tb{text-anchor:middle}.title{font-size:14px;font-weight:bold}"
-               ".grid{stroke:#e4e4e4;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}"
-               ".data{fill:#1f5fa8}.res{fill:#1f5fa8}.err{stroke:#7fa6d4;stroke-width:1}"
-               ".fit{fill:none;stroke:#d2452d;stroke-width:2}.fitpt{fill:#d2452d}.zero{stroke:#d2452d;stroke-width:1.5}"
-               ".legend{fill:#ffffff;fill-opacity:0.85;stroke:#aaa}</style>\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
+            "<style>text{font-family:sans-serif;font-size:12px;fill:#222}"
+            ".tl{text-anchor:end}.tb{text-anchor:middle}.title{font-size:14px;font-weight:bold}"
+            ".grid{stroke:#e4e4e4;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}"
+            ".data{fill:#1f5fa8}.res{fill:#1f5fa8}.err{stroke:#7fa6d4;stroke-width:1}"
+            ".fit{fill:none;stroke:#d2452d;stroke-width:2}.fitpt{fill:#d2452d}.zero{stroke:#d2452d;stroke-width:1.5}"
+            ".legend{fill:#ffffff;fill-opacity:0.85;stroke:#aaa}</style>\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
             W, H, W, H);
     fputs("<text x=\"90\" y=\"24\" class=\"title\">", f);
     xml_text(f, pd->title);
@@ -182,8 +184,10 @@ int svg_write(FILE *f, const plot_data *pd)
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"legend\"/>\n", lx, ly, lw, lh);
     fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" class=\"data\"/><text x=\"%.1f\" y=\"%.1f\">data</text>\n",
             lx + 14, ly + 14, lx + 24, ly + 18);
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"fit\"/><text x=\"%.1f\" y=\"%.1f\">fit</text>\n",
-            lx + 80, ly + 14, lx + 104, ly + 14, lx + 110, ly + 18);
+    fprintf(
+        f,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"fit\"/><text x=\"%.1f\" y=\"%.1f\">fit</text>\n",
+        lx + 80, ly + 14, lx + 104, ly + 14, lx + 110, ly + 18);
     for (int k = 0; k < pd->nlegend; k++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", lx + 10, ly + 36 + 16.0 * k);
         xml_text(f, pd->legend[k]);

@@ -41,8 +41,11 @@ static const bench_model MODELS[] = {
     {"decay", "a*exp(-b*x) + c", "x", 3, {2.5, 1.3, 0.5}},
     {"gauss_lin", "A*exp(-(x-mu)^2/(2*s^2)) + c0 + c1*x", "x", 5, {3, 0.2, 0.7, 0.1, 0.05}},
     {"gauss2d", "A*exp(-((x-x0)^2/(2*sx^2) + (y-y0)^2/(2*sy^2))) + B", "x,y", 6, {3, 0.1, 0.8, -0.2, 0.6, 0.3}},
-    {"gauss3", "a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + a3*exp(-(x-m3)^2/(2*s3^2)) + c", "x",
-     10, {1, -1, 0.5, 2, 0, 0.3, 1.5, 1.2, 0.4, 0.1}},
+    {"gauss3",
+     "a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + a3*exp(-(x-m3)^2/(2*s3^2)) + c",
+     "x",
+     10,
+     {1, -1, 0.5, 2, 0, 0.3, 1.5, 1.2, 0.4, 0.1}},
 };
 
 static int fastest_pass(void *user, const nlsq_progress *p)

@@ -66,8 +66,8 @@ int cache_directory(char *dir, size_t dir_size, char *why, size_t why_size)
     return cache_private_dir(dir, 1, why, why_size);
 }
 
-int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out,
-                    size_t size, char *why, size_t why_size)
+int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out, size_t size,
+                    char *why, size_t why_size)
 {
     char dir[PATH_MAX];
     if (cache_directory(dir, sizeof dir - 64, why, why_size) != 0) return -1;

@@ -65,7 +65,7 @@ int cache_private_dir(const char *path, int create, char *why, size_t why_size);
 /* DIR/subdir/HEX<suffix>, subdir made private, HEX the 128-bit hash of
    key1 and key2 (what the file is made from, and how); 0, or -1 with the
    reason in why. */
-int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out,
-                    size_t size, char *why, size_t why_size);
+int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out, size_t size,
+                    char *why, size_t why_size);
 
 #endif

@@ -59,7 +59,8 @@ static char *sb_take(sbuf *b)
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void sb_printf(sbuf *b, const char *fmt, ...)
+static void
+sb_printf(sbuf *b, const char *fmt, ...)
 {
     char small[256];
     va_list ap;
@@ -124,12 +125,30 @@ static const op_form FORMS[OP_TOTAL] = {
     [OP_DIV0] = {"($b == 0 ? 0.0 : $a / $b)", "VSEL($b == $z, $z, $a / $b)"},
 #define CALL1(op, name) [op] = {#name "($a)", "VM(" #name ")($a)"}
 #define CALL2(op, name) [op] = {#name "($a, $b)", "VM2(" #name ")($a, $b)"}
-    CALL1(NLSQ_OP_EXP, exp), CALL1(NLSQ_OP_EXPM1, expm1), CALL1(NLSQ_OP_LOG, log), CALL1(NLSQ_OP_LOG1P, log1p),
-    CALL1(NLSQ_OP_LOG10, log10), CALL1(NLSQ_OP_LOG2, log2), CALL1(NLSQ_OP_CBRT, cbrt), CALL1(NLSQ_OP_SIN, sin),
-    CALL1(NLSQ_OP_COS, cos), CALL1(NLSQ_OP_TAN, tan), CALL1(NLSQ_OP_ASIN, asin), CALL1(NLSQ_OP_ACOS, acos),
-    CALL1(NLSQ_OP_ATAN, atan), CALL1(NLSQ_OP_SINH, sinh), CALL1(NLSQ_OP_COSH, cosh), CALL1(NLSQ_OP_TANH, tanh),
-    CALL1(NLSQ_OP_ASINH, asinh), CALL1(NLSQ_OP_ACOSH, acosh), CALL1(NLSQ_OP_ATANH, atanh), CALL1(NLSQ_OP_ERF, erf),
-    CALL1(NLSQ_OP_ERFC, erfc), CALL2(NLSQ_OP_POW, pow), CALL2(NLSQ_OP_HYPOT, hypot), CALL2(NLSQ_OP_ATAN2, atan2),
+    CALL1(NLSQ_OP_EXP, exp),
+    CALL1(NLSQ_OP_EXPM1, expm1),
+    CALL1(NLSQ_OP_LOG, log),
+    CALL1(NLSQ_OP_LOG1P, log1p),
+    CALL1(NLSQ_OP_LOG10, log10),
+    CALL1(NLSQ_OP_LOG2, log2),
+    CALL1(NLSQ_OP_CBRT, cbrt),
+    CALL1(NLSQ_OP_SIN, sin),
+    CALL1(NLSQ_OP_COS, cos),
+    CALL1(NLSQ_OP_TAN, tan),
+    CALL1(NLSQ_OP_ASIN, asin),
+    CALL1(NLSQ_OP_ACOS, acos),
+    CALL1(NLSQ_OP_ATAN, atan),
+    CALL1(NLSQ_OP_SINH, sinh),
+    CALL1(NLSQ_OP_COSH, cosh),
+    CALL1(NLSQ_OP_TANH, tanh),
+    CALL1(NLSQ_OP_ASINH, asinh),
+    CALL1(NLSQ_OP_ACOSH, acosh),
+    CALL1(NLSQ_OP_ATANH, atanh),
+    CALL1(NLSQ_OP_ERF, erf),
+    CALL1(NLSQ_OP_ERFC, erfc),
+    CALL2(NLSQ_OP_POW, pow),
+    CALL2(NLSQ_OP_HYPOT, hypot),
+    CALL2(NLSQ_OP_ATAN2, atan2),
 #undef CALL1
 #undef CALL2
 };
@@ -169,7 +188,8 @@ static void emit_instr(sbuf *b, const instr *in, int mode)
 static void emit_uniform(sbuf *b, const program *p, int cuda)
 {
     if (cuda)
-        sb_printf(b, "__device__ static void model_uniform(const double *__restrict__ params, double *__restrict__ u)\n{\n");
+        sb_printf(
+            b, "__device__ static void model_uniform(const double *__restrict__ params, double *__restrict__ u)\n{\n");
     else
         sb_printf(b, "static void model_uniform(const double *restrict params, double *restrict u)\n{\n");
     for (int j = 0; j < p->nparams; j++) sb_printf(b, "    u[%d] = params[%d];\n", j, j);
@@ -234,9 +254,11 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
     }
     const char *in = cuda ? "    " : "        ";
     if (cuda)
-        sb_printf(b, "__device__ __forceinline__ void %s(const double *__restrict__ u,\n"
-                     "        const NLSQ_DATA *__restrict__ xb, unsigned long long xstride, unsigned long long i,\n"
-                     "        double *__restrict__ out)\n{\n", cuda);
+        sb_printf(b,
+                  "__device__ __forceinline__ void %s(const double *__restrict__ u,\n"
+                  "        const NLSQ_DATA *__restrict__ xb, unsigned long long xstride, unsigned long long i,\n"
+                  "        double *__restrict__ out)\n{\n",
+                  cuda);
     else
         sb_printf(b, "static void model_block(const double *restrict u, const double *restrict xb, size_t xstride,\n"
                      "                        double *restrict out, int npts)\n{\n");
@@ -265,8 +287,10 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
         if (live[i] && p->pinstr[i].dst >= first_temp) written[p->pinstr[i].dst] = 1;
     for (int s = first_temp; s < p->nslots; s++) {
         if (!written[s]) continue;
-        if (ntemp == 0) sb_printf(b, "%sV s%d", in, s);
-        else sb_printf(b, ", s%d", s);
+        if (ntemp == 0)
+            sb_printf(b, "%sV s%d", in, s);
+        else
+            sb_printf(b, ", s%d", s);
         ntemp++;
     }
     if (ntemp) sb_printf(b, ";\n");
@@ -277,8 +301,10 @@ static void emit_point_code(sbuf *b, const program *p, const int *cols, int ncol
         sb_put(b, ";\n", 2);
     }
     for (int c = 0; c <= ncols; c++) {
-        if (cuda) sb_printf(b, "    VSTORE(out + %d, s%d);\n", c, want[c]);
-        else sb_printf(b, "        VSTORE(out + %d * NLSQ_BLOCK + i, s%d);\n", c, want[c]);
+        if (cuda)
+            sb_printf(b, "    VSTORE(out + %d, s%d);\n", c, want[c]);
+        else
+            sb_printf(b, "        VSTORE(out + %d * NLSQ_BLOCK + i, s%d);\n", c, want[c]);
     }
     sb_printf(b, cuda ? "}\n\n" : "    }\n}\n\n");
     free(live);

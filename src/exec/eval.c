@@ -22,8 +22,8 @@ static void store_rows(const interp *it, size_t n, size_t len, double *rows)
     }
 }
 
-nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params, const double *x,
-                            size_t npoints, double *f, double *J, nlsq_error *err)
+nlsq_status nlsq_model_eval(const nlsq_model *model, const double *params, const double *x, size_t npoints, double *f,
+                            double *J, nlsq_error *err)
 {
     error_clear(err);
     if (!model) return bad(err, "model is NULL");

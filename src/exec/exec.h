@@ -22,7 +22,7 @@ typedef void (*vm_binary)(const double *restrict a, const double *restrict b, do
 
 typedef struct vmath {
     const char *name;
-    vm_unary unary[NLSQ_OP_COUNT];   /* NULL where the op is not a call */
+    vm_unary unary[NLSQ_OP_COUNT]; /* NULL where the op is not a call */
     vm_binary binary[NLSQ_OP_COUNT];
 } vmath;
 
@@ -36,8 +36,8 @@ const vmath *vmath_select(void);
 typedef struct interp {
     const program *p;
     const vmath *vm;
-    double *u;       /* uniform registers                          */
-    double *slots;   /* nslots blocks of NLSQ_BLOCK doubles         */
+    double *u;     /* uniform registers                          */
+    double *slots; /* nslots blocks of NLSQ_BLOCK doubles         */
 } interp;
 
 /* Workspace for one program; 0 or -1 when out of memory. */
@@ -75,7 +75,7 @@ static inline double loss_scale_row(nlsq_loss loss, double f_scale, double *r, d
 #define PASS_WINDOW ((size_t)NLSQ_BLOCK * 64)
 
 typedef struct pass_view {
-    const double *x;     /* point i: row k of the variables at
+    const double *x; /* point i: row k of the variables at
                             x[k*stride + i - base]                           */
     size_t stride;
     const double *y;     /* y[i - base]                                      */
@@ -94,13 +94,13 @@ typedef struct pass_data {
     pass_read_fn read;
     pass_release_fn release;
     void *ctx;
-    double sigma_all;    /* when a view has no sigma: one sigma for all     */
-    int omit_nonfinite;  /* rows with NaN/Inf in x, y or sigma contribute 0 */
+    double sigma_all;   /* when a view has no sigma: one sigma for all     */
+    int omit_nonfinite; /* rows with NaN/Inf in x, y or sigma contribute 0 */
 } pass_data;
 
 /* The simplest data: arrays in memory, read in place. */
 typedef struct pass_arrays {
-    const double *x;     /* row k at x + k*stride */
+    const double *x; /* row k at x + k*stride */
     size_t stride;
     const double *y, *sigma;
 } pass_arrays;
@@ -128,11 +128,11 @@ void pool_free(pool *p);
 /* Per-thread state of a pass. */
 typedef struct pass_worker {
     interp it;
-    double *block;       /* NLSQ_BLOCK x (ncols + 2), column-major: the rows
+    double *block;   /* NLSQ_BLOCK x (ncols + 2), column-major: the rows
                             [J | r] and a column of weights                */
-    double *jit_out;     /* NLSQ_BLOCK x (ncols + 1): a compiled kernel's
+    double *jit_out; /* NLSQ_BLOCK x (ncols + 1): a compiled kernel's
                             J and f, when the rows are made here          */
-    double *jit_x;       /* NLSQ_BLOCK x nvars: its padded points         */
+    double *jit_x;   /* NLSQ_BLOCK x nvars: its padded points         */
 } pass_worker;
 
 struct jit_entry;
@@ -144,11 +144,11 @@ struct jit_entry;
  * 1 thread or 16.
  */
 typedef struct pass {
-    int ncols;           /* Jacobian columns folded (free parameters)       */
-    int *cols;           /* their parameter indices                         */
+    int ncols; /* Jacobian columns folded (free parameters)       */
+    int *cols; /* their parameter indices                         */
     nlsq_loss loss;
     double f_scale;
-    pool *pool;          /* borrowed; NULL: the caller's thread only        */
+    pool *pool; /* borrowed; NULL: the caller's thread only        */
     int nworkers;
     pass_worker *w;
     double *chunk_R, *chunk_cost, *chunk_chi2, *merge_work;
@@ -158,28 +158,28 @@ typedef struct pass {
     struct jit_entry *jit; /* a compiled kernel, used once it is ready; the
                             kernel computes the interpreter's arithmetic,
                             so switching between passes changes nothing */
-    double *jit_u;       /* its uniform registers                          */
+    double *jit_u;         /* its uniform registers                          */
     int passes, jit_passes;
-    int last_jit;        /* the latest pass ran the compiled kernel        */
-    int *chunk_failed;   /* a read failed in the chunk                      */
+    int last_jit;              /* the latest pass ran the compiled kernel        */
+    int *chunk_failed;         /* a read failed in the chunk                      */
     pass_progress_fn progress; /* optional                                  */
     void *progress_ctx;
 } pass;
 
 typedef struct pass_out {
-    double cost;         /* 1/2 sum rho(r^2)                                */
-    double chi2;         /* sum r^2, before the loss                        */
-    double *R;           /* (ncols+1)^2 column-major upper triangle R_aug   */
-    size_t nonfinite;    /* nonzero when some residual or Jacobian entry is
+    double cost;       /* 1/2 sum rho(r^2)                                */
+    double chi2;       /* sum r^2, before the loss                        */
+    double *R;         /* (ncols+1)^2 column-major upper triangle R_aug   */
+    size_t nonfinite;  /* nonzero when some residual or Jacobian entry is
                             NaN/Inf (a count of rows or of blocks)         */
-    double *residuals;   /* if not NULL: the m weighted residuals r         */
-    int read_failed;     /* the data could not be read: nothing is valid    */
+    double *residuals; /* if not NULL: the m weighted residuals r         */
+    int read_failed;   /* the data could not be read: nothing is valid    */
 } pass_out;
 
 /* 0, or -1 when out of memory. cols[ncols] lists the free parameters;
    the pass runs on `pl`'s threads (NULL: the caller's only). */
-int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
-              double f_scale, pool *pl);
+int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss, double f_scale,
+              pool *pl);
 /* Points per chunk for m points: a multiple of PASS_WINDOW, at most about
    4096 chunks. */
 size_t pass_chunk_points(size_t m);

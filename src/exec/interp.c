@@ -91,14 +91,15 @@ static void block_scalar(int op, const double *a, double *restrict o)
     for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = op_apply(op, a[i], 0, 0, 0);
 }
 
-#define LOOP(expr) for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = (expr)
+#define LOOP(expr) \
+    for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = (expr)
 /* Selects load both operands first, so the compiler can see the loads do
    not depend on the condition and turn the loop into vector blends. */
-#define SELECT(cond, yes, no)                                 \
-    for (int i = 0; i < NLSQ_BLOCK; i++) {                    \
-        double av = a[i], bv = b[i], cv = c[i];               \
-        (void)cv;                                             \
-        o[i] = (cond) ? (yes) : (no);                         \
+#define SELECT(cond, yes, no) \
+    for (int i = 0; i < NLSQ_BLOCK; i++) { \
+        double av = a[i], bv = b[i], cv = c[i]; \
+        (void)cv; \
+        o[i] = (cond) ? (yes) : (no); \
     }
 
 KERNEL_CLONES
@@ -106,35 +107,38 @@ static void run_instr(const vmath *vm, const instr *in, double *restrict o, cons
                       const double *restrict b, const double *restrict c)
 {
     switch (in->op) {
-    case NLSQ_OP_NEG:   LOOP(-a[i]); break;
-    case NLSQ_OP_ADD:   LOOP(a[i] + b[i]); break;
-    case NLSQ_OP_SUB:   LOOP(a[i] - b[i]); break;
-    case NLSQ_OP_MUL:   LOOP(a[i] * b[i]); break;
-    case NLSQ_OP_DIV:   LOOP(a[i] / b[i]); break;
-    case NLSQ_OP_SQRT:  LOOP(sqrt(a[i])); break;
-    case NLSQ_OP_ABS:   LOOP(fabs(a[i])); break;
-    case NLSQ_OP_SIGN:  LOOP(nk_sign(a[i])); break;
+    case NLSQ_OP_NEG: LOOP(-a[i]); break;
+    case NLSQ_OP_ADD: LOOP(a[i] + b[i]); break;
+    case NLSQ_OP_SUB: LOOP(a[i] - b[i]); break;
+    case NLSQ_OP_MUL: LOOP(a[i] * b[i]); break;
+    case NLSQ_OP_DIV: LOOP(a[i] / b[i]); break;
+    case NLSQ_OP_SQRT: LOOP(sqrt(a[i])); break;
+    case NLSQ_OP_ABS: LOOP(fabs(a[i])); break;
+    case NLSQ_OP_SIGN: LOOP(nk_sign(a[i])); break;
     case NLSQ_OP_FLOOR: LOOP(floor(a[i])); break;
-    case NLSQ_OP_CEIL:  LOOP(ceil(a[i])); break;
-    case NLSQ_OP_MIN:   LOOP(nk_min(a[i], b[i])); break;
-    case NLSQ_OP_MAX:   LOOP(nk_max(a[i], b[i])); break;
-    case NLSQ_OP_LT:    LOOP(a[i] < b[i] ? 1.0 : 0.0); break;
-    case NLSQ_OP_LE:    LOOP(a[i] <= b[i] ? 1.0 : 0.0); break;
-    case NLSQ_OP_GT:    LOOP(a[i] > b[i] ? 1.0 : 0.0); break;
-    case NLSQ_OP_GE:    LOOP(a[i] >= b[i] ? 1.0 : 0.0); break;
-    case NLSQ_OP_EQ:    LOOP(a[i] == b[i] ? 1.0 : 0.0); break;
-    case NLSQ_OP_NE:    LOOP(a[i] != b[i] ? 1.0 : 0.0); break;
-    case NLSQ_OP_AND:   LOOP(((a[i] != 0) & (b[i] != 0)) ? 1.0 : 0.0); break;
-    case NLSQ_OP_OR:    LOOP(((a[i] != 0) | (b[i] != 0)) ? 1.0 : 0.0); break;
-    case NLSQ_OP_NOT:   LOOP(a[i] != 0 ? 0.0 : 1.0); break;
+    case NLSQ_OP_CEIL: LOOP(ceil(a[i])); break;
+    case NLSQ_OP_MIN: LOOP(nk_min(a[i], b[i])); break;
+    case NLSQ_OP_MAX: LOOP(nk_max(a[i], b[i])); break;
+    case NLSQ_OP_LT: LOOP(a[i] < b[i] ? 1.0 : 0.0); break;
+    case NLSQ_OP_LE: LOOP(a[i] <= b[i] ? 1.0 : 0.0); break;
+    case NLSQ_OP_GT: LOOP(a[i] > b[i] ? 1.0 : 0.0); break;
+    case NLSQ_OP_GE: LOOP(a[i] >= b[i] ? 1.0 : 0.0); break;
+    case NLSQ_OP_EQ: LOOP(a[i] == b[i] ? 1.0 : 0.0); break;
+    case NLSQ_OP_NE: LOOP(a[i] != b[i] ? 1.0 : 0.0); break;
+    case NLSQ_OP_AND: LOOP(((a[i] != 0) & (b[i] != 0)) ? 1.0 : 0.0); break;
+    case NLSQ_OP_OR: LOOP(((a[i] != 0) | (b[i] != 0)) ? 1.0 : 0.0); break;
+    case NLSQ_OP_NOT: LOOP(a[i] != 0 ? 0.0 : 1.0); break;
     case NLSQ_OP_WHERE: SELECT(av != 0, bv, cv); break;
-    case OP_MUL0:       SELECT((av == 0) | (bv == 0), 0.0, av * bv); break;
-    case OP_DIV0:       SELECT(bv == 0, 0.0, av / bv); break;
-    case OP_POWI:       block_powi(a, o, in->k); break;
+    case OP_MUL0: SELECT((av == 0) | (bv == 0), 0.0, av * bv); break;
+    case OP_DIV0: SELECT(bv == 0, 0.0, av / bv); break;
+    case OP_POWI: block_powi(a, o, in->k); break;
     default:
-        if (in->op < NLSQ_OP_COUNT && vm->unary[in->op]) vm->unary[in->op](a, o);
-        else if (in->op < NLSQ_OP_COUNT && vm->binary[in->op]) vm->binary[in->op](a, b, o);
-        else block_scalar(in->op, a, o); /* lgamma, tgamma, digamma */
+        if (in->op < NLSQ_OP_COUNT && vm->unary[in->op])
+            vm->unary[in->op](a, o);
+        else if (in->op < NLSQ_OP_COUNT && vm->binary[in->op])
+            vm->binary[in->op](a, b, o);
+        else
+            block_scalar(in->op, a, o); /* lgamma, tgamma, digamma */
     }
 }
 

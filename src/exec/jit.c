@@ -73,7 +73,7 @@ static double now_ms(void)
 typedef struct compiler {
     char *words[MAX_CC_WORDS + 1]; /* $NLSQ_CC split at white space, else "cc" */
     int nwords;
-    char path[PATH_MAX];           /* words[0] found on PATH                  */
+    char path[PATH_MAX]; /* words[0] found on PATH                  */
     char identity[PATH_MAX + 64];
     char buf[512];
 } compiler;
@@ -90,8 +90,7 @@ static int find_on_path(const char *name, char *out, size_t size)
     while (*path) {
         const char *end = strchr(path, ':');
         size_t len = end ? (size_t)(end - path) : strlen(path);
-        if (len > 0 && (size_t)snprintf(out, size, "%.*s/%s", (int)len, path, name) < size &&
-            access(out, X_OK) == 0) {
+        if (len > 0 && (size_t)snprintf(out, size, "%.*s/%s", (int)len, path, name) < size && access(out, X_OK) == 0) {
             struct stat st;
             if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
         }
@@ -127,8 +126,19 @@ static int compiler_find(compiler *cc, jit_entry *e)
    -ffast-math and -fno-builtin (no compile-time libm): the kernel must
    compute the interpreter's arithmetic, bit for bit. */
 static const char *const FLAGS[] = {
-    "-std=gnu11", "-O2", "-pipe", "-fno-asynchronous-unwind-tables", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno",
-    "-fno-trapping-math", "-fno-builtin", "-fvisibility=hidden", "-w", NULL,
+    "-std=gnu11",
+    "-O2",
+    "-pipe",
+    "-fno-asynchronous-unwind-tables",
+    "-fPIC",
+    "-shared",
+    "-ffp-contract=off",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-fno-builtin",
+    "-fvisibility=hidden",
+    "-w",
+    NULL,
 };
 
 /* The instruction set: AVX2 for the 4-lane kernels (what libmvec's "d"
@@ -148,7 +158,8 @@ static void cpu_identity(char *buf, size_t size)
 #if defined(__x86_64__) || defined(__i386__)
     unsigned r[12] = {0}, top = __get_cpuid_max(0x80000000u, NULL);
     if (top >= 0x80000004u) {
-        for (unsigned i = 0; i < 3; i++) __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
+        for (unsigned i = 0; i < 3; i++)
+            __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
     }
     unsigned a = 0, b = 0, c = 0, d = 0, c7 = 0, b7 = 0, d7 = 0, a7 = 0;
     __get_cpuid(1, &a, &b, &c, &d);
@@ -327,7 +338,8 @@ static int build(jit_entry *e, const compiler *cc, const char *dir, int keep)
 {
     build_files f = {{0}, {0}, {0}};
     int rc = -1;
-    if (make_temp(f.src, sizeof f.src, dir, e->key, ".c") != 0 || make_temp(f.so, sizeof f.so, dir, e->key, ".so") != 0 ||
+    if (make_temp(f.src, sizeof f.src, dir, e->key, ".c") != 0 ||
+        make_temp(f.so, sizeof f.so, dir, e->key, ".so") != 0 ||
         make_temp(f.log, sizeof f.log, dir, e->key, ".log") != 0) {
         note(e, "cannot write in the kernel cache %s: %s", dir, strerror(errno));
         goto out;

@@ -31,7 +31,7 @@ typedef struct jit_chunk {
     /* Running compensated sums (sum, compensation), carried from call to
        call: a chunk read in windows sums exactly as in one call. */
     double cost, cost_comp, chi2, chi2_comp;
-    size_t bad;         /* running count of non-finite blocks       */
+    size_t bad; /* running count of non-finite blocks       */
 } jit_chunk;
 
 typedef struct jit_kernel {
@@ -41,8 +41,7 @@ typedef struct jit_kernel {
     void (*uniform)(const double *params, double *u);
     /* points [start, start+len) -> out: columns 0..ncols-1 the Jacobian
        of the free parameters, column ncols the model, NLSQ_BLOCK apart */
-    void (*block)(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb,
-                  double *out);
+    void (*block)(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb, double *out);
     /* a chunk of a linear-loss pass, fused: evaluate, weight, fold */
     void (*chunk_linear)(const double *u, jit_chunk *a);
 } jit_kernel;
@@ -69,16 +68,16 @@ enum { JIT_NONE, JIT_PENDING, JIT_READY, JIT_FAILED };
 typedef struct jit_entry {
     struct jit_entry *next;
     int *cols, ncols, width;
-    int state;               /* JIT_*, read and written under the set's lock */
-    int ready;               /* atomic: the kernel may be used              */
+    int state; /* JIT_*, read and written under the set's lock */
+    int ready; /* atomic: the kernel may be used              */
     const jit_kernel *kernel;
-    void *handle;            /* dlopen's                                    */
-    char *source;            /* with the key line; freed once built        */
+    void *handle; /* dlopen's                                    */
+    char *source; /* with the key line; freed once built        */
     char key[33];
     pthread_t thread;
     int has_thread;
-    char note[240];          /* why there is no kernel, or how it came      */
-    double build_ms;         /* compiler run, or load from the cache       */
+    char note[240];  /* why there is no kernel, or how it came      */
+    double build_ms; /* compiler run, or load from the cache       */
     int from_cache;
 } jit_entry;
 
@@ -95,9 +94,9 @@ typedef struct jit_set {
 
 
 typedef enum jit_mode {
-    JIT_LOOKUP,      /* the disk cache only; never run the compiler      */
-    JIT_BACKGROUND,  /* on a cache miss, compile on a thread of its own  */
-    JIT_WAIT         /* on a cache miss, compile and wait for it         */
+    JIT_LOOKUP,     /* the disk cache only; never run the compiler      */
+    JIT_BACKGROUND, /* on a cache miss, compile on a thread of its own  */
+    JIT_WAIT        /* on a cache miss, compile and wait for it         */
 } jit_mode;
 
 /* The entry for (p, cols) in s, created on first use; NULL when out of

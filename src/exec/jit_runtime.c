@@ -38,25 +38,24 @@ double pow(double, double), hypot(double, double), atan2(double, double);
 /* ---- the ABI shared with src/exec/jit.h ---------------------------------- */
 
 typedef struct nlsq_jit_chunk {
-    const double *x;    /* row k of the variables at x + k*stride */
+    const double *x; /* row k of the variables at x + k*stride */
     size_t stride;
     const double *y;
     const double *sigma;
     double sigma_all;
-    size_t first, last; /* the points of this call */
-    double *R;          /* NR x NR, the chunk's running triangle */
-    double *block;      /* NLSQ_BLOCK x (NR + 1) workspace */
-    double *xb;         /* NLSQ_BLOCK x NLSQ_NVARS workspace */
+    size_t first, last;                      /* the points of this call */
+    double *R;                               /* NR x NR, the chunk's running triangle */
+    double *block;                           /* NLSQ_BLOCK x (NR + 1) workspace */
+    double *xb;                              /* NLSQ_BLOCK x NLSQ_NVARS workspace */
     double cost, cost_comp, chi2, chi2_comp; /* running compensated sums */
-    size_t bad;         /* running count */
+    size_t bad;                              /* running count */
 } nlsq_jit_chunk;
 
 typedef struct nlsq_jit_kernel {
     int abi, nvars, ncols, width;
     const char *key;
     void (*uniform)(const double *params, double *u);
-    void (*block)(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb,
-                  double *out);
+    void (*block)(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb, double *out);
     void (*chunk_linear)(const double *u, nlsq_jit_chunk *a);
 } nlsq_jit_kernel;
 
@@ -105,16 +104,26 @@ typedef double VU __attribute__((vector_size(32), aligned(8)));
 /* a comparison gives a mask of -1/0 lanes; as numbers 1.0/0.0 */
 #define VBOOL(m) ((V)((m) & (VI)VSPLAT(1.0)))
 #define VSEL(m, a, b) ((V)(((m) & (VI)(a)) | (~(m) & (VI)(b))))
-#define VLANES1(f, a) ({ V a_ = (a), r_; for (int l_ = 0; l_ < 4; l_++) r_[l_] = f(a_[l_]); r_; })
-#define VLANES2(f, a, b) ({ V a_ = (a), b_ = (b), r_; for (int l_ = 0; l_ < 4; l_++) r_[l_] = f(a_[l_], b_[l_]); r_; })
+#define VLANES1(f, a) \
+    ({ \
+        V a_ = (a), r_; \
+        for (int l_ = 0; l_ < 4; l_++) r_[l_] = f(a_[l_]); \
+        r_; \
+    })
+#define VLANES2(f, a, b) \
+    ({ \
+        V a_ = (a), b_ = (b), r_; \
+        for (int l_ = 0; l_ < 4; l_++) r_[l_] = f(a_[l_], b_[l_]); \
+        r_; \
+    })
 #define VM(name) _ZGVdN4v_##name
 #define VM2(name) _ZGVdN4vv_##name
 #define DECL1(name) V VM(name)(V) __attribute__((const, nothrow));
 #define DECL2(name) V VM2(name)(V, V) __attribute__((const, nothrow));
-DECL1(exp) DECL1(expm1) DECL1(log) DECL1(log1p) DECL1(log10) DECL1(log2) DECL1(cbrt)
-DECL1(sin) DECL1(cos) DECL1(tan) DECL1(asin) DECL1(acos) DECL1(atan) DECL1(sinh)
-DECL1(cosh) DECL1(tanh) DECL1(asinh) DECL1(acosh) DECL1(atanh) DECL1(erf) DECL1(erfc)
-DECL2(pow) DECL2(hypot) DECL2(atan2)
+DECL1(exp)
+DECL1(expm1) DECL1(log) DECL1(log1p) DECL1(log10) DECL1(log2) DECL1(cbrt) DECL1(sin) DECL1(cos) DECL1(tan) DECL1(asin)
+    DECL1(acos) DECL1(atan) DECL1(sinh) DECL1(cosh) DECL1(tanh) DECL1(asinh) DECL1(acosh) DECL1(atanh) DECL1(erf)
+        DECL1(erfc) DECL2(pow) DECL2(hypot) DECL2(atan2)
 #else
 typedef double V;
 #define VLOAD(p) (*(p))
@@ -140,13 +149,13 @@ typedef double V;
 #define V_DIGAMMA(a) VLANES1(nk_digamma, a)
 #define V_POWI(a, k) v_powi(a, k)
 
-/* u^k by nk_powi's multiplications, on all lanes at once */
-NK_DEFINE_POWI(v_powi, V, VSPLAT(1.0))
+    /* u^k by nk_powi's multiplications, on all lanes at once */
+    NK_DEFINE_POWI(v_powi, V, VSPLAT(1.0))
 
-/* The points model_block computes for len: len rounded up to whole
+    /* The points model_block computes for len: len rounded up to whole
    vectors. A short block (a small fit of a batch) costs its own points,
    not a full block's. */
-static int padded(size_t len)
+    static int padded(size_t len)
 {
     return (int)((len + NLSQ_W - 1) / NLSQ_W * NLSQ_W);
 }
@@ -181,8 +190,8 @@ static __attribute__((noinline)) void fold_any(double *R, double *A, size_t rows
 
 /* Weighted rows [J | r] of one block, as make_rows_linear in pass.c; the
    evaluation left f in column NLSQ_NCOLS, where r now goes. */
-static inline __attribute__((always_inline)) int rows_linear(double *A, const double *y, const double *sg,
-                                                             double w_all, size_t len, double *chi2_out)
+static inline __attribute__((always_inline)) int rows_linear(double *A, const double *y, const double *sg, double w_all,
+                                                             size_t len, double *chi2_out)
 {
     double *rcol = A + NLSQ_NCOLS * NLSQ_BLOCK, *w = A + (NLSQ_NCOLS + 1) * NLSQ_BLOCK;
     for (size_t i = 0; i < len; i++) {
@@ -277,8 +286,7 @@ static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
     a->bad += bad;
 }
 
-static void k_block(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb,
-                    double *out)
+static void k_block(const double *u, const double *x, size_t stride, size_t start, size_t len, double *xb, double *out)
 {
     load_x(x, stride, start, len, xb);
     model_block(u, xb, NLSQ_BLOCK, out, padded(len));

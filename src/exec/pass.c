@@ -17,8 +17,8 @@
 #include "kernel/sum.h"
 #include "linalg/linalg.h"
 
-int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss,
-              double f_scale, pool *pl)
+int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss, double f_scale,
+              pool *pl)
 {
     memset(ps, 0, sizeof *ps);
     ps->ncols = ncols;
@@ -115,8 +115,8 @@ static int row_is_usable(const pass_view *v, int nvars, size_t i)
  * found through sum(v * 0), which is NaN exactly when some v is Inf or NaN
  * (in any order of summation). `start` is local to the view.
  */
-static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d, const pass_view *v,
-                             size_t start, size_t len, const double *f, const double *const *jcol, pass_out *out)
+static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d, const pass_view *v, size_t start,
+                             size_t len, const double *f, const double *const *jcol, pass_out *out)
 {
     const double *y = v->y + start;
     const double *sg = v->sigma ? v->sigma + start : NULL;
@@ -142,8 +142,8 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
 
 /* Turn the block's outputs into weighted (and loss-scaled) rows; the
    residuals, when kept, go to their global index start + v->base. */
-static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, const pass_view *v, size_t start,
-                      size_t len, const double *f, const double *const *jcol, pass_out *out)
+static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, const pass_view *v, size_t start, size_t len,
+                      const double *f, const double *const *jcol, pass_out *out)
 {
     int nc = ps->ncols, nvars = ps->prog->nvars;
     double *rcol = wk->block + (size_t)nc * NLSQ_BLOCK;
@@ -189,8 +189,8 @@ typedef struct pass_job {
 
 /* The blocks of one window [first - v->base, ...) of the view, evaluated
    and folded into R, on the interpreter or a kernel's block entry. */
-static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, size_t first, size_t count,
-                          double *R, nk_ksum *cost, nk_ksum *chi2, size_t *bad)
+static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, size_t first, size_t count, double *R,
+                          nk_ksum *cost, nk_ksum *chi2, size_t *bad)
 {
     pass *ps = job->ps;
     const pass_data *d = job->d;

@@ -10,34 +10,34 @@
 
 /* One loop per libm function; a macro, since the twenty-odd bodies differ
    only in the function called. */
-#define UNARY(fn)                                                   \
+#define UNARY(fn) \
     static void s_##fn(const double *restrict a, double *restrict o) \
-    {                                                               \
-        for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = fn(a[i]);       \
+    { \
+        for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = fn(a[i]); \
     }
-#define BINARY(fn)                                                                     \
+#define BINARY(fn) \
     static void s_##fn(const double *restrict a, const double *restrict b, double *restrict o) \
-    {                                                                                  \
-        for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = fn(a[i], b[i]);                    \
+    { \
+        for (int i = 0; i < NLSQ_BLOCK; i++) o[i] = fn(a[i], b[i]); \
     }
 
-UNARY(exp) UNARY(expm1) UNARY(log) UNARY(log1p) UNARY(log10) UNARY(log2) UNARY(cbrt)
-UNARY(sin) UNARY(cos) UNARY(tan) UNARY(asin) UNARY(acos) UNARY(atan) UNARY(sinh)
-UNARY(cosh) UNARY(tanh) UNARY(asinh) UNARY(acosh) UNARY(atanh) UNARY(erf) UNARY(erfc)
-BINARY(pow) BINARY(hypot) BINARY(atan2)
+UNARY(exp)
+UNARY(expm1) UNARY(log) UNARY(log1p) UNARY(log10) UNARY(log2) UNARY(cbrt) UNARY(sin) UNARY(cos) UNARY(tan) UNARY(asin)
+    UNARY(acos) UNARY(atan) UNARY(sinh) UNARY(cosh) UNARY(tanh) UNARY(asinh) UNARY(acosh) UNARY(atanh) UNARY(erf)
+        UNARY(erfc) BINARY(pow) BINARY(hypot) BINARY(atan2)
 
-static const vmath SCALAR = {
-    "scalar libm",
-    {
-        [NLSQ_OP_EXP] = s_exp, [NLSQ_OP_EXPM1] = s_expm1, [NLSQ_OP_LOG] = s_log,
-        [NLSQ_OP_LOG1P] = s_log1p, [NLSQ_OP_LOG10] = s_log10, [NLSQ_OP_LOG2] = s_log2,
-        [NLSQ_OP_CBRT] = s_cbrt, [NLSQ_OP_SIN] = s_sin, [NLSQ_OP_COS] = s_cos,
-        [NLSQ_OP_TAN] = s_tan, [NLSQ_OP_ASIN] = s_asin, [NLSQ_OP_ACOS] = s_acos,
-        [NLSQ_OP_ATAN] = s_atan, [NLSQ_OP_SINH] = s_sinh, [NLSQ_OP_COSH] = s_cosh,
-        [NLSQ_OP_TANH] = s_tanh, [NLSQ_OP_ASINH] = s_asinh, [NLSQ_OP_ACOSH] = s_acosh,
-        [NLSQ_OP_ATANH] = s_atanh, [NLSQ_OP_ERF] = s_erf, [NLSQ_OP_ERFC] = s_erfc,
-    },
-    {[NLSQ_OP_POW] = s_pow, [NLSQ_OP_HYPOT] = s_hypot, [NLSQ_OP_ATAN2] = s_atan2},
+            static const vmath
+    SCALAR = {
+        "scalar libm",
+        {
+            [NLSQ_OP_EXP] = s_exp,     [NLSQ_OP_EXPM1] = s_expm1, [NLSQ_OP_LOG] = s_log,     [NLSQ_OP_LOG1P] = s_log1p,
+            [NLSQ_OP_LOG10] = s_log10, [NLSQ_OP_LOG2] = s_log2,   [NLSQ_OP_CBRT] = s_cbrt,   [NLSQ_OP_SIN] = s_sin,
+            [NLSQ_OP_COS] = s_cos,     [NLSQ_OP_TAN] = s_tan,     [NLSQ_OP_ASIN] = s_asin,   [NLSQ_OP_ACOS] = s_acos,
+            [NLSQ_OP_ATAN] = s_atan,   [NLSQ_OP_SINH] = s_sinh,   [NLSQ_OP_COSH] = s_cosh,   [NLSQ_OP_TANH] = s_tanh,
+            [NLSQ_OP_ASINH] = s_asinh, [NLSQ_OP_ACOSH] = s_acosh, [NLSQ_OP_ATANH] = s_atanh, [NLSQ_OP_ERF] = s_erf,
+            [NLSQ_OP_ERFC] = s_erfc,
+        },
+        {[NLSQ_OP_POW] = s_pow, [NLSQ_OP_HYPOT] = s_hypot, [NLSQ_OP_ATAN2] = s_atan2},
 };
 
 const vmath *vmath_scalar(void)

@@ -71,14 +71,14 @@ typedef struct lane {
     _Alignas(64) fit_problem fp; /* p, lb, ub, x, bounds, R, free_idx (fit_alloc) */
     lane_pass passes[LANE_PASSES];
     int next_victim;
-    pass *ps;                /* the current fit's                             */
+    pass *ps; /* the current fit's                             */
     pass_arrays pa;
     pass_data pd;
     void *solve_work;
-    double *cov, *cov_work;  /* n^2, and 2n^2 + n for the SVD               */
-    double *R_final;         /* (n+1)^2: the chi2 pass's triangle            */
-    jit_entry *jit;          /* the kernel of the latest pass made, if any   */
-    int used_jit;            /* some pass of this lane ran compiled code      */
+    double *cov, *cov_work; /* n^2, and 2n^2 + n for the SVD               */
+    double *R_final;        /* (n+1)^2: the chi2 pass's triangle            */
+    jit_entry *jit;         /* the kernel of the latest pass made, if any   */
+    int used_jit;           /* some pass of this lane ran compiled code      */
     int nomem;
 } lane;
 
@@ -88,15 +88,15 @@ typedef struct batch_job {
     nlsq_options opt;
     nlsq_batch_result *r;
     lane *lanes;
-    size_t total, longest;   /* points in all; the longest fit's            */
+    size_t total, longest; /* points in all; the longest fit's            */
     nlsq_method method;
     nlsq_backend backend;
     jit_mode mode;
     int width;
     size_t task_fits;
     atomic_int nomem;
-    int gpu;                 /* the device's ordinal, or -1: the CPU         */
-    char cpu_why[160];       /* why a GPU asked for was not used              */
+    int gpu;           /* the device's ordinal, or -1: the CPU         */
+    char cpu_why[160]; /* why a GPU asked for was not used              */
 } batch_job;
 
 static void lane_free(lane *ln)
@@ -304,8 +304,9 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
         if (job->opt.x_scale) fp->xsf[a] = job->opt.x_scale[j];
     }
     solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf};
-    solve_options so = {job->opt.ftol, job->opt.xtol, job->opt.gtol, job->opt.max_nfev,
-                        job->opt.x_scale ? fp->xsf : NULL, job->opt.x_scale_jac, NULL, NULL, ln->solve_work};
+    solve_options so = {
+        job->opt.ftol,        job->opt.xtol, job->opt.gtol, job->opt.max_nfev, job->opt.x_scale ? fp->xsf : NULL,
+        job->opt.x_scale_jac, NULL,          NULL,          ln->solve_work};
     fit_default_tolerances(job->method, &so);
     solve_result sr;
     if (job->method == NLSQ_LM)
@@ -355,7 +356,8 @@ static nlsq_status check_batch(const nlsq_model *model, const nlsq_batch *b, siz
 {
     int k = model->vars.count;
     if (b->offsets) {
-        if (b->offsets[0] != 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[0] is %zu; it must be 0", b->offsets[0]);
+        if (b->offsets[0] != 0)
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[0] is %zu; it must be 0", b->offsets[0]);
         *longest = 0;
         for (size_t i = 0; i < b->nfits; i++) {
             if (b->offsets[i + 1] < b->offsets[i])
@@ -372,7 +374,8 @@ static nlsq_status check_batch(const nlsq_model *model, const nlsq_batch *b, siz
         *longest = b->nfits ? b->m : 0;
     }
     if (*total > 0 && !b->y) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "y is NULL");
-    if (*total > 0 && k > 0 && !b->x) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "x is NULL and the model has %d variable%s", k, k == 1 ? "" : "s");
+    if (*total > 0 && k > 0 && !b->x)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "x is NULL and the model has %d variable%s", k, k == 1 ? "" : "s");
     return NLSQ_OK;
 }
 
@@ -384,9 +387,14 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
     probe.opt = *o;
     nlsq_status st = fit_check_options(&probe, err);
     if (st != NLSQ_OK) return st;
-    const char *single = o->callback ? "callback" : o->progress ? "progress" : o->checkpoint ? "checkpoint"
-                       : o->keep_residuals ? "keep_residuals" : NULL;
-    if (single) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the %s option is for single fits; a batch does not take it", single);
+    const char *single = o->callback       ? "callback"
+                       : o->progress       ? "progress"
+                       : o->checkpoint     ? "checkpoint"
+                       : o->keep_residuals ? "keep_residuals"
+                                           : NULL;
+    if (single)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the %s option is for single fits; a batch does not take it",
+                    single);
     if (o->method == NLSQ_LM && o->loss != NLSQ_LOSS_LINEAR)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "method lm takes only the linear loss; use trf or dogbox");
     return NLSQ_OK;
@@ -447,7 +455,8 @@ static void describe_run(batch_job *job, int nlanes)
         if (!e) e = ln->jit;
     }
     snprintf(r->backend, sizeof r->backend, "%s", used_jit ? "jit" : "interp");
-    if (e && (used_jit || job->mode != JIT_LOOKUP)) jit_entry_note(job->model, e, r->backend_note, sizeof r->backend_note);
+    if (e && (used_jit || job->mode != JIT_LOOKUP))
+        jit_entry_note(job->model, e, r->backend_note, sizeof r->backend_note);
     snprintf(r->device, sizeof r->device, "cpu");
     snprintf(r->device_note, sizeof r->device_note, "%d thread%s, one fit at a time on each%s%s", r->threads,
              r->threads == 1 ? "" : "s", job->cpu_why[0] ? "; " : "", job->cpu_why);
@@ -476,8 +485,10 @@ static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
     } else {
         r->threads = threads;
         pool_run(pl, batch_task, job, ntasks);
-        if (atomic_load(&job->nomem)) st = fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
-        else describe_run(job, threads);
+        if (atomic_load(&job->nomem))
+            st = fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
+        else
+            describe_run(job, threads);
     }
     for (int w = 0; job->lanes && w < made; w++) lane_free(&job->lanes[w]);
     free(job->lanes);
@@ -523,8 +534,8 @@ static nlsq_status choose_batch_device(batch_job *job, nlsq_error *err)
 
 /* Every fit's full start vector (as a single fit makes it), and the fits
    that cannot run: p0 outside its bounds, or bounds at all (lm). */
-static nlsq_status gpu_start_points(batch_job *job, lane *ln, double *p0, unsigned char *refused, int *cols,
-                                    int *ncols, nlsq_error *err)
+static nlsq_status gpu_start_points(batch_job *job, lane *ln, double *p0, unsigned char *refused, int *cols, int *ncols,
+                                    nlsq_error *err)
 {
     const nlsq_batch *b = job->b;
     int n = job->r->n;
@@ -566,13 +577,30 @@ static nlsq_status run_gpu(batch_job *job, nlsq_error *err)
     if ((st = gpu_start_points(job, &ln, p0, refused, cols, &ncols, err)) != NLSQ_OK) goto done;
     solve_options so = {job->opt.ftol, job->opt.xtol, job->opt.gtol, 0, NULL, 0, NULL, NULL, NULL};
     fit_default_tolerances(NLSQ_LM, &so);
-    gpu_batch_in in = {nf, b->m, job->total, job->longest, b->offsets, b->x, b->y, b->sigma, b->x_shared,
-                       r->n, job->model->vars.count, p0,
-                       job->opt.nan_policy == NLSQ_NAN_OMIT ? 1 : job->opt.nan_policy == NLSQ_NAN_IGNORE ? 2 : 0,
-                       job->opt.absolute_sigma, job->opt.max_nfev, r->pcov != NULL, so.ftol, so.xtol, so.gtol,
+    gpu_batch_in in = {nf,
+                       b->m,
+                       job->total,
+                       job->longest,
+                       b->offsets,
+                       b->x,
+                       b->y,
+                       b->sigma,
+                       b->x_shared,
+                       r->n,
+                       job->model->vars.count,
+                       p0,
+                       job->opt.nan_policy == NLSQ_NAN_OMIT     ? 1
+                       : job->opt.nan_policy == NLSQ_NAN_IGNORE ? 2
+                                                                : 0,
+                       job->opt.absolute_sigma,
+                       job->opt.max_nfev,
+                       r->pcov != NULL,
+                       so.ftol,
+                       so.xtol,
+                       so.gtol,
                        job->opt.gpu_float32};
-    gpu_batch_out out = {r->popt, r->perr, r->pcov, r->cost, r->chi2, r->status, r->nfev, r->nit, r->pcov_valid,
-                         r->m, "", ""};
+    gpu_batch_out out = {r->popt, r->perr, r->pcov,       r->cost, r->chi2, r->status,
+                         r->nfev, r->nit,  r->pcov_valid, r->m,    "",      ""};
     char why[300];
     if (gpu_batch_run(&job->model->prog, cols, ncols, job->gpu, &in, &out, why, sizeof why) != 0) {
         st = fail(err, NLSQ_ERR_INVALID_ARGUMENT, "device cuda:%d: %s", job->gpu, why);
@@ -597,8 +625,8 @@ done:
     return st;
 }
 
-nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
-                           unsigned outputs, nlsq_batch_result **out, nlsq_error *err)
+nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt, unsigned outputs,
+                           nlsq_batch_result **out, nlsq_error *err)
 {
     error_clear(err);
     if (!model || !batch || !out)

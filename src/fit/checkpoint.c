@@ -42,18 +42,18 @@
 struct checkpoint {
     char *path;
     int nf;
-    size_t rec;           /* doubles per record */
+    size_t rec; /* doubles per record */
     char *model_text;
     char *device;
     uint64_t opt_hash;
     size_t m_total, m_used;
-    double *first;        /* the first pass's record */
+    double *first; /* the first pass's record */
     int have_first, loaded_first;
     double *recs;
     int count, cap;
     int replay_pos, replay_count;
     int writes;
-    int kill_at;          /* test hook: die during this write (0: never) */
+    int kill_at; /* test hook: die during this write (0: never) */
 };
 
 uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n)
@@ -112,9 +112,9 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
         snprintf(why, why_size, "%s is damaged (checksum)", c->path);
         return -1;
     }
-    if (take(&k, &version, 4) || take(&k, &order, 4) || take(&k, &nf, 4) || take(&k, &tlen, 4) ||
-        take(&k, &hash, 8) || take(&k, &m_total, 8) || take(&k, &m_used, 8) || take(&k, &count, 8) ||
-        version != CKPT_VERSION || order != CKPT_ORDER) {
+    if (take(&k, &version, 4) || take(&k, &order, 4) || take(&k, &nf, 4) || take(&k, &tlen, 4) || take(&k, &hash, 8) ||
+        take(&k, &m_total, 8) || take(&k, &m_used, 8) || take(&k, &count, 8) || version != CKPT_VERSION ||
+        order != CKPT_ORDER) {
         snprintf(why, why_size, "%s: a checkpoint of another version or machine", c->path);
         return -1;
     }
@@ -126,7 +126,8 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
     }
     text[tlen] = '\0';
     int same_model = strcmp(text, c->model_text) == 0;
-    if (!same_model) snprintf(why, why_size, "%s was written for the model '%.120s', not '%.120s'", c->path, text, c->model_text);
+    if (!same_model)
+        snprintf(why, why_size, "%s was written for the model '%.120s', not '%.120s'", c->path, text, c->model_text);
     free(text);
     if (!same_model) return -1;
     uint32_t dlen;
@@ -168,8 +169,8 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
     return 0;
 }
 
-int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash,
-                    int nf, size_t m_total, checkpoint **out, char *why, size_t why_size)
+int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash, int nf,
+                    size_t m_total, checkpoint **out, char *why, size_t why_size)
 {
     *out = NULL;
     checkpoint *c = calloc(1, sizeof *c);
@@ -262,9 +263,12 @@ static int fsync_dir(const char *path)
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash == dir) dir[1] = '\0';
-    else if (slash) *slash = '\0';
-    else snprintf(dir, sizeof dir, ".");
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
     int rc = fsync(fd);

@@ -53,7 +53,7 @@ typedef struct converter {
     FILE *out;
     size_t rows;
     int ncols;
-    char **names;  /* header names, or NULL */
+    char **names; /* header names, or NULL */
 } converter;
 
 static int convert_row(void *ctx, int ncols, char **names, const double *values)
@@ -220,8 +220,7 @@ static nlsq_status convert(const char *path, char delim, const char *cache, cons
 
 /* The default cache file: the cache directory's columns/, named by a hash
    of the text file's real path and identity. */
-static nlsq_status default_cache_path(const char *path, const char *identity, char *out, size_t size,
-                                      nlsq_error *err)
+static nlsq_status default_cache_path(const char *path, const char *identity, char *out, size_t size, nlsq_error *err)
 {
     char why[400], real[PATH_MAX];
     if (!realpath(path, real)) snprintf(real, sizeof real, "%s", path);
@@ -232,8 +231,7 @@ static nlsq_status default_cache_path(const char *path, const char *identity, ch
     return NLSQ_OK;
 }
 
-nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
-                                  nlsq_error *err)
+nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out, nlsq_error *err)
 {
     error_clear(err);
     if (!path || !out) {

@@ -19,5 +19,11 @@ static nlsq_status column_cache_scan(int clear, nlsq_cache_info *out, nlsq_error
     return NLSQ_OK;
 }
 
-nlsq_status nlsq_column_cache_info(nlsq_cache_info *out, nlsq_error *err) { return column_cache_scan(0, out, err); }
-nlsq_status nlsq_column_cache_clear(nlsq_cache_info *out, nlsq_error *err) { return column_cache_scan(1, out, err); }
+nlsq_status nlsq_column_cache_info(nlsq_cache_info *out, nlsq_error *err)
+{
+    return column_cache_scan(0, out, err);
+}
+nlsq_status nlsq_column_cache_clear(nlsq_cache_info *out, nlsq_error *err)
+{
+    return column_cache_scan(1, out, err);
+}

@@ -113,10 +113,11 @@ static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
     if (fp->omit) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nan_policy omit cannot be used with a covariance sigma");
     if (m > 0 && (m > SIZE_MAX / sizeof(double) / m ||
                   m * m * sizeof(double) + m * (size_t)(2 * n + 3) * sizeof(double) > host_available_memory() / 2))
-        return fail(err, NLSQ_ERR_NOMEM,
-                    "a %zu x %zu covariance sigma needs %.3g GB, more than half the available memory; with "
-                    "independent errors give per-point sigma (its diagonal's square roots), which needs no m x m matrix", m, m,
-                    (double)m * (double)m * 8e-9);
+        return fail(
+            err, NLSQ_ERR_NOMEM,
+            "a %zu x %zu covariance sigma needs %.3g GB, more than half the available memory; with "
+            "independent errors give per-point sigma (its diagonal's square roots), which needs no m x m matrix",
+            m, m, (double)m * (double)m * 8e-9);
     fp->L = malloc(m * m * sizeof *fp->L);
     fp->wf = malloc(m * sizeof *fp->wf);
     fp->wJ = malloc(m * (size_t)n * sizeof *fp->wJ);
@@ -128,8 +129,7 @@ static nlsq_status setup_covariance_sigma(fit_problem *fp, nlsq_error *err)
     return NLSQ_OK;
 }
 
-static nlsq_status check_arguments(const nlsq_model *model, const nlsq_data *data, nlsq_result **out,
-                                   nlsq_error *err)
+static nlsq_status check_arguments(const nlsq_model *model, const nlsq_data *data, nlsq_result **out, nlsq_error *err)
 {
     const fit_problem *fp = NULL;
     if (!model || !data || !out)
@@ -181,8 +181,10 @@ nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const
     snprintf(fp.device, sizeof fp.device, "cpu");
     snprintf(fp.device_note, sizeof fp.device_note, "a covariance sigma is whitened on the CPU");
     if ((st = fit_check_options(&fp, err)) == NLSQ_OK) {
-        if (fp.opt.checkpoint) st = fit_fail(&fp, err, NLSQ_ERR_INVALID_ARGUMENT, "checkpoints are not offered with a covariance sigma");
-        else st = fit_covariance(&fp, out, err);
+        if (fp.opt.checkpoint)
+            st = fit_fail(&fp, err, NLSQ_ERR_INVALID_ARGUMENT, "checkpoints are not offered with a covariance sigma");
+        else
+            st = fit_covariance(&fp, out, err);
     }
     fit_free_problem(&fp);
     return st;

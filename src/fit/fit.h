@@ -17,11 +17,11 @@ enum { BAD_NONE, BAD_Y, BAD_X, BAD_SIGMA, BAD_SIGMA_NONPOSITIVE };
 
 /* What the first pass learns about the data (per chunk, then merged). */
 typedef struct data_stats {
-    size_t usable;        /* points that count (nan_policy omit)            */
-    size_t bad_row;       /* the first row against nan_policy, or SIZE_MAX  */
+    size_t usable;  /* points that count (nan_policy omit)            */
+    size_t bad_row; /* the first row against nan_policy, or SIZE_MAX  */
     int bad_kind, bad_var;
     double bad_value;
-    double sw, mean, m2;  /* weighted moments of y, for SS_tot            */
+    double sw, mean, m2; /* weighted moments of y, for SS_tot            */
 } data_stats;
 
 typedef struct release_range {
@@ -36,13 +36,13 @@ typedef struct reader {
     double sigma_all;
     const double *direct[NLSQ_READER_MAX_COLS]; /* a column read in place,
                                or NULL: copied into the worker's buffer  */
-    size_t x_stride;        /* of the x columns in place                 */
-    int ncopy;              /* columns copied                            */
+    size_t x_stride;                            /* of the x columns in place                 */
+    int ncopy;                                  /* columns copied                            */
     int copy_cols[NLSQ_READER_MAX_COLS], slot_of[NLSQ_READER_MAX_COLS];
     double *buf;            /* nworkers x ncopy x PASS_WINDOW            */
     release_range *pending; /* per worker: pages not yet handed back     */
     int checking, nstats;
-    data_stats *stats;      /* per chunk, while checking                 */
+    data_stats *stats; /* per chunk, while checking                 */
     pthread_mutex_t lock;
     int failed;
     char why[300];
@@ -73,8 +73,8 @@ uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n);
 /* Open for writing at `path`; with resume, load it if it exists and check
    that it was written for this model text, device (where the passes run,
    as text), options hash, n_free and row count. 0, or -1 with the reason. */
-int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash,
-                    int nf, size_t m_total, checkpoint **out, char *why, size_t why_size);
+int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash, int nf,
+                    size_t m_total, checkpoint **out, char *why, size_t why_size);
 /* The first pass's answer: stored, or compared with the loaded one (the
    data's fingerprint); 0, or -1 when they differ. */
 int checkpoint_first(checkpoint *c, size_t m_used, const double *x, double cost, int rc, const double *R, char *why,
@@ -83,19 +83,18 @@ int checkpoint_first(checkpoint *c, size_t m_used, const double *x, double cost,
    the records are used up, -1 when x is not the recorded point. */
 int checkpoint_replay(checkpoint *c, const double *x, double *cost, double *R, int *rc);
 /* Append an evaluation and write the file; 0, or -1 with the reason. */
-int checkpoint_record(checkpoint *c, const double *x, double cost, int rc, const double *R, char *why,
-                      size_t why_size);
+int checkpoint_record(checkpoint *c, const double *x, double cost, int rc, const double *R, char *why, size_t why_size);
 int checkpoint_save(checkpoint *c, char *why, size_t why_size);
 void checkpoint_free(checkpoint *c);
 
 typedef struct fit_problem {
     const nlsq_model *model;
-    const nlsq_data *data;  /* the covariance-sigma path only             */
-    const char *who;        /* the API function, for messages            */
-    size_t m_total;         /* rows, before nan_policy omit              */
-    int covariance;         /* sigma is a covariance matrix              */
-    double sst;             /* SS_tot for R^2                            */
-    reader rd;              /* the source path                           */
+    const nlsq_data *data; /* the covariance-sigma path only             */
+    const char *who;       /* the API function, for messages            */
+    size_t m_total;        /* rows, before nan_policy omit              */
+    int covariance;        /* sigma is a covariance matrix              */
+    double sst;            /* SS_tot for R^2                            */
+    reader rd;             /* the source path                           */
     int have_rd;
     /* the first pass (run before the solver, as the data check) */
     int first_valid, first_rc;
@@ -108,8 +107,8 @@ typedef struct fit_problem {
     int iterations, stop_requested;
     /* checkpoints */
     checkpoint *ckpt;
-    int resumed;            /* evaluations taken from the checkpoint      */
-    gpu_group gpu;          /* the passes on CUDA devices, if use_gpu     */
+    int resumed;   /* evaluations taken from the checkpoint      */
+    gpu_group gpu; /* the passes on CUDA devices, if use_gpu     */
     int use_gpu, gpu_passes;
     char device[16], device_note[240];
     size_t memory_bytes;
@@ -117,20 +116,20 @@ typedef struct fit_problem {
     int n, n_free, omit;
     size_t m_used;
     nlsq_method method;
-    double *mem;          /* owns p, lb, ub, x, R, free_idx             */
-    double *p;            /* the full parameter vector                   */
-    double *lb, *ub;      /* n bounds                                    */
-    double *x;            /* n_free solver variables                     */
+    double *mem;             /* owns p, lb, ub, x, R, free_idx             */
+    double *p;               /* the full parameter vector                   */
+    double *lb, *ub;         /* n bounds                                    */
+    double *x;               /* n_free solver variables                     */
     double *lbf, *ubf, *xsf; /* their bounds and x_scale                */
-    double *R;            /* (n_free+1)^2 R_aug at the solution          */
+    double *R;               /* (n_free+1)^2 R_aug at the solution          */
     int *free_idx;
     pass ps;
     pass_arrays pa;
     pass_data pd;
-    pool *pool;           /* the pass's threads, NULL for one             */
+    pool *pool; /* the pass's threads, NULL for one             */
     int threads;
-    jit_entry *jit;       /* the model's compiled kernel, or NULL         */
-    int jit_quiet;        /* only the cache was asked: no note unless used */
+    jit_entry *jit;           /* the model's compiled kernel, or NULL         */
+    int jit_quiet;            /* only the cache was asked: no note unless used */
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
 } fit_problem;
 
@@ -162,7 +161,7 @@ double fit_sst_arrays(const nlsq_data *d);
 /* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
 nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
                        nlsq_error *err);
-nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf,
-                            double xtol, nlsq_result **out, nlsq_error *err);
+nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf, double xtol,
+                            nlsq_result **out, nlsq_error *err);
 
 #endif

@@ -65,8 +65,7 @@ static void pass_progress(void *ctx, size_t done, size_t m)
 
 /* ---- evaluations ----------------------------------------------------------- */
 
-static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_status *st, char *why,
-                         size_t why_size);
+static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_status *st, char *why, size_t why_size);
 
 /* A pass at fp->p: the cost, R_aug, and nonzero when something is not
    finite (or the data could not be read: the fit is then aborted). */
@@ -146,23 +145,26 @@ static int evaluate_source(void *ctx, const double *x_free, double *cost, double
 
 /* ---- setup ------------------------------------------------------------------ */
 
-static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, const nlsq_columns *c, int *xc,
-                                   int *yc, int *sc, double *sigma_all, nlsq_error *err)
+static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, const nlsq_columns *c, int *xc, int *yc,
+                                   int *sc, double *sigma_all, nlsq_error *err)
 {
     int k = fp->model->vars.count, ncols = nlsq_source_num_columns(src);
     if (k > NLSQ_READER_MAX_COLS - 2) return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "more than 256 variables");
     for (int j = 0; j < k; j++) {
         xc[j] = c->x ? c->x[j] : j;
         if (xc[j] < 0 || xc[j] >= ncols)
-            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the column of variable '%s' is %d; the source has %d (0-based)",
-                            fp->model->vars.names[j], xc[j], ncols);
+            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT,
+                            "the column of variable '%s' is %d; the source has %d (0-based)", fp->model->vars.names[j],
+                            xc[j], ncols);
     }
     *yc = c->y >= 0 ? c->y : k;
     if (*yc >= ncols)
-        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the y column is %d; the source has %d columns (0-based)", *yc, ncols);
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the y column is %d; the source has %d columns (0-based)",
+                        *yc, ncols);
     *sc = c->sigma;
     if (*sc < -1 || *sc >= ncols)
-        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the sigma column is %d; the source has %d columns (0-based)", *sc, ncols);
+        return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "the sigma column is %d; the source has %d columns (0-based)", *sc, ncols);
     *sigma_all = 1;
     if (*sc < 0 && c->sigma_value != 0) {
         if (!(c->sigma_value > 0 && isfinite(c->sigma_value)))
@@ -192,8 +194,8 @@ static size_t estimate_memory(const nlsq_model *m, size_t rows, int nf, int thre
 static uint64_t options_hash(const fit_problem *fp, int yc, int sc, double sigma_all)
 {
     const nlsq_options *o = &fp->opt;
-    int ints[] = {(int)o->method, (int)o->loss, o->max_nfev, o->x_scale_jac, (int)o->nan_policy, fp->n, fp->n_free,
-                  yc, sc};
+    int ints[] = {(int)o->method, (int)o->loss, o->max_nfev, o->x_scale_jac, (int)o->nan_policy, fp->n,
+                  fp->n_free,     yc,           sc};
     double dbl[] = {o->f_scale, o->ftol, o->xtol, o->gtol, sigma_all};
     uint64_t h = checkpoint_hash(0, ints, sizeof ints);
     h = checkpoint_hash(h, dbl, sizeof dbl);
@@ -218,7 +220,8 @@ static char *model_identity(const nlsq_model *m)
     used += (size_t)snprintf(s + used, need - used, "; variables");
     for (int k = 0; k < m->vars.count; k++) used += (size_t)snprintf(s + used, need - used, " %s", m->vars.names[k]);
     used += (size_t)snprintf(s + used, need - used, "; parameters");
-    for (int j = 0; j < m->params.count; j++) used += (size_t)snprintf(s + used, need - used, " %s", m->params.names[j]);
+    for (int j = 0; j < m->params.count; j++)
+        used += (size_t)snprintf(s + used, need - used, " %s", m->params.names[j]);
     return s;
 }
 
@@ -228,8 +231,8 @@ static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error 
     switch (st->bad_kind) {
     case BAD_Y: return fit_fail(fp, err, NLSQ_ERR_DATA, "y[%zu] is %g (nan_policy raise)", i, st->bad_value);
     case BAD_X:
-        return fit_fail(fp, err, NLSQ_ERR_DATA, "%s[%zu] is %g (nan_policy raise)", fp->model->vars.names[st->bad_var], i,
-                        st->bad_value);
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "%s[%zu] is %g (nan_policy raise)", fp->model->vars.names[st->bad_var],
+                        i, st->bad_value);
     case BAD_SIGMA: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] is %g (nan_policy raise)", i, st->bad_value);
     default: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] = %g: sigma must be positive", i, st->bad_value);
     }
@@ -238,9 +241,20 @@ static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error 
 /* Where the passes run: the CPU, or CUDA devices opened here (gpu/placement.c). */
 static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq_error *err)
 {
-    gpu_pass_spec gs = {0, 0, &fp->model->prog, fp->free_idx, fp->n_free, fp->m_total, sc >= 0,
-                        sigma_all, fp->opt.loss, fp->opt.f_scale, fp->omit, fp->opt.gpu_float32 != 0,
-                        fp->ps.nworkers, 0};
+    gpu_pass_spec gs = {0,
+                        0,
+                        &fp->model->prog,
+                        fp->free_idx,
+                        fp->n_free,
+                        fp->m_total,
+                        sc >= 0,
+                        sigma_all,
+                        fp->opt.loss,
+                        fp->opt.f_scale,
+                        fp->omit,
+                        fp->opt.gpu_float32 != 0,
+                        fp->ps.nworkers,
+                        0};
     char why[300];
     int rc = gpu_place(fp->opt.device, &gs, &fp->gpu, fp->device, sizeof fp->device, fp->device_note,
                        sizeof fp->device_note, why, sizeof why);
@@ -255,8 +269,8 @@ static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq
 static nlsq_status upload_chunks(fit_problem *fp, int c0, int c1, char *why, size_t why_size)
 {
     pass_data pd = reader_pass_data(&fp->rd);
-    int rc = gpu_group_upload_chunks(&fp->gpu, &pd, fp->ps.pool, fp->m_total, fp->rd.ncopy == 0, c0, c1,
-                                     fp->rd.why, why, why_size);
+    int rc = gpu_group_upload_chunks(&fp->gpu, &pd, fp->ps.pool, fp->m_total, fp->rd.ncopy == 0, c0, c1, fp->rd.why,
+                                     why, why_size);
     reader_flush(&fp->rd);
     return rc == 0 ? NLSQ_OK : rc == GPU_UPLOAD_READ_FAILED ? NLSQ_ERR_DATA : NLSQ_ERR_INVALID_ARGUMENT;
 }
@@ -275,8 +289,7 @@ static nlsq_status upload(fit_problem *fp, nlsq_error *err)
  * all the segments' triangles merged at the end. The copies are not
  * overlapped with the kernels: each segment's upload waits for the last.
  */
-static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_status *st, char *why,
-                         size_t why_size)
+static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_status *st, char *why, size_t why_size)
 {
     gpu_pass *g = &fp->gpu.part[0];
     size_t chunk = pass_chunk_points(fp->m_total), cap = g->cap;
@@ -419,7 +432,9 @@ nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nls
     error_clear(err);
     if (!model || !src || !out) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_fit_source: %s is NULL",
-                  !model ? "model" : !src ? "source" : "out");
+                  !model ? "model"
+                  : !src ? "source"
+                         : "out");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     *out = NULL;
@@ -448,7 +463,8 @@ nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nls
         c.sigma = ncols++;
     } else if (data->sigma_kind == NLSQ_SIGMA_SCALAR) {
         if (!(data->sigma[0] > 0 && isfinite(data->sigma[0]))) {
-            error_set(err, NLSQ_ERR_DATA, 0, 0, "nlsq_curve_fit: sigma must be positive and finite, got %g", data->sigma[0]);
+            error_set(err, NLSQ_ERR_DATA, 0, 0, "nlsq_curve_fit: sigma must be positive and finite, got %g",
+                      data->sigma[0]);
             return NLSQ_ERR_DATA;
         }
         c.sigma_value = data->sigma[0];
@@ -467,7 +483,9 @@ nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, con
     error_clear(err);
     if (!model || !src || !bytes) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_fit_memory: %s is NULL",
-                  !model ? "model" : !src ? "source" : "bytes");
+                  !model ? "model"
+                  : !src ? "source"
+                         : "bytes");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     fit_problem fp;
@@ -490,7 +508,6 @@ nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, con
     const double *direct[NLSQ_READER_MAX_COLS];
     size_t stride;
     int ncopy = reader_plan(src, read, nread, k, direct, &stride);
-    *bytes = estimate_memory(model, rows, nf, fit_choose_threads(&fp.opt, rows), ncopy,
-                             fp.opt.keep_residuals);
+    *bytes = estimate_memory(model, rows, nf, fit_choose_threads(&fp.opt, rows), ncopy, fp.opt.keep_residuals);
     return NLSQ_OK;
 }

@@ -52,8 +52,8 @@ nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err)
         fp->ub[j] = o->upper ? o->upper[j] : INFINITY;
         const char *name = fp->model->params.names[j];
         if (isnan(fp->lb[j]) || isnan(fp->ub[j]) || !(fp->lb[j] < fp->ub[j]))
-            return fail(err, NLSQ_ERR_BOUNDS, "bounds of '%s' are [%g, %g]: the lower must be below the upper",
-                        name, fp->lb[j], fp->ub[j]);
+            return fail(err, NLSQ_ERR_BOUNDS, "bounds of '%s' are [%g, %g]: the lower must be below the upper", name,
+                        fp->lb[j], fp->ub[j]);
         if (o->p0 && !isnan(o->p0[j])) { /* NaN: not given, the rule below */
             fp->p[j] = o->p0[j];
             if (!isfinite(fp->p[j])) return fail(err, NLSQ_ERR_BOUNDS, "p0 of '%s' is %g", name, fp->p[j]);
@@ -70,7 +70,8 @@ nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err)
             fp->p[j] = 1;
         }
         if (o->x_scale && !(o->x_scale[j] > 0 && isfinite(o->x_scale[j])))
-            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "x_scale of '%s' must be positive, got %g", name, o->x_scale[j]);
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "x_scale of '%s' must be positive, got %g", name,
+                        o->x_scale[j]);
     }
     fp->n_free = 0;
     for (int j = 0; j < n; j++)
@@ -171,9 +172,12 @@ nlsq_status fit_choose_backend(const fit_problem *fp, nlsq_backend *b, nlsq_erro
     const char *env = getenv("NLSQ_BACKEND");
     *b = NLSQ_BACKEND_AUTO;
     if (!env || !*env || strcmp(env, "auto") == 0) return NLSQ_OK;
-    if (strcmp(env, "interp") == 0) *b = NLSQ_BACKEND_INTERP;
-    else if (strcmp(env, "jit") == 0) *b = NLSQ_BACKEND_JIT;
-    else return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "NLSQ_BACKEND is '%.40s'; expected auto, interp or jit", env);
+    if (strcmp(env, "interp") == 0)
+        *b = NLSQ_BACKEND_INTERP;
+    else if (strcmp(env, "jit") == 0)
+        *b = NLSQ_BACKEND_JIT;
+    else
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "NLSQ_BACKEND is '%.40s'; expected auto, interp or jit", env);
     return NLSQ_OK;
 }
 
@@ -191,9 +195,9 @@ static nlsq_status setup_jit(fit_problem *fp, nlsq_backend backend, nlsq_error *
     if (backend == NLSQ_BACKEND_AUTO && fp->m_total < JIT_AUTO_LOOKUP_POINTS) return NLSQ_OK;
     const vmath *wide = vmath_avx2();
     int width = wide && vmath_select() == wide ? 4 : 1; /* the interpreter's math, exactly */
-    jit_mode mode = backend == NLSQ_BACKEND_JIT                 ? JIT_WAIT
+    jit_mode mode = backend == NLSQ_BACKEND_JIT        ? JIT_WAIT
                   : fp->m_total >= JIT_AUTO_MIN_POINTS ? JIT_BACKGROUND
-                                                             : JIT_LOOKUP;
+                                                       : JIT_LOOKUP;
     jit_entry *e = jit_get(fp->model, fp->free_idx, fp->n_free, width, mode);
     if (!e || pass_use_jit(&fp->ps, e) != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the compiled kernel");
     fp->jit = e;
@@ -249,15 +253,16 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
     }
     pb->lb = lbf;
     pb->ub = ubf;
-    solve_options so = {fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev,
-                        fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac, NULL, NULL, NULL};
+    solve_options so = {
+        fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev, fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac,
+        NULL,         NULL,         NULL};
     fit_default_tolerances(fp->method, &so);
     if (fp->opt.callback || fp->opt.progress) {
         so.callback = forward_callback;
         so.callback_ctx = fp;
     }
     solve_result sr;
-    int rc = fp->method == NLSQ_LM       ? solve_lm(pb, &so, fp->x, fp->R, &sr)
+    int rc = fp->method == NLSQ_LM     ? solve_lm(pb, &so, fp->x, fp->R, &sr)
            : fp->method == NLSQ_DOGBOX ? solve_dogbox(pb, &so, fp->x, fp->R, &sr)
                                        : solve_trf(pb, &so, fp->x, fp->R, &sr);
     if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");

@@ -114,10 +114,14 @@ static void find_bad_row(reader *rd, data_stats *st, const pass_view *v, size_t 
         for (int j = 0; j < k && bad_var < 0; j++)
             if (!isfinite(v->x[(size_t)j * v->stride + i])) bad_var = j;
         int kind = BAD_NONE;
-        if (v->sigma && !(s > 0) && !(rd->omit && isnan(s))) kind = BAD_SIGMA_NONPOSITIVE;
-        else if (rd->raise && !isfinite(y)) kind = BAD_Y;
-        else if (rd->raise && bad_var >= 0) kind = BAD_X;
-        else if (rd->raise && !isfinite(s)) kind = BAD_SIGMA;
+        if (v->sigma && !(s > 0) && !(rd->omit && isnan(s)))
+            kind = BAD_SIGMA_NONPOSITIVE;
+        else if (rd->raise && !isfinite(y))
+            kind = BAD_Y;
+        else if (rd->raise && bad_var >= 0)
+            kind = BAD_X;
+        else if (rd->raise && !isfinite(s))
+            kind = BAD_SIGMA;
         if (kind == BAD_NONE) continue;
         st->bad_row = first_row + (i - lo);
         st->bad_kind = kind;
@@ -200,8 +204,8 @@ static int reader_read(void *ctx, int chunk, size_t first, size_t count, int wor
     reader *rd = ctx;
     int k = rd->nvars;
     if (!rd->ncopy) {
-        *v = (pass_view){k ? rd->direct[0] : NULL, rd->x_stride, rd->direct[k], rd->has_sigma ? rd->direct[k + 1] : NULL,
-                         0};
+        *v = (pass_view){k ? rd->direct[0] : NULL, rd->x_stride, rd->direct[k],
+                         rd->has_sigma ? rd->direct[k + 1] : NULL, 0};
     } else {
         double *b = rd->buf + (size_t)worker * (size_t)rd->ncopy * PASS_WINDOW, *out[NLSQ_READER_MAX_COLS];
         for (int slot = 0; slot < rd->ncopy; slot++) out[slot] = b + (size_t)slot * PASS_WINDOW;

@@ -114,7 +114,8 @@ static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r)
     memset(r->pcov, 0, (size_t)n * (size_t)n * sizeof *r->pcov);
     for (int a = 0; a < nf; a++)
         for (int b = 0; b < nf; b++)
-            r->pcov[(size_t)fp->free_idx[a] * n + (size_t)fp->free_idx[b]] = ok ? cov[(size_t)a * nf + b] * scale : INFINITY;
+            r->pcov[(size_t)fp->free_idx[a] * n + (size_t)fp->free_idx[b]] = ok ? cov[(size_t)a * nf + b] * scale
+                                                                                : INFINITY;
     for (int j = 0; j < n; j++) r->perr[j] = sqrt(r->pcov[(size_t)j * n + j]);
     r->pcov_valid = ok;
     free(cov);
@@ -186,8 +187,8 @@ static void final_residuals(fit_problem *fp, nlsq_result *r, double cost)
     free(R);
 }
 
-nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf,
-                            double xtol, nlsq_result **out, nlsq_error *err)
+nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf, double xtol,
+                            nlsq_result **out, nlsq_error *err)
 {
     int n = fp->n;
     nlsq_result *r = calloc(1, sizeof *r);
@@ -227,7 +228,8 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->memory_bytes = fp->memory_bytes;
     r->resumed_evaluations = fp->resumed;
     r->jit_passes = fp->ps.jit_passes;
-    if (fp->jit && (fp->ps.jit_passes > 0 || !fp->jit_quiet)) jit_entry_note(fp->model, fp->jit, r->backend_note, sizeof r->backend_note);
+    if (fp->jit && (fp->ps.jit_passes > 0 || !fp->jit_quiet))
+        jit_entry_note(fp->model, fp->jit, r->backend_note, sizeof r->backend_note);
     double m = (double)fp->m_used, k = fp->n_free;
     r->redchi = r->dof > 0 ? r->chi2 / r->dof : INFINITY;
     double sst = fp->sst;
@@ -238,8 +240,10 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
         double x = fp->x[a], lo = lbf[a], hi = ubf[a];
         double lt = xtol * fmax(1, fabs(lo)), ut = xtol * fmax(1, fabs(hi));
         signed char side = 0;
-        if (isfinite(lo) && x - lo <= fmin(hi - x, lt)) side = -1;
-        else if (isfinite(hi) && hi - x <= fmin(x - lo, ut)) side = 1;
+        if (isfinite(lo) && x - lo <= fmin(hi - x, lt))
+            side = -1;
+        else if (isfinite(hi) && hi - x <= fmin(x - lo, ut))
+            side = 1;
         r->active_mask[fp->free_idx[a]] = side;
     }
     *out = r;

@@ -33,11 +33,11 @@ enum { MAX_COLUMNS = 256 };
 struct nlsq_source {
     int kind, ncols;
     size_t nrows;
-    char **names;          /* ncols names */
+    char **names; /* ncols names */
     char desc[320];
     /* arrays */
     const double **cols;
-    int owns_cols;         /* a table read into memory: cols are ours */
+    int owns_cols; /* a table read into memory: cols are ours */
     /* mapped */
     int fd;
     unsigned char *map;
@@ -115,9 +115,18 @@ void nlsq_source_free(nlsq_source *s)
     free(s);
 }
 
-size_t nlsq_source_num_rows(const nlsq_source *s) { return s ? s->nrows : 0; }
-int nlsq_source_num_columns(const nlsq_source *s) { return s ? s->ncols : 0; }
-const char *nlsq_source_describe(const nlsq_source *s) { return s ? s->desc : ""; }
+size_t nlsq_source_num_rows(const nlsq_source *s)
+{
+    return s ? s->nrows : 0;
+}
+int nlsq_source_num_columns(const nlsq_source *s)
+{
+    return s ? s->ncols : 0;
+}
+const char *nlsq_source_describe(const nlsq_source *s)
+{
+    return s ? s->desc : "";
+}
 
 const char *nlsq_source_column_name(const nlsq_source *s, int col)
 {
@@ -144,8 +153,8 @@ nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t
     if (!out) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: out is NULL");
     *out = NULL;
     if (!cols || ncols < 1 || ncols > MAX_COLUMNS)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: %s", !cols ? "cols is NULL"
-                                                                                   : "ncols must be 1 to 256");
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: %s",
+                        !cols ? "cols is NULL" : "ncols must be 1 to 256");
     for (int c = 0; c < ncols; c++)
         if (!cols[c] && nrows > 0)
             return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: column %d is NULL", c);
@@ -212,7 +221,8 @@ static const char *base_name(const char *path)
 nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error *err)
 {
     error_clear(err);
-    if (!path || !out) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npy: %s is NULL", !path ? "path" : "out");
+    if (!path || !out)
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npy: %s is NULL", !path ? "path" : "out");
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
@@ -237,8 +247,10 @@ nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error
     s->elsize = info.elsize;
     s->swap = info.swap;
     s->column_major = info.fortran || info.cols == 1;
-    if (s->fd < 0) st = src_fail(err, NLSQ_ERR_DATA, "%s: %s", path, strerror(errno));
-    else st = map_file(s, path, err);
+    if (s->fd < 0)
+        st = src_fail(err, NLSQ_ERR_DATA, "%s: %s", path, strerror(errno));
+    else
+        st = map_file(s, path, err);
     if (st != NLSQ_OK) {
         nlsq_source_free(s);
         return st;
@@ -266,15 +278,16 @@ static int host_big_endian(void)
     return b == 0;
 }
 
-nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout, nlsq_source **out,
-                                 nlsq_error *err)
+nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout, nlsq_source **out, nlsq_error *err)
 {
     error_clear(err);
-    if (!path || !out) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_raw: %s is NULL", !path ? "path" : "out");
+    if (!path || !out)
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_raw: %s is NULL", !path ? "path" : "out");
     *out = NULL;
     nlsq_raw_layout l = layout ? *layout : nlsq_raw_layout_default();
     if (l.ncols < 1 || l.ncols > MAX_COLUMNS)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: the raw layout needs 1 to 256 columns, not %d", path, l.ncols);
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: the raw layout needs 1 to 256 columns, not %d", path,
+                        l.ncols);
     if ((int)l.dtype != NLSQ_FLOAT64 && (int)l.dtype != NLSQ_FLOAT32)
         return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: unknown dtype %d in the raw layout", path, (int)l.dtype);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -287,7 +300,8 @@ nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout
     size_t elsize = l.dtype == NLSQ_FLOAT64 ? 8 : 4, row = elsize * (size_t)l.ncols, size = (size_t)st.st_size;
     nlsq_status bad = NLSQ_OK;
     if (size < l.offset)
-        bad = src_fail(err, NLSQ_ERR_DATA, "%s: the file (%zu bytes) is shorter than the %zu-byte offset", path, size, l.offset);
+        bad = src_fail(err, NLSQ_ERR_DATA, "%s: the file (%zu bytes) is shorter than the %zu-byte offset", path, size,
+                       l.offset);
     else if ((size - l.offset) % row != 0)
         bad = src_fail(err, NLSQ_ERR_DATA,
                        "%s: %zu data bytes are not a whole number of rows of %d %s values (%zu bytes a row): "
@@ -364,7 +378,8 @@ nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill
         return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: %s is NULL", !out ? "out" : "fill");
     *out = NULL;
     if (ncols < 1 || ncols > MAX_COLUMNS)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: ncols must be 1 to 256, not %d", ncols);
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: ncols must be 1 to 256, not %d",
+                        ncols);
     nlsq_source *s = source_new(SRC_CALLBACK, ncols, nrows);
     if (!s) return src_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_from_callback: out of memory");
     s->fill = fill;
@@ -381,7 +396,8 @@ nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill
 nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err)
 {
     error_clear(err);
-    if (!parts || !out) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: %s is NULL", !parts ? "parts" : "out");
+    if (!parts || !out)
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: %s is NULL", !parts ? "parts" : "out");
     *out = NULL;
     if (nparts < 1) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: no parts");
     int ncols = 0;
@@ -464,14 +480,17 @@ int source_read(nlsq_source *s, const int *cols, int n, size_t first, size_t cou
         for (int c = 0; c < s->ncols; c++) slot[c] = NULL;
         int dup_col = 0;
         for (int k = 0; k < n; k++) {
-            if (slot[cols[k]]) dup_col = 1;
-            else slot[cols[k]] = out[k];
+            if (slot[cols[k]])
+                dup_col = 1;
+            else
+                slot[cols[k]] = out[k];
         }
         if (!s->thread_safe) pthread_mutex_lock(&s->lock);
         int rc = s->fill(s->user, first, count, slot);
         if (!s->thread_safe) pthread_mutex_unlock(&s->lock);
         if (rc != 0) {
-            snprintf(why, why_size, "the source callback returned %d for rows %zu to %zu", rc, first, first + count - 1);
+            snprintf(why, why_size, "the source callback returned %d for rows %zu to %zu", rc, first,
+                     first + count - 1);
             return -1;
         }
         /* a column asked for twice (x and y the same) is copied */
@@ -482,7 +501,8 @@ int source_read(nlsq_source *s, const int *cols, int n, size_t first, size_t cou
     case SRC_JOIN:
         for (int k = 0; k < n; k++) {
             int col = s->col_in_part[cols[k]];
-            if (source_read(s->parts[s->part_of[cols[k]]], &col, 1, first, count, &out[k], why, why_size) != 0) return -1;
+            if (source_read(s->parts[s->part_of[cols[k]]], &col, 1, first, count, &out[k], why, why_size) != 0)
+                return -1;
         }
         return 0;
     }
@@ -492,7 +512,8 @@ int source_read(nlsq_source *s, const int *cols, int n, size_t first, size_t cou
 void source_release(const nlsq_source *s, const int *cols, int n, size_t first, size_t count)
 {
     if (s->kind == SRC_JOIN) {
-        for (int k = 0; k < n; k++) source_release(s->parts[s->part_of[cols[k]]], &s->col_in_part[cols[k]], 1, first, count);
+        for (int k = 0; k < n; k++)
+            source_release(s->parts[s->part_of[cols[k]]], &s->col_in_part[cols[k]], 1, first, count);
         return;
     }
     if (s->kind != SRC_MAPPED) return;
@@ -501,13 +522,15 @@ void source_release(const nlsq_source *s, const int *cols, int n, size_t first, 
         return;
     }
     for (int k = 0; k < n; k++)
-        unmap_range(s, element_offset(s, cols[k], first), element_offset(s, cols[k], first) + count * (size_t)s->elsize);
+        unmap_range(s, element_offset(s, cols[k], first),
+                    element_offset(s, cols[k], first) + count * (size_t)s->elsize);
 }
 
 nlsq_status nlsq_source_read(nlsq_source *s, int col, size_t first, size_t count, double *out, nlsq_error *err)
 {
     error_clear(err);
-    if (!s || !out) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: %s is NULL", !s ? "source" : "out");
+    if (!s || !out)
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: %s is NULL", !s ? "source" : "out");
     if (col < 0 || col >= s->ncols)
         return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: column %d of %d", col, s->ncols);
     if (first > s->nrows || count > s->nrows - first)

@@ -34,8 +34,7 @@ static nlsq_status read_stream(FILE *f, const char *name, const nlsq_text_option
     return adopt(&t, name, out, err);
 }
 
-nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
-                                  nlsq_error *err)
+nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_options *opt, nlsq_source **out, nlsq_error *err)
 {
     error_clear(err);
     if (!path || !out) {
@@ -54,8 +53,8 @@ nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_options *opt
     return st;
 }
 
-nlsq_status nlsq_source_load_text_buffer(const char *text, size_t len, const char *name,
-                                         const nlsq_text_options *opt, nlsq_source **out, nlsq_error *err)
+nlsq_status nlsq_source_load_text_buffer(const char *text, size_t len, const char *name, const nlsq_text_options *opt,
+                                         nlsq_source **out, nlsq_error *err)
 {
     error_clear(err);
     if (!text || !out) {

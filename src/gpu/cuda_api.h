@@ -12,7 +12,7 @@
 
 /* ---- driver API ------------------------------------------------------------ */
 
-typedef int CUresult;            /* CUDA_SUCCESS = 0 */
+typedef int CUresult; /* CUDA_SUCCESS = 0 */
 typedef int CUdevice;
 typedef struct CUctx_st *CUcontext;
 typedef struct CUmod_st *CUmodule;
@@ -60,12 +60,12 @@ typedef struct cuda_driver {
                                unsigned bz, unsigned shared_bytes, CUstream stream, void **params, void **extra);
     CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int *blocks, CUfunction fn, int block_size,
                                                             size_t dynamic_shared_bytes);
-    int version;            /* of the driver, e.g. 12040 */
+    int version; /* of the driver, e.g. 12040 */
 } cuda_driver;
 
 /* ---- NVRTC ------------------------------------------------------------------ */
 
-typedef int nvrtcResult;         /* NVRTC_SUCCESS = 0 */
+typedef int nvrtcResult; /* NVRTC_SUCCESS = 0 */
 typedef struct _nvrtcProgram *nvrtcProgram;
 
 typedef struct cuda_nvrtc {
@@ -82,7 +82,7 @@ typedef struct cuda_nvrtc {
     nvrtcResult (*nvrtcGetCUBIN)(nvrtcProgram prog, char *cubin);
     nvrtcResult (*nvrtcDestroyProgram)(nvrtcProgram *prog);
     int major, minor;
-    char path[64];          /* the library that was opened */
+    char path[64]; /* the library that was opened */
 } cuda_nvrtc;
 
 /* ---- cuda_load.c ------------------------------------------------------------- */

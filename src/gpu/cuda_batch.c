@@ -38,7 +38,7 @@ typedef struct gpu_batch {
     CUcontext ctx;
     CUmodule mod;
     CUfunction fn;
-    int warp;                /* a warp a fit (nlsq_batch_warp), else a thread */
+    int warp; /* a warp a fit (nlsq_batch_warp), else a thread */
     CUdeviceptr mem[16];
     int nmem;
     char why[300];
@@ -52,10 +52,10 @@ static int fail(gpu_batch *g, CUresult r, const char *what)
     return -1;
 }
 
-#define CU(call, what)                                          \
-    do {                                                        \
-        CUresult r_ = (call);                                   \
-        if (r_ != NLSQ_CUDA_SUCCESS) return fail(g, r_, what);  \
+#define CU(call, what) \
+    do { \
+        CUresult r_ = (call); \
+        if (r_ != NLSQ_CUDA_SUCCESS) return fail(g, r_, what); \
     } while (0)
 
 /* count doubles as a device array of float32 (converted here) or float64. */
@@ -131,10 +131,10 @@ static int fetch_results(gpu_batch *g, const batch_args *a, const gpu_batch_in *
     }
     int rc = -1;
     CUresult r;
-#define GET(dst, src, bytes)                                             \
+#define GET(dst, src, bytes) \
     if ((r = g->d->cuMemcpyDtoH(dst, src, bytes)) != NLSQ_CUDA_SUCCESS) { \
-        fail(g, r, "cuMemcpyDtoH (results)");                            \
-        goto done;                                                       \
+        fail(g, r, "cuMemcpyDtoH (results)"); \
+        goto done; \
     }
     GET(out->popt, a->popt, nf * np * sizeof(double));
     GET(out->cost, a->cost, nf * sizeof(double));
@@ -237,8 +237,8 @@ int gpu_batch_run(const program *prog, const int *cols, int ncols, int ordinal, 
         char name[128] = "";
         g.d->cuDeviceGetName(name, (int)sizeof name, g.dev);
         snprintf(out->device, sizeof out->device, "cuda:%d", ordinal);
-        snprintf(out->note, sizeof out->note, "%.100s, one %s a fit (lm)%s, kernel %s", name, g.warp ? "warp" : "thread",
-                 in->float32 ? ", float32 data and Jacobian" : "", note);
+        snprintf(out->note, sizeof out->note, "%.100s, one %s a fit (lm)%s, kernel %s", name,
+                 g.warp ? "warp" : "thread", in->float32 ? ", float32 data and Jacobian" : "", note);
     } else {
         snprintf(why, why_size, "%s", g.why);
     }

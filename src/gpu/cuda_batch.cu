@@ -66,15 +66,15 @@ __device__ __forceinline__ double k_lgamma(double x)
 /* Mirrored in src/gpu/cuda_batch.c: 8-byte fields only, so both compilers
    lay it out alike. */
 typedef struct nlsq_batch_args {
-    const NLSQ_DATA *x;               /* k rows, xstride apart               */
-    const NLSQ_DATA *y, *sigma;       /* all fits' points; sigma may be NULL */
-    const unsigned long long *offsets;/* nfits + 1, or NULL: fit i at i*m   */
-    const double *p0;                 /* nfits x nparams                     */
-    double *popt, *perr, *pcov;       /* perr, pcov may be NULL              */
+    const NLSQ_DATA *x;                /* k rows, xstride apart               */
+    const NLSQ_DATA *y, *sigma;        /* all fits' points; sigma may be NULL */
+    const unsigned long long *offsets; /* nfits + 1, or NULL: fit i at i*m   */
+    const double *p0;                  /* nfits x nparams                     */
+    double *popt, *perr, *pcov;        /* perr, pcov may be NULL              */
     double *cost, *chi2;
     long long *status, *nfev, *nit, *m_used, *pcov_valid;
     unsigned long long nfits, m, xstride, x_shared, nparams;
-    unsigned long long policy;        /* 0 raise, 1 omit, 2 ignore           */
+    unsigned long long policy; /* 0 raise, 1 omit, 2 ignore           */
     unsigned long long absolute_sigma, max_nfev;
     double ftol, xtol, gtol;
 } nlsq_batch_args;
@@ -254,7 +254,11 @@ __device__ static void nb_run_fit(const nlsq_batch_args *A, unsigned long long i
     const int np = (int)A->nparams, writer = lane == 0;
     unsigned long long first = A->offsets ? A->offsets[i] : i * A->m;
     unsigned long long len = A->offsets ? A->offsets[i + 1] - first : A->m;
-    nb_fit f = {A->x_shared ? A->x : A->x + first, A->y + first, A->sigma ? A->sigma + first : 0, A->xstride, len,
+    nb_fit f = {A->x_shared ? A->x : A->x + first,
+                A->y + first,
+                A->sigma ? A->sigma + first : 0,
+                A->xstride,
+                len,
                 A->policy == 1};
     double p[NLSQ_NPARAMS], x[NB_N], R[NB_NC * NB_NC];
     for (int j = 0; j < np; j++) p[j] = A->p0[i * np + j];

@@ -159,8 +159,8 @@ __device__ void fold_warp(double (*a)[NLSQ_NC], double *R)
 
 /* ---- the pass ------------------------------------------------------------------------ */
 
-__device__ __forceinline__ int all_finite_point(const NLSQ_DATA *x, unsigned long long xstride,
-                                                unsigned long long i, double y, double sg)
+__device__ __forceinline__ int all_finite_point(const NLSQ_DATA *x, unsigned long long xstride, unsigned long long i,
+                                                double y, double sg)
 {
     int ok = isfinite(y) && isfinite(sg);
     for (int k = 0; k < NLSQ_NVARS; k++) ok &= isfinite((double)x[k * xstride + i]) != 0;
@@ -171,10 +171,9 @@ __device__ __forceinline__ int all_finite_point(const NLSQ_DATA *x, unsigned lon
    count into the running sums; an omitted point is a row of zeros. */
 __device__ __forceinline__ void point_row(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x,
                                           unsigned long long xstride, const NLSQ_DATA *__restrict__ y,
-                                          const NLSQ_DATA *__restrict__ sigma, double sigma_all,
-                                          unsigned long long i, int loss, double f_scale, int omit,
-                                          double *__restrict__ residuals, double *row, double *cost,
-                                          double *chi2, double *bad)
+                                          const NLSQ_DATA *__restrict__ sigma, double sigma_all, unsigned long long i,
+                                          int loss, double f_scale, int omit, double *__restrict__ residuals,
+                                          double *row, double *cost, double *chi2, double *bad)
 {
     model_point(u, x, xstride, i, row);
 #ifdef NLSQ_FLOAT32
@@ -213,10 +212,10 @@ __device__ __forceinline__ void point_row(const double *__restrict__ u, const NL
  * the count of rows with non-finite entries.
  */
 extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
-nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
-          const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
-          unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
-          double *__restrict__ residuals, double *__restrict__ out_R, double *__restrict__ out_sums)
+    nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
+              const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
+              unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
+              double *__restrict__ residuals, double *__restrict__ out_R, double *__restrict__ out_sums)
 {
     __shared__ double R[NLSQ_WARPS][NLSQ_NC * NLSQ_NC];
     __shared__ double scratch[NLSQ_WARPS + 1];
@@ -235,8 +234,8 @@ nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigne
 #pragma unroll
             for (int c = 0; c < NLSQ_NC; c++) a[r][c] = 0;
             if (i < last)
-                point_row(u, x, xstride, y, sigma, sigma_all, i, loss, f_scale, omit, residuals, a[r], &cost,
-                          &chi2, &bad);
+                point_row(u, x, xstride, y, sigma, sigma_all, i, loss, f_scale, omit, residuals, a[r], &cost, &chi2,
+                          &bad);
         }
         fold_warp(a, R[warp]);
     }

@@ -20,8 +20,7 @@
 
 #include "cuda_api.h"
 
-typedef CUresult (*get_proc_v2_fn)(const char *symbol, void **pfn, int version, unsigned long long flags,
-                                   int *status);
+typedef CUresult (*get_proc_v2_fn)(const char *symbol, void **pfn, int version, unsigned long long flags, int *status);
 typedef CUresult (*get_proc_v1_fn)(const char *symbol, void **pfn, int version, unsigned long long flags);
 
 static struct {
@@ -43,22 +42,47 @@ typedef struct proc_name {
     size_t offset;
 } proc_name;
 
-#define DRIVER_FN(f) {#f, offsetof(cuda_driver, f)}
+#define DRIVER_FN(f) \
+    { \
+#f, offsetof(cuda_driver, f) \
+    }
 static const proc_name DRIVER_FNS[] = {
-    DRIVER_FN(cuInit), DRIVER_FN(cuDriverGetVersion), DRIVER_FN(cuGetErrorString), DRIVER_FN(cuDeviceGetCount),
-    DRIVER_FN(cuDeviceGet), DRIVER_FN(cuDeviceGetName), DRIVER_FN(cuDeviceTotalMem), DRIVER_FN(cuDeviceGetAttribute),
-    DRIVER_FN(cuDevicePrimaryCtxRetain), DRIVER_FN(cuDevicePrimaryCtxRelease), DRIVER_FN(cuCtxSetCurrent),
-    DRIVER_FN(cuCtxSynchronize), DRIVER_FN(cuMemGetInfo), DRIVER_FN(cuMemAlloc), DRIVER_FN(cuMemFree),
-    DRIVER_FN(cuMemcpyHtoD), DRIVER_FN(cuMemcpyDtoH), DRIVER_FN(cuMemsetD8), DRIVER_FN(cuMemcpyDtoD), DRIVER_FN(cuModuleLoadData),
-    DRIVER_FN(cuModuleUnload), DRIVER_FN(cuModuleGetFunction), DRIVER_FN(cuLaunchKernel),
+    DRIVER_FN(cuInit),
+    DRIVER_FN(cuDriverGetVersion),
+    DRIVER_FN(cuGetErrorString),
+    DRIVER_FN(cuDeviceGetCount),
+    DRIVER_FN(cuDeviceGet),
+    DRIVER_FN(cuDeviceGetName),
+    DRIVER_FN(cuDeviceTotalMem),
+    DRIVER_FN(cuDeviceGetAttribute),
+    DRIVER_FN(cuDevicePrimaryCtxRetain),
+    DRIVER_FN(cuDevicePrimaryCtxRelease),
+    DRIVER_FN(cuCtxSetCurrent),
+    DRIVER_FN(cuCtxSynchronize),
+    DRIVER_FN(cuMemGetInfo),
+    DRIVER_FN(cuMemAlloc),
+    DRIVER_FN(cuMemFree),
+    DRIVER_FN(cuMemcpyHtoD),
+    DRIVER_FN(cuMemcpyDtoH),
+    DRIVER_FN(cuMemsetD8),
+    DRIVER_FN(cuMemcpyDtoD),
+    DRIVER_FN(cuModuleLoadData),
+    DRIVER_FN(cuModuleUnload),
+    DRIVER_FN(cuModuleGetFunction),
+    DRIVER_FN(cuLaunchKernel),
     DRIVER_FN(cuOccupancyMaxActiveBlocksPerMultiprocessor),
 };
 
-#define NVRTC_FN(f) {#f, offsetof(cuda_nvrtc, f)}
+#define NVRTC_FN(f) \
+    { \
+#f, offsetof(cuda_nvrtc, f) \
+    }
 static const proc_name NVRTC_FNS[] = {
-    NVRTC_FN(nvrtcVersion), NVRTC_FN(nvrtcGetErrorString), NVRTC_FN(nvrtcCreateProgram),
-    NVRTC_FN(nvrtcCompileProgram), NVRTC_FN(nvrtcGetProgramLogSize), NVRTC_FN(nvrtcGetProgramLog),
-    NVRTC_FN(nvrtcGetPTXSize), NVRTC_FN(nvrtcGetPTX), NVRTC_FN(nvrtcGetCUBINSize), NVRTC_FN(nvrtcGetCUBIN),
+    NVRTC_FN(nvrtcVersion),           NVRTC_FN(nvrtcGetErrorString),
+    NVRTC_FN(nvrtcCreateProgram),     NVRTC_FN(nvrtcCompileProgram),
+    NVRTC_FN(nvrtcGetProgramLogSize), NVRTC_FN(nvrtcGetProgramLog),
+    NVRTC_FN(nvrtcGetPTXSize),        NVRTC_FN(nvrtcGetPTX),
+    NVRTC_FN(nvrtcGetCUBINSize),      NVRTC_FN(nvrtcGetCUBIN),
     NVRTC_FN(nvrtcDestroyProgram),
 };
 

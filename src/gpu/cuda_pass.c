@@ -38,9 +38,9 @@ static int cu_fail(const gpu_pass *g, CUresult r, const char *what, char *why, s
     return -1;
 }
 
-#define CU(call, what)                                                          \
-    do {                                                                        \
-        CUresult r_ = (call);                                                   \
+#define CU(call, what) \
+    do { \
+        CUresult r_ = (call); \
         if (r_ != NLSQ_CUDA_SUCCESS) return cu_fail(g, r_, what, why, why_size); \
     } while (0)
 
@@ -102,8 +102,8 @@ int cuda_module_load(const cuda_driver *d, int major, int minor, const char *sou
         CUresult r = d->cuModuleLoadData(mod, img.data);
         if (r == NLSQ_CUDA_SUCCESS) {
             if (!cached && have_path) cache_store(path, &img);
-            snprintf(note, note_size, "%s %s", cached ? "loaded from the cache:" : "compiled by NVRTC:",
-                     cubin ? arch : "PTX");
+            snprintf(note, note_size, "%s %s",
+                     cached ? "loaded from the cache:" : "compiled by NVRTC:", cubin ? arch : "PTX");
             cuda_image_free(&img);
             return 0;
         }
@@ -143,19 +143,27 @@ static int tuning(int nc, int *k, int *tpb, char *why, size_t why_size)
     if (!s || !*s) return 0;
     for (const char *p = s; *p;) {
         int v = 0, n = 0;
-        if (sscanf(p, "K=%d%n", &v, &n) == 1 && n > 0) *k = v;
-        else if (sscanf(p, "TPB=%d%n", &v, &n) == 1 && n > 0) *tpb = v;
-        else break;
+        if (sscanf(p, "K=%d%n", &v, &n) == 1 && n > 0)
+            *k = v;
+        else if (sscanf(p, "TPB=%d%n", &v, &n) == 1 && n > 0)
+            *tpb = v;
+        else
+            break;
         p += n;
-        if (*p == ',') p++;
-        else if (*p) break;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            break;
         if (!*p) {
-            int k_ok = *k == 0 || (*k >= 1 && *k <= 16), t_ok = *tpb == 0 || (*tpb >= 32 && *tpb <= 1024 && *tpb % 32 == 0);
+            int k_ok = *k == 0 || (*k >= 1 && *k <= 16),
+                t_ok = *tpb == 0 || (*tpb >= 32 && *tpb <= 1024 && *tpb % 32 == 0);
             /* the warps' triangles in 48 kB of static shared memory */
             int fits = (size_t)(*tpb ? *tpb : nc <= 24 ? 256 : 128) / 32 * (size_t)(nc * nc) * 8 <= 48 * 1024 - 512;
             if (k_ok && t_ok && fits) return 0;
-            snprintf(why, why_size, "NLSQ_CUDA_TUNE='%.60s': K from 1 to 16, TPB a multiple of 32 up to 1024 whose "
-                     "warps' triangles fit in 48 kB", s);
+            snprintf(why, why_size,
+                     "NLSQ_CUDA_TUNE='%.60s': K from 1 to 16, TPB a multiple of 32 up to 1024 whose "
+                     "warps' triangles fit in 48 kB",
+                     s);
             return -1;
         }
     }
@@ -258,8 +266,7 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
        range of points, and every block's triangle is one more merge on
        the host per pass. A block takes at least 16 points per thread. */
     int per_sm = 0;
-    if (g->d->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, g->fn, g->tpb, 0) != NLSQ_CUDA_SUCCESS ||
-        per_sm < 1)
+    if (g->d->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, g->fn, g->tpb, 0) != NLSQ_CUDA_SUCCESS || per_sm < 1)
         per_sm = 2;
     unsigned long long want = (unsigned long long)sms * (unsigned)per_sm, most = g->cap / ((size_t)g->tpb * 16);
     if (want > max_blocks) want = max_blocks;
@@ -310,8 +317,7 @@ void gpu_pass_set_range(gpu_pass *g, size_t first, size_t m)
     if (!g->per_block) g->per_block = (unsigned long long)g->tpb;
 }
 
-int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, int worker, char *why,
-                    size_t why_size)
+int gpu_pass_upload(gpu_pass *g, const pass_view *v, size_t first, size_t count, int worker, char *why, size_t why_size)
 {
     if (worker < 0 || worker >= g->nworkers) {
         snprintf(why, why_size, "internal error: upload worker %d of %d", worker, g->nworkers);
@@ -344,10 +350,9 @@ int gpu_pass_launch(gpu_pass *g, const double *u, char *why, size_t why_size)
     CUdeviceptr sigma = g->has_sigma ? g->sigma : 0, residuals = 0;
     double sigma_all = g->sigma_all, f_scale = g->f_scale;
     int loss = g->loss, omit = g->omit;
-    void *params[] = {&g->u, &g->x, &xstride, &g->y, &sigma, &sigma_all, &m, &per_block,
-                      &loss, &f_scale, &omit, &residuals, &g->R, &g->sums};
-    CU(g->d->cuLaunchKernel(g->fn, g->nblocks, 1, 1, (unsigned)g->tpb, 1, 1, 0, NULL, params, NULL),
-       "cuLaunchKernel");
+    void *params[] = {&g->u,      &g->x, &xstride, &g->y, &sigma,     &sigma_all, &m,
+                      &per_block, &loss, &f_scale, &omit, &residuals, &g->R,      &g->sums};
+    CU(g->d->cuLaunchKernel(g->fn, g->nblocks, 1, 1, (unsigned)g->tpb, 1, 1, 0, NULL, params, NULL), "cuLaunchKernel");
     return 0;
 }
 
@@ -377,8 +382,7 @@ void gpu_pass_close(gpu_pass *g)
 
 /* ---- several devices ----------------------------------------------------------------- */
 
-int gpu_group_open(gpu_group *G, const gpu_pass_spec *spec, const int *ordinals, int count, char *why,
-                   size_t why_size)
+int gpu_group_open(gpu_group *G, const gpu_pass_spec *spec, const int *ordinals, int count, char *why, size_t why_size)
 {
     memset(G, 0, sizeof *G);
     if (count < 1 || count > GPU_MAX_DEVICES) {
@@ -463,8 +467,10 @@ void gpu_group_end(gpu_group *G, pass_out *out)
     for (size_t stride = 1; stride < n; stride *= 2)
         for (size_t i = 0; i + stride < n; i += 2 * stride)
             qr_merge(G->R + i * sz, G->R + (i + stride) * sz, (int)nc, G->work);
-    if (n) memcpy(out->R, G->R, sz * sizeof *out->R);
-    else memset(out->R, 0, sz * sizeof *out->R);
+    if (n)
+        memcpy(out->R, G->R, sz * sizeof *out->R);
+    else
+        memset(out->R, 0, sz * sizeof *out->R);
     out->cost = G->cost.sum + G->cost.comp;
     out->chi2 = G->chi2.sum + G->chi2.comp;
     out->nonfinite = (size_t)G->bad;

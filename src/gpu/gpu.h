@@ -18,10 +18,10 @@
 /* ---- cuda_compile.c ------------------------------------------------------------ */
 
 typedef struct cuda_image {
-    char *data;      /* cubin or PTX (NUL-terminated)      */
+    char *data; /* cubin or PTX (NUL-terminated)      */
     size_t size;
     int cubin;
-    char *log;       /* NVRTC's messages; "" when none     */
+    char *log; /* NVRTC's messages; "" when none     */
 } cuda_image;
 
 /* Compile `source` for `arch`: "sm_NN" with cubin = 1, "compute_NN" with
@@ -54,8 +54,8 @@ int cuda_module_load(const cuda_driver *d, int major, int minor, const char *sou
 typedef struct cuda_device_info {
     int ordinal;
     char name[128];
-    size_t memory;       /* bytes */
-    int major, minor;    /* compute capability */
+    size_t memory;    /* bytes */
+    int major, minor; /* compute capability */
     int multiprocessors;
 } cuda_device_info;
 
@@ -71,19 +71,19 @@ int cuda_devices(cuda_device_info *out, int max, char *why, size_t why_size);
 
 typedef struct gpu_pass_spec {
     int ordinal;
-    size_t first;        /* the device's points: [first, first + m)     */
+    size_t first; /* the device's points: [first, first + m)     */
     const program *prog;
     const int *cols;
     int ncols;
     size_t m;
-    int has_sigma;       /* a sigma column is uploaded                  */
-    double sigma_all;    /* else one sigma for all                      */
+    int has_sigma;    /* a sigma column is uploaded                  */
+    double sigma_all; /* else one sigma for all                      */
     nlsq_loss loss;
     double f_scale;
-    int omit;            /* nan_policy omit                             */
-    int float32;         /* data and per-point arithmetic in float32    */
-    int nworkers;        /* threads that may upload at once             */
-    size_t stream_unit;  /* 0: the data must fit on the device; else
+    int omit;           /* nan_policy omit                             */
+    int float32;        /* data and per-point arithmetic in float32    */
+    int nworkers;       /* threads that may upload at once             */
+    size_t stream_unit; /* 0: the data must fit on the device; else
                             they may be streamed through it every pass,
                             in segments of a multiple of this many points */
 } gpu_pass_spec;
@@ -98,20 +98,20 @@ typedef struct gpu_pass {
     CUmodule mod;
     CUfunction fn;
     int ncols, nc, nvars, nuniform, has_sigma, loss, omit, float32;
-    size_t esize;        /* bytes per data value on the device: 4 or 8  */
-    float *stage;        /* float32: GPU_STAGE values per worker, converted
+    size_t esize; /* bytes per data value on the device: 4 or 8  */
+    float *stage; /* float32: GPU_STAGE values per worker, converted
                             for upload                                  */
     int nworkers;
     double sigma_all, f_scale;
-    size_t first, m;     /* the points held: [first, first + m)         */
-    size_t cap;          /* points the device's buffers hold: m, or a
+    size_t first, m; /* the points held: [first, first + m)         */
+    size_t cap;      /* points the device's buffers hold: m, or a
                             segment's size when streaming               */
     int streaming;
-    int tpb;             /* threads per block                           */
+    int tpb; /* threads per block                           */
     unsigned nblocks;
     unsigned long long per_block;
     CUdeviceptr x, y, sigma, u, R, sums;
-    double *hsums;       /* the last pass's blocks' sums, collected     */
+    double *hsums; /* the last pass's blocks' sums, collected     */
 } gpu_pass;
 
 /* Compile or load the kernel, allocate the device's buffers; 0, or -1
@@ -146,18 +146,17 @@ void gpu_pass_close(gpu_pass *g);
 typedef struct gpu_group {
     int count;
     gpu_pass part[GPU_MAX_DEVICES];
-    unsigned nblocks;    /* over all parts                              */
-    size_t segments;     /* a pass's segments: 1, or more when streaming */
-    double *R, *work;    /* nblocks * segments triangles; one for the merge */
-    size_t filled;       /* triangles collected in this pass            */
-    nk_ksum cost, chi2;   /* compensated, as the CPU pass sums */
+    unsigned nblocks;   /* over all parts                              */
+    size_t segments;    /* a pass's segments: 1, or more when streaming */
+    double *R, *work;   /* nblocks * segments triangles; one for the merge */
+    size_t filled;      /* triangles collected in this pass            */
+    nk_ksum cost, chi2; /* compensated, as the CPU pass sums */
     double bad;
 } gpu_group;
 
 /* Open the devices ordinals[0..count) for spec's m points (spec->ordinal
    and spec->first are ignored). */
-int gpu_group_open(gpu_group *G, const gpu_pass_spec *spec, const int *ordinals, int count, char *why,
-                   size_t why_size);
+int gpu_group_open(gpu_group *G, const gpu_pass_spec *spec, const int *ordinals, int count, char *why, size_t why_size);
 /* Points [first, first+count) of the view, to whichever devices hold them. */
 int gpu_group_upload(gpu_group *G, const pass_view *v, size_t first, size_t count, int worker, char *why,
                      size_t why_size);
@@ -176,14 +175,14 @@ void gpu_group_close(gpu_group *G);
 /* The batch's arrays as the kernel reads them (see nlsq_batch). */
 typedef struct gpu_batch_in {
     size_t nfits, m, total, xstride;
-    const size_t *offsets;   /* or NULL                                   */
+    const size_t *offsets; /* or NULL                                   */
     const double *x, *y, *sigma;
     int x_shared, nparams, k;
-    const double *p0;        /* nfits x nparams, every fit's full start    */
-    int policy;              /* 0 raise, 1 omit, 2 ignore                  */
+    const double *p0; /* nfits x nparams, every fit's full start    */
+    int policy;       /* 0 raise, 1 omit, 2 ignore                  */
     int absolute_sigma, max_nfev, want_pcov;
     double ftol, xtol, gtol;
-    int float32;             /* data and Jacobian in float32 on the device */
+    int float32; /* data and Jacobian in float32 on the device */
 } gpu_batch_in;
 
 typedef struct gpu_batch_out {

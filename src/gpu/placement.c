@@ -125,12 +125,12 @@ typedef struct upload_job {
     gpu_group *g;
     const pass_data *pd;
     size_t m_total, chunk;
-    int first_chunk;      /* task k uploads chunk first_chunk + k */
+    int first_chunk; /* task k uploads chunk first_chunk + k */
     int in_place;
     const char *read_why;
     pthread_mutex_t lock;
-    int failed_chunk;     /* the lowest chunk that failed, or -1 */
-    int failure;          /* its GPU_UPLOAD_* */
+    int failed_chunk; /* the lowest chunk that failed, or -1 */
+    int failure;      /* its GPU_UPLOAD_* */
     char why[400];
 } upload_job;
 
@@ -208,8 +208,8 @@ static void upload_chunk(void *ctx, int task, int worker)
 int gpu_group_upload_chunks(gpu_group *g, const pass_data *pd, pool *threads, size_t m_total, int in_place, int c0,
                             int c1, const char *read_why, char *why, size_t why_size)
 {
-    upload_job job = {g, pd, m_total, pass_chunk_points(m_total), c0, in_place, read_why,
-                      PTHREAD_MUTEX_INITIALIZER, -1, 0, ""};
+    upload_job job = {g,  pd, m_total, pass_chunk_points(m_total), c0, in_place, read_why, PTHREAD_MUTEX_INITIALIZER,
+                      -1, 0,  ""};
     pool_run(threads, upload_chunk, &job, c1 - c0);
     pthread_mutex_destroy(&job.lock);
     if (job.failed_chunk < 0) return 0;

@@ -11,7 +11,7 @@
 typedef struct table {
     int ncols;
     size_t nrows;
-    char **names;     /* header names, or "1", "2", ... without a header */
+    char **names; /* header names, or "1", "2", ... without a header */
     double **cols;
 } table;
 
@@ -32,9 +32,9 @@ void table_free(table *t);
 /* A .npy header, read from the start of f: the data follow at data_offset. */
 typedef struct npy_info {
     size_t data_offset, rows, cols;
-    int elsize;       /* 8 or 4 */
-    int swap;         /* the file's byte order is not the host's */
-    int fortran;      /* column after column */
+    int elsize;  /* 8 or 4 */
+    int swap;    /* the file's byte order is not the host's */
+    int fortran; /* column after column */
 } npy_info;
 
 nlsq_status npy_header(FILE *f, const char *path, npy_info *info, nlsq_error *err);

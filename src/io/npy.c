@@ -61,7 +61,8 @@ nlsq_status npy_header(FILE *f, const char *path, npy_info *info, nlsq_error *er
     char *header = NULL;
     nlsq_status st = NLSQ_OK;
     memset(info, 0, sizeof *info);
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) return npy_fail(err, path, "not a .npy file (no \\x93NUMPY magic)");
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
+        return npy_fail(err, path, "not a .npy file (no \\x93NUMPY magic)");
     int major = pre[6];
     size_t hlen = (size_t)pre[8] | (size_t)pre[9] << 8, pre_len = 10;
     if (major >= 2) {
@@ -82,9 +83,9 @@ nlsq_status npy_header(FILE *f, const char *path, npy_info *info, nlsq_error *er
         st = npy_fail(err, path, "header lacks descr, fortran_order or shape");
         goto done;
     }
-    int size = !strncmp(descr + 1, "<f8", 3) || !strncmp(descr + 1, ">f8", 3)   ? 8
+    int size = !strncmp(descr + 1, "<f8", 3) || !strncmp(descr + 1, ">f8", 3) ? 8
              : !strncmp(descr + 1, "<f4", 3) || !strncmp(descr + 1, ">f4", 3) ? 4
-                                                                               : 0;
+                                                                              : 0;
     if (!size) {
         char what[80];
         int dl = (int)strcspn(descr + 1, "'");

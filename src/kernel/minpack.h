@@ -90,7 +90,7 @@ KFN void nk_qr_pivoted(double *A, size_t lda, int m, int n, int *perm, double *r
     }
 }
 
-#define NK_R(i, j) r[(size_t)(j) * n + (i)]
+#define NK_R(i, j) r[(size_t)(j)*n + (i)]
 
 /*
  * Solve min || [A; D] x - [b; 0] || given A P = Q R (R in the upper
@@ -99,8 +99,8 @@ KFN void nk_qr_pivoted(double *A, size_t lda, int m, int n, int *perm, double *r
  * triangle of r and sdiag receive the factor S of the rotated system.
  * wa: n doubles.
  */
-KFN void nk_qrsolv(int n, double *r, const int *ipvt, const double *diag, const double *qtb, double *x,
-                   double *sdiag, double *wa)
+KFN void nk_qrsolv(int n, double *r, const int *ipvt, const double *diag, const double *qtb, double *x, double *sdiag,
+                   double *wa)
 {
     for (int j = 0; j < n; j++) {
         for (int i = j; i < n; i++) NK_R(i, j) = NK_R(j, i);
@@ -161,8 +161,8 @@ KFN void nk_qrsolv(int n, double *r, const int *ipvt, const double *diag, const 
  * negated by the caller, as in lmder) and sdiag, r's lower triangle as
  * nk_qrsolv leaves them. wa1, wa2, wa3: n doubles each.
  */
-KFN double nk_lmpar(int n, double *r, const int *ipvt, const double *diag, const double *qtb, double delta,
-                    double par, double *x, double *sdiag, double *wa1, double *wa2, double *wa3)
+KFN double nk_lmpar(int n, double *r, const int *ipvt, const double *diag, const double *qtb, double delta, double par,
+                    double *x, double *sdiag, double *wa1, double *wa2, double *wa3)
 {
     const double dbl_min = 2.2250738585072014e-308;
     int nsing = n;
@@ -292,10 +292,13 @@ KFN int nk_lm_test(double actred, double prered, double ratio, double delta, dou
 KFN int nk_lm_status(int info)
 {
     switch (info) {
-    case 1: case 6: return 2;
-    case 2: case 7: return 3;
+    case 1:
+    case 6: return 2;
+    case 2:
+    case 7: return 3;
     case 3: return 4;
-    case 4: case 8: return 1;
+    case 4:
+    case 8: return 1;
     case 5: return 0;
     default: return -1;
     }

@@ -58,17 +58,17 @@ KFN double nk_max(double a, double b)
  * body is written once here for a type T whose 1 is `one`:
  * NK_DEFINE_POWI(name, T, one) defines T name(T x, int k).
  */
-#define NK_DEFINE_POWI(name, T, one)                               \
-    KFN T name(T x, int k)                                         \
-    {                                                              \
-        unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k;         \
-        T r = one, b = x;                                          \
-        while (n) {                                                \
-            if (n & 1u) r *= b;                                    \
-            n >>= 1;                                               \
-            if (n) b *= b;                                         \
-        }                                                          \
-        return k < 0 ? one / r : r;                                \
+#define NK_DEFINE_POWI(name, T, one) \
+    KFN T name(T x, int k) \
+    { \
+        unsigned n = k < 0 ? (unsigned)(-k) : (unsigned)k; \
+        T r = one, b = x; \
+        while (n) { \
+            if (n & 1u) r *= b; \
+            n >>= 1; \
+            if (n) b *= b; \
+        } \
+        return k < 0 ? one / r : r; \
     }
 
 NK_DEFINE_POWI(nk_powi, double, 1.0)
@@ -86,8 +86,10 @@ KFN double nk_digamma_positive(double x)
         x += 1.0;
     }
     double z = 1.0 / (x * x);
-    double series = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240
-                     - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
+    double series = z *
+                    (1.0 / 12 -
+                     z * (1.0 / 120 -
+                          z * (1.0 / 252 - z * (1.0 / 240 - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
     return acc + log(x) - 0.5 / x - series;
 }
 

@@ -7,13 +7,13 @@
 #ifndef NLSQ_KERNEL_TEXT_H
 #define NLSQ_KERNEL_TEXT_H
 
-extern const char *const kernel_text_scalar;     /* scalar.h     */
-extern const char *const kernel_text_dot;        /* dot.h        */
-extern const char *const kernel_text_sum;        /* sum.h        */
-extern const char *const kernel_text_loss;       /* loss.h       */
-extern const char *const kernel_text_givens;     /* givens.h     */
+extern const char *const kernel_text_scalar;      /* scalar.h     */
+extern const char *const kernel_text_dot;         /* dot.h        */
+extern const char *const kernel_text_sum;         /* sum.h        */
+extern const char *const kernel_text_loss;        /* loss.h       */
+extern const char *const kernel_text_givens;      /* givens.h     */
 extern const char *const kernel_text_householder; /* householder.h */
-extern const char *const kernel_text_minpack;    /* minpack.h    */
-extern const char *const kernel_text_covariance; /* covariance.h */
+extern const char *const kernel_text_minpack;     /* minpack.h    */
+extern const char *const kernel_text_covariance;  /* covariance.h */
 
 #endif

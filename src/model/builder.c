@@ -17,7 +17,7 @@
 struct nlsq_builder {
     graph g;
     name_list vars, params;
-    nlsq_error first;   /* code NLSQ_OK until a call fails */
+    nlsq_error first; /* code NLSQ_OK until a call fails */
 };
 
 nlsq_status nlsq_builder_new(nlsq_builder **out, nlsq_error *err)
@@ -85,7 +85,8 @@ static int ready(nlsq_builder *b, const nlsq_expr *args, const int *types, int n
         if (b->g.nodes[args[i]].type != types[i]) {
             fail(b, NLSQ_ERR_TYPE,
                  types[i] == TYPE_NUM ? "builder: %s needs a number, not a condition"
-                                      : "builder: %s needs a condition, not a number", what);
+                                      : "builder: %s needs a condition, not a number",
+                 what);
             return 0;
         }
     }
@@ -114,8 +115,14 @@ static nlsq_expr named(nlsq_builder *b, const char *name, int op)
     return result(b, graph_leaf(&b->g, op, k));
 }
 
-nlsq_expr nlsq_builder_var(nlsq_builder *b, const char *name) { return named(b, name, OP_VAR); }
-nlsq_expr nlsq_builder_param(nlsq_builder *b, const char *name) { return named(b, name, OP_PARAM); }
+nlsq_expr nlsq_builder_var(nlsq_builder *b, const char *name)
+{
+    return named(b, name, OP_VAR);
+}
+nlsq_expr nlsq_builder_param(nlsq_builder *b, const char *name)
+{
+    return named(b, name, OP_PARAM);
+}
 
 nlsq_expr nlsq_builder_const(nlsq_builder *b, double value)
 {
@@ -171,9 +178,8 @@ nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root, nlsq_model **ou
         return NLSQ_ERR_BUILDER;
     }
     if (root < 0 || root >= b->g.count || b->g.nodes[root].type != TYPE_NUM) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
-                  "nlsq_builder_finish: root is %s", root < 0 || root >= b->g.count ? "not a valid handle"
-                                                                                    : "a condition, not a number");
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_builder_finish: root is %s",
+                  root < 0 || root >= b->g.count ? "not a valid handle" : "a condition, not a number");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     name_list vars, params;

@@ -21,8 +21,8 @@
 
 typedef struct differ {
     graph *g;
-    int32_t *adj;    /* adjoint node per original node, -1 for none */
-    uint8_t *dep;    /* depends on some parameter                   */
+    int32_t *adj; /* adjoint node per original node, -1 for none */
+    uint8_t *dep; /* depends on some parameter                   */
     int err;
 } differ;
 
@@ -113,47 +113,43 @@ static int32_t choice_weight(differ *df, int cmp, int32_t u, int32_t v)
 static int32_t partial1(differ *df, int op, int32_t f, int32_t u, int32_t k)
 {
     switch (op) {
-    case NLSQ_OP_NEG:   return num(df, -1);
-    case NLSQ_OP_EXP:   return f;
+    case NLSQ_OP_NEG: return num(df, -1);
+    case NLSQ_OP_EXP: return f;
     case NLSQ_OP_EXPM1: return op2(df, NLSQ_OP_ADD, f, num(df, 1));
-    case NLSQ_OP_LOG:   return op2(df, NLSQ_OP_DIV, num(df, 1), u);
+    case NLSQ_OP_LOG: return op2(df, NLSQ_OP_DIV, num(df, 1), u);
     case NLSQ_OP_LOG1P: return op2(df, NLSQ_OP_DIV, num(df, 1), op2(df, NLSQ_OP_ADD, u, num(df, 1)));
     case NLSQ_OP_LOG10: return op2(df, NLSQ_OP_DIV, num(df, M_LOG10E), u);
-    case NLSQ_OP_LOG2:  return op2(df, NLSQ_OP_DIV, num(df, M_LOG2E), u);
-    case NLSQ_OP_SQRT:  return op2(df, NLSQ_OP_DIV, num(df, 0.5), f);
-    case NLSQ_OP_CBRT:
-        return op2(df, NLSQ_OP_DIV, num(df, 1), op2(df, NLSQ_OP_MUL, num(df, 3), powi(df, f, 2)));
-    case NLSQ_OP_ABS:   return op1(df, NLSQ_OP_SIGN, u);
+    case NLSQ_OP_LOG2: return op2(df, NLSQ_OP_DIV, num(df, M_LOG2E), u);
+    case NLSQ_OP_SQRT: return op2(df, NLSQ_OP_DIV, num(df, 0.5), f);
+    case NLSQ_OP_CBRT: return op2(df, NLSQ_OP_DIV, num(df, 1), op2(df, NLSQ_OP_MUL, num(df, 3), powi(df, f, 2)));
+    case NLSQ_OP_ABS: return op1(df, NLSQ_OP_SIGN, u);
     case NLSQ_OP_SIGN:
     case NLSQ_OP_FLOOR:
-    case NLSQ_OP_CEIL:  return -1;
-    case NLSQ_OP_SIN:   return op1(df, NLSQ_OP_COS, u);
-    case NLSQ_OP_COS:   return op1(df, NLSQ_OP_NEG, op1(df, NLSQ_OP_SIN, u));
-    case NLSQ_OP_TAN:   return op2(df, NLSQ_OP_ADD, num(df, 1), powi(df, f, 2));
+    case NLSQ_OP_CEIL: return -1;
+    case NLSQ_OP_SIN: return op1(df, NLSQ_OP_COS, u);
+    case NLSQ_OP_COS: return op1(df, NLSQ_OP_NEG, op1(df, NLSQ_OP_SIN, u));
+    case NLSQ_OP_TAN: return op2(df, NLSQ_OP_ADD, num(df, 1), powi(df, f, 2));
     case NLSQ_OP_ASIN:
     case NLSQ_OP_ACOS: {
         /* (1-u)(1+u) rather than 1-u^2: no cancellation near |u| = 1 */
-        int32_t s = op1(df, NLSQ_OP_SQRT, op2(df, NLSQ_OP_MUL, op2(df, NLSQ_OP_SUB, num(df, 1), u),
-                                              op2(df, NLSQ_OP_ADD, num(df, 1), u)));
+        int32_t s = op1(df, NLSQ_OP_SQRT,
+                        op2(df, NLSQ_OP_MUL, op2(df, NLSQ_OP_SUB, num(df, 1), u), op2(df, NLSQ_OP_ADD, num(df, 1), u)));
         return op2(df, NLSQ_OP_DIV, num(df, op == NLSQ_OP_ASIN ? 1 : -1), s);
     }
-    case NLSQ_OP_ATAN:
-        return op2(df, NLSQ_OP_DIV, num(df, 1), op2(df, NLSQ_OP_ADD, num(df, 1), powi(df, u, 2)));
-    case NLSQ_OP_SINH:  return op1(df, NLSQ_OP_COSH, u);
-    case NLSQ_OP_COSH:  return op1(df, NLSQ_OP_SINH, u);
-    case NLSQ_OP_TANH:  /* sech^2 = cosh^-2: keeps its relative accuracy
+    case NLSQ_OP_ATAN: return op2(df, NLSQ_OP_DIV, num(df, 1), op2(df, NLSQ_OP_ADD, num(df, 1), powi(df, u, 2)));
+    case NLSQ_OP_SINH: return op1(df, NLSQ_OP_COSH, u);
+    case NLSQ_OP_COSH: return op1(df, NLSQ_OP_SINH, u);
+    case NLSQ_OP_TANH: /* sech^2 = cosh^-2: keeps its relative accuracy
                            in the tails, where 1 - tanh^2 cancels to 0 */
         return powi(df, op1(df, NLSQ_OP_COSH, u), -2);
-    case NLSQ_OP_ASINH:
-        return op2(df, NLSQ_OP_DIV, num(df, 1), op2(df, NLSQ_OP_HYPOT, u, num(df, 1)));
+    case NLSQ_OP_ASINH: return op2(df, NLSQ_OP_DIV, num(df, 1), op2(df, NLSQ_OP_HYPOT, u, num(df, 1)));
     case NLSQ_OP_ACOSH:
         return op2(df, NLSQ_OP_DIV, num(df, 1),
                    op2(df, NLSQ_OP_MUL, op1(df, NLSQ_OP_SQRT, op2(df, NLSQ_OP_SUB, u, num(df, 1))),
                        op1(df, NLSQ_OP_SQRT, op2(df, NLSQ_OP_ADD, u, num(df, 1)))));
     case NLSQ_OP_ATANH:
         return op2(df, NLSQ_OP_DIV, num(df, 1),
-                   op2(df, NLSQ_OP_MUL, op2(df, NLSQ_OP_SUB, num(df, 1), u),
-                       op2(df, NLSQ_OP_ADD, num(df, 1), u)));
+                   op2(df, NLSQ_OP_MUL, op2(df, NLSQ_OP_SUB, num(df, 1), u), op2(df, NLSQ_OP_ADD, num(df, 1), u)));
     case NLSQ_OP_ERF:
     case NLSQ_OP_ERFC: {
         double c = (op == NLSQ_OP_ERF ? 2 : -2) / sqrt(M_PI);
@@ -161,8 +157,7 @@ static int32_t partial1(differ *df, int op, int32_t f, int32_t u, int32_t k)
     }
     case NLSQ_OP_LGAMMA: return op1(df, OP_DIGAMMA, u);
     case NLSQ_OP_TGAMMA: return op2(df, NLSQ_OP_MUL, f, op1(df, OP_DIGAMMA, u));
-    case OP_POWI:
-        return op2(df, NLSQ_OP_MUL, num(df, k), powi(df, u, k - 1));
+    case OP_POWI: return op2(df, NLSQ_OP_MUL, num(df, k), powi(df, u, k - 1));
     }
     return -1;
 }
@@ -181,7 +176,10 @@ static void push2(differ *df, int op, int32_t f, int32_t u, int32_t v, int32_t a
         if (du) pu = num(df, 1);
         if (dv) pv = num(df, -1);
         break;
-    case NLSQ_OP_MUL: pu = v; pv = u; break;
+    case NLSQ_OP_MUL:
+        pu = v;
+        pv = u;
+        break;
     case NLSQ_OP_DIV:
         if (du) pu = op2(df, NLSQ_OP_DIV, num(df, 1), v);
         if (dv) pv = op1(df, NLSQ_OP_NEG, op2(df, NLSQ_OP_DIV, f, v));

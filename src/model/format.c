@@ -44,9 +44,18 @@ static int precedence(const node *n)
     case NLSQ_OP_OR: return P_OR;
     case NLSQ_OP_AND: return P_AND;
     case NLSQ_OP_NOT: return P_NOT;
-    case NLSQ_OP_LT: case NLSQ_OP_LE: case NLSQ_OP_GT: case NLSQ_OP_GE: case NLSQ_OP_EQ: case NLSQ_OP_NE: return P_CMP;
-    case NLSQ_OP_ADD: case NLSQ_OP_SUB: return P_ADD;
-    case NLSQ_OP_MUL: case NLSQ_OP_DIV: case OP_MUL0: case OP_DIV0: return P_MUL;
+    case NLSQ_OP_LT:
+    case NLSQ_OP_LE:
+    case NLSQ_OP_GT:
+    case NLSQ_OP_GE:
+    case NLSQ_OP_EQ:
+    case NLSQ_OP_NE: return P_CMP;
+    case NLSQ_OP_ADD:
+    case NLSQ_OP_SUB: return P_ADD;
+    case NLSQ_OP_MUL:
+    case NLSQ_OP_DIV:
+    case OP_MUL0:
+    case OP_DIV0: return P_MUL;
     case NLSQ_OP_NEG: return P_UNARY;
     case OP_POWI: return P_POW;
     case OP_CONST: return !isnan(n->value) && signbit(n->value) ? P_UNARY : P_ATOM;
@@ -93,8 +102,10 @@ static const char *binary_symbol(int op)
     switch (op) {
     case NLSQ_OP_ADD: return " + ";
     case NLSQ_OP_SUB: return " - ";
-    case NLSQ_OP_MUL: case OP_MUL0: return "*";
-    case NLSQ_OP_DIV: case OP_DIV0: return "/";
+    case NLSQ_OP_MUL:
+    case OP_MUL0: return "*";
+    case NLSQ_OP_DIV:
+    case OP_DIV0: return "/";
     case NLSQ_OP_LT: return " < ";
     case NLSQ_OP_LE: return " <= ";
     case NLSQ_OP_GT: return " > ";
@@ -196,8 +207,9 @@ static void count_uses(printer *p, int32_t root)
 size_t model_format(const nlsq_model *m, int32_t root, char *buf, size_t size)
 {
     const graph *g = &m->g;
-    printer p = {g, &m->vars, &m->params, calloc((size_t)g->count, sizeof(int)), calloc((size_t)g->count, sizeof(int)),
-                 "", buf, size, 0};
+    printer p = {
+        g,   &m->vars, &m->params, calloc((size_t)g->count, sizeof(int)), calloc((size_t)g->count, sizeof(int)), "",
+        buf, size,     0};
     if (size) buf[0] = '\0';
     if (!p.uses || !p.local) {
         free(p.uses);

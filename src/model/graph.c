@@ -44,9 +44,8 @@ static uint64_t node_hash(const node *n)
 /* Constants compare by bit pattern: -0 and +0 are different nodes. */
 static int node_equal(const node *x, const node *y)
 {
-    return x->op == y->op && x->type == y->type && x->a[0] == y->a[0] &&
-           x->a[1] == y->a[1] && x->a[2] == y->a[2] && x->index == y->index &&
-           memcmp(&x->value, &y->value, sizeof x->value) == 0;
+    return x->op == y->op && x->type == y->type && x->a[0] == y->a[0] && x->a[1] == y->a[1] && x->a[2] == y->a[2] &&
+           x->index == y->index && memcmp(&x->value, &y->value, sizeof x->value) == 0;
 }
 
 static int table_grow(graph *g)
@@ -129,7 +128,7 @@ static int is_const(const graph *g, int32_t id)
 
 static int32_t powi_node(graph *g, int32_t a, int32_t k)
 {
-    if (k == 1) return a;                /* pow(u, 1) = u for every u   */
+    if (k == 1) return a;                 /* pow(u, 1) = u for every u   */
     if (k == 0) return graph_const(g, 1); /* pow(u, 0) = 1, even for NaN */
     if (is_const(g, a)) return graph_const(g, nk_powi(g->nodes[a].value, k));
     node n = make_node(OP_POWI, TYPE_NUM);

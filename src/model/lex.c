@@ -38,8 +38,7 @@ void text_position(const char *text, size_t len, size_t offset, int *line, int *
     *column = (int)(offset - line_start) + 1;
 }
 
-static nlsq_status lex_error(const lexer *lx, nlsq_error *err, nlsq_status code,
-                             size_t at, const char *what)
+static nlsq_status lex_error(const lexer *lx, nlsq_error *err, nlsq_status code, size_t at, const char *what)
 {
     int line, col;
     text_position(lx->text, lx->len, at, &line, &col);
@@ -49,16 +48,27 @@ static nlsq_status lex_error(const lexer *lx, nlsq_error *err, nlsq_status code,
 
 const char *token_describe(token_kind kind)
 {
-    static const char *const names[] = {
-        "end of text", "number", "name", "end of statement", "'('", "')'", "','",
-        "'='", "'+'", "'-'", "'*'", "'/'", "'^'", "'<'", "'<='", "'>'", "'>='",
-        "'=='", "'!='", "'&&'", "'||'", "'!'"};
+    static const char *const names[] = {"end of text", "number", "name", "end of statement",
+                                        "'('",         "')'",    "','",  "'='",
+                                        "'+'",         "'-'",    "'*'",  "'/'",
+                                        "'^'",         "'<'",    "'<='", "'>'",
+                                        "'>='",        "'=='",   "'!='", "'&&'",
+                                        "'||'",        "'!'"};
     return names[kind];
 }
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static int is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_name_char(char c) { return is_name_start(c) || is_digit(c); }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_name_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static int is_name_char(char c)
+{
+    return is_name_start(c) || is_digit(c);
+}
 
 static size_t skip_digits(const lexer *lx, size_t i)
 {
@@ -80,16 +90,13 @@ static nlsq_status lex_number(lexer *lx, token *t, nlsq_error *err)
         i = skip_digits(lx, j);
     }
     if (i < lx->len && (is_name_char(lx->text[i]) || lx->text[i] == '.'))
-        return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start,
-                         "malformed number (a product needs '*', as in 2*x)");
+        return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start, "malformed number (a product needs '*', as in 2*x)");
     char buf[512];
-    if (i - start >= sizeof buf)
-        return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start, "number literal too long");
+    if (i - start >= sizeof buf) return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start, "number literal too long");
     memcpy(buf, lx->text + start, i - start);
     buf[i - start] = '\0';
     double v = strtod_l(buf, NULL, (locale_t)lx->c_locale);
-    if (isinf(v))
-        return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start, "number out of the range of double");
+    if (isinf(v)) return lex_error(lx, err, NLSQ_ERR_BAD_NUMBER, start, "number out of the range of double");
     t->kind = TK_NUM;
     t->value = v;
     t->end = lx->pos = i;
@@ -114,12 +121,13 @@ static nlsq_status bad_byte(lexer *lx, nlsq_error *err)
 /* Two-byte operators first, then one-byte ones. */
 static int lex_operator(lexer *lx, token *t)
 {
-    static const struct { const char *s; token_kind k; } ops[] = {
-        {"**", TK_POW}, {"<=", TK_LE}, {">=", TK_GE}, {"==", TK_EQ}, {"!=", TK_NE},
-        {"&&", TK_AND}, {"||", TK_OR}, {"(", TK_LPAREN}, {")", TK_RPAREN},
-        {",", TK_COMMA}, {"=", TK_ASSIGN}, {"+", TK_PLUS}, {"-", TK_MINUS},
-        {"*", TK_STAR}, {"/", TK_SLASH}, {"^", TK_POW}, {"<", TK_LT}, {">", TK_GT},
-        {"!", TK_NOT}, {";", TK_SEP}};
+    static const struct {
+        const char *s;
+        token_kind k;
+    } ops[] = {{"**", TK_POW},   {"<=", TK_LE},  {">=", TK_GE},    {"==", TK_EQ},    {"!=", TK_NE},
+               {"&&", TK_AND},   {"||", TK_OR},  {"(", TK_LPAREN}, {")", TK_RPAREN}, {",", TK_COMMA},
+               {"=", TK_ASSIGN}, {"+", TK_PLUS}, {"-", TK_MINUS},  {"*", TK_STAR},   {"/", TK_SLASH},
+               {"^", TK_POW},    {"<", TK_LT},   {">", TK_GT},     {"!", TK_NOT},    {";", TK_SEP}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         size_t n = strlen(ops[i].s);
         if (lx->pos + n <= lx->len && memcmp(lx->text + lx->pos, ops[i].s, n) == 0) {

@@ -50,7 +50,8 @@ static nlsq_status check_params_used(const graph *g, int32_t root, const name_li
             st = NLSQ_ERR_UNDEFINED_NAME;
             error_set(err, st, 0, 0,
                       "parameter '%s' does not affect the model (listed but unused, used only in an "
-                      "unused definition, or folded away)", params->names[j]);
+                      "unused definition, or folded away)",
+                      params->names[j]);
             break;
         }
 done:
@@ -59,8 +60,7 @@ done:
     return st;
 }
 
-nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *params,
-                       nlsq_model **out, nlsq_error *err)
+nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *params, nlsq_model **out, nlsq_error *err)
 {
     *out = NULL;
     nlsq_status st = check_params_used(src, root, params, err);
@@ -95,8 +95,8 @@ nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *par
     return NLSQ_OK;
 }
 
-nlsq_status nlsq_model_parse_n(const char *text, size_t len, const nlsq_model_options *opt,
-                               nlsq_model **out, nlsq_error *err)
+nlsq_status nlsq_model_parse_n(const char *text, size_t len, const nlsq_model_options *opt, nlsq_model **out,
+                               nlsq_error *err)
 {
     error_clear(err);
     if (out) *out = NULL;
@@ -129,8 +129,7 @@ nlsq_status nlsq_model_parse_n(const char *text, size_t len, const nlsq_model_op
     return st;
 }
 
-nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt, nlsq_model **out,
-                             nlsq_error *err)
+nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt, nlsq_model **out, nlsq_error *err)
 {
     if (!text) {
         error_clear(err);
@@ -153,8 +152,14 @@ void nlsq_model_free(nlsq_model *m)
     free(m);
 }
 
-int nlsq_model_num_params(const nlsq_model *m) { return m ? m->params.count : 0; }
-int nlsq_model_num_vars(const nlsq_model *m) { return m ? m->vars.count : 0; }
+int nlsq_model_num_params(const nlsq_model *m)
+{
+    return m ? m->params.count : 0;
+}
+int nlsq_model_num_vars(const nlsq_model *m)
+{
+    return m ? m->vars.count : 0;
+}
 
 const char *nlsq_model_param_name(const nlsq_model *m, int i)
 {

@@ -31,15 +31,15 @@ enum {
 enum { TYPE_NUM = 0, TYPE_BOOL = 1 };
 
 enum {
-    OPF_COMMUTATIVE = 1,  /* operands may be put in canonical order        */
-    OPF_BOOL_ARGS   = 2,  /* all arguments are conditions                  */
-    OPF_BOOL_RESULT = 4,  /* the result is a condition                     */
-    OPF_CALL        = 8,  /* a transcendental library call                 */
-    OPF_LEAF        = 16  /* const, var, param: no arguments               */
+    OPF_COMMUTATIVE = 1, /* operands may be put in canonical order        */
+    OPF_BOOL_ARGS = 2,   /* all arguments are conditions                  */
+    OPF_BOOL_RESULT = 4, /* the result is a condition                     */
+    OPF_CALL = 8,        /* a transcendental library call                 */
+    OPF_LEAF = 16        /* const, var, param: no arguments               */
 };
 
 typedef struct op_info {
-    const char *name;   /* as written in the language, or internal name    */
+    const char *name; /* as written in the language, or internal name    */
     int arity;
     int flags;
 } op_info;
@@ -53,11 +53,11 @@ double op_apply(int op, double a, double b, double c, int k);
 /* ---- graph.c: hash-consed nodes ---------------------------------------- */
 
 typedef struct node {
-    int32_t a[3];     /* argument node ids, -1 when absent                */
-    double value;     /* OP_CONST                                         */
-    int32_t index;    /* OP_VAR, OP_PARAM: number; OP_POWI: exponent      */
+    int32_t a[3];  /* argument node ids, -1 when absent                */
+    double value;  /* OP_CONST                                         */
+    int32_t index; /* OP_VAR, OP_PARAM: number; OP_POWI: exponent      */
     uint8_t op;
-    uint8_t type;     /* TYPE_NUM or TYPE_BOOL                            */
+    uint8_t type; /* TYPE_NUM or TYPE_BOOL                            */
 } node;
 
 typedef struct graph {
@@ -108,46 +108,67 @@ typedef struct instr {
     uint8_t op;
     int32_t dst;
     int32_t src[3];
-    int32_t k;        /* OP_POWI exponent */
+    int32_t k; /* OP_POWI exponent */
 } instr;
 
 typedef struct program {
     int nvars, nparams;
-    int nuniform;            /* registers u[]                              */
-    double *uconst;          /* u[nparams + i] = uconst[i]                  */
+    int nuniform;   /* registers u[]                              */
+    double *uconst; /* u[nparams + i] = uconst[i]                  */
     int nconst;
-    instr *uinstr;  int nuinstr;
-    int *bcast;     int nbcast;   /* slot nvars+i = u[bcast[i]]             */
-    instr *pinstr;  int npinstr;
+    instr *uinstr;
+    int nuinstr;
+    int *bcast;
+    int nbcast; /* slot nvars+i = u[bcast[i]]             */
+    instr *pinstr;
+    int npinstr;
     int nslots;
-    int *out;                /* nparams+1 slots: f, then dF/dp_j            */
+    int *out; /* nparams+1 slots: f, then dF/dp_j            */
     int graph_nodes;
 } program;
 
-int schedule_build(const graph *g, int32_t root, const int32_t *d,
-                   int nvars, int nparams, program *p);
+int schedule_build(const graph *g, int32_t root, const int32_t *d, int nvars, int nparams, program *p);
 void program_free(program *p);
 size_t program_dump(const program *p, char *buf, size_t size);
 
 /* ---- lex.c: tokens of the model language ------------------------------- */
 
 typedef enum token_kind {
-    TK_EOF, TK_NUM, TK_NAME, TK_SEP, TK_LPAREN, TK_RPAREN, TK_COMMA,
-    TK_ASSIGN, TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_POW,
-    TK_LT, TK_LE, TK_GT, TK_GE, TK_EQ, TK_NE, TK_AND, TK_OR, TK_NOT
+    TK_EOF,
+    TK_NUM,
+    TK_NAME,
+    TK_SEP,
+    TK_LPAREN,
+    TK_RPAREN,
+    TK_COMMA,
+    TK_ASSIGN,
+    TK_PLUS,
+    TK_MINUS,
+    TK_STAR,
+    TK_SLASH,
+    TK_POW,
+    TK_LT,
+    TK_LE,
+    TK_GT,
+    TK_GE,
+    TK_EQ,
+    TK_NE,
+    TK_AND,
+    TK_OR,
+    TK_NOT
 } token_kind;
 
 typedef struct token {
     token_kind kind;
-    size_t start, end;  /* byte offsets in the text */
-    double value;       /* TK_NUM */
+    size_t start, end; /* byte offsets in the text */
+    double value;      /* TK_NUM */
 } token;
 
 typedef struct lexer {
     const char *text;
     size_t len, pos;
-    int paren_depth;    /* new lines inside parentheses are white space */
-    void *c_locale;     /* a locale_t for strtod_l, made once per parse  */
+    int paren_depth; /* new lines inside parentheses are white space */
+    void *c_locale;  /* a locale_t for strtod_l, made once per parse  */
 } lexer;
 
 /* Make and free the lexer's C locale (numbers must not depend on the
@@ -177,8 +198,7 @@ int name_list_copy(const name_list *src, name_list *dst);
 int name_is_identifier(const char *s, size_t len);
 /* Split "a,b , c" into names; checks each is an identifier, not reserved,
    not repeated. `what` ("variable"/"parameter") is for messages. */
-nlsq_status name_list_parse(const char *csv, const char *what, name_list *out,
-                            nlsq_error *err);
+nlsq_status name_list_parse(const char *csv, const char *what, name_list *out, nlsq_error *err);
 int name_is_reserved(const char *name, size_t len);
 
 /*
@@ -187,9 +207,8 @@ int name_is_reserved(const char *name, size_t len);
  * parameter order (PARAM nodes made next, in order), otherwise names are
  * appended on first appearance. On success *root is the model's node.
  */
-nlsq_status parse_model(const char *text, size_t len, const name_list *vars,
-                        name_list *params, int fixed, graph *g, int32_t *root,
-                        nlsq_error *err);
+nlsq_status parse_model(const char *text, size_t len, const name_list *vars, name_list *params, int fixed, graph *g,
+                        int32_t *root, nlsq_error *err);
 
 /* ---- format.c: expressions back to text ---------------------------------- */
 
@@ -206,9 +225,9 @@ typedef struct model_attachment {
 
 struct nlsq_model {
     name_list vars, params;
-    graph g;             /* f and its derivatives only                       */
+    graph g; /* f and its derivatives only                       */
     int32_t root;
-    int32_t *dnode;      /* nparams derivative nodes                         */
+    int32_t *dnode; /* nparams derivative nodes                         */
     program prog;
     model_attachment *kernels; /* compiled kernels of prog (src/exec/jit.c),
                             attached by the first fit that wants one;
@@ -217,7 +236,6 @@ struct nlsq_model {
 
 /* Take ownership of the names and build derivatives and program from g's
    node `root`. On failure frees everything given. */
-nlsq_status model_make(graph *g, int32_t root, name_list *vars,
-                       name_list *params, nlsq_model **out, nlsq_error *err);
+nlsq_status model_make(graph *g, int32_t root, name_list *vars, name_list *params, nlsq_model **out, nlsq_error *err);
 
 #endif

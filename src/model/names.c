@@ -73,9 +73,12 @@ nlsq_status name_list_parse(const char *csv, const char *what, name_list *out, n
         while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
         size_t len = (size_t)(b - a);
         const char *why = NULL;
-        if (!name_is_identifier(a, len)) why = "is not a name (letters, digits and _, not starting with a digit)";
-        else if (name_is_reserved(a, len)) why = "is a reserved function or constant name";
-        else if (name_list_find(out, a, len) >= 0) why = "appears twice";
+        if (!name_is_identifier(a, len))
+            why = "is not a name (letters, digits and _, not starting with a digit)";
+        else if (name_is_reserved(a, len))
+            why = "is a reserved function or constant name";
+        else if (name_list_find(out, a, len) >= 0)
+            why = "appears twice";
         if (why) {
             error_set(err, NLSQ_ERR_NAME_CONFLICT, 0, 0, "%s name '%.*s' in \"%.100s\" %s", what,
                       (int)(len > 64 ? 64 : len), a, csv, why);
@@ -96,4 +99,3 @@ nlsq_status name_list_parse(const char *csv, const char *what, name_list *out, n
     }
     return NLSQ_OK;
 }
-

@@ -32,7 +32,7 @@ typedef struct value {
 } value;
 
 typedef struct local {
-    size_t start, len;   /* the name, in the text */
+    size_t start, len; /* the name, in the text */
     value v;
 } local;
 
@@ -47,7 +47,7 @@ typedef struct parser {
     int nlocals, locals_cap;
     int depth;
     nlsq_error *err;
-    nlsq_status status;   /* first error; once set, parsing unwinds */
+    nlsq_status status; /* first error; once set, parsing unwinds */
 } parser;
 
 static const value NONE = {-1, TYPE_NUM};
@@ -254,8 +254,9 @@ static value call(parser *p, token name)
         int known = name_list_find(p->vars, s, len) >= 0 || name_list_find(p->params, s, len) >= 0 ||
                     find_local(p, name.start, len) != NULL;
         if (known)
-            return fail_at(p, name.start, NLSQ_ERR_UNKNOWN_FUNCTION, "'%s' is not a function (write %s*(...) for a product)",
-                           tok_text(p, &name, buf, sizeof buf), buf);
+            return fail_at(p, name.start, NLSQ_ERR_UNKNOWN_FUNCTION,
+                           "'%s' is not a function (write %s*(...) for a product)", tok_text(p, &name, buf, sizeof buf),
+                           buf);
         const char *near = suggest_function(s, len);
         char hint[48] = "";
         if (near) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
@@ -312,14 +313,12 @@ static value parse_primary(parser *p)
         if (p->status != NLSQ_OK) return NONE;
         if (p->tok.kind != TK_RPAREN)
             return fail_at(p, p->tok.kind == TK_EOF ? t.start : p->tok.start, NLSQ_ERR_SYNTAX,
-                           p->tok.kind == TK_EOF ? "unbalanced parenthesis: '(' is never closed"
-                                                 : "expected ')'");
+                           p->tok.kind == TK_EOF ? "unbalanced parenthesis: '(' is never closed" : "expected ')'");
         p->lx.paren_depth--;
         advance(p);
         return v;
     }
-    if (t.kind == TK_RPAREN)
-        return fail_at(p, t.start, NLSQ_ERR_SYNTAX, "unbalanced parenthesis: ')' without '('");
+    if (t.kind == TK_RPAREN) return fail_at(p, t.start, NLSQ_ERR_SYNTAX, "unbalanced parenthesis: ')' without '('");
     if (t.kind == TK_EOF || t.kind == TK_SEP)
         return fail_at(p, t.start, NLSQ_ERR_SYNTAX, "expression ends where an operand is expected");
     return unexpected(p, "where an operand is expected");
@@ -395,8 +394,7 @@ static value parse_cmp(parser *p)
     advance(p);
     value b = parse_add(p);
     if (p->status == NLSQ_OK && comparison_op(p->tok.kind) >= 0)
-        return fail_at(p, p->tok.start, NLSQ_ERR_SYNTAX,
-                       "comparisons do not chain: write (a < b) && (b < c)");
+        return fail_at(p, p->tok.start, NLSQ_ERR_SYNTAX, "comparisons do not chain: write (a < b) && (b < c)");
     return binary(p, op, a, b, at);
 }
 
@@ -443,9 +441,12 @@ static void parse_definition(parser *p, token name)
     const char *s = p->lx.text + name.start;
     size_t len = name.end - name.start;
     const char *why = NULL;
-    if (find_local(p, name.start, len)) why = "'%s' is already defined; local names are assigned once";
-    else if (name_list_find(p->vars, s, len) >= 0) why = "cannot assign to '%s': it is a variable";
-    else if (name_is_reserved(s, len)) why = "cannot assign to '%s': it is a reserved function or constant name";
+    if (find_local(p, name.start, len))
+        why = "'%s' is already defined; local names are assigned once";
+    else if (name_list_find(p->vars, s, len) >= 0)
+        why = "cannot assign to '%s': it is a variable";
+    else if (name_is_reserved(s, len))
+        why = "cannot assign to '%s': it is a reserved function or constant name";
     else if (name_list_find(p->params, s, len) >= 0)
         why = p->fixed ? "cannot assign to '%s': it is in the parameter list"
                        : "'%s' is used as a parameter before this definition";
@@ -502,8 +503,7 @@ static value parse_statements(parser *p)
             size_t at = p->tok.start;
             result = parse_or(p);
             if (p->status == NLSQ_OK && result.type != TYPE_NUM)
-                return fail_at(p, at, NLSQ_ERR_TYPE,
-                               "the model is a condition, not a number (use where(cond, a, b))");
+                return fail_at(p, at, NLSQ_ERR_TYPE, "the model is a condition, not a number (use where(cond, a, b))");
             have_result = 1;
         }
         if (p->status != NLSQ_OK) return NONE;
@@ -523,9 +523,8 @@ static value parse_statements(parser *p)
     return result;
 }
 
-nlsq_status parse_model(const char *text, size_t len, const name_list *vars,
-                        name_list *params, int fixed, graph *g, int32_t *root,
-                        nlsq_error *err)
+nlsq_status parse_model(const char *text, size_t len, const name_list *vars, name_list *params, int fixed, graph *g,
+                        int32_t *root, nlsq_error *err)
 {
     parser p;
     memset(&p, 0, sizeof p);

@@ -20,10 +20,10 @@
 typedef struct sched {
     const graph *g;
     uint8_t *reach, *varying;
-    int32_t *ureg;       /* uniform register of a node, -1 if none         */
-    int32_t *bslot;      /* broadcast index of a uniform register, -1      */
-    int32_t *last_use;   /* per-point instruction index of a node's last use */
-    int32_t *tslot;      /* temp slot of a per-point node                  */
+    int32_t *ureg;     /* uniform register of a node, -1 if none         */
+    int32_t *bslot;    /* broadcast index of a uniform register, -1      */
+    int32_t *last_use; /* per-point instruction index of a node's last use */
+    int32_t *tslot;    /* temp slot of a per-point node                  */
 } sched;
 
 void program_free(program *p)
@@ -65,8 +65,10 @@ static int assign_uniform(sched *s, program *p)
     for (int32_t id = 0; id < g->count; id++) {
         s->ureg[id] = -1;
         if (!s->reach[id] || s->varying[id]) continue;
-        if (g->nodes[id].op == OP_CONST) nconst++;
-        else if (g->nodes[id].op != OP_PARAM) ninstr++;
+        if (g->nodes[id].op == OP_CONST)
+            nconst++;
+        else if (g->nodes[id].op != OP_PARAM)
+            ninstr++;
     }
     p->uconst = malloc((size_t)(nconst ? nconst : 1) * sizeof *p->uconst);
     p->uinstr = malloc((size_t)(ninstr ? ninstr : 1) * sizeof *p->uinstr);
@@ -116,15 +118,19 @@ static int assign_bcast_and_last_use(sched *s, program *p, const int32_t *outs, 
         for (int k = 0; k < 3; k++) {
             int32_t a = g->nodes[id].a[k];
             if (a < 0) continue;
-            if (s->varying[a]) s->last_use[a] = pos;
-            else bcast_of(s, p, a);
+            if (s->varying[a])
+                s->last_use[a] = pos;
+            else
+                bcast_of(s, p, a);
         }
         pos++;
     }
     p->npinstr = pos;
     for (int i = 0; i < nouts; i++) {
-        if (s->varying[outs[i]]) s->last_use[outs[i]] = INT_MAX;
-        else bcast_of(s, p, outs[i]);
+        if (s->varying[outs[i]])
+            s->last_use[outs[i]] = INT_MAX;
+        else
+            bcast_of(s, p, outs[i]);
     }
     return 0;
 }
@@ -155,8 +161,7 @@ static int emit_point(sched *s, program *p)
         for (int k = 0; k < 3; k++) {
             int32_t a = n->a[k];
             int dup = (k > 0 && a == n->a[0]) || (k > 1 && a == n->a[1]);
-            if (a >= 0 && !dup && is_point_instr(s, a) && s->last_use[a] == pos)
-                free_slots[nfree++] = s->tslot[a];
+            if (a >= 0 && !dup && is_point_instr(s, a) && s->last_use[a] == pos) free_slots[nfree++] = s->tslot[a];
         }
         pos++;
     }
@@ -175,8 +180,7 @@ static int emit_point(sched *s, program *p)
     return 0;
 }
 
-int schedule_build(const graph *g, int32_t root, const int32_t *d,
-                   int nvars, int nparams, program *p)
+int schedule_build(const graph *g, int32_t root, const int32_t *d, int nvars, int nparams, program *p)
 {
     memset(p, 0, sizeof *p);
     p->nvars = nvars;
@@ -184,8 +188,13 @@ int schedule_build(const graph *g, int32_t root, const int32_t *d,
     int nouts = nparams + 1;
     int32_t *outs = malloc((size_t)nouts * sizeof *outs);
     size_t n = (size_t)(g->count ? g->count : 1);
-    sched s = {g, calloc(n, 1), calloc(n, 1), malloc(n * sizeof(int32_t)), NULL,
-               malloc(n * sizeof(int32_t)), malloc(n * sizeof(int32_t))};
+    sched s = {g,
+               calloc(n, 1),
+               calloc(n, 1),
+               malloc(n * sizeof(int32_t)),
+               NULL,
+               malloc(n * sizeof(int32_t)),
+               malloc(n * sizeof(int32_t))};
     int rc = GRAPH_NOMEM;
     p->out = malloc((size_t)nouts * sizeof *p->out);
     if (!outs || !s.reach || !s.varying || !s.ureg || !s.last_use || !s.tslot || !p->out) goto done;

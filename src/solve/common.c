@@ -32,8 +32,8 @@ void solve_r11_times(const double *R, int n, const double *v, double *out)
    the actual reduction are both within ftol of F. Near the rounding floor
    the actual reduction is noise and the ratio meaningless; the model's own
    prediction still says that no further progress is possible. */
-int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
-                                 double xtol, double pred)
+int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol, double xtol,
+                            double pred)
 {
     int ftol_ok = (dF < ftol * F && ratio > 0.25) || (pred <= ftol * F && fabs(dF) <= ftol * F);
     int xtol_ok = dx_norm < xtol * (xtol + x_norm);
@@ -43,8 +43,7 @@ int solve_check_termination(double dF, double F, double dx_norm, double x_norm, 
     return 0;
 }
 
-double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit,
-                           double *ratio)
+double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit, double *ratio)
 {
     if (pred > 0)
         *ratio = ared / pred;
@@ -62,8 +61,7 @@ static double bound_step(double x, double s, double lb, double ub)
     return s != 0 ? fmax((lb - x) / s, (ub - x) / s) : INFINITY;
 }
 
-double solve_step_to_bound(const double *x, const double *s, const double *lb, const double *ub, int n,
-                           double *hits)
+double solve_step_to_bound(const double *x, const double *s, const double *lb, const double *ub, int n, double *hits)
 {
     double best = INFINITY;
     for (int i = 0; i < n; i++) best = fmin(best, bound_step(x[i], s[i], lb[i], ub[i]));

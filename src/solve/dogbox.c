@@ -25,7 +25,7 @@ typedef struct dogbox {
     double *A, *V, *s, *lbt, *ubt, *tmp, *tmp2, *zero;
     double *xf, *lbf, *ubf, *trb, *gf, *stepf, *hitf; /* the free components */
     int *free_idx;
-    void *owned;     /* the arrays' block, when allocated here */
+    void *owned; /* the arrays' block, when allocated here */
 } dogbox;
 
 /* out = R11[:, free] v  (v has k entries) */
@@ -113,9 +113,9 @@ static int alloc_dogbox(dogbox *w, int n, const solve_options *opt)
     double *mem = solve_work_take(opt, dogbox_work_doubles(n) * sizeof(double), &w->owned);
     if (!mem) return -1;
     w->free_idx = (int *)(mem + dogbox_work_doubles(n) - nn);
-    double **v[] = {&w->g,   &w->scale, &w->scale_inv, &w->on_bound, &w->newton, &w->step, &w->x_new,
-                    &w->hits, &w->s,    &w->lbt,       &w->ubt,      &w->tmp,    &w->tmp2, &w->zero,
-                    &w->xf,   &w->lbf,  &w->ubf,       &w->trb,      &w->gf,     &w->stepf, &w->hitf};
+    double **v[] = {&w->g,    &w->scale, &w->scale_inv, &w->on_bound, &w->newton, &w->step,  &w->x_new,
+                    &w->hits, &w->s,     &w->lbt,       &w->ubt,      &w->tmp,    &w->tmp2,  &w->zero,
+                    &w->xf,   &w->lbf,   &w->ubf,       &w->trb,      &w->gf,     &w->stepf, &w->hitf};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) *v[i] = mem + i * nn;
     w->A = mem + 21 * nn;
     w->V = w->A + nn * nn;

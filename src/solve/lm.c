@@ -23,10 +23,10 @@
 
 typedef struct lm {
     int n;
-    double *r;       /* n x n: R2 in the upper triangle, work below        */
+    double *r; /* n x n: R2 in the upper triangle, work below        */
     int *ipvt;
     double *rdiag, *acnorm, *qtf, *diag, *wa1, *wa2, *wa3, *wa4, *sdiag, *xnew, *Rnew;
-    void *owned;     /* the arrays' block, when allocated here            */
+    void *owned; /* the arrays' block, when allocated here            */
 } lm;
 
 /* Pivoted QR of R11 into w->r, Q^T f into w->qtf, column norms of J. */

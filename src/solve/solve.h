@@ -17,8 +17,8 @@ typedef int (*solve_callback_fn)(void *ctx, int iteration, double cost, const do
                                  double step_norm);
 
 typedef struct solve_problem {
-    int n;                 /* parameters                                   */
-    size_t m;              /* residuals (points), for rank thresholds      */
+    int n;    /* parameters                                   */
+    size_t m; /* residuals (points), for rank thresholds      */
     solve_eval_fn evaluate;
     void *ctx;
     const double *lb, *ub; /* n each, +-INFINITY where unbounded; NULL: none */
@@ -31,7 +31,7 @@ typedef struct solve_options {
     int x_scale_jac;
     solve_callback_fn callback;
     void *callback_ctx;
-    void *work;            /* solve_work_bytes(n) bytes, 8-aligned, for the
+    void *work; /* solve_work_bytes(n) bytes, 8-aligned, for the
                               solver's arrays (batches reuse one per
                               thread), or NULL: allocated per call         */
 } solve_options;
@@ -44,10 +44,10 @@ void *solve_work_take(const solve_options *opt, size_t bytes, void **owned);
 
 typedef struct solve_result {
     double cost;
-    double grad_norm;      /* the optimality measure at x                   */
-    int status;            /* SciPy's least_squares status (-2 ... 4)        */
+    double grad_norm; /* the optimality measure at x                   */
+    int status;       /* SciPy's least_squares status (-2 ... 4)        */
     int nfev, njev, nit;
-    int start_nonfinite;   /* the residuals were not finite at x0            */
+    int start_nonfinite; /* the residuals were not finite at x0            */
 } solve_result;
 
 /* x: in, the start (strictly feasible for trf is made here); out, the
@@ -66,16 +66,14 @@ void solve_gradient(const double *R, int n, double *g);
 void solve_r11_times(const double *R, int n, const double *v, double *out);
 /* SciPy's check_termination (0 when no test holds, else 2, 3 or 4), with
    MINPACK's form of the ftol test as well: pred and |dF| both <= ftol F. */
-int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol,
-                            double xtol, double pred);
+int solve_check_termination(double dF, double F, double dx_norm, double x_norm, double ratio, double ftol, double xtol,
+                            double pred);
 /* SciPy's update_tr_radius; returns the new radius, sets *ratio. */
-double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit,
-                           double *ratio);
+double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit, double *ratio);
 double solve_norm(const double *x, int n);
 /* The largest t with lb <= x + t s <= ub (inf for s = 0); hits[i] (if not
    NULL) is sign(s_i) for the components that reach a bound at t, else 0. */
-double solve_step_to_bound(const double *x, const double *s, const double *lb, const double *ub, int n,
-                           double *hits);
+double solve_step_to_bound(const double *x, const double *s, const double *lb, const double *ub, int n, double *hits);
 /* Minimise a t^2 + b t + c on [lo, hi]: both ends and the interior
    extremum are compared. Returns t, sets *value. */
 double solve_minimize_1d(double a, double b, double c, double lo, double hi, double *value);

@@ -27,9 +27,9 @@ typedef struct trf {
     /* n-vectors */
     double *x_new, *g, *scale, *scale_inv, *v, *dv, *d, *diag_h, *g_h, *s, *uf, *suf;
     double *p, *p_h, *r, *r_h, *ag, *ag_h, *step, *step_h, *hits;
-    double *t1, *t2, *js, *js0;  /* scratch */
-    void *owned;                 /* the arrays' block, when allocated here */
-    double *A, *V;   /* (2n) x n and n x n */
+    double *t1, *t2, *js, *js0; /* scratch */
+    void *owned;                /* the arrays' block, when allocated here */
+    double *A, *V;              /* (2n) x n and n x n */
     double *R_new;
 } trf;
 
@@ -299,9 +299,9 @@ static size_t trf_work_doubles(int n)
 
 static int alloc_trf(trf *t, int n, const solve_options *opt)
 {
-    double **vecs[] = {&t->x_new, &t->g, &t->scale, &t->scale_inv, &t->v, &t->dv, &t->d, &t->diag_h,
-                       &t->g_h, &t->s, &t->uf, &t->suf, &t->p, &t->p_h, &t->r, &t->r_h, &t->ag, &t->ag_h,
-                       &t->step, &t->step_h, &t->hits, &t->t1, &t->t2, &t->js, &t->js0};
+    double **vecs[] = {&t->x_new, &t->g,      &t->scale, &t->scale_inv, &t->v,   &t->dv, &t->d,   &t->diag_h, &t->g_h,
+                       &t->s,     &t->uf,     &t->suf,   &t->p,         &t->p_h, &t->r,  &t->r_h, &t->ag,     &t->ag_h,
+                       &t->step,  &t->step_h, &t->hits,  &t->t1,        &t->t2,  &t->js, &t->js0};
     size_t nv = sizeof vecs / sizeof vecs[0];
     double *mem = solve_work_take(opt, trf_work_doubles(n) * sizeof(double), &t->owned);
     if (!mem) return -1;

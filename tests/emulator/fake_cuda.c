@@ -162,20 +162,31 @@ static const char SHIM_PASS[] =
     "    return emu_launch(blocks, threads, emu_pass_body);\n}\n";
 
 /* The batch kernels' entries (cuda_batch.cu): a thread a fit, a warp a fit. */
-static const char SHIM_BATCH[] =
-    "static const nlsq_batch_args *emu_args;\n"
-    "static void emu_batch_body(void) { nlsq_batch(emu_args); }\n"
-    "static void emu_batch_warp_body(void) { nlsq_batch_warp(emu_args); }\n"
-    "extern \"C\" int emu_nlsq_batch(unsigned blocks, unsigned threads, void **q) {\n"
-    "    emu_args = *(const nlsq_batch_args **)q[0];\n"
-    "    return emu_launch(blocks, threads, emu_batch_body);\n}\n"
-    "extern \"C\" int emu_nlsq_batch_warp(unsigned blocks, unsigned threads, void **q) {\n"
-    "    emu_args = *(const nlsq_batch_args **)q[0];\n"
-    "    return emu_launch(blocks, threads, emu_batch_warp_body);\n}\n";
+static const char SHIM_BATCH[] = "static const nlsq_batch_args *emu_args;\n"
+                                 "static void emu_batch_body(void) { nlsq_batch(emu_args); }\n"
+                                 "static void emu_batch_warp_body(void) { nlsq_batch_warp(emu_args); }\n"
+                                 "extern \"C\" int emu_nlsq_batch(unsigned blocks, unsigned threads, void **q) {\n"
+                                 "    emu_args = *(const nlsq_batch_args **)q[0];\n"
+                                 "    return emu_launch(blocks, threads, emu_batch_body);\n}\n"
+                                 "extern \"C\" int emu_nlsq_batch_warp(unsigned blocks, unsigned threads, void **q) {\n"
+                                 "    emu_args = *(const nlsq_batch_args **)q[0];\n"
+                                 "    return emu_launch(blocks, threads, emu_batch_warp_body);\n}\n";
 
-static CUresult cuInit(unsigned flags) { (void)flags; return 0; }
-static CUresult cuDriverGetVersion(int *v) { *v = 12000; return 0; }
-static CUresult cuGetErrorString(CUresult r, const char **s) { *s = r ? "emulated failure" : "no error"; return 0; }
+static CUresult cuInit(unsigned flags)
+{
+    (void)flags;
+    return 0;
+}
+static CUresult cuDriverGetVersion(int *v)
+{
+    *v = 12000;
+    return 0;
+}
+static CUresult cuGetErrorString(CUresult r, const char **s)
+{
+    *s = r ? "emulated failure" : "no error";
+    return 0;
+}
 /* NLSQ_EMU_DEVICES (default 1) emulated devices, sharing host memory */
 static int device_count(void)
 {
@@ -184,8 +195,16 @@ static int device_count(void)
     return n >= 1 && n <= 16 ? n : 1;
 }
 
-static CUresult cuDeviceGetCount(int *n) { *n = device_count(); return 0; }
-static CUresult cuDeviceGet(int *d, int k) { *d = k; return k >= 0 && k < device_count() ? 0 : 101; }
+static CUresult cuDeviceGetCount(int *n)
+{
+    *n = device_count();
+    return 0;
+}
+static CUresult cuDeviceGet(int *d, int k)
+{
+    *d = k;
+    return k >= 0 && k < device_count() ? 0 : 101;
+}
 
 static CUresult cuDeviceGetName(char *name, int len, int d)
 {
@@ -203,7 +222,12 @@ static size_t device_memory(void)
     return v > 0 ? (size_t)v : (size_t)4 << 30;
 }
 
-static CUresult cuDeviceTotalMem(size_t *b, int d) { (void)d; *b = device_memory(); return 0; }
+static CUresult cuDeviceTotalMem(size_t *b, int d)
+{
+    (void)d;
+    *b = device_memory();
+    return 0;
+}
 
 static CUresult cuDeviceGetAttribute(int *v, int attr, int d)
 {
@@ -212,11 +236,30 @@ static CUresult cuDeviceGetAttribute(int *v, int attr, int d)
     return 0;
 }
 
-static CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) { *ctx = (void *)(intptr_t)(d + 1); return 0; }
-static CUresult cuDevicePrimaryCtxRelease(int d) { (void)d; return 0; }
-static CUresult cuCtxSetCurrent(void *ctx) { (void)ctx; return 0; }
-static CUresult cuCtxSynchronize(void) { return 0; }
-static CUresult cuMemGetInfo(size_t *f, size_t *t) { *f = *t = device_memory(); return 0; }
+static CUresult cuDevicePrimaryCtxRetain(void **ctx, int d)
+{
+    *ctx = (void *)(intptr_t)(d + 1);
+    return 0;
+}
+static CUresult cuDevicePrimaryCtxRelease(int d)
+{
+    (void)d;
+    return 0;
+}
+static CUresult cuCtxSetCurrent(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+static CUresult cuCtxSynchronize(void)
+{
+    return 0;
+}
+static CUresult cuMemGetInfo(size_t *f, size_t *t)
+{
+    *f = *t = device_memory();
+    return 0;
+}
 
 static CUresult cuMemAlloc(CUdeviceptr *p, size_t bytes)
 {
@@ -225,9 +268,21 @@ static CUresult cuMemAlloc(CUdeviceptr *p, size_t bytes)
     return m ? 0 : 2;
 }
 
-static CUresult cuMemFree(CUdeviceptr p) { free((void *)(uintptr_t)p); return 0; }
-static CUresult cuMemcpyHtoD(CUdeviceptr d, const void *s, size_t n) { memcpy((void *)(uintptr_t)d, s, n); return 0; }
-static CUresult cuMemcpyDtoH(void *d, CUdeviceptr s, size_t n) { memcpy(d, (void *)(uintptr_t)s, n); return 0; }
+static CUresult cuMemFree(CUdeviceptr p)
+{
+    free((void *)(uintptr_t)p);
+    return 0;
+}
+static CUresult cuMemcpyHtoD(CUdeviceptr d, const void *s, size_t n)
+{
+    memcpy((void *)(uintptr_t)d, s, n);
+    return 0;
+}
+static CUresult cuMemcpyDtoH(void *d, CUdeviceptr s, size_t n)
+{
+    memcpy(d, (void *)(uintptr_t)s, n);
+    return 0;
+}
 
 static CUresult cuMemcpyDtoD(CUdeviceptr d, CUdeviceptr s, size_t n)
 {
@@ -235,7 +290,11 @@ static CUresult cuMemcpyDtoD(CUdeviceptr d, CUdeviceptr s, size_t n)
     return 0;
 }
 
-static CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { memset((void *)(uintptr_t)d, v, n); return 0; }
+static CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n)
+{
+    memset((void *)(uintptr_t)d, v, n);
+    return 0;
+}
 
 /* ---- the compiled kernels, cached on disk -------------------------------------------
    Building a kernel takes the C++ compiler a second or more, and every
@@ -252,23 +311,27 @@ typedef struct sha256 {
 } sha256;
 
 static const uint32_t SHA_K[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
-    0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
-    0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
-    0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
-static uint32_t ror(uint32_t x, int n) { return x >> n | x << (32 - n); }
+static uint32_t ror(uint32_t x, int n)
+{
+    return x >> n | x << (32 - n);
+}
 
 static void sha256_block(sha256 *s)
 {
     uint32_t w[64], v[8];
     for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)s->block[4 * i] << 24 | (uint32_t)s->block[4 * i + 1] << 16 | (uint32_t)s->block[4 * i + 2] << 8 |
-               s->block[4 * i + 3];
+        w[i] = (uint32_t)s->block[4 * i] << 24 | (uint32_t)s->block[4 * i + 1] << 16 |
+               (uint32_t)s->block[4 * i + 2] << 8 | s->block[4 * i + 3];
     for (int i = 16; i < 64; i++) {
         uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ w[i - 15] >> 3;
         uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ w[i - 2] >> 10;
@@ -276,7 +339,8 @@ static void sha256_block(sha256 *s)
     }
     memcpy(v, s->h, sizeof v);
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + SHA_K[i] + w[i];
+        uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) +
+                      SHA_K[i] + w[i];
         uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
         memmove(v + 1, v, 7 * sizeof v[0]);
         v[4] += t1;
@@ -303,7 +367,10 @@ static void sha256_add(sha256 *s, const void *data, size_t n)
 }
 
 /* the text with its terminating NUL, so that "ab"+"c" and "a"+"bc" differ */
-static void sha256_str(sha256 *s, const char *text) { sha256_add(s, text, strlen(text) + 1); }
+static void sha256_str(sha256 *s, const char *text)
+{
+    sha256_add(s, text, strlen(text) + 1);
+}
 
 static void sha256_hex(sha256 *s, char out[65])
 {
@@ -458,7 +525,11 @@ static CUresult cuModuleLoadData(void **module, const void *image)
     return 0;
 }
 
-static CUresult cuModuleUnload(void *module) { dlclose(module); return 0; }
+static CUresult cuModuleUnload(void *module)
+{
+    dlclose(module);
+    return 0;
+}
 
 static CUresult cuModuleGetFunction(void **fn, void *module, const char *name)
 {
@@ -487,17 +558,38 @@ static CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, void *f
     return 0;
 }
 
-#define ENTRY(f) {#f, (void *)f}
+#define ENTRY(f) \
+    { \
+#f, (void *)f \
+    }
 static const struct {
     const char *name;
     void *fn;
 } TABLE[] = {
-    ENTRY(cuInit), ENTRY(cuDriverGetVersion), ENTRY(cuGetErrorString), ENTRY(cuDeviceGetCount), ENTRY(cuDeviceGet),
-    ENTRY(cuDeviceGetName), ENTRY(cuDeviceTotalMem), ENTRY(cuDeviceGetAttribute), ENTRY(cuDevicePrimaryCtxRetain),
-    ENTRY(cuDevicePrimaryCtxRelease), ENTRY(cuCtxSetCurrent), ENTRY(cuCtxSynchronize), ENTRY(cuMemGetInfo),
-    ENTRY(cuMemAlloc), ENTRY(cuMemFree), ENTRY(cuMemcpyHtoD), ENTRY(cuMemcpyDtoH), ENTRY(cuMemcpyDtoD),
-    ENTRY(cuMemsetD8), ENTRY(cuModuleLoadData), ENTRY(cuModuleUnload), ENTRY(cuModuleGetFunction),
-    ENTRY(cuLaunchKernel), ENTRY(cuOccupancyMaxActiveBlocksPerMultiprocessor),
+    ENTRY(cuInit),
+    ENTRY(cuDriverGetVersion),
+    ENTRY(cuGetErrorString),
+    ENTRY(cuDeviceGetCount),
+    ENTRY(cuDeviceGet),
+    ENTRY(cuDeviceGetName),
+    ENTRY(cuDeviceTotalMem),
+    ENTRY(cuDeviceGetAttribute),
+    ENTRY(cuDevicePrimaryCtxRetain),
+    ENTRY(cuDevicePrimaryCtxRelease),
+    ENTRY(cuCtxSetCurrent),
+    ENTRY(cuCtxSynchronize),
+    ENTRY(cuMemGetInfo),
+    ENTRY(cuMemAlloc),
+    ENTRY(cuMemFree),
+    ENTRY(cuMemcpyHtoD),
+    ENTRY(cuMemcpyDtoH),
+    ENTRY(cuMemcpyDtoD),
+    ENTRY(cuMemsetD8),
+    ENTRY(cuModuleLoadData),
+    ENTRY(cuModuleUnload),
+    ENTRY(cuModuleGetFunction),
+    ENTRY(cuLaunchKernel),
+    ENTRY(cuOccupancyMaxActiveBlocksPerMultiprocessor),
 };
 
 CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, unsigned long long flags, int *status)

@@ -78,10 +78,22 @@ static int copy_of(prog *p, char *out)
     return 0;
 }
 
-int nvrtcGetPTXSize(prog *p, size_t *size) { return size_of(p, size); }
-int nvrtcGetPTX(prog *p, char *out) { return copy_of(p, out); }
-int nvrtcGetCUBINSize(prog *p, size_t *size) { return size_of(p, size); }
-int nvrtcGetCUBIN(prog *p, char *out) { return copy_of(p, out); }
+int nvrtcGetPTXSize(prog *p, size_t *size)
+{
+    return size_of(p, size);
+}
+int nvrtcGetPTX(prog *p, char *out)
+{
+    return copy_of(p, out);
+}
+int nvrtcGetCUBINSize(prog *p, size_t *size)
+{
+    return size_of(p, size);
+}
+int nvrtcGetCUBIN(prog *p, char *out)
+{
+    return copy_of(p, out);
+}
 
 int nvrtcDestroyProgram(prog **p)
 {
