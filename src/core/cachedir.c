@@ -85,3 +85,19 @@ int cache_file_path(const char *subdir, const char *key1, const char *key2, cons
     }
     return 0;
 }
+
+nlsq_status cache_report(const char *who, cache_scan_fn scan, int clear, nlsq_cache_info *out, nlsq_error *err)
+{
+    error_clear(err);
+    if (!out) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: out is NULL", who);
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    memset(out, 0, sizeof *out);
+    char why[600];
+    if (scan(clear, out->dir, sizeof out->dir, &out->count, &out->bytes, why, sizeof why) != 0) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s", why);
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    return NLSQ_OK;
+}

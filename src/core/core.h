@@ -68,4 +68,12 @@ int cache_private_dir(const char *path, int create, char *why, size_t why_size);
 int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out, size_t size,
                     char *why, size_t why_size);
 
+/* A cache's scan (jit_cache_scan, colcache_scan): its directory, files and
+   bytes, removing them with `clear`; 0, or -1 with the reason in why. */
+typedef int (*cache_scan_fn)(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why,
+                             size_t why_size);
+/* The public nlsq_*_cache_info/_clear on top of a scan; `who` names the
+   function in messages. */
+nlsq_status cache_report(const char *who, cache_scan_fn scan, int clear, nlsq_cache_info *out, nlsq_error *err);
+
 #endif

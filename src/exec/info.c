@@ -21,27 +21,12 @@ void nlsq_cpu_describe(nlsq_cpu_info *out)
     jit_describe(out->compiler, sizeof out->compiler);
 }
 
-static nlsq_status kernel_cache_scan(int clear, nlsq_cache_info *out, nlsq_error *err)
-{
-    error_clear(err);
-    if (!out) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_kernel_cache_%s: out is NULL", clear ? "clear" : "info");
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
-    memset(out, 0, sizeof *out);
-    char why[600];
-    if (jit_cache_scan(clear, out->dir, sizeof out->dir, &out->count, &out->bytes, why, sizeof why) != 0) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s", why);
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
-    return NLSQ_OK;
-}
-
 nlsq_status nlsq_kernel_cache_info(nlsq_cache_info *out, nlsq_error *err)
 {
-    return kernel_cache_scan(0, out, err);
+    return cache_report("nlsq_kernel_cache_info", jit_cache_scan, 0, out, err);
 }
+
 nlsq_status nlsq_kernel_cache_clear(nlsq_cache_info *out, nlsq_error *err)
 {
-    return kernel_cache_scan(1, out, err);
+    return cache_report("nlsq_kernel_cache_clear", jit_cache_scan, 1, out, err);
 }
