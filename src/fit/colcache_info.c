@@ -1,5 +1,4 @@
 /* The public view of the text tables' column caches, for `nlsq cache`. */
-#include <string.h>
 
 #include "source.h"
 
