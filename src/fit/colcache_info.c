@@ -1,5 +1,4 @@
 /* The public view of the text tables' column caches, for `nlsq cache`. */
-
 #include "source.h"
 
 nlsq_status nlsq_column_cache_info(nlsq_cache_info *out, nlsq_error *err)
