@@ -4,9 +4,11 @@
 # against that prefix twice — with pkg-config and with find_package — and
 # run. Also: the shared library exports the public API alone, and the man
 # page renders.
-#   test_install.sh BUILD_DIR SOURCE_DIR VERSION SOVERSION
+#   test_install.sh BUILD_DIR SOURCE_DIR VERSION SOVERSION [USER_FLAGS]
+# USER_FLAGS: what a user's program needs to link this build's library
+# (the sanitizer run's -fsanitize=...), empty for a plain build.
 set -u
-build=$1 src=$2 version=$3 soversion=$4
+build=$1 src=$2 version=$3 soversion=$4 uflags=${5:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nlsq-install.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -34,12 +36,12 @@ if command -v pkg-config >/dev/null; then
     export PKG_CONFIG_PATH=$libdir/pkgconfig
     check "pkg-config knows nlsq $version" sh -c "[ \"\$(pkg-config --modversion nlsq)\" = '$version' ]"
     check "a program built with pkg-config (shared)" \
-        sh -c "cc -std=c11 -Wall -Wextra -Werror \$(pkg-config --cflags nlsq) '$src/tests/install/use_nlsq.c' \
+        sh -c "cc -std=c11 -Wall -Wextra -Werror $uflags \$(pkg-config --cflags nlsq) '$src/tests/install/use_nlsq.c' \
                \$(pkg-config --libs nlsq) -lm -o '$tmp/pc' && LD_LIBRARY_PATH='$libdir' '$tmp/pc'"
     check "the program runs against the installed library, not the build's" \
         sh -c "LD_LIBRARY_PATH='$libdir' ldd '$tmp/pc' | grep -q '$libdir/libnlsq.so'"
     check "a program built with pkg-config --static" \
-        sh -c "cc -std=c11 \$(pkg-config --cflags nlsq) '$src/tests/install/use_nlsq.c' \
+        sh -c "cc -std=c11 $uflags \$(pkg-config --cflags nlsq) '$src/tests/install/use_nlsq.c' \
                -L'$libdir' -Wl,-Bstatic -lnlsq -Wl,-Bdynamic \
                \$(pkg-config --libs --static nlsq | sed 's/-lnlsq / /') -lm -o '$tmp/pcs' && '$tmp/pcs' && \
                ! ldd '$tmp/pcs' | grep -q libnlsq"
@@ -49,7 +51,8 @@ fi
 
 # with find_package(nlsq CONFIG)
 check "find_package(nlsq CONFIG) configures a user's project" \
-    cmake -S "$src/tests/install" -B "$tmp/user" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
+    cmake -S "$src/tests/install" -B "$tmp/user" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+        "-DCMAKE_C_FLAGS=$uflags" "-DCMAKE_EXE_LINKER_FLAGS=$uflags"
 check "... which builds against nlsq::nlsq and nlsq::nlsq_static" cmake --build "$tmp/user"
 check "... and both programs run" sh -c "'$tmp/user/use_nlsq' && '$tmp/user/use_nlsq_static'"
 
