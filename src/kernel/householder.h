@@ -27,8 +27,15 @@
 
 #include "dot.h"
 #endif
+/* Always inlined: on the host qr_fold is built twice (target_clones,
+   default and AVX2), and a fold left out of line would be built for the
+   default target only, losing the AVX2 clone's vector code. */
 #ifndef KFN_FOLD
+#if defined(__GNUC__)
+#define KFN_FOLD static inline __attribute__((always_inline))
+#else
 #define KFN_FOLD static inline
+#endif
 #endif
 #ifndef NK_FOLD_NC
 #define NK_FOLD_NC(nc) (nc)
