@@ -208,6 +208,19 @@ static void fit_id(const batch_data *d, const dataset *D, size_t i, char *buf, s
         snprintf(buf, size, "%s", nlsq_source_column_name(D->src, d->curve_cols[i]));
 }
 
+/* {"a": v[0], "b": v[1], ...}: one value per parameter, by name. */
+static void json_params(FILE *f, const nlsq_model *m, const double *v)
+{
+    fputc('{', f);
+    for (int j = 0; j < nlsq_model_num_params(m); j++) {
+        if (j) fputs(", ", f);
+        json_string(f, nlsq_model_param_name(m, j));
+        fputs(": ", f);
+        json_number(f, v[j]);
+    }
+    fputc('}', f);
+}
+
 static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
     int n = r->n;
@@ -232,21 +245,11 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D
                 json_number(f, d->ids[i]);
             else
                 json_string(f, id);
-            fputs(", \"popt\": {", f);
-            for (int j = 0; j < n; j++) {
-                fprintf(f, "%s", j ? ", " : "");
-                json_string(f, nlsq_model_param_name(D->m, j));
-                fputs(": ", f);
-                json_number(f, r->popt[i * n + j]);
-            }
-            fputs("}, \"perr\": {", f);
-            for (int j = 0; j < n; j++) {
-                fprintf(f, "%s", j ? ", " : "");
-                json_string(f, nlsq_model_param_name(D->m, j));
-                fputs(": ", f);
-                json_number(f, r->perr[i * n + j]);
-            }
-            fprintf(f, "}, \"status\": %d, \"success\": %s, \"message\": ", r->status[i],
+            fputs(", \"popt\": ", f);
+            json_params(f, D->m, r->popt + i * n);
+            fputs(", \"perr\": ", f);
+            json_params(f, D->m, r->perr + i * n);
+            fprintf(f, ", \"status\": %d, \"success\": %s, \"message\": ", r->status[i],
                     r->status[i] > 0 ? "true" : "false");
             json_string(f, nlsq_fit_status_str(r->status[i]));
             fputs(", \"chi2\": ", f);
