@@ -39,6 +39,7 @@
 #define NLSQ_H
 
 #include <stddef.h>
+#include <stdio.h> /* FILE, for nlsq_output_stream */
 
 #include "nlsq_version.h" /* NLSQ_VERSION_MAJOR, _MINOR, _PATCH, _STRING */
 
@@ -91,6 +92,9 @@ typedef enum nlsq_status {
                                    or a robust loss with lm                 */
     NLSQ_ERR_MODEL_NONFINITE,  /* the model or its Jacobian is NaN or Inf
                                    at the start point                       */
+    NLSQ_ERR_IO,               /* a file could not be written (or is an
+                                   input, a directory, ...); nothing was
+                                   left half-written                        */
     NLSQ_STATUS_COUNT
 } nlsq_status;
 
@@ -1001,6 +1005,48 @@ NLSQ_API nlsq_status nlsq_kernel_cache_clear(nlsq_cache_info *out, nlsq_error *e
 /* The same for the text tables' column caches (columns/). */
 NLSQ_API nlsq_status nlsq_column_cache_info(nlsq_cache_info *out, nlsq_error *err);
 NLSQ_API nlsq_status nlsq_column_cache_clear(nlsq_cache_info *out, nlsq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Output files
+ * ------------------------------------------------------------------------
+ *
+ * Every file nlsq writes (checkpoints, caches, and the command's tables,
+ * plots and predictions) goes through these, so that a file appears whole
+ * or not at all and never in the wrong place:
+ *   - a regular or missing file is written to PATH.tmp-HOST-PID-XXXXXX in
+ *     the same directory, fsync'ed and renamed over PATH; the old file, or
+ *     none, survives any error or crash;
+ *   - a symbolic link is followed and its target replaced (the link stays);
+ *   - a FIFO or a character device (/dev/stdout, a terminal) is written in
+ *     place; "-" is the standard output;
+ *   - a directory or any other kind of file is refused.
+ * Opening removes temporary files of the same PATH left by processes of
+ * this host that no longer exist (killed by SIGKILL, say).
+ */
+typedef struct nlsq_output nlsq_output;
+
+/* Whether PATH can be written, before any work is done: not a directory,
+   its directory exists and is writable, and it is not the same file
+   (device and inode) as any of the n_inputs paths. NLSQ_ERR_IO with the
+   reason, naming PATH, when not. "-" always can. */
+NLSQ_API nlsq_status nlsq_output_check(const char *path, const char *const *inputs, size_t n_inputs,
+                                       nlsq_error *err);
+/* Open PATH for writing as above; *out is the caller's to commit or
+   discard. NLSQ_ERR_IO (or NLSQ_ERR_NOMEM) with the reason. */
+NLSQ_API nlsq_status nlsq_output_open(const char *path, nlsq_output **out, nlsq_error *err);
+/* The stream to write to. Write errors are found by nlsq_output_commit. */
+NLSQ_API FILE *nlsq_output_stream(nlsq_output *o);
+/* Finish: flush and check every write, fsync, rename into place; frees o.
+   NLSQ_ERR_IO, naming the file and the error, when any write failed (the
+   old file is left as it was). */
+NLSQ_API nlsq_status nlsq_output_commit(nlsq_output *o, nlsq_error *err);
+/* Give up: the temporary file is removed, the old file left; frees o. */
+NLSQ_API void nlsq_output_discard(nlsq_output *o);
+/* Remove every temporary file this process has open (outputs, checkpoints
+   being written, caches being built). Async-signal-safe: for a SIGINT or
+   SIGTERM handler, which should then restore the default action and raise
+   the signal again. */
+NLSQ_API void nlsq_output_remove_temporaries(void);
 
 #ifdef __cplusplus
 }

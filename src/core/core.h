@@ -9,6 +9,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <limits.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
 
 #include "nlsq.h"
 
@@ -75,5 +81,39 @@ typedef int (*cache_scan_fn)(int clear, char *dir, size_t dir_size, int *count, 
 /* The public nlsq_*_cache_info/_clear on top of a scan; `who` names the
    function in messages. */
 nlsq_status cache_report(const char *who, cache_scan_fn scan, int clear, nlsq_cache_info *out, nlsq_error *err);
+
+/* ---- outfile.c: files that appear whole or not at all ------------------ */
+
+typedef enum { OUTFILE_REPLACE, OUTFILE_IN_PLACE, OUTFILE_STDOUT } outfile_kind;
+
+/* An output being written (see outfile.c for the rules). Its storage is
+   its own: opening allocates nothing but the stream. */
+typedef struct outfile {
+    FILE *f;
+    outfile_kind kind;
+    int slot;              /* in the temporary-file registry, or -1   */
+    char target[PATH_MAX]; /* the file replaced or written in place   */
+    char tmp[PATH_MAX];    /* the temporary file (OUTFILE_REPLACE)    */
+} outfile;
+
+/* 0, or -1 with the reason (naming path) in why. */
+int outfile_check(const char *path, const char *const *inputs, size_t n_inputs, char *why, size_t why_size);
+int outfile_open(outfile *o, const char *path, char *why, size_t why_size);
+/* Flush, check, fsync, rename; 0, or -1 with the reason (the temporary
+   file removed). Either way the stream is closed. */
+int outfile_commit(outfile *o, char *why, size_t why_size);
+void outfile_discard(outfile *o);
+
+/* For files made another way (a compiler's output, a file written with
+   write(2)): TARGET.tmp-HOST-PID-XXXXXX into out, for mkostemp; then
+   register it so that nlsq_output_remove_temporaries removes it on a
+   signal, and release the slot once it is renamed or removed. */
+int tempfile_name(const char *target, char *out, size_t size);
+int tempfile_register(const char *path); /* a slot, or -1 when full */
+void tempfile_release(int slot);
+/* Remove temporary files of target (of a whole directory) made on this
+   host by processes that no longer exist; how many were removed. */
+int tempfile_sweep(const char *target);
+int tempfile_sweep_dir(const char *dir);
 
 #endif
