@@ -5,7 +5,7 @@
  * made from them (help.c), the command line of the data commands (struct
  * cli), loading the data and the model (load.c), the parameter options
  * (params.c) and the fit pipeline (fit.c). What the command writes is in
- * present.h (report.c, svg.c, outfile.c), the progress bar in progress.h.
+ * present.h (report.c, svg.c, outputs.c), the progress bar in progress.h.
  *
  * The command uses the library through include/nlsq.h only, as any other
  * program would.

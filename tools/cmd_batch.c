@@ -12,7 +12,6 @@
  * Exit status: 0 every fit converged; 1 some did not (the rows say which);
  * 2 bad usage or input; 3 an error in the model text.
  */
-#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -185,21 +184,6 @@ static int make_long(const cli *c, const dataset *D, batch_data *d)
 
 /* ---- output ------------------------------------------------------------------ */
 
-/* A CSV field: quoted when it holds a delimiter, a quote or a line end. */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void fit_id(const batch_data *d, const dataset *D, size_t i, char *buf, size_t size)
 {
     if (d->ids)
@@ -304,23 +288,19 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
     fprintf(stderr, "\n");
 }
 
-/* The result rows to --out (atomically) or stdout; 0, or 2. */
+/* The result rows to --out (whole or not at all) or stdout; 0, or 2 after
+   printing why. A write error on stdout is found when the command ends
+   (nlsq.c). */
 static int write_results(const cli *c, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
     if (!c->out) {
         write_rows(stdout, jsonl, d, D, r);
-        fflush(stdout);
         return 0;
     }
-    outfile o;
-    if (outfile_open(&o, c->out) != 0) return die("--out %s: %s", c->out, strerror(errno));
-    write_rows(o.f, jsonl, d, D, r);
-    if (ferror(o.f)) {
-        outfile_abort(&o);
-        return die("--out %s: write error", c->out);
-    }
-    if (outfile_commit(&o) != 0) return die("--out %s: %s", c->out, strerror(errno));
-    return 0;
+    nlsq_output *o = output_open("--out", c->out);
+    if (!o) return 2;
+    write_rows(nlsq_output_stream(o), jsonl, d, D, r);
+    return output_commit("--out", o);
 }
 
 /* --format, else by --out's name: .jsonl or .json is JSON lines. */
@@ -339,6 +319,8 @@ int cmd_batch(int argc, char **argv)
     int npos, rc = options_parse(command_find("batch"), argc, argv, &c, pos, 2, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     if ((rc = cli_take_data(&c, pos, npos, 0))) return rc;
+    const output_file out = {"--out", c.out};
+    if ((rc = outputs_check(&out, 1, &c.data, 1))) return rc;
     dataset D;
     batch_data d;
     memset(&d, 0, sizeof d);
@@ -353,9 +335,11 @@ int cmd_batch(int argc, char **argv)
         rc = die("%s", err.message);
         goto done;
     }
-    if ((rc = write_results(&c, wants_jsonl(&c), &d, &D, r))) goto done;
+    /* the fits are not thrown away when --out fails (a full disk): the
+       summary still says how they went, and the message names the file */
+    int written = write_results(&c, wants_jsonl(&c), &d, &D, r);
     if (!c.quiet) summary(&c, &d, &D, r);
-    rc = r->converged == r->nfits ? 0 : 1;
+    rc = written ? written : r->converged == r->nfits ? 0 : 1;
 done:
     nlsq_batch_result_free(r);
     param_opts_free(&po);

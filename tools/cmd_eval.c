@@ -1,9 +1,11 @@
-/* nlsq eval: the model (and its Jacobian) at the data's x, as CSV on stdout. */
+/* nlsq eval: the model (and its Jacobian) at the data's x, as CSV on stdout
+   (a write error there is found when the command ends, in nlsq.c). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
+#include "present.h"
 
 static const option eval_options[] = {
     {"--jacobian", NULL, ARG_FLAG, offsetof(cli, jacobian),
@@ -16,7 +18,10 @@ const option_group *const eval_groups[] = {&group_model, &group_names, &group_x,
 
 static void print_rows(const cli *c, const dataset *d, const double *x, const double *f, const double *J, size_t rows)
 {
-    for (int i = 0; i < d->k; i++) printf("%s,", nlsq_source_column_name(d->src, d->xc[i]));
+    for (int i = 0; i < d->k; i++) {
+        csv_field(stdout, nlsq_source_column_name(d->src, d->xc[i]));
+        putchar(',');
+    }
     printf("f");
     for (int j = 0; c->jacobian && j < d->n; j++) printf(",d/d%s", nlsq_model_param_name(d->m, j));
     printf("\n");

@@ -5,7 +5,6 @@
  * PLOT_POINTS rows of it; the report comes last.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,47 +26,41 @@ static double now(void)
 }
 
 /* --predict: the x columns, y, fit and residual of every row, window by
-   window, never all rows at once. */
-static int write_predictions(const cli *c, const dataset *d, const nlsq_result *r)
+   window, never all rows at once. The header's names are CSV fields (a
+   column named "t, s" stays one column). 0, or 2 after printing why;
+   write errors are found when the file is committed. */
+static int write_predictions(FILE *out, const dataset *d, const nlsq_result *r)
 {
     enum { WIN = 65536 };
-    int k = d->k;
+    int k = d->k, rc = 0;
     size_t rows = nlsq_source_num_rows(d->src);
     double *x = malloc((size_t)WIN * (size_t)(k ? k : 1) * sizeof *x), *y = malloc(WIN * sizeof *y),
            *f = malloc(WIN * sizeof *f);
-    outfile o;
-    int rc = 0, failed = 0;
-    if (!x || !y || !f)
+    if (!x || !y || !f) {
         rc = die("out of memory for --predict");
-    else if (outfile_open(&o, c->predict) != 0)
-        rc = die("--predict %s: %s", c->predict, strerror(errno));
-    if (rc) goto done;
-    for (int v = 0; v < k; v++) fprintf(o.f, "%s,", nlsq_source_column_name(d->src, d->xc[v]));
-    fprintf(o.f, "%s,fit,residual\n", nlsq_source_column_name(d->src, d->yc));
+        goto done;
+    }
+    for (int v = 0; v < k; v++) {
+        csv_field(out, nlsq_source_column_name(d->src, d->xc[v]));
+        fputc(',', out);
+    }
+    csv_field(out, nlsq_source_column_name(d->src, d->yc));
+    fputs(",fit,residual\n", out);
     nlsq_error err;
-    for (size_t first = 0; first < rows && !failed; first += WIN) {
+    for (size_t first = 0; first < rows && !rc; first += WIN) {
         size_t n = rows - first < WIN ? rows - first : WIN;
-        failed = nlsq_source_read(d->src, d->yc, first, n, y, &err) != NLSQ_OK;
+        int failed = nlsq_source_read(d->src, d->yc, first, n, y, &err) != NLSQ_OK;
         for (int v = 0; v < k && !failed; v++)
             failed = nlsq_source_read(d->src, d->xc[v], first, n, x + (size_t)v * n, &err) != NLSQ_OK;
         if (failed || nlsq_model_eval(d->m, r->popt, x, n, f, NULL, &err) != NLSQ_OK) {
-            failed = die("--predict: %s", err.message);
+            rc = die("--predict: %s", err.message);
             break;
         }
         for (size_t i = 0; i < n; i++) {
-            for (int v = 0; v < k; v++) fprintf(o.f, "%.17g,", x[(size_t)v * n + i]);
-            fprintf(o.f, "%.17g,%.17g,%.17g\n", y[i], f[i], y[i] - f[i]);
+            for (int v = 0; v < k; v++) fprintf(out, "%.17g,", x[(size_t)v * n + i]);
+            fprintf(out, "%.17g,%.17g,%.17g\n", y[i], f[i], y[i] - f[i]);
         }
     }
-    if (failed)
-        outfile_abort(&o);
-    else if (ferror(o.f)) {
-        outfile_abort(&o);
-        rc = die("--predict %s: write error", c->predict);
-    } else if (outfile_commit(&o) != 0) {
-        rc = die("--predict %s: %s", c->predict, strerror(errno));
-    }
-    rc = rc ? rc : failed;
 done:
     free(x);
     free(y);
@@ -126,8 +119,9 @@ static int sample_read(const dataset *d, const nlsq_result *r, sample *s)
 }
 
 /* --plot: data, the fitted curve on a fine grid (one variable) or at the
-   points (several, against the point index), and residuals. */
-static int write_plot(const cli *c, const dataset *d, const nlsq_result *r)
+   points (several, against the point index), and residuals. 0, or 2
+   (after printing why, or to be named when the file is committed). */
+static int write_plot(FILE *out, const cli *c, const dataset *d, const nlsq_result *r)
 {
     enum { GRID = 400 };
     sample s;
@@ -184,15 +178,7 @@ static int write_plot(const cli *c, const dataset *d, const nlsq_result *r)
     if (np > 14) pd.legend[pd.nlegend++] = "...";
     snprintf(lines[15], sizeof lines[15], "reduced chi-square %.4g, R\xc2\xb2 %.5f", r->redchi, r->r2);
     pd.legend[pd.nlegend++] = lines[15];
-    outfile o;
-    if (outfile_open(&o, c->plot) != 0) {
-        rc = die("--plot %s: %s", c->plot, strerror(errno));
-    } else if (svg_write(o.f, &pd) != 0) {
-        outfile_abort(&o);
-        rc = die("--plot %s: write error", c->plot);
-    } else if (outfile_commit(&o) != 0) {
-        rc = die("--plot %s: %s", c->plot, strerror(errno));
-    }
+    if (svg_write(out, &pd) != 0) rc = 2; /* the commit names the error */
 done:
     sample_free(&s);
     free(idx);
@@ -205,13 +191,66 @@ static void note_backend(const nlsq_result *r)
         fprintf(stderr, "nlsq: note: no compiled kernel (%s); the interpreter ran the fit\n", r->backend_note);
 }
 
+/* Every file the fit will write, checked before any work (reading a large
+   text file converts it, a fit may take hours): writable, not a directory,
+   not one of the data files, no two the same. The checkpoint and the
+   column cache are the library's to write, but only the command knows the
+   inputs. */
+static int check_outputs(const cli *c)
+{
+    const char *inputs[MAX_DATA_FILES];
+    size_t n = 0;
+    if (!c->text) { /* the demo's data is no file */
+        inputs[n++] = c->data;
+        for (int k = 0; k < c->nmore; k++) inputs[n++] = c->more[k];
+    }
+    const char *cache = c->column_cache && strcmp(c->column_cache, "auto") != 0 ? c->column_cache : NULL;
+    char names[4096] = "";
+    if (cache) snprintf(names, sizeof names, "%s.names", cache);
+    const output_file outs[] = {{"--predict", c->predict},
+                                {"--plot", c->plot},
+                                {c->opt.resume ? "--resume" : "--checkpoint", c->checkpoint},
+                                {"--column-cache", cache},
+                                {"--column-cache", cache ? names : NULL}};
+    return outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
+}
+
+/* --predict and --plot after the fit: both opened first (a FIFO waits for
+   its reader there), then written, then committed, so that one failing
+   leaves the other. 0, or 2 after naming each output that failed. */
+static int write_outputs(const cli *c, const dataset *d, const nlsq_result *r)
+{
+    nlsq_output *pred = c->predict ? output_open("--predict", c->predict) : NULL;
+    nlsq_output *plot = c->plot ? output_open("--plot", c->plot) : NULL;
+    int rc = (c->predict && !pred) || (c->plot && !plot) ? 2 : 0;
+    int pred_rc = pred ? write_predictions(nlsq_output_stream(pred), d, r) : 0;
+    int plot_rc = plot ? write_plot(nlsq_output_stream(plot), c, d, r) : 0;
+    /* a failed write is named by the commit; a failure of our own (out of
+       memory, the model not finite at a row) was named already */
+    if (pred && pred_rc && !ferror(nlsq_output_stream(pred))) {
+        nlsq_output_discard(pred);
+        pred = NULL;
+        rc = 2;
+    }
+    if (plot && plot_rc && !ferror(nlsq_output_stream(plot))) {
+        nlsq_output_discard(plot);
+        plot = NULL;
+        rc = 2;
+    }
+    if (pred && output_commit("--predict", pred)) rc = 2;
+    if (plot && output_commit("--plot", plot)) rc = 2;
+    return rc;
+}
+
 int fit_run(cli *c)
 {
     dataset d;
     param_opts po = {0};
     nlsq_result *r = NULL;
     nlsq_error err;
-    int rc = dataset_load(c, 1, &d);
+    int rc = check_outputs(c);
+    if (rc) return rc;
+    rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po))) goto done;
     nlsq_columns cols = nlsq_columns_default();
     cols.x = d.xc;
@@ -235,13 +274,14 @@ int fit_run(cli *c)
     if (c->verbose && r->resumed_evaluations)
         fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c->checkpoint, r->resumed_evaluations);
     report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation};
-    if (c->predict && (rc = write_predictions(c, &d, r))) goto done;
-    if (c->plot && (rc = write_plot(c, &d, r))) goto done;
+    /* an output that fails now (a full disk) does not take the result with
+       it: the report is printed all the same, and the status says 2 */
+    int outputs_rc = write_outputs(c, &d, r);
     if (c->json)
         report_json(stdout, &info, d.m, r);
     else if (!c->quiet)
         report_text(stdout, &info, d.m, r);
-    rc = r->success ? 0 : 1;
+    rc = outputs_rc ? outputs_rc : r->success ? 0 : 1;
 done:
     nlsq_result_free(r);
     dataset_free(&d);

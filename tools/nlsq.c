@@ -4,12 +4,19 @@
  * (cli.h), and help and the manual page are made from the same tables.
  *
  * Exit status: 0 success (a fit converged); 1 a fit ran but did not
- * converge (outputs are still written); 2 bad usage or input; 3 an error
- * in the model text (with its line and column).
+ * converge (outputs are still written); 2 bad usage or input, or an output
+ * (a file, or the standard output) that could not be written; 3 an error
+ * in the model text (with its line and column); killed by a signal, the
+ * signal's status (130 for SIGINT), with no temporary file left behind.
  */
+#define _POSIX_C_SOURCE 200809L /* sigaction */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,7 +31,8 @@ static const char FIT_TEXT[] = "Fit a model to the columns of a data file (comma
                                "numbered on from one file to the next.\n"
                                "\n"
                                "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
-                               "2 bad usage or input, 3 error in the model text.";
+                               "2 bad usage or input, or an output that could not be written (the\n"
+                               "report is still printed), 3 error in the model text.";
 
 static const char BATCH_TEXT[] = "One fit per curve: every column after x (the wide layout), or the rows\n"
                                  "grouped by --id COL (the long layout); a result row per fit as CSV or\n"
@@ -44,7 +52,8 @@ static const char DIFF_TEXT[] = "The parameters, variables and every partial der
 
 static const char DEMO_TEXT[] = "A real fit of the bundled example data (examples/data/decay.csv, built\n"
                                 "into the command), with report and plot (default plot file:\n"
-                                "nlsq-demo.svg in the current directory).";
+                                "nlsq-demo.svg in the current directory, or in $TMPDIR or /tmp when\n"
+                                "the current directory takes no file).";
 
 static const char DEVICES_TEXT[] = "The compute devices nlsq can use: the CPU's cores and vector math, the C\n"
                                    "compiler for compiled kernels, the CUDA GPUs and NVRTC.";
@@ -110,7 +119,63 @@ int cmd_help(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* SIGINT, SIGTERM, SIGHUP: remove the temporary files of the outputs,
+   checkpoints and caches being written (nothing else is safe in a signal
+   handler), then die of the signal as if it had not been caught, so that
+   the shell sees the signal's status. */
+static void die_of_signal(int sig)
+{
+    nlsq_output_remove_temporaries();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = die_of_signal;
+    sigemptyset(&sa.sa_mask); /* one cleanup at a time */
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        /* a signal ignored by whoever started us (nohup, a background job
+           without job control) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* A closed standard descriptor (`nlsq eval d.csv >&-`) would be taken by
+   the next file opened, and the report would land in that file. /dev/null
+   holds its place, opened the wrong way round (standard input write-only,
+   the outputs read-only), so that using it fails, and is reported, as any
+   read or write error is. open() takes the lowest free descriptor: going
+   up from 0, that is the one being filled. */
+static void hold_standard_descriptors(void)
+{
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) open("/dev/null", fd == STDIN_FILENO ? O_WRONLY : O_RDONLY);
+}
+
+/* Every write to the standard output is checked here, once, at the end:
+   the stream's error flag is sticky, and the last flush and the close
+   report what buffering had kept back (a full disk, /dev/full, a closed
+   descriptor). The output is then cut short: the status says 2 and the
+   message names the standard output. */
+static int finish_standard_output(int status)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !failed) failed = 1, e = errno;
+    if (!failed) return status;
+    fprintf(stderr, "nlsq: writing the standard output: %s\n", e ? strerror(e) : "a write failed");
+    return 2;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         help_overview(stderr);
@@ -130,4 +195,11 @@ int main(int argc, char **argv)
         return 2;
     }
     return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    hold_standard_descriptors();
+    catch_signals();
+    return finish_standard_output(run(argc, argv));
 }

@@ -1,9 +1,9 @@
 /*
  * What the command writes besides its text: fit reports (report.c), the
- * fit as an SVG picture (svg.c), and output files that appear whole or not
- * at all (outfile.c). These belong to the front end, not to the library:
- * another front end (the Python package, a browser) draws and reports in
- * its own way from the same nlsq_result.
+ * fit as an SVG picture (svg.c), and the output files (outputs.c, through
+ * the library's nlsq_output_*: whole or not at all). These belong to the
+ * front end, not to the library: another front end (the Python package, a
+ * browser) draws and reports in its own way from the same nlsq_result.
  */
 #ifndef NLSQ_TOOLS_PRESENT_H
 #define NLSQ_TOOLS_PRESENT_H
@@ -28,6 +28,10 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
 /* A number as JSON (null for NaN and Inf), a string quoted and escaped. */
 void json_number(FILE *out, double v);
 void json_string(FILE *out, const char *s);
+/* A CSV field as RFC 4180 writes it: quoted, its quotes doubled, when it
+   holds a comma, a quote, a line end, a space or a tab (readers that trim
+   or split on blanks keep a quoted name whole). */
+void csv_field(FILE *out, const char *s);
 
 /* ---- svg.c: the fit as a picture ------------------------------------------ */
 
@@ -45,18 +49,22 @@ typedef struct plot_data {
 /* 0, or -1 on a write error. */
 int svg_write(FILE *f, const plot_data *pd);
 
-/* ---- outfile.c: files that appear whole or not at all ------------------ */
+/* ---- outputs.c: the command's output files ----------------------------- */
 
-typedef struct outfile {
-    FILE *f;
-    char *path, *tmp;
-} outfile;
+/* An output option and its file (path NULL: not asked for). */
+typedef struct output_file {
+    const char *option, *path;
+} output_file;
 
-/* Open a temporary file beside `path`; 0, or -1 with errno set. */
-int outfile_open(outfile *o, const char *path);
-/* Flush, sync and rename over `path`; 0, or -1 (the temporary is removed). */
-int outfile_commit(outfile *o);
-/* Close and remove the temporary file. */
-void outfile_abort(outfile *o);
+/* Before any work: every output can be written (nlsq_output_check: not a
+   directory, its directory exists and takes files), none is one of the
+   inputs (by device and inode; "-" is the standard input) and no two are
+   the same file. 0, or 2 after printing why, naming the option. */
+int outputs_check(const output_file *outs, size_t nouts, const char *const *inputs, size_t ninputs);
+/* nlsq_output_open, after flushing stdout; NULL after printing why. */
+nlsq_output *output_open(const char *what, const char *path);
+/* nlsq_output_commit: 0, or 2 after printing why (every write is checked
+   there: a full disk, /dev/full). */
+int output_commit(const char *what, nlsq_output *o);
 
 #endif

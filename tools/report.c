@@ -91,6 +91,20 @@ void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+void csv_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n \t")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
 void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r)
 {
     fputs("{\n  \"model\": ", out);

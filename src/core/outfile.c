@@ -182,12 +182,35 @@ int tempfile_sweep_dir(const char *dir)
 
 /* ---- where an output goes ----------------------------------------------- */
 
+/* Whether path is this process's standard output (/dev/stdout, /dev/fd/1,
+   or the very file the shell redirected it to): then it is written through
+   the stdout stream, as "-" is, so that its lines and the command's other
+   output keep their order and the shell's file is neither replaced (the
+   other output would go to the unlinked inode) nor overwritten from its
+   start by a second descriptor. */
+static int is_standard_output(const char *path)
+{
+    struct stat p, o;
+    return stat(path, &p) == 0 && fstat(STDOUT_FILENO, &o) == 0 && p.st_dev == o.st_dev && p.st_ino == o.st_ino &&
+           p.st_rdev == o.st_rdev;
+}
+
 /* Follow `path` through symbolic links (at most 40, as the kernel does) to
-   the name to write; a dangling link gives the missing target's name. */
+   the name to write; a dangling link gives the missing target's name.
+   Only a regular or missing file is resolved by name: anything else (a
+   FIFO, a device, a directory) is kept as `path` and opened through the
+   kernel's own lookup, because the links of /proc/self/fd (behind
+   /dev/stdout and /dev/fd/N) name a pipe or a socket as "pipe:[1234]",
+   which is no path. */
 static int resolve_target(const char *path, char *out, size_t size, char *why, size_t why_size)
 {
     char cur[PATH_MAX];
     if ((size_t)snprintf(cur, sizeof cur, "%s", path) >= sizeof cur) goto too_long;
+    struct stat followed;
+    if (stat(path, &followed) == 0 && !S_ISREG(followed.st_mode)) {
+        if ((size_t)snprintf(out, size, "%s", cur) >= size) goto too_long;
+        return 0;
+    }
     for (int hops = 0; hops < 40; hops++) {
         struct stat st;
         if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) {
@@ -263,7 +286,7 @@ static int check_directory(const char *shown, const char *target, char *why, siz
 
 int outfile_check(const char *path, const char *const *inputs, size_t n_inputs, char *why, size_t why_size)
 {
-    if (strcmp(path, "-") == 0) return 0;
+    if (strcmp(path, "-") == 0 || is_standard_output(path)) return 0;
     char target[PATH_MAX];
     if (resolve_target(path, target, sizeof target, why, why_size) != 0) return -1;
     struct stat st;
@@ -358,7 +381,7 @@ int outfile_open(outfile *o, const char *path, char *why, size_t why_size)
 {
     memset(o, 0, sizeof *o);
     o->slot = -1;
-    if (strcmp(path, "-") == 0) {
+    if (strcmp(path, "-") == 0 || is_standard_output(path)) {
         o->f = stdout;
         o->kind = OUTFILE_STDOUT;
         snprintf(o->target, sizeof o->target, "the standard output");
