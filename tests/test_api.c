@@ -2,15 +2,19 @@
  * The public API the command (and any front end) is built on, through
  * nlsq.h alone and the shared library's exports: text tables in memory,
  * the default start for parameters without a p0 value, what the machine
- * offers, and the caches on disk.
+ * offers, the caches on disk, and the output files every writer shares
+ * (nlsq_output_*: issue 17's defects 3 to 6 and 10).
  */
 #define _POSIX_C_SOURCE 200809L /* setenv, mkdtemp */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -233,6 +237,245 @@ static void test_column_cache_info_and_clear(void)
     CHECK(ci.count == 0 && count_files(ci.dir) == 0);
 }
 
+/* ---- output files (nlsq_output_*) --------------------------------------- */
+
+static char *read_all(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Temporary files of `base` in the work directory (base.tmp-*). */
+static int count_temporaries(const char *base)
+{
+    DIR *d = opendir(work);
+    int n = 0;
+    struct dirent *e;
+    size_t len = strlen(base);
+    while (d && (e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, base, len) == 0 && strncmp(e->d_name + len, ".tmp-", 5) == 0;
+    if (d) closedir(d);
+    return n;
+}
+
+static nlsq_status write_output(const char *path, const char *text, nlsq_error *err)
+{
+    nlsq_output *o = NULL;
+    nlsq_status st = nlsq_output_open(path, &o, err);
+    if (st != NLSQ_OK) return st;
+    fputs(text, nlsq_output_stream(o));
+    return nlsq_output_commit(o, err);
+}
+
+/* A regular file is replaced whole: nothing at the name until the commit,
+   the old file kept by a discard, no temporary left either way. */
+static void defect04_output_regular_file_is_replaced_atomically(void)
+{
+    char path[300], buf[64];
+    snprintf(path, sizeof path, "%s/out.csv", work);
+    write_file(path, "old\n");
+    nlsq_output *o = NULL;
+    nlsq_error err;
+    CHECK(nlsq_output_open(path, &o, &err) == NLSQ_OK);
+    if (!o) return;
+    fputs("new\n", nlsq_output_stream(o));
+    fflush(nlsq_output_stream(o));
+    CHECK(strcmp(read_all(path, buf, sizeof buf), "old\n") == 0);
+    CHECK(count_temporaries("out.csv") == 1);
+    CHECK(nlsq_output_commit(o, &err) == NLSQ_OK);
+    CHECK(strcmp(read_all(path, buf, sizeof buf), "new\n") == 0);
+    CHECK(count_temporaries("out.csv") == 0);
+    CHECK(nlsq_output_open(path, &o, &err) == NLSQ_OK);
+    fputs("discarded\n", nlsq_output_stream(o));
+    nlsq_output_discard(o);
+    CHECK(strcmp(read_all(path, buf, sizeof buf), "new\n") == 0);
+    CHECK(count_temporaries("out.csv") == 0);
+}
+
+/* A symbolic link is followed: its target replaced, the link kept. */
+static void defect04_output_symlink_keeps_the_link(void)
+{
+    char target[300], link[300], buf[64];
+    snprintf(target, sizeof target, "%s/target.csv", work);
+    snprintf(link, sizeof link, "%s/link.csv", work);
+    write_file(target, "old\n");
+    CHECK(symlink("target.csv", link) == 0);
+    nlsq_error err;
+    CHECK(write_output(link, "through the link\n", &err) == NLSQ_OK);
+    struct stat st;
+    CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(strcmp(read_all(target, buf, sizeof buf), "through the link\n") == 0);
+    /* a dangling link makes its target */
+    snprintf(target, sizeof target, "%s/new-target.csv", work);
+    snprintf(link, sizeof link, "%s/dangling.csv", work);
+    CHECK(symlink("new-target.csv", link) == 0);
+    CHECK(write_output(link, "made\n", &err) == NLSQ_OK);
+    CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(strcmp(read_all(target, buf, sizeof buf), "made\n") == 0);
+}
+
+/* A FIFO is written in place (nothing to rename over). */
+static void defect04_output_fifo_is_written_in_place(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/pipe", work);
+    CHECK(mkfifo(path, 0600) == 0);
+    int reader = open(path, O_RDONLY | O_NONBLOCK);
+    CHECK(reader >= 0);
+    if (reader < 0) return;
+    nlsq_error err;
+    CHECK(write_output(path, "through the pipe\n", &err) == NLSQ_OK);
+    char buf[64] = "";
+    ssize_t n = read(reader, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    CHECK_MSG(strcmp(buf, "through the pipe\n") == 0, "read %s", buf);
+    close(reader);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+    CHECK(count_temporaries("pipe") == 0);
+}
+
+/* "-" and /dev/stdout are the standard output stream itself (so their
+   lines keep their order with the rest of stdout). */
+static void defect04_output_dash_and_dev_stdout_are_stdout(void)
+{
+    nlsq_output *o = NULL;
+    nlsq_error err;
+    CHECK(nlsq_output_open("-", &o, &err) == NLSQ_OK);
+    CHECK(o && nlsq_output_stream(o) == stdout);
+    CHECK(o && nlsq_output_commit(o, &err) == NLSQ_OK);
+    CHECK(nlsq_output_check("-", NULL, 0, &err) == NLSQ_OK);
+    struct stat st;
+    if (stat("/dev/stdout", &st) != 0) return; /* no /dev/stdout here */
+    CHECK(nlsq_output_check("/dev/stdout", NULL, 0, &err) == NLSQ_OK);
+    CHECK(nlsq_output_open("/dev/stdout", &o, &err) == NLSQ_OK);
+    CHECK(o && nlsq_output_stream(o) == stdout);
+    CHECK(o && nlsq_output_commit(o, &err) == NLSQ_OK);
+    CHECK(lstat("/dev/stdout", &st) == 0 && S_ISLNK(st.st_mode));
+}
+
+/* A directory is refused by check and open, naming it. */
+static void defect04_output_directory_is_refused(void)
+{
+    nlsq_output *o = NULL;
+    nlsq_error err;
+    CHECK(nlsq_output_check(work, NULL, 0, &err) == NLSQ_ERR_IO);
+    CHECK_MSG(strstr(err.message, "is a directory") && strstr(err.message, work), "%s", err.message);
+    CHECK(nlsq_output_open(work, &o, &err) == NLSQ_ERR_IO && o == NULL);
+    CHECK_MSG(strstr(err.message, "is a directory") != NULL, "%s", err.message);
+    CHECK(nlsq_output_check(NULL, NULL, 0, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_output_open("x", NULL, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_output_commit(NULL, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    nlsq_output_discard(NULL);
+}
+
+/* An output that is an input, by device and inode whatever the name (a
+   hard link, a symbolic link), is refused; another file is not. */
+static void defect03_output_check_refuses_an_input_by_inode(void)
+{
+    char input[300], hard[300], soft[300], other[300];
+    snprintf(input, sizeof input, "%s/input.csv", work);
+    snprintf(hard, sizeof hard, "%s/hard.csv", work);
+    snprintf(soft, sizeof soft, "%s/soft.csv", work);
+    snprintf(other, sizeof other, "%s/other.csv", work);
+    write_file(input, TABLE);
+    write_file(other, TABLE);
+    CHECK(link(input, hard) == 0);
+    CHECK(symlink(input, soft) == 0);
+    const char *inputs[] = {"-", input};
+    nlsq_error err;
+    CHECK(nlsq_output_check(input, inputs, 2, &err) == NLSQ_ERR_IO);
+    CHECK_MSG(strstr(err.message, "is the input") != NULL, "%s", err.message);
+    CHECK(nlsq_output_check(hard, inputs, 2, &err) == NLSQ_ERR_IO);
+    CHECK(nlsq_output_check(soft, inputs, 2, &err) == NLSQ_ERR_IO);
+    CHECK(nlsq_output_check(other, inputs, 2, &err) == NLSQ_OK);
+    CHECK(nlsq_output_check(other, NULL, 0, &err) == NLSQ_OK);
+    char fresh[300];
+    snprintf(fresh, sizeof fresh, "%s/not-yet.csv", work);
+    CHECK(nlsq_output_check(fresh, inputs, 2, &err) == NLSQ_OK);
+}
+
+/* A missing or read-only directory is refused before any work. */
+static void defect06_output_check_refuses_a_directory_that_takes_no_file(void)
+{
+    char path[300];
+    nlsq_error err;
+    snprintf(path, sizeof path, "%s/no-such-dir/p.svg", work);
+    CHECK(nlsq_output_check(path, NULL, 0, &err) == NLSQ_ERR_IO);
+    CHECK_MSG(strstr(err.message, "No such file or directory") != NULL, "%s", err.message);
+    if (geteuid() == 0) {
+        test_skip("root writes in a read-only directory: the missing directory was checked only");
+        return;
+    }
+    char dir[280];
+    snprintf(dir, sizeof dir, "%.260s/read-only", work);
+    CHECK(mkdir(dir, 0555) == 0);
+    snprintf(path, sizeof path, "%s/p.svg", dir);
+    CHECK(nlsq_output_check(path, NULL, 0, &err) == NLSQ_ERR_IO);
+    CHECK_MSG(strstr(err.message, "cannot write in") != NULL, "%s", err.message);
+    chmod(dir, 0755);
+}
+
+/* Every write is checked: /dev/full fails at the commit, naming it. */
+static void defect05_output_commit_reports_a_full_device(void)
+{
+    struct stat st;
+    if (stat("/dev/full", &st) != 0 || !S_ISCHR(st.st_mode)) {
+        test_skip("no /dev/full");
+        return;
+    }
+    nlsq_output *o = NULL;
+    nlsq_error err;
+    CHECK(nlsq_output_open("/dev/full", &o, &err) == NLSQ_OK);
+    if (!o) return;
+    for (int i = 0; i < 1000; i++) fputs("a line that does not fit\n", nlsq_output_stream(o));
+    CHECK(nlsq_output_commit(o, &err) == NLSQ_ERR_IO);
+    CHECK_MSG(strstr(err.message, "/dev/full") && strstr(err.message, "No space left"), "%s", err.message);
+}
+
+/* What a SIGINT handler calls removes every open temporary file. */
+static void defect10_remove_temporaries_unlinks_open_outputs(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/interrupted.csv", work);
+    nlsq_output *o = NULL;
+    nlsq_error err;
+    CHECK(nlsq_output_open(path, &o, &err) == NLSQ_OK);
+    if (!o) return;
+    fputs("partial\n", nlsq_output_stream(o));
+    CHECK(count_temporaries("interrupted.csv") == 1);
+    nlsq_output_remove_temporaries();
+    CHECK(count_temporaries("interrupted.csv") == 0);
+    nlsq_output_discard(o);
+    CHECK(access(path, F_OK) != 0);
+}
+
+/* A process killed while writing (here it just exits) leaves its
+   temporary file; the next open of that output removes it. */
+static void defect10_stale_temporary_is_swept_by_the_next_open(void)
+{
+    char path[300], buf[64];
+    snprintf(path, sizeof path, "%s/killed.csv", work);
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        nlsq_output *o = NULL;
+        nlsq_error e;
+        if (nlsq_output_open(path, &o, &e) == NLSQ_OK) fputs("partial\n", nlsq_output_stream(o));
+        _exit(0); /* no commit, no discard: as SIGKILL leaves it */
+    }
+    int status = 0;
+    CHECK(child > 0 && waitpid(child, &status, 0) == child);
+    CHECK(count_temporaries("killed.csv") == 1);
+    nlsq_error err;
+    CHECK(write_output(path, "whole\n", &err) == NLSQ_OK);
+    CHECK(count_temporaries("killed.csv") == 0);
+    CHECK(strcmp(read_all(path, buf, sizeof buf), "whole\n") == 0);
+}
+
 int main(void)
 {
     snprintf(work, sizeof work, "%s/nlsq-test-api.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -249,6 +492,16 @@ int main(void)
         TEST(test_cpu_and_nvrtc_descriptions_are_filled),
         TEST(test_kernel_cache_info_and_clear),
         TEST(test_column_cache_info_and_clear),
+        TEST(defect04_output_regular_file_is_replaced_atomically),
+        TEST(defect04_output_symlink_keeps_the_link),
+        TEST(defect04_output_fifo_is_written_in_place),
+        TEST(defect04_output_dash_and_dev_stdout_are_stdout),
+        TEST(defect04_output_directory_is_refused),
+        TEST(defect03_output_check_refuses_an_input_by_inode),
+        TEST(defect06_output_check_refuses_a_directory_that_takes_no_file),
+        TEST(defect05_output_commit_reports_a_full_device),
+        TEST(defect10_remove_temporaries_unlinks_open_outputs),
+        TEST(defect10_stale_temporary_is_swept_by_the_next_open),
     };
     int rc = run_tests(tests, sizeof tests / sizeof tests[0]);
     char cmd[400];
