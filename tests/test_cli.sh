@@ -85,7 +85,7 @@ rm -f "$pred"
 "$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --predict "$pred" --quiet; rc=$?
 check "--predict writes x, y, fit, residual for every row" "[ $rc -eq 0 ] && [ \$(head -1 $pred) = x,y,fit,residual ] && [ \$(wc -l < $pred) -eq 41 ]"
 check "--predict residual = y - fit" "awk -F, 'NR > 1 { d = \$2 - \$3 - \$4; if (d > 1e-12 || d < -1e-12) bad = 1 } END { exit bad }' $pred"
-check "--predict leaves no temporary file" "[ -z \"\$(ls ${pred}.tmp.* 2>/dev/null)\" ]"
+check "--predict leaves no temporary file" "[ -z \"\$(ls ${pred}.tmp-* 2>/dev/null)\" ]"
 rm -f "$pred"
 "$nlsq" fit "$data" --model 'a*x +' --predict "$pred" 2>/dev/null
 check "no output file after an error" "[ ! -e $pred ]"

@@ -37,7 +37,11 @@ int cmd_demo(int argc, char **argv)
     int npos, rc = options_parse(command_find("demo"), argc, argv, &c, NULL, 0, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     char fallback[4096];
-    if (!c.plot) c.plot = default_plot(fallback, sizeof fallback);
+    const output_file plot = {"--plot", c.plot};
+    if (!c.plot)
+        c.plot = default_plot(fallback, sizeof fallback);
+    else if ((rc = outputs_check(&plot, 1, NULL, 0)))
+        return rc; /* before the heading: nothing done, nothing said */
     c.model = "a*exp(-b*x) + c";
     c.p0 = "a=2,b=1,c=0";
     c.data = "examples/data/decay.csv (bundled)";

@@ -212,7 +212,9 @@ static int check_outputs(const cli *c)
                                 {c->opt.resume ? "--resume" : "--checkpoint", c->checkpoint},
                                 {"--column-cache", cache},
                                 {"--column-cache", cache ? names : NULL}};
-    return outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
+    int rc = output_must_be_file(outs[2].option, c->checkpoint);
+    if (!rc) rc = output_must_be_file("--column-cache", cache);
+    return rc ? rc : outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
 }
 
 /* --predict and --plot after the fit: both opened first (a FIFO waits for

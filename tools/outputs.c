@@ -5,8 +5,10 @@
  * What the command adds: every output is checked before any work is done,
  * against the inputs too, and each message names the option.
  */
+#define _POSIX_C_SOURCE 200809L /* fstat */
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "present.h"
@@ -40,6 +42,18 @@ int outputs_check(const output_file *outs, size_t nouts, const char *const *inpu
                 return die("%s %s: is also the %s file", outs[i].option, outs[i].path, outs[j].option);
     }
     return 0;
+}
+
+int output_must_be_file(const char *what, const char *path)
+{
+    struct stat st, out;
+    if (!path) return 0;
+    int standard_output = strcmp(path, "-") == 0 || (stat(path, &st) == 0 && fstat(STDOUT_FILENO, &out) == 0 &&
+                                                     st.st_dev == out.st_dev && st.st_ino == out.st_ino);
+    if (!standard_output && (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+        return 0; /* missing, a file, or a directory (refused by outputs_check) */
+    return die("%s %s: is %s (what is written there is read back: give a file name)", what, path,
+               standard_output ? "the standard output" : "not a regular file");
 }
 
 nlsq_output *output_open(const char *what, const char *path)

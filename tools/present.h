@@ -61,6 +61,9 @@ typedef struct output_file {
    inputs (by device and inode; "-" is the standard input) and no two are
    the same file. 0, or 2 after printing why, naming the option. */
 int outputs_check(const output_file *outs, size_t nouts, const char *const *inputs, size_t ninputs);
+/* A file the command or the library reads back (a checkpoint, a column
+   cache) cannot be "-", a FIFO or a device: 0, or 2 after printing why. */
+int output_must_be_file(const char *what, const char *path);
 /* nlsq_output_open, after flushing stdout; NULL after printing why. */
 nlsq_output *output_open(const char *what, const char *path);
 /* nlsq_output_commit: 0, or 2 after printing why (every write is checked
