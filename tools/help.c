@@ -51,7 +51,9 @@ static void help_commands(FILE *out)
 }
 
 static const char EXIT_STATUS[] = "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
-                                  "2 bad usage or input, 3 error in the model text.\n";
+                                  "2 bad usage or input, or an output (a file, the standard output) that\n"
+                                  "could not be written, 3 error in the model text; killed by SIGINT,\n"
+                                  "SIGTERM or SIGHUP, that signal's status (no temporary file is left).\n";
 
 void help_command(FILE *out, const command *cmd)
 {
@@ -236,7 +238,9 @@ void help_man(FILE *out)
     for (const command *c = commands; c->name; c++) man_options(out, c, seen, &nseen, seen_in);
     fputs(".SH EXIT STATUS\n.TP\n.B 0\nthe fit converged (batch: every fit did); the other commands: success.\n"
           ".TP\n.B 1\nthe fit ran but did not converge (batch: some fit did not); its outputs are still "
-          "written.\n.TP\n.B 2\nbad usage or input: one message on standard error.\n"
+          "written.\n.TP\n.B 2\nbad usage or input, or an output that could not be written (a file, or the "
+          "standard output on a full disk): one message on standard error naming it. Every output is checked "
+          "before the fit; one that fails after it does not take the report with it.\n"
           ".TP\n.B 3\nan error in the model text, with its line and column.\n",
           out);
     fprintf(out, ".SH ENVIRONMENT\n%s", MAN_ENVIRONMENT);

@@ -41,7 +41,8 @@ static const char BATCH_TEXT[] = "One fit per curve: every column after x (the w
                                  "(--json, --predict, --plot, --checkpoint, --raw).\n"
                                  "\n"
                                  "Exit status: 0 every fit converged, 1 some did not (the rows say which),\n"
-                                 "2 bad usage or input, 3 error in the model text.";
+                                 "2 bad usage or input, or --out or stdout could not be written (the\n"
+                                 "summary is still printed), 3 error in the model text.";
 
 static const char EVAL_TEXT[] = "The model (and with --jacobian its derivative columns) at the data's\n"
                                 "points, as CSV on stdout; parameters not in --p0 are 1.";
