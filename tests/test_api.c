@@ -417,6 +417,17 @@ static void defect06_output_check_refuses_a_directory_that_takes_no_file(void)
     CHECK(nlsq_output_check(path, NULL, 0, &err) == NLSQ_ERR_IO);
     CHECK_MSG(strstr(err.message, "cannot write in") != NULL, "%s", err.message);
     chmod(dir, 0755);
+    /* a file its owner made read-only is kept, though a rename could
+       replace it */
+    snprintf(path, sizeof path, "%s/kept.csv", dir);
+    write_file(path, "keep\n");
+    chmod(path, 0444);
+    nlsq_output *o = NULL;
+    CHECK(nlsq_output_check(path, NULL, 0, &err) == NLSQ_ERR_IO);
+    CHECK_MSG(strstr(err.message, "read-only") != NULL, "%s", err.message);
+    CHECK(nlsq_output_open(path, &o, &err) == NLSQ_ERR_IO && o == NULL);
+    char buf[16];
+    CHECK(strcmp(read_all(path, buf, sizeof buf), "keep\n") == 0);
 }
 
 /* Every write is checked: /dev/full fails at the commit, naming it. */

@@ -144,6 +144,14 @@ if [ "$(id -u)" -ne 0 ] || { command -v setpriv >/dev/null && as_user test -r "$
 else
     skip "defect06 read-only directories: running as root without setpriv to drop to nobody"
 fi
+if [ "$(id -u)" -ne 0 ] || command -v setpriv >/dev/null; then
+    for o in predict plot out; do
+        echo keep >"ro-$o"
+        chmod 444 "ro-$o"
+        as_user bash -c "$(declare -f run_opt); nlsq='$nlsq'; model=(--model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0); run_opt $o ro-$o" >out 2>err; rc=$?
+        check "defect06 --$o to a read-only file: refused before the fit, the file kept" "[ $rc -eq 2 ] && grep -q 'the file is read-only' err && [ ! -s out ] && [ \"\$(cat ro-$o)\" = keep ]"
+    done
+fi
 for o in "${options[@]}"; do
     run_opt $o /nonexistent-dir/x >out 2>err; rc=$?
     check "defect06 --$o in a missing directory: refused before the fit" "[ $rc -eq 2 ] && grep -q 'nonexistent-dir: No such file or directory' err && [ ! -s out ]"
@@ -234,6 +242,11 @@ wait_for_temporary() {
 }
 signal_run() { # signal: starts the fit, signals it with the temporary file present; rc
     rm -f sig.fifo
+# SIGPIPE: the predictions on stdout read by a reader that stops early,
+# while --plot is a temporary file (ignored SIGPIPE: the write fails, 2)
+"$nlsq" fit long.csv --model 'a*x+b' --predict - --plot pipe.svg --quiet 2>/dev/null | head -c 10 >/dev/null
+rc=${PIPESTATUS[0]}
+check "defect10 SIGPIPE while --plot is a temporary file: none left ($rc)" "{ [ $rc -eq 141 ] || [ $rc -eq 2 ]; } && [ -z \"\$(ls pipe.svg.tmp-* 2>/dev/null)\" ]"
     mkfifo sig.fifo
     set -m # a background job with SIGINT not ignored, as at a terminal
     "$nlsq" fit d.csv "${model[@]}" --predict sig.csv --plot sig.fifo --quiet 2>/dev/null &

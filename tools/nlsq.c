@@ -120,10 +120,11 @@ int cmd_help(int argc, char **argv)
     return 0;
 }
 
-/* SIGINT, SIGTERM, SIGHUP: remove the temporary files of the outputs,
-   checkpoints and caches being written (nothing else is safe in a signal
-   handler), then die of the signal as if it had not been caught, so that
-   the shell sees the signal's status. */
+/* SIGINT, SIGTERM, SIGHUP, and SIGPIPE (stdout read by a `head` that has
+   had enough while --plot is still a temporary file): remove the
+   temporary files of the outputs, checkpoints and caches being written
+   (nothing else is safe in a signal handler), then die of the signal as if
+   it had not been caught, so that the shell sees the signal's status. */
 static void die_of_signal(int sig)
 {
     nlsq_output_remove_temporaries();
@@ -133,7 +134,7 @@ static void die_of_signal(int sig)
 
 static void catch_signals(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = die_of_signal;

@@ -244,7 +244,8 @@ too_long:
 
 /* What is at the resolved target: -1 refused (why says so), 0 missing or
    a regular file (replace it atomically), 1 a FIFO or character device
-   (write in place). */
+   (write in place). A regular file its owner made read-only is refused
+   although the rename would replace it: the mode says "keep me". */
 static int target_kind(const char *shown, const char *target, struct stat *st, char *why, size_t why_size)
 {
     if (stat(target, st) != 0) {
@@ -252,7 +253,11 @@ static int target_kind(const char *shown, const char *target, struct stat *st, c
         snprintf(why, why_size, "%s: %s", shown, strerror(errno));
         return -1;
     }
-    if (S_ISREG(st->st_mode)) return 0;
+    if (S_ISREG(st->st_mode)) {
+        if (access(target, W_OK) == 0) return 0;
+        snprintf(why, why_size, "%s: %s (the file is read-only)", shown, strerror(errno));
+        return -1;
+    }
     if (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode)) return 1;
     snprintf(why, why_size, "%s: %s", shown, S_ISDIR(st->st_mode) ? "is a directory" : "is not a regular file");
     return -1;
