@@ -242,11 +242,6 @@ wait_for_temporary() {
 }
 signal_run() { # signal: starts the fit, signals it with the temporary file present; rc
     rm -f sig.fifo
-# SIGPIPE: the predictions on stdout read by a reader that stops early,
-# while --plot is a temporary file (ignored SIGPIPE: the write fails, 2)
-"$nlsq" fit long.csv --model 'a*x+b' --predict - --plot pipe.svg --quiet 2>/dev/null | head -c 10 >/dev/null
-rc=${PIPESTATUS[0]}
-check "defect10 SIGPIPE while --plot is a temporary file: none left ($rc)" "{ [ $rc -eq 141 ] || [ $rc -eq 2 ]; } && [ -z \"\$(ls pipe.svg.tmp-* 2>/dev/null)\" ]"
     mkfifo sig.fifo
     set -m # a background job with SIGINT not ignored, as at a terminal
     "$nlsq" fit d.csv "${model[@]}" --predict sig.csv --plot sig.fifo --quiet 2>/dev/null &
@@ -274,6 +269,11 @@ check "defect10 SIGKILL while --predict is written: its temporary file stays (no
 "$nlsq" fit d.csv "${model[@]}" --predict sig.csv --quiet 2>err; rc=$?
 check "defect10 the next run removes the killed run's temporary file and writes the output" "[ $rc -eq 0 ] && [ -z \"\$(ls sig.csv.tmp-* 2>/dev/null)\" ] && holds predict sig.csv"
 rm -f sig.fifo
+# SIGPIPE: the predictions on stdout read by a reader that stops early,
+# while --plot is a temporary file (ignored SIGPIPE: the write fails, 2)
+"$nlsq" fit long.csv --model 'a*x+b' --predict - --plot pipe.svg --quiet 2>/dev/null | head -c 10 >/dev/null
+rc=${PIPESTATUS[0]}
+check "defect10 SIGPIPE while --plot is a temporary file: none left ($rc)" "{ [ $rc -eq 141 ] || [ $rc -eq 2 ]; } && [ -z \"\$(ls pipe.svg.tmp-* 2>/dev/null)\" ]"
 
 # ---- the --predict header as CSV (defect 16) ----------------------------------
 "$nlsq" fit "$src/tests/data/decay_quoted.csv" "${model[@]}" --predict q.csv --quiet 2>err; rc=$?
