@@ -1017,9 +1017,12 @@ NLSQ_API nlsq_status nlsq_column_cache_clear(nlsq_cache_info *out, nlsq_error *e
  *     the same directory, fsync'ed and renamed over PATH; the old file, or
  *     none, survives any error or crash;
  *   - a symbolic link is followed and its target replaced (the link stays);
- *   - a FIFO or a character device (/dev/stdout, a terminal) is written in
- *     place; "-" is the standard output;
- *   - a directory or any other kind of file is refused.
+ *   - a FIFO or a character device (a terminal, /dev/null) is written in
+ *     place; "-", /dev/stdout, or the very file the standard output goes
+ *     to, is the stdout stream itself (the output and the rest of stdout
+ *     keep their order);
+ *   - a directory, a read-only regular file or any other kind of file is
+ *     refused.
  * Opening removes temporary files of the same PATH left by processes of
  * this host that no longer exist (killed by SIGKILL, say).
  */

@@ -13,8 +13,12 @@
  *   - A FIFO or a character device is written in place: there is nothing
  *     to rename over, and a rename would put a regular file where the pipe
  *     or the terminal was.
- *   - A directory or any other kind of file is refused.
- *   - "-" is the standard output.
+ *   - A directory, a read-only regular file (its owner's "keep me"), or
+ *     any other kind of file is refused.
+ *   - "-", and any path that is this process's standard output
+ *     (/dev/stdout, or the file the shell redirected it to), is the stdout
+ *     stream: a second descriptor would write at offset 0 over the
+ *     report, and a rename would leave the report in an unlinked file.
  * An output is refused when it is one of the inputs, judged by device and
  * inode rather than by name (outfile_check), before any work is done.
  *
