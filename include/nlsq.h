@@ -1032,8 +1032,7 @@ typedef struct nlsq_output nlsq_output;
    its directory exists and is writable, and it is not the same file
    (device and inode) as any of the n_inputs paths. NLSQ_ERR_IO with the
    reason, naming PATH, when not. "-" always can. */
-NLSQ_API nlsq_status nlsq_output_check(const char *path, const char *const *inputs, size_t n_inputs,
-                                       nlsq_error *err);
+NLSQ_API nlsq_status nlsq_output_check(const char *path, const char *const *inputs, size_t n_inputs, nlsq_error *err);
 /* Open PATH for writing as above; *out is the caller's to commit or
    discard. NLSQ_ERR_IO (or NLSQ_ERR_NOMEM) with the reason. */
 NLSQ_API nlsq_status nlsq_output_open(const char *path, nlsq_output **out, nlsq_error *err);
