@@ -134,7 +134,11 @@ mkdir ro demo-tmp
 chmod 555 ro
 chmod 777 demo-tmp
 chmod 644 d.csv w.csv
+permissions_apply=0
 if [ "$(id -u)" -ne 0 ] || { command -v setpriv >/dev/null && as_user test -r "$w/d.csv" && ! as_user test -w "$w/ro"; }; then
+    permissions_apply=1
+fi
+if [ $permissions_apply -eq 1 ]; then
     for o in "${options[@]}"; do
         as_user bash -c "$(declare -f run_opt); nlsq='$nlsq'; model=(--model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0); run_opt $o ro/x" >out 2>err; rc=$?
         check "defect06 --$o in a read-only directory: refused before the fit (status 2, names it)" "[ $rc -eq 2 ] && grep -q 'cannot write in ro' err && [ ! -s out ] && [ -z \"\$(ls ro)\" ]"
@@ -144,7 +148,7 @@ if [ "$(id -u)" -ne 0 ] || { command -v setpriv >/dev/null && as_user test -r "$
 else
     skip "defect06 read-only directories: running as root without setpriv to drop to nobody"
 fi
-if [ "$(id -u)" -ne 0 ] || command -v setpriv >/dev/null; then
+if [ $permissions_apply -eq 1 ]; then
     for o in predict plot out; do
         echo keep >"ro-$o"
         chmod 444 "ro-$o"
