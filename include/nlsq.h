@@ -180,8 +180,10 @@ NLSQ_API const char *nlsq_status_str(nlsq_status status);
 
 /* Limits that malformed or hostile input runs into (NLSQ_ERR_LIMIT). */
 #define NLSQ_MODEL_MAX_TEXT (256 * 1024) /* bytes of model text          */
-#define NLSQ_MODEL_MAX_DEPTH 200         /* nesting of (), calls, ^, -   */
 #define NLSQ_MODEL_MAX_NODES (1 << 20)   /* graph nodes incl. derivatives */
+/* Nesting of (), calls, ^, - in model text: the parser alone recurses, and
+   models made with the builder may nest to any depth. */
+#define NLSQ_MODEL_MAX_DEPTH 200
 
 /* ------------------------------------------------------------------------
  * Models
@@ -248,11 +250,15 @@ NLSQ_API nlsq_status nlsq_model_eval(const nlsq_model *model, const double *para
  * Write the model (which = -1) or its derivative dF/dp_which as text in the
  * model language into buf (at most `size` bytes with the NUL; truncated
  * text still ends in NUL). Subexpressions used more than once become local
- * definitions "t1 = ...; ". The text parses back (with the same variables
- * and parameter order) to the same values, except that the derivative of
- * lgamma shows as digamma(u), which is not part of the language, and
- * strong-zero products show as plain products. Returns the length the full
- * text needs, excluding the NUL; 0 for bad arguments.
+ * definitions "t1 = ...; ", and so do subexpressions nested deeper than
+ * NLSQ_MODEL_MAX_DEPTH / 2 (a built model may nest to any depth; its
+ * text stays within the parser's limit). The text parses back (with the
+ * same variables and parameter order) to the same values, except that the
+ * derivative of lgamma shows as digamma(u), which is not part of the
+ * language, strong-zero products show as plain products, and text longer
+ * than NLSQ_MODEL_MAX_TEXT is refused by the parser. Any model formats
+ * (nothing recurses per level) on any thread. Returns the length the full
+ * text needs, excluding the NUL; 0 for bad arguments or out of memory.
  */
 NLSQ_API size_t nlsq_model_format(const nlsq_model *model, int which, char *buf, size_t size);
 
