@@ -596,7 +596,9 @@ typedef enum nlsq_fit_status {
                                   than lm needs, or none                   */
     NLSQ_FIT_BAD_INPUT = -10, /* p0 outside its bounds, lower >= upper,
                                   every parameter fixed, lm with bounds     */
-    NLSQ_FIT_STOPPED = -2,    /* the callback asked to stop                */
+    NLSQ_FIT_STOPPED = -2,    /* the callback asked to stop (a batch: the
+                                  progress function cancelled it; nfev 0
+                                  and NaN popt for a fit not started)      */
     NLSQ_FIT_MAX_NFEV = 0,    /* max_nfev evaluations reached              */
     NLSQ_FIT_GTOL = 1,        /* gtol satisfied                            */
     NLSQ_FIT_FTOL = 2,        /* ftol satisfied                            */
@@ -909,8 +911,18 @@ NLSQ_API void nlsq_batch_result_free(nlsq_batch_result *r);
  * Fit every fit of `batch`. opt (NULL: the defaults) applies to all fits:
  * method, loss, f_scale, tolerances, max_nfev, x_scale, absolute_sigma,
  * nan_policy, threads, backend, device; its p0, lower, upper and fixed
- * serve the fits whose batch arrays are NULL. Callbacks, progress,
- * checkpoints and keep_residuals are single-fit options and are refused.
+ * serve the fits whose batch arrays are NULL. Callbacks, checkpoints and
+ * keep_residuals are single-fit options and are refused.
+ * Progress: opt->progress, when set, is called on the calling thread
+ * every progress_interval seconds while the fits run on `threads` other
+ * threads (pass 1, pass_fraction the share of fits done, points the
+ * batch's total; cost NaN). A nonzero return cancels the batch promptly:
+ * the fits not yet started get status NLSQ_FIT_STOPPED with nfev 0 and
+ * NaN popt and perr, a fit running stops after its current iteration
+ * (NLSQ_FIT_STOPPED, its latest point), and the call returns NLSQ_OK with
+ * the finished fits' results. This is how a front end (Python's Ctrl-C)
+ * interrupts a long batch. A batch on a GPU runs as one launch and does
+ * not call it.
  * A fit that cannot run or fails gets its status; the others are not
  * disturbed. Errors of the call itself (NULL pointers, bad offsets, bad
  * options, no memory, a GPU named that cannot be used) return a status
