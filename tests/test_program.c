@@ -532,6 +532,21 @@ static void defect08_deep_built_model_formats_without_recursion(void)
     nlsq_model_free(m);
 }
 
+/* Deeper still, the derivatives outgrow the node limit: a clear error. */
+static void defect08_too_deep_for_the_node_limit_is_a_clear_error(void)
+{
+    enum { DEPTH = 400000 }; /* f, cos and the chain's products: 1.2 million nodes */
+    nlsq_builder *b = NULL;
+    if (nlsq_builder_new(&b, NULL) != NLSQ_OK) return;
+    nlsq_expr u = nlsq_builder_op2(b, NLSQ_OP_MUL, nlsq_builder_param(b, "a"), nlsq_builder_var(b, "x"));
+    for (int i = 0; i < DEPTH; i++) u = nlsq_builder_op1(b, NLSQ_OP_SIN, u);
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    CHECK(nlsq_builder_finish(b, u, &m, &e) == NLSQ_ERR_LIMIT && m == NULL);
+    CHECK_MSG(strstr(e.message, "graph nodes") != NULL, "%s", e.message);
+    nlsq_builder_free(b);
+}
+
 static void defect08_deep_model_text_parses_back_to_the_same_values(void)
 {
     enum { DEPTH = 1000, NP = 5 };
@@ -621,6 +636,7 @@ int main(void)
         TEST(defect08_deep_built_model_formats_without_recursion),
         TEST(defect08_deep_model_text_parses_back_to_the_same_values),
         TEST(defect08_deep_model_differentiates_and_fits),
+        TEST(defect08_too_deep_for_the_node_limit_is_a_clear_error),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }
