@@ -238,8 +238,9 @@ def test_defect16_nul_in_text_is_refused_not_cut():
 
 def test_defect16_fit_file_knows_npy_by_its_magic_bytes(tmp_path):
     x, y = data()
-    ref = nlsqc.fit_file(decay, [str(tmp_path / "x.npy"), str(tmp_path / "y.npy")], p0=[2, 1, 0]) \
-        if np.save(tmp_path / "x.npy", x) is None and np.save(tmp_path / "y.npy", y) is None else None
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    ref = nlsqc.fit_file(decay, [str(tmp_path / "x.npy"), str(tmp_path / "y.npy")], p0=[2, 1, 0])
     npy_named_bin = tmp_path / "table.bin"
     with open(npy_named_bin, "wb") as f:
         np.save(f, np.stack([x, y], axis=1))
