@@ -51,8 +51,8 @@ def wait_for(p, line, timeout=60):
 def test_defect08_deep_traced_model_text_and_checkpoint(tmp_path):
     """100,000 nested np.sin: Model.text() and curve_fit_large with a
     checkpoint (which writes the model's text into the file) crashed with a
-    stack overflow in the formatter. Now the text is cut into definitions
-    and the fit finds the parameter."""
+    stack overflow in the formatter. Now the text is cut into definitions,
+    the fit finds the parameter, and resuming matches the model's text."""
     p = child(f"""
         import numpy as np, nlsqc
         N = 100000
@@ -68,8 +68,11 @@ def test_defect08_deep_traced_model_text_and_checkpoint(tmp_path):
         print(dtext.count("cos("), flush=True)
         x = np.linspace(1e-4, 3e-3, 30)
         y = m(x, 1.3)
-        r = nlsqc.curve_fit_large(f, x, y, p0=[1.0], checkpoint={str(tmp_path / 'deep.ckpt')!r})
+        ck = {str(tmp_path / 'deep.ckpt')!r}
+        r = nlsqc.curve_fit_large(f, x, y, p0=[1.0], checkpoint=ck)
         print(repr(float(r.popt[0])), r.success, flush=True)
+        again = nlsqc.curve_fit_large(f, x, y, p0=[1.0], checkpoint=ck, resume=True)  # its text, 500 KB, matches
+        print(again.popt[0] == r.popt[0], again.nfev == r.nfev, flush=True)
     """)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, f"status {p.returncode}: {err[-2000:]}"
@@ -79,6 +82,7 @@ def test_defect08_deep_traced_model_text_and_checkpoint(tmp_path):
     assert int(lines[1]) == 100000
     a, success = lines[2].split()
     assert abs(float(a) - 1.3) < 1e-8 and success == "True"
+    assert lines[3] == "True True", "resumed from the checkpoint: " + lines[3]
     assert (tmp_path / "deep.ckpt").exists()
 
 
