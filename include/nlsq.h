@@ -577,7 +577,8 @@ NLSQ_API nlsq_options nlsq_options_default(void);
 
 /*
  * How a fit ended. 0 .. 4 and -2 are SciPy's least_squares statuses (the
- * same numbers, so results compare directly); -10 .. -12 are given only by
+ * same numbers, so results compare directly); -3 is ours (a numerical
+ * failure SciPy would raise as LinAlgError); -10 .. -12 are given only by
  * nlsq_fit_batch to a fit that did not run, whose popt is then its start
  * point (NaN if none). Errors of a call are nlsq_status, never these.
  * A fit succeeded when its status is > 0.
@@ -590,6 +591,11 @@ typedef enum nlsq_fit_status {
                                   than lm needs, or none                   */
     NLSQ_FIT_BAD_INPUT = -10, /* p0 outside its bounds, lower >= upper,
                                   every parameter fixed, lm with bounds     */
+    NLSQ_FIT_SVD_FAILED = -3, /* trf or dogbox stopped: the SVD of the
+                                  trust-region subproblem failed (the
+                                  Jacobian is not finite, or both the QR
+                                  and the Jacobi SVD stalled); popt is the
+                                  last accepted point. Not converged.      */
     NLSQ_FIT_STOPPED = -2,    /* the callback asked to stop                */
     NLSQ_FIT_MAX_NFEV = 0,    /* max_nfev evaluations reached              */
     NLSQ_FIT_GTOL = 1,        /* gtol satisfied                            */

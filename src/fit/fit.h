@@ -141,6 +141,8 @@ void fit_default_tolerances(nlsq_method method, solve_options *so);
 /* The covariance of the free parameters from R_aug by SciPy's rules for
    `method` (unscaled); work: 2 nf^2 + nf doubles. 0 when none. */
 int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work);
+/* The work (doubles) fit_free_covariance needs for nf free parameters. */
+size_t fit_covariance_work_doubles(int nf);
 nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nlsq_error *err);
 nlsq_status fit_fail(const fit_problem *fp, nlsq_error *err, nlsq_status code, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -28,13 +28,14 @@ static void swap_columns(double *a, double *b, int m)
     }
 }
 
-int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
+/* Sweeps until no pair of columns is further from orthogonal than tol
+   (relative), at most max_sweeps; the number of sweeps, or -1. */
+static int jacobi(double *A, size_t lda, int m, int n, double *s, double *V, double tol, int max_sweeps)
 {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < n; i++) V[(size_t)j * n + i] = i == j;
-    const double tol = 1e-15;
     int sweep;
-    for (sweep = 1; sweep <= 60; sweep++) {
+    for (sweep = 1; sweep <= max_sweeps; sweep++) {
         int rotated = 0;
         for (int p = 0; p < n - 1; p++) {
             for (int q = p + 1; q < n; q++) {
@@ -75,5 +76,43 @@ int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
             swap_columns(V + (size_t)j * n, V + (size_t)best * n, n);
         }
     }
-    return sweep <= 60 ? sweep : -1;
+    return sweep <= max_sweeps ? sweep : -1;
+}
+
+int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
+{
+    return jacobi(A, lda, m, n, s, V, 1e-15, 60);
+}
+
+size_t svd_robust_work_doubles(int m, int n)
+{
+    return (size_t)m * (size_t)n + (size_t)m + svd_work_doubles(m, n);
+}
+
+/* U^T b from A = U S, where s_j > 0 (0 elsewhere: any vector will do). */
+static void jacobi_left_product(const double *US, int m, int n, const double *s, double *b, double *out)
+{
+    for (int j = 0; j < n; j++) out[j] = s[j] > 0 ? nk_dot(US + (size_t)j * m, b, m) / s[j] : 0;
+}
+
+int svd_robust(double *A, int m, int n, double *s, double *V, double *b, double *work)
+{
+    if (n <= 0) return 0;
+    size_t mn = (size_t)m * (size_t)n;
+    double *copy = work, *b_copy = copy + mn, *bidiag_work = b_copy + m;
+    for (size_t i = 0; i < mn; i++) copy[i] = A[i];
+    for (int i = 0; b && i < m; i++) b_copy[i] = b[i];
+    if (svd_bidiag(A, (size_t)m, m, n, s, V, b, bidiag_work) >= 0) return 0;
+    /* the QR sweeps stalled (or A is not finite): Jacobi, with the
+       tolerance LAPACK's dgesvj takes (sqrt(m) eps: the rounding of a dot
+       product of m terms) and sweeps to spare */
+    const double eps = 2.220446049250313e-16;
+    if (jacobi(copy, (size_t)m, m, n, s, V, fmax(1e-15, sqrt((double)m) * eps), 200) < 0) return -1;
+    for (int j = 0; j < n; j++) {
+        const double *col = copy + (size_t)j * m;
+        for (int i = 0; i < m; i++)
+            if (!isfinite(col[i])) return -1;
+    }
+    if (b) jacobi_left_product(copy, m, n, s, b_copy, b);
+    return 0;
 }
