@@ -101,13 +101,18 @@ int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method meth
     }
     double m = (double)(m_used > (size_t)nf ? m_used : (size_t)nf);
     double threshold = SOLVE_EPS * m * s[0];
-    for (int a = 0; ok && a < nf; a++)
-        for (int b = 0; b < nf; b++) {
-            double v = 0;
-            for (int k = 0; k < nf; k++)
-                if (s[k] > threshold) v += V[(size_t)k * nf + a] * V[(size_t)k * nf + b] / (s[k] * s[k]);
-            cov[(size_t)a * nf + b] = v;
+    for (size_t i = 0; ok && i < (size_t)nf * nf; i++) cov[i] = 0;
+    /* sum over the kept k of v_k v_k^T / s_k^2, a row of rank-one updates
+       at a time (contiguous, so it vectorises) */
+    for (int k = 0; ok && k < nf; k++) {
+        if (!(s[k] > threshold)) continue;
+        const double *v = V + (size_t)k * nf;
+        double inv = 1 / (s[k] * s[k]);
+        for (int a = 0; a < nf; a++) {
+            double f = v[a] * inv, *row = cov + (size_t)a * nf;
+            for (int b = 0; b < nf; b++) row[b] += f * v[b];
         }
+    }
     for (size_t i = 0; ok && i < (size_t)nf * nf; i++)
         if (isnan(cov[i])) ok = 0;
     return ok;
