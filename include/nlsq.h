@@ -588,7 +588,8 @@ typedef enum nlsq_fit_status {
                                   the start point                           */
     NLSQ_FIT_BAD_DATA = -11,  /* NaN/Inf in its x, y or sigma (nan_policy
                                   raise), sigma <= 0, fewer usable points
-                                  than lm needs, or none                   */
+                                  than free parameters (any method), or
+                                  none                                     */
     NLSQ_FIT_BAD_INPUT = -10, /* p0 outside its bounds, lower >= upper,
                                   every parameter fixed, lm with bounds     */
     NLSQ_FIT_SVD_FAILED = -3, /* trf or dogbox stopped: the SVD of the

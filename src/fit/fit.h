@@ -153,6 +153,8 @@ nlsq_status fit_fail(const fit_problem *fp, nlsq_error *err, nlsq_status code, c
 nlsq_status fit_check_options(const fit_problem *fp, nlsq_error *err);
 nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err);
 nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err);
+/* NLSQ_ERR_DATA when points < the free parameters (underdetermined). */
+nlsq_status fit_check_determined(const fit_problem *fp, size_t points, nlsq_error *err);
 nlsq_status fit_choose_method(fit_problem *fp, nlsq_error *err);
 nlsq_status fit_choose_backend(const fit_problem *fp, nlsq_backend *b, nlsq_error *err);
 nlsq_status fit_start_pass(fit_problem *fp, nlsq_backend backend, nlsq_error *err);

@@ -391,6 +391,9 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     if ((st = fit_alloc(&fp, err)) != NLSQ_OK) goto done;
     if ((st = resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = fit_setup_parameters(&fp, err)) != NLSQ_OK) goto done;
+    /* before any pass when the source has too few rows at all (omitted
+       rows can only lower the count; fit_choose_method checks it again) */
+    if ((st = fit_check_determined(&fp, fp.m_total, err)) != NLSQ_OK) goto done;
     if (fp.opt.keep_residuals && fp.m_total > host_available_memory() / 2 / sizeof(double)) {
         st = fit_fail(&fp, err, NLSQ_ERR_NOMEM,
                       "keep_residuals needs %.3g GB for %zu residuals, more than half the available memory (%.3g GB); "

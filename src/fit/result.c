@@ -34,7 +34,8 @@ const char *nlsq_fit_status_str(nlsq_fit_status status)
 {
     switch (status) {
     case NLSQ_FIT_NONFINITE: return "Not run: the model or its Jacobian is NaN or Inf at the start point.";
-    case NLSQ_FIT_BAD_DATA: return "Not run: NaN/Inf or non-positive sigma in its data, or too few points.";
+    case NLSQ_FIT_BAD_DATA:
+        return "Not run: NaN/Inf or non-positive sigma in its data, or fewer points than free parameters.";
     case NLSQ_FIT_BAD_INPUT: return "Not run: bad start point, bounds or fixed mask.";
     case NLSQ_FIT_SVD_FAILED:
         return "Stopped: the SVD of the trust-region subproblem did not converge; the parameters are the last accepted "
