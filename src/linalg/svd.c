@@ -1,10 +1,11 @@
 /*
  * One-sided Jacobi SVD (Hestenes 1958; Demmel & Veselic 1992): rotate
- * pairs of columns until all are mutually orthogonal. Slower than
- * bidiagonalisation for large matrices but simple, allocation-free and
- * accurate in the relative sense, which is what the covariance and the
- * trust-region subproblem of small fits need (n is the number of
- * parameters).
+ * pairs of columns until all are mutually orthogonal. Accurate relative
+ * to each singular value and quick for a few columns, so the covariance
+ * of small fits takes it first; but a sweep costs O(m n^2) and nearly
+ * parallel columns may take many, or never settle to 1e-15 (a sum of
+ * exponentials: issue 17). The solvers take svd_bidiag.c, with this as
+ * the fallback (svd_robust).
  */
 #include <math.h>
 
