@@ -192,6 +192,35 @@ static void defect07_svd_refuses_non_finite(void)
     CHECK_NEAR(fabs(V[0]), 1, 0, "V of one column");
 }
 
+/* The fallback (one-sided Jacobi with U^T b) gives what the bidiagonal
+   SVD gives: the same singular values and, for full-rank matrices, the
+   same least-squares solution V S^-1 U^T b. */
+static void defect07_svd_fallback_agrees(void)
+{
+    rng r = {23};
+    for (int t = 0; t < 40; t++) {
+        int m = 1 + rng_int(&r, 20), n = 1 + rng_int(&r, m);
+        double A[400], A2[400], s1[20], s2[20], V1[400], V2[400], b1[20], b2[20], work[1024];
+        for (int i = 0; i < m * n; i++) A[i] = A2[i] = rng_signed(&r) * pow(10, 2 * rng_signed(&r));
+        for (int i = 0; i < m; i++) b1[i] = b2[i] = rng_signed(&r);
+        CHECK(svd_bidiag(A, (size_t)m, m, n, s1, V1, b1, work) >= 0);
+        CHECK(svd_jacobi_rhs(A2, m, n, s2, V2, b2, work) == 0);
+        double x1[20], x2[20], xmax = 0;
+        for (int i = 0; i < n; i++) {
+            x1[i] = x2[i] = 0;
+            for (int j = 0; j < n; j++) {
+                x1[i] += V1[(size_t)j * n + i] * b1[j] / s1[j];
+                x2[i] += V2[(size_t)j * n + i] * b2[j] / s2[j];
+            }
+            xmax = fmax(xmax, fabs(x1[i]));
+        }
+        double cond = s1[0] / s1[n - 1];
+        for (int j = 0; j < n; j++) CHECK_NEAR(s2[j], s1[j], 1e-14 * s1[0], "m %d n %d: s[%d]", m, n, j);
+        for (int i = 0; i < n; i++)
+            CHECK_NEAR(x2[i], x1[i], 1e-14 * cond * xmax, "m %d n %d (cond %.2g): x[%d]", m, n, cond, i);
+    }
+}
+
 /* ---- the solvers' statuses ---------------------------------------------- */
 
 /* A problem whose R_aug has a NaN in R11 though the cost is finite: no SVD
@@ -432,6 +461,7 @@ int main(void)
         TEST(defect07_svd_known_singular_values),
         TEST(defect07_svd_matches_numpy),
         TEST(defect07_svd_refuses_non_finite),
+        TEST(defect07_svd_fallback_agrees),
         TEST(defect07_failed_svd_is_not_max_nfev),
         TEST(defect07_sum_of_15_exponentials_runs_to_the_end),
         TEST(defect07_13_terms_on_decay_data_reach_scipy),

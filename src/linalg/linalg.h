@@ -51,6 +51,14 @@ int svd_bidiag(double *A, size_t lda, int m, int n, double *s, double *V, double
 size_t svd_work_doubles(int m, int n);
 
 /*
+ * The fallback: one-sided Jacobi of the column-major m x n A (ld m) with
+ * the tolerance of LAPACK's dgesvj (sqrt(m) eps) and up to 200 sweeps;
+ * outputs as svd_bidiag's (A left holding U S). work: n doubles. Returns
+ * 0, or -1 when the sweeps did not converge or A is not finite.
+ */
+int svd_jacobi_rhs(double *A, int m, int n, double *s, double *V, double *b, double *work);
+
+/*
  * The solvers' SVD: svd_bidiag, or where its steps do not converge,
  * one-sided Jacobi on a copy of A (ld m). Same outputs as svd_bidiag
  * (A destroyed). work: svd_robust_work_doubles(m, n). Returns 0, or -1

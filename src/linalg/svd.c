@@ -90,30 +90,31 @@ size_t svd_robust_work_doubles(int m, int n)
     return (size_t)m * (size_t)n + (size_t)m + svd_work_doubles(m, n);
 }
 
-/* U^T b from A = U S, where s_j > 0 (0 elsewhere: any vector will do). */
-static void jacobi_left_product(const double *US, int m, int n, const double *s, double *b, double *out)
+int svd_jacobi_rhs(double *A, int m, int n, double *s, double *V, double *b, double *work)
 {
-    for (int j = 0; j < n; j++) out[j] = s[j] > 0 ? nk_dot(US + (size_t)j * m, b, m) / s[j] : 0;
+    /* LAPACK's dgesvj tolerance, sqrt(m) eps (the rounding of a dot
+       product of m terms), and sweeps to spare: this runs where the QR
+       steps stalled */
+    const double eps = 2.220446049250313e-16;
+    for (size_t i = 0; i < (size_t)m * (size_t)n; i++)
+        if (!isfinite(A[i])) return -1; /* NaN would rotate for all 200 sweeps */
+    if (jacobi(A, (size_t)m, m, n, s, V, fmax(1e-15, sqrt((double)m) * eps), 200) < 0) return -1;
+    if (!b) return 0;
+    /* U^T b from A = U S where s_j > 0 (0 elsewhere: any vector will do) */
+    for (int j = 0; j < n; j++) work[j] = s[j] > 0 ? nk_dot(A + (size_t)j * m, b, m) / s[j] : 0;
+    for (int j = 0; j < n; j++) b[j] = work[j];
+    return 0;
 }
 
 int svd_robust(double *A, int m, int n, double *s, double *V, double *b, double *work)
 {
     if (n <= 0) return 0;
     size_t mn = (size_t)m * (size_t)n;
-    double *copy = work, *b_copy = copy + mn, *bidiag_work = b_copy + m;
+    double *copy = work, *b_copy = copy + mn, *rest = b_copy + m;
     for (size_t i = 0; i < mn; i++) copy[i] = A[i];
     for (int i = 0; b && i < m; i++) b_copy[i] = b[i];
-    if (svd_bidiag(A, (size_t)m, m, n, s, V, b, bidiag_work) >= 0) return 0;
-    /* the QR sweeps stalled (or A is not finite): Jacobi, with the
-       tolerance LAPACK's dgesvj takes (sqrt(m) eps: the rounding of a dot
-       product of m terms) and sweeps to spare */
-    const double eps = 2.220446049250313e-16;
-    if (jacobi(copy, (size_t)m, m, n, s, V, fmax(1e-15, sqrt((double)m) * eps), 200) < 0) return -1;
-    for (int j = 0; j < n; j++) {
-        const double *col = copy + (size_t)j * m;
-        for (int i = 0; i < m; i++)
-            if (!isfinite(col[i])) return -1;
-    }
-    if (b) jacobi_left_product(copy, m, n, s, b_copy, b);
+    if (svd_bidiag(A, (size_t)m, m, n, s, V, b, rest) >= 0) return 0;
+    if (svd_jacobi_rhs(copy, m, n, s, V, b ? b_copy : NULL, rest) != 0) return -1;
+    for (int j = 0; b && j < n; j++) b[j] = b_copy[j];
     return 0;
 }
