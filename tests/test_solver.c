@@ -8,6 +8,8 @@
 #define _DEFAULT_SOURCE
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "linalg/linalg.h"
@@ -412,6 +414,16 @@ static int fill_counted(void *user, size_t first, size_t count, double *const *c
     return 0;
 }
 
+static int fill_two_nan(void *user, size_t first, size_t count, double *const *cols)
+{
+    (void)user;
+    for (size_t i = 0; i < count; i++) {
+        if (cols[0]) cols[0][i] = (double)(first + i);
+        if (cols[1]) cols[1][i] = first + i < 2 ? 1.0 : NAN;
+    }
+    return 0;
+}
+
 /* A streamed source knows its row count: refused before any pass. */
 static void defect15_underdetermined_source_refused_before_reading(void)
 {
@@ -427,6 +439,27 @@ static void defect15_underdetermined_source_refused_before_reading(void)
         CHECK(nlsq_fit_source(model, src, NULL, &o, &res, &err) == NLSQ_ERR_DATA && res == NULL);
         CHECK_MSG(strstr(err.message, "3 free parameters but only 2 data points"), "message: %s", err.message);
         CHECK_MSG(calls == 0, "the source was read %d times before the refusal", calls);
+        nlsq_source_free(src);
+    }
+    /* 4 rows, 2 left by nan_policy omit: refused after the first pass,
+       before a checkpoint is written for a fit that will not run */
+    char ck[] = "/tmp/nlsq-defect15-XXXXXX";
+    int fd = mkstemp(ck);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        close(fd);
+        unlink(ck);
+        nlsq_source *src = NULL;
+        CHECK(nlsq_source_from_callback(2, 4, fill_two_nan, NULL, 0, &src, NULL) == NLSQ_OK);
+        nlsq_options o = nlsq_options_default();
+        o.nan_policy = NLSQ_NAN_OMIT;
+        o.checkpoint = ck;
+        nlsq_result *res = NULL;
+        nlsq_error err;
+        CHECK(nlsq_fit_source(model, src, NULL, &o, &res, &err) == NLSQ_ERR_DATA && res == NULL);
+        CHECK_MSG(strstr(err.message, "only 2 data points"), "omit: %s", err.message);
+        CHECK_MSG(access(ck, F_OK) != 0, "a checkpoint %s was written for a refused fit", ck);
+        unlink(ck);
         nlsq_source_free(src);
     }
     nlsq_model_free(model);

@@ -328,6 +328,9 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     if (st.bad_row != SIZE_MAX) return data_error(fp, &st, err);
     fp->m_used = st.usable;
     if (fp->m_used == 0) return fit_fail(fp, err, NLSQ_ERR_DATA, "no usable data points");
+    /* before a checkpoint is written for a fit that will not run */
+    nlsq_status determined = fit_check_determined(fp, fp->m_used, err);
+    if (determined != NLSQ_OK) return determined;
     fp->sst = fp->rd.has_sigma ? st.m2 : st.m2 / (fp->rd.sigma_all * fp->rd.sigma_all);
     fp->first_valid = 1;
     char why[400];
