@@ -587,7 +587,8 @@ NLSQ_API nlsq_options nlsq_options_default(void);
 
 /*
  * How a fit ended. 0 .. 4 and -2 are SciPy's least_squares statuses (the
- * same numbers, so results compare directly); -10 .. -12 are given only by
+ * same numbers, so results compare directly); -3 is ours (a numerical
+ * failure SciPy would raise as LinAlgError); -10 .. -12 are given only by
  * nlsq_fit_batch to a fit that did not run, whose popt is then its start
  * point (NaN if none). Errors of a call are nlsq_status, never these.
  * A fit succeeded when its status is > 0.
@@ -597,9 +598,15 @@ typedef enum nlsq_fit_status {
                                   the start point                           */
     NLSQ_FIT_BAD_DATA = -11,  /* NaN/Inf in its x, y or sigma (nan_policy
                                   raise), sigma <= 0, fewer usable points
-                                  than lm needs, or none                   */
+                                  than free parameters (any method), or
+                                  none                                     */
     NLSQ_FIT_BAD_INPUT = -10, /* p0 outside its bounds, lower >= upper,
                                   every parameter fixed, lm with bounds     */
+    NLSQ_FIT_SVD_FAILED = -3, /* trf or dogbox stopped: the SVD of the
+                                  trust-region subproblem failed (the
+                                  Jacobian is not finite, or both the QR
+                                  and the Jacobi SVD stalled); popt is the
+                                  last accepted point. Not converged.      */
     NLSQ_FIT_STOPPED = -2,    /* the callback asked to stop (a batch: the
                                   progress function cancelled it; nfev 0
                                   and NaN popt for a fit not started)      */

@@ -75,7 +75,7 @@ typedef struct lane {
     pass_arrays pa;
     pass_data pd;
     void *solve_work;
-    double *cov, *cov_work; /* n^2, and 2n^2 + n for the SVD               */
+    double *cov, *cov_work; /* n^2, and fit_covariance_work_doubles(n)     */
     double *R_final;        /* (n+1)^2: the chi2 pass's triangle            */
     jit_entry *jit;         /* the kernel of the latest pass made, if any   */
     int used_jit;           /* some pass of this lane ran compiled code      */
@@ -128,10 +128,10 @@ static int lane_init(lane *ln, const batch_job *job)
     int n = job->model->params.count;
     ln->solve_work = line_alloc(solve_work_bytes(n));
     size_t nn = (size_t)n;
-    ln->cov = line_alloc((3 * nn * nn + nn + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
+    ln->cov = line_alloc((nn * nn + fit_covariance_work_doubles(n) + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
     if (fit_alloc(&ln->fp, NULL) != NLSQ_OK || !ln->solve_work || !ln->cov) return -1;
     ln->cov_work = ln->cov + nn * nn;
-    ln->R_final = ln->cov_work + 2 * nn * nn + nn;
+    ln->R_final = ln->cov_work + fit_covariance_work_doubles(n);
     for (int k = 0; k < LANE_PASSES; k++)
         if (!(ln->passes[k].cols = malloc((size_t)n * sizeof(int)))) return -1;
     return 0;
