@@ -184,8 +184,10 @@ NLSQ_API const char *nlsq_status_str(nlsq_status status);
 
 /* Limits that malformed or hostile input runs into (NLSQ_ERR_LIMIT). */
 #define NLSQ_MODEL_MAX_TEXT (256 * 1024) /* bytes of model text          */
-#define NLSQ_MODEL_MAX_DEPTH 200         /* nesting of (), calls, ^, -   */
 #define NLSQ_MODEL_MAX_NODES (1 << 20)   /* graph nodes incl. derivatives */
+/* Nesting of (), calls, ^, - in model text: the parser alone recurses, and
+   models made with the builder may nest to any depth. */
+#define NLSQ_MODEL_MAX_DEPTH 200
 
 /* ------------------------------------------------------------------------
  * Models
@@ -252,11 +254,15 @@ NLSQ_API nlsq_status nlsq_model_eval(const nlsq_model *model, const double *para
  * Write the model (which = -1) or its derivative dF/dp_which as text in the
  * model language into buf (at most `size` bytes with the NUL; truncated
  * text still ends in NUL). Subexpressions used more than once become local
- * definitions "t1 = ...; ". The text parses back (with the same variables
- * and parameter order) to the same values, except that the derivative of
- * lgamma shows as digamma(u), which is not part of the language, and
- * strong-zero products show as plain products. Returns the length the full
- * text needs, excluding the NUL; 0 for bad arguments.
+ * definitions "t1 = ...; ", and so do subexpressions nested deeper than
+ * NLSQ_MODEL_MAX_DEPTH / 2 (a built model may nest to any depth; its
+ * text stays within the parser's limit). The text parses back (with the
+ * same variables and parameter order) to the same values, except that the
+ * derivative of lgamma shows as digamma(u), which is not part of the
+ * language, strong-zero products show as plain products, and text longer
+ * than NLSQ_MODEL_MAX_TEXT is refused by the parser. Any model formats
+ * (nothing recurses per level) on any thread. Returns the length the full
+ * text needs, excluding the NUL; 0 for bad arguments or out of memory.
  */
 NLSQ_API size_t nlsq_model_format(const nlsq_model *model, int which, char *buf, size_t size);
 
@@ -581,7 +587,8 @@ NLSQ_API nlsq_options nlsq_options_default(void);
 
 /*
  * How a fit ended. 0 .. 4 and -2 are SciPy's least_squares statuses (the
- * same numbers, so results compare directly); -10 .. -12 are given only by
+ * same numbers, so results compare directly); -3 is ours (a numerical
+ * failure SciPy would raise as LinAlgError); -10 .. -12 are given only by
  * nlsq_fit_batch to a fit that did not run, whose popt is then its start
  * point (NaN if none). Errors of a call are nlsq_status, never these.
  * A fit succeeded when its status is > 0.
@@ -591,10 +598,18 @@ typedef enum nlsq_fit_status {
                                   the start point                           */
     NLSQ_FIT_BAD_DATA = -11,  /* NaN/Inf in its x, y or sigma (nan_policy
                                   raise), sigma <= 0, fewer usable points
-                                  than lm needs, or none                   */
+                                  than free parameters (any method), or
+                                  none                                     */
     NLSQ_FIT_BAD_INPUT = -10, /* p0 outside its bounds, lower >= upper,
                                   every parameter fixed, lm with bounds     */
-    NLSQ_FIT_STOPPED = -2,    /* the callback asked to stop                */
+    NLSQ_FIT_SVD_FAILED = -3, /* trf or dogbox stopped: the SVD of the
+                                  trust-region subproblem failed (the
+                                  Jacobian is not finite, or both the QR
+                                  and the Jacobi SVD stalled); popt is the
+                                  last accepted point. Not converged.      */
+    NLSQ_FIT_STOPPED = -2,    /* the callback asked to stop (a batch: the
+                                  progress function cancelled it; nfev 0
+                                  and NaN popt for a fit not started)      */
     NLSQ_FIT_MAX_NFEV = 0,    /* max_nfev evaluations reached              */
     NLSQ_FIT_GTOL = 1,        /* gtol satisfied                            */
     NLSQ_FIT_FTOL = 2,        /* ftol satisfied                            */
@@ -907,8 +922,18 @@ NLSQ_API void nlsq_batch_result_free(nlsq_batch_result *r);
  * Fit every fit of `batch`. opt (NULL: the defaults) applies to all fits:
  * method, loss, f_scale, tolerances, max_nfev, x_scale, absolute_sigma,
  * nan_policy, threads, backend, device; its p0, lower, upper and fixed
- * serve the fits whose batch arrays are NULL. Callbacks, progress,
- * checkpoints and keep_residuals are single-fit options and are refused.
+ * serve the fits whose batch arrays are NULL. Callbacks, checkpoints and
+ * keep_residuals are single-fit options and are refused.
+ * Progress: opt->progress, when set, is called on the calling thread
+ * every progress_interval seconds while the fits run on `threads` other
+ * threads (pass 1, pass_fraction the share of fits done, points the
+ * batch's total; cost NaN). A nonzero return cancels the batch promptly:
+ * the fits not yet started get status NLSQ_FIT_STOPPED with nfev 0 and
+ * NaN popt and perr, a fit running stops after its current iteration
+ * (NLSQ_FIT_STOPPED, its latest point), and the call returns NLSQ_OK with
+ * the finished fits' results. This is how a front end (Python's Ctrl-C)
+ * interrupts a long batch. A batch on a GPU runs as one launch and does
+ * not call it.
  * A fit that cannot run or fails gets its status; the others are not
  * disturbed. Errors of the call itself (NULL pointers, bad offsets, bad
  * options, no memory, a GPU named that cannot be used) return a status

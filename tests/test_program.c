@@ -8,6 +8,7 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "model/model.h"
@@ -426,6 +427,198 @@ static void test_numbers_do_not_depend_on_the_locale(void)
     nlsq_model_free(m);
 }
 
+/* ---- defect 8: models of any depth ------------------------------------------------------------ */
+
+/* sin(sin(...sin(a*x))) with `depth` sines, made through the builder (a
+   traced Python model is made this way, with no depth limit). */
+static nlsq_model *deep_sines(int depth)
+{
+    nlsq_builder *b = NULL;
+    if (nlsq_builder_new(&b, NULL) != NLSQ_OK) return NULL;
+    nlsq_expr u = nlsq_builder_op2(b, NLSQ_OP_MUL, nlsq_builder_param(b, "a"), nlsq_builder_var(b, "x"));
+    for (int i = 0; i < depth; i++) u = nlsq_builder_op1(b, NLSQ_OP_SIN, u);
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    nlsq_status st = nlsq_builder_finish(b, u, &m, &e);
+    CHECK_MSG(st == NLSQ_OK, "%d nested sines: %s", depth, e.message);
+    nlsq_builder_free(b);
+    return m;
+}
+
+/* The same values computed in C: sin^depth(a x) and its derivative by a,
+   the product of the cosines down the chain times x. */
+static void deep_sines_direct(int depth, double a, double x, double *f, double *dfda)
+{
+    double u = a * x, d = x;
+    for (int i = 0; i < depth; i++) {
+        d *= cos(u);
+        u = sin(u);
+    }
+    *f = u;
+    *dfda = d;
+}
+
+typedef struct format_job {
+    const nlsq_model *m;
+    int which;
+    char *text;
+    size_t len;
+} format_job;
+
+static void *format_job_run(void *arg)
+{
+    format_job *j = arg;
+    j->len = nlsq_model_format(j->m, j->which, NULL, 0);
+    j->text = malloc(j->len + 1);
+    if (j->text) nlsq_model_format(j->m, j->which, j->text, j->len + 1);
+    return NULL;
+}
+
+/* Format on a thread with a 256 KiB stack, as a pool thread may have: a
+   formatter recursing per level needs some 100 bytes a level. */
+static char *format_on_small_stack(const nlsq_model *m, int which)
+{
+    format_job j = {m, which, NULL, 0};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t th;
+    if (pthread_create(&th, &attr, format_job_run, &j) == 0)
+        pthread_join(th, NULL);
+    else
+        CHECK_MSG(0, "cannot start a thread with a 256 KiB stack");
+    pthread_attr_destroy(&attr);
+    CHECK_MSG(j.text && strlen(j.text) == j.len, "formatted %zu bytes", j.len);
+    return j.text;
+}
+
+static int deepest_parenthesis(const char *s)
+{
+    int depth = 0, deepest = 0;
+    for (; *s; s++) {
+        if (*s == '(' && ++depth > deepest) deepest = depth;
+        if (*s == ')') depth--;
+    }
+    return deepest;
+}
+
+/* (Not strstr in a loop: the sanitizers' strstr measures the whole
+   string on every call.) */
+static int occurrences(const char *s, const char *what)
+{
+    size_t len = strlen(what);
+    int n = 0;
+    for (; *s; s++) n += strncmp(s, what, len) == 0;
+    return n;
+}
+
+static void defect08_deep_built_model_formats_without_recursion(void)
+{
+    enum { DEPTH = 100000 };
+    nlsq_model *m = deep_sines(DEPTH);
+    if (!m) return;
+    for (int which = -1; which < 1; which++) {
+        char *text = format_on_small_stack(m, which);
+        if (!text) continue;
+        /* cut into definitions, none nested deeper than the parser reads */
+        CHECK_MSG(strncmp(text, "t1 = ", 5) == 0, "which %d: %.40s", which, text);
+        CHECK_MSG(deepest_parenthesis(text) <= NLSQ_MODEL_MAX_DEPTH / 2 + 2, "which %d: %d levels", which,
+                  deepest_parenthesis(text));
+        if (which < 0) {
+            CHECK_MSG(occurrences(text, "sin(") == DEPTH, "f has %d sines", occurrences(text, "sin("));
+            CHECK_MSG(occurrences(text, "a*x") == 1 || occurrences(text, "x*a") == 1, "f: %.60s", text);
+        } else {
+            CHECK_MSG(occurrences(text, "cos(") == DEPTH, "df/da has %d cosines", occurrences(text, "cos("));
+        }
+        free(text);
+    }
+    nlsq_model_free(m);
+}
+
+/* Deeper still, the derivatives outgrow the node limit: a clear error. */
+static void defect08_too_deep_for_the_node_limit_is_a_clear_error(void)
+{
+    enum { DEPTH = 400000 }; /* f, cos and the chain's products: 1.2 million nodes */
+    nlsq_builder *b = NULL;
+    if (nlsq_builder_new(&b, NULL) != NLSQ_OK) return;
+    nlsq_expr u = nlsq_builder_op2(b, NLSQ_OP_MUL, nlsq_builder_param(b, "a"), nlsq_builder_var(b, "x"));
+    for (int i = 0; i < DEPTH; i++) u = nlsq_builder_op1(b, NLSQ_OP_SIN, u);
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    CHECK(nlsq_builder_finish(b, u, &m, &e) == NLSQ_ERR_LIMIT && m == NULL);
+    CHECK_MSG(strstr(e.message, "graph nodes") != NULL, "%s", e.message);
+    nlsq_builder_free(b);
+}
+
+static void defect08_deep_model_text_parses_back_to_the_same_values(void)
+{
+    enum { DEPTH = 1000, NP = 5 };
+    nlsq_model *m = deep_sines(DEPTH);
+    if (!m) return;
+    double x[NP] = {0.1, 0.5, 1, 2, -3}, a = 1.3;
+    double f[NP], J[NP], g[NP], K[NP];
+    CHECK(nlsq_model_eval(m, &a, x, NP, f, J, NULL) == NLSQ_OK);
+    for (int which = -1; which < 1; which++) {
+        char *text = format_on_small_stack(m, which);
+        if (!text) continue;
+        nlsq_model *back = parse(text, "x", "a");
+        if (back) {
+            CHECK(nlsq_model_eval(back, &a, x, NP, g, K, NULL) == NLSQ_OK);
+            for (int i = 0; i < NP; i++) CHECK_SAME(g[i], which < 0 ? f[i] : J[i], "which %d, x = %g", which, x[i]);
+        }
+        nlsq_model_free(back);
+        free(text);
+    }
+    nlsq_model_free(m);
+}
+
+static void defect08_deep_model_differentiates_and_fits(void)
+{
+    enum { DEPTH = 100000, NP = 30 };
+    nlsq_model *m = deep_sines(DEPTH);
+    if (!m) return;
+    /* small a*x, where sin^N still depends on a: sin^N(u) ~ u/sqrt(1 + N u^2/3) */
+    double x[NP], y[NP], J[NP], a_true = 1.3, a0 = 1;
+    for (int i = 0; i < NP; i++) x[i] = 1e-4 + 1e-4 * i;
+    CHECK(nlsq_model_eval(m, &a_true, x, NP, y, J, NULL) == NLSQ_OK);
+    for (int i = 0; i < NP; i++) {
+        double want_f, want_d;
+        deep_sines_direct(DEPTH, a_true, x[i], &want_f, &want_d);
+        CHECK_NEAR(y[i], want_f, 1e-9 * fabs(want_f), "f at x = %g", x[i]);
+        CHECK_NEAR(J[i], want_d, 1e-9 * fabs(want_d), "df/da at x = %g", x[i]);
+    }
+    nlsq_data d = {x, y, NP, NULL, NLSQ_SIGMA_NONE};
+    nlsq_options o = nlsq_options_default();
+    o.p0 = &a0;
+    nlsq_result *r = NULL;
+    nlsq_error e;
+    CHECK_MSG(nlsq_curve_fit(m, &d, &o, &r, &e) == NLSQ_OK, "%s", e.message);
+    if (r) {
+        CHECK_MSG(r->success, "%s", r->message);
+        CHECK_NEAR(r->popt[0], a_true, 1e-8, "fitted a");
+    }
+    nlsq_result_free(r);
+
+    /* a checkpointed fit writes the model's text into its file */
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/nlsq-defect08-%d.ckpt", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    const double *cols[2] = {x, y};
+    nlsq_source *s = NULL;
+    CHECK(nlsq_source_from_arrays(cols, 2, NP, &s, &e) == NLSQ_OK);
+    nlsq_columns c = nlsq_columns_default();
+    int xc = 0;
+    c.x = &xc;
+    c.y = 1;
+    o.checkpoint = ck;
+    r = NULL;
+    CHECK_MSG(s && nlsq_fit_source(m, s, &c, &o, &r, &e) == NLSQ_OK, "checkpointed: %s", e.message);
+    if (r) CHECK_NEAR(r->popt[0], a_true, 1e-8, "fitted a, checkpointed");
+    nlsq_result_free(r);
+    nlsq_source_free(s);
+    unlink(ck);
+    nlsq_model_free(m);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -443,6 +636,10 @@ int main(void)
         TEST(test_dump_shows_the_program),
         TEST(test_shared_model_evaluates_from_several_threads),
         TEST(test_numbers_do_not_depend_on_the_locale),
+        TEST(defect08_deep_built_model_formats_without_recursion),
+        TEST(defect08_deep_model_text_parses_back_to_the_same_values),
+        TEST(defect08_deep_model_differentiates_and_fits),
+        TEST(defect08_too_deep_for_the_node_limit_is_a_clear_error),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -269,7 +269,8 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
             r->device);
     if (strcmp(r->device, "cpu") != 0 || strstr(r->device_note, "asked for"))
         fprintf(stderr, "  device: %s\n", r->device_note);
-    static const int order[] = {4, 3, 2, 1, 0, -2, NLSQ_FIT_BAD_INPUT, NLSQ_FIT_BAD_DATA, NLSQ_FIT_NONFINITE};
+    static const int order[] = {
+        4, 3, 2, 1, 0, -2, NLSQ_FIT_SVD_FAILED, NLSQ_FIT_BAD_INPUT, NLSQ_FIT_BAD_DATA, NLSQ_FIT_NONFINITE};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         size_t count = 0, first = SIZE_MAX;
         for (size_t i = 0; i < r->nfits; i++)

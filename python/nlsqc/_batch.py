@@ -4,7 +4,7 @@ import ctypes
 import numpy
 
 from . import _lib, _model
-from ._options import Call, prepare_bounds, raise_status
+from ._options import Call, prepare_bounds, quiet, raise_status
 
 
 class BatchResult:
@@ -173,6 +173,11 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
     if nan_policy not in (None, "raise", "omit"):
         raise ValueError("nan_policy must be None, 'raise' or 'omit'")
     call.opt.nan_policy = _lib.NAN_POLICIES[nan_policy or "raise"]
+    # The C batch calls this on our thread every 0.2 s while its threads
+    # fit: Python runs signal handlers only on the main thread, between
+    # bytecodes, so this is what lets Ctrl-C (KeyboardInterrupt) cancel a
+    # long batch at once instead of after its last fit.
+    call.set_progress(quiet, 0.2)
 
     b = _lib.lib.nlsq_batch_default()
     b.nfits = nfits
@@ -189,10 +194,15 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
     outputs = _lib.BATCH_PERR | (_lib.BATCH_PCOV if pcov else 0)
     res = ctypes.POINTER(_lib.BatchResult)()
     err = _lib.Error()
-    st = _lib.lib.nlsq_fit_batch(model.ptr, ctypes.byref(b), ctypes.byref(call.opt), outputs, ctypes.byref(res),
-                                 ctypes.byref(err))
+    with call.running():
+        st = _lib.lib.nlsq_fit_batch(model.ptr, ctypes.byref(b), ctypes.byref(call.opt), outputs,
+                                     ctypes.byref(res), ctypes.byref(err))
     if st != _lib.OK:
+        call.reraise()
         raise_status(st, err)
+    if call.error is not None:  # cancelled: the partial result is dropped
+        _lib.lib.nlsq_batch_result_free(res)
+        call.reraise()
     try:
         r = res.contents
 

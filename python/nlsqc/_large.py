@@ -7,17 +7,14 @@ are written once to a temporary raw file that the passes then map.
 """
 import ctypes
 import os
+import stat
 import tempfile
 
 import numpy
 
 from . import _lib, _model
 from ._fit import _nan_setup, resolve_model, result_from_c
-from ._options import Call, prepare_bounds, raise_status, warn_pcov
-
-
-def _quiet(_info):
-    return False
+from ._options import Call, prepare_bounds, quiet, raise_status, warn_pcov
 
 
 def _source_free(src):
@@ -39,10 +36,10 @@ def _fit_source(model, src, cols, p0, absolute_sigma, bounds, method, policy, pr
     # Without a progress function of the caller's, a silent one: Python
     # runs its signal handlers only when it runs code, so this is what lets
     # Ctrl-C stop a long fit (within about 0.4 s) with KeyboardInterrupt.
-    call.set_progress(progress if progress is not None else _quiet,
+    call.set_progress(progress if progress is not None else quiet,
                       progress_interval if progress is not None else 0.2)
     if checkpoint is not None:
-        path = os.fsencode(checkpoint)
+        path = _lib.c_path(checkpoint, "checkpoint")
         call.keep.append(path)
         call.opt.checkpoint = path
         call.opt.resume = 1 if resume else 0
@@ -114,10 +111,31 @@ def curve_fit_large(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, 
         _source_free(src)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _is_npy(path):
+    """Whether a file is a NumPy .npy, by its first bytes (not its name: a
+    CSV called data.npy is text, and an .npy called data.bin is an .npy).
+    Only a regular file is read ahead; a pipe or device can be read once,
+    so there the name decides (the .npy reader then says it needs a file)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False  # the reader chosen says what is wrong with it
+    if not stat.S_ISREG(st.st_mode):
+        return path.lower().endswith(b".npy")
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(NPY_MAGIC)) == NPY_MAGIC
+    except OSError:
+        return False
+
+
 def _open(path, raw, delimiter, cache_path):
     src = ctypes.c_void_p()
     err = _lib.Error()
-    p = os.fsencode(path)
+    p = _lib.c_path(path)
     if raw is not None:
         lay = _lib.lib.nlsq_raw_layout_default()
         dtype = numpy.dtype(raw.get("dtype", "f8"))
@@ -125,18 +143,18 @@ def _open(path, raw, delimiter, cache_path):
             raise ValueError(f"raw dtype {dtype} is not float32 or float64")
         lay.dtype = 0 if dtype.itemsize == 8 else 1
         lay.big_endian = 1 if dtype.byteorder == ">" else 0
-        lay.ncols = int(raw.get("ncols", 2))
+        lay.ncols = _lib.integer(raw.get("ncols", 2), "raw ncols", 1)
         lay.column_major = 1 if raw.get("order", "rows") in ("columns", "planar", "F") else 0
-        lay.offset = int(raw.get("offset", 0))
+        lay.offset = _lib.integer(raw.get("offset", 0), "raw offset", 0, _lib.SIZE_MAX)
         st = _lib.lib.nlsq_source_open_raw(p, ctypes.byref(lay), ctypes.byref(src), ctypes.byref(err))
-    elif str(path).lower().endswith(".npy"):
+    elif _is_npy(p):
         st = _lib.lib.nlsq_source_open_npy(p, ctypes.byref(src), ctypes.byref(err))
     else:
         topt = _lib.lib.nlsq_text_options_default()
         if delimiter is not None:
             topt.delimiter = {"whitespace": b" "}.get(delimiter, delimiter.encode() if isinstance(delimiter, str)
                                                       else delimiter)
-        cp = os.fsencode(cache_path) if cache_path is not None else None
+        cp = _lib.c_path(cache_path, "cache_path") if cache_path is not None else None
         topt.cache_path = cp
         st = _lib.lib.nlsq_source_open_text(p, ctypes.byref(topt), ctypes.byref(src), ctypes.byref(err))
     if st != _lib.OK:
@@ -155,7 +173,7 @@ def _column(src, spec, what):
                 return c
         names = [_lib.text(_lib.lib.nlsq_source_column_name(src, c)) for c in range(ncols)]
         raise ValueError(f"{what}: no column named {spec!r} (columns: {', '.join(names)})")
-    c = int(spec)
+    c = _lib.integer(spec, what, -2 ** 63, 2 ** 63)
     if not 0 <= c < ncols:
         raise ValueError(f"{what}: column {c} is out of range (the data have {ncols} columns, numbered from 0)")
     return c
@@ -219,18 +237,34 @@ def fit_file(f, path, p0=None, *, x=None, y=None, sigma=None, nvars=None, raw=No
         _source_free(src)
 
 
+def _spool(spool_dir):
+    """A temporary file for the chunks: (descriptor, the path to open it
+    by). Where /proc/self/fd exists (Linux) the file is unlinked at once
+    and opened again through its descriptor, so nothing is left behind
+    whatever ends the process -- SIGTERM, SIGKILL or a crash -- and there
+    is no name to clean up; elsewhere it keeps its name until the fit ends
+    (removed in fit_chunks' finally)."""
+    fd, path = tempfile.mkstemp(prefix="nlsqc-chunks-", suffix=".f8", dir=spool_dir)
+    by_fd = f"/proc/self/fd/{fd}"
+    if os.path.exists(by_fd):
+        os.unlink(path)
+        return fd, by_fd, None
+    return fd, path, path
+
+
 def fit_chunks(f, chunks, p0=None, *, spool_dir=None, **kwargs):
     """Fit f to data that come as chunks from an iterable or generator:
     each chunk (x, y) or (x, y, sigma), x of shape (m_i,) or (k, m_i). The
     chunks are written once, as they come, to a temporary raw file in
     spool_dir (default: the system's temporary directory), which the passes
-    then map; the file is removed afterwards. Other arguments as fit_file.
+    then map; the file has no name there while it is used (on Linux), so
+    it is gone however the process ends. Other arguments as fit_file.
     Returns a FitResult."""
-    fd, path = tempfile.mkstemp(prefix="nlsqc-chunks-", suffix=".f8", dir=spool_dir)
+    fd, path, named = _spool(spool_dir)
     try:
         ncols = None
         k = 0
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(os.dup(fd), "wb") as out:
             for i, chunk in enumerate(chunks):
                 try:
                     cx, cy, *rest = chunk
@@ -256,7 +290,9 @@ def fit_chunks(f, chunks, p0=None, *, spool_dir=None, **kwargs):
         return fit_file(f, path, p0, raw={"dtype": "<f8", "ncols": ncols}, x=list(range(k)), y=k,
                         sigma=k + 1 if ncols > k + 1 else None, nvars=k, **kwargs)
     finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        os.close(fd)
+        if named is not None:
+            try:
+                os.unlink(named)
+            except OSError:
+                pass

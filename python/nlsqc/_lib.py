@@ -10,6 +10,7 @@ them against these.
 """
 import ctypes
 import ctypes.util
+import math
 import os
 
 import numpy
@@ -258,3 +259,49 @@ def dptr(a):
     if a is None:
         return None
     return a.ctypes.data_as(c_double_p)
+
+
+# ---------------------------------------------------------------------------
+# Arguments on their way into C: ctypes wraps integers silently (2**32 + 1
+# becomes 1 in a C int) and a char* ends at the first NUL, so every integer
+# and string the caller gave is checked here first, by name.
+
+INT_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_int) - 1) - 1
+SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
+
+
+def integer(value, what, low, high=INT_MAX):
+    """value as a Python int for a C integer: an int or NumPy integer, or a
+    float with an integral value (1e4), between low and high. A bool is a
+    TypeError (True is not a count), 1.5 a ValueError, a value out of
+    range a ValueError below low and an OverflowError above high."""
+    if isinstance(value, (bool, numpy.bool_)):
+        raise TypeError(f"{what} must be an integer, not a bool ({value})")
+    if isinstance(value, (int, numpy.integer)):
+        v = int(value)
+    elif isinstance(value, (float, numpy.floating)):
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"{what} must be an integer, not {value}")
+        v = int(value)
+    else:
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}")
+    if v < low:
+        raise ValueError(f"{what} must be at least {low}, not {v}")
+    if v > high:
+        raise OverflowError(f"{what} is {v}; it can be at most {high}")
+    return v
+
+
+def c_string(value, what):
+    """A str (UTF-8) or bytes as bytes for a char*, refused if it holds a
+    NUL: C would read only the part before it."""
+    b = value.encode() if isinstance(value, str) else bytes(value)
+    i = b.find(b"\0")
+    if i >= 0:
+        raise ValueError(f"{what} contains a NUL character (at index {i}); C would read only what comes before it")
+    return b
+
+
+def c_path(path, what="path"):
+    """A path (str, bytes or os.PathLike) as bytes for C, without NUL."""
+    return c_string(os.fsencode(path), what)

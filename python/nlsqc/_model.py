@@ -37,6 +37,7 @@ class Model:
     def text(self, which=-1):
         """The model (which=-1) or its derivative by parameter `which` as
         model-language text."""
+        which = _lib.integer(which, "which", -2 ** 63, 2 ** 63)
         if not -1 <= which < self.n:
             raise IndexError(f"parameter index {which} out of range (the model has {self.n})")
         need = _lib.lib.nlsq_model_format(self._ptr, which, None, 0)
@@ -137,6 +138,7 @@ def traced(f, nvars, n=None, rows=False):
 
 
 def _from_text(text, nvars, vars, params):
+    _lib.c_string(text, "model text")
     if vars is None:
         vars = "x" if nvars <= 1 else ",".join(f"x{i}" for i in range(nvars))
     if not isinstance(params, (str, type(None))):
@@ -144,8 +146,8 @@ def _from_text(text, nvars, vars, params):
 
     def make():
         opt = _lib.lib.nlsq_model_options_default()
-        opt.vars = vars.encode()
-        opt.params = params.encode() if params else None
+        opt.vars = _lib.c_string(vars, "vars")
+        opt.params = _lib.c_string(params, "params") if params else None
         ptr = ctypes.c_void_p()
         err = _lib.Error()
         if _lib.lib.nlsq_model_parse(text.encode(), ctypes.byref(opt), ctypes.byref(ptr), ctypes.byref(err)) \

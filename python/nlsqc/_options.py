@@ -21,6 +21,12 @@ OUR_KWARGS = ("loss", "f_scale", "x_scale", "ftol", "xtol", "gtol", "max_nfev", 
 IGNORED_KWARGS = ("diff_step", "epsfcn", "tr_solver", "tr_options", "jac_sparsity", "verbose", "factor", "col_deriv")
 
 
+def quiet(_info):
+    """A progress function that reports nothing: set only so that the C
+    call comes back to Python now and then (for Ctrl-C)."""
+    return False
+
+
 class Call:
     """One call's nlsq_options and everything they point to (kept alive
     until the call returns), and an exception raised in a callback."""
@@ -56,11 +62,10 @@ class Call:
                 if not v >= 0:
                     raise ValueError(f"{tol} must be >= 0, not {v}")
                 setattr(opt, tol, v)
-        nfev = kwargs.get("max_nfev", kwargs.get("maxfev"))
+        nfev_name = "max_nfev" if kwargs.get("max_nfev") is not None else "maxfev"
+        nfev = kwargs.get(nfev_name)
         if nfev is not None:
-            if int(nfev) < 1:
-                raise ValueError(f"max_nfev must be at least 1, not {nfev}")
-            opt.max_nfev = int(nfev)
+            opt.max_nfev = _lib.integer(nfev, nfev_name, 1)
         xs = kwargs.get("x_scale")
         if isinstance(xs, str):
             if xs != "jac":
@@ -76,11 +81,9 @@ class Call:
             raise ValueError(f"backend {backend!r} is not one of 'auto', 'interp', 'jit'")
         opt.backend = _lib.BACKENDS[backend]
         if kwargs.get("threads") is not None:
-            if int(kwargs["threads"]) < 0:
-                raise ValueError("threads must be >= 0 (0: all cores)")
-            opt.threads = int(kwargs["threads"])
+            opt.threads = _lib.integer(kwargs["threads"], "threads (0: all cores)", 0)
         if kwargs.get("device") is not None:
-            d = str(kwargs["device"]).encode()
+            d = _lib.c_string(str(kwargs["device"]), "device")
             self.keep.append(d)
             opt.device = d
         opt.gpu_float32 = 1 if kwargs.get("gpu_float32") else 0
@@ -110,11 +113,16 @@ class Call:
                 raise ValueError(f"fixed has {flags.size} flags; the model has {self.n} parameters")
             mask[:] = flags.ravel()
         else:
-            for item in [fixed] if isinstance(fixed, (str, int)) else fixed:
-                j = self.names.index(item) if item in self.names else item
-                if isinstance(j, str) or not 0 <= int(j) < self.n:
-                    raise ValueError(f"fixed: {item!r} is not a parameter ({', '.join(self.names)})")
-                mask[int(j)] = 1
+            for item in [fixed] if isinstance(fixed, (str, int, numpy.integer)) else fixed:
+                if isinstance(item, str):
+                    if item not in self.names:
+                        raise ValueError(f"fixed: {item!r} is not a parameter ({', '.join(self.names)})")
+                    j = self.names.index(item)
+                else:
+                    j = _lib.integer(item, "fixed (a parameter's index)", -2 ** 63, 2 ** 63)
+                    if not 0 <= j < self.n:
+                        raise ValueError(f"fixed: {item!r} is not a parameter index (0 .. {self.n - 1})")
+                mask[j] = 1
         self.keep.append(mask)
         return mask.ctypes.data_as(_lib.c_uchar_p)
 

@@ -123,6 +123,13 @@ int pool_threads(const pool *p);
 /* Run fn(ctx, task, worker) for task = 0 .. ntasks-1 and wait; worker is
    0 .. pool_threads-1. A NULL pool runs the tasks on the caller. */
 void pool_run(pool *p, pool_task_fn fn, void *ctx, int ntasks);
+/* As pool_run, but the caller runs no task: it calls watch(wctx) every
+   `interval` seconds until the tasks are done, so a front end hears from
+   a long job on its own thread (Python runs its signal handlers only
+   there). The tasks run on workers 1 .. pool_threads-1; a pool of one
+   thread (or NULL) runs them on the caller, watching between tasks. */
+void pool_run_watched(pool *p, pool_task_fn fn, void *ctx, int ntasks, void (*watch)(void *wctx), void *wctx,
+                      double interval);
 void pool_free(pool *p);
 
 /* Per-thread state of a pass. */

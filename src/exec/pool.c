@@ -5,9 +5,11 @@
  * any result: tasks write only their own outputs, and the caller combines
  * them in task order.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_condattr_setclock, clock_gettime */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "exec.h"
 
@@ -67,7 +69,11 @@ pool *pool_new(int nthreads)
     p->nthreads = nthreads < 1 ? 1 : nthreads;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_condattr_t monotonic; /* pool_run_watched's timed waits ignore clock changes */
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     atomic_init(&p->next, 0);
     p->threads = calloc((size_t)p->nthreads, sizeof *p->threads);
     if (!p->threads) {
@@ -96,12 +102,9 @@ int pool_threads(const pool *p)
     return p ? p->nthreads : 1;
 }
 
-void pool_run(pool *p, pool_task_fn fn, void *ctx, int ntasks)
+/* Hand the job to the workers. */
+static void start_job(pool *p, pool_task_fn fn, void *ctx, int ntasks)
 {
-    if (!p || p->nthreads == 1 || ntasks <= 1) {
-        for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
-        return;
-    }
     pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->ctx = ctx;
@@ -111,9 +114,55 @@ void pool_run(pool *p, pool_task_fn fn, void *ctx, int ntasks)
     p->generation++;
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
+}
+
+void pool_run(pool *p, pool_task_fn fn, void *ctx, int ntasks)
+{
+    if (!p || p->nthreads == 1 || ntasks <= 1) {
+        for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    start_job(p, fn, ctx, ntasks);
     run_tasks(p, 0);
     pthread_mutex_lock(&p->lock);
     while (p->running > 0) pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static struct timespec after(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long ns = (long long)t.tv_nsec + (long long)(seconds * 1e9);
+    t.tv_sec += (time_t)(ns / 1000000000);
+    t.tv_nsec = (long)(ns % 1000000000);
+    return t;
+}
+
+void pool_run_watched(pool *p, pool_task_fn fn, void *ctx, int ntasks, void (*watch)(void *wctx), void *wctx,
+                      double interval)
+{
+    if (!p || p->nthreads == 1) {
+        double due = host_seconds() + interval;
+        for (int t = 0; t < ntasks; t++) {
+            fn(ctx, t, 0);
+            if (host_seconds() >= due) {
+                watch(wctx);
+                due = host_seconds() + interval;
+            }
+        }
+        return;
+    }
+    start_job(p, fn, ctx, ntasks);
+    pthread_mutex_lock(&p->lock);
+    while (p->running > 0) {
+        struct timespec until = after(interval);
+        while (p->running > 0 && pthread_cond_timedwait(&p->done, &p->lock, &until) == 0) {}
+        if (p->running == 0) break;
+        pthread_mutex_unlock(&p->lock); /* the watcher may take its time */
+        watch(wctx);
+        pthread_mutex_lock(&p->lock);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 

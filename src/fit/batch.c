@@ -75,7 +75,7 @@ typedef struct lane {
     pass_arrays pa;
     pass_data pd;
     void *solve_work;
-    double *cov, *cov_work; /* n^2, and 2n^2 + n for the SVD               */
+    double *cov, *cov_work; /* n^2, and fit_covariance_work_doubles(n)     */
     double *R_final;        /* (n+1)^2: the chi2 pass's triangle            */
     jit_entry *jit;         /* the kernel of the latest pass made, if any   */
     int used_jit;           /* some pass of this lane ran compiled code      */
@@ -95,6 +95,9 @@ typedef struct batch_job {
     int width;
     size_t task_fits;
     atomic_int nomem;
+    atomic_int cancelled; /* the progress function asked to stop        */
+    atomic_size_t done;   /* fits finished, for progress                 */
+    double t_start;
     int gpu;           /* the device's ordinal, or -1: the CPU         */
     char cpu_why[160]; /* why a GPU asked for was not used              */
 } batch_job;
@@ -125,10 +128,10 @@ static int lane_init(lane *ln, const batch_job *job)
     int n = job->model->params.count;
     ln->solve_work = line_alloc(solve_work_bytes(n));
     size_t nn = (size_t)n;
-    ln->cov = line_alloc((3 * nn * nn + nn + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
+    ln->cov = line_alloc((nn * nn + fit_covariance_work_doubles(n) + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
     if (fit_alloc(&ln->fp, NULL) != NLSQ_OK || !ln->solve_work || !ln->cov) return -1;
     ln->cov_work = ln->cov + nn * nn;
-    ln->R_final = ln->cov_work + 2 * nn * nn + nn;
+    ln->R_final = ln->cov_work + fit_covariance_work_doubles(n);
     for (int k = 0; k < LANE_PASSES; k++)
         if (!(ln->passes[k].cols = malloc((size_t)n * sizeof(int)))) return -1;
     return 0;
@@ -253,6 +256,13 @@ static void record_covariance(batch_job *job, lane *ln, size_t i, double cost, s
     }
 }
 
+static int stop_if_cancelled(void *ctx, int iteration, double cost, const double *x, double grad_norm, double step_norm)
+{
+    (void)iteration, (void)cost, (void)x, (void)grad_norm, (void)step_norm;
+    batch_job *job = ctx;
+    return atomic_load_explicit(&job->cancelled, memory_order_relaxed);
+}
+
 static void run_fit(batch_job *job, lane *ln, size_t i)
 {
     const nlsq_batch *b = job->b;
@@ -265,6 +275,10 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
     fp->opt.fixed = b->fixed ? b->fixed + i * (size_t)n : job->opt.fixed;
     r->nit[i] = r->nfev[i] = 0;
     r->m[i] = 0;
+    if (atomic_load_explicit(&job->cancelled, memory_order_relaxed)) {
+        record_not_run(job, ln, i, NLSQ_FIT_STOPPED, 0);
+        return;
+    }
     if (fit_setup_parameters(fp, NULL) != NLSQ_OK) {
         record_not_run(job, ln, i, NLSQ_FIT_BAD_INPUT, fp->opt.p0 != NULL);
         return;
@@ -308,6 +322,10 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
         job->opt.ftol,        job->opt.xtol, job->opt.gtol, job->opt.max_nfev, job->opt.x_scale ? fp->xsf : NULL,
         job->opt.x_scale_jac, NULL,          NULL,          ln->solve_work};
     fit_default_tolerances(job->method, &so);
+    if (job->opt.progress) { /* a fit running when the batch is cancelled stops too */
+        so.callback = stop_if_cancelled;
+        so.callback_ctx = job;
+    }
     solve_result sr;
     if (job->method == NLSQ_LM)
         solve_lm(&pb, &so, fp->x, fp->R, &sr);
@@ -342,6 +360,17 @@ static void batch_task(void *ctx, int task, int worker)
     size_t lo = (size_t)task * job->task_fits, hi = lo + job->task_fits;
     if (hi > job->b->nfits) hi = job->b->nfits;
     for (size_t i = lo; i < hi; i++) run_fit(job, ln, i);
+    atomic_fetch_add_explicit(&job->done, hi - lo, memory_order_relaxed);
+}
+
+/* The progress function, on the caller's thread (pool_run_watched): the
+   share of fits done. A nonzero return cancels the batch. */
+static void batch_watch(void *ctx)
+{
+    batch_job *job = ctx;
+    double fraction = (double)atomic_load(&job->done) / (double)job->b->nfits, t = host_seconds() - job->t_start;
+    nlsq_progress p = {1, 0, fraction, NAN, t, NAN, fraction > 0 ? t * (1 - fraction) / fraction : NAN, job->total};
+    if (job->opt.progress(job->opt.progress_data, &p) != 0) atomic_store(&job->cancelled, 1);
 }
 
 /* ---- checks and setup ------------------------------------------------------ */
@@ -388,7 +417,6 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
     nlsq_status st = fit_check_options(&probe, err);
     if (st != NLSQ_OK) return st;
     const char *single = o->callback       ? "callback"
-                       : o->progress       ? "progress"
                        : o->checkpoint     ? "checkpoint"
                        : o->keep_residuals ? "keep_residuals"
                                            : NULL;
@@ -472,8 +500,9 @@ static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
     if (job->task_fits < 1) job->task_fits = 1;
     while (b->nfits / job->task_fits > (size_t)INT32_MAX / 2) job->task_fits *= 2;
     int ntasks = (int)((b->nfits + job->task_fits - 1) / job->task_fits);
-    pool *pl = threads > 1 ? pool_new(threads) : NULL;
-    if (threads > 1 && !pl) return fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", threads);
+    int watcher = job->opt.progress != NULL; /* the caller watches; the workers fit */
+    pool *pl = threads + watcher > 1 ? pool_new(threads + watcher) : NULL;
+    if (threads + watcher > 1 && !pl) return fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", threads);
     threads = pool_threads(pl);
     job->lanes = aligned_alloc(64, (size_t)threads * sizeof *job->lanes); /* sizeof is a multiple of 64 */
     if (job->lanes) memset(job->lanes, 0, (size_t)threads * sizeof *job->lanes);
@@ -483,8 +512,12 @@ static nlsq_status run_cpu(batch_job *job, nlsq_error *err)
     if (!ok) {
         st = fail(err, NLSQ_ERR_NOMEM, "out of memory for %d threads' buffers", threads);
     } else {
-        r->threads = threads;
-        pool_run(pl, batch_task, job, ntasks);
+        r->threads = threads > 1 ? threads - watcher : 1;
+        if (watcher)
+            pool_run_watched(pl, batch_task, job, ntasks, batch_watch, job,
+                             job->opt.progress_interval > 0 ? job->opt.progress_interval : 0.1);
+        else
+            pool_run(pl, batch_task, job, ntasks);
         if (atomic_load(&job->nomem))
             st = fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
         else
@@ -638,6 +671,7 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     double t0 = host_seconds();
     batch_job job;
     memset(&job, 0, sizeof job);
+    job.t_start = t0;
     job.model = model;
     job.b = batch;
     job.opt = opt ? *opt : nlsq_options_default();

@@ -141,6 +141,8 @@ void fit_default_tolerances(nlsq_method method, solve_options *so);
 /* The covariance of the free parameters from R_aug by SciPy's rules for
    `method` (unscaled); work: 2 nf^2 + nf doubles. 0 when none. */
 int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work);
+/* The work (doubles) fit_free_covariance needs for nf free parameters. */
+size_t fit_covariance_work_doubles(int nf);
 nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nlsq_error *err);
 nlsq_status fit_fail(const fit_problem *fp, nlsq_error *err, nlsq_status code, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -151,6 +153,8 @@ nlsq_status fit_fail(const fit_problem *fp, nlsq_error *err, nlsq_status code, c
 nlsq_status fit_check_options(const fit_problem *fp, nlsq_error *err);
 nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err);
 nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err);
+/* NLSQ_ERR_DATA when points < the free parameters (underdetermined). */
+nlsq_status fit_check_determined(const fit_problem *fp, size_t points, nlsq_error *err);
 nlsq_status fit_choose_method(fit_problem *fp, nlsq_error *err);
 nlsq_status fit_choose_backend(const fit_problem *fp, nlsq_backend *b, nlsq_error *err);
 nlsq_status fit_start_pass(fit_problem *fp, nlsq_backend backend, nlsq_error *err);

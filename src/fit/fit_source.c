@@ -328,6 +328,9 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     if (st.bad_row != SIZE_MAX) return data_error(fp, &st, err);
     fp->m_used = st.usable;
     if (fp->m_used == 0) return fit_fail(fp, err, NLSQ_ERR_DATA, "no usable data points");
+    /* before a checkpoint is written for a fit that will not run */
+    nlsq_status determined = fit_check_determined(fp, fp->m_used, err);
+    if (determined != NLSQ_OK) return determined;
     fp->sst = fp->rd.has_sigma ? st.m2 : st.m2 / (fp->rd.sigma_all * fp->rd.sigma_all);
     fp->first_valid = 1;
     char why[400];
@@ -391,6 +394,9 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     if ((st = fit_alloc(&fp, err)) != NLSQ_OK) goto done;
     if ((st = resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = fit_setup_parameters(&fp, err)) != NLSQ_OK) goto done;
+    /* before any pass when the source has too few rows at all (omitted
+       rows can only lower the count; fit_choose_method checks it again) */
+    if ((st = fit_check_determined(&fp, fp.m_total, err)) != NLSQ_OK) goto done;
     if (fp.opt.keep_residuals && fp.m_total > host_available_memory() / 2 / sizeof(double)) {
         st = fit_fail(&fp, err, NLSQ_ERR_NOMEM,
                       "keep_residuals needs %.3g GB for %zu residuals, more than half the available memory (%.3g GB); "

@@ -80,6 +80,18 @@ nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err)
     return NLSQ_OK;
 }
 
+/* Fewer points than free parameters: the solution is not determined and
+   no method may report one as converged. SciPy's curve_fit raises
+   TypeError for every method (MINPACK's lm refuses it as well). */
+nlsq_status fit_check_determined(const fit_problem *fp, size_t points, nlsq_error *err)
+{
+    if (points >= (size_t)fp->n_free) return NLSQ_OK;
+    return fail(err, NLSQ_ERR_DATA,
+                "%d free parameters but only %zu data point%s: a fit needs at least as many points as free "
+                "parameters (fix some parameters or add data)",
+                fp->n_free, points, points == 1 ? "" : "s");
+}
+
 nlsq_status fit_choose_method(fit_problem *fp, nlsq_error *err)
 {
     int bounded = 0;
@@ -93,10 +105,9 @@ nlsq_status fit_choose_method(fit_problem *fp, nlsq_error *err)
         if (bounded) return fail(err, NLSQ_ERR_BOUNDS, "method lm does not take bounds; use trf or dogbox");
         if (fp->opt.loss != NLSQ_LOSS_LINEAR)
             return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "method lm takes only the linear loss; use trf or dogbox");
-        if (fp->m_used < (size_t)fp->n_free)
-            return fail(err, NLSQ_ERR_DATA, "method lm needs at least as many points (%zu) as free parameters (%d)",
-                        fp->m_used, fp->n_free);
     }
+    nlsq_status st = fit_check_determined(fp, fp->m_used, err);
+    if (st != NLSQ_OK) return st;
     fp->method = m;
     return NLSQ_OK;
 }

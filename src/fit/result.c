@@ -34,8 +34,12 @@ const char *nlsq_fit_status_str(nlsq_fit_status status)
 {
     switch (status) {
     case NLSQ_FIT_NONFINITE: return "Not run: the model or its Jacobian is NaN or Inf at the start point.";
-    case NLSQ_FIT_BAD_DATA: return "Not run: NaN/Inf or non-positive sigma in its data, or too few points.";
+    case NLSQ_FIT_BAD_DATA:
+        return "Not run: NaN/Inf or non-positive sigma in its data, or fewer points than free parameters.";
     case NLSQ_FIT_BAD_INPUT: return "Not run: bad start point, bounds or fixed mask.";
+    case NLSQ_FIT_SVD_FAILED:
+        return "Stopped: the SVD of the trust-region subproblem did not converge; the parameters are the last accepted "
+               "point.";
     case NLSQ_FIT_STOPPED: return "Stopped by the callback.";
     case NLSQ_FIT_MAX_NFEV: return "The maximum number of function evaluations is exceeded.";
     case NLSQ_FIT_GTOL: return "`gtol` termination condition is satisfied.";
@@ -57,33 +61,59 @@ void nlsq_result_free(nlsq_result *r)
     free(r);
 }
 
+/* A <- R11 (nf x nf, ld nf) */
+static void copy_r11(const double *R, int nf, double *A)
+{
+    size_t nc = (size_t)nf + 1;
+    for (int j = 0; j < nf; j++)
+        for (int i = 0; i < nf; i++) A[(size_t)j * nf + i] = i <= j ? R[(size_t)j * nc + i] : 0;
+}
+
+/* Up to this many free parameters the covariance takes the one-sided
+   Jacobi SVD first: accurate relative to each singular value (the small
+   ones set the covariance) and quick at this size; above, or where its
+   sweeps do not converge, the bidiagonal SVD, O(n^3) once. */
+#define COVARIANCE_JACOBI_MAX 32
+
+size_t fit_covariance_work_doubles(int nf)
+{
+    return 2 * (size_t)nf * (size_t)nf + (size_t)nf + svd_robust_work_doubles(nf, nf);
+}
+
 /*
  * pcov of the free parameters from R11 (J = Q R11): trf and dogbox take
  * SciPy's pseudo-inverse, V diag(1/s^2) V^T over s > EPS max(m, n) s_max;
  * lm takes the plain inverse (R^T R)^-1, none when R11 is singular (a zero
  * on its diagonal) or the inverse overflows.
- * work: 2 nf^2 + nf doubles. Returns 0 when no covariance could be
- * estimated.
+ * work: fit_covariance_work_doubles(nf). Returns 0 when no covariance
+ * could be estimated.
  */
 int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work)
 {
     /* lm: the triangular inverse of src/kernel/covariance.h, as the CUDA
        batch kernel takes it */
     if (method == NLSQ_LM) return nk_covariance_inverse(R, (size_t)nf + 1, nf, m_used, cov, work);
-    size_t nc = (size_t)nf + 1;
-    double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf;
-    for (int j = 0; j < nf; j++)
-        for (int i = 0; i < nf; i++) A[(size_t)j * nf + i] = i <= j ? R[(size_t)j * nc + i] : 0;
-    int ok = svd_jacobi(A, (size_t)nf, nf, nf, s, V) >= 0;
+    double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf, *svd_work = s + nf;
+    copy_r11(R, nf, A);
+    int ok = nf <= COVARIANCE_JACOBI_MAX && svd_jacobi(A, (size_t)nf, nf, nf, s, V) >= 0;
+    if (!ok) {
+        copy_r11(R, nf, A);
+        ok = svd_robust(A, nf, nf, s, V, NULL, svd_work) == 0;
+    }
     double m = (double)(m_used > (size_t)nf ? m_used : (size_t)nf);
     double threshold = SOLVE_EPS * m * s[0];
-    for (int a = 0; ok && a < nf; a++)
-        for (int b = 0; b < nf; b++) {
-            double v = 0;
-            for (int k = 0; k < nf; k++)
-                if (s[k] > threshold) v += V[(size_t)k * nf + a] * V[(size_t)k * nf + b] / (s[k] * s[k]);
-            cov[(size_t)a * nf + b] = v;
+    for (size_t i = 0; ok && i < (size_t)nf * nf; i++) cov[i] = 0;
+    /* sum over the kept k of v_k v_k^T / s_k^2, a row of rank-one updates
+       at a time (contiguous, so it vectorises) */
+    for (int k = 0; ok && k < nf; k++) {
+        if (!(s[k] > threshold)) continue;
+        const double *v = V + (size_t)k * nf;
+        double inv = 1 / (s[k] * s[k]);
+        for (int a = 0; a < nf; a++) {
+            double f = v[a] * inv, *row = cov + (size_t)a * nf;
+            for (int b = 0; b < nf; b++) row[b] += f * v[b];
         }
+    }
     for (size_t i = 0; ok && i < (size_t)nf * nf; i++)
         if (isnan(cov[i])) ok = 0;
     return ok;
@@ -92,7 +122,7 @@ int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method meth
 static int free_covariance(const fit_problem *fp, double *cov)
 {
     int nf = fp->n_free;
-    double *work = malloc((2 * (size_t)nf * (size_t)nf + (size_t)nf) * sizeof *work);
+    double *work = malloc(fit_covariance_work_doubles(nf) * sizeof *work);
     if (!work) return 0;
     int ok = fit_free_covariance(fp->R, nf, fp->m_used, fp->method, cov, work);
     free(work);

@@ -36,6 +36,38 @@ void qr_merge(double *R1, const double *R2, int nc, double *work /* nc*nc */);
  */
 int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V);
 
+/*
+ * SVD by Householder bidiagonalisation and implicit-shift QR on the
+ * bidiagonal (Golub-Kahan-Reinsch, Demmel-Kahan zero shift) of the
+ * column-major m x n A, m >= n, n >= 1; A is destroyed. s: the singular
+ * values in decreasing order; V (n x n, ld n): the right singular
+ * vectors; b (m entries, or NULL): its first n entries become U^T b (U is
+ * never formed). Normwise backward stable: singular values to about
+ * 1e-15 s_max. work: svd_work_doubles(m, n). Returns the number of QR
+ * steps, or -1 if A is not finite or the steps did not converge (in 6 n^2
+ * of them: in practice about 2 n).
+ */
+int svd_bidiag(double *A, size_t lda, int m, int n, double *s, double *V, double *b, double *work);
+size_t svd_work_doubles(int m, int n);
+
+/*
+ * The fallback: one-sided Jacobi of the column-major m x n A (ld m) with
+ * the tolerance of LAPACK's dgesvj (sqrt(m) eps) and up to 200 sweeps;
+ * outputs as svd_bidiag's (A left holding U S). work: n doubles. Returns
+ * 0, or -1 when the sweeps did not converge or A is not finite.
+ */
+int svd_jacobi_rhs(double *A, int m, int n, double *s, double *V, double *b, double *work);
+
+/*
+ * The solvers' SVD: svd_bidiag, or where its steps do not converge,
+ * one-sided Jacobi on a copy of A (ld m). Same outputs as svd_bidiag
+ * (A destroyed). work: svd_robust_work_doubles(m, n). Returns 0, or -1
+ * when neither converged (A not finite, or both stalled): the caller
+ * must then stop and say so, never carry on with s and V.
+ */
+int svd_robust(double *A, int m, int n, double *s, double *V, double *b, double *work);
+size_t svd_robust_work_doubles(int m, int n);
+
 /* Cholesky A = L L^T in place (lower triangle of the n x n column-major A);
    returns 0, or k+1 if the leading (k+1) x (k+1) minor is not positive
    definite. */

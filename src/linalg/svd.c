@@ -1,10 +1,11 @@
 /*
  * One-sided Jacobi SVD (Hestenes 1958; Demmel & Veselic 1992): rotate
- * pairs of columns until all are mutually orthogonal. Slower than
- * bidiagonalisation for large matrices but simple, allocation-free and
- * accurate in the relative sense, which is what the covariance and the
- * trust-region subproblem of small fits need (n is the number of
- * parameters).
+ * pairs of columns until all are mutually orthogonal. Accurate relative
+ * to each singular value and quick for a few columns, so the covariance
+ * of small fits takes it first; but a sweep costs O(m n^2) and nearly
+ * parallel columns may take many, or never settle to 1e-15 (a sum of
+ * exponentials: issue 17). The solvers take svd_bidiag.c, with this as
+ * the fallback (svd_robust).
  */
 #include <math.h>
 
@@ -28,13 +29,14 @@ static void swap_columns(double *a, double *b, int m)
     }
 }
 
-int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
+/* Sweeps until no pair of columns is further from orthogonal than tol
+   (relative), at most max_sweeps; the number of sweeps, or -1. */
+static int jacobi(double *A, size_t lda, int m, int n, double *s, double *V, double tol, int max_sweeps)
 {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < n; i++) V[(size_t)j * n + i] = i == j;
-    const double tol = 1e-15;
     int sweep;
-    for (sweep = 1; sweep <= 60; sweep++) {
+    for (sweep = 1; sweep <= max_sweeps; sweep++) {
         int rotated = 0;
         for (int p = 0; p < n - 1; p++) {
             for (int q = p + 1; q < n; q++) {
@@ -75,5 +77,44 @@ int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
             swap_columns(V + (size_t)j * n, V + (size_t)best * n, n);
         }
     }
-    return sweep <= 60 ? sweep : -1;
+    return sweep <= max_sweeps ? sweep : -1;
+}
+
+int svd_jacobi(double *A, size_t lda, int m, int n, double *s, double *V)
+{
+    return jacobi(A, lda, m, n, s, V, 1e-15, 60);
+}
+
+size_t svd_robust_work_doubles(int m, int n)
+{
+    return (size_t)m * (size_t)n + (size_t)m + svd_work_doubles(m, n);
+}
+
+int svd_jacobi_rhs(double *A, int m, int n, double *s, double *V, double *b, double *work)
+{
+    /* LAPACK's dgesvj tolerance, sqrt(m) eps (the rounding of a dot
+       product of m terms), and sweeps to spare: this runs where the QR
+       steps stalled */
+    const double eps = 2.220446049250313e-16;
+    for (size_t i = 0; i < (size_t)m * (size_t)n; i++)
+        if (!isfinite(A[i])) return -1; /* NaN would rotate for all 200 sweeps */
+    if (jacobi(A, (size_t)m, m, n, s, V, fmax(1e-15, sqrt((double)m) * eps), 200) < 0) return -1;
+    if (!b) return 0;
+    /* U^T b from A = U S where s_j > 0 (0 elsewhere: any vector will do) */
+    for (int j = 0; j < n; j++) work[j] = s[j] > 0 ? nk_dot(A + (size_t)j * m, b, m) / s[j] : 0;
+    for (int j = 0; j < n; j++) b[j] = work[j];
+    return 0;
+}
+
+int svd_robust(double *A, int m, int n, double *s, double *V, double *b, double *work)
+{
+    if (n <= 0) return 0;
+    size_t mn = (size_t)m * (size_t)n;
+    double *copy = work, *b_copy = copy + mn, *rest = b_copy + m;
+    for (size_t i = 0; i < mn; i++) copy[i] = A[i];
+    for (int i = 0; b && i < m; i++) b_copy[i] = b[i];
+    if (svd_bidiag(A, (size_t)m, m, n, s, V, b, rest) >= 0) return 0;
+    if (svd_jacobi_rhs(copy, m, n, s, V, b ? b_copy : NULL, rest) != 0) return -1;
+    for (int j = 0; b && j < n; j++) b[j] = b_copy[j];
+    return 0;
 }

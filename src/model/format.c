@@ -3,7 +3,9 @@
  * the model language, with the fewest parentheses the precedence rules
  * allow. A subexpression that the output uses more than once becomes a
  * local definition (t1 = ...; ...), so shared derivative graphs print in
- * linear size, and the text parses back to the same values.
+ * linear size, and the text parses back to the same values. So does a
+ * subexpression nested too deep for the parser (see choose_locals), and
+ * nothing here recurses: a model of any depth prints.
  *
  * Two internal ops have no language form and are shown by name: digamma(u)
  * (the derivative of lgamma) and the strong-zero product, shown as a plain
@@ -22,9 +24,14 @@ typedef struct printer {
     const graph *g;
     const name_list *vars, *params;
     int *uses, *local; /* per node: uses within the output, local number */
+    int *depth;        /* per node: nesting of its inline form            */
+    uint8_t *reach;    /* per node: part of the output                    */
     char prefix[16];   /* of local names: "t", or "_t", "__t"... if taken */
     char *buf;
     size_t size, len;
+    struct piece *pieces; /* what is still to be written (print_expression) */
+    size_t npieces, pieces_cap;
+    int nomem;
 } printer;
 
 static void out(printer *p, const char *s)
@@ -61,17 +68,6 @@ static int precedence(const node *n)
     case OP_CONST: return !isnan(n->value) && signbit(n->value) ? P_UNARY : P_ATOM;
     default: return P_ATOM;
     }
-}
-
-static void print_node(printer *p, int32_t id, int top);
-
-/* An operand, parenthesised when it binds less tightly than `need`. */
-static void operand(printer *p, int32_t id, int need)
-{
-    int prec = p->local[id] ? P_ATOM : precedence(&p->g->nodes[id]);
-    if (prec < need) out(p, "(");
-    print_node(p, id, 0);
-    if (prec < need) out(p, ")");
 }
 
 static void print_const(printer *p, const node *n)
@@ -118,13 +114,68 @@ static const char *binary_symbol(int op)
     }
 }
 
-static void print_node(printer *p, int32_t id, int top)
+/*
+ * What is still to be written, kept on an explicit stack owned by the call
+ * rather than the C stack: a traced model may nest 10^5 levels deep (the
+ * builder has no depth limit), and a recursion per level would overflow
+ * the stack of whichever thread formats it.
+ */
+enum { PIECE_TEXT, PIECE_NODE, PIECE_EXPONENT };
+
+typedef struct piece {
+    uint8_t kind;
+    int32_t id;       /* PIECE_NODE                                        */
+    int32_t need;     /* PIECE_NODE: the precedence it must bind at, or
+                         NEED_TOP for a definition's own expression;
+                         PIECE_EXPONENT: the exponent                      */
+    const char *text; /* PIECE_TEXT: a string literal                      */
+} piece;
+
+enum { NEED_TOP = -1, NEED_NONE = 0 };
+
+static void push(printer *p, piece pc)
+{
+    if (p->nomem) return;
+    if (p->npieces == p->pieces_cap) {
+        size_t cap = p->pieces_cap ? p->pieces_cap * 2 : 64;
+        piece *grown = realloc(p->pieces, cap * sizeof *grown);
+        if (!grown) {
+            p->nomem = 1;
+            return;
+        }
+        p->pieces = grown;
+        p->pieces_cap = cap;
+    }
+    p->pieces[p->npieces++] = pc;
+}
+
+static void push_text(printer *p, const char *text)
+{
+    piece pc = {PIECE_TEXT, -1, 0, text};
+    push(p, pc);
+}
+
+static void push_node(printer *p, int32_t id, int need)
+{
+    piece pc = {PIECE_NODE, id, need, NULL};
+    push(p, pc);
+}
+
+/* Write a node's own form; its operands are pushed, last first, so they
+   are written next, in order. */
+static void expand_node(printer *p, int32_t id, int need)
 {
     const node *n = &p->g->nodes[id];
     char tmp[32];
-    if (!top && p->local[id]) {
+    if (need != NEED_TOP && p->local[id]) {
         snprintf(tmp, sizeof tmp, "%s%d", p->prefix, p->local[id]);
         out(p, tmp);
+        return;
+    }
+    if (need != NEED_TOP && precedence(n) < need) { /* binds less tightly than its place: parenthesise */
+        out(p, "(");
+        push_text(p, ")");
+        push_node(p, id, NEED_NONE);
         return;
     }
     const char *sym = binary_symbol(n->op);
@@ -136,28 +187,47 @@ static void print_node(printer *p, int32_t id, int top)
         out(p, p->params->names[n->index]);
     } else if (n->op == NLSQ_OP_NEG || n->op == NLSQ_OP_NOT) {
         out(p, n->op == NLSQ_OP_NEG ? "-" : "!");
-        operand(p, n->a[0], n->op == NLSQ_OP_NEG ? P_UNARY : P_NOT);
+        push_node(p, n->a[0], n->op == NLSQ_OP_NEG ? P_UNARY : P_NOT);
     } else if (n->op == OP_POWI) {
-        operand(p, n->a[0], P_ATOM); /* (-x)^2, (x^2)^3: parenthesise the base */
-        snprintf(tmp, sizeof tmp, "^%d", n->index);
-        out(p, tmp);
+        piece exponent = {PIECE_EXPONENT, -1, n->index, NULL};
+        push(p, exponent);
+        push_node(p, n->a[0], P_ATOM); /* (-x)^2, (x^2)^3: parenthesise the base */
     } else if (sym) {
         int prec = precedence(n);
         /* Left-associative, and rounding makes even + and * non-associative:
            a right operand of the same level keeps its parentheses, so the
            text parses back to the same order of evaluation. */
-        int right = prec + 1;
-        operand(p, n->a[0], prec == P_CMP ? prec + 1 : prec);
-        out(p, sym);
-        operand(p, n->a[1], right);
+        push_node(p, n->a[1], prec + 1);
+        push_text(p, sym);
+        push_node(p, n->a[0], prec == P_CMP ? prec + 1 : prec);
     } else {
         out(p, op_get(n->op)->name); /* functions, pow, where, digamma */
         out(p, "(");
-        for (int k = 0; k < op_get(n->op)->arity; k++) {
-            if (k) out(p, ", ");
-            print_node(p, n->a[k], 0);
+        push_text(p, ")");
+        for (int k = op_get(n->op)->arity - 1; k >= 0; k--) {
+            push_node(p, n->a[k], NEED_NONE);
+            if (k) push_text(p, ", ");
         }
-        out(p, ")");
+    }
+}
+
+/* Write the expression of node `id` (a definition's right side, or the
+   output itself). */
+static void print_expression(printer *p, int32_t id)
+{
+    p->npieces = 0;
+    push_node(p, id, NEED_TOP);
+    while (p->npieces > 0 && !p->nomem) {
+        piece pc = p->pieces[--p->npieces];
+        if (pc.kind == PIECE_TEXT) {
+            out(p, pc.text);
+        } else if (pc.kind == PIECE_EXPONENT) {
+            char tmp[32];
+            snprintf(tmp, sizeof tmp, "^%d", pc.need);
+            out(p, tmp);
+        } else {
+            expand_node(p, pc.id, pc.need);
+        }
     }
 }
 
@@ -185,54 +255,123 @@ static void choose_prefix(printer *p)
     memcpy(p->prefix, pre, sizeof pre);
 }
 
-/* Count uses inside the output's DAG (each node's arguments once). */
+/* Mark the output's DAG and count uses inside it (each node's arguments
+   once). */
 static void count_uses(printer *p, int32_t root)
 {
     const graph *g = p->g;
-    uint8_t *reach = calloc((size_t)g->count, 1);
-    if (!reach) return;
-    reach[root] = 1;
+    p->reach[root] = 1;
     for (int32_t id = root; id >= 0; id--) {
-        if (!reach[id]) continue;
+        if (!p->reach[id]) continue;
         for (int k = 0; k < 3; k++) {
             int32_t a = g->nodes[id].a[k];
             if (a < 0) continue;
-            reach[a] = 1;
+            p->reach[a] = 1;
             p->uses[a]++;
         }
     }
-    free(reach);
+}
+
+/* The nesting the parser counts (parentheses, calls, unary signs, ^) to
+   read node `id` where it binds at `need`: 0 for a local's name. */
+static int operand_depth(const printer *p, int32_t id, int need)
+{
+    if (p->local[id]) return 0;
+    return p->depth[id] + (precedence(&p->g->nodes[id]) < need ? 1 : 0);
+}
+
+/* The nesting of node id written inline, its arguments' already known
+   (they have smaller ids). Generous by a level here and there: it only
+   decides where a deep expression is cut into definitions. */
+static int inline_depth(const printer *p, int32_t id)
+{
+    const node *n = &p->g->nodes[id];
+    if (n->op == OP_CONST) return precedence(n) == P_ATOM && n->type == TYPE_NUM && isfinite(n->value) ? 0 : 2;
+    if (op_get(n->op)->flags & OPF_LEAF) return 0;
+    if (n->op == NLSQ_OP_NEG || n->op == NLSQ_OP_NOT) return 1 + operand_depth(p, n->a[0], precedence(n));
+    if (n->op == OP_POWI) return 2 + operand_depth(p, n->a[0], P_ATOM);
+    if (binary_symbol(n->op)) { /* the needs print_expression gives its operands */
+        int prec = precedence(n);
+        int left = operand_depth(p, n->a[0], prec == P_CMP ? prec + 1 : prec);
+        int right = operand_depth(p, n->a[1], prec + 1);
+        return left > right ? left : right;
+    }
+    int deepest = 0; /* a call: one level for its parentheses */
+    for (int k = 0; k < op_get(n->op)->arity; k++) {
+        int d = operand_depth(p, n->a[k], NEED_NONE);
+        if (d > deepest) deepest = d;
+    }
+    return 1 + deepest;
+}
+
+/*
+ * Which nodes become local definitions, numbered in id order (so every
+ * definition comes before its uses): those the output uses more than once,
+ * and those whose inline form would nest deeper than FORMAT_MAX_NESTING —
+ * so the text of a model of any depth (a traced one, say) stays within
+ * the parser's NLSQ_MODEL_MAX_DEPTH. Conditions cannot be definitions in
+ * the language; a chain of more than that many conditions alone is the
+ * one output that does not parse back.
+ */
+#define FORMAT_MAX_NESTING (NLSQ_MODEL_MAX_DEPTH / 2)
+
+static void choose_locals(printer *p, int32_t root)
+{
+    int nlocal = 0;
+    for (int32_t id = 0; id <= root; id++) {
+        if (!p->reach[id]) continue;
+        const node *n = &p->g->nodes[id];
+        p->depth[id] = inline_depth(p, id);
+        int can = id < root && !(op_get(n->op)->flags & OPF_LEAF) && n->type != TYPE_BOOL;
+        if (can && (p->uses[id] >= 2 || p->depth[id] > FORMAT_MAX_NESTING)) p->local[id] = ++nlocal;
+    }
+}
+
+static void printer_free(printer *p)
+{
+    free(p->uses);
+    free(p->local);
+    free(p->depth);
+    free(p->reach);
+    free(p->pieces);
 }
 
 size_t model_format(const nlsq_model *m, int32_t root, char *buf, size_t size)
 {
     const graph *g = &m->g;
-    printer p = {
-        g,   &m->vars, &m->params, calloc((size_t)g->count, sizeof(int)), calloc((size_t)g->count, sizeof(int)), "",
-        buf, size,     0};
+    size_t count = (size_t)g->count;
+    printer p;
+    memset(&p, 0, sizeof p);
+    p.g = g;
+    p.vars = &m->vars;
+    p.params = &m->params;
+    p.buf = buf;
+    p.size = size;
+    p.uses = calloc(count, sizeof *p.uses);
+    p.local = calloc(count, sizeof *p.local);
+    p.depth = calloc(count, sizeof *p.depth);
+    p.reach = calloc(count, 1);
     if (size) buf[0] = '\0';
-    if (!p.uses || !p.local) {
-        free(p.uses);
-        free(p.local);
+    if (!p.uses || !p.local || !p.depth || !p.reach) {
+        printer_free(&p);
         return 0;
     }
     choose_prefix(&p);
     count_uses(&p, root);
-    int nlocal = 0;
-    for (int32_t id = 0; id < root; id++) { /* in id order: definitions before uses */
-        const node *n = &g->nodes[id];
-        if (p.uses[id] < 2 || (op_get(n->op)->flags & OPF_LEAF) || n->type == TYPE_BOOL) continue;
-        p.local[id] = ++nlocal;
+    choose_locals(&p, root);
+    for (int32_t id = 0; id < root && !p.nomem; id++) { /* in id order: definitions before uses */
+        if (!p.local[id]) continue;
         char tmp[32];
-        snprintf(tmp, sizeof tmp, "%s%d = ", p.prefix, nlocal);
+        snprintf(tmp, sizeof tmp, "%s%d = ", p.prefix, p.local[id]);
         out(&p, tmp);
-        print_node(&p, id, 1);
+        print_expression(&p, id);
         out(&p, "; ");
     }
-    print_node(&p, root, 1);
-    free(p.uses);
-    free(p.local);
-    return p.len;
+    print_expression(&p, root);
+    size_t len = p.nomem ? 0 : p.len;
+    if (p.nomem && size) buf[0] = '\0';
+    printer_free(&p);
+    return len;
 }
 
 size_t nlsq_model_format(const nlsq_model *m, int which, char *buf, size_t size)

@@ -125,7 +125,7 @@ void solve_finish(solve_result *res, double cost, double grad_norm, int status, 
 {
     res->cost = cost;
     res->grad_norm = grad_norm;
-    res->status = status == -99 ? 0 : status;
+    res->status = status == SOLVE_RUNNING ? 0 : status;
     res->nfev = nfev;
     res->njev = njev;
     res->nit = nit;
@@ -147,12 +147,12 @@ double solve_norm_inf(const double *x, int n)
 }
 
 /* The largest of the three solvers' needs (trf's, lm's, dogbox's arrays
-   in solve_*.c; a little over 3n^2 + 25n doubles). */
+   in solve_*.c, the same sums; a little over 6n^2 + 35n doubles). */
 size_t solve_work_bytes(int n)
 {
     size_t nn = (size_t)n, nc = nn + 1;
-    size_t trf = 25 * nn + 3 * nn * nn + nc * nc, lm = nn * nn + 11 * nn + nc * nc,
-           dogbox = 22 * nn + 2 * nn * nn + nc * nc;
+    size_t trf = 27 * nn + 3 * nn * nn + nc * nc + svd_robust_work_doubles(2 * n, n), lm = nn * nn + 11 * nn + nc * nc,
+           dogbox = 23 * nn + 2 * nn * nn + nc * nc + svd_robust_work_doubles(n, n);
     size_t most = trf > lm ? trf : lm;
     return (most > dogbox ? most : dogbox) * sizeof(double);
 }

@@ -24,6 +24,7 @@ typedef struct dogbox {
     double *g, *scale, *scale_inv, *on_bound, *newton, *step, *x_new, *R_new, *hits;
     double *A, *V, *s, *lbt, *ubt, *tmp, *tmp2, *zero;
     double *xf, *lbf, *ubf, *trb, *gf, *stepf, *hitf; /* the free components */
+    double *rhs, *svd_work;                           /* -qtf (n), and the SVD's */
     int *free_idx;
     void *owned; /* the arrays' block, when allocated here */
 } dogbox;
@@ -49,14 +50,14 @@ static int newton_step(dogbox *w, const double *R, int k)
         int j = w->free_idx[c];
         for (int i = 0; i < n; i++) w->A[(size_t)c * n + i] = i <= j ? R[(size_t)j * w->nc + i] : 0;
     }
-    if (svd_jacobi(w->A, (size_t)n, n, k, w->s, w->V) < 0) return -1;
     const double *qtf = R + (size_t)n * w->nc;
+    for (int i = 0; i < n; i++) w->rhs[i] = -qtf[i];
+    if (svd_robust(w->A, n, k, w->s, w->V, w->rhs, w->svd_work) != 0) return -1;
     double cutoff = SOLVE_EPS * w->s[0];
     for (int c = 0; c < k; c++) w->newton[c] = 0;
     for (int q = 0; q < k; q++) {
         if (!(w->s[q] > cutoff)) continue;
-        /* coefficient u_q^T (-qtf) / s_q, with A holding s_q u_q */
-        double coef = -nk_dot(w->A + (size_t)q * n, qtf, n) / (w->s[q] * w->s[q]);
+        double coef = w->rhs[q] / w->s[q]; /* u_q^T (-qtf) / s_q */
         for (int c = 0; c < k; c++) w->newton[c] += w->V[(size_t)q * k + c] * coef;
     }
     return 0;
@@ -104,7 +105,8 @@ static int dogleg(dogbox *w, int k, const double *x, const double *g, double a, 
 static size_t dogbox_work_doubles(int n)
 {
     size_t nn = (size_t)n, nc = nn + 1;
-    return 22 * nn + 2 * nn * nn + nc * nc; /* the last n: free_idx, as ints */
+    /* the last n: free_idx, as ints */
+    return 23 * nn + 2 * nn * nn + nc * nc + svd_robust_work_doubles(n, n);
 }
 
 static int alloc_dogbox(dogbox *w, int n, const solve_options *opt)
@@ -120,6 +122,8 @@ static int alloc_dogbox(dogbox *w, int n, const solve_options *opt)
     w->A = mem + 21 * nn;
     w->V = w->A + nn * nn;
     w->R_new = w->V + nn * nn;
+    w->rhs = w->R_new + nc * nc;
+    w->svd_work = w->rhs + nn;
     w->n = n;
     w->nc = nc;
     return 0;
@@ -139,7 +143,8 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
         res->status = -1;
         goto done;
     }
-    int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n, status = -99, iteration = 0;
+    int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n, status = SOLVE_RUNNING,
+        iteration = 0;
     solve_gradient(R, n, w.g);
     solve_scale(opt, R, n, 1, w.scale, w.scale_inv);
     for (int i = 0; i < n; i++) w.tmp[i] = x[i] * w.scale_inv[i];
@@ -164,8 +169,11 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
         }
         g_norm = gmax;
         if (g_norm < opt->gtol) status = 1;
-        if (status != -99 || nfev == max_nfev) break;
-        if (newton_step(&w, R, k) != 0) break;
+        if (status != SOLVE_RUNNING || nfev == max_nfev) break;
+        if (newton_step(&w, R, k) != 0) {
+            status = SOLVE_SVD_FAILED; /* never max_nfev: it was not reached */
+            break;
+        }
         for (int c = 0; c < k; c++) w.tmp[c] = -gf[c];
         jfree_times(&w, R, k, w.tmp, w.tmp2);
         double a = 0.5 * nk_dot(w.tmp2, w.tmp2, n), b = -nk_dot(gf, gf, k);

@@ -45,7 +45,8 @@ void *solve_work_take(const solve_options *opt, size_t bytes, void **owned);
 typedef struct solve_result {
     double cost;
     double grad_norm; /* the optimality measure at x                   */
-    int status;       /* SciPy's least_squares status (-2 ... 4)        */
+    int status;       /* SciPy's least_squares status (-2 ... 4), or
+                         SOLVE_SVD_FAILED                              */
     int nfev, njev, nit;
     int start_nonfinite; /* the residuals were not finite at x0            */
 } solve_result;
@@ -59,6 +60,11 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
 /* ---- shared pieces (common.c) ----------------------------------------- */
 
 #define SOLVE_EPS 2.220446049250313e-16
+/* trf or dogbox stopped: the SVD of its subproblem failed even with the
+   fallback (NLSQ_FIT_SVD_FAILED; x is the last accepted point) */
+#define SOLVE_SVD_FAILED (-3)
+/* The status while a solver runs; left unset only by reaching max_nfev. */
+#define SOLVE_RUNNING (-99)
 
 /* g = R11^T qtf */
 void solve_gradient(const double *R, int n, double *g);
@@ -80,7 +86,6 @@ double solve_minimize_1d(double a, double b, double c, double lo, double hi, dou
 /* x_scale: the given scales (or 1), or with x_scale_jac SciPy's column
    norms of J (zero columns -> 1), updated as max(old, new) when first = 0. */
 void solve_scale(const solve_options *opt, const double *R, int n, int first, double *scale, double *scale_inv);
-/* Fill the result; a status still unset (-99) becomes 0 (max_nfev). */
 /* An accepted step: R_new becomes R, and the gradient and (with
    x_scale='jac') the scales follow it. */
 void solve_accept(const solve_options *opt, double *R, const double *R_new, int n, double *g, double *scale,
@@ -88,6 +93,8 @@ void solve_accept(const solve_options *opt, double *R, const double *R_new, int 
 /* Iteration `iteration` is done: nonzero when the callback stops the fit. */
 int solve_callback_stops(const solve_options *opt, int iteration, double cost, const double *x, double grad_norm,
                          double step_norm);
+/* Fill the result; a status still SOLVE_RUNNING becomes 0 (max_nfev): the
+   loops leave it unset only when nfev reached max_nfev. */
 void solve_finish(solve_result *res, double cost, double grad_norm, int status, int nfev, int njev, int nit);
 int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
 double solve_norm_inf(const double *x, int n);

@@ -31,6 +31,7 @@ typedef struct trf {
     void *owned;                /* the arrays' block, when allocated here */
     double *A, *V;              /* (2n) x n and n x n */
     double *R_new;
+    double *rhs, *svd_work; /* [qtf; 0] (2n), and the SVD's */
 } trf;
 
 /* ---- bounds helpers (SciPy's _lsq/common.py) ---------------------------- */
@@ -204,12 +205,10 @@ static int hat_svd(trf *t, const double *R)
         for (int i = 0; i <= j; i++) col[i] = R[(size_t)j * nc + i] * t->d[j];
         if (t->bounded) col[n + j] = sqrt(t->diag_h[j]);
     }
-    if (svd_jacobi(t->A, (size_t)rows, rows, n, t->s, t->V) < 0) return -1;
     const double *qtf = R + (size_t)n * nc;
-    for (int j = 0; j < n; j++) {
-        const double *col = t->A + (size_t)j * rows; /* s_j u_j */
-        t->uf[j] = t->s[j] > 0 ? nk_dot(col, qtf, n) / t->s[j] : 0;
-    }
+    for (int i = 0; i < rows; i++) t->rhs[i] = i < n ? qtf[i] : 0;
+    if (svd_robust(t->A, rows, n, t->s, t->V, t->rhs, t->svd_work) != 0) return -1;
+    memcpy(t->uf, t->rhs, (size_t)n * sizeof *t->uf);
     return 0;
 }
 
@@ -294,7 +293,8 @@ static double select_step(trf *t, const double *R, const double *x, double Delta
 
 static size_t trf_work_doubles(int n)
 {
-    return 25 * (size_t)n + 3 * (size_t)n * (size_t)n + ((size_t)n + 1) * ((size_t)n + 1);
+    return 27 * (size_t)n + 3 * (size_t)n * (size_t)n + ((size_t)n + 1) * ((size_t)n + 1) +
+           svd_robust_work_doubles(2 * n, n);
 }
 
 static int alloc_trf(trf *t, int n, const solve_options *opt)
@@ -309,6 +309,8 @@ static int alloc_trf(trf *t, int n, const solve_options *opt)
     t->A = mem + nv * (size_t)n;
     t->V = t->A + (size_t)(2 * n) * (size_t)n;
     t->R_new = t->V + (size_t)n * (size_t)n;
+    t->rhs = t->R_new + ((size_t)n + 1) * ((size_t)n + 1);
+    t->svd_work = t->rhs + 2 * (size_t)n;
     return 0;
 }
 
@@ -346,21 +348,24 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
     double Delta = solve_norm(t.t1, n);
     if (Delta == 0) Delta = 1;
     double alpha = 0, g_norm = 0, step_norm = 0;
-    int status = -99, iteration = 0;
+    int status = SOLVE_RUNNING, iteration = 0;
 
     for (;;) {
         cl_scaling(&t, x, t.g, t.v, t.dv);
         for (int i = 0; i < n; i++) t.t1[i] = t.g[i] * t.v[i];
         g_norm = solve_norm_inf(t.t1, n);
         if (g_norm < opt->gtol) status = 1;
-        if (status != -99 || nfev == max_nfev) break;
+        if (status != SOLVE_RUNNING || nfev == max_nfev) break;
         for (int i = 0; i < n; i++) {
             if (t.dv[i] != 0) t.v[i] *= t.scale_inv[i];
             t.d[i] = sqrt(t.v[i]) * t.scale[i];
             t.diag_h[i] = t.g[i] * t.dv[i] * t.scale[i];
             t.g_h[i] = t.d[i] * t.g[i];
         }
-        if (hat_svd(&t, R) != 0) break;
+        if (hat_svd(&t, R) != 0) {
+            status = SOLVE_SVD_FAILED; /* never max_nfev: it was not reached */
+            break;
+        }
         double theta = fmax(0.995, 1 - g_norm);
         double ared = -1, cost_new = cost;
         while (ared <= 0 && nfev < max_nfev) {
