@@ -39,12 +39,12 @@ run_opt() { # option, path, extra args... (stdout, stderr as the command leaves 
     demo) "$nlsq" demo --plot "$path" "$@" ;;
     esac
 }
-holds() { # option, file: whether it is that option's whole output
+holds() { # option, file [, the name given]: whether it is that option's whole output
     case $1 in
     predict) [ "$(head -1 "$2")" = x,y,fit,residual ] && [ "$(grep -c -v '^[a-z]' "$2")" -eq 40 ] ;;
     plot | demo) grep -q '^<svg' "$2" && tail -1 "$2" | grep -q '^</svg>$' ;;
     checkpoint) [ -s "$2" ] && "$nlsq" fit d.csv "${model[@]}" --resume "$2" --quiet ;;
-    column-cache) head -c 6 "$2" | grep -q NUMPY && [ -s "$2.names" ] ;;
+    column-cache) head -c 6 "$2" | grep -q NUMPY && [ -s "${3:-$2}.names" ] ;; # its identity beside the name given
     out) head -1 "$2" | grep -q '^id,a,a_err,' && [ "$(wc -l <"$2")" -eq 3 ] ;;
     esac
 }
@@ -65,7 +65,7 @@ for o in "${options[@]}"; do
     echo old >"t-$o"
     ln -s "t-$o" "l-$o"
     run_opt $o "l-$o" >/dev/null 2>err; rc=$?
-    check "defect04 --$o to a symbolic link: the target written, the link kept" "[ $rc -eq 0 ] && [ -L l-$o ] && holds $o t-$o && no_temporaries"
+    check "defect04 --$o to a symbolic link: the target written, the link kept" "[ $rc -eq 0 ] && [ -L l-$o ] && holds $o t-$o l-$o && no_temporaries"
 done
 
 # ---- a FIFO: written in place (or refused for what is read back) -----------
