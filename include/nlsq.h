@@ -987,20 +987,27 @@ NLSQ_API void nlsq_nvrtc_describe(nlsq_nvrtc_info *out);
  * build), and the column caches of text tables (columns/, one .npy per
  * text file opened with nlsq_source_open_text without a cache_path). Both
  * are only ever a speed-up: removing them is always safe between fits.
+ * The directory may be a symbolic link to a private directory when the
+ * link and the directory are ours. The column caches are evicted, least
+ * recently used first, past $NLSQ_COLUMN_CACHE_MAX (docs/environment.md).
  */
 typedef struct nlsq_cache_info {
-    char dir[4096];  /* the cache's directory                     */
-    int count;       /* files: kernels, or column caches          */
-    long long bytes; /* their size                                */
+    char dir[4096];            /* the cache's directory                     */
+    int count;                 /* files: kernels, or column caches          */
+    long long bytes;           /* their size                                */
+    int temporaries;           /* files being written, or left by a killed
+                                  process (name.tmp-...): not caches        */
+    long long temporary_bytes; /* their size                                */
 } nlsq_cache_info;
 
-/* The kernel cache: its directory, its kernels and their bytes. Fails
-   (NLSQ_ERR_INVALID_ARGUMENT, saying why) when the directory cannot be
-   made or is not private. */
+/* The kernel cache: its directory, its kernels and their bytes, and the
+   temporary files of builds apart. Fails (NLSQ_ERR_INVALID_ARGUMENT,
+   saying why) when the directory cannot be made or is not private. */
 NLSQ_API nlsq_status nlsq_kernel_cache_info(nlsq_cache_info *out, nlsq_error *err);
-/* Remove the compiled kernels, and temporary files of builds that ended
-   more than ten minutes ago (a build still running is left alone); *out
-   says what was removed. Files that are not ours are left. */
+/* Remove the compiled kernels, and the temporary files of builds whose
+   process is gone (killed) or, from older versions, that are over ten
+   minutes old (a build still running is left alone); *out says what was
+   removed. Files that are not ours are left. */
 NLSQ_API nlsq_status nlsq_kernel_cache_clear(nlsq_cache_info *out, nlsq_error *err);
 /* The same for the text tables' column caches (columns/). */
 NLSQ_API nlsq_status nlsq_column_cache_info(nlsq_cache_info *out, nlsq_error *err);
@@ -1029,8 +1036,7 @@ typedef struct nlsq_output nlsq_output;
    its directory exists and is writable, and it is not the same file
    (device and inode) as any of the n_inputs paths. NLSQ_ERR_IO with the
    reason, naming PATH, when not. "-" always can. */
-NLSQ_API nlsq_status nlsq_output_check(const char *path, const char *const *inputs, size_t n_inputs,
-                                       nlsq_error *err);
+NLSQ_API nlsq_status nlsq_output_check(const char *path, const char *const *inputs, size_t n_inputs, nlsq_error *err);
 /* Open PATH for writing as above; *out is the caller's to commit or
    discard. NLSQ_ERR_IO (or NLSQ_ERR_NOMEM) with the reason. */
 NLSQ_API nlsq_status nlsq_output_open(const char *path, nlsq_output **out, nlsq_error *err);

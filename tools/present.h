@@ -47,6 +47,13 @@ int svg_write(FILE *f, const plot_data *pd);
 
 /* ---- outfile.c: files that appear whole or not at all ------------------ */
 
+/* The library's own writer (src/core/outfile.c) has these names, and the
+   command links the static library: renamed here until the command moves
+   to nlsq_output_* (issue 17). */
+#define outfile_open cli_outfile_open
+#define outfile_commit cli_outfile_commit
+#define outfile_abort cli_outfile_abort
+
 typedef struct outfile {
     FILE *f;
     char *path, *tmp;

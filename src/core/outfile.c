@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -108,18 +109,57 @@ int tempfile_name(const char *target, char *out, size_t size)
     return 0;
 }
 
-/* Whether `name` is a temporary file of `base` (the target's last
-   component) made on this host by a process that no longer exists. */
-static int is_stale_temp(const char *name, const char *base, unsigned tag)
+/* A temporary file of an older nlsq (TARGET.tmp-XXXXXX, no host or
+   process in the name) is judged dead by its age: every writer of one
+   wrote it continuously (a checkpoint in milliseconds, a column cache row
+   after row, a kernel within the compiler's two minutes), so one untouched
+   for an hour has no writer left. */
+#define LEGACY_TEMP_AGE_S 3600
+
+/* Whether `tail` (what follows ".tmp-") is HOST-PID-XXXXXX with an
+   optional suffix a tool needs (a compiler's ".c"); *tag and *pid get
+   its host and process. */
+static int parse_temp_tail(const char *tail, unsigned *tag, long *pid)
 {
-    size_t n = strlen(base);
-    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0) return 0;
+    int used = 0;
+    if (sscanf(tail, "%8x-%ld-%n", tag, pid, &used) != 2 || used == 0 || *pid <= 0) return 0;
+    const char *rest = tail + used;
+    size_t n = strlen(rest);
+    if (n < 6) return 0;
+    if (n == 6) return 1;
+    if (rest[6] != '.' || n > 6 + 1 + 8) return 0;
+    for (const char *p = rest + 7; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) return 0;
+    return n > 7;
+}
+
+static int is_legacy_tail(const char *tail)
+{
+    if (strlen(tail) != 6) return 0;
+    for (const char *p = tail; *p; p++)
+        if (*p == '-' || *p == '.' || *p == '/') return 0;
+    return 1;
+}
+
+temp_state tempfile_state(const char *name, const char *base, const struct stat *st)
+{
+    const char *mark = NULL;
+    if (base) {
+        size_t n = strlen(base);
+        if (strncmp(name, base, n) == 0 && strncmp(name + n, ".tmp-", 5) == 0) mark = name + n;
+    } else {
+        for (const char *p = strstr(name, ".tmp-"); p; p = strstr(p + 1, ".tmp-")) mark = p;
+    }
+    if (!mark || mark == name) return TEMP_NONE;
+    const char *tail = mark + 5;
     unsigned file_tag;
     long pid;
-    int used = 0;
-    if (sscanf(name + n + 5, "%8x-%ld-%n", &file_tag, &pid, &used) != 2 || used == 0) return 0;
-    if (file_tag != tag || pid <= 0 || strlen(name + n + 5 + used) != 6) return 0;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    if (parse_temp_tail(tail, &file_tag, &pid)) {
+        if (file_tag != host_tag()) return TEMP_LIVE; /* another host's: not ours to judge */
+        return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? TEMP_STALE : TEMP_LIVE;
+    }
+    if (is_legacy_tail(tail)) return st && time(NULL) - st->st_mtime > LEGACY_TEMP_AGE_S ? TEMP_STALE : TEMP_LIVE;
+    return TEMP_NONE;
 }
 
 /* Split path into its directory and last component. */
@@ -138,46 +178,36 @@ static void split_path(const char *path, char *dir, size_t dir_size, const char 
     }
 }
 
-int tempfile_sweep(const char *target)
+/* Remove the stale temporaries in dir of base (NULL: of any target). */
+static int sweep(const char *dir, const char *base)
 {
-    char dir[PATH_MAX];
-    const char *base;
-    split_path(target, dir, sizeof dir, &base);
     DIR *d = opendir(dir);
     if (!d) return 0;
-    unsigned tag = host_tag();
     int removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!is_stale_temp(e->d_name, base, tag)) continue;
+        if (!strstr(e->d_name, ".tmp-")) continue;
         struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-            st.st_uid == geteuid() && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        if (tempfile_state(e->d_name, base, &st) == TEMP_STALE && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
     }
     closedir(d);
     return removed;
 }
 
+int tempfile_sweep(const char *target)
+{
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(target, dir, sizeof dir, &base);
+    return *base ? sweep(dir, base) : 0;
+}
+
 int tempfile_sweep_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    unsigned tag = host_tag();
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *t = strstr(e->d_name, ".tmp-");
-        if (!t) continue;
-        char base[NAME_MAX + 1];
-        snprintf(base, sizeof base, "%.*s", (int)(t - e->d_name), e->d_name);
-        struct stat st;
-        if (is_stale_temp(e->d_name, base, tag) && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode) && st.st_uid == geteuid() && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
-    }
-    closedir(d);
-    return removed;
+    return sweep(dir, NULL);
 }
 
 /* ---- where an output goes ----------------------------------------------- */

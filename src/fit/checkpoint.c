@@ -18,11 +18,15 @@
  *   records, u64 FNV-1a of everything before it.
  * A record: x[n_free], cost, flag, R_aug[(n_free+1)^2], as doubles.
  *
- * Written whole after every evaluation into a temporary file beside the
- * target, fsync'ed and renamed over it (then the directory fsync'ed), so
- * a kill at any moment leaves the previous checkpoint or the new one.
+ * Written whole after every evaluation through src/core/outfile.c: into a
+ * temporary file beside the target (PATH.tmp-HOST-PID-XXXXXX, registered
+ * for the command's SIGINT/SIGTERM handler to remove), fsync'ed and
+ * renamed over it, so a kill at any moment leaves the previous checkpoint
+ * or the new one; a symbolic link is followed and its target replaced.
+ * The temporary files of killed runs (SIGKILL) are removed by the next
+ * run on the same path, resumed or not.
  */
-#define _GNU_SOURCE /* mkostemp */
+#define _GNU_SOURCE /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -169,10 +173,20 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
     return 0;
 }
 
+/* The temporary files that killed writers of this checkpoint left, beside
+   the path and beside the file a symbolic link names. */
+static void sweep_temporaries(const char *path)
+{
+    tempfile_sweep(path);
+    char real[PATH_MAX];
+    if (realpath(path, real) && strcmp(real, path) != 0) tempfile_sweep(real);
+}
+
 int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash, int nf,
                     size_t m_total, checkpoint **out, char *why, size_t why_size)
 {
     *out = NULL;
+    sweep_temporaries(path);
     checkpoint *c = calloc(1, sizeof *c);
     if (!c) return -1;
     c->nf = nf;
@@ -258,36 +272,6 @@ int checkpoint_replay(checkpoint *c, const double *x, double *cost, double *R, i
     return 1;
 }
 
-static int fsync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int save(checkpoint *c, char *why, size_t why_size)
 {
     uint32_t version = CKPT_VERSION, order = CKPT_ORDER, nf = (uint32_t)c->nf, tlen = (uint32_t)strlen(c->model_text);
@@ -318,30 +302,33 @@ static int save(checkpoint *c, char *why, size_t why_size)
     uint64_t sum = hash_fnv64(HASH_FNV_SEED, buf, (size_t)(p - buf));
     PUT(&sum, 8);
 #undef PUT
-    char tmp[PATH_MAX];
-    int fd = -1;
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", c->path) < sizeof tmp) fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(errno));
+    outfile o;
+    char reason[400];
+    if (outfile_open(&o, c->path, reason, sizeof reason) != 0) {
+        snprintf(why, why_size, "cannot write the checkpoint %s", reason);
         free(buf);
         return -1;
     }
     c->writes++;
     if (c->kill_at == c->writes) {
         /* the test hook: half a file on disk, then gone, as a kill would */
-        (void)!write_all(fd, buf, size / 2);
-        fsync(fd);
+        (void)!fwrite(buf, 1, size / 2, o.f);
+        fflush(o.f);
+        fsync(fileno(o.f));
         raise(SIGKILL);
     }
-    int ok = write_all(fd, buf, size) == 0 && fsync(fd) == 0;
-    ok &= close(fd) == 0;
+    int ok = fwrite(buf, 1, size, o.f) == size;
+    int e = errno;
     free(buf);
-    if (!ok || rename(tmp, c->path) != 0) {
-        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(errno));
-        unlink(tmp);
+    if (!ok) {
+        outfile_discard(&o);
+        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(e));
         return -1;
     }
-    fsync_dir(c->path);
+    if (outfile_commit(&o, reason, sizeof reason) != 0) {
+        snprintf(why, why_size, "cannot write the checkpoint: %s", reason);
+        return -1;
+    }
     return 0;
 }
 
