@@ -554,6 +554,25 @@ static void defect16_symlinked_cache_directory(void)
     }
 }
 
+/* A new output gets 0666 less the umask, read without changing it (other
+   threads' files would get no umask for that moment). */
+static void outfile_new_file_mode_follows_the_umask(void)
+{
+    char path[300];
+    path_of(path, sizeof path, "mode.txt");
+    mode_t old = umask(027);
+    nlsq_output *o = NULL;
+    nlsq_error e;
+    CHECK(nlsq_output_open(path, &o, &e) == NLSQ_OK);
+    if (o) {
+        fputs("x\n", nlsq_output_stream(o));
+        CHECK(nlsq_output_commit(o, &e) == NLSQ_OK);
+    }
+    struct stat st;
+    CHECK_MSG(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "mode %o", (unsigned)(st.st_mode & 0777));
+    CHECK(umask(old) == 027);
+}
+
 static void remove_work(void)
 {
     char cmd[600];
@@ -580,6 +599,7 @@ int main(void)
         TEST(defect04_checkpoint_and_cache_follow_symlinks),
         TEST(defect16_column_cache_is_evicted),
         TEST(defect16_symlinked_cache_directory),
+        TEST(outfile_new_file_mode_follows_the_umask),
     };
     int rc = run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
     remove_work();

@@ -344,20 +344,33 @@ static int open_in_place(outfile *o, const char *shown, char *why, size_t why_si
     return 0;
 }
 
+/* The process's umask, read without changing it where Linux tells it
+   (/proc/self/status, since 4.7): umask(0) and back would, for that
+   moment, give the files other threads create (a compile in the
+   background, a caller's) no umask at all. */
+static mode_t current_umask(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned mask;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Umask: %o", &mask) == 1) {
+            fclose(f);
+            return (mode_t)mask;
+        }
+    }
+    if (f) fclose(f);
+    mode_t old = umask(022); /* an older kernel: the race is unavoidable */
+    umask(old);
+    return old;
+}
+
 /* The new file gets the old one's permissions, or the usual 0666 less the
    umask (mkostemp makes 0600). */
 static void set_mode(int fd, const char *target)
 {
     struct stat st;
-    mode_t mode;
-    if (stat(target, &st) == 0) {
-        mode = st.st_mode & 07777;
-    } else {
-        mode_t mask = umask(0);
-        umask(mask);
-        mode = 0666 & ~mask;
-    }
-    fchmod(fd, mode);
+    fchmod(fd, stat(target, &st) == 0 ? st.st_mode & 07777 : 0666 & ~current_umask());
 }
 
 static int open_temporary(outfile *o, const char *shown, char *why, size_t why_size)
