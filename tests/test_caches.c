@@ -382,6 +382,12 @@ static void defect03_outputs_that_are_inputs_are_refused(void)
     CHECK_MSG(strstr(e.message, "is a directory, not a regular file") != NULL, "%s", e.message);
     CHECK(fit_with_checkpoint(loaded, "/dev/null", 0, &e) == NLSQ_ERR_IO);
     CHECK_MSG(strstr(e.message, "not a regular file") != NULL, "%s", e.message);
+    CHECK(fit_with_checkpoint(loaded, "-", 0, &e) == NLSQ_ERR_IO);
+    CHECK_MSG(strstr(e.message, "cannot be the standard output") != NULL, "%s", e.message);
+    to.cache_path = "-";
+    nlsq_source *none = NULL;
+    CHECK(nlsq_source_open_text(csv, &to, &none, &e) == NLSQ_ERR_IO && !none);
+    CHECK_MSG(strstr(e.message, "cannot be the standard output") != NULL, "%s", e.message);
     nlsq_source_free(joined); /* frees npy */
     nlsq_source_free(cached);
     nlsq_source_free(loaded);

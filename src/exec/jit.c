@@ -426,8 +426,15 @@ static void dump_source(const jit_entry *e)
 {
     const char *dir = getenv("NLSQ_JIT_DUMP");
     if (!dir || !*dir) return;
-    char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/nlsq-%s.c", dir, e->key) < sizeof path) write_file(path, e->source);
+    char path[PATH_MAX], why[300];
+    outfile o;
+    if ((size_t)snprintf(path, sizeof path, "%s/nlsq-%s.c", dir, e->key) >= sizeof path ||
+        outfile_open(&o, path, why, sizeof why) != 0)
+        return;
+    if (fputs(e->source, o.f) == EOF)
+        outfile_discard(&o);
+    else
+        outfile_commit(&o, why, sizeof why); /* a copy for inspection: a failure is no one's loss */
 }
 
 /* Temporary files of one build, in `dir`, registered for removal on a

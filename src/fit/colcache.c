@@ -451,6 +451,10 @@ static void mark_used(const char *cache)
    that is not a regular file, before anything is written. */
 static nlsq_status check_cache_path(const char *path, const struct stat *text, const char *file, nlsq_error *err)
 {
+    if (strcmp(file, "-") == 0) { /* the writer's name for the standard output */
+        error_set(err, NLSQ_ERR_IO, 0, 0, "%s: a column cache cannot be the standard output ('-')", path);
+        return NLSQ_ERR_IO;
+    }
     struct stat st;
     if (stat(file, &st) != 0) return NLSQ_OK;
     if (st.st_dev == text->st_dev && st.st_ino == text->st_ino) {

@@ -369,6 +369,8 @@ static nlsq_status check_checkpoint_path(fit_problem *fp, const nlsq_source *src
     const char *path = fp->opt.checkpoint;
     struct stat st;
     char why[600];
+    if (strcmp(path, "-") == 0)
+        return fit_fail(fp, err, NLSQ_ERR_IO, "a checkpoint cannot be the standard output ('-'): it is read back");
     if (stat(path, &st) == 0) {
         if (source_reads_file(src, &st))
             return fit_fail(fp, err, NLSQ_ERR_IO, "the checkpoint %s is a file of the data; refusing to overwrite it",
