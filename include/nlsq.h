@@ -721,7 +721,15 @@ NLSQ_API nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layou
  * empty/NA/nan as NaN), converted once, in a single streaming read, into
  * a column cache: a float64 .npy file (C order) that is then mapped like
  * any .npy. The cache is reused while the text file's size and
- * modification time are unchanged.
+ * modification time are unchanged. A names file beside it (CACHE.names)
+ * holds the text file's identity, the .npy's (device, inode, size, mtime)
+ * and the column names; the .npy is committed first, the names last, so
+ * a kill at any moment never leaves names vouching for other data. A
+ * cache_path that is the text file itself (by device and inode), not a
+ * regular file, or "-" is refused with NLSQ_ERR_IO, the file untouched;
+ * a symbolic link is followed. Caches in the default place are evicted,
+ * least recently used first, past $NLSQ_COLUMN_CACHE_MAX (a value that is
+ * not a size: NLSQ_ERR_INVALID_ARGUMENT). Write failures: NLSQ_ERR_IO.
  */
 typedef struct nlsq_text_options {
     char delimiter;         /* ',', ';', '\t', ' ' (blank runs); 0: found on
@@ -810,7 +818,14 @@ NLSQ_API nlsq_columns nlsq_columns_default(void);
  * records the model, the options and the data's fingerprint (the row
  * count and the exact cost and R_aug of the first pass, which is run
  * again on resume), and a checkpoint of another model, other options or
- * other data is refused.
+ * other data is refused. A checkpoint path that is one of the source's
+ * files (by device and inode: a mapped file, the text file a source was
+ * read or converted from, its column cache, a joined part), a directory,
+ * a device, a pipe or "-" is refused with NLSQ_ERR_IO before the first
+ * pass; a symbolic link is followed (its target replaced). Temporary files
+ * (PATH.tmp-HOST-PID-XXXXXX) are registered for
+ * nlsq_output_remove_temporaries, and those of a killed run are removed
+ * by the next run on the same path, resumed or not.
  */
 NLSQ_API nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
                                      const nlsq_options *opt, nlsq_result **out, nlsq_error *err);

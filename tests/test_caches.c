@@ -329,6 +329,51 @@ static void defect10_stale_temporaries_are_swept(void)
     CHECK(access(stale, F_OK) != 0);
 }
 
+/* A checkpointed fit killed in the middle of a checkpoint write: by
+   SIGTERM with the command's kind of handler, no temporary is left; by
+   SIGKILL, its temporary is left and the next run (a resume, or a fresh
+   fit) removes it, with the right answer. */
+static int checkpointed_fit_killed(nlsq_source *s, const char *ck, const char *at, int handle)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, handle ? handler : SIG_DFL);
+        setenv("NLSQ_TEST_KILL_IN_CHECKPOINT", at, 1);
+        nlsq_error e;
+        fit_with_checkpoint(s, ck, 0, &e);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+static void defect10_killed_checkpoint_writes_leave_nothing(void)
+{
+    char csv[300], ck[300];
+    path_of(csv, sizeof csv, "d10k.csv");
+    path_of(ck, sizeof ck, "d10k.ckpt");
+    write_table(csv, 3);
+    nlsq_source *s = NULL;
+    nlsq_error e;
+    CHECK(nlsq_source_load_text(csv, NULL, &s, &e) == NLSQ_OK);
+    if (!s) return;
+    CHECK(checkpointed_fit_killed(s, ck, "2t", 1) == SIGTERM);
+    CHECK_MSG(count_named(work, "d10k.ckpt.tmp-") == 0, "SIGTERM: %d temporaries left",
+              count_named(work, "d10k.ckpt.tmp-"));
+    for (int resume = 0; resume < 2; resume++) {
+        unlink(ck);
+        CHECK(checkpointed_fit_killed(s, ck, "2", 0) == SIGKILL);
+        CHECK_MSG(count_named(work, "d10k.ckpt.tmp-") == 1, "SIGKILL: %d temporaries (one expected)",
+                  count_named(work, "d10k.ckpt.tmp-"));
+        CHECK_MSG(fit_with_checkpoint(s, ck, resume, &e) == NLSQ_OK, "%s", e.message);
+        CHECK_MSG(count_named(work, "d10k.ckpt.tmp-") == 0, "%s: the killed write's temporary survived",
+                  resume ? "--resume" : "the next fit");
+    }
+    nlsq_source_free(s);
+}
+
 /* Outputs that are inputs are refused by device and inode, whatever the
    name (the file, a link to it, a hard link), the input untouched. */
 static void defect03_outputs_that_are_inputs_are_refused(void)
@@ -601,6 +646,7 @@ int main(void)
         TEST(defect09_column_cache_killed_at_every_step),
         TEST(defect10_sigterm_during_conversion_leaves_no_temporary),
         TEST(defect10_stale_temporaries_are_swept),
+        TEST(defect10_killed_checkpoint_writes_leave_nothing),
         TEST(defect03_outputs_that_are_inputs_are_refused),
         TEST(defect04_checkpoint_and_cache_follow_symlinks),
         TEST(defect16_column_cache_is_evicted),

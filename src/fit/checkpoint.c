@@ -57,7 +57,8 @@ struct checkpoint {
     int count, cap;
     int replay_pos, replay_count;
     int writes;
-    int kill_at; /* test hook: die during this write (0: never) */
+    int kill_at;     /* test hook: die during this write (0: never) */
+    int kill_signal; /* ... of SIGKILL, or SIGTERM ("Nt")            */
 };
 
 uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n)
@@ -199,6 +200,7 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
     c->first = malloc(c->rec * sizeof *c->first);
     const char *kill = getenv("NLSQ_TEST_KILL_IN_CHECKPOINT");
     c->kill_at = kill ? atoi(kill) : 0;
+    c->kill_signal = kill && strchr(kill, 't') ? SIGTERM : SIGKILL;
     if (!c->path || !c->model_text || !c->device || !c->first) {
         checkpoint_free(c);
         snprintf(why, why_size, "out of memory");
@@ -315,7 +317,7 @@ static int save(checkpoint *c, char *why, size_t why_size)
         (void)!fwrite(buf, 1, size / 2, o.f);
         fflush(o.f);
         fsync(fileno(o.f));
-        raise(SIGKILL);
+        raise(c->kill_signal);
     }
     int ok = fwrite(buf, 1, size, o.f) == size;
     int e = errno;
