@@ -273,32 +273,38 @@ static int sealed_with(int fd, size_t size, const char *key)
     return ok;
 }
 
+/* What one attempt at loading a kernel file gives. */
+enum { LOAD_OK = 0, LOAD_FAILED = -1, LOAD_REPLACED = 1 };
+
 /* dlopen path, checked as fd: the file loaded must be the file checked,
    so path must name fd's file (device and inode) after the load too. Not
    through /proc/self/fd: the loader knows objects by name, and a number
    reused while an object loaded under it stays (a second model of the
-   same kernel holds it) would name another kernel's file. */
-static void *open_checked(jit_entry *e, int fd, const char *path)
+   same kernel holds it) would name another kernel's file. LOAD_REPLACED
+   when another build renamed its (equal) kernel over path meanwhile. */
+static int open_checked(jit_entry *e, int fd, const char *path, void **handle)
 {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    struct stat checked, loaded;
-    if (h && (fstat(fd, &checked) != 0 || stat(path, &loaded) != 0 || checked.st_dev != loaded.st_dev ||
-              checked.st_ino != loaded.st_ino)) {
-        dlclose(h);
-        note(e, "ignored %s: replaced while it was being loaded", path);
-        return NULL;
-    }
     if (!h) {
         const char *why = dlerror();
         note(e, "cannot load the kernel %s: %s", path, why ? why : "?");
+        return LOAD_FAILED;
     }
-    return h;
+    struct stat checked, loaded;
+    if (fstat(fd, &checked) != 0 || stat(path, &loaded) != 0 || checked.st_dev != loaded.st_dev ||
+        checked.st_ino != loaded.st_ino) {
+        dlclose(h);
+        note(e, "ignored %s: replaced while it was being loaded", path);
+        return LOAD_REPLACED;
+    }
+    *handle = h;
+    return LOAD_OK;
 }
 
-/* Check the file from its bytes, then dlopen it and check it is the
-   kernel we asked for; on success the entry holds the handle. A file that
-   fails the checks is removed (with remove_bad). */
-static int load_kernel(jit_entry *e, const char *path, int remove_bad)
+/* One attempt: check the file from its bytes, then dlopen it and check
+   it is the kernel we asked for; on success the entry holds the handle.
+   A file that fails the checks is removed (with remove_bad). */
+static int load_once(jit_entry *e, const char *path, int remove_bad)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -306,14 +312,14 @@ static int load_kernel(jit_entry *e, const char *path, int remove_bad)
             note(e, "ignored %s: %s", path, strerror(errno));
             if (remove_bad) unlink(path);
         }
-        return -1;
+        return LOAD_FAILED;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
         note(e, "ignored %s: not a regular file of ours", path);
         close(fd);
         if (remove_bad) unlink(path);
-        return -1;
+        return LOAD_FAILED;
     }
     if (!sealed_with(fd, (size_t)st.st_size, e->key)) {
         note(e,
@@ -322,13 +328,14 @@ static int load_kernel(jit_entry *e, const char *path, int remove_bad)
              path);
         close(fd);
         if (remove_bad) unlink(path);
-        return -1;
+        return LOAD_FAILED;
     }
-    void *h = open_checked(e, fd, path);
+    void *h = NULL;
+    int rc = open_checked(e, fd, path, &h);
     close(fd);
-    if (!h) {
-        if (remove_bad) unlink(path);
-        return -1;
+    if (rc != LOAD_OK) {
+        if (rc == LOAD_FAILED && remove_bad) unlink(path);
+        return rc;
     }
     const jit_kernel *k = dlsym(h, "nlsq_jit_kernel_v1");
     if (!k || k->abi != JIT_ABI || !k->key || strcmp(k->key, e->key) != 0 || k->ncols != e->ncols ||
@@ -336,11 +343,22 @@ static int load_kernel(jit_entry *e, const char *path, int remove_bad)
         note(e, "ignored %s: not the kernel of this model (corrupt or foreign); rebuilding", path);
         dlclose(h);
         if (remove_bad) unlink(path);
-        return -1;
+        return LOAD_FAILED;
     }
     e->handle = h;
     e->kernel = k;
-    return 0;
+    return LOAD_OK;
+}
+
+/* Load the kernel file; 0, or -1 with the note saying why. Two builds of
+   one kernel may rename over each other while it loads: tried again. */
+static int load_kernel(jit_entry *e, const char *path, int remove_bad)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int rc = load_once(e, path, remove_bad);
+        if (rc != LOAD_REPLACED) return rc == LOAD_OK ? 0 : -1;
+    }
+    return -1;
 }
 
 /* ---- compiling ------------------------------------------------------------------ */
