@@ -267,7 +267,7 @@ static nlsq_status fit_with_checkpoint(nlsq_source *s, const char *ck, int resum
    kept; old-format ones go when over an hour old. */
 static void defect10_stale_temporaries_are_swept(void)
 {
-    char csv[300], ck[300], stale[700], live[700], legacy_old[700], legacy_new[700];
+    char csv[300], ck[300], stale[700], live[700], legacy_old[700], legacy_new[700], users[700];
     path_of(csv, sizeof csv, "d10s.csv");
     path_of(ck, sizeof ck, "d10s.ckpt");
     write_table(csv, 3);
@@ -280,14 +280,17 @@ static void defect10_stale_temporaries_are_swept(void)
         temp_name_of(ck, (long)getpid(), live, sizeof live);
         snprintf(legacy_old, sizeof legacy_old, "%s.tmp-Xy12Zq", ck);
         snprintf(legacy_new, sizeof legacy_new, "%s.tmp-Ab34Cd", ck);
+        snprintf(users, sizeof users, "%s.tmp-backup", ck); /* a user's file, not a temporary */
         write_sized(stale, 100, 0);
         write_sized(live, 100, 0);
         write_sized(legacy_old, 100, time(NULL) - 7200);
         write_sized(legacy_new, 100, 0);
+        write_sized(users, 100, time(NULL) - 7200);
         CHECK_MSG(fit_with_checkpoint(s, ck, resume, &e) == NLSQ_OK, "%s", e.message);
         CHECK_MSG(access(stale, F_OK) != 0, "%s: a dead process's temporary survived", resume ? "resume" : "fit");
         CHECK_MSG(access(legacy_old, F_OK) != 0, "an old-format temporary of two hours survived");
         CHECK_MSG(access(live, F_OK) == 0 && access(legacy_new, F_OK) == 0, "a live temporary was removed");
+        CHECK_MSG(access(users, F_OK) == 0, "a user's file %s was taken for a temporary", users);
         unlink(live);
         unlink(legacy_new);
     }

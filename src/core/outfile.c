@@ -133,12 +133,19 @@ static int parse_temp_tail(const char *tail, unsigned *tag, long *pid)
     return n > 7;
 }
 
+/* mkostemp's six letters and digits; one at least not a lower-case
+   letter, so that a user's "results.tmp-backup" is never taken for one
+   (a real one is all lower-case once in 200: left, harmlessly). */
 static int is_legacy_tail(const char *tail)
 {
     if (strlen(tail) != 6) return 0;
-    for (const char *p = tail; *p; p++)
-        if (*p == '-' || *p == '.' || *p == '/') return 0;
-    return 1;
+    int mixed = 0;
+    for (const char *p = tail; *p; p++) {
+        int lower = *p >= 'a' && *p <= 'z', upper = *p >= 'A' && *p <= 'Z', digit = *p >= '0' && *p <= '9';
+        if (!lower && !upper && !digit) return 0;
+        mixed |= !lower;
+    }
+    return mixed;
 }
 
 temp_state tempfile_state(const char *name, const char *base, const struct stat *st)
