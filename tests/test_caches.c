@@ -293,6 +293,7 @@ static void defect10_stale_temporaries_are_swept(void)
         CHECK_MSG(access(users, F_OK) == 0, "a user's file %s was taken for a temporary", users);
         unlink(live);
         unlink(legacy_new);
+        unlink(users);
     }
     nlsq_source_free(s);
 
