@@ -628,6 +628,70 @@ static void outfile_new_file_mode_follows_the_umask(void)
     CHECK(umask(old) == 027);
 }
 
+/* The GPU kernel cache ($XDG_CACHE_HOME/nlsq/cuda): a cached cubin is
+   sealed with a checksum checked before the driver sees it, so a damaged
+   one is compiled afresh, never loaded. On the emulated GPU (the ctest
+   test_caches_emulated); skipped elsewhere. */
+static nlsq_result *gpu_fit(const char *csv, nlsq_error *e)
+{
+    nlsq_source *s = NULL;
+    if (nlsq_source_load_text(csv, NULL, &s, e) != NLSQ_OK) return NULL;
+    nlsq_model *m = line_model();
+    nlsq_options o = nlsq_options_default();
+    o.device = "cuda:0";
+    nlsq_result *r = NULL;
+    nlsq_fit_source(m, s, NULL, &o, &r, e);
+    nlsq_model_free(m);
+    nlsq_source_free(s);
+    return r;
+}
+
+static void defect16_damaged_gpu_kernel_is_not_loaded(void)
+{
+    if (!getenv("NLSQ_TEST_EMULATED_GPU")) {
+        test_skip("the GPU kernel cache is checked on the emulated GPU (test_caches_emulated)");
+        return;
+    }
+    char csv[300], dir[4200];
+    path_of(csv, sizeof csv, "gpu.csv");
+    write_table(csv, 3);
+    nlsq_error e;
+    nlsq_result *r1 = gpu_fit(csv, &e);
+    CHECK_MSG(r1 && strcmp(r1->device, "cuda:0") == 0, "first GPU fit: %s", r1 ? r1->device_note : e.message);
+    nlsq_result *r2 = gpu_fit(csv, &e);
+    CHECK_MSG(r2 && strstr(r2->device_note, "loaded from the cache") != NULL, "second fit: %s",
+              r2 ? r2->device_note : e.message);
+    /* damage every cached image in its middle */
+    snprintf(dir, sizeof dir, "%s/cache/nlsq/cuda", work);
+    DIR *d = opendir(dir);
+    int damaged = 0;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (de->d_name[0] == '.') continue;
+        char p[4500];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat st;
+        FILE *f = fopen(p, "r+b");
+        if (f && stat(p, &st) == 0 && st.st_size > 100) {
+            fseek(f, st.st_size / 2, SEEK_SET);
+            int c = fgetc(f);
+            fseek(f, st.st_size / 2, SEEK_SET);
+            fputc(c ^ 0x5a, f);
+            damaged++;
+        }
+        if (f) fclose(f);
+    }
+    if (d) closedir(d);
+    CHECK_MSG(damaged > 0, "no cached GPU kernel in %s", dir);
+    nlsq_result *r3 = gpu_fit(csv, &e);
+    CHECK_MSG(r3 && strstr(r3->device_note, "compiled by NVRTC") != NULL, "after damage: %s",
+              r3 ? r3->device_note : e.message);
+    if (r1 && r3) CHECK_SAME(r3->popt[0], r1->popt[0], "a after the damaged kernel was rebuilt");
+    printf("    GPU kernel: %s; damaged: %s\n", r2 ? r2->device_note : "-", r3 ? r3->device_note : "-");
+    nlsq_result_free(r1);
+    nlsq_result_free(r2);
+    nlsq_result_free(r3);
+}
+
 static void remove_work(void)
 {
     char cmd[600];
@@ -656,6 +720,7 @@ int main(void)
         TEST(defect16_column_cache_is_evicted),
         TEST(defect16_symlinked_cache_directory),
         TEST(outfile_new_file_mode_follows_the_umask),
+        TEST(defect16_damaged_gpu_kernel_is_not_loaded),
     };
     int rc = run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
     remove_work();
