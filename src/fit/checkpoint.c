@@ -96,7 +96,7 @@ typedef struct cursor {
 static int take(cursor *k, void *out, size_t n)
 {
     if ((size_t)(k->end - k->p) < n) return -1;
-    memcpy(out, k->p, n);
+    if (n) memcpy(out, k->p, n); /* out is NULL for no records */
     k->p += n;
     return 0;
 }

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,9 +180,20 @@ static char **read_names(const char *path, const char *identity, const char *dat
     return names;
 }
 
-static nlsq_status io_fail(nlsq_error *err, const char *fmt, const char *a, const char *b)
+static nlsq_status io_fail(nlsq_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static nlsq_status io_fail(nlsq_error *err, const char *fmt, ...)
 {
-    error_set(err, NLSQ_ERR_IO, 0, 0, fmt, a, b);
+    char text[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    error_set(err, NLSQ_ERR_IO, 0, 0, "%s", text);
     return NLSQ_ERR_IO;
 }
 
@@ -219,7 +231,7 @@ static nlsq_status convert(const char *path, char delim, const char *cache, cons
     outfile data, names;
     if (outfile_open(&data, cache, why, sizeof why) != 0) {
         fclose(in);
-        return io_fail(err, "cannot write the column cache: %s%s", why, "");
+        return io_fail(err, "cannot write the column cache: %s", why);
     }
     converter cv = {data.f, 0, 0, NULL};
     nlsq_status st = write_rows(in, path, delim, &data, &cv, err);
@@ -237,7 +249,7 @@ static nlsq_status convert(const char *path, char delim, const char *cache, cons
     if (outfile_open(&names, names_path, why, sizeof why) != 0) {
         outfile_discard(&data);
         free_names(cv.names, cv.ncols);
-        return io_fail(err, "cannot write the column cache: %s%s", why, "");
+        return io_fail(err, "cannot write the column cache: %s", why);
     }
     int wrote = write_names(names.f, identity, data_id, cv.names, cv.ncols);
     free_names(cv.names, cv.ncols);
@@ -249,11 +261,10 @@ static nlsq_status convert(const char *path, char delim, const char *cache, cons
     test_kill_point(STEP_BOTH_WRITTEN);
     if (outfile_commit(&data, why, sizeof why) != 0) {
         outfile_discard(&names);
-        return io_fail(err, "cannot write the column cache: %s%s", why, "");
+        return io_fail(err, "cannot write the column cache: %s", why);
     }
     test_kill_point(STEP_DATA_COMMITTED);
-    if (outfile_commit(&names, why, sizeof why) != 0)
-        return io_fail(err, "cannot write the column cache: %s%s", why, "");
+    if (outfile_commit(&names, why, sizeof why) != 0) return io_fail(err, "cannot write the column cache: %s", why);
     test_kill_point(STEP_NAMES_COMMITTED);
     return NLSQ_OK;
 }
