@@ -1015,8 +1015,9 @@ typedef struct nlsq_cache_info {
     long long temporary_bytes; /* their size                                */
 } nlsq_cache_info;
 
-/* The kernel cache: its directory, its kernels and their bytes, and the
-   temporary files of builds apart. Fails (NLSQ_ERR_INVALID_ARGUMENT,
+/* The kernel cache: its directory, its kernels (KEY.so, and the GPU's
+   KEY.cubin and KEY.ptx in cuda/) and their bytes, and the temporary
+   files of builds apart. Fails (NLSQ_ERR_INVALID_ARGUMENT,
    saying why) when the directory cannot be made or is not private. */
 NLSQ_API nlsq_status nlsq_kernel_cache_info(nlsq_cache_info *out, nlsq_error *err);
 /* Remove the compiled kernels, and the temporary files of builds whose

@@ -331,6 +331,19 @@ static void defect10_stale_temporaries_are_swept(void)
     CHECK_MSG(ci.temporaries >= 1 && ci.temporary_bytes >= 500, "kernel cache: %d temporaries", ci.temporaries);
     CHECK(nlsq_kernel_cache_clear(&ci, &e) == NLSQ_OK);
     CHECK(access(stale, F_OK) != 0);
+    /* ... and the GPU's, in cuda/: a cubin counted and cleared with them */
+    char gpu[4300], cubin[4400];
+    snprintf(gpu, sizeof gpu, "%s/cuda", ci.dir);
+    mkdir(gpu, 0700);
+    snprintf(cubin, sizeof cubin, "%s/0123456789abcdef0123456789abcdef.cubin", gpu);
+    write_sized(cubin, 300, 0);
+    temp_name_of(cubin, dead_pid(), stale, sizeof stale);
+    write_sized(stale, 200, 0);
+    CHECK(nlsq_kernel_cache_info(&ci, &e) == NLSQ_OK);
+    CHECK_MSG(ci.count == 1 && ci.bytes == 300 && ci.temporaries == 1 && ci.temporary_bytes == 200,
+              "GPU kernels: %d, %lld bytes, %d temporaries", ci.count, ci.bytes, ci.temporaries);
+    CHECK(nlsq_kernel_cache_clear(&ci, &e) == NLSQ_OK);
+    CHECK(access(cubin, F_OK) != 0 && access(stale, F_OK) != 0);
 }
 
 /* A checkpointed fit killed in the middle of a checkpoint write: by

@@ -801,14 +801,25 @@ void jit_describe(char *buf, size_t size)
         snprintf(buf, size, "C compiler %s; kernels cached in %s", cc.path, dir);
 }
 
-/* KEY.so: 32 hex digits and the suffix. */
-static int is_kernel_name(const char *name)
+static int is_hex_key(const char *name)
 {
-    size_t n = strlen(name);
-    if (n != 35 || strcmp(name + 32, ".so") != 0) return 0;
     for (int i = 0; i < 32; i++)
         if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return 0;
     return 1;
+}
+
+/* The kernels' suffixes: the CPU's in the cache directory, the GPU's in
+   its cuda/ (src/gpu/cuda_pass.c). */
+static const char *const CPU_SUFFIXES[] = {".so", NULL};
+static const char *const GPU_SUFFIXES[] = {".cubin", ".ptx", NULL};
+
+/* KEY<suffix>: 32 hex digits and one of the suffixes. */
+static int is_kernel_name(const char *name, const char *const *suffixes)
+{
+    if (strlen(name) < 33 || !is_hex_key(name)) return 0;
+    for (int i = 0; suffixes[i]; i++)
+        if (strcmp(name + 32, suffixes[i]) == 0) return 1;
+    return 0;
 }
 
 /* Older versions built in .KEY-XXXXXX.{c,so,log}; a build that has not
@@ -816,36 +827,37 @@ static int is_kernel_name(const char *name)
    is over. */
 #define LEGACY_BUILD_AGE_S 600
 
-/* A build's temporary file, live or stale; TEMP_NONE: not one. */
-static temp_state build_temp_state(const char *name, const struct stat *st)
+/* A temporary file of a kernel (KEY<suffix>.tmp-...), live or stale;
+   TEMP_NONE: not one. */
+static temp_state kernel_temp_state(const char *name, const struct stat *st, const char *const *suffixes)
 {
     if (name[0] == '.' && strlen(name) > 41 && name[33] == '-')
         return time(NULL) - st->st_mtime > LEGACY_BUILD_AGE_S ? TEMP_STALE : TEMP_LIVE;
-    if (strlen(name) < 40 || strncmp(name + 32, ".so.tmp-", 8) != 0) return TEMP_NONE;
-    for (int i = 0; i < 32; i++)
-        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return TEMP_NONE;
-    return tempfile_state(name, NULL, st);
+    if (strlen(name) < 33 || !is_hex_key(name)) return TEMP_NONE;
+    for (int i = 0; suffixes[i]; i++) {
+        size_t n = strlen(suffixes[i]);
+        if (strncmp(name + 32, suffixes[i], n) == 0 && strncmp(name + 32 + n, ".tmp-", 5) == 0)
+            return tempfile_state(name, NULL, st);
+    }
+    return TEMP_NONE;
 }
 
-int jit_cache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size)
+/* Count (and with clear remove) the kernels of dir and their temporaries;
+   a missing dir has none. 0, or -1 with the reason. */
+static int scan_kernels(const char *dir, const char *const *suffixes, int clear, nlsq_cache_info *out, char *why,
+                        size_t why_size)
 {
-    jit_entry scratch;
-    memset(&scratch, 0, sizeof scratch);
-    char *dir = out->dir;
-    if (cache_dir(dir, sizeof out->dir, &scratch) != 0) {
-        snprintf(why, why_size, "%s", scratch.note[0] ? scratch.note : "no usable kernel cache");
-        return -1;
-    }
     DIR *d = opendir(dir);
     if (!d) {
+        if (errno == ENOENT) return 0;
         snprintf(why, why_size, "cannot read %s: %s", dir, strerror(errno));
         return -1;
     }
     for (struct dirent *de = readdir(d); de; de = readdir(d)) {
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
-        int kernel = is_kernel_name(de->d_name);
-        temp_state t = kernel ? TEMP_NONE : build_temp_state(de->d_name, &st);
+        int kernel = is_kernel_name(de->d_name, suffixes);
+        temp_state t = kernel ? TEMP_NONE : kernel_temp_state(de->d_name, &st, suffixes);
         if (!kernel && (t == TEMP_NONE || (clear && t == TEMP_LIVE))) continue; /* not ours, or running */
         if (clear && unlinkat(dirfd(d), de->d_name, 0) != 0) {
             snprintf(why, why_size, "cannot remove %s/%s: %s", dir, de->d_name, strerror(errno));
@@ -862,4 +874,21 @@ int jit_cache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size)
     }
     closedir(d);
     return 0;
+}
+
+int jit_cache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size)
+{
+    jit_entry scratch;
+    memset(&scratch, 0, sizeof scratch);
+    if (cache_dir(out->dir, sizeof out->dir, &scratch) != 0) {
+        snprintf(why, why_size, "%s", scratch.note[0] ? scratch.note : "no usable kernel cache");
+        return -1;
+    }
+    char gpu[PATH_MAX + 8];
+    snprintf(gpu, sizeof gpu, "%s/cuda", out->dir);
+    if (scan_kernels(out->dir, CPU_SUFFIXES, clear, out, why, why_size) != 0) return -1;
+    struct stat st;
+    if (lstat(gpu, &st) != 0) return 0; /* no GPU kernel yet */
+    if (cache_private_dir(gpu, 0, why, why_size) != 0) return -1;
+    return scan_kernels(gpu, GPU_SUFFIXES, clear, out, why, why_size);
 }
