@@ -736,7 +736,15 @@ NLSQ_API nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layou
  * empty/NA/nan as NaN), converted once, in a single streaming read, into
  * a column cache: a float64 .npy file (C order) that is then mapped like
  * any .npy. The cache is reused while the text file's size and
- * modification time are unchanged.
+ * modification time are unchanged. A names file beside it (CACHE.names)
+ * holds the text file's identity, the .npy's (device, inode, size, mtime)
+ * and the column names; the .npy is committed first, the names last, so
+ * a kill at any moment never leaves names vouching for other data. A
+ * cache_path that is the text file itself (by device and inode), not a
+ * regular file, or "-" is refused with NLSQ_ERR_IO, the file untouched;
+ * a symbolic link is followed. Caches in the default place are evicted,
+ * least recently used first, past $NLSQ_COLUMN_CACHE_MAX (a value that is
+ * not a size: NLSQ_ERR_INVALID_ARGUMENT). Write failures: NLSQ_ERR_IO.
  */
 typedef struct nlsq_text_options {
     char delimiter;         /* ',', ';', '\t', ' ' (blank runs); 0: found on
@@ -825,7 +833,14 @@ NLSQ_API nlsq_columns nlsq_columns_default(void);
  * records the model, the options and the data's fingerprint (the row
  * count and the exact cost and R_aug of the first pass, which is run
  * again on resume), and a checkpoint of another model, other options or
- * other data is refused.
+ * other data is refused. A checkpoint path that is one of the source's
+ * files (by device and inode: a mapped file, the text file a source was
+ * read or converted from, its column cache, a joined part), a directory,
+ * a device, a pipe or "-" is refused with NLSQ_ERR_IO before the first
+ * pass; a symbolic link is followed (its target replaced). Temporary files
+ * (PATH.tmp-HOST-PID-XXXXXX) are registered for
+ * nlsq_output_remove_temporaries, and those of a killed run are removed
+ * by the next run on the same path, resumed or not.
  */
 NLSQ_API nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
                                      const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
@@ -1012,20 +1027,28 @@ NLSQ_API void nlsq_nvrtc_describe(nlsq_nvrtc_info *out);
  * build), and the column caches of text tables (columns/, one .npy per
  * text file opened with nlsq_source_open_text without a cache_path). Both
  * are only ever a speed-up: removing them is always safe between fits.
+ * The directory may be a symbolic link to a private directory when the
+ * link and the directory are ours. The column caches are evicted, least
+ * recently used first, past $NLSQ_COLUMN_CACHE_MAX (docs/environment.md).
  */
 typedef struct nlsq_cache_info {
-    char dir[4096];  /* the cache's directory                     */
-    int count;       /* files: kernels, or column caches          */
-    long long bytes; /* their size                                */
+    char dir[4096];            /* the cache's directory                     */
+    int count;                 /* files: kernels, or column caches          */
+    long long bytes;           /* their size                                */
+    int temporaries;           /* files being written, or left by a killed
+                                  process (name.tmp-...): not caches        */
+    long long temporary_bytes; /* their size                                */
 } nlsq_cache_info;
 
-/* The kernel cache: its directory, its kernels and their bytes. Fails
-   (NLSQ_ERR_INVALID_ARGUMENT, saying why) when the directory cannot be
-   made or is not private. */
+/* The kernel cache: its directory, its kernels (KEY.so, and the GPU's
+   KEY.cubin and KEY.ptx in cuda/) and their bytes, and the temporary
+   files of builds apart. Fails (NLSQ_ERR_INVALID_ARGUMENT,
+   saying why) when the directory cannot be made or is not private. */
 NLSQ_API nlsq_status nlsq_kernel_cache_info(nlsq_cache_info *out, nlsq_error *err);
-/* Remove the compiled kernels, and temporary files of builds that ended
-   more than ten minutes ago (a build still running is left alone); *out
-   says what was removed. Files that are not ours are left. */
+/* Remove the compiled kernels, and the temporary files of builds whose
+   process is gone (killed) or, from older versions, that are over ten
+   minutes old (a build still running is left alone); *out says what was
+   removed. Files that are not ours are left. */
 NLSQ_API nlsq_status nlsq_kernel_cache_clear(nlsq_cache_info *out, nlsq_error *err);
 /* The same for the text tables' column caches (columns/). */
 NLSQ_API nlsq_status nlsq_column_cache_info(nlsq_cache_info *out, nlsq_error *err);

@@ -333,7 +333,7 @@ static void test_random_models_agree_with_the_interpreter(void)
             const jit_kernel *kern = jit_kernel_ready(e);
             char label[64];
             snprintf(label, sizeof label, "random model %d", made - nb + b);
-            CHECK_MSG(kern != NULL && e == es[b], "%s: no kernel", label);
+            CHECK_MSG(kern != NULL && e == es[b], "%s: no kernel: %s", label, e ? e->note : "");
             if (kern) {
                 double p[MAXP];
                 for (int j = 0; j < MAXP; j++) p[j] = rng_range(&r, -2, 2);
@@ -613,9 +613,79 @@ static void test_concurrent_builds_of_one_kernel_both_succeed(void)
     DIR *dp = opendir(dir);
     int temps = 0;
     for (struct dirent *de = dp ? readdir(dp) : NULL; de; de = readdir(dp))
-        if (de->d_name[0] == '.' && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) temps++;
+        if ((de->d_name[0] == '.' && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) ||
+            strstr(de->d_name, ".tmp-"))
+            temps++;
     if (dp) closedir(dp);
     CHECK_MSG(temps == 0, "%d temporary files left in the cache", temps);
+}
+
+/* Defect 16: a file planted in the cache under a kernel's key is checked
+   from its bytes before it is loaded: its constructor never runs, it is
+   removed and the kernel rebuilt; the kernel built carries the seal of its
+   key at its end. */
+static void defect16_planted_kernel_is_not_loaded(void)
+{
+    if (!need_compiler()) return;
+    const char *text = "a*tanh(b*x) + c + 0.125";
+    nlsq_model *m1 = parse_vars(text, "x");
+    jit_entry *e1 = m1 ? kernel_for(m1) : NULL;
+    CHECK(e1 && jit_kernel_ready(e1));
+    if (!e1) {
+        nlsq_model_free(m1);
+        return;
+    }
+    char path[512], key[33];
+    cache_path(e1, path, sizeof path);
+    snprintf(key, sizeof key, "%s", e1->key);
+    /* the seal: "NLSQKEY1", the key, a checksum */
+    FILE *f = fopen(path, "rb");
+    char seal[73] = "";
+    if (f && fseek(f, -72, SEEK_END) == 0) seal[fread(seal, 1, 72, f)] = 0;
+    if (f) fclose(f);
+    CHECK_MSG(strncmp(seal, "NLSQKEY1", 8) == 0 && strncmp(seal + 8, key, 32) == 0, "the kernel's seal: '%.72s'", seal);
+    nlsq_model_free(m1);
+
+    /* a shared object whose constructor leaves a mark, with and without a
+       seal copied from the real kernel (its checksum does not fit) */
+    char src[600], so[600], mark[600], cmd[2400];
+    snprintf(src, sizeof src, "%s/plant.c", cache_root);
+    snprintf(so, sizeof so, "%s/plant.so", cache_root);
+    snprintf(mark, sizeof mark, "%s/planted-constructor-ran", cache_root);
+    f = fopen(src, "w");
+    fprintf(f,
+            "#include <stdio.h>\n__attribute__((constructor)) static void plant(void)\n"
+            "{ FILE *f = fopen(\"%s\", \"w\"); if (f) fclose(f); }\n"
+            "const char *nlsq_planted_key = \"%s\";\n",
+            mark, key);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s -shared -fPIC -o '%s' '%s'", user_cc ? user_cc : "cc", so, src);
+    if (system(cmd) != 0) {
+        test_skip("cannot build a shared object to plant");
+        return;
+    }
+    for (int sealed = 0; sealed < 2; sealed++) {
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", so, path);
+        CHECK(system(cmd) == 0);
+        if (sealed) {
+            f = fopen(path, "ab");
+            fwrite(seal, 1, 72, f);
+            fclose(f);
+        }
+        nlsq_model *m = parse_vars(text, "x");
+        jit_entry *e = m ? kernel_for(m) : NULL;
+        CHECK(e && jit_kernel_ready(e) && !e->from_cache);
+        CHECK_MSG(access(mark, F_OK) != 0, "the planted file's constructor ran (%s)", sealed ? "sealed" : "bare");
+        if (e) {
+            char note[240];
+            jit_entry_note(m, e, note, sizeof note);
+            printf("    planted %s file: %s\n", sealed ? "a sealed" : "a bare", note);
+        }
+        nlsq_model_free(m);
+    }
+    unlink(src);
+    unlink(so);
+    unlink(mark);
 }
 
 /* ---- no compiler ------------------------------------------------------------------------ */
@@ -679,6 +749,7 @@ int main(void)
         TEST(test_compiled_fits_are_bitwise_identical_for_any_thread_count),
         TEST(test_background_compile_switches_without_changing_the_fit),
         TEST(test_cache_is_reused_and_bad_files_are_rebuilt),
+        TEST(defect16_planted_kernel_is_not_loaded),
         TEST(test_concurrent_builds_of_one_kernel_both_succeed),
         TEST(test_fits_succeed_without_a_compiler),
     };

@@ -10,9 +10,14 @@ static void show(const char *what, const char *whats, double unit, const char *u
 {
     const char *noun = ci->count == 1 ? what : whats;
     if (clear)
-        printf("removed %d %s (%.1f %s) from %s\n", ci->count, noun, (double)ci->bytes / unit, unit_name, ci->dir);
+        printf("removed %d %s (%.1f %s) from %s", ci->count, noun, (double)ci->bytes / unit, unit_name, ci->dir);
     else
-        printf("%s: %d %s, %.1f %s\n", ci->dir, ci->count, noun, (double)ci->bytes / unit, unit_name);
+        printf("%s: %d %s, %.1f %s", ci->dir, ci->count, noun, (double)ci->bytes / unit, unit_name);
+    /* files being written, or left by a killed run: not caches */
+    if (ci->temporaries)
+        printf("%s %d temporary file%s (%.1f %s)", clear ? ", and" : "; and", ci->temporaries,
+               ci->temporaries == 1 ? "" : "s", (double)ci->temporary_bytes / unit, unit_name);
+    putchar('\n');
 }
 
 int cmd_cache(int argc, char **argv)

@@ -185,6 +185,8 @@ static const char MAN_ENVIRONMENT[] =
     "points per fit).\n"
     ".TP\n.B NLSQ_CUDA_TUNE\nK=k,TPB=t: rows per lane and threads per block of the GPU pass kernel, for "
     "benchmarks.\n"
+    ".TP\n.B NLSQ_COLUMN_CACHE_MAX\nthe most the column caches may take (bytes, or a number with K, M, G or T); "
+    "past it the least recently used are evicted (default: a quarter of their bytes plus the free space).\n"
     ".TP\n.B XDG_CACHE_HOME\nthe cache directory is $XDG_CACHE_HOME/nlsq (default: $HOME/.cache/nlsq).\n"
     ".TP\n.B TMPDIR\nwhere kernels are built when there is no usable cache directory.\n";
 
@@ -192,7 +194,8 @@ static const char MAN_FILES[] =
     ".TP\n.I $XDG_CACHE_HOME/nlsq/*.so\ncompiled kernels, one per model and build, made private (0700); "
     "\\fBnlsq cache\\fR counts them and \\fBnlsq cache clear\\fR removes them.\n"
     ".TP\n.I $XDG_CACHE_HOME/nlsq/columns/\nthe column caches of large text tables (float64 .npy files), "
-    "reused while the text file's size and modification time are unchanged.\n";
+    "reused while the text file's size and modification time are unchanged, evicted least recently used first "
+    "past $NLSQ_COLUMN_CACHE_MAX.\n";
 
 static const char MAN_EXAMPLES[] =
     ".PP\nA fit with start values, bounds and a plot:\n.PP\n.RS\n.nf\n"

@@ -16,6 +16,60 @@
 #define PATH_MAX 4096
 #endif
 
+/* Whether st is a directory of ours that no one else may write. */
+static int is_private_dir(const struct stat *st)
+{
+    return S_ISDIR(st->st_mode) && st->st_uid == geteuid() && !(st->st_mode & 022);
+}
+
+/* Follow the symbolic link `path` (lstat in *st) to its directory: every
+   link on the way must be ours (another's could be turned elsewhere
+   later), and the directory ours and private. 0 with the directory's
+   stat in *st, or -1 with the reason. */
+static int follow_private_link(const char *path, struct stat *st, char *why, size_t why_size)
+{
+    char cur[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s", path);
+    for (int hops = 0; S_ISLNK(st->st_mode); hops++) {
+        if (st->st_uid != geteuid()) {
+            snprintf(why, why_size, "the kernel cache %s is a symbolic link (%s) owned by another user; not used", path,
+                     cur);
+            return -1;
+        }
+        char link[PATH_MAX];
+        ssize_t n = hops < 40 ? readlink(cur, link, sizeof link - 1) : -1;
+        if (n < 0) {
+            snprintf(why, why_size, "the kernel cache %s: %s", path, hops < 40 ? strerror(errno) : "too many links");
+            return -1;
+        }
+        link[n] = '\0';
+        char next[PATH_MAX];
+        const char *slash = strrchr(cur, '/');
+        if (link[0] == '/' || !slash)
+            snprintf(next, sizeof next, "%s", link);
+        else if ((size_t)snprintf(next, sizeof next, "%.*s/%s", (int)(slash - cur), cur, link) >= sizeof next) {
+            snprintf(why, why_size, "the kernel cache %s: the path is too long", path);
+            return -1;
+        }
+        memcpy(cur, next, strlen(next) + 1);
+        if (lstat(cur, st) != 0) {
+            snprintf(why, why_size, "the kernel cache %s is a symbolic link to %s: %s", path, cur, strerror(errno));
+            return -1;
+        }
+    }
+    if (!S_ISDIR(st->st_mode)) {
+        snprintf(why, why_size, "the kernel cache %s is a symbolic link to %s, which is not a directory", path, cur);
+        return -1;
+    }
+    if (!is_private_dir(st)) {
+        snprintf(why, why_size,
+                 "the kernel cache %s is a symbolic link to %s, which is not private (owner or mode); not used", path,
+                 cur);
+        return -1;
+    }
+    return 0;
+}
+
 int cache_private_dir(const char *path, int create, char *why, size_t why_size)
 {
     if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
@@ -23,11 +77,16 @@ int cache_private_dir(const char *path, int create, char *why, size_t why_size)
         return -1;
     }
     struct stat st;
-    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (lstat(path, &st) != 0) {
+        snprintf(why, why_size, "the kernel cache %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISLNK(st.st_mode)) return follow_private_link(path, &st, why, why_size);
+    if (!S_ISDIR(st.st_mode)) {
         snprintf(why, why_size, "the kernel cache %s is not a directory", path);
         return -1;
     }
-    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+    if (!is_private_dir(&st)) {
         snprintf(why, why_size, "the kernel cache %s is not private (owner or mode); not used", path);
         return -1;
     }
@@ -95,7 +154,7 @@ nlsq_status cache_report(const char *who, cache_scan_fn scan, int clear, nlsq_ca
     }
     memset(out, 0, sizeof *out);
     char why[600];
-    if (scan(clear, out->dir, sizeof out->dir, &out->count, &out->bytes, why, sizeof why) != 0) {
+    if (scan(clear, out, why, sizeof why) != 0) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s", why);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }

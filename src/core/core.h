@@ -74,10 +74,11 @@ int cache_private_dir(const char *path, int create, char *why, size_t why_size);
 int cache_file_path(const char *subdir, const char *key1, const char *key2, const char *suffix, char *out, size_t size,
                     char *why, size_t why_size);
 
-/* A cache's scan (jit_cache_scan, colcache_scan): its directory, files and
-   bytes, removing them with `clear`; 0, or -1 with the reason in why. */
-typedef int (*cache_scan_fn)(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why,
-                             size_t why_size);
+/* A cache's scan (jit_cache_scan, colcache_scan): its directory, its
+   caches and temporary files (out, zeroed by the caller), removing the
+   caches and the stale temporaries with `clear`; 0, or -1 with the reason
+   in why. */
+typedef int (*cache_scan_fn)(int clear, nlsq_cache_info *out, char *why, size_t why_size);
 /* The public nlsq_*_cache_info/_clear on top of a scan; `who` names the
    function in messages. */
 nlsq_status cache_report(const char *who, cache_scan_fn scan, int clear, nlsq_cache_info *out, nlsq_error *err);
@@ -111,8 +112,17 @@ void outfile_discard(outfile *o);
 int tempfile_name(const char *target, char *out, size_t size);
 int tempfile_register(const char *path); /* a slot, or -1 when full */
 void tempfile_release(int slot);
-/* Remove temporary files of target (of a whole directory) made on this
-   host by processes that no longer exist; how many were removed. */
+/* Whether a file named `name` (its lstat in st, or NULL) is a temporary
+   of the target named base (NULL: of any target): TEMP_LIVE when its
+   process may still run (or it was made on another host), TEMP_STALE when
+   it was made on this host by a process that no longer exists, or by an
+   older nlsq (no host and process in the name) and untouched for an
+   hour. */
+typedef enum { TEMP_NONE, TEMP_LIVE, TEMP_STALE } temp_state;
+struct stat;
+temp_state tempfile_state(const char *name, const char *base, const struct stat *st);
+/* Remove the stale temporary files of target (of a whole directory), ours
+   and regular files only; how many were removed. */
 int tempfile_sweep(const char *target);
 int tempfile_sweep_dir(const char *dir);
 

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -112,18 +113,64 @@ int tempfile_name(const char *target, char *out, size_t size)
     return 0;
 }
 
-/* Whether `name` is a temporary file of `base` (the target's last
-   component) made on this host by a process that no longer exists. */
-static int is_stale_temp(const char *name, const char *base, unsigned tag)
+/* A temporary file of an older nlsq (TARGET.tmp-XXXXXX, no host or
+   process in the name) is judged dead by its age: every writer of one
+   wrote it continuously (a checkpoint in milliseconds, a column cache row
+   after row, a kernel within the compiler's two minutes), so one untouched
+   for an hour has no writer left. */
+#define LEGACY_TEMP_AGE_S 3600
+
+/* Whether `tail` (what follows ".tmp-") is HOST-PID-XXXXXX with an
+   optional suffix a tool needs (a compiler's ".c"); *tag and *pid get
+   its host and process. */
+static int parse_temp_tail(const char *tail, unsigned *tag, long *pid)
 {
-    size_t n = strlen(base);
-    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0) return 0;
+    int used = 0;
+    if (sscanf(tail, "%8x-%ld-%n", tag, pid, &used) != 2 || used == 0 || *pid <= 0) return 0;
+    const char *rest = tail + used;
+    size_t n = strlen(rest);
+    if (n < 6) return 0;
+    if (n == 6) return 1;
+    if (rest[6] != '.' || n > 6 + 1 + 8) return 0;
+    for (const char *p = rest + 7; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) return 0;
+    return n > 7;
+}
+
+/* mkostemp's six letters and digits; one at least not a lower-case
+   letter, so that a user's "results.tmp-backup" is never taken for one
+   (a real one is all lower-case once in 200: left, harmlessly). */
+static int is_legacy_tail(const char *tail)
+{
+    if (strlen(tail) != 6) return 0;
+    int mixed = 0;
+    for (const char *p = tail; *p; p++) {
+        int lower = *p >= 'a' && *p <= 'z', upper = *p >= 'A' && *p <= 'Z', digit = *p >= '0' && *p <= '9';
+        if (!lower && !upper && !digit) return 0;
+        mixed |= !lower;
+    }
+    return mixed;
+}
+
+temp_state tempfile_state(const char *name, const char *base, const struct stat *st)
+{
+    const char *mark = NULL;
+    if (base) {
+        size_t n = strlen(base);
+        if (strncmp(name, base, n) == 0 && strncmp(name + n, ".tmp-", 5) == 0) mark = name + n;
+    } else {
+        for (const char *p = strstr(name, ".tmp-"); p; p = strstr(p + 1, ".tmp-")) mark = p;
+    }
+    if (!mark || mark == name) return TEMP_NONE;
+    const char *tail = mark + 5;
     unsigned file_tag;
     long pid;
-    int used = 0;
-    if (sscanf(name + n + 5, "%8x-%ld-%n", &file_tag, &pid, &used) != 2 || used == 0) return 0;
-    if (file_tag != tag || pid <= 0 || strlen(name + n + 5 + used) != 6) return 0;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    if (parse_temp_tail(tail, &file_tag, &pid)) {
+        if (file_tag != host_tag()) return TEMP_LIVE; /* another host's: not ours to judge */
+        return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? TEMP_STALE : TEMP_LIVE;
+    }
+    if (is_legacy_tail(tail)) return st && time(NULL) - st->st_mtime > LEGACY_TEMP_AGE_S ? TEMP_STALE : TEMP_LIVE;
+    return TEMP_NONE;
 }
 
 /* Split path into its directory and last component. */
@@ -142,46 +189,36 @@ static void split_path(const char *path, char *dir, size_t dir_size, const char 
     }
 }
 
-int tempfile_sweep(const char *target)
+/* Remove the stale temporaries in dir of base (NULL: of any target). */
+static int sweep(const char *dir, const char *base)
 {
-    char dir[PATH_MAX];
-    const char *base;
-    split_path(target, dir, sizeof dir, &base);
     DIR *d = opendir(dir);
     if (!d) return 0;
-    unsigned tag = host_tag();
     int removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!is_stale_temp(e->d_name, base, tag)) continue;
+        if (!strstr(e->d_name, ".tmp-")) continue;
         struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-            st.st_uid == geteuid() && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        if (tempfile_state(e->d_name, base, &st) == TEMP_STALE && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
     }
     closedir(d);
     return removed;
 }
 
+int tempfile_sweep(const char *target)
+{
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(target, dir, sizeof dir, &base);
+    return *base ? sweep(dir, base) : 0;
+}
+
 int tempfile_sweep_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    unsigned tag = host_tag();
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *t = strstr(e->d_name, ".tmp-");
-        if (!t) continue;
-        char base[NAME_MAX + 1];
-        snprintf(base, sizeof base, "%.*s", (int)(t - e->d_name), e->d_name);
-        struct stat st;
-        if (is_stale_temp(e->d_name, base, tag) && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode) && st.st_uid == geteuid() && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
-    }
-    closedir(d);
-    return removed;
+    return sweep(dir, NULL);
 }
 
 /* ---- where an output goes ----------------------------------------------- */
@@ -346,20 +383,33 @@ static int open_in_place(outfile *o, const char *shown, char *why, size_t why_si
     return 0;
 }
 
+/* The process's umask, read without changing it where Linux tells it
+   (/proc/self/status, since 4.7): umask(0) and back would, for that
+   moment, give the files other threads create (a compile in the
+   background, a caller's) no umask at all. */
+static mode_t current_umask(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned mask;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Umask: %o", &mask) == 1) {
+            fclose(f);
+            return (mode_t)mask;
+        }
+    }
+    if (f) fclose(f);
+    mode_t old = umask(022); /* an older kernel: the race is unavoidable */
+    umask(old);
+    return old;
+}
+
 /* The new file gets the old one's permissions, or the usual 0666 less the
    umask (mkostemp makes 0600). */
 static void set_mode(int fd, const char *target)
 {
     struct stat st;
-    mode_t mode;
-    if (stat(target, &st) == 0) {
-        mode = st.st_mode & 07777;
-    } else {
-        mode_t mask = umask(0);
-        umask(mask);
-        mode = 0666 & ~mask;
-    }
-    fchmod(fd, mode);
+    fchmod(fd, stat(target, &st) == 0 ? st.st_mode & 07777 : 0666 & ~current_umask());
 }
 
 static int open_temporary(outfile *o, const char *shown, char *why, size_t why_size)

@@ -6,16 +6,25 @@
  * process is started to ask its version), the flags, the CPU and the
  * code generator's version. Kernels live in $XDG_CACHE_HOME/nlsq (or
  * ~/.cache/nlsq), a directory of mode 0700 that we own, as KEY.so. They
- * are built under a temporary name and renamed into place, so a reader
- * sees a whole file or none, and two processes building the same kernel
- * both succeed (the last rename wins; the files are the same). A loaded
- * kernel must carry its key: a corrupt or foreign file is removed and
- * rebuilt.
+ * are built under temporary names (KEY.so.tmp-HOST-PID-XXXXXX, with .c
+ * and .log for the source and the compiler's complaint; registered, so
+ * that the command's SIGINT/SIGTERM handler removes them) and renamed into
+ * place, so a reader sees a whole file or none, and two processes building
+ * the same kernel both succeed (the last rename wins; the files are the
+ * same).
+ *
+ * Loading a shared object runs its constructors, so a file is checked
+ * before it is loaded, from its bytes: a built kernel is sealed with a
+ * trailer (after the ELF contents, where the loader never looks) holding
+ * its key and a 128-bit checksum of its bytes and key. A file without the
+ * trailer of this key (corrupt, foreign, planted, or from an older nlsq)
+ * is removed and rebuilt, never loaded; the path must still name the file
+ * checked once it is loaded. The loaded kernel must carry its key too.
  *
  * Nothing here may fail a fit: every failure leaves a note and the
  * interpreter carries on.
  */
-#define _GNU_SOURCE /* mkstemps, pipe2 */
+#define _GNU_SOURCE /* mkostemps, pipe2 */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -198,23 +207,135 @@ static int cache_dir(char *out, size_t size, jit_entry *e)
 
 /* ---- loading ----------------------------------------------------------------- */
 
-/* dlopen the file and check it is the kernel we asked for; on success the
-   entry holds the handle. A file that fails the checks is removed. */
-static int load_kernel(jit_entry *e, const char *path, int remove_bad)
+/* The seal: "NLSQKEY1", the key, and the checksum of the bytes before the
+   seal and the key (32 hex digits each). */
+#define SEAL_MAGIC "NLSQKEY1"
+enum { SEAL_BYTES = 8 + 32 + 32 };
+/* No kernel is near this; a larger file is not read, let alone loaded. */
+#define KERNEL_MAX_BYTES ((size_t)64 << 20)
+
+static void kernel_sum(const unsigned char *bytes, size_t n, const char *key, char out[33])
 {
-    struct stat st;
-    if (lstat(path, &st) != 0) return -1;
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-        note(e, "ignored %s: not a regular file of ours", path);
-        if (remove_bad) unlink(path);
-        return -1;
+    hash128 h = hash128_start();
+    hash128_bytes(&h, bytes, n);
+    hash128_str(&h, key);
+    hash128_hex(&h, out);
+}
+
+/* The first size bytes of fd in a new buffer, or NULL. */
+static unsigned char *read_all(int fd, size_t size)
+{
+    unsigned char *buf = malloc(size ? size : 1);
+    size_t got = 0;
+    while (buf && got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            free(buf);
+            return NULL;
+        }
+        got += (size_t)n;
     }
+    return buf;
+}
+
+/* Seal the compiled file at path with its key; 0, or -1. */
+static int seal_kernel(const char *path, const char *key)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    struct stat st;
+    unsigned char *buf = NULL;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size < KERNEL_MAX_BYTES &&
+             (buf = read_all(fd, (size_t)st.st_size)) != NULL;
+    if (ok) {
+        char sum[33], seal[SEAL_BYTES + 1];
+        kernel_sum(buf, (size_t)st.st_size, key, sum);
+        snprintf(seal, sizeof seal, "%s%.32s%.32s", SEAL_MAGIC, key, sum);
+        ok = pwrite(fd, seal, SEAL_BYTES, st.st_size) == SEAL_BYTES && fsync(fd) == 0;
+    }
+    free(buf);
+    ok &= close(fd) == 0;
+    return ok ? 0 : -1;
+}
+
+/* Whether fd (size bytes) ends in the seal of `key` over its bytes. */
+static int sealed_with(int fd, size_t size, const char *key)
+{
+    if (size <= SEAL_BYTES || size > KERNEL_MAX_BYTES) return 0;
+    unsigned char *buf = read_all(fd, size);
+    if (!buf) return 0;
+    const unsigned char *seal = buf + size - SEAL_BYTES;
+    char sum[33];
+    kernel_sum(buf, size - SEAL_BYTES, key, sum);
+    int ok = memcmp(seal, SEAL_MAGIC, 8) == 0 && memcmp(seal + 8, key, 32) == 0 && memcmp(seal + 40, sum, 32) == 0;
+    free(buf);
+    return ok;
+}
+
+/* What one attempt at loading a kernel file gives. */
+enum { LOAD_OK = 0, LOAD_FAILED = -1, LOAD_REPLACED = 1 };
+
+/* dlopen path, checked as fd: the file loaded must be the file checked,
+   so path must name fd's file (device and inode) after the load too. Not
+   through /proc/self/fd: the loader knows objects by name, and a number
+   reused while an object loaded under it stays (a second model of the
+   same kernel holds it) would name another kernel's file. LOAD_REPLACED
+   when another build renamed its (equal) kernel over path meanwhile. */
+static int open_checked(jit_entry *e, int fd, const char *path, void **handle)
+{
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
         note(e, "cannot load the kernel %s: %s", path, why ? why : "?");
+        return LOAD_FAILED;
+    }
+    struct stat checked, loaded;
+    if (fstat(fd, &checked) != 0 || stat(path, &loaded) != 0 || checked.st_dev != loaded.st_dev ||
+        checked.st_ino != loaded.st_ino) {
+        dlclose(h);
+        note(e, "ignored %s: replaced while it was being loaded", path);
+        return LOAD_REPLACED;
+    }
+    *handle = h;
+    return LOAD_OK;
+}
+
+/* One attempt: check the file from its bytes, then dlopen it and check
+   it is the kernel we asked for; on success the entry holds the handle.
+   A file that fails the checks is removed (with remove_bad). */
+static int load_once(jit_entry *e, const char *path, int remove_bad)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            note(e, "ignored %s: %s", path, strerror(errno));
+            if (remove_bad) unlink(path);
+        }
+        return LOAD_FAILED;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        note(e, "ignored %s: not a regular file of ours", path);
+        close(fd);
         if (remove_bad) unlink(path);
-        return -1;
+        return LOAD_FAILED;
+    }
+    if (!sealed_with(fd, (size_t)st.st_size, e->key)) {
+        note(e,
+             "ignored %s: its bytes are not the kernel of this model (corrupt, foreign or older); not loaded, "
+             "rebuilding",
+             path);
+        close(fd);
+        if (remove_bad) unlink(path);
+        return LOAD_FAILED;
+    }
+    void *h = NULL;
+    int rc = open_checked(e, fd, path, &h);
+    close(fd);
+    if (rc != LOAD_OK) {
+        if (rc == LOAD_FAILED && remove_bad) unlink(path);
+        return rc;
     }
     const jit_kernel *k = dlsym(h, "nlsq_jit_kernel_v1");
     if (!k || k->abi != JIT_ABI || !k->key || strcmp(k->key, e->key) != 0 || k->ncols != e->ncols ||
@@ -222,11 +343,22 @@ static int load_kernel(jit_entry *e, const char *path, int remove_bad)
         note(e, "ignored %s: not the kernel of this model (corrupt or foreign); rebuilding", path);
         dlclose(h);
         if (remove_bad) unlink(path);
-        return -1;
+        return LOAD_FAILED;
     }
     e->handle = h;
     e->kernel = k;
-    return 0;
+    return LOAD_OK;
+}
+
+/* Load the kernel file; 0, or -1 with the note saying why. Two builds of
+   one kernel may rename over each other while it loads: tried again. */
+static int load_kernel(jit_entry *e, const char *path, int remove_bad)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int rc = load_once(e, path, remove_bad);
+        if (rc != LOAD_REPLACED) return rc == LOAD_OK ? 0 : -1;
+    }
+    return -1;
 }
 
 /* ---- compiling ------------------------------------------------------------------ */
@@ -312,59 +444,95 @@ static void dump_source(const jit_entry *e)
 {
     const char *dir = getenv("NLSQ_JIT_DUMP");
     if (!dir || !*dir) return;
-    char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/nlsq-%s.c", dir, e->key) < sizeof path) write_file(path, e->source);
+    char path[PATH_MAX], why[300];
+    outfile o;
+    if ((size_t)snprintf(path, sizeof path, "%s/nlsq-%s.c", dir, e->key) >= sizeof path ||
+        outfile_open(&o, path, why, sizeof why) != 0)
+        return;
+    if (fputs(e->source, o.f) == EOF)
+        outfile_discard(&o);
+    else
+        outfile_commit(&o, why, sizeof why); /* a copy for inspection: a failure is no one's loss */
 }
 
-/* Temporary files of one build, in `dir`. */
+/* Temporary files of one build, in `dir`, registered for removal on a
+   signal: the source (.c: the compiler goes by the suffix), the kernel
+   and the compiler's complaint (.log). */
+typedef struct build_file {
+    char path[PATH_MAX];
+    int slot;
+} build_file;
+
 typedef struct build_files {
-    char src[PATH_MAX], so[PATH_MAX], log[PATH_MAX];
+    build_file src, so, log;
 } build_files;
 
-static int make_temp(char *path, size_t size, const char *dir, const char *key, const char *suffix)
+static int make_temp(build_file *f, const char *final, const char *suffix)
 {
-    if ((size_t)snprintf(path, size, "%s/.%s-XXXXXX%s", dir, key, suffix) >= size) return -1;
-    int fd = mkstemps(path, (int)strlen(suffix));
+    f->slot = -1;
+    size_t n = strlen(suffix);
+    if (tempfile_name(final, f->path, sizeof f->path - n) != 0) {
+        f->path[0] = 0;
+        return -1;
+    }
+    strcat(f->path, suffix);
+    int fd = mkostemps(f->path, (int)n, O_CLOEXEC);
     if (fd < 0) {
-        path[0] = 0;
+        f->path[0] = 0;
         return -1;
     }
     close(fd);
+    f->slot = tempfile_register(f->path);
     return 0;
+}
+
+static void remove_temp(build_file *f)
+{
+    if (f->path[0]) unlink(f->path);
+    tempfile_release(f->slot);
+    f->path[0] = 0;
+    f->slot = -1;
 }
 
 /* Build the kernel into dir/KEY.so and load it. */
 static int build(jit_entry *e, const compiler *cc, const char *dir, int keep)
 {
-    build_files f = {{0}, {0}, {0}};
+    build_files f = {{{0}, -1}, {{0}, -1}, {{0}, -1}};
     int rc = -1;
-    if (make_temp(f.src, sizeof f.src, dir, e->key, ".c") != 0 ||
-        make_temp(f.so, sizeof f.so, dir, e->key, ".so") != 0 ||
-        make_temp(f.log, sizeof f.log, dir, e->key, ".log") != 0) {
+    char final[PATH_MAX];
+    if ((size_t)snprintf(final, sizeof final, "%s/%s.so", dir, e->key) >= sizeof final) {
+        note(e, "the kernel cache path %s is too long", dir);
+        return -1;
+    }
+    tempfile_sweep(final); /* what killed builds of this kernel left */
+    if (make_temp(&f.src, final, ".c") != 0 || make_temp(&f.so, final, "") != 0 ||
+        make_temp(&f.log, final, ".log") != 0) {
         note(e, "cannot write in the kernel cache %s: %s", dir, strerror(errno));
         goto out;
     }
-    if (write_file(f.src, e->source) != 0) {
-        note(e, "cannot write %s: %s", f.src, strerror(errno));
+    if (write_file(f.src.path, e->source) != 0) {
+        note(e, "cannot write %s: %s", f.src.path, strerror(errno));
         goto out;
     }
-    if (run_compiler(e, cc, f.src, f.so, f.log) != 0) goto out;
-    char final[PATH_MAX];
-    if ((size_t)snprintf(final, sizeof final, "%s/%s.so", dir, e->key) >= sizeof final) goto out;
+    if (run_compiler(e, cc, f.src.path, f.so.path, f.log.path) != 0) goto out;
+    if (seal_kernel(f.so.path, e->key) != 0) {
+        note(e, "cannot seal the kernel %s: %s", f.so.path, strerror(errno));
+        goto out;
+    }
     if (keep) {
-        if (rename(f.so, final) != 0) {
+        if (rename(f.so.path, final) != 0) {
             note(e, "cannot rename into the kernel cache: %s", strerror(errno));
             goto out;
         }
-        f.so[0] = 0;
+        f.so.path[0] = 0;
         rc = load_kernel(e, final, 1);
     } else {
-        rc = load_kernel(e, f.so, 0); /* stays mapped after the unlink below */
+        rc = load_kernel(e, f.so.path, 0); /* stays mapped after the unlink below */
     }
 out:
-    if (f.src[0]) unlink(f.src);
-    if (f.so[0]) unlink(f.so);
-    if (f.log[0]) unlink(f.log);
+    remove_temp(&f.src);
+    remove_temp(&f.so);
+    remove_temp(&f.log);
     return rc;
 }
 
@@ -633,55 +801,94 @@ void jit_describe(char *buf, size_t size)
         snprintf(buf, size, "C compiler %s; kernels cached in %s", cc.path, dir);
 }
 
-/* KEY.so: 32 hex digits and the suffix; .KEY-XXXXXX.{c,so,log}: a build's
-   temporary files. */
-static int is_kernel_name(const char *name)
+static int is_hex_key(const char *name)
 {
-    size_t n = strlen(name);
-    if (n != 35 || strcmp(name + 32, ".so") != 0) return 0;
     for (int i = 0; i < 32; i++)
         if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return 0;
     return 1;
 }
 
-static int is_temp_name(const char *name)
+/* The kernels' suffixes: the CPU's in the cache directory, the GPU's in
+   its cuda/ (src/gpu/cuda_pass.c). */
+static const char *const CPU_SUFFIXES[] = {".so", NULL};
+static const char *const GPU_SUFFIXES[] = {".cubin", ".ptx", NULL};
+
+/* KEY<suffix>: 32 hex digits and one of the suffixes. */
+static int is_kernel_name(const char *name, const char *const *suffixes)
 {
-    return name[0] == '.' && strlen(name) > 41 && name[33] == '-';
+    if (strlen(name) < 33 || !is_hex_key(name)) return 0;
+    for (int i = 0; suffixes[i]; i++)
+        if (strcmp(name + 32, suffixes[i]) == 0) return 1;
+    return 0;
 }
 
-int jit_cache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size)
+/* Older versions built in .KEY-XXXXXX.{c,so,log}; a build that has not
+   touched its files for ten minutes (the compiler is stopped after two)
+   is over. */
+#define LEGACY_BUILD_AGE_S 600
+
+/* A temporary file of a kernel (KEY<suffix>.tmp-...), live or stale;
+   TEMP_NONE: not one. */
+static temp_state kernel_temp_state(const char *name, const struct stat *st, const char *const *suffixes)
 {
-    jit_entry scratch;
-    memset(&scratch, 0, sizeof scratch);
-    *count = 0;
-    *bytes = 0;
-    if (cache_dir(dir, dir_size, &scratch) != 0) {
-        snprintf(why, why_size, "%s", scratch.note[0] ? scratch.note : "no usable kernel cache");
-        return -1;
+    if (name[0] == '.' && strlen(name) > 41 && name[33] == '-')
+        return time(NULL) - st->st_mtime > LEGACY_BUILD_AGE_S ? TEMP_STALE : TEMP_LIVE;
+    if (strlen(name) < 33 || !is_hex_key(name)) return TEMP_NONE;
+    for (int i = 0; suffixes[i]; i++) {
+        size_t n = strlen(suffixes[i]);
+        if (strncmp(name + 32, suffixes[i], n) == 0 && strncmp(name + 32 + n, ".tmp-", 5) == 0)
+            return tempfile_state(name, NULL, st);
     }
+    return TEMP_NONE;
+}
+
+/* Count (and with clear remove) the kernels of dir and their temporaries;
+   a missing dir has none. 0, or -1 with the reason. */
+static int scan_kernels(const char *dir, const char *const *suffixes, int clear, nlsq_cache_info *out, char *why,
+                        size_t why_size)
+{
     DIR *d = opendir(dir);
     if (!d) {
+        if (errno == ENOENT) return 0;
         snprintf(why, why_size, "cannot read %s: %s", dir, strerror(errno));
         return -1;
     }
-    time_t now = time(NULL);
     for (struct dirent *de = readdir(d); de; de = readdir(d)) {
-        int kernel = is_kernel_name(de->d_name), temp = is_temp_name(de->d_name);
-        if (!kernel && !temp) continue; /* not ours: never touched */
-        char path[PATH_MAX];
         struct stat st;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path) continue;
-        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (kernel) {
-            (*count)++;
-            *bytes += (long long)st.st_size;
-        }
-        if (clear && (kernel || now - st.st_mtime > 600) && unlink(path) != 0) {
-            snprintf(why, why_size, "cannot remove %s: %s", path, strerror(errno));
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        int kernel = is_kernel_name(de->d_name, suffixes);
+        temp_state t = kernel ? TEMP_NONE : kernel_temp_state(de->d_name, &st, suffixes);
+        if (!kernel && (t == TEMP_NONE || (clear && t == TEMP_LIVE))) continue; /* not ours, or running */
+        if (clear && unlinkat(dirfd(d), de->d_name, 0) != 0) {
+            snprintf(why, why_size, "cannot remove %s/%s: %s", dir, de->d_name, strerror(errno));
             closedir(d);
             return -1;
+        }
+        if (kernel) {
+            out->count++;
+            out->bytes += (long long)st.st_size;
+        } else {
+            out->temporaries++;
+            out->temporary_bytes += (long long)st.st_size;
         }
     }
     closedir(d);
     return 0;
+}
+
+int jit_cache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size)
+{
+    jit_entry scratch;
+    memset(&scratch, 0, sizeof scratch);
+    if (cache_dir(out->dir, sizeof out->dir, &scratch) != 0) {
+        snprintf(why, why_size, "%s", scratch.note[0] ? scratch.note : "no usable kernel cache");
+        return -1;
+    }
+    char gpu[PATH_MAX + 8];
+    snprintf(gpu, sizeof gpu, "%s/cuda", out->dir);
+    if (scan_kernels(out->dir, CPU_SUFFIXES, clear, out, why, why_size) != 0) return -1;
+    struct stat st;
+    if (lstat(gpu, &st) != 0) return 0; /* no GPU kernel yet */
+    if (cache_private_dir(gpu, 0, why, why_size) != 0) return -1;
+    return scan_kernels(gpu, GPU_SUFFIXES, clear, out, why, why_size);
 }

@@ -107,11 +107,12 @@ const jit_kernel *jit_kernel_ready(jit_entry *e);
 /* Copy of the entry's note under the lock. */
 void jit_entry_note(const nlsq_model *m, jit_entry *e, char *buf, size_t size);
 
-/* The kernel cache, for `nlsq cache`: its directory, and the kernels in
-   it (count, bytes). With `clear`, the kernels are removed, and so are
-   temporary files of builds that ended more than ten minutes ago (a
-   build still running is left alone). 0, or -1 with the reason in why. */
-int jit_cache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size);
+/* The kernel cache, for `nlsq cache`: its directory, the kernels in it
+   (count, bytes) and the builds' temporary files apart. With `clear`, the
+   kernels are removed, and so are the temporary files of builds whose
+   process is gone (or, from older versions, untouched for ten minutes): a
+   build still running is left alone. 0, or -1 with the reason in why. */
+int jit_cache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size);
 
 /* One line for `nlsq devices`: the compiler and the cache directory. */
 void jit_describe(char *buf, size_t size);

@@ -18,11 +18,15 @@
  *   records, u64 FNV-1a of everything before it.
  * A record: x[n_free], cost, flag, R_aug[(n_free+1)^2], as doubles.
  *
- * Written whole after every evaluation into a temporary file beside the
- * target, fsync'ed and renamed over it (then the directory fsync'ed), so
- * a kill at any moment leaves the previous checkpoint or the new one.
+ * Written whole after every evaluation through src/core/outfile.c: into a
+ * temporary file beside the target (PATH.tmp-HOST-PID-XXXXXX, registered
+ * for the command's SIGINT/SIGTERM handler to remove), fsync'ed and
+ * renamed over it, so a kill at any moment leaves the previous checkpoint
+ * or the new one; a symbolic link is followed and its target replaced.
+ * The temporary files of killed runs (SIGKILL) are removed by the next
+ * run on the same path, resumed or not.
  */
-#define _GNU_SOURCE /* mkostemp */
+#define _GNU_SOURCE /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -53,7 +57,8 @@ struct checkpoint {
     int count, cap;
     int replay_pos, replay_count;
     int writes;
-    int kill_at; /* test hook: die during this write (0: never) */
+    int kill_at;     /* test hook: die during this write (0: never) */
+    int kill_signal; /* ... of SIGKILL, or SIGTERM ("Nt")            */
 };
 
 uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n)
@@ -91,7 +96,7 @@ typedef struct cursor {
 static int take(cursor *k, void *out, size_t n)
 {
     if ((size_t)(k->end - k->p) < n) return -1;
-    memcpy(out, k->p, n);
+    if (n) memcpy(out, k->p, n); /* out is NULL for no records */
     k->p += n;
     return 0;
 }
@@ -169,10 +174,20 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
     return 0;
 }
 
+/* The temporary files that killed writers of this checkpoint left, beside
+   the path and beside the file a symbolic link names. */
+static void sweep_temporaries(const char *path)
+{
+    tempfile_sweep(path);
+    char real[PATH_MAX];
+    if (realpath(path, real) && strcmp(real, path) != 0) tempfile_sweep(real);
+}
+
 int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash, int nf,
                     size_t m_total, checkpoint **out, char *why, size_t why_size)
 {
     *out = NULL;
+    sweep_temporaries(path);
     checkpoint *c = calloc(1, sizeof *c);
     if (!c) return -1;
     c->nf = nf;
@@ -185,6 +200,7 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
     c->first = malloc(c->rec * sizeof *c->first);
     const char *kill = getenv("NLSQ_TEST_KILL_IN_CHECKPOINT");
     c->kill_at = kill ? atoi(kill) : 0;
+    c->kill_signal = kill && strchr(kill, 't') ? SIGTERM : SIGKILL;
     if (!c->path || !c->model_text || !c->device || !c->first) {
         checkpoint_free(c);
         snprintf(why, why_size, "out of memory");
@@ -258,36 +274,6 @@ int checkpoint_replay(checkpoint *c, const double *x, double *cost, double *R, i
     return 1;
 }
 
-static int fsync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int save(checkpoint *c, char *why, size_t why_size)
 {
     uint32_t version = CKPT_VERSION, order = CKPT_ORDER, nf = (uint32_t)c->nf, tlen = (uint32_t)strlen(c->model_text);
@@ -318,30 +304,33 @@ static int save(checkpoint *c, char *why, size_t why_size)
     uint64_t sum = hash_fnv64(HASH_FNV_SEED, buf, (size_t)(p - buf));
     PUT(&sum, 8);
 #undef PUT
-    char tmp[PATH_MAX];
-    int fd = -1;
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", c->path) < sizeof tmp) fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(errno));
+    outfile o;
+    char reason[400];
+    if (outfile_open(&o, c->path, reason, sizeof reason) != 0) {
+        snprintf(why, why_size, "cannot write the checkpoint %s", reason);
         free(buf);
         return -1;
     }
     c->writes++;
     if (c->kill_at == c->writes) {
         /* the test hook: half a file on disk, then gone, as a kill would */
-        (void)!write_all(fd, buf, size / 2);
-        fsync(fd);
-        raise(SIGKILL);
+        (void)!fwrite(buf, 1, size / 2, o.f);
+        fflush(o.f);
+        fsync(fileno(o.f));
+        raise(c->kill_signal);
     }
-    int ok = write_all(fd, buf, size) == 0 && fsync(fd) == 0;
-    ok &= close(fd) == 0;
+    int ok = fwrite(buf, 1, size, o.f) == size;
+    int e = errno;
     free(buf);
-    if (!ok || rename(tmp, c->path) != 0) {
-        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(errno));
-        unlink(tmp);
+    if (!ok) {
+        outfile_discard(&o);
+        snprintf(why, why_size, "cannot write the checkpoint %s: %s", c->path, strerror(e));
         return -1;
     }
-    fsync_dir(c->path);
+    if (outfile_commit(&o, reason, sizeof reason) != 0) {
+        snprintf(why, why_size, "cannot write the checkpoint: %s", reason);
+        return -1;
+    }
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -362,9 +363,36 @@ static void device_identity(const fit_problem *fp, char *out, size_t size)
     }
 }
 
-static nlsq_status open_checkpoint(fit_problem *fp, int yc, int sc, double sigma_all, nlsq_error *err)
+/* The checkpoint is replaced after every evaluation: refused, before any
+   work, when it is one of the data's files (by device and inode, through
+   any link or name), not a regular file, or in a place that cannot take
+   it. */
+static nlsq_status check_checkpoint_path(fit_problem *fp, const nlsq_source *src, nlsq_error *err)
+{
+    const char *path = fp->opt.checkpoint;
+    struct stat st;
+    char why[600];
+    if (strcmp(path, "-") == 0)
+        return fit_fail(fp, err, NLSQ_ERR_IO, "a checkpoint cannot be the standard output ('-'): it is read back");
+    if (stat(path, &st) == 0) {
+        if (source_reads_file(src, &st))
+            return fit_fail(fp, err, NLSQ_ERR_IO, "the checkpoint %s is a file of the data; refusing to overwrite it",
+                            path);
+        if (!S_ISREG(st.st_mode))
+            return fit_fail(fp, err, NLSQ_ERR_IO, "the checkpoint %s is %s, not a regular file", path,
+                            S_ISDIR(st.st_mode) ? "a directory" : "a device or a pipe");
+    }
+    if (outfile_check(path, NULL, 0, why, sizeof why) != 0)
+        return fit_fail(fp, err, NLSQ_ERR_IO, "cannot write the checkpoint %s", why);
+    return NLSQ_OK;
+}
+
+static nlsq_status open_checkpoint(fit_problem *fp, const nlsq_source *src, int yc, int sc, double sigma_all,
+                                   nlsq_error *err)
 {
     if (!fp->opt.checkpoint) return NLSQ_OK;
+    nlsq_status st = check_checkpoint_path(fp, src, err);
+    if (st != NLSQ_OK) return st;
     char *text = model_identity(fp->model), why[600], device[300];
     if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
     device_identity(fp, device, sizeof device);
@@ -421,7 +449,7 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     }
     fp.memory_bytes = estimate_memory(model, fp.m_total, fp.n_free, fp.threads, fp.rd.ncopy, fp.opt.keep_residuals);
     if ((st = choose_device(&fp, sc, sigma_all, err)) != NLSQ_OK) goto done;
-    if ((st = open_checkpoint(&fp, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
+    if ((st = open_checkpoint(&fp, src, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;
     solve_problem pb = {fp.n_free, fp.m_used, evaluate_source, &fp, NULL, NULL};

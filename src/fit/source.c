@@ -52,6 +52,10 @@ struct nlsq_source {
     nlsq_source **parts;
     int nparts;
     int *part_of, *col_in_part;
+    /* the file it was made from (source_set_origin) */
+    int has_origin;
+    dev_t origin_dev;
+    ino_t origin_ino;
 };
 
 static nlsq_status src_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
@@ -542,4 +546,24 @@ nlsq_status nlsq_source_read(nlsq_source *s, int col, size_t first, size_t count
         return src_fail(err, NLSQ_ERR_DATA, "nlsq_source_read: %s", why);
     source_release(s, &col, 1, first, count);
     return NLSQ_OK;
+}
+
+/* ---- the files a source reads ------------------------------------------- */
+
+void source_set_origin(nlsq_source *s, const struct stat *st)
+{
+    s->has_origin = 1;
+    s->origin_dev = st->st_dev;
+    s->origin_ino = st->st_ino;
+}
+
+int source_reads_file(const nlsq_source *s, const struct stat *st)
+{
+    if (!s) return 0;
+    struct stat own;
+    if (s->fd >= 0 && fstat(s->fd, &own) == 0 && own.st_dev == st->st_dev && own.st_ino == st->st_ino) return 1;
+    if (s->has_origin && s->origin_dev == st->st_dev && s->origin_ino == st->st_ino) return 1;
+    for (int k = 0; k < s->nparts; k++)
+        if (source_reads_file(s->parts[k], st)) return 1;
+    return 0;
 }

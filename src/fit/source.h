@@ -24,8 +24,17 @@ struct table;
 nlsq_source *source_adopt_table(struct table *t, const char *name);
 
 /* The text column caches in the cache directory's columns/: how many and
-   their bytes, removed with clear (only files named as ours); 0, or -1
-   with the reason. dir gets the directory. */
-int colcache_scan(int clear, char *dir, size_t dir_size, int *count, long long *bytes, char *why, size_t why_size);
+   their bytes, and the temporaries apart; with clear, the caches and the
+   stale temporaries removed (only files named as ours); 0, or -1 with the
+   reason. */
+int colcache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size);
+
+/* The file a source was made from (a text table converted or read into
+   memory), besides the files it maps: outputs must not overwrite it. */
+struct stat;
+void source_set_origin(nlsq_source *s, const struct stat *st);
+/* Whether the source reads the file st (device and inode): a file it
+   maps, its origin, or one of a join's parts'. */
+int source_reads_file(const nlsq_source *s, const struct stat *st);
 
 #endif

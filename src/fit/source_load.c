@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/io.h"
 #include "source.h"
@@ -49,6 +50,8 @@ nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_options *opt
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     nlsq_status st = read_stream(f, path, opt, out, err);
+    struct stat origin; /* outputs must not overwrite it */
+    if (st == NLSQ_OK && !from_stdin && fstat(fileno(f), &origin) == 0) source_set_origin(*out, &origin);
     if (!from_stdin) fclose(f);
     return st;
 }

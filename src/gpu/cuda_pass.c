@@ -10,10 +10,11 @@
  *
  * Kernels are compiled by NVRTC for the device's architecture and kept on
  * disk beside the CPU kernels ($XDG_CACHE_HOME/nlsq/cuda), keyed by the
- * source, NVRTC's version, the options and the architecture; where the
- * driver cannot load the cubin, PTX for the same architecture is tried.
+ * source, NVRTC's version, the options and the architecture, and sealed
+ * with a checksum checked before the driver sees them; where the driver
+ * cannot load the cubin, PTX for the same architecture is tried.
  */
-#define _GNU_SOURCE /* mkostemp */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -57,34 +58,60 @@ static int cache_path(const char *source, const char *arch, int cubin, char *out
     return cache_file_path("cuda", ident, source, cubin ? ".cubin" : ".ptx", out, size, why, sizeof why);
 }
 
+/* A cached image ends in a seal: "NLSQSUM1" and the 128-bit checksum of
+   the image and the file's name (its key), so that a file cut short,
+   damaged or put there by anything else is compiled afresh, never handed
+   to the driver. */
+#define SEAL_MAGIC "NLSQSUM1"
+enum { SEAL_BYTES = 8 + 32 };
+
+static void image_sum(const char *data, size_t n, const char *path, char out[33])
+{
+    const char *slash = strrchr(path, '/');
+    hash128 h = hash128_start();
+    hash128_bytes(&h, data, n);
+    hash128_str(&h, slash ? slash + 1 : path);
+    hash128_hex(&h, out);
+}
+
 static int cache_load(const char *path, cuda_image *img)
 {
     memset(img, 0, sizeof *img);
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
     long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    int ok = size > 0 && fseek(f, 0, SEEK_SET) == 0 && (img->data = malloc((size_t)size + 1)) &&
-             fread(img->data, 1, (size_t)size, f) == (size_t)size;
+    int ok = size > SEAL_BYTES && size < (1L << 30) && fseek(f, 0, SEEK_SET) == 0 &&
+             (img->data = malloc((size_t)size + 1)) && fread(img->data, 1, (size_t)size, f) == (size_t)size;
     fclose(f);
+    size_t n = ok ? (size_t)size - SEAL_BYTES : 0;
+    char sum[33];
+    if (ok) {
+        image_sum(img->data, n, path, sum);
+        ok = memcmp(img->data + n, SEAL_MAGIC, 8) == 0 && memcmp(img->data + n + 8, sum, 32) == 0;
+    }
     if (!ok) {
         cuda_image_free(img);
         return -1;
     }
-    img->data[size] = '\0';
-    img->size = (size_t)size;
+    img->data[n] = '\0';
+    img->size = n;
     return 0;
 }
 
+/* Written through core/outfile (a registered temporary, renamed whole);
+   a failure only costs a compile next time. */
 static void cache_store(const char *path, const cuda_image *img)
 {
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp) return;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) return;
+    outfile o;
+    char why[400], sum[33];
+    if (outfile_open(&o, path, why, sizeof why) != 0) return;
     size_t size = img->cubin ? img->size : strlen(img->data) + 1;
-    int ok = write(fd, img->data, size) == (ssize_t)size;
-    ok &= close(fd) == 0;
-    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+    image_sum(img->data, size, path, sum);
+    if (fwrite(img->data, 1, size, o.f) != size || fputs(SEAL_MAGIC, o.f) == EOF || fputs(sum, o.f) == EOF) {
+        outfile_discard(&o);
+        return;
+    }
+    outfile_commit(&o, why, sizeof why);
 }
 
 /* A kernel's source as a loaded module: from the cache, else compiled
