@@ -146,9 +146,10 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     bounds = prepare_bounds(bounds, n)
     if method == "lm" and bounds is not None:
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
-    if method == "lm" and m < n:
-        raise TypeError(f"Improper input: func (m={m}) returned less than n={n} parameters: lm needs at least as "
-                        "many points as parameters")
+    if m < n and kwargs.get("fixed") is None:
+        # SciPy's words; the library refuses it for every method (an
+        # underdetermined fit has no unique answer to call converged).
+        raise TypeError(f"The number of func parameters={n} must not exceed the number of data points={m}")
     call = Call(n, model.param_names, p0=p0, bounds=bounds, method=method, kwargs=kwargs, fname=fname)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     call.opt.nan_policy = policy

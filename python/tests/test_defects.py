@@ -256,3 +256,10 @@ def test_defect16_fit_file_knows_npy_by_its_magic_bytes(tmp_path):
     np.testing.assert_array_equal(r.popt, ref.popt)
     with pytest.raises(FileNotFoundError):
         nlsqc.fit_file(decay, str(tmp_path / "missing.npy"), p0=[2, 1, 0])
+
+
+def test_defect15_underdetermined_curve_fit_raises_scipys_type_error():
+    # Two points, three parameters: no unique answer, so no "converged".
+    for method in ("trf", "dogbox", "lm"):
+        with pytest.raises(TypeError, match="number of func parameters=3 must not exceed the number of data points=2"):
+            nlsqc.curve_fit(lambda x, a, b, c: a * x * x + b * x + c, [0.0, 1.0], [1.0, 2.0], method=method)
