@@ -88,8 +88,19 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
             return 1;
         }
     } else {
-        pass_run(&fp->ps, &fp->pd, fp->p, &out);
-        reader_flush(&fp->rd);
+        /* the data file must be the one the fit started on, before the
+           pass and after it (a file cut short during the pass reads as
+           zeros there: see mapguard.c) */
+        char why[400];
+        if (source_check(fp->rd.src, why, sizeof why) == 0) {
+            pass_run(&fp->ps, &fp->pd, fp->p, &out);
+            reader_flush(&fp->rd);
+        }
+        if (source_check(fp->rd.src, why, sizeof why) != 0) {
+            fit_abort(fp, NLSQ_ERR_DATA, why);
+            *cost = NAN;
+            return 1;
+        }
     }
     fp->last_pass_seconds = host_seconds() - fp->t_pass;
     if (out.read_failed) {
@@ -272,6 +283,7 @@ static nlsq_status upload_chunks(fit_problem *fp, int c0, int c1, char *why, siz
     int rc = gpu_group_upload_chunks(&fp->gpu, &pd, fp->ps.pool, fp->m_total, fp->rd.ncopy == 0, c0, c1, fp->rd.why,
                                      why, why_size);
     reader_flush(&fp->rd);
+    if (rc == 0 && source_check(fp->rd.src, why, why_size) != 0) return NLSQ_ERR_DATA;
     return rc == 0 ? NLSQ_OK : rc == GPU_UPLOAD_READ_FAILED ? NLSQ_ERR_DATA : NLSQ_ERR_INVALID_ARGUMENT;
 }
 
