@@ -793,7 +793,8 @@ NLSQ_API void nlsq_source_free(nlsq_source *src);
 typedef struct nlsq_columns {
     const int *x;       /* one 0-based column per model variable; NULL:
                                columns 0 .. k-1                             */
-    int y;              /* -1 (default): the column after x's           */
+    int y;              /* -1 (default): the column after x's (after
+                           the last of them)                            */
     int sigma;          /* per-point sigma, or -1 (default): none       */
     double sigma_value; /* with sigma = -1: one sigma for all points if
                                > 0 (matters with absolute_sigma); 0: none   */

@@ -222,6 +222,39 @@ static void defect13_npy_claiming_2e49_rows_is_truncated(void)
     free(bytes);
 }
 
+/* ---- defect 2: the default y is the column after the x columns -------------- */
+
+static void defect02_default_y_follows_the_x_columns(void)
+{
+    enum { N = 50 };
+    double idx[N], t[N], v[N];
+    for (int i = 0; i < N; i++) {
+        idx[i] = 100 + i;
+        t[i] = 0.5 * i;
+        v[i] = 3 * t[i] + 1;
+    }
+    const double *cols[3] = {idx, t, v};
+    nlsq_source *s = NULL;
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    nlsq_source_from_arrays(cols, 3, N, &s, &e);
+    nlsq_model_parse("a*x + b", NULL, &m, &e);
+    nlsq_columns c = nlsq_columns_default();
+    int xc = 1;
+    c.x = &xc;
+    nlsq_result *r = NULL;
+    CHECK_MSG(nlsq_fit_source(m, s, &c, NULL, &r, &e) == NLSQ_OK, "%s", e.message);
+    if (r) {
+        CHECK_NEAR(r->popt[0], 3, 1e-9, "a (y is v, not t again)");
+        CHECK_NEAR(r->popt[1], 1, 1e-9, "b");
+    }
+    nlsq_result_free(r);
+    xc = 2; /* the last column: no y after it */
+    CHECK(nlsq_fit_source(m, s, &c, NULL, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT && !r);
+    nlsq_source_free(s);
+    nlsq_model_free(m);
+}
+
 /* ---- defect 12: the text reader refuses what it cannot read right ----------- */
 
 /* The text is refused with a message holding `words`, at line (and column
@@ -601,6 +634,7 @@ int main(void)
         TEST(defect01_pipe_read_once),
         TEST(defect01_fifo_npy_read_once),
         TEST(defect13_npy_claiming_2e49_rows_is_truncated),
+        TEST(defect02_default_y_follows_the_x_columns),
         TEST(defect12_text_reader_refuses_malformed_input),
         TEST(defect12_directory_and_endless_input),
         TEST(defect11_npy_cut_short_during_a_pass),

@@ -168,7 +168,12 @@ static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, cons
                             "the column of variable '%s' is %d; the source has %d (0-based)", fp->model->vars.names[j],
                             xc[j], ncols);
     }
-    *yc = c->y >= 0 ? c->y : k;
+    /* y by default: the column after the x columns (after the last of
+       them in the source, whatever order x names them in) */
+    int after_x = 0;
+    for (int j = 0; j < k; j++)
+        if (xc[j] + 1 > after_x) after_x = xc[j] + 1;
+    *yc = c->y >= 0 ? c->y : after_x;
     if (*yc >= ncols)
         return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the y column is %d; the source has %d columns (0-based)",
                         *yc, ncols);
