@@ -51,7 +51,8 @@ static void help_commands(FILE *out)
 }
 
 static const char EXIT_STATUS[] = "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
-                                  "2 bad usage or input, 3 error in the model text.\n";
+                                  "2 bad usage or input, 3 error in the model text.\n"
+                                  "In every command, -- ends the options: what follows is arguments.\n";
 
 void help_command(FILE *out, const command *cmd)
 {
