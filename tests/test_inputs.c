@@ -83,7 +83,7 @@ static unsigned char *npy_bytes(size_t rows, size_t claimed_rows, size_t *len)
 
 /* A child that writes bytes to the pipe fds[1] (then exits 0, or dies of
    the signal that stopped it); returns its pid. */
-static pid_t spawn_writer(const int *fds, const void *bytes, size_t n)
+static pid_t spawn_writer(const int *fds, void *bytes, size_t n)
 {
     fflush(stdout);
     pid_t pid = fork();
@@ -97,6 +97,7 @@ static pid_t spawn_writer(const int *fds, const void *bytes, size_t n)
             p += w;
             n -= (size_t)w;
         }
+        free(bytes); /* the child's copy: no leak under valgrind */
         _exit(0);
     }
     return pid;
@@ -171,6 +172,7 @@ static void defect01_fifo_npy_read_once(void)
             p += w;
             n -= (size_t)w;
         }
+        free(bytes); /* the child's copy: no leak under valgrind */
         _exit(0);
     }
     nlsq_source *s = NULL;
@@ -441,8 +443,20 @@ done:
     nlsq_model_free(m);
 }
 
+/* Under valgrind the fault reaches the program as SIGSEGV, which the
+   guard leaves alone (a real kernel raises SIGBUS). */
+static int under_valgrind(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload") != NULL;
+}
+
 static void defect11_npy_cut_short_during_a_pass(void)
 {
+    if (under_valgrind()) {
+        test_skip("valgrind delivers the fault beyond a file's end as SIGSEGV");
+        return;
+    }
     cutter cut = {NULL, 2, 0.3, 0, 0};
     fit_with_cutter(&cut, "cut short while a pass read it");
 }
