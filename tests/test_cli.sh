@@ -121,6 +121,7 @@ check "defect16 -- ends the options of diff" "[ $rc -eq 0 ] && grep -q '^df/da =
 out=$("$nlsq" fit --model 'a*x+b' -- "$in17/line.csv"); rc=$?
 check "defect16 -- ends the options of fit" "[ $rc -eq 0 ] && grep -q '1000 points used' <<<\"\$out\""
 expect_error "defect16 after --, an option is a file name" "No such file" eval --model 'a*x' -- --p0
+expect_error "defect16 --raw OFFSET beyond 2^64 refused, not saturated" "--raw takes" fit "$in17/line.csv" --model 'a*x' --raw f8:2:rows:99999999999999999999999
 rm -rf "$in17"
 # --json: every documented key (docs/cli.md), and well-formed where python3 can tell
 json=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --json); rc=$?

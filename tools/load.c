@@ -8,7 +8,9 @@
  * one path whatever the data.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup, strtok_r, sysconf */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@ static int parse_raw(const char *spec, nlsq_raw_layout *l)
 {
     *l = nlsq_raw_layout_default();
     char copy[128], *save = NULL;
+    if (strlen(spec) >= sizeof copy) return -1; /* not cut short silently */
     snprintf(copy, sizeof copy, "%s", spec);
     char *dtype = strtok_r(copy, ":", &save), *ncols = strtok_r(NULL, ":", &save);
     char *order = strtok_r(NULL, ":", &save), *offset = strtok_r(NULL, ":", &save);
@@ -66,8 +69,11 @@ static int parse_raw(const char *spec, nlsq_raw_layout *l)
     else if (order && strcmp(order, "rows") != 0)
         return -1;
     if (offset) {
+        errno = 0;
         unsigned long long off = strtoull(offset, &end, 10);
-        if (*end || *offset == '-') return -1;
+        /* a whole number in range: not -1, 1e3 or one that saturates */
+        if (*end || end == offset || *offset == '-' || *offset == '+' || errno == ERANGE || off != (size_t)off)
+            return -1;
         l->offset = (size_t)off;
     }
     return 0;
