@@ -92,6 +92,8 @@ check "defect02 batch --id id --x x: y is the column after x (a = 2 and 3)" "[ $
 # defect 12: the text reader refuses what it cannot read right
 printf 'x,y\n1,2\n2,1e400\n' >"$in17/big.csv"
 expect_error "defect12 1e400 is refused at its line and field" "big.csv:3: field 2 .*1e400.* is beyond the range of a double" fit "$in17/big.csv" --model 'a*x'
+printf 'x,y\n1,2\n2,inf\n' >"$in17/inf.csv"
+expect_error "defect12 a written inf is named by its 1-based data row too" "y\[1\] is inf (data row 2; nan_policy raise)" fit "$in17/inf.csv" --model 'a*x'
 printf 'x,y\n1,2\n2,3\0009\n' >"$in17/nul.csv"
 expect_error "defect12 a NUL byte is an error, not the line's end" "nul.csv:3: a NUL byte at column 4" fit "$in17/nul.csv" --model 'a*x'
 printf 'x,y\n1,2\n2,"3"9\n' >"$in17/quote.csv"

@@ -241,16 +241,25 @@ static char *model_identity(const nlsq_model *m)
     return s;
 }
 
+/* A value against nan_policy, named as an array element (0-based, as
+   nlsq_curve_fit names them) and as the source's row (1-based: the n-th
+   data row of a file, header and comments not counted). */
 static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error *err)
 {
     size_t i = st->bad_row;
     switch (st->bad_kind) {
-    case BAD_Y: return fit_fail(fp, err, NLSQ_ERR_DATA, "y[%zu] is %g (nan_policy raise)", i, st->bad_value);
+    case BAD_Y:
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "y[%zu] is %g (data row %zu; nan_policy raise)", i, st->bad_value,
+                        i + 1);
     case BAD_X:
-        return fit_fail(fp, err, NLSQ_ERR_DATA, "%s[%zu] is %g (nan_policy raise)", fp->model->vars.names[st->bad_var],
-                        i, st->bad_value);
-    case BAD_SIGMA: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] is %g (nan_policy raise)", i, st->bad_value);
-    default: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] = %g: sigma must be positive", i, st->bad_value);
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "%s[%zu] is %g (data row %zu; nan_policy raise)",
+                        fp->model->vars.names[st->bad_var], i, st->bad_value, i + 1);
+    case BAD_SIGMA:
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] is %g (data row %zu; nan_policy raise)", i, st->bad_value,
+                        i + 1);
+    default:
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] = %g (data row %zu): sigma must be positive", i,
+                        st->bad_value, i + 1);
     }
 }
 
