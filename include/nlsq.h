@@ -750,7 +750,9 @@ NLSQ_API nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_opt
  * start and then reopening the path would lose that start. `path` "-" is
  * standard input. A .npy's header is checked against the bytes that
  * arrive ("truncated file" when it claims more), so memory grows with
- * what is read, not with what a header claims. A directory is refused
+ * what is read, not with what a header claims, and reading stops at half
+ * the machine's memory (NLSQ_ERR_NOMEM: give a file, which is mapped). A
+ * text line is at most 1 MiB (/dev/zero is refused). A directory is refused
  * ("PATH: Is a directory"). Only opt->delimiter is used (opt may be NULL).
  */
 NLSQ_API nlsq_status nlsq_source_load(const char *path, const nlsq_text_options *opt, nlsq_source **out,

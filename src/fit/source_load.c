@@ -12,10 +12,12 @@
  */
 #define _POSIX_C_SOURCE 200809L /* fmemopen */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/io.h"
 #include "source.h"
@@ -177,18 +179,32 @@ static nlsq_status load_npy_stream(FILE *f, gathered *g, const char *path, nlsq_
     }
     /* rows <= 2^50 and cols <= 256 (npy_header): no overflow */
     size_t data_bytes = info.rows * info.cols * (size_t)info.elsize, need = info.data_offset + data_bytes;
+    /* what arrives is held twice (the bytes, then the columns): reading
+       stops at half the machine's memory, so an endless stream behind a
+       header that claims more cannot fill it; a stream that ends first is
+       a truncated file, however much its header claimed */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0x1p62;
+    size_t limit = info.data_offset + (size_t)(ram / 2 < 0x1p62 ? ram / 2 : 0x1p62);
     errno = 0;
-    if (gather(f, g, need) != 0) {
+    if (gather(f, g, need < limit ? need : limit) != 0) {
         st = errno == ENOMEM || errno == 0 ? NLSQ_ERR_NOMEM : NLSQ_ERR_DATA;
         error_set(err, st, 0, 0, "%s: %s after %zu bytes", path, errno ? strerror(errno) : "out of memory", g->len);
         return st;
     }
-    if (g->len < need) {
+    if (g->len < need && g->len < limit) {
         error_set(err, NLSQ_ERR_DATA, 0, 0,
                   "%s: truncated file: %zu rows x %zu columns of %d bytes need %zu bytes after the %zu-byte header, "
                   "the stream has %zu",
                   path, info.rows, info.cols, info.elsize, data_bytes, info.data_offset, g->len - info.data_offset);
         return NLSQ_ERR_DATA;
+    }
+    if (g->len < need) {
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0,
+                  "%s: %zu rows x %zu columns (%.3g GB) are more than a stream can be read into memory here (%.3g GB "
+                  "of memory); give a file, which is mapped",
+                  path, info.rows, info.cols, (double)data_bytes * 1e-9, ram * 1e-9);
+        return NLSQ_ERR_NOMEM;
     }
     if (fgetc(f) != EOF) {
         error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: more bytes after the %zu x %zu array the .npy header describes", path,
