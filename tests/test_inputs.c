@@ -613,6 +613,14 @@ static void defect14_crafted_checkpoint_is_corrupt(void)
     write_with_checksum(bad, copy, len);
     CHECK(fit_checkpointed(bad, 1, 0, &e) != NLSQ_OK);
     CHECK_MSG(strstr(e.message, "damaged (model text)") != NULL, "%s", e.message);
+    /* only the first pass's record, no evaluations: resumes (and copies
+       nothing from nowhere: UBSan-clean) */
+    memcpy(copy, b, len);
+    uint64_t none = 0;
+    memcpy(copy + 48, &none, 8);
+    memcpy(copy + first + rec, copy + len - 8, 8);
+    write_with_checksum(bad, copy, first + rec + 8);
+    CHECK_MSG(fit_checkpointed(bad, 1, 0, &e) == NLSQ_OK, "a checkpoint of the first pass only: %s", e.message);
     /* the untouched file still resumes */
     CHECK_MSG(fit_checkpointed(ck, 1, 0, &e) == NLSQ_OK, "%s", e.message);
     free(copy);

@@ -93,7 +93,7 @@ typedef struct cursor {
 static int take(cursor *k, void *out, size_t n)
 {
     if ((size_t)(k->end - k->p) < n) return -1;
-    memcpy(out, k->p, n);
+    if (n) memcpy(out, k->p, n); /* out may be NULL for nothing: no records yet */
     k->p += n;
     return 0;
 }
