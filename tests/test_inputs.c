@@ -296,6 +296,8 @@ static void defect12_text_reader_refuses_malformed_input(void)
     expect_refused(open_quote, strlen(open_quote), "opening quote and no closing one", 3, 2);
     const char *overflow = "x,y\n1,2\n2,1e400\n";
     expect_refused(overflow, strlen(overflow), "t.csv:3: field 2 (\"1e400\") is beyond the range of a double", 3, 2);
+    const char *first_row = "1,1e400\n2,3\n"; /* data, not a header to drop */
+    expect_refused(first_row, strlen(first_row), "t.csv:1: field 2", 1, 2);
     const char *negative = "x y\n1 -1e999\n";
     expect_refused(negative, strlen(negative), "beyond the range", 2, 2);
 

@@ -311,11 +311,13 @@ static nlsq_status parse_fields(char **fields, int n, double *v, const char *pat
     return NLSQ_OK;
 }
 
-/* Whether every field is a number (else the first row is a header). */
+/* Whether every field is a number (else the first row is a header). A
+   number out of range is a number: the row is data, refused with its
+   field, not taken for a header and lost. */
 static int all_numbers(char **fields, int n, double *v)
 {
     for (int c = 0; c < n; c++)
-        if (parse_number(trim(fields[c]), &v[c]) != NUMBER_OK) return 0;
+        if (parse_number(trim(fields[c]), &v[c]) == NUMBER_BAD) return 0;
     return 1;
 }
 
