@@ -615,6 +615,13 @@ static void defect14_crafted_checkpoint_is_corrupt(void)
     write_with_checksum(bad, copy, len);
     CHECK(fit_checkpointed(bad, 1, 0, &e) != NLSQ_OK);
     CHECK_MSG(strstr(e.message, "damaged (model text)") != NULL, "%s", e.message);
+    /* a record count of 2^30 in a file of a few KB: refused, not reserved */
+    memcpy(copy, b, len);
+    uint64_t many = (uint64_t)1 << 30;
+    memcpy(copy + 48, &many, 8);
+    write_with_checksum(bad, copy, len);
+    CHECK(fit_checkpointed(bad, 1, 0, &e) != NLSQ_OK);
+    CHECK_MSG(strstr(e.message, "damaged (records)") != NULL, "%s", e.message);
     /* only the first pass's record, no evaluations: resumes (and copies
        nothing from nowhere: UBSan-clean) */
     memcpy(copy, b, len);

@@ -189,7 +189,11 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
                  c->m_total);
         return -1;
     }
-    if (count > INT_MAX / 2 || reserve(c, (int)count) != 0 || take(&k, c->first, c->rec * sizeof(double)) ||
+    /* the record count is checked against the bytes there before room
+       is reserved for it */
+    size_t rec_bytes = c->rec * sizeof(double), left = (size_t)(k.end - k.p);
+    if (left < rec_bytes + 8 || count > (left - rec_bytes - 8) / rec_bytes || count > INT_MAX / 2 ||
+        reserve(c, (int)count) != 0 || take(&k, c->first, c->rec * sizeof(double)) ||
         take(&k, c->recs, (size_t)count * c->rec * sizeof(double)) || (size_t)(k.end - k.p) != 8) {
         snprintf(why, why_size, "%s is damaged (records)", c->path);
         return -1;
