@@ -333,6 +333,8 @@ static void defect12_directory_and_endless_input(void)
     CHECK_MSG(strstr(e.message, "Is a directory") != NULL, "%s", e.message);
     CHECK(nlsq_source_load(tmpdir, NULL, &s, &e) != NLSQ_OK && !s);
     CHECK_MSG(strstr(e.message, "Is a directory") != NULL, "%s", e.message);
+    CHECK(nlsq_source_open_npy(tmpdir, &s, &e) != NLSQ_OK && !s);
+    CHECK_MSG(strstr(e.message, "Is a directory") != NULL, "%s", e.message);
     /* /dev/zero: NULs without end, refused within the line limit */
     if (access("/dev/zero", R_OK) == 0) {
         CHECK(nlsq_source_load("/dev/zero", NULL, &s, &e) == NLSQ_ERR_DATA && !s);

@@ -276,6 +276,16 @@ nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
+    /* before a byte is read: a pipe's bytes would be gone */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int dir = S_ISDIR(sb.st_mode);
+        fclose(f);
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path,
+                        dir ? strerror(EISDIR)
+                            : "not a regular file, which a mapping needs (nlsq_source_load reads a "
+                              "pipe or device once, into memory)");
+    }
     npy_info info;
     nlsq_status st = npy_header(f, path, &info, err);
     if (st != NLSQ_OK) {
