@@ -769,6 +769,21 @@ NLSQ_API nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_opt
  */
 NLSQ_API nlsq_status nlsq_source_load_text(const char *path, const nlsq_text_options *opt, nlsq_source **out,
                                            nlsq_error *err);
+/*
+ * Any data file read whole into memory and exactly once: a .npy (told by
+ * its \x93NUMPY magic, not by its name) or a text table (the rules of
+ * nlsq_source_load_text). For what cannot be read twice — a pipe, a FIFO,
+ * /dev/stdin, a shell's <(...) — where sniffing the type by reading the
+ * start and then reopening the path would lose that start. `path` "-" is
+ * standard input. A .npy's header is checked against the bytes that
+ * arrive ("truncated file" when it claims more), so memory grows with
+ * what is read, not with what a header claims, and reading stops at half
+ * the machine's memory (NLSQ_ERR_NOMEM: give a file, which is mapped). A
+ * text line is at most 1 MiB (/dev/zero is refused). A directory is refused
+ * ("PATH: Is a directory"). Only opt->delimiter is used (opt may be NULL).
+ */
+NLSQ_API nlsq_status nlsq_source_load(const char *path, const nlsq_text_options *opt, nlsq_source **out,
+                                      nlsq_error *err);
 /* The same from len bytes of text in memory (copied: text may be freed
    afterwards); `name` (NULL: "text") names it in messages and in
    nlsq_source_describe. */
@@ -807,7 +822,8 @@ NLSQ_API void nlsq_source_free(nlsq_source *src);
 typedef struct nlsq_columns {
     const int *x;       /* one 0-based column per model variable; NULL:
                                columns 0 .. k-1                             */
-    int y;              /* -1 (default): the column after x's           */
+    int y;              /* -1 (default): the column after x's (after
+                           the last of them)                            */
     int sigma;          /* per-point sigma, or -1 (default): none       */
     double sigma_value; /* with sigma = -1: one sigma for all points if
                                > 0 (matters with absolute_sigma); 0: none   */

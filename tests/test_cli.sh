@@ -64,6 +64,67 @@ expect_error "unknown command" "unknown command" frobnicate
 printf 'x,y\n1,2\n3,oops\n' > "${TMPDIR:-/tmp}/nlsq_cli_bad.csv"
 expect_error "non-numeric field named with line" ":3: field 2" fit "${TMPDIR:-/tmp}/nlsq_cli_bad.csv" --model 'a*x'
 rm -f "${TMPDIR:-/tmp}/nlsq_cli_bad.csv"
+
+# ---- issue 17, the input side: one case (or a few) per defect ----
+in17=$(mktemp -d "${TMPDIR:-/tmp}/nlsq_cli_in17.XXXXXX")
+awk 'BEGIN { print "x,y"; for (i = 0; i < 1000; i++) printf "%d,%.6f\n", i, 2.5 * i + 7 }' >"$in17/line.csv"
+# defect 1: a pipe, /dev/stdin, <(...) and a FIFO are read once, every row
+out=$(cat "$in17/line.csv" | "$nlsq" fit /dev/stdin --model 'a*x+b'); rc=$?
+check "defect01 pipe to /dev/stdin: all 1000 rows, a = 2.5" "[ $rc -eq 0 ] && grep -q '1000 points used' <<<\"\$out\" && awk '\$1 == \"a\" { exit !(\$2 > 2.4999999 && \$2 < 2.5000001) }' <<<\"\$out\""
+out=$("$nlsq" fit <(cat "$in17/line.csv") --model 'a*x+b'); rc=$?
+check "defect01 process substitution: all 1000 rows" "[ $rc -eq 0 ] && grep -q '1000 points used' <<<\"\$out\""
+if mkfifo "$in17/fifo" 2>/dev/null; then
+    (cat "$in17/line.csv" >"$in17/fifo"; echo $? >"$in17/writer.rc") &
+    out=$("$nlsq" fit "$in17/fifo" --model 'a*x+b'); rc=$?
+    wait
+    check "defect01 FIFO: all 1000 rows, and its writer is not killed by SIGPIPE" "[ $rc -eq 0 ] && grep -q '1000 points used' <<<\"\$out\" && [ \"\$(cat $in17/writer.rc)\" = 0 ]"
+fi
+out=$(cat "$in17/line.csv" | "$nlsq" eval - --model 'a*x+b' --p0 a=1,b=0); rc=$?
+check "defect01 eval from a pipe: 1000 rows and the header" "[ $rc -eq 0 ] && [ \$(wc -l <<<\"\$out\") -eq 1001 ]"
+# defect 2: the default y is the column after the x columns
+awk 'BEGIN { print "idx,t,v"; for (i = 0; i < 50; i++) printf "%d,%g,%g\n", 100 + i, i * 0.5, 3 * i * 0.5 + 1 }' >"$in17/idxy.csv"
+out=$("$nlsq" fit "$in17/idxy.csv" --x t --model 'a*x+b'); rc=$?
+check "defect02 --x t: y is v, the next column (a = 3, b = 1)" "[ $rc -eq 0 ] && awk '\$1 == \"a\" && a == \"\" { a = \$2 } \$1 == \"b\" && b == \"\" { b = \$2 } END { exit !(a > 2.999999 && a < 3.000001 && b > 0.999999 && b < 1.000001) }' <<<\"\$out\""
+expect_error "defect02 --x on the last column: no y after it" "no column after the x columns (v) for y" fit "$in17/idxy.csv" --x v --model 'a*x+b'
+printf 'id,x,y\n1,1,2\n1,2,4\n1,3,6\n2,1,3\n2,2,6\n2,3,9\n' >"$in17/long.csv"
+out=$("$nlsq" batch "$in17/long.csv" --id id --x x --model 'a*x' --quiet); rc=$?
+check "defect02 batch --id id --x x: y is the column after x (a = 2 and 3)" "[ $rc -eq 0 ] && grep -q '^1,2,' <<<\"\$out\" && grep -q '^2,3,' <<<\"\$out\""
+# defect 12: the text reader refuses what it cannot read right
+printf 'x,y\n1,2\n2,1e400\n' >"$in17/big.csv"
+expect_error "defect12 1e400 is refused at its line and field" "big.csv:3: field 2 .*1e400.* is beyond the range of a double" fit "$in17/big.csv" --model 'a*x'
+printf 'x,y\n1,2\n2,inf\n' >"$in17/inf.csv"
+expect_error "defect12 a written inf is named by its 1-based data row too" "y\[1\] is inf (data row 2; nan_policy raise)" fit "$in17/inf.csv" --model 'a*x'
+printf 'x,y\n1,2\n2,3\0009\n' >"$in17/nul.csv"
+expect_error "defect12 a NUL byte is an error, not the line's end" "nul.csv:3: a NUL byte at column 4" fit "$in17/nul.csv" --model 'a*x'
+printf 'x,y\n1,2\n2,"3"9\n' >"$in17/quote.csv"
+expect_error "defect12 text after a closing quote" "quote.csv:3: field 2 has text after its closing quote" fit "$in17/quote.csv" --model 'a*x'
+printf '\357\273\277x,y\n1,2\n2,4.1\n3,5.9\n' >"$in17/bom.csv"
+out=$("$nlsq" fit "$in17/bom.csv" --model 'a*x' --x x --y y); rc=$?
+check "defect12 a UTF-8 BOM is not part of the first name" "[ $rc -eq 0 ] && grep -q '3 points used' <<<\"\$out\""
+expect_error "defect12 a directory: is a directory" "Is a directory" fit "$in17" --model 'a*x'
+[ -r /dev/zero ] && expect_error "defect12 /dev/zero: refused at the line limit, not read forever" "a line longer than 1 MiB" fit /dev/zero --model 'a*x'
+# defect 13: a header's sizes are checked against the bytes there
+{ printf '\223NUMPY\001\000\166\000'; printf '%-117s\n' "{'descr': '<f8', 'fortran_order': False, 'shape': (562949953421312, 2), }"; head -c 572 /dev/zero; } >"$in17/huge.npy"
+expect_error "defect13 eval: .npy claiming 2^49 rows is truncated" "truncated" eval "$in17/huge.npy" --model 'a*x'
+expect_error "defect13 batch: .npy claiming 2^49 rows is truncated" "truncated" batch "$in17/huge.npy" --model 'a*x'
+for cmd in eval batch; do
+    err=$(cat "$in17/huge.npy" | "$nlsq" $cmd /dev/stdin --model 'a*x' 2>&1 >/dev/null); rc=$?
+    check "defect13 $cmd from a pipe: .npy claiming 2^49 rows is a truncated file" "[ $rc -eq 2 ] && grep -q 'truncated file' <<<\"\$err\""
+done
+expect_error "defect13 --resume DIR: a clear error" "is a directory, not a checkpoint file" fit "$in17/line.csv" --model 'a*x+b' --resume "$in17"
+# defect 16: values that would mean something else are refused; -- ends options
+expect_error "defect16 --fix a=nan refused (NaN is 'not given')" "--fix: 'nan' is not a number" fit "$in17/line.csv" --model 'a*x+b' --fix a=nan
+"$nlsq" fit "$in17/line.csv" --model 'a*x+b' --checkpoint "$in17/ck" >/dev/null
+expect_error "defect16 a refused resume names max_nfev" "max_nfev" fit "$in17/line.csv" --model 'a*x+b' --resume "$in17/ck" --max-nfev 7
+out=$("$nlsq" diff '-a*x'); rc=$?
+check "defect16 nlsq diff '-a*x' differentiates it" "[ $rc -eq 0 ] && grep -q '^df/da = -x' <<<\"\$out\""
+out=$("$nlsq" diff -- '-a*x'); rc=$?
+check "defect16 -- ends the options of diff" "[ $rc -eq 0 ] && grep -q '^df/da = -x' <<<\"\$out\""
+out=$("$nlsq" fit --model 'a*x+b' -- "$in17/line.csv"); rc=$?
+check "defect16 -- ends the options of fit" "[ $rc -eq 0 ] && grep -q '1000 points used' <<<\"\$out\""
+expect_error "defect16 after --, an option is a file name" "No such file" eval --model 'a*x' -- --p0
+expect_error "defect16 --raw OFFSET beyond 2^64 refused, not saturated" "--raw takes" fit "$in17/line.csv" --model 'a*x' --raw f8:2:rows:99999999999999999999999
+rm -rf "$in17"
 # --json: every documented key (docs/cli.md), and well-formed where python3 can tell
 json=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --json); rc=$?
 missing=""

@@ -53,7 +53,8 @@ static void help_commands(FILE *out)
 static const char EXIT_STATUS[] = "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
                                   "2 bad usage or input, or an output (a file, the standard output) that\n"
                                   "could not be written, 3 error in the model text; killed by SIGINT,\n"
-                                  "SIGTERM or SIGHUP, that signal's status (no temporary file is left).\n";
+                                  "SIGTERM or SIGHUP, that signal's status (no temporary file is left).\n"
+                                  "In every command, -- ends the options: what follows is arguments.\n";
 
 void help_command(FILE *out, const command *cmd)
 {

@@ -1,13 +1,16 @@
 /*
  * The data and the model of fit, batch and eval. Every data file becomes a
  * source: a .npy file is mapped, a raw binary file read in place, a large
- * text file converted once into a column cache, and a small text table
- * (or standard input, or the demo's bundled table) read into memory — so
+ * text file converted once into a column cache, a small text table (or
+ * the demo's bundled table) read into memory, and what is not a regular
+ * file (standard input, a pipe, a FIFO) read into memory exactly once — so
  * what follows (the fit, predictions, the plot, a batch's columns) has
  * one path whatever the data.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup, strtok_r, sysconf */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,18 @@
 /* Text files above this size go through the column cache. */
 #define TEXT_IN_MEMORY_LIMIT ((long long)64 << 20)
 
+/* Whether path can be opened again and read from the start: a regular
+   file. What cannot (a pipe, a FIFO, /dev/stdin, <(...), a terminal, a
+   device) is read once, whole, by nlsq_source_load, which tells a .npy
+   from text by the bytes it keeps. A path that does not exist or is a
+   directory goes there too, for its message. */
+static int is_regular_file(const char *path)
+{
+    struct stat sb;
+    return strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Only for a regular file: reading its start does not consume it. */
 static int is_npy_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -33,6 +48,7 @@ static int parse_raw(const char *spec, nlsq_raw_layout *l)
 {
     *l = nlsq_raw_layout_default();
     char copy[128], *save = NULL;
+    if (strlen(spec) >= sizeof copy) return -1; /* not cut short silently */
     snprintf(copy, sizeof copy, "%s", spec);
     char *dtype = strtok_r(copy, ":", &save), *ncols = strtok_r(NULL, ":", &save);
     char *order = strtok_r(NULL, ":", &save), *offset = strtok_r(NULL, ":", &save);
@@ -53,8 +69,11 @@ static int parse_raw(const char *spec, nlsq_raw_layout *l)
     else if (order && strcmp(order, "rows") != 0)
         return -1;
     if (offset) {
+        errno = 0;
         unsigned long long off = strtoull(offset, &end, 10);
-        if (*end || *offset == '-') return -1;
+        /* a whole number in range: not -1, 1e3 or one that saturates */
+        if (*end || end == offset || *offset == '-' || *offset == '+' || errno == ERANGE || off != (size_t)off)
+            return -1;
         l->offset = (size_t)off;
     }
     return 0;
@@ -91,8 +110,8 @@ static int open_one(const cli *c, const char *path, int joined, nlsq_source **sr
             return die("--raw takes DTYPE:NCOLS[:rows|columns[:OFFSET]] with DTYPE f8 or f4, got '%s'", c->raw);
         if (strcmp(path, "-") == 0) return die("--raw needs a file, not standard input");
         st = nlsq_source_open_raw(path, &l, src, &err);
-    } else if (strcmp(path, "-") == 0) {
-        st = nlsq_source_load_text("-", &to, src, &err);
+    } else if (!is_regular_file(path)) {
+        st = nlsq_source_load(path, &to, src, &err);
     } else if (is_npy_file(path)) {
         st = nlsq_source_open_npy(path, src, &err);
     } else {
@@ -161,6 +180,16 @@ int column_find(const nlsq_source *src, const char *key, const char *what)
     return -1;
 }
 
+/* The default y: the column after the x columns (after the last of them
+   in the file, whichever order --x names them in), as `nlsq help` says. */
+static int column_after(const int *xc, int k)
+{
+    int last = -1;
+    for (int i = 0; i < k; i++)
+        if (xc[i] > last) last = xc[i];
+    return last + 1;
+}
+
 /* The x, y (when need_y) and sigma columns; 0, or 2 after printing why. */
 static int pick_columns(const cli *c, dataset *d, int need_y)
 {
@@ -183,9 +212,12 @@ static int pick_columns(const cli *c, dataset *d, int need_y)
         for (int i = 0; i < k; i++) d->xc[i] = i;
     }
     if (need_y) {
-        d->yc = c->ycol ? column_find(d->src, c->ycol, "--y") : k;
+        d->yc = c->ycol ? column_find(d->src, c->ycol, "--y") : column_after(d->xc, k);
         if (d->yc < 0) return 2;
-        if (d->yc >= ncols) return die("the data has too few columns for the variables (%s) and y", c->vars);
+        if (d->yc >= ncols) {
+            if (c->xcols) return die("no column after the x columns (%s) for y: give --y COL", c->xcols);
+            return die("the data has too few columns for the variables (%s) and y", c->vars);
+        }
     }
     if (c->sigcol && (d->sc = column_find(d->src, c->sigcol, "--sigma")) < 0) return 2;
     return 0;

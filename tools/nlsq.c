@@ -22,8 +22,10 @@
 
 static const char FIT_TEXT[] = "Fit a model to the columns of a data file (comma, semicolon, tab or\n"
                                "whitespace separated; '#' comments; optional header row; '-' = stdin;\n"
-                               "or a NumPy .npy file). Prints the parameters with standard errors,\n"
-                               "the statistics and the verdict; --json for programs.\n"
+                               "or a NumPy .npy file, told by its content). A pipe, a FIFO or <(...) is\n"
+                               "read once, whole. y is by default the column after the x columns.\n"
+                               "Prints the parameters with standard errors, the statistics and the\n"
+                               "verdict; --json for programs.\n"
                                "\n"
                                "Data of any size: .npy files are memory-mapped, text files over 64 MB are\n"
                                "converted once into a column cache, and neither is held in memory. Several\n"
@@ -49,7 +51,8 @@ static const char EVAL_TEXT[] = "The model (and with --jacobian its derivative c
 
 static const char DIFF_TEXT[] = "The parameters, variables and every partial derivative df/dp, as the\n"
                                 "model language: what the automatic differentiation computed, with\n"
-                                "shared subexpressions named t1, t2, ...";
+                                "shared subexpressions named t1, t2, ... A model that starts with '-'\n"
+                                "is taken as it is ('-a*x'), or after -- (nlsq diff -- '-a').";
 
 static const char DEMO_TEXT[] = "A real fit of the bundled example data (examples/data/decay.csv, built\n"
                                 "into the command), with report and plot (default plot file:\n"

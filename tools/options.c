@@ -4,6 +4,7 @@
  * a count refuses 0.5, 1e20 and nan with the same message for every
  * option — and no command repeats a check.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -109,19 +110,38 @@ static int unknown_option(const command *cmd, const char *name)
         if (other != cmd && find_in(other->groups, name))
             return die("%s is not an option of nlsq %s (it is among the options of nlsq %s)", name, cmd->name,
                        other->name);
-    return die("unknown option '%s' for nlsq %s (see nlsq help %s)", name, cmd->name, cmd->name);
+    return die("unknown option '%s' for nlsq %s (see nlsq help %s; an argument that starts with '-' goes after --)",
+               name, cmd->name, cmd->name);
+}
+
+/* Whether an argument is meant as an option: "--name", or a dash and
+   letters ("-h", a mistyped "-model"). Anything else that starts with a
+   dash is an argument: a model text such as '-a*x', a number like -1.5;
+   and "-" is standard input. */
+static int looks_like_option(const char *a)
+{
+    if (a[0] != '-' || a[1] == '\0') return 0;
+    if (a[1] == '-') return 1;
+    for (const char *s = a + 1; *s; s++)
+        if (!isalpha((unsigned char)*s) && *s != '-') return 0;
+    return 1;
 }
 
 int options_parse(const command *cmd, int argc, char **argv, void *args, const char **pos, int max_pos, int *npos)
 {
     *npos = 0;
+    int options_ended = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (!options_ended && strcmp(a, "--") == 0) {
+            options_ended = 1; /* what follows is arguments, even "--x" */
+            continue;
+        }
+        if (!options_ended && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
             help_command(stdout, cmd);
             return -1;
         }
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
+        if (options_ended || !looks_like_option(a)) {
             if (*npos == max_pos) {
                 if (max_pos == 0) return die("nlsq %s takes no argument, got '%s'", cmd->name, a);
                 return die("too many arguments for nlsq %s: '%s' (usage: nlsq %s %s)", cmd->name, a, cmd->name,

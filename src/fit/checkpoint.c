@@ -30,11 +30,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fit.h"
@@ -96,9 +98,36 @@ typedef struct cursor {
 static int take(cursor *k, void *out, size_t n)
 {
     if ((size_t)(k->end - k->p) < n) return -1;
-    if (n) memcpy(out, k->p, n); /* out is NULL for no records */
+    if (n) memcpy(out, k->p, n); /* out may be NULL for nothing: no records yet */
     k->p += n;
     return 0;
+}
+
+/*
+ * A record as the fit wrote it: the flag an evaluation returns (0, or 1
+ * when something was not finite) and, with flag 0, a finite cost >= 0 and
+ * a finite R_aug (the point is only compared, never replayed). A checksum only tells a damaged file from a whole one;
+ * a crafted file passes it, so every value replayed into the solver is
+ * checked before it is converted or used (a flag of 1e300 converted to
+ * int is undefined behaviour). 0, or -1 with the reason.
+ */
+static int check_record(const checkpoint *c, const double *rec, int index, char *why, size_t why_size)
+{
+    const char *bad = NULL;
+    double flag = rec[c->nf + 1], cost = rec[c->nf];
+    size_t nc = (size_t)c->nf + 1;
+    if (flag != 0 && flag != 1)
+        bad = "an evaluation flag that is not 0 or 1";
+    else if (flag == 0 && !(cost >= 0 && cost < INFINITY))
+        bad = "a cost that is negative or not finite";
+    for (size_t i = 0; !bad && flag == 0 && i < nc * nc; i++)
+        if (!isfinite(rec[c->nf + 2 + i])) bad = "a value of R_aug that is not finite";
+    if (!bad) return 0;
+    if (index < 0)
+        snprintf(why, why_size, "%s: corrupt checkpoint: the first pass's record has %s", c->path, bad);
+    else
+        snprintf(why, why_size, "%s: corrupt checkpoint: record %d has %s", c->path, index + 1, bad);
+    return -1;
 }
 
 /* Load an existing checkpoint; 0, or -1 with the reason. */
@@ -123,7 +152,9 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
         snprintf(why, why_size, "%s: a checkpoint of another version or machine", c->path);
         return -1;
     }
-    char *text = malloc((size_t)tlen + 1);
+    /* the length is checked against the bytes there before anything is
+       allocated for it */
+    char *text = tlen <= (size_t)(k.end - k.p) ? malloc((size_t)tlen + 1) : NULL;
     if (!text || take(&k, text, tlen)) {
         free(text);
         snprintf(why, why_size, "%s is damaged (model text)", c->path);
@@ -153,8 +184,8 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
     if (!same_device) return -1;
     if ((int)nf != c->nf || hash != c->opt_hash) {
         snprintf(why, why_size,
-                 "%s was written with other options (start point, bounds, fixed parameters, method, loss, "
-                 "tolerances, sigma or nan_policy)",
+                 "%s was written with other options (one of: start point, bounds, fixed parameters, method, loss, "
+                 "f_scale, tolerances, max_nfev, x_scale, the y or sigma column, sigma or nan_policy)",
                  c->path);
         return -1;
     }
@@ -163,11 +194,23 @@ static int load(checkpoint *c, const unsigned char *buf, size_t size, char *why,
                  c->m_total);
         return -1;
     }
-    if (count > INT_MAX / 2 || reserve(c, (int)count) != 0 || take(&k, c->first, c->rec * sizeof(double)) ||
+    /* the record count is checked against the bytes there before room
+       is reserved for it */
+    size_t rec_bytes = c->rec * sizeof(double), left = (size_t)(k.end - k.p);
+    if (left < rec_bytes + 8 || count > (left - rec_bytes - 8) / rec_bytes || count > INT_MAX / 2 ||
+        reserve(c, (int)count) != 0 || take(&k, c->first, c->rec * sizeof(double)) ||
         take(&k, c->recs, (size_t)count * c->rec * sizeof(double)) || (size_t)(k.end - k.p) != 8) {
         snprintf(why, why_size, "%s is damaged (records)", c->path);
         return -1;
     }
+    if (m_used > m_total) {
+        snprintf(why, why_size, "%s: corrupt checkpoint: %llu usable rows of %llu", c->path, (unsigned long long)m_used,
+                 (unsigned long long)m_total);
+        return -1;
+    }
+    if (check_record(c, c->first, -1, why, why_size) != 0) return -1;
+    for (int r = 0; r < (int)count; r++)
+        if (check_record(c, c->recs + (size_t)r * c->rec, r, why, why_size) != 0) return -1;
     c->m_used = m_used;
     c->loaded_first = 1;
     c->count = c->replay_count = (int)count;
@@ -181,6 +224,41 @@ static void sweep_temporaries(const char *path)
     tempfile_sweep(path);
     char real[PATH_MAX];
     if (realpath(path, real) && strcmp(real, path) != 0) tempfile_sweep(real);
+}
+
+/* The checkpoint file whole in *buf: 1, or 0 when there is none yet, or
+   -1 with the reason. Its size comes from fstat of the open file, and
+   what is not a regular file is refused before anything is allocated (a
+   directory's "size" is no file's). */
+static int read_whole(const char *path, unsigned char **buf, size_t *size, char *why, size_t why_size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return 0;
+    struct stat sb;
+    const char *bad = fd < 0 || fstat(fd, &sb) != 0 ? strerror(errno)
+                    : S_ISDIR(sb.st_mode)           ? "it is a directory, not a checkpoint file"
+                    : !S_ISREG(sb.st_mode)          ? "not a regular file"
+                    : sb.st_size <= 0               ? "the file is empty"
+                                                    : NULL;
+    if (!bad && (*buf = malloc((size_t)sb.st_size)) == NULL) bad = "out of memory";
+    size_t have = 0;
+    while (!bad && have < (size_t)sb.st_size) {
+        ssize_t r = read(fd, *buf + have, (size_t)sb.st_size - have);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            bad = r < 0 ? strerror(errno) : "the file shrank while it was read";
+        else
+            have += (size_t)r;
+    }
+    if (fd >= 0) close(fd);
+    if (bad) {
+        snprintf(why, why_size, "cannot read the checkpoint %s: %s", path, bad);
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    *size = have;
+    return 1;
 }
 
 int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash, int nf,
@@ -206,26 +284,15 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
         snprintf(why, why_size, "out of memory");
         return -1;
     }
-    FILE *f = resume ? fopen(path, "rb") : NULL;
-    if (!f && resume && errno != ENOENT) {
-        snprintf(why, why_size, "cannot read the checkpoint %s: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    int got = resume ? read_whole(path, &buf, &size, why, why_size) : 0;
+    if (got < 0 || (got > 0 && load(c, buf, size, why, why_size) != 0)) {
+        free(buf);
         checkpoint_free(c);
         return -1;
     }
-    if (f) {
-        unsigned char *buf = NULL;
-        long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-        int ok = size > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size)) &&
-                 fread(buf, 1, (size_t)size, f) == (size_t)size;
-        fclose(f);
-        if (!ok) snprintf(why, why_size, "cannot read the checkpoint %s", path);
-        if (!ok || load(c, buf, (size_t)size, why, why_size) != 0) {
-            free(buf);
-            checkpoint_free(c);
-            return -1;
-        }
-        free(buf);
-    }
+    free(buf);
     *out = c;
     return 0;
 }
@@ -268,7 +335,7 @@ int checkpoint_replay(checkpoint *c, const double *x, double *cost, double *R, i
     if (memcmp(rec, x, (size_t)c->nf * sizeof *x) != 0) return -1;
     size_t nc = (size_t)c->nf + 1;
     *cost = rec[c->nf];
-    *rc = (int)rec[c->nf + 1];
+    *rc = rec[c->nf + 1] != 0; /* 0 or 1: checked when loaded */
     memcpy(R, rec + c->nf + 2, nc * nc * sizeof *R);
     c->replay_pos++;
     return 1;

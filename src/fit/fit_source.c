@@ -89,8 +89,19 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
             return 1;
         }
     } else {
-        pass_run(&fp->ps, &fp->pd, fp->p, &out);
-        reader_flush(&fp->rd);
+        /* the data file must be the one the fit started on, before the
+           pass and after it (a file cut short during the pass reads as
+           zeros there: see mapguard.c) */
+        char why[400];
+        if (source_check(fp->rd.src, why, sizeof why) == 0) {
+            pass_run(&fp->ps, &fp->pd, fp->p, &out);
+            reader_flush(&fp->rd);
+        }
+        if (source_check(fp->rd.src, why, sizeof why) != 0) {
+            fit_abort(fp, NLSQ_ERR_DATA, why);
+            *cost = NAN;
+            return 1;
+        }
     }
     fp->last_pass_seconds = host_seconds() - fp->t_pass;
     if (out.read_failed) {
@@ -158,7 +169,12 @@ static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, cons
                             "the column of variable '%s' is %d; the source has %d (0-based)", fp->model->vars.names[j],
                             xc[j], ncols);
     }
-    *yc = c->y >= 0 ? c->y : k;
+    /* y by default: the column after the x columns (after the last of
+       them in the source, whatever order x names them in) */
+    int after_x = 0;
+    for (int j = 0; j < k; j++)
+        if (xc[j] + 1 > after_x) after_x = xc[j] + 1;
+    *yc = c->y >= 0 ? c->y : after_x;
     if (*yc >= ncols)
         return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "the y column is %d; the source has %d columns (0-based)",
                         *yc, ncols);
@@ -226,16 +242,25 @@ static char *model_identity(const nlsq_model *m)
     return s;
 }
 
+/* A value against nan_policy, named as an array element (0-based, as
+   nlsq_curve_fit names them) and as the source's row (1-based: the n-th
+   data row of a file, header and comments not counted). */
 static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error *err)
 {
     size_t i = st->bad_row;
     switch (st->bad_kind) {
-    case BAD_Y: return fit_fail(fp, err, NLSQ_ERR_DATA, "y[%zu] is %g (nan_policy raise)", i, st->bad_value);
+    case BAD_Y:
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "y[%zu] is %g (data row %zu; nan_policy raise)", i, st->bad_value,
+                        i + 1);
     case BAD_X:
-        return fit_fail(fp, err, NLSQ_ERR_DATA, "%s[%zu] is %g (nan_policy raise)", fp->model->vars.names[st->bad_var],
-                        i, st->bad_value);
-    case BAD_SIGMA: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] is %g (nan_policy raise)", i, st->bad_value);
-    default: return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] = %g: sigma must be positive", i, st->bad_value);
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "%s[%zu] is %g (data row %zu; nan_policy raise)",
+                        fp->model->vars.names[st->bad_var], i, st->bad_value, i + 1);
+    case BAD_SIGMA:
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] is %g (data row %zu; nan_policy raise)", i, st->bad_value,
+                        i + 1);
+    default:
+        return fit_fail(fp, err, NLSQ_ERR_DATA, "sigma[%zu] = %g (data row %zu): sigma must be positive", i,
+                        st->bad_value, i + 1);
     }
 }
 
@@ -273,6 +298,7 @@ static nlsq_status upload_chunks(fit_problem *fp, int c0, int c1, char *why, siz
     int rc = gpu_group_upload_chunks(&fp->gpu, &pd, fp->ps.pool, fp->m_total, fp->rd.ncopy == 0, c0, c1, fp->rd.why,
                                      why, why_size);
     reader_flush(&fp->rd);
+    if (rc == 0 && source_check(fp->rd.src, why, why_size) != 0) return NLSQ_ERR_DATA;
     return rc == 0 ? NLSQ_OK : rc == GPU_UPLOAD_READ_FAILED ? NLSQ_ERR_DATA : NLSQ_ERR_INVALID_ARGUMENT;
 }
 

@@ -43,6 +43,10 @@ struct nlsq_source {
     unsigned char *map;
     size_t map_len, data_offset;
     int elsize, swap, column_major;
+    int guard;            /* the mapping's slot in mapguard.c, or -1 */
+    char *path;           /* the mapped file, for messages */
+    struct stat identity; /* of the open file when mapped: its size and
+                             modification time must not change */
     /* callback */
     nlsq_fill_fn fill;
     void *user;
@@ -86,6 +90,7 @@ static nlsq_source *source_new(int kind, int ncols, size_t nrows)
     s->ncols = ncols;
     s->nrows = nrows;
     s->fd = -1;
+    s->guard = -1;
     s->names = calloc((size_t)ncols, sizeof *s->names);
     if (!s->names) {
         free(s);
@@ -109,7 +114,9 @@ void nlsq_source_free(nlsq_source *s)
     free(s->names);
     for (int c = 0; s->owns_cols && c < s->ncols; c++) free((double *)s->cols[c]);
     free(s->cols);
+    map_guard_remove(s->guard);
     if (s->map) munmap(s->map, s->map_len);
+    free(s->path);
     if (s->fd >= 0) close(s->fd);
     if (s->kind == SRC_CALLBACK) pthread_mutex_destroy(&s->lock);
     for (int k = 0; k < s->nparts; k++) nlsq_source_free(s->parts[k]);
@@ -180,6 +187,7 @@ nlsq_source *source_adopt_table(table *t, const char *name)
     if (!s) return NULL;
     s->kind = SRC_ARRAYS;
     s->fd = -1;
+    s->guard = -1;
     s->ncols = t->ncols;
     s->nrows = t->nrows;
     s->names = t->names;
@@ -213,7 +221,49 @@ static nlsq_status map_file(nlsq_source *s, const char *path, nlsq_error *err)
         return src_fail(err, NLSQ_ERR_DATA, "%s: cannot map: %s", path, strerror(errno));
     }
     s->map = m;
+    s->identity = st;
+    s->path = strdup(path);
+    if (!s->path) return src_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+    s->guard = map_guard_add(s->map, s->map_len);
     return NLSQ_OK;
+}
+
+/* The file under a mapping as it was when mapped: 0, or -1 with why. */
+static int mapped_check(const nlsq_source *s, char *why, size_t why_size)
+{
+    struct stat now;
+    if (map_guard_hit(s->guard)) {
+        snprintf(why, why_size,
+                 "%s changed under the fit: it was cut short while a pass read it; the fit is stopped (restart it "
+                 "once the file is whole)",
+                 s->path);
+        return -1;
+    }
+    if (fstat(s->fd, &now) != 0) {
+        snprintf(why, why_size, "%s: %s", s->path, strerror(errno));
+        return -1;
+    }
+    if (now.st_size != s->identity.st_size)
+        snprintf(why, why_size,
+                 "%s changed under the fit: its size went from %lld to %lld bytes; the fit is stopped (restart it once "
+                 "the file is whole)",
+                 s->path, (long long)s->identity.st_size, (long long)now.st_size);
+    else if (now.st_mtim.tv_sec != s->identity.st_mtim.tv_sec || now.st_mtim.tv_nsec != s->identity.st_mtim.tv_nsec)
+        snprintf(why, why_size,
+                 "%s changed under the fit: it was written to while the fit read it; the fit is stopped (restart it "
+                 "once the file is whole)",
+                 s->path);
+    else
+        return 0;
+    return -1;
+}
+
+int source_check(const nlsq_source *s, char *why, size_t why_size)
+{
+    if (s->kind == SRC_MAPPED) return mapped_check(s, why, why_size);
+    for (int k = 0; s->kind == SRC_JOIN && k < s->nparts; k++)
+        if (source_check(s->parts[k], why, why_size) != 0) return -1;
+    return 0;
 }
 
 static const char *base_name(const char *path)
@@ -230,6 +280,16 @@ nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
+    /* before a byte is read: a pipe's bytes would be gone */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int dir = S_ISDIR(sb.st_mode);
+        fclose(f);
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path,
+                        dir ? strerror(EISDIR)
+                            : "not a regular file, which a mapping needs (nlsq_source_load reads a "
+                              "pipe or device once, into memory)");
+    }
     npy_info info;
     nlsq_status st = npy_header(f, path, &info, err);
     if (st != NLSQ_OK) {
@@ -545,6 +605,7 @@ nlsq_status nlsq_source_read(nlsq_source *s, int col, size_t first, size_t count
     if (source_read(s, &col, 1, first, count, &out, why, sizeof why) != 0)
         return src_fail(err, NLSQ_ERR_DATA, "nlsq_source_read: %s", why);
     source_release(s, &col, 1, first, count);
+    if (source_check(s, why, sizeof why) != 0) return src_fail(err, NLSQ_ERR_DATA, "%s", why);
     return NLSQ_OK;
 }
 

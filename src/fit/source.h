@@ -15,6 +15,20 @@ int source_read(nlsq_source *s, const int *cols, int n, size_t first, size_t cou
                 size_t why_size);
 /* The rows are done with: mapped pages are given back. */
 void source_release(const nlsq_source *s, const int *cols, int n, size_t first, size_t count);
+/* Whether the data of s (a mapped file, or one among joined parts) are
+   still those it was opened with: 0, or -1 with the reason, naming the
+   file that changed ("PATH changed under the fit: ..."). One fstat per
+   mapped file: called before and after every pass. */
+int source_check(const nlsq_source *s, char *why, size_t why_size);
+
+/* mapguard.c: a SIGBUS inside a registered mapping (its file shrank
+   under it) maps zero pages over the rest of it and marks it, instead of
+   killing the process; source_check reports the mark. add returns the
+   slot (or -1: unguarded), hit whether the slot was faulted in. */
+int map_guard_add(const void *begin, size_t len);
+int map_guard_hit(int slot);
+void map_guard_remove(int slot);
+
 /* Replace the column names (ncols of them); 0, or -1 out of memory. */
 int source_set_names(nlsq_source *s, char **names);
 
