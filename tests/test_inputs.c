@@ -642,7 +642,7 @@ static void defect13_resume_from_a_directory(void)
 {
     nlsq_error e;
     CHECK(fit_checkpointed(tmpdir, 1, 0, &e) != NLSQ_OK);
-    CHECK_MSG(strstr(e.message, "is a directory, not a checkpoint file") != NULL, "%s", e.message);
+    CHECK_MSG(strstr(e.message, "is a directory") != NULL, "%s", e.message);
 }
 
 static void defect16_refused_resume_names_max_nfev(void)
