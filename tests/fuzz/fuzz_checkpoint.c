@@ -66,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int fds = fuzz_lowest_fd();
     if (size == 0) return 0;
     int fix_sum = data[0] & 1, cooperate = data[0] & 2;
     size_t n = size - 1;
@@ -98,6 +99,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     close(fd);
     free(file);
-    fuzz_check_fds();
+    fuzz_check_fds(fds);
     return 0;
 }

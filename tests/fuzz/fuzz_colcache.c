@@ -86,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int fds = fuzz_lowest_fd();
     if (size == 0) return 0;
     const fixture *fx = setup();
     size_t id_len = data[0] & 1 ? strlen(fx->identity) : 0;
@@ -98,6 +99,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nlsq_source *s = open_table(fx);
     check_table(s, data[0] & 1);
     nlsq_source_free(s);
-    fuzz_check_fds();
+    fuzz_check_fds(fds);
     return 0;
 }

@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int fds = fuzz_lowest_fd();
     char path[64];
     int fd = fuzz_memfile(data, size, path, sizeof path);
     if (fd < 0) abort();
@@ -47,6 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     close(fd);
-    fuzz_check_fds();
+    fuzz_check_fds(fds);
     return 0;
 }

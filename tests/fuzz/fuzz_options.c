@@ -94,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int fds = fuzz_lowest_fd();
     static const char *names[] = {"fit", "batch", "eval"};
     if (size == 0 || size > 4096) return 0;
     const command *cmd = command_find(names[data[0] % 3]);
@@ -107,6 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = options_parse(cmd, argc, argv, &c, pos, MAX_DATA_FILES, &npos);
     if (rc == 0) use_options(&c);
     free(buf);
-    fuzz_check_fds();
+    fuzz_check_fds(fds);
     return 0;
 }

@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int fds = fuzz_lowest_fd();
     const uint8_t *nl = memchr(data, '\n', size);
     if (!nl || (size_t)(nl - data) > 200) return 0;
     char spec[201], path[64];
@@ -41,6 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     dataset_free(&d);
     close(fd);
-    fuzz_check_fds();
+    fuzz_check_fds(fds);
     return 0;
 }

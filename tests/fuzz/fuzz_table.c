@@ -62,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int fds = fuzz_lowest_fd();
     if (size == 0) return 0;
     nlsq_text_options opt = nlsq_text_options_default();
     opt.delimiter = DELIMS[data[0] % sizeof DELIMS];
@@ -92,6 +93,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nlsq_source_free(mem);
     nlsq_source_free(cached);
     fuzz_empty_dir(fuzz_scratch());
-    fuzz_check_fds();
+    fuzz_check_fds(fds);
     return 0;
 }
