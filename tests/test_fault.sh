@@ -208,11 +208,13 @@ judge_run() {
     if [ -n "$sig" ]; then
         # killed, stopped on the signal with a status of its own, or ran on: the files decide
         [ $status != 0 ] || same_answer "$d" "$ref" || why+=$'\n'"status 0 but a wrong answer"
+    elif slurp "$d/stderr" && [[ $text == *LeakSanitizer* ]]; then
+        text=${text#*Direct leak}
+        text=${text//$'\n'/|}
+        why+=$'\n'"leaked: Direct leak${text:0:400}"
     elif [ $status -ge 128 ] || [ $status = 86 ]; then
         first_line "$d/stderr"
         why+=$'\n'"crashed (status $status): $text"
-    elif slurp "$d/stderr" && [[ $text == *LeakSanitizer* ]]; then
-        why+=$'\n'"leaked: ${text:0:300}"
     elif [ $status = 0 ]; then
         same_answer "$d" "$ref" || why+=$'\n'"status 0 but a wrong answer"
     else
@@ -270,6 +272,28 @@ points() {
     for ((n = 1; n <= rest; n++)); do text+=" $((head + (total - head) * n / rest))"; done
 }
 
+# tally_why: count the kinds of failure in $why (into $tally)
+tally_why() {
+    local line key
+    while IFS= read -r line; do
+        case $line in
+        '') continue ;;
+        crashed*) key=crash ;;
+        leaked*) key=leak ;;
+        'status 0 but a wrong answer') key=wrong-answer-status-0 ;;
+        'status 1 '*) key=status-1 ;;
+        status*) key=not-one-message ;;
+        *' left, not the fault-free one'*) key=partial-output ;;
+        'temporary files left:'*) key=temporaries-left ;;
+        'temporary files left after'*) key=temporaries-not-cleaned ;;
+        'the next fault-free run failed'*) key=next-run-fails ;;
+        'the next fault-free run'*) key=next-run-wrong ;;
+        *) key=other ;;
+        esac
+        tally[$key]=$((${tally[$key]:-0} + 1))
+    done <<<"$why"
+}
+
 # ---- the loop ------------------------------------------------------------------
 
 failed=0
@@ -298,6 +322,7 @@ for s in "${scenarios[@]}"; do
     count[write+]=${count[write]}
 
     injected=0 bad=0 clean_errors=0 right=0 counts=""
+    declare -A tally=()
     if [ "$mode" = errors ]; then plans=("${kinds_errors[@]}"); else plans=(); fi
     # a signal at every call of a phase is one at each of its first calls and a few spread over the rest
     [ "$mode" = errors ] || FAULT_MAX=${FAULT_MAX:-12}
@@ -309,7 +334,7 @@ for s in "${scenarios[@]}"; do
         [ "$plan" = "$k" ] || sig=${plan#*@}
         base=${k%+} persist=""
         [ "$k" = "$base" ] || persist=+
-        total=${count[$base]:-0} shown=0
+        total=${count[$base]:-0} shown=0 plan_bad=0
         points "$total"
         set -- $text
         counts+=" $plan=$#/$total"
@@ -329,7 +354,8 @@ for s in "${scenarios[@]}"; do
                 judge_next_run "$s" "$d" "$ref"
             fi
             if [ -n "$why" ]; then
-                bad=$((bad + 1))
+                bad=$((bad + 1)) plan_bad=$((plan_bad + 1))
+                tally_why
                 if [ $shown -lt "$show" ]; then
                     shown=$((shown + 1))
                     echo "  FAIL $s NLSQ_FAULT=$spec: nlsq $(command_of "$s")"
@@ -337,13 +363,17 @@ for s in "${scenarios[@]}"; do
                 fi
             fi
         done
-        [ $shown -lt "$show" ] || echo "  ($s $plan: more failures not shown)"
+        [ $plan_bad -le $shown ] || echo "  ($s $plan: $((plan_bad - shown)) more failing runs not shown)"
     done
     line=$(printf '%-10s %s: %d faults injected (%s ), %d ended with status 0, %d with an error; %d runs wrong' \
         "$s" "$mode" $injected "$counts" $right $clean_errors $bad)
+    if [ $bad != 0 ]; then
+        line+="; by kind:"
+        for key in "${!tally[@]}"; do line+=" $key ${tally[$key]}"; done
+    fi
     summary+=("$line")
     [ $bad = 0 ] || failed=1
-    unset count
+    unset count tally
 done
 echo "== fault injection summary ($mode)"
 printf '%s\n' "${summary[@]}"
