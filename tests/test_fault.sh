@@ -39,6 +39,7 @@ shift 3
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(fit batch checkpoint colcache)
 show=${FAULT_SHOW:-3}
+limit=${FAULT_TIMEOUT:-60} # seconds a run may take
 nlsq=$(cd "$(dirname "$nlsq")" && pwd)/$(basename "$nlsq")
 shim=$(cd "$(dirname "$shim")" && pwd)/$(basename "$shim")
 
@@ -190,10 +191,12 @@ run() {
     { (
         cd "$2" || exit 99
         export XDG_CACHE_HOME=$2/xdg TMPDIR=$2/tmp NLSQ_FAULT_REPORT=$2/fault.report
+        # a run that hangs is stopped (status 124) rather than the whole test
         if [ -n "$3" ]; then
-            NLSQ_FAULT=$3 LD_PRELOAD=$preload exec "$nlsq" "${args[@]}" >"$2/stdout" 2>"$2/stderr"
+            exec timeout -k 5 "$limit" env NLSQ_FAULT="$3" LD_PRELOAD="$preload" "$nlsq" "${args[@]}" \
+                >"$2/stdout" 2>"$2/stderr"
         else
-            exec "$nlsq" "${args[@]}" >"$2/stdout" 2>"$2/stderr"
+            exec timeout -k 5 "$limit" "$nlsq" "${args[@]}" >"$2/stdout" 2>"$2/stderr"
         fi
     ); } 2>/dev/null
     status=$?
@@ -212,6 +215,8 @@ judge_run() {
         text=${text#*Direct leak}
         text=${text//$'\n'/|}
         why+=$'\n'"leaked: Direct leak${text:0:400}"
+    elif [ $status = 124 ]; then
+        why+=$'\n'"crashed: hung, stopped after $limit s"
     elif [ $status -ge 128 ] || [ $status = 86 ]; then
         first_line "$d/stderr"
         why+=$'\n'"crashed (status $status): $text"
@@ -258,10 +263,10 @@ judge_next_run() {
 }
 
 # points TOTAL: the calls to fault, in $text: all of them up to FAULT_MAX
-# (default 24), else the first half of that and the rest spread evenly
+# (default 48; 16 for signals), else the first half of that and the rest spread evenly
 # up to the last call (FAULT_FULL=1: all, as SQLite does)
 points() {
-    local total=$1 max=${FAULT_MAX:-24} n
+    local total=$1 max=${FAULT_MAX:-48} n
     text=""
     if [ "${FAULT_FULL:-0}" = 1 ] || [ "$total" -le "$max" ]; then
         for ((n = 1; n <= total; n++)); do text+=" $n"; done
@@ -325,7 +330,7 @@ for s in "${scenarios[@]}"; do
     declare -A tally=()
     if [ "$mode" = errors ]; then plans=("${kinds_errors[@]}"); else plans=(); fi
     # a signal at every call of a phase is one at each of its first calls and a few spread over the rest
-    [ "$mode" = errors ] || FAULT_MAX=${FAULT_MAX:-12}
+    [ "$mode" = errors ] || FAULT_MAX=${FAULT_MAX:-16}
     if [ "$mode" = signals ]; then
         for sig in "${signals[@]}"; do for k in "${kinds_signals[@]}"; do plans+=("$k@$sig"); done; done
     fi
