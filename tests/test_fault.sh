@@ -46,6 +46,7 @@ shim=$(cd "$(dirname "$shim")" && pwd)/$(basename "$shim")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nlsq-fault-XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 
 preload=$shim
 kinds_errors=(malloc read write write+ rename fsync open mmap)
