@@ -234,6 +234,14 @@ judge_run() {
             why+=$'\n'"status 1 (did not converge) from a fault: $text"
         fi
     fi
+    # blocks still allocated at exit (the shim counts them; under the
+    # sanitizers LeakSanitizer looks instead): more than the fault-free run
+    # left is what the failing path leaked
+    if [ -z "$sig" ] && [ $status -lt 124 ] && slurp "$d/fault.report" && [[ $text == *$'\n'live\ * ]]; then
+        local live=${text##*live }
+        live=${live%%$'\n'*}
+        [ "$live" -le "$baseline_live" ] || why+=$'\n'"leaked: $live blocks allocated at exit (the fault-free run: $baseline_live)"
+    fi
     for f in $(outputs_of "$s"); do
         if [ -e "$d/$f" ] && ! same_file "$d/$f" "$ref/$f"; then
             slurp "$d/$f"
@@ -331,6 +339,7 @@ for s in "${scenarios[@]}"; do
     declare -A count=()
     while read -r k n; do count[$k]=$n; done <"$cnt/fault.report"
     count[write+]=${count[write]}
+    baseline_live=${count[live]:-0}
 
     injected=0 bad=0 clean_errors=0 right=0 counts=""
     declare -A tally=()

@@ -9,8 +9,10 @@
  *   NLSQ_FAULT=count                 count the calls of every kind
  *   NLSQ_FAULT=KIND:N[+][:WHAT]      fail the N-th call of KIND (with '+':
  *                                    that one and every later one)
- *   NLSQ_FAULT_REPORT=FILE           where the counts, and a line for each
- *                                    injected fault, are appended
+ *   NLSQ_FAULT_REPORT=FILE           where the counts, a line for the
+ *                                    injected fault and, at exit, the
+ *                                    blocks still allocated ("live N")
+ *                                    are appended
  *
  * KIND and the calls it covers (stdio's own reads and writes go to the
  * kernel through glibc's internal entry points, which cannot be
@@ -66,6 +68,7 @@ static struct {
     int err, sig;
     unsigned long calls[K_COUNT];
     unsigned long injected;
+    long live; /* blocks allocated and not yet freed (through the shim) */
     char report[512];
 } F;
 
@@ -147,16 +150,25 @@ __attribute__((constructor)) static void fault_init(void)
     F.mode = 2;
 }
 
+/* At exit: the counts (count mode), and in both modes the blocks still
+   allocated, which the driver compares with the fault-free run's to find
+   what a failing path leaked (where the sanitizers cannot look: they own
+   malloc). */
 __attribute__((destructor)) static void fault_fini(void)
 {
-    if (F.mode != 1) return;
+    if (!F.mode) return;
     char line[128];
-    for (int k = 0; k < K_COUNT; k++) {
+    for (int k = 0; k < K_COUNT && F.mode == 1; k++) {
         snprintf(line, sizeof line, "%s ", KIND_NAMES[k]); /* no allocation for %s */
         put_number(line, __atomic_load_n(&F.calls[k], __ATOMIC_RELAXED));
         strcat(line, "\n");
         report_line(line);
     }
+    long live = __atomic_load_n(&F.live, __ATOMIC_RELAXED);
+    strcpy(line, "live ");
+    put_number(line, live > 0 ? (unsigned long)live : 0);
+    strcat(line, "\n");
+    report_line(line);
 }
 
 /* Count a call of kind k; 1 when it must fail (errno is then set). */
@@ -207,34 +219,51 @@ static void stream_error(FILE *f)
 
 extern void *__libc_malloc(size_t), *__libc_calloc(size_t, size_t), *__libc_realloc(void *, size_t),
     *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+/* A block handed out: counted as live until freed. */
+static void *track(void *p)
+{
+    if (p) __atomic_add_fetch(&F.live, 1, __ATOMIC_RELAXED);
+    return p;
+}
 
 void *malloc(size_t n)
 {
-    return fault_hit(K_MALLOC) ? NULL : __libc_malloc(n);
+    return fault_hit(K_MALLOC) ? NULL : track(__libc_malloc(n));
 }
 void *calloc(size_t a, size_t b)
 {
-    return fault_hit(K_MALLOC) ? NULL : __libc_calloc(a, b);
+    return fault_hit(K_MALLOC) ? NULL : track(__libc_calloc(a, b));
 }
 void *realloc(void *p, size_t n)
 {
-    return fault_hit(K_MALLOC) ? NULL : __libc_realloc(p, n);
+    if (fault_hit(K_MALLOC)) return NULL;
+    void *q = __libc_realloc(p, n);
+    if (!p) return track(q);
+    if (!q && n == 0) __atomic_sub_fetch(&F.live, 1, __ATOMIC_RELAXED); /* glibc freed p */
+    return q;
 }
 void *memalign(size_t al, size_t n)
 {
-    return fault_hit(K_MALLOC) ? NULL : __libc_memalign(al, n);
+    return fault_hit(K_MALLOC) ? NULL : track(__libc_memalign(al, n));
 }
 void *aligned_alloc(size_t al, size_t n)
 {
-    return fault_hit(K_MALLOC) ? NULL : __libc_memalign(al, n);
+    return fault_hit(K_MALLOC) ? NULL : track(__libc_memalign(al, n));
 }
 int posix_memalign(void **out, size_t al, size_t n)
 {
     if (fault_hit(K_MALLOC)) return ENOMEM;
-    void *p = __libc_memalign(al, n);
+    void *p = track(__libc_memalign(al, n));
     if (!p) return ENOMEM;
     *out = p;
     return 0;
+}
+void free(void *p)
+{
+    if (p) __atomic_sub_fetch(&F.live, 1, __ATOMIC_RELAXED);
+    __libc_free(p);
 }
 
 /* ---- read ------------------------------------------------------------ */
