@@ -24,7 +24,10 @@
 # the same points.
 #
 #   tests/test_fault.sh NLSQ FAULT_SO errors|signals [SCENARIO...]
-# Scenarios: fit batch checkpoint colcache (default: all).
+# Scenarios (default: all): fit (a CSV, --predict), npy (the same data as a
+# mapped .npy), batch (--out), checkpoint (--checkpoint, then --resume),
+# colcache (--column-cache FILE over a stale cache of other data),
+# cacheauto (--column-cache auto: the cache directory under $XDG_CACHE_HOME).
 # Under a sanitizer build (FAULT_ASAN=1, the command linked with libasan)
 # libasan is preloaded before the shim and leaks are reported
 # (detect_leaks=1); malloc faults are then not injected (ASan's allocator
@@ -38,7 +41,7 @@ shim=${2:?usage: test_fault.sh NLSQ FAULT_SO errors|signals [SCENARIO...]}
 mode=${3:?usage: test_fault.sh NLSQ FAULT_SO errors|signals [SCENARIO...]}
 shift 3
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(fit batch checkpoint colcache)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(fit npy batch checkpoint colcache cacheauto)
 show=${FAULT_SHOW:-3}
 limit=${FAULT_TIMEOUT:-60} # seconds a run may take
 nlsq=$(cd "$(dirname "$nlsq")" && pwd)/$(basename "$nlsq")
@@ -80,6 +83,16 @@ write_data() { # DIR: a small decay table (and the batch's wide one)
 setup() { # SCENARIO DIR
     write_data "$2"
     mkdir -p "$2/out" "$2/ck" "$2/cc" "$2/xdg" "$2/tmp"
+    if [ "$1" = npy ]; then
+        # the table as a (16, 2) float64 .npy, mapped by the fit
+        python3 -c '
+import struct, sys
+rows = [tuple(map(float, l.split(","))) for l in open(sys.argv[1]).read().split("\n")[1:] if l]
+d = "{\x27descr\x27: \x27<f8\x27, \x27fortran_order\x27: False, \x27shape\x27: (%d, 2), }" % len(rows)
+h = d + " " * (117 - len(d)) + "\n"
+sys.stdout.buffer.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode()
+                        + b"".join(struct.pack("<2d", *r) for r in rows))' "$2/d.csv" >"$2/d.npy" || return 1
+    fi
     if [ "$1" = colcache ]; then
         # a cache of older data in the place: the run must replace both of
         # its files, or neither
@@ -101,6 +114,8 @@ command_of() { # SCENARIO [verify]: the arguments
             echo fit d.csv --model "$MODEL" "${common[@]}" --json --checkpoint ck/fit.ck
         fi ;;
     colcache) echo fit d.csv --model "$MODEL" "${common[@]}" --json --column-cache cc/d.npy ;;
+    cacheauto) echo fit d.csv --model "$MODEL" "${common[@]}" --json --column-cache auto ;;
+    npy) echo fit d.npy --model "$MODEL" "${common[@]}" --json --predict out/p.csv ;;
     esac
 }
 
@@ -109,7 +124,7 @@ command_of() { # SCENARIO [verify]: the arguments
 # fault-free run after (resumed or reused, it must give the right answer)
 outputs_of() {
     case $1 in
-    fit) echo out/p.csv ;;
+    fit | npy) echo out/p.csv ;;
     batch) echo out/b.csv ;;
     *) ;;
     esac
@@ -159,8 +174,17 @@ temporaries() {
     local f
     text=""
     for f in "$1"/**; do
-        [ -f "$f" ] && [ -z "${allowed[${f#"$1"/}]:-}" ] && text+=" ${f#"$1"/}"
+        [ -f "$f" ] || continue
+        file_key "${f#"$1"/}"
+        [ -n "${allowed[$key]:-}" ] || text+=" ${f#"$1"/}"
     done
+}
+
+# file_key NAME: the name with a cache's hash (32 hex digits: of the text
+# file's real path, which differs from run to run) as HASH, in $key
+file_key() {
+    key=$1
+    if [[ $key =~ ^(.*)[0-9a-f]{32}(.*)$ ]]; then key=${BASH_REMATCH[1]}HASH${BASH_REMATCH[2]}; fi
 }
 
 # stderr_lines DIR REF: the 'nlsq:' lines and other lines new in the run's stderr
@@ -326,7 +350,11 @@ for s in "${scenarios[@]}"; do
     # the files a run may leave: the fault-free run's (the checkpoint
     # scenario's next run resumes, which leaves the same)
     declare -A allowed=()
-    for f in "$ref"/**; do [ -f "$f" ] && allowed[${f#"$ref"/}]=1; done
+    for f in "$ref"/**; do
+        [ -f "$f" ] || continue
+        file_key "${f#"$ref"/}"
+        allowed[$key]=1
+    done
     allowed[fault.report]=1
     cnt=$work/$s.count
     cp -a "$tpl" "$cnt"
@@ -370,7 +398,7 @@ for s in "${scenarios[@]}"; do
             judge_run "$s" "$d" "$ref" "$sig"
             if [ $status = 0 ]; then right=$((right + 1)); else clean_errors=$((clean_errors + 1)); fi
             # a stateless scenario that succeeded has nothing left for a next run to trip on
-            if [ $status != 0 ] || [ -n "$why" ] || [ "$s" = checkpoint ] || [ "$s" = colcache ]; then
+            if [ $status != 0 ] || [ -n "$why" ] || [ "$s" = checkpoint ] || [ "$s" = colcache ] || [ "$s" = cacheauto ]; then
                 judge_next_run "$s" "$d" "$ref"
             fi
             if [ -n "$why" ]; then
