@@ -6,12 +6,8 @@
  * (tools/load.c), through the command's own functions (the tools sources
  * are compiled into this target, their main renamed).
  *
- * The first byte picks the command (fit, batch or eval); the rest is split
- * at newlines into arguments. An argument that starts with a control
- * character picks with it one of the command's options, and the rest is
- * that option's value, so that the fuzzer spends its time on values, not
- * on spelling option names; any other argument is taken as it is (the
- * seeds read like command lines). When the options parse, the
+ * The first byte picks the command (fit, batch or eval); the rest are its
+ * arguments (fuzz_cli.h). When the options parse, the
  * model (--model, else a fixed one) is parsed with --vars and --params,
  * the parameter options are applied to it, and the columns are chosen in
  * a small table held in memory. Nothing may crash or leak; a refusal is a
@@ -19,50 +15,9 @@
  */
 #include "fuzz_util.h"
 
-#include "cli.h"
-
-enum { MAX_ARGS = 64 };
+#include "fuzz_cli.h"
 
 static const char TABLE[] = "t,v,w,id\n0,1,0.1,1\n1,2.7,0.1,1\n2,7.4,0.1,2\n3,20,0.1,2\n4,55,0.1,2\n";
-
-/* The command's options in one list: up to max of them. */
-static int list_options(const command *cmd, const option **out, int max)
-{
-    int n = 0;
-    for (int g = 0; cmd->groups && cmd->groups[g]; g++)
-        for (const option *o = cmd->groups[g]->options; o->name && n < max; o++) out[n++] = o;
-    return n;
-}
-
-/* The arguments from the bytes, in buf (NUL-ended pieces); argc. */
-static int make_argv(const command *cmd, const uint8_t *data, size_t size, char *buf, char **argv)
-{
-    const option *opts[128];
-    int nopt = list_options(cmd, opts, 128), argc = 0;
-    argv[argc++] = (char *)cmd->name;
-    char *w = buf;
-    size_t i = 0;
-    while (i < size && argc < MAX_ARGS - 2) {
-        size_t j = i;
-        while (j < size && data[j] != '\n') j++;
-        if (j > i && data[i] < 0x20 && nopt > 0) {
-            const option *o = opts[data[i] % nopt];
-            argv[argc++] = (char *)o->name;
-            i++;
-            if (!o->arg) {
-                i = j + 1;
-                continue;
-            }
-        }
-        memcpy(w, data + i, j - i);
-        w[j - i] = '\0';
-        argv[argc++] = w;
-        w += j - i + 1;
-        i = j + 1;
-    }
-    argv[argc] = NULL;
-    return argc;
-}
 
 static void use_options(cli *c)
 {
@@ -100,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const command *cmd = command_find(names[data[0] % 3]);
     char *buf = malloc(size + 1), *argv[MAX_ARGS];
     if (!buf) return 0;
-    int argc = make_argv(cmd, data + 1, size - 1, buf, argv);
+    argv[0] = (char *)cmd->name;
+    int argc = make_argv(cmd, 1, data + 1, size - 1, buf, argv);
     cli c;
     cli_init(&c);
     const char *pos[MAX_DATA_FILES];
