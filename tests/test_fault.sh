@@ -35,6 +35,8 @@
 # Prints a line per scenario (faults injected, outcomes) and a line per
 # failing run (at most FAULT_SHOW per scenario and kind, default 3); exits
 # 1 if any run failed, 77 (skip) when the shim cannot be preloaded.
+# FAULT_FULL=1 faults every call, FAULT_MAX=N up to N of a kind,
+# FAULT_KINDS="malloc write+" only those kinds, FAULT_TIMEOUT a run's limit.
 set -u
 nlsq=${1:?usage: test_fault.sh NLSQ FAULT_SO errors|signals [SCENARIO...]}
 shim=${2:?usage: test_fault.sh NLSQ FAULT_SO errors|signals [SCENARIO...]}
@@ -378,6 +380,8 @@ for s in "${scenarios[@]}"; do
         for sig in "${signals[@]}"; do for k in "${kinds_signals[@]}"; do plans+=("$k@$sig"); done; done
     fi
     for plan in "${plans[@]}"; do
+        # FAULT_KINDS="malloc write": only those kinds (to chase one failure)
+        [ -z "${FAULT_KINDS:-}" ] || [[ " $FAULT_KINDS " == *" ${plan%@*} "* ]] || continue
         k=${plan%@*} sig=""
         [ "$plan" = "$k" ] || sig=${plan#*@}
         base=${k%+} persist=""
