@@ -5,7 +5,8 @@
 #               1,000 random models through the JIT, 200 through NVRTC)
 #   make install  install into PREFIX (default /usr/local)
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make fuzz   the libFuzzer target over parser and evaluator (FUZZ_SECONDS=60)
+#   make fuzz   the libFuzzer targets: parser and evaluator, every reader and loader
+#               (FUZZ_SECONDS=60 shared among them)
 #   make bench  bench/eval (interpreter, compiled kernel, hand-written C) and bench/latency
 #   make bench-fit  bench/fit: nlsq vs SciPy, MINPACK, GSL, Ceres (installs the peers)
 #   make bench-batch  bench/batch: batches of small fits vs GSL, cminpack, SciPy loops
@@ -83,13 +84,14 @@ fuzz-deps: deps
 	@if ! command -v clang >/dev/null || [ -z "$(CLANG_RT)" ]; then \
 	    apt-get update && apt-get install -y clang libclang-rt-14-dev; fi
 
-# The corpus grows in build-fuzz/corpus; the seeds in tests/fuzz/corpus stay as they are.
+# Every fuzz target (tests/fuzz: the model parser and every reader and
+# loader) for an equal share of FUZZ_SECONDS. The corpora grow in
+# build-fuzz/corpus/NAME; the seeds in tests/fuzz/corpus/NAME stay as they are.
+FUZZ_TARGETS = model table npy raw checkpoint colcache options eval
 fuzz: fuzz-deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_FUZZ=ON -DNLSQ_SANITIZE=ON
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_model
-	mkdir -p build-fuzz/corpus
-	./build-fuzz/tests/fuzz_model -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
-	    build-fuzz/corpus tests/fuzz/corpus
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz build-bench
