@@ -192,12 +192,16 @@ file_key() {
 # stderr_lines DIR REF: the 'nlsq:' lines and other lines new in the run's stderr
 stderr_lines() {
     local line
-    msgs=0 others=0
+    msgs=0 others=0 empty=0 output_failed=0
     slurp "$2/stderr"
     local known=$'\n'$text
     while IFS= read -r line || [ -n "$line" ]; do
         case $line in
-        'nlsq: '*) msgs=$((msgs + 1)) ;;
+        *': ') empty=$((empty + 1)) ;; # a message that gives no reason
+        'nlsq: '*)
+            msgs=$((msgs + 1))
+            case $line in *writing* | *'cannot write'*) output_failed=1 ;; esac
+            ;;
         '') ;;
         *) [[ $known == *$'\n'"$line"$'\n'* ]] || others=$((others + 1)) ;;
         esac
@@ -251,9 +255,13 @@ judge_run() {
         same_answer "$d" "$ref" || why+=$'\n'"status 0 but a wrong answer"
     else
         stderr_lines "$d" "$ref"
-        if [ $msgs != 1 ] || [ $others != 0 ]; then
+        # One clear message a failure. Two when two things failed at once
+        # (a file and the standard output, when every write fails). After
+        # a failed output the result is still shown (never dropped
+        # silently): new lines are allowed then, and only then.
+        if [ $msgs = 0 ] || [ $empty != 0 ] || [ $msgs -gt 2 ] || { [ $others != 0 ] && [ $output_failed = 0 ]; }; then
             first_line "$d/stderr"
-            why+=$'\n'"status $status with $msgs 'nlsq:' messages and $others other new lines on stderr: $text"
+            why+=$'\n'"status $status with $msgs 'nlsq:' messages ($empty without a reason) and $others other new lines on stderr: $text"
         fi
         if [ $status = 1 ]; then
             first_line "$d/stderr"
