@@ -105,7 +105,7 @@ static double time_pass(pass *ps, const pass_data *d, const double *p, double *R
 {
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
-        pass_out out = {0, 0, R, 0, NULL, 0};
+        pass_out out = {.R = R, .residuals = NULL};
         double t0 = now();
         pass_run(ps, d, p, &out);
         best = fmin(best, now() - t0);

@@ -200,7 +200,7 @@ stderr_lines() {
         *': ') empty=$((empty + 1)) ;; # a message that gives no reason
         'nlsq: '*)
             msgs=$((msgs + 1))
-            case $line in *writing* | *'cannot write'*) output_failed=1 ;; esac
+            case $line in *writing* | *'cannot write'* | 'nlsq: --'*) output_failed=1 ;; esac
             ;;
         '') ;;
         *) [[ $known == *$'\n'"$line"$'\n'* ]] || others=$((others + 1)) ;;

@@ -84,7 +84,7 @@ static void test_pass_r_aug_equals_independent_qr_of_full_matrix(void)
     double R[NC * NC];
     pass_arrays da = {x, M, y, NULL};
     pass_data d = pass_data_arrays(&da, M, 1.0, 0);
-    pass_out out = {0, 0, R, 0, NULL, 0};
+    pass_out out = {.R = R, .residuals = NULL};
     pass_run(&ps, &d, p, &out);
     check_r_equal(R, ref, NC, 1e-13, "pass");
     double ss = 0;
@@ -100,7 +100,7 @@ static void test_pass_r_aug_equals_independent_qr_of_full_matrix(void)
         double R1[NC * NC], R2[NC * NC], work[NC * NC];
         pass_arrays a1 = {x, M, y, NULL}, a2 = {x + s, M, y + s, NULL};
         pass_data d1 = pass_data_arrays(&a1, s, 1.0, 0), d2 = pass_data_arrays(&a2, M - s, 1.0, 0);
-        pass_out o1 = {0, 0, R1, 0, NULL, 0}, o2 = {0, 0, R2, 0, NULL, 0};
+        pass_out o1 = {.R = R1, .residuals = NULL}, o2 = {.R = R2, .residuals = NULL};
         pass_run(&ps, &d1, p, &o1);
         pass_run(&ps, &d2, p, &o2);
         qr_merge(R2, R1, NC, work);

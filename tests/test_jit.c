@@ -121,7 +121,7 @@ static int compare_pass(const nlsq_model *m, jit_entry *e, const int *cols, int 
     }
     pass_arrays da = {pc->x, pc->m, pc->y, pc->sigma};
     pass_data d = pass_data_arrays(&da, pc->m, pc->sigma_all, pc->omit);
-    pass_out oa = {0, 0, Ra, 0, ra, 0}, ob = {0, 0, Rb, 0, rb, 0};
+    pass_out oa = {.R = Ra, .residuals = ra}, ob = {.R = Rb, .residuals = rb};
     pass_run(&a, &d, params, &oa);
     pass_run(&b, &d, params, &ob);
     if (b.jit_passes != 1) {

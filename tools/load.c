@@ -161,7 +161,10 @@ static int parse_model(const cli *c, nlsq_model **m)
     mo.params = c->params;
     if (nlsq_model_parse(c->model, &mo, m, &err) == NLSQ_OK) return 0;
     die("--model: %s", err.message);
-    return err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT ? 2 : 3;
+    /* 3 is for the text; a refused list or no memory is not its fault */
+    return err.code == NLSQ_ERR_NAME_CONFLICT || err.code == NLSQ_ERR_INVALID_ARGUMENT || err.code == NLSQ_ERR_NOMEM
+             ? 2
+             : 3;
 }
 
 int column_find(const nlsq_source *src, const char *key, const char *what)

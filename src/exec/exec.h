@@ -181,6 +181,7 @@ typedef struct pass_out {
                             NaN/Inf (a count of rows or of blocks)         */
     double *residuals; /* if not NULL: the m weighted residuals r         */
     int read_failed;   /* the data could not be read: nothing is valid    */
+    int nomem;         /* no memory for the pass: nothing is valid         */
 } pass_out;
 
 /* 0, or -1 when out of memory. cols[ncols] lists the free parameters;

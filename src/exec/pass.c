@@ -204,7 +204,7 @@ static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, si
         f = interp_output(&wk->it, 0);
         for (int k = 0; k < ps->ncols; k++) jcol[k] = interp_output(&wk->it, ps->cols[k] + 1);
     }
-    pass_out out = {0, 0, R, 0, job->residuals, 0};
+    pass_out out = {.R = R, .residuals = job->residuals};
     size_t lo = first - v->base, hi = lo + count;
     for (size_t start = lo; start < hi; start += NLSQ_BLOCK) {
         size_t len = hi - start < NLSQ_BLOCK ? hi - start : NLSQ_BLOCK;
@@ -301,9 +301,11 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     out->cost = out->chi2 = 0;
     out->nonfinite = 0;
     out->read_failed = 0;
+    out->nomem = 0;
     if (nchunks == 0) return;
     if (ensure_chunks(ps, nchunks) != 0) {
-        out->nonfinite = 1; /* no memory for the chunk triangles: report failure */
+        out->nomem = 1; /* no memory for the chunk triangles: not the model's fault */
+        out->nonfinite = 1;
         out->cost = NAN;
         return;
     }

@@ -177,8 +177,9 @@ static int evaluate_fit(void *ctx, const double *x_free, double *cost, double *R
 {
     lane *ln = ctx;
     fit_fill_params(&ln->fp, x_free);
-    pass_out out = {0, 0, R, 0, NULL, 0};
+    pass_out out = {.R = R, .residuals = NULL};
     pass_run(ln->ps, &ln->pd, ln->fp.p, &out);
+    ln->nomem |= out.nomem;
     *cost = out.cost;
     return out.nonfinite || !isfinite(out.cost);
 }
@@ -327,12 +328,18 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
         so.callback_ctx = job;
     }
     solve_result sr;
+    ln->nomem = 0;
     if (job->method == NLSQ_LM)
         solve_lm(&pb, &so, fp->x, fp->R, &sr);
     else if (job->method == NLSQ_DOGBOX)
         solve_dogbox(&pb, &so, fp->x, fp->R, &sr);
     else
         solve_trf(&pb, &so, fp->x, fp->R, &sr);
+    if (ln->nomem) { /* a pass had no memory: the batch fails as a whole */
+        atomic_store(&job->nomem, 1);
+        record_not_run(job, ln, i, NLSQ_FIT_BAD_INPUT, 1);
+        return;
+    }
     if (sr.start_nonfinite) {
         record_not_run(job, ln, i, NLSQ_FIT_NONFINITE, 1);
         return;
@@ -346,8 +353,9 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
     if (job->opt.loss == NLSQ_LOSS_LINEAR) {
         r->chi2[i] = 2 * sr.cost;
     } else { /* chi2 is before the loss: one more pass, as a single fit makes */
-        pass_out out = {0, 0, ln->R_final, 0, NULL, 0};
+        pass_out out = {.R = ln->R_final, .residuals = NULL};
         pass_run(ln->ps, &ln->pd, fp->p, &out);
+        if (out.nomem) atomic_store(&job->nomem, 1);
         r->chi2[i] = out.chi2;
     }
     if (r->perr) record_covariance(job, ln, i, sr.cost, m_used);

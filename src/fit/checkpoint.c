@@ -267,7 +267,10 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
     *out = NULL;
     sweep_temporaries(path);
     checkpoint *c = calloc(1, sizeof *c);
-    if (!c) return -1;
+    if (!c) {
+        snprintf(why, why_size, "out of memory for the checkpoint");
+        return -1;
+    }
     c->nf = nf;
     c->rec = (size_t)nf + 2 + (size_t)(nf + 1) * (size_t)(nf + 1);
     c->opt_hash = opt_hash;

@@ -73,7 +73,7 @@ static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_s
 static int run_pass(fit_problem *fp, double *cost, double *R)
 {
     fp->t_pass = host_seconds();
-    pass_out out = {0, 0, R, 0, NULL, 0};
+    pass_out out = {.R = R, .residuals = NULL};
     if (fp->use_gpu) {
         /* the parameter-only part on the host, by the interpreter */
         interp *it = &fp->ps.w[0].it;
@@ -104,6 +104,11 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
         }
     }
     fp->last_pass_seconds = host_seconds() - fp->t_pass;
+    if (out.nomem) {
+        fit_abort(fp, NLSQ_ERR_NOMEM, "out of memory for a pass");
+        *cost = NAN;
+        return 1;
+    }
     if (out.read_failed) {
         fit_abort(fp, NLSQ_ERR_DATA, fp->rd.why);
         *cost = NAN;
@@ -228,12 +233,20 @@ static uint64_t options_hash(const fit_problem *fp, int yc, int sc, double sigma
    the variables and parameters in order. */
 static char *model_identity(const nlsq_model *m)
 {
-    size_t need = nlsq_model_format(m, -1, NULL, 0) + 64;
+    /* 0 from the formatter is its failure (out of memory): an empty text
+       would be written as the checkpoint's model and refuse every resume */
+    size_t text = nlsq_model_format(m, -1, NULL, 0);
+    if (text == 0) return NULL;
+    size_t need = text + 64;
     for (int k = 0; k < m->vars.count; k++) need += strlen(m->vars.names[k]) + 2;
     for (int j = 0; j < m->params.count; j++) need += strlen(m->params.names[j]) + 2;
     char *s = malloc(need);
     if (!s) return NULL;
     size_t used = nlsq_model_format(m, -1, s, need);
+    if (used != text) {
+        free(s);
+        return NULL;
+    }
     used += (size_t)snprintf(s + used, need - used, "; variables");
     for (int k = 0; k < m->vars.count; k++) used += (size_t)snprintf(s + used, need - used, " %s", m->vars.names[k]);
     used += (size_t)snprintf(s + used, need - used, "; parameters");
@@ -420,12 +433,13 @@ static nlsq_status open_checkpoint(fit_problem *fp, const nlsq_source *src, int 
     nlsq_status st = check_checkpoint_path(fp, src, err);
     if (st != NLSQ_OK) return st;
     char *text = model_identity(fp->model), why[600], device[300];
-    if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
+    if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory for the checkpoint's model text");
     device_identity(fp, device, sizeof device);
+    why[0] = '\0';
     int rc = checkpoint_open(fp->opt.checkpoint, fp->opt.resume, text, device, options_hash(fp, yc, sc, sigma_all),
                              fp->n_free, fp->m_total, &fp->ckpt, why, sizeof why);
     free(text);
-    return rc == 0 ? NLSQ_OK : fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+    return rc == 0 ? NLSQ_OK : fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why[0] ? why : "out of memory");
 }
 
 static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,

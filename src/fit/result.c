@@ -119,21 +119,15 @@ int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method meth
     return ok;
 }
 
-static int free_covariance(const fit_problem *fp, double *cov)
-{
-    int nf = fp->n_free;
-    double *work = malloc(fit_covariance_work_doubles(nf) * sizeof *work);
-    if (!work) return 0;
-    int ok = fit_free_covariance(fp->R, nf, fp->m_used, fp->method, cov, work);
-    free(work);
-    return ok;
-}
-
-static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r)
+/* The covariance into r, from buffers the caller allocated with the result
+   (cov nf x nf, work fit_covariance_work_doubles(nf)): a covariance that
+   could not be had for want of memory would be reported as infinite, and
+   the fit would look right with useless errors. */
+static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r, double *cov, double *work)
 {
     int n = fp->n, nf = fp->n_free;
-    double *cov = calloc((size_t)nf * (size_t)nf, sizeof *cov);
-    int ok = cov && free_covariance(fp, cov);
+    memset(cov, 0, (size_t)nf * (size_t)nf * sizeof *cov);
+    int ok = fit_free_covariance(fp->R, nf, fp->m_used, fp->method, cov, work);
     double scale = 1;
     if (ok && !fp->opt.absolute_sigma) {
         if (fp->m_used > (size_t)nf)
@@ -148,7 +142,6 @@ static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r)
                                                                                 : INFINITY;
     for (int j = 0; j < n; j++) r->perr[j] = sqrt(r->pcov[(size_t)j * n + j]);
     r->pcov_valid = ok;
-    free(cov);
 }
 
 /* Weighted total sum of squares about the weighted mean, for R^2. */
@@ -198,30 +191,32 @@ double fit_sst_arrays(const nlsq_data *d)
     return uniform ? r2_weight(d, 0) * ss : ss;
 }
 
-/* chi2 (before the loss) and, if asked, the residuals: one more pass. */
-static void final_residuals(fit_problem *fp, nlsq_result *r, double cost)
+/* chi2 (before the loss) and, if asked, the residuals: one more pass.
+   0, or -1 out of memory (a result without them would look whole). */
+static int final_residuals(fit_problem *fp, nlsq_result *r, double cost)
 {
     if (fp->covariance || (fp->opt.loss == NLSQ_LOSS_LINEAR && !r->residuals)) {
         r->chi2 = 2 * cost; /* exact for the linear loss */
-        return;
+        return 0;
     }
     size_t nc = (size_t)fp->n_free + 1;
     double *R = malloc(nc * nc * sizeof *R);
-    if (!R) {
-        r->chi2 = NAN;
-        return;
-    }
-    pass_out out = {0, 0, R, 0, r->residuals, 0};
+    if (!R) return -1;
+    pass_out out = {.R = R, .residuals = r->residuals};
     pass_run(&fp->ps, &fp->pd, fp->p, &out);
     r->chi2 = out.chi2;
     free(R);
+    return out.nomem ? -1 : 0;
 }
 
 nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf, double xtol,
                             nlsq_result **out, nlsq_error *err)
 {
     int n = fp->n;
-    nlsq_result *r = calloc(1, sizeof *r);
+    size_t nf = (size_t)fp->n_free;
+    double *cov = malloc((nf * nf + 1) * sizeof *cov),
+           *work = malloc(fit_covariance_work_doubles(fp->n_free) * sizeof *work);
+    nlsq_result *r = cov && work ? calloc(1, sizeof *r) : NULL;
     if (r) {
         r->popt = malloc((size_t)n * sizeof *r->popt);
         r->pcov = malloc((size_t)n * (size_t)n * sizeof *r->pcov);
@@ -231,6 +226,8 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     }
     if (!r || !r->popt || !r->pcov || !r->perr || !r->active_mask || (fp->opt.keep_residuals && !r->residuals)) {
         nlsq_result_free(r);
+        free(cov);
+        free(work);
         error_set(err, NLSQ_ERR_NOMEM, 0, 0, "nlsq_curve_fit: out of memory for the result");
         return NLSQ_ERR_NOMEM;
     }
@@ -249,8 +246,14 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->method = fp->method;
     r->threads = fp->threads;
     snprintf(r->message, sizeof r->message, "%s", nlsq_fit_status_str(r->status));
-    fill_covariance(fp, sr->cost, r);
-    final_residuals(fp, r, sr->cost);
+    fill_covariance(fp, sr->cost, r, cov, work);
+    free(cov);
+    free(work);
+    if (final_residuals(fp, r, sr->cost) != 0) {
+        nlsq_result_free(r);
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "nlsq_curve_fit: out of memory for the final pass");
+        return NLSQ_ERR_NOMEM;
+    }
     snprintf(r->backend, sizeof r->backend, "%s", fp->use_gpu ? "cuda" : fp->ps.last_jit ? "jit" : "interp");
     snprintf(r->device, sizeof r->device, "%s", fp->device[0] ? fp->device : "cpu");
     snprintf(r->device_note, sizeof r->device_note, "%s", fp->device_note);
