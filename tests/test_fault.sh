@@ -45,6 +45,8 @@ shift 3
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(fit npy batch checkpoint colcache cacheauto)
 show=${FAULT_SHOW:-3}
+# make test-full: every call of every kind, not a sample of 48
+[ "${NLSQ_TEST_FULL:-0}" = 1 ] && FAULT_FULL=${FAULT_FULL:-1}
 limit=${FAULT_TIMEOUT:-60} # seconds a run may take
 nlsq=$(cd "$(dirname "$nlsq")" && pwd)/$(basename "$nlsq")
 shim=$(cd "$(dirname "$shim")" && pwd)/$(basename "$shim")
