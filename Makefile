@@ -2,7 +2,7 @@
 #   make demo   build, then fit the bundled example data (report, and the plot nlsq-demo.svg)
 #   make test   build, then run the whole test suite (ctest, JOBS tests at a time)
 #   make test-full  the same with the exhaustive sweeps at full size (NLSQ_TEST_FULL=1:
-#               1,000 random models through the JIT, 200 through NVRTC, every call faulted)
+#               1,000 random models through the JIT, 200 through NVRTC, a signal at every call)
 #   make install  install into PREFIX (default /usr/local)
 #   make asan   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz   the libFuzzer targets: parser and evaluator, every reader and loader
