@@ -31,6 +31,22 @@ class Untraceable(TraceError):
             "Python once per chunk or per fit: write the model with traceable operations or as model text")
 
 
+def refused_by_tracing(error, f):
+    """Whether `error`, raised while tracing f, means f cannot be traced: a
+    TraceError, or anything raised inside f's own code (a library that
+    cannot take traced values, such as scipy.integrate). Errors in the
+    arguments (p0 against the signature) are not."""
+    if isinstance(error, TraceError):
+        return True
+    code = getattr(f, "__code__", None)
+    tb = error.__traceback__
+    while tb is not None:
+        if code is not None and tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class _Residual(ctypes.Structure):
     pass
 

@@ -85,8 +85,10 @@ def resolve_model(f, xdata, n=None, vars=None, params=None):
         raise TypeError(f"the model must be a function or model text, not {type(f).__name__}")
     try:
         m, arrays = _model.traced(f, nvars, n, rows)
-    except Exception as e:  # anything tracing refuses: curve_fit calls f back instead (_callback.py)
-        raise _callback.Untraceable(e) from e
+    except Exception as e:  # what tracing refuses: curve_fit calls f back instead (_callback.py)
+        if _callback.refused_by_tracing(e, f):
+            raise _callback.Untraceable(e) from e
+        raise
     if not arrays:
         return m, numpy.ascontiguousarray(x)
     points = x.shape[-1]
