@@ -51,8 +51,9 @@ class _Residual(ctypes.Structure):
     pass
 
 
-RESIDUAL_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double),
-                               ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double))
+# plain addresses: numpy reads and writes them without wrapping ctypes
+# pointers in arrays, which costs more than a small model's evaluation
+RESIDUAL_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 
 _Residual._fields_ = [("fn", RESIDUAL_FN), ("user", ctypes.c_void_p), ("n", ctypes.c_int), ("m", ctypes.c_size_t),
                       ("jac", ctypes.c_int), ("diff_step", ctypes.c_double), ("epsfcn", ctypes.c_double)]
@@ -79,7 +80,7 @@ def _whitener(sigma, m):
     """A function applying the weights to r (m,) or J (m, n): SciPy's
     curve_fit rules for 1-D and 2-D sigma."""
     if sigma is None:
-        return lambda a: a
+        return None
     s = numpy.asarray(sigma, dtype=float)
     if s.shape == (m,):
         inv = 1.0 / s
@@ -133,14 +134,30 @@ def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method
     weigh = _whitener(sigma, m)
     state = {"error": None}
 
+    shape = y.shape
+    views = {}  # the library's few buffers (parameters, residuals, J) as arrays, made once each
+
+    def view(address, size):
+        a = views.get(address)
+        if a is None:
+            a = views[address] = numpy.ctypeslib.as_array((ctypes.c_double * size).from_address(address))
+        return a
+
     def residuals(_user, params, r, J):
         try:
-            p = numpy.ctypeslib.as_array(params, (n,)).copy()
+            p = view(params, n)
             f0 = numpy.asarray(f(xdata, *p), dtype=float)
-            numpy.ctypeslib.as_array(r, (m,))[:] = weigh(numpy.broadcast_to(f0, y.shape).ravel() - y)
+            if f0.shape != shape:
+                if f0.size != m and f0.size != 1:
+                    raise ValueError(f"the model returned {f0.size} values for {m} data points")
+                f0 = numpy.broadcast_to(f0.reshape(-1) if f0.size == m else f0, shape)
+            if weigh is None:
+                numpy.subtract(f0, y, out=view(r, m))
+            else:
+                view(r, m)[:] = weigh(f0 - y)
             if J:
                 jm = numpy.asarray(jac(xdata, *p), dtype=float).reshape(m, n)
-                numpy.ctypeslib.as_array(J, (m, n))[:] = weigh(jm)
+                view(J, m * n).reshape(m, n)[:] = jm if weigh is None else weigh(jm)
             return 0
         except BaseException as e:  # re-raised after the call
             state["error"] = e

@@ -28,6 +28,13 @@ typedef struct callback_fit {
     double *r1, *r2;  /* residuals at the difference steps            */
     double *step, *A; /* n parameters; the fold's block               */
     long calls, njev; /* of fn; Jacobians made                        */
+    /* the cost at the solver's current point (INFINITY before the first
+       evaluation), from the iteration callback: every solver keeps a
+       trial point only if its cost is below it, so a trial that is not
+       needs no Jacobian (with differences, n or 2n calls saved) */
+    double current_cost;
+    nlsq_callback user_callback;
+    void *user_callback_data;
 } callback_fit;
 
 nlsq_residual_problem nlsq_residual_problem_default(void)
@@ -173,6 +180,39 @@ static int fold_rows(callback_fit *cf, double *cost, double *R)
     return bad || !isfinite(c2);
 }
 
+/* A trial whose cost is not below the current point's: every solver
+   rejects it and discards its R_aug, so R gets the residuals' fold alone
+   (J = 0) and no differences are taken. */
+static int trial_is_rejected(callback_fit *cf, double *cost, double *R)
+{
+    fit_problem *fp = &cf->fp;
+    size_t m = cf->pb->m;
+    int nc = fp->n_free + 1;
+    double c2 = 0;
+    for (size_t i = 0; i < m; i++) {
+        double r = cf->r[i];
+        if (fp->opt.loss == NLSQ_LOSS_LINEAR)
+            c2 += 0.5 * r * r;
+        else
+            loss_scale_row(fp->opt.loss, fp->opt.f_scale, &r, &c2);
+    }
+    if (!(c2 >= cf->current_cost)) return 0;
+    memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
+    R[(size_t)nc * (size_t)nc - 1] = sqrt(2 * c2);
+    *cost = c2;
+    return 1;
+}
+
+/* After every iteration: note the current cost, then the caller's callback. */
+static int note_iteration(void *user, int iteration, double cost, const double *params, double grad_norm,
+                          double step_norm)
+{
+    callback_fit *cf = user;
+    cf->current_cost = cost;
+    if (!cf->user_callback) return 0;
+    return cf->user_callback(cf->user_callback_data, iteration, cost, params, grad_norm, step_norm);
+}
+
 static int evaluate_callback(void *ctx, const double *x_free, double *cost, double *R)
 {
     callback_fit *cf = ctx;
@@ -184,10 +224,13 @@ static int evaluate_callback(void *ctx, const double *x_free, double *cost, doub
     if (call_fn(cf, fp->p, cf->r, exact ? cf->J : NULL) != 0) return 1;
     for (size_t i = 0; i < cf->pb->m; i++)
         if (!isfinite(cf->r[i])) return 1; /* no Jacobian for a point that is rejected anyway */
+    if (!exact && trial_is_rejected(cf, cost, R)) return 0;
     for (int k = 0; !exact && k < fp->n_free; k++)
         if (fd_column(cf, fp->free_idx[k]) != 0) return 1;
     cf->njev++;
-    return fold_rows(cf, cost, R);
+    int bad = fold_rows(cf, cost, R);
+    if (isinf(cf->current_cost) && !bad) cf->current_cost = *cost; /* the start */
+    return bad;
 }
 
 /* The final residuals and chi2, for a robust loss or keep_residuals. */
@@ -254,6 +297,11 @@ static nlsq_status run_fit(callback_fit *cf, nlsq_result **out, nlsq_error *err)
         fp->opt.max_nfev = fp->opt.max_nfev / per > 0 ? fp->opt.max_nfev / per : 1;
     }
     fp->sst = NAN; /* no y: no R^2 */
+    cf->current_cost = INFINITY;
+    cf->user_callback = fp->opt.callback;
+    cf->user_callback_data = fp->opt.callback_data;
+    fp->opt.callback = note_iteration;
+    fp->opt.callback_data = cf;
     solve_problem pb = {fp->n_free, fp->m_used, evaluate_callback, cf, NULL, NULL};
     st = fit_solve(fp, &pb, out, err);
     if (st != NLSQ_OK) return st;
