@@ -271,6 +271,32 @@ static void test_fixed_parameter_and_kept_residuals(void)
     nlsq_result_free(r);
 }
 
+static int stop_at_two(void *user, int iteration, double cost, const double *params, double grad_norm, double step_norm)
+{
+    (void)cost, (void)params, (void)grad_norm, (void)step_norm;
+    ++*(int *)user;
+    return iteration >= 2;
+}
+
+/* The iteration callback is chained behind the one that notes the current
+   cost (for skipping the differences of rejected trials): the caller's is
+   still called and can still stop the fit. */
+static void test_iteration_callback_is_called_and_can_stop(void)
+{
+    decay d;
+    decay_init(&d);
+    nlsq_status st;
+    nlsq_error e;
+    nlsq_options o = nlsq_options_default();
+    int seen = 0;
+    o.callback = stop_at_two;
+    o.callback_data = &seen;
+    nlsq_result *r = fit(&d, NLSQ_JAC_2POINT, &o, &st, &e);
+    CHECK_MSG(st == NLSQ_OK && r, "%s", e.message);
+    if (r) CHECK_MSG(r->status == NLSQ_FIT_STOPPED && seen == 2, "status %d, %d calls", r->status, seen);
+    nlsq_result_free(r);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -282,6 +308,7 @@ int main(void)
         TEST(test_callback_failure_stops_with_a_clear_status),
         TEST(test_nan_at_the_start_and_bad_arguments),
         TEST(test_fixed_parameter_and_kept_residuals),
+        TEST(test_iteration_callback_is_called_and_can_stop),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }
