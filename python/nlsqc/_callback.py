@@ -26,9 +26,9 @@ class Untraceable(TraceError):
     def __init__(self, cause):
         self.reason = f"{type(cause).__name__}: {cause}"
         super().__init__(
-            f"the model cannot be traced ({self.reason}). curve_fit and least_squares' callers fall back to calling "
-            "the function itself; curve_fit_large, fit_file, fit_chunks and fit_batch cannot, since they would call "
-            "Python once per chunk or per fit: write the model with traceable operations or as model text")
+            f"the model cannot be traced ({self.reason}). nlsqc.curve_fit calls such a function back instead; "
+            "this call cannot (curve_fit_large, fit_file, fit_chunks and fit_batch would call Python once per chunk "
+            "or per fit): write the model with traceable operations (see nlsqc.np) or as model text")
 
 
 def refused_by_tracing(error, f):
@@ -45,6 +45,18 @@ def refused_by_tracing(error, f):
             return True
         tb = tb.tb_next
     return False
+
+
+def model_or_refuse(f, **kw):
+    """nlsqc.model(f, **kw) for the entry points that cannot call f back:
+    a model that cannot be traced raises Untraceable, which says so."""
+    from ._model import model
+    try:
+        return model(f, **kw)
+    except Exception as e:
+        if refused_by_tracing(e, f):
+            raise Untraceable(e) from e
+        raise
 
 
 class _Residual(ctypes.Structure):

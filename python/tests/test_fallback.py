@@ -163,5 +163,15 @@ def test_callback_exception_propagates():
 
 def test_large_entry_points_say_the_callback_path_is_not_offered():
     x = np.linspace(0, 4, 100)
-    with pytest.raises(nlsqc.TraceError, match="cannot, since they would call Python once per chunk"):
+    with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk"):
         nlsqc.curve_fit_large(dot_model, x, dot_model(x, 2, 1, 0.5), p0=[1, 1, 0])
+
+
+def test_batch_and_file_entry_points_say_the_callback_path_is_not_offered(tmp_path):
+    x = np.linspace(0, 4, 20)
+    with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk or per fit"):
+        nlsqc.fit_batch(dot_model, x, np.tile(dot_model(x, 2, 1, 0.5), (2, 1)), p0=[1, 1, 0])
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.column_stack([x, dot_model(x, 2, 1, 0.5)]), delimiter=",")
+    with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk or per fit"):
+        nlsqc.fit_file(dot_model, str(path), p0=[1, 1, 0])
