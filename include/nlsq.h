@@ -751,8 +751,8 @@ NLSQ_API nlsq_residual_problem nlsq_residual_problem_default(void);
  * rules on the residuals as given (scaled by chi2/dof unless
  * absolute_sigma), r2 NaN, backend "callback".
  */
-NLSQ_API nlsq_status nlsq_fit_callback(const nlsq_residual_problem *problem, const nlsq_options *opt,
-                                       nlsq_result **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_fit_callback(const nlsq_residual_problem *problem, const nlsq_options *opt, nlsq_result **out,
+                                       nlsq_error *err);
 
 /* ------------------------------------------------------------------------
  * Data sources: fitting data of any size
