@@ -116,7 +116,8 @@ def _scipy_tolerances(kwargs, method):
     return kw
 
 
-def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac, reason, kwargs):
+def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac, reason, kwargs,
+        residuals=False):
     """curve_fit by calling f back: a FitResult with model_path 'callback'."""
     from ._fit import result_from_c, _prepare_y
     from ._options import prepare_bounds
@@ -128,7 +129,9 @@ def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method
     n = _param_count(f, p0)
     check = check_finite if check_finite is not None else kwargs.get("nan_policy") is None
     kwargs = dict(kwargs)
-    kwargs.pop("nan_policy", None)
+    if kwargs.pop("nan_policy", None) == "omit":
+        raise ValueError("nan_policy='omit' is not offered for a model that is called back (it cannot be traced: "
+                         f"{reason}); drop the points with NaN before the fit")
     diff_step = kwargs.pop("diff_step", None)
     epsfcn = kwargs.pop("epsfcn", None)
     y = _prepare_y(ydata, check)
@@ -143,6 +146,7 @@ def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method
     names = [f"p{i}" for i in range(n)]
     call = Call(n, names, p0=p0, bounds=bounds, method=method, kwargs=_scipy_tolerances(kwargs, method))
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
+    call.opt.keep_residuals = 1 if residuals else 0
     weigh = _whitener(sigma, m)
     state = {"error": None}
 
@@ -191,7 +195,7 @@ def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method
     if st != _lib.OK:
         call.reraise()
         raise_status(st, err)
-    r = result_from_c(res, names, False)
+    r = result_from_c(res, names, residuals)
     call.reraise()
     r.model_path = "callback"
     r.model_reason = reason

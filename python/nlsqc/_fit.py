@@ -205,7 +205,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
                 residuals=full_output, **kwargs)[0]
     except _callback.Untraceable as u:
         r = _callback.fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac, u.reason,
-                          dict(kwargs, nan_policy=nan_policy))
+                          dict(kwargs, nan_policy=nan_policy), residuals=full_output)
     if not r.success:
         raise RuntimeError("Optimal parameters not found: " + r.message)
     if not r.pcov_valid:

@@ -175,3 +175,15 @@ def test_batch_and_file_entry_points_say_the_callback_path_is_not_offered(tmp_pa
     np.savetxt(path, np.column_stack([x, dot_model(x, 2, 1, 0.5)]), delimiter=",")
     with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk or per fit"):
         nlsqc.fit_file(dot_model, str(path), p0=[1, 1, 0])
+
+
+def test_full_output_and_nan_policy_omit():
+    x = np.linspace(0, 4, 100)
+    y = dot_model(x, 2, 1, 0.5) + 0.01 * np.sin(9 * x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nlsqc.FallbackWarning)
+        popt, pcov, info, mesg, ier = nlsqc.curve_fit(dot_model, x, y, p0=[1, 1.2, 0], full_output=True)
+        np.testing.assert_allclose(info["fvec"], dot_model(x, *popt) - y, atol=1e-12)
+        assert ier > 0 and mesg
+        with pytest.raises(ValueError, match="nan_policy='omit' is not offered for a model that is called back"):
+            nlsqc.curve_fit(dot_model, x, y, p0=[1, 1.2, 0], nan_policy="omit")
