@@ -95,6 +95,8 @@ typedef enum nlsq_status {
     NLSQ_ERR_IO,               /* a file could not be written (or is an
                                    input, a directory, ...); nothing was
                                    left half-written                        */
+    NLSQ_ERR_CALLBACK,         /* nlsq_fit_callback: the residual function
+                                   returned nonzero                         */
     NLSQ_STATUS_COUNT
 } nlsq_status;
 
@@ -675,6 +677,82 @@ NLSQ_API void nlsq_result_free(nlsq_result *result);
  */
 NLSQ_API nlsq_status nlsq_curve_fit(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
                                     nlsq_result **out, nlsq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Fitting a model given as a callback
+ * ------------------------------------------------------------------------
+ *
+ * For a model that cannot be written in the model language (a numerical
+ * integration, a convolution, a library call): the caller computes the m
+ * residuals, least_squares style, and nlsq runs the same solvers, bounds,
+ * losses, x_scale, stopping rules and covariance on them, folding each
+ * evaluation's [J | r] into R_aug in blocks of rows. The residual form
+ * (not model values plus y and sigma) keeps one call for both curve_fit
+ * and least_squares: weighting by sigma (scalar, per point, or the inverse
+ * Cholesky factor of a covariance) is the caller's, as SciPy's curve_fit
+ * does it, and R^2 (which needs y) is left NaN.
+ *
+ * fn fills r[0..m) at params (all n parameters, fixed ones included) and,
+ * when J is not NULL, J (m x n, row-major: J[i*n + j] = d r_i / d p_j).
+ * nlsq asks for J only when jac is NLSQ_JAC_CALLBACK; otherwise J is
+ * always NULL and the Jacobian is taken by finite differences:
+ *   trf, dogbox: SciPy's approx_derivative. 2-point: forward differences
+ *     with h = diff_step * sign(x) * |x| (sign(0) = 1), or, without
+ *     diff_step (or where that step vanishes), h = sqrt(EPS) * sign(x) *
+ *     max(1, |x|); 3-point: central differences with EPS^(1/3) in place of
+ *     sqrt(EPS). Near a bound the step goes the other way, or becomes a
+ *     one-sided 3-point formula, as SciPy does; h is taken as the
+ *     difference actually represented, (x + h) - x.
+ *   lm: MINPACK's forward differences, h = sqrt(max(epsfcn, EPS)) * |x|
+ *     (h = sqrt(max(epsfcn, EPS)) when x = 0); epsfcn 0 is EPS, and
+ *     when epsfcn is 0 but diff_step is given, epsfcn = diff_step^2 (as
+ *     SciPy's least_squares passes it). 3-point is the same as 2-point
+ *     with lm, as in SciPy.
+ * nfev counts as SciPy does: trf and dogbox count the solver's
+ * evaluations only (not the Jacobian's calls); lm counts every call of fn,
+ * the finite differences included, as MINPACK, and max_nfev (if given)
+ * bounds those calls. njev counts Jacobians.
+ *
+ * fn is called on the calling thread only, one call at a time, so it need
+ * not be thread-safe. A nonzero return stops the fit: the call returns
+ * NLSQ_ERR_CALLBACK ("the residual function returned <code> at evaluation
+ * <k>") and no result. Residuals or a Jacobian that are NaN or Inf at the
+ * start are NLSQ_ERR_MODEL_NONFINITE; later, a step to such a point is
+ * rejected as with a model. options->backend, device, threads, checkpoint
+ * and nan_policy do not apply (checkpoint and resume are refused);
+ * keep_residuals gives the residuals at popt.
+ */
+typedef int (*nlsq_residual_fn)(void *user, const double *params, double *r, double *J);
+
+typedef enum nlsq_jac_kind {
+    NLSQ_JAC_2POINT = 0, /* finite differences (see above), the default */
+    NLSQ_JAC_3POINT,     /* central differences (lm: as 2-point)        */
+    NLSQ_JAC_CALLBACK    /* fn fills J when J is not NULL               */
+} nlsq_jac_kind;
+
+typedef struct nlsq_residual_problem {
+    nlsq_residual_fn fn;
+    void *user;
+    int n;             /* parameters (>= 1)                              */
+    size_t m;          /* residuals (>= the free parameters)            */
+    nlsq_jac_kind jac; /* default NLSQ_JAC_2POINT                        */
+    double diff_step;  /* relative step for trf/dogbox differences;
+                          0: the default above                           */
+    double epsfcn;     /* lm's MINPACK step parameter; 0: EPS           */
+} nlsq_residual_problem;
+
+NLSQ_API nlsq_residual_problem nlsq_residual_problem_default(void);
+
+/*
+ * Minimise 1/2 sum rho(r_i^2) over the parameters of `problem`, with the
+ * options of nlsq_curve_fit (p0, bounds, fixed, method, loss, f_scale,
+ * tolerances, max_nfev, x_scale, absolute_sigma, keep_residuals,
+ * callback). The result is nlsq_curve_fit's: pcov by SciPy's curve_fit
+ * rules on the residuals as given (scaled by chi2/dof unless
+ * absolute_sigma), r2 NaN, backend "callback".
+ */
+NLSQ_API nlsq_status nlsq_fit_callback(const nlsq_residual_problem *problem, const nlsq_options *opt, nlsq_result **out,
+                                       nlsq_error *err);
 
 /* ------------------------------------------------------------------------
  * Data sources: fitting data of any size

@@ -11,6 +11,7 @@ GPU), or model text. See python/README.md.
 """
 from . import np
 from ._batch import BatchResult, fit_batch
+from ._callback import FallbackWarning
 from ._fit import FitResult, OptimizeResult, curve_fit, least_squares
 from ._large import curve_fit_large, fit_chunks, fit_file
 from ._model import Model, model
@@ -26,5 +27,5 @@ __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
 __all__ = ["curve_fit", "least_squares", "curve_fit_large", "fit_file", "fit_chunks", "fit_batch", "model",
-           "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning", "TraceError", "devices",
+           "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning", "FallbackWarning", "TraceError", "devices",
            "info", "np"]

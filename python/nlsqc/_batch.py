@@ -3,7 +3,7 @@ import ctypes
 
 import numpy
 
-from . import _lib, _model
+from . import _callback, _lib, _model
 from ._options import Call, prepare_bounds, quiet, raise_status
 
 
@@ -146,7 +146,7 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
         if model.nvars != k:
             raise ValueError(f"xdata has {k} variables; the model has {model.nvars}")
     else:
-        model = _model.model(f, nvars=k, n=n_hint, rows=rows_model)
+        model = _callback.model_or_refuse(f, nvars=k, n=n_hint, rows=rows_model)
     n = model.n
 
     sig = None

@@ -3,7 +3,7 @@ import ctypes
 
 import numpy
 
-from . import _lib, _model
+from . import _callback, _lib, _model
 from ._options import Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -17,7 +17,8 @@ class FitResult:
 
     _fields = ("popt", "pcov", "perr", "names", "cost", "chi2", "redchi", "r2", "aic", "bic", "m", "dof",
                "nfev", "njev", "nit", "status", "message", "success", "method", "pcov_valid", "grad_norm",
-               "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads")
+               "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads",
+               "model_path", "model_reason")
 
     def __init__(self, **kw):
         for k in self._fields:
@@ -82,7 +83,12 @@ def resolve_model(f, xdata, n=None, vars=None, params=None):
         return _model.model(f, nvars=nvars, vars=vars, params=params, rows=rows), numpy.ascontiguousarray(x)
     if not callable(f):
         raise TypeError(f"the model must be a function or model text, not {type(f).__name__}")
-    m, arrays = _model.traced(f, nvars, n, rows)
+    try:
+        m, arrays = _model.traced(f, nvars, n, rows)
+    except Exception as e:  # what tracing refuses: curve_fit calls f back instead (_callback.py)
+        if _callback.refused_by_tracing(e, f):
+            raise _callback.Untraceable(e) from e
+        raise
     if not arrays:
         return m, numpy.ascontiguousarray(x)
     points = x.shape[-1]
@@ -165,6 +171,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
         raise_status(st, err)
     r = result_from_c(res, model.param_names, residuals)  # frees the C result
     call.reraise()
+    r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
     return r, model, x, y, s, kind
 
 
@@ -175,8 +182,12 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     arguments, semantics and return values.
 
     f is a Python function (traced once: exact derivatives, compiled),
-    model text such as "a*exp(-b*x) + c", or an nlsqc.Model. jac is
-    accepted for compatibility and not needed: the Jacobian is exact.
+    model text such as "a*exp(-b*x) + c", or an nlsqc.Model. A function
+    that cannot be traced is called back on the data instead (one
+    nlsqc.FallbackWarning; result.model_path 'callback' and
+    result.model_reason say so), with jac (a callable, '2-point',
+    '3-point'; 'cs' is taken as '3-point') and diff_step / epsfcn as
+    SciPy; a traced model ignores them (its Jacobian is exact).
     method None is nlsq's default, trf (SciPy: lm without bounds).
     Extra keyword arguments: loss, f_scale, x_scale, ftol, xtol, gtol,
     max_nfev, backend, threads, device, gpu_float32, fixed (parameter
@@ -189,9 +200,12 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     ValueError for bad input, and warns OptimizeWarning when the
     covariance could not be estimated (pcov is then all inf).
     """
-    del jac  # exact derivatives by automatic differentiation
-    r = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, nan_policy,
-            residuals=full_output, **kwargs)[0]
+    try:  # traced: exact derivatives, jac not needed
+        r = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, nan_policy,
+                residuals=full_output, **kwargs)[0]
+    except _callback.Untraceable as u:
+        r = _callback.fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac, u.reason,
+                          dict(kwargs, nan_policy=nan_policy), residuals=full_output)
     if not r.success:
         raise RuntimeError("Optimal parameters not found: " + r.message)
     if not r.pcov_valid:

@@ -12,7 +12,7 @@ import tempfile
 
 import numpy
 
-from . import _lib, _model
+from . import _callback, _lib, _model
 from ._fit import _nan_setup, resolve_model, result_from_c
 from ._options import Call, prepare_bounds, quiet, raise_status, warn_pcov
 
@@ -218,7 +218,7 @@ def fit_file(f, path, p0=None, *, x=None, y=None, sigma=None, nvars=None, raw=No
             k = f.nvars
         else:
             n = None if p0 is None else numpy.size(p0)
-            model = _model.model(f, nvars=k, n=n, rows=len(xs) > 1 or k > 1)
+            model = _callback.model_or_refuse(f, nvars=k, n=n, rows=len(xs) > 1 or k > 1)
         xcols = [_column(src, c, "x") for c in xs] if xs else list(range(k))
         if len(xcols) != k:
             raise ValueError(f"x names {len(xcols)} columns; the model has {k} variables")

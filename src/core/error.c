@@ -24,6 +24,7 @@ static const char *const STATUS_NAMES[NLSQ_STATUS_COUNT] = {
     [NLSQ_ERR_BOUNDS] = "bad bounds or start point",
     [NLSQ_ERR_MODEL_NONFINITE] = "model not finite at the start point",
     [NLSQ_ERR_IO] = "file error",
+    [NLSQ_ERR_CALLBACK] = "callback error",
 };
 
 const char *nlsq_status_str(nlsq_status status)

@@ -131,6 +131,9 @@ typedef struct fit_problem {
     jit_entry *jit;           /* the model's compiled kernel, or NULL         */
     int jit_quiet;            /* only the cache was asked: no note unless used */
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
+    /* a fit without a model (fit_callback.c): the residuals at p into
+       `residuals` (if not NULL) and their sum of squares; 0 or -1 */
+    int (*final_residuals)(struct fit_problem *fp, double *residuals, double *chi2);
 } fit_problem;
 
 /* The method NLSQ_METHOD_AUTO stands for: trf, for every problem. */

@@ -50,7 +50,9 @@ nlsq_status fit_setup_parameters(fit_problem *fp, nlsq_error *err)
     for (int j = 0; j < n; j++) {
         fp->lb[j] = o->lower ? o->lower[j] : -INFINITY;
         fp->ub[j] = o->upper ? o->upper[j] : INFINITY;
-        const char *name = fp->model->params.names[j];
+        char unnamed[24];
+        snprintf(unnamed, sizeof unnamed, "p[%d]", j);
+        const char *name = fp->model ? fp->model->params.names[j] : unnamed;
         if (isnan(fp->lb[j]) || isnan(fp->ub[j]) || !(fp->lb[j] < fp->ub[j]))
             return fail(err, NLSQ_ERR_BOUNDS, "bounds of '%s' are [%g, %g]: the lower must be below the upper", name,
                         fp->lb[j], fp->ub[j]);
@@ -218,7 +220,7 @@ static nlsq_status setup_jit(fit_problem *fp, nlsq_backend backend, nlsq_error *
 
 nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err)
 {
-    int n = fp->n = fp->model->params.count;
+    int n = fp->n = fp->model ? fp->model->params.count : fp->n; /* a callback's n is set */
     fp->omit = fp->opt.nan_policy == NLSQ_NAN_OMIT;
     /* whole cache lines: a batch's threads each own one of these, and
        written side by side they would share a line at the seams */

@@ -195,6 +195,8 @@ double fit_sst_arrays(const nlsq_data *d)
    0, or -1 out of memory (a result without them would look whole). */
 static int final_residuals(fit_problem *fp, nlsq_result *r, double cost)
 {
+    if (fp->final_residuals && (fp->opt.loss != NLSQ_LOSS_LINEAR || r->residuals))
+        return fp->final_residuals(fp, r->residuals, &r->chi2);
     if (fp->covariance || (fp->opt.loss == NLSQ_LOSS_LINEAR && !r->residuals)) {
         r->chi2 = 2 * cost; /* exact for the linear loss */
         return 0;
