@@ -166,6 +166,8 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     if no_xdata:
         _check_x_unused(model)
     n = model.n
+    if n == 0 and p0 is None:
+        raise ValueError("Unable to determine number of fit parameters.")  # SciPy's words
     if default_max_nfev is not None and kwargs.get("max_nfev") is None and kwargs.get("maxfev") is None:
         kwargs["max_nfev"] = default_max_nfev(n)
     if p0 is not None and p0.size != n:

@@ -168,3 +168,7 @@ def test_issue18_scipy_errors():
         nlsqc.curve_fit(decay, x[:2], y[:2])
     with pytest.raises(ValueError, match="Method 'lm' only works for unconstrained problems"):
         nlsqc.curve_fit(decay, x, y, bounds=(0, 10), method="lm")
+    with pytest.raises(ValueError, match="Unable to determine number of fit parameters."):
+        nlsqc.curve_fit(lambda x: x, x, y)
+    with pytest.raises(ValueError, match="`method` must be 'trf', 'dogbox' or 'lm'"):
+        nlsqc.curve_fit(decay, x, y, method="unknown")
