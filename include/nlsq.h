@@ -390,6 +390,17 @@ NLSQ_API nlsq_expr nlsq_builder_where(nlsq_builder *b, nlsq_expr cond, nlsq_expr
  */
 NLSQ_API nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root, nlsq_model **out, nlsq_error *err);
 
+/*
+ * By default nlsq_builder_finish refuses a model with a declared parameter
+ * that does not affect its value (NLSQ_ERR_UNDEFINED_NAME, "parameter 'b'
+ * does not affect the model"): its Jacobian column would be all zero and
+ * the fit singular. allow != 0 keeps such parameters, with a zero
+ * derivative, for bindings that must accept what SciPy accepts
+ * (curve_fit(lambda x, a, b: a*x, ...) fits b to nothing; its covariance
+ * is then infinite and the result's pcov_valid 0). NULL b does nothing.
+ */
+NLSQ_API void nlsq_builder_allow_unused_params(nlsq_builder *b, int allow);
+
 /* ------------------------------------------------------------------------
  * Fitting: nlsq_curve_fit
  * ------------------------------------------------------------------------

@@ -619,6 +619,36 @@ static void defect08_deep_model_differentiates_and_fits(void)
     nlsq_model_free(m);
 }
 
+/* issue 18: SciPy fits lambda x, a, b: a*x (b unused) and reports an
+   infinite covariance; the builder can keep b with a zero column. */
+static void issue18_builder_keeps_unused_parameter_with_zero_column(void)
+{
+    nlsq_builder *b = NULL;
+    CHECK(nlsq_builder_new(&b, NULL) == NLSQ_OK);
+    if (!b) return;
+    nlsq_expr x = nlsq_builder_var(b, "x");
+    nlsq_expr root = nlsq_builder_op2(b, NLSQ_OP_MUL, nlsq_builder_param(b, "a"), x);
+    nlsq_builder_param(b, "b");
+    nlsq_model *m = NULL;
+    nlsq_error err;
+    CHECK(nlsq_builder_finish(b, root, &m, &err) == NLSQ_ERR_UNDEFINED_NAME && m == NULL);
+    CHECK(strstr(err.message, "parameter 'b' does not affect the model") != NULL);
+    nlsq_builder_allow_unused_params(b, 1);
+    nlsq_builder_allow_unused_params(NULL, 1); /* does nothing */
+    CHECK_MSG(nlsq_builder_finish(b, root, &m, &err) == NLSQ_OK, "%s", err.message);
+    nlsq_builder_free(b);
+    if (!m) return;
+    CHECK(nlsq_model_num_params(m) == 2);
+    const double p[2] = {3, 5}, xs[3] = {1, 2, 4};
+    double f[3], J[6];
+    CHECK(nlsq_model_eval(m, p, xs, 3, f, J, &err) == NLSQ_OK);
+    for (int i = 0; i < 3; i++) {
+        CHECK(f[i] == 3 * xs[i]);
+        CHECK(J[2 * i] == xs[i] && J[2 * i + 1] == 0);
+    }
+    nlsq_model_free(m);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -633,6 +663,7 @@ int main(void)
         TEST(test_builder_makes_the_parsers_program),
         TEST(test_builder_covers_every_public_op),
         TEST(test_builder_errors_are_sticky_and_reported),
+        TEST(issue18_builder_keeps_unused_parameter_with_zero_column),
         TEST(test_dump_shows_the_program),
         TEST(test_shared_model_evaluates_from_several_threads),
         TEST(test_numbers_do_not_depend_on_the_locale),

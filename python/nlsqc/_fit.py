@@ -1,5 +1,6 @@
 """curve_fit and least_squares over nlsq_curve_fit."""
 import ctypes
+import re
 
 import numpy
 
@@ -99,11 +100,35 @@ def resolve_model(f, xdata, n=None, vars=None, params=None):
     return m, numpy.ascontiguousarray(numpy.vstack([x.reshape(-1, points)] + arrays))
 
 
-def _prepare_y(ydata, check_finite):
+def _prepare_y(ydata, check_finite, points=None):
+    """ydata as a contiguous (m,) array. A scalar or another shape that
+    broadcasts to the model's `points` values is broadcast, as SciPy's
+    residual f(x, *p) - ydata broadcasts it (ydata=0 fits f to zero)."""
     y = numpy.asarray_chkfinite(ydata, dtype=float) if check_finite else numpy.asarray(ydata, dtype=float)
     if y.size == 0:
         raise ValueError("`ydata` must not be empty!")
+    if points is not None and y.size != points and y.ndim <= 1:
+        try:
+            y = numpy.broadcast_to(y, (points,))
+        except ValueError:
+            raise ValueError(f"xdata has {points} points but ydata has {y.size}") from None
     return numpy.ascontiguousarray(y.ravel())
+
+
+def _stand_in_xdata(ydata):
+    """xdata=None (SciPy passes None to a model that ignores x): a row of
+    zeros, one per value of ydata, that the model must not use."""
+    return numpy.zeros(max(numpy.size(ydata), 1))
+
+
+def _check_x_unused(model):
+    """With xdata=None the model must not use its variable (SciPy's call
+    would fail on None): say so instead of fitting to the stand-in."""
+    if not model.var_names:
+        return
+    name = model.var_names[0]
+    if re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", model.text()):
+        raise ValueError(f"xdata is None but the model uses its variable {name!r}; pass xdata")
 
 
 def _nan_setup(check_finite, nan_policy):
@@ -133,18 +158,29 @@ def _sigma(sigma, m, check_finite):
 
 
 def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite=None, bounds=(-numpy.inf, numpy.inf),
-        method=None, nan_policy=None, residuals=False, fname="curve_fit", vars=None, params=None, **kwargs):
-    """The common part of curve_fit and least_squares: a FitResult."""
+        method=None, nan_policy=None, residuals=False, fname="curve_fit", vars=None, params=None,
+        default_max_nfev=None, **kwargs):
+    """The common part of curve_fit and least_squares: a FitResult.
+    default_max_nfev(n), when given, is the budget if none is passed."""
     check, policy = _nan_setup(check_finite, nan_policy)
     if p0 is not None:
         p0 = numpy.atleast_1d(numpy.asarray(p0, dtype=float))
+    no_xdata = xdata is None
+    if no_xdata:
+        xdata = _stand_in_xdata(ydata)
     model, x = resolve_model(f, xdata, n=None if p0 is None else p0.size, vars=vars, params=params)
+    if no_xdata:
+        _check_x_unused(model)
     n = model.n
+    if n == 0 and p0 is None:
+        raise ValueError("Unable to determine number of fit parameters.")  # SciPy's words
+    if default_max_nfev is not None and kwargs.get("max_nfev") is None and kwargs.get("maxfev") is None:
+        kwargs["max_nfev"] = default_max_nfev(n)
     if p0 is not None and p0.size != n:
         raise ValueError(f"p0 has {p0.size} values; the model has {n} parameters ({', '.join(model.param_names)})")
     if check and not numpy.all(numpy.isfinite(x)):
         raise ValueError("array must not contain infs or NaNs")
-    y = _prepare_y(ydata, check)
+    y = _prepare_y(ydata, check, x.shape[-1] if x.size else None)
     m = y.size
     if x.size and x.shape[-1] != m:
         raise ValueError(f"xdata has {x.shape[-1]} points but ydata has {m}")
@@ -175,11 +211,129 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     return r, model, x, y, s, kind
 
 
+# SciPy's curve_fit defaults (scipy.optimize.leastsq for lm, least_squares
+# for trf and dogbox): MINPACK's tolerance sqrt(eps) and gtol 0 for lm,
+# 1e-8 for the others.
+SCIPY_LM_TOL = 1.49012e-8
+SCIPY_TRF_TOL = 1e-8
+DEFAULTS = ("scipy", "nlsq")
+
+
+def _bounded(bounds):
+    """Whether SciPy's bounds (a pair, or an object with lb and ub) bound
+    anything: SciPy then chooses trf instead of lm."""
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        lb, ub = bounds.lb, bounds.ub
+    else:
+        try:
+            lb, ub = bounds
+        except (TypeError, ValueError):
+            return False  # prepare_bounds says what is wrong
+    try:
+        return bool(numpy.any(numpy.asarray(lb, dtype=float) > -numpy.inf)
+                    or numpy.any(numpy.asarray(ub, dtype=float) < numpy.inf))
+    except (TypeError, ValueError):
+        return False
+
+
+def scipy_defaults(defaults, method, bounds, jac, kwargs):
+    """(method, kwargs, default_max_nfev) for curve_fit: SciPy's method
+    choice, tolerances and evaluation budget where the caller gave none
+    (defaults='scipy'), or the library's own (defaults='nlsq': trf,
+    tolerances 1e-15, see docs/c-api.md)."""
+    if defaults not in DEFAULTS:
+        raise ValueError(f"defaults must be 'scipy' or 'nlsq', not {defaults!r}")
+    if defaults == "nlsq":
+        return method, kwargs, None
+    if method is None:
+        # SciPy: lm without bounds, trf with. A robust loss, which SciPy's
+        # lm refuses, also takes trf (least_squares' method for it).
+        robust = kwargs.get("loss", "linear") != "linear"
+        method = "trf" if robust or _bounded(bounds) else "lm"
+    kwargs = dict(kwargs)
+    if method == "lm":
+        tols = {"ftol": SCIPY_LM_TOL, "xtol": SCIPY_LM_TOL, "gtol": 0.0}
+        # leastsq: 200 (n+1) evaluations when it differences (no jac; its
+        # count includes the differencing), 100 (n+1) with a jac function
+        per = 100 if callable(jac) else 200
+        budget = lambda n: per * (n + 1)  # noqa: E731
+    else:
+        tols = {"ftol": SCIPY_TRF_TOL, "xtol": SCIPY_TRF_TOL, "gtol": SCIPY_TRF_TOL}
+        budget = lambda n: 100 * n  # noqa: E731 - least_squares' max_nfev=None
+    for k, v in tols.items():
+        if kwargs.get(k) is None:
+            kwargs[k] = v
+    return method, kwargs, budget
+
+
+# nlsq's status (SciPy least_squares' numbering) -> MINPACK's info, which
+# curve_fit returns as ier with method lm: 1 ftol, 2 xtol, 3 both, 4 gtol.
+MINPACK_INFO = {1: 4, 2: 1, 3: 2, 4: 3}
+
+
+def _weighted_jacobian(model, x, y, s, kind, popt, nan_policy):
+    """The exact Jacobian of the weighted residuals at popt, rows as the
+    fit used them (omitted rows left out)."""
+    keep = numpy.ones(y.size, dtype=bool)
+    if nan_policy == "omit":
+        keep = numpy.isfinite(y) & numpy.all(numpy.isfinite(numpy.atleast_2d(x)), axis=0)
+        if s is not None and kind == _lib.SIGMA_PER_POINT:
+            keep &= numpy.isfinite(s)
+    _, J = model.eval(x[..., keep] if x.size else x, popt)
+    if kind == _lib.SIGMA_PER_POINT:
+        J = J / s[keep][:, None]
+    elif kind == _lib.SIGMA_COVARIANCE:
+        J = numpy.linalg.solve(numpy.linalg.cholesky(s), J)
+    return J
+
+
+def pivoted_qr(J, r):
+    """MINPACK's factorisation of J (m, n): J P = Q R by Householder
+    reflections with column pivoting (largest remaining column first).
+    Returns (fjac, ipvt, qtf) in scipy.optimize.leastsq's layout: fjac
+    (n, m) is the transposed (m, n) array with R in its upper triangle and
+    the Householder vectors below it, ipvt the 1-based column order, qtf
+    the first n entries of Q^T r."""
+    A = numpy.array(J, dtype=float, order="F", copy=True)
+    m, n = A.shape
+    qtr = numpy.array(r, dtype=float, copy=True)
+    order = numpy.arange(n)
+    for k in range(min(m, n)):
+        j = k + int(numpy.argmax(numpy.sum(A[k:, k:] ** 2, axis=0)))
+        if j != k:
+            A[:, [k, j]] = A[:, [j, k]]
+            order[[k, j]] = order[[j, k]]
+        v = A[k:, k].copy()
+        norm = numpy.linalg.norm(v)
+        if norm == 0:
+            continue  # the rest is zero (a parameter the model does not use)
+        alpha = -norm if v[0] >= 0 else norm
+        v[0] -= alpha
+        v /= numpy.linalg.norm(v)
+        A[k:, k:] -= 2 * numpy.outer(v, v @ A[k:, k:])
+        qtr[k:] -= 2 * v * (v @ qtr[k:])
+        A[k, k] = alpha
+        A[k + 1:, k] = v[1:]
+    return numpy.ascontiguousarray(A.T), (order + 1).astype(numpy.int32), qtr[:n].copy()
+
+
+def _infodict(r, method, fitted):
+    """curve_fit's full_output infodict; for lm with MINPACK's fjac, ipvt
+    and qtf from J recomputed at the solution (the solver works on a
+    folded triangle, not on J)."""
+    info = {"nfev": r.nfev, "njev": r.njev, "nit": r.nit, "fvec": r.residuals}
+    if method == "lm" and r.residuals is not None and fitted is not None:
+        model, x, y, s, kind, nan_policy = fitted
+        J = _weighted_jacobian(model, x, y, s, kind, r.popt, nan_policy)
+        info["fjac"], info["ipvt"], info["qtf"] = pivoted_qr(J, r.residuals)
+    return info
+
+
 def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite=None,
               bounds=(-numpy.inf, numpy.inf), method=None, jac=None, *, full_output=False, nan_policy=None,
-              **kwargs):
+              defaults="scipy", **kwargs):
     """Fit f(x, *params) to ydata, with scipy.optimize.curve_fit's
-    arguments, semantics and return values.
+    arguments, semantics, defaults and return values.
 
     f is a Python function (traced once: exact derivatives, compiled),
     model text such as "a*exp(-b*x) + c", or an nlsqc.Model. A function
@@ -188,7 +342,11 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     result.model_reason say so), with jac (a callable, '2-point',
     '3-point'; 'cs' is taken as '3-point') and diff_step / epsfcn as
     SciPy; a traced model ignores them (its Jacobian is exact).
-    method None is nlsq's default, trf (SciPy: lm without bounds).
+    defaults="scipy" (the default) takes SciPy's: method lm without
+    bounds and trf with, tolerances 1.49012e-8 (lm, gtol 0) or 1e-8,
+    max_nfev 200 (n+1) for lm (100 (n+1) with a jac function) and 100 n
+    for trf and dogbox. defaults="nlsq" takes the library's stricter ones
+    (trf, tolerances 1e-15; chosen on NIST StRD, see docs/c-api.md).
     Extra keyword arguments: loss, f_scale, x_scale, ftol, xtol, gtol,
     max_nfev, backend, threads, device, gpu_float32, fixed (parameter
     names or indices held at p0), callback(iteration, cost, params,
@@ -200,19 +358,25 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     ValueError for bad input, and warns OptimizeWarning when the
     covariance could not be estimated (pcov is then all inf).
     """
+    if "args" in kwargs:
+        raise ValueError("'args' is not a supported keyword argument.")
+    method, kwargs, budget = scipy_defaults(defaults, method, bounds, jac, kwargs)
     try:  # traced: exact derivatives, jac not needed
-        r = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, nan_policy,
-                residuals=full_output, **kwargs)[0]
+        r, model, x, y, s, kind = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method,
+                                      nan_policy, residuals=full_output, default_max_nfev=budget, **kwargs)
+        fitted = (model, x, y, s, kind, nan_policy)
     except _callback.Untraceable as u:
         r = _callback.fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac, u.reason,
                           dict(kwargs, nan_policy=nan_policy), residuals=full_output)
+        fitted = None  # no exact Jacobian to factor for fjac
     if not r.success:
         raise RuntimeError("Optimal parameters not found: " + r.message)
     if not r.pcov_valid:
         warn_pcov()
     if full_output:
-        info = {"nfev": r.nfev, "njev": r.njev, "nit": r.nit, "fvec": r.residuals}
-        return r.popt, r.pcov, info, r.message, r.status
+        info = _infodict(r, r.method, fitted)
+        ier = MINPACK_INFO.get(r.status, r.status) if r.method == "lm" else r.status
+        return r.popt, r.pcov, info, r.message, ier
     return r
 
 

@@ -168,6 +168,7 @@ _PROTOTYPES = {
     "nlsq_builder_op2": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
     "nlsq_builder_where": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
     "nlsq_builder_finish": (_S, [_P, ctypes.c_int, ctypes.POINTER(_P), _ERR]),
+    "nlsq_builder_allow_unused_params": (None, [_P, ctypes.c_int]),
     "nlsq_op_name": (ctypes.c_char_p, [ctypes.c_int]),
     "nlsq_op_arity": (ctypes.c_int, [ctypes.c_int]),
     "nlsq_options_default": (Options, []),

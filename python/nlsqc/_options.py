@@ -47,7 +47,7 @@ class Call:
                 raise TypeError(f"{fname}() got an unexpected keyword argument '{k}'")
         if method is not None:
             if method not in _lib.METHODS or method == "auto":
-                raise ValueError(f"method {method!r} is not one of 'trf', 'lm', 'dogbox'")
+                raise ValueError(f"`method` must be 'trf', 'dogbox' or 'lm' (not {method!r}).")  # SciPy's words
             opt.method = _lib.METHODS[method]
         self.method = method
         loss = kwargs.get("loss", "linear")

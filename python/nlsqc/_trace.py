@@ -525,6 +525,9 @@ def build(nodes, root):
     b = ctypes.c_void_p()
     if lib.nlsq_builder_new(ctypes.byref(b), ctypes.byref(err)) != _lib.OK:
         raise MemoryError(_lib.text(err.message))
+    # SciPy fits a parameter the function ignores (a zero Jacobian column,
+    # an infinite covariance and OptimizeWarning): so does curve_fit.
+    lib.nlsq_builder_allow_unused_params(b, 1)
     try:
         handles = []
         for node in nodes:

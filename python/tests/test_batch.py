@@ -25,7 +25,7 @@ def test_batch_equals_curve_fit(method):
     b = nlsqc.fit_batch(gauss, x, y, p0=p0, method=method, pcov=True)
     assert len(b) == y.shape[0] and b.converged == y.shape[0] and b.failed == 0 and b.success.all()
     for i in range(y.shape[0]):
-        r = nlsqc.curve_fit(gauss, x, y[i], p0=p0[i], method=method)
+        r = nlsqc.curve_fit(gauss, x, y[i], p0=p0[i], method=method, defaults="nlsq")
         np.testing.assert_array_equal(b.popt[i], r.popt)  # bitwise
         np.testing.assert_array_equal(b.pcov[i], r.pcov)
         np.testing.assert_array_equal(b.perr[i], r.perr)
@@ -44,7 +44,7 @@ def test_shapes_ragged_per_fit_x_sigma_bounds():
     p0 = np.clip(p0, lb + 1e-3, ub - 1e-3)
     b = nlsqc.fit_batch(gauss, xs, y, p0=p0, sigma=s, bounds=(lb, ub), x_shared=False)
     for i in range(12):
-        r = nlsqc.curve_fit(gauss, xs[i], y[i], p0=p0[i], sigma=s[i], bounds=(lb[i], ub[i]))
+        r = nlsqc.curve_fit(gauss, xs[i], y[i], p0=p0[i], sigma=s[i], bounds=(lb[i], ub[i]), defaults="nlsq")
         np.testing.assert_array_equal(b.popt[i], r.popt)
     assert b.popt[3, 3] == pytest.approx(0.8, abs=1e-12)
     # ragged: lists of curves of different lengths, per-fit x
@@ -52,7 +52,7 @@ def test_shapes_ragged_per_fit_x_sigma_bounds():
     xr = [x[: 20 + i] for i in range(12)]
     b = nlsqc.fit_batch(gauss, xr, ys, p0=p0)
     for i in range(12):
-        r = nlsqc.curve_fit(gauss, xr[i], ys[i], p0=p0[i])
+        r = nlsqc.curve_fit(gauss, xr[i], ys[i], p0=p0[i], defaults="nlsq")
         np.testing.assert_array_equal(b.popt[i], r.popt)
         assert b.m[i] == 20 + i
     # ragged with a shared x (as long as the longest fit)
@@ -70,7 +70,8 @@ def test_shapes_ragged_per_fit_x_sigma_bounds():
         nlsqc.fit_batch(g2, xy, yy, p0=truth * 1.1)
     b = nlsqc.fit_batch(g2, xy, yy, p0=truth * 1.1, x_shared=True)
     for i in range(2):
-        np.testing.assert_array_equal(b.popt[i], nlsqc.curve_fit(g2, xy, yy[i], p0=truth[i] * 1.1).popt)
+        r = nlsqc.curve_fit(g2, xy, yy[i], p0=truth[i] * 1.1, defaults="nlsq")
+        np.testing.assert_array_equal(b.popt[i], r.popt)
 
 
 def test_mixed_statuses():
@@ -86,7 +87,7 @@ def test_mixed_statuses():
     assert b.status[1] == -11 and b.status[2] == -12 and b.status[3] == -10
     for i in (0, 4, 5):
         assert b.status[i] > 0
-        np.testing.assert_array_equal(b.popt[i], nlsqc.curve_fit(gauss, x, y[i], p0=p0[i]).popt)
+        np.testing.assert_array_equal(b.popt[i], nlsqc.curve_fit(gauss, x, y[i], p0=p0[i], defaults="nlsq").popt)
     msgs = b.messages()
     assert set(msgs) >= {-10, -11, -12} and all(isinstance(v, str) and v for v in msgs.values())
     assert b.failed == 3 and b.converged == 3

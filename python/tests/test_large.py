@@ -30,7 +30,9 @@ def test_curve_fit_large_is_curve_fit():
     x, y, s = data()
     for kw in ({}, {"sigma": s}, {"sigma": s, "absolute_sigma": True}, {"method": "lm"},
                {"bounds": ([0, 0, 0], [10, 1.2, 10])}, {"loss": "cauchy", "f_scale": 0.1}):
-        same(nlsqc.curve_fit_large(decay, x, y, p0=[2, 1, 0], **kw), nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], **kw))
+        # curve_fit_large keeps the library's defaults; curve_fit has them one argument away
+        same(nlsqc.curve_fit_large(decay, x, y, p0=[2, 1, 0], **kw),
+             nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], **kw, defaults="nlsq"))
 
 
 def test_curve_fit_large_progress_checkpoint_and_errors(tmp_path):
@@ -62,7 +64,7 @@ def test_curve_fit_large_progress_checkpoint_and_errors(tmp_path):
         nlsqc.curve_fit_large(decay, x, y2, p0=[2, 1, 0])
     keep = np.isfinite(y2)
     r = nlsqc.curve_fit_large(decay, x, y2, p0=[2, 1, 0], nan_policy="omit")
-    ref = nlsqc.curve_fit(decay, x[keep], y2[keep], p0=[2, 1, 0])
+    ref = nlsqc.curve_fit(decay, x[keep], y2[keep], p0=[2, 1, 0], defaults="nlsq")
     # the left-out point moves the block boundaries: equal to rounding
     np.testing.assert_allclose(r.popt, ref.popt, rtol=1e-12)
     np.testing.assert_allclose(r.pcov, ref.pcov, rtol=1e-10)
@@ -71,7 +73,7 @@ def test_curve_fit_large_progress_checkpoint_and_errors(tmp_path):
 
 def test_fit_file_npy_csv_raw_and_joined(tmp_path):
     x, y, s = data()
-    ref = nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], sigma=s)
+    ref = nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], sigma=s, defaults="nlsq")
     np.save(tmp_path / "xys.npy", np.column_stack([x, y, s]))
     same(nlsqc.fit_file(decay, tmp_path / "xys.npy", p0=[2, 1, 0], sigma=2), ref)
     np.save(tmp_path / "x.npy", x)
@@ -88,7 +90,7 @@ def test_fit_file_npy_csv_raw_and_joined(tmp_path):
                         cache_path=str(tmp_path / "cache.npy")), ref)
     np.column_stack([x, y]).astype("<f8").tofile(tmp_path / "d.raw")
     same(nlsqc.fit_file("a*exp(-b*x) + c", tmp_path / "d.raw", p0=[2, 1, 0], raw={"dtype": "f8", "ncols": 2}),
-         nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0]))
+         nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], defaults="nlsq"))
     with pytest.raises(ValueError, match="no column named 'nope'"):
         nlsqc.fit_file(decay, str(csv), p0=[2, 1, 0], x="nope", cache_path=str(tmp_path / "cache.npy"))
     with pytest.raises(FileNotFoundError):
@@ -99,7 +101,7 @@ def test_fit_file_npy_csv_raw_and_joined(tmp_path):
 
 def test_fit_chunks_from_a_generator(tmp_path):
     x, y, s = data()
-    ref = nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], sigma=s)
+    ref = nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], sigma=s, defaults="nlsq")
 
     def chunks():
         for i in range(0, x.size, 777):
@@ -109,7 +111,7 @@ def test_fit_chunks_from_a_generator(tmp_path):
 
     # two variables
     xy = np.vstack([x, x[::-1]])
-    ref2 = nlsqc.curve_fit(lambda v, a, b: a * v[0] + b * v[1], xy, y)
+    ref2 = nlsqc.curve_fit(lambda v, a, b: a * v[0] + b * v[1], xy, y, defaults="nlsq")
     same(nlsqc.fit_chunks(lambda v, a, b: a * v[0] + b * v[1],
                           ((xy[:, i:i + 1000], y[i:i + 1000]) for i in range(0, x.size, 1000)),
                           p0=[1, 1], spool_dir=str(tmp_path)), ref2)

@@ -125,10 +125,11 @@ def test_constant_model_and_unused_parameter():
     fv, J = m.eval(X, P)
     np.testing.assert_array_equal(fv, np.full(X.size, P[0]))
     np.testing.assert_array_equal(J[:, 1], 0)
-    # a parameter the model never uses is refused with its name (SciPy
-    # would fit it to nothing and report an infinite covariance)
-    with pytest.raises(ValueError, match="parameter 'b' does not affect the model"):
-        nlsqc.model(lambda x, a, b: a * x)
+    # a parameter the model never uses is kept with a zero column, as
+    # SciPy fits it (issue 18; curve_fit then reports an infinite covariance)
+    fv, J = nlsqc.model(lambda x, a, b: a * x).eval(X, P)
+    np.testing.assert_array_equal(fv, P[0] * X)
+    np.testing.assert_array_equal(J[:, 1], 0)
 
 
 def test_several_variables():

@@ -18,6 +18,7 @@ struct nlsq_builder {
     graph g;
     name_list vars, params;
     nlsq_error first; /* code NLSQ_OK until a call fails */
+    int allow_unused; /* keep parameters the root does not use (zero column) */
 };
 
 nlsq_status nlsq_builder_new(nlsq_builder **out, nlsq_error *err)
@@ -45,6 +46,11 @@ void nlsq_builder_free(nlsq_builder *b)
     name_list_free(&b->vars);
     name_list_free(&b->params);
     free(b);
+}
+
+void nlsq_builder_allow_unused_params(nlsq_builder *b, int allow)
+{
+    if (b) b->allow_unused = allow != 0;
 }
 
 static nlsq_expr fail(nlsq_builder *b, nlsq_status code, const char *fmt, ...)
@@ -188,5 +194,5 @@ nlsq_status nlsq_builder_finish(nlsq_builder *b, nlsq_expr root, nlsq_model **ou
         error_set(err, NLSQ_ERR_NOMEM, 0, 0, "out of memory");
         return NLSQ_ERR_NOMEM;
     }
-    return model_make(&b->g, root, &vars, &params, out, err);
+    return model_make(&b->g, root, &vars, &params, b->allow_unused, out, err);
 }

@@ -60,10 +60,11 @@ done:
     return st;
 }
 
-nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *params, nlsq_model **out, nlsq_error *err)
+nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *params, int allow_unused, nlsq_model **out,
+                       nlsq_error *err)
 {
     *out = NULL;
-    nlsq_status st = check_params_used(src, root, params, err);
+    nlsq_status st = allow_unused ? NLSQ_OK : check_params_used(src, root, params, err);
     nlsq_model *m = calloc(1, sizeof *m);
     if (st == NLSQ_OK && !m) {
         st = NLSQ_ERR_NOMEM;
@@ -120,7 +121,7 @@ nlsq_status nlsq_model_parse_n(const char *text, size_t len, const nlsq_model_op
     int32_t root = -1;
     if (st == NLSQ_OK) st = parse_model(text, len, &vars, &params, o.params != NULL, &g, &root, err);
     if (st == NLSQ_OK) {
-        st = model_make(&g, root, &vars, &params, out, err);
+        st = model_make(&g, root, &vars, &params, 0, out, err);
     } else {
         name_list_free(&vars);
         name_list_free(&params);

@@ -236,6 +236,9 @@ struct nlsq_model {
 
 /* Take ownership of the names and build derivatives and program from g's
    node `root`. On failure frees everything given. */
-nlsq_status model_make(graph *g, int32_t root, name_list *vars, name_list *params, nlsq_model **out, nlsq_error *err);
+/* allow_unused: parameters that do not reach the root are kept, with an
+   all-zero derivative, instead of refused (nlsq_builder_allow_unused_params). */
+nlsq_status model_make(graph *g, int32_t root, name_list *vars, name_list *params, int allow_unused, nlsq_model **out,
+                       nlsq_error *err);
 
 #endif

@@ -1,0 +1,78 @@
+"""SciPy's own tests for curve_fit (class TestCurveFit of the installed
+SciPy's scipy/optimize/tests/test_minpack.py) run against nlsqc.curve_fit.
+
+The test module is imported as it is installed; the names its tests call
+(`curve_fit`, `optimize.curve_fit`, `OptimizeWarning`) are patched to
+nlsqc's for the duration of each test, and the class is run through a
+subclass. Skipped with the reason when SciPy or its test file is missing.
+Every test that cannot pass yet is marked xfail below with the reason
+(also listed in python/README.md, "SciPy's own tests").
+"""
+import importlib
+import types
+
+import pytest
+
+import nlsqc
+
+try:
+    minpack_tests = importlib.import_module("scipy.optimize.tests.test_minpack")
+except Exception as e:  # noqa: BLE001 - SciPy absent, too old, or without its tests
+    minpack_tests = None
+    missing = f"SciPy's test_minpack.py could not be imported ({type(e).__name__}: {e}); " \
+              f"apt-get install python3-scipy"
+
+if minpack_tests is None or not hasattr(minpack_tests, "TestCurveFit"):
+    pytest.skip(missing if minpack_tests is None else "this SciPy's test_minpack.py has no TestCurveFit",
+                allow_module_level=True)
+
+# Tests that need what is not built here: test name -> reason.
+NOT_YET = {
+    "test_curvefit_covariance": "its model rotates the residuals with np.array(...).dot(...), which cannot be "
+                                "traced: it needs the fallback path for untraceable models (issue 18, item 1, "
+                                "another helper's part)",
+    "test_gh4555b": "its reference covariance is SciPy's lm with a forward-difference Jacobian, which is off the "
+                    "exact covariance at the minimum by 1.63e-6 relative; nlsqc's Jacobian is exact and so is its "
+                    "covariance (SciPy itself, given the exact jac and ftol=xtol=1e-14, also differs from the "
+                    "reference by 1.63e-6), beyond the test's rtol of 2e-7",
+    "test_gh4555": "a degenerate model (two log terms that become collinear as b, d grow; cond(J) ~ 1e14): nlsqc's "
+                   "lm with an exact Jacobian goes further along the valley than SciPy's (sum of squares "
+                   "7.58564055 against 7.58564087), where the covariance reaches 3e23 and its eigenvalues' "
+                   "rounding (eps * 3e23 ~ 7e7) exceeds the test's absolute bound -1e-2; SciPy stops where it is 2e14",
+}
+
+
+@pytest.fixture(autouse=True)
+def scipy_names_are_nlsqc(monkeypatch):
+    """The test module's curve_fit and OptimizeWarning are nlsqc's."""
+    monkeypatch.setattr(minpack_tests, "curve_fit", nlsqc.curve_fit)
+    monkeypatch.setattr(minpack_tests, "OptimizeWarning", nlsqc.OptimizeWarning)
+    fake = types.SimpleNamespace(curve_fit=nlsqc.curve_fit, OptimizeWarning=nlsqc.OptimizeWarning)
+    monkeypatch.setattr(minpack_tests, "optimize", fake)
+
+
+def _expected_failure(name, reason):
+    original = getattr(minpack_tests.TestCurveFit, name)
+
+    @pytest.mark.xfail(reason=reason, strict=True)
+    def test(self):
+        original(self)
+
+    test.__name__ = name
+    return test
+
+
+class TestCurveFit(minpack_tests.TestCurveFit):
+    """SciPy 1.10's TestCurveFit, unchanged, against nlsqc.curve_fit."""
+
+
+for _name, _reason in NOT_YET.items():
+    if hasattr(TestCurveFit, _name):
+        setattr(TestCurveFit, _name, _expected_failure(_name, _reason))
+
+
+def test_the_whole_class_is_collected():
+    """Every test of SciPy's class runs here (none lost by the patching)."""
+    names = [n for n in dir(minpack_tests.TestCurveFit) if n.startswith("test")]
+    assert len(names) >= 20
+    assert all(callable(getattr(TestCurveFit, n)) for n in names)
