@@ -28,9 +28,6 @@ if minpack_tests is None or not hasattr(minpack_tests, "TestCurveFit"):
 
 # Tests that need what is not built here: test name -> reason.
 NOT_YET = {
-    "test_curvefit_covariance": "its model rotates the residuals with np.array(...).dot(...), which cannot be "
-                                "traced: it needs the fallback path for untraceable models (issue 18, item 1, "
-                                "another helper's part)",
     "test_gh4555b": "its reference covariance is SciPy's lm with a forward-difference Jacobian, which is off the "
                     "exact covariance at the minimum by 1.63e-6 relative; nlsqc's Jacobian is exact and so is its "
                     "covariance (SciPy itself, given the exact jac and ftol=xtol=1e-14, also differs from the "
