@@ -587,8 +587,9 @@ NLSQ_API nlsq_options nlsq_options_default(void);
 
 /*
  * How a fit ended. 0 .. 4 and -2 are SciPy's least_squares statuses (the
- * same numbers, so results compare directly); -3 is ours (a numerical
- * failure SciPy would raise as LinAlgError); -10 .. -12 are given only by
+ * same numbers, so results compare directly); 5 and -3 are ours (the
+ * working-precision floor, and a numerical failure SciPy would raise as
+ * LinAlgError); -10 .. -12 are given only by
  * nlsq_fit_batch to a fit that did not run, whose popt is then its start
  * point (NaN if none). Errors of a call are nlsq_status, never these.
  * A fit succeeded when its status is > 0.
@@ -614,7 +615,17 @@ typedef enum nlsq_fit_status {
     NLSQ_FIT_GTOL = 1,        /* gtol satisfied                            */
     NLSQ_FIT_FTOL = 2,        /* ftol satisfied                            */
     NLSQ_FIT_XTOL = 3,        /* xtol satisfied                            */
-    NLSQ_FIT_FTOL_XTOL = 4    /* ftol and xtol satisfied                   */
+    NLSQ_FIT_FTOL_XTOL = 4,   /* ftol and xtol satisfied                   */
+    NLSQ_FIT_NO_REDUCTION = 5 /* trf, dogbox: the tolerances are too small
+                                  to be met and no further reduction in the
+                                  sum of squares is possible at working
+                                  precision (MINPACK's info 6 and 7; lm
+                                  reports those as 2 and 3, as SciPy). A
+                                  trial step from the current point gained
+                                  at most 4 EPS cost while the Gauss-Newton
+                                  step could gain at most 4 EPS cost, or a
+                                  step of at most 4 EPS ||x|| failed to
+                                  reduce the cost. Converged.              */
 } nlsq_fit_status;
 
 /* A sentence for a fit status, SciPy's words where SciPy has one. Never

@@ -76,7 +76,9 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
         return 0;
     }
     const double factor_init = 100;
-    int nfev = 1, njev = 0, iter = 1, info = 0, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * (n + 1);
+    int nfev = 1, njev = 0, iter = 1, info = 0;
+    solve_budget budget;
+    solve_budget_init(&budget, opt->max_nfev, 100 * (n + 1), cost);
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0, step_norm = 0;
     for (;;) {
         njev++;
@@ -125,7 +127,9 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
                     break;
                 }
             }
-            info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, opt->ftol, opt->xtol, nfev, max_nfev);
+            int spent = solve_budget_spent(&budget, nfev, cost); /* extends it while the cost falls */
+            info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, opt->ftol, opt->xtol, nfev,
+                              spent ? nfev : budget.limit);
             if (info) break;
         } while (ratio < 1e-4);
         if (info) break;
