@@ -264,6 +264,7 @@ static nlsq_result *fit(const problem *pb, nlsq_model *m, const double *p0, nlsq
     o.p0 = p0;
     o.method = method;
     o.max_nfev = max_nfev;
+    o.x_scale_jac = getenv("NLSQ_FINISH_XSCALE_JAC") != NULL; /* the table with x_scale='jac' */
     nlsq_data data = {pb->x, pb->y, pb->m, NULL, NLSQ_SIGMA_NONE};
     nlsq_result *r = NULL;
     nlsq_error e;
