@@ -638,11 +638,10 @@ typedef enum nlsq_fit_status {
     NLSQ_FIT_FTOL = 2,        /* ftol satisfied                            */
     NLSQ_FIT_XTOL = 3,        /* xtol satisfied                            */
     NLSQ_FIT_FTOL_XTOL = 4,   /* ftol and xtol satisfied                   */
-    NLSQ_FIT_NO_REDUCTION = 5 /* trf, dogbox: the tolerances are too small
-                                  to be met and no further reduction in the
-                                  sum of squares is possible at working
-                                  precision (MINPACK's info 6 and 7; lm
-                                  reports those as 2 and 3, as SciPy). A
+    NLSQ_FIT_NO_REDUCTION = 5 /* the tolerances are too small to be met
+                                  and no further reduction in the sum of
+                                  squares is possible at working precision.
+                                  lm: MINPACK's info 6-8. trf, dogbox: a
                                   trial step from the current point gained
                                   at most 4 EPS cost while the Gauss-Newton
                                   step could gain at most 4 EPS cost, or a

@@ -9,7 +9,8 @@
  *
  * Status mapping to least_squares: MINPACK info 1 -> 2 (ftol), 2 -> 3
  * (xtol), 3 -> 4, 4 -> 1 (gtol), 5 -> 0 (max_nfev); 6-8 (tolerances too
- * small) -> 2, 3, 1 as SciPy's least_squares reports them.
+ * small, no further reduction possible) -> 5 (NLSQ_FIT_NO_REDUCTION), the
+ * floor trf and dogbox report too.
  *
  * The pivoted QR, qrsolv and lmpar are src/kernel/minpack.h, which the
  * CUDA batch kernel runs too.
