@@ -587,9 +587,9 @@ static void no_reduction_fires_at_the_minimum(void)
 
 /* Two exponentials, parameters 10^3 apart, x_scale 1: trf crawls (its
    trust region is measured in the large parameter's units) but keeps
-   making progress. The floor must not fire on the way: every budget that
-   cuts the run short ends with max_nfev (0), never with the floor, and
-   the default budget lets it finish. */
+   making progress. The floor must not fire on the way, for any method:
+   every budget that cuts a run short ends with max_nfev (0), never with
+   the floor, and the default budget lets each finish. */
 static void make_crawl(problem *pb)
 {
     *pb = (problem){
@@ -612,7 +612,7 @@ static void no_reduction_never_fires_while_progressing(void)
     if (!m) return;
     nlsq_result *lm = fit(&pb, m, pb.start[0], NLSQ_LM, 0);
     double best = lm ? lm->cost : NAN;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         nlsq_result *d = fit(&pb, m, pb.start[0], METHODS[k], 0);
         if (!d) continue;
         printf("    Crawl %s default budget: status %d nfev %d cost %.6g (lm %.6g)\n", METHOD_NAMES[k], d->status,
