@@ -46,6 +46,9 @@ const char *nlsq_fit_status_str(nlsq_fit_status status)
     case NLSQ_FIT_FTOL: return "`ftol` termination condition is satisfied.";
     case NLSQ_FIT_XTOL: return "`xtol` termination condition is satisfied.";
     case NLSQ_FIT_FTOL_XTOL: return "Both `ftol` and `xtol` termination conditions are satisfied.";
+    case NLSQ_FIT_NO_REDUCTION:
+        return "`ftol`, `xtol` and `gtol` are too small: no further reduction in the sum of squares is possible at "
+               "working precision.";
     }
     return "Unknown status.";
 }

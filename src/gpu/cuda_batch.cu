@@ -189,8 +189,15 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
     double Rnew[NB_NC * NB_NC], cost, chi2;
     nb_fill(p, x);
     if (nb_evaluate(f, p, R, &cost, &chi2, lane, nlanes)) return NB_NONFINITE;
-    int nfev = 1, iter = 1, info = 0, max_nfev = A->max_nfev > 0 ? (int)A->max_nfev : 100 * (n + 1);
+    /* solve_budget (src/solve/solve.h): an explicit max_nfev is a hard
+       limit; without one, windows of 100 (n + 1) evaluations, another
+       granted while the cost fell by more than 1e-8 of itself in the last,
+       up to 20 windows. */
+    int window = A->max_nfev > 0 ? 0 : 100 * (n + 1), windows = 1;
+    int nfev = 1, iter = 1, info = 0, max_nfev = A->max_nfev > 0 ? (int)A->max_nfev : window;
+    double window_cost;
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0;
+    window_cost = cost;
     for (;;) {
         for (int j = 0; j < n; j++)
             for (int i = 0; i < n; i++) w.r[j * n + i] = i <= j ? R[j * NB_NC + i] : 0;
@@ -234,6 +241,11 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
                 fnorm = fnorm1;
                 cost = cost_new;
                 iter++;
+            }
+            if (nfev >= max_nfev && window > 0 && windows < 20 && window_cost - cost > 1e-8 * window_cost) {
+                max_nfev += window;
+                windows++;
+                window_cost = cost;
             }
             info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, A->ftol, A->xtol, nfev, max_nfev);
             if (info) break;

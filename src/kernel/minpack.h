@@ -287,19 +287,21 @@ KFN int nk_lm_test(double actred, double prered, double ratio, double delta, dou
 }
 
 /* lmder's info as least_squares' status: 1 -> 2 (ftol), 2 -> 3 (xtol),
-   3 -> 4, 4 -> 1 (gtol), 5 -> 0 (max_nfev); 6-8 (tolerances too small)
-   -> 2, 3, 1 as SciPy reports them; -1 for anything else. */
+   3 -> 4, 4 -> 1 (gtol), 5 -> 0 (max_nfev); 6-8 (ftol, xtol or gtol too
+   small: no further reduction possible) -> 5, NLSQ_FIT_NO_REDUCTION, as
+   trf and dogbox report the same floor (SciPy refuses tolerances below
+   EPS for lm and so never sees them); -1 for anything else. */
 KFN int nk_lm_status(int info)
 {
     switch (info) {
-    case 1:
-    case 6: return 2;
-    case 2:
-    case 7: return 3;
+    case 1: return 2;
+    case 2: return 3;
     case 3: return 4;
-    case 4:
-    case 8: return 1;
+    case 4: return 1;
     case 5: return 0;
+    case 6:
+    case 7:
+    case 8: return 5;
     default: return -1;
     }
 }

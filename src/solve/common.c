@@ -43,6 +43,33 @@ int solve_check_termination(double dF, double F, double dx_norm, double x_norm, 
     return 0;
 }
 
+int solve_no_reduction(double gn_gain, double ared, double F, double step_norm, double x_norm)
+{
+    const double floor = 4 * SOLVE_EPS;
+    int cost_floor = gn_gain <= floor * F && ared <= floor * F;
+    int x_floor = ared <= 0 && step_norm <= floor * x_norm;
+    return cost_floor || x_floor;
+}
+
+void solve_budget_init(solve_budget *b, int max_nfev, int window, double cost)
+{
+    b->limit = max_nfev > 0 ? max_nfev : window;
+    b->window = max_nfev > 0 ? 0 : window;
+    b->windows = 1;
+    b->window_cost = cost;
+}
+
+int solve_budget_spent(solve_budget *b, int nfev, double cost)
+{
+    if (nfev < b->limit) return 0;
+    int progressed = b->window_cost - cost > SOLVE_PROGRESS_RTOL * b->window_cost;
+    if (b->window == 0 || !progressed || b->windows >= SOLVE_MAX_WINDOWS) return 1;
+    b->limit += b->window;
+    b->windows++;
+    b->window_cost = cost;
+    return 0;
+}
+
 double solve_update_radius(double Delta, double ared, double pred, double step_norm, int bound_hit, double *ratio)
 {
     if (pred > 0)

@@ -42,8 +42,10 @@ static void jfree_times(const dogbox *w, const double *R, int k, const double *v
     }
 }
 
-/* Minimum-norm least-squares solution of R11[:, free] s = -qtf. */
-static int newton_step(dogbox *w, const double *R, int k)
+/* Minimum-norm least-squares solution of R11[:, free] s = -qtf; *gain:
+   its predicted reduction, 1/2 sum (u_q^T qtf)^2 over the singular
+   values it uses. */
+static int newton_step(dogbox *w, const double *R, int k, double *gain)
 {
     int n = w->n;
     for (int c = 0; c < k; c++) {
@@ -55,8 +57,10 @@ static int newton_step(dogbox *w, const double *R, int k)
     if (svd_robust(w->A, n, k, w->s, w->V, w->rhs, w->svd_work) != 0) return -1;
     double cutoff = SOLVE_EPS * w->s[0];
     for (int c = 0; c < k; c++) w->newton[c] = 0;
+    *gain = 0;
     for (int q = 0; q < k; q++) {
         if (!(w->s[q] > cutoff)) continue;
+        *gain += 0.5 * w->rhs[q] * w->rhs[q];
         double coef = w->rhs[q] / w->s[q]; /* u_q^T (-qtf) / s_q */
         for (int c = 0; c < k; c++) w->newton[c] += w->V[(size_t)q * k + c] * coef;
     }
@@ -143,8 +147,9 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
         res->status = -1;
         goto done;
     }
-    int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n, status = SOLVE_RUNNING,
-        iteration = 0;
+    int nfev = 1, njev = 1, status = SOLVE_RUNNING, iteration = 0;
+    solve_budget budget;
+    solve_budget_init(&budget, opt->max_nfev, 100 * n, cost);
     solve_gradient(R, n, w.g);
     solve_scale(opt, R, n, 1, w.scale, w.scale_inv);
     for (int i = 0; i < n; i++) w.tmp[i] = x[i] * w.scale_inv[i];
@@ -169,8 +174,9 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
         }
         g_norm = gmax;
         if (g_norm < opt->gtol) status = 1;
-        if (status != SOLVE_RUNNING || nfev == max_nfev) break;
-        if (newton_step(&w, R, k) != 0) {
+        if (status != SOLVE_RUNNING || solve_budget_spent(&budget, nfev, cost)) break;
+        double gn_gain;
+        if (newton_step(&w, R, k, &gn_gain) != 0) {
             status = SOLVE_SVD_FAILED; /* never max_nfev: it was not reached */
             break;
         }
@@ -179,7 +185,7 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
         double a = 0.5 * nk_dot(w.tmp2, w.tmp2, n), b = -nk_dot(gf, gf, k);
         double ared = -1, cost_new = cost;
         int tr_hit = 0;
-        while (ared <= 0 && nfev < max_nfev) {
+        while (ared <= 0 && !solve_budget_spent(&budget, nfev, cost)) {
             for (int c = 0; c < k; c++) trb[c] = Delta * w.scale[w.free_idx[c]];
             tr_hit = dogleg(&w, k, xf, gf, a, b, lbf, ubf, trb, stepf, hitf);
             memset(w.step, 0, (size_t)n * sizeof *w.step);
@@ -199,8 +205,9 @@ int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, d
             double ratio;
             Delta = solve_update_radius(Delta, ared, pred, step_h_norm, tr_hit, &ratio);
             step_norm = solve_norm(w.step, n);
-            int st = solve_check_termination(ared, cost, step_norm, solve_norm(x, n), ratio, opt->ftol, opt->xtol,
-                                             pred);
+            double x_norm = solve_norm(x, n);
+            int st = solve_check_termination(ared, cost, step_norm, x_norm, ratio, opt->ftol, opt->xtol, pred);
+            if (!st && solve_no_reduction(gn_gain, ared, cost, step_norm, x_norm)) st = SOLVE_NO_REDUCTION;
             if (st) {
                 status = st;
                 break;

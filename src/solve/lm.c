@@ -9,7 +9,8 @@
  *
  * Status mapping to least_squares: MINPACK info 1 -> 2 (ftol), 2 -> 3
  * (xtol), 3 -> 4, 4 -> 1 (gtol), 5 -> 0 (max_nfev); 6-8 (tolerances too
- * small) -> 2, 3, 1 as SciPy's least_squares reports them.
+ * small, no further reduction possible) -> 5 (NLSQ_FIT_NO_REDUCTION), the
+ * floor trf and dogbox report too.
  *
  * The pivoted QR, qrsolv and lmpar are src/kernel/minpack.h, which the
  * CUDA batch kernel runs too.
@@ -76,7 +77,9 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
         return 0;
     }
     const double factor_init = 100;
-    int nfev = 1, njev = 0, iter = 1, info = 0, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * (n + 1);
+    int nfev = 1, njev = 0, iter = 1, info = 0;
+    solve_budget budget;
+    solve_budget_init(&budget, opt->max_nfev, 100 * (n + 1), cost);
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0, step_norm = 0;
     for (;;) {
         njev++;
@@ -125,7 +128,9 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
                     break;
                 }
             }
-            info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, opt->ftol, opt->xtol, nfev, max_nfev);
+            int spent = solve_budget_spent(&budget, nfev, cost); /* extends it while the cost falls */
+            info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, opt->ftol, opt->xtol, nfev,
+                              spent ? nfev : budget.limit);
             if (info) break;
         } while (ratio < 1e-4);
         if (info) break;

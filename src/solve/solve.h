@@ -45,8 +45,8 @@ void *solve_work_take(const solve_options *opt, size_t bytes, void **owned);
 typedef struct solve_result {
     double cost;
     double grad_norm; /* the optimality measure at x                   */
-    int status;       /* SciPy's least_squares status (-2 ... 4), or
-                         SOLVE_SVD_FAILED                              */
+    int status;       /* SciPy's least_squares status (-2 ... 4),
+                         SOLVE_NO_REDUCTION or SOLVE_SVD_FAILED        */
     int nfev, njev, nit;
     int start_nonfinite; /* the residuals were not finite at x0            */
 } solve_result;
@@ -65,6 +65,48 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
 #define SOLVE_SVD_FAILED (-3)
 /* The status while a solver runs; left unset only by reaching max_nfev. */
 #define SOLVE_RUNNING (-99)
+/* trf or dogbox: nothing more to gain at working precision
+   (NLSQ_FIT_NO_REDUCTION; see solve_no_reduction) */
+#define SOLVE_NO_REDUCTION 5
+
+/*
+ * The evaluation budget. An explicit max_nfev is a hard limit. Without
+ * one (max_nfev 0) the budget comes in windows of `window` evaluations
+ * (SciPy's default: 100 n, lm 100 (n + 1)); at the end of a window the
+ * fit gets another window when the cost fell during this one by more
+ * than SOLVE_PROGRESS_RTOL of its value at the window's start, up to
+ * SOLVE_MAX_WINDOWS windows in all. A fit that still makes progress is
+ * not cut off; one that has stalled stops where SciPy's would.
+ */
+#define SOLVE_PROGRESS_RTOL 1e-8
+#define SOLVE_MAX_WINDOWS 20
+typedef struct solve_budget {
+    int limit;          /* evaluations allowed now                      */
+    int window;         /* 0: a hard limit (max_nfev given)             */
+    int windows;        /* windows granted so far                       */
+    double window_cost; /* the cost when the current window began       */
+} solve_budget;
+
+void solve_budget_init(solve_budget *b, int max_nfev, int window, double cost);
+/* Nonzero when nfev evaluations use up the budget (extending it first
+   when the rule above allows: cost is the current accepted cost). */
+int solve_budget_spent(solve_budget *b, int nfev, double cost);
+
+/*
+ * The working-precision floor of trf and dogbox, for tolerances too small
+ * to be met (MINPACK's info 6 and 7). With F the cost at the current point,
+ * a trial step just evaluated from it stops the fit when
+ *   (a) gn_gain <= 4 EPS F, the most the local linear model can gain
+ *       anywhere (the Gauss-Newton step's predicted reduction,
+ *       1/2 ||P f||^2 with P the projector onto the range of J, over the
+ *       singular values the step uses), and the trial gained no more,
+ *       ared <= 4 EPS F; or
+ *   (b) the trial step was at most 4 EPS ||x|| long and did not reduce
+ *       the cost (ared <= 0): x cannot move by more than a few ulps.
+ * Checked after the user's ftol and xtol tests, so it names only what
+ * those did not catch. Returns nonzero when the floor is reached.
+ */
+int solve_no_reduction(double gn_gain, double ared, double F, double step_norm, double x_norm);
 
 /* g = R11^T qtf */
 void solve_gradient(const double *R, int n, double *g);
@@ -94,7 +136,7 @@ void solve_accept(const solve_options *opt, double *R, const double *R_new, int 
 int solve_callback_stops(const solve_options *opt, int iteration, double cost, const double *x, double grad_norm,
                          double step_norm);
 /* Fill the result; a status still SOLVE_RUNNING becomes 0 (max_nfev): the
-   loops leave it unset only when nfev reached max_nfev. */
+   loops leave it unset only when the budget is spent. */
 void solve_finish(solve_result *res, double cost, double grad_norm, int status, int nfev, int njev, int nit);
 int solve_dogbox(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
 double solve_norm_inf(const double *x, int n);

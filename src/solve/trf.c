@@ -212,6 +212,17 @@ static int hat_svd(trf *t, const double *R)
     return 0;
 }
 
+/* The most the model can gain: the Gauss-Newton step's predicted
+   reduction, 1/2 sum uf_i^2 over the singular values the step would use
+   (those above trust_region_step's rank threshold). */
+static double gauss_newton_gain(const trf *t)
+{
+    double gain = 0;
+    for (int i = 0; i < t->n; i++)
+        if (t->s[i] > SOLVE_EPS * (double)t->pb->m * t->s[0]) gain += t->uf[i] * t->uf[i];
+    return 0.5 * gain;
+}
+
 /* ---- step selection with bounds (SciPy's select_step) ------------------- */
 
 static double select_step(trf *t, const double *R, const double *x, double Delta, double theta)
@@ -337,7 +348,9 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
         free(t.owned);
         return 0;
     }
-    int nfev = 1, njev = 1, max_nfev = opt->max_nfev > 0 ? opt->max_nfev : 100 * n;
+    int nfev = 1, njev = 1;
+    solve_budget budget;
+    solve_budget_init(&budget, opt->max_nfev, 100 * n, cost);
     solve_gradient(R, n, t.g);
     solve_scale(opt, R, n, 1, t.scale, t.scale_inv);
     cl_scaling(&t, x, t.g, t.v, t.dv);
@@ -355,7 +368,7 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
         for (int i = 0; i < n; i++) t.t1[i] = t.g[i] * t.v[i];
         g_norm = solve_norm_inf(t.t1, n);
         if (g_norm < opt->gtol) status = 1;
-        if (status != SOLVE_RUNNING || nfev == max_nfev) break;
+        if (status != SOLVE_RUNNING || solve_budget_spent(&budget, nfev, cost)) break;
         for (int i = 0; i < n; i++) {
             if (t.dv[i] != 0) t.v[i] *= t.scale_inv[i];
             t.d[i] = sqrt(t.v[i]) * t.scale[i];
@@ -366,9 +379,9 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
             status = SOLVE_SVD_FAILED; /* never max_nfev: it was not reached */
             break;
         }
-        double theta = fmax(0.995, 1 - g_norm);
+        double theta = fmax(0.995, 1 - g_norm), gn_gain = gauss_newton_gain(&t);
         double ared = -1, cost_new = cost;
-        while (ared <= 0 && nfev < max_nfev) {
+        while (ared <= 0 && !solve_budget_spent(&budget, nfev, cost)) {
             trust_region_step(&t, Delta, &alpha, t.p_h);
             for (int i = 0; i < n; i++) t.p[i] = t.d[i] * t.p_h[i];
             double pred;
@@ -392,8 +405,9 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
             double ratio;
             double Delta_new = solve_update_radius(Delta, ared, pred, step_h_norm, step_h_norm > 0.95 * Delta, &ratio);
             step_norm = solve_norm(t.step, n);
-            int st = solve_check_termination(ared, cost, step_norm, solve_norm(x, n), ratio, opt->ftol, opt->xtol,
-                                             pred);
+            double x_norm = solve_norm(x, n);
+            int st = solve_check_termination(ared, cost, step_norm, x_norm, ratio, opt->ftol, opt->xtol, pred);
+            if (!st && solve_no_reduction(gn_gain, ared, cost, step_norm, x_norm)) st = SOLVE_NO_REDUCTION;
             if (st) {
                 status = st;
                 break;
