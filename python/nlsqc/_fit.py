@@ -268,7 +268,11 @@ def scipy_defaults(defaults, method, bounds, jac, kwargs):
 
 # nlsq's status (SciPy least_squares' numbering) -> MINPACK's info, which
 # curve_fit returns as ier with method lm: 1 ftol, 2 xtol, 3 both, 4 gtol.
-MINPACK_INFO = {1: 4, 2: 1, 3: 2, 4: 3}
+# nlsq's 5 (no further reduction possible at working precision) is
+# MINPACK's 6-8, which SciPy never returns (it refuses tolerances below
+# EPS) and its callers take for failure; the fit did reach its minimum,
+# and no reduction at all satisfies the ftol test, so it is 1.
+MINPACK_INFO = {1: 4, 2: 1, 3: 2, 4: 3, 5: 1}
 
 
 def _weighted_jacobian(model, x, y, s, kind, popt, nan_policy):
