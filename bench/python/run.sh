@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/python: nlsqc from Python against SciPy's curve_fit (same process)
 # and, where it can be installed (Python >= 3.12 and the package index),
-# the Python NLSQ library, on the data of bench/fit.
+# the Python NLSQ library, on the data of bench/fit; then the callback
+# path (untraceable models) against SciPy (bench/python/fallback.py).
 #   bench/python/run.sh [SIZES] [MODELS] [SCIPY_MAX]
 #   default 1e3,1e4,1e5,1e6,1e7, all four models, SciPy at every size
 set -euo pipefail
@@ -31,3 +32,6 @@ else
     echo "note: the Python NLSQ (JAX) peer is not installed (needs Python >= 3.12 and the package index;" \
          "bench/fit.sh installs it into /opt/nlsq-peer when it can)" >&2
 fi
+echo
+echo "The callback path (models nlsqc cannot trace) against SciPy's curve_fit, same function:"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$env_dir/bin/python" bench/python/fallback.py 1000 10000 100000
