@@ -1,19 +1,26 @@
 """least_squares with scipy.optimize.least_squares' signature, arguments,
 errors and result, solved by nlsq's trf, dogbox and lm.
 
-The residual function fun(x, *args, **kwargs) is called back through
-nlsq_fit_callback (see _callback.py): the tracer traces per-point models
-f(x_i, p), and a residual vector of the whole parameter vector is not of
-that form, so it is not traced (a model with data goes through curve_fit or
-least_squares_model, which trace). Jacobians: the user's jac, or SciPy's
-finite differences ('2-point', '3-point'; 'cs' is taken as '3-point').
+The residual function fun(x, *args, **kwargs) is traced when it can be:
+called once with x the parameters as traced values (x[0], x[1], ...,
+len(x), unpacking), it must compute one formula per residual from the
+arrays it closes over or receives in args -- the usual r = model(t, x) - y,
+whose arrays become the data -- and the traced model must reproduce fun's
+residuals at x0. Then the fit is nlsq_curve_fit's with exact derivatives.
+Anything else (a vector built with np.array, slicing, np.dot, m < n,
+a callable loss, Python control flow on values) is called back through
+nlsq_fit_callback (see _callback.py) with the user's jac or SciPy's finite
+differences ('2-point', '3-point'; 'cs' is taken as '3-point'). The
+result's model_path says which ran ('traced' or 'callback'), model_reason
+why it was not traced.
 """
 import ctypes
+import inspect
 import warnings
 
 import numpy
 
-from . import _lib
+from . import _lib, _model, _trace
 from ._callback import JAC_CALLBACK, RESIDUAL_FN, _Residual
 from ._fit import OptimizeResult
 from ._options import Call, raise_status
@@ -298,12 +305,26 @@ def least_squares(fun, x0, jac="2-point", bounds=(-numpy.inf, numpy.inf), method
     J0, kind = _first_jacobian(fun, jac, x0, args, kwargs, n, m, method, tr_solver, jac_sparsity, xs)
 
     jac1 = (lambda x: jac(x, *args, **kwargs)) if callable(jac) else None
-    res = _solve(fun1, jac1, x0, n, m, lb, ub, bounded, method, jac, ftol, xtol, gtol,
-                 xs, loss, f_scale, diff_step, max_nfev, f0)
+    tol_kw = {"ftol": ftol, "xtol": xtol, "gtol": gtol, "x_scale": xs,
+              "max_nfev": max_nfev if max_nfev is not None else 100 * n}
+    traced, reason = _trace_residuals(fun, args, kwargs, x0, f0, m, n, loss)
+    if traced is not None:
+        res, J_at = _solve_traced(traced, x0, lb, ub, bounded, method, loss, f_scale, tol_kw)
+        if method == "lm" and not callable(jac):
+            res["njev"] = None  # SciPy's lm counts no Jacobians when it differences
+    else:
+        res = _solve(fun1, jac1, x0, n, m, lb, ub, bounded, method, jac, ftol, xtol, gtol,
+                     xs, loss, f_scale, diff_step, max_nfev, f0)
+    res["model_path"], res["model_reason"] = ("traced", None) if traced is not None else ("callback", reason)
     x = res["x"]
     f = fun1(x.copy()).astype(float)
-    J = _dense(jac1(x.copy()), n) if callable(jac) else \
-        _difference(fun1, x, f, lb, ub, "2-point" if jac == "2-point" or method == "lm" else "3-point", diff_step)
+    if traced is not None:
+        J = J_at(x)
+    elif callable(jac):
+        J = _dense(jac1(x.copy()), n)
+    else:
+        J = _difference(fun1, x, f, lb, ub, "2-point" if jac == "2-point" or method == "lm" else "3-point",
+                        diff_step)
     if loss == "linear":
         grad = J.T @ f
         cost = 0.5 * float(f @ f)
@@ -321,6 +342,52 @@ def least_squares(fun, x0, jac="2-point", bounds=(-numpy.inf, numpy.inf), method
         print(f"Function evaluations {res['nfev']}, initial cost {init:.4e}, final cost {cost:.4e}, first-order "
               f"optimality {res['optimality']:.2e}.")
     return res
+
+
+def _trace_residuals(fun, args, kwargs, x0, f0, m, n, loss):
+    """(model, its data x) when fun traces to one formula per residual that
+    reproduces f0 at x0, else (None, why not)."""
+    if callable(loss):
+        return None, "a callable loss is applied in Python"
+    if m < n:
+        return None, f"{m} residuals for {n} variables (the library's passes need m >= n)"
+
+    def per_point(_x, *p):
+        return fun(_trace.Variables(p), *args, **kwargs)
+
+    names = [f"x{i}" for i in range(n)]
+    per_point.__signature__ = inspect.Signature(
+        [inspect.Parameter(v, inspect.Parameter.POSITIONAL_OR_KEYWORD) for v in ["t"] + names])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, arrays = _model.traced(per_point, 1, n, False)
+        if any(a.size != m for a in arrays):
+            return None, "fun uses arrays whose size is not its number of residuals"
+        data = numpy.ascontiguousarray(numpy.vstack([numpy.zeros((1, m))] + [a.reshape(1, m) for a in arrays]))
+        data = data if data.shape[0] > 1 else data[0]
+        f = model.eval(data, x0, jacobian=False)
+    except Exception as e:  # noqa: BLE001 - anything the tracer or the builder refuses: call fun back
+        return None, f"{type(e).__name__}: {e}"
+    scale = max(1.0, float(numpy.max(numpy.abs(f0))))
+    if f.shape != f0.shape or not numpy.allclose(f, f0, rtol=1e-9, atol=1e-12 * scale):
+        return None, "the traced formula does not reproduce fun's residuals at x0"
+    return (model, data), None
+
+
+def _solve_traced(traced, x0, lb, ub, bounded, method, loss, f_scale, kw):
+    """nlsq_curve_fit on the traced residuals (data y = 0): the result
+    fields and a function giving the exact Jacobian at x."""
+    from ._fit import fit
+    model, data = traced
+    m = data.shape[-1]
+    r, *_ = fit(model, data, numpy.zeros(m), x0, None, True, False, (lb, ub) if bounded else (-numpy.inf, numpy.inf),
+                method, None, fname="least_squares", loss=loss, f_scale=f_scale, **kw)
+    out = OptimizeResult(x=r.popt, cost=None, fun=None, jac=None, grad=None, optimality=float(r.grad_norm),
+                         active_mask=r.active_mask if r.active_mask is not None else numpy.zeros(x0.size, int),
+                         nfev=int(r.nfev), njev=int(r.njev), status=int(r.status),
+                         message=MESSAGES.get(int(r.status), r.message), success=int(r.status) > 0)
+    return out, lambda x: model.eval(data, x)[1]
 
 
 def _first_jacobian(fun, jac, x0, args, kwargs, n, m, method, tr_solver, jac_sparsity, xs):

@@ -18,6 +18,12 @@ def decay_residuals(p, t, y):
     return p[0] * np.exp(-p[1] * t) + p[2] - y
 
 
+def decay_residuals_dot(p, t, y):
+    """The same residuals through np.dot and np.array: not traceable."""
+    basis = np.array([np.exp(-p[1] * t), np.ones_like(t)]).T
+    return np.dot(basis, [p[0], p[2]]) - y
+
+
 def decay_jac(p, t, y):
     e = np.exp(-p[1] * t)
     return np.column_stack([e, -p[0] * t * e, np.ones_like(t)])
@@ -37,9 +43,11 @@ def soft_l1_by_hand(z):
 @pytest.mark.filterwarnings("ignore:jac=.3-point. works equivalently")
 @pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
 @pytest.mark.parametrize("jac", ["2-point", "3-point", decay_jac])
-def test_least_squares_agrees_with_scipy_and_the_traced_fit(method, jac):
-    ours = nlsqc.least_squares(decay_residuals, [1, 1, 0], jac, method=method, args=(T, Y))
-    ref = so.least_squares(decay_residuals, [1, 1, 0], jac, method=method, args=(T, Y))
+@pytest.mark.parametrize("fun, path", [(decay_residuals, "traced"), (decay_residuals_dot, "callback")])
+def test_least_squares_agrees_with_scipy_and_the_traced_fit(fun, path, method, jac):
+    ours = nlsqc.least_squares(fun, [1, 1, 0], jac, method=method, args=(T, Y))
+    ref = so.least_squares(fun, [1, 1, 0], jac, method=method, args=(T, Y))
+    assert ours.model_path == path, ours.model_reason
     traced = nlsqc.least_squares_model(decay, [1, 1, 0], T, Y, method=method, ftol=1e-12, xtol=1e-12, gtol=1e-12)
     assert ours.success and ours.status > 0
     np.testing.assert_allclose(ours.x, ref.x, rtol=1e-6)
@@ -53,10 +61,12 @@ def test_least_squares_agrees_with_scipy_and_the_traced_fit(method, jac):
 
 @pytest.mark.parametrize("method", ["trf", "dogbox"])
 @pytest.mark.parametrize("loss", ["soft_l1", "cauchy", "huber", "arctan", soft_l1_by_hand])
-def test_least_squares_robust_losses_agree_with_scipy(method, loss):
-    ours = nlsqc.least_squares(decay_residuals, [1, 1, 0], method=method, loss=loss, f_scale=0.1,
+@pytest.mark.parametrize("fun", [decay_residuals, decay_residuals_dot])
+def test_least_squares_robust_losses_agree_with_scipy(method, loss, fun):
+    ours = nlsqc.least_squares(fun, [1, 1, 0], method=method, loss=loss, f_scale=0.1,
                                args=(T, Y_OUTLIERS))
-    ref = so.least_squares(decay_residuals, [1, 1, 0], method=method, loss=loss, f_scale=0.1,
+    assert ours.model_path == ("callback" if callable(loss) or fun is decay_residuals_dot else "traced")
+    ref = so.least_squares(fun, [1, 1, 0], method=method, loss=loss, f_scale=0.1,
                            args=(T, Y_OUTLIERS))
     # a callable loss is folded into the residuals: the same cost, another
     # Gauss-Newton model, so the ftol stop lands a little elsewhere
@@ -140,3 +150,16 @@ def test_least_squares_max_nfev_one_returns_x0_with_status_0():
     assert res.nfev == 1 and res.status == 0 and not res.success
     np.testing.assert_array_equal(res.x, [-2.0, 1.0])
     assert res.message == "The maximum number of function evaluations is exceeded."
+
+
+def test_least_squares_traced_only_when_it_reproduces_fun():
+    """A residual function with Python control flow on a value, or one the
+    tracer would read differently, is called back, and the reason said."""
+    def branchy(p):
+        return p[0] - 1.0 if p[0] > 0 else p[0] + 1.0
+
+    res = nlsqc.least_squares(branchy, [3.0])
+    assert res.model_path == "callback" and res.model_reason
+    np.testing.assert_allclose(res.x, [1.0])
+    res = nlsqc.least_squares(decay_residuals, [1, 1, 0], args=(T, Y), kwargs={})
+    assert res.model_path == "traced" and res.model_reason is None
