@@ -27,6 +27,6 @@ from ._lib import lib as _libnlsq, text as _text
 __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
-__all__ = ["curve_fit", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks", "fit_batch", "model",
-           "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning", "FallbackWarning", "TraceError", "devices",
-           "info", "np"]
+__all__ = ["curve_fit", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
+           "fit_batch", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
+           "FallbackWarning", "TraceError", "devices", "info", "np"]
