@@ -167,6 +167,8 @@ def _rho(loss, f_scale, f):
     """SciPy's rho (3, m) at residuals f: rho0 scaled by C^2, rho2 by 1/C^2."""
     z = (f / f_scale) ** 2
     rho = numpy.array(loss(z) if callable(loss) else _named_rho(loss, z), dtype=float)
+    if rho.shape != (3, f.size):
+        raise ValueError("The return value of `loss` callable has wrong shape.")
     rho[0] *= f_scale ** 2
     rho[2] /= f_scale ** 2
     return rho
@@ -300,8 +302,8 @@ def least_squares(fun, x0, jac="2-point", bounds=(-numpy.inf, numpy.inf), method
     if method == "lm" and m < n:
         raise ValueError("Method 'lm' doesn't work when the number of residuals is less than the number of "
                          "variables.")
-    if callable(loss) and _rho(loss, f_scale, f0).shape != (3, m):
-        raise ValueError("The return value of `loss` callable has wrong shape.")
+    if callable(loss):
+        _rho(loss, f_scale, f0)  # SciPy's check of its shape
     J0, kind = _first_jacobian(fun, jac, x0, args, kwargs, n, m, method, tr_solver, jac_sparsity, xs)
 
     jac1 = (lambda x: jac(x, *args, **kwargs)) if callable(jac) else None

@@ -113,6 +113,8 @@ def test_least_squares_scipy_errors():
         nlsqc.least_squares(rosenbrock, [1.0, 2.0], method="lm", loss="huber")
     with pytest.raises(ValueError, match="`x0` is infeasible"):
         nlsqc.least_squares(rosenbrock, [1.0, 2.0], bounds=(3, 4))
+    with pytest.raises(ValueError, match="The return value of `loss` callable has wrong shape"):
+        nlsqc.least_squares(rosenbrock, [1.0, 2.0], loss=lambda z: np.vstack([z, z]))
     with pytest.raises(TypeError, match="lsmr"):
         nlsqc.least_squares(rosenbrock, [1.0, 2.0], tr_solver="lsmr", tr_options={"tol": 1e-10})
 
