@@ -12,7 +12,8 @@ GPU), or model text. See python/README.md.
 from . import np
 from ._batch import BatchResult, fit_batch
 from ._callback import FallbackWarning
-from ._fit import FitResult, OptimizeResult, curve_fit, least_squares
+from ._fit import FitResult, OptimizeResult, curve_fit, least_squares_model
+from ._lsq import least_squares
 from ._large import curve_fit_large, fit_chunks, fit_file
 from ._model import Model, model
 from ._options import OptimizeWarning
@@ -26,6 +27,6 @@ from ._lib import lib as _libnlsq, text as _text
 __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
-__all__ = ["curve_fit", "least_squares", "curve_fit_large", "fit_file", "fit_chunks", "fit_batch", "model",
-           "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning", "FallbackWarning", "TraceError", "devices",
-           "info", "np"]
+__all__ = ["curve_fit", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
+           "fit_batch", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
+           "FallbackWarning", "TraceError", "devices", "info", "np"]

@@ -1,4 +1,4 @@
-"""curve_fit and least_squares over nlsq_curve_fit."""
+"""curve_fit and least_squares_model over nlsq_curve_fit."""
 import ctypes
 import re
 
@@ -415,10 +415,12 @@ def _rho12(loss, z):
     return 1 / t, -2 * z / t ** 2
 
 
-def least_squares(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, numpy.inf), method="trf", loss="linear",
+def least_squares_model(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, numpy.inf), method="trf", loss="linear",
                   f_scale=1.0, nan_policy=None, **kwargs):
     """Minimise 1/2 sum rho(r_i^2), r = (f(x_i, p) - y_i) / sigma_i, from x0
-    -- scipy.optimize.least_squares' solvers and result for a model f.
+    -- scipy.optimize.least_squares' solvers and result for a model f of
+    data (traced, exact derivatives). nlsqc.least_squares is SciPy's own
+    signature, least_squares(fun, x0, ...) for a residual function.
 
     Returns an OptimizeResult with x, cost, fun (the residuals r), jac (the
     weighted Jacobian at x; with a robust loss scaled as SciPy's), grad, optimality, active_mask, nfev, njev,
@@ -427,7 +429,7 @@ def least_squares(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, numpy.inf
     not converge: see status and success.
     """
     r, model, x, y, s, kind = fit(f, xdata, ydata, x0, sigma, True, None, bounds, method, nan_policy,
-                                  residuals=True, fname="least_squares", loss=loss, f_scale=f_scale, **kwargs)
+                                  residuals=True, fname="least_squares_model", loss=loss, f_scale=f_scale, **kwargs)
     keep = numpy.ones(y.size, dtype=bool)
     if nan_policy == "omit":
         keep = numpy.isfinite(y) & numpy.all(numpy.isfinite(numpy.atleast_2d(x)), axis=0)

@@ -187,9 +187,9 @@ def test_defect16_integers_are_checked_before_ctypes_wraps_them(tmp_path):
         nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], max_nfev=True)
     with pytest.raises(ValueError, match="max_nfev must be at least 1"):
         nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], max_nfev=0)
-    r = nlsqc.least_squares(decay, [2, 1, 0], x, y, max_nfev=np.int64(3))
+    r = nlsqc.least_squares_model(decay, [2, 1, 0], x, y, max_nfev=np.int64(3))
     assert r.nfev <= 3
-    r = nlsqc.least_squares(decay, [2, 1, 0], x, y, max_nfev=2e0)  # an integral float is its integer
+    r = nlsqc.least_squares_model(decay, [2, 1, 0], x, y, max_nfev=2e0)  # an integral float is its integer
     assert r.nfev <= 2
     with pytest.raises(OverflowError, match="threads"):
         nlsqc.curve_fit(decay, x, y, p0=[2, 1, 0], threads=2 ** 32)

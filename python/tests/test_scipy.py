@@ -184,7 +184,7 @@ def test_robust_losses(loss):
     x, y, s = data()
     y = y.copy()
     y[::9] += 0.5  # outliers
-    ours = nlsqc.least_squares(decay, [2, 1, 0], x, y, loss=loss, f_scale=0.1)
+    ours = nlsqc.least_squares_model(decay, [2, 1, 0], x, y, loss=loss, f_scale=0.1)
     ref = scipy_optimize.least_squares(lambda p: decay(x, *p) - y, [2, 1, 0], loss=loss, f_scale=0.1,
                                        method="trf", **TIGHT)
     np.testing.assert_allclose(ours.x, ref.x, rtol=1e-6)
@@ -200,7 +200,7 @@ def test_robust_losses(loss):
 
 def test_least_squares_bounds_and_active_mask():
     x, y, s = data()
-    r = nlsqc.least_squares(decay, [2, 2, 0], x, y, bounds=([0, 1.4, -1], [10, 5, 1]))
+    r = nlsqc.least_squares_model(decay, [2, 2, 0], x, y, bounds=([0, 1.4, -1], [10, 5, 1]))
     ref = scipy_optimize.least_squares(lambda p: decay(x, *p) - y, [2, 2, 0], bounds=([0, 1.4, -1], [10, 5, 1]),
                                        **TIGHT)
     np.testing.assert_allclose(r.x, ref.x, rtol=1e-6)

@@ -239,7 +239,7 @@ def test_per_point_arrays_join_the_data():
                           stacked, y, p0=[2, 1, 0.5])
     np.testing.assert_array_equal(r.popt, ref.popt)
     np.testing.assert_array_equal(r.pcov, ref.pcov)
-    ls = nlsqc.least_squares(model, [2, 1, 0.5], x, y)
+    ls = nlsqc.least_squares_model(model, [2, 1, 0.5], x, y)
     np.testing.assert_array_equal(ls.x, ref.popt)
     big = nlsqc.curve_fit_large(model, x, y, p0=[2, 1, 0.5])
     np.testing.assert_array_equal(big.popt, ref.popt)
