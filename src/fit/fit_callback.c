@@ -290,11 +290,16 @@ static nlsq_status run_fit(callback_fit *cf, nlsq_result **out, nlsq_error *err)
     if ((st = alloc_buffers(cf, err)) != NLSQ_OK) return st;
     cf->jac = cf->pb->jac;
     int lm_differences = fp->method == NLSQ_LM && cf->jac != NLSQ_JAC_CALLBACK;
-    /* lm counts every call against max_nfev, as MINPACK: an evaluation
-       with its differences is 1 + n_free calls */
+    /* lm counts every call against max_nfev, as MINPACK: the start is 1
+       call, and each iteration n_free calls for its differences and 1 for
+       its trial, the limit tested after the trial. k trials fit in
+       max_nfev calls when 1 + (k - 1) * per < max_nfev, so the solver's
+       limit (the start and k trials) is 1 + ceil((max_nfev - 1) / per).
+       (A rejected trial retried without new differences costs 1 call,
+       not per: MINPACK would then allow a little more.) */
     if (lm_differences && fp->opt.max_nfev > 0) {
-        int per = 1 + fp->n_free;
-        fp->opt.max_nfev = fp->opt.max_nfev / per > 0 ? fp->opt.max_nfev / per : 1;
+        int per = 1 + fp->n_free, calls = fp->opt.max_nfev;
+        fp->opt.max_nfev = calls <= 1 ? 1 : 1 + (calls - 1 + per - 1) / per;
     }
     fp->sst = NAN; /* no y: no R^2 */
     cf->current_cost = INFINITY;
