@@ -170,7 +170,66 @@ static void test_differences_agree_with_scipy(void)
     decay_init(&d);
     r = fit(&d, NLSQ_JAC_2POINT, &o, &st, &e);
     check_popt(r, lm2, 1e-8, "lm 2-point");
-    if (r) CHECK_MSG(r->nfev == d.calls, "lm nfev %d counts every call (%d)", r->nfev, d.calls);
+    /* SciPy's nfev (27); the Jacobian at the solution (3 calls) and the
+       final residuals (none here: a linear loss) are outside the count */
+    if (r) CHECK_MSG(r->nfev == 27 && d.calls == 27 + 3, "lm nfev %d (SciPy 27), calls %d", r->nfev, d.calls);
+    nlsq_result_free(r);
+}
+
+/* r = (x - 0)^2 + 5: SciPy's fun_trivial */
+static int trivial_residuals(void *user, const double *p, double *r, double *J)
+{
+    (void)J;
+    ++*(int *)user;
+    r[0] = p[0] * p[0] + 5.0;
+    return 0;
+}
+
+/* defect (issue 18): lm with differences converted max_nfev into solver
+   evaluations before the run and stopped at call 18 of SciPy's 20
+   (TestLM::test_nfev_options); it now counts every call after the
+   convergence tests, as MINPACK, and reports SciPy's nfev. */
+static void defect_lm_counts_calls_as_minpack(void)
+{
+    int calls = 0;
+    double x0 = 2.0;
+    nlsq_residual_problem pb = nlsq_residual_problem_default();
+    pb.fn = trivial_residuals;
+    pb.user = &calls;
+    pb.n = 1;
+    pb.m = 1;
+    nlsq_options o = nlsq_options_default();
+    o.method = NLSQ_LM;
+    o.ftol = o.xtol = 1e-8;
+    o.gtol = 1e-8;
+    o.p0 = &x0;
+    o.max_nfev = 20;
+    nlsq_result *r = NULL;
+    nlsq_error e;
+    CHECK(nlsq_fit_callback(&pb, &o, &r, &e) == NLSQ_OK);
+    if (r) {
+        CHECK_MSG(r->nfev == 20 && fabs(r->popt[0]) < 1e-4, "nfev %d (SciPy 20), x %g (SciPy -2.2e-5)", r->nfev,
+                  r->popt[0]);
+        CHECK_MSG(r->status == 1, "status %d (SciPy 1: gtol)", r->status);
+    }
+    nlsq_result_free(r);
+    /* a decay stopped by max_nfev = 15: SciPy's 15 calls and its x
+       (least_squares' x_scale=1, MINPACK's diag 1) */
+    static const double lm15[3] = {3.0136268509241364, 0.7093698458906935, 0.5109699932504965};
+    static const double ones[3] = {1, 1, 1};
+    decay d;
+    nlsq_status st;
+    o = scipy_tolerances();
+    o.method = NLSQ_LM;
+    o.max_nfev = 15;
+    o.x_scale = ones;
+    decay_init(&d);
+    r = fit(&d, NLSQ_JAC_2POINT, &o, &st, &e);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_MSG(r->nfev == 15 && r->status == 0, "nfev %d (SciPy 15), status %d", r->nfev, r->status);
+        for (int j = 0; j < 3; j++) CHECK_NEAR(r->popt[j], lm15[j], 1e-8 * fabs(lm15[j]), "max_nfev 15 popt[%d]", j);
+    }
     nlsq_result_free(r);
 }
 
@@ -303,6 +362,7 @@ int main(void)
         TEST(test_exact_jacobian_agrees_with_the_text_model),
         TEST(test_robust_loss_and_bounds_agree_with_the_text_model),
         TEST(test_differences_agree_with_scipy),
+        TEST(defect_lm_counts_calls_as_minpack),
         TEST(test_differences_respect_bounds_as_scipy),
         TEST(test_robust_loss_with_differences_agrees_with_scipy),
         TEST(test_callback_failure_stops_with_a_clear_status),

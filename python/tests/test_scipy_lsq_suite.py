@@ -27,13 +27,8 @@ if lsq_tests is None or not hasattr(lsq_tests, "TestTRF"):
                 allow_module_level=True)
 
 # (class, test name) -> why it cannot pass against nlsqc.least_squares
-NOT_APPLICABLE = {
-    ("TestLM", "test_nfev_options"):
-        "max_nfev=20 for lm with differences: MINPACK counts every call (the differences too) against maxfev; "
-        "nlsq's callback lm converts the budget into solver evaluations before the run (1 + ceil(19 / (n + 1)) = 11) "
-        "and differences only at accepted points, so it stops at call 18 where SciPy's run goes on to its 20th "
-        "(x = 3.2e-4 against the test's atol 1e-4; without max_nfev both converge in 20 calls). Matching it needs "
-        "lm to count the callback's calls itself (src/solve/lm.c), not done yet",
+NOT_APPLICABLE: dict = {
+    # none: TestLM::test_nfev_options passes since lm counts the callback's calls as MINPACK does
 }
 
 

@@ -318,7 +318,7 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
         fp->ubf[a] = fp->ub[j];
         if (job->opt.x_scale) fp->xsf[a] = job->opt.x_scale[j];
     }
-    solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf};
+    solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf, NULL, 0};
     solve_options so = {
         job->opt.ftol,        job->opt.xtol, job->opt.gtol, job->opt.max_nfev, job->opt.x_scale ? fp->xsf : NULL,
         job->opt.x_scale_jac, NULL,          NULL,          ln->solve_work};

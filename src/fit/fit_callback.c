@@ -27,6 +27,7 @@ typedef struct callback_fit {
     double *r, *J;    /* m residuals; m x n Jacobian, row-major       */
     double *r1, *r2;  /* residuals at the difference steps            */
     double *step, *A; /* n parameters; the fold's block               */
+    double *r_at;     /* n: the parameters r was computed at          */
     long calls, njev; /* of fn; Jacobians made                        */
     /* the cost at the solver's current point (INFINITY before the first
        evaluation), from the iteration callback: every solver keeps a
@@ -180,22 +181,29 @@ static int fold_rows(callback_fit *cf, double *cost, double *R)
     return bad || !isfinite(c2);
 }
 
-/* A trial whose cost is not below the current point's: every solver
-   rejects it and discards its R_aug, so R gets the residuals' fold alone
-   (J = 0) and no differences are taken. */
-static int trial_is_rejected(callback_fit *cf, double *cost, double *R)
+/* The cost of the residuals in cf->r under the loss. */
+static double residual_cost(const callback_fit *cf)
 {
-    fit_problem *fp = &cf->fp;
-    size_t m = cf->pb->m;
-    int nc = fp->n_free + 1;
+    const fit_problem *fp = &cf->fp;
     double c2 = 0;
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = 0; i < cf->pb->m; i++) {
         double r = cf->r[i];
         if (fp->opt.loss == NLSQ_LOSS_LINEAR)
             c2 += 0.5 * r * r;
         else
             loss_scale_row(fp->opt.loss, fp->opt.f_scale, &r, &c2);
     }
+    return c2;
+}
+
+/* A trial whose cost is not below the current point's: every solver
+   rejects it and discards its R_aug, so R gets the residuals' fold alone
+   (J = 0) and no differences are taken. */
+static int trial_is_rejected(callback_fit *cf, double *cost, double *R)
+{
+    fit_problem *fp = &cf->fp;
+    int nc = fp->n_free + 1;
+    double c2 = residual_cost(cf);
     if (!(c2 >= cf->current_cost)) return 0;
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
     R[(size_t)nc * (size_t)nc - 1] = sqrt(2 * c2);
@@ -211,6 +219,47 @@ static int note_iteration(void *user, int iteration, double cost, const double *
     cf->current_cost = cost;
     if (!cf->user_callback) return 0;
     return cf->user_callback(cf->user_callback_data, iteration, cost, params, grad_norm, step_norm);
+}
+
+/* lm's lazy evaluation: the residuals and their cost, no Jacobian (lm
+   asks for it with complete_callback only when it has not converged). */
+static int evaluate_lazy(void *ctx, const double *x_free, double *cost, double *R)
+{
+    (void)R;
+    callback_fit *cf = ctx;
+    fit_problem *fp = &cf->fp;
+    *cost = NAN;
+    if (fp->abort_status != NLSQ_OK) return 1;
+    fit_fill_params(fp, x_free);
+    if (call_fn(cf, fp->p, cf->r, NULL) != 0) return 1;
+    memcpy(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p);
+    for (size_t i = 0; i < cf->pb->m; i++)
+        if (!isfinite(cf->r[i])) return 1;
+    *cost = residual_cost(cf);
+    return !isfinite(*cost);
+}
+
+/* R_aug at x by differences: lm calls it at the point it evaluated last,
+   whose residuals cf->r still holds (else they are computed again). */
+static int complete_callback(void *ctx, const double *x_free, double *R)
+{
+    callback_fit *cf = ctx;
+    fit_problem *fp = &cf->fp;
+    if (fp->abort_status != NLSQ_OK) return 1;
+    fit_fill_params(fp, x_free);
+    if (memcmp(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p) != 0) {
+        if (call_fn(cf, fp->p, cf->r, NULL) != 0) return 1;
+        memcpy(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p);
+    }
+    for (int k = 0; k < fp->n_free; k++)
+        if (fd_column(cf, fp->free_idx[k]) != 0) return 1;
+    cf->njev++;
+    double cost;
+    if (fold_rows(cf, &cost, R) == 0) return 0;
+    fp->abort_status = NLSQ_ERR_MODEL_NONFINITE;
+    snprintf(fp->abort_msg, sizeof fp->abort_msg,
+             "the Jacobian by differences is NaN or Inf at an accepted point (call %ld)", cf->calls);
+    return 1;
 }
 
 static int evaluate_callback(void *ctx, const double *x_free, double *cost, double *R)
@@ -272,7 +321,8 @@ static nlsq_status alloc_buffers(callback_fit *cf, nlsq_error *err)
     cf->r2 = malloc((m ? m : 1) * sizeof *cf->r2);
     cf->step = malloc(n * sizeof *cf->step);
     cf->A = malloc((n + 1) * FOLD_ROWS * sizeof *cf->A);
-    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A)
+    cf->r_at = malloc(n * sizeof *cf->r_at);
+    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A || !cf->r_at)
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu residuals", m);
     return NLSQ_OK;
 }
@@ -289,29 +339,27 @@ static nlsq_status run_fit(callback_fit *cf, nlsq_result **out, nlsq_error *err)
     if ((st = fit_choose_method(fp, err)) != NLSQ_OK) return st;
     if ((st = alloc_buffers(cf, err)) != NLSQ_OK) return st;
     cf->jac = cf->pb->jac;
+    /* lm with differences runs as MINPACK's lmdif: the Jacobian only at
+       the top of an iteration that has not converged (n_free calls), and
+       every call counted against max_nfev in MINPACK's order */
     int lm_differences = fp->method == NLSQ_LM && cf->jac != NLSQ_JAC_CALLBACK;
-    /* lm counts every call against max_nfev, as MINPACK: the start is 1
-       call, and each iteration n_free calls for its differences and 1 for
-       its trial, the limit tested after the trial. k trials fit in
-       max_nfev calls when 1 + (k - 1) * per < max_nfev, so the solver's
-       limit (the start and k trials) is 1 + ceil((max_nfev - 1) / per).
-       (A rejected trial retried without new differences costs 1 call,
-       not per: MINPACK would then allow a little more.) */
-    if (lm_differences && fp->opt.max_nfev > 0) {
-        int per = 1 + fp->n_free, calls = fp->opt.max_nfev;
-        fp->opt.max_nfev = calls <= 1 ? 1 : 1 + (calls - 1 + per - 1) / per;
-    }
     fp->sst = NAN; /* no y: no R^2 */
     cf->current_cost = INFINITY;
     cf->user_callback = fp->opt.callback;
     cf->user_callback_data = fp->opt.callback_data;
     fp->opt.callback = note_iteration;
     fp->opt.callback_data = cf;
-    solve_problem pb = {fp->n_free, fp->m_used, evaluate_callback, cf, NULL, NULL};
+    solve_problem pb = {fp->n_free, fp->m_used, evaluate_callback, cf, NULL, NULL, NULL, 0};
+    if (lm_differences) {
+        pb.evaluate = evaluate_lazy;
+        pb.complete = complete_callback;
+        pb.complete_calls = fp->n_free;
+    }
     st = fit_solve(fp, &pb, out, err);
     if (st != NLSQ_OK) return st;
     nlsq_result *r = *out;
-    if (lm_differences) r->nfev = (int)cf->calls;
+    /* lm with differences: nfev is the solver's count of calls, MINPACK's
+       (the Jacobian at the solution and the final residuals are outside it) */
     r->njev = (int)cf->njev;
     snprintf(r->backend, sizeof r->backend, "call");
     snprintf(r->device_note, sizeof r->device_note, "the residuals come from the caller's function (%ld calls)",
@@ -348,6 +396,7 @@ nlsq_status nlsq_fit_callback(const nlsq_residual_problem *problem, const nlsq_o
     free(cf->r2);
     free(cf->step);
     free(cf->A);
+    free(cf->r_at);
     free(cf);
     return st;
 }

@@ -492,7 +492,7 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     if ((st = open_checkpoint(&fp, src, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;
-    solve_problem pb = {fp.n_free, fp.m_used, evaluate_source, &fp, NULL, NULL};
+    solve_problem pb = {fp.n_free, fp.m_used, evaluate_source, &fp, NULL, NULL, NULL, 0};
     st = fit_solve(&fp, &pb, out, err);
 done:
     checkpoint_free(fp.ckpt);

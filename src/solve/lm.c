@@ -78,10 +78,16 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
     }
     const double factor_init = 100;
     int nfev = 1, njev = 0, iter = 1, info = 0;
+    int lazy = pb->complete != NULL, jac_calls = lazy ? pb->complete_calls : 0, r_at_x = !lazy;
     solve_budget budget;
-    solve_budget_init(&budget, opt->max_nfev, 100 * (n + 1), cost);
+    solve_budget_init(&budget, opt->max_nfev, 100 * (n + 1) * (1 + jac_calls), cost);
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0, step_norm = 0;
     for (;;) {
+        if (lazy) {
+            if (pb->complete(pb->ctx, x, R) != 0) break; /* an abort: the caller's status says why */
+            nfev += jac_calls;
+            r_at_x = 1;
+        }
         njev++;
         factor(&w, R);
         if (iter == 1) {
@@ -116,7 +122,8 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
             ratio = nk_lm_update(n, w.r, w.ipvt, w.wa1, pnorm, fnorm, fnorm1, &par, &delta, &actred, &prered, w.wa3);
             if (ratio >= 1e-4) {
                 memcpy(x, w.xnew, (size_t)n * sizeof *x);
-                memcpy(R, w.Rnew, nc * nc * sizeof *R);
+                if (!lazy) memcpy(R, w.Rnew, nc * nc * sizeof *R);
+                r_at_x = !lazy;
                 for (int j = 0; j < n; j++) w.wa2[j] = w.diag[j] * x[j];
                 xnorm = nk_norm(w.wa2, (size_t)n);
                 fnorm = fnorm1;
@@ -135,6 +142,10 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
         } while (ratio < 1e-4);
         if (info) break;
     }
+    /* R_aug at the solution for the covariance: one Jacobian more, outside
+       the count (SciPy's least_squares takes its final J outside MINPACK's
+       count too, and curve_fit's traced path has J at the solution) */
+    if (!r_at_x) pb->complete(pb->ctx, x, R);
     res->cost = cost;
     res->grad_norm = gnorm;
     res->status = info == -2 ? -2 : nk_lm_status(info);

@@ -13,6 +13,8 @@
 /* R is (n+1) x (n+1), column-major. Returns 0, or nonzero when the
    residuals or the Jacobian are not finite at x. */
 typedef int (*solve_eval_fn)(void *ctx, const double *x, double *cost, double *R);
+/* R_aug at x, the point `evaluate` saw last (lm only; see solve_problem). */
+typedef int (*solve_complete_fn)(void *ctx, const double *x, double *R);
 typedef int (*solve_callback_fn)(void *ctx, int iteration, double cost, const double *x, double grad_norm,
                                  double step_norm);
 
@@ -22,6 +24,16 @@ typedef struct solve_problem {
     solve_eval_fn evaluate;
     void *ctx;
     const double *lb, *ub; /* n each, +-INFINITY where unbounded; NULL: none */
+    /* NULL, or (lm only) a lazy Jacobian: `evaluate` then returns the cost
+       alone, and lm asks `complete` for R_aug at the top of an iteration,
+       as MINPACK computes J only after the convergence tests. lm then
+       counts evaluate as 1 call and complete as complete_calls calls
+       against max_nfev, in MINPACK's order (after the convergence tests),
+       its default window in calls; R at the solution comes from one more
+       complete at the end, outside the count. trf and dogbox need
+       neither. */
+    solve_complete_fn complete;
+    int complete_calls;
 } solve_problem;
 
 typedef struct solve_options {
