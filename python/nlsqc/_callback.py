@@ -24,7 +24,8 @@ class Untraceable(TraceError):
     large-data and batch entry points raise it."""
 
     def __init__(self, cause):
-        self.reason = f"{type(cause).__name__}: {cause}"
+        # cause: the exception tracing raised, or its reason already written
+        self.reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
         super().__init__(
             f"the model cannot be traced ({self.reason}). nlsqc.curve_fit calls such a function back instead; "
             "this call cannot (curve_fit_large, fit_file, fit_chunks and fit_batch would call Python once per chunk "
@@ -161,14 +162,19 @@ def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method
 
     def residuals(_user, params, r, J):
         try:
-            p = view(params, n)
-            f0 = numpy.asarray(f(xdata, *p), dtype=float)
+            p = views.get(params)
+            if p is None:
+                p = view(params, n)
+            f0 = f(xdata, *p)
+            if type(f0) is not numpy.ndarray or f0.dtype != numpy.float64:
+                f0 = numpy.asarray(f0, dtype=float)
             if f0.shape != shape:
                 if f0.size != m and f0.size != 1:
                     raise ValueError(f"the model returned {f0.size} values for {m} data points")
                 f0 = numpy.broadcast_to(f0.reshape(-1) if f0.size == m else f0, shape)
             if weigh is None:
-                numpy.subtract(f0, y, out=view(r, m))
+                out = views.get(r)
+                numpy.subtract(f0, y, out=out if out is not None else view(r, m))
             else:
                 view(r, m)[:] = weigh(f0 - y)
             if J:

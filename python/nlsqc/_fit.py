@@ -1,6 +1,7 @@
 """curve_fit and least_squares_model over nlsq_curve_fit."""
 import ctypes
 import re
+import weakref
 
 import numpy
 
@@ -10,6 +11,34 @@ from ._options import Call, prepare_bounds, raise_status, warn_pcov
 
 # More rows of xdata than this are taken for a transposed (m, k) array.
 MAX_VARIABLES = 64
+
+# Functions tracing refused, by (nvars, n, rows): a fit repeated with the
+# same untraceable function goes straight to the callback path instead of
+# tracing again (about 10 us and a call of f each time). A stale entry can
+# only send a function that would now trace to the callback path, which
+# gives the same fit; the functions are held weakly.
+_REFUSED = weakref.WeakKeyDictionary()
+
+
+def _traced_or_refused(f, nvars, n, rows):
+    key = (nvars, n, rows)
+    try:
+        refused = _REFUSED.get(f)
+    except TypeError:  # not weakly referable: not cached
+        refused = None
+    if refused is not None and key in refused:
+        raise _callback.Untraceable(refused[key])
+    try:
+        return _model.traced(f, nvars, n, rows)
+    except Exception as e:  # what tracing refuses: curve_fit calls f back instead (_callback.py)
+        if not _callback.refused_by_tracing(e, f):
+            raise
+        u = _callback.Untraceable(e)
+        try:
+            _REFUSED.setdefault(f, {})[key] = u.reason  # a string: no frames that would hold f
+        except TypeError:
+            pass
+        raise u from e
 
 
 class FitResult:
@@ -84,12 +113,7 @@ def resolve_model(f, xdata, n=None, vars=None, params=None):
         return _model.model(f, nvars=nvars, vars=vars, params=params, rows=rows), numpy.ascontiguousarray(x)
     if not callable(f):
         raise TypeError(f"the model must be a function or model text, not {type(f).__name__}")
-    try:
-        m, arrays = _model.traced(f, nvars, n, rows)
-    except Exception as e:  # what tracing refuses: curve_fit calls f back instead (_callback.py)
-        if _callback.refused_by_tracing(e, f):
-            raise _callback.Untraceable(e) from e
-        raise
+    m, arrays = _traced_or_refused(f, nvars, n, rows)
     if not arrays:
         return m, numpy.ascontiguousarray(x)
     points = x.shape[-1]
@@ -222,6 +246,8 @@ DEFAULTS = ("scipy", "nlsq")
 def _bounded(bounds):
     """Whether SciPy's bounds (a pair, or an object with lb and ub) bound
     anything: SciPy then chooses trf instead of lm."""
+    if type(bounds) is tuple and len(bounds) == 2 and all(type(b) is float for b in bounds):
+        return bounds[0] > -numpy.inf or bounds[1] < numpy.inf  # the default (-inf, inf), without arrays
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
         lb, ub = bounds.lb, bounds.ub
     else:

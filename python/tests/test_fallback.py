@@ -138,6 +138,32 @@ def test_traced_model_reports_traced_and_no_warning():
     assert r.model_path == "traced" and r.model_reason is None
 
 
+def test_a_refused_function_is_not_traced_again():
+    """A second fit of the same untraceable function goes straight to the
+    callback path: the same reason and result, and no call of f spent on
+    tracing (the first fit's extra call)."""
+    x = np.linspace(0, 4, 60)
+    y = dot_model(x, 2, 1, 0.5)
+    calls = [0]
+
+    def counted(x, a, b, c):
+        calls[0] += 1
+        return dot_model(x, a, b, c)
+
+    runs = []
+    for _ in range(2):
+        calls[0] = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", nlsqc.FallbackWarning)
+            r = nlsqc.curve_fit(counted, x, y, p0=[1, 1.2, 0])
+        runs.append((calls[0], r))
+    (first, r1), (second, r2) = runs
+    assert r1.model_path == r2.model_path == "callback" and r1.model_reason == r2.model_reason
+    assert second == first - 1, (first, second)
+    np.testing.assert_array_equal(r1.popt, r2.popt)
+    np.testing.assert_array_equal(r1.pcov, r2.pcov)
+
+
 def test_fallback_warning_is_silenceable_and_a_userwarning():
     assert issubclass(nlsqc.FallbackWarning, UserWarning)
     x = np.linspace(0, 4, 100)
