@@ -24,7 +24,8 @@ typedef struct callback_fit {
     fit_problem fp; /* first: the solver's context is the fit problem */
     const nlsq_residual_problem *pb;
     nlsq_jac_kind jac;
-    double *r, *J;    /* m residuals; m x n Jacobian, row-major       */
+    double *r, *J;    /* m residuals; m x n Jacobian: row-major from fn,
+                         column-major from differences                */
     double *r1, *r2;  /* residuals at the difference steps            */
     double *step, *A; /* n parameters; the fold's block               */
     double *r_at;     /* n: the parameters r was computed at          */
@@ -88,13 +89,14 @@ static double one_sided_step(double x, double h, int steps, double lo, double hi
     return above >= below ? above / steps : -below / steps;
 }
 
-/* The Jacobian column j (parameter p[j]) by differences into J. */
+/* The Jacobian column j (parameter p[j]) by differences into J, stored
+   column-major (column j contiguous). */
 static int fd_column(callback_fit *cf, int j)
 {
     fit_problem *fp = &cf->fp;
     size_t m = cf->pb->m, n = (size_t)fp->n;
     double x = fp->p[j], lo = fp->lb[j], hi = fp->ub[j];
-    double *p = cf->step;
+    double *p = cf->step, *col = cf->J + (size_t)j * m;
     memcpy(p, fp->p, n * sizeof *p);
     int rc = 0;
     if (fp->method == NLSQ_LM) { /* MINPACK's fdjac2 */
@@ -105,7 +107,7 @@ static int fd_column(callback_fit *cf, int j)
         if (h == 0) h = sqrt(fmax(eps, DBL_EPSILON));
         p[j] = x + h;
         rc = call_fn(cf, p, cf->r1, NULL);
-        for (size_t i = 0; !rc && i < m; i++) cf->J[i * n + (size_t)j] = (cf->r1[i] - cf->r[i]) / h;
+        for (size_t i = 0; !rc && i < m; i++) col[i] = (cf->r1[i] - cf->r[i]) / h;
         return rc;
     }
     if (cf->jac == NLSQ_JAC_2POINT) {
@@ -113,7 +115,7 @@ static int fd_column(callback_fit *cf, int j)
         p[j] = x + h;
         double dx = p[j] - x;
         rc = call_fn(cf, p, cf->r1, NULL);
-        for (size_t i = 0; !rc && i < m; i++) cf->J[i * n + (size_t)j] = (cf->r1[i] - cf->r[i]) / dx;
+        for (size_t i = 0; !rc && i < m; i++) col[i] = (cf->r1[i] - cf->r[i]) / dx;
         return rc;
     }
     /* 3-point: central where both steps fit, else one-sided with 2 steps */
@@ -136,7 +138,7 @@ static int fd_column(callback_fit *cf, int j)
         p[j] = x + h;
         double dx = p[j] - x1;
         rc = rc || call_fn(cf, p, cf->r2, NULL);
-        for (size_t i = 0; !rc && i < m; i++) cf->J[i * n + (size_t)j] = (cf->r2[i] - cf->r1[i]) / dx;
+        for (size_t i = 0; !rc && i < m; i++) col[i] = (cf->r2[i] - cf->r1[i]) / dx;
         return rc;
     }
     p[j] = x + h;
@@ -144,36 +146,44 @@ static int fd_column(callback_fit *cf, int j)
     p[j] = x + 2 * h;
     double dx = p[j] - x;
     rc = rc || call_fn(cf, p, cf->r2, NULL);
-    for (size_t i = 0; !rc && i < m; i++) cf->J[i * n + (size_t)j] = (-3 * cf->r[i] + 4 * cf->r1[i] - cf->r2[i]) / dx;
+    for (size_t i = 0; !rc && i < m; i++) col[i] = (-3 * cf->r[i] + 4 * cf->r1[i] - cf->r2[i]) / dx;
     return rc;
 }
 
 /* cost and R_aug from r and J: blocks of rows scaled for the loss and
-   folded. Returns nonzero when something is not finite. */
+   folded. J is the caller's (m x n, row-major) or, from differences,
+   column-major (each column contiguous, as fd_column writes it). Returns
+   nonzero when something is not finite. */
 static int fold_rows(callback_fit *cf, double *cost, double *R)
 {
     fit_problem *fp = &cf->fp;
     size_t m = cf->pb->m, n = (size_t)fp->n;
+    int exact = cf->jac == NLSQ_JAC_CALLBACK;
+    size_t row_stride = exact ? n : 1, col_stride = exact ? 1 : m;
     int nf = fp->n_free, nc = nf + 1;
-    double c2 = 0, *A = cf->A;
+    double c2 = 0, *A = cf->A, scale[FOLD_ROWS];
     int bad = 0;
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
     for (size_t i0 = 0; i0 < m; i0 += FOLD_ROWS) {
         size_t rows = m - i0 < FOLD_ROWS ? m - i0 : FOLD_ROWS;
         for (size_t i = 0; i < rows; i++) {
-            const double *Ji = cf->J + (i0 + i) * n;
             double r = cf->r[i0 + i], s = 1;
             if (fp->opt.loss == NLSQ_LOSS_LINEAR)
                 c2 += 0.5 * r * r;
             else
                 s = loss_scale_row(fp->opt.loss, fp->opt.f_scale, &r, &c2);
             A[(size_t)nf * FOLD_ROWS + i] = r;
+            scale[i] = s;
             bad |= !isfinite(r);
-            for (int k = 0; k < nf; k++) {
-                double v = Ji[fp->free_idx[k]] * s;
-                A[(size_t)k * FOLD_ROWS + i] = v;
-                bad |= !isfinite(v);
+        }
+        for (int k = 0; k < nf; k++) { /* a column at a time: contiguous for differences */
+            const double *Jk = cf->J + (size_t)fp->free_idx[k] * col_stride + i0 * row_stride;
+            double *Ak = A + (size_t)k * FOLD_ROWS, finite = 0;
+            for (size_t i = 0; i < rows; i++) {
+                Ak[i] = Jk[i * row_stride] * scale[i];
+                finite += Ak[i] * 0; /* NaN once any value is NaN or Inf */
             }
+            bad |= !(finite == 0);
         }
         if (!bad) qr_fold(R, (size_t)nc, nc, A, FOLD_ROWS, rows);
     }
