@@ -429,7 +429,7 @@ NLSQ_API void nlsq_builder_allow_unused_params(nlsq_builder *b, int allow);
  * max_nfev: SciPy's (100 n for trf and dogbox, 100 (n+1) for lm) is the
  * first window of the default budget, which goes on in windows of that
  * size while the cost falls by more than 1e-8 of itself per window, up to
- * 20 windows (see nlsq_options.max_nfev). With SciPy's fixed budget
+ * 100 windows (see nlsq_options.max_nfev). With SciPy's fixed budget
  * MGH09 (dogbox, lm), MGH10 (dogbox) and MGH17 (trf; not in the suite)
  * stopped at it from start 1 while still converging; now no NIST run
  * does (tests/test_finish.c, docs/c-api.md has the table).
@@ -557,8 +557,8 @@ typedef struct nlsq_options {
                                of SciPy's 100*n (trf, dogbox) or 100*(n+1)
                                (lm) evaluations, another window granted
                                while the cost fell by more than 1e-8 of
-                               itself in the last one, at most 20 windows
-                               (2000*n): a fit that still makes progress
+                               itself in the last one, at most 100 windows
+                               (10000*n): a fit that still makes progress
                                is not cut off, one that has stalled stops
                                where SciPy's would. See above.            */
     const double *p0;           /* n start values, or NULL for SciPy's rule:

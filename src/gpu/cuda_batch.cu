@@ -192,7 +192,7 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
     /* solve_budget (src/solve/solve.h): an explicit max_nfev is a hard
        limit; without one, windows of 100 (n + 1) evaluations, another
        granted while the cost fell by more than 1e-8 of itself in the last,
-       up to 20 windows. */
+       up to 100 windows (SOLVE_MAX_WINDOWS). */
     int window = A->max_nfev > 0 ? 0 : 100 * (n + 1), windows = 1;
     int nfev = 1, iter = 1, info = 0, max_nfev = A->max_nfev > 0 ? (int)A->max_nfev : window;
     double window_cost;
@@ -242,7 +242,7 @@ __device__ static int nb_solve(const nlsq_batch_args *A, const nb_fit *f, double
                 cost = cost_new;
                 iter++;
             }
-            if (nfev >= max_nfev && window > 0 && windows < 20 && window_cost - cost > 1e-8 * window_cost) {
+            if (nfev >= max_nfev && window > 0 && windows < 100 && window_cost - cost > 1e-8 * window_cost) {
                 max_nfev += window;
                 windows++;
                 window_cost = cost;
