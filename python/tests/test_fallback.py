@@ -104,6 +104,33 @@ def test_np_interp_model():
     check(r, popt, pcov, 1e-6)
 
 
+def test_lm_counts_calls_as_minpack_and_keeps_a_near_jacobian():
+    """lm with differences: nfev is SciPy's (MINPACK's count); the calls
+    beyond it are the trace attempt and, only when the last step moved a
+    parameter by more than its difference step, one Jacobian at popt for
+    the covariance. Here the last step is far below the steps, so the last
+    Jacobian serves and the covariance still agrees with SciPy's."""
+    grid = np.linspace(-6, 6, 61)
+    shape = np.exp(-grid ** 2)
+    calls = [0]
+
+    def f(x, a, x0, c):
+        calls[0] += 1
+        return a * np.interp(x - x0, grid, shape) + c
+
+    x = np.linspace(-3, 4, 1000)
+    y = f(x, 2.0, 0.37, 0.1) + 0.01 * np.sin(37 * x)
+    calls[0] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nlsqc.FallbackWarning)
+        r = nlsqc.curve_fit(f, x, y, p0=[1, 0.2, 0])
+    ours = calls[0] - r.nfev - 1  # the trace attempt
+    popt, pcov, info, _, _ = scipy_optimize.curve_fit(f, x, y, p0=[1, 0.2, 0], full_output=True)
+    assert r.nfev == info["nfev"], (r.nfev, info["nfev"])
+    assert ours == 0, ours
+    check(r, popt, pcov, 1e-6)
+
+
 def test_wofz_voigt_model():
     special = pytest.importorskip("scipy.special")
 

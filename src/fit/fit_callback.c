@@ -29,6 +29,7 @@ typedef struct callback_fit {
     double *r1, *r2;  /* residuals at the difference steps            */
     double *step, *A; /* n parameters; the fold's block               */
     double *r_at;     /* n: the parameters r was computed at          */
+    double *jac_at;   /* n: those of the last Jacobian by differences */
     long calls, njev; /* of fn; Jacobians made                        */
     /* the cost at the solver's current point (INFINITY before the first
        evaluation), from the iteration callback: every solver keeps a
@@ -74,6 +75,17 @@ static double fd_step(const callback_fit *cf, double x, int central)
     return h;
 }
 
+/* MINPACK's fdjac2 step for x: sqrt(max(epsfcn, EPS)) |x| (or without
+   |x| at 0); epsfcn = diff_step^2 when only diff_step is set. */
+static double lm_step(const callback_fit *cf, double x)
+{
+    double eps = cf->pb->epsfcn > 0    ? cf->pb->epsfcn
+               : cf->pb->diff_step > 0 ? cf->pb->diff_step * cf->pb->diff_step
+                                       : DBL_EPSILON;
+    double h = sqrt(fmax(eps, DBL_EPSILON)) * fabs(x);
+    return h == 0 ? sqrt(fmax(eps, DBL_EPSILON)) : h;
+}
+
 /* Forward (or backward near a bound) differences for trf/dogbox: SciPy's
    '1-sided' scheme with `steps` steps of h (1 for 2-point). Returns h
    adjusted so that x + steps*h stays within [lo, hi]. */
@@ -100,11 +112,7 @@ static int fd_column(callback_fit *cf, int j)
     memcpy(p, fp->p, n * sizeof *p);
     int rc = 0;
     if (fp->method == NLSQ_LM) { /* MINPACK's fdjac2 */
-        double eps = cf->pb->epsfcn > 0    ? cf->pb->epsfcn
-                   : cf->pb->diff_step > 0 ? cf->pb->diff_step * cf->pb->diff_step
-                                           : DBL_EPSILON;
-        double h = sqrt(fmax(eps, DBL_EPSILON)) * fabs(x);
-        if (h == 0) h = sqrt(fmax(eps, DBL_EPSILON));
+        double h = lm_step(cf, x);
         p[j] = x + h;
         rc = call_fn(cf, p, cf->r1, NULL);
         for (size_t i = 0; !rc && i < m; i++) col[i] = (cf->r1[i] - cf->r[i]) / h;
@@ -249,14 +257,32 @@ static int evaluate_lazy(void *ctx, const double *x_free, double *cost, double *
     return !isfinite(*cost);
 }
 
+/* Whether p is within the difference steps of the last Jacobian's point
+   in every free parameter: that Jacobian's columns are secants over
+   [a_j, a_j + h_j], so one taken at p would differ from it by no more than
+   it differs from J(p) itself. */
+static int within_difference_steps(const callback_fit *cf, const double *p)
+{
+    const fit_problem *fp = &cf->fp;
+    for (int k = 0; k < fp->n_free; k++) {
+        int j = fp->free_idx[k];
+        if (!(fabs(p[j] - cf->jac_at[j]) <= fabs(lm_step(cf, cf->jac_at[j])))) return 0;
+    }
+    return 1;
+}
+
 /* R_aug at x by differences: lm calls it at the point it evaluated last,
-   whose residuals cf->r still holds (else they are computed again). */
-static int complete_callback(void *ctx, const double *x_free, double *R)
+   whose residuals cf->r still holds (else they are computed again). At the
+   end (final), a last step within the difference steps keeps R (its R11,
+   all the covariance reads): n_free calls saved, as MINPACK's lmdif (and
+   SciPy's curve_fit) keep the Jacobian before the last step always. */
+static int complete_callback(void *ctx, const double *x_free, double *R, int final)
 {
     callback_fit *cf = ctx;
     fit_problem *fp = &cf->fp;
     if (fp->abort_status != NLSQ_OK) return 1;
     fit_fill_params(fp, x_free);
+    if (final && cf->njev > 0 && within_difference_steps(cf, fp->p)) return 0;
     if (memcmp(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p) != 0) {
         if (call_fn(cf, fp->p, cf->r, NULL) != 0) return 1;
         memcpy(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p);
@@ -264,6 +290,7 @@ static int complete_callback(void *ctx, const double *x_free, double *R)
     for (int k = 0; k < fp->n_free; k++)
         if (fd_column(cf, fp->free_idx[k]) != 0) return 1;
     cf->njev++;
+    memcpy(cf->jac_at, fp->p, (size_t)fp->n * sizeof *fp->p);
     double cost;
     if (fold_rows(cf, &cost, R) == 0) return 0;
     fp->abort_status = NLSQ_ERR_MODEL_NONFINITE;
@@ -332,7 +359,8 @@ static nlsq_status alloc_buffers(callback_fit *cf, nlsq_error *err)
     cf->step = malloc(n * sizeof *cf->step);
     cf->A = malloc((n + 1) * FOLD_ROWS * sizeof *cf->A);
     cf->r_at = malloc(n * sizeof *cf->r_at);
-    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A || !cf->r_at)
+    cf->jac_at = malloc(n * sizeof *cf->jac_at);
+    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A || !cf->r_at || !cf->jac_at)
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu residuals", m);
     return NLSQ_OK;
 }
@@ -407,6 +435,7 @@ nlsq_status nlsq_fit_callback(const nlsq_residual_problem *problem, const nlsq_o
     free(cf->step);
     free(cf->A);
     free(cf->r_at);
+    free(cf->jac_at);
     free(cf);
     return st;
 }

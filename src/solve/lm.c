@@ -84,7 +84,7 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0, step_norm = 0;
     for (;;) {
         if (lazy) {
-            if (pb->complete(pb->ctx, x, R) != 0) break; /* an abort: the caller's status says why */
+            if (pb->complete(pb->ctx, x, R, 0) != 0) break; /* an abort: the caller's status says why */
             nfev += jac_calls;
             r_at_x = 1;
         }
@@ -145,7 +145,7 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
     /* R_aug at the solution for the covariance: one Jacobian more, outside
        the count (SciPy's least_squares takes its final J outside MINPACK's
        count too, and curve_fit's traced path has J at the solution) */
-    if (!r_at_x) pb->complete(pb->ctx, x, R);
+    if (!r_at_x) pb->complete(pb->ctx, x, R, 1);
     res->cost = cost;
     res->grad_norm = gnorm;
     res->status = info == -2 ? -2 : nk_lm_status(info);

@@ -13,8 +13,11 @@
 /* R is (n+1) x (n+1), column-major. Returns 0, or nonzero when the
    residuals or the Jacobian are not finite at x. */
 typedef int (*solve_eval_fn)(void *ctx, const double *x, double *cost, double *R);
-/* R_aug at x, the point `evaluate` saw last (lm only; see solve_problem). */
-typedef int (*solve_complete_fn)(void *ctx, const double *x, double *R);
+/* R_aug at x, the point `evaluate` saw last (lm only; see solve_problem).
+   final: the fit has ended at x and R holds the last Jacobian taken; the
+   callee may leave R as it is when that Jacobian serves as well as a new
+   one would (lm counts no calls for it). */
+typedef int (*solve_complete_fn)(void *ctx, const double *x, double *R, int final);
 typedef int (*solve_callback_fn)(void *ctx, int iteration, double cost, const double *x, double grad_norm,
                                  double step_norm);
 
@@ -30,7 +33,7 @@ typedef struct solve_problem {
        counts evaluate as 1 call and complete as complete_calls calls
        against max_nfev, in MINPACK's order (after the convergence tests),
        its default window in calls; R at the solution comes from one more
-       complete at the end, outside the count. trf and dogbox need
+       complete (final) at the end, outside the count. trf and dogbox need
        neither. */
     solve_complete_fn complete;
     int complete_calls;
