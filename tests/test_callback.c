@@ -16,7 +16,7 @@
 
 typedef struct decay {
     double x[M], y[M];
-    int calls, fail_at, nan_at_start;
+    int calls, fail_at, nan_at_start, nan_at_call;
 } decay;
 
 static void decay_init(decay *d)
@@ -37,7 +37,7 @@ static int decay_residuals(void *user, const double *p, double *r, double *J)
     for (int i = 0; i < M; i++) {
         double e = exp(-p[1] * d->x[i]);
         r[i] = p[0] * e + p[2] - d->y[i];
-        if (d->nan_at_start) r[i] = NAN;
+        if (d->nan_at_start || d->calls == d->nan_at_call) r[i] = NAN;
         if (J) {
             J[i * 3 + 0] = e;
             J[i * 3 + 1] = -p[0] * d->x[i] * e;
@@ -309,6 +309,25 @@ static void test_nan_at_the_start_and_bad_arguments(void)
     CHECK(nlsq_fit_callback(NULL, NULL, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT);
 }
 
+/* lm's lazy Jacobian: the differences at an accepted point are taken
+   after it was accepted, so one that is not finite (here call 3, the
+   start's second column) cannot reject the point: the fit ends with a
+   clear status instead of stepping on a NaN Jacobian. */
+static void lm_nonfinite_differences_end_the_fit_clearly(void)
+{
+    decay d;
+    decay_init(&d);
+    d.nan_at_call = 3;
+    nlsq_status st;
+    nlsq_error e;
+    nlsq_options o = nlsq_options_default();
+    o.method = NLSQ_LM;
+    nlsq_result *r = fit(&d, NLSQ_JAC_2POINT, &o, &st, &e);
+    CHECK_MSG(st == NLSQ_ERR_MODEL_NONFINITE && !r && strstr(e.message, "Jacobian by differences"), "%d %s", st,
+              e.message);
+    nlsq_result_free(r);
+}
+
 static void test_fixed_parameter_and_kept_residuals(void)
 {
     decay d;
@@ -367,6 +386,7 @@ int main(void)
         TEST(test_robust_loss_with_differences_agrees_with_scipy),
         TEST(test_callback_failure_stops_with_a_clear_status),
         TEST(test_nan_at_the_start_and_bad_arguments),
+        TEST(lm_nonfinite_differences_end_the_fit_clearly),
         TEST(test_fixed_parameter_and_kept_residuals),
         TEST(test_iteration_callback_is_called_and_can_stop),
     };

@@ -295,7 +295,7 @@ static int complete_callback(void *ctx, const double *x_free, double *R, int fin
     if (fold_rows(cf, &cost, R) == 0) return 0;
     fp->abort_status = NLSQ_ERR_MODEL_NONFINITE;
     snprintf(fp->abort_msg, sizeof fp->abort_msg,
-             "the Jacobian by differences is NaN or Inf at an accepted point (call %ld)", cf->calls);
+             "the Jacobian by differences is NaN or Inf at the start or an accepted point (after call %ld)", cf->calls);
     return 1;
 }
 
