@@ -71,8 +71,8 @@ static const option solver_options[] = {
     {"--xtol", "T", ARG_NONNEG, AT(opt.xtol), .help = "tolerance on the step (default 1e-15)"},
     {"--gtol", "T", ARG_NONNEG, AT(opt.gtol), .help = "tolerance on the gradient (default 1e-15; lm: 0)"},
     {"--max-nfev", "N", ARG_COUNT, AT(opt.max_nfev),
-     .help =
-         "evaluation limit, a hard one (default: 100 per parameter, as SciPy, extended\nin windows of that size while the cost falls, at most 100 windows)"},
+     .help = "evaluation limit, a hard one (default: 100 per parameter, as SciPy, extended\nin windows of that "
+             "size while the cost falls, at most 100 windows)"},
     {"--absolute-sigma", NULL, ARG_FLAG, AT(opt.absolute_sigma), .help = "sigma is absolute: pcov is not rescaled",
      .set = 1},
     {"--nan-policy", "P", ARG_CHOICE, AT(opt.nan_policy),
