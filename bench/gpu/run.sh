@@ -46,7 +46,7 @@ step tests "$limit" bash -c 'cd build-gpu && ctest -R "^(test_cuda|test_nist_cud
 # the Python package on the GPU (python/tests/test_gpu.py), where Python 3
 # with NumPy and pytest is there
 if /usr/bin/python3 -c "import numpy, pytest" 2>/dev/null; then
-    step python-gpu "$limit" env NLSQ_LIBRARY="$PWD/build-gpu/libnlsq.so.0" PYTHONPATH="$PWD/python" \
+    step python-gpu "$limit" env NLSQ_LIBRARY="$PWD/build-gpu/libnlsq.so" PYTHONPATH="$PWD/python" \
         PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs python/tests/test_gpu.py
 else
     echo "note: no Python 3 with NumPy and pytest here: python/tests/test_gpu.py not run"

@@ -15,7 +15,7 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j "$(nproc)" --target nlsq bench_fit >/dev/null
 env_dir=build-bench/python-env
 [ -x "$env_dir/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$env_dir"
-NLSQ_LIBRARY=$PWD/build-bench/libnlsq.so.0 "$env_dir/bin/pip" install -q --no-build-isolation --no-deps --no-index \
+NLSQ_LIBRARY=$PWD/build-bench/libnlsq.so "$env_dir/bin/pip" install -q --no-build-isolation --no-deps --no-index \
     --force-reinstall ./python
 rm -rf python/build python/nlsqc.egg-info
 dir=$(mktemp -d)
