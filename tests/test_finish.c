@@ -589,7 +589,7 @@ static void no_reduction_fires_at_the_minimum(void)
         problem_free(&pb);
     }
     const char *msg = nlsq_fit_status_str(NLSQ_FIT_NO_REDUCTION);
-    CHECK_MSG(strstr(msg, "no further reduction in the sum of squares is possible"), "message: %s", msg);
+    CHECK_MSG(strstr(msg, "No further reduction in the sum of squares is possible"), "message: %s", msg);
 }
 
 /* Two exponentials, parameters 10^3 apart, x_scale 1: trf crawls (its

@@ -47,8 +47,10 @@ const char *nlsq_fit_status_str(nlsq_fit_status status)
     case NLSQ_FIT_XTOL: return "`xtol` termination condition is satisfied.";
     case NLSQ_FIT_FTOL_XTOL: return "Both `ftol` and `xtol` termination conditions are satisfied.";
     case NLSQ_FIT_NO_REDUCTION:
-        return "`ftol`, `xtol` and `gtol` are too small: no further reduction in the sum of squares is possible at "
-               "working precision.";
+        /* the fit is at its minimum: said first, so that a user who set
+           no tolerance is not told that theirs are wrong */
+        return "No further reduction in the sum of squares is possible at working precision (the minimum is "
+               "reached; `ftol`, `xtol` and `gtol` are tighter than the arithmetic can meet).";
     }
     return "Unknown status.";
 }
