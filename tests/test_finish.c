@@ -21,6 +21,7 @@
 #include "../bench/fitdata.h"
 #include "check.h"
 #include "nlsq.h"
+#include "nist_cases.h"
 
 #ifndef NLSQ_SHARED_DIR
 #define NLSQ_SHARED_DIR "../shared"
@@ -298,39 +299,11 @@ static void make_bench(problem *pb, int k)
 
 /* ---- NIST files of ../shared ------------------------------------------ */
 
-typedef struct nist_file {
-    const char *name, *model, *vars;
-    int log_y;
-} nist_file;
 
-static const nist_file NIST_FILES[] = {
-    {"Misra1a", "b1*(1-exp(-b2*x))", "x", 0},
-    {"Chwirut2", "exp(-b1*x)/(b2+b3*x)", "x", 0},
-    {"Lanczos3", "b1*exp(-b2*x) + b3*exp(-b4*x) + b5*exp(-b6*x)", "x", 0},
-    {"Gauss1", "b1*exp(-b2*x) + b3*exp(-(x-b4)^2/b5^2) + b6*exp(-(x-b7)^2/b8^2)", "x", 0},
-    {"Gauss2", "b1*exp(-b2*x) + b3*exp(-(x-b4)^2/b5^2) + b6*exp(-(x-b7)^2/b8^2)", "x", 0},
-    {"DanWood", "b1*x^b2", "x", 0},
-    {"Hahn1", "(b1+b2*x+b3*x^2+b4*x^3)/(1+b5*x+b6*x^2+b7*x^3)", "x", 0},
-    {"Nelson", "b1 - b2*x1*exp(-b3*x2)", "x1,x2", 1},
-    {"Lanczos1", "b1*exp(-b2*x) + b3*exp(-b4*x) + b5*exp(-b6*x)", "x", 0},
-    {"Misra1c", "b1*(1-(1+2*b2*x)^(-.5))", "x", 0},
-    {"Misra1d", "b1*b2*x*((1+b2*x)^(-1))", "x", 0},
-    {"ENSO",
-     "b1 + b2*cos(2*pi*x/12) + b3*sin(2*pi*x/12) + b5*cos(2*pi*x/b4) + b6*sin(2*pi*x/b4)"
-     " + b8*cos(2*pi*x/b7) + b9*sin(2*pi*x/b7)",
-     "x", 0},
-    {"MGH09", "b1*(x^2+x*b2)/(x^2+x*b3+b4)", "x", 0},
-    {"Thurber", "(b1+b2*x+b3*x^2+b4*x^3)/(1+b5*x+b6*x^2+b7*x^3)", "x", 0},
-    {"BoxBOD", "b1*(1-exp(-b2*x))", "x", 0},
-    {"Rat42", "b1/(1+exp(b2-b3*x))", "x", 0},
-    {"MGH10", "b1*exp(b2/(x+b3))", "x", 0},
-    {"Eckerle4", "(b1/b2)*exp(-0.5*((x-b3)/b2)^2)", "x", 0},
-};
-
-static char params_buf[sizeof NIST_FILES / sizeof NIST_FILES[0]][64];
+static char params_buf[NIST_CASE_COUNT][64];
 
 /* Reads the layout of shared/data/README.md (data from line 61). */
-static int read_nist(const nist_file *nf, size_t index, problem *pb)
+static int read_nist(const nist_case *nf, size_t index, problem *pb)
 {
     char path[1100], line[512];
     const char *env = getenv("NLSQ_TESTDATA");
@@ -510,9 +483,9 @@ static int table_all(int print)
     if (print)
         printf("| problem | start | method | nfev default | status | nfev 1e5 | status | LRE default | LRE 1e5 |\n"
                "|---|---|---|---|---|---|---|---|---|\n");
-    for (size_t i = 0; i < sizeof NIST_FILES / sizeof NIST_FILES[0]; i++) {
+    for (size_t i = 0; i < NIST_CASE_COUNT; i++) {
         problem pb;
-        if (!read_nist(&NIST_FILES[i], i, &pb)) continue;
+        if (!read_nist(&NIST_CASES[i], i, &pb)) continue;
         early += table_problem(&pb, print);
         if (getenv("NLSQ_FINISH_CERT")) at_certified(&pb);
         problem_free(&pb);
@@ -674,9 +647,9 @@ static void default_budget_lets_a_hard_problem_converge(void)
 static void no_nist_run_stops_at_the_default_budget_while_progressing(void)
 {
     int early = 0, read = 0;
-    for (size_t i = 0; i < sizeof NIST_FILES / sizeof NIST_FILES[0]; i++) {
+    for (size_t i = 0; i < NIST_CASE_COUNT; i++) {
         problem pb;
-        if (!read_nist(&NIST_FILES[i], i, &pb)) continue;
+        if (!read_nist(&NIST_CASES[i], i, &pb)) continue;
         read++;
         early += table_problem(&pb, 0);
         problem_free(&pb);

@@ -19,41 +19,12 @@
 #include "check.h"
 #include "jit_env.h"
 #include "nlsq.h"
+#include "nist_cases.h"
 
 #ifndef NLSQ_SHARED_DIR
 #define NLSQ_SHARED_DIR "../shared"
 #endif
 
-typedef struct nist_case {
-    const char *name;
-    const char *model;
-    const char *vars;
-    int log_y; /* Nelson: the model is for log(y) */
-} nist_case;
-
-static const nist_case CASES[] = {
-    {"Misra1a", "b1*(1-exp(-b2*x))", "x", 0},
-    {"Chwirut2", "exp(-b1*x)/(b2+b3*x)", "x", 0},
-    {"Lanczos3", "b1*exp(-b2*x) + b3*exp(-b4*x) + b5*exp(-b6*x)", "x", 0},
-    {"Gauss1", "b1*exp(-b2*x) + b3*exp(-(x-b4)^2/b5^2) + b6*exp(-(x-b7)^2/b8^2)", "x", 0},
-    {"Gauss2", "b1*exp(-b2*x) + b3*exp(-(x-b4)^2/b5^2) + b6*exp(-(x-b7)^2/b8^2)", "x", 0},
-    {"DanWood", "b1*x^b2", "x", 0},
-    {"Hahn1", "(b1+b2*x+b3*x^2+b4*x^3)/(1+b5*x+b6*x^2+b7*x^3)", "x", 0},
-    {"Nelson", "b1 - b2*x1*exp(-b3*x2)", "x1,x2", 1},
-    {"Lanczos1", "b1*exp(-b2*x) + b3*exp(-b4*x) + b5*exp(-b6*x)", "x", 0},
-    {"Misra1c", "b1*(1-(1+2*b2*x)^(-.5))", "x", 0},
-    {"Misra1d", "b1*b2*x*((1+b2*x)^(-1))", "x", 0},
-    {"ENSO",
-     "b1 + b2*cos(2*pi*x/12) + b3*sin(2*pi*x/12) + b5*cos(2*pi*x/b4) + b6*sin(2*pi*x/b4)"
-     " + b8*cos(2*pi*x/b7) + b9*sin(2*pi*x/b7)",
-     "x", 0},
-    {"MGH09", "b1*(x^2+x*b2)/(x^2+x*b3+b4)", "x", 0},
-    {"Thurber", "(b1+b2*x+b3*x^2+b4*x^3)/(1+b5*x+b6*x^2+b7*x^3)", "x", 0},
-    {"BoxBOD", "b1*(1-exp(-b2*x))", "x", 0},
-    {"Rat42", "b1/(1+exp(b2-b3*x))", "x", 0},
-    {"MGH10", "b1*exp(b2/(x+b3))", "x", 0},
-    {"Eckerle4", "(b1/b2)*exp(-0.5*((x-b3)/b2)^2)", "x", 0},
-};
 
 #define MAXP 10
 
@@ -194,7 +165,7 @@ static void test_nist_strd_both_starts_default_options(void)
         return;
     }
     double worst_p = 11, worst_sd = 11;
-    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) run_case(&CASES[k], &worst_p, &worst_sd);
+    for (size_t k = 0; k < NIST_CASE_COUNT; k++) run_case(&NIST_CASES[k], &worst_p, &worst_sd);
     printf("    worst LRE over all runs: parameters %.2f, standard deviations %.2f\n", worst_p, worst_sd);
     jit_env_report();
 }
