@@ -616,6 +616,15 @@ typedef struct nlsq_options {
                                fit to about 1e-7 relative (tests: 1e-5 of
                                max(|p|, its standard error)), pcov to
                                1e-4. The CPU ignores it.                 */
+    int lm_last_jacobian;     /* nonzero, with lm: pcov from the Jacobian of
+                               lm's last iteration, as MINPACK's lmder and
+                               lmdif return it (fjac) and SciPy's
+                               curve_fit inverts it, instead of from J at
+                               popt. The two differ where the last step
+                               was accepted: by about that step's size
+                               (1e-6 relative is common at SciPy's
+                               tolerances). nlsqc.curve_fit sets it with
+                               defaults="scipy". Other methods ignore it. */
 } nlsq_options;
 
 NLSQ_API nlsq_options nlsq_options_default(void);
@@ -707,6 +716,19 @@ typedef struct nlsq_result {
                              nlsq_fit_memory), not counting the data       */
     signed char *active_mask; /* n: -1 at lower bound, 1 at upper, 0 free    */
     double *residuals;        /* m weighted residuals if keep_residuals, else NULL */
+    int pcov_rank;            /* directions pcov covers: n_free, or fewer when
+                             J is rank-deficient at working precision and
+                             pcov is the pseudo-inverse over the singular
+                             values above EPS max(m, n) s_max (trf and
+                             dogbox always take it, as SciPy; lm where
+                             its plain inverse would be rounding: cond
+                             beyond 1/(EPS max(m, n))). The variance
+                             along the dropped directions is not in pcov:
+                             those parameter combinations are not
+                             determined by the data. 0: no pcov.        */
+    double *jac_at;           /* n: the parameters at which the Jacobian
+                             behind pcov was taken: popt, or with
+                             lm_last_jacobian where lm took it last     */
 } nlsq_result;
 
 NLSQ_API void nlsq_result_free(nlsq_result *result);

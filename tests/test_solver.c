@@ -3,7 +3,9 @@
  * bidiagonal SVD against known singular values, a failed SVD reported as
  * such and never as "max_nfev", sums of exponentials that the Jacobi SVD
  * used to stop after one evaluation, and underdetermined fits refused for
- * every method, single and batched.
+ * every method, single and batched. Issue 18: lm's covariance where it
+ * took J last (MINPACK's fjac) and of a Jacobian singular at working
+ * precision.
  */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fit/fit.h"
 #include "linalg/linalg.h"
 #include "nlsq.h"
 #include "solve/solve.h"
@@ -246,7 +249,7 @@ static void defect07_failed_svd_is_not_max_nfev(void)
 {
     double lb[2] = {-INFINITY, -INFINITY}, ub[2] = {INFINITY, INFINITY};
     solve_problem pb = {2, 10, evaluate_nan_jacobian, NULL, lb, ub, NULL, 0};
-    solve_options so = {1e-15, 1e-15, 1e-15, 0, NULL, 0, NULL, NULL, NULL};
+    solve_options so = {1e-15, 1e-15, 1e-15, 0, NULL, 0, NULL, NULL, NULL, 0, NULL};
     for (int method = 0; method < 2; method++) {
         double x[2] = {1, 2}, R[9];
         solve_result res;
@@ -499,6 +502,115 @@ static void defect15_underdetermined_batch_status(void)
     nlsq_model_free(model);
 }
 
+/* ---- lm's covariance (issue 18) ------------------------------------------- */
+
+/* R_aug (n+1 square, column-major) with R11 = Kahan's matrix: diagonal
+   s^i, above it -c s^i. Its smallest singular value is far below its
+   smallest diagonal entry, so the diagonal does not reveal the rank. */
+static double *kahan_r_aug(int n, double c)
+{
+    size_t nc = (size_t)n + 1;
+    double *R = calloc(nc * nc, sizeof *R), s = sqrt(1 - c * c);
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i <= j; i++) R[(size_t)j * nc + i] = pow(s, i) * (i == j ? 1 : -c);
+    return R;
+}
+
+/* (R^T R) cov: the identity when cov is its inverse */
+static double identity_error(const double *R, int n, const double *cov)
+{
+    size_t nc = (size_t)n + 1;
+    double worst = 0;
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            double v = 0;
+            for (int k = 0; k < n; k++) {
+                double g = 0; /* (R^T R)[a][k] */
+                for (int i = 0; i <= (a < k ? a : k); i++) g += R[(size_t)a * nc + i] * R[(size_t)k * nc + i];
+                v += g * cov[(size_t)k * n + b];
+            }
+            worst = fmax(worst, fabs(v - (a == b)));
+        }
+    return worst;
+}
+
+static void issue18_lm_covariance_of_a_singular_triangle_is_the_pseudo_inverse(void)
+{
+    int n = 40, rank = -1;
+    double *R = kahan_r_aug(n, 0.7); /* cond 1.7e15, smallest diagonal 2e-6 */
+    double *cov = malloc((size_t)n * n * sizeof *cov), *work = malloc(fit_covariance_work_doubles(n) * sizeof *work);
+    int ok = fit_free_covariance(R, n, 50, NLSQ_LM, cov, work, &rank);
+    CHECK_MSG(ok && rank == n - 1, "ok %d, rank %d: want the pseudo-inverse over %d directions", ok, rank, n - 1);
+    double asym = 0, neg = 0;
+    for (int a = 0; a < n; a++) {
+        neg = fmin(neg, cov[(size_t)a * n + a]);
+        for (int b = 0; b < n; b++) asym = fmax(asym, fabs(cov[(size_t)a * n + b] - cov[(size_t)b * n + a]));
+    }
+    CHECK_MSG(neg >= 0, "a negative variance %g", neg);
+    CHECK_MSG(asym <= 1e-12 * fabs(cov[(size_t)(n - 1) * n + n - 1]) + 1e-300, "asymmetry %g", asym);
+    CHECK_MSG(fit_free_covariance(R, n, 50, NLSQ_TRF, cov, work, &rank) && rank == n - 1, "trf: rank %d", rank);
+    free(R);
+    /* well conditioned: the plain inverse, all directions */
+    n = 5;
+    R = kahan_r_aug(n, 0.3);
+    ok = fit_free_covariance(R, n, 50, NLSQ_LM, cov, work, &rank);
+    CHECK_MSG(ok && rank == n, "ok %d, rank %d", ok, rank);
+    CHECK_MSG(identity_error(R, n, cov) < 1e-12, "(R^T R) pcov - I: %g", identity_error(R, n, cov));
+    free(R);
+    free(cov);
+    free(work);
+}
+
+/* lm_last_jacobian: the same path and popt, pcov from J where lm took it
+   last (jac_at), checked against the analytic J^T J inverted there. */
+static void issue18_lm_last_jacobian_is_minpacks(void)
+{
+    enum { M = 40 };
+    double x[M], y[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = 0.1 * i;
+        y[i] = 2.5 * exp(-1.3 * x[i]) + 0.5 + 0.05 * sin(7.0 * i);
+    }
+    nlsq_model *model = parse("a*exp(-b*x) + c");
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    nlsq_result *r[2] = {NULL, NULL};
+    nlsq_error err;
+    for (int k = 0; k < 2; k++) {
+        nlsq_options o = nlsq_options_default();
+        o.method = NLSQ_LM;
+        o.ftol = o.xtol = 1.49012e-8;
+        o.gtol = 0;
+        o.lm_last_jacobian = k;
+        CHECK_MSG(nlsq_curve_fit(model, &d, &o, &r[k], &err) == NLSQ_OK, "%s", err.message);
+    }
+    if (r[0] && r[1]) {
+        int moved = 0;
+        for (int j = 0; j < 3; j++) {
+            CHECK_MSG(r[0]->popt[j] == r[1]->popt[j], "popt[%d] differs: the option changed the path", j);
+            CHECK_MSG(r[0]->jac_at[j] == r[0]->popt[j], "without the option J is at popt");
+            moved |= r[1]->jac_at[j] != r[1]->popt[j];
+        }
+        CHECK_MSG(moved, "the last step was accepted, so lm took J last before it");
+        double G[9] = {0}, *p = r[1]->jac_at;
+        for (int i = 0; i < M; i++) {
+            double e = exp(-p[1] * x[i]), J[3] = {e, -p[0] * x[i] * e, 1};
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) G[a * 3 + b] += J[a] * J[b];
+        }
+        double s2 = r[1]->chi2 / (M - 3), worst = 0;
+        for (int a = 0; a < 3; a++) /* G pcov / s2 = I */
+            for (int b = 0; b < 3; b++) {
+                double v = 0;
+                for (int k = 0; k < 3; k++) v += G[a * 3 + k] * r[1]->pcov[k * 3 + b] / s2;
+                worst = fmax(worst, fabs(v - (a == b)));
+            }
+        CHECK_MSG(worst < 1e-9, "G pcov / s2 - I: %g", worst);
+    }
+    nlsq_result_free(r[0]);
+    nlsq_result_free(r[1]);
+    nlsq_model_free(model);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -512,6 +624,8 @@ int main(void)
         TEST(defect15_underdetermined_fit_refused),
         TEST(defect15_underdetermined_source_refused_before_reading),
         TEST(defect15_underdetermined_batch_status),
+        TEST(issue18_lm_covariance_of_a_singular_triangle_is_the_pseudo_inverse),
+        TEST(issue18_lm_last_jacobian_is_minpacks),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

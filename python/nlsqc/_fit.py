@@ -6,7 +6,7 @@ import weakref
 import numpy
 
 from . import _callback, _lib, _model
-from ._options import Call, prepare_bounds, raise_status, warn_pcov
+from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
 # More rows of xdata than this are taken for a transposed (m, k) array.
@@ -48,7 +48,7 @@ class FitResult:
     _fields = ("popt", "pcov", "perr", "names", "cost", "chi2", "redchi", "r2", "aic", "bic", "m", "dof",
                "nfev", "njev", "nit", "status", "message", "success", "method", "pcov_valid", "grad_norm",
                "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads",
-               "model_path", "model_reason")
+               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at")
 
     def __init__(self, **kw):
         self.__dict__.update({k: kw.get(k) for k in self._fields})  # one update: cheaper than a setattr each
@@ -89,7 +89,8 @@ def result_from_c(res, names, residuals=False):
                     method=_lib.METHOD_NAMES.get(r.method, "?"), pcov_valid=bool(r.pcov_valid),
                     grad_norm=r.grad_norm, active_mask=mask, residuals=resid, backend=_lib.text(r.backend),
                     backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
-                    device_note=_lib.text(r.device_note), threads=r.threads)
+                    device_note=_lib.text(r.device_note), threads=r.threads, pcov_rank=r.pcov_rank,
+                    n_free=r.n_free, jac_at=_lib.copy_out(r.jac_at, (n,)))
     _lib.lib.nlsq_result_free(res)
     return out
 
@@ -282,6 +283,8 @@ def scipy_defaults(defaults, method, bounds, jac, kwargs):
         # count includes the differencing), 100 (n+1) with a jac function
         per = 100 if callable(jac) else 200
         budget = lambda n: per * (n + 1)  # noqa: E731
+        # pcov where lm last took J, as MINPACK's fjac that curve_fit inverts
+        kwargs.setdefault("lm_last_jacobian", True)
     else:
         tols = {"ftol": SCIPY_TRF_TOL, "xtol": SCIPY_TRF_TOL, "gtol": SCIPY_TRF_TOL}
         budget = lambda n: 100 * n  # noqa: E731 - least_squares' max_nfev=None
@@ -300,20 +303,22 @@ def scipy_defaults(defaults, method, bounds, jac, kwargs):
 MINPACK_INFO = {1: 4, 2: 1, 3: 2, 4: 3, 5: 1}
 
 
-def _weighted_jacobian(model, x, y, s, kind, popt, nan_policy):
-    """The exact Jacobian of the weighted residuals at popt, rows as the
+def _weighted_jacobian(model, x, y, s, kind, p, nan_policy):
+    """The weighted residuals and their exact Jacobian at p, rows as the
     fit used them (omitted rows left out)."""
     keep = numpy.ones(y.size, dtype=bool)
     if nan_policy == "omit":
         keep = numpy.isfinite(y) & numpy.all(numpy.isfinite(numpy.atleast_2d(x)), axis=0)
         if s is not None and kind == _lib.SIGMA_PER_POINT:
             keep &= numpy.isfinite(s)
-    _, J = model.eval(x[..., keep] if x.size else x, popt)
+    f, J = model.eval(x[..., keep] if x.size else x, p)
+    r = f - y[keep]
     if kind == _lib.SIGMA_PER_POINT:
-        J = J / s[keep][:, None]
+        r, J = r / s[keep], J / s[keep][:, None]
     elif kind == _lib.SIGMA_COVARIANCE:
-        J = numpy.linalg.solve(numpy.linalg.cholesky(s), J)
-    return J
+        L = numpy.linalg.cholesky(s)
+        r, J = numpy.linalg.solve(L, r), numpy.linalg.solve(L, J)
+    return r, J
 
 
 def pivoted_qr(J, r):
@@ -348,13 +353,14 @@ def pivoted_qr(J, r):
 
 def _infodict(r, method, fitted):
     """curve_fit's full_output infodict; for lm with MINPACK's fjac, ipvt
-    and qtf from J recomputed at the solution (the solver works on a
-    folded triangle, not on J)."""
+    and qtf from J recomputed exactly where pcov's Jacobian was taken
+    (r.jac_at: where lm took J last with SciPy's defaults, as MINPACK's
+    fjac; the solver works on a folded triangle, not on J)."""
     info = {"nfev": r.nfev, "njev": r.njev, "nit": r.nit, "fvec": r.residuals}
     if method == "lm" and r.residuals is not None and fitted is not None:
         model, x, y, s, kind, nan_policy = fitted
-        J = _weighted_jacobian(model, x, y, s, kind, r.popt, nan_policy)
-        info["fjac"], info["ipvt"], info["qtf"] = pivoted_qr(J, r.residuals)
+        res, J = _weighted_jacobian(model, x, y, s, kind, r.jac_at, nan_policy)
+        info["fjac"], info["ipvt"], info["qtf"] = pivoted_qr(J, res)
     return info
 
 
@@ -402,6 +408,8 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
         raise RuntimeError("Optimal parameters not found: " + r.message)
     if not r.pcov_valid:
         warn_pcov()
+    elif r.pcov_rank < r.n_free:
+        warn_pcov_rank(r.pcov_rank, r.n_free)
     if full_output:
         info = _infodict(r, r.method, fitted)
         ier = MINPACK_INFO.get(r.status, r.status) if r.method == "lm" else r.status

@@ -72,7 +72,7 @@ class Options(ctypes.Structure):
         ("threads", ctypes.c_int), ("backend", ctypes.c_int),
         ("progress", PROGRESS), ("progress_data", ctypes.c_void_p), ("progress_interval", ctypes.c_double),
         ("checkpoint", ctypes.c_char_p), ("resume", ctypes.c_int), ("device", ctypes.c_char_p),
-        ("gpu_float32", ctypes.c_int),
+        ("gpu_float32", ctypes.c_int), ("lm_last_jacobian", ctypes.c_int),
     ]
 
 
@@ -90,7 +90,7 @@ class Result(ctypes.Structure):
         ("jit_passes", ctypes.c_int), ("passes", ctypes.c_int), ("resumed_evaluations", ctypes.c_int),
         ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
         ("memory_bytes", ctypes.c_size_t), ("active_mask", ctypes.POINTER(ctypes.c_byte)),
-        ("residuals", c_double_p),
+        ("residuals", c_double_p), ("pcov_rank", ctypes.c_int), ("jac_at", c_double_p),
     ]
 
 

@@ -15,7 +15,7 @@ class OptimizeWarning(UserWarning):
 
 # keyword arguments of ours, accepted by every fitting function
 OUR_KWARGS = ("loss", "f_scale", "x_scale", "ftol", "xtol", "gtol", "max_nfev", "maxfev", "backend", "threads",
-              "device", "callback", "gpu_float32", "fixed")
+              "device", "callback", "gpu_float32", "fixed", "lm_last_jacobian")
 # SciPy's keyword arguments that concern finite differences: nlsqc's
 # Jacobian is exact, so they are accepted and have nothing to do.
 IGNORED_KWARGS = ("diff_step", "epsfcn", "tr_solver", "tr_options", "jac_sparsity", "verbose", "factor", "col_deriv")
@@ -87,6 +87,7 @@ class Call:
             self.keep.append(d)
             opt.device = d
         opt.gpu_float32 = 1 if kwargs.get("gpu_float32") else 0
+        opt.lm_last_jacobian = 1 if kwargs.get("lm_last_jacobian") else 0
         if p0 is not None:
             opt.p0 = _lib.dptr(self.array(p0, "p0"))
         if bounds is not None:  # as prepare_bounds gives them
@@ -242,3 +243,12 @@ def raise_status(status, err):
 
 def warn_pcov():
     warnings.warn("Covariance of the parameters could not be estimated", category=OptimizeWarning, stacklevel=3)
+
+
+def warn_pcov_rank(rank, n_free):
+    """pcov is a pseudo-inverse: some parameter combinations are not
+    determined by the data (result.pcov_rank says how many are)."""
+    warnings.warn(f"Covariance of the parameters could not be fully estimated: the Jacobian has rank {rank} of "
+                  f"{n_free} at working precision, so pcov is its pseudo-inverse and leaves out the variance of "
+                  f"{n_free - rank} parameter combination(s) the data do not determine",
+                  category=OptimizeWarning, stacklevel=3)

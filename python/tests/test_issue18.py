@@ -99,12 +99,12 @@ def test_issue18_unused_parameter_infinite_covariance():
     assert p[0] == pytest.approx(np.dot(x, y) / np.dot(x, x), rel=1e-7)
     assert p[1] == 0.5  # untouched: it has nothing to fit
     assert np.all(np.isinf(c))
-    # trf and dogbox, as SciPy's: the pseudo-inverse (b's variance 0), no warning
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for method in ("trf", "dogbox"):
-            p, c = nlsqc.curve_fit(lambda x, a, b: a * x, x, y, p0=[2, 0.5], method=method)
-            assert p[1] == 0.5 and c[1, 1] == 0 and np.isfinite(c).all()
+    # trf and dogbox, as SciPy's: the pseudo-inverse (b's variance 0), and
+    # (SciPy says nothing) a warning that b is not determined
+    for method in ("trf", "dogbox"):
+        with pytest.warns(nlsqc.OptimizeWarning, match="rank 1 of 2"):
+            r = nlsqc.curve_fit(lambda x, a, b: a * x, x, y, p0=[2, 0.5], method=method)
+        assert r.popt[1] == 0.5 and r.pcov[1, 1] == 0 and np.isfinite(r.pcov).all() and r.pcov_rank == 1
 
 
 def test_issue18_bounds_object_without_scipy():
@@ -121,6 +121,8 @@ def test_issue18_full_output_lm_fjac_ipvt_qtf_as_minpack():
     sigma = 0.1 + 0.01 * np.arange(x.size)
     popt, pcov, info, mesg, ier = nlsqc.curve_fit(decay, x, y, sigma=sigma, full_output=True)
     assert ier in (1, 2, 3, 4) and isinstance(mesg, str)
+    at = nlsqc.curve_fit(decay, x, y, sigma=sigma).jac_at  # where lm took J last, as MINPACK's fjac
+    assert not np.array_equal(at, popt) and np.allclose(at, popt, rtol=1e-3)
     n, m = 3, x.size
     fjac, ipvt, qtf = info["fjac"], info["ipvt"], info["qtf"]
     assert fjac.shape == (n, m) and sorted(ipvt) == [1, 2, 3] and qtf.shape == (n,)
@@ -130,7 +132,8 @@ def test_issue18_full_output_lm_fjac_ipvt_qtf_as_minpack():
     invR[perm] = invR.copy()
     fvec = info["fvec"]
     np.testing.assert_allclose(invR @ invR.T * (fvec @ fvec) / (m - n), pcov, rtol=1e-9)
-    # MINPACK's own factors of the same exact Jacobian at the same point
+    # MINPACK's own factors of the same exact Jacobian at the same point (its
+    # qtf: Q^T of the residuals there)
 
     def resid(p):
         return (decay(x, *p) - y) / sigma
@@ -139,7 +142,7 @@ def test_issue18_full_output_lm_fjac_ipvt_qtf_as_minpack():
         ee = np.exp(-p[1] * x)
         return np.vstack([ee, -p[0] * x * ee, np.ones_like(x)]).T / sigma[:, None]
 
-    ref = so.leastsq(resid, popt, Dfun=jac, full_output=True, maxfev=1)[2]  # one evaluation: at popt
+    ref = so.leastsq(resid, at, Dfun=jac, full_output=True, maxfev=1)[2]  # one evaluation: at `at`
     np.testing.assert_array_equal(ipvt, ref["ipvt"])
     np.testing.assert_allclose(np.abs(np.triu(fjac.T[:n])), np.abs(np.triu(ref["fjac"].T[:n])), rtol=1e-10)
     np.testing.assert_allclose(np.abs(qtf), np.abs(ref["qtf"]), rtol=1e-8, atol=1e-12)

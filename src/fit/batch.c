@@ -235,7 +235,7 @@ static void record_covariance(batch_job *job, lane *ln, size_t i, double cost, s
     nlsq_batch_result *r = job->r;
     fit_problem *fp = &ln->fp;
     int n = r->n, nf = fp->n_free;
-    int ok = fit_free_covariance(fp->R, nf, m_used, job->method, ln->cov, ln->cov_work);
+    int ok = fit_free_covariance(fp->R, nf, m_used, job->method, ln->cov, ln->cov_work, NULL);
     double scale = 1;
     if (ok && !job->opt.absolute_sigma) {
         if (m_used > (size_t)nf)
@@ -321,7 +321,7 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
     solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf, NULL, 0};
     solve_options so = {
         job->opt.ftol,        job->opt.xtol, job->opt.gtol, job->opt.max_nfev, job->opt.x_scale ? fp->xsf : NULL,
-        job->opt.x_scale_jac, NULL,          NULL,          ln->solve_work};
+        job->opt.x_scale_jac, NULL,          NULL,          ln->solve_work,    job->opt.lm_last_jacobian, NULL};
     fit_default_tolerances(job->method, &so);
     if (job->opt.progress) { /* a fit running when the batch is cancelled stops too */
         so.callback = stop_if_cancelled;
@@ -616,7 +616,7 @@ static nlsq_status run_gpu(batch_job *job, nlsq_error *err)
         goto done;
     }
     if ((st = gpu_start_points(job, &ln, p0, refused, cols, &ncols, err)) != NLSQ_OK) goto done;
-    solve_options so = {job->opt.ftol, job->opt.xtol, job->opt.gtol, 0, NULL, 0, NULL, NULL, NULL};
+    solve_options so = {job->opt.ftol, job->opt.xtol, job->opt.gtol, 0, NULL, 0, NULL, NULL, NULL, 0, NULL};
     fit_default_tolerances(NLSQ_LM, &so);
     gpu_batch_in in = {nf,
                        b->m,

@@ -121,6 +121,7 @@ typedef struct fit_problem {
     double *lb, *ub;         /* n bounds                                    */
     double *x;               /* n_free solver variables                     */
     double *lbf, *ubf, *xsf; /* their bounds and x_scale                */
+    double *R_at;            /* n_free: the point R's Jacobian was taken at */
     double *R;               /* (n_free+1)^2 R_aug at the solution          */
     int *free_idx;
     pass ps;
@@ -142,8 +143,11 @@ nlsq_method fit_default_method(void);
 void fit_default_tolerances(nlsq_method method, solve_options *so);
 
 /* The covariance of the free parameters from R_aug by SciPy's rules for
-   `method` (unscaled); work: 2 nf^2 + nf doubles. 0 when none. */
-int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work);
+   `method` (unscaled); work: fit_covariance_work_doubles(nf). 0 when
+   none. *rank (may be NULL): the singular values it kept, nf when J has
+   full rank at working precision. */
+int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work,
+                        int *rank);
 /* The work (doubles) fit_free_covariance needs for nf free parameters. */
 size_t fit_covariance_work_doubles(int nf);
 nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nlsq_error *err);

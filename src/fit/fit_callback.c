@@ -29,7 +29,6 @@ typedef struct callback_fit {
     double *r1, *r2;  /* residuals at the difference steps            */
     double *step, *A; /* n parameters; the fold's block               */
     double *r_at;     /* n: the parameters r was computed at          */
-    double *jac_at;   /* n: those of the last Jacobian by differences */
     long calls, njev; /* of fn; Jacobians made                        */
     /* the cost at the solver's current point (INFINITY before the first
        evaluation), from the iteration callback: every solver keeps a
@@ -102,8 +101,9 @@ static double one_sided_step(double x, double h, int steps, double lo, double hi
 }
 
 /* The Jacobian column j (parameter p[j]) by differences into J, stored
-   column-major (column j contiguous). */
-static int fd_column(callback_fit *cf, int j)
+   column-major (column j contiguous): the solver's scheme, or 3-point
+   (central) for the covariance's Jacobian. */
+static int fd_column(callback_fit *cf, int j, int for_covariance)
 {
     fit_problem *fp = &cf->fp;
     size_t m = cf->pb->m, n = (size_t)fp->n;
@@ -111,14 +111,14 @@ static int fd_column(callback_fit *cf, int j)
     double *p = cf->step, *col = cf->J + (size_t)j * m;
     memcpy(p, fp->p, n * sizeof *p);
     int rc = 0;
-    if (fp->method == NLSQ_LM) { /* MINPACK's fdjac2 */
+    if (fp->method == NLSQ_LM && !for_covariance) { /* MINPACK's fdjac2 */
         double h = lm_step(cf, x);
         p[j] = x + h;
         rc = call_fn(cf, p, cf->r1, NULL);
         for (size_t i = 0; !rc && i < m; i++) col[i] = (cf->r1[i] - cf->r[i]) / h;
         return rc;
     }
-    if (cf->jac == NLSQ_JAC_2POINT) {
+    if (cf->jac == NLSQ_JAC_2POINT && !for_covariance) {
         double h = one_sided_step(x, fd_step(cf, x, 0), 1, lo, hi);
         p[j] = x + h;
         double dx = p[j] - x;
@@ -257,40 +257,48 @@ static int evaluate_lazy(void *ctx, const double *x_free, double *cost, double *
     return !isfinite(*cost);
 }
 
-/* Whether p is within the difference steps of the last Jacobian's point
-   in every free parameter: that Jacobian's columns are secants over
-   [a_j, a_j + h_j], so one taken at p would differ from it by no more than
-   it differs from J(p) itself. */
-static int within_difference_steps(const callback_fit *cf, const double *p)
+/* R11 at fp->p by central differences (lm has no bounds, so every column
+   is central and needs no residuals at p: R's last column is left 0, the
+   covariance reads R11 alone). Nonzero when a call failed or a column is
+   not finite (a step crossed a singularity): the caller takes the
+   solver's differences instead. */
+static int central_jacobian(callback_fit *cf, double *R)
 {
-    const fit_problem *fp = &cf->fp;
+    fit_problem *fp = &cf->fp;
+    size_t m = cf->pb->m;
     for (int k = 0; k < fp->n_free; k++) {
-        int j = fp->free_idx[k];
-        if (!(fabs(p[j] - cf->jac_at[j]) <= fabs(lm_step(cf, cf->jac_at[j])))) return 0;
+        if (fd_column(cf, fp->free_idx[k], 1) != 0) return 1;
+        const double *col = cf->J + (size_t)fp->free_idx[k] * m;
+        double finite = 0;
+        for (size_t i = 0; i < m; i++) finite += col[i] * 0;
+        if (!(finite == 0)) return 1;
     }
-    return 1;
+    memset(cf->r, 0, m * sizeof *cf->r);
+    for (int j = 0; j < fp->n; j++) cf->r_at[j] = NAN; /* cf->r no longer holds any point's residuals */
+    double cost;
+    return fold_rows(cf, &cost, R);
 }
 
 /* R_aug at x by differences: lm calls it at the point it evaluated last,
    whose residuals cf->r still holds (else they are computed again). At the
-   end (final), a last step within the difference steps keeps R (its R11,
-   all the covariance reads): n_free calls saved, as MINPACK's lmdif (and
-   SciPy's curve_fit) keep the Jacobian before the last step always. */
+   end (final), the Jacobian for the covariance, by central differences:
+   error about EPS^(2/3) where forward differences leave sqrt(EPS), which
+   the covariance would carry (1e-7 of pcov) for 2 n_free + 1 calls more,
+   outside nfev. */
 static int complete_callback(void *ctx, const double *x_free, double *R, int final)
 {
     callback_fit *cf = ctx;
     fit_problem *fp = &cf->fp;
     if (fp->abort_status != NLSQ_OK) return 1;
     fit_fill_params(fp, x_free);
-    if (final && cf->njev > 0 && within_difference_steps(cf, fp->p)) return 0;
+    if (final && central_jacobian(cf, R) == 0) return 0;
     if (memcmp(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p) != 0) {
         if (call_fn(cf, fp->p, cf->r, NULL) != 0) return 1;
         memcpy(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p);
     }
     for (int k = 0; k < fp->n_free; k++)
-        if (fd_column(cf, fp->free_idx[k]) != 0) return 1;
-    cf->njev++;
-    memcpy(cf->jac_at, fp->p, (size_t)fp->n * sizeof *fp->p);
+        if (fd_column(cf, fp->free_idx[k], 0) != 0) return 1;
+    cf->njev += !final;
     double cost;
     if (fold_rows(cf, &cost, R) == 0) return 0;
     fp->abort_status = NLSQ_ERR_MODEL_NONFINITE;
@@ -312,7 +320,7 @@ static int evaluate_callback(void *ctx, const double *x_free, double *cost, doub
         if (!isfinite(cf->r[i])) return 1; /* no Jacobian for a point that is rejected anyway */
     if (!exact && trial_is_rejected(cf, cost, R)) return 0;
     for (int k = 0; !exact && k < fp->n_free; k++)
-        if (fd_column(cf, fp->free_idx[k]) != 0) return 1;
+        if (fd_column(cf, fp->free_idx[k], 0) != 0) return 1;
     cf->njev++;
     int bad = fold_rows(cf, cost, R);
     if (isinf(cf->current_cost) && !bad) cf->current_cost = *cost; /* the start */
@@ -359,8 +367,7 @@ static nlsq_status alloc_buffers(callback_fit *cf, nlsq_error *err)
     cf->step = malloc(n * sizeof *cf->step);
     cf->A = malloc((n + 1) * FOLD_ROWS * sizeof *cf->A);
     cf->r_at = malloc(n * sizeof *cf->r_at);
-    cf->jac_at = malloc(n * sizeof *cf->jac_at);
-    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A || !cf->r_at || !cf->jac_at)
+    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A || !cf->r_at)
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu residuals", m);
     return NLSQ_OK;
 }
@@ -435,7 +442,6 @@ nlsq_status nlsq_fit_callback(const nlsq_residual_problem *problem, const nlsq_o
     free(cf->step);
     free(cf->A);
     free(cf->r_at);
-    free(cf->jac_at);
     free(cf);
     return st;
 }

@@ -224,7 +224,7 @@ nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err)
     fp->omit = fp->opt.nan_policy == NLSQ_NAN_OMIT;
     /* whole cache lines: a batch's threads each own one of these, and
        written side by side they would share a line at the seams */
-    size_t bytes = (size_t)n * (7 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double);
+    size_t bytes = (size_t)n * (8 * sizeof(double) + sizeof(int)) + ((size_t)n + 1) * ((size_t)n + 1) * sizeof(double);
     fp->mem = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!fp->mem) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
     fp->p = fp->mem;
@@ -234,7 +234,8 @@ nlsq_status fit_alloc(fit_problem *fp, nlsq_error *err)
     fp->lbf = fp->x + n;
     fp->ubf = fp->lbf + n;
     fp->xsf = fp->ubf + n;
-    fp->R = fp->xsf + n;
+    fp->R_at = fp->xsf + n;
+    fp->R = fp->R_at + n;
     fp->free_idx = (int *)(fp->R + (size_t)(n + 1) * (size_t)(n + 1));
     return NLSQ_OK;
 }
@@ -268,7 +269,8 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
     pb->ub = ubf;
     solve_options so = {
         fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev, fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac,
-        NULL,         NULL,         NULL};
+        NULL,         NULL,         NULL,        fp->opt.lm_last_jacobian,
+        fp->R_at};
     fit_default_tolerances(fp->method, &so);
     if (fp->opt.callback || fp->opt.progress) {
         so.callback = forward_callback;
@@ -279,6 +281,7 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
            : fp->method == NLSQ_DOGBOX ? solve_dogbox(pb, &so, fp->x, fp->R, &sr)
                                        : solve_trf(pb, &so, fp->x, fp->R, &sr);
     if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");
+    if (fp->method != NLSQ_LM) memcpy(fp->R_at, fp->x, (size_t)nf * sizeof *fp->x);
     if (fp->abort_status != NLSQ_OK) return fail(err, fp->abort_status, "%s", fp->abort_msg);
     if (sr.start_nonfinite)
         return fail(err, NLSQ_ERR_MODEL_NONFINITE,

@@ -62,6 +62,7 @@ void nlsq_result_free(nlsq_result *r)
     free(r->pcov);
     free(r->perr);
     free(r->active_mask);
+    free(r->jac_at);
     free(r->residuals);
     free(r);
 }
@@ -85,19 +86,19 @@ size_t fit_covariance_work_doubles(int nf)
     return 2 * (size_t)nf * (size_t)nf + (size_t)nf + svd_robust_work_doubles(nf, nf);
 }
 
-/*
- * pcov of the free parameters from R11 (J = Q R11): trf and dogbox take
- * SciPy's pseudo-inverse, V diag(1/s^2) V^T over s > EPS max(m, n) s_max;
- * lm takes the plain inverse (R^T R)^-1, none when R11 is singular (a zero
- * on its diagonal) or the inverse overflows.
- * work: fit_covariance_work_doubles(nf). Returns 0 when no covariance
- * could be estimated.
- */
-int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work)
+/* ||A||_F for the nf x nf upper triangle of A (column-major, ld lda). */
+static double triangle_norm(const double *A, size_t lda, int nf)
 {
-    /* lm: the triangular inverse of src/kernel/covariance.h, as the CUDA
-       batch kernel takes it */
-    if (method == NLSQ_LM) return nk_covariance_inverse(R, (size_t)nf + 1, nf, m_used, cov, work);
+    double s = 0;
+    for (int j = 0; j < nf; j++)
+        for (int i = 0; i <= j; i++) s += A[(size_t)j * lda + i] * A[(size_t)j * lda + i];
+    return sqrt(s);
+}
+
+/* SciPy's pseudo-inverse V diag(1/s^2) V^T of R11 over s > EPS max(m, n)
+   s_max; *rank: how many s it kept. 0 when the SVD failed. */
+static int pseudo_inverse(const double *R, int nf, size_t m_used, double *cov, double *work, int *rank)
+{
     double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf, *svd_work = s + nf;
     copy_r11(R, nf, A);
     int ok = nf <= COVARIANCE_JACOBI_MAX && svd_jacobi(A, (size_t)nf, nf, nf, s, V) >= 0;
@@ -108,10 +109,12 @@ int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method meth
     double m = (double)(m_used > (size_t)nf ? m_used : (size_t)nf);
     double threshold = SOLVE_EPS * m * s[0];
     for (size_t i = 0; ok && i < (size_t)nf * nf; i++) cov[i] = 0;
+    *rank = 0;
     /* sum over the kept k of v_k v_k^T / s_k^2, a row of rank-one updates
        at a time (contiguous, so it vectorises) */
     for (int k = 0; ok && k < nf; k++) {
         if (!(s[k] > threshold)) continue;
+        ++*rank;
         const double *v = V + (size_t)k * nf;
         double inv = 1 / (s[k] * s[k]);
         for (int a = 0; a < nf; a++) {
@@ -124,6 +127,36 @@ int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method meth
     return ok;
 }
 
+/*
+ * pcov of the free parameters from R11 (J = Q R11): trf and dogbox take
+ * SciPy's pseudo-inverse, V diag(1/s^2) V^T over s > EPS max(m, n) s_max;
+ * lm takes the plain inverse (R^T R)^-1 as MINPACK, none when R11 is
+ * singular (a diagonal entry that small: a parameter without effect,
+ * SciPy's LinAlgError and infinite pcov). Where lm's R11 is singular only
+ * as a whole — ||R|| ||R^-1|| beyond 1/(EPS max(m, n)), parameters that
+ * trade off against each other — its inverse is rounding (SciPy's has
+ * negative eigenvalues there, gh-4555), so lm takes the pseudo-inverse
+ * too and *rank says so.
+ * work: fit_covariance_work_doubles(nf). Returns 0 when no covariance
+ * could be estimated.
+ */
+int fit_free_covariance(const double *R, int nf, size_t m_used, nlsq_method method, double *cov, double *work,
+                        int *rank)
+{
+    int kept = nf;
+    if (!rank) rank = &kept;
+    *rank = nf;
+    double m = (double)(m_used > (size_t)nf ? m_used : (size_t)nf);
+    if (method == NLSQ_LM) {
+        /* the triangular inverse of src/kernel/covariance.h, as the CUDA
+           batch kernel takes it; R^-1 is left in work */
+        if (!nk_covariance_inverse(R, (size_t)nf + 1, nf, m_used, cov, work)) return 0;
+        double kappa = triangle_norm(R, (size_t)nf + 1, nf) * triangle_norm(work, (size_t)nf, nf);
+        if (kappa * SOLVE_EPS * m < 1) return 1;
+    }
+    return pseudo_inverse(R, nf, m_used, cov, work, rank);
+}
+
 /* The covariance into r, from buffers the caller allocated with the result
    (cov nf x nf, work fit_covariance_work_doubles(nf)): a covariance that
    could not be had for want of memory would be reported as infinite, and
@@ -132,7 +165,7 @@ static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r, 
 {
     int n = fp->n, nf = fp->n_free;
     memset(cov, 0, (size_t)nf * (size_t)nf * sizeof *cov);
-    int ok = fit_free_covariance(fp->R, nf, fp->m_used, fp->method, cov, work);
+    int ok = fit_free_covariance(fp->R, nf, fp->m_used, fp->method, cov, work, &r->pcov_rank);
     double scale = 1;
     if (ok && !fp->opt.absolute_sigma) {
         if (fp->m_used > (size_t)nf)
@@ -147,6 +180,7 @@ static void fill_covariance(const fit_problem *fp, double cost, nlsq_result *r, 
                                                                                 : INFINITY;
     for (int j = 0; j < n; j++) r->perr[j] = sqrt(r->pcov[(size_t)j * n + j]);
     r->pcov_valid = ok;
+    if (!ok) r->pcov_rank = 0;
 }
 
 /* Weighted total sum of squares about the weighted mean, for R^2. */
@@ -229,9 +263,11 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
         r->pcov = malloc((size_t)n * (size_t)n * sizeof *r->pcov);
         r->perr = malloc((size_t)n * sizeof *r->perr);
         r->active_mask = calloc((size_t)n, 1);
+        r->jac_at = malloc((size_t)n * sizeof *r->jac_at);
         if (fp->opt.keep_residuals) r->residuals = malloc((fp->m_total ? fp->m_total : 1) * sizeof *r->residuals);
     }
-    if (!r || !r->popt || !r->pcov || !r->perr || !r->active_mask || (fp->opt.keep_residuals && !r->residuals)) {
+    if (!r || !r->popt || !r->pcov || !r->perr || !r->active_mask || !r->jac_at ||
+        (fp->opt.keep_residuals && !r->residuals)) {
         nlsq_result_free(r);
         free(cov);
         free(work);
@@ -243,6 +279,8 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->m = fp->m_used;
     r->dof = (int)fp->m_used - fp->n_free;
     memcpy(r->popt, fp->p, (size_t)n * sizeof *r->popt);
+    memcpy(r->jac_at, fp->p, (size_t)n * sizeof *r->jac_at);
+    for (int k = 0; k < fp->n_free; k++) r->jac_at[fp->free_idx[k]] = fp->R_at[k];
     r->cost = sr->cost;
     r->grad_norm = sr->grad_norm;
     r->nfev = sr->nfev;

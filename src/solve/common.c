@@ -178,7 +178,7 @@ double solve_norm_inf(const double *x, int n)
 size_t solve_work_bytes(int n)
 {
     size_t nn = (size_t)n, nc = nn + 1;
-    size_t trf = 27 * nn + 3 * nn * nn + nc * nc + svd_robust_work_doubles(2 * n, n), lm = nn * nn + 11 * nn + nc * nc,
+    size_t trf = 27 * nn + 3 * nn * nn + nc * nc + svd_robust_work_doubles(2 * n, n), lm = nn * nn + 12 * nn + 2 * nc * nc,
            dogbox = 23 * nn + 2 * nn * nn + nc * nc + svd_robust_work_doubles(n, n);
     size_t most = trf > lm ? trf : lm;
     return (most > dogbox ? most : dogbox) * sizeof(double);

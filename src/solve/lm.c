@@ -26,7 +26,7 @@ typedef struct lm {
     int n;
     double *r; /* n x n: R2 in the upper triangle, work below        */
     int *ipvt;
-    double *rdiag, *acnorm, *qtf, *diag, *wa1, *wa2, *wa3, *wa4, *sdiag, *xnew, *Rnew;
+    double *rdiag, *acnorm, *qtf, *diag, *wa1, *wa2, *wa3, *wa4, *sdiag, *xnew, *xlast, *Rnew, *Rlast;
     void *owned; /* the arrays' block, when allocated here            */
 } lm;
 
@@ -44,7 +44,7 @@ static void factor(lm *w, const double *R)
 static size_t lm_work_doubles(int n)
 {
     size_t nn = (size_t)n, nc = nn + 1;
-    return nn * nn + 11 * nn + nc * nc; /* the last n: ipvt, as ints */
+    return nn * nn + 12 * nn + 2 * nc * nc; /* the last n: ipvt, as ints */
 }
 
 static int alloc_lm(lm *w, int n, const solve_options *opt)
@@ -55,9 +55,11 @@ static int alloc_lm(lm *w, int n, const solve_options *opt)
     w->ipvt = (int *)(mem + lm_work_doubles(n) - nn);
     w->n = n;
     w->r = mem;
-    double **v[] = {&w->rdiag, &w->acnorm, &w->qtf, &w->diag, &w->wa1, &w->wa2, &w->wa3, &w->wa4, &w->sdiag, &w->xnew};
+    double **v[] = {&w->rdiag, &w->acnorm, &w->qtf,   &w->diag, &w->wa1,  &w->wa2,
+                    &w->wa3,   &w->wa4,    &w->sdiag, &w->xnew, &w->xlast};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) *v[i] = mem + nn * nn + i * nn;
-    w->Rnew = mem + nn * nn + 10 * nn;
+    w->Rnew = mem + nn * nn + 11 * nn;
+    w->Rlast = w->Rnew + (nn + 1) * (nn + 1);
     return 0;
 }
 
@@ -79,6 +81,7 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
     const double factor_init = 100;
     int nfev = 1, njev = 0, iter = 1, info = 0;
     int lazy = pb->complete != NULL, jac_calls = lazy ? pb->complete_calls : 0, r_at_x = !lazy;
+    int last_is_base = 1; /* R is where J was last taken (no step accepted since) */
     solve_budget budget;
     solve_budget_init(&budget, opt->max_nfev, 100 * (n + 1) * (1 + jac_calls), cost);
     double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0, step_norm = 0;
@@ -89,6 +92,8 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
             r_at_x = 1;
         }
         njev++;
+        last_is_base = 1;
+        memcpy(w.xlast, x, (size_t)n * sizeof *x);
         factor(&w, R);
         if (iter == 1) {
             for (int j = 0; j < n; j++) {
@@ -122,6 +127,8 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
             ratio = nk_lm_update(n, w.r, w.ipvt, w.wa1, pnorm, fnorm, fnorm1, &par, &delta, &actred, &prered, w.wa3);
             if (ratio >= 1e-4) {
                 memcpy(x, w.xnew, (size_t)n * sizeof *x);
+                if (opt->lm_last_jacobian && last_is_base) memcpy(w.Rlast, R, nc * nc * sizeof *R);
+                last_is_base = 0;
                 if (!lazy) memcpy(R, w.Rnew, nc * nc * sizeof *R);
                 r_at_x = !lazy;
                 for (int j = 0; j < n; j++) w.wa2[j] = w.diag[j] * x[j];
@@ -144,8 +151,20 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
     }
     /* R_aug at the solution for the covariance: one Jacobian more, outside
        the count (SciPy's least_squares takes its final J outside MINPACK's
-       count too, and curve_fit's traced path has J at the solution) */
-    if (!r_at_x) pb->complete(pb->ctx, x, R, 1);
+       count too, and curve_fit's traced path has J at the solution).
+       lm_last_jacobian: R where J was last taken, as MINPACK's fjac; a
+       lazy Jacobian (differences) is taken there again for the covariance,
+       `final` letting the caller take it more accurately than the
+       solver needed. */
+    if (opt->lm_last_jacobian) {
+        if (lazy && njev > 0)
+            pb->complete(pb->ctx, w.xlast, R, 1);
+        else if (!last_is_base)
+            memcpy(R, w.Rlast, nc * nc * sizeof *R);
+    } else if (!r_at_x) {
+        pb->complete(pb->ctx, x, R, 1);
+    }
+    if (opt->R_at) memcpy(opt->R_at, opt->lm_last_jacobian && njev > 0 ? w.xlast : x, (size_t)n * sizeof *x);
     res->cost = cost;
     res->grad_norm = gnorm;
     res->status = info == -2 ? -2 : nk_lm_status(info);

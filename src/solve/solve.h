@@ -49,6 +49,9 @@ typedef struct solve_options {
     void *work; /* solve_work_bytes(n) bytes, 8-aligned, for the
                               solver's arrays (batches reuse one per
                               thread), or NULL: allocated per call         */
+    int lm_last_jacobian; /* lm: R out is R_aug where J was last taken
+                              (MINPACK's fjac), not at the solution       */
+    double *R_at;         /* n, or NULL: out, the point R out belongs to  */
 } solve_options;
 
 /* The workspace any of the solvers needs for n parameters. */
@@ -67,7 +70,8 @@ typedef struct solve_result {
 } solve_result;
 
 /* x: in, the start (strictly feasible for trf is made here); out, the
-   solution. R: out, R_aug at the solution. Returns 0, or -1 when out of
+   solution. R: out, R_aug at the solution (lm_last_jacobian: see
+   solve_options). Returns 0, or -1 when out of
    memory. */
 int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
 int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res);
