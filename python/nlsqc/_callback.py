@@ -136,6 +136,11 @@ def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method
     diff_step = kwargs.pop("diff_step", None)
     epsfcn = kwargs.pop("epsfcn", None)
     y = _prepare_y(ydata, check)
+    if y.size == 1:  # SciPy's f(x, *p) - ydata broadcasts a scalar ydata to f's values
+        start = p0 if p0 is not None else numpy.ones(n)
+        k = numpy.size(f(xdata, *start))
+        if k > 1:
+            y = numpy.full(k, y[0])
     m = y.size
     if m < n:
         raise TypeError(f"The number of func parameters={n} must not exceed the number of data points={m}")

@@ -118,9 +118,9 @@ def resolve_model(f, xdata, n=None, vars=None, params=None):
         return m, numpy.ascontiguousarray(x)
     points = x.shape[-1]
     for a in arrays:
-        if a.size != points:
-            raise ValueError(f"the model uses an array of {a.size} values as a constant; a per-point array must "
-                             f"have one value per point ({points})")
+        if a.size != points:  # SciPy broadcasts f(x, *p) - ydata: a callback can too
+            raise _callback.Untraceable(f"the model uses an array of {a.size} values as a constant, and the data "
+                                        f"have {points} points: a traced model has one value per point")
     return m, numpy.ascontiguousarray(numpy.vstack([x.reshape(-1, points)] + arrays))
 
 
@@ -385,7 +385,9 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     Extra keyword arguments: loss, f_scale, x_scale, ftol, xtol, gtol,
     max_nfev, backend, threads, device, gpu_float32, fixed (parameter
     names or indices held at p0), callback(iteration, cost, params,
-    grad_norm, step_norm) -> truthy to stop.
+    grad_norm, step_norm) -> truthy to stop, lm_last_jacobian (lm: pcov
+    from the Jacobian lm took last, as MINPACK and SciPy; the default with
+    defaults="scipy"; result.jac_at says where).
 
     Returns a FitResult that unpacks as popt, pcov; with full_output the
     tuple (popt, pcov, infodict, mesg, ier). Raises RuntimeError

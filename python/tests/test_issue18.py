@@ -175,3 +175,13 @@ def test_issue18_scipy_errors():
         nlsqc.curve_fit(lambda x: x, x, y)
     with pytest.raises(ValueError, match="`method` must be 'trf', 'dogbox' or 'lm'"):
         nlsqc.curve_fit(decay, x, y, method="unknown")
+
+
+def test_issue18_scalar_ydata_broadcast_to_a_model_of_constant_arrays():
+    """SciPy fits f(x, *p) - ydata with ydata a scalar and f returning k
+    values (xdata=None): the traced model has one value per point, so
+    nlsqc calls f back and broadcasts ydata to its k values, as SciPy."""
+    with pytest.warns(nlsqc.FallbackWarning, match="array of 3 values"):
+        r = nlsqc.curve_fit(lambda x, a: a * np.ones(3), None, 2.0)
+    assert r.model_path == "callback" and r.m == 3
+    assert r.popt[0] == pytest.approx(2.0, abs=1e-12) and r.pcov[0, 0] == pytest.approx(0.0, abs=1e-20)
