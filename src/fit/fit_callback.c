@@ -29,6 +29,8 @@ typedef struct callback_fit {
     double *r1, *r2;  /* residuals at the difference steps            */
     double *step, *A; /* n parameters; the fold's block               */
     double *r_at;     /* n: the parameters r was computed at          */
+    double *jac_at;   /* n: those of lm's last forward differences,   */
+    double *r_jac;    /* m: and the residuals there                   */
     long calls, njev; /* of fn; Jacobians made                        */
     /* the cost at the solver's current point (INFINITY before the first
        evaluation), from the iteration callback: every solver keeps a
@@ -257,17 +259,14 @@ static int evaluate_lazy(void *ctx, const double *x_free, double *cost, double *
     return !isfinite(*cost);
 }
 
-/* R11 at fp->p by central differences (lm has no bounds, so every column
-   is central and needs no residuals at p: R's last column is left 0, the
-   covariance reads R11 alone). Nonzero when a call failed or a column is
-   not finite (a step crossed a singularity): the caller takes the
-   solver's differences instead. */
-static int central_jacobian(callback_fit *cf, double *R)
+/* Fold R11 from the columns in cf->J (column-major) with r = 0: R's last
+   column is left 0, the covariance reads R11 alone. Nonzero when a
+   column is not finite. */
+static int fold_covariance_columns(callback_fit *cf, double *R)
 {
     fit_problem *fp = &cf->fp;
     size_t m = cf->pb->m;
     for (int k = 0; k < fp->n_free; k++) {
-        if (fd_column(cf, fp->free_idx[k], 1) != 0) return 1;
         const double *col = cf->J + (size_t)fp->free_idx[k] * m;
         double finite = 0;
         for (size_t i = 0; i < m; i++) finite += col[i] * 0;
@@ -279,19 +278,56 @@ static int central_jacobian(callback_fit *cf, double *R)
     return fold_rows(cf, &cost, R);
 }
 
+/* lm's last forward differences at fp->p (cf->J, which trials do not
+   touch), completed to central ones by the backward steps: n calls, and
+   the truncation error of one-sided differences (about sqrt(EPS) of J,
+   1e-7 of pcov) cancels. Nonzero when lm's last Jacobian was not taken at
+   fp->p or a call failed. */
+static int complete_to_central(callback_fit *cf)
+{
+    fit_problem *fp = &cf->fp;
+    size_t m = cf->pb->m, n = (size_t)fp->n;
+    if (cf->njev == 0 || memcmp(cf->jac_at, fp->p, n * sizeof *fp->p) != 0) return 1;
+    double *p = cf->step;
+    memcpy(p, fp->p, n * sizeof *p);
+    for (int k = 0; k < fp->n_free; k++) {
+        int j = fp->free_idx[k];
+        double x = fp->p[j], h = lm_step(cf, x), *col = cf->J + (size_t)j * m;
+        p[j] = x - h;
+        if (call_fn(cf, p, cf->r1, NULL) != 0) return 1;
+        p[j] = x;
+        for (size_t i = 0; i < m; i++) col[i] = 0.5 * (col[i] + (cf->r_jac[i] - cf->r1[i]) / h);
+    }
+    return 0;
+}
+
+/* R11 at fp->p for the covariance: lm's last forward differences made
+   central where they were taken there, else central differences afresh
+   (2 n calls). Nonzero when a call failed or a column is not finite (a
+   step crossed a singularity): the caller takes the solver's differences. */
+static int covariance_jacobian(callback_fit *cf, double *R)
+{
+    fit_problem *fp = &cf->fp;
+    if (fp->method == NLSQ_LM && complete_to_central(cf) == 0 && fold_covariance_columns(cf, R) == 0) return 0;
+    if (fp->abort_status != NLSQ_OK) return 1;
+    for (int k = 0; k < fp->n_free; k++)
+        if (fd_column(cf, fp->free_idx[k], 1) != 0) return 1;
+    return fold_covariance_columns(cf, R);
+}
+
 /* R_aug at x by differences: lm calls it at the point it evaluated last,
    whose residuals cf->r still holds (else they are computed again). At the
-   end (final), the Jacobian for the covariance, by central differences:
-   error about EPS^(2/3) where forward differences leave sqrt(EPS), which
-   the covariance would carry (1e-7 of pcov) for 2 n_free + 1 calls more,
-   outside nfev. */
+   end (final), the Jacobian for the covariance by central differences
+   (covariance_jacobian; n_free calls outside nfev where lm's last forward
+   differences were taken at x). */
 static int complete_callback(void *ctx, const double *x_free, double *R, int final)
 {
     callback_fit *cf = ctx;
     fit_problem *fp = &cf->fp;
     if (fp->abort_status != NLSQ_OK) return 1;
     fit_fill_params(fp, x_free);
-    if (final && central_jacobian(cf, R) == 0) return 0;
+    if (final && covariance_jacobian(cf, R) == 0) return 0;
+    if (fp->abort_status != NLSQ_OK) return 1;
     if (memcmp(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p) != 0) {
         if (call_fn(cf, fp->p, cf->r, NULL) != 0) return 1;
         memcpy(cf->r_at, fp->p, (size_t)fp->n * sizeof *fp->p);
@@ -299,6 +335,10 @@ static int complete_callback(void *ctx, const double *x_free, double *R, int fin
     for (int k = 0; k < fp->n_free; k++)
         if (fd_column(cf, fp->free_idx[k], 0) != 0) return 1;
     cf->njev += !final;
+    if (fp->method == NLSQ_LM) { /* for complete_to_central */
+        memcpy(cf->jac_at, fp->p, (size_t)fp->n * sizeof *fp->p);
+        memcpy(cf->r_jac, cf->r, cf->pb->m * sizeof *cf->r);
+    }
     double cost;
     if (fold_rows(cf, &cost, R) == 0) return 0;
     fp->abort_status = NLSQ_ERR_MODEL_NONFINITE;
@@ -367,7 +407,9 @@ static nlsq_status alloc_buffers(callback_fit *cf, nlsq_error *err)
     cf->step = malloc(n * sizeof *cf->step);
     cf->A = malloc((n + 1) * FOLD_ROWS * sizeof *cf->A);
     cf->r_at = malloc(n * sizeof *cf->r_at);
-    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A || !cf->r_at)
+    cf->jac_at = malloc(n * sizeof *cf->jac_at);
+    cf->r_jac = malloc((m ? m : 1) * sizeof *cf->r_jac);
+    if (!cf->r || !cf->J || !cf->r1 || !cf->r2 || !cf->step || !cf->A || !cf->r_at || !cf->jac_at || !cf->r_jac)
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu residuals", m);
     return NLSQ_OK;
 }
@@ -442,6 +484,8 @@ nlsq_status nlsq_fit_callback(const nlsq_residual_problem *problem, const nlsq_o
     free(cf->step);
     free(cf->A);
     free(cf->r_at);
+    free(cf->jac_at);
+    free(cf->r_jac);
     free(cf);
     return st;
 }
