@@ -372,10 +372,13 @@ static void batch_task(void *ctx, int task, int worker)
 }
 
 /* The progress function, on the caller's thread (pool_run_watched): the
-   share of fits done. A nonzero return cancels the batch. */
+   share of fits done. A nonzero return cancels the batch, and the function
+   is not called again while the running fits wind down (on a loaded
+   machine that can take several intervals). */
 static void batch_watch(void *ctx)
 {
     batch_job *job = ctx;
+    if (atomic_load(&job->cancelled)) return;
     double fraction = (double)atomic_load(&job->done) / (double)job->b->nfits, t = host_seconds() - job->t_start;
     nlsq_progress p = {1, 0, fraction, NAN, t, NAN, fraction > 0 ? t * (1 - fraction) / fraction : NAN, job->total};
     if (job->opt.progress(job->opt.progress_data, &p) != 0) atomic_store(&job->cancelled, 1);
