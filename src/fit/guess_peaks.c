@@ -1,0 +1,403 @@
+/*
+ * Start values for sums of peaks on a polynomial background.
+ *
+ * 1. The background from the edges (a line through the medians of the
+ *    first and last tenth of the points; a constant takes the edge on the
+ *    baseline's side), subtracted. Dips are peaks of the negated data.
+ * 2. Noise from second differences; where it is above 1% of the range,
+ *    Savitzky-Golay smoothing just wide enough, never wider than the
+ *    narrowest peak found.
+ * 3. The k most prominent maxima (peaks.c) place and size the k peak
+ *    components, taken in order of x. Overlapping peaks that do not make a
+ *    maximum of their own are found as maxima of what is left after
+ *    subtracting Gaussians for those found.
+ * 4. Position, height and width at half prominence give each shape's
+ *    parameters (amplitude = area as shapes19.md says, Moffat: height).
+ * 5. Polish: the centres, widths and shape parameters by coordinate
+ *    searches on grids with all amplitudes and the background solved
+ *    exactly at each trial (separable least squares), on at most 5000
+ *    points. The cost only goes down, so the polish cannot spoil a start.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "guess.h"
+
+#define MAX_PEAKS 8
+#define PI 3.14159265358979323846
+#define SQRT_2PI 2.5066282746310002
+#define FWHM_PER_SIGMA 2.3548200450309493 /* 2 sqrt(2 ln 2) */
+#define POLISH_POINTS 5000
+#define FINAL_POINTS 200000
+
+/* exp(a) erfc(z) without overflow where erfc underflows: for z >= 5,
+   erfc(z) = exp(-z^2) erfcx(z), erfcx by its asymptotic series (relative
+   error below 1e-5 there). */
+static double exp_erfc(double a, double z)
+{
+    if (z < 5) return exp(a) * erfc(z);
+    double iz2 = 1 / (z * z);
+    double erfcx = (1 - iz2 / 2 + 0.75 * iz2 * iz2 - 1.875 * iz2 * iz2 * iz2) / (z * sqrt(PI));
+    return exp(a - z * z) * erfcx;
+}
+
+static double gauss_unit(double dx, double s)
+{
+    return exp(-dx * dx / (2 * s * s)) / (s * SQRT_2PI);
+}
+
+static double lorentz_unit(double dx, double s)
+{
+    return s / (PI * (dx * dx + s * s));
+}
+
+/* The Voigt profile by the pseudo-Voigt of Thompson, Cox and Hastings
+   (J. Appl. Cryst. 20, 79, 1987): within about 1% — a start value, not
+   the model, which takes the exact Faddeeva function. */
+static double voigt_approx(double dx, double sigma, double gamma)
+{
+    double fg = FWHM_PER_SIGMA * sigma, fl = 2 * gamma;
+    double f = pow(pow(fg, 5) + 2.69269 * pow(fg, 4) * fl + 2.42843 * pow(fg, 3) * fl * fl +
+                       4.47163 * fg * fg * pow(fl, 3) + 0.07842 * fg * pow(fl, 4) + pow(fl, 5),
+                   0.2);
+    double r = fl / f, eta = 1.36603 * r - 0.47719 * r * r + 0.11116 * r * r * r;
+    return eta * lorentz_unit(dx, f / 2) + (1 - eta) * gauss_unit(dx, f / FWHM_PER_SIGMA);
+}
+
+/* The shape at amplitude 1; q = (center, sigma, shape parameter). */
+static double peak_unit(guess_kind kind, const double *q, double x)
+{
+    double c = q[0], s = q[1], dx = x - c;
+    switch (kind) {
+    case SHAPE_GAUSSIAN: return gauss_unit(dx, s);
+    case SHAPE_LORENTZIAN: return lorentz_unit(dx, s);
+    case SHAPE_VOIGT: return voigt_approx(dx, s, q[2]);
+    case SHAPE_PSEUDO_VOIGT: return (1 - q[2]) * gauss_unit(dx, s / sqrt(2 * log(2.0))) + q[2] * lorentz_unit(dx, s);
+    case SHAPE_PEARSON7: {
+        double e = q[2], beta = exp(lgamma(e - 0.5) + lgamma(0.5) - lgamma(e));
+        return pow(1 + (dx / s) * (dx / s) * (pow(2, 1 / e) - 1), -e) / (s * beta);
+    }
+    case SHAPE_SKEWED_GAUSSIAN: return gauss_unit(dx, s) * (1 + erf(q[2] * dx / (s * sqrt(2.0))));
+    case SHAPE_EXP_GAUSSIAN: {
+        double g = q[2];
+        return g / 2 * exp_erfc(g * (c - x + g * s * s / 2), (c + g * s * s - x) / (sqrt(2.0) * s));
+    }
+    case SHAPE_MOFFAT: return pow((dx / s) * (dx / s) + 1, -q[2]);
+    case SHAPE_LOGNORMAL: {
+        if (x <= 0) return 0;
+        double u = log(x) - c;
+        return exp(-u * u / (2 * s * s)) / (x * s * SQRT_2PI);
+    }
+    default: return 0;
+    }
+}
+
+/* The sum's peaks and background as separable least squares: theta holds
+   each peak's parameters after its amplitude; the columns are the unit
+   peaks and 1, t, .., t^deg with t = (x - mid)/half. */
+typedef struct peak_model {
+    int npk;
+    guess_kind kind[MAX_PEAKS];
+    int comp_at[MAX_PEAKS];  /* the component's first parameter in params */
+    int theta_at[MAX_PEAKS]; /* its center in theta                       */
+    int ntheta[MAX_PEAKS];   /* its parameters after the amplitude         */
+    int deg;
+    double mid, half;
+} peak_model;
+
+static void peak_columns(const double *theta, double x, double *cols, const void *ctx)
+{
+    const peak_model *pm = ctx;
+    int k = 0;
+    for (int j = 0; j < pm->npk; j++) cols[k++] = peak_unit(pm->kind[j], theta + pm->theta_at[j], x);
+    double t = (x - pm->mid) / pm->half, p = 1;
+    for (int i = 0; i <= pm->deg; i++, p *= t) cols[k++] = p;
+}
+
+static double poly_value(const double *coef, int deg, double x)
+{
+    double v = 0;
+    for (int k = deg; k >= 0; k--) v = v * x + coef[k];
+    return v;
+}
+
+/* +1 for peaks, -1 for dips: which side of the median reaches further. */
+static double peak_sign(const guess_data *d, double *scratch)
+{
+    double med = quantile(d->y, d->m, 0.5, scratch), lo = d->y[0], hi = d->y[0];
+    for (size_t i = 1; i < d->m; i++) lo = fmin(lo, d->y[i]), hi = fmax(hi, d->y[i]);
+    return hi - med >= med - lo ? 1 : -1;
+}
+
+static void edge_background(const guess_data *d, int deg, double sign, double *coef, double *scratch)
+{
+    size_t m = d->m, e = m / 10 < 3 ? 3 : m / 10;
+    if (e > m / 2) e = m / 2 ? m / 2 : 1;
+    double xl = quantile(d->x, e, 0.5, scratch), yl = quantile(d->y, e, 0.5, scratch);
+    double xr = quantile(d->x + m - e, e, 0.5, scratch), yr = quantile(d->y + m - e, e, 0.5, scratch);
+    for (int k = 0; k <= deg; k++) coef[k] = 0;
+    if (deg == 0 || !(xr > xl)) {
+        coef[0] = sign > 0 ? fmin(yl, yr) : fmax(yl, yr);
+        return;
+    }
+    coef[1] = (yr - yl) / (xr - xl);
+    coef[0] = yl - coef[1] * xl;
+}
+
+/* Savitzky-Golay half-width that brings the noise under 1% of the range,
+   at most m/20. */
+static int smoothing_width(double noise, double range, size_t m)
+{
+    static const int widths[] = {2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64};
+    if (!(noise > 0.01 * range)) return 0;
+    int h = 0;
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+        if ((size_t)widths[i] * 20 > m) break;
+        h = widths[i];
+        if (smooth_sg_gain(h) * noise <= 0.01 * range) break;
+    }
+    return h;
+}
+
+/* Subtract a Gaussian of the peak's height and width from r. */
+static void subtract_found(const double *x, double *r, size_t m, const peak *p)
+{
+    double s = fmax(p->right - p->left, 0) / FWHM_PER_SIGMA;
+    if (!(s > 0)) return;
+    for (size_t i = 0; i < m; i++) r[i] -= p->height * exp(-0.5 * (x[i] - p->x) * (x[i] - p->x) / (s * s));
+}
+
+static size_t argmax(const double *y, size_t m)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < m; i++)
+        if (y[i] > y[best]) best = i;
+    return best;
+}
+
+/* The npk peaks of y: the most prominent maxima, then maxima of what the
+   ones found leave, then (when the data show fewer) copies of the last
+   one beside it. */
+static int find_components(const double *x, const double *y, size_t m, int npk, peak *found, double *resid)
+{
+    int count = peaks_find(x, y, m, found, npk);
+    if (count == 0) found[count++] = peaks_measure(x, y, m, argmax(y, m));
+    while (count < npk) {
+        memcpy(resid, y, m * sizeof *y);
+        for (int j = 0; j < count; j++) subtract_found(x, resid, m, &found[j]);
+        peak p;
+        if (peaks_find(x, resid, m, &p, 1) < 1) p = peaks_measure(x, resid, m, argmax(resid, m));
+        if (!(p.prominence > 0) || !(p.right > p.left)) break;
+        found[count++] = p;
+    }
+    for (; count < npk; count++) {
+        found[count] = found[count - 1];
+        double w = found[count].right - found[count].left;
+        found[count].x += w / 2, found[count].left += w / 2, found[count].right += w / 2;
+    }
+    return count;
+}
+
+static int by_position(const void *a, const void *b)
+{
+    const peak *p = a, *q = b;
+    return (p->x > q->x) - (p->x < q->x);
+}
+
+/* Parameters (amplitude, then theta) of one shape from a measured peak;
+   sign -1 for a dip. w is the full width at half prominence. */
+static void seed_shape(guess_kind kind, const peak *p, double sign, double min_width, double *q)
+{
+    double h = sign * p->height, w = fmax(p->right - p->left, min_width);
+    double hl = fmax(p->x - p->left, min_width / 2), hr = fmax(p->right - p->x, min_width / 2);
+    double s;
+    q[1] = p->x;
+    switch (kind) {
+    case SHAPE_GAUSSIAN:
+        q[2] = s = w / FWHM_PER_SIGMA;
+        q[0] = h * s * SQRT_2PI;
+        break;
+    case SHAPE_LORENTZIAN:
+        q[2] = s = w / 2;
+        q[0] = h * PI * s;
+        break;
+    case SHAPE_VOIGT: /* sigma = gamma: the FWHM is then 3.6013 sigma */
+        q[2] = q[3] = s = w / 3.6013;
+        q[0] = h / voigt_approx(0, s, s);
+        break;
+    case SHAPE_PSEUDO_VOIGT: /* both parts have FWHM 2 sigma */
+        q[2] = w / 2, q[3] = 0.5;
+        q[0] = h / peak_unit(kind, q + 1, p->x);
+        break;
+    case SHAPE_PEARSON7: /* the FWHM is 2 sigma for every expon */
+        q[2] = w / 2, q[3] = 1.5;
+        q[0] = h / peak_unit(kind, q + 1, p->x);
+        break;
+    case SHAPE_SKEWED_GAUSSIAN: { /* the skew from the half widths' imbalance */
+        double a = (hr - hl) / (hr + hl);
+        q[2] = w / FWHM_PER_SIGMA, q[3] = fmax(-5, fmin(5, 4 * a));
+        q[0] = h * q[2] * SQRT_2PI;
+        break;
+    }
+    case SHAPE_EXP_GAUSSIAN: { /* the Gaussian from the steep side, the tail's length from the other */
+        double sl = fmin(hl, hr) / (FWHM_PER_SIGMA / 2), tail = fmax(fabs(hr - hl), 0.3 * sl);
+        q[2] = sl, q[3] = (hr >= hl ? 1 : -1) / tail;
+        q[1] = p->x - 0.5 * fmin(tail, sl) * (hr >= hl ? 1 : -1);
+        q[0] = h * w * 1.0645;      /* area of a Gaussian of that height and FWHM */
+        if (q[3] < 0) q[3] = -q[3]; /* the shape has its tail to the right */
+        break;
+    }
+    case SHAPE_MOFFAT: /* beta = 1: the half width is sigma */
+        q[2] = w / 2, q[3] = 1;
+        q[0] = h;
+        break;
+    case SHAPE_LOGNORMAL: { /* a Gaussian in log x, its FWHM there 2.3548 sigma */
+        double xl = fmax(p->left, p->x * 1e-3), xr = fmax(p->right, p->x * 1.001);
+        s = fmax(log(xr / xl), 1e-3) / FWHM_PER_SIGMA;
+        q[2] = s, q[1] = log(fmax(p->x, 1e-300)) + s * s;
+        q[0] = h * s * SQRT_2PI * exp(q[1] - s * s / 2);
+        break;
+    }
+    default: break;
+    }
+}
+
+/* Coordinate searches over each peak's parameters, three rounds. */
+static void polish(varpro *v, const peak_model *pm, double *theta, const double *width)
+{
+    for (int round = 0; round < 3; round++) {
+        for (int j = 0; j < pm->npk; j++) {
+            double *q = theta + pm->theta_at[j];
+            int at = pm->theta_at[j];
+            double reach = pm->kind[j] == SHAPE_LOGNORMAL ? 1.2 * q[1] : width[j] / 2;
+            varpro_zoom(v, theta, at, q[0] - reach, q[0] + reach, 0, 9, 2);
+            varpro_zoom(v, theta, at + 1, q[1] / 2, q[1] * 2, 1, 9, 2);
+            switch (pm->kind[j]) {
+            case SHAPE_VOIGT: varpro_zoom(v, theta, at + 2, q[1] * 1e-2, q[1] * 5, 1, 11, 2); break;
+            case SHAPE_PSEUDO_VOIGT: varpro_zoom(v, theta, at + 2, 0, 1, 0, 11, 2); break;
+            case SHAPE_PEARSON7: varpro_zoom(v, theta, at + 2, 0.6, 50, 1, 11, 2); break;
+            case SHAPE_SKEWED_GAUSSIAN: varpro_zoom(v, theta, at + 2, -10, 10, 0, 11, 2); break;
+            case SHAPE_EXP_GAUSSIAN: varpro_zoom(v, theta, at + 2, 0.05 / q[1], 20 / q[1], 1, 11, 2); break;
+            case SHAPE_MOFFAT: varpro_zoom(v, theta, at + 2, 0.3, 20, 1, 11, 2); break;
+            default: break;
+            }
+        }
+    }
+}
+
+/* Amplitudes and background by least squares at theta on (x, y); 0 when
+   they could be solved (params written), -1 when not. */
+static int solve_linear(const guess_shape *shapes, int n, const peak_model *pm, const guess_data *d,
+                        const double *theta, double *params)
+{
+    varpro v;
+    double coef[16], bg[8];
+    if (varpro_init(&v, d->x, d->y, d->m, pm->npk + pm->deg + 1, peak_columns, pm) != 0) return -1;
+    double cost = varpro_cost(&v, theta, coef);
+    varpro_free(&v);
+    if (!isfinite(cost)) return -1;
+    for (int j = 0; j < pm->npk; j++) {
+        params[pm->comp_at[j]] = coef[j];
+        memcpy(params + pm->comp_at[j] + 1, theta + pm->theta_at[j], (size_t)pm->ntheta[j] * sizeof *theta);
+    }
+    if (pm->deg >= 0) {
+        poly_unscale(coef + pm->npk, pm->deg, pm->mid, pm->half, bg);
+        guess_put_background(shapes, n, bg, pm->deg, params);
+    }
+    return 0;
+}
+
+static void model_setup(const guess_shape *shapes, int n, const guess_data *d, peak_model *pm)
+{
+    memset(pm, 0, sizeof *pm);
+    for (int i = 0, at = 0, t = 0; i < n; at += shapes[i].nparams, i++) {
+        if (!guess_is_peak(shapes[i].kind)) continue;
+        pm->kind[pm->npk] = shapes[i].kind;
+        pm->comp_at[pm->npk] = at;
+        pm->theta_at[pm->npk] = t;
+        pm->ntheta[pm->npk] = shapes[i].nparams - 1;
+        t += shapes[i].nparams - 1;
+        pm->npk++;
+    }
+    pm->deg = guess_background_degree(shapes, n);
+    pm->mid = 0.5 * (d->xmin + d->xmax);
+    pm->half = d->span > 0 ? d->span / 2 : 1;
+}
+
+/* The peaks of the data less the background, sign-flipped for dips and
+   smoothed as the noise needs: npk of them in order of x. */
+static void measure_peaks(const guess_data *d, int deg, double sign, int npk, peak *found, double *work)
+{
+    size_t m = d->m;
+    double *r = work, *sm = work + m, *scratch = work + 2 * m, bg[8];
+    if (deg >= 0) edge_background(d, deg, sign, bg, scratch);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < m; i++) {
+        r[i] = sign * (d->y[i] - (deg >= 0 ? poly_value(bg, deg < 1 ? deg : 1, d->x[i]) : 0));
+        lo = fmin(lo, r[i]), hi = fmax(hi, r[i]);
+    }
+    int h = smoothing_width(noise_sigma(r, m, scratch), hi - lo, m);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        smooth_sg(r, m, h, sm);
+        find_components(d->x, sm, m, npk, found, scratch);
+        /* a window wider than the narrowest peak would flatten it: narrow it */
+        double narrowest = INFINITY, spacing = d->span / (double)(m - 1);
+        for (int j = 0; j < npk; j++) narrowest = fmin(narrowest, (found[j].right - found[j].left) / spacing);
+        int fit = (int)(narrowest / 2);
+        if (h < 2 || 2 * h + 1 <= narrowest) break;
+        h = fit < 2 ? 0 : fit;
+    }
+    qsort(found, (size_t)npk, sizeof *found, by_position);
+}
+
+nlsq_status guess_peaks(const guess_shape *shapes, int n, const guess_data *d, double *params, nlsq_error *err)
+{
+    peak_model pm;
+    peak found[MAX_PEAKS];
+    double theta[MAX_PEAKS * 3], width[MAX_PEAKS], q[4];
+    model_setup(shapes, n, d, &pm);
+    if (pm.npk > MAX_PEAKS || pm.npk + pm.deg + 1 > 16) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "start values for at most %d peaks", MAX_PEAKS);
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    double *work = malloc(3 * d->m * sizeof *work);
+    if (!work) {
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "out of memory estimating start values");
+        return NLSQ_ERR_NOMEM;
+    }
+    double sign = peak_sign(d, work);
+    measure_peaks(d, pm.deg, sign, pm.npk, found, work);
+    double min_width = 2 * d->span / (double)(d->m - 1);
+    for (int j = 0; j < pm.npk; j++) {
+        seed_shape(pm.kind[j], &found[j], sign, min_width, q);
+        params[pm.comp_at[j]] = q[0];
+        memcpy(theta + pm.theta_at[j], q + 1, (size_t)pm.ntheta[j] * sizeof *q);
+        memcpy(params + pm.comp_at[j] + 1, q + 1, (size_t)pm.ntheta[j] * sizeof *q);
+        width[j] = fmax(found[j].right - found[j].left, min_width);
+    }
+    if (pm.deg >= 0) {
+        double bg[8];
+        edge_background(d, pm.deg, sign, bg, work);
+        guess_put_background(shapes, n, bg, pm.deg, params);
+    }
+    free(work);
+
+    guess_data few = {0};
+    size_t polish_points = d->m <= POLISH_POINTS ? d->m : POLISH_POINTS;
+    double narrowest = INFINITY;
+    for (int j = 0; j < pm.npk; j++) narrowest = fmin(narrowest, width[j]);
+    int can_polish = narrowest >= 4 * d->span / (double)polish_points;
+    varpro v;
+    if (can_polish && guess_data_thin(d, polish_points, &few) == 0 &&
+        varpro_init(&v, few.x, few.y, few.m, pm.npk + pm.deg + 1, peak_columns, &pm) == 0) {
+        polish(&v, &pm, theta, width);
+        varpro_free(&v);
+    }
+    guess_data_free(&few);
+    /* the amplitudes and background solved on (up to FINAL_POINTS of) all data */
+    if (guess_data_thin(d, FINAL_POINTS, &few) == 0) solve_linear(shapes, n, &pm, &few, theta, params);
+    guess_data_free(&few);
+    return NLSQ_OK;
+}
