@@ -117,6 +117,19 @@ double varpro_line(varpro *v, double *theta, int i, double lo, double hi, int lo
 /* varpro_line repeated on boxes shrinking about the best, `zooms` times. */
 double varpro_zoom(varpro *v, double *theta, int i, double lo, double hi, int logscale, int n, int zooms);
 
+/* Two of theta (at[0], at[1]) over an n x n grid of the box, the others
+   held, then `zooms` more grids of two steps about the best: a joint
+   search, for parameters whose valley runs across both axes. theta keeps
+   the best point (its old one included). Returns the best cost. */
+double varpro_grid2(varpro *v, double *theta, const int *at, const double *lo, const double *hi, const int *logscale,
+                    int n, int zooms);
+
+/* Levenberg-Marquardt steps on theta[0..nt) and the linear coefficients
+   together (theta's Jacobian by forward differences), each step's linear
+   part then solved exactly; theta[j] with keep_sign[j] set keeps its sign.
+   At most `iters` steps; only lower costs are taken. Returns the cost. */
+double varpro_refine(varpro *v, double *theta, int nt, const unsigned char *keep_sign, int iters);
+
 /* ---- peaks.c: peaks with their prominence and width ------------------- */
 
 typedef struct peak {

@@ -48,6 +48,19 @@ static int curve_nlin(const curve_model *cm)
     }
 }
 
+/* The nonlinear parameters searched (theta). */
+static int curve_ntheta(const curve_model *cm)
+{
+    switch (cm->kind) {
+    case SHAPE_EXPONENTIAL: return cm->ncomp;
+    case SHAPE_POWER_LAW:
+    case SHAPE_ARRHENIUS:
+    case SHAPE_MICHAELIS_MENTEN: return 1;
+    case SHAPE_LOGISTIC5: return 3;
+    default: return 2;
+    }
+}
+
 static int curve_ncols(const curve_model *cm)
 {
     return curve_nlin(cm) + (cm->deg >= cm->bg_first ? cm->deg - cm->bg_first + 1 : 0);
@@ -236,36 +249,27 @@ static double search_exponentials(varpro *v, const curve_model *cm, const guess_
             }
         }
     }
+    if (k == 2) {
+        static const int at[2] = {0, 1};
+        static const int logs[2] = {1, 1};
+        double l[2] = {t[0] / 3, t[1] / 3}, h[2] = {t[0] * 3, t[1] * 3};
+        best = varpro_grid2(v, t, at, l, h, logs, 11, 6);
+    }
     for (int round = 0; round < 4; round++)
         for (int j = 0; j < k; j++) best = varpro_zoom(v, t, j, t[j] / 4, t[j] * 4, 1, 13, 3);
     return best;
 }
 
-/* A full grid over two parameters (each linear or geometric), then
-   coordinate zooms from its best. */
+/* The joint grid over t[0], t[1], then coordinate zooms from its best. */
 static double search_2d(varpro *v, double *t, const double *lo, const double *hi, const int *logscale, int n)
 {
-    double best = varpro_cost(v, t, NULL), g[3] = {t[0], t[1], t[2]}, bt[2] = {t[0], t[1]};
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j < n; j++) {
-            double fi = i / (n - 1.0), fj = j / (n - 1.0);
-            g[0] = logscale[0] ? lo[0] * pow(hi[0] / lo[0], fi) : lo[0] + fi * (hi[0] - lo[0]);
-            g[1] = logscale[1] ? lo[1] * pow(hi[1] / lo[1], fj) : lo[1] + fj * (hi[1] - lo[1]);
-            double c = varpro_cost(v, g, NULL);
-            if (c < best) best = c, bt[0] = g[0], bt[1] = g[1];
-        }
-    }
-    t[0] = bt[0], t[1] = bt[1];
+    static const int at[2] = {0, 1};
+    varpro_grid2(v, t, at, lo, hi, logscale, n, 0);
     double w0 = logscale[0] ? pow(hi[0] / lo[0], 2.0 / (n - 1)) : 2 * (hi[0] - lo[0]) / (n - 1);
     double w1 = logscale[1] ? pow(hi[1] / lo[1], 2.0 / (n - 1)) : 2 * (hi[1] - lo[1]) / (n - 1);
-    for (int round = 0; round < 3; round++) {
-        best = logscale[0] ? varpro_zoom(v, t, 0, t[0] / w0, t[0] * w0, 1, 9, 2)
-                           : varpro_zoom(v, t, 0, t[0] - w0, t[0] + w0, 0, 9, 2);
-        best = logscale[1] ? varpro_zoom(v, t, 1, t[1] / w1, t[1] * w1, 1, 9, 2)
-                           : varpro_zoom(v, t, 1, t[1] - w1, t[1] + w1, 0, 9, 2);
-        w0 = logscale[0] ? sqrt(w0) : w0 / 2, w1 = logscale[1] ? sqrt(w1) : w1 / 2;
-    }
-    return best;
+    double l[2] = {logscale[0] ? t[0] / w0 : t[0] - w0, logscale[1] ? t[1] / w1 : t[1] - w1};
+    double h[2] = {logscale[0] ? t[0] * w0 : t[0] + w0, logscale[1] ? t[1] * w1 : t[1] + w1};
+    return varpro_grid2(v, t, at, l, h, logscale, 9, 4);
 }
 
 /* The better of the seed (zoomed about) and a grid over the box; for
@@ -283,6 +287,7 @@ static double search_seeded(varpro *v, double *t, const double *seed, const doub
     }
     /* the seed itself, zoomed about */
     memcpy(s, seed, sizeof s);
+    if (!both_signs) s[1] = fabs(s[1]);
     double c = varpro_cost(v, s, NULL);
     if (isfinite(c) && s[1] != 0) {
         double w0 = logscale[0] ? 2 : fabs(hi[0] - lo[0]) / 10;
@@ -347,7 +352,9 @@ static double search_curve(varpro *v, const curve_model *cm, const guess_data *d
         seed_sigmoid(cm, d, work + 2 * d->m, seed);
         double lo[2] = {x0, span / 1000}, hi[2] = {x1, span};
         int ls[2] = {0, 1};
-        return search_seeded(v, t, seed, lo, hi, ls, 1);
+        /* with a constant, a negative sigma is the same curve as a positive
+           one with the amplitude negated: keep sigma > 0 then */
+        return search_seeded(v, t, seed, lo, hi, ls, cm->deg < 0);
     }
     case SHAPE_LOGISTIC4:
     case SHAPE_LOGISTIC5:
@@ -468,6 +475,13 @@ nlsq_status guess_curve(const guess_shape *shapes, int n, const guess_data *d, d
     work = malloc(5 * few.m * sizeof *work);
     if (!work || varpro_init(&v, few.x, few.y, few.m, curve_ncols(&cm), curve_columns, &cm) != 0) goto done;
     double cost = search_curve(&v, &cm, &few, t, work);
+    if (isfinite(cost)) { /* joint steps from the grids' best; centres may change sign */
+        unsigned char keep_sign[MAX_EXP] = {1, 1, 1, 1, 1, 1};
+        if (cm.kind == SHAPE_LOGISTIC || cm.kind == SHAPE_ERF_STEP || cm.kind == SHAPE_POWER_LAW ||
+            cm.kind == SHAPE_ARRHENIUS)
+            keep_sign[0] = 0;
+        cost = varpro_refine(&v, t, curve_ntheta(&cm), keep_sign, 30);
+    }
     if (isfinite(cost)) cost = varpro_cost(&v, t, c);
     st = NLSQ_ERR_DATA;
     if (!isfinite(cost)) {

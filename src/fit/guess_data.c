@@ -282,6 +282,148 @@ double varpro_zoom(varpro *v, double *theta, int i, double lo, double hi, int lo
     return best;
 }
 
+static double grid_value(double lo, double hi, int logscale, int k, int n)
+{
+    double f = n > 1 ? (double)k / (n - 1) : 0.5;
+    return logscale ? lo * pow(hi / lo, f) : lo + f * (hi - lo);
+}
+
+double varpro_grid2(varpro *v, double *theta, const int *at, const double *lo_in, const double *hi_in,
+                    const int *logscale, int n, int zooms)
+{
+    double lo[2] = {lo_in[0], lo_in[1]}, hi[2] = {hi_in[0], hi_in[1]};
+    double best = varpro_cost(v, theta, NULL), keep[2] = {theta[at[0]], theta[at[1]]};
+    for (int z = 0; z <= zooms; z++) {
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                double old0 = theta[at[0]], old1 = theta[at[1]];
+                theta[at[0]] = grid_value(lo[0], hi[0], logscale[0], i, n);
+                theta[at[1]] = grid_value(lo[1], hi[1], logscale[1], j, n);
+                double c = varpro_cost(v, theta, NULL);
+                if (c < best) best = c, keep[0] = theta[at[0]], keep[1] = theta[at[1]];
+                theta[at[0]] = old0, theta[at[1]] = old1;
+            }
+        }
+        theta[at[0]] = keep[0], theta[at[1]] = keep[1];
+        for (int d = 0; d < 2; d++) { /* two grid steps either side of the best */
+            if (logscale[d]) {
+                double step = pow(hi[d] / lo[d], 2.0 / (n - 1));
+                lo[d] = keep[d] / step, hi[d] = keep[d] * step;
+            } else {
+                double step = 2 * (hi[d] - lo[d]) / (n - 1);
+                lo[d] = keep[d] - step, hi[d] = keep[d] + step;
+            }
+        }
+    }
+    return best;
+}
+
+/* Solve (A + lambda diag(A)) s = g for symmetric positive A by Cholesky;
+   0, or -1 when not positive definite. */
+static int damped_solve(const double *A, const double *g, int n, double lambda, double *s, double *L)
+{
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j <= i; j++) {
+            double v = A[i * n + j] + (i == j ? lambda * A[i * n + i] : 0);
+            for (int k = 0; k < j; k++) v -= L[i * n + k] * L[j * n + k];
+            if (i == j) {
+                if (!(v > 0)) return -1;
+                L[i * n + i] = sqrt(v);
+            } else {
+                L[i * n + j] = v / L[j * n + j];
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        double v = g[i];
+        for (int k = 0; k < i; k++) v -= L[i * n + k] * s[k];
+        s[i] = v / L[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double v = s[i];
+        for (int k = i + 1; k < n; k++) v -= L[k * n + i] * s[k];
+        s[i] = v / L[i * n + i];
+    }
+    return 0;
+}
+
+/* The model's values at (theta, coef) on every point, into f. */
+static void varpro_values(varpro *v, const double *theta, const double *coef, double *f)
+{
+    double cols[16];
+    for (size_t i = 0; i < v->m; i++) {
+        v->basis(theta, v->x[i], cols, v->ctx);
+        double s = 0;
+        for (int k = 0; k < v->ncols; k++) s += coef[k] * cols[k];
+        f[i] = s;
+    }
+}
+
+double varpro_refine(varpro *v, double *theta, int nt, const unsigned char *keep_sign, int iters)
+{
+    enum { MAXN = 48 };
+    double coef[16], best = varpro_cost(v, theta, coef);
+    int nc = v->ncols, n = nt + nc;
+    size_t m = v->m;
+    if (n > MAXN || !isfinite(best)) return best;
+    double *J = malloc(m * (size_t)n * sizeof *J), *f = malloc(m * sizeof *f), *fh = malloc(m * sizeof *fh);
+    double A[MAXN * MAXN], L[MAXN * MAXN], g[MAXN], step[MAXN], trial[MAXN], lambda = 1e-3;
+    if (!J || !f || !fh) goto done;
+    for (int it = 0; it < iters; it++) {
+        /* J by forward differences in theta, exact in the linear coefficients */
+        varpro_values(v, theta, coef, f);
+        for (int j = 0; j < nt; j++) {
+            double keep = theta[j], h = 1e-7 * (fabs(keep) + 1e-6);
+            theta[j] = keep + h;
+            varpro_values(v, theta, coef, fh);
+            theta[j] = keep;
+            for (size_t i = 0; i < m; i++) J[(size_t)j * m + i] = (fh[i] - f[i]) / h;
+        }
+        for (size_t i = 0; i < m; i++) {
+            double cols[16];
+            v->basis(theta, v->x[i], cols, v->ctx);
+            for (int k = 0; k < nc; k++) J[(size_t)(nt + k) * m + i] = cols[k];
+            f[i] -= v->y[i];
+        }
+        for (int a = 0; a < n; a++) {
+            double s = 0;
+            for (size_t i = 0; i < m; i++) s -= J[(size_t)a * m + i] * f[i];
+            g[a] = s;
+            for (int b = 0; b <= a; b++) {
+                double t = 0;
+                for (size_t i = 0; i < m; i++) t += J[(size_t)a * m + i] * J[(size_t)b * m + i];
+                A[a * n + b] = A[b * n + a] = t;
+            }
+        }
+        int improved = 0;
+        for (int tries = 0; tries < 8 && !improved; tries++, lambda *= 4) {
+            if (damped_solve(A, g, n, lambda, step, L) != 0) continue;
+            int ok = 1;
+            for (int j = 0; j < nt; j++) {
+                trial[j] = theta[j] + step[j];
+                if (keep_sign && keep_sign[j] && !(trial[j] * theta[j] > 0)) ok = 0;
+            }
+            if (!ok) continue;
+            double c2[16], cost = varpro_cost(v, trial, c2);
+            if (cost < best) {
+                improved = 1;
+                int small = best - cost <= 1e-12 * best;
+                best = cost;
+                memcpy(theta, trial, (size_t)nt * sizeof *theta);
+                memcpy(coef, c2, (size_t)nc * sizeof *coef);
+                lambda = fmax(lambda / 16, 1e-9);
+                if (small) it = iters;
+            }
+        }
+        if (!improved) break;
+    }
+done:
+    free(J);
+    free(f);
+    free(fh);
+    return best;
+}
+
 int guess_background_degree(const guess_shape *shapes, int n)
 {
     int deg = -1;

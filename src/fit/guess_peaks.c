@@ -264,27 +264,86 @@ static void seed_shape(guess_kind kind, const peak *p, double sign, double min_w
     }
 }
 
-/* Coordinate searches over each peak's parameters, three rounds. */
+/* The box of a peak's shape parameter (after center and sigma). */
+static void extra_box(guess_kind kind, const double *q, double *lo, double *hi, int *logscale)
+{
+    *logscale = 1;
+    switch (kind) {
+    case SHAPE_VOIGT: *lo = q[1] * 1e-2, *hi = q[1] * 5; break;
+    case SHAPE_PSEUDO_VOIGT: *lo = 0, *hi = 1, *logscale = 0; break;
+    case SHAPE_PEARSON7: *lo = 0.6, *hi = 50; break;
+    case SHAPE_SKEWED_GAUSSIAN: *lo = -10, *hi = 10, *logscale = 0; break;
+    case SHAPE_EXP_GAUSSIAN: *lo = 0.05 / q[1], *hi = 20 / q[1]; break;
+    case SHAPE_MOFFAT: *lo = 0.3, *hi = 20; break;
+    default: *lo = *hi = 0; break;
+    }
+}
+
+/* All widths times one factor: widths measured on overlapping peaks are
+   off together (too narrow from the curvature, too wide from a merged
+   maximum), and one peak's width searched alone would absorb its
+   neighbours' error. */
+static void scale_widths(varpro *v, const peak_model *pm, double *theta)
+{
+    double trial[MAX_PEAKS * 3], base[MAX_PEAKS * 3], best = varpro_cost(v, theta, NULL), best_f = 1;
+    int nt = pm->theta_at[pm->npk - 1] + pm->ntheta[pm->npk - 1];
+    memcpy(base, theta, (size_t)nt * sizeof *theta);
+    double lo = 0.4, hi = 2.5;
+    for (int zoom = 0; zoom < 3; zoom++) {
+        for (int k = 0; k < 13; k++) {
+            double f = lo * pow(hi / lo, k / 12.0);
+            memcpy(trial, base, (size_t)nt * sizeof *theta);
+            for (int j = 0; j < pm->npk; j++) trial[pm->theta_at[j] + 1] *= f;
+            double c = varpro_cost(v, trial, NULL);
+            if (c < best) best = c, best_f = f;
+        }
+        double step = pow(hi / lo, 2.0 / 12);
+        lo = best_f / step, hi = best_f * step;
+    }
+    for (int j = 0; j < pm->npk; j++) theta[pm->theta_at[j] + 1] = base[pm->theta_at[j] + 1] * best_f;
+}
+
+/* Coordinate searches over each peak's parameters, three rounds; width
+   and shape parameter jointly (they trade against each other). */
 static void polish(varpro *v, const peak_model *pm, double *theta, const double *width)
 {
-    for (int round = 0; round < 3; round++) {
+    /* several peaks: small steps, many rounds, so that no peak swallows its
+       neighbours before they have moved (a trust region, in effect) */
+    int several = pm->npk > 1, rounds = several ? 6 : 3;
+    double grow = several ? 1.3 : 2, reach_share = several ? 0.25 : 0.5;
+    scale_widths(v, pm, theta);
+    for (int round = 0; round < rounds; round++) {
         for (int j = 0; j < pm->npk; j++) {
             double *q = theta + pm->theta_at[j];
             int at = pm->theta_at[j];
-            double reach = pm->kind[j] == SHAPE_LOGNORMAL ? 1.2 * q[1] : width[j] / 2;
+            double reach = pm->kind[j] == SHAPE_LOGNORMAL ? 1.2 * q[1] : width[j] * reach_share;
             varpro_zoom(v, theta, at, q[0] - reach, q[0] + reach, 0, 9, 2);
-            varpro_zoom(v, theta, at + 1, q[1] / 2, q[1] * 2, 1, 9, 2);
-            switch (pm->kind[j]) {
-            case SHAPE_VOIGT: varpro_zoom(v, theta, at + 2, q[1] * 1e-2, q[1] * 5, 1, 11, 2); break;
-            case SHAPE_PSEUDO_VOIGT: varpro_zoom(v, theta, at + 2, 0, 1, 0, 11, 2); break;
-            case SHAPE_PEARSON7: varpro_zoom(v, theta, at + 2, 0.6, 50, 1, 11, 2); break;
-            case SHAPE_SKEWED_GAUSSIAN: varpro_zoom(v, theta, at + 2, -10, 10, 0, 11, 2); break;
-            case SHAPE_EXP_GAUSSIAN: varpro_zoom(v, theta, at + 2, 0.05 / q[1], 20 / q[1], 1, 11, 2); break;
-            case SHAPE_MOFFAT: varpro_zoom(v, theta, at + 2, 0.3, 20, 1, 11, 2); break;
-            default: break;
+            if (pm->ntheta[j] < 3) {
+                varpro_zoom(v, theta, at + 1, q[1] / grow, q[1] * grow, 1, 9, 2);
+                continue;
             }
+            int which[2] = {at + 1, at + 2}, logs[2] = {1, 1};
+            double lo[2] = {q[1] / (grow + 0.5), 0}, hi[2] = {q[1] * (grow + 0.5), 0};
+            extra_box(pm->kind[j], q, &lo[1], &hi[1], &logs[1]);
+            if (round > 0) { /* about the last best */
+                lo[0] = q[1] / fmin(grow, 1.5), hi[0] = q[1] * fmin(grow, 1.5);
+                if (logs[1])
+                    lo[1] = q[2] / 2, hi[1] = q[2] * 2;
+                else
+                    lo[1] = q[2] - (hi[1] - lo[1]) / 8, hi[1] = q[2] + (hi[1] - lo[1]) / 8;
+            }
+            varpro_grid2(v, theta, which, lo, hi, logs, 11, 2);
         }
     }
+    /* then joint steps: coordinate searches crawl along the valleys that
+       overlapping peaks make */
+    unsigned char positive[MAX_PEAKS * 3] = {0};
+    for (int j = 0; j < pm->npk; j++) {
+        positive[pm->theta_at[j] + 1] = 1;
+        if (pm->ntheta[j] > 2 && pm->kind[j] != SHAPE_SKEWED_GAUSSIAN) positive[pm->theta_at[j] + 2] = 1;
+        if (pm->kind[j] == SHAPE_PSEUDO_VOIGT) positive[pm->theta_at[j] + 2] = 0;
+    }
+    varpro_refine(v, theta, pm->theta_at[pm->npk - 1] + pm->ntheta[pm->npk - 1], positive, 30);
 }
 
 /* Amplitudes and background by least squares at theta on (x, y); 0 when
@@ -326,78 +385,246 @@ static void model_setup(const guess_shape *shapes, int n, const guess_data *d, p
     pm->half = d->span > 0 ? d->span / 2 : 1;
 }
 
-/* The peaks of the data less the background, sign-flipped for dips and
-   smoothed as the noise needs: npk of them in order of x. */
-static void measure_peaks(const guess_data *d, int deg, double sign, int npk, peak *found, double *work)
+/* How the data are looked at: the sign of the peaks, the smoothing, and
+   the prominence below which a maximum is noise. */
+typedef struct peak_view {
+    double sign, floor;
+    int h;
+} peak_view;
+
+/* The most prominent maxima of r (sign-corrected), smoothed by view->h,
+   that stand above the noise (at least one); in order of prominence. */
+static int strong_peaks(const guess_data *d, const double *r, const peak_view *view, int want, peak *found, double *sm)
 {
-    size_t m = d->m;
-    double *r = work, *sm = work + m, *scratch = work + 2 * m, bg[8];
-    if (deg >= 0) edge_background(d, deg, sign, bg, scratch);
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < m; i++) {
-        r[i] = sign * (d->y[i] - (deg >= 0 ? poly_value(bg, deg < 1 ? deg : 1, d->x[i]) : 0));
+    smooth_sg(r, d->m, view->h, sm);
+    int count = peaks_find(d->x, sm, d->m, found, want), keep = 0;
+    for (int j = 0; j < count; j++)
+        if (found[j].prominence >= fmax(view->floor, 0.03 * found[0].prominence)) found[keep++] = found[j];
+    if (keep == 0) found[keep++] = peaks_measure(d->x, sm, d->m, argmax(sm, d->m));
+    return keep;
+}
+
+/* The data less the edge background, sign-corrected, into r; the view. */
+static peak_view look(const guess_data *d, int deg, double *r, double *scratch)
+{
+    peak_view view = {peak_sign(d, scratch), 0, 0};
+    double bg[8], lo = INFINITY, hi = -INFINITY;
+    if (deg >= 0) edge_background(d, deg, view.sign, bg, scratch);
+    for (size_t i = 0; i < d->m; i++) {
+        r[i] = view.sign * (d->y[i] - (deg >= 0 ? poly_value(bg, deg < 1 ? deg : 1, d->x[i]) : 0));
         lo = fmin(lo, r[i]), hi = fmax(hi, r[i]);
     }
-    int h = smoothing_width(noise_sigma(r, m, scratch), hi - lo, m);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        smooth_sg(r, m, h, sm);
-        find_components(d->x, sm, m, npk, found, scratch);
-        /* a window wider than the narrowest peak would flatten it: narrow it */
-        double narrowest = INFINITY, spacing = d->span / (double)(m - 1);
-        for (int j = 0; j < npk; j++) narrowest = fmin(narrowest, (found[j].right - found[j].left) / spacing);
-        int fit = (int)(narrowest / 2);
-        if (h < 2 || 2 * h + 1 <= narrowest) break;
-        h = fit < 2 ? 0 : fit;
+    double noise = noise_sigma(r, d->m, scratch);
+    view.h = smoothing_width(noise, hi - lo, d->m);
+    view.floor = 6 * noise * smooth_sg_gain(view.h); /* a noise bump's prominence spans two excursions */
+    return view;
+}
+
+/* A window wider than the narrowest peak would flatten it: narrow it. */
+static int fit_window(const guess_data *d, const peak *found, int count, int h)
+{
+    double narrowest = INFINITY, spacing = d->span / (double)(d->m - 1);
+    for (int j = 0; j < count; j++) narrowest = fmin(narrowest, (found[j].right - found[j].left) / spacing);
+    if (h < 2 || 2 * h + 1 <= narrowest) return h;
+    int fit = (int)(narrowest / 2);
+    return fit < 2 ? 0 : fit;
+}
+
+/* theta, width and amplitude of peak j from a measured peak. */
+static void seed_peak(const peak_model *pm, int j, const peak *p, double sign, double min_width, double *theta,
+                      double *width, double *amp)
+{
+    double q[4] = {0, 0, 0, 0};
+    seed_shape(pm->kind[j], p, sign, min_width, q);
+    amp[j] = q[0];
+    memcpy(theta + pm->theta_at[j], q + 1, (size_t)pm->ntheta[j] * sizeof *q);
+    width[j] = fmax(p->right - p->left, min_width);
+}
+
+/* The residual of the current fit on (x, y), sign-corrected, into r. */
+static int fit_residual(varpro *v, const peak_model *pm, const double *theta, double sign, double *r)
+{
+    double coef[16], cols[16];
+    if (!isfinite(varpro_cost(v, theta, coef))) return -1;
+    for (size_t i = 0; i < v->m; i++) {
+        peak_columns(theta, v->x[i], cols, pm);
+        double f = 0;
+        for (int k = 0; k < v->ncols; k++) f += coef[k] * cols[k];
+        r[i] = sign * (v->y[i] - f);
     }
-    qsort(found, (size_t)npk, sizeof *found, by_position);
+    return 0;
+}
+
+/* Peaks that overlap so much that they make no maximum of their own
+   (shoulders) still make one of the curvature: -y'' of a Gaussian peaks at
+   its centre and crosses zero at centre +- sigma. So the most prominent
+   maxima of -y'' (Savitzky-Golay quadratic second derivative over about a
+   sigma of the narrowest peak seen) place the peaks, the zero crossings
+   size them and the smoothed data give their heights. */
+static int curvature_peaks(const guess_data *d, const double *r, const peak_view *view, int want, double sigma_pts,
+                           peak *found, double *work)
+{
+    size_t m = d->m;
+    int h = (int)fmax(3, fmin(sigma_pts, (double)m / 20));
+    double *curv = work, *sm = work + m, s2 = 0, dd = 0;
+    for (int j = -h; j <= h; j++) s2 += (double)j * j;
+    s2 /= 2 * h + 1;
+    for (int j = -h; j <= h; j++) dd += ((double)j * j - s2) * ((double)j * j - s2);
+    for (size_t i = 0; i < m; i++) {
+        double c = 0;
+        if (i >= (size_t)h && i + (size_t)h < m)
+            for (int j = -h; j <= h; j++) c += ((double)j * j - s2) / dd * r[(size_t)((ptrdiff_t)i + j)];
+        curv[i] = -c; /* -y''/2 per sample^2; its sign and place are what matter */
+    }
+    smooth_sg(r, m, view->h, sm);
+    int count = peaks_find(d->x, curv, m, found, want), keep = 0;
+    for (int k = 0; k < count; k++) {
+        size_t i = found[k].index, lo = i, hi = i;
+        while (lo > 0 && curv[lo] > 0) lo--;
+        while (hi + 1 < m && curv[hi] > 0) hi++;
+        double half_sigma = 0.5 * (d->x[hi] - d->x[lo]); /* the crossings are at +- sigma */
+        found[k].height = sm[i];
+        found[k].left = d->x[i] - half_sigma * 1.17741, found[k].right = d->x[i] + half_sigma * 1.17741;
+        if (found[k].height > view->floor) found[keep++] = found[k]; /* not a bend of the noise */
+    }
+    return keep;
+}
+
+/* Peaks one at a time: those that stand out, polished together, then each
+   missing one at the most prominent maximum of what the fit leaves. */
+static int grow_and_polish(const guess_data *few, peak_model *pm, int npk, const peak *found, int count,
+                           const peak_view *view, double *theta, double *width, double *amp, double *work)
+{
+    double min_width = 2 * few->span / (double)(few->m - 1);
+    for (int j = 0; j < count; j++) seed_peak(pm, j, &found[j], view->sign, min_width, theta, width, amp);
+    for (;;) {
+        varpro v;
+        pm->npk = count;
+        if (varpro_init(&v, few->x, few->y, few->m, count + pm->deg + 1, peak_columns, pm) != 0) return -1;
+        polish(&v, pm, theta, width);
+        if (count == npk) {
+            varpro_free(&v);
+            return 0;
+        }
+        int ok = fit_residual(&v, pm, theta, view->sign, work) == 0;
+        varpro_free(&v);
+        if (!ok) return -1;
+        peak p;
+        strong_peaks(few, work, view, 1, &p, work + few->m);
+        seed_peak(pm, count, &p, view->sign, min_width, theta, width, amp);
+        count++;
+    }
+}
+
+/* The residual sum of squares of the peaks at theta, all linear parts solved. */
+static double peaks_cost(const guess_data *few, const peak_model *pm, const double *theta)
+{
+    varpro v;
+    if (varpro_init(&v, few->x, few->y, few->m, pm->npk + pm->deg + 1, peak_columns, pm) != 0) return INFINITY;
+    double c = varpro_cost(&v, theta, NULL);
+    varpro_free(&v);
+    return c;
+}
+
+/* Peaks in order of position when the components are all one shape
+   (for mixed shapes the order they were found in stays). */
+static void order_by_position(peak_model *pm, double *theta, double *width)
+{
+    for (int j = 1; j < pm->npk; j++)
+        if (pm->kind[j] != pm->kind[0]) return;
+    int nt = pm->ntheta[0];
+    for (int i = 1; i < pm->npk; i++) {
+        for (int j = i; j > 0 && theta[j * nt] < theta[(j - 1) * nt]; j--) {
+            for (int k = 0; k < nt; k++) {
+                double t = theta[j * nt + k];
+                theta[j * nt + k] = theta[(j - 1) * nt + k], theta[(j - 1) * nt + k] = t;
+            }
+            double w = width[j];
+            width[j] = width[j - 1], width[j - 1] = w;
+        }
+    }
 }
 
 nlsq_status guess_peaks(const guess_shape *shapes, int n, const guess_data *d, double *params, nlsq_error *err)
 {
     peak_model pm;
     peak found[MAX_PEAKS];
-    double theta[MAX_PEAKS * 3], width[MAX_PEAKS], q[4];
+    double theta[MAX_PEAKS * 3], width[MAX_PEAKS], amp[MAX_PEAKS];
     model_setup(shapes, n, d, &pm);
-    if (pm.npk > MAX_PEAKS || pm.npk + pm.deg + 1 > 16) {
+    int npk = pm.npk;
+    if (npk > MAX_PEAKS || npk + pm.deg + 1 > 16) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "start values for at most %d peaks", MAX_PEAKS);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     double *work = malloc(3 * d->m * sizeof *work);
-    if (!work) {
-        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "out of memory estimating start values");
-        return NLSQ_ERR_NOMEM;
-    }
-    double sign = peak_sign(d, work);
-    measure_peaks(d, pm.deg, sign, pm.npk, found, work);
-    double min_width = 2 * d->span / (double)(d->m - 1);
-    for (int j = 0; j < pm.npk; j++) {
-        seed_shape(pm.kind[j], &found[j], sign, min_width, q);
-        params[pm.comp_at[j]] = q[0];
-        memcpy(theta + pm.theta_at[j], q + 1, (size_t)pm.ntheta[j] * sizeof *q);
-        memcpy(params + pm.comp_at[j] + 1, q + 1, (size_t)pm.ntheta[j] * sizeof *q);
-        width[j] = fmax(found[j].right - found[j].left, min_width);
-    }
-    if (pm.deg >= 0) {
-        double bg[8];
-        edge_background(d, pm.deg, sign, bg, work);
-        guess_put_background(shapes, n, bg, pm.deg, params);
-    }
-    free(work);
-
     guess_data few = {0};
-    size_t polish_points = d->m <= POLISH_POINTS ? d->m : POLISH_POINTS;
-    double narrowest = INFINITY;
-    for (int j = 0; j < pm.npk; j++) narrowest = fmin(narrowest, width[j]);
-    int can_polish = narrowest >= 4 * d->span / (double)polish_points;
-    varpro v;
-    if (can_polish && guess_data_thin(d, polish_points, &few) == 0 &&
-        varpro_init(&v, few.x, few.y, few.m, pm.npk + pm.deg + 1, peak_columns, &pm) == 0) {
-        polish(&v, &pm, theta, width);
-        varpro_free(&v);
+    nlsq_status st = NLSQ_ERR_NOMEM;
+    if (!work) goto done;
+    double *r = work, *sm = work + d->m;
+    peak_view view = look(d, pm.deg, r, work + 2 * d->m);
+    int count = strong_peaks(d, r, &view, npk, found, sm);
+    int h = fit_window(d, found, count, view.h);
+    if (h != view.h) {
+        view.h = h;
+        count = strong_peaks(d, r, &view, npk, found, sm);
     }
+    double narrowest = INFINITY;
+    for (int j = 0; j < count; j++) narrowest = fmin(narrowest, found[j].right - found[j].left);
+    peak bent[MAX_PEAKS];
+    int nbent = 0;
+    if (npk > 1 && d->m >= 20) {
+        double spacing = d->span / (double)(d->m - 1);
+        /* the most prominent maximum holds the peaks not seen as maxima */
+        double guess_sigma = (found[0].right - found[0].left) / (npk - count + 1) / FWHM_PER_SIGMA / spacing;
+        nbent = curvature_peaks(d, r, &view, npk, fmax(guess_sigma, view.h), bent, sm);
+        for (int j = 0; j < nbent; j++) narrowest = fmin(narrowest, bent[j].right - bent[j].left);
+    }
+    size_t polish_points = d->m <= POLISH_POINTS ? d->m : POLISH_POINTS;
+    int polished = 0;
+    if (narrowest >= 4 * d->span / (double)polish_points) {
+        if (guess_data_thin(d, polish_points, &few) != 0) goto done;
+        /* from the maxima and from the curvature's maxima: the better fit */
+        double best = INFINITY, t2[MAX_PEAKS * 3], w2[MAX_PEAKS], a2[MAX_PEAKS];
+        if (grow_and_polish(&few, &pm, npk, found, count, &view, theta, width, amp, work + d->m) == 0)
+            best = peaks_cost(&few, &pm, theta);
+        if (nbent > 0 && grow_and_polish(&few, &pm, npk, bent, nbent, &view, t2, w2, a2, work + d->m) == 0 &&
+            peaks_cost(&few, &pm, t2) < best) {
+            best = peaks_cost(&few, &pm, t2);
+            memcpy(theta, t2, sizeof t2), memcpy(width, w2, sizeof w2), memcpy(amp, a2, sizeof a2);
+        }
+        polished = isfinite(best);
+    }
+    if (!polished) {
+        /* no polish: the missing peaks from the curvature, or the residual of Gaussians */
+        if (nbent > count) memcpy(found, bent, (size_t)nbent * sizeof *bent);
+        smooth_sg(r, d->m, view.h, sm);
+        if (nbent <= count) find_components(d->x, sm, d->m, npk, found, work + 2 * d->m);
+        qsort(found, (size_t)npk, sizeof *found, by_position);
+        double min_width = 2 * d->span / (double)(d->m - 1);
+        pm.npk = npk;
+        for (int j = 0; j < npk; j++) seed_peak(&pm, j, &found[j], view.sign, min_width, theta, width, amp);
+    }
+    pm.npk = npk;
+    order_by_position(&pm, theta, width);
+    /* the amplitudes and background solved on (up to FINAL_POINTS of) all
+       data; if that fails, the seeds' amplitudes and the edge background */
     guess_data_free(&few);
-    /* the amplitudes and background solved on (up to FINAL_POINTS of) all data */
-    if (guess_data_thin(d, FINAL_POINTS, &few) == 0) solve_linear(shapes, n, &pm, &few, theta, params);
+    if (guess_data_thin(d, FINAL_POINTS, &few) != 0) goto done;
+    if (solve_linear(shapes, n, &pm, &few, theta, params) != 0) {
+        for (int j = 0; j < npk; j++) {
+            params[pm.comp_at[j]] = amp[j];
+            memcpy(params + pm.comp_at[j] + 1, theta + pm.theta_at[j], (size_t)pm.ntheta[j] * sizeof *theta);
+        }
+        if (pm.deg >= 0) {
+            double bg[8];
+            edge_background(d, pm.deg, view.sign, bg, work);
+            guess_put_background(shapes, n, bg, pm.deg, params);
+        }
+    }
+    st = NLSQ_OK;
+done:
+    if (st == NLSQ_ERR_NOMEM) error_set(err, st, 0, 0, "out of memory estimating start values");
     guess_data_free(&few);
-    return NLSQ_OK;
+    free(work);
+    return st;
 }
