@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "fit/guess.h"
 #include "nlsq.h"
 
 #define PI 3.14159265358979323846
@@ -532,6 +533,42 @@ static void test_bad_input_leaves_params_untouched(void)
     CHECK(nlsq_guess_num_params("gaussian2d") == 6);
 }
 
+/* Prominences and widths by hand, scipy.signal's definitions: the peak at
+   1 is bounded by the higher one at 3 (prominence 2 - max(0, 1)); the
+   one at 3 by both ends; the width of the peak at 3 runs between the
+   crossings of 1.5 at 2.25 and 3.6. */
+static void test_peak_prominence_and_width_by_hand(void)
+{
+    const double x[7] = {0, 1, 2, 3, 4, 5, 6}, y[7] = {0, 2, 1, 3, 0.5, 1.5, 0};
+    peak p[3];
+    CHECK(peaks_find(x, y, 7, p, 3) == 3);
+    CHECK_SAME(p[0].x, 3.0, "most prominent first");
+    CHECK_SAME(p[0].prominence, 3.0, "prominence of the peak at 3");
+    CHECK_NEAR(p[0].left, 2.25, 1e-15, "left crossing");
+    CHECK_NEAR(p[0].right, 3.6, 1e-15, "right crossing");
+    CHECK_SAME(p[1].prominence, 1.0, "prominence of the peak at 1 or 5");
+    CHECK_SAME(p[2].prominence, 1.0, "prominence of the peak at 1 or 5");
+}
+
+/* The lookups of peaks_find give the walks' answers (peaks_measure) on
+   noisy data with a big peak, whose flanks hold many small maxima. */
+static void test_peak_prominence_matches_the_walking_definition(void)
+{
+    enum { M = 3000 };
+    static double x[M], y[M];
+    rng r = {99};
+    for (int i = 0; i < M; i++) x[i] = i, y[i] = 10 * exp(-0.5 * pow((i - 1200) / 150.0, 2)) + normal(&r);
+    peak found[40];
+    int n = peaks_find(x, y, M, found, 40);
+    CHECK(n == 40);
+    for (int k = 0; k < n; k++) {
+        peak w = peaks_measure(x, y, M, found[k].index);
+        CHECK_SAME(found[k].prominence, w.prominence, "prominence of the maximum at %zu", found[k].index);
+        CHECK_SAME(found[k].left, w.left, "left crossing at %zu", found[k].index);
+        CHECK_SAME(found[k].right, w.right, "right crossing at %zu", found[k].index);
+    }
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -541,6 +578,8 @@ int main(void)
         TEST(test_voigt_estimate_is_near_truth),
         TEST(test_gaussian2d_from_moments),
         TEST(test_polynomials_are_exact),
+        TEST(test_peak_prominence_and_width_by_hand),
+        TEST(test_peak_prominence_matches_the_walking_definition),
         TEST(test_bad_input_leaves_params_untouched),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);

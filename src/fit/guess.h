@@ -141,7 +141,7 @@ typedef struct peak {
 
 /* The local maxima of y (sorted by x) with their prominence and width at
    half prominence, the most prominent first; at most max_peaks. Returns
-   the number found. */
+   the number found, or -1 when out of memory. */
 int peaks_find(const double *x, const double *y, size_t m, peak *out, int max_peaks);
 /* The same measures for the sample i (a maximum at an end of the data,
    which find_peaks does not report). */

@@ -183,7 +183,7 @@ static size_t argmax(const double *y, size_t m)
 static int find_components(const double *x, const double *y, size_t m, int npk, peak *found, double *resid)
 {
     int count = peaks_find(x, y, m, found, npk);
-    if (count == 0) found[count++] = peaks_measure(x, y, m, argmax(y, m));
+    if (count <= 0) count = 0, found[count++] = peaks_measure(x, y, m, argmax(y, m));
     while (count < npk) {
         memcpy(resid, y, m * sizeof *y);
         for (int j = 0; j < count; j++) subtract_found(x, resid, m, &found[j]);
