@@ -527,7 +527,12 @@ static void test_bad_input_leaves_params_untouched(void)
     CHECK(nlsq_guess_shape("linear", same, y, 6, p, &e) == NLSQ_ERR_DATA);
     double nan_y[6] = {NAN, NAN, NAN, 1, NAN, 2};
     CHECK(nlsq_guess_shape("exponential", x, nan_y, 6, p, &e) == NLSQ_ERR_DATA);
+    double flat[6] = {5, 5, 5, 5, 5, 5};
+    CHECK(nlsq_guess_shape("gaussian", x, flat, 6, p, &e) == NLSQ_ERR_DATA);
+    CHECK_MSG(strstr(e.message, "same at every point") != NULL, "message: %s", e.message);
     for (int i = 0; i < 8; i++) CHECK_SAME(p[i], 42.0, "params[%d] untouched", i);
+    CHECK(nlsq_guess_shape("constant", x, flat, 6, p, &e) == NLSQ_OK);
+    CHECK_NEAR(p[0], 5.0, 1e-14, "a constant of constant data");
     CHECK(nlsq_guess_num_params("polynomial7") == 8);
     CHECK(nlsq_guess_num_params("polynomial8") == -1);
     CHECK(nlsq_guess_num_params("gaussian2d") == 6);

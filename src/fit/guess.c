@@ -102,9 +102,29 @@ static nlsq_status check_shapes(const char *const *names, int n, guess_shape *sh
     return NLSQ_OK;
 }
 
+/* Whether the finite y values differ at all: a shape beyond a background
+   cannot be placed in data without any variation. */
+static int y_varies(const double *y, size_t m)
+{
+    double first = NAN;
+    for (size_t i = 0; i < m; i++) {
+        if (!isfinite(y[i])) continue;
+        if (isnan(first))
+            first = y[i];
+        else if (y[i] != first)
+            return 1;
+    }
+    return 0;
+}
+
 static nlsq_status estimate(const guess_shape *shapes, int n, const sum_kinds *k, const double *x, const double *y,
                             size_t m, double *params, nlsq_error *err)
 {
+    if ((k->surfaces || k->peaks || k->curves) && !y_varies(y, m)) {
+        error_set(err, NLSQ_ERR_DATA, 0, 0,
+                  "start values: y is the same at every point, so there is no shape to place");
+        return NLSQ_ERR_DATA;
+    }
     if (k->surfaces) return guess_gaussian2d(shapes, n, x, y, m, params, err);
     guess_data d;
     if (guess_data_sorted(x, y, m, &d) != 0) {
