@@ -355,6 +355,24 @@ static const guess_case named_cases[] = {
     {"damped_sine_10_periods", {"damped_sine"}, {2, 1.0, 0.7, 4}, {0.2, 0.02, 0.3, 0.3}, 0, 10, 400, GRID_RANDOM, 2},
     /* 4PL on log-spaced doses, 1 nM to 1 mM */
     {"dose_response_4pl", {"logistic4"}, {5, 100, 1e-6, 1.2}, {0.5, 0.05, 0.3, 0.3}, 1e-9, 1e-3, 36, GRID_LOG, -1},
+    {"three_exponentials",
+     {"exponential", "exponential", "exponential"},
+     {2, 0.5, 3, 4, 1, 30},
+     {0.3, 0.3, 0.3, 0.3, 0.3, 0.3},
+     0,
+     60,
+     600,
+     GRID_LINEAR,
+     -1},
+    {"gaussian_and_lorentzian_on_quadratic",
+     {"gaussian", "lorentzian", "polynomial2"},
+     {5, 3, 0.5, 8, 7, 0.6, 1, 0.2, -0.01},
+     {0.3, -0.25, 0.3, 0.3, -0.3, 0.3, UNCHECKED, UNCHECKED, UNCHECKED},
+     0,
+     10,
+     300,
+     GRID_LINEAR,
+     -1},
     {"michaelis_menten", {"michaelis_menten"}, {10, 2}, {0.1, 0.2}, 0.1, 20, 30, GRID_LOG, -1},
 };
 
@@ -538,6 +556,36 @@ static void test_bad_input_leaves_params_untouched(void)
     CHECK(nlsq_guess_num_params("gaussian2d") == 6);
 }
 
+/* 300 000 points: the searches on 5000 of them, the amplitudes and the
+   background on 200 000; and a peak 40 samples wide in 10^6 points, too
+   narrow for the thinned search, which keeps its first estimate. */
+static void test_large_data_search_on_a_thinned_copy(void)
+{
+    const char *shapes[] = {"gaussian", "constant"};
+    size_t m = 1000000;
+    double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y), p[4];
+    rng r = {2024};
+    for (size_t i = 0; i < 300000; i++) {
+        x[i] = 1000.0 * (double)i / 299999.0;
+        y[i] = 1200 * exp(-0.5 * pow((x[i] - 532) / 8.5, 2)) + 150 + 20 * normal(&r);
+    }
+    CHECK(nlsq_guess_sum(shapes, 2, x, y, 300000, p, NULL) == NLSQ_OK);
+    CHECK_NEAR(p[0], 1200 * 8.5 * sqrt(2 * PI), 0.01 * 1200 * 8.5 * sqrt(2 * PI), "area");
+    CHECK_NEAR(p[1], 532, 0.05, "center");
+    CHECK_NEAR(p[2], 8.5, 0.05, "sigma");
+    CHECK_NEAR(p[3], 150, 0.5, "constant");
+    for (size_t i = 0; i < m; i++) {
+        x[i] = 1000.0 * (double)i / (double)(m - 1);
+        y[i] = 50 * exp(-0.5 * pow((x[i] - 300) / 0.017, 2)) + 1 + 0.5 * normal(&r);
+    }
+    CHECK(nlsq_guess_sum(shapes, 2, x, y, m, p, NULL) == NLSQ_OK);
+    CHECK_NEAR(p[1], 300, 0.017 / 2, "narrow peak's center");
+    CHECK_NEAR(p[2], 0.017, 0.3 * 0.017, "narrow peak's sigma");
+    CHECK_NEAR(p[0], 50 * 0.017 * sqrt(2 * PI), 0.3 * 50 * 0.017 * sqrt(2 * PI), "narrow peak's area");
+    free(x);
+    free(y);
+}
+
 /* Prominences and widths by hand, scipy.signal's definitions: the peak at
    1 is bounded by the higher one at 3 (prominence 2 - max(0, 1)); the
    one at 3 by both ends; the width of the peak at 3 runs between the
@@ -583,6 +631,7 @@ int main(void)
         TEST(test_voigt_estimate_is_near_truth),
         TEST(test_gaussian2d_from_moments),
         TEST(test_polynomials_are_exact),
+        TEST(test_large_data_search_on_a_thinned_copy),
         TEST(test_peak_prominence_and_width_by_hand),
         TEST(test_peak_prominence_matches_the_walking_definition),
         TEST(test_bad_input_leaves_params_untouched),

@@ -526,8 +526,8 @@ static double peaks_cost(const guess_data *few, const peak_model *pm, const doub
     return c;
 }
 
-/* Peaks in order of position when the components are all one shape
-   (for mixed shapes the order they were found in stays). */
+/* Peaks in order of position (all of one shape here: mixed sums are
+   placed as Gaussians first). */
 static void order_by_position(peak_model *pm, double *theta, double *width)
 {
     for (int j = 1; j < pm->npk; j++)
@@ -545,6 +545,46 @@ static void order_by_position(peak_model *pm, double *theta, double *width)
     }
 }
 
+/* From Gaussians (pm, in order of position) to the components' own shapes
+   (real): each re-seeded from its Gaussian's centre, FWHM and height, then
+   polished again when the first ones were. 0, or -1 when out of memory. */
+static int become_components(const guess_data *d, peak_model *pm, const peak_model *real, int polished, double sign,
+                             double *theta, double *width, double *amp)
+{
+    guess_data few = {0};
+    varpro v = {0};
+    double coef[16], t2[MAX_PEAKS * 3];
+    size_t points = polished ? POLISH_POINTS : FINAL_POINTS;
+    if (guess_data_thin(d, points, &few) != 0 ||
+        varpro_init(&v, few.x, few.y, few.m, pm->npk + pm->deg + 1, peak_columns, pm) != 0) {
+        guess_data_free(&few);
+        return -1;
+    }
+    if (!isfinite(varpro_cost(&v, theta, coef))) {
+        for (int j = 0; j < pm->npk; j++) coef[j] = amp[j];
+    }
+    varpro_free(&v);
+    double min_width = 2 * d->span / (double)(d->m - 1);
+    for (int j = 0; j < pm->npk; j++) {
+        double c = theta[2 * j], s = theta[2 * j + 1];
+        peak p = {0, c, sign * coef[j] / (s * SQRT_2PI), 0, c - s * FWHM_PER_SIGMA / 2, c + s * FWHM_PER_SIGMA / 2};
+        seed_peak(real, j, &p, sign, min_width, t2, width, amp);
+    }
+    *pm = *real;
+    memcpy(theta, t2, sizeof t2);
+    int rc = 0;
+    if (polished) {
+        if (varpro_init(&v, few.x, few.y, few.m, pm->npk + pm->deg + 1, peak_columns, pm) == 0) {
+            polish(&v, pm, theta, width);
+            varpro_free(&v);
+        } else {
+            rc = -1;
+        }
+    }
+    guess_data_free(&few);
+    return rc;
+}
+
 nlsq_status guess_peaks(const guess_shape *shapes, int n, const guess_data *d, double *params, nlsq_error *err)
 {
     peak_model pm;
@@ -556,6 +596,12 @@ nlsq_status guess_peaks(const guess_shape *shapes, int n, const guess_data *d, d
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "start values for at most %d peaks", MAX_PEAKS);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
+    /* mixed shapes: placed as Gaussians, then each becomes its component's
+       shape in order of position */
+    peak_model real = pm;
+    int mixed = 0;
+    for (int j = 1; j < npk; j++) mixed |= pm.kind[j] != pm.kind[0];
+    for (int j = 0; mixed && j < npk; j++) pm.kind[j] = SHAPE_GAUSSIAN, pm.ntheta[j] = 2, pm.theta_at[j] = 2 * j;
     double *work = malloc(3 * d->m * sizeof *work);
     guess_data few = {0};
     nlsq_status st = NLSQ_ERR_NOMEM;
@@ -608,6 +654,7 @@ nlsq_status guess_peaks(const guess_shape *shapes, int n, const guess_data *d, d
     order_by_position(&pm, theta, width);
     /* the amplitudes and background solved on (up to FINAL_POINTS of) all
        data; if that fails, the seeds' amplitudes and the edge background */
+    if (mixed && become_components(d, &pm, &real, polished, view.sign, theta, width, amp) != 0) goto done;
     guess_data_free(&few);
     if (guess_data_thin(d, FINAL_POINTS, &few) != 0) goto done;
     if (solve_linear(shapes, n, &pm, &few, theta, params) != 0) {
