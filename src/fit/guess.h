@@ -76,21 +76,21 @@ void guess_data_free(guess_data *d);
 /* Least squares min |A c - b| for A m x n (column-major, overwritten) by
    Householder QR with columns scaled to unit norm; b is overwritten.
    0, or -1 when A is rank-deficient to ~1e-12 or not finite. */
-int lsq_solve(double *A, size_t m, int n, double *b, double *coef);
+int guess_lsq_solve(double *A, size_t m, int n, double *b, double *coef);
 /* Polynomial of degree deg through (x, y) by least squares, coefficients
    of x^0..x^deg in raw x (solved in centred, scaled x). 0 or -1. */
-int poly_fit(const double *x, const double *y, size_t m, int deg, double *coef);
+int guess_poly_fit(const double *x, const double *y, size_t m, int deg, double *coef);
 /* The coefficients c of t^k, t = (x - mid)/half, as coefficients of x^k. */
-void poly_unscale(const double *c, int deg, double mid, double half, double *coef);
+void guess_poly_unscale(const double *c, int deg, double mid, double half, double *coef);
 /* The q-quantile (0..1) of v[0..n) by sorting the scratch copy. */
-double quantile(const double *v, size_t n, double q, double *scratch);
+double guess_quantile(const double *v, size_t n, double q, double *scratch);
 /* Noise standard deviation from second differences (MAD), robust to
    smooth signal: 1.4826 * MAD(y[i-1] - 2 y[i] + y[i+1]) / sqrt(6). */
-double noise_sigma(const double *y, size_t m, double *scratch);
+double guess_noise_sigma(const double *y, size_t m, double *scratch);
 /* Savitzky-Golay quadratic smoothing of half-width h (h = 0 copies). */
-void smooth_sg(const double *y, size_t m, int h, double *out);
+void guess_smooth(const double *y, size_t m, int h, double *out);
 /* sqrt(sum c_j^2) of that filter: how much it shrinks white noise. */
-double smooth_sg_gain(int h);
+double guess_smooth_gain(int h);
 
 /* Separable least squares: y ~ sum_k c_k col_k(x; theta), the c_k linear,
    theta (d values) searched on grids. cols fills ncols values at one x. */

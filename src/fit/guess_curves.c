@@ -192,7 +192,7 @@ static double periodogram_peak(const guess_data *d, double *work)
     double mean = 0;
     for (size_t i = 0; i < m; i++) mean += d->y[i] / (double)m;
     for (size_t i = 0; i + 1 < m; i++) work[i] = d->x[i + 1] - d->x[i];
-    double dx = quantile(work, m - 1, 0.5, work + m), fmax_ = dx > 0 ? 0.5 / dx : 1 / d->span;
+    double dx = guess_quantile(work, m - 1, 0.5, work + m), fmax_ = dx > 0 ? 0.5 / dx : 1 / d->span;
     double df = 0.25 / d->span, best = 0, best_f = 1 / d->span;
     for (double f = df * 2; f <= fmax_; f += df) {
         double re = 0, im = 0;
@@ -495,7 +495,7 @@ nlsq_status guess_curve(const guess_shape *shapes, int n, const guess_data *d, d
         double scaled[8] = {0};
         int nl = curve_nlin(&cm);
         for (int k = cm.bg_first; k <= cm.deg; k++) scaled[k] = c[nl + k - cm.bg_first];
-        poly_unscale(scaled, cm.deg, cm.mid, cm.half, bg);
+        guess_poly_unscale(scaled, cm.deg, cm.mid, cm.half, bg);
         guess_put_background(shapes, n, bg, cm.deg, params);
     }
     st = NLSQ_OK;

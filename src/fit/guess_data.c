@@ -79,7 +79,7 @@ void guess_data_free(guess_data *d)
 }
 
 /* Householder QR of the scaled columns, then R c = Q^T b. */
-int lsq_solve(double *A, size_t m, int n, double *b, double *coef)
+int guess_lsq_solve(double *A, size_t m, int n, double *b, double *coef)
 {
     double scale[16];
     if (n > 16 || (size_t)n > m) return -1;
@@ -119,7 +119,7 @@ int lsq_solve(double *A, size_t m, int n, double *b, double *coef)
     return 0;
 }
 
-void poly_unscale(const double *c, int deg, double mid, double half, double *coef)
+void guess_poly_unscale(const double *c, int deg, double mid, double half, double *coef)
 {
     for (int k = 0; k <= deg; k++) coef[k] = 0;
     for (int k = 0; k <= deg; k++) {
@@ -134,7 +134,7 @@ void poly_unscale(const double *c, int deg, double mid, double half, double *coe
 
 /* In t = (x - mid)/half the columns are well conditioned; the raw
    coefficients follow by expanding (x - mid)^k / half^k binomially. */
-int poly_fit(const double *x, const double *y, size_t m, int deg, double *coef)
+int guess_poly_fit(const double *x, const double *y, size_t m, int deg, double *coef)
 {
     size_t n = (size_t)deg + 1;
     if (m < n) return -1;
@@ -150,8 +150,8 @@ int poly_fit(const double *x, const double *y, size_t m, int deg, double *coef)
         for (size_t k = 0; k < n; k++, p *= t) A[k * m + i] = p;
         b[i] = y[i];
     }
-    if (lsq_solve(A, m, (int)n, b, c) != 0) goto done;
-    poly_unscale(c, deg, mid, half, coef);
+    if (guess_lsq_solve(A, m, (int)n, b, c) != 0) goto done;
+    guess_poly_unscale(c, deg, mid, half, coef);
     rc = 0;
 done:
     free(A);
@@ -165,7 +165,7 @@ static int double_compare(const void *a, const void *b)
     return (p > q) - (p < q);
 }
 
-double quantile(const double *v, size_t n, double q, double *scratch)
+double guess_quantile(const double *v, size_t n, double q, double *scratch)
 {
     if (n == 0) return NAN;
     memcpy(scratch, v, n * sizeof *v);
@@ -176,7 +176,7 @@ double quantile(const double *v, size_t n, double q, double *scratch)
     return scratch[i] + (pos - (double)i) * (scratch[i + 1] - scratch[i]);
 }
 
-double noise_sigma(const double *y, size_t m, double *scratch)
+double guess_noise_sigma(const double *y, size_t m, double *scratch)
 {
     if (m < 5) return 0;
     size_t n = m - 2;
@@ -194,7 +194,7 @@ static double sg_weight(int h, int j)
     return (3.0 * (3.0 * h * h + 3.0 * h - 1) - 15.0 * j * j) / ((2.0 * h + 3) * (2.0 * h + 1) * (2.0 * h - 1));
 }
 
-void smooth_sg(const double *y, size_t m, int h, double *out)
+void guess_smooth(const double *y, size_t m, int h, double *out)
 {
     for (size_t i = 0; i < m; i++) {
         size_t room = i < m - 1 - i ? i : m - 1 - i;
@@ -209,7 +209,7 @@ void smooth_sg(const double *y, size_t m, int h, double *out)
     }
 }
 
-double smooth_sg_gain(int h)
+double guess_smooth_gain(int h)
 {
     if (h < 2) return 1;
     double s = 0;
@@ -243,7 +243,7 @@ double varpro_cost(varpro *v, const double *theta, double *coef)
         for (int k = 0; k < v->ncols; k++) v->A[(size_t)k * m + i] = cols[k];
         v->b[i] = v->y[i];
     }
-    if (lsq_solve(v->A, m, v->ncols, v->b, c) != 0) return INFINITY;
+    if (guess_lsq_solve(v->A, m, v->ncols, v->b, c) != 0) return INFINITY;
     /* b now holds Q^T y: the residual is its part below the triangle */
     double rss = 0;
     for (size_t i = (size_t)v->ncols; i < m; i++) rss += v->b[i] * v->b[i];
@@ -453,7 +453,7 @@ nlsq_status guess_background(const guess_shape *shapes, int n, const guess_data 
 {
     double coef[8];
     int deg = guess_background_degree(shapes, n);
-    if (poly_fit(d->x, d->y, d->m, deg, coef) != 0) {
+    if (guess_poly_fit(d->x, d->y, d->m, deg, coef) != 0) {
         error_set(err, NLSQ_ERR_DATA, 0, 0, "a polynomial of degree %d needs %d distinct x values", deg, deg + 1);
         return NLSQ_ERR_DATA;
     }

@@ -126,7 +126,7 @@ static double poly_value(const double *coef, int deg, double x)
 /* +1 for peaks, -1 for dips: which side of the median reaches further. */
 static double peak_sign(const guess_data *d, double *scratch)
 {
-    double med = quantile(d->y, d->m, 0.5, scratch), lo = d->y[0], hi = d->y[0];
+    double med = guess_quantile(d->y, d->m, 0.5, scratch), lo = d->y[0], hi = d->y[0];
     for (size_t i = 1; i < d->m; i++) lo = fmin(lo, d->y[i]), hi = fmax(hi, d->y[i]);
     return hi - med >= med - lo ? 1 : -1;
 }
@@ -135,8 +135,8 @@ static void edge_background(const guess_data *d, int deg, double sign, double *c
 {
     size_t m = d->m, e = m / 10 < 3 ? 3 : m / 10;
     if (e > m / 2) e = m / 2 ? m / 2 : 1;
-    double xl = quantile(d->x, e, 0.5, scratch), yl = quantile(d->y, e, 0.5, scratch);
-    double xr = quantile(d->x + m - e, e, 0.5, scratch), yr = quantile(d->y + m - e, e, 0.5, scratch);
+    double xl = guess_quantile(d->x, e, 0.5, scratch), yl = guess_quantile(d->y, e, 0.5, scratch);
+    double xr = guess_quantile(d->x + m - e, e, 0.5, scratch), yr = guess_quantile(d->y + m - e, e, 0.5, scratch);
     for (int k = 0; k <= deg; k++) coef[k] = 0;
     if (deg == 0 || !(xr > xl)) {
         coef[0] = sign > 0 ? fmin(yl, yr) : fmax(yl, yr);
@@ -156,7 +156,7 @@ static int smoothing_width(double noise, double range, size_t m)
     for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
         if ((size_t)widths[i] * 20 > m) break;
         h = widths[i];
-        if (smooth_sg_gain(h) * noise <= 0.01 * range) break;
+        if (guess_smooth_gain(h) * noise <= 0.01 * range) break;
     }
     return h;
 }
@@ -362,7 +362,7 @@ static int solve_linear(const guess_shape *shapes, int n, const peak_model *pm, 
         memcpy(params + pm->comp_at[j] + 1, theta + pm->theta_at[j], (size_t)pm->ntheta[j] * sizeof *theta);
     }
     if (pm->deg >= 0) {
-        poly_unscale(coef + pm->npk, pm->deg, pm->mid, pm->half, bg);
+        guess_poly_unscale(coef + pm->npk, pm->deg, pm->mid, pm->half, bg);
         guess_put_background(shapes, n, bg, pm->deg, params);
     }
     return 0;
@@ -396,7 +396,7 @@ typedef struct peak_view {
    that stand above the noise (at least one); in order of prominence. */
 static int strong_peaks(const guess_data *d, const double *r, const peak_view *view, int want, peak *found, double *sm)
 {
-    smooth_sg(r, d->m, view->h, sm);
+    guess_smooth(r, d->m, view->h, sm);
     int count = peaks_find(d->x, sm, d->m, found, want), keep = 0;
     for (int j = 0; j < count; j++)
         if (found[j].prominence >= fmax(view->floor, 0.03 * found[0].prominence)) found[keep++] = found[j];
@@ -414,9 +414,9 @@ static peak_view look(const guess_data *d, int deg, double *r, double *scratch)
         r[i] = view.sign * (d->y[i] - (deg >= 0 ? poly_value(bg, deg < 1 ? deg : 1, d->x[i]) : 0));
         lo = fmin(lo, r[i]), hi = fmax(hi, r[i]);
     }
-    double noise = noise_sigma(r, d->m, scratch);
+    double noise = guess_noise_sigma(r, d->m, scratch);
     view.h = smoothing_width(noise, hi - lo, d->m);
-    view.floor = 6 * noise * smooth_sg_gain(view.h); /* a noise bump's prominence spans two excursions */
+    view.floor = 6 * noise * guess_smooth_gain(view.h); /* a noise bump's prominence spans two excursions */
     return view;
 }
 
@@ -476,7 +476,7 @@ static int curvature_peaks(const guess_data *d, const double *r, const peak_view
             for (int j = -h; j <= h; j++) c += ((double)j * j - s2) / dd * r[(size_t)((ptrdiff_t)i + j)];
         curv[i] = -c; /* -y''/2 per sample^2; its sign and place are what matter */
     }
-    smooth_sg(r, m, view->h, sm);
+    guess_smooth(r, m, view->h, sm);
     int count = peaks_find(d->x, curv, m, found, want), keep = 0;
     for (int k = 0; k < count; k++) {
         size_t i = found[k].index, lo = i, hi = i;
@@ -643,7 +643,7 @@ nlsq_status guess_peaks(const guess_shape *shapes, int n, const guess_data *d, d
     if (!polished) {
         /* no polish: the missing peaks from the curvature, or the residual of Gaussians */
         if (nbent > count) memcpy(found, bent, (size_t)nbent * sizeof *bent);
-        smooth_sg(r, d->m, view.h, sm);
+        guess_smooth(r, d->m, view.h, sm);
         if (nbent <= count) find_components(d->x, sm, d->m, npk, found, work + 2 * d->m);
         qsort(found, (size_t)npk, sizeof *found, by_position);
         double min_width = 2 * d->span / (double)(d->m - 1);

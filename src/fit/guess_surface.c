@@ -75,9 +75,9 @@ nlsq_status guess_gaussian2d(const guess_shape *shapes, int n, const double *x, 
     size_t k = 0;
     for (size_t i = 0; i < m; i++)
         if (isfinite(xv[i]) && isfinite(yv[i]) && isfinite(y[i])) vals[k++] = y[i];
-    double base = with_constant ? quantile(vals, k, 0.1, scratch) : 0;
-    double med = quantile(vals, k, 0.5, scratch), lo = quantile(vals, k, 0, scratch),
-           hi = quantile(vals, k, 1, scratch);
+    double base = with_constant ? guess_quantile(vals, k, 0.1, scratch) : 0;
+    double med = guess_quantile(vals, k, 0.5, scratch), lo = guess_quantile(vals, k, 0, scratch),
+           hi = guess_quantile(vals, k, 1, scratch);
     double sign = hi - med >= med - lo ? 1 : -1, top = sign > 0 ? hi - base : base - lo;
     double sw = 0, mx = 0, my = 0, sxx = 0, sxy = 0, syy = 0;
     for (int pass = 0; pass < 2; pass++) {
