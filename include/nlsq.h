@@ -1257,6 +1257,53 @@ NLSQ_API void nlsq_output_discard(nlsq_output *o);
    the signal again. */
 NLSQ_API void nlsq_output_remove_temporaries(void);
 
+/* ------------------------------------------------------------------------
+ * Start values from the data: nlsq_guess
+ * ------------------------------------------------------------------------
+ *
+ * Data-driven start values for the shapes of the model library and their
+ * sums (docs/start-values.md has each estimator and its limits). Shapes
+ * are named as in the model language, parameters come in its order
+ * (amplitude = area for peaks, as lmfit):
+ *   constant (c), linear (slope, intercept), polynomial2..polynomial7
+ *   (c0..cN), exponential (amplitude, decay), stretched_exponential
+ *   (amplitude, tau, beta), power_law (amplitude, exponent), gaussian,
+ *   lorentzian, lognormal (amplitude, center, sigma), voigt (amplitude,
+ *   center, sigma, gamma), pseudo_voigt (..., fraction), pearson7 (...,
+ *   expon), skewed_gaussian and exp_gaussian (..., gamma), moffat (...,
+ *   beta; amplitude = height), logistic and erf_step (amplitude, center,
+ *   sigma), logistic4 (bottom, top, ec50, hill), logistic5 (..., asymmetry),
+ *   hill (vmax, k, n), michaelis_menten (vmax, km), arrhenius (amplitude,
+ *   activation), damped_sine (amplitude, frequency, phase, decay),
+ *   gaussian2d (amplitude, centerx, centery, sigmax, sigmay, theta).
+ *
+ * A sum may hold, besides constant/linear/polynomial background terms
+ * (solved together; the coefficients go to the highest-degree term, the
+ * others get 0): any number of peaks (up to 8), or exponentials (up to
+ * 6), or one other curve; gaussian2d takes at most one constant. x may be
+ * unsorted; points with a non-finite x or y are ignored. For gaussian2d x
+ * holds two rows of m values (x, then y) as nlsq_data does.
+ *
+ * Errors (params untouched): NLSQ_ERR_INVALID_ARGUMENT for a NULL
+ * pointer, a name that is not a shape, or a sum with no estimator;
+ * NLSQ_ERR_DATA when the data cannot support an estimate (fewer points
+ * than parameters + 1, all x equal, x <= 0 where the shape needs x > 0,
+ * no finite estimate); NLSQ_ERR_NOMEM. The message says which.
+ */
+
+/* The number of parameters of a shape, or -1 for a name that is not one. */
+NLSQ_API int nlsq_guess_num_params(const char *shape);
+
+/* Start values for one shape: fills params[0 .. nlsq_guess_num_params). */
+NLSQ_API nlsq_status nlsq_guess_shape(const char *shape, const double *x, const double *y, size_t m, double *params,
+                                      nlsq_error *err);
+
+/* Start values for the sum of nshapes shapes (e.g. {"gaussian", "gaussian",
+   "linear"}): fills the parameters of every component in order. Peaks of a
+   sum are assigned to components in order of position. */
+NLSQ_API nlsq_status nlsq_guess_sum(const char *const *shapes, int nshapes, const double *x, const double *y,
+                                    size_t m, double *params, nlsq_error *err);
+
 #ifdef __cplusplus
 }
 #endif
