@@ -360,6 +360,10 @@ typedef enum nlsq_op {
     NLSQ_OP_OR, /* conditions -> condition */
     /* three arguments */
     NLSQ_OP_WHERE, /* (condition, number, number) */
+    /* two arguments, numbered after where so that the older ops keep
+       their numbers: Re and Im of the Faddeeva function w(x + iy) */
+    NLSQ_OP_FADDEEVA_RE,
+    NLSQ_OP_FADDEEVA_IM,
     NLSQ_OP_COUNT
 } nlsq_op;
 

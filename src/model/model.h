@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 #include "core/core.h"
-#include "kernel/scalar.h" /* nk_powi, nk_digamma, ...: every evaluator's one copy */
+#include "kernel/faddeeva.h" /* nk_faddeeva_re, nk_faddeeva_im */
+#include "kernel/scalar.h"   /* nk_powi, nk_digamma, ...: every evaluator's one copy */
 #include "nlsq.h"
 
 /* ---- ops.c: every op's name, arity, types and scalar meaning ---------- */
