@@ -385,12 +385,11 @@ static value call_shape(parser *p, token name, int shape)
     int n = parse_arguments(p, args, nmax);
     if (n < 0) return NONE;
     if (n != sh->num_vars && n != nmax) {
-        char names[200] = "";
-        size_t used = 0;
+        char names[200] = ""; /* the longest list, gaussian2d's, takes 62 */
         for (int k = 0; k < nmax; k++) {
             const char *s = k < sh->num_vars ? (k ? "y" : "x") : sh->param_names[k - sh->num_vars];
-            used += (size_t)snprintf(names + used, used < sizeof names ? sizeof names - used : 0, "%s%s", k ? ", " : "",
-                                     s);
+            size_t used = strlen(names);
+            snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "", s);
         }
         return fail_at(p, name.start, NLSQ_ERR_ARITY,
                        "%s takes %d argument%s (%s) for a component with parameters of its own, or %d (%s), got %d",
