@@ -146,9 +146,9 @@ KFN nk_cplx nk_faddeeva_near_axis(double x, double y)
     for (int n = shifted ? 0 : 1; n <= 15; n++) {
         double a = shifted ? 0.5 * n + 0.25 : 0.5 * n;
         double wgt = shifted ? half[n] : whole[n - 1];
-        nk_cplx q = nk_cplx_div(nk_cplx_make(wgt, 0.0), nk_cplx_make(zr2 - a * a, zi2));
-        acc.re += q.re;
-        acc.im += q.im;
+        double dr = zr2 - a * a, s = wgt / (dr * dr + zi2 * zi2); /* |z| < 29: no overflow */
+        acc.re += dr * s;
+        acc.im -= zi2 * s;
     }
     /* sum = [1/z] + 2z * acc */
     nk_cplx sum = nk_cplx_make(2.0 * (x * acc.re - y * acc.im), 2.0 * (x * acc.im + y * acc.re));
