@@ -134,7 +134,10 @@ NLSQ_API const char *nlsq_status_str(nlsq_status status);
  * Functions: exp expm1 log log1p log10 log2 sqrt cbrt abs sign floor ceil
  *            sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh
  *            erf erfc lgamma tgamma (one argument); pow hypot atan2 min max
- *            (two arguments: atan2(y, x)); where(cond, a, b).
+ *            faddeeva_re faddeeva_im (two arguments: atan2(y, x);
+ *            faddeeva_re(x, y) = Re w(x + iy), w the Faddeeva function,
+ *            SciPy's wofz); where(cond, a, b); and the shapes of the model
+ *            library (below: gaussian(x), voigt(x, A, mu, s, g), ...).
  * Constants: pi, e.
  * Names:     [A-Za-z_][A-Za-z0-9_]*. Variables are named by the caller;
  *            local names must be defined before use and only once; every
@@ -182,6 +185,8 @@ NLSQ_API const char *nlsq_status_str(nlsq_status status);
  *   - lgamma' = digamma (also for negative non-integer u, where lgamma is
  *     log|Gamma|); tgamma' = tgamma*digamma; both NaN at the poles.
  *   - erf' = 2/sqrt(pi)*exp(-u^2); erfc' = -erf'.
+ *   - faddeeva: w'(z) = -2z w(z) + 2i/sqrt(pi), so d Re w/dx = Re w',
+ *     d Re w/dy = -Im w', d Im w/dx = Im w', d Im w/dy = Re w'.
  */
 
 /* Limits that malformed or hostile input runs into (NLSQ_ERR_LIMIT). */
@@ -287,6 +292,72 @@ NLSQ_API nlsq_status nlsq_model_get_stats(const nlsq_model *model, nlsq_model_st
 NLSQ_API size_t nlsq_model_dump(const nlsq_model *model, char *buf, size_t size);
 
 /* ------------------------------------------------------------------------
+ * The model library
+ * ------------------------------------------------------------------------
+ *
+ * Named shapes that model text may call, each defined by a formula in the
+ * language (so derivatives, kernels and GPU code are those of any model):
+ *
+ *   gaussian(x, A, mu, s)        explicit: the parameters are the
+ *                                expressions given (components may share
+ *                                parameters, or be constrained)
+ *   gaussian(x) + gaussian(x)    a component: the shape's parameters are
+ *                                made as parameters named prefix + name:
+ *                                gaussian1_amplitude, gaussian1_center,
+ *                                gaussian1_sigma, gaussian2_amplitude, ...
+ *   gaussian2d(x, y)             2-D shapes take both variables
+ *
+ * The prefix is the shape's name, then '_' if the name ends in a digit,
+ * then the component's occurrence among the calls of that shape in the
+ * text (from 1), then '_': linear1_, polynomial3_1_, logistic4_2_. So
+ * the names of different components never collide, and they are
+ * ordinary parameters: --p0 gaussian2_center=5, --params, or text that
+ * uses them all work. The first argument of a shape (x, or x and y) may
+ * be any expression (gaussian(log(x))). `nlsq models` lists the shapes.
+ */
+
+/* The largest num_params of a shape (polynomial7). */
+#define NLSQ_SHAPE_MAX_PARAMS 8
+
+typedef struct nlsq_shape {
+    const char *name;               /* "gaussian"                             */
+    int num_vars;                   /* 1, or 2 for gaussian2d(x, y)           */
+    int num_params;                 /* the parameters, in call order          */
+    const char *const *param_names; /* "amplitude", "center", "sigma"         */
+    const char *formula;            /* its definition in the model language,
+                                       over x (and y) and param_names        */
+    const char *summary;            /* one line for people                    */
+} nlsq_shape;
+
+/* The shapes in the library's order; NULL for an index out of range or
+   an unknown name. The table is constant: nothing to free. */
+NLSQ_API int nlsq_shape_count(void);
+NLSQ_API const nlsq_shape *nlsq_shape_get(int index);
+NLSQ_API const nlsq_shape *nlsq_shape_find(const char *name);
+
+/* One call of a library shape in a model's text, in the text's order. */
+typedef struct nlsq_component {
+    const char *shape;  /* the shape's name                               */
+    const char *prefix; /* "gaussian1_" for gaussian(x); "" when the call
+                           gave the parameters (gaussian(x, A, mu, s))   */
+    int num_params;     /* the shape's parameter count                    */
+    /* params[k]: the index in the model's parameter vector of the shape's
+       k-th parameter, or -1 where the call gave an expression that is not
+       a plain parameter (gaussian(x, 2*A, mu, s) has -1 for amplitude) */
+    const int *params;
+    /* The component's value alone: a model with the same variables and
+       parameters (Jacobian columns of the other parameters are zero), for
+       plotting components or predicting them. Owned by the model. */
+    const nlsq_model *value;
+} nlsq_component;
+
+/* Components of a parsed model (0 for a model built from calls). */
+NLSQ_API int nlsq_model_num_components(const nlsq_model *model);
+/* Fill *out with component `index` (valid while the model lives);
+   NLSQ_ERR_INVALID_ARGUMENT for a NULL argument or an index out of range. */
+NLSQ_API nlsq_status nlsq_model_component(const nlsq_model *model, int index, nlsq_component *out, nlsq_error *err);
+
+/* ------------------------------------------------------------------------
  * Building a model from calls
  * ------------------------------------------------------------------------
  *
@@ -360,6 +431,10 @@ typedef enum nlsq_op {
     NLSQ_OP_OR, /* conditions -> condition */
     /* three arguments */
     NLSQ_OP_WHERE, /* (condition, number, number) */
+    /* two arguments, numbered after where so that the older ops keep
+       their numbers: Re and Im of the Faddeeva function w(x + iy) */
+    NLSQ_OP_FADDEEVA_RE,
+    NLSQ_OP_FADDEEVA_IM,
     NLSQ_OP_COUNT
 } nlsq_op;
 

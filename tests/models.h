@@ -65,6 +65,8 @@ static const char *const FUNCTION_MODELS[] = {
     "where(x < b, a, where(x >= c, a*x, a*x*x)) + b",
     "t = x - b; where(t > 0, a*exp(-t/c), 0) + 0.1",
     "a/(b + x^2) + c/x",
+    "a*faddeeva_re(b*x, c) + faddeeva_im(x, c - b)",
+    "voigt(x, a, b, c, 0.3) + pseudo_voigt(x, a, c, b, 0.5)",
     "-a*x - b + c*pi + e",
 };
 

@@ -436,5 +436,30 @@ check "a parameter without --p0 starts at the midpoint of its bounds (the librar
 out=$(cat "$data" | "$nlsq" eval - --model 'a*exp(-b*x) + c' --p0 a=2,b=0.5,c=1); rc=$?
 check "eval reads standard input" "[ $rc -eq 0 ] && [ \$(wc -l <<<\"\$out\") -eq 41 ]"
 
+# the model library: nlsq models, components in diff, the report, --json, --predict and --plot
+out=$("$nlsq" models); rc=$?
+check "models lists voigt with its parameters" "[ $rc -eq 0 ] && grep -qx 'voigt(x, amplitude, center, sigma, gamma)' <<<\"\$out\""
+check "models lists 29 shapes with formulas" "[ \$(grep -c '^    = ' <<<\"\$out\") -eq 29 ]"
+out=$("$nlsq" models gaussian2d); rc=$?
+check "models NAME shows one shape and its component names" "[ $rc -eq 0 ] && grep -q 'gaussian2d1_amplitude' <<<\"\$out\""
+expect_error "models with an unknown name" "no shape 'gausian' in the model library" models gausian
+out=$("$nlsq" diff 'gaussian(x) + linear(x)'); rc=$?
+check "diff names the components and differentiates them" "[ $rc -eq 0 ] && grep -qx 'components  gaussian1_\* linear1_\*' <<<\"\$out\" && grep -qx 'df/dlinear1_slope = x' <<<\"\$out\""
+expect_status 3 "a shape with the wrong number of arguments" "gaussian takes 1 argument (x) for a component" fit "$data" --model 'gaussian(x, a)'
+peaks=${TMPDIR:-/tmp}/nlsq_cli_peaks_$$.csv
+pred=${TMPDIR:-/tmp}/nlsq_cli_peaks_$$.pred.csv
+plot=${TMPDIR:-/tmp}/nlsq_cli_peaks_$$.svg
+awk 'BEGIN { print "x,y"; for (i = 0; i <= 200; i++) { x = i / 20; g1 = 50 / (0.6 * sqrt(2 * 3.141592653589793)) * exp(-(x - 3) ^ 2 / 0.72); g2 = 30 / (1.1 * sqrt(2 * 3.141592653589793)) * exp(-(x - 6.5) ^ 2 / 2.42); printf "%.17g,%.17g\n", x, g1 + g2 + 0.2 * x + 0.4 + 0.001 * ((i * 7919) % 13 - 6) } }' >"$peaks"
+p0=gaussian1_amplitude=40,gaussian1_center=2.7,gaussian1_sigma=0.8,gaussian2_amplitude=40,gaussian2_center=6.8,gaussian2_sigma=0.8
+out=$("$nlsq" fit "$peaks" --model 'gaussian(x) + gaussian(x) + linear(x)' --p0 $p0 --predict "$pred" --plot "$plot"); rc=$?
+check "two Gaussians on a line: converged, grouped by component" "[ $rc -eq 0 ] && grep -q '^  \[gaussian2\] gaussian' <<<\"\$out\" && grep -q '^  \[linear1\] linear' <<<\"\$out\""
+check "gaussian2_center recovered (6.5)" "awk '\$1 == \"gaussian2_center\" { exit !(\$2 > 6.49 && \$2 < 6.51) }' <<<\"\$out\""
+check "--predict has a column per component" "[ \"\$(head -1 \"$pred\")\" = x,y,fit,residual,gaussian1,gaussian2,linear1 ]"
+check "--predict: the components add up to the fit" "awk -F, 'NR > 1 { d = \$3 - (\$5 + \$6 + \$7); if (d > 1e-9 || d < -1e-9) bad = 1 } END { exit bad }' \"$pred\""
+check "--plot draws each component" "grep -q 'class=\"c2\" points' \"$plot\" && grep -q '>linear1</text>' \"$plot\""
+json=$("$nlsq" fit "$peaks" --model 'gaussian(x) + gaussian(x, A, gaussian1_center + 3.5, s) + linear(x)' --p0 gaussian1_amplitude=40,gaussian1_center=2.7,gaussian1_sigma=0.8,A=40,s=0.8 --json); rc=$?
+check "--json lists the components, null for an expression argument" "grep -q '{\"name\": \"gaussian#2\", \"shape\": \"gaussian\", \"params\": \[\"A\", null, \"s\"\]}' <<<\"\$json\""
+rm -f "$peaks" "$pred" "$plot"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -37,6 +37,12 @@ int cmd_diff(int argc, char **argv)
     for (int k = 0; k < nlsq_model_num_vars(m); k++) printf(" %s", nlsq_model_var_name(m, k));
     printf("\nparameters ");
     for (int j = 0; j < nlsq_model_num_params(m); j++) printf(" %s", nlsq_model_param_name(m, j));
+    if (nlsq_model_num_components(m)) printf("\ncomponents ");
+    for (int i = 0; i < nlsq_model_num_components(m); i++) {
+        nlsq_component comp;
+        nlsq_model_component(m, i, &comp, NULL);
+        printf(" %s%s%s", comp.prefix, *comp.prefix ? "" : comp.shape, *comp.prefix ? "*" : "(...)");
+    }
     printf("\n\n");
     for (int j = -1; j < nlsq_model_num_params(m) && !rc; j++) {
         char *text = formatted(m, j);

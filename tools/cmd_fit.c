@@ -19,7 +19,8 @@ static int take_resume(const option *o, const char *value, void *args)
 
 static const option output_options[] = {
     {"--json", NULL, ARG_FLAG, AT(json), .help = "the result as JSON on stdout (keys: docs/cli.md)", .set = 1},
-    {"--predict", "FILE.csv", ARG_TEXT, AT(predict), .help = "write x, y, fit and residual for every row"},
+    {"--predict", "FILE.csv", ARG_TEXT, AT(predict),
+     .help = "write x, y, fit and residual for every row (and each library component)"},
     {"--correlation", "full", ARG_CHOICE, AT(full_correlation), .help = "list every correlation (default: |c| > 0.1)",
      .choices = correlation_words},
     {"--verbose", NULL, ARG_FLAG, AT(verbose),

@@ -17,6 +17,9 @@
 
 /* --plot draws at most this many rows, evenly spaced. */
 #define PLOT_POINTS 20000
+/* ... and the first components of a model of library shapes, each as a
+   curve of its own (with one variable) */
+#define PLOT_COMPONENTS 8
 
 static double now(void)
 {
@@ -25,17 +28,35 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* --predict: the x columns, y, fit and residual of every row, window by
-   window, never all rows at once. The header's names are CSV fields (a
+/* The components shown on their own (--predict's columns, --plot's
+   curves): those of a model of two or more library shapes, else none. */
+static int shown_components(const nlsq_model *m)
+{
+    int n = nlsq_model_num_components(m);
+    return n >= 2 ? n : 0;
+}
+
+/* Component c's values at n points into f (0, or -1 with err set). */
+static int eval_component(const nlsq_model *m, int c, const double *p, const double *x, size_t n, double *f,
+                          nlsq_error *err)
+{
+    nlsq_component comp;
+    if (nlsq_model_component(m, c, &comp, err) != NLSQ_OK) return -1;
+    return nlsq_model_eval(comp.value, p, x, n, f, NULL, err) == NLSQ_OK ? 0 : -1;
+}
+
+/* --predict: the x columns, y, fit and residual of every row (and each
+   component's value, for a model of two or more library shapes), window
+   by window, never all rows at once. The header's names are CSV fields (a
    column named "t, s" stays one column). 0, or 2 after printing why;
    write errors are found when the file is committed. */
 static int write_predictions(FILE *out, const dataset *d, const nlsq_result *r)
 {
     enum { WIN = 65536 };
-    int k = d->k, rc = 0;
+    int k = d->k, rc = 0, ncomp = shown_components(d->m);
     size_t rows = nlsq_source_num_rows(d->src);
     double *x = malloc((size_t)WIN * (size_t)(k ? k : 1) * sizeof *x), *y = malloc(WIN * sizeof *y),
-           *f = malloc(WIN * sizeof *f);
+           *f = malloc(WIN * (size_t)(1 + ncomp) * sizeof *f);
     if (!x || !y || !f) {
         rc = die("out of memory for --predict");
         goto done;
@@ -45,20 +66,32 @@ static int write_predictions(FILE *out, const dataset *d, const nlsq_result *r)
         fputc(',', out);
     }
     csv_field(out, nlsq_source_column_name(d->src, d->yc));
-    fputs(",fit,residual\n", out);
+    fputs(",fit,residual", out);
+    for (int c = 0; c < ncomp; c++) {
+        char label[96];
+        component_label(d->m, c, label, sizeof label);
+        fputc(',', out);
+        csv_field(out, label);
+    }
+    fputc('\n', out);
     nlsq_error err;
     for (size_t first = 0; first < rows && !rc; first += WIN) {
         size_t n = rows - first < WIN ? rows - first : WIN;
         int failed = nlsq_source_read(d->src, d->yc, first, n, y, &err) != NLSQ_OK;
         for (int v = 0; v < k && !failed; v++)
             failed = nlsq_source_read(d->src, d->xc[v], first, n, x + (size_t)v * n, &err) != NLSQ_OK;
-        if (failed || nlsq_model_eval(d->m, r->popt, x, n, f, NULL, &err) != NLSQ_OK) {
+        if (!failed) failed = nlsq_model_eval(d->m, r->popt, x, n, f, NULL, &err) != NLSQ_OK;
+        for (int c = 0; c < ncomp && !failed; c++)
+            failed = eval_component(d->m, c, r->popt, x, n, f + (size_t)(c + 1) * n, &err) != 0;
+        if (failed) {
             rc = die("--predict: %s", err.message);
             break;
         }
         for (size_t i = 0; i < n; i++) {
             for (int v = 0; v < k; v++) fprintf(out, "%.17g,", x[(size_t)v * n + i]);
-            fprintf(out, "%.17g,%.17g,%.17g\n", y[i], f[i], y[i] - f[i]);
+            fprintf(out, "%.17g,%.17g,%.17g", y[i], f[i], y[i] - f[i]);
+            for (int c = 0; c < ncomp; c++) fprintf(out, ",%.17g", f[(size_t)(c + 1) * n + i]);
+            fputc('\n', out);
         }
     }
 done:
@@ -125,7 +158,9 @@ static int write_plot(FILE *out, const cli *c, const dataset *d, const nlsq_resu
 {
     enum { GRID = 400 };
     sample s;
-    double gx[GRID], gf[GRID], *idx = NULL;
+    double gx[GRID], gf[GRID], gc[PLOT_COMPONENTS * GRID], *idx = NULL;
+    int ncomp = shown_components(d->m) < PLOT_COMPONENTS ? shown_components(d->m) : PLOT_COMPONENTS;
+    char comp_names[PLOT_COMPONENTS][96];
     size_t ngrid = 0;
     int rc = sample_read(d, r, &s);
     if (rc) goto done;
@@ -142,6 +177,10 @@ static int write_plot(FILE *out, const cli *c, const dataset *d, const nlsq_resu
                 gx[g] = c->logx ? lo * pow(hi / lo, t) : lo + t * (hi - lo);
             }
             nlsq_model_eval(d->m, r->popt, gx, GRID, gf, NULL, NULL);
+            for (int ci = 0; ci < ncomp; ci++) {
+                eval_component(d->m, ci, r->popt, gx, GRID, gc + (size_t)ci * GRID, NULL);
+                component_label(d->m, ci, comp_names[ci], sizeof comp_names[ci]);
+            }
             ngrid = GRID;
         }
     } else {
@@ -168,7 +207,11 @@ static int write_plot(FILE *out, const cli *c, const dataset *d, const nlsq_resu
                     c->logx,
                     c->logy,
                     {0},
-                    0};
+                    0,
+                    gc,
+                    ngrid ? ncomp : 0,
+                    {0}};
+    for (int ci = 0; ci < pd.ncomp; ci++) pd.comp_names[ci] = comp_names[ci];
     for (int j = 0; j < np && pd.nlegend < 14; j++) {
         snprintf(lines[pd.nlegend], sizeof lines[0], "%s = %.6g \xc2\xb1 %.3g", nlsq_model_param_name(d->m, j),
                  r->popt[j], r->perr[j]);

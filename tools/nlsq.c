@@ -25,7 +25,9 @@ static const char FIT_TEXT[] = "Fit a model to the columns of a data file (comma
                                "or a NumPy .npy file, told by its content). A pipe, a FIFO or <(...) is\n"
                                "read once, whole. y is by default the column after the x columns.\n"
                                "Prints the parameters with standard errors, the statistics and the\n"
-                               "verdict; --json for programs.\n"
+                               "verdict; --json for programs. The model may call the shapes of the\n"
+                               "model library (nlsq models): gaussian(x) + gaussian(x) + linear(x)\n"
+                               "is grouped by component in the report, --predict and --plot.\n"
                                "\n"
                                "Data of any size: .npy files are memory-mapped, text files over 64 MB are\n"
                                "converted once into a column cache, and neither is held in memory. Several\n"
@@ -53,6 +55,14 @@ static const char DIFF_TEXT[] = "The parameters, variables and every partial der
                                 "model language: what the automatic differentiation computed, with\n"
                                 "shared subexpressions named t1, t2, ... A model that starts with '-'\n"
                                 "is taken as it is ('-a*x'), or after -- (nlsq diff -- '-a').";
+
+static const char MODELS_TEXT[] = "The shapes of the model library that model text may call: gaussian,\n"
+                                  "lorentzian, voigt (exact, through the Faddeeva function), logistic4,\n"
+                                  "exponential, ... with their parameters in order and their formulas.\n"
+                                  "shape(x) is a component whose parameters are made with a prefix\n"
+                                  "(gaussian1_center, gaussian2_center: the shape's name, '_' if it ends\n"
+                                  "in a digit, its occurrence, '_'); shape(x, p1, ...) takes them from\n"
+                                  "the call. With NAME, one shape. nlsq diff shows the derivatives.";
 
 static const char DEMO_TEXT[] = "A real fit of the bundled example data (examples/data/decay.csv, built\n"
                                 "into the command), with report and plot (default plot file:\n"
@@ -88,6 +98,7 @@ const command commands[] = {
      "DATA --model EXPR [--p0 a=1,...] [--jacobian] [options]", EVAL_TEXT, eval_groups},
     {"diff", cmd_diff, "the model's partial derivatives as model text", "EXPR [--vars x,y] [--params a,b,...]",
      DIFF_TEXT, diff_groups},
+    {"models", cmd_models, "the model library's shapes, their parameters and formulas", "[NAME]", MODELS_TEXT, NULL},
     {"demo", cmd_demo, "a real fit of the bundled example data, with report and plot", "[--plot FILE.svg]", DEMO_TEXT,
      demo_groups},
     {"devices", cmd_devices, "the compute devices nlsq can use", "", DEVICES_TEXT, NULL},

@@ -25,6 +25,10 @@ typedef struct report_info {
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+/* Component index of a model of library shapes, as a name: its prefix
+   without the final '_' (gaussian1), or shape#N for a call that gave its
+   parameters (gaussian#2). */
+void component_label(const nlsq_model *m, int index, char *buf, size_t size);
 /* A number as JSON (null for NaN and Inf), a string quoted and escaped. */
 void json_number(FILE *out, double v);
 void json_string(FILE *out, const char *s);
@@ -44,6 +48,9 @@ typedef struct plot_data {
     int logx, logy;
     const char *legend[16];
     int nlegend;
+    const double *comp_f; /* ncomp curves of ngrid values: the components */
+    int ncomp;            /* of a model of library shapes, at grid_x     */
+    const char *comp_names[8];
 } plot_data;
 
 /* 0, or -1 on a write error. */

@@ -21,6 +21,68 @@ static double correlation(const nlsq_result *r, int a, int b)
     return va > 0 && vb > 0 ? r->pcov[a * r->n + b] / sqrt(va * vb) : 0;
 }
 
+void component_label(const nlsq_model *m, int index, char *buf, size_t size)
+{
+    nlsq_component c;
+    buf[0] = '\0';
+    if (nlsq_model_component(m, index, &c, NULL) != NLSQ_OK) return;
+    size_t len = strlen(c.prefix);
+    if (len)
+        snprintf(buf, size, "%.*s", (int)(len - 1), c.prefix); /* gaussian1_ -> gaussian1 */
+    else
+        snprintf(buf, size, "%s#%d", c.shape, index + 1); /* gaussian(x, A, mu, s): gaussian#1 */
+}
+
+/* The width of the parameter column: the longest name, at least 12. */
+static int name_width(const nlsq_model *m)
+{
+    int w = 12;
+    for (int j = 0; j < nlsq_model_num_params(m); j++)
+        if ((int)strlen(nlsq_model_param_name(m, j)) > w) w = (int)strlen(nlsq_model_param_name(m, j));
+    return w;
+}
+
+static void param_row(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r, int j)
+{
+    double rel = fabs(r->perr[j] / r->popt[j]) * 100;
+    const char *mark = info->fixed && info->fixed[j] ? " (fixed)" : r->active_mask[j] ? " (at bound)" : "";
+    fprintf(out, "  %-*s %22.15g %16.8g %9.3g%%%s\n", name_width(m), nlsq_model_param_name(m, j), r->popt[j],
+            r->perr[j], rel, mark);
+}
+
+/* The parameters in their order, or, for a model of library shapes,
+   grouped by component (each parameter once, under its first component),
+   then the others. */
+static void param_rows(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r)
+{
+    int ncomp = nlsq_model_num_components(m);
+    if (ncomp == 0) {
+        for (int j = 0; j < r->n; j++) param_row(out, info, m, r, j);
+        return;
+    }
+    unsigned char shown[r->n > 0 ? r->n : 1];
+    memset(shown, 0, sizeof shown);
+    for (int i = 0; i < ncomp; i++) {
+        nlsq_component c;
+        char label[96];
+        nlsq_model_component(m, i, &c, NULL);
+        component_label(m, i, label, sizeof label);
+        fprintf(out, "  [%s] %s\n", label, c.shape);
+        for (int k = 0; k < c.num_params; k++) {
+            int j = c.params[k];
+            if (j < 0 || j >= r->n || shown[j]) continue;
+            shown[j] = 1;
+            param_row(out, info, m, r, j);
+        }
+    }
+    int others = 0;
+    for (int j = 0; j < r->n; j++)
+        if (!shown[j]) {
+            if (!others++) fputs("  [other]\n", out);
+            param_row(out, info, m, r, j);
+        }
+}
+
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r)
 {
     fprintf(out, "model    %s\n", info->model_text);
@@ -34,13 +96,8 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
                 r->nfev, r->njev, info->fit_seconds, r->threads, r->threads == 1 ? "" : "s",
                 strcmp(r->backend, "jit") == 0 ? "compiled kernel" : "interpreter");
     fprintf(out, "status   %d: %s %s\n\n", r->status, r->message, r->success ? "(converged)" : "(NOT converged)");
-    fprintf(out, "  %-12s %22s %16s %10s\n", "parameter", "value", "std error", "rel. error");
-    for (int j = 0; j < r->n; j++) {
-        double rel = fabs(r->perr[j] / r->popt[j]) * 100;
-        const char *mark = info->fixed && info->fixed[j] ? " (fixed)" : r->active_mask[j] ? " (at bound)" : "";
-        fprintf(out, "  %-12s %22.15g %16.8g %9.3g%%%s\n", nlsq_model_param_name(m, j), r->popt[j], r->perr[j], rel,
-                mark);
-    }
+    fprintf(out, "  %-*s %22s %16s %10s\n", name_width(m), "parameter", "value", "std error", "rel. error");
+    param_rows(out, info, m, r);
     fprintf(out, "\n  chi-square %.10g, reduced chi-square %.10g, dof %d, R^2 %.8f\n", r->chi2, r->redchi, r->dof,
             r->r2);
     fprintf(out, "  AIC %.6g, BIC %.6g, gradient norm %.3g\n", r->aic, r->bic, r->grad_norm);
@@ -105,6 +162,33 @@ void csv_field(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* "components": the library shapes the model calls, each with its
+   parameters' names (null for an argument that is an expression). */
+static void json_components(FILE *out, const nlsq_model *m)
+{
+    fputs("  \"components\": [", out);
+    for (int i = 0; i < nlsq_model_num_components(m); i++) {
+        nlsq_component c;
+        char label[96];
+        nlsq_model_component(m, i, &c, NULL);
+        component_label(m, i, label, sizeof label);
+        fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", out);
+        json_string(out, label);
+        fputs(", \"shape\": ", out);
+        json_string(out, c.shape);
+        fputs(", \"params\": [", out);
+        for (int k = 0; k < c.num_params; k++) {
+            if (k) fputs(", ", out);
+            if (c.params[k] >= 0)
+                json_string(out, nlsq_model_param_name(m, c.params[k]));
+            else
+                fputs("null", out);
+        }
+        fputs("]}", out);
+    }
+    fputs(nlsq_model_num_components(m) ? "\n  ],\n" : "],\n", out);
+}
+
 void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r)
 {
     fputs("{\n  \"model\": ", out);
@@ -120,7 +204,9 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
         fprintf(out, ", \"fixed\": %s, \"at_bound\": %s}", info->fixed && info->fixed[j] ? "true" : "false",
                 r->active_mask[j] ? "true" : "false");
     }
-    fputs("\n  ],\n  \"popt\": [", out);
+    fputs("\n  ],\n", out);
+    json_components(out, m);
+    fputs("  \"popt\": [", out);
     for (int j = 0; j < r->n; j++) {
         if (j) fputs(", ", out);
         json_number(out, r->popt[j]);

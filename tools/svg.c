@@ -112,7 +112,7 @@ static void points(FILE *f, const axis *ax, const axis *ay, const double *x, con
     }
 }
 
-static void curve(FILE *f, const axis *ax, const axis *ay, const double *x, const double *y, size_t n)
+static void curve(FILE *f, const axis *ax, const axis *ay, const double *x, const double *y, size_t n, const char *cls)
 {
     int open = 0;
     for (size_t i = 0; i < n; i++) {
@@ -121,7 +121,7 @@ static void curve(FILE *f, const axis *ax, const axis *ay, const double *x, cons
             open = 0;
             continue;
         }
-        if (!open) fputs("<polyline class=\"fit\" points=\"", f);
+        if (!open) fprintf(f, "<polyline class=\"%s\" points=\"", cls);
         fprintf(f, "%s%.1f,%.1f", open ? " " : "", to_px(ax, x[i]), to_px(ay, y[i]));
         open = 1;
     }
@@ -147,7 +147,10 @@ int svg_write(FILE *f, const plot_data *pd)
             ".grid{stroke:#e4e4e4;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}"
             ".data{fill:#1f5fa8}.res{fill:#1f5fa8}.err{stroke:#7fa6d4;stroke-width:1}"
             ".fit{fill:none;stroke:#d2452d;stroke-width:2}.fitpt{fill:#d2452d}.zero{stroke:#d2452d;stroke-width:1.5}"
-            ".legend{fill:#ffffff;fill-opacity:0.85;stroke:#aaa}</style>\n"
+            ".legend{fill:#ffffff;fill-opacity:0.85;stroke:#aaa}"
+            ".c0,.c1,.c2,.c3,.c4,.c5,.c6,.c7{fill:none;stroke-width:1.5;stroke-dasharray:6 3}"
+            ".c0{stroke:#2a9d3c}.c1{stroke:#8e44ad}.c2{stroke:#e08a00}.c3{stroke:#16a2b8}"
+            ".c4{stroke:#7a5230}.c5{stroke:#c2185b}.c6{stroke:#607d8b}.c7{stroke:#9e9d24}</style>\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
             W, H, W, H);
     fputs("<text x=\"90\" y=\"24\" class=\"title\">", f);
@@ -158,8 +161,13 @@ int svg_write(FILE *f, const plot_data *pd)
     ticks(f, &ay, 1, LEFT, W - RIGHT, 1, 6);
     frame(f, LEFT, TOP, W - RIGHT, TOP + MAIN_H);
     points(f, &ax, &ay, pd->x, pd->y, pd->sigma, pd->m, "data");
+    for (int c = 0; pd->ngrid && c < pd->ncomp; c++) {
+        char cls[16];
+        snprintf(cls, sizeof cls, "c%d", c);
+        curve(f, &ax, &ay, pd->grid_x, pd->comp_f + (size_t)c * pd->ngrid, pd->ngrid, cls);
+    }
     if (pd->ngrid)
-        curve(f, &ax, &ay, pd->grid_x, pd->grid_f, pd->ngrid);
+        curve(f, &ax, &ay, pd->grid_x, pd->grid_f, pd->ngrid, "fit");
     else
         points(f, &ax, &ay, pd->x, pd->fit, NULL, pd->m, "fitpt");
     /* residual panel */
@@ -180,7 +188,7 @@ int svg_write(FILE *f, const plot_data *pd)
     size_t longest = 12;
     for (int k = 0; k < pd->nlegend; k++) longest = strlen(pd->legend[k]) > longest ? strlen(pd->legend[k]) : longest;
     double lw = fmin(20 + 6.9 * (double)longest, W - RIGHT - LEFT - 16); /* ~6.9 px a character at 12 px */
-    double lh = 22 + 16.0 * pd->nlegend, lx = W - RIGHT - lw - 8, ly = TOP + 8;
+    double lh = 22 + 16.0 * (pd->nlegend + pd->ncomp), lx = W - RIGHT - lw - 8, ly = TOP + 8;
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"legend\"/>\n", lx, ly, lw, lh);
     fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" class=\"data\"/><text x=\"%.1f\" y=\"%.1f\">data</text>\n",
             lx + 14, ly + 14, lx + 24, ly + 18);
@@ -191,6 +199,13 @@ int svg_write(FILE *f, const plot_data *pd)
     for (int k = 0; k < pd->nlegend; k++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", lx + 10, ly + 36 + 16.0 * k);
         xml_text(f, pd->legend[k]);
+        fputs("</text>\n", f);
+    }
+    for (int c = 0; c < pd->ncomp; c++) { /* a sample of each component's line, and its name */
+        double y = ly + 36 + 16.0 * (pd->nlegend + c);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"c%d\"/><text x=\"%.1f\" y=\"%.1f\">",
+                lx + 10, y - 4, lx + 34, y - 4, c, lx + 40, y);
+        xml_text(f, pd->comp_names[c]);
         fputs("</text>\n", f);
     }
     fputs("</svg>\n", f);

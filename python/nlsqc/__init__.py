@@ -9,7 +9,7 @@ Models are Python functions, traced once into nlsq's expression graph
 (exact derivatives by automatic differentiation, compiled kernels, CPU or
 GPU), or model text. See python/README.md.
 """
-from . import np
+from . import models, np
 from ._batch import BatchResult, fit_batch
 from ._callback import FallbackWarning
 from ._fit import FitResult, OptimizeResult, curve_fit, least_squares_model
@@ -29,4 +29,4 @@ del _libnlsq, _text
 
 __all__ = ["curve_fit", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
            "fit_batch", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
-           "FallbackWarning", "TraceError", "devices", "info", "np"]
+           "FallbackWarning", "TraceError", "devices", "info", "np", "models"]

@@ -133,12 +133,23 @@ class Device(ctypes.Structure):
                 ("cc_major", ctypes.c_int), ("cc_minor", ctypes.c_int), ("multiprocessors", ctypes.c_int)]
 
 
+class Shape(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("num_vars", ctypes.c_int), ("num_params", ctypes.c_int),
+                ("param_names", ctypes.POINTER(ctypes.c_char_p)), ("formula", ctypes.c_char_p),
+                ("summary", ctypes.c_char_p)]
+
+
+class Component(ctypes.Structure):
+    _fields_ = [("shape", ctypes.c_char_p), ("prefix", ctypes.c_char_p), ("num_params", ctypes.c_int),
+                ("params", c_int_p), ("value", ctypes.c_void_p)]
+
+
 # The structs tests/test_abi.py checks against the header: Python name -> C name.
 ABI_STRUCTS = {
     Error: "nlsq_error", ModelOptions: "nlsq_model_options", Data: "nlsq_data", Progress: "nlsq_progress",
     Options: "nlsq_options", Result: "nlsq_result", RawLayout: "nlsq_raw_layout",
     TextOptions: "nlsq_text_options", Columns: "nlsq_columns", Batch: "nlsq_batch",
-    BatchResult: "nlsq_batch_result", Device: "nlsq_device",
+    BatchResult: "nlsq_batch_result", Device: "nlsq_device", Shape: "nlsq_shape", Component: "nlsq_component",
 }
 # C field names that differ from the Python ones.
 ABI_FIELD_NAMES = {("nlsq_progress", "pass_"): "pass"}
@@ -170,6 +181,10 @@ _PROTOTYPES = {
     "nlsq_builder_finish": (_S, [_P, ctypes.c_int, ctypes.POINTER(_P), _ERR]),
     "nlsq_builder_allow_unused_params": (None, [_P, ctypes.c_int]),
     "nlsq_op_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "nlsq_shape_count": (ctypes.c_int, []),
+    "nlsq_shape_get": (ctypes.POINTER(Shape), [ctypes.c_int]),
+    "nlsq_model_num_components": (ctypes.c_int, [_P]),
+    "nlsq_model_component": (_S, [_P, ctypes.c_int, ctypes.POINTER(Component), _ERR]),
     "nlsq_op_arity": (ctypes.c_int, [ctypes.c_int]),
     "nlsq_options_default": (Options, []),
     "nlsq_result_free": (None, [ctypes.POINTER(Result)]),

@@ -34,6 +34,22 @@ class Model:
     def ptr(self):
         return self._ptr
 
+    @property
+    def components(self):
+        """The library shapes the model text calls, in order: dicts with
+        "shape", "prefix" ("gaussian1_" for gaussian(x), "" when the call
+        gave the parameters) and "params" (the parameter names; None for an
+        argument that is an expression). Empty for a traced function."""
+        lib = _lib.lib
+        out = []
+        for i in range(lib.nlsq_model_num_components(self._ptr)):
+            c = _lib.Component()
+            lib.nlsq_model_component(self._ptr, i, ctypes.byref(c), None)
+            out.append({"shape": c.shape.decode(), "prefix": c.prefix.decode(),
+                        "params": [self.param_names[c.params[k]] if c.params[k] >= 0 else None
+                                   for k in range(c.num_params)]})
+        return out
+
     def text(self, which=-1):
         """The model (which=-1) or its derivative by parameter `which` as
         model-language text."""

@@ -31,7 +31,7 @@ class TraceError(TypeError):
 # called `e` or `gamma` there, but not in the graph (it gets a suffix).
 RESERVED = frozenset(
     "exp expm1 log log1p log10 log2 sqrt cbrt abs sign floor ceil sin cos tan asin acos atan sinh cosh tanh "
-    "asinh acosh atanh erf erfc lgamma tgamma pow hypot atan2 min max where pi e".split())
+    "asinh acosh atanh erf erfc lgamma tgamma pow hypot atan2 min max where pi e faddeeva_re faddeeva_im".split())
 
 
 def _op_table():
@@ -357,6 +357,26 @@ def _special(scipy_name, scalar, u):
         return numpy.vectorize(scalar, otypes=[float])(u)
 
 
+def _wofz(x, y):
+    """w(x + iy) on numbers: SciPy's wofz, or without SciPy the library's
+    own (the model p*faddeeva_re(x, y) + ... evaluated at p = 1)."""
+    try:
+        import scipy.special as sp
+        return sp.wofz(numpy.asarray(x, dtype=float) + 1j * numpy.asarray(y, dtype=float))
+    except ImportError:
+        from ._model import model
+        xb, yb = numpy.broadcast_arrays(numpy.asarray(x, dtype=float), numpy.asarray(y, dtype=float))
+        xy = numpy.vstack([xb.ravel(), yb.ravel()])
+        re = model("p*faddeeva_re(x, y)", vars="x,y").eval(xy, [1.0], jacobian=False)
+        im = model("p*faddeeva_im(x, y)", vars="x,y").eval(xy, [1.0], jacobian=False)
+        w = (re + 1j * im).reshape(xb.shape)
+        return w if w.ndim else complex(w)
+
+
+def _faddeeva_re(x, y): return numpy.real(_wofz(x, y))
+def _faddeeva_im(x, y): return numpy.imag(_wofz(x, y))
+
+
 # The ops computed on plain numbers (a model evaluated outside tracing).
 NUMERIC = {
     "+": numpy.add, "*": numpy.multiply, "/": numpy.true_divide, "^": numpy.power,
@@ -370,7 +390,7 @@ NUMERIC = {
     "pow": numpy.power, "hypot": numpy.hypot, "atan2": numpy.arctan2, "min": numpy.minimum, "max": numpy.maximum,
     "<": numpy.less, "<=": numpy.less_equal, ">": numpy.greater, ">=": numpy.greater_equal, "==": numpy.equal,
     "!=": numpy.not_equal, "&&": numpy.logical_and, "||": numpy.logical_or, "!": numpy.logical_not,
-    "where": numpy.where,
+    "where": numpy.where, "faddeeva_re": _faddeeva_re, "faddeeva_im": _faddeeva_im,
 }
 
 
@@ -413,6 +433,9 @@ UFUNCS = {
     # scipy.special's ufuncs
     "erf": _fn("erf"), "erfc": _fn("erfc"), "gammaln": _fn("lgamma"), "gamma": _fn("tgamma"),
 }
+
+# scipy.special.wofz on a traced value has no complex result to give; the
+# language has Re and Im of w as nlsqc.np.faddeeva_re / faddeeva_im.
 
 ARRAY_FUNCTIONS = {"where": where, "clip": _clip}
 

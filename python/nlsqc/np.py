@@ -36,6 +36,8 @@ erf, erfc, lgamma, tgamma = _one("erf"), _one("erfc"), _one("lgamma"), _one("tga
 gammaln, gamma = lgamma, tgamma
 absolute, fabs = abs, abs
 power, hypot, arctan2 = _two("pow"), _two("hypot"), _two("atan2")
+# Re and Im of the Faddeeva function w(x + iy) (scipy.special.wofz)
+faddeeva_re, faddeeva_im = _two("faddeeva_re"), _two("faddeeva_im")
 pow, atan2 = power, arctan2
 minimum, maximum = _two("min"), _two("max")
 less, less_equal, greater, greater_equal = _two("<"), _two("<="), _two(">"), _two(">=")

@@ -132,6 +132,8 @@ static void run_instr(const vmath *vm, const instr *in, double *restrict o, cons
     case OP_MUL0: SELECT((av == 0) | (bv == 0), 0.0, av * bv); break;
     case OP_DIV0: SELECT(bv == 0, 0.0, av / bv); break;
     case OP_POWI: block_powi(a, o, in->k); break;
+    case NLSQ_OP_FADDEEVA_RE: LOOP(nk_faddeeva_re(a[i], b[i])); break;
+    case NLSQ_OP_FADDEEVA_IM: LOOP(nk_faddeeva_im(a[i], b[i])); break;
     default:
         if (in->op < NLSQ_OP_COUNT && vm->unary[in->op])
             vm->unary[in->op](a, o);

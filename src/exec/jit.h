@@ -13,7 +13,7 @@
 
 /* Bump when the generated code changes meaning: it is part of the cache
    key, so old kernels are not reused. */
-#define JIT_CODEGEN_VERSION 27
+#define JIT_CODEGEN_VERSION 28
 #define JIT_ABI 2
 
 /* ---- the ABI of a generated kernel (mirrored in jit_runtime.c) --------- */

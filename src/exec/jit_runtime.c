@@ -147,6 +147,8 @@ typedef double V;
 #define V_LGAMMA(a) VLANES1(k_lgamma, a)
 #define V_TGAMMA(a) VLANES1(tgamma, a)
 #define V_DIGAMMA(a) VLANES1(nk_digamma, a)
+#define V_FADDEEVA_RE(a, b) VLANES2(nk_faddeeva_re, a, b)
+#define V_FADDEEVA_IM(a, b) VLANES2(nk_faddeeva_im, a, b)
 #define V_POWI(a, k) v_powi(a, k)
 
     /* u^k by nk_powi's multiplications, on all lanes at once */

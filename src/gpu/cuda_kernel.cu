@@ -61,6 +61,8 @@ typedef double NLSQ_DATA;
 #define V_LGAMMA(a) lgamma(a)
 #define V_TGAMMA(a) tgamma(a)
 #define V_DIGAMMA(a) nk_digamma(a)
+#define V_FADDEEVA_RE(a, b) nk_faddeeva_re(a, b)
+#define V_FADDEEVA_IM(a, b) nk_faddeeva_im(a, b)
 #define V_POWI(a, k) nk_powi(a, k)
 
 /* @MODEL@ */

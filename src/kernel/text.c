@@ -3,6 +3,7 @@
 
 #include "kernel_covariance.h"
 #include "kernel_dot.h"
+#include "kernel_faddeeva.h"
 #include "kernel_givens.h"
 #include "kernel_householder.h"
 #include "kernel_loss.h"
@@ -11,6 +12,7 @@
 #include "kernel_sum.h"
 
 const char *const kernel_text_scalar = KERNEL_SCALAR_SOURCE;
+const char *const kernel_text_faddeeva = KERNEL_FADDEEVA_SOURCE;
 const char *const kernel_text_dot = KERNEL_DOT_SOURCE;
 const char *const kernel_text_sum = KERNEL_SUM_SOURCE;
 const char *const kernel_text_loss = KERNEL_LOSS_SOURCE;

@@ -8,6 +8,7 @@
 #define NLSQ_KERNEL_TEXT_H
 
 extern const char *const kernel_text_scalar;      /* scalar.h     */
+extern const char *const kernel_text_faddeeva;    /* faddeeva.h  */
 extern const char *const kernel_text_dot;         /* dot.h        */
 extern const char *const kernel_text_sum;         /* sum.h        */
 extern const char *const kernel_text_loss;        /* loss.h       */

@@ -13,7 +13,7 @@
  * its other argument, floor' — cuts the path even if the adjoint above it
  * is infinite.
  */
-#define _DEFAULT_SOURCE /* M_PI, M_LOG10E, M_LOG2E */
+#define _DEFAULT_SOURCE /* M_PI, M_LOG10E, M_LOG2E, M_2_SQRTPI */
 #include <math.h>
 #include <stdlib.h>
 
@@ -162,6 +162,29 @@ static int32_t partial1(differ *df, int op, int32_t f, int32_t u, int32_t k)
     return -1;
 }
 
+/*
+ * The partials of Re w and Im w at z = u + iv, from w'(z) = -2z w(z) +
+ * 2i/sqrt(pi): since w is analytic, dw/du = w' and dw/dv = i w', so
+ *   d Re w/du = Re w',  d Re w/dv = -Im w',  d Im w/du = Im w',  d Im w/dv = Re w',
+ * with Re w' = -2(u Re w - v Im w) and Im w' = 2/sqrt(pi) - 2(u Im w + v Re w):
+ * the derivatives close over the two nodes Re w and Im w themselves.
+ */
+static void faddeeva_partials(differ *df, int op, int32_t u, int32_t v, int32_t *pu, int32_t *pv)
+{
+    int32_t re = op2(df, NLSQ_OP_FADDEEVA_RE, u, v), im = op2(df, NLSQ_OP_FADDEEVA_IM, u, v);
+    int32_t dre = op2(df, NLSQ_OP_MUL, num(df, -2),
+                      op2(df, NLSQ_OP_SUB, op2(df, NLSQ_OP_MUL, u, re), op2(df, NLSQ_OP_MUL, v, im)));
+    int32_t twice = op2(df, NLSQ_OP_MUL, num(df, 2),
+                        op2(df, NLSQ_OP_ADD, op2(df, NLSQ_OP_MUL, u, im), op2(df, NLSQ_OP_MUL, v, re)));
+    if (op == NLSQ_OP_FADDEEVA_RE) {
+        *pu = dre;
+        *pv = op2(df, NLSQ_OP_SUB, twice, num(df, M_2_SQRTPI)); /* -Im w' */
+    } else {
+        *pu = op2(df, NLSQ_OP_SUB, num(df, M_2_SQRTPI), twice);
+        *pv = dre;
+    }
+}
+
 /* Push the adjoint of node id (with arguments u, v) to u and v. */
 static void push2(differ *df, int op, int32_t f, int32_t u, int32_t v, int32_t adj)
 {
@@ -206,6 +229,8 @@ static void push2(differ *df, int op, int32_t f, int32_t u, int32_t v, int32_t a
         if (dv) pv = choice_weight(df, cmp, v, u);
         break;
     }
+    case NLSQ_OP_FADDEEVA_RE:
+    case NLSQ_OP_FADDEEVA_IM: faddeeva_partials(df, op, u, v, &pu, &pv); break;
     }
     if (du && pu >= 0) accumulate(df, u, chain(df, adj, pu));
     if (dv && pv >= 0) accumulate(df, v, chain(df, adj, pv));

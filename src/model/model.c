@@ -96,6 +96,35 @@ nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *par
     return NLSQ_OK;
 }
 
+/* Each component's value alone, as a model of m's variables and
+   parameters, made from the parse graph g. */
+static nlsq_status attach_components(nlsq_model *m, graph *g, const component_list *list, nlsq_error *err)
+{
+    if (list->count == 0) return NLSQ_OK;
+    m->components = calloc((size_t)list->count, sizeof *m->components);
+    if (!m->components) {
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "out of memory");
+        return NLSQ_ERR_NOMEM;
+    }
+    for (int i = 0; i < list->count; i++) {
+        const parsed_component *pc = &list->items[i];
+        model_component *c = &m->components[i];
+        c->shape = pc->shape;
+        memcpy(c->prefix, pc->prefix, sizeof c->prefix);
+        memcpy(c->params, pc->params, sizeof c->params);
+        m->ncomponents = i + 1;
+        name_list vars, params;
+        if (!name_list_copy(&m->vars, &vars) || !name_list_copy(&m->params, &params)) {
+            name_list_free(&vars);
+            error_set(err, NLSQ_ERR_NOMEM, 0, 0, "out of memory");
+            return NLSQ_ERR_NOMEM;
+        }
+        nlsq_status st = model_make(g, pc->root, &vars, &params, 1, &c->value, err);
+        if (st != NLSQ_OK) return st;
+    }
+    return NLSQ_OK;
+}
+
 nlsq_status nlsq_model_parse_n(const char *text, size_t len, const nlsq_model_options *opt, nlsq_model **out,
                                nlsq_error *err)
 {
@@ -119,13 +148,20 @@ nlsq_status nlsq_model_parse_n(const char *text, size_t len, const nlsq_model_op
     graph g;
     graph_init(&g, NLSQ_MODEL_MAX_NODES);
     int32_t root = -1;
-    if (st == NLSQ_OK) st = parse_model(text, len, &vars, &params, o.params != NULL, &g, &root, err);
+    component_list components = {NULL, 0, 0};
+    if (st == NLSQ_OK) st = parse_model(text, len, &vars, &params, o.params != NULL, &g, &root, &components, err);
     if (st == NLSQ_OK) {
         st = model_make(&g, root, &vars, &params, 0, out, err);
+        if (st == NLSQ_OK) st = attach_components(*out, &g, &components, err);
+        if (st != NLSQ_OK) {
+            nlsq_model_free(*out);
+            *out = NULL;
+        }
     } else {
         name_list_free(&vars);
         name_list_free(&params);
     }
+    free(components.items);
     graph_free(&g);
     return st;
 }
@@ -144,6 +180,8 @@ nlsq_status nlsq_model_parse(const char *text, const nlsq_model_options *opt, nl
 void nlsq_model_free(nlsq_model *m)
 {
     if (!m) return;
+    for (int i = 0; i < m->ncomponents; i++) nlsq_model_free(m->components[i].value);
+    free(m->components);
     name_list_free(&m->vars);
     name_list_free(&m->params);
     graph_free(&m->g);
@@ -151,6 +189,31 @@ void nlsq_model_free(nlsq_model *m)
     program_free(&m->prog);
     if (m->kernels) m->kernels->release(m->kernels); /* waits for a compile still running */
     free(m);
+}
+
+int nlsq_model_num_components(const nlsq_model *m)
+{
+    return m ? m->ncomponents : 0;
+}
+
+nlsq_status nlsq_model_component(const nlsq_model *m, int index, nlsq_component *out, nlsq_error *err)
+{
+    error_clear(err);
+    if (!m || !out || index < 0 || index >= m->ncomponents) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_model_component: %s",
+                  !m     ? "model is NULL"
+                  : !out ? "out is NULL"
+                         : "index out of range");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    const model_component *c = &m->components[index];
+    const nlsq_shape *sh = nlsq_shape_get(c->shape);
+    out->shape = sh->name;
+    out->prefix = c->prefix;
+    out->num_params = sh->num_params;
+    out->params = c->params;
+    out->value = c->value;
+    return NLSQ_OK;
 }
 
 int nlsq_model_num_params(const nlsq_model *m)

@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 #include "core/core.h"
-#include "kernel/scalar.h" /* nk_powi, nk_digamma, ...: every evaluator's one copy */
+#include "kernel/faddeeva.h" /* nk_faddeeva_re, nk_faddeeva_im */
+#include "kernel/scalar.h"   /* nk_powi, nk_digamma, ...: every evaluator's one copy */
 #include "nlsq.h"
 
 /* ---- ops.c: every op's name, arity, types and scalar meaning ---------- */
@@ -201,14 +202,38 @@ int name_is_identifier(const char *s, size_t len);
 nlsq_status name_list_parse(const char *csv, const char *what, name_list *out, nlsq_error *err);
 int name_is_reserved(const char *name, size_t len);
 
+/* ---- library.c: the shapes model text may call ------------------------- */
+
+#define LIBRARY_MAX_SHAPES 64 /* room for the table (checked by test_library) */
+
+/* The shape's index, or -1. */
+int library_lookup(const char *name, size_t len);
+/* The parameter prefix of the occurrence-th component of a shape. */
+void library_prefix(int shape, int occurrence, char *buf, size_t size);
+
+/* A shape's call as the parser found it. */
+typedef struct parsed_component {
+    int shape;
+    char prefix[64];
+    int params[NLSQ_SHAPE_MAX_PARAMS]; /* parameter index, or -1 */
+    int32_t root;                      /* the call's value in the parse graph */
+} parsed_component;
+
+typedef struct component_list {
+    parsed_component *items;
+    int count, cap;
+} component_list;
+
 /*
  * Parse text into g. vars: the variable names (VAR nodes are made first,
  * in this order). params: in/out; when `fixed` the list is the complete
  * parameter order (PARAM nodes made next, in order), otherwise names are
  * appended on first appearance. On success *root is the model's node.
+ * Calls of library shapes are appended to components unless it is NULL
+ * (the caller frees components->items, also after an error).
  */
 nlsq_status parse_model(const char *text, size_t len, const name_list *vars, name_list *params, int fixed, graph *g,
-                        int32_t *root, nlsq_error *err);
+                        int32_t *root, component_list *components, nlsq_error *err);
 
 /* ---- format.c: expressions back to text ---------------------------------- */
 
@@ -223,8 +248,18 @@ typedef struct model_attachment {
     void (*release)(struct model_attachment *self);
 } model_attachment;
 
+/* A component of a parsed model (nlsq_model_component). */
+typedef struct model_component {
+    int shape;
+    char prefix[64];
+    int params[NLSQ_SHAPE_MAX_PARAMS];
+    struct nlsq_model *value; /* the call's value alone, same variables and parameters */
+} model_component;
+
 struct nlsq_model {
     name_list vars, params;
+    model_component *components;
+    int ncomponents;
     graph g; /* f and its derivatives only                       */
     int32_t root;
     int32_t *dnode; /* nparams derivative nodes                         */

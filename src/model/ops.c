@@ -61,6 +61,8 @@ static const op_info OPS[OP_TOTAL] = {
     [NLSQ_OP_AND] = {"&&", 2, OPF_BOOL_ARGS | OPF_BOOL_RESULT | OPF_COMMUTATIVE},
     [NLSQ_OP_OR] = {"||", 2, OPF_BOOL_ARGS | OPF_BOOL_RESULT | OPF_COMMUTATIVE},
     [NLSQ_OP_WHERE] = {"where", 3, 0},
+    [NLSQ_OP_FADDEEVA_RE] = {"faddeeva_re", 2, OPF_CALL},
+    [NLSQ_OP_FADDEEVA_IM] = {"faddeeva_im", 2, OPF_CALL},
     [OP_CONST] = {"const", 0, OPF_LEAF},
     [OP_VAR] = {"var", 0, OPF_LEAF},
     [OP_PARAM] = {"param", 0, OPF_LEAF},
@@ -153,6 +155,8 @@ double op_apply(int op, double a, double b, double c, int k)
     case NLSQ_OP_AND: return (a != 0 && b != 0) ? 1.0 : 0.0;
     case NLSQ_OP_OR: return (a != 0 || b != 0) ? 1.0 : 0.0;
     case NLSQ_OP_WHERE: return a != 0 ? b : c;
+    case NLSQ_OP_FADDEEVA_RE: return nk_faddeeva_re(a, b);
+    case NLSQ_OP_FADDEEVA_IM: return nk_faddeeva_im(a, b);
     case OP_POWI: return nk_powi(a, k);
     case OP_MUL0: return (a == 0 || b == 0) ? 0.0 : a * b;
     case OP_DIV0: return b == 0 ? 0.0 : a / b;

@@ -32,7 +32,8 @@ typedef struct value {
 } value;
 
 typedef struct local {
-    size_t start, len; /* the name, in the text */
+    const char *name; /* in the text, or a shape's bound name */
+    size_t len;
     value v;
 } local;
 
@@ -47,7 +48,10 @@ typedef struct parser {
     int nlocals, locals_cap;
     int depth;
     nlsq_error *err;
-    nlsq_status status; /* first error; once set, parsing unwinds */
+    nlsq_status status;                  /* first error; once set, parsing unwinds */
+    int in_shape;                        /* parsing a library shape's formula          */
+    int occurrences[LIBRARY_MAX_SHAPES]; /* component calls per shape so far */
+    component_list *components;          /* where calls are recorded, or NULL */
 } parser;
 
 static const value NONE = {-1, TYPE_NUM};
@@ -156,12 +160,25 @@ static int enter(parser *p)
 static value parse_or(parser *p);
 static value parse_unary(parser *p);
 
-static local *find_local(parser *p, size_t start, size_t len)
+static local *find_local(parser *p, const char *name, size_t len)
 {
     for (int i = 0; i < p->nlocals; i++)
-        if (p->locals[i].len == len && memcmp(p->lx.text + p->locals[i].start, p->lx.text + start, len) == 0)
-            return &p->locals[i];
+        if (p->locals[i].len == len && memcmp(p->locals[i].name, name, len) == 0) return &p->locals[i];
     return NULL;
+}
+
+static int add_local(parser *p, const char *name, size_t len, value v)
+{
+    if (p->nlocals == p->locals_cap) {
+        int cap = p->locals_cap ? 2 * p->locals_cap : 8;
+        local *l = realloc(p->locals, (size_t)cap * sizeof *l);
+        if (!l) return 0;
+        p->locals = l;
+        p->locals_cap = cap;
+    }
+    local l = {name, len, v};
+    p->locals[p->nlocals++] = l;
+    return 1;
 }
 
 static value leaf(parser *p, int op, int index, size_t at)
@@ -186,7 +203,7 @@ static value name_value(parser *p, token t)
     const char *s = p->lx.text + t.start;
     size_t len = t.end - t.start;
     char buf[64];
-    local *l = find_local(p, t.start, len);
+    local *l = find_local(p, s, len);
     if (l) return l->v;
     int k = name_list_find(p->vars, s, len);
     if (k >= 0) return leaf(p, OP_VAR, k, t.start);
@@ -244,15 +261,170 @@ static const char *suggest_function(const char *name, size_t len)
     return best;
 }
 
+/* The arguments of a call, after its name: ( a, b, ... ). Returns their
+   count (keeping the first `max`), or -1 after an error. */
+static int parse_arguments(parser *p, value *args, int max)
+{
+    int n = 0;
+    p->lx.paren_depth++;
+    advance(p); /* ( */
+    if (p->tok.kind != TK_RPAREN) {
+        for (;;) {
+            value v = parse_or(p);
+            if (p->status != NLSQ_OK) return -1;
+            if (n < max) args[n] = v;
+            n++;
+            if (p->tok.kind != TK_COMMA) break;
+            advance(p);
+        }
+    }
+    if (p->status != NLSQ_OK) return -1;
+    if (p->tok.kind != TK_RPAREN) {
+        unexpected(p, "in the arguments (expected ',' or ')')");
+        return -1;
+    }
+    p->lx.paren_depth--;
+    return n;
+}
+
+static value parse_statements(parser *p);
+
+/* The value of a shape's formula with its names bound to `bound` (the
+   variables, then the parameters): the formula is parsed as a model of
+   its own into the same graph, the names as its locals. */
+static value expand_shape(parser *p, const nlsq_shape *sh, const value *bound, size_t at)
+{
+    static const char *const var_names[] = {"x", "y"};
+    name_list none = {NULL, 0};
+    nlsq_error err;
+    error_clear(&err);
+    parser sub;
+    memset(&sub, 0, sizeof sub);
+    sub.lx.text = sh->formula;
+    sub.lx.len = strlen(sh->formula);
+    sub.g = p->g;
+    sub.vars = &none;
+    sub.params = &none;
+    sub.fixed = 1;
+    sub.depth = p->depth;
+    sub.err = &err;
+    sub.in_shape = 1;
+    int ok = 1;
+    for (int k = 0; k < sh->num_vars && ok; k++) ok = add_local(&sub, var_names[k], 1, bound[k]);
+    for (int k = 0; k < sh->num_params && ok; k++)
+        ok = add_local(&sub, sh->param_names[k], strlen(sh->param_names[k]), bound[sh->num_vars + k]);
+    if (!ok || lex_begin(&sub.lx) != 0) {
+        free(sub.locals);
+        return fail_graph(p, GRAPH_NOMEM, at);
+    }
+    advance(&sub);
+    value v = parse_statements(&sub);
+    lex_end(&sub.lx);
+    free(sub.locals);
+    if (sub.status == NLSQ_OK) return v;
+    char *where = strstr(err.message, " at line"); /* a position in the formula means nothing to the user */
+    if (where) *where = '\0';
+    return fail_at(p, at, sub.status, "%s (in the formula of %s)", err.message, sh->name);
+}
+
+/* The parameter `name` of a component: a parameter like any other, which
+   must not be a variable or local name, and must be listed when the
+   parameters are. */
+static value component_param(parser *p, const char *name, size_t at)
+{
+    size_t len = strlen(name);
+    if (find_local(p, name, len))
+        return fail_at(p, at, NLSQ_ERR_NAME_CONFLICT, "the component's parameter '%s' is also a local name", name);
+    if (name_list_find(p->vars, name, len) >= 0)
+        return fail_at(p, at, NLSQ_ERR_NAME_CONFLICT, "the component's parameter '%s' is also a variable", name);
+    int k = name_list_find(p->params, name, len);
+    if (k < 0 && p->fixed)
+        return fail_at(p, at, NLSQ_ERR_UNDEFINED_NAME, "the component's parameter '%s' is not a listed parameter",
+                       name);
+    if (k < 0) {
+        if (!name_list_add(p->params, name, len)) return fail_graph(p, GRAPH_NOMEM, at);
+        k = p->params->count - 1;
+    }
+    return leaf(p, OP_PARAM, k, at);
+}
+
+static void record_component(parser *p, int shape, const char *prefix, const value *params, int nparams, value root)
+{
+    component_list *list = p->components;
+    if (!list || p->status != NLSQ_OK) return;
+    if (list->count == list->cap) {
+        int cap = list->cap ? 2 * list->cap : 4;
+        parsed_component *c = realloc(list->items, (size_t)cap * sizeof *c);
+        if (!c) {
+            fail_graph(p, GRAPH_NOMEM, 0);
+            return;
+        }
+        list->items = c;
+        list->cap = cap;
+    }
+    parsed_component *c = &list->items[list->count++];
+    memset(c, 0, sizeof *c);
+    c->shape = shape;
+    snprintf(c->prefix, sizeof c->prefix, "%s", prefix);
+    for (int k = 0; k < nparams; k++) {
+        const node *n = &p->g->nodes[params[k].id];
+        c->params[k] = n->op == OP_PARAM ? n->index : -1;
+    }
+    c->root = root.id;
+}
+
+/* A call of a library shape: shape(x) makes the component's parameters,
+   shape(x, p1, ..., pn) takes them from the call. */
+static value call_shape(parser *p, token name, int shape)
+{
+    const nlsq_shape *sh = nlsq_shape_get(shape);
+    if (p->in_shape)
+        return fail_at(p, name.start, NLSQ_ERR_SYNTAX, "shape %s called inside a shape's formula", sh->name);
+    value args[2 + NLSQ_SHAPE_MAX_PARAMS];
+    int nmax = sh->num_vars + sh->num_params;
+    int n = parse_arguments(p, args, nmax);
+    if (n < 0) return NONE;
+    if (n != sh->num_vars && n != nmax) {
+        char names[200] = ""; /* the longest list, gaussian2d's, takes 62 */
+        for (int k = 0; k < nmax; k++) {
+            const char *s = k < sh->num_vars ? (k ? "y" : "x") : sh->param_names[k - sh->num_vars];
+            size_t used = strlen(names);
+            snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "", s);
+        }
+        return fail_at(p, name.start, NLSQ_ERR_ARITY,
+                       "%s takes %d argument%s (%s) for a component with parameters of its own, or %d (%s), got %d",
+                       sh->name, sh->num_vars, sh->num_vars == 1 ? "" : "s", sh->num_vars == 1 ? "x" : "x, y", nmax,
+                       names, n);
+    }
+    advance(p); /* ) */
+    for (int i = 0; i < n; i++)
+        if (!want(p, args[i], TYPE_NUM, name.start, sh->name)) return NONE;
+    char prefix[64] = "";
+    if (n == sh->num_vars) {
+        library_prefix(shape, ++p->occurrences[shape], prefix, sizeof prefix);
+        for (int k = 0; k < sh->num_params && p->status == NLSQ_OK; k++) {
+            char full[128];
+            snprintf(full, sizeof full, "%s%s", prefix, sh->param_names[k]);
+            args[sh->num_vars + k] = component_param(p, full, name.start);
+        }
+        if (p->status != NLSQ_OK) return NONE;
+    }
+    value v = expand_shape(p, sh, args, name.start);
+    record_component(p, shape, prefix, args + sh->num_vars, sh->num_params, v);
+    return p->status == NLSQ_OK ? v : NONE;
+}
+
 static value call(parser *p, token name)
 {
     char buf[64];
     const char *s = p->lx.text + name.start;
     size_t len = name.end - name.start;
     int op = op_lookup_function(s, len);
+    int shape = op < 0 ? library_lookup(s, len) : -1;
+    if (shape >= 0) return call_shape(p, name, shape);
     if (op < 0) {
         int known = name_list_find(p->vars, s, len) >= 0 || name_list_find(p->params, s, len) >= 0 ||
-                    find_local(p, name.start, len) != NULL;
+                    find_local(p, s, len) != NULL;
         if (known)
             return fail_at(p, name.start, NLSQ_ERR_UNKNOWN_FUNCTION,
                            "'%s' is not a function (write %s*(...) for a product)", tok_text(p, &name, buf, sizeof buf),
@@ -265,22 +437,8 @@ static value call(parser *p, token name)
     }
     const op_info *info = op_get(op);
     value args[3];
-    int n = 0;
-    p->lx.paren_depth++;
-    advance(p); /* ( */
-    if (p->tok.kind != TK_RPAREN) {
-        for (;;) {
-            value v = parse_or(p);
-            if (p->status != NLSQ_OK) return NONE;
-            if (n < 3) args[n] = v;
-            n++;
-            if (p->tok.kind != TK_COMMA) break;
-            advance(p);
-        }
-    }
-    if (p->status != NLSQ_OK) return NONE;
-    if (p->tok.kind != TK_RPAREN) return unexpected(p, "in the arguments (expected ',' or ')')");
-    p->lx.paren_depth--;
+    int n = parse_arguments(p, args, 3);
+    if (n < 0) return NONE;
     if (n != info->arity) {
         char got[48];
         snprintf(got, sizeof got, "%d argument%s, got %d", info->arity, info->arity == 1 ? "" : "s", n);
@@ -441,7 +599,7 @@ static void parse_definition(parser *p, token name)
     const char *s = p->lx.text + name.start;
     size_t len = name.end - name.start;
     const char *why = NULL;
-    if (find_local(p, name.start, len))
+    if (find_local(p, s, len))
         why = "'%s' is already defined; local names are assigned once";
     else if (name_list_find(p->vars, s, len) >= 0)
         why = "cannot assign to '%s': it is a variable";
@@ -457,18 +615,7 @@ static void parse_definition(parser *p, token name)
     advance(p); /* = */
     value v = parse_or(p);
     if (p->status != NLSQ_OK) return;
-    if (p->nlocals == p->locals_cap) {
-        int cap = p->locals_cap ? 2 * p->locals_cap : 8;
-        local *l = realloc(p->locals, (size_t)cap * sizeof *l);
-        if (!l) {
-            fail_graph(p, GRAPH_NOMEM, name.start);
-            return;
-        }
-        p->locals = l;
-        p->locals_cap = cap;
-    }
-    local l = {name.start, len, v};
-    p->locals[p->nlocals++] = l;
+    if (!add_local(p, s, len, v)) fail_graph(p, GRAPH_NOMEM, name.start);
 }
 
 static void skip_separators(parser *p)
@@ -524,10 +671,11 @@ static value parse_statements(parser *p)
 }
 
 nlsq_status parse_model(const char *text, size_t len, const name_list *vars, name_list *params, int fixed, graph *g,
-                        int32_t *root, nlsq_error *err)
+                        int32_t *root, component_list *components, nlsq_error *err)
 {
     parser p;
     memset(&p, 0, sizeof p);
+    p.components = components;
     p.lx.text = text;
     p.lx.len = len;
     p.g = g;
