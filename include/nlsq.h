@@ -1379,6 +1379,19 @@ NLSQ_API nlsq_status nlsq_guess_shape(const char *shape, const double *x, const 
 NLSQ_API nlsq_status nlsq_guess_sum(const char *const *shapes, int nshapes, const double *x, const double *y,
                                     size_t m, double *params, nlsq_error *err);
 
+/* Start values for a parsed model that is a sum of library components
+   written as shape(x) (gaussian(x) + gaussian(x) + linear(x)): the
+   components' shapes are estimated together by nlsq_guess_sum on data->x
+   and data->y (sigma is not used) and the values put at the components'
+   parameters. given: n values, NaN for "estimate this one", or NULL; the
+   values given are kept. p0: out, n values (may be `given`). Checked, not
+   assumed: every parameter must belong to one component, and the model
+   must equal the sum of its components (gaussian(x)*linear(x) is refused).
+   Errors as nlsq_guess_sum's, and NLSQ_ERR_INVALID_ARGUMENT saying which
+   of these checks failed; p0 is then untouched. */
+NLSQ_API nlsq_status nlsq_guess_p0(const nlsq_model *model, const nlsq_data *data, const double *given, double *p0,
+                                   nlsq_error *err);
+
 #ifdef __cplusplus
 }
 #endif

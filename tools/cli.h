@@ -151,6 +151,9 @@ double *column_read(nlsq_source *src, int col, size_t first, size_t count);
 typedef struct param_opts {
     double *p0, *lo, *hi;
     unsigned char *fixed;
+    /* start values to estimate from the data: 2 asked (--p0 auto), 1 by
+       default (no --p0 and a model of library components), 0 none */
+    int estimate;
 } param_opts;
 
 /* "a=1,b=2" into v1 (and with v2, "a=lo:hi" pairs); seen[j] set. 0, or

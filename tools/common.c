@@ -44,7 +44,9 @@ static const option y_options[] = {
 const option_group group_y = {"y and its uncertainty", y_options};
 
 static const option p0_options[] = {
-    {"--p0", "a=1,b=0.5", ARG_TEXT, AT(p0), .help = "start values (default: SciPy's rule: 1, or from bounds)"},
+    {"--p0", "a=1,b=0.5", ARG_TEXT, AT(p0),
+     .help = "start values; 'auto' (or 'auto,a=1,...') estimates them from the data for a sum of library "
+             "shapes (the default when the model is one); otherwise SciPy's rule: 1, or from bounds"},
     {NULL},
 };
 const option_group group_p0 = {"start values", p0_options};

@@ -102,14 +102,14 @@ done:
 }
 
 /* n rows of column col, every step-th from the first, into out. */
-static int read_sampled(nlsq_source *src, int col, size_t step, size_t n, double *out)
+static int read_sampled(nlsq_source *src, int col, size_t step, size_t n, double *out, const char *what)
 {
     nlsq_error err;
     nlsq_status st = NLSQ_OK;
     if (step == 1) st = nlsq_source_read(src, col, 0, n, out, &err);
     for (size_t i = 0; step > 1 && i < n && st == NLSQ_OK; i++)
         st = nlsq_source_read(src, col, i * step, 1, &out[i], &err);
-    return st == NLSQ_OK ? 0 : die("--plot: %s", err.message);
+    return st == NLSQ_OK ? 0 : die("%s: %s", what, err.message);
 }
 
 /* The rows the plot shows: x (k rows), y, sigma (or NULL), the fit and the
@@ -141,9 +141,9 @@ static int sample_read(const dataset *d, const nlsq_result *r, sample *s)
     s->fit = malloc(room * sizeof *s->fit);
     s->res = malloc(room * sizeof *s->res);
     if (!s->x || !s->y || (d->sc >= 0 && !s->sigma) || !s->fit || !s->res) return die("out of memory for --plot");
-    int rc = read_sampled(d->src, d->yc, step, n, s->y);
-    for (int v = 0; v < k && !rc; v++) rc = read_sampled(d->src, d->xc[v], step, n, s->x + (size_t)v * n);
-    if (!rc && s->sigma) rc = read_sampled(d->src, d->sc, step, n, s->sigma);
+    int rc = read_sampled(d->src, d->yc, step, n, s->y, "--plot");
+    for (int v = 0; v < k && !rc; v++) rc = read_sampled(d->src, d->xc[v], step, n, s->x + (size_t)v * n, "--plot");
+    if (!rc && s->sigma) rc = read_sampled(d->src, d->sc, step, n, s->sigma, "--plot");
     if (rc) return rc;
     nlsq_error err;
     if (nlsq_model_eval(d->m, r->popt, s->x, n, s->fit, NULL, &err) != NLSQ_OK) return die("--plot: %s", err.message);
@@ -287,6 +287,39 @@ static int write_outputs(const cli *c, const dataset *d, const nlsq_result *r)
     return rc;
 }
 
+/* Most rows the start-value estimators read (evenly strided): they thin
+   curves to a few thousand points anyway, and a file of 10^9 rows should
+   not be read twice for a start. */
+#define GUESS_POINTS 200000
+
+/* po->p0 estimated from the data where not given (po->estimate). 0, or
+   the exit status: a failed estimate asked for with --p0 auto is an error
+   (2); by default it leaves SciPy's rule, with a note. */
+static int estimate_p0(const cli *c, const dataset *d, param_opts *po)
+{
+    size_t rows = nlsq_source_num_rows(d->src), step = rows > GUESS_POINTS ? (rows + GUESS_POINTS - 1) / GUESS_POINTS : 1;
+    size_t n = (rows + step - 1) / step;
+    double *x = malloc((n * (size_t)d->k + 1) * sizeof *x), *y = malloc((n + 1) * sizeof *y);
+    int rc = !x || !y ? die("out of memory") : 0;
+    for (int v = 0; !rc && v < d->k; v++) rc = read_sampled(d->src, d->xc[v], step, n, x + (size_t)v * n, "--p0 auto");
+    if (!rc) rc = read_sampled(d->src, d->yc, step, n, y, "--p0 auto");
+    if (!rc) {
+        nlsq_data data = {x, y, n, NULL, NLSQ_SIGMA_NONE};
+        nlsq_error err;
+        if (nlsq_guess_p0(d->m, &data, po->p0, po->p0, &err) != NLSQ_OK) {
+            if (po->estimate == 2)
+                rc = die("--p0 auto: %s", err.message);
+            else if (!c->quiet)
+                fprintf(stderr, "nlsq: no start values estimated (%s); SciPy's rule instead\n", err.message);
+        } else if (c->verbose) {
+            fprintf(stderr, "nlsq: start values estimated from %zu of %zu rows\n", n, rows);
+        }
+    }
+    free(x);
+    free(y);
+    return rc;
+}
+
 int fit_run(cli *c)
 {
     dataset d;
@@ -297,6 +330,7 @@ int fit_run(cli *c)
     if (rc) return rc;
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po))) goto done;
+    if (po.estimate && (rc = estimate_p0(c, &d, &po))) goto done;
     nlsq_columns cols = nlsq_columns_default();
     cols.x = d.xc;
     cols.y = d.yc;

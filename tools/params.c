@@ -2,7 +2,9 @@
  * --p0, --bounds and --fix: per-parameter values by name. A parameter
  * without a start value is passed as NaN, which the library reads as "not
  * given" and gives SciPy's start (nlsq_options.p0), so the rule lives in
- * one place.
+ * one place. `--p0 auto[,a=1,...]`, and no --p0 for a model made of
+ * library components, asks for start values estimated from the data
+ * (fit.c, nlsq_guess_p0), the named ones kept.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup, strtok_r */
 #include <math.h>
@@ -76,9 +78,16 @@ int param_opts_parse(cli *c, const nlsq_model *m, param_opts *po)
     }
     int rc;
     if (c->bounds && (rc = parse_assignments(c->bounds, "--bounds", m, po->lo, po->hi, NULL))) return rc;
-    if (c->p0 && (rc = parse_assignments(c->p0, "--p0", m, po->p0, NULL, NULL))) return rc;
+    const char *given = c->p0;
+    if (given && strncmp(given, "auto", 4) == 0 && (given[4] == '\0' || given[4] == ',')) {
+        po->estimate = 2; /* "auto" or "auto,a=1,...": the named values kept */
+        given = given[4] ? given + 5 : NULL;
+    } else if (!given && nlsq_model_num_components(m) > 0) {
+        po->estimate = 1;
+    }
+    if (given && (rc = parse_assignments(given, "--p0", m, po->p0, NULL, NULL))) return rc;
     if (c->fix && (rc = parse_assignments(c->fix, "--fix", m, po->p0, NULL, po->fixed))) return rc;
-    c->opt.p0 = c->p0 || c->fix ? po->p0 : NULL;
+    c->opt.p0 = c->p0 || c->fix || po->estimate ? po->p0 : NULL;
     c->opt.lower = po->lo;
     c->opt.upper = po->hi;
     c->opt.fixed = po->fixed;
