@@ -675,6 +675,98 @@ typedef enum nlsq_fit_status {
    NULL (a value outside the enum gets "unknown status"). */
 NLSQ_API const char *nlsq_fit_status_str(nlsq_fit_status status);
 
+/* ------------------------------------------------------------------------
+ * Diagnostics: can the result be trusted?
+ * ------------------------------------------------------------------------
+ *
+ * A status > 0 says only that the solver stopped by a tolerance. A fit
+ * from a poor start can stop "converged" with parameters that never moved
+ * (a Gaussian started far from its peak has zero Jacobian columns there),
+ * standard errors of 0 and R^2 = 0. After every single fit (nlsq_curve_fit,
+ * the source and file fits, nlsq_fit_callback) nlsq checks the result and
+ * fills nlsq_result.diag, from what the fit already has: the final R_aug
+ * (J's column norms and singular values), popt, p0, the bounds, pcov, R^2
+ * and, where the data are passed once more, the residuals' signs.
+ *
+ * The findings, as bits of nlsq_diagnostics.flags. The first five make the
+ * result untrusted (NLSQ_DIAG_UNTRUSTED); the others are cautions, shown
+ * to the user, that leave the verdict trusted.
+ */
+typedef enum nlsq_diagnostic {
+    NLSQ_DIAG_NOT_CONVERGED = 1 << 0,  /* status <= 0                       */
+    NLSQ_DIAG_NO_INFLUENCE = 1 << 1,   /* a free parameter changes nothing
+                                          at popt: ||J[:,j]|| max(|p_j|, 1e-300)
+                                          is at most 1e-10 of the largest
+                                          such product, or exactly 0      */
+    NLSQ_DIAG_NOT_MOVED = 1 << 2,      /* a free parameter ended where it
+                                          started (|popt - p0| <= 1e-12 |p0|,
+                                          bitwise for p0 = 0) while the fit
+                                          does not reproduce the data exactly
+                                          (1 - R^2 > 1e-12, or R^2 unknown)  */
+    NLSQ_DIAG_RANK_DEFICIENT = 1 << 3, /* J with its columns scaled to unit
+                                          norm has a singular value at most
+                                          EPS max(m, n) times its largest:
+                                          some combination of parameters is
+                                          not determined by the data       */
+    NLSQ_DIAG_NO_EXPLANATION = 1 << 4, /* R^2 <= 1e-10: the model explains
+                                          the data no better than their mean */
+    NLSQ_DIAG_ILL_CONDITIONED = 1 << 5, /* caution: cond (below) > 1e7      */
+    NLSQ_DIAG_CORRELATED = 1 << 6,      /* caution: a pair with |corr| > 0.99 */
+    NLSQ_DIAG_AT_BOUND = 1 << 7,        /* caution: a parameter at a bound
+                                          (active_mask), where its standard
+                                          error assumes it is free         */
+    NLSQ_DIAG_RESIDUAL_STRUCTURE = 1 << 8 /* caution: the residuals are not
+                                          random in data order: the runs
+                                          test's z < -4 (far fewer sign
+                                          changes than chance, p < 3e-5), or
+                                          lag-1 autocorrelation > 0.5 with
+                                          lag1 sqrt(count) > 4; tested with
+                                          at least 20 nonzero residuals   */
+} nlsq_diagnostic;
+
+/* The findings that make a result untrusted. */
+#define NLSQ_DIAG_UNTRUSTED                                                                                            \
+    (NLSQ_DIAG_NOT_CONVERGED | NLSQ_DIAG_NO_INFLUENCE | NLSQ_DIAG_NOT_MOVED | NLSQ_DIAG_RANK_DEFICIENT |               \
+     NLSQ_DIAG_NO_EXPLANATION)
+
+typedef struct nlsq_diagnostics {
+    unsigned flags;        /* the findings (nlsq_diagnostic bits); 0: none */
+    int trusted;           /* 1 when no bit of NLSQ_DIAG_UNTRUSTED is set  */
+    unsigned *param_flags; /* n: per parameter, NLSQ_DIAG_NO_INFLUENCE,
+                              _NOT_MOVED, _AT_BOUND (0 for a fixed one)  */
+    double *influence;     /* n: ||J[:,j]|| max(|p_j|, 1e-300) over the
+                              largest such product (0 .. 1; 0 fixed)    */
+    int rank;              /* rank of J's free columns scaled to unit norm */
+    double cond;           /* that matrix's 2-norm condition number
+                              s_max/s_min (independent of the parameters'
+                              units; 1 for one parameter; Inf when a
+                              column or a combination is zero)          */
+    int n_correlated;      /* pairs with |corr| > 0.99 (from a valid pcov) */
+    int *correlated;       /* 2 n_correlated parameter indices, a < b     */
+    double *correlation;   /* n_correlated: their correlations            */
+    int residuals_tested;  /* 1 when the residual tests below ran: the
+                              residuals were kept (keep_residuals), or
+                              the final pass computed them (a robust
+                              loss; or on the CPU with at most 2^22
+                              points and no covariance sigma, one extra
+                              pass at popt); a callback fit with the
+                              linear loss tests them only with
+                              keep_residuals                          */
+    size_t runs;           /* runs of equal sign in data order (zeros and
+                              omitted points skipped)                  */
+    size_t n_pos, n_neg;   /* positive and negative residuals           */
+    double runs_z;         /* Wald-Wolfowitz: (runs - E) / sd, E = 1 +
+                              2 n_pos n_neg / N, N = n_pos + n_neg;
+                              negative: fewer sign changes than chance
+                              (NaN when not tested)                    */
+    double lag1;           /* sum r_i r_(i+1) / sum r_i^2 of the weighted
+                              residuals in data order (NaN: not tested) */
+} nlsq_diagnostics;
+
+/* A sentence for one finding (one bit); "" for 0, "unknown diagnostic"
+   for anything else. Never NULL. */
+NLSQ_API const char *nlsq_diagnostic_str(nlsq_diagnostic d);
+
 typedef struct nlsq_result {
     int n;        /* parameters (fixed ones included)                */
     int n_free;   /* parameters fitted                               */
@@ -729,6 +821,7 @@ typedef struct nlsq_result {
     double *jac_at;           /* n: the parameters at which the Jacobian
                              behind pcov was taken: popt, or with
                              lm_last_jacobian where lm took it last     */
+    nlsq_diagnostics diag;    /* can it be trusted? (see above)              */
 } nlsq_result;
 
 NLSQ_API void nlsq_result_free(nlsq_result *result);

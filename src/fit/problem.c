@@ -138,6 +138,7 @@ void fit_free_problem(fit_problem *fp)
     if (fp->have_rd) reader_free(&fp->rd);
     free(fp->first_x);
     free(fp->first_R);
+    free(fp->x0);
     pass_free(&fp->ps);
     pool_free(fp->pool);
     free(fp->mem);
@@ -276,6 +277,9 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
         so.callback = forward_callback;
         so.callback_ctx = fp;
     }
+    fp->x0 = malloc((size_t)nf * sizeof *fp->x0);
+    if (!fp->x0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the start point");
+    memcpy(fp->x0, fp->x, (size_t)nf * sizeof *fp->x);
     solve_result sr;
     int rc = fp->method == NLSQ_LM     ? solve_lm(pb, &so, fp->x, fp->R, &sr)
            : fp->method == NLSQ_DOGBOX ? solve_dogbox(pb, &so, fp->x, fp->R, &sr)
