@@ -748,8 +748,9 @@ typedef struct nlsq_diagnostics {
                               residuals were kept (keep_residuals), or
                               the final pass computed them (a robust
                               loss; or on the CPU with at most 2^22
-                              points and no covariance sigma, one extra
-                              pass at popt); a callback fit with the
+                              points, no covariance sigma and no
+                              checkpoint, one extra pass at popt,
+                              counted in passes); a callback fit with the
                               linear loss tests them only with
                               keep_residuals                          */
     size_t runs;           /* runs of equal sign in data order (zeros and

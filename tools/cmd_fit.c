@@ -22,6 +22,10 @@ static const option output_options[] = {
     {"--predict", "FILE.csv", ARG_TEXT, AT(predict), .help = "write x, y, fit and residual for every row"},
     {"--correlation", "full", ARG_CHOICE, AT(full_correlation), .help = "list every correlation (default: |c| > 0.1)",
      .choices = correlation_words},
+    {"--accept-untrusted", NULL, ARG_FLAG, AT(accept_untrusted),
+     .help =
+         "exit 0, not 4, when the fit converged but its\ndiagnostics say it cannot be trusted (scripts that\nread the verdict from --json)",
+     .set = 1},
     {"--verbose", NULL, ARG_FLAG, AT(verbose),
      .help =
          "one line per iteration on stderr: cost, reduction,\nstep norm, optimality; and the memory the fit will use",

@@ -46,15 +46,12 @@ const char *nlsq_diagnostic_str(nlsq_diagnostic d)
         return "A parameter never moved from its start value: the solver found no direction to improve it.";
     case NLSQ_DIAG_RANK_DEFICIENT:
         return "The Jacobian is rank-deficient: a combination of parameters is not determined by the data.";
-    case NLSQ_DIAG_NO_EXPLANATION:
-        return "R^2 <= 0: the model explains the data no better than their mean.";
+    case NLSQ_DIAG_NO_EXPLANATION: return "R^2 <= 0: the model explains the data no better than their mean.";
     case NLSQ_DIAG_ILL_CONDITIONED:
         return "The Jacobian is ill-conditioned (condition number above 1e7 with its columns scaled): some "
                "parameter combinations are poorly determined.";
-    case NLSQ_DIAG_CORRELATED:
-        return "Two parameters are correlated above 0.99: the data barely tell them apart.";
-    case NLSQ_DIAG_AT_BOUND:
-        return "A parameter is at a bound: its standard error assumes it is free.";
+    case NLSQ_DIAG_CORRELATED: return "Two parameters are correlated above 0.99: the data barely tell them apart.";
+    case NLSQ_DIAG_AT_BOUND: return "A parameter is at a bound: its standard error assumes it is free.";
     case NLSQ_DIAG_RESIDUAL_STRUCTURE:
         return "The residuals have structure in data order (runs test or lag-1 autocorrelation): the model "
                "misses a systematic part of the data.";
@@ -147,8 +144,10 @@ static int rank_and_condition(const fit_problem *fp, const double *cnorm, nlsq_r
         double m = (double)(fp->m_used > (size_t)nf ? fp->m_used : (size_t)nf);
         for (int a = 0; ok && a < k; a++) r->diag.rank += s[a] > SOLVE_EPS * m * s[0];
         r->diag.cond = ok && s[k - 1] > 0 ? s[0] / s[k - 1] : INFINITY;
-        if (r->diag.rank < k) r->diag.flags |= NLSQ_DIAG_RANK_DEFICIENT;
-        else if (r->diag.cond > ILL_CONDITIONED_COND) r->diag.flags |= NLSQ_DIAG_ILL_CONDITIONED;
+        if (r->diag.rank < k)
+            r->diag.flags |= NLSQ_DIAG_RANK_DEFICIENT;
+        else if (r->diag.cond > ILL_CONDITIONED_COND)
+            r->diag.flags |= NLSQ_DIAG_ILL_CONDITIONED;
     }
     free(cols);
     free(A);

@@ -268,10 +268,17 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
     }
     pb->lb = lbf;
     pb->ub = ubf;
-    solve_options so = {
-        fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev, fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac,
-        NULL,         NULL,         NULL,        fp->opt.lm_last_jacobian,
-        fp->R_at};
+    solve_options so = {fp->opt.ftol,
+                        fp->opt.xtol,
+                        fp->opt.gtol,
+                        fp->opt.max_nfev,
+                        fp->opt.x_scale ? xsf : NULL,
+                        fp->opt.x_scale_jac,
+                        NULL,
+                        NULL,
+                        NULL,
+                        fp->opt.lm_last_jacobian,
+                        fp->R_at};
     fit_default_tolerances(fp->method, &so);
     if (fp->opt.callback || fp->opt.progress) {
         so.callback = forward_callback;

@@ -234,8 +234,9 @@ double fit_sst_arrays(const nlsq_data *d)
 /* Up to this many points, on the CPU, a fit with the linear loss (whose
    chi2 is 2 cost, no pass needed) passes over its data once more at popt
    for the residual diagnostics: one pass more than the solver's, a few
-   milliseconds here. Beyond, and on a GPU, the residuals are tested only
-   when the final pass runs anyway (a robust loss, keep_residuals). */
+   milliseconds here. Beyond, on a GPU and with a checkpoint (whose
+   finished fit replays in one pass), the residuals are tested only when
+   the final pass runs anyway (a robust loss, keep_residuals). */
 #define DIAGNOSE_PASS_MAX_POINTS ((size_t)1 << 22)
 
 /* chi2 (before the loss) and, if asked, the residuals: one more pass,
@@ -250,7 +251,7 @@ static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs
         return fp->final_residuals(fp, r->residuals, &r->chi2, runs);
     }
     if (linear_only || fp->covariance) r->chi2 = 2 * cost; /* exact for the linear loss */
-    int extra = linear_only && !fp->use_gpu && fp->m_used <= DIAGNOSE_PASS_MAX_POINTS;
+    int extra = linear_only && !fp->use_gpu && !fp->ckpt && fp->m_used <= DIAGNOSE_PASS_MAX_POINTS;
     if (fp->final_residuals || fp->covariance || (linear_only && !extra)) return 0;
     size_t nc = (size_t)fp->n_free + 1;
     double *R = malloc(nc * nc * sizeof *R);

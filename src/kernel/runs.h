@@ -14,12 +14,12 @@
 #include <stddef.h>
 
 typedef struct nk_runs {
-    size_t count;          /* finite residuals                              */
-    size_t n_pos, n_neg;   /* of them, positive and negative                */
-    size_t runs;           /* runs of one sign (zeros skipped)             */
+    size_t count;              /* finite residuals                              */
+    size_t n_pos, n_neg;       /* of them, positive and negative                */
+    size_t runs;               /* runs of one sign (zeros skipped)             */
     int first_sign, last_sign; /* of the first and last nonzero residual   */
-    double first, last;    /* the first and last finite residual           */
-    double s11, s2;        /* sum r_i r_(i+1), sum r_i^2                    */
+    double first, last;        /* the first and last finite residual           */
+    double s11, s2;            /* sum r_i r_(i+1), sum r_i^2                    */
 } nk_runs;
 
 /* One more residual, after those already added; non-finite ones (omitted
