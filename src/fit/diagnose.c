@@ -109,14 +109,25 @@ static void find_no_influence(const fit_problem *fp, const double *x0, const dou
     }
 }
 
+/* A (nf x k, column-major, ld nf) <- R11's columns cols[0..k) over their
+   norms; R11 is zero below its diagonal. */
+static void scaled_columns(const fit_problem *fp, const int *cols, int k, const double *cnorm, double *A)
+{
+    int nf = fp->n_free;
+    size_t nc = (size_t)nf + 1;
+    for (int a = 0; a < k; a++)
+        for (int i = 0; i < nf; i++)
+            A[(size_t)a * nf + i] = i <= cols[a] ? R_entry(fp->R, nc, i, cols[a]) / cnorm[cols[a]] : 0;
+}
+
 /* Rank and condition number of J's influential columns scaled to unit
    norm (so neither depends on the parameters' units): singular values of
    R11 D^-1. A column without influence is left out here (it is reported
-   on its own); rank deficiency is then a combination of the others. */
+   on its own); rank deficiency is then a combination of the others. An
+   SVD that fails (a non-finite R) leaves rank 0 and cond NaN, unflagged. */
 static int rank_and_condition(const fit_problem *fp, const double *cnorm, nlsq_result *r)
 {
     int nf = fp->n_free, k = 0;
-    size_t nc = (size_t)nf + 1;
     int *cols = malloc((size_t)nf * sizeof *cols);
     double *A = malloc(((size_t)nf * nf * 2 + nf + svd_robust_work_doubles(nf, nf)) * sizeof *A);
     if (!cols || !A) {
@@ -130,23 +141,18 @@ static int rank_and_condition(const fit_problem *fp, const double *cnorm, nlsq_r
     r->diag.rank = 0;
     r->diag.cond = k ? 1 : INFINITY;
     if (k > 0) {
-        /* nf x k, column-major, ld nf: rows of R11 below the diagonal are 0 */
-        for (int a = 0; a < k; a++)
-            for (int i = 0; i < nf; i++)
-                A[(size_t)a * nf + i] = i <= cols[a] ? R_entry(fp->R, nc, i, cols[a]) / cnorm[cols[a]] : 0;
+        scaled_columns(fp, cols, k, cnorm, A);
         int ok = k <= JACOBI_MAX && svd_jacobi(A, (size_t)nf, nf, k, s, V) >= 0;
         if (!ok) {
-            for (int a = 0; a < k; a++)
-                for (int i = 0; i < nf; i++)
-                    A[(size_t)a * nf + i] = i <= cols[a] ? R_entry(fp->R, nc, i, cols[a]) / cnorm[cols[a]] : 0;
+            scaled_columns(fp, cols, k, cnorm, A);
             ok = svd_robust(A, nf, k, s, V, NULL, work) == 0;
         }
         double m = (double)(fp->m_used > (size_t)nf ? fp->m_used : (size_t)nf);
         for (int a = 0; ok && a < k; a++) r->diag.rank += s[a] > SOLVE_EPS * m * s[0];
-        r->diag.cond = ok && s[k - 1] > 0 ? s[0] / s[k - 1] : INFINITY;
-        if (r->diag.rank < k)
+        r->diag.cond = !ok ? NAN : r->diag.rank == k ? s[0] / s[k - 1] : INFINITY;
+        if (ok && r->diag.rank < k)
             r->diag.flags |= NLSQ_DIAG_RANK_DEFICIENT;
-        else if (r->diag.cond > ILL_CONDITIONED_COND)
+        else if (ok && r->diag.cond > ILL_CONDITIONED_COND)
             r->diag.flags |= NLSQ_DIAG_ILL_CONDITIONED;
     }
     free(cols);
