@@ -159,6 +159,36 @@ check "--verbose prints iterations with cost, reduction, step, optimality" "grep
 out=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --max-nfev 3); rc=$?
 check "not converged: exit 1 and a warning" "[ $rc -eq 1 ] && grep -q 'did not converge' <<<\"\$out\""
 
+# issue 19: a Gaussian peak (301 points, x = 382 .. 682, peak at 532, width
+# 8.5, counts ~1200 on a background of 100, noise of about its square
+# root) from SciPy's rule, all ones: the
+# peak's Jacobian columns are 0 there, A, mu and s never move, and the
+# solver stops "converged" with R^2 = 0. The verdict says so: exit 4.
+peak=${TMPDIR:-/tmp}/nlsq_cli_peak_$$.csv
+# noise: Park-Miller's generator (exact in doubles, the same in every awk)
+awk 'BEGIN { print "x,y"; u = 1; for (i = 0; i < 301; i++) { x = 382 + i; t = (x - 532) / 8.5;
+     u = (u * 16807) % 2147483647; y = 1200 * exp(-0.5 * t * t) + 100;
+     printf "%d,%.6f\n", x, y + 2 * sqrt(y) * (u / 2147483647 - 0.5) } }' > "$peak"
+gauss='A*exp(-0.5*((x-mu)/s)^2)+c'
+out=$("$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1); rc=$?
+check "issue 19: Gaussian from all ones: converged but exit 4 (not trusted)" "[ $rc -eq 4 ] && grep -q '(converged)' <<<\"\$out\""
+check "issue 19: the verdict line says NOT TRUSTED" "grep -q '^verdict  NOT TRUSTED' <<<\"\$out\""
+check "issue 19: the report names the parameters without influence" "grep -q \"'A', 'mu' and 's' have no influence on the model\" <<<\"\$out\""
+check "issue 19: the report says what to try" "grep -q 'from the data (--p0 auto), a global search (--global 64)' <<<\"\$out\" && grep -q -- '--fix A=1,mu=1,s=1' <<<\"\$out\""
+check "issue 19: the report says R^2 explains nothing" "grep -q 'R^2 = -*0.00000: the model explains the data no better than their mean' <<<\"\$out\""
+"$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1 --quiet; rc=$?
+check "issue 19: --quiet: the exit status tells (4)" "[ $rc -eq 4 ]"
+"$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1 --quiet --accept-untrusted; rc=$?
+check "--accept-untrusted: exit 0 for a converged fit that is not trusted" "[ $rc -eq 0 ]"
+js=$("$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1 --json); rc=$?
+check "issue 19: --json carries the verdict and the diagnostics" "[ $rc -eq 4 ] && grep -q '\"trusted\": false' <<<\"\$js\" && grep -q '\"no_influence\": \[\"A\", \"mu\", \"s\"\]' <<<\"\$js\" && grep -q '\"key\": \"no_explanation\", \"untrusted\": true' <<<\"\$js\""
+if command -v python3 >/dev/null; then
+    check "issue 19: the JSON parses" "python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if d[\"diagnostics\"][\"rank\"] == 1 and not d[\"trusted\"] else 1)' <<<\"\$js\""
+fi
+out=$("$nlsq" fit "$peak" --model "$gauss" --p0 A=1000,mu=530,s=10,c=50); rc=$?
+check "issue 19: from a start near the peak: exit 0, trusted" "[ $rc -eq 0 ] && grep -q '^verdict  trusted' <<<\"\$out\" && ! grep -q '^  diagnostics (' <<<\"\$out\""
+rm -f "$peak"
+
 # missing values with --nan-policy
 nanf=${TMPDIR:-/tmp}/nlsq_cli_nan.csv
 { echo "x,y"; echo "0,3"; echo "1,NA"; echo "2,"; tail -n +5 "$data" | head -30; } > "$nanf"
