@@ -693,40 +693,39 @@ NLSQ_API const char *nlsq_fit_status_str(nlsq_fit_status status);
  * to the user, that leave the verdict trusted.
  */
 typedef enum nlsq_diagnostic {
-    NLSQ_DIAG_NOT_CONVERGED = 1 << 0,  /* status <= 0                       */
-    NLSQ_DIAG_NO_INFLUENCE = 1 << 1,   /* a free parameter changes nothing
-                                          at popt: ||J[:,j]|| max(|p_j|, 1e-300)
-                                          is at most 1e-10 of the largest
-                                          such product, or exactly 0      */
-    NLSQ_DIAG_NOT_MOVED = 1 << 2,      /* a free parameter ended where it
-                                          started (|popt - p0| <= 1e-12 |p0|,
-                                          bitwise for p0 = 0) while the fit
-                                          does not reproduce the data exactly
-                                          (1 - R^2 > 1e-12, or R^2 unknown)  */
-    NLSQ_DIAG_RANK_DEFICIENT = 1 << 3, /* J with its columns scaled to unit
-                                          norm has a singular value at most
-                                          EPS max(m, n) times its largest:
-                                          some combination of parameters is
-                                          not determined by the data       */
-    NLSQ_DIAG_NO_EXPLANATION = 1 << 4, /* R^2 <= 1e-10: the model explains
-                                          the data no better than their mean */
-    NLSQ_DIAG_ILL_CONDITIONED = 1 << 5, /* caution: cond (below) > 1e7      */
-    NLSQ_DIAG_CORRELATED = 1 << 6,      /* caution: a pair with |corr| > 0.99 */
-    NLSQ_DIAG_AT_BOUND = 1 << 7,        /* caution: a parameter at a bound
-                                          (active_mask), where its standard
-                                          error assumes it is free         */
-    NLSQ_DIAG_RESIDUAL_STRUCTURE = 1 << 8 /* caution: the residuals are not
-                                          random in data order: the runs
-                                          test's z < -4 (far fewer sign
-                                          changes than chance, p < 3e-5), or
-                                          lag-1 autocorrelation > 0.5 with
-                                          lag1 sqrt(count) > 4; tested with
-                                          at least 20 nonzero residuals   */
+    /* status <= 0 */
+    NLSQ_DIAG_NOT_CONVERGED = 1 << 0,
+    /* a free parameter changes nothing at popt: ||J[:,j]|| s_j is 0 or at
+       most 1e-10 of the largest such product, s_j = max(|popt_j|, |p0_j|)
+       (1 where both are 0) */
+    NLSQ_DIAG_NO_INFLUENCE = 1 << 1,
+    /* a free parameter ended where it started (|popt - p0| <= 1e-12 |p0|,
+       bitwise for p0 = 0) while the fit does not reproduce the data
+       exactly (1 - R^2 > 1e-12; without R^2, chi2 > 0) */
+    NLSQ_DIAG_NOT_MOVED = 1 << 2,
+    /* J's influential columns scaled to unit norm have a singular value at
+       most EPS max(m, n) times the largest: some combination of
+       parameters is not determined by the data */
+    NLSQ_DIAG_RANK_DEFICIENT = 1 << 3,
+    /* R^2 <= 1e-10: the model explains the data no better than their mean */
+    NLSQ_DIAG_NO_EXPLANATION = 1 << 4,
+    /* caution: cond (below) > 1e7 */
+    NLSQ_DIAG_ILL_CONDITIONED = 1 << 5,
+    /* caution: a pair of parameters with |corr| > 0.99 */
+    NLSQ_DIAG_CORRELATED = 1 << 6,
+    /* caution: a parameter at a bound (active_mask), where its standard
+       error assumes it is free */
+    NLSQ_DIAG_AT_BOUND = 1 << 7,
+    /* caution: the residuals are not random in data order: the runs test's
+       z < -4 (far fewer sign changes than chance, p < 3e-5; all of one
+       sign is z = -Inf), or lag-1 autocorrelation > 0.5 with
+       lag1 sqrt(count) > 4; tested with at least 20 nonzero residuals */
+    NLSQ_DIAG_RESIDUAL_STRUCTURE = 1 << 8
 } nlsq_diagnostic;
 
 /* The findings that make a result untrusted. */
-#define NLSQ_DIAG_UNTRUSTED                                                                                            \
-    (NLSQ_DIAG_NOT_CONVERGED | NLSQ_DIAG_NO_INFLUENCE | NLSQ_DIAG_NOT_MOVED | NLSQ_DIAG_RANK_DEFICIENT |               \
+#define NLSQ_DIAG_UNTRUSTED \
+    (NLSQ_DIAG_NOT_CONVERGED | NLSQ_DIAG_NO_INFLUENCE | NLSQ_DIAG_NOT_MOVED | NLSQ_DIAG_RANK_DEFICIENT | \
      NLSQ_DIAG_NO_EXPLANATION)
 
 typedef struct nlsq_diagnostics {
@@ -734,13 +733,17 @@ typedef struct nlsq_diagnostics {
     int trusted;           /* 1 when no bit of NLSQ_DIAG_UNTRUSTED is set  */
     unsigned *param_flags; /* n: per parameter, NLSQ_DIAG_NO_INFLUENCE,
                               _NOT_MOVED, _AT_BOUND (0 for a fixed one)  */
-    double *influence;     /* n: ||J[:,j]|| max(|p_j|, 1e-300) over the
-                              largest such product (0 .. 1; 0 fixed)    */
-    int rank;              /* rank of J's free columns scaled to unit norm */
-    double cond;           /* that matrix's 2-norm condition number
+    double *influence;     /* n: ||J[:,j]|| s_j (NLSQ_DIAG_NO_INFLUENCE's
+                              s_j) over the largest such product
+                              (0 .. 1; 0 for a fixed one)              */
+    int rank;              /* rank of J's influential free columns scaled
+                              to unit norm (those without influence are
+                              reported on their own)                   */
+    double cond;           /* those columns' 2-norm condition number
                               s_max/s_min (independent of the parameters'
-                              units; 1 for one parameter; Inf when a
-                              column or a combination is zero)          */
+                              units; 1 for one column; Inf when rank-
+                              deficient or no column has influence; NaN
+                              when J is not finite)                    */
     int n_correlated;      /* pairs with |corr| > 0.99 (from a valid pcov) */
     int *correlated;       /* 2 n_correlated parameter indices, a < b     */
     double *correlation;   /* n_correlated: their correlations            */
@@ -1182,6 +1185,15 @@ typedef struct nlsq_batch_result {
     char device[16];       /* "cpu" or "cuda:N"                         */
     char device_note[240]; /* threads, or the GPU and its kernel; why
                                   the CPU ran a batch a GPU was asked for */
+    unsigned *diag_flags;  /* nfits: each fit's findings (nlsq_diagnostic
+                                  bits, as nlsq_result.diag.flags) from J at
+                                  its solution: NOT_CONVERGED, NO_INFLUENCE,
+                                  NOT_MOVED, RANK_DEFICIENT, ILL_CONDITIONED
+                                  (a batch has no R^2, correlations, bound
+                                  or residual tests); NOT_CONVERGED alone
+                                  for a fit that did not run. Trusted:
+                                  no bit of NLSQ_DIAG_UNTRUSTED. NULL when
+                                  the batch ran on a GPU.                  */
 } nlsq_batch_result;
 
 NLSQ_API void nlsq_batch_result_free(nlsq_batch_result *r);

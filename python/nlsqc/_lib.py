@@ -136,6 +136,7 @@ class BatchResult(ctypes.Structure):
         ("threads", ctypes.c_int), ("seconds", ctypes.c_double),
         ("backend", ctypes.c_char * 8), ("backend_note", ctypes.c_char * 240),
         ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
+        ("diag_flags", ctypes.POINTER(ctypes.c_uint)),
     ]
 
 

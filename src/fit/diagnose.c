@@ -93,7 +93,7 @@ static double parameter_size(double x, double x0)
 
 /* Influence of each free parameter (column norm times size, over the
    largest); flags the negligible ones. */
-static void find_no_influence(const fit_problem *fp, const double *x0, const double *cnorm, nlsq_result *r)
+static void find_no_influence(const fit_problem *fp, const double *x0, const double *cnorm, nlsq_diagnostics *d)
 {
     int nf = fp->n_free;
     double top = 0;
@@ -101,10 +101,10 @@ static void find_no_influence(const fit_problem *fp, const double *x0, const dou
     for (int k = 0; k < nf; k++) {
         int j = fp->free_idx[k];
         double t = cnorm[k] * parameter_size(fp->x[k], x0[k]);
-        r->diag.influence[j] = top > 0 ? t / top : 0;
-        if (!(t > 0) || !(r->diag.influence[j] > NO_INFLUENCE_RATIO)) {
-            r->diag.param_flags[j] |= NLSQ_DIAG_NO_INFLUENCE;
-            r->diag.flags |= NLSQ_DIAG_NO_INFLUENCE;
+        d->influence[j] = top > 0 ? t / top : 0;
+        if (!(t > 0) || !(d->influence[j] > NO_INFLUENCE_RATIO)) {
+            d->param_flags[j] |= NLSQ_DIAG_NO_INFLUENCE;
+            d->flags |= NLSQ_DIAG_NO_INFLUENCE;
         }
     }
 }
@@ -124,55 +124,45 @@ static void scaled_columns(const fit_problem *fp, const int *cols, int k, const 
    norm (so neither depends on the parameters' units): singular values of
    R11 D^-1. A column without influence is left out here (it is reported
    on its own); rank deficiency is then a combination of the others. An
-   SVD that fails (a non-finite R) leaves rank 0 and cond NaN, unflagged. */
-static int rank_and_condition(const fit_problem *fp, const double *cnorm, nlsq_result *r)
+   SVD that fails (a non-finite R) leaves rank 0 and cond NaN, unflagged.
+   work: nf^2 A, nf^2 V, nf s, then the SVD's; cols: nf. */
+static void rank_and_condition(const fit_problem *fp, const double *cnorm, nlsq_diagnostics *d, double *work, int *cols)
 {
     int nf = fp->n_free, k = 0;
-    int *cols = malloc((size_t)nf * sizeof *cols);
-    double *A = malloc(((size_t)nf * nf * 2 + nf + svd_robust_work_doubles(nf, nf)) * sizeof *A);
-    if (!cols || !A) {
-        free(cols);
-        free(A);
-        return -1;
-    }
     for (int c = 0; c < nf; c++)
-        if (!(r->diag.param_flags[fp->free_idx[c]] & NLSQ_DIAG_NO_INFLUENCE)) cols[k++] = c;
-    double *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf, *work = s + nf;
-    r->diag.rank = 0;
-    r->diag.cond = k ? 1 : INFINITY;
-    if (k > 0) {
+        if (!(d->param_flags[fp->free_idx[c]] & NLSQ_DIAG_NO_INFLUENCE)) cols[k++] = c;
+    double *A = work, *V = A + (size_t)nf * nf, *s = V + (size_t)nf * nf, *svd_work = s + nf;
+    d->rank = 0;
+    d->cond = k ? 1 : INFINITY;
+    if (k == 0) return;
+    scaled_columns(fp, cols, k, cnorm, A);
+    int ok = k <= JACOBI_MAX && svd_jacobi(A, (size_t)nf, nf, k, s, V) >= 0;
+    if (!ok) {
         scaled_columns(fp, cols, k, cnorm, A);
-        int ok = k <= JACOBI_MAX && svd_jacobi(A, (size_t)nf, nf, k, s, V) >= 0;
-        if (!ok) {
-            scaled_columns(fp, cols, k, cnorm, A);
-            ok = svd_robust(A, nf, k, s, V, NULL, work) == 0;
-        }
-        double m = (double)(fp->m_used > (size_t)nf ? fp->m_used : (size_t)nf);
-        for (int a = 0; ok && a < k; a++) r->diag.rank += s[a] > SOLVE_EPS * m * s[0];
-        r->diag.cond = !ok ? NAN : r->diag.rank == k ? s[0] / s[k - 1] : INFINITY;
-        if (ok && r->diag.rank < k)
-            r->diag.flags |= NLSQ_DIAG_RANK_DEFICIENT;
-        else if (ok && r->diag.cond > ILL_CONDITIONED_COND)
-            r->diag.flags |= NLSQ_DIAG_ILL_CONDITIONED;
+        ok = svd_robust(A, nf, k, s, V, NULL, svd_work) == 0;
     }
-    free(cols);
-    free(A);
-    return 0;
+    double m = (double)(fp->m_used > (size_t)nf ? fp->m_used : (size_t)nf);
+    for (int a = 0; ok && a < k; a++) d->rank += s[a] > SOLVE_EPS * m * s[0];
+    d->cond = !ok ? NAN : d->rank == k ? s[0] / s[k - 1] : INFINITY;
+    if (ok && d->rank < k)
+        d->flags |= NLSQ_DIAG_RANK_DEFICIENT;
+    else if (ok && d->cond > ILL_CONDITIONED_COND)
+        d->flags |= NLSQ_DIAG_ILL_CONDITIONED;
 }
 
 /* Free parameters that ended where they started, while the data are not
    reproduced exactly (where an exact fit could leave a parameter whose
    start was right where it was). */
-static void find_not_moved(const fit_problem *fp, const double *x0, nlsq_result *r)
+static void find_not_moved(const fit_problem *fp, const double *x0, double r2, double chi2, nlsq_diagnostics *d)
 {
-    if (isfinite(r->r2) && 1 - r->r2 <= EXACT_FIT_TOL) return;
-    if (!isfinite(r->r2) && r->chi2 == 0) return;
+    if (isfinite(r2) && 1 - r2 <= EXACT_FIT_TOL) return;
+    if (!isfinite(r2) && chi2 == 0) return;
     for (int k = 0; k < fp->n_free; k++) {
         double x = fp->x[k], s = x0[k];
         int unmoved = x == s || fabs(x - s) <= NOT_MOVED_RTOL * fabs(s);
         if (!unmoved) continue;
-        r->diag.param_flags[fp->free_idx[k]] |= NLSQ_DIAG_NOT_MOVED;
-        r->diag.flags |= NLSQ_DIAG_NOT_MOVED;
+        d->param_flags[fp->free_idx[k]] |= NLSQ_DIAG_NOT_MOVED;
+        d->flags |= NLSQ_DIAG_NOT_MOVED;
     }
 }
 
@@ -241,6 +231,25 @@ static void test_residuals(const nk_runs *u, nlsq_diagnostics *d)
     if (few_runs || correlated) d->flags |= NLSQ_DIAG_RESIDUAL_STRUCTURE;
 }
 
+size_t fit_diagnose_work_doubles(int nf)
+{
+    return (size_t)nf + 2 * (size_t)nf * (size_t)nf + (size_t)nf + svd_robust_work_doubles(nf, nf);
+}
+
+void fit_diagnose_jacobian(const fit_problem *fp, const double *x0, int status, double r2, double chi2,
+                           nlsq_diagnostics *d, double *work, int *cols)
+{
+    int nf = fp->n_free;
+    double *cnorm = work;
+    if (status <= 0) d->flags |= NLSQ_DIAG_NOT_CONVERGED;
+    for (int k = 0; k < nf; k++) cnorm[k] = column_norm(fp->R, nf, k);
+    find_no_influence(fp, x0, cnorm, d);
+    rank_and_condition(fp, cnorm, d, work + nf, cols);
+    find_not_moved(fp, x0, r2, chi2, d);
+    if (isfinite(r2) && r2 <= NO_EXPLANATION_R2) d->flags |= NLSQ_DIAG_NO_EXPLANATION;
+    d->trusted = !(d->flags & NLSQ_DIAG_UNTRUSTED);
+}
+
 int fit_diagnose(const fit_problem *fp, const double *x0, const nk_runs *runs, nlsq_result *r)
 {
     nlsq_diagnostics *d = &r->diag;
@@ -249,20 +258,13 @@ int fit_diagnose(const fit_problem *fp, const double *x0, const nk_runs *runs, n
     d->runs_z = d->lag1 = NAN;
     d->param_flags = calloc((size_t)n, sizeof *d->param_flags);
     d->influence = calloc((size_t)n, sizeof *d->influence);
-    double *cnorm = malloc((size_t)(nf ? nf : 1) * sizeof *cnorm);
-    if (!d->param_flags || !d->influence || !cnorm) {
-        free(cnorm);
-        return -1;
-    }
-    if (r->status <= 0) d->flags |= NLSQ_DIAG_NOT_CONVERGED;
-    for (int k = 0; k < nf; k++) cnorm[k] = column_norm(fp->R, nf, k);
-    find_no_influence(fp, x0, cnorm, r);
-    int rc = rank_and_condition(fp, cnorm, r);
-    free(cnorm);
-    if (rc != 0) return -1;
-    find_not_moved(fp, x0, r);
-    if (isfinite(r->r2) && r->r2 <= NO_EXPLANATION_R2) d->flags |= NLSQ_DIAG_NO_EXPLANATION;
-    if (find_correlated(r) != 0) return -1;
+    double *work = malloc(fit_diagnose_work_doubles(nf) * sizeof *work);
+    int *cols = malloc((size_t)nf * sizeof *cols);
+    int ok = d->param_flags && d->influence && work && cols;
+    if (ok) fit_diagnose_jacobian(fp, x0, r->status, r->r2, r->chi2, d, work, cols);
+    free(work);
+    free(cols);
+    if (!ok || find_correlated(r) != 0) return -1;
     find_at_bound(r);
     nk_runs kept = {0};
     if (!runs && r->residuals) {
