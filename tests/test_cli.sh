@@ -389,8 +389,8 @@ awk 'BEGIN { print "x,c1,c2,c3"; for (i = 0; i < 30; i++) { x = i * 0.2; n = sin
     (i == 4 ? "" : sprintf("%.9f", 4 * exp(-0.4 * x) + n)) } }' >"$bd/wide.csv"
 out=$("$nlsq" batch "$bd/wide.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 2>"$bd/err"); rc=$?
 check "batch wide: exit 1 when a fit does not converge" "[ $rc -eq 1 ]"
-check "batch wide: a CSV row per curve" "[ \$(wc -l <<<\"\$out\") -eq 4 ] && head -1 <<<\"\$out\" | grep -q '^id,a,a_err,b,b_err,c,c_err,status,chi2,redchi,points,nfev$'"
-check "batch wide: the curve with an empty field fails alone (status -11)" "grep -q '^c3,.*,-11,nan,nan,0,0$' <<<\"\$out\" && grep -q '^c1,.*,30,' <<<\"\$out\""
+check "batch wide: a CSV row per curve" "[ \$(wc -l <<<\"\$out\") -eq 4 ] && head -1 <<<\"\$out\" | grep -q '^id,a,a_err,b,b_err,c,c_err,status,chi2,redchi,points,nfev,trusted,findings$'"
+check "batch wide: the curve with an empty field fails alone (status -11)" "grep -q '^c3,.*,-11,nan,nan,0,0,0,not_converged$' <<<\"\$out\" && grep -q '^c1,.*,30,.*,1,$' <<<\"\$out\""
 check "batch summary on stderr" "grep -q 'converged 2 of 3' $bd/err && grep -q 'status -11.*first: c3' $bd/err"
 a_batch=$(awk -F, '$1 == "c2" {print $2}' <<<"$out")
 a_fit=$("$nlsq" fit "$bd/wide.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --y c2 --json | grep -o '"popt": \[[^,]*' | grep -o '[-0-9.e+]*$')
@@ -403,6 +403,21 @@ check "batch long: two fits by id, JSON lines, ids in increasing order" "[ $rc -
 a_long=$(grep '"id": 7' "$bd/long.jsonl" | grep -o '"a": [-0-9.e+]*' | head -1 | grep -o '[-0-9.e+]*$')
 a_c1=$(awk -F, '$1 == "c1" {print $2}' <<<"$out")
 check "batch long: the rows of id 7 (shuffled) fit as curve c1 ($a_long)" "[ -n \"$a_long\" ] && awk -v p=$a_long -v q=$a_c1 'BEGIN {exit !(p == q)}'"
+# issue 19 in a batch: fit 2's peak (x = 500 .. 559, at 532) is far from
+# the start (mu = 3.5, s = 1: its Jacobian columns are 0 there); converged
+# but not trusted: exit 4, its row says why, the summary counts it. Fit 1's
+# peak is at the start: trusted.
+awk 'BEGIN { print "id,x,y"; for (i = 0; i < 60; i++) { n = ((i * 7919) % 13 - 6) * 0.01; x = i * 0.5;
+    printf "1,%.3f,%.9f\n", x, 5 * exp(-0.5 * ((x - 3) / 1.5)^2) + 1 + n; x = 500 + i;
+    printf "2,%.3f,%.9f\n", x, 5 * exp(-0.5 * ((x - 532) / 8.5)^2) + 1 + n } }' >"$bd/peaks.csv"
+peak_batch=(batch "$bd/peaks.csv" --id id --x x --model 'A*exp(-0.5*((x-mu)/s)^2)+c' --p0 A=4,mu=3.5,s=1,c=1)
+out=$("$nlsq" "${peak_batch[@]}" 2>"$bd/err"); rc=$?
+check "batch: a converged fit that cannot be trusted: exit 4, its row says why" "[ $rc -eq 4 ] && grep -q '^2,.*,0,no_influence+not_moved$' <<<\"\$out\" && grep -q '^1,.*,1,$' <<<\"\$out\""
+check "batch: the summary counts the fits that cannot be trusted" "grep -q 'trusted 1 of 2 converged' $bd/err && grep -q 'no_influence *first: 2' $bd/err"
+"$nlsq" "${peak_batch[@]}" --quiet --accept-untrusted >/dev/null; rc=$?
+check "batch --accept-untrusted: exit 0" "[ $rc -eq 0 ]"
+out=$("$nlsq" "${peak_batch[@]}" --format jsonl --quiet)
+check "batch JSON lines: trusted and findings" "grep -q '\"id\": 2,.*\"trusted\": false, \"findings\": \[\"no_influence\", \"not_moved\"\]}' <<<\"\$out\" && grep -q '\"id\": 1,.*\"trusted\": true, \"findings\": \[\]}' <<<\"\$out\""
 expect_error "batch: --sigma in the wide layout" "for the long layout" batch "$bd/wide.csv" --model 'a*x' --sigma c2
 expect_error "batch: bad --id column" "no column 'zz' for --id" batch "$bd/long.csv" --id zz --model 'a*x'
 expect_error "batch: --plot is a single-fit option" "not an option of nlsq batch" batch "$bd/wide.csv" --model 'a*x' --plot a.svg

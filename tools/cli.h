@@ -129,7 +129,7 @@ int cli_take_data(cli *c, const char **pos, int npos, int many);
 
 /* common.c: the option groups that several commands share. */
 extern const option_group group_model, group_names, group_x, group_y, group_p0, group_bounds, group_solver, group_exec,
-    group_quiet, group_plot;
+    group_quiet, group_verdict, group_plot;
 
 /* ---- load.c: the data and the model ---------------------------------------- */
 

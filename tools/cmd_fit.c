@@ -22,10 +22,6 @@ static const option output_options[] = {
     {"--predict", "FILE.csv", ARG_TEXT, AT(predict), .help = "write x, y, fit and residual for every row"},
     {"--correlation", "full", ARG_CHOICE, AT(full_correlation), .help = "list every correlation (default: |c| > 0.1)",
      .choices = correlation_words},
-    {"--accept-untrusted", NULL, ARG_FLAG, AT(accept_untrusted),
-     .help =
-         "exit 0, not 4, when the fit converged but its\ndiagnostics say it cannot be trusted (scripts that\nread the verdict from --json)",
-     .set = 1},
     {"--verbose", NULL, ARG_FLAG, AT(verbose),
      .help =
          "one line per iteration on stderr: cost, reduction,\nstep norm, optimality; and the memory the fit will use",
@@ -55,9 +51,9 @@ static const option large_options[] = {
 };
 static const option_group group_large = {"data of any size", large_options};
 
-const option_group *const fit_groups[] = {&group_model,  &group_names,  &group_x,    &group_y,      &group_p0,
-                                          &group_bounds, &group_solver, &group_exec, &group_output, &group_quiet,
-                                          &group_plot,   &group_large,  NULL};
+const option_group *const fit_groups[] = {&group_model,   &group_names,  &group_x,     &group_y,      &group_p0,
+                                          &group_bounds,  &group_solver, &group_exec,  &group_output, &group_quiet,
+                                          &group_verdict, &group_plot,   &group_large, NULL};
 
 int cmd_fit(int argc, char **argv)
 {

@@ -25,6 +25,8 @@ typedef struct report_info {
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+/* The key of one finding (an nlsq_diagnostic bit): "no_influence", ... */
+const char *finding_key(unsigned bit);
 /* A number as JSON (null for NaN and Inf), a string quoted and escaped. */
 void json_number(FILE *out, double v);
 void json_string(FILE *out, const char *s);

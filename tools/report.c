@@ -212,10 +212,17 @@ void csv_field(FILE *out, const char *s)
     fputc('"', out);
 }
 
-/* The findings' keys in the JSON, in bit order (docs/cli.md). */
+/* The findings' keys in JSON and batch rows, in bit order (docs/cli.md). */
 static const char *const finding_keys[] = {"not_converged",  "no_influence",   "not_moved",
                                            "rank_deficient", "no_explanation", "ill_conditioned",
                                            "correlated",     "at_bound",       "residual_structure"};
+
+const char *finding_key(unsigned bit)
+{
+    for (unsigned b = 0; b < sizeof finding_keys / sizeof finding_keys[0]; b++)
+        if (bit == 1u << b) return finding_keys[b];
+    return "unknown";
+}
 
 /* "key": ["a", "b"] for the parameters with `bit`. */
 static void json_param_list(FILE *out, const char *key, const nlsq_model *m, const nlsq_result *r, unsigned bit)

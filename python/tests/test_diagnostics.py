@@ -91,3 +91,15 @@ def test_issue19_callback_path_is_diagnosed():
         with pytest.warns(nlsqc.FitQualityWarning):
             r = nlsqc.curve_fit(untraceable, x, y)
     assert not r.diagnostics.trusted and "no_influence" in r.diagnostics.findings
+
+
+
+def test_issue19_batch_says_which_fits_to_trust():
+    x = np.arange(60.0)
+    y = gaussian(x, 5, 30, 4, 1) + 0.01 * np.cos(13 * x ** 2)
+    # the second fit starts with its peak at -50: its columns are 0 on the data
+    p0 = np.array([[4, 29, 3, 1], [4, -50, 1, 1]], dtype=float)
+    r = nlsqc.fit_batch("A*exp(-0.5*((x-mu)/s)^2)+c", x, np.stack([y, y]), p0=p0)
+    assert r.success.tolist() == [True, True]
+    assert r.trusted.tolist() == [True, False]
+    assert r.diag_flags[1] & 2 and r.diag_flags[1] & 4  # no_influence, not_moved
