@@ -752,7 +752,7 @@ typedef struct nlsq_diagnostics {
                               the final pass computed them (a robust
                               loss; or on the CPU with at most 2^22
                               points, no covariance sigma and no
-                              checkpoint, one extra pass at popt,
+                              checkpoint, one extra pass at popt, not
                               counted in passes); a callback fit with the
                               linear loss tests them only with
                               keep_residuals                          */

@@ -131,6 +131,8 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
         rcol[i] = w[i] * (f[i] - y[i]);
     }
     double chi2 = nk_dot4(rcol, rcol, len), probe = 0;
+    if (out->runs)
+        for (size_t i = 0; i < len; i++) nk_runs_add(out->runs, rcol[i]);
     for (int c = 0; c < nc; c++) {
         const double *jc = jcol[c];
         double *dst = wk->block + (size_t)c * NLSQ_BLOCK;
@@ -199,7 +201,7 @@ static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, si
     pass *ps = job->ps;
     const pass_data *d = job->d;
     int nc = ps->ncols + 1;
-    int linear = ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals && !runs;
+    int linear = ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals;
     const double *f, *jcol[ps->ncols > 0 ? ps->ncols : 1];
     if (job->kernel) {
         f = wk->jit_out + (size_t)ps->ncols * NLSQ_BLOCK;

@@ -234,7 +234,7 @@ double fit_sst_arrays(const nlsq_data *d)
 /* Up to this many points, on the CPU, a fit with the linear loss (whose
    chi2 is 2 cost, no pass needed) passes over its data once more at popt
    for the residual diagnostics: one pass more than the solver's, a few
-   milliseconds here. Beyond, on a GPU and with a checkpoint (whose
+   milliseconds here (not counted in passes). Beyond, on a GPU and with a checkpoint (whose
    finished fit replays in one pass), the residuals are tested only when
    the final pass runs anyway (a robust loss, keep_residuals). */
 #define DIAGNOSE_PASS_MAX_POINTS ((size_t)1 << 22)
@@ -257,7 +257,18 @@ static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs
     double *R = malloc(nc * nc * sizeof *R);
     if (!R) return -1;
     pass_out out = {.R = R, .residuals = r->residuals, .runs = runs};
+    /* the diagnostics' own pass is not one of the fit's: no progress
+       report, not counted in passes */
+    pass_progress_fn progress = fp->ps.progress;
+    int passes = fp->ps.passes, jit_passes = fp->ps.jit_passes, last_jit = fp->ps.last_jit;
+    if (extra) fp->ps.progress = NULL;
     pass_run(&fp->ps, &fp->pd, fp->p, &out);
+    if (extra) {
+        fp->ps.progress = progress;
+        fp->ps.passes = passes;
+        fp->ps.jit_passes = jit_passes;
+        fp->ps.last_jit = last_jit;
+    }
     if (!extra) r->chi2 = out.chi2;
     free(R);
     if (out.nomem && extra) return 0; /* only the diagnostics are missing */
