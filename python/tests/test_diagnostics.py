@@ -103,3 +103,10 @@ def test_issue19_batch_says_which_fits_to_trust():
     assert r.success.tolist() == [True, True]
     assert r.trusted.tolist() == [True, False]
     assert r.diag_flags[1] & 2 and r.diag_flags[1] & 4  # no_influence, not_moved
+
+
+def test_issue19_curve_fit_large_warns_too():
+    x, y = peak_data()
+    with pytest.warns(nlsqc.FitQualityWarning):
+        r = nlsqc.curve_fit_large("A*exp(-0.5*((x-mu)/s)^2)+c", x, y)
+    assert not r.diagnostics.trusted and r.diagnostics.no_influence == ["A", "mu", "s"]
