@@ -732,7 +732,10 @@ typedef struct nlsq_diagnostics {
     unsigned flags;        /* the findings (nlsq_diagnostic bits); 0: none */
     int trusted;           /* 1 when no bit of NLSQ_DIAG_UNTRUSTED is set  */
     unsigned *param_flags; /* n: per parameter, NLSQ_DIAG_NO_INFLUENCE,
-                              _NOT_MOVED, _AT_BOUND (0 for a fixed one)  */
+                              _NOT_MOVED, _AT_BOUND, and _RANK_DEFICIENT
+                              for those in a combination the data do
+                              not determine (a component above 0.1 in
+                              a null vector); 0 for a fixed one        */
     double *influence;     /* n: ||J[:,j]|| s_j (NLSQ_DIAG_NO_INFLUENCE's
                               s_j) over the largest such product
                               (0 .. 1; 0 for a fixed one)              */

@@ -187,6 +187,10 @@ if command -v python3 >/dev/null; then
 fi
 out=$("$nlsq" fit "$peak" --model "$gauss" --p0 A=1000,mu=530,s=10,c=50); rc=$?
 check "issue 19: from a start near the peak: exit 0, trusted" "[ $rc -eq 0 ] && grep -q '^verdict  trusted' <<<\"\$out\" && ! grep -q '^  diagnostics (' <<<\"\$out\""
+# b and c enter only as b + c: rank 2 of 3, the pair named
+out=$(awk 'BEGIN { print "x,y"; for (i = 0; i < 40; i++) printf "%.1f,%.9f\n", 0.1 * i, 2 * exp(-0.07 * i) + 0.01 * sin(3 * i) }' |
+    "$nlsq" fit - --model 'a*exp(-(b+c)*x)' --p0 a=1,b=0.2,c=0.3); rc=$?
+check "rank-deficient: exit 4, the parameters of the undetermined combination named" "[ $rc -eq 4 ] && grep -q \"rank 2 of 3: 'b' and 'c' enter in a combination\" <<<\"\$out\""
 rm -f "$peak"
 
 # missing values with --nan-policy

@@ -146,6 +146,10 @@ static void test_parameters_as_a_sum_are_rank_deficient(void)
     CHECK_MSG(has(r, NLSQ_DIAG_RANK_DEFICIENT) && !r->diag.trusted, "flags %#x", r->diag.flags);
     CHECK_MSG(r->diag.rank == 2 && isinf(r->diag.cond), "rank %d cond %g", r->diag.rank, r->diag.cond);
     CHECK(!has(r, NLSQ_DIAG_NO_INFLUENCE));
+    /* the null vector is (b - c)/sqrt(2): b and c are named, a is not */
+    CHECK_MSG(r->diag.param_flags[0] == 0 && r->diag.param_flags[1] == NLSQ_DIAG_RANK_DEFICIENT &&
+                  r->diag.param_flags[2] == NLSQ_DIAG_RANK_DEFICIENT,
+              "param flags %#x %#x %#x", r->diag.param_flags[0], r->diag.param_flags[1], r->diag.param_flags[2]);
     nlsq_result_free(r);
 }
 

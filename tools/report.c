@@ -75,11 +75,15 @@ static void report_findings(FILE *out, const nlsq_model *m, const nlsq_result *r
         else
             fputs("the same parameters never moved from their start values.\n", out);
     }
-    if (d->flags & NLSQ_DIAG_RANK_DEFICIENT)
-        fprintf(out,
-                "  - the Jacobian has rank %d of %d: a combination of parameters is not determined by the\n"
-                "    data. Fix or drop one of the parameters involved (the correlations name them).\n",
-                d->rank, r->n_free);
+    if (d->flags & NLSQ_DIAG_RANK_DEFICIENT) {
+        int dropped = 0;
+        for (int j = 0; j < r->n; j++) dropped += (d->param_flags[j] & NLSQ_DIAG_NO_INFLUENCE) != 0;
+        fprintf(out, "  - the Jacobian has rank %d of %d: ", d->rank, r->n_free - dropped);
+        list_params(out, m, r, NLSQ_DIAG_RANK_DEFICIENT, 0);
+        fputs(" enter in a combination\n    the data do not determine. Fix one of them (--fix) or drop it from the "
+              "model.\n",
+              out);
+    }
     if (d->flags & NLSQ_DIAG_NO_EXPLANATION)
         fprintf(out,
                 "  - R^2 = %.5f: the model explains the data no better than their mean. The fit is\n"
@@ -259,6 +263,7 @@ static void json_diagnostics(FILE *out, const nlsq_model *m, const nlsq_result *
     json_param_list(out, "no_influence", m, r, NLSQ_DIAG_NO_INFLUENCE);
     json_param_list(out, "not_moved", m, r, NLSQ_DIAG_NOT_MOVED);
     json_param_list(out, "at_bound", m, r, NLSQ_DIAG_AT_BOUND);
+    json_param_list(out, "undetermined", m, r, NLSQ_DIAG_RANK_DEFICIENT);
     fputs(",\n    \"influence\": {", out);
     for (int j = 0; j < r->n; j++) {
         if (j) fputs(", ", out);

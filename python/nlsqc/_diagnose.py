@@ -41,7 +41,8 @@ class Diagnostics:
       ill_conditioned, correlated, at_bound, residual_structure (cautions).
     messages: {key: a sentence} for the findings.
     flags: the bitmask (nlsq_diagnostic bits).
-    no_influence, not_moved, at_bound: parameter names.
+    no_influence, not_moved, at_bound: parameter names; undetermined: those
+      in a combination the data do not determine (rank_deficient).
     influence: {name: ||J[:,j]|| |p_j| over the largest, 0 .. 1}.
     rank, cond: rank and condition number of J with unit columns.
     correlated: [(a, b, corr)] for |corr| > 0.99.
@@ -50,7 +51,8 @@ class Diagnostics:
       (NaN when not tested; see docs/python.md for when they are).
     """
 
-    __slots__ = ("flags", "trusted", "findings", "messages", "no_influence", "not_moved", "at_bound", "influence",
+    __slots__ = ("flags", "trusted", "findings", "messages", "no_influence", "not_moved", "at_bound", "undetermined",
+                 "influence",
                  "rank", "cond", "correlated", "residuals_tested", "runs", "n_pos", "n_neg", "runs_z", "lag1")
 
     def __init__(self, d, names):
@@ -64,6 +66,7 @@ class Diagnostics:
         self.no_influence = [names[j] for j in range(n) if pflags[j] & NO_INFLUENCE]
         self.not_moved = [names[j] for j in range(n) if pflags[j] & NOT_MOVED]
         self.at_bound = [names[j] for j in range(n) if pflags[j] & AT_BOUND]
+        self.undetermined = [names[j] for j in range(n) if pflags[j] & RANK_DEFICIENT]
         self.influence = {names[j]: d.influence[j] for j in range(n)} if d.influence else {}
         self.rank = int(d.rank)
         self.cond = float(d.cond)
@@ -88,8 +91,8 @@ class Diagnostics:
             parts.append(f"{_names(moved_only)} never moved from {_their(moved_only)} start value")
         if "rank_deficient" in self.findings:
             of = f" of {n_free - len(self.no_influence)}" if n_free is not None else ""
-            parts.append(f"the Jacobian is rank-deficient (rank {self.rank}{of}, its columns scaled): a combination "
-                         f"of parameters is not determined by the data")
+            parts.append(f"the Jacobian is rank-deficient (rank {self.rank}{of}, its columns scaled): "
+                         f"{_names(self.undetermined)} enter in a combination the data do not determine")
         if "no_explanation" in self.findings:
             parts.append(f"R^2 = {r2:.5f}: the model explains the data no better than their mean")
         if not parts:

@@ -110,3 +110,11 @@ def test_issue19_curve_fit_large_warns_too():
     with pytest.warns(nlsqc.FitQualityWarning):
         r = nlsqc.curve_fit_large("A*exp(-0.5*((x-mu)/s)^2)+c", x, y)
     assert not r.diagnostics.trusted and r.diagnostics.no_influence == ["A", "mu", "s"]
+
+
+def test_issue19_rank_deficiency_names_the_combination():
+    x = np.linspace(0, 4, 40)
+    y = 2 * np.exp(-0.7 * x) + 0.01 * np.sin(3 * np.arange(40))
+    with pytest.warns(nlsqc.FitQualityWarning, match="'b' and 'c' enter in a combination"):
+        r = nlsqc.curve_fit(lambda x, a, b, c: a * np.exp(-(b + c) * x), x, y, p0=[1, 0.2, 0.3], method="trf")
+    assert r.diagnostics.undetermined == ["b", "c"] and r.diagnostics.rank == 2

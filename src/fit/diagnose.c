@@ -24,6 +24,9 @@
 #define EXACT_FIT_TOL 1e-12
 #define NO_EXPLANATION_R2 1e-10
 #define ILL_CONDITIONED_COND 1e7
+/* A unit null vector's component above this names its parameter as part
+   of an undetermined combination (two equal parts are 0.71 each). */
+#define NULL_COMPONENT 0.1
 #define CORRELATED_ABS 0.99
 /* The normal approximation of the runs test wants some points of each
    sign; below this many nonzero residuals nothing is said. */
@@ -120,6 +123,19 @@ static void scaled_columns(const fit_problem *fp, const int *cols, int k, const 
             A[(size_t)a * nf + i] = i <= cols[a] ? R_entry(fp->R, nc, i, cols[a]) / cnorm[cols[a]] : 0;
 }
 
+/* The parameters in the combinations the data do not determine: those
+   with a component above NULL_COMPONENT in a right singular vector of a
+   dropped singular value (the vectors past the rank; V is k x k, vector a
+   at V + a k). */
+static void mark_undetermined(const fit_problem *fp, const int *cols, int k, const double *V, nlsq_diagnostics *d)
+{
+    d->flags |= NLSQ_DIAG_RANK_DEFICIENT;
+    for (int a = d->rank; a < k; a++)
+        for (int i = 0; i < k; i++)
+            if (fabs(V[(size_t)a * k + i]) > NULL_COMPONENT)
+                d->param_flags[fp->free_idx[cols[i]]] |= NLSQ_DIAG_RANK_DEFICIENT;
+}
+
 /* Rank and condition number of J's influential columns scaled to unit
    norm (so neither depends on the parameters' units): singular values of
    R11 D^-1. A column without influence is left out here (it is reported
@@ -145,7 +161,7 @@ static void rank_and_condition(const fit_problem *fp, const double *cnorm, nlsq_
     for (int a = 0; ok && a < k; a++) d->rank += s[a] > SOLVE_EPS * m * s[0];
     d->cond = !ok ? NAN : d->rank == k ? s[0] / s[k - 1] : INFINITY;
     if (ok && d->rank < k)
-        d->flags |= NLSQ_DIAG_RANK_DEFICIENT;
+        mark_undetermined(fp, cols, k, V, d);
     else if (ok && d->cond > ILL_CONDITIONED_COND)
         d->flags |= NLSQ_DIAG_ILL_CONDITIONED;
 }
