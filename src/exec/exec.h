@@ -184,8 +184,11 @@ typedef struct pass_out {
     double *residuals; /* if not NULL: the m weighted residuals r         */
     nk_runs *runs;     /* if not NULL: the residuals' signs and lag-1 sums
                             in data order (kernel/runs.h), for the
-                            diagnostics; the pass then takes the general
-                            row path                                     */
+                            diagnostics; the pass then takes the
+                            block path, not a fused kernel              */
+    int no_triangle;   /* nonzero: the residuals' sums only (cost, chi2,
+                            residuals, runs); R is left zero, no row is
+                            folded (a third of a pass's time or more)  */
     int read_failed;   /* the data could not be read: nothing is valid    */
     int nomem;         /* no memory for the pass: nothing is valid         */
 } pass_out;

@@ -188,6 +188,7 @@ typedef struct pass_job {
     const pass_data *d;
     double *residuals;
     int want_runs; /* gather each chunk's nk_runs */
+    int fold;      /* fold the rows into the chunk's triangle */
     size_t chunk;
     const jit_kernel *kernel; /* or NULL: the interpreter */
     atomic_size_t done;       /* points finished, for progress */
@@ -225,7 +226,7 @@ static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, si
             make_rows(ps, wk, d, v, start, len, f, jcol, &out);
         nk_ksum_add(cost, out.cost);
         nk_ksum_add(chi2, out.chi2);
-        qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
+        if (job->fold) qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
     }
     *bad += out.nonfinite;
 }
@@ -242,7 +243,8 @@ static void chunk_task(void *ctx, int c, int worker)
     size_t first = (size_t)c * job->chunk, last = first + job->chunk < d->m ? first + job->chunk : d->m;
     double *R = ps->chunk_R + (size_t)c * (size_t)nc * (size_t)nc;
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
-    int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals && !job->want_runs;
+    int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals &&
+                !job->want_runs && job->fold;
     nk_runs *runs = job->want_runs ? &ps->chunk_runs[c] : NULL;
     if (runs) memset(runs, 0, sizeof *runs);
     jit_chunk a = {NULL, 0, NULL, NULL, d->sigma_all, 0, 0, R, wk->block, wk->jit_x, 0, 0, 0, 0, 0};
@@ -328,11 +330,11 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     ps->passes++;
     ps->jit_passes += kernel != NULL;
     ps->last_jit = kernel != NULL;
-    pass_job job = {ps, d, out->residuals, out->runs != NULL, chunk, kernel, 0};
+    pass_job job = {ps, d, out->residuals, out->runs != NULL, !out->no_triangle, chunk, kernel, 0};
     pool_run(ps->nworkers > 1 && nchunks > 1 ? ps->pool : NULL, chunk_task, &job, nchunks);
     /* merge in a fixed tree: (0,1) (2,3) ..., then (0,2) (4,6) ... */
     size_t sz = (size_t)nc * (size_t)nc;
-    for (int stride = 1; stride < nchunks; stride *= 2)
+    for (int stride = 1; job.fold && stride < nchunks; stride *= 2)
         for (int i = 0; i + stride < nchunks; i += 2 * stride)
             qr_merge(ps->chunk_R + (size_t)i * sz, ps->chunk_R + (size_t)(i + stride) * sz, nc, ps->merge_work);
     memcpy(out->R, ps->chunk_R, sz * sizeof *out->R);

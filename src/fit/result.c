@@ -256,7 +256,7 @@ static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs
     size_t nc = (size_t)fp->n_free + 1;
     double *R = malloc(nc * nc * sizeof *R);
     if (!R) return -1;
-    pass_out out = {.R = R, .residuals = r->residuals, .runs = runs};
+    pass_out out = {.R = R, .residuals = r->residuals, .runs = runs, .no_triangle = 1};
     /* the diagnostics' own pass is not one of the fit's: no progress
        report, not counted in passes */
     pass_progress_fn progress = fp->ps.progress;
