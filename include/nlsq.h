@@ -750,6 +750,105 @@ typedef enum nlsq_fit_status {
    NULL (a value outside the enum gets "unknown status"). */
 NLSQ_API const char *nlsq_fit_status_str(nlsq_fit_status status);
 
+/* ------------------------------------------------------------------------
+ * Diagnostics: can the result be trusted?
+ * ------------------------------------------------------------------------
+ *
+ * A status > 0 says only that the solver stopped by a tolerance. A fit
+ * from a poor start can stop "converged" with parameters that never moved
+ * (a Gaussian started far from its peak has zero Jacobian columns there),
+ * standard errors of 0 and R^2 = 0. After every single fit (nlsq_curve_fit,
+ * the source and file fits, nlsq_fit_callback) nlsq checks the result and
+ * fills nlsq_result.diag, from what the fit already has: the final R_aug
+ * (J's column norms and singular values), popt, p0, the bounds, pcov, R^2
+ * and, where the data are passed once more, the residuals' signs.
+ *
+ * The findings, as bits of nlsq_diagnostics.flags. The first five make the
+ * result untrusted (NLSQ_DIAG_UNTRUSTED); the others are cautions, shown
+ * to the user, that leave the verdict trusted.
+ */
+typedef enum nlsq_diagnostic {
+    /* status <= 0 */
+    NLSQ_DIAG_NOT_CONVERGED = 1 << 0,
+    /* a free parameter changes nothing at popt: ||J[:,j]|| s_j is 0 or at
+       most 1e-10 of the largest such product, s_j = max(|popt_j|, |p0_j|)
+       (1 where both are 0) */
+    NLSQ_DIAG_NO_INFLUENCE = 1 << 1,
+    /* a free parameter ended where it started (|popt - p0| <= 1e-12 |p0|,
+       bitwise for p0 = 0) while the fit does not reproduce the data
+       exactly (1 - R^2 > 1e-12; without R^2, chi2 > 0) */
+    NLSQ_DIAG_NOT_MOVED = 1 << 2,
+    /* J's influential columns scaled to unit norm have a singular value at
+       most EPS max(m, n) times the largest: some combination of
+       parameters is not determined by the data */
+    NLSQ_DIAG_RANK_DEFICIENT = 1 << 3,
+    /* R^2 <= 1e-10: the model explains the data no better than their mean */
+    NLSQ_DIAG_NO_EXPLANATION = 1 << 4,
+    /* caution: cond (below) > 1e7 */
+    NLSQ_DIAG_ILL_CONDITIONED = 1 << 5,
+    /* caution: a pair of parameters with |corr| > 0.99 */
+    NLSQ_DIAG_CORRELATED = 1 << 6,
+    /* caution: a parameter at a bound (active_mask), where its standard
+       error assumes it is free */
+    NLSQ_DIAG_AT_BOUND = 1 << 7,
+    /* caution: the residuals are not random in data order: the runs test's
+       z < -4 (far fewer sign changes than chance, p < 3e-5; all of one
+       sign is z = -Inf), or lag-1 autocorrelation > 0.5 with
+       lag1 sqrt(count) > 4; tested with at least 20 nonzero residuals */
+    NLSQ_DIAG_RESIDUAL_STRUCTURE = 1 << 8
+} nlsq_diagnostic;
+
+/* The findings that make a result untrusted. */
+#define NLSQ_DIAG_UNTRUSTED \
+    (NLSQ_DIAG_NOT_CONVERGED | NLSQ_DIAG_NO_INFLUENCE | NLSQ_DIAG_NOT_MOVED | NLSQ_DIAG_RANK_DEFICIENT | \
+     NLSQ_DIAG_NO_EXPLANATION)
+
+typedef struct nlsq_diagnostics {
+    unsigned flags;        /* the findings (nlsq_diagnostic bits); 0: none */
+    int trusted;           /* 1 when no bit of NLSQ_DIAG_UNTRUSTED is set  */
+    unsigned *param_flags; /* n: per parameter, NLSQ_DIAG_NO_INFLUENCE,
+                              _NOT_MOVED, _AT_BOUND, and _RANK_DEFICIENT
+                              for those in a combination the data do
+                              not determine (a component above 0.1 in
+                              a null vector); 0 for a fixed one        */
+    double *influence;     /* n: ||J[:,j]|| s_j (NLSQ_DIAG_NO_INFLUENCE's
+                              s_j) over the largest such product
+                              (0 .. 1; 0 for a fixed one)              */
+    int rank;              /* rank of J's influential free columns scaled
+                              to unit norm (those without influence are
+                              reported on their own)                   */
+    double cond;           /* those columns' 2-norm condition number
+                              s_max/s_min (independent of the parameters'
+                              units; 1 for one column; Inf when rank-
+                              deficient or no column has influence; NaN
+                              when J is not finite)                    */
+    int n_correlated;      /* pairs with |corr| > 0.99 (from a valid pcov) */
+    int *correlated;       /* 2 n_correlated parameter indices, a < b     */
+    double *correlation;   /* n_correlated: their correlations            */
+    int residuals_tested;  /* 1 when the residual tests below ran: the
+                              residuals were kept (keep_residuals), or
+                              the final pass computed them (a robust
+                              loss; or on the CPU with at most 2^22
+                              points, no covariance sigma and no
+                              checkpoint, one extra pass at popt, not
+                              counted in passes); a callback fit with the
+                              linear loss tests them only with
+                              keep_residuals                          */
+    size_t runs;           /* runs of equal sign in data order (zeros and
+                              omitted points skipped)                  */
+    size_t n_pos, n_neg;   /* positive and negative residuals           */
+    double runs_z;         /* Wald-Wolfowitz: (runs - E) / sd, E = 1 +
+                              2 n_pos n_neg / N, N = n_pos + n_neg;
+                              negative: fewer sign changes than chance
+                              (NaN when not tested)                    */
+    double lag1;           /* sum r_i r_(i+1) / sum r_i^2 of the weighted
+                              residuals in data order (NaN: not tested) */
+} nlsq_diagnostics;
+
+/* A sentence for one finding (one bit); "" for 0, "unknown diagnostic"
+   for anything else. Never NULL. */
+NLSQ_API const char *nlsq_diagnostic_str(nlsq_diagnostic d);
+
 typedef struct nlsq_result {
     int n;        /* parameters (fixed ones included)                */
     int n_free;   /* parameters fitted                               */
@@ -804,6 +903,7 @@ typedef struct nlsq_result {
     double *jac_at;           /* n: the parameters at which the Jacobian
                              behind pcov was taken: popt, or with
                              lm_last_jacobian where lm took it last     */
+    nlsq_diagnostics diag;    /* can it be trusted? (see above)              */
 } nlsq_result;
 
 NLSQ_API void nlsq_result_free(nlsq_result *result);
@@ -1163,6 +1263,15 @@ typedef struct nlsq_batch_result {
     char device[16];       /* "cpu" or "cuda:N"                         */
     char device_note[240]; /* threads, or the GPU and its kernel; why
                                   the CPU ran a batch a GPU was asked for */
+    unsigned *diag_flags;  /* nfits: each fit's findings (nlsq_diagnostic
+                                  bits, as nlsq_result.diag.flags) from J at
+                                  its solution: NOT_CONVERGED, NO_INFLUENCE,
+                                  NOT_MOVED, RANK_DEFICIENT, ILL_CONDITIONED
+                                  (a batch has no R^2, correlations, bound
+                                  or residual tests); NOT_CONVERGED alone
+                                  for a fit that did not run. Trusted:
+                                  no bit of NLSQ_DIAG_UNTRUSTED. NULL when
+                                  the batch ran on a GPU.                  */
 } nlsq_batch_result;
 
 NLSQ_API void nlsq_batch_result_free(nlsq_batch_result *r);

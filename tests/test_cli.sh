@@ -159,6 +159,40 @@ check "--verbose prints iterations with cost, reduction, step, optimality" "grep
 out=$("$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --max-nfev 3); rc=$?
 check "not converged: exit 1 and a warning" "[ $rc -eq 1 ] && grep -q 'did not converge' <<<\"\$out\""
 
+# issue 19: a Gaussian peak (301 points, x = 382 .. 682, peak at 532, width
+# 8.5, counts ~1200 on a background of 100, noise of about its square
+# root) from SciPy's rule, all ones: the
+# peak's Jacobian columns are 0 there, A, mu and s never move, and the
+# solver stops "converged" with R^2 = 0. The verdict says so: exit 4.
+peak=${TMPDIR:-/tmp}/nlsq_cli_peak_$$.csv
+# noise: Park-Miller's generator (exact in doubles, the same in every awk)
+awk 'BEGIN { print "x,y"; u = 1; for (i = 0; i < 301; i++) { x = 382 + i; t = (x - 532) / 8.5;
+     u = (u * 16807) % 2147483647; y = 1200 * exp(-0.5 * t * t) + 100;
+     printf "%d,%.6f\n", x, y + 2 * sqrt(y) * (u / 2147483647 - 0.5) } }' > "$peak"
+gauss='A*exp(-0.5*((x-mu)/s)^2)+c'
+out=$("$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1); rc=$?
+check "issue 19: Gaussian from all ones: converged but exit 4 (not trusted)" "[ $rc -eq 4 ] && grep -q '(converged)' <<<\"\$out\""
+check "issue 19: the verdict line says NOT TRUSTED" "grep -q '^verdict  NOT TRUSTED' <<<\"\$out\""
+check "issue 19: the report names the parameters without influence" "grep -q \"'A', 'mu' and 's' have no influence on the model\" <<<\"\$out\""
+check "issue 19: the report says what to try" "grep -q 'from the data (--p0 auto), a global search (--global 64)' <<<\"\$out\" && grep -q -- '--fix A=1,mu=1,s=1' <<<\"\$out\""
+check "issue 19: the report says R^2 explains nothing" "grep -q 'R^2 = -*0.00000: the model explains the data no better than their mean' <<<\"\$out\""
+"$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1 --quiet; rc=$?
+check "issue 19: --quiet: the exit status tells (4)" "[ $rc -eq 4 ]"
+"$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1 --quiet --accept-untrusted; rc=$?
+check "--accept-untrusted: exit 0 for a converged fit that is not trusted" "[ $rc -eq 0 ]"
+js=$("$nlsq" fit "$peak" --model "$gauss" --p0 A=1,mu=1,s=1,c=1 --json); rc=$?
+check "issue 19: --json carries the verdict and the diagnostics" "[ $rc -eq 4 ] && grep -q '\"trusted\": false' <<<\"\$js\" && grep -q '\"no_influence\": \[\"A\", \"mu\", \"s\"\]' <<<\"\$js\" && grep -q '\"key\": \"no_explanation\", \"untrusted\": true' <<<\"\$js\""
+if command -v python3 >/dev/null; then
+    check "issue 19: the JSON parses" "python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if d[\"diagnostics\"][\"rank\"] == 1 and not d[\"trusted\"] else 1)' <<<\"\$js\""
+fi
+out=$("$nlsq" fit "$peak" --model "$gauss" --p0 A=1000,mu=530,s=10,c=50); rc=$?
+check "issue 19: from a start near the peak: exit 0, trusted" "[ $rc -eq 0 ] && grep -q '^verdict  trusted' <<<\"\$out\" && ! grep -q '^  diagnostics (' <<<\"\$out\""
+# b and c enter only as b + c: rank 2 of 3, the pair named
+out=$(awk 'BEGIN { print "x,y"; for (i = 0; i < 40; i++) printf "%.1f,%.9f\n", 0.1 * i, 2 * exp(-0.07 * i) + 0.01 * sin(3 * i) }' |
+    "$nlsq" fit - --model 'a*exp(-(b+c)*x)' --p0 a=1,b=0.2,c=0.3); rc=$?
+check "rank-deficient: exit 4, the parameters of the undetermined combination named" "[ $rc -eq 4 ] && grep -q \"rank 2 of 3: 'b' and 'c' enter in a combination\" <<<\"\$out\""
+rm -f "$peak"
+
 # missing values with --nan-policy
 nanf=${TMPDIR:-/tmp}/nlsq_cli_nan.csv
 { echo "x,y"; echo "0,3"; echo "1,NA"; echo "2,"; tail -n +5 "$data" | head -30; } > "$nanf"
@@ -359,8 +393,8 @@ awk 'BEGIN { print "x,c1,c2,c3"; for (i = 0; i < 30; i++) { x = i * 0.2; n = sin
     (i == 4 ? "" : sprintf("%.9f", 4 * exp(-0.4 * x) + n)) } }' >"$bd/wide.csv"
 out=$("$nlsq" batch "$bd/wide.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 2>"$bd/err"); rc=$?
 check "batch wide: exit 1 when a fit does not converge" "[ $rc -eq 1 ]"
-check "batch wide: a CSV row per curve" "[ \$(wc -l <<<\"\$out\") -eq 4 ] && head -1 <<<\"\$out\" | grep -q '^id,a,a_err,b,b_err,c,c_err,status,chi2,redchi,points,nfev$'"
-check "batch wide: the curve with an empty field fails alone (status -11)" "grep -q '^c3,.*,-11,nan,nan,0,0$' <<<\"\$out\" && grep -q '^c1,.*,30,' <<<\"\$out\""
+check "batch wide: a CSV row per curve" "[ \$(wc -l <<<\"\$out\") -eq 4 ] && head -1 <<<\"\$out\" | grep -q '^id,a,a_err,b,b_err,c,c_err,status,chi2,redchi,points,nfev,trusted,findings$'"
+check "batch wide: the curve with an empty field fails alone (status -11)" "grep -q '^c3,.*,-11,nan,nan,0,0,0,not_converged$' <<<\"\$out\" && grep -q '^c1,.*,30,.*,1,$' <<<\"\$out\""
 check "batch summary on stderr" "grep -q 'converged 2 of 3' $bd/err && grep -q 'status -11.*first: c3' $bd/err"
 a_batch=$(awk -F, '$1 == "c2" {print $2}' <<<"$out")
 a_fit=$("$nlsq" fit "$bd/wide.csv" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --y c2 --json | grep -o '"popt": \[[^,]*' | grep -o '[-0-9.e+]*$')
@@ -373,6 +407,21 @@ check "batch long: two fits by id, JSON lines, ids in increasing order" "[ $rc -
 a_long=$(grep '"id": 7' "$bd/long.jsonl" | grep -o '"a": [-0-9.e+]*' | head -1 | grep -o '[-0-9.e+]*$')
 a_c1=$(awk -F, '$1 == "c1" {print $2}' <<<"$out")
 check "batch long: the rows of id 7 (shuffled) fit as curve c1 ($a_long)" "[ -n \"$a_long\" ] && awk -v p=$a_long -v q=$a_c1 'BEGIN {exit !(p == q)}'"
+# issue 19 in a batch: fit 2's peak (x = 500 .. 559, at 532) is far from
+# the start (mu = 3.5, s = 1: its Jacobian columns are 0 there); converged
+# but not trusted: exit 4, its row says why, the summary counts it. Fit 1's
+# peak is at the start: trusted.
+awk 'BEGIN { print "id,x,y"; for (i = 0; i < 60; i++) { n = ((i * 7919) % 13 - 6) * 0.01; x = i * 0.5;
+    printf "1,%.3f,%.9f\n", x, 5 * exp(-0.5 * ((x - 3) / 1.5)^2) + 1 + n; x = 500 + i;
+    printf "2,%.3f,%.9f\n", x, 5 * exp(-0.5 * ((x - 532) / 8.5)^2) + 1 + n } }' >"$bd/peaks.csv"
+peak_batch=(batch "$bd/peaks.csv" --id id --x x --model 'A*exp(-0.5*((x-mu)/s)^2)+c' --p0 A=4,mu=3.5,s=1,c=1)
+out=$("$nlsq" "${peak_batch[@]}" 2>"$bd/err"); rc=$?
+check "batch: a converged fit that cannot be trusted: exit 4, its row says why" "[ $rc -eq 4 ] && grep -q '^2,.*,0,no_influence+not_moved$' <<<\"\$out\" && grep -q '^1,.*,1,$' <<<\"\$out\""
+check "batch: the summary counts the fits that cannot be trusted" "grep -q 'trusted 1 of 2 converged' $bd/err && grep -q 'no_influence *first: 2' $bd/err"
+"$nlsq" "${peak_batch[@]}" --quiet --accept-untrusted >/dev/null; rc=$?
+check "batch --accept-untrusted: exit 0" "[ $rc -eq 0 ]"
+out=$("$nlsq" "${peak_batch[@]}" --format jsonl --quiet)
+check "batch JSON lines: trusted and findings" "grep -q '\"id\": 2,.*\"trusted\": false, \"findings\": \[\"no_influence\", \"not_moved\"\]}' <<<\"\$out\" && grep -q '\"id\": 1,.*\"trusted\": true, \"findings\": \[\]}' <<<\"\$out\""
 expect_error "batch: --sigma in the wide layout" "for the long layout" batch "$bd/wide.csv" --model 'a*x' --sigma c2
 expect_error "batch: bad --id column" "no column 'zz' for --id" batch "$bd/long.csv" --id zz --model 'a*x'
 expect_error "batch: --plot is a single-fit option" "not an option of nlsq batch" batch "$bd/wide.csv" --model 'a*x' --plot a.svg

@@ -99,6 +99,10 @@ void help_man(FILE *out);
 
 enum { MAX_DATA_FILES = 16, MAX_VARS = 16 };
 
+/* nlsq fit's exit status for a fit that converged but whose diagnostics
+   say it cannot be trusted (nlsq_result.diag; docs/cli.md). */
+enum { EXIT_UNTRUSTED = 4 };
+
 typedef struct cli {
     const char *data;                     /* the first data file            */
     const char *more[MAX_DATA_FILES - 1]; /* further files (fit only)      */
@@ -110,7 +114,8 @@ typedef struct cli {
     const char *id, *out; /* batch                          */
     int format_jsonl;     /* batch: -1 unset, 0 csv, 1 jsonl */
     int json, quiet, verbose, full_correlation, jacobian, logx, logy;
-    int progress; /* -1 never, 0 on a terminal, 1 always */
+    int accept_untrusted; /* fit: exit 0, not EXIT_UNTRUSTED             */
+    int progress;         /* -1 never, 0 on a terminal, 1 always */
     int in_memory, delim;
     const char *text; /* demo: the data as text         */
     size_t text_len;
@@ -124,7 +129,7 @@ int cli_take_data(cli *c, const char **pos, int npos, int many);
 
 /* common.c: the option groups that several commands share. */
 extern const option_group group_model, group_names, group_x, group_y, group_p0, group_bounds, group_solver, group_exec,
-    group_quiet, group_plot;
+    group_quiet, group_verdict, group_plot;
 
 /* ---- load.c: the data and the model ---------------------------------------- */
 

@@ -35,9 +35,9 @@ static const option batch_options[] = {
 };
 static const option_group group_batch = {"the curves and the results", batch_options};
 
-const option_group *const batch_groups[] = {&group_model, &group_names,  &group_x,      &group_y,
-                                            &group_p0,    &group_bounds, &group_solver, &group_exec,
-                                            &group_batch, &group_quiet,  NULL};
+const option_group *const batch_groups[] = {&group_model, &group_names,  &group_x,       &group_y,
+                                            &group_p0,    &group_bounds, &group_solver,  &group_exec,
+                                            &group_batch, &group_quiet,  &group_verdict, NULL};
 
 typedef struct batch_data {
     nlsq_batch b;
@@ -205,6 +205,56 @@ static void json_params(FILE *f, const nlsq_model *m, const double *v)
     fputc('}', f);
 }
 
+/* A fit's verdict: trusted when no finding of NLSQ_DIAG_UNTRUSTED; unknown
+   (-1: diag_flags NULL) for a batch on a GPU. */
+static int fit_trusted(const nlsq_batch_result *r, size_t i)
+{
+    return r->diag_flags ? !(r->diag_flags[i] & NLSQ_DIAG_UNTRUSTED) : -1;
+}
+
+/* The findings' keys joined by `sep`, nothing for none. */
+static void findings_joined(FILE *f, unsigned flags, const char *sep, const char *quote)
+{
+    int first = 1;
+    for (unsigned b = 0; b < 32; b++)
+        if (flags & (1u << b)) {
+            fprintf(f, "%s%s%s%s", first ? "" : sep, quote, finding_key(1u << b), quote);
+            first = 0;
+        }
+}
+
+/* trusted (1, 0, or empty when unknown) and findings joined by '+' (no
+   CSV quoting needed), as CSV fields. */
+static void csv_verdict(FILE *f, const nlsq_batch_result *r, size_t i)
+{
+    int t = fit_trusted(r, i);
+    if (t >= 0) fprintf(f, "%d", t);
+    fputc(',', f);
+    if (r->diag_flags) findings_joined(f, r->diag_flags[i], "+", "");
+}
+
+/* , "trusted": true, "findings": [...] (null when unknown) */
+static void json_verdict(FILE *f, const nlsq_batch_result *r, size_t i)
+{
+    int t = fit_trusted(r, i);
+    fprintf(f, ", \"trusted\": %s, \"findings\": ", t < 0 ? "null" : t ? "true" : "false");
+    if (!r->diag_flags) {
+        fputs("null", f);
+        return;
+    }
+    fputc('[', f);
+    findings_joined(f, r->diag_flags[i], ", ", "\"");
+    fputc(']', f);
+}
+
+/* Converged fits that cannot be trusted (0 when unknown). */
+static size_t untrusted_converged(const nlsq_batch_result *r)
+{
+    size_t count = 0;
+    for (size_t i = 0; r->diag_flags && i < r->nfits; i++) count += r->status[i] > 0 && !fit_trusted(r, i);
+    return count;
+}
+
 static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
     int n = r->n;
@@ -215,7 +265,7 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D
             const char *name = nlsq_model_param_name(D->m, j);
             fprintf(f, ",%s,%s_err", name, name);
         }
-        fputs(",status,chi2,redchi,points,nfev\n", f);
+        fputs(",status,chi2,redchi,points,nfev,trusted,findings\n", f);
     }
     for (size_t i = 0; i < r->nfits; i++) {
         fit_id(d, D, i, id, sizeof id);
@@ -240,12 +290,42 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D
             json_number(f, r->chi2[i]);
             fputs(", \"redchi\": ", f);
             json_number(f, redchi);
-            fprintf(f, ", \"points\": %zu, \"nfev\": %d}\n", r->m[i], r->nfev[i]);
+            fprintf(f, ", \"points\": %zu, \"nfev\": %d", r->m[i], r->nfev[i]);
+            json_verdict(f, r, i);
+            fputs("}\n", f);
         } else {
             csv_field(f, id);
             for (int j = 0; j < n; j++) fprintf(f, ",%.17g,%.17g", r->popt[i * n + j], r->perr[i * n + j]);
-            fprintf(f, ",%d,%.17g,%.17g,%zu,%d\n", r->status[i], r->chi2[i], redchi, r->m[i], r->nfev[i]);
+            fprintf(f, ",%d,%.17g,%.17g,%zu,%d,", r->status[i], r->chi2[i], redchi, r->m[i], r->nfev[i]);
+            csv_verdict(f, r, i);
+            fputc('\n', f);
         }
+    }
+}
+
+/* Of the converged fits, how many can be trusted, and for those that
+   cannot, each finding's count and its first fit. */
+static void verdict_summary(const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+{
+    if (!r->diag_flags) {
+        fputs("  trusted: not checked (the GPU's fits leave no Jacobian to diagnose)\n", stderr);
+        return;
+    }
+    size_t bad = untrusted_converged(r);
+    fprintf(stderr, "  trusted %zu of %zu converged\n", r->converged - bad, r->converged);
+    for (unsigned b = 1; bad && b < 32; b++) {
+        unsigned bit = 1u << b;
+        if (!(bit & NLSQ_DIAG_UNTRUSTED)) continue;
+        size_t count = 0, first = SIZE_MAX;
+        for (size_t i = 0; i < r->nfits; i++)
+            if (r->status[i] > 0 && (r->diag_flags[i] & bit)) {
+                count++;
+                if (first == SIZE_MAX) first = i;
+            }
+        if (!count) continue;
+        char id[64];
+        fit_id(d, D, first, id, sizeof id);
+        fprintf(stderr, "  %8zu  %-16s first: %s\n", count, finding_key(bit), id);
     }
 }
 
@@ -287,6 +367,7 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
     fprintf(stderr, "  converged %zu of %zu", r->converged, r->nfits);
     if (no_cov) fprintf(stderr, "; %zu without a covariance (singular Jacobian or no degrees of freedom)", no_cov);
     fprintf(stderr, "\n");
+    verdict_summary(d, D, r);
 }
 
 /* The result rows to --out (whole or not at all) or stdout; 0, or 2 after
@@ -340,7 +421,10 @@ int cmd_batch(int argc, char **argv)
        summary still says how they went, and the message names the file */
     int written = write_results(&c, wants_jsonl(&c), &d, &D, r);
     if (!c.quiet) summary(&c, &d, &D, r);
-    rc = written ? written : r->converged == r->nfits ? 0 : 1;
+    rc = written                                       ? written
+       : r->converged != r->nfits                      ? 1
+       : untrusted_converged(r) && !c.accept_untrusted ? EXIT_UNTRUSTED
+                                                       : 0;
 done:
     nlsq_batch_result_free(r);
     param_opts_free(&po);

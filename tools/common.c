@@ -112,6 +112,15 @@ static const option quiet_options[] = {
 };
 const option_group group_quiet = {"the report", quiet_options};
 
+static const option verdict_options[] = {
+    {"--accept-untrusted", NULL, ARG_FLAG, AT(accept_untrusted),
+     .help = "exit 0, not 4, when the fits converged but the\ndiagnostics say a result cannot be trusted (for\n"
+             "scripts that read the verdict from the output)",
+     .set = 1},
+    {NULL},
+};
+const option_group group_verdict = {"the verdict", verdict_options};
+
 static const option plot_options[] = {
     {"--plot", "FILE.svg", ARG_TEXT, AT(plot), .help = "data, fitted curve and residuals as an SVG picture"},
     {"--plot-logx", NULL, ARG_FLAG, AT(logx), .help = "logarithmic x axis in the plot", .set = 1},

@@ -360,7 +360,7 @@ int fit_run(cli *c)
         report_json(stdout, &info, d.m, r);
     else if (!c->quiet)
         report_text(stdout, &info, d.m, r);
-    rc = outputs_rc ? outputs_rc : r->success ? 0 : 1;
+    rc = outputs_rc ? outputs_rc : !r->success ? 1 : !r->diag.trusted && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
 done:
     nlsq_result_free(r);
     dataset_free(&d);

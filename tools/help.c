@@ -52,8 +52,10 @@ static void help_commands(FILE *out)
 
 static const char EXIT_STATUS[] = "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
                                   "2 bad usage or input, or an output (a file, the standard output) that\n"
-                                  "could not be written, 3 error in the model text; killed by SIGINT,\n"
-                                  "SIGTERM or SIGHUP, that signal's status (no temporary file is left).\n"
+                                  "could not be written, 3 error in the model text, 4 (fit, batch)\n"
+                                  "converged but the result cannot be trusted (--accept-untrusted: 0);\n"
+                                  "killed by SIGINT, SIGTERM or SIGHUP, that signal's status (no\n"
+                                  "temporary file is left).\n"
                                   "In every command, -- ends the options: what follows is arguments.\n";
 
 void help_command(FILE *out, const command *cmd)
@@ -245,7 +247,11 @@ void help_man(FILE *out)
           "written.\n.TP\n.B 2\nbad usage or input, or an output that could not be written (a file, or the "
           "standard output on a full disk): one message on standard error naming it. Every output is checked "
           "before the fit; one that fails after it does not take the report with it.\n"
-          ".TP\n.B 3\nan error in the model text, with its line and column.\n",
+          ".TP\n.B 3\nan error in the model text, with its line and column.\n"
+          ".TP\n.B 4\nfit and batch: the fit converged (batch: every fit did) but its diagnostics say the result "
+          "cannot be trusted (a parameter without influence or that never moved from its start, a rank-deficient "
+          "Jacobian, R^2 <= 0); the report says why and what to try. \\fB\\-\\-accept\\-untrusted\\fR exits 0 "
+          "instead.\n",
           out);
     fprintf(out, ".SH ENVIRONMENT\n%s", MAN_ENVIRONMENT);
     fprintf(out, ".SH FILES\n%s", MAN_FILES);

@@ -6,7 +6,9 @@
  * Exit status: 0 success (a fit converged); 1 a fit ran but did not
  * converge (outputs are still written); 2 bad usage or input, or an output
  * (a file, or the standard output) that could not be written; 3 an error
- * in the model text (with its line and column); killed by a signal, the
+ * in the model text (with its line and column); 4 (fit, batch) the fits
+ * converged but the diagnostics say a result cannot be trusted
+ * (--accept-untrusted: 0); killed by a signal, the
  * signal's status (130 for SIGINT), with no temporary file left behind.
  */
 #define _POSIX_C_SOURCE 200809L /* sigaction */
@@ -25,7 +27,10 @@ static const char FIT_TEXT[] = "Fit a model to the columns of a data file (comma
                                "or a NumPy .npy file, told by its content). A pipe, a FIFO or <(...) is\n"
                                "read once, whole. y is by default the column after the x columns.\n"
                                "Prints the parameters with standard errors, the statistics and the\n"
-                               "verdict; --json for programs. The model may call the shapes of the\n"
+                               "verdict: whether the result can be trusted (a parameter without\n"
+                               "influence or that never moved from its start, a rank-deficient\n"
+                               "Jacobian, R^2 <= 0 make it untrusted), what is wrong and what to try;\n"
+                               "--json for programs. The model may call the shapes of the\n"
                                "model library (nlsq models): gaussian(x) + gaussian(x) + linear(x)\n"
                                "is grouped by component in the report, --predict and --plot.\n"
                                "\n"
@@ -36,7 +41,9 @@ static const char FIT_TEXT[] = "Fit a model to the columns of a data file (comma
                                "\n"
                                "Exit status: 0 converged, 1 did not converge (outputs still written),\n"
                                "2 bad usage or input, or an output that could not be written (the\n"
-                               "report is still printed), 3 error in the model text.";
+                               "report is still printed), 3 error in the model text, 4 converged but\n"
+                               "the result cannot be trusted (the report says why; --accept-untrusted\n"
+                               "exits 0).";
 
 static const char BATCH_TEXT[] = "One fit per curve: every column after x (the wide layout), or the rows\n"
                                  "grouped by --id COL (the long layout); a result row per fit as CSV or\n"
@@ -44,9 +51,13 @@ static const char BATCH_TEXT[] = "One fit per curve: every column after x (the w
                                  "gives for its curve. Takes fit's options except the single-fit ones\n"
                                  "(--json, --predict, --plot, --checkpoint, --raw).\n"
                                  "\n"
+                                 "Each row says whether its fit can be trusted (columns trusted and\n"
+                                 "findings, from the Jacobian at the fit's solution).\n"
+                                 "\n"
                                  "Exit status: 0 every fit converged, 1 some did not (the rows say which),\n"
                                  "2 bad usage or input, or --out or stdout could not be written (the\n"
-                                 "summary is still printed), 3 error in the model text.";
+                                 "summary is still printed), 3 error in the model text, 4 every fit\n"
+                                 "converged but some cannot be trusted (--accept-untrusted exits 0).";
 
 static const char EVAL_TEXT[] = "The model (and with --jacobian its derivative columns) at the data's\n"
                                 "points, as CSV on stdout; parameters not in --p0 are 1.";

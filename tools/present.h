@@ -29,6 +29,9 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */
 void component_label(const nlsq_model *m, int index, char *buf, size_t size);
+
+/* The key of one finding (an nlsq_diagnostic bit): "no_influence", ... */
+const char *finding_key(unsigned bit);
 /* A number as JSON (null for NaN and Inf), a string quoted and escaped. */
 void json_number(FILE *out, double v);
 void json_string(FILE *out, const char *s);

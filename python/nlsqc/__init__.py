@@ -12,6 +12,7 @@ GPU), or model text. See python/README.md.
 from . import models, np
 from ._batch import BatchResult, fit_batch
 from ._callback import FallbackWarning
+from ._diagnose import Diagnostics, FitQualityWarning
 from ._fit import FitResult, OptimizeResult, curve_fit, least_squares_model
 from ._lsq import least_squares
 from ._large import curve_fit_large, fit_chunks, fit_file
@@ -29,4 +30,4 @@ del _libnlsq, _text
 
 __all__ = ["curve_fit", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
            "fit_batch", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
-           "FallbackWarning", "TraceError", "devices", "info", "np", "models"]
+           "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np", "models"]

@@ -3,7 +3,7 @@ import ctypes
 
 import numpy
 
-from . import _callback, _lib, _model
+from . import _callback, _diagnose, _lib, _model
 from ._options import Call, prepare_bounds, quiet, raise_status
 
 
@@ -17,6 +17,17 @@ class BatchResult:
     def success(self):
         """A boolean per fit: converged (status > 0)."""
         return self.status > 0
+
+    @property
+    def trusted(self):
+        """A boolean per fit: the diagnostics from the Jacobian at its
+        solution found nothing that makes it untrusted (a parameter without
+        influence or that never moved, a rank-deficient Jacobian; see
+        nlsqc.Diagnostics); diag_flags has the findings' bits. None for a
+        batch on a GPU (not checked there)."""
+        if self.diag_flags is None:
+            return None
+        return (self.diag_flags & _diagnose.UNTRUSTED) == 0
 
     def messages(self):
         """{status: sentence} for the statuses that occur."""
@@ -220,6 +231,7 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
             names=list(model.param_names), converged=r.converged, failed=r.failed,
             method=_lib.METHOD_NAMES.get(r.method, "?"), threads=r.threads, seconds=r.seconds,
             backend=_lib.text(r.backend), backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
-            device_note=_lib.text(r.device_note))
+            device_note=_lib.text(r.device_note),
+            diag_flags=arr(r.diag_flags, (nfits,), numpy.int64) if r.diag_flags else None)
     finally:
         _lib.lib.nlsq_batch_result_free(res)

@@ -5,7 +5,7 @@ import weakref
 
 import numpy
 
-from . import _callback, _lib, _model
+from . import _callback, _diagnose, _lib, _model
 from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -48,7 +48,7 @@ class FitResult:
     _fields = ("popt", "pcov", "perr", "names", "cost", "chi2", "redchi", "r2", "aic", "bic", "m", "dof",
                "nfev", "njev", "nit", "status", "message", "success", "method", "pcov_valid", "grad_norm",
                "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads",
-               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at")
+               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at", "diagnostics")
 
     def __init__(self, **kw):
         self.__dict__.update({k: kw.get(k) for k in self._fields})  # one update: cheaper than a setattr each
@@ -90,7 +90,8 @@ def result_from_c(res, names, residuals=False):
                     grad_norm=r.grad_norm, active_mask=mask, residuals=resid, backend=_lib.text(r.backend),
                     backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
                     device_note=_lib.text(r.device_note), threads=r.threads, pcov_rank=r.pcov_rank,
-                    n_free=r.n_free, jac_at=_lib.copy_out(r.jac_at, (n,)))
+                    n_free=r.n_free, jac_at=_lib.copy_out(r.jac_at, (n,)),
+                    diagnostics=_diagnose.from_c(r, names))
     _lib.lib.nlsq_result_free(res)
     return out
 
@@ -393,7 +394,10 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     tuple (popt, pcov, infodict, mesg, ier). Raises RuntimeError
     ("Optimal parameters not found: ...") when the fit did not converge,
     ValueError for bad input, and warns OptimizeWarning when the
-    covariance could not be estimated (pcov is then all inf).
+    covariance could not be estimated (pcov is then all inf), and
+    FitQualityWarning when the fit converged but cannot be trusted
+    (result.diagnostics says why: a parameter without influence or that
+    never moved from p0, a rank-deficient Jacobian, R^2 <= 0).
     """
     if "args" in kwargs:
         raise ValueError("'args' is not a supported keyword argument.")
@@ -412,6 +416,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
         warn_pcov()
     elif r.pcov_rank < r.n_free:
         warn_pcov_rank(r.pcov_rank, r.n_free)
+    _diagnose.warn_if_untrusted(r)
     if full_output:
         info = _infodict(r, r.method, fitted)
         ier = MINPACK_INFO.get(r.status, r.status) if r.method == "lm" else r.status
@@ -460,11 +465,13 @@ def least_squares_model(f, x0, xdata, ydata, sigma=None, bounds=(-numpy.inf, num
     Returns an OptimizeResult with x, cost, fun (the residuals r), jac (the
     weighted Jacobian at x; with a robust loss scaled as SciPy's), grad, optimality, active_mask, nfev, njev,
     status, message and success, as SciPy's; and the statistics of
-    curve_fit's FitResult under `fit`. Does not raise when the solver did
-    not converge: see status and success.
+    curve_fit's FitResult under `fit` (its diagnostics included). Does not
+    raise when the solver did not converge: see status and success. Warns
+    FitQualityWarning as curve_fit does.
     """
     r, model, x, y, s, kind = fit(f, xdata, ydata, x0, sigma, True, None, bounds, method, nan_policy,
                                   residuals=True, fname="least_squares_model", loss=loss, f_scale=f_scale, **kwargs)
+    _diagnose.warn_if_untrusted(r)
     keep = numpy.ones(y.size, dtype=bool)
     if nan_policy == "omit":
         keep = numpy.isfinite(y) & numpy.all(numpy.isfinite(numpy.atleast_2d(x)), axis=0)

@@ -12,7 +12,7 @@ import tempfile
 
 import numpy
 
-from . import _callback, _lib, _model
+from . import _callback, _diagnose, _lib, _model
 from ._fit import _nan_setup, resolve_model, result_from_c
 from ._options import Call, prepare_bounds, quiet, raise_status, warn_pcov
 
@@ -57,6 +57,7 @@ def _fit_source(model, src, cols, p0, absolute_sigma, bounds, method, policy, pr
         raise RuntimeError("Optimal parameters not found: " + r.message)
     if not r.pcov_valid:
         warn_pcov()
+    _diagnose.warn_if_untrusted(r)
     return r
 
 

@@ -76,6 +76,16 @@ class Options(ctypes.Structure):
     ]
 
 
+class Diagnostics(ctypes.Structure):
+    _fields_ = [
+        ("flags", ctypes.c_uint), ("trusted", ctypes.c_int), ("param_flags", ctypes.POINTER(ctypes.c_uint)),
+        ("influence", c_double_p), ("rank", ctypes.c_int), ("cond", ctypes.c_double),
+        ("n_correlated", ctypes.c_int), ("correlated", c_int_p), ("correlation", c_double_p),
+        ("residuals_tested", ctypes.c_int), ("runs", ctypes.c_size_t), ("n_pos", ctypes.c_size_t),
+        ("n_neg", ctypes.c_size_t), ("runs_z", ctypes.c_double), ("lag1", ctypes.c_double),
+    ]
+
+
 class Result(ctypes.Structure):
     _fields_ = [
         ("n", ctypes.c_int), ("n_free", ctypes.c_int), ("m", ctypes.c_size_t), ("dof", ctypes.c_int),
@@ -91,6 +101,7 @@ class Result(ctypes.Structure):
         ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
         ("memory_bytes", ctypes.c_size_t), ("active_mask", ctypes.POINTER(ctypes.c_byte)),
         ("residuals", c_double_p), ("pcov_rank", ctypes.c_int), ("jac_at", c_double_p),
+        ("diag", Diagnostics),
     ]
 
 
@@ -125,6 +136,7 @@ class BatchResult(ctypes.Structure):
         ("threads", ctypes.c_int), ("seconds", ctypes.c_double),
         ("backend", ctypes.c_char * 8), ("backend_note", ctypes.c_char * 240),
         ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
+        ("diag_flags", ctypes.POINTER(ctypes.c_uint)),
     ]
 
 
@@ -147,7 +159,7 @@ class Component(ctypes.Structure):
 # The structs tests/test_abi.py checks against the header: Python name -> C name.
 ABI_STRUCTS = {
     Error: "nlsq_error", ModelOptions: "nlsq_model_options", Data: "nlsq_data", Progress: "nlsq_progress",
-    Options: "nlsq_options", Result: "nlsq_result", RawLayout: "nlsq_raw_layout",
+    Options: "nlsq_options", Diagnostics: "nlsq_diagnostics", Result: "nlsq_result", RawLayout: "nlsq_raw_layout",
     TextOptions: "nlsq_text_options", Columns: "nlsq_columns", Batch: "nlsq_batch",
     BatchResult: "nlsq_batch_result", Device: "nlsq_device", Shape: "nlsq_shape", Component: "nlsq_component",
 }
@@ -208,6 +220,7 @@ _PROTOTYPES = {
                              ctypes.POINTER(ctypes.POINTER(Result)), _ERR]),
     "nlsq_batch_default": (Batch, []),
     "nlsq_fit_status_str": (ctypes.c_char_p, [ctypes.c_int]),
+    "nlsq_diagnostic_str": (ctypes.c_char_p, [ctypes.c_uint]),
     "nlsq_batch_result_free": (None, [ctypes.POINTER(BatchResult)]),
     "nlsq_fit_batch": (_S, [_P, ctypes.POINTER(Batch), ctypes.POINTER(Options), ctypes.c_uint,
                             ctypes.POINTER(ctypes.POINTER(BatchResult)), _ERR]),

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "kernel/loss.h"
+#include "kernel/runs.h"
 #include "model/model.h"
 
 /* Points per block: 256 doubles = 2 KiB a slot, so the temporaries of a
@@ -159,6 +160,7 @@ typedef struct pass {
     int nworkers;
     pass_worker *w;
     double *chunk_R, *chunk_cost, *chunk_chi2, *merge_work;
+    nk_runs *chunk_runs;
     size_t *chunk_bad;
     int chunk_cap;
     const program *prog;
@@ -180,6 +182,13 @@ typedef struct pass_out {
     size_t nonfinite;  /* nonzero when some residual or Jacobian entry is
                             NaN/Inf (a count of rows or of blocks)         */
     double *residuals; /* if not NULL: the m weighted residuals r         */
+    nk_runs *runs;     /* if not NULL: the residuals' signs and lag-1 sums
+                            in data order (kernel/runs.h), for the
+                            diagnostics; the pass then takes the
+                            block path, not a fused kernel              */
+    int no_triangle;   /* nonzero: the residuals' sums only (cost, chi2,
+                            residuals, runs); R is left zero, no row is
+                            folded (a third of a pass's time or more)  */
     int read_failed;   /* the data could not be read: nothing is valid    */
     int nomem;         /* no memory for the pass: nothing is valid         */
 } pass_out;

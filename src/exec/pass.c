@@ -14,6 +14,7 @@
 
 #include "exec.h"
 #include "jit.h"
+#include "kernel/runs.h"
 #include "kernel/sum.h"
 #include "linalg/linalg.h"
 
@@ -61,6 +62,7 @@ void pass_free(pass *ps)
     free(ps->chunk_R);
     free(ps->chunk_cost);
     free(ps->chunk_chi2);
+    free(ps->chunk_runs);
     free(ps->chunk_bad);
     free(ps->chunk_failed);
     memset(ps, 0, sizeof *ps);
@@ -129,6 +131,8 @@ static void make_rows_linear(const pass *ps, pass_worker *wk, const pass_data *d
         rcol[i] = w[i] * (f[i] - y[i]);
     }
     double chi2 = nk_dot4(rcol, rcol, len), probe = 0;
+    if (out->runs)
+        for (size_t i = 0; i < len; i++) nk_runs_add(out->runs, rcol[i]);
     for (int c = 0; c < nc; c++) {
         const double *jc = jcol[c];
         double *dst = wk->block + (size_t)c * NLSQ_BLOCK;
@@ -158,6 +162,7 @@ static void make_rows(const pass *ps, pass_worker *wk, const pass_data *d, const
             continue;
         }
         if (res) res[i] = r;
+        if (out->runs) nk_runs_add(out->runs, r);
         out->chi2 += r * r;
         double s = 1;
         if (ps->loss == NLSQ_LOSS_LINEAR)
@@ -182,6 +187,8 @@ typedef struct pass_job {
     pass *ps;
     const pass_data *d;
     double *residuals;
+    int want_runs; /* gather each chunk's nk_runs */
+    int fold;      /* fold the rows into the chunk's triangle */
     size_t chunk;
     const jit_kernel *kernel; /* or NULL: the interpreter */
     atomic_size_t done;       /* points finished, for progress */
@@ -190,7 +197,7 @@ typedef struct pass_job {
 /* The blocks of one window [first - v->base, ...) of the view, evaluated
    and folded into R, on the interpreter or a kernel's block entry. */
 static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, size_t first, size_t count, double *R,
-                          nk_ksum *cost, nk_ksum *chi2, size_t *bad)
+                          nk_ksum *cost, nk_ksum *chi2, size_t *bad, nk_runs *runs)
 {
     pass *ps = job->ps;
     const pass_data *d = job->d;
@@ -204,7 +211,7 @@ static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, si
         f = interp_output(&wk->it, 0);
         for (int k = 0; k < ps->ncols; k++) jcol[k] = interp_output(&wk->it, ps->cols[k] + 1);
     }
-    pass_out out = {.R = R, .residuals = job->residuals};
+    pass_out out = {.R = R, .residuals = job->residuals, .runs = runs};
     size_t lo = first - v->base, hi = lo + count;
     for (size_t start = lo; start < hi; start += NLSQ_BLOCK) {
         size_t len = hi - start < NLSQ_BLOCK ? hi - start : NLSQ_BLOCK;
@@ -219,7 +226,7 @@ static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, si
             make_rows(ps, wk, d, v, start, len, f, jcol, &out);
         nk_ksum_add(cost, out.cost);
         nk_ksum_add(chi2, out.chi2);
-        qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
+        if (job->fold) qr_fold(R, (size_t)nc, nc, wk->block, NLSQ_BLOCK, len);
     }
     *bad += out.nonfinite;
 }
@@ -236,7 +243,10 @@ static void chunk_task(void *ctx, int c, int worker)
     size_t first = (size_t)c * job->chunk, last = first + job->chunk < d->m ? first + job->chunk : d->m;
     double *R = ps->chunk_R + (size_t)c * (size_t)nc * (size_t)nc;
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
-    int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals;
+    int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals &&
+                !job->want_runs && job->fold;
+    nk_runs *runs = job->want_runs ? &ps->chunk_runs[c] : NULL;
+    if (runs) memset(runs, 0, sizeof *runs);
     jit_chunk a = {NULL, 0, NULL, NULL, d->sigma_all, 0, 0, R, wk->block, wk->jit_x, 0, 0, 0, 0, 0};
     nk_ksum cost = {0, 0}, chi2 = {0, 0};
     size_t bad = 0;
@@ -257,7 +267,7 @@ static void chunk_task(void *ctx, int c, int worker)
             a.last = a.first + count;
             job->kernel->chunk_linear(ps->jit_u, &a);
         } else {
-            window_blocks(job, wk, &v, w, count, R, &cost, &chi2, &bad);
+            window_blocks(job, wk, &v, w, count, R, &cost, &chi2, &bad, runs);
         }
         if (d->release) d->release(d->ctx, w, count, worker);
         size_t done = atomic_fetch_add(&job->done, count) + count;
@@ -287,7 +297,9 @@ static int ensure_chunks(pass *ps, int nchunks)
     if (bad) ps->chunk_bad = bad;
     int *failed = realloc(ps->chunk_failed, (size_t)nchunks * sizeof *failed);
     if (failed) ps->chunk_failed = failed;
-    if (!R || !cost || !chi2 || !bad || !failed) return -1;
+    nk_runs *runs = realloc(ps->chunk_runs, (size_t)nchunks * sizeof *runs);
+    if (runs) ps->chunk_runs = runs;
+    if (!R || !cost || !chi2 || !bad || !failed || !runs) return -1;
     ps->chunk_cap = nchunks;
     return 0;
 }
@@ -302,6 +314,7 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     out->nonfinite = 0;
     out->read_failed = 0;
     out->nomem = 0;
+    if (out->runs) memset(out->runs, 0, sizeof *out->runs);
     if (nchunks == 0) return;
     if (ensure_chunks(ps, nchunks) != 0) {
         out->nomem = 1; /* no memory for the chunk triangles: not the model's fault */
@@ -317,11 +330,11 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     ps->passes++;
     ps->jit_passes += kernel != NULL;
     ps->last_jit = kernel != NULL;
-    pass_job job = {ps, d, out->residuals, chunk, kernel, 0};
+    pass_job job = {ps, d, out->residuals, out->runs != NULL, !out->no_triangle, chunk, kernel, 0};
     pool_run(ps->nworkers > 1 && nchunks > 1 ? ps->pool : NULL, chunk_task, &job, nchunks);
     /* merge in a fixed tree: (0,1) (2,3) ..., then (0,2) (4,6) ... */
     size_t sz = (size_t)nc * (size_t)nc;
-    for (int stride = 1; stride < nchunks; stride *= 2)
+    for (int stride = 1; job.fold && stride < nchunks; stride *= 2)
         for (int i = 0; i + stride < nchunks; i += 2 * stride)
             qr_merge(ps->chunk_R + (size_t)i * sz, ps->chunk_R + (size_t)(i + stride) * sz, nc, ps->merge_work);
     memcpy(out->R, ps->chunk_R, sz * sizeof *out->R);
@@ -331,6 +344,11 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
         nk_ksum_add(&chi2, ps->chunk_chi2[c]);
         out->nonfinite += ps->chunk_bad[c];
         out->read_failed |= ps->chunk_failed[c];
+    }
+    if (out->runs) {
+        /* in chunk order, which is data order */
+        memset(out->runs, 0, sizeof *out->runs);
+        for (int c = 0; c < nchunks; c++) nk_runs_merge(out->runs, &ps->chunk_runs[c]);
     }
     out->cost = cost.sum + cost.comp;
     out->chi2 = chi2.sum + chi2.comp;

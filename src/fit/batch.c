@@ -53,6 +53,7 @@ void nlsq_batch_result_free(nlsq_batch_result *r)
     free(r->nit);
     free(r->nfev);
     free(r->m);
+    free(r->diag_flags);
     free(r);
 }
 
@@ -78,7 +79,12 @@ typedef struct lane {
     double *cov, *cov_work; /* n^2, and fit_covariance_work_doubles(n)     */
     double *R_final;        /* (n+1)^2: the chi2 pass's triangle            */
     jit_entry *jit;         /* the kernel of the latest pass made, if any   */
-    int used_jit;           /* some pass of this lane ran compiled code      */
+    /* the diagnostics of each fit (fit_diagnose_jacobian), without
+       allocating per fit */
+    double *x0, *diag_work, *influence; /* n, its work, n              */
+    unsigned *param_flags;              /* n                              */
+    int *diag_cols;                     /* n                              */
+    int used_jit;                       /* some pass of this lane ran compiled code      */
     int nomem;
 } lane;
 
@@ -111,6 +117,11 @@ static void lane_free(lane *ln)
     free(ln->fp.mem);
     free(ln->solve_work);
     free(ln->cov);
+    free(ln->x0);
+    free(ln->diag_work);
+    free(ln->influence);
+    free(ln->param_flags);
+    free(ln->diag_cols);
 }
 
 /* Whole cache lines of their own (see struct lane). */
@@ -129,6 +140,12 @@ static int lane_init(lane *ln, const batch_job *job)
     ln->solve_work = line_alloc(solve_work_bytes(n));
     size_t nn = (size_t)n;
     ln->cov = line_alloc((nn * nn + fit_covariance_work_doubles(n) + (nn + 1) * (nn + 1)) * sizeof *ln->cov);
+    ln->x0 = malloc(nn * sizeof *ln->x0);
+    ln->diag_work = malloc(fit_diagnose_work_doubles(n) * sizeof *ln->diag_work);
+    ln->influence = malloc(nn * sizeof *ln->influence);
+    ln->param_flags = malloc(nn * sizeof *ln->param_flags);
+    ln->diag_cols = malloc(nn * sizeof *ln->diag_cols);
+    if (!ln->x0 || !ln->diag_work || !ln->influence || !ln->param_flags || !ln->diag_cols) return -1;
     if (fit_alloc(&ln->fp, NULL) != NLSQ_OK || !ln->solve_work || !ln->cov) return -1;
     ln->cov_work = ln->cov + nn * nn;
     ln->R_final = ln->cov_work + fit_covariance_work_doubles(n);
@@ -226,6 +243,7 @@ static void record_not_run(batch_job *job, lane *ln, size_t i, int status, int h
     for (int j = 0; r->perr && j < n; j++) r->perr[i * n + j] = NAN;
     for (size_t j = 0; r->pcov && j < (size_t)n * (size_t)n; j++) r->pcov[i * (size_t)n * (size_t)n + j] = NAN;
     r->pcov_valid[i] = 0;
+    if (r->diag_flags) r->diag_flags[i] = NLSQ_DIAG_NOT_CONVERGED;
     r->status[i] = status;
     r->cost[i] = r->chi2[i] = NAN;
 }
@@ -255,6 +273,19 @@ static void record_covariance(batch_job *job, lane *ln, size_t i, double cost, s
         for (int c = 0; pcov && c < nf; c++)
             pcov[(size_t)ja * n + (size_t)fp->free_idx[c]] = ok ? ln->cov[(size_t)a * nf + c] * scale : INFINITY;
     }
+}
+
+/* The findings a batch can make from each fit's R_aug (no R^2: NaN). */
+static void record_diagnostics(batch_job *job, lane *ln, size_t i, int status)
+{
+    int n = job->r->n;
+    nlsq_diagnostics d = {0};
+    d.param_flags = ln->param_flags;
+    d.influence = ln->influence;
+    memset(ln->param_flags, 0, (size_t)n * sizeof *ln->param_flags);
+    memset(ln->influence, 0, (size_t)n * sizeof *ln->influence);
+    fit_diagnose_jacobian(&ln->fp, ln->x0, status, NAN, job->r->chi2[i], &d, ln->diag_work, ln->diag_cols);
+    job->r->diag_flags[i] = d.flags;
 }
 
 static int stop_if_cancelled(void *ctx, int iteration, double cost, const double *x, double grad_norm, double step_norm)
@@ -318,10 +349,19 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
         fp->ubf[a] = fp->ub[j];
         if (job->opt.x_scale) fp->xsf[a] = job->opt.x_scale[j];
     }
+    memcpy(ln->x0, fp->x, (size_t)nf * sizeof *fp->x);
     solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf, NULL, 0};
-    solve_options so = {
-        job->opt.ftol,        job->opt.xtol, job->opt.gtol, job->opt.max_nfev, job->opt.x_scale ? fp->xsf : NULL,
-        job->opt.x_scale_jac, NULL,          NULL,          ln->solve_work,    job->opt.lm_last_jacobian, NULL};
+    solve_options so = {job->opt.ftol,
+                        job->opt.xtol,
+                        job->opt.gtol,
+                        job->opt.max_nfev,
+                        job->opt.x_scale ? fp->xsf : NULL,
+                        job->opt.x_scale_jac,
+                        NULL,
+                        NULL,
+                        ln->solve_work,
+                        job->opt.lm_last_jacobian,
+                        NULL};
     fit_default_tolerances(job->method, &so);
     if (job->opt.progress) { /* a fit running when the batch is cancelled stops too */
         so.callback = stop_if_cancelled;
@@ -359,6 +399,7 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
         r->chi2[i] = out.chi2;
     }
     if (r->perr) record_covariance(job, ln, i, sr.cost, m_used);
+    record_diagnostics(job, ln, i, sr.status);
 }
 
 static void batch_task(void *ctx, int task, int worker)
@@ -463,10 +504,12 @@ static nlsq_batch_result *alloc_result(size_t nfits, int n, unsigned outputs)
     r->nit = malloc(f * sizeof *r->nit);
     r->nfev = malloc(f * sizeof *r->nfev);
     r->m = malloc(f * sizeof *r->m);
+    r->diag_flags = calloc(f, sizeof *r->diag_flags);
     if (outputs & (NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV)) r->perr = malloc(f * nn * sizeof *r->perr);
     if (outputs & NLSQ_BATCH_PCOV) r->pcov = malloc(f * nn * nn * sizeof *r->pcov);
     if (!r->popt || !r->status || !r->pcov_valid || !r->cost || !r->chi2 || !r->nit || !r->nfev || !r->m ||
-        ((outputs & (NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV)) && !r->perr) || ((outputs & NLSQ_BATCH_PCOV) && !r->pcov)) {
+        !r->diag_flags || ((outputs & (NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV)) && !r->perr) ||
+        ((outputs & NLSQ_BATCH_PCOV) && !r->pcov)) {
         nlsq_batch_result_free(r);
         return NULL;
     }
@@ -657,6 +700,9 @@ static nlsq_status run_gpu(batch_job *job, nlsq_error *err)
             r->m[i] = 0;
             r->nfev[i] = r->nit[i] = 0;
         }
+    /* the GPU's fits leave no R_aug here to diagnose */
+    free(r->diag_flags);
+    r->diag_flags = NULL;
     r->threads = 1;
     snprintf(r->backend, sizeof r->backend, "cuda");
     snprintf(r->device, sizeof r->device, "%s", out.device);

@@ -134,7 +134,8 @@ typedef struct fit_problem {
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
     /* a fit without a model (fit_callback.c): the residuals at p into
        `residuals` (if not NULL) and their sum of squares; 0 or -1 */
-    int (*final_residuals)(struct fit_problem *fp, double *residuals, double *chi2);
+    int (*final_residuals)(struct fit_problem *fp, double *residuals, double *chi2, nk_runs *runs);
+    double *x0; /* n_free: where the solver started, for the diagnostics */
 } fit_problem;
 
 /* The method NLSQ_METHOD_AUTO stands for: trf, for every problem. */
@@ -172,6 +173,21 @@ double fit_sst_arrays(const nlsq_data *d);
 /* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
 nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
                        nlsq_error *err);
+/* diagnose.c: fill r->diag from the fit's final R_aug, its start x0 (free
+   parameters), r's popt, pcov, R^2, status and active mask, and the
+   residuals' sums (NULL: r->residuals if kept, else not tested).
+   0, or -1 out of memory. */
+int fit_diagnose(const fit_problem *fp, const double *x0, const nk_runs *runs, nlsq_result *r);
+/* The findings from J at the solution (fp->R, fp->x) and the start x0:
+   NOT_CONVERGED, NO_INFLUENCE, NOT_MOVED, RANK_DEFICIENT, ILL_CONDITIONED
+   and NO_EXPLANATION (r2 NaN: unknown) into d: flags, trusted, rank, cond,
+   and param_flags and influence (n each, zeroed by the caller). No
+   allocation (the batch's lanes call it per fit): work holds
+   fit_diagnose_work_doubles(n_free) doubles, cols n_free ints. */
+void fit_diagnose_jacobian(const fit_problem *fp, const double *x0, int status, double r2, double chi2,
+                           nlsq_diagnostics *d, double *work, int *cols);
+size_t fit_diagnose_work_doubles(int nf);
+void fit_diagnostics_free(nlsq_diagnostics *d);
 nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf, double xtol,
                             nlsq_result **out, nlsq_error *err);
 

@@ -368,11 +368,13 @@ static int evaluate_callback(void *ctx, const double *x_free, double *cost, doub
 }
 
 /* The final residuals and chi2, for a robust loss or keep_residuals. */
-static int final_residuals(fit_problem *fp, double *residuals, double *chi2)
+static int final_residuals(fit_problem *fp, double *residuals, double *chi2, nk_runs *runs)
 {
     callback_fit *cf = (callback_fit *)fp;
     if (call_fn(cf, fp->p, cf->r, NULL) != 0) return -1;
     double s = 0;
+    memset(runs, 0, sizeof *runs);
+    for (size_t i = 0; i < cf->pb->m; i++) nk_runs_add(runs, cf->r[i]);
     for (size_t i = 0; i < cf->pb->m; i++) s += cf->r[i] * cf->r[i];
     *chi2 = s;
     if (residuals) memcpy(residuals, cf->r, cf->pb->m * sizeof *residuals);

@@ -138,6 +138,7 @@ void fit_free_problem(fit_problem *fp)
     if (fp->have_rd) reader_free(&fp->rd);
     free(fp->first_x);
     free(fp->first_R);
+    free(fp->x0);
     pass_free(&fp->ps);
     pool_free(fp->pool);
     free(fp->mem);
@@ -267,15 +268,25 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
     }
     pb->lb = lbf;
     pb->ub = ubf;
-    solve_options so = {
-        fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, fp->opt.max_nfev, fp->opt.x_scale ? xsf : NULL, fp->opt.x_scale_jac,
-        NULL,         NULL,         NULL,        fp->opt.lm_last_jacobian,
-        fp->R_at};
+    solve_options so = {fp->opt.ftol,
+                        fp->opt.xtol,
+                        fp->opt.gtol,
+                        fp->opt.max_nfev,
+                        fp->opt.x_scale ? xsf : NULL,
+                        fp->opt.x_scale_jac,
+                        NULL,
+                        NULL,
+                        NULL,
+                        fp->opt.lm_last_jacobian,
+                        fp->R_at};
     fit_default_tolerances(fp->method, &so);
     if (fp->opt.callback || fp->opt.progress) {
         so.callback = forward_callback;
         so.callback_ctx = fp;
     }
+    fp->x0 = malloc((size_t)nf * sizeof *fp->x0);
+    if (!fp->x0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the start point");
+    memcpy(fp->x0, fp->x, (size_t)nf * sizeof *fp->x);
     solve_result sr;
     int rc = fp->method == NLSQ_LM     ? solve_lm(pb, &so, fp->x, fp->R, &sr)
            : fp->method == NLSQ_DOGBOX ? solve_dogbox(pb, &so, fp->x, fp->R, &sr)
