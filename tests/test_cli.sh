@@ -510,5 +510,22 @@ json=$("$nlsq" fit "$peaks" --model 'gaussian(x) + gaussian(x, A, gaussian1_cent
 check "--json lists the components, null for an expression argument" "grep -q '{\"name\": \"gaussian#2\", \"shape\": \"gaussian\", \"params\": \[\"A\", null, \"s\"\]}' <<<\"\$json\""
 rm -f "$peaks" "$pred" "$plot"
 
+# --p0 auto (issue 19): the issue's peak on a background, start values from
+# the data; the default for a model of library shapes, named values kept
+auto=$(mktemp "${TMPDIR:-/tmp}/nlsq_cli_auto.XXXXXX")
+awk 'BEGIN { print "x,y"; for (i = 0; i <= 300; i++) { x = 400 + i; n = 8 * sin(7.3 * i);
+      printf "%d,%.6f\n", x, 1200 * exp(-0.5 * ((x - 532) / 8.5) ^ 2) + 50 + 0.1 * x + n } }' > "$auto"
+out=$("$nlsq" fit "$auto" --model 'gaussian(x) + linear(x)' --p0 auto); rc=$?
+c=$(awk '$1 == "gaussian1_center" {print $2}' <<<"$out")
+check "--p0 auto places the peak (exit 0, trusted, center 532)" "[ $rc -eq 0 ] && grep -q '^verdict  trusted' <<<\"\$out\" && awk -v v=$c 'BEGIN {exit !(v > 531.9 && v < 532.1)}'"
+out=$("$nlsq" fit "$auto" --model 'gaussian(x) + linear(x)'); rc=$?
+c2=$(awk '$1 == "gaussian1_center" {print $2}' <<<"$out")
+check "no --p0 for library shapes estimates the start too" "[ $rc -eq 0 ] && [ \"$c2\" = \"$c\" ]"
+out=$("$nlsq" fit "$auto" --model 'gaussian(x) + linear(x)' --p0 auto,gaussian1_sigma=30 --fix gaussian1_sigma=30); rc=$?
+check "--p0 auto,name=value keeps the value" "grep -q 'gaussian1_sigma  *30 ' <<<\"\$out\""
+expect_error "--p0 auto on a product of shapes says why" "not the sum of its library components" fit "$auto" --model 'gaussian(x) * linear(x)' --p0 auto
+expect_error "--p0 auto on plain model text says why" "no library components" fit "$auto" --model 'A*exp(-0.5*((x-mu)/s)^2) + c' --p0 auto
+rm -f "$auto"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -622,10 +622,45 @@ static void test_peak_prominence_matches_the_walking_definition(void)
     }
 }
 
+/* nlsq_guess_p0 on model text of library components: the shapes come from
+   the parsed model, a given value is kept, a product of shapes and plain
+   text are refused with p0 untouched. */
+static void test_guess_p0_from_model_components(void)
+{
+    enum { M = 301 };
+    double x[M], y[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = 400 + i;
+        y[i] = 1200 * exp(-0.5 * pow((x[i] - 532) / 8.5, 2)) + 50 + 0.1 * x[i] + 8 * sin(7.3 * i);
+    }
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    nlsq_model_options o = nlsq_model_options_default();
+    nlsq_model *m = NULL;
+    nlsq_error e;
+    CHECK(nlsq_model_parse("linear(x) + gaussian(x)", &o, &m, &e) == NLSQ_OK);
+    if (!m) return;
+    double given[5] = {NAN, NAN, NAN, NAN, 9.0}, p0[5]; /* slope, intercept, amplitude, center, sigma */
+    CHECK_MSG(nlsq_guess_p0(m, &d, given, p0, &e) == NLSQ_OK, "%s", e.message);
+    CHECK_MSG(fabs(p0[3] - 532) < 0.5 && p0[4] == 9.0, "center %g, sigma %g (given 9)", p0[3], p0[4]);
+    CHECK_MSG(fabs(p0[2] / (1200 * 8.5 * sqrt(2 * M_PI)) - 1) < 0.3 && fabs(p0[0] - 0.1) < 0.05,
+              "area %g, slope %g", p0[2], p0[0]);
+    nlsq_model_free(m);
+    const char *refused[] = {"gaussian(x) * linear(x)", "A*exp(-0.5*((x-mu)/s)^2) + c", "gaussian(x, A, 2*mu, s)"};
+    for (int k = 0; k < 3; k++) {
+        CHECK(nlsq_model_parse(refused[k], &o, &m, &e) == NLSQ_OK);
+        if (!m) continue;
+        double q[5] = {7, 7, 7, 7, 7};
+        CHECK_MSG(nlsq_guess_p0(m, &d, NULL, q, &e) == NLSQ_ERR_INVALID_ARGUMENT && q[0] == 7, "%s: %s", refused[k],
+                  e.message);
+        nlsq_model_free(m);
+    }
+}
+
 int main(void)
 {
     static const test_case tests[] = {
         TEST(test_issue19_gaussian_on_background_is_placed_and_sized),
+        TEST(test_guess_p0_from_model_components),
         TEST(test_every_shape_estimate_is_near_truth_and_fits_to_the_minimum),
         TEST(test_sums_and_named_cases_estimate_and_fit),
         TEST(test_voigt_estimate_is_near_truth),

@@ -125,6 +125,9 @@ def fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method
     warnings.warn(f"the model cannot be traced ({reason}); nlsqc calls it back on the data instead "
                   f"({'the given jac' if callable(jac) else 'finite differences'}; exact and faster when traceable)",
                   FallbackWarning, stacklevel=3)
+    if isinstance(p0, (str, dict)):
+        raise ValueError(f"p0='auto' (or a dict) estimates start values for model text of library shapes; this "
+                         f"model is called back ({reason}): give p0 as values")
     if p0 is not None:
         p0 = numpy.atleast_1d(numpy.asarray(p0, dtype=float))
     n = _param_count(f, p0)

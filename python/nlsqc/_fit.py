@@ -188,6 +188,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     """The common part of curve_fit and least_squares: a FitResult.
     default_max_nfev(n), when given, is the budget if none is passed."""
     check, policy = _nan_setup(check_finite, nan_policy)
+    p0, estimate = _auto_p0(p0)
     if p0 is not None:
         p0 = numpy.atleast_1d(numpy.asarray(p0, dtype=float))
     no_xdata = xdata is None
@@ -217,6 +218,8 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
         # SciPy's words; the library refuses it for every method (an
         # underdetermined fit has no unique answer to call converged).
         raise TypeError(f"The number of func parameters={n} must not exceed the number of data points={m}")
+    if estimate is not None:
+        p0 = _estimate_p0(model, x, y, m, estimate)
     call = Call(n, model.param_names, p0=p0, bounds=bounds, method=method, kwargs=kwargs, fname=fname)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     call.opt.nan_policy = policy
@@ -242,6 +245,38 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
 SCIPY_LM_TOL = 1.49012e-8
 SCIPY_TRF_TOL = 1e-8
 DEFAULTS = ("scipy", "nlsq")
+
+
+def _auto_p0(p0):
+    """(p0, estimate): p0='auto' or a dict {name: value} asks for start
+    values estimated from the data (estimate: the dict of those given);
+    anything else is p0 as SciPy takes it (estimate None)."""
+    if isinstance(p0, str):
+        if p0 != "auto":
+            raise ValueError(f"p0 must be values, a dict of values by name, or 'auto', not {p0!r}")
+        return None, {}
+    if isinstance(p0, dict):
+        return None, dict(p0)
+    return p0, None
+
+
+def _estimate_p0(model, x, y, m, given):
+    """Start values from the data for a model of library components
+    (nlsq_guess_p0), the values in `given` (by name) kept."""
+    n = model.n
+    unknown = set(given) - set(model.param_names)
+    if unknown:
+        raise ValueError(f"p0 names {', '.join(sorted(unknown))}, not parameters of the model "
+                         f"({', '.join(model.param_names)})")
+    keep = numpy.array([float(given.get(name, numpy.nan)) for name in model.param_names])
+    out = numpy.empty(n)
+    yy = numpy.ascontiguousarray(y, dtype=float)
+    data = _lib.Data(x=_lib.dptr(x) if x.size else None, y=_lib.dptr(yy), m=m, sigma=None, sigma_kind=0)
+    err = _lib.Error()
+    st = _lib.lib.nlsq_guess_p0(model.ptr, ctypes.byref(data), _lib.dptr(keep), _lib.dptr(out), ctypes.byref(err))
+    if st != _lib.OK:
+        raise ValueError("p0='auto': " + _lib.text(err.message))
+    return out
 
 
 def _bounded(bounds):

@@ -200,6 +200,7 @@ _PROTOTYPES = {
     "nlsq_op_arity": (ctypes.c_int, [ctypes.c_int]),
     "nlsq_options_default": (Options, []),
     "nlsq_result_free": (None, [ctypes.POINTER(Result)]),
+    "nlsq_guess_p0": (_S, [_P, ctypes.POINTER(Data), c_double_p, c_double_p, _ERR]),
     "nlsq_curve_fit": (_S, [_P, ctypes.POINTER(Data), ctypes.POINTER(Options), ctypes.POINTER(ctypes.POINTER(Result)),
                             _ERR]),
     "nlsq_source_from_arrays": (_S, [ctypes.POINTER(c_double_p), ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(_P),
