@@ -1112,22 +1112,25 @@ static void test_two_gaussians_on_a_line_are_recovered(void)
 {
     nlsq_model *m = parse_with("gaussian(x) + gaussian(x) + linear(x)", "x", NULL);
     if (!m) return;
-    const double truth[7] = {50, 3.0, 0.6, 30, 6.5, 1.1, 0.4}; /* ..., slope, intercept: 7 with slope */
-    double p[7] = {truth[0], truth[1], truth[2], truth[3], truth[4], truth[5], 0.2};
-    double tp[7];
-    memcpy(tp, p, sizeof tp);
-    tp[6] = truth[6];
+    /* two Gaussians (amplitude, center, sigma) on a line (slope, intercept) */
+    enum { NP = 8 };
+    CHECK(nlsq_model_num_params(m) == NP);
+    if (nlsq_model_num_params(m) != NP) {
+        nlsq_model_free(m);
+        return;
+    }
+    const double tp[NP] = {50, 3.0, 0.6, 30, 6.5, 1.1, 0.4, 0.2};
     enum { N = 400 };
     static double x[N], y[N];
     rng r = {7};
     for (int i = 0; i < N; i++) x[i] = 10.0 * i / (N - 1);
     CHECK(nlsq_model_eval(m, tp, x, N, y, NULL, NULL) == NLSQ_OK);
     for (int i = 0; i < N; i++) y[i] += 1e-3 * (rng_uniform(&r) - 0.5);
-    double p0[7] = {40, 2.7, 0.8, 40, 6.8, 0.8, 0.0};
+    double p0[NP] = {40, 2.7, 0.8, 40, 6.8, 0.8, 0.0, 0.0};
     nlsq_result *a = fit_peaks(m, x, y, N, p0, NLSQ_BACKEND_INTERP);
     if (a) {
         CHECK(a->success);
-        for (int j = 0; j < 7; j++)
+        for (int j = 0; j < NP; j++)
             CHECK_NEAR(a->popt[j], tp[j], 1e-3 * fabs(tp[j]) + 1e-3, "%s", nlsq_model_param_name(m, j));
     }
     nlsq_result *b = fit_peaks(m, x, y, N, p0, NLSQ_BACKEND_JIT);
@@ -1135,7 +1138,7 @@ static void test_two_gaussians_on_a_line_are_recovered(void)
         if (strcmp(b->backend, "jit") != 0) {
             printf("    the kernel did not run (%s): interpreter only\n", b->backend);
         } else {
-            for (int j = 0; j < 7; j++) CHECK_NEAR(b->popt[j], a->popt[j], 1e-12 * fabs(a->popt[j]), "jit p%d", j);
+            for (int j = 0; j < NP; j++) CHECK_NEAR(b->popt[j], a->popt[j], 1e-12 * fabs(a->popt[j]), "jit p%d", j);
         }
     }
     nlsq_result_free(a);
