@@ -1,6 +1,7 @@
 """Models: from a Python function (traced) or from model text, cached."""
 import collections
 import ctypes
+import re
 import threading
 
 import numpy
@@ -153,10 +154,27 @@ def traced(f, nvars, n=None, rows=False):
     return _cached(("trace", nodes, root), lambda: Model(_trace.build(nodes, root), names, f)), arrays
 
 
+def _default_vars(text, nvars):
+    """The variables' names when none are given: x for one row of xdata;
+    for 2 or 3 rows x0, x1, ... unless the text names x, y (and z) and no
+    x0, x1, ...: a surface is written gaussian2d(x, y) far more often."""
+    if nvars <= 1:
+        return "x"
+    numbered = [f"x{i}" for i in range(nvars)]
+    if nvars <= 3:
+        words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text))
+        plain = ["x", "y", "z"][:nvars]
+        if set(plain) <= words and not words & set(numbered):
+            return ",".join(plain)
+    return ",".join(numbered)
+
+
 def _from_text(text, nvars, vars, params):
     _lib.c_string(text, "model text")
     if vars is None:
-        vars = "x" if nvars <= 1 else ",".join(f"x{i}" for i in range(nvars))
+        vars = _default_vars(text, nvars)
+    elif not isinstance(vars, str):
+        vars = ",".join(vars)
     if not isinstance(params, (str, type(None))):
         params = ",".join(params)
 

@@ -44,3 +44,24 @@ def test_auto_refuses_what_it_cannot_estimate():
         nlsqc.curve_fit("gaussian(x) + linear(x)", x, y, p0={"mu": 5})
     with pytest.raises(ValueError, match="or 'auto'"):
         nlsqc.curve_fit("gaussian(x) + linear(x)", x, y, p0="guess")
+
+
+def surface():
+    g = np.linspace(-3, 3, 30)
+    X, Y = np.meshgrid(g, g)
+    z = 5 * np.exp(-((X - 0.5) ** 2 / (2 * 0.8 ** 2) + (Y + 0.3) ** 2 / (2 * 1.3 ** 2))) + 1
+    return np.vstack([X.ravel(), Y.ravel()]), z.ravel()
+
+
+def test_a_surface_written_in_x_and_y_needs_no_vars():
+    xy, z = surface()
+    r = nlsqc.curve_fit("gaussian2d(x, y) + constant(x)", xy, z, p0="auto")
+    p = r.params
+    assert r.success
+    assert (p["gaussian2d1_amplitude"], p["gaussian2d1_centerx"], p["gaussian2d1_centery"]) == \
+        pytest.approx((5, 0.5, -0.3), abs=1e-6)
+    assert sorted([abs(p["gaussian2d1_sigmax"]), abs(p["gaussian2d1_sigmay"])]) == pytest.approx([0.8, 1.3], abs=1e-6)
+    # named rows x0, x1 still work, and vars may be a list as params may
+    assert nlsqc.model("x0 + a*x1", nvars=2).var_names == ("x0", "x1")
+    s = nlsqc.curve_fit("gaussian2d(u, v) + constant(u)", xy, z, p0="auto", vars=["u", "v"])
+    np.testing.assert_allclose(s.popt, r.popt, rtol=1e-9)
