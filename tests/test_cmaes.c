@@ -274,6 +274,44 @@ static void test_minimum_on_the_bounds(void)
     for (int i = 0; i < 4; i++) CHECK(r.x[i] >= 0 && r.x[i] <= 1);
 }
 
+/* Rosenbrock in [-2, 0.5] x [-2, 2]: on the edge x0 = 0.5 the cost is
+   100 (x1 - 1/4)^2 + 1/4, so the minimum is (0.5, 0.25), cost 1/4; the
+   start x0 = (3, -1) lies outside the box and is moved into it. */
+static void test_curved_valley_ending_on_a_bound(void)
+{
+    cmaes_options o = cmaes_options_default();
+    o.max_restarts = 0;
+    double x0[2] = {3, -1}, s0[2] = {0.5, 0.5}, lo[2] = {-2, -2}, hi[2] = {0.5, 2}, x[2], f;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        o.seed = seed;
+        problem p = {.f = rosenbrock, .lo = lo, .hi = hi};
+        cmaes_summary s;
+        CHECK(cmaes_minimize(&o, 2, x0, s0, lo, hi, eval_batch, &p, x, &f, &s) == 0);
+        CHECK_NEAR(f, 0.25, 1e-12, "seed %d: cost", (int)seed);
+        CHECK_SAME(x[0], 0.5, "seed %d: x0 on its upper bound", (int)seed);
+        /* ftol 1e-12 relative: 100 dx^2 <= 1e-12 / 4 */
+        CHECK_NEAR(x[1], 0.25, 1e-6, "seed %d: x1", (int)seed);
+        CHECK_MSG(p.outside == 0, "seed %d: %d candidates outside the box", (int)seed, p.outside);
+    }
+}
+
+/* lo = hi fixes a coordinate: every candidate has it, the rest is found. */
+static void test_fixed_coordinate_stays_fixed(void)
+{
+    const double c[3] = {2, 2, 2};
+    cmaes_options o = cmaes_options_default();
+    o.seed = 3;
+    o.max_restarts = 0;
+    double x0[3] = {5, 1, 1}, s0[3] = {0.5, 0.5, 0.5}, lo[3] = {1, -3, -3}, hi[3] = {1, 3, 3}, x[3], f;
+    problem p = {.f = shifted_sphere, .data = c, .lo = lo, .hi = hi};
+    cmaes_summary s;
+    CHECK(cmaes_minimize(&o, 3, x0, s0, lo, hi, eval_batch, &p, x, &f, &s) == 0);
+    CHECK_SAME(x[0], 1, "the fixed coordinate");
+    CHECK_NEAR(f, 1, 1e-12, "cost");
+    CHECK_NEAR(max_dist(x + 1, 2, 2), 0, 1e-5, "the free coordinates");
+    CHECK(p.outside == 0);
+}
+
 static void test_same_seed_same_answer_bitwise(void)
 {
     outcome a, b, c;
@@ -383,6 +421,8 @@ int main(void)
         TEST(test_rastrigin_bipop_finds_the_global_minimum),
         TEST(test_rastrigin_bipop_beats_a_single_run),
         TEST(test_minimum_on_the_bounds),
+        TEST(test_curved_valley_ending_on_a_bound),
+        TEST(test_fixed_coordinate_stays_fixed),
         TEST(test_same_seed_same_answer_bitwise),
         TEST(test_sine_frequency_found_in_a_wide_box),
         TEST(test_callback_nonzero_stops_and_is_returned),
