@@ -342,6 +342,39 @@ static void test_sine_frequency_found_in_a_wide_box(void)
     }
 }
 
+typedef struct run_log {
+    problem p; /* first: eval's ctx is the log */
+    int runs, last_index, bad_order, outside;
+    double best;
+} run_log;
+
+static void log_run(void *ctx, int run, int lambda, const double *x, double f, int why)
+{
+    run_log *l = ctx;
+    l->bad_order += run != l->last_index + 1 || lambda < 2 || why < 0 || why >= CMAES_RUN_STOP_KINDS;
+    l->last_index = run;
+    l->runs++;
+    for (int i = 0; i < 5; i++) l->outside += x[i] < -5.12 || x[i] > 5.12;
+    if (f < l->best) l->best = f;
+}
+
+static void test_every_run_reports_its_best(void)
+{
+    cmaes_options o = cmaes_options_default();
+    o.seed = 8;
+    o.max_evals = 100000;
+    o.on_run = log_run;
+    double x0[5], s0[5], lo[5], hi[5], x[5], f;
+    for (int i = 0; i < 5; i++) x0[i] = 3, s0[i] = 2, lo[i] = -5.12, hi[i] = 5.12;
+    run_log l = {.p = {.f = rastrigin}, .last_index = -1, .best = INFINITY};
+    cmaes_summary s;
+    CHECK(cmaes_minimize(&o, 5, x0, s0, lo, hi, eval_batch, &l, x, &f, &s) == 0);
+    CHECK_MSG(l.runs == s.large_runs + s.small_runs && l.runs == s.restarts + 1, "%d runs reported, %d + %d made",
+              l.runs, s.large_runs, s.small_runs);
+    CHECK(l.bad_order == 0 && l.outside == 0);
+    CHECK_SAME(l.best, f, "the best of the runs is the best");
+}
+
 static void test_callback_nonzero_stops_and_is_returned(void)
 {
     cmaes_options o = cmaes_options_default();
@@ -425,6 +458,7 @@ int main(void)
         TEST(test_fixed_coordinate_stays_fixed),
         TEST(test_same_seed_same_answer_bitwise),
         TEST(test_sine_frequency_found_in_a_wide_box),
+        TEST(test_every_run_reports_its_best),
         TEST(test_callback_nonzero_stops_and_is_returned),
         TEST(test_max_evals_is_never_exceeded),
         TEST(test_non_finite_costs_rank_last),

@@ -127,6 +127,7 @@ typedef struct cm_run {
     double *Y;                 /* lambda x n unrepaired steps y_k         */
     double *X;                 /* lambda x n repaired candidates (user)   */
     double *f;                 /* lambda raw costs of the repaired points */
+    double *xrun, frun;        /* this run's best repaired point and cost */
     cm_rank *rank;             /* lambda                                  */
     double *hist;              /* best cost of the last hist_cap gens     */
     int hist_cap, hist_count;
@@ -157,7 +158,7 @@ static cm_run *run_alloc(int n, int lambda)
     r->iqr_cap = 20 + (3 * n + lambda - 1) / lambda;
     size_t nn = (size_t)n * n, ln = (size_t)lambda * n;
     size_t total = (size_t)r->mu + 6 * (size_t)n + 3 * nn + (size_t)n + 2 * ln + (size_t)lambda +
-                   (size_t)r->hist_cap + (size_t)n + 2 * (size_t)r->iqr_cap;
+                   (size_t)r->hist_cap + (size_t)n + 2 * (size_t)r->iqr_cap + (size_t)n;
     double *d = calloc(total, sizeof *d);
     r->rank = malloc((size_t)lambda * sizeof *r->rank);
     if (!d || !r->rank) {
@@ -183,7 +184,8 @@ static cm_run *run_alloc(int n, int lambda)
     r->hist = d, d += r->hist_cap;
     r->gamma = d, d += n;
     r->iqr = d, d += r->iqr_cap;
-    r->iqr_sorted = d;
+    r->iqr_sorted = d, d += r->iqr_cap;
+    r->xrun = d;
     return r;
 }
 
@@ -212,6 +214,7 @@ static void run_init(cm_run *r, const double *m0, double sigma)
     r->sigma = sigma;
     r->gen = r->eigen_gen = 0;
     r->hist_count = r->iqr_count = r->gamma_set = 0;
+    r->frun = INFINITY;
     for (int i = 0; i < n; i++) {
         r->m[i] = m0[i];
         r->pc[i] = r->ps[i] = r->gamma[i] = 0;
@@ -250,6 +253,10 @@ static int run_evaluate(cm_run *r, cm_problem *p)
     }
     for (int k = 0; k < r->lambda; k++) {
         if (!isfinite(r->f[k])) r->f[k] = INFINITY; /* ranks last, NaN too */
+        if (r->f[k] < r->frun) {
+            r->frun = r->f[k];
+            memcpy(r->xrun, r->X + (size_t)k * n, (size_t)n * sizeof *r->xrun);
+        }
         if (r->f[k] < p->fbest) {
             p->fbest = r->f[k];
             memcpy(p->xbest, r->X + (size_t)k * n, (size_t)n * sizeof *p->xbest);
@@ -610,6 +617,11 @@ int cmaes_minimize(const cmaes_options *o, int n, const double *x0, const double
         }
         int before = p.evals;
         int why = run_cmaes(r, &p, o, &g, u0, sigma, &search_stop, &s.generations);
+        if (o->on_run && search_stop != CMAES_STOP_CALLBACK) {
+            if (r->frun == INFINITY)
+                for (int i = 0; i < n; i++) r->xrun[i] = to_user(&p, i, u0[i]);
+            o->on_run(ctx, s.large_runs + s.small_runs, lambda, r->xrun, r->frun, why);
+        }
         run_free(r);
         s.last_run_stop = why;
         s.run_stops[why]++;

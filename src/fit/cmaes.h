@@ -26,6 +26,12 @@
    always lie inside the box [lo, hi]. */
 typedef int (*cmaes_eval_fn)(void *ctx, const double *X, int count, int n, double *cost);
 
+/* Told at the end of every run (optional): its index from 0, population,
+   best repaired point and cost (+inf if none was finite) and enum
+   cmaes_run_stop; the caller can collect the distinct minima the restarts
+   found. */
+typedef void (*cmaes_run_fn)(void *ctx, int run, int lambda, const double *xbest, double fbest, int run_stop);
+
 typedef struct cmaes_options {
     uint64_t seed;    /* results depend on the seed alone (no time, no threads)           */
     int max_evals;    /* total candidate evaluations over all restarts; never exceeded
@@ -40,6 +46,8 @@ typedef struct cmaes_options {
     double xtol;      /* stop a run when sigma*max(sqrt(diag C)) and sigma*|p_c| are below
                          xtol (in units of sigma0 per coordinate; default 1e-11)          */
     double target;    /* stop everything when a cost <= target (default -inf)             */
+    /* added after the contract: */
+    cmaes_run_fn on_run; /* NULL (default), or called with eval's ctx after each run      */
 } cmaes_options;
 
 cmaes_options cmaes_options_default(void);
