@@ -27,10 +27,10 @@ typedef double (*objective)(const double *x, int n, const void *data);
 typedef struct problem {
     objective f;
     const void *data;
-    int calls, evals;  /* what the callback saw                     */
-    int stop_at_call;  /* return 42 on this call (0: never)         */
-    int max_count;     /* the largest batch seen                    */
-    int outside;       /* candidates outside the box it was given   */
+    int calls, evals; /* what the callback saw                     */
+    int stop_at_call; /* return 42 on this call (0: never)         */
+    int max_count;    /* the largest batch seen                    */
+    int outside;      /* candidates outside the box it was given   */
     const double *lo, *hi;
 } problem;
 
@@ -336,8 +336,7 @@ static void test_sine_frequency_found_in_a_wide_box(void)
         cmaes_summary s;
         int rc = cmaes_minimize(&o, 1, &x0, &s0, &lo, &hi, eval_batch, &p, &w, &f, &s);
         CHECK(rc == 0);
-        CHECK_NEAR(w, sine_true_w, 1e-6, "seed %d: frequency (%d evals, %d restarts)", (int)seed, s.evals,
-                   s.restarts);
+        CHECK_NEAR(w, sine_true_w, 1e-6, "seed %d: frequency (%d evals, %d restarts)", (int)seed, s.evals, s.restarts);
         CHECK_NEAR(f, 0, 1e-12, "seed %d: cost", (int)seed);
     }
 }

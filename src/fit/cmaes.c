@@ -93,10 +93,9 @@ typedef struct cm_problem {
     double *center, *scale; /* x = center + scale .* u                      */
     cmaes_eval_fn eval;
     void *ctx;
-    double target;
     int max_evals, evals;
     double *xbest, fbest;
-    int callback_rc;        /* nonzero once eval asked to stop              */
+    int callback_rc; /* nonzero once eval asked to stop              */
 } cm_problem;
 
 static inline double clamp(double v, double lo, double hi)
@@ -121,15 +120,15 @@ typedef struct cm_run {
     double mueff, cc, cs, c1, cmu, damps, chin; /* (T) defaults            */
     double sigma;
     int gen, eigen_gen;
-    double *w;                 /* mu recombination weights, sum 1         */
+    double *w; /* mu recombination weights, sum 1         */
     double *m, *m_old, *pc, *ps, *ybar, *tmp;
-    double *C, *B, *D, *E;     /* C = B diag(D^2) B^T; E: eigen workspace */
-    double *Y;                 /* lambda x n unrepaired steps y_k         */
-    double *X;                 /* lambda x n repaired candidates (user)   */
-    double *f;                 /* lambda raw costs of the repaired points */
-    double *xrun, frun;        /* this run's best repaired point and cost */
-    cm_rank *rank;             /* lambda                                  */
-    double *hist;              /* best cost of the last hist_cap gens     */
+    double *C, *B, *D, *E; /* C = B diag(D^2) B^T; E: eigen workspace */
+    double *Y;             /* lambda x n unrepaired steps y_k         */
+    double *X;             /* lambda x n repaired candidates (user)   */
+    double *f;             /* lambda raw costs of the repaired points */
+    double *xrun, frun;    /* this run's best repaired point and cost */
+    cm_rank *rank;         /* lambda                                  */
+    double *hist;          /* best cost of the last hist_cap gens     */
     int hist_cap, hist_count;
     /* bound handling (cmaes.h): per-coordinate penalty weights, zero until
        the mean first leaves the box, set from the median of the scaled
@@ -157,8 +156,8 @@ static cm_run *run_alloc(int n, int lambda)
     r->hist_cap = 10 + (30 * n + lambda - 1) / lambda;
     r->iqr_cap = 20 + (3 * n + lambda - 1) / lambda;
     size_t nn = (size_t)n * n, ln = (size_t)lambda * n;
-    size_t total = (size_t)r->mu + 6 * (size_t)n + 3 * nn + (size_t)n + 2 * ln + (size_t)lambda +
-                   (size_t)r->hist_cap + (size_t)n + 2 * (size_t)r->iqr_cap + (size_t)n;
+    size_t total = (size_t)r->mu + 6 * (size_t)n + 3 * nn + (size_t)n + 2 * ln + (size_t)lambda + (size_t)r->hist_cap +
+                   (size_t)n + 2 * (size_t)r->iqr_cap + (size_t)n;
     double *d = calloc(total, sizeof *d);
     r->rank = malloc((size_t)lambda * sizeof *r->rank);
     if (!d || !r->rank) {
@@ -495,8 +494,8 @@ static int run_converged(const cm_run *r, const cm_problem *p, const cmaes_optio
 
 /* One CMA-ES run from m0 with step sigma and population lambda, until a run
    stop or a stop of the whole search (*search_stop set). The run stop. */
-static int run_cmaes(cm_run *r, cm_problem *p, const cmaes_options *o, cm_rng *g, const double *m0,
-                     double sigma, int *search_stop, int *generations)
+static int run_cmaes(cm_run *r, cm_problem *p, const cmaes_options *o, cm_rng *g, const double *m0, double sigma,
+                     int *search_stop, int *generations)
 {
     run_init(r, m0, sigma);
     for (;;) {
@@ -571,8 +570,7 @@ static void random_start(const cm_problem *p, cm_rng *g, double *u)
 }
 
 int cmaes_minimize(const cmaes_options *o, int n, const double *x0, const double *sigma0, const double *lo,
-                   const double *hi, cmaes_eval_fn eval, void *ctx, double *xbest, double *fbest,
-                   cmaes_summary *sum)
+                   const double *hi, cmaes_eval_fn eval, void *ctx, double *xbest, double *fbest, cmaes_summary *sum)
 {
     cmaes_summary s;
     memset(&s, 0, sizeof s);
@@ -588,9 +586,16 @@ int cmaes_minimize(const cmaes_options *o, int n, const double *x0, const double
         if (sum) *sum = s;
         return -1;
     }
-    cm_problem p = {.n = n, .lo = lo, .hi = hi, .center = work, .scale = work + n, .eval = eval, .ctx = ctx,
-                    .target = o->target, .max_evals = o->max_evals ? o->max_evals : default_max_evals(n),
-                    .xbest = xbest, .fbest = INFINITY};
+    cm_problem p = {.n = n,
+                    .lo = lo,
+                    .hi = hi,
+                    .center = work,
+                    .scale = work + n,
+                    .eval = eval,
+                    .ctx = ctx,
+                    .max_evals = o->max_evals ? o->max_evals : default_max_evals(n),
+                    .xbest = xbest,
+                    .fbest = INFINITY};
     double *u0 = work + 2 * n;
     for (int i = 0; i < n; i++) {
         p.center[i] = clamp(x0[i], lo[i], hi[i]);

@@ -64,16 +64,16 @@ enum cmaes_stop {
 
 /* Why a single run ended (cmaes_summary.last_run_stop, run_stops[]). */
 enum cmaes_run_stop {
-    CMAES_RUN_FTOL = 0,          /* best costs flat over the history (TolHistFun)    */
-    CMAES_RUN_XTOL = 1,          /* the distribution is smaller than xtol (TolX)     */
-    CMAES_RUN_CONDITION = 2,     /* cond(C) > 1e14 (ConditionCov)                    */
-    CMAES_RUN_NO_EFFECT_AXIS = 3,/* 0.1 sigma along a principal axis leaves m as is  */
-    CMAES_RUN_NO_EFFECT_COORD = 4,/* 0.2 sigma along a coordinate leaves m as is     */
-    CMAES_RUN_MAX_GENERATIONS = 5,/* 100 + 50 (n+3)^2 / sqrt(lambda) generations     */
-    CMAES_RUN_TOL_UP_SIGMA = 6,  /* sigma grew by 1e20: the run diverged             */
-    CMAES_RUN_NO_FINITE_COST = 7,/* no candidate of a generation had a finite cost   */
-    CMAES_RUN_EIGEN_FAILED = 8,  /* C lost symmetry or finiteness                    */
-    CMAES_RUN_BUDGET = 9,        /* the whole search stopped inside this run         */
+    CMAES_RUN_FTOL = 0,            /* best costs flat over the history (TolHistFun)    */
+    CMAES_RUN_XTOL = 1,            /* the distribution is smaller than xtol (TolX)     */
+    CMAES_RUN_CONDITION = 2,       /* cond(C) > 1e14 (ConditionCov)                    */
+    CMAES_RUN_NO_EFFECT_AXIS = 3,  /* 0.1 sigma along a principal axis leaves m as is  */
+    CMAES_RUN_NO_EFFECT_COORD = 4, /* 0.2 sigma along a coordinate leaves m as is     */
+    CMAES_RUN_MAX_GENERATIONS = 5, /* 100 + 50 (n+3)^2 / sqrt(lambda) generations     */
+    CMAES_RUN_TOL_UP_SIGMA = 6,    /* sigma grew by 1e20: the run diverged             */
+    CMAES_RUN_NO_FINITE_COST = 7,  /* no candidate of a generation had a finite cost   */
+    CMAES_RUN_EIGEN_FAILED = 8,    /* C lost symmetry or finiteness                    */
+    CMAES_RUN_BUDGET = 9,          /* the whole search stopped inside this run         */
     CMAES_RUN_STOP_KINDS = 10
 };
 
@@ -81,9 +81,9 @@ typedef struct cmaes_summary {
     int evals, restarts, generations; /* restarts: all, large and small regimes */
     int stop_reason;                  /* enum cmaes_stop                          */
     /* added after the contract: */
-    int last_run_stop;                /* enum cmaes_run_stop of the last run      */
-    int large_runs, small_runs;       /* runs of each regime (the first is large) */
-    int largest_lambda;               /* the largest population used              */
+    int last_run_stop;                   /* enum cmaes_run_stop of the last run      */
+    int large_runs, small_runs;          /* runs of each regime (the first is large) */
+    int largest_lambda;                  /* the largest population used              */
     int run_stops[CMAES_RUN_STOP_KINDS]; /* how many runs ended for each reason   */
 } cmaes_summary;
 
@@ -106,7 +106,6 @@ typedef struct cmaes_summary {
  * return (xbest/fbest then hold the best found before it).
  */
 int cmaes_minimize(const cmaes_options *o, int n, const double *x0, const double *sigma0, const double *lo,
-                   const double *hi, cmaes_eval_fn eval, void *ctx, double *xbest, double *fbest,
-                   cmaes_summary *sum);
+                   const double *hi, cmaes_eval_fn eval, void *ctx, double *xbest, double *fbest, cmaes_summary *sum);
 
 #endif
