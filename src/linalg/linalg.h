@@ -68,6 +68,17 @@ int svd_jacobi_rhs(double *A, int m, int n, double *s, double *V, double *b, dou
 int svd_robust(double *A, int m, int n, double *s, double *V, double *b, double *work);
 size_t svd_robust_work_doubles(int m, int n);
 
+/*
+ * Eigen decomposition of the symmetric n x n column-major A (ld n, both
+ * triangles filled) by cyclic Jacobi rotations: w the eigenvalues in
+ * ascending order, V (n x n, ld n) the orthonormal eigenvectors (column i
+ * belongs to w[i]), so A = V diag(w) V^T. A is destroyed. Accurate
+ * relative to each eigenvalue of a positive definite A; O(n^3) a sweep,
+ * for small n. Returns the number of sweeps, or -1 when A is not finite
+ * or 60 sweeps did not converge.
+ */
+int sym_eigen_jacobi(double *A, int n, double *w, double *V);
+
 /* Cholesky A = L L^T in place (lower triangle of the n x n column-major A);
    returns 0, or k+1 if the leading (k+1) x (k+1) minor is not positive
    definite. */
