@@ -47,7 +47,7 @@ def nlsqc_global_keyword(nlsqc):
     it): in its signature, or read from **kwargs by the option code."""
     if "global_starts" in inspect.signature(nlsqc.curve_fit).parameters:
         return True
-    for mod in ("_options", "_fit"):
+    for mod in ("_global", "_options", "_fit"):
         try:
             if "global_starts" in inspect.getsource(getattr(nlsqc, mod)):
                 return True
@@ -107,6 +107,11 @@ def run_peer(python, script, dirpath, tag, args=()):
     if not os.path.exists(out):
         print(f"note: {tag} wrote no results (exit {proc.returncode}); its columns are n/a", file=sys.stderr)
         return None
+    return read_peer(out)
+
+
+def read_peer(out):
+    """A peer's JSON lines -> {(problem, method): result}."""
     res = {}
     with open(out) as fh:
         for line in fh:
@@ -135,6 +140,9 @@ def main():
                          "(default n1/t0: one per family, the middle noise); 'all' for every problem")
     ap.add_argument("--out", default="")
     ap.add_argument("--markdown", default="", help="also write the tables to this file")
+    ap.add_argument("--reuse", default="",
+                    help="take the peers' results from an earlier run's --out directory (same seed and "
+                         "problems) instead of running them: to measure a new nlsq against the same peers")
     a = ap.parse_args()
 
     import nlsqc
@@ -153,8 +161,8 @@ def main():
         name = prob["name"]
         results[(name, "truth")] = run_nlsqc(nlsqc, prob, p0=prob["truth"])
         results[(name, "nlsq auto")] = run_nlsqc(nlsqc, prob, p0="auto")
-        if have_global and name in ms_set:
-            for k in (16, 64):
+        if have_global:  # 64 starts on every problem; 16 where NLSQ's multi-start runs (the timing)
+            for k in ((16, 64) if name in ms_set else (64,)):
                 r = run_nlsqc(nlsqc, prob, global_starts=k)
                 if r["popt"] is None and "global_starts" in r.get("error", ""):
                     r = run_nlsqc(nlsqc, prob, p0="auto", global_starts=k)
@@ -163,11 +171,20 @@ def main():
         if i % 20 == 0:
             print(f"  nlsq/scipy {i}/{len(probs)}", file=sys.stderr)
     peers = {}
-    peers["lmfit"] = run_peer(a.lmfit_python, "peer_lmfit.py", dirpath, "lmfit")
     ms_file = os.path.join(dirpath, "ms.json")
     with open(ms_file, "w") as fh:
         json.dump(sorted(ms_set), fh)
-    peers["NLSQ"] = run_peer(a.nlsq_python, "peer_nlsq.py", dirpath, "NLSQ", (ms_file,))
+    if a.reuse:
+        with open(os.path.join(a.reuse, "problems.json")) as fh:
+            if [p["name"] for p in json.load(fh)] != [p["name"] for p in probs]:
+                sys.exit(f"--reuse {a.reuse}: its problems are not these (seed, families)")
+        for tag in ("lmfit", "NLSQ"):
+            path = os.path.join(a.reuse, tag + ".jsonl")
+            peers[tag] = read_peer(path) if os.path.exists(path) else None
+            print(f"[{tag}: {'results of ' + path if peers[tag] else 'n/a: no ' + path}]", file=sys.stderr)
+    else:
+        peers["lmfit"] = run_peer(a.lmfit_python, "peer_lmfit.py", dirpath, "lmfit")
+        peers["NLSQ"] = run_peer(a.nlsq_python, "peer_nlsq.py", dirpath, "NLSQ", (ms_file,))
     for res in peers.values():
         if res:
             results.update(res)
