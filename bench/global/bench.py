@@ -1,7 +1,7 @@
 """bench/global: fits with NO start values, nlsq against its peers.
 
     bench.py [--seed 19] [--families a,b] [--lmfit-python PY] [--nlsq-python PY]
-             [--ms-subset n1/t0|all] [--out DIR] [--markdown FILE]
+             [--ms-subset n1/t0|all] [--out DIR] [--markdown FILE] [--reuse DIR]
 
 Methods (every one given the data and the model only):
   nlsq auto     nlsqc.curve_fit(text, x, y, p0='auto')
@@ -68,7 +68,7 @@ def run_nlsqc(nlsqc, prob, **kw):
         except Exception as e:  # a refused or failed fit is a miss, with its reason
             out = {"popt": None, "error": f"{type(e).__name__}: {e}"}
         out["time"] = time.perf_counter() - t0
-    flags = [str(w.message) for w in caught if type(w.category).__name__ and w.category.__name__ == "FitQualityWarning"]
+    flags = [str(w.message) for w in caught if w.category.__name__ == "FitQualityWarning"]
     out["flagged"] = flags[0] if flags else None
     return out
 
