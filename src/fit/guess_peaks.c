@@ -236,8 +236,10 @@ static void seed_shape(guess_kind kind, const peak *p, double sign, double min_w
         q[0] = h / peak_unit(kind, q + 1, p->x);
         break;
     case SHAPE_SKEWED_GAUSSIAN: { /* the skew from the half widths' imbalance */
-        double a = (hr - hl) / (hr + hl);
-        q[2] = w / FWHM_PER_SIGMA, q[3] = fmax(-5, fmin(5, 4 * a));
+        /* never near 0: there d/dgamma is d/dcenter's shape, (x - center)
+           G(x), J is singular and a fit can stall on that saddle */
+        double a = (hr - hl) / (hr + hl), g = fmax(-5, fmin(5, 4 * a));
+        q[2] = w / FWHM_PER_SIGMA, q[3] = fabs(g) >= 0.5 ? g : (g < 0 ? -0.5 : 0.5);
         q[0] = h * q[2] * SQRT_2PI;
         break;
     }
