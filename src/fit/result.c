@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fit.h"
+#include "global.h"
 #include "kernel/covariance.h"
 #include "linalg/linalg.h"
 
@@ -65,6 +66,7 @@ void nlsq_result_free(nlsq_result *r)
     free(r->jac_at);
     free(r->residuals);
     fit_diagnostics_free(&r->diag);
+    global_summary_free(r->global);
     free(r);
 }
 
