@@ -445,16 +445,6 @@ static nlsq_global_summary *summarize(gsearch *g, const double *X, const double 
     return s;
 }
 
-void global_summary_free(nlsq_global_summary *s)
-{
-    if (!s) return;
-    free(s->minima_cost);
-    free(s->minima_params);
-    free(s->minima_count);
-    free(s->search_lower);
-    free(s);
-}
-
 /* ---- the search ----------------------------------------------------------------- */
 
 static nlsq_status setup(gsearch *g, nlsq_error *err)

@@ -33,7 +33,4 @@ typedef struct lockstep_problem {
    of memory or a thread could not start. */
 int lockstep_run(const lockstep_problem *lp, int K, double *X, double *cost, solve_result *sr);
 
-/* Frees a search summary (nlsq_result_free calls it); NULL is fine. */
-void global_summary_free(nlsq_global_summary *s);
-
 #endif

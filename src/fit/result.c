@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "fit.h"
-#include "global.h"
 #include "kernel/covariance.h"
 #include "linalg/linalg.h"
 
@@ -54,6 +53,16 @@ const char *nlsq_fit_status_str(nlsq_fit_status status)
                "reached; `ftol`, `xtol` and `gtol` are tighter than the arithmetic can meet).";
     }
     return "Unknown status.";
+}
+
+void global_summary_free(nlsq_global_summary *s)
+{
+    if (!s) return;
+    free(s->minima_cost);
+    free(s->minima_params);
+    free(s->minima_count);
+    free(s->search_lower); /* search_upper is its second half */
+    free(s);
 }
 
 void nlsq_result_free(nlsq_result *r)
