@@ -315,7 +315,8 @@ static nlsq_status run_halving(gsearch *g, int K, ends *first, nlsq_error *err)
             g->sample_points = ms;
         }
         rank_starts(g, live);
-        if (live == 1 || ms == m) break;
+        /* down to one survivor: the refinement on all the data follows */
+        if (live <= 2 || ms == m) break;
         live = (live + 1) / 2;
     }
     return NLSQ_OK;
