@@ -152,11 +152,15 @@ static void test_pass_many_equals_single_passes(void)
         P[k * 4 + 3] = 1 + 0.2 * k;
     }
     int cols[4] = {0, 1, 2, 3};
-    pass_arrays pa = {x, M, y, NULL};
-    pass_data pd = pass_data_arrays(&pa, M, 1, 0);
     const program *prog = &m->prog;
     double R1[25], cost1;
-    for (int threads = 1; threads <= 3; threads += 2) {
+    /* 70000 points: five chunks; 3000: one, the vectors then split
+       among the threads */
+    for (int run = 0; run < 4; run++) {
+        int threads = run % 2 ? 3 : 1;
+        size_t mm = run < 2 ? M : 3000;
+        pass_arrays pa = {x, mm, y, NULL};
+        pass_data pd = pass_data_arrays(&pa, mm, 1, 0);
         pool *pl = threads > 1 ? pool_new(threads) : NULL;
         pass ps;
         CHECK(pass_init(&ps, prog, vmath_select(), cols, 4, NLSQ_LOSS_LINEAR, 1, pl) == 0);

@@ -363,6 +363,7 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
 typedef struct pass_many_sums {
     double cost, chi2;
     size_t bad;
+    int failed; /* a read of the chunk failed */
 } pass_many_sums;
 
 typedef struct pass_many_state {
@@ -404,7 +405,7 @@ static int ensure_many(pass *ps, int nchunks, int K, int triangles)
 typedef struct many_job {
     pass_job job;
     pass_many *pm;
-    int K;
+    int K, groups; /* a task: one chunk and one group of the vectors */
     size_t np; /* parameters per vector */
     pass_many_sums *sums;   /* nchunks x K */
     pass_many_state *state; /* nworkers x K */
@@ -414,35 +415,36 @@ typedef struct many_job {
    evaluated at every vector while it sits in the cache, each vector
    folding into its own triangle with its own running sums, exactly as
    pass_run's chunk_task does for one. */
-static void many_chunk_task(void *ctx, int c, int worker)
+static void many_chunk_task(void *ctx, int task, int worker)
 {
     many_job *mj = ctx;
     pass_job *job = &mj->job;
     pass *ps = job->ps;
     const pass_data *d = job->d;
     pass_worker *wk = &ps->w[worker];
-    int K = mj->K, nc = ps->ncols + 1;
+    int K = mj->K, nc = ps->ncols + 1, c = task / mj->groups, grp = task % mj->groups;
+    int k0 = (int)((long)K * grp / mj->groups), k1 = (int)((long)K * (grp + 1) / mj->groups);
     size_t sz = (size_t)nc * (size_t)nc, first = (size_t)c * job->chunk;
     size_t last = first + job->chunk < d->m ? first + job->chunk : d->m;
     int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && job->fold;
     size_t nu = (size_t)(ps->prog->nuniform ? ps->prog->nuniform : 1);
     pass_many_state *st = mj->state + (size_t)worker * (size_t)K;
-    for (int k = 0; k < K; k++) {
+    for (int k = k0; k < k1; k++) {
         double *R = job->fold ? ps->many_R + ((size_t)c * (size_t)K + (size_t)k) * sz : NULL;
         if (R) memset(R, 0, sz * sizeof *R);
         st[k].cost = st[k].chi2 = (nk_ksum){0, 0};
         st[k].bad = 0;
         st[k].a = (jit_chunk){NULL, 0, NULL, NULL, d->sigma_all, 0, 0, R, wk->block, wk->jit_x, 0, 0, 0, 0, 0};
     }
-    ps->chunk_failed[c] = 0;
+    int failed = 0;
     for (size_t w = first; w < last; w += PASS_WINDOW) {
         size_t count = last - w < PASS_WINDOW ? last - w : PASS_WINDOW;
         pass_view v;
         if (d->read(d->ctx, c, w, count, worker, &v) != 0) {
-            ps->chunk_failed[c] = 1;
+            failed = 1;
             break;
         }
-        for (int k = 0; k < K; k++) {
+        for (int k = k0; k < k1; k++) {
             const double *u = job->kernel ? ps->many_u + (size_t)k * nu : NULL;
             if (fused) {
                 jit_chunk *a = &st[k].a;
@@ -461,7 +463,7 @@ static void many_chunk_task(void *ctx, int c, int worker)
         }
         if (d->release) d->release(d->ctx, w, count, worker);
     }
-    for (int k = 0; k < K; k++) {
+    for (int k = k0; k < k1; k++) {
         pass_many_sums *out = &mj->sums[(size_t)c * (size_t)K + (size_t)k];
         if (fused) {
             st[k].cost = (nk_ksum){st[k].a.cost, st[k].a.cost_comp};
@@ -471,6 +473,7 @@ static void many_chunk_task(void *ctx, int c, int worker)
         out->cost = st[k].cost.sum + st[k].cost.comp;
         out->chi2 = st[k].chi2.sum + st[k].chi2.comp;
         out->bad = st[k].bad;
+        out->failed = failed; /* each cell is one task's */
     }
 }
 
@@ -498,9 +501,15 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
     ps->jit_passes += kernel != NULL;
     ps->last_jit = kernel != NULL;
     ps->multi_evals += K;
-    many_job mj = {{ps, d, NULL, 0, !pm->no_triangle, chunk, kernel, 0}, pm, K, pm->np, ps->many_sums,
+    /* fewer chunks than threads (small data): the vectors are split into
+       groups as well, each task one chunk and one group; a vector's
+       arithmetic is the same in any task */
+    int groups = nchunks >= ps->nworkers ? 1 : (ps->nworkers + nchunks - 1) / nchunks;
+    if (groups > K) groups = K;
+    many_job mj = {{ps, d, NULL, 0, !pm->no_triangle, chunk, kernel, 0}, pm, K, groups, pm->np, ps->many_sums,
                    (pass_many_state *)((pass_many_sums *)ps->many_sums + (size_t)nchunks * (size_t)K)};
-    pool_run(ps->nworkers > 1 && nchunks > 1 ? ps->pool : NULL, many_chunk_task, &mj, nchunks);
+    int ntasks = nchunks * groups;
+    pool_run(ps->nworkers > 1 && ntasks > 1 ? ps->pool : NULL, many_chunk_task, &mj, ntasks);
     for (int k = 0; k < K; k++) {
         nk_ksum cost = {0, 0}, chi2 = {0, 0};
         for (int c = 0; c < nchunks; c++) {
@@ -508,6 +517,7 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
             nk_ksum_add(&cost, s->cost);
             nk_ksum_add(&chi2, s->chi2);
             pm->nonfinite[k] += s->bad;
+            pm->read_failed |= s->failed;
         }
         pm->cost[k] = cost.sum + cost.comp;
         pm->chi2[k] = chi2.sum + chi2.comp;
@@ -519,5 +529,4 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
                          ps->many_R + ((size_t)(i + stride) * (size_t)K + (size_t)k) * sz, nc, ps->merge_work);
         memcpy(pm->R + (size_t)k * sz, ps->many_R + (size_t)k * sz, sz * sizeof *pm->R);
     }
-    for (int c = 0; c < nchunks; c++) pm->read_failed |= ps->chunk_failed[c];
 }
