@@ -452,6 +452,44 @@ done:
     nlsq_model_free(m);
 }
 
+/* CMA-ES (global_method cmaes): built only with NLSQ_HAVE_CMAES. */
+static void test_cmaes(void)
+{
+#ifndef NLSQ_HAVE_CMAES
+    test_skip("CMA-ES is not built in (NLSQ_HAVE_CMAES)");
+#else
+    nlsq_model *m = parse("A*sin(w*x + ph)", "A,w,ph");
+    enum { M = 400 };
+    double x[M], y[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = 20.0 * i / M;
+        y[i] = 1.3 * sin(2.7 * x[i] + 0.4) + 0.02 * sin(31.0 * i);
+    }
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    double lo[3] = {0, 0.1, -3.2}, hi[3] = {3, 5, 3.2};
+    nlsq_options o = nlsq_options_default();
+    o.lower = lo;
+    o.upper = hi;
+    nlsq_global_options g = nlsq_global_options_default();
+    g.method = NLSQ_GLOBAL_CMAES;
+    double popt[2][3];
+    for (int t = 0; t < 2; t++) {
+        o.threads = t + 1;
+        nlsq_result *r = fit_global(m, &d, &o, &g);
+        if (!r) break;
+        printf("    cmaes: w = %.6f, cost %.6g, %d shared passes, %d vectors\n", r->popt[1], r->cost,
+               r->global->shared_passes, r->global->evaluations);
+        CHECK_NEAR(r->popt[1], 2.7, 1e-3, "frequency by CMA-ES");
+        CHECK(r->global->method == NLSQ_GLOBAL_CMAES && r->global->starts == 1 && r->global->n_minima == 1);
+        CHECK_SAME(r->global->minima_cost[0], r->cost, "the minimum is the refined fit");
+        memcpy(popt[t], r->popt, sizeof popt[t]);
+        nlsq_result_free(r);
+    }
+    CHECK(memcmp(popt[0], popt[1], sizeof popt[0]) == 0);
+    nlsq_model_free(m);
+#endif
+}
+
 static void test_bad_input(void)
 {
     nlsq_model *m = parse("a*x + b", "a,b");
@@ -489,7 +527,7 @@ int main(void)
         TEST(test_sobol_first_points),    TEST(test_lhs_strata_and_halton), TEST(test_discrepancy_beats_random),
         TEST(test_pass_many_equals_single_passes), TEST(test_sine_frequency),  TEST(test_three_peaks_far_start),
         TEST(test_nist_hard_from_start_1), TEST(test_threads_bitwise),     TEST(test_halving_same_minimum),
-        TEST(test_bimodal_minima),        TEST(test_bad_input),
+        TEST(test_bimodal_minima),        TEST(test_cmaes),                 TEST(test_bad_input),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -54,6 +54,7 @@ typedef struct gsearch {
     lockstep_problem lp;
     size_t sample_points;
     int rungs;
+    const pass_data *cmaes_pd; /* what CMA-ES's generations are evaluated on */
 } gsearch;
 
 static void gsearch_free(gsearch *g)
@@ -288,16 +289,26 @@ typedef struct ends {
     int K;
 } ends;
 
-static nlsq_status run_halving(gsearch *g, int K, ends *first, nlsq_error *err)
+/* The first rung's sample: halving_sample, else max(2000, 50 n, m / K). */
+static size_t first_sample_points(const gsearch *g, int K)
 {
-    size_t m = g->data->m, nf = (size_t)g->fp.n_free;
-    size_t m0 = g->g.halving_sample;
+    size_t m = g->data->m, nf = (size_t)g->fp.n_free, m0 = g->g.halving_sample;
     if (m0 == 0) {
         m0 = m / (size_t)K;
         if (m0 < 2000) m0 = 2000;
         if (m0 < 50 * nf) m0 = 50 * nf;
     }
-    if (m0 > m) m0 = m;
+    return m0 > m ? m : m0;
+}
+
+static int use_halving(const gsearch *g)
+{
+    return g->g.halving == 1 || (g->g.halving == -1 && g->fp.m_used >= g->g.halving_points && g->g.starts > 1);
+}
+
+static nlsq_status run_halving(gsearch *g, int K, ends *first, nlsq_error *err)
+{
+    size_t m = g->data->m, nf = (size_t)g->fp.n_free, m0 = first_sample_points(g, K);
     int live = K;
     for (size_t ms = m0;; ms = ms * 2 > m ? m : ms * 2) {
         sample s;
@@ -343,7 +354,7 @@ static int cmaes_eval(void *ctx, const double *X, int count, int n, double *cost
         for (int k = 0; k < n; k++) P[(size_t)i * np + (size_t)fp->free_idx[k]] = X[(size_t)i * (size_t)n + (size_t)k];
     }
     pass_many pm = {count, P, np, 1, c2, c2 + count, NULL, bad, 0, 0};
-    pass_run_many(&fp->ps, &g->pd, &pm);
+    pass_run_many(&fp->ps, g->cmaes_pd, &pm);
     g->stats.passes++;
     g->stats.evaluations += count;
     for (int i = 0; i < count; i++) cost[i] = bad[i] || !isfinite(c2[i]) ? NAN : c2[i];
@@ -366,7 +377,22 @@ static nlsq_status run_cmaes(gsearch *g, nlsq_error *err)
     co.seed = g->g.seed;
     if (g->g.cmaes_max_evals) co.max_evals = g->g.cmaes_max_evals;
     cmaes_summary cs;
+    /* large data (the halving rule): the generations on a strided sample
+       of the first rung's size, the local refinement on all the data */
+    sample s = {0};
+    g->cmaes_pd = &g->pd;
+    if (use_halving(g)) {
+        size_t m0 = first_sample_points(g, g->g.starts);
+        if (take_sample(g, m0, &s) != 0) {
+            free(x0);
+            return fail(err, NLSQ_ERR_NOMEM, "out of memory for a sample of %zu points", m0);
+        }
+        g->cmaes_pd = &s.pd;
+        g->sample_points = m0;
+        g->rungs = 1;
+    }
     int rc = cmaes_minimize(&co, nf, x0, sigma0, g->lo, g->hi, cmaes_eval, g, g->X, g->cost, &cs);
+    free(s.x);
     free(x0);
     if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "CMA-ES stopped: out of memory or the data could not be read");
     /* then the best refined locally, as one start */
@@ -477,8 +503,7 @@ static nlsq_status search(gsearch *g, ends *first, nlsq_error *err)
 #endif
     nlsq_status st = make_starts(g, K, err);
     if (st != NLSQ_OK) return st;
-    int halving = g->g.halving == 1 || (g->g.halving == -1 && g->fp.m_used >= g->g.halving_points && K > 1);
-    if (halving) return run_halving(g, K, first, err);
+    if (use_halving(g)) return run_halving(g, K, first, err);
     st = run_lockstep(g, &g->pd, g->fp.m_used, K, err);
     if (st == NLSQ_OK) rank_starts(g, K);
     return st;
@@ -534,6 +559,7 @@ nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, cons
         s->seconds = host_seconds() - t0;
         if (g.g.method == NLSQ_GLOBAL_CMAES) { /* its one minimum: the refined fit's */
             s->minima_cost[0] = (*out)->cost;
+            s->sample_points = (*out)->m;
             memcpy(s->minima_params, (*out)->popt, (size_t)s->n * sizeof *s->minima_params);
         }
         (*out)->global = s;
