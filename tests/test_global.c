@@ -448,6 +448,14 @@ static void test_bimodal_minima(void)
     }
     CHECK_NEAR(fabs(r->popt[0]), 2, 1e-3, "|a|");
     nlsq_result_free(r);
+    /* more starts than one lockstep run takes (256): run in batches */
+    g.starts = 300;
+    r = fit_global(m, &d, NULL, &g);
+    if (r) {
+        CHECK(r->global->starts == 300 && r->global->n_minima == 2 && r->global->at_best == 300);
+        CHECK(r->global->minima_count[0] + r->global->minima_count[1] == 300);
+        nlsq_result_free(r);
+    }
 done:
     nlsq_model_free(m);
 }

@@ -218,14 +218,34 @@ static void setup_lockstep(gsearch *g)
                                fp->method, so, g->P, g->c2, g->c2 + (g->g.starts), g->R, g->bad, &g->stats};
 }
 
+/* Starts that share one lockstep run: a thread each, and a pass's chunk
+   triangles for each (nchunks x lanes x (n+1)^2 doubles, kept within
+   LOCKSTEP_BYTES); more starts run in batches of this size, one after
+   another (the same answer: a start's path depends on itself alone). */
+#define LOCKSTEP_MAX_LANES 256
+#define LOCKSTEP_BYTES ((size_t)256 << 20)
+
+static int lanes_per_batch(const gsearch *g, const pass_data *pd)
+{
+    size_t nc = (size_t)g->fp.n_free + 1, chunk = pass_chunk_points(pd->m);
+    size_t per_lane = (pd->m + chunk - 1) / chunk * nc * nc * sizeof(double);
+    size_t lanes = per_lane ? LOCKSTEP_BYTES / per_lane : LOCKSTEP_MAX_LANES;
+    return lanes < 1 ? 1 : lanes > LOCKSTEP_MAX_LANES ? LOCKSTEP_MAX_LANES : (int)lanes;
+}
+
 static nlsq_status run_lockstep(gsearch *g, const pass_data *pd, size_t m_used, int K, nlsq_error *err)
 {
     lockstep_problem lp = g->lp;
     lp.pd = pd;
     lp.m_used = m_used;
-    if (lockstep_run(&lp, K, g->X, g->cost, NULL) != 0)
-        return fail(err, NLSQ_ERR_NOMEM, "out of memory, or no thread for a start, in the global search");
-    if (g->stats.failed) return fail(err, NLSQ_ERR_DATA, "the data could not be read in the global search");
+    size_t nf = (size_t)g->fp.n_free;
+    int batch = lanes_per_batch(g, pd);
+    for (int k0 = 0; k0 < K; k0 += batch) {
+        int cnt = K - k0 < batch ? K - k0 : batch;
+        if (lockstep_run(&lp, cnt, g->X + (size_t)k0 * nf, g->cost + k0, NULL) != 0)
+            return fail(err, NLSQ_ERR_NOMEM, "out of memory, or no thread for a start, in the global search");
+        if (g->stats.failed) return fail(err, NLSQ_ERR_DATA, "the data could not be read in the global search");
+    }
     return NLSQ_OK;
 }
 
