@@ -33,9 +33,14 @@ static void test_sobol_first_points(void)
 {
     /* the plain sequence (seed 0): dimension 1 is van der Corput, 2 and 3
        from x+1 and x^2+x+1 (SciPy's Sobol(scramble=False) gives the same) */
-    static const double want[8][3] = {{0, 0, 0},           {0.5, 0.5, 0.5},       {0.75, 0.25, 0.25},
-                                      {0.25, 0.75, 0.75},  {0.375, 0.375, 0.625}, {0.875, 0.875, 0.125},
-                                      {0.625, 0.125, 0.875}, {0.125, 0.625, 0.375}};
+    static const double want[8][3] = {{0, 0, 0},
+                                      {0.5, 0.5, 0.5},
+                                      {0.75, 0.25, 0.25},
+                                      {0.25, 0.75, 0.75},
+                                      {0.375, 0.375, 0.625},
+                                      {0.875, 0.875, 0.125},
+                                      {0.625, 0.125, 0.875},
+                                      {0.125, 0.625, 0.375}};
     double got[8 * 21];
     nlsq_error e;
     CHECK(nlsq_design_fill(NLSQ_DESIGN_SOBOL, 21, 8, 0, got, &e) == NLSQ_OK);
@@ -272,9 +277,8 @@ static void test_three_peaks_far_start(void)
                 centres[i] = centres[j];
                 centres[j] = t;
             }
-    printf("    local cost %.4g; global cost %.4g, centres %.4f %.4f %.4f, %d of %d at best, %d minima\n",
-           local->cost, r->cost, centres[0], centres[1], centres[2], r->global->at_best, r->global->starts,
-           r->global->n_minima);
+    printf("    local cost %.4g; global cost %.4g, centres %.4f %.4f %.4f, %d of %d at best, %d minima\n", local->cost,
+           r->cost, centres[0], centres[1], centres[2], r->global->at_best, r->global->starts, r->global->n_minima);
     CHECK_MSG(local->cost > 10 * r->cost, "the far local fit reached the minimum: not a test of the search");
     CHECK_NEAR(centres[0], 3.5, 2e-3, "centre 1");
     CHECK_NEAR(centres[1], 4.6, 2e-3, "centre 2");
@@ -365,8 +369,7 @@ static void test_threads_bitwise(void)
         CHECK_NEAR(r->popt[3], 1.7, 1e-3, "w on %d threads", o.threads);
         nlsq_result_free(r);
         if (t > 0) {
-            CHECK_MSG(memcmp(popt[t], popt[0], sizeof popt[0]) == 0, "popt on %d threads differs from 1 thread",
-                      2 * t);
+            CHECK_MSG(memcmp(popt[t], popt[0], sizeof popt[0]) == 0, "popt on %d threads differs from 1 thread", 2 * t);
             CHECK(nmin[t] == nmin[0]);
             CHECK(memcmp(costs[t], costs[0], (size_t)nmin[0] * sizeof(double)) == 0);
         }
@@ -404,7 +407,8 @@ static void test_halving_same_minimum(void)
                r[1]->global->sample_points, r[1]->global->evaluations);
         CHECK(r[1]->global->rungs >= 2 && r[1]->global->sample_points < M);
         CHECK_NEAR(r[1]->cost, r[0]->cost, 1e-6 * r[0]->cost, "the same minimum with halving");
-        for (int j = 0; j < 4; j++) CHECK_NEAR(r[1]->popt[j], r[0]->popt[j], 1e-6 * (fabs(r[0]->popt[j]) + 1), "popt[%d]", j);
+        for (int j = 0; j < 4; j++)
+            CHECK_NEAR(r[1]->popt[j], r[0]->popt[j], 1e-6 * (fabs(r[0]->popt[j]) + 1), "popt[%d]", j);
         CHECK_NEAR(r[1]->popt[1], 532, 0.01, "mu");
     }
     nlsq_result_free(r[0]);
@@ -532,10 +536,18 @@ static void test_bad_input(void)
 int main(void)
 {
     static const test_case tests[] = {
-        TEST(test_sobol_first_points),    TEST(test_lhs_strata_and_halton), TEST(test_discrepancy_beats_random),
-        TEST(test_pass_many_equals_single_passes), TEST(test_sine_frequency),  TEST(test_three_peaks_far_start),
-        TEST(test_nist_hard_from_start_1), TEST(test_threads_bitwise),     TEST(test_halving_same_minimum),
-        TEST(test_bimodal_minima),        TEST(test_cmaes),                 TEST(test_bad_input),
+        TEST(test_sobol_first_points),
+        TEST(test_lhs_strata_and_halton),
+        TEST(test_discrepancy_beats_random),
+        TEST(test_pass_many_equals_single_passes),
+        TEST(test_sine_frequency),
+        TEST(test_three_peaks_far_start),
+        TEST(test_nist_hard_from_start_1),
+        TEST(test_threads_bitwise),
+        TEST(test_halving_same_minimum),
+        TEST(test_bimodal_minima),
+        TEST(test_cmaes),
+        TEST(test_bad_input),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -94,8 +94,8 @@ int main(int argc, char **argv)
         printf("RESULT %-8s M %zu  K %d  %.3f s  per start %.4f s = %.3f x single  shared passes %d  vectors %d  "
                "rungs %d  cost %.10g (%s)  at best %d  minima %d  w %.6f\n",
                halving ? "halving" : "global", M, K, s, s / K, s / K / t_single, gs->shared_passes, gs->evaluations,
-               gs->rungs, r->cost, fabs(r->cost - best) <= 1e-6 * best ? "the minimum" : "NOT the minimum",
-               gs->at_best, gs->n_minima, r->popt[3]);
+               gs->rungs, r->cost, fabs(r->cost - best) <= 1e-6 * best ? "the minimum" : "NOT the minimum", gs->at_best,
+               gs->n_minima, r->popt[3]);
         nlsq_result_free(r);
     }
 

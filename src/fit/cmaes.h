@@ -29,7 +29,6 @@ typedef struct cmaes_summary {
 } cmaes_summary;
 
 int cmaes_minimize(const cmaes_options *o, int n, const double *x0, const double *sigma0, const double *lo,
-                   const double *hi, cmaes_eval_fn eval, void *ctx, double *xbest, double *fbest,
-                   cmaes_summary *sum);
+                   const double *hi, cmaes_eval_fn eval, void *ctx, double *xbest, double *fbest, cmaes_summary *sum);
 
 #endif

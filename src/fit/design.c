@@ -176,11 +176,12 @@ const char *nlsq_design_name(nlsq_design kind)
     return "unknown";
 }
 
-nlsq_status nlsq_design_fill(nlsq_design kind, int n_dims, size_t n_points, uint64_t seed, double *out,
-                             nlsq_error *err)
+nlsq_status nlsq_design_fill(nlsq_design kind, int n_dims, size_t n_points, uint64_t seed, double *out, nlsq_error *err)
 {
     error_clear(err);
-    int limit = kind == NLSQ_DESIGN_SOBOL ? NLSQ_SOBOL_MAX_DIMS : kind == NLSQ_DESIGN_HALTON ? NLSQ_HALTON_MAX_DIMS : 1 << 20;
+    int limit = kind == NLSQ_DESIGN_SOBOL  ? NLSQ_SOBOL_MAX_DIMS
+              : kind == NLSQ_DESIGN_HALTON ? NLSQ_HALTON_MAX_DIMS
+                                           : 1 << 20;
     if ((int)kind < 0 || kind > NLSQ_DESIGN_LHS) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_design_fill: unknown design %d", (int)kind);
         return NLSQ_ERR_INVALID_ARGUMENT;

@@ -45,9 +45,9 @@ typedef struct gsearch {
     nlsq_global_options g;
     pass_arrays pa;
     pass_data pd;
-    double scale;      /* the data's scale S (docs/global-search.md) */
-    double *lo, *hi;   /* nf: the search box of the free parameters  */
-    double *X, *cost;  /* K x nf starts -> end points; K costs       */
+    double scale;       /* the data's scale S (docs/global-search.md) */
+    double *lo, *hi;    /* nf: the search box of the free parameters  */
+    double *X, *cost;   /* K x nf starts -> end points; K costs       */
     double *P, *c2, *R; /* lockstep scratch                          */
     size_t *bad;
     lockstep_stats stats;
@@ -68,7 +68,8 @@ static void gsearch_free(gsearch *g)
 static nlsq_status check_global_options(gsearch *g, nlsq_error *err)
 {
     const nlsq_global_options *o = &g->g;
-    if (o->starts < 1) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "global starts must be at least 1, got %d", o->starts);
+    if (o->starts < 1)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "global starts must be at least 1, got %d", o->starts);
     if ((int)o->design < 0 || o->design > NLSQ_DESIGN_LHS)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown design %d", (int)o->design);
     if ((int)o->method < 0 || o->method > NLSQ_GLOBAL_CMAES)
@@ -104,7 +105,8 @@ static nlsq_status check_data(gsearch *g, nlsq_error *err)
         double s = d->sigma_kind == NLSQ_SIGMA_PER_POINT ? d->sigma[i] : 1;
         int ok = isfinite(d->y[i]) && isfinite(s);
         for (int v = 0; v < k; v++) ok &= isfinite(d->x[(size_t)v * d->m + i]) != 0;
-        if (!ok && raise) return fail(err, NLSQ_ERR_DATA, "data row %zu has a NaN or Inf in x, y or sigma (nan_policy raise)", i + 1);
+        if (!ok && raise)
+            return fail(err, NLSQ_ERR_DATA, "data row %zu has a NaN or Inf in x, y or sigma (nan_policy raise)", i + 1);
         if (isfinite(s) && !(s > 0)) return fail(err, NLSQ_ERR_DATA, "sigma[%zu] = %g: sigma must be positive", i, s);
         if (!ok && omit) continue;
         used++;
@@ -211,11 +213,21 @@ static void setup_lockstep(gsearch *g)
         fp->ubf[k] = fp->ub[j];
         if (fp->opt.x_scale) fp->xsf[k] = fp->opt.x_scale[j];
     }
-    solve_options so = {fp->opt.ftol, fp->opt.xtol, fp->opt.gtol, g->g.max_nfev ? g->g.max_nfev : fp->opt.max_nfev,
-                        fp->opt.x_scale ? fp->xsf : NULL, fp->opt.x_scale_jac, NULL, NULL, NULL, 0, NULL};
+    solve_options so = {fp->opt.ftol,
+                        fp->opt.xtol,
+                        fp->opt.gtol,
+                        g->g.max_nfev ? g->g.max_nfev : fp->opt.max_nfev,
+                        fp->opt.x_scale ? fp->xsf : NULL,
+                        fp->opt.x_scale_jac,
+                        NULL,
+                        NULL,
+                        NULL,
+                        0,
+                        NULL};
     fit_default_tolerances(fp->method, &so);
-    g->lp = (lockstep_problem){&fp->ps, &g->pd, fp->m_used, fp->n, fp->n_free, fp->free_idx, fp->p, fp->lbf, fp->ubf,
-                               fp->method, so, g->P, g->c2, g->c2 + (g->g.starts), g->R, g->bad, &g->stats};
+    g->lp = (lockstep_problem){&fp->ps, &g->pd,  fp->m_used, fp->n, fp->n_free, fp->free_idx, fp->p,
+                               fp->lbf, fp->ubf, fp->method, so,    g->P,       g->c2,        g->c2 + (g->g.starts),
+                               g->R,    g->bad,  &g->stats};
 }
 
 /* Starts that share one lockstep run: a thread each, and a pass's chunk
@@ -332,7 +344,8 @@ static nlsq_status run_halving(gsearch *g, int K, ends *first, nlsq_error *err)
     int live = K;
     for (size_t ms = m0;; ms = ms * 2 > m ? m : ms * 2) {
         sample s;
-        if (take_sample(g, ms, &s) != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for a sample of %zu points", ms);
+        if (take_sample(g, ms, &s) != 0)
+            return fail(err, NLSQ_ERR_NOMEM, "out of memory for a sample of %zu points", ms);
         nlsq_status st = run_lockstep(g, &s.pd, s.used, live, err);
         free(s.x);
         if (st != NLSQ_OK) return st;
@@ -552,7 +565,9 @@ nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, cons
     error_clear(err);
     if (!model || !data || !out) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_fit_global: %s is NULL",
-                  !model ? "model" : !data ? "data" : "out");
+                  !model  ? "model"
+                  : !data ? "data"
+                          : "out");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     *out = NULL;

@@ -65,7 +65,7 @@ static void *lane_main(void *arg)
     const lockstep_problem *lp = ls->lp;
     solve_problem pb = {lp->nf, lp->m_used, lane_evaluate, L, lp->lbf, lp->ubf, NULL, 0};
     solve_options so = lp->so;
-    L->rc = lp->method == NLSQ_LM       ? solve_lm(&pb, &so, L->x, L->R, &L->sr)
+    L->rc = lp->method == NLSQ_LM     ? solve_lm(&pb, &so, L->x, L->R, &L->sr)
           : lp->method == NLSQ_DOGBOX ? solve_dogbox(&pb, &so, L->x, L->R, &L->sr)
                                       : solve_trf(&pb, &so, L->x, L->R, &L->sr);
     pthread_mutex_lock(&ls->mu);
@@ -98,7 +98,12 @@ static void serve(lockstep *ls, const int *ids, int cnt)
 int lockstep_run(const lockstep_problem *lp, int K, double *X, double *cost, solve_result *sr)
 {
     size_t nf = (size_t)lp->nf, sz = (nf + 1) * (nf + 1);
-    lockstep ls = {lp, calloc((size_t)K, sizeof(lane)), K, K, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    lockstep ls = {lp,
+                   calloc((size_t)K, sizeof(lane)),
+                   K,
+                   K,
+                   PTHREAD_MUTEX_INITIALIZER,
+                   PTHREAD_COND_INITIALIZER,
                    PTHREAD_COND_INITIALIZER};
     double *Rs = malloc((size_t)K * sz * sizeof *Rs);
     int *ids = malloc((size_t)K * sizeof *ids);
