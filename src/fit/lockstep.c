@@ -26,6 +26,7 @@ typedef struct lane {
     /* the evaluation asked for */
     double *req_cost, *req_R;
     int req_bad, waiting, done;
+    pthread_cond_t go; /* the coordinator's answer to this lane alone */
     pthread_t th;
     int started;
 } lane;
@@ -35,7 +36,7 @@ typedef struct lockstep {
     lane *lanes;
     int K, running;
     pthread_mutex_t mu;
-    pthread_cond_t to_coord, to_lanes;
+    pthread_cond_t to_coord;
 } lockstep;
 
 /* The solver's evaluate: post the point, wait for the shared pass. */
@@ -52,7 +53,7 @@ static int lane_evaluate(void *ctx, const double *x_free, double *cost, double *
     L->req_R = R;
     L->waiting = 1;
     if (--ls->running == 0) pthread_cond_signal(&ls->to_coord);
-    while (L->waiting) pthread_cond_wait(&ls->to_lanes, &ls->mu);
+    while (L->waiting) pthread_cond_wait(&L->go, &ls->mu);
     int bad = L->req_bad;
     pthread_mutex_unlock(&ls->mu);
     return bad;
@@ -98,13 +99,7 @@ static void serve(lockstep *ls, const int *ids, int cnt)
 int lockstep_run(const lockstep_problem *lp, int K, double *X, double *cost, solve_result *sr)
 {
     size_t nf = (size_t)lp->nf, sz = (nf + 1) * (nf + 1);
-    lockstep ls = {lp,
-                   calloc((size_t)K, sizeof(lane)),
-                   K,
-                   K,
-                   PTHREAD_MUTEX_INITIALIZER,
-                   PTHREAD_COND_INITIALIZER,
-                   PTHREAD_COND_INITIALIZER};
+    lockstep ls = {lp, calloc((size_t)K, sizeof(lane)), K, K, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
     double *Rs = malloc((size_t)K * sz * sizeof *Rs);
     int *ids = malloc((size_t)K * sizeof *ids);
     if (!ls.lanes || !Rs || !ids) {
@@ -123,6 +118,7 @@ int lockstep_run(const lockstep_problem *lp, int K, double *X, double *cost, sol
         L->id = k;
         L->x = X + (size_t)k * nf;
         L->R = Rs + (size_t)k * sz;
+        pthread_cond_init(&L->go, NULL);
         pthread_mutex_lock(&ls.mu);
         if (pthread_create(&L->th, &attr, lane_main, L) == 0) {
             L->started = 1;
@@ -146,20 +142,22 @@ int lockstep_run(const lockstep_problem *lp, int K, double *X, double *cost, sol
         serve(&ls, ids, cnt); /* every lane waits or is done: their posts are stable */
         pthread_mutex_lock(&ls.mu);
         ls.running = cnt;
-        for (int i = 0; i < cnt; i++) ls.lanes[ids[i]].waiting = 0;
-        pthread_cond_broadcast(&ls.to_lanes);
+        for (int i = 0; i < cnt; i++) { /* each woken alone: no herd on one condition */
+            ls.lanes[ids[i]].waiting = 0;
+            pthread_cond_signal(&ls.lanes[ids[i]].go);
+        }
         pthread_mutex_unlock(&ls.mu);
     }
     for (int k = 0; k < K; k++) {
         lane *L = &ls.lanes[k];
         if (L->started) pthread_join(L->th, NULL);
+        pthread_cond_destroy(&L->go);
         failed |= L->rc != 0;
         cost[k] = L->started && L->rc == 0 && !L->sr.start_nonfinite ? L->sr.cost : NAN;
         if (sr) sr[k] = L->sr;
     }
     pthread_mutex_destroy(&ls.mu);
     pthread_cond_destroy(&ls.to_coord);
-    pthread_cond_destroy(&ls.to_lanes);
     free(ls.lanes);
     free(Rs);
     free(ids);
