@@ -103,3 +103,31 @@ def test_sobol_matches_scipy():
     ours = nlsqc.design("sobol", 21, 256, seed=0)
     theirs = qmc.Sobol(21, scramble=False).random(256)
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_fixed_parameter_and_sigma():
+    x, y = sine()
+    sigma = 0.02 + 0.01 * (np.arange(x.size) % 3)
+    bounds = ([0, 0.1, -3.2], [3, 5, 3.2])
+    r = nlsqc.curve_fit(f_sine, x, y, p0=[1, 1, 0.4], bounds=bounds, sigma=sigma, fixed=["ph"], global_starts=24)
+    assert r.popt[2] == 0.4  # held
+    assert r.popt[1] == pytest.approx(2.7, abs=1e-3)
+    # the refined fit is curve_fit's from the best start: the same answer from there
+    again = nlsqc.curve_fit(f_sine, x, y, p0=r.global_search["minima"][0]["popt"], bounds=bounds, sigma=sigma,
+                            fixed=["ph"])
+    np.testing.assert_allclose(again.popt, r.popt, rtol=1e-9)
+    assert r.global_search["search_lower"][2] == r.global_search["search_upper"][2] == 0.4
+
+
+def test_halving_from_python():
+    x = np.linspace(0, 1000, 120000)
+    y = 1200 * np.exp(-0.5 * ((x - 532) / 8.5) ** 2) + 40 + 3 * np.sin(0.37 * np.arange(x.size))
+    bounds = ([0, 0, 0.5, -100], [3000, 1000, 100, 200])
+    r = nlsqc.curve_fit("A*exp(-0.5*((x-mu)/s)^2) + c", x, y, bounds=bounds, global_starts=32)
+    g = r.global_search
+    assert g["rungs"] >= 2 and g["sample_points"] < x.size  # on by default from 10^5 points
+    assert r.popt[1] == pytest.approx(532, abs=0.01)
+    off = nlsqc.curve_fit("A*exp(-0.5*((x-mu)/s)^2) + c", x, y, bounds=bounds, global_starts=32,
+                          global_halving=False)
+    assert off.global_search["rungs"] == 0
+    assert r.cost == pytest.approx(off.cost, rel=1e-9)
