@@ -230,8 +230,8 @@ static void setup_lockstep(gsearch *g)
                                g->R,    g->bad,  &g->stats};
 }
 
-/* Starts that share one lockstep run: a thread each, and a pass's chunk
-   triangles for each (nchunks x lanes x (n+1)^2 doubles, kept within
+/* Starts that share one lockstep run: a coroutine stack each, and a
+   pass's chunk triangles for each (nchunks x lanes x (n+1)^2 doubles, kept within
    LOCKSTEP_BYTES); more starts run in batches of this size, one after
    another (the same answer: a start's path depends on itself alone). */
 #define LOCKSTEP_MAX_LANES 256
@@ -255,7 +255,7 @@ static nlsq_status run_lockstep(gsearch *g, const pass_data *pd, size_t m_used, 
     for (int k0 = 0; k0 < K; k0 += batch) {
         int cnt = K - k0 < batch ? K - k0 : batch;
         if (lockstep_run(&lp, cnt, g->X + (size_t)k0 * nf, g->cost + k0, NULL) != 0)
-            return fail(err, NLSQ_ERR_NOMEM, "out of memory, or no thread for a start, in the global search");
+            return fail(err, NLSQ_ERR_NOMEM, "out of memory for the starts of the global search");
         if (g->stats.failed) return fail(err, NLSQ_ERR_DATA, "the data could not be read in the global search");
     }
     return NLSQ_OK;

@@ -1,21 +1,45 @@
 /*
  * Many local fits in lockstep: every start runs the ordinary solver
- * (trf, lm, dogbox; src/solve, unchanged) on its own thread, and each
- * evaluation it asks for waits until every live start has asked for one;
- * then ONE shared pass (pass_run_many) evaluates them all and each solver
- * goes on. The data are read once per iteration for all starts.
+ * (trf, lm, dogbox; src/solve, unchanged) as a coroutine on its own small
+ * stack, and each evaluation it asks for suspends it; once every live
+ * start has asked, ONE shared pass (pass_run_many) evaluates them all and
+ * each solver resumes. The data are read once per round for all starts.
  *
- * The solver threads only take turns: each one's arithmetic depends on
- * its own evaluations alone, and pass_run_many gives each vector what
- * pass_run would, so a start's path is the same whatever the others do,
- * in whatever order the threads run, and on any number of pass threads.
+ * Coroutines (ucontext), not threads: the starts take turns on the
+ * caller's thread in start order, so a round costs two context switches
+ * per start in user space, no locks and no scheduler (threads cost a
+ * futex wake and sleep per start and round, which on small data outweighs
+ * the arithmetic). The passes still run on the pool's threads. A start's
+ * path depends on its own evaluations alone, and pass_run_many gives each
+ * vector what pass_run would: the same answer on any thread count.
  */
+#define _XOPEN_SOURCE 700 /* ucontext */
 #include <math.h>
-#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "global.h"
+
+/* AddressSanitizer must be told when the stack changes under it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LOCKSTEP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LOCKSTEP_ASAN 1
+#endif
+#endif
+#ifdef LOCKSTEP_ASAN
+#include <sanitizer/common_interface_defs.h>
+#define FIBER_START(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define FIBER_FINISH(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+#define LANE_STACK ((size_t)4 << 20) /* ASan's redzones grow the frames */
+#else
+#define FIBER_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define LANE_STACK ((size_t)512 << 10) /* the solvers keep their arrays on the heap */
+#endif
 
 typedef struct lane {
     struct lockstep *ls;
@@ -26,54 +50,70 @@ typedef struct lane {
     /* the evaluation asked for */
     double *req_cost, *req_R;
     int req_bad, waiting, done;
-    pthread_cond_t go; /* the coordinator's answer to this lane alone */
-    pthread_t th;
-    int started;
+    ucontext_t uc;
+    void *stack;
+    void *fake; /* ASan's fake stack while suspended */
 } lane;
 
 typedef struct lockstep {
     const lockstep_problem *lp;
     lane *lanes;
-    int K, running;
-    pthread_mutex_t mu;
-    pthread_cond_t to_coord;
+    int K;
+    ucontext_t main;
+    void *main_fake;
+    const void *main_bottom; /* the caller's stack, for ASan */
+    size_t main_size;
 } lockstep;
 
-/* The solver's evaluate: post the point, wait for the shared pass. */
+/* From a lane back to the coordinator; `finished`: the lane will not
+   run again (its fake stack can go). */
+static void yield_to_main(lane *L, int finished)
+{
+    lockstep *ls = L->ls;
+    FIBER_START(finished ? NULL : &L->fake, ls->main_bottom, ls->main_size);
+    if (!finished) {
+        swapcontext(&L->uc, &ls->main);
+        FIBER_FINISH(L->fake, NULL, NULL);
+    }
+}
+
+/* The solver's evaluate: post the point, suspend until the shared pass. */
 static int lane_evaluate(void *ctx, const double *x_free, double *cost, double *R)
 {
     lane *L = ctx;
-    lockstep *ls = L->ls;
-    const lockstep_problem *lp = ls->lp;
+    const lockstep_problem *lp = L->ls->lp;
     double *p = lp->P + (size_t)L->id * (size_t)lp->n;
     memcpy(p, lp->p_fixed, (size_t)lp->n * sizeof *p);
     for (int k = 0; k < lp->nf; k++) p[lp->free_idx[k]] = x_free[k];
-    pthread_mutex_lock(&ls->mu);
     L->req_cost = cost;
     L->req_R = R;
     L->waiting = 1;
-    if (--ls->running == 0) pthread_cond_signal(&ls->to_coord);
-    while (L->waiting) pthread_cond_wait(&L->go, &ls->mu);
-    int bad = L->req_bad;
-    pthread_mutex_unlock(&ls->mu);
-    return bad;
+    yield_to_main(L, 0);
+    return L->req_bad;
 }
 
-static void *lane_main(void *arg)
+/* makecontext passes ints: the lane's address in two halves. */
+static void lane_main(unsigned hi, unsigned lo)
 {
-    lane *L = arg;
+    lane *L = (lane *)(uintptr_t)(((uint64_t)hi << 32) | lo);
     lockstep *ls = L->ls;
+    FIBER_FINISH(NULL, &ls->main_bottom, &ls->main_size);
     const lockstep_problem *lp = ls->lp;
     solve_problem pb = {lp->nf, lp->m_used, lane_evaluate, L, lp->lbf, lp->ubf, NULL, 0};
     solve_options so = lp->so;
     L->rc = lp->method == NLSQ_LM     ? solve_lm(&pb, &so, L->x, L->R, &L->sr)
           : lp->method == NLSQ_DOGBOX ? solve_dogbox(&pb, &so, L->x, L->R, &L->sr)
                                       : solve_trf(&pb, &so, L->x, L->R, &L->sr);
-    pthread_mutex_lock(&ls->mu);
     L->done = 1;
-    if (--ls->running == 0) pthread_cond_signal(&ls->to_coord);
-    pthread_mutex_unlock(&ls->mu);
-    return NULL;
+    yield_to_main(L, 1); /* returning resumes uc_link: the coordinator */
+}
+
+/* Run lane L until it asks for an evaluation or finishes. */
+static void resume(lockstep *ls, lane *L)
+{
+    FIBER_START(&ls->main_fake, L->stack, LANE_STACK);
+    swapcontext(&ls->main, &L->uc);
+    FIBER_FINISH(ls->main_fake, NULL, NULL);
 }
 
 /* One shared pass for the lanes waiting, in lane order. */
@@ -93,72 +133,71 @@ static void serve(lockstep *ls, const int *ids, int cnt)
         *L->req_cost = lp->cost[i];
         memcpy(L->req_R, lp->R + (size_t)i * sz, sz * sizeof *lp->R);
         L->req_bad = pm.read_failed || pm.nomem || lp->bad[i] != 0 || !isfinite(lp->cost[i]);
+        L->waiting = 0;
     }
+}
+
+static void free_lanes(lockstep *ls)
+{
+    for (int k = 0; ls->lanes && k < ls->K; k++) free(ls->lanes[k].stack);
+    free(ls->lanes);
+}
+
+/* Lane k's context: its stack, and lane_main to start there. A function
+   of its own: getcontext returns twice, like setjmp, and the caller's
+   loop variables must not live across it. */
+static int init_lane(lockstep *ls, int k, double *x, double *R)
+{
+    lane *L = &ls->lanes[k];
+    L->ls = ls;
+    L->id = k;
+    L->x = x;
+    L->R = R;
+    L->stack = malloc(LANE_STACK); /* large: mapped, touched only as used */
+    if (!L->stack || getcontext(&L->uc) != 0) return -1;
+    L->uc.uc_stack.ss_sp = L->stack;
+    L->uc.uc_stack.ss_size = LANE_STACK;
+    L->uc.uc_link = &ls->main;
+    uint64_t a = (uint64_t)(uintptr_t)L;
+    makecontext(&L->uc, (void (*)(void))lane_main, 2, (unsigned)(a >> 32), (unsigned)(a & 0xFFFFFFFFu));
+    return 0;
 }
 
 int lockstep_run(const lockstep_problem *lp, int K, double *X, double *cost, solve_result *sr)
 {
     size_t nf = (size_t)lp->nf, sz = (nf + 1) * (nf + 1);
-    lockstep ls = {lp, calloc((size_t)K, sizeof(lane)), K, K, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    lockstep ls;
+    memset(&ls, 0, sizeof ls);
+    ls.lp = lp;
+    ls.K = K;
+    ls.lanes = calloc((size_t)K, sizeof(lane));
     double *Rs = malloc((size_t)K * sz * sizeof *Rs);
     int *ids = malloc((size_t)K * sizeof *ids);
-    if (!ls.lanes || !Rs || !ids) {
-        free(ls.lanes);
+    int failed = !ls.lanes || !Rs || !ids;
+    for (int k = 0; !failed && k < K; k++) failed = init_lane(&ls, k, X + (size_t)k * nf, Rs + (size_t)k * sz) != 0;
+    if (failed) {
+        free_lanes(&ls);
         free(Rs);
         free(ids);
         return -1;
     }
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, (size_t)1 << 21); /* the solvers keep their arrays on the heap */
-    int failed = 0;
-    for (int k = 0; k < K; k++) {
-        lane *L = &ls.lanes[k];
-        L->ls = &ls;
-        L->id = k;
-        L->x = X + (size_t)k * nf;
-        L->R = Rs + (size_t)k * sz;
-        pthread_cond_init(&L->go, NULL);
-        pthread_mutex_lock(&ls.mu);
-        if (pthread_create(&L->th, &attr, lane_main, L) == 0) {
-            L->started = 1;
-        } else { /* no thread: this start does not run */
-            L->done = 1;
-            L->rc = -1;
-            failed = 1;
-            ls.running--;
-        }
-        pthread_mutex_unlock(&ls.mu);
-    }
-    pthread_attr_destroy(&attr);
     for (;;) {
-        pthread_mutex_lock(&ls.mu);
-        while (ls.running > 0) pthread_cond_wait(&ls.to_coord, &ls.mu);
         int cnt = 0;
-        for (int k = 0; k < K; k++)
-            if (ls.lanes[k].waiting) ids[cnt++] = k;
-        pthread_mutex_unlock(&ls.mu);
-        if (cnt == 0) break;
-        serve(&ls, ids, cnt); /* every lane waits or is done: their posts are stable */
-        pthread_mutex_lock(&ls.mu);
-        ls.running = cnt;
-        for (int i = 0; i < cnt; i++) { /* each woken alone: no herd on one condition */
-            ls.lanes[ids[i]].waiting = 0;
-            pthread_cond_signal(&ls.lanes[ids[i]].go);
+        for (int k = 0; k < K; k++) {
+            lane *L = &ls.lanes[k];
+            if (!L->done) resume(&ls, L);
+            if (L->waiting) ids[cnt++] = k;
         }
-        pthread_mutex_unlock(&ls.mu);
+        if (cnt == 0) break;
+        serve(&ls, ids, cnt);
     }
     for (int k = 0; k < K; k++) {
         lane *L = &ls.lanes[k];
-        if (L->started) pthread_join(L->th, NULL);
-        pthread_cond_destroy(&L->go);
         failed |= L->rc != 0;
-        cost[k] = L->started && L->rc == 0 && !L->sr.start_nonfinite ? L->sr.cost : NAN;
+        cost[k] = L->rc == 0 && !L->sr.start_nonfinite ? L->sr.cost : NAN;
         if (sr) sr[k] = L->sr;
     }
-    pthread_mutex_destroy(&ls.mu);
-    pthread_cond_destroy(&ls.to_coord);
-    free(ls.lanes);
+    free_lanes(&ls);
     free(Rs);
     free(ids);
     return failed ? -1 : 0;
