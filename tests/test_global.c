@@ -464,6 +464,39 @@ done:
     nlsq_model_free(m);
 }
 
+/* The other solvers run in lockstep too; rows with NaN are left out. */
+static void test_methods_and_omit(void)
+{
+    nlsq_model *m = parse("a*exp(-b*x) + c", "a,b,c");
+    enum { M = 200 };
+    double x[M], y[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = i / 20.0;
+        y[i] = 3 * exp(-0.7 * x[i]) + 0.5 + 0.01 * sin(13.0 * i);
+    }
+    y[17] = NAN;
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    nlsq_method methods[3] = {NLSQ_TRF, NLSQ_LM, NLSQ_DOGBOX};
+    double slo[3] = {-5, -2, -5}, shi[3] = {5, 3, 5};
+    nlsq_global_options g = nlsq_global_options_default();
+    g.starts = 24;
+    g.search_lower = slo;
+    g.search_upper = shi;
+    for (int k = 0; k < 3; k++) {
+        nlsq_options o = nlsq_options_default();
+        o.method = methods[k];
+        o.nan_policy = NLSQ_NAN_OMIT;
+        nlsq_result *r = fit_global(m, &d, &o, &g);
+        if (!r) continue;
+        CHECK(r->method == methods[k]);
+        CHECK(r->m == M - 1);
+        CHECK_NEAR(r->popt[1], 0.7, 2e-3, "b with method %d", (int)methods[k]);
+        CHECK(r->global->at_best >= 1);
+        nlsq_result_free(r);
+    }
+    nlsq_model_free(m);
+}
+
 /* CMA-ES (global_method cmaes): built only with NLSQ_HAVE_CMAES. */
 static void test_cmaes(void)
 {
@@ -546,6 +579,7 @@ int main(void)
         TEST(test_threads_bitwise),
         TEST(test_halving_same_minimum),
         TEST(test_bimodal_minima),
+        TEST(test_methods_and_omit),
         TEST(test_cmaes),
         TEST(test_bad_input),
     };
