@@ -535,6 +535,43 @@ static void test_cmaes(void)
 #endif
 }
 
+static int stop_now(void *user, const nlsq_progress *p)
+{
+    (void)p;
+    ++*(int *)user;
+    return 1;
+}
+
+/* options.progress is called during the search; its stop ends the search
+   and the refinement (status -2). */
+static void test_progress_stops(void)
+{
+    nlsq_model *m = parse("a*exp(-b*x) + c", "a,b,c");
+    enum { M = 200 };
+    double x[M], y[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = i / 20.0;
+        y[i] = 3 * exp(-0.7 * x[i]) + 0.5;
+    }
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    int calls = 0;
+    nlsq_options o = nlsq_options_default();
+    o.progress = stop_now;
+    o.progress_data = &calls;
+    o.progress_interval = 1e-9;
+    nlsq_global_options g = nlsq_global_options_default();
+    g.starts = 300; /* two batches: the second is not run */
+    nlsq_result *r = fit_global(m, &d, &o, &g);
+    if (r) {
+        CHECK(calls >= 1);
+        CHECK(r->status == NLSQ_FIT_STOPPED);
+        CHECK_MSG(r->global->shared_passes <= 20, "%d shared passes after a stop", r->global->shared_passes);
+        CHECK(r->global->starts == 300 && r->global->n_minima <= 256);
+        nlsq_result_free(r);
+    }
+    nlsq_model_free(m);
+}
+
 static void test_bad_input(void)
 {
     nlsq_model *m = parse("a*x + b", "a,b");
@@ -569,19 +606,13 @@ static void test_bad_input(void)
 int main(void)
 {
     static const test_case tests[] = {
-        TEST(test_sobol_first_points),
-        TEST(test_lhs_strata_and_halton),
-        TEST(test_discrepancy_beats_random),
-        TEST(test_pass_many_equals_single_passes),
-        TEST(test_sine_frequency),
-        TEST(test_three_peaks_far_start),
-        TEST(test_nist_hard_from_start_1),
-        TEST(test_threads_bitwise),
-        TEST(test_halving_same_minimum),
-        TEST(test_bimodal_minima),
-        TEST(test_methods_and_omit),
-        TEST(test_cmaes),
-        TEST(test_bad_input),
+        TEST(test_sobol_first_points),       TEST(test_lhs_strata_and_halton),
+        TEST(test_discrepancy_beats_random), TEST(test_pass_many_equals_single_passes),
+        TEST(test_sine_frequency),           TEST(test_three_peaks_far_start),
+        TEST(test_nist_hard_from_start_1),   TEST(test_threads_bitwise),
+        TEST(test_halving_same_minimum),     TEST(test_bimodal_minima),
+        TEST(test_methods_and_omit),         TEST(test_cmaes),
+        TEST(test_progress_stops),           TEST(test_bad_input),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

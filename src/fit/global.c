@@ -55,7 +55,31 @@ typedef struct gsearch {
     size_t sample_points;
     int rungs;
     const pass_data *cmaes_pd; /* what CMA-ES's generations are evaluated on */
+    /* progress (options.progress) and stopping */
+    double t_start, last_report;
+    int stop;
 } gsearch;
+
+/* After every shared pass: options.progress at most every
+   progress_interval seconds; its nonzero answer stops the search (the
+   refinement then asks it again). */
+static int report_progress(void *ctx)
+{
+    gsearch *g = ctx;
+    const nlsq_options *o = &g->fp.opt;
+    double now = host_seconds(), interval = o->progress_interval > 0 ? o->progress_interval : 0.1;
+    if (!o->progress || now - g->last_report < interval) return 0;
+    g->last_report = now;
+    nlsq_progress pr = {g->stats.passes, g->stats.passes, 1, NAN, now - g->t_start, NAN, 0, g->data->m};
+    return o->progress(o->progress_data, &pr) != 0;
+}
+
+/* The solvers' iteration callback: stop when the search was asked to. */
+static int stop_requested(void *ctx, int iteration, double cost, const double *x, double grad_norm, double step_norm)
+{
+    (void)iteration, (void)cost, (void)x, (void)grad_norm, (void)step_norm;
+    return *(const int *)ctx;
+}
 
 static void gsearch_free(gsearch *g)
 {
@@ -219,15 +243,16 @@ static void setup_lockstep(gsearch *g)
                         g->g.max_nfev ? g->g.max_nfev : fp->opt.max_nfev,
                         fp->opt.x_scale ? fp->xsf : NULL,
                         fp->opt.x_scale_jac,
-                        NULL,
-                        NULL,
+                        stop_requested,
+                        &g->stop,
                         NULL,
                         0,
                         NULL};
     fit_default_tolerances(fp->method, &so);
-    g->lp = (lockstep_problem){&fp->ps, &g->pd,  fp->m_used, fp->n, fp->n_free, fp->free_idx, fp->p,
-                               fp->lbf, fp->ubf, fp->method, so,    g->P,       g->c2,        g->c2 + (g->g.starts),
-                               g->R,    g->bad,  &g->stats};
+    g->lp = (lockstep_problem){
+        &fp->ps,   &g->pd,          fp->m_used, fp->n,   fp->n_free, fp->free_idx,          fp->p, fp->lbf,
+        fp->ubf,   fp->method,      so,         g->P,    g->c2,      g->c2 + (g->g.starts), g->R,  g->bad,
+        &g->stats, report_progress, g,          &g->stop};
 }
 
 /* Starts that share one lockstep run: a coroutine stack each, and a
@@ -252,7 +277,8 @@ static nlsq_status run_lockstep(gsearch *g, const pass_data *pd, size_t m_used, 
     lp.m_used = m_used;
     size_t nf = (size_t)g->fp.n_free;
     int batch = lanes_per_batch(g, pd);
-    for (int k0 = 0; k0 < K; k0 += batch) {
+    for (int k = 0; k < K; k++) g->cost[k] = NAN; /* a batch not run (stopped) ends nowhere */
+    for (int k0 = 0; k0 < K && !g->stop; k0 += batch) {
         int cnt = K - k0 < batch ? K - k0 : batch;
         if (lockstep_run(&lp, cnt, g->X + (size_t)k0 * nf, g->cost + k0, NULL) != 0)
             return fail(err, NLSQ_ERR_NOMEM, "out of memory for the starts of the global search");
@@ -360,7 +386,7 @@ static nlsq_status run_halving(gsearch *g, int K, ends *first, nlsq_error *err)
         }
         rank_starts(g, live);
         /* down to one survivor: the refinement on all the data follows */
-        if (live <= 2 || ms == m) break;
+        if (live <= 2 || ms == m || g->stop) break;
         live = (live + 1) / 2;
     }
     return NLSQ_OK;
@@ -390,8 +416,9 @@ static int cmaes_eval(void *ctx, const double *X, int count, int n, double *cost
     pass_run_many(&fp->ps, g->cmaes_pd, &pm);
     g->stats.passes++;
     g->stats.evaluations += count;
+    if (report_progress(g)) g->stop = 1;
     for (int i = 0; i < count; i++) cost[i] = bad[i] || !isfinite(c2[i]) ? NAN : c2[i];
-    int rc = pm.read_failed || pm.nomem ? -1 : 0;
+    int rc = pm.read_failed || pm.nomem ? -1 : g->stop ? 1 : 0;
     free(P), free(c2), free(bad);
     return rc;
 }
@@ -427,6 +454,7 @@ static nlsq_status run_cmaes(gsearch *g, nlsq_error *err)
     int rc = cmaes_minimize(&co, nf, x0, sigma0, g->lo, g->hi, cmaes_eval, g, g->X, g->cost, &cs);
     free(s.x);
     free(x0);
+    if (rc != 0 && g->stop) return NLSQ_OK; /* asked to stop: the refinement says so */
     if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "CMA-ES stopped: out of memory or the data could not be read");
     /* then the best refined locally, as one start */
     return run_lockstep(g, &g->pd, g->fp.m_used, 1, err);
@@ -581,6 +609,7 @@ nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, cons
     g.fp.latest_cost = NAN;
     g.data = data;
     g.g = gopt ? *gopt : nlsq_global_options_default();
+    g.t_start = g.last_report = t0;
     ends first = {NULL, NULL, 0};
     nlsq_status st = setup(&g, err);
     if (st == NLSQ_OK) st = search(&g, &first, err);

@@ -24,6 +24,11 @@ typedef struct lockstep_problem {
     double *P, *cost, *chi2, *R;
     size_t *bad;
     lockstep_stats *stats;
+    /* after every shared pass (may be NULL): nonzero asks every start to
+       stop after its current iteration (so.callback then sees *stop) */
+    int (*after_pass)(void *ctx);
+    void *after_ctx;
+    int *stop;
 } lockstep_problem;
 
 /* K local fits from X (K x nf, row k the free parameters of start k; out:

@@ -128,6 +128,7 @@ static void serve(lockstep *ls, const int *ids, int cnt)
     lp->stats->passes++;
     lp->stats->evaluations += cnt;
     if (pm.read_failed || pm.nomem) lp->stats->failed = 1;
+    if (lp->after_pass && lp->after_pass(lp->after_ctx)) *lp->stop = 1;
     for (int i = 0; i < cnt; i++) {
         lane *L = &ls->lanes[ids[i]];
         *L->req_cost = lp->cost[i];
