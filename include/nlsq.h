@@ -1561,6 +1561,11 @@ typedef struct nlsq_global_options {
                                   default): max(2000, 50 n, m / starts)     */
     int max_nfev;              /* per start and rung (0: the fit options')    */
     int cmaes_max_evals;       /* CMA-ES evaluations (0: its default)         */
+    int guess;                 /* 1 (default): for a sum of library shapes,
+                                  start values estimated from the data
+                                  (nlsq_guess_p0) stand in for a p0 not
+                                  given: they centre the box and are the
+                                  first start; 0: not                       */
 } nlsq_global_options;
 
 NLSQ_API nlsq_global_options nlsq_global_options_default(void);
@@ -1598,7 +1603,9 @@ typedef struct nlsq_global_summary {
  * the data from its end point, and *out is that fit's result (as
  * nlsq_curve_fit's, with p0 the best start's end point) with out->global
  * the search's summary. options->p0 (if given) centres the ranges of
- * unbounded parameters; a covariance sigma is refused; the CPU runs the
+ * unbounded parameters (and estimates from the data stand in where it is
+ * not given, for a sum of library shapes; see guess); a covariance sigma
+ * is refused; the CPU runs the
  * passes (device is ignored). gopt NULL: the defaults.
  */
 NLSQ_API nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, const nlsq_options *options,

@@ -464,6 +464,42 @@ done:
     nlsq_model_free(m);
 }
 
+/* A sum of library shapes with no p0: the estimate from the data is the
+   first start, so the search does at least as well as a fit from it. */
+static void test_library_estimate_seeds(void)
+{
+    nlsq_model *m = parse("gaussian(x) + gaussian(x) + constant(x)", NULL);
+    enum { M = 500 };
+    double x[M], y[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = 400 + 300.0 * i / M;
+        double t1 = (x[i] - 480) / 6, t2 = (x[i] - 600) / 15;
+        y[i] = 900 * exp(-0.5 * t1 * t1) + 300 * exp(-0.5 * t2 * t2) + 40 + 4 * sin(1.3 * i);
+    }
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    int n = nlsq_model_num_params(m);
+    double p0[16];
+    nlsq_error e;
+    CHECK(nlsq_guess_p0(m, &d, NULL, p0, &e) == NLSQ_OK);
+    nlsq_options o = nlsq_options_default();
+    o.p0 = p0;
+    nlsq_result *from_guess = NULL;
+    CHECK(nlsq_curve_fit(m, &d, &o, &from_guess, &e) == NLSQ_OK);
+    nlsq_global_options g = nlsq_global_options_default();
+    g.starts = 16;
+    nlsq_result *r = fit_global(m, &d, NULL, &g);
+    if (r && from_guess) {
+        printf("    fit from the estimate: cost %.10g; search (no p0, no bounds): %.10g, %d of 16 at best\n",
+               from_guess->cost, r->cost, r->global->at_best);
+        CHECK(r->cost <= from_guess->cost * (1 + 1e-9));
+        /* the estimate centred the box: the first start was it */
+        for (int j = 0; j < n; j++) CHECK(r->global->search_lower[j] <= p0[j] && p0[j] <= r->global->search_upper[j]);
+    }
+    nlsq_result_free(r);
+    nlsq_result_free(from_guess);
+    nlsq_model_free(m);
+}
+
 /* The other solvers run in lockstep too; rows with NaN are left out. */
 static void test_methods_and_omit(void)
 {
@@ -606,13 +642,21 @@ static void test_bad_input(void)
 int main(void)
 {
     static const test_case tests[] = {
-        TEST(test_sobol_first_points),       TEST(test_lhs_strata_and_halton),
-        TEST(test_discrepancy_beats_random), TEST(test_pass_many_equals_single_passes),
-        TEST(test_sine_frequency),           TEST(test_three_peaks_far_start),
-        TEST(test_nist_hard_from_start_1),   TEST(test_threads_bitwise),
-        TEST(test_halving_same_minimum),     TEST(test_bimodal_minima),
-        TEST(test_methods_and_omit),         TEST(test_cmaes),
-        TEST(test_progress_stops),           TEST(test_bad_input),
+        TEST(test_sobol_first_points),
+        TEST(test_lhs_strata_and_halton),
+        TEST(test_discrepancy_beats_random),
+        TEST(test_pass_many_equals_single_passes),
+        TEST(test_sine_frequency),
+        TEST(test_three_peaks_far_start),
+        TEST(test_nist_hard_from_start_1),
+        TEST(test_threads_bitwise),
+        TEST(test_halving_same_minimum),
+        TEST(test_bimodal_minima),
+        TEST(test_library_estimate_seeds),
+        TEST(test_methods_and_omit),
+        TEST(test_cmaes),
+        TEST(test_progress_stops),
+        TEST(test_bad_input),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -7,7 +7,7 @@ import numpy
 
 from . import _lib
 
-KEYS = ("global_starts", "design", "seed", "global_method", "global_halving", "search_bounds")
+KEYS = ("global_starts", "design", "seed", "global_method", "global_halving", "search_bounds", "global_guess")
 
 
 def pop_options(kwargs):
@@ -45,6 +45,8 @@ def make_options(g, names):
         o.halving = int(bool(halving))
     else:
         raise ValueError(f"global_halving must be 'auto', True or False, not {halving!r}")
+    if "global_guess" in g:
+        o.guess = 1 if g["global_guess"] else 0
     if "search_bounds" in g:
         lo, hi = g["search_bounds"]
         n = len(names)

@@ -102,7 +102,7 @@ class GlobalOptions(ctypes.Structure):
         ("starts", ctypes.c_int), ("design", ctypes.c_int), ("seed", ctypes.c_uint64), ("method", ctypes.c_int),
         ("search_lower", c_double_p), ("search_upper", c_double_p), ("halving", ctypes.c_int),
         ("halving_points", ctypes.c_size_t), ("halving_sample", ctypes.c_size_t), ("max_nfev", ctypes.c_int),
-        ("cmaes_max_evals", ctypes.c_int),
+        ("cmaes_max_evals", ctypes.c_int), ("guess", ctypes.c_int),
     ]
 
 

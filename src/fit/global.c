@@ -36,6 +36,7 @@ nlsq_global_options nlsq_global_options_default(void)
     g.method = NLSQ_GLOBAL_MULTISTART;
     g.halving = -1;
     g.halving_points = 100000;
+    g.guess = 1;
     return g;
 }
 
@@ -46,6 +47,7 @@ typedef struct gsearch {
     pass_arrays pa;
     pass_data pd;
     double scale;       /* the data's scale S (docs/global-search.md) */
+    double *start;      /* n: p0, or the estimate from the data, NaN where neither */
     double *lo, *hi;    /* nf: the search box of the free parameters  */
     double *X, *cost;   /* K x nf starts -> end points; K costs       */
     double *P, *c2, *R; /* lockstep scratch                          */
@@ -83,6 +85,7 @@ static int stop_requested(void *ctx, int iteration, double cost, const double *x
 
 static void gsearch_free(gsearch *g)
 {
+    free(g->start);
     free(g->lo);
     free(g->X);
     free(g->P);
@@ -146,10 +149,30 @@ static nlsq_status check_data(gsearch *g, nlsq_error *err)
     return NLSQ_OK;
 }
 
+/* g->start: p0 where given; elsewhere, for a sum of library shapes, the
+   estimate from the data (nlsq_guess_p0; none when it cannot be made). */
+static nlsq_status make_start(gsearch *g, nlsq_error *err)
+{
+    int n = g->fp.n, missing = 0;
+    const double *p0 = g->fp.opt.p0;
+    g->start = malloc(2 * (size_t)n * sizeof *g->start);
+    if (!g->start) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
+    double *est = g->start + n;
+    for (int j = 0; j < n; j++) g->start[j] = p0 && !isnan(p0[j]) ? p0[j] : NAN;
+    for (int k = 0; k < g->fp.n_free; k++) missing |= isnan(g->start[g->fp.free_idx[k]]);
+    nlsq_error e2;
+    if (missing && g->g.guess && nlsq_model_num_components(g->fp.model) > 0 &&
+        nlsq_guess_p0(g->fp.model, g->data, g->start, est, &e2) == NLSQ_OK)
+        for (int j = 0; j < n; j++)
+            if (isnan(g->start[j]) && isfinite(est[j])) g->start[j] = est[j];
+    return NLSQ_OK;
+}
+
 /*
  * The search box of each free parameter (docs/global-search.md): the
  * caller's search_lower/upper where given; else both bounds when finite;
- * else around c (p0 where given, else 0) with half-width w = max(|c|, S):
+ * else around c (p0 where given, else the estimate from the data for a
+ * sum of library shapes, else 0) with half-width w = max(|c|, S):
  * [c - w, c + w] unbounded, [lb, max(lb, c) + w] with a lower bound
  * alone, [min(ub, c) - w, ub] with an upper bound alone. Clipped to the
  * bounds.
@@ -157,11 +180,10 @@ static nlsq_status check_data(gsearch *g, nlsq_error *err)
 static nlsq_status search_box(gsearch *g, nlsq_error *err)
 {
     fit_problem *fp = &g->fp;
-    const nlsq_options *o = &fp->opt;
     for (int k = 0; k < fp->n_free; k++) {
         int j = fp->free_idx[k];
         double lb = fp->lb[j], ub = fp->ub[j];
-        double c = o->p0 && !isnan(o->p0[j]) ? o->p0[j] : 0, w = fmax(fabs(c), g->scale), lo, hi;
+        double c = !isnan(g->start[j]) ? g->start[j] : 0, w = fmax(fabs(c), g->scale), lo, hi;
         if (isfinite(lb) && isfinite(ub)) {
             lo = lb;
             hi = ub;
@@ -219,12 +241,14 @@ static nlsq_status make_starts(gsearch *g, int K, nlsq_error *err)
             double *x = &g->X[(size_t)s * (size_t)nf + (size_t)k];
             *x = g->lo[k] + *x * (g->hi[k] - g->lo[k]);
         }
-    /* a p0 given is the first start: the search is never worse than the
-       local fit from it */
-    const double *p0 = g->fp.opt.p0;
-    int given = p0 != NULL;
-    for (int k = 0; given && k < nf; k++) given = !isnan(p0[g->fp.free_idx[k]]);
-    for (int k = 0; given && k < nf; k++) g->X[k] = p0[g->fp.free_idx[k]];
+    /* a p0 (or estimate) for every free parameter is the first start: the
+       search is never worse than the local fit from it */
+    int given = 1;
+    for (int k = 0; given && k < nf; k++) {
+        int j = g->fp.free_idx[k];
+        given = g->start[j] >= g->fp.lb[j] && g->start[j] <= g->fp.ub[j]; /* false for NaN */
+    }
+    for (int k = 0; given && k < nf; k++) g->X[k] = g->start[g->fp.free_idx[k]];
     return NLSQ_OK;
 }
 
@@ -549,6 +573,7 @@ static nlsq_status setup(gsearch *g, nlsq_error *err)
     if ((st = fit_choose_backend(fp, &backend, err)) != NLSQ_OK) return st;
     if ((st = fit_start_pass(fp, backend, err)) != NLSQ_OK) return st;
     if ((st = alloc_search(g, g->g.starts, err)) != NLSQ_OK) return st;
+    if ((st = make_start(g, err)) != NLSQ_OK) return st;
     return search_box(g, err);
 }
 
