@@ -8,6 +8,7 @@
  * search's summary (the distinct minima). docs/global-search.md.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,7 +572,14 @@ static nlsq_status setup(gsearch *g, nlsq_error *err)
     if ((st = fit_choose_method(fp, err)) != NLSQ_OK) return st;
     nlsq_backend backend = fp->opt.backend;
     if ((st = fit_choose_backend(fp, &backend, err)) != NLSQ_OK) return st;
-    if ((st = fit_start_pass(fp, backend, err)) != NLSQ_OK) return st;
+    /* the threads and the kernel for the work of a round, K vectors of m
+       points (a single fit of m points would take one thread and the
+       interpreter below 16384 and 20000 points) */
+    size_t K = (size_t)g->g.starts;
+    fp->m_total = g->data->m > SIZE_MAX / K ? SIZE_MAX : g->data->m * K;
+    st = fit_start_pass(fp, backend, err);
+    fp->m_total = g->data->m;
+    if (st != NLSQ_OK) return st;
     if ((st = alloc_search(g, g->g.starts, err)) != NLSQ_OK) return st;
     if ((st = make_start(g, err)) != NLSQ_OK) return st;
     return search_box(g, err);
