@@ -19,7 +19,9 @@ void report_global_text(FILE *out, const nlsq_model *m, const nlsq_result *r)
             g->starts, g->starts == 1 ? "" : "s", g->at_best, g->n_minima, g->n_minima == 1 ? "um" : "a");
     fprintf(out, "    %d shared passes evaluating %d parameter vectors", g->shared_passes, g->evaluations);
     if (g->rungs) fprintf(out, "; successive halving: %d rungs from %zu points", g->rungs, g->sample_points);
-    fprintf(out, "; %.3g s\n", g->seconds);
+    fprintf(out, "; %.3g s in all\n", g->seconds);
+    fprintf(out, "    (the fit above is the best start refined on all the data: its evaluations are the "
+                 "refinement's)\n");
     if (g->sample_points != r->m)
         fprintf(out, "    (the minima's costs are on the first rung's sample of %zu points)\n", g->sample_points);
     for (int i = 0; i < g->n_minima && i < TEXT_MINIMA; i++) {
