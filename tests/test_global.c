@@ -400,6 +400,14 @@ static void test_halving_same_minimum(void)
         g.halving = h;
         r[h] = fit_global(m, &d, &o, &g);
     }
+    /* halving on another thread count: the same bits */
+    o.threads = 3;
+    nlsq_result *r3 = fit_global(m, &d, &o, &g);
+    if (r3 && r[1]) {
+        CHECK_MSG(memcmp(r3->popt, r[1]->popt, 4 * sizeof(double)) == 0, "halving: popt on 3 threads differs");
+        CHECK_SAME(r3->global->minima_cost[0], r[1]->global->minima_cost[0], "halving: best minimum on 3 threads");
+    }
+    nlsq_result_free(r3);
     if (r[0] && r[1]) {
         printf("    no halving: cost %.10g, %d passes, %d evaluations;  halving: cost %.10g, %d rungs, first sample "
                "%zu points, %d evaluations\n",
