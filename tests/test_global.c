@@ -644,6 +644,15 @@ static void test_bad_input(void)
     CHECK(nlsq_fit_global(m, &d, NULL, &g, &r, &e) == NLSQ_ERR_DATA);
     CHECK(strstr(e.message, "row 2") != NULL);
     CHECK(nlsq_fit_global(NULL, &d, NULL, &g, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    y[1] = 2;
+    nlsq_options o = nlsq_options_default();
+    o.checkpoint = "/tmp/nlsq_global_never_written";
+    CHECK(nlsq_fit_global(m, &d, &o, &g, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(e.message, "checkpoint") != NULL);
+    double sg[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    nlsq_data dc = {x, y, 3, sg, NLSQ_SIGMA_COVARIANCE};
+    CHECK(nlsq_fit_global(m, &dc, NULL, &g, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(e.message, "covariance") != NULL);
     nlsq_model_free(m);
 }
 

@@ -104,6 +104,8 @@ static nlsq_status check_global_options(gsearch *g, nlsq_error *err)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown global method %d", (int)o->method);
     if (o->halving < -1 || o->halving > 1)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "halving is %d; expected -1 (auto), 0 or 1", o->halving);
+    if (g->fp.opt.checkpoint)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the global search takes no checkpoint (options.checkpoint)");
     if (o->max_nfev < 0 || o->cmaes_max_evals < 0)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the global search's evaluation limits must not be negative");
 #ifndef NLSQ_HAVE_CMAES
