@@ -58,6 +58,8 @@ typedef struct gsearch {
     size_t sample_points;
     int rungs;
     const pass_data *cmaes_pd; /* what CMA-ES's generations are evaluated on */
+    double *cmaes_buf;         /* a generation's vectors, costs and flags */
+    int cmaes_cap;
     /* progress (options.progress) and stopping */
     double t_start, last_report;
     int stop;
@@ -87,6 +89,7 @@ static int stop_requested(void *ctx, int iteration, double cost, const double *x
 static void gsearch_free(gsearch *g)
 {
     free(g->start);
+    free(g->cmaes_buf);
     free(g->lo);
     free(g->X);
     free(g->P);
@@ -423,18 +426,28 @@ static nlsq_status run_halving(gsearch *g, int K, ends *first, nlsq_error *err)
 
 #ifdef NLSQ_HAVE_CMAES
 /* The population's costs in one cost-only shared pass. */
+/* Room for a generation of `count` vectors (grown as BIPOP doubles the
+   population, never freed within the search). */
+static int cmaes_room(gsearch *g, int count)
+{
+    if (count <= g->cmaes_cap) return 0;
+    size_t np = (size_t)g->fp.n, c = (size_t)count;
+    double *buf = realloc(g->cmaes_buf, c * (np + 2) * sizeof *buf + c * sizeof(size_t));
+    if (!buf) return -1;
+    g->cmaes_buf = buf;
+    g->cmaes_cap = count;
+    return 0;
+}
+
+/* The population's costs in one cost-only shared pass. */
 static int cmaes_eval(void *ctx, const double *X, int count, int n, double *cost)
 {
     gsearch *g = ctx;
     fit_problem *fp = &g->fp;
     size_t np = (size_t)fp->n;
-    double *P = malloc((size_t)count * np * sizeof *P);
-    double *c2 = malloc((size_t)count * 2 * sizeof *c2);
-    size_t *bad = malloc((size_t)count * sizeof *bad);
-    if (!P || !c2 || !bad) {
-        free(P), free(c2), free(bad);
-        return -1;
-    }
+    if (cmaes_room(g, count) != 0) return -1;
+    double *P = g->cmaes_buf, *c2 = P + (size_t)count * np;
+    size_t *bad = (size_t *)(c2 + 2 * (size_t)count);
     for (int i = 0; i < count; i++) {
         memcpy(P + (size_t)i * np, fp->p, np * sizeof *P);
         for (int k = 0; k < n; k++) P[(size_t)i * np + (size_t)fp->free_idx[k]] = X[(size_t)i * (size_t)n + (size_t)k];
@@ -445,9 +458,7 @@ static int cmaes_eval(void *ctx, const double *X, int count, int n, double *cost
     g->stats.evaluations += count;
     if (report_progress(g)) g->stop = 1;
     for (int i = 0; i < count; i++) cost[i] = bad[i] || !isfinite(c2[i]) ? NAN : c2[i];
-    int rc = pm.read_failed || pm.nomem ? -1 : g->stop ? 1 : 0;
-    free(P), free(c2), free(bad);
-    return rc;
+    return pm.read_failed || pm.nomem ? -1 : g->stop ? 1 : 0;
 }
 
 static nlsq_status run_cmaes(gsearch *g, nlsq_error *err)
