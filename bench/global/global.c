@@ -99,6 +99,25 @@ int main(int argc, char **argv)
         nlsq_result_free(r);
     }
 
+    /* CMA-ES (when built in): generations on the first rung's sample */
+    {
+        nlsq_global_options g = nlsq_global_options_default();
+        g.method = NLSQ_GLOBAL_CMAES;
+        t = now();
+        nlsq_status st = nlsq_fit_global(m, &d, &o, &g, &r, &e);
+        double s = now() - t;
+        if (st == NLSQ_OK) {
+            printf("RESULT cmaes     M %zu  %.3f s = %.3f x single  shared passes %d  vectors %d  %s  cost "
+                   "%.10g (%s)  w %.6f\n",
+                   M, s, s / t_single, r->global->shared_passes, r->global->evaluations,
+                   r->global->rungs ? "generations on a sample" : "generations on all data", r->cost,
+                   fabs(r->cost - best) <= 1e-6 * best ? "the minimum" : "NOT the minimum", r->popt[3]);
+            nlsq_result_free(r);
+        } else {
+            printf("RESULT cmaes     n/a (%s)\n", e.message);
+        }
+    }
+
     /* the same K starts as K separate fits */
     double *u = malloc((size_t)K * 4 * sizeof *u), p0[4];
     die_on(nlsq_design_fill(NLSQ_DESIGN_SOBOL, 4, (size_t)K, 1, u, &e), &e);

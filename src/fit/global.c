@@ -604,8 +604,9 @@ static nlsq_status search(gsearch *g, ends *first, nlsq_error *err)
     setup_lockstep(g);
 #ifdef NLSQ_HAVE_CMAES
     if (g->g.method == NLSQ_GLOBAL_CMAES) {
-        g->g.starts = 1;
-        return run_cmaes(g, err);
+        nlsq_status st = run_cmaes(g, err); /* its sample sized by starts, as a first rung's */
+        g->g.starts = 1;                    /* one end point: CMA-ES's best, refined */
+        return st;
     }
 #endif
     nlsq_status st = make_starts(g, K, err);
