@@ -22,11 +22,6 @@
 
 #define fail(err, ...) fit_fail(&g->fp, err, __VA_ARGS__)
 
-/* Two end points are one minimum when their costs agree to this (relative)
-   and every free parameter to CLUSTER_PTOL of its search range. */
-#define AT_BEST_RTOL 1e-6
-#define CLUSTER_PTOL 1e-3
-
 nlsq_global_options nlsq_global_options_default(void)
 {
     nlsq_global_options g;
@@ -499,66 +494,14 @@ static nlsq_status run_cmaes(gsearch *g, nlsq_error *err)
 }
 #endif
 
-/* ---- the summary: distinct minima ----------------------------------------- */
+/* ---- the summary ------------------------------------------------------------- */
 
-static int same_minimum(const gsearch *g, const double *xa, double ca, const double *xb, double cb)
-{
-    if (fabs(ca - cb) > AT_BEST_RTOL * fmax(fabs(ca), fabs(cb))) return 0;
-    for (int k = 0; k < g->fp.n_free; k++)
-        if (fabs(xa[k] - xb[k]) > CLUSTER_PTOL * (g->hi[k] - g->lo[k])) return 0;
-    return 1;
-}
-
-/* Cluster K end points (X, cost) into the summary, best first. */
+/* The distinct minima of K end points (minima.c) and how the search ran. */
 static nlsq_global_summary *summarize(gsearch *g, const double *X, const double *cost, int K)
 {
-    size_t n = (size_t)g->fp.n, nf = (size_t)g->fp.n_free;
-    nlsq_global_summary *s = calloc(1, sizeof *s);
-    int *order = malloc((size_t)K * sizeof *order), *rep = malloc((size_t)K * sizeof *rep);
-    if (s) {
-        s->minima_cost = malloc((size_t)K * sizeof *s->minima_cost);
-        s->minima_params = malloc((size_t)K * n * sizeof *s->minima_params);
-        s->minima_count = calloc((size_t)K, sizeof *s->minima_count);
-        s->search_lower = malloc(2 * n * sizeof *s->search_lower);
-    }
-    if (!s || !order || !rep || !s->minima_cost || !s->minima_params || !s->minima_count || !s->search_lower) {
-        free(order);
-        free(rep);
-        global_summary_free(s);
-        return NULL;
-    }
-    s->search_upper = s->search_lower + n;
-    for (size_t j = 0; j < n; j++) s->search_lower[j] = s->search_upper[j] = g->fp.p[j];
-    for (size_t k = 0; k < nf; k++) {
-        s->search_lower[g->fp.free_idx[k]] = g->lo[k];
-        s->search_upper[g->fp.free_idx[k]] = g->hi[k];
-    }
-    int cnt = 0;
-    for (int i = 0; i < K; i++)
-        if (isfinite(cost[i])) order[cnt++] = i;
-    for (int i = 1; i < cnt; i++) /* by cost, ties by index */
-        for (int j = i; j > 0 && cost[order[j]] < cost[order[j - 1]]; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    for (int i = 0; i < cnt; i++) {
-        const double *x = X + (size_t)order[i] * nf;
-        int c = 0;
-        while (c < s->n_minima && !same_minimum(g, X + (size_t)rep[c] * nf, cost[rep[c]], x, cost[order[i]])) c++;
-        if (c == s->n_minima) {
-            rep[c] = order[i];
-            s->minima_cost[c] = cost[order[i]];
-            double *p = s->minima_params + (size_t)c * n;
-            memcpy(p, g->fp.p, n * sizeof *p);
-            for (size_t k = 0; k < nf; k++) p[g->fp.free_idx[k]] = x[k];
-            s->n_minima++;
-        }
-        s->minima_count[c]++;
-        if (cost[order[i]] - cost[order[0]] <= AT_BEST_RTOL * fabs(cost[order[0]])) s->at_best++;
-    }
-    s->starts = K;
-    s->n = (int)n;
+    minima_space sp = {g->fp.n, g->fp.n_free, g->fp.free_idx, g->fp.p, g->lo, g->hi};
+    nlsq_global_summary *s = minima_cluster(&sp, X, cost, K);
+    if (!s) return NULL;
     s->design = g->g.design;
     s->method = g->g.method;
     s->seed = g->g.seed;
@@ -566,8 +509,6 @@ static nlsq_global_summary *summarize(gsearch *g, const double *X, const double 
     s->shared_passes = g->stats.passes;
     s->evaluations = g->stats.evaluations;
     s->sample_points = g->sample_points ? g->sample_points : g->fp.m_used;
-    free(order);
-    free(rep);
     return s;
 }
 

@@ -38,4 +38,18 @@ typedef struct lockstep_problem {
    of memory or a thread could not start. */
 int lockstep_run(const lockstep_problem *lp, int K, double *X, double *cost, solve_result *sr);
 
+/* The space the end points live in: n parameters, the nf free ones at
+   free_idx (the others at p_full's values), their search box lo, hi. */
+typedef struct minima_space {
+    int n, nf;
+    const int *free_idx;
+    const double *p_full;
+    const double *lo, *hi;
+} minima_space;
+
+/* minima.c: K end points (X, K x nf; cost, NaN where a start failed)
+   clustered into a new summary: starts, at_best, the minima best first,
+   n and the search box filled; the rest zero. NULL when out of memory. */
+nlsq_global_summary *minima_cluster(const minima_space *sp, const double *X, const double *cost, int K);
+
 #endif
