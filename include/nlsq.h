@@ -39,6 +39,7 @@
 #define NLSQ_H
 
 #include <stddef.h>
+#include <stdint.h> /* uint64_t, for the global search's seed */
 #include <stdio.h> /* FILE, for nlsq_output_stream */
 
 #include "nlsq_version.h" /* NLSQ_VERSION_MAJOR, _MINOR, _PATCH, _STRING */
@@ -904,6 +905,9 @@ typedef struct nlsq_result {
                              behind pcov was taken: popt, or with
                              lm_last_jacobian where lm took it last     */
     nlsq_diagnostics diag;    /* can it be trusted? (see above)              */
+    struct nlsq_global_summary *global; /* nlsq_fit_global's search: the
+                             starts and the distinct minima found; NULL
+                             for every other fit. Freed with the result. */
 } nlsq_result;
 
 NLSQ_API void nlsq_result_free(nlsq_result *result);
@@ -1500,6 +1504,111 @@ NLSQ_API nlsq_status nlsq_guess_sum(const char *const *shapes, int nshapes, cons
    of these checks failed; p0 is then untouched. */
 NLSQ_API nlsq_status nlsq_guess_p0(const nlsq_model *model, const nlsq_data *data, const double *given, double *p0,
                                    nlsq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Global search: many starts at once (docs/global-search.md)
+ * ------------------------------------------------------------------------
+ *
+ * Space-filling designs in [0,1)^d, n_points rows of n_dims values
+ * (row-major: point i at out + i*n_dims), deterministic for a seed:
+ *   SOBOL  Sobol' points (Joe and Kuo's direction numbers, up to
+ *          NLSQ_SOBOL_MAX_DIMS dimensions); seed 0: the plain sequence
+ *          from its first point (0, ..., 0); any other seed: a random
+ *          digital shift (XOR of each coordinate's 32 bits with a word
+ *          drawn from the seed), which keeps the net's stratification.
+ *   HALTON Halton points (radical inverses in the first n_dims primes)
+ *          from index 1; seed 0: plain; else each coordinate shifted by
+ *          a random amount modulo 1 (Cranley-Patterson rotation).
+ *   LHS    Latin hypercube: each dimension's n_points strata in a random
+ *          order, a uniform point inside each stratum (any seed).
+ * Errors: NLSQ_ERR_INVALID_ARGUMENT (unknown kind, n_dims < 1 or over the
+ * kind's limit, NULL out); NLSQ_ERR_NOMEM.
+ */
+typedef enum nlsq_design { NLSQ_DESIGN_SOBOL = 0, NLSQ_DESIGN_HALTON = 1, NLSQ_DESIGN_LHS = 2 } nlsq_design;
+#define NLSQ_SOBOL_MAX_DIMS 21
+#define NLSQ_HALTON_MAX_DIMS 64
+
+NLSQ_API nlsq_status nlsq_design_fill(nlsq_design kind, int n_dims, size_t n_points, uint64_t seed, double *out,
+                                      nlsq_error *err);
+/* "sobol", "halton", "lhs" */
+NLSQ_API const char *nlsq_design_name(nlsq_design kind);
+
+typedef enum nlsq_global_method {
+    NLSQ_GLOBAL_MULTISTART = 0, /* local fits from the design's points      */
+    NLSQ_GLOBAL_CMAES = 1       /* CMA-ES with BIPOP restarts over the box
+                                   (docs/cmaes.md), its population costed in
+                                   one shared pass per generation; then the
+                                   best refined by the local solver        */
+} nlsq_global_method;
+
+typedef struct nlsq_global_options {
+    int starts;                /* N starts (multistart; default 64), >= 1     */
+    nlsq_design design;        /* default NLSQ_DESIGN_SOBOL                    */
+    uint64_t seed;             /* default 1; the result depends on it alone,
+                                  not on the thread count                    */
+    nlsq_global_method method; /* default NLSQ_GLOBAL_MULTISTART               */
+    const double *search_lower; /* n, or NULL: the box the starts are drawn
+                                   from. NaN entries (or NULL) take the rule
+                                   of docs/global-search.md: the bounds when
+                                   both are finite, else a range from p0
+                                   and the data's scales                    */
+    const double *search_upper;
+    int halving;               /* successive halving: 1 on, 0 off, -1 (the
+                                  default) on from halving_points points     */
+    size_t halving_points;     /* default 100000                               */
+    size_t halving_sample;     /* points of the first rung's sample; 0 (the
+                                  default): max(2000, 50 n, m / starts)     */
+    int max_nfev;              /* per start and rung (0: the fit options')    */
+    int cmaes_max_evals;       /* CMA-ES evaluations (0: its default)         */
+    int guess;                 /* 1 (default): for a sum of library shapes,
+                                  start values estimated from the data
+                                  (nlsq_guess_p0) stand in for a p0 not
+                                  given: they centre the box and are the
+                                  first start; 0: not                       */
+} nlsq_global_options;
+
+NLSQ_API nlsq_global_options nlsq_global_options_default(void);
+
+/* Where the starts ended: the distinct minima, best first. */
+typedef struct nlsq_global_summary {
+    int starts;           /* starts run (CMA-ES: 1, its best point)          */
+    int at_best;          /* starts that ended at the best minimum: cost
+                             within 1e-6 relative of the best's           */
+    int n_minima;         /* distinct minima (clustered: cost within 1e-6
+                             relative and parameters within 1e-4 of their
+                             search range), at most starts                */
+    int n;                /* parameters per minimum                        */
+    double *minima_cost;  /* n_minima costs, ascending                     */
+    double *minima_params; /* n_minima x n, row-major                      */
+    int *minima_count;    /* n_minima: starts that ended there            */
+    size_t sample_points; /* the points the minima's costs are on: all the
+                             data, or with halving the first rung's sample */
+    int rungs;            /* successive-halving rungs run (0: none)        */
+    int shared_passes;    /* passes over the data shared by the starts      */
+    int evaluations;      /* parameter vectors evaluated in them            */
+    double seconds;       /* the search, the final refinement included     */
+    nlsq_design design;
+    nlsq_global_method method;
+    uint64_t seed;
+    double *search_lower, *search_upper; /* n: the box the starts came from */
+} nlsq_global_summary;
+
+/*
+ * Fit `model` to `data` from many starts (global search): the design's
+ * starts within the search box all iterate the local solver (options'
+ * method) together, one pass over the data per iteration evaluating every
+ * live start; for large data (halving) they compete on growing strided
+ * samples, the worse half dropped at each rung. The best is refined on all
+ * the data from its end point, and *out is that fit's result (as
+ * nlsq_curve_fit's, with p0 the best start's end point) with out->global
+ * the search's summary. options->p0 (if given) centres the ranges of
+ * unbounded parameters (and estimates from the data stand in where it is
+ * not given, for a sum of library shapes; see guess); a covariance sigma
+ * is refused; the CPU runs the
+ * passes (device is ignored). gopt NULL: the defaults.
+ */
+NLSQ_API nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, const nlsq_options *options,
+                                     const nlsq_global_options *gopt, nlsq_result **out, nlsq_error *err);
 
 #ifdef __cplusplus
 }

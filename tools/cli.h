@@ -120,6 +120,7 @@ typedef struct cli {
     const char *text; /* demo: the data as text         */
     size_t text_len;
     nlsq_options opt;
+    nlsq_global_options gopt; /* fit --global: gopt.starts > 0 runs the search */
 } cli;
 
 void cli_init(cli *c);
@@ -173,6 +174,9 @@ void param_opts_free(param_opts *po);
 /* ---- fit.c: the fit pipeline (nlsq fit, nlsq demo) ---------------------------- */
 
 int fit_run(cli *c);
+/* global.c: nlsq fit --global (the data read into memory, then
+   nlsq_fit_global); 0, or the exit status after printing why. */
+int fit_global_run(const cli *c, const dataset *d, nlsq_result **r);
 
 /* ---- the commands ---------------------------------------------------------------- */
 

@@ -1,5 +1,8 @@
 /* nlsq fit: fit a model to the columns of one or more data files. */
+#include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -39,6 +42,44 @@ static const option output_options[] = {
 };
 static const option_group group_output = {"output", output_options};
 
+static const choice design_words[] = {{"sobol", NLSQ_DESIGN_SOBOL}, {"halton", NLSQ_DESIGN_HALTON},
+                                      {"lhs", NLSQ_DESIGN_LHS}, {NULL, 0}};
+static const choice global_method_words[] = {{"multistart", NLSQ_GLOBAL_MULTISTART}, {"cmaes", NLSQ_GLOBAL_CMAES},
+                                             {NULL, 0}};
+static const choice halving_words[] = {{"auto", -1}, {"on", 1}, {"off", 0}, {NULL, 0}};
+
+/* --seed: a whole number 0 .. 2^64-1. */
+static int take_seed(const option *o, const char *value, void *args)
+{
+    cli *c = args;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (!*value || *end || errno || value[0] == '-')
+        return die("%s: '%s' is not a whole number from 0 to 18446744073709551615", o->name, value);
+    c->gopt.seed = (uint64_t)v;
+    return 0;
+}
+
+static const option global_options[] = {
+    {"--global", "N", ARG_COUNT, AT(gopt.starts),
+     .help = "global search: N starts from a space-filling design over\nthe search box (docs/global-search.md), "
+             "all fitted\ntogether; the report lists the distinct minima found",
+     .max = 1000000},
+    {"--design", "sobol|halton|lhs", ARG_CHOICE, AT(gopt.design), .help = "the starts' design (default sobol)",
+     .choices = design_words},
+    {"--seed", "S", ARG_CUSTOM, 0, .help = "the design's seed (default 1; 0: the plain Sobol'/Halton\nsequence)",
+     .parse = take_seed},
+    {"--global-method", "multistart|cmaes", ARG_CHOICE, AT(gopt.method),
+     .help = "multistart (default): local fits from every start;\ncmaes: CMA-ES over the box, then a local fit",
+     .choices = global_method_words},
+    {"--halving", "auto|on|off", ARG_CHOICE, AT(gopt.halving),
+     .help = "successive halving on growing samples (auto: from\n100000 points)",
+     .choices = halving_words},
+    {NULL},
+};
+static const option_group group_global = {"global search", global_options};
+
 static const option large_options[] = {
     {"--raw", "DTYPE:NCOLS[:ORDER[:OFFSET]]", ARG_TEXT, AT(raw),
      .help =
@@ -54,7 +95,7 @@ static const option_group group_large = {"data of any size", large_options};
 
 const option_group *const fit_groups[] = {&group_model,   &group_names,  &group_x,     &group_y,      &group_p0,
                                           &group_bounds,  &group_solver, &group_exec,  &group_output, &group_quiet,
-                                          &group_verdict, &group_plot,   &group_large, NULL};
+                                          &group_verdict, &group_plot,   &group_global, &group_large, NULL};
 
 int cmd_fit(int argc, char **argv)
 {
@@ -64,5 +105,11 @@ int cmd_fit(int argc, char **argv)
     int npos, rc = options_parse(command_find("fit"), argc, argv, &c, pos, MAX_DATA_FILES, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     if ((rc = cli_take_data(&c, pos, npos, 1))) return rc;
+    /* --global-method, --design, --seed or --halving alone ask for the
+       search with its default number of starts */
+    nlsq_global_options def = nlsq_global_options_default();
+    if (c.gopt.starts == 0 && (c.gopt.method != def.method || c.gopt.design != def.design ||
+                               c.gopt.seed != def.seed || c.gopt.halving != def.halving))
+        c.gopt.starts = def.starts;
     return fit_run(&c);
 }

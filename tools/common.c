@@ -133,6 +133,8 @@ void cli_init(cli *c)
 {
     memset(c, 0, sizeof *c);
     c->opt = nlsq_options_default();
+    c->gopt = nlsq_global_options_default();
+    c->gopt.starts = 0; /* no search unless asked */
     c->vars = "x";
     c->format_jsonl = -1;
 }

@@ -343,11 +343,17 @@ int fit_run(cli *c)
         fprintf(stderr, "nlsq: %s\nnlsq: the fit needs %.1f MB of working memory (the data are not held)\n",
                 nlsq_source_describe(d.src), (double)bytes / 1e6);
     double t0 = now();
-    nlsq_status st = nlsq_fit_source(d.m, d.src, &cols, &c->opt, &r, &err);
-    watcher_clear(&w);
-    if (st != NLSQ_OK) {
-        rc = die("%s", err.message);
-        goto done;
+    if (c->gopt.starts > 0) {
+        rc = fit_global_run(c, &d, &r);
+        watcher_clear(&w);
+        if (rc) goto done;
+    } else {
+        nlsq_status st = nlsq_fit_source(d.m, d.src, &cols, &c->opt, &r, &err);
+        watcher_clear(&w);
+        if (st != NLSQ_OK) {
+            rc = die("%s", err.message);
+            goto done;
+        }
     }
     note_backend(r);
     if (c->verbose && r->resumed_evaluations)

@@ -25,6 +25,9 @@ typedef struct report_info {
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 void report_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+/* report_global.c: the global search's summary (r->global), if any. */
+void report_global_text(FILE *out, const nlsq_model *m, const nlsq_result *r);
+void report_global_json(FILE *out, const nlsq_result *r);
 /* Component index of a model of library shapes, as a name: its prefix
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */

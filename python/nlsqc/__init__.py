@@ -14,6 +14,7 @@ from ._batch import BatchResult, fit_batch
 from ._callback import FallbackWarning
 from ._diagnose import Diagnostics, FitQualityWarning
 from ._fit import FitResult, OptimizeResult, curve_fit, least_squares_model
+from ._global import design
 from ._lsq import least_squares
 from ._large import curve_fit_large, fit_chunks, fit_file
 from ._model import Model, model
@@ -28,6 +29,6 @@ from ._lib import lib as _libnlsq, text as _text
 __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
-__all__ = ["curve_fit", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
+__all__ = ["curve_fit", "design", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
            "fit_batch", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
            "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np", "models"]

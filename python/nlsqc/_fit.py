@@ -5,7 +5,7 @@ import weakref
 
 import numpy
 
-from . import _callback, _diagnose, _lib, _model
+from . import _callback, _diagnose, _global, _lib, _model
 from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -48,7 +48,7 @@ class FitResult:
     _fields = ("popt", "pcov", "perr", "names", "cost", "chi2", "redchi", "r2", "aic", "bic", "m", "dof",
                "nfev", "njev", "nit", "status", "message", "success", "method", "pcov_valid", "grad_norm",
                "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads",
-               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at", "diagnostics")
+               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at", "diagnostics", "global_search")
 
     def __init__(self, **kw):
         self.__dict__.update({k: kw.get(k) for k in self._fields})  # one update: cheaper than a setattr each
@@ -91,7 +91,7 @@ def result_from_c(res, names, residuals=False):
                     backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
                     device_note=_lib.text(r.device_note), threads=r.threads, pcov_rank=r.pcov_rank,
                     n_free=r.n_free, jac_at=_lib.copy_out(r.jac_at, (n,)),
-                    diagnostics=_diagnose.from_c(r, names))
+                    diagnostics=_diagnose.from_c(r, names), global_search=_global.summary_from_c(r, names))
     _lib.lib.nlsq_result_free(res)
     return out
 
@@ -184,9 +184,10 @@ def _sigma(sigma, m, check_finite):
 
 def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite=None, bounds=(-numpy.inf, numpy.inf),
         method=None, nan_policy=None, residuals=False, fname="curve_fit", vars=None, params=None,
-        default_max_nfev=None, **kwargs):
+        default_max_nfev=None, global_options=None, **kwargs):
     """The common part of curve_fit and least_squares: a FitResult.
-    default_max_nfev(n), when given, is the budget if none is passed."""
+    default_max_nfev(n), when given, is the budget if none is passed;
+    global_options (_global.pop_options' dict) runs the global search."""
     check, policy = _nan_setup(check_finite, nan_policy)
     p0, estimate = _auto_p0(p0)
     if p0 is not None:
@@ -228,8 +229,14 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     res = ctypes.POINTER(_lib.Result)()
     err = _lib.Error()
     with call.running():
-        st = _lib.lib.nlsq_curve_fit(model.ptr, ctypes.byref(data), ctypes.byref(call.opt), ctypes.byref(res),
-                                     ctypes.byref(err))
+        if global_options is not None:
+            gopt, keep = _global.make_options(global_options, model.param_names)
+            st = _lib.lib.nlsq_fit_global(model.ptr, ctypes.byref(data), ctypes.byref(call.opt), ctypes.byref(gopt),
+                                          ctypes.byref(res), ctypes.byref(err))
+            del keep
+        else:
+            st = _lib.lib.nlsq_curve_fit(model.ptr, ctypes.byref(data), ctypes.byref(call.opt), ctypes.byref(res),
+                                         ctypes.byref(err))
     if st != _lib.OK:
         call.reraise()
         raise_status(st, err)
@@ -423,7 +430,14 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     names or indices held at p0), callback(iteration, cost, params,
     grad_norm, step_norm) -> truthy to stop, lm_last_jacobian (lm: pcov
     from the Jacobian lm took last, as MINPACK and SciPy; the default with
-    defaults="scipy"; result.jac_at says where).
+    defaults="scipy"; result.jac_at says where). Global search
+    (docs/global-search.md): global_starts=N starts from a design
+    ('sobol', 'halton', 'lhs'; design=) over the search box (bounds, or
+    search_bounds=(lo, hi), else ranges from p0 and the data's scales),
+    seed= (default 1), global_method='multistart' or 'cmaes',
+    global_halving='auto', True or False; result.global_search (and
+    infodict['global']) lists the distinct minima, best first, and how
+    many starts reached the best.
 
     Returns a FitResult that unpacks as popt, pcov; with full_output the
     tuple (popt, pcov, infodict, mesg, ier). Raises RuntimeError
@@ -437,11 +451,16 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     if "args" in kwargs:
         raise ValueError("'args' is not a supported keyword argument.")
     method, kwargs, budget = scipy_defaults(defaults, method, bounds, jac, kwargs)
+    gopts = _global.pop_options(kwargs)
     try:  # traced: exact derivatives, jac not needed
         r, model, x, y, s, kind = fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method,
-                                      nan_policy, residuals=full_output, default_max_nfev=budget, **kwargs)
+                                      nan_policy, residuals=full_output, default_max_nfev=budget,
+                                      global_options=gopts, **kwargs)
         fitted = (model, x, y, s, kind, nan_policy)
     except _callback.Untraceable as u:
+        if gopts is not None:
+            raise ValueError("the global search needs a model nlsqc can trace (or model text); this one cannot be "
+                             "traced: " + u.reason) from None
         r = _callback.fit(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac, u.reason,
                           dict(kwargs, nan_policy=nan_policy), residuals=full_output)
         fitted = None  # no exact Jacobian to factor for fjac
@@ -454,6 +473,8 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     _diagnose.warn_if_untrusted(r)
     if full_output:
         info = _infodict(r, r.method, fitted)
+        if r.global_search is not None:
+            info["global"] = r.global_search
         ier = MINPACK_INFO.get(r.status, r.status) if r.method == "lm" else r.status
         return r.popt, r.pcov, info, r.message, ier
     return r

@@ -86,6 +86,30 @@ class Diagnostics(ctypes.Structure):
     ]
 
 
+class GlobalSummary(ctypes.Structure):
+    _fields_ = [
+        ("starts", ctypes.c_int), ("at_best", ctypes.c_int), ("n_minima", ctypes.c_int), ("n", ctypes.c_int),
+        ("minima_cost", c_double_p), ("minima_params", c_double_p), ("minima_count", c_int_p),
+        ("sample_points", ctypes.c_size_t), ("rungs", ctypes.c_int), ("shared_passes", ctypes.c_int),
+        ("evaluations", ctypes.c_int), ("seconds", ctypes.c_double), ("design", ctypes.c_int),
+        ("method", ctypes.c_int), ("seed", ctypes.c_uint64), ("search_lower", c_double_p),
+        ("search_upper", c_double_p),
+    ]
+
+
+class GlobalOptions(ctypes.Structure):
+    _fields_ = [
+        ("starts", ctypes.c_int), ("design", ctypes.c_int), ("seed", ctypes.c_uint64), ("method", ctypes.c_int),
+        ("search_lower", c_double_p), ("search_upper", c_double_p), ("halving", ctypes.c_int),
+        ("halving_points", ctypes.c_size_t), ("halving_sample", ctypes.c_size_t), ("max_nfev", ctypes.c_int),
+        ("cmaes_max_evals", ctypes.c_int), ("guess", ctypes.c_int),
+    ]
+
+
+DESIGNS = ("sobol", "halton", "lhs")
+GLOBAL_METHODS = ("multistart", "cmaes")
+
+
 class Result(ctypes.Structure):
     _fields_ = [
         ("n", ctypes.c_int), ("n_free", ctypes.c_int), ("m", ctypes.c_size_t), ("dof", ctypes.c_int),
@@ -101,7 +125,7 @@ class Result(ctypes.Structure):
         ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
         ("memory_bytes", ctypes.c_size_t), ("active_mask", ctypes.POINTER(ctypes.c_byte)),
         ("residuals", c_double_p), ("pcov_rank", ctypes.c_int), ("jac_at", c_double_p),
-        ("diag", Diagnostics),
+        ("diag", Diagnostics), ("global_", ctypes.POINTER(GlobalSummary)),
     ]
 
 
@@ -162,9 +186,10 @@ ABI_STRUCTS = {
     Options: "nlsq_options", Diagnostics: "nlsq_diagnostics", Result: "nlsq_result", RawLayout: "nlsq_raw_layout",
     TextOptions: "nlsq_text_options", Columns: "nlsq_columns", Batch: "nlsq_batch",
     BatchResult: "nlsq_batch_result", Device: "nlsq_device", Shape: "nlsq_shape", Component: "nlsq_component",
+    GlobalSummary: "nlsq_global_summary", GlobalOptions: "nlsq_global_options",
 }
 # C field names that differ from the Python ones.
-ABI_FIELD_NAMES = {("nlsq_progress", "pass_"): "pass"}
+ABI_FIELD_NAMES = {("nlsq_progress", "pass_"): "pass", ("nlsq_result", "global_"): "global"}
 
 _P = ctypes.c_void_p
 _S = ctypes.c_int  # nlsq_status
@@ -201,6 +226,10 @@ _PROTOTYPES = {
     "nlsq_options_default": (Options, []),
     "nlsq_result_free": (None, [ctypes.POINTER(Result)]),
     "nlsq_guess_p0": (_S, [_P, ctypes.POINTER(Data), c_double_p, c_double_p, _ERR]),
+    "nlsq_global_options_default": (GlobalOptions, []),
+    "nlsq_fit_global": (_S, [_P, ctypes.POINTER(Data), ctypes.POINTER(Options), ctypes.POINTER(GlobalOptions),
+                             ctypes.POINTER(ctypes.POINTER(Result)), _ERR]),
+    "nlsq_design_fill": (_S, [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint64, c_double_p, _ERR]),
     "nlsq_curve_fit": (_S, [_P, ctypes.POINTER(Data), ctypes.POINTER(Options), ctypes.POINTER(ctypes.POINTER(Result)),
                             _ERR]),
     "nlsq_source_from_arrays": (_S, [ctypes.POINTER(c_double_p), ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(_P),

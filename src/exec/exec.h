@@ -173,6 +173,12 @@ typedef struct pass {
     int *chunk_failed;         /* a read failed in the chunk                      */
     pass_progress_fn progress; /* optional                                  */
     void *progress_ctx;
+    /* pass_run_many's chunks x vectors: triangles, sums and per-worker
+       states (pass.c), the kernel's uniform registers per vector */
+    double *many_R, *many_u;
+    void *many_sums;
+    size_t many_R_cap, many_sums_cap, many_u_cap;
+    long multi_evals; /* parameter vectors evaluated by pass_run_many */
 } pass;
 
 typedef struct pass_out {
@@ -206,5 +212,31 @@ int pass_use_jit(pass *ps, struct jit_entry *e);
 void pass_free(pass *ps);
 /* One sweep at the full parameter vector `params`. */
 void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out);
+
+/* K parameter vectors in one sweep (many starts at once). */
+typedef struct pass_many {
+    int K;
+    const double *params; /* K full vectors, vector k at params + k*np      */
+    size_t np;
+    int no_triangle;   /* the costs alone: R is not touched            */
+    double *cost;      /* K, out                                       */
+    double *chi2;      /* K, out                                       */
+    double *R;         /* K x (ncols+1)^2, out (unless no_triangle)    */
+    size_t *nonfinite; /* K, out: nonzero where vector k's rows are not
+                              finite                                    */
+    int read_failed, nomem;
+} pass_many;
+
+/*
+ * One sweep over the data for all K vectors: each window of points is
+ * read once and evaluated at every vector while it is in the cache; each
+ * vector has its own chunk triangles and sums, merged in pass_run's fixed
+ * tree, so vector k's cost and R are bitwise what pass_run gives at it
+ * (whatever the other vectors and the thread count). The compiled kernel
+ * serves where it is ready (its chunk entry, or its block entry for cost
+ * only); else the interpreter, whose uniform part is rerun per vector and
+ * window (the uniform program is small next to 64 blocks of points).
+ */
+void pass_run_many(pass *ps, const pass_data *d, pass_many *pm);
 
 #endif

@@ -65,6 +65,9 @@ void pass_free(pass *ps)
     free(ps->chunk_runs);
     free(ps->chunk_bad);
     free(ps->chunk_failed);
+    free(ps->many_R);
+    free(ps->many_sums);
+    free(ps->many_u);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -196,8 +199,8 @@ typedef struct pass_job {
 
 /* The blocks of one window [first - v->base, ...) of the view, evaluated
    and folded into R, on the interpreter or a kernel's block entry. */
-static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, size_t first, size_t count, double *R,
-                          nk_ksum *cost, nk_ksum *chi2, size_t *bad, nk_runs *runs)
+static void window_blocks(pass_job *job, pass_worker *wk, const double *u, const pass_view *v, size_t first, size_t count,
+                          double *R, nk_ksum *cost, nk_ksum *chi2, size_t *bad, nk_runs *runs)
 {
     pass *ps = job->ps;
     const pass_data *d = job->d;
@@ -216,7 +219,7 @@ static void window_blocks(pass_job *job, pass_worker *wk, const pass_view *v, si
     for (size_t start = lo; start < hi; start += NLSQ_BLOCK) {
         size_t len = hi - start < NLSQ_BLOCK ? hi - start : NLSQ_BLOCK;
         if (job->kernel)
-            job->kernel->block(ps->jit_u, v->x, v->stride, start, len, wk->jit_x, wk->jit_out);
+            job->kernel->block(u, v->x, v->stride, start, len, wk->jit_x, wk->jit_out);
         else
             interp_block(&wk->it, v->x, v->stride, start, len);
         out.cost = out.chi2 = 0; /* the row makers add this block's sums */
@@ -267,7 +270,7 @@ static void chunk_task(void *ctx, int c, int worker)
             a.last = a.first + count;
             job->kernel->chunk_linear(ps->jit_u, &a);
         } else {
-            window_blocks(job, wk, &v, w, count, R, &cost, &chi2, &bad, runs);
+            window_blocks(job, wk, ps->jit_u, &v, w, count, R, &cost, &chi2, &bad, runs);
         }
         if (d->release) d->release(d->ctx, w, count, worker);
         size_t done = atomic_fetch_add(&job->done, count) + count;
@@ -352,4 +355,178 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     }
     out->cost = cost.sum + cost.comp;
     out->chi2 = chi2.sum + chi2.comp;
+}
+
+/* ---- many parameter vectors in one sweep (the global search) ------------ */
+
+/* A chunk's sums for one vector, and a worker's running state for one. */
+typedef struct pass_many_sums {
+    double cost, chi2;
+    size_t bad;
+    int failed; /* a read of the chunk failed */
+} pass_many_sums;
+
+typedef struct pass_many_state {
+    nk_ksum cost, chi2;
+    size_t bad;
+    jit_chunk a; /* the fused kernel's running triangle and sums */
+} pass_many_state;
+
+/* Room for nchunks chunks of K vectors: their triangles (unless cost
+   only), their sums, per-worker running states and the kernel's uniform
+   registers. */
+static int ensure_many(pass *ps, int nchunks, int K, int triangles)
+{
+    size_t nc = (size_t)ps->ncols + 1, cells = (size_t)nchunks * (size_t)K;
+    size_t need_R = triangles ? cells * nc * nc : 0;
+    size_t need_sums = cells * sizeof(pass_many_sums) + (size_t)ps->nworkers * (size_t)K * sizeof(pass_many_state);
+    size_t need_u = (size_t)K * (size_t)(ps->prog->nuniform ? ps->prog->nuniform : 1);
+    if (need_R > ps->many_R_cap) {
+        double *R = realloc(ps->many_R, need_R * sizeof *R);
+        if (!R) return -1;
+        ps->many_R = R;
+        ps->many_R_cap = need_R;
+    }
+    if (need_sums > ps->many_sums_cap) {
+        void *m = realloc(ps->many_sums, need_sums);
+        if (!m) return -1;
+        ps->many_sums = m;
+        ps->many_sums_cap = need_sums;
+    }
+    if (ps->jit && need_u > ps->many_u_cap) {
+        double *u = realloc(ps->many_u, need_u * sizeof *u);
+        if (!u) return -1;
+        ps->many_u = u;
+        ps->many_u_cap = need_u;
+    }
+    return ensure_chunks(ps, nchunks);
+}
+
+typedef struct many_job {
+    pass_job job;
+    pass_many *pm;
+    int K, groups; /* a task: one chunk and one group of the vectors */
+    size_t np; /* parameters per vector */
+    pass_many_sums *sums;   /* nchunks x K */
+    pass_many_state *state; /* nworkers x K */
+} many_job;
+
+/* One chunk for all K vectors: each window is read once and then
+   evaluated at every vector while it sits in the cache, each vector
+   folding into its own triangle with its own running sums, exactly as
+   pass_run's chunk_task does for one. */
+static void many_chunk_task(void *ctx, int task, int worker)
+{
+    many_job *mj = ctx;
+    pass_job *job = &mj->job;
+    pass *ps = job->ps;
+    const pass_data *d = job->d;
+    pass_worker *wk = &ps->w[worker];
+    int K = mj->K, nc = ps->ncols + 1, c = task / mj->groups, grp = task % mj->groups;
+    int k0 = (int)((long)K * grp / mj->groups), k1 = (int)((long)K * (grp + 1) / mj->groups);
+    size_t sz = (size_t)nc * (size_t)nc, first = (size_t)c * job->chunk;
+    size_t last = first + job->chunk < d->m ? first + job->chunk : d->m;
+    int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && job->fold;
+    size_t nu = (size_t)(ps->prog->nuniform ? ps->prog->nuniform : 1);
+    pass_many_state *st = mj->state + (size_t)worker * (size_t)K;
+    for (int k = k0; k < k1; k++) {
+        double *R = job->fold ? ps->many_R + ((size_t)c * (size_t)K + (size_t)k) * sz : NULL;
+        if (R) memset(R, 0, sz * sizeof *R);
+        st[k].cost = st[k].chi2 = (nk_ksum){0, 0};
+        st[k].bad = 0;
+        st[k].a = (jit_chunk){NULL, 0, NULL, NULL, d->sigma_all, 0, 0, R, wk->block, wk->jit_x, 0, 0, 0, 0, 0};
+    }
+    int failed = 0;
+    for (size_t w = first; w < last; w += PASS_WINDOW) {
+        size_t count = last - w < PASS_WINDOW ? last - w : PASS_WINDOW;
+        pass_view v;
+        if (d->read(d->ctx, c, w, count, worker, &v) != 0) {
+            failed = 1;
+            break;
+        }
+        for (int k = k0; k < k1; k++) {
+            const double *u = job->kernel ? ps->many_u + (size_t)k * nu : NULL;
+            if (fused) {
+                jit_chunk *a = &st[k].a;
+                a->x = v.x;
+                a->stride = v.stride;
+                a->y = v.y;
+                a->sigma = v.sigma;
+                a->first = w - v.base;
+                a->last = a->first + count;
+                job->kernel->chunk_linear(u, a);
+                continue;
+            }
+            if (!job->kernel) interp_uniform(&wk->it, mj->pm->params + (size_t)k * mj->np);
+            double *R = job->fold ? ps->many_R + ((size_t)c * (size_t)K + (size_t)k) * sz : NULL;
+            window_blocks(job, wk, u, &v, w, count, R, &st[k].cost, &st[k].chi2, &st[k].bad, NULL);
+        }
+        if (d->release) d->release(d->ctx, w, count, worker);
+    }
+    for (int k = k0; k < k1; k++) {
+        pass_many_sums *out = &mj->sums[(size_t)c * (size_t)K + (size_t)k];
+        if (fused) {
+            st[k].cost = (nk_ksum){st[k].a.cost, st[k].a.cost_comp};
+            st[k].chi2 = (nk_ksum){st[k].a.chi2, st[k].a.chi2_comp};
+            st[k].bad = st[k].a.bad;
+        }
+        out->cost = st[k].cost.sum + st[k].cost.comp;
+        out->chi2 = st[k].chi2.sum + st[k].chi2.comp;
+        out->bad = st[k].bad;
+        out->failed = failed; /* each cell is one task's */
+    }
+}
+
+void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
+{
+    int nc = ps->ncols + 1, K = pm->K;
+    size_t sz = (size_t)nc * (size_t)nc, chunk = pass_chunk_points(d->m);
+    int nchunks = (int)((d->m + chunk - 1) / chunk);
+    pm->read_failed = pm->nomem = 0;
+    for (int k = 0; k < K; k++) {
+        pm->cost[k] = pm->chi2[k] = 0;
+        pm->nonfinite[k] = 0;
+        if (!pm->no_triangle) memset(pm->R + (size_t)k * sz, 0, sz * sizeof *pm->R);
+    }
+    if (nchunks == 0 || K == 0) return;
+    if (ensure_many(ps, nchunks, K, !pm->no_triangle) != 0) {
+        pm->nomem = 1;
+        for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
+        return;
+    }
+    const jit_kernel *kernel = jit_kernel_ready(ps->jit);
+    size_t nu = (size_t)(ps->prog->nuniform ? ps->prog->nuniform : 1);
+    for (int k = 0; kernel && k < K; k++) kernel->uniform(pm->params + (size_t)k * pm->np, ps->many_u + (size_t)k * nu);
+    ps->passes++;
+    ps->jit_passes += kernel != NULL;
+    ps->last_jit = kernel != NULL;
+    ps->multi_evals += K;
+    /* fewer chunks than threads (small data): the vectors are split into
+       groups as well, each task one chunk and one group; a vector's
+       arithmetic is the same in any task */
+    int groups = nchunks >= ps->nworkers ? 1 : (ps->nworkers + nchunks - 1) / nchunks;
+    if (groups > K) groups = K;
+    many_job mj = {{ps, d, NULL, 0, !pm->no_triangle, chunk, kernel, 0}, pm, K, groups, pm->np, ps->many_sums,
+                   (pass_many_state *)((pass_many_sums *)ps->many_sums + (size_t)nchunks * (size_t)K)};
+    int ntasks = nchunks * groups;
+    pool_run(ps->nworkers > 1 && ntasks > 1 ? ps->pool : NULL, many_chunk_task, &mj, ntasks);
+    for (int k = 0; k < K; k++) {
+        nk_ksum cost = {0, 0}, chi2 = {0, 0};
+        for (int c = 0; c < nchunks; c++) {
+            const pass_many_sums *s = &mj.sums[(size_t)c * (size_t)K + (size_t)k];
+            nk_ksum_add(&cost, s->cost);
+            nk_ksum_add(&chi2, s->chi2);
+            pm->nonfinite[k] += s->bad;
+            pm->read_failed |= s->failed;
+        }
+        pm->cost[k] = cost.sum + cost.comp;
+        pm->chi2[k] = chi2.sum + chi2.comp;
+        if (pm->no_triangle) continue;
+        /* the fixed tree of pass_run, vector by vector */
+        for (int stride = 1; stride < nchunks; stride *= 2)
+            for (int i = 0; i + stride < nchunks; i += 2 * stride)
+                qr_merge(ps->many_R + ((size_t)i * (size_t)K + (size_t)k) * sz,
+                         ps->many_R + ((size_t)(i + stride) * (size_t)K + (size_t)k) * sz, nc, ps->merge_work);
+        memcpy(pm->R + (size_t)k * sz, ps->many_R + (size_t)k * sz, sz * sizeof *pm->R);
+    }
 }

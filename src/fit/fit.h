@@ -188,6 +188,8 @@ void fit_diagnose_jacobian(const fit_problem *fp, const double *x0, int status, 
                            nlsq_diagnostics *d, double *work, int *cols);
 size_t fit_diagnose_work_doubles(int nf);
 void fit_diagnostics_free(nlsq_diagnostics *d);
+/* result.c: a global search's summary (nlsq_result.global); NULL is fine. */
+void global_summary_free(nlsq_global_summary *s);
 nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const double *lbf, const double *ubf, double xtol,
                             nlsq_result **out, nlsq_error *err);
 

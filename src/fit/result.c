@@ -55,6 +55,16 @@ const char *nlsq_fit_status_str(nlsq_fit_status status)
     return "Unknown status.";
 }
 
+void global_summary_free(nlsq_global_summary *s)
+{
+    if (!s) return;
+    free(s->minima_cost);
+    free(s->minima_params);
+    free(s->minima_count);
+    free(s->search_lower); /* search_upper is its second half */
+    free(s);
+}
+
 void nlsq_result_free(nlsq_result *r)
 {
     if (!r) return;
@@ -65,6 +75,7 @@ void nlsq_result_free(nlsq_result *r)
     free(r->jac_at);
     free(r->residuals);
     fit_diagnostics_free(&r->diag);
+    global_summary_free(r->global);
     free(r);
 }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# nlsq fit --global (issue 19) as a user runs it: the issue's peak with no
+# start values found by the search, the report's and the JSON's minima,
+# the same answer for the same seed, and clear errors for bad options.
+# Usage: test_global_cli.sh PATH/TO/nlsq
+set -u
+nlsq=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+passed=0
+failed=0
+check() { # name, condition
+    if eval "$2"; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+expect_error() { # name, grep pattern, args... (exit status 2, one line)
+    local name=$1 pattern=$2
+    shift 2
+    local err
+    err=$("$nlsq" "$@" 2>&1 >/dev/null); local rc=$?
+    check "$name" "[ $rc -eq 2 ] && grep -q -- \"$pattern\" <<<\"\$err\" && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
+}
+
+peak=$(mktemp /tmp/nlsq_global_XXXXXX.csv)
+trap 'rm -f "$peak"' EXIT
+awk 'BEGIN { print "x,y"; for (i = 0; i < 301; i++) { x = 380 + i; t = (x - 532) / 8.5;
+             printf "%d,%.10g\n", x, 1200 * exp(-0.5 * t * t) + 40 + 5 * sin(1.3 * i) } }' >"$peak"
+model='A*exp(-0.5*((x-mu)/s)^2)+c'
+
+# without --global, SciPy's start (all ones) never moves the peak
+"$nlsq" fit "$peak" --model "$model" >/dev/null 2>&1; rc=$?
+check "the plain fit from all ones is not trusted (exit != 0)" "[ $rc -ne 0 ]"
+
+out=$("$nlsq" fit "$peak" --model "$model" --global 32); rc=$?
+mu=$(awk '$1 == "mu" {print $2; exit}' <<<"$out")
+check "--global 32 finds the peak (exit 0, mu = 532)" "[ $rc -eq 0 ] && awk -v v=$mu 'BEGIN {exit !(v > 531.99 && v < 532.01)}'"
+check "the report says how many starts reached the best" "grep -Eq 'global search \(multistart, sobol design, seed 1\): 32 starts, [0-9]+ at the best minimum, [0-9]+ distinct minima' <<<\"\$out\""
+check "the report lists the minima, best first" "grep -Eq '^ +1\. cost 1875\.47' <<<\"\$out\""
+
+json=$("$nlsq" fit "$peak" --model "$model" --global 32 --json)
+check "the JSON carries the minima" "grep -q '\"global\": {\"method\": \"multistart\", \"design\": \"sobol\", \"seed\": 1, \"starts\": 32' <<<\"\$json\" && grep -q '\"minima\": \[' <<<\"\$json\""
+if command -v python3 >/dev/null; then
+    check "the JSON parses, minima sorted by cost" "python3 -c 'import json,sys; g=json.loads(sys.argv[1])[\"global\"]; c=[m[\"cost\"] for m in g[\"minima\"]]; assert c==sorted(c) and sum(m[\"starts\"] for m in g[\"minima\"])==32' \"\$json\""
+fi
+
+a=$("$nlsq" fit "$peak" --model "$model" --global 24 --design halton --seed 7 --json)
+b=$("$nlsq" fit "$peak" --model "$model" --global 24 --design halton --seed 7 --json --threads 2)
+strip() { grep -v -e fit_seconds -e '"seconds"' <<<"$1" | sed 's/"seconds": [^,]*,//'; }
+check "the same seed gives the same answer (any thread count)" "[ \"\$(strip \"\$a\")\" = \"\$(strip \"\$b\")\" ]"
+out=$("$nlsq" fit "$peak" --model "$model" --global 24 --design lhs --seed 3); rc=$?
+check "--design lhs runs" "[ $rc -eq 0 ] && grep -q 'lhs design, seed 3' <<<\"\$out\""
+out=$("$nlsq" fit "$peak" --model "$model" --design halton); rc=$?
+check "--design alone asks for the default 64 starts" "grep -q ': 64 starts' <<<\"\$out\""
+
+expect_error "--global 0" "--global needs a count" fit "$peak" --model "$model" --global 0
+expect_error "bad --design" "sobol, halton" fit "$peak" --model "$model" --global 4 --design grid
+expect_error "bad --seed" "not a whole number" fit "$peak" --model "$model" --global 4 --seed -3
+expect_error "--global with --checkpoint" "do not go with --global" fit "$peak" --model "$model" --global 4 --checkpoint /tmp/nlsq_global_ck.$$
+if ! "$nlsq" fit "$peak" --model "$model" --global-method cmaes >/dev/null 2>&1; then
+    expect_error "cmaes not built in: says so" "cmaes is not built" fit "$peak" --model "$model" --global-method cmaes
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
