@@ -19,14 +19,19 @@ expect_error() { # name, grep pattern, args... (exit status 2, one line)
 }
 
 peak=$(mktemp /tmp/nlsq_global_XXXXXX.csv)
-trap 'rm -f "$peak"' EXIT
+trap 'rm -f "$peak" "$peak.err"' EXIT
 awk 'BEGIN { print "x,y"; for (i = 0; i < 301; i++) { x = 380 + i; t = (x - 532) / 8.5;
              printf "%d,%.10g\n", x, 1200 * exp(-0.5 * t * t) + 40 + 5 * sin(1.3 * i) } }' >"$peak"
 model='A*exp(-0.5*((x-mu)/s)^2)+c'
 
-# without --global, SciPy's start (all ones) never moves the peak
-"$nlsq" fit "$peak" --model "$model" >/dev/null 2>&1; rc=$?
+# from SciPy's start (all ones) the peak never moves: not trusted
+"$nlsq" fit "$peak" --model "$model" --p0 A=1,mu=1,s=1,c=1 >/dev/null 2>&1; rc=$?
 check "the plain fit from all ones is not trusted (exit != 0)" "[ $rc -ne 0 ]"
+# with no --p0 at all that untrusted fit is replaced by a search
+out=$("$nlsq" fit "$peak" --model "$model" 2>"$peak.err"); rc=$?
+mu=$(awk '$1 == "mu" {print $2}' <<<"$out")
+check "no --p0: the untrusted fit from all ones is replaced by a search (exit 0, mu 532)" \
+    "[ $rc -eq 0 ] && grep -q 'cannot be trusted: a global search of 64 starts' "$peak.err" && awk -v v=$mu 'BEGIN {exit !(v > 531.9 && v < 532.1)}'"
 
 out=$("$nlsq" fit "$peak" --model "$model" --global 32); rc=$?
 mu=$(awk '$1 == "mu" {print $2; exit}' <<<"$out")

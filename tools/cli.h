@@ -158,8 +158,11 @@ typedef struct param_opts {
     double *p0, *lo, *hi;
     unsigned char *fixed;
     /* start values to estimate from the data: 2 asked (--p0 auto), 1 by
-       default (no --p0 and a model of library components), 0 none */
+       default (no --p0), 0 none */
     int estimate;
+    /* set by the estimate: the model is not a sum of library components
+       (or they could not be estimated), so the start is searched for */
+    int search;
 } param_opts;
 
 /* "a=1,b=2" into v1 (and with v2, "a=lo:hi" pairs); seen[j] set. 0, or

@@ -46,7 +46,8 @@ const option_group group_y = {"y and its uncertainty", y_options};
 static const option p0_options[] = {
     {"--p0", "a=1,b=0.5", ARG_TEXT, AT(p0),
      .help = "start values; 'auto' (or 'auto,a=1,...') estimates them from the data for a sum of library "
-             "shapes (the default when the model is one); otherwise SciPy's rule: 1, or from bounds"},
+             "shapes (the default when the model is one) and searches for them otherwise (--global 64); "
+             "without --p0 other text starts from SciPy's rule (1, or from bounds), searched when not trusted"},
     {NULL},
 };
 const option_group group_p0 = {"start values", p0_options};

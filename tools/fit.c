@@ -292,11 +292,16 @@ static int write_outputs(const cli *c, const dataset *d, const nlsq_result *r)
    not be read twice for a start. */
 #define GUESS_POINTS 200000
 
-/* po->p0 estimated from the data where not given (po->estimate). 0, or
-   the exit status: a failed estimate asked for with --p0 auto is an error
-   (2); by default it leaves SciPy's rule, with a note. */
+/* po->p0 estimated from the data where not given (po->estimate), for a
+   sum of library components; po->search set where that cannot be done
+   (other model text, or an estimate that failed): the start is then
+   searched for (start_search). 0, or the exit status. */
 static int estimate_p0(const cli *c, const dataset *d, param_opts *po)
 {
+    if (nlsq_model_num_components(d->m) == 0) {
+        po->search = 1;
+        return 0;
+    }
     size_t rows = nlsq_source_num_rows(d->src), step = rows > GUESS_POINTS ? (rows + GUESS_POINTS - 1) / GUESS_POINTS : 1;
     size_t n = (rows + step - 1) / step;
     double *x = malloc((n * (size_t)d->k + 1) * sizeof *x), *y = malloc((n + 1) * sizeof *y);
@@ -307,16 +312,73 @@ static int estimate_p0(const cli *c, const dataset *d, param_opts *po)
         nlsq_data data = {x, y, n, NULL, NLSQ_SIGMA_NONE};
         nlsq_error err;
         if (nlsq_guess_p0(d->m, &data, po->p0, po->p0, &err) != NLSQ_OK) {
-            if (po->estimate == 2)
-                rc = die("--p0 auto: %s", err.message);
-            else if (!c->quiet)
-                fprintf(stderr, "nlsq: no start values estimated (%s); SciPy's rule instead\n", err.message);
+            po->search = 1;
+            if (c->verbose) fprintf(stderr, "nlsq: no start values estimated (%s)\n", err.message);
         } else if (c->verbose) {
             fprintf(stderr, "nlsq: start values estimated from %zu of %zu rows\n", n, rows);
         }
     }
     free(x);
     free(y);
+    return rc;
+}
+
+/* Most bytes of data the automatic search holds in memory: beyond it a
+   start without values falls back to SciPy's rule (a fit of any size
+   streams its data; the search does not). */
+#define SEARCH_MAX_BYTES ((size_t)4 << 30)
+
+/* Why the automatic search cannot run here (NULL: it can). */
+static const char *search_refused(const cli *c, const dataset *d)
+{
+    size_t rows = nlsq_source_num_rows(d->src), bytes = rows * (size_t)(d->k + 2) * sizeof(double);
+    return c->checkpoint              ? "--checkpoint and --resume do not go with a search"
+           : bytes > SEARCH_MAX_BYTES ? "the data are too large to hold for a search"
+                                      : NULL;
+}
+
+/* --p0 auto asked for start values the estimators cannot make (model text
+   that is not a sum of library shapes): a global search (--global with
+   its defaults) instead, or an error (2) where none can run. */
+static int start_search(cli *c, const dataset *d)
+{
+    const char *why = search_refused(c, d);
+    if (why) return die("--p0 auto: the model is not a sum of library shapes, and %s", why);
+    c->gopt.starts = nlsq_global_options_default().starts;
+    if (!c->quiet)
+        fprintf(stderr, "nlsq: --p0 auto: the model is not a sum of library shapes: a global search of %d starts "
+                        "(as --global %d)\n", c->gopt.starts, c->gopt.starts);
+    return 0;
+}
+
+/* No start values given and none estimated: the fit from SciPy's rule (all
+   ones) stands when it converged and can be trusted; otherwise a global
+   search (--global with its defaults) replaces it where it finds a cost no
+   higher. *r is the result kept. 0, or the exit status. */
+static int search_if_untrusted(cli *c, const dataset *d, nlsq_result **r)
+{
+    nlsq_result *first = *r;
+    /* a fit stopped by the budget was stopped as asked (--max-nfev) */
+    if ((first->success && first->diag.trusted) || first->status == NLSQ_FIT_MAX_NFEV) return 0;
+    const char *why = search_refused(c, d);
+    if (why) {
+        if (!c->quiet) fprintf(stderr, "nlsq: the fit from all ones (no --p0) cannot be trusted; no search, as %s\n", why);
+        return 0;
+    }
+    c->gopt.starts = nlsq_global_options_default().starts;
+    if (!c->quiet)
+        fprintf(stderr,
+                "nlsq: the fit from all ones (no --p0) %s: a global search of %d starts instead (as --global %d; "
+                "give --p0 to start from your values)\n",
+                first->success ? "cannot be trusted" : "failed", c->gopt.starts, c->gopt.starts);
+    nlsq_result *searched = NULL;
+    int rc = fit_global_run(c, d, &searched);
+    if (rc == 0 && searched->cost <= first->cost) {
+        nlsq_result_free(first);
+        *r = searched;
+    } else {
+        nlsq_result_free(searched);
+    }
     return rc;
 }
 
@@ -330,7 +392,8 @@ int fit_run(cli *c)
     if (rc) return rc;
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po))) goto done;
-    if (po.estimate && (rc = estimate_p0(c, &d, &po))) goto done;
+    if (po.estimate && c->gopt.starts == 0 && (rc = estimate_p0(c, &d, &po))) goto done;
+    if (po.search && po.estimate == 2 && (rc = start_search(c, &d))) goto done;
     nlsq_columns cols = nlsq_columns_default();
     cols.x = d.xc;
     cols.y = d.yc;
@@ -354,6 +417,7 @@ int fit_run(cli *c)
             rc = die("%s", err.message);
             goto done;
         }
+        if (po.search && (rc = search_if_untrusted(c, &d, &r))) goto done;
     }
     note_backend(r);
     if (c->verbose && r->resumed_evaluations)

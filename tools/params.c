@@ -82,8 +82,8 @@ int param_opts_parse(cli *c, const nlsq_model *m, param_opts *po)
     if (given && strncmp(given, "auto", 4) == 0 && (given[4] == '\0' || given[4] == ',')) {
         po->estimate = 2; /* "auto" or "auto,a=1,...": the named values kept */
         given = given[4] ? given + 5 : NULL;
-    } else if (!given && nlsq_model_num_components(m) > 0) {
-        po->estimate = 1;
+    } else if (!given && nlsq_model_num_params(m) > 0) {
+        po->estimate = 1; /* estimated for library components, else searched */
     }
     if (given && (rc = parse_assignments(given, "--p0", m, po->p0, NULL, NULL))) return rc;
     if (c->fix && (rc = parse_assignments(c->fix, "--fix", m, po->p0, NULL, po->fixed))) return rc;

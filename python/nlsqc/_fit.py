@@ -220,7 +220,9 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
         # underdetermined fit has no unique answer to call converged).
         raise TypeError(f"The number of func parameters={n} must not exceed the number of data points={m}")
     if estimate is not None:
-        p0 = _estimate_p0(model, x, y, m, estimate)
+        p0, searched = _estimate_p0(model, x, y, m, estimate)
+        if searched and global_options is None:
+            global_options = {}  # what cannot be estimated is searched for, with the search's defaults
     call = Call(n, model.param_names, p0=p0, bounds=bounds, method=method, kwargs=kwargs, fname=fname)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     call.opt.nan_policy = policy
@@ -268,8 +270,11 @@ def _auto_p0(p0):
 
 
 def _estimate_p0(model, x, y, m, given):
-    """Start values from the data for a model of library components
-    (nlsq_guess_p0), the values in `given` (by name) kept."""
+    """(p0, search): start values from the data for a model of library
+    components (nlsq_guess_p0), the values in `given` (by name) kept; for
+    any other model (or where the estimate fails) the given values with
+    NaN elsewhere, and search True: the start is then searched for
+    (docs/start-values.md)."""
     n = model.n
     unknown = set(given) - set(model.param_names)
     if unknown:
@@ -280,10 +285,11 @@ def _estimate_p0(model, x, y, m, given):
     yy = numpy.ascontiguousarray(y, dtype=float)
     data = _lib.Data(x=_lib.dptr(x) if x.size else None, y=_lib.dptr(yy), m=m, sigma=None, sigma_kind=0)
     err = _lib.Error()
-    st = _lib.lib.nlsq_guess_p0(model.ptr, ctypes.byref(data), _lib.dptr(keep), _lib.dptr(out), ctypes.byref(err))
-    if st != _lib.OK:
-        raise ValueError("p0='auto': " + _lib.text(err.message))
-    return out
+    if _lib.lib.nlsq_model_num_components(model.ptr) > 0 and \
+            _lib.lib.nlsq_guess_p0(model.ptr, ctypes.byref(data), _lib.dptr(keep), _lib.dptr(out),
+                                   ctypes.byref(err)) == _lib.OK:
+        return out, False
+    return keep, True
 
 
 def _bounded(bounds):

@@ -34,12 +34,25 @@ def test_named_values_are_kept_and_the_rest_estimated():
     assert r.params["gaussian1_center"] == pytest.approx(532, abs=1)
 
 
-def test_auto_refuses_what_it_cannot_estimate():
+def test_auto_searches_what_it_cannot_estimate():
     x, y = peak_on_background()
-    with pytest.raises(ValueError, match="not the sum of its library components"):
-        nlsqc.curve_fit("gaussian(x) * linear(x)", x, y, p0="auto")
-    with pytest.raises(ValueError, match="no library components"):
-        nlsqc.curve_fit("A*exp(-0.5*((x-mu)/s)^2) + c", x, y, p0="auto")
+    plain = "A*exp(-0.5*((x-mu)/s)^2) + c"
+    r = nlsqc.curve_fit(plain, x, y, p0="auto")
+    assert r.global_search is not None and r.global_search["starts"] == 64
+    assert r.success and r.diagnostics.trusted
+    assert r.params["mu"] == pytest.approx(532, abs=0.1) and abs(r.params["s"]) == pytest.approx(8.5, abs=0.2)
+    # the same from a traced function, a value given by name kept as the first start
+    f = lambda x, A, mu, s, c: A * np.exp(-0.5 * ((x - mu) / s) ** 2) + c  # noqa: E731
+    t = nlsqc.curve_fit(f, x, y, p0={"c": 50.0})
+    assert t.global_search is not None and t.cost == pytest.approx(r.cost, rel=1e-9)
+    # a product of shapes is not a sum: searched as well
+    assert nlsqc.curve_fit("gaussian(x) * linear(x)", x, y, p0="auto").global_search is not None
+    # SciPy's default (no p0) stays SciPy's rule: no search
+    assert nlsqc.curve_fit(plain, x, y).global_search is None
+
+
+def test_auto_refuses_what_it_cannot_take():
+    x, y = peak_on_background()
     with pytest.raises(ValueError, match="not parameters of the model"):
         nlsqc.curve_fit("gaussian(x) + linear(x)", x, y, p0={"mu": 5})
     with pytest.raises(ValueError, match="or 'auto'"):
