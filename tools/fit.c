@@ -352,17 +352,21 @@ static int start_search(cli *c, const dataset *d)
 }
 
 /* No start values given and none estimated: the fit from SciPy's rule (all
-   ones) stands when it converged and can be trusted; otherwise a global
-   search (--global with its defaults) replaces it where it finds a cost no
-   higher. *r is the result kept. 0, or the exit status. */
+   ones) stands when it converged, can be trusted and leaves no structure in
+   its residuals; otherwise a global search (--global with its defaults)
+   replaces it where it finds a cost no higher. *r is the result kept. 0, or
+   the exit status. */
 static int search_if_untrusted(cli *c, const dataset *d, nlsq_result **r)
 {
     nlsq_result *first = *r;
-    /* a fit stopped by the budget was stopped as asked (--max-nfev) */
-    if ((first->success && first->diag.trusted) || first->status == NLSQ_FIT_MAX_NFEV) return 0;
+    /* a fit stopped by the budget was stopped as asked (--max-nfev); one
+       whose residuals show structure may sit in a wrong local minimum (a
+       sine's frequency): searched too, and kept where nothing is lower */
+    int structure = (first->diag.flags & NLSQ_DIAG_RESIDUAL_STRUCTURE) != 0;
+    if ((first->success && first->diag.trusted && !structure) || first->status == NLSQ_FIT_MAX_NFEV) return 0;
     const char *why = search_refused(c, d);
     if (why) {
-        if (!c->quiet) fprintf(stderr, "nlsq: the fit from all ones (no --p0) cannot be trusted; no search, as %s\n", why);
+        if (!c->quiet) fprintf(stderr, "nlsq: the fit from all ones (no --p0) is in doubt; no search, as %s\n", why);
         return 0;
     }
     c->gopt.starts = nlsq_global_options_default().starts;
@@ -370,7 +374,8 @@ static int search_if_untrusted(cli *c, const dataset *d, nlsq_result **r)
         fprintf(stderr,
                 "nlsq: the fit from all ones (no --p0) %s: a global search of %d starts instead (as --global %d; "
                 "give --p0 to start from your values)\n",
-                first->success ? "cannot be trusted" : "failed", c->gopt.starts, c->gopt.starts);
+                !first->success ? "failed" : !first->diag.trusted ? "cannot be trusted" : "leaves structure in the residuals",
+                c->gopt.starts, c->gopt.starts);
     nlsq_result *searched = NULL;
     int rc = fit_global_run(c, d, &searched);
     if (rc == 0 && searched->cost <= first->cost) {
