@@ -159,7 +159,19 @@ static const char SHIM_PASS[] =
     "}\n"
     "extern \"C\" int emu_nlsq_pass(unsigned blocks, unsigned threads, void **q) {\n"
     "    emu_params = q;\n"
-    "    return emu_launch(blocks, threads, emu_pass_body);\n}\n";
+    "    return emu_launch(blocks, threads, emu_pass_body);\n}\n"
+    /* the K-vector pass of the global search */
+    "static void emu_pass_many_body(void) {\n"
+    "    void **q = emu_params;\n"
+    "    nlsq_pass_many(*(const double **)q[0], *(unsigned long long *)q[1], *(unsigned long long *)q[2],\n"
+    "                   *(int *)q[3], *(const NLSQ_DATA **)q[4], *(unsigned long long *)q[5],\n"
+    "                   *(const NLSQ_DATA **)q[6], *(const NLSQ_DATA **)q[7], *(double *)q[8],\n"
+    "                   *(unsigned long long *)q[9], *(unsigned long long *)q[10], *(int *)q[11],\n"
+    "                   *(double *)q[12], *(int *)q[13], *(double **)q[14], *(double **)q[15]);\n"
+    "}\n"
+    "extern \"C\" int emu_nlsq_pass_many(unsigned blocks, unsigned threads, void **q) {\n"
+    "    emu_params = q;\n"
+    "    return emu_launch(blocks, threads, emu_pass_many_body);\n}\n";
 
 /* The batch kernels' entries (cuda_batch.cu): a thread a fit, a warp a fit. */
 static const char SHIM_BATCH[] = "static const nlsq_batch_args *emu_args;\n"
