@@ -19,15 +19,17 @@
 #include "jit_env.h"
 #include "nlsq.h"
 
+/* The GPUs here (0: skipped with the reason). */
 static int need_gpu(void)
 {
     if (emulator_unusable()) {
         test_skip(emulator_unusable());
         return 0;
     }
-    cuda_device_info dev[1];
+    cuda_device_info dev[4];
     char why[300];
-    if (cuda_devices(dev, 1, why, sizeof why) >= 0) return 1;
+    int n = cuda_devices(dev, 4, why, sizeof why);
+    if (n > 0) return n;
     test_skip(why);
     return 0;
 }
@@ -65,9 +67,8 @@ static double triangle_diff(const double *A, const double *B, int nc)
     return worst;
 }
 
-static void test_k_vector_pass_agrees_with_the_cpu(void)
+static void k_vector_pass(const char *where)
 {
-    if (!need_gpu()) return;
     nlsq_model *m = parse("a*exp(-b*x) + c*sin(w*x)", "a,b,c,w");
     enum { M = 3000, NP = 4, NC = NP + 1, SZ = NC * NC, KMAX = 64 };
     static double x[M], y[M], P[KMAX * NP], U[KMAX * 64];
@@ -94,8 +95,8 @@ static void test_k_vector_pass_agrees_with_the_cpu(void)
     gpu_pass_spec spec = {0, 0, prog, cols, NP, M, 0, 1, NLSQ_LOSS_LINEAR, 1, 0, 0, 1, 0};
     gpu_group G;
     char device[16], note[240], why[400];
-    int placed = gpu_place("cuda:0", &spec, &G, device, sizeof device, note, sizeof note, why, sizeof why);
-    CHECK_MSG(placed == 1, "cuda:0: %s", why);
+    int placed = gpu_place(where, &spec, &G, device, sizeof device, note, sizeof note, why, sizeof why);
+    CHECK_MSG(placed == 1, "%s: %s", where, why);
     if (placed != 1) goto done;
     printf("    %s: %s\n", device, note);
     CHECK(gpu_group_set_points(&G, M, why, sizeof why) == 0);
@@ -119,7 +120,7 @@ static void test_k_vector_pass_agrees_with_the_cpu(void)
             worst_R = fmax(worst_R, triangle_diff(R_g + k * SZ, R_c + k * SZ, NC));
             CHECK(bad_g[k] == 0 && bad_c[k] == 0);
         }
-        printf("    K = %2d: GPU against CPU, cost %.2g, R %.2g (relative, worst vector)\n", K, worst_cost, worst_R);
+        printf("    %s, K = %2d: GPU against CPU, cost %.2g, R %.2g (relative, worst vector)\n", device, K, worst_cost, worst_R);
         CHECK_MSG(worst_cost < 1e-12, "K = %d: costs differ by %.3g", K, worst_cost);
         CHECK_MSG(worst_R < 1e-12, "K = %d: triangles differ by %.3g", K, worst_R);
         /* each vector: the bits of a one-vector pass at it */
@@ -164,6 +165,16 @@ done:
     nlsq_model_free(m);
 }
 
+/* One GPU; with several (the emulator's NLSQ_EMU_DEVICES=2), all of them:
+   each vector's blocks from every device merged in device order. */
+static void test_k_vector_pass_agrees_with_the_cpu(void)
+{
+    int n = need_gpu();
+    if (!n) return;
+    k_vector_pass("cuda:0");
+    if (n > 1) k_vector_pass("cuda:all");
+}
+
 /* ---- nlsq_fit_global on the GPU --------------------------------------------------- */
 
 typedef struct sine {
@@ -200,18 +211,18 @@ static nlsq_result *sine_fit(sine *s, const char *device, nlsq_global_options g)
 }
 
 /* The same minimum on the GPU as on the CPU; twice on the GPU, the same bits. */
-static void same_minimum(const char *what, nlsq_global_options g)
+static void same_minimum(const char *what, const char *where, nlsq_global_options g)
 {
     sine s;
     sine_make(&s);
-    nlsq_result *cpu = sine_fit(&s, "cpu", g), *gpu = sine_fit(&s, "cuda:0", g), *again = sine_fit(&s, "cuda:0", g);
+    nlsq_result *cpu = sine_fit(&s, "cpu", g), *gpu = sine_fit(&s, where, g), *again = sine_fit(&s, where, g);
     if (!cpu || !gpu || !again) goto done;
     printf("    %s: cpu w = %.9f cost %.9g (%d at best, %d minima); %s w = %.9f cost %.9g (%d at best, %d minima)\n",
            what, cpu->popt[1], cpu->cost, cpu->global->at_best, cpu->global->n_minima, gpu->device, gpu->popt[1],
            gpu->cost, gpu->global->at_best, gpu->global->n_minima);
     printf("    %s: %s | %s\n", gpu->backend, gpu->device, gpu->device_note);
     CHECK(strcmp(cpu->device, "cpu") == 0);
-    CHECK(strcmp(gpu->device, "cuda:0") == 0 && strcmp(gpu->backend, "cuda") == 0);
+    CHECK(strcmp(gpu->device, where) == 0 && strcmp(gpu->backend, "cuda") == 0);
     CHECK(strstr(gpu->device_note, "shared passes") != NULL);
     CHECK_NEAR(gpu->popt[1], 2.7, 1e-3, "frequency on the GPU");
     CHECK_NEAR(gpu->cost, cpu->cost, 1e-9 * cpu->cost, "the GPU's minimum");
@@ -234,17 +245,23 @@ done:
 
 static void test_global_search_on_the_gpu(void)
 {
-    if (!need_gpu()) return;
+    int n = need_gpu();
+    if (!n) return;
     nlsq_global_options g = nlsq_global_options_default();
     g.starts = 32;
-    same_minimum("multistart", g);
-    g.halving = 1;
-    g.halving_sample = 100;
-    same_minimum("halving", g);
+    same_minimum("multistart", "cuda:0", g);
+    nlsq_global_options h = g;
+    h.halving = 1;
+    h.halving_sample = 100;
+    same_minimum("halving", "cuda:0", h);
     nlsq_global_options c = nlsq_global_options_default();
     c.method = NLSQ_GLOBAL_CMAES;
     c.starts = 16;
-    same_minimum("cmaes", c);
+    same_minimum("cmaes", "cuda:0", c);
+    if (n > 1) {
+        same_minimum("multistart", "cuda:all", g);
+        same_minimum("halving", "cuda:all", h);
+    }
 }
 
 static void test_a_named_gpu_that_is_not_there(void)
