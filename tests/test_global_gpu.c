@@ -280,12 +280,50 @@ static void test_a_named_gpu_that_is_not_there(void)
     nlsq_model_free(s.m);
 }
 
-int main(void)
+/* Data larger than the device's memory (the emulator's NLSQ_EMU_MEMORY):
+   the K-vector pass does not stream them, so a named device is an error
+   saying so, and auto stays on the CPU. */
+static void test_data_larger_than_the_device(void)
+{
+    if (!getenv("NLSQ_EMU_MEMORY")) {
+        test_skip("needs a small device: the emulator with NLSQ_EMU_MEMORY (test_global_gpu_emulated_small)");
+        return;
+    }
+    if (!need_gpu()) return;
+    nlsq_model *m = parse("a*exp(-b*x) + c", "a,b,c");
+    size_t M = 400000;
+    double *x = malloc(2 * M * sizeof *x), *y = x + M;
+    for (size_t i = 0; i < M; i++) {
+        x[i] = 5.0 * (double)i / (double)M;
+        y[i] = 2 * exp(-0.7 * x[i]) + 0.5;
+    }
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    nlsq_options o = nlsq_options_default();
+    o.device = "cuda:0";
+    nlsq_global_options g = nlsq_global_options_default();
+    g.starts = 4;
+    nlsq_result *r = NULL;
+    nlsq_error e;
+    CHECK(nlsq_fit_global(m, &d, &o, &g, &r, &e) == NLSQ_ERR_INVALID_ARGUMENT && r == NULL);
+    CHECK_MSG(strstr(e.message, "cuda:0") && strstr(e.message, "do not fit"), "%s", e.message);
+    printf("    %s\n", e.message);
+    free(x);
+    nlsq_model_free(m);
+}
+
+/* test_global_gpu [WORD]: only the tests whose names contain WORD */
+int main(int argc, char **argv)
 {
     static const test_case tests[] = {
         TEST(test_k_vector_pass_agrees_with_the_cpu),
         TEST(test_global_search_on_the_gpu),
         TEST(test_a_named_gpu_that_is_not_there),
+        TEST(test_data_larger_than_the_device),
     };
-    return run_tests(tests, sizeof tests / sizeof tests[0]);
+    enum { N = sizeof tests / sizeof tests[0] };
+    test_case chosen[N];
+    int count = 0;
+    for (int k = 0; k < N; k++)
+        if (argc < 2 || strstr(tests[k].name, argv[1])) chosen[count++] = tests[k];
+    return run_tests(chosen, count);
 }

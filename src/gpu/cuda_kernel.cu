@@ -212,9 +212,10 @@ __device__ __forceinline__ void point_row(const double *__restrict__ u, const NL
  * NULL, get the weighted (loss-scaled) residual of every point (NaN where
  * omitted). out_R gets the block's triangle (zeros with no_triangle: the
  * sums alone), out_sums its cost, chi2 and the count of rows with
- * non-finite entries. Every kernel below is this one body.
+ * non-finite entries. Every kernel below is this one body, inlined (so
+ * nlsq_pass compiles as it did before the K-vector kernel shared it).
  */
-__device__ void pass_block(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
+__device__ __forceinline__ void pass_block(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
                            const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
                            unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
                            double *__restrict__ residuals, unsigned long long b, int no_triangle,
@@ -284,20 +285,24 @@ extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
 
 /*
  * K parameter vectors over the same resident data in one launch (the
- * global search's shared pass): K x nblocks blocks, block v * nblocks + b
- * folding block b's points at vector v, whose uniform registers are
- * U[v * ustride ...]. Each (vector, block) is exactly nlsq_pass's block b
- * at that vector, so vector v's triangles and sums are bitwise those of a
- * one-vector pass at it, whatever K and the scheduling.
+ * global search's shared pass): nblocks x K blocks. Launch order puts
+ * the K vectors of one range of points side by side (cell = b * K + v),
+ * so blocks that run at about the same time read the same points, which
+ * the L2 cache can then serve after the first (not measured on a GPU).
+ * Block (b, v) is nlsq_pass's
+ * block b at vector v, whose uniform registers are U[v * ustride ...],
+ * and writes triangle v * nblocks + b (vector by vector), so vector v's
+ * triangles and sums are bitwise those of a one-vector pass at it,
+ * whatever K and the scheduling.
  */
 extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
     nlsq_pass_many(const double *__restrict__ U, unsigned long long ustride, unsigned long long nblocks,
-                   int no_triangle, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
-                   const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
-                   unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
-                   double *__restrict__ out_R, double *__restrict__ out_sums)
+                   unsigned long long nvec, int no_triangle, const NLSQ_DATA *__restrict__ x,
+                   unsigned long long xstride, const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma,
+                   double sigma_all, unsigned long long m, unsigned long long per_block, int loss, double f_scale,
+                   int omit, double *__restrict__ out_R, double *__restrict__ out_sums)
 {
-    unsigned long long cell = blockIdx.x, v = cell / nblocks, b = cell % nblocks;
+    unsigned long long b = blockIdx.x / nvec, v = blockIdx.x % nvec, out = v * nblocks + b;
     pass_block(U + v * ustride, x, xstride, y, sigma, sigma_all, m, per_block, loss, f_scale, omit, (double *)0, b,
-               no_triangle, out_R + cell * NLSQ_NC * NLSQ_NC, out_sums + 3 * cell);
+               no_triangle, out_R + out * NLSQ_NC * NLSQ_NC, out_sums + 3 * out);
 }

@@ -570,12 +570,13 @@ static int launch_many(gpu_pass *g, const double *U, size_t ustride, int K, int 
 {
     CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
     if (ustride) CU(g->d->cuMemcpyHtoD(g->mu, U, (size_t)K * ustride * 8), "cuMemcpyHtoD (K vectors' uniforms)");
-    unsigned long long us = ustride, nb = g->nblocks, xstride = g->cap, m = g->m, per_block = g->per_block;
+    unsigned long long us = ustride, nb = g->nblocks, nv = (unsigned long long)K, xstride = g->cap, m = g->m,
+                       per_block = g->per_block;
     CUdeviceptr sigma = g->has_sigma ? g->sigma : 0;
     double sigma_all = g->sigma_all, f_scale = g->f_scale;
     int loss = g->loss, omit = g->omit, nt = no_triangle;
-    void *params[] = {&g->mu, &us, &nb, &nt, &g->x, &xstride, &g->y, &sigma, &sigma_all,
-                      &m,     &per_block, &loss, &f_scale, &omit, &g->mR, &g->msums};
+    void *params[] = {&g->mu, &us,        &nb,   &nv,      &nt,   &g->x,  &xstride, &g->y,    &sigma,
+                      &sigma_all, &m, &per_block, &loss, &f_scale, &omit, &g->mR, &g->msums};
     CU(g->d->cuLaunchKernel(g->fn_many, g->nblocks * (unsigned)K, 1, 1, (unsigned)g->tpb, 1, 1, 0, NULL, params, NULL),
        "cuLaunchKernel (nlsq_pass_many)");
     return 0;
