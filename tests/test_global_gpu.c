@@ -264,6 +264,35 @@ static void test_global_search_on_the_gpu(void)
     }
 }
 
+/* float32 data and Jacobian on the device (gpu_float32): the same
+   minimum, to float32's rounding of the data. */
+static void test_global_search_in_float32(void)
+{
+    if (!need_gpu()) return;
+    sine s;
+    sine_make(&s);
+    nlsq_global_options g = nlsq_global_options_default();
+    g.starts = 16;
+    nlsq_options o = nlsq_options_default();
+    o.lower = s.lo;
+    o.upper = s.hi;
+    nlsq_result *cpu = NULL, *gpu = NULL;
+    nlsq_error e;
+    CHECK(nlsq_fit_global(s.m, &s.d, &o, &g, &cpu, &e) == NLSQ_OK);
+    o.device = "cuda:0";
+    o.gpu_float32 = 1;
+    CHECK_MSG(nlsq_fit_global(s.m, &s.d, &o, &g, &gpu, &e) == NLSQ_OK, "%s", e.message);
+    if (cpu && gpu) {
+        printf("    float32: w = %.9f (cpu %.9f), %s\n", gpu->popt[1], cpu->popt[1], gpu->device_note);
+        CHECK(strstr(gpu->device_note, "float32") != NULL);
+        for (int j = 0; j < 3; j++) CHECK_NEAR(gpu->popt[j], cpu->popt[j], 1e-5, "parameter %d in float32", j);
+        CHECK_NEAR(gpu->cost, cpu->cost, 1e-5 * cpu->cost, "cost in float32");
+    }
+    nlsq_result_free(cpu);
+    nlsq_result_free(gpu);
+    nlsq_model_free(s.m);
+}
+
 static void test_a_named_gpu_that_is_not_there(void)
 {
     sine s;
@@ -317,6 +346,7 @@ int main(int argc, char **argv)
     static const test_case tests[] = {
         TEST(test_k_vector_pass_agrees_with_the_cpu),
         TEST(test_global_search_on_the_gpu),
+        TEST(test_global_search_in_float32),
         TEST(test_a_named_gpu_that_is_not_there),
         TEST(test_data_larger_than_the_device),
     };
