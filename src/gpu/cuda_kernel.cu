@@ -212,10 +212,13 @@ __device__ __forceinline__ void point_row(const double *__restrict__ u, const NL
  * NULL, get the weighted (loss-scaled) residual of every point (NaN where
  * omitted). out_R gets the block's triangle (zeros with no_triangle: the
  * sums alone), out_sums its cost, chi2 and the count of rows with
- * non-finite entries. Every kernel below is this one body, inlined (so
- * nlsq_pass compiles as it did before the K-vector kernel shared it).
+ * non-finite entries. Every kernel below is this one body. Not marked
+ * __forceinline__: under tests/emulator that makes it a C++ inline
+ * function, whose static (__shared__) arrays become one GNU-unique symbol
+ * across every loaded kernel module, of whichever module's size came
+ * first. nvcc inlines it anyway (sm_90: nlsq_pass's registers as before).
  */
-__device__ __forceinline__ void pass_block(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
+__device__ void pass_block(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
                            const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
                            unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
                            double *__restrict__ residuals, unsigned long long b, int no_triangle,

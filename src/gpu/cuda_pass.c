@@ -626,6 +626,7 @@ static void reduce_many(gpu_group *G, int v, int no_triangle, double *cost, doub
 int gpu_group_run_many(gpu_group *G, const double *U, size_t ustride, int K, int no_triangle, double *cost,
                        double *chi2, double *R, size_t *bad, char *why, size_t why_size)
 {
+    if (K <= 0) return 0;
     if (G->part[0].streaming) {
         snprintf(why, why_size, "the K-vector pass needs the data in the device's memory, not streamed");
         return -1;
