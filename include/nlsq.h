@@ -1604,8 +1604,9 @@ typedef struct nlsq_global_summary {
  * the search's summary. options->p0 (if given) centres the ranges of
  * unbounded parameters (and estimates from the data stand in where it is
  * not given, for a sum of library shapes; see guess); a covariance sigma
- * is refused; the CPU runs the
- * passes (device is ignored). gopt NULL: the defaults.
+ * is refused. options->device chooses where the shared passes run, by
+ * nlsq_curve_fit's rule (a GPU must hold all the data; docs/gpu.md), and
+ * the refinement runs there too. gopt NULL: the defaults.
  */
 NLSQ_API nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, const nlsq_options *options,
                                      const nlsq_global_options *gopt, nlsq_result **out, nlsq_error *err);

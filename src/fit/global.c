@@ -56,6 +56,14 @@ typedef struct gsearch {
     /* progress (options.progress) and stopping */
     double t_start, last_report;
     int stop;
+    /* the shared passes on a GPU (fp.use_gpu): the data the devices hold
+       (NULL: none yet, upload first), the K vectors' uniform registers,
+       and the reason of a failure */
+    const pass_data *gpu_pd;
+    double *gpu_U;
+    size_t gpu_U_cap;
+    int gpu_failed;
+    char gpu_why[400];
 } gsearch;
 
 /* After every shared pass: options.progress at most every
@@ -86,6 +94,7 @@ static void gsearch_free(gsearch *g)
     free(g->lo);
     free(g->X);
     free(g->P);
+    free(g->gpu_U);
     fit_free_problem(&g->fp);
 }
 
@@ -246,6 +255,115 @@ static nlsq_status make_starts(gsearch *g, int K, nlsq_error *err)
     return NLSQ_OK;
 }
 
+/* ---- the shared passes on a GPU ------------------------------------------------ */
+
+/*
+ * Where the shared passes run: gpu/placement.c's rule, as for
+ * nlsq_curve_fit (options.device, else $NLSQ_DEVICE, else auto), for the
+ * data's m points. A device must hold all the data (the K-vector pass
+ * reads them from its memory at every round; streaming them through it K
+ * times a round is not done): a named device that cannot is an error,
+ * auto then stays on the CPU.
+ */
+static nlsq_status choose_device(gsearch *g, nlsq_error *err)
+{
+    fit_problem *fp = &g->fp;
+    const nlsq_data *d = g->data;
+    gpu_pass_spec gs = {0,
+                        0,
+                        &fp->model->prog,
+                        fp->free_idx,
+                        fp->n_free,
+                        d->m,
+                        d->sigma_kind == NLSQ_SIGMA_PER_POINT,
+                        g->pd.sigma_all,
+                        fp->opt.loss,
+                        fp->opt.f_scale,
+                        g->pd.omit_nonfinite,
+                        fp->opt.gpu_float32 != 0,
+                        fp->ps.nworkers,
+                        0};
+    const char *name = fp->opt.device ? fp->opt.device : getenv("NLSQ_DEVICE");
+    int is_auto = !name || !*name || strcmp(name, "auto") == 0;
+    char why[300];
+    int rc = gpu_place(fp->opt.device, &gs, &fp->gpu, fp->device, sizeof fp->device, fp->device_note,
+                       sizeof fp->device_note, why, sizeof why);
+    if (rc < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+    if (rc == 1 && fp->gpu.part[0].streaming) {
+        gpu_group_close(&fp->gpu);
+        snprintf(fp->device, sizeof fp->device, "cpu");
+        if (!is_auto)
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "device %s: the global search needs its %zu points in the device's memory, and they do not "
+                        "fit; use device cpu",
+                        name, d->m);
+        snprintf(fp->device_note, sizeof fp->device_note, "auto: the data do not fit in the GPU's memory");
+        rc = 0;
+    }
+    fp->use_gpu = rc;
+    return NLSQ_OK;
+}
+
+/* The devices now hold pd's points (all the data, or a sample). */
+static int gpu_upload(gsearch *g, const pass_data *pd)
+{
+    fit_problem *fp = &g->fp;
+    size_t chunk = pass_chunk_points(pd->m);
+    int nchunks = (int)((pd->m + chunk - 1) / chunk);
+    if (gpu_group_set_points(&fp->gpu, pd->m, g->gpu_why, sizeof g->gpu_why) != 0 ||
+        gpu_group_upload_chunks(&fp->gpu, pd, fp->ps.pool, pd->m, 1, 0, nchunks, "the data could not be read",
+                                g->gpu_why, sizeof g->gpu_why) != 0)
+        return -1;
+    g->gpu_pd = pd;
+    return 0;
+}
+
+/* pass_run_many's work on the GPU: the K vectors' uniform registers on
+   the host (the interpreter, as a one-vector GPU pass does), then one
+   K-vector pass over the data on the device. A failure sets
+   pm->read_failed and keeps its reason in g->gpu_why. */
+static void gpu_run_many(void *ctx, const pass_data *pd, pass_many *pm)
+{
+    gsearch *g = ctx;
+    fit_problem *fp = &g->fp;
+    int K = pm->K;
+    size_t nu = (size_t)fp->model->prog.nuniform, need = (size_t)K * (nu ? nu : 1);
+    pm->read_failed = pm->nomem = 0;
+    if (need > g->gpu_U_cap) {
+        double *U = realloc(g->gpu_U, need * sizeof *U);
+        if (!U) {
+            pm->nomem = 1;
+            for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
+            return;
+        }
+        g->gpu_U = U;
+        g->gpu_U_cap = need;
+    }
+    interp *it = &fp->ps.w[0].it;
+    for (int k = 0; k < K; k++) {
+        interp_uniform(it, pm->params + (size_t)k * pm->np);
+        if (nu) memcpy(g->gpu_U + (size_t)k * nu, it->u, nu * sizeof *g->gpu_U);
+    }
+    fp->gpu_passes++;
+    if ((pd != g->gpu_pd && gpu_upload(g, pd) != 0) ||
+        gpu_group_run_many(&fp->gpu, g->gpu_U, nu, K, pm->no_triangle, pm->cost, pm->chi2, pm->R, pm->nonfinite,
+                           g->gpu_why, sizeof g->gpu_why) != 0) {
+        g->gpu_failed = 1;
+        g->gpu_pd = NULL;
+        pm->read_failed = 1;
+        for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
+    }
+}
+
+/* The shared pass, where the search runs. */
+static void run_many(gsearch *g, const pass_data *pd, pass_many *pm)
+{
+    if (g->fp.use_gpu)
+        gpu_run_many(g, pd, pm);
+    else
+        pass_run_many(&g->fp.ps, pd, pm);
+}
+
 static void setup_lockstep(gsearch *g)
 {
     fit_problem *fp = &g->fp;
@@ -270,7 +388,11 @@ static void setup_lockstep(gsearch *g)
     g->lp = (lockstep_problem){
         &fp->ps,   &g->pd,          fp->m_used, fp->n,   fp->n_free, fp->free_idx,          fp->p, fp->lbf,
         fp->ubf,   fp->method,      so,         g->P,    g->c2,      g->c2 + (g->g.starts), g->R,  g->bad,
-        &g->stats, report_progress, g,          &g->stop};
+        &g->stats, report_progress, g,          &g->stop,    NULL,            NULL};
+    if (fp->use_gpu) {
+        g->lp.run_many = gpu_run_many;
+        g->lp.many_ctx = g;
+    }
 }
 
 /* Starts that share one lockstep run: a coroutine stack each, and a
@@ -296,10 +418,13 @@ static nlsq_status run_lockstep(gsearch *g, const pass_data *pd, size_t m_used, 
     size_t nf = (size_t)g->fp.n_free;
     int batch = lanes_per_batch(g, pd);
     for (int k = 0; k < K; k++) g->cost[k] = NAN; /* a batch not run (stopped) ends nowhere */
+    g->gpu_pd = NULL;                             /* a new set of points: uploaded at the first pass */
     for (int k0 = 0; k0 < K && !g->stop; k0 += batch) {
         int cnt = K - k0 < batch ? K - k0 : batch;
         if (lockstep_run(&lp, cnt, g->X + (size_t)k0 * nf, g->cost + k0, NULL) != 0)
             return fail(err, NLSQ_ERR_NOMEM, "out of memory for the starts of the global search");
+        if (g->stats.failed && g->gpu_failed)
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the global search on %s: %s", g->fp.device, g->gpu_why);
         if (g->stats.failed) return fail(err, NLSQ_ERR_DATA, "the data could not be read in the global search");
     }
     return NLSQ_OK;
@@ -440,7 +565,7 @@ static int cmaes_eval(void *ctx, const double *X, int count, int n, double *cost
         for (int k = 0; k < n; k++) P[(size_t)i * np + (size_t)fp->free_idx[k]] = X[(size_t)i * (size_t)n + (size_t)k];
     }
     pass_many pm = {count, P, np, 1, c2, c2 + count, NULL, bad, 0, 0};
-    pass_run_many(&fp->ps, g->cmaes_pd, &pm);
+    run_many(g, g->cmaes_pd, &pm);
     g->stats.passes++;
     g->stats.evaluations += count;
     if (report_progress(g)) g->stop = 1;
@@ -476,10 +601,13 @@ static nlsq_status run_cmaes(gsearch *g, nlsq_error *err)
         g->sample_points = m0;
         g->rungs = 1;
     }
+    g->gpu_pd = NULL;
     int rc = cmaes_minimize(&co, nf, x0, sigma0, g->lo, g->hi, cmaes_eval, g, g->X, g->cost, &cs);
     free(s.x);
     free(x0);
     if (rc != 0 && g->stop) return NLSQ_OK; /* asked to stop: the refinement says so */
+    if (rc != 0 && g->gpu_failed)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "CMA-ES on %s: %s", g->fp.device, g->gpu_why);
     if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "CMA-ES stopped: out of memory or the data could not be read");
     /* then the best refined locally, as one start */
     return run_lockstep(g, &g->pd, g->fp.m_used, 1, err);
@@ -525,6 +653,7 @@ static nlsq_status setup(gsearch *g, nlsq_error *err)
     st = fit_start_pass(fp, backend, err);
     fp->m_total = g->data->m;
     if (st != NLSQ_OK) return st;
+    if ((st = choose_device(g, err)) != NLSQ_OK) return st;
     if ((st = alloc_search(g, g->g.starts, err)) != NLSQ_OK) return st;
     if ((st = make_start(g, err)) != NLSQ_OK) return st;
     return search_box(g, err);
@@ -558,9 +687,18 @@ static nlsq_status refine(gsearch *g, const nlsq_model *model, nlsq_result **out
         for (int k = 0; k < g->fp.n_free; k++) p0[g->fp.free_idx[k]] = g->X[k];
     nlsq_options o = g->fp.opt;
     o.p0 = p0;
-    o.device = "cpu";
+    /* where the search ran: its device's memory is given back first */
+    o.device = g->fp.use_gpu ? g->fp.device : "cpu";
+    if (g->fp.use_gpu) gpu_group_close(&g->fp.gpu);
     nlsq_status st = nlsq_curve_fit(model, g->data, &o, out, err);
     free(p0);
+    if (st == NLSQ_OK && g->fp.use_gpu) {
+        nlsq_result *r = *out;
+        size_t len = strlen(r->device_note);
+        snprintf(r->device_note + len, sizeof r->device_note - len,
+                 "%sthe global search's %d shared passes here too, each evaluating its starts in one K-vector launch",
+                 len ? "; " : "", g->fp.gpu_passes);
+    }
     return st;
 }
 

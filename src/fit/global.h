@@ -29,6 +29,10 @@ typedef struct lockstep_problem {
     int (*after_pass)(void *ctx);
     void *after_ctx;
     int *stop;
+    /* the shared pass, when not pass_run_many on lp->ps (NULL): a GPU's
+       K-vector pass, which sets pm->read_failed when it fails */
+    void (*run_many)(void *ctx, const pass_data *pd, pass_many *pm);
+    void *many_ctx;
 } lockstep_problem;
 
 /* K local fits from X (K x nf, row k the free parameters of start k; out:

@@ -124,7 +124,10 @@ static void serve(lockstep *ls, const int *ids, int cnt)
     for (int i = 0; i < cnt; i++)
         if (ids[i] != i) memcpy(lp->P + (size_t)i * n, lp->P + (size_t)ids[i] * n, n * sizeof *lp->P);
     pass_many pm = {cnt, lp->P, n, 0, lp->cost, lp->chi2, lp->R, lp->bad, 0, 0};
-    pass_run_many(lp->ps, lp->pd, &pm);
+    if (lp->run_many)
+        lp->run_many(lp->many_ctx, lp->pd, &pm); /* on a GPU (global.c) */
+    else
+        pass_run_many(lp->ps, lp->pd, &pm);
     lp->stats->passes++;
     lp->stats->evaluations += cnt;
     if (pm.read_failed || pm.nomem) lp->stats->failed = 1;

@@ -210,14 +210,19 @@ __device__ __forceinline__ void point_row(const double *__restrict__ u, const NL
  * then their triangles are merged into warp 0's.
  * sigma may be NULL (then sigma_all for every point); residuals, if not
  * NULL, get the weighted (loss-scaled) residual of every point (NaN where
- * omitted). out_R gets the block's triangle, out_sums its cost, chi2 and
- * the count of rows with non-finite entries.
+ * omitted). out_R gets the block's triangle (zeros with no_triangle: the
+ * sums alone), out_sums its cost, chi2 and the count of rows with
+ * non-finite entries. Every kernel below is this one body. Not marked
+ * __forceinline__: under tests/emulator that makes it a C++ inline
+ * function, whose static (__shared__) arrays become one GNU-unique symbol
+ * across every loaded kernel module, of whichever module's size came
+ * first. nvcc inlines it anyway (sm_90: nlsq_pass's registers as before).
  */
-extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
-    nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
-              const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
-              unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
-              double *__restrict__ residuals, double *__restrict__ out_R, double *__restrict__ out_sums)
+__device__ void pass_block(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
+                           const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
+                           unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
+                           double *__restrict__ residuals, unsigned long long b, int no_triangle,
+                           double *__restrict__ out_R, double *__restrict__ out_sums)
 {
     __shared__ double R[NLSQ_WARPS][NLSQ_NC * NLSQ_NC];
     __shared__ double scratch[NLSQ_WARPS + 1];
@@ -225,7 +230,7 @@ extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
     for (int i = lane; i < NLSQ_NC * NLSQ_NC; i += 32) R[warp][i] = 0;
     __syncwarp();
     double cost = 0, chi2 = 0, bad = 0;
-    unsigned long long first = (unsigned long long)blockIdx.x * per_block;
+    unsigned long long first = b * per_block;
     unsigned long long last = first + per_block < m ? first + per_block : m;
     const unsigned long long tile = 32ull * NLSQ_K;
     for (unsigned long long base = first + warp * tile; base < last; base += NLSQ_WARPS * tile) {
@@ -239,7 +244,7 @@ extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
                 point_row(u, x, xstride, y, sigma, sigma_all, i, loss, f_scale, omit, residuals, a[r], &cost, &chi2,
                           &bad);
         }
-        fold_warp(a, R[warp]);
+        if (!no_triangle) fold_warp(a, R[warp]); /* uniform over the block */
     }
     /* the warps' triangles merged pairwise, (0,1) (2,3) ..., then (0,2)
        ...: warp w folds warp w + step's triangle, row by row (lane l < NC
@@ -260,11 +265,47 @@ extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
     double total_chi2 = block_sum(chi2, scratch);
     double total_bad = block_sum(bad, scratch);
     __syncthreads();
-    for (int i = t; i < NLSQ_NC * NLSQ_NC; i += NLSQ_TPB)
-        out_R[(unsigned long long)blockIdx.x * NLSQ_NC * NLSQ_NC + i] = R[0][i];
+    for (int i = t; i < NLSQ_NC * NLSQ_NC; i += NLSQ_TPB) out_R[i] = R[0][i];
     if (t == 0) {
-        out_sums[3 * blockIdx.x] = total_cost;
-        out_sums[3 * blockIdx.x + 1] = total_chi2;
-        out_sums[3 * blockIdx.x + 2] = total_bad;
+        out_sums[0] = total_cost;
+        out_sums[1] = total_chi2;
+        out_sums[2] = total_bad;
     }
+}
+
+/* One parameter vector: block b folds its points into out_R's b-th
+   triangle and out_sums' b-th three sums. */
+extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
+    nlsq_pass(const double *__restrict__ u, const NLSQ_DATA *__restrict__ x, unsigned long long xstride,
+              const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma, double sigma_all,
+              unsigned long long m, unsigned long long per_block, int loss, double f_scale, int omit,
+              double *__restrict__ residuals, double *__restrict__ out_R, double *__restrict__ out_sums)
+{
+    unsigned long long b = blockIdx.x;
+    pass_block(u, x, xstride, y, sigma, sigma_all, m, per_block, loss, f_scale, omit, residuals, b, 0,
+               out_R + b * NLSQ_NC * NLSQ_NC, out_sums + 3 * b);
+}
+
+/*
+ * K parameter vectors over the same resident data in one launch (the
+ * global search's shared pass): nblocks x K blocks. Launch order puts
+ * the K vectors of one range of points side by side (cell = b * K + v),
+ * so blocks that run at about the same time read the same points, which
+ * the L2 cache can then serve after the first (not measured on a GPU).
+ * Block (b, v) is nlsq_pass's
+ * block b at vector v, whose uniform registers are U[v * ustride ...],
+ * and writes triangle v * nblocks + b (vector by vector), so vector v's
+ * triangles and sums are bitwise those of a one-vector pass at it,
+ * whatever K and the scheduling.
+ */
+extern "C" __global__ void __launch_bounds__(NLSQ_TPB)
+    nlsq_pass_many(const double *__restrict__ U, unsigned long long ustride, unsigned long long nblocks,
+                   unsigned long long nvec, int no_triangle, const NLSQ_DATA *__restrict__ x,
+                   unsigned long long xstride, const NLSQ_DATA *__restrict__ y, const NLSQ_DATA *__restrict__ sigma,
+                   double sigma_all, unsigned long long m, unsigned long long per_block, int loss, double f_scale,
+                   int omit, double *__restrict__ out_R, double *__restrict__ out_sums)
+{
+    unsigned long long b = blockIdx.x / nvec, v = blockIdx.x % nvec, out = v * nblocks + b;
+    pass_block(U + v * ustride, x, xstride, y, sigma, sigma_all, m, per_block, loss, f_scale, omit, (double *)0, b,
+               no_triangle, out_R + out * NLSQ_NC * NLSQ_NC, out_sums + 3 * out);
 }

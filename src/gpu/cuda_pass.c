@@ -289,6 +289,7 @@ int gpu_pass_open(gpu_pass *g, const gpu_pass_spec *s, char *why, size_t why_siz
     free(source);
     if (rc != 0) return -1;
     CU(g->d->cuModuleGetFunction(&g->fn, g->mod, "nlsq_pass"), "cuModuleGetFunction");
+    CU(g->d->cuModuleGetFunction(&g->fn_many, g->mod, "nlsq_pass_many"), "cuModuleGetFunction (nlsq_pass_many)");
     /* as many blocks as are resident at once: each folds a contiguous
        range of points, and every block's triangle is one more merge on
        the host per pass. A block takes at least 16 points per thread. */
@@ -397,7 +398,7 @@ void gpu_pass_close(gpu_pass *g)
 {
     if (g->d) {
         if (g->retained) g->d->cuCtxSetCurrent(g->ctx);
-        CUdeviceptr bufs[] = {g->x, g->y, g->sigma, g->u, g->R, g->sums};
+        CUdeviceptr bufs[] = {g->x, g->y, g->sigma, g->u, g->R, g->sums, g->mu, g->mR, g->msums};
         for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++)
             if (bufs[k]) g->d->cuMemFree(bufs[k]);
         if (g->mod) g->d->cuModuleUnload(g->mod);
@@ -517,5 +518,157 @@ void gpu_group_close(gpu_group *G)
     for (int k = 0; k < G->count; k++) gpu_pass_close(&G->part[k]);
     free(G->R);
     free(G->work);
+    free(G->many_R);
+    free(G->many_sums);
     memset(G, 0, sizeof *G);
+}
+
+/* ---- K parameter vectors in one launch ------------------------------------------------ */
+
+int gpu_group_set_points(gpu_group *G, size_t m, char *why, size_t why_size)
+{
+    size_t held = 0, first = 0;
+    for (int k = 0; k < G->count; k++) held += G->part[k].cap;
+    if (G->part[0].streaming || m > held) {
+        snprintf(why, why_size, "internal error: %zu points for devices holding %zu%s", m, held,
+                 G->part[0].streaming ? " (streamed)" : "");
+        return -1;
+    }
+    /* gpu_group_open's shares: each is at most the share of the larger
+       set the device's buffers were made for */
+    for (int k = 0; k < G->count; k++) {
+        size_t mk = m / (size_t)G->count + ((size_t)k < m % (size_t)G->count);
+        gpu_pass_set_range(&G->part[k], first, mk);
+        first += mk;
+    }
+    return 0;
+}
+
+/* Device buffers for `cap` vectors of ustride uniforms each. */
+static int many_buffers(gpu_pass *g, size_t cap, size_t ustride, char *why, size_t why_size)
+{
+    if (cap <= g->many_cap && ustride == g->many_ustride) return 0;
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+    CUdeviceptr *bufs[] = {&g->mu, &g->mR, &g->msums};
+    for (int k = 0; k < 3; k++)
+        if (*bufs[k]) {
+            g->d->cuMemFree(*bufs[k]);
+            *bufs[k] = 0;
+        }
+    g->many_cap = 0;
+    size_t sz = (size_t)g->nc * (size_t)g->nc;
+    CU(g->d->cuMemAlloc(&g->mu, cap * (ustride ? ustride : 1) * 8), "cuMemAlloc (K vectors' uniforms)");
+    CU(g->d->cuMemAlloc(&g->mR, cap * g->nblocks * sz * 8), "cuMemAlloc (K vectors' triangles)");
+    CU(g->d->cuMemAlloc(&g->msums, cap * g->nblocks * 3 * 8), "cuMemAlloc (K vectors' sums)");
+    g->many_cap = cap;
+    g->many_ustride = ustride;
+    return 0;
+}
+
+static int launch_many(gpu_pass *g, const double *U, size_t ustride, int K, int no_triangle, char *why,
+                       size_t why_size)
+{
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+    if (ustride) CU(g->d->cuMemcpyHtoD(g->mu, U, (size_t)K * ustride * 8), "cuMemcpyHtoD (K vectors' uniforms)");
+    unsigned long long us = ustride, nb = g->nblocks, nv = (unsigned long long)K, xstride = g->cap, m = g->m,
+                       per_block = g->per_block;
+    CUdeviceptr sigma = g->has_sigma ? g->sigma : 0;
+    double sigma_all = g->sigma_all, f_scale = g->f_scale;
+    int loss = g->loss, omit = g->omit, nt = no_triangle;
+    void *params[] = {&g->mu, &us,        &nb,   &nv,      &nt,   &g->x,  &xstride, &g->y,    &sigma,
+                      &sigma_all, &m, &per_block, &loss, &f_scale, &omit, &g->mR, &g->msums};
+    CU(g->d->cuLaunchKernel(g->fn_many, g->nblocks * (unsigned)K, 1, 1, (unsigned)g->tpb, 1, 1, 0, NULL, params, NULL),
+       "cuLaunchKernel (nlsq_pass_many)");
+    return 0;
+}
+
+/* Part p's K vectors' blocks (the device holds them vector by vector)
+   into the group's arrays at block offset `off` of each vector's row. */
+static int collect_many(gpu_group *G, gpu_pass *g, size_t off, int K, int no_triangle, char *why, size_t why_size)
+{
+    size_t sz = (size_t)g->nc * (size_t)g->nc, nb = g->nblocks, all = G->nblocks;
+    CU(g->d->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+    CU(g->d->cuCtxSynchronize(), "the K-vector pass kernel");
+    int whole = G->count == 1; /* one copy each when the rows are contiguous */
+    for (int v = 0; v < (whole ? 1 : K); v++) {
+        size_t n = whole ? (size_t)K * nb : nb, src = (size_t)v * nb, dst = (size_t)v * all + off;
+        if (!no_triangle)
+            CU(g->d->cuMemcpyDtoH(G->many_R + dst * sz, g->mR + src * sz * 8, n * sz * 8), "cuMemcpyDtoH (R)");
+        CU(g->d->cuMemcpyDtoH(G->many_sums + dst * 3, g->msums + src * 3 * 8, n * 3 * 8), "cuMemcpyDtoH (sums)");
+    }
+    return 0;
+}
+
+/* Vector v's blocks (row v of the group's arrays) as gpu_group_end sums
+   and merges one vector's. */
+static void reduce_many(gpu_group *G, int v, int no_triangle, double *cost, double *chi2, double *R, size_t *bad)
+{
+    size_t nc = (size_t)G->part[0].nc, sz = nc * nc, n = G->nblocks;
+    const double *s = G->many_sums + (size_t)v * n * 3;
+    nk_ksum c = {0, 0}, c2 = {0, 0};
+    double b = 0;
+    for (size_t k = 0; k < n; k++) {
+        nk_ksum_add(&c, s[3 * k]);
+        nk_ksum_add(&c2, s[3 * k + 1]);
+        b += s[3 * k + 2];
+    }
+    *cost = c.sum + c.comp;
+    *chi2 = c2.sum + c2.comp;
+    *bad = (size_t)b;
+    if (no_triangle) return;
+    double *T = G->many_R + (size_t)v * n * sz;
+    for (size_t stride = 1; stride < n; stride *= 2)
+        for (size_t i = 0; i + stride < n; i += 2 * stride)
+            qr_merge(T + i * sz, T + (i + stride) * sz, (int)nc, G->work);
+    memcpy(R, T, sz * sizeof *R);
+}
+
+int gpu_group_run_many(gpu_group *G, const double *U, size_t ustride, int K, int no_triangle, double *cost,
+                       double *chi2, double *R, size_t *bad, char *why, size_t why_size)
+{
+    if (K <= 0) return 0;
+    if (G->part[0].streaming) {
+        snprintf(why, why_size, "the K-vector pass needs the data in the device's memory, not streamed");
+        return -1;
+    }
+    if (ustride < (size_t)G->part[0].nuniform) {
+        snprintf(why, why_size, "internal error: uniform stride %zu below %d", ustride, G->part[0].nuniform);
+        return -1;
+    }
+    size_t nc = (size_t)G->part[0].nc, sz = nc * nc, most = 1;
+    for (int k = 0; k < G->count; k++) {
+        size_t per = (size_t)G->part[k].nblocks * sz * 8, can = per ? GPU_MANY_BYTES / per : 1;
+        if (k == 0 || can < most) most = can;
+    }
+    if (most < 1) most = 1;
+    size_t cap = (size_t)K < most ? (size_t)K : most;
+    if (cap > G->many_cap) {
+        double *r = realloc(G->many_R, cap * G->nblocks * sz * sizeof *r);
+        if (r) G->many_R = r;
+        double *s = r ? realloc(G->many_sums, cap * G->nblocks * 3 * sizeof *s) : NULL;
+        if (s) G->many_sums = s;
+        if (!r || !s) {
+            snprintf(why, why_size, "out of memory for %zu vectors' triangles", cap);
+            return -1;
+        }
+        G->many_cap = cap;
+    }
+    for (int k = 0; k < G->count; k++)
+        if (many_buffers(&G->part[k], cap, ustride, why, why_size) != 0) return -1;
+    for (int v0 = 0; v0 < K; v0 += (int)cap) {
+        int kl = K - v0 < (int)cap ? K - v0 : (int)cap;
+        /* every device starts before any is waited for */
+        for (int k = 0; k < G->count; k++)
+            if (launch_many(&G->part[k], U + (size_t)v0 * ustride, ustride, kl, no_triangle, why, why_size) != 0)
+                return -1;
+        size_t off = 0;
+        for (int k = 0; k < G->count; k++) {
+            if (collect_many(G, &G->part[k], off, kl, no_triangle, why, why_size) != 0) return -1;
+            off += G->part[k].nblocks;
+        }
+        for (int v = 0; v < kl; v++)
+            reduce_many(G, v, no_triangle, &cost[v0 + v], &chi2[v0 + v], no_triangle ? NULL : R + (size_t)(v0 + v) * sz,
+                        &bad[v0 + v]);
+    }
+    return 0;
 }

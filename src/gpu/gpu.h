@@ -112,6 +112,12 @@ typedef struct gpu_pass {
     unsigned long long per_block;
     CUdeviceptr x, y, sigma, u, R, sums;
     double *hsums; /* the last pass's blocks' sums, collected     */
+    /* the K-vector pass (nlsq_pass_many): its function, and buffers for
+       up to many_cap vectors' uniforms, triangles and sums, made at its
+       first use */
+    CUfunction fn_many;
+    CUdeviceptr mu, mR, msums;
+    size_t many_cap, many_ustride;
 } gpu_pass;
 
 /* Compile or load the kernel, allocate the device's buffers; 0, or -1
@@ -152,6 +158,9 @@ typedef struct gpu_group {
     size_t filled;      /* triangles collected in this pass            */
     nk_ksum cost, chi2; /* compensated, as the CPU pass sums */
     double bad;
+    double *many_R, *many_sums; /* the K-vector pass's blocks' triangles and
+                                   sums, vector by vector, in device order */
+    size_t many_cap;
 } gpu_group;
 
 /* Open the devices ordinals[0..count) for spec's m points (spec->ordinal
@@ -169,6 +178,28 @@ void gpu_group_begin(gpu_group *G);
 int gpu_group_add(gpu_group *G, const double *u, char *why, size_t why_size);
 void gpu_group_end(gpu_group *G, pass_out *out);
 void gpu_group_close(gpu_group *G);
+
+/* ---- cuda_pass.c: K parameter vectors in one launch (the global search) -------------- */
+
+/* Vectors a K-vector launch takes at most: their blocks' triangles within
+   GPU_MANY_BYTES on the device (more vectors go in several launches). */
+#define GPU_MANY_BYTES ((size_t)64 << 20)
+
+/* The devices now hold points [0, m) of a smaller set (a sample of the
+   data they were opened for, m at most that; not when streaming), in
+   equal contiguous shares again: upload them next. 0, or -1 with the
+   reason. */
+int gpu_group_set_points(gpu_group *G, size_t m, char *why, size_t why_size);
+/*
+ * K vectors over the data the devices hold: vector k's uniform registers
+ * at U + k * ustride (ustride >= the program's nuniform); cost[k],
+ * chi2[k], bad[k] and (unless no_triangle) R + k * (ncols+1)^2 out. Each
+ * vector's blocks are merged in gpu_group_run's fixed tree, so vector k
+ * gets the bits a one-vector pass at it gives, whatever K. 0, or -1 with
+ * the reason (nothing is then valid).
+ */
+int gpu_group_run_many(gpu_group *G, const double *U, size_t ustride, int K, int no_triangle, double *cost,
+                       double *chi2, double *R, size_t *bad, char *why, size_t why_size);
 
 /* ---- cuda_batch.c: batches of small fits, one thread a fit ------------------------ */
 

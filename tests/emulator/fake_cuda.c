@@ -159,7 +159,19 @@ static const char SHIM_PASS[] =
     "}\n"
     "extern \"C\" int emu_nlsq_pass(unsigned blocks, unsigned threads, void **q) {\n"
     "    emu_params = q;\n"
-    "    return emu_launch(blocks, threads, emu_pass_body);\n}\n";
+    "    return emu_launch(blocks, threads, emu_pass_body);\n}\n"
+    /* the K-vector pass of the global search */
+    "static void emu_pass_many_body(void) {\n"
+    "    void **q = emu_params;\n"
+    "    nlsq_pass_many(*(const double **)q[0], *(unsigned long long *)q[1], *(unsigned long long *)q[2],\n"
+    "                   *(unsigned long long *)q[3], *(int *)q[4], *(const NLSQ_DATA **)q[5],\n"
+    "                   *(unsigned long long *)q[6], *(const NLSQ_DATA **)q[7], *(const NLSQ_DATA **)q[8],\n"
+    "                   *(double *)q[9], *(unsigned long long *)q[10], *(unsigned long long *)q[11],\n"
+    "                   *(int *)q[12], *(double *)q[13], *(int *)q[14], *(double **)q[15], *(double **)q[16]);\n"
+    "}\n"
+    "extern \"C\" int emu_nlsq_pass_many(unsigned blocks, unsigned threads, void **q) {\n"
+    "    emu_params = q;\n"
+    "    return emu_launch(blocks, threads, emu_pass_many_body);\n}\n";
 
 /* The batch kernels' entries (cuda_batch.cu): a thread a fit, a warp a fit. */
 static const char SHIM_BATCH[] = "static const nlsq_batch_args *emu_args;\n"
