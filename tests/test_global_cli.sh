@@ -58,9 +58,23 @@ expect_error "--global 0" "--global needs a count" fit "$peak" --model "$model" 
 expect_error "bad --design" "sobol, halton" fit "$peak" --model "$model" --global 4 --design grid
 expect_error "bad --seed" "not a whole number" fit "$peak" --model "$model" --global 4 --seed -3
 expect_error "--global with --checkpoint" "do not go with --global" fit "$peak" --model "$model" --global 4 --checkpoint /tmp/nlsq_global_ck.$$
-if ! "$nlsq" fit "$peak" --model "$model" --global-method cmaes >/dev/null 2>&1; then
-    expect_error "cmaes not built in: says so" "cmaes is not built" fit "$peak" --model "$model" --global-method cmaes
-fi
+out=$("$nlsq" fit "$peak" --model "$model" --global-method cmaes); rc=$?
+mu=$(awk '$1 == "mu" {print $2}' <<<"$out")
+check "--global-method cmaes finds the peak (exit 0, mu 532)" "[ $rc -eq 0 ] && grep -q 'global search (cmaes' <<<\"\$out\" && awk -v v=$mu 'BEGIN {exit !(v > 531.9 && v < 532.1)}'"
+
+# no --p0: a start of all ones that cannot be evaluated is searched for
+logd="$peak.log.csv"
+awk 'BEGIN { print "x,y"; for (i = 0; i <= 100; i++) { x = i / 10; printf "%g,%.12g\n", x, 3 * log(x + 0.5) + 1 } }' >"$logd"
+out=$("$nlsq" fit "$logd" --model 'a*log(x-b)+c' 2>"$peak.err"); rc=$?
+b=$(awk '$1 == "b" {print $2; exit}' <<<"$out")
+check "no --p0: all ones at NaN (log of x - 1 < 0) is searched instead (b = -0.5)" \
+    "[ $rc -eq 0 ] && grep -q 'cannot be evaluated' \"$peak.err\" && awk -v v=$b 'BEGIN {exit !(v > -0.5001 && v < -0.4999)}'"
+# more free parameters than Sobol's 21 dimensions: the automatic search takes Halton
+many=$(awk 'BEGIN { for (i = 0; i < 22; i++) printf "%sp%d*sin(%g*x)", i ? "+" : "", i, 0.3 * (i + 1) }')
+"$nlsq" fit "$logd" --model "$many" --p0 auto >/dev/null 2>"$peak.err"; rc=$?
+check "--p0 auto with 22 free parameters searches with Halton (exit 0 or 4, not 2)" \
+    "[ $rc -ne 2 ] && grep -q -- '--design halton' \"$peak.err\""
+rm -f "$logd"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -161,8 +161,10 @@ typedef struct param_opts {
        default (no --p0), 0 none */
     int estimate;
     /* set by the estimate: the model is not a sum of library components
-       (or they could not be estimated), so the start is searched for */
+       (or they could not be estimated), so the start is searched for;
+       why says which */
     int search;
+    char why[300];
 } param_opts;
 
 /* "a=1,b=2" into v1 (and with v2, "a=lo:hi" pairs); seen[j] set. 0, or

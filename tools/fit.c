@@ -300,6 +300,7 @@ static int estimate_p0(const cli *c, const dataset *d, param_opts *po)
 {
     if (nlsq_model_num_components(d->m) == 0) {
         po->search = 1;
+        snprintf(po->why, sizeof po->why, "the model is not a sum of library shapes");
         return 0;
     }
     size_t rows = nlsq_source_num_rows(d->src), step = rows > GUESS_POINTS ? (rows + GUESS_POINTS - 1) / GUESS_POINTS : 1;
@@ -313,7 +314,7 @@ static int estimate_p0(const cli *c, const dataset *d, param_opts *po)
         nlsq_error err;
         if (nlsq_guess_p0(d->m, &data, po->p0, po->p0, &err) != NLSQ_OK) {
             po->search = 1;
-            if (c->verbose) fprintf(stderr, "nlsq: no start values estimated (%s)\n", err.message);
+            snprintf(po->why, sizeof po->why, "no start values could be estimated (%.250s)", err.message);
         } else if (c->verbose) {
             fprintf(stderr, "nlsq: start values estimated from %zu of %zu rows\n", n, rows);
         }
@@ -337,54 +338,75 @@ static const char *search_refused(const cli *c, const dataset *d)
                                       : NULL;
 }
 
-/* --p0 auto asked for start values the estimators cannot make (model text
-   that is not a sum of library shapes): a global search (--global with
-   its defaults) instead, or an error (2) where none can run. */
-static int start_search(cli *c, const dataset *d)
+/* The automatic search: --global's defaults, with a design that has room
+   for the free parameters (Sobol has 21 dimensions, Halton 64). */
+static void auto_search(cli *c, const nlsq_model *m, const param_opts *po)
+{
+    int n = nlsq_model_num_params(m), nfree = 0;
+    for (int j = 0; j < n; j++) nfree += !po->fixed[j];
+    c->gopt.starts = nlsq_global_options_default().starts;
+    c->gopt.design = nfree <= NLSQ_SOBOL_MAX_DIMS    ? NLSQ_DESIGN_SOBOL
+                     : nfree <= NLSQ_HALTON_MAX_DIMS ? NLSQ_DESIGN_HALTON
+                                                     : NLSQ_DESIGN_LHS;
+}
+
+/* --p0 auto asked for start values the estimators cannot make (po->why): a
+   global search instead, or an error (2) where none can run. */
+static int start_search(cli *c, const dataset *d, const param_opts *po)
 {
     const char *why = search_refused(c, d);
-    if (why) return die("--p0 auto: the model is not a sum of library shapes, and %s", why);
-    c->gopt.starts = nlsq_global_options_default().starts;
+    if (why) return die("--p0 auto: %s, and %s", po->why, why);
+    auto_search(c, d->m, po);
     if (!c->quiet)
-        fprintf(stderr, "nlsq: --p0 auto: the model is not a sum of library shapes: a global search of %d starts "
-                        "(as --global %d)\n", c->gopt.starts, c->gopt.starts);
+        fprintf(stderr, "nlsq: --p0 auto: %s: a global search of %d starts (as --global %d --design %s)\n", po->why,
+                c->gopt.starts, c->gopt.starts, nlsq_design_name(c->gopt.design));
     return 0;
 }
 
-/* No start values given and none estimated: the fit from SciPy's rule (all
-   ones) stands when it converged, can be trusted and leaves no structure in
-   its residuals; otherwise a global search (--global with its defaults)
-   replaces it where it finds a cost no higher. *r is the result kept. 0, or
-   the exit status. */
-static int search_if_untrusted(cli *c, const dataset *d, nlsq_result **r)
+/* The search that replaces a fit from all ones (no --p0, none estimated),
+   `what` saying why; *r (NULL or that fit) is replaced where the search
+   finds a cost no higher. 0, or the exit status. */
+static int search_instead(cli *c, const dataset *d, const param_opts *po, const char *what, nlsq_result **r)
 {
-    nlsq_result *first = *r;
-    /* a fit stopped by the budget was stopped as asked (--max-nfev); one
-       whose residuals show structure may sit in a wrong local minimum (a
-       sine's frequency): searched too, and kept where nothing is lower */
-    int structure = (first->diag.flags & NLSQ_DIAG_RESIDUAL_STRUCTURE) != 0;
-    if ((first->success && first->diag.trusted && !structure) || first->status == NLSQ_FIT_MAX_NFEV) return 0;
-    const char *why = search_refused(c, d);
-    if (why) {
-        if (!c->quiet) fprintf(stderr, "nlsq: the fit from all ones (no --p0) is in doubt; no search, as %s\n", why);
-        return 0;
-    }
-    c->gopt.starts = nlsq_global_options_default().starts;
+    auto_search(c, d->m, po);
     if (!c->quiet)
         fprintf(stderr,
                 "nlsq: the fit from all ones (no --p0) %s: a global search of %d starts instead (as --global %d; "
                 "give --p0 to start from your values)\n",
-                !first->success ? "failed" : !first->diag.trusted ? "cannot be trusted" : "leaves structure in the residuals",
-                c->gopt.starts, c->gopt.starts);
+                what, c->gopt.starts, c->gopt.starts);
     nlsq_result *searched = NULL;
     int rc = fit_global_run(c, d, &searched);
-    if (rc == 0 && searched->cost <= first->cost) {
-        nlsq_result_free(first);
+    if (rc == 0 && (!*r || searched->cost <= (*r)->cost)) {
+        nlsq_result_free(*r);
         *r = searched;
     } else {
         nlsq_result_free(searched);
     }
     return rc;
+}
+
+/* No start values given and none estimated: the fit from SciPy's rule (all
+   ones) stands when it converged, can be trusted and leaves no structure in
+   its residuals; otherwise the search runs (search_instead). */
+static int search_if_untrusted(cli *c, const dataset *d, const param_opts *po, nlsq_result **r)
+{
+    const nlsq_result *first = *r;
+    /* a fit stopped by a budget the user set was stopped as asked; one
+       whose residuals show structure may sit in a wrong local minimum (a
+       sine's frequency): searched too, and kept where nothing is lower */
+    int structure = (first->diag.flags & NLSQ_DIAG_RESIDUAL_STRUCTURE) != 0;
+    int asked_budget = first->status == NLSQ_FIT_MAX_NFEV && c->opt.max_nfev > 0;
+    if ((first->success && first->diag.trusted && !structure) || asked_budget) return 0;
+    const char *why = search_refused(c, d);
+    if (why) {
+        if (!c->quiet) fprintf(stderr, "nlsq: the fit from all ones (no --p0) is in doubt; no search, as %s\n", why);
+        return 0;
+    }
+    return search_instead(c, d, po,
+                          !first->success        ? "did not converge"
+                          : !first->diag.trusted ? "cannot be trusted"
+                                                 : "leaves structure in the residuals",
+                          r);
 }
 
 int fit_run(cli *c)
@@ -398,7 +420,7 @@ int fit_run(cli *c)
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po))) goto done;
     if (po.estimate && c->gopt.starts == 0 && (rc = estimate_p0(c, &d, &po))) goto done;
-    if (po.search && po.estimate == 2 && (rc = start_search(c, &d))) goto done;
+    if (po.search && po.estimate == 2 && (rc = start_search(c, &d, &po))) goto done;
     nlsq_columns cols = nlsq_columns_default();
     cols.x = d.xc;
     cols.y = d.yc;
@@ -418,11 +440,17 @@ int fit_run(cli *c)
     } else {
         nlsq_status st = nlsq_fit_source(d.m, d.src, &cols, &c->opt, &r, &err);
         watcher_clear(&w);
-        if (st != NLSQ_OK) {
+        /* all ones that cannot be evaluated (log(x - 1) at x < 1) are no
+           start at all: where none was given, it is searched for */
+        if (st == NLSQ_ERR_MODEL_NONFINITE && po.search && !search_refused(c, &d)) {
+            rc = search_instead(c, &d, &po, "cannot be evaluated (NaN or Inf there)", &r);
+            if (rc) goto done;
+        } else if (st != NLSQ_OK) {
             rc = die("%s", err.message);
             goto done;
+        } else if (po.search && (rc = search_if_untrusted(c, &d, &po, &r))) {
+            goto done;
         }
-        if (po.search && (rc = search_if_untrusted(c, &d, &r))) goto done;
     }
     note_backend(r);
     if (c->verbose && r->resumed_evaluations)

@@ -222,7 +222,9 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     if estimate is not None:
         p0, searched = _estimate_p0(model, x, y, m, estimate)
         if searched and global_options is None:
-            global_options = {}  # what cannot be estimated is searched for, with the search's defaults
+            # what cannot be estimated is searched for, with the search's
+            # defaults and a design that has room for the free parameters
+            global_options = {"design": _auto_design(model.param_names, kwargs.get("fixed"))}
     call = Call(n, model.param_names, p0=p0, bounds=bounds, method=method, kwargs=kwargs, fname=fname)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     call.opt.nan_policy = policy
@@ -290,6 +292,19 @@ def _estimate_p0(model, x, y, m, given):
                                    ctypes.byref(err)) == _lib.OK:
         return out, False
     return keep, True
+
+
+def _auto_design(names, fixed):
+    """Sobol up to its 21 dimensions of free parameters, Halton to 64, else
+    Latin hypercube (the command's rule for its automatic search)."""
+    n = len(names)
+    if fixed is not None:
+        f = numpy.asarray(fixed)
+        if f.dtype == bool:
+            n -= int(f.sum())
+        else:
+            n -= len(set(fixed))
+    return "sobol" if n <= 21 else "halton" if n <= 64 else "lhs"
 
 
 def _bounded(bounds):

@@ -78,3 +78,16 @@ def test_a_surface_written_in_x_and_y_needs_no_vars():
     assert nlsqc.model("x0 + a*x1", nvars=2).var_names == ("x0", "x1")
     s = nlsqc.curve_fit("gaussian2d(u, v) + constant(u)", xy, z, p0="auto", vars=["u", "v"])
     np.testing.assert_allclose(s.popt, r.popt, rtol=1e-9)
+
+
+def test_auto_search_has_room_for_many_parameters():
+    # 22 free parameters: more than Sobol's 21 dimensions, so the automatic
+    # search takes Halton (an explicit design='sobol' would be refused)
+    x = np.linspace(0, 10, 200)
+    y = 2 * np.sin(1.7 * x) + 0.5
+    text = " + ".join(f"p{i}*sin({0.3 * (i + 1)}*x)" for i in range(22))
+    r = nlsqc.curve_fit(text, x, y, p0="auto")
+    assert r.global_search["design"] == "halton" and r.global_search["starts"] == 64
+    s = nlsqc.curve_fit("a*sin(w*x) + c", x, y, p0="auto")
+    assert s.global_search["design"] == "sobol"
+    assert abs(s.params["w"]) == pytest.approx(1.7, abs=1e-9) and s.params["c"] == pytest.approx(0.5, abs=1e-9)
