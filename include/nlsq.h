@@ -908,6 +908,10 @@ typedef struct nlsq_result {
     struct nlsq_global_summary *global; /* nlsq_fit_global's search: the
                              starts and the distinct minima found; NULL
                              for every other fit. Freed with the result. */
+    int absolute_sigma;       /* the fit's options.absolute_sigma: pcov is
+                             sigma's own scale (intervals use the normal
+                             distribution), not scaled by chi2/dof
+                             (Student-t with dof degrees of freedom)    */
 } nlsq_result;
 
 NLSQ_API void nlsq_result_free(nlsq_result *result);
@@ -1610,6 +1614,57 @@ typedef struct nlsq_global_summary {
  */
 NLSQ_API nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, const nlsq_options *options,
                                      const nlsq_global_options *gopt, nlsq_result **out, nlsq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Uncertainty: distributions (docs/uncertainty.md)
+ * ------------------------------------------------------------------------
+ *
+ * The distributions behind intervals and tests, to full double precision
+ * (relative error about 1e-14 against SciPy's scipy.stats), for any
+ * degrees of freedom > 0 (Inf: the limit, e.g. the normal for t). p must
+ * lie in (0, 1) for a quantile; outside it, or for a dof <= 0 or NaN, the
+ * result is NaN. A cdf of NaN is NaN.
+ */
+NLSQ_API double nlsq_normal_cdf(double x);
+NLSQ_API double nlsq_normal_quantile(double p);
+NLSQ_API double nlsq_t_cdf(double t, double dof);
+NLSQ_API double nlsq_t_quantile(double p, double dof);
+NLSQ_API double nlsq_chi2_cdf(double x, double dof);
+NLSQ_API double nlsq_chi2_quantile(double p, double dof);
+NLSQ_API double nlsq_f_cdf(double x, double dof1, double dof2);
+NLSQ_API double nlsq_f_quantile(double p, double dof1, double dof2);
+
+/* ------------------------------------------------------------------------
+ * Uncertainty: intervals, bands and derived quantities
+ * ------------------------------------------------------------------------ */
+
+/* (section of the bands work: intervals, bands, derived quantities) */
+
+
+
+/* ------------------------------------------------------------------------
+ * Uncertainty: profile-likelihood intervals
+ * ------------------------------------------------------------------------ */
+
+/* (section of the profile work) */
+
+
+
+/* ------------------------------------------------------------------------
+ * Uncertainty: bootstrap
+ * ------------------------------------------------------------------------ */
+
+/* (section of the bootstrap work) */
+
+
+
+/* ------------------------------------------------------------------------
+ * Uncertainty: MCMC
+ * ------------------------------------------------------------------------ */
+
+/* (section of the MCMC work) */
+
+
 
 #ifdef __cplusplus
 }

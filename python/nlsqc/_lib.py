@@ -125,7 +125,7 @@ class Result(ctypes.Structure):
         ("device", ctypes.c_char * 16), ("device_note", ctypes.c_char * 240),
         ("memory_bytes", ctypes.c_size_t), ("active_mask", ctypes.POINTER(ctypes.c_byte)),
         ("residuals", c_double_p), ("pcov_rank", ctypes.c_int), ("jac_at", c_double_p),
-        ("diag", Diagnostics), ("global_", ctypes.POINTER(GlobalSummary)),
+        ("diag", Diagnostics), ("global_", ctypes.POINTER(GlobalSummary)), ("absolute_sigma", ctypes.c_int),
     ]
 
 

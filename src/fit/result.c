@@ -330,6 +330,7 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     r->threads = fp->threads;
     snprintf(r->message, sizeof r->message, "%s", nlsq_fit_status_str(r->status));
     fill_covariance(fp, sr->cost, r, cov, work);
+    r->absolute_sigma = fp->opt.absolute_sigma != 0;
     free(cov);
     free(work);
     nk_runs runs;
