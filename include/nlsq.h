@@ -1721,6 +1721,7 @@ typedef struct nlsq_mcmc_result {
     double noise_var;     /* s^2 used in the likelihood                   */
     double seconds;
     int passes;           /* shared passes over the data                  */
+    int jit_passes;       /* ... of them on the compiled kernel            */
     int threads;
 } nlsq_mcmc_result;
 

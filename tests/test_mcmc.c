@@ -5,7 +5,8 @@
  * tolerance); the stretch move keeps a correlated 2-D Gaussian target
  * (started in it, it stays in it); Gaussian priors shift the posterior
  * as the conjugate formula says; bounds hold; fixed parameters stay;
- * the chain is bitwise the same for a seed on 1 or 2 threads; emcee's
+ * the chain is bitwise the same for a seed on 1 or 2 threads and on the
+ * interpreter or the compiled kernel; emcee's
  * autocorrelation time on AR(1) series against (1+phi)/(1-phi); bad
  * input gets a clear message.
  */
@@ -283,10 +284,12 @@ static void test_deterministic(void)
         nlsq_mcmc_options mo = nlsq_mcmc_options_default();
         mo.steps = big ? 20 : 100;
         mo.seed = 42;
-        nlsq_mcmc_result *r[3] = {NULL, NULL, NULL};
-        for (int t = 0; t < 3; t++) {
+        nlsq_mcmc_result *r[4] = {NULL, NULL, NULL, NULL};
+        for (int t = 0; t < 4; t++) {
             o.threads = t == 1 ? 2 : 1;
             mo.seed = t == 2 ? 43 : 42;
+            /* run 3: on the compiled kernel (the others on the interpreter) */
+            o.backend = t == 3 ? NLSQ_BACKEND_JIT : NLSQ_BACKEND_INTERP;
             CHECK_MSG(nlsq_mcmc(m, &d, &o, fit, &mo, &r[t], &e) == NLSQ_OK, "%s", e.message);
         }
         if (r[0] && r[1] && r[2]) {
@@ -296,7 +299,12 @@ static void test_deterministic(void)
             CHECK_MSG(memcmp(r[0]->log_prob, r[1]->log_prob, bytes / 3) == 0, "log_prob differs");
             CHECK_MSG(memcmp(r[0]->chain, r[2]->chain, bytes) != 0, "seeds 42 and 43 give the same chain");
         }
-        for (int t = 0; t < 3; t++) nlsq_mcmc_result_free(r[t]);
+        if (r[0] && r[3] && r[3]->jit_passes == r[3]->passes && r[0]->jit_passes == 0)
+            CHECK_MSG(memcmp(r[0]->chain, r[3]->chain, (size_t)r[0]->kept * (size_t)r[0]->walkers * 3 * sizeof(double)) == 0,
+                      "%zu points: the compiled kernel's chain differs from the interpreter's", M);
+        else if (r[3] && !big)
+            printf("    (no compiled kernel here: the interpreter and kernel chains not compared)\n");
+        for (int t = 0; t < 4; t++) nlsq_mcmc_result_free(r[t]);
         nlsq_result_free(fit);
         free(x);
         free(y);

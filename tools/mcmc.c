@@ -182,8 +182,9 @@ void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc
     }
     double lo = 1, hi = 0;
     for (int w = 0; w < mc->walkers; w++) lo = fmin(lo, mc->acceptance[w]), hi = fmax(hi, mc->acceptance[w]);
-    fprintf(out, "    acceptance %.3f (walkers %.3f .. %.3f); %d passes, %.3g s on %d thread%s\n", mc->acceptance_mean,
-            lo, hi, mc->passes, mc->seconds, mc->threads, mc->threads == 1 ? "" : "s");
+    fprintf(out, "    acceptance %.3f (walkers %.3f .. %.3f); %d passes (%d compiled), %.3g s on %d thread%s\n",
+            mc->acceptance_mean, lo, hi, mc->passes, mc->jit_passes, mc->seconds, mc->threads,
+            mc->threads == 1 ? "" : "s");
     if (mc->warning[0]) fprintf(out, "    warning: %s\n", mc->warning);
 }
 
@@ -193,9 +194,9 @@ void report_mcmc_json(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc
     static const char *qkeys[NLSQ_MCMC_NQUANT] = {"q2.5", "q16", "median", "q84", "q97.5"};
     fprintf(out,
             ",\n  \"mcmc\": {\"walkers\": %d, \"steps\": %d, \"burn\": %d, \"thin\": %d, \"samples\": %zu, "
-            "\"passes\": %d, \"threads\": %d, \"acceptance\": ",
+            "\"passes\": %d, \"jit_passes\": %d, \"threads\": %d, \"acceptance\": ",
             mc->walkers, mc->steps, mc->burn, mc->thin, (size_t)mc->kept * (size_t)mc->walkers, mc->passes,
-            mc->threads);
+            mc->jit_passes, mc->threads);
     json_number(out, mc->acceptance_mean);
     fputs(", \"noise_var\": ", out);
     json_number(out, mc->noise_var);

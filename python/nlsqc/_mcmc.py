@@ -29,7 +29,7 @@ class _Result(ctypes.Structure):
         ("chain", _dp), ("log_prob", _dp), ("acceptance", _dp), ("acceptance_mean", ctypes.c_double),
         ("tau", _dp), ("ess", _dp), ("mean", _dp), ("sd", _dp), ("quantiles", _dp),
         ("tau_reliable", ctypes.c_int), ("warning", ctypes.c_char * 240), ("noise_var", ctypes.c_double),
-        ("seconds", ctypes.c_double), ("passes", ctypes.c_int), ("threads", ctypes.c_int),
+        ("seconds", ctypes.c_double), ("passes", ctypes.c_int), ("jit_passes", ctypes.c_int), ("threads", ctypes.c_int),
     ]
 
 
@@ -193,7 +193,7 @@ def mcmc(result, steps=1000, walkers=None, burn=None, thin=1, seed=1, priors=Non
         tau=_lib.copy_out(c.tau, (n,)), ess=_lib.copy_out(c.ess, (n,)), mean=_lib.copy_out(c.mean, (n,)),
         sd=_lib.copy_out(c.sd, (n,)), quantiles=_lib.copy_out(c.quantiles, (n, NQUANT)),
         tau_reliable=bool(c.tau_reliable), warning=_lib.text(c.warning), noise_var=c.noise_var,
-        seconds=c.seconds, passes=c.passes, threads=c.threads)
+        seconds=c.seconds, passes=c.passes, jit_passes=c.jit_passes, threads=c.threads)
     _fn("nlsq_mcmc_result_free")(out)
     return res
 

@@ -50,6 +50,7 @@ typedef struct sampler {
     double *X, *lp;      /* W x nf positions, W log-probabilities        */
     double *Y, *lpn;     /* W x nf proposals, W their log-probabilities  */
     double *P, *cost, *chi2; /* the pass's W full vectors and sums       */
+    double *R1;              /* W 1 x 1 triangles (sqrt of chi2)         */
     size_t *bad;
     int *idx;            /* proposals inside the bounds, for the pass    */
     double *z, *ua;      /* a half's stretch factors and acceptance draws */
@@ -153,16 +154,32 @@ static nlsq_status setup(sampler *s, const nlsq_data *data, nlsq_error *err)
     return NLSQ_OK;
 }
 
+static size_t mul_sat(size_t a, size_t b)
+{
+    return b && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
+/*
+ * The threads, the pass and its kernel. The threads as for one pass of
+ * W/2 vectors (the global search's rule: small data run on the caller);
+ * the kernel as for all the sampling's work, m x W x steps points (a run
+ * of 2 x steps passes pays for a compile that no single pass would). The
+ * pass folds no Jacobian column (ncols 0): a compiled kernel for no
+ * columns computes the model's values alone, the cost-only pass's need.
+ */
 static nlsq_status start_pass(sampler *s, const nlsq_data *data, nlsq_error *err)
 {
     fit_problem *fp = &s->fp;
     nlsq_backend backend = fp->opt.backend;
     nlsq_status st = fit_choose_backend(fp, &backend, err);
     if (st != NLSQ_OK) return st;
-    /* the threads and kernel for a half's work: W/2 vectors of m points */
-    size_t K = (size_t)s->W / 2;
-    fp->m_total = data->m > SIZE_MAX / K ? SIZE_MAX : data->m * K;
+    size_t per_pass = mul_sat(data->m, (size_t)s->W / 2);
+    fp->opt.threads = fit_choose_threads(&fp->opt, per_pass);
+    fp->m_total = mul_sat(mul_sat(data->m, (size_t)s->W), (size_t)s->o.steps);
+    int nf = fp->n_free;
+    fp->n_free = 0;
     st = fit_start_pass(fp, backend, err);
+    fp->n_free = nf;
     fp->m_total = data->m;
     return st;
 }
@@ -170,7 +187,7 @@ static nlsq_status start_pass(sampler *s, const nlsq_data *data, nlsq_error *err
 static nlsq_status alloc_sampler(sampler *s, nlsq_error *err)
 {
     size_t W = (size_t)s->W, nf = (size_t)s->nf, n = (size_t)s->n;
-    size_t doubles = 2 * W * nf + 2 * W + W * n + 2 * W + 2 * W;
+    size_t doubles = 2 * W * nf + 2 * W + W * n + 2 * W + 2 * W + W;
     s->X = malloc(doubles * sizeof *s->X);
     s->idx = malloc(W * sizeof *s->idx);
     s->bad = malloc(W * sizeof *s->bad);
@@ -184,6 +201,7 @@ static nlsq_status alloc_sampler(sampler *s, nlsq_error *err)
     s->chi2 = s->cost + W;
     s->z = s->chi2 + W;
     s->ua = s->z + W;
+    s->R1 = s->ua + W;
     return NLSQ_OK;
 }
 
@@ -228,7 +246,10 @@ static int eval_logp(sampler *s, int K, const double *Y, double *lp)
         s->idx[cnt++] = k;
     }
     if (cnt == 0) return 0;
-    pass_many pm = {cnt, s->P, n, 1, s->cost, s->chi2, NULL, s->bad, 0, 0};
+    /* with no Jacobian column the "triangle" is one number per vector:
+       folding it costs nothing and lets a compiled kernel take its fused
+       chunk entry (values, residuals and sums in one loop) */
+    pass_many pm = {cnt, s->P, n, 0, s->cost, s->chi2, s->R1, s->bad, 0, 0};
     pass_run_many(&s->fp.ps, &s->fp.pd, &pm);
     s->passes++;
     if (pm.read_failed || pm.nomem) return -1;
@@ -408,6 +429,7 @@ nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq
         r->thin = s->o.thin;
         r->noise_var = s->s2;
         r->passes = s->passes;
+        r->jit_passes = s->fp.ps.jit_passes;
         r->threads = s->fp.threads;
         unsigned char *is_free = calloc((size_t)s->n, 1);
         if (!is_free) st = fail(err, NLSQ_ERR_NOMEM, "out of memory");
