@@ -295,6 +295,9 @@ static void test_deterministic(void)
         if (r[0] && r[1] && r[2]) {
             size_t bytes = (size_t)r[0]->kept * (size_t)r[0]->walkers * 3 * sizeof(double);
             CHECK_MSG(r[1]->threads == 2, "ran on %d threads", r[1]->threads);
+            /* 75 or 15 kept steps: shorter than 50 tau, and said so */
+            CHECK_MSG(!r[0]->tau_reliable && strstr(r[0]->warning, "shorter than 50 autocorrelation times"),
+                      "a short chain's warning: '%s'", r[0]->warning);
             CHECK_MSG(memcmp(r[0]->chain, r[1]->chain, bytes) == 0, "%zu points: threads 1 and 2 differ", M);
             CHECK_MSG(memcmp(r[0]->log_prob, r[1]->log_prob, bytes / 3) == 0, "log_prob differs");
             CHECK_MSG(memcmp(r[0]->chain, r[2]->chain, bytes) != 0, "seeds 42 and 43 give the same chain");
