@@ -21,6 +21,7 @@ Run with the lmfit environment (numpy 2, lmfit, emcee):
       /work/venvs/lmfit-env/bin/python bench/uncertainty/mcmc.py [--quick]
 """
 import argparse
+import logging
 import os
 import time
 
@@ -72,6 +73,7 @@ def run_emcee(x, y, s, steps, burn, pos, vectorize):
         r = (y - model(theta, x)) / s
         return -0.5 * np.dot(r, r)
 
+    np.random.seed(1)  # emcee draws from numpy's global generator
     sampler = emcee.EnsembleSampler(WALKERS, 3, logp, vectorize=vectorize)
     t = time.perf_counter()
     sampler.run_mcmc(pos, steps, progress=False)
@@ -151,6 +153,7 @@ def main():
     args = ap.parse_args()
     if emcee is None:
         raise SystemExit("emcee is not installed here (pip install emcee)")
+    logging.getLogger("emcee").setLevel(logging.ERROR)  # its short-chain notes: the table says it with ESS
     print(f"nlsq MCMC benchmark: {WALKERS} walkers, exponential decay with known sigma; "
           f"emcee {emcee.__version__}, lmfit {lmfit.__version__ if lmfit else 'absent'}, numpy {np.__version__}; "
           f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
