@@ -1734,6 +1734,12 @@ typedef struct nlsq_mcmc_result {
 NLSQ_API nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq_options *fit,
                                const nlsq_result *result, const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out,
                                nlsq_error *err);
+/* The same on data of any size: the columns of a source as
+   nlsq_fit_source takes them (every step reads them once per half, window
+   by window). */
+NLSQ_API nlsq_status nlsq_mcmc_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                                      const nlsq_options *fit, const nlsq_result *result,
+                                      const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out, nlsq_error *err);
 NLSQ_API void nlsq_mcmc_result_free(nlsq_mcmc_result *r);
 
 /* The chain as a .npy file of shape (kept, walkers, n) float64, written

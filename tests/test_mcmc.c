@@ -340,6 +340,48 @@ static void test_autocorr_ar1(void)
     free(x);
 }
 
+/* nlsq_mcmc_source on a source whose columns are in another order (y, a
+   spare column, x) and a scalar sigma given as sigma_value: the chain of
+   nlsq_mcmc on the arrays, bitwise. */
+static void test_source(void)
+{
+    line L;
+    line_make(&L, 300, 0, 13);
+    nlsq_model *m = parse("a + b*x", "a,b");
+    double sigma = 0.5;
+    nlsq_data d = {L.x, L.y, L.m, &sigma, NLSQ_SIGMA_SCALAR};
+    nlsq_options o = nlsq_options_default();
+    nlsq_result *fit = NULL;
+    nlsq_error e;
+    CHECK(nlsq_curve_fit(m, &d, &o, &fit, &e) == NLSQ_OK);
+    nlsq_mcmc_options mo = nlsq_mcmc_options_default();
+    mo.steps = 60;
+    nlsq_mcmc_result *a = NULL, *b = NULL;
+    CHECK_MSG(nlsq_mcmc(m, &d, &o, fit, &mo, &a, &e) == NLSQ_OK, "%s", e.message);
+    const double *cols[3] = {L.y, L.s, L.x};
+    nlsq_source *src = NULL;
+    CHECK(nlsq_source_from_arrays(cols, 3, L.m, &src, &e) == NLSQ_OK);
+    nlsq_columns c = nlsq_columns_default();
+    int xc[1] = {2};
+    c.x = xc;
+    c.y = 0;
+    c.sigma_value = 0.5;
+    CHECK_MSG(nlsq_mcmc_source(m, src, &c, &o, fit, &mo, &b, &e) == NLSQ_OK, "%s", e.message);
+    if (a && b)
+        CHECK_MSG(memcmp(a->chain, b->chain, (size_t)a->kept * (size_t)a->walkers * 2 * sizeof(double)) == 0,
+                  "the source's chain differs from the arrays'");
+    c.y = 7;
+    nlsq_mcmc_result *bad = NULL;
+    CHECK(nlsq_mcmc_source(m, src, &c, &o, fit, &mo, &bad, &e) == NLSQ_ERR_INVALID_ARGUMENT && !bad);
+    CHECK_MSG(strstr(e.message, "nlsq_mcmc_source: the y column is 7") != NULL, "message: %s", e.message);
+    nlsq_source_free(src);
+    nlsq_mcmc_result_free(a);
+    nlsq_mcmc_result_free(b);
+    nlsq_result_free(fit);
+    nlsq_model_free(m);
+    line_free(&L);
+}
+
 static void expect_error(const nlsq_model *m, const nlsq_data *d, const nlsq_options *o, const nlsq_result *fit,
                          const nlsq_mcmc_options *mo, const char *words)
 {
@@ -399,7 +441,7 @@ int main(void)
     const test_case tests[] = {
         TEST(test_linear_gaussian_posterior), TEST(test_stretch_keeps_target), TEST(test_gaussian_prior_conjugate),
         TEST(test_bounds_and_fixed),          TEST(test_deterministic),        TEST(test_autocorr_ar1),
-        TEST(test_bad_input),
+        TEST(test_source),                    TEST(test_bad_input),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

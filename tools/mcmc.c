@@ -1,7 +1,7 @@
 /*
  * nlsq fit --mcmc STEPS: after the fit, the ensemble sampler over the
- * posterior (nlsq_mcmc; docs/uncertainty.md). The chosen columns are read
- * into memory (every step reads them), priors come from --prior, the chain
+ * posterior (nlsq_mcmc_source; docs/uncertainty.md) on the fit's columns,
+ * read from the data source at every step; priors come from --prior, the chain
  * goes to --chain (.npy) and a corner plot to --corner (corner_svg.c);
  * the report gets a section (text and JSON).
  */
@@ -69,25 +69,6 @@ int fit_mcmc_check(const cli *c)
     return alone ? die("%s needs --mcmc STEPS", alone) : 0;
 }
 
-/* The columns into memory as nlsq_data (x, y and sigma are the caller's
-   to free). 0, or the exit status after printing why. */
-static int read_arrays(const dataset *d, nlsq_data *out, double **x, double **y, double **sigma)
-{
-    size_t m = nlsq_source_num_rows(d->src);
-    int k = d->k;
-    *y = *sigma = NULL;
-    *x = malloc((m * (size_t)(k ? k : 1) + 1) * sizeof **x);
-    if (!*x) return die("--mcmc: out of memory for %zu rows (the sampler holds the data in memory)", m);
-    nlsq_error err;
-    for (int v = 0; v < k; v++)
-        if (m && nlsq_source_read(d->src, d->xc[v], 0, m, *x + (size_t)v * m, &err) != NLSQ_OK)
-            return die("--mcmc: %s", err.message);
-    if (!(*y = column_read(d->src, d->yc, 0, m))) return 2;
-    if (d->sc >= 0 && !(*sigma = column_read(d->src, d->sc, 0, m))) return 2;
-    *out = (nlsq_data){*x, *y, m, *sigma, *sigma ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
-    return 0;
-}
-
 static int parse_priors(const cli *c, const nlsq_model *m, double *mean, double *sd)
 {
     int n = nlsq_model_num_params(m);
@@ -126,13 +107,10 @@ static int write_files(const cli *c, const nlsq_model *m, const nlsq_mcmc_result
 int fit_mcmc_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_mcmc_result **out)
 {
     *out = NULL;
-    nlsq_data data;
-    double *x = NULL, *y = NULL, *sigma = NULL;
     size_t n = (size_t)nlsq_model_num_params(d->m);
     double *prior = malloc(2 * (n ? n : 1) * sizeof *prior);
     int rc = prior ? 0 : die("out of memory");
     if (!rc) rc = parse_priors(c, d->m, prior, prior + n);
-    if (!rc) rc = read_arrays(d, &data, &x, &y, &sigma);
     if (!rc) {
         nlsq_mcmc_options mo = nlsq_mcmc_options_default();
         mo.steps = c->mcmc.steps;
@@ -144,14 +122,18 @@ int fit_mcmc_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_mcmc
             mo.prior_mean = prior;
             mo.prior_sd = prior + n;
         }
+        /* the fit's columns, read from the source at every step (data of
+           any size, nothing held in memory) */
+        nlsq_columns cols = nlsq_columns_default();
+        cols.x = d->xc;
+        cols.y = d->yc;
+        cols.sigma = d->sc;
         nlsq_error err;
-        if (nlsq_mcmc(d->m, &data, &c->opt, r, &mo, out, &err) != NLSQ_OK) rc = die("--mcmc: %s", err.message);
+        if (nlsq_mcmc_source(d->m, d->src, &cols, &c->opt, r, &mo, out, &err) != NLSQ_OK)
+            rc = die("--mcmc: %s", err.message);
     }
     if (!rc) rc = write_files(c, d->m, *out);
     free(prior);
-    free(x);
-    free(y);
-    free(sigma);
     return rc;
 }
 

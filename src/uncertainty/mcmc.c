@@ -56,6 +56,8 @@ typedef struct sampler {
     double *z, *ua;      /* a half's stretch factors and acceptance draws */
     long *accepted;
     int passes;
+    int xc[NLSQ_READER_MAX_COLS], yc, sc; /* the source's columns */
+    double sigma_all;
 } sampler;
 
 #define fail(err, ...) fit_fail(&s->fp, err, __VA_ARGS__)
@@ -112,14 +114,16 @@ static nlsq_status check_options(sampler *s, nlsq_error *err)
 }
 
 /* The fit's problem again (its bounds, fixed parameters, threads and
-   kernel) with the parameters at popt, and the data as arrays. */
-static nlsq_status setup(sampler *s, const nlsq_data *data, nlsq_error *err)
+   kernel) with the parameters at popt, and the source's columns. */
+static nlsq_status setup(sampler *s, const nlsq_source *src, const nlsq_columns *cols, nlsq_error *err)
 {
     fit_problem *fp = &s->fp;
     const nlsq_result *r = s->res;
     nlsq_status st;
     if ((st = fit_check_options(fp, err)) != NLSQ_OK) return st;
     if ((st = fit_alloc(fp, err)) != NLSQ_OK) return st;
+    nlsq_columns c = cols ? *cols : nlsq_columns_default();
+    if ((st = fit_resolve_columns(fp, src, &c, s->xc, &s->yc, &s->sc, &s->sigma_all, err)) != NLSQ_OK) return st;
     if (fp->n != r->n)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the result has %d parameters, the model %d", r->n, fp->n);
     for (int j = 0; j < fp->n; j++)
@@ -134,10 +138,6 @@ static nlsq_status setup(sampler *s, const nlsq_data *data, nlsq_error *err)
                     "the fit options free %d parameters but the result was fitted with %d: pass the options of the "
                     "fit",
                     s->nf, r->n_free);
-    if (data->sigma_kind == NLSQ_SIGMA_COVARIANCE)
-        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "MCMC does not take a covariance sigma");
-    if (!data->y || (fp->model->vars.count > 0 && !data->x) || (data->sigma_kind != NLSQ_SIGMA_NONE && !data->sigma))
-        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the data's x, y or sigma is NULL");
     if (r->absolute_sigma) {
         s->s2 = 1;
     } else {
@@ -149,8 +149,6 @@ static nlsq_status setup(sampler *s, const nlsq_data *data, nlsq_error *err)
                         r->redchi, r->dof);
     }
     fp->m_used = r->m;
-    fp->pa = (pass_arrays){data->x, data->m, data->y, data->sigma_kind == NLSQ_SIGMA_PER_POINT ? data->sigma : NULL};
-    fp->pd = pass_data_arrays(&fp->pa, data->m, data->sigma_kind == NLSQ_SIGMA_SCALAR ? data->sigma[0] : 1, fp->omit);
     return NLSQ_OK;
 }
 
@@ -167,21 +165,28 @@ static size_t mul_sat(size_t a, size_t b)
  * pass folds no Jacobian column (ncols 0): a compiled kernel for no
  * columns computes the model's values alone, the cost-only pass's need.
  */
-static nlsq_status start_pass(sampler *s, const nlsq_data *data, nlsq_error *err)
+static nlsq_status start_pass(sampler *s, nlsq_source *src, nlsq_error *err)
 {
     fit_problem *fp = &s->fp;
     nlsq_backend backend = fp->opt.backend;
     nlsq_status st = fit_choose_backend(fp, &backend, err);
     if (st != NLSQ_OK) return st;
-    size_t per_pass = mul_sat(data->m, (size_t)s->W / 2);
+    size_t m = nlsq_source_num_rows(src), per_pass = mul_sat(m, (size_t)s->W / 2);
     fp->opt.threads = fit_choose_threads(&fp->opt, per_pass);
-    fp->m_total = mul_sat(mul_sat(data->m, (size_t)s->W), (size_t)s->o.steps);
+    fp->m_total = mul_sat(mul_sat(m, (size_t)s->W), (size_t)s->o.steps);
     int nf = fp->n_free;
     fp->n_free = 0;
     st = fit_start_pass(fp, backend, err);
     fp->n_free = nf;
-    fp->m_total = data->m;
-    return st;
+    fp->m_total = m;
+    if (st != NLSQ_OK) return st;
+    /* the passes read the source window by window (arrays in place) */
+    int rc = reader_init(&fp->rd, src, s->xc, fp->model->vars.count, s->yc, s->sc, fp->ps.nworkers, s->sigma_all,
+                         fp->omit);
+    fp->have_rd = 1;
+    if (rc != 0) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the read buffers");
+    fp->pd = reader_pass_data(&fp->rd);
+    return NLSQ_OK;
 }
 
 static nlsq_status alloc_sampler(sampler *s, nlsq_error *err)
@@ -230,8 +235,8 @@ static double log_prior(const sampler *s, const double *x)
 }
 
 /* The log-posterior of K positions Y (K x nf) into lp: those inside the
-   bounds in one shared pass, the others -Inf. 0, or -1 when the pass
-   failed (no memory, the data could not be read). */
+   bounds in one shared pass, the others -Inf. 0; -1 when out of memory,
+   -2 when the data could not be read (s->fp.rd.why says why). */
 static int eval_logp(sampler *s, int K, const double *Y, double *lp)
 {
     size_t n = (size_t)s->n, nf = (size_t)s->nf;
@@ -251,8 +256,10 @@ static int eval_logp(sampler *s, int K, const double *Y, double *lp)
        chunk entry (values, residuals and sums in one loop) */
     pass_many pm = {cnt, s->P, n, 0, s->cost, s->chi2, s->R1, s->bad, 0, 0};
     pass_run_many(&s->fp.ps, &s->fp.pd, &pm);
+    reader_flush(&s->fp.rd);
     s->passes++;
-    if (pm.read_failed || pm.nomem) return -1;
+    if (pm.nomem) return -1;
+    if (pm.read_failed) return -2;
     for (int i = 0; i < cnt; i++) {
         int k = s->idx[i];
         double c = s->chi2[i];
@@ -283,8 +290,16 @@ static void ball_start(sampler *s, uint64_t *rng, double *x)
     }
 }
 
+/* eval_logp's failure as an error. */
+static nlsq_status pass_failed(sampler *s, int rc, nlsq_error *err)
+{
+    if (rc == -2) return fail(err, NLSQ_ERR_DATA, "the data could not be read: %s", s->fp.rd.why);
+    return fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
+}
+
 static nlsq_status init_ensemble(sampler *s, uint64_t *rng, nlsq_error *err)
 {
+    int rc;
     int W = s->W, nf = s->nf;
     if (s->o.init) {
         for (int w = 0; w < W; w++)
@@ -296,7 +311,7 @@ static nlsq_status init_ensemble(sampler *s, uint64_t *rng, nlsq_error *err)
                                 w, pname(s, j), v, s->fp.lb[j], s->fp.ub[j]);
                 s->X[(size_t)w * (size_t)nf + (size_t)k] = v;
             }
-        if (eval_logp(s, W, s->X, s->lp) != 0) return fail(err, NLSQ_ERR_NOMEM, "the pass failed (out of memory)");
+        if ((rc = eval_logp(s, W, s->X, s->lp)) != 0) return pass_failed(s, rc, err);
         for (int w = 0; w < W; w++)
             if (!isfinite(s->lp[w]))
                 return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
@@ -306,7 +321,7 @@ static nlsq_status init_ensemble(sampler *s, uint64_t *rng, nlsq_error *err)
     for (int w = 0; w < W; w++) ball_start(s, rng, s->X + (size_t)w * (size_t)nf);
     /* a start where the model is not finite is drawn again (a few rounds,
        each one pass over the walkers still lacking a start) */
-    if (eval_logp(s, W, s->X, s->lp) != 0) return fail(err, NLSQ_ERR_NOMEM, "the pass failed (out of memory)");
+    if ((rc = eval_logp(s, W, s->X, s->lp)) != 0) return pass_failed(s, rc, err);
     for (int round = 0; round < 20; round++) {
         int cnt = 0;
         for (int w = 0; w < W; w++)
@@ -315,7 +330,7 @@ static nlsq_status init_ensemble(sampler *s, uint64_t *rng, nlsq_error *err)
                 s->z[cnt++] = w; /* the list in z: eval_logp uses idx */
             }
         if (cnt == 0) return NLSQ_OK;
-        if (eval_logp(s, cnt, s->Y, s->lpn) != 0) return fail(err, NLSQ_ERR_NOMEM, "the pass failed (out of memory)");
+        if ((rc = eval_logp(s, cnt, s->Y, s->lpn)) != 0) return pass_failed(s, rc, err);
         for (int i = 0; i < cnt; i++) {
             int w = (int)s->z[i];
             memcpy(s->X + (size_t)w * (size_t)nf, s->Y + (size_t)i * (size_t)nf, (size_t)nf * sizeof *s->X);
@@ -344,7 +359,8 @@ static int move_half(sampler *s, uint64_t *rng, int h)
         double *y = s->Y + (size_t)i * (size_t)nf;
         for (int k = 0; k < nf; k++) y[k] = xj[k] + s->z[i] * (xk[k] - xj[k]);
     }
-    if (eval_logp(s, half, s->Y, s->lpn) != 0) return -1;
+    int rc = eval_logp(s, half, s->Y, s->lpn);
+    if (rc != 0) return rc;
     for (int i = 0; i < half; i++) {
         int w = base + i;
         if (!isfinite(s->lpn[i])) continue;
@@ -373,44 +389,39 @@ static nlsq_status run_chain(sampler *s, uint64_t *rng, nlsq_mcmc_result *r, nls
 {
     int kept = 0;
     for (int step = 0; step < s->o.steps; step++) {
-        for (int h = 0; h < 2; h++)
-            if (move_half(s, rng, h) != 0)
-                return fail(err, NLSQ_ERR_NOMEM, "the pass failed at step %d (out of memory)", step);
+        for (int h = 0; h < 2; h++) {
+            int rc = move_half(s, rng, h);
+            if (rc != 0) return pass_failed(s, rc, err);
+        }
         if (step >= s->o.burn && (step - s->o.burn) % s->o.thin == 0) store_step(s, r, kept++);
     }
     for (int w = 0; w < s->W; w++) r->acceptance[w] = (double)s->accepted[w] / s->o.steps;
     return NLSQ_OK;
 }
 
-nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq_options *fit,
-                      const nlsq_result *result, const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out,
-                      nlsq_error *err)
+/* Everything after the arguments' NULL checks: the sampler on a source. */
+static nlsq_status mcmc_run(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                            const nlsq_options *fit, const nlsq_result *result, const nlsq_mcmc_options *mcmc,
+                            const char *who, nlsq_mcmc_result **out, nlsq_error *err)
 {
-    error_clear(err);
-    if (!model || !data || !result || !out) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_mcmc: %s is NULL",
-                  !model ? "model" : !data ? "data" : !result ? "result" : "out");
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
-    *out = NULL;
     double t0 = host_seconds();
     sampler sm, *s = &sm;
     memset(s, 0, sizeof *s);
     s->fp.model = model;
-    s->fp.who = "nlsq_mcmc";
+    s->fp.who = who;
     s->fp.opt = fit ? *fit : nlsq_options_default();
     s->fp.opt.p0 = result->popt; /* the fixed parameters' values, and a start inside the bounds */
     s->fp.opt.loss = NLSQ_LOSS_LINEAR; /* the likelihood is Gaussian: chi2, and the fused kernel */
     s->fp.opt.checkpoint = NULL;
     s->fp.opt.resume = 0;
-    s->fp.m_total = data->m;
+    s->fp.m_total = nlsq_source_num_rows(src);
     s->res = result;
     s->o = mcmc ? *mcmc : nlsq_mcmc_options_default();
-    nlsq_status st = setup(s, data, err);
+    nlsq_status st = setup(s, src, cols, err);
     if (st == NLSQ_OK) st = check_options(s, err);
     if (st == NLSQ_OK) {
         s->W = s->o.walkers;
-        st = start_pass(s, data, err);
+        st = start_pass(s, src, err);
     }
     if (st == NLSQ_OK) st = alloc_sampler(s, err);
     nlsq_mcmc_result *r = NULL;
@@ -422,6 +433,8 @@ nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq
     uint64_t rng = s->o.seed;
     if (st == NLSQ_OK) st = init_ensemble(s, &rng, err);
     if (st == NLSQ_OK) st = run_chain(s, &rng, r, err);
+    unsigned char *is_free = st == NLSQ_OK ? calloc((size_t)s->n, 1) : NULL;
+    if (st == NLSQ_OK && !is_free) st = fail(err, NLSQ_ERR_NOMEM, "out of memory");
     if (st == NLSQ_OK) {
         r->n_free = s->nf;
         r->steps = s->o.steps;
@@ -431,13 +444,12 @@ nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq
         r->passes = s->passes;
         r->jit_passes = s->fp.ps.jit_passes;
         r->threads = s->fp.threads;
-        unsigned char *is_free = calloc((size_t)s->n, 1);
-        if (!is_free) st = fail(err, NLSQ_ERR_NOMEM, "out of memory");
-        for (int k = 0; is_free && k < s->nf; k++) is_free[s->fp.free_idx[k]] = 1;
-        if (st == NLSQ_OK && mcmc_summarize(r, is_free, (const char *const *)model->params.names) != 0) st = fail(err, NLSQ_ERR_NOMEM, "out of memory");
-        free(is_free);
+        for (int k = 0; k < s->nf; k++) is_free[s->fp.free_idx[k]] = 1;
+        if (mcmc_summarize(r, is_free, (const char *const *)model->params.names) != 0)
+            st = fail(err, NLSQ_ERR_NOMEM, "out of memory");
         r->seconds = host_seconds() - t0;
     }
+    free(is_free);
     sampler_free(s);
     if (st != NLSQ_OK) {
         nlsq_mcmc_result_free(r);
@@ -445,4 +457,50 @@ nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq
     }
     *out = r;
     return NLSQ_OK;
+}
+
+static int null_arguments(const char *who, const void *model, const void *data, const void *result, const void *out,
+                          nlsq_error *err)
+{
+    if (model && data && result && out) return 0;
+    error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s is NULL", who,
+              !model  ? "model"
+              : !data ? "the data"
+              : !result ? "result"
+                        : "out");
+    return 1;
+}
+
+nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq_options *fit,
+                      const nlsq_result *result, const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out,
+                      nlsq_error *err)
+{
+    error_clear(err);
+    if (null_arguments("nlsq_mcmc", model, data, result, out, err)) return NLSQ_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (data->sigma_kind == NLSQ_SIGMA_COVARIANCE) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_mcmc: MCMC does not take a covariance sigma");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    if (!data->y || (model->vars.count > 0 && !data->x) || (data->sigma_kind != NLSQ_SIGMA_NONE && !data->sigma)) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_mcmc: the data's x, y or sigma is NULL");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    nlsq_source *src;
+    nlsq_columns cols;
+    nlsq_status st = fit_arrays_source(data, model->vars.count, "nlsq_mcmc", &src, &cols, err);
+    if (st != NLSQ_OK) return st;
+    st = mcmc_run(model, src, &cols, fit, result, mcmc, "nlsq_mcmc", out, err);
+    nlsq_source_free(src);
+    return st;
+}
+
+nlsq_status nlsq_mcmc_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                             const nlsq_options *fit, const nlsq_result *result, const nlsq_mcmc_options *mcmc,
+                             nlsq_mcmc_result **out, nlsq_error *err)
+{
+    error_clear(err);
+    if (null_arguments("nlsq_mcmc_source", model, src, result, out, err)) return NLSQ_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    return mcmc_run(model, src, cols, fit, result, mcmc, "nlsq_mcmc_source", out, err);
 }
