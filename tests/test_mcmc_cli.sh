@@ -36,9 +36,14 @@ check "acceptance and tau are reported" "grep -Eq 'acceptance 0\.[0-9]+ \(walker
 check "--chain: a .npy of shape (300, 32, 3)" "head -c 128 \"$dir/c.npy\" | grep -q \"'shape': (300, 32, 3)\" && [ \$(stat -c %s \"$dir/c.npy\") -eq $((128 + 300 * 32 * 3 * 8)) ]"
 check "--corner: an SVG naming the parameters" "head -c 4 \"$dir/c.svg\" | grep -q '<svg' && grep -q '>k</text>' \"$dir/c.svg\" && tail -1 \"$dir/c.svg\" | grep -q '</svg>'"
 
-"$nlsq" "${fit[@]}" --mcmc 200 --seed 9 --threads 1 --chain "$dir/t1.npy" >/dev/null
-"$nlsq" "${fit[@]}" --mcmc 200 --seed 9 --threads 2 --chain "$dir/t2.npy" >/dev/null
-"$nlsq" "${fit[@]}" --mcmc 200 --seed 10 --chain "$dir/t3.npy" >/dev/null
+# 3000 rows: a half's 16 walkers x 3000 points are split between 2 threads
+awk 'BEGIN { print "x,y,s"; for (i = 0; i < 3000; i++) { x = 5 * i / 3000;
+             printf "%.10g,%.10g,0.05\n", x, 3 * exp(-1.3 * x) + 0.5 + 0.05 * sin(17.1 * i) } }' >"$dir/big.csv"
+big=(fit "$dir/big.csv" --model 'A*exp(-k*x) + c' --p0 A=1,k=1,c=0 --sigma s --absolute-sigma)
+"$nlsq" "${big[@]}" --mcmc 40 --seed 9 --threads 1 --chain "$dir/t1.npy" >/dev/null
+out=$("$nlsq" "${big[@]}" --mcmc 40 --seed 9 --threads 2 --chain "$dir/t2.npy")
+"$nlsq" "${big[@]}" --mcmc 40 --seed 10 --chain "$dir/t3.npy" >/dev/null
+check "--threads 2 runs the sampler's passes on 2 threads" "grep -q 'on 2 threads' <<<\"\$out\""
 check "the same seed on 1 and 2 threads: the same chain, bitwise" "cmp -s \"$dir/t1.npy\" \"$dir/t2.npy\""
 check "another seed: another chain" "! cmp -s \"$dir/t1.npy\" \"$dir/t3.npy\""
 check "--seed with --mcmc does not start a global search" "! \"$nlsq\" \"\${fit[@]}\" --mcmc 50 --seed 4 | grep -q 'global search'"

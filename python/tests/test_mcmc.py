@@ -85,6 +85,19 @@ def test_autocorr_ar1():
     assert tau == pytest.approx((1 + phi) / (1 - phi), rel=0.08)
 
 
+def test_callback_fit_cannot_be_sampled():
+    x, y, s = _line()
+    grid = np.linspace(0, 10, 11)
+
+    def f(x, a, b):  # np.interp cannot be traced: the fit calls it back
+        return a + b * np.interp(x, grid, grid)
+
+    with pytest.warns(nlsqc.FallbackWarning):
+        r = nlsqc.curve_fit(f, x, y, p0=[1, 1])
+    with pytest.raises(ValueError, match="cannot be sampled"):
+        r.mcmc(steps=10)
+
+
 def test_bad_input():
     x, y, s = _line()
     r = nlsqc.curve_fit("a + b*x", x, y, p0=[1, 1], sigma=s, absolute_sigma=True, bounds=([-10, -10], [10, 10]))
