@@ -3,6 +3,7 @@ seed=...) or nlsqc.mcmc(result, ...), over the C library's nlsq_mcmc (an
 affine-invariant ensemble sampler, emcee's stretch move; each half of the
 walkers evaluated in one pass over the data). docs/uncertainty.md."""
 import ctypes
+import warnings
 
 import numpy
 
@@ -55,6 +56,11 @@ def _fn(name):
     restype, argtypes = _PROTOTYPES[name]
     fn.restype, fn.argtypes = restype, argtypes
     return fn
+
+
+class McmcWarning(UserWarning):
+    """The chain is shorter than 50 autocorrelation times: tau and the ESS
+    are rough (McmcResult.warning says which parameter)."""
 
 
 class McmcResult:
@@ -126,7 +132,8 @@ def mcmc(result, steps=1000, walkers=None, burn=None, thin=1, seed=1, priors=Non
     (default max(32, 2 n_free + 2)); burn: discarded (default steps // 4);
     thin; seed (the same chain on any thread count); priors: {name: (mean,
     sd)}; init: a (walkers, n) starting ensemble (default: a ball of 0.1
-    standard errors around popt). Returns an McmcResult."""
+    standard errors around popt). Returns an McmcResult; warns McmcWarning
+    when the chain is shorter than 50 autocorrelation times."""
     ctx = getattr(result, "_mcmc_context", None)
     if ctx is None:
         raise ValueError("this result cannot be sampled: MCMC needs a fit by nlsqc.curve_fit of a traced model or "
@@ -195,6 +202,8 @@ def mcmc(result, steps=1000, walkers=None, burn=None, thin=1, seed=1, priors=Non
         tau_reliable=bool(c.tau_reliable), warning=_lib.text(c.warning), noise_var=c.noise_var,
         seconds=c.seconds, passes=c.passes, jit_passes=c.jit_passes, threads=c.threads)
     _fn("nlsq_mcmc_result_free")(out)
+    if res.warning:
+        warnings.warn(res.warning, McmcWarning, stacklevel=3)
     return res
 
 

@@ -63,11 +63,14 @@ def test_bounds_fixed_and_determinism():
               fixed=["c"])
     r1 = nlsqc.curve_fit("a + b*x + c*x^2", x, y, threads=1, **kw)
     r2 = nlsqc.curve_fit("a + b*x + c*x^2", x, y, threads=2, **kw)
-    m1 = r1.mcmc(steps=100, seed=11)
-    m2 = r2.mcmc(steps=100, seed=11)
+    with pytest.warns(nlsqc.McmcWarning, match="shorter than 50 autocorrelation times"):
+        m1 = r1.mcmc(steps=100, seed=11)
+    with pytest.warns(nlsqc.McmcWarning):
+        m2 = r2.mcmc(steps=100, seed=11)
     assert m2.threads == 2
     assert np.array_equal(m1.chain, m2.chain) and np.array_equal(m1.log_prob, m2.log_prob)
-    assert not np.array_equal(m1.chain, r1.mcmc(steps=100, seed=12).chain)
+    with pytest.warns(nlsqc.McmcWarning):
+        assert not np.array_equal(m1.chain, r1.mcmc(steps=100, seed=12).chain)
     assert m1.chain[..., 1].min() >= -0.7005
     assert np.all(m1.chain[..., 2] == 0) and np.isnan(m1.tau[2])
 
