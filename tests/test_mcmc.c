@@ -115,6 +115,48 @@ static void test_linear_gaussian_posterior(void)
     line_free(&L);
 }
 
+/* Four free parameters (a cubic, known sigma): the acceptance's z^(d-1)
+   matters more as d grows (a wrong power would bias every variance); the
+   posterior is still N(popt, pcov). Thinning by 3 keeps every third step
+   of the same chain. */
+static void test_cubic_posterior_and_thinning(void)
+{
+    line L;
+    line_make(&L, 60, -5, 21);
+    nlsq_model *m = parse("a + b*x + c*x^2 + d*x^3", "a,b,c,d");
+    nlsq_options o = nlsq_options_default();
+    o.absolute_sigma = 1;
+    nlsq_result *fit = NULL;
+    nlsq_error e;
+    CHECK(nlsq_curve_fit(m, &L.d, &o, &fit, &e) == NLSQ_OK);
+    nlsq_mcmc_options mo = nlsq_mcmc_options_default();
+    mo.steps = 6000;
+    mo.burn = 1000;
+    nlsq_mcmc_result *r = NULL, *t = NULL;
+    CHECK_MSG(nlsq_mcmc(m, &L.d, &o, fit, &mo, &r, &e) == NLSQ_OK, "%s", e.message);
+    mo.thin = 3;
+    CHECK_MSG(nlsq_mcmc(m, &L.d, &o, fit, &mo, &t, &e) == NLSQ_OK, "%s", e.message);
+    if (r && t) {
+        CHECK(r->walkers == 32 && t->kept == 1667);
+        for (int j = 0; j < 4; j++) {
+            double sd = sqrt(fit->pcov[j * 4 + j]);
+            CHECK_NEAR(r->mean[j], fit->popt[j], 5 * sd / sqrt(r->ess[j]), "4-D posterior mean of %d (ESS %.0f)", j,
+                       r->ess[j]);
+            CHECK_NEAR(r->sd[j], sd, 5 * sqrt(0.5 / r->ess[j]) * sd, "4-D posterior sd of %d", j);
+        }
+        int same = 1;
+        size_t step = (size_t)r->walkers * 4;
+        for (int s = 0; s < t->kept; s++)
+            same &= memcmp(t->chain + (size_t)s * step, r->chain + (size_t)s * 3 * step, step * sizeof(double)) == 0;
+        CHECK_MSG(same, "thin 3 is not every third step of the same chain");
+    }
+    nlsq_mcmc_result_free(r);
+    nlsq_mcmc_result_free(t);
+    nlsq_result_free(fit);
+    nlsq_model_free(m);
+    line_free(&L);
+}
+
 /* A strongly correlated 2-D Gaussian (x far from 0: corr(a, b) ~ -0.99),
    the ensemble started as exact draws from it: the stretch move's
    detailed balance keeps it there. The Mahalanobis distance r^2 of the
@@ -439,7 +481,8 @@ static void test_bad_input(void)
 int main(void)
 {
     const test_case tests[] = {
-        TEST(test_linear_gaussian_posterior), TEST(test_stretch_keeps_target), TEST(test_gaussian_prior_conjugate),
+        TEST(test_linear_gaussian_posterior), TEST(test_stretch_keeps_target),
+        TEST(test_cubic_posterior_and_thinning), TEST(test_gaussian_prior_conjugate),
         TEST(test_bounds_and_fixed),          TEST(test_deterministic),        TEST(test_autocorr_ar1),
         TEST(test_source),                    TEST(test_bad_input),
     };
