@@ -24,6 +24,7 @@ import argparse
 import logging
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def run_emcee(x, y, s, steps, burn, pos, vectorize):
             r = (y - (A * np.exp(-k * x) + c)) / s
             return -0.5 * np.einsum("ij,ij->i", r, r)
         r = (y - model(theta, x)) / s
-        return -0.5 * np.dot(r, r)
+        return -0.5 * np.sum(r * r)  # (np.dot would call BLAS, whose threads fight over the cores)
 
     np.random.seed(1)  # emcee draws from numpy's global generator
     sampler = emcee.EnsembleSampler(WALKERS, 3, logp, vectorize=vectorize)
@@ -154,6 +155,7 @@ def main():
     if emcee is None:
         raise SystemExit("emcee is not installed here (pip install emcee)")
     logging.getLogger("emcee").setLevel(logging.ERROR)  # its short-chain notes: the table says it with ESS
+    warnings.simplefilter("ignore", nlsqc.McmcWarning)  # nlsq's own
     print(f"nlsq MCMC benchmark: {WALKERS} walkers, exponential decay with known sigma; "
           f"emcee {emcee.__version__}, lmfit {lmfit.__version__ if lmfit else 'absent'}, numpy {np.__version__}; "
           f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
