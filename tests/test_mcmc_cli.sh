@@ -48,6 +48,15 @@ check "the same seed on 1 and 2 threads: the same chain, bitwise" "cmp -s \"$dir
 check "another seed: another chain" "! cmp -s \"$dir/t1.npy\" \"$dir/t3.npy\""
 check "--seed with --mcmc does not start a global search" "! \"$nlsq\" \"\${fit[@]}\" --mcmc 50 --seed 4 | grep -q 'global search'"
 
+# a row of NaN left out (--nan-policy omit): the chain of the file without it
+{ cat "$dir/d.csv"; echo "6,nan,0.05"; } >"$dir/nan.csv"
+"$nlsq" "${fit[@]}" --mcmc 60 --chain "$dir/n1.npy" >/dev/null
+"$nlsq" fit "$dir/nan.csv" "${fit[@]:2}" --nan-policy omit --mcmc 60 --chain "$dir/n2.npy" >/dev/null
+check "--nan-policy omit: the NaN row is left out of every pass (the same chain)" "cmp -s \"$dir/n1.npy\" \"$dir/n2.npy\""
+# with --global: the search's refined fit is sampled
+out=$("$nlsq" fit "$dir/d.csv" --model 'A*exp(-k*x) + c' --sigma s --absolute-sigma --global 8 --mcmc 60)
+check "--global then --mcmc" "grep -q 'global search' <<<\"\$out\" && grep -q 'posterior (MCMC: 32 walkers x 60 steps' <<<\"\$out\""
+
 json=$("$nlsq" "${fit[@]}" --mcmc 200 --walkers 8 --burn 20 --thin 2 --prior c=0.5:0.01 --json); rc=$?
 check "--json: an mcmc object with walkers, samples and each parameter's quantiles" \
     "[ $rc -eq 0 ] && python3 -c 'import json, sys; d = json.load(sys.stdin)[\"mcmc\"]; assert d[\"walkers\"] == 8 and d[\"samples\"] == 720 and d[\"burn\"] == 20 and d[\"thin\"] == 2; p = d[\"params\"][1]; assert p[\"name\"] == \"k\" and p[\"q2.5\"] < p[\"median\"] < p[\"q97.5\"]' <<<\"\$json\""
