@@ -235,7 +235,8 @@ static void test_gaussian_prior_conjugate(void)
     double Pm[4] = {F[0], F[1], F[2], F[3] + 1 / (sd0 * sd0)};
     double dp = Pm[0] * Pm[3] - Pm[1] * Pm[2];
     double S[4] = {Pm[3] / dp, -Pm[1] / dp, -Pm[2] / dp, Pm[0] / dp};
-    double v0 = F[0] * fit->popt[0] + F[1] * fit->popt[1], v1 = F[2] * fit->popt[0] + F[3] * fit->popt[1] + mu0 / (sd0 * sd0);
+    double v0 = F[0] * fit->popt[0] + F[1] * fit->popt[1],
+           v1 = F[2] * fit->popt[0] + F[3] * fit->popt[1] + mu0 / (sd0 * sd0);
     double want[2] = {S[0] * v0 + S[1] * v1, S[2] * v0 + S[3] * v1};
     double pm[2] = {NAN, mu0}, ps[2] = {0, sd0};
     nlsq_mcmc_options mo = nlsq_mcmc_options_default();
@@ -345,8 +346,9 @@ static void test_deterministic(void)
             CHECK_MSG(memcmp(r[0]->chain, r[2]->chain, bytes) != 0, "seeds 42 and 43 give the same chain");
         }
         if (r[0] && r[3] && r[3]->jit_passes == r[3]->passes && r[0]->jit_passes == 0)
-            CHECK_MSG(memcmp(r[0]->chain, r[3]->chain, (size_t)r[0]->kept * (size_t)r[0]->walkers * 3 * sizeof(double)) == 0,
-                      "%zu points: the compiled kernel's chain differs from the interpreter's", M);
+            CHECK_MSG(
+                memcmp(r[0]->chain, r[3]->chain, (size_t)r[0]->kept * (size_t)r[0]->walkers * 3 * sizeof(double)) == 0,
+                "%zu points: the compiled kernel's chain differs from the interpreter's", M);
         else if (r[3] && !big)
             printf("    (no compiled kernel here: the interpreter and kernel chains not compared)\n");
         for (int t = 0; t < 4; t++) nlsq_mcmc_result_free(r[t]);
@@ -481,10 +483,15 @@ static void test_bad_input(void)
 int main(void)
 {
     const test_case tests[] = {
-        TEST(test_linear_gaussian_posterior), TEST(test_stretch_keeps_target),
-        TEST(test_cubic_posterior_and_thinning), TEST(test_gaussian_prior_conjugate),
-        TEST(test_bounds_and_fixed),          TEST(test_deterministic),        TEST(test_autocorr_ar1),
-        TEST(test_source),                    TEST(test_bad_input),
+        TEST(test_linear_gaussian_posterior),
+        TEST(test_stretch_keeps_target),
+        TEST(test_cubic_posterior_and_thinning),
+        TEST(test_gaussian_prior_conjugate),
+        TEST(test_bounds_and_fixed),
+        TEST(test_deterministic),
+        TEST(test_autocorr_ar1),
+        TEST(test_source),
+        TEST(test_bad_input),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

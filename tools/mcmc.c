@@ -52,8 +52,7 @@ static const option mcmc_options[] = {
     {"--thin", "T", ARG_COUNT, AT(mcmc.thin), .help = "keep every T-th step (default 1)", .max = 1000000},
     {"--prior", "NAME=MEAN:SD", ARG_CUSTOM, 0,
      .help = "a Gaussian prior on a parameter (repeatable); the bounds\nare flat priors", .parse = take_prior},
-    {"--chain", "FILE.npy", ARG_TEXT, AT(mcmc.chain),
-     .help = "the kept samples as .npy, shape (samples, walkers, n)"},
+    {"--chain", "FILE.npy", ARG_TEXT, AT(mcmc.chain), .help = "the kept samples as .npy, shape (samples, walkers, n)"},
     {"--corner", "FILE.svg", ARG_TEXT, AT(mcmc.corner),
      .help = "a corner plot: histograms and pairs of the free parameters"},
     {NULL},
@@ -64,8 +63,13 @@ int fit_mcmc_check(const cli *c)
 {
     const mcmc_cli *mc = &c->mcmc;
     if (mc->steps) return 0;
-    const char *alone = mc->walkers ? "--walkers" : mc->burn_given ? "--burn" : mc->thin ? "--thin"
-                      : mc->npriors ? "--prior" : mc->chain ? "--chain" : mc->corner ? "--corner" : NULL;
+    const char *alone = mc->walkers    ? "--walkers"
+                      : mc->burn_given ? "--burn"
+                      : mc->thin       ? "--thin"
+                      : mc->npriors    ? "--prior"
+                      : mc->chain      ? "--chain"
+                      : mc->corner     ? "--corner"
+                                       : NULL;
     return alone ? die("%s needs --mcmc STEPS", alone) : 0;
 }
 

@@ -47,13 +47,13 @@ typedef struct sampler {
     int W, nf, n;
     double s2; /* the likelihood's noise variance scale */
     const double *pmean, *psd;
-    double *X, *lp;      /* W x nf positions, W log-probabilities        */
-    double *Y, *lpn;     /* W x nf proposals, W their log-probabilities  */
-    double *P, *cost, *chi2; /* the pass's W full vectors and sums       */
-    double *R1;              /* W 1 x 1 triangles (sqrt of chi2)         */
+    double *X, *lp;          /* W x nf positions, W log-probabilities          */
+    double *Y, *lpn;         /* W x nf proposals, W their log-probabilities    */
+    double *P, *cost, *chi2; /* the pass's W full vectors and sums             */
+    double *R1;              /* W 1 x 1 triangles (sqrt of chi2)               */
     size_t *bad;
-    int *idx;            /* proposals inside the bounds, for the pass    */
-    double *z, *ua;      /* a half's stretch factors and acceptance draws */
+    int *idx;                /* proposals inside the bounds, for the pass      */
+    double *z, *ua;          /* a half's stretch factors and acceptance draws  */
     long *accepted;
     int passes;
     int xc[NLSQ_READER_MAX_COLS], yc, sc; /* the source's columns */
@@ -84,8 +84,8 @@ static nlsq_status check_options(sampler *s, nlsq_error *err)
         o->walkers = 2 * nf + 2 > 32 ? 2 * nf + 2 : 32;
     } else if (o->walkers < 2 * nf || o->walkers % 2 != 0) {
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
-                    "walkers must be even and at least twice the free parameters (2 x %d = %d), got %d", nf,
-                    2 * nf, o->walkers);
+                    "walkers must be even and at least twice the free parameters (2 x %d = %d), got %d", nf, 2 * nf,
+                    o->walkers);
     }
     if (o->steps < 1) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "steps must be at least 1, got %d", o->steps);
     if (o->burn == -1) o->burn = o->steps / 4;
@@ -103,8 +103,8 @@ static nlsq_status check_options(sampler *s, nlsq_error *err)
     for (int j = 0; o->prior_sd && j < s->n; j++) {
         double sd = o->prior_sd[j], mu = o->prior_mean[j];
         if (sd < 0 || isinf(sd))
-            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the prior of '%s' has sd %g; it must be positive",
-                        pname(s, j), sd);
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the prior of '%s' has sd %g; it must be positive", pname(s, j),
+                        sd);
         if (sd > 0 && !isfinite(mu))
             return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the prior of '%s' has mean %g", pname(s, j), mu);
     }
@@ -307,8 +307,9 @@ static nlsq_status init_ensemble(sampler *s, uint64_t *rng, nlsq_error *err)
                 int j = s->fp.free_idx[k];
                 double v = s->o.init[(size_t)w * (size_t)s->n + (size_t)j];
                 if (!(v >= s->fp.lb[j] && v <= s->fp.ub[j]))
-                    return fail(err, NLSQ_ERR_BOUNDS, "the start of walker %d: '%s' = %g is outside its bounds [%g, %g]",
-                                w, pname(s, j), v, s->fp.lb[j], s->fp.ub[j]);
+                    return fail(err, NLSQ_ERR_BOUNDS,
+                                "the start of walker %d: '%s' = %g is outside its bounds [%g, %g]", w, pname(s, j), v,
+                                s->fp.lb[j], s->fp.ub[j]);
                 s->X[(size_t)w * (size_t)nf + (size_t)k] = v;
             }
         if ((rc = eval_logp(s, W, s->X, s->lp)) != 0) return pass_failed(s, rc, err);
@@ -410,7 +411,7 @@ static nlsq_status mcmc_run(const nlsq_model *model, nlsq_source *src, const nls
     s->fp.model = model;
     s->fp.who = who;
     s->fp.opt = fit ? *fit : nlsq_options_default();
-    s->fp.opt.p0 = result->popt; /* the fixed parameters' values, and a start inside the bounds */
+    s->fp.opt.p0 = result->popt;       /* the fixed parameters' values, and a start inside the bounds */
     s->fp.opt.loss = NLSQ_LOSS_LINEAR; /* the likelihood is Gaussian: chi2, and the fused kernel */
     s->fp.opt.checkpoint = NULL;
     s->fp.opt.resume = 0;
@@ -464,16 +465,15 @@ static int null_arguments(const char *who, const void *model, const void *data, 
 {
     if (model && data && result && out) return 0;
     error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s is NULL", who,
-              !model  ? "model"
-              : !data ? "the data"
+              !model    ? "model"
+              : !data   ? "the data"
               : !result ? "result"
                         : "out");
     return 1;
 }
 
 nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq_options *fit,
-                      const nlsq_result *result, const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out,
-                      nlsq_error *err)
+                      const nlsq_result *result, const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out, nlsq_error *err)
 {
     error_clear(err);
     if (null_arguments("nlsq_mcmc", model, data, result, out, err)) return NLSQ_ERR_INVALID_ARGUMENT;

@@ -133,7 +133,8 @@ int mcmc_summarize(nlsq_mcmc_result *r, const unsigned char *is_free, const char
         r->mean[j] = mean;
         r->sd[j] = N > 1 ? sqrt(ss / (double)(N - 1)) : NAN;
         qsort(col, N, sizeof *col, cmp_double);
-        for (int q = 0; q < NLSQ_MCMC_NQUANT; q++) r->quantiles[j * NLSQ_MCMC_NQUANT + (size_t)q] = quantile_sorted(col, N, levels[q]);
+        for (int q = 0; q < NLSQ_MCMC_NQUANT; q++)
+            r->quantiles[j * NLSQ_MCMC_NQUANT + (size_t)q] = quantile_sorted(col, N, levels[q]);
         if (!is_free[j]) {
             r->tau[j] = r->ess[j] = NAN;
             continue;
