@@ -52,8 +52,8 @@ typedef struct sampler {
     double *P, *cost, *chi2; /* the pass's W full vectors and sums             */
     double *R1;              /* W 1 x 1 triangles (sqrt of chi2)               */
     size_t *bad;
-    int *idx;                /* proposals inside the bounds, for the pass      */
-    double *z, *ua;          /* a half's stretch factors and acceptance draws  */
+    int *idx;       /* proposals inside the bounds, for the pass      */
+    double *z, *ua; /* a half's stretch factors and acceptance draws  */
     long *accepted;
     int passes;
     int xc[NLSQ_READER_MAX_COLS], yc, sc; /* the source's columns */
