@@ -1688,8 +1688,9 @@ typedef struct nlsq_mcmc_options {
                           N(0, 1) per walker, clipped into the bounds
                           (0.1)                                        */
     const double *init; /* walkers x n row-major starting ensemble (all
-                          parameters; fixed ones ignored), or NULL: the
-                          ball. Every start must lie within the bounds. */
+                          parameters; fixed ones ignored; walkers must
+                          be set), or NULL: the ball. Every start must
+                          lie within the bounds. */
     const double *prior_mean, *prior_sd; /* n each, or NULL: Gaussian
                           priors; parameter j has one where prior_sd[j]
                           > 0 (NaN or 0: none)                         */

@@ -466,6 +466,8 @@ static void test_bad_input(void)
     mo.walkers = 4;
     mo.init = init;
     expect_error(m, &L.d, &o, fit, &mo, "walker 3: 'b' = 30 is outside its bounds [-10, 10]");
+    mo.walkers = 0;
+    expect_error(m, &L.d, &o, fit, &mo, "init) needs walkers set");
     mo = nlsq_mcmc_options_default();
     double pm[2] = {0, 0}, ps[2] = {-1, 0};
     mo.prior_mean = pm;

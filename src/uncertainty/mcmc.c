@@ -80,6 +80,8 @@ static nlsq_status check_options(sampler *s, nlsq_error *err)
 {
     nlsq_mcmc_options *o = &s->o;
     int nf = s->nf;
+    if (o->init && o->walkers == 0)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "a starting ensemble (init) needs walkers set to its row count");
     if (o->walkers == 0) {
         o->walkers = 2 * nf + 2 > 32 ? 2 * nf + 2 : 32;
     } else if (o->walkers < 2 * nf || o->walkers % 2 != 0) {
