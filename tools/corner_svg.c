@@ -28,8 +28,9 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
-/* The range shown: the 0.5 .. 99.5 % quantiles' span, padded by 5 %
-   (a far outlier does not squeeze the bulk into one bin). */
+/* The range shown: the samples' span, cut to the 2.5 .. 97.5 % quantiles
+   widened by half their distance on each side (a far outlier does not
+   squeeze the bulk into one bin), padded by 5 %. */
 static void value_range(const nlsq_mcmc_result *mc, int j, double *lo, double *hi)
 {
     size_t N = (size_t)mc->kept * (size_t)mc->walkers, n = (size_t)mc->n;
@@ -38,7 +39,6 @@ static void value_range(const nlsq_mcmc_result *mc, int j, double *lo, double *h
         double v = mc->chain[i * n + (size_t)j];
         if (isfinite(v)) a = fmin(a, v), b = fmax(b, v);
     }
-    /* a quick trim: the reported 2.5/97.5 % quantiles widened by half their span */
     const double *q = mc->quantiles + (size_t)j * NLSQ_MCMC_NQUANT;
     double w = q[4] - q[0];
     if (w > 0) a = fmax(a, q[0] - 0.5 * w), b = fmin(b, q[4] + 0.5 * w);
