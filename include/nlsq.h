@@ -1731,7 +1731,10 @@ typedef struct nlsq_mcmc_result {
    nlsq_curve_fit, `result` its result. mcmc may be NULL for the defaults.
    Bad input (walkers odd or < 2 n_free, steps <= burn, a start outside
    the bounds or where the posterior is 0, a covariance sigma) is
-   NLSQ_ERR_INVALID_ARGUMENT or NLSQ_ERR_BOUNDS with the reason. */
+   NLSQ_ERR_INVALID_ARGUMENT or NLSQ_ERR_BOUNDS with the reason. The fit
+   options' progress callback, if any, hears after steps (iteration: the
+   steps done, pass_fraction: their share, cost: minus the best
+   log-posterior); its nonzero answer stops the run: NLSQ_ERR_CALLBACK. */
 NLSQ_API nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq_options *fit,
                                const nlsq_result *result, const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out,
                                nlsq_error *err);

@@ -426,6 +426,37 @@ static void test_source(void)
     line_free(&L);
 }
 
+/* The fit options' progress callback hears the steps and can stop the run. */
+static int stop_at_30(void *user, const nlsq_progress *p)
+{
+    int *calls = user;
+    ++*calls;
+    return p->iteration >= 30;
+}
+
+static void test_progress_stops(void)
+{
+    line L;
+    line_make(&L, 40, 0, 2);
+    nlsq_model *m = parse("a + b*x", "a,b");
+    nlsq_options o = nlsq_options_default();
+    nlsq_result *fit = NULL;
+    nlsq_error e;
+    CHECK(nlsq_curve_fit(m, &L.d, &o, &fit, &e) == NLSQ_OK);
+    int calls = 0;
+    o.progress = stop_at_30;
+    o.progress_data = &calls;
+    o.progress_interval = 1e-9;
+    nlsq_mcmc_options mo = nlsq_mcmc_options_default();
+    mo.steps = 100;
+    nlsq_mcmc_result *r = NULL;
+    CHECK(nlsq_mcmc(m, &L.d, &o, fit, &mo, &r, &e) == NLSQ_ERR_CALLBACK && !r);
+    CHECK_MSG(calls == 30 && strstr(e.message, "after 30 of 100 steps"), "calls %d, message '%s'", calls, e.message);
+    nlsq_result_free(fit);
+    nlsq_model_free(m);
+    line_free(&L);
+}
+
 static void expect_error(const nlsq_model *m, const nlsq_data *d, const nlsq_options *o, const nlsq_result *fit,
                          const nlsq_mcmc_options *mo, const char *words)
 {
@@ -493,6 +524,7 @@ int main(void)
         TEST(test_deterministic),
         TEST(test_autocorr_ar1),
         TEST(test_source),
+        TEST(test_progress_stops),
         TEST(test_bad_input),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));

@@ -459,7 +459,11 @@ int fit_run(cli *c)
     if (c->verbose && r->resumed_evaluations)
         fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c->checkpoint, r->resumed_evaluations);
     report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation, NULL};
-    if (c->mcmc.steps && (rc = fit_mcmc_run(c, &d, r, &mc))) goto done;
+    if (c->mcmc.steps) { /* the bar (--progress) shows the sampler's steps */
+        rc = fit_mcmc_run(c, &d, r, &mc);
+        watcher_clear(&w);
+        if (rc) goto done;
+    }
     info.mcmc = mc;
     /* an output that fails now (a full disk) does not take the result with
        it: the report is printed all the same, and the status says 2 */

@@ -388,15 +388,37 @@ static void store_step(const sampler *s, nlsq_mcmc_result *r, int kept)
     }
 }
 
+/* The fit options' progress callback after `done` steps, at most every
+   progress_interval seconds (and after the last step): iteration is the
+   steps done, pass_fraction their share of all, cost the ensemble's best
+   log-posterior negated. Its nonzero answer stops the run (1). */
+static int report_progress(sampler *s, int done, double t0, double *last)
+{
+    const nlsq_options *o = &s->fp.opt;
+    double now = host_seconds(), interval = o->progress_interval > 0 ? o->progress_interval : 0.1;
+    if (!o->progress || (now - *last < interval && done < s->o.steps)) return 0;
+    *last = now;
+    double best = -INFINITY, elapsed = now - t0;
+    for (int w = 0; w < s->W; w++) best = s->lp[w] > best ? s->lp[w] : best;
+    nlsq_progress pr = {
+        s->passes,    done, (double)done / s->o.steps, -best, elapsed, NAN, elapsed / done * (s->o.steps - done),
+        s->fp.m_total};
+    return o->progress(o->progress_data, &pr) != 0;
+}
+
 static nlsq_status run_chain(sampler *s, uint64_t *rng, nlsq_mcmc_result *r, nlsq_error *err)
 {
     int kept = 0;
+    double t0 = host_seconds(), last = t0;
     for (int step = 0; step < s->o.steps; step++) {
         for (int h = 0; h < 2; h++) {
             int rc = move_half(s, rng, h);
             if (rc != 0) return pass_failed(s, rc, err);
         }
         if (step >= s->o.burn && (step - s->o.burn) % s->o.thin == 0) store_step(s, r, kept++);
+        if (report_progress(s, step + 1, t0, &last))
+            return fail(err, NLSQ_ERR_CALLBACK, "stopped by the progress callback after %d of %d steps", step + 1,
+                        s->o.steps);
     }
     for (int w = 0; w < s->W; w++) r->acceptance[w] = (double)s->accepted[w] / s->o.steps;
     return NLSQ_OK;
