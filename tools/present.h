@@ -21,6 +21,7 @@ typedef struct report_info {
     double fit_seconds;         /* the fit alone, not reading the file    */
     const unsigned char *fixed; /* n flags or NULL                        */
     int full_correlation;       /* all pairs, not only |c| > 0.1          */
+    const nlsq_mcmc_result *mcmc; /* fit --mcmc's posterior, or NULL        */
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
@@ -28,6 +29,9 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
 /* report_global.c: the global search's summary (r->global), if any. */
 void report_global_text(FILE *out, const nlsq_model *m, const nlsq_result *r);
 void report_global_json(FILE *out, const nlsq_result *r);
+/* mcmc.c: the posterior's section (NULL: none). */
+void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
+void report_mcmc_json(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
 /* Component index of a model of library shapes, as a name: its prefix
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */
@@ -61,6 +65,11 @@ typedef struct plot_data {
 
 /* 0, or -1 on a write error. */
 int svg_write(FILE *f, const plot_data *pd);
+
+/* corner_svg.c: the free parameters' histograms (diagonal) and pairs'
+   densities (below) of a chain; names[j] parameter j's. 0, or -1 on a
+   write error. */
+int corner_svg_write(FILE *f, const nlsq_mcmc_result *mc, const char *const *names);
 
 /* ---- outputs.c: the command's output files ----------------------------- */
 
