@@ -1688,11 +1688,13 @@ NLSQ_API double nlsq_f_quantile(double p, double dof1, double dof2);
  *             z))) for z = Phi^-1((1 -+ level)/2), taken as the percentile
  *             interval's. d_i: from exact leave-one-out fits (d_i =
  *             mean - theta_(i), m fits of m - 1 points through the batch
- *             engine) when m <= jackknife_max; above it, the empirical
- *             influence values of the least-squares estimator, d_i = U_i =
- *             (J^T J)^-1 J_i^T e_i at popt (weighted J and residuals; the
- *             infinitesimal jackknife, which the exact one approaches as m
- *             grows). NaN where z0 is infinite (every replica on one side).
+ *             engine) when m <= jackknife_max; above it, from influence
+ *             values of the least-squares estimator, d_i = -U_i, U_i =
+ *             (J^T J)^-1 J_i^T e_i / (1 - h_ii) at popt (weighted J and
+ *             residuals, h_ii the leverage: the infinitesimal jackknife
+ *             with the leave-one-out correction, exact for a linear model
+ *             and the exact jackknife's to first order otherwise). NaN
+ *             where z0 is infinite (every replica on one side).
  */
 typedef enum nlsq_bootstrap_kind {
     NLSQ_BOOTSTRAP_RESIDUAL = 0,

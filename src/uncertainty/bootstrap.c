@@ -377,9 +377,13 @@ static void replica_statistics(nlsq_bootstrap_result *r, const double *popt, dou
         }
         mean /= (double)c;
         for (size_t i = 0; i < c; i++) ss += (sorted[i] - mean) * (sorted[i] - mean);
+        qsort(sorted, c, sizeof *sorted, cmp_double);
+        if (sorted[0] == sorted[c - 1]) { /* never moved (fixed): no rounding noise */
+            mean = sorted[0];
+            ss = 0;
+        }
         r->perr[j] = c > 1 ? sqrt(ss / (double)(c - 1)) : NAN;
         r->bias[j] = mean - popt[j];
-        qsort(sorted, c, sizeof *sorted, cmp_double);
         r->lower[j] = quantile_sorted(sorted, c, qlo);
         r->upper[j] = quantile_sorted(sorted, c, qhi);
         r->z0[j] = below == 0   ? -INFINITY
@@ -445,11 +449,14 @@ static nlsq_status accel_exact(const nlsq_model *model, const boot_data *d, cons
     return st;
 }
 
-/* Infinitesimal jackknife: U_i = (J^T J)^-1 J_i^T e_i at popt (J and e
-   weighted by 1/sigma, the free columns only), by the SVD of J: (J^T J)^-1
-   J^T = V S^-1 U^T, singular values below EPS max(m, n) s_max dropped. The
-   jackknife's difference mean - theta_(i) is U_i to first order, so
-   acceleration() takes -U_i. */
+/* The jackknife from influence values: U_i = (J^T J)^-1 J_i^T e_i / (1 -
+   h_ii) at popt (J and e weighted by 1/sigma, the free columns only, h_ii
+   the leverage), by the SVD of J: (J^T J)^-1 J^T = V S^-1 U^T, h_ii = |row
+   i of U|^2, singular values below EPS max(m, n) s_max dropped. U_i is
+   theta - theta_(i) after one Gauss-Newton step from popt without point i:
+   exact for a linear model, the exact jackknife's to first order for a
+   nonlinear one (the infinitesimal jackknife with the leverage's
+   correction). acceleration() takes d_i = -U_i. */
 static nlsq_status accel_influence(const nlsq_model *model, const boot_data *d, const nlsq_options *opt,
                                    nlsq_bootstrap_result *r, nlsq_error *err)
 {
@@ -475,7 +482,10 @@ static nlsq_status accel_influence(const nlsq_model *model, const boot_data *d, 
         } else {
             double cut = 2.220446049250313e-16 * (double)(m > (size_t)nf ? m : (size_t)nf) * sv[0];
             for (size_t i = 0; i < m; i++) {
-                double e = (d->y[i] - d->f[i]) / d->s[i];
+                double e = (d->y[i] - d->f[i]) / d->s[i], h = 0;
+                for (int b = 0; b < nf; b++)
+                    if (sv[b] > cut) h += (A[(size_t)b * m + i] / sv[b]) * (A[(size_t)b * m + i] / sv[b]);
+                if (h < 1) e /= 1 - h; /* the leave-one-out step: exact for a linear model */
                 for (int j = 0; j < n; j++) U[i * (size_t)n + j] = 0;
                 for (int a = 0; a < nf; a++) {
                     double g = 0;
