@@ -21,6 +21,7 @@ typedef struct report_info {
     double fit_seconds;         /* the fit alone, not reading the file    */
     const unsigned char *fixed; /* n flags or NULL                        */
     int full_correlation;       /* all pairs, not only |c| > 0.1          */
+    const nlsq_bootstrap_result *bootstrap; /* --bootstrap, or NULL     */
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
@@ -28,6 +29,9 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
 /* report_global.c: the global search's summary (r->global), if any. */
 void report_global_text(FILE *out, const nlsq_model *m, const nlsq_result *r);
 void report_global_json(FILE *out, const nlsq_result *r);
+/* bootstrap.c: the bootstrap's part (info->bootstrap), if any. */
+void report_bootstrap_text(FILE *out, const nlsq_model *m, const nlsq_result *r, const nlsq_bootstrap_result *b);
+void report_bootstrap_json(FILE *out, const nlsq_model *m, const nlsq_bootstrap_result *b);
 /* Component index of a model of library shapes, as a name: its prefix
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */
