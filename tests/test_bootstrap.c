@@ -188,7 +188,8 @@ static void test_linear_standard_errors(void)
         CHECK_NEAR(r->bias[j], 0, 4 * want / sqrt((double)N), "residual bias[%d]", j);
         /* the percentile interval brackets 95% of the replicas */
         size_t below = 0, above = 0;
-        for (size_t i = 0; i < N; i++) below += r->samples[i * 2 + j] < r->lower[j], above += r->samples[i * 2 + j] > r->upper[j];
+        for (size_t i = 0; i < N; i++)
+            below += r->samples[i * 2 + j]<r->lower[j], above += r->samples[i * 2 + j]> r->upper[j];
         CHECK_NEAR((double)below, 0.025 * (double)N, 1.5, "replicas below the lower limit");
         CHECK_NEAR((double)above, 0.025 * (double)N, 1.5, "replicas above the upper limit");
         CHECK(r->bca_lower[j] < L.fit->popt[j] && r->bca_upper[j] > L.fit->popt[j]);
@@ -380,8 +381,8 @@ static void test_bad_input(void)
 int main(void)
 {
     const test_case tests[] = {
-        TEST(test_replica0_by_hand), TEST(test_threads_bitwise),  TEST(test_linear_standard_errors),
-        TEST(test_jackknives_agree), TEST(test_coverage),         TEST(test_failed_replicas),
+        TEST(test_replica0_by_hand), TEST(test_threads_bitwise), TEST(test_linear_standard_errors),
+        TEST(test_jackknives_agree), TEST(test_coverage),        TEST(test_failed_replicas),
         TEST(test_fixed_and_no_bca), TEST(test_bad_input),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);

@@ -26,8 +26,8 @@ static void npy_write(FILE *out, const double *v, size_t rows, size_t cols)
     int len = snprintf(dict, sizeof dict, "{'descr': '%sf8', 'fortran_order': False, 'shape': (%zu, %zu), }",
                        little ? "<" : ">", rows, cols);
     size_t total = 10 + (size_t)len + 1, padded = (total + 63) / 64 * 64, hlen = padded - 10;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-                             (unsigned char)(hlen >> 8)};
+    unsigned char pre[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
     fwrite(pre, 1, sizeof pre, out);
     fwrite(dict, 1, (size_t)len, out);
     for (size_t i = total; i < padded; i++) fputc(' ', out);
@@ -62,9 +62,9 @@ int fit_bootstrap_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq
 
 static const char *jackknife_words(nlsq_jackknife j)
 {
-    return j == NLSQ_JACKKNIFE_EXACT ? "acceleration from the leave-one-out fits"
-           : j == NLSQ_JACKKNIFE_INFLUENCE ? "acceleration from influence values"
-                                            : "no BCa";
+    return j == NLSQ_JACKKNIFE_EXACT     ? "acceleration from the leave-one-out fits"
+         : j == NLSQ_JACKKNIFE_INFLUENCE ? "acceleration from influence values"
+                                         : "no BCa";
 }
 
 void report_bootstrap_text(FILE *out, const nlsq_model *m, const nlsq_result *r, const nlsq_bootstrap_result *b)
@@ -101,8 +101,9 @@ static void json_pair(FILE *out, double a, double b)
 void report_bootstrap_json(FILE *out, const nlsq_model *m, const nlsq_bootstrap_result *b)
 {
     if (!b) return;
-    fprintf(out, ",\n  \"bootstrap\": {\"kind\": \"%s\", \"replicas\": %zu, \"converged\": %zu, \"failed\": %zu, "
-                 "\"seed\": %llu, \"level\": ",
+    fprintf(out,
+            ",\n  \"bootstrap\": {\"kind\": \"%s\", \"replicas\": %zu, \"converged\": %zu, \"failed\": %zu, "
+            "\"seed\": %llu, \"level\": ",
             nlsq_bootstrap_kind_name(b->kind), b->replicas, b->converged, b->failed, (unsigned long long)b->seed);
     json_number(out, b->level);
     fprintf(out, ", \"jackknife\": \"%s\", \"m\": %zu, \"device\": ",

@@ -276,9 +276,9 @@ static nlsq_status compact_data(const nlsq_model *model, const nlsq_data *data, 
     d->f = malloc((m ? m : 1) * sizeof *d->f);
     if (!d->x || !d->y || !d->s || !d->f) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the data");
     for (size_t i = 0; i < m; i++) {
-        double s = data->sigma_kind == NLSQ_SIGMA_SCALAR      ? data->sigma[0]
-                   : data->sigma_kind == NLSQ_SIGMA_PER_POINT ? data->sigma[i]
-                                                              : 1.0;
+        double s = data->sigma_kind == NLSQ_SIGMA_SCALAR    ? data->sigma[0]
+                 : data->sigma_kind == NLSQ_SIGMA_PER_POINT ? data->sigma[i]
+                                                            : 1.0;
         int finite = isfinite(data->y[i]) && isfinite(s);
         for (int v = 0; v < k; v++) finite = finite && isfinite(data->x[(size_t)v * m + i]);
         if (!finite && opt->nan_policy == NLSQ_NAN_OMIT) continue;
@@ -386,9 +386,7 @@ static void replica_statistics(nlsq_bootstrap_result *r, const double *popt, dou
         r->bias[j] = mean - popt[j];
         r->lower[j] = quantile_sorted(sorted, c, qlo);
         r->upper[j] = quantile_sorted(sorted, c, qhi);
-        r->z0[j] = below == 0   ? -INFINITY
-                   : below == c ? INFINITY
-                                : nlsq_normal_quantile((double)below / (double)c);
+        r->z0[j] = below == 0 ? -INFINITY : below == c ? INFINITY : nlsq_normal_quantile((double)below / (double)c);
     }
 }
 
@@ -580,7 +578,7 @@ nlsq_status nlsq_bootstrap(const nlsq_model *model, const nlsq_data *data, const
     if (b.bca) {
         r->jackknife = d.m <= b.jackknife_max ? NLSQ_JACKKNIFE_EXACT : NLSQ_JACKKNIFE_INFLUENCE;
         st = r->jackknife == NLSQ_JACKKNIFE_EXACT ? accel_exact(model, &d, &o, r, err)
-                                                   : accel_influence(model, &d, &o, r, err);
+                                                  : accel_influence(model, &d, &o, r, err);
         if (st != NLSQ_OK) goto done;
         bca_intervals(r, fit->popt, sorted);
     }
