@@ -1671,8 +1671,12 @@ NLSQ_API double nlsq_f_quantile(double p, double dof1, double dof2);
  * Replica i's draws come from a splitmix64 stream seeded by (seed, i)
  * alone, and each batch fit is bitwise the single fit of its data, so the
  * result is the same for any thread count, and replica i the same for any
- * number of replicas. Only the points the fit used count (nan_policy omit
- * drops the others first); a covariance sigma is refused.
+ * number of replicas. (On a GPU the replicas repeat bit for bit and agree
+ * with the CPU's to where lm pins each minimum, as nlsq_fit_batch's.) Only
+ * the points the fit used count (nan_policy omit drops the others first);
+ * a covariance sigma is refused. Memory: the replicas' data, N m values of
+ * y (and of x and sigma where they vary), built in chunks of at most 512 MB,
+ * each chunk one batch call.
  *
  * Statistics over the replicas that converged (status > 0); a replica that
  * failed is excluded and counted, its row of samples NaN:
