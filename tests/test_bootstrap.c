@@ -1,5 +1,5 @@
 /*
- * nlsq_bootstrap: replica 0 rebuilt by hand and refitted alone; bitwise the
+ * nlsq_bootstrap: replicas of each kind rebuilt by hand and refitted alone; bitwise the
  * same for 1 and 2 threads and for any number of replicas; on a straight
  * line the residual bootstrap's standard errors approach the formula
  * sqrt(diag(s^2 (X^T X)^-1) (m-p)/m), the wild bootstrap's the HC0 sandwich;
@@ -80,41 +80,85 @@ static nlsq_bootstrap_result *boot(line *L, nlsq_bootstrap_kind kind, size_t N, 
     return r;
 }
 
-/* Replica 0 of the residual bootstrap, rebuilt from the documented recipe
-   (the stream of (seed, 0), centred residuals) and fitted alone from popt:
-   bitwise the bootstrap's row 0; and the first replicas the same whatever N. */
-static void test_replica0_by_hand(void)
+/* Replica i of each kind, rebuilt from the recipe nlsq.h documents (the
+   splitmix64 stream of (seed, i); residual: centred weighted residuals
+   times the point's sigma; wild: Rademacher signs from each draw's top
+   bit; pairs: rows (x, y, sigma)) and fitted alone from popt with the same
+   options: bitwise the bootstrap's row i. And the first replicas are the
+   same whatever N. */
+static void replica_by_hand(const line *L, const double *sig, const nlsq_result *fit, nlsq_bootstrap_kind kind,
+                            uint64_t seed, size_t i, double *popt_out)
+{
+    enum { M = 40 };
+    size_t m = L->m;
+    double f[M], e[M], xs[M], ys[M], ss[M], mean = 0;
+    nlsq_model_eval(L->model, fit->popt, L->x, m, f, NULL, NULL);
+    for (size_t p = 0; p < m; p++) mean += (e[p] = (L->y[p] - f[p]) / sig[p]);
+    mean /= (double)m;
+    for (size_t p = 0; p < m; p++) e[p] -= mean;
+    uint64_t s = seed, h = design_mix(&s) ^ (uint64_t)i, st = design_mix(&h);
+    for (size_t p = 0; p < m; p++) {
+        xs[p] = L->x[p], ss[p] = sig[p];
+        if (kind == NLSQ_BOOTSTRAP_WILD) {
+            double r = L->y[p] - f[p];
+            ys[p] = f[p] + ((design_mix(&st) >> 63) ? r : -r);
+            continue;
+        }
+        size_t q = (size_t)(((unsigned __int128)design_mix(&st) * m) >> 64);
+        if (kind == NLSQ_BOOTSTRAP_RESIDUAL) {
+            ys[p] = f[p] + sig[p] * e[q];
+        } else {
+            xs[p] = L->x[q], ys[p] = L->y[q], ss[p] = sig[q];
+        }
+    }
+    nlsq_data d = {xs, ys, m, ss, NLSQ_SIGMA_PER_POINT};
+    nlsq_options o = L->opt;
+    o.p0 = fit->popt;
+    nlsq_result *one = NULL;
+    CHECK(nlsq_curve_fit(L->model, &d, &o, &one, NULL) == NLSQ_OK);
+    for (int j = 0; j < 3; j++) popt_out[j] = one ? one->popt[j] : NAN;
+    nlsq_result_free(one);
+}
+
+static void test_replicas_by_hand(void)
 {
     line L;
     if (line_make(&L, "a*exp(-b*x) + c", 40, 0.05, 0, 11)) {
         CHECK(0);
         return;
     }
+    double sig[40], p0[3] = {1, 1, 1};
+    for (int p = 0; p < 40; p++) sig[p] = 0.05 * (1 + L.x[p] / 5);
+    L.data.sigma = sig;
+    L.data.sigma_kind = NLSQ_SIGMA_PER_POINT;
+    nlsq_result *fit = NULL;
+    L.opt.p0 = p0;
+    CHECK(nlsq_curve_fit(L.model, &L.data, &L.opt, &fit, NULL) == NLSQ_OK);
+    L.opt.p0 = NULL;
+    nlsq_result *unweighted = L.fit;
+    L.fit = fit;
     uint64_t seed = 12345;
-    nlsq_bootstrap_result *r = boot(&L, NLSQ_BOOTSTRAP_RESIDUAL, 20, seed, 1);
-    nlsq_bootstrap_result *r2 = boot(&L, NLSQ_BOOTSTRAP_RESIDUAL, 7, seed, 1);
-    CHECK(r && r2);
-    if (r && r2) {
-        size_t m = L.m;
-        double f[40], e[40], ys[40], mean = 0;
-        nlsq_model_eval(L.model, L.fit->popt, L.x, m, f, NULL, NULL);
-        for (size_t i = 0; i < m; i++) mean += (e[i] = L.y[i] - f[i]);
-        mean /= (double)m;
-        for (size_t i = 0; i < m; i++) e[i] -= mean;
-        uint64_t s = seed, h = design_mix(&s) ^ 0u, st = design_mix(&h);
-        for (size_t i = 0; i < m; i++) ys[i] = f[i] + 1.0 * e[(size_t)(((unsigned __int128)design_mix(&st) * m) >> 64)];
-        nlsq_data d = {L.x, ys, m, NULL, NLSQ_SIGMA_NONE};
-        nlsq_options o = L.opt;
-        o.p0 = L.fit->popt;
-        nlsq_result *one = NULL;
-        CHECK(nlsq_curve_fit(L.model, &d, &o, &one, NULL) == NLSQ_OK);
-        for (int j = 0; one && j < 3; j++) CHECK_SAME(r->samples[j], one->popt[j], "replica 0 parameter %d", j);
-        nlsq_result_free(one);
+    for (int kind = 0; fit && kind < 3; kind++) {
+        nlsq_bootstrap_result *r = boot(&L, (nlsq_bootstrap_kind)kind, 20, seed, 1);
+        nlsq_bootstrap_result *r2 = boot(&L, (nlsq_bootstrap_kind)kind, 7, seed, 2);
+        CHECK(r && r2);
+        if (!r || !r2) continue;
+        size_t picks[2] = {0, 5};
+        for (int k = 0; k < 2; k++) {
+            double want[3];
+            replica_by_hand(&L, sig, fit, (nlsq_bootstrap_kind)kind, seed, picks[k], want);
+            for (int j = 0; j < 3; j++)
+                CHECK_SAME(r->samples[picks[k] * 3 + (size_t)j], want[j], "kind %d replica %zu parameter %d", kind,
+                           picks[k], j);
+        }
         CHECK(memcmp(r->samples, r2->samples, 7 * 3 * sizeof(double)) == 0);
         CHECK(r->converged == 20 && r->failed == 0 && r->m == 40);
+        nlsq_bootstrap_result_free(r);
+        nlsq_bootstrap_result_free(r2);
     }
-    nlsq_bootstrap_result_free(r);
-    nlsq_bootstrap_result_free(r2);
+    L.fit = unweighted;
+    nlsq_result_free(fit);
+    L.data.sigma = NULL; /* not line_free's to free */
     line_free(&L);
 }
 
@@ -381,7 +425,7 @@ static void test_bad_input(void)
 int main(void)
 {
     const test_case tests[] = {
-        TEST(test_replica0_by_hand), TEST(test_threads_bitwise), TEST(test_linear_standard_errors),
+        TEST(test_replicas_by_hand), TEST(test_threads_bitwise), TEST(test_linear_standard_errors),
         TEST(test_jackknives_agree), TEST(test_coverage),        TEST(test_failed_replicas),
         TEST(test_fixed_and_no_bca), TEST(test_bad_input),
     };
