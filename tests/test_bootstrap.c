@@ -29,7 +29,7 @@ typedef struct line {
 static double gauss(rng *r)
 {
     double u = rng_uniform(r), v = rng_uniform(r);
-    return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
+    return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);
 }
 
 static int line_make(line *L, const char *text, size_t m, double noise, int hetero, unsigned long long seed)
