@@ -1701,7 +1701,8 @@ NLSQ_API double nlsq_f_quantile(double p, double dof1, double dof2);
  *             residuals, h_ii the leverage: the infinitesimal jackknife
  *             with the leave-one-out correction, exact for a linear model
  *             and the exact jackknife's to first order otherwise). NaN
- *             where z0 is infinite (every replica on one side).
+ *             where z0 is infinite (every replica on one side) or 1 -
+ *             a (z0 + z) <= 0 (an acceleration beyond the formula's range).
  */
 typedef enum nlsq_bootstrap_kind {
     NLSQ_BOOTSTRAP_RESIDUAL = 0,

@@ -411,6 +411,10 @@ static void bca_intervals(nlsq_bootstrap_result *r, const double *popt, double *
         }
         qsort(sorted, c, sizeof *sorted, cmp_double);
         double n1 = z0 + zlo, n2 = z0 + zhi;
+        if (1 - a * n1 <= 0 || 1 - a * n2 <= 0) { /* an acceleration beyond the formula's range */
+            r->bca_lower[j] = r->bca_upper[j] = NAN;
+            continue;
+        }
         double a1 = nlsq_normal_cdf(z0 + n1 / (1 - a * n1)), a2 = nlsq_normal_cdf(z0 + n2 / (1 - a * n2));
         r->bca_lower[j] = quantile_sorted(sorted, c, a1);
         r->bca_upper[j] = quantile_sorted(sorted, c, a2);
