@@ -1657,7 +1657,123 @@ NLSQ_API double nlsq_f_quantile(double p, double dof1, double dof2);
  * Uncertainty: bootstrap
  * ------------------------------------------------------------------------ */
 
-/* (section of the bootstrap work) */
+/*
+ * Resampling the data and fitting every replica again, through the batch
+ * engine (nlsq_fit_batch: one call on all cores, or on a GPU when
+ * opt->device names one and the method is lm), each replica started from
+ * the fit's popt. The kinds (docs/uncertainty.md):
+ *   RESIDUAL  y*_i = f_i + s_i e*_i, f = f(popt), e* drawn with replacement
+ *             from the centred weighted residuals e_i = (y_i - f_i)/s_i
+ *             (s_i the point's sigma, 1 without sigma); x and sigma
+ *             stay. No leverage correction: the replicas' spread is that
+ *             of residuals whose variance is chi2/m, not chi2/dof.
+ *   PAIRS     cases: rows (x_i, y_i, sigma_i) drawn with replacement.
+ *   WILD      y*_i = f_i + (y_i - f_i) v_i with Rademacher v_i = +-1 (each
+ *             with probability 1/2): keeps each point's own variance
+ *             (heteroscedastic data) and the third moment's sign pattern.
+ * Replica i's draws come from a splitmix64 stream seeded by (seed, i)
+ * alone, and each batch fit is bitwise the single fit of its data, so the
+ * result is the same for any thread count, and replica i the same for any
+ * number of replicas. (On a GPU the replicas repeat bit for bit and agree
+ * with the CPU's to where lm pins each minimum, as nlsq_fit_batch's.) Only
+ * the points the fit used count (nan_policy omit drops the others first);
+ * a covariance sigma is refused. Memory: the replicas' data, N m values of
+ * y (and of x and sigma where they vary), built in chunks of at most 512 MB,
+ * each chunk one batch call.
+ *
+ * Statistics over the replicas that converged (status > 0); a replica that
+ * failed is excluded and counted, its row of samples NaN:
+ *   perr      the replicas' standard deviation (divisor N_ok - 1)
+ *   bias      their mean minus popt
+ *   lower/upper           the percentile interval at `level`: the
+ *             (1-level)/2 and (1+level)/2 quantiles of the replicas,
+ *             linear between order statistics (numpy.percentile's default)
+ *   bca_lower/bca_upper   the bias-corrected and accelerated interval
+ *             (Efron 1987): z0 = Phi^-1(share of replicas below popt),
+ *             a = sum d^3 / (6 (sum d^2)^1.5) with d_i the jackknife
+ *             differences, the quantiles Phi(z0 + (z0 + z)/(1 - a (z0 +
+ *             z))) for z = Phi^-1((1 -+ level)/2), taken as the percentile
+ *             interval's. d_i: from exact leave-one-out fits (d_i =
+ *             mean - theta_(i), m fits of m - 1 points through the batch
+ *             engine) when m <= jackknife_max; above it, from influence
+ *             values of the least-squares estimator, d_i = -U_i, U_i =
+ *             (J^T J)^-1 J_i^T e_i / (1 - h_ii) at popt (weighted J and
+ *             residuals, h_ii the leverage: the infinitesimal jackknife
+ *             with the leave-one-out correction, exact for a linear model
+ *             and the exact jackknife's to first order otherwise). NaN
+ *             where z0 is infinite (every replica on one side) or 1 -
+ *             a (z0 + z) <= 0 (an acceleration beyond the formula's range).
+ */
+typedef enum nlsq_bootstrap_kind {
+    NLSQ_BOOTSTRAP_RESIDUAL = 0,
+    NLSQ_BOOTSTRAP_PAIRS = 1,
+    NLSQ_BOOTSTRAP_WILD = 2
+} nlsq_bootstrap_kind;
+
+typedef struct nlsq_bootstrap_options {
+    nlsq_bootstrap_kind kind; /* default NLSQ_BOOTSTRAP_RESIDUAL            */
+    size_t replicas;          /* N >= 2, default 1000                       */
+    uint64_t seed;            /* default 0                                  */
+    double level;             /* the intervals' level in (0, 1), default 0.95 */
+    int bca;                  /* 1 (default): BCa intervals; 0: not (no
+                                 jackknife fits)                           */
+    size_t jackknife_max;     /* exact leave-one-out fits up to this many
+                                 points (default 2000); above, influence
+                                 values                                    */
+} nlsq_bootstrap_options;
+
+NLSQ_API nlsq_bootstrap_options nlsq_bootstrap_options_default(void);
+
+/* How the BCa acceleration was found. */
+typedef enum nlsq_jackknife {
+    NLSQ_JACKKNIFE_NONE = 0,     /* bca off                                 */
+    NLSQ_JACKKNIFE_EXACT = 1,    /* leave-one-out fits                      */
+    NLSQ_JACKKNIFE_INFLUENCE = 2 /* empirical influence values             */
+} nlsq_jackknife;
+
+typedef struct nlsq_bootstrap_result {
+    int n;                      /* parameters                              */
+    size_t replicas;            /* N                                       */
+    size_t converged;           /* replicas whose fit converged            */
+    size_t failed;              /* N - converged: excluded                 */
+    double *samples;            /* N x n row-major: replica i's popt; NaN
+                                   rows for the replicas that failed       */
+    nlsq_fit_status *status;    /* N: each replica's fit status            */
+    double *perr;               /* n: bootstrap standard errors            */
+    double *bias;               /* n: mean of the replicas - popt          */
+    double *lower, *upper;      /* n: percentile interval                  */
+    double *bca_lower, *bca_upper; /* n: BCa interval (NaN with bca off)   */
+    double *z0, *accel;         /* n: BCa's bias correction, acceleration  */
+    double level;
+    nlsq_bootstrap_kind kind;
+    uint64_t seed;
+    nlsq_jackknife jackknife;   /* how accel was found                     */
+    size_t jackknife_failed;    /* leave-one-out fits that failed (left out) */
+    size_t m;                   /* points resampled                        */
+    int threads;                /* the batch's threads                     */
+    char device[16];            /* where the replicas ran: "cpu", "cuda:N" */
+    double seconds;             /* wall time, jackknife included           */
+} nlsq_bootstrap_result;
+
+NLSQ_API void nlsq_bootstrap_result_free(nlsq_bootstrap_result *r);
+
+/* "residual", "pairs", "wild"; NULL for a value that is none. */
+NLSQ_API const char *nlsq_bootstrap_kind_name(nlsq_bootstrap_kind kind);
+
+/*
+ * Bootstrap the fit `fit` of `model` to `data` made with options `opt`
+ * (NULL: the defaults; its p0 is replaced by fit->popt, its callback,
+ * checkpoint and keep_residuals are dropped; method, loss, bounds, fixed,
+ * tolerances, threads, backend and device apply to every replica). bopt
+ * NULL: the defaults. Errors (*out NULL): NLSQ_ERR_INVALID_ARGUMENT for a
+ * NULL pointer, fewer than 2 replicas, an unknown kind, a level outside
+ * (0, 1), a covariance sigma, a fit of another model (parameter count) or
+ * fewer usable points than free parameters + 1; NLSQ_ERR_NOMEM; the batch
+ * engine's own errors.
+ */
+NLSQ_API nlsq_status nlsq_bootstrap(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
+                                    const nlsq_result *fit, const nlsq_bootstrap_options *bopt,
+                                    nlsq_bootstrap_result **out, nlsq_error *err);
 
 
 

@@ -24,6 +24,7 @@ allowed() {
     solve) echo "solve linalg kernel core" ;;
     gpu) echo "gpu exec model linalg kernel core" ;;
     fit) echo "fit gpu solve exec model linalg kernel io core" ;;
+    uncertainty) echo "uncertainty stats fit gpu solve exec model linalg kernel io core" ;;
     *) echo "" ;;
     esac
 }

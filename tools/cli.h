@@ -130,6 +130,9 @@ typedef struct cli {
     nlsq_options opt;
     nlsq_global_options gopt; /* fit --global: gopt.starts > 0 runs the search */
     mcmc_cli mcmc;            /* fit --mcmc (its seed: gopt.seed)               */
+    int seed_given;           /* --seed was given                            */
+    int bootstrap, bootstrap_kind; /* fit --bootstrap N (0: none), its kind  */
+    const char *bootstrap_out;     /* --bootstrap-out FILE.npy               */
 } cli;
 
 void cli_init(cli *c);
@@ -198,6 +201,14 @@ int fit_global_run(const cli *c, const dataset *d, nlsq_result **r);
 extern const option_group group_mcmc;
 int fit_mcmc_check(const cli *c);
 int fit_mcmc_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_mcmc_result **out);
+/* The chosen columns in memory (x: k rows of m; sigma NULL without a
+   sigma column), for what needs the data as arrays; `what` names the
+   option in messages. 0, or the exit status after printing why. */
+int dataset_arrays(const dataset *d, const char *what, double **x, double **y, double **sigma);
+/* bootstrap.c: nlsq fit --bootstrap (the data read into memory, then
+   nlsq_bootstrap from the fit r; --bootstrap-out written). 0, or the exit
+   status after printing why. */
+int fit_bootstrap_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_bootstrap_result **out);
 
 /* ---- the commands ---------------------------------------------------------------- */
 

@@ -58,6 +58,7 @@ static int take_seed(const option *o, const char *value, void *args)
     if (!*value || *end || errno || value[0] == '-')
         return die("%s: '%s' is not a whole number from 0 to 18446744073709551615", o->name, value);
     c->gopt.seed = (uint64_t)v;
+    c->seed_given = 1;
     return 0;
 }
 
@@ -68,7 +69,9 @@ static const option global_options[] = {
      .max = 1000000},
     {"--design", "sobol|halton|lhs", ARG_CHOICE, AT(gopt.design), .help = "the starts' design (default sobol)",
      .choices = design_words},
-    {"--seed", "S", ARG_CUSTOM, 0, .help = "the design's seed (default 1; 0: the plain Sobol'/Halton\nsequence); with --mcmc, the chain's seed",
+    {"--seed", "S", ARG_CUSTOM, 0,
+     .help = "the design's seed (default 1; 0: the plain Sobol'/Halton\nsequence); with --mcmc, the chain's seed;"
+             "\nwith --bootstrap, the bootstrap's (default 0)",
      .parse = take_seed},
     {"--global-method", "multistart|cmaes", ARG_CHOICE, AT(gopt.method),
      .help = "multistart (default): local fits from every start;\ncmaes: CMA-ES over the box, then a local fit",
@@ -79,6 +82,23 @@ static const option global_options[] = {
     {NULL},
 };
 static const option_group group_global = {"global search", global_options};
+
+static const choice bootstrap_words[] = {{"residual", NLSQ_BOOTSTRAP_RESIDUAL}, {"pairs", NLSQ_BOOTSTRAP_PAIRS},
+                                         {"wild", NLSQ_BOOTSTRAP_WILD}, {NULL, 0}};
+
+static const option bootstrap_options[] = {
+    {"--bootstrap", "N", ARG_COUNT, AT(bootstrap),
+     .help = "refit N resampled data sets from the fit (all cores, or\nthe GPU): bootstrap standard errors, bias, "
+             "percentile\nand BCa 95% intervals in the report (docs/uncertainty.md)",
+     .max = 10000000},
+    {"--bootstrap-kind", "residual|pairs|wild", ARG_CHOICE, AT(bootstrap_kind),
+     .help = "resample the residuals (default), the rows (x, y,\nsigma), or flip each residual's sign (wild)",
+     .choices = bootstrap_words},
+    {"--bootstrap-out", "FILE.npy", ARG_TEXT, AT(bootstrap_out),
+     .help = "write the replicas' parameters as a float64 .npy (N, n);\nfailed replicas are rows of NaN"},
+    {NULL},
+};
+static const option_group group_bootstrap = {"bootstrap", bootstrap_options};
 
 static const option large_options[] = {
     {"--raw", "DTYPE:NCOLS[:ORDER[:OFFSET]]", ARG_TEXT, AT(raw),
@@ -95,7 +115,8 @@ static const option_group group_large = {"data of any size", large_options};
 
 const option_group *const fit_groups[] = {&group_model,   &group_names,  &group_x,     &group_y,      &group_p0,
                                           &group_bounds,  &group_solver, &group_exec,  &group_output, &group_quiet,
-                                          &group_verdict, &group_plot,   &group_global, &group_mcmc,  &group_large, NULL};
+                                          &group_verdict, &group_plot,   &group_global, &group_mcmc,   &group_bootstrap,
+                                          &group_large,   NULL};
 
 int cmd_fit(int argc, char **argv)
 {
@@ -109,9 +130,14 @@ int cmd_fit(int argc, char **argv)
        search with its default number of starts */
     nlsq_global_options def = nlsq_global_options_default();
     if ((rc = fit_mcmc_check(&c))) return rc;
-    /* (--seed with --mcmc is the chain's seed) */
+    /* (--seed with --mcmc or --bootstrap is theirs) */
     if (c.gopt.starts == 0 && (c.gopt.method != def.method || c.gopt.design != def.design ||
-                               (c.gopt.seed != def.seed && !c.mcmc.steps) || c.gopt.halving != def.halving))
+                               (c.gopt.seed != def.seed && !c.mcmc.steps && !c.bootstrap && !c.bootstrap_out) ||
+                               c.gopt.halving != def.halving))
         c.gopt.starts = def.starts;
+    /* --bootstrap-kind or --bootstrap-out alone ask for the default replicas */
+    if (!c.bootstrap && (c.bootstrap_kind || c.bootstrap_out))
+        c.bootstrap = (int)nlsq_bootstrap_options_default().replicas;
+    if (c.bootstrap == 1) return die("--bootstrap: 1 replica; at least 2 are needed");
     return fit_run(&c);
 }

@@ -256,7 +256,8 @@ static int check_outputs(const cli *c)
                                 {"--column-cache", cache},
                                 {"--column-cache", cache ? names : NULL},
                                 {"--chain", c->mcmc.chain},
-                                {"--corner", c->mcmc.corner}};
+                                {"--corner", c->mcmc.corner},
+                                {"--bootstrap-out", c->bootstrap_out}};
     int rc = output_must_be_file(outs[2].option, c->checkpoint);
     if (!rc) rc = output_must_be_file("--column-cache", cache);
     return rc ? rc : outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
@@ -417,6 +418,7 @@ int fit_run(cli *c)
     param_opts po = {0};
     nlsq_result *r = NULL;
     nlsq_mcmc_result *mc = NULL;
+    nlsq_bootstrap_result *boot = NULL;
     nlsq_error err;
     int rc = check_outputs(c);
     if (rc) return rc;
@@ -458,13 +460,21 @@ int fit_run(cli *c)
     note_backend(r);
     if (c->verbose && r->resumed_evaluations)
         fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c->checkpoint, r->resumed_evaluations);
-    report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation, NULL};
+    double fit_seconds = now() - t0;
     if (c->mcmc.steps) { /* the bar (--progress) shows the sampler's steps */
         rc = fit_mcmc_run(c, &d, r, &mc);
         watcher_clear(&w);
         if (rc) goto done;
     }
-    info.mcmc = mc;
+    if (c->bootstrap && (rc = fit_bootstrap_run(c, &d, r, &boot))) goto done;
+    report_info info = {.model_text = c->model,
+                        .data_name = c->data,
+                        .points_total = nlsq_source_num_rows(d.src),
+                        .fit_seconds = fit_seconds,
+                        .fixed = po.fixed,
+                        .full_correlation = c->full_correlation,
+                        .mcmc = mc,
+                        .bootstrap = boot};
     /* an output that fails now (a full disk) does not take the result with
        it: the report is printed all the same, and the status says 2 */
     int outputs_rc = write_outputs(c, &d, r);
@@ -475,6 +485,7 @@ int fit_run(cli *c)
     rc = outputs_rc ? outputs_rc : !r->success ? 1 : !r->diag.trusted && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
 done:
     nlsq_mcmc_result_free(mc);
+    nlsq_bootstrap_result_free(boot);
     nlsq_result_free(r);
     dataset_free(&d);
     param_opts_free(&po);

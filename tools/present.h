@@ -22,6 +22,7 @@ typedef struct report_info {
     const unsigned char *fixed; /* n flags or NULL                        */
     int full_correlation;       /* all pairs, not only |c| > 0.1          */
     const nlsq_mcmc_result *mcmc; /* fit --mcmc's posterior, or NULL        */
+    const nlsq_bootstrap_result *bootstrap; /* --bootstrap, or NULL     */
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
@@ -32,6 +33,9 @@ void report_global_json(FILE *out, const nlsq_result *r);
 /* mcmc.c: the posterior's section (NULL: none). */
 void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
 void report_mcmc_json(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
+/* bootstrap.c: the bootstrap's part (info->bootstrap), if any. */
+void report_bootstrap_text(FILE *out, const nlsq_model *m, const nlsq_result *r, const nlsq_bootstrap_result *b);
+void report_bootstrap_json(FILE *out, const nlsq_model *m, const nlsq_bootstrap_result *b);
 /* Component index of a model of library shapes, as a name: its prefix
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */

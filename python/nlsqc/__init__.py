@@ -11,6 +11,7 @@ GPU), or model text. See python/README.md.
 """
 from . import models, np
 from ._batch import BatchResult, fit_batch
+from ._bootstrap import BootstrapResult, bootstrap
 from ._callback import FallbackWarning
 from ._diagnose import Diagnostics, FitQualityWarning
 from ._fit import FitResult, OptimizeResult, curve_fit, least_squares_model
@@ -31,5 +32,6 @@ __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
 __all__ = ["curve_fit", "design", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
-           "fit_batch", "mcmc", "McmcResult", "McmcWarning", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
+           "fit_batch", "mcmc", "McmcResult", "McmcWarning", "bootstrap", "BootstrapResult", "model", "Model", "FitResult",
+           "BatchResult", "OptimizeResult", "OptimizeWarning",
            "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np", "models"]

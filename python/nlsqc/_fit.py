@@ -5,7 +5,7 @@ import weakref
 
 import numpy
 
-from . import _callback, _diagnose, _global, _lib, _model
+from . import _bootstrap, _callback, _diagnose, _global, _lib, _model
 from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -72,6 +72,21 @@ class FitResult:
     def params(self):
         """{name: value} of the fitted parameters."""
         return dict(zip(self.names, self.popt.tolist()))
+
+    def bootstrap(self, n=1000, kind="residual", seed=0, level=0.95, bca=True, jackknife_max=2000, threads=None,
+                  device=None):
+        """Bootstrap this fit (docs/uncertainty.md): n replicas of the data
+        resampled by kind ('residual', 'pairs' or 'wild'), each refitted
+        from popt with this fit's options by the batch engine, deterministic
+        for a seed whatever the thread count. Returns a BootstrapResult:
+        samples (n, params), stderr, bias, percentile and bca intervals
+        (params, 2) at level, converged and failed counts."""
+        fitted = self.__dict__.get("_fitted")
+        if fitted is None:
+            raise ValueError("this result cannot be bootstrapped: only a fit of a traced model or model text made "
+                             "by curve_fit or least_squares_model keeps the data and options it needs")
+        return _bootstrap.run(fitted, self.popt, self.names, n=n, kind=kind, seed=seed, level=level, bca=bca,
+                              jackknife_max=jackknife_max, threads=threads, device=device)
 
     def __repr__(self):
         rows = "\n".join(f"  {n:>12} = {v:.10g} +/- {e:.3g}" for n, v, e in zip(self.names, self.popt, self.perr))
@@ -253,7 +268,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     r = result_from_c(res, model.param_names, residuals)  # frees the C result
     call.reraise()
     r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
-    r._mcmc_context = (model, x, y, s, kind, call)  # what result.mcmc() samples on
+    r._fitted = (model, x, y, s, kind, call)  # what result.bootstrap() refits and result.mcmc() samples on
     return r, model, x, y, s, kind
 
 

@@ -134,7 +134,7 @@ def mcmc(result, steps=1000, walkers=None, burn=None, thin=1, seed=1, priors=Non
     sd)}; init: a (walkers, n) starting ensemble (default: a ball of 0.1
     standard errors around popt). Returns an McmcResult; warns McmcWarning
     when the chain is shorter than 50 autocorrelation times."""
-    ctx = getattr(result, "_mcmc_context", None)
+    ctx = getattr(result, "_fitted", None)
     if ctx is None:
         raise ValueError("this result cannot be sampled: MCMC needs a fit by nlsqc.curve_fit of a traced model or "
                          "model text (a callback model, a batch or a large-data fit keeps no data to sample on)")
