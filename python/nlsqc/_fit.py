@@ -5,7 +5,7 @@ import weakref
 
 import numpy
 
-from . import _callback, _diagnose, _global, _lib, _model
+from . import _bands, _callback, _diagnose, _global, _lib, _model
 from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -48,7 +48,8 @@ class FitResult:
     _fields = ("popt", "pcov", "perr", "names", "cost", "chi2", "redchi", "r2", "aic", "bic", "m", "dof",
                "nfev", "njev", "nit", "status", "message", "success", "method", "pcov_valid", "grad_norm",
                "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads",
-               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at", "diagnostics", "global_search")
+               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at", "diagnostics", "global_search",
+               "absolute_sigma")
 
     def __init__(self, **kw):
         self.__dict__.update({k: kw.get(k) for k in self._fields})  # one update: cheaper than a setattr each
@@ -66,6 +67,38 @@ class FitResult:
     def params(self):
         """{name: value} of the fitted parameters."""
         return dict(zip(self.names, self.popt.tolist()))
+
+    def interval(self, level=0.95):
+        """(lower, upper) of every parameter at `level`: popt -/+ t * perr,
+        Student-t with the fit's dof (the normal with absolute_sigma)."""
+        return _bands.interval(self, level)
+
+    def conf_int(self, level=0.95):
+        """The intervals as an (n, 2) array of [lower, upper] rows."""
+        return numpy.column_stack(_bands.interval(self, level))
+
+    def critical(self, level=0.95):
+        """The two-sided critical value at `level` (t or normal)."""
+        return _bands.critical(self, level)
+
+    def band(self, x, kind="confidence", level=0.95, sigma=None, component=None):
+        """(f, lower, upper) at x: the fitted curve and its confidence band
+        (kind='confidence': sqrt(g^T pcov g), g the exact Jacobian at x) or
+        prediction band (kind='prediction': adds the measurement variance,
+        sigma^2 * redchi with sigma given at x, else redchi; with
+        absolute_sigma sigma^2, or 1). component: one library component's
+        band (index, or label such as 'gaussian1'). docs/uncertainty.md."""
+        return _bands.band(self, x, kind, level, sigma, component)
+
+    def derive(self, *exprs):
+        """Derived quantities ('fwhm = 2*sqrt(2*log(2))*s', library names
+        such as 'gaussian1_fwhm', or a dict {name: expr}) with standard
+        errors and covariance by the delta method (exact AD gradient)."""
+        return _bands.derive(self, *exprs)
+
+    def quantities(self):
+        """{name: definition} of the library quantities of the model."""
+        return _bands.quantities(self)
 
     def __repr__(self):
         rows = "\n".join(f"  {n:>12} = {v:.10g} +/- {e:.3g}" for n, v, e in zip(self.names, self.popt, self.perr))
@@ -91,7 +124,8 @@ def result_from_c(res, names, residuals=False):
                     backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
                     device_note=_lib.text(r.device_note), threads=r.threads, pcov_rank=r.pcov_rank,
                     n_free=r.n_free, jac_at=_lib.copy_out(r.jac_at, (n,)),
-                    diagnostics=_diagnose.from_c(r, names), global_search=_global.summary_from_c(r, names))
+                    diagnostics=_diagnose.from_c(r, names), global_search=_global.summary_from_c(r, names),
+                    absolute_sigma=bool(r.absolute_sigma))
     _lib.lib.nlsq_result_free(res)
     return out
 
@@ -247,6 +281,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     r = result_from_c(res, model.param_names, residuals)  # frees the C result
     call.reraise()
     r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
+    r._fit_model = model  # bands and derived quantities evaluate it
     return r, model, x, y, s, kind
 
 
