@@ -1677,7 +1677,9 @@ NLSQ_API nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, d
  * model (nlsq_component.value: the same parameter vector), which gives
  * the component's own band. x is one row of npoints per variable (as
  * nlsq_model_eval); the points are taken in blocks of 4096, so any
- * number streams through a fixed workspace. Outputs may be NULL (except
+ * number streams through a fixed workspace per thread (from 16384 points
+ * the blocks run on $NLSQ_THREADS threads, or every core; the results are
+ * bitwise the same for any count). Outputs may be NULL (except
  * that lower and upper go together); a point where pcov is not valid has
  * infinite limits. Errors: as nlsq_result_critical, a model whose
  * parameter count is not r->n, a sigma <= 0 or NaN (named by its index),

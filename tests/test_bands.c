@@ -6,6 +6,7 @@
  * against finite differences and their errors against hand formulas, the
  * library quantities, determinism, and bad input.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,7 +283,7 @@ static void test_coverage_of_a_nonlinear_decay(void)
 
 static void test_band_is_deterministic_and_blocks_change_nothing(void)
 {
-    enum { N = 30, P = 10000 };
+    enum { N = 30, P = 40000 };
     double x[N], y[N];
     for (int i = 0; i < N; i++) x[i] = i * 0.2, y[i] = 2 * exp(-0.4 * x[i]) + 0.01 * sin(7.0 * i);
     nlsq_model *m = parse("A*exp(-k*x)");
@@ -296,12 +297,26 @@ static void test_band_is_deterministic_and_blocks_change_nothing(void)
     CHECK(memcmp(l1, l2, P * sizeof *l1) == 0 && memcmp(u1, u2, P * sizeof *u1) == 0);
     /* points past the first block of 4096, one at a time */
     int bad = 0;
-    for (int i = 4090; i < 8200; i += 37) {
+    for (int i = 4090; i < 20000; i += 97) {
         double l, u;
         nlsq_band(m, r, &xs[i], 1, NLSQ_BAND_PREDICTION, 0.9, NULL, NULL, &l, &u, NULL);
         bad += rel(l, l1[i]) > 1e-14 || rel(u, u1[i]) > 1e-14;
     }
     CHECK_MSG(bad == 0, "%d points differ when evaluated alone", bad);
+    /* the same bitwise on one thread and on three */
+    const char *was = getenv("NLSQ_THREADS");
+    char saved[32] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    setenv("NLSQ_THREADS", "1", 1);
+    CHECK(nlsq_band(m, r, xs, P, NLSQ_BAND_PREDICTION, 0.9, NULL, NULL, l2, u2, NULL) == NLSQ_OK);
+    CHECK(memcmp(l1, l2, P * sizeof *l1) == 0 && memcmp(u1, u2, P * sizeof *u1) == 0);
+    setenv("NLSQ_THREADS", "3", 1);
+    CHECK(nlsq_band(m, r, xs, P, NLSQ_BAND_PREDICTION, 0.9, NULL, NULL, l2, u2, NULL) == NLSQ_OK);
+    CHECK(memcmp(l1, l2, P * sizeof *l1) == 0 && memcmp(u1, u2, P * sizeof *u1) == 0);
+    if (was)
+        setenv("NLSQ_THREADS", saved, 1);
+    else
+        unsetenv("NLSQ_THREADS");
     free(xs), free(l1), free(u1), free(l2), free(u2);
     nlsq_result_free(r);
     nlsq_model_free(m);

@@ -11,10 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
 #include "core/core.h"
+#include "exec/exec.h"
 
 /* Points evaluated at once: J of a block of 4096 points and 8 parameters
-   is 256 KiB, a size the evaluator handles in its own blocks anyway. */
+   is 256 KiB, a size the evaluator handles in its own blocks anyway.
+   Blocks are the unit of the threads too. */
 #define BAND_BLOCK 4096
 
 static nlsq_status check_level(double level, nlsq_error *err)
@@ -115,35 +119,84 @@ static nlsq_status check_band_args(const nlsq_model *model, const nlsq_result *r
     return NLSQ_OK;
 }
 
+/* One band evaluation: the inputs, the outputs, and per worker a
+   workspace for a block (x rows, f, J) and the first error. */
+typedef struct band_job {
+    const nlsq_model *model;
+    const nlsq_result *r;
+    const double *x, *sigma;
+    size_t npoints;
+    int k;
+    double *f, *se_conf, *se_pred;
+    double **ws;           /* per worker: BAND_BLOCK * (k + 1 + n) doubles */
+    nlsq_status *st;       /* per worker */
+    nlsq_error *err;       /* per worker */
+} band_job;
+
+/* Block `task`: the points [task*BAND_BLOCK, ...), the same blocks for any
+   number of threads, so every result is the same bitwise. */
+static void band_block(void *ctx, int task, int worker)
+{
+    band_job *b = ctx;
+    if (b->st[worker] != NLSQ_OK) return;
+    const nlsq_result *r = b->r;
+    int n = r->n, k = b->k;
+    size_t first = (size_t)task * BAND_BLOCK, cnt = b->npoints - first < BAND_BLOCK ? b->npoints - first : BAND_BLOCK;
+    double *xb = b->ws[worker], *fb = xb + (size_t)BAND_BLOCK * (size_t)(k ? k : 1), *J = fb + BAND_BLOCK;
+    for (int v = 0; v < k; v++) memcpy(xb + (size_t)v * cnt, b->x + (size_t)v * b->npoints + first, cnt * sizeof *xb);
+    nlsq_status st = nlsq_model_eval(b->model, r->popt, xb, cnt, fb, J, &b->err[worker]);
+    if (st != NLSQ_OK) {
+        b->st[worker] = st;
+        return;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        double var = r->pcov_valid ? quadratic_form(r->pcov, n, J + i * (size_t)n) : INFINITY;
+        if (b->f) b->f[first + i] = fb[i];
+        if (b->se_conf) b->se_conf[first + i] = sqrt(var);
+        if (b->se_pred) b->se_pred[first + i] = sqrt(var + measurement_variance(r, b->sigma, first + i));
+    }
+}
+
+/* Threads for nblocks blocks: one below BAND_PARALLEL_BLOCKS (a pool costs
+   more than it saves), else host_threads' rule ($NLSQ_THREADS or every
+   core), at most one a block. */
+#define BAND_PARALLEL_BLOCKS 4
+
 nlsq_status nlsq_band_stderr(const nlsq_model *model, const nlsq_result *r, const double *x, size_t npoints,
                              const double *sigma, double *f, double *se_conf, double *se_pred, nlsq_error *err)
 {
     error_clear(err);
     nlsq_status st = check_band_args(model, r, x, npoints, sigma, err);
-    if (st != NLSQ_OK) return st;
-    int n = r->n, k = nlsq_model_num_vars(model);
-    size_t block = npoints < BAND_BLOCK ? npoints : BAND_BLOCK;
-    double *xb = malloc((block * (size_t)(k ? k : 1) + 1) * sizeof *xb);
-    double *fb = malloc((block + 1) * sizeof *fb);
-    double *J = malloc((block * (size_t)n + 1) * sizeof *J);
-    if (!xb || !fb || !J) {
-        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "nlsq_band: out of memory for a block of %zu points", block);
+    if (st != NLSQ_OK || npoints == 0) return st;
+    size_t nblocks = (npoints + BAND_BLOCK - 1) / BAND_BLOCK;
+    if (nblocks > INT_MAX) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_band: %zu points are too many", npoints);
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    int threads = nblocks < BAND_PARALLEL_BLOCKS ? 1 : host_threads(0, (long)nblocks);
+    int k = nlsq_model_num_vars(model);
+    band_job b = {model, r, x, sigma, npoints, k, f, se_conf, se_pred, calloc((size_t)threads, sizeof(double *)),
+                  calloc((size_t)threads, sizeof(nlsq_status)), calloc((size_t)threads, sizeof(nlsq_error))};
+    pool *p = threads > 1 ? pool_new(threads) : NULL;
+    int ok = b.ws && b.st && b.err && (threads == 1 || p);
+    for (int w = 0; ok && w < threads; w++)
+        ok = (b.ws[w] = malloc((size_t)BAND_BLOCK * (size_t)((k ? k : 1) + 1 + r->n) * sizeof(double))) != NULL;
+    if (!ok) {
+        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "nlsq_band: out of memory for %d workspaces", threads);
         st = NLSQ_ERR_NOMEM;
+    } else {
+        pool_run(p, band_block, &b, (int)nblocks);
+        for (int w = 0; w < threads && st == NLSQ_OK; w++)
+            if (b.st[w] != NLSQ_OK) {
+                st = b.st[w];
+                if (err) *err = b.err[w];
+            }
     }
-    for (size_t first = 0; st == NLSQ_OK && first < npoints; first += block) {
-        size_t b = npoints - first < block ? npoints - first : block;
-        for (int v = 0; v < k; v++) memcpy(xb + (size_t)v * b, x + (size_t)v * npoints + first, b * sizeof *xb);
-        st = nlsq_model_eval(model, r->popt, xb, b, fb, J, err);
-        for (size_t i = 0; st == NLSQ_OK && i < b; i++) {
-            double var = r->pcov_valid ? quadratic_form(r->pcov, n, J + i * (size_t)n) : INFINITY;
-            if (f) f[first + i] = fb[i];
-            if (se_conf) se_conf[first + i] = sqrt(var);
-            if (se_pred) se_pred[first + i] = sqrt(var + measurement_variance(r, sigma, first + i));
-        }
-    }
-    free(xb);
-    free(fb);
-    free(J);
+    for (int w = 0; b.ws && w < threads; w++) free(b.ws[w]);
+    free(b.ws);
+    free(b.st);
+    free(b.err);
+    pool_free(p);
     return st;
 }
 
