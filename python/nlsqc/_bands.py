@@ -22,6 +22,9 @@ class Quantity(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char * 96), ("definition", ctypes.c_char * 400), ("summary", ctypes.c_char_p)]
 
 
+# tests/test_abi.py checks these against the header too
+_lib.ABI_STRUCTS.update({Derived: "nlsq_derived", Quantity: "nlsq_quantity"})
+
 _PROTOTYPES = {
     "nlsq_result_critical": (ctypes.c_int, [ctypes.POINTER(_lib.Result), ctypes.c_double, _dp,
                                             ctypes.POINTER(_lib.Error)]),
