@@ -1739,10 +1739,11 @@ NLSQ_API void nlsq_derived_free(nlsq_derived *d);
  * the formulas), named prefix + quantity: gaussian1_fwhm, gaussian1_height,
  * gaussian1_area, lorentzian1_fwhm, voigt1_fwhm (Olivero and Longbothum's
  * approximation, 0.02% accurate), exponential1_half_life, ... A call that
- * gave its parameters (gaussian(x, A, mu, s)) gets the prefix of its shape
- * and occurrence (gaussian1_) when each parameter a quantity needs is a
- * plain parameter; a name that is also a parameter of the model is left
- * to the parameter. `definition` is in the model's parameter names.
+ * gave its parameters (gaussian(x, A, mu, s)) is numbered after the calls
+ * of its shape that made theirs (gaussian(x, A, mu, s) + gaussian(x):
+ * gaussian1_ is the second call's, gaussian2_fwhm the first's), when each
+ * parameter a quantity needs is a plain parameter; a name that is also a
+ * parameter of the model is left to the parameter. `definition` is in the model's parameter names.
  */
 typedef struct nlsq_quantity {
     char name[96];        /* gaussian1_fwhm                                 */

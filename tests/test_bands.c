@@ -424,6 +424,25 @@ static void test_library_quantities_by_name(void)
     CHECK(nlsq_model_quantity(m, count, &q, NULL) == NLSQ_ERR_INVALID_ARGUMENT);
     nlsq_model_free(m);
 
+    /* a call that gave its parameters is numbered after those that made
+       theirs: no two quantities share a name */
+    m = parse("gaussian(x, A, mu, s) + gaussian(x) + gaussian(x, B, nu, 2*t)");
+    count = nlsq_model_num_quantities(m);
+    CHECK_MSG(count == 3 + 3 + 1, "%d quantities (the third call's width is an expression: area only)", count);
+    for (int a = 0; a < count; a++) {
+        nlsq_quantity qa, qb;
+        nlsq_model_quantity(m, a, &qa, NULL);
+        if (a == 0) CHECK_MSG(!strcmp(qa.name, "gaussian2_fwhm") && !strcmp(qa.definition, "2*sqrt(2*log(2))*s"),
+                              "%s = %s", qa.name, qa.definition);
+        if (a == 6) CHECK_MSG(!strcmp(qa.name, "gaussian3_area") && !strcmp(qa.definition, "B"), "%s = %s", qa.name,
+                              qa.definition);
+        for (int b = 0; b < a; b++) {
+            nlsq_model_quantity(m, b, &qb, NULL);
+            CHECK_MSG(strcmp(qa.name, qb.name) != 0, "two quantities named %s", qa.name);
+        }
+    }
+    nlsq_model_free(m);
+
     /* values and errors through nlsq_derive, against hand formulas */
     m = parse("gaussian(x) + gaussian(x) + constant(x)");
     double p0[7] = {4, -1, 0.5, 2, 1.5, 0.5, 0.1};

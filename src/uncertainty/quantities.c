@@ -116,11 +116,15 @@ static int walk(const nlsq_model *m, int want, nlsq_quantity *out)
         char prefix[80];
         if (c.prefix[0]) {
             snprintf(prefix, sizeof prefix, "%s", c.prefix);
-        } else { /* an explicit call: its shape's prefix by occurrence */
+        } else {
+            /* a call that gave its parameters: numbered after the calls of
+               its shape that made theirs (those own gaussian1_, ...), in
+               the text's order, so no two names collide */
             int occurrence = 1;
-            for (int e = 0; e < i; e++) {
-                nlsq_component earlier;
-                occurrence += nlsq_model_component(m, e, &earlier, NULL) == NLSQ_OK && !strcmp(earlier.shape, c.shape);
+            for (int e = 0; e < ncomp; e++) {
+                nlsq_component other;
+                if (nlsq_model_component(m, e, &other, NULL) != NLSQ_OK || strcmp(other.shape, c.shape) != 0) continue;
+                occurrence += other.prefix[0] != '\0' || e < i;
             }
             size_t len = strlen(c.shape);
             int digit = len && c.shape[len - 1] >= '0' && c.shape[len - 1] <= '9';
