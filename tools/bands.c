@@ -131,25 +131,31 @@ void report_interval_header(FILE *out, const report_info *info)
     fprintf(out, "  %g%% interval", 100 * info->level);
 }
 
+/* Parameter j's interval at info->level, by the library's rule
+   (nlsq_result_intervals); 0, or -1 where there is none (dof 0). */
+static int param_interval(const report_info *info, const nlsq_result *r, int j, double *lo, double *hi)
+{
+    double *both = malloc(2 * (size_t)(r->n > 0 ? r->n : 1) * sizeof *both);
+    int rc = both && nlsq_result_intervals(r, info->level, both, both + r->n, NULL) == NLSQ_OK ? 0 : -1;
+    if (!rc) {
+        *lo = both[j];
+        *hi = both[r->n + j];
+    }
+    free(both);
+    return rc;
+}
+
 void report_interval_cell(FILE *out, const report_info *info, const nlsq_result *r, int j)
 {
-    double q;
-    if (nlsq_result_critical(r, info->level, &q, NULL) != NLSQ_OK) return;
-    double half = r->pcov_valid ? q * r->perr[j] : INFINITY;
-    if (r->perr[j] == 0) return; /* fixed: no interval */
-    fprintf(out, "  [%.8g, %.8g]", r->popt[j] - half, r->popt[j] + half);
+    double lo, hi;
+    if (r->perr[j] == 0 || param_interval(info, r, j, &lo, &hi)) return; /* fixed, or no dof */
+    fprintf(out, "  [%.8g, %.8g]", lo, hi);
 }
 
 void report_interval_json(FILE *out, const report_info *info, const nlsq_result *r, int j)
 {
-    double lo, hi, q;
-    if (nlsq_result_critical(r, info->level, &q, NULL) != NLSQ_OK) {
-        lo = hi = NAN;
-    } else {
-        double half = r->pcov_valid ? (r->perr[j] == 0 ? 0 : q * r->perr[j]) : INFINITY;
-        lo = r->popt[j] - half;
-        hi = r->popt[j] + half;
-    }
+    double lo = NAN, hi = NAN;
+    param_interval(info, r, j, &lo, &hi);
     fputs(", \"lower\": ", out);
     json_number(out, lo);
     fputs(", \"upper\": ", out);

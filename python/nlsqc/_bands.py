@@ -28,6 +28,8 @@ _lib.ABI_STRUCTS.update({Derived: "nlsq_derived", Quantity: "nlsq_quantity"})
 _PROTOTYPES = {
     "nlsq_result_critical": (ctypes.c_int, [ctypes.POINTER(_lib.Result), ctypes.c_double, _dp,
                                             ctypes.POINTER(_lib.Error)]),
+    "nlsq_result_intervals": (ctypes.c_int, [ctypes.POINTER(_lib.Result), ctypes.c_double, _dp, _dp,
+                                             ctypes.POINTER(_lib.Error)]),
     "nlsq_band_stderr": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(_lib.Result), _dp, ctypes.c_size_t, _dp, _dp,
                                         _dp, _dp, ctypes.POINTER(_lib.Error)]),
     "nlsq_derive": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(_lib.Result), ctypes.POINTER(ctypes.c_char_p),
@@ -81,10 +83,13 @@ def critical(r, level=0.95):
 def interval(r, level=0.95):
     """(lower, upper): popt -/+ critical(level) * perr (a fixed parameter's
     interval is its value; no valid pcov: infinite)."""
-    q = critical(r, level)
-    half = q * numpy.asarray(r.perr, dtype=float) if r.pcov_valid else numpy.full(len(r.popt), numpy.inf)
-    half = numpy.where(numpy.asarray(r.perr) == 0, 0.0, half) if r.pcov_valid else half
-    return r.popt - half, r.popt + half
+    cr, err = _CResult(r), _lib.Error()
+    lo, hi = numpy.empty(cr.popt.size), numpy.empty(cr.popt.size)
+    st = _lib.lib.nlsq_result_intervals(ctypes.byref(cr.c), _level(level), _lib.dptr(lo), _lib.dptr(hi),
+                                        ctypes.byref(err))
+    if st != _lib.OK:
+        raise_status(st, err)
+    return lo, hi
 
 
 def _fitted_model(r, what):
