@@ -11,10 +11,13 @@ then:
              and beyond
 Each agreement is the largest relative difference, twice: "own fits"
 (each package's own parameters and covariance, so it includes how closely
-the two fits agree) and "method" (nlsq's band and interval computed from
+the two fits agree; lmfit's covariance comes from MINPACK's
+finite-difference Jacobian, compared with the exact one in a table of its
+own) and "method" (nlsq's band and interval computed from
 lmfit's parameters and covariance: the formulas alone). Then the time for
-a band on 10^5 x-values: nlsq (confidence and prediction, two calls)
-against lmfit's eval_uncertainty (both at once), median of several runs.
+a band on 10^5 x-values: nlsq (result.band: the confidence band alone;
+result.bands: both from one evaluation) against lmfit's eval_uncertainty
+(both at once), median of several runs.
 
 Run (numpy 2 and lmfit in the peers' environment):
   NLSQ_LIBRARY=build/libnlsq.so PYTHONPATH=python \
@@ -117,11 +120,21 @@ def run(kind, npoints, repeat, level=0.95):
     _, pl, pu = nlsqc.FitResult.band(same, xb, kind="prediction", level=level)
     row["conf method"] = maxrel((cu - cl) / 2, dely)
     row["pred method"] = maxrel((pu - pl) / 2, dely_pred)
+    # where "own" differs: each covariance against the exact one,
+    # s^2 (J^T J)^-1 with the analytic Jacobian at nlsq's popt
+    J = np.empty((x.size, len(order)))
+    fx = np.empty(x.size)
+    nlsqc._lib.lib.nlsq_model_eval(nl._fit_model.ptr, nlsqc._lib.dptr(np.ascontiguousarray(nl.popt)),
+                                   nlsqc._lib.dptr(np.ascontiguousarray(x)), x.size, nlsqc._lib.dptr(fx),
+                                   nlsqc._lib.dptr(J), None)
+    exact = np.linalg.inv(J.T @ J) * np.sum((y - fx) ** 2) / (x.size - len(order))
+    scale = np.sqrt(np.outer(np.diag(exact), np.diag(exact)))
+    row["pcov nlsq"] = float(np.max(np.abs(nl.pcov - exact) / scale))
+    row["pcov lmfit"] = float(np.max(np.abs(same.pcov - exact) / scale))
     # time: a band on npoints x-values
     xt = np.linspace(x.min(), x.max(), npoints)
     row["nlsq s"] = timed(lambda: nl.band(xt, level=level), repeat)
-    row["nlsq both s"] = timed(lambda: (nl.band(xt, level=level), nl.band(xt, kind="prediction", level=level)),
-                               repeat)
+    row["nlsq both s"] = timed(lambda: nl.bands(xt, level=level), repeat)
     row["lmfit s"] = timed(lambda: res.eval_uncertainty(x=xt, sigma=level), repeat)
     row["ratio"] = row["lmfit s"] / row["nlsq s"]
     row["ratio both"] = row["lmfit s"] / row["nlsq both s"]
@@ -145,6 +158,11 @@ def main():
         worst = max(worst, *(r[c] for c in cols if "own" not in c))
         rows.append(r)
         print(f"{kind:15s}" + "".join(f"{r[c]:16.2e}" for c in cols))
+    print("\ncovariance against the exact s^2 (J^T J)^-1 (analytic J at nlsq's popt; largest |difference| / "
+          "sqrt(var_i var_j)): where 'own' differs")
+    print(f"{'model':15s}{'nlsq pcov':>12s}{'lmfit covar':>13s}")
+    for r in rows:
+        print(f"{r['model']:15s}{r['pcov nlsq']:12.2e}{r['pcov lmfit']:13.2e}")
     print(f"\ntime for a band on {a.points} x-values (seconds; lmfit's eval_uncertainty computes both bands at once)")
     print(f"{'model':15s}{'nlsq conf':>12s}{'nlsq both':>12s}{'lmfit':>12s}{'ratio conf':>12s}{'ratio both':>12s}")
     for r in rows:

@@ -2,6 +2,7 @@
 derived quantities (issue 20; docs/uncertainty.md), over the library's
 nlsq_result_intervals, nlsq_band_stderr and nlsq_derive. Used as methods
 of FitResult: result.interval(0.95), result.band(x), result.derive(...)."""
+import collections
 import ctypes
 
 import numpy
@@ -118,13 +119,13 @@ def _component_model(m, component):
     return c.value
 
 
-def band(r, x, kind="confidence", level=0.95, sigma=None, component=None):
-    """(f, lower, upper) at x: the model and its band by the delta method
-    with the exact Jacobian (docs/uncertainty.md)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'confidence' or 'prediction', not {kind!r}")
+Bands = collections.namedtuple("Bands", "f conf_lower conf_upper pred_lower pred_upper")
+
+
+def _stderr(r, x, sigma, component, want_conf, want_pred):
+    """(f, se_conf, se_pred, shape of the outputs) at x from one
+    evaluation (nlsq_band_stderr)."""
     m = _fitted_model(r, "band")
-    q = critical(r, level)
     xs = numpy.ascontiguousarray(x, dtype=float)
     if m.nvars > 1 and (xs.ndim != 2 or xs.shape[0] != m.nvars):
         raise ValueError(f"x has shape {xs.shape}; the model has {m.nvars} variables, so it must be ({m.nvars}, m)")
@@ -134,15 +135,35 @@ def band(r, x, kind="confidence", level=0.95, sigma=None, component=None):
     if sigma is not None:
         s = numpy.ascontiguousarray(numpy.broadcast_to(numpy.asarray(sigma, dtype=float), (npts,)))
     ptr = m.ptr if component is None else _component_model(m, component)
-    f, se = numpy.empty(npts), numpy.empty(npts)
+    f = numpy.empty(npts)
+    conf = numpy.empty(npts) if want_conf else None
+    pred = numpy.empty(npts) if want_pred else None
     cr, err = _CResult(r), _lib.Error()
-    conf, pred = (se, None) if kind == "confidence" else (None, se)
     st = _lib.lib.nlsq_band_stderr(ptr, ctypes.byref(cr.c), _lib.dptr(xs), npts, _lib.dptr(s), _lib.dptr(f),
                                    _lib.dptr(conf), _lib.dptr(pred), ctypes.byref(err))
     if st != _lib.OK:
         raise_status(st, err)
     shape = numpy.shape(x)[-1:] if m.nvars > 1 else numpy.shape(x)
+    return f, conf, pred, shape
+
+
+def band(r, x, kind="confidence", level=0.95, sigma=None, component=None):
+    """(f, lower, upper) at x: the model and its band by the delta method
+    with the exact Jacobian (docs/uncertainty.md)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'confidence' or 'prediction', not {kind!r}")
+    q = critical(r, level)
+    f, conf, pred, shape = _stderr(r, x, sigma, component, kind == "confidence", kind == "prediction")
+    se = conf if kind == "confidence" else pred
     return f.reshape(shape), (f - q * se).reshape(shape), (f + q * se).reshape(shape)
+
+
+def bands(r, x, level=0.95, sigma=None, component=None):
+    """Both bands from one evaluation: Bands(f, conf_lower, conf_upper,
+    pred_lower, pred_upper)."""
+    q = critical(r, level)
+    f, conf, pred, shape = _stderr(r, x, sigma, component, True, True)
+    return Bands(*(a.reshape(shape) for a in (f, f - q * conf, f + q * conf, f - q * pred, f + q * pred)))
 
 
 class DerivedQuantities:

@@ -90,6 +90,11 @@ class FitResult:
         band (index, or label such as 'gaussian1'). docs/uncertainty.md."""
         return _bands.band(self, x, kind, level, sigma, component)
 
+    def bands(self, x, level=0.95, sigma=None, component=None):
+        """Both bands at x from one evaluation: a named tuple (f,
+        conf_lower, conf_upper, pred_lower, pred_upper)."""
+        return _bands.bands(self, x, level, sigma, component)
+
     def derive(self, *exprs):
         """Derived quantities ('fwhm = 2*sqrt(2*log(2))*s', library names
         such as 'gaussian1_fwhm', or a dict {name: expr}) with standard

@@ -58,6 +58,10 @@ def test_line_bands_equal_the_textbook_formulas():
     f, lo, hi = r.band(x0, kind="prediction")
     pred = t * np.sqrt(s2 * (1 + 1 / n + (x0 - x.mean()) ** 2 / sxx))
     np.testing.assert_allclose((hi - lo) / 2, pred, rtol=1e-12)
+    # both at once: the same numbers
+    both = r.bands(x0)
+    np.testing.assert_array_equal(both.pred_lower, lo)
+    np.testing.assert_array_equal(both.conf_upper, r.band(x0)[2])
     # a measurement's sigma at x: sigma^2 redchi (scalar broadcast)
     f, lo, hi = r.band(x0, kind="prediction", sigma=3.0)
     pred = t * np.sqrt(s2 * (9 + 1 / n + (x0 - x.mean()) ** 2 / sxx))
