@@ -171,3 +171,22 @@ def test_bad_input_is_named():
         r.band([1.0], component="gaussian1")
     with pytest.raises(ValueError, match="at least one expression"):
         r.derive()
+
+
+def test_a_called_back_model_has_intervals_but_no_band():
+    import warnings
+
+    def untraceable(x, a, b):
+        return np.asarray([a + b * float(v) for v in x])  # float() of a traced value: called back
+
+    x, y = line_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nlsqc.FallbackWarning)
+        r = nlsqc.curve_fit(untraceable, x, y, p0=[1, 1])
+    assert r.model_path == "callback"
+    lo, hi = r.interval(0.95)
+    np.testing.assert_allclose(hi - r.popt, r.critical(0.95) * r.perr, rtol=1e-14)
+    with pytest.raises(ValueError, match="needs the fitted model"):
+        r.band(x)
+    with pytest.raises(ValueError, match="needs the fitted model"):
+        r.derive("a + b")
