@@ -322,6 +322,41 @@ static void test_band_is_deterministic_and_blocks_change_nothing(void)
     nlsq_model_free(m);
 }
 
+/* two variables, more points than a block: each block takes its rows of
+   both x and y */
+static void test_band_of_a_plane_in_two_variables(void)
+{
+    enum { N = 50, P = 9000 };
+    double xy[2 * N], z[N];
+    rng g = {21};
+    for (int i = 0; i < N; i++) {
+        xy[i] = rng_range(&g, 0, 4);
+        xy[N + i] = rng_range(&g, -1, 1);
+        z[i] = 1 + 2 * xy[i] - 3 * xy[N + i] + 0.1 * rng_normal(&g);
+    }
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = "x,y";
+    nlsq_model *m = NULL;
+    CHECK(nlsq_model_parse("c + a*x + b*y", &mo, &m, NULL) == NLSQ_OK);
+    double p0[3] = {0, 0, 0};
+    nlsq_result *r = fit(m, xy, z, N, p0, NULL, 0);
+    double *pts = malloc(2 * P * sizeof *pts), *f = malloc(P * sizeof *f), *se = malloc(P * sizeof *se);
+    for (int i = 0; i < P; i++) pts[i] = 0.001 * i, pts[P + i] = -1 + 0.0002 * i;
+    CHECK(nlsq_band_stderr(m, r, pts, P, NULL, f, se, NULL, NULL) == NLSQ_OK);
+    int bad = 0;
+    for (int i = 0; i < P; i += 7) {
+        double gr[3] = {1, pts[i], pts[P + i]}, var = 0; /* parameters in order c, a, b */
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) var += gr[a] * r->pcov[a * 3 + b] * gr[b];
+        double want = r->popt[0] + r->popt[1] * pts[i] + r->popt[2] * pts[P + i];
+        bad += rel(se[i], sqrt(var)) > 1e-12 || rel(f[i], want) > 1e-13;
+    }
+    CHECK_MSG(bad == 0, "%d points of the plane's band differ from g^T pcov g", bad);
+    free(pts), free(f), free(se);
+    nlsq_result_free(r);
+    nlsq_model_free(m);
+}
+
 static void test_bad_input_is_named(void)
 {
     double x[5] = {0, 1, 2, 3, 4}, y[5] = {1, 3, 5.2, 6.9, 9.1};
@@ -535,6 +570,7 @@ int main(void)
         TEST(test_coverage_with_absolute_sigma),
         TEST(test_coverage_of_a_nonlinear_decay),
         TEST(test_band_is_deterministic_and_blocks_change_nothing),
+        TEST(test_band_of_a_plane_in_two_variables),
         TEST(test_bad_input_is_named),
         TEST(test_derived_values_gradients_and_errors),
         TEST(test_library_quantities_by_name),
