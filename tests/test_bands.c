@@ -373,8 +373,7 @@ static void test_bad_input_is_named(void)
         CHECK(nlsq_band(m, r, &x0, 1, NLSQ_BAND_CONFIDENCE, levels[k], NULL, NULL, lo, hi, &e) ==
               NLSQ_ERR_INVALID_ARGUMENT);
     }
-    CHECK(nlsq_band(other, r, &x0, 1, NLSQ_BAND_CONFIDENCE, 0.95, NULL, NULL, lo, hi, &e) ==
-          NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_band(other, r, &x0, 1, NLSQ_BAND_CONFIDENCE, 0.95, NULL, NULL, lo, hi, &e) == NLSQ_ERR_INVALID_ARGUMENT);
     CHECK_MSG(strstr(e.message, "model has 1 parameters but the fit has 2") != NULL, "%s", e.message);
     CHECK(nlsq_band(m, r, &x0, 1, NLSQ_BAND_PREDICTION, 0.95, &sg, NULL, lo, hi, &e) == NLSQ_ERR_DATA);
     CHECK_MSG(strstr(e.message, "sigma[0] is -1") != NULL, "%s", e.message);
@@ -428,7 +427,9 @@ static void test_derived_values_gradients_and_errors(void)
             for (int side = 0; side < 2; side++) {
                 memcpy(pp, p, sizeof pp);
                 pp[j] += side ? -h : h;
-                v[side] = q == 0 ? k * pp[2] : q == 1 ? pp[0] * pp[2] * sqrt(2 * M_PI) : pp[0] / (pp[2] * pp[2]) + fabs(pp[3]);
+                v[side] = q == 0 ? k * pp[2]
+                        : q == 1 ? pp[0] * pp[2] * sqrt(2 * M_PI)
+                                 : pp[0] / (pp[2] * pp[2]) + fabs(pp[3]);
             }
             double fd = (v[0] - v[1]) / (2 * h);
             CHECK_NEAR(d->grad[q * 4 + j], fd, 1e-7 * fmax(fabs(fd), 1), "d quantity %d / d p%d", q, j);
@@ -467,10 +468,12 @@ static void test_library_quantities_by_name(void)
     for (int a = 0; a < count; a++) {
         nlsq_quantity qa, qb;
         nlsq_model_quantity(m, a, &qa, NULL);
-        if (a == 0) CHECK_MSG(!strcmp(qa.name, "gaussian2_fwhm") && !strcmp(qa.definition, "2*sqrt(2*log(2))*s"),
-                              "%s = %s", qa.name, qa.definition);
-        if (a == 6) CHECK_MSG(!strcmp(qa.name, "gaussian3_area") && !strcmp(qa.definition, "B"), "%s = %s", qa.name,
-                              qa.definition);
+        if (a == 0)
+            CHECK_MSG(!strcmp(qa.name, "gaussian2_fwhm") && !strcmp(qa.definition, "2*sqrt(2*log(2))*s"), "%s = %s",
+                      qa.name, qa.definition);
+        if (a == 6)
+            CHECK_MSG(!strcmp(qa.name, "gaussian3_area") && !strcmp(qa.definition, "B"), "%s = %s", qa.name,
+                      qa.definition);
         for (int b = 0; b < a; b++) {
             nlsq_model_quantity(m, b, &qb, NULL);
             CHECK_MSG(strcmp(qa.name, qb.name) != 0, "two quantities named %s", qa.name);
@@ -551,8 +554,8 @@ static void test_derived_bad_input_is_named(void)
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const char *one[1] = {cases[k].expr};
         nlsq_status st = nlsq_derive(m, r, one, 1, &d, &e);
-        CHECK_MSG(st == cases[k].st && d == NULL && strstr(e.message, cases[k].want),
-                  "'%s': status %d, message: %s", cases[k].expr, st, e.message);
+        CHECK_MSG(st == cases[k].st && d == NULL && strstr(e.message, cases[k].want), "'%s': status %d, message: %s",
+                  cases[k].expr, st, e.message);
     }
     CHECK(nlsq_derive(m, r, NULL, 1, &d, &e) == NLSQ_ERR_INVALID_ARGUMENT);
     nlsq_result_free(r);

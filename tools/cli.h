@@ -122,8 +122,8 @@ typedef struct cli {
     nlsq_options opt;
     nlsq_global_options gopt; /* fit --global: gopt.starts > 0 runs the search */
     double level;             /* fit --level; 0: 0.95 (bands.c)                */
-    const char *derive[MAX_DERIVE]; /* fit --derive, in order                   */
-    int nderive;
+    int nderive;              /* fit --derive: the expressions, in order      */
+    const char *derive[MAX_DERIVE];
 } cli;
 
 void cli_init(cli *c);

@@ -22,7 +22,8 @@ typedef struct report_info {
     const unsigned char *fixed; /* n flags or NULL                        */
     int full_correlation;       /* all pairs, not only |c| > 0.1          */
     double level;               /* of the intervals (bands.c)             */
-    const nlsq_derived *derived; /* --derive's quantities, or NULL       */
+    /* --derive's quantities, or NULL */
+    const nlsq_derived *derived;
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);

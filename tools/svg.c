@@ -131,8 +131,8 @@ static void curve(FILE *f, const axis *ax, const axis *ay, const double *x, cons
 /* A shaded band between lo and hi: one polygon per run of points where
    both limits can be drawn (the upper limit left to right, the lower
    back). */
-static void band(FILE *f, const axis *ax, const axis *ay, const double *x, const double *lo, const double *hi,
-                 size_t n, const char *cls)
+static void band(FILE *f, const axis *ax, const axis *ay, const double *x, const double *lo, const double *hi, size_t n,
+                 const char *cls)
 {
     size_t i = 0;
     while (i < n) {
@@ -142,7 +142,8 @@ static void band(FILE *f, const axis *ax, const axis *ay, const double *x, const
         if (i - start < 2) continue;
         fprintf(f, "<polygon class=\"%s\" points=\"", cls);
         for (size_t k = start; k < i; k++) fprintf(f, "%.1f,%.1f ", to_px(ax, x[k]), to_px(ay, hi[k]));
-        for (size_t k = i; k-- > start;) fprintf(f, "%.1f,%.1f%s", to_px(ax, x[k]), to_px(ay, lo[k]), k > start ? " " : "");
+        for (size_t k = i; k-- > start;)
+            fprintf(f, "%.1f,%.1f%s", to_px(ax, x[k]), to_px(ay, lo[k]), k > start ? " " : "");
         fputs("\"/>\n", f);
     }
 }

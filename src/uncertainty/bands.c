@@ -112,8 +112,8 @@ static nlsq_status check_band_args(const nlsq_model *model, const nlsq_result *r
     }
     for (size_t i = 0; sigma && i < npoints; i++)
         if (!(sigma[i] > 0) || isinf(sigma[i])) {
-            error_set(err, NLSQ_ERR_DATA, 0, 0, "nlsq_band: sigma[%zu] is %g; a measurement's sigma must be > 0 and finite",
-                      i, sigma[i]);
+            error_set(err, NLSQ_ERR_DATA, 0, 0,
+                      "nlsq_band: sigma[%zu] is %g; a measurement's sigma must be > 0 and finite", i, sigma[i]);
             return NLSQ_ERR_DATA;
         }
     return NLSQ_OK;
@@ -128,9 +128,9 @@ typedef struct band_job {
     size_t npoints;
     int k;
     double *f, *se_conf, *se_pred;
-    double **ws;           /* per worker: BAND_BLOCK * (k + 1 + n) doubles */
-    nlsq_status *st;       /* per worker */
-    nlsq_error *err;       /* per worker */
+    double **ws;     /* per worker: BAND_BLOCK * (k + 1 + n) doubles */
+    nlsq_status *st; /* per worker */
+    nlsq_error *err; /* per worker */
 } band_job;
 
 /* Block `task`: the points [task*BAND_BLOCK, ...), the same blocks for any
@@ -175,8 +175,18 @@ nlsq_status nlsq_band_stderr(const nlsq_model *model, const nlsq_result *r, cons
     }
     int threads = nblocks < BAND_PARALLEL_BLOCKS ? 1 : host_threads(0, (long)nblocks);
     int k = nlsq_model_num_vars(model);
-    band_job b = {model, r, x, sigma, npoints, k, f, se_conf, se_pred, calloc((size_t)threads, sizeof(double *)),
-                  calloc((size_t)threads, sizeof(nlsq_status)), calloc((size_t)threads, sizeof(nlsq_error))};
+    band_job b = {model,
+                  r,
+                  x,
+                  sigma,
+                  npoints,
+                  k,
+                  f,
+                  se_conf,
+                  se_pred,
+                  calloc((size_t)threads, sizeof(double *)),
+                  calloc((size_t)threads, sizeof(nlsq_status)),
+                  calloc((size_t)threads, sizeof(nlsq_error))};
     pool *p = threads > 1 ? pool_new(threads) : NULL;
     int ok = b.ws && b.st && b.err && (threads == 1 || p);
     for (int w = 0; ok && w < threads; w++)

@@ -182,7 +182,8 @@ static nlsq_status derive_one(const nlsq_model *m, const nlsq_result *r, const c
     if (st == NLSQ_OK) st = nlsq_model_eval(full, q, &x, 1, &f, g, err);
     if (st == NLSQ_OK) {
         d->value[k] = f;
-        for (int j = 0; j < ne; j++) d->grad[(size_t)k * (size_t)d->n + (size_t)param_index(m, nlsq_model_param_name(full, j))] += g[j];
+        for (int j = 0; j < ne; j++)
+            d->grad[(size_t)k * (size_t)d->n + (size_t)param_index(m, nlsq_model_param_name(full, j))] += g[j];
     }
     free(q);
     free(g);
@@ -273,7 +274,8 @@ nlsq_status nlsq_derive(const nlsq_model *model, const nlsq_result *r, const cha
         split_name(given, &name, &name_len, &expr);
         if (!name_len || !*expr) {
             error_set(err, NLSQ_ERR_SYNTAX, 0, 0, "derived quantity '%s': %s", given,
-                      name_len ? "the expression after '=' is empty" : "empty: give 'name = expression' or an expression");
+                      name_len ? "the expression after '=' is empty"
+                               : "empty: give 'name = expression' or an expression");
             st = NLSQ_ERR_SYNTAX;
             break;
         }
