@@ -1680,13 +1680,13 @@ NLSQ_API nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, d
  * model (nlsq_component.value: the same parameter vector), which gives
  * the component's own band. x is one row of npoints per variable (as
  * nlsq_model_eval); the points are taken in blocks of 4096, so any
- * number streams through a fixed workspace per thread (from 16384 points
- * the blocks run on $NLSQ_THREADS threads, or every core; the results are
- * bitwise the same for any count). Outputs may be NULL (except
- * that lower and upper go together); a point where pcov is not valid has
- * infinite limits. Errors: as nlsq_result_critical, a model whose
- * parameter count is not r->n, a sigma <= 0 or NaN (named by its index),
- * a failed evaluation.
+ * number streams through a fixed workspace per thread (four blocks or
+ * more, from 12289 points, run on $NLSQ_THREADS threads, or every core;
+ * the results are bitwise the same for any count). Outputs may be NULL
+ * (except that lower and upper go together); a point where pcov is not
+ * valid has infinite limits. Errors: as nlsq_result_critical, a model
+ * whose parameter count is not r->n, a sigma <= 0 or NaN (named by its
+ * index), a failed evaluation.
  */
 typedef enum nlsq_band_kind {
     NLSQ_BAND_CONFIDENCE = 0, /* the curve: var_conf                       */
