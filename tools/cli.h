@@ -103,6 +103,14 @@ enum { MAX_DATA_FILES = 16, MAX_VARS = 16, MAX_DERIVE = 64 };
    say it cannot be trusted (nlsq_result.diag; docs/cli.md). */
 enum { EXIT_UNTRUSTED = 4 };
 
+/* nlsq fit --mcmc and its options (mcmc.c); steps 0: no sampling. */
+enum { MCMC_MAX_PRIORS = 64 };
+typedef struct mcmc_cli {
+    int steps, walkers, burn, burn_given, thin, npriors;
+    const char *priors[MCMC_MAX_PRIORS]; /* "name=mean:sd" */
+    const char *chain, *corner;
+} mcmc_cli;
+
 typedef struct cli {
     const char *data;                     /* the first data file            */
     const char *more[MAX_DATA_FILES - 1]; /* further files (fit only)      */
@@ -124,6 +132,7 @@ typedef struct cli {
     double level;             /* fit --level; 0: 0.95 (bands.c)                */
     int nderive;              /* fit --derive: the expressions, in order      */
     const char *derive[MAX_DERIVE];
+    mcmc_cli mcmc;            /* fit --mcmc (its seed: gopt.seed)               */
 } cli;
 
 void cli_init(cli *c);
@@ -185,6 +194,13 @@ int fit_run(cli *c);
 /* global.c: nlsq fit --global (the data read into memory, then
    nlsq_fit_global); 0, or the exit status after printing why. */
 int fit_global_run(const cli *c, const dataset *d, nlsq_result **r);
+/* mcmc.c: nlsq fit --mcmc. The option group; a check that its options
+   come with --mcmc (0, or the exit status after printing why); and the
+   sampler after the fit r, with --chain and --corner written: 0, or the
+   exit status after printing why. */
+extern const option_group group_mcmc;
+int fit_mcmc_check(const cli *c);
+int fit_mcmc_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_mcmc_result **out);
 
 /* ---- bands.c: --level, --derive and the band limits (issue 20) ------------- */
 

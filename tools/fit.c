@@ -305,7 +305,9 @@ static int check_outputs(const cli *c)
                                 {"--plot", c->plot},
                                 {c->opt.resume ? "--resume" : "--checkpoint", c->checkpoint},
                                 {"--column-cache", cache},
-                                {"--column-cache", cache ? names : NULL}};
+                                {"--column-cache", cache ? names : NULL},
+                                {"--chain", c->mcmc.chain},
+                                {"--corner", c->mcmc.corner}};
     int rc = output_must_be_file(outs[2].option, c->checkpoint);
     if (!rc) rc = output_must_be_file("--column-cache", cache);
     return rc ? rc : outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
@@ -467,6 +469,7 @@ int fit_run(cli *c)
     nlsq_result *r = NULL;
     nlsq_derived *derived = NULL;
     derive_list dl = {0};
+    nlsq_mcmc_result *mc = NULL;
     nlsq_error err;
     int rc = check_outputs(c);
     if (rc) return rc;
@@ -513,7 +516,13 @@ int fit_run(cli *c)
         goto done;
     }
     report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation,
-                        bands_level(c), derived};
+                        bands_level(c), derived, NULL};
+    if (c->mcmc.steps) { /* the bar (--progress) shows the sampler's steps */
+        rc = fit_mcmc_run(c, &d, r, &mc);
+        watcher_clear(&w);
+        if (rc) goto done;
+    }
+    info.mcmc = mc;
     /* an output that fails now (a full disk) does not take the result with
        it: the report is printed all the same, and the status says 2 */
     int outputs_rc = write_outputs(c, &d, r);
@@ -525,6 +534,7 @@ int fit_run(cli *c)
 done:
     nlsq_derived_free(derived);
     derive_list_free(&dl);
+    nlsq_mcmc_result_free(mc);
     nlsq_result_free(r);
     dataset_free(&d);
     param_opts_free(&po);

@@ -24,6 +24,7 @@ typedef struct report_info {
     double level;               /* of the intervals (bands.c)             */
     /* --derive's quantities, or NULL */
     const nlsq_derived *derived;
+    const nlsq_mcmc_result *mcmc; /* fit --mcmc's posterior, or NULL        */
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
@@ -39,6 +40,9 @@ void report_interval_cell(FILE *out, const report_info *info, const nlsq_result 
 void report_interval_json(FILE *out, const report_info *info, const nlsq_result *r, int j);
 void report_derived_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 void report_derived_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+/* mcmc.c: the posterior's section (NULL: none). */
+void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
+void report_mcmc_json(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
 /* Component index of a model of library shapes, as a name: its prefix
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */
@@ -77,6 +81,11 @@ typedef struct plot_data {
 
 /* 0, or -1 on a write error. */
 int svg_write(FILE *f, const plot_data *pd);
+
+/* corner_svg.c: the free parameters' histograms (diagonal) and pairs'
+   densities (below) of a chain; names[j] parameter j's. 0, or -1 on a
+   write error. */
+int corner_svg_write(FILE *f, const nlsq_mcmc_result *mc, const char *const *names);
 
 /* ---- outputs.c: the command's output files ----------------------------- */
 

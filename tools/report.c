@@ -235,6 +235,7 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
                 warned++ ? "  warning: " : w);
     report_derived_text(out, info, m, r);
     report_global_text(out, m, r);
+    report_mcmc_text(out, m, info->mcmc);
     if (r->diag.flags & ~(unsigned)NLSQ_DIAG_NOT_CONVERGED) {
         fprintf(out, "\n  diagnostics (%s):\n",
                 r->diag.trusted ? "cautions; the fit can be trusted" : "the fit cannot be trusted");
@@ -450,5 +451,6 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     json_diagnostics(out, m, r);
     report_derived_json(out, info, m, r);
     report_global_json(out, r);
+    report_mcmc_json(out, m, info->mcmc);
     fputs("\n}\n", out);
 }

@@ -1,6 +1,6 @@
-#!/usr/bin/env bash
-# The uncertainty benchmarks of issue 20, one line per part (run from the
-# repository root with NLSQ_LIBRARY and PYTHONPATH set; see each script).
+#!/bin/sh
+# The uncertainty benchmarks (issue 20), one line per part; run from the
+# repository root with the lmfit environment's python (see each script).
 set -e
-py=${NLSQ_BENCH_PYTHON:-/work/venvs/lmfit-env/bin/python}
-"$py" bench/uncertainty/bands.py "$@"
+NLSQ_LIBRARY=${NLSQ_LIBRARY:-build/libnlsq.so} PYTHONPATH=python ${PYTHON:-/work/venvs/lmfit-env/bin/python} bench/uncertainty/mcmc.py "$@"
+NLSQ_LIBRARY=${NLSQ_LIBRARY:-build/libnlsq.so} PYTHONPATH=python ${PYTHON:-/work/venvs/lmfit-env/bin/python} bench/uncertainty/bands.py "$@"

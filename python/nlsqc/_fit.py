@@ -63,6 +63,12 @@ class FitResult:
     def __getitem__(self, i):
         return (self.popt, self.pcov)[i]
 
+    def mcmc(self, steps=1000, walkers=None, burn=None, thin=1, seed=1, priors=None, **kw):
+        """Sample the posterior around this fit (nlsqc.mcmc; docs/uncertainty.md):
+        an McmcResult with chain, acceptance, tau, ess and quantiles."""
+        from ._mcmc import mcmc
+        return mcmc(self, steps=steps, walkers=walkers, burn=burn, thin=thin, seed=seed, priors=priors, **kw)
+
     @property
     def params(self):
         """{name: value} of the fitted parameters."""
@@ -287,6 +293,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     call.reraise()
     r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
     r._fit_model = model  # bands and derived quantities evaluate it
+    r._mcmc_context = (model, x, y, s, kind, call)  # what result.mcmc() samples on
     return r, model, x, y, s, kind
 
 
