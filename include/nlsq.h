@@ -1641,7 +1641,122 @@ NLSQ_API double nlsq_f_quantile(double p, double dof1, double dof2);
  * Uncertainty: intervals, bands and derived quantities
  * ------------------------------------------------------------------------ */
 
-/* (section of the bands work: intervals, bands, derived quantities) */
+/*
+ * Parameter intervals. The two-sided critical value of a fit at `level`
+ * (0 < level < 1, e.g. 0.95): Student-t's quantile t((1 + level)/2, dof)
+ * with the fit's r->dof degrees of freedom, because pcov was scaled by the
+ * estimate chi2/dof; the normal's z((1 + level)/2) when r->absolute_sigma
+ * (pcov in sigma's own scale, nothing estimated). The interval of
+ * parameter j is popt[j] -/+ critical * perr[j] (SciPy's t.ppf, lmfit's
+ * stderr times t). A fixed parameter's is [popt, popt]; without a
+ * covariance (pcov_valid 0) every interval is (-Inf, Inf).
+ * Errors (NLSQ_ERR_INVALID_ARGUMENT): a NULL argument, a level outside
+ * (0, 1) ("level 1.5 is outside (0, 1)"), or a t interval from a fit with
+ * dof <= 0.
+ */
+NLSQ_API nlsq_status nlsq_result_critical(const nlsq_result *r, double level, double *critical, nlsq_error *err);
+/* lower[n], upper[n]: the interval of every parameter at `level`. */
+NLSQ_API nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, double *lower, double *upper,
+                                           nlsq_error *err);
+
+/*
+ * Confidence and prediction bands, by the delta method with the model's
+ * exact Jacobian g = df/dp at each x (nlsq_model_eval; no finite
+ * differences):
+ *   var_conf(x) = g^T pcov g                the uncertainty of the curve
+ *   var_pred(x) = var_conf(x) + s2(x)       ... of a new measurement at x
+ * where the measurement variance s2(x) is
+ *   sigma given at x:     sigma(x)^2 * redchi, or sigma(x)^2 with
+ *                         absolute_sigma;
+ *   no sigma (NULL):      redchi, the fit's estimate of the variance of a
+ *                         residual (a fit without sigma: of a point; a fit
+ *                         weighted by sigma: give sigma here), or 1 with
+ *                         absolute_sigma (pcov then assumed residuals of
+ *                         unit variance: pass sigma for a measurement's own).
+ * The band is f -/+ critical * sqrt(var), critical as
+ * nlsq_result_critical. On a straight line these are the textbook
+ * formulas exactly: s^2 (1/n + (x0 - xbar)^2/Sxx) (+ s^2 for prediction).
+ * For one component of a sum of library shapes pass the component's
+ * model (nlsq_component.value: the same parameter vector), which gives
+ * the component's own band. x is one row of npoints per variable (as
+ * nlsq_model_eval); the points are taken in blocks of 4096, so any
+ * number streams through a fixed workspace per thread (four blocks or
+ * more, from 12289 points, run on $NLSQ_THREADS threads, or every core;
+ * the results are bitwise the same for any count). Outputs may be NULL
+ * (except that lower and upper go together); a point where pcov is not
+ * valid has infinite limits. Errors: as nlsq_result_critical, a model
+ * whose parameter count is not r->n, a sigma <= 0 or NaN (named by its
+ * index), a failed evaluation.
+ */
+typedef enum nlsq_band_kind {
+    NLSQ_BAND_CONFIDENCE = 0, /* the curve: var_conf                       */
+    NLSQ_BAND_PREDICTION      /* a new measurement: var_pred               */
+} nlsq_band_kind;
+
+NLSQ_API nlsq_status nlsq_band(const nlsq_model *model, const nlsq_result *r, const double *x, size_t npoints,
+                               nlsq_band_kind kind, double level, const double *sigma, double *f, double *lower,
+                               double *upper, nlsq_error *err);
+
+/* The standard deviations behind both bands at once (one evaluation):
+   se_conf[i] = sqrt(var_conf), se_pred[i] = sqrt(var_pred) (sigma as
+   nlsq_band; each output may be NULL). The band is f -/+ critical * se. */
+NLSQ_API nlsq_status nlsq_band_stderr(const nlsq_model *model, const nlsq_result *r, const double *x, size_t npoints,
+                                      const double *sigma, double *f, double *se_conf, double *se_pred,
+                                      nlsq_error *err);
+
+/*
+ * Derived quantities: functions of the parameters written in the model
+ * language, each "name = expression" or just "expression" (then the text
+ * is its name), e.g. "fwhm = 2*sqrt(2*log(2))*s" or "A*s*sqrt(2*pi)".
+ * The expression may use the model's parameters by name, the library
+ * quantities of its components by name (below), numbers, functions and
+ * local definitions ("r = t = A/s; t*t"); the model's variables are not
+ * allowed (a quantity is a number, not a curve). Its exact gradient by AD
+ * gives, by the delta method, value_k = h_k(popt), cov = G pcov G^T
+ * (G the count x n gradients), stderr_k = sqrt(cov_kk), and the
+ * correlation of quantity k with parameter j, (G pcov)_kj /
+ * (stderr_k perr_j) (0 where either is 0).
+ * Errors, each naming the expression: a name that is neither a parameter
+ * nor a library quantity of the model (NLSQ_ERR_UNDEFINED_NAME, "unknown
+ * name 'q' in 'fwhm = 2*q'"), a variable in it, a syntax error (with its
+ * column in the expression), an empty name or expression, NULL arguments.
+ */
+typedef struct nlsq_derived {
+    int count;       /* quantities                                      */
+    int n;           /* the model's parameters                          */
+    char **names;    /* count names                                     */
+    char **exprs;    /* count expressions, as given after the name      */
+    double *value;   /* count values at popt                            */
+    double *se;      /* count standard errors (NaN: no valid pcov)       */
+    double *cov;     /* count x count covariance, row-major             */
+    double *grad;    /* count x n gradients dh_k/dp_j, row-major         */
+    double *corr;    /* count x n correlations with the parameters       */
+} nlsq_derived;
+
+NLSQ_API nlsq_status nlsq_derive(const nlsq_model *model, const nlsq_result *r, const char *const *exprs, int count,
+                                 nlsq_derived **out, nlsq_error *err);
+NLSQ_API void nlsq_derived_free(nlsq_derived *d);
+
+/*
+ * The library quantities of a model's components (docs/uncertainty.md has
+ * the formulas), named prefix + quantity: gaussian1_fwhm, gaussian1_height,
+ * gaussian1_area, lorentzian1_fwhm, voigt1_fwhm (Olivero and Longbothum's
+ * approximation, 0.02% accurate), exponential1_half_life, ... A call that
+ * gave its parameters (gaussian(x, A, mu, s)) is numbered after the calls
+ * of its shape that made theirs (gaussian(x, A, mu, s) + gaussian(x):
+ * gaussian1_ is the second call's, gaussian2_fwhm the first's), when each
+ * parameter a quantity needs is a plain parameter; a name that is also a
+ * parameter of the model is left to the parameter. `definition` is in the model's parameter names.
+ */
+typedef struct nlsq_quantity {
+    char name[96];        /* gaussian1_fwhm                                 */
+    char definition[400]; /* 2*sqrt(2*log(2))*gaussian1_sigma               */
+    const char *summary;  /* "full width at half maximum"                   */
+} nlsq_quantity;
+
+NLSQ_API int nlsq_model_num_quantities(const nlsq_model *model);
+/* Quantity `index` into *out; NLSQ_ERR_INVALID_ARGUMENT out of range. */
+NLSQ_API nlsq_status nlsq_model_quantity(const nlsq_model *model, int index, nlsq_quantity *out, nlsq_error *err);
 
 
 

@@ -132,7 +132,7 @@ for key in model params popt pcov cost chi2 redchi dof r2 aic bic nfev njev stat
     grep -q "\"$key\":" <<<"$json" || missing="$missing $key"
 done
 check "--json has every documented key${missing:+ (missing:$missing)}" "[ $rc -eq 0 ] && [ -z \"$missing\" ]"
-check "--json params carry name, value, stderr, fixed, at_bound" "grep -q '{\"name\": \"a\", \"value\": 2.5003[0-9]*, \"stderr\": 0.0107[0-9]*, \"fixed\": false, \"at_bound\": false}' <<<\"\$json\""
+check "--json params carry name, value, stderr, lower, upper, fixed, at_bound" "grep -q '{\"name\": \"a\", \"value\": 2.5003[0-9]*, \"stderr\": 0.0107[0-9]*, \"lower\": 2.4[0-9]*, \"upper\": 2.5[0-9]*, \"fixed\": false, \"at_bound\": false}' <<<\"\$json\""
 if command -v python3 >/dev/null; then
     python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["success"] is True and len(d["pcov"]) == 3' <<<"$json"
     check "--json parses as JSON (python3)" "[ $? -eq 0 ]"
@@ -144,7 +144,7 @@ fi
 pred=${TMPDIR:-/tmp}/nlsq_cli_pred.csv
 rm -f "$pred"
 "$nlsq" fit "$data" --model 'a*exp(-b*x) + c' --p0 a=2,b=1,c=0 --predict "$pred" --quiet; rc=$?
-check "--predict writes x, y, fit, residual for every row" "[ $rc -eq 0 ] && [ \$(head -1 $pred) = x,y,fit,residual ] && [ \$(wc -l < $pred) -eq 41 ]"
+check "--predict writes x, y, fit, residual for every row" "[ $rc -eq 0 ] && [ \$(head -1 $pred) = x,y,fit,residual,conf_lower,conf_upper,pred_lower,pred_upper ] && [ \$(wc -l < $pred) -eq 41 ]"
 check "--predict residual = y - fit" "awk -F, 'NR > 1 { d = \$2 - \$3 - \$4; if (d > 1e-12 || d < -1e-12) bad = 1 } END { exit bad }' $pred"
 check "--predict leaves no temporary file" "[ -z \"\$(ls ${pred}.tmp-* 2>/dev/null)\" ]"
 rm -f "$pred"
@@ -503,7 +503,7 @@ p0=gaussian1_amplitude=40,gaussian1_center=2.7,gaussian1_sigma=0.8,gaussian2_amp
 out=$("$nlsq" fit "$peaks" --model 'gaussian(x) + gaussian(x) + linear(x)' --p0 $p0 --predict "$pred" --plot "$plot"); rc=$?
 check "two Gaussians on a line: converged, grouped by component" "[ $rc -eq 0 ] && grep -q '^  \[gaussian2\] gaussian' <<<\"\$out\" && grep -q '^  \[linear1\] linear' <<<\"\$out\""
 check "gaussian2_center recovered (6.5)" "awk '\$1 == \"gaussian2_center\" { exit !(\$2 > 6.49 && \$2 < 6.51) }' <<<\"\$out\""
-check "--predict has a column per component" "[ \"\$(head -1 \"$pred\")\" = x,y,fit,residual,gaussian1,gaussian2,linear1 ]"
+check "--predict has a column per component" "[ \"\$(head -1 \"$pred\")\" = x,y,fit,residual,gaussian1,gaussian2,linear1,conf_lower,conf_upper,pred_lower,pred_upper ]"
 check "--predict: the components add up to the fit" "awk -F, 'NR > 1 { d = \$3 - (\$5 + \$6 + \$7); if (d > 1e-9 || d < -1e-9) bad = 1 } END { exit bad }' \"$pred\""
 check "--plot draws each component" "grep -q 'class=\"c2\" points' \"$plot\" && grep -q '>linear1</text>' \"$plot\""
 json=$("$nlsq" fit "$peaks" --model 'gaussian(x) + gaussian(x, A, gaussian1_center + 3.5, s) + linear(x)' --p0 gaussian1_amplitude=40,gaussian1_center=2.7,gaussian1_sigma=0.8,A=40,s=0.8 --json); rc=$?

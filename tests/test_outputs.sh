@@ -41,7 +41,7 @@ run_opt() { # option, path, extra args... (stdout, stderr as the command leaves 
 }
 holds() { # option, file [, the name given]: whether it is that option's whole output
     case $1 in
-    predict) [ "$(head -1 "$2")" = x,y,fit,residual ] && [ "$(grep -c -v '^[a-z]' "$2")" -eq 40 ] ;;
+    predict) [ "$(head -1 "$2")" = x,y,fit,residual,conf_lower,conf_upper,pred_lower,pred_upper ] && [ "$(grep -c -v '^[a-z]' "$2")" -eq 40 ] ;;
     plot | demo) grep -q '^<svg' "$2" && tail -1 "$2" | grep -q '^</svg>$' ;;
     checkpoint) [ -s "$2" ] && "$nlsq" fit d.csv "${model[@]}" --resume "$2" --quiet ;;
     column-cache) head -c 6 "$2" | grep -q NUMPY && [ -s "${3:-$2}.names" ] ;; # its identity beside the name given
@@ -104,7 +104,7 @@ for target in $dev_stdout -; do
         [ $o = demo ] && quiet=
         run_opt $o $target $quiet >out 2>err; rc=$?
         case $o in
-        predict) ok="[ \"\$(head -1 out)\" = x,y,fit,residual ] && [ \$(wc -l <out) -eq 41 ]" ;;
+        predict) ok="[ \"\$(head -1 out)\" = x,y,fit,residual,conf_lower,conf_upper,pred_lower,pred_upper ] && [ \$(wc -l <out) -eq 41 ]" ;;
         out) ok="head -1 out | grep -q '^id,a,a_err,' && [ \$(wc -l <out) -eq 3 ]" ;;
         *) ok="grep -q '^<svg' out && grep -q '^</svg>$' out" ;;
         esac
@@ -114,9 +114,9 @@ done
 check "defect04 $dev_stdout is still a symbolic link" "[ -L $dev_stdout ]"
 # the report and predictions through /dev/stdout into one file keep their order
 "$nlsq" fit d.csv "${model[@]}" --predict $dev_stdout >both.txt 2>err; rc=$?
-check "defect04 --predict /dev/stdout redirected to a file: predictions then the report, both whole" "[ $rc -eq 0 ] && [ \"\$(head -1 both.txt)\" = x,y,fit,residual ] && [ \$(grep -c '^[0-9]' both.txt) -eq 40 ] && tail -20 both.txt | grep -q '(converged)'"
+check "defect04 --predict /dev/stdout redirected to a file: predictions then the report, both whole" "[ $rc -eq 0 ] && [ \"\$(head -1 both.txt)\" = x,y,fit,residual,conf_lower,conf_upper,pred_lower,pred_upper ] && [ \$(grep -c '^[0-9]' both.txt) -eq 40 ] && tail -20 both.txt | grep -q '(converged)'"
 "$nlsq" fit d.csv "${model[@]}" --predict $dev_stdout --quiet | cat >piped.txt
-check "defect04 --predict /dev/stdout into a pipe" "[ \"\$(head -1 piped.txt)\" = x,y,fit,residual ] && [ \$(wc -l <piped.txt) -eq 41 ]"
+check "defect04 --predict /dev/stdout into a pipe" "[ \"\$(head -1 piped.txt)\" = x,y,fit,residual,conf_lower,conf_upper,pred_lower,pred_upper ] && [ \$(wc -l <piped.txt) -eq 41 ]"
 check "defect04 the link is still a link" "[ -L $dev_stdout ]"
 
 # ---- a directory: refused before the fit -------------------------------------
@@ -281,10 +281,10 @@ check "defect10 SIGPIPE while --plot is a temporary file: none left ($rc)" "{ [ 
 
 # ---- the --predict header as CSV (defect 16) ----------------------------------
 "$nlsq" fit "$src/tests/data/decay_quoted.csv" "${model[@]}" --predict q.csv --quiet 2>err; rc=$?
-check "defect16 --predict header: names with a comma and quotes quoted as RFC 4180" "[ $rc -eq 0 ] && [ \"\$(head -1 q.csv)\" = '\"time, s\",\"signal \"\"y\"\"\",fit,residual' ]"
+check "defect16 --predict header: names with a comma and quotes quoted as RFC 4180" "[ $rc -eq 0 ] && [ \"\$(head -1 q.csv)\" = '\"time, s\",\"signal \"\"y\"\"\",fit,residual,conf_lower,conf_upper,pred_lower,pred_upper' ]"
 if command -v python3 >/dev/null; then
-    python3 -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1]))); assert r[0] == ["time, s", "signal \"y\"", "fit", "residual"] and all(len(x) == 4 for x in r)' q.csv 2>/dev/null
-    check "defect16 --predict file read back by Python's csv: four columns throughout" "[ $? -eq 0 ]"
+    python3 -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1]))); assert r[0] == ["time, s", "signal \"y\"", "fit", "residual", "conf_lower", "conf_upper", "pred_lower", "pred_upper"] and all(len(x) == 8 for x in r)' q.csv 2>/dev/null
+    check "defect16 --predict file read back by Python's csv: eight columns throughout" "[ $? -eq 0 ]"
 fi
 out=$("$nlsq" eval "$src/tests/data/decay_quoted.csv" "${model[@]}" 2>err); rc=$?
 check "defect16 eval header quotes the x column's name" "[ $rc -eq 0 ] && [ \"\$(head -1 <<<\"\$out\")\" = '\"time, s\",f' ]"

@@ -46,6 +46,7 @@ int fit_bootstrap_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq
     b.replicas = (size_t)c->bootstrap;
     b.kind = (nlsq_bootstrap_kind)c->bootstrap_kind;
     b.seed = c->seed_given ? c->gopt.seed : 0;
+    b.level = bands_level(c); /* --level, as the parameter intervals */
     nlsq_error err;
     nlsq_options o = c->opt;
     o.progress = NULL; /* the fit's watcher is gone */

@@ -97,7 +97,7 @@ void help_man(FILE *out);
 
 /* ---- the data commands' command line (fit, batch, eval, demo, diff) ------ */
 
-enum { MAX_DATA_FILES = 16, MAX_VARS = 16 };
+enum { MAX_DATA_FILES = 16, MAX_VARS = 16, MAX_DERIVE = 64 };
 
 /* nlsq fit's exit status for a fit that converged but whose diagnostics
    say it cannot be trusted (nlsq_result.diag; docs/cli.md). */
@@ -129,6 +129,9 @@ typedef struct cli {
     size_t text_len;
     nlsq_options opt;
     nlsq_global_options gopt; /* fit --global: gopt.starts > 0 runs the search */
+    double level;             /* fit --level; 0: 0.95 (bands.c)                */
+    int nderive;              /* fit --derive: the expressions, in order      */
+    const char *derive[MAX_DERIVE];
     mcmc_cli mcmc;            /* fit --mcmc (its seed: gopt.seed)               */
     int seed_given;           /* --seed was given                            */
     int bootstrap, bootstrap_kind; /* fit --bootstrap N (0: none), its kind  */
@@ -209,6 +212,25 @@ int dataset_arrays(const dataset *d, const char *what, double **x, double **y, d
    nlsq_bootstrap from the fit r; --bootstrap-out written). 0, or the exit
    status after printing why. */
 int fit_bootstrap_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_bootstrap_result **out);
+
+/* ---- bands.c: --level, --derive and the band limits (issue 20) ------------- */
+
+extern const option_group group_bands;
+/* --level, or its default 0.95. */
+double bands_level(const cli *c);
+/* --derive's expressions, 'all' expanded; checked against the model. */
+typedef struct derive_list {
+    char **exprs;
+    int count;
+} derive_list;
+/* 0, or 2 after printing why. */
+int derive_list_make(const cli *c, const nlsq_model *m, derive_list *l);
+void derive_list_free(derive_list *l);
+/* The confidence (and, with pred_lo/pred_hi, prediction) limits at n
+   points at `level`: NaN where the fit has no quantile (dof 0). 0, or -1
+   with err set. */
+int bands_limits(const nlsq_model *m, const nlsq_result *r, double level, const double *x, const double *sigma,
+                 size_t n, double *conf_lo, double *conf_hi, double *pred_lo, double *pred_hi, nlsq_error *err);
 
 /* ---- the commands ---------------------------------------------------------------- */
 

@@ -50,14 +50,15 @@ static int eval_component(const nlsq_model *m, int c, const double *p, const dou
    by window, never all rows at once. The header's names are CSV fields (a
    column named "t, s" stays one column). 0, or 2 after printing why;
    write errors are found when the file is committed. */
-static int write_predictions(FILE *out, const dataset *d, const nlsq_result *r)
+static int write_predictions(FILE *out, const cli *c, const dataset *d, const nlsq_result *r)
 {
     enum { WIN = 65536 };
     int k = d->k, rc = 0, ncomp = shown_components(d->m);
     size_t rows = nlsq_source_num_rows(d->src);
     double *x = malloc((size_t)WIN * (size_t)(k ? k : 1) * sizeof *x), *y = malloc(WIN * sizeof *y),
-           *f = malloc(WIN * (size_t)(1 + ncomp) * sizeof *f);
-    if (!x || !y || !f) {
+           *f = malloc(WIN * (size_t)(1 + ncomp) * sizeof *f), *band = malloc(4 * WIN * sizeof *band),
+           *sig = d->sc >= 0 ? malloc(WIN * sizeof *sig) : NULL;
+    if (!x || !y || !f || !band || (d->sc >= 0 && !sig)) {
         rc = die("out of memory for --predict");
         goto done;
     }
@@ -67,12 +68,13 @@ static int write_predictions(FILE *out, const dataset *d, const nlsq_result *r)
     }
     csv_field(out, nlsq_source_column_name(d->src, d->yc));
     fputs(",fit,residual", out);
-    for (int c = 0; c < ncomp; c++) {
+    for (int ci = 0; ci < ncomp; ci++) {
         char label[96];
-        component_label(d->m, c, label, sizeof label);
+        component_label(d->m, ci, label, sizeof label);
         fputc(',', out);
         csv_field(out, label);
     }
+    fputs(",conf_lower,conf_upper,pred_lower,pred_upper", out);
     fputc('\n', out);
     nlsq_error err;
     for (size_t first = 0; first < rows && !rc; first += WIN) {
@@ -80,9 +82,13 @@ static int write_predictions(FILE *out, const dataset *d, const nlsq_result *r)
         int failed = nlsq_source_read(d->src, d->yc, first, n, y, &err) != NLSQ_OK;
         for (int v = 0; v < k && !failed; v++)
             failed = nlsq_source_read(d->src, d->xc[v], first, n, x + (size_t)v * n, &err) != NLSQ_OK;
+        if (!failed && sig) failed = nlsq_source_read(d->src, d->sc, first, n, sig, &err) != NLSQ_OK;
         if (!failed) failed = nlsq_model_eval(d->m, r->popt, x, n, f, NULL, &err) != NLSQ_OK;
-        for (int c = 0; c < ncomp && !failed; c++)
-            failed = eval_component(d->m, c, r->popt, x, n, f + (size_t)(c + 1) * n, &err) != 0;
+        for (int ci = 0; ci < ncomp && !failed; ci++)
+            failed = eval_component(d->m, ci, r->popt, x, n, f + (size_t)(ci + 1) * n, &err) != 0;
+        if (!failed)
+            failed = bands_limits(d->m, r, bands_level(c), x, sig, n, band, band + n, band + 2 * n, band + 3 * n,
+                                  &err) != 0;
         if (failed) {
             rc = die("--predict: %s", err.message);
             break;
@@ -90,7 +96,8 @@ static int write_predictions(FILE *out, const dataset *d, const nlsq_result *r)
         for (size_t i = 0; i < n; i++) {
             for (int v = 0; v < k; v++) fprintf(out, "%.17g,", x[(size_t)v * n + i]);
             fprintf(out, "%.17g,%.17g,%.17g", y[i], f[i], y[i] - f[i]);
-            for (int c = 0; c < ncomp; c++) fprintf(out, ",%.17g", f[(size_t)(c + 1) * n + i]);
+            for (int ci = 0; ci < ncomp; ci++) fprintf(out, ",%.17g", f[(size_t)(ci + 1) * n + i]);
+            for (int b = 0; b < 4; b++) fprintf(out, ",%.17g", band[(size_t)b * n + i]);
             fputc('\n', out);
         }
     }
@@ -98,6 +105,8 @@ done:
     free(x);
     free(y);
     free(f);
+    free(band);
+    free(sig);
     return rc;
 }
 
@@ -151,6 +160,30 @@ static int sample_read(const dataset *d, const nlsq_result *r, sample *s)
     return 0;
 }
 
+/* The plot's shaded bands on the grid: the confidence band, the
+   prediction band where no sigma column is given (the variance of a new
+   measurement needs its sigma at each grid x, which a sigma column gives
+   only at the data: --predict has it row by row), and each component's
+   confidence band. 0: none drawn (no covariance), 1: confidence only,
+   2: both. */
+static int plot_bands(const cli *c, const dataset *d, const nlsq_result *r, const double *gx, size_t ngrid, int ncomp,
+                      double *gb, double *gcb)
+{
+    if (!r->pcov_valid) return 0;
+    int pred = d->sc < 0;
+    if (bands_limits(d->m, r, bands_level(c), gx, NULL, ngrid, gb, gb + ngrid, pred ? gb + 2 * ngrid : NULL,
+                     pred ? gb + 3 * ngrid : NULL, NULL) != 0)
+        return 0;
+    for (int ci = 0; ci < ncomp; ci++) {
+        nlsq_component comp;
+        double *lo = gcb + (size_t)ci * ngrid, *hi = gcb + (size_t)(ncomp + ci) * ngrid;
+        if (nlsq_model_component(d->m, ci, &comp, NULL) != NLSQ_OK ||
+            bands_limits(comp.value, r, bands_level(c), gx, NULL, ngrid, lo, hi, NULL, NULL, NULL) != 0)
+            for (size_t i = 0; i < ngrid; i++) lo[i] = hi[i] = NAN;
+    }
+    return 1 + pred;
+}
+
 /* --plot: data, the fitted curve on a fine grid (one variable) or at the
    points (several, against the point index), and residuals. 0, or 2
    (after printing why, or to be named when the file is committed). */
@@ -159,6 +192,10 @@ static int write_plot(FILE *out, const cli *c, const dataset *d, const nlsq_resu
     enum { GRID = 400 };
     sample s;
     double gx[GRID], gf[GRID], gc[PLOT_COMPONENTS * GRID], *idx = NULL;
+    /* the bands: confidence and prediction of the fit, confidence of each
+       component (lower then upper) */
+    double gb[4 * GRID], gcb[2 * PLOT_COMPONENTS * GRID];
+    int bands = 0;
     int ncomp = shown_components(d->m) < PLOT_COMPONENTS ? shown_components(d->m) : PLOT_COMPONENTS;
     char comp_names[PLOT_COMPONENTS][96];
     size_t ngrid = 0;
@@ -182,6 +219,7 @@ static int write_plot(FILE *out, const cli *c, const dataset *d, const nlsq_resu
                 component_label(d->m, ci, comp_names[ci], sizeof comp_names[ci]);
             }
             ngrid = GRID;
+            bands = plot_bands(c, d, r, gx, GRID, ncomp, gb, gcb);
         }
     } else {
         if (!(idx = malloc((s.n ? s.n : 1) * sizeof *idx))) {
@@ -210,8 +248,21 @@ static int write_plot(FILE *out, const cli *c, const dataset *d, const nlsq_resu
                     0,
                     gc,
                     ngrid ? ncomp : 0,
-                    {0}};
+                    {0},
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    0};
     for (int ci = 0; ci < pd.ncomp; ci++) pd.comp_names[ci] = comp_names[ci];
+    if (bands) {
+        pd.level = bands_level(c);
+        pd.conf_lo = gb, pd.conf_hi = gb + GRID;
+        if (bands > 1) pd.pred_lo = gb + 2 * GRID, pd.pred_hi = gb + 3 * GRID;
+        if (pd.ncomp) pd.comp_lo = gcb, pd.comp_hi = gcb + (size_t)ncomp * GRID;
+    }
     for (int j = 0; j < np && pd.nlegend < 14; j++) {
         snprintf(lines[pd.nlegend], sizeof lines[0], "%s = %.6g \xc2\xb1 %.3g", nlsq_model_param_name(d->m, j),
                  r->popt[j], r->perr[j]);
@@ -271,7 +322,7 @@ static int write_outputs(const cli *c, const dataset *d, const nlsq_result *r)
     nlsq_output *pred = c->predict ? output_open("--predict", c->predict) : NULL;
     nlsq_output *plot = c->plot ? output_open("--plot", c->plot) : NULL;
     int rc = (c->predict && !pred) || (c->plot && !plot) ? 2 : 0;
-    int pred_rc = pred ? write_predictions(nlsq_output_stream(pred), d, r) : 0;
+    int pred_rc = pred ? write_predictions(nlsq_output_stream(pred), c, d, r) : 0;
     int plot_rc = plot ? write_plot(nlsq_output_stream(plot), c, d, r) : 0;
     /* a failed write is named by the commit; a failure of our own (out of
        memory, the model not finite at a row) was named already */
@@ -417,13 +468,15 @@ int fit_run(cli *c)
     dataset d;
     param_opts po = {0};
     nlsq_result *r = NULL;
+    nlsq_derived *derived = NULL;
+    derive_list dl = {0};
     nlsq_mcmc_result *mc = NULL;
     nlsq_bootstrap_result *boot = NULL;
     nlsq_error err;
     int rc = check_outputs(c);
     if (rc) return rc;
     rc = dataset_load(c, 1, &d);
-    if (rc || (rc = param_opts_parse(c, d.m, &po))) goto done;
+    if (rc || (rc = param_opts_parse(c, d.m, &po)) || (rc = derive_list_make(c, d.m, &dl))) goto done;
     if (po.estimate && c->gopt.starts == 0 && (rc = estimate_p0(c, &d, &po))) goto done;
     if (po.search && po.estimate == 2 && (rc = start_search(c, &d, &po))) goto done;
     nlsq_columns cols = nlsq_columns_default();
@@ -461,6 +514,10 @@ int fit_run(cli *c)
     if (c->verbose && r->resumed_evaluations)
         fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c->checkpoint, r->resumed_evaluations);
     double fit_seconds = now() - t0;
+    if (dl.count && nlsq_derive(d.m, r, (const char *const *)dl.exprs, dl.count, &derived, &err) != NLSQ_OK) {
+        rc = die("--derive: %s", err.message);
+        goto done;
+    }
     if (c->mcmc.steps) { /* the bar (--progress) shows the sampler's steps */
         rc = fit_mcmc_run(c, &d, r, &mc);
         watcher_clear(&w);
@@ -473,6 +530,8 @@ int fit_run(cli *c)
                         .fit_seconds = fit_seconds,
                         .fixed = po.fixed,
                         .full_correlation = c->full_correlation,
+                        .level = bands_level(c),
+                        .derived = derived,
                         .mcmc = mc,
                         .bootstrap = boot};
     /* an output that fails now (a full disk) does not take the result with
@@ -484,6 +543,8 @@ int fit_run(cli *c)
         report_text(stdout, &info, d.m, r);
     rc = outputs_rc ? outputs_rc : !r->success ? 1 : !r->diag.trusted && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
 done:
+    nlsq_derived_free(derived);
+    derive_list_free(&dl);
     nlsq_mcmc_result_free(mc);
     nlsq_bootstrap_result_free(boot);
     nlsq_result_free(r);

@@ -227,6 +227,12 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     hold_standard_descriptors();
+    /* Output up to 64 KiB (any report or help) reaches the descriptor in
+       one write at the end, where finish_standard_output sees its errno;
+       a write that fails mid-stream leaves only the error flag. A terminal
+       keeps its line buffering. */
+    static char buffer[1 << 16]; /* glibc ignores a size without a buffer */
+    if (!isatty(STDOUT_FILENO)) setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
     catch_signals();
     return finish_standard_output(run(argc, argv));
 }

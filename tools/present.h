@@ -21,6 +21,9 @@ typedef struct report_info {
     double fit_seconds;         /* the fit alone, not reading the file    */
     const unsigned char *fixed; /* n flags or NULL                        */
     int full_correlation;       /* all pairs, not only |c| > 0.1          */
+    double level;               /* of the intervals (bands.c)             */
+    /* --derive's quantities, or NULL */
+    const nlsq_derived *derived;
     const nlsq_mcmc_result *mcmc; /* fit --mcmc's posterior, or NULL        */
     const nlsq_bootstrap_result *bootstrap; /* --bootstrap, or NULL     */
 } report_info;
@@ -30,6 +33,14 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
 /* report_global.c: the global search's summary (r->global), if any. */
 void report_global_text(FILE *out, const nlsq_model *m, const nlsq_result *r);
 void report_global_json(FILE *out, const nlsq_result *r);
+/* bands.c: the interval column of the parameter table, the derived
+   quantities, and their JSON ("lower"/"upper" per parameter; "level",
+   "critical", "derived", "derived_cov"). */
+void report_interval_header(FILE *out, const report_info *info);
+void report_interval_cell(FILE *out, const report_info *info, const nlsq_result *r, int j);
+void report_interval_json(FILE *out, const report_info *info, const nlsq_result *r, int j);
+void report_derived_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+void report_derived_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 /* mcmc.c: the posterior's section (NULL: none). */
 void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
 void report_mcmc_json(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
@@ -65,6 +76,11 @@ typedef struct plot_data {
     const double *comp_f; /* ncomp curves of ngrid values: the components */
     int ncomp;            /* of a model of library shapes, at grid_x     */
     const char *comp_names[8];
+    /* shaded bands at grid_x (NULL: none): the fit's confidence and
+       prediction limits, each component's confidence limits (ncomp x
+       ngrid lower, then as many upper), and their level */
+    const double *conf_lo, *conf_hi, *pred_lo, *pred_hi, *comp_lo, *comp_hi;
+    double level;
 } plot_data;
 
 /* 0, or -1 on a write error. */

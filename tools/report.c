@@ -46,8 +46,10 @@ static void param_row(FILE *out, const report_info *info, const nlsq_model *m, c
 {
     double rel = fabs(r->perr[j] / r->popt[j]) * 100;
     const char *mark = info->fixed && info->fixed[j] ? " (fixed)" : r->active_mask[j] ? " (at bound)" : "";
-    fprintf(out, "  %-*s %22.15g %16.8g %9.3g%%%s\n", name_width(m), nlsq_model_param_name(m, j), r->popt[j],
-            r->perr[j], rel, mark);
+    fprintf(out, "  %-*s %22.15g %16.8g %9.3g%%", name_width(m), nlsq_model_param_name(m, j), r->popt[j], r->perr[j],
+            rel);
+    report_interval_cell(out, info, r, j);
+    fprintf(out, "%s\n", mark);
 }
 
 /* The parameters in their order, or, for a model of library shapes,
@@ -205,7 +207,9 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, "status   %d: %s %s\n", r->status, r->message, r->success ? "(converged)" : "(NOT converged)");
     report_verdict(out, r);
     fputc('\n', out);
-    fprintf(out, "  %-*s %22s %16s %10s\n", name_width(m), "parameter", "value", "std error", "rel. error");
+    fprintf(out, "  %-*s %22s %16s %10s", name_width(m), "parameter", "value", "std error", "rel. error");
+    report_interval_header(out, info);
+    fputc('\n', out);
     param_rows(out, info, m, r);
     fprintf(out, "\n  chi-square %.10g, reduced chi-square %.10g, dof %d, R^2 %.8f\n", r->chi2, r->redchi, r->dof,
             r->r2);
@@ -229,6 +233,7 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
     if (high)
         fprintf(out, "%sa correlation above 0.99: the model may have more parameters than the data can determine\n",
                 warned++ ? "  warning: " : w);
+    report_derived_text(out, info, m, r);
     report_global_text(out, m, r);
     report_mcmc_text(out, m, info->mcmc);
     report_bootstrap_text(out, m, r, info->bootstrap);
@@ -393,6 +398,7 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
         json_number(out, r->popt[j]);
         fputs(", \"stderr\": ", out);
         json_number(out, r->perr[j]);
+        report_interval_json(out, info, r, j);
         fprintf(out, ", \"fixed\": %s, \"at_bound\": %s}", info->fixed && info->fixed[j] ? "true" : "false",
                 r->active_mask[j] ? "true" : "false");
     }
@@ -444,6 +450,7 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, ",\n  \"memory_bytes\": %zu,\n  \"resumed_evaluations\": %d", r->memory_bytes, r->resumed_evaluations);
     fprintf(out, ",\n  \"trusted\": %s", r->diag.trusted ? "true" : "false");
     json_diagnostics(out, m, r);
+    report_derived_json(out, info, m, r);
     report_global_json(out, r);
     report_mcmc_json(out, m, info->mcmc);
     report_bootstrap_json(out, m, info->bootstrap);

@@ -128,6 +128,45 @@ static void curve(FILE *f, const axis *ax, const axis *ay, const double *x, cons
     if (open) fputs("\"/>\n", f);
 }
 
+/* A shaded band between lo and hi: one polygon per run of points where
+   both limits can be drawn (the upper limit left to right, the lower
+   back). */
+static void band(FILE *f, const axis *ax, const axis *ay, const double *x, const double *lo, const double *hi, size_t n,
+                 const char *cls)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && !(usable(ax, x[i]) && usable(ay, lo[i]) && usable(ay, hi[i]))) i++;
+        size_t start = i;
+        while (i < n && usable(ax, x[i]) && usable(ay, lo[i]) && usable(ay, hi[i])) i++;
+        if (i - start < 2) continue;
+        fprintf(f, "<polygon class=\"%s\" points=\"", cls);
+        for (size_t k = start; k < i; k++) fprintf(f, "%.1f,%.1f ", to_px(ax, x[k]), to_px(ay, hi[k]));
+        for (size_t k = i; k-- > start;)
+            fprintf(f, "%.1f,%.1f%s", to_px(ax, x[k]), to_px(ay, lo[k]), k > start ? " " : "");
+        fputs("\"/>\n", f);
+    }
+}
+
+/* The bands' entries in the legend: a swatch and the name. */
+static double legend_bands(FILE *f, const plot_data *pd, double x, double y)
+{
+    const char *cls[2] = {"bconf", "bpred"}, *what[2] = {"confidence band", "prediction band"};
+    const double *have[2] = {pd->conf_lo, pd->pred_lo};
+    for (int b = 0; b < 2; b++) {
+        if (!have[b]) continue;
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"24\" height=\"10\" class=\"%s\"/>", x, y - 9, cls[b]);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%g%% %s</text>\n", x + 30, y, 100 * pd->level, what[b]);
+        y += 16;
+    }
+    return y;
+}
+
+static int band_rows(const plot_data *pd)
+{
+    return pd->ngrid ? (pd->conf_lo != NULL) + (pd->pred_lo != NULL) : 0;
+}
+
 int svg_write(FILE *f, const plot_data *pd)
 {
     axis ax = {0, 0, pd->logx, LEFT, W - RIGHT}, ay = {0, 0, pd->logy, TOP + MAIN_H, TOP};
@@ -150,7 +189,11 @@ int svg_write(FILE *f, const plot_data *pd)
             ".legend{fill:#ffffff;fill-opacity:0.85;stroke:#aaa}"
             ".c0,.c1,.c2,.c3,.c4,.c5,.c6,.c7{fill:none;stroke-width:1.5;stroke-dasharray:6 3}"
             ".c0{stroke:#2a9d3c}.c1{stroke:#8e44ad}.c2{stroke:#e08a00}.c3{stroke:#16a2b8}"
-            ".c4{stroke:#7a5230}.c5{stroke:#c2185b}.c6{stroke:#607d8b}.c7{stroke:#9e9d24}</style>\n"
+            ".c4{stroke:#7a5230}.c5{stroke:#c2185b}.c6{stroke:#607d8b}.c7{stroke:#9e9d24}"
+            ".bconf{fill:#d2452d;fill-opacity:0.28;stroke:none}.bpred{fill:#d2452d;fill-opacity:0.10;stroke:none}"
+            ".b0,.b1,.b2,.b3,.b4,.b5,.b6,.b7{fill-opacity:0.16;stroke:none}"
+            ".b0{fill:#2a9d3c}.b1{fill:#8e44ad}.b2{fill:#e08a00}.b3{fill:#16a2b8}"
+            ".b4{fill:#7a5230}.b5{fill:#c2185b}.b6{fill:#607d8b}.b7{fill:#9e9d24}</style>\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
             W, H, W, H);
     fputs("<text x=\"90\" y=\"24\" class=\"title\">", f);
@@ -160,6 +203,14 @@ int svg_write(FILE *f, const plot_data *pd)
     ticks(f, &ax, 0, TOP, TOP + MAIN_H, 0, 6);
     ticks(f, &ay, 1, LEFT, W - RIGHT, 1, 6);
     frame(f, LEFT, TOP, W - RIGHT, TOP + MAIN_H);
+    if (pd->ngrid && pd->pred_lo) band(f, &ax, &ay, pd->grid_x, pd->pred_lo, pd->pred_hi, pd->ngrid, "bpred");
+    if (pd->ngrid && pd->conf_lo) band(f, &ax, &ay, pd->grid_x, pd->conf_lo, pd->conf_hi, pd->ngrid, "bconf");
+    for (int c = 0; pd->ngrid && pd->comp_lo && c < pd->ncomp; c++) {
+        char cls[16];
+        snprintf(cls, sizeof cls, "b%d", c);
+        band(f, &ax, &ay, pd->grid_x, pd->comp_lo + (size_t)c * pd->ngrid, pd->comp_hi + (size_t)c * pd->ngrid,
+             pd->ngrid, cls);
+    }
     points(f, &ax, &ay, pd->x, pd->y, pd->sigma, pd->m, "data");
     for (int c = 0; pd->ngrid && c < pd->ncomp; c++) {
         char cls[16];
@@ -188,7 +239,7 @@ int svg_write(FILE *f, const plot_data *pd)
     size_t longest = 12;
     for (int k = 0; k < pd->nlegend; k++) longest = strlen(pd->legend[k]) > longest ? strlen(pd->legend[k]) : longest;
     double lw = fmin(20 + 6.9 * (double)longest, W - RIGHT - LEFT - 16); /* ~6.9 px a character at 12 px */
-    double lh = 22 + 16.0 * (pd->nlegend + pd->ncomp), lx = W - RIGHT - lw - 8, ly = TOP + 8;
+    double lh = 22 + 16.0 * (pd->nlegend + pd->ncomp + band_rows(pd)), lx = W - RIGHT - lw - 8, ly = TOP + 8;
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"legend\"/>\n", lx, ly, lw, lh);
     fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" class=\"data\"/><text x=\"%.1f\" y=\"%.1f\">data</text>\n",
             lx + 14, ly + 14, lx + 24, ly + 18);
@@ -208,6 +259,7 @@ int svg_write(FILE *f, const plot_data *pd)
         xml_text(f, pd->comp_names[c]);
         fputs("</text>\n", f);
     }
+    if (pd->ngrid) legend_bands(f, pd, lx + 10, ly + 36 + 16.0 * (pd->nlegend + pd->ncomp));
     fputs("</svg>\n", f);
     return ferror(f) ? -1 : 0;
 }

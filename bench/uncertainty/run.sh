@@ -7,3 +7,4 @@ PY=${PYTHON:-/work/venvs/lmfit-env/bin/python}
 export NLSQ_LIBRARY=${NLSQ_LIBRARY:-build/libnlsq.so} PYTHONPATH=python
 $PY bench/uncertainty/mcmc.py "$@"
 $PY bench/uncertainty/bootstrap.py "$@"
+$PY bench/uncertainty/bands.py "$@"

@@ -5,7 +5,7 @@ import weakref
 
 import numpy
 
-from . import _bootstrap, _callback, _diagnose, _global, _lib, _model
+from . import _bands, _bootstrap, _callback, _diagnose, _global, _lib, _model
 from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -48,7 +48,8 @@ class FitResult:
     _fields = ("popt", "pcov", "perr", "names", "cost", "chi2", "redchi", "r2", "aic", "bic", "m", "dof",
                "nfev", "njev", "nit", "status", "message", "success", "method", "pcov_valid", "grad_norm",
                "active_mask", "residuals", "backend", "backend_note", "device", "device_note", "threads",
-               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at", "diagnostics", "global_search")
+               "model_path", "model_reason", "pcov_rank", "n_free", "jac_at", "diagnostics", "global_search",
+               "absolute_sigma")
 
     def __init__(self, **kw):
         self.__dict__.update({k: kw.get(k) for k in self._fields})  # one update: cheaper than a setattr each
@@ -87,6 +88,42 @@ class FitResult:
                              "by curve_fit or least_squares_model keeps the data and options it needs")
         return _bootstrap.run(fitted, self.popt, self.names, n=n, kind=kind, seed=seed, level=level, bca=bca,
                               jackknife_max=jackknife_max, threads=threads, device=device)
+    def interval(self, level=0.95):
+        """(lower, upper) of every parameter at `level`: popt -/+ t * perr,
+        Student-t with the fit's dof (the normal with absolute_sigma)."""
+        return _bands.interval(self, level)
+
+    def conf_int(self, level=0.95):
+        """The intervals as an (n, 2) array of [lower, upper] rows."""
+        return numpy.column_stack(_bands.interval(self, level))
+
+    def critical(self, level=0.95):
+        """The two-sided critical value at `level` (t or normal)."""
+        return _bands.critical(self, level)
+
+    def band(self, x, kind="confidence", level=0.95, sigma=None, component=None):
+        """(f, lower, upper) at x: the fitted curve and its confidence band
+        (kind='confidence': sqrt(g^T pcov g), g the exact Jacobian at x) or
+        prediction band (kind='prediction': adds the measurement variance,
+        sigma^2 * redchi with sigma given at x, else redchi; with
+        absolute_sigma sigma^2, or 1). component: one library component's
+        band (index, or label such as 'gaussian1'). docs/uncertainty.md."""
+        return _bands.band(self, x, kind, level, sigma, component)
+
+    def bands(self, x, level=0.95, sigma=None, component=None):
+        """Both bands at x from one evaluation: a named tuple (f,
+        conf_lower, conf_upper, pred_lower, pred_upper)."""
+        return _bands.bands(self, x, level, sigma, component)
+
+    def derive(self, *exprs):
+        """Derived quantities ('fwhm = 2*sqrt(2*log(2))*s', library names
+        such as 'gaussian1_fwhm', or a dict {name: expr}) with standard
+        errors and covariance by the delta method (exact AD gradient)."""
+        return _bands.derive(self, *exprs)
+
+    def quantities(self):
+        """{name: definition} of the library quantities of the model."""
+        return _bands.quantities(self)
 
     def __repr__(self):
         rows = "\n".join(f"  {n:>12} = {v:.10g} +/- {e:.3g}" for n, v, e in zip(self.names, self.popt, self.perr))
@@ -112,7 +149,8 @@ def result_from_c(res, names, residuals=False):
                     backend_note=_lib.text(r.backend_note), device=_lib.text(r.device),
                     device_note=_lib.text(r.device_note), threads=r.threads, pcov_rank=r.pcov_rank,
                     n_free=r.n_free, jac_at=_lib.copy_out(r.jac_at, (n,)),
-                    diagnostics=_diagnose.from_c(r, names), global_search=_global.summary_from_c(r, names))
+                    diagnostics=_diagnose.from_c(r, names), global_search=_global.summary_from_c(r, names),
+                    absolute_sigma=bool(r.absolute_sigma))
     _lib.lib.nlsq_result_free(res)
     return out
 
@@ -269,6 +307,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     call.reraise()
     r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
     r._fitted = (model, x, y, s, kind, call)  # what result.bootstrap() refits and result.mcmc() samples on
+    r._fit_model = model  # bands and derived quantities evaluate it
     return r, model, x, y, s, kind
 
 
