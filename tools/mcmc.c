@@ -152,7 +152,12 @@ void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc
         fputs("sigma as given)\n", out);
     else
         fprintf(out, "noise variance fixed at redchi = %.4g)\n", mc->noise_var);
-    fprintf(out, "    %-12s %13s  %-29s %-29s %8s %9s\n", "name", "median", "68% interval", "95% interval", "tau",
+    int nw = 12; /* the name column: as wide as the longest name */
+    for (int j = 0; j < mc->n; j++) {
+        int len = (int)strlen(nlsq_model_param_name(m, j));
+        if (len > nw) nw = len;
+    }
+    fprintf(out, "    %-*s %13s  %-29s %-29s %8s %9s\n", nw, "name", "median", "68% interval", "95% interval", "tau",
             "ESS");
     for (int j = 0; j < mc->n; j++) {
         const double *q = mc->quantiles + (size_t)j * NLSQ_MCMC_NQUANT;
@@ -160,10 +165,10 @@ void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc
         snprintf(i68, sizeof i68, "[%.6g, %.6g]", q[1], q[3]);
         snprintf(i95, sizeof i95, "[%.6g, %.6g]", q[0], q[4]);
         if (isnan(mc->tau[j])) {
-            fprintf(out, "    %-12s %13.6g  (fixed)\n", nlsq_model_param_name(m, j), q[2]);
+            fprintf(out, "    %-*s %13.6g  (fixed)\n", nw, nlsq_model_param_name(m, j), q[2]);
             continue;
         }
-        fprintf(out, "    %-12s %13.6g  %-29s %-29s %8.3g %9.0f\n", nlsq_model_param_name(m, j), q[2], i68, i95,
+        fprintf(out, "    %-*s %13.6g  %-29s %-29s %8.3g %9.0f\n", nw, nlsq_model_param_name(m, j), q[2], i68, i95,
                 mc->tau[j], mc->ess[j]);
     }
     double lo = 1, hi = 0;
