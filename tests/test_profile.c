@@ -15,6 +15,10 @@
 #include "check.h"
 #include "nlsq.h"
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
 static nlsq_model *parse(const char *text, const char *params)
 {
     nlsq_model_options mo = nlsq_model_options_default();
@@ -154,7 +158,10 @@ static void test_decay_against_lmfit(void)
     CHECK(p != NULL);
     if (p) {
         for (int j = 0; j < 3; j++) {
-            CHECK_NEAR(r->popt[j], decay_popt[j], 1e-9 * fabs(decay_popt[j]), "popt %d", j);
+            /* lmfit's leastsq differentiates by finite differences: its
+               minimum is ~5e-8 from the exact one (nlsq's trf, dogbox and
+               lm agree to 1e-10) */
+            CHECK_NEAR(r->popt[j], decay_popt[j], 1e-5 * r->perr[j], "popt %d", j);
             double got[4] = {p->lower[j * 2], p->lower[j * 2 + 1], p->upper[j * 2], p->upper[j * 2 + 1]};
             for (int q = 0; q < 4; q++) {
                 /* the tight solution to the tolerance (1e-6 se) and the
