@@ -1750,7 +1750,7 @@ NLSQ_API nlsq_status nlsq_profile(const nlsq_model *model, const nlsq_data *data
 
 /*
  * 2-D profile of a parameter pair (lmfit's conf_interval2d): on an nx x ny
- * grid of (a, b) around (popt_a, popt_b), +-span standard errors each way,
+ * grid of (a, b) around (popt_a, popt_b), +-span standard errors each way (4),
  * both held and the others re-fitted (warm-started outward from the
  * centre: the centre row first, then every column up and down from it;
  * columns run at once on threads, the same results for any count). prob
@@ -1761,7 +1761,7 @@ NLSQ_API nlsq_status nlsq_profile(const nlsq_model *model, const nlsq_data *data
 typedef struct nlsq_profile2d_options {
     int nx, ny;      /* grid points along a and b; 21 each (odd: the
                         centre is popt)                                   */
-    double span;     /* half-width in standard errors; 3                  */
+    double span;     /* half-width in standard errors; 4 (lmfit: 5)       */
     double a_min, a_max, b_min, b_max; /* an explicit grid when a_min <
                         a_max (b likewise); NaN: by span             */
     int threads;     /* 0: opt->threads, else $NLSQ_THREADS or all cores  */

@@ -371,7 +371,7 @@ static void test_2d_linear(void)
                 double want = nlsq_f_cdf(q / r->chi2 * r->dof / 2, 2, r->dof);
                 CHECK_NEAR(p->prob[j * p->nx + i], want, 1e-8, "prob %d,%d", i, j);
             }
-        CHECK_NEAR(p->a_values[0], r->popt[0] - 3 * r->perr[0], 1e-12, "grid start");
+        CHECK_NEAR(p->a_values[0], r->popt[0] - 4 * r->perr[0], 1e-12, "grid start");
         CHECK_SAME(p->a_values[3], r->popt[0], "centre");
     }
     nlsq_profile2d_result_free(p);

@@ -95,7 +95,8 @@ static const option_group group_large = {"data of any size", large_options};
 
 const option_group *const fit_groups[] = {&group_model,   &group_names,  &group_x,     &group_y,      &group_p0,
                                           &group_bounds,  &group_solver, &group_exec,  &group_output, &group_quiet,
-                                          &group_verdict, &group_plot,   &group_global, &group_large, NULL};
+                                          &group_verdict, &group_plot,   &group_global, &group_large,
+                                          &group_profile, NULL};
 
 int cmd_fit(int argc, char **argv)
 {

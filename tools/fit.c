@@ -254,7 +254,8 @@ static int check_outputs(const cli *c)
                                 {"--plot", c->plot},
                                 {c->opt.resume ? "--resume" : "--checkpoint", c->checkpoint},
                                 {"--column-cache", cache},
-                                {"--column-cache", cache ? names : NULL}};
+                                {"--column-cache", cache ? names : NULL},
+                                {"--profile2d-plot", c->prof.plot}};
     int rc = output_must_be_file(outs[2].option, c->checkpoint);
     if (!rc) rc = output_must_be_file("--column-cache", cache);
     return rc ? rc : outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
@@ -415,7 +416,9 @@ int fit_run(cli *c)
     param_opts po = {0};
     nlsq_result *r = NULL;
     nlsq_error err;
+    profile_out prof = {0};
     int rc = check_outputs(c);
+    if (!rc) rc = profile_check(c);
     if (rc) return rc;
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po))) goto done;
@@ -455,7 +458,9 @@ int fit_run(cli *c)
     note_backend(r);
     if (c->verbose && r->resumed_evaluations)
         fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c->checkpoint, r->resumed_evaluations);
-    report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation};
+    report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation,
+                        &prof};
+    if ((rc = profile_run(c, &d, &cols, r, &prof))) goto done;
     /* an output that fails now (a full disk) does not take the result with
        it: the report is printed all the same, and the status says 2 */
     int outputs_rc = write_outputs(c, &d, r);
@@ -465,6 +470,7 @@ int fit_run(cli *c)
         report_text(stdout, &info, d.m, r);
     rc = outputs_rc ? outputs_rc : !r->success ? 1 : !r->diag.trusted && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
 done:
+    profile_out_free(&prof);
     nlsq_result_free(r);
     dataset_free(&d);
     param_opts_free(&po);

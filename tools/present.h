@@ -21,6 +21,7 @@ typedef struct report_info {
     double fit_seconds;         /* the fit alone, not reading the file    */
     const unsigned char *fixed; /* n flags or NULL                        */
     int full_correlation;       /* all pairs, not only |c| > 0.1          */
+    const struct profile_out *profile; /* --profile, --profile2d, or NULL */
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
@@ -28,6 +29,17 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
 /* report_global.c: the global search's summary (r->global), if any. */
 void report_global_text(FILE *out, const nlsq_model *m, const nlsq_result *r);
 void report_global_json(FILE *out, const nlsq_result *r);
+/* profile.c: the profiles' part of the reports (nothing for NULL). */
+typedef struct profile_out {
+    nlsq_profile_result *p1;
+    nlsq_profile2d_result *p2;
+} profile_out;
+void report_profile_text(FILE *out, const nlsq_model *m, const nlsq_result *r, const profile_out *po);
+void report_profile_json(FILE *out, const nlsq_model *m, const nlsq_result *r, const profile_out *po);
+/* profile_svg.c: the 2-D profile's confidence regions at `levels` (of
+   prob) as contours. 0, or -1 on a write error. */
+int profile_svg_write(FILE *f, const nlsq_model *m, const nlsq_result *r, const nlsq_profile2d_result *p,
+                      const double *levels, int nlevels);
 /* Component index of a model of library shapes, as a name: its prefix
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */

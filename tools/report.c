@@ -230,6 +230,7 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
         fprintf(out, "%sa correlation above 0.99: the model may have more parameters than the data can determine\n",
                 warned++ ? "  warning: " : w);
     report_global_text(out, m, r);
+    report_profile_text(out, m, r, info->profile);
     if (r->diag.flags & ~(unsigned)NLSQ_DIAG_NOT_CONVERGED) {
         fprintf(out, "\n  diagnostics (%s):\n",
                 r->diag.trusted ? "cautions; the fit can be trusted" : "the fit cannot be trusted");
@@ -443,5 +444,6 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     fprintf(out, ",\n  \"trusted\": %s", r->diag.trusted ? "true" : "false");
     json_diagnostics(out, m, r);
     report_global_json(out, r);
+    report_profile_json(out, m, r, info->profile);
     fputs("\n}\n", out);
 }

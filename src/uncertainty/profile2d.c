@@ -18,7 +18,7 @@ nlsq_profile2d_options nlsq_profile2d_options_default(void)
     nlsq_profile2d_options o;
     memset(&o, 0, sizeof o);
     o.nx = o.ny = 21;
-    o.span = 3;
+    o.span = 4;
     o.a_min = o.a_max = o.b_min = o.b_max = NAN;
     return o;
 }
