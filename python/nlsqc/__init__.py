@@ -18,6 +18,7 @@ from ._global import design
 from ._lsq import least_squares
 from ._large import curve_fit_large, fit_chunks, fit_file
 from ._model import Model, model
+from ._profile import ProfileResult, conf_interval, conf_interval2d
 from ._options import OptimizeWarning
 from ._system import devices, info
 from ._trace import TraceError
@@ -31,4 +32,5 @@ del _libnlsq, _text
 
 __all__ = ["curve_fit", "design", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
            "fit_batch", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
-           "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np", "models"]
+           "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np", "models",
+           "conf_interval", "conf_interval2d", "ProfileResult"]

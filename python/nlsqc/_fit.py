@@ -5,7 +5,7 @@ import weakref
 
 import numpy
 
-from . import _callback, _diagnose, _global, _lib, _model
+from . import _callback, _diagnose, _global, _lib, _model, _profile
 from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -61,6 +61,15 @@ class FitResult:
 
     def __getitem__(self, i):
         return (self.popt, self.pcov)[i]
+
+    def profile(self, names=None, level=0.95, **kw):
+        """Profile-likelihood intervals (lmfit's conf_interval): {name:
+        (lower, upper)} with the traces; see nlsqc.conf_interval."""
+        return _profile.conf_interval(self, names, level, **kw)
+
+    def profile2d(self, a, b, **kw):
+        """The 2-D profile of a pair; see nlsqc.conf_interval2d."""
+        return _profile.conf_interval2d(self, a, b, **kw)
 
     @property
     def params(self):
@@ -246,6 +255,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
         raise_status(st, err)
     r = result_from_c(res, model.param_names, residuals)  # frees the C result
     call.reraise()
+    r._fitted = _profile.Fitted(model, x, y, s, kind, call)  # for r.profile()
     r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
     return r, model, x, y, s, kind
 
