@@ -47,6 +47,11 @@ class CProfile2dResult(ctypes.Structure):
                 ("message", ctypes.c_char * 300)]
 
 
+# checked against include/nlsq.h by tests/test_abi.py
+_lib.ABI_STRUCTS.update({ProfileOptions: "nlsq_profile_options", ProfileTrace: "nlsq_profile_trace",
+                         CProfileResult: "nlsq_profile_result", Profile2dOptions: "nlsq_profile2d_options",
+                         CProfile2dResult: "nlsq_profile2d_result"})
+
 _P = ctypes.c_void_p
 _protos = {
     "nlsq_profile_options_default": (ProfileOptions, []),
