@@ -167,8 +167,8 @@ static void test_decay_against_lmfit(void)
                 /* the tight solution to the tolerance (1e-6 se) and the
                    refits' accuracy; lmfit's to its brentq rtol 5e-5 */
                 CHECK_NEAR(got[q], decay_tight[j][q], 2e-6 * r->perr[j], "param %d limit %d vs tight", j, q);
-                CHECK_NEAR(got[q], decay_lmfit[j][q], 5e-5 * fabs(decay_lmfit[j][q]), "param %d limit %d vs lmfit",
-                           j, q);
+                CHECK_NEAR(got[q], decay_lmfit[j][q], 5e-5 * fabs(decay_lmfit[j][q]), "param %d limit %d vs lmfit", j,
+                           q);
             }
         }
         /* asymmetric: k's upper limit is farther than its lower */

@@ -80,7 +80,8 @@ static int split_names(const char *what, const char *spec, char *buf, size_t siz
 int profile_check(const cli *c)
 {
     if (c->prof.plot && !c->prof.pair) return die("--profile2d-plot needs --profile2d a,b");
-    if ((c->prof.grid || c->prof.span > 0) && !c->prof.pair) return die("--profile2d-grid and --profile2d-span need --profile2d a,b");
+    if ((c->prof.grid || c->prof.span > 0) && !c->prof.pair)
+        return die("--profile2d-grid and --profile2d-span need --profile2d a,b");
     if (c->prof.nlevels && !c->prof.names) return die("--profile-level needs --profile");
     return 0;
 }
@@ -121,8 +122,7 @@ int profile_run(const cli *c, const dataset *d, const nlsq_columns *cols, const 
         if (c->prof.grid) po.nx = po.ny = c->prof.grid < 2 ? 2 : c->prof.grid;
         if (c->prof.span > 0) po.span = c->prof.span;
         po.threads = c->opt.threads;
-        if (nlsq_profile2d_source(d->m, d->src, cols, &c->opt, r, names[0], names[1], &po, &out->p2, &err) !=
-            NLSQ_OK)
+        if (nlsq_profile2d_source(d->m, d->src, cols, &c->opt, r, names[0], names[1], &po, &out->p2, &err) != NLSQ_OK)
             return die("--profile2d: %s", err.message);
         if (out->p2->message[0]) fprintf(stderr, "nlsq: --profile2d: %s\n", out->p2->message);
         if (c->prof.plot) {
@@ -171,11 +171,13 @@ void report_profile_text(FILE *out, const nlsq_model *m, const nlsq_result *r, c
                 double lo = p->lower[at], hi = p->upper[at];
                 char range[80];
                 snprintf(range, sizeof range, "[%.8g, %.8g]", lo, hi);
-                fprintf(out, "    %-12s %6.4g%% %16.10g %12.6g %+12.6g   %-30s %.6g", k ? "" : nlsq_model_param_name(m, j),
-                        100 * p->levels[k], r->popt[j], lo - r->popt[j], hi - r->popt[j], range,
-                        symmetric_half(r, j, p->levels[k]));
-                if (p->lower_status[at] != NLSQ_PROFILE_OK) fprintf(out, "  (lower: %s)", status_key(p->lower_status[at]));
-                if (p->upper_status[at] != NLSQ_PROFILE_OK) fprintf(out, "  (upper: %s)", status_key(p->upper_status[at]));
+                fprintf(out, "    %-12s %6.4g%% %16.10g %12.6g %+12.6g   %-30s %.6g",
+                        k ? "" : nlsq_model_param_name(m, j), 100 * p->levels[k], r->popt[j], lo - r->popt[j],
+                        hi - r->popt[j], range, symmetric_half(r, j, p->levels[k]));
+                if (p->lower_status[at] != NLSQ_PROFILE_OK)
+                    fprintf(out, "  (lower: %s)", status_key(p->lower_status[at]));
+                if (p->upper_status[at] != NLSQ_PROFILE_OK)
+                    fprintf(out, "  (upper: %s)", status_key(p->upper_status[at]));
                 fputc('\n', out);
             }
         }
@@ -204,8 +206,8 @@ void report_profile_json(FILE *out, const nlsq_model *m, const nlsq_result *r, c
     if (p) {
         fprintf(out, ",\n  \"profile\": {\"test\": \"%s\", \"chi2_best\": ", p->absolute_sigma ? "chi2" : "F");
         json_number(out, p->chi2_best);
-        fprintf(out, ", \"dof\": %d, \"refits\": %d, \"failed\": %d, \"threads\": %d, \"seconds\": ", p->dof,
-                p->refits, p->failed, p->threads);
+        fprintf(out, ", \"dof\": %d, \"refits\": %d, \"failed\": %d, \"threads\": %d, \"seconds\": ", p->dof, p->refits,
+                p->failed, p->threads);
         json_number(out, p->seconds);
         fputs(", \"message\": ", out);
         json_string(out, p->message);

@@ -28,12 +28,14 @@ static void axis_ticks(FILE *f, const frame_map *a, int vertical, double c0, dou
     for (double v = ceil(a->lo / step) * step; v <= a->hi + step * 1e-9; v += step) {
         double t = fabs(v) < step * 1e-9 ? 0 : v, p = px(a, t);
         if (vertical)
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n"
-                       "<text x=\"%.1f\" y=\"%.1f\" class=\"tl\">%.6g</text>\n",
+            fprintf(f,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n"
+                    "<text x=\"%.1f\" y=\"%.1f\" class=\"tl\">%.6g</text>\n",
                     c0, p, c1, p, c0 - 6, p + 4, t);
         else
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n"
-                       "<text x=\"%.1f\" y=\"%.1f\" class=\"tb\">%.6g</text>\n",
+            fprintf(f,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n"
+                    "<text x=\"%.1f\" y=\"%.1f\" class=\"tb\">%.6g</text>\n",
                     p, c0, p, c1, p, c1 + 16, t);
     }
 }
@@ -76,9 +78,7 @@ static void cell(FILE *f, const frame_map *ax, const frame_map *ay, const nlsq_p
         /* a saddle: the centre decides which corners the region joins */
         double centre = 0.25 * (v[0] + v[1] + v[2] + v[3]);
         int c0_above = (code & 1) != 0;
-        if ((centre > level) != c0_above) {
-            pairs[0][0] = 0, pairs[0][1] = 3, pairs[1][0] = 1, pairs[1][1] = 2;
-        }
+        if ((centre > level) != c0_above) { pairs[0][0] = 0, pairs[0][1] = 3, pairs[1][0] = 1, pairs[1][1] = 2; }
     }
     for (int s = 0; s < nc / 2; s++) {
         int a = pairs[s][0], b = pairs[s][1];
@@ -106,15 +106,16 @@ int profile_svg_write(FILE *f, const nlsq_model *m, const nlsq_result *r, const 
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n", LEFT, TOP, W - RIGHT - LEFT,
             H - BOTTOM - TOP);
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"tb\">%s</text>\n", (LEFT + W - RIGHT) / 2, H - 18, an);
-    fprintf(f, "<text x=\"20\" y=\"%d\" class=\"tb\" transform=\"rotate(-90 20 %d)\">%s</text>\n", (TOP + H - BOTTOM) / 2,
-            (TOP + H - BOTTOM) / 2, bn);
+    fprintf(f, "<text x=\"20\" y=\"%d\" class=\"tb\" transform=\"rotate(-90 20 %d)\">%s</text>\n",
+            (TOP + H - BOTTOM) / 2, (TOP + H - BOTTOM) / 2, bn);
     for (int k = 0; k < nlevels; k++) {
         fprintf(f, "<path class=\"c\" stroke=\"%s\" d=\"", colors[k % 6]);
         for (int j = 0; j + 1 < p->ny; j++)
             for (int i = 0; i + 1 < p->nx; i++) cell(f, &ax, &ay, p, i, j, levels[k]);
         fputs("\"/>\n", f);
-        fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>"
-                   "<text x=\"%d\" y=\"%d\">%.4g%%</text>\n",
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>"
+                "<text x=\"%d\" y=\"%d\">%.4g%%</text>\n",
                 W - RIGHT + 12, TOP + 14 + 20 * k, W - RIGHT + 36, TOP + 14 + 20 * k, colors[k % 6], W - RIGHT + 42,
                 TOP + 18 + 20 * k, 100 * levels[k]);
     }

@@ -131,6 +131,8 @@ typedef struct fit_problem {
     int threads;
     jit_entry *jit;           /* the model's compiled kernel, or NULL         */
     int jit_quiet;            /* only the cache was asked: no note unless used */
+    int no_extra_pass;        /* a profile's refit: no pass of its own for the
+                                 residual diagnostics (nobody reads them)   */
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
     /* a fit without a model (fit_callback.c): the residuals at p into
        `residuals` (if not NULL) and their sum of squares; 0 or -1 */
@@ -171,6 +173,10 @@ void fit_fill_params(fit_problem *fp, const double *x_free);
 /* SS_tot of arrays (the covariance path; sources gather it in a pass). */
 double fit_sst_arrays(const nlsq_data *d);
 /* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
+/* nlsq_fit_source for a profile's refits (src/uncertainty): the same fit
+   without the extra pass for the residual diagnostics. */
+nlsq_status fit_source_refit(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                             const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
 nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
                        nlsq_error *err);
 /* diagnose.c: fill r->diag from the fit's final R_aug, its start x0 (free

@@ -13,6 +13,7 @@
 
 #include "core/core.h"
 #include "exec/exec.h"
+#include "fit/fit.h"
 #include "profile.h"
 
 const char *nlsq_profile_status_str(nlsq_profile_status s)
@@ -67,24 +68,24 @@ int prof_find_param(const nlsq_model *model, const char *name, const char *who, 
 }
 
 nlsq_status prof_setup(prof_ctx *c, const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
-                       const nlsq_options *opt, const nlsq_result *fit, int threads, const char *who,
-                       nlsq_error *err)
+                       const nlsq_options *opt, const nlsq_result *fit, int threads, const char *who, nlsq_error *err)
 {
     memset(c, 0, sizeof *c);
     if (!model || !src || !fit) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s is NULL", who,
-                  !model ? "model" : !src ? "source" : "fit");
+                  !model ? "model"
+                  : !src ? "source"
+                         : "fit");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     int n = nlsq_model_num_params(model);
     if (fit->n != n) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: the fit has %d parameters, the model %d", who, fit->n,
-                  n);
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: the fit has %d parameters, the model %d", who, fit->n, n);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     if (!fit->success) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: the fit did not converge (%s): no minimum to profile",
-                  who, fit->message);
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: the fit did not converge (%s): no minimum to profile", who,
+                  fit->message);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     if (fit->dof <= 0) {
@@ -127,7 +128,7 @@ int prof_refit(const prof_ctx *c, double *p, const unsigned char *hold, int thre
     o.threads = threads;
     nlsq_result *r = NULL;
     nlsq_error e;
-    nlsq_status st = nlsq_fit_source(c->model, c->src, c->cols, &o, &r, &e);
+    nlsq_status st = fit_source_refit(c->model, c->src, c->cols, &o, &r, &e);
     if (st != NLSQ_OK) {
         snprintf(why, why_size, "%s", e.message);
         return -1;
@@ -156,13 +157,13 @@ static double step_scale(const nlsq_result *fit, int j)
 /* ---- one side of one parameter ------------------------------------------ */
 
 typedef struct side {
-    int j, dir;                /* parameter, +1 upper / -1 lower            */
-    int count, cap;            /* refits (and the start point)              */
-    double *u, *chi2;          /* offsets dir*(v - popt_j) >= 0, objective  */
-    double *P;                 /* cap x n: each refit's parameters          */
-    unsigned char *ok;         /* the refit succeeded                       */
-    double *limit;             /* nlevels                                   */
-    int *status;               /* nlevels                                   */
+    int j, dir;        /* parameter, +1 upper / -1 lower            */
+    int count, cap;    /* refits (and the start point)              */
+    double *u, *chi2;  /* offsets dir*(v - popt_j) >= 0, objective  */
+    double *P;         /* cap x n: each refit's parameters          */
+    unsigned char *ok; /* the refit succeeded                       */
+    double *limit;     /* nlevels                                   */
+    int *status;       /* nlevels                                   */
     int refits;
     char why[300];
 } side;
@@ -171,8 +172,8 @@ typedef struct job {
     prof_ctx *c;
     side *sides;
     int nlevels;
-    const double *D;   /* nlevels: delta chi2 at each level               */
-    const int *order;  /* levels by D ascending                           */
+    const double *D;  /* nlevels: delta chi2 at each level               */
+    const int *order; /* levels by D ascending                           */
     double tol;
     int max_refits;
     int fit_threads;
@@ -447,8 +448,8 @@ static nlsq_profile_result *result_alloc(int np, int nl)
     r->lower_status = calloc(t, sizeof *r->lower_status);
     r->upper_status = calloc(t, sizeof *r->upper_status);
     r->trace = calloc((size_t)np, sizeof *r->trace);
-    if (!r->param || !r->levels || !r->delta_chi2 || !r->lower || !r->upper || !r->lower_status ||
-        !r->upper_status || !r->trace) {
+    if (!r->param || !r->levels || !r->delta_chi2 || !r->lower || !r->upper || !r->lower_status || !r->upper_status ||
+        !r->trace) {
         nlsq_profile_result_free(r);
         return NULL;
     }
@@ -513,14 +514,13 @@ static int choose_params(const prof_ctx *c, const nlsq_profile_options *po, int 
         int j = prof_find_param(c->model, po->names[i], who, err);
         if (j < 0) return -1;
         if (fx && fx[j]) {
-            error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
-                      "%s: parameter '%s' is fixed in the fit: it has no profile", who, po->names[i]);
+            error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: parameter '%s' is fixed in the fit: it has no profile",
+                      who, po->names[i]);
             return -1;
         }
         for (int q = 0; q < i; q++)
             if (idx[q] == j) {
-                error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: parameter '%s' is named twice", who,
-                          po->names[i]);
+                error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: parameter '%s' is named twice", who, po->names[i]);
                 return -1;
             }
         idx[i] = j;

@@ -18,8 +18,7 @@ typedef struct prof_ctx {
 } prof_ctx;
 
 nlsq_status prof_setup(prof_ctx *c, const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
-                       const nlsq_options *opt, const nlsq_result *fit, int threads, const char *who,
-                       nlsq_error *err);
+                       const nlsq_options *opt, const nlsq_result *fit, int threads, const char *who, nlsq_error *err);
 /* The quantity a fit minimized: chi2 for the linear loss, else 2 cost. */
 double prof_objective(const nlsq_options *opt, const nlsq_result *r);
 /* The statistic at chi2 with nfix parameters held: the F-test's or the

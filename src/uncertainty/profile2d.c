@@ -36,9 +36,9 @@ void nlsq_profile2d_result_free(nlsq_profile2d_result *res)
 typedef struct grid_job {
     prof_ctx *c;
     nlsq_profile2d_result *res;
-    double *P;            /* ny x nx x n: each point's parameters       */
-    unsigned char *hold;  /* nthreads x n                                */
-    int ci, cj;           /* the centre                                  */
+    double *P;           /* ny x nx x n: each point's parameters       */
+    unsigned char *hold; /* nthreads x n                                */
+    int ci, cj;          /* the centre                                  */
     int fit_threads;
     int phase;            /* 0: the centre row; 1: the columns           */
     int *refits, *failed; /* per task                                    */
@@ -146,8 +146,8 @@ nlsq_status nlsq_profile2d_source(const nlsq_model *model, nlsq_source *src, con
     nlsq_profile2d_options po = popt ? *popt : nlsq_profile2d_options_default();
     if (po.nx < 2 || po.ny < 2 || po.nx > 1000 || po.ny > 1000 || !(po.span > 0)) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
-                  "%s: the grid needs 2 .. 1000 points each way and a positive span (got %d x %d, span %g)", who,
-                  po.nx, po.ny, po.span);
+                  "%s: the grid needs 2 .. 1000 points each way and a positive span (got %d x %d, span %g)", who, po.nx,
+                  po.ny, po.span);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     prof_ctx c;
