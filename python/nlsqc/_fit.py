@@ -62,6 +62,14 @@ class FitResult:
     def __getitem__(self, i):
         return (self.popt, self.pcov)[i]
 
+    def __getstate__(self):
+        # what a profile refits with (the model, the data, the options'
+        # C struct) stays behind: a copy cannot be profiled
+        return {k: v for k, v in self.__dict__.items() if k != "_fitted"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     def profile(self, names=None, level=0.95, **kw):
         """Profile-likelihood intervals (lmfit's conf_interval): {name:
         (lower, upper)} with the traces; see nlsqc.conf_interval."""

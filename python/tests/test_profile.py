@@ -34,7 +34,7 @@ def test_decay_matches_lmfit():
         assert np.all(np.diff(values) > 0) and chi2.min() == pytest.approx(r.chi2, rel=1e-9)
     # the same through the function, several levels
     q = nlsqc.conf_interval(r, "k", level=[0.6827, 0.95])
-    assert list(q) == ["k"] and len(q["k"]) == 2 and q["k"][1] == pytest.approx(p["k"], rel=1e-12)
+    assert list(q) == ["k"] and len(q["k"]) == 2 and q["k"][1] == pytest.approx(p["k"], abs=1e-3 * r.perr[1])
     assert q["k"][0][0] > q["k"][1][0] and q["k"][0][1] < q["k"][1][1]
 
 
@@ -93,3 +93,13 @@ def test_bad_input():
     with pytest.raises(ValueError, match="no parameter named 'z'"):
         r.profile2d("A", "z")
     assert set(r.profile()) == {"A", "k"}
+
+
+def test_pickled_result_cannot_profile_but_pickles():
+    import pickle
+    x, y = decay()
+    r = nlsqc.curve_fit("A*exp(-k*x) + c", x, y, p0=[1, 1, 0])
+    r2 = pickle.loads(pickle.dumps(r))
+    assert np.array_equal(r2.popt, r.popt)
+    with pytest.raises(ValueError, match="cannot be profiled"):
+        r2.profile()
