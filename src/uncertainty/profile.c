@@ -116,6 +116,7 @@ nlsq_status prof_setup(prof_ctx *c, const nlsq_model *model, nlsq_source *src, c
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     c->threads = host_threads(threads > 0 ? threads : c->base.threads, 1024);
+    c->gpu = strncmp(fit->device, "cuda", 4) == 0;
     return NLSQ_OK;
 }
 
@@ -643,7 +644,7 @@ nlsq_status nlsq_profile_source(const nlsq_model *model, nlsq_source *src, const
         /* profiles at once, each refit on its share of the threads: a
            fit's result is the same on any number of threads, and every
            side is a fixed sequence of refits */
-        int K = ntasks < c.threads ? ntasks : c.threads;
+        int K = c.gpu ? 1 : ntasks < c.threads ? ntasks : c.threads;
         job jb = {&c, sides, nl, D, order, po.tol, po.max_refits, c.threads / K, c.base.fixed};
         pool *pl = K > 1 ? pool_new(K) : NULL;
         if (K > 1 && !pl) jb.fit_threads = c.threads, K = 1;

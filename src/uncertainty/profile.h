@@ -15,6 +15,8 @@ typedef struct prof_ctx {
     int absolute; /* delta chi-square test instead of the F-test */
     double c0;    /* the fit's objective (chi2; 2 cost with a robust loss) */
     int threads;  /* all the threads the profile may use */
+    int gpu;      /* the fit ran on a GPU: refits one at a time (they
+                     would queue on the device anyway) */
 } prof_ctx;
 
 nlsq_status prof_setup(prof_ctx *c, const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,

@@ -192,7 +192,7 @@ nlsq_status nlsq_profile2d_source(const nlsq_model *model, nlsq_source *src, con
     for (int t = 0; t < c.threads; t++)
         for (int i = 0; i < n; i++) g.hold[(size_t)t * n + i] = (fx && fx[i]) || i == ia || i == ib;
     {
-        int K = ntasks < c.threads ? ntasks : c.threads;
+        int K = c.gpu ? 1 : ntasks < c.threads ? ntasks : c.threads;
         pool *pl = K > 1 ? pool_new(K) : NULL;
         if (!pl) K = 1;
         /* the centre row on two chains, then every column's two chains */
