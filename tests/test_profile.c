@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "nlsq.h"
@@ -340,6 +341,74 @@ static void test_threads_bitwise(void)
     nlsq_model_free(m);
 }
 
+/* ---- from a mapped .npy: the same as from arrays -------------------------- */
+
+/* (rows, 2) little-endian float64, C order: x, y. */
+static int write_npy(const char *path, const double *x, const double *y, int m)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    char dict[128];
+    int n = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, 2), }", m);
+    int total = (10 + n + 1 + 63) / 64 * 64;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(total - 10), 0};
+    fwrite(pre, 1, 10, f);
+    fwrite(dict, 1, (size_t)n, f);
+    for (int i = 10 + n; i < total - 1; i++) fputc(' ', f);
+    fputc('\n', f);
+    for (int i = 0; i < m; i++) {
+        fwrite(&x[i], 8, 1, f);
+        fwrite(&y[i], 8, 1, f);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void test_npy_source(void)
+{
+    enum { M = 40000 }; /* several chunks: the passes split over threads */
+    double *x = malloc(M * sizeof *x), *y = malloc(M * sizeof *y);
+    rng g = {99};
+    for (int i = 0; i < M; i++) {
+        x[i] = 5.0 * i / M;
+        double u1 = rng_uniform(&g) + 1e-300, u2 = rng_uniform(&g);
+        y[i] = 3 * exp(-0.7 * x[i]) + 0.5 + 0.2 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+    }
+    const char *tmp = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/nlsq_test_profile_%ld.npy", tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    CHECK(write_npy(path, x, y, M) == 0);
+    nlsq_model *m = parse("A*exp(-k*x) + c", "A,k,c");
+    nlsq_data d = {x, y, M, NULL, NLSQ_SIGMA_NONE};
+    nlsq_options o = nlsq_options_default();
+    double p0[3] = {1, 1, 0};
+    o.p0 = p0;
+    nlsq_result *r = fit(m, &d, &o);
+    nlsq_source *src = NULL;
+    nlsq_error e;
+    CHECK(nlsq_source_open_npy(path, &src, &e) == NLSQ_OK);
+    nlsq_profile_options po = nlsq_profile_options_default();
+    nlsq_profile_result *pa = r ? profile(m, &d, &o, r, &po) : NULL, *ps[2] = {NULL, NULL};
+    for (int t = 0; t < 2 && src && r; t++) {
+        po.threads = t ? 3 : 1;
+        if (nlsq_profile_source(m, src, NULL, &o, r, &po, &ps[t], &e) != NLSQ_OK) printf("    %s\n", e.message);
+        CHECK(ps[t] != NULL);
+    }
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; pa && ps[t] && k < 3; k++) {
+            CHECK_SAME(ps[t]->lower[k], pa->lower[k], "npy lower %d, threads %d", k, t ? 3 : 1);
+            CHECK_SAME(ps[t]->upper[k], pa->upper[k], "npy upper %d, threads %d", k, t ? 3 : 1);
+        }
+    nlsq_profile_result_free(pa);
+    nlsq_profile_result_free(ps[0]);
+    nlsq_profile_result_free(ps[1]);
+    nlsq_source_free(src);
+    remove(path);
+    nlsq_result_free(r);
+    nlsq_model_free(m);
+    free(x);
+    free(y);
+}
+
 /* ---- 2-D: a linear model's grid is its quadratic form ------------------- */
 
 static void test_2d_linear(void)
@@ -471,6 +540,7 @@ int main(void)
         TEST(test_bound),
         TEST(test_coverage),
         TEST(test_threads_bitwise),
+        TEST(test_npy_source),
         TEST(test_2d_linear),
         TEST(test_bad_input),
         TEST(test_failed_refit),
