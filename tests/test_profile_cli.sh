@@ -57,6 +57,8 @@ expect_error "level outside (0, 1)" "--profile-level: level 1.5 is outside (0, 1
 expect_error "a fixed parameter" "parameter 'c' is fixed in the fit" "${fit[@]}" --fix c=0.5 --profile c
 expect_error "--profile2d needs two names" "--profile2d needs two parameter names" "${fit[@]}" --profile2d A
 expect_error "--profile2d-plot alone" "--profile2d-plot needs --profile2d" "${fit[@]}" --profile2d-plot "$dir/x.svg"
+expect_error "--profile2d-plot onto the data" "--profile2d-plot: .*refusing to overwrite it" "${fit[@]}" --profile2d A,k --profile2d-plot "$data"
+expect_error "--profile2d-plot into no directory" "--profile2d-plot: $dir/no/x.svg: the directory" "${fit[@]}" --profile2d A,k --profile2d-plot "$dir/no/x.svg"
 expect_error "--profile-level alone" "--profile-level needs --profile" "${fit[@]}" --profile-level 0.9
 
 echo "$passed passed, $failed failed, 0 skipped"
