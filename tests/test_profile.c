@@ -259,6 +259,35 @@ static void test_bound(void)
     nlsq_model_free(m);
 }
 
+/* ---- a flat profile: the limit is open ----------------------------------- */
+
+static void test_open(void)
+{
+    /* four points of a fast decay: as b grows the model tends to a at x = 0
+       and 0 elsewhere, and chi2 tends to a value below the 99% level's */
+    double x[4] = {0, 1, 2, 3}, y[4] = {2.0, 0.30, 0.01, 0.04};
+    nlsq_model *m = parse("a*exp(-b*x)", "a,b");
+    nlsq_data d = {x, y, 4, NULL, NLSQ_SIGMA_NONE};
+    nlsq_options o = nlsq_options_default();
+    double p0[2] = {2, 2}, levels[2] = {0.683, 0.99};
+    o.p0 = p0;
+    nlsq_result *r = fit(m, &d, &o);
+    nlsq_profile_options po = nlsq_profile_options_default();
+    po.levels = levels;
+    po.nlevels = 2;
+    nlsq_profile_result *p = r ? profile(m, &d, &o, r, &po) : NULL;
+    CHECK(p != NULL);
+    if (p) {
+        CHECK(p->upper_status[3] == NLSQ_PROFILE_OPEN && p->upper[3] == INFINITY);
+        CHECK(p->upper_status[2] == NLSQ_PROFILE_OK && isfinite(p->upper[2]));
+        CHECK(p->lower_status[3] == NLSQ_PROFILE_OK && p->lower[3] < p->lower[2]);
+        CHECK(p->failed == 0);
+    }
+    nlsq_profile_result_free(p);
+    nlsq_result_free(r);
+    nlsq_model_free(m);
+}
+
 /* ---- coverage on simulated data ----------------------------------------- */
 
 static void test_coverage(void)
@@ -538,6 +567,7 @@ int main(void)
         TEST(test_decay_against_lmfit),
         TEST(test_absolute_sigma),
         TEST(test_bound),
+        TEST(test_open),
         TEST(test_coverage),
         TEST(test_threads_bitwise),
         TEST(test_npy_source),
