@@ -312,8 +312,9 @@ static int side_level(const job *jb, side *s, double D, double h, double ub, dou
         if (pa >= 0) {
             double gp = side_g(c, s->chi2[pa], D);
             double slope = (ga - gp) / (ua - s->u[pa]);
-            if (slope > 0 && -ga <= 0.5 * tolu * slope) {
-                *u_out = ua - ga / slope; /* within tol by the secant's estimate */
+            /* within tol by the secant's estimate (short of the bound) */
+            if (slope > 0 && -ga <= 0.5 * tolu * slope && ua - ga / slope < ub) {
+                *u_out = ua - ga / slope;
                 return NLSQ_PROFILE_OK;
             }
         }
