@@ -45,8 +45,11 @@ typedef struct grid_job {
     char (*why)[300];     /* per task: the first failure                 */
 } grid_job;
 
-/* Refit at grid point (i, j) from the parameters at (wi, wj) (or popt). */
-static void grid_point(grid_job *g, int task, int i, int j, const double *warm, unsigned char *hold)
+/* Refit at grid point (i, j), started from the chain's previous point
+   warm, extrapolated linearly from the one before it (prev, or NULL) where
+   that stays within the bounds: the steps are equal. */
+static void grid_point(grid_job *g, int task, int i, int j, const double *warm, const double *prev,
+                       unsigned char *hold)
 {
     prof_ctx *c = g->c;
     nlsq_profile2d_result *r = g->res;
@@ -54,6 +57,11 @@ static void grid_point(grid_job *g, int task, int i, int j, const double *warm, 
     size_t at = (size_t)j * r->nx + i;
     double *p = g->P + at * n;
     memcpy(p, warm, (size_t)n * sizeof *p);
+    for (int q = 0; prev && q < n; q++) {
+        double v = 2 * warm[q] - prev[q];
+        double lo = c->base.lower ? c->base.lower[q] : -INFINITY, hi = c->base.upper ? c->base.upper[q] : INFINITY;
+        if (!hold[q] && isfinite(v) && v > lo && v < hi) p[q] = v;
+    }
     p[r->a] = r->a_values[i];
     p[r->b] = r->b_values[j];
     double chi2 = NAN;
@@ -82,15 +90,17 @@ static void grid_task(void *ctx, int task, int worker)
     if (g->phase == 0) {
         /* the centre row: task 0 from the centre leftward, 1 rightward */
         int j = g->cj;
-        const double *warm = popt;
+        const double *warm = popt, *prev = NULL;
         if (task == 0) {
             for (int i = g->ci; i >= 0; i--) {
-                grid_point(g, task, i, j, warm, hold);
+                grid_point(g, task, i, j, warm, prev, hold);
+                prev = i < g->ci ? warm : NULL;
                 warm = g->P + ((size_t)j * r->nx + i) * n;
             }
         } else {
             for (int i = g->ci + 1; i < r->nx; i++) {
-                grid_point(g, task, i, j, warm, hold);
+                grid_point(g, task, i, j, warm, prev, hold);
+                prev = i > g->ci + 1 ? warm : NULL;
                 warm = g->P + ((size_t)j * r->nx + i) * n;
             }
         }
@@ -98,9 +108,10 @@ static void grid_task(void *ctx, int task, int worker)
     }
     /* a column from the centre row up (odd task) or down (even) */
     int i = task / 2, up = task % 2;
-    const double *warm = g->P + ((size_t)g->cj * r->nx + i) * n;
+    const double *warm = g->P + ((size_t)g->cj * r->nx + i) * n, *prev = NULL;
     for (int j = up ? g->cj + 1 : g->cj - 1; up ? j < r->ny : j >= 0; j += up ? 1 : -1) {
-        grid_point(g, task, i, j, warm, hold);
+        grid_point(g, task, i, j, warm, prev, hold);
+        prev = warm;
         warm = g->P + ((size_t)j * r->nx + i) * n;
     }
 }
