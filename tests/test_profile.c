@@ -478,6 +478,49 @@ static void test_2d_linear(void)
     nlsq_model_free(m);
 }
 
+/* ---- 2-D against lmfit's conf_interval2d -------------------------------- */
+
+/*
+ * lmfit 1.3.4's conf_interval2d(mini, out, 'A', 'k', nx=5, ny=4,
+ * limits=((3.2, 2.9), (0.8, 0.65)), chi2_out=True) on the decay above
+ * (mini and out as in the 1-D script): chi2 at a = 2.9 .. 3.2 (columns),
+ * k = 0.65 .. 0.8 (rows).
+ */
+static const double decay_lmfit_chi2d[4][5] = {
+    {0.15595469419993752, 0.13682722321033244, 0.14182526889004501, 0.17094883123907553, 0.22419791025742367},
+    {0.1374865214591579, 0.10938337207352763, 0.10497726608466385, 0.12426820349256652, 0.1672561842972355},
+    {0.1574574913663835, 0.120782634955967, 0.10734659349059437, 0.11714936697026518, 0.15019095539497984},
+    {0.2104227534002848, 0.16577477278234976, 0.14389453574137384, 0.1447820422773564, 0.16843729239029798}};
+
+static void test_2d_against_lmfit(void)
+{
+    double x[30], y[30];
+    decay_data(x, y);
+    nlsq_model *m = parse("A*exp(-k*x) + c", "A,k,c");
+    nlsq_data d = {x, y, 30, NULL, NLSQ_SIGMA_NONE};
+    nlsq_options o = nlsq_options_default();
+    double p0[3] = {1, 1, 0};
+    o.p0 = p0;
+    nlsq_result *r = fit(m, &d, &o);
+    nlsq_profile2d_options po = nlsq_profile2d_options_default();
+    po.nx = 5;
+    po.ny = 4;
+    po.a_min = 2.9, po.a_max = 3.2, po.b_min = 0.65, po.b_max = 0.8;
+    nlsq_profile2d_result *p = NULL;
+    nlsq_error e;
+    CHECK(r && nlsq_profile2d(m, &d, &o, r, "A", "k", &po, &p, &e) == NLSQ_OK);
+    for (int j = 0; p && j < 4; j++)
+        for (int i = 0; i < 5; i++) {
+            CHECK_NEAR(p->a_values[i], 2.9 + 0.075 * i, 1e-15, "a grid");
+            /* lmfit's refits differentiate by finite differences: ~1e-9 */
+            CHECK_NEAR(p->chi2[j * 5 + i], decay_lmfit_chi2d[j][i], 1e-9 * decay_lmfit_chi2d[j][i], "chi2 at %d,%d", i,
+                       j);
+        }
+    nlsq_profile2d_result_free(p);
+    nlsq_result_free(r);
+    nlsq_model_free(m);
+}
+
 /* ---- bad input ------------------------------------------------------------ */
 
 static void test_bad_input(void)
@@ -572,6 +615,7 @@ int main(void)
         TEST(test_threads_bitwise),
         TEST(test_npy_source),
         TEST(test_2d_linear),
+        TEST(test_2d_against_lmfit),
         TEST(test_bad_input),
         TEST(test_failed_refit),
     };

@@ -198,7 +198,10 @@ def conf_interval2d(result, a, b, nx=21, ny=21, span=4.0, a_range=None, b_range=
     both held on an nx x ny grid (+-span standard errors, or a_range /
     b_range = (lo, hi)), the others re-fitted. Returns a dict with
     a_values (nx), b_values (ny), chi2 and prob (ny x nx; the confidence
-    region at level L is prob <= L), chi2_best, refits, failed, message."""
+    region at level L is prob <= L), sigma (ny x nx: lmfit >= 1.2's
+    conf_interval2d value, sqrt((chi2 - chi2_min) / redchi), chi2_min the
+    lower of the fit's and the grid's), chi2_best, refits, failed,
+    message."""
     _bind()
     fitted = _fitted_of(result)
     opt = _lib.lib.nlsq_profile2d_options_default()
@@ -219,8 +222,11 @@ def conf_interval2d(result, a, b, nx=21, ny=21, span=4.0, a_range=None, b_range=
         raise_status(st, err)
     p = out.contents
     try:
+        chi2 = _lib.copy_out(p.chi2, (p.ny, p.nx))
+        low = min(p.chi2_best, numpy.nanmin(chi2)) if numpy.any(numpy.isfinite(chi2)) else p.chi2_best
+        sigma = numpy.sqrt(numpy.maximum(chi2 - low, 0) / (p.chi2_best / p.dof))
         return {"a_values": _lib.copy_out(p.a_values, (p.nx,)), "b_values": _lib.copy_out(p.b_values, (p.ny,)),
-                "chi2": _lib.copy_out(p.chi2, (p.ny, p.nx)), "prob": _lib.copy_out(p.prob, (p.ny, p.nx)),
+                "chi2": chi2, "prob": _lib.copy_out(p.prob, (p.ny, p.nx)), "sigma": sigma,
                 "chi2_best": p.chi2_best, "test": "chi2" if p.absolute_sigma else "F", "refits": p.refits,
                 "failed": p.failed, "seconds": p.seconds, "message": _lib.text(p.message)}
     finally:

@@ -81,6 +81,23 @@ def test_2d_grid():
     assert np.all(g["prob"] >= 0) and np.all(g["prob"] < 1)
 
 
+# lmfit 1.3.4: conf_interval2d(mini, out, 'A', 'k', nx=5, ny=4,
+# limits=((3.2, 2.9), (0.8, 0.65))) on decay() (its sigma grid; the chi2
+# grid is in tests/test_profile.c)
+LMFIT_2D_SIGMA = [[3.821450260685356, 3.0823553203420624, 3.2915384376678554, 4.313167628588534, 5.727869013675],
+                  [3.1107544072888795, 1.4764197348409966, 1.002204532525216, 2.4800381160832123, 4.1974207115873385],
+                  [3.873548499627229, 2.284897430657922, 1.2792462686263903, 2.0619219724486033, 3.614679775947335],
+                  [5.39756737535686, 4.150078278852934, 3.3743497573182433, 3.4092511294765044, 4.234786967248352]]
+
+
+def test_2d_matches_lmfit_conf_interval2d():
+    x, y = decay()
+    r = nlsqc.curve_fit("A*exp(-k*x) + c", x, y, p0=[1, 1, 0])
+    g = r.profile2d("A", "k", nx=5, ny=4, a_range=(2.9, 3.2), b_range=(0.65, 0.8))
+    assert np.allclose(g["a_values"], np.linspace(2.9, 3.2, 5), rtol=0, atol=1e-15)
+    assert np.allclose(g["sigma"], LMFIT_2D_SIGMA, rtol=1e-6)
+
+
 def test_bad_input():
     x, y = decay()
     r = nlsqc.curve_fit("A*exp(-k*x) + c", x, y, p0=[1, 1, 0.5], fixed=["c"])
