@@ -3,9 +3,11 @@
  * the Student-t interval exactly; on an exponential decay they are
  * lmfit's conf_interval's (values frozen below, with the script that made
  * them); with absolute sigma the limits sit where chi2 rises by the
- * chi-square quantile; a bound before the level; coverage on simulated
- * data; the same results on any number of threads; the 2-D grid of a
- * linear model is its quadratic form; bad input.
+ * chi-square quantile; a bound before the level; an open limit; coverage
+ * on simulated data (1000 sets); the same results on any number of threads
+ * and from a mapped .npy as from arrays; the 2-D grid of a linear model is
+ * its quadratic form, and on the decay lmfit's conf_interval2d's; bad
+ * input; a failing refit reported.
  */
 #include <math.h>
 #include <stdio.h>
