@@ -1619,11 +1619,14 @@ NLSQ_API nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *d
  * Uncertainty: distributions (docs/uncertainty.md)
  * ------------------------------------------------------------------------
  *
- * The distributions behind intervals and tests, to full double precision
- * (relative error about 1e-14 against SciPy's scipy.stats), for any
- * degrees of freedom > 0 (Inf: the limit, e.g. the normal for t). p must
- * lie in (0, 1) for a quantile; outside it, or for a dof <= 0 or NaN, the
- * result is NaN. A cdf of NaN is NaN.
+ * The distributions behind intervals and tests, for any degrees of freedom
+ * > 0 (t: Inf is the normal; chi2 and F take finite ones). Relative error
+ * within 1e-13 of 40-digit values (tests/test_dist.c, from mpmath) over
+ * tails down to 1e-300, 5e-11 where a dof is 1e5 or more; SciPy 1.10's
+ * own t and F are off by up to 1e-9 at moderate dof. A cdf near 1 is
+ * accurate in its tail 1 - cdf, as far as a double near 1 can hold it. p
+ * must lie in (0, 1) for a quantile; outside it, or for a dof <= 0 or
+ * NaN, the result is NaN. A cdf of NaN is NaN.
  */
 NLSQ_API double nlsq_normal_cdf(double x);
 NLSQ_API double nlsq_normal_quantile(double p);
@@ -1817,7 +1820,100 @@ NLSQ_API nlsq_status nlsq_profile2d(const nlsq_model *model, const nlsq_data *da
  * Uncertainty: MCMC
  * ------------------------------------------------------------------------ */
 
-/* (section of the MCMC work) */
+/*
+ * An affine-invariant ensemble sampler (Goodman & Weare 2010, the stretch
+ * move emcee runs) over the posterior of a fit's free parameters:
+ *   log p(theta) = -chi2(theta) / (2 s^2) + sum_j log prior_j(theta_j)
+ * with s^2 = 1 when the fit had absolute_sigma (sigma is the noise) and
+ * s^2 = the fit's redchi otherwise (the noise scale fixed at its estimate,
+ * not sampled). The bounds are flat priors (outside: probability 0), a
+ * parameter may have a Gaussian prior (mean, sd); fixed parameters stay
+ * at their values. The walkers are split in two halves, each moved
+ * against the other; the proposals of a half are evaluated together in
+ * ONE pass over the data. Every random draw is made on the calling
+ * thread in a fixed order and the pass gives each vector what a single
+ * pass would: the chain is bitwise the same for a seed on any thread
+ * count. docs/uncertainty.md.
+ */
+typedef struct nlsq_mcmc_options {
+    int walkers;      /* even, >= 2 n_free; 0: max(32, 2 n_free + 2)   */
+    int steps;        /* steps per walker, burn-in included (1000)      */
+    int burn;         /* first steps discarded; -1: steps / 4 (default) */
+    int thin;         /* keep every thin-th step after the burn-in (1)  */
+    uint64_t seed;    /* the chain for a seed (1)                       */
+    double stretch;   /* the stretch move's a > 1 (2)                   */
+    double init_scale; /* the starting ball: popt + init_scale * perr *
+                          N(0, 1) per walker, clipped into the bounds
+                          (0.1)                                        */
+    const double *init; /* walkers x n row-major starting ensemble (all
+                          parameters; fixed ones ignored; walkers must
+                          be set), or NULL: the ball. Every start must
+                          lie within the bounds. */
+    const double *prior_mean, *prior_sd; /* n each, or NULL: Gaussian
+                          priors; parameter j has one where prior_sd[j]
+                          > 0 (NaN or 0: none)                         */
+} nlsq_mcmc_options;
+
+NLSQ_API nlsq_mcmc_options nlsq_mcmc_options_default(void);
+
+/* The quantiles reported, in order: 2.5, 16, 50, 84 and 97.5 % (the
+   median, and the central 68 % and 95 % credible intervals). */
+#define NLSQ_MCMC_NQUANT 5
+
+typedef struct nlsq_mcmc_result {
+    int n, n_free, walkers;
+    int steps, burn, thin; /* as run                                       */
+    int kept;             /* steps kept: ceil((steps - burn) / thin)        */
+    double *chain;        /* kept x walkers x n (C order): sample s of
+                             walker w at chain[(s*walkers + w)*n]        */
+    double *log_prob;     /* kept x walkers                               */
+    double *acceptance;   /* walkers: accepted moves / steps (all steps)  */
+    double acceptance_mean;
+    double *tau;          /* n: integrated autocorrelation time in kept
+                             steps (emcee's integrated_time, c = 5,
+                             averaged over walkers); NaN for fixed ones */
+    double *ess;          /* n: kept * walkers / tau                      */
+    double *mean, *sd;    /* n: over all kept samples                     */
+    double *quantiles;    /* n x NLSQ_MCMC_NQUANT (numpy's linear rule)   */
+    int tau_reliable;     /* kept >= 50 tau for every free parameter      */
+    char warning[240];    /* "" or why the numbers need care              */
+    double noise_var;     /* s^2 used in the likelihood                   */
+    double seconds;
+    int passes;           /* shared passes over the data                  */
+    int jit_passes;       /* ... of them on the compiled kernel            */
+    int threads;
+} nlsq_mcmc_result;
+
+/* Sample the posterior around a finished fit: `model`, `data` and `fit`
+   (the options, with the fit's bounds and fixed flags) as given to
+   nlsq_curve_fit, `result` its result. mcmc may be NULL for the defaults.
+   Bad input (walkers odd or < 2 n_free, steps <= burn, a start outside
+   the bounds or where the posterior is 0, a covariance sigma) is
+   NLSQ_ERR_INVALID_ARGUMENT or NLSQ_ERR_BOUNDS with the reason. The fit
+   options' progress callback, if any, hears after steps (iteration: the
+   steps done, pass_fraction: their share, cost: minus the best
+   log-posterior); its nonzero answer stops the run: NLSQ_ERR_CALLBACK. */
+NLSQ_API nlsq_status nlsq_mcmc(const nlsq_model *model, const nlsq_data *data, const nlsq_options *fit,
+                               const nlsq_result *result, const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out,
+                               nlsq_error *err);
+/* The same on data of any size: the columns of a source as
+   nlsq_fit_source takes them (every step reads them once per half, window
+   by window). */
+NLSQ_API nlsq_status nlsq_mcmc_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                                      const nlsq_options *fit, const nlsq_result *result,
+                                      const nlsq_mcmc_options *mcmc, nlsq_mcmc_result **out, nlsq_error *err);
+NLSQ_API void nlsq_mcmc_result_free(nlsq_mcmc_result *r);
+
+/* The chain as a .npy file of shape (kept, walkers, n) float64, written
+   through nlsq_output (whole or not at all). */
+NLSQ_API nlsq_status nlsq_mcmc_write_npy(const nlsq_mcmc_result *r, const char *path, nlsq_error *err);
+
+/* emcee's integrated autocorrelation time of `walkers` series of length
+   `len` (series w at x[w*stride_w + t*stride_t]), averaged over walkers,
+   the window chosen automatically with constant c (emcee: 5). NaN when
+   len < 2 or every series is constant. */
+NLSQ_API double nlsq_autocorr_time(const double *x, size_t len, int walkers, size_t stride_t, size_t stride_w,
+                                   double c);
 
 
 

@@ -114,6 +114,13 @@ typedef struct profile_cli {
     int grid;                           /* --profile2d-grid (0: default)   */
     double span;                        /* --profile2d-span (0: default)   */
 } profile_cli;
+/* nlsq fit --mcmc and its options (mcmc.c); steps 0: no sampling. */
+enum { MCMC_MAX_PRIORS = 64 };
+typedef struct mcmc_cli {
+    int steps, walkers, burn, burn_given, thin, npriors;
+    const char *priors[MCMC_MAX_PRIORS]; /* "name=mean:sd" */
+    const char *chain, *corner;
+} mcmc_cli;
 
 typedef struct cli {
     const char *data;                     /* the first data file            */
@@ -134,6 +141,7 @@ typedef struct cli {
     nlsq_options opt;
     nlsq_global_options gopt; /* fit --global: gopt.starts > 0 runs the search */
     profile_cli prof;         /* fit --profile, --profile2d                   */
+    mcmc_cli mcmc;            /* fit --mcmc (its seed: gopt.seed)               */
 } cli;
 
 void cli_init(cli *c);
@@ -204,6 +212,13 @@ int profile_check(const cli *c);
 int profile_run(const cli *c, const dataset *d, const nlsq_columns *cols, const nlsq_result *r,
                 struct profile_out *out);
 void profile_out_free(struct profile_out *out);
+/* mcmc.c: nlsq fit --mcmc. The option group; a check that its options
+   come with --mcmc (0, or the exit status after printing why); and the
+   sampler after the fit r, with --chain and --corner written: 0, or the
+   exit status after printing why. */
+extern const option_group group_mcmc;
+int fit_mcmc_check(const cli *c);
+int fit_mcmc_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_mcmc_result **out);
 
 /* ---- the commands ---------------------------------------------------------------- */
 

@@ -68,7 +68,7 @@ static const option global_options[] = {
      .max = 1000000},
     {"--design", "sobol|halton|lhs", ARG_CHOICE, AT(gopt.design), .help = "the starts' design (default sobol)",
      .choices = design_words},
-    {"--seed", "S", ARG_CUSTOM, 0, .help = "the design's seed (default 1; 0: the plain Sobol'/Halton\nsequence)",
+    {"--seed", "S", ARG_CUSTOM, 0, .help = "the design's seed (default 1; 0: the plain Sobol'/Halton\nsequence); with --mcmc, the chain's seed",
      .parse = take_seed},
     {"--global-method", "multistart|cmaes", ARG_CHOICE, AT(gopt.method),
      .help = "multistart (default): local fits from every start;\ncmaes: CMA-ES over the box, then a local fit",
@@ -95,7 +95,7 @@ static const option_group group_large = {"data of any size", large_options};
 
 const option_group *const fit_groups[] = {&group_model,   &group_names,  &group_x,     &group_y,      &group_p0,
                                           &group_bounds,  &group_solver, &group_exec,  &group_output, &group_quiet,
-                                          &group_verdict, &group_plot,   &group_global, &group_large,
+                                          &group_verdict, &group_plot,   &group_global, &group_mcmc,  &group_large,
                                           &group_profile, NULL};
 
 int cmd_fit(int argc, char **argv)
@@ -109,8 +109,10 @@ int cmd_fit(int argc, char **argv)
     /* --global-method, --design, --seed or --halving alone ask for the
        search with its default number of starts */
     nlsq_global_options def = nlsq_global_options_default();
+    if ((rc = fit_mcmc_check(&c))) return rc;
+    /* (--seed with --mcmc is the chain's seed) */
     if (c.gopt.starts == 0 && (c.gopt.method != def.method || c.gopt.design != def.design ||
-                               c.gopt.seed != def.seed || c.gopt.halving != def.halving))
+                               (c.gopt.seed != def.seed && !c.mcmc.steps) || c.gopt.halving != def.halving))
         c.gopt.starts = def.starts;
     return fit_run(&c);
 }

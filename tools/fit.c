@@ -255,7 +255,9 @@ static int check_outputs(const cli *c)
                                 {c->opt.resume ? "--resume" : "--checkpoint", c->checkpoint},
                                 {"--column-cache", cache},
                                 {"--column-cache", cache ? names : NULL},
-                                {"--profile2d-plot", c->prof.plot}};
+                                {"--profile2d-plot", c->prof.plot},
+                                {"--chain", c->mcmc.chain},
+                                {"--corner", c->mcmc.corner}};
     int rc = output_must_be_file(outs[2].option, c->checkpoint);
     if (!rc) rc = output_must_be_file("--column-cache", cache);
     return rc ? rc : outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
@@ -415,6 +417,7 @@ int fit_run(cli *c)
     dataset d;
     param_opts po = {0};
     nlsq_result *r = NULL;
+    nlsq_mcmc_result *mc = NULL;
     nlsq_error err;
     profile_out prof = {0};
     int rc = check_outputs(c);
@@ -459,8 +462,14 @@ int fit_run(cli *c)
     if (c->verbose && r->resumed_evaluations)
         fprintf(stderr, "nlsq: resumed from %s: %d evaluations taken from it\n", c->checkpoint, r->resumed_evaluations);
     report_info info = {c->model, c->data, nlsq_source_num_rows(d.src), now() - t0, po.fixed, c->full_correlation,
-                        &prof};
+                        &prof, NULL};
     if ((rc = profile_run(c, &d, &cols, r, &prof))) goto done;
+    if (c->mcmc.steps) { /* the bar (--progress) shows the sampler's steps */
+        rc = fit_mcmc_run(c, &d, r, &mc);
+        watcher_clear(&w);
+        if (rc) goto done;
+    }
+    info.mcmc = mc;
     /* an output that fails now (a full disk) does not take the result with
        it: the report is printed all the same, and the status says 2 */
     int outputs_rc = write_outputs(c, &d, r);
@@ -471,6 +480,7 @@ int fit_run(cli *c)
     rc = outputs_rc ? outputs_rc : !r->success ? 1 : !r->diag.trusted && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
 done:
     profile_out_free(&prof);
+    nlsq_mcmc_result_free(mc);
     nlsq_result_free(r);
     dataset_free(&d);
     param_opts_free(&po);

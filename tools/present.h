@@ -22,6 +22,7 @@ typedef struct report_info {
     const unsigned char *fixed; /* n flags or NULL                        */
     int full_correlation;       /* all pairs, not only |c| > 0.1          */
     const struct profile_out *profile; /* --profile, --profile2d, or NULL */
+    const nlsq_mcmc_result *mcmc; /* fit --mcmc's posterior, or NULL        */
 } report_info;
 
 void report_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
@@ -40,6 +41,9 @@ void report_profile_json(FILE *out, const nlsq_model *m, const nlsq_result *r, c
    prob) as contours. 0, or -1 on a write error. */
 int profile_svg_write(FILE *f, const nlsq_model *m, const nlsq_result *r, const nlsq_profile2d_result *p,
                       const double *levels, int nlevels);
+/* mcmc.c: the posterior's section (NULL: none). */
+void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
+void report_mcmc_json(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
 /* Component index of a model of library shapes, as a name: its prefix
    without the final '_' (gaussian1), or shape#N for a call that gave its
    parameters (gaussian#2). */
@@ -73,6 +77,11 @@ typedef struct plot_data {
 
 /* 0, or -1 on a write error. */
 int svg_write(FILE *f, const plot_data *pd);
+
+/* corner_svg.c: the free parameters' histograms (diagonal) and pairs'
+   densities (below) of a chain; names[j] parameter j's. 0, or -1 on a
+   write error. */
+int corner_svg_write(FILE *f, const nlsq_mcmc_result *mc, const char *const *names);
 
 /* ---- outputs.c: the command's output files ----------------------------- */
 

@@ -231,6 +231,7 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
                 warned++ ? "  warning: " : w);
     report_global_text(out, m, r);
     report_profile_text(out, m, r, info->profile);
+    report_mcmc_text(out, m, info->mcmc);
     if (r->diag.flags & ~(unsigned)NLSQ_DIAG_NOT_CONVERGED) {
         fprintf(out, "\n  diagnostics (%s):\n",
                 r->diag.trusted ? "cautions; the fit can be trusted" : "the fit cannot be trusted");
@@ -445,5 +446,6 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     json_diagnostics(out, m, r);
     report_global_json(out, r);
     report_profile_json(out, m, r, info->profile);
+    report_mcmc_json(out, m, info->mcmc);
     fputs("\n}\n", out);
 }

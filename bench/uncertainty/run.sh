@@ -1,5 +1,6 @@
-#!/usr/bin/env bash
-# The uncertainty benchmarks (issue 20), one line per part. Run from the source tree with
-# NLSQ_LIBRARY and PYTHONPATH set (bench/uncertainty/profile.py says how).
+#!/bin/sh
+# The uncertainty benchmarks (issue 20), one line per part; run from the
+# repository root with the lmfit environment's python (see each script).
 set -e
-python3 bench/uncertainty/profile.py "$@"
+NLSQ_LIBRARY=${NLSQ_LIBRARY:-build/libnlsq.so} PYTHONPATH=python ${PYTHON:-/work/venvs/lmfit-env/bin/python} bench/uncertainty/mcmc.py "$@"
+NLSQ_LIBRARY=${NLSQ_LIBRARY:-build/libnlsq.so} PYTHONPATH=python ${PYTHON:-/work/venvs/lmfit-env/bin/python} bench/uncertainty/profile.py "$@"

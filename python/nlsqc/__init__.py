@@ -16,6 +16,7 @@ from ._diagnose import Diagnostics, FitQualityWarning
 from ._fit import FitResult, OptimizeResult, curve_fit, least_squares_model
 from ._global import design
 from ._lsq import least_squares
+from ._mcmc import McmcResult, McmcWarning, mcmc
 from ._large import curve_fit_large, fit_chunks, fit_file
 from ._model import Model, model
 from ._profile import ProfileResult, conf_interval, conf_interval2d
@@ -31,6 +32,6 @@ __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
 __all__ = ["curve_fit", "design", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
-           "fit_batch", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
+           "fit_batch", "mcmc", "McmcResult", "McmcWarning", "model", "Model", "FitResult", "BatchResult", "OptimizeResult", "OptimizeWarning",
            "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np", "models",
            "conf_interval", "conf_interval2d", "ProfileResult"]

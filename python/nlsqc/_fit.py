@@ -63,9 +63,9 @@ class FitResult:
         return (self.popt, self.pcov)[i]
 
     def __getstate__(self):
-        # what a profile refits with (the model, the data, the options'
-        # C struct) stays behind: a copy cannot be profiled
-        return {k: v for k, v in self.__dict__.items() if k != "_fitted"}
+        # what a profile or MCMC runs on (the model, the data, the options'
+        # C struct) stays behind: a copy cannot be profiled or sampled
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fitted", "_mcmc_context")}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -78,6 +78,11 @@ class FitResult:
     def profile2d(self, a, b, **kw):
         """The 2-D profile of a pair; see nlsqc.conf_interval2d."""
         return _profile.conf_interval2d(self, a, b, **kw)
+    def mcmc(self, steps=1000, walkers=None, burn=None, thin=1, seed=1, priors=None, **kw):
+        """Sample the posterior around this fit (nlsqc.mcmc; docs/uncertainty.md):
+        an McmcResult with chain, acceptance, tau, ess and quantiles."""
+        from ._mcmc import mcmc
+        return mcmc(self, steps=steps, walkers=walkers, burn=burn, thin=thin, seed=seed, priors=priors, **kw)
 
     @property
     def params(self):
@@ -265,6 +270,7 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     call.reraise()
     r._fitted = _profile.Fitted(model, x, y, s, kind, call)  # for r.profile()
     r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
+    r._mcmc_context = (model, x, y, s, kind, call)  # what result.mcmc() samples on
     return r, model, x, y, s, kind
 
 

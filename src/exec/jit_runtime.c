@@ -217,7 +217,10 @@ static inline __attribute__((always_inline)) int rows_linear(double *A, const do
     return !__builtin_isfinite(chi2) || bad != 0;
 }
 
-#if NLSQ_NCOLS >= 4
+/* With no column (the MCMC's cost-only passes, src/uncertainty/mcmc.c)
+   the scalar loop of rows_linear is most of a block's time: the sweep
+   below serves there too. */
+#if NLSQ_NCOLS >= 4 || NLSQ_NCOLS == 0
 /*
  * The same for a full block in one sweep of 4 rows at a time: chi2 in
  * dot4's lanes (so to the bit the same sum), and instead of the probe's
@@ -266,7 +269,7 @@ static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
         }
         double c2;
         const double *sg = a->sigma ? a->sigma + start : 0;
-#if NLSQ_NCOLS >= 4
+#if NLSQ_NCOLS >= 4 || NLSQ_NCOLS == 0
         if (len == NLSQ_BLOCK)
             bad += rows_linear_full(a->block, a->y + start, sg, w_all, &c2);
         else

@@ -28,6 +28,20 @@ double design_uniform(uint64_t *state)
     return (double)(design_mix(state) >> 11) * 0x1.0p-53;
 }
 
+/* Standard normal by Marsaglia's polar method (only sqrt and log, whose
+   results are the same everywhere); the second value is not kept, so the
+   state alone is the generator's. */
+double design_normal(uint64_t *state)
+{
+    double u, v, s;
+    do {
+        u = 2 * design_uniform(state) - 1;
+        v = 2 * design_uniform(state) - 1;
+        s = u * u + v * v;
+    } while (s >= 1 || s == 0);
+    return u * sqrt(-2 * log(s) / s);
+}
+
 /* ---- Sobol' ------------------------------------------------------------- */
 
 /* Joe and Kuo's primitive polynomials and initial direction numbers for

@@ -8,5 +8,7 @@
 uint64_t design_mix(uint64_t *state);
 /* Uniform in [0,1) from the next 64 bits. */
 double design_uniform(uint64_t *state);
+/* Standard normal from the next draws (Marsaglia's polar method). */
+double design_normal(uint64_t *state);
 
 #endif

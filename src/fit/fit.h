@@ -172,6 +172,14 @@ void fit_free_problem(fit_problem *fp);
 void fit_fill_params(fit_problem *fp, const double *x_free);
 /* SS_tot of arrays (the covariance path; sources gather it in a pass). */
 double fit_sst_arrays(const nlsq_data *d);
+/* The columns of a source (x, y, sigma by nlsq_columns' rules) into
+   xc[k], yc, sc (-1: none) and sigma_all (fit_source.c). */
+nlsq_status fit_resolve_columns(fit_problem *fp, const nlsq_source *src, const nlsq_columns *c, int *xc, int *yc,
+                                int *sc, double *sigma_all, nlsq_error *err);
+/* data's arrays as a source read in place (nlsq_source_from_arrays) and
+   its columns; who names the caller in messages. */
+nlsq_status fit_arrays_source(const nlsq_data *data, int k, const char *who, nlsq_source **src, nlsq_columns *c,
+                              nlsq_error *err);
 /* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
 /* nlsq_fit_source for a profile's refits (src/uncertainty): the same fit
    without the extra pass for the residual diagnostics. */

@@ -162,8 +162,8 @@ static int evaluate_source(void *ctx, const double *x_free, double *cost, double
 
 /* ---- setup ------------------------------------------------------------------ */
 
-static nlsq_status resolve_columns(fit_problem *fp, const nlsq_source *src, const nlsq_columns *c, int *xc, int *yc,
-                                   int *sc, double *sigma_all, nlsq_error *err)
+nlsq_status fit_resolve_columns(fit_problem *fp, const nlsq_source *src, const nlsq_columns *c, int *xc, int *yc,
+                                int *sc, double *sigma_all, nlsq_error *err)
 {
     int k = fp->model->vars.count, ncols = nlsq_source_num_columns(src);
     if (k > NLSQ_READER_MAX_COLS - 2) return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "more than 256 variables");
@@ -462,7 +462,7 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     nlsq_status st;
     if ((st = fit_check_options(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_alloc(&fp, err)) != NLSQ_OK) goto done;
-    if ((st = resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto done;
+    if ((st = fit_resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = fit_setup_parameters(&fp, err)) != NLSQ_OK) goto done;
     /* before any pass when the source has too few rows at all (omitted
        rows can only lower the count; fit_choose_method checks it again) */
@@ -529,32 +529,37 @@ nlsq_status fit_source_refit(const nlsq_model *model, nlsq_source *src, const nl
     return fit_from_source(model, src, cols, opt, "nlsq_fit_source", 1, out, err);
 }
 
-nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
-                       nlsq_error *err)
+nlsq_status fit_arrays_source(const nlsq_data *data, int k, const char *who, nlsq_source **src, nlsq_columns *c,
+                              nlsq_error *err)
 {
-    int k = model->vars.count;
     if (k > NLSQ_READER_MAX_COLS - 2) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_curve_fit: more than 256 variables");
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: more than 256 variables", who);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     const double *cols[NLSQ_READER_MAX_COLS];
     for (int j = 0; j < k; j++) cols[j] = data->x ? data->x + (size_t)j * data->m : NULL;
     cols[k] = data->y;
     int ncols = k + 1;
-    nlsq_columns c = nlsq_columns_default();
+    *c = nlsq_columns_default();
     if (data->sigma_kind == NLSQ_SIGMA_PER_POINT) {
         cols[ncols] = data->sigma;
-        c.sigma = ncols++;
+        c->sigma = ncols++;
     } else if (data->sigma_kind == NLSQ_SIGMA_SCALAR) {
         if (!(data->sigma[0] > 0 && isfinite(data->sigma[0]))) {
-            error_set(err, NLSQ_ERR_DATA, 0, 0, "nlsq_curve_fit: sigma must be positive and finite, got %g",
-                      data->sigma[0]);
+            error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: sigma must be positive and finite, got %g", who, data->sigma[0]);
             return NLSQ_ERR_DATA;
         }
-        c.sigma_value = data->sigma[0];
+        c->sigma_value = data->sigma[0];
     }
+    return nlsq_source_from_arrays(cols, ncols, data->m, src, err);
+}
+
+nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
+                       nlsq_error *err)
+{
     nlsq_source *src;
-    nlsq_status st = nlsq_source_from_arrays(cols, ncols, data->m, &src, err);
+    nlsq_columns c;
+    nlsq_status st = fit_arrays_source(data, model->vars.count, "nlsq_curve_fit", &src, &c, err);
     if (st != NLSQ_OK) return st;
     st = fit_from_source(model, src, &c, opt, "nlsq_curve_fit", 0, out, err);
     nlsq_source_free(src);
@@ -580,7 +585,7 @@ nlsq_status nlsq_fit_memory(const nlsq_model *model, const nlsq_source *src, con
     nlsq_columns c = cols ? *cols : nlsq_columns_default();
     int xc[NLSQ_READER_MAX_COLS], yc, sc, k = model->vars.count;
     double sigma_all;
-    nlsq_status st = resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err);
+    nlsq_status st = fit_resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err);
     if (st != NLSQ_OK) return st;
     int nf = 0;
     for (int j = 0; j < model->params.count; j++) nf += !(fp.opt.fixed && fp.opt.fixed[j]);
