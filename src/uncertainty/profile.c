@@ -145,6 +145,38 @@ int prof_refit(const prof_ctx *c, double *p, const unsigned char *hold, int thre
     return ok ? 0 : -1;
 }
 
+/* Points per chunk of a pass (nlsq_options.threads): a fit of fewer uses
+   one thread. */
+#define PASS_CHUNK 16384
+
+int prof_plan(const prof_ctx *c, int ntasks, int *fit_threads)
+{
+    int T = c->threads;
+    if (c->gpu || ntasks <= 1) { /* refits on a GPU queue there anyway */
+        *fit_threads = T;
+        return 1;
+    }
+    /* a chain's refits are sequential; a refit's passes split over at most
+       as many threads as the data have chunks. Fewest rounds of refits per
+       thread: K chains at once take ceil(ntasks / K) rounds, each refit
+       sped up by its share of the threads (ties: more chains at once, whose
+       passes synchronize less). */
+    size_t rows = nlsq_source_num_rows(c->src);
+    double chunks = (double)((rows + PASS_CHUNK - 1) / PASS_CHUNK);
+    int best = 1;
+    double best_cost = INFINITY;
+    for (int K = 1; K <= ntasks && K <= T; K++) {
+        double share = T / K < chunks ? T / K : chunks;
+        double cost = (double)((ntasks + K - 1) / K) / (share > 1 ? share : 1);
+        if (cost <= best_cost) {
+            best_cost = cost;
+            best = K;
+        }
+    }
+    *fit_threads = T / best;
+    return best;
+}
+
 /* The standard error to step by: the fit's, or lmfit's fallback when pcov
    could not be estimated. */
 static double step_scale(const nlsq_result *fit, int j)
@@ -645,8 +677,9 @@ nlsq_status nlsq_profile_source(const nlsq_model *model, nlsq_source *src, const
         /* profiles at once, each refit on its share of the threads: a
            fit's result is the same on any number of threads, and every
            side is a fixed sequence of refits */
-        int K = c.gpu ? 1 : ntasks < c.threads ? ntasks : c.threads;
-        job jb = {&c, sides, nl, D, order, po.tol, po.max_refits, c.threads / K, c.base.fixed};
+        int fit_threads;
+        int K = prof_plan(&c, ntasks, &fit_threads);
+        job jb = {&c, sides, nl, D, order, po.tol, po.max_refits, fit_threads, c.base.fixed};
         pool *pl = K > 1 ? pool_new(K) : NULL;
         if (K > 1 && !pl) jb.fit_threads = c.threads, K = 1;
         pool_run(pl, side_run, &jb, ntasks);

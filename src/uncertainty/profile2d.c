@@ -48,8 +48,7 @@ typedef struct grid_job {
 /* Refit at grid point (i, j), started from the chain's previous point
    warm, extrapolated linearly from the one before it (prev, or NULL) where
    that stays within the bounds: the steps are equal. */
-static void grid_point(grid_job *g, int task, int i, int j, const double *warm, const double *prev,
-                       unsigned char *hold)
+static void grid_point(grid_job *g, int task, int i, int j, const double *warm, const double *prev, unsigned char *hold)
 {
     prof_ctx *c = g->c;
     nlsq_profile2d_result *r = g->res;
@@ -203,15 +202,17 @@ nlsq_status nlsq_profile2d_source(const nlsq_model *model, nlsq_source *src, con
     for (int t = 0; t < c.threads; t++)
         for (int i = 0; i < n; i++) g.hold[(size_t)t * n + i] = (fx && fx[i]) || i == ia || i == ib;
     {
-        int K = c.gpu ? 1 : ntasks < c.threads ? ntasks : c.threads;
-        pool *pl = K > 1 ? pool_new(K) : NULL;
-        if (!pl) K = 1;
         /* the centre row on two chains, then every column's two chains */
+        int col_threads, K = prof_plan(&c, ntasks, &col_threads);
+        pool *pl = K > 1 ? pool_new(K) : NULL;
+        /* the row's two chains run at once whenever the pool has room */
+        int row_threads = pl && c.threads >= 2 ? c.threads / 2 : c.threads;
+        if (!pl) col_threads = c.threads; /* one chain at a time */
         g.phase = 0;
-        g.fit_threads = c.threads / (K < 2 ? 1 : 2);
+        g.fit_threads = row_threads;
         pool_run(pl, grid_task, &g, 2);
         g.phase = 1;
-        g.fit_threads = c.threads / K;
+        g.fit_threads = col_threads;
         pool_run(pl, grid_task, &g, ntasks);
         pool_free(pl);
     }
