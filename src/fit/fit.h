@@ -180,11 +180,11 @@ nlsq_status fit_resolve_columns(fit_problem *fp, const nlsq_source *src, const n
    its columns; who names the caller in messages. */
 nlsq_status fit_arrays_source(const nlsq_data *data, int k, const char *who, nlsq_source **src, nlsq_columns *c,
                               nlsq_error *err);
-/* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
 /* nlsq_fit_source for a profile's refits (src/uncertainty): the same fit
    without the extra pass for the residual diagnostics. */
 nlsq_status fit_source_refit(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
                              const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
+/* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
 nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
                        nlsq_error *err);
 /* diagnose.c: fill r->diag from the fit's final R_aug, its start x0 (free

@@ -725,9 +725,10 @@ nlsq_status nlsq_profile_source(const nlsq_model *model, nlsq_source *src, const
     return NLSQ_OK;
 }
 
-/* A source over the arrays of an nlsq_data, with its columns. */
+/* A source over the arrays of an nlsq_data (fit_arrays_source), with its
+   columns. */
 nlsq_status prof_data_source(const nlsq_model *model, const nlsq_data *data, nlsq_source **src, nlsq_columns *cols,
-                             int *xcols, const char *who, nlsq_error *err)
+                             const char *who, nlsq_error *err)
 {
     if (!model || !data) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s is NULL", who, !model ? "model" : "data");
@@ -737,28 +738,7 @@ nlsq_status prof_data_source(const nlsq_model *model, const nlsq_data *data, nls
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: a covariance sigma is not supported", who);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
-    int k = nlsq_model_num_vars(model);
-    if (k > 64) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: more than 64 variables", who);
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
-    const double *colv[67];
-    for (int j = 0; j < k; j++) {
-        colv[j] = data->x + (size_t)j * data->m;
-        xcols[j] = j;
-    }
-    colv[k] = data->y;
-    int nc = k + 1;
-    *cols = nlsq_columns_default();
-    cols->x = xcols;
-    cols->y = k;
-    if (data->sigma && data->sigma_kind == NLSQ_SIGMA_PER_POINT) {
-        colv[nc] = data->sigma;
-        cols->sigma = nc++;
-    } else if (data->sigma && data->sigma_kind == NLSQ_SIGMA_SCALAR) {
-        cols->sigma_value = data->sigma[0];
-    }
-    return nlsq_source_from_arrays(colv, nc, data->m, src, err);
+    return fit_arrays_source(data, nlsq_model_num_vars(model), who, src, cols, err);
 }
 
 nlsq_status nlsq_profile(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
@@ -769,8 +749,7 @@ nlsq_status nlsq_profile(const nlsq_model *model, const nlsq_data *data, const n
     if (out) *out = NULL;
     nlsq_source *src = NULL;
     nlsq_columns cols;
-    int xc[64];
-    nlsq_status st = prof_data_source(model, data, &src, &cols, xc, "nlsq_profile", err);
+    nlsq_status st = prof_data_source(model, data, &src, &cols, "nlsq_profile", err);
     if (st != NLSQ_OK) return st;
     st = nlsq_profile_source(model, src, &cols, opt, fit, popt, out, err);
     nlsq_source_free(src);

@@ -37,8 +37,8 @@ nlsq_status prof_check_level(double level, const char *who, nlsq_error *err);
 /* How ntasks chains of refits share the threads: K at once, each refit on
    *fit_threads. Returns K. */
 int prof_plan(const prof_ctx *c, int ntasks, int *fit_threads);
-/* A source over an nlsq_data's arrays (xcols: 64 ints the columns keep). */
+/* A source over an nlsq_data's arrays (not a covariance sigma). */
 nlsq_status prof_data_source(const nlsq_model *model, const nlsq_data *data, nlsq_source **src, nlsq_columns *cols,
-                             int *xcols, const char *who, nlsq_error *err);
+                             const char *who, nlsq_error *err);
 
 #endif

@@ -244,8 +244,7 @@ nlsq_status nlsq_profile2d(const nlsq_model *model, const nlsq_data *data, const
     if (out) *out = NULL;
     nlsq_source *src = NULL;
     nlsq_columns cols;
-    int xc[64];
-    nlsq_status st = prof_data_source(model, data, &src, &cols, xc, "nlsq_profile2d", err);
+    nlsq_status st = prof_data_source(model, data, &src, &cols, "nlsq_profile2d", err);
     if (st != NLSQ_OK) return st;
     st = nlsq_profile2d_source(model, src, &cols, opt, fit, a, b, popt, out, err);
     nlsq_source_free(src);
