@@ -1764,7 +1764,162 @@ NLSQ_API nlsq_status nlsq_model_quantity(const nlsq_model *model, int index, nls
  * Uncertainty: profile-likelihood intervals
  * ------------------------------------------------------------------------ */
 
-/* (section of the profile work) */
+/*
+ * Profile likelihood (lmfit's conf_interval semantics). For each chosen
+ * parameter p_j the fit is repeated with p_j held at a value v and the
+ * others re-fitted (warm-started from the nearest value already fitted),
+ * and the v on each side of popt_j is found where the statistic reaches
+ * the level:
+ *   estimated sigma (fit->absolute_sigma 0): lmfit's F-test,
+ *       prob(v) = F_cdf((chi2(v)/chi2_best - 1) dof, 1, dof)
+ *   absolute sigma: prob(v) = chi2_cdf(chi2(v) - chi2_best, 1)
+ * (chi2 is the fit's chi2; with a robust loss 2 cost, the objective the
+ * fit minimized). On a linear model the F-test limits are the Student-t
+ * interval popt_j -+ t_dof se_j exactly. The search steps out from popt_j
+ * (first to the limit the quadratic approximation predicts, then by
+ * secant steps on sqrt(chi2(v) - chi2_best), at most 2 max(offset, se)
+ * at a time) until it brackets the level, then solves by the Illinois
+ * method to tol * se_j. Each refit starts from the others predicted along
+ * the path (the covariance's conditional mean, then linearly from the
+ * two nearest refits): about two evaluations a refit. Sides and parameters run at once on threads (each
+ * refit on its share of them); every side is a fixed sequence of refits,
+ * so the results are the same for any thread count. The refits use the
+ * fit's options (opt: method, bounds, loss, tolerances, other fixed
+ * parameters; p0, fixed, callbacks, progress and checkpoint are replaced).
+ */
+typedef enum nlsq_profile_status {
+    NLSQ_PROFILE_OK = 0,        /* the level was reached; the limit is the
+                                   root, to tol standard errors          */
+    NLSQ_PROFILE_BOUND = 1,     /* the parameter's bound came first: the
+                                   statistic stays below the level up to
+                                   it; the limit is the bound (the interval
+                                   is open there)                        */
+    NLSQ_PROFILE_OPEN = 2,      /* no bound, and the statistic did not
+                                   reach the level within max_refits (a
+                                   flat profile): the limit is -Inf/+Inf */
+    NLSQ_PROFILE_MAX_REFITS = 3,/* bracketed, but max_refits ran out before
+                                   tol: the limit is the best estimate    */
+    NLSQ_PROFILE_FAILED = 4     /* a refit failed (an error, or a status
+                                   <= 0): the limit is NaN; the result's
+                                   message says which refit and why       */
+} nlsq_profile_status;
+
+/* A sentence for a profile status; never NULL. */
+NLSQ_API const char *nlsq_profile_status_str(nlsq_profile_status s);
+
+typedef struct nlsq_profile_options {
+    const double *levels;     /* nlevels levels in (0, 1), or NULL: 0.95   */
+    int nlevels;
+    const char *const *names; /* nnames parameter names, or NULL: every
+                                 free parameter                           */
+    int nnames;
+    double tol;               /* root tolerance in standard errors; 1e-3:
+                                 a limit is taken once the linear estimate
+                                 puts the root within tol/2 of a refit,
+                                 and reported as that estimate (secant on
+                                 sqrt(chi2 - chi2_best), whose error is of
+                                 second order: on the bench's 3-Gaussian
+                                 model 5e-8 se)                           */
+    int max_refits;           /* per side (all levels together); 100      */
+    int threads;              /* 0: opt->threads, else $NLSQ_THREADS or all
+                                 online cores                             */
+} nlsq_profile_options;
+
+NLSQ_API nlsq_profile_options nlsq_profile_options_default(void);
+
+/* The refits along one parameter, sorted by value (popt, chi2_best
+   included), for plotting chi2 or prob against the value. */
+typedef struct nlsq_profile_trace {
+    int count;
+    double *value;  /* the parameter's value                             */
+    double *chi2;   /* chi2 of the refit there (NaN: the refit failed)   */
+    double *prob;   /* the statistic: F-test or chi-square probability   */
+} nlsq_profile_trace;
+
+typedef struct nlsq_profile_result {
+    int nparams;       /* parameters profiled                             */
+    int *param;        /* nparams: their indices in the model             */
+    int nlevels;
+    double *levels;    /* nlevels, as given                               */
+    double *lower;     /* nparams x nlevels (row-major): lower limits     */
+    double *upper;     /* nparams x nlevels: upper limits                 */
+    int *lower_status; /* nparams x nlevels: nlsq_profile_status           */
+    int *upper_status;
+    double *delta_chi2;/* nlevels: chi2(v) - chi2_best at each level       */
+    nlsq_profile_trace *trace; /* nparams                                 */
+    double chi2_best;  /* the fit's chi2 (the profiles' reference)        */
+    int dof;           /* the fit's degrees of freedom                     */
+    int absolute_sigma;/* 1: delta chi-square test; 0: F-test              */
+    int refits;        /* refits run, all parameters together             */
+    int failed;        /* limits with NLSQ_PROFILE_FAILED                  */
+    int threads;       /* threads used                                     */
+    double seconds;    /* wall time                                        */
+    char message[300]; /* "" or the first failure, naming the parameter,
+                          the side, the value and the reason              */
+} nlsq_profile_result;
+
+NLSQ_API void nlsq_profile_result_free(nlsq_profile_result *res);
+
+/* Profile the fit `fit` of `model` to a source (any size: every refit
+   streams the data as nlsq_fit_source does). opt: the options the fit
+   ran with (NULL: the defaults). Errors: a level outside (0, 1), an
+   unknown or a fixed parameter named, no degrees of freedom, a fit that
+   did not converge, a zero chi2 with the F-test. */
+NLSQ_API nlsq_status nlsq_profile_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                                         const nlsq_options *opt, const nlsq_result *fit,
+                                         const nlsq_profile_options *popt, nlsq_profile_result **out,
+                                         nlsq_error *err);
+/* The same for arrays (as nlsq_curve_fit; not a covariance sigma). */
+NLSQ_API nlsq_status nlsq_profile(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
+                                  const nlsq_result *fit, const nlsq_profile_options *popt,
+                                  nlsq_profile_result **out, nlsq_error *err);
+
+/*
+ * 2-D profile of a parameter pair (lmfit's conf_interval2d): on an nx x ny
+ * grid of (a, b) around (popt_a, popt_b), +-span standard errors each way (4),
+ * both held and the others re-fitted (warm-started outward from the
+ * centre: the centre row first, then every column up and down from it;
+ * columns run at once on threads, the same results for any count). prob
+ * per point: F_cdf((chi2/chi2_best - 1) dof / 2, 2, dof), or with
+ * absolute sigma chi2_cdf(chi2 - chi2_best, 2); the confidence region at
+ * level L is {prob <= L}.
+ */
+typedef struct nlsq_profile2d_options {
+    int nx, ny;      /* grid points along a and b; 21 each (odd: the
+                        centre is popt)                                   */
+    double span;     /* half-width in standard errors; 4 (lmfit: 5)       */
+    double a_min, a_max, b_min, b_max; /* an explicit grid when a_min <
+                        a_max (b likewise); NaN: by span             */
+    int threads;     /* 0: opt->threads, else $NLSQ_THREADS or all cores  */
+} nlsq_profile2d_options;
+
+NLSQ_API nlsq_profile2d_options nlsq_profile2d_options_default(void);
+
+typedef struct nlsq_profile2d_result {
+    int a, b;          /* the parameters' indices                          */
+    int nx, ny;
+    double *a_values;  /* nx                                               */
+    double *b_values;  /* ny                                               */
+    double *chi2;      /* ny x nx, row-major (row: one b value); NaN where
+                          the refit failed                                */
+    double *prob;      /* ny x nx                                          */
+    double chi2_best;
+    int dof, absolute_sigma;
+    int refits, failed;/* refits run; of them failed (NaN in the grid)     */
+    double seconds;
+    char message[300]; /* "" or the first failure                          */
+} nlsq_profile2d_result;
+
+NLSQ_API void nlsq_profile2d_result_free(nlsq_profile2d_result *res);
+
+NLSQ_API nlsq_status nlsq_profile2d_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                                           const nlsq_options *opt, const nlsq_result *fit, const char *a,
+                                           const char *b, const nlsq_profile2d_options *popt,
+                                           nlsq_profile2d_result **out, nlsq_error *err);
+NLSQ_API nlsq_status nlsq_profile2d(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt,
+                                    const nlsq_result *fit, const char *a, const char *b,
+                                    const nlsq_profile2d_options *popt, nlsq_profile2d_result **out,
+                                    nlsq_error *err);
 
 
 

@@ -103,6 +103,17 @@ enum { MAX_DATA_FILES = 16, MAX_VARS = 16, MAX_DERIVE = 64 };
    say it cannot be trusted (nlsq_result.diag; docs/cli.md). */
 enum { EXIT_UNTRUSTED = 4 };
 
+enum { PROFILE_MAX_LEVELS = 8 };
+
+/* fit --profile, --profile2d (profile.c) */
+typedef struct profile_cli {
+    const char *names;                  /* "all" or "a,b"; NULL: none       */
+    double levels[PROFILE_MAX_LEVELS]; /* --profile-level                 */
+    int nlevels;                        /* 0: the default (0.95)           */
+    const char *pair, *plot;            /* --profile2d a,b; its SVG        */
+    int grid;                           /* --profile2d-grid (0: default)   */
+    double span;                        /* --profile2d-span (0: default)   */
+} profile_cli;
 /* nlsq fit --mcmc and its options (mcmc.c); steps 0: no sampling. */
 enum { MCMC_MAX_PRIORS = 64 };
 typedef struct mcmc_cli {
@@ -132,6 +143,7 @@ typedef struct cli {
     double level;             /* fit --level; 0: 0.95 (bands.c)                */
     int nderive;              /* fit --derive: the expressions, in order      */
     const char *derive[MAX_DERIVE];
+    profile_cli prof;         /* fit --profile, --profile2d                   */
     mcmc_cli mcmc;            /* fit --mcmc (its seed: gopt.seed)               */
     int seed_given;           /* --seed was given                            */
     int bootstrap, bootstrap_kind; /* fit --bootstrap N (0: none), its kind  */
@@ -197,6 +209,15 @@ int fit_run(cli *c);
 /* global.c: nlsq fit --global (the data read into memory, then
    nlsq_fit_global); 0, or the exit status after printing why. */
 int fit_global_run(const cli *c, const dataset *d, nlsq_result **r);
+/* profile.c: --profile and --profile2d after the fit (nothing when neither
+   was asked for, or the fit did not converge); the 2-D plot is written
+   here. 0, or the exit status after printing why. */
+struct profile_out;
+extern const option_group group_profile;
+int profile_check(const cli *c);
+int profile_run(const cli *c, const dataset *d, const nlsq_columns *cols, const nlsq_result *r,
+                struct profile_out *out);
+void profile_out_free(struct profile_out *out);
 /* mcmc.c: nlsq fit --mcmc. The option group; a check that its options
    come with --mcmc (0, or the exit status after printing why); and the
    sampler after the fit r, with --chain and --corner written: 0, or the

@@ -306,6 +306,7 @@ static int check_outputs(const cli *c)
                                 {c->opt.resume ? "--resume" : "--checkpoint", c->checkpoint},
                                 {"--column-cache", cache},
                                 {"--column-cache", cache ? names : NULL},
+                                {"--profile2d-plot", c->prof.plot},
                                 {"--chain", c->mcmc.chain},
                                 {"--corner", c->mcmc.corner},
                                 {"--bootstrap-out", c->bootstrap_out}};
@@ -473,7 +474,9 @@ int fit_run(cli *c)
     nlsq_mcmc_result *mc = NULL;
     nlsq_bootstrap_result *boot = NULL;
     nlsq_error err;
+    profile_out prof = {0};
     int rc = check_outputs(c);
+    if (!rc) rc = profile_check(c);
     if (rc) return rc;
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po)) || (rc = derive_list_make(c, d.m, &dl))) goto done;
@@ -518,6 +521,7 @@ int fit_run(cli *c)
         rc = die("--derive: %s", err.message);
         goto done;
     }
+    if ((rc = profile_run(c, &d, &cols, r, &prof))) goto done;
     if (c->mcmc.steps) { /* the bar (--progress) shows the sampler's steps */
         rc = fit_mcmc_run(c, &d, r, &mc);
         watcher_clear(&w);
@@ -532,6 +536,7 @@ int fit_run(cli *c)
                         .full_correlation = c->full_correlation,
                         .level = bands_level(c),
                         .derived = derived,
+                        .profile = &prof,
                         .mcmc = mc,
                         .bootstrap = boot};
     /* an output that fails now (a full disk) does not take the result with
@@ -545,6 +550,7 @@ int fit_run(cli *c)
 done:
     nlsq_derived_free(derived);
     derive_list_free(&dl);
+    profile_out_free(&prof);
     nlsq_mcmc_result_free(mc);
     nlsq_bootstrap_result_free(boot);
     nlsq_result_free(r);

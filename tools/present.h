@@ -24,6 +24,7 @@ typedef struct report_info {
     double level;               /* of the intervals (bands.c)             */
     /* --derive's quantities, or NULL */
     const nlsq_derived *derived;
+    const struct profile_out *profile; /* --profile, --profile2d, or NULL */
     const nlsq_mcmc_result *mcmc; /* fit --mcmc's posterior, or NULL        */
     const nlsq_bootstrap_result *bootstrap; /* --bootstrap, or NULL     */
 } report_info;
@@ -41,6 +42,17 @@ void report_interval_cell(FILE *out, const report_info *info, const nlsq_result 
 void report_interval_json(FILE *out, const report_info *info, const nlsq_result *r, int j);
 void report_derived_text(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
 void report_derived_json(FILE *out, const report_info *info, const nlsq_model *m, const nlsq_result *r);
+/* profile.c: the profiles' part of the reports (nothing for NULL). */
+typedef struct profile_out {
+    nlsq_profile_result *p1;
+    nlsq_profile2d_result *p2;
+} profile_out;
+void report_profile_text(FILE *out, const nlsq_model *m, const nlsq_result *r, const profile_out *po);
+void report_profile_json(FILE *out, const nlsq_model *m, const nlsq_result *r, const profile_out *po);
+/* profile_svg.c: the 2-D profile's confidence regions at `levels` (of
+   prob) as contours. 0, or -1 on a write error. */
+int profile_svg_write(FILE *f, const nlsq_model *m, const nlsq_result *r, const nlsq_profile2d_result *p,
+                      const double *levels, int nlevels);
 /* mcmc.c: the posterior's section (NULL: none). */
 void report_mcmc_text(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);
 void report_mcmc_json(FILE *out, const nlsq_model *m, const nlsq_mcmc_result *mc);

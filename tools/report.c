@@ -235,6 +235,7 @@ void report_text(FILE *out, const report_info *info, const nlsq_model *m, const 
                 warned++ ? "  warning: " : w);
     report_derived_text(out, info, m, r);
     report_global_text(out, m, r);
+    report_profile_text(out, m, r, info->profile);
     report_mcmc_text(out, m, info->mcmc);
     report_bootstrap_text(out, m, r, info->bootstrap);
     if (r->diag.flags & ~(unsigned)NLSQ_DIAG_NOT_CONVERGED) {
@@ -452,6 +453,7 @@ void report_json(FILE *out, const report_info *info, const nlsq_model *m, const 
     json_diagnostics(out, m, r);
     report_derived_json(out, info, m, r);
     report_global_json(out, r);
+    report_profile_json(out, m, r, info->profile);
     report_mcmc_json(out, m, info->mcmc);
     report_bootstrap_json(out, m, info->bootstrap);
     fputs("\n}\n", out);

@@ -8,3 +8,4 @@ export NLSQ_LIBRARY=${NLSQ_LIBRARY:-build/libnlsq.so} PYTHONPATH=python
 $PY bench/uncertainty/mcmc.py "$@"
 $PY bench/uncertainty/bootstrap.py "$@"
 $PY bench/uncertainty/bands.py "$@"
+$PY bench/uncertainty/profile.py "$@"

@@ -20,6 +20,7 @@ from ._lsq import least_squares
 from ._mcmc import McmcResult, McmcWarning, mcmc
 from ._large import curve_fit_large, fit_chunks, fit_file
 from ._model import Model, model
+from ._profile import ProfileResult, conf_interval, conf_interval2d
 from ._options import OptimizeWarning
 from ._system import devices, info
 from ._trace import TraceError
@@ -32,6 +33,7 @@ __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
 __all__ = ["curve_fit", "design", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
-           "fit_batch", "mcmc", "McmcResult", "McmcWarning", "bootstrap", "BootstrapResult", "model", "Model", "FitResult",
-           "BatchResult", "OptimizeResult", "OptimizeWarning",
-           "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np", "models"]
+           "fit_batch", "mcmc", "McmcResult", "McmcWarning", "bootstrap", "BootstrapResult", "conf_interval",
+           "conf_interval2d", "ProfileResult", "model", "Model", "FitResult", "BatchResult", "OptimizeResult",
+           "OptimizeWarning", "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np",
+           "models"]

@@ -5,7 +5,7 @@ import weakref
 
 import numpy
 
-from . import _bands, _bootstrap, _callback, _diagnose, _global, _lib, _model
+from . import _bands, _bootstrap, _callback, _diagnose, _global, _lib, _model, _profile
 from ._options import warn_pcov_rank, Call, prepare_bounds, raise_status, warn_pcov
 
 
@@ -63,6 +63,23 @@ class FitResult:
     def __getitem__(self, i):
         return (self.popt, self.pcov)[i]
 
+    def __getstate__(self):
+        # what a profile, bootstrap, MCMC or band runs on (the model, the data, the
+        # options' C struct) stays behind: a copy cannot be profiled, resampled
+        # or sampled
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fitted", "_fit_model")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def profile(self, names=None, level=0.95, **kw):
+        """Profile-likelihood intervals (lmfit's conf_interval): {name:
+        (lower, upper)} with the traces; see nlsqc.conf_interval."""
+        return _profile.conf_interval(self, names, level, **kw)
+
+    def profile2d(self, a, b, **kw):
+        """The 2-D profile of a pair; see nlsqc.conf_interval2d."""
+        return _profile.conf_interval2d(self, a, b, **kw)
     def mcmc(self, steps=1000, walkers=None, burn=None, thin=1, seed=1, priors=None, **kw):
         """Sample the posterior around this fit (nlsqc.mcmc; docs/uncertainty.md):
         an McmcResult with chain, acceptance, tau, ess and quantiles."""
@@ -306,7 +323,8 @@ def fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_finite
     r = result_from_c(res, model.param_names, residuals)  # frees the C result
     call.reraise()
     r.model_path = "text" if isinstance(f, (str, _model.Model)) else "traced"
-    r._fitted = (model, x, y, s, kind, call)  # what result.bootstrap() refits and result.mcmc() samples on
+    # what r.profile() and r.bootstrap() refit and r.mcmc() samples on
+    r._fitted = _profile.Fitted(model, x, y, s, kind, call)
     r._fit_model = model  # bands and derived quantities evaluate it
     return r, model, x, y, s, kind
 

@@ -131,6 +131,8 @@ typedef struct fit_problem {
     int threads;
     jit_entry *jit;           /* the model's compiled kernel, or NULL         */
     int jit_quiet;            /* only the cache was asked: no note unless used */
+    int no_extra_pass;        /* a profile's refit: no pass of its own for the
+                                 residual diagnostics (nobody reads them)   */
     double *L, *wf, *wJ, *wA; /* covariance sigma: Cholesky factor, f, J, rows */
     /* a fit without a model (fit_callback.c): the residuals at p into
        `residuals` (if not NULL) and their sum of squares; 0 or -1 */
@@ -178,6 +180,10 @@ nlsq_status fit_resolve_columns(fit_problem *fp, const nlsq_source *src, const n
    its columns; who names the caller in messages. */
 nlsq_status fit_arrays_source(const nlsq_data *data, int k, const char *who, nlsq_source **src, nlsq_columns *c,
                               nlsq_error *err);
+/* nlsq_fit_source for a profile's refits (src/uncertainty): the same fit
+   without the extra pass for the residual diagnostics. */
+nlsq_status fit_source_refit(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                             const nlsq_options *opt, nlsq_result **out, nlsq_error *err);
 /* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
 nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
                        nlsq_error *err);

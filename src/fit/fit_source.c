@@ -443,10 +443,12 @@ static nlsq_status open_checkpoint(fit_problem *fp, const nlsq_source *src, int 
 }
 
 static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
-                                   const nlsq_options *options, const char *who, nlsq_result **out, nlsq_error *err)
+                                   const nlsq_options *options, const char *who, int no_extra_pass, nlsq_result **out,
+                                   nlsq_error *err)
 {
     fit_problem fp;
     memset(&fp, 0, sizeof fp);
+    fp.no_extra_pass = no_extra_pass;
     fp.model = model;
     fp.who = who;
     fp.opt = options ? *options : nlsq_options_default();
@@ -516,7 +518,15 @@ nlsq_status nlsq_fit_source(const nlsq_model *model, nlsq_source *src, const nls
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_fit_source: the model has no parameters");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
-    return fit_from_source(model, src, cols, opt, "nlsq_fit_source", out, err);
+    return fit_from_source(model, src, cols, opt, "nlsq_fit_source", 0, out, err);
+}
+
+nlsq_status fit_source_refit(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
+                             const nlsq_options *opt, nlsq_result **out, nlsq_error *err)
+{
+    error_clear(err);
+    *out = NULL;
+    return fit_from_source(model, src, cols, opt, "nlsq_fit_source", 1, out, err);
 }
 
 nlsq_status fit_arrays_source(const nlsq_data *data, int k, const char *who, nlsq_source **src, nlsq_columns *c,
@@ -551,7 +561,7 @@ nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nls
     nlsq_columns c;
     nlsq_status st = fit_arrays_source(data, model->vars.count, "nlsq_curve_fit", &src, &c, err);
     if (st != NLSQ_OK) return st;
-    st = fit_from_source(model, src, &c, opt, "nlsq_curve_fit", out, err);
+    st = fit_from_source(model, src, &c, opt, "nlsq_curve_fit", 0, out, err);
     nlsq_source_free(src);
     return st;
 }

@@ -263,7 +263,8 @@ static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs
         return fp->final_residuals(fp, r->residuals, &r->chi2, runs);
     }
     if (linear_only || fp->covariance) r->chi2 = 2 * cost; /* exact for the linear loss */
-    int extra = linear_only && !fp->use_gpu && !fp->ckpt && fp->m_used <= DIAGNOSE_PASS_MAX_POINTS;
+    int extra = linear_only && !fp->use_gpu && !fp->ckpt && !fp->no_extra_pass &&
+                fp->m_used <= DIAGNOSE_PASS_MAX_POINTS;
     if (fp->final_residuals || fp->covariance || (linear_only && !extra)) return 0;
     size_t nc = (size_t)fp->n_free + 1;
     double *R = malloc(nc * nc * sizeof *R);
