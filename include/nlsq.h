@@ -1658,6 +1658,10 @@ NLSQ_API nlsq_status nlsq_result_critical(const nlsq_result *r, double level, do
 /* lower[n], upper[n]: the interval of every parameter at `level`. */
 NLSQ_API nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, double *lower, double *upper,
                                            nlsq_error *err);
+/* Parameter j's interval alone (0 <= j < r->n), by the same rule;
+   allocates nothing. */
+NLSQ_API nlsq_status nlsq_result_interval(const nlsq_result *r, double level, int j, double *lower, double *upper,
+                                          nlsq_error *err);
 
 /*
  * Confidence and prediction bands, by the delta method with the model's

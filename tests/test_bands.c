@@ -82,6 +82,13 @@ static void test_line_intervals_and_bands_equal_textbook_formulas(void)
     CHECK_NEAR(rel((hi[0] - lo[0]) / 2, t * se_a), 0, 1e-12, "a's half width");
     CHECK_NEAR(rel((hi[1] - lo[1]) / 2, t * se_b), 0, 1e-12, "b's half width");
     CHECK_NEAR(rel((hi[1] + lo[1]) / 2, b), 0, 1e-12, "b's centre");
+    for (int j = 0; j < 2; j++) { /* one parameter's alone: the same bits */
+        double l1, h1;
+        CHECK(nlsq_result_interval(r, 0.95, j, &l1, &h1, NULL) == NLSQ_OK);
+        CHECK_SAME(l1, lo[j], "interval %d alone, lower", j);
+        CHECK_SAME(h1, hi[j], "interval %d alone, upper", j);
+    }
+    CHECK(nlsq_result_interval(r, 0.95, 2, &lo[0], &hi[0], NULL) == NLSQ_ERR_INVALID_ARGUMENT);
     /* bands at points inside, at and outside the data */
     double x0[5] = {-3, 1, xbar, 7.3, 25}, f[5], cl[5], cu[5], pl[5], pu[5];
     CHECK(nlsq_band(m, r, x0, 5, NLSQ_BAND_CONFIDENCE, 0.95, NULL, f, cl, cu, NULL) == NLSQ_OK);

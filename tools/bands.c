@@ -131,18 +131,12 @@ void report_interval_header(FILE *out, const report_info *info)
     fprintf(out, "  %g%% interval", 100 * info->level);
 }
 
-/* Parameter j's interval at info->level, by the library's rule
-   (nlsq_result_intervals); 0, or -1 where there is none (dof 0). */
+/* Parameter j's interval at info->level (nlsq_result_interval: one
+   parameter, nothing allocated, so the report cannot lose an interval to
+   a failed allocation). 0, or -1 where there is none (dof 0). */
 static int param_interval(const report_info *info, const nlsq_result *r, int j, double *lo, double *hi)
 {
-    double *both = malloc(2 * (size_t)(r->n > 0 ? r->n : 1) * sizeof *both);
-    int rc = both && nlsq_result_intervals(r, info->level, both, both + r->n, NULL) == NLSQ_OK ? 0 : -1;
-    if (!rc) {
-        *lo = both[j];
-        *hi = both[r->n + j];
-    }
-    free(both);
-    return rc;
+    return nlsq_result_interval(r, info->level, j, lo, hi, NULL) == NLSQ_OK ? 0 : -1;
 }
 
 void report_interval_cell(FILE *out, const report_info *info, const nlsq_result *r, int j)

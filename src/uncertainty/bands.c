@@ -54,6 +54,15 @@ nlsq_status nlsq_result_critical(const nlsq_result *r, double level, double *cri
     return NLSQ_OK;
 }
 
+/* Parameter j's interval popt_j -/+ q perr_j: the point itself for a
+   fixed parameter (perr 0), infinite without a valid pcov. */
+static void interval_at(const nlsq_result *r, double q, int j, double *lower, double *upper)
+{
+    double half = r->pcov_valid ? q * r->perr[j] : INFINITY;
+    *lower = r->perr[j] == 0 && r->pcov_valid ? r->popt[j] : r->popt[j] - half;
+    *upper = r->perr[j] == 0 && r->pcov_valid ? r->popt[j] : r->popt[j] + half;
+}
+
 nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, double *lower, double *upper, nlsq_error *err)
 {
     double q;
@@ -64,12 +73,23 @@ nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, double *lo
     }
     nlsq_status st = nlsq_result_critical(r, level, &q, err);
     if (st != NLSQ_OK) return st;
-    for (int j = 0; j < r->n; j++) {
-        /* a fixed parameter has perr 0: its interval is the point itself */
-        double half = r->pcov_valid ? q * r->perr[j] : INFINITY;
-        lower[j] = r->perr[j] == 0 && r->pcov_valid ? r->popt[j] : r->popt[j] - half;
-        upper[j] = r->perr[j] == 0 && r->pcov_valid ? r->popt[j] : r->popt[j] + half;
+    for (int j = 0; j < r->n; j++) interval_at(r, q, j, &lower[j], &upper[j]);
+    return NLSQ_OK;
+}
+
+nlsq_status nlsq_result_interval(const nlsq_result *r, double level, int j, double *lower, double *upper,
+                                 nlsq_error *err)
+{
+    double q;
+    nlsq_status st = nlsq_result_critical(r, level, &q, err);
+    if (st != NLSQ_OK) return st;
+    if (j < 0 || j >= r->n || !lower || !upper) {
+        error_clear(err);
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
+                  "nlsq_result_interval: parameter %d is not one of the %d, or lower/upper is NULL", j, r->n);
+        return NLSQ_ERR_INVALID_ARGUMENT;
     }
+    interval_at(r, q, j, lower, upper);
     return NLSQ_OK;
 }
 
