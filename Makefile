@@ -13,12 +13,14 @@
 #   make bench-python  bench/python: nlsqc.curve_fit vs scipy.optimize.curve_fit from Python
 #   make bench-global  bench/global: fits with no start values (nlsqc p0='auto' vs SciPy, lmfit, NLSQ;
 #               installs the peers with pip where it can)
+#   make bench-uncertainty  bench/uncertainty: intervals, bands, profiles, bootstrap and MCMC against
+#               lmfit, emcee and SciPy (installs them with pip into build-bench/unc-env)
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all install deps configure test test-full test-deps demo bench bench-fit bench-batch bench-python bench-global asan fuzz fuzz-deps clean
+.PHONY: all install deps configure test test-full test-deps demo bench bench-fit bench-batch bench-python bench-global bench-uncertainty asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -76,6 +78,9 @@ bench-python: deps
 
 bench-global: deps
 	bash bench/global/run.sh
+
+bench-uncertainty: deps
+	bash bench/uncertainty/run.sh
 
 asan: deps test-deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_SANITIZE=ON
