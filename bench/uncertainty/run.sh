@@ -4,7 +4,8 @@
 # and lmfit loops, scipy.stats.bootstrap) and MCMC (emcee, lmfit's
 # Minimizer.emcee), each peer measured in the same run. See the scripts.
 #
-#   bench/uncertainty/run.sh [extra arguments for every script]
+#   bench/uncertainty/run.sh       (each script alone takes its own options:
+#                                   python3 bench/uncertainty/X.py --help)
 #
 # The peers run in a virtual environment of their own, build-bench/unc-env
 # (lmfit, emcee, SciPy, NumPy from pip; the package index must be
@@ -23,5 +24,5 @@ if ! "$PY" -c "import lmfit, emcee, scipy" 2>/dev/null; then
 fi
 export NLSQ_LIBRARY=build-bench/libnlsq.so PYTHONPATH=python
 for part in bands profile bootstrap mcmc; do
-    "$PY" "bench/uncertainty/$part.py" "$@"
+    "$PY" "bench/uncertainty/$part.py"
 done
