@@ -71,5 +71,11 @@ expect_error "--prior with a negative sd" "the sd of 'k' is -1" "${fit[@]}" --mc
 expect_error "--burn not a number" "--burn: 'x' is not a whole number" "${fit[@]}" --mcmc 10 --burn x
 check "a refused run leaves no chain file" "[ ! -e \"$dir/x.npy\" ]"
 
+# a fit that did not converge has no minimum to start from nor a noise scale:
+# no posterior is sampled (as --profile), the report says so, the status is 1
+out=$("$nlsq" "${fit[@]}" --max-nfev 2 --mcmc 100 --chain "$dir/nc.npy" 2>"$dir/nc.err"); rc=$?
+check "--mcmc after a fit that did not converge: exit 1, no posterior, no chain" \
+    "[ $rc -eq 1 ] && grep -q 'no MCMC: the fit did not converge' \"$dir/nc.err\" && ! grep -q posterior <<<\"\$out\" && [ ! -e \"$dir/nc.npy\" ]"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -111,6 +111,12 @@ static int write_files(const cli *c, const nlsq_model *m, const nlsq_mcmc_result
 int fit_mcmc_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_mcmc_result **out)
 {
     *out = NULL;
+    /* a fit stopped short is no minimum: its redchi would fix a wrong noise
+       scale for the whole chain; say so and go on (as --profile), status 1 */
+    if (!r->success) {
+        fprintf(stderr, "nlsq: no MCMC: the fit did not converge (%s)\n", r->message);
+        return 0;
+    }
     size_t n = (size_t)nlsq_model_num_params(d->m);
     double *prior = malloc(2 * (n ? n : 1) * sizeof *prior);
     int rc = prior ? 0 : die("out of memory");
