@@ -59,5 +59,11 @@ expect_error "--bootstrap 1" "at least 2 are needed" fit "$data" --model "$model
 expect_error "bad --bootstrap-kind" "residual, pairs or wild" fit "$data" --model "$model" --bootstrap-kind jack
 expect_error "--bootstrap-out into a missing directory" "--bootstrap-out" fit "$data" --model "$model" --bootstrap 10 --bootstrap-out /nonexistent/dir/r.npy
 
+# a fit that did not converge: the report all the same, no replica, no file,
+# exit status 1 (not converged, as --profile and --mcmc), not 2 (bad usage)
+out=$("$nlsq" fit "$data" --model "$model" --p0 $p0 --max-nfev 2 --bootstrap 20 --bootstrap-out "$dir/nc.npy" 2>"$dir/nc.err"); rc=$?
+check "--bootstrap after a fit that did not converge: exit 1, report, no bootstrap, no file" \
+    "[ $rc -eq 1 ] && grep -q 'no bootstrap: the fit did not converge' \"$dir/nc.err\" && grep -q 'NOT converged' <<<\"\$out\" && ! grep -q replicas <<<\"\$out\" && [ ! -e \"$dir/nc.npy\" ]"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -37,7 +37,12 @@ static void npy_write(FILE *out, const double *v, size_t rows, size_t cols)
 
 int fit_bootstrap_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq_bootstrap_result **out)
 {
-    if (!r->success) return die("--bootstrap: the fit did not converge (%s); nothing to resample from", r->message);
+    /* not a usage error (2): the fit ran; the report is printed and the
+       status says 1, as for --profile and --mcmc */
+    if (!r->success) {
+        fprintf(stderr, "nlsq: no bootstrap: the fit did not converge (%s); nothing to resample from\n", r->message);
+        return 0;
+    }
     double *x, *y, *sigma;
     int rc = dataset_arrays(d, "--bootstrap", &x, &y, &sigma);
     if (rc) return rc;
