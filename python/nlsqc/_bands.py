@@ -129,11 +129,14 @@ def _stderr(r, x, sigma, component, want_conf, want_pred):
     xs = numpy.ascontiguousarray(x, dtype=float)
     if m.nvars > 1 and (xs.ndim != 2 or xs.shape[0] != m.nvars):
         raise ValueError(f"x has shape {xs.shape}; the model has {m.nvars} variables, so it must be ({m.nvars}, m)")
-    npts = xs.shape[-1] if xs.ndim else 1
+    # one variable: x of any shape, every element a point (the outputs keep
+    # x's shape); several: columns of a (nvars, m) array
+    npts = xs.size if m.nvars <= 1 else xs.shape[-1]
     xs = xs.reshape(-1) if m.nvars <= 1 else xs
     s = None
     if sigma is not None:
-        s = numpy.ascontiguousarray(numpy.broadcast_to(numpy.asarray(sigma, dtype=float), (npts,)))
+        sshape = numpy.shape(x) if m.nvars <= 1 else (npts,)
+        s = numpy.ascontiguousarray(numpy.broadcast_to(numpy.asarray(sigma, dtype=float), sshape).reshape(-1))
     ptr = m.ptr if component is None else _component_model(m, component)
     f = numpy.empty(npts)
     conf = numpy.empty(npts) if want_conf else None

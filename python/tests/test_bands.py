@@ -190,3 +190,17 @@ def test_a_called_back_model_has_intervals_but_no_band():
         r.band(x)
     with pytest.raises(ValueError, match="needs the fitted model"):
         r.derive("a + b")
+
+
+def test_band_of_a_one_variable_model_keeps_the_shape_of_x():
+    # x of shape (3, 2): six points, the outputs (3, 2) and equal to the
+    # flat evaluation (once a numpy reshape error after 2 of the 6 points)
+    x, y = line_data()
+    r = nlsqc.curve_fit("a + b*x", x, y, p0=[1, 1])
+    xs = np.arange(6.0).reshape(3, 2)
+    f, lo, hi = r.band(xs, kind="prediction", sigma=np.full((3, 2), 0.5))
+    ff, flo, fhi = r.band(xs.ravel(), kind="prediction", sigma=0.5)
+    assert f.shape == lo.shape == hi.shape == (3, 2)
+    np.testing.assert_array_equal(f.ravel(), ff)
+    np.testing.assert_array_equal(hi.ravel(), fhi)
+    np.testing.assert_allclose(f.ravel(), r.popt[0] + r.popt[1] * xs.ravel(), rtol=1e-14)
