@@ -95,9 +95,12 @@ def interval(r, level=0.95):
 
 def _fitted_model(r, what):
     m = getattr(r, "_fit_model", None)
-    if m is None:
+    if m is None and r.model_path == "callback":
         raise ValueError(f"{what} needs the fitted model: this result's model was called back, not traced "
                          f"(model_path {r.model_path!r}), so it has no exact Jacobian to evaluate")
+    if m is None:  # the compiled model is not pickled: a copy cannot say it was called back
+        raise ValueError(f"{what} needs the fitted model: this result does not hold it (an unpickled or "
+                         f"copied result, or a batch or file fit); refit with nlsqc.curve_fit")
     return m
 
 

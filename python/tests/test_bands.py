@@ -204,3 +204,13 @@ def test_band_of_a_one_variable_model_keeps_the_shape_of_x():
     np.testing.assert_array_equal(f.ravel(), ff)
     np.testing.assert_array_equal(hi.ravel(), fhi)
     np.testing.assert_allclose(f.ravel(), r.popt[0] + r.popt[1] * xs.ravel(), rtol=1e-14)
+
+
+def test_an_unpickled_result_says_it_lost_the_model_not_that_it_was_called_back():
+    import pickle
+
+    x, y = line_data()
+    r = pickle.loads(pickle.dumps(nlsqc.curve_fit("a + b*x", x, y, p0=[1, 1])))
+    with pytest.raises(ValueError, match="does not hold it") as e:
+        r.band(x)
+    assert "called back" not in str(e.value)
