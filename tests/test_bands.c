@@ -569,6 +569,19 @@ static void test_derived_bad_input_is_named(void)
     nlsq_model_free(m);
 }
 
+static void test_null_result_is_named_by_the_function_called(void)
+{
+    /* the message names the function the caller called, not a helper */
+    nlsq_model *m = parse("a + b*x");
+    double x[2] = {0, 1}, f[2], lo[2], hi[2];
+    nlsq_error e;
+    CHECK(nlsq_band(m, NULL, x, 2, NLSQ_BAND_CONFIDENCE, 0.95, NULL, f, lo, hi, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(e.message, "nlsq_band") != NULL, "got '%s'", e.message);
+    CHECK(nlsq_result_intervals(NULL, 0.95, lo, hi, &e) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(e.message, "nlsq_result_intervals") != NULL, "got '%s'", e.message);
+    nlsq_model_free(m);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -585,6 +598,7 @@ int main(void)
         TEST(test_derived_values_gradients_and_errors),
         TEST(test_library_quantities_by_name),
         TEST(test_derived_bad_input_is_named),
+        TEST(test_null_result_is_named_by_the_function_called),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }

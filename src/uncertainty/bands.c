@@ -66,9 +66,10 @@ static void interval_at(const nlsq_result *r, double q, int j, double *lower, do
 nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, double *lower, double *upper, nlsq_error *err)
 {
     double q;
-    if (!lower || !upper) {
+    if (!r || !lower || !upper) {
         error_clear(err);
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_result_intervals: lower and upper must not be NULL");
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
+                  "nlsq_result_intervals: result, lower and upper must not be NULL");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     nlsq_status st = nlsq_result_critical(r, level, &q, err);
@@ -236,6 +237,10 @@ nlsq_status nlsq_band(const nlsq_model *model, const nlsq_result *r, const doubl
 {
     double q;
     error_clear(err);
+    if (!r) { /* here, not in nlsq_result_critical: the message names the caller's function */
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_band: model, result and x must not be NULL");
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
     if ((!lower) != (!upper) || (kind != NLSQ_BAND_CONFIDENCE && kind != NLSQ_BAND_PREDICTION)) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
                   "nlsq_band: give both lower and upper (or neither), and a kind of NLSQ_BAND_CONFIDENCE or "
