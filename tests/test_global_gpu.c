@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "model_helper.h"
 #include "exec/exec.h"
 #include "gpu/gpu.h"
 #include "jit_env.h"
@@ -32,16 +33,6 @@ static int need_gpu(void)
     if (n > 0) return n;
     test_skip(why);
     return 0;
-}
-
-static nlsq_model *parse(const char *text, const char *params)
-{
-    nlsq_model_options mo = nlsq_model_options_default();
-    mo.params = params;
-    nlsq_model *m = NULL;
-    nlsq_error e;
-    if (nlsq_model_parse(text, &mo, &m, &e) != NLSQ_OK) printf("    parse: %s\n", e.message);
-    return m;
 }
 
 static double rel(double a, double b)

@@ -16,17 +16,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "model_helper.h"
 #include "nlsq.h"
-
-static nlsq_model *parse(const char *text, const char *params)
-{
-    nlsq_model_options mo = nlsq_model_options_default();
-    mo.params = params;
-    nlsq_model *m = NULL;
-    nlsq_error e;
-    if (nlsq_model_parse(text, &mo, &m, &e) != NLSQ_OK) printf("    parse: %s\n", e.message);
-    return m;
-}
 
 static double gauss(rng *r)
 {

@@ -5,19 +5,7 @@
 # for each bad option.
 # Usage: test_mcmc_cli.sh PATH/TO/nlsq
 set -u
-nlsq=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-passed=0
-failed=0
-check() { # name, condition
-    if eval "$2"; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
-expect_error() { # name, grep pattern, args... (exit status 2, one line)
-    local name=$1 pattern=$2
-    shift 2
-    local err
-    err=$("$nlsq" "$@" 2>&1 >/dev/null); local rc=$?
-    check "$name" "[ $rc -eq 2 ] && grep -q -- \"$pattern\" <<<\"\$err\" && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
-}
+. "$(dirname "$0")/cli_check.sh"
 
 dir=$(mktemp -d /tmp/nlsq_mcmc_XXXXXX)
 trap 'rm -rf "$dir"' EXIT

@@ -16,21 +16,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "model_helper.h"
 #include "nlsq.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
-
-static nlsq_model *parse(const char *text, const char *params)
-{
-    nlsq_model_options mo = nlsq_model_options_default();
-    mo.params = params;
-    nlsq_model *m = NULL;
-    nlsq_error e;
-    if (nlsq_model_parse(text, &mo, &m, &e) != NLSQ_OK) printf("    parse: %s\n", e.message);
-    return m;
-}
 
 static nlsq_result *fit(const nlsq_model *m, const nlsq_data *d, const nlsq_options *o)
 {

@@ -15,19 +15,6 @@
 
 enum { CELL = 170, PAD = 14, MARGIN_L = 70, MARGIN_B = 60, MARGIN_T = 20, BINS = 30 };
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 /* The range shown: the samples' span, cut to the 2.5 .. 97.5 % quantiles
    widened by half their distance on each side (a far outlier does not
    squeeze the bulk into one bin), padded by 5 %. */
@@ -146,14 +133,14 @@ int corner_svg_write(FILE *f, const nlsq_mcmc_result *mc, const char *const *nam
             if (r == nf - 1) {
                 tick_labels(f, lo[idx[c]], hi[idx[c]], x0, y0, 0);
                 fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"name\">", x0 + CELL / 2.0, y0 + CELL + 36.0);
-                xml_text(f, names[idx[c]]);
+                svg_xml_text(f, names[idx[c]]);
                 fputs("</text>\n", f);
             }
             if (c == 0 && r > 0) {
                 tick_labels(f, lo[idx[r]], hi[idx[r]], x0, y0, 1);
                 fprintf(f, "<text x=\"14\" y=\"%.1f\" class=\"name\" transform=\"rotate(-90 14 %.1f)\">",
                         y0 + CELL / 2.0, y0 + CELL / 2.0);
-                xml_text(f, names[idx[r]]);
+                svg_xml_text(f, names[idx[r]]);
                 fputs("</text>\n", f);
             }
         }

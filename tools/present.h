@@ -98,6 +98,9 @@ typedef struct plot_data {
 /* 0, or -1 on a write error. */
 int svg_write(FILE *f, const plot_data *pd);
 
+/* Writes s as SVG/XML text, escaping & < > and " (svg.c, corner_svg.c). */
+void svg_xml_text(FILE *f, const char *s);
+
 /* corner_svg.c: the free parameters' histograms (diagonal) and pairs'
    densities (below) of a chain; names[j] parameter j's. 0, or -1 on a
    write error. */

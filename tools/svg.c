@@ -54,7 +54,7 @@ static void fit_range(axis *a, const double *v, size_t n, const double *v2, size
     }
 }
 
-static void xml_text(FILE *f, const char *s)
+void svg_xml_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -197,7 +197,7 @@ int svg_write(FILE *f, const plot_data *pd)
             "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
             W, H, W, H);
     fputs("<text x=\"90\" y=\"24\" class=\"title\">", f);
-    xml_text(f, pd->title);
+    svg_xml_text(f, pd->title);
     fputs("</text>\n", f);
     /* main panel */
     ticks(f, &ax, 0, TOP, TOP + MAIN_H, 0, 6);
@@ -230,9 +230,9 @@ int svg_write(FILE *f, const plot_data *pd)
     points(f, &ax, &ar, pd->x, pd->resid, pd->sigma, pd->m, "res");
     /* axis titles */
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"tb\">", (LEFT + W - RIGHT) / 2.0, H - 12);
-    xml_text(f, pd->xlabel);
+    svg_xml_text(f, pd->xlabel);
     fprintf(f, "</text>\n<text transform=\"translate(22,%.1f) rotate(-90)\" class=\"tb\">", TOP + MAIN_H / 2.0);
-    xml_text(f, pd->ylabel);
+    svg_xml_text(f, pd->ylabel);
     fprintf(f, "</text>\n<text transform=\"translate(22,%.1f) rotate(-90)\" class=\"tb\">residual</text>\n",
             r0 + RES_H / 2.0);
     /* legend: the fit's parameters, top right */
@@ -249,14 +249,14 @@ int svg_write(FILE *f, const plot_data *pd)
         lx + 80, ly + 14, lx + 104, ly + 14, lx + 110, ly + 18);
     for (int k = 0; k < pd->nlegend; k++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", lx + 10, ly + 36 + 16.0 * k);
-        xml_text(f, pd->legend[k]);
+        svg_xml_text(f, pd->legend[k]);
         fputs("</text>\n", f);
     }
     for (int c = 0; c < pd->ncomp; c++) { /* a sample of each component's line, and its name */
         double y = ly + 36 + 16.0 * (pd->nlegend + c);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"c%d\"/><text x=\"%.1f\" y=\"%.1f\">",
                 lx + 10, y - 4, lx + 34, y - 4, c, lx + 40, y);
-        xml_text(f, pd->comp_names[c]);
+        svg_xml_text(f, pd->comp_names[c]);
         fputs("</text>\n", f);
     }
     if (pd->ngrid) legend_bands(f, pd, lx + 10, ly + 36 + 16.0 * (pd->nlegend + pd->ncomp));
