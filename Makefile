@@ -32,8 +32,14 @@ install: all
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # Installs the build tool on a fresh Debian machine (we run as root there).
+# HDF5 (libhdf5-dev) and zlib (zlib1g-dev) are optional: found at
+# configure time, so they are installed before it; without them the
+# library builds and refuses HDF5 files and deflated .npz members.
 deps:
 	@command -v cmake >/dev/null || { apt-get update && apt-get install -y cmake; }
+	@{ [ -f /usr/include/hdf5/serial/hdf5.h ] && [ -f /usr/include/zlib.h ]; } \
+	    || { apt-get update -q && apt-get install -y -q libhdf5-dev zlib1g-dev; } \
+	    || echo "note: libhdf5-dev or zlib1g-dev could not be installed; HDF5 files and deflated .npz members will be refused"
 
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
@@ -53,6 +59,9 @@ test-deps:
 	@/usr/bin/python3 -c "import numpy, scipy, pytest, venv, setuptools, wheel" 2>/dev/null \
 	    || { apt-get update -q && apt-get install -y -q $(PY_DEPS); } \
 	    || echo "note: $(PY_DEPS) could not be installed; the Python tests will be skipped"
+	@# the HDF5 tests' files are written by h5py, an independent writer
+	@/usr/bin/python3 -c "import h5py" 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-h5py; } \
+	    || echo "note: python3-h5py could not be installed; the HDF5 tests will be skipped"
 
 test: all test-deps
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure

@@ -1127,6 +1127,44 @@ typedef int (*nlsq_fill_fn)(void *user, size_t first, size_t count, double *cons
 NLSQ_API nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill, void *user, int thread_safe,
                                                nlsq_source **out, nlsq_error *err);
 
+/*
+ * An HDF5 file (NeXus files are HDF5), read in windows of rows
+ * (hyperslabs) in memory that does not depend on the dataset's size.
+ * datasets[0..count) name datasets by path ("/entry/data/x"): a 1-D
+ * dataset is one column, a 2-D dataset (rows, columns) a table of
+ * columns; all must have the same number of rows. Any integer or
+ * floating-point type in either byte order; contiguous, chunked and
+ * compressed (every filter the HDF5 library provides). With count 0 the
+ * file's NeXus default plottable data is used (the root's @default, its
+ * NXentry's @default, the NXdata's @signal and @axes): the axes, then the
+ * signal, then its errors when present. Without HDF5 in this build:
+ * NLSQ_ERR_INVALID_ARGUMENT, the message naming the package (libhdf5-dev).
+ */
+NLSQ_API nlsq_status nlsq_source_open_hdf5(const char *path, const char *const *datasets, int count,
+                                           nlsq_source **out, nlsq_error *err);
+/*
+ * A NumPy .npz archive (numpy.savez, savez_compressed): members named
+ * without ".npy" ("x", "y"), each a 1-D column or a 2-D table; stored
+ * members are mapped in place like a .npy, deflated ones inflated through
+ * zlib. count 0: every member, in the archive's order.
+ */
+NLSQ_API nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, int count,
+                                          nlsq_source **out, nlsq_error *err);
+/*
+ * Any data file, told by its content, not its name: HDF5 (and NeXus),
+ * .npz, .npy or a text table (nlsq_source_open_text, with opt). `spec` is
+ * PATH, or PATH:NAME[,NAME...] naming the datasets of an HDF5 file or the
+ * members of an .npz ("scan.h5:/entry/data/x,/entry/data/y",
+ * "data.npz:x,y"); an existing file whose own name holds a ':' is taken
+ * whole.
+ */
+NLSQ_API nlsq_status nlsq_source_open_file(const char *spec, const nlsq_text_options *opt, nlsq_source **out,
+                                           nlsq_error *err);
+/* Whether this build reads and writes HDF5, and reads deflated .npz
+   members (zlib): 1 or 0. */
+NLSQ_API int nlsq_have_hdf5(void);
+NLSQ_API int nlsq_have_zlib(void);
+
 /* The columns of several sources with the same row count side by side
    (x.npy, y.npy, sigma.npy as one table). On success the joined source
    owns the parts and frees them; on failure they stay the caller's. */
