@@ -1701,6 +1701,124 @@ NLSQ_API nlsq_status nlsq_result_intervals(const nlsq_result *r, double level, d
 NLSQ_API nlsq_status nlsq_result_interval(const nlsq_result *r, double level, int j, double *lower, double *upper,
                                           nlsq_error *err);
 
+/* ------------------------------------------------------------------------
+ * Results into HDF5
+ * ------------------------------------------------------------------------
+ *
+ * A fit's result as datasets and attributes of one group of an HDF5 file,
+ * so that a processing pipeline keeps its data and every fit in one file
+ * (docs/data-formats.md, "Results in HDF5", lists every name). The group
+ * (path "/" or "/fit", "/scan7/peak"; intermediate groups are made) gets:
+ *   datasets  names[n] (strings), popt[n], perr[n], pcov[n,n],
+ *             correlation[n,n], active_mask[n] (int8), fixed[n] (uint8),
+ *             interval_lower[n], interval_upper[n] (with level > 0; the
+ *             attribute "level"), lower[n], upper[n] and p0[n] (when
+ *             `fit` has them); the scalars cost, chi2, redchi, r2, aic,
+ *             bic, grad_norm (float64), n, n_free, m, dof, nfev, njev,
+ *             nit, status, success, pcov_valid, pcov_rank, passes,
+ *             jit_passes, threads (int64), message, method, backend,
+ *             device (strings), warnings[] (strings: why the fit is in
+ *             doubt, as the report words it; empty when none);
+ *   diagnostics/  trusted, flags, findings[] (keys), rank, cond,
+ *             influence[n], param_flags[n], correlated[k,2],
+ *             correlated_value[k], residuals_tested, runs, n_pos, n_neg,
+ *             runs_z, lag1;
+ *   predictions/  (with a source or data and predictions = 1) x (or x0,
+ *             x1, ... for several variables, each with the attribute
+ *             "variable"), y, fit, residual (y - fit) and sigma when the
+ *             points have their own, one row per row of the data, NaN
+ *             rows kept; written window by window (65536 rows), so a
+ *             source of any size needs no memory of its size;
+ *   attributes of the group: nlsq_result = 1 (the layout's version),
+ *             model (the text), nlsq_version, created (UTC, ISO 8601),
+ *             method, loss, f_scale, ftol, xtol, gtol, max_nfev,
+ *             nan_policy, absolute_sigma, sigma ("none", "scalar",
+ *             "per_point", "covariance" or "unknown"), data (its name).
+ * Every number is the result's own double, bit for bit.
+ *
+ * The file (mode):
+ *   NLSQ_HDF5_REPLACE  (default) a new file: written to a temporary file
+ *                      beside it, then renamed over it, so a failure
+ *                      leaves the old file or none (the rules of
+ *                      nlsq_output_open: a symbolic link is followed);
+ *   NLSQ_HDF5_CREATE   the same, but an existing file is refused;
+ *   NLSQ_HDF5_APPEND   into an existing HDF5 file (a missing one is made
+ *                      as by REPLACE): the group must not exist yet ("/"
+ *                      always does: name one). On a failure reported
+ *                      while writing (a full disk, a read-only file) the
+ *                      new group is deleted again and the file keeps what
+ *                      it held; the space the group took is not returned
+ *                      (h5repack does). A process killed while appending
+ *                      can leave the file damaged, as any HDF5 write in
+ *                      place can: append to a copy where that matters.
+ * Refused with NLSQ_ERR_IO before anything is written: a path that is one
+ * of `inputs`, or a file `source` reads (by device and inode), a
+ * directory, "-", a pipe or a device (HDF5 needs a file it can seek in),
+ * a read-only file, a directory that does not take files. Calls are
+ * serialised with the library's HDF5 reading (Debian's libhdf5 is not
+ * thread-safe), and HDF5's own error printing is silenced while they run:
+ * a failure is one message in err.
+ * Without HDF5 in this build: NLSQ_ERR_INVALID_ARGUMENT, the message
+ * naming the package (libhdf5-dev).
+ */
+typedef enum nlsq_hdf5_mode {
+    NLSQ_HDF5_REPLACE = 0,
+    NLSQ_HDF5_CREATE,
+    NLSQ_HDF5_APPEND
+} nlsq_hdf5_mode;
+
+typedef struct nlsq_hdf5_write_options {
+    nlsq_hdf5_mode mode;        /* default NLSQ_HDF5_REPLACE                  */
+    const char *model_text;     /* the "model" attribute; NULL: the model
+                                   formatted (nlsq_model_format)            */
+    const char *data_name;      /* the "data" attribute (a file name); NULL:
+                                   none                                      */
+    const nlsq_options *fit;    /* the fit's options, for the attributes and
+                                   the lower, upper, p0 and fixed datasets;
+                                   NULL: what the result holds alone        */
+    int sigma_kind;             /* an nlsq_sigma_kind, or -1 (default):
+                                   "unknown" (taken from columns or data
+                                   when those are given)                   */
+    double level;               /* intervals at this level, 0 < level < 1;
+                                   0: none. Default 0.95                    */
+    int predictions;            /* nonzero: the predictions/ group (needs
+                                   source and columns, or data)            */
+    nlsq_source *source;        /* the fit's data as a source, or NULL       */
+    const nlsq_columns *columns;/* its columns (NULL: the default)           */
+    const nlsq_data *data;      /* or the fit's data in memory, or NULL      */
+    const char *const *inputs;  /* files the output must not be, or NULL     */
+    size_t n_inputs;
+} nlsq_hdf5_write_options;
+
+NLSQ_API nlsq_hdf5_write_options nlsq_hdf5_write_options_default(void);
+
+/* Write `result` (a fit of `model`) into `group` (NULL: "/") of the HDF5
+   file `path`, as above. opt may be NULL for the defaults. */
+NLSQ_API nlsq_status nlsq_result_write_hdf5(const char *path, const char *group, const nlsq_model *model,
+                                            const nlsq_result *result, const nlsq_hdf5_write_options *opt,
+                                            nlsq_error *err);
+
+/*
+ * A batch's results (nlsq_fit_batch) as a table, one 1-D dataset of
+ * nfits rows per column, named as `nlsq batch`'s CSV header names them:
+ * id, then per parameter NAME and NAME_err, then status, chi2, redchi,
+ * points, nfev, trusted (int8: 1, 0, or -1 when not checked), findings
+ * (strings, keys joined by '+'); besides those, cost, nit, pcov_valid and
+ * diag_flags; and with NLSQ_BATCH_PCOV pcov[nfits,n,n]. The group's
+ * attribute "columns" lists the CSV's columns in order; the others are as
+ * nlsq_result_write_hdf5's (model, nlsq_version, created, method, ...).
+ * id is ids[i] (float64) when ids is given, else names[i] (strings) when
+ * names is, else i (int64). redchi is chi2 / (points - free parameters),
+ * the free ones counted from batch->fixed (or opt->fit's fixed; NULL
+ * batch: all free), NaN without degrees of freedom. The file, the modes,
+ * the refusals and the errors are nlsq_result_write_hdf5's; a parameter
+ * named as one of the other columns is refused (NLSQ_ERR_INVALID_ARGUMENT).
+ */
+NLSQ_API nlsq_status nlsq_batch_result_write_hdf5(const char *path, const char *group, const nlsq_model *model,
+                                                  const nlsq_batch_result *result, const nlsq_batch *batch,
+                                                  const double *ids, const char *const *names,
+                                                  const nlsq_hdf5_write_options *opt, nlsq_error *err);
+
 /*
  * Confidence and prediction bands, by the delta method with the model's
  * exact Jacobian g = df/dp at each x (nlsq_model_eval; no finite

@@ -122,6 +122,12 @@ typedef struct mcmc_cli {
     const char *chain, *corner;
 } mcmc_cli;
 
+/* fit --output: the result into HDF5 (hdf5_out.c) */
+typedef struct hdf5_cli {
+    const char *path, *group;
+    int append, predictions;
+} hdf5_cli;
+
 typedef struct cli {
     const char *data;                     /* the first data file            */
     const char *more[MAX_DATA_FILES - 1]; /* further files (fit only)      */
@@ -131,7 +137,7 @@ typedef struct cli {
     const char *p0, *bounds, *fix;
     const char *predict, *plot, *raw, *column_cache, *checkpoint;
     const char *id, *out; /* batch                          */
-    int format_jsonl;     /* batch: -1 unset, 0 csv, 1 jsonl */
+    int format_jsonl;     /* batch: -1 unset, 0 csv, 1 jsonl, 2 hdf5 */
     int json, quiet, verbose, full_correlation, jacobian, logx, logy;
     int accept_untrusted; /* fit: exit 0, not EXIT_UNTRUSTED             */
     int progress;         /* -1 never, 0 on a terminal, 1 always */
@@ -148,6 +154,7 @@ typedef struct cli {
     int seed_given;           /* --seed was given                            */
     int bootstrap, bootstrap_kind; /* fit --bootstrap N (0: none), its kind  */
     const char *bootstrap_out;     /* --bootstrap-out FILE.npy               */
+    hdf5_cli h5;                   /* fit --output FILE.h5 and its options  */
 } cli;
 
 void cli_init(cli *c);
@@ -252,6 +259,23 @@ void derive_list_free(derive_list *l);
    with err set. */
 int bands_limits(const nlsq_model *m, const nlsq_result *r, double level, const double *x, const double *sigma,
                  size_t n, double *conf_lo, double *conf_hi, double *pred_lo, double *pred_hi, nlsq_error *err);
+
+/* ---- hdf5_out.c: results into HDF5 (fit --output, batch --out FILE.h5) ---- */
+
+extern const option_group group_hdf5_output;
+/* The --output options hang together and HDF5 is built in: 0, or 2 after
+   printing why (before any work). */
+int hdf5_output_check(const cli *c);
+/* The fit r into --output: 0, or 2 after printing why. */
+int hdf5_output_write(const cli *c, const dataset *d, const nlsq_result *r);
+/* batch: whether --out is HDF5 (--format hdf5, or a .h5, .hdf5, .hdf,
+   .he5, .nxs, .nx5 name); a check before any work (0, or 2); the table
+   written (0, or 2 after printing why). ids: the long layout's, else the
+   wide layout's curve columns name the fits. */
+int batch_hdf5_wanted(const cli *c);
+int batch_hdf5_check(const cli *c);
+int batch_hdf5_write(const cli *c, const dataset *D, const nlsq_batch *b, const nlsq_batch_result *r,
+                     const double *ids, const int *curve_cols);
 
 /* ---- the commands ---------------------------------------------------------------- */
 

@@ -22,15 +22,17 @@
 #include "cli.h"
 #include "present.h"
 
-static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {NULL, 0}};
+static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {"hdf5", 2}, {NULL, 0}};
 
 static const option batch_options[] = {
     {"--id", "COL", ARG_TEXT, offsetof(cli, id),
      .help =
          "long layout: the column whose value names each row's fit\n(default: the wide layout, a curve per column after x)"},
     {"--out", "FILE", ARG_TEXT, offsetof(cli, out), .help = "the result rows go to FILE, atomically (default: stdout)"},
-    {"--format", "csv|jsonl", ARG_CHOICE, offsetof(cli, format_jsonl),
-     .help = "CSV (default) or JSON lines (default for an --out\nending in .jsonl or .json)", .choices = formats},
+    {"--format", "csv|jsonl|hdf5", ARG_CHOICE, offsetof(cli, format_jsonl),
+     .help = "CSV (default), JSON lines (default for an --out\nending in .jsonl or .json) or HDF5, a dataset per column\n"
+             "(default for .h5, .hdf5, .nxs; docs/data-formats.md)",
+     .choices = formats},
     {NULL},
 };
 static const option_group group_batch = {"the curves and the results", batch_options};
@@ -375,6 +377,7 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
    (nlsq.c). */
 static int write_results(const cli *c, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
+    if (batch_hdf5_wanted(c)) return batch_hdf5_write(c, D, &d->b, r, d->ids, d->curve_cols);
     if (!c->out) {
         write_rows(stdout, jsonl, d, D, r);
         return 0;
@@ -402,7 +405,7 @@ int cmd_batch(int argc, char **argv)
     if (rc) return rc < 0 ? 0 : rc;
     if ((rc = cli_take_data(&c, pos, npos, 0))) return rc;
     const output_file out = {"--out", c.out};
-    if ((rc = outputs_check(&out, 1, &c.data, 1))) return rc;
+    if ((rc = outputs_check(&out, 1, &c.data, 1)) || (rc = batch_hdf5_check(&c))) return rc;
     dataset D;
     batch_data d;
     memset(&d, 0, sizeof d);

@@ -114,7 +114,7 @@ static const option large_options[] = {
 static const option_group group_large = {"data of any size", large_options};
 
 const option_group *const fit_groups[] = {&group_model,   &group_names,  &group_x,     &group_y,      &group_p0,
-                                          &group_bounds,  &group_solver, &group_exec,  &group_output, &group_quiet,
+                                          &group_bounds,  &group_solver, &group_exec,  &group_output, &group_hdf5_output, &group_quiet,
                                           &group_verdict, &group_plot,   &group_global, &group_mcmc,   &group_bootstrap,
                                           &group_bands,   &group_profile, &group_large,  NULL};
 

@@ -309,7 +309,8 @@ static int check_outputs(const cli *c)
                                 {"--profile2d-plot", c->prof.plot},
                                 {"--chain", c->mcmc.chain},
                                 {"--corner", c->mcmc.corner},
-                                {"--bootstrap-out", c->bootstrap_out}};
+                                {"--bootstrap-out", c->bootstrap_out},
+                                {"--output", c->h5.path}};
     int rc = output_must_be_file(outs[2].option, c->checkpoint);
     if (!rc) rc = output_must_be_file("--column-cache", cache);
     return rc ? rc : outputs_check(outs, sizeof outs / sizeof outs[0], inputs, n);
@@ -339,6 +340,7 @@ static int write_outputs(const cli *c, const dataset *d, const nlsq_result *r)
     }
     if (pred && output_commit("--predict", pred)) rc = 2;
     if (plot && output_commit("--plot", plot)) rc = 2;
+    if (c->h5.path && hdf5_output_write(c, d, r)) rc = 2;
     return rc;
 }
 
@@ -477,6 +479,7 @@ int fit_run(cli *c)
     profile_out prof = {0};
     int rc = check_outputs(c);
     if (!rc) rc = profile_check(c);
+    if (!rc) rc = hdf5_output_check(c);
     if (rc) return rc;
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po)) || (rc = derive_list_make(c, d.m, &dl))) goto done;
