@@ -14,13 +14,14 @@
  * reason HDF5 gives. The lock is released while a source is read and the
  * model evaluated (an HDF5 source takes the lock itself).
  */
-#define _POSIX_C_SOURCE 200809L /* gmtime_r, fsync */
+#define _GNU_SOURCE /* memfd_create; gmtime_r, fsync */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,10 +91,20 @@ typedef struct h5w {
     void *saved_data;
 } h5w;
 
-/* The innermost description HDF5 left on its error stack. */
+/* The innermost description HDF5 left on its error stack; of a system
+   call's failure ("file write failed: time = ..., errno = 28, error
+   message = 'No space left on device', ...") only the system's words. */
 static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
-    if (n == 0 && e->desc) snprintf((char *)data, 160, "%s", e->desc);
+    if (n != 0 || !e->desc) return 0;
+    const char *sys = strstr(e->desc, "error message = '");
+    if (sys) {
+        sys += strlen("error message = '");
+        const char *end = strchr(sys, '\'');
+        snprintf((char *)data, 160, "%.*s", end ? (int)(end - sys) : 120, sys);
+    } else {
+        snprintf((char *)data, 160, "%s", e->desc);
+    }
     return 0;
 }
 
@@ -284,6 +295,8 @@ static int open_new(h5w *w, const char *path)
     return w->file < 0 ? fail(w, "cannot create the HDF5 file", NULL) : 0;
 }
 
+static int find_new_group(h5w *w, const char *gpath);
+
 /* An existing file, to append to: the group's first missing component is
    remembered so that a failure can delete what was made. */
 static int open_existing(h5w *w, const char *path, const char *gpath)
@@ -299,10 +312,22 @@ static int open_existing(h5w *w, const char *path, const char *gpath)
         w->failed = 1;
         return -1;
     }
+    /* looked at read-only first: a refusal leaves the file untouched
+       (opening for writing marks the superblock) */
     hid_t fapl = file_access();
-    w->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    w->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    int rc = w->file < 0 ? fail(w, "cannot open the HDF5 file", NULL) : find_new_group(w, gpath);
+    if (w->file >= 0) H5Fclose(w->file);
+    w->file = rc ? -1 : H5Fopen(path, H5F_ACC_RDWR, fapl);
     H5Pclose(fapl);
-    if (w->file < 0) return fail(w, "cannot open the HDF5 file to append", NULL);
+    if (rc) return -1;
+    return w->file < 0 ? fail(w, "cannot open the HDF5 file to append", NULL) : 0;
+}
+
+/* The first component of gpath that does not exist yet into w->created;
+   -1 with err set when the whole group exists. */
+static int find_new_group(h5w *w, const char *gpath)
+{
     char part[1024];
     const char *p = gpath;
     while (p) {
@@ -319,7 +344,7 @@ static int open_existing(h5w *w, const char *path, const char *gpath)
         p = next;
     }
     error_set(w->err, NLSQ_ERR_IO, 0, 0,
-              "%s: the group %s exists already; appending writes into a new group (name another)", path, gpath);
+              "%s: the group %s exists already; appending writes into a new group (name another)", w->shown, gpath);
     w->failed = 1;
     return -1;
 }
@@ -355,6 +380,26 @@ static void fsync_path(const char *path)
     }
 }
 
+/*
+ * After a failure, HDF5's closing flush is pointed at an anonymous memory
+ * file: HDF5 1.10's H5Fclose, when its flush fails (the disk that was full
+ * still is), leaves a dangling identifier that crashes the library at the
+ * process's exit. What it would write belongs to a temporary file that is
+ * deleted anyway, or (appending) could not be written: the group's
+ * deletion was flushed before, where it could be.
+ */
+static void discard_writes(hid_t file)
+{
+    hid_t fapl = H5Fget_access_plist(file);
+    void *handle = NULL;
+    int sink = memfd_create("nlsq-hdf5-discard", MFD_CLOEXEC);
+    if (fapl >= 0 && sink >= 0 && H5Fget_vfd_handle(file, fapl, &handle) >= 0 && handle)
+        dup2(sink, *(int *)handle); /* the sec2 driver's handle is its descriptor */
+    if (sink >= 0) close(sink);
+    if (fapl >= 0) H5Pclose(fapl);
+    H5Eclear2(H5E_DEFAULT);
+}
+
 /* Closes everything; a new file is committed (renamed into place) or
    discarded, an appended group deleted after a failure. Restores HDF5's
    error printing. Called under the lock. */
@@ -368,6 +413,18 @@ static nlsq_status writer_close(h5w *w, const char *path)
                      "; the partly written group %s could not be deleted", w->created);
         }
     }
+    if (w->file >= 0 && !w->failed && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0)
+        fail(w, "cannot write the HDF5 file", NULL);
+    /* appending: the deletion is written back, and the file closed as
+       usual where that works (the close also clears the superblock's
+       "open for writing" mark); a new file's temporary is thrown away */
+    int stuck = w->file >= 0 && w->failed && !w->is_new && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0;
+    if (stuck) {
+        size_t used = strlen(w->err->message);
+        snprintf(w->err->message + used, sizeof w->err->message - used,
+                 "; HDF5 could not write back the group's deletion either: check the file (h5dump, h5clear)");
+    }
+    if (w->file >= 0 && w->failed && (w->is_new || stuck)) discard_writes(w->file);
     if (w->file >= 0 && H5Fclose(w->file) < 0 && !w->failed) fail(w, "cannot close the HDF5 file", NULL);
     if (w->str >= 0) H5Tclose(w->str);
     H5Eclear2(H5E_DEFAULT);
