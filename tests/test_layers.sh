@@ -25,6 +25,7 @@ allowed() {
     gpu) echo "gpu exec model linalg kernel core" ;;
     fit) echo "fit gpu solve exec model linalg kernel io core" ;;
     uncertainty) echo "uncertainty stats fit gpu solve exec model linalg kernel io core" ;;
+    results) echo "results uncertainty stats fit gpu solve exec model linalg kernel io core" ;;
     *) echo "" ;;
     esac
 }
