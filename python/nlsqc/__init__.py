@@ -24,6 +24,7 @@ from ._profile import ProfileResult, conf_interval, conf_interval2d
 from ._options import OptimizeWarning
 from ._system import devices, info
 from ._trace import TraceError
+from . import _hdf5  # noqa: F401  (FitResult.save_hdf5; its struct joins the ABI check)
 
 from ._lib import lib as _libnlsq, text as _text
 

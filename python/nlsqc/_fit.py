@@ -142,6 +142,21 @@ class FitResult:
         """{name: definition} of the library quantities of the model."""
         return _bands.quantities(self)
 
+    def save_hdf5(self, path, group=None, mode="replace", predictions=False, level=0.95, model_text=None):
+        """Write this result into `group` (default '/') of the HDF5 file
+        `path` through the library (no h5py needed): popt, perr, pcov,
+        correlation, the intervals at `level`, the statistics, the
+        diagnostics and, with predictions=True, x, y, fit and residual of
+        the fit's data; the model text and options as attributes
+        (docs/data-formats.md, "Results in HDF5"). mode 'replace' (the file
+        written whole, atomically), 'create' (an existing file refused) or
+        'append' (a new group in an existing file). OSError when the file
+        cannot be written; ValueError for bad arguments or a build without
+        HDF5."""
+        from . import _hdf5
+        _hdf5.save(self, path, group=group, mode=mode, predictions=predictions, level=level,
+                   model_text=model_text)
+
     def __repr__(self):
         rows = "\n".join(f"  {n:>12} = {v:.10g} +/- {e:.3g}" for n, v, e in zip(self.names, self.popt, self.perr))
         return (f"FitResult(status {self.status}: {self.message}\n{rows}\n  chi2 {self.chi2:.6g}, redchi "
