@@ -425,7 +425,7 @@ check "batch JSON lines: trusted and findings" "grep -q '\"id\": 2,.*\"trusted\"
 expect_error "batch: --sigma in the wide layout" "for the long layout" batch "$bd/wide.csv" --model 'a*x' --sigma c2
 expect_error "batch: bad --id column" "no column 'zz' for --id" batch "$bd/long.csv" --id zz --model 'a*x'
 expect_error "batch: --plot is a single-fit option" "not an option of nlsq batch" batch "$bd/wide.csv" --model 'a*x' --plot a.svg
-expect_error "batch: bad --format" "csv or jsonl" batch "$bd/wide.csv" --model 'a*x' --format xml
+expect_error "batch: bad --format" "csv, jsonl or hdf5" batch "$bd/wide.csv" --model 'a*x' --format xml
 expect_error "fit: --id belongs to batch" "options of nlsq batch" fit "$bd/wide.csv" --model 'a*x' --id 1
 "$nlsq" batch "$bd/wide.csv" --model 'a*exp(-b*x) + c' --out /nonexistent-dir/r.csv 2>/dev/null; rc=$?
 check "batch: an unwritable --out is exit 2" "[ $rc -eq 2 ]"
