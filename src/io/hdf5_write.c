@@ -144,6 +144,7 @@ struct h5w {
     int failed;           /* a failure was recorded in err               */
     nlsq_error *err;
     hid_t columns[H5W_MAX_COLUMNS];
+    char column_names[H5W_MAX_COLUMNS][64]; /* for messages */
     int ncolumns;
     H5E_auto2_t saved_fn; /* HDF5's error printing, while a call runs    */
     void *saved_data;
@@ -352,6 +353,7 @@ int h5w_column(h5w *w, const char *name, size_t rows)
     leave(w);
     if (d < 0) return -1;
     w->columns[w->ncolumns] = d;
+    snprintf(w->column_names[w->ncolumns], sizeof w->column_names[0], "%s", name);
     return w->ncolumns++;
 }
 
@@ -365,7 +367,7 @@ int h5w_column_write(h5w *w, int slot, size_t first, size_t n, const double *v)
     hid_t space = H5Dget_space(w->columns[slot]);
     if (mem < 0 || space < 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
         H5Dwrite(w->columns[slot], H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, v) < 0)
-        fail(w, "cannot write the rows of a column", NULL);
+        fail(w, "cannot write", w->column_names[slot]);
     if (space >= 0) H5Sclose(space);
     if (mem >= 0) H5Sclose(mem);
     leave(w);
@@ -561,6 +563,17 @@ static void fsync_path(const char *path)
     }
 }
 
+/* Whether the file opens (read-only) and holds no link `group`: what an
+   append that could not write back its clean-up left. */
+static int reopens_without(const char *path, const char *group)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int fine = f >= 0 && H5Lexists(f, group, H5P_DEFAULT) == 0;
+    if (f >= 0) H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return fine;
+}
+
 static void append_message(h5w *w, const char *text)
 {
     size_t used = strlen(w->err->message);
@@ -580,9 +593,11 @@ nlsq_status h5w_close(h5w *w)
        where that works (the close clears the superblock's "open for
        writing" mark); a new file's temporary is thrown away */
     int stuck = w->file >= 0 && w->failed && !w->is_new && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0;
-    if (stuck) append_message(w, "; HDF5 could not write back the group's deletion either: check the file (h5dump)");
     if (w->file >= 0 && w->failed && (w->is_new || stuck)) discard_writes(w->file);
     if (w->file >= 0 && H5Fclose(w->file) < 0 && !w->failed) fail(w, "cannot close the HDF5 file", NULL);
+    if (stuck) append_message(w, reopens_without(w->shown, w->created)
+                                     ? "; the file, read again, opens without the group"
+                                     : "; HDF5 could not write back the group's deletion: check the file (h5dump)");
     if (w->str >= 0) H5Tclose(w->str);
     leave(w);
     if (w->is_new) {
