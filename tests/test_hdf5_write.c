@@ -98,9 +98,10 @@ static int read_doubles(hid_t loc, const char *name, double *out, size_t count)
     if (d < 0) return -1;
     hid_t s = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(s);
-    int rc = n == (hssize_t)count && (count == 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0)
-                 ? 0
-                 : -1;
+    int rc = n == (hssize_t)count &&
+                     (count == 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0)
+               ? 0
+               : -1;
     H5Sclose(s);
     H5Dclose(d);
     return rc;

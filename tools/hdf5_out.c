@@ -21,11 +21,11 @@ static const option hdf5_options[] = {
              "(replaced\natomically; docs/data-formats.md)"},
     {"--output-group", "GROUP", ARG_TEXT, AT(h5.group), .help = "the group the result goes into (default /)"},
     {"--output-append", NULL, ARG_FLAG, AT(h5.append),
-     .help = "add the group to an existing --output file (it must\nbe a new group; the file is kept if the write fails)",
+     .help =
+         "add the group to an existing --output file (it must\nbe a new group; the file is kept if the write fails)",
      .set = 1},
     {"--output-predictions", NULL, ARG_FLAG, AT(h5.predictions),
-     .help = "also write x, y, fit and residual for every row into\nGROUP/predictions (streamed: any size)",
-     .set = 1},
+     .help = "also write x, y, fit and residual for every row into\nGROUP/predictions (streamed: any size)", .set = 1},
     {NULL},
 };
 const option_group group_hdf5_output = {"results into HDF5", hdf5_options};
@@ -33,8 +33,10 @@ const option_group group_hdf5_output = {"results into HDF5", hdf5_options};
 int hdf5_output_check(const cli *c)
 {
     if (!c->h5.path) {
-        const char *alone = c->h5.group ? "--output-group" : c->h5.append ? "--output-append"
-                          : c->h5.predictions ? "--output-predictions" : NULL;
+        const char *alone = c->h5.group       ? "--output-group"
+                          : c->h5.append      ? "--output-append"
+                          : c->h5.predictions ? "--output-predictions"
+                                              : NULL;
         return alone ? die("%s needs --output FILE.h5", alone) : 0;
     }
     if (!nlsq_have_hdf5())
@@ -100,8 +102,8 @@ int batch_hdf5_check(const cli *c)
     return 0;
 }
 
-int batch_hdf5_write(const cli *c, const dataset *D, const nlsq_batch *b, const nlsq_batch_result *r,
-                     const double *ids, const int *curve_cols)
+int batch_hdf5_write(const cli *c, const dataset *D, const nlsq_batch *b, const nlsq_batch_result *r, const double *ids,
+                     const int *curve_cols)
 {
     const char **names = NULL;
     if (!ids) {

@@ -134,14 +134,14 @@ int h5w_column_write(h5w *w, int slot, size_t first, size_t n, const double *v)
 #include "io/hdf5_lock.h"
 
 struct h5w {
-    const char *shown;    /* the path as given, for messages             */
-    hid_t file, group;    /* the open file and the result's group        */
-    hid_t str;            /* a variable-length UTF-8 string type         */
-    outfile out;          /* a new file: its temporary (out.tmp)         */
-    int is_new;           /* written to out.tmp (else appended in place) */
-    char created[1024];   /* appending: the first group made, deleted on
+    const char *shown;  /* the path as given, for messages             */
+    hid_t file, group;  /* the open file and the result's group        */
+    hid_t str;          /* a variable-length UTF-8 string type         */
+    outfile out;        /* a new file: its temporary (out.tmp)         */
+    int is_new;         /* written to out.tmp (else appended in place) */
+    char created[1024]; /* appending: the first group made, deleted on
                              failure ("" when none was made)             */
-    int failed;           /* a failure was recorded in err               */
+    int failed;         /* a failure was recorded in err               */
     nlsq_error *err;
     hid_t columns[H5W_MAX_COLUMNS];
     char column_names[H5W_MAX_COLUMNS][64]; /* for messages */
@@ -257,10 +257,16 @@ int h5w_ints(h5w *w, const char *name, h5w_int_type type, const void *v, int ran
 {
     if (w->failed) return -1;
     enter(w); /* the type identifiers are set when the library starts */
-    hid_t file = type == H5W_I8 ? H5T_STD_I8LE : type == H5W_U8 ? H5T_STD_U8LE : type == H5W_I32 ? H5T_STD_I32LE
-               : type == H5W_U32 ? H5T_STD_U32LE : H5T_STD_I64LE;
-    hid_t mem = type == H5W_I8 ? H5T_NATIVE_SCHAR : type == H5W_U8 ? H5T_NATIVE_UCHAR : type == H5W_I32 ? H5T_NATIVE_INT
-              : type == H5W_U32 ? H5T_NATIVE_UINT : H5T_NATIVE_LLONG;
+    hid_t file = type == H5W_I8  ? H5T_STD_I8LE
+               : type == H5W_U8  ? H5T_STD_U8LE
+               : type == H5W_I32 ? H5T_STD_I32LE
+               : type == H5W_U32 ? H5T_STD_U32LE
+                                 : H5T_STD_I64LE;
+    hid_t mem = type == H5W_I8  ? H5T_NATIVE_SCHAR
+              : type == H5W_U8  ? H5T_NATIVE_UCHAR
+              : type == H5W_I32 ? H5T_NATIVE_INT
+              : type == H5W_U32 ? H5T_NATIVE_UINT
+                                : H5T_NATIVE_LLONG;
     leave(w);
     return put(w, name, file, mem, rank, dims, v);
 }
@@ -389,8 +395,7 @@ static int group_path(const char *group, char *out, size_t size)
 }
 
 /* Before anything is written: the path can take an HDF5 file. */
-static nlsq_status check_path(const char *path, int mode, const char *const *inputs, size_t n_inputs,
-                              nlsq_error *err)
+static nlsq_status check_path(const char *path, int mode, const char *const *inputs, size_t n_inputs, nlsq_error *err)
 {
     char why[sizeof err->message];
     if (strcmp(path, "-") == 0) {
@@ -595,9 +600,10 @@ nlsq_status h5w_close(h5w *w)
     int stuck = w->file >= 0 && w->failed && !w->is_new && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0;
     if (w->file >= 0 && w->failed && (w->is_new || stuck)) discard_writes(w->file);
     if (w->file >= 0 && H5Fclose(w->file) < 0 && !w->failed) fail(w, "cannot close the HDF5 file", NULL);
-    if (stuck) append_message(w, reopens_without(w->shown, w->created)
-                                     ? "; the file, read again, opens without the group"
-                                     : "; HDF5 could not write back the group's deletion: check the file (h5dump)");
+    if (stuck)
+        append_message(w, reopens_without(w->shown, w->created)
+                              ? "; the file, read again, opens without the group"
+                              : "; HDF5 could not write back the group's deletion: check the file (h5dump)");
     if (w->str >= 0) H5Tclose(w->str);
     leave(w);
     if (w->is_new) {

@@ -251,7 +251,7 @@ static void put_result(h5w *w, const nlsq_model *model, const nlsq_result *r, co
     struct {
         const char *name;
         double v;
-    } nums[] = {{"cost", r->cost}, {"chi2", r->chi2}, {"redchi", r->redchi},        {"r2", r->r2},
+    } nums[] = {{"cost", r->cost}, {"chi2", r->chi2}, {"redchi", r->redchi},      {"r2", r->r2},
                 {"aic", r->aic},   {"bic", r->bic},   {"grad_norm", r->grad_norm}};
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) h5w_double(w, nums[k].name, nums[k].v);
     struct {
@@ -283,10 +283,10 @@ static void put_result(h5w *w, const nlsq_model *model, const nlsq_result *r, co
 /* ---- predictions, window by window ---------------------------------------------- */
 
 typedef struct pred_plan {
-    int k;                      /* variables                               */
+    int k; /* variables                               */
     size_t rows;
     int xc[PRED_MAX_VARS], yc, sc; /* a source's columns; sc -1: no sigma */
-    const nlsq_data *data;      /* or the data in memory                   */
+    const nlsq_data *data;         /* or the data in memory                   */
     nlsq_source *src;
     int slots[PRED_MAX_VARS + 4]; /* x..., y, fit, residual, sigma        */
 } pred_plan;
@@ -312,8 +312,8 @@ static int plan_predictions(h5w *w, const nlsq_model *model, const nlsq_hdf5_wri
     for (int v = 0; v <= p->k + (p->sc >= 0); v++) {
         int col = v < p->k ? p->xc[v] : v == p->k ? p->yc : p->sc;
         if (col < 0 || col >= ncols)
-            return h5w_fail(w, NLSQ_ERR_INVALID_ARGUMENT, "predictions: column %d is not in the data (%d columns)",
-                            col, ncols);
+            return h5w_fail(w, NLSQ_ERR_INVALID_ARGUMENT, "predictions: column %d is not in the data (%d columns)", col,
+                            ncols);
     }
     p->src = o->source;
     p->rows = nlsq_source_num_rows(o->source);
@@ -390,8 +390,8 @@ static void put_predictions(h5w *w, const nlsq_model *model, const nlsq_result *
 /* ---- the public calls -------------------------------------------------------------- */
 
 /* The arguments, and the refusal of a file the source reads. */
-static nlsq_status check_args(const char *path, const void *model, const void *result,
-                              const nlsq_hdf5_write_options *o, nlsq_error *err)
+static nlsq_status check_args(const char *path, const void *model, const void *result, const nlsq_hdf5_write_options *o,
+                              nlsq_error *err)
 {
     if (!path || !model || !result) {
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "writing HDF5: path, model or result is NULL");
@@ -432,7 +432,7 @@ nlsq_status nlsq_result_write_hdf5(const char *path, const char *group, const nl
 /* ---- a batch's table --------------------------------------------------------------- */
 
 /* The columns after the parameters', in the CSV's order, then the rest. */
-static const char *const batch_columns[] = {"status", "chi2",   "redchi", "points",     "nfev",       "trusted",
+static const char *const batch_columns[] = {"status",   "chi2", "redchi", "points",     "nfev",       "trusted",
                                             "findings", "cost", "nit",    "pcov_valid", "diag_flags", "pcov"};
 enum { CSV_TAIL = 7 };
 
@@ -442,7 +442,8 @@ static int name_clash(const nlsq_model *model, int n, char *why, size_t size)
     for (int j = 0; j < n; j++) {
         const char *a = nlsq_model_param_name(model, j);
         int clash = strcmp(a, "id") == 0;
-        for (size_t c = 0; c < sizeof batch_columns / sizeof batch_columns[0]; c++) clash |= strcmp(a, batch_columns[c]) == 0;
+        for (size_t c = 0; c < sizeof batch_columns / sizeof batch_columns[0]; c++)
+            clash |= strcmp(a, batch_columns[c]) == 0;
         if (clash) {
             snprintf(why, size, "the parameter %s has the name of a column of the table", a);
             return 1;
@@ -591,8 +592,7 @@ static void put_batch(h5w *w, const nlsq_model *model, const nlsq_batch_result *
 
 nlsq_status nlsq_batch_result_write_hdf5(const char *path, const char *group, const nlsq_model *model,
                                          const nlsq_batch_result *result, const nlsq_batch *batch, const double *ids,
-                                         const char *const *names, const nlsq_hdf5_write_options *opt,
-                                         nlsq_error *err)
+                                         const char *const *names, const nlsq_hdf5_write_options *opt, nlsq_error *err)
 {
     nlsq_error local;
     if (!err) err = &local;
