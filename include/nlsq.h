@@ -1716,8 +1716,9 @@ NLSQ_API nlsq_status nlsq_result_interval(const nlsq_result *r, double level, in
  *             `fit` has them); the scalars cost, chi2, redchi, r2, aic,
  *             bic, grad_norm (float64), n, n_free, m, dof, nfev, njev,
  *             nit, status, success, pcov_valid, pcov_rank, passes,
- *             jit_passes, threads (int64), message, method, backend,
- *             device (strings), warnings[] (strings: why the fit is in
+ *             jit_passes, threads, memory_bytes, resumed_evaluations
+ *             (int64), message, method, backend, device, backend_note,
+ *             device_note (strings), warnings[] (strings: why the fit is in
  *             doubt, as the report words it; empty when none);
  *   diagnostics/  trusted, flags, findings[] (keys), rank, cond,
  *             influence[n], param_flags[n], correlated[k,2],

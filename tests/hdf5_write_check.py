@@ -67,12 +67,13 @@ def check_fit(path, json_path, group="/"):
                 same(g["correlation"][a, b], want, f"correlation[{a},{b}]")
         for k in ("cost", "chi2", "redchi", "r2", "aic", "bic"):
             same(g[k][()], js[k], k)
-        for k in ("dof", "m", "nfev", "njev", "status", "passes", "jit_passes", "threads"):
+        for k in ("dof", "m", "nfev", "njev", "status", "passes", "jit_passes", "threads", "memory_bytes",
+                  "resumed_evaluations"):
             if int(g[k][()]) != js[k]:
                 fail(f"{k}: {g[k][()]} against {js[k]}")
         if bool(g["success"][()]) != js["success"]:
             fail("success")
-        for k in ("message", "method", "backend", "device"):
+        for k in ("message", "method", "backend", "device", "backend_note", "device_note"):
             if text(g[k][()]) != js[k]:
                 fail(f"{k}: {text(g[k][()])!r} against {js[k]!r}")
         d, jd = g["diagnostics"], js["diagnostics"]

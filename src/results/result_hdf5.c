@@ -276,6 +276,10 @@ static void put_result(h5w *w, const nlsq_model *model, const nlsq_result *r, co
     h5w_string(w, "method", method_name(r->method));
     h5w_string(w, "backend", r->backend);
     h5w_string(w, "device", r->device);
+    h5w_string(w, "backend_note", r->backend_note);
+    h5w_string(w, "device_note", r->device_note);
+    h5w_int(w, "memory_bytes", (long long)r->memory_bytes);
+    h5w_int(w, "resumed_evaluations", r->resumed_evaluations);
     put_warnings(w, r);
     put_diagnostics(w, r);
 }
