@@ -22,21 +22,6 @@
 #include <hdf5.h>
 #endif
 
-static char dir[256];
-
-static void make_dir(void)
-{
-    if (dir[0]) return;
-    snprintf(dir, sizeof dir, "%s/nlsq-h5w-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) dir[0] = '\0';
-}
-
-static void path_in(char *out, size_t size, const char *name)
-{
-    make_dir();
-    snprintf(out, size, "%s/%s", dir, name);
-}
-
 /* A decay fitted in memory; x, y are filled (m points). */
 static nlsq_result *fit_decay(nlsq_model **model, double *x, double *y, size_t m, nlsq_error *err)
 {
@@ -52,19 +37,6 @@ static nlsq_result *fit_decay(nlsq_model **model, double *x, double *y, size_t m
     nlsq_result *r = NULL;
     nlsq_curve_fit(*model, &data, &opt, &r, err);
     return r;
-}
-
-static int file_bytes(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *out = malloc(*len + 1);
-    size_t got = fread(*out, 1, *len, f);
-    fclose(f);
-    return got == *len ? 0 : -1;
 }
 
 #ifndef NLSQ_HAVE_HDF5
@@ -90,6 +62,34 @@ int main(void)
 }
 
 #else
+
+static char dir[256];
+
+static void make_dir(void)
+{
+    if (dir[0]) return;
+    snprintf(dir, sizeof dir, "%s/nlsq-h5w-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) dir[0] = '\0';
+}
+
+static void path_in(char *out, size_t size, const char *name)
+{
+    make_dir();
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static int file_bytes(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *out = malloc(*len + 1);
+    size_t got = fread(*out, 1, *len, f);
+    fclose(f);
+    return got == *len ? 0 : -1;
+}
 
 /* Reading back: a dataset's doubles (count expected), or -1. */
 static int read_doubles(hid_t loc, const char *name, double *out, size_t count)
