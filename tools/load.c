@@ -293,6 +293,20 @@ static int column_after(const int *xc, int k)
     return last + 1;
 }
 
+/* The uncertainties of a NeXus default plot (axes, signal, errors: HDF5
+   datasets, named by path): the column after y when it is the signal's
+   "<signal>_errors" or "errors"; else -1. */
+static int nexus_errors_column(const nlsq_source *src, int k)
+{
+    if (nlsq_source_num_columns(src) != k + 2) return -1;
+    const char *y = nlsq_source_column_name(src, k), *e = nlsq_source_column_name(src, k + 1);
+    const char *ys = strrchr(y, '/'), *es = strrchr(e, '/');
+    if (y[0] != '/' || e[0] != '/' || !ys || !es) return -1;
+    size_t ylen = strlen(ys + 1);
+    int own = strncmp(es + 1, ys + 1, ylen) == 0 && strcmp(es + 1 + ylen, "_errors") == 0;
+    return own || strcmp(es + 1, "errors") == 0 ? k + 1 : -1;
+}
+
 /* The x, y (when need_y) and sigma columns; 0, or 2 after printing why. */
 static int pick_columns(const cli *c, dataset *d, int need_y)
 {
@@ -323,6 +337,7 @@ static int pick_columns(const cli *c, dataset *d, int need_y)
         }
     }
     if (c->sigcol && (d->sc = column_find(d->src, c->sigcol, "--sigma")) < 0) return 2;
+    if (!c->sigcol && !c->xcols && !c->ycol) d->sc = nexus_errors_column(d->src, k);
     return 0;
 }
 
