@@ -107,7 +107,7 @@ with open(os.path.join(out, "manifest.txt"), "w") as m:
 
 # the same fit from three formats
 x = np.linspace(0, 10, 2001)
-y = 2.5 * np.exp(-0.3 * x) + 0.05 * np.sin(5 * x)
+y = 2.5 * np.exp(-0.3 * x) + 0.05 * np.sin(5 * x) + 0.02 * np.cos(17.3 * x)
 s = 0.01 + 0.001 * x
 with h5py.File(os.path.join(out, "fit.h5"), "w") as f:
     f.create_dataset("x", data=x)
