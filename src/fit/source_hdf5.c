@@ -24,8 +24,12 @@
 #include "io/hdf5.h"
 #include "source.h"
 
-/* Rows per block: whole pass windows, so that a window lies in one block. */
+/* Rows per block: whole pass windows, so that a window lies in one block;
+   about BLOCK_ROWS, up to MAX_BLOCK_ROWS to make blocks whole chunks. The
+   ring takes at most RING_BYTES unless that leaves too few slots. */
 #define BLOCK_ROWS (PASS_WINDOW * 4)
+#define MAX_BLOCK_ROWS ((size_t)1 << 20)
+#define RING_BYTES ((size_t)64 << 20)
 enum { AHEAD = 4, MAX_COLS = 256 };
 
 enum { SLOT_EMPTY, SLOT_LOADING, SLOT_READY };
@@ -226,11 +230,14 @@ static h5src *h5src_new(h5_table *t)
     h->t = t;
     h->ncols = h5_table_num_columns(t);
     h->nrows = h5_table_num_rows(t);
-    h->block_rows = h->nrows < BLOCK_ROWS ? h->nrows : BLOCK_ROWS;
+    h->block_rows = h->nrows < h5_table_block_rows(t) ? h->nrows : h5_table_block_rows(t);
     h->nblocks = (h->nrows + h->block_rows - 1) / h->block_rows;
-    /* a block per thread being read, the blocks ahead, two spare */
+    /* a block per thread being read, the blocks ahead, two spare; fewer
+       when blocks are large (threads then share blocks) */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int nslots = (int)(cpus < 1 ? 1 : cpus > 64 ? 64 : cpus) + AHEAD + 2;
+    size_t fit = RING_BYTES / ((size_t)h->ncols * h->block_rows * sizeof(double));
+    if (fit < (size_t)nslots) nslots = fit > AHEAD + 3 ? (int)fit : AHEAD + 3;
     h->nslots = (size_t)nslots < h->nblocks ? nslots : (int)h->nblocks;
     h->ahead = (size_t)AHEAD < h->nblocks ? AHEAD : (int)h->nblocks;
     h->slots = calloc((size_t)h->nslots, sizeof *h->slots);
@@ -264,7 +271,7 @@ nlsq_status nlsq_source_open_hdf5(const char *path, const char *const *datasets,
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     h5_table *t;
-    nlsq_status st = h5_table_open(path, datasets, count, &t, err);
+    nlsq_status st = h5_table_open(path, datasets, count, PASS_WINDOW, BLOCK_ROWS, MAX_BLOCK_ROWS, &t, err);
     if (st != NLSQ_OK) return st;
     h5src *h = h5src_new(t);
     nlsq_source *s = h ? source_from_ops(&h5src_ops, h, h5_table_num_columns(t), h5_table_num_rows(t),

@@ -36,9 +36,10 @@ int nlsq_have_hdf5(void)
 
 #ifndef NLSQ_HAVE_HDF5
 
-nlsq_status h5_table_open(const char *path, const char *const *names, int count, h5_table **out, nlsq_error *err)
+nlsq_status h5_table_open(const char *path, const char *const *names, int count, size_t window, size_t block,
+                          size_t max_block, h5_table **out, nlsq_error *err)
 {
-    (void)names, (void)count;
+    (void)names, (void)count, (void)window, (void)block, (void)max_block;
     *out = NULL;
     error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
               "%s: this build of nlsq does not read HDF5 files (rebuild with libhdf5-dev installed)", path);
@@ -54,6 +55,11 @@ int h5_table_num_columns(const h5_table *t)
     return 0;
 }
 size_t h5_table_num_rows(const h5_table *t)
+{
+    (void)t;
+    return 0;
+}
+size_t h5_table_block_rows(const h5_table *t)
 {
     (void)t;
     return 0;
@@ -133,6 +139,7 @@ typedef struct h5_dataset {
     hid_t id, space;
     int rank;
     hsize_t width; /* columns: 1 for a 1-D dataset */
+    size_t chunk_rows, chunk_bytes; /* 0: not chunked */
     char type[40];
 } h5_dataset;
 
@@ -148,6 +155,7 @@ struct h5_table {
     int *col_ds, *col_in_ds;
     double *scratch; /* a window of a 2-D dataset, under h5_lock */
     size_t scratch_len;
+    size_t block_rows;
     char desc[320];
 };
 
@@ -217,19 +225,65 @@ static nlsq_status check_filters(const h5_table *t, const char *name, hid_t dcpl
     return NLSQ_OK;
 }
 
-static hid_t chunk_cache_access(hid_t dcpl, hid_t tid, int rank)
+/* A chunked dataset's chunk: its rows and bytes (0 when not chunked). */
+static void chunk_shape(h5_dataset *d, hid_t dcpl, hid_t tid, int rank)
 {
     hsize_t cdims[2] = {1, 1};
-    if (H5Pget_layout(dcpl) != H5D_CHUNKED || H5Pget_chunk(dcpl, rank, cdims) < 0) return H5P_DEFAULT;
-    double bytes = (double)cdims[0] * (double)(rank > 1 ? cdims[1] : 1) * (double)H5Tget_size(tid);
-    double want = 4 * bytes < (1 << 20) ? (1 << 20) : 4 * bytes;
-    if (want > (double)(512 << 20)) return H5P_DEFAULT; /* huge chunks: the library's default */
+    if (H5Pget_layout(dcpl) != H5D_CHUNKED || H5Pget_chunk(dcpl, rank, cdims) < 0) return;
+    d->chunk_rows = (size_t)cdims[0];
+    d->chunk_bytes = (size_t)cdims[0] * (size_t)(rank > 1 ? cdims[1] : 1) * H5Tget_size(tid);
+}
+
+/* The chunk cache a chunked dataset is read with: none when the blocks
+   are whole chunks (each chunk is read once a pass, straight into the
+   block: a cache would only copy it, and the library's cache was seen to
+   grow the process when shared by the threads); else enough chunks to
+   span a block and one more, so that no chunk is inflated twice. */
+static hid_t chunk_cache_access(const h5_table *t, const h5_dataset *d)
+{
+    if (!d->chunk_rows) return H5P_DEFAULT;
+    size_t bytes = 0;
+    if (t->block_rows % d->chunk_rows != 0) {
+        double want = ((double)t->block_rows / (double)d->chunk_rows + 2) * (double)d->chunk_bytes;
+        if (want > (double)(512 << 20)) return H5P_DEFAULT; /* huge chunks: the library's default */
+        bytes = (size_t)want;
+    }
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (dapl >= 0) H5Pset_chunk_cache(dapl, 1021, (size_t)want, 1.0);
+    if (dapl >= 0) H5Pset_chunk_cache(dapl, 1021, bytes, 1.0);
     return dapl;
 }
 
-/* Open one dataset (under the lock); its columns are counted in. */
+static size_t gcd(size_t a, size_t b)
+{
+    while (b) {
+        size_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+/* The block: a multiple of the window and of every chunk's rows when that
+   stays within max_block, at least `block` rows. */
+static void choose_block(h5_table *t, size_t window, size_t block, size_t max_block)
+{
+    size_t l = window ? window : 1;
+    for (int k = 0; k < t->nds && l; k++) {
+        size_t c = t->ds[k].chunk_rows;
+        if (!c) continue;
+        size_t g = gcd(l, c);
+        l = l / g > max_block / c ? 0 : l / g * c;
+    }
+    if (!l || l > max_block) {
+        t->block_rows = block;
+        return;
+    }
+    while (l < block && l * 2 <= max_block) l *= 2;
+    t->block_rows = l;
+}
+
+/* Look at one dataset (under the lock): what it holds, its shape, its
+   chunks; opened for reading once every dataset passed. */
 static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nlsq_error *err)
 {
     char why[160];
@@ -252,7 +306,6 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
         st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s holds %s values, not numbers", t->file, name, why);
     } else
         st = check_filters(t, name, dcpl, err);
-    hid_t dapl = H5P_DEFAULT;
     if (st == NLSQ_OK) {
         type_name(tid, d->type, sizeof d->type);
         hid_t space = H5Dget_space(obj);
@@ -286,16 +339,23 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
                           "equally long", t->file, name, (unsigned long long)dims[0], t->ds[0].path, t->nrows);
             t->nrows = (size_t)dims[0];
         }
-        if (st == NLSQ_OK) dapl = chunk_cache_access(dcpl, tid, rank);
+        if (st == NLSQ_OK) chunk_shape(d, dcpl, tid, rank);
     }
     if (dcpl >= 0) H5Pclose(dcpl);
     if (tid >= 0) H5Tclose(tid);
     H5Oclose(obj);
-    if (st != NLSQ_OK) return st;
-    d->id = H5Dopen2(t->fid, name, dapl);
+    return st;
+}
+
+/* Each dataset opened again with its chunk cache, once the block is known. */
+static nlsq_status open_for_reading(h5_table *t, h5_dataset *d, nlsq_error *err)
+{
+    char why[160];
+    hid_t dapl = chunk_cache_access(t, d);
+    d->id = H5Dopen2(t->fid, d->path, dapl);
     if (dapl != H5P_DEFAULT) H5Pclose(dapl);
     if (d->id < 0 || (d->space = H5Dget_space(d->id)) < 0)
-        return fail(err, NLSQ_ERR_DATA, "%s: dataset %s cannot be opened: %s", t->file, name, h5_reason(why));
+        return fail(err, NLSQ_ERR_DATA, "%s: dataset %s cannot be opened: %s", t->file, d->path, h5_reason(why));
     return NLSQ_OK;
 }
 
@@ -676,7 +736,8 @@ static nlsq_status open_file(h5_table *t, nlsq_error *err)
     return NLSQ_OK;
 }
 
-static nlsq_status open_locked(h5_table *t, const char *const *names, int count, nlsq_error *err)
+static nlsq_status open_locked(h5_table *t, const char *const *names, int count, const size_t sizes[3],
+                               nlsq_error *err)
 {
     nlsq_status st = open_file(t, err);
     if (st != NLSQ_OK) return st;
@@ -696,12 +757,17 @@ static nlsq_status open_locked(h5_table *t, const char *const *names, int count,
             st = fail(err, NLSQ_ERR_DATA, "%s: more than %d columns in the datasets named", t->file, MAX_COLUMNS);
     }
     free_strings(found, nfound);
+    if (st != NLSQ_OK) return st;
+    choose_block(t, sizes[0], sizes[1], sizes[2]);
+    for (int k = 0; k < t->nds && st == NLSQ_OK; k++) st = open_for_reading(t, &t->ds[k], err);
     return st;
 }
 
-nlsq_status h5_table_open(const char *path, const char *const *names, int count, h5_table **out, nlsq_error *err)
+nlsq_status h5_table_open(const char *path, const char *const *names, int count, size_t window, size_t block,
+                          size_t max_block, h5_table **out, nlsq_error *err)
 {
     *out = NULL;
+    const size_t sizes[3] = {window, block, max_block};
     if (count < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: a negative count of datasets", path);
     for (int k = 0; k < count; k++)
         if (!names || !names[k] || !names[k][0])
@@ -716,7 +782,7 @@ nlsq_status h5_table_open(const char *path, const char *const *names, int count,
     t->fd = -1;
     h5_guard g;
     h5_enter(&g);
-    nlsq_status st = open_locked(t, names, count, err);
+    nlsq_status st = open_locked(t, names, count, sizes, err);
     h5_leave(&g);
     if (st == NLSQ_OK) st = name_columns(t, err);
     if (st != NLSQ_OK) {
@@ -735,6 +801,10 @@ int h5_table_num_columns(const h5_table *t)
 size_t h5_table_num_rows(const h5_table *t)
 {
     return t->nrows;
+}
+size_t h5_table_block_rows(const h5_table *t)
+{
+    return t->block_rows;
 }
 const char *h5_table_column_name(const h5_table *t, int col)
 {

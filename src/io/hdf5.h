@@ -16,8 +16,14 @@
 typedef struct h5_table h5_table;
 
 /* Open the datasets names[0..count) of path (count 0: the NeXus default
-   plot); NLSQ_OK, or the reason in err naming the file and dataset. */
-nlsq_status h5_table_open(const char *path, const char *const *names, int count, h5_table **out, nlsq_error *err);
+   plot); NLSQ_OK, or the reason in err naming the file and dataset.
+   The table is read in blocks of rows (h5_table_block_rows): a multiple
+   of `window` rows, about `block` rows or more, and where it can be (up to
+   max_block rows) a multiple of every dataset's chunk rows, so that each
+   chunk is read, and inflated, once a pass without a chunk cache. */
+nlsq_status h5_table_open(const char *path, const char *const *names, int count, size_t window, size_t block,
+                          size_t max_block, h5_table **out, nlsq_error *err);
+size_t h5_table_block_rows(const h5_table *t);
 void h5_table_close(h5_table *t);
 int h5_table_num_columns(const h5_table *t);
 size_t h5_table_num_rows(const h5_table *t);
