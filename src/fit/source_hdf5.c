@@ -11,6 +11,9 @@
  * A block not there (the first of a pass, or an access out of order) is
  * read by the thread that needs it. The ring holds a few blocks per
  * thread of the machine: memory does not depend on the dataset's size.
+ * Where the chunks are inflated outside the library (shuffle and deflate,
+ * io/hdf5.c), a reader thread per core fills the ring, so that inflating
+ * runs in parallel.
  * NLSQ_HDF5_PREFETCH=0 turns the reader thread off (to measure it).
  */
 #define _POSIX_C_SOURCE 200809L /* sysconf */
@@ -30,7 +33,7 @@
 #define BLOCK_ROWS (PASS_WINDOW * 4)
 #define MAX_BLOCK_ROWS ((size_t)1 << 20)
 #define RING_BYTES ((size_t)64 << 20)
-enum { AHEAD = 4, MAX_COLS = 256 };
+enum { AHEAD = 4, MAX_COLS = 256, MAX_LOADERS = 64 };
 
 enum { SLOT_EMPTY, SLOT_LOADING, SLOT_READY };
 
@@ -52,8 +55,8 @@ typedef struct h5src {
     pthread_cond_t changed;
     size_t want; /* the block after the one last asked for */
     unsigned long clock;
-    int stop, has_thread;
-    pthread_t thread;
+    int stop, nthreads;
+    pthread_t threads[MAX_LOADERS];
 } h5src;
 
 static int find_slot(const h5src *h, size_t b)
@@ -200,13 +203,11 @@ static void h5src_close(void *impl)
 {
     h5src *h = impl;
     if (!h) return;
-    if (h->has_thread) {
-        pthread_mutex_lock(&h->m);
-        h->stop = 1;
-        pthread_cond_broadcast(&h->changed);
-        pthread_mutex_unlock(&h->m);
-        pthread_join(h->thread, NULL);
-    }
+    pthread_mutex_lock(&h->m);
+    h->stop = 1;
+    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->m);
+    for (int k = 0; k < h->nthreads; k++) pthread_join(h->threads[k], NULL);
     pthread_cond_destroy(&h->changed);
     pthread_mutex_destroy(&h->m);
     free(h->slots);
@@ -232,14 +233,18 @@ static h5src *h5src_new(h5_table *t)
     h->nrows = h5_table_num_rows(t);
     h->block_rows = h->nrows < h5_table_block_rows(t) ? h->nrows : h5_table_block_rows(t);
     h->nblocks = (h->nrows + h->block_rows - 1) / h->block_rows;
-    /* a block per thread being read, the blocks ahead, two spare; fewer
-       when blocks are large (threads then share blocks) */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int nslots = (int)(cpus < 1 ? 1 : cpus > 64 ? 64 : cpus) + AHEAD + 2;
+    /* Loaders: one when the library decodes (it is serialised anyway); a
+       thread per core when chunks are inflated here, outside its lock.
+       Slots: a block per thread being read, the blocks ahead, two spare;
+       fewer when blocks are large (threads then share blocks). */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int cpus = (int)(ncpu < 1 ? 1 : ncpu > MAX_LOADERS ? MAX_LOADERS : ncpu);
+    int loaders = h5_table_parallel(t) ? cpus : 1, ahead = AHEAD > loaders + 1 ? AHEAD : loaders + 1;
+    int nslots = cpus + ahead + 2;
     size_t fit = RING_BYTES / ((size_t)h->ncols * h->block_rows * sizeof(double));
-    if (fit < (size_t)nslots) nslots = fit > AHEAD + 3 ? (int)fit : AHEAD + 3;
+    if (fit < (size_t)nslots) nslots = fit > (size_t)ahead + 3 ? (int)fit : ahead + 3;
     h->nslots = (size_t)nslots < h->nblocks ? nslots : (int)h->nblocks;
-    h->ahead = (size_t)AHEAD < h->nblocks ? AHEAD : (int)h->nblocks;
+    h->ahead = (size_t)ahead < h->nblocks ? ahead : (int)h->nblocks;
     h->slots = calloc((size_t)h->nslots, sizeof *h->slots);
     h->memory = malloc((size_t)h->nslots * (size_t)h->ncols * h->block_rows * sizeof(double));
     pthread_mutex_init(&h->m, NULL);
@@ -250,9 +255,9 @@ static h5src *h5src_new(h5_table *t)
         return NULL;
     }
     for (int i = 0; i < h->nslots; i++) h->slots[i].data = h->memory + (size_t)i * (size_t)h->ncols * h->block_rows;
-    /* a file of one block or two needs no thread */
-    if (prefetch_wanted() && h->nblocks > 1)
-        h->has_thread = pthread_create(&h->thread, NULL, prefetch_main, h) == 0;
+    /* a file of one block needs no thread */
+    for (int k = 0; prefetch_wanted() && h->nblocks > 1 && k < loaders; k++)
+        if (pthread_create(&h->threads[h->nthreads], NULL, prefetch_main, h) == 0) h->nthreads++;
     return h;
 }
 

@@ -85,6 +85,11 @@ const struct stat *h5_table_file_stat(const h5_table *t)
     (void)t;
     return NULL;
 }
+int h5_table_parallel(const h5_table *t)
+{
+    (void)t;
+    return 0;
+}
 int h5_table_check(const h5_table *t, char *why, size_t why_size)
 {
     (void)t, (void)why, (void)why_size;
@@ -94,6 +99,10 @@ int h5_table_check(const h5_table *t, char *why, size_t why_size)
 #else
 
 #include <hdf5.h>
+#include <stdint.h>
+#ifdef NLSQ_HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 enum { MAX_COLUMNS = 256, MAX_LISTED = 12 };
 
@@ -140,6 +149,11 @@ typedef struct h5_dataset {
     int rank;
     hsize_t width; /* columns: 1 for a 1-D dataset */
     size_t chunk_rows, chunk_bytes; /* 0: not chunked */
+    /* chunks decoded here, outside the lock (see read_chunks): shuffle
+       and deflate filters only, a plain integer or IEEE float type */
+    int own_decode, nfilters, filters[4];
+    int kind, big_endian; /* kind: 0 signed, 1 unsigned, 2 float */
+    size_t elsize;
     char type[40];
 } h5_dataset;
 
@@ -232,6 +246,56 @@ static void chunk_shape(h5_dataset *d, hid_t dcpl, hid_t tid, int rank)
     if (H5Pget_layout(dcpl) != H5D_CHUNKED || H5Pget_chunk(dcpl, rank, cdims) < 0) return;
     d->chunk_rows = (size_t)cdims[0];
     d->chunk_bytes = (size_t)cdims[0] * (size_t)(rank > 1 ? cdims[1] : 1) * H5Tget_size(tid);
+}
+
+static int host_big_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 0;
+}
+
+/* Whether a chunked 1-D dataset's chunks can be decoded here, in the
+   pass's threads, rather than by the (serialised) library: its filters
+   are shuffle and deflate only, its type a plain integer or an IEEE
+   float. The library still reads the raw chunks, under the lock. */
+static void own_decoding(h5_dataset *d, hid_t dcpl, hid_t tid, int rank)
+{
+#ifdef NLSQ_HAVE_ZLIB
+    int nf = H5Pget_nfilters(dcpl);
+    if (rank != 1 || !d->chunk_rows || nf < 1 || nf > 4) return;
+    for (int i = 0; i < nf; i++) {
+        unsigned flags = 0, config = 0;
+        size_t ncd = 0;
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, NULL, 0, NULL, &config);
+        if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE) return;
+        d->filters[i] = (int)id;
+    }
+    size_t size = H5Tget_size(tid);
+    H5T_class_t cls = H5Tget_class(tid);
+    int be = H5Tget_order(tid) == H5T_ORDER_BE;
+    if (cls == H5T_FLOAT) {
+        hid_t ieee = size == 4 ? (be ? H5T_IEEE_F32BE : H5T_IEEE_F32LE)
+                   : size == 8 ? (be ? H5T_IEEE_F64BE : H5T_IEEE_F64LE)
+                               : -1;
+        if (ieee < 0 || H5Tequal(tid, ieee) <= 0) return;
+        d->kind = 2;
+    } else if (cls == H5T_INTEGER) {
+        if ((size != 1 && size != 2 && size != 4 && size != 8) || H5Tget_precision(tid) != size * 8 ||
+            H5Tget_offset(tid) != 0)
+            return;
+        d->kind = H5Tget_sign(tid) == H5T_SGN_NONE ? 1 : 0;
+    } else {
+        return;
+    }
+    d->nfilters = nf;
+    d->elsize = size;
+    d->big_endian = be;
+    d->own_decode = 1;
+#else
+    (void)d, (void)dcpl, (void)tid, (void)rank;
+#endif
 }
 
 /* The chunk cache a chunked dataset is read with: none when the blocks
@@ -339,7 +403,10 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
                           "equally long", t->file, name, (unsigned long long)dims[0], t->ds[0].path, t->nrows);
             t->nrows = (size_t)dims[0];
         }
-        if (st == NLSQ_OK) chunk_shape(d, dcpl, tid, rank);
+        if (st == NLSQ_OK) {
+            chunk_shape(d, dcpl, tid, rank);
+            own_decoding(d, dcpl, tid, rank);
+        }
     }
     if (dcpl >= 0) H5Pclose(dcpl);
     if (tid >= 0) H5Tclose(tid);
@@ -878,16 +945,147 @@ static int read_dataset(h5_table *t, int k, int col0, size_t first, size_t count
     return 0;
 }
 
+#ifdef NLSQ_HAVE_ZLIB
+/* One element of the file's type as a double. */
+static double element(const unsigned char *p, const h5_dataset *d, int swap)
+{
+    unsigned char b[8];
+    size_t n = d->elsize;
+    for (size_t i = 0; i < n; i++) b[i] = swap ? p[n - 1 - i] : p[i];
+    switch (d->kind * 16 + (int)n) {
+    case 1: return (double)(int8_t)b[0];
+    case 2: { int16_t v; memcpy(&v, b, 2); return v; }
+    case 4: { int32_t v; memcpy(&v, b, 4); return v; }
+    case 8: { int64_t v; memcpy(&v, b, 8); return (double)v; }
+    case 17: return (double)b[0];
+    case 18: { uint16_t v; memcpy(&v, b, 2); return v; }
+    case 20: { uint32_t v; memcpy(&v, b, 4); return v; }
+    case 24: { uint64_t v; memcpy(&v, b, 8); return (double)v; }
+    case 36: { float v; memcpy(&v, b, 4); return v; }
+    case 40: { double v; memcpy(&v, b, 8); return v; }
+    default: return 0;
+    }
+}
+
+/* HDF5's shuffle undone: byte j of element i was stored at j*n + i. */
+static void unshuffle(const unsigned char *in, size_t len, size_t elsize, unsigned char *out)
+{
+    size_t n = len / elsize;
+    /* written in order, read from elsize streams */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < elsize; j++) out[i * elsize + j] = in[j * n + i];
+    memcpy(out + n * elsize, in + n * elsize, len - n * elsize);
+}
+
+/* A raw chunk through the filters, last applied first; the decoded bytes
+   (in a or b), or NULL when it does not decode to a whole chunk. */
+static const unsigned char *decode_chunk(const h5_dataset *d, const unsigned char *raw, size_t len, uint32_t mask,
+                                         unsigned char *a, unsigned char *b)
+{
+    const unsigned char *data = raw;
+    for (int i = d->nfilters - 1; i >= 0; i--) {
+        if (mask & (1u << i)) continue; /* this chunk skipped the filter */
+        unsigned char *to = data == a ? b : a;
+        if (d->filters[i] == H5Z_FILTER_DEFLATE) {
+            uLongf out = (uLongf)d->chunk_bytes;
+            if (uncompress(to, &out, data, (uLong)len) != Z_OK || out != d->chunk_bytes) return NULL;
+            len = out;
+        } else {
+            if (len != d->chunk_bytes) return NULL;
+            unshuffle(data, len, d->elsize, to);
+        }
+        data = to;
+    }
+    return len == d->chunk_bytes ? data : NULL;
+}
+
+/* Rows [first, first+count) of a dataset whose chunks are decoded here:
+   each raw chunk read under the lock, inflated and converted outside it,
+   so that the threads that read blocks inflate in parallel. A chunk the
+   file does not hold (never written: the fill value) is read through the
+   library. */
+static int read_chunks(h5_table *t, h5_dataset *d, int k, int col0, size_t first, size_t count, double *const *cols,
+                       char *why, size_t why_size)
+{
+    double *out = cols[col0];
+    if (!out) return 0;
+    size_t cr = d->chunk_rows, cap = d->chunk_bytes + d->chunk_bytes / 8 + 4096;
+    unsigned char *raw = malloc(cap), *a = malloc(d->chunk_bytes + 1), *b = malloc(d->chunk_bytes + 1);
+    int rc = raw && a && b ? 0 : -1, swap = d->big_endian != host_big_endian();
+    if (rc) snprintf(why, why_size, "%s: out of memory for a chunk of %s", t->file, d->path);
+    for (size_t c = first / cr; rc == 0 && c * cr < first + count; c++) {
+        size_t lo = c * cr < first ? first : c * cr, hi = (c + 1) * cr < first + count ? (c + 1) * cr : first + count;
+        hsize_t offset = c * cr, nbytes = 0;
+        uint32_t mask = 0;
+        h5_guard g;
+        h5_enter(&g);
+        int got = H5Dget_chunk_storage_size(d->id, &offset, &nbytes) >= 0 && nbytes > 0;
+        if (got && nbytes > cap) {
+            unsigned char *grown = nbytes < ((hsize_t)1 << 31) ? realloc(raw, (size_t)nbytes) : NULL;
+            if (grown) raw = grown, cap = (size_t)nbytes;
+            got = grown != NULL;
+        }
+        got = got && H5Dread_chunk(d->id, H5P_DEFAULT, &offset, &mask, raw) >= 0;
+        if (!got) {
+            /* through the library (a fill value, or its message) */
+            double *one[MAX_COLUMNS] = {0};
+            one[col0] = out + (lo - first);
+            rc = read_dataset(t, k, col0, lo, hi - lo, one, why, why_size);
+        }
+        h5_leave(&g);
+        if (!got) continue;
+        const unsigned char *data = decode_chunk(d, raw, (size_t)nbytes, mask, a, b);
+        if (!data) {
+            snprintf(why, why_size,
+                     "%s: rows %zu to %zu of dataset %s cannot be read (the file is damaged?): a chunk does not "
+                     "decode",
+                     t->file, lo, hi - 1, d->path);
+            rc = -1;
+            break;
+        }
+        const unsigned char *from = data + (lo - c * cr) * d->elsize;
+        if (d->kind == 2 && d->elsize == 8 && !swap)
+            memcpy(out + (lo - first), from, (hi - lo) * sizeof(double));
+        else if (d->kind == 2 && d->elsize == 4 && !swap)
+            for (size_t r = 0; r < hi - lo; r++) {
+                float v;
+                memcpy(&v, from + 4 * r, 4);
+                out[lo - first + r] = v;
+            }
+        else
+            for (size_t r = 0; r < hi - lo; r++) out[lo - first + r] = element(from + r * d->elsize, d, swap);
+    }
+    free(raw);
+    free(a);
+    free(b);
+    return rc;
+}
+#endif
+
 int h5_table_read(h5_table *t, size_t first, size_t count, double *const *cols, char *why, size_t why_size)
 {
     if (count == 0) return 0;
-    h5_guard g;
-    h5_enter(&g);
     int rc = 0;
-    for (int k = 0, c = 0; k < t->nds && rc == 0; c += (int)t->ds[k].width, k++)
+    for (int k = 0, c = 0; k < t->nds && rc == 0; c += (int)t->ds[k].width, k++) {
+#ifdef NLSQ_HAVE_ZLIB
+        if (t->ds[k].own_decode) {
+            rc = read_chunks(t, &t->ds[k], k, c, first, count, cols, why, why_size);
+            continue;
+        }
+#endif
+        h5_guard g;
+        h5_enter(&g);
         rc = read_dataset(t, k, c, first, count, cols, why, why_size);
-    h5_leave(&g);
+        h5_leave(&g);
+    }
     return rc;
+}
+
+int h5_table_parallel(const h5_table *t)
+{
+    for (int k = 0; k < t->nds; k++)
+        if (t->ds[k].own_decode) return 1;
+    return 0;
 }
 
 #endif

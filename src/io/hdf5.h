@@ -33,6 +33,9 @@ const char *h5_table_describe(const h5_table *t);
 /* Rows [first, first+count) of the columns whose cols[c] is not NULL
    (cols has one slot per column); 0, or -1 with the reason. */
 int h5_table_read(h5_table *t, size_t first, size_t count, double *const *cols, char *why, size_t why_size);
+/* Whether reads decode chunks outside the library's lock (shuffle and
+   deflate): then several threads reading blocks inflate in parallel. */
+int h5_table_parallel(const h5_table *t);
 /* The file as opened (for source_set_origin), and whether it is still
    the same (size, modification time): 0, or -1 with the reason. */
 const struct stat *h5_table_file_stat(const h5_table *t);
