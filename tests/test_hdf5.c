@@ -89,7 +89,8 @@ static int same_as_npy(nlsq_source *src, const char *npy, const char *what)
                 ok = 0;
             }
     }
-    if (!ok && m != nlsq_source_num_rows(src)) printf("    %s: %zu rows, want %zu\n", what, nlsq_source_num_rows(src), m);
+    if (!ok && m != nlsq_source_num_rows(src))
+        printf("    %s: %zu rows, want %zu\n", what, nlsq_source_num_rows(src), m);
     free(a);
     free(b);
     nlsq_source_free(want);
@@ -253,6 +254,25 @@ static void test_malformed(void)
     refused("noaxis.nxs", NULL, "the signal 'counts' has no axis", "/entry/data");
     refused("nodefault.h5", NULL, "no NeXus entry", "/a/x (2001), /a/y (2001)");
     refused("fit.npy", "/x", "not a readable HDF5 file", NULL);
+    /* a chunk that does not inflate (decoded by nlsq), one whose
+       fletcher32 checksum fails (checked by the library): opened, and
+       refused when read, naming the rows and the dataset */
+    const char *chunky[][2] = {{"badchunk.h5", "/y"}, {"badsum.h5", "/x"}};
+    for (int k = 0; k < 2; k++) {
+        nlsq_source *s;
+        nlsq_error err;
+        CHECK(nlsq_source_open_hdf5(at(chunky[k][0]), &chunky[k][1], 1, &s, &err) == NLSQ_OK);
+        if (!s) continue;
+        double *v = malloc(2001 * sizeof *v);
+        CHECK(nlsq_source_read(s, 0, 0, 2001, v, &err) != NLSQ_OK);
+        const char *want =
+            k == 0 ? "rows 768 to 1023 of dataset /y cannot be read (the file is damaged?): a chunk does not decode"
+                   : "of dataset /x cannot be read (the file is damaged?): data error detected by "
+                     "Fletcher32 checksum";
+        CHECK_MSG(strstr(err.message, want) && strstr(err.message, chunky[k][0]), "%s", err.message);
+        free(v);
+        nlsq_source_free(s);
+    }
     /* damaged in the middle: refused when opened or when read, with a
        message either way, never a crash */
     const char *damaged[] = {"corrupt.h5", "corrupt_meta.h5"};
@@ -351,8 +371,12 @@ static void test_same_fit_as_npy(void)
 int main(void)
 {
     static const test_case tests[] = {
-        TEST(test_api_edges),         TEST(test_every_dtype_and_layout), TEST(test_windows_from_threads),
-        TEST(test_nexus_default),     TEST(test_malformed),              TEST(test_same_fit_as_npy),
+        TEST(test_api_edges),
+        TEST(test_every_dtype_and_layout),
+        TEST(test_windows_from_threads),
+        TEST(test_nexus_default),
+        TEST(test_malformed),
+        TEST(test_same_fit_as_npy),
     };
     int rc = run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
     cleanup();

@@ -198,4 +198,18 @@ meta = bytearray(raw)
 for i in range(96, 1200):  # the superblock's neighbours: object headers, B-trees
     meta[i] ^= 0x5A
 open(os.path.join(out, "corrupt_meta.h5"), "wb").write(bytes(meta))
+# one chunk damaged: a deflated one (inflated by nlsq) and a fletcher32 one
+# (checked by the library)
+with h5py.File(os.path.join(out, "fit.h5"), "r") as f:
+    at = f["y"].id.get_chunk_info(3).byte_offset
+chunk = bytearray(raw)
+for i in range(at + 10, at + 40):
+    chunk[i] ^= 0xFF
+open(os.path.join(out, "badchunk.h5"), "wb").write(bytes(chunk))
+with h5py.File(os.path.join(out, "badsum.h5"), "w") as f:
+    f.create_dataset("x", data=x, chunks=(256,), fletcher32=True)
+    at = f["x"].id.get_chunk_info(2).byte_offset
+summed = bytearray(open(os.path.join(out, "badsum.h5"), "rb").read())
+summed[at + 100] ^= 0x01
+open(os.path.join(out, "badsum.h5"), "wb").write(bytes(summed))
 print("written", out)

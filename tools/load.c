@@ -60,7 +60,8 @@ static int is_npz_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
     char magic[4];
-    int yes = f && fread(magic, 1, 4, f) == 4 && (memcmp(magic, "PK\x03\x04", 4) == 0 || memcmp(magic, "PK\x05\x06", 4) == 0);
+    int yes = f && fread(magic, 1, 4, f) == 4 &&
+              (memcmp(magic, "PK\x03\x04", 4) == 0 || memcmp(magic, "PK\x05\x06", 4) == 0);
     if (f) fclose(f);
     return yes;
 }

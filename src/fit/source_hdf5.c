@@ -159,8 +159,8 @@ static int get_block(h5src *h, size_t b)
     }
 }
 
-static int h5src_read(void *impl, const int *cols, int n, size_t first, size_t count, double *const *out,
-                      char *why, size_t why_size)
+static int h5src_read(void *impl, const int *cols, int n, size_t first, size_t count, double *const *out, char *why,
+                      size_t why_size)
 {
     h5src *h = impl;
     size_t done = 0;
@@ -271,8 +271,7 @@ nlsq_status nlsq_source_open_hdf5(const char *path, const char *const *datasets,
     }
     *out = NULL;
     if (count > 0 && !datasets) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_source_open_hdf5: datasets is NULL with count %d",
-                  count);
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "nlsq_source_open_hdf5: datasets is NULL with count %d", count);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     h5_table *t;

@@ -147,7 +147,7 @@ typedef struct h5_dataset {
     char *path;
     hid_t id, space;
     int rank;
-    hsize_t width; /* columns: 1 for a 1-D dataset */
+    hsize_t width;                  /* columns: 1 for a 1-D dataset */
     size_t chunk_rows, chunk_bytes; /* 0: not chunked */
     /* chunks decoded here, outside the lock (see read_chunks): shuffle
        and deflate filters only, a plain integer or IEEE float type */
@@ -359,7 +359,9 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
     if (kind != H5I_DATASET) {
         H5Oclose(obj);
         return fail(err, NLSQ_ERR_DATA, "%s: %s is %s, not a dataset", t->file, name,
-                    kind == H5I_GROUP ? "a group" : kind == H5I_DATATYPE ? "a named datatype" : "not a dataset");
+                    kind == H5I_GROUP ? "a group"
+                    : kind == H5I_DATATYPE ? "a named datatype"
+                                           : "not a dataset");
     }
     hid_t dcpl = H5Dget_create_plist(obj), tid = H5Dget_type(obj);
     nlsq_status st = NLSQ_OK;
@@ -399,8 +401,10 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
             d->rank = rank;
             d->width = rank == 2 ? dims[1] : 1;
             if (t->nds > 1 && (size_t)dims[0] != t->nrows)
-                st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s has %llu rows but %s has %zu: the columns must be "
-                          "equally long", t->file, name, (unsigned long long)dims[0], t->ds[0].path, t->nrows);
+                st = fail(err, NLSQ_ERR_DATA,
+                          "%s: dataset %s has %llu rows but %s has %zu: the columns must be "
+                          "equally long",
+                          t->file, name, (unsigned long long)dims[0], t->ds[0].path, t->nrows);
             t->nrows = (size_t)dims[0];
         }
         if (st == NLSQ_OK) {
@@ -547,8 +551,8 @@ static char *pick_group(hid_t g, const char *nx_class)
             hid_t c = H5Oopen(g, def, H5P_DEFAULT);
             int group = c >= 0 && H5Iget_type(c) == H5I_GROUP;
             if (c >= 0) H5Oclose(c);
-            if (!group) i = nexus_pick_child(NULL, (const char *const *)l.names, (const char *const *)classes, l.n,
-                                             nx_class);
+            if (!group)
+                i = nexus_pick_child(NULL, (const char *const *)l.names, (const char *const *)classes, l.n, nx_class);
         }
         if (i >= 0) pick = strdup(l.names[i]);
         free_strings(classes, l.n);
@@ -634,8 +638,8 @@ static herr_t list_dataset(hid_t g, const char *name, const H5L_info_t *info, vo
                     snprintf(l->text + used, sizeof l->text - used, "%s/%s (%llu)", l->shown ? ", " : "", name,
                              (unsigned long long)dims[0]);
                 else
-                    snprintf(l->text + used, sizeof l->text - used, "%s/%s (%llu x %llu)", l->shown ? ", " : "",
-                             name, (unsigned long long)dims[0], (unsigned long long)dims[1]);
+                    snprintf(l->text + used, sizeof l->text - used, "%s/%s (%llu x %llu)", l->shown ? ", " : "", name,
+                             (unsigned long long)dims[0], (unsigned long long)dims[1]);
                 l->shown++;
             } else {
                 l->more++;
@@ -751,11 +755,9 @@ static void describe(h5_table *t)
 {
     const char *base = strrchr(t->file, '/');
     base = base ? base + 1 : t->file;
-    size_t used = (size_t)snprintf(t->desc, sizeof t->desc, "%.120s: %zu x %d from HDF5 (", base, t->nrows,
-                                   t->ncols);
+    size_t used = (size_t)snprintf(t->desc, sizeof t->desc, "%.120s: %zu x %d from HDF5 (", base, t->nrows, t->ncols);
     for (int k = 0; k < t->nds && used < sizeof t->desc; k++) {
-        int w = snprintf(t->desc + used, sizeof t->desc - used, "%s%s %s", k ? ", " : "", t->ds[k].path,
-                         t->ds[k].type);
+        int w = snprintf(t->desc + used, sizeof t->desc - used, "%s%s %s", k ? ", " : "", t->ds[k].path, t->ds[k].type);
         if (w < 0) break;
         used += (size_t)w;
     }
@@ -803,8 +805,7 @@ static nlsq_status open_file(h5_table *t, nlsq_error *err)
     return NLSQ_OK;
 }
 
-static nlsq_status open_locked(h5_table *t, const char *const *names, int count, const size_t sizes[3],
-                               nlsq_error *err)
+static nlsq_status open_locked(h5_table *t, const char *const *names, int count, const size_t sizes[3], nlsq_error *err)
 {
     nlsq_status st = open_file(t, err);
     if (st != NLSQ_OK) return st;
@@ -929,13 +930,14 @@ static int read_dataset(h5_table *t, int k, int col0, size_t first, size_t count
     hid_t mem = H5Screate_simple(d->rank, n, NULL);
     herr_t rc = mem < 0 ? -1 : H5Sselect_hyperslab(d->space, H5S_SELECT_SET, start, NULL, n, NULL);
     if (rc >= 0) rc = H5Dread(d->id, H5T_NATIVE_DOUBLE, mem, d->space, H5P_DEFAULT, dst);
-    if (mem >= 0) H5Sclose(mem);
     if (rc < 0) {
         char reason[160];
-        snprintf(why, why_size, "%s: rows %zu to %zu of dataset %s cannot be read (the file is damaged?): %s",
-                 t->file, first, first + count - 1, d->path, h5_reason(reason));
-        return -1;
+        /* the reason before another call clears the library's stack */
+        snprintf(why, why_size, "%s: rows %zu to %zu of dataset %s cannot be read (the file is damaged?): %s", t->file,
+                 first, first + count - 1, d->path, h5_reason(reason));
     }
+    if (mem >= 0) H5Sclose(mem);
+    if (rc < 0) return -1;
     if (d->rank == 2)
         for (hsize_t j = 0; j < d->width; j++) {
             double *out = cols[col0 + (int)j];
@@ -954,15 +956,47 @@ static double element(const unsigned char *p, const h5_dataset *d, int swap)
     for (size_t i = 0; i < n; i++) b[i] = swap ? p[n - 1 - i] : p[i];
     switch (d->kind * 16 + (int)n) {
     case 1: return (double)(int8_t)b[0];
-    case 2: { int16_t v; memcpy(&v, b, 2); return v; }
-    case 4: { int32_t v; memcpy(&v, b, 4); return v; }
-    case 8: { int64_t v; memcpy(&v, b, 8); return (double)v; }
+    case 2: {
+        int16_t v;
+        memcpy(&v, b, 2);
+        return v;
+    }
+    case 4: {
+        int32_t v;
+        memcpy(&v, b, 4);
+        return v;
+    }
+    case 8: {
+        int64_t v;
+        memcpy(&v, b, 8);
+        return (double)v;
+    }
     case 17: return (double)b[0];
-    case 18: { uint16_t v; memcpy(&v, b, 2); return v; }
-    case 20: { uint32_t v; memcpy(&v, b, 4); return v; }
-    case 24: { uint64_t v; memcpy(&v, b, 8); return (double)v; }
-    case 36: { float v; memcpy(&v, b, 4); return v; }
-    case 40: { double v; memcpy(&v, b, 8); return v; }
+    case 18: {
+        uint16_t v;
+        memcpy(&v, b, 2);
+        return v;
+    }
+    case 20: {
+        uint32_t v;
+        memcpy(&v, b, 4);
+        return v;
+    }
+    case 24: {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        return (double)v;
+    }
+    case 36: {
+        float v;
+        memcpy(&v, b, 4);
+        return v;
+    }
+    case 40: {
+        double v;
+        memcpy(&v, b, 8);
+        return v;
+    }
     default: return 0;
     }
 }

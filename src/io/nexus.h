@@ -22,8 +22,8 @@ typedef struct nexus_member {
 } nexus_member;
 
 typedef struct nexus_group {
-    const char *signal;       /* the group's @signal, or NULL */
-    const char *const *axes;  /* the group's @axes entries (a string is one entry) */
+    const char *signal;      /* the group's @signal, or NULL */
+    const char *const *axes; /* the group's @axes entries (a string is one entry) */
     int naxes;
     const nexus_member *members;
     int nmembers;
