@@ -127,7 +127,8 @@ static char *hdf5_spec_from_options(const cli *c, const char *path)
 static nlsq_status open_container(const cli *c, const char *path, const nlsq_text_options *to, nlsq_source **src,
                                   nlsq_error *err)
 {
-    char *spec = is_regular_file(path) && is_hdf5_file(path) ? hdf5_spec_from_options(c, path) : NULL;
+    /* (with several files, each names its datasets after ':') */
+    char *spec = !c->nmore && is_regular_file(path) && is_hdf5_file(path) ? hdf5_spec_from_options(c, path) : NULL;
     nlsq_status st = nlsq_source_open_file(spec ? spec : path, to, src, err);
     free(spec);
     return st;
@@ -273,7 +274,7 @@ int column_find(const nlsq_source *src, const char *key, const char *what)
     int found = -1, many = 0;
     for (int c = 0; c < ncols && !strchr(key, '/'); c++) {
         const char *name = nlsq_source_column_name(src, c), *slash = strrchr(name, '/');
-        if (slash && strcmp(slash + 1, key) == 0) many += found >= 0, found = c;
+        if (name[0] == '/' && strcmp(slash + 1, key) == 0) many += found >= 0, found = c;
     }
     if (found >= 0 && !many) return found;
     char names[512] = "";
