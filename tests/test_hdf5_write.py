@@ -86,6 +86,24 @@ with h5py.File(os.path.join(out, "types.h5"), "w") as f:
                     lossy = layout == "scaleoffset" and dt.kind == "f"
                     np.save(os.path.join(out, fn), v.astype(np.float64))
                     written.append((f"/{layout}/{pre}{name}", fn, lossy))
+    # szip and n-bit, where this h5py has them
+    if h5py.h5z.filter_avail(h5py.h5z.FILTER_SZIP):
+        for base in ("i4", "f4", "f8"):
+            v = values(np.dtype(">" + base), (N,))
+            f.create_dataset(f"szip_{base}", data=v, compression="szip", chunks=(100,))
+            np.save(os.path.join(out, f"exp_szip_{base}.npy"), v.astype(np.float64))
+            written.append((f"/szip_{base}", f"exp_szip_{base}.npy", False))
+    if h5py.h5z.filter_avail(h5py.h5z.FILTER_NBIT):
+        v = rng.integers(-1000, 1000, size=N, dtype="i4")
+        space = h5py.h5s.create_simple((N,))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((128,))
+        dcpl.set_filter(h5py.h5z.FILTER_NBIT, h5py.h5z.FLAG_OPTIONAL, ())
+        tid = h5py.h5t.STD_I32LE.copy()
+        tid.set_precision(12)  # 12 of the 32 bits kept: -2048..2047
+        h5py.h5d.create(f.id, b"nbit_i4", tid, space, dcpl=dcpl).write(h5py.h5s.ALL, h5py.h5s.ALL, v)
+        np.save(os.path.join(out, "exp_nbit_i4.npy"), v.astype(np.float64))
+        written.append(("/nbit_i4", "exp_nbit_i4.npy", False))
     big = rng.standard_normal(200003).astype(">f4")
     f.create_dataset("long", data=big, chunks=(4096,), compression="gzip", shuffle=True)
     np.save(os.path.join(out, "exp_long.npy"), big.astype(np.float64))
@@ -186,6 +204,8 @@ with h5py.File(os.path.join(out, "bad.h5"), "w") as f:
     f.create_dataset("empty", shape=(0,), dtype="f8")
     f.create_dataset("empty2", shape=(5, 0), dtype="f8")
     f.create_group("grp")
+    if h5py.h5z.filter_avail(h5py.h5z.FILTER_LZF):
+        f.create_dataset("lzf", data=x, compression="lzf")  # h5py's own filter: not in the HDF5 library
     f.create_dataset("refs", data=[f["x"].ref], dtype=h5py.ref_dtype)
 raw = open(os.path.join(out, "fit.h5"), "rb").read()
 open(os.path.join(out, "truncated.h5"), "wb").write(raw[: len(raw) // 2])
