@@ -6,10 +6,11 @@
  * with their older signal=1 / axes attributes (nexus_find_plot). What it
  * picks must be a member that can be a column; a refusal must say why.
  *
- * HDF5 files themselves are not fuzzed here: the HDF5 library (not built
- * with the sanitizers) is known to crash on some corrupt files, which no
- * caller can prevent; the malformed files of tests/test_hdf5* are the
- * reader's checks.
+ * HDF5 files themselves are not fuzzed here: opened from memory (the
+ * core driver), Debian's HDF5 1.10.8 crashes (SIGSEGV in H5F__accum_read
+ * under H5HL_protect) within seconds of libFuzzer mutating a 6 kB file,
+ * which no caller can prevent; the malformed files of tests/test_hdf5*
+ * are the reader's checks.
  *
  * The input, as lines: the group's @signal ("-": none), its @axes entries
  * separated by '|', then one member a line: NAME<TAB>FLAGS<TAB>SIGNAL<TAB>AXES,
