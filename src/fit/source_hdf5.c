@@ -40,6 +40,7 @@ enum { SLOT_EMPTY, SLOT_LOADING, SLOT_READY };
 typedef struct slot {
     size_t block;
     int state, users;
+    int gen;             /* the columns it holds: h5src.gen when loaded */
     unsigned long stamp; /* when last used: the oldest goes first */
     double *data;        /* ncols x block_rows */
 } slot;
@@ -54,15 +55,25 @@ typedef struct h5src {
     pthread_mutex_t m;
     pthread_cond_t changed;
     size_t want; /* the block after the one last asked for */
+    /* the columns read so far (only they are loaded: a fit of 2 columns
+       of a wide table reads 2), and a count of their changes */
+    unsigned char used[MAX_COLS];
+    int gen;
     unsigned long clock;
     int stop, nthreads;
     pthread_t threads[MAX_LOADERS];
 } h5src;
 
-static int find_slot(const h5src *h, size_t b)
+/* The slot holding block b with the columns in use (or loading it). A
+   ready slot of b with fewer columns, that nobody reads, is emptied. */
+static int find_slot(h5src *h, size_t b)
 {
-    for (int i = 0; i < h->nslots; i++)
-        if (h->slots[i].state != SLOT_EMPTY && h->slots[i].block == b) return i;
+    for (int i = 0; i < h->nslots; i++) {
+        slot *s = &h->slots[i];
+        if (s->state == SLOT_EMPTY || s->block != b) continue;
+        if (s->state == SLOT_LOADING || s->gen == h->gen) return i;
+        if (s->users == 0) s->state = SLOT_EMPTY;
+    }
     return -1;
 }
 
@@ -80,19 +91,19 @@ static int victim(const h5src *h)
     int best = -1;
     for (int i = 0; i < h->nslots; i++) {
         const slot *s = &h->slots[i];
-        if (s->state == SLOT_EMPTY) return i;
+        if (s->state == SLOT_EMPTY || (s->state == SLOT_READY && s->users == 0 && s->gen != h->gen)) return i;
         if (s->state != SLOT_READY || s->users > 0 || wanted(h, s->block)) continue;
         if (best < 0 || s->stamp < h->slots[best].stamp) best = i;
     }
     return best;
 }
 
-static int load_block(h5src *h, int i, size_t b, char *why, size_t why_size)
+static int load_block(h5src *h, int i, size_t b, double *const *cols, char *why, size_t why_size)
 {
-    double *cols[MAX_COLS];
+    double *at[MAX_COLS];
     size_t first = b * h->block_rows, count = h->nrows - first < h->block_rows ? h->nrows - first : h->block_rows;
-    for (int c = 0; c < h->ncols; c++) cols[c] = h->slots[i].data + (size_t)c * h->block_rows;
-    return h5_table_read(h->t, first, count, cols, why, why_size);
+    for (int c = 0; c < h->ncols; c++) at[c] = cols[c] ? h->slots[i].data + (size_t)c * h->block_rows : NULL;
+    return h5_table_read(h->t, first, count, at, why, why_size);
 }
 
 /* Load block b into slot i (claimed LOADING by the caller, lock held;
@@ -102,8 +113,11 @@ static int fill_slot(h5src *h, int i, size_t b, char *why, size_t why_size)
     h->slots[i].block = b;
     h->slots[i].state = SLOT_LOADING;
     h->slots[i].stamp = ++h->clock;
+    h->slots[i].gen = h->gen;
+    double *cols[MAX_COLS]; /* non-NULL: the columns in use */
+    for (int c = 0; c < h->ncols; c++) cols[c] = h->used[c] ? h->slots[i].data : NULL;
     pthread_mutex_unlock(&h->m);
-    int rc = load_block(h, i, b, why, why_size);
+    int rc = load_block(h, i, b, cols, why, why_size);
     pthread_mutex_lock(&h->m);
     h->slots[i].state = rc == 0 ? SLOT_READY : SLOT_EMPTY;
     pthread_cond_broadcast(&h->changed);
@@ -121,7 +135,8 @@ static void *prefetch_main(void *arg)
             size_t b = (h->want + (size_t)k) % h->nblocks;
             if (find_slot(h, b) < 0) next = b;
         }
-        int i = next != SIZE_MAX ? victim(h) : -1;
+        /* nothing to load before a column is asked for */
+        int i = next != SIZE_MAX && h->gen > 0 ? victim(h) : -1;
         if (i < 0) {
             pthread_cond_wait(&h->changed, &h->m);
             continue;
@@ -168,6 +183,11 @@ static int h5src_read(void *impl, const int *cols, int n, size_t first, size_t c
         size_t row = first + done, b = row / h->block_rows, at = row - b * h->block_rows;
         size_t len = h->block_rows - at < count - done ? h->block_rows - at : count - done;
         pthread_mutex_lock(&h->m);
+        for (int k = 0; k < n; k++)
+            if (!h->used[cols[k]]) {
+                h->used[cols[k]] = 1;
+                h->gen++;
+            }
         int i = get_block(h, b);
         pthread_mutex_unlock(&h->m);
         if (i >= 0) {

@@ -331,7 +331,14 @@ static size_t gcd(size_t a, size_t b)
    stays within max_block, at least `block` rows. */
 static void choose_block(h5_table *t, size_t window, size_t block, size_t max_block)
 {
-    size_t l = window ? window : 1;
+    /* a wide table gets fewer rows a block: about 8 MB of doubles for
+       the block, at most 16 MB to make it whole chunks */
+    window = window ? window : 1;
+    size_t row = 8 * (size_t)(t->ncols > 0 ? t->ncols : 1);
+    size_t fit = ((size_t)8 << 20) / row / window * window, most = ((size_t)16 << 20) / row / window * window;
+    if (block > fit) block = fit > window ? fit : window;
+    if (max_block > most) max_block = most > block ? most : block;
+    size_t l = window;
     for (int k = 0; k < t->nds && l; k++) {
         size_t c = t->ds[k].chunk_rows;
         if (!c) continue;
