@@ -22,6 +22,8 @@ static char dir[256];
 static int have_files; /* 1 written, 0 not yet, -1 cannot */
 static char why_not[300];
 
+static void cleanup(void);
+
 static int files(void)
 {
     if (have_files) return have_files > 0;
@@ -45,6 +47,8 @@ static int files(void)
         printf("    the h5py writer failed (status %d); see below\n", rc);
         snprintf(cmd, sizeof cmd, "tail -5 %s/writer.log", dir);
         if (system(cmd) != 0) printf("    (no log)\n");
+        have_files = 1; /* for cleanup: the directory is removed */
+        cleanup();
         exit(1);
     }
     have_files = 1;
