@@ -1137,8 +1137,12 @@ NLSQ_API nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fil
  * compressed (every filter the HDF5 library provides). With count 0 the
  * file's NeXus default plottable data is used (the root's @default, its
  * NXentry's @default, the NXdata's @signal and @axes): the axes, then the
- * signal, then its errors when present. Without HDF5 in this build:
- * NLSQ_ERR_INVALID_ARGUMENT, the message naming the package (libhdf5-dev).
+ * signal, then its errors when present (the older signal=1 and axes
+ * attributes on the dataset are read too). Columns are named by the path
+ * as given ("/entry/data/x"); a 2-D dataset's "PATH:1", "PATH:2", ...
+ * Every call into the HDF5 library is serialised by one process-wide lock.
+ * Without HDF5 in this build: NLSQ_ERR_INVALID_ARGUMENT, the message naming
+ * the package (libhdf5-dev).
  */
 NLSQ_API nlsq_status nlsq_source_open_hdf5(const char *path, const char *const *datasets, int count,
                                            nlsq_source **out, nlsq_error *err);

@@ -43,6 +43,97 @@ static int is_npy_file(const char *path)
     return yes;
 }
 
+/* HDF5's signature, at 0 or after a user block (512, 1024, ... bytes). */
+static int is_hdf5_file(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    FILE *f = fopen(path, "rb");
+    unsigned char head[8];
+    int yes = 0;
+    for (long at = 0; f && !yes && at <= (1L << 20); at = at ? 2 * at : 512)
+        yes = fseek(f, at, SEEK_SET) == 0 && fread(head, 1, 8, f) == 8 && memcmp(head, sig, 8) == 0;
+    if (f) fclose(f);
+    return yes;
+}
+
+static int is_npz_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char magic[4];
+    int yes = f && fread(magic, 1, 4, f) == 4 &&
+              (memcmp(magic, "PK\x03\x04", 4) == 0 || memcmp(magic, "PK\x05\x06", 4) == 0);
+    if (f) fclose(f);
+    return yes;
+}
+
+/* "FILE:NAME,..." naming datasets or members of an existing file (the
+   last ':' with a regular file on its left, as nlsq_source_open_file
+   splits it). */
+static int is_named_spec(const char *spec)
+{
+    if (is_regular_file(spec)) return 0;
+    size_t len = strlen(spec);
+    char *copy = malloc(len + 1);
+    int yes = 0;
+    if (!copy) return 0;
+    memcpy(copy, spec, len + 1);
+    for (char *c = copy + len; !yes && c-- > copy + 1;)
+        if (*c == ':') {
+            *c = '\0';
+            yes = is_regular_file(copy);
+        }
+    free(copy);
+    return yes;
+}
+
+/* An HDF5 file named without datasets, with --x/--y/--sigma giving
+   dataset paths ('/...'): "FILE:X,...,Y,SIGMA" opens just those (each
+   once); column_find then finds them by name. NULL: open the file as it
+   is (its NeXus default plot). */
+static char *hdf5_spec_from_options(const cli *c, const char *path)
+{
+    const char *opts[3] = {c->xcols, c->ycol, c->sigcol};
+    size_t len = strlen(path) + 2;
+    for (int k = 0; k < 3; k++) len += opts[k] ? strlen(opts[k]) + 1 : 0;
+    char *spec = malloc(len), *names = NULL;
+    if (!spec) return NULL;
+    int n = snprintf(spec, len, "%s:", path), any = 0;
+    names = spec + n;
+    for (int k = 0; k < 3; k++) {
+        if (!opts[k]) continue;
+        char *copy = strdup(opts[k]), *save = NULL;
+        for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save)) {
+            if (s[0] != '/') continue;
+            /* each dataset once: x and y may name the same one */
+            int seen = 0;
+            for (char *p = names; !seen && (p = strstr(p, s)) != NULL; p += strlen(s))
+                seen = (p == names || p[-1] == ',') && (p[strlen(s)] == ',' || p[strlen(s)] == '\0');
+            if (seen) continue;
+            size_t used = strlen(spec);
+            snprintf(spec + used, len - used, "%s%s", any ? "," : "", s);
+            any = 1;
+        }
+        free(copy);
+    }
+    if (!any) {
+        free(spec);
+        return NULL;
+    }
+    return spec;
+}
+
+/* An HDF5 file or an .npz (or one of them with names after ':') through
+   nlsq_source_open_file. */
+static nlsq_status open_container(const cli *c, const char *path, const nlsq_text_options *to, nlsq_source **src,
+                                  nlsq_error *err)
+{
+    /* (with several files, each names its datasets after ':') */
+    char *spec = !c->nmore && is_regular_file(path) && is_hdf5_file(path) ? hdf5_spec_from_options(c, path) : NULL;
+    nlsq_status st = nlsq_source_open_file(spec ? spec : path, to, src, err);
+    free(spec);
+    return st;
+}
+
 /* "f8:3", ">f4:2:columns:128" */
 static int parse_raw(const char *spec, nlsq_raw_layout *l)
 {
@@ -110,6 +201,9 @@ static int open_one(const cli *c, const char *path, int joined, nlsq_source **sr
             return die("--raw takes DTYPE:NCOLS[:rows|columns[:OFFSET]] with DTYPE f8 or f4, got '%s'", c->raw);
         if (strcmp(path, "-") == 0) return die("--raw needs a file, not standard input");
         st = nlsq_source_open_raw(path, &l, src, &err);
+    } else if (strcmp(path, "-") != 0 &&
+               (is_named_spec(path) || (is_regular_file(path) && (is_hdf5_file(path) || is_npz_file(path))))) {
+        st = open_container(c, path, &to, src, &err);
     } else if (!is_regular_file(path)) {
         st = nlsq_source_load(path, &to, src, &err);
     } else if (is_npy_file(path)) {
@@ -175,6 +269,14 @@ int column_find(const nlsq_source *src, const char *key, const char *what)
     char *end;
     long k = strtol(key, &end, 10);
     if (*key && !*end && k >= 1 && k <= ncols) return (int)k - 1;
+    /* an HDF5 dataset by the last part of its path ("counts" for
+       /entry/data/counts), when only one column ends so */
+    int found = -1, many = 0;
+    for (int c = 0; c < ncols && !strchr(key, '/'); c++) {
+        const char *name = nlsq_source_column_name(src, c), *slash = strrchr(name, '/');
+        if (name[0] == '/' && strcmp(slash + 1, key) == 0) many += found >= 0, found = c;
+    }
+    if (found >= 0 && !many) return found;
     char names[512] = "";
     for (int c = 0; c < ncols && strlen(names) < sizeof names - 80; c++)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", c ? ", " : "",
@@ -191,6 +293,20 @@ static int column_after(const int *xc, int k)
     for (int i = 0; i < k; i++)
         if (xc[i] > last) last = xc[i];
     return last + 1;
+}
+
+/* The uncertainties of a NeXus default plot (axes, signal, errors: HDF5
+   datasets, named by path): the column after y when it is the signal's
+   "<signal>_errors" or "errors"; else -1. */
+static int nexus_errors_column(const nlsq_source *src, int k)
+{
+    if (nlsq_source_num_columns(src) != k + 2) return -1;
+    const char *y = nlsq_source_column_name(src, k), *e = nlsq_source_column_name(src, k + 1);
+    const char *ys = strrchr(y, '/'), *es = strrchr(e, '/');
+    if (y[0] != '/' || e[0] != '/' || !ys || !es) return -1;
+    size_t ylen = strlen(ys + 1);
+    int own = strncmp(es + 1, ys + 1, ylen) == 0 && strcmp(es + 1 + ylen, "_errors") == 0;
+    return own || strcmp(es + 1, "errors") == 0 ? k + 1 : -1;
 }
 
 /* The x, y (when need_y) and sigma columns; 0, or 2 after printing why. */
@@ -223,6 +339,7 @@ static int pick_columns(const cli *c, dataset *d, int need_y)
         }
     }
     if (c->sigcol && (d->sc = column_find(d->src, c->sigcol, "--sigma")) < 0) return 2;
+    if (!c->sigcol && !c->xcols && !c->ycol) d->sc = nexus_errors_column(d->src, k);
     return 0;
 }
 

@@ -29,9 +29,23 @@ int outputs_check(const output_file *outs, size_t nouts, const char *const *inpu
        shell redirected it from, so `nlsq fit - --predict d.csv < d.csv`
        is refused as any other input would be. */
     const char *named[MAX_DATA_FILES];
+    char files[MAX_DATA_FILES][1024];
     size_t n = 0;
-    for (size_t i = 0; i < ninputs && n < MAX_DATA_FILES; i++)
-        if (inputs[i]) named[n++] = strcmp(inputs[i], "-") == 0 ? "/dev/stdin" : inputs[i];
+    for (size_t i = 0; i < ninputs && n < MAX_DATA_FILES; i++) {
+        if (!inputs[i]) continue;
+        /* "FILE:NAMES" (datasets of an HDF5 file, members of an .npz):
+           the file itself */
+        struct stat st;
+        const char *colon = strrchr(inputs[i], ':');
+        if (colon && stat(inputs[i], &st) != 0 && (size_t)(colon - inputs[i]) < sizeof files[n]) {
+            snprintf(files[n], sizeof files[n], "%.*s", (int)(colon - inputs[i]), inputs[i]);
+            for (char *c; stat(files[n], &st) != 0 && (c = strrchr(files[n], ':')) != NULL;) *c = '\0';
+            named[n] = files[n];
+            n++;
+            continue;
+        }
+        named[n++] = strcmp(inputs[i], "-") == 0 ? "/dev/stdin" : inputs[i];
+    }
     for (size_t i = 0; i < nouts; i++) {
         if (!outs[i].path) continue;
         nlsq_error err;

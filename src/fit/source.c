@@ -1,8 +1,9 @@
 /*
  * Data sources: tables of columns that a pass reads in windows of rows.
- * Four kinds — caller arrays, mapped files (.npy, raw binary, and the
- * column cache of a text table, which is a .npy), a caller callback, and
- * several sources side by side — behind two operations: read some columns
+ * Five kinds — caller arrays, mapped files (.npy, raw binary, and the
+ * column cache of a text table, which is a .npy), a caller callback,
+ * several sources side by side, and a reader implemented elsewhere through
+ * source_ops (an HDF5 file) — behind two operations: read some columns
  * of a range of rows into buffers, and, where the values already lie in
  * memory as native doubles, give a pointer to them so nothing is copied.
  *
@@ -26,7 +27,7 @@
 #include "io/io.h"
 #include "source.h"
 
-enum { SRC_ARRAYS, SRC_MAPPED, SRC_CALLBACK, SRC_JOIN };
+enum { SRC_ARRAYS, SRC_MAPPED, SRC_CALLBACK, SRC_JOIN, SRC_OPS };
 
 enum { MAX_COLUMNS = 256 };
 
@@ -56,6 +57,9 @@ struct nlsq_source {
     nlsq_source **parts;
     int nparts;
     int *part_of, *col_in_part;
+    /* ops */
+    const source_ops *ops;
+    void *impl;
     /* the file it was made from (source_set_origin) */
     int has_origin;
     dev_t origin_dev;
@@ -119,6 +123,7 @@ void nlsq_source_free(nlsq_source *s)
     free(s->path);
     if (s->fd >= 0) close(s->fd);
     if (s->kind == SRC_CALLBACK) pthread_mutex_destroy(&s->lock);
+    if (s->kind == SRC_OPS && s->ops->close) s->ops->close(s->impl);
     for (int k = 0; k < s->nparts; k++) nlsq_source_free(s->parts[k]);
     free(s->parts);
     free(s->part_of);
@@ -261,6 +266,7 @@ static int mapped_check(const nlsq_source *s, char *why, size_t why_size)
 int source_check(const nlsq_source *s, char *why, size_t why_size)
 {
     if (s->kind == SRC_MAPPED) return mapped_check(s, why, why_size);
+    if (s->kind == SRC_OPS) return s->ops->check ? s->ops->check(s->impl, why, why_size) : 0;
     for (int k = 0; s->kind == SRC_JOIN && k < s->nparts; k++)
         if (source_check(s->parts[k], why, why_size) != 0) return -1;
     return 0;
@@ -455,6 +461,18 @@ nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill
     return NLSQ_OK;
 }
 
+/* ---- implemented elsewhere ---------------------------------------------- */
+
+nlsq_source *source_from_ops(const source_ops *ops, void *impl, int ncols, size_t nrows, const char *desc)
+{
+    nlsq_source *s = ncols >= 1 && ncols <= MAX_COLUMNS ? source_new(SRC_OPS, ncols, nrows) : NULL;
+    if (!s) return NULL;
+    s->ops = ops;
+    s->impl = impl;
+    snprintf(s->desc, sizeof s->desc, "%s", desc);
+    return s;
+}
+
 /* ---- side by side ------------------------------------------------------ */
 
 nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err)
@@ -569,6 +587,7 @@ int source_read(nlsq_source *s, const int *cols, int n, size_t first, size_t cou
                 return -1;
         }
         return 0;
+    case SRC_OPS: return s->ops->read(s->impl, cols, n, first, count, out, why, why_size);
     }
     return -1;
 }

@@ -51,4 +51,18 @@ void source_set_origin(nlsq_source *s, const struct stat *st);
    maps, its origin, or one of a join's parts'. */
 int source_reads_file(const nlsq_source *s, const struct stat *st);
 
+/* A source kind implemented elsewhere (an HDF5 file): its operations on
+   its own state `impl`. read as source_read (from several threads at
+   once); check as source_check (NULL: nothing to check); close frees impl
+   with the source. */
+typedef struct source_ops {
+    int (*read)(void *impl, const int *cols, int n, size_t first, size_t count, double *const *out, char *why,
+                size_t why_size);
+    int (*check)(void *impl, char *why, size_t why_size);
+    void (*close)(void *impl);
+} source_ops;
+/* A source of ncols columns and nrows rows over impl, described by desc;
+   NULL when out of memory (impl is then the caller's to free). */
+nlsq_source *source_from_ops(const source_ops *ops, void *impl, int ncols, size_t nrows, const char *desc);
+
 #endif
