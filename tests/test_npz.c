@@ -22,7 +22,7 @@
 enum { M = 20000 };
 
 static char tmpdir[256];
-static char skip_reason[600];
+static char skip_reason[400];
 static double REF[3][M]; /* x, y, s as NumPy wrote them */
 
 static void path_of(char *out, size_t size, const char *name)
@@ -46,7 +46,7 @@ static int write_files(void)
         return -1;
     }
     if (rc != 0) {
-        snprintf(skip_reason, sizeof skip_reason, "tests/npz_files.py failed (status %d): see %s/python.log", rc,
+        snprintf(skip_reason, sizeof skip_reason, "tests/npz_files.py failed (status %d): see %.200s/python.log", rc,
                  tmpdir);
         return -2;
     }
