@@ -1,41 +1,29 @@
 /*
- * NumPy .npz archives (numpy.savez, numpy.savez_compressed): a ZIP archive
- * (zip.c) of .npy members, "x.npy", "y.npy", named here without ".npy".
- *
- * A stored member is a .npy lying in the archive as it is: it is mapped in
- * place, like any .npy (source_open_npy_at), and read at the speed of one.
- * A deflated member cannot be read in windows — a pass reads windows of
- * rows many times over, and a deflate stream can only be read from its
- * start — so it is inflated once, streaming, in constant memory: into
- * memory as float64 columns when they are small (NLSQ_NPZ_INFLATE_MEMORY,
- * default 64 MiB), else into a column cache (colcache.c: a .npy in the
- * cache directory, reused while the archive is unchanged). Its CRC-32 is
- * checked against the central directory, and inflating stops at the size
- * the directory declares (a member that would inflate further is refused).
- * Stored members are not checksummed: that would read the whole file at
- * every open, which mapping exists to avoid (a .npy has no checksum either).
- *
- * A 1-D member is one column named by the member; a 2-D member of k > 1
- * columns gives NAME:1 ... NAME:k (one column: NAME). The members must
- * have the same number of rows; they are joined side by side.
+ * NumPy .npz archives, below the sources: members found by name, and
+ * deflated members (numpy.savez_compressed) inflated through zlib from
+ * their start, streaming, in constant memory — checked as they go: never
+ * past the size the central directory declares (a member that would
+ * inflate further, a zip bomb, is refused), the stream ending exactly
+ * there, the CRC-32 the directory's. fit/source_npz.c makes the sources
+ * (stored members mapped in place, deflated ones inflated once into
+ * memory or a column cache).
  */
 #define _POSIX_C_SOURCE 200809L /* pread, fmemopen, strdup */
+#include "npz.h"
+
 #include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef NLSQ_HAVE_ZLIB
 #include <zlib.h>
 #endif
 
-#include "fit/source.h"
-#include "io.h"
-#include "zip.h"
+#include "core/core.h"
 
 int nlsq_have_zlib(void)
 {
@@ -45,8 +33,6 @@ int nlsq_have_zlib(void)
     return 0;
 #endif
 }
-
-enum { MAX_MEMBERS = 256, LABEL = 400 };
 
 static nlsq_status npz_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -66,7 +52,7 @@ static nlsq_status npz_fail(nlsq_error *err, nlsq_status code, const char *fmt, 
 }
 
 /* The member's name without its ".npy" (a copy), or NULL out of memory. */
-static char *member_name(const char *entry)
+char *npz_member_name(const char *entry)
 {
     size_t n = strlen(entry);
     if (n > 4 && strcmp(entry + n - 4, ".npy") == 0) n -= 4;
@@ -115,7 +101,62 @@ static const zip_entry *find_member(const zip_archive *z, const char *want)
     return NULL;
 }
 
-/* ---- deflated members ---------------------------------------------------- */
+/* The entries asked for (all .npy members for count 0), and their names. */
+nlsq_status npz_choose(const char *path, const zip_archive *z, const char *const *members, int count,
+                          const zip_entry **chosen, int *n, nlsq_error *err)
+{
+    char list[600];
+    *n = 0;
+    if (count == 0) {
+        for (size_t i = 0; i < z->n; i++) {
+            const zip_entry *e = &z->e[i];
+            size_t len = strlen(e->name);
+            if (len && e->name[len - 1] == '/') continue; /* a directory */
+            if (!is_npy_entry(e))
+                return npz_fail(err, NLSQ_ERR_DATA,
+                                "%s: member '%.100s' is not a .npy (an .npz holds NAME.npy members); name the "
+                                "members to read (%s:NAME,...)",
+                                path, e->name, path);
+            if (*n == NPZ_MAX_MEMBERS)
+                return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read",
+                                path, NPZ_MAX_MEMBERS);
+            chosen[(*n)++] = e;
+        }
+        if (*n == 0) return npz_fail(err, NLSQ_ERR_DATA, "%s: an archive without members", path);
+        return NLSQ_OK;
+    }
+    for (int k = 0; k < count; k++) {
+        if (!members[k] || !members[k][0])
+            return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: member name %d is %s", path, k,
+                            members[k] ? "empty" : "NULL");
+        const zip_entry *e = find_member(z, members[k]);
+        if (!e) {
+            list_members(z, list, sizeof list);
+            return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: no member '%.100s' (the members: %s)", path,
+                            members[k], list);
+        }
+        chosen[(*n)++] = e;
+    }
+    return NLSQ_OK;
+}
+
+/* The memory a deflated member may take inflated, as float64 columns:
+   $NLSQ_NPZ_INFLATE_MEMORY (bytes, or with K, M or G), default 64 MiB. */
+nlsq_status npz_memory_limit(size_t *limit, nlsq_error *err)
+{
+    const char *v = getenv("NLSQ_NPZ_INFLATE_MEMORY");
+    *limit = (size_t)64 << 20;
+    if (!v || !*v) return NLSQ_OK;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    int shift = !*end ? 0 : !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 : !strcmp(end, "G") ? 30 : -1;
+    if (end == v || *v == '-' || errno || shift < 0 || x > (SIZE_MAX >> shift))
+        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "NLSQ_NPZ_INFLATE_MEMORY='%.100s' is not a size (bytes, or a number with K, M or G)", v);
+    *limit = (size_t)x << shift;
+    return NLSQ_OK;
+}
 
 #ifdef NLSQ_HAVE_ZLIB
 
@@ -123,9 +164,9 @@ enum { CHUNK = 1 << 16 };
 
 /* A deflated member read from its start: at most its declared size, the
    CRC-32 of what came out kept. */
-typedef struct inflater {
+struct npz_inflater {
     int fd;
-    const char *label;
+    char label[NPZ_LABEL];
     z_stream z;
     int ended;          /* the deflate stream's end was reached */
     uint64_t in_at;     /* the next compressed byte's offset    */
@@ -134,31 +175,11 @@ typedef struct inflater {
     uint64_t declared;
     uint32_t crc, want_crc;
     unsigned char in[CHUNK];
-} inflater;
-
-static nlsq_status inflater_start(inflater *f, int fd, const zip_entry *e, const char *label, nlsq_error *err)
-{
-    memset(&f->z, 0, sizeof f->z);
-    f->fd = fd;
-    f->label = label;
-    f->ended = 0;
-    f->in_at = e->data_offset;
-    f->in_left = e->comp_size;
-    f->out_left = f->declared = e->size;
-    f->crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    f->want_crc = e->crc;
-    if (inflateInit2(&f->z, -MAX_WBITS) != Z_OK) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
-    return NLSQ_OK;
-}
-
-static void inflater_end(inflater *f)
-{
-    inflateEnd(&f->z);
-}
+};
 
 /* More compressed input when the stream has used all it had; 0, or -1
    when the member has no more (the stream is cut short). */
-static int refill(inflater *f)
+static int refill(npz_inflater *f)
 {
     if (f->z.avail_in > 0) return 0;
     if (f->in_left == 0) return -1;
@@ -173,7 +194,7 @@ static int refill(inflater *f)
 }
 
 /* Exactly n bytes (n no more than what remains of the declared size). */
-static nlsq_status inflater_read(inflater *f, unsigned char *buf, size_t n, nlsq_error *err)
+static nlsq_status inflater_read(npz_inflater *f, unsigned char *buf, size_t n, nlsq_error *err)
 {
     size_t done = 0;
     while (done < n) {
@@ -207,7 +228,7 @@ static nlsq_status inflater_read(inflater *f, unsigned char *buf, size_t n, nlsq
 
 /* After the declared size: the stream must end there, and the CRC-32
    must be the directory's. */
-static nlsq_status inflater_finish(inflater *f, nlsq_error *err)
+static nlsq_status inflater_finish(npz_inflater *f, nlsq_error *err)
 {
     while (!f->ended) {
         unsigned char extra;
@@ -234,10 +255,9 @@ static nlsq_status inflater_finish(inflater *f, nlsq_error *err)
     return NLSQ_OK;
 }
 
-/* The .npy header at the start of the inflated member: parsed by the .npy
-   reader (the same rules and messages), its bytes in head (*head_len). */
-static nlsq_status inflated_header(inflater *f, unsigned char *head, size_t *head_len, npy_info *info,
-                                   nlsq_error *err)
+/* The .npy header at the start of the inflated member into head: parsed
+   by the .npy reader (the same rules and messages). */
+static nlsq_status read_header(npz_inflater *f, unsigned char *head, npy_info *info, nlsq_error *err)
 {
     nlsq_status st;
     if (f->declared < 10)
@@ -256,7 +276,6 @@ static nlsq_status inflated_header(inflater *f, unsigned char *head, size_t *hea
     size_t want = hlen <= (1u << 20) ? pre_len + hlen : have;
     if (want - have > f->out_left) want = have + (size_t)f->out_left;
     if ((st = inflater_read(f, head + have, want - have, err)) != NLSQ_OK) return st;
-    *head_len = want;
     FILE *m = fmemopen(head, want, "rb");
     if (!m) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
     st = npy_header(m, f->label, info, err);
@@ -273,8 +292,16 @@ static nlsq_status inflated_header(inflater *f, unsigned char *head, size_t *hea
     return NLSQ_OK;
 }
 
+nlsq_status npz_inflate_header(npz_inflater *f, npy_info *info, nlsq_error *err)
+{
+    unsigned char *head = malloc((1u << 20) + 12);
+    if (!head) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
+    nlsq_status st = read_header(f, head, info, err);
+    free(head);
+    return st;
+}
 /* Bytes left of the declared size read and dropped (the CRC covers them). */
-static nlsq_status drain(inflater *f, unsigned char *buf, nlsq_error *err)
+static nlsq_status drain(npz_inflater *f, unsigned char *buf, nlsq_error *err)
 {
     while (f->out_left > 0) {
         size_t n = f->out_left < CHUNK ? (size_t)f->out_left : CHUNK;
@@ -284,10 +311,9 @@ static nlsq_status drain(inflater *f, unsigned char *buf, nlsq_error *err)
     return inflater_finish(f, err);
 }
 
-/* The member into memory as float64 columns, converted as it inflates. */
-static nlsq_status inflate_to_memory(inflater *f, const npy_info *info, const char *label, nlsq_source **out,
-                                     nlsq_error *err)
+nlsq_status npz_inflate_table(npz_inflater *f, const npy_info *info, table *out, nlsq_error *err)
 {
+    const char *label = f->label;
     table t = {(int)info->cols, info->rows, NULL, NULL};
     unsigned char *buf = malloc(CHUNK);
     t.names = calloc(info->cols, sizeof *t.names);
@@ -312,275 +338,97 @@ static nlsq_status inflate_to_memory(inflater *f, const npy_info *info, const ch
     }
     if (st == NLSQ_OK) st = drain(f, buf, err);
     free(buf);
-    char desc[LABEL + 40];
-    snprintf(desc, sizeof desc, "%s (inflated)", label);
-    if (st == NLSQ_OK && !(*out = source_adopt_table(&t, desc)))
-        st = npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
-    if (st != NLSQ_OK) table_free(&t);
+    if (st == NLSQ_OK)
+        *out = t;
+    else
+        table_free(&t);
     return st;
 }
 
-/* What the column cache's writer needs: the member, inflated again from
-   its start, copied as it is (the cache is the member's .npy). */
-typedef struct cache_job {
-    int fd;
-    const zip_entry *e;
-    const char *label;
-    size_t ncols;
-} cache_job;
-
-static nlsq_status write_member(void *ctx, FILE *data, const char *cache, int *ncols, char ***names,
-                                nlsq_error *err)
+nlsq_status npz_inflate_copy(npz_inflater *f, FILE *out, const char *cache, nlsq_error *err)
 {
-    const cache_job *job = ctx;
-    *ncols = (int)job->ncols;
-    *names = NULL;
-    inflater *f = malloc(sizeof *f);
     unsigned char *buf = malloc(CHUNK);
-    nlsq_status st = f && buf ? inflater_start(f, job->fd, job->e, job->label, err)
-                              : npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", job->label);
-    int started = st == NLSQ_OK;
+    nlsq_status st = buf ? NLSQ_OK : npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
     while (st == NLSQ_OK && f->out_left > 0) {
         size_t n = f->out_left < CHUNK ? (size_t)f->out_left : CHUNK;
-        if ((st = inflater_read(f, buf, n, err)) == NLSQ_OK && fwrite(buf, 1, n, data) != n)
+        if ((st = inflater_read(f, buf, n, err)) == NLSQ_OK && fwrite(buf, 1, n, out) != n)
             st = npz_fail(err, NLSQ_ERR_IO, "cannot write the column cache %s: %s (disk full?)", cache,
                           strerror(errno));
     }
     if (st == NLSQ_OK) st = inflater_finish(f, err);
-    if (started) inflater_end(f);
-    free(f);
     free(buf);
     return st;
 }
 
-/* The memory a deflated member may take inflated, as float64 columns:
-   $NLSQ_NPZ_INFLATE_MEMORY (bytes, or with K, M or G), default 64 MiB. */
-static nlsq_status memory_limit(size_t *limit, nlsq_error *err)
+nlsq_status npz_inflate_open(int fd, const zip_entry *e, const char *label, npz_inflater **out, nlsq_error *err)
 {
-    const char *v = getenv("NLSQ_NPZ_INFLATE_MEMORY");
-    *limit = (size_t)64 << 20;
-    if (!v || !*v) return NLSQ_OK;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    int shift = !*end ? 0 : !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 : !strcmp(end, "G") ? 30 : -1;
-    if (end == v || *v == '-' || errno || shift < 0 || x > (SIZE_MAX >> shift))
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
-                        "NLSQ_NPZ_INFLATE_MEMORY='%.100s' is not a size (bytes, or a number with K, M or G)", v);
-    *limit = (size_t)x << shift;
+    *out = NULL;
+    npz_inflater *f = malloc(sizeof *f);
+    if (!f) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
+    memset(&f->z, 0, sizeof f->z);
+    f->fd = fd;
+    f->ended = 0;
+    f->in_at = e->data_offset;
+    f->in_left = e->comp_size;
+    f->out_left = f->declared = e->size;
+    f->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    f->want_crc = e->crc;
+    snprintf(f->label, sizeof f->label, "%s", label);
+    if (inflateInit2(&f->z, -MAX_WBITS) != Z_OK) {
+        free(f);
+        return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
+    }
+    *out = f;
     return NLSQ_OK;
 }
 
-static nlsq_status open_deflated(const char *path, int fd, const struct stat *st, const zip_entry *e,
-                                 const char *label, nlsq_source **out, nlsq_error *err)
+void npz_inflate_close(npz_inflater *f)
 {
-    size_t limit;
-    nlsq_status s = memory_limit(&limit, err);
-    if (s != NLSQ_OK) return s;
-    inflater *f = malloc(sizeof *f);
-    unsigned char *head = malloc((1u << 20) + 12);
-    if (!f || !head) {
-        free(f);
-        free(head);
-        return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
-    }
-    npy_info info;
-    size_t head_len = 0;
-    s = inflater_start(f, fd, e, label, err);
-    int started = s == NLSQ_OK;
-    if (s == NLSQ_OK) s = inflated_header(f, head, &head_len, &info, err);
-    free(head);
-    int in_memory = s == NLSQ_OK && info.rows <= limit / sizeof(double) / info.cols;
-    if (in_memory) s = inflate_to_memory(f, &info, label, out, err);
-    if (started) inflater_end(f);
+    if (!f) return;
+    inflateEnd(&f->z);
     free(f);
-    if (s != NLSQ_OK || in_memory) {
-        if (s == NLSQ_OK) source_set_origin(*out, st);
-        return s;
-    }
-    /* a column cache named by the archive's identity and the member's place */
-    char identity[300];
-    snprintf(identity, sizeof identity,
-             "nlsq-npz 1 size %lld mtime %lld.%09ld device %llu inode %llu member at %llu size %llu crc %08x",
-             (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (unsigned long long)e->local_offset,
-             (unsigned long long)e->size, (unsigned)e->crc);
-    cache_job job = {fd, e, label, info.cols};
-    s = colcache_open(path, st, identity, NULL, write_member, &job, out, err);
-    if (s == NLSQ_OK) {
-        char desc[LABEL + 80];
-        snprintf(desc, sizeof desc, "%s: %zu x %zu %s, inflated once into a column cache, mapped", label, info.rows,
-                 info.cols, info.elsize == 8 ? "float64" : "float32");
-        source_set_description(*out, desc);
-    }
-    return s;
+}
+
+#else /* no zlib */
+
+nlsq_status npz_inflate_open(int fd, const zip_entry *e, const char *label, npz_inflater **out, nlsq_error *err)
+{
+    (void)fd;
+    (void)e;
+    *out = NULL;
+    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                    "%s is deflated (numpy.savez_compressed), and this build of nlsq has no zlib: install "
+                    "zlib1g-dev and rebuild, or save with numpy.savez",
+                    label);
+}
+
+void npz_inflate_close(npz_inflater *f)
+{
+    (void)f;
+}
+
+nlsq_status npz_inflate_header(npz_inflater *f, npy_info *info, nlsq_error *err)
+{
+    (void)f;
+    (void)info;
+    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
+}
+
+nlsq_status npz_inflate_table(npz_inflater *f, const npy_info *info, table *t, nlsq_error *err)
+{
+    (void)f;
+    (void)info;
+    (void)t;
+    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
+}
+
+nlsq_status npz_inflate_copy(npz_inflater *f, FILE *out, const char *cache, nlsq_error *err)
+{
+    (void)f;
+    (void)out;
+    (void)cache;
+    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
 }
 
 #endif /* NLSQ_HAVE_ZLIB */
 
-/* ---- the archive ---------------------------------------------------------- */
-
-/* The member e as a source, its columns named after `name`. */
-static nlsq_status open_member(const char *path, int fd, const struct stat *st, const zip_entry *e,
-                               const char *name, nlsq_source **out, nlsq_error *err)
-{
-    char label[LABEL];
-    snprintf(label, sizeof label, "%s member '%.100s'", path, name);
-    *out = NULL;
-    nlsq_status s;
-    if (e->method == ZIP_STORED) {
-        if (e->comp_size != e->size)
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: corrupt: stored, yet %llu bytes in the archive for %llu", label,
-                            (unsigned long long)e->comp_size, (unsigned long long)e->size);
-        if (e->data_offset > SIZE_MAX || e->size > SIZE_MAX)
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: beyond this machine's address space", label);
-        s = source_open_npy_at(path, (size_t)e->data_offset, (size_t)e->size, label, out, err);
-    } else if (e->method == ZIP_DEFLATED) {
-#ifdef NLSQ_HAVE_ZLIB
-        s = open_deflated(path, fd, st, e, label, out, err);
-#else
-        (void)fd;
-        (void)st;
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
-                        "%s is deflated (numpy.savez_compressed), and this build of nlsq has no zlib: install "
-                        "zlib1g-dev and rebuild, or save with numpy.savez",
-                        label);
-#endif
-    } else {
-        return npz_fail(err, NLSQ_ERR_DATA,
-                        "%s uses compression method %d; only stored (0, numpy.savez) and deflated (8, "
-                        "numpy.savez_compressed) members are read",
-                        label, e->method);
-    }
-    if (s != NLSQ_OK) return s;
-    /* NAME for one column, NAME:1 ... NAME:k for more */
-    int k = nlsq_source_num_columns(*out);
-    char **names = calloc((size_t)k, sizeof *names);
-    int ok = names != NULL;
-    for (int c = 0; ok && c < k; c++) {
-        size_t len = strlen(name) + 16;
-        if ((ok = (names[c] = malloc(len)) != NULL)) {
-            if (k == 1)
-                snprintf(names[c], len, "%s", name);
-            else
-                snprintf(names[c], len, "%s:%d", name, c + 1);
-        }
-    }
-    if (ok) ok = source_set_names(*out, names) == 0;
-    for (int c = 0; names && c < k; c++) free(names[c]);
-    free(names);
-    if (!ok) {
-        nlsq_source_free(*out);
-        *out = NULL;
-        return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
-    }
-    return NLSQ_OK;
-}
-
-/* The entries asked for (all .npy members for count 0), and their names. */
-static nlsq_status choose(const char *path, const zip_archive *z, const char *const *members, int count,
-                          const zip_entry **chosen, int *n, nlsq_error *err)
-{
-    char list[600];
-    *n = 0;
-    if (count == 0) {
-        for (size_t i = 0; i < z->n; i++) {
-            const zip_entry *e = &z->e[i];
-            size_t len = strlen(e->name);
-            if (len && e->name[len - 1] == '/') continue; /* a directory */
-            if (!is_npy_entry(e))
-                return npz_fail(err, NLSQ_ERR_DATA,
-                                "%s: member '%.100s' is not a .npy (an .npz holds NAME.npy members); name the "
-                                "members to read (%s:NAME,...)",
-                                path, e->name, path);
-            if (*n == MAX_MEMBERS)
-                return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read",
-                                path, MAX_MEMBERS);
-            chosen[(*n)++] = e;
-        }
-        if (*n == 0) return npz_fail(err, NLSQ_ERR_DATA, "%s: an archive without members", path);
-        return NLSQ_OK;
-    }
-    for (int k = 0; k < count; k++) {
-        if (!members[k] || !members[k][0])
-            return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: member name %d is %s", path, k,
-                            members[k] ? "empty" : "NULL");
-        const zip_entry *e = find_member(z, members[k]);
-        if (!e) {
-            list_members(z, list, sizeof list);
-            return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: no member '%.100s' (the members: %s)", path,
-                            members[k], list);
-        }
-        chosen[(*n)++] = e;
-    }
-    return NLSQ_OK;
-}
-
-/* All parts the same length, else a message naming each with its rows. */
-static nlsq_status same_rows(const char *path, nlsq_source *const *parts, char *const *names, int n,
-                             nlsq_error *err)
-{
-    int same = 1;
-    for (int k = 1; k < n; k++) same &= nlsq_source_num_rows(parts[k]) == nlsq_source_num_rows(parts[0]);
-    if (same) return NLSQ_OK;
-    char list[600];
-    size_t used = 0;
-    for (int k = 0; k < n && used < sizeof list; k++) {
-        int w = snprintf(list + used, sizeof list - used, "%s%.60s has %zu", k ? ", " : "", names[k],
-                         nlsq_source_num_rows(parts[k]));
-        if (w < 0) break;
-        used += (size_t)w;
-    }
-    return npz_fail(err, NLSQ_ERR_DATA, "%s: the members differ in length (rows): %s", path, list);
-}
-
-nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, int count, nlsq_source **out,
-                                 nlsq_error *err)
-{
-    error_clear(err);
-    if (!path || !out)
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s is NULL", !path ? "path" : "out");
-    *out = NULL;
-    if (count < 0 || count > MAX_MEMBERS || (count > 0 && !members))
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s: count must be 0 to %d, with members",
-                        path, MAX_MEMBERS);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: not a regular file (an .npz is read in place)", path);
-    }
-    zip_archive z;
-    nlsq_status s = zip_read(fd, path, &z, err);
-    if (s != NLSQ_OK) {
-        close(fd);
-        return s;
-    }
-    const zip_entry *chosen[MAX_MEMBERS];
-    nlsq_source *parts[MAX_MEMBERS];
-    char *names[MAX_MEMBERS];
-    int n = 0, opened = 0;
-    s = choose(path, &z, members, count, chosen, &n, err);
-    for (int k = 0; s == NLSQ_OK && k < n; k++) {
-        if (!(names[k] = member_name(chosen[k]->name))) {
-            s = npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
-            break;
-        }
-        s = open_member(path, fd, &st, chosen[k], names[k], &parts[k], err);
-        opened = k + (s == NLSQ_OK);
-        if (s != NLSQ_OK) free(names[k]);
-    }
-    if (s == NLSQ_OK) s = same_rows(path, parts, names, n, err);
-    if (s == NLSQ_OK && n == 1) {
-        *out = parts[0];
-        opened = 0;
-    } else if (s == NLSQ_OK && (s = nlsq_source_join(parts, n, out, err)) == NLSQ_OK) {
-        opened = 0; /* the joined source owns them */
-    }
-    for (int k = 0; k < opened; k++) nlsq_source_free(parts[k]);
-    for (int k = 0; k < (s == NLSQ_OK ? n : opened); k++) free(names[k]);
-    zip_free(&z);
-    close(fd);
-    return s;
-}

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/model.h"
+#include "core/core.h"
 
 enum {
     EOCD_SIG = 0x06054b50,
