@@ -34,6 +34,7 @@ enum {
     LOCAL_SIG = 0x04034b50,
     LOCAL_LEN = 30,
     MAX_COMMENT = 65535,
+    MAX_DIRECTORY = 256 << 20, /* read whole: millions of members' headers */
 };
 
 /* general purpose flags: bit 0 encrypted, bit 6 strong encryption,
@@ -166,6 +167,9 @@ static nlsq_status read_directory(int fd, const char *path, uint64_t size, direc
                         "truncated or corrupt: the central directory (%llu bytes at %llu) does not fit before its end "
                         "record (at %llu)",
                         (unsigned long long)d->size, (unsigned long long)d->offset, (unsigned long long)dir_end);
+    if (d->size > MAX_DIRECTORY)
+        return zip_fail(err, path, "a central directory of %llu bytes (more than the %d MiB read)",
+                        (unsigned long long)d->size, MAX_DIRECTORY >> 20);
     if (d->entries > d->size / CENTRAL_LEN)
         return zip_fail(err, path, "corrupt: %llu entries cannot fit in a central directory of %llu bytes",
                         (unsigned long long)d->entries, (unsigned long long)d->size);
