@@ -114,6 +114,8 @@ def main():
         finally:
             zipfile.ZIP64_LIMIT = old
 
+    np.savez(p("numbered.npz"), **{"2": x, "y": y, "1": s})  # names that look like column numbers
+
     # malformed, as NumPy or zipfile write them
     np.savez(p("bad_lengths.npz"), x=x, y=y[:-1], s=s)
     np.savez(p("bad_int.npz"), x=np.arange(m), y=y)

@@ -140,6 +140,12 @@ static void test_every_layout_reads_back_exactly(void)
     names_are(s, named, 4, "c_mixed.npz:s,x,y,x");
     same_values(s, cols, "c_mixed.npz:s,x,y,x");
     nlsq_source_free(s);
+    /* members whose names look like column numbers keep them */
+    s = open_spec("numbered.npz");
+    static const char *numbered[] = {"2", "y", "1"};
+    names_are(s, numbered, 3, "numbered.npz");
+    same_values(s, in_order, "numbered.npz");
+    nlsq_source_free(s);
     /* a member named with its .npy; through nlsq_source_open_npz itself */
     char path[512];
     path_of(path, sizeof path, "s_split.npz");

@@ -52,8 +52,6 @@ static nlsq_status npz_fail(nlsq_error *err, nlsq_status code, const char *fmt, 
     return code;
 }
 
-/* The member's name without its ".npy" (a copy), or NULL out of memory. */
-
 /* What the column cache's writer needs: the member, inflated again from
    its start and copied as it is (the cache is the member's own .npy). */
 typedef struct cache_job {
@@ -186,6 +184,22 @@ static nlsq_status same_rows(const char *path, nlsq_source *const *parts, char *
     return npz_fail(err, NLSQ_ERR_DATA, "%s: the members differ in length (rows): %s", path, list);
 }
 
+/* The members' column names on the joined source (a join renumbers
+   names that look like numbers: a member may be called "2"). */
+static nlsq_status keep_names(nlsq_source *joined, nlsq_source *const *parts, int n, const char *path,
+                              nlsq_error *err)
+{
+    char **all = malloc((size_t)nlsq_source_num_columns(joined) * sizeof *all);
+    if (!all) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+    int c = 0;
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < nlsq_source_num_columns(parts[k]); j++)
+            all[c++] = (char *)nlsq_source_column_name(parts[k], j);
+    int rc = source_set_names(joined, all);
+    free(all);
+    return rc == 0 ? NLSQ_OK : npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+}
+
 nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, int count, nlsq_source **out,
                                  nlsq_error *err)
 {
@@ -212,16 +226,16 @@ nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, i
     const zip_entry *chosen[NPZ_MAX_MEMBERS];
     nlsq_source *parts[NPZ_MAX_MEMBERS];
     char *names[NPZ_MAX_MEMBERS];
-    int n = 0, opened = 0;
+    int n = 0, opened = 0, named = 0;
     s = npz_choose(path, &z, members, count, chosen, &n, err);
     for (int k = 0; s == NLSQ_OK && k < n; k++) {
         if (!(names[k] = npz_member_name(chosen[k]->name))) {
             s = npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
             break;
         }
+        named = k + 1;
         s = open_member(path, fd, &st, chosen[k], names[k], &parts[k], err);
         opened = k + (s == NLSQ_OK);
-        if (s != NLSQ_OK) free(names[k]);
     }
     if (s == NLSQ_OK) s = same_rows(path, parts, names, n, err);
     if (s == NLSQ_OK && n == 1) {
@@ -229,9 +243,14 @@ nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, i
         opened = 0;
     } else if (s == NLSQ_OK && (s = nlsq_source_join(parts, n, out, err)) == NLSQ_OK) {
         opened = 0; /* the joined source owns them */
+        s = keep_names(*out, parts, n, path, err);
+        if (s != NLSQ_OK) {
+            nlsq_source_free(*out);
+            *out = NULL;
+        }
     }
     for (int k = 0; k < opened; k++) nlsq_source_free(parts[k]);
-    for (int k = 0; k < (s == NLSQ_OK ? n : opened); k++) free(names[k]);
+    for (int k = 0; k < named; k++) free(names[k]);
     zip_free(&z);
     close(fd);
     return s;
