@@ -34,15 +34,16 @@ static void path_of(char *out, size_t size, const char *name)
 static int write_files(void)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/npz_files.py' '%s' %d >'%s/python.log' 2>&1",
-             NLSQ_SOURCE_DIR, tmpdir, M, tmpdir);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/npz_files.py' '%s' %d >'%s/python.log' 2>&1", NLSQ_SOURCE_DIR,
+             tmpdir, M, tmpdir);
     if (access("/usr/bin/python3", X_OK) != 0) {
         snprintf(skip_reason, sizeof skip_reason, "/usr/bin/python3 is missing (it writes the .npz files)");
         return -1;
     }
     int rc = system(cmd);
     if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
-        snprintf(skip_reason, sizeof skip_reason, "NumPy is not installed for /usr/bin/python3 (it writes the .npz files)");
+        snprintf(skip_reason, sizeof skip_reason,
+                 "NumPy is not installed for /usr/bin/python3 (it writes the .npz files)");
         return -1;
     }
     if (rc != 0) {
@@ -122,8 +123,8 @@ static void test_every_layout_reads_back_exactly(void)
         static const struct {
             const char *file;
             const char *const *names;
-        } files[] = {{"f8", xys}, {"mixed", xys}, {"table_c", table}, {"table_f", table}, {"split", split},
-                     {"one", xys}, {"descriptor", xys}, {"zip64", xys}};
+        } files[] = {{"f8", xys},      {"mixed", xys}, {"table_c", table},  {"table_f", table},
+                     {"split", split}, {"one", xys},   {"descriptor", xys}, {"zip64", xys}};
         for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
             char name[64];
             snprintf(name, sizeof name, "%s_%s.npz", kinds[k], files[f].file);
@@ -191,8 +192,7 @@ static void test_deflated_members_go_through_the_column_cache(void)
     char one[1000];
     DIR *d = opendir(cache);
     struct dirent *de = NULL;
-    while (d && (de = readdir(d)) && !strstr(de->d_name, ".npy")) {
-    }
+    while (d && (de = readdir(d)) && !strstr(de->d_name, ".npy")) {}
     if (de) snprintf(one, sizeof one, "%s/%s", cache, de->d_name);
     if (d) closedir(d);
     CHECK(de && stat(one, &before) == 0);
@@ -260,10 +260,9 @@ static void test_the_same_fit_from_npz_npy_and_csv(void)
     if (nlsq_curve_fit(m, &d, &o, &ref, &e) != NLSQ_OK) CHECK_MSG(0, "curve_fit: %s", e.message);
     CHECK(ref && ref->success && fabs(ref->popt[1] - 0.7) < 0.02);
     if (ref) {
-        static const char *specs[] = {"s_f8.npz",   "c_f8.npz",         "s_mixed.npz",   "c_mixed.npz",
-                                      "s_table_f.npz", "c_table_c.npz", "s_split.npz",   "c_zip64.npz",
-                                      "s_zip64.npz",   "c_descriptor.npz", "c_f8.npz:x,y,s", "data.npy",
-                                      "data.csv"};
+        static const char *specs[] = {"s_f8.npz",       "c_f8.npz",    "s_mixed.npz", "c_mixed.npz", "s_table_f.npz",
+                                      "c_table_c.npz",  "s_split.npz", "c_zip64.npz", "s_zip64.npz", "c_descriptor.npz",
+                                      "c_f8.npz:x,y,s", "data.npy",    "data.csv"};
         for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
             nlsq_source *s = open_spec(specs[k]);
             fit_and_compare(m, s, &o, ref, specs[k]);

@@ -297,8 +297,8 @@ static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, c
     }
     npy_info info;
     nlsq_status st = offset > (size_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0
-                         ? src_fail(err, NLSQ_ERR_DATA, "%s: offset %zu is beyond the file", label, offset)
-                         : npy_header(f, label, &info, err);
+                       ? src_fail(err, NLSQ_ERR_DATA, "%s: offset %zu is beyond the file", label, offset)
+                       : npy_header(f, label, &info, err);
     if (st == NLSQ_OK && info.rows == 0) st = src_fail(err, NLSQ_ERR_DATA, "%s: no rows", label);
     size_t row_bytes = info.cols * (size_t)info.elsize;
     if (st == NLSQ_OK && length != SIZE_MAX &&
@@ -306,8 +306,8 @@ static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, c
         st = src_fail(err, NLSQ_ERR_DATA,
                       "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
                       "the member has %zu",
-                      label, info.rows, info.cols, info.elsize, (double)info.rows * (double)row_bytes,
-                      info.data_offset, length > info.data_offset ? length - info.data_offset : 0);
+                      label, info.rows, info.cols, info.elsize, (double)info.rows * (double)row_bytes, info.data_offset,
+                      length > info.data_offset ? length - info.data_offset : 0);
     if (st != NLSQ_OK) {
         fclose(f);
         return st;

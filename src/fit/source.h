@@ -35,8 +35,8 @@ void map_guard_remove(int slot);
    mapped like nlsq_source_open_npy maps a file, with the same dtypes,
    layouts and messages; `label` names it in messages and in the
    description ("data.npz member 'x'"). */
-nlsq_status source_open_npy_at(const char *path, size_t offset, size_t length, const char *label,
-                               nlsq_source **out, nlsq_error *err);
+nlsq_status source_open_npy_at(const char *path, size_t offset, size_t length, const char *label, nlsq_source **out,
+                               nlsq_error *err);
 
 /* Replace the description (nlsq_source_describe). */
 void source_set_description(nlsq_source *s, const char *desc);

@@ -61,8 +61,7 @@ typedef struct cache_job {
     size_t ncols;
 } cache_job;
 
-static nlsq_status write_member(void *ctx, FILE *data, const char *cache, int *ncols, char ***names,
-                                nlsq_error *err)
+static nlsq_status write_member(void *ctx, FILE *data, const char *cache, int *ncols, char ***names, nlsq_error *err)
 {
     const cache_job *job = ctx;
     *ncols = (int)job->ncols;
@@ -77,8 +76,8 @@ static nlsq_status write_member(void *ctx, FILE *data, const char *cache, int *n
 /* A deflated member: its .npy header read first; then its data into
    memory as float64 columns when they are small, else (inflated again
    from the start) into a column cache that is mapped. */
-static nlsq_status open_deflated(const char *path, int fd, const struct stat *st, const zip_entry *e,
-                                 const char *label, nlsq_source **out, nlsq_error *err)
+static nlsq_status open_deflated(const char *path, int fd, const struct stat *st, const zip_entry *e, const char *label,
+                                 nlsq_source **out, nlsq_error *err)
 {
     size_t limit;
     nlsq_status s = npz_memory_limit(&limit, err);
@@ -104,9 +103,9 @@ static nlsq_status open_deflated(const char *path, int fd, const struct stat *st
     char identity[300];
     snprintf(identity, sizeof identity,
              "nlsq-npz 1 size %lld mtime %lld.%09ld device %llu inode %llu member at %llu size %llu crc %08x",
-             (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (unsigned long long)e->local_offset,
-             (unsigned long long)e->size, (unsigned)e->crc);
+             (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (unsigned long long)st->st_dev,
+             (unsigned long long)st->st_ino, (unsigned long long)e->local_offset, (unsigned long long)e->size,
+             (unsigned)e->crc);
     cache_job job = {fd, e, label, info.cols};
     s = colcache_open(path, st, identity, NULL, write_member, &job, out, err);
     if (s == NLSQ_OK) {
@@ -119,8 +118,8 @@ static nlsq_status open_deflated(const char *path, int fd, const struct stat *st
 }
 
 /* The member e as a source, its columns named after `name`. */
-static nlsq_status open_member(const char *path, int fd, const struct stat *st, const zip_entry *e,
-                               const char *name, nlsq_source **out, nlsq_error *err)
+static nlsq_status open_member(const char *path, int fd, const struct stat *st, const zip_entry *e, const char *name,
+                               nlsq_source **out, nlsq_error *err)
 {
     char label[LABEL];
     snprintf(label, sizeof label, "%s member '%.100s'", path, name);
@@ -167,8 +166,7 @@ static nlsq_status open_member(const char *path, int fd, const struct stat *st, 
 }
 
 /* All parts the same length, else a message naming each with its rows. */
-static nlsq_status same_rows(const char *path, nlsq_source *const *parts, char *const *names, int n,
-                             nlsq_error *err)
+static nlsq_status same_rows(const char *path, nlsq_source *const *parts, char *const *names, int n, nlsq_error *err)
 {
     int same = 1;
     for (int k = 1; k < n; k++) same &= nlsq_source_num_rows(parts[k]) == nlsq_source_num_rows(parts[0]);
@@ -186,8 +184,7 @@ static nlsq_status same_rows(const char *path, nlsq_source *const *parts, char *
 
 /* The members' column names on the joined source (a join renumbers
    names that look like numbers: a member may be called "2"). */
-static nlsq_status keep_names(nlsq_source *joined, nlsq_source *const *parts, int n, const char *path,
-                              nlsq_error *err)
+static nlsq_status keep_names(nlsq_source *joined, nlsq_source *const *parts, int n, const char *path, nlsq_error *err)
 {
     char **all = malloc((size_t)nlsq_source_num_columns(joined) * sizeof *all);
     if (!all) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);

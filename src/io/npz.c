@@ -103,7 +103,7 @@ static const zip_entry *find_member(const zip_archive *z, const char *want)
 
 /* The entries asked for (all .npy members for count 0), and their names. */
 nlsq_status npz_choose(const char *path, const zip_archive *z, const char *const *members, int count,
-                          const zip_entry **chosen, int *n, nlsq_error *err)
+                       const zip_entry **chosen, int *n, nlsq_error *err)
 {
     char list[600];
     *n = 0;
@@ -118,8 +118,8 @@ nlsq_status npz_choose(const char *path, const zip_archive *z, const char *const
                                 "members to read (%s:NAME,...)",
                                 path, e->name, path);
             if (*n == NPZ_MAX_MEMBERS)
-                return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read",
-                                path, NPZ_MAX_MEMBERS);
+                return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read", path,
+                                NPZ_MAX_MEMBERS);
             chosen[(*n)++] = e;
         }
         if (*n == 0) return npz_fail(err, NLSQ_ERR_DATA, "%s: an archive without members", path);
@@ -168,10 +168,10 @@ struct npz_inflater {
     int fd;
     char label[NPZ_LABEL];
     z_stream z;
-    int ended;          /* the deflate stream's end was reached */
-    uint64_t in_at;     /* the next compressed byte's offset    */
-    uint64_t in_left;   /* compressed bytes not yet read        */
-    uint64_t out_left;  /* declared bytes not yet produced      */
+    int ended;         /* the deflate stream's end was reached */
+    uint64_t in_at;    /* the next compressed byte's offset    */
+    uint64_t in_left;  /* compressed bytes not yet read        */
+    uint64_t out_left; /* declared bytes not yet produced      */
     uint64_t declared;
     uint32_t crc, want_crc;
     unsigned char in[CHUNK];
@@ -200,13 +200,11 @@ static nlsq_status inflater_read(npz_inflater *f, unsigned char *buf, size_t n, 
     while (done < n) {
         if (f->ended)
             return npz_fail(err, NLSQ_ERR_DATA, "%s: corrupt: it inflates to %llu bytes, the directory declares %llu",
-                            f->label, (unsigned long long)(f->declared - f->out_left),
-                            (unsigned long long)f->declared);
+                            f->label, (unsigned long long)(f->declared - f->out_left), (unsigned long long)f->declared);
         if (refill(f) != 0)
             return npz_fail(err, NLSQ_ERR_DATA,
                             "%s: corrupt or truncated: its deflate stream ends after %llu of the declared %llu bytes",
-                            f->label, (unsigned long long)(f->declared - f->out_left),
-                            (unsigned long long)f->declared);
+                            f->label, (unsigned long long)(f->declared - f->out_left), (unsigned long long)f->declared);
         size_t want = n - done < CHUNK ? n - done : CHUNK;
         f->z.next_out = buf + done;
         f->z.avail_out = (uInt)want;
@@ -431,4 +429,3 @@ nlsq_status npz_inflate_copy(npz_inflater *f, FILE *out, const char *cache, nlsq
 }
 
 #endif /* NLSQ_HAVE_ZLIB */
-

@@ -98,10 +98,10 @@ typedef struct directory {
 
 /* The end of central directory record: the last signature in the final
    64 KiB + 22 bytes whose comment reaches no further than the file. */
-static nlsq_status find_end(int fd, const char *path, uint64_t size, uint64_t *at, unsigned char *rec,
-                            nlsq_error *err)
+static nlsq_status find_end(int fd, const char *path, uint64_t size, uint64_t *at, unsigned char *rec, nlsq_error *err)
 {
-    if (size < EOCD_LEN) return zip_fail(err, path, "not a ZIP archive (%llu bytes, too short)", (unsigned long long)size);
+    if (size < EOCD_LEN)
+        return zip_fail(err, path, "not a ZIP archive (%llu bytes, too short)", (unsigned long long)size);
     size_t span = size < EOCD_LEN + MAX_COMMENT ? (size_t)size : EOCD_LEN + MAX_COMMENT;
     unsigned char *tail = malloc(span);
     if (!tail) {
@@ -161,7 +161,8 @@ static nlsq_status read_directory(int fd, const char *path, uint64_t size, direc
     } else if (here != total) {
         disk = 1;
     }
-    if (disk != 0 || cd_disk != 0) return zip_fail(err, path, "a multi-disk archive (spanned or split), which is not read");
+    if (disk != 0 || cd_disk != 0)
+        return zip_fail(err, path, "a multi-disk archive (spanned or split), which is not read");
     if (d->offset > dir_end || d->size > dir_end - d->offset)
         return zip_fail(err, path,
                         "truncated or corrupt: the central directory (%llu bytes at %llu) does not fit before its end "
@@ -229,16 +230,15 @@ static nlsq_status read_central(const unsigned char *p, size_t left, const char 
         return zip_fail(err, path, "corrupt central directory: member '%.100s' lacks the ZIP64 sizes it announces",
                         e->name);
     if (disk != 0 && disk != 0xFFFF)
-        return zip_fail(err, path, "member '%.100s' is on disk %u of a multi-disk archive, which is not read",
-                        e->name, disk);
+        return zip_fail(err, path, "member '%.100s' is on disk %u of a multi-disk archive, which is not read", e->name,
+                        disk);
     *used = CENTRAL_LEN + name_len + extra_len + comment_len;
     return NLSQ_OK;
 }
 
 /* The local header of e: where its data begin, and that they end before
    `limit` (the central directory). */
-static nlsq_status read_local(int fd, const char *path, uint64_t size, uint64_t limit, zip_entry *e,
-                              nlsq_error *err)
+static nlsq_status read_local(int fd, const char *path, uint64_t size, uint64_t limit, zip_entry *e, nlsq_error *err)
 {
     unsigned char h[LOCAL_LEN];
     if (e->local_offset >= limit || read_at(fd, size, e->local_offset, h, sizeof h) != 0 || rd32(h) != LOCAL_SIG)
