@@ -119,7 +119,7 @@ static void test_every_layout_reads_back_exactly(void)
     static const char *xys[] = {"x", "y", "s"}, *table[] = {"t:1", "t:2", "t:3"}, *split[] = {"xy:1", "xy:2", "s"};
     static const int in_order[] = {0, 1, 2};
     static const char *kinds[] = {"s", "c"};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < (nlsq_have_zlib() ? 2 : 1); k++) { /* deflated members need zlib */
         static const struct {
             const char *file;
             const char *const *names;
@@ -135,7 +135,7 @@ static void test_every_layout_reads_back_exactly(void)
         }
     }
     /* members named, in another order, one twice */
-    nlsq_source *s = open_spec("c_mixed.npz:s,x,y,x");
+    nlsq_source *s = open_spec(nlsq_have_zlib() ? "c_mixed.npz:s,x,y,x" : "s_mixed.npz:s,x,y,x");
     static const char *named[] = {"s", "x", "y", "x"};
     static const int cols[] = {1, 2, 0};
     names_are(s, named, 4, "c_mixed.npz:s,x,y,x");
@@ -264,6 +264,7 @@ static void test_the_same_fit_from_npz_npy_and_csv(void)
                                       "c_table_c.npz",  "s_split.npz", "c_zip64.npz", "s_zip64.npz", "c_descriptor.npz",
                                       "c_f8.npz:x,y,s", "data.npy",    "data.csv"};
         for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+            if (specs[k][0] == 'c' && !nlsq_have_zlib()) continue; /* deflated */
             nlsq_source *s = open_spec(specs[k]);
             fit_and_compare(m, s, &o, ref, specs[k]);
             nlsq_source_free(s);
