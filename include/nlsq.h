@@ -1151,6 +1151,17 @@ NLSQ_API nlsq_status nlsq_source_open_hdf5(const char *path, const char *const *
  * without ".npy" ("x", "y"), each a 1-D column or a 2-D table; stored
  * members are mapped in place like a .npy, deflated ones inflated through
  * zlib. count 0: every member, in the archive's order.
+ * A 1-D member's column is named by the member; a 2-D member's columns
+ * NAME:1 ... NAME:k (NAME when k is 1); all members must have the same
+ * rows. Dtypes and layouts: those of nlsq_source_open_npy. A deflated
+ * member is inflated once, its CRC-32 and declared size checked, into
+ * memory as float64 when that takes at most $NLSQ_NPZ_INFLATE_MEMORY
+ * bytes (default 64 MiB), else into a column cache (the text tables'
+ * cache, keyed by the archive's size, mtime, device and inode). Without
+ * zlib in this build a deflated member is NLSQ_ERR_INVALID_ARGUMENT, the
+ * message naming zlib1g-dev. A member not there is
+ * NLSQ_ERR_INVALID_ARGUMENT (the message lists those there); a damaged
+ * archive or member NLSQ_ERR_DATA, naming the file and the member.
  */
 NLSQ_API nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, int count,
                                           nlsq_source **out, nlsq_error *err);

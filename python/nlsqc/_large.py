@@ -133,10 +133,75 @@ def _is_npy(path):
         return False
 
 
-def _open(path, raw, delimiter, cache_path):
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_regular(path):
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _split_spec(path):
+    """(file, names) of "FILE:NAME,..." naming datasets of an HDF5 file or
+    members of an .npz: split at the last ':' with a regular file on its
+    left, as nlsq_source_open_file splits it; (path, None) for a file
+    named whole (an existing file whose own name holds ':' included)."""
+    if _is_regular(path):
+        return path, None
+    at = len(path)
+    while True:
+        at = path.rfind(b":", 0, at)
+        if at <= 0:
+            return path, None
+        if _is_regular(path[:at]):
+            return path[:at], path[at + 1:]
+
+
+def _is_hdf5(path):
+    """HDF5's signature at 0, 512, 1024, ... (after a user block)."""
+    try:
+        with open(path, "rb") as f:
+            at = 0
+            while at <= 1 << 30:
+                f.seek(at)
+                head = f.read(8)
+                if len(head) < 8:
+                    return False
+                if head == HDF5_SIGNATURE:
+                    return True
+                at = at * 2 if at else 512
+    except OSError:
+        pass
+    return False
+
+
+def _hdf5_names(path, columns):
+    """An HDF5 file named without datasets, with x, y or sigma naming
+    dataset paths ('/entry/data/x'): the spec that opens just those (each
+    once), so that a file without a NeXus default plot needs no ':' list."""
+    names = []
+    for c in columns:
+        for one in ([c] if isinstance(c, (str, bytes)) or not hasattr(c, "__iter__") else list(c)):
+            if isinstance(one, str):
+                one = one.encode()
+            if isinstance(one, bytes) and one.startswith(b"/") and one not in names:
+                names.append(one)
+    return path + b":" + b",".join(names) if names else path
+
+
+def _open(path, raw, delimiter, cache_path, columns=()):
     src = ctypes.c_void_p()
     err = _lib.Error()
     p = _lib.c_path(path)
+    whole, names = _split_spec(p)
+    topt = _lib.lib.nlsq_text_options_default()
+    if delimiter is not None:
+        topt.delimiter = {"whitespace": b" "}.get(delimiter, delimiter.encode() if isinstance(delimiter, str)
+                                                  else delimiter)
+    cp = _lib.c_path(cache_path, "cache_path") if cache_path is not None else None
+    topt.cache_path = cp
     if raw is not None:
         lay = _lib.lib.nlsq_raw_layout_default()
         dtype = numpy.dtype(raw.get("dtype", "f8"))
@@ -148,20 +213,18 @@ def _open(path, raw, delimiter, cache_path):
         lay.column_major = 1 if raw.get("order", "rows") in ("columns", "planar", "F") else 0
         lay.offset = _lib.integer(raw.get("offset", 0), "raw offset", 0, _lib.SIZE_MAX)
         st = _lib.lib.nlsq_source_open_raw(p, ctypes.byref(lay), ctypes.byref(src), ctypes.byref(err))
+    elif names is not None or _is_regular(p):
+        # told by content: HDF5 (NeXus), .npz, .npy or a text table
+        spec = _hdf5_names(p, columns) if names is None and _is_hdf5(p) else p
+        st = _lib.lib.nlsq_source_open_file(spec, ctypes.byref(topt), ctypes.byref(src), ctypes.byref(err))
     elif _is_npy(p):
         st = _lib.lib.nlsq_source_open_npy(p, ctypes.byref(src), ctypes.byref(err))
     else:
-        topt = _lib.lib.nlsq_text_options_default()
-        if delimiter is not None:
-            topt.delimiter = {"whitespace": b" "}.get(delimiter, delimiter.encode() if isinstance(delimiter, str)
-                                                      else delimiter)
-        cp = _lib.c_path(cache_path, "cache_path") if cache_path is not None else None
-        topt.cache_path = cp
         st = _lib.lib.nlsq_source_open_text(p, ctypes.byref(topt), ctypes.byref(src), ctypes.byref(err))
     if st != _lib.OK:
         if st == _lib.ERR_NOMEM:
             raise MemoryError(_lib.text(err.message))
-        raise (FileNotFoundError if not os.path.exists(path) else ValueError)(_lib.text(err.message))
+        raise (FileNotFoundError if not os.path.exists(whole) else ValueError)(_lib.text(err.message))
     return src
 
 
@@ -185,12 +248,26 @@ def fit_file(f, path, p0=None, *, x=None, y=None, sigma=None, nvars=None, raw=No
              progress=None, progress_interval=None, checkpoint=None, resume=False, raise_on_failure=True,
              **kwargs):
     """Fit f to the columns of a file (or of several files side by side,
-    path a list: x.npy, y.npy): a NumPy .npy (mapped), a text table (CSV,
-    TSV, whitespace; converted once to a mapped column cache) or a raw
-    binary file (raw={"dtype": "f8", "ncols": 2, "order": "rows",
-    "offset": 0}). x (a column or a list of them), y and sigma are column
-    numbers from 0 or header names; by default x is the first column(s)
-    and y the next. nvars: the number of variables for a function model
+    path a list: x.npy, y.npy), told by its content, not its name: a NumPy
+    .npy (mapped), a NumPy .npz (numpy.savez members mapped in place,
+    savez_compressed members inflated once), an HDF5 or NeXus file (read
+    in windows through the library's HDF5 reader: h5py is not needed), a
+    text table (CSV, TSV, whitespace; converted once to a mapped column
+    cache) or a raw binary file (raw={"dtype": "f8", "ncols": 2, "order":
+    "rows", "offset": 0}).
+
+    "FILE:NAME,NAME" names what to read inside an archive or an HDF5 file:
+    "data.npz:x,y" (members, without ".npy"), "scan.h5:/entry/data/x,
+    /entry/data/y" (datasets). An .npz named alone gives every member in
+    the archive's order; an HDF5 file named alone gives its NeXus default
+    plot (axes, signal, errors), or the datasets that x, y and sigma name
+    by path.
+
+    x (a column or a list of them), y and sigma are column numbers from 0
+    or column names: a text header's names; an .npz member's name (a 2-D
+    member of k columns gives NAME:1 ... NAME:k); an HDF5 dataset's path
+    (PATH:1 ... for a 2-D one). By default x is the first column(s) and y
+    the next. nvars: the number of variables for a function model
     (default: len(x), else 1). Returns a FitResult."""
     paths = [path] if isinstance(path, (str, bytes, os.PathLike)) else list(path)
     if not paths:
@@ -198,7 +275,7 @@ def fit_file(f, path, p0=None, *, x=None, y=None, sigma=None, nvars=None, raw=No
     parts = []
     try:
         for p in paths:
-            parts.append(_open(p, raw, delimiter, cache_path))
+            parts.append(_open(p, raw, delimiter, cache_path, (x, y, sigma)))
         if len(parts) == 1:
             src = parts.pop()
         else:

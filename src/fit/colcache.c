@@ -199,60 +199,74 @@ static nlsq_status io_fail(nlsq_error *err, const char *fmt, ...)
 
 /* The rows of `in` into the data file's stream, then its header; 0, or a
    status with err set. */
-static nlsq_status write_rows(FILE *in, const char *path, char delim, outfile *data, converter *cv, nlsq_error *err)
+static nlsq_status write_rows(FILE *in, const char *path, char delim, FILE *out, const char *cache, converter *cv,
+                              nlsq_error *err)
 {
     unsigned char header[HEADER_BYTES];
     memset(header, 0, sizeof header);
-    if (fwrite(header, 1, sizeof header, data->f) != sizeof header)
-        return io_fail(err, "cannot write the column cache %s: %s", data->target, strerror(errno));
+    if (fwrite(header, 1, sizeof header, out) != sizeof header)
+        return io_fail(err, "cannot write the column cache %s: %s", cache, strerror(errno));
     nlsq_status st = table_scan(in, path, delim, convert_row, cv, err);
-    if (st == NLSQ_ERR_NOMEM && ferror(data->f))
-        return io_fail(err, "cannot write the column cache %s: %s (disk full?)", data->target, strerror(errno));
+    if (st == NLSQ_ERR_NOMEM && ferror(out))
+        return io_fail(err, "cannot write the column cache %s: %s (disk full?)", cache, strerror(errno));
     if (st != NLSQ_OK) return st;
     test_kill_point(STEP_ROWS_WRITTEN);
     npy_header_text(header, cv->rows, cv->ncols);
-    if (fseek(data->f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, data->f) != sizeof header ||
-        fflush(data->f) != 0)
-        return io_fail(err, "cannot write the column cache %s: %s", data->target, strerror(errno));
+    if (fseek(out, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, out) != sizeof header || fflush(out) != 0)
+        return io_fail(err, "cannot write the column cache %s: %s", cache, strerror(errno));
     return NLSQ_OK;
 }
 
-/* Convert `path` into `cache` and its names file: both written to
-   temporary files, then the data committed, then the names. */
-static nlsq_status convert(const char *path, char delim, const char *cache, const char *names_path,
-                           const char *identity, nlsq_error *err)
+/* A text table's column cache: what colcache_open's writer needs. */
+typedef struct text_job {
+    const char *path;
+    char delim;
+} text_job;
+
+static nlsq_status write_text(void *ctx, FILE *out, const char *cache, int *ncols, char ***names, nlsq_error *err)
 {
-    FILE *in = fopen(path, "r");
+    const text_job *job = ctx;
+    FILE *in = fopen(job->path, "r");
     if (!in) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s", path, strerror(errno));
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: %s", job->path, strerror(errno));
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
+    converter cv = {out, 0, 0, NULL};
+    nlsq_status st = write_rows(in, job->path, job->delim, out, cache, &cv, err);
+    fclose(in);
+    *ncols = cv.ncols;
+    *names = cv.names;
+    return st;
+}
+
+/* Write the cache with `write` and its names file: both written to
+   temporary files, then the data committed, then the names. */
+static nlsq_status convert(colcache_write_fn write, void *ctx, const char *cache, const char *names_path,
+                           const char *identity, nlsq_error *err)
+{
     char why[sizeof err->message];
     outfile data, names;
-    if (outfile_open(&data, cache, why, sizeof why) != 0) {
-        fclose(in);
-        return io_fail(err, "cannot write the column cache: %s", why);
-    }
-    converter cv = {data.f, 0, 0, NULL};
-    nlsq_status st = write_rows(in, path, delim, &data, &cv, err);
-    fclose(in);
+    if (outfile_open(&data, cache, why, sizeof why) != 0) return io_fail(err, "cannot write the column cache: %s", why);
+    int ncols = 0;
+    char **col_names = NULL;
+    nlsq_status st = write(ctx, data.f, data.target, &ncols, &col_names, err);
     char data_id[200];
     struct stat dst;
-    if (st == NLSQ_OK && fstat(fileno(data.f), &dst) != 0)
+    if (st == NLSQ_OK && (fflush(data.f) != 0 || fstat(fileno(data.f), &dst) != 0))
         st = io_fail(err, "cannot write the column cache %s: %s", cache, strerror(errno));
     if (st != NLSQ_OK) {
         outfile_discard(&data);
-        free_names(cv.names, cv.ncols);
+        free_names(col_names, ncols);
         return st;
     }
     data_identity(&dst, data_id, sizeof data_id);
     if (outfile_open(&names, names_path, why, sizeof why) != 0) {
         outfile_discard(&data);
-        free_names(cv.names, cv.ncols);
+        free_names(col_names, ncols);
         return io_fail(err, "cannot write the column cache: %s", why);
     }
-    int wrote = write_names(names.f, identity, data_id, cv.names, cv.ncols);
-    free_names(cv.names, cv.ncols);
+    int wrote = write_names(names.f, identity, data_id, col_names, ncols);
+    free_names(col_names, ncols);
     if (wrote != 0 || fflush(names.f) != 0) {
         outfile_discard(&names);
         outfile_discard(&data);
@@ -488,6 +502,54 @@ static void directory_of(const char *file, char *dir, size_t size)
     if (slash) *slash = '\0';
 }
 
+nlsq_status colcache_open(const char *path, const struct stat *st, const char *identity, const char *cache_path,
+                          colcache_write_fn write, void *ctx, nlsq_source **out, nlsq_error *err)
+{
+    *out = NULL;
+    if (!cache_path && limit_from_env() == -2) {
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
+                  "NLSQ_COLUMN_CACHE_MAX='%.100s' is not a size (bytes, or a number with K, M, G or T)",
+                  getenv("NLSQ_COLUMN_CACHE_MAX"));
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
+    char cache[PATH_MAX], names_path[PATH_MAX + 8];
+    if (cache_path) {
+        if ((size_t)snprintf(cache, sizeof cache, "%s", cache_path) >= sizeof cache - 40) {
+            error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: the column cache path is too long", path);
+            return NLSQ_ERR_INVALID_ARGUMENT;
+        }
+    } else {
+        nlsq_status s = default_cache_path(path, identity, cache, sizeof cache, err);
+        if (s != NLSQ_OK) return s;
+    }
+    snprintf(names_path, sizeof names_path, "%s.names", cache);
+    nlsq_status s = check_cache_path(path, st, cache, err);
+    if (s == NLSQ_OK) s = check_cache_path(path, st, names_path, err);
+    if (s != NLSQ_OK) return s;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        nlsq_status got = NLSQ_OK;
+        nlsq_source *src = open_cached(cache, names_path, identity, &got);
+        if (src) {
+            if (!cache_path) mark_used(cache);
+            source_set_origin(src, st);
+            *out = src;
+            return NLSQ_OK;
+        }
+        if (got != NLSQ_OK) {
+            error_set(err, got, 0, 0, "%s: out of memory", path);
+            return got;
+        }
+        if (attempt == 1) break;
+        char dir[PATH_MAX];
+        directory_of(cache, dir, sizeof dir);
+        if (!cache_path) tempfile_sweep_dir(dir); /* what killed conversions left */
+        if ((s = convert(write, ctx, cache, names_path, identity, err)) != NLSQ_OK) return s;
+        if (!cache_path) evict(dir, strrchr(cache, '/') + 1);
+    }
+    error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: the column cache %s could not be read back", path, cache);
+    return NLSQ_ERR_DATA;
+}
+
 nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt, nlsq_source **out, nlsq_error *err)
 {
     error_clear(err);
@@ -507,51 +569,12 @@ nlsq_status nlsq_source_open_text(const char *path, const nlsq_text_options *opt
                   errno && stat(path, &st) != 0 ? strerror(errno) : "not a regular file (a column cache needs one)");
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
-    if (!o.cache_path && limit_from_env() == -2) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
-                  "NLSQ_COLUMN_CACHE_MAX='%.100s' is not a size (bytes, or a number with K, M, G or T)",
-                  getenv("NLSQ_COLUMN_CACHE_MAX"));
-        return NLSQ_ERR_INVALID_ARGUMENT;
-    }
-    char identity[200], cache[PATH_MAX], names_path[PATH_MAX + 8];
+    char identity[200];
     snprintf(identity, sizeof identity, "nlsq-columns 2 size %lld mtime %lld.%09ld inode %llu delimiter %d",
              (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (unsigned long long)st.st_ino,
              (int)o.delimiter);
-    if (o.cache_path) {
-        if ((size_t)snprintf(cache, sizeof cache, "%s", o.cache_path) >= sizeof cache - 40) {
-            error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: the column cache path is too long", path);
-            return NLSQ_ERR_INVALID_ARGUMENT;
-        }
-    } else {
-        nlsq_status s = default_cache_path(path, identity, cache, sizeof cache, err);
-        if (s != NLSQ_OK) return s;
-    }
-    snprintf(names_path, sizeof names_path, "%s.names", cache);
-    nlsq_status s = check_cache_path(path, &st, cache, err);
-    if (s == NLSQ_OK) s = check_cache_path(path, &st, names_path, err);
-    if (s != NLSQ_OK) return s;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        nlsq_status got = NLSQ_OK;
-        nlsq_source *src = open_cached(cache, names_path, identity, &got);
-        if (src) {
-            if (!o.cache_path) mark_used(cache);
-            source_set_origin(src, &st);
-            *out = src;
-            return NLSQ_OK;
-        }
-        if (got != NLSQ_OK) {
-            error_set(err, got, 0, 0, "%s: out of memory", path);
-            return got;
-        }
-        if (attempt == 1) break;
-        char dir[PATH_MAX];
-        directory_of(cache, dir, sizeof dir);
-        if (!o.cache_path) tempfile_sweep_dir(dir); /* what killed conversions left */
-        if ((s = convert(path, o.delimiter, cache, names_path, identity, err)) != NLSQ_OK) return s;
-        if (!o.cache_path) evict(dir, strrchr(cache, '/') + 1);
-    }
-    error_set(err, NLSQ_ERR_DATA, 0, 0, "%s: the column cache %s could not be read back", path, cache);
-    return NLSQ_ERR_DATA;
+    text_job job = {path, o.delimiter};
+    return colcache_open(path, &st, identity, o.cache_path, write_text, &job, out, err);
 }
 
 int colcache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size)

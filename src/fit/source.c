@@ -160,6 +160,11 @@ int source_set_names(nlsq_source *s, char **names)
     return 0;
 }
 
+void source_set_description(nlsq_source *s, const char *desc)
+{
+    snprintf(s->desc, sizeof s->desc, "%s", desc);
+}
+
 /* ---- caller arrays ------------------------------------------------------ */
 
 nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t nrows, nlsq_source **out,
@@ -278,12 +283,12 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error *err)
+/* A .npy whose header starts at `offset` of path, the whole of it within
+   `length` bytes (SIZE_MAX: to the end of the file); `label` names it in
+   messages, `shown` in the description. */
+static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, const char *label, const char *shown,
+                               nlsq_source **out, nlsq_error *err)
 {
-    error_clear(err);
-    if (!path || !out)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npy: %s is NULL", !path ? "path" : "out");
-    *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
     /* before a byte is read: a pipe's bytes would be gone */
@@ -297,14 +302,21 @@ nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error
                               "pipe or device once, into memory)");
     }
     npy_info info;
-    nlsq_status st = npy_header(f, path, &info, err);
+    nlsq_status st = offset > (size_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0
+                       ? src_fail(err, NLSQ_ERR_DATA, "%s: offset %zu is beyond the file", label, offset)
+                       : npy_header(f, label, &info, err);
+    if (st == NLSQ_OK && info.rows == 0) st = src_fail(err, NLSQ_ERR_DATA, "%s: no rows", label);
+    size_t row_bytes = info.cols * (size_t)info.elsize;
+    if (st == NLSQ_OK && length != SIZE_MAX &&
+        (info.data_offset > length || info.rows > (length - info.data_offset) / row_bytes))
+        st = src_fail(err, NLSQ_ERR_DATA,
+                      "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
+                      "the member has %zu",
+                      label, info.rows, info.cols, info.elsize, (double)info.rows * (double)row_bytes, info.data_offset,
+                      length > info.data_offset ? length - info.data_offset : 0);
     if (st != NLSQ_OK) {
         fclose(f);
         return st;
-    }
-    if (info.rows == 0) {
-        fclose(f);
-        return src_fail(err, NLSQ_ERR_DATA, "%s: no rows", path);
     }
     nlsq_source *s = source_new(SRC_MAPPED, (int)info.cols, info.rows);
     if (!s) {
@@ -313,7 +325,7 @@ nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error
     }
     s->fd = dup(fileno(f));
     fclose(f);
-    s->data_offset = info.data_offset;
+    s->data_offset = offset + info.data_offset;
     s->elsize = info.elsize;
     s->swap = info.swap;
     s->column_major = info.fortran || info.cols == 1;
@@ -325,10 +337,27 @@ nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error
         nlsq_source_free(s);
         return st;
     }
-    snprintf(s->desc, sizeof s->desc, "%.200s: %zu x %d %s%s, %s order, mapped", base_name(path), s->nrows, s->ncols,
+    snprintf(s->desc, sizeof s->desc, "%.200s: %zu x %d %s%s, %s order, mapped", shown, s->nrows, s->ncols,
              s->elsize == 8 ? "float64" : "float32", s->swap ? " (byte-swapped)" : "", info.fortran ? "Fortran" : "C");
     *out = s;
     return NLSQ_OK;
+}
+
+nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error *err)
+{
+    error_clear(err);
+    if (!path || !out)
+        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npy: %s is NULL", !path ? "path" : "out");
+    *out = NULL;
+    return open_npy_in(path, 0, SIZE_MAX, path, base_name(path), out, err);
+}
+
+nlsq_status source_open_npy_at(const char *path, size_t offset, size_t length, const char *label, nlsq_source **out,
+                               nlsq_error *err)
+{
+    *out = NULL;
+    const char *member = strstr(label, base_name(path));
+    return open_npy_in(path, offset, length, label, member ? member : label, out, err);
 }
 
 nlsq_raw_layout nlsq_raw_layout_default(void)

@@ -3,6 +3,7 @@
 #define NLSQ_FIT_SOURCE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "model/model.h"
 
@@ -29,6 +30,17 @@ int map_guard_add(const void *begin, size_t len);
 int map_guard_hit(int slot);
 void map_guard_remove(int slot);
 
+/* A .npy lying inside a file: its header at byte `offset`, the whole of
+   it within `length` bytes from there (a stored member of an .npz),
+   mapped like nlsq_source_open_npy maps a file, with the same dtypes,
+   layouts and messages; `label` names it in messages and in the
+   description ("data.npz member 'x'"). */
+nlsq_status source_open_npy_at(const char *path, size_t offset, size_t length, const char *label, nlsq_source **out,
+                               nlsq_error *err);
+
+/* Replace the description (nlsq_source_describe). */
+void source_set_description(nlsq_source *s, const char *desc);
+
 /* Replace the column names (ncols of them); 0, or -1 out of memory. */
 int source_set_names(nlsq_source *s, char **names);
 
@@ -42,6 +54,22 @@ nlsq_source *source_adopt_table(struct table *t, const char *name);
    stale temporaries removed (only files named as ours); 0, or -1 with the
    reason. */
 int colcache_scan(int clear, nlsq_cache_info *out, char *why, size_t why_size);
+
+/*
+ * A column cache (colcache.c): a .npy made once from the file `path`
+ * (stat st) by write(ctx, data, cache, &ncols, &names, err), which writes
+ * the whole .npy into the stream `data` (the temporary file of the cache
+ * named `cache`) and gives its column count and names (malloc'ed, or
+ * NULL: numbered); kept beside a names file holding `identity` (one line
+ * that changes whenever the data would), reused while it matches. In
+ * cache_path, or NULL: the cache directory's columns/, evicted least
+ * recently used first. The source's origin is path.
+ */
+struct stat;
+typedef nlsq_status (*colcache_write_fn)(void *ctx, FILE *data, const char *cache, int *ncols, char ***names,
+                                         nlsq_error *err);
+nlsq_status colcache_open(const char *path, const struct stat *st, const char *identity, const char *cache_path,
+                          colcache_write_fn write, void *ctx, nlsq_source **out, nlsq_error *err);
 
 /* The file a source was made from (a text table converted or read into
    memory), besides the files it maps: outputs must not overwrite it. */
