@@ -12,14 +12,17 @@
  * Exit status: 0 every fit converged; 1 some did not (the rows say which);
  * 2 bad usage or input; 3 an error in the model text.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "dtoa.h"
 #include "present.h"
 
 static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {NULL, 0}};
@@ -31,6 +34,8 @@ static const option batch_options[] = {
     {"--out", "FILE", ARG_TEXT, offsetof(cli, out), .help = "the result rows go to FILE, atomically (default: stdout)"},
     {"--format", "csv|jsonl", ARG_CHOICE, offsetof(cli, format_jsonl),
      .help = "CSV (default) or JSON lines (default for an --out\nending in .jsonl or .json)", .choices = formats},
+    {"--verbose", NULL, ARG_FLAG, offsetof(cli, verbose),
+     .help = "the time of each phase on stderr: open, read and\ngroup, fit, write", .set = 1},
     {NULL},
 };
 static const option_group group_batch = {"the curves and the results", batch_options};
@@ -192,59 +197,11 @@ static void fit_id(const batch_data *d, const dataset *D, size_t i, char *buf, s
         snprintf(buf, size, "%s", nlsq_source_column_name(D->src, d->curve_cols[i]));
 }
 
-/* {"a": v[0], "b": v[1], ...}: one value per parameter, by name. */
-static void json_params(FILE *f, const nlsq_model *m, const double *v)
-{
-    fputc('{', f);
-    for (int j = 0; j < nlsq_model_num_params(m); j++) {
-        if (j) fputs(", ", f);
-        json_string(f, nlsq_model_param_name(m, j));
-        fputs(": ", f);
-        json_number(f, v[j]);
-    }
-    fputc('}', f);
-}
-
 /* A fit's verdict: trusted when no finding of NLSQ_DIAG_UNTRUSTED; unknown
    (-1: diag_flags NULL) for a batch on a GPU. */
 static int fit_trusted(const nlsq_batch_result *r, size_t i)
 {
     return r->diag_flags ? !(r->diag_flags[i] & NLSQ_DIAG_UNTRUSTED) : -1;
-}
-
-/* The findings' keys joined by `sep`, nothing for none. */
-static void findings_joined(FILE *f, unsigned flags, const char *sep, const char *quote)
-{
-    int first = 1;
-    for (unsigned b = 0; b < 32; b++)
-        if (flags & (1u << b)) {
-            fprintf(f, "%s%s%s%s", first ? "" : sep, quote, finding_key(1u << b), quote);
-            first = 0;
-        }
-}
-
-/* trusted (1, 0, or empty when unknown) and findings joined by '+' (no
-   CSV quoting needed), as CSV fields. */
-static void csv_verdict(FILE *f, const nlsq_batch_result *r, size_t i)
-{
-    int t = fit_trusted(r, i);
-    if (t >= 0) fprintf(f, "%d", t);
-    fputc(',', f);
-    if (r->diag_flags) findings_joined(f, r->diag_flags[i], "+", "");
-}
-
-/* , "trusted": true, "findings": [...] (null when unknown) */
-static void json_verdict(FILE *f, const nlsq_batch_result *r, size_t i)
-{
-    int t = fit_trusted(r, i);
-    fprintf(f, ", \"trusted\": %s, \"findings\": ", t < 0 ? "null" : t ? "true" : "false");
-    if (!r->diag_flags) {
-        fputs("null", f);
-        return;
-    }
-    fputc('[', f);
-    findings_joined(f, r->diag_flags[i], ", ", "\"");
-    fputc(']', f);
 }
 
 /* Converged fits that cannot be trusted (0 when unknown). */
@@ -255,10 +212,203 @@ static size_t untrusted_converged(const nlsq_batch_result *r)
     return count;
 }
 
-static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+/* The rows are built in memory, the numbers by dtoa_shortest (printf's
+   "%.17g" of a million numbers cost more than the fits), and written a
+   row at a time. */
+
+static char *put_text(char *p, const char *s)
+{
+    size_t len = strlen(s);
+    memcpy(p, s, len);
+    return p + len;
+}
+
+static char *put_number(char *p, double v)
+{
+    return p + dtoa_shortest(v, p);
+}
+
+/* JSON has no NaN or infinity: null */
+static char *put_json_number(char *p, double v)
+{
+    return isfinite(v) ? put_number(p, v) : put_text(p, "null");
+}
+
+static char *put_int(char *p, long long v)
+{
+    char digits[24];
+    int n = 0;
+    unsigned long long a = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[n++] = (char)('0' + a % 10);
+        a /= 10;
+    } while (a);
+    if (v < 0) *p++ = '-';
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+/* The findings' keys joined by `sep` (each in `quote`), nothing for none. */
+static char *put_findings(char *p, unsigned flags, const char *sep, const char *quote)
+{
+    int first = 1;
+    for (unsigned b = 0; b < 32; b++)
+        if (flags & (1u << b)) {
+            if (!first) p = put_text(p, sep);
+            p = put_text(put_text(put_text(p, quote), finding_key(1u << b)), quote);
+            first = 0;
+        }
+    return p;
+}
+
+/* The text between the numbers, made once: for JSON lines each
+   parameter's escaped key, else the CSV header. */
+enum { STATUS_MIN = -32, STATUS_COUNT = 64, MESSAGE_ROOM = 1024 };
+
+typedef struct row_format {
+    char **keys;  /* jsonl: "\"a\": " per parameter */
+    char *messages[STATUS_COUNT]; /* jsonl: each status's message, escaped, when met */
+    char *row;    /* room for a row */
+    size_t room;
+} row_format;
+
+static void row_format_free(row_format *rf, int n)
+{
+    for (int j = 0; rf->keys && j < n; j++) free(rf->keys[j]);
+    free(rf->keys);
+    for (int k = 0; k < STATUS_COUNT; k++) free(rf->messages[k]);
+    free(rf->row);
+}
+
+/* s as a JSON string followed by `after`, in a new string (NULL: no memory) */
+static char *json_text(const char *s, const char *after)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    json_string(f, s);
+    fputs(after, f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* 0, or 2 after printing why */
+static int row_format_init(row_format *rf, int jsonl, const nlsq_model *m)
+{
+    int n = nlsq_model_num_params(m);
+    memset(rf, 0, sizeof *rf);
+    /* the fixed fields, a message (longer ones are written apart) and
+       every finding's key */
+    size_t room = 512 + MESSAGE_ROOM + 32 * 24;
+    rf->keys = jsonl ? calloc((size_t)n + 1, sizeof *rf->keys) : NULL;
+    if (jsonl && !rf->keys) return die("out of memory");
+    for (int j = 0; j < n; j++) {
+        room += 2 * (DTOA_SIZE + 4);
+        if (!jsonl) continue;
+        if (!(rf->keys[j] = json_text(nlsq_model_param_name(m, j), ": "))) return die("out of memory");
+        room += 2 * (strlen(rf->keys[j]) + 4);
+    }
+    rf->room = room;
+    if (!(rf->row = malloc(room))) return die("out of memory");
+    return 0;
+}
+
+/* A status's message as a JSON string, made when first met; NULL when it
+   is to be written apart (a status out of the table's range, a message
+   longer than its room, no memory for it). */
+static const char *json_message(row_format *rf, int status)
+{
+    int k = status - STATUS_MIN;
+    if (k < 0 || k >= STATUS_COUNT) return NULL;
+    if (!rf->messages[k]) rf->messages[k] = json_text(nlsq_fit_status_str(status), "");
+    return rf->messages[k] && strlen(rf->messages[k]) < MESSAGE_ROOM ? rf->messages[k] : NULL;
+}
+
+/* {"a": v[0], "b": v[1], ...}: one value per parameter, by name. */
+static char *put_json_params(char *p, const row_format *rf, int n, const double *v)
+{
+    *p++ = '{';
+    for (int j = 0; j < n; j++) {
+        if (j) p = put_text(p, ", ");
+        p = put_json_number(put_text(p, rf->keys[j]), v[j]);
+    }
+    *p++ = '}';
+    return p;
+}
+
+/* One fit's JSON line after its id, up to its message. */
+static char *put_json_head(char *p, const row_format *rf, const nlsq_batch_result *r, size_t i)
 {
     int n = r->n;
-    char id[64];
+    p = put_json_params(put_text(p, ", \"popt\": "), rf, n, r->popt + i * (size_t)n);
+    p = put_json_params(put_text(p, ", \"perr\": "), rf, n, r->perr + i * (size_t)n);
+    p = put_int(put_text(p, ", \"status\": "), r->status[i]);
+    return put_text(p, r->status[i] > 0 ? ", \"success\": true, \"message\": " : ", \"success\": false, \"message\": ");
+}
+
+/* After the message: chi2 to the end of the line. */
+static char *put_json_tail(char *p, const nlsq_batch_result *r, size_t i, double redchi)
+{
+    int t = fit_trusted(r, i);
+    p = put_json_number(put_text(p, ", \"chi2\": "), r->chi2[i]);
+    p = put_json_number(put_text(p, ", \"redchi\": "), redchi);
+    p = put_int(put_text(p, ", \"points\": "), (long long)r->m[i]);
+    p = put_int(put_text(p, ", \"nfev\": "), r->nfev[i]);
+    p = put_text(p, t < 0 ? ", \"trusted\": null, \"findings\": null}\n"
+                    : t   ? ", \"trusted\": true, \"findings\": ["
+                          : ", \"trusted\": false, \"findings\": [");
+    if (t >= 0) p = put_text(put_findings(p, r->diag_flags[i], ", ", "\""), "]}\n");
+    return p;
+}
+
+/* One fit's CSV fields after its id, to the line's end. */
+static char *put_csv_row(char *p, const nlsq_batch_result *r, size_t i, double redchi)
+{
+    int n = r->n, t = fit_trusted(r, i);
+    for (int j = 0; j < n; j++) {
+        *p++ = ',';
+        p = put_number(p, r->popt[i * (size_t)n + (size_t)j]);
+        *p++ = ',';
+        p = put_number(p, r->perr[i * (size_t)n + (size_t)j]);
+    }
+    p = put_int(put_text(p, ","), r->status[i]);
+    p = put_number(put_text(p, ","), r->chi2[i]);
+    p = put_number(put_text(p, ","), redchi);
+    p = put_int(put_text(p, ","), (long long)r->m[i]);
+    p = put_int(put_text(p, ","), r->nfev[i]);
+    *p++ = ',';
+    /* trusted (1, 0, or empty when unknown) and findings joined by '+' (no
+       CSV quoting needed) */
+    if (t >= 0) p = put_int(p, t);
+    *p++ = ',';
+    if (r->diag_flags) p = put_findings(p, r->diag_flags[i], "+", "");
+    *p++ = '\n';
+    return p;
+}
+
+/* chi2 over the degrees of freedom left by the fit's free parameters */
+static double fit_redchi(const batch_data *d, const nlsq_batch_result *r, size_t i)
+{
+    int n = r->n, free_params = n;
+    const unsigned char *fixed = d->b.fixed ? d->b.fixed + i * (size_t)n : NULL;
+    for (int j = 0; fixed && j < n; j++) free_params -= fixed[j] != 0;
+    return r->m[i] > (size_t)free_params ? r->chi2[i] / (double)(r->m[i] - (size_t)free_params) : NAN;
+}
+
+/* The result table: a header (CSV) and a row per fit; 0, or 2 after
+   printing why. */
+static int write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+{
+    int n = r->n;
+    row_format rf;
+    if (row_format_init(&rf, jsonl, D->m)) {
+        row_format_free(&rf, n);
+        return 2;
+    }
     if (!jsonl) {
         fputs("id", f);
         for (int j = 0; j < n; j++) {
@@ -268,39 +418,39 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D
         fputs(",status,chi2,redchi,points,nfev,trusted,findings\n", f);
     }
     for (size_t i = 0; i < r->nfits; i++) {
-        fit_id(d, D, i, id, sizeof id);
-        int free_params = n;
-        const unsigned char *fixed = d->b.fixed ? d->b.fixed + i * (size_t)n : NULL;
-        for (int j = 0; fixed && j < n; j++) free_params -= fixed[j] != 0;
-        double redchi = r->m[i] > (size_t)free_params ? r->chi2[i] / (double)(r->m[i] - (size_t)free_params) : NAN;
+        double redchi = fit_redchi(d, r, i);
+        char *p = rf.row;
+        /* a numeric id is a number; a column's name is text of any length */
         if (jsonl) {
-            fputs("{\"id\": ", f);
+            p = put_text(p, "{\"id\": ");
             if (d->ids)
-                json_number(f, d->ids[i]);
-            else
-                json_string(f, id);
-            fputs(", \"popt\": ", f);
-            json_params(f, D->m, r->popt + i * n);
-            fputs(", \"perr\": ", f);
-            json_params(f, D->m, r->perr + i * n);
-            fprintf(f, ", \"status\": %d, \"success\": %s, \"message\": ", r->status[i],
-                    r->status[i] > 0 ? "true" : "false");
-            json_string(f, nlsq_fit_status_str(r->status[i]));
-            fputs(", \"chi2\": ", f);
-            json_number(f, r->chi2[i]);
-            fputs(", \"redchi\": ", f);
-            json_number(f, redchi);
-            fprintf(f, ", \"points\": %zu, \"nfev\": %d", r->m[i], r->nfev[i]);
-            json_verdict(f, r, i);
-            fputs("}\n", f);
+                p = put_json_number(p, d->ids[i]);
+            else {
+                fwrite(rf.row, 1, (size_t)(p - rf.row), f);
+                json_string(f, nlsq_source_column_name(D->src, d->curve_cols[i]));
+                p = rf.row;
+            }
+            p = put_json_head(p, &rf, r, i);
+            const char *message = json_message(&rf, r->status[i]);
+            if (message)
+                p = put_text(p, message);
+            else {
+                fwrite(rf.row, 1, (size_t)(p - rf.row), f);
+                json_string(f, nlsq_fit_status_str(r->status[i]));
+                p = rf.row;
+            }
+            p = put_json_tail(p, r, i, redchi);
         } else {
-            csv_field(f, id);
-            for (int j = 0; j < n; j++) fprintf(f, ",%.17g,%.17g", r->popt[i * n + j], r->perr[i * n + j]);
-            fprintf(f, ",%d,%.17g,%.17g,%zu,%d,", r->status[i], r->chi2[i], redchi, r->m[i], r->nfev[i]);
-            csv_verdict(f, r, i);
-            fputc('\n', f);
+            if (d->ids)
+                p = put_number(p, d->ids[i]);
+            else
+                csv_field(f, nlsq_source_column_name(D->src, d->curve_cols[i]));
+            p = put_csv_row(p, r, i, redchi);
         }
+        fwrite(rf.row, 1, (size_t)(p - rf.row), f);
     }
+    row_format_free(&rf, n);
+    return 0;
 }
 
 /* Of the converged fits, how many can be trusted, and for those that
@@ -375,13 +525,13 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
    (nlsq.c). */
 static int write_results(const cli *c, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
-    if (!c->out) {
-        write_rows(stdout, jsonl, d, D, r);
-        return 0;
-    }
+    if (!c->out) return write_rows(stdout, jsonl, d, D, r);
     nlsq_output *o = output_open("--out", c->out);
     if (!o) return 2;
-    write_rows(nlsq_output_stream(o), jsonl, d, D, r);
+    if (write_rows(nlsq_output_stream(o), jsonl, d, D, r)) {
+        nlsq_output_discard(o);
+        return 2;
+    }
     return output_commit("--out", o);
 }
 
@@ -391,6 +541,13 @@ static int wants_jsonl(const cli *c)
     if (c->format_jsonl >= 0) return c->format_jsonl;
     size_t len = c->out ? strlen(c->out) : 0;
     return (len > 6 && strcmp(c->out + len - 6, ".jsonl") == 0) || (len > 5 && strcmp(c->out + len - 5, ".json") == 0);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int cmd_batch(int argc, char **argv)
@@ -409,17 +566,25 @@ int cmd_batch(int argc, char **argv)
     param_opts po = {0};
     nlsq_batch_result *r = NULL;
     nlsq_error err;
+    double t0 = now();
     if ((rc = dataset_load(&c, c.id != NULL, &D))) goto done;
+    double t1 = now();
     d.b = nlsq_batch_default();
     if ((rc = c.id ? make_long(&c, &D, &d) : make_wide(&c, &D, &d))) goto done;
     if ((rc = param_opts_parse(&c, D.m, &po))) goto done;
+    double t2 = now();
     if (nlsq_fit_batch(D.m, &d.b, &c.opt, NLSQ_BATCH_PERR, &r, &err) != NLSQ_OK) {
         rc = die("%s", err.message);
         goto done;
     }
+    double t3 = now();
     /* the fits are not thrown away when --out fails (a full disk): the
        summary still says how they went, and the message names the file */
     int written = write_results(&c, wants_jsonl(&c), &d, &D, r);
+    double t4 = now();
+    if (c.verbose)
+        fprintf(stderr, "nlsq batch: open %.3f s, read and group %.3f s, fit %.3f s, write %.3f s\n", t1 - t0,
+                t2 - t1, t3 - t2, t4 - t3);
     if (!c.quiet) summary(&c, &d, &D, r);
     rc = written                                       ? written
        : r->converged != r->nfits                      ? 1
