@@ -12,13 +12,14 @@
  * Exit status: 0 every fit converged; 1 some did not (the rows say which);
  * 2 bad usage or input; 3 an error in the model text.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _DEFAULT_SOURCE /* clock_gettime, madvise */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "cli.h"
@@ -62,12 +63,47 @@ static void batch_data_free(batch_data *d)
     free(d->curve_cols);
 }
 
+/* An array of n doubles (at least one), NULL after printing why. A whole
+   column's array is asked for on 2 MiB pages: first touching a hundred
+   megabytes of 4 KiB pages took longer here than reading the file. */
+static double *big_array(size_t n)
+{
+    enum { HUGE_PAGE = 2 << 20 };
+    size_t bytes = (n ? n : 1) * sizeof(double);
+    void *p;
+    if (n > SIZE_MAX / (2 * sizeof(double)))
+        p = NULL;
+    else if (bytes < HUGE_PAGE)
+        p = malloc(bytes);
+    else {
+        bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        p = aligned_alloc(HUGE_PAGE, bytes);
+#ifdef MADV_HUGEPAGE
+        if (p) madvise(p, bytes, MADV_HUGEPAGE); /* a hint: 4 KiB pages work too */
+#endif
+    }
+    if (!p) die("out of memory for %zu values", n);
+    return p;
+}
+
+/* Rows [0, m) of column col in a new array; NULL after printing why. */
+static double *column_array(const dataset *D, int col, size_t m)
+{
+    double *v = big_array(m);
+    nlsq_error err;
+    if (v && nlsq_source_read(D->src, col, 0, m, v, &err) != NLSQ_OK) {
+        die("%s", err.message);
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
 /* The x columns as the batch's x: k rows of m; NULL after printing why. */
 static double *x_rows(const dataset *D, size_t m)
 {
-    double *x = malloc((m ? m : 1) * (size_t)(D->k ? D->k : 1) * sizeof *x);
+    double *x = big_array(m * (size_t)(D->k ? D->k : 1));
     nlsq_error err;
-    if (!x) die("out of memory");
     for (int v = 0; x && v < D->k; v++)
         if (nlsq_source_read(D->src, D->xc[v], 0, m, x + (size_t)v * m, &err) != NLSQ_OK) {
             die("%s", err.message);
@@ -93,8 +129,7 @@ static int make_wide(const cli *c, const dataset *D, batch_data *d)
     }
     if (nc == 0) return die("no curve columns: every column of the data is an x column");
     size_t m = nlsq_source_num_rows(D->src);
-    d->y = malloc((size_t)nc * (m ? m : 1) * sizeof *d->y);
-    if (!d->y) return die("out of memory for %d curves", nc);
+    if (!(d->y = big_array((size_t)nc * m))) return 2;
     nlsq_error err;
     for (int f = 0; f < nc; f++)
         if (nlsq_source_read(D->src, d->curve_cols[f], 0, m, d->y + (size_t)f * m, &err) != NLSQ_OK)
@@ -108,39 +143,112 @@ static int make_wide(const cli *c, const dataset *D, batch_data *d)
     return 0;
 }
 
-typedef struct row_key {
-    double id;
+/* ---- long layout: rows grouped by id ----------------------------------------
+   Linear in the rows: a file already in id order (the usual) is taken as it
+   is; whole ids in a range no wider than the rows are counted into place;
+   any other ids go through a radix sort of their bits. Every way keeps the
+   rows of a fit in the file's order. */
+
+/* An id's bits as an unsigned number in the ids' order (finite ids; -0 is 0). */
+static uint64_t id_key(double v)
+{
+    uint64_t b;
+    v = v == 0 ? 0.0 : v;
+    memcpy(&b, &v, sizeof b);
+    return b >> 63 ? ~b : b | (uint64_t)1 << 63;
+}
+
+/* Whole ids in [lo, lo + m): the rows counted into place by id. */
+static int order_by_counting(const double *ids, size_t m, double lo, size_t *order)
+{
+    size_t *start = calloc(m + 1, sizeof *start);
+    if (!start) return die("out of memory");
+    for (size_t i = 0; i < m; i++) start[(size_t)(ids[i] - lo) + 1]++;
+    for (size_t j = 1; j <= m; j++) start[j] += start[j - 1];
+    for (size_t i = 0; i < m; i++) order[start[(size_t)(ids[i] - lo)]++] = i;
+    free(start);
+    return 0;
+}
+
+typedef struct keyed_row {
+    uint64_t key;
     size_t row;
-} row_key;
+} keyed_row;
 
-static int by_id_then_row(const void *pa, const void *pb)
+/* Any ids: a stable radix sort of (key, row), a byte at a time from the
+   lowest, the bytes every key shares skipped. */
+static int order_by_radix(const double *ids, size_t m, size_t *order)
 {
-    const row_key *a = pa, *b = pb;
-    if (a->id != b->id) return a->id < b->id ? -1 : 1;
-    return a->row < b->row ? -1 : a->row > b->row;
-}
-
-/* The id column as (id, row) keys sorted by id, rows in order within an
-   id; NULL after printing why. */
-static row_key *sorted_keys(const cli *c, const dataset *D, int idc, size_t m)
-{
-    double *ids = column_read(D->src, idc, 0, m);
-    row_key *keys = ids ? malloc((m ? m : 1) * sizeof *keys) : NULL;
-    if (ids && !keys) die("out of memory");
-    for (size_t i = 0; keys && i < m; i++) {
-        keys[i] = (row_key){ids[i], i};
-        if (!isfinite(ids[i])) {
-            die("the id column has no number in data row %zu (%s)", i + 1, c->id);
-            free(keys);
-            keys = NULL;
-        }
+    keyed_row *a = malloc(m * sizeof *a), *b = malloc(m * sizeof *b);
+    size_t(*count)[256] = calloc(8, sizeof *count);
+    if (!a || !b || !count) {
+        free(a);
+        free(b);
+        free(count);
+        return die("out of memory");
     }
-    free(ids);
-    if (keys) qsort(keys, m, sizeof *keys, by_id_then_row);
-    return keys;
+    for (size_t i = 0; i < m; i++) {
+        a[i] = (keyed_row){id_key(ids[i]), i};
+        for (int byte = 0; byte < 8; byte++) count[byte][a[i].key >> (8 * byte) & 0xff]++;
+    }
+    for (int byte = 0; byte < 8; byte++) {
+        if (count[byte][a[0].key >> (8 * byte) & 0xff] == m) continue;
+        size_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            size_t c = count[byte][v];
+            count[byte][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < m; i++) b[count[byte][a[i].key >> (8 * byte) & 0xff]++] = a[i];
+        keyed_row *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < m; i++) order[i] = a[i].row;
+    free(a);
+    free(b);
+    free(count);
+    return 0;
 }
 
-/* Long: the rows sorted by id (stable), each run of one id a fit. */
+/* The rows in fit order: *order NULL when the file is in id order already;
+   0, or 2 after printing why. */
+static int group_rows(const cli *c, const double *ids, size_t m, size_t **order)
+{
+    *order = NULL;
+    int sorted = 1, whole = 1;
+    double lo = m ? ids[0] : 0, hi = lo;
+    for (size_t i = 0; i < m; i++) {
+        double v = ids[i];
+        if (!isfinite(v)) return die("the id column has no number in data row %zu (%s)", i + 1, c->id);
+        sorted &= i == 0 || v >= ids[i - 1];
+        whole &= v == floor(v);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    if (sorted) return 0;
+    if (!(*order = malloc(m * sizeof **order))) return die("out of memory");
+    int rc = whole && hi - lo < (double)m ? order_by_counting(ids, m, lo, *order) : order_by_radix(ids, m, *order);
+    if (rc) {
+        free(*order);
+        *order = NULL;
+    }
+    return rc;
+}
+
+/* v's rows in `order` (NULL: as they are), in place. */
+static int gather(double **v, const size_t *order, size_t m)
+{
+    if (!order || !*v) return 0;
+    double *g = big_array(m);
+    if (!g) return 2;
+    for (size_t i = 0; i < m; i++) g[i] = (*v)[order[i]];
+    free(*v);
+    *v = g;
+    return 0;
+}
+
+/* Long: the rows grouped by id (stable), each run of one id a fit. */
 static int make_long(const cli *c, const dataset *D, batch_data *d)
 {
     int idc = column_find(D->src, c->id, "--id");
@@ -148,35 +256,38 @@ static int make_long(const cli *c, const dataset *D, batch_data *d)
     for (int v = 0; v < D->k; v++)
         if (D->xc[v] == idc) return die("--id %s is also an x column", c->id);
     if (D->yc == idc || D->sc == idc) return die("--id %s is also the %s column", c->id, D->yc == idc ? "y" : "sigma");
-    size_t m = nlsq_source_num_rows(D->src), room = m ? m : 1;
-    row_key *keys = sorted_keys(c, D, idc, m);
-    double *x = keys ? x_rows(D, m) : NULL, *y = x ? column_read(D->src, D->yc, 0, m) : NULL;
-    double *sigma = y && D->sc >= 0 ? column_read(D->src, D->sc, 0, m) : NULL;
-    int rc = !y || (D->sc >= 0 && !sigma) ? 2 : 0;
+    size_t m = nlsq_source_num_rows(D->src), *order = NULL;
+    double *ids = column_array(D, idc, m);
+    if (!ids || group_rows(c, ids, m, &order) || gather(&ids, order, m)) {
+        free(ids);
+        return 2;
+    }
+    int rc = 0;
+    if (!(d->x = x_rows(D, m)) || !(d->y = column_array(D, D->yc, m)) ||
+        (D->sc >= 0 && !(d->sigma = column_array(D, D->sc, m))))
+        rc = 2;
+    for (int v = 0; !rc && v < D->k && order; v++) {
+        double *xv = big_array(m);
+        if (!xv) rc = 2;
+        for (size_t i = 0; xv && i < m; i++) xv[i] = d->x[(size_t)v * m + order[i]];
+        if (xv) memcpy(d->x + (size_t)v * m, xv, m * sizeof *xv);
+        free(xv);
+    }
+    if (!rc) rc = gather(&d->y, order, m) || gather(&d->sigma, order, m) ? 2 : 0;
+    free(order);
     size_t nfits = 0;
-    for (size_t i = 0; !rc && i < m; i++) nfits += i == 0 || keys[i].id != keys[i - 1].id;
+    for (size_t i = 0; !rc && i < m; i++) nfits += i == 0 || ids[i] != ids[i - 1];
     if (!rc) {
         d->offsets = malloc((nfits + 1) * sizeof *d->offsets);
         d->ids = malloc((nfits ? nfits : 1) * sizeof *d->ids);
-        d->y = malloc(room * sizeof *d->y);
-        d->x = malloc(room * (size_t)(D->k ? D->k : 1) * sizeof *d->x);
-        d->sigma = sigma ? malloc(room * sizeof *d->sigma) : NULL;
-        if (!d->offsets || !d->ids || !d->y || !d->x || (sigma && !d->sigma)) rc = die("out of memory");
+        if (!d->offsets || !d->ids) rc = die("out of memory");
     }
-    for (size_t i = 0, f = 0; !rc && i < m; i++) {
-        if (i == 0 || keys[i].id != keys[i - 1].id) {
+    for (size_t i = 0, f = 0; !rc && i < m; i++)
+        if (i == 0 || ids[i] != ids[i - 1]) {
             d->offsets[f] = i;
-            d->ids[f++] = keys[i].id;
+            d->ids[f++] = ids[i] == 0 ? 0.0 : ids[i];
         }
-        size_t r = keys[i].row;
-        d->y[i] = y[r];
-        for (int v = 0; v < D->k; v++) d->x[(size_t)v * m + i] = x[(size_t)v * m + r];
-        if (sigma) d->sigma[i] = sigma[r];
-    }
-    free(keys);
-    free(x);
-    free(y);
-    free(sigma);
+    free(ids);
     if (rc) return rc;
     d->offsets[nfits] = m;
     d->b.nfits = nfits;
