@@ -14,6 +14,7 @@
  */
 #define _DEFAULT_SOURCE /* clock_gettime, madvise */
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dtoa.h"
@@ -63,6 +65,57 @@ static void batch_data_free(batch_data *d)
     free(d->curve_cols);
 }
 
+/* ---- work on every core ------------------------------------------------------
+   Reading the columns and formatting the rows are split over threads
+   (plain pthreads: the library's pool is its own); the fits themselves run
+   on the library's threads. */
+
+enum { MAX_PARTS = 16 };
+
+typedef void part_fn(void *arg, int part, int parts);
+
+typedef struct part_call {
+    part_fn *fn;
+    void *arg;
+    int part, parts;
+} part_call;
+
+static void *part_main(void *p)
+{
+    part_call *pc = p;
+    pc->fn(pc->arg, pc->part, pc->parts);
+    return NULL;
+}
+
+/* fn(arg, part, parts) for every part at once; a part whose thread does
+   not start runs here. */
+static void run_parts(part_fn *fn, void *arg, int parts)
+{
+    pthread_t tid[MAX_PARTS];
+    part_call call[MAX_PARTS];
+    int started[MAX_PARTS] = {0};
+    for (int p = 1; p < parts; p++) {
+        call[p] = (part_call){fn, arg, p, parts};
+        started[p] = pthread_create(&tid[p], NULL, part_main, &call[p]) == 0;
+    }
+    fn(arg, 0, parts);
+    for (int p = 1; p < parts; p++)
+        if (started[p])
+            pthread_join(tid[p], NULL);
+        else
+            fn(arg, p, parts);
+}
+
+/* Parts for `work` items, at least `grain` each: --threads (0: the cores
+   online), at most MAX_PARTS. */
+static int parts_for(int threads, size_t work, size_t grain)
+{
+    long t = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+    size_t most = work / grain ? work / grain : 1;
+    t = t < 1 ? 1 : t > MAX_PARTS ? MAX_PARTS : t;
+    return (size_t)t < most ? (int)t : (int)most;
+}
+
 /* An array of n doubles (at least one), NULL after printing why. A whole
    column's array is asked for on 2 MiB pages: first touching a hundred
    megabytes of 4 KiB pages took longer here than reading the file. */
@@ -86,30 +139,67 @@ static double *big_array(size_t n)
     return p;
 }
 
-/* Rows [0, m) of column col in a new array; NULL after printing why. */
-static double *column_array(const dataset *D, int col, size_t m)
+/* Columns read into arrays in windows of rows, the rows split over
+   threads: each window of a row-major file is read once for all the
+   columns (nlsq_source_read is safe from many threads). */
+typedef struct column_read_job {
+    nlsq_source *src;
+    size_t m;
+    int ncols;
+    const int *cols;
+    double *const *dest;
+    int failed[MAX_PARTS];
+    nlsq_error err[MAX_PARTS];
+} column_read_job;
+
+static void read_part(void *arg, int part, int parts)
 {
-    double *v = big_array(m);
-    nlsq_error err;
-    if (v && nlsq_source_read(D->src, col, 0, m, v, &err) != NLSQ_OK) {
-        die("%s", err.message);
-        free(v);
-        v = NULL;
+    enum { WINDOW = 16384 };
+    column_read_job *j = arg;
+    size_t first = j->m * (size_t)part / (size_t)parts, last = j->m * (size_t)(part + 1) / (size_t)parts;
+    j->failed[part] = 0;
+    for (size_t w = first; w < last; w += WINDOW) {
+        size_t count = last - w < WINDOW ? last - w : WINDOW;
+        for (int k = 0; k < j->ncols; k++)
+            if (nlsq_source_read(j->src, j->cols[k], w, count, j->dest[k] + w, &j->err[part]) != NLSQ_OK) {
+                j->failed[part] = 1;
+                return;
+            }
     }
-    return v;
 }
 
-/* The x columns as the batch's x: k rows of m; NULL after printing why. */
-static double *x_rows(const dataset *D, size_t m)
+/* Rows [0, m) of columns cols[0..ncols) into dest[0..ncols); 0, or 2
+   after printing why. */
+static int read_columns(const cli *c, const dataset *D, size_t m, int ncols, const int *cols, double *const *dest)
 {
+    column_read_job j = {.src = D->src, .m = m, .ncols = ncols, .cols = cols, .dest = dest};
+    int parts = parts_for(c->opt.threads, m, 65536);
+    run_parts(read_part, &j, parts);
+    for (int p = 0; p < parts; p++)
+        if (j.failed[p]) return die("%s", j.err[p].message);
+    return 0;
+}
+
+/* The x columns as the batch's x: k rows of m, read with `more` columns
+   into their arrays; NULL after printing why. */
+static double *x_rows(const cli *c, const dataset *D, size_t m, int nmore, const int *more, double *const *more_dest)
+{
+    int cols[MAX_VARS + 4];
+    double *dest[MAX_VARS + 4];
     double *x = big_array(m * (size_t)(D->k ? D->k : 1));
-    nlsq_error err;
-    for (int v = 0; x && v < D->k; v++)
-        if (nlsq_source_read(D->src, D->xc[v], 0, m, x + (size_t)v * m, &err) != NLSQ_OK) {
-            die("%s", err.message);
-            free(x);
-            x = NULL;
-        }
+    if (!x) return NULL;
+    for (int v = 0; v < D->k; v++) {
+        cols[v] = D->xc[v];
+        dest[v] = x + (size_t)v * m;
+    }
+    for (int k = 0; k < nmore; k++) {
+        cols[D->k + k] = more[k];
+        dest[D->k + k] = more_dest[k];
+    }
+    if (read_columns(c, D, m, D->k + nmore, cols, dest)) {
+        free(x);
+        return NULL;
+    }
     return x;
 }
 
@@ -134,7 +224,7 @@ static int make_wide(const cli *c, const dataset *D, batch_data *d)
     for (int f = 0; f < nc; f++)
         if (nlsq_source_read(D->src, d->curve_cols[f], 0, m, d->y + (size_t)f * m, &err) != NLSQ_OK)
             return die("%s", err.message);
-    if (!(d->x = x_rows(D, m))) return 2;
+    if (!(d->x = x_rows(c, D, m, 0, NULL, NULL))) return 2;
     d->b.nfits = (size_t)nc;
     d->b.m = m;
     d->b.y = d->y;
@@ -257,15 +347,18 @@ static int make_long(const cli *c, const dataset *D, batch_data *d)
         if (D->xc[v] == idc) return die("--id %s is also an x column", c->id);
     if (D->yc == idc || D->sc == idc) return die("--id %s is also the %s column", c->id, D->yc == idc ? "y" : "sigma");
     size_t m = nlsq_source_num_rows(D->src), *order = NULL;
-    double *ids = column_array(D, idc, m);
-    if (!ids || group_rows(c, ids, m, &order) || gather(&ids, order, m)) {
+    /* every column in one pass over the file, then grouped */
+    double *ids = big_array(m);
+    d->y = ids ? big_array(m) : NULL;
+    d->sigma = d->y && D->sc >= 0 ? big_array(m) : NULL;
+    int more[3] = {idc, D->yc, D->sc}, rc = 0;
+    double *more_dest[3] = {ids, d->y, d->sigma};
+    if (!d->y || (D->sc >= 0 && !d->sigma) || !(d->x = x_rows(c, D, m, D->sc >= 0 ? 3 : 2, more, more_dest)) ||
+        group_rows(c, ids, m, &order) || gather(&ids, order, m)) {
         free(ids);
+        free(order);
         return 2;
     }
-    int rc = 0;
-    if (!(d->x = x_rows(D, m)) || !(d->y = column_array(D, D->yc, m)) ||
-        (D->sc >= 0 && !(d->sigma = column_array(D, D->sc, m))))
-        rc = 2;
     for (int v = 0; !rc && v < D->k && order; v++) {
         double *xv = big_array(m);
         if (!xv) rc = 2;
@@ -407,7 +500,7 @@ static char *json_text(const char *s, const char *after)
     return text;
 }
 
-/* 0, or 2 after printing why */
+/* 0, or -1 for want of memory (nothing printed: workers call it too) */
 static int row_format_init(row_format *rf, int jsonl, const nlsq_model *m)
 {
     int n = nlsq_model_num_params(m);
@@ -416,16 +509,15 @@ static int row_format_init(row_format *rf, int jsonl, const nlsq_model *m)
        every finding's key */
     size_t room = 512 + MESSAGE_ROOM + 32 * 24;
     rf->keys = jsonl ? calloc((size_t)n + 1, sizeof *rf->keys) : NULL;
-    if (jsonl && !rf->keys) return die("out of memory");
+    if (jsonl && !rf->keys) return -1;
     for (int j = 0; j < n; j++) {
         room += 2 * (DTOA_SIZE + 4);
         if (!jsonl) continue;
-        if (!(rf->keys[j] = json_text(nlsq_model_param_name(m, j), ": "))) return die("out of memory");
+        if (!(rf->keys[j] = json_text(nlsq_model_param_name(m, j), ": "))) return -1;
         room += 2 * (strlen(rf->keys[j]) + 4);
     }
     rf->room = room;
-    if (!(rf->row = malloc(room))) return die("out of memory");
-    return 0;
+    return (rf->row = malloc(room)) ? 0 : -1;
 }
 
 /* A status's message as a JSON string, made when first met; NULL when it
@@ -510,45 +602,31 @@ static double fit_redchi(const batch_data *d, const nlsq_batch_result *r, size_t
     return r->m[i] > (size_t)free_params ? r->chi2[i] / (double)(r->m[i] - (size_t)free_params) : NAN;
 }
 
-/* The result table: a header (CSV) and a row per fit; 0, or 2 after
-   printing why. */
-static int write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+/* Rows [first, last) of the table into f. */
+static void write_row_range(FILE *f, row_format *rf, int jsonl, const batch_data *d, const dataset *D,
+                            const nlsq_batch_result *r, size_t first, size_t last)
 {
-    int n = r->n;
-    row_format rf;
-    if (row_format_init(&rf, jsonl, D->m)) {
-        row_format_free(&rf, n);
-        return 2;
-    }
-    if (!jsonl) {
-        fputs("id", f);
-        for (int j = 0; j < n; j++) {
-            const char *name = nlsq_model_param_name(D->m, j);
-            fprintf(f, ",%s,%s_err", name, name);
-        }
-        fputs(",status,chi2,redchi,points,nfev,trusted,findings\n", f);
-    }
-    for (size_t i = 0; i < r->nfits; i++) {
+    for (size_t i = first; i < last; i++) {
         double redchi = fit_redchi(d, r, i);
-        char *p = rf.row;
+        char *p = rf->row;
         /* a numeric id is a number; a column's name is text of any length */
         if (jsonl) {
             p = put_text(p, "{\"id\": ");
             if (d->ids)
                 p = put_json_number(p, d->ids[i]);
             else {
-                fwrite(rf.row, 1, (size_t)(p - rf.row), f);
+                fwrite(rf->row, 1, (size_t)(p - rf->row), f);
                 json_string(f, nlsq_source_column_name(D->src, d->curve_cols[i]));
-                p = rf.row;
+                p = rf->row;
             }
-            p = put_json_head(p, &rf, r, i);
-            const char *message = json_message(&rf, r->status[i]);
+            p = put_json_head(p, rf, r, i);
+            const char *message = json_message(rf, r->status[i]);
             if (message)
                 p = put_text(p, message);
             else {
-                fwrite(rf.row, 1, (size_t)(p - rf.row), f);
+                fwrite(rf->row, 1, (size_t)(p - rf->row), f);
                 json_string(f, nlsq_fit_status_str(r->status[i]));
-                p = rf.row;
+                p = rf->row;
             }
             p = put_json_tail(p, r, i, redchi);
         } else {
@@ -558,10 +636,68 @@ static int write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D,
                 csv_field(f, nlsq_source_column_name(D->src, d->curve_cols[i]));
             p = put_csv_row(p, r, i, redchi);
         }
-        fwrite(rf.row, 1, (size_t)(p - rf.row), f);
+        fwrite(rf->row, 1, (size_t)(p - rf->row), f);
     }
-    row_format_free(&rf, n);
-    return 0;
+}
+
+/* A block of rows formatted in parts at once, each part into memory. */
+typedef struct row_block {
+    int jsonl;
+    const batch_data *d;
+    const dataset *D;
+    const nlsq_batch_result *r;
+    size_t first, count;
+    char *text[MAX_PARTS];
+    size_t len[MAX_PARTS];
+    int failed[MAX_PARTS];
+} row_block;
+
+static void format_part(void *arg, int part, int parts)
+{
+    row_block *b = arg;
+    size_t first = b->first + b->count * (size_t)part / (size_t)parts;
+    size_t last = b->first + b->count * (size_t)(part + 1) / (size_t)parts;
+    b->text[part] = NULL;
+    b->len[part] = 0;
+    FILE *mem = open_memstream(&b->text[part], &b->len[part]);
+    row_format rf;
+    int failed = !mem || row_format_init(&rf, b->jsonl, b->D->m) != 0;
+    if (mem && !failed) write_row_range(mem, &rf, b->jsonl, b->d, b->D, b->r, first, last);
+    if (mem) row_format_free(&rf, b->r->n);
+    b->failed[part] = failed | (mem && fclose(mem) != 0);
+}
+
+/* The result table: a header (CSV) and a row per fit; 0, or 2 after
+   printing why. Blocks of rows are formatted on every core (the shortest
+   spelling of a million numbers is most of the work) and written in order. */
+static int write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r,
+                      int threads)
+{
+    enum { PART_ROWS = 8192 };
+    int n = r->n;
+    if (!jsonl) {
+        fputs("id", f);
+        for (int j = 0; j < n; j++) {
+            const char *name = nlsq_model_param_name(D->m, j);
+            fprintf(f, ",%s,%s_err", name, name);
+        }
+        fputs(",status,chi2,redchi,points,nfev,trusted,findings\n", f);
+    }
+    row_block b = {.jsonl = jsonl, .d = d, .D = D, .r = r};
+    int rc = 0;
+    for (size_t first = 0; !rc && first < r->nfits; first += b.count) {
+        size_t left = r->nfits - first;
+        int parts = parts_for(threads, left, PART_ROWS);
+        b.first = first;
+        b.count = left < (size_t)parts * PART_ROWS ? left : (size_t)parts * PART_ROWS;
+        run_parts(format_part, &b, parts);
+        for (int p = 0; p < parts; p++) {
+            if (b.failed[p] && !rc) rc = die("out of memory for the result rows");
+            if (!rc) fwrite(b.text[p], 1, b.len[p], f);
+            free(b.text[p]);
+        }
+    }
+    return rc;
 }
 
 /* Of the converged fits, how many can be trusted, and for those that
@@ -636,10 +772,11 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
    (nlsq.c). */
 static int write_results(const cli *c, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
-    if (!c->out) return write_rows(stdout, jsonl, d, D, r);
+    int threads = c->opt.threads;
+    if (!c->out) return write_rows(stdout, jsonl, d, D, r, threads);
     nlsq_output *o = output_open("--out", c->out);
     if (!o) return 2;
-    if (write_rows(nlsq_output_stream(o), jsonl, d, D, r)) {
+    if (write_rows(nlsq_output_stream(o), jsonl, d, D, r, threads)) {
         nlsq_output_discard(o);
         return 2;
     }
