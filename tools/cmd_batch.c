@@ -664,7 +664,11 @@ static void format_part(void *arg, int part, int parts)
     int failed = !mem || row_format_init(&rf, b->jsonl, b->D->m) != 0;
     if (mem && !failed) write_row_range(mem, &rf, b->jsonl, b->d, b->D, b->r, first, last);
     if (mem) row_format_free(&rf, b->r->n);
-    b->failed[part] = failed | (mem && fclose(mem) != 0);
+    /* a memory stream fails only for want of memory, the last time when
+       fclose gives back no text */
+    failed |= mem && ferror(mem);
+    failed |= mem && fclose(mem) != 0;
+    b->failed[part] = failed || !b->text[part];
 }
 
 /* The result table: a header (CSV) and a row per fit; 0, or 2 after
@@ -692,7 +696,7 @@ static int write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D,
         b.count = left < (size_t)parts * PART_ROWS ? left : (size_t)parts * PART_ROWS;
         run_parts(format_part, &b, parts);
         for (int p = 0; p < parts; p++) {
-            if (b.failed[p] && !rc) rc = die("out of memory for the result rows");
+            if (b.failed[p] && !rc) rc = die("writing the result rows: out of memory");
             if (!rc) fwrite(b.text[p], 1, b.len[p], f);
             free(b.text[p]);
         }
