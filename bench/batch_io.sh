@@ -85,4 +85,4 @@ row "long .csv, cold (cache built)" 1 csv long.csv "${long[@]}"
 row "long .csv, warm (cache read)" 0 csv long.csv "${long[@]}"
 row "long .csv, warm (cache read)" 0 jsonl long.csv "${long[@]}"
 row "wide .npy, 255 curves" 0 csv wide.npy
-row "wide .csv, warm, 255 curves" 0 csv wide.csv
+row "wide .csv (read into memory), 255 curves" 0 csv wide.csv
