@@ -83,17 +83,28 @@ static void to_decimal(uint64_t c, int q, uint64_t *f, int *e)
     *f = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
 }
 
-/* the digits of f (no leading zeros) into d; their count */
+/* the digits of f (no leading zeros) into d; their count. Two digits a
+   division: the number's digits are half of its cost. */
 static int digits_of(uint64_t f, char *d)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + f % 10);
-        f /= 10;
-    } while (f);
-    for (int i = 0; i < n; i++) d[i] = tmp[n - 1 - i];
-    return n;
+    int at = 20;
+    while (f >= 100) {
+        unsigned r = (unsigned)(f % 100);
+        f /= 100;
+        at -= 2;
+        memcpy(tmp + at, pairs + 2 * r, 2);
+    }
+    if (f >= 10) {
+        at -= 2;
+        memcpy(tmp + at, pairs + 2 * f, 2);
+    } else
+        tmp[--at] = (char)('0' + f);
+    memcpy(d, tmp + at, (size_t)(20 - at));
+    return 20 - at;
 }
 
 /* digits d[0..n) times 10^x10 where x10 is the exponent of d[0], as
