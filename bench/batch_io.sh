@@ -8,7 +8,8 @@
 #
 #   bench/batch_io.sh [NFITS]    default 100000; bench/batch.sh runs it last
 #
-# The best of three runs of each row (the machine's other work only adds).
+# The best of RUNS (default 3) runs of each row (the machine's other work
+# only adds).
 # NLSQ_BIN=path/to/nlsq times another build of the command (the ratio of
 # an older one, say) with the same data. CSV "cold" builds the column cache
 # of the text (removed before each run); "warm" reads the cache it left.
@@ -56,12 +57,12 @@ PY
 
 model=(--model 'a*exp(-(x-mu)^2/(2*s^2)) + b' --p0 a=2,mu=0,s=1,b=0)
 long=(--id 1 --x 2 --y 3)
-printf '%-34s %-6s %9s %9s %7s\n' "nlsq batch, $nfits fits" out "whole s" "fit s" ratio
-# row LABEL COLD OUT DATA ARGS...: the best of three whole-process times
+printf '%-42s %-6s %9s %9s %7s\n' "nlsq batch, $nfits fits" out "whole s" "fit s" ratio
+# row LABEL COLD OUT DATA ARGS...: the best of RUNS whole-process times
 row() {
     local label=$1 cold=$2 out=$3 data=$4 best="" fit="" i t0 t1 wall f rc
     shift 4
-    for i in 1 2 3; do
+    for ((i = 0; i < ${RUNS:-3}; i++)); do
         [ "$cold" = 1 ] && rm -rf "$XDG_CACHE_HOME"
         t0=$(date +%s.%N)
         rc=0
@@ -76,7 +77,7 @@ row() {
         f=$(awk 'NR == 2 {print $1}' "$work/err")
         if [ -z "$best" ] || [ "$(echo "$wall < $best" | bc -l)" = 1 ]; then best=$wall fit=$f; fi
     done
-    printf '%-34s %-6s %9.3f %9.3f %7.2f\n' "$label" "$out" "$best" "$fit" "$(echo "$best / $fit" | bc -l)"
+    printf '%-42s %-6s %9.3f %9.3f %7.2f\n' "$label" "$out" "$best" "$fit" "$(echo "$best / $fit" | bc -l)"
 }
 row "long .npy, rows in id order" 0 csv long.npy "${long[@]}"
 row "long .npy, rows in id order" 0 jsonl long.npy "${long[@]}"
