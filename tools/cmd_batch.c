@@ -393,10 +393,11 @@ static int make_long(const cli *c, const dataset *D, batch_data *d)
 
 /* ---- output ------------------------------------------------------------------ */
 
+/* A fit's id as the table spells it (buf: at least DTOA_SIZE bytes). */
 static void fit_id(const batch_data *d, const dataset *D, size_t i, char *buf, size_t size)
 {
     if (d->ids)
-        snprintf(buf, size, "%.17g", d->ids[i]);
+        dtoa_shortest(d->ids[i], buf);
     else
         snprintf(buf, size, "%s", nlsq_source_column_name(D->src, d->curve_cols[i]));
 }
