@@ -9,6 +9,11 @@
  * One result row per fit goes to --out (or stdout) as CSV or JSON lines,
  * written whole or not at all; a summary goes to stderr.
  *
+ * Reading, grouping and writing take a small part of the fits' time
+ * (docs/benchmarks.md, bench/batch_io.sh): the columns are read together
+ * in windows on every core, the long layout grouped in linear time, and
+ * the rows' numbers spelt by dtoa_shortest on every core.
+ *
  * Exit status: 0 every fit converged; 1 some did not (the rows say which);
  * 2 bad usage or input; 3 an error in the model text.
  */
