@@ -83,28 +83,36 @@ static void to_decimal(uint64_t c, int q, uint64_t *f, int *e)
     *f = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
 }
 
-/* the digits of f (no leading zeros) into d; their count. Two digits a
-   division: the number's digits are half of its cost. */
-static int digits_of(uint64_t f, char *d)
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                  "8081828384858687888990919293949596979899";
+
+/* x < 10^8 as 8 digits, leading zeros kept: its four pairs come from
+   independent divisions (a chain of divisions was most of the cost) */
+static void eight_digits(uint32_t x, char *p)
 {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                "8081828384858687888990919293949596979899";
-    char tmp[20];
-    int at = 20;
-    while (f >= 100) {
-        unsigned r = (unsigned)(f % 100);
-        f /= 100;
-        at -= 2;
-        memcpy(tmp + at, pairs + 2 * r, 2);
-    }
-    if (f >= 10) {
-        at -= 2;
-        memcpy(tmp + at, pairs + 2 * f, 2);
-    } else
-        tmp[--at] = (char)('0' + f);
-    memcpy(d, tmp + at, (size_t)(20 - at));
-    return 20 - at;
+    uint32_t a = x / 10000, b = x % 10000;
+    memcpy(p, digit_pairs + 2 * (a / 100), 2);
+    memcpy(p + 2, digit_pairs + 2 * (a % 100), 2);
+    memcpy(p + 4, digit_pairs + 2 * (b / 100), 2);
+    memcpy(p + 6, digit_pairs + 2 * (b % 100), 2);
+}
+
+/* the digits of f > 0 into d, without leading or trailing zeros; their
+   count, and the trailing zeros dropped added to *e */
+static int digits_of(uint64_t f, char *d, int *e)
+{
+    char tmp[24];
+    uint64_t hi = f / 100000000;
+    eight_digits((uint32_t)(hi / 100000000), tmp);
+    eight_digits((uint32_t)(hi % 100000000), tmp + 8);
+    eight_digits((uint32_t)(f % 100000000), tmp + 16);
+    int first = 0, end = 24;
+    while (tmp[first] == '0') first++;
+    while (tmp[end - 1] == '0') end--;
+    *e += 24 - end;
+    memcpy(d, tmp + first, (size_t)(end - first));
+    return end - first;
 }
 
 /* digits d[0..n) times 10^x10 where x10 is the exponent of d[0], as
@@ -165,11 +173,7 @@ int dtoa_shortest(double v, char *buf)
     uint64_t c = bq ? C_MIN | t : t, f;
     int q = bq ? bq - 1075 : Q_MIN, e;
     to_decimal(c, q, &f, &e);
-    while (f % 10 == 0) { /* f > 0 */
-        f /= 10;
-        e++;
-    }
-    char d[20];
-    int n = digits_of(f, d);
+    char d[24];
+    int n = digits_of(f, d, &e);
     return (int)(p - buf) + layout(d, n, e + n - 1, p);
 }
