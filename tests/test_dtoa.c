@@ -80,10 +80,24 @@ static void test_special_values_are_spelt_as_printf_does(void)
         double v;
         const char *want;
     } cases[] = {
-        {0.0, "0"},      {-0.0, "-0"},  {INFINITY, "inf"}, {-INFINITY, "-inf"},        {1.0, "1"},
-        {0.1, "0.1"},    {100, "100"},  {1e-5, "1e-05"},   {0.0001, "0.0001"},          {1e16, "10000000000000000"},
-        {1e17, "1e+17"}, {1e23, "1e+23"}, {5e-324, "5e-324"}, {-1.5, "-1.5"},           {1.7976931348623157e308, "1.7976931348623157e+308"},
-        {2.2250738585072014e-308, "2.2250738585072014e-308"}, {123456.789, "123456.789"}, {9007199254740993.0, "9007199254740992"},
+        {0.0, "0"},
+        {-0.0, "-0"},
+        {INFINITY, "inf"},
+        {-INFINITY, "-inf"},
+        {1.0, "1"},
+        {0.1, "0.1"},
+        {100, "100"},
+        {1e-5, "1e-05"},
+        {0.0001, "0.0001"},
+        {1e16, "10000000000000000"},
+        {1e17, "1e+17"},
+        {1e23, "1e+23"},
+        {5e-324, "5e-324"},
+        {-1.5, "-1.5"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {2.2250738585072014e-308, "2.2250738585072014e-308"},
+        {123456.789, "123456.789"},
+        {9007199254740993.0, "9007199254740992"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char b[DTOA_SIZE];
@@ -167,10 +181,8 @@ static void test_short_decimals_come_back_as_typed(void)
 int main(void)
 {
     static const test_case tests[] = {
-        TEST(test_special_values_are_spelt_as_printf_does),
-        TEST(test_powers_of_two_and_ten_and_neighbours),
-        TEST(test_smallest_subnormals_and_largest_doubles),
-        TEST(test_random_bit_patterns),
+        TEST(test_special_values_are_spelt_as_printf_does), TEST(test_powers_of_two_and_ten_and_neighbours),
+        TEST(test_smallest_subnormals_and_largest_doubles), TEST(test_random_bit_patterns),
         TEST(test_short_decimals_come_back_as_typed),
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);

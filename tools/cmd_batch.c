@@ -476,9 +476,9 @@ static char *put_findings(char *p, unsigned flags, const char *sep, const char *
 enum { STATUS_MIN = -32, STATUS_COUNT = 64, MESSAGE_ROOM = 1024 };
 
 typedef struct row_format {
-    char **keys;  /* jsonl: "\"a\": " per parameter */
+    char **keys;                  /* jsonl: "\"a\": " per parameter */
     char *messages[STATUS_COUNT]; /* jsonl: each status's message, escaped, when met */
-    char *row;    /* room for a row */
+    char *row;                    /* room for a row */
     size_t room;
 } row_format;
 
@@ -841,8 +841,8 @@ int cmd_batch(int argc, char **argv)
     int written = write_results(&c, wants_jsonl(&c), &d, &D, r);
     double t4 = now();
     if (c.verbose)
-        fprintf(stderr, "nlsq batch: open %.3f s, read and group %.3f s, fit %.3f s, write %.3f s\n", t1 - t0,
-                t2 - t1, t3 - t2, t4 - t3);
+        fprintf(stderr, "nlsq batch: open %.3f s, read and group %.3f s, fit %.3f s, write %.3f s\n", t1 - t0, t2 - t1,
+                t3 - t2, t4 - t3);
     if (!c.quiet) summary(&c, &d, &D, r);
     rc = written                                       ? written
        : r->converged != r->nfits                      ? 1

@@ -30,9 +30,18 @@ static const uint64_t C_MIN = (uint64_t)1 << (P - 1), MASK63 = ((uint64_t)1 << 6
 
 /* floor(q log10 2), floor(log10(3/4 2^q)) and floor(e log2 10) for the
    exponents of doubles (checked exactly over |q| <= 1100, |e| <= 400) */
-static int flog10pow2(int q) { return (int)(((int64_t)q * 661971961083) >> 41); }
-static int flog10_three_quarters_pow2(int q) { return (int)(((int64_t)q * 661971961083 - 274743187321) >> 41); }
-static int flog2pow10(int e) { return (int)(((int64_t)e * 913124641741) >> 38); }
+static int flog10pow2(int q)
+{
+    return (int)(((int64_t)q * 661971961083) >> 41);
+}
+static int flog10_three_quarters_pow2(int q)
+{
+    return (int)(((int64_t)q * 661971961083 - 274743187321) >> 41);
+}
+static int flog2pow10(int e)
+{
+    return (int)(((int64_t)e * 913124641741) >> 38);
+}
 
 /* floor(g cp / 2^127), its lowest bit set when the quotient is not whole
    (g = g1 2^63 + g0) */
