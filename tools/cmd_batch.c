@@ -111,11 +111,13 @@ static void run_parts(part_fn *fn, void *arg, int parts)
             fn(arg, p, parts);
 }
 
-/* Parts for `work` items, at least `grain` each: --threads (0: the cores
-   online), at most MAX_PARTS. */
+/* Parts for `work` items, at least `grain` each, on as many threads as
+   the fits (--threads; 0: $NLSQ_THREADS, else the cores online), at most
+   MAX_PARTS. */
 static int parts_for(int threads, size_t work, size_t grain)
 {
-    long t = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("NLSQ_THREADS");
+    long t = threads > 0 ? threads : env && atol(env) > 0 ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
     size_t most = work / grain ? work / grain : 1;
     t = t < 1 ? 1 : t > MAX_PARTS ? MAX_PARTS : t;
     return (size_t)t < most ? (int)t : (int)most;
