@@ -106,7 +106,7 @@ fuzz-deps: deps
 # Every fuzz target (tests/fuzz: the model parser and every reader and
 # loader) for an equal share of FUZZ_SECONDS. The corpora grow in
 # build-fuzz/corpus/NAME; the seeds in tests/fuzz/corpus/NAME stay as they are.
-FUZZ_TARGETS = model table npy raw checkpoint colcache options eval nexus npz
+FUZZ_TARGETS = model table npy raw checkpoint colcache options eval nexus npz numbers
 fuzz: fuzz-deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_FUZZ=ON -DNLSQ_SANITIZE=ON
 	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))

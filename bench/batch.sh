@@ -6,7 +6,8 @@
 #   bench/batch.sh [NFITS...]     default 100000 1000000
 #
 # The table's ratios are fits/s over GSL's. See bench/batch.c for the
-# cases and the tolerances.
+# cases and the tolerances. Then the whole `nlsq batch` process against its
+# fitting time, 10^5 fits (bench/batch_io.sh, which also runs alone).
 set -euo pipefail
 unset NLSQ_THREADS NLSQ_BACKEND
 cd "$(dirname "$0")/.."
@@ -21,3 +22,5 @@ while read -r name rate; do
     export "SCIPY_RATE_${name^^}=$rate"
 done < <(/usr/bin/python3 bench/peer_scipy_batch.py 2000)
 ./build-bench/bench/bench_batch "$@"
+echo
+NLSQ_BIN= bash bench/batch_io.sh 100000

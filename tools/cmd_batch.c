@@ -9,17 +9,28 @@
  * One result row per fit goes to --out (or stdout) as CSV or JSON lines,
  * written whole or not at all; a summary goes to stderr.
  *
+ * Reading, grouping and writing take a small part of the fits' time
+ * (docs/benchmarks.md, bench/batch_io.sh): the columns are read together
+ * in windows on every core, the long layout grouped in linear time, and
+ * the rows' numbers spelt by dtoa_shortest on every core.
+ *
  * Exit status: 0 every fit converged; 1 some did not (the rows say which);
  * 2 bad usage or input; 3 an error in the model text.
  */
+#define _DEFAULT_SOURCE /* clock_gettime, madvise */
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "dtoa.h"
 #include "present.h"
 
 static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {"hdf5", 2}, {NULL, 0}};
@@ -33,6 +44,8 @@ static const option batch_options[] = {
      .help = "CSV (default), JSON lines (default for an --out\nending in .jsonl or .json) or HDF5, a dataset per column\n"
              "(default for .h5, .hdf5, .nxs; docs/data-formats.md)",
      .choices = formats},
+    {"--verbose", NULL, ARG_FLAG, offsetof(cli, verbose),
+     .help = "the time of each phase on stderr: open, read and\ngroup, fit, write", .set = 1},
     {NULL},
 };
 static const option_group group_batch = {"the curves and the results", batch_options};
@@ -59,18 +72,143 @@ static void batch_data_free(batch_data *d)
     free(d->curve_cols);
 }
 
-/* The x columns as the batch's x: k rows of m; NULL after printing why. */
-static double *x_rows(const dataset *D, size_t m)
+/* ---- work on every core ------------------------------------------------------
+   Reading the columns and formatting the rows are split over threads
+   (plain pthreads: the library's pool is its own); the fits themselves run
+   on the library's threads. */
+
+enum { MAX_PARTS = 16 };
+
+typedef void part_fn(void *arg, int part, int parts);
+
+typedef struct part_call {
+    part_fn *fn;
+    void *arg;
+    int part, parts;
+} part_call;
+
+static void *part_main(void *p)
 {
-    double *x = malloc((m ? m : 1) * (size_t)(D->k ? D->k : 1) * sizeof *x);
-    nlsq_error err;
-    if (!x) die("out of memory");
-    for (int v = 0; x && v < D->k; v++)
-        if (nlsq_source_read(D->src, D->xc[v], 0, m, x + (size_t)v * m, &err) != NLSQ_OK) {
-            die("%s", err.message);
-            free(x);
-            x = NULL;
-        }
+    part_call *pc = p;
+    pc->fn(pc->arg, pc->part, pc->parts);
+    return NULL;
+}
+
+/* fn(arg, part, parts) for every part at once; a part whose thread does
+   not start runs here. */
+static void run_parts(part_fn *fn, void *arg, int parts)
+{
+    pthread_t tid[MAX_PARTS];
+    part_call call[MAX_PARTS];
+    int started[MAX_PARTS] = {0};
+    for (int p = 1; p < parts; p++) {
+        call[p] = (part_call){fn, arg, p, parts};
+        started[p] = pthread_create(&tid[p], NULL, part_main, &call[p]) == 0;
+    }
+    fn(arg, 0, parts);
+    for (int p = 1; p < parts; p++)
+        if (started[p])
+            pthread_join(tid[p], NULL);
+        else
+            fn(arg, p, parts);
+}
+
+/* Parts for `work` items, at least `grain` each, on as many threads as
+   the fits (--threads; 0: $NLSQ_THREADS, else the cores online), at most
+   MAX_PARTS. */
+static int parts_for(int threads, size_t work, size_t grain)
+{
+    const char *env = getenv("NLSQ_THREADS");
+    long t = threads > 0 ? threads : env && atol(env) > 0 ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    size_t most = work / grain ? work / grain : 1;
+    t = t < 1 ? 1 : t > MAX_PARTS ? MAX_PARTS : t;
+    return (size_t)t < most ? (int)t : (int)most;
+}
+
+/* An array of n doubles (at least one), NULL after printing why. A whole
+   column's array is asked for on 2 MiB pages: first touching a hundred
+   megabytes of 4 KiB pages took longer here than reading the file. */
+static double *big_array(size_t n)
+{
+    enum { HUGE_PAGE = 2 << 20 };
+    size_t bytes = (n ? n : 1) * sizeof(double);
+    void *p;
+    if (n > SIZE_MAX / (2 * sizeof(double)))
+        p = NULL;
+    else if (bytes < HUGE_PAGE)
+        p = malloc(bytes);
+    else {
+        bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        p = aligned_alloc(HUGE_PAGE, bytes);
+#ifdef MADV_HUGEPAGE
+        if (p) madvise(p, bytes, MADV_HUGEPAGE); /* a hint: 4 KiB pages work too */
+#endif
+    }
+    if (!p) die("out of memory for %zu values", n);
+    return p;
+}
+
+/* Columns read into arrays in windows of rows, the rows split over
+   threads: each window of a row-major file is read once for all the
+   columns (nlsq_source_read is safe from many threads). */
+typedef struct column_read_job {
+    nlsq_source *src;
+    size_t m;
+    int ncols;
+    const int *cols;
+    double *const *dest;
+    int failed[MAX_PARTS];
+    nlsq_error err[MAX_PARTS];
+} column_read_job;
+
+static void read_part(void *arg, int part, int parts)
+{
+    enum { WINDOW = 16384 };
+    column_read_job *j = arg;
+    size_t first = j->m * (size_t)part / (size_t)parts, last = j->m * (size_t)(part + 1) / (size_t)parts;
+    j->failed[part] = 0;
+    for (size_t w = first; w < last; w += WINDOW) {
+        size_t count = last - w < WINDOW ? last - w : WINDOW;
+        for (int k = 0; k < j->ncols; k++)
+            if (nlsq_source_read(j->src, j->cols[k], w, count, j->dest[k] + w, &j->err[part]) != NLSQ_OK) {
+                j->failed[part] = 1;
+                return;
+            }
+    }
+}
+
+/* Rows [0, m) of columns cols[0..ncols) into dest[0..ncols); 0, or 2
+   after printing why. */
+static int read_columns(const cli *c, const dataset *D, size_t m, int ncols, const int *cols, double *const *dest)
+{
+    column_read_job j = {.src = D->src, .m = m, .ncols = ncols, .cols = cols, .dest = dest};
+    int parts = parts_for(c->opt.threads, m, 65536);
+    run_parts(read_part, &j, parts);
+    for (int p = 0; p < parts; p++)
+        if (j.failed[p]) return die("%s", j.err[p].message);
+    return 0;
+}
+
+/* The x columns as the batch's x: k rows of m, read with `more` columns
+   into their arrays; NULL after printing why. */
+static double *x_rows(const cli *c, const dataset *D, size_t m, int nmore, const int *more, double *const *more_dest)
+{
+    int cols[MAX_VARS + 4];
+    double *dest[MAX_VARS + 4];
+    double *x = big_array(m * (size_t)(D->k ? D->k : 1));
+    if (!x) return NULL;
+    for (int v = 0; v < D->k; v++) {
+        cols[v] = D->xc[v];
+        dest[v] = x + (size_t)v * m;
+    }
+    for (int k = 0; k < nmore; k++) {
+        cols[D->k + k] = more[k];
+        dest[D->k + k] = more_dest[k];
+    }
+    if (read_columns(c, D, m, D->k + nmore, cols, dest)) {
+        free(x);
+        return NULL;
+    }
     return x;
 }
 
@@ -90,13 +228,12 @@ static int make_wide(const cli *c, const dataset *D, batch_data *d)
     }
     if (nc == 0) return die("no curve columns: every column of the data is an x column");
     size_t m = nlsq_source_num_rows(D->src);
-    d->y = malloc((size_t)nc * (m ? m : 1) * sizeof *d->y);
-    if (!d->y) return die("out of memory for %d curves", nc);
+    if (!(d->y = big_array((size_t)nc * m))) return 2;
     nlsq_error err;
     for (int f = 0; f < nc; f++)
         if (nlsq_source_read(D->src, d->curve_cols[f], 0, m, d->y + (size_t)f * m, &err) != NLSQ_OK)
             return die("%s", err.message);
-    if (!(d->x = x_rows(D, m))) return 2;
+    if (!(d->x = x_rows(c, D, m, 0, NULL, NULL))) return 2;
     d->b.nfits = (size_t)nc;
     d->b.m = m;
     d->b.y = d->y;
@@ -105,39 +242,112 @@ static int make_wide(const cli *c, const dataset *D, batch_data *d)
     return 0;
 }
 
-typedef struct row_key {
-    double id;
+/* ---- long layout: rows grouped by id ----------------------------------------
+   Linear in the rows: a file already in id order (the usual) is taken as it
+   is; whole ids in a range no wider than the rows are counted into place;
+   any other ids go through a radix sort of their bits. Every way keeps the
+   rows of a fit in the file's order. */
+
+/* An id's bits as an unsigned number in the ids' order (finite ids; -0 is 0). */
+static uint64_t id_key(double v)
+{
+    uint64_t b;
+    v = v == 0 ? 0.0 : v;
+    memcpy(&b, &v, sizeof b);
+    return b >> 63 ? ~b : b | (uint64_t)1 << 63;
+}
+
+/* Whole ids in [lo, lo + m): the rows counted into place by id. */
+static int order_by_counting(const double *ids, size_t m, double lo, size_t *order)
+{
+    size_t *start = calloc(m + 1, sizeof *start);
+    if (!start) return die("out of memory");
+    for (size_t i = 0; i < m; i++) start[(size_t)(ids[i] - lo) + 1]++;
+    for (size_t j = 1; j <= m; j++) start[j] += start[j - 1];
+    for (size_t i = 0; i < m; i++) order[start[(size_t)(ids[i] - lo)]++] = i;
+    free(start);
+    return 0;
+}
+
+typedef struct keyed_row {
+    uint64_t key;
     size_t row;
-} row_key;
+} keyed_row;
 
-static int by_id_then_row(const void *pa, const void *pb)
+/* Any ids: a stable radix sort of (key, row), a byte at a time from the
+   lowest, the bytes every key shares skipped. */
+static int order_by_radix(const double *ids, size_t m, size_t *order)
 {
-    const row_key *a = pa, *b = pb;
-    if (a->id != b->id) return a->id < b->id ? -1 : 1;
-    return a->row < b->row ? -1 : a->row > b->row;
-}
-
-/* The id column as (id, row) keys sorted by id, rows in order within an
-   id; NULL after printing why. */
-static row_key *sorted_keys(const cli *c, const dataset *D, int idc, size_t m)
-{
-    double *ids = column_read(D->src, idc, 0, m);
-    row_key *keys = ids ? malloc((m ? m : 1) * sizeof *keys) : NULL;
-    if (ids && !keys) die("out of memory");
-    for (size_t i = 0; keys && i < m; i++) {
-        keys[i] = (row_key){ids[i], i};
-        if (!isfinite(ids[i])) {
-            die("the id column has no number in data row %zu (%s)", i + 1, c->id);
-            free(keys);
-            keys = NULL;
-        }
+    keyed_row *a = malloc(m * sizeof *a), *b = malloc(m * sizeof *b);
+    size_t(*count)[256] = calloc(8, sizeof *count);
+    if (!a || !b || !count) {
+        free(a);
+        free(b);
+        free(count);
+        return die("out of memory");
     }
-    free(ids);
-    if (keys) qsort(keys, m, sizeof *keys, by_id_then_row);
-    return keys;
+    for (size_t i = 0; i < m; i++) {
+        a[i] = (keyed_row){id_key(ids[i]), i};
+        for (int byte = 0; byte < 8; byte++) count[byte][a[i].key >> (8 * byte) & 0xff]++;
+    }
+    for (int byte = 0; byte < 8; byte++) {
+        if (count[byte][a[0].key >> (8 * byte) & 0xff] == m) continue;
+        size_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            size_t c = count[byte][v];
+            count[byte][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < m; i++) b[count[byte][a[i].key >> (8 * byte) & 0xff]++] = a[i];
+        keyed_row *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < m; i++) order[i] = a[i].row;
+    free(a);
+    free(b);
+    free(count);
+    return 0;
 }
 
-/* Long: the rows sorted by id (stable), each run of one id a fit. */
+/* The rows in fit order: *order NULL when the file is in id order already;
+   0, or 2 after printing why. */
+static int group_rows(const cli *c, const double *ids, size_t m, size_t **order)
+{
+    *order = NULL;
+    int sorted = 1, whole = 1;
+    double lo = m ? ids[0] : 0, hi = lo;
+    for (size_t i = 0; i < m; i++) {
+        double v = ids[i];
+        if (!isfinite(v)) return die("the id column has no number in data row %zu (%s)", i + 1, c->id);
+        sorted &= i == 0 || v >= ids[i - 1];
+        whole &= v == floor(v);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    if (sorted) return 0;
+    if (!(*order = malloc(m * sizeof **order))) return die("out of memory");
+    int rc = whole && hi - lo < (double)m ? order_by_counting(ids, m, lo, *order) : order_by_radix(ids, m, *order);
+    if (rc) {
+        free(*order);
+        *order = NULL;
+    }
+    return rc;
+}
+
+/* v's rows in `order` (NULL: as they are), in place. */
+static int gather(double **v, const size_t *order, size_t m)
+{
+    if (!order || !*v) return 0;
+    double *g = big_array(m);
+    if (!g) return 2;
+    for (size_t i = 0; i < m; i++) g[i] = (*v)[order[i]];
+    free(*v);
+    *v = g;
+    return 0;
+}
+
+/* Long: the rows grouped by id (stable), each run of one id a fit. */
 static int make_long(const cli *c, const dataset *D, batch_data *d)
 {
     int idc = column_find(D->src, c->id, "--id");
@@ -145,35 +355,41 @@ static int make_long(const cli *c, const dataset *D, batch_data *d)
     for (int v = 0; v < D->k; v++)
         if (D->xc[v] == idc) return die("--id %s is also an x column", c->id);
     if (D->yc == idc || D->sc == idc) return die("--id %s is also the %s column", c->id, D->yc == idc ? "y" : "sigma");
-    size_t m = nlsq_source_num_rows(D->src), room = m ? m : 1;
-    row_key *keys = sorted_keys(c, D, idc, m);
-    double *x = keys ? x_rows(D, m) : NULL, *y = x ? column_read(D->src, D->yc, 0, m) : NULL;
-    double *sigma = y && D->sc >= 0 ? column_read(D->src, D->sc, 0, m) : NULL;
-    int rc = !y || (D->sc >= 0 && !sigma) ? 2 : 0;
+    size_t m = nlsq_source_num_rows(D->src), *order = NULL;
+    /* every column in one pass over the file, then grouped */
+    double *ids = big_array(m);
+    d->y = ids ? big_array(m) : NULL;
+    d->sigma = d->y && D->sc >= 0 ? big_array(m) : NULL;
+    int more[3] = {idc, D->yc, D->sc}, rc = 0;
+    double *more_dest[3] = {ids, d->y, d->sigma};
+    if (!d->y || (D->sc >= 0 && !d->sigma) || !(d->x = x_rows(c, D, m, D->sc >= 0 ? 3 : 2, more, more_dest)) ||
+        group_rows(c, ids, m, &order) || gather(&ids, order, m)) {
+        free(ids);
+        free(order);
+        return 2;
+    }
+    for (int v = 0; !rc && v < D->k && order; v++) {
+        double *xv = big_array(m);
+        if (!xv) rc = 2;
+        for (size_t i = 0; xv && i < m; i++) xv[i] = d->x[(size_t)v * m + order[i]];
+        if (xv) memcpy(d->x + (size_t)v * m, xv, m * sizeof *xv);
+        free(xv);
+    }
+    if (!rc) rc = gather(&d->y, order, m) || gather(&d->sigma, order, m) ? 2 : 0;
+    free(order);
     size_t nfits = 0;
-    for (size_t i = 0; !rc && i < m; i++) nfits += i == 0 || keys[i].id != keys[i - 1].id;
+    for (size_t i = 0; !rc && i < m; i++) nfits += i == 0 || ids[i] != ids[i - 1];
     if (!rc) {
         d->offsets = malloc((nfits + 1) * sizeof *d->offsets);
         d->ids = malloc((nfits ? nfits : 1) * sizeof *d->ids);
-        d->y = malloc(room * sizeof *d->y);
-        d->x = malloc(room * (size_t)(D->k ? D->k : 1) * sizeof *d->x);
-        d->sigma = sigma ? malloc(room * sizeof *d->sigma) : NULL;
-        if (!d->offsets || !d->ids || !d->y || !d->x || (sigma && !d->sigma)) rc = die("out of memory");
+        if (!d->offsets || !d->ids) rc = die("out of memory");
     }
-    for (size_t i = 0, f = 0; !rc && i < m; i++) {
-        if (i == 0 || keys[i].id != keys[i - 1].id) {
+    for (size_t i = 0, f = 0; !rc && i < m; i++)
+        if (i == 0 || ids[i] != ids[i - 1]) {
             d->offsets[f] = i;
-            d->ids[f++] = keys[i].id;
+            d->ids[f++] = ids[i] == 0 ? 0.0 : ids[i];
         }
-        size_t r = keys[i].row;
-        d->y[i] = y[r];
-        for (int v = 0; v < D->k; v++) d->x[(size_t)v * m + i] = x[(size_t)v * m + r];
-        if (sigma) d->sigma[i] = sigma[r];
-    }
-    free(keys);
-    free(x);
-    free(y);
-    free(sigma);
+    free(ids);
     if (rc) return rc;
     d->offsets[nfits] = m;
     d->b.nfits = nfits;
@@ -186,25 +402,13 @@ static int make_long(const cli *c, const dataset *D, batch_data *d)
 
 /* ---- output ------------------------------------------------------------------ */
 
+/* A fit's id as the table spells it (buf: at least DTOA_SIZE bytes). */
 static void fit_id(const batch_data *d, const dataset *D, size_t i, char *buf, size_t size)
 {
     if (d->ids)
-        snprintf(buf, size, "%.17g", d->ids[i]);
+        dtoa_shortest(d->ids[i], buf);
     else
         snprintf(buf, size, "%s", nlsq_source_column_name(D->src, d->curve_cols[i]));
-}
-
-/* {"a": v[0], "b": v[1], ...}: one value per parameter, by name. */
-static void json_params(FILE *f, const nlsq_model *m, const double *v)
-{
-    fputc('{', f);
-    for (int j = 0; j < nlsq_model_num_params(m); j++) {
-        if (j) fputs(", ", f);
-        json_string(f, nlsq_model_param_name(m, j));
-        fputs(": ", f);
-        json_number(f, v[j]);
-    }
-    fputc('}', f);
 }
 
 /* A fit's verdict: trusted when no finding of NLSQ_DIAG_UNTRUSTED; unknown
@@ -212,41 +416,6 @@ static void json_params(FILE *f, const nlsq_model *m, const double *v)
 static int fit_trusted(const nlsq_batch_result *r, size_t i)
 {
     return r->diag_flags ? !(r->diag_flags[i] & NLSQ_DIAG_UNTRUSTED) : -1;
-}
-
-/* The findings' keys joined by `sep`, nothing for none. */
-static void findings_joined(FILE *f, unsigned flags, const char *sep, const char *quote)
-{
-    int first = 1;
-    for (unsigned b = 0; b < 32; b++)
-        if (flags & (1u << b)) {
-            fprintf(f, "%s%s%s%s", first ? "" : sep, quote, finding_key(1u << b), quote);
-            first = 0;
-        }
-}
-
-/* trusted (1, 0, or empty when unknown) and findings joined by '+' (no
-   CSV quoting needed), as CSV fields. */
-static void csv_verdict(FILE *f, const nlsq_batch_result *r, size_t i)
-{
-    int t = fit_trusted(r, i);
-    if (t >= 0) fprintf(f, "%d", t);
-    fputc(',', f);
-    if (r->diag_flags) findings_joined(f, r->diag_flags[i], "+", "");
-}
-
-/* , "trusted": true, "findings": [...] (null when unknown) */
-static void json_verdict(FILE *f, const nlsq_batch_result *r, size_t i)
-{
-    int t = fit_trusted(r, i);
-    fprintf(f, ", \"trusted\": %s, \"findings\": ", t < 0 ? "null" : t ? "true" : "false");
-    if (!r->diag_flags) {
-        fputs("null", f);
-        return;
-    }
-    fputc('[', f);
-    findings_joined(f, r->diag_flags[i], ", ", "\"");
-    fputc(']', f);
 }
 
 /* Converged fits that cannot be trusted (0 when unknown). */
@@ -257,10 +426,269 @@ static size_t untrusted_converged(const nlsq_batch_result *r)
     return count;
 }
 
-static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
+/* The rows are built in memory, the numbers by dtoa_shortest (printf's
+   "%.17g" of a million numbers cost more than the fits), and written a
+   row at a time. */
+
+static char *put_text(char *p, const char *s)
+{
+    size_t len = strlen(s);
+    memcpy(p, s, len);
+    return p + len;
+}
+
+static char *put_number(char *p, double v)
+{
+    return p + dtoa_shortest(v, p);
+}
+
+/* JSON has no NaN or infinity: null */
+static char *put_json_number(char *p, double v)
+{
+    return isfinite(v) ? put_number(p, v) : put_text(p, "null");
+}
+
+static char *put_int(char *p, long long v)
+{
+    char digits[24];
+    int n = 0;
+    unsigned long long a = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[n++] = (char)('0' + a % 10);
+        a /= 10;
+    } while (a);
+    if (v < 0) *p++ = '-';
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+/* The findings' keys joined by `sep` (each in `quote`), nothing for none. */
+static char *put_findings(char *p, unsigned flags, const char *sep, const char *quote)
+{
+    int first = 1;
+    for (unsigned b = 0; b < 32; b++)
+        if (flags & (1u << b)) {
+            if (!first) p = put_text(p, sep);
+            p = put_text(put_text(put_text(p, quote), finding_key(1u << b)), quote);
+            first = 0;
+        }
+    return p;
+}
+
+/* The text between the numbers, made once: for JSON lines each
+   parameter's escaped key, else the CSV header. */
+enum { STATUS_MIN = -32, STATUS_COUNT = 64, MESSAGE_ROOM = 1024 };
+
+typedef struct row_format {
+    char **keys;                  /* jsonl: "\"a\": " per parameter */
+    char *messages[STATUS_COUNT]; /* jsonl: each status's message, escaped, when met */
+    char *row;                    /* room for a row */
+    size_t room;
+} row_format;
+
+static void row_format_free(row_format *rf, int n)
+{
+    for (int j = 0; rf->keys && j < n; j++) free(rf->keys[j]);
+    free(rf->keys);
+    for (int k = 0; k < STATUS_COUNT; k++) free(rf->messages[k]);
+    free(rf->row);
+}
+
+/* s as a JSON string followed by `after`, in a new string (NULL: no memory) */
+static char *json_text(const char *s, const char *after)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    json_string(f, s);
+    fputs(after, f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* 0, or -1 for want of memory (nothing printed: workers call it too) */
+static int row_format_init(row_format *rf, int jsonl, const nlsq_model *m)
+{
+    int n = nlsq_model_num_params(m);
+    memset(rf, 0, sizeof *rf);
+    /* the fixed fields, a message (longer ones are written apart) and
+       every finding's key */
+    size_t room = 512 + MESSAGE_ROOM + 32 * 24;
+    rf->keys = jsonl ? calloc((size_t)n + 1, sizeof *rf->keys) : NULL;
+    if (jsonl && !rf->keys) return -1;
+    for (int j = 0; j < n; j++) {
+        room += 2 * (DTOA_SIZE + 4);
+        if (!jsonl) continue;
+        if (!(rf->keys[j] = json_text(nlsq_model_param_name(m, j), ": "))) return -1;
+        room += 2 * (strlen(rf->keys[j]) + 4);
+    }
+    rf->room = room;
+    return (rf->row = malloc(room)) ? 0 : -1;
+}
+
+/* A status's message as a JSON string, made when first met; NULL when it
+   is to be written apart (a status out of the table's range, a message
+   longer than its room, no memory for it). */
+static const char *json_message(row_format *rf, int status)
+{
+    int k = status - STATUS_MIN;
+    if (k < 0 || k >= STATUS_COUNT) return NULL;
+    if (!rf->messages[k]) rf->messages[k] = json_text(nlsq_fit_status_str(status), "");
+    return rf->messages[k] && strlen(rf->messages[k]) < MESSAGE_ROOM ? rf->messages[k] : NULL;
+}
+
+/* {"a": v[0], "b": v[1], ...}: one value per parameter, by name. */
+static char *put_json_params(char *p, const row_format *rf, int n, const double *v)
+{
+    *p++ = '{';
+    for (int j = 0; j < n; j++) {
+        if (j) p = put_text(p, ", ");
+        p = put_json_number(put_text(p, rf->keys[j]), v[j]);
+    }
+    *p++ = '}';
+    return p;
+}
+
+/* One fit's JSON line after its id, up to its message. */
+static char *put_json_head(char *p, const row_format *rf, const nlsq_batch_result *r, size_t i)
 {
     int n = r->n;
-    char id[64];
+    p = put_json_params(put_text(p, ", \"popt\": "), rf, n, r->popt + i * (size_t)n);
+    p = put_json_params(put_text(p, ", \"perr\": "), rf, n, r->perr + i * (size_t)n);
+    p = put_int(put_text(p, ", \"status\": "), r->status[i]);
+    return put_text(p, r->status[i] > 0 ? ", \"success\": true, \"message\": " : ", \"success\": false, \"message\": ");
+}
+
+/* After the message: chi2 to the end of the line. */
+static char *put_json_tail(char *p, const nlsq_batch_result *r, size_t i, double redchi)
+{
+    int t = fit_trusted(r, i);
+    p = put_json_number(put_text(p, ", \"chi2\": "), r->chi2[i]);
+    p = put_json_number(put_text(p, ", \"redchi\": "), redchi);
+    p = put_int(put_text(p, ", \"points\": "), (long long)r->m[i]);
+    p = put_int(put_text(p, ", \"nfev\": "), r->nfev[i]);
+    p = put_text(p, t < 0 ? ", \"trusted\": null, \"findings\": null}\n"
+                    : t   ? ", \"trusted\": true, \"findings\": ["
+                          : ", \"trusted\": false, \"findings\": [");
+    if (t >= 0) p = put_text(put_findings(p, r->diag_flags[i], ", ", "\""), "]}\n");
+    return p;
+}
+
+/* One fit's CSV fields after its id, to the line's end. */
+static char *put_csv_row(char *p, const nlsq_batch_result *r, size_t i, double redchi)
+{
+    int n = r->n, t = fit_trusted(r, i);
+    for (int j = 0; j < n; j++) {
+        *p++ = ',';
+        p = put_number(p, r->popt[i * (size_t)n + (size_t)j]);
+        *p++ = ',';
+        p = put_number(p, r->perr[i * (size_t)n + (size_t)j]);
+    }
+    p = put_int(put_text(p, ","), r->status[i]);
+    p = put_number(put_text(p, ","), r->chi2[i]);
+    p = put_number(put_text(p, ","), redchi);
+    p = put_int(put_text(p, ","), (long long)r->m[i]);
+    p = put_int(put_text(p, ","), r->nfev[i]);
+    *p++ = ',';
+    /* trusted (1, 0, or empty when unknown) and findings joined by '+' (no
+       CSV quoting needed) */
+    if (t >= 0) p = put_int(p, t);
+    *p++ = ',';
+    if (r->diag_flags) p = put_findings(p, r->diag_flags[i], "+", "");
+    *p++ = '\n';
+    return p;
+}
+
+/* chi2 over the degrees of freedom left by the fit's free parameters */
+static double fit_redchi(const batch_data *d, const nlsq_batch_result *r, size_t i)
+{
+    int n = r->n, free_params = n;
+    const unsigned char *fixed = d->b.fixed ? d->b.fixed + i * (size_t)n : NULL;
+    for (int j = 0; fixed && j < n; j++) free_params -= fixed[j] != 0;
+    return r->m[i] > (size_t)free_params ? r->chi2[i] / (double)(r->m[i] - (size_t)free_params) : NAN;
+}
+
+/* Rows [first, last) of the table into f. */
+static void write_row_range(FILE *f, row_format *rf, int jsonl, const batch_data *d, const dataset *D,
+                            const nlsq_batch_result *r, size_t first, size_t last)
+{
+    for (size_t i = first; i < last; i++) {
+        double redchi = fit_redchi(d, r, i);
+        char *p = rf->row;
+        /* a numeric id is a number; a column's name is text of any length */
+        if (jsonl) {
+            p = put_text(p, "{\"id\": ");
+            if (d->ids)
+                p = put_json_number(p, d->ids[i]);
+            else {
+                fwrite(rf->row, 1, (size_t)(p - rf->row), f);
+                json_string(f, nlsq_source_column_name(D->src, d->curve_cols[i]));
+                p = rf->row;
+            }
+            p = put_json_head(p, rf, r, i);
+            const char *message = json_message(rf, r->status[i]);
+            if (message)
+                p = put_text(p, message);
+            else {
+                fwrite(rf->row, 1, (size_t)(p - rf->row), f);
+                json_string(f, nlsq_fit_status_str(r->status[i]));
+                p = rf->row;
+            }
+            p = put_json_tail(p, r, i, redchi);
+        } else {
+            if (d->ids)
+                p = put_number(p, d->ids[i]);
+            else
+                csv_field(f, nlsq_source_column_name(D->src, d->curve_cols[i]));
+            p = put_csv_row(p, r, i, redchi);
+        }
+        fwrite(rf->row, 1, (size_t)(p - rf->row), f);
+    }
+}
+
+/* A block of rows formatted in parts at once, each part into memory. */
+typedef struct row_block {
+    int jsonl;
+    const batch_data *d;
+    const dataset *D;
+    const nlsq_batch_result *r;
+    size_t first, count;
+    char *text[MAX_PARTS];
+    size_t len[MAX_PARTS];
+    int failed[MAX_PARTS];
+} row_block;
+
+static void format_part(void *arg, int part, int parts)
+{
+    row_block *b = arg;
+    size_t first = b->first + b->count * (size_t)part / (size_t)parts;
+    size_t last = b->first + b->count * (size_t)(part + 1) / (size_t)parts;
+    b->text[part] = NULL;
+    b->len[part] = 0;
+    FILE *mem = open_memstream(&b->text[part], &b->len[part]);
+    row_format rf;
+    int failed = !mem || row_format_init(&rf, b->jsonl, b->D->m) != 0;
+    if (mem && !failed) write_row_range(mem, &rf, b->jsonl, b->d, b->D, b->r, first, last);
+    if (mem) row_format_free(&rf, b->r->n);
+    /* a memory stream fails only for want of memory, the last time when
+       fclose gives back no text */
+    failed |= mem && ferror(mem);
+    failed |= mem && fclose(mem) != 0;
+    b->failed[part] = failed || !b->text[part];
+}
+
+/* The result table: a header (CSV) and a row per fit; 0, or 2 after
+   printing why. Blocks of rows are formatted on every core (the shortest
+   spelling of a million numbers is most of the work) and written in order. */
+static int write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r,
+                      int threads)
+{
+    enum { PART_ROWS = 8192 };
+    int n = r->n;
     if (!jsonl) {
         fputs("id", f);
         for (int j = 0; j < n; j++) {
@@ -269,40 +697,21 @@ static void write_rows(FILE *f, int jsonl, const batch_data *d, const dataset *D
         }
         fputs(",status,chi2,redchi,points,nfev,trusted,findings\n", f);
     }
-    for (size_t i = 0; i < r->nfits; i++) {
-        fit_id(d, D, i, id, sizeof id);
-        int free_params = n;
-        const unsigned char *fixed = d->b.fixed ? d->b.fixed + i * (size_t)n : NULL;
-        for (int j = 0; fixed && j < n; j++) free_params -= fixed[j] != 0;
-        double redchi = r->m[i] > (size_t)free_params ? r->chi2[i] / (double)(r->m[i] - (size_t)free_params) : NAN;
-        if (jsonl) {
-            fputs("{\"id\": ", f);
-            if (d->ids)
-                json_number(f, d->ids[i]);
-            else
-                json_string(f, id);
-            fputs(", \"popt\": ", f);
-            json_params(f, D->m, r->popt + i * n);
-            fputs(", \"perr\": ", f);
-            json_params(f, D->m, r->perr + i * n);
-            fprintf(f, ", \"status\": %d, \"success\": %s, \"message\": ", r->status[i],
-                    r->status[i] > 0 ? "true" : "false");
-            json_string(f, nlsq_fit_status_str(r->status[i]));
-            fputs(", \"chi2\": ", f);
-            json_number(f, r->chi2[i]);
-            fputs(", \"redchi\": ", f);
-            json_number(f, redchi);
-            fprintf(f, ", \"points\": %zu, \"nfev\": %d", r->m[i], r->nfev[i]);
-            json_verdict(f, r, i);
-            fputs("}\n", f);
-        } else {
-            csv_field(f, id);
-            for (int j = 0; j < n; j++) fprintf(f, ",%.17g,%.17g", r->popt[i * n + j], r->perr[i * n + j]);
-            fprintf(f, ",%d,%.17g,%.17g,%zu,%d,", r->status[i], r->chi2[i], redchi, r->m[i], r->nfev[i]);
-            csv_verdict(f, r, i);
-            fputc('\n', f);
+    row_block b = {.jsonl = jsonl, .d = d, .D = D, .r = r};
+    int rc = 0;
+    for (size_t first = 0; !rc && first < r->nfits; first += b.count) {
+        size_t left = r->nfits - first;
+        int parts = parts_for(threads, left, PART_ROWS);
+        b.first = first;
+        b.count = left < (size_t)parts * PART_ROWS ? left : (size_t)parts * PART_ROWS;
+        run_parts(format_part, &b, parts);
+        for (int p = 0; p < parts; p++) {
+            if (b.failed[p] && !rc) rc = die("writing the result rows: out of memory");
+            if (!rc) fwrite(b.text[p], 1, b.len[p], f);
+            free(b.text[p]);
         }
     }
+    return rc;
 }
 
 /* Of the converged fits, how many can be trusted, and for those that
@@ -378,13 +787,14 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
 static int write_results(const cli *c, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
     if (batch_hdf5_wanted(c)) return batch_hdf5_write(c, D, &d->b, r, d->ids, d->curve_cols);
-    if (!c->out) {
-        write_rows(stdout, jsonl, d, D, r);
-        return 0;
-    }
+    int threads = c->opt.threads;
+    if (!c->out) return write_rows(stdout, jsonl, d, D, r, threads);
     nlsq_output *o = output_open("--out", c->out);
     if (!o) return 2;
-    write_rows(nlsq_output_stream(o), jsonl, d, D, r);
+    if (write_rows(nlsq_output_stream(o), jsonl, d, D, r, threads)) {
+        nlsq_output_discard(o);
+        return 2;
+    }
     return output_commit("--out", o);
 }
 
@@ -394,6 +804,13 @@ static int wants_jsonl(const cli *c)
     if (c->format_jsonl >= 0) return c->format_jsonl;
     size_t len = c->out ? strlen(c->out) : 0;
     return (len > 6 && strcmp(c->out + len - 6, ".jsonl") == 0) || (len > 5 && strcmp(c->out + len - 5, ".json") == 0);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int cmd_batch(int argc, char **argv)
@@ -412,17 +829,25 @@ int cmd_batch(int argc, char **argv)
     param_opts po = {0};
     nlsq_batch_result *r = NULL;
     nlsq_error err;
+    double t0 = now();
     if ((rc = dataset_load(&c, c.id != NULL, &D))) goto done;
+    double t1 = now();
     d.b = nlsq_batch_default();
     if ((rc = c.id ? make_long(&c, &D, &d) : make_wide(&c, &D, &d))) goto done;
     if ((rc = param_opts_parse(&c, D.m, &po))) goto done;
+    double t2 = now();
     if (nlsq_fit_batch(D.m, &d.b, &c.opt, NLSQ_BATCH_PERR, &r, &err) != NLSQ_OK) {
         rc = die("%s", err.message);
         goto done;
     }
+    double t3 = now();
     /* the fits are not thrown away when --out fails (a full disk): the
        summary still says how they went, and the message names the file */
     int written = write_results(&c, wants_jsonl(&c), &d, &D, r);
+    double t4 = now();
+    if (c.verbose)
+        fprintf(stderr, "nlsq batch: open %.3f s, read and group %.3f s, fit %.3f s, write %.3f s\n", t1 - t0, t2 - t1,
+                t3 - t2, t4 - t3);
     if (!c.quiet) summary(&c, &d, &D, r);
     rc = written                                       ? written
        : r->converged != r->nfits                      ? 1

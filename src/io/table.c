@@ -1,6 +1,7 @@
 /*
  * Text tables: one pass over the file, one line at a time, numbers parsed
- * with strtod (C locale assumed: the CLI never calls setlocale). The
+ * by decimal_parse (decimal.c: plain decimals, the bits strtod gives) or
+ * else strtod (C locale assumed: the CLI never calls setlocale). The
  * delimiter is chosen on the first data line; every later line must have
  * the same number of fields, and every field must be a number, or the
  * error names the line and field.
@@ -16,6 +17,7 @@
 #include <strings.h>
 
 #include "io.h"
+#include "io/decimal.h"
 #include "model/model.h"
 
 void table_free(table *t)
@@ -140,6 +142,7 @@ enum { NUMBER_OK = 1, NUMBER_BAD = 0, NUMBER_OVERFLOW = -1 };
    reader. */
 static int parse_number(const char *s, double *v)
 {
+    if (decimal_parse(s, v)) return NUMBER_OK; /* the usual field, without strtod */
     if (!*s || strcmp(s, "NA") == 0 || strcasecmp(s, "nan") == 0) {
         *v = NAN;
         return NUMBER_OK;

@@ -11,7 +11,7 @@ total=${2:?usage: run.sh BUILD SECONDS [TARGET...]}
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(model table npy raw checkpoint colcache options eval nexus npz)
+[ ${#targets[@]} -gt 0 ] || targets=(model table npy raw checkpoint colcache options eval nexus npz numbers)
 share=$(( total / ${#targets[@]} ))
 [ "$share" -ge 1 ] || share=1
 
