@@ -52,6 +52,10 @@ check "the report names the NeXus file" "grep -q 'scan.nxs: 2001 points used' <<
 check "eval on an HDF5 column: 2001 rows of 2x" "awk -F, 'NR > 1 && \$2 != 2 * \$1 { bad = 1 } END { exit bad || NR != 2002 }' \"$dir/eval.csv\""
 "$nlsq" batch "$dir/types.h5:/chunked/t_f8le" --model 'a + b*x' --quiet >"$dir/batch.csv" 2>/dev/null
 check "batch over a 2-D HDF5 table: a fit per column after x" "[ \$(grep -c '^/chunked/t_f8le:' \"$dir/batch.csv\") -eq 2 ]"
+# a NeXus plot's errors are its signal's sigma in a batch too, not a curve
+"$nlsq" batch "$dir/scan.nxs" --model "$model" --p0 $p0 --format jsonl --quiet >"$dir/batch.jsonl" 2>/dev/null
+got=$(python3 -c 'import json, sys; d = [json.loads(l) for l in open(sys.argv[1])]; assert len(d) == 1, d; print(" ".join(float(v).hex() for v in d[0]["popt"].values()))' "$dir/batch.jsonl")
+check "batch on a NeXus file: one fit, the fit's parameters with the errors as sigma" "[ \"$got\" = \"\$(cut -d' ' -f1-\$(wc -w <<<\"$got\") <<<\"$ref\")\" ]"
 
 # an output may not replace the HDF5 file it reads
 cp "$dir/fit.h5" "$dir/keep.h5"

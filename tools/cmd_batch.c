@@ -221,8 +221,10 @@ static int make_wide(const cli *c, const dataset *D, batch_data *d)
     int ncols = nlsq_source_num_columns(D->src), nc = 0;
     d->curve_cols = malloc((size_t)ncols * sizeof *d->curve_cols);
     if (!d->curve_cols) return die("out of memory");
+    /* a NeXus default plot's errors (dataset_load found them: D->sc) are
+       its signal's sigma, not a curve of their own */
     for (int j = 0; j < ncols; j++) {
-        int is_x = 0;
+        int is_x = j == D->sc;
         for (int v = 0; v < D->k; v++) is_x |= D->xc[v] == j;
         if (!is_x) d->curve_cols[nc++] = j;
     }
@@ -233,6 +235,11 @@ static int make_wide(const cli *c, const dataset *D, batch_data *d)
     for (int f = 0; f < nc; f++)
         if (nlsq_source_read(D->src, d->curve_cols[f], 0, m, d->y + (size_t)f * m, &err) != NLSQ_OK)
             return die("%s", err.message);
+    if (D->sc >= 0 && nc == 1) {
+        if (!(d->sigma = big_array(m))) return 2;
+        if (nlsq_source_read(D->src, D->sc, 0, m, d->sigma, &err) != NLSQ_OK) return die("%s", err.message);
+        d->b.sigma = d->sigma;
+    }
     if (!(d->x = x_rows(c, D, m, 0, NULL, NULL))) return 2;
     d->b.nfits = (size_t)nc;
     d->b.m = m;
