@@ -27,6 +27,13 @@ void error_set(nlsq_error *err, nlsq_status code, int line, int column, const ch
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
+/* The same with no position, returning code: `return error_fail(err,
+   NLSQ_ERR_DATA, "%s: ...", path)` where a failure is reported and returned. */
+nlsq_status error_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 void error_clear(nlsq_error *err);
 
 /* ---- host.c: the clock, memory and cores -------------------------------- */

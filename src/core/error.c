@@ -53,3 +53,16 @@ void error_set(nlsq_error *err, nlsq_status code, int line, int column, const ch
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
 }
+
+nlsq_status error_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
+{
+    if (err) {
+        err->code = code;
+        err->line = err->column = 0;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}

@@ -66,25 +66,6 @@ struct nlsq_source {
     ino_t origin_ino;
 };
 
-static nlsq_status src_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static nlsq_status src_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-{
-    if (err) {
-        char what[400];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(what, sizeof what, fmt, ap);
-        va_end(ap);
-        error_set(err, code, 0, 0, "%s", what);
-    }
-    return code;
-}
-
 /* A source with ncols numbered columns ("1", "2", ...). */
 static nlsq_source *source_new(int kind, int ncols, size_t nrows)
 {
@@ -171,19 +152,19 @@ nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t
                                     nlsq_error *err)
 {
     error_clear(err);
-    if (!out) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: out is NULL");
+    if (!out) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: out is NULL");
     *out = NULL;
     if (!cols || ncols < 1 || ncols > MAX_COLUMNS)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: %s",
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: %s",
                         !cols ? "cols is NULL" : "ncols must be 1 to 256");
     for (int c = 0; c < ncols; c++)
         if (!cols[c] && nrows > 0)
-            return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: column %d is NULL", c);
+            return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: column %d is NULL", c);
     nlsq_source *s = source_new(SRC_ARRAYS, ncols, nrows);
     if (s) s->cols = malloc((size_t)ncols * sizeof *s->cols);
     if (!s || !s->cols) {
         nlsq_source_free(s);
-        return src_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_from_arrays: out of memory");
+        return error_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_from_arrays: out of memory");
     }
     memcpy(s->cols, cols, (size_t)ncols * sizeof *cols);
     snprintf(s->desc, sizeof s->desc, "arrays: %zu x %d float64, in memory", nrows, ncols);
@@ -215,11 +196,11 @@ nlsq_source *source_adopt_table(table *t, const char *name)
 static nlsq_status map_file(nlsq_source *s, const char *path, nlsq_error *err)
 {
     struct stat st;
-    if (fstat(s->fd, &st) != 0) return src_fail(err, NLSQ_ERR_DATA, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return src_fail(err, NLSQ_ERR_DATA, "%s: not a regular file", path);
+    if (fstat(s->fd, &st) != 0) return error_fail(err, NLSQ_ERR_DATA, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return error_fail(err, NLSQ_ERR_DATA, "%s: not a regular file", path);
     size_t size = (size_t)st.st_size, row_bytes = (size_t)s->ncols * (size_t)s->elsize;
     if (s->nrows > (SIZE_MAX - s->data_offset) / row_bytes || s->data_offset + s->nrows * row_bytes > size)
-        return src_fail(err, NLSQ_ERR_DATA,
+        return error_fail(err, NLSQ_ERR_DATA,
                         "%s: truncated: %zu rows x %d columns of %d bytes need %.0f bytes after the %zu-byte header, "
                         "the file has %zu",
                         path, s->nrows, s->ncols, s->elsize, (double)s->nrows * (double)row_bytes, s->data_offset,
@@ -228,12 +209,12 @@ static nlsq_status map_file(nlsq_source *s, const char *path, nlsq_error *err)
     void *m = mmap(NULL, s->map_len, PROT_READ, MAP_SHARED, s->fd, 0);
     if (m == MAP_FAILED) {
         s->map_len = 0;
-        return src_fail(err, NLSQ_ERR_DATA, "%s: cannot map: %s", path, strerror(errno));
+        return error_fail(err, NLSQ_ERR_DATA, "%s: cannot map: %s", path, strerror(errno));
     }
     s->map = m;
     s->identity = st;
     s->path = strdup(path);
-    if (!s->path) return src_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+    if (!s->path) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
     s->guard = map_guard_add(s->map, s->map_len);
     return NLSQ_OK;
 }
@@ -290,26 +271,26 @@ static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, c
                                nlsq_source **out, nlsq_error *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
+    if (!f) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
     /* before a byte is read: a pipe's bytes would be gone */
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         int dir = S_ISDIR(sb.st_mode);
         fclose(f);
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path,
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path,
                         dir ? strerror(EISDIR)
                             : "not a regular file, which a mapping needs (nlsq_source_load reads a "
                               "pipe or device once, into memory)");
     }
     npy_info info;
     nlsq_status st = offset > (size_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0
-                       ? src_fail(err, NLSQ_ERR_DATA, "%s: offset %zu is beyond the file", label, offset)
+                       ? error_fail(err, NLSQ_ERR_DATA, "%s: offset %zu is beyond the file", label, offset)
                        : npy_header(f, label, &info, err);
-    if (st == NLSQ_OK && info.rows == 0) st = src_fail(err, NLSQ_ERR_DATA, "%s: no rows", label);
+    if (st == NLSQ_OK && info.rows == 0) st = error_fail(err, NLSQ_ERR_DATA, "%s: no rows", label);
     size_t row_bytes = info.cols * (size_t)info.elsize;
     if (st == NLSQ_OK && length != SIZE_MAX &&
         (info.data_offset > length || info.rows > (length - info.data_offset) / row_bytes))
-        st = src_fail(err, NLSQ_ERR_DATA,
+        st = error_fail(err, NLSQ_ERR_DATA,
                       "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
                       "the member has %zu",
                       label, info.rows, info.cols, info.elsize, (double)info.rows * (double)row_bytes, info.data_offset,
@@ -321,7 +302,7 @@ static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, c
     nlsq_source *s = source_new(SRC_MAPPED, (int)info.cols, info.rows);
     if (!s) {
         fclose(f);
-        return src_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+        return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
     }
     s->fd = dup(fileno(f));
     fclose(f);
@@ -330,7 +311,7 @@ static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, c
     s->swap = info.swap;
     s->column_major = info.fortran || info.cols == 1;
     if (s->fd < 0)
-        st = src_fail(err, NLSQ_ERR_DATA, "%s: %s", path, strerror(errno));
+        st = error_fail(err, NLSQ_ERR_DATA, "%s: %s", path, strerror(errno));
     else
         st = map_file(s, path, err);
     if (st != NLSQ_OK) {
@@ -347,7 +328,7 @@ nlsq_status nlsq_source_open_npy(const char *path, nlsq_source **out, nlsq_error
 {
     error_clear(err);
     if (!path || !out)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npy: %s is NULL", !path ? "path" : "out");
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npy: %s is NULL", !path ? "path" : "out");
     *out = NULL;
     return open_npy_in(path, 0, SIZE_MAX, path, base_name(path), out, err);
 }
@@ -381,33 +362,33 @@ nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout
 {
     error_clear(err);
     if (!path || !out)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_raw: %s is NULL", !path ? "path" : "out");
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_raw: %s is NULL", !path ? "path" : "out");
     *out = NULL;
     nlsq_raw_layout l = layout ? *layout : nlsq_raw_layout_default();
     if (l.ncols < 1 || l.ncols > MAX_COLUMNS)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: the raw layout needs 1 to 256 columns, not %d", path,
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: the raw layout needs 1 to 256 columns, not %d", path,
                         l.ncols);
     if ((int)l.dtype != NLSQ_FLOAT64 && (int)l.dtype != NLSQ_FLOAT32)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: unknown dtype %d in the raw layout", path, (int)l.dtype);
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: unknown dtype %d in the raw layout", path, (int)l.dtype);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
+    if (fd < 0) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return src_fail(err, NLSQ_ERR_DATA, "%s: not a regular file", path);
+        return error_fail(err, NLSQ_ERR_DATA, "%s: not a regular file", path);
     }
     size_t elsize = l.dtype == NLSQ_FLOAT64 ? 8 : 4, row = elsize * (size_t)l.ncols, size = (size_t)st.st_size;
     nlsq_status bad = NLSQ_OK;
     if (size < l.offset)
-        bad = src_fail(err, NLSQ_ERR_DATA, "%s: the file (%zu bytes) is shorter than the %zu-byte offset", path, size,
+        bad = error_fail(err, NLSQ_ERR_DATA, "%s: the file (%zu bytes) is shorter than the %zu-byte offset", path, size,
                        l.offset);
     else if ((size - l.offset) % row != 0)
-        bad = src_fail(err, NLSQ_ERR_DATA,
+        bad = error_fail(err, NLSQ_ERR_DATA,
                        "%s: %zu data bytes are not a whole number of rows of %d %s values (%zu bytes a row): "
                        "truncated, or another layout",
                        path, size - l.offset, l.ncols, elsize == 8 ? "float64" : "float32", row);
     else if (size == l.offset)
-        bad = src_fail(err, NLSQ_ERR_DATA, "%s: no rows", path);
+        bad = error_fail(err, NLSQ_ERR_DATA, "%s: no rows", path);
     if (bad != NLSQ_OK) {
         close(fd);
         return bad;
@@ -415,7 +396,7 @@ nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout
     nlsq_source *s = source_new(SRC_MAPPED, l.ncols, (size - l.offset) / row);
     if (!s) {
         close(fd);
-        return src_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+        return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
     }
     s->fd = fd;
     s->data_offset = l.offset;
@@ -474,13 +455,13 @@ nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill
 {
     error_clear(err);
     if (!out || !fill)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: %s is NULL", !out ? "out" : "fill");
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: %s is NULL", !out ? "out" : "fill");
     *out = NULL;
     if (ncols < 1 || ncols > MAX_COLUMNS)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: ncols must be 1 to 256, not %d",
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: ncols must be 1 to 256, not %d",
                         ncols);
     nlsq_source *s = source_new(SRC_CALLBACK, ncols, nrows);
-    if (!s) return src_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_from_callback: out of memory");
+    if (!s) return error_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_from_callback: out of memory");
     s->fill = fill;
     s->user = user;
     s->thread_safe = thread_safe;
@@ -508,18 +489,18 @@ nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source 
 {
     error_clear(err);
     if (!parts || !out)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: %s is NULL", !parts ? "parts" : "out");
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: %s is NULL", !parts ? "parts" : "out");
     *out = NULL;
-    if (nparts < 1) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: no parts");
+    if (nparts < 1) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: no parts");
     int ncols = 0;
     for (int k = 0; k < nparts; k++) {
-        if (!parts[k]) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: part %d is NULL", k);
+        if (!parts[k]) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: part %d is NULL", k);
         if (parts[k]->nrows != parts[0]->nrows)
-            return src_fail(err, NLSQ_ERR_DATA, "nlsq_source_join: part %d (%s) has %zu rows, part 0 (%s) has %zu", k,
+            return error_fail(err, NLSQ_ERR_DATA, "nlsq_source_join: part %d (%s) has %zu rows, part 0 (%s) has %zu", k,
                             parts[k]->desc, parts[k]->nrows, parts[0]->desc, parts[0]->nrows);
         ncols += parts[k]->ncols;
     }
-    if (ncols > MAX_COLUMNS) return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: more than 256 columns");
+    if (ncols > MAX_COLUMNS) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: more than 256 columns");
     nlsq_source *s = source_new(SRC_JOIN, ncols, parts[0]->nrows);
     if (s) {
         s->parts = malloc((size_t)nparts * sizeof *s->parts);
@@ -528,7 +509,7 @@ nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source 
     }
     if (!s || !s->parts || !s->part_of || !s->col_in_part) {
         nlsq_source_free(s);
-        return src_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_join: out of memory");
+        return error_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_join: out of memory");
     }
     int c = 0;
     size_t used = 0;
@@ -642,18 +623,18 @@ nlsq_status nlsq_source_read(nlsq_source *s, int col, size_t first, size_t count
 {
     error_clear(err);
     if (!s || !out)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: %s is NULL", !s ? "source" : "out");
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: %s is NULL", !s ? "source" : "out");
     if (col < 0 || col >= s->ncols)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: column %d of %d", col, s->ncols);
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: column %d of %d", col, s->ncols);
     if (first > s->nrows || count > s->nrows - first)
-        return src_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: rows %zu + %zu beyond the %zu rows", first,
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: rows %zu + %zu beyond the %zu rows", first,
                         count, s->nrows);
     if (count == 0) return NLSQ_OK;
     char why[200];
     if (source_read(s, &col, 1, first, count, &out, why, sizeof why) != 0)
-        return src_fail(err, NLSQ_ERR_DATA, "nlsq_source_read: %s", why);
+        return error_fail(err, NLSQ_ERR_DATA, "nlsq_source_read: %s", why);
     source_release(s, &col, 1, first, count);
-    if (source_check(s, why, sizeof why) != 0) return src_fail(err, NLSQ_ERR_DATA, "%s", why);
+    if (source_check(s, why, sizeof why) != 0) return error_fail(err, NLSQ_ERR_DATA, "%s", why);
     return NLSQ_OK;
 }
 

@@ -35,23 +35,6 @@
 
 enum { LABEL = NPZ_LABEL };
 
-static nlsq_status npz_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static nlsq_status npz_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-{
-    char what[sizeof err->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    error_set(err, code, 0, 0, "%s", what);
-    return code;
-}
-
 /* What the column cache's writer needs: the member, inflated again from
    its start and copied as it is (the cache is the member's own .npy). */
 typedef struct cache_job {
@@ -93,7 +76,7 @@ static nlsq_status open_deflated(const char *path, int fd, const struct stat *st
         snprintf(desc, sizeof desc, "%s (inflated)", label);
         if ((s = npz_inflate_table(f, &info, &t, err)) == NLSQ_OK && !(*out = source_adopt_table(&t, desc))) {
             table_free(&t);
-            s = npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
+            s = error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
         }
         if (s == NLSQ_OK) source_set_origin(*out, st);
     }
@@ -127,15 +110,15 @@ static nlsq_status open_member(const char *path, int fd, const struct stat *st, 
     nlsq_status s;
     if (e->method == ZIP_STORED) {
         if (e->comp_size != e->size)
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: corrupt: stored, yet %llu bytes in the archive for %llu", label,
+            return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt: stored, yet %llu bytes in the archive for %llu", label,
                             (unsigned long long)e->comp_size, (unsigned long long)e->size);
         if (e->data_offset > SIZE_MAX || e->size > SIZE_MAX)
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: beyond this machine's address space", label);
+            return error_fail(err, NLSQ_ERR_DATA, "%s: beyond this machine's address space", label);
         s = source_open_npy_at(path, (size_t)e->data_offset, (size_t)e->size, label, out, err);
     } else if (e->method == ZIP_DEFLATED) {
         s = open_deflated(path, fd, st, e, label, out, err);
     } else {
-        return npz_fail(err, NLSQ_ERR_DATA,
+        return error_fail(err, NLSQ_ERR_DATA,
                         "%s uses compression method %d; only stored (0, numpy.savez) and deflated (8, "
                         "numpy.savez_compressed) members are read",
                         label, e->method);
@@ -160,7 +143,7 @@ static nlsq_status open_member(const char *path, int fd, const struct stat *st, 
     if (!ok) {
         nlsq_source_free(*out);
         *out = NULL;
-        return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
+        return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
     }
     return NLSQ_OK;
 }
@@ -179,7 +162,7 @@ static nlsq_status same_rows(const char *path, nlsq_source *const *parts, char *
         if (w < 0) break;
         used += (size_t)w;
     }
-    return npz_fail(err, NLSQ_ERR_DATA, "%s: the members differ in length (rows): %s", path, list);
+    return error_fail(err, NLSQ_ERR_DATA, "%s: the members differ in length (rows): %s", path, list);
 }
 
 /* The members' column names on the joined source (a join renumbers
@@ -187,14 +170,14 @@ static nlsq_status same_rows(const char *path, nlsq_source *const *parts, char *
 static nlsq_status keep_names(nlsq_source *joined, nlsq_source *const *parts, int n, const char *path, nlsq_error *err)
 {
     char **all = malloc((size_t)nlsq_source_num_columns(joined) * sizeof *all);
-    if (!all) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+    if (!all) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
     int c = 0;
     for (int k = 0; k < n; k++)
         for (int j = 0; j < nlsq_source_num_columns(parts[k]); j++)
             all[c++] = (char *)nlsq_source_column_name(parts[k], j);
     int rc = source_set_names(joined, all);
     free(all);
-    return rc == 0 ? NLSQ_OK : npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+    return rc == 0 ? NLSQ_OK : error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
 }
 
 nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, int count, nlsq_source **out,
@@ -202,17 +185,17 @@ nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, i
 {
     error_clear(err);
     if (!path || !out)
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s is NULL", !path ? "path" : "out");
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s is NULL", !path ? "path" : "out");
     *out = NULL;
     if (count < 0 || count > NPZ_MAX_MEMBERS || (count > 0 && !members))
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s: count must be 0 to %d, with members",
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s: count must be 0 to %d, with members",
                         path, NPZ_MAX_MEMBERS);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
+    if (fd < 0) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: not a regular file (an .npz is read in place)", path);
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: not a regular file (an .npz is read in place)", path);
     }
     zip_archive z;
     nlsq_status s = zip_read(fd, path, &z, err);
@@ -227,7 +210,7 @@ nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, i
     s = npz_choose(path, &z, members, count, chosen, &n, err);
     for (int k = 0; s == NLSQ_OK && k < n; k++) {
         if (!(names[k] = npz_member_name(chosen[k]->name))) {
-            s = npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+            s = error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
             break;
         }
         named = k + 1;

@@ -175,23 +175,6 @@ struct h5_table {
     char desc[320];
 };
 
-static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static nlsq_status fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-{
-    char what[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    error_set(err, code, 0, 0, "%s", what);
-    return code;
-}
-
 /* "int16 big-endian", "float32", "string": for messages and describe. */
 static void type_name(hid_t tid, char *buf, size_t size)
 {
@@ -233,7 +216,7 @@ static nlsq_status check_filters(const h5_table *t, const char *name, hid_t dcpl
         char fname[64] = "";
         H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, NULL, sizeof fname, fname, &config);
         if (id < 0 || H5Zfilter_avail(id) <= 0)
-            return fail(err, NLSQ_ERR_DATA,
+            return error_fail(err, NLSQ_ERR_DATA,
                         "%s: dataset %s is compressed with HDF5 filter %d%s%s%s, which this HDF5 library does not "
                         "provide (a filter plugin may: HDF5_PLUGIN_PATH)",
                         t->file, name, (int)id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
@@ -361,13 +344,13 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
 {
     char why[160];
     d->id = d->space = -1;
-    if (!(d->path = strdup(name))) return fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
+    if (!(d->path = strdup(name))) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
     hid_t obj = H5Oopen(t->fid, name, H5P_DEFAULT);
-    if (obj < 0) return fail(err, NLSQ_ERR_DATA, "%s: no dataset %s in the file", t->file, name);
+    if (obj < 0) return error_fail(err, NLSQ_ERR_DATA, "%s: no dataset %s in the file", t->file, name);
     H5I_type_t kind = H5Iget_type(obj);
     if (kind != H5I_DATASET) {
         H5Oclose(obj);
-        return fail(err, NLSQ_ERR_DATA, "%s: %s is %s, not a dataset", t->file, name,
+        return error_fail(err, NLSQ_ERR_DATA, "%s: %s is %s, not a dataset", t->file, name,
                     kind == H5I_GROUP ? "a group"
                     : kind == H5I_DATATYPE ? "a named datatype"
                                            : "not a dataset");
@@ -375,10 +358,10 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
     hid_t dcpl = H5Dget_create_plist(obj), tid = H5Dget_type(obj);
     nlsq_status st = NLSQ_OK;
     if (dcpl < 0 || tid < 0)
-        st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s cannot be read: %s", t->file, name, h5_reason(why));
+        st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s cannot be read: %s", t->file, name, h5_reason(why));
     else if (!numeric_type(tid)) {
         type_name(tid, why, sizeof why);
-        st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s holds %s values, not numbers", t->file, name, why);
+        st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s holds %s values, not numbers", t->file, name, why);
     } else
         st = check_filters(t, name, dcpl, err);
     if (st == NLSQ_OK) {
@@ -387,22 +370,22 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
         int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
         hsize_t dims[2] = {0, 0};
         if (rank < 0)
-            st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s: its shape cannot be read: %s", t->file, name,
+            st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s: its shape cannot be read: %s", t->file, name,
                       h5_reason(why));
         else if (H5Sget_simple_extent_type(space) == H5S_NULL)
-            st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (no dataspace)", t->file, name);
+            st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (no dataspace)", t->file, name);
         else if (rank == 0 || rank > 2)
-            st = fail(err, NLSQ_ERR_DATA,
+            st = error_fail(err, NLSQ_ERR_DATA,
                       "%s: dataset %s has %d dimensions; a column is 1-D and a table 2-D (rows, columns)", t->file,
                       name, rank);
         else {
             H5Sget_simple_extent_dims(space, dims, NULL);
             if (dims[0] == 0 || (rank == 2 && dims[1] == 0))
-                st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (shape %llu%s%llu)", t->file, name,
+                st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (shape %llu%s%llu)", t->file, name,
                           (unsigned long long)dims[0], rank == 2 ? " x " : "",
                           rank == 2 ? (unsigned long long)dims[1] : 0ULL);
             else if (rank == 2 && dims[1] > MAX_COLUMNS)
-                st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s has %llu columns; at most %d are read", t->file, name,
+                st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s has %llu columns; at most %d are read", t->file, name,
                           (unsigned long long)dims[1], MAX_COLUMNS);
         }
         if (space >= 0) H5Sclose(space);
@@ -410,7 +393,7 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
             d->rank = rank;
             d->width = rank == 2 ? dims[1] : 1;
             if (t->nds > 1 && (size_t)dims[0] != t->nrows)
-                st = fail(err, NLSQ_ERR_DATA,
+                st = error_fail(err, NLSQ_ERR_DATA,
                           "%s: dataset %s has %llu rows but %s has %zu: the columns must be "
                           "equally long",
                           t->file, name, (unsigned long long)dims[0], t->ds[0].path, t->nrows);
@@ -435,7 +418,7 @@ static nlsq_status open_for_reading(h5_table *t, h5_dataset *d, nlsq_error *err)
     d->id = H5Dopen2(t->fid, d->path, dapl);
     if (dapl != H5P_DEFAULT) H5Pclose(dapl);
     if (d->id < 0 || (d->space = H5Dget_space(d->id)) < 0)
-        return fail(err, NLSQ_ERR_DATA, "%s: dataset %s cannot be opened: %s", t->file, d->path, h5_reason(why));
+        return error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s cannot be opened: %s", t->file, d->path, h5_reason(why));
     return NLSQ_OK;
 }
 
@@ -670,8 +653,8 @@ static nlsq_status no_default(const h5_table *t, const char *reason, nlsq_error 
     char more[48] = "";
     if (l.more) snprintf(more, sizeof more, " and %d more", l.more);
     if (!l.shown)
-        return fail(err, NLSQ_ERR_DATA, "%s: %s, and the file holds no 1-D or 2-D numeric dataset", t->file, reason);
-    return fail(err, NLSQ_ERR_DATA, "%s: %s; name the datasets (FILE:/path/x,/path/y, or --x/--y with paths): %s%s",
+        return error_fail(err, NLSQ_ERR_DATA, "%s: %s, and the file holds no 1-D or 2-D numeric dataset", t->file, reason);
+    return error_fail(err, NLSQ_ERR_DATA, "%s: %s; name the datasets (FILE:/path/x,/path/y, or --x/--y with paths): %s%s",
                 t->file, reason, l.text, more);
 }
 
@@ -680,7 +663,7 @@ static nlsq_status nexus_default(h5_table *t, char **paths, int *count, nlsq_err
 {
     *count = 0;
     hid_t root = H5Gopen2(t->fid, "/", H5P_DEFAULT);
-    if (root < 0) return fail(err, NLSQ_ERR_DATA, "%s: the root group cannot be opened", t->file);
+    if (root < 0) return error_fail(err, NLSQ_ERR_DATA, "%s: the root group cannot be opened", t->file);
     char *entry = pick_group(root, "NXentry");
     H5Gclose(root);
     if (!entry) return no_default(t, "no NeXus entry (no @default on the root, no NXentry group)", err);
@@ -699,14 +682,14 @@ static nlsq_status nexus_default(h5_table *t, char **paths, int *count, nlsq_err
     snprintf(where + used, sizeof where - used, "/%s", data);
     free(data);
     hid_t gd = H5Gopen2(t->fid, where, H5P_DEFAULT);
-    if (gd < 0) return fail(err, NLSQ_ERR_DATA, "%s: the NXdata group %s cannot be opened", t->file, where);
+    if (gd < 0) return error_fail(err, NLSQ_ERR_DATA, "%s: the NXdata group %s cannot be opened", t->file, where);
     nx_members x;
     memset(&x, 0, sizeof x);
     char *signal = attr_string(gd, "signal"), *axes[NEXUS_MAX_AXES];
     int naxes = attr_strings(gd, "axes", axes, NEXUS_MAX_AXES);
     nlsq_status st = NLSQ_OK;
     if (read_members(gd, &x) != 0) {
-        st = fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
+        st = error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
     } else {
         nexus_group g = {signal, (const char *const *)axes, naxes, x.m, x.links.n};
         nexus_plot p;
@@ -723,7 +706,7 @@ static nlsq_status nexus_default(h5_table *t, char **paths, int *count, nlsq_err
             for (int k = 0; k < n && st == NLSQ_OK; k++) {
                 size_t len = strlen(where) + strlen(x.m[pick[k]].name) + 2;
                 if (!(paths[k] = malloc(len)))
-                    st = fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
+                    st = error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
                 else
                     snprintf(paths[k], len, "%s/%s", where, x.m[pick[k]].name), (*count)++;
             }
@@ -743,14 +726,14 @@ static nlsq_status name_columns(h5_table *t, nlsq_error *err)
     t->names = calloc((size_t)t->ncols, sizeof *t->names);
     t->col_ds = malloc((size_t)t->ncols * sizeof *t->col_ds);
     t->col_in_ds = malloc((size_t)t->ncols * sizeof *t->col_in_ds);
-    if (!t->names || !t->col_ds || !t->col_in_ds) return fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
+    if (!t->names || !t->col_ds || !t->col_in_ds) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
     int c = 0;
     for (int k = 0; k < t->nds; k++)
         for (hsize_t j = 0; j < t->ds[k].width; j++, c++) {
             t->col_ds[c] = k;
             t->col_in_ds[c] = (int)j;
             size_t len = strlen(t->ds[k].path) + 16;
-            if (!(t->names[c] = malloc(len))) return fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
+            if (!(t->names[c] = malloc(len))) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
             /* a table's columns: PATH:1 ... PATH:c */
             if (t->ds[k].rank == 1)
                 snprintf(t->names[c], len, "%s", t->ds[k].path);
@@ -806,10 +789,10 @@ static nlsq_status open_file(h5_table *t, nlsq_error *err)
     char why[160];
     t->fd = open(t->file, O_RDONLY | O_CLOEXEC);
     if (t->fd < 0 || fstat(t->fd, &t->st) != 0)
-        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", t->file, strerror(errno));
-    if (!S_ISREG(t->st.st_mode)) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: not a regular file", t->file);
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", t->file, strerror(errno));
+    if (!S_ISREG(t->st.st_mode)) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: not a regular file", t->file);
     if ((t->fid = H5Fopen(t->file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        return fail(err, NLSQ_ERR_DATA, "%s: not a readable HDF5 file (truncated or damaged?): %s", t->file,
+        return error_fail(err, NLSQ_ERR_DATA, "%s: not a readable HDF5 file (truncated or damaged?): %s", t->file,
                     h5_reason(why));
     return NLSQ_OK;
 }
@@ -825,13 +808,13 @@ static nlsq_status open_locked(h5_table *t, const char *const *names, int count,
         names = (const char *const *)found;
         count = nfound;
     }
-    if (!(t->ds = calloc((size_t)count, sizeof *t->ds))) st = fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
+    if (!(t->ds = calloc((size_t)count, sizeof *t->ds))) st = error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
     for (int k = 0; k < count && st == NLSQ_OK; k++) {
         t->nds = k + 1;
         st = open_dataset(t, &t->ds[k], names[k], err);
         t->ncols += (int)t->ds[k].width;
         if (st == NLSQ_OK && t->ncols > MAX_COLUMNS)
-            st = fail(err, NLSQ_ERR_DATA, "%s: more than %d columns in the datasets named", t->file, MAX_COLUMNS);
+            st = error_fail(err, NLSQ_ERR_DATA, "%s: more than %d columns in the datasets named", t->file, MAX_COLUMNS);
     }
     free_strings(found, nfound);
     if (st != NLSQ_OK) return st;
@@ -845,15 +828,15 @@ nlsq_status h5_table_open(const char *path, const char *const *names, int count,
 {
     *out = NULL;
     const size_t sizes[3] = {window, block, max_block};
-    if (count < 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: a negative count of datasets", path);
+    if (count < 0) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: a negative count of datasets", path);
     for (int k = 0; k < count; k++)
         if (!names || !names[k] || !names[k][0])
-            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: dataset name %d is %s", path, k,
+            return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: dataset name %d is %s", path, k,
                         !names || !names[k] ? "NULL" : "empty");
     h5_table *t = calloc(1, sizeof *t);
     if (!t || !(t->file = strdup(path))) {
         free(t);
-        return fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
+        return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", path);
     }
     t->fid = -1;
     t->fd = -1;

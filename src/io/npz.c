@@ -34,23 +34,6 @@ int nlsq_have_zlib(void)
 #endif
 }
 
-static nlsq_status npz_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static nlsq_status npz_fail(nlsq_error *err, nlsq_status code, const char *fmt, ...)
-{
-    char what[sizeof err->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    error_set(err, code, 0, 0, "%s", what);
-    return code;
-}
-
 /* The member's name without its ".npy" (a copy), or NULL out of memory. */
 char *npz_member_name(const char *entry)
 {
@@ -113,26 +96,26 @@ nlsq_status npz_choose(const char *path, const zip_archive *z, const char *const
             size_t len = strlen(e->name);
             if (len && e->name[len - 1] == '/') continue; /* a directory */
             if (!is_npy_entry(e))
-                return npz_fail(err, NLSQ_ERR_DATA,
+                return error_fail(err, NLSQ_ERR_DATA,
                                 "%s: member '%.100s' is not a .npy (an .npz holds NAME.npy members); name the "
                                 "members to read (%s:NAME,...)",
                                 path, e->name, path);
             if (*n == NPZ_MAX_MEMBERS)
-                return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read", path,
+                return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read", path,
                                 NPZ_MAX_MEMBERS);
             chosen[(*n)++] = e;
         }
-        if (*n == 0) return npz_fail(err, NLSQ_ERR_DATA, "%s: an archive without members", path);
+        if (*n == 0) return error_fail(err, NLSQ_ERR_DATA, "%s: an archive without members", path);
         return NLSQ_OK;
     }
     for (int k = 0; k < count; k++) {
         if (!members[k] || !members[k][0])
-            return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: member name %d is %s", path, k,
+            return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: member name %d is %s", path, k,
                             members[k] ? "empty" : "NULL");
         const zip_entry *e = find_member(z, members[k]);
         if (!e) {
             list_members(z, list, sizeof list);
-            return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: no member '%.100s' (the members: %s)", path,
+            return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: no member '%.100s' (the members: %s)", path,
                             members[k], list);
         }
         chosen[(*n)++] = e;
@@ -152,7 +135,7 @@ nlsq_status npz_memory_limit(size_t *limit, nlsq_error *err)
     unsigned long long x = strtoull(v, &end, 10);
     int shift = !*end ? 0 : !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 : !strcmp(end, "G") ? 30 : -1;
     if (end == v || *v == '-' || errno || shift < 0 || x > (SIZE_MAX >> shift))
-        return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
                         "NLSQ_NPZ_INFLATE_MEMORY='%.100s' is not a size (bytes, or a number with K, M or G)", v);
     *limit = (size_t)x << shift;
     return NLSQ_OK;
@@ -199,10 +182,10 @@ static nlsq_status inflater_read(npz_inflater *f, unsigned char *buf, size_t n, 
     size_t done = 0;
     while (done < n) {
         if (f->ended)
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: corrupt: it inflates to %llu bytes, the directory declares %llu",
+            return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt: it inflates to %llu bytes, the directory declares %llu",
                             f->label, (unsigned long long)(f->declared - f->out_left), (unsigned long long)f->declared);
         if (refill(f) != 0)
-            return npz_fail(err, NLSQ_ERR_DATA,
+            return error_fail(err, NLSQ_ERR_DATA,
                             "%s: corrupt or truncated: its deflate stream ends after %llu of the declared %llu bytes",
                             f->label, (unsigned long long)(f->declared - f->out_left), (unsigned long long)f->declared);
         size_t want = n - done < CHUNK ? n - done : CHUNK;
@@ -213,9 +196,9 @@ static nlsq_status inflater_read(npz_inflater *f, unsigned char *buf, size_t n, 
         if (rc == Z_STREAM_END)
             f->ended = 1;
         else if (rc == Z_MEM_ERROR)
-            return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
+            return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
         else if (rc != Z_OK && !(rc == Z_BUF_ERROR && got > 0))
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: corrupt deflate stream (%s)", f->label,
+            return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt deflate stream (%s)", f->label,
                             f->z.msg ? f->z.msg : "zlib error");
         f->crc = (uint32_t)crc32(f->crc, buf + done, (uInt)got);
         done += got;
@@ -231,23 +214,23 @@ static nlsq_status inflater_finish(npz_inflater *f, nlsq_error *err)
     while (!f->ended) {
         unsigned char extra;
         if (refill(f) != 0)
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: corrupt or truncated: its deflate stream does not end", f->label);
+            return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt or truncated: its deflate stream does not end", f->label);
         f->z.next_out = &extra;
         f->z.avail_out = 1;
         int rc = inflate(&f->z, Z_NO_FLUSH);
         if (f->z.avail_out == 0)
-            return npz_fail(err, NLSQ_ERR_DATA,
+            return error_fail(err, NLSQ_ERR_DATA,
                             "%s: it inflates to more than the %llu bytes the directory declares (corrupt, or a zip "
                             "bomb); refused",
                             f->label, (unsigned long long)f->declared);
         if (rc == Z_STREAM_END)
             f->ended = 1;
         else if (rc != Z_OK && rc != Z_BUF_ERROR)
-            return npz_fail(err, NLSQ_ERR_DATA, "%s: corrupt deflate stream (%s)", f->label,
+            return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt deflate stream (%s)", f->label,
                             f->z.msg ? f->z.msg : "zlib error");
     }
     if (f->crc != f->want_crc)
-        return npz_fail(err, NLSQ_ERR_DATA,
+        return error_fail(err, NLSQ_ERR_DATA,
                         "%s: corrupt: the CRC-32 of its inflated bytes is %08x, the directory says %08x", f->label,
                         (unsigned)f->crc, (unsigned)f->want_crc);
     return NLSQ_OK;
@@ -259,11 +242,11 @@ static nlsq_status read_header(npz_inflater *f, unsigned char *head, npy_info *i
 {
     nlsq_status st;
     if (f->declared < 10)
-        return npz_fail(err, NLSQ_ERR_DATA, "%s: not a .npy file (%llu bytes)", f->label,
+        return error_fail(err, NLSQ_ERR_DATA, "%s: not a .npy file (%llu bytes)", f->label,
                         (unsigned long long)f->declared);
     if ((st = inflater_read(f, head, 10, err)) != NLSQ_OK) return st;
     if (memcmp(head, "\x93NUMPY", 6) != 0)
-        return npz_fail(err, NLSQ_ERR_DATA, "%s: not a .npy file (no \\x93NUMPY magic)", f->label);
+        return error_fail(err, NLSQ_ERR_DATA, "%s: not a .npy file (no \\x93NUMPY magic)", f->label);
     size_t have = 10, hlen = (size_t)head[8] | (size_t)head[9] << 8, pre_len = 10;
     if (head[6] >= 2 && f->declared >= 12) {
         if ((st = inflater_read(f, head + 10, 2, err)) != NLSQ_OK) return st;
@@ -275,14 +258,14 @@ static nlsq_status read_header(npz_inflater *f, unsigned char *head, npy_info *i
     if (want - have > f->out_left) want = have + (size_t)f->out_left;
     if ((st = inflater_read(f, head + have, want - have, err)) != NLSQ_OK) return st;
     FILE *m = fmemopen(head, want, "rb");
-    if (!m) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
+    if (!m) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
     st = npy_header(m, f->label, info, err);
     fclose(m);
     if (st != NLSQ_OK) return st;
-    if (info->rows == 0) return npz_fail(err, NLSQ_ERR_DATA, "%s: no rows", f->label);
+    if (info->rows == 0) return error_fail(err, NLSQ_ERR_DATA, "%s: no rows", f->label);
     size_t row_bytes = info->cols * (size_t)info->elsize;
     if (info->data_offset != want || info->rows > (f->declared - want) / row_bytes)
-        return npz_fail(err, NLSQ_ERR_DATA,
+        return error_fail(err, NLSQ_ERR_DATA,
                         "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
                         "the member has %llu",
                         f->label, info->rows, info->cols, info->elsize, (double)info->rows * (double)row_bytes, want,
@@ -293,7 +276,7 @@ static nlsq_status read_header(npz_inflater *f, unsigned char *head, npy_info *i
 nlsq_status npz_inflate_header(npz_inflater *f, npy_info *info, nlsq_error *err)
 {
     unsigned char *head = malloc((1u << 20) + 12);
-    if (!head) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
+    if (!head) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
     nlsq_status st = read_header(f, head, info, err);
     free(head);
     return st;
@@ -322,7 +305,7 @@ nlsq_status npz_inflate_table(npz_inflater *f, const npy_info *info, table *out,
         snprintf(num, sizeof num, "%zu", c + 1);
         ok = (t.names[c] = strdup(num)) && (t.cols[c] = malloc(info->rows * sizeof(double)));
     }
-    nlsq_status st = ok ? NLSQ_OK : npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
+    nlsq_status st = ok ? NLSQ_OK : error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
     /* element k of the data, in the file's order */
     size_t total = info->rows * info->cols, k = 0, per = CHUNK / (size_t)info->elsize;
     while (st == NLSQ_OK && k < total) {
@@ -346,11 +329,11 @@ nlsq_status npz_inflate_table(npz_inflater *f, const npy_info *info, table *out,
 nlsq_status npz_inflate_copy(npz_inflater *f, FILE *out, const char *cache, nlsq_error *err)
 {
     unsigned char *buf = malloc(CHUNK);
-    nlsq_status st = buf ? NLSQ_OK : npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
+    nlsq_status st = buf ? NLSQ_OK : error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
     while (st == NLSQ_OK && f->out_left > 0) {
         size_t n = f->out_left < CHUNK ? (size_t)f->out_left : CHUNK;
         if ((st = inflater_read(f, buf, n, err)) == NLSQ_OK && fwrite(buf, 1, n, out) != n)
-            st = npz_fail(err, NLSQ_ERR_IO, "cannot write the column cache %s: %s (disk full?)", cache,
+            st = error_fail(err, NLSQ_ERR_IO, "cannot write the column cache %s: %s (disk full?)", cache,
                           strerror(errno));
     }
     if (st == NLSQ_OK) st = inflater_finish(f, err);
@@ -362,7 +345,7 @@ nlsq_status npz_inflate_open(int fd, const zip_entry *e, const char *label, npz_
 {
     *out = NULL;
     npz_inflater *f = malloc(sizeof *f);
-    if (!f) return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
+    if (!f) return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
     memset(&f->z, 0, sizeof f->z);
     f->fd = fd;
     f->ended = 0;
@@ -374,7 +357,7 @@ nlsq_status npz_inflate_open(int fd, const zip_entry *e, const char *label, npz_
     snprintf(f->label, sizeof f->label, "%s", label);
     if (inflateInit2(&f->z, -MAX_WBITS) != Z_OK) {
         free(f);
-        return npz_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
+        return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", label);
     }
     *out = f;
     return NLSQ_OK;
@@ -394,7 +377,7 @@ nlsq_status npz_inflate_open(int fd, const zip_entry *e, const char *label, npz_
     (void)fd;
     (void)e;
     *out = NULL;
-    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+    return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
                     "%s is deflated (numpy.savez_compressed), and this build of nlsq has no zlib: install "
                     "zlib1g-dev and rebuild, or save with numpy.savez",
                     label);
@@ -409,7 +392,7 @@ nlsq_status npz_inflate_header(npz_inflater *f, npy_info *info, nlsq_error *err)
 {
     (void)f;
     (void)info;
-    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
+    return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
 }
 
 nlsq_status npz_inflate_table(npz_inflater *f, const npy_info *info, table *t, nlsq_error *err)
@@ -417,7 +400,7 @@ nlsq_status npz_inflate_table(npz_inflater *f, const npy_info *info, table *t, n
     (void)f;
     (void)info;
     (void)t;
-    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
+    return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
 }
 
 nlsq_status npz_inflate_copy(npz_inflater *f, FILE *out, const char *cache, nlsq_error *err)
@@ -425,7 +408,7 @@ nlsq_status npz_inflate_copy(npz_inflater *f, FILE *out, const char *cache, nlsq
     (void)f;
     (void)out;
     (void)cache;
-    return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
+    return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no zlib in this build");
 }
 
 #endif /* NLSQ_HAVE_ZLIB */
