@@ -171,18 +171,22 @@ static int write_file(const char *path, size_t m)
     return fclose(f) != 0;
 }
 
-static int fit_file(const char *path)
+/* The decay fit of x and y (columns 0 and 1 of `file`, which is taken
+   over) with sigma from the callback, one RESULT line under `label`. */
+static int fit_xy(nlsq_source *file, const char *label)
 {
-    nlsq_source *file = NULL, *sigma = NULL, *both = NULL;
+    nlsq_source *sigma = NULL, *both = NULL;
     nlsq_error e;
-    if (nlsq_source_open_npy(path, &file, &e) != NLSQ_OK ||
-        nlsq_source_from_callback(1, nlsq_source_num_rows(file), sigma_fill, NULL, 1, &sigma, &e) != NLSQ_OK) {
+    if (nlsq_source_from_callback(1, nlsq_source_num_rows(file), sigma_fill, NULL, 1, &sigma, &e) != NLSQ_OK) {
         fprintf(stderr, "%s\n", e.message);
+        nlsq_source_free(file);
         return 1;
     }
     nlsq_source *parts[2] = {file, sigma};
     if (nlsq_source_join(parts, 2, &both, &e) != NLSQ_OK) {
         fprintf(stderr, "%s\n", e.message);
+        nlsq_source_free(file);
+        nlsq_source_free(sigma);
         return 1;
     }
     nlsq_model *model = decay();
@@ -195,51 +199,42 @@ static int fit_file(const char *path)
     nlsq_fit_memory(model, both, &c, &o, &mem, &e);
     fprintf(stderr, "%s; working memory %.1f MB\n", nlsq_source_describe(both), mem / 1e6);
     double t0 = now();
+    int rc = 0;
     if (nlsq_fit_source(model, both, &c, &o, &r, &e) != NLSQ_OK) {
         fprintf(stderr, "%s\n", e.message);
-        return 1;
+        rc = 1;
+    } else {
+        print_result(label, nlsq_source_num_rows(both), now() - t0, r);
     }
-    print_result("file", nlsq_source_num_rows(both), now() - t0, r);
     nlsq_result_free(r);
     nlsq_model_free(model);
     nlsq_source_free(both);
-    return 0;
+    return rc;
+}
+
+static int fit_file(const char *path)
+{
+    nlsq_source *file = NULL;
+    nlsq_error e;
+    if (nlsq_source_open_npy(path, &file, &e) != NLSQ_OK) {
+        fprintf(stderr, "%s\n", e.message);
+        return 1;
+    }
+    return fit_xy(file, "file");
 }
 
 /* The same fit from the HDF5 datasets /x and /y (read in windows through
-   the library, prefetched), sigma from the callback. */
+   the library, prefetched). */
 static int fit_hdf5(const char *path, const char *label)
 {
-    nlsq_source *file = NULL, *sigma = NULL, *both = NULL;
+    nlsq_source *file = NULL;
     nlsq_error e;
     const char *names[2] = {"/x", "/y"};
-    if (nlsq_source_open_hdf5(path, names, 2, &file, &e) != NLSQ_OK ||
-        nlsq_source_from_callback(1, nlsq_source_num_rows(file), sigma_fill, NULL, 1, &sigma, &e) != NLSQ_OK) {
+    if (nlsq_source_open_hdf5(path, names, 2, &file, &e) != NLSQ_OK) {
         fprintf(stderr, "%s\n", e.message);
         return 1;
     }
-    nlsq_source *parts[2] = {file, sigma};
-    if (nlsq_source_join(parts, 2, &both, &e) != NLSQ_OK) {
-        fprintf(stderr, "%s\n", e.message);
-        return 1;
-    }
-    nlsq_model *model = decay();
-    nlsq_options o = nlsq_options_default();
-    o.p0 = P0;
-    nlsq_columns c = nlsq_columns_default();
-    c.sigma = 2;
-    nlsq_result *r = NULL;
-    fprintf(stderr, "%s\n", nlsq_source_describe(both));
-    double t0 = now();
-    if (nlsq_fit_source(model, both, &c, &o, &r, &e) != NLSQ_OK) {
-        fprintf(stderr, "%s\n", e.message);
-        return 1;
-    }
-    print_result(label, nlsq_source_num_rows(both), now() - t0, r);
-    nlsq_result_free(r);
-    nlsq_model_free(model);
-    nlsq_source_free(both);
-    return 0;
+    return fit_xy(file, label);
 }
 
 static int scipy_data(const char *dir, size_t m)
