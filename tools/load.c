@@ -104,6 +104,10 @@ static char *hdf5_spec_from_options(const cli *c, const char *path)
         char *copy = strdup(opts[k]), *save = NULL;
         for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save)) {
             if (s[0] != '/') continue;
+            /* a 2-D dataset's column (/table:2) opens the dataset /table */
+            char *colon = strrchr(s, ':');
+            if (colon && colon[1] && !strchr(colon, '/') && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+                *colon = '\0';
             /* each dataset once: x and y may name the same one */
             int seen = 0;
             for (char *p = names; !seen && (p = strstr(p, s)) != NULL; p += strlen(s))
