@@ -147,6 +147,13 @@ static void test_every_layout_reads_back_exactly(void)
     names_are(s, numbered, 3, "numbered.npz");
     same_values(s, in_order, "numbered.npz");
     nlsq_source_free(s);
+    /* a name held twice: its last entry, as numpy.load reads it */
+    s = open_spec("dup.npz:x,y,s");
+    same_values(s, in_order, "dup.npz:x,y,s");
+    nlsq_source_free(s);
+    s = open_spec("dup.npz");
+    same_values(s, in_order, "dup.npz");
+    nlsq_source_free(s);
     /* a member named with its .npy; through nlsq_source_open_npz itself */
     char path[512];
     path_of(path, sizeof path, "s_split.npz");

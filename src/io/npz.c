@@ -88,15 +88,17 @@ static void list_members(const zip_archive *z, char *out, size_t size)
     if (!z->n) snprintf(out, size, "none");
 }
 
-/* The entry named `want` (given without ".npy", or with it), or NULL. */
+/* The entry named `want` (given without ".npy", or with it), or NULL.
+   A name the archive holds twice (a member written again by appending)
+   is its last entry, as numpy.load (Python's zipfile) reads it. */
 static const zip_entry *find_member(const zip_archive *z, const char *want)
 {
     size_t n = strlen(want);
-    for (size_t i = 0; i < z->n; i++) {
+    for (size_t i = z->n; i-- > 0;) {
         const char *name = z->e[i].name;
         if (is_npy_entry(&z->e[i]) && strlen(name) == n + 4 && strncmp(name, want, n) == 0) return &z->e[i];
     }
-    for (size_t i = 0; i < z->n; i++)
+    for (size_t i = z->n; i-- > 0;)
         if (strcmp(z->e[i].name, want) == 0) return &z->e[i];
     return NULL;
 }
@@ -120,7 +122,7 @@ nlsq_status npz_choose(const char *path, const zip_archive *z, const char *const
             if (*n == NPZ_MAX_MEMBERS)
                 return npz_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read", path,
                                 NPZ_MAX_MEMBERS);
-            chosen[(*n)++] = e;
+            chosen[(*n)++] = find_member(z, e->name); /* a name held twice: its last entry */
         }
         if (*n == 0) return npz_fail(err, NLSQ_ERR_DATA, "%s: an archive without members", path);
         return NLSQ_OK;
