@@ -186,7 +186,13 @@ def _hdf5_names(path, columns):
         for one in ([c] if isinstance(c, (str, bytes)) or not hasattr(c, "__iter__") else list(c)):
             if isinstance(one, str):
                 one = one.encode()
-            if isinstance(one, bytes) and one.startswith(b"/") and one not in names:
+            if not (isinstance(one, bytes) and one.startswith(b"/")):
+                continue
+            # a 2-D dataset's column (/table:2) opens the dataset /table
+            head, colon, tail = one.rpartition(b":")
+            if colon and tail.isdigit() and b"/" not in tail:
+                one = head
+            if one not in names:
                 names.append(one)
     return path + b":" + b",".join(names) if names else path
 
