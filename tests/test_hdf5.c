@@ -260,8 +260,8 @@ static void test_malformed(void)
     refused("bad.h5", "/compound", "/compound holds compound", NULL);
     refused("bad.h5", "/enum", "/enum holds enum", NULL);
     refused("bad.h5", "/refs", "/refs holds reference", NULL);
-    refused("bad.h5", "/empty", "/empty is empty", NULL);
-    refused("bad.h5", "/empty2", "/empty2 is empty", NULL);
+    refused("bad.h5", "/empty", "/empty is empty (0 rows)", NULL);
+    refused("bad.h5", "/empty2", "/empty2 is empty (shape 5 x 0)", NULL);
     refused("bad.h5", "/lzf", "/lzf is compressed with HDF5 filter 32000", "does not provide");
     refused("truncated.h5", "/x", "not a readable HDF5 file", "truncated");
     refused("head.h5", "/x", "not a readable HDF5 file", NULL);

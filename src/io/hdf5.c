@@ -398,9 +398,9 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
         else {
             H5Sget_simple_extent_dims(space, dims, NULL);
             if (dims[0] == 0 || (rank == 2 && dims[1] == 0))
-                st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (shape %llu%s%llu)", t->file, name,
-                          (unsigned long long)dims[0], rank == 2 ? " x " : "",
-                          rank == 2 ? (unsigned long long)dims[1] : 0ULL);
+                st = rank == 2 ? fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (shape %llu x %llu)", t->file, name,
+                                      (unsigned long long)dims[0], (unsigned long long)dims[1])
+                               : fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (0 rows)", t->file, name);
             else if (rank == 2 && dims[1] > MAX_COLUMNS)
                 st = fail(err, NLSQ_ERR_DATA, "%s: dataset %s has %llu columns; at most %d are read", t->file, name,
                           (unsigned long long)dims[1], MAX_COLUMNS);
