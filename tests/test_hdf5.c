@@ -225,6 +225,7 @@ static void test_nexus_default(void)
     NEED_FILES();
     check_plot("scan.nxs", "/entry2/plot/t", "/entry2/plot/counts", "/entry2/plot/counts_errors");
     check_plot("old.nxs", "/entry/data/t", "/entry/data/counts", "/entry/data/errors");
+    check_plot("utf8.nxs", "/entry/plot/t", "/entry/plot/counts", "/entry/plot/counts_errors");
     check_plot("classes.nxs", "/scan/counts_vs_t/t", "/scan/counts_vs_t/counts", NULL);
 }
 

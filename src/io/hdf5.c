@@ -469,6 +469,7 @@ static int attr_strings(hid_t obj, const char *name, char **out, int max)
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, len + 1);
             H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            H5Tset_cset(mt, H5Tget_cset(tid)); /* HDF5 converts no UTF-8 to ASCII */
             if (buf && H5Aread(a, mt, buf) >= 0)
                 for (hssize_t i = 0; i < npoints && n < max; i++) out[n++] = strdup(buf + (size_t)i * (len + 1));
             H5Tclose(mt);
