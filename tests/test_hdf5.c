@@ -267,6 +267,7 @@ static void test_malformed(void)
     refused("truncated.h5", "/x", "not a readable HDF5 file", "truncated");
     refused("head.h5", "/x", "not a readable HDF5 file", NULL);
     refused("noaxis.nxs", NULL, "the signal 'counts' has no axis", "/entry/data");
+    refused("image.nxs", NULL, "the signal 'img' is 2-D; only a 1-D signal is plotted as y; name the datasets", NULL);
     refused("nodefault.h5", NULL, "no NeXus entry", "/a/x (2001), /a/y (2001)");
     refused("fit.npy", "/x", "not a readable HDF5 file", NULL);
     /* a chunk that does not inflate (decoded by nlsq), one whose

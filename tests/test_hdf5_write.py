@@ -204,6 +204,16 @@ with h5py.File(os.path.join(out, "noaxis.nxs"), "w") as f:
     e.attrs["NX_class"] = "NXentry"
     e.attrs["default"] = "data"
     nxdata(e, "data", axes=["."])
+with h5py.File(os.path.join(out, "image.nxs"), "w") as f:
+    e = f.create_group("entry")
+    e.attrs["NX_class"] = "NXentry"
+    d = e.create_group("data")
+    d.attrs["NX_class"] = "NXdata"
+    d.attrs["signal"] = "img"
+    d.attrs["axes"] = ["a", "b"]
+    d["img"] = np.zeros((5, 4))
+    d["a"] = np.arange(5.0)
+    d["b"] = np.arange(4.0)
 with h5py.File(os.path.join(out, "nodefault.h5"), "w") as f:
     f["a/x"] = x
     f["a/y"] = y
