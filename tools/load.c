@@ -282,6 +282,15 @@ int column_find(const nlsq_source *src, const char *key, const char *what)
     }
     if (found >= 0 && !many) return found;
     char names[512] = "";
+    if (many) {
+        for (int c = 0; c < ncols && strlen(names) < sizeof names - 80; c++) {
+            const char *name = nlsq_source_column_name(src, c), *slash = strrchr(name, '/');
+            if (name[0] == '/' && strcmp(slash + 1, key) == 0)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", name);
+        }
+        die("'%s' for %s ends the paths of several columns (%s); give the full path", key, what, names);
+        return -1;
+    }
     for (int c = 0; c < ncols && strlen(names) < sizeof names - 80; c++)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", c ? ", " : "",
                  nlsq_source_column_name(src, c));
