@@ -174,3 +174,5 @@ def test_fit_file_nexus_default_plot(tmp_path, ref):
     """)
     # axes, then signal, then its errors: x, y, sigma by position
     same(nlsqc.fit_file(decay, f, p0=P0, sigma=2), ref)
+    # datasets by the last part of their paths, as the command takes them
+    same(nlsqc.fit_file(decay, f, p0=P0, x="x", y="y", sigma="y_errors"), ref)
