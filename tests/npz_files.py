@@ -121,6 +121,7 @@ def main():
         for name, a in (("x", s), ("y", y), ("s", s), ("x", x)):
             z.writestr(name + ".npy", npy_bytes(a))
 
+    np.savez(p("scalar.npz"), x=x, y=y, s=s, temperature=np.float64(300.0))  # a scalar beside the columns
     np.savez(p("numbered.npz"), **{"2": x, "y": y, "1": s})  # names that look like column numbers
 
     # malformed, as NumPy or zipfile write them

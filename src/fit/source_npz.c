@@ -233,6 +233,13 @@ nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, i
         named = k + 1;
         s = open_member(path, fd, &st, chosen[k], names[k], &parts[k], err);
         opened = k + (s == NLSQ_OK);
+        /* every member read, one that is no column (a scalar beside the
+           arrays, as numpy.savez is often given): the others can be named */
+        if (s == NLSQ_ERR_DATA && count == 0 && n > 1 && err) {
+            char msg[2 * sizeof err->message + 64]; /* error_set cuts it to its message */
+            snprintf(msg, sizeof msg, "%s; name the members to read (%s:NAME,...)", err->message, path);
+            error_set(err, s, 0, 0, "%s", msg);
+        }
     }
     if (s == NLSQ_OK) s = same_rows(path, parts, names, n, err);
     if (s == NLSQ_OK && n == 1) {
