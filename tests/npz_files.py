@@ -14,6 +14,7 @@ import io
 import os
 import struct
 import sys
+import warnings
 import zipfile
 import zlib
 
@@ -114,6 +115,13 @@ def main():
         finally:
             zipfile.ZIP64_LIMIT = old
 
+    # x.npy written twice (an archive appended to): numpy.load reads the last
+    with warnings.catch_warnings(), zipfile.ZipFile(p("dup.npz"), "w") as z:
+        warnings.simplefilter("ignore")
+        for name, a in (("x", s), ("y", y), ("s", s), ("x", x)):
+            z.writestr(name + ".npy", npy_bytes(a))
+
+    np.savez(p("scalar.npz"), x=x, y=y, s=s, temperature=np.float64(300.0))  # a scalar beside the columns
     np.savez(p("numbered.npz"), **{"2": x, "y": y, "1": s})  # names that look like column numbers
 
     # malformed, as NumPy or zipfile write them

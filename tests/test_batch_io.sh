@@ -111,5 +111,12 @@ for r, j in zip(rows[1:], lines):
 assert n > 1000
 PY"
 
+# 64-bit ids past 2^53 become the same double: the merge is warned about
+printf 'id,x,y\n1152921504606846977,0,1\n1152921504606846977,1,2\n1152921504606846978,0,5\n1152921504606846978,1,3\n' >bigid.csv
+"$nlsq" batch bigid.csv --id id --x x --y y --model 'a + b*x' --quiet >bigid.out 2>bigid.err
+check "ids past 2^53: a warning that they may have merged" "grep -q 'beyond 2^53.*merged into one fit' bigid.err"
+"$nlsq" batch sorted.csv --id id --x x --y y --model 'a*exp(-k*x)' --p0 a=2,k=1 --quiet >/dev/null 2>small.err
+check "small ids: no such warning" "! grep -q '2^53' small.err"
+
 echo "$passed passed, $failed failed, 0 skipped"
 [ "$failed" -eq 0 ]

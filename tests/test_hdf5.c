@@ -225,6 +225,7 @@ static void test_nexus_default(void)
     NEED_FILES();
     check_plot("scan.nxs", "/entry2/plot/t", "/entry2/plot/counts", "/entry2/plot/counts_errors");
     check_plot("old.nxs", "/entry/data/t", "/entry/data/counts", "/entry/data/errors");
+    check_plot("utf8.nxs", "/entry/plot/t", "/entry/plot/counts", "/entry/plot/counts_errors");
     check_plot("classes.nxs", "/scan/counts_vs_t/t", "/scan/counts_vs_t/counts", NULL);
 }
 
@@ -260,12 +261,13 @@ static void test_malformed(void)
     refused("bad.h5", "/compound", "/compound holds compound", NULL);
     refused("bad.h5", "/enum", "/enum holds enum", NULL);
     refused("bad.h5", "/refs", "/refs holds reference", NULL);
-    refused("bad.h5", "/empty", "/empty is empty", NULL);
-    refused("bad.h5", "/empty2", "/empty2 is empty", NULL);
+    refused("bad.h5", "/empty", "/empty is empty (0 rows)", NULL);
+    refused("bad.h5", "/empty2", "/empty2 is empty (shape 5 x 0)", NULL);
     refused("bad.h5", "/lzf", "/lzf is compressed with HDF5 filter 32000", "does not provide");
     refused("truncated.h5", "/x", "not a readable HDF5 file", "truncated");
     refused("head.h5", "/x", "not a readable HDF5 file", NULL);
     refused("noaxis.nxs", NULL, "the signal 'counts' has no axis", "/entry/data");
+    refused("image.nxs", NULL, "the signal 'img' is 2-D; only a 1-D signal is plotted as y; name the datasets", NULL);
     refused("nodefault.h5", NULL, "no NeXus entry", "/a/x (2001), /a/y (2001)");
     refused("fit.npy", "/x", "not a readable HDF5 file", NULL);
     /* a chunk that does not inflate (decoded by nlsq), one whose

@@ -36,6 +36,8 @@ got=$("$nlsq" fit "$dir/fit.h5:/table" --model "$model" --p0 $p0 --sigma 3 --jso
 check "a 2-D HDF5 table (rows, 3): the same" "[ \"$got\" = \"$ref\" ]"
 got=$("$nlsq" fit "$dir/fit.h5:/table" --x /table:1 --y /table:2 --sigma /table:3 --model "$model" --p0 $p0 --json | key)
 check "its columns by name PATH:N: the same" "[ \"$got\" = \"$ref\" ]"
+got=$("$nlsq" fit "$dir/fit.h5" --x /table:1 --y /table:2 --sigma /table:3 --model "$model" --p0 $p0 --json | key)
+check "the file alone, --x/--y/--sigma naming a table's columns PATH:N: the same" "[ \"$got\" = \"$ref\" ]"
 got=$("$nlsq" fit "$dir/scan.nxs" --model "$model" --p0 $p0 --json | key)
 check "NeXus with no names: axes, signal, errors as sigma: the same" "[ \"$got\" = \"$ref\" ]"
 got=$("$nlsq" fit "$dir/old.nxs" --model "$model" --p0 $p0 --json | key)
@@ -76,6 +78,10 @@ expect_error "an empty dataset" "/empty is empty" fit "$dir/bad.h5:/x,/empty" --
 expect_error "a truncated file" "truncated.h5: not a readable HDF5 file" fit "$dir/truncated.h5:/x,/y" --model 'a*x'
 expect_error "no default plot: the datasets listed" "no NeXus entry.*/a/x (2001), /a/y (2001)" fit "$dir/nodefault.h5" --model 'a*x'
 expect_error "a NeXus plot without an axis" "has no axis" fit "$dir/noaxis.nxs" --model 'a*x'
+expect_error "--x by a last name that several datasets end with" "'x' for --x ends the paths of several columns (/x, /a/x)" fit "$dir/fit.h5:/x" "$dir/nodefault.h5:/a/x,/a/y" --x x --y /a/y --model 'a*x'
+err=$(cat "$dir/fit.h5" | "$nlsq" fit - --model 'a*x' 2>&1 >/dev/null)
+rc=$?
+check "an HDF5 file from a pipe: one line saying it must be a path" "[ \$rc -eq 2 ] && grep -q -- '-: an HDF5 file is read by seeking' <<<\"\$err\" && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
 expect_error "--x names a missing dataset" "no dataset /nope" fit "$dir/fit.h5" --x /nope --y /y --model 'a*x'
 expect_error "a chunk that does not inflate" "badchunk.h5: rows 768 to 1023 of dataset /y cannot be read" fit "$dir/badchunk.h5:/x,/y" --model 'a*x'
 expect_error "a fletcher32 checksum that fails" "badsum.h5: rows 0 to 2000 of dataset /x cannot be read" fit "$dir/badsum.h5:/x,/x" --model 'a*x'

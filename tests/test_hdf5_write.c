@@ -319,6 +319,12 @@ static void test_modes_and_refusals_leave_files_alone(void)
     CHECK(nlsq_result_write_hdf5("-", NULL, m, r, NULL, &err) == NLSQ_ERR_IO);
     CHECK(nlsq_result_write_hdf5(dir, NULL, m, r, NULL, &err) == NLSQ_ERR_IO);
     o = nlsq_hdf5_write_options_default();
+    o.level = 1.5; /* refused, not written without its intervals */
+    CHECK(nlsq_result_write_hdf5(path, NULL, m, r, &o, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(err.message, "level 1.5 is not in (0, 1)") != NULL, "%s", err.message);
+    o.level = NAN;
+    CHECK(nlsq_result_write_hdf5(path, NULL, m, r, &o, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    o = nlsq_hdf5_write_options_default();
     o.predictions = 1;
     CHECK(nlsq_result_write_hdf5(path, NULL, m, r, &o, &err) == NLSQ_ERR_INVALID_ARGUMENT);
     CHECK_MSG(strstr(err.message, "predictions need") != NULL, "%s", err.message);

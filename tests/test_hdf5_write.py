@@ -11,6 +11,7 @@ Writes
   scan.nxs     NeXus: root @default -> entry @default -> data, @signal, @axes,
                counts_errors
   old.nxs      the older conventions: signal=1 and axes="t" on the dataset
+  utf8.nxs     scan.nxs's attributes as fixed-length UTF-8 strings
   classes.nxs  no @default: the first NXentry and NXdata by class
   noaxis.nxs   @axes "." (no axis); nodefault.h5 plain datasets only
   bad_*.h5     the malformed cases (see the end of this file)
@@ -175,6 +176,23 @@ with h5py.File(os.path.join(out, "old.nxs"), "w") as f:
     d["counts"].attrs["signal"] = np.int32(1)
     d["counts"].attrs["axes"] = np.bytes_(b"t")
     d["errors"] = s
+with h5py.File(os.path.join(out, "utf8.nxs"), "w") as f:
+    # every attribute a fixed-length UTF-8 string, as some writers make them
+    def utf8(obj, name, value):
+        vals = value if isinstance(value, list) else [value]
+        dt = h5py.string_dtype("utf-8", max(len(v) for v in vals) + 3)
+        data = np.array([v.encode() for v in vals], dtype=dt)
+        obj.attrs.create(name, data if isinstance(value, list) else data[0], dtype=dt)
+    utf8(f, "default", "entry")
+    e = f.create_group("entry")
+    utf8(e, "NX_class", "NXentry")
+    utf8(e, "default", "plot")
+    d = nxdata(e, "plot")
+    for k in ("NX_class", "signal", "axes"):
+        del d.attrs[k]
+    utf8(d, "NX_class", "NXdata")
+    utf8(d, "signal", "counts")
+    utf8(d, "axes", ["t"])
 with h5py.File(os.path.join(out, "classes.nxs"), "w") as f:
     f.create_group("aaa")  # not an entry
     e = f.create_group("scan")
@@ -186,6 +204,16 @@ with h5py.File(os.path.join(out, "noaxis.nxs"), "w") as f:
     e.attrs["NX_class"] = "NXentry"
     e.attrs["default"] = "data"
     nxdata(e, "data", axes=["."])
+with h5py.File(os.path.join(out, "image.nxs"), "w") as f:
+    e = f.create_group("entry")
+    e.attrs["NX_class"] = "NXentry"
+    d = e.create_group("data")
+    d.attrs["NX_class"] = "NXdata"
+    d.attrs["signal"] = "img"
+    d.attrs["axes"] = ["a", "b"]
+    d["img"] = np.zeros((5, 4))
+    d["a"] = np.arange(5.0)
+    d["b"] = np.arange(4.0)
 with h5py.File(os.path.join(out, "nodefault.h5"), "w") as f:
     f["a/x"] = x
     f["a/y"] = y

@@ -60,6 +60,8 @@ assert list(g['fixed'][()]) == [0, 0, 1] and g.attrs['level'] == 0.9
 cp r.h5 r.before
 "$nlsq" fit d.csv "${model[@]}" --output r.h5 --output-append --output-group /fits/two --quiet 2>err
 check "an existing group is refused (exit 2)" "[ $? = 2 ] && grep -q 'exists already' err && cmp -s r.h5 r.before"
+"$nlsq" fit d.csv "${model[@]}" --output r.h5 --output-append --output-group /fits/two/popt/x --quiet 2>err
+check "a group under a dataset is refused, saying so" "[ $? = 2 ] && grep -q '/fits/two/popt is not a group' err && cmp -s r.h5 r.before"
 "$nlsq" fit d.csv "${model[@]}" --output r.h5 --output-append --quiet 2>err
 check "appending into / of an existing file is refused" "[ $? = 2 ] && grep -q 'group / exists' err"
 cp d.csv d.orig

@@ -147,6 +147,17 @@ static void test_every_layout_reads_back_exactly(void)
     names_are(s, numbered, 3, "numbered.npz");
     same_values(s, in_order, "numbered.npz");
     nlsq_source_free(s);
+    /* the columns of an archive that also holds a scalar, named */
+    s = open_spec("scalar.npz:x,y,s");
+    same_values(s, in_order, "scalar.npz:x,y,s");
+    nlsq_source_free(s);
+    /* a name held twice: its last entry, as numpy.load reads it */
+    s = open_spec("dup.npz:x,y,s");
+    same_values(s, in_order, "dup.npz:x,y,s");
+    nlsq_source_free(s);
+    s = open_spec("dup.npz");
+    same_values(s, in_order, "dup.npz");
+    nlsq_source_free(s);
     /* a member named with its .npy; through nlsq_source_open_npz itself */
     char path[512];
     path_of(path, sizeof path, "s_split.npz");
@@ -304,6 +315,7 @@ static void test_malformed_archives_give_one_clear_message(void)
     expect_error("bad_lengths.npz", D, "differ in length", "x has 20000, y has 19999, s has 20000");
     expect_error("bad_int.npz", D, "member 'x': dtype '<i8' is not float64 or float32", NULL);
     expect_error("bad_notnpy.npz", D, "member 'readme.txt' is not a .npy", NULL);
+    expect_error("scalar.npz", D, "member 'temperature': shape must be", "name the members to read");
     expect_error("bad_notnpy.npz:x", D, "member 'x': not a .npy file", NULL);
     expect_error("bad_truncated.npz", D, "bad_truncated.npz: not a ZIP archive, or a truncated one", NULL);
     expect_error("bad_empty.npz", D, "without members", NULL);

@@ -41,8 +41,9 @@ static const option batch_options[] = {
          "long layout: the column whose value names each row's fit\n(default: the wide layout, a curve per column after x)"},
     {"--out", "FILE", ARG_TEXT, offsetof(cli, out), .help = "the result rows go to FILE, atomically (default: stdout)"},
     {"--format", "csv|jsonl|hdf5", ARG_CHOICE, offsetof(cli, format_jsonl),
-     .help = "CSV (default), JSON lines (default for an --out\nending in .jsonl or .json) or HDF5, a dataset per column\n"
-             "(default for .h5, .hdf5, .nxs; docs/data-formats.md)",
+     .help =
+         "CSV (default), JSON lines (default for an --out\nending in .jsonl or .json) or HDF5, a dataset per column\n"
+         "(default for .h5, .hdf5, .nxs; docs/data-formats.md)",
      .choices = formats},
     {"--verbose", NULL, ARG_FLAG, offsetof(cli, verbose),
      .help = "the time of each phase on stderr: open, read and\ngroup, fit, write", .set = 1},
@@ -322,16 +323,22 @@ static int order_by_radix(const double *ids, size_t m, size_t *order)
 static int group_rows(const cli *c, const double *ids, size_t m, size_t **order)
 {
     *order = NULL;
-    int sorted = 1, whole = 1;
+    int sorted = 1, whole = 1, inexact = 0;
     double lo = m ? ids[0] : 0, hi = lo;
     for (size_t i = 0; i < m; i++) {
         double v = ids[i];
         if (!isfinite(v)) return die("the id column has no number in data row %zu (%s)", i + 1, c->id);
         sorted &= i == 0 || v >= ids[i - 1];
         whole &= v == floor(v);
+        /* a 64-bit integer id past 2^53 was rounded to its double: two
+           such ids can have become one, and their rows one fit */
+        inexact |= fabs(v) >= 0x1p53 && fabs(v) <= 0x1p64;
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
+    if (inexact)
+        fprintf(stderr, "nlsq batch: warning: ids beyond 2^53 (9007199254740992) are read as the nearest doubles, so "
+                        "distinct whole ids there may have been merged into one fit; number the curves below 2^53\n");
     if (sorted) return 0;
     if (!(*order = malloc(m * sizeof **order))) return die("out of memory");
     int rc = whole && hi - lo < (double)m ? order_by_counting(ids, m, lo, *order) : order_by_radix(ids, m, *order);

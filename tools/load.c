@@ -104,6 +104,10 @@ static char *hdf5_spec_from_options(const cli *c, const char *path)
         char *copy = strdup(opts[k]), *save = NULL;
         for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save)) {
             if (s[0] != '/') continue;
+            /* a 2-D dataset's column (/table:2) opens the dataset /table */
+            char *colon = strrchr(s, ':');
+            if (colon && colon[1] && !strchr(colon, '/') && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+                *colon = '\0';
             /* each dataset once: x and y may name the same one */
             int seen = 0;
             for (char *p = names; !seen && (p = strstr(p, s)) != NULL; p += strlen(s))
@@ -278,6 +282,15 @@ int column_find(const nlsq_source *src, const char *key, const char *what)
     }
     if (found >= 0 && !many) return found;
     char names[512] = "";
+    if (many) {
+        for (int c = 0; c < ncols && strlen(names) < sizeof names - 80; c++) {
+            const char *name = nlsq_source_column_name(src, c), *slash = strrchr(name, '/');
+            if (name[0] == '/' && strcmp(slash + 1, key) == 0)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", name);
+        }
+        die("'%s' for %s ends the paths of several columns (%s); give the full path", key, what, names);
+        return -1;
+    }
     for (int c = 0; c < ncols && strlen(names) < sizeof names - 80; c++)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", c ? ", " : "",
                  nlsq_source_column_name(src, c));

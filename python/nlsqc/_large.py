@@ -186,7 +186,13 @@ def _hdf5_names(path, columns):
         for one in ([c] if isinstance(c, (str, bytes)) or not hasattr(c, "__iter__") else list(c)):
             if isinstance(one, str):
                 one = one.encode()
-            if isinstance(one, bytes) and one.startswith(b"/") and one not in names:
+            if not (isinstance(one, bytes) and one.startswith(b"/")):
+                continue
+            # a 2-D dataset's column (/table:2) opens the dataset /table
+            head, colon, tail = one.rpartition(b":")
+            if colon and tail.isdigit() and b"/" not in tail:
+                one = head
+            if one not in names:
                 names.append(one)
     return path + b":" + b",".join(names) if names else path
 
@@ -232,10 +238,18 @@ def _column(src, spec, what):
     """A column by 0-based number or by header name."""
     ncols = _lib.lib.nlsq_source_num_columns(src)
     if isinstance(spec, str):
-        for c in range(ncols):
-            if _lib.text(_lib.lib.nlsq_source_column_name(src, c)) == spec:
-                return c
         names = [_lib.text(_lib.lib.nlsq_source_column_name(src, c)) for c in range(ncols)]
+        if spec in names:
+            return names.index(spec)
+        # an HDF5 dataset by the last part of its path ("counts" for
+        # /entry/data/counts) when only one column ends so, as the command
+        ends = [c for c, n in enumerate(names) if "/" not in spec and n.startswith("/") and
+                n.rsplit("/", 1)[1] == spec]
+        if len(ends) == 1:
+            return ends[0]
+        if ends:
+            raise ValueError(f"{what}: {spec!r} ends the paths of several columns "
+                             f"({', '.join(names[c] for c in ends)}); give the full path")
         raise ValueError(f"{what}: no column named {spec!r} (columns: {', '.join(names)})")
     c = _lib.integer(spec, what, -2 ** 63, 2 ** 63)
     if not 0 <= c < ncols:

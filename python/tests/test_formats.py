@@ -150,6 +150,8 @@ def test_fit_file_hdf5_datasets_by_path(tmp_path, ref):
     same(nlsqc.fit_file(decay, f, p0=P0, x="/entry/data/x", y="/entry/data/y", sigma="/entry/data/s"), ref)
     # a 2-D dataset: columns PATH:1 ...
     same(nlsqc.fit_file(decay, f"{f}:/table", p0=P0, x="/table:1", y="/table:2", sigma="/table:3"), ref)
+    # the file alone, its columns named PATH:N: the dataset /table opened
+    same(nlsqc.fit_file(decay, f, p0=P0, x="/table:1", y="/table:2", sigma="/table:3"), ref)
     with pytest.raises(ValueError, match="/entry/data/nope"):
         nlsqc.fit_file(decay, f"{f}:/entry/data/x,/entry/data/nope", p0=P0)
 
@@ -172,3 +174,5 @@ def test_fit_file_nexus_default_plot(tmp_path, ref):
     """)
     # axes, then signal, then its errors: x, y, sigma by position
     same(nlsqc.fit_file(decay, f, p0=P0, sigma=2), ref)
+    # datasets by the last part of their paths, as the command takes them
+    same(nlsqc.fit_file(decay, f, p0=P0, x="x", y="y", sigma="y_errors"), ref)

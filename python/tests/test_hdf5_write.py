@@ -72,6 +72,8 @@ def test_unsaveable_results_are_refused(tmp_path):
     copy = pickle.loads(pickle.dumps(r))
     with pytest.raises(ValueError, match="keeps the model"):
         copy.save_hdf5(tmp_path / "c.h5")
+    with pytest.raises(ValueError, match="level 1.5 is not in"):
+        r.save_hdf5(tmp_path / "l.h5", level=1.5)
     with pytest.raises(OSError):
         r.save_hdf5(tmp_path / "missing" / "r.h5")
     assert not os.path.exists(tmp_path / "missing")

@@ -156,7 +156,7 @@ nlsq_status nlsq_source_from_arrays(const double *const *cols, int ncols, size_t
     *out = NULL;
     if (!cols || ncols < 1 || ncols > MAX_COLUMNS)
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: %s",
-                        !cols ? "cols is NULL" : "ncols must be 1 to 256");
+                          !cols ? "cols is NULL" : "ncols must be 1 to 256");
     for (int c = 0; c < ncols; c++)
         if (!cols[c] && nrows > 0)
             return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_arrays: column %d is NULL", c);
@@ -201,10 +201,10 @@ static nlsq_status map_file(nlsq_source *s, const char *path, nlsq_error *err)
     size_t size = (size_t)st.st_size, row_bytes = (size_t)s->ncols * (size_t)s->elsize;
     if (s->nrows > (SIZE_MAX - s->data_offset) / row_bytes || s->data_offset + s->nrows * row_bytes > size)
         return error_fail(err, NLSQ_ERR_DATA,
-                        "%s: truncated: %zu rows x %d columns of %d bytes need %.0f bytes after the %zu-byte header, "
-                        "the file has %zu",
-                        path, s->nrows, s->ncols, s->elsize, (double)s->nrows * (double)row_bytes, s->data_offset,
-                        size > s->data_offset ? size - s->data_offset : 0);
+                          "%s: truncated: %zu rows x %d columns of %d bytes need %.0f bytes after the %zu-byte header, "
+                          "the file has %zu",
+                          path, s->nrows, s->ncols, s->elsize, (double)s->nrows * (double)row_bytes, s->data_offset,
+                          size > s->data_offset ? size - s->data_offset : 0);
     s->map_len = size ? size : 1;
     void *m = mmap(NULL, s->map_len, PROT_READ, MAP_SHARED, s->fd, 0);
     if (m == MAP_FAILED) {
@@ -278,9 +278,9 @@ static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, c
         int dir = S_ISDIR(sb.st_mode);
         fclose(f);
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path,
-                        dir ? strerror(EISDIR)
-                            : "not a regular file, which a mapping needs (nlsq_source_load reads a "
-                              "pipe or device once, into memory)");
+                          dir ? strerror(EISDIR)
+                              : "not a regular file, which a mapping needs (nlsq_source_load reads a "
+                                "pipe or device once, into memory)");
     }
     npy_info info;
     nlsq_status st = offset > (size_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0
@@ -291,10 +291,10 @@ static nlsq_status open_npy_in(const char *path, size_t offset, size_t length, c
     if (st == NLSQ_OK && length != SIZE_MAX &&
         (info.data_offset > length || info.rows > (length - info.data_offset) / row_bytes))
         st = error_fail(err, NLSQ_ERR_DATA,
-                      "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
-                      "the member has %zu",
-                      label, info.rows, info.cols, info.elsize, (double)info.rows * (double)row_bytes, info.data_offset,
-                      length > info.data_offset ? length - info.data_offset : 0);
+                        "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
+                        "the member has %zu",
+                        label, info.rows, info.cols, info.elsize, (double)info.rows * (double)row_bytes,
+                        info.data_offset, length > info.data_offset ? length - info.data_offset : 0);
     if (st != NLSQ_OK) {
         fclose(f);
         return st;
@@ -367,7 +367,7 @@ nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout
     nlsq_raw_layout l = layout ? *layout : nlsq_raw_layout_default();
     if (l.ncols < 1 || l.ncols > MAX_COLUMNS)
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: the raw layout needs 1 to 256 columns, not %d", path,
-                        l.ncols);
+                          l.ncols);
     if ((int)l.dtype != NLSQ_FLOAT64 && (int)l.dtype != NLSQ_FLOAT32)
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: unknown dtype %d in the raw layout", path, (int)l.dtype);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -381,12 +381,12 @@ nlsq_status nlsq_source_open_raw(const char *path, const nlsq_raw_layout *layout
     nlsq_status bad = NLSQ_OK;
     if (size < l.offset)
         bad = error_fail(err, NLSQ_ERR_DATA, "%s: the file (%zu bytes) is shorter than the %zu-byte offset", path, size,
-                       l.offset);
+                         l.offset);
     else if ((size - l.offset) % row != 0)
         bad = error_fail(err, NLSQ_ERR_DATA,
-                       "%s: %zu data bytes are not a whole number of rows of %d %s values (%zu bytes a row): "
-                       "truncated, or another layout",
-                       path, size - l.offset, l.ncols, elsize == 8 ? "float64" : "float32", row);
+                         "%s: %zu data bytes are not a whole number of rows of %d %s values (%zu bytes a row): "
+                         "truncated, or another layout",
+                         path, size - l.offset, l.ncols, elsize == 8 ? "float64" : "float32", row);
     else if (size == l.offset)
         bad = error_fail(err, NLSQ_ERR_DATA, "%s: no rows", path);
     if (bad != NLSQ_OK) {
@@ -455,11 +455,12 @@ nlsq_status nlsq_source_from_callback(int ncols, size_t nrows, nlsq_fill_fn fill
 {
     error_clear(err);
     if (!out || !fill)
-        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: %s is NULL", !out ? "out" : "fill");
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: %s is NULL",
+                          !out ? "out" : "fill");
     *out = NULL;
     if (ncols < 1 || ncols > MAX_COLUMNS)
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_from_callback: ncols must be 1 to 256, not %d",
-                        ncols);
+                          ncols);
     nlsq_source *s = source_new(SRC_CALLBACK, ncols, nrows);
     if (!s) return error_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_from_callback: out of memory");
     s->fill = fill;
@@ -497,10 +498,11 @@ nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source 
         if (!parts[k]) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: part %d is NULL", k);
         if (parts[k]->nrows != parts[0]->nrows)
             return error_fail(err, NLSQ_ERR_DATA, "nlsq_source_join: part %d (%s) has %zu rows, part 0 (%s) has %zu", k,
-                            parts[k]->desc, parts[k]->nrows, parts[0]->desc, parts[0]->nrows);
+                              parts[k]->desc, parts[k]->nrows, parts[0]->desc, parts[0]->nrows);
         ncols += parts[k]->ncols;
     }
-    if (ncols > MAX_COLUMNS) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: more than 256 columns");
+    if (ncols > MAX_COLUMNS)
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_join: more than 256 columns");
     nlsq_source *s = source_new(SRC_JOIN, ncols, parts[0]->nrows);
     if (s) {
         s->parts = malloc((size_t)nparts * sizeof *s->parts);
@@ -628,7 +630,7 @@ nlsq_status nlsq_source_read(nlsq_source *s, int col, size_t first, size_t count
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: column %d of %d", col, s->ncols);
     if (first > s->nrows || count > s->nrows - first)
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_read: rows %zu + %zu beyond the %zu rows", first,
-                        count, s->nrows);
+                          count, s->nrows);
     if (count == 0) return NLSQ_OK;
     char why[200];
     if (source_read(s, &col, 1, first, count, &out, why, sizeof why) != 0)

@@ -245,6 +245,12 @@ nlsq_status nlsq_source_load(const char *path, const nlsq_text_options *opt, nls
         st = NLSQ_ERR_DATA;
     } else if (g.len == 6 && memcmp(g.p, "\x93NUMPY", 6) == 0) {
         st = load_npy_stream(f, &g, path, out, err);
+    } else if (g.len >= 4 && (memcmp(g.p, "\x89HDF", 4) == 0 || memcmp(g.p, "PK\x03\x04", 4) == 0)) {
+        /* not a text table with odd bytes: say what it is, and why not */
+        error_set(err, NLSQ_ERR_DATA, 0, 0,
+                  "%s: %s is read by seeking in it, so it cannot come from a pipe or standard input; give its path",
+                  path, g.p[0] == 'P' ? "a ZIP archive (.npz)" : "an HDF5 file");
+        st = NLSQ_ERR_DATA;
     } else {
         st = read_stream(f, g.p, g.len, path, opt, out, err);
     }

@@ -111,7 +111,7 @@ static nlsq_status open_member(const char *path, int fd, const struct stat *st, 
     if (e->method == ZIP_STORED) {
         if (e->comp_size != e->size)
             return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt: stored, yet %llu bytes in the archive for %llu", label,
-                            (unsigned long long)e->comp_size, (unsigned long long)e->size);
+                              (unsigned long long)e->comp_size, (unsigned long long)e->size);
         if (e->data_offset > SIZE_MAX || e->size > SIZE_MAX)
             return error_fail(err, NLSQ_ERR_DATA, "%s: beyond this machine's address space", label);
         s = source_open_npy_at(path, (size_t)e->data_offset, (size_t)e->size, label, out, err);
@@ -119,9 +119,9 @@ static nlsq_status open_member(const char *path, int fd, const struct stat *st, 
         s = open_deflated(path, fd, st, e, label, out, err);
     } else {
         return error_fail(err, NLSQ_ERR_DATA,
-                        "%s uses compression method %d; only stored (0, numpy.savez) and deflated (8, "
-                        "numpy.savez_compressed) members are read",
-                        label, e->method);
+                          "%s uses compression method %d; only stored (0, numpy.savez) and deflated (8, "
+                          "numpy.savez_compressed) members are read",
+                          label, e->method);
     }
     if (s != NLSQ_OK) return s;
     /* NAME for one column, NAME:1 ... NAME:k for more */
@@ -188,8 +188,8 @@ nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, i
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s is NULL", !path ? "path" : "out");
     *out = NULL;
     if (count < 0 || count > NPZ_MAX_MEMBERS || (count > 0 && !members))
-        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "nlsq_source_open_npz: %s: count must be 0 to %d, with members",
-                        path, NPZ_MAX_MEMBERS);
+        return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                          "nlsq_source_open_npz: %s: count must be 0 to %d, with members", path, NPZ_MAX_MEMBERS);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -216,6 +216,13 @@ nlsq_status nlsq_source_open_npz(const char *path, const char *const *members, i
         named = k + 1;
         s = open_member(path, fd, &st, chosen[k], names[k], &parts[k], err);
         opened = k + (s == NLSQ_OK);
+        /* every member read, one that is no column (a scalar beside the
+           arrays, as numpy.savez is often given): the others can be named */
+        if (s == NLSQ_ERR_DATA && count == 0 && n > 1 && err) {
+            char msg[2 * sizeof err->message + 64]; /* error_set cuts it to its message */
+            snprintf(msg, sizeof msg, "%s; name the members to read (%s:NAME,...)", err->message, path);
+            error_set(err, s, 0, 0, "%s", msg);
+        }
     }
     if (s == NLSQ_OK) s = same_rows(path, parts, names, n, err);
     if (s == NLSQ_OK && n == 1) {

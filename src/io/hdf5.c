@@ -216,10 +216,11 @@ static nlsq_status check_filters(const h5_table *t, const char *name, hid_t dcpl
         char fname[64] = "";
         H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, NULL, sizeof fname, fname, &config);
         if (id < 0 || H5Zfilter_avail(id) <= 0)
-            return error_fail(err, NLSQ_ERR_DATA,
-                        "%s: dataset %s is compressed with HDF5 filter %d%s%s%s, which this HDF5 library does not "
-                        "provide (a filter plugin may: HDF5_PLUGIN_PATH)",
-                        t->file, name, (int)id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
+            return error_fail(
+                err, NLSQ_ERR_DATA,
+                "%s: dataset %s is compressed with HDF5 filter %d%s%s%s, which this HDF5 library does not "
+                "provide (a filter plugin may: HDF5_PLUGIN_PATH)",
+                t->file, name, (int)id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
     }
     return NLSQ_OK;
 }
@@ -351,9 +352,9 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
     if (kind != H5I_DATASET) {
         H5Oclose(obj);
         return error_fail(err, NLSQ_ERR_DATA, "%s: %s is %s, not a dataset", t->file, name,
-                    kind == H5I_GROUP ? "a group"
-                    : kind == H5I_DATATYPE ? "a named datatype"
-                                           : "not a dataset");
+                          kind == H5I_GROUP ? "a group"
+                          : kind == H5I_DATATYPE ? "a named datatype"
+                                                 : "not a dataset");
     }
     hid_t dcpl = H5Dget_create_plist(obj), tid = H5Dget_type(obj);
     nlsq_status st = NLSQ_OK;
@@ -371,22 +372,22 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
         hsize_t dims[2] = {0, 0};
         if (rank < 0)
             st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s: its shape cannot be read: %s", t->file, name,
-                      h5_reason(why));
+                            h5_reason(why));
         else if (H5Sget_simple_extent_type(space) == H5S_NULL)
             st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (no dataspace)", t->file, name);
         else if (rank == 0 || rank > 2)
             st = error_fail(err, NLSQ_ERR_DATA,
-                      "%s: dataset %s has %d dimensions; a column is 1-D and a table 2-D (rows, columns)", t->file,
-                      name, rank);
+                            "%s: dataset %s has %d dimensions; a column is 1-D and a table 2-D (rows, columns)",
+                            t->file, name, rank);
         else {
             H5Sget_simple_extent_dims(space, dims, NULL);
             if (dims[0] == 0 || (rank == 2 && dims[1] == 0))
-                st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (shape %llu%s%llu)", t->file, name,
-                          (unsigned long long)dims[0], rank == 2 ? " x " : "",
-                          rank == 2 ? (unsigned long long)dims[1] : 0ULL);
+                st = rank == 2 ? error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (shape %llu x %llu)", t->file,
+                                            name, (unsigned long long)dims[0], (unsigned long long)dims[1])
+                               : error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s is empty (0 rows)", t->file, name);
             else if (rank == 2 && dims[1] > MAX_COLUMNS)
-                st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s has %llu columns; at most %d are read", t->file, name,
-                          (unsigned long long)dims[1], MAX_COLUMNS);
+                st = error_fail(err, NLSQ_ERR_DATA, "%s: dataset %s has %llu columns; at most %d are read", t->file,
+                                name, (unsigned long long)dims[1], MAX_COLUMNS);
         }
         if (space >= 0) H5Sclose(space);
         if (st == NLSQ_OK) {
@@ -394,9 +395,9 @@ static nlsq_status open_dataset(h5_table *t, h5_dataset *d, const char *name, nl
             d->width = rank == 2 ? dims[1] : 1;
             if (t->nds > 1 && (size_t)dims[0] != t->nrows)
                 st = error_fail(err, NLSQ_ERR_DATA,
-                          "%s: dataset %s has %llu rows but %s has %zu: the columns must be "
-                          "equally long",
-                          t->file, name, (unsigned long long)dims[0], t->ds[0].path, t->nrows);
+                                "%s: dataset %s has %llu rows but %s has %zu: the columns must be "
+                                "equally long",
+                                t->file, name, (unsigned long long)dims[0], t->ds[0].path, t->nrows);
             t->nrows = (size_t)dims[0];
         }
         if (st == NLSQ_OK) {
@@ -452,6 +453,7 @@ static int attr_strings(hid_t obj, const char *name, char **out, int max)
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, len + 1);
             H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            H5Tset_cset(mt, H5Tget_cset(tid)); /* HDF5 converts no UTF-8 to ASCII */
             if (buf && H5Aread(a, mt, buf) >= 0)
                 for (hssize_t i = 0; i < npoints && n < max; i++) out[n++] = strdup(buf + (size_t)i * (len + 1));
             H5Tclose(mt);
@@ -653,9 +655,11 @@ static nlsq_status no_default(const h5_table *t, const char *reason, nlsq_error 
     char more[48] = "";
     if (l.more) snprintf(more, sizeof more, " and %d more", l.more);
     if (!l.shown)
-        return error_fail(err, NLSQ_ERR_DATA, "%s: %s, and the file holds no 1-D or 2-D numeric dataset", t->file, reason);
-    return error_fail(err, NLSQ_ERR_DATA, "%s: %s; name the datasets (FILE:/path/x,/path/y, or --x/--y with paths): %s%s",
-                t->file, reason, l.text, more);
+        return error_fail(err, NLSQ_ERR_DATA, "%s: %s, and the file holds no 1-D or 2-D numeric dataset", t->file,
+                          reason);
+    return error_fail(err, NLSQ_ERR_DATA,
+                      "%s: %s; name the datasets (FILE:/path/x,/path/y, or --x/--y with paths): %s%s", t->file, reason,
+                      l.text, more);
 }
 
 /* The NeXus default plot's datasets as paths: axes, signal, errors. */
@@ -793,7 +797,7 @@ static nlsq_status open_file(h5_table *t, nlsq_error *err)
     if (!S_ISREG(t->st.st_mode)) return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: not a regular file", t->file);
     if ((t->fid = H5Fopen(t->file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
         return error_fail(err, NLSQ_ERR_DATA, "%s: not a readable HDF5 file (truncated or damaged?): %s", t->file,
-                    h5_reason(why));
+                          h5_reason(why));
     return NLSQ_OK;
 }
 
@@ -808,7 +812,8 @@ static nlsq_status open_locked(h5_table *t, const char *const *names, int count,
         names = (const char *const *)found;
         count = nfound;
     }
-    if (!(t->ds = calloc((size_t)count, sizeof *t->ds))) st = error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
+    if (!(t->ds = calloc((size_t)count, sizeof *t->ds)))
+        st = error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", t->file);
     for (int k = 0; k < count && st == NLSQ_OK; k++) {
         t->nds = k + 1;
         st = open_dataset(t, &t->ds[k], names[k], err);
@@ -832,7 +837,7 @@ nlsq_status h5_table_open(const char *path, const char *const *names, int count,
     for (int k = 0; k < count; k++)
         if (!names || !names[k] || !names[k][0])
             return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: dataset name %d is %s", path, k,
-                        !names || !names[k] ? "NULL" : "empty");
+                              !names || !names[k] ? "NULL" : "empty");
     h5_table *t = calloc(1, sizeof *t);
     if (!t || !(t->file = strdup(path))) {
         free(t);

@@ -463,6 +463,11 @@ static int find_new_group(h5w *w, const char *gpath)
             snprintf(w->created, sizeof w->created, "%s", part);
             return 0;
         }
+        /* a dataset on the way cannot hold the group (HDF5's own reason,
+           "message type not found", would not say so) */
+        H5G_info_t info;
+        if (next && strcmp(part, "/") != 0 && H5Gget_info_by_name(w->file, part, &info, H5P_DEFAULT) < 0)
+            return h5w_fail(w, NLSQ_ERR_IO, "%s is not a group, so it cannot hold the group %s", part, gpath);
         p = next;
     }
     return h5w_fail(w, NLSQ_ERR_IO, "the group %s exists already; appending writes into a new group (name another)",

@@ -64,8 +64,7 @@ static int usable(const nexus_group *g, int i, const char *role, char *why, size
     else if (!m->numeric)
         snprintf(why, why_size, "the %s '%s' is not numeric", role, m->name);
     else if (m->rank != 1)
-        snprintf(why, why_size, "the %s '%s' is %d-D; only a 1-D signal is plotted as y (name the datasets)", role,
-                 m->name, m->rank);
+        snprintf(why, why_size, "the %s '%s' is %d-D; only a 1-D signal is plotted as y", role, m->name, m->rank);
     else
         return 1;
     return 0;

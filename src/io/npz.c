@@ -71,15 +71,17 @@ static void list_members(const zip_archive *z, char *out, size_t size)
     if (!z->n) snprintf(out, size, "none");
 }
 
-/* The entry named `want` (given without ".npy", or with it), or NULL. */
+/* The entry named `want` (given without ".npy", or with it), or NULL.
+   A name the archive holds twice (a member written again by appending)
+   is its last entry, as numpy.load (Python's zipfile) reads it. */
 static const zip_entry *find_member(const zip_archive *z, const char *want)
 {
     size_t n = strlen(want);
-    for (size_t i = 0; i < z->n; i++) {
+    for (size_t i = z->n; i-- > 0;) {
         const char *name = z->e[i].name;
         if (is_npy_entry(&z->e[i]) && strlen(name) == n + 4 && strncmp(name, want, n) == 0) return &z->e[i];
     }
-    for (size_t i = 0; i < z->n; i++)
+    for (size_t i = z->n; i-- > 0;)
         if (strcmp(z->e[i].name, want) == 0) return &z->e[i];
     return NULL;
 }
@@ -97,13 +99,13 @@ nlsq_status npz_choose(const char *path, const zip_archive *z, const char *const
             if (len && e->name[len - 1] == '/') continue; /* a directory */
             if (!is_npy_entry(e))
                 return error_fail(err, NLSQ_ERR_DATA,
-                                "%s: member '%.100s' is not a .npy (an .npz holds NAME.npy members); name the "
-                                "members to read (%s:NAME,...)",
-                                path, e->name, path);
+                                  "%s: member '%.100s' is not a .npy (an .npz holds NAME.npy members); name the "
+                                  "members to read (%s:NAME,...)",
+                                  path, e->name, path);
             if (*n == NPZ_MAX_MEMBERS)
                 return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: more than %d members; name those to read", path,
-                                NPZ_MAX_MEMBERS);
-            chosen[(*n)++] = e;
+                                  NPZ_MAX_MEMBERS);
+            chosen[(*n)++] = find_member(z, e->name); /* a name held twice: its last entry */
         }
         if (*n == 0) return error_fail(err, NLSQ_ERR_DATA, "%s: an archive without members", path);
         return NLSQ_OK;
@@ -111,12 +113,12 @@ nlsq_status npz_choose(const char *path, const zip_archive *z, const char *const
     for (int k = 0; k < count; k++) {
         if (!members[k] || !members[k][0])
             return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: member name %d is %s", path, k,
-                            members[k] ? "empty" : "NULL");
+                              members[k] ? "empty" : "NULL");
         const zip_entry *e = find_member(z, members[k]);
         if (!e) {
             list_members(z, list, sizeof list);
             return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s: no member '%.100s' (the members: %s)", path,
-                            members[k], list);
+                              members[k], list);
         }
         chosen[(*n)++] = e;
     }
@@ -136,7 +138,7 @@ nlsq_status npz_memory_limit(size_t *limit, nlsq_error *err)
     int shift = !*end ? 0 : !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 : !strcmp(end, "G") ? 30 : -1;
     if (end == v || *v == '-' || errno || shift < 0 || x > (SIZE_MAX >> shift))
         return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
-                        "NLSQ_NPZ_INFLATE_MEMORY='%.100s' is not a size (bytes, or a number with K, M or G)", v);
+                          "NLSQ_NPZ_INFLATE_MEMORY='%.100s' is not a size (bytes, or a number with K, M or G)", v);
     *limit = (size_t)x << shift;
     return NLSQ_OK;
 }
@@ -183,11 +185,13 @@ static nlsq_status inflater_read(npz_inflater *f, unsigned char *buf, size_t n, 
     while (done < n) {
         if (f->ended)
             return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt: it inflates to %llu bytes, the directory declares %llu",
-                            f->label, (unsigned long long)(f->declared - f->out_left), (unsigned long long)f->declared);
+                              f->label, (unsigned long long)(f->declared - f->out_left),
+                              (unsigned long long)f->declared);
         if (refill(f) != 0)
             return error_fail(err, NLSQ_ERR_DATA,
-                            "%s: corrupt or truncated: its deflate stream ends after %llu of the declared %llu bytes",
-                            f->label, (unsigned long long)(f->declared - f->out_left), (unsigned long long)f->declared);
+                              "%s: corrupt or truncated: its deflate stream ends after %llu of the declared %llu bytes",
+                              f->label, (unsigned long long)(f->declared - f->out_left),
+                              (unsigned long long)f->declared);
         size_t want = n - done < CHUNK ? n - done : CHUNK;
         f->z.next_out = buf + done;
         f->z.avail_out = (uInt)want;
@@ -199,7 +203,7 @@ static nlsq_status inflater_read(npz_inflater *f, unsigned char *buf, size_t n, 
             return error_fail(err, NLSQ_ERR_NOMEM, "%s: out of memory", f->label);
         else if (rc != Z_OK && !(rc == Z_BUF_ERROR && got > 0))
             return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt deflate stream (%s)", f->label,
-                            f->z.msg ? f->z.msg : "zlib error");
+                              f->z.msg ? f->z.msg : "zlib error");
         f->crc = (uint32_t)crc32(f->crc, buf + done, (uInt)got);
         done += got;
         f->out_left -= got;
@@ -214,25 +218,26 @@ static nlsq_status inflater_finish(npz_inflater *f, nlsq_error *err)
     while (!f->ended) {
         unsigned char extra;
         if (refill(f) != 0)
-            return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt or truncated: its deflate stream does not end", f->label);
+            return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt or truncated: its deflate stream does not end",
+                              f->label);
         f->z.next_out = &extra;
         f->z.avail_out = 1;
         int rc = inflate(&f->z, Z_NO_FLUSH);
         if (f->z.avail_out == 0)
             return error_fail(err, NLSQ_ERR_DATA,
-                            "%s: it inflates to more than the %llu bytes the directory declares (corrupt, or a zip "
-                            "bomb); refused",
-                            f->label, (unsigned long long)f->declared);
+                              "%s: it inflates to more than the %llu bytes the directory declares (corrupt, or a zip "
+                              "bomb); refused",
+                              f->label, (unsigned long long)f->declared);
         if (rc == Z_STREAM_END)
             f->ended = 1;
         else if (rc != Z_OK && rc != Z_BUF_ERROR)
             return error_fail(err, NLSQ_ERR_DATA, "%s: corrupt deflate stream (%s)", f->label,
-                            f->z.msg ? f->z.msg : "zlib error");
+                              f->z.msg ? f->z.msg : "zlib error");
     }
     if (f->crc != f->want_crc)
         return error_fail(err, NLSQ_ERR_DATA,
-                        "%s: corrupt: the CRC-32 of its inflated bytes is %08x, the directory says %08x", f->label,
-                        (unsigned)f->crc, (unsigned)f->want_crc);
+                          "%s: corrupt: the CRC-32 of its inflated bytes is %08x, the directory says %08x", f->label,
+                          (unsigned)f->crc, (unsigned)f->want_crc);
     return NLSQ_OK;
 }
 
@@ -243,7 +248,7 @@ static nlsq_status read_header(npz_inflater *f, unsigned char *head, npy_info *i
     nlsq_status st;
     if (f->declared < 10)
         return error_fail(err, NLSQ_ERR_DATA, "%s: not a .npy file (%llu bytes)", f->label,
-                        (unsigned long long)f->declared);
+                          (unsigned long long)f->declared);
     if ((st = inflater_read(f, head, 10, err)) != NLSQ_OK) return st;
     if (memcmp(head, "\x93NUMPY", 6) != 0)
         return error_fail(err, NLSQ_ERR_DATA, "%s: not a .npy file (no \\x93NUMPY magic)", f->label);
@@ -265,11 +270,12 @@ static nlsq_status read_header(npz_inflater *f, unsigned char *head, npy_info *i
     if (info->rows == 0) return error_fail(err, NLSQ_ERR_DATA, "%s: no rows", f->label);
     size_t row_bytes = info->cols * (size_t)info->elsize;
     if (info->data_offset != want || info->rows > (f->declared - want) / row_bytes)
-        return error_fail(err, NLSQ_ERR_DATA,
-                        "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
-                        "the member has %llu",
-                        f->label, info->rows, info->cols, info->elsize, (double)info->rows * (double)row_bytes, want,
-                        (unsigned long long)(f->declared - want));
+        return error_fail(
+            err, NLSQ_ERR_DATA,
+            "%s: truncated: %zu rows x %zu columns of %d bytes need %.0f bytes after the %zu-byte header, "
+            "the member has %llu",
+            f->label, info->rows, info->cols, info->elsize, (double)info->rows * (double)row_bytes, want,
+            (unsigned long long)(f->declared - want));
     return NLSQ_OK;
 }
 
@@ -334,7 +340,7 @@ nlsq_status npz_inflate_copy(npz_inflater *f, FILE *out, const char *cache, nlsq
         size_t n = f->out_left < CHUNK ? (size_t)f->out_left : CHUNK;
         if ((st = inflater_read(f, buf, n, err)) == NLSQ_OK && fwrite(buf, 1, n, out) != n)
             st = error_fail(err, NLSQ_ERR_IO, "cannot write the column cache %s: %s (disk full?)", cache,
-                          strerror(errno));
+                            strerror(errno));
     }
     if (st == NLSQ_OK) st = inflater_finish(f, err);
     free(buf);
@@ -378,9 +384,9 @@ nlsq_status npz_inflate_open(int fd, const zip_entry *e, const char *label, npz_
     (void)e;
     *out = NULL;
     return error_fail(err, NLSQ_ERR_INVALID_ARGUMENT,
-                    "%s is deflated (numpy.savez_compressed), and this build of nlsq has no zlib: install "
-                    "zlib1g-dev and rebuild, or save with numpy.savez",
-                    label);
+                      "%s is deflated (numpy.savez_compressed), and this build of nlsq has no zlib: install "
+                      "zlib1g-dev and rebuild, or save with numpy.savez",
+                      label);
 }
 
 void npz_inflate_close(npz_inflater *f)

@@ -405,6 +405,11 @@ static nlsq_status check_args(const char *path, const void *model, const void *r
         error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: unknown mode %d", path, (int)o->mode);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
+    if (!(o->level == 0 || (o->level > 0 && o->level < 1))) { /* NaN too: not silently no intervals */
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: level %g is not in (0, 1) (0: no intervals)", path,
+                  o->level);
+        return NLSQ_ERR_INVALID_ARGUMENT;
+    }
     struct stat st;
     if (o->source && stat(path, &st) == 0 && source_reads_file(o->source, &st)) {
         error_set(err, NLSQ_ERR_IO, 0, 0, "%s: is a file of the fit's data; refusing to overwrite it", path);
