@@ -300,6 +300,10 @@ static void test_modes_and_refusals_leave_files_alone(void)
     CHECK(nlsq_result_write_hdf5(path, NULL, m, r, &o, &err) == NLSQ_ERR_IO);
     CHECK_MSG(strstr(err.message, "exists") != NULL, "%s", err.message);
     CHECK(nlsq_result_write_hdf5(path, "a//b", m, r, &o, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_result_write_hdf5(path, "/a/../b", m, r, &o, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(err.message, "'..'") != NULL, "%s", err.message);
+    CHECK(nlsq_result_write_hdf5(path, "./fit", m, r, &o, &err) == NLSQ_ERR_INVALID_ARGUMENT);
+    CHECK(nlsq_result_write_hdf5(path, "fit/..", m, r, &o, &err) == NLSQ_ERR_INVALID_ARGUMENT);
     CHECK(file_bytes(path, &after, &na) == 0 && na == nb && memcmp(before, after, nb) == 0);
     free(after);
     free(before);

@@ -391,7 +391,15 @@ static int group_path(const char *group, char *out, size_t size)
     if ((size_t)snprintf(out, size, "/%s", g) >= size) return -1;
     size_t len = strlen(out);
     while (len > 1 && out[len - 1] == '/') out[--len] = '\0';
-    return strstr(out, "//") ? -1 : 0;
+    if (strstr(out, "//")) return -1;
+    /* HDF5 has no parent or current group in a path: "." and ".." would
+       be made as groups of that name, not what the user meant */
+    for (const char *c = out + 1; *c;) {
+        size_t n = strcspn(c, "/");
+        if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) return -1;
+        c += n + (c[n] == '/');
+    }
+    return 0;
 }
 
 /* Before anything is written: the path can take an HDF5 file. */
@@ -513,8 +521,9 @@ nlsq_status h5w_open(const char *path, const char *group, int mode, const char *
     *out = NULL;
     char gpath[1024];
     if (group_path(group, gpath, sizeof gpath) != 0) {
-        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0, "%s: the group name '%s' is empty between two '/' or too long",
-                  path, group);
+        error_set(err, NLSQ_ERR_INVALID_ARGUMENT, 0, 0,
+                  "%s: the group name '%s' is empty between two '/', has a '.' or '..' part, or is too long", path,
+                  group);
         return NLSQ_ERR_INVALID_ARGUMENT;
     }
     nlsq_status st = check_path(path, mode, inputs, n_inputs, err);
