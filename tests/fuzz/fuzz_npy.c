@@ -10,26 +10,6 @@
 
 #include "nlsq.h"
 
-/* The first and last rows of every column, and a window in the middle. */
-static void read_rows(nlsq_source *s)
-{
-    enum { WINDOW = 256 };
-    double v[WINDOW];
-    nlsq_error err;
-    size_t rows = nlsq_source_num_rows(s);
-    size_t starts[3] = {0, rows / 2, rows > WINDOW ? rows - WINDOW : 0};
-    for (int c = 0; c < nlsq_source_num_columns(s); c++)
-        for (int k = 0; k < 3; k++) {
-            size_t first = starts[k], count = rows - first < WINDOW ? rows - first : WINDOW;
-            if (nlsq_source_read(s, c, first, count, v, &err) != NLSQ_OK) {
-                fprintf(stderr, "an opened .npy could not be read (column %d, rows %zu+%zu): %s\n", c, first, count,
-                        err.message);
-                abort();
-            }
-        }
-    (void)nlsq_source_describe(s);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -41,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nlsq_source *s = NULL;
     nlsq_error err;
     if (nlsq_source_open_npy(path, &s, &err) == NLSQ_OK) {
-        read_rows(s);
+        fuzz_read_rows(s, "an opened .npy");
         nlsq_source_free(s);
     } else if (s || !err.message[0]) {
         fprintf(stderr, "a refused .npy without a message, or with a source\n");

@@ -11,34 +11,12 @@
 
 #include "nlsq.h"
 
-/* The first and last rows of every column, and a window in the middle. */
-static void read_rows(nlsq_source *s)
-{
-    enum { WINDOW = 256 };
-    double v[WINDOW];
-    nlsq_error err;
-    size_t rows = nlsq_source_num_rows(s);
-    size_t starts[3] = {0, rows / 2, rows > WINDOW ? rows - WINDOW : 0};
-    for (int c = 0; c < nlsq_source_num_columns(s); c++) {
-        if (!nlsq_source_column_name(s, c)) abort();
-        for (int k = 0; k < 3; k++) {
-            size_t first = starts[k], count = rows - first < WINDOW ? rows - first : WINDOW;
-            if (nlsq_source_read(s, c, first, count, v, &err) != NLSQ_OK) {
-                fprintf(stderr, "an opened .npz could not be read (column %d, rows %zu+%zu): %s\n", c, first, count,
-                        err.message);
-                abort();
-            }
-        }
-    }
-    (void)nlsq_source_describe(s);
-}
-
 static void open_and_read(const char *path, const char *const *members, int count)
 {
     nlsq_source *s = NULL;
     nlsq_error err;
     if (nlsq_source_open_npz(path, members, count, &s, &err) == NLSQ_OK) {
-        read_rows(s);
+        fuzz_read_rows(s, "an opened .npz");
         nlsq_source_free(s);
     } else if (s || !err.message[0]) {
         fprintf(stderr, "a refused .npz without a message, or with a source\n");

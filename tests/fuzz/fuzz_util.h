@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "nlsq.h"
+
 /* A memfd holding data[0..size); its path goes to path. -1 on failure. */
 static inline int fuzz_memfile(const uint8_t *data, size_t size, char *path, size_t path_size)
 {
@@ -90,6 +92,30 @@ static inline const char *fuzz_scratch(void)
     }
     atexit(fuzz_scratch_remove);
     return fuzz_scratch_path;
+}
+
+/* A source that opened must be readable to its last row: the first and
+   last rows of every column and a window in the middle, else abort with
+   `what` ("an opened .npy") in the message. */
+static inline void fuzz_read_rows(nlsq_source *s, const char *what)
+{
+    enum { WINDOW = 256 };
+    double v[WINDOW];
+    nlsq_error err;
+    size_t rows = nlsq_source_num_rows(s);
+    size_t starts[3] = {0, rows / 2, rows > WINDOW ? rows - WINDOW : 0};
+    for (int c = 0; c < nlsq_source_num_columns(s); c++) {
+        if (!nlsq_source_column_name(s, c)) abort();
+        for (int k = 0; k < 3; k++) {
+            size_t first = starts[k], count = rows - first < WINDOW ? rows - first : WINDOW;
+            if (nlsq_source_read(s, c, first, count, v, &err) != NLSQ_OK) {
+                fprintf(stderr, "%s could not be read (column %d, rows %zu+%zu): %s\n", what, c, first, count,
+                        err.message);
+                abort();
+            }
+        }
+    }
+    (void)nlsq_source_describe(s);
 }
 
 #endif
