@@ -159,6 +159,15 @@ typedef struct h5_dataset {
     char type[40];
 } h5_dataset;
 
+/* The buffers one reader decodes chunks in (see read_chunks), kept by
+   the table between reads: freeing a chunk's megabytes after every block
+   had glibc hand the pages back (madvise) and fault them in again. */
+typedef struct chunk_buffers {
+    unsigned char *raw, *a, *b;
+    size_t raw_cap, ab_cap;
+    struct chunk_buffers *next;
+} chunk_buffers;
+
 struct h5_table {
     char *file;
     hid_t fid;
@@ -172,6 +181,8 @@ struct h5_table {
     double *scratch; /* a window of a 2-D dataset, under the HDF5 lock */
     size_t scratch_len;
     size_t block_rows;
+    pthread_mutex_t spare_lock; /* guards spare, a free list */
+    chunk_buffers *spare;
     char desc[320];
 };
 
@@ -783,6 +794,14 @@ void h5_table_close(h5_table *t)
     free(t->col_in_ds);
     free(t->ds);
     free(t->scratch);
+    for (chunk_buffers *b = t->spare, *next; b; b = next) {
+        next = b->next;
+        free(b->raw);
+        free(b->a);
+        free(b->b);
+        free(b);
+    }
+    pthread_mutex_destroy(&t->spare_lock);
     if (t->fd >= 0) close(t->fd);
     free(t->file);
     free(t);
@@ -845,6 +864,7 @@ nlsq_status h5_table_open(const char *path, const char *const *names, int count,
     }
     t->fid = -1;
     t->fd = -1;
+    pthread_mutex_init(&t->spare_lock, NULL);
     h5_guard g;
     h5_enter(&g);
     nlsq_status st = open_locked(t, names, count, sizes, err);
@@ -1030,6 +1050,42 @@ static const unsigned char *decode_chunk(const h5_dataset *d, const unsigned cha
     return len == d->chunk_bytes ? data : NULL;
 }
 
+/* Back to the table's spares (NULL: nothing). */
+static void buffers_give(h5_table *t, chunk_buffers *b)
+{
+    if (!b) return;
+    pthread_mutex_lock(&t->spare_lock);
+    b->next = t->spare;
+    t->spare = b;
+    pthread_mutex_unlock(&t->spare_lock);
+}
+
+/* A set of chunk buffers big enough for d's chunks, from the table's
+   spares or new; NULL out of memory. */
+static chunk_buffers *buffers_take(h5_table *t, const h5_dataset *d)
+{
+    pthread_mutex_lock(&t->spare_lock);
+    chunk_buffers *b = t->spare;
+    if (b) t->spare = b->next;
+    pthread_mutex_unlock(&t->spare_lock);
+    if (!b && !(b = calloc(1, sizeof *b))) return NULL;
+    size_t raw = d->chunk_bytes + d->chunk_bytes / 8 + 4096, ab = d->chunk_bytes + 1;
+    if (b->raw_cap < raw) {
+        free(b->raw);
+        b->raw_cap = (b->raw = malloc(raw)) ? raw : 0;
+    }
+    if (b->ab_cap < ab) {
+        free(b->a);
+        free(b->b);
+        b->a = malloc(ab);
+        b->b = malloc(ab);
+        b->ab_cap = b->a && b->b ? ab : 0;
+    }
+    if (b->raw_cap && b->ab_cap) return b;
+    buffers_give(t, b); /* kept for later, whatever it holds */
+    return NULL;
+}
+
 /* Rows [first, first+count) of a dataset whose chunks are decoded here:
    each raw chunk read under the lock, inflated and converted outside it,
    so that the threads that read blocks inflate in parallel. A chunk the
@@ -1040,9 +1096,11 @@ static int read_chunks(h5_table *t, h5_dataset *d, int k, int col0, size_t first
 {
     double *out = cols[col0];
     if (!out) return 0;
-    size_t cr = d->chunk_rows, cap = d->chunk_bytes + d->chunk_bytes / 8 + 4096;
-    unsigned char *raw = malloc(cap), *a = malloc(d->chunk_bytes + 1), *b = malloc(d->chunk_bytes + 1);
-    int rc = raw && a && b ? 0 : -1, swap = d->big_endian != host_big_endian();
+    size_t cr = d->chunk_rows;
+    chunk_buffers *buf = buffers_take(t, d);
+    unsigned char *raw = buf ? buf->raw : NULL, *a = buf ? buf->a : NULL, *b = buf ? buf->b : NULL;
+    size_t cap = buf ? buf->raw_cap : 0;
+    int rc = buf ? 0 : -1, swap = d->big_endian != host_big_endian();
     if (rc) snprintf(why, why_size, "%s: out of memory for a chunk of %s", t->file, d->path);
     for (size_t c = first / cr; rc == 0 && c * cr < first + count; c++) {
         size_t lo = c * cr < first ? first : c * cr, hi = (c + 1) * cr < first + count ? (c + 1) * cr : first + count;
@@ -1053,7 +1111,7 @@ static int read_chunks(h5_table *t, h5_dataset *d, int k, int col0, size_t first
         int got = H5Dget_chunk_storage_size(d->id, &offset, &nbytes) >= 0 && nbytes > 0;
         if (got && nbytes > cap) {
             unsigned char *grown = nbytes < ((hsize_t)1 << 31) ? realloc(raw, (size_t)nbytes) : NULL;
-            if (grown) raw = grown, cap = (size_t)nbytes;
+            if (grown) raw = buf->raw = grown, cap = buf->raw_cap = (size_t)nbytes;
             got = grown != NULL;
         }
         got = got && H5Dread_chunk(d->id, H5P_DEFAULT, &offset, &mask, raw) >= 0;
@@ -1086,9 +1144,7 @@ static int read_chunks(h5_table *t, h5_dataset *d, int k, int col0, size_t first
         else
             for (size_t r = 0; r < hi - lo; r++) out[lo - first + r] = element(from + r * d->elsize, d, swap);
     }
-    free(raw);
-    free(a);
-    free(b);
+    buffers_give(t, buf);
     return rc;
 }
 #endif
