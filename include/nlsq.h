@@ -624,6 +624,35 @@ typedef enum nlsq_backend {
     NLSQ_BACKEND_JIT
 } nlsq_backend;
 
+/*
+ * A group of processes fitting one problem together (several machines;
+ * docs/cluster.md). Each process holds the same data source (a shared file,
+ * or the same arrays) and the same options; the points are split into
+ * chunks that depend on their number alone, each process folds the chunks
+ * of its own even share, and the chunk triangles merge in the fixed binary
+ * tree a single process uses, the partial triangles travelling between
+ * processes where the tree crosses from one share to the next. The result
+ * is therefore bitwise the single-process fit's, for any group size and
+ * thread count, on every process. Every process runs the same solver on the
+ * same merged numbers (no second message per iteration); process 0 alone
+ * writes checkpoints.
+ *
+ * The library moves bytes only through these three calls, so it links no
+ * transport: libnlsq_mpi (nlsq_mpi.h) makes a group from an MPI
+ * communicator. Each call returns 0, or nonzero when the group is broken
+ * (the fit then fails with NLSQ_ERR_IO). A call must not return before its
+ * bytes are delivered (send) or have arrived (recv, bcast); messages
+ * between two processes with one tag arrive in the order sent.
+ */
+typedef struct nlsq_group {
+    int rank, size; /* this process, and how many there are (>= 1)     */
+    void *ctx;      /* the transport's own                             */
+    int (*send)(void *ctx, int to, int tag, const void *buf, size_t bytes);
+    int (*recv)(void *ctx, int from, int tag, void *buf, size_t bytes);
+    /* every process gets root's bytes */
+    int (*bcast)(void *ctx, int root, void *buf, size_t bytes);
+} nlsq_group;
+
 typedef struct nlsq_options {
     nlsq_method method;         /* default NLSQ_METHOD_AUTO                     */
     nlsq_loss loss;             /* default linear                               */
@@ -701,6 +730,13 @@ typedef struct nlsq_options {
                                (1e-6 relative is common at SciPy's
                                tolerances). nlsqc.curve_fit sets it with
                                defaults="scipy". Other methods ignore it. */
+    const nlsq_group *group;  /* or NULL: this process alone. With a group,
+                               nlsq_fit_source, nlsq_curve_fit and
+                               nlsq_fit_global fold only this process's
+                               share of the points and nlsq_fit_batch fits
+                               only its share of the fits (every process
+                               gets every result); every process must make
+                               the same call. A group runs on the CPU.   */
 } nlsq_options;
 
 NLSQ_API nlsq_options nlsq_options_default(void);

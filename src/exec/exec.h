@@ -133,6 +133,37 @@ void pool_run_watched(pool *p, pool_task_fn fn, void *ctx, int ntasks, void (*wa
                       double interval);
 void pool_free(pool *p);
 
+/* ---- tree.c: the fixed merge tree, in one process or over a group ------ */
+
+/* What tree_merge merges: n nodes held by the caller (node i starts as
+   chunk i), merged as node `into` = `into` then `from`; packed into
+   node_bytes to travel between processes. */
+typedef struct tree_ops {
+    void *ctx;
+    size_t node_bytes;
+    void (*merge)(void *ctx, int into, int from);
+    void (*pack)(void *ctx, int node, void *buf);
+    void (*unpack)(void *ctx, int node, const void *buf);
+} tree_ops;
+
+/* The chunks [lo, hi) of n that process `rank` of `size` folds. */
+void tree_span(int n, int size, int rank, int *lo, int *hi);
+/* Merge nodes 0..n-1 into node 0 in the fixed tree. With a group (NULL:
+   one process) this process holds its span's nodes, the tree's other
+   halves arrive from their owners, and every process ends with node 0;
+   tags tag .. tag+31 are used; buf holds node_bytes. 0, or -1 when the
+   group's transport failed. */
+int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *buf);
+/* The lowest rank whose `raised` is nonzero, or -1, into *lowest on every
+   process; 0, or -1 when the transport failed. */
+int group_agree(const nlsq_group *g, int tag, int raised, int *lowest);
+/* `from`'s text (size bytes) to every process; 0 or -1. */
+int group_tell(const nlsq_group *g, int from, char *text, size_t size);
+
+/* Message tags: each use of the group its own range. */
+enum { GROUP_TAG_PASS = 0x100, GROUP_TAG_MANY = 0x200, GROUP_TAG_STATS = 0x300, GROUP_TAG_AGREE = 0x400,
+       GROUP_TAG_BATCH = 0x500, GROUP_TAG_RESID = 0x600 };
+
 /* Per-thread state of a pass. */
 typedef struct pass_worker {
     interp it;
@@ -159,9 +190,11 @@ typedef struct pass {
     pool *pool; /* borrowed; NULL: the caller's thread only        */
     int nworkers;
     pass_worker *w;
-    double *chunk_R, *chunk_cost, *chunk_chi2, *merge_work;
-    nk_runs *chunk_runs;
-    size_t *chunk_bad;
+    double *chunk_R, *merge_work;
+    struct pass_sums *chunk_sums; /* per chunk, then per tree node        */
+    void *node_buf;               /* a node packed for the group          */
+    size_t node_buf_cap;
+    const nlsq_group *group;      /* borrowed; NULL: this process alone   */
     int chunk_cap;
     const program *prog;
     struct jit_entry *jit; /* a compiled kernel, used once it is ready; the
@@ -170,7 +203,6 @@ typedef struct pass {
     double *jit_u;         /* its uniform registers                          */
     int passes, jit_passes;
     int last_jit;              /* the latest pass ran the compiled kernel        */
-    int *chunk_failed;         /* a read failed in the chunk                      */
     pass_progress_fn progress; /* optional                                  */
     void *progress_ctx;
     /* pass_run_many's chunks x vectors: triangles, sums and per-worker
@@ -192,6 +224,7 @@ typedef struct pass_out {
                             in data order (kernel/runs.h), for the
                             diagnostics; the pass then takes the
                             block path, not a fused kernel              */
+    int group_failed;  /* the group's transport failed: nothing is valid  */
     int no_triangle;   /* nonzero: the residuals' sums only (cost, chi2,
                             residuals, runs); R is left zero, no row is
                             folded (a third of a pass's time or more)  */
@@ -210,7 +243,10 @@ size_t pass_chunk_points(size_t m);
    where it is ready; 0, or -1 when out of memory. */
 int pass_use_jit(pass *ps, struct jit_entry *e);
 void pass_free(pass *ps);
-/* One sweep at the full parameter vector `params`. */
+/* One sweep at the full parameter vector `params`. With ps->group set,
+   this process reads and folds only its share of the chunks (tree_span)
+   and every process gets the whole pass's answer (out->residuals, if
+   asked for, only for the rows of its share). */
 void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out);
 
 /* K parameter vectors in one sweep (many starts at once). */
@@ -224,7 +260,7 @@ typedef struct pass_many {
     double *R;         /* K x (ncols+1)^2, out (unless no_triangle)    */
     size_t *nonfinite; /* K, out: nonzero where vector k's rows are not
                               finite                                    */
-    int read_failed, nomem;
+    int read_failed, nomem; /* read_failed: also the group's transport */
 } pass_many;
 
 /*

@@ -18,6 +18,17 @@
 #include "kernel/sum.h"
 #include "linalg/linalg.h"
 
+/* A chunk's sums, and a tree node's: merged in the tree with its
+   triangle, so that they too come out the same for any thread count or
+   group size. */
+typedef struct pass_sums {
+    nk_ksum cost, chi2;
+    size_t bad;
+    int failed; /* a read failed in it */
+    int pad;
+    nk_runs runs;
+} pass_sums;
+
 int pass_init(pass *ps, const program *p, const vmath *vm, const int *cols, int ncols, nlsq_loss loss, double f_scale,
               pool *pl)
 {
@@ -60,11 +71,8 @@ void pass_free(pass *ps)
     free(ps->cols);
     free(ps->merge_work);
     free(ps->chunk_R);
-    free(ps->chunk_cost);
-    free(ps->chunk_chi2);
-    free(ps->chunk_runs);
-    free(ps->chunk_bad);
-    free(ps->chunk_failed);
+    free(ps->chunk_sums);
+    free(ps->node_buf);
     free(ps->many_R);
     free(ps->many_sums);
     free(ps->many_u);
@@ -248,17 +256,17 @@ static void chunk_task(void *ctx, int c, int worker)
     memset(R, 0, (size_t)nc * (size_t)nc * sizeof *R);
     int fused = job->kernel && ps->loss == NLSQ_LOSS_LINEAR && !d->omit_nonfinite && !job->residuals &&
                 !job->want_runs && job->fold;
-    nk_runs *runs = job->want_runs ? &ps->chunk_runs[c] : NULL;
-    if (runs) memset(runs, 0, sizeof *runs);
+    pass_sums *sums = &ps->chunk_sums[c];
+    memset(sums, 0, sizeof *sums);
+    nk_runs *runs = job->want_runs ? &sums->runs : NULL;
     jit_chunk a = {NULL, 0, NULL, NULL, d->sigma_all, 0, 0, R, wk->block, wk->jit_x, 0, 0, 0, 0, 0};
     nk_ksum cost = {0, 0}, chi2 = {0, 0};
     size_t bad = 0;
-    ps->chunk_failed[c] = 0;
     for (size_t w = first; w < last; w += PASS_WINDOW) {
         size_t count = last - w < PASS_WINDOW ? last - w : PASS_WINDOW;
         pass_view v;
         if (d->read(d->ctx, c, w, count, worker, &v) != 0) {
-            ps->chunk_failed[c] = 1;
+            sums->failed = 1;
             break;
         }
         if (fused) {
@@ -281,9 +289,9 @@ static void chunk_task(void *ctx, int c, int worker)
         chi2 = (nk_ksum){a.chi2, a.chi2_comp};
         bad = a.bad;
     }
-    ps->chunk_cost[c] = cost.sum + cost.comp;
-    ps->chunk_chi2[c] = chi2.sum + chi2.comp;
-    ps->chunk_bad[c] = bad;
+    sums->cost = cost;
+    sums->chi2 = chi2;
+    sums->bad = bad;
 }
 
 static int ensure_chunks(pass *ps, int nchunks)
@@ -292,19 +300,104 @@ static int ensure_chunks(pass *ps, int nchunks)
     size_t nc = (size_t)ps->ncols + 1;
     double *R = realloc(ps->chunk_R, (size_t)nchunks * nc * nc * sizeof *R);
     if (R) ps->chunk_R = R;
-    double *cost = realloc(ps->chunk_cost, (size_t)nchunks * sizeof *cost);
-    if (cost) ps->chunk_cost = cost;
-    double *chi2 = realloc(ps->chunk_chi2, (size_t)nchunks * sizeof *chi2);
-    if (chi2) ps->chunk_chi2 = chi2;
-    size_t *bad = realloc(ps->chunk_bad, (size_t)nchunks * sizeof *bad);
-    if (bad) ps->chunk_bad = bad;
-    int *failed = realloc(ps->chunk_failed, (size_t)nchunks * sizeof *failed);
-    if (failed) ps->chunk_failed = failed;
-    nk_runs *runs = realloc(ps->chunk_runs, (size_t)nchunks * sizeof *runs);
-    if (runs) ps->chunk_runs = runs;
-    if (!R || !cost || !chi2 || !bad || !failed || !runs) return -1;
+    pass_sums *sums = realloc(ps->chunk_sums, (size_t)nchunks * sizeof *sums);
+    if (sums) ps->chunk_sums = sums;
+    if (!R || !sums) return -1;
     ps->chunk_cap = nchunks;
     return 0;
+}
+
+/* Room to pack one tree node for the group. */
+static int ensure_node_buf(pass *ps, size_t bytes)
+{
+    if (bytes <= ps->node_buf_cap) return 0;
+    void *b = realloc(ps->node_buf, bytes);
+    if (!b) return -1;
+    ps->node_buf = b;
+    ps->node_buf_cap = bytes;
+    return 0;
+}
+
+/* Two compensated sums as one: the partner's sum, then its correction. */
+static void ksum_merge(nk_ksum *a, const nk_ksum *b)
+{
+    nk_ksum_add(a, b->sum);
+    a->comp += b->comp;
+}
+
+static void sums_merge(pass_sums *a, const pass_sums *b, int runs)
+{
+    ksum_merge(&a->cost, &b->cost);
+    ksum_merge(&a->chi2, &b->chi2);
+    a->bad += b->bad;
+    a->failed |= b->failed;
+    if (runs) nk_runs_merge(&a->runs, &b->runs); /* left then right: data order */
+}
+
+/* pass_run's tree nodes: a chunk's triangle (when folded) and sums. */
+typedef struct run_tree {
+    pass *ps;
+    int fold, runs;
+    size_t sz; /* doubles of a triangle */
+} run_tree;
+
+static void run_merge(void *ctx, int into, int from)
+{
+    run_tree *t = ctx;
+    pass *ps = t->ps;
+    if (t->fold) qr_merge(ps->chunk_R + (size_t)into * t->sz, ps->chunk_R + (size_t)from * t->sz, ps->ncols + 1,
+                          ps->merge_work);
+    sums_merge(&ps->chunk_sums[into], &ps->chunk_sums[from], t->runs);
+}
+
+static void run_pack(void *ctx, int at, void *buf)
+{
+    run_tree *t = ctx;
+    size_t rb = t->fold ? t->sz * sizeof(double) : 0;
+    if (rb) memcpy(buf, t->ps->chunk_R + (size_t)at * t->sz, rb);
+    memcpy((char *)buf + rb, &t->ps->chunk_sums[at], sizeof(pass_sums));
+}
+
+static void run_unpack(void *ctx, int at, const void *buf)
+{
+    run_tree *t = ctx;
+    size_t rb = t->fold ? t->sz * sizeof(double) : 0;
+    if (rb) memcpy(t->ps->chunk_R + (size_t)at * t->sz, buf, rb);
+    memcpy(&t->ps->chunk_sums[at], (const char *)buf + rb, sizeof(pass_sums));
+}
+
+/* This process's chunks [lo, hi) of n. */
+static void pass_span(const pass *ps, int n, int *lo, int *hi)
+{
+    *lo = 0, *hi = n;
+    if (ps->group && ps->group->size > 1) tree_span(n, ps->group->size, ps->group->rank, lo, hi);
+}
+
+typedef struct span_job {
+    pool_task_fn fn;
+    void *ctx;
+    int first; /* task t runs as task first + t */
+} span_job;
+
+static void span_task(void *ctx, int task, int worker)
+{
+    span_job *sj = ctx;
+    sj->fn(sj->ctx, sj->first + task, worker);
+}
+
+/* fn over tasks [lo, hi) on the pass's threads (one thread for one task). */
+static void run_span(pass *ps, pool_task_fn fn, void *ctx, int lo, int hi)
+{
+    span_job sj = {fn, ctx, lo};
+    if (hi > lo) pool_run(ps->nworkers > 1 && hi - lo > 1 ? ps->pool : NULL, span_task, &sj, hi - lo);
+}
+
+static void pass_fail_out(pass_out *out, int nomem)
+{
+    out->nomem = nomem;
+    out->group_failed = !nomem;
+    out->nonfinite = 1;
+    out->cost = NAN;
 }
 
 void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
@@ -317,12 +410,12 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     out->nonfinite = 0;
     out->read_failed = 0;
     out->nomem = 0;
+    out->group_failed = 0;
     if (out->runs) memset(out->runs, 0, sizeof *out->runs);
     if (nchunks == 0) return;
-    if (ensure_chunks(ps, nchunks) != 0) {
-        out->nomem = 1; /* no memory for the chunk triangles: not the model's fault */
-        out->nonfinite = 1;
-        out->cost = NAN;
+    size_t sz = (size_t)nc * (size_t)nc;
+    if (ensure_chunks(ps, nchunks) != 0 || ensure_node_buf(ps, sz * sizeof(double) + sizeof(pass_sums)) != 0) {
+        pass_fail_out(out, 1); /* no memory for the chunk triangles: not the model's fault */
         return;
     }
     const jit_kernel *kernel = jit_kernel_ready(ps->jit);
@@ -334,36 +427,32 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     ps->jit_passes += kernel != NULL;
     ps->last_jit = kernel != NULL;
     pass_job job = {ps, d, out->residuals, out->runs != NULL, !out->no_triangle, chunk, kernel, 0};
-    pool_run(ps->nworkers > 1 && nchunks > 1 ? ps->pool : NULL, chunk_task, &job, nchunks);
-    /* merge in a fixed tree: (0,1) (2,3) ..., then (0,2) (4,6) ... */
-    size_t sz = (size_t)nc * (size_t)nc;
-    for (int stride = 1; job.fold && stride < nchunks; stride *= 2)
-        for (int i = 0; i + stride < nchunks; i += 2 * stride)
-            qr_merge(ps->chunk_R + (size_t)i * sz, ps->chunk_R + (size_t)(i + stride) * sz, nc, ps->merge_work);
-    memcpy(out->R, ps->chunk_R, sz * sizeof *out->R);
-    nk_ksum cost = {0, 0}, chi2 = {0, 0};
-    for (int c = 0; c < nchunks; c++) {
-        nk_ksum_add(&cost, ps->chunk_cost[c]);
-        nk_ksum_add(&chi2, ps->chunk_chi2[c]);
-        out->nonfinite += ps->chunk_bad[c];
-        out->read_failed |= ps->chunk_failed[c];
+    int lo, hi;
+    pass_span(ps, nchunks, &lo, &hi);
+    run_span(ps, chunk_task, &job, lo, hi);
+    run_tree t = {ps, job.fold, out->runs != NULL, sz};
+    tree_ops ops = {&t, (job.fold ? sz * sizeof(double) : 0) + sizeof(pass_sums), run_merge, run_pack, run_unpack};
+    if (tree_merge(&ops, nchunks, ps->group, GROUP_TAG_PASS, ps->node_buf) != 0) {
+        pass_fail_out(out, 0);
+        return;
     }
-    if (out->runs) {
-        /* in chunk order, which is data order */
-        memset(out->runs, 0, sizeof *out->runs);
-        for (int c = 0; c < nchunks; c++) nk_runs_merge(out->runs, &ps->chunk_runs[c]);
-    }
-    out->cost = cost.sum + cost.comp;
-    out->chi2 = chi2.sum + chi2.comp;
+    const pass_sums *root = &ps->chunk_sums[0];
+    if (job.fold) memcpy(out->R, ps->chunk_R, sz * sizeof *out->R);
+    if (out->runs) *out->runs = root->runs;
+    out->nonfinite = root->bad;
+    out->read_failed = root->failed;
+    out->cost = root->cost.sum + root->cost.comp;
+    out->chi2 = root->chi2.sum + root->chi2.comp;
 }
 
 /* ---- many parameter vectors in one sweep (the global search) ------------ */
 
 /* A chunk's sums for one vector, and a worker's running state for one. */
 typedef struct pass_many_sums {
-    double cost, chi2;
+    nk_ksum cost, chi2;
     size_t bad;
     int failed; /* a read of the chunk failed */
+    int pad;
 } pass_many_sums;
 
 typedef struct pass_many_state {
@@ -470,11 +559,57 @@ static void many_chunk_task(void *ctx, int task, int worker)
             st[k].chi2 = (nk_ksum){st[k].a.chi2, st[k].a.chi2_comp};
             st[k].bad = st[k].a.bad;
         }
-        out->cost = st[k].cost.sum + st[k].cost.comp;
-        out->chi2 = st[k].chi2.sum + st[k].chi2.comp;
+        out->cost = st[k].cost;
+        out->chi2 = st[k].chi2;
         out->bad = st[k].bad;
         out->failed = failed; /* each cell is one task's */
     }
+}
+
+/* pass_run_many's tree nodes: a chunk's K triangles and K sums. */
+typedef struct many_tree {
+    pass *ps;
+    int K, fold;
+    size_t sz;
+    pass_many_sums *sums;
+} many_tree;
+
+static void many_merge(void *ctx, int into, int from)
+{
+    many_tree *t = ctx;
+    size_t K = (size_t)t->K;
+    for (size_t k = 0; k < K; k++) {
+        pass_many_sums *a = &t->sums[(size_t)into * K + k];
+        const pass_many_sums *b = &t->sums[(size_t)from * K + k];
+        ksum_merge(&a->cost, &b->cost);
+        ksum_merge(&a->chi2, &b->chi2);
+        a->bad += b->bad;
+        a->failed |= b->failed;
+        if (t->fold)
+            qr_merge(t->ps->many_R + ((size_t)into * K + k) * t->sz, t->ps->many_R + ((size_t)from * K + k) * t->sz,
+                     t->ps->ncols + 1, t->ps->merge_work);
+    }
+}
+
+static void many_pack(void *ctx, int at, void *buf)
+{
+    many_tree *t = ctx;
+    size_t K = (size_t)t->K, rb = t->fold ? K * t->sz * sizeof(double) : 0;
+    if (rb) memcpy(buf, t->ps->many_R + (size_t)at * K * t->sz, rb);
+    memcpy((char *)buf + rb, &t->sums[(size_t)at * K], K * sizeof *t->sums);
+}
+
+static void many_unpack(void *ctx, int at, const void *buf)
+{
+    many_tree *t = ctx;
+    size_t K = (size_t)t->K, rb = t->fold ? K * t->sz * sizeof(double) : 0;
+    if (rb) memcpy(t->ps->many_R + (size_t)at * K * t->sz, buf, rb);
+    memcpy(&t->sums[(size_t)at * K], (const char *)buf + rb, K * sizeof *t->sums);
+}
+
+static void many_task(void *ctx, int task, int worker)
+{
+    many_chunk_task(ctx, task, worker);
 }
 
 void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
@@ -489,7 +624,8 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
         if (!pm->no_triangle) memset(pm->R + (size_t)k * sz, 0, sz * sizeof *pm->R);
     }
     if (nchunks == 0 || K == 0) return;
-    if (ensure_many(ps, nchunks, K, !pm->no_triangle) != 0) {
+    size_t node_bytes = (size_t)K * ((pm->no_triangle ? 0 : sz * sizeof(double)) + sizeof(pass_many_sums));
+    if (ensure_many(ps, nchunks, K, !pm->no_triangle) != 0 || ensure_node_buf(ps, node_bytes) != 0) {
         pm->nomem = 1;
         for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
         return;
@@ -501,32 +637,30 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
     ps->jit_passes += kernel != NULL;
     ps->last_jit = kernel != NULL;
     ps->multi_evals += K;
+    int lo, hi;
+    pass_span(ps, nchunks, &lo, &hi);
     /* fewer chunks than threads (small data): the vectors are split into
        groups as well, each task one chunk and one group; a vector's
        arithmetic is the same in any task */
-    int groups = nchunks >= ps->nworkers ? 1 : (ps->nworkers + nchunks - 1) / nchunks;
+    int mine = hi - lo;
+    int groups = mine >= ps->nworkers || mine == 0 ? 1 : (ps->nworkers + mine - 1) / mine;
     if (groups > K) groups = K;
     many_job mj = {{ps, d, NULL, 0, !pm->no_triangle, chunk, kernel, 0}, pm, K, groups, pm->np, ps->many_sums,
                    (pass_many_state *)((pass_many_sums *)ps->many_sums + (size_t)nchunks * (size_t)K)};
-    int ntasks = nchunks * groups;
-    pool_run(ps->nworkers > 1 && ntasks > 1 ? ps->pool : NULL, many_chunk_task, &mj, ntasks);
+    run_span(ps, many_task, &mj, lo * groups, hi * groups);
+    many_tree t = {ps, K, !pm->no_triangle, sz, mj.sums};
+    tree_ops ops = {&t, node_bytes, many_merge, many_pack, many_unpack};
+    if (tree_merge(&ops, nchunks, ps->group, GROUP_TAG_MANY, ps->node_buf) != 0) {
+        pm->read_failed = 1;
+        for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
+        return;
+    }
     for (int k = 0; k < K; k++) {
-        nk_ksum cost = {0, 0}, chi2 = {0, 0};
-        for (int c = 0; c < nchunks; c++) {
-            const pass_many_sums *s = &mj.sums[(size_t)c * (size_t)K + (size_t)k];
-            nk_ksum_add(&cost, s->cost);
-            nk_ksum_add(&chi2, s->chi2);
-            pm->nonfinite[k] += s->bad;
-            pm->read_failed |= s->failed;
-        }
-        pm->cost[k] = cost.sum + cost.comp;
-        pm->chi2[k] = chi2.sum + chi2.comp;
-        if (pm->no_triangle) continue;
-        /* the fixed tree of pass_run, vector by vector */
-        for (int stride = 1; stride < nchunks; stride *= 2)
-            for (int i = 0; i + stride < nchunks; i += 2 * stride)
-                qr_merge(ps->many_R + ((size_t)i * (size_t)K + (size_t)k) * sz,
-                         ps->many_R + ((size_t)(i + stride) * (size_t)K + (size_t)k) * sz, nc, ps->merge_work);
-        memcpy(pm->R + (size_t)k * sz, ps->many_R + (size_t)k * sz, sz * sizeof *pm->R);
+        const pass_many_sums *s = &mj.sums[k];
+        pm->cost[k] = s->cost.sum + s->cost.comp;
+        pm->chi2[k] = s->chi2.sum + s->chi2.comp;
+        pm->nonfinite[k] = s->bad;
+        pm->read_failed |= s->failed;
+        if (!pm->no_triangle) memcpy(pm->R + (size_t)k * sz, ps->many_R + (size_t)k * sz, sz * sizeof *pm->R);
     }
 }

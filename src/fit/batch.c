@@ -745,11 +745,13 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     if (!(job.r = alloc_result(batch->nfits, model->params.count, outputs)))
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for the results of %zu fits", batch->nfits);
     job.r->method = job.method;
-    if ((st = choose_batch_device(&job, err)) != NLSQ_OK) {
-        nlsq_batch_result_free(job.r);
-        return st;
-    }
-    if (batch->nfits > 0 && (st = job.gpu >= 0 ? run_gpu(&job, err) : run_cpu(&job, err)) != NLSQ_OK) {
+    if (job.opt.group && job.opt.group->size > 1) {
+        if ((st = batch_over_group(model, batch, &job.opt, outputs, job.r, err)) != NLSQ_OK) {
+            nlsq_batch_result_free(job.r);
+            return st;
+        }
+    } else if ((st = choose_batch_device(&job, err)) != NLSQ_OK ||
+               (batch->nfits > 0 && (st = job.gpu >= 0 ? run_gpu(&job, err) : run_cpu(&job, err)) != NLSQ_OK)) {
         nlsq_batch_result_free(job.r);
         return st;
     }

@@ -47,6 +47,7 @@
 
 struct checkpoint {
     char *path;
+    int writer; /* 0: another process of the group writes the file */
     int nf;
     size_t rec; /* doubles per record */
     char *model_text;
@@ -261,11 +262,58 @@ static int read_whole(const char *path, unsigned char **buf, size_t *size, char 
     return 1;
 }
 
+/* A group's resume: process 0 reads the file and every process loads
+   its bytes, so the processes replay the same records whatever files
+   they see. */
+static int read_shared(const nlsq_group *g, const char *path, unsigned char **buf, size_t *size, char *why,
+                       size_t why_size)
+{
+    struct {
+        int got;
+        uint64_t size;
+        char why[300];
+    } head = {0, 0, ""};
+    if (g->rank == 0) {
+        head.got = read_whole(path, buf, size, head.why, sizeof head.why);
+        head.size = head.got > 0 ? *size : 0;
+    }
+    if (g->bcast(g->ctx, 0, &head, sizeof head) != 0) {
+        snprintf(why, why_size, "cannot share the checkpoint %s: the group failed", path);
+        return -1;
+    }
+    head.why[sizeof head.why - 1] = '\0';
+    if (head.got <= 0) {
+        if (head.got < 0) snprintf(why, why_size, "%s", head.why);
+        return head.got;
+    }
+    enum { PIECE = 1 << 14 };
+    if (g->rank != 0 && (*buf = malloc((size_t)head.size)) == NULL) {
+        /* every process must take part in the broadcasts below */
+        unsigned char sink[PIECE];
+        for (uint64_t at = 0; at < head.size; at += PIECE)
+            g->bcast(g->ctx, 0, sink, head.size - at < PIECE ? (size_t)(head.size - at) : PIECE);
+        snprintf(why, why_size, "out of memory for the checkpoint");
+        return -1;
+    }
+    for (uint64_t at = 0; at < head.size; at += PIECE) {
+        size_t n = head.size - at < PIECE ? (size_t)(head.size - at) : PIECE;
+        if (g->bcast(g->ctx, 0, *buf + at, n) != 0) {
+            snprintf(why, why_size, "cannot share the checkpoint %s: the group failed", path);
+            free(*buf);
+            *buf = NULL;
+            return -1;
+        }
+    }
+    *size = (size_t)head.size;
+    return 1;
+}
+
 int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash, int nf,
-                    size_t m_total, checkpoint **out, char *why, size_t why_size)
+                    size_t m_total, const nlsq_group *g, checkpoint **out, char *why, size_t why_size)
 {
     *out = NULL;
-    sweep_temporaries(path);
+    int writer = !g || g->rank == 0;
+    if (writer) sweep_temporaries(path);
     checkpoint *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(why, why_size, "out of memory for the checkpoint");
@@ -289,7 +337,8 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
     }
     unsigned char *buf = NULL;
     size_t size = 0;
-    int got = resume ? read_whole(path, &buf, &size, why, why_size) : 0;
+    c->writer = writer;
+    int got = !resume ? 0 : g ? read_shared(g, path, &buf, &size, why, why_size) : read_whole(path, &buf, &size, why, why_size);
     if (got < 0 || (got > 0 && load(c, buf, size, why, why_size) != 0)) {
         free(buf);
         checkpoint_free(c);
@@ -346,6 +395,7 @@ int checkpoint_replay(checkpoint *c, const double *x, double *cost, double *R, i
 
 static int save(checkpoint *c, char *why, size_t why_size)
 {
+    if (!c->writer) return 0; /* a group's process 0 writes it */
     uint32_t version = CKPT_VERSION, order = CKPT_ORDER, nf = (uint32_t)c->nf, tlen = (uint32_t)strlen(c->model_text);
     uint32_t dlen = (uint32_t)strlen(c->device);
     uint64_t m_total = c->m_total, m_used = c->m_used, count = (uint64_t)c->count;

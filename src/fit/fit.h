@@ -55,7 +55,9 @@ void reader_free(reader *rd);
 pass_data reader_pass_data(reader *rd);
 /* Check the data during the next pass (of nchunks chunks); 0 or -1. */
 int reader_check_next_pass(reader *rd, int nchunks);
-void reader_finish_check(reader *rd, data_stats *total);
+/* The data check's findings over all chunks (over the group's, with g);
+   0, or -1 when the group's transport failed. */
+int reader_finish_check(reader *rd, const nlsq_group *g, data_stats *total);
 /* Hand back the pages still held after a pass. */
 void reader_flush(reader *rd);
 /* Which of columns cols[0..nread) (the k x columns first) are read in
@@ -72,9 +74,11 @@ typedef struct checkpoint checkpoint;
 uint64_t checkpoint_hash(uint64_t h, const void *data, size_t n);
 /* Open for writing at `path`; with resume, load it if it exists and check
    that it was written for this model text, device (where the passes run,
-   as text), options hash, n_free and row count. 0, or -1 with the reason. */
+   as text), options hash, n_free and row count. In a group (g, else NULL;
+   every process calls it) process 0 reads the file and alone writes it.
+   0, or -1 with the reason. */
 int checkpoint_open(const char *path, int resume, const char *model_text, const char *device, uint64_t opt_hash, int nf,
-                    size_t m_total, checkpoint **out, char *why, size_t why_size);
+                    size_t m_total, const nlsq_group *g, checkpoint **out, char *why, size_t why_size);
 /* The first pass's answer: stored, or compared with the loaded one (the
    data's fingerprint); 0, or -1 when they differ. */
 int checkpoint_first(checkpoint *c, size_t m_used, const double *x, double cost, int rc, const double *R, char *why,
@@ -187,6 +191,15 @@ nlsq_status fit_source_refit(const nlsq_model *model, nlsq_source *src, const nl
 /* nlsq_curve_fit on arrays, through an array source (fit_source.c). */
 nlsq_status fit_arrays(const nlsq_model *model, const nlsq_data *data, const nlsq_options *opt, nlsq_result **out,
                        nlsq_error *err);
+/* In a group: the rows of every process's share of r (m doubles) to
+   every process, after a pass that filled only this process's
+   (keep_residuals); 0, or -1 when the transport failed. */
+int fit_group_share_rows(fit_problem *fp, double *r);
+/* batch_group.c: nlsq_fit_batch with opt->group of two or more: this
+   process's share of the fits, then every share into r (allocated for
+   all the fits). */
+nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, unsigned outputs,
+                             nlsq_batch_result *r, nlsq_error *err);
 /* diagnose.c: fill r->diag from the fit's final R_aug, its start x0 (free
    parameters), r's popt, pcov, R^2, status and active mask, and the
    residuals' sums (NULL: r->residuals if kept, else not tested).

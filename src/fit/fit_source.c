@@ -37,6 +37,88 @@ static void fit_abort(fit_problem *fp, nlsq_status st, const char *why)
     snprintf(fp->abort_msg, sizeof fp->abort_msg, "%s", why);
 }
 
+/* ---- a group of processes ------------------------------------------------- */
+
+static int in_group(const fit_problem *fp)
+{
+    const nlsq_group *g = fp->opt.group;
+    return g && g->size > 1 && g->rank >= 0 && g->rank < g->size && g->send && g->recv && g->bcast;
+}
+
+/*
+ * A decision every process of the group takes together: the lowest
+ * process that failed (st, with its reason in *msg) makes every process
+ * fail with the same status and words; 1 then, else 0. A process that
+ * stopped alone would leave the others waiting for its triangles.
+ */
+static int group_decide(fit_problem *fp, nlsq_status *st, char *msg, size_t msg_size)
+{
+    const nlsq_group *g = fp->opt.group;
+    int lowest;
+    if (group_agree(g, GROUP_TAG_AGREE, *st != NLSQ_OK, &lowest) != 0) {
+        *st = NLSQ_ERR_IO;
+        snprintf(msg, msg_size, "process %d of %d lost touch with the group (a process ended or the network failed)",
+                 g->rank, g->size);
+        return 1;
+    }
+    if (lowest < 0) return 0;
+    struct {
+        int status;
+        char text[400];
+    } m = {(int)*st, ""};
+    if (g->rank == lowest) snprintf(m.text, sizeof m.text, "%s", msg);
+    if (group_tell(g, lowest, (char *)&m, sizeof m) != 0) {
+        *st = NLSQ_ERR_IO;
+        snprintf(msg, msg_size, "process %d of %d lost touch with the group", g->rank, g->size);
+        return 1;
+    }
+    *st = (nlsq_status)m.status;
+    if (lowest == 0) /* process 0's words: the same everywhere as they are */
+        snprintf(msg, msg_size, "%s", m.text);
+    else
+        snprintf(msg, msg_size, "process %d of %d: %s", lowest, g->size, m.text);
+    return 1;
+}
+
+/* group_decide for the setup's status and error. */
+static nlsq_status group_settle(fit_problem *fp, nlsq_status st, nlsq_error *err)
+{
+    if (!in_group(fp)) return st;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", err && st != NLSQ_OK ? err->message : "");
+    if (!group_decide(fp, &st, msg, sizeof msg)) return NLSQ_OK;
+    if (err) error_set(err, st, 0, 0, "%s", msg);
+    return st;
+}
+
+/* Every process must read the same rows: the count against process 0's. */
+static nlsq_status group_same_rows(fit_problem *fp, nlsq_error *err)
+{
+    const nlsq_group *g = fp->opt.group;
+    uint64_t rows = fp->m_total;
+    if (g->bcast(g->ctx, 0, &rows, sizeof rows) != 0)
+        return fit_fail(fp, err, NLSQ_ERR_IO, "process %d of %d lost touch with the group", g->rank, g->size);
+    if (rows != fp->m_total)
+        return fit_fail(fp, err, NLSQ_ERR_DATA,
+                        "its data have %zu rows, process 0's have %llu: every process must open the same data",
+                        fp->m_total, (unsigned long long)rows);
+    return NLSQ_OK;
+}
+
+int fit_group_share_rows(fit_problem *fp, double *r)
+{
+    const nlsq_group *g = fp->opt.group;
+    size_t chunk = pass_chunk_points(fp->m_total);
+    int n = (int)((fp->m_total + chunk - 1) / chunk);
+    for (int q = 0; q < g->size; q++) {
+        int lo, hi;
+        tree_span(n, g->size, q, &lo, &hi);
+        size_t first = (size_t)lo * chunk, last = (size_t)hi * chunk < fp->m_total ? (size_t)hi * chunk : fp->m_total;
+        if (last > first && g->bcast(g->ctx, q, r + first, (last - first) * sizeof *r) != 0) return -1;
+    }
+    return 0;
+}
+
 /* ---- progress -------------------------------------------------------------- */
 
 static void report(fit_problem *fp, double fraction)
@@ -68,6 +150,30 @@ static void pass_progress(void *ctx, size_t done, size_t m)
 
 static int streamed_pass(fit_problem *fp, const double *u, pass_out *out, nlsq_status *st, char *why, size_t why_size);
 
+/* After a group's pass: what failed on any process (its data changed,
+   its share could not be read, no memory) ends the fit on every process
+   with that process's words; 1 then. */
+static int group_pass_failed(fit_problem *fp, const pass_out *out, int changed, char *why, size_t why_size)
+{
+    nlsq_status st = NLSQ_OK;
+    if (out->group_failed) {
+        fit_abort(fp, NLSQ_ERR_IO, "a process of the group ended or could not be reached during a pass");
+        return 1;
+    }
+    if (changed) {
+        st = NLSQ_ERR_DATA;
+    } else if (fp->rd.failed) {
+        st = NLSQ_ERR_DATA;
+        snprintf(why, why_size, "%s", fp->rd.why);
+    } else if (out->nomem) {
+        st = NLSQ_ERR_NOMEM;
+        snprintf(why, why_size, "out of memory for a pass");
+    }
+    if (!group_decide(fp, &st, why, why_size)) return 0;
+    fit_abort(fp, st, why);
+    return 1;
+}
+
 /* A pass at fp->p: the cost, R_aug, and nonzero when something is not
    finite (or the data could not be read: the fit is then aborted). */
 static int run_pass(fit_problem *fp, double *cost, double *R)
@@ -93,11 +199,17 @@ static int run_pass(fit_problem *fp, double *cost, double *R)
            pass and after it (a file cut short during the pass reads as
            zeros there: see mapguard.c) */
         char why[400];
-        if (source_check(fp->rd.src, why, sizeof why) == 0) {
+        int changed = source_check(fp->rd.src, why, sizeof why) != 0;
+        if (!changed || in_group(fp)) { /* a group's pass is everyone's */
             pass_run(&fp->ps, &fp->pd, fp->p, &out);
             reader_flush(&fp->rd);
         }
-        if (source_check(fp->rd.src, why, sizeof why) != 0) {
+        if (!changed) changed = source_check(fp->rd.src, why, sizeof why) != 0;
+        if (in_group(fp) && group_pass_failed(fp, &out, changed, why, sizeof why)) {
+            *cost = NAN;
+            return 1;
+        }
+        if (changed) {
             fit_abort(fp, NLSQ_ERR_DATA, why);
             *cost = NAN;
             return 1;
@@ -153,8 +265,12 @@ static int evaluate_source(void *ctx, const double *x_free, double *cost, double
     }
     fp->first_valid = 0;
     char why[400];
-    if (fp->ckpt && checkpoint_record(fp->ckpt, x_free, *cost, rc, R, why, sizeof why) != 0) {
-        fit_abort(fp, NLSQ_ERR_INVALID_ARGUMENT, why);
+    nlsq_status st = NLSQ_OK;
+    if (fp->ckpt && checkpoint_record(fp->ckpt, x_free, *cost, rc, R, why, sizeof why) != 0)
+        st = NLSQ_ERR_INVALID_ARGUMENT;
+    if (fp->ckpt && in_group(fp)) group_decide(fp, &st, why, sizeof why); /* process 0 writes it */
+    if (st != NLSQ_OK) {
+        fit_abort(fp, st, why);
         return 1;
     }
     return rc;
@@ -280,6 +396,16 @@ static nlsq_status data_error(fit_problem *fp, const data_stats *st, nlsq_error 
 /* Where the passes run: the CPU, or CUDA devices opened here (gpu/placement.c). */
 static nlsq_status choose_device(fit_problem *fp, int sc, double sigma_all, nlsq_error *err)
 {
+    if (in_group(fp)) {
+        /* a GPU's bits depend on its own layout, not the group's chunks */
+        const char *asked = fp->opt.device ? fp->opt.device : getenv("NLSQ_DEVICE");
+        if (asked && *asked && strcmp(asked, "auto") != 0 && strcmp(asked, "cpu") != 0)
+            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT,
+                            "device '%.40s': a fit spread over a group of processes runs on the CPU", asked);
+        snprintf(fp->device, sizeof fp->device, "cpu");
+        snprintf(fp->device_note, sizeof fp->device_note, "a group of %d processes", fp->opt.group->size);
+        return NLSQ_OK;
+    }
     gpu_pass_spec gs = {0,
                         0,
                         &fp->model->prog,
@@ -364,7 +490,8 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     fp->first_rc = run_pass(fp, &fp->first_cost, fp->first_R);
     if (fp->abort_status != NLSQ_OK) return fit_fail(fp, err, fp->abort_status, "%s", fp->abort_msg);
     data_stats st;
-    reader_finish_check(&fp->rd, &st);
+    if (reader_finish_check(&fp->rd, in_group(fp) ? fp->opt.group : NULL, &st) != 0)
+        return fit_fail(fp, err, NLSQ_ERR_IO, "a process of the group ended or could not be reached");
     if (st.bad_row != SIZE_MAX) return data_error(fp, &st, err);
     fp->m_used = st.usable;
     if (fp->m_used == 0) return fit_fail(fp, err, NLSQ_ERR_DATA, "no usable data points");
@@ -375,11 +502,13 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     fp->first_valid = 1;
     char why[400];
     if (fp->ckpt) {
+        nlsq_status cs = NLSQ_OK;
         if (checkpoint_first(fp->ckpt, fp->m_used, fp->first_x, fp->first_cost, fp->first_rc, fp->first_R, why,
-                             sizeof why) != 0)
-            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
-        if (!fp->opt.resume && checkpoint_save(fp->ckpt, why, sizeof why) != 0)
-            return fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why);
+                             sizeof why) != 0 ||
+            (!fp->opt.resume && checkpoint_save(fp->ckpt, why, sizeof why) != 0))
+            cs = NLSQ_ERR_INVALID_ARGUMENT;
+        if (in_group(fp)) group_decide(fp, &cs, why, sizeof why);
+        if (cs != NLSQ_OK) return fit_fail(fp, err, cs, "%s", why);
     }
     return NLSQ_OK;
 }
@@ -430,14 +559,14 @@ static nlsq_status open_checkpoint(fit_problem *fp, const nlsq_source *src, int 
                                    nlsq_error *err)
 {
     if (!fp->opt.checkpoint) return NLSQ_OK;
-    nlsq_status st = check_checkpoint_path(fp, src, err);
+    nlsq_status st = in_group(fp) && fp->opt.group->rank != 0 ? NLSQ_OK : check_checkpoint_path(fp, src, err);
     if (st != NLSQ_OK) return st;
     char *text = model_identity(fp->model), why[600], device[300];
     if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory for the checkpoint's model text");
     device_identity(fp, device, sizeof device);
     why[0] = '\0';
     int rc = checkpoint_open(fp->opt.checkpoint, fp->opt.resume, text, device, options_hash(fp, yc, sc, sigma_all),
-                             fp->n_free, fp->m_total, &fp->ckpt, why, sizeof why);
+                             fp->n_free, fp->m_total, in_group(fp) ? fp->opt.group : NULL, &fp->ckpt, why, sizeof why);
     free(text);
     return rc == 0 ? NLSQ_OK : fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why[0] ? why : "out of memory");
 }
@@ -460,27 +589,27 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     int xc[NLSQ_READER_MAX_COLS], yc, sc;
     double sigma_all;
     nlsq_status st;
-    if ((st = fit_check_options(&fp, err)) != NLSQ_OK) goto done;
-    if ((st = fit_alloc(&fp, err)) != NLSQ_OK) goto done;
-    if ((st = fit_resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto done;
-    if ((st = fit_setup_parameters(&fp, err)) != NLSQ_OK) goto done;
+    if ((st = fit_check_options(&fp, err)) != NLSQ_OK) goto setup_done;
+    if ((st = fit_alloc(&fp, err)) != NLSQ_OK) goto setup_done;
+    if ((st = fit_resolve_columns(&fp, src, &c, xc, &yc, &sc, &sigma_all, err)) != NLSQ_OK) goto setup_done;
+    if ((st = fit_setup_parameters(&fp, err)) != NLSQ_OK) goto setup_done;
     /* before any pass when the source has too few rows at all (omitted
        rows can only lower the count; fit_choose_method checks it again) */
-    if ((st = fit_check_determined(&fp, fp.m_total, err)) != NLSQ_OK) goto done;
+    if ((st = fit_check_determined(&fp, fp.m_total, err)) != NLSQ_OK) goto setup_done;
     if (fp.opt.keep_residuals && fp.m_total > host_available_memory() / 2 / sizeof(double)) {
         st = fit_fail(&fp, err, NLSQ_ERR_NOMEM,
                       "keep_residuals needs %.3g GB for %zu residuals, more than half the available memory (%.3g GB); "
                       "fit without it and evaluate the residuals window by window (nlsq_source_read, nlsq_model_eval)",
                       (double)fp.m_total * 8e-9, fp.m_total, (double)host_available_memory() * 1e-9);
-        goto done;
+        goto setup_done;
     }
     nlsq_backend backend = fp.opt.backend;
-    if ((st = fit_choose_backend(&fp, &backend, err)) != NLSQ_OK) goto done;
-    if ((st = fit_start_pass(&fp, backend, err)) != NLSQ_OK) goto done;
+    if ((st = fit_choose_backend(&fp, &backend, err)) != NLSQ_OK) goto setup_done;
+    if ((st = fit_start_pass(&fp, backend, err)) != NLSQ_OK) goto setup_done;
     if (reader_init(&fp.rd, src, xc, model->vars.count, yc, sc, fp.ps.nworkers, sigma_all, fp.omit) != 0) {
         fp.have_rd = 1;
         st = fit_fail(&fp, err, NLSQ_ERR_NOMEM, "out of memory for the read buffers");
-        goto done;
+        goto setup_done;
     }
     fp.have_rd = 1;
     fp.rd.raise = fp.opt.nan_policy == NLSQ_NAN_RAISE;
@@ -490,7 +619,18 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
         fp.ps.progress_ctx = &fp;
     }
     fp.memory_bytes = estimate_memory(model, fp.m_total, fp.n_free, fp.threads, fp.rd.ncopy, fp.opt.keep_residuals);
-    if ((st = choose_device(&fp, sc, sigma_all, err)) != NLSQ_OK) goto done;
+    if ((st = choose_device(&fp, sc, sigma_all, err)) != NLSQ_OK) goto setup_done;
+setup_done:
+    if (in_group(&fp)) {
+        /* what failed here on one process fails on all, before any pass */
+        if ((st = group_settle(&fp, st, err)) != NLSQ_OK) goto done;
+        if ((st = group_settle(&fp, group_same_rows(&fp, err), err)) != NLSQ_OK) goto done;
+        fp.ps.group = fp.opt.group;
+    } else if (st != NLSQ_OK) {
+        goto done;
+    }
+    /* (opening a checkpoint is collective in a group: every process reads
+       what process 0 read) */
     if ((st = open_checkpoint(&fp, src, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;

@@ -129,6 +129,12 @@ static int forward_callback(void *ctx, int iteration, double cost, const double 
     fp->latest_cost = cost;
     int stop = fp->stop_requested;
     if (fp->opt.callback) stop |= fp->opt.callback(fp->opt.callback_data, iteration, cost, fp->p, gnorm, step) != 0;
+    const nlsq_group *g = fp->opt.group;
+    if (g && g->size > 1) { /* one process's stop is every process's */
+        int lowest;
+        if (group_agree(g, GROUP_TAG_AGREE + 1, stop, &lowest) != 0) return 1;
+        stop = lowest >= 0;
+    }
     return stop;
 }
 
@@ -174,6 +180,10 @@ nlsq_status fit_check_options(const fit_problem *fp, nlsq_error *err)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown backend %d", (int)o->backend);
     if (o->progress_interval < 0 || isnan(o->progress_interval))
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "progress_interval is %g", o->progress_interval);
+    if (o->group && (o->group->size < 1 || o->group->rank < 0 || o->group->rank >= o->group->size ||
+                     (o->group->size > 1 && (!o->group->send || !o->group->recv || !o->group->bcast))))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the group has rank %d of %d or lacks a transport call",
+                    o->group->rank, o->group->size);
     if (o->resume && !o->checkpoint)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "resume is set but no checkpoint file is named");
     return NLSQ_OK;

@@ -255,20 +255,41 @@ pass_data reader_pass_data(reader *rd)
     return (pass_data){rd->m, reader_read, reader_release, rd, rd->sigma_all, rd->omit};
 }
 
-void reader_finish_check(reader *rd, data_stats *total)
+/* The chunks' findings merged in the pass's fixed tree: the same
+   answer for any thread count or group size. */
+static void stats_merge(void *ctx, int into, int from)
 {
+    data_stats *a = &((data_stats *)ctx)[into];
+    const data_stats *b = &((data_stats *)ctx)[from];
+    a->usable += b->usable;
+    if (a->bad_row == SIZE_MAX && b->bad_row != SIZE_MAX) {
+        a->bad_row = b->bad_row;
+        a->bad_kind = b->bad_kind;
+        a->bad_var = b->bad_var;
+        a->bad_value = b->bad_value;
+    }
+    merge_moments(a, b->sw, b->mean, b->m2);
+}
+
+static void stats_pack(void *ctx, int at, void *buf)
+{
+    memcpy(buf, &((data_stats *)ctx)[at], sizeof(data_stats));
+}
+
+static void stats_unpack(void *ctx, int at, const void *buf)
+{
+    memcpy(&((data_stats *)ctx)[at], buf, sizeof(data_stats));
+}
+
+int reader_finish_check(reader *rd, const nlsq_group *g, data_stats *total)
+{
+    rd->checking = 0;
     memset(total, 0, sizeof *total);
     total->bad_row = SIZE_MAX;
-    for (int c = 0; c < rd->nstats; c++) {
-        const data_stats *s = &rd->stats[c];
-        total->usable += s->usable;
-        if (total->bad_row == SIZE_MAX && s->bad_row != SIZE_MAX) {
-            total->bad_row = s->bad_row;
-            total->bad_kind = s->bad_kind;
-            total->bad_var = s->bad_var;
-            total->bad_value = s->bad_value;
-        }
-        merge_moments(total, s->sw, s->mean, s->m2);
-    }
-    rd->checking = 0;
+    if (rd->nstats == 0) return 0;
+    data_stats buf;
+    tree_ops ops = {rd->stats, sizeof(data_stats), stats_merge, stats_pack, stats_unpack};
+    if (tree_merge(&ops, rd->nstats, g, GROUP_TAG_STATS, &buf) != 0) return -1;
+    *total = rd->stats[0];
+    return 0;
 }

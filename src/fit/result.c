@@ -284,6 +284,9 @@ static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs
     }
     if (!extra) r->chi2 = out.chi2;
     free(R);
+    if (r->residuals && fp->ps.group && fp->ps.group->size > 1 && fit_group_share_rows(fp, r->residuals) != 0)
+        out.group_failed = 1;
+    if (out.group_failed) return -1;
     if (out.nomem && extra) return 0; /* only the diagnostics are missing */
     *tested = !out.read_failed && !out.nomem;
     return out.nomem ? -1 : 0;

@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = fuzz_memfile(file, n, path, sizeof path);
     if (fd < 0) abort();
     checkpoint *ck = NULL;
-    if (checkpoint_open(path, 1, c.model, c.device, c.opt_hash, (int)c.nf, (size_t)c.rows, &ck, why, sizeof why) == 0) {
+    if (checkpoint_open(path, 1, c.model, c.device, c.opt_hash, (int)c.nf, (size_t)c.rows, NULL, &ck, why, sizeof why) == 0) {
         replay_all(ck, c.nf, file, n);
         checkpoint_free(ck);
     } else if (ck || !why[0]) {

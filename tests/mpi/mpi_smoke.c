@@ -1,0 +1,28 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nlsq_mpi.h"
+int main(int argc, char **argv)
+{
+    int level;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &level);
+    nlsq_mpi *mpi; nlsq_error err;
+    if (nlsq_mpi_open(MPI_COMM_WORLD, NULL, &mpi, &err) != NLSQ_OK) { fprintf(stderr, "%s\n", err.message); return 1; }
+    size_t m = argc > 1 ? strtoul(argv[1], 0, 10) : 1000000;
+    double *x = malloc(m * 8), *y = malloc(m * 8);
+    for (size_t i = 0; i < m; i++) { x[i] = 10.0 * i / m; y[i] = 3 * exp(-0.7 * x[i]) + 0.5 + 0.01 * sin(i * 12.9898); }
+    nlsq_model *mod; nlsq_model_parse("a*exp(-k*x)+c", NULL, &mod, &err);
+    const double *cols[2] = {x, y}; nlsq_source *src; nlsq_source_from_arrays(cols, 2, m, &src, &err);
+    nlsq_options o = nlsq_options_default(); double p0[3] = {1, 1, 0}; o.p0 = p0;
+    nlsq_result *r1 = NULL, *r2 = NULL;
+    if (nlsq_fit_source(mod, src, NULL, &o, &r1, &err)) { fprintf(stderr, "single: %s\n", err.message); return 1; }
+    o.group = nlsq_mpi_group(mpi);
+    if (nlsq_fit_source(mod, src, NULL, &o, &r2, &err)) { fprintf(stderr, "group: %s\n", err.message); return 1; }
+    int same = memcmp(r1->popt, r2->popt, 3 * 8) == 0 && memcmp(r1->pcov, r2->pcov, 9 * 8) == 0 && r1->cost == r2->cost && r1->nfev == r2->nfev;
+    printf("rank %d/%d: %s popt %.17g %.17g %.17g cost %.17g nfev %d/%d\n", nlsq_mpi_rank(mpi), nlsq_mpi_size(mpi), same ? "SAME" : "DIFF",
+           r2->popt[0], r2->popt[1], r2->popt[2], r2->cost, r1->nfev, r2->nfev);
+    nlsq_mpi_close(mpi);
+    MPI_Finalize();
+    return !same;
+}
