@@ -40,6 +40,9 @@ deps:
 	@{ [ -f /usr/include/hdf5/serial/hdf5.h ] && [ -f /usr/include/zlib.h ]; } \
 	    || { apt-get update -q && apt-get install -y -q libhdf5-dev zlib1g-dev; } \
 	    || echo "note: libhdf5-dev or zlib1g-dev could not be installed; HDF5 files and deflated .npz members will be refused"
+	@{ command -v mpicc && command -v mpirun; } >/dev/null \
+	    || { apt-get update -q && apt-get install -y -q libopenmpi-dev openmpi-bin; } \
+	    || echo "note: libopenmpi-dev or openmpi-bin could not be installed; libnlsq_mpi and nlsq-mpi will not be built"
 
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
@@ -52,6 +55,10 @@ configure: deps
 # man page with man (Debian's pkgconf and man-db).
 PY_DEPS = python3-numpy python3-scipy python3-pytest python3-venv python3-setuptools python3-wheel
 test-deps:
+	@/usr/bin/python3 -c "import mpi4py" 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-mpi4py; } \
+	    || echo "note: python3-mpi4py could not be installed; the Python MPI tests will be skipped"
+	@command -v ip >/dev/null || { apt-get update -q && apt-get install -y -q iproute2; } \
+	    || echo "note: iproute2 could not be installed; the network-namespace MPI test will be skipped"
 	@command -v rsvg-convert >/dev/null || { apt-get update -q && apt-get install -y -q librsvg2-bin; } \
 	    || echo "note: librsvg2-bin could not be installed; the SVG rendering check will be skipped"
 	@{ command -v pkg-config && command -v man; } >/dev/null || { apt-get update -q && apt-get install -y -q pkgconf man-db; } \
