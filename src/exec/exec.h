@@ -8,6 +8,7 @@
 #define NLSQ_EXEC_EXEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernel/loss.h"
 #include "kernel/runs.h"
@@ -157,6 +158,9 @@ int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *b
 /* The lowest rank whose `raised` is nonzero, or -1, into *lowest on every
    process; 0, or -1 when the transport failed. */
 int group_agree(const nlsq_group *g, int tag, int raised, int *lowest);
+/* group_agree with a check value: *diverged (may be NULL) is set when
+   some process's check differs from another's. */
+int group_agree_checked(const nlsq_group *g, int tag, int raised, uint64_t check, int *lowest, int *diverged);
 /* `from`'s text (size bytes) to every process; 0 or -1. */
 int group_tell(const nlsq_group *g, int from, char *text, size_t size);
 

@@ -13,6 +13,7 @@
  * tree level after another, so no cycle of waits can form: the highest
  * process never waits, and each one below is released in turn.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,13 +71,22 @@ int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *b
  * none): a binomial reduction to process 0 over the ranks, then a
  * broadcast. Decisions that end a fit (a failed read, a file changed, no
  * memory) are taken together through it, so no process is left waiting
- * for one that stopped.
+ * for one that stopped. `check` rides along: a process whose check differs
+ * from its partner's (the solvers' parameters have diverged, which the
+ * same arithmetic on the same numbers should never allow) raises the flag
+ * in the lower one's name, and *diverged says so.
  */
-int group_agree(const nlsq_group *g, int tag, int raised, int *lowest)
+typedef struct agreement {
+    int lowest, diverged;
+    uint64_t check;
+} agreement;
+
+int group_agree_checked(const nlsq_group *g, int tag, int raised, uint64_t check, int *lowest, int *diverged)
 {
-    int v = raised ? g->rank : -1;
+    agreement v = {raised ? g->rank : -1, 0, check};
     if (g->size <= 1) {
-        *lowest = v;
+        *lowest = v.lowest;
+        if (diverged) *diverged = 0;
         return 0;
     }
     for (int s = 1; s < g->size; s *= 2) {
@@ -85,14 +95,24 @@ int group_agree(const nlsq_group *g, int tag, int raised, int *lowest)
             break;
         }
         if (g->rank % (2 * s) == 0 && g->rank + s < g->size) {
-            int w;
+            agreement w;
             if (g->recv(g->ctx, g->rank + s, tag, &w, sizeof w) != 0) return -1;
-            if (w >= 0 && (v < 0 || w < v)) v = w;
+            if (w.check != v.check || w.diverged) {
+                v.diverged = 1;
+                if (v.lowest < 0 || g->rank < v.lowest) v.lowest = g->rank;
+            }
+            if (w.lowest >= 0 && (v.lowest < 0 || w.lowest < v.lowest)) v.lowest = w.lowest;
         }
     }
     if (g->bcast(g->ctx, 0, &v, sizeof v) != 0) return -1;
-    *lowest = v;
+    *lowest = v.lowest;
+    if (diverged) *diverged = v.diverged;
     return 0;
+}
+
+int group_agree(const nlsq_group *g, int tag, int raised, int *lowest)
+{
+    return group_agree_checked(g, tag, raised, 0, lowest, NULL);
 }
 
 /* A message from the process that raised a flag, to all. */

@@ -54,14 +54,24 @@ static int in_group(const fit_problem *fp)
 static int group_decide(fit_problem *fp, nlsq_status *st, char *msg, size_t msg_size)
 {
     const nlsq_group *g = fp->opt.group;
-    int lowest;
-    if (group_agree(g, GROUP_TAG_AGREE, *st != NLSQ_OK, &lowest) != 0) {
+    int lowest, diverged;
+    /* the parameters every process's solver is at: the same, or the
+       group has diverged (another build or CPU on some node) */
+    uint64_t at = fp->mem ? checkpoint_hash(0, fp->p, (size_t)fp->n * sizeof *fp->p) : 0;
+    if (group_agree_checked(g, GROUP_TAG_AGREE, *st != NLSQ_OK, at, &lowest, &diverged) != 0) {
         *st = NLSQ_ERR_IO;
         snprintf(msg, msg_size, "process %d of %d lost touch with the group (a process ended or the network failed)",
                  g->rank, g->size);
         return 1;
     }
     if (lowest < 0) return 0;
+    if (diverged) {
+        *st = NLSQ_ERR_INVALID_ARGUMENT;
+        snprintf(msg, msg_size,
+                 "the processes' solvers have diverged (their parameters differ): every process must run the same "
+                 "nlsq build with the same options and data");
+        return 1;
+    }
     struct {
         int status;
         char text[400];
