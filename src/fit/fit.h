@@ -112,6 +112,7 @@ typedef struct fit_problem {
     /* checkpoints */
     checkpoint *ckpt;
     int resumed;   /* evaluations taken from the checkpoint      */
+    int solving;   /* the solver has started (fp->p is its point) */
     gpu_group gpu; /* the passes on CUDA devices, if use_gpu     */
     int use_gpu, gpu_passes;
     char device[16], device_note[240];

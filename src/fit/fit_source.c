@@ -55,9 +55,9 @@ static int group_decide(fit_problem *fp, nlsq_status *st, char *msg, size_t msg_
 {
     const nlsq_group *g = fp->opt.group;
     int lowest, diverged;
-    /* the parameters every process's solver is at: the same, or the
-       group has diverged (another build or CPU on some node) */
-    uint64_t at = fp->mem ? checkpoint_hash(0, fp->p, (size_t)fp->n * sizeof *fp->p) : 0;
+    /* once the solver runs, the parameters every process is at: the same,
+       or the group has diverged (another build or CPU on some node) */
+    uint64_t at = fp->solving ? checkpoint_hash(0, fp->p, (size_t)fp->n * sizeof *fp->p) : 0;
     if (group_agree_checked(g, GROUP_TAG_AGREE, *st != NLSQ_OK, at, &lowest, &diverged) != 0) {
         *st = NLSQ_ERR_IO;
         snprintf(msg, msg_size, "process %d of %d lost touch with the group (a process ended or the network failed)",
@@ -645,6 +645,7 @@ setup_done:
     if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;
     solve_problem pb = {fp.n_free, fp.m_used, evaluate_source, &fp, NULL, NULL, NULL, 0};
+    fp.solving = 1;
     st = fit_solve(&fp, &pb, out, err);
 done:
     checkpoint_free(fp.ckpt);
