@@ -1221,6 +1221,19 @@ NLSQ_API int nlsq_have_zlib(void);
    owns the parts and frees them; on failure they stay the caller's. */
 NLSQ_API nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err);
 
+/* Data held in pieces by the processes of a group (each node's own file):
+   this process's `local` holds the next rows after the lower ranks'
+   pieces, the whole being the pieces in rank order. Collective: every
+   process of g calls it. The result has the whole's rows; this process
+   reads only those of its share — the chunks that start in its piece,
+   plus the rows up to its last chunk's end, which the next processes send
+   it here once (at most one chunk of rows, kept in memory). Fit it with
+   opt.group = g: the answer is bitwise the fit of the whole file on one
+   process. On success the result owns local; on failure it stays the
+   caller's, and every process gets the same status. */
+NLSQ_API nlsq_status nlsq_source_from_pieces(nlsq_source *local, const nlsq_group *group, nlsq_source **out,
+                                             nlsq_error *err);
+
 NLSQ_API size_t nlsq_source_num_rows(const nlsq_source *src);
 NLSQ_API int nlsq_source_num_columns(const nlsq_source *src);
 /* A column's name: the header of a text table, else "1", "2", ... */

@@ -147,14 +147,16 @@ typedef struct tree_ops {
     void (*unpack)(void *ctx, int node, const void *buf);
 } tree_ops;
 
-/* The chunks [lo, hi) of n that process `rank` of `size` folds. */
-void tree_span(int n, int size, int rank, int *lo, int *hi);
+/* The chunks [lo, hi) of n that process `rank` of `size` folds: an even
+   share, or spans[rank] .. spans[rank+1] when a table is given (data in
+   pieces, source_pieces.c; NULL: even). */
+void tree_span(const int *spans, int n, int size, int rank, int *lo, int *hi);
 /* Merge nodes 0..n-1 into node 0 in the fixed tree. With a group (NULL:
    one process) this process holds its span's nodes, the tree's other
    halves arrive from their owners, and every process ends with node 0;
    tags tag .. tag+31 are used; buf holds node_bytes. 0, or -1 when the
    group's transport failed. */
-int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *buf);
+int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, const int *spans, int tag, void *buf);
 /* The lowest rank whose `raised` is nonzero, or -1, into *lowest on every
    process; 0, or -1 when the transport failed. */
 int group_agree(const nlsq_group *g, int tag, int raised, int *lowest);
@@ -166,7 +168,7 @@ int group_tell(const nlsq_group *g, int from, char *text, size_t size);
 
 /* Message tags: each use of the group its own range. */
 enum { GROUP_TAG_PASS = 0x100, GROUP_TAG_MANY = 0x200, GROUP_TAG_STATS = 0x300, GROUP_TAG_AGREE = 0x400,
-       GROUP_TAG_BATCH = 0x500, GROUP_TAG_RESID = 0x600 };
+       GROUP_TAG_BATCH = 0x500, GROUP_TAG_RESID = 0x600, GROUP_TAG_ROWS = 0x700 };
 
 /* Per-thread state of a pass. */
 typedef struct pass_worker {
@@ -199,6 +201,7 @@ typedef struct pass {
     void *node_buf;               /* a node packed for the group          */
     size_t node_buf_cap;
     const nlsq_group *group;      /* borrowed; NULL: this process alone   */
+    const int *spans;             /* the group's shares, or NULL: even    */
     int chunk_cap;
     const program *prog;
     struct jit_entry *jit; /* a compiled kernel, used once it is ready; the

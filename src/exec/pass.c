@@ -370,7 +370,7 @@ static void run_unpack(void *ctx, int at, const void *buf)
 static void pass_span(const pass *ps, int n, int *lo, int *hi)
 {
     *lo = 0, *hi = n;
-    if (ps->group && ps->group->size > 1) tree_span(n, ps->group->size, ps->group->rank, lo, hi);
+    if (ps->group && ps->group->size > 1) tree_span(ps->spans, n, ps->group->size, ps->group->rank, lo, hi);
 }
 
 typedef struct span_job {
@@ -432,7 +432,7 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     run_span(ps, chunk_task, &job, lo, hi);
     run_tree t = {ps, job.fold, out->runs != NULL, sz};
     tree_ops ops = {&t, (job.fold ? sz * sizeof(double) : 0) + sizeof(pass_sums), run_merge, run_pack, run_unpack};
-    if (tree_merge(&ops, nchunks, ps->group, GROUP_TAG_PASS, ps->node_buf) != 0) {
+    if (tree_merge(&ops, nchunks, ps->group, ps->spans, GROUP_TAG_PASS, ps->node_buf) != 0) {
         pass_fail_out(out, 0);
         return;
     }
@@ -650,7 +650,7 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
     run_span(ps, many_task, &mj, lo * groups, hi * groups);
     many_tree t = {ps, K, !pm->no_triangle, sz, mj.sums};
     tree_ops ops = {&t, node_bytes, many_merge, many_pack, many_unpack};
-    if (tree_merge(&ops, nchunks, ps->group, GROUP_TAG_MANY, ps->node_buf) != 0) {
+    if (tree_merge(&ops, nchunks, ps->group, ps->spans, GROUP_TAG_MANY, ps->node_buf) != 0) {
         pm->read_failed = 1;
         for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
         return;

@@ -6,8 +6,8 @@
  * lie inside it; where a node's right half belongs to a later process,
  * that process sends it the finished half. Every merge is then the one a
  * single process makes, in the same order, so the root is bitwise the
- * same for any group size. The root is finally broadcast from process 0,
- * which owns chunk 0.
+ * same for any group size. The root is finally broadcast by the owner of
+ * chunk 0 (process 0, unless there are fewer chunks than processes).
  *
  * Each process sends to lower ranks and waits only on higher ones, one
  * tree level after another, so no cycle of waits can form: the highest
@@ -19,18 +19,34 @@
 
 #include "exec.h"
 
-void tree_span(int n, int size, int rank, int *lo, int *hi)
+void tree_span(const int *spans, int n, int size, int rank, int *lo, int *hi)
 {
+    if (spans) {
+        *lo = spans[rank];
+        *hi = spans[rank + 1];
+        return;
+    }
     *lo = (int)((long long)n * rank / size);
     *hi = (int)((long long)n * (rank + 1) / size);
 }
 
 /* The process whose share holds chunk c. */
-static int tree_owner(int n, int size, int c)
+static int tree_owner(const int *spans, int n, int size, int c)
 {
     int r = (int)((long long)c * size / n), lo, hi;
+    if (spans) { /* the owner of the first span past c, less one */
+        int a = 0, b = size;
+        while (b - a > 1) {
+            int mid = (a + b) / 2;
+            if (spans[mid] <= c)
+                a = mid;
+            else
+                b = mid;
+        }
+        return a;
+    }
     for (;;) {
-        tree_span(n, size, r, &lo, &hi);
+        tree_span(NULL, n, size, r, &lo, &hi);
         if (c < lo)
             r--;
         else if (c >= hi)
@@ -40,13 +56,13 @@ static int tree_owner(int n, int size, int c)
     }
 }
 
-int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *buf)
+int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, const int *spans, int tag, void *buf)
 {
     int size = g ? g->size : 1, me = g ? g->rank : 0, lo = 0, hi = n, level = 0;
-    if (size > 1) tree_span(n, size, me, &lo, &hi);
+    if (size > 1) tree_span(spans, n, size, me, &lo, &hi);
     for (int s = 1; s < n; s *= 2, level++) {
         for (int i = lo / (2 * s) * (2 * s); i < hi && i + s < n; i += 2 * s) {
-            int a = size > 1 ? tree_owner(n, size, i) : 0, b = size > 1 ? tree_owner(n, size, i + s) : 0;
+            int a = size > 1 ? tree_owner(spans, n, size, i) : 0, b = size > 1 ? tree_owner(spans, n, size, i + s) : 0;
             if (a == me && b == me) {
                 ops->merge(ops->ctx, i, i + s);
             } else if (a == me) {
@@ -60,9 +76,10 @@ int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *b
         }
     }
     if (size <= 1 || n == 0) return 0;
-    if (me == 0) ops->pack(ops->ctx, 0, buf);
-    if (g->bcast(g->ctx, 0, buf, ops->node_bytes) != 0) return -1;
-    if (me != 0) ops->unpack(ops->ctx, 0, buf);
+    int root = tree_owner(spans, n, size, 0); /* not process 0 when it has no chunks */
+    if (me == root) ops->pack(ops->ctx, 0, buf);
+    if (g->bcast(g->ctx, root, buf, ops->node_bytes) != 0) return -1;
+    if (me != root) ops->unpack(ops->ctx, 0, buf);
     return 0;
 }
 

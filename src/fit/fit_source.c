@@ -122,7 +122,7 @@ int fit_group_share_rows(fit_problem *fp, double *r)
     int n = (int)((fp->m_total + chunk - 1) / chunk);
     for (int q = 0; q < g->size; q++) {
         int lo, hi;
-        tree_span(n, g->size, q, &lo, &hi);
+        tree_span(fp->ps.spans, n, g->size, q, &lo, &hi);
         size_t first = (size_t)lo * chunk, last = (size_t)hi * chunk < fp->m_total ? (size_t)hi * chunk : fp->m_total;
         if (last > first && g->bcast(g->ctx, q, r + first, (last - first) * sizeof *r) != 0) return -1;
     }
@@ -636,6 +636,7 @@ setup_done:
         if ((st = group_settle(&fp, st, err)) != NLSQ_OK) goto done;
         if ((st = group_settle(&fp, group_same_rows(&fp, err), err)) != NLSQ_OK) goto done;
         fp.ps.group = fp.opt.group;
+        fp.ps.spans = source_spans(src);
     } else if (st != NLSQ_OK) {
         goto done;
     }

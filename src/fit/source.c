@@ -484,6 +484,11 @@ nlsq_source *source_from_ops(const source_ops *ops, void *impl, int ncols, size_
     return s;
 }
 
+const int *source_spans(const nlsq_source *s)
+{
+    return s->kind == SRC_OPS && s->ops->spans ? s->ops->spans(s->impl) : NULL;
+}
+
 /* ---- side by side ------------------------------------------------------ */
 
 nlsq_status nlsq_source_join(nlsq_source *const *parts, int nparts, nlsq_source **out, nlsq_error *err)

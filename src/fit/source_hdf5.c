@@ -236,7 +236,7 @@ static void h5src_close(void *impl)
     free(h);
 }
 
-static const source_ops h5src_ops = {h5src_read, h5src_check, h5src_close};
+static const source_ops h5src_ops = {h5src_read, h5src_check, h5src_close, NULL};
 
 static int prefetch_wanted(void)
 {

@@ -22,6 +22,17 @@ int main(int argc, char **argv)
     int same = memcmp(r1->popt, r2->popt, 3 * 8) == 0 && memcmp(r1->pcov, r2->pcov, 9 * 8) == 0 && r1->cost == r2->cost && r1->nfev == r2->nfev;
     printf("rank %d/%d: %s popt %.17g %.17g %.17g cost %.17g nfev %d/%d\n", nlsq_mpi_rank(mpi), nlsq_mpi_size(mpi), same ? "SAME" : "DIFF",
            r2->popt[0], r2->popt[1], r2->popt[2], r2->cost, r1->nfev, r2->nfev);
+    /* pieces: uneven, not chunk-aligned cuts */
+    int P = nlsq_mpi_size(mpi), me = nlsq_mpi_rank(mpi);
+    size_t lo = (size_t)((double)m * me * me / ((double)P * P)) + (me ? 1234 : 0), hi = me + 1 == P ? m : (size_t)((double)m * (me + 1) * (me + 1) / ((double)P * P)) + 1234;
+    const double *pc[2] = {x + lo, y + lo};
+    nlsq_source *piece, *whole; nlsq_result *r3 = NULL;
+    if (nlsq_source_from_arrays(pc, 2, hi - lo, &piece, &err) || nlsq_source_from_pieces(piece, nlsq_mpi_group(mpi), &whole, &err)) { fprintf(stderr, "pieces: %s\n", err.message); return 1; }
+    if (nlsq_fit_source(mod, whole, NULL, &o, &r3, &err)) { fprintf(stderr, "pieces fit: %s\n", err.message); return 1; }
+    int same3 = memcmp(r1->popt, r3->popt, 3 * 8) == 0 && memcmp(r1->pcov, r3->pcov, 9 * 8) == 0 && r1->cost == r3->cost;
+    printf("rank %d pieces [%zu,%zu): %s (%s)\n", me, lo, hi, same3 ? "SAME" : "DIFF", nlsq_source_describe(whole));
+    same &= same3;
+    nlsq_source_free(whole); nlsq_result_free(r1); nlsq_result_free(r2); nlsq_result_free(r3);
     nlsq_mpi_close(mpi);
     MPI_Finalize();
     return !same;
