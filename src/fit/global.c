@@ -653,7 +653,18 @@ static nlsq_status setup(gsearch *g, nlsq_error *err)
     st = fit_start_pass(fp, backend, err);
     fp->m_total = g->data->m;
     if (st != NLSQ_OK) return st;
-    if ((st = choose_device(g, err)) != NLSQ_OK) return st;
+    if (fp->opt.group && fp->opt.group->size > 1) {
+        /* a group's shared passes: each process folds its share of every
+           round's chunks, on the CPU (as nlsq_fit_source in a group) */
+        const char *asked = fp->opt.device ? fp->opt.device : getenv("NLSQ_DEVICE");
+        if (asked && *asked && strcmp(asked, "auto") != 0 && strcmp(asked, "cpu") != 0)
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "device '%.40s': a search spread over a group of processes runs on the CPU", asked);
+        snprintf(fp->device, sizeof fp->device, "cpu");
+        fp->ps.group = fp->opt.group;
+    } else if ((st = choose_device(g, err)) != NLSQ_OK) {
+        return st;
+    }
     if ((st = alloc_search(g, g->g.starts, err)) != NLSQ_OK) return st;
     if ((st = make_start(g, err)) != NLSQ_OK) return st;
     return search_box(g, err);

@@ -32,6 +32,21 @@ int main(int argc, char **argv)
     int same3 = memcmp(r1->popt, r3->popt, 3 * 8) == 0 && memcmp(r1->pcov, r3->pcov, 9 * 8) == 0 && r1->cost == r3->cost;
     printf("rank %d pieces [%zu,%zu): %s (%s)\n", me, lo, hi, same3 ? "SAME" : "DIFF", nlsq_source_describe(whole));
     same &= same3;
+    /* global search, with halving on (m >= 100000) and off */
+    for (int halving = 0; halving <= 1; halving++) {
+        nlsq_data d = {x, y, m, NULL, 0};
+        nlsq_global_options go = nlsq_global_options_default(); go.starts = 6; go.halving = halving;
+        nlsq_options o2 = o; o2.group = NULL; o2.p0 = NULL;
+        double lbv[3] = {0, 0, -5}, ubv[3] = {10, 5, 5}; o2.lower = lbv; o2.upper = ubv;
+        nlsq_result *g1 = NULL, *g2 = NULL;
+        if (nlsq_fit_global(mod, &d, &o2, &go, &g1, &err)) { fprintf(stderr, "global1: %s\n", err.message); return 1; }
+        o2.group = nlsq_mpi_group(mpi);
+        if (nlsq_fit_global(mod, &d, &o2, &go, &g2, &err)) { fprintf(stderr, "global2: %s\n", err.message); return 1; }
+        int sg = memcmp(g1->popt, g2->popt, 24) == 0 && g1->cost == g2->cost && memcmp(g1->pcov, g2->pcov, 72) == 0;
+        printf("rank %d global halving %d: %s\n", me, halving, sg ? "SAME" : "DIFF");
+        same &= sg;
+        nlsq_result_free(g1); nlsq_result_free(g2);
+    }
     nlsq_source_free(whole); nlsq_result_free(r1); nlsq_result_free(r2); nlsq_result_free(r3);
     nlsq_mpi_close(mpi);
     MPI_Finalize();
