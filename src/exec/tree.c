@@ -59,12 +59,9 @@ int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *b
         }
     }
     if (size <= 1 || n == 0) return 0;
-    /* The root holds the whole answer: with fewer chunks than processes
-       it is not process 0 (whose share is then empty) */
-    int root = tree_owner(n, size, 0);
-    if (me == root) ops->pack(ops->ctx, 0, buf);
-    if (g->bcast(g->ctx, root, buf, ops->node_bytes) != 0) return -1;
-    if (me != root) ops->unpack(ops->ctx, 0, buf);
+    if (me == 0) ops->pack(ops->ctx, 0, buf);
+    if (g->bcast(g->ctx, 0, buf, ops->node_bytes) != 0) return -1;
+    if (me != 0) ops->unpack(ops->ctx, 0, buf);
     return 0;
 }
 
