@@ -45,4 +45,17 @@ run 3
 if [ ${#flags[@]} -gt 0 ]; then
     run 2 --mca btl tcp,self  # the triangles through TCP loopback, not shared memory
 fi
+# A rank that stops taking part must end the job, not hang it: with a
+# 3 s bound the waiting rank prints one line and calls MPI_Abort.
+echo "== 2 ranks, the last one stuck: the job must end within the timeout"
+t0=$(date +%s)
+out=$(NLSQ_MPI_TIMEOUT=3 timeout -k 5 60 "$mpirun" "${flags[@]}" -n 2 "$py" "$src/python/tests/test_mpi.py" hang 2>&1)
+rc=$? t1=$(date +%s)
+echo "$out" | grep -v '^[-]*$' | head -5
+[ $rc = 124 ] && { echo "FAIL: the job hung (killed by timeout after 60 s)"; exit 1; }
+[ $rc = 0 ] && { echo "FAIL: the job with a stuck rank exited 0"; exit 1; }
+echo "$out" | grep -q "nlsq-mpi: rank 0 of 2: waited 3 s .*ending the job" \
+    || { echo "FAIL: no 'nlsq-mpi: rank 0 of 2: waited 3 s ... ending the job' line"; exit 1; }
+echo "$out" | grep -q "^FAIL" && { echo "FAIL: a rank outlived the abort"; exit 1; }
+echo "ended after $((t1 - t0)) s with status $rc"
 echo "PASS"

@@ -240,5 +240,24 @@ def _main():
         print(f"ok: {len(checks)} checks on {world.size} rank(s), bitwise the single-process fits", flush=True)
 
 
+def _hang():
+    """The fault check (test_python_mpi.sh): the last rank stops taking
+    part (as a rank stuck in a dead file system would) while the others
+    fit; with NLSQ_MPI_TIMEOUT=3 a waiting rank must print its one line and
+    end the whole job with MPI_Abort, which the script times."""
+    import time
+    from mpi4py import MPI
+    world = MPI.COMM_WORLD
+    nlsqc.mpi.open(world)  # collective: every rank, before the last one goes silent
+    if world.rank == world.size - 1:
+        time.sleep(120)  # the job must end long before this
+        print("FAIL: the stuck rank outlived its group's timeout", flush=True)
+        sys.exit(1)
+    x, y = _data()
+    nlsqc.curve_fit(MODEL, x, y, p0=[1, 1, 0], comm=world)
+    print("FAIL: a fit finished without the stuck rank", flush=True)
+    sys.exit(1)
+
+
 if __name__ == "__main__":
-    _main()
+    _hang() if sys.argv[1:] == ["hang"] else _main()
