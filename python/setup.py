@@ -40,6 +40,7 @@ def build_library(dest):
         if not os.path.isfile(given):
             sys.exit(f"NLSQ_LIBRARY={given}: no such file")
         shutil.copyfile(given, dest)
+        copy_mpi_library(os.path.dirname(given), dest)
         return
     if not os.path.isfile(os.path.join(ROOT, "CMakeLists.txt")):
         sys.exit(f"nlsqc: no nlsq source tree at {ROOT} to build libnlsq from; install from the nlsq checkout "
@@ -51,6 +52,18 @@ def build_library(dest):
         subprocess.check_call(["cmake", "-S", ROOT, "-B", tmp, "-DCMAKE_BUILD_TYPE=Release"])
         subprocess.check_call(["cmake", "--build", tmp, "--target", "nlsq", "-j", jobs])
         shutil.copyfile(os.path.realpath(os.path.join(tmp, "libnlsq.so")), dest)
+        # libnlsq_mpi exists only where CMake found an MPI: its absence is no error
+        subprocess.call(["cmake", "--build", tmp, "--target", "nlsq_mpi", "-j", jobs], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+        copy_mpi_library(tmp, dest)
+
+
+def copy_mpi_library(folder, dest):
+    """libnlsq_mpi (comm=, nlsqc.mpi) from folder into the package beside
+    libnlsq, when it was built there."""
+    found = os.path.join(folder, "libnlsq_mpi.so")
+    if os.path.isfile(found):
+        shutil.copyfile(os.path.realpath(found), os.path.join(os.path.dirname(dest), "libnlsq_mpi.so.0"))
 
 
 class BuildWithLibrary(build_py):

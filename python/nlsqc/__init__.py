@@ -9,7 +9,7 @@ Models are Python functions, traced once into nlsq's expression graph
 (exact derivatives by automatic differentiation, compiled kernels, CPU or
 GPU), or model text. See python/README.md.
 """
-from . import models, np
+from . import models, mpi, np  # mpi imports no mpi4py until a comm= is given
 from ._batch import BatchResult, fit_batch
 from ._bootstrap import BootstrapResult, bootstrap
 from ._callback import FallbackWarning
@@ -37,4 +37,4 @@ __all__ = ["curve_fit", "design", "least_squares", "least_squares_model", "curve
            "fit_batch", "mcmc", "McmcResult", "McmcWarning", "bootstrap", "BootstrapResult", "conf_interval",
            "conf_interval2d", "ProfileResult", "model", "Model", "FitResult", "BatchResult", "OptimizeResult",
            "OptimizeWarning", "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np",
-           "models"]
+           "models", "mpi"]

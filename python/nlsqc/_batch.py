@@ -85,6 +85,9 @@ def fit_batch(f, xdata, ydata, p0=None, sigma=None, bounds=(-numpy.inf, numpy.in
     same options (on the CPU). Returns a BatchResult with popt, perr, pcov
     (or None), status, success, cost, chi2, nit, nfev, m per fit, and
     converged, failed, seconds, threads, backend, device for the batch.
+    comm (an mpi4py communicator; docs/cluster.md): every rank makes this
+    call on the same data and fits a contiguous share of the fits (on its
+    own device=, such as its GPU); every rank gets every result.
     """
     # a list of 1-D curves of different lengths; equal lengths make a 2-D array
     ragged = isinstance(ydata, (list, tuple)) and len(ydata) > 0 and numpy.ndim(ydata[0]) == 1 and \

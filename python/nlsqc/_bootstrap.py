@@ -84,9 +84,10 @@ class BootstrapResult:
 
 
 def run(fitted, popt, names, n=1000, kind="residual", seed=0, level=0.95, bca=True, jackknife_max=2000,
-        threads=None, device=None):
+        threads=None, device=None, comm=None):
     """nlsq_bootstrap on a fit: fitted = (model, x, y, sigma, sigma_kind,
-    Call) as _fit.fit made them."""
+    Call) as _fit.fit made them. The replicas are spread over comm's ranks
+    (or those of the fit's comm=) when one is given."""
     _bind()
     model, x, y, s, skind, call = fitted
     if kind not in KINDS:
@@ -109,6 +110,9 @@ def run(fitted, popt, names, n=1000, kind="residual", seed=0, level=0.95, bca=Tr
         d = _lib.c_string(str(device), "device")
         keep.append(d)
         opt.device = d
+    if comm is not None:
+        from . import mpi
+        opt.group = mpi.group(comm)
     p = numpy.ascontiguousarray(popt, dtype=float)
     fit = _lib.Result()
     fit.n = p.size
@@ -147,7 +151,7 @@ def bootstrap(f, xdata, ydata, p0=None, sigma=None, n=1000, kind="residual", see
     .fit is the FitResult."""
     from ._fit import curve_fit
     threads, device = kwargs.get("threads"), kwargs.get("device")
-    r = curve_fit(f, xdata, ydata, p0=p0, sigma=sigma, **kwargs)
+    r = curve_fit(f, xdata, ydata, p0=p0, sigma=sigma, **kwargs)  # comm= makes both the fit's and the replicas'
     out = r.bootstrap(n=n, kind=kind, seed=seed, level=level, bca=bca, jackknife_max=jackknife_max, threads=threads,
                       device=device)
     out.fit = r

@@ -92,19 +92,21 @@ class FitResult:
         return dict(zip(self.names, self.popt.tolist()))
 
     def bootstrap(self, n=1000, kind="residual", seed=0, level=0.95, bca=True, jackknife_max=2000, threads=None,
-                  device=None):
+                  device=None, comm=None):
         """Bootstrap this fit (docs/uncertainty.md): n replicas of the data
         resampled by kind ('residual', 'pairs' or 'wild'), each refitted
         from popt with this fit's options by the batch engine, deterministic
         for a seed whatever the thread count. Returns a BootstrapResult:
         samples (n, params), stderr, bias, percentile and bca intervals
-        (params, 2) at level, converged and failed counts."""
+        (params, 2) at level, converged and failed counts. comm (an mpi4py
+        communicator; a fit made with comm= uses its own): the replicas
+        are spread over its ranks, every rank gets them all."""
         fitted = self.__dict__.get("_fitted")
         if fitted is None:
             raise ValueError("this result cannot be bootstrapped: only a fit of a traced model or model text made "
                              "by curve_fit or least_squares_model keeps the data and options it needs")
         return _bootstrap.run(fitted, self.popt, self.names, n=n, kind=kind, seed=seed, level=level, bca=bca,
-                              jackknife_max=jackknife_max, threads=threads, device=device)
+                              jackknife_max=jackknife_max, threads=threads, device=device, comm=comm)
     def interval(self, level=0.95):
         """(lower, upper) of every parameter at `level`: popt -/+ t * perr,
         Student-t with the fit's dof (the normal with absolute_sigma)."""
@@ -552,7 +554,10 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, check_
     seed= (default 1), global_method='multistart' or 'cmaes',
     global_halving='auto', True or False; result.global_search (and
     infodict['global']) lists the distinct minima, best first, and how
-    many starts reached the best.
+    many starts reached the best. comm (an mpi4py communicator,
+    docs/cluster.md): every rank of it makes this call on the same data
+    and folds its share of the points; every rank gets the result one
+    process computes, bitwise.
 
     Returns a FitResult that unpacks as popt, pcov; with full_output the
     tuple (popt, pcov, infodict, mesg, ier). Raises RuntimeError

@@ -71,7 +71,9 @@ def curve_fit_large(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False, 
     with pass, iteration, pass_fraction, cost, elapsed, pass_seconds,
     pass_remaining, points); return True to stop. checkpoint/resume: a file
     the solver's state is saved to after every pass, from which a killed
-    fit resumes bitwise. Returns a FitResult."""
+    fit resumes bitwise. comm (an mpi4py communicator; docs/cluster.md):
+    every rank makes this call on the same data and folds its share; rank
+    0 writes the checkpoint. Returns a FitResult."""
     check, policy = _nan_setup(check_finite, nan_policy)
     n = None if p0 is None else numpy.size(p0)
     model, x = resolve_model(f, xdata, n=n)
@@ -282,7 +284,10 @@ def fit_file(f, path, p0=None, *, x=None, y=None, sigma=None, nvars=None, raw=No
     member of k columns gives NAME:1 ... NAME:k); an HDF5 dataset's path
     (PATH:1 ... for a 2-D one). By default x is the first column(s) and y
     the next. nvars: the number of variables for a function model
-    (default: len(x), else 1). Returns a FitResult."""
+    (default: len(x), else 1). comm (an mpi4py communicator;
+    docs/cluster.md): every rank opens the same file and reads only its
+    share of the rows; every rank gets the single-process result, bitwise.
+    Returns a FitResult."""
     paths = [path] if isinstance(path, (str, bytes, os.PathLike)) else list(path)
     if not paths:
         raise ValueError("fit_file: no file given")

@@ -73,6 +73,7 @@ class Options(ctypes.Structure):
         ("progress", PROGRESS), ("progress_data", ctypes.c_void_p), ("progress_interval", ctypes.c_double),
         ("checkpoint", ctypes.c_char_p), ("resume", ctypes.c_int), ("device", ctypes.c_char_p),
         ("gpu_float32", ctypes.c_int), ("lm_last_jacobian", ctypes.c_int),
+        ("group", ctypes.c_void_p),  # const nlsq_group *: nlsqc.mpi sets it from comm=
     ]
 
 

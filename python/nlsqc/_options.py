@@ -15,7 +15,7 @@ class OptimizeWarning(UserWarning):
 
 # keyword arguments of ours, accepted by every fitting function
 OUR_KWARGS = ("loss", "f_scale", "x_scale", "ftol", "xtol", "gtol", "max_nfev", "maxfev", "backend", "threads",
-              "device", "callback", "gpu_float32", "fixed", "lm_last_jacobian")
+              "device", "callback", "gpu_float32", "fixed", "lm_last_jacobian", "comm")
 # SciPy's keyword arguments that concern finite differences: nlsqc's
 # Jacobian is exact, so they are accepted and have nothing to do.
 IGNORED_KWARGS = ("diff_step", "epsfcn", "tr_solver", "tr_options", "jac_sparsity", "verbose", "factor", "col_deriv")
@@ -97,6 +97,14 @@ class Call:
             opt.fixed = self.fixed_mask(kwargs["fixed"])
         if kwargs.get("callback") is not None:
             self.set_callback(kwargs["callback"])
+        if kwargs.get("comm") is not None:
+            self.set_comm(kwargs["comm"])
+
+    def set_comm(self, comm):
+        """A fit of the group of comm's ranks (nlsqc.mpi): mpi4py is
+        imported, and libnlsq_mpi loaded, only here."""
+        from . import mpi
+        self.opt.group = mpi.group(comm)
 
     def array(self, a, what):
         a = numpy.ascontiguousarray(a, dtype=float).ravel()
