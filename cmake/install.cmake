@@ -16,6 +16,16 @@ install(FILES ${CMAKE_BINARY_DIR}/nlsq.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man
 install(FILES include/nlsq.h ${CMAKE_CURRENT_BINARY_DIR}/include/nlsq_version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
+# libnlsq_mpi and its header, when an MPI was found. Outside the CMake
+# package (whose users would then all need MPI found): link it with the
+# MPI compiler wrapper, `mpicc prog.c -lnlsq_mpi -lnlsq`.
+if(NLSQ_HAVE_MPI)
+  install(TARGETS nlsq_mpi nlsq_mpi_static
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(FILES include/nlsq_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
+
 install(EXPORT nlsqTargets NAMESPACE nlsq:: DESTINATION ${NLSQ_CMAKE_DIR})
 configure_package_config_file(cmake/nlsqConfig.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/nlsqConfig.cmake
                               INSTALL_DESTINATION ${NLSQ_CMAKE_DIR})
