@@ -203,6 +203,7 @@ typedef struct pass_job {
     size_t chunk;
     const jit_kernel *kernel; /* or NULL: the interpreter */
     atomic_size_t done;       /* points finished, for progress */
+    size_t share;             /* of this process's share (all of m alone) */
 } pass_job;
 
 /* The blocks of one window [first - v->base, ...) of the view, evaluated
@@ -282,7 +283,7 @@ static void chunk_task(void *ctx, int c, int worker)
         }
         if (d->release) d->release(d->ctx, w, count, worker);
         size_t done = atomic_fetch_add(&job->done, count) + count;
-        if (worker == 0 && ps->progress) ps->progress(ps->progress_ctx, done, d->m);
+        if (worker == 0 && ps->progress) ps->progress(ps->progress_ctx, done, job->share);
     }
     if (fused) {
         cost = (nk_ksum){a.cost, a.cost_comp};
@@ -426,9 +427,10 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     ps->passes++;
     ps->jit_passes += kernel != NULL;
     ps->last_jit = kernel != NULL;
-    pass_job job = {ps, d, out->residuals, out->runs != NULL, !out->no_triangle, chunk, kernel, 0};
+    pass_job job = {ps, d, out->residuals, out->runs != NULL, !out->no_triangle, chunk, kernel, 0, 0};
     int lo, hi;
     pass_span(ps, nchunks, &lo, &hi);
+    job.share = hi > lo ? ((size_t)hi * chunk < d->m ? (size_t)hi * chunk : d->m) - (size_t)lo * chunk : 0;
     run_span(ps, chunk_task, &job, lo, hi);
     run_tree t = {ps, job.fold, out->runs != NULL, sz};
     tree_ops ops = {&t, (job.fold ? sz * sizeof(double) : 0) + sizeof(pass_sums), run_merge, run_pack, run_unpack};
@@ -645,7 +647,7 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
     int mine = hi - lo;
     int groups = mine >= ps->nworkers || mine == 0 ? 1 : (ps->nworkers + mine - 1) / mine;
     if (groups > K) groups = K;
-    many_job mj = {{ps, d, NULL, 0, !pm->no_triangle, chunk, kernel, 0}, pm, K, groups, pm->np, ps->many_sums,
+    many_job mj = {{ps, d, NULL, 0, !pm->no_triangle, chunk, kernel, 0, 0}, pm, K, groups, pm->np, ps->many_sums,
                    (pass_many_state *)((pass_many_sums *)ps->many_sums + (size_t)nchunks * (size_t)K)};
     run_span(ps, many_task, &mj, lo * groups, hi * groups);
     many_tree t = {ps, K, !pm->no_triangle, sz, mj.sums};
