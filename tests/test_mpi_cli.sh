@@ -157,6 +157,12 @@ same_failure() { # what, then the arguments of fit
 same_failure "a NaN in y (nan_policy raise)" nan.csv --model 'a*x + b'
 same_failure "a missing column" big.npy --model 'a*x' --y nosuch
 same_failure "a missing file" nosuch.csv --model 'a*x'
+# a failure on one rank only (MPMD: ranks 1 and 2 are given another file):
+# rank 0 names that rank and its message, and every rank exits 2
+timeout 60 mpirun --oversubscribe --mca btl vader,self -n 1 "$nlsq_mpi" fit small.csv "${decay[@]}" : \
+    -n 2 "$nlsq_mpi" fit nosuch.csv "${decay[@]}" >/dev/null 2>err; rc=$?
+check "a file missing on ranks 1 and 2 only: status 2, rank 0 names process 1 and why" \
+    "[ $rc -eq 2 ] && grep -qx 'nlsq: process 1 of 3: nosuch.csv: No such file or directory' err"
 
 # A rank killed mid-fit: the job ends (no hang), and the checkpoint
 # resumes on 3 ranks to the uninterrupted fit's bits.

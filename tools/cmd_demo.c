@@ -32,9 +32,8 @@ static const char *default_plot(char *buf, size_t size)
 
 int cmd_demo(const cli_env *env, int argc, char **argv)
 {
-    (void)env; /* runs alone */
     cli c;
-    cli_init(&c, NULL);
+    cli_init(&c, env); /* (nlsq-mpi demo: a group fit, rank 0 writes the plot) */
     int npos, rc = options_parse(command_find("demo"), argc, argv, &c, NULL, 0, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     char fallback[4096];

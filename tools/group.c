@@ -49,8 +49,11 @@ static void last_message(const cli *c, char *out, size_t size)
     if (n <= 0) return;
     buf[n] = '\0';
     while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
-    char *line = strrchr(buf, '\n');
-    snprintf(out, size, "%s", line ? line + 1 : buf);
+    const char *line = strrchr(buf, '\n');
+    line = line ? line + 1 : buf;
+    /* die()'s "nlsq: " is said once, by process 0 */
+    if (strncmp(line, "nlsq: ", 6) == 0) line += 6;
+    snprintf(out, size, "%s", line);
 }
 
 int cli_agree(const cli *c, int rc)
