@@ -171,12 +171,13 @@ typedef struct cli {
     int bootstrap, bootstrap_kind; /* fit --bootstrap N (0: none), its kind  */
     const char *bootstrap_out;     /* --bootstrap-out FILE.npy               */
     hdf5_cli h5;                   /* fit --output FILE.h5 and its options  */
-    const cli_env *env;            /* fit, batch: the launch (a group or not); NULL alone */
+    const cli_env *env;            /* fit, batch, demo: the launch (a group or
+                                      not); NULL: alone                     */
     char device_buf[32];           /* batch under a group: this rank's cuda:N */
 } cli;
 
-/* env: fit and batch pass theirs (c->opt.group is its group); the other
-   commands run alone and pass NULL. */
+/* env: fit, batch and demo pass theirs (c->opt.group is its group); the
+   other commands run alone on every rank and pass NULL. */
 void cli_init(cli *c, const cli_env *env);
 
 /* ---- group.c: a command run by every process of a group (nlsq-mpi) ----- */

@@ -550,11 +550,10 @@ int fit_run(cli *c)
     /* an output that fails now (a full disk) does not take the result with
        it: the report is printed all the same, and the status says 2 */
     int outputs_rc = write_outputs(c, &d, r);
-    if (!cli_writes(c))
-        ; /* (its stdout goes nowhere: nothing to format) */
-    else if (c->json)
+    int prints = cli_writes(c); /* (a rank's stdout but 0's goes nowhere) */
+    if (prints && c->json)
         report_json(stdout, &info, d.m, r);
-    else if (!c->quiet)
+    else if (prints && !c->quiet)
         report_text(stdout, &info, d.m, r);
     rc = outputs_rc ? outputs_rc : !r->success ? 1 : !r->diag.trusted && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
 done:
