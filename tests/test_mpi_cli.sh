@@ -174,37 +174,48 @@ check "rank 0 killed (SIGKILL) writing its 3rd checkpoint: the job ends with an 
 run_mpi 3 tcp fit big.npy "${decay[@]}" --resume ck --verbose >m.json 2>err; rc=$?
 check "--resume on 3 ranks: the uninterrupted single-process bits" "[ $rc -eq 0 ] && same_bits one_npy.json m.json && grep -q 'evaluations taken from it' err"
 
-# rank 1 killed by kill -9 after the first checkpoint write (a fit of the
-# three-gaussian model to the decay: slow enough to be caught)
+# A rank killed by kill -9, or stopped (SIGSTOP: a hung rank), after the
+# first checkpoint write (a fit of two gaussians to the decay: slow enough
+# to be caught). The rank is found by its environment: this test's tag and
+# Open MPI's rank.
 slow=(--model 'a1*exp(-(x-m1)^2/(2*s1^2)) + a2*exp(-(x-m2)^2/(2*s2^2)) + c' --p0 a1=1,m1=1,s1=1,a2=1,m2=5,s2=2,c=0 --max-nfev 400)
-rm -f ck2
-tag=nlsq-mpi-cli-$$
-start=$(date +%s)
-NLSQ_TEST_TAG=$tag run_mpi 3 vader fit big.npy "${slow[@]}" --checkpoint ck2 >/dev/null 2>err &
-job=$!
-victim=
-for _ in $(seq 1 400); do
-    if [ -s ck2 ]; then
-        for p in /proc/[0-9]*; do
-            if tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "NLSQ_TEST_TAG=$tag" &&
-                tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
-                victim=${p#/proc/}
-                break
-            fi
-        done
-        break
+rank_pid() { # tag, rank, checkpoint file: the rank's pid once the file is written
+    for _ in $(seq 1 400); do
+        if [ -s "$3" ]; then
+            for p in /proc/[0-9]*; do
+                if tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "NLSQ_TEST_TAG=$1" &&
+                    tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+                    echo "${p#/proc/}"
+                    return
+                fi
+            done
+            return
+        fi
+        sleep 0.05
+    done
+}
+for how in KILL STOP; do
+    rm -f ck2
+    tag=nlsq-mpi-cli-$$-$how
+    start=$(date +%s)
+    NLSQ_MPI_TIMEOUT=2 NLSQ_TEST_TAG=$tag run_mpi 3 vader fit big.npy "${slow[@]}" --checkpoint ck2 >/dev/null 2>err &
+    job=$!
+    victim=$(rank_pid "$tag" 1 ck2)
+    [ -n "$victim" ] && kill -$how "$victim" 2>/dev/null || victim=
+    wait $job; rc=$?
+    took=$(($(date +%s) - start))
+    # a stopped process outlives the job: it is ended here
+    [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null
+    if [ -z "$victim" ]; then
+        echo "note: the fit ended before rank 1 could be sent SIG$how (rc $rc); that case was not run"
+    elif [ $how = KILL ]; then
+        check "rank 1 killed (kill -9) after the first checkpoint: the job ends with an error, in ${took} s" \
+            "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $took -lt 40 ]"
+    else
+        check "rank 1 stopped (a hung rank), NLSQ_MPI_TIMEOUT=2: status 3, the line naming it, in ${took} s" \
+            "[ $rc -eq 3 ] && grep -q 'waited 2 s for a message from rank 1.*ending the job' err && [ $took -lt 40 ]"
     fi
-    sleep 0.05
 done
-[ -n "$victim" ] && kill -9 "$victim" 2>/dev/null || victim=
-wait $job; rc=$?
-took=$(($(date +%s) - start))
-if [ -n "$victim" ]; then
-    check "rank 1 killed (kill -9) after the first checkpoint: the job ends with an error, in ${took} s" \
-        "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $took -lt 40 ]"
-else
-    echo "note: the fit ended before rank 1 could be killed (rc $rc); that case was not run"
-fi
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
