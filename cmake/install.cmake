@@ -12,6 +12,11 @@ install(TARGETS nlsq nlsq_static EXPORT nlsqTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS nlsq_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# nlsq-mpi, the command as the ranks of an MPI job, where MPI was found
+# (it alone links MPI: nlsq and libnlsq do not)
+if(NLSQ_HAVE_MPI)
+  install(TARGETS nlsq_mpi_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 install(FILES ${CMAKE_BINARY_DIR}/nlsq.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES include/nlsq.h ${CMAKE_CURRENT_BINARY_DIR}/include/nlsq_version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -59,7 +59,7 @@ int fit_bootstrap_run(const cli *c, const dataset *d, const nlsq_result *r, nlsq
     free(x);
     free(y);
     free(sigma);
-    if (rc || !c->bootstrap_out) return rc;
+    if (rc || !c->bootstrap_out || !cli_writes(c)) return rc;
     nlsq_output *f = output_open("--bootstrap-out", c->bootstrap_out);
     if (!f) return 2;
     npy_write(nlsq_output_stream(f), (*out)->samples, (*out)->replicas, (size_t)(*out)->n);

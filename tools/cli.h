@@ -68,9 +68,25 @@ typedef struct option_group {
     const option *options; /* ended by {NULL}                            */
 } option_group;
 
+/*
+ * Where the command was launched: alone (nlsq: group NULL), or as one
+ * process of an MPI job (nlsq-mpi, tools/nlsq_mpi.c, which alone links
+ * MPI). Passed from main through the command table into cli_init, so no
+ * command keeps it in a global.
+ */
+typedef struct cli_env {
+    const nlsq_group *group; /* NULL: this process alone                  */
+    int rank, size;          /* in the group (0 and 1 alone)              */
+    int local_rank;          /* among the processes on this node          */
+    int captured_fd;         /* rank != 0: the file its stderr goes to, so
+                                that a failure only it saw can be named by
+                                process 0; -1 none                       */
+} cli_env;
+
 typedef struct command {
     const char *name;
-    int (*run)(int argc, char **argv); /* argv[0] is the command's name    */
+    /* argv[0] is the command's name; env never NULL */
+    int (*run)(const cli_env *env, int argc, char **argv);
     const char *summary;               /* one line                          */
     const char *synopsis;              /* what follows "nlsq NAME"          */
     const char *description;           /* paragraphs, lines split by '\n'   */
@@ -155,9 +171,31 @@ typedef struct cli {
     int bootstrap, bootstrap_kind; /* fit --bootstrap N (0: none), its kind  */
     const char *bootstrap_out;     /* --bootstrap-out FILE.npy               */
     hdf5_cli h5;                   /* fit --output FILE.h5 and its options  */
+    const cli_env *env;            /* fit, batch, demo: the launch (a group or
+                                      not); NULL: alone                     */
+    char device_buf[32];           /* batch under a group: this rank's cuda:N */
 } cli;
 
-void cli_init(cli *c);
+/* env: fit, batch and demo pass theirs (c->opt.group is its group); the
+   other commands run alone on every rank and pass NULL. */
+void cli_init(cli *c, const cli_env *env);
+
+/* ---- group.c: a command run by every process of a group (nlsq-mpi) ----- */
+
+/* Whether this process prints results and writes files: alone, or process
+   0 of a group. Every process computes. */
+int cli_writes(const cli *c);
+/* Every process's status into one, the same on all: process 0's if it
+   failed, else the lowest failing process's (process 0 then prints that
+   process's last message). Alone: rc. */
+int cli_agree(const cli *c, int rc);
+/* Process 0's status on every process (ranks != 0 wait for it: process 0
+   goes first, as in opening the data, where it builds a column cache the
+   others then find). Alone: rc. */
+int cli_lead(const cli *c, int rc);
+/* nlsq-mpi batch --device cuda: each process its node-local GPU
+   (cuda:(local rank % GPUs)); nothing for anything else. */
+void cli_pick_device(cli *c);
 /* The data files among pos[0..npos) (several only when `many`) and a
    --model: 0, or the exit status after printing why. */
 int cli_take_data(cli *c, const char **pos, int npos, int many);
@@ -279,15 +317,24 @@ int batch_hdf5_write(const cli *c, const dataset *D, const nlsq_batch *b, const 
 
 /* ---- the commands ---------------------------------------------------------------- */
 
-int cmd_fit(int argc, char **argv);
-int cmd_batch(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_diff(int argc, char **argv);
-int cmd_models(int argc, char **argv);
-int cmd_demo(int argc, char **argv);
-int cmd_devices(int argc, char **argv);
-int cmd_cache(int argc, char **argv);
-int cmd_help(int argc, char **argv);
+int cmd_fit(const cli_env *env, int argc, char **argv);
+int cmd_batch(const cli_env *env, int argc, char **argv);
+int cmd_eval(const cli_env *env, int argc, char **argv);
+int cmd_diff(const cli_env *env, int argc, char **argv);
+int cmd_models(const cli_env *env, int argc, char **argv);
+int cmd_demo(const cli_env *env, int argc, char **argv);
+int cmd_devices(const cli_env *env, int argc, char **argv);
+int cmd_cache(const cli_env *env, int argc, char **argv);
+int cmd_help(const cli_env *env, int argc, char **argv);
+
+/* nlsq.c: the command line run as one process of `env` (main.c: alone;
+   nlsq_mpi.c: a rank of an MPI job): the standard descriptors held, the
+   signals caught, the command run, the standard output finished. Its exit
+   status. */
+int cli_main(const cli_env *env, int argc, char **argv);
+/* A closed standard descriptor held by /dev/null (before anything else
+   opens a file). */
+void cli_hold_standard_descriptors(void);
 
 extern const option_group *const fit_groups[],
     *const batch_groups[], *const eval_groups[], *const diff_groups[], *const demo_groups[], *const help_groups[];

@@ -800,6 +800,7 @@ static void summary(const cli *c, const batch_data *d, const dataset *D, const n
    (nlsq.c). */
 static int write_results(const cli *c, int jsonl, const batch_data *d, const dataset *D, const nlsq_batch_result *r)
 {
+    if (!cli_writes(c)) return 0; /* process 0 of a group writes them */
     if (batch_hdf5_wanted(c)) return batch_hdf5_write(c, D, &d->b, r, d->ids, d->curve_cols);
     int threads = c->opt.threads;
     if (!c->out) return write_rows(stdout, jsonl, d, D, r, threads);
@@ -827,16 +828,22 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int cmd_batch(int argc, char **argv)
+int cmd_batch(const cli_env *env, int argc, char **argv)
 {
     cli c;
-    cli_init(&c);
+    cli_init(&c, env);
     const char *pos[2];
     int npos, rc = options_parse(command_find("batch"), argc, argv, &c, pos, 2, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     if ((rc = cli_take_data(&c, pos, npos, 0))) return rc;
     const output_file out = {"--out", c.out};
-    if ((rc = outputs_check(&out, 1, &c.data, 1)) || (rc = batch_hdf5_check(&c))) return rc;
+    /* the output is process 0's to write, and so to check */
+    if (cli_writes(&c)) {
+        rc = outputs_check(&out, 1, &c.data, 1);
+        if (!rc) rc = batch_hdf5_check(&c);
+    }
+    if ((rc = cli_lead(&c, rc))) return rc;
+    cli_pick_device(&c);
     dataset D;
     batch_data d;
     memset(&d, 0, sizeof d);
@@ -847,8 +854,10 @@ int cmd_batch(int argc, char **argv)
     if ((rc = dataset_load(&c, c.id != NULL, &D))) goto done;
     double t1 = now();
     d.b = nlsq_batch_default();
-    if ((rc = c.id ? make_long(&c, &D, &d) : make_wide(&c, &D, &d))) goto done;
-    if ((rc = param_opts_parse(&c, D.m, &po))) goto done;
+    rc = c.id ? make_long(&c, &D, &d) : make_wide(&c, &D, &d);
+    if (!rc) rc = param_opts_parse(&c, D.m, &po);
+    /* (reading the curves may fail on one process: no memory) */
+    if ((rc = cli_agree(&c, rc))) goto done;
     double t2 = now();
     if (nlsq_fit_batch(D.m, &d.b, &c.opt, NLSQ_BATCH_PERR, &r, &err) != NLSQ_OK) {
         rc = die("%s", err.message);
@@ -862,7 +871,7 @@ int cmd_batch(int argc, char **argv)
     if (c.verbose)
         fprintf(stderr, "nlsq batch: open %.3f s, read and group %.3f s, fit %.3f s, write %.3f s\n", t1 - t0, t2 - t1,
                 t3 - t2, t4 - t3);
-    if (!c.quiet) summary(&c, &d, &D, r);
+    if (!c.quiet && cli_writes(&c)) summary(&c, &d, &D, r);
     rc = written                                       ? written
        : r->converged != r->nfits                      ? 1
        : untrusted_converged(r) && !c.accept_untrusted ? EXIT_UNTRUSTED

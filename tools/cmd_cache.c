@@ -20,8 +20,9 @@ static void show(const char *what, const char *whats, double unit, const char *u
     putchar('\n');
 }
 
-int cmd_cache(int argc, char **argv)
+int cmd_cache(const cli_env *env, int argc, char **argv)
 {
+    (void)env; /* runs alone */
     const char *pos[1];
     int npos, rc = options_parse(command_find("cache"), argc, argv, NULL, pos, 1, &npos);
     if (rc) return rc < 0 ? 0 : rc;

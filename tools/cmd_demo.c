@@ -30,10 +30,10 @@ static const char *default_plot(char *buf, size_t size)
     return buf;
 }
 
-int cmd_demo(int argc, char **argv)
+int cmd_demo(const cli_env *env, int argc, char **argv)
 {
     cli c;
-    cli_init(&c);
+    cli_init(&c, env); /* (nlsq-mpi demo: a group fit, rank 0 writes the plot) */
     int npos, rc = options_parse(command_find("demo"), argc, argv, &c, NULL, 0, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     char fallback[4096];

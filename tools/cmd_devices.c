@@ -3,8 +3,9 @@
 
 #include "cli.h"
 
-int cmd_devices(int argc, char **argv)
+int cmd_devices(const cli_env *env, int argc, char **argv)
 {
+    (void)env; /* runs alone */
     int npos, rc = options_parse(command_find("devices"), argc, argv, NULL, NULL, 0, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     nlsq_cpu_info cpu;

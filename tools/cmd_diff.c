@@ -15,10 +15,11 @@ static char *formatted(const nlsq_model *m, int which)
     return buf;
 }
 
-int cmd_diff(int argc, char **argv)
+int cmd_diff(const cli_env *env, int argc, char **argv)
 {
+    (void)env; /* runs alone */
     cli c;
-    cli_init(&c);
+    cli_init(&c, NULL);
     c.vars = NULL;
     const char *pos[1];
     int npos, rc = options_parse(command_find("diff"), argc, argv, &c, pos, 1, &npos);

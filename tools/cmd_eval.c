@@ -33,10 +33,11 @@ static void print_rows(const cli *c, const dataset *d, const double *x, const do
     }
 }
 
-int cmd_eval(int argc, char **argv)
+int cmd_eval(const cli_env *env, int argc, char **argv)
 {
+    (void)env; /* runs alone */
     cli c;
-    cli_init(&c);
+    cli_init(&c, NULL);
     const char *pos[2];
     int npos, rc = options_parse(command_find("eval"), argc, argv, &c, pos, 2, &npos);
     if (rc) return rc < 0 ? 0 : rc;

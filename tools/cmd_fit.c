@@ -118,10 +118,10 @@ const option_group *const fit_groups[] = {&group_model,   &group_names,  &group_
                                           &group_verdict, &group_plot,   &group_global, &group_mcmc,   &group_bootstrap,
                                           &group_bands,   &group_profile, &group_large,  NULL};
 
-int cmd_fit(int argc, char **argv)
+int cmd_fit(const cli_env *env, int argc, char **argv)
 {
     cli c;
-    cli_init(&c);
+    cli_init(&c, env);
     const char *pos[MAX_DATA_FILES];
     int npos, rc = options_parse(command_find("fit"), argc, argv, &c, pos, MAX_DATA_FILES, &npos);
     if (rc) return rc < 0 ? 0 : rc;

@@ -11,8 +11,9 @@ static void print_shape(const nlsq_shape *sh)
     printf(")\n    %s\n    = %s\n", sh->summary, sh->formula);
 }
 
-int cmd_models(int argc, char **argv)
+int cmd_models(const cli_env *env, int argc, char **argv)
 {
+    (void)env; /* runs alone */
     const char *pos[1];
     int npos, rc = options_parse(command_find("models"), argc, argv, NULL, pos, 1, &npos);
     if (rc) return rc < 0 ? 0 : rc;

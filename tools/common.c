@@ -130,10 +130,12 @@ static const option plot_options[] = {
 };
 const option_group group_plot = {"the plot", plot_options};
 
-void cli_init(cli *c)
+void cli_init(cli *c, const cli_env *env)
 {
     memset(c, 0, sizeof *c);
     c->opt = nlsq_options_default();
+    c->env = env;
+    c->opt.group = env ? env->group : NULL;
     c->gopt = nlsq_global_options_default();
     c->gopt.starts = 0; /* no search unless asked */
     c->vars = "x";

@@ -321,6 +321,7 @@ static int check_outputs(const cli *c)
    leaves the other. 0, or 2 after naming each output that failed. */
 static int write_outputs(const cli *c, const dataset *d, const nlsq_result *r)
 {
+    if (!cli_writes(c)) return 0; /* process 0 of a group writes them */
     nlsq_output *pred = c->predict ? output_open("--predict", c->predict) : NULL;
     nlsq_output *plot = c->plot ? output_open("--plot", c->plot) : NULL;
     int rc = (c->predict && !pred) || (c->plot && !plot) ? 2 : 0;
@@ -477,10 +478,11 @@ int fit_run(cli *c)
     nlsq_bootstrap_result *boot = NULL;
     nlsq_error err;
     profile_out prof = {0};
-    int rc = check_outputs(c);
+    /* the outputs are process 0's to write, and so to check */
+    int rc = cli_writes(c) ? check_outputs(c) : 0;
     if (!rc) rc = profile_check(c);
     if (!rc) rc = hdf5_output_check(c);
-    if (rc) return rc;
+    if ((rc = cli_lead(c, rc))) return rc;
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po)) || (rc = derive_list_make(c, d.m, &dl))) goto done;
     if (po.estimate && c->gopt.starts == 0 && (rc = estimate_p0(c, &d, &po))) goto done;
@@ -491,6 +493,7 @@ int fit_run(cli *c)
     cols.sigma = d.sc;
     c->opt.checkpoint = c->checkpoint;
     watcher w;
+    if (!cli_writes(c)) c->progress = -1; /* its stderr goes nowhere */
     watcher_start(&w, c, &c->opt);
     size_t bytes = 0;
     if (c->verbose && nlsq_fit_memory(d.m, d.src, &cols, &c->opt, &bytes, &err) == NLSQ_OK)
@@ -524,9 +527,11 @@ int fit_run(cli *c)
         rc = die("--derive: %s", err.message);
         goto done;
     }
-    if ((rc = profile_run(c, &d, &cols, r, &prof))) goto done;
+    /* the profiles' plot and the chain's files are process 0's: its
+       status goes to all before the next collective step */
+    if ((rc = cli_agree(c, profile_run(c, &d, &cols, r, &prof)))) goto done;
     if (c->mcmc.steps) { /* the bar (--progress) shows the sampler's steps */
-        rc = fit_mcmc_run(c, &d, r, &mc);
+        rc = cli_agree(c, fit_mcmc_run(c, &d, r, &mc));
         watcher_clear(&w);
         if (rc) goto done;
     }
@@ -545,9 +550,10 @@ int fit_run(cli *c)
     /* an output that fails now (a full disk) does not take the result with
        it: the report is printed all the same, and the status says 2 */
     int outputs_rc = write_outputs(c, &d, r);
-    if (c->json)
+    int prints = cli_writes(c); /* (a rank's stdout but 0's goes nowhere) */
+    if (prints && c->json)
         report_json(stdout, &info, d.m, r);
-    else if (!c->quiet)
+    else if (prints && !c->quiet)
         report_text(stdout, &info, d.m, r);
     rc = outputs_rc ? outputs_rc : !r->success ? 1 : !r->diag.trusted && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
 done:

@@ -360,7 +360,13 @@ int dataset_load(const cli *c, int need_y, dataset *d)
 {
     memset(d, 0, sizeof *d);
     d->yc = d->sc = -1;
-    int rc = open_data(c, &d->src);
+    /* In a group process 0 opens the data first: a large text file is
+       converted into its column cache once, and the others, let go by
+       its status, find that cache instead of each building it. */
+    int rc = cli_writes(c) ? 0 : cli_lead(c, 0);
+    if (!rc) rc = open_data(c, &d->src);
+    if (cli_writes(c)) cli_lead(c, rc);
+    rc = cli_agree(c, rc);
     if (!rc) rc = parse_model(c, &d->m);
     if (rc) return rc;
     d->k = nlsq_model_num_vars(d->m);

@@ -92,6 +92,7 @@ static int write_files(const cli *c, const nlsq_model *m, const nlsq_mcmc_result
 {
     int rc = 0;
     nlsq_error err;
+    if (!cli_writes(c)) return 0; /* process 0 of a group writes them */
     if (c->mcmc.chain && nlsq_mcmc_write_npy(mc, c->mcmc.chain, &err) != NLSQ_OK) rc = die("--chain: %s", err.message);
     nlsq_output *o = c->mcmc.corner ? output_open("--corner", c->mcmc.corner) : NULL;
     if (c->mcmc.corner && !o) return 2;

@@ -125,8 +125,9 @@ const command *command_find(const char *name)
     return NULL;
 }
 
-int cmd_help(int argc, char **argv)
+int cmd_help(const cli_env *env, int argc, char **argv)
 {
+    (void)env; /* runs alone */
     help_args h = {0};
     const char *pos[1];
     int npos, rc = options_parse(command_find("help"), argc, argv, &h, pos, 1, &npos);
@@ -180,7 +181,7 @@ static void catch_signals(void)
    the outputs read-only), so that using it fails, and is reported, as any
    read or write error is. open() takes the lowest free descriptor: going
    up from 0, that is the one being filled. */
-static void hold_standard_descriptors(void)
+void cli_hold_standard_descriptors(void)
 {
     for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
         if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) open("/dev/null", fd == STDIN_FILENO ? O_WRONLY : O_RDONLY);
@@ -202,7 +203,7 @@ static int finish_standard_output(int status)
     return 2;
 }
 
-static int run(int argc, char **argv)
+static int run(const cli_env *env, int argc, char **argv)
 {
     if (argc < 2) {
         help_overview(stderr);
@@ -221,12 +222,12 @@ static int run(int argc, char **argv)
         fprintf(stderr, "nlsq: unknown command '%s' (see nlsq help)\n", argv[1]);
         return 2;
     }
-    return c->run(argc - 1, argv + 1);
+    return c->run(env, argc - 1, argv + 1);
 }
 
-int main(int argc, char **argv)
+int cli_main(const cli_env *env, int argc, char **argv)
 {
-    hold_standard_descriptors();
+    cli_hold_standard_descriptors();
     /* Output up to 64 KiB (any report or help) reaches the descriptor in
        one write at the end, where finish_standard_output sees its errno;
        a write that fails mid-stream leaves only the error flag. A terminal
@@ -234,5 +235,5 @@ int main(int argc, char **argv)
     static char buffer[1 << 16]; /* glibc ignores a size without a buffer */
     if (!isatty(STDOUT_FILENO)) setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
     catch_signals();
-    return finish_standard_output(run(argc, argv));
+    return finish_standard_output(run(env, argc, argv));
 }

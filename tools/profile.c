@@ -125,7 +125,7 @@ int profile_run(const cli *c, const dataset *d, const nlsq_columns *cols, const 
         if (nlsq_profile2d_source(d->m, d->src, cols, &c->opt, r, names[0], names[1], &po, &out->p2, &err) != NLSQ_OK)
             return die("--profile2d: %s", err.message);
         if (out->p2->message[0]) fprintf(stderr, "nlsq: --profile2d: %s\n", out->p2->message);
-        if (c->prof.plot) {
+        if (c->prof.plot && cli_writes(c)) {
             nlsq_output *o = output_open("--profile2d-plot", c->prof.plot);
             if (!o) return 2;
             const double levels[3] = {0.6827, 0.9545, 0.9973};

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     argv[3] = "a*exp(-b*x)+c";
     argv[4] = "--jacobian";
     int argc = make_argv(cmd, 5, data, nargs, buf, argv);
-    cmd->run(argc, argv);
+    cmd->run(&(cli_env){NULL, 0, 1, 0, -1}, argc, argv);
     fflush(stdout);
     clearerr(stdout);
     free(buf);

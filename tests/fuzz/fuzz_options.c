@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     argv[0] = (char *)cmd->name;
     int argc = make_argv(cmd, 1, data + 1, size - 1, buf, argv);
     cli c;
-    cli_init(&c);
+    cli_init(&c, NULL);
     const char *pos[MAX_DATA_FILES];
     int npos;
     int rc = options_parse(cmd, argc, argv, &c, pos, MAX_DATA_FILES, &npos);

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = fuzz_memfile(nl + 1, size - (size_t)(nl - data) - 1, path, sizeof path);
     if (fd < 0) abort();
     cli c;
-    cli_init(&c);
+    cli_init(&c, NULL);
     c.raw = spec;
     c.data = path;
     c.model = "a*x+b";
