@@ -133,6 +133,18 @@ nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const
                   lost ? "the group failed" : m.text);
         return (nlsq_status)m.status;
     }
+    /* a share run on a GPU has no diagnostics: then the whole has none
+       (NULL: not checked), rather than zeros that read as "trusted" */
+    int no_diag;
+    if (group_agree(g, GROUP_TAG_BATCH + 1, mine->diag_flags == NULL, &no_diag) != 0) {
+        nlsq_batch_result_free(mine);
+        error_set(err, NLSQ_ERR_IO, 0, 0, "nlsq_fit_batch: a process of the group ended or could not be reached");
+        return NLSQ_ERR_IO;
+    }
+    if (no_diag >= 0) {
+        free(r->diag_flags);
+        r->diag_flags = NULL;
+    }
     place(r, mine, f0);
     nlsq_batch_result_free(mine);
     for (int q = 0; q < g->size; q++) {
