@@ -148,6 +148,7 @@ typedef struct cli {
     const char *data;                     /* the first data file            */
     const char *more[MAX_DATA_FILES - 1]; /* further files (fit only)      */
     int nmore;
+    int per_rank; /* fit --per-rank: data holds {rank}, each rank's own piece */
     const char *model, *vars, *params;
     const char *xcols, *ycol, *sigcol;
     const char *p0, *bounds, *fix;

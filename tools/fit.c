@@ -485,6 +485,13 @@ int fit_run(cli *c)
     if ((rc = cli_lead(c, rc))) return rc;
     rc = dataset_load(c, 1, &d);
     if (rc || (rc = param_opts_parse(c, d.m, &po)) || (rc = derive_list_make(c, d.m, &dl))) goto done;
+    if (c->per_rank && (po.estimate || po.search || c->gopt.starts || c->bootstrap || c->mcmc.steps || c->predict ||
+                        c->plot || c->h5.predictions)) {
+        rc = die("--per-rank fits from the pieces alone, where no rank holds every row: give --p0 for every "
+                 "parameter, and leave out --global, --bootstrap, --mcmc, --predict, --plot and "
+                 "--output-predictions");
+        goto done;
+    }
     if (po.estimate && c->gopt.starts == 0 && (rc = estimate_p0(c, &d, &po))) goto done;
     if (po.search && po.estimate == 2 && (rc = start_search(c, &d, &po))) goto done;
     nlsq_columns cols = nlsq_columns_default();

@@ -356,17 +356,49 @@ static int pick_columns(const cli *c, dataset *d, int need_y)
     return 0;
 }
 
+/* --per-rank: this rank's own piece, DATA with {rank} replaced by its
+   number; 0, or the exit status after printing why. */
+static int open_piece(const cli *c, nlsq_source **src)
+{
+    *src = NULL;
+    int rank = c->env ? c->env->rank : 0, size = c->env ? c->env->size : 1;
+    if (c->nmore || c->text || strcmp(c->data, "-") == 0)
+        return die("--per-rank takes one data file name holding {rank} (not several files or stdin)");
+    const char *mark = strstr(c->data, "{rank}");
+    if (!mark && size > 1) return die("--per-rank: '%s' has no {rank} to name each rank's piece by", c->data);
+    char path[4096];
+    if (mark)
+        snprintf(path, sizeof path, "%.*s%d%s", (int)(mark - c->data), c->data, rank, mark + 6);
+    else
+        snprintf(path, sizeof path, "%s", c->data);
+    return open_one(c, path, 0, src);
+}
+
+/* The pieces as one source, every rank together (nlsq_source_from_pieces). */
+static int join_pieces(const cli *c, nlsq_source **src)
+{
+    const nlsq_group *g = c->env ? c->env->group : NULL;
+    if (!g || g->size <= 1) return 0;
+    nlsq_source *whole;
+    nlsq_error err;
+    if (nlsq_source_from_pieces(*src, g, &whole, &err) != NLSQ_OK) return die("--per-rank: %s", err.message);
+    *src = whole;
+    return 0;
+}
+
 int dataset_load(const cli *c, int need_y, dataset *d)
 {
     memset(d, 0, sizeof *d);
     d->yc = d->sc = -1;
     /* In a group process 0 opens the data first: a large text file is
        converted into its column cache once, and the others, let go by
-       its status, find that cache instead of each building it. */
-    int rc = cli_writes(c) ? 0 : cli_lead(c, 0);
-    if (!rc) rc = open_data(c, &d->src);
-    if (cli_writes(c)) cli_lead(c, rc);
+       its status, find that cache instead of each building it. Pieces
+       are each rank's own files: opened at once. */
+    int rc = cli_writes(c) || c->per_rank ? 0 : cli_lead(c, 0);
+    if (!rc) rc = c->per_rank ? open_piece(c, &d->src) : open_data(c, &d->src);
+    if (cli_writes(c) && !c->per_rank) cli_lead(c, rc);
     rc = cli_agree(c, rc);
+    if (!rc && c->per_rank) rc = join_pieces(c, &d->src); /* collective: the same status everywhere */
     if (!rc) rc = parse_model(c, &d->m);
     if (rc) return rc;
     d->k = nlsq_model_num_vars(d->m);
