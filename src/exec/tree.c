@@ -6,8 +6,9 @@
  * lie inside it; where a node's right half belongs to a later process,
  * that process sends it the finished half. Every merge is then the one a
  * single process makes, in the same order, so the root is bitwise the
- * same for any group size. The root is finally broadcast from process 0,
- * which owns chunk 0.
+ * same for any group size. The root is finally broadcast from the owner of
+ * chunk 0 (process 0, or with fewer chunks than processes the first one
+ * whose share is not empty).
  *
  * Each process sends to lower ranks and waits only on higher ones, one
  * tree level after another, so no cycle of waits can form: the highest
@@ -59,9 +60,12 @@ int tree_merge(const tree_ops *ops, int n, const nlsq_group *g, int tag, void *b
         }
     }
     if (size <= 1 || n == 0) return 0;
-    if (me == 0) ops->pack(ops->ctx, 0, buf);
-    if (g->bcast(g->ctx, 0, buf, ops->node_bytes) != 0) return -1;
-    if (me != 0) ops->unpack(ops->ctx, 0, buf);
+    /* the root is node 0, held by chunk 0's owner: process 0 unless there
+       are fewer chunks than processes (its share is then empty) */
+    int root = tree_owner(n, size, 0);
+    if (me == root) ops->pack(ops->ctx, 0, buf);
+    if (g->bcast(g->ctx, root, buf, ops->node_bytes) != 0) return -1;
+    if (me != root) ops->unpack(ops->ctx, 0, buf);
     return 0;
 }
 
