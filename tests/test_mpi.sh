@@ -3,7 +3,7 @@
 # shared memory and over TCP on the loopback interface alone, each rank
 # comparing the fit over the communicator with its own single-process fit
 # bit for bit; a rank that stops taking part in a checkpointed fit, which
-# must end the job by the library's timeout (no hang), and the checkpoint
+# must end the job by the library's timeout (no hang), one killed, and the checkpoint
 # resumed on 3 ranks to the same bits; a read that fails on one rank only.
 # Skips (77) with the reason when mpirun is missing or cannot start ranks.
 #   test_mpi.sh TEST_MPI_BINARY
@@ -57,12 +57,23 @@ start=$(date +%s%N)
 NLSQ_MPI_TIMEOUT=3 run 60 2 "${shm[@]}" -- stall "$ckpt" > "$tmp/out" 2>&1
 rc=$?
 took=$(( ($(date +%s%N) - start) / 1000000 ))
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 137 ] && [ $took -lt 15000 ] \
+if [ $rc -ne 0 ] && [ $took -lt 15000 ] \
     && grep -q 'nlsq-mpi: rank [0-9]* of 2: waited' "$tmp/out"; then
     printf 'ok   a stalled rank ended the job in %d ms (exit %d): %s\n' $took $rc \
         "$(grep -m1 'nlsq-mpi: rank' "$tmp/out")"
 else
     echo "FAIL a stalled rank: exit $rc after $took ms (want nonzero, < 15 s, the 'waited' line):"
+    cat "$tmp/out"; failed=1
+fi
+# ... and one killed mid-fit: the job ends, without waiting for a timeout.
+start=$(date +%s%N)
+NLSQ_MPI_TIMEOUT=3 run 60 3 "${shm[@]}" -- kill "$tmp/killed.ckpt" > "$tmp/out" 2>&1
+rc=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ $rc -ne 0 ] && [ $took -lt 15000 ] && [ -s "$tmp/killed.ckpt" ]; then
+    printf 'ok   a killed rank ended the job in %d ms (exit %d)\n' $took $rc
+else
+    echo "FAIL a killed rank: exit $rc after $took ms (want nonzero, < 15 s, a checkpoint):"
     cat "$tmp/out"; failed=1
 fi
 if [ -s "$ckpt" ]; then

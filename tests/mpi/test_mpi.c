@@ -12,6 +12,7 @@
  *                             rank stops taking part after 3 iterations
  *                             (sleeps 30 s): the job must end by the
  *                             library's timeout (NLSQ_MPI_TIMEOUT), not hang
+ *   test_mpi kill CKPT        the same, the last rank killed (SIGKILL)
  *   test_mpi resume CKPT      that fit resumed from the checkpoint: the
  *                             single-process fit's bits
  *   test_mpi badread          a read that fails on the last rank only:
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +92,14 @@ static void reference_models(void)
         nlsq_options o = nlsq_options_default();
         o.p0 = p0;
         compare_fit(REFS[w].name, model, &d, &o, 0);
+        if (w == 0) {
+            /* one chunk (and two): ranks whose share is empty */
+            gc_data small = d;
+            small.m = 1000;
+            compare_fit("decay, 1000 points", model, &small, &o, 0);
+            small.m = 20000;
+            compare_fit("decay, 20000 points", model, &small, &o, 0);
+        }
         if (w == 1) {
             o.keep_residuals = 1;
             compare_fit("gaussian + linear, kept residuals", model, &d, &o, 0);
@@ -195,9 +205,16 @@ static void global_search(void)
 
 /* ---- the checkpointed fit of the fault case and its resume ---- */
 
+static int stall_kills; /* the stalled rank kills itself instead of sleeping */
+
 static int stall_at(void *user, int iteration, double cost, const double *params, double g, double s)
 {
     (void)user, (void)cost, (void)params, (void)g, (void)s;
+    if (iteration == 3 && rank == size - 1 && stall_kills) {
+        printf("rank %d of %d: killed (SIGKILL)\n", rank, size);
+        fflush(stdout);
+        raise(SIGKILL);
+    }
     if (iteration == 3 && rank == size - 1) {
         printf("rank %d of %d: stops taking part (sleeps 30 s)\n", rank, size);
         fflush(stdout);
@@ -307,8 +324,10 @@ int main(int argc, char **argv)
         large_npy(argv[2]);
         batch();
         global_search();
-    } else if ((strcmp(mode, "stall") == 0 || strcmp(mode, "resume") == 0) && argc > 2) {
-        checkpointed(argv[2], mode[0] == 's');
+    } else if ((strcmp(mode, "stall") == 0 || strcmp(mode, "kill") == 0 || strcmp(mode, "resume") == 0) &&
+               argc > 2) {
+        stall_kills = mode[0] == 'k';
+        checkpointed(argv[2], mode[0] != 'r');
     } else if (strcmp(mode, "badread") == 0) {
         bad_read();
     } else {
