@@ -611,6 +611,53 @@ static void checkpoint_resume_on_other_group(void)
     nlsq_model_free(model);
 }
 
+/* ---- a stop asked for by one rank ---- */
+
+static void stop_rank(rank_job *j, void *arg)
+{
+    const ckpt_case *k = arg;
+    fcase c = k->c;
+    if (j->g.rank == j->g.size - 1) { /* the last rank alone asks */
+        c.opt.callback = stop_at;
+        c.opt.callback_data = (void *)&k->stop_after;
+    }
+    nlsq_error e = {0};
+    j->st = fit_one(&c, &j->g, 1, &j->res, &e);
+    snprintf(j->msg, sizeof j->msg, "%s", e.message);
+}
+
+static void one_rank_stops_every_rank(void)
+{
+    nlsq_model *model = model_of(0);
+    double p0[3];
+    start_near(0, p0);
+    gc_data d;
+    CHECK(gc_make(model, REFS[0].p, 3 * 16384, 81, &d) == 0);
+    ckpt_case k = {{"stop", model, &d, VIA_ARRAYS, NULL, nlsq_options_default()}, NULL, 2};
+    k.c.opt.p0 = p0;
+    fcase alone = k.c;
+    alone.opt.callback = stop_at;
+    alone.opt.callback_data = &k.stop_after;
+    nlsq_result *ref = NULL;
+    nlsq_error e = {0};
+    CHECK_MSG(fit_one(&alone, NULL, 2, &ref, &e) == NLSQ_OK, "alone: %s", e.message);
+    CHECK(!ref || ref->status == NLSQ_FIT_STOPPED);
+    for (int P = 2; P <= 3 && ref; P++) {
+        rank_job jobs[8];
+        run_group(P, stop_rank, &k, jobs);
+        for (int r = 0; r < P; r++) {
+            char why[256];
+            CHECK_MSG(jobs[r].st == NLSQ_OK, "stop, rank %d of %d: %s", r, P, jobs[r].msg);
+            if (jobs[r].st == NLSQ_OK && gc_differ(ref, jobs[r].res, why, sizeof why))
+                CHECK_MSG(0, "stop, rank %d of %d: %s", r, P, why);
+        }
+        free_jobs(jobs, P);
+    }
+    nlsq_result_free(ref);
+    gc_free(&d);
+    nlsq_model_free(model);
+}
+
 /* ---- failures ---- */
 
 /* Every rank must fail with the same status and words. */
@@ -629,13 +676,15 @@ static void check_same_failure(rank_job *jobs, int P, nlsq_status want, const ch
 
 typedef struct fill_case {
     const gc_data *d;
-    size_t bad_row; /* the fill of a window holding it fails */
+    size_t bad_row; /* the fill of a window holding it fails ...      */
+    int from_read;  /* ... from its from_read-th read on (0: always)  */
+    int reads;
 } fill_case;
 
 static int fill_rows(void *user, size_t first, size_t count, double *const *cols)
 {
-    const fill_case *f = user;
-    if (f->bad_row >= first && f->bad_row < first + count) return 5;
+    fill_case *f = user;
+    if (f->bad_row >= first && f->bad_row < first + count && ++f->reads >= f->from_read) return 5;
     if (cols[0]) memcpy(cols[0], f->d->x + first, count * sizeof(double));
     if (cols[1]) memcpy(cols[1], f->d->y + first, count * sizeof(double));
     return 0;
@@ -647,6 +696,7 @@ typedef struct fail_case {
     const double *p0;
     size_t rows;      /* rows of every rank's source                    */
     size_t bad_row;   /* callback source: the fill fails there          */
+    int from_read;    /* ... from its from_read-th read of that row      */
     int extra_rank;   /* >= 0: this rank's source has one row more      */
     nlsq_nan_policy nan;
 } fail_case;
@@ -658,11 +708,11 @@ static nlsq_status fail_one(const fail_case *f, const nlsq_group *g, nlsq_result
     o.threads = 1;
     o.p0 = f->p0;
     o.nan_policy = f->nan;
-    fill_case fc = {f->d, f->bad_row};
+    fill_case fc = {f->d, f->bad_row, f->from_read, 0};
     nlsq_source *s = NULL;
     nlsq_status st;
     if (f->bad_row != SIZE_MAX)
-        st = nlsq_source_from_callback(2, f->rows, fill_rows, &fc, 1, &s, e);
+        st = nlsq_source_from_callback(2, f->rows, fill_rows, &fc, 0, &s, e);
     else if (!(s = gc_source(f->d, f->rows + (g && g->rank == f->extra_rank))))
         st = NLSQ_ERR_NOMEM;
     else
@@ -693,7 +743,7 @@ static void failures_agreed_by_every_rank(void)
 
     /* a read that fails on the rank owning row 3*16384+5 (rank 1 of 3:
        chunks 2 and 3): every rank fails with its words */
-    fail_case f = {model, &d, p0, m, 3 * 16384 + 5, -1, NLSQ_NAN_RAISE};
+    fail_case f = {model, &d, p0, m, 3 * 16384 + 5, 0, -1, NLSQ_NAN_RAISE};
     nlsq_status alone = fail_one(&f, NULL, &res, &e);
     CHECK_MSG(alone != NLSQ_OK && res == NULL, "alone: a failing read gave status %d", (int)alone);
     char single[256];
@@ -705,6 +755,15 @@ static void failures_agreed_by_every_rank(void)
     CHECK_MSG(strstr(jobs[0].msg, own) != NULL, "failed read: \"%s\" lacks the process's own words \"%s\"",
               jobs[0].msg, own);
     free_jobs(jobs, 3);
+
+    /* the same read failing in the fit's fourth pass, not its first */
+    f.from_read = 4;
+    alone = fail_one(&f, NULL, &res, &e);
+    CHECK_MSG(alone != NLSQ_OK && res == NULL, "alone: a read failing in pass 4 gave status %d", (int)alone);
+    run_group(3, fail_rank, &f, jobs);
+    check_same_failure(jobs, 3, alone, "process 1 of 3", "read failing in pass 4");
+    free_jobs(jobs, 3);
+    f.from_read = 0;
 
     /* NaN in y with nan_policy raise, in rank 2 of 3's share: the
        single-process message, word for word, on every rank */
@@ -819,6 +878,7 @@ int main(void)
         TEST(batch_over_groups),
         TEST(bootstrap_over_groups),
         TEST(checkpoint_resume_on_other_group),
+        TEST(one_rank_stops_every_rank),
         TEST(failures_agreed_by_every_rank),
         TEST(invalid_groups_refused),
     };
