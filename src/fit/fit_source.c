@@ -560,6 +560,9 @@ static nlsq_status open_checkpoint(fit_problem *fp, const nlsq_source *src, int 
 {
     if (!fp->opt.checkpoint) return NLSQ_OK;
     nlsq_status st = in_group(fp) && fp->opt.group->rank != 0 ? NLSQ_OK : check_checkpoint_path(fp, src, err);
+    /* process 0's refusal is every process's: the others would wait for
+       it in the first pass */
+    if (in_group(fp)) st = group_settle(fp, st, err);
     if (st != NLSQ_OK) return st;
     char *text = model_identity(fp->model), why[600], device[300];
     if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory for the checkpoint's model text");
