@@ -606,6 +606,17 @@ static void checkpoint_resume_on_other_group(void)
         snprintf(other, sizeof other, "%s.rank%d", path, r);
         CHECK_MSG(stat(other, &sb) != 0, "rank %d wrote a checkpoint", r);
     }
+    /* a checkpoint path process 0 refuses (a directory): every rank
+       fails with its words, none waits for it */
+    k.c.opt.resume = 0;
+    k.path = tmpdir;
+    run_group(3, ckpt_rank, &k, jobs);
+    for (int r = 0; r < 3; r++) {
+        CHECK_MSG(jobs[r].st != NLSQ_OK && jobs[r].st == jobs[0].st && strcmp(jobs[r].msg, jobs[0].msg) == 0,
+                  "a refused checkpoint, rank %d of 3: status %d \"%s\", rank 0 %d \"%s\"", r, (int)jobs[r].st,
+                  jobs[r].msg, (int)jobs[0].st, jobs[0].msg);
+    }
+    free_jobs(jobs, 3);
     nlsq_result_free(ref);
     gc_free(&d);
     nlsq_model_free(model);
