@@ -610,7 +610,14 @@ static void checkpoint_resume_on_other_group(void)
        fails with its words, none waits for it */
     k.c.opt.resume = 0;
     k.path = tmpdir;
+    fcase alone = k.c;
+    alone.opt.checkpoint = tmpdir;
+    nlsq_result *none = NULL;
+    nlsq_status refused = fit_one(&alone, NULL, 1, &none, &e);
+    CHECK_MSG(refused != NLSQ_OK && !none, "alone: a directory as checkpoint gave %d", (int)refused);
     run_group(3, ckpt_rank, &k, jobs);
+    CHECK_MSG(jobs[0].st == refused && strcmp(jobs[0].msg, e.message) == 0, "refused checkpoint: \"%s\", alone \"%s\"",
+              jobs[0].msg, e.message);
     for (int r = 0; r < 3; r++) {
         CHECK_MSG(jobs[r].st != NLSQ_OK && jobs[r].st == jobs[0].st && strcmp(jobs[r].msg, jobs[0].msg) == 0,
                   "a refused checkpoint, rank %d of 3: status %d \"%s\", rank 0 %d \"%s\"", r, (int)jobs[r].st,
@@ -760,7 +767,7 @@ static void failures_agreed_by_every_rank(void)
     char single[256];
     snprintf(single, sizeof single, "%s", e.message);
     run_group(3, fail_rank, &f, jobs);
-    check_same_failure(jobs, 3, alone, "process 1 of 3", "failed read");
+    check_same_failure(jobs, 3, alone, "nlsq_fit_source: process 1 of 3: ", "failed read");
     /* "nlsq_fit_source: process 1 of 3: " and the single process's words */
     const char *own = strstr(single, ": ") ? strstr(single, ": ") + 2 : single;
     CHECK_MSG(strstr(jobs[0].msg, own) != NULL, "failed read: \"%s\" lacks the process's own words \"%s\"",
@@ -797,7 +804,7 @@ static void failures_agreed_by_every_rank(void)
     /* rank 2 of 3 sees one row more than the others */
     f.extra_rank = 2;
     run_group(3, fail_rank, &f, jobs);
-    check_same_failure(jobs, 3, NLSQ_ERR_DATA, "process 2 of 3", "row counts");
+    check_same_failure(jobs, 3, NLSQ_ERR_DATA, "nlsq_fit_source: process 2 of 3: ", "row counts");
     CHECK_MSG(strstr(jobs[0].msg, "rows") != NULL, "row counts: \"%s\" does not say rows", jobs[0].msg);
     free_jobs(jobs, 3);
     gc_free(&d);
