@@ -49,42 +49,35 @@ for transport in shm tcp; do
     done
 done
 
-# A rank that stops taking part mid-fit (after 3 iterations it sleeps
-# 30 s): the others' waits end at NLSQ_MPI_TIMEOUT=3 s with one line and
-# the job ends, well before the sleeper would wake.
-ckpt=$tmp/fit.ckpt
-start=$(date +%s%N)
-NLSQ_MPI_TIMEOUT=3 run 60 2 "${shm[@]}" -- stall "$ckpt" > "$tmp/out" 2>&1
-rc=$?
-took=$(( ($(date +%s%N) - start) / 1000000 ))
-if [ $rc -ne 0 ] && [ $took -lt 15000 ] \
-    && grep -q 'nlsq-mpi: rank [0-9]* of 2: waited' "$tmp/out"; then
-    printf 'ok   a stalled rank ended the job in %d ms (exit %d): %s\n' $took $rc \
-        "$(grep -m1 'nlsq-mpi: rank' "$tmp/out")"
-else
-    echo "FAIL a stalled rank: exit $rc after $took ms (want nonzero, < 15 s, the 'waited' line):"
-    cat "$tmp/out"; failed=1
-fi
-# ... and one killed mid-fit: the job ends, without waiting for a timeout.
-start=$(date +%s%N)
-NLSQ_MPI_TIMEOUT=3 run 60 3 "${shm[@]}" -- kill "$tmp/killed.ckpt" > "$tmp/out" 2>&1
-rc=$?
-took=$(( ($(date +%s%N) - start) / 1000000 ))
-if [ $rc -ne 0 ] && [ $took -lt 15000 ] && [ -s "$tmp/killed.ckpt" ]; then
-    printf 'ok   a killed rank ended the job in %d ms (exit %d)\n' $took $rc
-else
-    echo "FAIL a killed rank: exit $rc after $took ms (want nonzero, < 15 s, a checkpoint):"
-    cat "$tmp/out"; failed=1
-fi
-if [ -s "$ckpt" ]; then
-    if run 120 3 "${shm[@]}" -- resume "$ckpt" > "$tmp/out" 2>&1; then
-        echo "ok   the checkpoint resumed on 3 ranks: $(tail -1 "$tmp/out")"
+# A rank that stops taking part mid-fit (after 3 iterations the last one
+# sleeps 30 s): the others' waits end at NLSQ_MPI_TIMEOUT=3 s with one line
+# and the job ends, well before the sleeper would wake; a rank killed
+# mid-fit (SIGKILL) ends the job too. Each time the checkpoint that process
+# 0 wrote resumes on 3 ranks to the single-process fit's bits.
+for spec in "stall 4 tcp" "kill 2 shm"; do
+    set -- $spec
+    how=$1 n=$2
+    if [ "$3" = shm ]; then opts=("${shm[@]}"); else opts=("${tcp[@]}"); fi
+    ckpt=$tmp/$how.ckpt
+    start=$(date +%s%N)
+    NLSQ_MPI_TIMEOUT=3 run 60 $n "${opts[@]}" -- $how "$ckpt" > "$tmp/out" 2>&1
+    rc=$?
+    took=$(( ($(date +%s%N) - start) / 1000000 ))
+    line=$(grep -m1 "nlsq-mpi: rank [0-9]* of $n: waited" "$tmp/out")
+    if [ $rc -ne 0 ] && [ $took -lt 15000 ] && { [ $how = kill ] || [ -n "$line" ]; }; then
+        printf 'ok   %s: a rank of %d (%s) ended the job in %d ms (exit %d) %s\n' $how $n $3 $took $rc "$line"
     else
-        echo "FAIL resume on 3 ranks:"; cat "$tmp/out"; failed=1
+        echo "FAIL $how: exit $rc after $took ms (want nonzero, < 15 s${line:-, the 'waited' line}):"
+        cat "$tmp/out"; failed=1
     fi
-else
-    echo "FAIL the stalled job left no checkpoint at $ckpt"; failed=1
-fi
+    if [ ! -s "$ckpt" ]; then
+        echo "FAIL $how: the job left no checkpoint at $ckpt"; failed=1
+    elif run 120 3 "${shm[@]}" -- resume "$ckpt" > "$tmp/out" 2>&1; then
+        echo "ok   $how: its checkpoint (written on $n ranks) resumed on 3: $(tail -1 "$tmp/out")"
+    else
+        echo "FAIL $how: resume on 3 ranks:"; cat "$tmp/out"; failed=1
+    fi
+done
 
 # A read that fails on the last rank only: the same words on every rank.
 for spec in "3 shm" "2 tcp"; do
