@@ -717,6 +717,7 @@ typedef struct fail_case {
     int from_read;    /* ... from its from_read-th read of that row      */
     int extra_rank;   /* >= 0: this rank's source has one row more      */
     nlsq_nan_policy nan;
+    const char *device; /* opt.device, or NULL */
 } fail_case;
 
 static nlsq_status fail_one(const fail_case *f, const nlsq_group *g, nlsq_result **out, nlsq_error *e)
@@ -726,6 +727,7 @@ static nlsq_status fail_one(const fail_case *f, const nlsq_group *g, nlsq_result
     o.threads = 1;
     o.p0 = f->p0;
     o.nan_policy = f->nan;
+    o.device = f->device;
     fill_case fc = {f->d, f->bad_row, f->from_read, 0};
     nlsq_source *s = NULL;
     nlsq_status st;
@@ -761,7 +763,7 @@ static void failures_agreed_by_every_rank(void)
 
     /* a read that fails on the rank owning row 3*16384+5 (rank 1 of 3:
        chunks 2 and 3): every rank fails with its words */
-    fail_case f = {model, &d, p0, m, 3 * 16384 + 5, 0, -1, NLSQ_NAN_RAISE};
+    fail_case f = {model, &d, p0, m, 3 * 16384 + 5, 0, -1, NLSQ_NAN_RAISE, NULL};
     nlsq_status alone = fail_one(&f, NULL, &res, &e);
     CHECK_MSG(alone != NLSQ_OK && res == NULL, "alone: a failing read gave status %d", (int)alone);
     char single[256];
@@ -807,6 +809,13 @@ static void failures_agreed_by_every_rank(void)
     check_same_failure(jobs, 3, NLSQ_ERR_DATA, "nlsq_fit_source: process 2 of 3: ", "row counts");
     CHECK_MSG(strstr(jobs[0].msg, "rows") != NULL, "row counts: \"%s\" does not say rows", jobs[0].msg);
     free_jobs(jobs, 3);
+
+    /* a GPU asked for by name: a group runs on the CPU, every rank says so */
+    f.extra_rank = -1;
+    f.device = "cuda:0";
+    run_group(2, fail_rank, &f, jobs);
+    check_same_failure(jobs, 2, NLSQ_ERR_INVALID_ARGUMENT, "runs on the CPU", "cuda in a group");
+    free_jobs(jobs, 2);
     gc_free(&d);
     nlsq_model_free(model);
 }
