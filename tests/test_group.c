@@ -644,6 +644,28 @@ static void stop_rank(rank_job *j, void *arg)
     snprintf(j->msg, sizeof j->msg, "%s", e.message);
 }
 
+static int progress_calls[8];
+
+static int count_progress(void *user, const nlsq_progress *pr)
+{
+    (void)pr;
+    ((int *)user)[0]++;
+    return 0;
+}
+
+/* progress shown by rank 0 alone, as a front end prints on rank 0 */
+static void progress_rank(rank_job *j, void *arg)
+{
+    fcase c = *(const fcase *)arg;
+    if (j->g.rank == 0) {
+        c.opt.progress = count_progress;
+        c.opt.progress_data = &progress_calls[j->g.size];
+    }
+    nlsq_error e = {0};
+    j->st = fit_one(&c, &j->g, 1, &j->res, &e);
+    snprintf(j->msg, sizeof j->msg, "%s", e.message);
+}
+
 static void one_rank_stops_every_rank(void)
 {
     nlsq_model *model = model_of(0);
@@ -668,6 +690,21 @@ static void one_rank_stops_every_rank(void)
             CHECK_MSG(jobs[r].st == NLSQ_OK, "stop, rank %d of %d: %s", r, P, jobs[r].msg);
             if (jobs[r].st == NLSQ_OK && gc_differ(ref, jobs[r].res, why, sizeof why))
                 CHECK_MSG(0, "stop, rank %d of %d: %s", r, P, why);
+        }
+        free_jobs(jobs, P);
+    }
+    nlsq_result_free(ref);
+    ref = NULL;
+    CHECK_MSG(fit_one(&k.c, NULL, 2, &ref, &e) == NLSQ_OK, "alone: %s", e.message);
+    for (int P = 2; P <= 3 && ref; P++) {
+        rank_job jobs[8];
+        run_group(P, progress_rank, &k.c, jobs);
+        CHECK_MSG(progress_calls[P] > 0, "rank 0 of %d: no progress call", P);
+        for (int r = 0; r < P; r++) {
+            char why[256];
+            CHECK_MSG(jobs[r].st == NLSQ_OK, "progress on rank 0, rank %d of %d: %s", r, P, jobs[r].msg);
+            if (jobs[r].st == NLSQ_OK && gc_differ(ref, jobs[r].res, why, sizeof why))
+                CHECK_MSG(0, "progress on rank 0, rank %d of %d: %s", r, P, why);
         }
         free_jobs(jobs, P);
     }
@@ -905,7 +942,7 @@ int main(void)
         TEST(batch_over_groups),
         TEST(bootstrap_over_groups),
         TEST(checkpoint_resume_on_other_group),
-        TEST(one_rank_stops_every_rank),
+        TEST(one_rank_stops_every_rank), /* and progress on rank 0 alone */
         TEST(failures_agreed_by_every_rank),
         TEST(invalid_groups_refused),
     };
