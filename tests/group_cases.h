@@ -97,8 +97,8 @@ static inline int gc_write_npy(const char *path, const gc_data *d)
     int n = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': True, 'shape': (%zu, %d), }", d->m,
                      d->k + 1);
     int total = (10 + n + 1 + 63) / 64 * 64;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)((total - 10) & 255),
-                             (unsigned char)((total - 10) >> 8)};
+    unsigned char pre[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)((total - 10) & 255), (unsigned char)((total - 10) >> 8)};
     int bad = fwrite(pre, 1, 10, f) != 10 || fwrite(dict, 1, (size_t)n, f) != (size_t)n;
     for (int i = 10 + n; i < total - 1; i++) bad |= fputc(' ', f) == EOF;
     bad |= fputc('\n', f) == EOF;
@@ -112,8 +112,7 @@ static inline int gc_write_npy(const char *path, const gc_data *d)
 static inline int gc_differ(const nlsq_result *a, const nlsq_result *b, char *why, size_t size)
 {
     if (!a || !b) return snprintf(why, size, "a result is missing"), 1;
-    if (a->n != b->n || a->m != b->m)
-        return snprintf(why, size, "n %d/%d, m %zu/%zu", a->n, b->n, a->m, b->m), 1;
+    if (a->n != b->n || a->m != b->m) return snprintf(why, size, "n %d/%d, m %zu/%zu", a->n, b->n, a->m, b->m), 1;
     size_t n = (size_t)a->n;
     for (size_t j = 0; j < n; j++)
         if (memcmp(&a->popt[j], &b->popt[j], sizeof(double)) != 0)
@@ -148,13 +147,12 @@ static inline int gc_batch_differ(const nlsq_batch_result *a, const nlsq_batch_r
     if (!a || !b) return snprintf(why, size, "a result is missing"), 1;
     if (a->nfits != b->nfits || a->n != b->n) return snprintf(why, size, "nfits or n differ"), 1;
     size_t F = a->nfits, n = (size_t)a->n;
-#define GC_SAME(field, each)                                                                                           \
-    if ((a->field == NULL) != (b->field == NULL) ||                                                                    \
-        (a->field && F && memcmp(a->field, b->field, F * (each)) != 0)) {                                              \
-        for (size_t i = 0; a->field && b->field && i < F; i++)                                                         \
-            if (memcmp((const char *)a->field + i * (each), (const char *)b->field + i * (each), each) != 0)          \
-                return snprintf(why, size, #field " of fit %zu differs", i), 1;                                        \
-        return snprintf(why, size, #field " differs"), 1;                                                              \
+#define GC_SAME(field, each) \
+    if ((a->field == NULL) != (b->field == NULL) || (a->field && F && memcmp(a->field, b->field, F * (each)) != 0)) { \
+        for (size_t i = 0; a->field && b->field && i < F; i++) \
+            if (memcmp((const char *)a->field + i * (each), (const char *)b->field + i * (each), each) != 0) \
+                return snprintf(why, size, #field " of fit %zu differs", i), 1; \
+        return snprintf(why, size, #field " differs"), 1; \
     }
     GC_SAME(popt, n * sizeof(double));
     GC_SAME(perr, n * sizeof(double));
@@ -240,8 +238,7 @@ static inline void gc_batch_free(gc_batch *gb)
 }
 
 /* The same for bootstrap results. */
-static inline int gc_boot_differ(const nlsq_bootstrap_result *a, const nlsq_bootstrap_result *b, char *why,
-                                 size_t size)
+static inline int gc_boot_differ(const nlsq_bootstrap_result *a, const nlsq_bootstrap_result *b, char *why, size_t size)
 {
     if (!a || !b) return snprintf(why, size, "a result is missing"), 1;
     size_t n = (size_t)a->n, N = a->replicas;

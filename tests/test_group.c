@@ -41,9 +41,9 @@ typedef struct hub {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     msg *head, *tail;
-    int broken;      /* a wait timed out: every later call fails       */
-    int bad_size;    /* a message read with another size than sent     */
-    long messages;   /* sent                                           */
+    int broken;    /* a wait timed out: every later call fails       */
+    int bad_size;  /* a message read with another size than sent     */
+    long messages; /* sent                                           */
 } hub;
 
 typedef struct port {
@@ -316,7 +316,9 @@ static void reference_models(void)
         CHECK(gc_write_npy(path, &d) == 0);
         for (int via = VIA_ARRAYS; via <= VIA_CURVE_FIT; via++) {
             snprintf(what, sizeof what, "%s via %s", REFS[w].name,
-                     via == VIA_ARRAYS ? "arrays" : via == VIA_NPY ? ".npy" : "nlsq_curve_fit");
+                     via == VIA_ARRAYS ? "arrays"
+                     : via == VIA_NPY  ? ".npy"
+                                       : "nlsq_curve_fit");
             fcase c = {what, model, &d, via, path, nlsq_options_default()};
             c.opt.p0 = p0;
             compare_over_groups(&c, via == VIA_ARRAYS ? 5 : 3);
@@ -344,10 +346,14 @@ static void options_over_groups(void)
         case 1: c.what = "dogbox with bounds", c.opt.method = NLSQ_DOGBOX, c.opt.lower = lo, c.opt.upper = hi; break;
         case 2: c.what = "lm", c.opt.method = NLSQ_LM; break;
         case 3: c.what = "soft_l1 loss", c.opt.loss = NLSQ_LOSS_SOFT_L1, c.opt.f_scale = 0.05; break;
-        case 4: c.what = "cauchy loss, lm", c.opt.loss = NLSQ_LOSS_CAUCHY, c.opt.method = NLSQ_TRF; break;
+        case 4: c.what = "cauchy loss, trf", c.opt.loss = NLSQ_LOSS_CAUCHY, c.opt.method = NLSQ_TRF; break;
         case 5: c.what = "keep_residuals", c.opt.keep_residuals = 1; break;
-        case 6: c.what = "keep_residuals, curve_fit, lm", c.opt.keep_residuals = 1, c.via = VIA_CURVE_FIT,
-                c.opt.method = NLSQ_LM; break;
+        case 6:
+            c.what = "keep_residuals, curve_fit, lm";
+            c.opt.keep_residuals = 1;
+            c.via = VIA_CURVE_FIT;
+            c.opt.method = NLSQ_LM;
+            break;
         }
         compare_over_groups(&c, k < 5 ? 3 : 4);
     }
@@ -532,8 +538,8 @@ static void bootstrap_over_groups(void)
 
 typedef struct ckpt_case {
     fcase c;
-    const char *path;  /* rank 0's file                                   */
-    int stop_after;    /* > 0: the callback stops the fit after it        */
+    const char *path; /* rank 0's file                                   */
+    int stop_after;   /* > 0: the callback stops the fit after it        */
 } ckpt_case;
 
 static int stop_at(void *user, int iteration, double cost, const double *params, double g, double s)
@@ -721,8 +727,8 @@ static void check_same_failure(rank_job *jobs, int P, nlsq_status want, const ch
     for (int r = 0; r < P; r++) {
         CHECK_MSG(jobs[r].st == want, "%s: rank %d of %d: status %d, want %d (%s)", what, r, P, (int)jobs[r].st,
                   (int)want, jobs[r].msg);
-        CHECK_MSG(strcmp(jobs[r].msg, jobs[0].msg) == 0, "%s: rank %d says \"%s\", rank 0 \"%s\"", what, r,
-                  jobs[r].msg, jobs[0].msg);
+        CHECK_MSG(strcmp(jobs[r].msg, jobs[0].msg) == 0, "%s: rank %d says \"%s\", rank 0 \"%s\"", what, r, jobs[r].msg,
+                  jobs[0].msg);
         CHECK_MSG(!must_hold || strstr(jobs[r].msg, must_hold), "%s: rank %d says \"%s\", without \"%s\"", what, r,
                   jobs[r].msg, must_hold);
         CHECK(jobs[r].res == NULL);
@@ -749,10 +755,10 @@ typedef struct fail_case {
     const nlsq_model *model;
     const gc_data *d;
     const double *p0;
-    size_t rows;      /* rows of every rank's source                    */
-    size_t bad_row;   /* callback source: the fill fails there          */
-    int from_read;    /* ... from its from_read-th read of that row      */
-    int extra_rank;   /* >= 0: this rank's source has one row more      */
+    size_t rows;    /* rows of every rank's source                    */
+    size_t bad_row; /* callback source: the fill fails there          */
+    int from_read;  /* ... from its from_read-th read of that row      */
+    int extra_rank; /* >= 0: this rank's source has one row more      */
     nlsq_nan_policy nan;
     const char *device; /* opt.device, or NULL */
 } fail_case;
@@ -809,8 +815,8 @@ static void failures_agreed_by_every_rank(void)
     check_same_failure(jobs, 3, alone, "nlsq_fit_source: process 1 of 3: ", "failed read");
     /* "nlsq_fit_source: process 1 of 3: " and the single process's words */
     const char *own = strstr(single, ": ") ? strstr(single, ": ") + 2 : single;
-    CHECK_MSG(strstr(jobs[0].msg, own) != NULL, "failed read: \"%s\" lacks the process's own words \"%s\"",
-              jobs[0].msg, own);
+    CHECK_MSG(strstr(jobs[0].msg, own) != NULL, "failed read: \"%s\" lacks the process's own words \"%s\"", jobs[0].msg,
+              own);
     free_jobs(jobs, 3);
 
     /* the same read failing in the fit's fourth pass, not its first */
@@ -834,8 +840,7 @@ static void failures_agreed_by_every_rank(void)
     for (int P = 2; P <= 4; P++) {
         run_group(P, fail_rank, &f, jobs);
         check_same_failure(jobs, P, alone, NULL, "NaN in y");
-        CHECK_MSG(strcmp(jobs[0].msg, single) == 0, "NaN in y, %d ranks: \"%s\", alone \"%s\"", P, jobs[0].msg,
-                  single);
+        CHECK_MSG(strcmp(jobs[0].msg, single) == 0, "NaN in y, %d ranks: \"%s\", alone \"%s\"", P, jobs[0].msg, single);
         free_jobs(jobs, P);
     }
     d.y[5 * 16384 + 9] = keep;
@@ -896,20 +901,17 @@ static void invalid_groups_refused(void)
         nlsq_error e = {0};
         nlsq_result *r = NULL;
         nlsq_status st = nlsq_fit_source(model, s, NULL, &o, &r, &e);
-        CHECK_MSG(st == NLSQ_ERR_INVALID_ARGUMENT && !r, "group %zu: fit_source gave %d (%s)", k, (int)st,
-                  e.message);
+        CHECK_MSG(st == NLSQ_ERR_INVALID_ARGUMENT && !r, "group %zu: fit_source gave %d (%s)", k, (int)st, e.message);
         CHECK_MSG(strstr(e.message, "group") != NULL, "group %zu: \"%s\"", k, e.message);
         nlsq_data data = {d.x, d.y, d.m, NULL, NLSQ_SIGMA_NONE};
         st = nlsq_curve_fit(model, &data, &o, &r, &e);
         CHECK_MSG(st == NLSQ_ERR_INVALID_ARGUMENT && !r, "group %zu: curve_fit gave %d (%s)", k, (int)st, e.message);
         nlsq_batch_result *br = NULL;
         st = nlsq_fit_batch(bm, &gb.b, &o, 0, &br, &e);
-        CHECK_MSG(st == NLSQ_ERR_INVALID_ARGUMENT && !br, "group %zu: fit_batch gave %d (%s)", k, (int)st,
-                  e.message);
+        CHECK_MSG(st == NLSQ_ERR_INVALID_ARGUMENT && !br, "group %zu: fit_batch gave %d (%s)", k, (int)st, e.message);
         nlsq_batch_result_free(br);
         st = nlsq_fit_global(model, &data, &o, NULL, &r, &e);
-        CHECK_MSG(st == NLSQ_ERR_INVALID_ARGUMENT && !r, "group %zu: fit_global gave %d (%s)", k, (int)st,
-                  e.message);
+        CHECK_MSG(st == NLSQ_ERR_INVALID_ARGUMENT && !r, "group %zu: fit_global gave %d (%s)", k, (int)st, e.message);
         nlsq_result_free(r);
     }
     nlsq_model_free(bm);
@@ -935,16 +937,10 @@ int main(void)
         return 1;
     }
     static const test_case tests[] = {
-        TEST(group_sizes_and_chunk_counts),
-        TEST(reference_models),
-        TEST(options_over_groups),
-        TEST(global_search_over_groups),
-        TEST(batch_over_groups),
-        TEST(bootstrap_over_groups),
-        TEST(checkpoint_resume_on_other_group),
-        TEST(one_rank_stops_every_rank), /* and progress on rank 0 alone */
-        TEST(failures_agreed_by_every_rank),
-        TEST(invalid_groups_refused),
+        TEST(group_sizes_and_chunk_counts),     TEST(reference_models),          TEST(options_over_groups),
+        TEST(global_search_over_groups),        TEST(batch_over_groups),         TEST(bootstrap_over_groups),
+        TEST(checkpoint_resume_on_other_group), TEST(one_rank_stops_every_rank), /* and progress on rank 0 alone */
+        TEST(failures_agreed_by_every_rank),    TEST(invalid_groups_refused),
     };
     int rc = run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
     remove_tmpdir();

@@ -32,16 +32,16 @@
 static int failures, checks, rank, size;
 static const nlsq_group *group;
 
-#define EXPECT(cond, ...)                                                                                              \
-    do {                                                                                                               \
-        checks++;                                                                                                      \
-        if (!(cond)) {                                                                                                 \
-            failures++;                                                                                                \
-            printf("rank %d of %d: %s:%d: ", rank, size, __FILE__, __LINE__);                                          \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-            fflush(stdout);                                                                                            \
-        }                                                                                                              \
+#define EXPECT(cond, ...) \
+    do { \
+        checks++; \
+        if (!(cond)) { \
+            failures++; \
+            printf("rank %d of %d: %s:%d: ", rank, size, __FILE__, __LINE__); \
+            printf(__VA_ARGS__); \
+            printf("\n"); \
+            fflush(stdout); \
+        } \
     } while (0)
 
 static nlsq_status fit_arrays_or_curve(const nlsq_model *model, const gc_data *d, nlsq_options o, int curve,
@@ -59,8 +59,7 @@ static nlsq_status fit_arrays_or_curve(const nlsq_model *model, const gc_data *d
 }
 
 /* The fit alone and over the group, compared. */
-static void compare_fit(const char *what, const nlsq_model *model, const gc_data *d, const nlsq_options *opt,
-                        int curve)
+static void compare_fit(const char *what, const nlsq_model *model, const gc_data *d, const nlsq_options *opt, int curve)
 {
     nlsq_options o = *opt;
     nlsq_result *ref = NULL, *got = NULL;
@@ -164,8 +163,7 @@ static void batch(void)
     nlsq_error e = {0};
     EXPECT(nlsq_fit_batch(model, &gb.b, &o, NLSQ_BATCH_PCOV, &ref, &e) == NLSQ_OK, "batch alone: %s", e.message);
     o.group = group;
-    EXPECT(nlsq_fit_batch(model, &gb.b, &o, NLSQ_BATCH_PCOV, &got, &e) == NLSQ_OK, "batch over group: %s",
-           e.message);
+    EXPECT(nlsq_fit_batch(model, &gb.b, &o, NLSQ_BATCH_PCOV, &got, &e) == NLSQ_OK, "batch over group: %s", e.message);
     char why[256];
     if (ref && got) EXPECT(!gc_batch_differ(ref, got, why, sizeof why), "batch: %s", why);
     nlsq_batch_result_free(ref);
@@ -324,8 +322,7 @@ int main(int argc, char **argv)
         large_npy(argv[2]);
         batch();
         global_search();
-    } else if ((strcmp(mode, "stall") == 0 || strcmp(mode, "kill") == 0 || strcmp(mode, "resume") == 0) &&
-               argc > 2) {
+    } else if ((strcmp(mode, "stall") == 0 || strcmp(mode, "kill") == 0 || strcmp(mode, "resume") == 0) && argc > 2) {
         stall_kills = mode[0] == 'k';
         checkpointed(argv[2], mode[0] != 'r');
     } else if (strcmp(mode, "badread") == 0) {
