@@ -208,6 +208,7 @@ typedef struct fcase {
     int via;
     const char *npy;  /* VIA_NPY: the file */
     nlsq_options opt; /* group and threads set per rank */
+    int mixed;        /* odd ranks run the compiled kernel, even ones the interpreter */
 } fcase;
 
 static nlsq_status fit_one(const fcase *c, const nlsq_group *g, int threads, nlsq_result **out, nlsq_error *e)
@@ -233,8 +234,10 @@ static nlsq_status fit_one(const fcase *c, const nlsq_group *g, int threads, nls
 
 static void fit_rank(rank_job *j, void *arg)
 {
+    fcase c = *(const fcase *)arg;
+    if (c.mixed) c.opt.backend = j->g.rank % 2 ? NLSQ_BACKEND_JIT : NLSQ_BACKEND_INTERP;
     nlsq_error e = {0};
-    j->st = fit_one(arg, &j->g, 1 + j->g.rank % 2, &j->res, &e);
+    j->st = fit_one(&c, &j->g, 1 + j->g.rank % 2, &j->res, &e);
     snprintf(j->msg, sizeof j->msg, "%s", e.message);
 }
 
@@ -257,6 +260,8 @@ static void compare_over_groups(const fcase *c, int maxP)
             CHECK_MSG(jobs[r].st == NLSQ_OK, "%s, rank %d of %d: %s", c->what, r, P, jobs[r].msg);
             if (jobs[r].st == NLSQ_OK && gc_differ(ref, jobs[r].res, why, sizeof why))
                 CHECK_MSG(0, "%s, rank %d of %d: %s", c->what, r, P, why);
+            if (jobs[r].st == NLSQ_OK && c->mixed && r % 2 && strcmp(jobs[r].res->backend, "jit") != 0)
+                printf("    (rank %d ran %s: %s)\n", r, jobs[r].res->backend, jobs[r].res->backend_note);
         }
         free_jobs(jobs, P);
     }
@@ -289,7 +294,7 @@ static void group_sizes_and_chunk_counts(void)
         CHECK(gc_make(model, REFS[0].p, sizes[s], s + 1, &d) == 0);
         char what[80];
         snprintf(what, sizeof what, "decay, %zu points", sizes[s]);
-        fcase c = {what, model, &d, VIA_ARRAYS, NULL, nlsq_options_default()};
+        fcase c = {what, model, &d, VIA_ARRAYS, NULL, nlsq_options_default(), 0};
         c.opt.p0 = p0;
         compare_over_groups(&c, 5);
         /* the residuals of every rank's share, to every rank */
@@ -319,7 +324,7 @@ static void reference_models(void)
                      via == VIA_ARRAYS ? "arrays"
                      : via == VIA_NPY  ? ".npy"
                                        : "nlsq_curve_fit");
-            fcase c = {what, model, &d, via, path, nlsq_options_default()};
+            fcase c = {what, model, &d, via, path, nlsq_options_default(), 0};
             c.opt.p0 = p0;
             compare_over_groups(&c, via == VIA_ARRAYS ? 5 : 3);
         }
@@ -339,7 +344,7 @@ static void options_over_groups(void)
     gc_data d;
     CHECK(gc_make(model, REFS[1].p, 5 * 16384 + 11, 21, &d) == 0);
     for (int k = 0; k < 7; k++) {
-        fcase c = {"", model, &d, VIA_ARRAYS, NULL, nlsq_options_default()};
+        fcase c = {"", model, &d, VIA_ARRAYS, NULL, nlsq_options_default(), 0};
         c.opt.p0 = p0;
         switch (k) {
         case 0: c.what = "trf with bounds", c.opt.method = NLSQ_TRF, c.opt.lower = lo, c.opt.upper = hi; break;
@@ -357,10 +362,15 @@ static void options_over_groups(void)
         }
         compare_over_groups(&c, k < 5 ? 3 : 4);
     }
+    /* ranks on different backends (the compiled kernel is the
+       interpreter's arithmetic) */
+    fcase mixed = {"compiled kernel on odd ranks", model, &d, VIA_ARRAYS, NULL, nlsq_options_default(), 1};
+    mixed.opt.p0 = p0;
+    compare_over_groups(&mixed, 3);
     /* NaN rows omitted, in different ranks' shares */
     size_t holes[] = {3, 16384, 40000, d.m - 1};
     for (size_t h = 0; h < 4; h++) d.y[holes[h]] = NAN;
-    fcase c = {"nan_policy omit", model, &d, VIA_ARRAYS, NULL, nlsq_options_default()};
+    fcase c = {"nan_policy omit", model, &d, VIA_ARRAYS, NULL, nlsq_options_default(), 0};
     c.opt.p0 = p0;
     c.opt.nan_policy = NLSQ_NAN_OMIT;
     c.opt.keep_residuals = 1;
@@ -575,7 +585,7 @@ static void checkpoint_resume_on_other_group(void)
     CHECK(gc_make(model, REFS[1].p, 4 * 16384 + 3, 51, &d) == 0);
     char path[280];
     snprintf(path, sizeof path, "%s/fit.ckpt", tmpdir);
-    ckpt_case k = {{"checkpoint", model, &d, VIA_ARRAYS, NULL, nlsq_options_default()}, path, 3};
+    ckpt_case k = {{"checkpoint", model, &d, VIA_ARRAYS, NULL, nlsq_options_default(), 0}, path, 3};
     k.c.opt.p0 = p0;
     nlsq_result *ref = NULL;
     nlsq_error e = {0};
@@ -679,7 +689,7 @@ static void one_rank_stops_every_rank(void)
     start_near(0, p0);
     gc_data d;
     CHECK(gc_make(model, REFS[0].p, 3 * 16384, 81, &d) == 0);
-    ckpt_case k = {{"stop", model, &d, VIA_ARRAYS, NULL, nlsq_options_default()}, NULL, 2};
+    ckpt_case k = {{"stop", model, &d, VIA_ARRAYS, NULL, nlsq_options_default(), 0}, NULL, 2};
     k.c.opt.p0 = p0;
     fcase alone = k.c;
     alone.opt.callback = stop_at;
