@@ -90,14 +90,20 @@ static int group_decide(fit_problem *fp, nlsq_status *st, char *msg, size_t msg_
     return 1;
 }
 
-/* group_decide for the setup's status and error. */
+/* group_decide for the setup's status and error. The words travel
+   without fit_fail's "who: " and get it back in front, so that they read
+   "nlsq_fit_source: process 2 of 3: ..." as a pass's failures do. */
 static nlsq_status group_settle(fit_problem *fp, nlsq_status st, nlsq_error *err)
 {
     if (!in_group(fp)) return st;
     char msg[400];
-    snprintf(msg, sizeof msg, "%s", err && st != NLSQ_OK ? err->message : "");
+    const char *text = err && st != NLSQ_OK ? err->message : "";
+    const char *who = fp->who ? fp->who : "nlsq_curve_fit";
+    size_t wl = strlen(who);
+    if (strncmp(text, who, wl) == 0 && strncmp(text + wl, ": ", 2) == 0) text += wl + 2;
+    snprintf(msg, sizeof msg, "%s", text);
     if (!group_decide(fp, &st, msg, sizeof msg)) return NLSQ_OK;
-    if (err) error_set(err, st, 0, 0, "%s", msg);
+    if (err) error_set(err, st, 0, 0, "%s: %s", who, msg);
     return st;
 }
 
@@ -570,6 +576,9 @@ static nlsq_status open_checkpoint(fit_problem *fp, const nlsq_source *src, int 
 {
     if (!fp->opt.checkpoint) return NLSQ_OK;
     nlsq_status st = in_group(fp) && fp->opt.group->rank != 0 ? NLSQ_OK : check_checkpoint_path(fp, src, err);
+    /* process 0's refusal is every process's: the others would wait for
+       it in the first pass */
+    if (in_group(fp)) st = group_settle(fp, st, err);
     if (st != NLSQ_OK) return st;
     char *text = model_identity(fp->model), why[600], device[300];
     if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory for the checkpoint's model text");

@@ -290,7 +290,11 @@ nlsq_status fit_solve(fit_problem *fp, solve_problem *pb, nlsq_result **out, nls
                         fp->opt.lm_last_jacobian,
                         fp->R_at};
     fit_default_tolerances(fp->method, &so);
-    if (fp->opt.callback || fp->opt.progress) {
+    /* in a group every process takes part in the stop's agreement, also
+       one without a callback of its own (progress shown on process 0
+       alone): else the others would wait for it there */
+    const nlsq_group *g = fp->opt.group;
+    if (fp->opt.callback || fp->opt.progress || (g && g->size > 1)) {
         so.callback = forward_callback;
         so.callback_ctx = fp;
     }

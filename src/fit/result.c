@@ -253,7 +253,8 @@ double fit_sst_arrays(const nlsq_data *d)
 
 /* chi2 (before the loss) and, if asked, the residuals: one more pass,
    which also gathers the residuals' signs into *runs (*tested = 1).
-   0, or -1 out of memory (a result without them would look whole). */
+   0, -1 out of memory (a result without them would look whole), or -2
+   when the group's transport failed. */
 static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs *runs, int *tested)
 {
     int linear_only = fp->opt.loss == NLSQ_LOSS_LINEAR && !r->residuals;
@@ -286,7 +287,7 @@ static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs
     free(R);
     if (r->residuals && fp->ps.group && fp->ps.group->size > 1 && fit_group_share_rows(fp, r->residuals) != 0)
         out.group_failed = 1;
-    if (out.group_failed) return -1;
+    if (out.group_failed) return -2;
     if (out.nomem && extra) return 0; /* only the diagnostics are missing */
     *tested = !out.read_failed && !out.nomem;
     return out.nomem ? -1 : 0;
@@ -339,10 +340,16 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
     free(work);
     nk_runs runs;
     int tested;
-    if (final_residuals(fp, r, sr->cost, &runs, &tested) != 0) {
+    int fr = final_residuals(fp, r, sr->cost, &runs, &tested);
+    if (fr != 0) {
         nlsq_result_free(r);
-        error_set(err, NLSQ_ERR_NOMEM, 0, 0, "nlsq_curve_fit: out of memory for the final pass");
-        return NLSQ_ERR_NOMEM;
+        const char *who = fp->who ? fp->who : "nlsq_curve_fit";
+        if (fr == -2)
+            error_set(err, NLSQ_ERR_IO, 0, 0,
+                      "%s: a process of the group ended or could not be reached in the final pass", who);
+        else
+            error_set(err, NLSQ_ERR_NOMEM, 0, 0, "%s: out of memory for the final pass", who);
+        return fr == -2 ? NLSQ_ERR_IO : NLSQ_ERR_NOMEM;
     }
     snprintf(r->backend, sizeof r->backend, "%s", fp->use_gpu ? "cuda" : fp->ps.last_jit ? "jit" : "interp");
     snprintf(r->device, sizeof r->device, "%s", fp->device[0] ? fp->device : "cpu");
