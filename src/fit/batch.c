@@ -40,22 +40,6 @@ nlsq_batch nlsq_batch_default(void)
     return b;
 }
 
-void nlsq_batch_result_free(nlsq_batch_result *r)
-{
-    if (!r) return;
-    free(r->popt);
-    free(r->perr);
-    free(r->pcov);
-    free(r->status);
-    free(r->pcov_valid);
-    free(r->cost);
-    free(r->chi2);
-    free(r->nit);
-    free(r->nfev);
-    free(r->m);
-    free(r->diag_flags);
-    free(r);
-}
 
 /* ---- a lane: one thread's reusable state ------------------------------- */
 
@@ -746,7 +730,7 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for the results of %zu fits", batch->nfits);
     job.r->method = job.method;
     if (job.opt.group && job.opt.group->size > 1) {
-        if ((st = batch_over_group(model, batch, &job.opt, outputs, job.r, err)) != NLSQ_OK) {
+        if ((st = batch_over_group(model, batch, &job.opt, outputs, nlsq_fit_batch, job.r, err)) != NLSQ_OK) {
             nlsq_batch_result_free(job.r);
             return st;
         }

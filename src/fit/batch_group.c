@@ -95,7 +95,7 @@ static void place(nlsq_batch_result *r, const nlsq_batch_result *s, size_t f0)
 }
 
 nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, unsigned outputs,
-                             nlsq_batch_result *r, nlsq_error *err)
+                             batch_fit_fn fit_share, nlsq_batch_result *r, nlsq_error *err)
 {
     const nlsq_group *g = opt->group;
     nlsq_options local = *opt;
@@ -108,7 +108,7 @@ nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const
     nlsq_batch_result *mine = NULL;
     nlsq_status st = sub_batch(model, b, f0, f1, &sub, &offsets, &xcopy) != 0
                          ? NLSQ_ERR_NOMEM
-                         : nlsq_fit_batch(model, &sub, &local, outputs, &mine, err);
+                         : fit_share(model, &sub, &local, outputs, &mine, err);
     free(offsets);
     free(xcopy);
     if (st == NLSQ_ERR_NOMEM && err && !err->message[0])

@@ -199,8 +199,12 @@ int fit_group_share_rows(fit_problem *fp, double *r);
 /* batch_group.c: nlsq_fit_batch with opt->group of two or more: this
    process's share of the fits, then every share into r (allocated for
    all the fits). */
+typedef nlsq_status (*batch_fit_fn)(const nlsq_model *model, const nlsq_batch *batch, const nlsq_options *opt,
+                                    unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
+/* (the share is fitted by fit_share, nlsq_fit_batch itself with no group:
+   passed in, so that this file does not call back into batch.c) */
 nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, unsigned outputs,
-                             nlsq_batch_result *r, nlsq_error *err);
+                             batch_fit_fn fit_share, nlsq_batch_result *r, nlsq_error *err);
 /* diagnose.c: fill r->diag from the fit's final R_aug, its start x0 (free
    parameters), r's popt, pcov, R^2, status and active mask, and the
    residuals' sums (NULL: r->residuals if kept, else not tested).
