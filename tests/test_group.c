@@ -199,7 +199,7 @@ static void free_jobs(rank_job *jobs, int P)
 
 /* ---- one fit, with a group or alone ---------------------------------------- */
 
-enum { VIA_ARRAYS, VIA_NPY, VIA_CURVE_FIT };
+enum { VIA_ARRAYS, VIA_NPY, VIA_CURVE_FIT, VIA_PIECES };
 
 typedef struct fcase {
     const char *what;
@@ -210,6 +210,29 @@ typedef struct fcase {
     nlsq_options opt; /* group and threads set per rank */
     int mixed;        /* odd ranks run the compiled kernel, even ones the interpreter */
 } fcase;
+
+/* Where piece q starts: uneven cuts that fall inside chunks, rank 1's
+   piece empty from three ranks on (it ends where it starts). */
+static size_t piece_cut(size_t m, int P, int q)
+{
+    if (q <= 0) return 0;
+    if (q >= P) return m;
+    if (P >= 3 && q == 2) q = 1;
+    size_t cut = (size_t)((double)m * q * q / ((double)P * P)) + 1234;
+    return cut < m ? cut : m;
+}
+
+/* This rank's piece as a source of its own, then the whole through
+   nlsq_source_from_pieces. */
+static nlsq_status piece_source(const gc_data *d, const nlsq_group *g, nlsq_source **out, nlsq_error *e)
+{
+    size_t lo = piece_cut(d->m, g->size, g->rank), hi = piece_cut(d->m, g->size, g->rank + 1);
+    const double *cols[3] = {d->x + lo, d->k > 1 ? d->x + d->m + lo : d->y + lo, d->y + lo};
+    nlsq_source *piece = NULL;
+    nlsq_status st = nlsq_source_from_arrays(cols, d->k + 1, hi - lo, &piece, e);
+    if (st == NLSQ_OK && (st = nlsq_source_from_pieces(piece, g, out, e)) != NLSQ_OK) nlsq_source_free(piece);
+    return st;
+}
 
 static nlsq_status fit_one(const fcase *c, const nlsq_group *g, int threads, nlsq_result **out, nlsq_error *e)
 {
@@ -223,7 +246,9 @@ static nlsq_status fit_one(const fcase *c, const nlsq_group *g, int threads, nls
     }
     nlsq_source *s = NULL;
     nlsq_status st = NLSQ_OK;
-    if (c->via == VIA_NPY)
+    if (c->via == VIA_PIECES && g && g->size > 1) {
+        st = piece_source(c->d, g, &s, e);
+    } else if (c->via == VIA_NPY)
         st = nlsq_source_open_npy(c->npy, &s, e);
     else if (!(s = gc_source(c->d, c->d->m)))
         st = NLSQ_ERR_NOMEM;
@@ -301,6 +326,31 @@ static void group_sizes_and_chunk_counts(void)
         snprintf(what, sizeof what, "decay, %zu points, keep_residuals", sizes[s]);
         c.opt.keep_residuals = 1;
         compare_over_groups(&c, 5);
+        gc_free(&d);
+    }
+    nlsq_model_free(model);
+}
+
+/* Data in pieces, a piece per rank (nlsq_source_from_pieces): cuts inside
+   chunks, an empty piece, pieces smaller than a chunk, and more chunks
+   than ranks; the whole's fit bitwise on every rank. */
+static void pieces_over_groups(void)
+{
+    nlsq_model *model = model_of(0);
+    double p0[3];
+    start_near(0, p0);
+    static const size_t sizes[] = {3000, 2 * 16384 + 5, 6 * 16384 + 4321};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        gc_data d;
+        CHECK(gc_make(model, REFS[0].p, sizes[s], s + 11, &d) == 0);
+        char what[80];
+        snprintf(what, sizeof what, "pieces, %zu points", sizes[s]);
+        fcase c = {what, model, &d, VIA_PIECES, NULL, nlsq_options_default(), 0};
+        c.opt.p0 = p0;
+        compare_over_groups(&c, 5);
+        snprintf(what, sizeof what, "pieces, %zu points, keep_residuals", sizes[s]);
+        c.opt.keep_residuals = 1;
+        compare_over_groups(&c, 4);
         gc_free(&d);
     }
     nlsq_model_free(model);
@@ -950,7 +1000,7 @@ int main(void)
         TEST(group_sizes_and_chunk_counts),     TEST(reference_models),          TEST(options_over_groups),
         TEST(global_search_over_groups),        TEST(batch_over_groups),         TEST(bootstrap_over_groups),
         TEST(checkpoint_resume_on_other_group), TEST(one_rank_stops_every_rank), /* and progress on rank 0 alone */
-        TEST(failures_agreed_by_every_rank),    TEST(invalid_groups_refused),
+        TEST(failures_agreed_by_every_rank),    TEST(invalid_groups_refused), TEST(pieces_over_groups),
     };
     int rc = run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
     remove_tmpdir();
