@@ -53,6 +53,17 @@ for btl in vader tcp; do
         check "fit .npy, $n rank(s) over $btl: popt, pcov, cost bitwise nlsq's" "[ $rc -eq 0 ] && same_bits one_npy.json m.json"
     done
 done
+# a piece of the data per rank (--per-rank): uneven cuts inside chunks,
+# the second piece of three a CSV, the whole's fit bitwise
+head -1 big.csv >piece-0.csv; sed -n '2,20001p' big.csv >>piece-0.csv
+head -1 big.csv >piece-1.csv; sed -n '20002,1500000p' big.csv >>piece-1.csv
+head -1 big.csv >piece-2.csv; sed -n '1500001,2000001p' big.csv >>piece-2.csv
+run_mpi 3 tcp fit 'piece-{rank}.csv' --per-rank "${decay[@]}" >m.json 2>err; rc=$?
+check "fit --per-rank, 3 ranks each with its own CSV piece: the whole's bits" "[ $rc -eq 0 ] && same_bits one_csv.json m.json"
+run_mpi 3 vader fit 'piece-{rank}.csv' --per-rank --model 'a*exp(-b*x) + c' >/dev/null 2>err; rc=$?
+check "fit --per-rank without --p0 (an estimate reads every row): refused with one message" \
+    "[ $rc -eq 2 ] && grep -q 'give --p0 for every parameter' err && [ \$(grep -c '^nlsq:' err) -eq 1 ]"
+rm -f piece-*.csv
 for n in 2 3; do
     run_mpi $n vader fit big.csv --column-cache "cc$n.npy" "${decay[@]}" >m.json 2>err; rc=$?
     check "fit CSV, $n ranks: a new column cache made once (rank 0 first), the same bits" \
