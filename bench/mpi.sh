@@ -17,6 +17,9 @@
 #                tables give the median)
 #       CONFIGS  "all" (default) or "small": only 1 and 2 cores (for 10^9)
 #   NLSQ_BENCH_BUILD  the build directory (default build-bench)
+#   NLSQ_BENCH_MPI_FILE  an (m, 2) .npy already written by bench_large write:
+#                fitted instead of writing one (and not removed; POINTS is
+#                then ignored)
 #
 # Needs Open MPI (mpirun). As root, Open MPI wants
 # OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; this script
@@ -35,12 +38,16 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 bin=$build/bench/bench_mpi
 work=$(mktemp -d "$dir/nlsq-mpi-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-file=$work/decay.npy
+file=${NLSQ_BENCH_MPI_FILE:-$work/decay.npy}
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo) memory; $(mpirun --version | head -1)"
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-start=$(date +%s.%N)
-"$build/bench/bench_large" write "$file" "$points"
-echo "wrote $(du -h "$file" | cut -f1) in $(echo "$(date +%s.%N) - $start" | bc) s"
+if [ -z "${NLSQ_BENCH_MPI_FILE:-}" ]; then
+    start=$(date +%s.%N)
+    "$build/bench/bench_large" write "$file" "$points"
+    echo "wrote $(du -h "$file" | cut -f1) in $(echo "$(date +%s.%N) - $start" | bc) s"
+else
+    echo "fitting $file ($(du -h "$file" | cut -f1)), written before"
+fi
 cat "$file" >/dev/null # into the page cache: every run reads it warm
 
 # A run: label, transport (vader|tcp|-), ranks, threads a rank, model.
@@ -58,9 +65,10 @@ run() {
 
 for rep in $(seq 1 "$repeats"); do
     echo "repeat $rep, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    run single - 1 1 decay
+    # the comparison at 2 cores first, so that a run cut short has it
     run single - 1 2 decay
     for t in vader tcp; do run mpi $t 2 1 decay; done
+    run single - 1 1 decay
     if [ "$configs" = all ]; then
         run single - 1 4 decay
         for t in vader tcp; do
