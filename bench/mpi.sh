@@ -50,35 +50,48 @@ else
 fi
 cat "$file" >/dev/null # into the page cache: every run reads it warm
 
-# A run: label, transport (vader|tcp|-), ranks, threads a rank, model.
-# The single process runs under mpirun -n 1 too (a group of one is no
-# group: the ordinary threaded fit).
+# A run: transport (vader|tcp|-), ranks, threads a rank, model, and
+# optionally the file and the fits in one launch. The single process runs
+# under mpirun -n 1 too (a group of one is no group: the ordinary threaded
+# fit).
 run() {
-    local transport=$2 ranks=$3 threads=$4 model=$5 mca=()
+    local transport=$1 ranks=$2 threads=$3 model=$4 f=${5:-$file} fits=${6:-1} mca=()
     case $transport in
         vader) mca=(--mca btl vader,self) ;;
         tcp) mca=(--mca btl tcp,self --mca btl_tcp_if_include lo) ;;
     esac
     NLSQ_THREADS=$threads timeout 1800 mpirun --oversubscribe --bind-to none --mca pml ob1 "${mca[@]}" \
-        -x NLSQ_THREADS -n "$ranks" "$bin" fit "$file" "$model" 1 | sed "s/^RESULT /RESULT transport=$transport /"
+        -x NLSQ_THREADS -n "$ranks" "$bin" fit "$f" "$model" "$fits" | sed "s/^RESULT /RESULT transport=$transport /"
 }
 
 for rep in $(seq 1 "$repeats"); do
     echo "repeat $rep, load $(cut -d' ' -f1-3 /proc/loadavg)"
     # the comparison at 2 cores first, so that a run cut short has it
-    run single - 1 2 decay
-    for t in vader tcp; do run mpi $t 2 1 decay; done
-    run single - 1 1 decay
+    run - 1 2 decay
+    for t in vader tcp; do run $t 2 1 decay; done
+    run - 1 1 decay
     if [ "$configs" = all ]; then
-        run single - 1 4 decay
+        run - 1 4 decay
         for t in vader tcp; do
-            run mpi $t 4 1 decay
-            run mpi $t 2 2 decay
+            run $t 4 1 decay
+            run $t 2 2 decay
         done
         # ten parameters: the largest triangle of the target
-        run single - 1 2 poly10
-        for t in vader tcp; do run mpi $t 2 1 poly10; done
+        run - 1 2 poly10
+        for t in vader tcp; do run $t 2 1 poly10; done
     fi
+done
+# The transport's own cost: fits of 10^5 points, where a pass computes
+# for about a millisecond, so that the group's seconds are mostly the
+# messages' (at POINTS they are mostly one rank waiting for another's
+# share, on a shared machine). 20 fits a launch.
+small=$work/small.npy
+"$build/bench/bench_large" write "$small" 1e5
+for model in decay poly10; do
+    for t in vader tcp; do
+        run $t 2 1 $model "$small" 20
+        if [ "$configs" = all ]; then run $t 4 1 $model "$small" 20; fi
+    done
 done
 for t in vader tcp; do
     mca=(--mca btl vader,self)

@@ -38,22 +38,37 @@ def med(rows, key):
 
 
 def fit_tables(fits):
+    """One table a file size: medians (and the best run) of every
+    configuration, efficiency from the medians."""
+    for m in sorted({int(r["m"]) for r in fits}, reverse=True):
+        fit_table([r for r in fits if int(r["m"]) == m], m)
+    bits = {}
+    for r in fits:
+        bits.setdefault((r["model"], r["m"]), set()).add((r["cost"], r["popt"], r["pcov00"], r["passes"]))
+    for (model, m), s in sorted(bits.items()):
+        runs = sum(1 for r in fits if r["model"] == model and r["m"] == m)
+        print("%s, m=%s: %s over %d runs" % (model, m, "the same bits in every run (cost, popt, pcov[0][0], passes)"
+                                             if len(s) == 1 else "DIFFERENT BITS: %r" % sorted(s), runs))
+    print()
+
+
+def fit_table(fits, m):
     groups = {}
     for r in fits:
         k = (r["model"], r["transport"], int(r["ranks"]), int(r["threads"]))
         groups.setdefault(k, []).append(r)
     single = {(k[0], k[3]): med(v, "per_pass") for k, v in groups.items() if k[1] == "-"}
-    bits = {}
-    for r in fits:
-        bits.setdefault(r["model"], set()).add((r["cost"], r["popt"], r["pcov00"], r["passes"]))
-    print("| model | transport | ranks x threads | runs | time a pass | passes | messages a pass | bytes a pass "
-          "| group seconds a pass (least / most waiting rank) | efficiency vs threaded |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("m = %d points:" % m)
+    print()
+    print("| model | transport | ranks x threads | runs | time a pass: median (best) | passes | messages a pass "
+          "| bytes a pass | group seconds a pass: least / most waiting rank | efficiency vs threaded |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     order = sorted(groups, key=lambda k: (k[0], k[2] * k[3], k[1] != "-", k[1], k[2]))
     for k in order:
         v = groups[k]
         model, transport, ranks, threads = k
         pp = med(v, "per_pass")
+        best = min(float(r["per_pass"]) for r in v)
         cores = ranks * threads
         eff = ""
         if transport != "-" and (model, cores) in single:
@@ -61,15 +76,10 @@ def fit_tables(fits):
         comm = ""
         if transport != "-":
             comm = "%.3f / %.3f ms" % (1e3 * med(v, "comm_min_per_pass"), 1e3 * med(v, "comm_max_per_pass"))
-        print("| %s | %s | %d x %d | %d | %.4f s | %s | %s | %s | %s | %s |" % (
-            model, "threads only" if transport == "-" else transport, ranks, threads, len(v), pp, v[0]["passes"],
+        print("| %s | %s | %d x %d | %d | %.4g s (%.4g s) | %s | %s | %s | %s | %s |" % (
+            model, "threads only" if transport == "-" else transport, ranks, threads, len(v), pp, best, v[0]["passes"],
             "%.1f" % med(v, "msgs_per_pass") if transport != "-" else "",
             "%.0f" % med(v, "bytes_per_pass") if transport != "-" else "", comm, eff))
-    print()
-    for model, s in sorted(bits.items()):
-        print("%s: %s over %d runs" % (model, "the same bits in every run (cost, popt, pcov[0][0], passes)"
-                                       if len(s) == 1 else "DIFFERENT BITS: %r" % sorted(s),
-                                       sum(1 for r in fits if r["model"] == model)))
     print()
 
 
@@ -86,10 +96,11 @@ def ping_table(pings):
     print()
     fits = {}
     for key, d in rows.items():
-        # latency: the 8-byte time; bandwidth: the best of the messages of
-        # 32 KB and more, less the latency (a loaded machine slows some)
-        lat = d[min(d)] * 1e-6
-        bw = max(b / (t * 1e-6 - lat) for b, t in d.items() if b >= 32768 and t * 1e-6 > lat)
+        # latency: the quickest message of 1 KB or less; bandwidth: the
+        # best of the messages of 32 KB and more (a loaded machine slows
+        # some sizes; the best is the transport's)
+        lat = min(t for b, t in d.items() if b <= 1024) * 1e-6
+        bw = max(b / (t * 1e-6) for b, t in d.items() if b >= 32768)
         fits[key] = (lat, bw)
         print("%s via %s: latency %.1f us, bandwidth %.0f MB/s" % (key[0], key[1], lat * 1e6, bw / 1e6))
     print()
