@@ -21,6 +21,8 @@
  * seconds a pass (nlsq_mpi_stats, reset before the fit: the seconds
  * include waiting for a slower rank's share, so the rank that waited
  * least, `comm_min`, is the closest to the transport's own cost), and the
+ * same seconds an iteration after the first (the setup and the first
+ * pass's data check left out: the steady state), and the
  * parameters and cost as hexadecimal floats, which bench/mpi.sh compares
  * across every configuration: a group fit must be bitwise the
  * single-process fit.
@@ -68,6 +70,27 @@ static int threads_env(void)
     return t ? atoi(t) : 0;
 }
 
+/* The group's cost from the end of the first iteration on: the setup's
+   agreements and the first pass's data check (where one rank can wait
+   long for another to open and check its share) left out. */
+typedef struct {
+    nlsq_mpi *mpi;
+    int taken, iteration;
+    nlsq_mpi_stats at;
+} steady;
+
+static int mark_steady(void *user, int iteration, double cost, const double *params, double gnorm, double step)
+{
+    (void)cost, (void)params, (void)gnorm, (void)step;
+    steady *sd = user;
+    if (!sd->taken) {
+        nlsq_mpi_stats_get(sd->mpi, &sd->at);
+        sd->iteration = iteration;
+        sd->taken = 1;
+    }
+    return 0;
+}
+
 static int run_fit(nlsq_mpi *mpi, const char *path, const char *model_name, int repeats)
 {
     int rank = nlsq_mpi_rank(mpi), size = nlsq_mpi_size(mpi), n;
@@ -90,6 +113,9 @@ static int run_fit(nlsq_mpi *mpi, const char *path, const char *model_name, int 
         nlsq_options o = nlsq_options_default();
         o.p0 = p0;
         if (size > 1) o.group = nlsq_mpi_group(mpi);
+        steady sd = {mpi, 0, 0, {0, 0, 0, 0}};
+        o.callback = mark_steady;
+        o.callback_data = &sd;
         nlsq_result *r = NULL;
         MPI_Barrier(MPI_COMM_WORLD); /* every rank starts the clock together */
         nlsq_mpi_stats_reset(mpi);
@@ -104,8 +130,11 @@ static int run_fit(nlsq_mpi *mpi, const char *path, const char *model_name, int 
         }
         /* the slowest rank's time is the fit's; the group's seconds from
            the rank that waited least and the one that waited most */
-        double in[3] = {t, s.seconds, -s.seconds}, out[3];
-        MPI_Reduce(in, out, 3, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        /* a second of the group's a later iteration (NaN: one iteration) */
+        int later = st == NLSQ_OK && sd.taken ? r->nit - sd.iteration : 0;
+        double steady_s = later > 0 ? (s.seconds - sd.at.seconds) / later : 0;
+        double in[5] = {t, s.seconds, -s.seconds, steady_s, -steady_s}, out[5];
+        MPI_Reduce(in, out, 5, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         uint64_t bytes = s.bytes_sent + s.bytes_received, most[2] = {bytes, s.messages}, mo[2];
         MPI_Reduce(most, mo, 2, MPI_UINT64_T, MPI_MAX, 0, MPI_COMM_WORLD);
         if (rank == 0 && st == NLSQ_OK) {
@@ -114,6 +143,7 @@ static int run_fit(nlsq_mpi *mpi, const char *path, const char *model_name, int 
                    "msgs_per_pass=%.1f bytes_per_pass=%.0f comm_min_per_pass=%.6f comm_max_per_pass=%.6f",
                    model_name, size, threads_env(), nlsq_source_num_rows(src), out[0], passes, out[0] / passes,
                    (double)mo[1] / passes, (double)mo[0] / passes, -out[2] / passes, out[1] / passes);
+            printf(" comm_min_per_iteration_after_first=%.6f comm_max_per_iteration_after_first=%.6f", -out[4], out[3]);
             printf(" cost=%a popt=", r->cost);
             for (int k = 0; k < n; k++) printf("%s%a", k ? "," : "", r->popt[k]);
             printf(" pcov00=%a status=%d\n", r->pcov[0], r->status);
