@@ -27,6 +27,15 @@ command -v ip >/dev/null || skip "no ip command (Debian: iproute2)"
 command -v mpirun >/dev/null || skip "no mpirun (Debian: openmpi-bin)"
 [ "$(id -u)" = 0 ] || skip "not root: network namespaces need CAP_NET_ADMIN"
 
+# A run killed outright (ctest's timeout) cannot clean up: remove the
+# namespaces of earlier runs whose script is gone (only this test makes
+# names of the form nlsqt-PID-...).
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^nlsqt-[0-9]*-'); do
+    pid=${ns#nlsqt-}
+    pid=${pid%%-*}
+    kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null
+done
+
 # Names made for this run only: the pid keeps two runs apart. Interface
 # names stay under 16 characters.
 tag=nlsqt-$$
