@@ -15,12 +15,14 @@
 #               installs the peers with pip where it can)
 #   make bench-uncertainty  bench/uncertainty: intervals, bands, profiles, bootstrap and MCMC against
 #               lmfit, emcee and SciPy (installs them with pip into build-bench/unc-env)
+#   make bench-mpi  bench/mpi: a fit over 1, 2, 4 MPI ranks vs the threaded process, latency and
+#               bandwidth, a model of a pass on 1000 nodes (docs/benchmarks.md, "MPI")
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all install deps configure test test-full test-deps demo bench bench-fit bench-batch bench-python bench-global bench-uncertainty asan fuzz fuzz-deps clean
+.PHONY: all install deps configure test test-full test-deps demo bench bench-fit bench-batch bench-python bench-global bench-uncertainty bench-mpi asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -97,6 +99,11 @@ bench-global: deps
 
 bench-uncertainty: deps
 	bash bench/uncertainty/run.sh
+
+bench-mpi: deps
+	mkdir -p build-bench
+	bash -o pipefail -c "bash bench/mpi.sh | tee build-bench/mpi.log"
+	/usr/bin/python3 bench/mpi/summarize.py build-bench/mpi.log
 
 asan: deps test-deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNLSQ_SANITIZE=ON
