@@ -314,9 +314,15 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
     *out = NULL;
     int writer = !g || g->rank == 0;
     if (writer) sweep_temporaries(path);
-    checkpoint *c = calloc(1, sizeof *c);
+    /* first, so that a process short of memory below has still taken
+       part in the group's broadcasts */
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    int got = !resume ? 0 : g ? read_shared(g, path, &buf, &size, why, why_size) : read_whole(path, &buf, &size, why, why_size);
+    checkpoint *c = got < 0 ? NULL : calloc(1, sizeof *c);
     if (!c) {
-        snprintf(why, why_size, "out of memory for the checkpoint");
+        free(buf);
+        if (got >= 0) snprintf(why, why_size, "out of memory for the checkpoint");
         return -1;
     }
     c->nf = nf;
@@ -331,15 +337,13 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
     c->kill_at = kill ? atoi(kill) : 0;
     c->kill_signal = kill && strchr(kill, 't') ? SIGTERM : SIGKILL;
     if (!c->path || !c->model_text || !c->device || !c->first) {
+        free(buf);
         checkpoint_free(c);
         snprintf(why, why_size, "out of memory");
         return -1;
     }
-    unsigned char *buf = NULL;
-    size_t size = 0;
     c->writer = writer;
-    int got = !resume ? 0 : g ? read_shared(g, path, &buf, &size, why, why_size) : read_whole(path, &buf, &size, why, why_size);
-    if (got < 0 || (got > 0 && load(c, buf, size, why, why_size) != 0)) {
+    if (got > 0 && load(c, buf, size, why, why_size) != 0) {
         free(buf);
         checkpoint_free(c);
         return -1;

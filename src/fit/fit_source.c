@@ -575,19 +575,24 @@ static nlsq_status open_checkpoint(fit_problem *fp, const nlsq_source *src, int 
                                    nlsq_error *err)
 {
     if (!fp->opt.checkpoint) return NLSQ_OK;
+    /* in a group process 0 alone checks the path, and a failure on any
+       process must stop all of them before checkpoint_open's broadcasts
+       and the first pass: each step is settled together */
     nlsq_status st = in_group(fp) && fp->opt.group->rank != 0 ? NLSQ_OK : check_checkpoint_path(fp, src, err);
-    /* process 0's refusal is every process's: the others would wait for
-       it in the first pass */
-    if (in_group(fp)) st = group_settle(fp, st, err);
-    if (st != NLSQ_OK) return st;
-    char *text = model_identity(fp->model), why[600], device[300];
-    if (!text) return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory for the checkpoint's model text");
+    char *text = NULL, why[600], device[300];
+    if (st == NLSQ_OK && !(text = model_identity(fp->model)))
+        st = fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory for the checkpoint's model text");
+    if ((st = group_settle(fp, st, err)) != NLSQ_OK) {
+        free(text);
+        return st;
+    }
     device_identity(fp, device, sizeof device);
     why[0] = '\0';
     int rc = checkpoint_open(fp->opt.checkpoint, fp->opt.resume, text, device, options_hash(fp, yc, sc, sigma_all),
                              fp->n_free, fp->m_total, in_group(fp) ? fp->opt.group : NULL, &fp->ckpt, why, sizeof why);
     free(text);
-    return rc == 0 ? NLSQ_OK : fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why[0] ? why : "out of memory");
+    st = rc == 0 ? NLSQ_OK : fit_fail(fp, err, NLSQ_ERR_INVALID_ARGUMENT, "%s", why[0] ? why : "out of memory");
+    return group_settle(fp, st, err);
 }
 
 static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, const nlsq_columns *cols,
