@@ -393,6 +393,21 @@ static void run_span(pass *ps, pool_task_fn fn, void *ctx, int lo, int hi)
     if (hi > lo) pool_run(ps->nworkers > 1 && hi - lo > 1 ? ps->pool : NULL, span_task, &sj, hi - lo);
 }
 
+/*
+ * In a group, where this pass had to grow its buffers (the same passes on
+ * every process: where one grows them, all do), whether any process
+ * failed to: *nomem then on every process, so none of them waits in the
+ * tree for one that stopped. 0, or -1 when the transport failed.
+ */
+static int group_nomem(pass *ps, int grew, int tag, int *nomem)
+{
+    int lowest;
+    if (!grew || !ps->group || ps->group->size <= 1) return 0;
+    if (group_agree(ps->group, tag, *nomem, &lowest) != 0) return -1;
+    *nomem = lowest >= 0;
+    return 0;
+}
+
 static void pass_fail_out(pass_out *out, int nomem)
 {
     out->nomem = nomem;
@@ -415,7 +430,13 @@ void pass_run(pass *ps, const pass_data *d, const double *params, pass_out *out)
     if (out->runs) memset(out->runs, 0, sizeof *out->runs);
     if (nchunks == 0) return;
     size_t sz = (size_t)nc * (size_t)nc;
-    if (ensure_chunks(ps, nchunks) != 0 || ensure_node_buf(ps, sz * sizeof(double) + sizeof(pass_sums)) != 0) {
+    int grow = nchunks > ps->chunk_cap || sz * sizeof(double) + sizeof(pass_sums) > ps->node_buf_cap;
+    int nomem = ensure_chunks(ps, nchunks) != 0 || ensure_node_buf(ps, sz * sizeof(double) + sizeof(pass_sums)) != 0;
+    if (group_nomem(ps, grow, GROUP_TAG_AGREE + 4, &nomem) != 0) {
+        pass_fail_out(out, 0);
+        return;
+    }
+    if (nomem) {
         pass_fail_out(out, 1); /* no memory for the chunk triangles: not the model's fault */
         return;
     }
@@ -627,7 +648,16 @@ void pass_run_many(pass *ps, const pass_data *d, pass_many *pm)
     }
     if (nchunks == 0 || K == 0) return;
     size_t node_bytes = (size_t)K * ((pm->no_triangle ? 0 : sz * sizeof(double)) + sizeof(pass_many_sums));
-    if (ensure_many(ps, nchunks, K, !pm->no_triangle) != 0 || ensure_node_buf(ps, node_bytes) != 0) {
+    /* (whether this sweep grows the buffers depends on the process's
+       thread count too: a group agrees on every sweep, one small round
+       next to a round of K vectors) */
+    int nomem = ensure_many(ps, nchunks, K, !pm->no_triangle) != 0 || ensure_node_buf(ps, node_bytes) != 0;
+    if (group_nomem(ps, 1, GROUP_TAG_AGREE + 5, &nomem) != 0) {
+        pm->read_failed = 1;
+        for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
+        return;
+    }
+    if (nomem) {
         pm->nomem = 1;
         for (int k = 0; k < K; k++) pm->cost[k] = NAN, pm->nonfinite[k] = 1;
         return;

@@ -496,8 +496,10 @@ static nlsq_status first_pass(fit_problem *fp, nlsq_error *err)
     size_t nc = (size_t)nf + 1, chunk = pass_chunk_points(fp->m_total);
     fp->first_x = malloc((size_t)nf * sizeof *fp->first_x);
     fp->first_R = malloc(nc * nc * sizeof *fp->first_R);
+    nlsq_status st0 = NLSQ_OK;
     if (!fp->first_x || !fp->first_R || reader_check_next_pass(&fp->rd, (int)((fp->m_total + chunk - 1) / chunk)) != 0)
-        return fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
+        st0 = fit_fail(fp, err, NLSQ_ERR_NOMEM, "out of memory");
+    if ((st0 = group_settle(fp, st0, err)) != NLSQ_OK) return st0; /* before the pass every process takes part in */
     for (int k = 0; k < nf; k++) fp->first_x[k] = fp->p[fp->free_idx[k]];
     if (fp->use_gpu && !fp->gpu.part[0].streaming) { /* else every pass uploads */
         nlsq_status st = upload(fp, err);
