@@ -73,11 +73,44 @@ static int report_progress(void *ctx)
 {
     gsearch *g = ctx;
     const nlsq_options *o = &g->fp.opt;
+    const nlsq_group *grp = o->group;
     double now = host_seconds(), interval = o->progress_interval > 0 ? o->progress_interval : 0.1;
-    if (!o->progress || now - g->last_report < interval) return 0;
-    g->last_report = now;
-    nlsq_progress pr = {g->stats.passes, g->stats.passes, 1, NAN, now - g->t_start, NAN, 0, g->data->m};
-    return o->progress(o->progress_data, &pr) != 0;
+    int stop = 0, lowest;
+    if (o->progress && now - g->last_report >= interval) {
+        g->last_report = now;
+        nlsq_progress pr = {g->stats.passes, g->stats.passes, 1, NAN, now - g->t_start, NAN, 0, g->data->m};
+        stop = o->progress(o->progress_data, &pr) != 0;
+    }
+    /* in a group after every shared pass, whatever the hooks and clocks
+       of the processes: one process's stop is every process's, or the
+       searches would part and wait for each other's passes */
+    if (grp && grp->size > 1) stop = group_agree(grp, GROUP_TAG_AGREE + 6, stop, &lowest) != 0 || lowest >= 0;
+    return stop;
+}
+
+/* In a group: a step that failed on some process (setup, memory) fails on
+   all, with the lowest such process's status and words, before the next
+   step that every process takes part in. */
+static nlsq_status global_settle(const gsearch *g, nlsq_status st, nlsq_error *err)
+{
+    const nlsq_group *grp = g->fp.opt.group;
+    int lowest;
+    if (!grp || grp->size <= 1) return st;
+    struct {
+        int status;
+        char text[256];
+    } m = {(int)st, ""};
+    if (group_agree(grp, GROUP_TAG_AGREE + 7, st != NLSQ_OK, &lowest) != 0)
+        return fail(err, NLSQ_ERR_IO, "process %d of %d lost touch with the group", grp->rank, grp->size);
+    if (lowest < 0) return NLSQ_OK;
+    if (grp->rank == lowest && err) snprintf(m.text, sizeof m.text, "%s", err->message);
+    if (group_tell(grp, lowest, (char *)&m, sizeof m) != 0)
+        return fail(err, NLSQ_ERR_IO, "process %d of %d lost touch with the group", grp->rank, grp->size);
+    if (lowest == 0)
+        error_set(err, (nlsq_status)m.status, 0, 0, "%s", m.text);
+    else
+        error_set(err, (nlsq_status)m.status, 0, 0, "process %d of %d: %s", lowest, grp->size, m.text);
+    return (nlsq_status)m.status;
 }
 
 /* The solvers' iteration callback: stop when the search was asked to. */
@@ -737,12 +770,13 @@ nlsq_status nlsq_fit_global(const nlsq_model *model, const nlsq_data *data, cons
     g.g = gopt ? *gopt : nlsq_global_options_default();
     g.t_start = g.last_report = t0;
     ends first = {NULL, NULL, 0};
-    nlsq_status st = setup(&g, err);
-    if (st == NLSQ_OK) st = search(&g, &first, err);
+    nlsq_status st = global_settle(&g, setup(&g, err), err);
+    if (st == NLSQ_OK) st = global_settle(&g, search(&g, &first, err), err);
     nlsq_global_summary *s = NULL;
     if (st == NLSQ_OK) {
         s = first.X ? summarize(&g, first.X, first.cost, first.K) : summarize(&g, g.X, g.cost, g.g.starts);
         if (!s) st = fit_fail(&g.fp, err, NLSQ_ERR_NOMEM, "out of memory for the summary");
+        st = global_settle(&g, st, err);
     }
     if (st == NLSQ_OK) st = refine(&g, model, out, err);
     if (st == NLSQ_OK) {
