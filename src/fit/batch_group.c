@@ -155,5 +155,31 @@ nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const
             return NLSQ_ERR_IO;
         }
     }
+    /* where the fits ran, as the last process says (its share is never
+       empty when there are fits; process 0's is when there are fewer fits
+       than processes, and it would report no backend): the same on every
+       process */
+    struct {
+        int method, threads;
+        char backend[sizeof r->backend], backend_note[sizeof r->backend_note], device[sizeof r->device],
+            device_note[sizeof r->device_note];
+    } where;
+    memset(&where, 0, sizeof where);
+    where.method = (int)r->method;
+    where.threads = r->threads;
+    memcpy(where.backend, r->backend, sizeof where.backend);
+    memcpy(where.backend_note, r->backend_note, sizeof where.backend_note);
+    memcpy(where.device, r->device, sizeof where.device);
+    memcpy(where.device_note, r->device_note, sizeof where.device_note);
+    if (g->bcast(g->ctx, g->size - 1, &where, sizeof where) != 0) {
+        error_set(err, NLSQ_ERR_IO, 0, 0, "nlsq_fit_batch: a process of the group ended while the results were shared");
+        return NLSQ_ERR_IO;
+    }
+    r->method = (nlsq_method)where.method;
+    r->threads = where.threads;
+    memcpy(r->backend, where.backend, sizeof r->backend);
+    memcpy(r->backend_note, where.backend_note, sizeof r->backend_note);
+    memcpy(r->device, where.device, sizeof r->device);
+    memcpy(r->device_note, where.device_note, sizeof r->device_note);
     return NLSQ_OK;
 }
