@@ -135,13 +135,25 @@ nlsq_status nlsq_source_from_pieces(nlsq_source *local, const nlsq_group *g, nls
     int *spans = malloc(((size_t)P + 1) * sizeof *spans);
     /* a process short of memory still takes part in the broadcasts, or the others would wait */
     uint64_t scratch = 0;
-    int lost = 0;
+    int lost = 0, odd = -1, odd_cols = 0; /* the first process whose column count is not process 0's */
     for (int q = 0; q < P && P > 1; q++) {
-        uint64_t *slot = rows ? &rows[q] : &scratch;
-        *slot = q == me ? nlsq_source_num_rows(local) : 0;
-        lost |= g->bcast(g->ctx, q, slot, sizeof *slot) != 0;
+        /* its rows and its columns: every piece must have process 0's
+           columns, or the rows sent below would not match */
+        uint64_t *slot = rows ? &rows[q] : &scratch, pair[2] = {q == me ? nlsq_source_num_rows(local) : 0,
+                                                                   q == me ? (uint64_t)ncols : 0};
+        lost |= g->bcast(g->ctx, q, pair, sizeof pair) != 0;
+        *slot = pair[0];
+        if (q == 0) odd_cols = (int)pair[1];
+        if (odd < 0 && (int)pair[1] != odd_cols) odd = q;
     }
     if (P == 1 && rows) rows[0] = nlsq_source_num_rows(local);
+    if (!lost && odd >= 0) {
+        free(p), free(rows), free(spans);
+        return error_fail(err, NLSQ_ERR_DATA,
+                          "nlsq_source_from_pieces: process %d's piece has other columns than process 0's (%d): every "
+                          "piece must have the same columns",
+                          odd, odd_cols);
+    }
     if (!p || !rows || !spans || lost) {
         free(p), free(rows), free(spans);
         return error_fail(err, lost ? NLSQ_ERR_IO : NLSQ_ERR_NOMEM, "nlsq_source_from_pieces: %s",
