@@ -251,6 +251,17 @@ double fit_sst_arrays(const nlsq_data *d)
    only when the final pass runs anyway (a robust loss, keep_residuals). */
 #define DIAGNOSE_PASS_MAX_POINTS ((size_t)1 << 22)
 
+/* In a group (fp->ps.group): whether any process is short of memory
+   before a step they all take part in (the final pass), so that none of
+   them waits for one that returned; alone: `short_here`. */
+static int group_short(const fit_problem *fp, int short_here)
+{
+    const nlsq_group *g = fp->ps.group;
+    int lowest;
+    if (!g || g->size <= 1) return short_here;
+    return group_agree(g, GROUP_TAG_AGREE + 8, short_here, &lowest) != 0 || lowest >= 0;
+}
+
 /* chi2 (before the loss) and, if asked, the residuals: one more pass,
    which also gathers the residuals' signs into *runs (*tested = 1).
    0, -1 out of memory (a result without them would look whole), or -2
@@ -269,7 +280,10 @@ static int final_residuals(fit_problem *fp, nlsq_result *r, double cost, nk_runs
     if (fp->final_residuals || fp->covariance || (linear_only && !extra)) return 0;
     size_t nc = (size_t)fp->n_free + 1;
     double *R = malloc(nc * nc * sizeof *R);
-    if (!R) return -1;
+    if (group_short(fp, !R)) {
+        free(R);
+        return -1;
+    }
     pass_out out = {.R = R, .residuals = r->residuals, .runs = runs, .no_triangle = 1};
     /* the diagnostics' own pass is not one of the fit's: no progress
        report, not counted in passes */
@@ -309,8 +323,8 @@ nlsq_status fit_make_result(fit_problem *fp, const solve_result *sr, const doubl
         r->jac_at = malloc((size_t)n * sizeof *r->jac_at);
         if (fp->opt.keep_residuals) r->residuals = malloc((fp->m_total ? fp->m_total : 1) * sizeof *r->residuals);
     }
-    if (!r || !r->popt || !r->pcov || !r->perr || !r->active_mask || !r->jac_at ||
-        (fp->opt.keep_residuals && !r->residuals)) {
+    if (group_short(fp, !r || !r->popt || !r->pcov || !r->perr || !r->active_mask || !r->jac_at ||
+                            (fp->opt.keep_residuals && !r->residuals))) {
         nlsq_result_free(r);
         free(cov);
         free(work);
