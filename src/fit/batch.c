@@ -717,17 +717,25 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     job.b = batch;
     job.opt = opt ? *opt : nlsq_options_default();
     nlsq_status st;
-    if ((st = check_options(&job.opt, err)) != NLSQ_OK) return st;
-    if ((st = check_batch(model, batch, &job.total, &job.longest, err)) != NLSQ_OK) return st;
-    job.method = job.opt.method == NLSQ_METHOD_AUTO ? fit_default_method() : job.opt.method;
     fit_problem probe;
     memset(&probe, 0, sizeof probe);
     probe.who = "nlsq_fit_batch";
-    job.backend = job.opt.backend;
-    if ((st = fit_choose_backend(&probe, &job.backend, err)) != NLSQ_OK) return st;
-    choose_kernel(&job);
-    if (!(job.r = alloc_result(batch->nfits, model->params.count, outputs)))
-        return fail(err, NLSQ_ERR_NOMEM, "out of memory for the results of %zu fits", batch->nfits);
+    if ((st = check_options(&job.opt, err)) == NLSQ_OK &&
+        (st = check_batch(model, batch, &job.total, &job.longest, err)) == NLSQ_OK) {
+        job.method = job.opt.method == NLSQ_METHOD_AUTO ? fit_default_method() : job.opt.method;
+        job.backend = job.opt.backend;
+        if ((st = fit_choose_backend(&probe, &job.backend, err)) == NLSQ_OK) {
+            choose_kernel(&job);
+            if (!(job.r = alloc_result(batch->nfits, model->params.count, outputs)))
+                st = fail(err, NLSQ_ERR_NOMEM, "out of memory for the results of %zu fits", batch->nfits);
+        }
+    }
+    /* in a group, a failure here on one process (its environment, its
+       memory for the whole result) fails all before they share the fits */
+    if ((st = batch_group_settle(job.opt.group, st, err)) != NLSQ_OK) {
+        nlsq_batch_result_free(job.r);
+        return st;
+    }
     job.r->method = job.method;
     if (job.opt.group && job.opt.group->size > 1) {
         if ((st = batch_over_group(model, batch, &job.opt, outputs, nlsq_fit_batch, job.r, err)) != NLSQ_OK) {

@@ -94,6 +94,27 @@ static void place(nlsq_batch_result *r, const nlsq_batch_result *s, size_t f0)
     memcpy(r->device_note, s->device_note, sizeof r->device_note);
 }
 
+nlsq_status batch_group_settle(const nlsq_group *g, nlsq_status st, nlsq_error *err)
+{
+    if (!g || g->size <= 1 || g->rank < 0 || g->rank >= g->size || !g->send || !g->recv || !g->bcast) return st;
+    int lowest;
+    if (group_agree(g, GROUP_TAG_BATCH, st != NLSQ_OK, &lowest) != 0) {
+        error_set(err, NLSQ_ERR_IO, 0, 0, "nlsq_fit_batch: a process of the group ended or could not be reached");
+        return NLSQ_ERR_IO;
+    }
+    if (lowest < 0) return NLSQ_OK;
+    struct {
+        int status;
+        char text[256];
+    } m = {(int)st, ""};
+    if (g->rank == lowest && err) memcpy(m.text, err->message, sizeof m.text);
+    int lost = group_tell(g, lowest, (char *)&m, sizeof m) != 0;
+    if (lost) m.status = NLSQ_ERR_IO;
+    error_set(err, (nlsq_status)m.status, 0, 0, "process %d of %d: %s", lowest, g->size,
+              lost ? "the group failed" : m.text);
+    return (nlsq_status)m.status;
+}
+
 nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, unsigned outputs,
                              batch_fit_fn fit_share, nlsq_batch_result *r, nlsq_error *err)
 {
@@ -114,24 +135,9 @@ nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const
     if (st == NLSQ_ERR_NOMEM && err && !err->message[0])
         error_set(err, st, 0, 0, "nlsq_fit_batch: out of memory for process %d's share", g->rank);
     /* every process learns whether every share ran, with the failing one's words */
-    int lowest;
-    if (group_agree(g, GROUP_TAG_BATCH, st != NLSQ_OK, &lowest) != 0) {
+    if ((st = batch_group_settle(g, st, err)) != NLSQ_OK) {
         nlsq_batch_result_free(mine);
-        error_set(err, NLSQ_ERR_IO, 0, 0, "nlsq_fit_batch: a process of the group ended or could not be reached");
-        return NLSQ_ERR_IO;
-    }
-    if (lowest >= 0) {
-        struct {
-            int status;
-            char text[256];
-        } m = {(int)st, ""};
-        if (g->rank == lowest && err) memcpy(m.text, err->message, sizeof m.text);
-        int lost = group_tell(g, lowest, (char *)&m, sizeof m) != 0;
-        nlsq_batch_result_free(mine);
-        if (lost) m.status = NLSQ_ERR_IO;
-        error_set(err, (nlsq_status)m.status, 0, 0, "process %d of %d: %s", lowest, g->size,
-                  lost ? "the group failed" : m.text);
-        return (nlsq_status)m.status;
+        return st;
     }
     /* a share run on a GPU has no diagnostics: then the whole has none
        (NULL: not checked), rather than zeros that read as "trusted" */

@@ -205,6 +205,10 @@ typedef nlsq_status (*batch_fit_fn)(const nlsq_model *model, const nlsq_batch *b
    passed in, so that this file does not call back into batch.c) */
 nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, unsigned outputs,
                              batch_fit_fn fit_share, nlsq_batch_result *r, nlsq_error *err);
+/* With a valid group of two or more: st from every process, and the
+   lowest failing process's status and words on all ("process q of P:
+   ..."); else st. */
+nlsq_status batch_group_settle(const nlsq_group *g, nlsq_status st, nlsq_error *err);
 /* diagnose.c: fill r->diag from the fit's final R_aug, its start x0 (free
    parameters), r's popt, pcov, R^2, status and active mask, and the
    residuals' sums (NULL: r->residuals if kept, else not tested).
