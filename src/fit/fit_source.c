@@ -646,13 +646,23 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     }
     fp.memory_bytes = estimate_memory(model, fp.m_total, fp.n_free, fp.threads, fp.rd.ncopy, fp.opt.keep_residuals);
     if ((st = choose_device(&fp, sc, sigma_all, err)) != NLSQ_OK) goto setup_done;
+    /* data in pieces are folded by the group they were made over: its
+       shares (spans) have one entry per process */
+    int pieces_size = 0;
+    if (source_spans(src, &pieces_size) && (in_group(&fp) ? fp.opt.group->size : 1) != pieces_size) {
+        st = fit_fail(&fp, err, NLSQ_ERR_INVALID_ARGUMENT,
+                      "the source is data in pieces over a group of %d processes; fit it with that group "
+                      "(nlsq_options.group), here %d",
+                      pieces_size, in_group(&fp) ? fp.opt.group->size : 1);
+        goto setup_done;
+    }
 setup_done:
     if (in_group(&fp)) {
         /* what failed here on one process fails on all, before any pass */
         if ((st = group_settle(&fp, st, err)) != NLSQ_OK) goto done;
         if ((st = group_settle(&fp, group_same_rows(&fp, err), err)) != NLSQ_OK) goto done;
         fp.ps.group = fp.opt.group;
-        fp.ps.spans = source_spans(src);
+        fp.ps.spans = source_spans(src, NULL);
     } else if (st != NLSQ_OK) {
         goto done;
     }

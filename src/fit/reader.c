@@ -289,7 +289,7 @@ int reader_finish_check(reader *rd, const nlsq_group *g, data_stats *total)
     if (rd->nstats == 0) return 0;
     data_stats buf;
     tree_ops ops = {rd->stats, sizeof(data_stats), stats_merge, stats_pack, stats_unpack};
-    if (tree_merge(&ops, rd->nstats, g, source_spans(rd->src), GROUP_TAG_STATS, &buf) != 0) return -1;
+    if (tree_merge(&ops, rd->nstats, g, source_spans(rd->src, NULL), GROUP_TAG_STATS, &buf) != 0) return -1;
     *total = rd->stats[0];
     return 0;
 }

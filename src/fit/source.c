@@ -484,9 +484,10 @@ nlsq_source *source_from_ops(const source_ops *ops, void *impl, int ncols, size_
     return s;
 }
 
-const int *source_spans(const nlsq_source *s)
+const int *source_spans(const nlsq_source *s, int *size)
 {
-    return s->kind == SRC_OPS && s->ops->spans ? s->ops->spans(s->impl) : NULL;
+    int unused;
+    return s->kind == SRC_OPS && s->ops->spans ? s->ops->spans(s->impl, size ? size : &unused) : NULL;
 }
 
 /* ---- side by side ------------------------------------------------------ */

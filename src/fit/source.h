@@ -88,14 +88,15 @@ typedef struct source_ops {
                 size_t why_size);
     int (*check)(void *impl, char *why, size_t why_size);
     void (*close)(void *impl);
-    const int *(*spans)(void *impl); /* NULL, or data in pieces' shares */
+    const int *(*spans)(void *impl, int *size); /* NULL, or data in pieces' shares (over size processes) */
 } source_ops;
 /* A source of ncols columns and nrows rows over impl, described by desc;
    NULL when out of memory (impl is then the caller's to free). */
 nlsq_source *source_from_ops(const source_ops *ops, void *impl, int ncols, size_t nrows, const char *desc);
 
 /* Data in pieces (source_pieces.c): the chunks each process of the group
-   folds, size+1 entries; NULL for any other source (an even split). */
-const int *source_spans(const nlsq_source *s);
+   folds, size+1 entries (*size, when size is not NULL: the group's size);
+   NULL for any other source (an even split). */
+const int *source_spans(const nlsq_source *s, int *size);
 
 #endif

@@ -25,6 +25,7 @@ typedef struct pieces {
     size_t tail_first, tail_rows;
     double *tail;            /* ncols x tail_rows, column after column      */
     int *spans;              /* size+1: process r folds chunks [spans[r], spans[r+1]) */
+    int size;                /* the group's processes                         */
 } pieces;
 
 static int pieces_read(void *impl, const int *cols, int n, size_t first, size_t count, double *const *out, char *why,
@@ -70,8 +71,9 @@ static void pieces_close(void *impl)
     free(p);
 }
 
-static const int *pieces_spans(void *impl)
+static const int *pieces_spans(void *impl, int *size)
 {
+    *size = ((pieces *)impl)->size;
     return ((pieces *)impl)->spans;
 }
 
@@ -175,6 +177,7 @@ nlsq_status nlsq_source_from_pieces(nlsq_source *local, const nlsq_group *g, nls
     p->ncols = ncols;
     p->rows = rows[me];
     p->spans = spans;
+    p->size = P;
     /* the tail: rows from the piece's end to the end of this process's last chunk */
     size_t span_end = (size_t)spans[me + 1] * chunk < m ? (size_t)spans[me + 1] * chunk : m;
     p->tail_first = p->first + p->rows;
