@@ -156,10 +156,17 @@ nlsq_status nlsq_source_from_pieces(nlsq_source *local, const nlsq_group *g, nls
                           "piece must have the same columns",
                           odd, odd_cols);
     }
-    if (!p || !rows || !spans || lost) {
+    /* a process short of memory here stops them all, before the rows
+       travel (it could not take its part in that exchange) */
+    int short_at = !p || !rows || !spans ? me : -1;
+    if (P > 1 && !lost) lost = group_agree(g, GROUP_TAG_AGREE + 2, short_at >= 0, &short_at) != 0;
+    if (short_at >= 0 || lost) {
         free(p), free(rows), free(spans);
-        return error_fail(err, lost ? NLSQ_ERR_IO : NLSQ_ERR_NOMEM, "nlsq_source_from_pieces: %s",
-                          lost ? "the group failed while the row counts were shared" : "out of memory");
+        if (lost)
+            return error_fail(err, NLSQ_ERR_IO,
+                              "nlsq_source_from_pieces: the group failed while the row counts were shared");
+        return error_fail(err, NLSQ_ERR_NOMEM, "nlsq_source_from_pieces: process %d of %d: out of memory", short_at,
+                          P);
     }
     /* the whole's rows and chunks; each process folds the chunks that start in its piece */
     size_t m = 0;
