@@ -109,6 +109,8 @@ typedef struct fit_problem {
     /* progress */
     double t_start, t_pass, last_report, last_pass_seconds, latest_cost;
     int iterations, stop_requested;
+    uint64_t group_options; /* in a group, before the solver runs: the hash of
+                               the options every process must share      */
     /* checkpoints */
     checkpoint *ckpt;
     int resumed;   /* evaluations taken from the checkpoint      */

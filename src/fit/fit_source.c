@@ -57,7 +57,7 @@ static int group_decide(fit_problem *fp, nlsq_status *st, char *msg, size_t msg_
     int lowest, diverged;
     /* once the solver runs, the parameters every process is at: the same,
        or the group has diverged (another build or CPU on some node) */
-    uint64_t at = fp->solving ? checkpoint_hash(0, fp->p, (size_t)fp->n * sizeof *fp->p) : 0;
+    uint64_t at = fp->solving ? checkpoint_hash(0, fp->p, (size_t)fp->n * sizeof *fp->p) : fp->group_options;
     if (group_agree_checked(g, GROUP_TAG_AGREE, *st != NLSQ_OK, at, &lowest, &diverged) != 0) {
         *st = NLSQ_ERR_IO;
         snprintf(msg, msg_size, "process %d of %d lost touch with the group (a process ended or the network failed)",
@@ -67,9 +67,12 @@ static int group_decide(fit_problem *fp, nlsq_status *st, char *msg, size_t msg_
     if (lowest < 0) return 0;
     if (diverged) {
         *st = NLSQ_ERR_INVALID_ARGUMENT;
-        snprintf(msg, msg_size,
-                 "the processes' solvers have diverged (their parameters differ): every process must run the same "
-                 "nlsq build with the same options and data");
+        snprintf(msg, msg_size, "%s",
+                 fp->solving ? "the processes' solvers have diverged (their parameters differ): every process must run "
+                               "the same nlsq build with the same options and data"
+                             : "the processes were given different options (checkpoint, resume, keep_residuals, "
+                               "method, loss, tolerances, p0, bounds or fixed parameters): every process must pass "
+                               "the same options");
         return 1;
     }
     struct {
@@ -88,6 +91,27 @@ static int group_decide(fit_problem *fp, nlsq_status *st, char *msg, size_t msg_
     else
         snprintf(msg, msg_size, "process %d of %d: %s", lowest, g->size, m.text);
     return 1;
+}
+
+/* The options whose difference between processes would part them: a
+   checkpoint on one only (its agreements and the final pass are not
+   everyone's), keep_residuals, and what steers the solver. */
+static uint64_t group_options_hash(const fit_problem *fp)
+{
+    const nlsq_options *o = &fp->opt;
+    int n = fp->model->params.count;
+    int ints[] = {o->checkpoint != NULL, o->resume, o->keep_residuals, (int)o->method, (int)o->loss, o->max_nfev,
+                  (int)o->nan_policy, o->x_scale_jac, o->lm_last_jacobian, o->p0 != NULL, o->lower != NULL,
+                  o->upper != NULL, o->fixed != NULL, o->x_scale != NULL};
+    double dbl[] = {o->f_scale, o->ftol, o->xtol, o->gtol};
+    uint64_t h = checkpoint_hash(0, ints, sizeof ints);
+    h = checkpoint_hash(h, dbl, sizeof dbl);
+    if (o->p0) h = checkpoint_hash(h, o->p0, (size_t)n * sizeof *o->p0);
+    if (o->lower) h = checkpoint_hash(h, o->lower, (size_t)n * sizeof *o->lower);
+    if (o->upper) h = checkpoint_hash(h, o->upper, (size_t)n * sizeof *o->upper);
+    if (o->fixed) h = checkpoint_hash(h, o->fixed, (size_t)n * sizeof *o->fixed);
+    if (o->x_scale) h = checkpoint_hash(h, o->x_scale, (size_t)n * sizeof *o->x_scale);
+    return h;
 }
 
 /* group_decide for the setup's status and error. The words travel
@@ -658,7 +682,9 @@ static nlsq_status fit_from_source(const nlsq_model *model, nlsq_source *src, co
     }
 setup_done:
     if (in_group(&fp)) {
-        /* what failed here on one process fails on all, before any pass */
+        /* what failed here on one process fails on all, before any pass;
+           and every process must have been given the same options */
+        fp.group_options = group_options_hash(&fp);
         if ((st = group_settle(&fp, st, err)) != NLSQ_OK) goto done;
         if ((st = group_settle(&fp, group_same_rows(&fp, err), err)) != NLSQ_OK) goto done;
         fp.ps.group = fp.opt.group;
