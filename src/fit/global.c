@@ -95,7 +95,8 @@ static nlsq_status global_settle(const gsearch *g, nlsq_status st, nlsq_error *e
 {
     const nlsq_group *grp = g->fp.opt.group;
     int lowest;
-    if (!grp || grp->size <= 1) return st;
+    if (!grp || grp->size <= 1 || grp->rank < 0 || grp->rank >= grp->size || !grp->send || !grp->recv || !grp->bcast)
+        return st; /* no group, or one fit_check_options refuses */
     struct {
         int status;
         char text[256];
