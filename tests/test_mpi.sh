@@ -90,5 +90,15 @@ for spec in "3 shm" "2 tcp"; do
     fi
 done
 
+# Steps that fail or stop on some ranks only: every call ends on every
+# rank with the same words, well before NLSQ_MPI_TIMEOUT would end the job.
+for n in 1 3; do
+    if NLSQ_MPI_TIMEOUT=20 run 60 $n "${shm[@]}" -- onesided > "$tmp/out" 2>&1; then
+        echo "ok   one-sided steps on $n ranks: $(tail -1 "$tmp/out")"
+    else
+        echo "FAIL one-sided steps on $n ranks:"; cat "$tmp/out"; failed=1
+    fi
+done
+
 [ $failed = 0 ] && echo "test_mpi: all passed" || echo "test_mpi: FAILED"
 exit $failed

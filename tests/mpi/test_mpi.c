@@ -17,6 +17,12 @@
  *                             single-process fit's bits
  *   test_mpi badread          a read that fails on the last rank only:
  *                             every rank reports the same status and words
+ *   test_mpi onesided         steps that fail or stop on some ranks only
+ *                             (a checkpoint refused on rank 0 or named
+ *                             there alone, a global search stopped by
+ *                             rank 0's hook, pieces with other columns, a
+ *                             batch of fewer fits than ranks): the same
+ *                             status and words on every rank
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -303,6 +309,97 @@ static void bad_read(void)
     nlsq_model_free(model);
 }
 
+/* Rank 0's status and words against this rank's. */
+static void same_everywhere(const char *what, nlsq_status st, const char *text)
+{
+    struct {
+        int status;
+        char text[256];
+    } mine = {(int)st, ""}, first;
+    snprintf(mine.text, sizeof mine.text, "%s", text);
+    first = mine;
+    MPI_Bcast(&first, (int)sizeof first, MPI_BYTE, 0, MPI_COMM_WORLD);
+    EXPECT(first.status == mine.status && strcmp(first.text, mine.text) == 0, "%s: says %d \"%s\", rank 0 %d \"%s\"",
+           what, mine.status, mine.text, first.status, first.text);
+    if (rank == 0) printf("%s, every rank: %d %s\n", what, (int)st, text);
+}
+
+static int stop_now(void *user, const nlsq_progress *p)
+{
+    (void)user, (void)p;
+    return 1;
+}
+
+/* Steps that fail, or stop, on some ranks only: every call must end on
+   every rank with the same status and words (each of these once left the
+   other ranks waiting until the timeout ended the job). */
+static void one_sided(void)
+{
+    nlsq_model *model = gc_model(REFS[0].text, REFS[0].vars);
+    gc_data d;
+    size_t m = 3 * 16384 + 77;
+    EXPECT(model && gc_make(model, REFS[0].p, m, 83, &d) == 0, "data");
+    nlsq_source *s = gc_source(&d, m);
+    double p0[3];
+    start_near(0, p0);
+    nlsq_error e = {0};
+    nlsq_result *r = NULL;
+    nlsq_options o = nlsq_options_default();
+    o.p0 = p0;
+    o.group = group;
+    /* a checkpoint path only process 0 checks (a directory) */
+    nlsq_options oc = o;
+    oc.checkpoint = "/";
+    nlsq_status st = nlsq_fit_source(model, s, NULL, &oc, &r, &e);
+    EXPECT(st != NLSQ_OK && !r, "checkpoint '/' gave %d", (int)st);
+    same_everywhere("a checkpoint path refused on rank 0", st, e.message);
+    nlsq_result_free(r), r = NULL;
+    /* a checkpoint named on rank 0 alone */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/nlsq-test-mpi-%d.ckpt", (int)getpid());
+    if (rank == 0) oc.checkpoint = path; else oc.checkpoint = NULL;
+    st = nlsq_fit_source(model, s, NULL, &oc, &r, &e);
+    if (rank == 0) remove(path);
+    EXPECT(size == 1 ? st == NLSQ_OK : st == NLSQ_ERR_INVALID_ARGUMENT && !r, "checkpoint on rank 0 gave %d", (int)st);
+    same_everywhere("a checkpoint named on rank 0 only", st, st ? e.message : "");
+    nlsq_result_free(r), r = NULL;
+    /* the global search stopped by rank 0's progress hook alone */
+    nlsq_data data = {d.x, d.y, m, NULL, NLSQ_SIGMA_NONE};
+    nlsq_global_options go = nlsq_global_options_default();
+    go.starts = 4;
+    nlsq_options og = nlsq_options_default();
+    double lb[3] = {0, 0, -5}, ub[3] = {10, 5, 5};
+    og.lower = lb, og.upper = ub, og.group = group;
+    if (rank == 0) og.progress = stop_now, og.progress_interval = 1e-9;
+    st = nlsq_fit_global(model, &data, &og, &go, &r, &e);
+    char cost[64];
+    snprintf(cost, sizeof cost, "%a", r ? r->cost : -1.0);
+    EXPECT(st == NLSQ_OK, "global stopped on rank 0 gave %d (%s)", (int)st, e.message);
+    same_everywhere("a global search stopped on rank 0", st, cost);
+    nlsq_result_free(r), r = NULL;
+    /* pieces whose columns differ */
+    const double *cols[3] = {d.x, d.y, d.y};
+    nlsq_source *piece = NULL, *whole = NULL;
+    nlsq_source_from_arrays(cols, rank == size - 1 && size > 1 ? 3 : 2, 100, &piece, &e);
+    st = nlsq_source_from_pieces(piece, group, &whole, &e);
+    EXPECT(size == 1 ? st == NLSQ_OK : st == NLSQ_ERR_DATA, "pieces with other columns gave %d", (int)st);
+    same_everywhere("pieces with other columns", st, st ? e.message : "");
+    nlsq_source_free(st == NLSQ_OK ? whole : piece);
+    /* a batch of fewer fits than ranks: every rank says where they ran */
+    nlsq_batch b = nlsq_batch_default();
+    b.nfits = 1, b.m = 1000, b.x = d.x, b.y = d.y, b.x_shared = 1;
+    nlsq_options ob = nlsq_options_default();
+    ob.p0 = p0, ob.group = group;
+    nlsq_batch_result *br = NULL;
+    st = nlsq_fit_batch(model, &b, &ob, 0, &br, &e);
+    EXPECT(st == NLSQ_OK && br && br->backend[0], "a batch of 1 fit gave %d, backend '%s'", (int)st, br ? br->backend : "");
+    same_everywhere("a batch of one fit", st, br ? br->backend : "");
+    nlsq_batch_result_free(br);
+    nlsq_source_free(s);
+    gc_free(&d);
+    nlsq_model_free(model);
+}
+
 int main(int argc, char **argv)
 {
     int level;
@@ -327,8 +424,10 @@ int main(int argc, char **argv)
         checkpointed(argv[2], mode[0] != 'r');
     } else if (strcmp(mode, "badread") == 0) {
         bad_read();
+    } else if (strcmp(mode, "onesided") == 0) {
+        one_sided();
     } else {
-        if (rank == 0) fprintf(stderr, "usage: test_mpi all DIR | stall CKPT | resume CKPT | badread\n");
+        if (rank == 0) fprintf(stderr, "usage: test_mpi all DIR | stall CKPT | resume CKPT | badread | onesided\n");
         failures++;
     }
     nlsq_mpi_stats stats;
