@@ -318,7 +318,9 @@ int checkpoint_open(const char *path, int resume, const char *model_text, const 
        part in the group's broadcasts */
     unsigned char *buf = NULL;
     size_t size = 0;
-    int got = !resume ? 0 : g ? read_shared(g, path, &buf, &size, why, why_size) : read_whole(path, &buf, &size, why, why_size);
+    int got = !resume ? 0
+            : g       ? read_shared(g, path, &buf, &size, why, why_size)
+                      : read_whole(path, &buf, &size, why, why_size);
     checkpoint *c = got < 0 ? NULL : calloc(1, sizeof *c);
     if (!c) {
         free(buf);

@@ -357,7 +357,7 @@ static void one_sided(void)
     /* a checkpoint named on rank 0 alone */
     char path[64];
     snprintf(path, sizeof path, "/tmp/nlsq-test-mpi-%d.ckpt", (int)getpid());
-    if (rank == 0) oc.checkpoint = path; else oc.checkpoint = NULL;
+    oc.checkpoint = rank == 0 ? path : NULL;
     st = nlsq_fit_source(model, s, NULL, &oc, &r, &e);
     if (rank == 0) remove(path);
     EXPECT(size == 1 ? st == NLSQ_OK : st == NLSQ_ERR_INVALID_ARGUMENT && !r, "checkpoint on rank 0 gave %d", (int)st);
@@ -392,7 +392,8 @@ static void one_sided(void)
     ob.p0 = p0, ob.group = group;
     nlsq_batch_result *br = NULL;
     st = nlsq_fit_batch(model, &b, &ob, 0, &br, &e);
-    EXPECT(st == NLSQ_OK && br && br->backend[0], "a batch of 1 fit gave %d, backend '%s'", (int)st, br ? br->backend : "");
+    EXPECT(st == NLSQ_OK && br && br->backend[0], "a batch of 1 fit gave %d, backend '%s'", (int)st,
+           br ? br->backend : "");
     same_everywhere("a batch of one fit", st, br ? br->backend : "");
     nlsq_batch_result_free(br);
     nlsq_source_free(s);
