@@ -22,6 +22,10 @@ cd "$w" || exit 1
 export XDG_CACHE_HOME=$w/cache NLSQ_THREADS=1
 # Open MPI refuses root without these (containers, CI)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Under ASan the leak check would report Open MPI's own allocations (its
+# components are unloaded before the check runs); our code's leaks are
+# checked by test_group, the same paths in one process.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 # a hang fails the test (the job's own bound: NLSQ_MPI_TIMEOUT)
 export NLSQ_MPI_TIMEOUT=${NLSQ_MPI_TIMEOUT:-20}
 passed=0 failed=0
@@ -224,7 +228,7 @@ for how in KILL STOP; do
             "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $took -lt 40 ]"
     else
         check "rank 1 stopped (a hung rank), NLSQ_MPI_TIMEOUT=2: status 3, the line naming it, in ${took} s" \
-            "[ $rc -eq 3 ] && grep -q 'waited 2 s for a message from rank 1.*ending the job' err && [ $took -lt 40 ]"
+            "[ $rc -eq 3 ] && grep -q 'waited 2 s for .*rank 1 .*ending the job' err && [ $took -lt 40 ]"
     fi
 done
 
