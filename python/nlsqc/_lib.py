@@ -281,9 +281,11 @@ def _candidates():
     return out
 
 
-def _load():
-    tried = []
-    for path in _candidates():
+def load_first(candidates, prototypes, tried):
+    """The first of the candidate paths that loads and has every function
+    of prototypes (name: (restype, argtypes)), with those set; (lib, its
+    real path), or (None, None), each refused path noted in tried."""
+    for path in candidates:
         if os.sep in path and not os.path.exists(path):
             tried.append(f"{path} (not there)")
             continue
@@ -292,15 +294,23 @@ def _load():
         except OSError as e:
             tried.append(f"{path} ({e})")
             continue
-        missing = [name for name in _PROTOTYPES if not hasattr(lib, name)]
+        missing = [name for name in prototypes if not hasattr(lib, name)]
         if missing:
             tried.append(f"{path} (too old: lacks {', '.join(missing[:3])})")
             continue
-        for name, (restype, argtypes) in _PROTOTYPES.items():
+        for name, (restype, argtypes) in prototypes.items():
             fn = getattr(lib, name)
             fn.restype = restype
             fn.argtypes = argtypes
         return lib, os.path.realpath(path)
+    return None, None
+
+
+def _load():
+    tried = []
+    lib, path = load_first(_candidates(), _PROTOTYPES, tried)
+    if lib is not None:
+        return lib, path
     raise ImportError("nlsqc cannot find the nlsq library (libnlsq.so). Tried: " + "; ".join(tried) +
                       ". Install the package with `pip install ./python` from the nlsq source tree, "
                       "or set NLSQ_LIBRARY to the library's path.")

@@ -76,23 +76,8 @@ def library():
     if _library is not None:
         return _library
     tried = []
-    for path in _candidates():
-        if os.sep in path and not os.path.exists(path):
-            tried.append(f"{path} (not there)")
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError as e:
-            tried.append(f"{path} ({e})")
-            continue
-        missing = [name for name in _PROTOTYPES if not hasattr(lib, name)]
-        if missing:
-            tried.append(f"{path} (lacks {', '.join(missing[:3])})")
-            continue
-        for name, (restype, argtypes) in _PROTOTYPES.items():
-            fn = getattr(lib, name)
-            fn.restype = restype
-            fn.argtypes = argtypes
+    lib, _ = _lib.load_first(_candidates(), _PROTOTYPES, tried)
+    if lib is not None:
         _library = lib
         return lib
     raise ImportError("comm= needs libnlsq_mpi, nlsq's MPI layer, which nlsqc cannot find. Tried: " + "; ".join(tried)
