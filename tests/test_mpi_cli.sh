@@ -179,6 +179,10 @@ timeout 60 mpirun --oversubscribe --mca btl vader,self -n 1 "$nlsq_mpi" fit smal
 check "a file missing on ranks 1 and 2 only: status 2, rank 0 names process 1 and why" \
     "[ $rc -eq 2 ] && grep -qx 'nlsq: process 1 of 3: nosuch.csv: No such file or directory' err"
 
+run_mpi 2 vader fit - "${decay[@]}" <small.csv >/dev/null 2>err; rc=$?
+check "data from standard input (rank 0's alone): refused once, saying a file is needed" \
+    "[ $rc -eq 2 ] && [ \$(grep -c 'standard input reaches rank 0 alone' err) -eq 1 ]"
+
 # A rank killed mid-fit: the job ends (no hang), and the checkpoint
 # resumes on 3 ranks to the uninterrupted fit's bits.
 start=$(date +%s)

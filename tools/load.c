@@ -233,6 +233,8 @@ static int open_data(const cli *c, nlsq_source **src)
 {
     *src = NULL;
     nlsq_error err;
+    if (c->env && c->env->size > 1 && strcmp(c->data, "-") == 0)
+        return die("standard input reaches rank 0 alone: nlsq-mpi needs a file every rank can open");
     if (c->text) {
         if (nlsq_source_load_text_buffer(c->text, c->text_len, c->data, NULL, src, &err) != NLSQ_OK)
             return die("%s", err.message);
