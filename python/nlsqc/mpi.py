@@ -88,10 +88,11 @@ def library():
 class _Handle:
     """One opened communicator: the C nlsq_mpi and its group."""
 
-    def __init__(self, ptr, timeout):
+    def __init__(self, ptr, timeout, comm):
         lib = library()
         self.ptr = ptr
         self.timeout = timeout
+        self.comm = comm  # the communicator it was opened for (_live tells a reused handle)
         self.group = lib.nlsq_mpi_group(ptr)
         self.rank = lib.nlsq_mpi_rank(ptr)
         self.size = lib.nlsq_mpi_size(ptr)
@@ -118,6 +119,25 @@ def _check_comm(comm):
     return comm
 
 
+def _live(comm):
+    """The open handle of comm (checked by _check_comm), or None. MPI reuses
+    a freed communicator's Fortran handle, the key of _open: an entry left
+    by a communicator freed without close() must not serve a new one, whose
+    fits would travel over the old group's duplicate and silently return
+    numbers of another fit. Such an entry is dropped without
+    MPI_Comm_free (collective over the old group, whose other ranks may
+    never come here); MPI_Finalize releases its duplicate."""
+    from mpi4py import MPI
+    key = comm.py2f()
+    h = _open.get(key)
+    if h is None or h.comm is comm:
+        return h
+    if h.comm != MPI.COMM_NULL and h.comm.Compare(comm) == MPI.IDENT:
+        return h
+    del _open[key]
+    return None
+
+
 def open(comm, timeout=None):  # noqa: A001 - nlsqc.mpi.open, as nlsq_mpi_open
     """Open comm for fits (collective: every rank of comm must call it).
     Called by the first fit with comm=; call it first yourself for another
@@ -131,7 +151,7 @@ def open(comm, timeout=None):  # noqa: A001 - nlsqc.mpi.open, as nlsq_mpi_open
         if not timeout > 0 or timeout == float("inf"):
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
     key = comm.py2f()
-    h = _open.get(key)
+    h = _live(comm)
     if h is not None and h.timeout == timeout and h.size == comm.Get_size() and h.rank == comm.Get_rank():
         return h
     if h is not None:  # another timeout, or a freed communicator's handle reused
@@ -145,7 +165,7 @@ def open(comm, timeout=None):  # noqa: A001 - nlsqc.mpi.open, as nlsq_mpi_open
     st = lib.nlsq_mpi_open_fortran(key, ctypes.byref(opt), ctypes.byref(ptr), ctypes.byref(err))
     if st != _lib.OK:
         raise (MemoryError if st == _lib.ERR_NOMEM else ValueError)(_lib.text(err.message))
-    h = _Handle(ptr, timeout)
+    h = _Handle(ptr, timeout, comm)
     _open[key] = h
     return h
 
@@ -153,7 +173,7 @@ def open(comm, timeout=None):  # noqa: A001 - nlsqc.mpi.open, as nlsq_mpi_open
 def group(comm):
     """The address of comm's nlsq_group (for nlsq_options.group), opening
     comm on first use."""
-    h = _open.get(comm.py2f()) if type(comm).__module__.startswith("mpi4py") else None
+    h = _live(_check_comm(comm))
     if h is None or h.size != comm.Get_size():
         h = open(comm)
     return h.group
@@ -180,7 +200,7 @@ def stats(comm, reset=False):
     """What comm's fits cost this rank in messages since it was opened or
     last reset: {messages, bytes_sent, bytes_received, seconds} (seconds:
     wall time inside the transport, waits included)."""
-    h = open(comm) if _open.get(_check_comm(comm).py2f()) is None else _open[comm.py2f()]
+    h = _live(_check_comm(comm)) or open(comm)
     s = _MpiStats()
     library().nlsq_mpi_stats_get(h.ptr, ctypes.byref(s))
     if reset:
@@ -192,7 +212,7 @@ def stats(comm, reset=False):
 def local_rank(comm):
     """(this rank among the ranks on its node, how many there are): rank %
     GPUs picks a rank's GPU for a batch (device=f"cuda:{...}")."""
-    h = open(comm) if _open.get(_check_comm(comm).py2f()) is None else _open[comm.py2f()]
+    h = _live(_check_comm(comm)) or open(comm)
     lib = library()
     return lib.nlsq_mpi_local_rank(h.ptr), lib.nlsq_mpi_local_size(h.ptr)
 

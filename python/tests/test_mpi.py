@@ -234,6 +234,22 @@ def test_sub_communicator_and_errors(comm):
         nlsqc.mpi._library, nlsqc.mpi._open = saved, saved_open
 
 
+def test_communicator_freed_without_close(comm):
+    # MPI reuses a freed communicator's handle (nlsqc's key): a new
+    # communicator given it must get its own group, not the freed one's
+    # (which gave ranks 0 and 1 of 4 another fit's numbers, silently)
+    x, y = _data(20001, seed=5)
+    sub = comm.Split(comm.rank % 2, comm.rank)
+    nlsqc.curve_fit(MODEL, x, y, p0=[1, 1, 0], comm=sub)
+    sub.Free()  # without nlsqc.mpi.close(sub), against the README's advice
+    sub2 = comm.Split(comm.rank // 2, comm.rank)
+    y2 = y * (1 + comm.rank // 2)  # each new group fits other data
+    _same(nlsqc.curve_fit(MODEL, x, y2, p0=[1, 1, 0]), nlsqc.curve_fit(MODEL, x, y2, p0=[1, 1, 0], comm=sub2), sub2,
+          "a communicator made after one freed without close")
+    nlsqc.mpi.close(sub2)
+    sub2.Free()
+
+
 def test_stats(comm):
     x, y = _data(100003, seed=1)
     nlsqc.mpi.stats(comm, reset=True)
