@@ -60,7 +60,10 @@ NLSQ_API nlsq_status nlsq_mpi_open(MPI_Comm comm, const nlsq_mpi_options *opt, n
    comm.py2f() gives: Python reaches this library through ctypes. */
 NLSQ_API nlsq_status nlsq_mpi_open_fortran(int64_t fcomm, const nlsq_mpi_options *opt, nlsq_mpi **out,
                                            nlsq_error *err);
-/* Collective; NULL is fine. */
+/* Collective; NULL is fine. Every rank waits here for the others (a
+   barrier bounded by the timeout, as every wait), so that a rank hung
+   after a fit's last message ends the job instead of MPI_Finalize
+   waiting for it without end. */
 NLSQ_API void nlsq_mpi_close(nlsq_mpi *mpi);
 
 /* The group to put in nlsq_options.group; valid until nlsq_mpi_close. */

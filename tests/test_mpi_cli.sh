@@ -231,8 +231,8 @@ for how in KILL STOP; do
         check "rank 1 killed (kill -9) after the first checkpoint: the job ends with an error, in ${took} s" \
             "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $took -lt 40 ]"
     else
-        check "rank 1 stopped (a hung rank), NLSQ_MPI_TIMEOUT=2: status 3, the line naming it, in ${took} s" \
-            "[ $rc -eq 3 ] && grep -q 'waited 2 s for .*rank 1 .*ending the job' err && [ $took -lt 40 ]"
+        check "rank 1 stopped (a hung rank), NLSQ_MPI_TIMEOUT=2: status 3 and a waiting rank's line, in ${took} s" \
+            "[ $rc -eq 3 ] && grep -q 'nlsq-mpi: rank [02] of 3: waited 2 s for .*ending the job' err && [ $took -lt 40 ]"
     fi
 done
 

@@ -96,10 +96,16 @@ static void wait_bounded(nlsq_mpi *m, MPI_Request *req, const char *what, int pe
         nanosleep(&pause, NULL);
         if (t > deadline) {
             char msg[300];
-            snprintf(msg, sizeof msg,
-                     "waited %.0f s for %s %s rank %d (it died, hangs or cannot be reached; "
-                     "NLSQ_MPI_TIMEOUT sets the wait)",
-                     m->timeout, what, strcmp(what, "a send") == 0 ? "to" : "from", peer);
+            if (peer < 0) /* a collective of every rank */
+                snprintf(msg, sizeof msg,
+                         "waited %.0f s for %s (a rank died, hangs or cannot be reached; "
+                         "NLSQ_MPI_TIMEOUT sets the wait)",
+                         m->timeout, what);
+            else
+                snprintf(msg, sizeof msg,
+                         "waited %.0f s for %s %s rank %d (it died, hangs or cannot be reached; "
+                         "NLSQ_MPI_TIMEOUT sets the wait)",
+                         m->timeout, what, strcmp(what, "a send") == 0 ? "to" : "from", peer);
             nlsq_mpi_abort(m, msg);
         }
     }
@@ -225,7 +231,14 @@ void nlsq_mpi_close(nlsq_mpi *mpi)
     if (!mpi) return;
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Comm_free(&mpi->comm);
+    if (!finalized) {
+        /* every rank here before any goes on to MPI_Finalize, whose own
+           wait for the others is not bounded: a rank that hangs after the
+           last message of a fit still ends the job */
+        MPI_Request req;
+        if (MPI_Ibarrier(mpi->comm, &req) == MPI_SUCCESS) wait_bounded(mpi, &req, "every rank to close the group", -1);
+        MPI_Comm_free(&mpi->comm);
+    }
     free(mpi);
 }
 
