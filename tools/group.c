@@ -16,7 +16,7 @@
 
 #include "cli.h"
 
-/* Tags of the command's own messages: above the library's (0x100-0x6ff). */
+/* Tags of the command's own messages: above the library's (0x100-0x7ff). */
 enum { CLI_TAG_AGREE = 0x7100 };
 
 /* What a process tells process 0 in cli_agree. */
