@@ -306,29 +306,37 @@ static void start_near(int which, double *p0)
 
 /* ---- the tests -------------------------------------------------------------- */
 
-/* One chunk, a few, more chunks than ranks (8 of 16384 points), and
-   fewer than ranks (2 chunks for 3 .. 5 ranks: ranks without rows). */
-static void group_sizes_and_chunk_counts(void)
+/* The decay model at each of `sizes` points, read `via` (arrays, or a
+   piece per rank), over groups of 1 .. 5 ranks, then with keep_residuals
+   (the residuals of every rank's share, to every rank) over 1 .. resid_P. */
+static void decay_over_sizes(const char *label, int via, const size_t *sizes, size_t count, unsigned seed0,
+                             int resid_P)
 {
     nlsq_model *model = model_of(0);
     double p0[3];
     start_near(0, p0);
-    static const size_t sizes[] = {1000, 20000, 3 * 16384 + 7, 8 * 16384 - 3};
-    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+    for (size_t s = 0; s < count; s++) {
         gc_data d;
-        CHECK(gc_make(model, REFS[0].p, sizes[s], s + 1, &d) == 0);
+        CHECK(gc_make(model, REFS[0].p, sizes[s], seed0 + s, &d) == 0);
         char what[80];
-        snprintf(what, sizeof what, "decay, %zu points", sizes[s]);
-        fcase c = {what, model, &d, VIA_ARRAYS, NULL, nlsq_options_default(), 0};
+        snprintf(what, sizeof what, "%s, %zu points", label, sizes[s]);
+        fcase c = {what, model, &d, via, NULL, nlsq_options_default(), 0};
         c.opt.p0 = p0;
         compare_over_groups(&c, 5);
-        /* the residuals of every rank's share, to every rank */
-        snprintf(what, sizeof what, "decay, %zu points, keep_residuals", sizes[s]);
+        snprintf(what, sizeof what, "%s, %zu points, keep_residuals", label, sizes[s]);
         c.opt.keep_residuals = 1;
-        compare_over_groups(&c, 5);
+        compare_over_groups(&c, resid_P);
         gc_free(&d);
     }
     nlsq_model_free(model);
+}
+
+/* One chunk, a few, more chunks than ranks (8 of 16384 points), and
+   fewer than ranks (2 chunks for 3 .. 5 ranks: ranks without rows). */
+static void group_sizes_and_chunk_counts(void)
+{
+    static const size_t sizes[] = {1000, 20000, 3 * 16384 + 7, 8 * 16384 - 3};
+    decay_over_sizes("decay", VIA_ARRAYS, sizes, sizeof sizes / sizeof *sizes, 1, 5);
 }
 
 /* Data in pieces, a piece per rank (nlsq_source_from_pieces): cuts inside
@@ -336,24 +344,8 @@ static void group_sizes_and_chunk_counts(void)
    than ranks; the whole's fit bitwise on every rank. */
 static void pieces_over_groups(void)
 {
-    nlsq_model *model = model_of(0);
-    double p0[3];
-    start_near(0, p0);
     static const size_t sizes[] = {3000, 2 * 16384 + 5, 6 * 16384 + 4321};
-    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-        gc_data d;
-        CHECK(gc_make(model, REFS[0].p, sizes[s], s + 11, &d) == 0);
-        char what[80];
-        snprintf(what, sizeof what, "pieces, %zu points", sizes[s]);
-        fcase c = {what, model, &d, VIA_PIECES, NULL, nlsq_options_default(), 0};
-        c.opt.p0 = p0;
-        compare_over_groups(&c, 5);
-        snprintf(what, sizeof what, "pieces, %zu points, keep_residuals", sizes[s]);
-        c.opt.keep_residuals = 1;
-        compare_over_groups(&c, 4);
-        gc_free(&d);
-    }
-    nlsq_model_free(model);
+    decay_over_sizes("pieces", VIA_PIECES, sizes, sizeof sizes / sizeof *sizes, 11, 4);
 }
 
 /* The four reference models, on arrays, with nlsq_curve_fit, and from a
