@@ -1422,6 +1422,114 @@ NLSQ_API nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *b
                                     unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
 
 /* ------------------------------------------------------------------------
+ * Shared-parameter (global) fits: many data sets, some parameters common
+ * ------------------------------------------------------------------------
+ *
+ * D data sets of one model, each with its own points, in a batch's layout
+ * (nlsq_batch); parameters marked `shared` take one value for all data
+ * sets (a rate constant, an activation energy, a lifetime), the rest are
+ * each data set's own (an amplitude, a baseline). One least-squares
+ * problem in sum(n_local) + n_shared unknowns, solved by its structure:
+ * every pass folds each data set's points into a small triangle over its
+ * local and shared columns; the locals are eliminated from each (a Schur
+ * complement, in square-root form), the shared triangles merged, the
+ * shared step solved and the local steps back-substituted. Memory
+ * O(D (n_l + n_s)^2), time linear in D, bitwise the same on any number of
+ * threads (and ranks, with opt->group).
+ *
+ * (nlsq_fit_global is the global *search* for one fit's minimum; this is
+ * nlsq_fit_shared, which Python calls nlsqc.fit_global.)
+ *
+ *     nlsq_shared s = nlsq_shared_default();
+ *     s.data.nfits = D; s.data.offsets = off;    // data set d: points off[d]..off[d+1]-1
+ *     s.data.x = x; s.data.y = y;                // x: k rows of all points (x_shared 0)
+ *     s.shared = is_shared;                      // n flags, 1 = one value for all
+ *     s.covariate = is_cov;                      // vars.count flags: T constant per set
+ *     nlsq_fit_shared(model, &s, &opt, NLSQ_BATCH_PERR, &res, &err);
+ *     // res->popt[d*n + j] (shared j: the same in every row), res->perr ...
+ *
+ * A shared parameter may enter through per-data-set values: a variable
+ * flagged `covariate` (e.g. a temperature T, with the model
+ * y = a*exp(-A*exp(-Ea/(8.314*T))*x) + c) is given per point like x but
+ * must be constant within each data set (checked: NLSQ_ERR_DATA naming
+ * the set and the row that differs).
+ *
+ * Start values, bounds and fixed flags: a local parameter's come from the
+ * batch's per-fit arrays (data.p0, lower, upper, fixed; row d) where given,
+ * else from opt (p0, lower, upper, fixed); a shared parameter's from opt
+ * where given, else from row 0 of the batch's arrays. Without any p0,
+ * SciPy's rule (1 for every parameter). Methods: "trf" (default; bounds)
+ * and "lm" (no bounds), with SciPy's semantics: the same trust-region
+ * steps a dense solve of the stacked problem takes; "dogbox" is refused.
+ * opt's loss, f_scale, tolerances, max_nfev (over the whole problem),
+ * x_scale (n scales in model order, each data set's local taking its
+ * parameter's, or "jac"), absolute_sigma, nan_policy, threads,
+ * backend and group apply; callbacks and progress are called per
+ * iteration as for one fit (x: the free parameters, locals of data set 0
+ * first ... then the shared ones); checkpoints, keep_residuals and
+ * devices are refused.
+ *
+ * Refused with NLSQ_ERR_DATA and a message naming the culprit: a data set
+ * with fewer usable points than its free local parameters, a shared
+ * parameter no data set depends on (its Jacobian column is zero in every
+ * data set at the start), covariates that vary within a data set, fewer
+ * points in all than free parameters; NLSQ_ERR_BOUNDS for bounds (lb >=
+ * ub, p0 outside, bounds with lm); NLSQ_ERR_INPUT for bad layouts or
+ * options.
+ */
+typedef struct nlsq_shared {
+    nlsq_batch data;                /* the data sets, as a batch's fits       */
+    const unsigned char *shared;    /* n flags (model order): 1 = one value
+                                       for every data set                     */
+    const unsigned char *covariate; /* vars.count flags, or NULL: variables
+                                       constant within each data set         */
+} nlsq_shared;
+
+NLSQ_API nlsq_shared nlsq_shared_default(void);
+
+typedef struct nlsq_shared_result {
+    size_t nsets;              /* D                                         */
+    int n;                     /* model parameters                          */
+    int n_shared;              /* parameters flagged shared                 */
+    int n_free;                /* unknowns fitted: free locals of every set
+                                  + free shared                            */
+    double *popt;              /* nsets x n: each data set's full vector;
+                                  a shared parameter's value in every row  */
+    double *perr;              /* nsets x n: standard errors (Inf where pcov
+                                  is not valid, 0 for a fixed parameter),
+                                  with NLSQ_BATCH_PERR or _PCOV            */
+    double *pcov;              /* nsets x n x n row-major, with
+                                  NLSQ_BATCH_PCOV: data set d's parameters'
+                                  covariance, locals, shared and their
+                                  cross terms, from the whole problem      */
+    double *shared_pcov;       /* n x n row-major: the shared parameters'
+                                  covariance (0 rows/columns for locals)   */
+    double *cost_set, *chi2_set; /* nsets: each data set's share at popt   */
+    size_t *m;                 /* nsets: points used per data set          */
+    size_t m_total;            /* points used in all                        */
+    int dof;                   /* m_total - n_free                          */
+    double cost, chi2, redchi; /* of the whole problem                      */
+    double grad_norm;
+    int pcov_valid;
+    nlsq_fit_status status;
+    int success;
+    char message[200];
+    int nfev, njev, nit;
+    nlsq_method method;
+    int threads;
+    double seconds;
+    size_t memory_bytes;       /* the solver's working memory               */
+} nlsq_shared_result;
+
+NLSQ_API void nlsq_shared_result_free(nlsq_shared_result *r);
+
+/* Fit `problem` (see above). outputs: NLSQ_BATCH_PERR, NLSQ_BATCH_PCOV.
+   Returns NLSQ_OK with *out set (the fit's own status in (*out)->status),
+   or an error with *out NULL and err filled. */
+NLSQ_API nlsq_status nlsq_fit_shared(const nlsq_model *model, const nlsq_shared *problem, const nlsq_options *opt,
+                                     unsigned outputs, nlsq_shared_result **out, nlsq_error *err);
+
+/* ------------------------------------------------------------------------
  * Devices
  * ------------------------------------------------------------------------ */
 
