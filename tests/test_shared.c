@@ -319,6 +319,64 @@ static const unsigned char *pick_u(const unsigned char *rows, const unsigned cha
     return rows ? rows + d * (size_t)n + j : o ? o + j : NULL;
 }
 
+/* Least squares min |A s + r| by Householder QR (A m x nf, column-major
+   copy destroyed): the oracle's polish. */
+static void lsq_solve(double *A, double *r, size_t m, size_t nf, double *s)
+{
+    for (size_t j = 0; j < nf; j++) {
+        double *a = A + j * m, nrm = 0;
+        for (size_t i = j; i < m; i++) nrm += a[i] * a[i];
+        nrm = sqrt(nrm);
+        if (nrm == 0) continue;
+        double alpha = a[j] > 0 ? -nrm : nrm, v0 = a[j] - alpha, vnorm2 = nrm * nrm - a[j] * a[j] + v0 * v0;
+        a[j] = v0;
+        for (size_t c = j + 1; c <= nf; c++) {
+            double *b = c < nf ? A + c * m : r, dot = 0;
+            for (size_t i = j; i < m; i++) dot += a[i] * b[i];
+            double f = 2 * dot / vnorm2;
+            for (size_t i = j; i < m; i++) b[i] -= f * a[i];
+        }
+        a[j] = alpha; /* R's diagonal; below it the reflector (unused) */
+    }
+    for (size_t j = nf; j-- > 0;) {
+        double t = -r[j];
+        for (size_t c = j + 1; c < nf; c++) t -= A[c * m + j] * s[c];
+        s[j] = A[j * m + j] != 0 ? t / A[j * m + j] : 0;
+    }
+}
+
+/* Gauss-Newton steps on the free, inactive columns from the stacked fit's
+   answer: nlsq_curve_fit (like SciPy) at 1e-15 tolerances may stop ~1e-8
+   of perr short of the minimum on the larger stacked problems (its trf and
+   lm disagree by that much at D = 20); a few full steps pin the minimum
+   to rounding, which is what nlsq_fit_shared is held to. Linear loss. */
+static void stacked_polish(const nlsq_model *model, const nlsq_data *data, double *p, const unsigned char *use,
+                           size_t N)
+{
+    size_t m = data->m, nf = 0;
+    for (size_t j = 0; j < N; j++) nf += use[j] != 0;
+    double *f = malloc(m * sizeof *f), *J = malloc(m * N * sizeof *J), *A = malloc(m * nf * sizeof *A),
+           *r = malloc(m * sizeof *r), *st = malloc(nf * sizeof *st);
+    for (int it = 0; it < 4 && nf > 0; it++) {
+        nlsq_error e;
+        if (nlsq_model_eval(model, p, data->x, m, f, J, &e) != NLSQ_OK) break;
+        for (size_t i = 0; i < m; i++) {
+            double w = data->sigma ? 1 / data->sigma[i] : 1;
+            r[i] = w * (f[i] - data->y[i]);
+            for (size_t j = 0, c = 0; j < N; j++)
+                if (use[j]) A[c++ * m + i] = w * J[i * N + j];
+        }
+        lsq_solve(A, r, m, nf, st);
+        for (size_t j = 0, c = 0; j < N; j++)
+            if (use[j]) p[j] += st[c++];
+    }
+    free(f);
+    free(J);
+    free(A);
+    free(r);
+    free(st);
+}
+
 /* Fit the stacked problem with nlsq_curve_fit: the same data, start,
    bounds, fixed flags and options. */
 static nlsq_status stacked_fit(const prob *p, const nlsq_options *opt, const stacked *st, nlsq_result **out,
@@ -372,6 +430,12 @@ static nlsq_status stacked_fit(const prob *p, const nlsq_options *opt, const sta
     o.progress = NULL;
     nlsq_data data = {x, p->y, tot, p->sigma, p->sigma ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
     nlsq_status s = nlsq_curve_fit(model, &data, &o, out, err);
+    if (s == NLSQ_OK && o.loss == NLSQ_LOSS_LINEAR) {
+        unsigned char *use = malloc(N);
+        for (size_t j = 0; j < N; j++) use[j] = !fx[j] && (*out)->active_mask[j] == 0;
+        stacked_polish(model, &data, (*out)->popt, use, N);
+        free(use);
+    }
     free(x);
     free(p0);
     free(lo);
