@@ -30,7 +30,7 @@ def _have_shared():
     return fit_global is not None and lib is not None and hasattr(lib, "nlsq_fit_shared")
 
 
-pytestmark = pytest.mark.skipif(
+needs_shared = pytest.mark.skipif(
     not _have_shared(),
     reason="nlsqc.fit_global or the library's nlsq_fit_shared is missing (issue 23: python/nlsqc/_shared.py and "
            "src/fit/shared.c not merged into this build yet)")
@@ -156,6 +156,7 @@ def compare(r, popt_s, pcov_s, D, what, ptol=1e-8, ctol=1e-6):
     return worst_p, worst_c
 
 
+@needs_shared
 @pytest.mark.parametrize("D", [2, 3, 5, 20])
 @pytest.mark.parametrize("method", ["trf", "lm"])
 def test_arrhenius_against_scipy_dense(D, method):
@@ -171,6 +172,7 @@ def test_arrhenius_against_scipy_dense(D, method):
     assert np.all(r.popt[:, 3] == r.popt[0, 3]) and np.all(r.popt[:, 4] == r.popt[0, 4])
 
 
+@needs_shared
 @pytest.mark.parametrize("absolute", [False, True])
 def test_arrhenius_sigma_varying_lengths(absolute):
     sets, T = arrhenius(6, m=24, varying=True, with_sigma=True, seed=11)
@@ -183,6 +185,7 @@ def test_arrhenius_sigma_varying_lengths(absolute):
     assert list(r.m) == [s[0].size for s in sets]
 
 
+@needs_shared
 def test_arrhenius_bounds_active():
     """k0 capped below its truth (1.3 -> 1.2): the shared bound is active;
     SciPy's trf with the same bounds on the stacked vector."""
@@ -210,6 +213,7 @@ def test_arrhenius_bounds_active():
     assert r.popt[0, 3] == pytest.approx(1.2, abs=1e-12)
 
 
+@needs_shared
 def test_robust_loss_against_scipy():
     D = 4
     sets, T = arrhenius(D, seed=21)
@@ -269,6 +273,7 @@ def test_lmfit_data_rebuilt():
     np.testing.assert_allclose(data[4, :3], [0.02197948, -0.01417899, -0.08565124], atol=5e-9)
 
 
+@needs_shared
 @pytest.mark.parametrize("method", ["trf", "lm"])
 def test_lmfit_multi_dataset_example(method):
     x, data = lmfit_data()
