@@ -338,10 +338,13 @@ static void lsq_solve(double *A, double *r, size_t m, size_t nf, double *s)
         }
         a[j] = alpha; /* R's diagonal; below it the reflector (unused) */
     }
+    /* a column dependent on earlier ones (a singular block) takes no step */
+    double big = 0;
+    for (size_t j = 0; j < nf; j++) big = fmax(big, fabs(A[j * m + j]));
     for (size_t j = nf; j-- > 0;) {
         double t = -r[j];
         for (size_t c = j + 1; c < nf; c++) t -= A[c * m + j] * s[c];
-        s[j] = A[j * m + j] != 0 ? t / A[j * m + j] : 0;
+        s[j] = fabs(A[j * m + j]) > 1e-10 * big ? t / A[j * m + j] : 0;
     }
 }
 
@@ -1189,6 +1192,426 @@ static void test_shared_progress_cancels(void)
     prob_free(&p);
 }
 
+/* ---- adversarial: the structure pushed to its corners (issue 23, part 3) ----------------------- */
+
+/* One data set: an ordinary fit of the model (the stacked problem is the
+   model itself, parameters in the stacked order = model order here). */
+static void test_shared_one_set_is_curve_fit(void)
+{
+    prob p;
+    arr_make(&p, 1, 40, 0, 1, 1234);
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_options o = tight();
+    o.p0 = p.p0;
+    nlsq_data data = {p.x, p.y, p.total, p.sigma, NLSQ_SIGMA_PER_POINT};
+    nlsq_result *c = NULL;
+    nlsq_shared_result *r = NULL;
+    nlsq_error err;
+    CHECK(nlsq_curve_fit(model, &data, &o, &c, &err) == NLSQ_OK);
+    nlsq_shared sh = prob_view(&p);
+    nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "D = 1: %s", s == NLSQ_OK ? "" : err.message);
+    if (c && r) {
+        for (int j = 0; j < 5; j++) {
+            CHECK_NEAR(r->popt[j], c->popt[j], 1e-9 * fmax(fabs(c->popt[j]), c->perr[j]), "D = 1: %s", ARR.names[j]);
+            for (int k = 0; k < 5; k++)
+                CHECK_NEAR(r->pcov[j * 5 + k], c->pcov[j * 5 + k], 1e-7 * c->perr[j] * c->perr[k],
+                           "D = 1: pcov (%s, %s)", ARR.names[j], ARR.names[k]);
+        }
+        CHECK_NEAR(r->cost, c->cost, 1e-12 * c->cost, "D = 1: cost");
+        printf("    D = 1: nfev %d (curve_fit %d), nit %d (%d)\n", r->nfev, c->nfev, r->nit, c->nit);
+    }
+    nlsq_result_free(c);
+    nlsq_shared_result_free(r);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* Every parameter shared: one fit to all the points; none shared: the
+   sets are independent fits (a batch), to where each solver pins them. */
+static void test_shared_all_or_none_shared(void)
+{
+    prob p;
+    arr_make(&p, 6, 25, 1, 0, 4321);
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_options o = tight();
+    nlsq_error err;
+    /* all shared: the truth differs per set in a, c, d, so this is a poor
+       fit, but a well-defined one */
+    unsigned char all[5] = {1, 1, 1, 1, 1}, none[5] = {0, 0, 0, 0, 0};
+    nlsq_shared sh = prob_view(&p);
+    sh.shared = all;
+    o.p0 = p.p0;
+    nlsq_data data = {p.x, p.y, p.total, NULL, NLSQ_SIGMA_NONE};
+    nlsq_result *c = NULL;
+    nlsq_shared_result *r = NULL;
+    CHECK(nlsq_curve_fit(model, &data, &o, &c, &err) == NLSQ_OK);
+    nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "all shared: %s", s == NLSQ_OK ? "" : err.message);
+    if (c && r)
+        for (size_t d = 0; d < p.D; d++)
+            for (int j = 0; j < 5; j++)
+                CHECK_NEAR(r->popt[d * 5 + (size_t)j], c->popt[j], 1e-8 * fmax(fabs(c->popt[j]), c->perr[j]),
+                           "all shared: set %zu %s", d, ARR.names[j]);
+    nlsq_result_free(c);
+    nlsq_shared_result_free(r);
+    r = NULL;
+    /* none shared: T is then just a variable; k0 and Ea are not separable
+       within one set (only k0*exp(-Ea u) is), so fix Ea */
+    unsigned char fx[5] = {0, 0, 0, 0, 1};
+    o.fixed = fx;
+    o.p0 = NULL;
+    sh.shared = none;
+    s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PERR, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "none shared: %s", s == NLSQ_OK ? "" : err.message);
+    nlsq_batch_result *b = NULL;
+    nlsq_batch bb = sh.data;
+    bb.fixed = NULL;
+    CHECK(nlsq_fit_batch(model, &bb, &o, NLSQ_BATCH_PERR, &b, &err) == NLSQ_OK);
+    if (r && b)
+        for (size_t d = 0; d < p.D; d++)
+            for (int j = 0; j < 4; j++) {
+                double w = b->popt[d * 5 + (size_t)j];
+                CHECK_NEAR(r->popt[d * 5 + (size_t)j], w, 1e-8 * fmax(fabs(w), b->perr[d * 5 + (size_t)j]),
+                           "none shared: set %zu %s against the batch", d, ARR.names[j]);
+            }
+    nlsq_batch_result_free(b);
+    nlsq_shared_result_free(r);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* A set whose local block is singular: all its x = 0, so a and c enter
+   only as a + c and d not at all. The stacked dense fit (SVD) copes; the
+   structured one must too (no NaN, the identifiable parameters right). */
+static void test_shared_singular_local_block(void)
+{
+    prob p;
+    arr_make(&p, 5, 30, 0, 0, 2468);
+    for (size_t i = p.offsets[2]; i < p.offsets[3]; i++) p.x[i] = 0;
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    stacked st;
+    stacked_init(&st, &ARR, p.D);
+    nlsq_options o = tight();
+    nlsq_result *ds = NULL;
+    nlsq_shared_result *r = NULL;
+    nlsq_error err;
+    nlsq_status s1 = stacked_fit(&p, &o, &st, &ds, &err);
+    CHECK(s1 == NLSQ_OK);
+    nlsq_shared sh = prob_view(&p);
+    nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "singular local block: %s", s == NLSQ_OK ? "" : err.message);
+    if (r && ds) {
+        CHECK_MSG(r->success, "singular local block: status %d %s", (int)r->status, r->message);
+        for (size_t d = 0; d < p.D; d++)
+            for (int j = 0; j < 5; j++) {
+                CHECK_MSG(isfinite(r->popt[d * 5 + (size_t)j]), "singular block: popt set %zu %s not finite", d,
+                          ARR.names[j]);
+                if (d == 2 && j < 3) continue;
+                size_t a = stacked_index(&st, p.D, d, j);
+                CHECK_NEAR(r->popt[d * 5 + (size_t)j], ds->popt[a], 1e-8 * fmax(fabs(ds->popt[a]), ds->perr[a]),
+                           "singular block: set %zu %s", d, ARR.names[j]);
+            }
+        size_t a2 = stacked_index(&st, p.D, 2, 0), c2 = stacked_index(&st, p.D, 2, 1);
+        CHECK_NEAR(r->popt[10] + r->popt[11], ds->popt[a2] + ds->popt[c2], 1e-8, "singular block: a + c of set 2");
+        CHECK_NEAR(r->cost, ds->cost, 1e-10 * ds->cost, "singular block: cost");
+        printf("    singular local block: status %d, pcov_valid %d (stacked %d), perr k0 %g (stacked %g)\n",
+               (int)r->status, r->pcov_valid, ds->pcov_valid, r->perr[3], ds->perr[st.N - 2]);
+    }
+    nlsq_result_free(ds);
+    nlsq_shared_result_free(r);
+    stacked_free(&st);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* Sets of one point: the line's intercepts absorb them; with one longer
+   set the slope is still determined, with none it is not (no crash). */
+static void test_shared_one_point_sets(void)
+{
+    prob p;
+    rng g = {5};
+    prob_layout(&p, &LINE, 30, 1, 0, &g);
+    p.offsets[30] = 0;
+    for (size_t d = 0; d < 30; d++) p.offsets[d + 1] = p.offsets[d] + (d == 7 ? 12 : 1);
+    p.total = p.offsets[30];
+    p.longest = 12;
+    p.y = realloc(p.y, p.total * sizeof *p.y);
+    p.x = malloc(p.total * sizeof *p.x);
+    for (size_t i = 0; i < p.total; i++) {
+        p.x[i] = rng_range(&g, 0, 5);
+        p.y[i] = 1 + 0.5 * p.x[i] + 0.1 * rng_normal(&g);
+    }
+    for (size_t d = 0; d < 30; d++) p.p0[d * 2] = p.p0[d * 2 + 1] = 0;
+    nlsq_options o = tight();
+    oracle(&p, &o, 1e-8, 1e-6, "one-point sets + one long set");
+    /* all sets one point: the slope is undetermined */
+    for (size_t d = 0; d < 30; d++) p.offsets[d + 1] = d + 1;
+    p.total = 30;
+    p.longest = 1;
+    nlsq_model *model = parse_spec(LINE.text, LINE.vars, LINE.params);
+    nlsq_shared sh = prob_view(&p);
+    nlsq_shared_result *r = NULL;
+    nlsq_error err;
+    nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
+    printf("    all one-point sets: %s; %s\n", nlsq_status_str(s), s ? err.message : r->message);
+    CHECK_MSG(s == NLSQ_OK || s == NLSQ_ERR_DATA, "all one-point sets: %d", (int)s);
+    if (r) {
+        CHECK_MSG(r->dof == 30 - 31, "dof %d", r->dof);
+        CHECK_MSG(isinf(r->perr[1]) || !r->pcov_valid, "the undetermined slope has a finite error %g", r->perr[1]);
+        for (size_t i = 0; i < 60; i++) CHECK_MSG(!isnan(r->popt[i]), "popt[%zu] NaN", i);
+    }
+    nlsq_shared_result_free(r);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* NaN in y, x, the covariate T and sigma, with each nan_policy: raise
+   names the first set; omit equals the stacked fit without those points;
+   ignore must not crash. */
+static void test_shared_nan_policies(void)
+{
+    prob p;
+    arr_make(&p, 5, 20, 0, 1, 1357);
+    size_t bad[4] = {p.offsets[1] + 3, p.offsets[2] + 5, p.offsets[3] + 0, p.offsets[4] + 19};
+    double *orig = malloc(p.total * 4 * sizeof *orig);
+    memcpy(orig, p.y, p.total * sizeof *orig);
+    p.y[bad[0]] = NAN;
+    p.x[bad[1]] = NAN;
+    p.x[p.total + bad[2]] = NAN; /* T, the covariate */
+    p.sigma[bad[3]] = INFINITY;
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_options o = tight();
+    nlsq_shared sh = prob_view(&p);
+    expect_refusal(model, &sh, &o, NLSQ_ERR_DATA, 1, NULL, "NaN in y of set 1 (raise)");
+    /* omit: the oracle is the stacked problem without the four points */
+    prob q = p;
+    q.offsets = malloc((p.D + 1) * sizeof *q.offsets);
+    q.x = malloc(2 * p.total * sizeof *q.x);
+    q.y = malloc(p.total * sizeof *q.y);
+    q.sigma = malloc(p.total * sizeof *q.sigma);
+    size_t t = 0, qt = 0;
+    q.offsets[0] = 0;
+    for (size_t d = 0; d < p.D; d++) {
+        for (size_t i = p.offsets[d]; i < p.offsets[d + 1]; i++) {
+            if (i == bad[0] || i == bad[1] || i == bad[2] || i == bad[3]) continue;
+            q.y[t] = p.y[i];
+            q.x[t] = p.x[i];
+            q.sigma[t] = p.sigma[i];
+            t++;
+        }
+        q.offsets[d + 1] = t;
+    }
+    qt = t;
+    q.total = qt;
+    for (size_t d = 0, u = 0; d < p.D; d++)
+        for (size_t i = p.offsets[d]; i < p.offsets[d + 1]; i++) {
+            if (i == bad[0] || i == bad[1] || i == bad[2] || i == bad[3]) continue;
+            q.x[qt + u++] = p.x[p.total + i];
+        }
+    stacked st;
+    stacked_init(&st, &ARR, p.D);
+    nlsq_result *ds = NULL;
+    nlsq_shared_result *r = NULL;
+    nlsq_error err;
+    CHECK(stacked_fit(&q, &o, &st, &ds, &err) == NLSQ_OK);
+    nlsq_options om = o;
+    om.nan_policy = NLSQ_NAN_OMIT;
+    nlsq_status s = nlsq_fit_shared(model, &sh, &om, NLSQ_BATCH_PCOV, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "omit (NaN in y, x, T and Inf sigma): %s", s == NLSQ_OK ? "" : err.message);
+    if (r && ds) {
+        compare(&q, &st, ds, r, 1e-8, 1e-6, "nan_policy omit");
+        CHECK_MSG(r->m[1] == 19 && r->m[2] == 19 && r->m[3] == 19 && r->m[4] == 19 && r->m[0] == 20,
+                  "omit: m per set %zu %zu %zu %zu %zu", r->m[0], r->m[1], r->m[2], r->m[3], r->m[4]);
+    }
+    nlsq_shared_result_free(r);
+    r = NULL;
+    nlsq_options oi = o;
+    oi.nan_policy = NLSQ_NAN_IGNORE;
+    s = nlsq_fit_shared(model, &sh, &oi, NLSQ_BATCH_PCOV, &r, &err);
+    printf("    nan_policy ignore: %s; %s\n", nlsq_status_str(s), s ? err.message : r->message);
+    CHECK_MSG(s == NLSQ_OK || s == NLSQ_ERR_DATA || s == NLSQ_ERR_MODEL_NONFINITE, "ignore: %d", (int)s);
+    if (r) CHECK_MSG(!r->success || isfinite(r->cost), "ignore: success with cost %g", r->cost);
+    nlsq_shared_result_free(r);
+    nlsq_result_free(ds);
+    stacked_free(&st);
+    free(q.offsets);
+    free(q.x);
+    free(q.y);
+    free(q.sigma);
+    free(orig);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* Start values on their bounds (allowed, as SciPy's x0 on a bound). */
+static void test_shared_start_on_bounds(void)
+{
+    prob p;
+    arr_make(&p, 4, 30, 0, 0, 97531);
+    nlsq_options o = tight();
+    double lo[5] = {2, -1, -1, 0.5, 0}, hi[5] = {10, 1, 1, 1.0, 1e4};
+    o.lower = lo;
+    o.upper = hi;
+    for (size_t d = 0; d < p.D; d++) p.p0[d * 5] = 2; /* a on its lower bound */
+    p.p0[3] = 1.0;                                    /* k0 (shared, row 0) on its upper bound */
+    oracle(&p, &o, 1e-8, 1e-6, "p0 on bounds");
+    prob_free(&p);
+}
+
+/* An Arrhenius law in SI units: A ~ 1e14, Ea ~ 8e4 J/mol, strongly
+   correlated; with x_scale "jac" and without. */
+static void test_shared_enormous_scales(void)
+{
+    static const spec SI = {"a*exp(-A*exp(-Ea/(8.314*T))*x) + c",
+                            "a@*exp(-A*exp(-Ea/(8.314*T))*x) + c@",
+                            "x,T",
+                            "a,c,A,Ea",
+                            4,
+                            2,
+                            {"a", "c", "A", "Ea"},
+                            {0, 0, 1, 1},
+                            {0, 1}};
+    prob p;
+    rng g = {8642};
+    prob_layout(&p, &SI, 8, 30, 0, &g);
+    p.x = malloc(2 * p.total * sizeof *p.x);
+    double Ea = 8e4, A = exp(Ea / (8.314 * 300));
+    for (size_t d = 0; d < p.D; d++) {
+        double a = rng_range(&g, 1, 3), c = rng_range(&g, -0.5, 0.5), T = 280 + 60.0 * (double)d / 7;
+        double *s0 = p.p0 + d * 4;
+        s0[0] = 2;
+        s0[1] = 0;
+        s0[2] = A * 0.5;
+        s0[3] = Ea * 0.99;
+        for (size_t i = p.offsets[d]; i < p.offsets[d + 1]; i++) {
+            double x = 5.0 * (double)(i - p.offsets[d]) / 29;
+            p.x[i] = x;
+            p.x[p.total + i] = T;
+            p.y[i] = a * exp(-A * exp(-Ea / (8.314 * T)) * x) + c + 0.01 * rng_normal(&g);
+        }
+    }
+    nlsq_options o = tight();
+    o.x_scale_jac = 1;
+    oracle(&p, &o, 1e-8, 1e-6, "SI Arrhenius, x_scale jac");
+    o.x_scale_jac = 0;
+    oracle(&p, &o, 1e-8, 1e-6, "SI Arrhenius, x_scale 1");
+    prob_free(&p);
+}
+
+/* A data set with no points (and all of its locals fixed: allowed), and
+   one with no points and free locals (refused, naming it). */
+static void test_shared_empty_set(void)
+{
+    prob p;
+    arr_make(&p, 4, 20, 0, 0, 1111);
+    size_t off[5] = {0, 20, 20, 40, 60};
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_options o = tight();
+    nlsq_shared sh = prob_view(&p);
+    sh.data.offsets = off;
+    expect_refusal(model, &sh, &o, NLSQ_ERR_DATA, 1, NULL, "empty set 1 with free locals");
+    unsigned char *fx = calloc(4 * 5, 1);
+    fx[5] = fx[6] = fx[7] = 1;
+    sh.data.fixed = fx;
+    nlsq_shared_result *r = NULL;
+    nlsq_error err;
+    nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "empty set with all locals fixed: %s", s == NLSQ_OK ? "" : err.message);
+    if (r) {
+        CHECK_MSG(r->m[1] == 0 && r->cost_set[1] == 0, "empty set: m %zu cost %g", r->m[1], r->cost_set[1]);
+        CHECK_MSG(r->success, "empty set: status %d %s", (int)r->status, r->message);
+        CHECK_SAME(r->popt[5], p.p0[5], "empty set: a held");
+    }
+    nlsq_shared_result_free(r);
+    free(fx);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* max_nfev small: not an error, the point reached, status 0; outputs 0:
+   no perr or pcov; opt NULL: the defaults. */
+static void test_shared_limits_and_defaults(void)
+{
+    prob p;
+    arr_make(&p, 5, 20, 0, 0, 2222);
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_options o = tight();
+    o.max_nfev = 2;
+    nlsq_shared sh = prob_view(&p);
+    nlsq_shared_result *r = NULL;
+    nlsq_error err;
+    nlsq_status s = nlsq_fit_shared(model, &sh, &o, 0, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "max_nfev 2: %s", s == NLSQ_OK ? "" : err.message);
+    if (r) {
+        CHECK_MSG(r->status == NLSQ_FIT_MAX_NFEV && r->nfev <= 2, "max_nfev 2: status %d nfev %d", (int)r->status,
+                  r->nfev);
+        CHECK_MSG(r->perr == NULL && r->pcov == NULL, "outputs 0: perr %p pcov %p", (void *)r->perr,
+                  (void *)r->pcov);
+    }
+    nlsq_shared_result_free(r);
+    r = NULL;
+    s = nlsq_fit_shared(model, &sh, NULL, NLSQ_BATCH_PERR, &r, &err);
+    CHECK_MSG(s == NLSQ_OK, "opt NULL: %s", s == NLSQ_OK ? "" : err.message);
+    if (r) {
+        CHECK_MSG(r->success && r->method == NLSQ_TRF, "opt NULL: status %d method %d", (int)r->status,
+                  (int)r->method);
+        CHECK_MSG(r->perr && r->pcov == NULL, "PERR only: perr %p pcov %p", (void *)r->perr, (void *)r->pcov);
+    }
+    nlsq_shared_result_free(r);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* Covariate flags change nothing but the check: the same bits with and
+   without them (T is given per point either way). */
+static void test_shared_covariate_flags_are_a_check(void)
+{
+    prob p;
+    arr_make(&p, 6, 20, 1, 0, 3333);
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_options o = tight();
+    nlsq_shared sh = prob_view(&p);
+    nlsq_shared_result *r1 = NULL, *r2 = NULL;
+    nlsq_error err;
+    CHECK(nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r1, &err) == NLSQ_OK);
+    sh.covariate = NULL;
+    nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r2, &err);
+    CHECK_MSG(s == NLSQ_OK, "covariate NULL: %s", s == NLSQ_OK ? "" : err.message);
+    if (r1 && r2) {
+        CHECK_MSG(same_bits(r1->popt, r2->popt, p.D * 5), "covariate flags changed popt");
+        CHECK_MSG(same_bits(r1->pcov, r2->pcov, p.D * 25), "covariate flags changed pcov");
+    }
+    nlsq_shared_result_free(r1);
+    nlsq_shared_result_free(r2);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
+/* Fewer sets than threads, and threads > sets: the same bits. */
+static void test_shared_threads_small(void)
+{
+    prob p;
+    arr_make(&p, 2, 30, 1, 0, 4444);
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_shared sh = prob_view(&p);
+    nlsq_shared_result *r[2] = {NULL, NULL};
+    for (int t = 0; t < 2; t++) {
+        nlsq_options o = tight();
+        o.threads = t ? 7 : 1;
+        nlsq_error err;
+        CHECK(nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r[t], &err) == NLSQ_OK);
+    }
+    if (r[0] && r[1]) {
+        CHECK_MSG(same_bits(r[0]->popt, r[1]->popt, 10), "D = 2: popt differs on 7 threads");
+        CHECK_MSG(same_bits(r[0]->pcov, r[1]->pcov, 50), "D = 2: pcov differs on 7 threads");
+    }
+    nlsq_shared_result_free(r[0]);
+    nlsq_shared_result_free(r[1]);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
 int main(void)
 {
     static const test_case tests[] = {
@@ -1206,6 +1629,17 @@ int main(void)
         TEST(test_shared_refusals_options),
         TEST(test_shared_callback_stops),
         TEST(test_shared_progress_cancels),
+        TEST(test_shared_one_set_is_curve_fit),
+        TEST(test_shared_all_or_none_shared),
+        TEST(test_shared_singular_local_block),
+        TEST(test_shared_one_point_sets),
+        TEST(test_shared_nan_policies),
+        TEST(test_shared_start_on_bounds),
+        TEST(test_shared_enormous_scales),
+        TEST(test_shared_empty_set),
+        TEST(test_shared_limits_and_defaults),
+        TEST(test_shared_covariate_flags_are_a_check),
+        TEST(test_shared_threads_small),
     };
     return run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
 }
