@@ -183,7 +183,7 @@ def _flags(spec, names, what):
     return flags
 
 
-def _model_for(f, k_data, cov_names, vars, n_hint):
+def _model_for(f, k_data, cov_names, vars, params, n_hint):
     """The model and, per model variable, where its values come from: a
     row of the data's x (an int) or a covariate (its name)."""
     if isinstance(f, str):
@@ -195,7 +195,7 @@ def _model_for(f, k_data, cov_names, vars, n_hint):
         clash = set(vars) & set(cov_names)
         if clash:
             raise ValueError(f"{sorted(clash)[0]!r} is both a data variable (vars) and a covariate")
-        model = _model.model(f, nvars=len(vars) + len(cov_names), vars=vars + list(cov_names))
+        model = _model.model(f, nvars=len(vars) + len(cov_names), vars=vars + list(cov_names), params=params)
     elif isinstance(f, _model.Model):
         model = f
     else:
@@ -238,7 +238,7 @@ def _per_set(a, D, n, what, keep):
 
 
 def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, numpy.inf), method=None, *,
-               shared, covariates=None, vars=None, x_shared=None, nan_policy=None, absolute_sigma=False, pcov=False,
+               shared, covariates=None, vars=None, params=None, x_shared=None, nan_policy=None, absolute_sigma=False, pcov=False,
                fixed=None, **kwargs):
     """Fit one model to D data sets at once, the parameters named in
     `shared` taking one value for all of them and the others each data
@@ -260,9 +260,12 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
       take the other variables, named by vars= or x / x0, x1, ...); a
       Python function gets them as the rows of x after the data's, in the
       dict's order.
-    p0, bounds: for every data set ((n,), scalars) or per data set ((D, n));
-      a shared parameter's start and bounds come from the (n,) form, or row
-      0 of the (D, n) one. fixed: parameters held at p0 (names, indices or
+    vars, params: for model text, the data rows' variable names and the
+      parameters' order (default: order of appearance).
+    p0, bounds: for every data set ((n,), scalars; p0 also {name: value},
+      the others from SciPy's rule) or per data set ((D, n)); a shared
+      parameter's start and bounds come from the (n,) form, or row 0 of the
+      (D, n) one. fixed: parameters held at p0 (names, indices or
       a mask). method: "trf" (default, bounds) or "lm"; loss, f_scale,
       ftol, xtol, gtol, max_nfev (for the whole problem), x_scale (n, in
       model order, or "jac"), absolute_sigma, nan_policy, threads, backend,
@@ -302,12 +305,17 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
         cov[str(name)] = v
     cov_names = list(cov)
     n_hint = None
-    if p0 is not None:
+    if p0 is not None and not isinstance(p0, dict):
         p0a = numpy.asarray(p0, dtype=float)
         n_hint = p0a.shape[-1] if p0a.ndim else 1
-    model, source = _model_for(f, k_data, cov_names, vars, n_hint)
+    model, source = _model_for(f, k_data, cov_names, vars, params, n_hint)
     n, k = model.n, model.nvars
     names = list(model.param_names)
+    if isinstance(p0, dict):
+        unknown = [key for key in p0 if key not in names]
+        if unknown:
+            raise ValueError(f"p0: {unknown[0]!r} is not a parameter of the model ({', '.join(names)})")
+        p0 = [float(p0.get(nm, numpy.nan)) for nm in names]  # NaN: the library's rule
 
     lengths = numpy.array([y.size for y in ys], dtype=numpy.uintp)
     offsets = numpy.zeros(D + 1, dtype=numpy.uintp)
@@ -316,7 +324,7 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
     y = numpy.ascontiguousarray(numpy.concatenate(ys))
     x = numpy.empty((max(k, 1), total))
     for v, src in enumerate(source):
-        x[v] = numpy.repeat(cov[src], lengths) if isinstance(src, str) else numpy.concatenate([a[src] for a in xs])
+        x[v] = numpy.repeat(cov[src], lengths.astype(numpy.int64)) if isinstance(src, str) else numpy.concatenate([a[src] for a in xs])
     sig = numpy.ascontiguousarray(numpy.concatenate(sigmas)) if sigmas is not None else None
     shared_flags = _flags(shared, names, "shared")
     cov_flags = numpy.array([isinstance(s, str) for s in source], dtype=numpy.uint8)
