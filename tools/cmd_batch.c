@@ -48,7 +48,7 @@ static const option batch_options[] = {
     {"--shared", "NAME[,NAME...]", ARG_TEXT, offsetof(cli, shared),
      .help = "one global fit: these parameters take one value for\nevery curve, the others each curve's own "
              "(docs/global-fits.md)"},
-    {"--covariate", "VAR[,VAR] | VAR=V1,V2,...|header",
+    {"--covariate", "VAR[,...] | VAR=V1,V2,... | VAR=header",
      ARG_TEXT, offsetof(cli, covariate),
      .help = "with --shared: model variables constant within each curve;\nlong layout: VAR's column (as --x gives it) "
              "must be\nconstant per id; wide layout: VAR=V1,V2,... one value per\ncurve column, or VAR=header (each "
@@ -69,8 +69,6 @@ typedef struct batch_data {
     size_t *offsets;
     double *ids;     /* long layout: each fit's id                  */
     int *curve_cols; /* wide layout: each fit's column              */
-    int n_local_free; /* --shared: each row's free locals (its redchi's
-                         parameters); -1 for independent fits         */
 } batch_data;
 
 static void batch_data_free(batch_data *d)
@@ -634,8 +632,6 @@ static char *put_csv_row(char *p, const nlsq_batch_result *r, size_t i, double r
 /* chi2 over the degrees of freedom left by the fit's free parameters */
 static double fit_redchi(const batch_data *d, const nlsq_batch_result *r, size_t i)
 {
-    if (d->n_local_free >= 0)
-        return r->m[i] > (size_t)d->n_local_free ? r->chi2[i] / (double)(r->m[i] - (size_t)d->n_local_free) : NAN;
     int n = r->n, free_params = n;
     const unsigned char *fixed = d->b.fixed ? d->b.fixed + i * (size_t)n : NULL;
     for (int j = 0; fixed && j < n; j++) free_params -= fixed[j] != 0;
@@ -1067,8 +1063,10 @@ static int shared_refused(const cli *c)
 }
 
 /* The global fit's rows as a batch's: its arrays viewed, the fit's status,
-   iterations and evaluations in every row. The view's own arrays are freed
-   by shared_view_free. */
+   iterations and evaluations in every row; each row's chi2 its data set's
+   share (and so its redchi that share over its points less the model's
+   free parameters, as any batch row's, the same in every format). The
+   view's own arrays are freed by shared_view_free. */
 static int shared_view(const nlsq_shared_result *s, nlsq_batch_result *v)
 {
     size_t D = s->nsets;
@@ -1096,7 +1094,6 @@ static int shared_view(const nlsq_shared_result *s, nlsq_batch_result *v)
     v->method = s->method;
     v->threads = s->threads;
     v->seconds = s->seconds;
-    snprintf(v->backend, sizeof v->backend, "%s", "cpu");
     snprintf(v->device, sizeof v->device, "%s", "cpu");
     return 0;
 }
@@ -1151,14 +1148,6 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
     }
 }
 
-/* Free locals of each curve: what its row's redchi counts against. */
-static int local_free(const cli *c, const dataset *D, const unsigned char *sh)
-{
-    int count = 0;
-    for (int j = 0; j < D->n; j++) count += !sh[j] && !(c->opt.fixed && c->opt.fixed[j]);
-    return count;
-}
-
 /* The global fit of the curves in d, its rows written and its summary
    printed; the command's exit status. */
 static int run_shared(const cli *c, const dataset *D, batch_data *d, const covariates *cv, const unsigned char *sh)
@@ -1174,7 +1163,6 @@ static int run_shared(const cli *c, const dataset *D, batch_data *d, const covar
     if (nlsq_fit_shared(D->m, &p, &c->opt, NLSQ_BATCH_PERR, &s, &err) != NLSQ_OK) return die("%s", err.message);
     double t1 = now();
     int rc = shared_view(s, &view);
-    d->n_local_free = local_free(c, D, sh);
     if (!rc) rc = write_results(c, wants_jsonl(c), d, D, &view);
     if (c->verbose) fprintf(stderr, "nlsq batch: fit %.3f s, write %.3f s\n", t1 - t0, now() - t1);
     if (!c->quiet && cli_writes(c)) shared_summary(c, D, sh, s);
@@ -1217,7 +1205,6 @@ int cmd_batch(const cli_env *env, int argc, char **argv)
     if ((rc = dataset_load(wide_cov ? &all_x : &c, c.id != NULL, &D))) goto done;
     double t1 = now();
     d.b = nlsq_batch_default();
-    d.n_local_free = -1;
     if (c.shared) {
         rc = shared_parse(&c, &D, &sh);
         if (!rc) rc = covariates_parse(&c, &D, !c.id, &cv);
