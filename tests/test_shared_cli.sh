@@ -162,7 +162,8 @@ expect_error "wide layout: a value that is no number" "'warm' is not a number" b
 expect_error "wide layout: T=header with curves named by words" "the curve column 'c0' is not named by a number" batch named.csv --model "$M" --vars x,T --shared k0,Ea --covariate T=header --p0 $P0
 # the library's own refusals, passed on as one line
 err=$("$nlsq" batch short.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0 2>&1 >/dev/null); rc=$?
-check "a data set too short for its locals: exit 2, one line (library: $err)" "[ $rc -eq 2 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
+check "a data set too short for its locals: exit 2, one line naming its id (library: $err)" \
+    "[ $rc -eq 2 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'data set 1 is the id 2)' <<<\"\$err\""
 err=$("$nlsq" batch long.csv --model "a*exp(-k*x) + c + d*x + b*(T - T)" --vars x,T --x t,T --id set --shared k,b --p0 a=2,k=1,c=0,d=0,b=1 2>&1 >/dev/null); rc=$?
 check "a shared parameter no data set depends on: exit 2, one line naming it (library: $err)" \
     "[ $rc -eq 2 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -qw b <<<\"\$err\""

@@ -1148,6 +1148,19 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
     }
 }
 
+/* The library's message, a "data set N" in it (counted from 0) named as
+   the table names it: its id or its column. Returns 2. */
+static int shared_failed(const batch_data *d, const dataset *D, const char *message)
+{
+    const char *at = strstr(message, "data set ");
+    char *end;
+    unsigned long long k = at ? strtoull(at + 9, &end, 10) : 0;
+    if (!at || end == at + 9 || k >= d->b.nfits) return die("%s", message);
+    char id[DTOA_SIZE + 8];
+    fit_id(d, D, (size_t)k, id, sizeof id);
+    return die("%s (data set %llu is the %s %s)", message, k, d->ids ? "id" : "column", id);
+}
+
 /* The global fit of the curves in d, its rows written and its summary
    printed; the command's exit status. */
 static int run_shared(const cli *c, const dataset *D, batch_data *d, const covariates *cv, const unsigned char *sh)
@@ -1160,7 +1173,8 @@ static int run_shared(const cli *c, const dataset *D, batch_data *d, const covar
     nlsq_batch_result view;
     nlsq_error err;
     double t0 = now();
-    if (nlsq_fit_shared(D->m, &p, &c->opt, NLSQ_BATCH_PERR, &s, &err) != NLSQ_OK) return die("%s", err.message);
+    if (nlsq_fit_shared(D->m, &p, &c->opt, NLSQ_BATCH_PERR, &s, &err) != NLSQ_OK)
+        return shared_failed(d, D, err.message);
     double t1 = now();
     int rc = shared_view(s, &view);
     if (!rc) rc = write_results(c, wants_jsonl(c), d, D, &view);
