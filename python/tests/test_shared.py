@@ -146,3 +146,18 @@ def test_errors():
     short = sets[:2] + [(x[:2], Y[2, :2])] + sets[3:]
     with pytest.raises(ValueError):
         nlsqc.fit_global(TEXT, short, shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+
+
+def test_lm_and_nan_policy_omit():
+    x, Y, T, _ = arrhenius(D=6)
+    kw = dict(shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    r_trf = nlsqc.fit_global(TEXT, x, Y, **kw)
+    r_lm = nlsqc.fit_global(TEXT, x, Y, method="lm", **kw)
+    assert r_lm.success and r_lm.method == "lm"
+    np.testing.assert_allclose(r_lm.popt, r_trf.popt, rtol=1e-8)
+    Yn = Y.copy()
+    Yn[2, 5] = np.nan
+    with pytest.raises(ValueError, match="data set 2"):
+        nlsqc.fit_global(TEXT, x, Yn, **kw)
+    r = nlsqc.fit_global(TEXT, x, Yn, nan_policy="omit", **kw)
+    assert r.success and list(r.m) == [50, 50, 49, 50, 50, 50] and r.m_total == 299
