@@ -1001,14 +1001,18 @@ static int long_covariates_check(const dataset *D, const batch_data *d, const co
         if (!cv->flag[v]) continue;
         const double *col = d->x + (size_t)v * total;
         for (size_t f = 0; f < d->b.nfits; f++) {
+            /* a value that is not finite is nan_policy's (the library
+               refuses it, or omits its row) */
             size_t first = d->offsets[f];
+            while (first < d->offsets[f + 1] && !isfinite(col[first])) first++;
             for (size_t i = first + 1; i < d->offsets[f + 1]; i++)
-                if (col[i] != col[first] && !(isnan(col[i]) && isnan(col[first]))) {
-                    char id[DTOA_SIZE + 8];
+                if (isfinite(col[i]) && col[i] != col[first]) {
+                    char id[DTOA_SIZE + 8], a[DTOA_SIZE + 8], b[DTOA_SIZE + 8];
                     dtoa_shortest(d->ids[f], id);
-                    return die("--covariate %s: its column '%s' is not constant within id %s (%.17g, then %.17g)",
-                               nlsq_model_var_name(D->m, v), nlsq_source_column_name(D->src, D->xc[v]), id,
-                               col[first], col[i]);
+                    dtoa_shortest(col[first], a);
+                    dtoa_shortest(col[i], b);
+                    return die("--covariate %s: its column '%s' is not constant within id %s (%s, then %s)",
+                               nlsq_model_var_name(D->m, v), nlsq_source_column_name(D->src, D->xc[v]), id, a, b);
                 }
         }
     }
