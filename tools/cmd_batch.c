@@ -8,6 +8,10 @@
  *         chosen as for `nlsq fit`.
  * One result row per fit goes to --out (or stdout) as CSV or JSON lines,
  * written whole or not at all; a summary goes to stderr.
+ * With --shared NAME,... the curves are one global fit instead, through
+ * nlsq_fit_shared: the named parameters common to all, covariates
+ * (--covariate) constant within each curve; the same rows, one per curve,
+ * and a summary of the shared parameters (docs/global-fits.md).
  *
  * Reading, grouping and writing take a small part of the fits' time
  * (docs/benchmarks.md, bench/batch_io.sh): the columns are read together
