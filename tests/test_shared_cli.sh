@@ -5,11 +5,13 @@
 # within the errors, the same numbers from both layouts, from one thread or
 # two, as CSV and JSON lines, and from nlsqc.fit_global on the same data;
 # the summary; and each bad input one clear line with exit status 2.
-# Usage: test_shared_cli.sh PATH/TO/nlsq SOURCE_DIR PATH/TO/libnlsq.so
+# With nlsq-mpi and mpirun, the same bytes from 1 and 3 ranks.
+# Usage: test_shared_cli.sh PATH/TO/nlsq SOURCE_DIR PATH/TO/libnlsq.so [PATH/TO/nlsq-mpi]
 set -u
 . "$(dirname "$0")/cli_check.sh"
 src=${2:-$(cd "$(dirname "$0")/.." && pwd)}
 lib=${3:-}
+nlsq_mpi=${4:+$(cd "$(dirname "$4")" && pwd)/$(basename "$4")}
 py=/usr/bin/python3
 if ! "$py" -c 'import numpy' 2>/dev/null; then
     echo "SKIP test_shared_cli: $py with numpy writes the data (apt-get install python3-numpy)"
@@ -131,6 +133,18 @@ PY
     check "nlsqc.fit_global on the same data gives the CLI's numbers bit for bit" "grep -qx ok check.out || { cat check.out; false; }"
 else
     echo "SKIP the comparison with nlsqc.fit_global: no library path given or nlsqc does not import"
+fi
+
+# the ranks of an MPI job: the same bytes as one process
+if [ -n "$nlsq_mpi" ] && command -v mpirun >/dev/null; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 NLSQ_MPI_TIMEOUT=${NLSQ_MPI_TIMEOUT:-20}
+    for n in 1 3; do
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" timeout 60 mpirun --oversubscribe -n $n \
+            --mca btl vader,self "$nlsq_mpi" batch "${long[@]}" --threads 1 --quiet --out "mpi$n.csv"; rc=$?
+        check "nlsq-mpi on $n rank(s): exit 0, the rows of one process byte for byte" "[ $rc -eq 0 ] && cmp -s mpi$n.csv long_out.csv"
+    done
+else
+    echo "SKIP nlsq-mpi batch --shared: no nlsq-mpi or no mpirun"
 fi
 
 # a model without covariates: x shared by the wide layout's curves
