@@ -268,10 +268,9 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
       (D, n) one. fixed: parameters held at p0 (names, indices or
       a mask). method: "trf" (default, bounds) or "lm"; loss, f_scale,
       ftol, xtol, gtol, max_nfev (for the whole problem), x_scale (n, in
-      model order, or "jac"), absolute_sigma, nan_policy, threads, backend,
-      callback (called per iteration with the free parameters: the locals
-      of data set 0, 1, ... then the shared ones) and comm (an mpi4py
-      communicator: the ranks share every pass) as elsewhere.
+      model order, or "jac"), absolute_sigma, nan_policy, threads, backend
+      and comm (an mpi4py communicator: the ranks share every pass) as
+      elsewhere; no callback.
     pcov=True also returns each data set's covariance (D, n, n).
 
     Returns a GlobalResult: popt and perr (D, n), the shared values, errors
@@ -344,25 +343,17 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
         ub_each = _per_set(ub2, D, n, "upper bounds", keep)[1]
     else:
         bounds_all = prepare_bounds((lb, ub), n)
-    callback = kwargs.pop("callback", None)
+    if kwargs.get("callback") is not None:
+        raise ValueError("fit_global takes no callback: a shared-parameter fit reports no parameters per iteration "
+                         "(Ctrl-C still stops it)")
     call = Call(n, names, p0=p0_all, bounds=bounds_all, method=method, kwargs=kwargs, fname="fit_global")
     if fixed is not None:
         call.opt.fixed = call.fixed_mask(fixed)
-        fixed_flags = numpy.ctypeslib.as_array(call.opt.fixed, shape=(n,)).astype(bool)
-    else:
-        fixed_flags = numpy.zeros(n, dtype=bool)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     if nan_policy not in (None, "raise", "omit"):
         raise ValueError("nan_policy must be None, 'raise' or 'omit'")
     call.opt.nan_policy = _lib.NAN_POLICIES[nan_policy or "raise"]
-    if callback is not None:
-        # called with the free unknowns, not the model's n parameters
-        sh = shared_flags.astype(bool)
-        call.n = D * int(numpy.sum(~sh & ~fixed_flags)) + int(numpy.sum(sh & ~fixed_flags))
-        call.set_callback(callback)
-        call.n = n
-    else:
-        call.set_progress(quiet)  # comes back to Python each iteration: Ctrl-C stops the fit
+    call.set_progress(quiet)  # comes back to Python each iteration: Ctrl-C stops the fit
 
     p = _fn("nlsq_shared_default")()
     b = p.data

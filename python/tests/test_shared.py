@@ -111,18 +111,6 @@ def test_p0_per_set_bounds_and_fixed():
     assert rf.values["Ea"] == 2500 and rf.shared_perr[1] == 0 and rf.n_free == 6 * 3 + 1
 
 
-def test_callback_sees_the_free_unknowns():
-    x, Y, T, _ = arrhenius(D=4)
-    seen = []
-    try:
-        nlsqc.fit_global(fn, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=[2, 0, 0, 1, 2000],
-                         callback=lambda it, cost, p, g, s: seen.append(p.size))
-    except ValueError as e:  # a library that takes no callback for shared fits says so
-        assert "callback" in str(e)
-        return
-    assert seen and set(seen) == {4 * 3 + 2}
-
-
 def test_errors():
     x, Y, T, _ = arrhenius(D=4)
     sets = [(x, y) for y in Y]
@@ -140,6 +128,8 @@ def test_errors():
         nlsqc.fit_global(TEXT, [x, Y[0]], shared=["k0"], covariates={"T": T[:2]}, p0=P0)
     with pytest.raises(ValueError):  # dogbox: refused by the library
         nlsqc.fit_global(TEXT, sets, shared=["k0", "Ea"], covariates={"T": T}, p0=P0, method="dogbox")
+    with pytest.raises(ValueError, match="fit_global takes no callback"):
+        nlsqc.fit_global(TEXT, sets, shared=["k0", "Ea"], covariates={"T": T}, p0=P0, callback=print)
     with pytest.raises(TypeError, match="unexpected keyword argument 'shard'"):
         nlsqc.fit_global(TEXT, sets, shared=["k0"], shard=["Ea"])
     # the library's refusals: a data set too short for its three locals
@@ -161,3 +151,21 @@ def test_lm_and_nan_policy_omit():
         nlsqc.fit_global(TEXT, x, Yn, **kw)
     r = nlsqc.fit_global(TEXT, x, Yn, nan_policy="omit", **kw)
     assert r.success and list(r.m) == [50, 50, 49, 50, 50, 50] and r.m_total == 299
+
+
+def test_interrupt_stops_the_fit(monkeypatch):
+    """Ctrl-C: the progress function the fit calls on Python's thread each
+    iteration raises KeyboardInterrupt, which stops the fit and comes out
+    of fit_global."""
+    from nlsqc import _shared
+    calls = []
+
+    def interrupted(info):
+        calls.append(info)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_shared, "quiet", interrupted)
+    x, Y, T, _ = arrhenius(D=4)
+    with pytest.raises(KeyboardInterrupt):
+        nlsqc.fit_global(TEXT, x, Y, shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    assert len(calls) == 1
