@@ -160,6 +160,21 @@ if grep -q "built without HDF5" <<<"$out"; then
     echo "SKIP --out fits.h5: this nlsq has no HDF5"
 else
     check "--out fits.h5 writes the rows as HDF5 (exit 0)" "[ $rc -eq 0 ] && [ -s fits.h5 ]"
+    if "$py" -c 'import h5py' 2>/dev/null; then
+        "$py" - <<'PY' >check.out 2>&1
+import csv
+import h5py
+rows = list(csv.DictReader(open("long_out.csv")))
+with h5py.File("fits.h5", "r") as f:
+    for key in ("a", "a_err", "k0", "k0_err", "Ea", "Ea_err", "chi2", "redchi", "points", "nfev", "status"):
+        col = f[key][()]
+        assert len(col) == 12 and all(float(r[key]) == v for r, v in zip(rows, col)), key
+print("ok")
+PY
+        check "the HDF5 columns are the CSV's bit for bit (h5py)" "grep -qx ok check.out || { cat check.out; false; }"
+    else
+        echo "SKIP the HDF5 columns against the CSV: no h5py"
+    fi
 fi
 
 # bad input: one line, exit 2
