@@ -1134,6 +1134,10 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
             s->method == NLSQ_LM ? "lm" : "trf", s->nit, s->nfev, s->seconds, s->threads, s->threads == 1 ? "" : "s");
     fprintf(stderr, "  cost %.10g  chi2 %.10g  dof %d  redchi %.6g  (%zu points, %d unknowns)\n", s->cost, s->chi2,
             s->dof, s->redchi, s->m_total, s->n_free);
+    if (!s->pcov_valid)
+        fputs("  no covariance: the Jacobian is singular (the data do not determine every parameter) or there are "
+              "no degrees of freedom; the errors are inf\n",
+              stderr);
     fprintf(stderr, "  %-14s %22s %22s\n", "shared", "value", "error");
     for (int j = 0; j < n; j++)
         if (sh[j])
@@ -1150,7 +1154,12 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
         for (int j = 0; j < n; j++) {
             if (!sh[j]) continue;
             double cij = s->shared_pcov[i * n + j], cii = s->shared_pcov[i * n + i], cjj = s->shared_pcov[j * n + j];
-            fprintf(stderr, " %9.4f", cii > 0 && cjj > 0 ? cij / sqrt(cii * cjj) : NAN);
+            double r = cij / sqrt(cii * cjj);
+            /* none when an error is 0 (fixed) or not finite (not determined) */
+            if (cii > 0 && cjj > 0 && isfinite(r))
+                fprintf(stderr, " %9.4f", r);
+            else
+                fprintf(stderr, " %9s", "-");
         }
         fputc('\n', stderr);
     }
