@@ -7,7 +7,7 @@ import ctypes
 import numpy
 
 from . import _callback, _lib, _model
-from ._options import Call, prepare_bounds, quiet, raise_status
+from ._options import Call, prepare_bounds, quiet, raise_status, warn_pcov
 
 _PROTOTYPES = {
     "nlsq_shared_default": (_lib.Shared, []),
@@ -275,6 +275,8 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
 
     Returns a GlobalResult: popt and perr (D, n), the shared values, errors
     and covariance, cost, chi2, redchi, dof, status, message, nfev, nit...
+    A covariance that cannot be estimated (the data do not determine every
+    parameter) gives inf errors and an OptimizeWarning, as curve_fit.
     """
     if ydata is None:
         if sigma is not None:
@@ -389,6 +391,8 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
         def arr(ptr, shape, dtype=float):
             return _lib.copy_out(ptr, shape, dtype) if ptr else None
 
+        if not r.pcov_valid:
+            warn_pcov()  # as curve_fit: the errors are inf
         return GlobalResult(
             popt=arr(r.popt, (D, n)), perr=arr(r.perr, (D, n)), pcov=arr(r.pcov, (D, n, n)) if pcov else None,
             shared_pcov_full=arr(r.shared_pcov, (n, n)), shared=[nm for nm, s in zip(names, shared_flags) if s],

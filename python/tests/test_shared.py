@@ -169,3 +169,12 @@ def test_interrupt_stops_the_fit(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         nlsqc.fit_global(TEXT, x, Y, shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
     assert len(calls) == 1
+
+
+def test_undetermined_parameters_warn():
+    """One data set at one T cannot tell k0 from Ea: inf errors and
+    curve_fit's OptimizeWarning."""
+    x, Y, T, _ = arrhenius(D=1)
+    with pytest.warns(nlsqc.OptimizeWarning, match="could not be estimated"):
+        r = nlsqc.fit_global(TEXT, [(x, Y[0])], shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    assert not r.pcov_valid and np.all(np.isinf(r.shared_perr))
