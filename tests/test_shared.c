@@ -1255,6 +1255,7 @@ static void test_shared_one_set_is_curve_fit(void)
     nlsq_model_free(model);
     prob_free(&p);
     /* one Arrhenius set at T = 300 K: Ea's derivative is 0 there, refused */
+    o.p0 = NULL;
     arr_make(&p, 1, 40, 0, 0, 1234);
     model = parse_spec(ARR.text, ARR.vars, ARR.params);
     sh = prob_view(&p);
