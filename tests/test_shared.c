@@ -878,6 +878,46 @@ static void test_shared_threads_bitwise(void)
     prob_free(&p);
 }
 
+/* The same bits on 1, 2 and 3 threads also with bounds, soft_l1, sigma,
+   varying lengths and lm. */
+static void test_shared_threads_bitwise_options(void)
+{
+    prob p;
+    arr_make(&p, 700, 16, 1, 1, 4242);
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_shared sh = prob_view(&p);
+    double lo[5] = {0, 0, -1, 0.1, 0}, hi[5] = {10, 1, 1, 1.25, 1e4};
+    for (int variant = 0; variant < 2; variant++) {
+        nlsq_shared_result *r[3] = {NULL, NULL, NULL};
+        for (int t = 0; t < 3; t++) {
+            nlsq_options o = nlsq_options_default();
+            o.threads = t + 1;
+            if (variant == 0) {
+                o.lower = lo;
+                o.upper = hi;
+                o.loss = NLSQ_LOSS_SOFT_L1;
+                o.f_scale = 2;
+            } else
+                o.method = NLSQ_LM;
+            nlsq_error err;
+            nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r[t], &err);
+            CHECK_MSG(s == NLSQ_OK, "variant %d, threads %d: %s", variant, t + 1, s == NLSQ_OK ? "" : err.message);
+        }
+        if (r[0] && r[1] && r[2])
+            for (int t = 1; t < 3; t++) {
+                CHECK_MSG(same_bits(r[0]->popt, r[t]->popt, p.D * 5), "variant %d: popt differs on %d threads",
+                          variant, t + 1);
+                CHECK_MSG(same_bits(r[0]->pcov, r[t]->pcov, p.D * 25), "variant %d: pcov differs on %d threads",
+                          variant, t + 1);
+                CHECK_SAME(r[t]->cost, r[0]->cost, "variant %d: cost on %d threads", variant, t + 1);
+            }
+        if (r[0]) CHECK_MSG(r[0]->success, "variant %d: status %d %s", variant, (int)r[0]->status, r[0]->message);
+        for (int t = 0; t < 3; t++) nlsq_shared_result_free(r[t]);
+    }
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------------ */
 
 /* Does `msg` name the number v as a word (not inside another number)? */
@@ -1711,6 +1751,7 @@ int main(void)
         TEST(test_shared_linear_closed_form),
         TEST(test_shared_degenerate_structures),
         TEST(test_shared_threads_bitwise),
+        TEST(test_shared_threads_bitwise_options),
         TEST(test_shared_refusals_data),
         TEST(test_shared_refusals_options),
         TEST(test_shared_callback_stops),
