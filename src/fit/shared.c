@@ -394,6 +394,25 @@ static nlsq_status setup_set(shared_job *job, fit_problem *fp, size_t d, double 
                                {row_or(b->upper, d, rb, o->upper), o->upper ? o->upper : row_or(b->upper, 0, rb, NULL)}};
     const unsigned char *fsrc[2] = {row_or(b->fixed, d, (size_t)n, o->fixed),
                                     o->fixed ? o->fixed : row_or(b->fixed, 0, (size_t)n, NULL)};
+    /* a shared parameter has one start, one pair of bounds, one flag:
+       rows that give it others would be silently overruled by row 0 */
+    const double *rows[3] = {o->p0 ? NULL : b->p0, o->lower ? NULL : b->lower, o->upper ? NULL : b->upper};
+    static const char *const what[3] = {"p0", "lower", "upper"};
+    for (int q = 0; d > 0 && q < 3; q++)
+        for (int j = 0; rows[q] && j < n; j++) {
+            double v0 = rows[q][j], vd = rows[q][d * (size_t)n + (size_t)j];
+            if (shared[j] && v0 != vd && !(isnan(v0) && isnan(vd)))
+                return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                            "data.%s gives shared parameter '%s' %.17g in row %zu but %.17g in row 0: a shared "
+                            "parameter takes one value (give it in opt's %s)",
+                            what[q], job->model->params.names[j], vd, d, v0, what[q]);
+        }
+    for (int j = 0; d > 0 && !o->fixed && b->fixed && j < n; j++)
+        if (shared[j] && b->fixed[d * (size_t)n + (size_t)j] != b->fixed[j])
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "data.fixed fixes shared parameter '%s' in row %zu but not in row %zu: it is fixed for all "
+                        "data sets or for none (give it in opt's fixed)",
+                        job->model->params.names[j], b->fixed[j] ? (size_t)0 : d, b->fixed[j] ? d : (size_t)0);
     double *arr[3] = {buf, buf + n, buf + 2 * n};
     int have[3] = {0, 0, 0}, have_fixed = 0;
     for (int j = 0; j < n; j++) {
@@ -498,10 +517,11 @@ static nlsq_status check_points(shared_job *job, nlsq_error *err)
         pass_arrays a = set_arrays(job, d);
         size_t used = batch_usable_points(&a, job->k, job->len[d], job->opt.nan_policy);
         if (used == 0 && job->len[d] > 0)
-            return fail(err, NLSQ_ERR_DATA,
-                        "data set %zu: %s", d,
-                        b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise), or a sigma <= 0"
-                                 : "NaN/Inf in its x or y (nan_policy raise), or no finite point");
+            return fail(err, NLSQ_ERR_DATA, "data set %zu: %s", d,
+                        job->opt.nan_policy == NLSQ_NAN_OMIT ? "no point is left once NaN/Inf points are omitted"
+                        : b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise; omit drops such points), or a "
+                                     "sigma <= 0"
+                                   : "NaN/Inf in its x or y (nan_policy raise; omit drops such points)");
         if (used < (size_t)job->nl[d])
             return fail(err, NLSQ_ERR_DATA,
                         "data set %zu has %zu usable point%s for its %d free local parameter%s: each set needs at "
