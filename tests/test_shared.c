@@ -1244,6 +1244,23 @@ static void test_shared_refusals_options(void)
     od.device = "cuda";
     expect_refusal(model, &sh, &od, NLSQ_ERR_INVALID_ARGUMENT, -1, NULL, "device cuda");
 
+    /* a bad x_scale names itself and the parameter (finding D7: it said
+       "every parameter is fixed") */
+    od = o;
+    double xs0[5] = {1, 1, 0, 1, 1};
+    od.x_scale = xs0;
+    expect_refusal(model, &sh, &od, NLSQ_ERR_INVALID_ARGUMENT, -1, WORDS("x_scale", "d"), "x_scale 0 for d");
+    xs0[2] = NAN;
+    expect_refusal(model, &sh, &od, NLSQ_ERR_INVALID_ARGUMENT, -1, WORDS("x_scale", "d"), "x_scale NaN for d");
+    /* a per-set row giving the shared k0 another start than row 0 */
+    prob pr;
+    arr_make(&pr, 4, 20, 0, 0, 321);
+    pr.p0[2 * 5 + 3] = 1.5;
+    nlsq_shared srow = prob_view(&pr);
+    expect_refusal(model, &srow, &o, NLSQ_ERR_INVALID_ARGUMENT, -1, WORDS("k0", "row", "2"),
+                   "row 2 gives shared k0 another p0");
+    prob_free(&pr);
+
     /* bad layout: decreasing offsets */
     size_t bad[5] = {0, 20, 10, 30, 80};
     sb = sh;
