@@ -2,10 +2,15 @@
 """bench/global_fit's SciPy peer: least_squares (trf) on the stacked problem,
 unknowns [a_0, c_0, d_0, a_1, ..., k0, Ea], with the analytic Jacobian.
 
-    peer_scipy.py FILE sparse|dense [MAX_DENSE_BYTES]
+    peer_scipy.py FILE sparse|fd|dense [MAX_DENSE_BYTES]
 
-sparse: jac returns a CSR matrix (5 nonzeros a row), jac_sparsity given,
-        tr_solver='lsmr' (SciPy's large-problem path).
+sparse: the analytic jac returns a CSR matrix (5 nonzeros a row),
+        tr_solver='lsmr' (SciPy's large-problem path). jac_sparsity is not
+        passed: SciPy uses it only for finite differences and ignores it
+        with a callable jac.
+fd:     jac='2-point' with jac_sparsity (SciPy groups the columns: 5
+        evaluations a Jacobian) and tr_solver='lsmr': the issue's
+        "jac_sparsity + lsmr" as a user without a Jacobian writes it.
 dense:  jac returns the full ndarray, tr_solver='exact' (an SVD a step);
         refused (a SKIP line) when the Jacobian would exceed MAX_DENSE_BYTES
         (default 1 GiB).
@@ -71,31 +76,36 @@ def main():
         return
     fun, jac_rows = problem(x, T, y)
     # column of each row's five entries: its set's a, c, d, then k0, Ea
-    setcol = np.repeat(3 * np.arange(D), m)
-    cols = np.empty((nrow, 5), dtype=np.int64)
+    setcol = np.repeat(3 * np.arange(D, dtype=np.int32), m)
+    cols = np.empty((nrow, 5), dtype=np.int32)  # SciPy's own index type at these sizes
     cols[:, 0], cols[:, 1], cols[:, 2] = setcol, setcol + 1, setcol + 2
     cols[:, 3], cols[:, 4] = ncol - 2, ncol - 1
-    rows = np.repeat(np.arange(nrow), 5)
     if mode == "sparse":
-        indptr = np.arange(0, 5 * nrow + 1, 5)
+        indptr = np.arange(0, 5 * nrow + 1, 5, dtype=np.int32)
         indices = cols.ravel()
 
         def jac(p):
             return sp.csr_matrix((jac_rows(p).ravel(), indices, indptr), shape=(nrow, ncol))
 
-        kw = dict(jac_sparsity=sp.csr_matrix((np.ones(5 * nrow), indices, indptr), shape=(nrow, ncol)),
-                  tr_solver="lsmr")
+        kw = dict(jac=jac, tr_solver="lsmr")
+    elif mode == "fd":
+        # what a user without a Jacobian writes: 2-point differences over
+        # the sparsity's column groups (5 evaluations a Jacobian here)
+        kw = dict(jac="2-point", tr_solver="lsmr",
+                  jac_sparsity=sp.csr_matrix((np.ones(5 * nrow, dtype=np.int8), cols.ravel(),
+                                              np.arange(0, 5 * nrow + 1, 5, dtype=np.int32)), shape=(nrow, ncol)))
     else:
+        rows = np.repeat(np.arange(nrow), 5)
 
         def jac(p):
             J = np.zeros((nrow, ncol))
             J[rows, cols.ravel()] = jac_rows(p).ravel()
             return J
 
-        kw = dict(tr_solver="exact")
+        kw = dict(jac=jac, tr_solver="exact")
     start = np.concatenate([np.tile(p0[:3], D), p0[3:]])
     t0 = time.perf_counter()
-    res = least_squares(fun, start, jac=jac, method="trf", x_scale="jac", **kw)
+    res = least_squares(fun, start, method="trf", x_scale="jac", **kw)
     dt = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"RESULT tool={tool} D={D} seconds={dt:.6g} rss_mb={rss:.1f} cost={res.cost:.12g} "
