@@ -248,7 +248,7 @@ static int evaluate_nan_jacobian(void *ctx, const double *x, double *cost, doubl
 static void defect07_failed_svd_is_not_max_nfev(void)
 {
     double lb[2] = {-INFINITY, -INFINITY}, ub[2] = {INFINITY, INFINITY};
-    solve_problem pb = {2, 10, evaluate_nan_jacobian, NULL, lb, ub, NULL, 0};
+    solve_problem pb = {2, 10, evaluate_nan_jacobian, NULL, lb, ub, NULL, 0, NULL};
     solve_options so = {1e-15, 1e-15, 1e-15, 0, NULL, 0, NULL, NULL, NULL, 0, NULL};
     for (int method = 0; method < 2; method++) {
         double x[2] = {1, 2}, R[9];

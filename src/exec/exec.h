@@ -168,7 +168,8 @@ int group_tell(const nlsq_group *g, int from, char *text, size_t size);
 
 /* Message tags: each use of the group its own range. */
 enum { GROUP_TAG_PASS = 0x100, GROUP_TAG_MANY = 0x200, GROUP_TAG_STATS = 0x300, GROUP_TAG_AGREE = 0x400,
-       GROUP_TAG_BATCH = 0x500, GROUP_TAG_ROWS = 0x700 };
+       GROUP_TAG_BATCH = 0x500, GROUP_TAG_SHARED = 0x600,
+       GROUP_TAG_ROWS = 0x700 };
 
 /* Per-thread state of a pass. */
 typedef struct pass_worker {

@@ -195,7 +195,7 @@ static int row_finite(const pass_arrays *a, int k, size_t i)
 
 /* The points this fit uses under nan_policy, or 0 when its data refuse
    it (NaN with raise, sigma <= 0). */
-static size_t usable_points(const pass_arrays *a, int k, size_t len, nlsq_nan_policy policy)
+size_t batch_usable_points(const pass_arrays *a, int k, size_t len, nlsq_nan_policy policy)
 {
     size_t used = 0;
     for (size_t i = 0; i < len; i++) {
@@ -305,7 +305,7 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
     ln->pa.stride = b->x_shared ? job->longest : job->total;
     ln->pa.y = b->y + first;
     ln->pa.sigma = b->sigma ? b->sigma + first : NULL;
-    size_t m_used = usable_points(&ln->pa, k, len, job->opt.nan_policy);
+    size_t m_used = batch_usable_points(&ln->pa, k, len, job->opt.nan_policy);
     r->m[i] = m_used;
     if (m_used == 0) {
         record_not_run(job, ln, i, NLSQ_FIT_BAD_DATA, 1);
@@ -334,7 +334,7 @@ static void run_fit(batch_job *job, lane *ln, size_t i)
         if (job->opt.x_scale) fp->xsf[a] = job->opt.x_scale[j];
     }
     memcpy(ln->x0, fp->x, (size_t)nf * sizeof *fp->x);
-    solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf, NULL, 0};
+    solve_problem pb = {nf, m_used, evaluate_fit, ln, fp->lbf, fp->ubf, NULL, 0, NULL};
     solve_options so = {job->opt.ftol,
                         job->opt.xtol,
                         job->opt.gtol,

@@ -158,7 +158,7 @@ static nlsq_status fit_covariance(fit_problem *fp, nlsq_result **out, nlsq_error
     if ((st = fit_choose_backend(fp, &backend, err)) != NLSQ_OK) return st;
     if ((st = setup_covariance_sigma(fp, err)) != NLSQ_OK) return st;
     fp->sst = fit_sst_arrays(fp->data);
-    solve_problem pb = {fp->n_free, fp->m_used, evaluate_whitened, fp, NULL, NULL, NULL, 0};
+    solve_problem pb = {fp->n_free, fp->m_used, evaluate_whitened, fp, NULL, NULL, NULL, 0, NULL};
     return fit_solve(fp, &pb, out, err);
 }
 

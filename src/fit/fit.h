@@ -205,6 +205,10 @@ typedef nlsq_status (*batch_fit_fn)(const nlsq_model *model, const nlsq_batch *b
                                     unsigned outputs, nlsq_batch_result **out, nlsq_error *err);
 /* (the share is fitted by fit_share, nlsq_fit_batch itself with no group:
    passed in, so that this file does not call back into batch.c) */
+/* The points of a batch fit's arrays (len of them, k variables) that
+   nan_policy keeps, or 0 when its data refuse it (NaN with raise,
+   sigma <= 0). */
+size_t batch_usable_points(const pass_arrays *a, int k, size_t len, nlsq_nan_policy policy);
 nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, unsigned outputs,
                              batch_fit_fn fit_share, nlsq_batch_result *r, nlsq_error *err);
 /* With a valid group of two or more: st from every process, and the

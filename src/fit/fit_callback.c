@@ -438,7 +438,7 @@ static nlsq_status run_fit(callback_fit *cf, nlsq_result **out, nlsq_error *err)
     cf->user_callback_data = fp->opt.callback_data;
     fp->opt.callback = note_iteration;
     fp->opt.callback_data = cf;
-    solve_problem pb = {fp->n_free, fp->m_used, evaluate_callback, cf, NULL, NULL, NULL, 0};
+    solve_problem pb = {fp->n_free, fp->m_used, evaluate_callback, cf, NULL, NULL, NULL, 0, NULL};
     if (lm_differences) {
         pb.evaluate = evaluate_lazy;
         pb.complete = complete_callback;

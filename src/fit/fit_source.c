@@ -697,7 +697,7 @@ setup_done:
     if ((st = open_checkpoint(&fp, src, yc, sc, sigma_all, err)) != NLSQ_OK) goto done;
     if ((st = first_pass(&fp, err)) != NLSQ_OK) goto done;
     if ((st = fit_choose_method(&fp, err)) != NLSQ_OK) goto done;
-    solve_problem pb = {fp.n_free, fp.m_used, evaluate_source, &fp, NULL, NULL, NULL, 0};
+    solve_problem pb = {fp.n_free, fp.m_used, evaluate_source, &fp, NULL, NULL, NULL, 0, NULL};
     fp.solving = 1;
     st = fit_solve(&fp, &pb, out, err);
 done:

@@ -99,7 +99,7 @@ static void lane_main(unsigned hi, unsigned lo)
     lockstep *ls = L->ls;
     FIBER_FINISH(NULL, &ls->main_bottom, &ls->main_size);
     const lockstep_problem *lp = ls->lp;
-    solve_problem pb = {lp->nf, lp->m_used, lane_evaluate, L, lp->lbf, lp->ubf, NULL, 0};
+    solve_problem pb = {lp->nf, lp->m_used, lane_evaluate, L, lp->lbf, lp->ubf, NULL, 0, NULL};
     solve_options so = lp->so;
     L->rc = lp->method == NLSQ_LM     ? solve_lm(&pb, &so, L->x, L->R, &L->sr)
           : lp->method == NLSQ_DOGBOX ? solve_dogbox(&pb, &so, L->x, L->R, &L->sr)

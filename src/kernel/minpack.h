@@ -240,21 +240,16 @@ KFN double nk_lm_gnorm(int n, const double *r, const int *ipvt, const double *ac
 }
 
 /*
- * After the step p (pnorm = ||D p||) was evaluated (fnorm1 = ||f(x + p)||,
- * +Inf when not finite): the actual and predicted reductions, their
- * ratio (returned), and lmder's update of the trust radius delta and of
- * par. wa: n doubles.
+ * After the step p (pnorm = ||D p||, jpnorm = ||J p||) was evaluated
+ * (fnorm1 = ||f(x + p)||, +Inf when not finite): the actual and predicted
+ * reductions, their ratio (returned), and lmder's update of the trust
+ * radius delta and of par.
  */
-KFN double nk_lm_update(int n, const double *r, const int *ipvt, const double *p, double pnorm, double fnorm,
-                        double fnorm1, double *par, double *delta, double *actred, double *prered, double *wa)
+KFN double nk_lm_update_jp(double jpnorm, double pnorm, double fnorm, double fnorm1, double *par, double *delta,
+                           double *actred, double *prered)
 {
     *actred = 0.1 * fnorm1 < fnorm ? 1 - (fnorm1 / fnorm) * (fnorm1 / fnorm) : -1;
-    for (int j = 0; j < n; j++) { /* R2 P^T p */
-        wa[j] = 0;
-        double t = p[ipvt[j]];
-        for (int i = 0; i <= j; i++) wa[i] += NK_R(i, j) * t;
-    }
-    double t1 = nk_norm(wa, (size_t)n) / fnorm, t2 = sqrt(*par) * pnorm / fnorm;
+    double t1 = jpnorm / fnorm, t2 = sqrt(*par) * pnorm / fnorm;
     double dirder = -(t1 * t1 + t2 * t2);
     *prered = t1 * t1 + t2 * t2 / 0.5;
     double ratio = *prered != 0 ? *actred / *prered : 0;
@@ -268,6 +263,19 @@ KFN double nk_lm_update(int n, const double *r, const int *ipvt, const double *p
         *par *= 0.5;
     }
     return ratio;
+}
+
+/* nk_lm_update_jp with ||J p|| = ||R2 P^T p|| from the pivoted factor;
+   wa: n doubles. */
+KFN double nk_lm_update(int n, const double *r, const int *ipvt, const double *p, double pnorm, double fnorm,
+                        double fnorm1, double *par, double *delta, double *actred, double *prered, double *wa)
+{
+    for (int j = 0; j < n; j++) { /* R2 P^T p */
+        wa[j] = 0;
+        double t = p[ipvt[j]];
+        for (int i = 0; i <= j; i++) wa[i] += NK_R(i, j) * t;
+    }
+    return nk_lm_update_jp(nk_norm(wa, (size_t)n), pnorm, fnorm, fnorm1, par, delta, actred, prered);
 }
 
 /* lmder's stopping tests after a step: its info (1 to 8), or 0 to go on. */

@@ -117,20 +117,31 @@ double solve_minimize_1d(double a, double b, double c, double lo, double hi, dou
     return best_t;
 }
 
+/* One scale from the column norm s (x_scale='jac'), or the given one. */
+static void scale_one(const solve_options *opt, int j, double s, int first, double *scale, double *scale_inv)
+{
+    if (!opt->x_scale_jac) {
+        scale[j] = opt->x_scale ? opt->x_scale[j] : 1;
+        scale_inv[j] = 1 / scale[j];
+        return;
+    }
+    if (first && s == 0) s = 1;
+    if (!first) s = fmax(s, scale_inv[j]);
+    scale_inv[j] = s;
+    scale[j] = 1 / s;
+}
+
 void solve_scale(const solve_options *opt, const double *R, int n, int first, double *scale, double *scale_inv)
 {
-    for (int j = 0; j < n; j++) {
-        if (!opt->x_scale_jac) {
-            scale[j] = opt->x_scale ? opt->x_scale[j] : 1;
-            scale_inv[j] = 1 / scale[j];
-            continue;
-        }
-        double s = nk_norm(R + (size_t)j * (size_t)(n + 1), (size_t)j + 1);
-        if (first && s == 0) s = 1;
-        if (!first) s = fmax(s, scale_inv[j]);
-        scale_inv[j] = s;
-        scale[j] = 1 / s;
-    }
+    for (int j = 0; j < n; j++)
+        scale_one(opt, j, opt->x_scale_jac ? nk_norm(R + (size_t)j * (size_t)(n + 1), (size_t)j + 1) : 0, first, scale,
+                  scale_inv);
+}
+
+void solve_scale_norms(const solve_options *opt, const double *norms, int n, int first, double *scale,
+                       double *scale_inv)
+{
+    for (int j = 0; j < n; j++) scale_one(opt, j, opt->x_scale_jac ? norms[j] : 0, first, scale, scale_inv);
 }
 
 void solve_accept(const solve_options *opt, double *R, const double *R_new, int n, double *g, double *scale,

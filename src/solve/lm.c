@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks.h"
 #include "linalg/linalg.h"
 #include "solve.h"
 
@@ -63,8 +64,186 @@ static int alloc_lm(lm *w, int n, const solve_options *opt)
     return 0;
 }
 
+/* ---- lm on a structured R (blocks.h) -------------------------------------
+ *
+ * The same lmder iteration, its scaling, radius updates and tests
+ * (nk_lm_update_jp, nk_lm_test), on a system that has no pivoted QR: lmpar
+ * runs on the variables u = D p, where the damped system [J D^-1; sqrt(par) I]
+ * is factored by structure for each trial par (blocks_factor), and
+ * ||R^-T u||, which MINPACK takes from its qrsolv triangle, comes from
+ * blocks_rt_norm2. A rank-deficient J has no Gauss-Newton step here (MINPACK
+ * takes one on the pivoted leading block): the search starts damped.
+ */
+
+typedef struct lm_blocks {
+    solve_blocks *bk;
+    int n;
+    double *g, *acnorm, *diag, *c, *u, *p, *xnew, *jp, *Rnew;
+    void *owned;
+} lm_blocks;
+
+static int alloc_lm_blocks(lm_blocks *w, solve_blocks *bk, int n)
+{
+    size_t nn = (size_t)n, rows = bk->rows, nR = bk->R_at[bk->nsets];
+    double *mem = malloc((7 * nn + rows + nR) * sizeof *mem);
+    if (!mem) return -1;
+    w->bk = bk;
+    w->n = n;
+    w->owned = mem;
+    double **v[] = {&w->g, &w->acnorm, &w->diag, &w->c, &w->u, &w->p, &w->xnew};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) *v[i] = mem + i * nn;
+    w->jp = mem + 7 * nn;
+    w->Rnew = w->jp + rows;
+    return 0;
+}
+
+/* u at damping par (u-space), its norm into *unorm. */
+static void lm_blocks_solve(lm_blocks *w, const double *R, double par, int *full_rank, double *unorm)
+{
+    int ok = blocks_factor(w->bk, R, w->c, NULL, par);
+    if (full_rank) *full_rank = ok;
+    if (!ok && par == 0) {
+        *unorm = INFINITY;
+        return;
+    }
+    blocks_solve(w->bk, w->u);
+    *unorm = nk_norm(w->u, (size_t)w->n);
+}
+
+/* MINPACK's lmpar on the structure: par with ||D p|| within 10% of delta
+   (or 0 for the Gauss-Newton step), the step p = D^-1 u into w->p. */
+static double lm_blocks_par(lm_blocks *w, const double *R, double delta, double par)
+{
+    const double dwarf = 2.2250738585072014e-308;
+    int n = w->n, full_rank;
+    double unorm;
+    lm_blocks_solve(w, R, 0, &full_rank, &unorm);
+    double fp = unorm - delta;
+    if (fp <= 0.1 * delta) {
+        par = 0;
+    } else {
+        double parl = 0;
+        if (full_rank) {
+            double rt = blocks_rt_norm2(w->bk, w->u) / (unorm * unorm);
+            parl = fp / delta / rt;
+        }
+        for (int j = 0; j < n; j++) w->p[j] = w->g[j] * w->c[j];
+        double gnorm = nk_norm(w->p, (size_t)n), paru = gnorm / delta;
+        if (paru == 0) paru = dwarf / fmin(delta, 0.1);
+        par = fmin(fmax(par, parl), paru);
+        if (par == 0) par = gnorm / unorm;
+        for (int iter = 1;; iter++) {
+            if (par == 0) par = fmax(dwarf, 0.001 * paru);
+            double prev = fp;
+            lm_blocks_solve(w, R, par, NULL, &unorm);
+            fp = unorm - delta;
+            if (fabs(fp) <= 0.1 * delta || (parl == 0 && fp <= prev && prev < 0) || iter == 10) break;
+            double parc = fp / delta / (blocks_rt_norm2(w->bk, w->u) / (unorm * unorm));
+            if (fp > 0) parl = fmax(parl, par);
+            if (fp < 0) paru = fmin(paru, par);
+            par = fmax(parl, par + parc);
+        }
+    }
+    for (int j = 0; j < n; j++) w->p[j] = w->c[j] * w->u[j];
+    return par;
+}
+
+/* MINPACK's scaled gradient norm: max_j |g_j| / (||f|| ||J e_j||). */
+static double lm_blocks_gnorm(const lm_blocks *w, double fnorm)
+{
+    double gnorm = 0;
+    for (int j = 0; fnorm != 0 && j < w->n; j++)
+        if (w->acnorm[j] != 0) gnorm = fmax(gnorm, fabs(w->g[j] / fnorm / w->acnorm[j]));
+    return gnorm;
+}
+
+static int solve_lm_blocks(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res)
+{
+    int n = pb->n;
+    lm_blocks w;
+    if (alloc_lm_blocks(&w, pb->blocks, n) != 0) return -1;
+    size_t nR = pb->blocks->R_at[pb->blocks->nsets];
+    memset(res, 0, sizeof *res);
+    double cost;
+    if (pb->evaluate(pb->ctx, x, &cost, R) != 0) {
+        res->start_nonfinite = 1;
+        res->status = -1;
+        free(w.owned);
+        return 0;
+    }
+    int nfev = 1, njev = 0, iter = 1, info = 0;
+    solve_budget budget;
+    solve_budget_init(&budget, opt->max_nfev, 100 * (n + 1), cost);
+    double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0;
+    for (;;) {
+        njev++;
+        blocks_col_norms(pb->blocks, R, w.acnorm);
+        blocks_gradient(pb->blocks, R, w.g);
+        if (iter == 1) {
+            for (int j = 0; j < n; j++) {
+                w.diag[j] = opt->x_scale ? 1 / opt->x_scale[j] : (w.acnorm[j] == 0 ? 1 : w.acnorm[j]);
+                w.xnew[j] = w.diag[j] * x[j];
+            }
+            xnorm = nk_norm(w.xnew, (size_t)n);
+            delta = 100 * xnorm;
+            if (delta == 0) delta = 100;
+        }
+        gnorm = lm_blocks_gnorm(&w, fnorm);
+        if (gnorm <= opt->gtol) info = 4;
+        if (info) break;
+        if (!opt->x_scale)
+            for (int j = 0; j < n; j++) w.diag[j] = fmax(w.diag[j], w.acnorm[j]);
+        for (int j = 0; j < n; j++) w.c[j] = 1 / w.diag[j];
+        double ratio = 0;
+        do {
+            par = lm_blocks_par(&w, R, delta, par);
+            for (int j = 0; j < n; j++) {
+                w.xnew[j] = x[j] + w.p[j];
+                w.u[j] = w.diag[j] * w.p[j];
+            }
+            double pnorm = nk_norm(w.u, (size_t)n);
+            if (iter == 1) delta = fmin(delta, pnorm);
+            double cost_new;
+            int bad = pb->evaluate(pb->ctx, w.xnew, &cost_new, w.Rnew);
+            nfev++;
+            double fnorm1 = bad ? INFINITY : sqrt(2 * cost_new), actred, prered;
+            blocks_r_times(pb->blocks, R, w.p, w.jp);
+            double jpnorm = nk_norm(w.jp, pb->blocks->rows);
+            ratio = nk_lm_update_jp(jpnorm, pnorm, fnorm, fnorm1, &par, &delta, &actred, &prered);
+            if (ratio >= 1e-4) {
+                memcpy(x, w.xnew, (size_t)n * sizeof *x);
+                memcpy(R, w.Rnew, nR * sizeof *R);
+                for (int j = 0; j < n; j++) w.u[j] = w.diag[j] * x[j];
+                xnorm = nk_norm(w.u, (size_t)n);
+                fnorm = fnorm1;
+                cost = cost_new;
+                iter++;
+                if (solve_callback_stops(opt, iter - 1, cost, x, gnorm, nk_norm(w.p, (size_t)n))) {
+                    info = -2;
+                    break;
+                }
+            }
+            int spent = solve_budget_spent(&budget, nfev, cost);
+            info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, opt->ftol, opt->xtol, nfev,
+                              spent ? nfev : budget.limit);
+            if (info) break;
+        } while (ratio < 1e-4);
+        if (info) break;
+    }
+    if (opt->R_at) memcpy(opt->R_at, x, (size_t)n * sizeof *x);
+    res->cost = cost;
+    res->grad_norm = gnorm;
+    res->status = info == -2 ? -2 : nk_lm_status(info);
+    res->nfev = nfev;
+    res->njev = njev;
+    res->nit = iter - 1;
+    free(w.owned);
+    return 0;
+}
+
 int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res)
 {
+    if (pb->blocks) return solve_lm_blocks(pb, opt, x, R, res);
     int n = pb->n;
     size_t nc = (size_t)n + 1;
     lm w;

@@ -37,6 +37,10 @@ typedef struct solve_problem {
        neither. */
     solve_complete_fn complete;
     int complete_calls;
+    /* NULL, or (trf and lm) R held by structure (blocks.h): every R the
+       solver and `evaluate` pass is then blocks->R_at[nsets] doubles in
+       its layout, and n is blocks_unknowns(blocks). */
+    struct solve_blocks *blocks;
 } solve_problem;
 
 typedef struct solve_options {
@@ -150,6 +154,9 @@ double solve_minimize_1d(double a, double b, double c, double lo, double hi, dou
 /* x_scale: the given scales (or 1), or with x_scale_jac SciPy's column
    norms of J (zero columns -> 1), updated as max(old, new) when first = 0. */
 void solve_scale(const solve_options *opt, const double *R, int n, int first, double *scale, double *scale_inv);
+/* The same from the column norms of J (norms is read only with 'jac'). */
+void solve_scale_norms(const solve_options *opt, const double *norms, int n, int first, double *scale,
+                       double *scale_inv);
 /* An accepted step: R_new becomes R, and the gradient and (with
    x_scale='jac') the scales follow it. */
 void solve_accept(const solve_options *opt, double *R, const double *R_new, int n, double *g, double *scale,

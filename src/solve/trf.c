@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks.h"
 #include "linalg/linalg.h"
 #include "solve.h"
 
@@ -23,6 +24,13 @@ typedef struct trf {
     const solve_problem *pb;
     int n, bounded;
     size_t nc;
+    /* R held by structure (blocks.h), or NULL: dense. The structure has
+       no SVD: each trial of the secular equation factors the damped
+       system instead (blocks_factor), O(D k^3). */
+    solve_blocks *bk;
+    int jrows;       /* entries of J_h s in R form: n, or bk->rows    */
+    int full_rank;   /* blocks: the undamped hat system's factor      */
+    double f_alpha;  /* blocks: the damping bk holds factored (-1: none) */
     const double *lb, *ub;
     /* n-vectors */
     double *x_new, *g, *scale, *scale_inv, *v, *dv, *d, *diag_h, *g_h, *s, *uf, *suf;
@@ -97,14 +105,17 @@ static void intersect_ball(const double *x, const double *s, int n, double Delta
 static void jh_times(const trf *t, const double *R, const double *s, double *out)
 {
     for (int i = 0; i < t->n; i++) t->t2[i] = t->d[i] * s[i];
-    solve_r11_times(R, t->n, t->t2, out);
+    if (t->bk)
+        blocks_r_times(t->bk, R, t->t2, out);
+    else
+        solve_r11_times(R, t->n, t->t2, out);
 }
 
 /* SciPy's evaluate_quadratic: 1/2 ||J_h s||^2 + 1/2 s^T diag s + g_h^T s */
 static double quadratic(const trf *t, const double *R, const double *s, const double *diag)
 {
     jh_times(t, R, s, t->js);
-    double q = nk_dot(t->js, t->js, t->n);
+    double q = nk_dot(t->js, t->js, t->jrows);
     if (diag)
         for (int i = 0; i < t->n; i++) q += s[i] * diag[i] * s[i];
     return 0.5 * q + nk_dot(s, t->g_h, t->n);
@@ -114,10 +125,10 @@ static double quadratic(const trf *t, const double *R, const double *s, const do
 static void quadratic_1d(const trf *t, const double *R, const double *s, const double *s0, const double *diag,
                          double *a, double *b, double *c)
 {
-    int n = t->n;
+    int n = t->n, rows = t->jrows;
     double *Js = t->js, *Js0 = t->js0;
     jh_times(t, R, s, Js);
-    *a = nk_dot(Js, Js, n);
+    *a = nk_dot(Js, Js, rows);
     if (diag)
         for (int i = 0; i < n; i++) *a += s[i] * diag[i] * s[i];
     *a *= 0.5;
@@ -125,8 +136,8 @@ static void quadratic_1d(const trf *t, const double *R, const double *s, const d
     *c = 0;
     if (s0) {
         jh_times(t, R, s0, Js0);
-        *b += nk_dot(Js0, Js, n);
-        *c = 0.5 * nk_dot(Js0, Js0, n) + nk_dot(t->g_h, s0, n);
+        *b += nk_dot(Js0, Js, rows);
+        *c = 0.5 * nk_dot(Js0, Js0, rows) + nk_dot(t->g_h, s0, n);
         if (diag)
             for (int i = 0; i < n; i++) {
                 *b += s0[i] * diag[i] * s[i];
@@ -150,45 +161,108 @@ static void phi_and_derivative(const trf *t, double alpha, double Delta, double 
     *dphi = -sum / pn;
 }
 
-static void trust_region_step(trf *t, double Delta, double *alpha, double *p)
+/* p = -V (suf / (s^2 + alpha)): the regularized step on the SVD. */
+static void svd_step(trf *t, double alpha, double *p)
 {
     int n = t->n;
-    for (int i = 0; i < n; i++) t->suf[i] = t->s[i] * t->uf[i];
-    int full_rank = t->pb->m >= (size_t)n && t->s[n - 1] > SOLVE_EPS * (double)t->pb->m * t->s[0];
+    for (int j = 0; j < n; j++) t->t2[j] = t->suf[j] / (t->s[j] * t->s[j] + alpha);
+    for (int i = 0; i < n; i++) {
+        double v = 0;
+        for (int j = 0; j < n; j++) v += t->V[(size_t)j * n + i] * t->t2[j];
+        p[i] = -v;
+    }
+}
+
+/* The structure's step at damping alpha (in hat space), factoring again
+   only when bk holds another damping. */
+static void blocks_step(trf *t, const double *R, double alpha, double *p)
+{
+    if (t->f_alpha != alpha) {
+        blocks_factor(t->bk, R, t->d, t->bounded ? t->diag_h : NULL, alpha);
+        t->f_alpha = alpha;
+    }
+    blocks_solve(t->bk, p);
+}
+
+static void blocks_phi(trf *t, const double *R, double alpha, double Delta, double *phi, double *dphi)
+{
+    blocks_step(t, R, alpha, t->t1);
+    double pn = solve_norm(t->t1, t->n);
+    *phi = pn - Delta;
+    *dphi = -blocks_rt_norm2(t->bk, t->t1) / pn;
+}
+
+/* The undamped step: -V (uf / s) on the SVD. */
+static void gauss_newton_step(trf *t, const double *R, double *p)
+{
+    int n = t->n;
+    if (t->bk) {
+        blocks_step(t, R, 0, p);
+        return;
+    }
+    for (int i = 0; i < n; i++) t->t2[i] = t->uf[i] / t->s[i];
+    for (int i = 0; i < n; i++) {
+        double v = 0;
+        for (int j = 0; j < n; j++) v += t->V[(size_t)j * n + i] * t->t2[j];
+        p[i] = -v;
+    }
+}
+
+static void step_at(trf *t, const double *R, double alpha, double *p)
+{
+    if (t->bk)
+        blocks_step(t, R, alpha, p);
+    else
+        svd_step(t, alpha, p);
+}
+
+static void phi_at(trf *t, const double *R, double alpha, double Delta, double *phi, double *dphi)
+{
+    if (t->bk)
+        blocks_phi(t, R, alpha, Delta, phi, dphi);
+    else
+        phi_and_derivative(t, alpha, Delta, phi, dphi);
+}
+
+/* Moré's iteration on the secular equation ||p(alpha)|| = Delta, as
+   SciPy's solve_lsq_trust_region (rtol 0.01, 10 iterations); on the SVD
+   each trial is a formula, on the structure a factorization. */
+static void trust_region_step(trf *t, const double *R, double Delta, double *alpha, double *p)
+{
+    int n = t->n, full_rank;
+    double g_norm;
+    if (t->bk) {
+        full_rank = t->full_rank;
+        g_norm = solve_norm(t->g_h, n); /* ||J_h^T f||, as ||suf|| is on the SVD */
+    } else {
+        for (int i = 0; i < n; i++) t->suf[i] = t->s[i] * t->uf[i];
+        full_rank = t->pb->m >= (size_t)n && t->s[n - 1] > SOLVE_EPS * (double)t->pb->m * t->s[0];
+        g_norm = solve_norm(t->suf, n);
+    }
     if (full_rank) {
-        for (int i = 0; i < n; i++) t->t2[i] = t->uf[i] / t->s[i];
-        for (int i = 0; i < n; i++) {
-            double v = 0;
-            for (int j = 0; j < n; j++) v += t->V[(size_t)j * n + i] * t->t2[j];
-            p[i] = -v;
-        }
+        gauss_newton_step(t, R, p);
         if (solve_norm(p, n) <= Delta) {
             *alpha = 0;
             return;
         }
     }
-    double alpha_upper = solve_norm(t->suf, n) / Delta, alpha_lower = 0, phi, dphi;
+    double alpha_upper = g_norm / Delta, alpha_lower = 0, phi, dphi;
     if (full_rank) {
-        phi_and_derivative(t, 0, Delta, &phi, &dphi);
+        phi_at(t, R, 0, Delta, &phi, &dphi);
         alpha_lower = -phi / dphi;
     }
     double a = *alpha;
     if (!full_rank && a == 0) a = fmax(0.001 * alpha_upper, sqrt(alpha_lower * alpha_upper));
     for (int it = 0; it < 10; it++) {
         if (a < alpha_lower || a > alpha_upper) a = fmax(0.001 * alpha_upper, sqrt(alpha_lower * alpha_upper));
-        phi_and_derivative(t, a, Delta, &phi, &dphi);
+        phi_at(t, R, a, Delta, &phi, &dphi);
         if (phi < 0) alpha_upper = a;
         double ratio = phi / dphi;
         alpha_lower = fmax(alpha_lower, a - ratio);
         a -= (phi + Delta) * ratio / Delta;
         if (fabs(phi) < 0.01 * Delta) break;
     }
-    for (int j = 0; j < n; j++) t->t2[j] = t->suf[j] / (t->s[j] * t->s[j] + a);
-    for (int i = 0; i < n; i++) {
-        double v = 0;
-        for (int j = 0; j < n; j++) v += t->V[(size_t)j * n + i] * t->t2[j];
-        p[i] = -v;
-    }
+    step_at(t, R, a, p);
     double pn = solve_norm(p, n);
     for (int i = 0; i < n; i++) p[i] *= Delta / pn; /* exactly on the boundary */
     *alpha = a;
@@ -217,6 +291,7 @@ static int hat_svd(trf *t, const double *R)
    (those above trust_region_step's rank threshold). */
 static double gauss_newton_gain(const trf *t)
 {
+    if (t->bk) return blocks_gauss_newton_gain(t->bk); /* the hat factor, undamped */
     double gain = 0;
     for (int i = 0; i < t->n; i++)
         if (t->s[i] > SOLVE_EPS * (double)t->pb->m * t->s[0]) gain += t->uf[i] * t->uf[i];
@@ -310,18 +385,71 @@ static size_t trf_work_doubles(int n)
 
 static int alloc_trf(trf *t, int n, const solve_options *opt)
 {
-    double **vecs[] = {&t->x_new, &t->g,      &t->scale, &t->scale_inv, &t->v,   &t->dv, &t->d,   &t->diag_h, &t->g_h,
-                       &t->s,     &t->uf,     &t->suf,   &t->p,         &t->p_h, &t->r,  &t->r_h, &t->ag,     &t->ag_h,
-                       &t->step,  &t->step_h, &t->hits,  &t->t1,        &t->t2,  &t->js, &t->js0};
+    double **vecs[] = {&t->x_new, &t->g,      &t->scale, &t->scale_inv, &t->v,   &t->dv, &t->d,   &t->diag_h,
+                       &t->g_h,   &t->s,      &t->uf,    &t->suf,       &t->p,   &t->p_h, &t->r,  &t->r_h,
+                       &t->ag,    &t->ag_h,   &t->step,  &t->step_h,    &t->hits, &t->t1,  &t->t2};
     size_t nv = sizeof vecs / sizeof vecs[0];
+    if (t->bk) { /* no SVD: the vectors, J s twice and one more R */
+        size_t rows = t->bk->rows, bytes = (nv * (size_t)n + 2 * rows + t->bk->R_at[t->bk->nsets]) * sizeof(double);
+        double *mem = malloc(bytes);
+        if (!mem) return -1;
+        t->owned = mem;
+        for (size_t i = 0; i < nv; i++) *vecs[i] = mem + i * (size_t)n;
+        t->js = mem + nv * (size_t)n;
+        t->js0 = t->js + rows;
+        t->R_new = t->js0 + rows;
+        return 0;
+    }
     double *mem = solve_work_take(opt, trf_work_doubles(n) * sizeof(double), &t->owned);
     if (!mem) return -1;
     for (size_t i = 0; i < nv; i++) *vecs[i] = mem + i * (size_t)n;
-    t->A = mem + nv * (size_t)n;
+    t->js = mem + nv * (size_t)n;
+    t->js0 = t->js + n;
+    t->A = t->js0 + n;
     t->V = t->A + (size_t)(2 * n) * (size_t)n;
     t->R_new = t->V + (size_t)n * (size_t)n;
     t->rhs = t->R_new + ((size_t)n + 1) * ((size_t)n + 1);
     t->svd_work = t->rhs + 2 * (size_t)n;
+    return 0;
+}
+
+/* g, the scales and an accepted R, from the dense R or the structure. */
+static void trf_gradient(const trf *t, const double *R, double *g)
+{
+    if (t->bk)
+        blocks_gradient(t->bk, R, g);
+    else
+        solve_gradient(R, t->n, g);
+}
+
+static void trf_scale(trf *t, const solve_options *opt, const double *R, int first)
+{
+    if (!t->bk) {
+        solve_scale(opt, R, t->n, first, t->scale, t->scale_inv);
+        return;
+    }
+    if (opt->x_scale_jac) blocks_col_norms(t->bk, R, t->t1);
+    solve_scale_norms(opt, t->t1, t->n, first, t->scale, t->scale_inv);
+}
+
+static void trf_accept(trf *t, const solve_options *opt, double *R)
+{
+    if (!t->bk) {
+        solve_accept(opt, R, t->R_new, t->n, t->g, t->scale, t->scale_inv);
+        return;
+    }
+    memcpy(R, t->R_new, t->bk->R_at[t->bk->nsets] * sizeof *R);
+    trf_gradient(t, R, t->g);
+    if (opt->x_scale_jac) trf_scale(t, opt, R, 0);
+}
+
+/* The hat system's factorization: the SVD, or the structure's undamped
+   factor (its rank for trust_region_step). */
+static int hat_factor(trf *t, const double *R)
+{
+    if (!t->bk) return hat_svd(t, R);
+    t->full_rank = t->pb->m >= (size_t)t->n && blocks_factor(t->bk, R, t->d, t->bounded ? t->diag_h : NULL, 0);
+    t->f_alpha = 0;
     return 0;
 }
 
@@ -335,6 +463,8 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
     t.nc = (size_t)n + 1;
     t.lb = pb->lb;
     t.ub = pb->ub;
+    t.bk = pb->blocks;
+    t.jrows = t.bk ? (int)t.bk->rows : n;
     for (int i = 0; pb->lb && i < n; i++)
         if (isfinite(pb->lb[i]) || isfinite(pb->ub[i])) t.bounded = 1;
     if (alloc_trf(&t, n, opt) != 0) return -1;
@@ -351,8 +481,8 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
     int nfev = 1, njev = 1;
     solve_budget budget;
     solve_budget_init(&budget, opt->max_nfev, 100 * n, cost);
-    solve_gradient(R, n, t.g);
-    solve_scale(opt, R, n, 1, t.scale, t.scale_inv);
+    trf_gradient(&t, R, t.g);
+    trf_scale(&t, opt, R, 1);
     cl_scaling(&t, x, t.g, t.v, t.dv);
     for (int i = 0; i < n; i++) {
         double vi = t.dv[i] != 0 ? t.v[i] * t.scale_inv[i] : t.v[i];
@@ -375,14 +505,14 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
             t.diag_h[i] = t.g[i] * t.dv[i] * t.scale[i];
             t.g_h[i] = t.d[i] * t.g[i];
         }
-        if (hat_svd(&t, R) != 0) {
+        if (hat_factor(&t, R) != 0) {
             status = SOLVE_SVD_FAILED; /* never max_nfev: it was not reached */
             break;
         }
         double theta = fmax(0.995, 1 - g_norm), gn_gain = gauss_newton_gain(&t);
         double ared = -1, cost_new = cost;
         while (ared <= 0 && !solve_budget_spent(&budget, nfev, cost)) {
-            trust_region_step(&t, Delta, &alpha, t.p_h);
+            trust_region_step(&t, R, Delta, &alpha, t.p_h);
             for (int i = 0; i < n; i++) t.p[i] = t.d[i] * t.p_h[i];
             double pred;
             if (t.bounded) {
@@ -417,7 +547,7 @@ int solve_trf(const solve_problem *pb, const solve_options *opt, double *x, doub
         }
         if (ared > 0) {
             memcpy(x, t.x_new, (size_t)n * sizeof(double));
-            solve_accept(opt, R, t.R_new, n, t.g, t.scale, t.scale_inv);
+            trf_accept(&t, opt, R);
             cost = cost_new;
             njev++;
         } else {

@@ -1,0 +1,836 @@
+/*
+ * nlsq_fit_shared: one fit of many data sets that share some parameters
+ * (a "global fit"), solved by its structure (src/solve/blocks.h).
+ *
+ * Each evaluation runs every data set's pass — the very pass a batch fit
+ * or a single fit runs, on its points, with its columns ordered [free
+ * locals | free shared] — and keeps the set's small triangle T_d. The
+ * solver (trf or lm) sees the triangles through solve_blocks: it never
+ * forms the stacked Jacobian. The sets are spread over threads in fixed
+ * tasks and every sum over sets runs in set order, so the result is the
+ * same bits for any thread count; in a group of processes each process
+ * evaluates an even share of the sets and receives the others'.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec.h"
+#include "fit.h"
+#include "kernel/sum.h"
+#include "model/model.h"
+#include "solve/blocks.h"
+#include "solve/solve.h"
+
+/* Sets per evaluation task: a few hundred microseconds of work. */
+#define SHARED_TASK_SETS 32
+/* Column lists (sets of free locals) a thread keeps a pass for. */
+#define SHARED_PASSES 4
+
+nlsq_shared nlsq_shared_default(void)
+{
+    nlsq_shared s;
+    memset(&s, 0, sizeof s);
+    s.data = nlsq_batch_default();
+    return s;
+}
+
+void nlsq_shared_result_free(nlsq_shared_result *r)
+{
+    if (!r) return;
+    free(r->popt);
+    free(r->perr);
+    free(r->pcov);
+    free(r->shared_pcov);
+    free(r->cost_set);
+    free(r->chi2_set);
+    free(r->m);
+    free(r);
+}
+
+/* ---- the job ------------------------------------------------------------- */
+
+typedef struct shared_pass {
+    int *cols, ncols, live;
+    pass ps;
+} shared_pass;
+
+/* One thread's state: its passes and a parameter vector. */
+typedef struct shared_lane {
+    _Alignas(64) shared_pass passes[SHARED_PASSES];
+    int next_victim;
+    double *p; /* n */
+    int *cols; /* n */
+    int nomem;
+} shared_lane;
+
+typedef struct shared_job {
+    const nlsq_model *model;
+    const nlsq_shared *sp;
+    nlsq_options opt;
+    int n, k;
+    size_t nsets, total, longest;
+    nlsq_method method;
+    nlsq_backend backend;
+    jit_mode mode;
+    int width;
+    /* per set */
+    double *p_start;        /* nsets x n: fixed values and starts        */
+    int *local_idx;         /* nsets x n: the free locals, model order  */
+    int *nl;                /* nsets                                     */
+    size_t *x_at, *R_at;    /* nsets + 1 each                            */
+    size_t *first, *len;    /* nsets: the points                         */
+    size_t *m_used;         /* nsets                                     */
+    double *cost_set, *chi2_set;
+    unsigned char *bad_set; /* nsets: not finite at the latest point     */
+    /* shared */
+    int ns;          /* free shared parameters                          */
+    int *shared_idx; /* ns, model order                                 */
+    /* the solver's unknowns */
+    size_t N, provisional;
+    double *x, *lb, *ub, *xs;
+    solve_blocks bk;
+    /* threads */
+    pool *pool;
+    int threads;
+    shared_lane *lanes;
+    const double *eval_x;
+    double *eval_R;
+    size_t eval_lo, eval_hi; /* the sets this process evaluates */
+    atomic_int nomem;
+    int group_failed;
+    /* progress */
+    double t_start;
+    int stopped;
+} shared_job;
+
+static const fit_problem shared_who = {.who = "nlsq_fit_shared"};
+#define fail(err, ...) fit_fail(&shared_who, err, __VA_ARGS__)
+
+static void job_free(shared_job *job)
+{
+    for (int w = 0; job->lanes && w < job->threads; w++) {
+        shared_lane *ln = &job->lanes[w];
+        for (int c = 0; c < SHARED_PASSES; c++) {
+            if (ln->passes[c].live) pass_free(&ln->passes[c].ps);
+            free(ln->passes[c].cols);
+        }
+        free(ln->p);
+        free(ln->cols);
+    }
+    free(job->lanes);
+    pool_free(job->pool);
+    blocks_free(&job->bk);
+    free(job->p_start);
+    free(job->local_idx);
+    free(job->nl);
+    free(job->x_at);
+    free(job->R_at);
+    free(job->first);
+    free(job->len);
+    free(job->m_used);
+    free(job->cost_set);
+    free(job->chi2_set);
+    free(job->bad_set);
+    free(job->shared_idx);
+    free(job->x);
+    free(job->lb);
+    free(job->ub);
+    free(job->xs);
+}
+
+/* ---- evaluating every set ------------------------------------------------ */
+
+/* The thread's pass for these columns: one met before, or a new one. */
+static pass *lane_pass(shared_job *job, shared_lane *ln, const int *cols, int nc)
+{
+    for (int c = 0; c < SHARED_PASSES; c++) {
+        shared_pass *sp = &ln->passes[c];
+        if (sp->live && sp->ncols == nc && memcmp(sp->cols, cols, (size_t)nc * sizeof *cols) == 0) return &sp->ps;
+    }
+    int c = 0;
+    while (c < SHARED_PASSES && ln->passes[c].live) c++;
+    if (c == SHARED_PASSES) {
+        c = ln->next_victim;
+        ln->next_victim = (c + 1) % SHARED_PASSES;
+        pass_free(&ln->passes[c].ps);
+        ln->passes[c].live = 0;
+    }
+    shared_pass *sp = &ln->passes[c];
+    if (pass_init(&sp->ps, &job->model->prog, vmath_select(), cols, nc, job->opt.loss, job->opt.f_scale, NULL) != 0)
+        return NULL;
+    sp->live = 1;
+    memcpy(sp->cols, cols, (size_t)nc * sizeof *cols);
+    sp->ncols = nc;
+    if (job->backend != NLSQ_BACKEND_INTERP) {
+        jit_entry *e = jit_get(job->model, cols, nc, job->width, job->mode);
+        if (!e || pass_use_jit(&sp->ps, e) != 0) return NULL;
+    }
+    return &sp->ps;
+}
+
+static pass_arrays set_arrays(const shared_job *job, size_t d)
+{
+    const nlsq_batch *b = &job->sp->data;
+    pass_arrays a;
+    a.x = b->x_shared ? b->x : b->x ? b->x + job->first[d] : NULL;
+    a.stride = b->x_shared ? job->longest : job->total;
+    a.y = b->y + job->first[d];
+    a.sigma = b->sigma ? b->sigma + job->first[d] : NULL;
+    return a;
+}
+
+/* Set d's full parameter vector at the unknowns x, and its columns. */
+static int set_params(const shared_job *job, size_t d, const double *x, double *p, int *cols)
+{
+    int n = job->n, nl = job->nl[d];
+    memcpy(p, job->p_start + d * (size_t)n, (size_t)n * sizeof *p);
+    const int *loc = job->local_idx + d * (size_t)n;
+    for (int a = 0; a < nl; a++) {
+        p[loc[a]] = x[job->x_at[d] + (size_t)a];
+        cols[a] = loc[a];
+    }
+    for (int b = 0; b < job->ns; b++) {
+        p[job->shared_idx[b]] = x[job->x_at[job->nsets] + (size_t)b];
+        cols[nl + b] = job->shared_idx[b];
+    }
+    return nl + job->ns;
+}
+
+static void evaluate_set(shared_job *job, shared_lane *ln, size_t d, const double *x, double *R)
+{
+    int nc = set_params(job, d, x, ln->p, ln->cols);
+    pass *ps = lane_pass(job, ln, ln->cols, nc);
+    if (!ps) {
+        atomic_store(&job->nomem, 1);
+        job->bad_set[d] = 1;
+        return;
+    }
+    pass_arrays a = set_arrays(job, d);
+    pass_data pd = pass_data_arrays(&a, job->len[d], 1.0, job->opt.nan_policy == NLSQ_NAN_OMIT);
+    pass_out out = {.R = R + job->R_at[d]};
+    pass_run(ps, &pd, ln->p, &out);
+    if (out.nomem) atomic_store(&job->nomem, 1);
+    job->cost_set[d] = out.cost;
+    job->chi2_set[d] = out.chi2;
+    job->bad_set[d] = out.nonfinite || out.nomem || !isfinite(out.cost);
+}
+
+static void evaluate_task(void *ctx, int task, int worker)
+{
+    shared_job *job = ctx;
+    size_t lo = job->eval_lo + (size_t)task * SHARED_TASK_SETS, hi = lo + SHARED_TASK_SETS;
+    if (hi > job->eval_hi) hi = job->eval_hi;
+    for (size_t d = lo; d < hi; d++) evaluate_set(job, &job->lanes[worker], d, job->eval_x, job->eval_R);
+}
+
+/* The sets [lo, hi) this process evaluates: all, or its even share. */
+static void process_span(const shared_job *job, int rank, size_t *lo, size_t *hi)
+{
+    const nlsq_group *g = job->opt.group;
+    int size = g && g->size > 1 ? g->size : 1;
+    *lo = job->nsets * (size_t)rank / (size_t)size;
+    *hi = job->nsets * ((size_t)rank + 1) / (size_t)size;
+}
+
+/* Every process's sets, broadcast by their owners in rank order: the
+   triangles, costs and flags are each set's own, so the whole is the
+   same bits whoever evaluated which set. */
+static int share_sets(shared_job *job, double *R)
+{
+    const nlsq_group *g = job->opt.group;
+    for (int r = 0; r < g->size; r++) {
+        size_t lo, hi;
+        process_span(job, r, &lo, &hi);
+        if (hi == lo) continue;
+        size_t nR = job->R_at[hi] - job->R_at[lo];
+        if (g->bcast(g->ctx, r, R + job->R_at[lo], nR * sizeof *R) != 0 ||
+            g->bcast(g->ctx, r, job->cost_set + lo, (hi - lo) * sizeof *job->cost_set) != 0 ||
+            g->bcast(g->ctx, r, job->chi2_set + lo, (hi - lo) * sizeof *job->chi2_set) != 0 ||
+            g->bcast(g->ctx, r, job->bad_set + lo, hi - lo) != 0)
+            return -1;
+    }
+    int nomem = atomic_load(&job->nomem), lowest;
+    if (group_agree(g, GROUP_TAG_SHARED, nomem, &lowest) != 0) return -1;
+    if (lowest >= 0) atomic_store(&job->nomem, 1);
+    return 0;
+}
+
+static void evaluate_all(shared_job *job, const double *x, double *R)
+{
+    size_t lo = 0, hi = job->nsets;
+    const nlsq_group *g = job->opt.group;
+    int grouped = g && g->size > 1;
+    if (grouped) process_span(job, g->rank, &lo, &hi);
+    job->eval_x = x;
+    job->eval_R = R;
+    job->eval_lo = lo;
+    job->eval_hi = hi;
+    pool_run(job->pool, evaluate_task, job, (int)((hi - lo + SHARED_TASK_SETS - 1) / SHARED_TASK_SETS));
+    if (grouped && share_sets(job, R) != 0) job->group_failed = 1;
+}
+
+/* The solver's evaluate: every set's pass, the cost summed in set order. */
+static int evaluate_shared(void *ctx, const double *x, double *cost, double *R)
+{
+    shared_job *job = ctx;
+    evaluate_all(job, x, R);
+    nk_ksum sum = {0, 0};
+    int bad = 0;
+    for (size_t d = 0; d < job->nsets; d++) {
+        nk_ksum_add(&sum, job->cost_set[d]);
+        bad |= job->bad_set[d];
+    }
+    *cost = sum.sum + sum.comp;
+    return bad || job->group_failed || atomic_load(&job->nomem) || !isfinite(*cost);
+}
+
+/* Progress per iteration; a nonzero return stops the fit. */
+static int shared_progress(void *ctx, int iteration, double cost, const double *x, double grad_norm, double step_norm)
+{
+    (void)x, (void)grad_norm, (void)step_norm;
+    shared_job *job = ctx;
+    double t = host_seconds() - job->t_start;
+    nlsq_progress p = {iteration + 1, iteration, 1, cost, t, NAN, 0, job->total};
+    if (job->opt.progress(job->opt.progress_data, &p) == 0) return 0;
+    job->stopped = 1;
+    return 1;
+}
+
+/* ---- checks and setup ---------------------------------------------------- */
+
+static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
+{
+    fit_problem probe;
+    memset(&probe, 0, sizeof probe);
+    probe.who = "nlsq_fit_shared";
+    probe.opt = *o;
+    nlsq_status st = fit_check_options(&probe, err);
+    if (st != NLSQ_OK) return st;
+    const char *refused = o->callback       ? "callback (use progress)"
+                        : o->checkpoint     ? "checkpoint"
+                        : o->keep_residuals ? "keep_residuals"
+                                            : NULL;
+    if (refused) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "a shared-parameter fit does not take the %s option", refused);
+    if (o->method == NLSQ_DOGBOX)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                    "method dogbox is not available for shared-parameter fits; use trf (bounds) or lm");
+    if (o->method == NLSQ_LM && o->loss != NLSQ_LOSS_LINEAR)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "method lm takes only the linear loss; use trf");
+    const char *device = o->device ? o->device : getenv("NLSQ_DEVICE");
+    if (device && *device && strcmp(device, "cpu") && strcmp(device, "auto"))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "device '%.40s': shared-parameter fits run on the CPU", device);
+    return NLSQ_OK;
+}
+
+/* The layout: every set's points, the totals, the covariates constant. */
+static nlsq_status check_layout(shared_job *job, nlsq_error *err)
+{
+    const nlsq_shared *sp = job->sp;
+    const nlsq_batch *b = &sp->data;
+    const nlsq_model *model = job->model;
+    if (b->nfits == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no data sets (data.nfits is 0)");
+    if (!sp->shared) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "shared is NULL: flag the shared parameters");
+    size_t total = 0, longest = 0;
+    for (size_t d = 0; d < b->nfits; d++) {
+        size_t first = b->offsets ? b->offsets[d] : d * b->m;
+        size_t end = b->offsets ? b->offsets[d + 1] : (d + 1) * b->m;
+        if (b->offsets && (d == 0 ? first != 0 : 0))
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[0] is %zu; it must be 0", first);
+        if (end < first)
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[%zu] = %zu is below offsets[%zu] = %zu", d + 1, end,
+                        d, first);
+        job->first[d] = first;
+        job->len[d] = end - first;
+        if (job->len[d] > longest) longest = job->len[d];
+        total = end;
+    }
+    job->total = total;
+    job->longest = longest;
+    if (!b->y) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "data.y is NULL");
+    if (job->k > 0 && !b->x)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "data.x is NULL and the model has %d variable%s", job->k,
+                    job->k == 1 ? "" : "s");
+    for (int v = 0; sp->covariate && v < job->k; v++) {
+        if (!sp->covariate[v]) continue;
+        for (size_t d = 0; d < job->nsets; d++) {
+            pass_arrays a = set_arrays(job, d);
+            const double *row = a.x + (size_t)v * a.stride;
+            for (size_t i = 1; i < job->len[d]; i++)
+                if (!(row[i] == row[0]))
+                    return fail(err, NLSQ_ERR_DATA,
+                                "covariate '%s' varies within data set %zu: point %zu has %.17g where point 0 has "
+                                "%.17g (a covariate takes one value per data set)",
+                                model->vars.names[v], d, i, row[i], row[0]);
+        }
+    }
+    return NLSQ_OK;
+}
+
+/* Row d of a batch array, or the option's, or NULL. */
+static const void *row_or(const void *batch_rows, size_t d, size_t row_bytes, const void *fallback)
+{
+    return batch_rows ? (const char *)batch_rows + d * row_bytes : fallback;
+}
+
+/* Set d's start, bounds and fixed flags, as the header says: a local's
+   from its batch row else opt, a shared one's from opt else row 0. */
+static nlsq_status setup_set(shared_job *job, fit_problem *fp, size_t d, double *buf, unsigned char *fixed,
+                             nlsq_error *err)
+{
+    const nlsq_batch *b = &job->sp->data;
+    const unsigned char *shared = job->sp->shared;
+    const nlsq_options *o = &job->opt;
+    int n = job->n;
+    size_t rb = (size_t)n * sizeof(double);
+    const double *src[3][2] = {{row_or(b->p0, d, rb, o->p0), o->p0 ? o->p0 : row_or(b->p0, 0, rb, NULL)},
+                               {row_or(b->lower, d, rb, o->lower), o->lower ? o->lower : row_or(b->lower, 0, rb, NULL)},
+                               {row_or(b->upper, d, rb, o->upper), o->upper ? o->upper : row_or(b->upper, 0, rb, NULL)}};
+    const unsigned char *fsrc[2] = {row_or(b->fixed, d, (size_t)n, o->fixed),
+                                    o->fixed ? o->fixed : row_or(b->fixed, 0, (size_t)n, NULL)};
+    double *arr[3] = {buf, buf + n, buf + 2 * n};
+    int have[3] = {0, 0, 0}, have_fixed = 0;
+    for (int j = 0; j < n; j++) {
+        int s = shared[j] != 0;
+        for (int q = 0; q < 3; q++) {
+            const double *from = src[q][s];
+            arr[q][j] = from ? from[j] : q == 0 ? NAN : q == 1 ? -INFINITY : INFINITY;
+            have[q] |= from != NULL;
+        }
+        fixed[j] = fsrc[s] ? fsrc[s][j] : 0;
+        have_fixed |= fsrc[s] != NULL;
+    }
+    fp->opt.p0 = have[0] ? arr[0] : NULL;
+    fp->opt.lower = have[1] ? arr[1] : NULL;
+    fp->opt.upper = have[2] ? arr[2] : NULL;
+    fp->opt.fixed = have_fixed ? fixed : NULL;
+    nlsq_error inner;
+    if (fit_setup_parameters(fp, &inner) != NLSQ_OK) {
+        if (inner.code == NLSQ_ERR_INVALID_ARGUMENT && fp->n_free == 0) { /* all fixed in this set: no unknowns */
+        } else {
+            const char *msg = strchr(inner.message, ':') ? strchr(inner.message, ':') + 2 : inner.message;
+            return fail(err, inner.code, "data set %zu: %s", d, msg);
+        }
+    }
+    return NLSQ_OK;
+}
+
+/* Every set's start and unknowns; the shared ones' from set 0, which
+   every set agrees with by construction. */
+static nlsq_status setup_parameters(shared_job *job, nlsq_error *err)
+{
+    int n = job->n;
+    fit_problem fp;
+    memset(&fp, 0, sizeof fp);
+    fp.model = job->model;
+    fp.who = "nlsq_fit_shared";
+    fp.opt = job->opt;
+    fp.n = n;
+    fp.lb = malloc(3 * (size_t)n * sizeof *fp.lb);
+    fp.p = malloc(3 * (size_t)n * sizeof *fp.p);
+    fp.free_idx = malloc((size_t)n * sizeof *fp.free_idx);
+    unsigned char *fixed = malloc((size_t)n);
+    double *buf = malloc(3 * (size_t)n * sizeof *buf);
+    nlsq_status st = NLSQ_OK;
+    if (!fp.lb || !fp.p || !fp.free_idx || !fixed || !buf) {
+        st = fail(err, NLSQ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    fp.ub = fp.lb + n;
+    job->ns = 0;
+    for (size_t d = 0; d < job->nsets && st == NLSQ_OK; d++) {
+        if ((st = setup_set(job, &fp, d, buf, fixed, err)) != NLSQ_OK) break;
+        memcpy(job->p_start + d * (size_t)n, fp.p, (size_t)n * sizeof *fp.p);
+        int nl = 0, ns = 0;
+        for (int a = 0; a < fp.n_free; a++) {
+            int j = fp.free_idx[a];
+            if (job->sp->shared[j]) {
+                if (d == 0) job->shared_idx[ns] = j;
+                ns++;
+            } else {
+                job->local_idx[d * (size_t)n + (size_t)nl++] = j;
+            }
+        }
+        if (d == 0) job->ns = ns;
+        job->nl[d] = nl;
+        job->x_at[d + 1] = job->x_at[d] + (size_t)nl;
+        size_t kc = (size_t)(nl + ns) + 1;
+        job->R_at[d + 1] = job->R_at[d] + kc * kc;
+        for (int a = 0; a < nl; a++) { /* the unknowns' start, bounds, scales */
+            size_t u = job->x_at[d] + (size_t)a;
+            int j = job->local_idx[d * (size_t)n + (size_t)a];
+            job->x[u] = fp.p[j];
+            job->lb[u] = fp.lb[j];
+            job->ub[u] = fp.ub[j];
+            job->xs[u] = job->opt.x_scale ? job->opt.x_scale[j] : 1;
+        }
+        for (int b = 0; d == 0 && b < ns; b++) { /* at the provisional place: see place_shared */
+            int j = job->shared_idx[b];
+            size_t u = job->provisional + (size_t)b;
+            job->x[u] = fp.p[j];
+            job->lb[u] = fp.lb[j];
+            job->ub[u] = fp.ub[j];
+            job->xs[u] = job->opt.x_scale ? job->opt.x_scale[j] : 1;
+        }
+    }
+done:
+    free(fp.lb);
+    free(fp.p);
+    free(fp.free_idx);
+    free(fixed);
+    free(buf);
+    return st;
+}
+
+/* Each set's usable points under nan_policy, and enough of them. */
+static nlsq_status check_points(shared_job *job, nlsq_error *err)
+{
+    size_t m_total = 0;
+    for (size_t d = 0; d < job->nsets; d++) {
+        const nlsq_batch *b = &job->sp->data;
+        pass_arrays a = set_arrays(job, d);
+        size_t used = batch_usable_points(&a, job->k, job->len[d], job->opt.nan_policy);
+        if (used == 0 && job->len[d] > 0)
+            return fail(err, NLSQ_ERR_DATA,
+                        "data set %zu: %s", d,
+                        b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise), or a sigma <= 0"
+                                 : "NaN/Inf in its x or y (nan_policy raise), or no finite point");
+        if (used < (size_t)job->nl[d])
+            return fail(err, NLSQ_ERR_DATA,
+                        "data set %zu has %zu usable point%s for its %d free local parameter%s: each set needs at "
+                        "least as many points as its own parameters",
+                        d, used, used == 1 ? "" : "s", job->nl[d], job->nl[d] == 1 ? "" : "s");
+        job->m_used[d] = used;
+        m_total += used;
+    }
+    if (m_total < job->N)
+        return fail(err, NLSQ_ERR_DATA, "%zu usable points in all for %zu free parameters: the fit is not determined",
+                    m_total, job->N);
+    job->bk.m = m_total;
+    return NLSQ_OK;
+}
+
+static nlsq_status alloc_job(shared_job *job, nlsq_error *err)
+{
+    size_t D = job->nsets, n = (size_t)job->n;
+    if (D > SIZE_MAX / 8 / (n * n + 8))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%zu data sets of %zu parameters are too many", D, n);
+    job->p_start = malloc(D * n * sizeof *job->p_start);
+    job->local_idx = malloc(D * n * sizeof *job->local_idx);
+    job->nl = malloc(D * sizeof *job->nl);
+    job->x_at = calloc(D + 1, sizeof *job->x_at);
+    job->R_at = calloc(D + 1, sizeof *job->R_at);
+    job->first = malloc(D * sizeof *job->first);
+    job->len = malloc(D * sizeof *job->len);
+    job->m_used = malloc(D * sizeof *job->m_used);
+    job->cost_set = malloc(D * sizeof *job->cost_set);
+    job->chi2_set = malloc(D * sizeof *job->chi2_set);
+    job->bad_set = calloc(D, 1);
+    job->shared_idx = malloc(n * sizeof *job->shared_idx);
+    size_t N = D * n + n; /* at most; trimmed by the setup */
+    job->x = malloc(N * sizeof *job->x);
+    job->lb = malloc(N * sizeof *job->lb);
+    job->ub = malloc(N * sizeof *job->ub);
+    job->xs = malloc(N * sizeof *job->xs);
+    if (!job->p_start || !job->local_idx || !job->nl || !job->x_at || !job->R_at || !job->first || !job->len ||
+        !job->m_used || !job->cost_set || !job->chi2_set || !job->bad_set || !job->shared_idx || !job->x ||
+        !job->lb || !job->ub || !job->xs)
+        return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets", D);
+    return NLSQ_OK;
+}
+
+/* The shared unknowns sit after every set's locals: their place is known
+   only once every set's locals are counted, so the setup writes them at
+   the end of the largest layout and they are moved here. */
+static void place_shared(shared_job *job)
+{
+    size_t provisional = job->provisional;
+    size_t at = job->x_at[job->nsets];
+    for (int b = 0; b < job->ns; b++) {
+        job->x[at + (size_t)b] = job->x[provisional + (size_t)b];
+        job->lb[at + (size_t)b] = job->lb[provisional + (size_t)b];
+        job->ub[at + (size_t)b] = job->ub[provisional + (size_t)b];
+        job->xs[at + (size_t)b] = job->xs[provisional + (size_t)b];
+    }
+    job->N = at + (size_t)job->ns;
+}
+
+static nlsq_status start_threads(shared_job *job, nlsq_error *err)
+{
+    job->threads = host_threads(job->opt.threads, (long)((job->nsets + SHARED_TASK_SETS - 1) / SHARED_TASK_SETS));
+    if (job->threads > 1 && !(job->pool = pool_new(job->threads)))
+        return fail(err, NLSQ_ERR_NOMEM, "cannot start %d threads", job->threads);
+    job->threads = pool_threads(job->pool);
+    job->lanes = aligned_alloc(64, (size_t)job->threads * sizeof *job->lanes);
+    if (!job->lanes) return fail(err, NLSQ_ERR_NOMEM, "out of memory for %d threads", job->threads);
+    memset(job->lanes, 0, (size_t)job->threads * sizeof *job->lanes);
+    for (int w = 0; w < job->threads; w++) {
+        shared_lane *ln = &job->lanes[w];
+        ln->p = malloc((size_t)job->n * sizeof *ln->p);
+        ln->cols = malloc((size_t)job->n * sizeof *ln->cols);
+        if (!ln->p || !ln->cols) return fail(err, NLSQ_ERR_NOMEM, "out of memory for %d threads", job->threads);
+        for (int c = 0; c < SHARED_PASSES; c++)
+            if (!(ln->passes[c].cols = malloc((size_t)job->n * sizeof(int))))
+                return fail(err, NLSQ_ERR_NOMEM, "out of memory for %d threads", job->threads);
+    }
+    return NLSQ_OK;
+}
+
+/* The kernel as a batch chooses it, on the total points. */
+static void choose_kernel(shared_job *job)
+{
+    const vmath *wide = vmath_avx2();
+    job->width = wide && vmath_select() == wide ? 4 : 1;
+    job->mode = job->backend == NLSQ_BACKEND_JIT ? JIT_WAIT : job->total >= 100000 ? JIT_BACKGROUND : JIT_LOOKUP;
+}
+
+/* At the start: finite everywhere, and every shared unknown moves some set. */
+static nlsq_status check_start(shared_job *job, double *R, nlsq_error *err)
+{
+    double cost;
+    int bad = evaluate_shared(job, job->x, &cost, R);
+    if (atomic_load(&job->nomem)) return fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
+    if (job->group_failed) return fail(err, NLSQ_ERR_IO, "the group's transport failed");
+    if (bad) {
+        size_t d = 0;
+        while (d + 1 < job->nsets && !job->bad_set[d]) d++;
+        return fail(err, NLSQ_ERR_MODEL_NONFINITE,
+                    "the model or its Jacobian is NaN or Inf at the start point in data set %zu", d);
+    }
+    double *norms = malloc(job->N * sizeof *norms);
+    if (!norms) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
+    blocks_col_norms(&job->bk, R, norms);
+    nlsq_status st = NLSQ_OK;
+    for (int b = 0; b < job->ns && st == NLSQ_OK; b++)
+        if (norms[job->x_at[job->nsets] + (size_t)b] == 0)
+            st = fail(err, NLSQ_ERR_DATA,
+                      "shared parameter '%s': no data set depends on it (its derivative is 0 in every set at the "
+                      "start); fix it or remove it",
+                      job->model->params.names[job->shared_idx[b]]);
+    free(norms);
+    return st;
+}
+
+/* ---- the result ----------------------------------------------------------- */
+
+static nlsq_shared_result *alloc_result(const shared_job *job, unsigned outputs)
+{
+    nlsq_shared_result *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    size_t D = job->nsets, n = (size_t)job->n;
+    r->nsets = D;
+    r->n = job->n;
+    r->popt = malloc(D * n * sizeof *r->popt);
+    r->shared_pcov = calloc(n * n, sizeof *r->shared_pcov);
+    r->cost_set = malloc(D * sizeof *r->cost_set);
+    r->chi2_set = malloc(D * sizeof *r->chi2_set);
+    r->m = malloc(D * sizeof *r->m);
+    if (outputs & (NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV)) r->perr = malloc(D * n * sizeof *r->perr);
+    if (outputs & NLSQ_BATCH_PCOV) r->pcov = calloc(D * n * n, sizeof *r->pcov);
+    if (!r->popt || !r->shared_pcov || !r->cost_set || !r->chi2_set || !r->m ||
+        ((outputs & (NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV)) && !r->perr) || ((outputs & NLSQ_BATCH_PCOV) && !r->pcov)) {
+        nlsq_shared_result_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* The covariance of every set's parameters from R at the solution
+   (chi2/dof scaled unless absolute_sigma). Fixed parameters: 0. */
+static int fill_covariance(shared_job *job, const double *R, double scale, nlsq_shared_result *r)
+{
+    int n = job->n, ns = job->ns;
+    size_t nn = (size_t)n;
+    blocks_factor(&job->bk, R, NULL, NULL, 0);
+    int kmax = ns;
+    for (size_t d = 0; d < job->nsets; d++)
+        if (job->nl[d] + ns > kmax) kmax = job->nl[d] + ns;
+    size_t kk = (size_t)kmax * (size_t)kmax;
+    double *css = malloc(((size_t)ns * (size_t)ns + 2 * kk + 1) * sizeof *css);
+    if (!css) return -1;
+    double *cd = css + (size_t)ns * (size_t)ns, *work = cd + kk;
+    int valid = blocks_cov_shared(&job->bk, css) == 0;
+    for (int a = 0; a < ns; a++)
+        for (int b = 0; b < ns; b++)
+            r->shared_pcov[(size_t)job->shared_idx[a] * nn + (size_t)job->shared_idx[b]] =
+                valid ? css[(size_t)a * ns + b] * scale : INFINITY;
+    for (size_t d = 0; d < job->nsets; d++) {
+        int nl = job->nl[d], k = nl + ns;
+        int ok = valid && blocks_cov_set(&job->bk, d, css, cd, work) == 0;
+        valid &= ok;
+        double *perr = r->perr ? r->perr + d * nn : NULL;
+        double *pcov = r->pcov ? r->pcov + d * nn * nn : NULL;
+        for (int j = 0; perr && j < n; j++) perr[j] = 0;
+        for (int a = 0; a < k; a++) {
+            int ja = a < nl ? job->local_idx[d * nn + (size_t)a] : job->shared_idx[a - nl];
+            double v = ok ? cd[(size_t)a * k + a] * scale : INFINITY;
+            if (perr) perr[ja] = sqrt(v);
+            for (int b = 0; pcov && b < k; b++) {
+                int jb = b < nl ? job->local_idx[d * nn + (size_t)b] : job->shared_idx[b - nl];
+                pcov[(size_t)ja * nn + (size_t)jb] = ok ? cd[(size_t)a * k + b] * scale : INFINITY;
+            }
+        }
+    }
+    r->pcov_valid = valid;
+    free(css);
+    return 0;
+}
+
+static nlsq_status make_result(shared_job *job, const solve_result *sr, unsigned outputs, nlsq_shared_result **out,
+                               nlsq_error *err)
+{
+    nlsq_shared_result *r = alloc_result(job, outputs);
+    double *R = malloc(job->R_at[job->nsets] * sizeof *R);
+    if (!r || !R) {
+        nlsq_shared_result_free(r);
+        free(R);
+        return fail(err, NLSQ_ERR_NOMEM, "out of memory for the result of %zu data sets", job->nsets);
+    }
+    /* one more evaluation at the solution: each set's cost and chi2 there
+       and R for the covariance (the solver's last may be a trial point) */
+    double cost;
+    evaluate_shared(job, job->x, &cost, R);
+    if (atomic_load(&job->nomem) || job->group_failed) {
+        nlsq_shared_result_free(r);
+        free(R);
+        return job->group_failed ? fail(err, NLSQ_ERR_IO, "the group's transport failed")
+                                 : fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
+    }
+    size_t nn = (size_t)job->n;
+    nk_ksum chi2 = {0, 0};
+    for (size_t d = 0; d < job->nsets; d++) {
+        double *p = r->popt + d * nn;
+        memcpy(p, job->p_start + d * nn, nn * sizeof *p);
+        for (int a = 0; a < job->nl[d]; a++) p[job->local_idx[d * nn + (size_t)a]] = job->x[job->x_at[d] + (size_t)a];
+        for (int b = 0; b < job->ns; b++) p[job->shared_idx[b]] = job->x[job->x_at[job->nsets] + (size_t)b];
+        r->cost_set[d] = job->cost_set[d];
+        r->chi2_set[d] = job->chi2_set[d];
+        r->m[d] = job->m_used[d];
+        r->m_total += job->m_used[d];
+        nk_ksum_add(&chi2, job->chi2_set[d]);
+    }
+    r->n_shared = 0;
+    for (int j = 0; j < job->n; j++) r->n_shared += job->sp->shared[j] != 0;
+    r->n_free = (int)job->N;
+    r->dof = (int)(r->m_total - job->N);
+    r->cost = sr->cost;
+    r->chi2 = chi2.sum + chi2.comp;
+    r->redchi = r->dof > 0 ? r->chi2 / r->dof : NAN;
+    r->grad_norm = sr->grad_norm;
+    r->status = (nlsq_fit_status)sr->status;
+    r->success = sr->status > 0;
+    snprintf(r->message, sizeof r->message, "%s", nlsq_fit_status_str(r->status));
+    r->nfev = sr->nfev;
+    r->njev = sr->njev;
+    r->nit = sr->nit;
+    r->method = job->method;
+    r->threads = job->threads;
+    double scale = 1;
+    int scalable = job->opt.absolute_sigma || r->dof > 0;
+    if (!job->opt.absolute_sigma && r->dof > 0) scale = 2 * sr->cost / r->dof;
+    if (r->perr || r->shared_pcov) {
+        if (fill_covariance(job, R, scalable ? scale : INFINITY, r) != 0) {
+            nlsq_shared_result_free(r);
+            free(R);
+            return fail(err, NLSQ_ERR_NOMEM, "out of memory for the covariance");
+        }
+        if (!scalable) r->pcov_valid = 0;
+    }
+    free(R);
+    *out = r;
+    return NLSQ_OK;
+}
+
+/* ---- the call --------------------------------------------------------------- */
+
+static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **out, nlsq_error *err)
+{
+    nlsq_status st;
+    job->provisional = job->nsets * (size_t)job->n; /* past the largest layout's locals */
+    if ((st = check_layout(job, err)) != NLSQ_OK || (st = setup_parameters(job, err)) != NLSQ_OK) return st;
+    place_shared(job);
+    job->bk.nsets = job->nsets;
+    job->bk.ns = job->ns;
+    job->bk.nl = job->nl;
+    job->bk.x_at = job->x_at;
+    job->bk.R_at = job->R_at;
+    job->bk.rows = job->x_at[job->nsets] + job->nsets * (size_t)job->ns;
+    if (job->N == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "every parameter is fixed: nothing to fit");
+    if (job->N > INT32_MAX / 2)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%zu free parameters in all: at most %d", job->N, INT32_MAX / 2);
+    if ((st = check_points(job, err)) != NLSQ_OK) return st;
+    job->method = job->opt.method == NLSQ_METHOD_AUTO ? NLSQ_TRF : job->opt.method;
+    for (size_t u = 0; job->method == NLSQ_LM && u < job->N; u++)
+        if (isfinite(job->lb[u]) || isfinite(job->ub[u]))
+            return fail(err, NLSQ_ERR_BOUNDS, "method lm does not take bounds; use trf");
+    fit_problem probe;
+    memset(&probe, 0, sizeof probe);
+    probe.who = "nlsq_fit_shared";
+    job->backend = job->opt.backend;
+    if ((st = fit_choose_backend(&probe, &job->backend, err)) != NLSQ_OK) return st;
+    choose_kernel(job);
+    if (blocks_alloc(&job->bk) != 0 || (st = start_threads(job, err)) != NLSQ_OK)
+        return st != NLSQ_OK ? st : fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets' triangles", job->nsets);
+    double *R = malloc(job->R_at[job->nsets] * sizeof *R);
+    if (!R) return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets' triangles", job->nsets);
+    if ((st = check_start(job, R, err)) != NLSQ_OK) {
+        free(R);
+        return st;
+    }
+    solve_problem pb = {(int)job->N, job->bk.m, evaluate_shared, job, job->lb, job->ub, NULL, 0, &job->bk};
+    solve_options so = {job->opt.ftol,
+                        job->opt.xtol,
+                        job->opt.gtol,
+                        job->opt.max_nfev,
+                        job->opt.x_scale ? job->xs : NULL,
+                        job->opt.x_scale_jac,
+                        job->opt.progress ? shared_progress : NULL,
+                        job,
+                        NULL,
+                        0,
+                        NULL};
+    fit_default_tolerances(job->method, &so);
+    solve_result sr;
+    int rc = job->method == NLSQ_LM ? solve_lm(&pb, &so, job->x, R, &sr) : solve_trf(&pb, &so, job->x, R, &sr);
+    free(R);
+    if (rc != 0 || atomic_load(&job->nomem)) return fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");
+    if (job->group_failed) return fail(err, NLSQ_ERR_IO, "the group's transport failed");
+    if (sr.start_nonfinite) return fail(err, NLSQ_ERR_MODEL_NONFINITE, "the model is NaN or Inf at the start point");
+    if (job->stopped) sr.status = NLSQ_FIT_STOPPED;
+    return make_result(job, &sr, outputs, out, err);
+}
+
+nlsq_status nlsq_fit_shared(const nlsq_model *model, const nlsq_shared *problem, const nlsq_options *opt,
+                            unsigned outputs, nlsq_shared_result **out, nlsq_error *err)
+{
+    error_clear(err);
+    if (!model || !problem || !out)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%s is NULL", !model ? "model" : !problem ? "problem" : "out");
+    *out = NULL;
+    if (model->params.count == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the model has no parameters");
+    if (outputs & ~(unsigned)(NLSQ_BATCH_PERR | NLSQ_BATCH_PCOV))
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "unknown output flags 0x%x", outputs);
+    shared_job job;
+    memset(&job, 0, sizeof job);
+    job.t_start = host_seconds();
+    job.model = model;
+    job.sp = problem;
+    job.opt = opt ? *opt : nlsq_options_default();
+    job.n = model->params.count;
+    job.k = model->vars.count;
+    job.nsets = problem->data.nfits;
+    nlsq_status st = check_options(&job.opt, err);
+    if (st == NLSQ_OK && job.nsets == 0) st = fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no data sets (data.nfits is 0)");
+    if (st == NLSQ_OK) st = alloc_job(&job, err);
+    if (st == NLSQ_OK) st = run(&job, outputs, out, err);
+    if (st == NLSQ_OK) {
+        (*out)->seconds = host_seconds() - job.t_start;
+        (*out)->memory_bytes = (job.R_at[job.nsets] * 3 + job.N * 30) * sizeof(double);
+    }
+    job_free(&job);
+    return st;
+}

@@ -1,0 +1,306 @@
+/*
+ * R_aug held by structure (blocks.h): the arrowhead system of a
+ * shared-parameter fit, factored set by set and merged in set order.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocks.h"
+#include "kernel/givens.h"
+#include "linalg/linalg.h"
+#include "solve.h"
+
+static int set_cols(const solve_blocks *bk, size_t d)
+{
+    return bk->nl[d] + bk->ns;
+}
+
+size_t blocks_unknowns(const solve_blocks *bk)
+{
+    return bk->x_at[bk->nsets] + (size_t)bk->ns;
+}
+
+int blocks_alloc(solve_blocks *bk)
+{
+    int kmax = bk->ns;
+    for (size_t d = 0; d < bk->nsets; d++)
+        if (set_cols(bk, d) > kmax) kmax = set_cols(bk, d);
+    size_t ns1 = (size_t)bk->ns + 1;
+    bk->F = malloc((bk->R_at[bk->nsets] + 1) * sizeof *bk->F);
+    bk->S = malloc(ns1 * ns1 * sizeof *bk->S);
+    bk->a = malloc(((size_t)kmax + 1) * sizeof *bk->a);
+    bk->zs = malloc(ns1 * sizeof *bk->zs);
+    if (!bk->F || !bk->S || !bk->a || !bk->zs) {
+        blocks_free(bk);
+        return -1;
+    }
+    return 0;
+}
+
+void blocks_free(solve_blocks *bk)
+{
+    free(bk->F);
+    free(bk->S);
+    free(bk->a);
+    free(bk->zs);
+    bk->F = bk->S = bk->a = bk->zs = NULL;
+}
+
+/* The unknown behind column j of set d's triangle. */
+static size_t col_unknown(const solve_blocks *bk, size_t d, int j)
+{
+    return j < bk->nl[d] ? bk->x_at[d] + (size_t)j : bk->x_at[bk->nsets] + (size_t)(j - bk->nl[d]);
+}
+
+void blocks_gradient(const solve_blocks *bk, const double *R, double *g)
+{
+    size_t xs = bk->x_at[bk->nsets];
+    for (int j = 0; j < bk->ns; j++) g[xs + (size_t)j] = 0;
+    for (size_t d = 0; d < bk->nsets; d++) {
+        const double *T = R + bk->R_at[d];
+        int k = set_cols(bk, d);
+        size_t kc = (size_t)k + 1;
+        const double *q = T + (size_t)k * kc;
+        for (int j = 0; j < k; j++) {
+            double s = 0;
+            for (int i = 0; i <= j; i++) s += T[(size_t)j * kc + (size_t)i] * q[i];
+            if (j < bk->nl[d])
+                g[col_unknown(bk, d, j)] = s;
+            else
+                g[col_unknown(bk, d, j)] += s;
+        }
+    }
+}
+
+void blocks_col_norms(const solve_blocks *bk, const double *R, double *norms)
+{
+    size_t xs = bk->x_at[bk->nsets];
+    for (int j = 0; j < bk->ns; j++) norms[xs + (size_t)j] = 0;
+    for (size_t d = 0; d < bk->nsets; d++) {
+        const double *T = R + bk->R_at[d];
+        int k = set_cols(bk, d);
+        size_t kc = (size_t)k + 1;
+        for (int j = 0; j < k; j++) {
+            double ss = nk_dot(T + (size_t)j * kc, T + (size_t)j * kc, j + 1);
+            if (j < bk->nl[d])
+                norms[col_unknown(bk, d, j)] = sqrt(ss);
+            else
+                norms[col_unknown(bk, d, j)] += ss; /* squares until the end */
+        }
+    }
+    for (int j = 0; j < bk->ns; j++) norms[xs + (size_t)j] = sqrt(norms[xs + (size_t)j]);
+}
+
+void blocks_r_times(const solve_blocks *bk, const double *R, const double *v, double *out)
+{
+    size_t row = 0;
+    for (size_t d = 0; d < bk->nsets; d++) {
+        const double *T = R + bk->R_at[d];
+        int k = set_cols(bk, d);
+        size_t kc = (size_t)k + 1;
+        for (int i = 0; i < k; i++) {
+            double s = 0;
+            for (int j = i; j < k; j++) s += T[(size_t)j * kc + (size_t)i] * v[col_unknown(bk, d, j)];
+            out[row++] = s;
+        }
+    }
+}
+
+/* ---- the factored system ------------------------------------------------ */
+
+/* Fold the diagonal row sqrt(delta2) e_j into the triangle R (nc columns). */
+static void fold_diagonal(double *R, int nc, int j, double delta2, double *a)
+{
+    if (!(delta2 > 0)) return;
+    for (int i = 0; i < nc; i++) a[i] = 0;
+    a[j] = sqrt(delta2);
+    nk_fold_row_givens(R, nc, a);
+}
+
+/* Set d's triangle, its columns scaled and its locals damped, into F;
+   then its shared block's rows folded into S. */
+static void factor_set(solve_blocks *bk, const double *R, size_t d, const double *c, const double *e2, double lambda)
+{
+    int k = set_cols(bk, d), nl = bk->nl[d], ns = bk->ns;
+    size_t kc = (size_t)k + 1;
+    const double *T = R + bk->R_at[d];
+    double *F = bk->F + bk->R_at[d];
+    for (int j = 0; j < k; j++) {
+        double cj = c ? c[col_unknown(bk, d, j)] : 1;
+        for (int i = 0; i <= j; i++) F[(size_t)j * kc + (size_t)i] = T[(size_t)j * kc + (size_t)i] * cj;
+        for (int i = j + 1; i <= k; i++) F[(size_t)j * kc + (size_t)i] = 0;
+    }
+    memcpy(F + (size_t)k * kc, T + (size_t)k * kc, kc * sizeof *F);
+    for (int j = 0; j < nl; j++)
+        fold_diagonal(F, k + 1, j, (e2 ? e2[col_unknown(bk, d, j)] : 0) + lambda, bk->a);
+    for (int r = nl; r <= k; r++) { /* the Schur block's rows, into S */
+        for (int j = 0; j <= ns; j++) bk->a[j] = F[(size_t)(nl + j) * kc + (size_t)r];
+        nk_fold_row_givens(bk->S, ns + 1, bk->a);
+    }
+}
+
+static double max_pivot(const solve_blocks *bk)
+{
+    double big = 0;
+    size_t ns1 = (size_t)bk->ns + 1;
+    for (size_t d = 0; d < bk->nsets; d++) {
+        size_t kc = (size_t)set_cols(bk, d) + 1;
+        const double *F = bk->F + bk->R_at[d];
+        for (int i = 0; i < bk->nl[d]; i++) big = fmax(big, fabs(F[(size_t)i * kc + (size_t)i]));
+    }
+    for (int i = 0; i < bk->ns; i++) big = fmax(big, fabs(bk->S[(size_t)i * ns1 + (size_t)i]));
+    return big;
+}
+
+static double rank_threshold(const solve_blocks *bk)
+{
+    return SOLVE_EPS * (double)bk->m * max_pivot(bk);
+}
+
+int blocks_factor(solve_blocks *bk, const double *R, const double *c, const double *e2, double lambda)
+{
+    int ns = bk->ns;
+    size_t ns1 = (size_t)ns + 1, xs = bk->x_at[bk->nsets];
+    memset(bk->S, 0, ns1 * ns1 * sizeof *bk->S);
+    for (size_t d = 0; d < bk->nsets; d++) factor_set(bk, R, d, c, e2, lambda);
+    for (int j = 0; j < ns; j++) fold_diagonal(bk->S, ns + 1, j, (e2 ? e2[xs + (size_t)j] : 0) + lambda, bk->a);
+    double tiny = rank_threshold(bk);
+    if (!(tiny == tiny)) return 0; /* NaN pivots */
+    for (size_t d = 0; d < bk->nsets; d++) {
+        size_t kc = (size_t)set_cols(bk, d) + 1;
+        const double *F = bk->F + bk->R_at[d];
+        for (int i = 0; i < bk->nl[d]; i++)
+            if (!(fabs(F[(size_t)i * kc + (size_t)i]) > tiny)) return 0;
+    }
+    for (int i = 0; i < ns; i++)
+        if (!(fabs(bk->S[(size_t)i * ns1 + (size_t)i]) > tiny)) return 0;
+    return 1;
+}
+
+void blocks_solve(solve_blocks *bk, double *p)
+{
+    int ns = bk->ns;
+    size_t ns1 = (size_t)ns + 1, xs = bk->x_at[bk->nsets];
+    double *ps = p + xs;
+    for (int j = 0; j < ns; j++) ps[j] = -bk->S[(size_t)ns * ns1 + (size_t)j];
+    tri_solve_upper(bk->S, ns1, ns, ps);
+    for (size_t d = 0; d < bk->nsets; d++) {
+        int k = set_cols(bk, d), nl = bk->nl[d];
+        size_t kc = (size_t)k + 1;
+        const double *F = bk->F + bk->R_at[d];
+        double *pl = p + bk->x_at[d];
+        for (int i = 0; i < nl; i++) {
+            double v = F[(size_t)k * kc + (size_t)i];
+            for (int j = 0; j < ns; j++) v += F[(size_t)(nl + j) * kc + (size_t)i] * ps[j];
+            pl[i] = -v;
+        }
+        tri_solve_upper(F, kc, nl, pl);
+    }
+}
+
+double blocks_rt_norm2(solve_blocks *bk, const double *p)
+{
+    int ns = bk->ns;
+    size_t ns1 = (size_t)ns + 1, xs = bk->x_at[bk->nsets];
+    double *w = bk->zs, *z = bk->a, sum = 0;
+    memcpy(w, p + xs, (size_t)ns * sizeof *w);
+    for (size_t d = 0; d < bk->nsets; d++) {
+        int k = set_cols(bk, d), nl = bk->nl[d];
+        size_t kc = (size_t)k + 1;
+        const double *F = bk->F + bk->R_at[d];
+        memcpy(z, p + bk->x_at[d], (size_t)nl * sizeof *z);
+        tri_solve_upper_trans(F, kc, nl, z);
+        sum += nk_dot(z, z, nl);
+        for (int j = 0; j < ns; j++) w[j] -= nk_dot(F + (size_t)(nl + j) * kc, z, nl);
+    }
+    tri_solve_upper_trans(bk->S, ns1, ns, w);
+    return sum + nk_dot(w, w, ns);
+}
+
+double blocks_gauss_newton_gain(const solve_blocks *bk)
+{
+    double tiny = rank_threshold(bk), gain = 0;
+    size_t ns1 = (size_t)bk->ns + 1;
+    for (size_t d = 0; d < bk->nsets; d++) {
+        int k = set_cols(bk, d);
+        size_t kc = (size_t)k + 1;
+        const double *F = bk->F + bk->R_at[d];
+        for (int i = 0; i < bk->nl[d]; i++)
+            if (fabs(F[(size_t)i * kc + (size_t)i]) > tiny) gain += F[(size_t)k * kc + (size_t)i] * F[(size_t)k * kc + (size_t)i];
+    }
+    for (int i = 0; i < bk->ns; i++)
+        if (fabs(bk->S[(size_t)i * ns1 + (size_t)i]) > tiny)
+            gain += bk->S[(size_t)bk->ns * ns1 + (size_t)i] * bk->S[(size_t)bk->ns * ns1 + (size_t)i];
+    return 0.5 * gain;
+}
+
+/* ---- covariance -------------------------------------------------------- */
+
+/* inv (n x n, column-major) = R^-1 for the upper triangle R (ld ldr);
+   -1 when a pivot is zero or below the rank threshold tiny. */
+static int tri_inverse(const double *R, size_t ldr, int n, double tiny, double *inv)
+{
+    for (int i = 0; i < n; i++)
+        if (!(fabs(R[(size_t)i * ldr + (size_t)i]) > tiny)) return -1;
+    for (int j = 0; j < n; j++) {
+        double *col = inv + (size_t)j * (size_t)n;
+        for (int i = 0; i < n; i++) col[i] = i == j;
+        tri_solve_upper(R, ldr, n, col);
+    }
+    return 0;
+}
+
+int blocks_cov_shared(const solve_blocks *bk, double *cov_ss)
+{
+    int ns = bk->ns;
+    size_t ns1 = (size_t)ns + 1;
+    if (ns == 0) return 0;
+    double *inv = malloc((size_t)ns * (size_t)ns * sizeof *inv);
+    if (!inv) return -1;
+    int rc = tri_inverse(bk->S, ns1, ns, rank_threshold(bk), inv);
+    for (int i = 0; rc == 0 && i < ns; i++) /* (S^-1 S^-T)_ij = sum_l inv_il inv_jl */
+        for (int j = 0; j < ns; j++) {
+            double s = 0;
+            for (int l = 0; l < ns; l++) s += inv[(size_t)l * ns + (size_t)i] * inv[(size_t)l * ns + (size_t)j];
+            cov_ss[(size_t)i * ns + (size_t)j] = s;
+        }
+    free(inv);
+    return rc;
+}
+
+/*
+ * With B = R_LL^-1 R_LS and C_SS the shared covariance:
+ *   C_LL = R_LL^-1 R_LL^-T + B C_SS B^T,  C_LS = -B C_SS.
+ */
+int blocks_cov_set(const solve_blocks *bk, size_t d, const double *cov_ss, double *cov_d, double *work)
+{
+    int nl = bk->nl[d], ns = bk->ns, k = nl + ns;
+    size_t kc = (size_t)k + 1;
+    const double *F = bk->F + bk->R_at[d];
+    double *inv = work, *B = work + (size_t)nl * (size_t)nl; /* nl^2, then nl x ns column-major */
+    if (tri_inverse(F, kc, nl, rank_threshold(bk), inv) != 0) return -1;
+    for (int j = 0; j < ns; j++) {
+        double *col = B + (size_t)j * (size_t)nl;
+        memcpy(col, F + (size_t)(nl + j) * kc, (size_t)nl * sizeof *col);
+        tri_solve_upper(F, kc, nl, col);
+    }
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++) {
+            double s = 0;
+            if (i < nl && j < nl) {
+                for (int l = 0; l < nl; l++) s += inv[(size_t)l * nl + (size_t)i] * inv[(size_t)l * nl + (size_t)j];
+                for (int a = 0; a < ns; a++)
+                    for (int b = 0; b < ns; b++)
+                        s += B[(size_t)a * nl + (size_t)i] * cov_ss[(size_t)a * ns + (size_t)b] * B[(size_t)b * nl + (size_t)j];
+            } else if (i < nl) {
+                for (int a = 0; a < ns; a++) s -= B[(size_t)a * nl + (size_t)i] * cov_ss[(size_t)a * ns + (size_t)(j - nl)];
+            } else if (j < nl) {
+                for (int a = 0; a < ns; a++) s -= B[(size_t)a * nl + (size_t)j] * cov_ss[(size_t)a * ns + (size_t)(i - nl)];
+            } else {
+                s = cov_ss[(size_t)(i - nl) * ns + (size_t)(j - nl)];
+            }
+            cov_d[(size_t)i * k + (size_t)j] = s;
+        }
+    return 0;
+}
