@@ -62,7 +62,7 @@ def main():
         for a, b, _ in ratios:
             ra, rb = res.get((a, d)), res.get((b, d))
             ok = ra and rb and ra["kind"] == rb["kind"] == "RESULT"
-            cells.append(f"{float(ra['seconds']) / float(rb['seconds']):.1f}x" if ok else "n/a")
+            cells.append(f"{float(ra['seconds']) / float(rb['seconds']):.3g}x" if ok else "n/a")
         print(row(cells))
 
     print("\nPeak RSS of the process (MB; data included):\n")
