@@ -128,6 +128,7 @@ struct rank_job {
     nlsq_result *res;
     nlsq_batch_result *batch;
     nlsq_bootstrap_result *boot;
+    nlsq_shared_result *shared;
 };
 
 static int group_size_of(void *ctx);
@@ -194,6 +195,7 @@ static void free_jobs(rank_job *jobs, int P)
         nlsq_result_free(jobs[r].res);
         nlsq_batch_result_free(jobs[r].batch);
         nlsq_bootstrap_result_free(jobs[r].boot);
+        nlsq_shared_result_free(jobs[r].shared);
     }
 }
 
@@ -980,6 +982,101 @@ static void remove_tmpdir(void)
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
+/* ---- shared-parameter fits ------------------------------------------------ */
+
+typedef struct shared_case {
+    const nlsq_model *model;
+    const nlsq_shared *sp;
+    nlsq_method method;
+} shared_case;
+
+static nlsq_status shared_one(const shared_case *sc, const nlsq_group *g, int threads, nlsq_shared_result **out,
+                              nlsq_error *e)
+{
+    nlsq_options o = nlsq_options_default();
+    static const double p0[5] = {1, 0, 0, 1, 2000};
+    o.p0 = p0;
+    o.method = sc->method;
+    o.group = g;
+    o.threads = threads;
+    return nlsq_fit_shared(sc->model, sc->sp, &o, NLSQ_BATCH_PCOV, out, e);
+}
+
+static void shared_rank(rank_job *j, void *arg)
+{
+    nlsq_error e = {0};
+    j->st = shared_one(arg, &j->g, 1 + j->g.rank % 2, &j->shared, &e);
+    snprintf(j->msg, sizeof j->msg, "%s", e.message);
+}
+
+static int shared_differ(const nlsq_shared_result *a, const nlsq_shared_result *b)
+{
+    size_t D = a->nsets, n = (size_t)a->n;
+    return a->status != b->status || a->nfev != b->nfev || memcmp(&a->cost, &b->cost, sizeof a->cost) ||
+           memcmp(a->popt, b->popt, D * n * sizeof *a->popt) || memcmp(a->pcov, b->pcov, D * n * n * sizeof *a->pcov) ||
+           memcmp(a->cost_set, b->cost_set, D * sizeof *a->cost_set);
+}
+
+/* Data sets of decays sharing an Arrhenius rate, spread over groups of
+   2 .. 5 (more ranks than sets too): every rank the alone fit's bits. */
+static void shared_over_groups(void)
+{
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = "x,T";
+    mo.params = "a,c,d,k0,Ea";
+    nlsq_model *model = NULL;
+    nlsq_error e = {0};
+    CHECK(nlsq_model_parse("a*exp(-k0*exp(-Ea*(1/T-1/300))*x) + c + d*x", &mo, &model, &e) == NLSQ_OK);
+    enum { SETS = 7, PTS = 40 };
+    static double x[2 * SETS * PTS], y[SETS * PTS];
+    unsigned seed = 11;
+    for (int d = 0; d < SETS; d++) {
+        double T = 280 + 10 * d, k = 1.3 * exp(-2500 * (1 / T - 1.0 / 300)), a = 1 + 0.3 * d;
+        for (int i = 0; i < PTS; i++) {
+            size_t r = (size_t)d * PTS + (size_t)i;
+            x[r] = 5.0 * i / (PTS - 1);
+            x[SETS * PTS + r] = T;
+            seed = seed * 1103515245u + 12345u;
+            y[r] = a * exp(-k * x[r]) + 0.1 - 0.01 * x[r] + 0.01 * (((seed >> 8) & 0xffff) / 65536.0 - 0.5);
+        }
+    }
+    static const unsigned char shared[5] = {0, 0, 0, 1, 1}, covariate[2] = {0, 1};
+    static const size_t nsets[2] = {SETS, 3};
+    for (int t = 0; t < 4 && model; t++) {
+        nlsq_shared sp = nlsq_shared_default();
+        sp.data.nfits = nsets[t % 2];
+        sp.data.m = PTS;
+        sp.data.x = x;
+        sp.data.y = y;
+        sp.shared = shared;
+        sp.covariate = covariate;
+        if (t % 2) { /* three sets: the x rows are as long as theirs */
+            static double x3[2 * 3 * PTS];
+            memcpy(x3, x, 3 * PTS * sizeof *x);
+            memcpy(x3 + 3 * PTS, x + SETS * PTS, 3 * PTS * sizeof *x);
+            sp.data.x = x3;
+        }
+        shared_case sc = {model, &sp, t < 2 ? NLSQ_TRF : NLSQ_LM};
+        nlsq_shared_result *ref = NULL;
+        CHECK_MSG(shared_one(&sc, NULL, 2, &ref, &e) == NLSQ_OK, "alone: %s", e.message);
+        CHECK(ref && ref->status > 0 && fabs(ref->popt[4] - 2500) < 200);
+        for (int P = 2; P <= 5 && ref; P++) {
+            rank_job jobs[8];
+            run_group(P, shared_rank, &sc, jobs);
+            for (int r = 0; r < P; r++) {
+                CHECK_MSG(jobs[r].st == NLSQ_OK, "shared fit of %zu sets, rank %d of %d: %s", sp.data.nfits, r, P,
+                          jobs[r].msg);
+                if (jobs[r].st == NLSQ_OK)
+                    CHECK_MSG(!shared_differ(ref, jobs[r].shared), "shared fit of %zu sets (%s), rank %d of %d: not "
+                              "the alone fit's bits", sp.data.nfits, t < 2 ? "trf" : "lm", r, P);
+            }
+            free_jobs(jobs, P);
+        }
+        nlsq_shared_result_free(ref);
+    }
+    nlsq_model_free(model);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -993,6 +1090,7 @@ int main(void)
         TEST(global_search_over_groups),        TEST(batch_over_groups),         TEST(bootstrap_over_groups),
         TEST(checkpoint_resume_on_other_group), TEST(one_rank_stops_every_rank), /* and progress on rank 0 alone */
         TEST(failures_agreed_by_every_rank),    TEST(invalid_groups_refused), TEST(pieces_over_groups),
+        TEST(shared_over_groups),
     };
     int rc = run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
     remove_tmpdir();

@@ -154,6 +154,8 @@ typedef struct cli {
     const char *p0, *bounds, *fix;
     const char *predict, *plot, *raw, *column_cache, *checkpoint;
     const char *id, *out; /* batch                          */
+    const char *shared;    /* batch --shared a,b: one fit, shared parameters */
+    const char *covariate; /* batch --covariate: variables constant per curve */
     int format_jsonl;     /* batch: -1 unset, 0 csv, 1 jsonl, 2 hdf5 */
     int json, quiet, verbose, full_correlation, jacobian, logx, logy;
     int accept_untrusted; /* fit: exit 0, not EXIT_UNTRUSTED             */

@@ -8,6 +8,10 @@
  *         chosen as for `nlsq fit`.
  * One result row per fit goes to --out (or stdout) as CSV or JSON lines,
  * written whole or not at all; a summary goes to stderr.
+ * With --shared NAME,... the curves are one global fit instead, through
+ * nlsq_fit_shared: the named parameters common to all, covariates
+ * (--covariate) constant within each curve; the same rows, one per curve,
+ * and a summary of the shared parameters (docs/global-fits.md).
  *
  * Reading, grouping and writing take a small part of the fits' time
  * (docs/benchmarks.md, bench/batch_io.sh): the columns are read together
@@ -45,6 +49,14 @@ static const option batch_options[] = {
          "CSV (default), JSON lines (default for an --out\nending in .jsonl or .json) or HDF5, a dataset per column\n"
          "(default for .h5, .hdf5, .nxs; docs/data-formats.md)",
      .choices = formats},
+    {"--shared", "NAME[,NAME...]", ARG_TEXT, offsetof(cli, shared),
+     .help = "one global fit: these parameters take one value for\nevery curve, the others each curve's own "
+             "(docs/global-fits.md)"},
+    {"--covariate", "VAR[,...] | VAR=V1,V2,... | VAR=header",
+     ARG_TEXT, offsetof(cli, covariate),
+     .help = "with --shared: model variables constant within each curve;\nlong layout: VAR's column (as --x gives it) "
+             "must be\nconstant per id; wide layout: VAR=V1,V2,... one value per\ncurve column, or VAR=header (each "
+             "curve column's name\nas a number); several joined by ';'"},
     {"--verbose", NULL, ARG_FLAG, offsetof(cli, verbose),
      .help = "the time of each phase on stderr: open, read and\ngroup, fit, write", .set = 1},
     {NULL},
@@ -198,15 +210,19 @@ static double *x_rows(const cli *c, const dataset *D, size_t m, int nmore, const
     double *dest[MAX_VARS + 4];
     double *x = big_array(m * (size_t)(D->k ? D->k : 1));
     if (!x) return NULL;
-    for (int v = 0; v < D->k; v++) {
-        cols[v] = D->xc[v];
-        dest[v] = x + (size_t)v * m;
-    }
+    int ncols = 0;
+    /* a variable without a column (xc -1: a wide layout's covariate,
+       given per curve) is filled in later */
+    for (int v = 0; v < D->k; v++)
+        if (D->xc[v] >= 0) {
+            cols[ncols] = D->xc[v];
+            dest[ncols++] = x + (size_t)v * m;
+        }
     for (int k = 0; k < nmore; k++) {
-        cols[D->k + k] = more[k];
-        dest[D->k + k] = more_dest[k];
+        cols[ncols] = more[k];
+        dest[ncols++] = more_dest[k];
     }
-    if (read_columns(c, D, m, D->k + nmore, cols, dest)) {
+    if (read_columns(c, D, m, ncols, cols, dest)) {
         free(x);
         return NULL;
     }
@@ -828,6 +844,365 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* ---- --shared: one global fit over the curves (nlsq_fit_shared) -------------
+   The same layouts, the same rows: each curve's full parameter vector, the
+   shared ones repeated in every row, written by the rows' code above
+   through a batch result that views the global fit's arrays. */
+
+/* --covariate: which variables are constant within each curve, and in the
+   wide layout each one's values (the text after '='). */
+typedef struct covariates {
+    unsigned char flag[MAX_VARS];
+    const char *values[MAX_VARS];
+    int count;
+    char *buf; /* the option's text, cut into items */
+} covariates;
+
+static int model_var_index(const nlsq_model *m, const char *name)
+{
+    for (int v = 0; v < nlsq_model_num_vars(m); v++)
+        if (strcmp(nlsq_model_var_name(m, v), name) == 0) return v;
+    return -1;
+}
+
+/* One variable named by --covariate; 0, or 2 after printing why. */
+static int covariate_flag(const cli *c, const dataset *D, const char *name, covariates *cv)
+{
+    int v = model_var_index(D->m, name);
+    if (v < 0) return die("--covariate: the model has no variable '%s' (its variables: %s)", name, c->vars);
+    if (cv->flag[v]) return die("--covariate names '%s' twice", name);
+    cv->flag[v] = 1;
+    cv->count++;
+    return 0;
+}
+
+/* --covariate's text: "T,P" in the long layout (columns), "T=280,290;P=header"
+   in the wide one (values per curve). 0, or 2 after printing why. */
+static int covariates_parse(const cli *c, const dataset *D, int wide, covariates *cv)
+{
+    memset(cv, 0, sizeof *cv);
+    if (!c->covariate) return 0;
+    if (!(cv->buf = strdup(c->covariate))) return die("out of memory");
+    char *save = NULL;
+    for (char *item = strtok_r(cv->buf, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (eq && !wide)
+            return die("--covariate %s: in the long layout (--id) a covariate is a column, constant within each id: "
+                       "name the variable (--covariate T) and give its column with --x as for any variable",
+                       item);
+        if (!eq && wide)
+            return die("--covariate %s: in the wide layout each curve's value is given: --covariate %s=V1,V2,... "
+                       "(one per curve column) or %s=header (each curve column's name read as a number)",
+                       item, item, item);
+        if (eq) {
+            *eq = '\0';
+            int rc = covariate_flag(c, D, item, cv);
+            if (rc) return rc;
+            cv->values[model_var_index(D->m, item)] = eq + 1;
+            continue;
+        }
+        char *save2 = NULL;
+        for (char *name = strtok_r(item, ",", &save2); name; name = strtok_r(NULL, ",", &save2)) {
+            int rc = covariate_flag(c, D, name, cv);
+            if (rc) return rc;
+        }
+    }
+    if (!cv->count) return die("--covariate '%s' names no variable", c->covariate);
+    return 0;
+}
+
+/* The wide layout with covariates: the other variables take the x columns
+   (--x, else the first columns), a covariate none (xc -1). 0, or 2 after
+   printing why. */
+static int wide_x_columns(const cli *c, dataset *D, const covariates *cv)
+{
+    int kx = D->k - cv->count, i = 0, rc = 0;
+    int picked[MAX_VARS];
+    if (c->xcols) {
+        char *copy = strdup(c->xcols), *save = NULL;
+        if (!copy) return die("out of memory");
+        for (char *s = strtok_r(copy, ",", &save); s && !rc; s = strtok_r(NULL, ",", &save)) {
+            if (i == kx)
+                rc = die("--x names more columns than the model's variables that are not covariates (%d)", kx);
+            else if ((picked[i++] = column_find(D->src, s, "--x")) < 0)
+                rc = 2;
+        }
+        free(copy);
+        if (!rc && i != kx)
+            rc = die("--x names %d columns; the model has %d variables that are not covariates", i, kx);
+    } else {
+        for (i = 0; i < kx; i++) picked[i] = i;
+    }
+    for (int v = 0, j = 0; !rc && v < D->k; v++) D->xc[v] = cv->flag[v] ? -1 : picked[j++];
+    D->sc = -1; /* every other column is a curve */
+    return rc;
+}
+
+/* One covariate's value for each of the wide layout's curves: listed, or
+   read from each curve column's name. 0, or 2 after printing why. */
+static int wide_covariate_values(const dataset *D, const batch_data *d, const char *var, const char *text,
+                                 double *out)
+{
+    size_t nfits = d->b.nfits, count = 0;
+    if (strcmp(text, "header") == 0) {
+        for (size_t f = 0; f < nfits; f++) {
+            const char *name = nlsq_source_column_name(D->src, d->curve_cols[f]);
+            char *end;
+            out[f] = strtod(name, &end);
+            if (end == name || *end || !isfinite(out[f]))
+                return die("--covariate %s=header: the curve column '%s' is not named by a number", var, name);
+        }
+        return 0;
+    }
+    const char *s = text;
+    while (*s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || (*end && *end != ',') || !isfinite(v))
+            return die("--covariate %s=%s: '%.*s' is not a number", var, text, (int)strcspn(s, ","), s);
+        if (count < nfits) out[count] = v;
+        count++;
+        s = *end ? end + 1 : end;
+    }
+    if (count != nfits)
+        return die("--covariate %s: %zu value%s for %zu curve columns (one per curve, in the columns' order)", var,
+                   count, count == 1 ? "" : "s", nfits);
+    return 0;
+}
+
+/* The wide layout's shared x made per curve, the covariates filled in with
+   each curve's value. 0, or 2 after printing why. */
+static int wide_covariates(const dataset *D, batch_data *d, const covariates *cv)
+{
+    size_t nfits = d->b.nfits, m = d->b.m;
+    double *values = big_array(nfits), *x = values ? big_array(nfits * m * (size_t)D->k) : NULL;
+    int rc = x ? 0 : 2;
+    for (int v = 0; !rc && v < D->k; v++) {
+        double *row = x + (size_t)v * nfits * m;
+        if (cv->flag[v] && (rc = wide_covariate_values(D, d, nlsq_model_var_name(D->m, v), cv->values[v], values)))
+            break;
+        for (size_t f = 0; f < nfits; f++)
+            for (size_t p = 0; p < m; p++) row[f * m + p] = cv->flag[v] ? values[f] : d->x[(size_t)v * m + p];
+    }
+    free(values);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    free(d->x);
+    d->x = x;
+    d->b.x = x;
+    d->b.x_shared = 0;
+    return 0;
+}
+
+/* The long layout: a covariate's column constant within each id (the
+   library checks too; here the message names the id and the column). */
+static int long_covariates_check(const dataset *D, const batch_data *d, const covariates *cv)
+{
+    size_t total = d->b.nfits ? d->offsets[d->b.nfits] : 0;
+    for (int v = 0; v < D->k; v++) {
+        if (!cv->flag[v]) continue;
+        const double *col = d->x + (size_t)v * total;
+        for (size_t f = 0; f < d->b.nfits; f++) {
+            /* a value that is not finite is nan_policy's (the library
+               refuses it, or omits its row) */
+            size_t first = d->offsets[f];
+            while (first < d->offsets[f + 1] && !isfinite(col[first])) first++;
+            for (size_t i = first + 1; i < d->offsets[f + 1]; i++)
+                if (isfinite(col[i]) && col[i] != col[first]) {
+                    char id[DTOA_SIZE + 8], a[DTOA_SIZE + 8], b[DTOA_SIZE + 8];
+                    dtoa_shortest(d->ids[f], id);
+                    dtoa_shortest(col[first], a);
+                    dtoa_shortest(col[i], b);
+                    return die("--covariate %s: its column '%s' is not constant within id %s (%s, then %s)",
+                               nlsq_model_var_name(D->m, v), nlsq_source_column_name(D->src, D->xc[v]), id, a, b);
+                }
+        }
+    }
+    return 0;
+}
+
+/* --shared's names as n flags; 0, or 2 after printing why. */
+static int shared_parse(const cli *c, const dataset *D, unsigned char **flags)
+{
+    int n = D->n;
+    unsigned char *fl = calloc((size_t)(n ? n : 1), 1);
+    char *copy = strdup(c->shared), *save = NULL;
+    int rc = !fl || !copy ? die("out of memory") : 0, count = 0;
+    for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s && !rc; s = strtok_r(NULL, ",", &save)) {
+        int j = 0;
+        while (j < n && strcmp(nlsq_model_param_name(D->m, j), s) != 0) j++;
+        if (j == n) {
+            char names[400] = "";
+            for (int k = 0; k < n && strlen(names) < sizeof names - 80; k++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "",
+                         nlsq_model_param_name(D->m, k));
+            rc = die("--shared: the model has no parameter '%s' (its parameters: %s)", s, names);
+        } else if (fl[j]) {
+            rc = die("--shared names '%s' twice", s);
+        } else {
+            fl[j] = 1;
+            count++;
+        }
+    }
+    if (!rc && !count) rc = die("--shared '%s' names no parameter", c->shared);
+    free(copy);
+    if (rc) {
+        free(fl);
+        return rc;
+    }
+    *flags = fl;
+    return 0;
+}
+
+/* What a global fit does not take, refused before any work; 0, or 2. */
+static int shared_refused(const cli *c)
+{
+    if (!c->shared) return c->covariate ? die("--covariate goes with --shared (a covariate is a per-curve value that "
+                                              "shared parameters depend on; docs/global-fits.md)")
+                                        : 0;
+    if (c->opt.method == NLSQ_DOGBOX)
+        return die("--method dogbox: a fit with --shared runs trf (the default; bounds) or lm");
+    if (c->opt.device && strcmp(c->opt.device, "cpu") != 0 && strcmp(c->opt.device, "auto") != 0)
+        return die("--device %s: a fit with --shared runs on the CPU's threads (drop --device)", c->opt.device);
+    if (c->opt.gpu_float32) return die("--gpu-float32: a fit with --shared runs on the CPU (drop --gpu-float32)");
+    return 0;
+}
+
+/* The global fit's rows as a batch's: its arrays viewed, the fit's status,
+   iterations and evaluations in every row; each row's chi2 its data set's
+   share (and so its redchi that share over its points less the model's
+   free parameters, as any batch row's, the same in every format). The
+   view's own arrays are freed by shared_view_free. */
+static int shared_view(const nlsq_shared_result *s, nlsq_batch_result *v)
+{
+    size_t D = s->nsets;
+    memset(v, 0, sizeof *v);
+    v->nfits = D;
+    v->n = s->n;
+    v->popt = s->popt;
+    v->perr = s->perr;
+    v->cost = s->cost_set;
+    v->chi2 = s->chi2_set;
+    v->m = s->m;
+    v->status = malloc((D ? D : 1) * sizeof *v->status);
+    v->nit = malloc((D ? D : 1) * sizeof *v->nit);
+    v->nfev = malloc((D ? D : 1) * sizeof *v->nfev);
+    v->pcov_valid = malloc(D ? D : 1);
+    if (!v->status || !v->nit || !v->nfev || !v->pcov_valid) return die("out of memory");
+    for (size_t d = 0; d < D; d++) {
+        v->status[d] = s->status;
+        v->nit[d] = s->nit;
+        v->nfev[d] = s->nfev;
+        v->pcov_valid[d] = (unsigned char)(s->pcov_valid != 0);
+    }
+    v->converged = s->status > 0 ? D : 0;
+    v->failed = s->status < 0 ? D : 0;
+    v->method = s->method;
+    v->threads = s->threads;
+    v->seconds = s->seconds;
+    snprintf(v->device, sizeof v->device, "%s", "cpu");
+    return 0;
+}
+
+static void shared_view_free(nlsq_batch_result *v)
+{
+    free(v->status);
+    free(v->nit);
+    free(v->nfev);
+    free(v->pcov_valid);
+}
+
+/* The global fit on stderr: its outcome, the shared parameters with their
+   errors and correlations, the cost and the degrees of freedom. */
+static void shared_summary(const cli *c, const dataset *D, const unsigned char *sh, const nlsq_shared_result *s)
+{
+    int n = s->n;
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t d = 0; d < s->nsets; d++) {
+        lo = s->m[d] < lo ? s->m[d] : lo;
+        hi = s->m[d] > hi ? s->m[d] : hi;
+    }
+    fprintf(stderr, "nlsq batch: a global fit of %zu curves of %s", s->nsets, c->model);
+    if (lo == hi)
+        fprintf(stderr, " (%zu points each)\n", lo);
+    else
+        fprintf(stderr, " (%zu to %zu points)\n", s->nsets ? lo : 0, hi);
+    fprintf(stderr, "  status %d: %s\n", s->status, s->message[0] ? s->message : nlsq_fit_status_str(s->status));
+    fprintf(stderr, "  %s, %d iterations, %d evaluations, %.3g s, %d thread%s\n",
+            s->method == NLSQ_LM ? "lm" : "trf", s->nit, s->nfev, s->seconds, s->threads, s->threads == 1 ? "" : "s");
+    fprintf(stderr, "  cost %.10g  chi2 %.10g  dof %d  redchi %.6g  (%zu points, %d unknowns)\n", s->cost, s->chi2,
+            s->dof, s->redchi, s->m_total, s->n_free);
+    if (!s->pcov_valid)
+        fputs("  no covariance: the Jacobian is singular (the data do not determine every parameter) or there are "
+              "no degrees of freedom; the errors are inf\n",
+              stderr);
+    fprintf(stderr, "  %-14s %22s %22s\n", "shared", "value", "error");
+    for (int j = 0; j < n; j++)
+        if (sh[j])
+            fprintf(stderr, "  %-14s %22.15g %22.6g\n", nlsq_model_param_name(D->m, j), s->popt[j],
+                    s->perr ? s->perr[j] : NAN);
+    if (s->n_shared < 2 || !s->shared_pcov) return;
+    fprintf(stderr, "  correlation of the shared parameters:\n  %-14s", "");
+    for (int j = 0; j < n; j++)
+        if (sh[j]) fprintf(stderr, " %9.9s", nlsq_model_param_name(D->m, j));
+    fputc('\n', stderr);
+    for (int i = 0; i < n; i++) {
+        if (!sh[i]) continue;
+        fprintf(stderr, "  %-14s", nlsq_model_param_name(D->m, i));
+        for (int j = 0; j < n; j++) {
+            if (!sh[j]) continue;
+            double cij = s->shared_pcov[i * n + j], cii = s->shared_pcov[i * n + i], cjj = s->shared_pcov[j * n + j];
+            double r = cij / sqrt(cii * cjj);
+            /* none when an error is 0 (fixed) or not finite (not determined) */
+            if (cii > 0 && cjj > 0 && isfinite(r))
+                fprintf(stderr, " %9.4f", r);
+            else
+                fprintf(stderr, " %9s", "-");
+        }
+        fputc('\n', stderr);
+    }
+}
+
+/* The library's message, a "data set N" in it (counted from 0) named as
+   the table names it: its id or its column. Returns 2. */
+static int shared_failed(const batch_data *d, const dataset *D, const char *message)
+{
+    const char *at = strstr(message, "data set ");
+    char *end;
+    unsigned long long k = at ? strtoull(at + 9, &end, 10) : 0;
+    if (!at || end == at + 9 || k >= d->b.nfits) return die("%s", message);
+    char id[DTOA_SIZE + 8];
+    fit_id(d, D, (size_t)k, id, sizeof id);
+    return die("%s (data set %llu is the %s %s)", message, k, d->ids ? "id" : "column", id);
+}
+
+/* The global fit of the curves in d, its rows written and its summary
+   printed; the command's exit status. */
+static int run_shared(const cli *c, const dataset *D, batch_data *d, const covariates *cv, const unsigned char *sh)
+{
+    nlsq_shared p = nlsq_shared_default();
+    p.data = d->b;
+    p.shared = sh;
+    p.covariate = cv->count ? cv->flag : NULL;
+    nlsq_shared_result *s = NULL;
+    nlsq_batch_result view;
+    nlsq_error err;
+    double t0 = now();
+    if (nlsq_fit_shared(D->m, &p, &c->opt, NLSQ_BATCH_PERR, &s, &err) != NLSQ_OK)
+        return shared_failed(d, D, err.message);
+    double t1 = now();
+    int rc = shared_view(s, &view);
+    if (!rc) rc = write_results(c, wants_jsonl(c), d, D, &view);
+    if (c->verbose) fprintf(stderr, "nlsq batch: fit %.3f s, write %.3f s\n", t1 - t0, now() - t1);
+    if (!c->quiet && cli_writes(c)) shared_summary(c, D, sh, s);
+    if (!rc) rc = s->status > 0 ? 0 : 1;
+    shared_view_free(&view);
+    nlsq_shared_result_free(s);
+    return rc;
+}
+
 int cmd_batch(const cli_env *env, int argc, char **argv)
 {
     cli c;
@@ -836,6 +1211,7 @@ int cmd_batch(const cli_env *env, int argc, char **argv)
     int npos, rc = options_parse(command_find("batch"), argc, argv, &c, pos, 2, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     if ((rc = cli_take_data(&c, pos, npos, 0))) return rc;
+    if ((rc = shared_refused(&c))) return rc;
     const output_file out = {"--out", c.out};
     /* the output is process 0's to write, and so to check */
     if (cli_writes(&c)) {
@@ -850,14 +1226,31 @@ int cmd_batch(const cli_env *env, int argc, char **argv)
     param_opts po = {0};
     nlsq_batch_result *r = NULL;
     nlsq_error err;
+    covariates cv = {0};
+    unsigned char *sh = NULL;
+    /* the wide layout's covariates have no column: --x names the others */
+    int wide_cov = c.shared && c.covariate && !c.id;
+    cli all_x = c;
+    all_x.xcols = NULL;
     double t0 = now();
-    if ((rc = dataset_load(&c, c.id != NULL, &D))) goto done;
+    if ((rc = dataset_load(wide_cov ? &all_x : &c, c.id != NULL, &D))) goto done;
     double t1 = now();
     d.b = nlsq_batch_default();
-    rc = c.id ? make_long(&c, &D, &d) : make_wide(&c, &D, &d);
+    if (c.shared) {
+        rc = shared_parse(&c, &D, &sh);
+        if (!rc) rc = covariates_parse(&c, &D, !c.id, &cv);
+        if (!rc && wide_cov) rc = wide_x_columns(&c, &D, &cv);
+    }
+    if (!rc) rc = c.id ? make_long(&c, &D, &d) : make_wide(&c, &D, &d);
+    if (!rc && wide_cov) rc = wide_covariates(&D, &d, &cv);
+    if (!rc && c.id && cv.count) rc = long_covariates_check(&D, &d, &cv);
     if (!rc) rc = param_opts_parse(&c, D.m, &po);
     /* (reading the curves may fail on one process: no memory) */
     if ((rc = cli_agree(&c, rc))) goto done;
+    if (c.shared) {
+        rc = run_shared(&c, &D, &d, &cv, sh);
+        goto done;
+    }
     double t2 = now();
     if (nlsq_fit_batch(D.m, &d.b, &c.opt, NLSQ_BATCH_PERR, &r, &err) != NLSQ_OK) {
         rc = die("%s", err.message);
@@ -877,6 +1270,8 @@ int cmd_batch(const cli_env *env, int argc, char **argv)
        : untrusted_converged(r) && !c.accept_untrusted ? EXIT_UNTRUSTED
                                                        : 0;
 done:
+    free(sh);
+    free(cv.buf);
     nlsq_batch_result_free(r);
     param_opts_free(&po);
     batch_data_free(&d);

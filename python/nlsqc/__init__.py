@@ -21,6 +21,7 @@ from ._mcmc import McmcResult, McmcWarning, mcmc
 from ._large import curve_fit_large, fit_chunks, fit_file
 from ._model import Model, model
 from ._profile import ProfileResult, conf_interval, conf_interval2d
+from ._shared import GlobalResult, fit_global
 from ._options import OptimizeWarning
 from ._system import devices, info
 from ._trace import TraceError
@@ -34,7 +35,7 @@ __version__ = _text(_libnlsq.nlsq_version())
 del _libnlsq, _text
 
 __all__ = ["curve_fit", "design", "least_squares", "least_squares_model", "curve_fit_large", "fit_file", "fit_chunks",
-           "fit_batch", "mcmc", "McmcResult", "McmcWarning", "bootstrap", "BootstrapResult", "conf_interval",
+           "fit_batch", "fit_global", "GlobalResult", "mcmc", "McmcResult", "McmcWarning", "bootstrap", "BootstrapResult", "conf_interval",
            "conf_interval2d", "ProfileResult", "model", "Model", "FitResult", "BatchResult", "OptimizeResult",
            "OptimizeWarning", "FitQualityWarning", "Diagnostics", "FallbackWarning", "TraceError", "devices", "info", "np",
            "models", "mpi"]

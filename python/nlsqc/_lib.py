@@ -165,6 +165,25 @@ class BatchResult(ctypes.Structure):
     ]
 
 
+class Shared(ctypes.Structure):
+    """nlsq_shared: a batch's data sets and which parameters (and
+    variables) are shared or covariates (nlsqc.fit_global)."""
+    _fields_ = [("data", Batch), ("shared", c_uchar_p), ("covariate", c_uchar_p)]
+
+
+class SharedResult(ctypes.Structure):
+    _fields_ = [
+        ("nsets", ctypes.c_size_t), ("n", ctypes.c_int), ("n_shared", ctypes.c_int), ("n_free", ctypes.c_int),
+        ("popt", c_double_p), ("perr", c_double_p), ("pcov", c_double_p), ("shared_pcov", c_double_p),
+        ("cost_set", c_double_p), ("chi2_set", c_double_p), ("m", c_size_p), ("m_total", ctypes.c_size_t),
+        ("dof", ctypes.c_int), ("cost", ctypes.c_double), ("chi2", ctypes.c_double), ("redchi", ctypes.c_double),
+        ("grad_norm", ctypes.c_double), ("pcov_valid", ctypes.c_int), ("status", ctypes.c_int),
+        ("success", ctypes.c_int), ("message", ctypes.c_char * 200), ("nfev", ctypes.c_int), ("njev", ctypes.c_int),
+        ("nit", ctypes.c_int), ("method", ctypes.c_int), ("threads", ctypes.c_int), ("seconds", ctypes.c_double),
+        ("memory_bytes", ctypes.c_size_t),
+    ]
+
+
 class Device(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char * 16), ("description", ctypes.c_char * 128), ("memory", ctypes.c_size_t),
                 ("cc_major", ctypes.c_int), ("cc_minor", ctypes.c_int), ("multiprocessors", ctypes.c_int)]
@@ -186,7 +205,8 @@ ABI_STRUCTS = {
     Error: "nlsq_error", ModelOptions: "nlsq_model_options", Data: "nlsq_data", Progress: "nlsq_progress",
     Options: "nlsq_options", Diagnostics: "nlsq_diagnostics", Result: "nlsq_result", RawLayout: "nlsq_raw_layout",
     TextOptions: "nlsq_text_options", Columns: "nlsq_columns", Batch: "nlsq_batch",
-    BatchResult: "nlsq_batch_result", Device: "nlsq_device", Shape: "nlsq_shape", Component: "nlsq_component",
+    BatchResult: "nlsq_batch_result", Shared: "nlsq_shared", SharedResult: "nlsq_shared_result",
+    Device: "nlsq_device", Shape: "nlsq_shape", Component: "nlsq_component",
     GlobalSummary: "nlsq_global_summary", GlobalOptions: "nlsq_global_options",
 }
 # C field names that differ from the Python ones.
@@ -262,6 +282,8 @@ _PROTOTYPES = {
     "nlsq_batch_result_free": (None, [ctypes.POINTER(BatchResult)]),
     "nlsq_fit_batch": (_S, [_P, ctypes.POINTER(Batch), ctypes.POINTER(Options), ctypes.c_uint,
                             ctypes.POINTER(ctypes.POINTER(BatchResult)), _ERR]),
+    # nlsq_shared_default, nlsq_fit_shared and nlsq_shared_result_free are
+    # bound on first use (_shared.py): a library without them serves the rest
     "nlsq_device_list": (_S, [ctypes.POINTER(Device), ctypes.c_int, c_int_p, ctypes.c_char_p, ctypes.c_size_t, _ERR]),
 }
 

@@ -654,13 +654,14 @@ static int fill_covariance(shared_job *job, const double *R, double scale, nlsq_
     if (!css) return -1;
     double *cd = css + (size_t)ns * (size_t)ns, *work = cd + kk;
     int valid = blocks_cov_shared(&job->bk, css) == 0;
+    double tiny = blocks_rank_threshold(&job->bk);
     for (int a = 0; a < ns; a++)
         for (int b = 0; b < ns; b++)
             r->shared_pcov[(size_t)job->shared_idx[a] * nn + (size_t)job->shared_idx[b]] =
                 valid ? css[(size_t)a * ns + b] * scale : INFINITY;
     for (size_t d = 0; d < job->nsets; d++) {
         int nl = job->nl[d], k = nl + ns;
-        int ok = valid && blocks_cov_set(&job->bk, d, css, cd, work) == 0;
+        int ok = valid && blocks_cov_set(&job->bk, d, css, tiny, cd, work) == 0;
         valid &= ok;
         double *perr = r->perr ? r->perr + d * nn : NULL;
         double *pcov = r->pcov ? r->pcov + d * nn * nn : NULL;

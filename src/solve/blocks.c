@@ -153,7 +153,7 @@ static double max_pivot(const solve_blocks *bk)
     return big;
 }
 
-static double rank_threshold(const solve_blocks *bk)
+double blocks_rank_threshold(const solve_blocks *bk)
 {
     return SOLVE_EPS * (double)bk->m * max_pivot(bk);
 }
@@ -165,7 +165,7 @@ int blocks_factor(solve_blocks *bk, const double *R, const double *c, const doub
     memset(bk->S, 0, ns1 * ns1 * sizeof *bk->S);
     for (size_t d = 0; d < bk->nsets; d++) factor_set(bk, R, d, c, e2, lambda);
     for (int j = 0; j < ns; j++) fold_diagonal(bk->S, ns + 1, j, (e2 ? e2[xs + (size_t)j] : 0) + lambda, bk->a);
-    double tiny = rank_threshold(bk);
+    double tiny = blocks_rank_threshold(bk);
     if (!(tiny == tiny)) return 0; /* NaN pivots */
     for (size_t d = 0; d < bk->nsets; d++) {
         size_t kc = (size_t)set_cols(bk, d) + 1;
@@ -220,7 +220,7 @@ double blocks_rt_norm2(solve_blocks *bk, const double *p)
 
 double blocks_gauss_newton_gain(const solve_blocks *bk)
 {
-    double tiny = rank_threshold(bk), gain = 0;
+    double tiny = blocks_rank_threshold(bk), gain = 0;
     size_t ns1 = (size_t)bk->ns + 1;
     for (size_t d = 0; d < bk->nsets; d++) {
         int k = set_cols(bk, d);
@@ -258,7 +258,7 @@ int blocks_cov_shared(const solve_blocks *bk, double *cov_ss)
     if (ns == 0) return 0;
     double *inv = malloc((size_t)ns * (size_t)ns * sizeof *inv);
     if (!inv) return -1;
-    int rc = tri_inverse(bk->S, ns1, ns, rank_threshold(bk), inv);
+    int rc = tri_inverse(bk->S, ns1, ns, blocks_rank_threshold(bk), inv);
     for (int i = 0; rc == 0 && i < ns; i++) /* (S^-1 S^-T)_ij = sum_l inv_il inv_jl */
         for (int j = 0; j < ns; j++) {
             double s = 0;
@@ -273,13 +273,13 @@ int blocks_cov_shared(const solve_blocks *bk, double *cov_ss)
  * With B = R_LL^-1 R_LS and C_SS the shared covariance:
  *   C_LL = R_LL^-1 R_LL^-T + B C_SS B^T,  C_LS = -B C_SS.
  */
-int blocks_cov_set(const solve_blocks *bk, size_t d, const double *cov_ss, double *cov_d, double *work)
+int blocks_cov_set(const solve_blocks *bk, size_t d, const double *cov_ss, double tiny, double *cov_d, double *work)
 {
     int nl = bk->nl[d], ns = bk->ns, k = nl + ns;
     size_t kc = (size_t)k + 1;
     const double *F = bk->F + bk->R_at[d];
     double *inv = work, *B = work + (size_t)nl * (size_t)nl; /* nl^2, then nl x ns column-major */
-    if (tri_inverse(F, kc, nl, rank_threshold(bk), inv) != 0) return -1;
+    if (tri_inverse(F, kc, nl, tiny, inv) != 0) return -1;
     for (int j = 0; j < ns; j++) {
         double *col = B + (size_t)j * (size_t)nl;
         memcpy(col, F + (size_t)(nl + j) * kc, (size_t)nl * sizeof *col);

@@ -82,10 +82,14 @@ double blocks_gauss_newton_gain(const solve_blocks *bk);
  * lambda 0: the shared block (ns x ns, row-major) into cov_ss, and set d's
  * block over [its locals | shared] ((nl+ns)^2, row-major) into cov_d.
  * blocks_cov_shared returns 0, or -1 when the shared triangle is singular.
- * blocks_cov_set: 0, or -1 when set d's local triangle is singular; work
- * holds (nl+ns)^2 doubles.
+ * blocks_cov_set: 0, or -1 when set d's local triangle has a pivot at or
+ * below tiny (blocks_rank_threshold, taken once: it reads every set);
+ * work holds (nl+ns)^2 doubles.
  */
 int blocks_cov_shared(const solve_blocks *bk, double *cov_ss);
-int blocks_cov_set(const solve_blocks *bk, size_t d, const double *cov_ss, double *cov_d, double *work);
+int blocks_cov_set(const solve_blocks *bk, size_t d, const double *cov_ss, double tiny, double *cov_d, double *work);
+/* EPS m max|pivot| of the factored system: pivots at or below it count
+   as zero. */
+double blocks_rank_threshold(const solve_blocks *bk);
 
 #endif

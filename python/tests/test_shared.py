@@ -1,0 +1,180 @@
+"""nlsqc.fit_global (issue 23): the Arrhenius reference problem's truth
+recovered within the errors; the same numbers whichever way the data sets
+are given; model text, Model and traced functions; covariates; and clear
+errors for bad input."""
+import numpy as np
+import pytest
+
+import nlsqc
+from nlsqc import _lib
+
+pytestmark = pytest.mark.skipif(not hasattr(_lib.lib, "nlsq_fit_shared"),
+                                reason="the nlsq library has no nlsq_fit_shared yet (issue 23's core)")
+
+TEXT = "a*exp(-k0*exp(-Ea*(1/T - 1/300))*x) + c + d*x"
+P0 = dict(a=2, c=0, d=0, k0=1, Ea=2000)
+
+
+def arrhenius(D=12, m=50, seed=23, noise=0.01):
+    """The issue's reference problem: D curves at T = 280 .. 340 K sharing
+    k0 = 1.3 and Ea = 2500 K; a, c, d each curve's own."""
+    rng = np.random.default_rng(seed)
+    T = np.linspace(280, 340, D)
+    x = np.linspace(0, 5, m)
+    a, c, d = rng.uniform(1, 3, D), rng.uniform(-0.5, 0.5, D), rng.uniform(-0.05, 0.05, D)
+    k = 1.3 * np.exp(-2500 * (1 / T - 1 / 300))
+    Y = a[:, None] * np.exp(-k[:, None] * x) + c[:, None] + d[:, None] * x + noise * rng.standard_normal((D, m))
+    return x, Y, T, np.column_stack([a, c, d])
+
+
+def fn(X, a, c, d, k0, Ea):
+    t, T = X
+    return a * nlsqc.np.exp(-k0 * nlsqc.np.exp(-Ea * (1 / T - 1 / 300)) * t) + c + d * t
+
+
+def test_reference_problem_recovers_the_truth():
+    x, Y, T, locals_ = arrhenius()
+    r = nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    assert r.success and r.status > 0 and r.message
+    assert r.shared == ["k0", "Ea"] and list(r.shared_mask) == [n in ("k0", "Ea") for n in r.names]
+    assert r.popt.shape == r.perr.shape == (12, 5) and r.pcov is None
+    k0, Ea = r.values["k0"], r.values["Ea"]
+    ek0, eEa = r.shared_perr
+    assert abs(k0 - 1.3) < 4 * ek0 and abs(Ea - 2500) < 4 * eEa
+    assert 0 < ek0 < 0.05 and 0 < eEa < 100
+    # every row carries the same shared values
+    for name in ("k0", "Ea"):
+        j = r.names.index(name)
+        assert np.all(r.popt[:, j] == r.popt[0, j]) and np.all(r.perr[:, j] == r.perr[0, j])
+    # each curve's locals near its truth (a, c, d in model order a, ..., c, d)
+    ia, ic, id_ = r.names.index("a"), r.names.index("c"), r.names.index("d")
+    z = (r.popt[:, [ia, ic, id_]] - locals_) / r.perr[:, [ia, ic, id_]]
+    assert np.all(np.abs(z) < 5)
+    # the shared covariance: symmetric, its diagonal the errors' squares
+    C = r.shared_pcov
+    assert C.shape == (2, 2) and np.allclose(C, C.T, rtol=0, atol=0) and np.allclose(np.sqrt(np.diag(C)), r.shared_perr)
+    assert -1 < C[0, 1] / np.sqrt(C[0, 0] * C[1, 1]) < 1
+    # the whole problem's bookkeeping
+    assert r.m_total == 600 and list(r.m) == [50] * 12 and r.n_free == 12 * 3 + 2 and r.dof == 600 - 38
+    assert np.isclose(r.chi2, r.chi2_set.sum(), rtol=1e-12) and np.isclose(r.cost, r.cost_set.sum(), rtol=1e-12)
+    assert np.isclose(r.redchi, r.chi2 / r.dof, rtol=1e-12) and r.redchi == pytest.approx(1e-4, rel=0.3)
+    assert r.nfev >= 1 and r.nit >= 1 and r.method == "trf"
+    assert "k0=" in repr(r)
+
+
+def test_list_and_2d_inputs_agree_bitwise():
+    x, Y, T, _ = arrhenius()
+    kw = dict(shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    r1 = nlsqc.fit_global(TEXT, [(x, y) for y in Y], **kw)
+    r2 = nlsqc.fit_global(TEXT, x, Y, **kw)                                   # x shared by every set
+    r3 = nlsqc.fit_global(TEXT, np.tile(x, (12, 1)), Y, x_shared=False, **kw)  # x per set
+    r4 = nlsqc.fit_global(TEXT, x, list(Y), **kw)                              # y as a list
+    for r in (r2, r3, r4):
+        np.testing.assert_array_equal(r.popt, r1.popt)
+        np.testing.assert_array_equal(r.perr, r1.perr)
+        np.testing.assert_array_equal(r.shared_pcov, r1.shared_pcov)
+        assert r.cost == r1.cost and r.nfev == r1.nfev
+
+
+def test_traced_function_and_model_text_agree():
+    x, Y, T, _ = arrhenius(D=6)
+    r_text = nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=P0,
+                              params="a,c,d,k0,Ea")
+    # a function gets the covariates as the rows of x after the data's
+    r_fn = nlsqc.fit_global(fn, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=[2, 0, 0, 1, 2000])
+    assert r_fn.names == ["a", "c", "d", "k0", "Ea"] == r_text.names
+    np.testing.assert_allclose(r_fn.popt, r_text.popt, rtol=1e-9)
+    np.testing.assert_allclose(r_fn.perr, r_text.perr, rtol=1e-6)
+
+
+def test_ragged_sets_sigma_and_pcov():
+    x, Y, T, _ = arrhenius(D=5)
+    sets = [(x[: 30 + 5 * i], Y[i, : 30 + 5 * i], np.full(30 + 5 * i, 0.01)) for i in range(5)]
+    r = nlsqc.fit_global(TEXT, sets, shared=["k0", "Ea"], covariates={"T": T}, p0=P0, absolute_sigma=True, pcov=True)
+    assert r.success and list(r.m) == [30, 35, 40, 45, 50]
+    assert r.pcov.shape == (5, 5, 5)
+    np.testing.assert_allclose(np.sqrt(np.einsum("dii->di", r.pcov)), r.perr, rtol=1e-12)
+    # with absolute sigma = the noise, chi2 / dof is about 1
+    assert 0.6 < r.redchi < 1.5
+
+
+def test_p0_per_set_bounds_and_fixed():
+    x, Y, T, truth = arrhenius(D=6)
+    names = ["a", "c", "d", "k0", "Ea"]
+    p0 = np.column_stack([truth, np.full(6, 1.0), np.full(6, 2000.0)])  # (D, n) in the function's order
+    r = nlsqc.fit_global(fn, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=p0,
+                         bounds=([0, -1, -1, 0.1, 100], [10, 1, 1, 10, 1e4]))
+    assert r.success and r.names == names and abs(r.values["Ea"] - 2500) < 5 * r.shared_perr[1]
+    # Ea held at 2500: only k0 shared and free
+    rf = nlsqc.fit_global(fn, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T},
+                          p0=[2, 0, 0, 1, 2500], fixed=["Ea"])
+    assert rf.values["Ea"] == 2500 and rf.shared_perr[1] == 0 and rf.n_free == 6 * 3 + 1
+
+
+def test_errors():
+    x, Y, T, _ = arrhenius(D=4)
+    sets = [(x, y) for y in Y]
+    with pytest.raises(ValueError, match="covariate 'T' has 3 values; give one per data set"):
+        nlsqc.fit_global(TEXT, sets, shared=["k0"], covariates={"T": T[:3]}, p0=P0)
+    with pytest.raises(ValueError, match="'k9' is not a parameter"):
+        nlsqc.fit_global(TEXT, sets, shared=["k9"], covariates={"T": T}, p0=P0)
+    with pytest.raises(ValueError, match="covariate 'Q' is not a variable"):
+        nlsqc.fit_global(nlsqc.model(TEXT, nvars=2, vars="x,T"), sets, shared=["k0"], covariates={"Q": T}, p0=P0)
+    with pytest.raises(ValueError, match="give sigma for every data set or for none"):
+        nlsqc.fit_global(TEXT, [(x, Y[0], np.ones(50))] + sets[1:], shared=["k0"], covariates={"T": T}, p0=P0)
+    with pytest.raises(ValueError, match="x_shared"):
+        nlsqc.fit_global("a*exp(-k*x)", np.tile(x, (4, 1)), Y, shared=["k"])
+    with pytest.raises(ValueError, match="tuple"):
+        nlsqc.fit_global(TEXT, [x, Y[0]], shared=["k0"], covariates={"T": T[:2]}, p0=P0)
+    with pytest.raises(ValueError):  # dogbox: refused by the library
+        nlsqc.fit_global(TEXT, sets, shared=["k0", "Ea"], covariates={"T": T}, p0=P0, method="dogbox")
+    with pytest.raises(ValueError, match="fit_global takes no callback"):
+        nlsqc.fit_global(TEXT, sets, shared=["k0", "Ea"], covariates={"T": T}, p0=P0, callback=print)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'shard'"):
+        nlsqc.fit_global(TEXT, sets, shared=["k0"], shard=["Ea"])
+    # the library's refusals: a data set too short for its three locals
+    short = sets[:2] + [(x[:2], Y[2, :2])] + sets[3:]
+    with pytest.raises(ValueError):
+        nlsqc.fit_global(TEXT, short, shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+
+
+def test_lm_and_nan_policy_omit():
+    x, Y, T, _ = arrhenius(D=6)
+    kw = dict(shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    r_trf = nlsqc.fit_global(TEXT, x, Y, **kw)
+    r_lm = nlsqc.fit_global(TEXT, x, Y, method="lm", **kw)
+    assert r_lm.success and r_lm.method == "lm"
+    np.testing.assert_allclose(r_lm.popt, r_trf.popt, rtol=1e-8)
+    Yn = Y.copy()
+    Yn[2, 5] = np.nan
+    with pytest.raises(ValueError, match="data set 2"):
+        nlsqc.fit_global(TEXT, x, Yn, **kw)
+    r = nlsqc.fit_global(TEXT, x, Yn, nan_policy="omit", **kw)
+    assert r.success and list(r.m) == [50, 50, 49, 50, 50, 50] and r.m_total == 299
+
+
+def test_interrupt_stops_the_fit(monkeypatch):
+    """Ctrl-C: the progress function the fit calls on Python's thread each
+    iteration raises KeyboardInterrupt, which stops the fit and comes out
+    of fit_global."""
+    from nlsqc import _shared
+    calls = []
+
+    def interrupted(info):
+        calls.append(info)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_shared, "quiet", interrupted)
+    x, Y, T, _ = arrhenius(D=4)
+    with pytest.raises(KeyboardInterrupt):
+        nlsqc.fit_global(TEXT, x, Y, shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    assert len(calls) == 1
+
+
+def test_undetermined_parameters_warn():
+    """One data set at one T cannot tell k0 from Ea: inf errors and
+    curve_fit's OptimizeWarning."""
+    x, Y, T, _ = arrhenius(D=1)
+    with pytest.warns(nlsqc.OptimizeWarning, match="could not be estimated"):
+        r = nlsqc.fit_global(TEXT, [(x, Y[0])], shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    assert not r.pcov_valid and np.all(np.isinf(r.shared_perr))
