@@ -51,7 +51,8 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 out=$dir/results.txt
 echo "MACHINE cores=$(nproc) cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo | tr ' ' '_')" \
-     "mem_gb=$(awk '/MemTotal/ {print int($2 / 1048576)}' /proc/meminfo) limit_s=$limit mem_cap_mb=$mem_mb" >"$out"
+     "mem_gb=$(awk '/MemTotal/ {print int($2 / 1048576)}' /proc/meminfo) limit_s=$limit mem_cap_mb=$mem_mb" \
+     "load_start=$(cut -d' ' -f1 /proc/loadavg)" >"$out"
 declare -A last_s last_rss last_d stopped
 
 command_of() {  # tool data-file
@@ -114,4 +115,6 @@ for D in 10 100 1000 10000 100000; do
     done
     rm -f "$data"
 done
+# the machine may be shared: the load average at the end goes into the table too
+echo "LOAD end=$(cut -d' ' -f1 /proc/loadavg)" >>"$out"
 /usr/bin/python3 bench/global_fit/table.py <"$out"

@@ -17,11 +17,11 @@ def parse(stream):
     res, machine = {}, {}
     for line in stream:
         words = line.split()
-        if not words or words[0] not in ("RESULT", "SKIP", "MACHINE"):
+        if not words or words[0] not in ("RESULT", "SKIP", "MACHINE", "LOAD"):
             continue
         kv = dict(w.split("=", 1) for w in words[1:] if "=" in w)
-        if words[0] == "MACHINE":
-            machine = kv
+        if words[0] in ("MACHINE", "LOAD"):
+            machine.update(kv)
         else:
             kv["kind"] = words[0]
             res[(kv["tool"], int(kv["D"]))] = kv
@@ -42,7 +42,8 @@ def main():
     tools = [t for t in TOOLS if any((t, d) in res for d in sizes)]
     if machine:
         print(f"Machine: {machine.get('cores')} cores, {machine.get('cpu', '?').replace('_', ' ')}, "
-              f"{machine.get('mem_gb')} GB; a case is skipped past {machine.get('limit_s')} s "
+              f"{machine.get('mem_gb')} GB, load average {machine.get('load_start', '?')} at the start and "
+              f"{machine.get('end', '?')} at the end; a case is skipped past {machine.get('limit_s')} s "
               f"or {machine.get('mem_cap_mb')} MB (predicted from the previous D).\n")
 
     def cell(t, d, key, fmt):
