@@ -15,7 +15,8 @@
 # so (time linear in D; the dense SVD's cubic), or when its peak RSS
 # scaled from the previous D would pass GF_MEM_MB (default: half the
 # available memory). A case under GF_REPEAT_BELOW seconds (default 5)
-# runs three times and its fastest counts. No timed assertions: the table is a measurement.
+# runs three times and its fastest counts. nlsq runs at its default
+# tolerances (1e-15; the peers at 1e-8), or GF_NLSQ_TOL. No timed assertions: the table is a measurement.
 #
 #   bench/global_fit/run.sh [MAX_D]     D = 10, 100, 1000, 10^4, 10^5 up to MAX_D (default 1e5)
 #
@@ -57,8 +58,8 @@ declare -A last_s last_rss last_d stopped
 
 command_of() {  # tool data-file
     case $1 in
-        nlsq-*)  echo "./build-bench/bench/bench_global_fit $2 ${1#nlsq-}" | sed 's/t$//' ;;
-        ceres-*) echo "./build-bench/bench/bench_global_fit_ceres $2 ${1#ceres-}" | sed 's/t$//' ;;
+        nlsq-*)  th=${1#nlsq-}; echo "./build-bench/bench/bench_global_fit $2 ${th%t} ${GF_NLSQ_TOL:-}" ;;
+        ceres-*) th=${1#ceres-}; echo "./build-bench/bench/bench_global_fit_ceres $2 ${th%t}" ;;
         # Debian's numpy is slowed by the OpenBLAS settings of this workplace: unset them for the peer
         scipy-*) echo "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/global_fit/peer_scipy.py $2 ${1#scipy-}" ;;
     esac

@@ -46,6 +46,10 @@ def main():
               f"{machine.get('end', '?')} at the end; a case is skipped past {machine.get('limit_s')} s "
               f"or {machine.get('mem_cap_mb')} MB (predicted from the previous D).\n")
 
+    tols = sorted({r["tol"] for (t, _), r in res.items() if t.startswith("nlsq") and "tol" in r})
+    if tols:
+        print(f"nlsq's tolerances: {', '.join(tols)} (SciPy and Ceres: 1e-8).\n")
+
     def cell(t, d, key, fmt):
         r = res.get((t, d))
         if r is None:
