@@ -24,7 +24,7 @@
 # columns say so.
 set -uo pipefail
 unset NLSQ_THREADS NLSQ_BACKEND
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 maxD=$(/usr/bin/python3 -c "print(int(float('${1:-1e5}')))") || exit 1
 limit=${GF_LIMIT:-300}
 repeat_below=${GF_REPEAT_BELOW:-5}
@@ -56,13 +56,21 @@ echo "MACHINE cores=$(nproc) cpu=$(awk -F': ' '/model name/ {print $2; exit}' /p
      "load_start=$(cut -d' ' -f1 /proc/loadavg)" >"$out"
 declare -A last_s last_rss last_d stopped
 
-command_of() {  # tool data-file
+# the command of a case, into the array cmd
+case_cmd() {  # tool data-file
+    local th
     case $1 in
-        nlsq-*)  th=${1#nlsq-}; echo "./build-bench/bench/bench_global_fit $2 ${th%t} ${GF_NLSQ_TOL:-}" ;;
-        ceres-*) th=${1#ceres-}; echo "./build-bench/bench/bench_global_fit_ceres $2 ${th%t}" ;;
+        nlsq-*)  th=${1#nlsq-}; cmd=(./build-bench/bench/bench_global_fit "$2" "${th%t}" ${GF_NLSQ_TOL:+"$GF_NLSQ_TOL"}) ;;
+        ceres-*) th=${1#ceres-}; cmd=(./build-bench/bench/bench_global_fit_ceres "$2" "${th%t}") ;;
         # Debian's numpy is slowed by the OpenBLAS settings of this workplace: unset them for the peer
-        scipy-*) echo "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/global_fit/peer_scipy.py $2 ${1#scipy-}" ;;
+        scipy-*) cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/global_fit/peer_scipy.py
+                      "$2" "${1#scipy-}") ;;
     esac
+}
+
+field() {  # key line: the value of key=value in a RESULT or SKIP line
+    local v=${2#* "$1"=}
+    echo "${v%% *}"
 }
 
 for D in 10 100 1000 10000 100000; do
@@ -87,15 +95,16 @@ for D in 10 100 1000 10000 100000; do
                 continue
             fi
         fi
-        line=$(timeout "$limit" $(command_of "$t" "$data") 2>"$dir/err" | grep -E '^(RESULT|SKIP)')
+        case_cmd "$t" "$data"
+        line=$(timeout "$limit" "${cmd[@]}" 2>"$dir/err" | grep -E '^(RESULT|SKIP)')
         rc=$?
         # the machine is shared: a fit under GF_REPEAT_BELOW seconds runs
         # twice more, and the fastest of the three counts
         for _ in 1 2; do
             case $line in RESULT*) ;; *) break ;; esac
-            awk -v s="$(sed 's/.*seconds=\([^ ]*\).*/\1/' <<<"$line")" -v b="$repeat_below" \
+            awk -v s="$(field seconds "$line")" -v b="$repeat_below" \
                 'BEGIN { exit !(s < b) }' || break
-            again=$(timeout "$limit" $(command_of "$t" "$data") 2>/dev/null | grep '^RESULT')
+            again=$(timeout "$limit" "${cmd[@]}" 2>/dev/null | grep '^RESULT')
             line=$(printf '%s\n%s\n' "$line" "$again" | grep '^RESULT' \
                    | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) s = substr($i, 9); print s, $0 }' \
                    | sort -g | head -1 | cut -d' ' -f2-)
@@ -109,9 +118,9 @@ for D in 10 100 1000 10000 100000; do
         case $line in
             RESULT*)
                 last_d[$t]=$D
-                last_s[$t]=$(sed 's/.*seconds=\([^ ]*\).*/\1/' <<<"$line")
-                last_rss[$t]=$(sed 's/.*rss_mb=\([^ ]*\).*/\1/' <<<"$line") ;;
-            SKIP*) stopped[$t]=$(sed 's/.*why=\([^ ]*\).*/\1/' <<<"$line") ;;
+                last_s[$t]=$(field seconds "$line")
+                last_rss[$t]=$(field rss_mb "$line") ;;
+            SKIP*) stopped[$t]=$(field why "$line") ;;
         esac
     done
     rm -f "$data"
