@@ -1464,18 +1464,18 @@ NLSQ_API nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *b
  * opt's loss, f_scale, tolerances, max_nfev (over the whole problem),
  * x_scale (n scales in model order, each data set's local taking its
  * parameter's, or "jac"), absolute_sigma, nan_policy, threads,
- * backend and group apply; callbacks and progress are called per
- * iteration as for one fit (x: the free parameters, locals of data set 0
- * first ... then the shared ones); checkpoints, keep_residuals and
- * devices are refused.
+ * backend and group apply; progress is called after every iteration
+ * (pass_fraction 1, the cost at the accepted point) and a nonzero return
+ * stops the fit (NLSQ_FIT_STOPPED, the latest point kept); callbacks,
+ * checkpoints, keep_residuals and GPU devices are refused.
  *
  * Refused with NLSQ_ERR_DATA and a message naming the culprit: a data set
  * with fewer usable points than its free local parameters, a shared
  * parameter no data set depends on (its Jacobian column is zero in every
  * data set at the start), covariates that vary within a data set, fewer
  * points in all than free parameters; NLSQ_ERR_BOUNDS for bounds (lb >=
- * ub, p0 outside, bounds with lm); NLSQ_ERR_INPUT for bad layouts or
- * options.
+ * ub, p0 outside, bounds with lm); NLSQ_ERR_INVALID_ARGUMENT for bad
+ * layouts or options.
  */
 typedef struct nlsq_shared {
     nlsq_batch data;                /* the data sets, as a batch's fits       */

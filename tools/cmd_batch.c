@@ -19,7 +19,8 @@
  * the rows' numbers spelt by dtoa_shortest on every core.
  *
  * Exit status: 0 every fit converged; 1 some did not (the rows say which);
- * 2 bad usage or input; 3 an error in the model text.
+ * 2 bad usage or input; 3 an error in the model text; 4 converged but not
+ * to be trusted (--accept-untrusted: 0).
  */
 #define _DEFAULT_SOURCE /* clock_gettime, madvise */
 #include <math.h>
@@ -1197,7 +1198,9 @@ static int run_shared(const cli *c, const dataset *D, batch_data *d, const covar
     if (!rc) rc = write_results(c, wants_jsonl(c), d, D, &view);
     if (c->verbose) fprintf(stderr, "nlsq batch: fit %.3f s, write %.3f s\n", t1 - t0, now() - t1);
     if (!c->quiet && cli_writes(c)) shared_summary(c, D, sh, s);
-    if (!rc) rc = s->status > 0 ? 0 : 1;
+    /* converged without a covariance (a singular Jacobian): not to be
+       trusted, as a single fit or batch row would say (exit 4) */
+    if (!rc) rc = s->status <= 0 ? 1 : !s->pcov_valid && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
     shared_view_free(&view);
     nlsq_shared_result_free(s);
     return rc;

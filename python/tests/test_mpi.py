@@ -138,6 +138,29 @@ def test_fewer_chunks_than_ranks(comm):
     assert got.popt.tobytes() == ref.popt.tobytes() and got.pcov.tobytes() == ref.pcov.tobytes()
 
 
+def test_fit_global(comm):
+    """Shared-parameter fits over the ranks: each evaluates its share of
+    the data sets; every rank ends with the single-process bits."""
+    rng = numpy.random.default_rng(3)
+    T = numpy.array([280.0, 295, 310, 325, 340])
+    x = numpy.linspace(0, 5, 60)
+    sets = []
+    for t in T:
+        k = 1.3 * numpy.exp(-2500 * (1 / t - 1 / 300))
+        sets.append((x, rng.uniform(1, 3) * numpy.exp(-k * x) + 0.1 + rng.normal(0, 0.01, x.size)))
+    model = "a*exp(-k0*exp(-Ea*(1/T - 1/300))*x) + c"
+    for method in ("trf", "lm"):
+        kw = dict(shared=["k0", "Ea"], covariates={"T": T}, vars=["x"], p0={"a": 1, "c": 0, "k0": 1, "Ea": 2000},
+                  method=method, pcov=True)
+        ref = nlsqc.fit_global(model, sets, **kw)
+        got = nlsqc.fit_global(model, sets, comm=comm, **kw)
+        assert got.popt.tobytes() == ref.popt.tobytes(), f"fit_global {method}: popt differs"
+        assert got.pcov.tobytes() == ref.pcov.tobytes(), f"fit_global {method}: pcov differs"
+        assert (got.nfev, got.status) == (ref.nfev, ref.status)
+        everyone = comm.allgather(got.popt.tobytes() + got.shared_pcov.tobytes())
+        assert all(b == everyone[0] for b in everyone), f"fit_global {method}: the ranks hold different results"
+
+
 def test_curve_fit_large(comm):
     x, y = _data(150001, seed=9)
     ref = nlsqc.curve_fit_large(MODEL, x, y, p0=[1, 1, 0])

@@ -409,14 +409,15 @@ static nlsq_status setup_set(shared_job *job, fit_problem *fp, size_t d, double 
     fp->opt.upper = have[2] ? arr[2] : NULL;
     fp->opt.fixed = have_fixed ? fixed : NULL;
     nlsq_error inner;
-    if (fit_setup_parameters(fp, &inner) != NLSQ_OK) {
-        if (inner.code == NLSQ_ERR_INVALID_ARGUMENT && fp->n_free == 0) { /* all fixed in this set: no unknowns */
-        } else {
-            const char *msg = strchr(inner.message, ':') ? strchr(inner.message, ':') + 2 : inner.message;
-            return fail(err, inner.code, "data set %zu: %s", d, msg);
-        }
+    if (fit_setup_parameters(fp, &inner) == NLSQ_OK) return NLSQ_OK;
+    if (inner.code == NLSQ_ERR_INVALID_ARGUMENT && fp->n_free == 0) return NLSQ_OK; /* no unknowns in this set */
+    const char *msg = strchr(inner.message, ':') ? strchr(inner.message, ':') + 2 : inner.message;
+    for (int j = 0; j < n; j++) { /* a shared parameter's start or bounds: not one set's */
+        char quoted[80];
+        snprintf(quoted, sizeof quoted, "'%s'", job->model->params.names[j]);
+        if (shared[j] && strstr(msg, quoted)) return fail(err, inner.code, "shared parameter %s: %s", quoted, msg);
     }
-    return NLSQ_OK;
+    return fail(err, inner.code, "data set %zu: %s", d, msg);
 }
 
 /* Every set's start and unknowns; the shared ones' from set 0, which
