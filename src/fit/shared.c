@@ -360,12 +360,14 @@ static nlsq_status check_layout(shared_job *job, nlsq_error *err)
         for (size_t d = 0; d < job->nsets; d++) {
             pass_arrays a = set_arrays(job, d);
             const double *row = a.x + (size_t)v * a.stride;
-            for (size_t i = 1; i < job->len[d]; i++)
-                if (!(row[i] == row[0]))
+            size_t first = 0; /* NaN/Inf are nan_policy's (check_points), not a second value */
+            while (first < job->len[d] && !isfinite(row[first])) first++;
+            for (size_t i = first + 1; i < job->len[d]; i++)
+                if (isfinite(row[i]) && row[i] != row[first])
                     return fail(err, NLSQ_ERR_DATA,
-                                "covariate '%s' varies within data set %zu: point %zu has %.17g where point 0 has "
+                                "covariate '%s' varies within data set %zu: point %zu has %.17g where point %zu has "
                                 "%.17g (a covariate takes one value per data set)",
-                                model->vars.names[v], d, i, row[i], row[0]);
+                                model->vars.names[v], d, i, row[i], first, row[first]);
         }
     }
     return NLSQ_OK;
@@ -392,6 +394,25 @@ static nlsq_status setup_set(shared_job *job, fit_problem *fp, size_t d, double 
                                {row_or(b->upper, d, rb, o->upper), o->upper ? o->upper : row_or(b->upper, 0, rb, NULL)}};
     const unsigned char *fsrc[2] = {row_or(b->fixed, d, (size_t)n, o->fixed),
                                     o->fixed ? o->fixed : row_or(b->fixed, 0, (size_t)n, NULL)};
+    /* a shared parameter has one start, one pair of bounds, one flag:
+       rows that give it others would be silently overruled by row 0 */
+    const double *rows[3] = {o->p0 ? NULL : b->p0, o->lower ? NULL : b->lower, o->upper ? NULL : b->upper};
+    static const char *const what[3] = {"p0", "lower", "upper"};
+    for (int q = 0; d > 0 && q < 3; q++)
+        for (int j = 0; rows[q] && j < n; j++) {
+            double v0 = rows[q][j], vd = rows[q][d * (size_t)n + (size_t)j];
+            if (shared[j] && v0 != vd && !(isnan(v0) && isnan(vd)))
+                return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                            "data.%s gives shared parameter '%s' %.17g in row %zu but %.17g in row 0: a shared "
+                            "parameter takes one value (give it in opt's %s)",
+                            what[q], job->model->params.names[j], vd, d, v0, what[q]);
+        }
+    for (int j = 0; d > 0 && !o->fixed && b->fixed && j < n; j++)
+        if (shared[j] && b->fixed[d * (size_t)n + (size_t)j] != b->fixed[j])
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "data.fixed fixes shared parameter '%s' in row %zu but not in row %zu: it is fixed for all "
+                        "data sets or for none (give it in opt's fixed)",
+                        job->model->params.names[j], b->fixed[j] ? (size_t)0 : d, b->fixed[j] ? d : (size_t)0);
     double *arr[3] = {buf, buf + n, buf + 2 * n};
     int have[3] = {0, 0, 0}, have_fixed = 0;
     for (int j = 0; j < n; j++) {
@@ -496,10 +517,11 @@ static nlsq_status check_points(shared_job *job, nlsq_error *err)
         pass_arrays a = set_arrays(job, d);
         size_t used = batch_usable_points(&a, job->k, job->len[d], job->opt.nan_policy);
         if (used == 0 && job->len[d] > 0)
-            return fail(err, NLSQ_ERR_DATA,
-                        "data set %zu: %s", d,
-                        b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise), or a sigma <= 0"
-                                 : "NaN/Inf in its x or y (nan_policy raise), or no finite point");
+            return fail(err, NLSQ_ERR_DATA, "data set %zu: %s", d,
+                        job->opt.nan_policy == NLSQ_NAN_OMIT ? "no point is left once NaN/Inf points are omitted"
+                        : b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise; omit drops such points), or a "
+                                     "sigma <= 0"
+                                   : "NaN/Inf in its x or y (nan_policy raise; omit drops such points)");
         if (used < (size_t)job->nl[d])
             return fail(err, NLSQ_ERR_DATA,
                         "data set %zu has %zu usable point%s for its %d free local parameter%s: each set needs at "
@@ -640,45 +662,77 @@ static nlsq_shared_result *alloc_result(const shared_job *job, unsigned outputs)
     return r;
 }
 
-/* The covariance of every set's parameters from R at the solution
-   (chi2/dof scaled unless absolute_sigma). Fixed parameters: 0. */
+/* The column scales 1/||J e_j|| (1 for a zero column): the covariance
+   is taken on the scaled columns and scaled back, so its rank test does
+   not depend on the parameters' units (k0 ~ 1e13 beside a ~ 1). */
+static double *unit_scales(shared_job *job, const double *R)
+{
+    double *c = malloc(job->N * sizeof *c);
+    if (!c) return NULL;
+    blocks_col_norms(&job->bk, R, c);
+    for (size_t u = 0; u < job->N; u++) c[u] = c[u] > 0 && isfinite(c[u]) ? 1 / c[u] : 1;
+    return c;
+}
+
+/* Set d's unknown a (locals, then shared) as a model index and a scale. */
+static int set_param(const shared_job *job, size_t d, int a, const double *c, double *ca)
+{
+    int nl = job->nl[d];
+    size_t u = a < nl ? job->x_at[d] + (size_t)a : job->x_at[job->nsets] + (size_t)(a - nl);
+    *ca = c[u];
+    return a < nl ? job->local_idx[d * (size_t)job->n + (size_t)a] : job->shared_idx[a - nl];
+}
+
+/* The covariance of every set's parameters from R at the solution (scale:
+   chi2/dof, or 1 with absolute_sigma). The shared block is valid or not
+   as a whole; a set whose own locals are undetermined gets Inf for them
+   (and their cross terms) while the other sets keep theirs. Fixed
+   parameters: 0. pcov_valid: everything determined. */
 static int fill_covariance(shared_job *job, const double *R, double scale, nlsq_shared_result *r)
 {
     int n = job->n, ns = job->ns;
     size_t nn = (size_t)n;
-    blocks_factor(&job->bk, R, NULL, NULL, 0);
+    double *c = unit_scales(job, R);
     int kmax = ns;
     for (size_t d = 0; d < job->nsets; d++)
         if (job->nl[d] + ns > kmax) kmax = job->nl[d] + ns;
     size_t kk = (size_t)kmax * (size_t)kmax;
-    double *css = malloc(((size_t)ns * (size_t)ns + 2 * kk + 1) * sizeof *css);
-    if (!css) return -1;
+    double *css = c ? malloc(((size_t)ns * (size_t)ns + 2 * kk + 1) * sizeof *css) : NULL;
+    if (!css) {
+        free(c);
+        return -1;
+    }
+    blocks_factor(&job->bk, R, c, NULL, 0);
     double *cd = css + (size_t)ns * (size_t)ns, *work = cd + kk;
-    int valid = blocks_cov_shared(&job->bk, css) == 0;
-    double tiny = blocks_rank_threshold(&job->bk);
+    int shared_ok = blocks_cov_shared(&job->bk, css) == 0, all_ok = shared_ok;
+    double tiny = blocks_rank_threshold(&job->bk), ca, cb;
     for (int a = 0; a < ns; a++)
-        for (int b = 0; b < ns; b++)
-            r->shared_pcov[(size_t)job->shared_idx[a] * nn + (size_t)job->shared_idx[b]] =
-                valid ? css[(size_t)a * ns + b] * scale : INFINITY;
+        for (int b = 0; b < ns; b++) {
+            int ja = set_param(job, 0, job->nl[0] + a, c, &ca), jb = set_param(job, 0, job->nl[0] + b, c, &cb);
+            r->shared_pcov[(size_t)ja * nn + (size_t)jb] = shared_ok ? css[(size_t)a * ns + b] * ca * cb * scale : INFINITY;
+        }
     for (size_t d = 0; d < job->nsets; d++) {
         int nl = job->nl[d], k = nl + ns;
-        int ok = valid && blocks_cov_set(&job->bk, d, css, tiny, cd, work) == 0;
-        valid &= ok;
+        int ok = shared_ok && blocks_cov_set(&job->bk, d, css, tiny, cd, work) == 0;
+        all_ok &= ok;
         double *perr = r->perr ? r->perr + d * nn : NULL;
         double *pcov = r->pcov ? r->pcov + d * nn * nn : NULL;
         for (int j = 0; perr && j < n; j++) perr[j] = 0;
         for (int a = 0; a < k; a++) {
-            int ja = a < nl ? job->local_idx[d * nn + (size_t)a] : job->shared_idx[a - nl];
-            double v = ok ? cd[(size_t)a * k + a] * scale : INFINITY;
-            if (perr) perr[ja] = sqrt(v);
-            for (int b = 0; pcov && b < k; b++) {
-                int jb = b < nl ? job->local_idx[d * nn + (size_t)b] : job->shared_idx[b - nl];
-                pcov[(size_t)ja * nn + (size_t)jb] = ok ? cd[(size_t)a * k + b] * scale : INFINITY;
+            int ja = set_param(job, d, a, c, &ca);
+            for (int b = 0; b < k; b++) {
+                int jb = set_param(job, d, b, c, &cb);
+                double v = ok                          ? cd[(size_t)a * k + b] * ca * cb * scale
+                         : shared_ok && a >= nl && b >= nl ? css[(size_t)(a - nl) * ns + (b - nl)] * ca * cb * scale
+                                                          : INFINITY;
+                if (pcov) pcov[(size_t)ja * nn + (size_t)jb] = v;
+                if (perr && a == b) perr[ja] = sqrt(v);
             }
         }
     }
-    r->pcov_valid = valid;
+    r->pcov_valid = all_ok;
     free(css);
+    free(c);
     return 0;
 }
 

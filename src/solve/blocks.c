@@ -118,6 +118,31 @@ static void fold_diagonal(double *R, int nc, int j, double delta2, double *a)
     nk_fold_row_givens(R, nc, a);
 }
 
+/*
+ * A local the set does not determine (a zero column, or one dependent on
+ * the others) leaves a pivot at rounding level whose row still holds the
+ * set's information about the later columns: kept there it would be lost
+ * to the shared block. Such a row is folded into the rows below it and
+ * left zero, as if that local were absent; its pivot then reads as
+ * singular (no step along it undamped, Inf error), and the rest of the
+ * triangle is exact.
+ */
+static void fold_down_zero_pivots(double *F, int k, int nl, double *a)
+{
+    size_t kc = (size_t)k + 1;
+    double big = 0;
+    for (int i = 0; i < nl; i++) big = fmax(big, fabs(F[(size_t)i * kc + (size_t)i]));
+    double tiny = 4 * SOLVE_EPS * (double)kc * big;
+    for (int i = 0; i < nl; i++) {
+        if (fabs(F[(size_t)i * kc + (size_t)i]) > tiny) continue;
+        for (int j = 0; j <= k; j++) {
+            a[j] = j > i ? F[(size_t)j * kc + (size_t)i] : 0;
+            F[(size_t)j * kc + (size_t)i] = 0;
+        }
+        nk_fold_row_givens(F, k + 1, a);
+    }
+}
+
 /* Set d's triangle, its columns scaled and its locals damped, into F;
    then its shared block's rows folded into S. */
 static void factor_set(solve_blocks *bk, const double *R, size_t d, const double *c, const double *e2, double lambda)
@@ -134,6 +159,7 @@ static void factor_set(solve_blocks *bk, const double *R, size_t d, const double
     memcpy(F + (size_t)k * kc, T + (size_t)k * kc, kc * sizeof *F);
     for (int j = 0; j < nl; j++)
         fold_diagonal(F, k + 1, j, (e2 ? e2[col_unknown(bk, d, j)] : 0) + lambda, bk->a);
+    if (!e2 && lambda == 0) fold_down_zero_pivots(F, k, nl, bk->a); /* a damped pivot is never zero */
     for (int r = nl; r <= k; r++) { /* the Schur block's rows, into S */
         for (int j = 0; j <= ns; j++) bk->a[j] = F[(size_t)(nl + j) * kc + (size_t)r];
         nk_fold_row_givens(bk->S, ns + 1, bk->a);

@@ -262,6 +262,12 @@ static void trust_region_step(trf *t, const double *R, double Delta, double *alp
         a -= (phi + Delta) * ratio / Delta;
         if (fabs(phi) < 0.01 * Delta) break;
     }
+    /* The last update can leave [lower, upper]: below zero when the
+       minimum-norm step lies inside the region of a rank-deficient J. The
+       SVD takes any alpha above -s_min^2; a factorization needs alpha > 0
+       where a pivot is zero, so the structure keeps the last alpha that
+       was inside the region (its step tends to the minimum-norm one). */
+    if (t->bk && !full_rank && !(a > 0)) a = alpha_upper;
     step_at(t, R, a, p);
     double pn = solve_norm(p, n);
     for (int i = 0; i < n; i++) p[i] *= Delta / pn; /* exactly on the boundary */
