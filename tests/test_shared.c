@@ -737,6 +737,23 @@ static void test_shared_robust_loss(void)
     o.loss = NLSQ_LOSS_CAUCHY;
     oracle(&p, &o, 1e-8, 1e-6, "cauchy");
     prob_free(&p);
+    /* with sigma, absolute_sigma, bounds, and the other losses */
+    arr_make(&p, 5, 24, 1, 1, 10);
+    for (size_t i = 3; i < p.total; i += 9) p.y[i] -= 0.2;
+    o = tight();
+    double lo[5] = {0, -1, -1, 0.1, 0}, hi[5] = {10, 1, 1, 1.25, 1e4};
+    o.lower = lo;
+    o.upper = hi;
+    o.absolute_sigma = 1;
+    o.loss = NLSQ_LOSS_HUBER;
+    o.f_scale = 2;
+    oracle(&p, &o, 1e-8, 1e-6, "huber, sigma, absolute_sigma, bounds");
+    /* (not arctan here: with bounds, nlsq_curve_fit's first step already
+       differs from SciPy's, which the shared fit follows; findings D8) */
+    o.loss = NLSQ_LOSS_CAUCHY;
+    o.absolute_sigma = 0;
+    oracle(&p, &o, 1e-8, 1e-6, "cauchy, sigma, bounds");
+    prob_free(&p);
 }
 
 static void test_shared_fixed_locals(void)

@@ -351,3 +351,27 @@ def test_lmfit_multi_dataset_example(method):
             for k in range(3):
                 b = 2 * d + k if k < 2 else 10
                 assert abs(r.pcov[d, j, k] - pcov[a, b]) <= 1e-6 * np.sqrt(pcov[a, a] * pcov[b, b]), (d, j, k)
+
+
+@needs_shared
+def test_arctan_bounds_steps_follow_scipy():
+    """A saturating loss (arctan, f_scale 2 on sigma-weighted residuals
+    that start in the hundreds) with bounds: the first steps of
+    fit_global are SciPy's (on such a problem nlsq_curve_fit, fitting the
+    stacked model, takes another first step: /work/notes/i23_findings.md D8)."""
+    D = 5
+    sets, T = arrhenius(D, m=24, varying=True, with_sigma=True, seed=10)
+    sets = [(x, y - np.where(np.arange(y.size) % 9 == 3, 0.2, 0.0), s) for x, y, s in sets]
+    p0 = np.array([2.0, 0.0, 0.0, 1.0, 2000.0])
+    lo = np.array([0, -1, -1, 0.1, 0])
+    hi = np.array([10, 1, 1, 1.25, 1e4])
+    fun, jac, N = stacked(sets, T)
+    x0 = np.concatenate([np.tile(p0[:3], D), p0[3:]])
+    lb = np.concatenate([np.tile(lo[:3], D), lo[3:]])
+    ub = np.concatenate([np.tile(hi[:3], D), hi[3:]])
+    for nfev in (2, 3, 4):
+        res = least_squares(fun, x0, jac=jac, bounds=(lb, ub), loss="arctan", f_scale=2.0, max_nfev=nfev, **TIGHT)
+        r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0,
+                       bounds=(lo, hi), loss="arctan", f_scale=2.0, max_nfev=nfev, **TIGHT)
+        assert r.nfev == res.nfev
+        assert r.cost == pytest.approx(res.cost, rel=1e-6), (nfev, r.cost, res.cost)
