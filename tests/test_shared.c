@@ -1261,8 +1261,8 @@ static void test_shared_refusals_options(void)
     od.device = "cuda";
     expect_refusal(model, &sh, &od, NLSQ_ERR_INVALID_ARGUMENT, -1, NULL, "device cuda");
 
-    /* a bad x_scale names itself and the parameter (finding D7: it said
-       "every parameter is fixed") */
+    /* a bad x_scale names itself and the parameter (finding D7, OPEN at
+       20:00: it says "every parameter is fixed") */
     od = o;
     double xs0[5] = {1, 1, 0, 1, 1};
     od.x_scale = xs0;
@@ -1631,7 +1631,8 @@ static void test_shared_nan_policies(void)
     prob_free(&p);
 }
 
-/* Findings D2/D4: a local whose Jacobian column is zero in one set (z = 0
+/* Findings D2/D4 (D4b OPEN at 20:00: set 2's determined locals get Inf
+   covariance too): a local whose Jacobian column is zero in one set (z = 0
    there). trf stalled (status 0 after 2600 evaluations) before the fix;
    now it converges with the dense stacked trf. That local is undetermined:
    its start value kept, its error Inf, pcov_valid 0; every other entry as
