@@ -178,14 +178,33 @@ with h5py.File("fits.h5", "r") as f:
     for key in ("a", "a_err", "k0", "k0_err", "Ea", "Ea_err", "chi2", "redchi", "points", "nfev", "status"):
         col = f[key][()]
         assert len(col) == 12 and all(float(r[key]) == v for r, v in zip(rows, col)), key
+    assert list(f["diag_flags"][()]) == [0] * 12, f["diag_flags"][()]
 print("ok")
 PY
-        check "the HDF5 columns are the CSV's bit for bit (h5py)" "grep -qx ok check.out || { cat check.out; false; }"
+        check "the HDF5 columns are the CSV's bit for bit, diag_flags 0 (h5py)" "grep -qx ok check.out || { cat check.out; false; }"
     else
         echo "SKIP the HDF5 columns against the CSV: no h5py"
     fi
 fi
 
+# each row's verdict: a row of a determined fit trusted, no findings
+check "a determined fit's rows: trusted 1, no findings" \
+    "[ \$(tail -n +2 long_out.csv | cut -d, -f17,18 | sort -u) = '1,' ]"
+# one data set whose locals the data do not determine (T = 0: a and c are one
+# constant there): its row alone untrusted (rank_deficient), the others
+# trusted with finite errors; exit 4, and --accept-untrusted 0
+degen=(named.csv --model 'a*exp(-k*T*x) + c + d*x' --vars x,T --shared k --covariate "T=1,1,0,1,1,1,1,1,1,1,1,1"
+    --p0 a=2,k=1,c=0,d=0)
+"$nlsq" batch "${degen[@]}" >degen.csv 2>degen.err; rc=$?
+check "a set with undetermined locals: exit 4, its row trusted 0 rank_deficient, the 11 others trusted 1" \
+    "[ $rc -eq 4 ] && [ \$(grep -c ',0,rank_deficient\$' degen.csv) -eq 1 ] && grep -q '^c2,.*,0,rank_deficient\$' degen.csv && [ \$(grep -c ',1,\$' degen.csv) -eq 11 ]"
+check "... the summary counts it: 'do not determine every parameter of 1 curve'" \
+    "grep -q 'the data do not determine every parameter of 1 curve (an error inf): its row says trusted 0' degen.err"
+"$nlsq" batch "${degen[@]}" --accept-untrusted --quiet >/dev/null 2>&1; rc=$?
+check "... with --accept-untrusted: exit 0" "[ $rc -eq 0 ]"
+"$nlsq" batch "${degen[@]}" --format jsonl --quiet >degen.jsonl 2>/dev/null
+check "... JSON lines say the same (trusted false, findings [rank_deficient] for c2 only)" \
+    "[ \$(grep -c '\"trusted\": false, \"findings\": \\[\"rank_deficient\"\\]' degen.jsonl) -eq 1 ] && [ \$(grep -c '\"trusted\": true, \"findings\": \\[\\]' degen.jsonl) -eq 11 ]"
 # bad input: one line, exit 2
 expect_error "--shared names no parameter of the model" "--shared: the model has no parameter 'k9'" batch "${long[@]}" --shared k9
 expect_error "--covariate without --shared" "--covariate goes with --shared" batch long.csv --model "$M" --vars x,T --x t,T --id set --covariate T

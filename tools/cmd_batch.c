@@ -1074,8 +1074,12 @@ static int shared_refused(const cli *c)
 /* The global fit's rows as a batch's: its arrays viewed, the fit's status,
    iterations and evaluations in every row; each row's chi2 its data set's
    share (and so its redchi that share over its points less the model's
-   free parameters, as any batch row's, the same in every format). The
-   view's own arrays are freed by shared_view_free. */
+   free parameters, as any batch row's, the same in every format). A row
+   is trusted unless an error of its set is Inf or NaN (the data do not
+   determine one of its parameters: NLSQ_DIAG_RANK_DEFICIENT, as a batch
+   row says) or the fit did not converge; the whole fit's other
+   diagnostics are not per set, so a row says no more. The view's own
+   arrays are freed by shared_view_free. */
 static int shared_view(const nlsq_shared_result *s, nlsq_batch_result *v)
 {
     size_t D = s->nsets;
@@ -1091,12 +1095,16 @@ static int shared_view(const nlsq_shared_result *s, nlsq_batch_result *v)
     v->nit = malloc((D ? D : 1) * sizeof *v->nit);
     v->nfev = malloc((D ? D : 1) * sizeof *v->nfev);
     v->pcov_valid = malloc(D ? D : 1);
-    if (!v->status || !v->nit || !v->nfev || !v->pcov_valid) return die("out of memory");
+    v->diag_flags = malloc((D ? D : 1) * sizeof *v->diag_flags);
+    if (!v->status || !v->nit || !v->nfev || !v->pcov_valid || !v->diag_flags) return die("out of memory");
     for (size_t d = 0; d < D; d++) {
         v->status[d] = s->status;
         v->nit[d] = s->nit;
         v->nfev[d] = s->nfev;
         v->pcov_valid[d] = (unsigned char)(s->pcov_valid != 0);
+        v->diag_flags[d] = s->status > 0 ? 0 : NLSQ_DIAG_NOT_CONVERGED;
+        for (int j = 0; s->perr && j < s->n; j++)
+            if (!isfinite(s->perr[d * (size_t)s->n + j])) v->diag_flags[d] |= NLSQ_DIAG_RANK_DEFICIENT;
     }
     v->converged = s->status > 0 ? D : 0;
     v->failed = s->status < 0 ? D : 0;
@@ -1113,6 +1121,7 @@ static void shared_view_free(nlsq_batch_result *v)
     free(v->nit);
     free(v->nfev);
     free(v->pcov_valid);
+    free(v->diag_flags);
 }
 
 /* The global fit on stderr: its outcome, the shared parameters with their
@@ -1135,10 +1144,23 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
             s->method == NLSQ_LM ? "lm" : "trf", s->nit, s->nfev, s->seconds, s->threads, s->threads == 1 ? "" : "s");
     fprintf(stderr, "  cost %.10g  chi2 %.10g  dof %d  redchi %.6g  (%zu points, %d unknowns)\n", s->cost, s->chi2,
             s->dof, s->redchi, s->m_total, s->n_free);
-    if (!s->pcov_valid)
+    /* the curves with an undetermined parameter (an Inf error): all of
+       them, or those few whose rows say rank_deficient */
+    size_t undetermined = 0;
+    for (size_t d = 0; s->perr && d < s->nsets; d++)
+        for (int j = 0; j < n; j++)
+            if (!isfinite(s->perr[d * (size_t)n + j])) {
+                undetermined++;
+                break;
+            }
+    if (!s->pcov_valid && (undetermined == s->nsets || !s->perr))
         fputs("  no covariance: the Jacobian is singular (the data do not determine every parameter) or there are "
               "no degrees of freedom; the errors are inf\n",
               stderr);
+    else if (undetermined)
+        fprintf(stderr, "  the data do not determine every parameter of %zu curve%s (an error inf): %s trusted 0, "
+                "rank_deficient\n",
+                undetermined, undetermined == 1 ? "" : "s", undetermined == 1 ? "its row says" : "their rows say");
     fprintf(stderr, "  %-14s %22s %22s\n", "shared", "value", "error");
     for (int j = 0; j < n; j++)
         if (sh[j])
@@ -1198,9 +1220,13 @@ static int run_shared(const cli *c, const dataset *D, batch_data *d, const covar
     if (!rc) rc = write_results(c, wants_jsonl(c), d, D, &view);
     if (c->verbose) fprintf(stderr, "nlsq batch: fit %.3f s, write %.3f s\n", t1 - t0, now() - t1);
     if (!c->quiet && cli_writes(c)) shared_summary(c, D, sh, s);
-    /* converged without a covariance (a singular Jacobian): not to be
-       trusted, as a single fit or batch row would say (exit 4) */
-    if (!rc) rc = s->status <= 0 ? 1 : !s->pcov_valid && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
+    /* converged without a covariance (a singular Jacobian), or a set whose
+       parameters the data do not determine: not to be trusted, as a single
+       fit or batch row would say (exit 4) */
+    if (!rc)
+        rc = s->status <= 0                                                           ? 1
+           : (!s->pcov_valid || untrusted_converged(&view)) && !c->accept_untrusted ? EXIT_UNTRUSTED
+                                                                                     : 0;
     shared_view_free(&view);
     nlsq_shared_result_free(s);
     return rc;
