@@ -57,7 +57,8 @@ PY
 
 M='a*exp(-k0*exp(-Ea*(1/T - 1/300))*x) + c + d*x'
 P0=a=2,c=0,d=0,k0=1,Ea=2000
-long=(long.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0)
+long0=(long.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --p0 $P0)  # without --covariate
+long=("${long0[@]}" --covariate T)
 wide=(wide.csv --model "$M" --vars x,T --shared k0,Ea --p0 $P0)
 
 "$nlsq" batch "${long[@]}" --out long_out.csv 2>long.err; rc=$?
@@ -205,13 +206,26 @@ check "... with --accept-untrusted: exit 0" "[ $rc -eq 0 ]"
 "$nlsq" batch "${degen[@]}" --format jsonl --quiet >degen.jsonl 2>/dev/null
 check "... JSON lines say the same (trusted false, findings [rank_deficient] for c2 only)" \
     "[ \$(grep -c '\"trusted\": false, \"findings\": \\[\"rank_deficient\"\\]' degen.jsonl) -eq 1 ] && [ \$(grep -c '\"trusted\": true, \"findings\": \\[\\]' degen.jsonl) -eq 11 ]"
+# one curve: the words in the singular
+check "one curve: 'a global fit of 1 curve of' (not '1 curves')" "grep -q 'a global fit of 1 curve of' one.err && ! grep -q ' 1 curves\| 1 iterations\| 1 evaluations' one.err"
+
+# a NaN refused under the default policy: the message points to --nan-policy omit
+awk -F, 'NR == 100 { $4 = "nan" } 1' OFS=, long.csv >nan.csv
+err=$("$nlsq" batch nan.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0 2>&1 >/dev/null); rc=$?
+check "a NaN y: exit 2, one line naming the id, suggesting --nan-policy omit, without the C function's name ($err)" \
+    "[ $rc -eq 2 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q '^nlsq: --shared: .*id 2).*--nan-policy omit' <<<\"\$err\" && ! grep -q nlsq_fit_shared <<<\"\$err\""
+"$nlsq" batch nan.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0 --nan-policy omit --quiet >nan_out.csv; rc=$?
+check "... with --nan-policy omit: exit 0, the set with the NaN fitted on 49 points" \
+    "[ $rc -eq 0 ] && [ \$(sed -n 3p nan_out.csv | cut -d, -f15) = 49 ]"
+
 # bad input: one line, exit 2
+expect_error "--covariate given twice" "--covariate given twice" batch "${long[@]}" --covariate T
 expect_error "--shared names no parameter of the model" "--shared: the model has no parameter 'k9'" batch "${long[@]}" --shared k9
 expect_error "--covariate without --shared" "--covariate goes with --shared" batch long.csv --model "$M" --vars x,T --x t,T --id set --covariate T
-expect_error "--covariate names no variable" "the model has no variable 'Q'" batch "${long[@]}" --covariate Q
+expect_error "--covariate names no variable" "the model has no variable 'Q'" batch "${long0[@]}" --covariate Q
 expect_error "--method dogbox is refused" "--method dogbox: a fit with --shared runs trf" batch "${long[@]}" --method dogbox
 expect_error "--device cuda is refused" "runs on the CPU" batch "${long[@]}" --device cuda
-expect_error "long layout: a covariate's values are its column" "in the long layout (--id) a covariate is a column" batch "${long[@]}" --covariate T=300
+expect_error "long layout: a covariate's values are its column" "in the long layout (--id) a covariate is a column" batch "${long0[@]}" --covariate T=300
 expect_error "long layout: T varies within an id" "its column 'T' is not constant within id 4" batch varying.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0
 expect_error "wide layout: a covariate needs its values" "in the wide layout each curve's value is given" batch "${wide[@]}" --covariate T
 expect_error "wide layout: one value per curve" "2 values for 12 curve columns" batch "${wide[@]}" --covariate T=280,290

@@ -38,6 +38,19 @@
 #include "dtoa.h"
 #include "present.h"
 
+/* --covariate once: a second one would silently replace the first (the
+   covariates are listed in one, joined by ',' or ';'). */
+static int take_covariate(const option *o, const char *value, void *args)
+{
+    cli *c = args;
+    if (c->covariate)
+        return die("%s given twice ('%s', then '%s'): give every covariate in one, --covariate T,P in the long layout "
+                   "or 'T=...;P=...' in the wide one",
+                   o->name, c->covariate, value);
+    c->covariate = value;
+    return 0;
+}
+
 static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {"hdf5", 2}, {NULL, 0}};
 
 static const option batch_options[] = {
@@ -54,7 +67,7 @@ static const option batch_options[] = {
      .help = "one global fit: these parameters take one value for\nevery curve, the others each curve's own "
              "(docs/global-fits.md)"},
     {"--covariate", "VAR[,...] | VAR=V1,V2,... | VAR=header",
-     ARG_TEXT, offsetof(cli, covariate),
+     ARG_CUSTOM, 0, .parse = take_covariate,
      .help = "with --shared: model variables constant within each curve;\nlong layout: VAR's column (as --x gives it) "
              "must be\nconstant per id; wide layout: VAR=V1,V2,... one value per\ncurve column, or VAR=header (each "
              "curve column's name\nas a number); several joined by ';'"},
@@ -1134,14 +1147,15 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
         lo = s->m[d] < lo ? s->m[d] : lo;
         hi = s->m[d] > hi ? s->m[d] : hi;
     }
-    fprintf(stderr, "nlsq batch: a global fit of %zu curves of %s", s->nsets, c->model);
+    fprintf(stderr, "nlsq batch: a global fit of %zu curve%s of %s", s->nsets, s->nsets == 1 ? "" : "s", c->model);
     if (lo == hi)
         fprintf(stderr, " (%zu points each)\n", lo);
     else
         fprintf(stderr, " (%zu to %zu points)\n", s->nsets ? lo : 0, hi);
     fprintf(stderr, "  status %d: %s\n", s->status, s->message[0] ? s->message : nlsq_fit_status_str(s->status));
-    fprintf(stderr, "  %s, %d iterations, %d evaluations, %.3g s, %d thread%s\n",
-            s->method == NLSQ_LM ? "lm" : "trf", s->nit, s->nfev, s->seconds, s->threads, s->threads == 1 ? "" : "s");
+    fprintf(stderr, "  %s, %d iteration%s, %d evaluation%s, %.3g s, %d thread%s\n", s->method == NLSQ_LM ? "lm" : "trf",
+            s->nit, s->nit == 1 ? "" : "s", s->nfev, s->nfev == 1 ? "" : "s", s->seconds, s->threads,
+            s->threads == 1 ? "" : "s");
     fprintf(stderr, "  cost %.10g  chi2 %.10g  dof %d  redchi %.6g  (%zu points, %d unknowns)\n", s->cost, s->chi2,
             s->dof, s->redchi, s->m_total, s->n_free);
     /* the curves with an undetermined parameter (an Inf error): all of
@@ -1188,17 +1202,25 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
     }
 }
 
-/* The library's message, a "data set N" in it (counted from 0) named as
-   the table names it: its id or its column. Returns 2. */
-static int shared_failed(const batch_data *d, const dataset *D, const char *message)
+/* The library's message for the command line: its function's name (which
+   a CLI user never called) said as "--shared", a "data set N" in it
+   (counted from 0) named as the table names it, its id or its column, and
+   a NaN refused under the default policy pointed to --nan-policy omit.
+   Returns 2. */
+static int shared_failed(const cli *c, const batch_data *d, const dataset *D, const char *message)
 {
+    static const char who[] = "nlsq_fit_shared: ";
+    if (!strncmp(message, who, sizeof who - 1)) message += sizeof who - 1;
+    const char *hint = c->opt.nan_policy == NLSQ_NAN_RAISE && strstr(message, "nan_policy raise")
+                           ? "; --nan-policy omit drops those points"
+                           : "";
     const char *at = strstr(message, "data set ");
     char *end;
     unsigned long long k = at ? strtoull(at + 9, &end, 10) : 0;
-    if (!at || end == at + 9 || k >= d->b.nfits) return die("%s", message);
+    if (!at || end == at + 9 || k >= d->b.nfits) return die("--shared: %s%s", message, hint);
     char id[DTOA_SIZE + 8];
     fit_id(d, D, (size_t)k, id, sizeof id);
-    return die("%s (data set %llu is the %s %s)", message, k, d->ids ? "id" : "column", id);
+    return die("--shared: %s (data set %llu is the %s %s)%s", message, k, d->ids ? "id" : "column", id, hint);
 }
 
 /* The global fit of the curves in d, its rows written and its summary
@@ -1214,7 +1236,7 @@ static int run_shared(const cli *c, const dataset *D, batch_data *d, const covar
     nlsq_error err;
     double t0 = now();
     if (nlsq_fit_shared(D->m, &p, &c->opt, NLSQ_BATCH_PERR, &s, &err) != NLSQ_OK)
-        return shared_failed(d, D, err.message);
+        return shared_failed(c, d, D, err.message);
     double t1 = now();
     int rc = shared_view(s, &view);
     if (!rc) rc = write_results(c, wants_jsonl(c), d, D, &view);
