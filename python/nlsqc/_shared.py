@@ -227,6 +227,9 @@ def _per_set(a, D, n, what, keep):
         return None, None
     a = numpy.asarray(a, dtype=float)
     if a.ndim <= 1:
+        if a.size not in (1, n):
+            raise ValueError(f"{what} has {a.size} values; the model has {n} parameters: give ({n},) for every "
+                             f"data set or ({D}, {n}) per set")
         v = numpy.ascontiguousarray(numpy.broadcast_to(a, (n,)))
         keep.append(v)
         return v, None
@@ -344,6 +347,10 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
         lb_each = _per_set(lb2, D, n, "lower bounds", keep)[1]
         ub_each = _per_set(ub2, D, n, "upper bounds", keep)[1]
     else:
+        for side, v in (("lower", lb), ("upper", ub)):
+            if numpy.size(v) not in (1, n):
+                raise ValueError(f"bounds: the {side} bounds have {numpy.size(v)} values; the model has {n} "
+                                 f"parameters: give a scalar, ({n},) or ({D}, {n})")
         bounds_all = prepare_bounds((lb, ub), n)
     if kwargs.get("callback") is not None:
         raise ValueError("fit_global takes no callback: a shared-parameter fit reports no parameters per iteration "

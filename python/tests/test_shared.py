@@ -178,3 +178,18 @@ def test_undetermined_parameters_warn():
     with pytest.warns(nlsqc.OptimizeWarning, match="could not be estimated"):
         r = nlsqc.fit_global(TEXT, [(x, Y[0])], shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
     assert not r.pcov_valid and np.all(np.isinf(r.shared_perr))
+
+
+def test_wrong_length_p0_and_bounds_named():
+    x, Y, T, _ = arrhenius(D=3)
+    sets = [(x, y) for y in Y]
+    kw = dict(shared=["k0", "Ea"], covariates={"T": T})
+    with pytest.raises(ValueError, match=r"p0 has 2 values; the model has 5 parameters: give \(5,\) for every "
+                                         r"data set or \(3, 5\) per set"):
+        nlsqc.fit_global(TEXT, sets, p0=[1, 1], **kw)
+    with pytest.raises(ValueError, match=r"p0 has shape \(3, 4\); it must be \(5,\)"):
+        nlsqc.fit_global(TEXT, sets, p0=np.ones((3, 4)), **kw)
+    with pytest.raises(ValueError, match=r"bounds: the lower bounds have 3 values; the model has 5 parameters"):
+        nlsqc.fit_global(TEXT, sets, p0=P0, bounds=([0, 0, 0], np.inf), **kw)
+    with pytest.raises(ValueError, match=r"bounds: the upper bounds have 6 values; the model has 5 parameters"):
+        nlsqc.fit_global(TEXT, sets, p0=P0, bounds=(-np.inf, np.ones(6)), **kw)
