@@ -201,7 +201,17 @@ def _model_for(f, k_data, cov_names, vars, params, n_hint):
     else:
         # a Python function gets the covariates as the rows of x after the data's
         k = k_data + len(cov_names)
-        model = _callback.model_or_refuse(f, nvars=k, n=n_hint, rows=k >= 2)
+        try:
+            model = _callback.model_or_refuse(f, nvars=k, n=n_hint, rows=k >= 2)
+        except _callback.Untraceable as e:
+            # curve_fit calls such a function back through nlsq_fit_callback;
+            # a shared fit has no callback path (the library evaluates every
+            # data set's points on its own threads), so the function must trace
+            e.args = (f"fit_global needs a traceable function or model text: the model cannot be traced "
+                      f"({e.reason}). Unlike curve_fit, fit_global does not fall back to calling the function "
+                      "(it has no callback path): write the model with traceable operations (see nlsqc.np) "
+                      "or as model text",)
+            raise
         return model, list(range(k_data)) + list(cov_names)
     names = list(model.var_names)
     missing = [c for c in cov_names if c not in names]

@@ -193,3 +193,15 @@ def test_wrong_length_p0_and_bounds_named():
         nlsqc.fit_global(TEXT, sets, p0=P0, bounds=([0, 0, 0], np.inf), **kw)
     with pytest.raises(ValueError, match=r"bounds: the upper bounds have 6 values; the model has 5 parameters"):
         nlsqc.fit_global(TEXT, sets, p0=P0, bounds=(-np.inf, np.ones(6)), **kw)
+
+
+def test_untraceable_function_says_fit_global_needs_a_traceable_one():
+    x, Y, T, _ = arrhenius(D=3)
+
+    def interp_model(X, a, k):  # np.interp of traced values cannot be traced
+        t, _T = X
+        return a * np.interp(t, [0.0, 5.0], [1.0, np.exp(-5 * k)])
+
+    with pytest.raises(nlsqc.TraceError, match="fit_global needs a traceable function or model text") as e:
+        nlsqc.fit_global(interp_model, [(x, y) for y in Y], shared=["k"], covariates={"T": T}, p0=[2, 1])
+    assert "does not fall back" in str(e.value) and "curve_fit" in str(e.value)
