@@ -278,8 +278,10 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
     p0, bounds: for every data set ((n,), scalars; p0 also {name: value},
       the others from SciPy's rule) or per data set ((D, n)); a shared
       parameter's start and bounds come from the (n,) form, or row 0 of the
-      (D, n) one. fixed: parameters held at p0 (names, indices or
-      a mask). method: "trf" (default, bounds) or "lm"; loss, f_scale,
+      (D, n) one. fixed: parameters held at p0 (names, indices or an
+      (n,) mask for every data set; or a (D, n) boolean mask per data set,
+      a local held in some sets only, a shared one's flag from row 0).
+      method: "trf" (default, bounds) or "lm"; loss, f_scale,
       ftol, xtol, gtol, max_nfev (for the whole problem), x_scale (n, in
       model order, or "jac"), absolute_sigma, nan_policy, threads, backend
       and comm (an mpi4py communicator: the ranks share every pass) as
@@ -366,7 +368,17 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
         raise ValueError("fit_global takes no callback: a shared-parameter fit reports no parameters per iteration "
                          "(Ctrl-C still stops it)")
     call = Call(n, names, p0=p0_all, bounds=bounds_all, method=method, kwargs=kwargs, fname="fit_global")
-    if fixed is not None:
+    fixed_each = None
+    if fixed is not None and numpy.ndim(fixed) == 2:
+        # per data set: a local held in some sets only (a shared one's flag
+        # comes from row 0, as its start value does)
+        fa = numpy.asarray(fixed)
+        if fa.dtype != bool or fa.shape != (D, n):
+            raise ValueError(f"fixed has shape {fa.shape} ({fa.dtype}); per data set it must be a boolean mask "
+                             f"({D}, {n}), else names, indices or an ({n},) mask for every data set")
+        fixed_each = numpy.ascontiguousarray(fa, dtype=numpy.uint8)
+        keep.append(fixed_each)
+    elif fixed is not None:
         call.opt.fixed = call.fixed_mask(fixed)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     if nan_policy not in (None, "raise", "omit"):
@@ -386,6 +398,7 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
     b.p0 = _lib.dptr(p0_each)
     b.lower = _lib.dptr(lb_each)
     b.upper = _lib.dptr(ub_each)
+    b.fixed = fixed_each.ctypes.data_as(_lib.c_uchar_p) if fixed_each is not None else None
     p.data = b
     p.shared = shared_flags.ctypes.data_as(_lib.c_uchar_p)
     p.covariate = cov_flags.ctypes.data_as(_lib.c_uchar_p) if cov_names else None

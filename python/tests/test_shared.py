@@ -205,3 +205,55 @@ def test_untraceable_function_says_fit_global_needs_a_traceable_one():
     with pytest.raises(nlsqc.TraceError, match="fit_global needs a traceable function or model text") as e:
         nlsqc.fit_global(interp_model, [(x, y) for y in Y], shared=["k"], covariates={"T": T}, p0=[2, 1])
     assert "does not fall back" in str(e.value) and "curve_fit" in str(e.value)
+
+
+def test_fixed_per_data_set():
+    """A (D, n) fixed mask: a local held in one data set only. Checked
+    against fixing by hand: the stacked problem without that unknown,
+    solved by SciPy's least_squares."""
+    x, Y, T, truth = arrhenius(D=4)
+    sets = [(x, y) for y in Y]
+    names = ["a", "c", "d", "k0", "Ea"]  # fn's signature order
+    p0 = np.column_stack([np.full(4, 2.0), np.zeros(4), np.zeros(4), np.ones(4), np.full(4, 2000.0)])
+    p0[1, 1] = 0.2  # set 1's c held at 0.2
+    mask = np.zeros((4, 5), bool)
+    mask[1, 1] = True
+    kw = dict(shared=["k0", "Ea"], covariates={"T": T}, ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    r = nlsqc.fit_global(fn, sets, p0=p0, fixed=mask, **kw)
+    assert r.success and r.names == names and r.n_free == 4 * 3 - 1 + 2
+    assert r.popt[1, 1] == 0.2 and r.perr[1, 1] == 0 and np.all(r.perr[[0, 2, 3], 1] > 0)
+    assert np.all(r.popt[[0, 2, 3], 1] != 0.2)
+
+    # the same mask in every row is fixed=["c"], bitwise
+    r_all = nlsqc.fit_global(fn, sets, p0=p0, fixed=np.tile([False, True, False, False, False], (4, 1)), **kw)
+    r_names = nlsqc.fit_global(fn, sets, p0=p0, fixed=["c"], **kw)
+    assert np.array_equal(r_all.popt, r_names.popt) and np.array_equal(r_all.perr, r_names.perr)
+
+    # by hand: unknowns [a_d, c_d, d_d for each d, k0, Ea] less c_1
+    scipy_opt = pytest.importorskip("scipy.optimize")
+
+    def residuals(u):
+        k0, Ea = u[-2:]
+        res, i = [], 0
+        for d in range(4):
+            a, c, dd = (u[i], 0.2, u[i + 1]) if d == 1 else u[i:i + 3]
+            i += 2 if d == 1 else 3
+            res.append(a * np.exp(-k0 * np.exp(-Ea * (1 / T[d] - 1 / 300)) * x) + c + dd * x - Y[d])
+        return np.concatenate(res)
+
+    u0 = [2, 0, 0, 2, 0, 2, 0, 0, 2, 0, 0, 1, 2000]
+    ref = scipy_opt.least_squares(residuals, u0, method="trf", x_scale="jac", ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    mine = np.concatenate([r.popt[0, :3], r.popt[1, [0, 2]], r.popt[2, :3], r.popt[3, :3], r.popt[0, 3:]])
+    assert np.allclose(mine, ref.x, rtol=1e-7, atol=1e-9), (mine, ref.x)
+    J = ref.jac
+    cov = np.linalg.inv(J.T @ J) * (2 * ref.cost / (len(ref.fun) - len(u0)))
+    ref_err = np.sqrt(np.diag(cov))
+    mine_err = np.concatenate([r.perr[0, :3], r.perr[1, [0, 2]], r.perr[2, :3], r.perr[3, :3], r.perr[0, 3:]])
+    assert np.allclose(mine_err, ref_err, rtol=1e-5), (mine_err, ref_err)
+
+
+def test_fixed_mask_shape_named():
+    x, Y, T, _ = arrhenius(D=3)
+    with pytest.raises(ValueError, match=r"fixed has shape \(2, 5\).*boolean mask \(3, 5\)"):
+        nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0"], covariates={"T": T}, p0=P0,
+                         fixed=np.zeros((2, 5), bool))
