@@ -218,6 +218,34 @@ check "a NaN y: exit 2, one line naming the id, suggesting --nan-policy omit, wi
 check "... with --nan-policy omit: exit 0, the set with the NaN fitted on 49 points" \
     "[ $rc -eq 0 ] && [ \$(sed -n 3p nan_out.csv | cut -d, -f15) = 49 ]"
 
+# the data file bundled with the docs (examples/global/arrhenius.csv): the
+# summary's numbers are the ones docs/global-fits.md prints
+ex=$src/examples/global/arrhenius.csv
+"$nlsq" batch "$ex" --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0 --threads 1 \
+    --out ex.csv 2>ex.err; rc=$?
+doc_k0=$(grep -E '^  k0 +[0-9.]+ +[0-9.]+$' "$src/docs/global-fits.md" | head -1)
+doc_cost=$(grep -E '^  cost [0-9.]+ +chi2' "$src/docs/global-fits.md" | head -1)
+check "the docs' example data: exit 0; k0 and cost as docs/global-fits.md prints them" \
+    "[ $rc -eq 0 ] && [ -n \"$doc_k0\" ] && grep -qxF \"$doc_k0\" ex.err && grep -qxF \"$doc_cost\" ex.err"
+"$nlsq" batch "$src/examples/global/arrhenius_wide.csv" --model "$M" --vars x,T --shared k0,Ea --covariate T=header \
+    --p0 $P0 --threads 1 --quiet >ex_wide.csv; rc=$?
+check "... its wide file (T=header): exit 0, the long file's rows bit for bit (ids aside)" \
+    "[ $rc -eq 0 ] && cmp -s <(cut -d, -f2- ex.csv) <(cut -d, -f2- ex_wide.csv)"
+# the shared-fit sections document exit status 4 and --accept-untrusted
+gf=$(sed -n '/^### On the command line/,/^### In Python/p' "$src/docs/global-fits.md")
+cl=$(sed -n '/^### `nlsq batch --shared`/,/^## /p' "$src/docs/cli.md")
+check "docs: exit status 4 and --accept-untrusted in global-fits.md's and cli.md's --shared sections" \
+    "grep -q '4 converged but not to be trusted' <<<\"\$gf\" && grep -q -- '--accept-untrusted' <<<\"\$gf\" && grep -q 'and 4 converged but not to be trusted' <<<\"\$cl\" && grep -q -- '--accept-untrusted' <<<\"\$cl\""
+exe=$(dirname "$nlsq")/../examples/global_arrhenius
+if [ -x "$exe" ]; then
+    (cd "$src/examples/global" && "$exe") >ex_c.out 2>&1; rc=$?
+    doc_c=$(sed -n '/^k0 = /p' "$src/docs/global-fits.md" | head -1)
+    check "the docs' C example (examples/global/arrhenius.c) prints what the docs say ($doc_c)" \
+        "[ $rc -eq 0 ] && [ -n \"$doc_c\" ] && grep -qxF \"$doc_c\" ex_c.out"
+else
+    echo "SKIP the docs' C example: no $exe"
+fi
+
 # bad input: one line, exit 2
 expect_error "--covariate given twice" "--covariate given twice" batch "${long[@]}" --covariate T
 expect_error "--shared names no parameter of the model" "--shared: the model has no parameter 'k9'" batch "${long[@]}" --shared k9
