@@ -46,7 +46,11 @@ class GlobalResult:
     cost_set, chi2_set, m (D,): each data set's share and points used
     m_total, n_free: points and unknowns in all
     status, success, message, nfev, njev, nit, method, threads, seconds,
-    memory_bytes, pcov_valid, names
+    memory_bytes, pcov_valid, n_shared
+    names          the n parameters in the order of popt's columns: model
+                   text's order of appearance (or params=), a function's
+                   signature order
+    covariates     the covariates' names
     """
 
     def __init__(self, **kw):

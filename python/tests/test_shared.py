@@ -278,3 +278,29 @@ def test_docs_example_data_gives_the_printed_numbers():
     rf = nlsqc.fit_global(fn, [(s[:, 1], s[:, 3]) for s in sets], shared=["k0", "Ea"], covariates={"T": T},
                           p0=[2, 0, 0, 1, 2000])
     assert rf.names == ["a", "c", "d", "k0", "Ea"] and rf.values == r.values  # as the docs print
+
+
+def test_readme_lists_the_result_fields():
+    """Every field python/README.md lists for GlobalResult is there, and
+    the parameter order it states (text: appearance; function: signature)."""
+    import os
+    import re
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    if not os.path.exists(readme):
+        pytest.skip(f"no {readme}")
+    text = open(readme).read()
+    start = text.index("Returns a `GlobalResult` with:")
+    block = text[start:text.index("A covariance that cannot be estimated", start)]
+    fields = set(re.findall(r"`([a-z_]+)`", block))
+    x, Y, T, _ = arrhenius(D=3)
+    r = nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=P0, pcov=True)
+    missing = sorted(f for f in fields if not hasattr(r, f))
+    assert not missing, missing
+    for f in ("names", "shared_pcov_full", "pcov_valid", "grad_norm", "n_shared", "covariates", "memory_bytes"):
+        assert f in fields, f
+    assert r.names == ["a", "k0", "Ea", "c", "d"] and r.covariates == ["T"] and r.n_shared == 2
+    rf = nlsqc.fit_global(fn, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=[2, 0, 0, 1, 2000])
+    assert rf.names == ["a", "c", "d", "k0", "Ea"]
+    rp = nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=P0,
+                          params="a,c,d,k0,Ea")
+    assert rp.names == ["a", "c", "d", "k0", "Ea"]
