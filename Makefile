@@ -13,6 +13,9 @@
 #   make bench-python  bench/python: nlsqc.curve_fit vs scipy.optimize.curve_fit from Python
 #   make bench-global  bench/global: fits with no start values (nlsqc p0='auto' vs SciPy, lmfit, NLSQ;
 #               installs the peers with pip where it can)
+#   make bench-global-fit  bench/global_fit: shared-parameter fits of D = 10..10^5 data sets
+#               (nlsq_fit_shared) vs SciPy least_squares (sparse, dense) and Ceres's sparse Schur
+#               (installs libceres-dev; MAX_D=1e4 stops there)
 #   make bench-uncertainty  bench/uncertainty: intervals, bands, profiles, bootstrap and MCMC against
 #               lmfit, emcee and SciPy (installs them with pip into build-bench/unc-env)
 #   make bench-mpi  bench/mpi: a fit over 1, 2, 4 MPI ranks vs the threaded process, latency and
@@ -22,7 +25,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CLANG_RT = $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
-.PHONY: all install deps configure test test-full test-deps demo bench bench-fit bench-batch bench-python bench-global bench-uncertainty bench-mpi asan fuzz fuzz-deps clean
+.PHONY: all install deps configure test test-full test-deps demo bench bench-fit bench-batch bench-python bench-global bench-global-fit bench-uncertainty bench-mpi asan fuzz fuzz-deps clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -96,6 +99,9 @@ bench-python: deps
 
 bench-global: deps
 	bash bench/global/run.sh
+
+bench-global-fit: deps
+	bash bench/global_fit/run.sh $(MAX_D)
 
 bench-uncertainty: deps
 	bash bench/uncertainty/run.sh

@@ -85,7 +85,6 @@ typedef struct shared_job {
     size_t *x_at, *R_at;    /* nsets + 1 each                            */
     size_t *first, *len;    /* nsets: the points                         */
     size_t *m_used;         /* nsets                                     */
-    double *cost_set, *chi2_set;
     unsigned char *bad_set; /* nsets: not finite at the latest point     */
     /* shared */
     int ns;          /* free shared parameters                          */
@@ -93,6 +92,8 @@ typedef struct shared_job {
     /* the solver's unknowns */
     size_t N, provisional;
     double *x, *lb, *ub, *xs;
+    double *x0;       /* N: the start the checks evaluated              */
+    double *primed;   /* the R they filled, until the solver's first call */
     solve_blocks bk;
     /* threads */
     pool *pool;
@@ -133,14 +134,13 @@ static void job_free(shared_job *job)
     free(job->first);
     free(job->len);
     free(job->m_used);
-    free(job->cost_set);
-    free(job->chi2_set);
     free(job->bad_set);
     free(job->shared_idx);
     free(job->x);
     free(job->lb);
     free(job->ub);
     free(job->xs);
+    free(job->x0);
 }
 
 /* ---- evaluating every set ------------------------------------------------ */
@@ -201,6 +201,15 @@ static int set_params(const shared_job *job, size_t d, const double *x, double *
     return nl + job->ns;
 }
 
+/* Set d's cost and chi2 at the point R belongs to: kept after its
+   triangle, so that they travel with it (an accepted step's R is the
+   solution's, and its sums with it: no pass to take them again). */
+static double *set_sums(const shared_job *job, const double *R, size_t d)
+{
+    size_t kc = (size_t)(job->nl[d] + job->ns) + 1;
+    return (double *)R + job->R_at[d] + kc * kc;
+}
+
 static void evaluate_set(shared_job *job, shared_lane *ln, size_t d, const double *x, double *R)
 {
     int nc = set_params(job, d, x, ln->p, ln->cols);
@@ -215,8 +224,9 @@ static void evaluate_set(shared_job *job, shared_lane *ln, size_t d, const doubl
     pass_out out = {.R = R + job->R_at[d]};
     pass_run(ps, &pd, ln->p, &out);
     if (out.nomem) atomic_store(&job->nomem, 1);
-    job->cost_set[d] = out.cost;
-    job->chi2_set[d] = out.chi2;
+    double *sums = set_sums(job, R, d);
+    sums[0] = out.cost;
+    sums[1] = out.chi2;
     job->bad_set[d] = out.nonfinite || out.nomem || !isfinite(out.cost);
 }
 
@@ -238,7 +248,7 @@ static void process_span(const shared_job *job, int rank, size_t *lo, size_t *hi
 }
 
 /* Every process's sets, broadcast by their owners in rank order: the
-   triangles, costs and flags are each set's own, so the whole is the
+   triangles (and their costs) and flags are each set's own, so the whole is the
    same bits whoever evaluated which set. */
 static int share_sets(shared_job *job, double *R)
 {
@@ -249,8 +259,6 @@ static int share_sets(shared_job *job, double *R)
         if (hi == lo) continue;
         size_t nR = job->R_at[hi] - job->R_at[lo];
         if (g->bcast(g->ctx, r, R + job->R_at[lo], nR * sizeof *R) != 0 ||
-            g->bcast(g->ctx, r, job->cost_set + lo, (hi - lo) * sizeof *job->cost_set) != 0 ||
-            g->bcast(g->ctx, r, job->chi2_set + lo, (hi - lo) * sizeof *job->chi2_set) != 0 ||
             g->bcast(g->ctx, r, job->bad_set + lo, hi - lo) != 0)
             return -1;
     }
@@ -274,18 +282,30 @@ static void evaluate_all(shared_job *job, const double *x, double *R)
     if (grouped && share_sets(job, R) != 0) job->group_failed = 1;
 }
 
-/* The solver's evaluate: every set's pass, the cost summed in set order. */
+/* The sum over sets of sums[which] (0 cost, 1 chi2), in set order. */
+static double sum_sets(const shared_job *job, const double *R, int which)
+{
+    nk_ksum sum = {0, 0};
+    for (size_t d = 0; d < job->nsets; d++) nk_ksum_add(&sum, set_sums(job, R, d)[which]);
+    return sum.sum + sum.comp;
+}
+
+/* The solver's evaluate: every set's pass, the cost summed in set order.
+   Its first call, at the start into the R the checks filled, is the
+   checks' pass (check_start): not run twice. */
 static int evaluate_shared(void *ctx, const double *x, double *cost, double *R)
 {
     shared_job *job = ctx;
-    evaluate_all(job, x, R);
-    nk_ksum sum = {0, 0};
-    int bad = 0;
-    for (size_t d = 0; d < job->nsets; d++) {
-        nk_ksum_add(&sum, job->cost_set[d]);
-        bad |= job->bad_set[d];
+    if (job->primed && R == job->primed && memcmp(x, job->x0, job->N * sizeof *x) == 0) {
+        job->primed = NULL;
+        *cost = sum_sets(job, R, 0);
+        return 0;
     }
-    *cost = sum.sum + sum.comp;
+    job->primed = NULL;
+    evaluate_all(job, x, R);
+    *cost = sum_sets(job, R, 0);
+    int bad = 0;
+    for (size_t d = 0; d < job->nsets; d++) bad |= job->bad_set[d];
     return bad || job->group_failed || atomic_load(&job->nomem) || !isfinite(*cost);
 }
 
@@ -394,6 +414,25 @@ static nlsq_status setup_set(shared_job *job, fit_problem *fp, size_t d, double 
                                {row_or(b->upper, d, rb, o->upper), o->upper ? o->upper : row_or(b->upper, 0, rb, NULL)}};
     const unsigned char *fsrc[2] = {row_or(b->fixed, d, (size_t)n, o->fixed),
                                     o->fixed ? o->fixed : row_or(b->fixed, 0, (size_t)n, NULL)};
+    /* a shared parameter has one start, one pair of bounds, one flag:
+       rows that give it others would be silently overruled by row 0 */
+    const double *rows[3] = {o->p0 ? NULL : b->p0, o->lower ? NULL : b->lower, o->upper ? NULL : b->upper};
+    static const char *const what[3] = {"p0", "lower", "upper"};
+    for (int q = 0; d > 0 && q < 3; q++)
+        for (int j = 0; rows[q] && j < n; j++) {
+            double v0 = rows[q][j], vd = rows[q][d * (size_t)n + (size_t)j];
+            if (shared[j] && v0 != vd && !(isnan(v0) && isnan(vd)))
+                return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                            "data.%s gives shared parameter '%s' %.17g in row %zu but %.17g in row 0: a shared "
+                            "parameter takes one value (give it in opt's %s)",
+                            what[q], job->model->params.names[j], vd, d, v0, what[q]);
+        }
+    for (int j = 0; d > 0 && !o->fixed && b->fixed && j < n; j++)
+        if (shared[j] && b->fixed[d * (size_t)n + (size_t)j] != b->fixed[j])
+            return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                        "data.fixed fixes shared parameter '%s' in row %zu but not in row %zu: it is fixed for all "
+                        "data sets or for none (give it in opt's fixed)",
+                        job->model->params.names[j], b->fixed[j] ? (size_t)0 : d, b->fixed[j] ? d : (size_t)0);
     double *arr[3] = {buf, buf + n, buf + 2 * n};
     int have[3] = {0, 0, 0}, have_fixed = 0;
     for (int j = 0; j < n; j++) {
@@ -462,7 +501,7 @@ static nlsq_status setup_parameters(shared_job *job, nlsq_error *err)
         job->nl[d] = nl;
         job->x_at[d + 1] = job->x_at[d] + (size_t)nl;
         size_t kc = (size_t)(nl + ns) + 1;
-        job->R_at[d + 1] = job->R_at[d] + kc * kc;
+        job->R_at[d + 1] = job->R_at[d] + kc * kc + 2; /* + the set's cost and chi2 (set_sums) */
         for (int a = 0; a < nl; a++) { /* the unknowns' start, bounds, scales */
             size_t u = job->x_at[d] + (size_t)a;
             int j = job->local_idx[d * (size_t)n + (size_t)a];
@@ -498,10 +537,11 @@ static nlsq_status check_points(shared_job *job, nlsq_error *err)
         pass_arrays a = set_arrays(job, d);
         size_t used = batch_usable_points(&a, job->k, job->len[d], job->opt.nan_policy);
         if (used == 0 && job->len[d] > 0)
-            return fail(err, NLSQ_ERR_DATA,
-                        "data set %zu: %s", d,
-                        b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise), or a sigma <= 0"
-                                 : "NaN/Inf in its x or y (nan_policy raise), or no finite point");
+            return fail(err, NLSQ_ERR_DATA, "data set %zu: %s", d,
+                        job->opt.nan_policy == NLSQ_NAN_OMIT ? "no point is left once NaN/Inf points are omitted"
+                        : b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise; omit drops such points), or a "
+                                     "sigma <= 0"
+                                   : "NaN/Inf in its x or y (nan_policy raise; omit drops such points)");
         if (used < (size_t)job->nl[d])
             return fail(err, NLSQ_ERR_DATA,
                         "data set %zu has %zu usable point%s for its %d free local parameter%s: each set needs at "
@@ -530,8 +570,6 @@ static nlsq_status alloc_job(shared_job *job, nlsq_error *err)
     job->first = malloc(D * sizeof *job->first);
     job->len = malloc(D * sizeof *job->len);
     job->m_used = malloc(D * sizeof *job->m_used);
-    job->cost_set = malloc(D * sizeof *job->cost_set);
-    job->chi2_set = malloc(D * sizeof *job->chi2_set);
     job->bad_set = calloc(D, 1);
     job->shared_idx = malloc(n * sizeof *job->shared_idx);
     size_t N = D * n + n; /* at most; trimmed by the setup */
@@ -540,7 +578,7 @@ static nlsq_status alloc_job(shared_job *job, nlsq_error *err)
     job->ub = malloc(N * sizeof *job->ub);
     job->xs = malloc(N * sizeof *job->xs);
     if (!job->p_start || !job->local_idx || !job->nl || !job->x_at || !job->R_at || !job->first || !job->len ||
-        !job->m_used || !job->cost_set || !job->chi2_set || !job->bad_set || !job->shared_idx || !job->x ||
+        !job->m_used || !job->bad_set || !job->shared_idx || !job->x ||
         !job->lb || !job->ub || !job->xs)
         return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets", D);
     return NLSQ_OK;
@@ -605,7 +643,13 @@ static nlsq_status check_start(shared_job *job, double *R, nlsq_error *err)
                     "the model or its Jacobian is NaN or Inf at the start point in data set %zu", d);
     }
     double *norms = malloc(job->N * sizeof *norms);
-    if (!norms) return fail(err, NLSQ_ERR_NOMEM, "out of memory");
+    job->x0 = malloc(job->N * sizeof *job->x0);
+    if (!norms || !job->x0) {
+        free(norms);
+        return fail(err, NLSQ_ERR_NOMEM, "out of memory");
+    }
+    memcpy(job->x0, job->x, job->N * sizeof *job->x0);
+    job->primed = R;
     blocks_col_norms(&job->bk, R, norms);
     nlsq_status st = NLSQ_OK;
     for (int b = 0; b < job->ns && st == NLSQ_OK; b++)
@@ -716,45 +760,30 @@ static int fill_covariance(shared_job *job, const double *R, double scale, nlsq_
     return 0;
 }
 
-static nlsq_status make_result(shared_job *job, const solve_result *sr, unsigned outputs, nlsq_shared_result **out,
-                               nlsq_error *err)
+/* The result from the solver's end: x and R there (R holds each set's
+   triangle, cost and chi2 at x: the accepted point's, not a trial's). */
+static nlsq_status make_result(shared_job *job, const solve_result *sr, const double *R, unsigned outputs,
+                               nlsq_shared_result **out, nlsq_error *err)
 {
     nlsq_shared_result *r = alloc_result(job, outputs);
-    double *R = malloc(job->R_at[job->nsets] * sizeof *R);
-    if (!r || !R) {
-        nlsq_shared_result_free(r);
-        free(R);
-        return fail(err, NLSQ_ERR_NOMEM, "out of memory for the result of %zu data sets", job->nsets);
-    }
-    /* one more evaluation at the solution: each set's cost and chi2 there
-       and R for the covariance (the solver's last may be a trial point) */
-    double cost;
-    evaluate_shared(job, job->x, &cost, R);
-    if (atomic_load(&job->nomem) || job->group_failed) {
-        nlsq_shared_result_free(r);
-        free(R);
-        return job->group_failed ? fail(err, NLSQ_ERR_IO, "the group's transport failed")
-                                 : fail(err, NLSQ_ERR_NOMEM, "out of memory for a pass");
-    }
+    if (!r) return fail(err, NLSQ_ERR_NOMEM, "out of memory for the result of %zu data sets", job->nsets);
     size_t nn = (size_t)job->n;
-    nk_ksum chi2 = {0, 0};
     for (size_t d = 0; d < job->nsets; d++) {
         double *p = r->popt + d * nn;
         memcpy(p, job->p_start + d * nn, nn * sizeof *p);
         for (int a = 0; a < job->nl[d]; a++) p[job->local_idx[d * nn + (size_t)a]] = job->x[job->x_at[d] + (size_t)a];
         for (int b = 0; b < job->ns; b++) p[job->shared_idx[b]] = job->x[job->x_at[job->nsets] + (size_t)b];
-        r->cost_set[d] = job->cost_set[d];
-        r->chi2_set[d] = job->chi2_set[d];
+        r->cost_set[d] = set_sums(job, R, d)[0];
+        r->chi2_set[d] = set_sums(job, R, d)[1];
         r->m[d] = job->m_used[d];
         r->m_total += job->m_used[d];
-        nk_ksum_add(&chi2, job->chi2_set[d]);
     }
     r->n_shared = 0;
     for (int j = 0; j < job->n; j++) r->n_shared += job->sp->shared[j] != 0;
     r->n_free = (int)job->N;
     r->dof = (int)(r->m_total - job->N);
     r->cost = sr->cost;
-    r->chi2 = chi2.sum + chi2.comp;
+    r->chi2 = sum_sets(job, R, 1);
     r->redchi = r->dof > 0 ? r->chi2 / r->dof : NAN;
     r->grad_norm = sr->grad_norm;
     r->status = (nlsq_fit_status)sr->status;
@@ -771,12 +800,10 @@ static nlsq_status make_result(shared_job *job, const solve_result *sr, unsigned
     if (r->perr || r->shared_pcov) {
         if (fill_covariance(job, R, scalable ? scale : INFINITY, r) != 0) {
             nlsq_shared_result_free(r);
-            free(R);
             return fail(err, NLSQ_ERR_NOMEM, "out of memory for the covariance");
         }
         if (!scalable) r->pcov_valid = 0;
     }
-    free(R);
     *out = r;
     return NLSQ_OK;
 }
@@ -832,12 +859,16 @@ static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **o
     fit_default_tolerances(job->method, &so);
     solve_result sr;
     int rc = job->method == NLSQ_LM ? solve_lm(&pb, &so, job->x, R, &sr) : solve_trf(&pb, &so, job->x, R, &sr);
-    free(R);
-    if (rc != 0 || atomic_load(&job->nomem)) return fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");
-    if (job->group_failed) return fail(err, NLSQ_ERR_IO, "the group's transport failed");
-    if (sr.start_nonfinite) return fail(err, NLSQ_ERR_MODEL_NONFINITE, "the model is NaN or Inf at the start point");
+    if (rc != 0 || atomic_load(&job->nomem))
+        st = fail(err, NLSQ_ERR_NOMEM, "out of memory in the solver");
+    else if (job->group_failed)
+        st = fail(err, NLSQ_ERR_IO, "the group's transport failed");
+    else if (sr.start_nonfinite)
+        st = fail(err, NLSQ_ERR_MODEL_NONFINITE, "the model is NaN or Inf at the start point");
     if (job->stopped) sr.status = NLSQ_FIT_STOPPED;
-    return make_result(job, &sr, outputs, out, err);
+    if (st == NLSQ_OK) st = make_result(job, &sr, R, outputs, out, err);
+    free(R);
+    return st;
 }
 
 nlsq_status nlsq_fit_shared(const nlsq_model *model, const nlsq_shared *problem, const nlsq_options *opt,
