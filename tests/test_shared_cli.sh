@@ -57,7 +57,8 @@ PY
 
 M='a*exp(-k0*exp(-Ea*(1/T - 1/300))*x) + c + d*x'
 P0=a=2,c=0,d=0,k0=1,Ea=2000
-long=(long.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0)
+long0=(long.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --p0 $P0)  # without --covariate
+long=("${long0[@]}" --covariate T)
 wide=(wide.csv --model "$M" --vars x,T --shared k0,Ea --p0 $P0)
 
 "$nlsq" batch "${long[@]}" --out long_out.csv 2>long.err; rc=$?
@@ -178,21 +179,81 @@ with h5py.File("fits.h5", "r") as f:
     for key in ("a", "a_err", "k0", "k0_err", "Ea", "Ea_err", "chi2", "redchi", "points", "nfev", "status"):
         col = f[key][()]
         assert len(col) == 12 and all(float(r[key]) == v for r, v in zip(rows, col)), key
+    assert list(f["diag_flags"][()]) == [0] * 12, f["diag_flags"][()]
 print("ok")
 PY
-        check "the HDF5 columns are the CSV's bit for bit (h5py)" "grep -qx ok check.out || { cat check.out; false; }"
+        check "the HDF5 columns are the CSV's bit for bit, diag_flags 0 (h5py)" "grep -qx ok check.out || { cat check.out; false; }"
     else
         echo "SKIP the HDF5 columns against the CSV: no h5py"
     fi
 fi
 
+# each row's verdict: a row of a determined fit trusted, no findings
+check "a determined fit's rows: trusted 1, no findings" \
+    "[ \$(tail -n +2 long_out.csv | cut -d, -f17,18 | sort -u) = '1,' ]"
+# one data set whose locals the data do not determine (T = 0: a and c are one
+# constant there): its row alone untrusted (rank_deficient), the others
+# trusted with finite errors; exit 4, and --accept-untrusted 0
+degen=(named.csv --model 'a*exp(-k*T*x) + c + d*x' --vars x,T --shared k --covariate "T=1,1,0,1,1,1,1,1,1,1,1,1"
+    --p0 a=2,k=1,c=0,d=0)
+"$nlsq" batch "${degen[@]}" >degen.csv 2>degen.err; rc=$?
+check "a set with undetermined locals: exit 4, its row trusted 0 rank_deficient, the 11 others trusted 1" \
+    "[ $rc -eq 4 ] && [ \$(grep -c ',0,rank_deficient\$' degen.csv) -eq 1 ] && grep -q '^c2,.*,0,rank_deficient\$' degen.csv && [ \$(grep -c ',1,\$' degen.csv) -eq 11 ]"
+check "... the summary counts it: 'do not determine every parameter of 1 curve'" \
+    "grep -q 'the data do not determine every parameter of 1 curve (an error inf): its row says trusted 0' degen.err"
+"$nlsq" batch "${degen[@]}" --accept-untrusted --quiet >/dev/null 2>&1; rc=$?
+check "... with --accept-untrusted: exit 0" "[ $rc -eq 0 ]"
+"$nlsq" batch "${degen[@]}" --format jsonl --quiet >degen.jsonl 2>/dev/null
+check "... JSON lines say the same (trusted false, findings [rank_deficient] for c2 only)" \
+    "[ \$(grep -c '\"trusted\": false, \"findings\": \\[\"rank_deficient\"\\]' degen.jsonl) -eq 1 ] && [ \$(grep -c '\"trusted\": true, \"findings\": \\[\\]' degen.jsonl) -eq 11 ]"
+# one curve: the words in the singular
+check "one curve: 'a global fit of 1 curve of' (not '1 curves')" "grep -q 'a global fit of 1 curve of' one.err && ! grep -q ' 1 curves\| 1 iterations\| 1 evaluations' one.err"
+
+# a NaN refused under the default policy: the message points to --nan-policy omit
+awk -F, 'NR == 100 { $4 = "nan" } 1' OFS=, long.csv >nan.csv
+err=$("$nlsq" batch nan.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0 2>&1 >/dev/null); rc=$?
+check "a NaN y: exit 2, one line naming the id, suggesting --nan-policy omit, without the C function's name ($err)" \
+    "[ $rc -eq 2 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q '^nlsq: --shared: .*id 2).*--nan-policy omit' <<<\"\$err\" && ! grep -q nlsq_fit_shared <<<\"\$err\""
+"$nlsq" batch nan.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0 --nan-policy omit --quiet >nan_out.csv; rc=$?
+check "... with --nan-policy omit: exit 0, the set with the NaN fitted on 49 points" \
+    "[ $rc -eq 0 ] && [ \$(sed -n 3p nan_out.csv | cut -d, -f15) = 49 ]"
+
+# the data file bundled with the docs (examples/global/arrhenius.csv): the
+# summary's numbers are the ones docs/global-fits.md prints
+ex=$src/examples/global/arrhenius.csv
+"$nlsq" batch "$ex" --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0 --threads 1 \
+    --out ex.csv 2>ex.err; rc=$?
+doc_k0=$(grep -E '^  k0 +[0-9.]+ +[0-9.]+$' "$src/docs/global-fits.md" | head -1)
+doc_cost=$(grep -E '^  cost [0-9.]+ +chi2' "$src/docs/global-fits.md" | head -1)
+check "the docs' example data: exit 0; k0 and cost as docs/global-fits.md prints them" \
+    "[ $rc -eq 0 ] && [ -n \"$doc_k0\" ] && grep -qxF \"$doc_k0\" ex.err && grep -qxF \"$doc_cost\" ex.err"
+"$nlsq" batch "$src/examples/global/arrhenius_wide.csv" --model "$M" --vars x,T --shared k0,Ea --covariate T=header \
+    --p0 $P0 --threads 1 --quiet >ex_wide.csv; rc=$?
+check "... its wide file (T=header): exit 0, the long file's rows bit for bit (ids aside)" \
+    "[ $rc -eq 0 ] && cmp -s <(cut -d, -f2- ex.csv) <(cut -d, -f2- ex_wide.csv)"
+# the shared-fit sections document exit status 4 and --accept-untrusted
+gf=$(sed -n '/^### On the command line/,/^### In Python/p' "$src/docs/global-fits.md")
+cl=$(sed -n '/^### `nlsq batch --shared`/,/^## /p' "$src/docs/cli.md")
+check "docs: exit status 4 and --accept-untrusted in global-fits.md's and cli.md's --shared sections" \
+    "grep -q '4 converged but not to be trusted' <<<\"\$gf\" && grep -q -- '--accept-untrusted' <<<\"\$gf\" && grep -q 'and 4 converged but not to be trusted' <<<\"\$cl\" && grep -q -- '--accept-untrusted' <<<\"\$cl\""
+exe=$(dirname "$nlsq")/../examples/global_arrhenius
+if [ -x "$exe" ]; then
+    (cd "$src/examples/global" && "$exe") >ex_c.out 2>&1; rc=$?
+    doc_c=$(sed -n '/^k0 = /p' "$src/docs/global-fits.md" | head -1)
+    check "the docs' C example (examples/global/arrhenius.c) prints what the docs say ($doc_c)" \
+        "[ $rc -eq 0 ] && [ -n \"$doc_c\" ] && grep -qxF \"$doc_c\" ex_c.out"
+else
+    echo "SKIP the docs' C example: no $exe"
+fi
+
 # bad input: one line, exit 2
+expect_error "--covariate given twice" "--covariate given twice" batch "${long[@]}" --covariate T
 expect_error "--shared names no parameter of the model" "--shared: the model has no parameter 'k9'" batch "${long[@]}" --shared k9
 expect_error "--covariate without --shared" "--covariate goes with --shared" batch long.csv --model "$M" --vars x,T --x t,T --id set --covariate T
-expect_error "--covariate names no variable" "the model has no variable 'Q'" batch "${long[@]}" --covariate Q
+expect_error "--covariate names no variable" "the model has no variable 'Q'" batch "${long0[@]}" --covariate Q
 expect_error "--method dogbox is refused" "--method dogbox: a fit with --shared runs trf" batch "${long[@]}" --method dogbox
 expect_error "--device cuda is refused" "runs on the CPU" batch "${long[@]}" --device cuda
-expect_error "long layout: a covariate's values are its column" "in the long layout (--id) a covariate is a column" batch "${long[@]}" --covariate T=300
+expect_error "long layout: a covariate's values are its column" "in the long layout (--id) a covariate is a column" batch "${long0[@]}" --covariate T=300
 expect_error "long layout: T varies within an id" "its column 'T' is not constant within id 4" batch varying.csv --model "$M" --vars x,T --x t,T --id set --shared k0,Ea --covariate T --p0 $P0
 expect_error "wide layout: a covariate needs its values" "in the wide layout each curve's value is given" batch "${wide[@]}" --covariate T
 expect_error "wide layout: one value per curve" "2 values for 12 curve columns" batch "${wide[@]}" --covariate T=280,290

@@ -38,6 +38,19 @@
 #include "dtoa.h"
 #include "present.h"
 
+/* --covariate once: a second one would silently replace the first (the
+   covariates are listed in one, joined by ',' or ';'). */
+static int take_covariate(const option *o, const char *value, void *args)
+{
+    cli *c = args;
+    if (c->covariate)
+        return die("%s given twice ('%s', then '%s'): give every covariate in one, --covariate T,P in the long layout "
+                   "or 'T=...;P=...' in the wide one",
+                   o->name, c->covariate, value);
+    c->covariate = value;
+    return 0;
+}
+
 static const choice formats[] = {{"csv", 0}, {"jsonl", 1}, {"hdf5", 2}, {NULL, 0}};
 
 static const option batch_options[] = {
@@ -54,7 +67,7 @@ static const option batch_options[] = {
      .help = "one global fit: these parameters take one value for\nevery curve, the others each curve's own "
              "(docs/global-fits.md)"},
     {"--covariate", "VAR[,...] | VAR=V1,V2,... | VAR=header",
-     ARG_TEXT, offsetof(cli, covariate),
+     ARG_CUSTOM, 0, .parse = take_covariate,
      .help = "with --shared: model variables constant within each curve;\nlong layout: VAR's column (as --x gives it) "
              "must be\nconstant per id; wide layout: VAR=V1,V2,... one value per\ncurve column, or VAR=header (each "
              "curve column's name\nas a number); several joined by ';'"},
@@ -1074,8 +1087,12 @@ static int shared_refused(const cli *c)
 /* The global fit's rows as a batch's: its arrays viewed, the fit's status,
    iterations and evaluations in every row; each row's chi2 its data set's
    share (and so its redchi that share over its points less the model's
-   free parameters, as any batch row's, the same in every format). The
-   view's own arrays are freed by shared_view_free. */
+   free parameters, as any batch row's, the same in every format). A row
+   is trusted unless an error of its set is Inf or NaN (the data do not
+   determine one of its parameters: NLSQ_DIAG_RANK_DEFICIENT, as a batch
+   row says) or the fit did not converge; the whole fit's other
+   diagnostics are not per set, so a row says no more. The view's own
+   arrays are freed by shared_view_free. */
 static int shared_view(const nlsq_shared_result *s, nlsq_batch_result *v)
 {
     size_t D = s->nsets;
@@ -1091,12 +1108,16 @@ static int shared_view(const nlsq_shared_result *s, nlsq_batch_result *v)
     v->nit = malloc((D ? D : 1) * sizeof *v->nit);
     v->nfev = malloc((D ? D : 1) * sizeof *v->nfev);
     v->pcov_valid = malloc(D ? D : 1);
-    if (!v->status || !v->nit || !v->nfev || !v->pcov_valid) return die("out of memory");
+    v->diag_flags = malloc((D ? D : 1) * sizeof *v->diag_flags);
+    if (!v->status || !v->nit || !v->nfev || !v->pcov_valid || !v->diag_flags) return die("out of memory");
     for (size_t d = 0; d < D; d++) {
         v->status[d] = s->status;
         v->nit[d] = s->nit;
         v->nfev[d] = s->nfev;
         v->pcov_valid[d] = (unsigned char)(s->pcov_valid != 0);
+        v->diag_flags[d] = s->status > 0 ? 0 : NLSQ_DIAG_NOT_CONVERGED;
+        for (int j = 0; s->perr && j < s->n; j++)
+            if (!isfinite(s->perr[d * (size_t)s->n + j])) v->diag_flags[d] |= NLSQ_DIAG_RANK_DEFICIENT;
     }
     v->converged = s->status > 0 ? D : 0;
     v->failed = s->status < 0 ? D : 0;
@@ -1113,6 +1134,7 @@ static void shared_view_free(nlsq_batch_result *v)
     free(v->nit);
     free(v->nfev);
     free(v->pcov_valid);
+    free(v->diag_flags);
 }
 
 /* The global fit on stderr: its outcome, the shared parameters with their
@@ -1125,20 +1147,34 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
         lo = s->m[d] < lo ? s->m[d] : lo;
         hi = s->m[d] > hi ? s->m[d] : hi;
     }
-    fprintf(stderr, "nlsq batch: a global fit of %zu curves of %s", s->nsets, c->model);
+    fprintf(stderr, "nlsq batch: a global fit of %zu curve%s of %s", s->nsets, s->nsets == 1 ? "" : "s", c->model);
     if (lo == hi)
         fprintf(stderr, " (%zu points each)\n", lo);
     else
         fprintf(stderr, " (%zu to %zu points)\n", s->nsets ? lo : 0, hi);
     fprintf(stderr, "  status %d: %s\n", s->status, s->message[0] ? s->message : nlsq_fit_status_str(s->status));
-    fprintf(stderr, "  %s, %d iterations, %d evaluations, %.3g s, %d thread%s\n",
-            s->method == NLSQ_LM ? "lm" : "trf", s->nit, s->nfev, s->seconds, s->threads, s->threads == 1 ? "" : "s");
+    fprintf(stderr, "  %s, %d iteration%s, %d evaluation%s, %.3g s, %d thread%s\n", s->method == NLSQ_LM ? "lm" : "trf",
+            s->nit, s->nit == 1 ? "" : "s", s->nfev, s->nfev == 1 ? "" : "s", s->seconds, s->threads,
+            s->threads == 1 ? "" : "s");
     fprintf(stderr, "  cost %.10g  chi2 %.10g  dof %d  redchi %.6g  (%zu points, %d unknowns)\n", s->cost, s->chi2,
             s->dof, s->redchi, s->m_total, s->n_free);
-    if (!s->pcov_valid)
+    /* the curves with an undetermined parameter (an Inf error): all of
+       them, or those few whose rows say rank_deficient */
+    size_t undetermined = 0;
+    for (size_t d = 0; s->perr && d < s->nsets; d++)
+        for (int j = 0; j < n; j++)
+            if (!isfinite(s->perr[d * (size_t)n + j])) {
+                undetermined++;
+                break;
+            }
+    if (!s->pcov_valid && (undetermined == s->nsets || !s->perr))
         fputs("  no covariance: the Jacobian is singular (the data do not determine every parameter) or there are "
               "no degrees of freedom; the errors are inf\n",
               stderr);
+    else if (undetermined)
+        fprintf(stderr, "  the data do not determine every parameter of %zu curve%s (an error inf): %s trusted 0, "
+                "rank_deficient\n",
+                undetermined, undetermined == 1 ? "" : "s", undetermined == 1 ? "its row says" : "their rows say");
     fprintf(stderr, "  %-14s %22s %22s\n", "shared", "value", "error");
     for (int j = 0; j < n; j++)
         if (sh[j])
@@ -1166,17 +1202,25 @@ static void shared_summary(const cli *c, const dataset *D, const unsigned char *
     }
 }
 
-/* The library's message, a "data set N" in it (counted from 0) named as
-   the table names it: its id or its column. Returns 2. */
-static int shared_failed(const batch_data *d, const dataset *D, const char *message)
+/* The library's message for the command line: its function's name (which
+   a CLI user never called) said as "--shared", a "data set N" in it
+   (counted from 0) named as the table names it, its id or its column, and
+   a NaN refused under the default policy pointed to --nan-policy omit.
+   Returns 2. */
+static int shared_failed(const cli *c, const batch_data *d, const dataset *D, const char *message)
 {
+    static const char who[] = "nlsq_fit_shared: ";
+    if (!strncmp(message, who, sizeof who - 1)) message += sizeof who - 1;
+    const char *hint = c->opt.nan_policy == NLSQ_NAN_RAISE && strstr(message, "nan_policy raise")
+                           ? "; --nan-policy omit drops those points"
+                           : "";
     const char *at = strstr(message, "data set ");
     char *end;
     unsigned long long k = at ? strtoull(at + 9, &end, 10) : 0;
-    if (!at || end == at + 9 || k >= d->b.nfits) return die("%s", message);
+    if (!at || end == at + 9 || k >= d->b.nfits) return die("--shared: %s%s", message, hint);
     char id[DTOA_SIZE + 8];
     fit_id(d, D, (size_t)k, id, sizeof id);
-    return die("%s (data set %llu is the %s %s)", message, k, d->ids ? "id" : "column", id);
+    return die("--shared: %s (data set %llu is the %s %s)%s", message, k, d->ids ? "id" : "column", id, hint);
 }
 
 /* The global fit of the curves in d, its rows written and its summary
@@ -1192,15 +1236,19 @@ static int run_shared(const cli *c, const dataset *D, batch_data *d, const covar
     nlsq_error err;
     double t0 = now();
     if (nlsq_fit_shared(D->m, &p, &c->opt, NLSQ_BATCH_PERR, &s, &err) != NLSQ_OK)
-        return shared_failed(d, D, err.message);
+        return shared_failed(c, d, D, err.message);
     double t1 = now();
     int rc = shared_view(s, &view);
     if (!rc) rc = write_results(c, wants_jsonl(c), d, D, &view);
     if (c->verbose) fprintf(stderr, "nlsq batch: fit %.3f s, write %.3f s\n", t1 - t0, now() - t1);
     if (!c->quiet && cli_writes(c)) shared_summary(c, D, sh, s);
-    /* converged without a covariance (a singular Jacobian): not to be
-       trusted, as a single fit or batch row would say (exit 4) */
-    if (!rc) rc = s->status <= 0 ? 1 : !s->pcov_valid && !c->accept_untrusted ? EXIT_UNTRUSTED : 0;
+    /* converged without a covariance (a singular Jacobian), or a set whose
+       parameters the data do not determine: not to be trusted, as a single
+       fit or batch row would say (exit 4) */
+    if (!rc)
+        rc = s->status <= 0                                                           ? 1
+           : (!s->pcov_valid || untrusted_converged(&view)) && !c->accept_untrusted ? EXIT_UNTRUSTED
+                                                                                     : 0;
     shared_view_free(&view);
     nlsq_shared_result_free(s);
     return rc;

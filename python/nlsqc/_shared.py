@@ -46,7 +46,11 @@ class GlobalResult:
     cost_set, chi2_set, m (D,): each data set's share and points used
     m_total, n_free: points and unknowns in all
     status, success, message, nfev, njev, nit, method, threads, seconds,
-    memory_bytes, pcov_valid, names
+    memory_bytes, pcov_valid, n_shared
+    names          the n parameters in the order of popt's columns: model
+                   text's order of appearance (or params=), a function's
+                   signature order
+    covariates     the covariates' names
     """
 
     def __init__(self, **kw):
@@ -201,7 +205,17 @@ def _model_for(f, k_data, cov_names, vars, params, n_hint):
     else:
         # a Python function gets the covariates as the rows of x after the data's
         k = k_data + len(cov_names)
-        model = _callback.model_or_refuse(f, nvars=k, n=n_hint, rows=k >= 2)
+        try:
+            model = _callback.model_or_refuse(f, nvars=k, n=n_hint, rows=k >= 2)
+        except _callback.Untraceable as e:
+            # curve_fit calls such a function back through nlsq_fit_callback;
+            # a shared fit has no callback path (the library evaluates every
+            # data set's points on its own threads), so the function must trace
+            e.args = (f"fit_global needs a traceable function or model text: the model cannot be traced "
+                      f"({e.reason}). Unlike curve_fit, fit_global does not fall back to calling the function "
+                      "(it has no callback path): write the model with traceable operations (see nlsqc.np) "
+                      "or as model text",)
+            raise
         return model, list(range(k_data)) + list(cov_names)
     names = list(model.var_names)
     missing = [c for c in cov_names if c not in names]
@@ -227,6 +241,9 @@ def _per_set(a, D, n, what, keep):
         return None, None
     a = numpy.asarray(a, dtype=float)
     if a.ndim <= 1:
+        if a.size not in (1, n):
+            raise ValueError(f"{what} has {a.size} values; the model has {n} parameters: give ({n},) for every "
+                             f"data set or ({D}, {n}) per set")
         v = numpy.ascontiguousarray(numpy.broadcast_to(a, (n,)))
         keep.append(v)
         return v, None
@@ -265,8 +282,10 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
     p0, bounds: for every data set ((n,), scalars; p0 also {name: value},
       the others from SciPy's rule) or per data set ((D, n)); a shared
       parameter's start and bounds come from the (n,) form, or row 0 of the
-      (D, n) one. fixed: parameters held at p0 (names, indices or
-      a mask). method: "trf" (default, bounds) or "lm"; loss, f_scale,
+      (D, n) one. fixed: parameters held at p0 (names, indices or an
+      (n,) mask for every data set; or a (D, n) boolean mask per data set,
+      a local held in some sets only, a shared one's flag from row 0).
+      method: "trf" (default, bounds) or "lm"; loss, f_scale,
       ftol, xtol, gtol, max_nfev (for the whole problem), x_scale (n, in
       model order, or "jac"), absolute_sigma, nan_policy, threads, backend
       and comm (an mpi4py communicator: the ranks share every pass) as
@@ -344,12 +363,26 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
         lb_each = _per_set(lb2, D, n, "lower bounds", keep)[1]
         ub_each = _per_set(ub2, D, n, "upper bounds", keep)[1]
     else:
+        for side, v in (("lower", lb), ("upper", ub)):
+            if numpy.size(v) not in (1, n):
+                raise ValueError(f"bounds: the {side} bounds have {numpy.size(v)} values; the model has {n} "
+                                 f"parameters: give a scalar, ({n},) or ({D}, {n})")
         bounds_all = prepare_bounds((lb, ub), n)
     if kwargs.get("callback") is not None:
         raise ValueError("fit_global takes no callback: a shared-parameter fit reports no parameters per iteration "
                          "(Ctrl-C still stops it)")
     call = Call(n, names, p0=p0_all, bounds=bounds_all, method=method, kwargs=kwargs, fname="fit_global")
-    if fixed is not None:
+    fixed_each = None
+    if fixed is not None and numpy.ndim(fixed) == 2:
+        # per data set: a local held in some sets only (a shared one's flag
+        # comes from row 0, as its start value does)
+        fa = numpy.asarray(fixed)
+        if fa.dtype != bool or fa.shape != (D, n):
+            raise ValueError(f"fixed has shape {fa.shape} ({fa.dtype}); per data set it must be a boolean mask "
+                             f"({D}, {n}), else names, indices or an ({n},) mask for every data set")
+        fixed_each = numpy.ascontiguousarray(fa, dtype=numpy.uint8)
+        keep.append(fixed_each)
+    elif fixed is not None:
         call.opt.fixed = call.fixed_mask(fixed)
     call.opt.absolute_sigma = 1 if absolute_sigma else 0
     if nan_policy not in (None, "raise", "omit"):
@@ -369,6 +402,7 @@ def fit_global(f, xdata, ydata=None, p0=None, sigma=None, bounds=(-numpy.inf, nu
     b.p0 = _lib.dptr(p0_each)
     b.lower = _lib.dptr(lb_each)
     b.upper = _lib.dptr(ub_each)
+    b.fixed = fixed_each.ctypes.data_as(_lib.c_uchar_p) if fixed_each is not None else None
     p.data = b
     p.shared = shared_flags.ctypes.data_as(_lib.c_uchar_p)
     p.covariate = cov_flags.ctypes.data_as(_lib.c_uchar_p) if cov_names else None

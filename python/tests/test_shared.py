@@ -178,3 +178,129 @@ def test_undetermined_parameters_warn():
     with pytest.warns(nlsqc.OptimizeWarning, match="could not be estimated"):
         r = nlsqc.fit_global(TEXT, [(x, Y[0])], shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
     assert not r.pcov_valid and np.all(np.isinf(r.shared_perr))
+
+
+def test_wrong_length_p0_and_bounds_named():
+    x, Y, T, _ = arrhenius(D=3)
+    sets = [(x, y) for y in Y]
+    kw = dict(shared=["k0", "Ea"], covariates={"T": T})
+    with pytest.raises(ValueError, match=r"p0 has 2 values; the model has 5 parameters: give \(5,\) for every "
+                                         r"data set or \(3, 5\) per set"):
+        nlsqc.fit_global(TEXT, sets, p0=[1, 1], **kw)
+    with pytest.raises(ValueError, match=r"p0 has shape \(3, 4\); it must be \(5,\)"):
+        nlsqc.fit_global(TEXT, sets, p0=np.ones((3, 4)), **kw)
+    with pytest.raises(ValueError, match=r"bounds: the lower bounds have 3 values; the model has 5 parameters"):
+        nlsqc.fit_global(TEXT, sets, p0=P0, bounds=([0, 0, 0], np.inf), **kw)
+    with pytest.raises(ValueError, match=r"bounds: the upper bounds have 6 values; the model has 5 parameters"):
+        nlsqc.fit_global(TEXT, sets, p0=P0, bounds=(-np.inf, np.ones(6)), **kw)
+
+
+def test_untraceable_function_says_fit_global_needs_a_traceable_one():
+    x, Y, T, _ = arrhenius(D=3)
+
+    def interp_model(X, a, k):  # np.interp of traced values cannot be traced
+        t, _T = X
+        return a * np.interp(t, [0.0, 5.0], [1.0, np.exp(-5 * k)])
+
+    with pytest.raises(nlsqc.TraceError, match="fit_global needs a traceable function or model text") as e:
+        nlsqc.fit_global(interp_model, [(x, y) for y in Y], shared=["k"], covariates={"T": T}, p0=[2, 1])
+    assert "does not fall back" in str(e.value) and "curve_fit" in str(e.value)
+
+
+def test_fixed_per_data_set():
+    """A (D, n) fixed mask: a local held in one data set only. Checked
+    against fixing by hand: the stacked problem without that unknown,
+    solved by SciPy's least_squares."""
+    x, Y, T, truth = arrhenius(D=4)
+    sets = [(x, y) for y in Y]
+    names = ["a", "c", "d", "k0", "Ea"]  # fn's signature order
+    p0 = np.column_stack([np.full(4, 2.0), np.zeros(4), np.zeros(4), np.ones(4), np.full(4, 2000.0)])
+    p0[1, 1] = 0.2  # set 1's c held at 0.2
+    mask = np.zeros((4, 5), bool)
+    mask[1, 1] = True
+    kw = dict(shared=["k0", "Ea"], covariates={"T": T}, ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    r = nlsqc.fit_global(fn, sets, p0=p0, fixed=mask, **kw)
+    assert r.success and r.names == names and r.n_free == 4 * 3 - 1 + 2
+    assert r.popt[1, 1] == 0.2 and r.perr[1, 1] == 0 and np.all(r.perr[[0, 2, 3], 1] > 0)
+    assert np.all(r.popt[[0, 2, 3], 1] != 0.2)
+
+    # the same mask in every row is fixed=["c"], bitwise
+    r_all = nlsqc.fit_global(fn, sets, p0=p0, fixed=np.tile([False, True, False, False, False], (4, 1)), **kw)
+    r_names = nlsqc.fit_global(fn, sets, p0=p0, fixed=["c"], **kw)
+    assert np.array_equal(r_all.popt, r_names.popt) and np.array_equal(r_all.perr, r_names.perr)
+
+    # by hand: unknowns [a_d, c_d, d_d for each d, k0, Ea] less c_1
+    scipy_opt = pytest.importorskip("scipy.optimize")
+
+    def residuals(u):
+        k0, Ea = u[-2:]
+        res, i = [], 0
+        for d in range(4):
+            a, c, dd = (u[i], 0.2, u[i + 1]) if d == 1 else u[i:i + 3]
+            i += 2 if d == 1 else 3
+            res.append(a * np.exp(-k0 * np.exp(-Ea * (1 / T[d] - 1 / 300)) * x) + c + dd * x - Y[d])
+        return np.concatenate(res)
+
+    u0 = [2, 0, 0, 2, 0, 2, 0, 0, 2, 0, 0, 1, 2000]
+    ref = scipy_opt.least_squares(residuals, u0, method="trf", x_scale="jac", ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    mine = np.concatenate([r.popt[0, :3], r.popt[1, [0, 2]], r.popt[2, :3], r.popt[3, :3], r.popt[0, 3:]])
+    assert np.allclose(mine, ref.x, rtol=1e-7, atol=1e-9), (mine, ref.x)
+    J = ref.jac
+    cov = np.linalg.inv(J.T @ J) * (2 * ref.cost / (len(ref.fun) - len(u0)))
+    ref_err = np.sqrt(np.diag(cov))
+    mine_err = np.concatenate([r.perr[0, :3], r.perr[1, [0, 2]], r.perr[2, :3], r.perr[3, :3], r.perr[0, 3:]])
+    assert np.allclose(mine_err, ref_err, rtol=1e-5), (mine_err, ref_err)
+
+
+def test_fixed_mask_shape_named():
+    x, Y, T, _ = arrhenius(D=3)
+    with pytest.raises(ValueError, match=r"fixed has shape \(2, 5\).*boolean mask \(3, 5\)"):
+        nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0"], covariates={"T": T}, p0=P0,
+                         fixed=np.zeros((2, 5), bool))
+
+
+def test_docs_example_data_gives_the_printed_numbers():
+    """docs/global-fits.md's Python example on examples/global/arrhenius.csv:
+    the values it prints are the fit's, and both functions agree."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(root, "examples", "global", "arrhenius.csv")
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} (a source tree's file)")
+    doc = open(os.path.join(root, "docs", "global-fits.md")).read()
+    d = np.loadtxt(path, delimiter=",", skiprows=1)
+    sets = [d[d[:, 0] == s] for s in np.unique(d[:, 0])]
+    T = [s[0, 2] for s in sets]
+    r = nlsqc.fit_global(TEXT, [(s[:, 1], s[:, 3]) for s in sets], shared=["k0", "Ea"], covariates={"T": T}, p0=P0)
+    assert r.names == ["a", "k0", "Ea", "c", "d"] and r.dof == 562
+    assert f"r.values            # {r.values}" in doc, r.values
+    assert f"r.cost, r.dof       # {r.cost!r} {r.dof}" in doc, r.cost
+    rf = nlsqc.fit_global(fn, [(s[:, 1], s[:, 3]) for s in sets], shared=["k0", "Ea"], covariates={"T": T},
+                          p0=[2, 0, 0, 1, 2000])
+    assert rf.names == ["a", "c", "d", "k0", "Ea"] and rf.values == r.values  # as the docs print
+
+
+def test_readme_lists_the_result_fields():
+    """Every field python/README.md lists for GlobalResult is there, and
+    the parameter order it states (text: appearance; function: signature)."""
+    import os
+    import re
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    if not os.path.exists(readme):
+        pytest.skip(f"no {readme}")
+    text = open(readme).read()
+    start = text.index("Returns a `GlobalResult` with:")
+    block = text[start:text.index("A covariance that cannot be estimated", start)]
+    fields = set(re.findall(r"`([a-z_]+)`", block))
+    x, Y, T, _ = arrhenius(D=3)
+    r = nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=P0, pcov=True)
+    missing = sorted(f for f in fields if not hasattr(r, f))
+    assert not missing, missing
+    for f in ("names", "shared_pcov_full", "pcov_valid", "grad_norm", "n_shared", "covariates", "memory_bytes"):
+        assert f in fields, f
+    assert r.names == ["a", "k0", "Ea", "c", "d"] and r.covariates == ["T"] and r.n_shared == 2
+    rf = nlsqc.fit_global(fn, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=[2, 0, 0, 1, 2000])
+    assert rf.names == ["a", "c", "d", "k0", "Ea"]
+    rp = nlsqc.fit_global(TEXT, [(x, y) for y in Y], shared=["k0", "Ea"], covariates={"T": T}, p0=P0,
+                          params="a,c,d,k0,Ea")
+    assert rp.names == ["a", "c", "d", "k0", "Ea"]

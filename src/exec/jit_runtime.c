@@ -252,6 +252,51 @@ static inline __attribute__((always_inline)) int rows_linear_full(double *A, con
     *chi2_out = (chi[0] + chi[1]) + (chi[2] + chi[3]);
     return (bad[0] | bad[1] | bad[2] | bad[3]) != 0;
 }
+
+/*
+ * A short block (every block of a batch's or a shared fit's small data
+ * sets) the same way: whole vectors of 4 rows, then the tail row by row
+ * into lane 0 — nk_dot4's order, so chi2 is the same bits as
+ * rows_linear's, and every entry the same product.
+ */
+static inline __attribute__((always_inline)) int rows_linear_short(double *A, const double *y, const double *sg,
+                                                                   double w_all, size_t len, double *chi2_out)
+{
+    typedef long long I4 __attribute__((vector_size(32)));
+    double *rcol = A + NLSQ_NCOLS * NLSQ_BLOCK;
+    nk_d4 chi = {0, 0, 0, 0}, wa = {w_all, w_all, w_all, w_all}, one = {1, 1, 1, 1}, zero = {0, 0, 0, 0};
+    I4 bad = {0, 0, 0, 0};
+    size_t len4 = len & ~(size_t)3, i = 0;
+    for (; i < len4; i += 4) {
+        nk_d4 w4 = sg ? one / NK_LD4(sg + i) : wa;
+        nk_d4 r = w4 * (NK_LD4(rcol + i) - NK_LD4(y + i));
+        NK_ST4(rcol + i, r);
+        chi += r * r;
+        nk_d4 rz = r * zero;
+        bad |= rz != rz;
+        for (int c = 0; c < NLSQ_NCOLS; c++) {
+            nk_d4 v = w4 * NK_LD4(A + c * NLSQ_BLOCK + i);
+            NK_ST4(A + c * NLSQ_BLOCK + i, v);
+            nk_d4 vz = v * zero;
+            bad |= vz != vz;
+        }
+    }
+    double s0 = chi[0];
+    long long tail_bad = 0;
+    for (; i < len; i++) {
+        double w = sg ? 1.0 / sg[i] : w_all, r = w * (rcol[i] - y[i]), rz = r * 0.0;
+        rcol[i] = r;
+        s0 += r * r;
+        tail_bad |= rz != rz;
+        for (int c = 0; c < NLSQ_NCOLS; c++) {
+            double v = w * A[c * NLSQ_BLOCK + i], vz = v * 0.0;
+            A[c * NLSQ_BLOCK + i] = v;
+            tail_bad |= vz != vz;
+        }
+    }
+    *chi2_out = (s0 + chi[1]) + (chi[2] + chi[3]);
+    return !__builtin_isfinite(*chi2_out) || (bad[0] | bad[1] | bad[2] | bad[3] | tail_bad) != 0; /* as rows_linear */
+}
 #endif
 
 static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
@@ -273,10 +318,12 @@ static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
         if (len == NLSQ_BLOCK)
             bad += rows_linear_full(a->block, a->y + start, sg, w_all, &c2);
         else
-#endif
+            bad += rows_linear_short(a->block, a->y + start, sg, w_all, len, &c2);
+#else
             /* (with few columns its chains are short, and one copy of the
                code compiles faster) */
             bad += rows_linear(a->block, a->y + start, sg, w_all, len, &c2);
+#endif
         if (len == NLSQ_BLOCK)
             fold_full(a->R, a->block);
         else

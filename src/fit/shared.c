@@ -79,7 +79,17 @@ typedef struct shared_job {
     jit_mode mode;
     int width;
     /* per set */
-    double *p_start;        /* nsets x n: fixed values and starts        */
+    /* what the passes evaluate: the model, or with covariates the model
+       with them made parameters (model_vars_to_params: computed once per
+       set and evaluation, not per point), of n_eval parameters and k_eval
+       variables read from x_eval (the data's x, or its non-covariate rows
+       copied when those are not its first rows) */
+    nlsq_model *rebound;
+    const nlsq_model *eval_model;
+    int n_eval, k_eval;
+    double *x_eval_owned;
+    const double *x_eval;
+    double *p_start; /* nsets x n_eval: fixed values, starts, covariates */
     int *local_idx;         /* nsets x n: the free locals, model order  */
     int *nl;                /* nsets                                     */
     size_t *x_at, *R_at;    /* nsets + 1 each                            */
@@ -127,6 +137,8 @@ static void job_free(shared_job *job)
     pool_free(job->pool);
     blocks_free(&job->bk);
     free(job->p_start);
+    nlsq_model_free(job->rebound);
+    free(job->x_eval_owned);
     free(job->local_idx);
     free(job->nl);
     free(job->x_at);
@@ -161,18 +173,20 @@ static pass *lane_pass(shared_job *job, shared_lane *ln, const int *cols, int nc
         ln->passes[c].live = 0;
     }
     shared_pass *sp = &ln->passes[c];
-    if (pass_init(&sp->ps, &job->model->prog, vmath_select(), cols, nc, job->opt.loss, job->opt.f_scale, NULL) != 0)
+    if (pass_init(&sp->ps, &job->eval_model->prog, vmath_select(), cols, nc, job->opt.loss, job->opt.f_scale, NULL) !=
+        0)
         return NULL;
     sp->live = 1;
     memcpy(sp->cols, cols, (size_t)nc * sizeof *cols);
     sp->ncols = nc;
     if (job->backend != NLSQ_BACKEND_INTERP) {
-        jit_entry *e = jit_get(job->model, cols, nc, job->width, job->mode);
+        jit_entry *e = jit_get(job->eval_model, cols, nc, job->width, job->mode);
         if (!e || pass_use_jit(&sp->ps, e) != 0) return NULL;
     }
     return &sp->ps;
 }
 
+/* Set d's points as the data give them (every variable): for the checks. */
 static pass_arrays set_arrays(const shared_job *job, size_t d)
 {
     const nlsq_batch *b = &job->sp->data;
@@ -184,12 +198,21 @@ static pass_arrays set_arrays(const shared_job *job, size_t d)
     return a;
 }
 
+/* Set d's points as the passes read them (the k_eval variables). */
+static pass_arrays eval_arrays(const shared_job *job, size_t d)
+{
+    pass_arrays a = set_arrays(job, d);
+    const nlsq_batch *b = &job->sp->data;
+    if (job->x_eval && job->x_eval != b->x) a.x = b->x_shared ? job->x_eval : job->x_eval + job->first[d];
+    return a;
+}
+
 /* Set d's full parameter vector at the unknowns x, and its columns. */
 static int set_params(const shared_job *job, size_t d, const double *x, double *p, int *cols)
 {
-    int n = job->n, nl = job->nl[d];
-    memcpy(p, job->p_start + d * (size_t)n, (size_t)n * sizeof *p);
-    const int *loc = job->local_idx + d * (size_t)n;
+    int nl = job->nl[d];
+    memcpy(p, job->p_start + d * (size_t)job->n_eval, (size_t)job->n_eval * sizeof *p);
+    const int *loc = job->local_idx + d * (size_t)job->n;
     for (int a = 0; a < nl; a++) {
         p[loc[a]] = x[job->x_at[d] + (size_t)a];
         cols[a] = loc[a];
@@ -219,7 +242,7 @@ static void evaluate_set(shared_job *job, shared_lane *ln, size_t d, const doubl
         job->bad_set[d] = 1;
         return;
     }
-    pass_arrays a = set_arrays(job, d);
+    pass_arrays a = eval_arrays(job, d);
     pass_data pd = pass_data_arrays(&a, job->len[d], 1.0, job->opt.nan_policy == NLSQ_NAN_OMIT);
     pass_out out = {.R = R + job->R_at[d]};
     pass_run(ps, &pd, ln->p, &out);
@@ -393,6 +416,63 @@ static nlsq_status check_layout(shared_job *job, nlsq_error *err)
     return NLSQ_OK;
 }
 
+/* Every covariate finite at every point of every set: they can then be
+   made parameters (a NaN covariate is left a variable, for nan_policy to
+   judge point by point). */
+static int covariates_finite(const shared_job *job)
+{
+    for (int v = 0; v < job->k; v++) {
+        if (!job->sp->covariate[v]) continue;
+        for (size_t d = 0; d < job->nsets; d++) {
+            pass_arrays a = set_arrays(job, d);
+            for (size_t i = 0; i < job->len[d]; i++)
+                if (!isfinite(a.x[(size_t)v * a.stride + i])) return 0;
+        }
+    }
+    return 1;
+}
+
+/* What the passes evaluate (see shared_job): with covariates the model
+   with them made parameters, each set's values in its parameter vector,
+   and the other variables' rows as a pass reads them. */
+static nlsq_status choose_eval_model(shared_job *job, nlsq_error *err)
+{
+    const unsigned char *cov = job->sp->covariate;
+    const nlsq_batch *b = &job->sp->data;
+    job->eval_model = job->model;
+    job->n_eval = job->n;
+    job->k_eval = job->k;
+    job->x_eval = b->x;
+    int ncov = 0, trailing = 1;
+    for (int v = 0; cov && v < job->k; v++) ncov += cov[v] != 0;
+    if (ncov == 0 || !covariates_finite(job)) return NLSQ_OK;
+    nlsq_status st = model_vars_to_params(job->model, cov, &job->rebound, err);
+    if (st != NLSQ_OK) return st;
+    job->eval_model = job->rebound;
+    job->n_eval = job->n + ncov;
+    job->k_eval = job->k - ncov;
+    for (int v = 0; v < job->k_eval; v++) trailing &= !cov[v];
+    if (trailing || job->k_eval == 0) return NLSQ_OK; /* the first k_eval rows, in place */
+    size_t row = b->x_shared ? job->longest : job->total;
+    if (!(job->x_eval_owned = malloc((size_t)job->k_eval * row * sizeof *job->x_eval_owned)))
+        return fail(err, NLSQ_ERR_NOMEM, "out of memory for the variables' rows");
+    for (int v = 0, kept = 0; v < job->k; v++)
+        if (!cov[v]) memcpy(job->x_eval_owned + (size_t)kept++ * row, b->x + (size_t)v * row, row * sizeof *b->x);
+    job->x_eval = job->x_eval_owned;
+    return NLSQ_OK;
+}
+
+/* Each set's covariate values after its parameters (checked constant). */
+static void fill_covariates(shared_job *job)
+{
+    for (size_t d = 0; job->rebound && d < job->nsets; d++) {
+        pass_arrays a = set_arrays(job, d);
+        double *p = job->p_start + d * (size_t)job->n_eval + job->n;
+        for (int v = 0, c = 0; v < job->k; v++)
+            if (job->sp->covariate[v]) p[c++] = job->len[d] ? a.x[(size_t)v * a.stride] : 0;
+    }
+}
+
 /* Row d of a batch array, or the option's, or NULL. */
 static const void *row_or(const void *batch_rows, size_t d, size_t row_bytes, const void *fallback)
 {
@@ -486,7 +566,7 @@ static nlsq_status setup_parameters(shared_job *job, nlsq_error *err)
     job->ns = 0;
     for (size_t d = 0; d < job->nsets && st == NLSQ_OK; d++) {
         if ((st = setup_set(job, &fp, d, buf, fixed, err)) != NLSQ_OK) break;
-        memcpy(job->p_start + d * (size_t)n, fp.p, (size_t)n * sizeof *fp.p);
+        memcpy(job->p_start + d * (size_t)job->n_eval, fp.p, (size_t)n * sizeof *fp.p);
         int nl = 0, ns = 0;
         for (int a = 0; a < fp.n_free; a++) {
             int j = fp.free_idx[a];
@@ -562,7 +642,7 @@ static nlsq_status alloc_job(shared_job *job, nlsq_error *err)
     size_t D = job->nsets, n = (size_t)job->n;
     if (D > SIZE_MAX / 8 / (n * n + 8))
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "%zu data sets of %zu parameters are too many", D, n);
-    job->p_start = malloc(D * n * sizeof *job->p_start);
+    job->p_start = malloc(D * (n + (size_t)job->k) * sizeof *job->p_start); /* n_eval <= n + k */
     job->local_idx = malloc(D * n * sizeof *job->local_idx);
     job->nl = malloc(D * sizeof *job->nl);
     job->x_at = calloc(D + 1, sizeof *job->x_at);
@@ -611,7 +691,7 @@ static nlsq_status start_threads(shared_job *job, nlsq_error *err)
     memset(job->lanes, 0, (size_t)job->threads * sizeof *job->lanes);
     for (int w = 0; w < job->threads; w++) {
         shared_lane *ln = &job->lanes[w];
-        ln->p = malloc((size_t)job->n * sizeof *ln->p);
+        ln->p = malloc((size_t)job->n_eval * sizeof *ln->p);
         ln->cols = malloc((size_t)job->n * sizeof *ln->cols);
         if (!ln->p || !ln->cols) return fail(err, NLSQ_ERR_NOMEM, "out of memory for %d threads", job->threads);
         for (int c = 0; c < SHARED_PASSES; c++)
@@ -770,7 +850,7 @@ static nlsq_status make_result(shared_job *job, const solve_result *sr, const do
     size_t nn = (size_t)job->n;
     for (size_t d = 0; d < job->nsets; d++) {
         double *p = r->popt + d * nn;
-        memcpy(p, job->p_start + d * nn, nn * sizeof *p);
+        memcpy(p, job->p_start + d * (size_t)job->n_eval, nn * sizeof *p);
         for (int a = 0; a < job->nl[d]; a++) p[job->local_idx[d * nn + (size_t)a]] = job->x[job->x_at[d] + (size_t)a];
         for (int b = 0; b < job->ns; b++) p[job->shared_idx[b]] = job->x[job->x_at[job->nsets] + (size_t)b];
         r->cost_set[d] = set_sums(job, R, d)[0];
@@ -814,7 +894,10 @@ static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **o
 {
     nlsq_status st;
     job->provisional = job->nsets * (size_t)job->n; /* past the largest layout's locals */
-    if ((st = check_layout(job, err)) != NLSQ_OK || (st = setup_parameters(job, err)) != NLSQ_OK) return st;
+    if ((st = check_layout(job, err)) != NLSQ_OK || (st = choose_eval_model(job, err)) != NLSQ_OK ||
+        (st = setup_parameters(job, err)) != NLSQ_OK)
+        return st;
+    fill_covariates(job);
     place_shared(job);
     job->bk.nsets = job->nsets;
     job->bk.ns = job->ns;

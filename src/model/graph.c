@@ -208,6 +208,11 @@ int32_t graph_op(graph *g, int op, int32_t a, int32_t b, int32_t c)
 
 int graph_copy_reachable(const graph *src, graph *dst, int32_t *roots, int nroots)
 {
+    return graph_copy_rebound(src, dst, roots, nroots, NULL);
+}
+
+int graph_copy_rebound(const graph *src, graph *dst, int32_t *roots, int nroots, const int32_t *var_to)
+{
     int32_t *map = malloc((size_t)(src->count ? src->count : 1) * sizeof *map);
     if (!map) return GRAPH_NOMEM;
     for (int32_t i = 0; i < src->count; i++) map[i] = -1;
@@ -223,6 +228,11 @@ int graph_copy_reachable(const graph *src, graph *dst, int32_t *roots, int nroot
         node n = src->nodes[id];
         for (int k = 0; k < 3; k++)
             if (n.a[k] >= 0) n.a[k] = map[n.a[k]];
+        if (var_to && n.op == OP_VAR) { /* a variable kept (renumbered), or made a parameter */
+            int32_t to = var_to[n.index];
+            n.op = to >= 0 ? OP_VAR : OP_PARAM;
+            n.index = to >= 0 ? to : -1 - to;
+        }
         int32_t nid = intern(dst, &n);
         if (nid < 0) rc = nid;
         map[id] = nid;

@@ -96,6 +96,41 @@ nlsq_status model_make(graph *src, int32_t root, name_list *vars, name_list *par
     return NLSQ_OK;
 }
 
+nlsq_status model_vars_to_params(const nlsq_model *m, const unsigned char *to_param, nlsq_model **out, nlsq_error *err)
+{
+    *out = NULL;
+    int k = m->vars.count;
+    int32_t *var_to = malloc((size_t)(k ? k : 1) * sizeof *var_to);
+    name_list vars = {0}, params = {0};
+    graph g;
+    graph_init(&g, NLSQ_MODEL_MAX_NODES);
+    int ok = var_to && name_list_copy(&m->params, &params);
+    for (int v = 0, kept = 0; ok && v < k; v++) {
+        const char *name = m->vars.names[v];
+        if (to_param[v]) {
+            var_to[v] = -1 - params.count;
+            ok = name_list_add(&params, name, strlen(name));
+        } else {
+            var_to[v] = kept++;
+            ok = name_list_add(&vars, name, strlen(name));
+        }
+    }
+    int32_t root = m->root;
+    if (ok && graph_copy_rebound(&m->g, &g, &root, 1, var_to) != 0) ok = 0;
+    free(var_to);
+    nlsq_status st;
+    if (!ok) {
+        name_list_free(&vars);
+        name_list_free(&params);
+        st = NLSQ_ERR_NOMEM;
+        error_set(err, st, 0, 0, "out of memory");
+    } else {
+        st = model_make(&g, root, &vars, &params, 1, out, err);
+    }
+    graph_free(&g);
+    return st;
+}
+
 /* Each component's value alone, as a model of m's variables and
    parameters, made from the parse graph g. */
 static nlsq_status attach_components(nlsq_model *m, graph *g, const component_list *list, nlsq_error *err)

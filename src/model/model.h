@@ -88,6 +88,9 @@ int graph_is_const(const graph *g, int32_t id, double value);
 /* Copy the nodes reachable from roots into dst (renumbered, same order);
    roots[] is rewritten to the new ids. */
 int graph_copy_reachable(const graph *src, graph *dst, int32_t *roots, int nroots);
+/* The same with variable leaves rebound: var_to[v] >= 0 makes variable v
+   variable var_to[v], var_to[v] = -1 - p makes it parameter p. */
+int graph_copy_rebound(const graph *src, graph *dst, int32_t *roots, int nroots, const int32_t *var_to);
 
 /* ---- diff.c: reverse-mode derivatives ---------------------------------- */
 
@@ -268,6 +271,12 @@ struct nlsq_model {
                             attached by the first fit that wants one;
                             NULL until then                               */
 };
+
+/* m with the flagged variables made parameters, appended after m's in
+   variable order (the others keep their order): a value constant over a
+   fit's points (a shared fit's covariate) is then computed once per
+   evaluation, not per point. The same function of the same numbers. */
+nlsq_status model_vars_to_params(const nlsq_model *m, const unsigned char *to_param, nlsq_model **out, nlsq_error *err);
 
 /* Take ownership of the names and build derivatives and program from g's
    node `root`. On failure frees everything given. */
