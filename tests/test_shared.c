@@ -18,6 +18,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -558,6 +559,7 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
         CHECK_MSG(r->pcov_valid == ds->pcov_valid, "%s: pcov_valid %d, stacked %d (stacked pcov_rank %d of %d)",
                   what, r->pcov_valid, ds->pcov_valid, ds->pcov_rank, ds->n_free);
     double worst_p = 0, worst_c = 0, worst_m = 0, worst_dm = 0;
+    int floor_passes = 0;
     for (size_t d = 0; d < D; d++)
         for (int i = 0; i < n; i++) {
             size_t a = stacked_index(st, D, d, i);
@@ -570,7 +572,11 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
             if (dev > worst_p) worst_p = dev;
             if (dm > worst_m) worst_m = dm;
             if (minimum && fabs(want - minimum[a]) / scale > worst_dm) worst_dm = fabs(want - minimum[a]) / scale;
-            if (fmin(dev, dm) > ptol)
+            /* or, at the cost's rounding floor (findings O7), within 10 ptol
+               at a cost no higher than the dense solve's */
+            int at_floor = fmin(dev, dm) <= 10 * ptol && r->cost <= ds->cost * (1 + 8 * DBL_EPSILON);
+            if (fmin(dev, dm) > ptol && at_floor) floor_passes++;
+            if (fmin(dev, dm) > ptol && !at_floor)
                 CHECK_NEAR(gp, want, ptol * scale, "%s: popt set %zu %s (from the minimum %.2g)", what, d,
                            sp->names[i], dm);
             if (r->perr && r->pcov_valid && ds->pcov_valid) {
@@ -623,6 +629,9 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
            "(stacked %d), nit %d (stacked %d), status %d (stacked %d), cost - stacked %.3g\n",
            what, worst_p, worst_m, worst_dm, worst_c, r->nfev, ds->nfev, r->nit, ds->nit, (int)r->status,
            (int)ds->status, r->cost - ds->cost);
+    if (floor_passes)
+        printf("    %s: %d parameters beyond %.0e but within 10x at a cost <= the dense solve's\n", what,
+               floor_passes, ptol);
 }
 
 static nlsq_options tight(void)
@@ -1489,7 +1498,8 @@ static void test_shared_singular_local_block(void)
                           ARR.names[j]);
                 if (d == 2 && j < 3) continue;
                 size_t a = stacked_index(&st, p.D, d, j);
-                CHECK_NEAR(r->popt[d * 5 + (size_t)j], ds->popt[a], 1e-8 * fmax(fabs(ds->popt[a]), ds->perr[a]),
+                double tol = r->cost <= ds->cost * (1 + 8 * DBL_EPSILON) ? 1e-7 : 1e-8; /* findings O7 */
+                CHECK_NEAR(r->popt[d * 5 + (size_t)j], ds->popt[a], tol * fmax(fabs(ds->popt[a]), ds->perr[a]),
                            "singular block: set %zu %s", d, ARR.names[j]);
             }
         size_t a2 = stacked_index(&st, p.D, 2, 0), c2 = stacked_index(&st, p.D, 2, 1);
@@ -1922,8 +1932,10 @@ static void test_shared_limits_and_defaults(void)
     prob_free(&p);
 }
 
-/* Covariate flags change nothing but the check: the same bits with and
-   without them (T is given per point either way). */
+/* Covariate flags: the same fit with and without them (T is given per
+   point either way). Since 5a48368 a flagged covariate is evaluated once
+   per set (the model rebound with T as a parameter), so the arithmetic
+   differs at rounding: agreement to 1e-8 / 1e-6, not bits (findings O11). */
 static void test_shared_covariate_flags_are_a_check(void)
 {
     prob p;
@@ -1938,8 +1950,22 @@ static void test_shared_covariate_flags_are_a_check(void)
     nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r2, &err);
     CHECK_MSG(s == NLSQ_OK, "covariate NULL: %s", s == NLSQ_OK ? "" : err.message);
     if (r1 && r2) {
-        CHECK_MSG(same_bits(r1->popt, r2->popt, p.D * 5), "covariate flags changed popt");
-        CHECK_MSG(same_bits(r1->pcov, r2->pcov, p.D * 25), "covariate flags changed pcov");
+        double wp = 0, wc = 0;
+        for (size_t i = 0; i < p.D * 5; i++) {
+            double sc = fmax(fabs(r2->popt[i]), r2->perr[i]);
+            wp = fmax(wp, fabs(r1->popt[i] - r2->popt[i]) / sc);
+            CHECK_NEAR(r1->popt[i], r2->popt[i], 1e-8 * sc, "covariate flags: popt[%zu]", i);
+        }
+        for (size_t d = 0; d < p.D; d++)
+            for (int i = 0; i < 5; i++)
+                for (int j = 0; j < 5; j++) {
+                    double sc = r2->perr[d * 5 + (size_t)i] * r2->perr[d * 5 + (size_t)j];
+                    double g = r1->pcov[(d * 5 + (size_t)i) * 5 + (size_t)j], w = r2->pcov[(d * 5 + (size_t)i) * 5 + (size_t)j];
+                    wc = fmax(wc, fabs(g - w) / sc);
+                    CHECK_NEAR(g, w, 1e-6 * sc, "covariate flags: pcov set %zu (%d, %d)", d, i, j);
+                }
+        printf("    covariate flags on/off: same bits %d; worst popt %.2g, pcov %.2g; nfev %d / %d\n",
+               same_bits(r1->popt, r2->popt, p.D * 5), wp, wc, r1->nfev, r2->nfev);
     }
     nlsq_shared_result_free(r1);
     nlsq_shared_result_free(r2);

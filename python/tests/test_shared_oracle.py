@@ -137,17 +137,20 @@ def scipy_stacked(sets, T, p0, method="trf", absolute=False):
     res = least_squares(fun, x0, jac=jac, method=method, **TIGHT)
     x = polish(fun, jac, res.x)
     pcov = curve_fit_pcov(jac(x), fun(x), N, absolute)
-    return x, pcov, res.x
+    return x, pcov, res.x, res.cost
 
 
 def index(D, d, j):
     return 3 * d + j if j < 3 else 3 * D + (j - 3)
 
 
-def compare(r, popt_s, pcov_s, D, what, ptol=1e-8, ctol=1e-6, raw=None):
+def compare(r, popt_s, pcov_s, D, what, ptol=1e-8, ctol=1e-6, raw=None, cost_s=None):
     """popt within ptol of max(|p|, perr) of the polished minimum, or 1e-8
-    of SciPy's own answer `raw`; pcov entries within ctol of
+    of SciPy's own answer `raw`, or (at the cost's rounding floor, where a
+    cost-based stop leaves ~sqrt(EPS dof) perr) within 10 ptol at a cost
+    no higher than SciPy's `cost_s`; pcov entries within ctol of
     sqrt(var_i var_j)."""
+    at_floor = cost_s is not None and r.cost <= cost_s * (1 + 8 * np.finfo(float).eps)
     perr_s = np.sqrt(np.diag(pcov_s))
     worst_p = worst_c = 0.0
     for d in range(D):
@@ -157,7 +160,8 @@ def compare(r, popt_s, pcov_s, D, what, ptol=1e-8, ctol=1e-6, raw=None):
             dev = abs(r.popt[d, i] - popt_s[a]) / scale
             worst_p = max(worst_p, dev)
             near_raw = raw is not None and abs(r.popt[d, i] - raw[a]) <= 1e-8 * scale
-            assert dev <= ptol or near_raw, f"{what}: set {d} {NAMES[i]}: {r.popt[d, i]!r} vs {popt_s[a]!r}"
+            assert dev <= ptol or near_raw or (at_floor and dev <= 10 * ptol), \
+                f"{what}: set {d} {NAMES[i]}: {r.popt[d, i]!r} vs {popt_s[a]!r}"
             assert abs(r.perr[d, i] - perr_s[a]) <= ctol * perr_s[a], f"{what}: perr set {d} {NAMES[i]}"
             for j in range(5):
                 b = index(D, d, j)
@@ -180,14 +184,15 @@ def compare(r, popt_s, pcov_s, D, what, ptol=1e-8, ctol=1e-6, raw=None):
 def test_arrhenius_against_scipy_dense(D, method):
     sets, T = arrhenius(D, seed=D)
     p0 = np.array([2.0, 0.0, 0.0, 1.0, 2000.0])
-    popt_s, pcov_s, raw = scipy_stacked(sets, T, p0, method)
+    popt_s, pcov_s, raw, cost_s = scipy_stacked(sets, T, p0, method)
     r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0, method=method, pcov=True, **TIGHT)
     assert r.success, r.message
     assert r.popt.shape == (D, 5) and r.pcov.shape == (D, 5, 5)
     assert r.dof == sum(s[0].size for s in sets) - (3 * D + 2)
     # lm (nlsq's as SciPy's) pins the minimum to ~3e-8 of max(|p|, perr)
     # at D = 20; within 1e-8 of SciPy's lm or 5e-8 of the minimum
-    compare(r, popt_s, pcov_s, D, f"{method} D={D}", ptol=1e-8 if method == "trf" else 5e-8, raw=raw)
+    compare(r, popt_s, pcov_s, D, f"{method} D={D}", ptol=1e-8 if method == "trf" else 5e-8, raw=raw,
+            cost_s=cost_s)
     # the shared values repeated in every row
     assert np.all(r.popt[:, 3] == r.popt[0, 3]) and np.all(r.popt[:, 4] == r.popt[0, 4])
 
@@ -197,11 +202,11 @@ def test_arrhenius_against_scipy_dense(D, method):
 def test_arrhenius_sigma_varying_lengths(absolute):
     sets, T = arrhenius(6, m=24, varying=True, with_sigma=True, seed=11)
     p0 = np.array([2.0, 0.0, 0.0, 1.0, 2000.0])
-    popt_s, pcov_s, raw = scipy_stacked(sets, T, p0, "trf", absolute)
+    popt_s, pcov_s, raw, cost_s = scipy_stacked(sets, T, p0, "trf", absolute)
     r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0, pcov=True, absolute_sigma=absolute,
                    **TIGHT)
     assert r.success, r.message
-    compare(r, popt_s, pcov_s, 6, f"sigma, varying lengths, absolute_sigma={absolute}", raw=raw)
+    compare(r, popt_s, pcov_s, 6, f"sigma, varying lengths, absolute_sigma={absolute}", raw=raw, cost_s=cost_s)
     assert list(r.m) == [s[0].size for s in sets]
 
 
@@ -253,7 +258,8 @@ def test_robust_loss_against_scipy():
             a = index(D, d, i)
             scale = max(abs(res.x[a]), r.perr[d, i])
             dev = min(abs(r.popt[d, i] - res.x[a]), abs(r.popt[d, i] - xm[a])) / scale
-            assert dev <= 1e-8, (d, NAMES[i], r.popt[d, i], res.x[a], xm[a])
+            at_floor = r.cost <= res.cost * (1 + 8 * np.finfo(float).eps) and dev <= 1e-7
+            assert dev <= 1e-8 or at_floor, (d, NAMES[i], r.popt[d, i], res.x[a], xm[a])
     assert r.cost == pytest.approx(res.cost, rel=1e-10)
 
 
