@@ -1017,6 +1017,52 @@ static void test_shared_threads_bitwise_options(void)
     prob_free(&p);
 }
 
+/* Concurrent calls on one model (the model is shared read-only): each
+   the same bits as alone. */
+typedef struct conc_job {
+    const nlsq_model *model;
+    const prob *p;
+    nlsq_shared_result *r;
+} conc_job;
+
+static void *conc_run(void *u)
+{
+    conc_job *j = u;
+    nlsq_shared s = prob_view(j->p);
+    nlsq_options o = tight();
+    o.threads = 2;
+    nlsq_error e;
+    if (nlsq_fit_shared(j->model, &s, &o, NLSQ_BATCH_PCOV, &j->r, &e) != NLSQ_OK) j->r = NULL;
+    return NULL;
+}
+
+static void test_shared_concurrent_calls(void)
+{
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    prob p[3];
+    conc_job alone[3], together[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        arr_make(&p[i], 800 + 300 * (size_t)i, 20, 1, 1, 100 + (unsigned long long)i);
+        alone[i] = (conc_job){model, &p[i], NULL};
+        conc_run(&alone[i]);
+        together[i] = (conc_job){model, &p[i], NULL};
+    }
+    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, conc_run, &together[i]);
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(alone[i].r && together[i].r, "fit %d failed", i);
+        if (alone[i].r && together[i].r) {
+            CHECK_MSG(same_bits(alone[i].r->popt, together[i].r->popt, p[i].D * 5), "fit %d: popt differs", i);
+            CHECK_MSG(same_bits(alone[i].r->pcov, together[i].r->pcov, p[i].D * 25), "fit %d: pcov differs", i);
+        }
+        nlsq_shared_result_free(alone[i].r);
+        nlsq_shared_result_free(together[i].r);
+        prob_free(&p[i]);
+    }
+    nlsq_model_free(model);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------------ */
 
 /* Does `msg` name the number v as a word (not inside another number)? */
@@ -2011,6 +2057,7 @@ int main(void)
         TEST(test_shared_degenerate_structures),
         TEST(test_shared_threads_bitwise),
         TEST(test_shared_threads_bitwise_options),
+        TEST(test_shared_concurrent_calls),
         TEST(test_shared_refusals_data),
         TEST(test_shared_refusals_options),
         TEST(test_shared_callback_stops),
