@@ -1063,6 +1063,33 @@ static void test_shared_concurrent_calls(void)
     nlsq_model_free(model);
 }
 
+/* The compiled kernel computes the interpreter's arithmetic: the same
+   bits with backend interp and jit (covariates per set included). */
+static void test_shared_interp_and_jit(void)
+{
+    prob p;
+    arr_make(&p, 400, 30, 1, 1, 5150);
+    nlsq_model *model = parse_spec(ARR.text, ARR.vars, ARR.params);
+    nlsq_shared sh = prob_view(&p);
+    nlsq_shared_result *r[2] = {NULL, NULL};
+    for (int b = 0; b < 2; b++) {
+        nlsq_options o = tight();
+        o.backend = b ? NLSQ_BACKEND_JIT : NLSQ_BACKEND_INTERP;
+        nlsq_error err;
+        nlsq_status s = nlsq_fit_shared(model, &sh, &o, NLSQ_BATCH_PCOV, &r[b], &err);
+        CHECK_MSG(s == NLSQ_OK, "backend %d: %s", b, s == NLSQ_OK ? "" : err.message);
+    }
+    if (r[0] && r[1]) {
+        CHECK_MSG(same_bits(r[0]->popt, r[1]->popt, p.D * 5), "interp and jit: popt differs");
+        CHECK_MSG(same_bits(r[0]->pcov, r[1]->pcov, p.D * 25), "interp and jit: pcov differs");
+        CHECK_MSG(r[0]->nfev == r[1]->nfev, "interp and jit: nfev %d, %d", r[0]->nfev, r[1]->nfev);
+    }
+    nlsq_shared_result_free(r[0]);
+    nlsq_shared_result_free(r[1]);
+    nlsq_model_free(model);
+    prob_free(&p);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------------ */
 
 /* Does `msg` name the number v as a word (not inside another number)? */
@@ -2058,6 +2085,7 @@ int main(void)
         TEST(test_shared_threads_bitwise),
         TEST(test_shared_threads_bitwise_options),
         TEST(test_shared_concurrent_calls),
+        TEST(test_shared_interp_and_jit),
         TEST(test_shared_refusals_data),
         TEST(test_shared_refusals_options),
         TEST(test_shared_callback_stops),
