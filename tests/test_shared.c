@@ -436,7 +436,7 @@ static void stacked_scaled_pcov(const prob *p, const stacked *st, const double *
         sc[j] = sqrt(sc[j]);
         for (size_t i = 0; i < m; i++) A[j * m + i] /= sc[j];
     }
-    lsq_solve(A, r, m, N, s); /* leaves R in A's upper triangle */
+    lsq_solve(A, r, m, N, s);      /* leaves R in A's upper triangle */
     for (size_t c = 0; c < N; c++) /* R^-1, column by column */
         for (size_t j = c + 1; j-- > 0;) {
             double t = j == c ? 1 : 0;
@@ -556,8 +556,8 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
     CHECK_MSG(r->success && ds->success, "%s: status %d (%s), stacked %d", what, (int)r->status, r->message,
               (int)ds->status);
     if (isfinite(ctol))
-        CHECK_MSG(r->pcov_valid == ds->pcov_valid, "%s: pcov_valid %d, stacked %d (stacked pcov_rank %d of %d)",
-                  what, r->pcov_valid, ds->pcov_valid, ds->pcov_rank, ds->n_free);
+        CHECK_MSG(r->pcov_valid == ds->pcov_valid, "%s: pcov_valid %d, stacked %d (stacked pcov_rank %d of %d)", what,
+                  r->pcov_valid, ds->pcov_valid, ds->pcov_rank, ds->n_free);
     double worst_p = 0, worst_c = 0, worst_m = 0, worst_dm = 0;
     int floor_passes = 0;
     for (size_t d = 0; d < D; d++)
@@ -577,12 +577,12 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
             int at_floor = fmin(dev, dm) <= 10 * ptol && r->cost <= ds->cost * (1 + 8 * DBL_EPSILON);
             if (fmin(dev, dm) > ptol && at_floor) floor_passes++;
             if (fmin(dev, dm) > ptol && !at_floor)
-                CHECK_NEAR(gp, want, ptol * scale, "%s: popt set %zu %s (from the minimum %.2g)", what, d,
-                           sp->names[i], dm);
+                CHECK_NEAR(gp, want, ptol * scale, "%s: popt set %zu %s (from the minimum %.2g)", what, d, sp->names[i],
+                           dm);
             if (r->perr && r->pcov_valid && ds->pcov_valid) {
                 double pe = ds->perr[a];
-                CHECK_NEAR(r->perr[d * (size_t)n + i], pe, isfinite(pe) ? ctol * pe : 0, "%s: perr set %zu %s",
-                           what, d, sp->names[i]);
+                CHECK_NEAR(r->perr[d * (size_t)n + i], pe, isfinite(pe) ? ctol * pe : 0, "%s: perr set %zu %s", what, d,
+                           sp->names[i]);
             }
             /* entries only where both have a covariance (D4: validity differs) */
             if (!r->pcov || !r->pcov_valid || !ds->pcov_valid) continue;
@@ -630,8 +630,8 @@ static void compare(const prob *p, const stacked *st, const nlsq_result *ds, con
            what, worst_p, worst_m, worst_dm, worst_c, r->nfev, ds->nfev, r->nit, ds->nit, (int)r->status,
            (int)ds->status, r->cost - ds->cost);
     if (floor_passes)
-        printf("    %s: %d parameters beyond %.0e but within 10x at a cost <= the dense solve's\n", what,
-               floor_passes, ptol);
+        printf("    %s: %d parameters beyond %.0e but within 10x at a cost <= the dense solve's\n", what, floor_passes,
+               ptol);
 }
 
 static nlsq_options tight(void)
@@ -963,8 +963,7 @@ static void test_shared_threads_bitwise(void)
             CHECK_MSG(same_bits(r[0]->popt, r[t]->popt, nn), "popt differs on %d threads", t + 1);
             CHECK_MSG(same_bits(r[0]->perr, r[t]->perr, nn), "perr differs on %d threads", t + 1);
             CHECK_MSG(same_bits(r[0]->pcov, r[t]->pcov, nn * 5), "pcov differs on %d threads", t + 1);
-            CHECK_MSG(same_bits(r[0]->shared_pcov, r[t]->shared_pcov, 25), "shared_pcov differs on %d threads",
-                      t + 1);
+            CHECK_MSG(same_bits(r[0]->shared_pcov, r[t]->shared_pcov, 25), "shared_pcov differs on %d threads", t + 1);
             CHECK_MSG(same_bits(r[0]->cost_set, r[t]->cost_set, p.D), "cost_set differs on %d threads", t + 1);
             CHECK_SAME(r[t]->cost, r[0]->cost, "cost on %d threads", t + 1);
             CHECK_MSG(r[t]->nfev == r[0]->nfev && r[t]->nit == r[0]->nit, "nfev/nit differ on %d threads", t + 1);
@@ -1004,8 +1003,8 @@ static void test_shared_threads_bitwise_options(void)
         }
         if (r[0] && r[1] && r[2])
             for (int t = 1; t < 3; t++) {
-                CHECK_MSG(same_bits(r[0]->popt, r[t]->popt, p.D * 5), "variant %d: popt differs on %d threads",
-                          variant, t + 1);
+                CHECK_MSG(same_bits(r[0]->popt, r[t]->popt, p.D * 5), "variant %d: popt differs on %d threads", variant,
+                          t + 1);
                 CHECK_MSG(same_bits(r[0]->pcov, r[t]->pcov, p.D * 25), "variant %d: pcov differs on %d threads",
                           variant, t + 1);
                 CHECK_SAME(r[t]->cost, r[0]->cost, "variant %d: cost on %d threads", variant, t + 1);
@@ -1470,8 +1469,7 @@ static void test_shared_one_set_is_curve_fit(void)
     CHECK_MSG(s == NLSQ_OK, "D = 1: %s", s == NLSQ_OK ? "" : err.message);
     if (c && r) {
         for (int j = 0; j < 3; j++) {
-            CHECK_NEAR(r->popt[j], c->popt[j], 1e-9 * fmax(fabs(c->popt[j]), c->perr[j]), "D = 1: %s",
-                       DECAY.names[j]);
+            CHECK_NEAR(r->popt[j], c->popt[j], 1e-9 * fmax(fabs(c->popt[j]), c->perr[j]), "D = 1: %s", DECAY.names[j]);
             for (int k = 0; k < 3; k++)
                 CHECK_NEAR(r->pcov[j * 3 + k], c->pcov[j * 3 + k], 1e-7 * c->perr[j] * c->perr[k],
                            "D = 1: pcov (%s, %s)", DECAY.names[j], DECAY.names[k]);
@@ -1723,8 +1721,15 @@ static void test_shared_nan_policies(void)
    exactly zero). */
 static void test_shared_zero_local_column(void)
 {
-    static const spec ZC = {"a*exp(-k*x) + c + d*z", "a@*exp(-k*x) + c@ + d@*z", "x,z", "a,k,c,d", 4, 2,
-                            {"a", "k", "c", "d"},     {0, 1, 0, 0},               {0, 0}};
+    static const spec ZC = {"a*exp(-k*x) + c + d*z",
+                            "a@*exp(-k*x) + c@ + d@*z",
+                            "x,z",
+                            "a,k,c,d",
+                            4,
+                            2,
+                            {"a", "k", "c", "d"},
+                            {0, 1, 0, 0},
+                            {0, 0}};
     prob p;
     rng g = {7};
     prob_layout(&p, &ZC, 4, 20, 0, &g);
@@ -1915,8 +1920,8 @@ static void test_shared_enormous_scales(void)
                     double want = cov[a * st.N + b], scl = sqrt(cov[a * st.N + a] * cov[b * st.N + b]);
                     double got = r->pcov[(d * 4 + (size_t)i) * 4 + (size_t)j];
                     if (fabs(got - want) / scl > worst) worst = fabs(got - want) / scl;
-                    CHECK_NEAR(got, want, 1e-6 * scl, "SI Arrhenius: pcov set %zu (%s, %s) against the scaled dense",
-                               d, SI.names[i], SI.names[j]);
+                    CHECK_NEAR(got, want, 1e-6 * scl, "SI Arrhenius: pcov set %zu (%s, %s) against the scaled dense", d,
+                               SI.names[i], SI.names[j]);
                 }
         printf("    SI Arrhenius: pcov against the column-scaled dense covariance: worst %.2g; perr(A)/A %.3g, "
                "perr(Ea) %.4g\n",
@@ -1988,16 +1993,14 @@ static void test_shared_limits_and_defaults(void)
     if (r) {
         CHECK_MSG(r->status == NLSQ_FIT_MAX_NFEV && r->nfev <= 2, "max_nfev 2: status %d nfev %d", (int)r->status,
                   r->nfev);
-        CHECK_MSG(r->perr == NULL && r->pcov == NULL, "outputs 0: perr %p pcov %p", (void *)r->perr,
-                  (void *)r->pcov);
+        CHECK_MSG(r->perr == NULL && r->pcov == NULL, "outputs 0: perr %p pcov %p", (void *)r->perr, (void *)r->pcov);
     }
     nlsq_shared_result_free(r);
     r = NULL;
     s = nlsq_fit_shared(model, &sh, NULL, NLSQ_BATCH_PERR, &r, &err);
     CHECK_MSG(s == NLSQ_OK, "opt NULL: %s", s == NLSQ_OK ? "" : err.message);
     if (r) {
-        CHECK_MSG(r->success && r->method == NLSQ_TRF, "opt NULL: status %d method %d", (int)r->status,
-                  (int)r->method);
+        CHECK_MSG(r->success && r->method == NLSQ_TRF, "opt NULL: status %d method %d", (int)r->status, (int)r->method);
         CHECK_MSG(r->perr && r->pcov == NULL, "PERR only: perr %p pcov %p", (void *)r->perr, (void *)r->pcov);
     }
     nlsq_shared_result_free(r);
@@ -2033,7 +2036,8 @@ static void test_shared_covariate_flags_are_a_check(void)
             for (int i = 0; i < 5; i++)
                 for (int j = 0; j < 5; j++) {
                     double sc = r2->perr[d * 5 + (size_t)i] * r2->perr[d * 5 + (size_t)j];
-                    double g = r1->pcov[(d * 5 + (size_t)i) * 5 + (size_t)j], w = r2->pcov[(d * 5 + (size_t)i) * 5 + (size_t)j];
+                    double g = r1->pcov[(d * 5 + (size_t)i) * 5 + (size_t)j],
+                           w = r2->pcov[(d * 5 + (size_t)i) * 5 + (size_t)j];
                     wc = fmax(wc, fabs(g - w) / sc);
                     CHECK_NEAR(g, w, 1e-6 * sc, "covariate flags: pcov set %zu (%d, %d)", d, i, j);
                 }
