@@ -185,7 +185,8 @@ def test_arrhenius_against_scipy_dense(D, method):
     sets, T = arrhenius(D, seed=D)
     p0 = np.array([2.0, 0.0, 0.0, 1.0, 2000.0])
     popt_s, pcov_s, raw, cost_s = scipy_stacked(sets, T, p0, method)
-    r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0, method=method, pcov=True, **TIGHT)
+    r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0, method=method,
+                   pcov=True, **TIGHT)
     assert r.success, r.message
     assert r.popt.shape == (D, 5) and r.pcov.shape == (D, 5, 5)
     assert r.dof == sum(s[0].size for s in sets) - (3 * D + 2)
@@ -203,8 +204,8 @@ def test_arrhenius_sigma_varying_lengths(absolute):
     sets, T = arrhenius(6, m=24, varying=True, with_sigma=True, seed=11)
     p0 = np.array([2.0, 0.0, 0.0, 1.0, 2000.0])
     popt_s, pcov_s, raw, cost_s = scipy_stacked(sets, T, p0, "trf", absolute)
-    r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0, pcov=True, absolute_sigma=absolute,
-                   **TIGHT)
+    r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0, pcov=True,
+                   absolute_sigma=absolute, **TIGHT)
     assert r.success, r.message
     compare(r, popt_s, pcov_s, 6, f"sigma, varying lengths, absolute_sigma={absolute}", raw=raw, cost_s=cost_s)
     assert list(r.m) == [s[0].size for s in sets]
@@ -228,7 +229,8 @@ def test_arrhenius_bounds_active():
     assert list(np.flatnonzero(res.active_mask)) == [3 * D]
     res.x = polish(fun, jac, res.x, res.active_mask == 0)
     res.jac, res.fun = jac(res.x), fun(res.x)
-    r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0, bounds=(lo, hi), pcov=True, **TIGHT)
+    r = fit_global(ARR, sets, shared=["k0", "Ea"], covariates={"T": T}, params="a,c,d,k0,Ea", p0=p0,
+                   bounds=(lo, hi), pcov=True, **TIGHT)
     assert r.success, r.message
     perr = np.sqrt(np.diag(curve_fit_pcov(res.jac, res.fun, N)))
     for d in range(D):
