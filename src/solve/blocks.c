@@ -166,22 +166,20 @@ static void factor_set(solve_blocks *bk, const double *R, size_t d, const double
     }
 }
 
-static double max_pivot(const solve_blocks *bk)
+/* The smallest and largest |pivot| of the factored system, gathered as
+   it is factored (a sweep of its own would read every set again). */
+static void note_pivots(solve_blocks *bk, const double *R, int n, size_t ld)
 {
-    double big = 0;
-    size_t ns1 = (size_t)bk->ns + 1;
-    for (size_t d = 0; d < bk->nsets; d++) {
-        size_t kc = (size_t)set_cols(bk, d) + 1;
-        const double *F = bk->F + bk->R_at[d];
-        for (int i = 0; i < bk->nl[d]; i++) big = fmax(big, fabs(F[(size_t)i * kc + (size_t)i]));
+    for (int i = 0; i < n; i++) {
+        double v = fabs(R[(size_t)i * ld + (size_t)i]);
+        if (!(v >= bk->pivot_min)) bk->pivot_min = v; /* NaN sticks */
+        if (v > bk->pivot_max) bk->pivot_max = v;
     }
-    for (int i = 0; i < bk->ns; i++) big = fmax(big, fabs(bk->S[(size_t)i * ns1 + (size_t)i]));
-    return big;
 }
 
 double blocks_rank_threshold(const solve_blocks *bk)
 {
-    return SOLVE_EPS * (double)bk->m * max_pivot(bk);
+    return SOLVE_EPS * (double)bk->m * bk->pivot_max;
 }
 
 int blocks_factor(solve_blocks *bk, const double *R, const double *c, const double *e2, double lambda)
@@ -189,19 +187,16 @@ int blocks_factor(solve_blocks *bk, const double *R, const double *c, const doub
     int ns = bk->ns;
     size_t ns1 = (size_t)ns + 1, xs = bk->x_at[bk->nsets];
     memset(bk->S, 0, ns1 * ns1 * sizeof *bk->S);
-    for (size_t d = 0; d < bk->nsets; d++) factor_set(bk, R, d, c, e2, lambda);
-    for (int j = 0; j < ns; j++) fold_diagonal(bk->S, ns + 1, j, (e2 ? e2[xs + (size_t)j] : 0) + lambda, bk->a);
-    double tiny = blocks_rank_threshold(bk);
-    if (!(tiny == tiny)) return 0; /* NaN pivots */
+    bk->pivot_min = INFINITY;
+    bk->pivot_max = 0;
     for (size_t d = 0; d < bk->nsets; d++) {
-        size_t kc = (size_t)set_cols(bk, d) + 1;
-        const double *F = bk->F + bk->R_at[d];
-        for (int i = 0; i < bk->nl[d]; i++)
-            if (!(fabs(F[(size_t)i * kc + (size_t)i]) > tiny)) return 0;
+        factor_set(bk, R, d, c, e2, lambda);
+        note_pivots(bk, bk->F + bk->R_at[d], bk->nl[d], (size_t)set_cols(bk, d) + 1);
     }
-    for (int i = 0; i < ns; i++)
-        if (!(fabs(bk->S[(size_t)i * ns1 + (size_t)i]) > tiny)) return 0;
-    return 1;
+    for (int j = 0; j < ns; j++) fold_diagonal(bk->S, ns + 1, j, (e2 ? e2[xs + (size_t)j] : 0) + lambda, bk->a);
+    note_pivots(bk, bk->S, ns, ns1);
+    double tiny = blocks_rank_threshold(bk);
+    return tiny == tiny && bk->pivot_min > tiny; /* NaN pivots: not full rank */
 }
 
 void blocks_solve(solve_blocks *bk, double *p)

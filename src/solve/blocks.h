@@ -45,6 +45,7 @@ typedef struct solve_blocks {
     double *S;  /* (ns+1)^2: the merged shared triangle            */
     double *a;  /* a row being folded: max k + 1                   */
     double *zs; /* ns                                               */
+    double pivot_min, pivot_max; /* |pivots| of the latest factor       */
 } solve_blocks;
 
 /* The unknowns in all: x_at[nsets] + ns. */
