@@ -790,6 +790,17 @@ static void test_shared_fixed_locals(void)
     free(p.fixed);
     p.fixed = NULL;
     oracle(&p, &of, 1e-8, 1e-6, "shared Ea fixed by opt");
+    /* every local fixed (at the truth) in every set: only k0 and Ea free */
+    p.fixed = calloc(p.D * 5, 1);
+    for (size_t d = 0; d < p.D; d++)
+        for (int j = 0; j < 3; j++) {
+            p.fixed[d * 5 + (size_t)j] = 1;
+            p.p0[d * 5 + (size_t)j] = p.truth[d * 5 + (size_t)j];
+        }
+    nlsq_options oa = tight();
+    oracle(&p, &oa, 1e-8, 1e-6, "all locals fixed (trf)");
+    oa.method = NLSQ_LM;
+    oracle(&p, &oa, 1e-8, 1e-6, "all locals fixed (lm)");
     prob_free(&p);
 }
 
