@@ -1452,7 +1452,10 @@ NLSQ_API nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *b
  * flagged `covariate` (e.g. a temperature T, with the model
  * y = a*exp(-A*exp(-Ea/(8.314*T))*x) + c) is given per point like x but
  * must be constant within each data set (checked: NLSQ_ERR_DATA naming
- * the set and the row that differs).
+ * the set and the row that differs; NaN/Inf are nan_policy's). Its
+ * subexpressions are then computed once per set, not per point (the
+ * same function, rounded once: the last bits can differ from leaving
+ * the variable unflagged).
  *
  * Start values, bounds and fixed flags: a local parameter's come from the
  * batch's per-fit arrays (data.p0, lower, upper, fixed; row d) where given,

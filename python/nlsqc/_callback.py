@@ -28,8 +28,8 @@ class Untraceable(TraceError):
         self.reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
         super().__init__(
             f"the model cannot be traced ({self.reason}). nlsqc.curve_fit calls such a function back instead; "
-            "this call cannot (curve_fit_large, fit_file, fit_chunks and fit_batch would call Python once per chunk "
-            "or per fit): write the model with traceable operations (see nlsqc.np) or as model text")
+            "this call cannot (curve_fit_large, fit_file, fit_chunks, fit_batch and fit_global would call Python once "
+            "per chunk, fit or data set): write the model with traceable operations (see nlsqc.np) or as model text")
 
 
 def refused_by_tracing(error, f):

@@ -222,44 +222,15 @@ static inline __attribute__((always_inline)) int rows_linear(double *A, const do
    below serves there too. */
 #if NLSQ_NCOLS >= 4 || NLSQ_NCOLS == 0
 /*
- * The same for a full block in one sweep of 4 rows at a time: chi2 in
- * dot4's lanes (so to the bit the same sum), and instead of the probe's
- * chain of additions a mask of non-finite entries (v*0 is NaN exactly for
- * Inf and NaN), whose OR waits on nothing: the answer (any non-finite?)
- * is the same.
+ * The same in one sweep of 4 rows at a time (a full block's 256, or a
+ * short block's — every block of a batch's or a shared fit's small data
+ * sets — whole vectors, then its tail row by row into lane 0): chi2 in
+ * nk_dot4's order, so to the bit rows_linear's sum, and every entry the
+ * same product; instead of the probe's chain of additions a mask of
+ * non-finite entries (v*0 is NaN exactly for Inf and NaN), whose OR waits
+ * on nothing: the answer (any non-finite?) is the same.
  */
-static inline __attribute__((always_inline)) int rows_linear_full(double *A, const double *y, const double *sg,
-                                                                  double w_all, double *chi2_out)
-{
-    typedef long long I4 __attribute__((vector_size(32)));
-    double *rcol = A + NLSQ_NCOLS * NLSQ_BLOCK;
-    nk_d4 chi = {0, 0, 0, 0}, wa = {w_all, w_all, w_all, w_all}, one = {1, 1, 1, 1}, zero = {0, 0, 0, 0};
-    I4 bad = {0, 0, 0, 0};
-    for (int i = 0; i < NLSQ_BLOCK; i += 4) {
-        nk_d4 w4 = sg ? one / NK_LD4(sg + i) : wa;
-        nk_d4 r = w4 * (NK_LD4(rcol + i) - NK_LD4(y + i));
-        NK_ST4(rcol + i, r);
-        chi += r * r;
-        nk_d4 rz = r * zero;
-        bad |= rz != rz;
-        for (int c = 0; c < NLSQ_NCOLS; c++) {
-            nk_d4 v = w4 * NK_LD4(A + c * NLSQ_BLOCK + i);
-            NK_ST4(A + c * NLSQ_BLOCK + i, v);
-            nk_d4 vz = v * zero;
-            bad |= vz != vz;
-        }
-    }
-    *chi2_out = (chi[0] + chi[1]) + (chi[2] + chi[3]);
-    return (bad[0] | bad[1] | bad[2] | bad[3]) != 0;
-}
-
-/*
- * A short block (every block of a batch's or a shared fit's small data
- * sets) the same way: whole vectors of 4 rows, then the tail row by row
- * into lane 0 — nk_dot4's order, so chi2 is the same bits as
- * rows_linear's, and every entry the same product.
- */
-static inline __attribute__((always_inline)) int rows_linear_short(double *A, const double *y, const double *sg,
+static inline __attribute__((always_inline)) int rows_linear_vec(double *A, const double *y, const double *sg,
                                                                    double w_all, size_t len, double *chi2_out)
 {
     typedef long long I4 __attribute__((vector_size(32)));
@@ -315,10 +286,7 @@ static void k_chunk_linear(const double *u, nlsq_jit_chunk *a)
         double c2;
         const double *sg = a->sigma ? a->sigma + start : 0;
 #if NLSQ_NCOLS >= 4 || NLSQ_NCOLS == 0
-        if (len == NLSQ_BLOCK)
-            bad += rows_linear_full(a->block, a->y + start, sg, w_all, &c2);
-        else
-            bad += rows_linear_short(a->block, a->y + start, sg, w_all, len, &c2);
+        bad += rows_linear_vec(a->block, a->y + start, sg, w_all, len, &c2);
 #else
             /* (with few columns its chains are short, and one copy of the
                code compiles faster) */

@@ -500,13 +500,14 @@ static nlsq_batch_result *alloc_result(size_t nfits, int n, unsigned outputs)
     return r;
 }
 
-/* The kernel choice as for a single fit, on the batch's total points: a
-   batch is one long run of passes, so a kernel pays from 10^5 points. */
-static void choose_kernel(batch_job *job)
+/* The kernel choice as for a single fit, on the total points of many
+   small fits (a batch's, a shared fit's sets): one long run of passes, so
+   a kernel pays from 10^5 points. */
+void batch_choose_kernel(nlsq_backend backend, size_t total, int *width, jit_mode *mode)
 {
     const vmath *wide = vmath_avx2();
-    job->width = wide && vmath_select() == wide ? 4 : 1; /* the interpreter's math, exactly */
-    job->mode = job->backend == NLSQ_BACKEND_JIT ? JIT_WAIT : job->total >= 100000 ? JIT_BACKGROUND : JIT_LOOKUP;
+    *width = wide && vmath_select() == wide ? 4 : 1; /* the interpreter's math, exactly */
+    *mode = backend == NLSQ_BACKEND_JIT ? JIT_WAIT : total >= 100000 ? JIT_BACKGROUND : JIT_LOOKUP;
 }
 
 static void describe_run(batch_job *job, int nlanes)
@@ -725,7 +726,7 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
         job.method = job.opt.method == NLSQ_METHOD_AUTO ? fit_default_method() : job.opt.method;
         job.backend = job.opt.backend;
         if ((st = fit_choose_backend(&probe, &job.backend, err)) == NLSQ_OK) {
-            choose_kernel(&job);
+            batch_choose_kernel(job.backend, job.total, &job.width, &job.mode);
             if (!(job.r = alloc_result(batch->nfits, model->params.count, outputs)))
                 st = fail(err, NLSQ_ERR_NOMEM, "out of memory for the results of %zu fits", batch->nfits);
         }

@@ -209,6 +209,9 @@ typedef nlsq_status (*batch_fit_fn)(const nlsq_model *model, const nlsq_batch *b
    nan_policy keeps, or 0 when its data refuse it (NaN with raise,
    sigma <= 0). */
 size_t batch_usable_points(const pass_arrays *a, int k, size_t len, nlsq_nan_policy policy);
+/* The compiled kernel's width and mode for many small fits of `total`
+   points in all (batches, shared fits' sets). */
+void batch_choose_kernel(nlsq_backend backend, size_t total, int *width, jit_mode *mode);
 nlsq_status batch_over_group(const nlsq_model *model, const nlsq_batch *b, const nlsq_options *opt, unsigned outputs,
                              batch_fit_fn fit_share, nlsq_batch_result *r, nlsq_error *err);
 /* With a valid group of two or more: st from every process, and the

@@ -701,13 +701,6 @@ static nlsq_status start_threads(shared_job *job, nlsq_error *err)
     return NLSQ_OK;
 }
 
-/* The kernel as a batch chooses it, on the total points. */
-static void choose_kernel(shared_job *job)
-{
-    const vmath *wide = vmath_avx2();
-    job->width = wide && vmath_select() == wide ? 4 : 1;
-    job->mode = job->backend == NLSQ_BACKEND_JIT ? JIT_WAIT : job->total >= 100000 ? JIT_BACKGROUND : JIT_LOOKUP;
-}
 
 /* At the start: finite everywhere, and every shared unknown moves some set. */
 static nlsq_status check_start(shared_job *job, double *R, nlsq_error *err)
@@ -918,7 +911,7 @@ static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **o
     probe.who = "nlsq_fit_shared";
     job->backend = job->opt.backend;
     if ((st = fit_choose_backend(&probe, &job->backend, err)) != NLSQ_OK) return st;
-    choose_kernel(job);
+    batch_choose_kernel(job->backend, job->total, &job->width, &job->mode);
     if (blocks_alloc(&job->bk) != 0 || (st = start_threads(job, err)) != NLSQ_OK)
         return st != NLSQ_OK ? st : fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets' triangles", job->nsets);
     double *R = malloc(job->R_at[job->nsets] * sizeof *R);

@@ -25,14 +25,23 @@
 
 typedef struct lm {
     int n;
+    size_t nR; /* doubles in one R: (n+1)^2, or the structure's      */
+    /* the dense path (MINPACK's arrays) */
     double *r; /* n x n: R2 in the upper triangle, work below        */
     int *ipvt;
-    double *rdiag, *acnorm, *qtf, *diag, *wa1, *wa2, *wa3, *wa4, *sdiag, *xnew, *xlast, *Rnew, *Rlast;
-    void *owned; /* the arrays' block, when allocated here            */
+    double *rdiag, *qtf, *wa1, *wa4, *sdiag, *xlast, *Rlast;
+    /* the structured path (blocks.h): g = J^T r, the scales c = 1/diag,
+       u = D p, the step p, J p in R form */
+    solve_blocks *bk;
+    double *g, *c, *u, *p, *jp;
+    /* both */
+    double *acnorm, *diag, *wa2, *wa3, *xnew, *Rnew;
+    double *step; /* the step lmpar made: wa1 (dense) or p           */
+    void *owned;  /* the arrays' block, when allocated here            */
 } lm;
 
 /* Pivoted QR of R11 into w->r, Q^T f into w->qtf, column norms of J. */
-static void factor(lm *w, const double *R)
+static void factor_dense(lm *w, const double *R)
 {
     int n = w->n;
     size_t nc = (size_t)n + 1;
@@ -48,57 +57,56 @@ static size_t lm_work_doubles(int n)
     return nn * nn + 12 * nn + 2 * nc * nc; /* the last n: ipvt, as ints */
 }
 
-static int alloc_lm(lm *w, int n, const solve_options *opt)
+static int alloc_dense(lm *w, int n, const solve_options *opt)
 {
     size_t nn = (size_t)n;
     double *mem = solve_work_take(opt, lm_work_doubles(n) * sizeof(double), &w->owned);
     if (!mem) return -1;
     w->ipvt = (int *)(mem + lm_work_doubles(n) - nn);
-    w->n = n;
+    w->nR = (nn + 1) * (nn + 1);
     w->r = mem;
     double **v[] = {&w->rdiag, &w->acnorm, &w->qtf,   &w->diag, &w->wa1,  &w->wa2,
                     &w->wa3,   &w->wa4,    &w->sdiag, &w->xnew, &w->xlast};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) *v[i] = mem + nn * nn + i * nn;
     w->Rnew = mem + nn * nn + 11 * nn;
     w->Rlast = w->Rnew + (nn + 1) * (nn + 1);
+    w->step = w->wa1;
     return 0;
 }
 
-/* ---- lm on a structured R (blocks.h) -------------------------------------
- *
- * The same lmder iteration, its scaling, radius updates and tests
- * (nk_lm_update_jp, nk_lm_test), on a system that has no pivoted QR: lmpar
- * runs on the variables u = D p, where the damped system [J D^-1; sqrt(par) I]
- * is factored by structure for each trial par (blocks_factor), and
- * ||R^-T u||, which MINPACK takes from its qrsolv triangle, comes from
- * blocks_rt_norm2. A rank-deficient J has no Gauss-Newton step here (MINPACK
- * takes one on the pivoted leading block): the search starts damped.
+/*
+ * The structure (blocks.h) has no pivoted QR: lmpar runs on the variables
+ * u = D p, where the damped system [J D^-1; sqrt(par) I] is factored by
+ * structure for each trial par (blocks_factor), and ||R^-T u||, which
+ * MINPACK takes from its qrsolv triangle, comes from blocks_rt_norm2. A
+ * rank-deficient J has no Gauss-Newton step here (MINPACK takes one on
+ * the pivoted leading block): the search starts damped.
  */
-
-typedef struct lm_blocks {
-    solve_blocks *bk;
-    int n;
-    double *g, *acnorm, *diag, *c, *u, *p, *xnew, *jp, *Rnew;
-    void *owned;
-} lm_blocks;
-
-static int alloc_lm_blocks(lm_blocks *w, solve_blocks *bk, int n)
+static int alloc_blocks(lm *w, solve_blocks *bk, int n)
 {
-    size_t nn = (size_t)n, rows = bk->rows, nR = bk->R_at[bk->nsets];
-    double *mem = malloc((7 * nn + rows + nR) * sizeof *mem);
-    if (!mem) return -1;
+    size_t nn = (size_t)n, rows = bk->rows;
     w->bk = bk;
-    w->n = n;
+    w->nR = bk->R_at[bk->nsets];
+    double *mem = malloc((11 * nn + rows + w->nR) * sizeof *mem);
+    if (!mem) return -1;
     w->owned = mem;
-    double **v[] = {&w->g, &w->acnorm, &w->diag, &w->c, &w->u, &w->p, &w->xnew};
+    double **v[] = {&w->g, &w->c, &w->u, &w->p, &w->acnorm, &w->diag, &w->wa2, &w->wa3, &w->xnew};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) *v[i] = mem + i * nn;
-    w->jp = mem + 7 * nn;
+    w->jp = mem + 11 * nn;
     w->Rnew = w->jp + rows;
+    w->step = w->p;
     return 0;
 }
 
-/* u at damping par (u-space), its norm into *unorm. */
-static void lm_blocks_solve(lm_blocks *w, const double *R, double par, int *full_rank, double *unorm)
+static int alloc_lm(lm *w, const solve_problem *pb, const solve_options *opt)
+{
+    memset(w, 0, sizeof *w);
+    w->n = pb->n;
+    return pb->blocks ? alloc_blocks(w, pb->blocks, pb->n) : alloc_dense(w, pb->n, opt);
+}
+
+/* u at damping par, its norm into *unorm (Inf: undamped and singular). */
+static void blocks_u(lm *w, const double *R, double par, int *full_rank, double *unorm)
 {
     int ok = blocks_factor(w->bk, R, w->c, NULL, par);
     if (full_rank) *full_rank = ok;
@@ -112,21 +120,18 @@ static void lm_blocks_solve(lm_blocks *w, const double *R, double par, int *full
 
 /* MINPACK's lmpar on the structure: par with ||D p|| within 10% of delta
    (or 0 for the Gauss-Newton step), the step p = D^-1 u into w->p. */
-static double lm_blocks_par(lm_blocks *w, const double *R, double delta, double par)
+static double blocks_lmpar(lm *w, const double *R, double delta, double par)
 {
     const double dwarf = 2.2250738585072014e-308;
     int n = w->n, full_rank;
     double unorm;
-    lm_blocks_solve(w, R, 0, &full_rank, &unorm);
+    blocks_u(w, R, 0, &full_rank, &unorm);
     double fp = unorm - delta;
     if (fp <= 0.1 * delta) {
         par = 0;
     } else {
         double parl = 0;
-        if (full_rank) {
-            double rt = blocks_rt_norm2(w->bk, w->u) / (unorm * unorm);
-            parl = fp / delta / rt;
-        }
+        if (full_rank) parl = fp / delta / (blocks_rt_norm2(w->bk, w->u) / (unorm * unorm));
         for (int j = 0; j < n; j++) w->p[j] = w->g[j] * w->c[j];
         double gnorm = nk_norm(w->p, (size_t)n), paru = gnorm / delta;
         if (paru == 0) paru = dwarf / fmin(delta, 0.1);
@@ -135,7 +140,7 @@ static double lm_blocks_par(lm_blocks *w, const double *R, double delta, double 
         for (int iter = 1;; iter++) {
             if (par == 0) par = fmax(dwarf, 0.001 * paru);
             double prev = fp;
-            lm_blocks_solve(w, R, par, NULL, &unorm);
+            blocks_u(w, R, par, NULL, &unorm);
             fp = unorm - delta;
             if (fabs(fp) <= 0.1 * delta || (parl == 0 && fp <= prev && prev < 0) || iter == 10) break;
             double parc = fp / delta / (blocks_rt_norm2(w->bk, w->u) / (unorm * unorm));
@@ -148,107 +153,56 @@ static double lm_blocks_par(lm_blocks *w, const double *R, double delta, double 
     return par;
 }
 
-/* MINPACK's scaled gradient norm: max_j |g_j| / (||f|| ||J e_j||). */
-static double lm_blocks_gnorm(const lm_blocks *w, double fnorm)
+/* ---- the four places the two linear algebras differ ------------------- */
+
+/* R's column norms (and the dense factor, or the structure's gradient). */
+static void lm_factor(lm *w, const double *R)
 {
+    if (!w->bk) {
+        factor_dense(w, R);
+        return;
+    }
+    blocks_col_norms(w->bk, R, w->acnorm);
+    blocks_gradient(w->bk, R, w->g);
+}
+
+/* MINPACK's scaled gradient norm: max_j |(J^T f)_j| / (||f|| ||J e_j||). */
+static double lm_gnorm(const lm *w, double fnorm)
+{
+    if (!w->bk) return nk_lm_gnorm(w->n, w->r, w->ipvt, w->acnorm, w->qtf, fnorm);
     double gnorm = 0;
     for (int j = 0; fnorm != 0 && j < w->n; j++)
         if (w->acnorm[j] != 0) gnorm = fmax(gnorm, fabs(w->g[j] / fnorm / w->acnorm[j]));
     return gnorm;
 }
 
-static int solve_lm_blocks(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res)
+/* lmpar: par, and the step to take into w->step. */
+static double lm_par(lm *w, const double *R, double delta, double par)
 {
-    int n = pb->n;
-    lm_blocks w;
-    if (alloc_lm_blocks(&w, pb->blocks, n) != 0) return -1;
-    size_t nR = pb->blocks->R_at[pb->blocks->nsets];
-    memset(res, 0, sizeof *res);
-    double cost;
-    if (pb->evaluate(pb->ctx, x, &cost, R) != 0) {
-        res->start_nonfinite = 1;
-        res->status = -1;
-        free(w.owned);
-        return 0;
+    if (w->bk) {
+        for (int j = 0; j < w->n; j++) w->c[j] = 1 / w->diag[j];
+        return blocks_lmpar(w, R, delta, par);
     }
-    int nfev = 1, njev = 0, iter = 1, info = 0;
-    solve_budget budget;
-    solve_budget_init(&budget, opt->max_nfev, 100 * (n + 1), cost);
-    double fnorm = sqrt(2 * cost), delta = 0, xnorm = 0, par = 0, gnorm = 0;
-    for (;;) {
-        njev++;
-        blocks_col_norms(pb->blocks, R, w.acnorm);
-        blocks_gradient(pb->blocks, R, w.g);
-        if (iter == 1) {
-            for (int j = 0; j < n; j++) {
-                w.diag[j] = opt->x_scale ? 1 / opt->x_scale[j] : (w.acnorm[j] == 0 ? 1 : w.acnorm[j]);
-                w.xnew[j] = w.diag[j] * x[j];
-            }
-            xnorm = nk_norm(w.xnew, (size_t)n);
-            delta = 100 * xnorm;
-            if (delta == 0) delta = 100;
-        }
-        gnorm = lm_blocks_gnorm(&w, fnorm);
-        if (gnorm <= opt->gtol) info = 4;
-        if (info) break;
-        if (!opt->x_scale)
-            for (int j = 0; j < n; j++) w.diag[j] = fmax(w.diag[j], w.acnorm[j]);
-        for (int j = 0; j < n; j++) w.c[j] = 1 / w.diag[j];
-        double ratio = 0;
-        do {
-            par = lm_blocks_par(&w, R, delta, par);
-            for (int j = 0; j < n; j++) {
-                w.xnew[j] = x[j] + w.p[j];
-                w.u[j] = w.diag[j] * w.p[j];
-            }
-            double pnorm = nk_norm(w.u, (size_t)n);
-            if (iter == 1) delta = fmin(delta, pnorm);
-            double cost_new;
-            int bad = pb->evaluate(pb->ctx, w.xnew, &cost_new, w.Rnew);
-            nfev++;
-            double fnorm1 = bad ? INFINITY : sqrt(2 * cost_new), actred, prered;
-            blocks_r_times(pb->blocks, R, w.p, w.jp);
-            double jpnorm = nk_norm(w.jp, pb->blocks->rows);
-            ratio = nk_lm_update_jp(jpnorm, pnorm, fnorm, fnorm1, &par, &delta, &actred, &prered);
-            if (ratio >= 1e-4) {
-                memcpy(x, w.xnew, (size_t)n * sizeof *x);
-                memcpy(R, w.Rnew, nR * sizeof *R);
-                for (int j = 0; j < n; j++) w.u[j] = w.diag[j] * x[j];
-                xnorm = nk_norm(w.u, (size_t)n);
-                fnorm = fnorm1;
-                cost = cost_new;
-                iter++;
-                if (solve_callback_stops(opt, iter - 1, cost, x, gnorm, nk_norm(w.p, (size_t)n))) {
-                    info = -2;
-                    break;
-                }
-            }
-            int spent = solve_budget_spent(&budget, nfev, cost);
-            info = nk_lm_test(actred, prered, ratio, delta, xnorm, gnorm, opt->ftol, opt->xtol, nfev,
-                              spent ? nfev : budget.limit);
-            if (info) break;
-        } while (ratio < 1e-4);
-        if (info) break;
-    }
-    if (opt->R_at) memcpy(opt->R_at, x, (size_t)n * sizeof *x);
-    res->cost = cost;
-    res->grad_norm = gnorm;
-    res->status = info == -2 ? -2 : nk_lm_status(info);
-    res->nfev = nfev;
-    res->njev = njev;
-    res->nit = iter - 1;
-    free(w.owned);
-    return 0;
+    par = nk_lmpar(w->n, w->r, w->ipvt, w->diag, w->qtf, delta, par, w->wa1, w->sdiag, w->wa4, w->wa2, w->wa3);
+    for (int j = 0; j < w->n; j++) w->wa1[j] = -w->wa1[j];
+    return par;
+}
+
+/* lmder's ratio and its update of par and delta, ||J p|| from R. */
+static double lm_update(lm *w, const double *R, double pnorm, double fnorm, double fnorm1, double *par,
+                        double *delta, double *actred, double *prered)
+{
+    if (!w->bk)
+        return nk_lm_update(w->n, w->r, w->ipvt, w->step, pnorm, fnorm, fnorm1, par, delta, actred, prered, w->wa3);
+    blocks_r_times(w->bk, R, w->step, w->jp);
+    return nk_lm_update_jp(nk_norm(w->jp, w->bk->rows), pnorm, fnorm, fnorm1, par, delta, actred, prered);
 }
 
 int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, double *R, solve_result *res)
 {
-    if (pb->blocks) return solve_lm_blocks(pb, opt, x, R, res);
     int n = pb->n;
-    size_t nc = (size_t)n + 1;
     lm w;
-    memset(&w, 0, sizeof w);
-    if (alloc_lm(&w, n, opt) != 0) return -1;
+    if (alloc_lm(&w, pb, opt) != 0) return -1;
     memset(res, 0, sizeof *res);
     double cost;
     if (pb->evaluate(pb->ctx, x, &cost, R) != 0) {
@@ -272,8 +226,8 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
         }
         njev++;
         last_is_base = 1;
-        memcpy(w.xlast, x, (size_t)n * sizeof *x);
-        factor(&w, R);
+        if (w.xlast) memcpy(w.xlast, x, (size_t)n * sizeof *x);
+        lm_factor(&w, R);
         if (iter == 1) {
             for (int j = 0; j < n; j++) {
                 w.diag[j] = opt->x_scale ? 1 / opt->x_scale[j] : (w.acnorm[j] == 0 ? 1 : w.acnorm[j]);
@@ -283,18 +237,17 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
             delta = factor_init * xnorm;
             if (delta == 0) delta = factor_init;
         }
-        gnorm = nk_lm_gnorm(n, w.r, w.ipvt, w.acnorm, w.qtf, fnorm);
+        gnorm = lm_gnorm(&w, fnorm);
         if (gnorm <= opt->gtol) info = 4;
         if (info) break;
         if (!opt->x_scale)
             for (int j = 0; j < n; j++) w.diag[j] = fmax(w.diag[j], w.acnorm[j]);
         double ratio = 0;
         do {
-            par = nk_lmpar(n, w.r, w.ipvt, w.diag, w.qtf, delta, par, w.wa1, w.sdiag, w.wa4, w.wa2, w.wa3);
+            par = lm_par(&w, R, delta, par);
             for (int j = 0; j < n; j++) {
-                w.wa1[j] = -w.wa1[j];
-                w.xnew[j] = x[j] + w.wa1[j];
-                w.wa3[j] = w.diag[j] * w.wa1[j];
+                w.xnew[j] = x[j] + w.step[j];
+                w.wa3[j] = w.diag[j] * w.step[j];
             }
             double pnorm = nk_norm(w.wa3, (size_t)n);
             if (iter == 1) delta = fmin(delta, pnorm);
@@ -303,18 +256,18 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
             nfev++;
             double fnorm1 = bad ? INFINITY : sqrt(2 * cost_new);
             double actred, prered;
-            ratio = nk_lm_update(n, w.r, w.ipvt, w.wa1, pnorm, fnorm, fnorm1, &par, &delta, &actred, &prered, w.wa3);
+            ratio = lm_update(&w, R, pnorm, fnorm, fnorm1, &par, &delta, &actred, &prered);
             if (ratio >= 1e-4) {
                 memcpy(x, w.xnew, (size_t)n * sizeof *x);
-                if (opt->lm_last_jacobian && last_is_base) memcpy(w.Rlast, R, nc * nc * sizeof *R);
+                if (opt->lm_last_jacobian && last_is_base) memcpy(w.Rlast, R, w.nR * sizeof *R);
                 last_is_base = 0;
-                if (!lazy) memcpy(R, w.Rnew, nc * nc * sizeof *R);
+                if (!lazy) memcpy(R, w.Rnew, w.nR * sizeof *R);
                 r_at_x = !lazy;
                 for (int j = 0; j < n; j++) w.wa2[j] = w.diag[j] * x[j];
                 xnorm = nk_norm(w.wa2, (size_t)n);
                 fnorm = fnorm1;
                 cost = cost_new;
-                step_norm = nk_norm(w.wa1, (size_t)n);
+                step_norm = nk_norm(w.step, (size_t)n);
                 iter++;
                 if (solve_callback_stops(opt, iter - 1, cost, x, gnorm, step_norm)) {
                     info = -2;
@@ -339,7 +292,7 @@ int solve_lm(const solve_problem *pb, const solve_options *opt, double *x, doubl
         if (lazy && njev > 0)
             pb->complete(pb->ctx, w.xlast, R, 1);
         else if (!last_is_base)
-            memcpy(R, w.Rlast, nc * nc * sizeof *R);
+            memcpy(R, w.Rlast, w.nR * sizeof *R);
     } else if (!r_at_x) {
         pb->complete(pb->ctx, x, R, 1);
     }
