@@ -1077,6 +1077,86 @@ static void shared_over_groups(void)
     nlsq_model_free(model);
 }
 
+/* One process's failure, a start that differs, a stop asked on one
+   process: every process ends the same way, with the same words. */
+typedef struct shared_fault {
+    const shared_case *sc;
+    int kind; /* 0: rank 1 without shared flags; 1: rank 2's p0 differs; 2: rank 0 stops */
+} shared_fault;
+
+static int stop_now(void *user, const nlsq_progress *p)
+{
+    (void)user;
+    return p->iteration >= 2;
+}
+
+static void shared_fault_rank(rank_job *j, void *arg)
+{
+    const shared_fault *f = arg;
+    nlsq_shared sp = *f->sc->sp;
+    nlsq_options o = nlsq_options_default();
+    double p0[5] = {1, 0, 0, 1, 2000};
+    if (f->kind == 0 && j->g.rank == 1) sp.shared = NULL;
+    if (f->kind == 1 && j->g.rank == 2) p0[4] = 2100;
+    if (f->kind == 2 && j->g.rank == 0) o.progress = stop_now;
+    o.p0 = p0;
+    o.group = &j->g;
+    o.threads = 1;
+    nlsq_error e = {0};
+    j->st = nlsq_fit_shared(f->sc->model, &sp, &o, 0, &j->shared, &e);
+    snprintf(j->msg, sizeof j->msg, "%s", e.message);
+}
+
+static void shared_faults_agreed(void)
+{
+    nlsq_model_options mo = nlsq_model_options_default();
+    mo.vars = "x,T";
+    mo.params = "a,c,d,k0,Ea";
+    nlsq_model *model = NULL;
+    nlsq_error e = {0};
+    CHECK(nlsq_model_parse("a*exp(-k0*exp(-Ea*(1/T-1/300))*x) + c + d*x", &mo, &model, &e) == NLSQ_OK);
+    enum { SETS = 4, PTS = 30 };
+    static double x[2 * SETS * PTS], y[SETS * PTS];
+    for (int d = 0; d < SETS; d++)
+        for (int i = 0; i < PTS; i++) {
+            size_t r = (size_t)d * PTS + (size_t)i;
+            double T = 280 + 20 * d;
+            x[r] = 5.0 * i / (PTS - 1);
+            x[SETS * PTS + r] = T;
+            y[r] = (1 + d) * exp(-1.3 * exp(-2500 * (1 / T - 1.0 / 300)) * x[r]) + 0.1 + 0.001 * sin(7.0 * (double)r);
+        }
+    static const unsigned char shared[5] = {0, 0, 0, 1, 1}, covariate[2] = {0, 1};
+    nlsq_shared sp = nlsq_shared_default();
+    sp.data.nfits = SETS;
+    sp.data.m = PTS;
+    sp.data.x = x;
+    sp.data.y = y;
+    sp.shared = shared;
+    sp.covariate = covariate;
+    shared_case sc = {model, &sp, NLSQ_TRF};
+    static const char *const words[3] = {"process 1 of 3", "different starts", NULL};
+    for (int kind = 0; kind < 3 && model; kind++) {
+        shared_fault f = {&sc, kind};
+        rank_job jobs[8];
+        run_group(3, shared_fault_rank, &f, jobs);
+        for (int r = 0; r < 3; r++) {
+            if (words[kind]) {
+                CHECK_MSG(jobs[r].st != NLSQ_OK && strstr(jobs[r].msg, words[kind]),
+                          "fault %d, rank %d: status %d, '%s' (want '%s')", kind, r, jobs[r].st, jobs[r].msg,
+                          words[kind]);
+            } else {
+                CHECK_MSG(jobs[r].st == NLSQ_OK && jobs[r].shared && jobs[r].shared->status == NLSQ_FIT_STOPPED,
+                          "a stop on rank 0 only, rank %d: %s", r, jobs[r].msg);
+                if (r > 0 && jobs[r].shared && jobs[0].shared)
+                    CHECK_MSG(!memcmp(jobs[r].shared->popt, jobs[0].shared->popt, SETS * 5 * sizeof(double)),
+                              "a stop on rank 0 only: rank %d's point differs", r);
+            }
+        }
+        free_jobs(jobs, 3);
+    }
+    nlsq_model_free(model);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -1090,7 +1170,7 @@ int main(void)
         TEST(global_search_over_groups),        TEST(batch_over_groups),         TEST(bootstrap_over_groups),
         TEST(checkpoint_resume_on_other_group), TEST(one_rank_stops_every_rank), /* and progress on rank 0 alone */
         TEST(failures_agreed_by_every_rank),    TEST(invalid_groups_refused), TEST(pieces_over_groups),
-        TEST(shared_over_groups),
+        TEST(shared_over_groups),              TEST(shared_faults_agreed),
     };
     int rc = run_tests(tests, (int)(sizeof tests / sizeof tests[0]));
     remove_tmpdir();

@@ -100,6 +100,7 @@ typedef struct shared_job {
     int ns;          /* free shared parameters                          */
     int *shared_idx; /* ns, model order                                 */
     /* the solver's unknowns */
+    double *R; /* the solver's R_aug                                  */
     size_t N, provisional;
     double *x, *lb, *ub, *xs;
     double *x0;       /* N: the start the checks evaluated              */
@@ -153,6 +154,7 @@ static void job_free(shared_job *job)
     free(job->ub);
     free(job->xs);
     free(job->x0);
+    free(job->R);
 }
 
 /* ---- evaluating every set ------------------------------------------------ */
@@ -332,16 +334,27 @@ static int evaluate_shared(void *ctx, const double *x, double *cost, double *R)
     return bad || job->group_failed || atomic_load(&job->nomem) || !isfinite(*cost);
 }
 
-/* Progress per iteration; a nonzero return stops the fit. */
+static int grouped(const shared_job *job)
+{
+    return job->opt.group && job->opt.group->size > 1;
+}
+
+/* Progress per iteration; a nonzero return stops the fit — on every
+   process of a group when any one's progress asks (they agree). */
 static int shared_progress(void *ctx, int iteration, double cost, const double *x, double grad_norm, double step_norm)
 {
     (void)x, (void)grad_norm, (void)step_norm;
     shared_job *job = ctx;
     double t = host_seconds() - job->t_start;
     nlsq_progress p = {iteration + 1, iteration, 1, cost, t, NAN, 0, job->total};
-    if (job->opt.progress(job->opt.progress_data, &p) == 0) return 0;
-    job->stopped = 1;
-    return 1;
+    int stop = job->opt.progress && job->opt.progress(job->opt.progress_data, &p) != 0, lowest;
+    if (grouped(job)) {
+        if (group_agree(job->opt.group, GROUP_TAG_SHARED + 0x40, stop, &lowest) != 0)
+            job->group_failed = 1;
+        stop = lowest >= 0 || job->group_failed;
+    }
+    job->stopped |= stop;
+    return stop;
 }
 
 /* ---- checks and setup ---------------------------------------------------- */
@@ -883,7 +896,10 @@ static nlsq_status make_result(shared_job *job, const solve_result *sr, const do
 
 /* ---- the call --------------------------------------------------------------- */
 
-static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **out, nlsq_error *err)
+/* Everything before the first pass: the layout, the parameters, the
+   points, threads and memory. Each process alone: a failure here on one
+   of a group is settled by the caller before any pass. */
+static nlsq_status prepare(shared_job *job, nlsq_error *err)
 {
     nlsq_status st;
     job->provisional = job->nsets * (size_t)job->n; /* past the largest layout's locals */
@@ -914,12 +930,32 @@ static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **o
     batch_choose_kernel(job->backend, job->total, &job->width, &job->mode);
     if (blocks_alloc(&job->bk) != 0 || (st = start_threads(job, err)) != NLSQ_OK)
         return st != NLSQ_OK ? st : fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets' triangles", job->nsets);
-    double *R = malloc(job->R_at[job->nsets] * sizeof *R);
-    if (!R) return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets' triangles", job->nsets);
-    if ((st = check_start(job, R, err)) != NLSQ_OK) {
-        free(R);
-        return st;
-    }
+    if (!(job->R = malloc(job->R_at[job->nsets] * sizeof *job->R)))
+        return fail(err, NLSQ_ERR_NOMEM, "out of memory for %zu data sets' triangles", job->nsets);
+    return NLSQ_OK;
+}
+
+/* What the processes of a group must share for their solvers to stay in
+   step: the unknowns' start and bounds and the options that steer the
+   solver (each process's own data are its business: they are not sent). */
+static uint64_t group_check(const shared_job *job)
+{
+    const nlsq_options *o = &job->opt;
+    int ints[] = {(int)job->method, (int)o->loss, o->max_nfev, (int)o->nan_policy, o->x_scale_jac, job->ns};
+    double dbl[] = {o->f_scale, o->ftol, o->xtol, o->gtol, (double)job->N, (double)job->nsets};
+    uint64_t h = checkpoint_hash(0, ints, sizeof ints);
+    h = checkpoint_hash(h, dbl, sizeof dbl);
+    h = checkpoint_hash(h, job->x, job->N * sizeof *job->x);
+    h = checkpoint_hash(h, job->lb, job->N * sizeof *job->lb);
+    return checkpoint_hash(h, job->ub, job->N * sizeof *job->ub);
+}
+
+/* The first pass, the solver and the result (collective in a group). */
+static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **out, nlsq_error *err)
+{
+    nlsq_status st;
+    double *R = job->R;
+    if ((st = check_start(job, R, err)) != NLSQ_OK) return st;
     solve_problem pb = {(int)job->N, job->bk.m, evaluate_shared, job, job->lb, job->ub, NULL, 0, &job->bk};
     solve_options so = {job->opt.ftol,
                         job->opt.xtol,
@@ -927,7 +963,7 @@ static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **o
                         job->opt.max_nfev,
                         job->opt.x_scale ? job->xs : NULL,
                         job->opt.x_scale_jac,
-                        job->opt.progress ? shared_progress : NULL,
+                        job->opt.progress || grouped(job) ? shared_progress : NULL,
                         job,
                         NULL,
                         0,
@@ -943,7 +979,6 @@ static nlsq_status run(shared_job *job, unsigned outputs, nlsq_shared_result **o
         st = fail(err, NLSQ_ERR_MODEL_NONFINITE, "the model is NaN or Inf at the start point");
     if (job->stopped) sr.status = NLSQ_FIT_STOPPED;
     if (st == NLSQ_OK) st = make_result(job, &sr, R, outputs, out, err);
-    free(R);
     return st;
 }
 
@@ -969,6 +1004,17 @@ nlsq_status nlsq_fit_shared(const nlsq_model *model, const nlsq_shared *problem,
     nlsq_status st = check_options(&job.opt, err);
     if (st == NLSQ_OK && job.nsets == 0) st = fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no data sets (data.nfits is 0)");
     if (st == NLSQ_OK) st = alloc_job(&job, err);
+    if (st == NLSQ_OK) st = prepare(&job, err);
+    if (grouped(&job)) { /* one process's failure is every process's, and they must agree */
+        st = batch_group_settle(job.opt.group, st, err);
+        int lowest, diverged = 0;
+        if (st == NLSQ_OK &&
+            group_agree_checked(job.opt.group, GROUP_TAG_SHARED + 0x80, 0, group_check(&job), &lowest, &diverged) != 0)
+            st = fail(err, NLSQ_ERR_IO, "a process of the group ended or could not be reached");
+        else if (st == NLSQ_OK && diverged)
+            st = fail(err, NLSQ_ERR_INVALID_ARGUMENT,
+                      "the processes of the group were given different starts, bounds, data-set layouts or options");
+    }
     if (st == NLSQ_OK) st = run(&job, outputs, out, err);
     if (st == NLSQ_OK) {
         (*out)->seconds = host_seconds() - job.t_start;
