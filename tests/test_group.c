@@ -1081,7 +1081,8 @@ static void shared_over_groups(void)
    process: every process ends the same way, with the same words. */
 typedef struct shared_fault {
     const shared_case *sc;
-    int kind; /* 0: rank 1 without shared flags; 1: rank 2's p0 differs; 2: rank 0 stops */
+    int kind; /* 0: rank 1 without shared flags; 1: rank 2's p0 differs; 2: rank 0 stops;
+                 3: rank 2's x_scale differs */
 } shared_fault;
 
 static int stop_now(void *user, const nlsq_progress *p)
@@ -1099,6 +1100,8 @@ static void shared_fault_rank(rank_job *j, void *arg)
     if (f->kind == 0 && j->g.rank == 1) sp.shared = NULL;
     if (f->kind == 1 && j->g.rank == 2) p0[4] = 2100;
     if (f->kind == 2 && j->g.rank == 0) o.progress = stop_now;
+    static const double scale1[5] = {1, 1, 1, 1, 1}, scale2[5] = {1, 1, 1, 1, 1000};
+    if (f->kind == 3) o.x_scale = j->g.rank == 2 ? scale2 : scale1;
     o.p0 = p0;
     o.group = &j->g;
     o.threads = 1;
@@ -1134,8 +1137,8 @@ static void shared_faults_agreed(void)
     sp.shared = shared;
     sp.covariate = covariate;
     shared_case sc = {model, &sp, NLSQ_TRF};
-    static const char *const words[3] = {"process 1 of 3", "different starts", NULL};
-    for (int kind = 0; kind < 3 && model; kind++) {
+    static const char *const words[4] = {"process 1 of 3", "different starts", NULL, "different starts"};
+    for (int kind = 0; kind < 4 && model; kind++) {
         shared_fault f = {&sc, kind};
         rank_job jobs[8];
         run_group(3, shared_fault_rank, &f, jobs);

@@ -222,11 +222,11 @@ def test_large_entry_points_say_the_callback_path_is_not_offered():
 
 def test_batch_and_file_entry_points_say_the_callback_path_is_not_offered(tmp_path):
     x = np.linspace(0, 4, 20)
-    with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk or per fit"):
+    with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk, fit or data set"):
         nlsqc.fit_batch(dot_model, x, np.tile(dot_model(x, 2, 1, 0.5), (2, 1)), p0=[1, 1, 0])
     path = tmp_path / "d.csv"
     np.savetxt(path, np.column_stack([x, dot_model(x, 2, 1, 0.5)]), delimiter=",")
-    with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk or per fit"):
+    with pytest.raises(nlsqc.TraceError, match="would call Python once per chunk, fit or data set"):
         nlsqc.fit_file(dot_model, str(path), p0=[1, 1, 0])
 
 

@@ -117,7 +117,7 @@ typedef struct shared_job {
     int group_failed;
     /* progress */
     double t_start;
-    int stopped;
+    int stopped, passes; /* passes: evaluations run (progress's pass) */
 } shared_job;
 
 static const fit_problem shared_who = {.who = "nlsq_fit_shared"};
@@ -299,6 +299,7 @@ static void evaluate_all(shared_job *job, const double *x, double *R)
     const nlsq_group *g = job->opt.group;
     int grouped = g && g->size > 1;
     if (grouped) process_span(job, g->rank, &lo, &hi);
+    job->passes++;
     job->eval_x = x;
     job->eval_R = R;
     job->eval_lo = lo;
@@ -346,7 +347,7 @@ static int shared_progress(void *ctx, int iteration, double cost, const double *
     (void)x, (void)grad_norm, (void)step_norm;
     shared_job *job = ctx;
     double t = host_seconds() - job->t_start;
-    nlsq_progress p = {iteration + 1, iteration, 1, cost, t, NAN, 0, job->total};
+    nlsq_progress p = {job->passes, iteration, 1, cost, t, NAN, 0, job->total};
     int stop = job->opt.progress && job->opt.progress(job->opt.progress_data, &p) != 0, lowest;
     if (grouped(job)) {
         if (group_agree(job->opt.group, GROUP_TAG_SHARED + 0x40, stop, &lowest) != 0)
@@ -543,8 +544,9 @@ static nlsq_status setup_set(shared_job *job, fit_problem *fp, size_t d, double 
     fp->opt.upper = have[2] ? arr[2] : NULL;
     fp->opt.fixed = have_fixed ? fixed : NULL;
     nlsq_error inner;
+    fp->n_free = -1; /* set by fit_setup_parameters once start, bounds and scales passed */
     if (fit_setup_parameters(fp, &inner) == NLSQ_OK) return NLSQ_OK;
-    if (inner.code == NLSQ_ERR_INVALID_ARGUMENT && fp->n_free == 0) return NLSQ_OK; /* no unknowns in this set */
+    if (fp->n_free == 0) return NLSQ_OK; /* every parameter fixed in this set: no unknowns of its own */
     const char *msg = strchr(inner.message, ':') ? strchr(inner.message, ':') + 2 : inner.message;
     for (int j = 0; j < n; j++) { /* a shared parameter's start or bounds: not one set's */
         char quoted[80];
@@ -629,7 +631,7 @@ static nlsq_status check_points(shared_job *job, nlsq_error *err)
         const nlsq_batch *b = &job->sp->data;
         pass_arrays a = set_arrays(job, d);
         size_t used = batch_usable_points(&a, job->k, job->len[d], job->opt.nan_policy);
-        if (used == 0 && job->len[d] > 0)
+        if (used == 0 && job->len[d] > 0 && (job->opt.nan_policy != NLSQ_NAN_OMIT || job->nl[d] > 0))
             return fail(err, NLSQ_ERR_DATA, "data set %zu: %s", d,
                         job->opt.nan_policy == NLSQ_NAN_OMIT ? "no point is left once NaN/Inf points are omitted"
                         : b->sigma ? "NaN/Inf in its x, y or sigma (nan_policy raise; omit drops such points), or a "
@@ -807,7 +809,7 @@ static int fill_covariance(shared_job *job, const double *R, double scale, nlsq_
     for (size_t d = 0; d < job->nsets; d++)
         if (job->nl[d] + ns > kmax) kmax = job->nl[d] + ns;
     size_t kk = (size_t)kmax * (size_t)kmax;
-    double *css = c ? malloc(((size_t)ns * (size_t)ns + 2 * kk + 1) * sizeof *css) : NULL;
+    double *css = c ? malloc(((size_t)ns * (size_t)ns + 5 * kk + (size_t)kmax + 1) * sizeof *css) : NULL;
     if (!css) {
         free(c);
         return -1;
@@ -823,8 +825,8 @@ static int fill_covariance(shared_job *job, const double *R, double scale, nlsq_
         }
     for (size_t d = 0; d < job->nsets; d++) {
         int nl = job->nl[d], k = nl + ns;
-        int ok = shared_ok && blocks_cov_set(&job->bk, d, css, tiny, cd, work) == 0;
-        all_ok &= ok;
+        int undetermined = shared_ok ? blocks_cov_set(&job->bk, d, css, tiny, cd, work) : -1, ok = undetermined >= 0;
+        all_ok &= undetermined == 0;
         double *perr = r->perr ? r->perr + d * nn : NULL;
         double *pcov = r->pcov ? r->pcov + d * nn * nn : NULL;
         for (int j = 0; perr && j < n; j++) perr[j] = 0;
@@ -867,10 +869,11 @@ static nlsq_status make_result(shared_job *job, const solve_result *sr, const do
     r->n_shared = 0;
     for (int j = 0; j < job->n; j++) r->n_shared += job->sp->shared[j] != 0;
     r->n_free = (int)job->N;
-    r->dof = (int)(r->m_total - job->N);
+    size_t dof = r->m_total - job->N; /* check_points: m_total >= N */
+    r->dof = dof > INT32_MAX ? INT32_MAX : (int)dof;
     r->cost = sr->cost;
     r->chi2 = sum_sets(job, R, 1);
-    r->redchi = r->dof > 0 ? r->chi2 / r->dof : NAN;
+    r->redchi = dof > 0 ? r->chi2 / (double)dof : NAN;
     r->grad_norm = sr->grad_norm;
     r->status = (nlsq_fit_status)sr->status;
     r->success = sr->status > 0;
@@ -881,8 +884,8 @@ static nlsq_status make_result(shared_job *job, const solve_result *sr, const do
     r->method = job->method;
     r->threads = job->threads;
     double scale = 1;
-    int scalable = job->opt.absolute_sigma || r->dof > 0;
-    if (!job->opt.absolute_sigma && r->dof > 0) scale = 2 * sr->cost / r->dof;
+    int scalable = job->opt.absolute_sigma || dof > 0;
+    if (!job->opt.absolute_sigma && dof > 0) scale = 2 * sr->cost / (double)dof;
     if (r->perr || r->shared_pcov) {
         if (fill_covariance(job, R, scalable ? scale : INFINITY, r) != 0) {
             nlsq_shared_result_free(r);
@@ -942,9 +945,11 @@ static uint64_t group_check(const shared_job *job)
 {
     const nlsq_options *o = &job->opt;
     int ints[] = {(int)job->method, (int)o->loss, o->max_nfev, (int)o->nan_policy, o->x_scale_jac, job->ns};
-    double dbl[] = {o->f_scale, o->ftol, o->xtol, o->gtol, (double)job->N, (double)job->nsets};
+    double dbl[] = {o->f_scale, o->ftol, o->xtol, o->gtol, (double)job->N, (double)job->nsets, (double)job->bk.m};
     uint64_t h = checkpoint_hash(0, ints, sizeof ints);
     h = checkpoint_hash(h, dbl, sizeof dbl);
+    h = checkpoint_hash(h, job->xs, job->N * sizeof *job->xs);
+    h = checkpoint_hash(h, job->x_at, (job->nsets + 1) * sizeof *job->x_at);
     h = checkpoint_hash(h, job->x, job->N * sizeof *job->x);
     h = checkpoint_hash(h, job->lb, job->N * sizeof *job->lb);
     return checkpoint_hash(h, job->ub, job->N * sizeof *job->ub);

@@ -293,35 +293,47 @@ int blocks_cov_shared(const solve_blocks *bk, double *cov_ss)
 /*
  * With B = R_LL^-1 R_LS and C_SS the shared covariance:
  *   C_LL = R_LL^-1 R_LL^-T + B C_SS B^T,  C_LS = -B C_SS.
+ * A local whose pivot is at or below tiny is undetermined: its row of the
+ * triangle was folded into the others (fold_down_zero_pivots), and the
+ * covariance is that of the others with it held (for a local the data do
+ * not touch, the pseudo-inverse's), Inf in its own rows and columns.
  */
 int blocks_cov_set(const solve_blocks *bk, size_t d, const double *cov_ss, double tiny, double *cov_d, double *work)
 {
-    int nl = bk->nl[d], ns = bk->ns, k = nl + ns;
+    int nl = bk->nl[d], ns = bk->ns, k = nl + ns, q = 0;
     size_t kc = (size_t)k + 1;
     const double *F = bk->F + bk->R_at[d];
-    double *inv = work, *B = work + (size_t)nl * (size_t)nl; /* nl^2, then nl x ns column-major */
-    if (tri_inverse(F, kc, nl, tiny, inv) != 0) return -1;
+    int *keep = (int *)(work + 3 * (size_t)k * (size_t)k); /* the determined locals */
+    for (int i = 0; i < nl; i++)
+        if (fabs(F[(size_t)i * kc + (size_t)i]) > tiny) keep[q++] = i;
+    /* the determined locals' triangle and their rows of R_LS, compacted */
+    double *Rq = work, *inv = Rq + (size_t)q * (size_t)q, *B = inv + (size_t)q * (size_t)q; /* B: q x ns */
+    for (int c = 0; c < q; c++)
+        for (int r = 0; r < q; r++) Rq[(size_t)c * q + r] = r <= c ? F[(size_t)keep[c] * kc + (size_t)keep[r]] : 0;
+    if (tri_inverse(Rq, (size_t)q, q, tiny, inv) != 0) return -1;
     for (int j = 0; j < ns; j++) {
-        double *col = B + (size_t)j * (size_t)nl;
-        memcpy(col, F + (size_t)(nl + j) * kc, (size_t)nl * sizeof *col);
-        tri_solve_upper(F, kc, nl, col);
+        double *col = B + (size_t)j * (size_t)q;
+        for (int r = 0; r < q; r++) col[r] = F[(size_t)(nl + j) * kc + (size_t)keep[r]];
+        tri_solve_upper(Rq, (size_t)q, q, col);
     }
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j < k; j++) {
+    for (int i = 0; i < k * k; i++) cov_d[i] = INFINITY;
+    for (int i = 0; i < q + ns; i++)
+        for (int j = 0; j < q + ns; j++) {
             double s = 0;
-            if (i < nl && j < nl) {
-                for (int l = 0; l < nl; l++) s += inv[(size_t)l * nl + (size_t)i] * inv[(size_t)l * nl + (size_t)j];
+            if (i < q && j < q) {
+                for (int l = 0; l < q; l++) s += inv[(size_t)l * q + (size_t)i] * inv[(size_t)l * q + (size_t)j];
                 for (int a = 0; a < ns; a++)
                     for (int b = 0; b < ns; b++)
-                        s += B[(size_t)a * nl + (size_t)i] * cov_ss[(size_t)a * ns + (size_t)b] * B[(size_t)b * nl + (size_t)j];
-            } else if (i < nl) {
-                for (int a = 0; a < ns; a++) s -= B[(size_t)a * nl + (size_t)i] * cov_ss[(size_t)a * ns + (size_t)(j - nl)];
-            } else if (j < nl) {
-                for (int a = 0; a < ns; a++) s -= B[(size_t)a * nl + (size_t)j] * cov_ss[(size_t)a * ns + (size_t)(i - nl)];
+                        s += B[(size_t)a * q + (size_t)i] * cov_ss[(size_t)a * ns + (size_t)b] * B[(size_t)b * q + (size_t)j];
+            } else if (i < q) {
+                for (int a = 0; a < ns; a++) s -= B[(size_t)a * q + (size_t)i] * cov_ss[(size_t)a * ns + (size_t)(j - q)];
+            } else if (j < q) {
+                for (int a = 0; a < ns; a++) s -= B[(size_t)a * q + (size_t)j] * cov_ss[(size_t)a * ns + (size_t)(i - q)];
             } else {
-                s = cov_ss[(size_t)(i - nl) * ns + (size_t)(j - nl)];
+                s = cov_ss[(size_t)(i - q) * ns + (size_t)(j - q)];
             }
-            cov_d[(size_t)i * k + (size_t)j] = s;
+            int ii = i < q ? keep[i] : nl + (i - q), jj = j < q ? keep[j] : nl + (j - q);
+            cov_d[(size_t)ii * k + (size_t)jj] = s;
         }
-    return 0;
+    return nl - q;
 }

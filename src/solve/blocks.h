@@ -83,9 +83,10 @@ double blocks_gauss_newton_gain(const solve_blocks *bk);
  * lambda 0: the shared block (ns x ns, row-major) into cov_ss, and set d's
  * block over [its locals | shared] ((nl+ns)^2, row-major) into cov_d.
  * blocks_cov_shared returns 0, or -1 when the shared triangle is singular.
- * blocks_cov_set: 0, or -1 when set d's local triangle has a pivot at or
- * below tiny (blocks_rank_threshold, taken once: it reads every set);
- * work holds (nl+ns)^2 doubles.
+ * blocks_cov_set returns how many of set d's locals are undetermined (a
+ * pivot at or below tiny, blocks_rank_threshold, taken once: it reads
+ * every set): their rows and columns are Inf, the rest is the covariance
+ * with them held. work holds 3 (nl+ns)^2 + nl doubles.
  */
 int blocks_cov_shared(const solve_blocks *bk, double *cov_ss);
 int blocks_cov_set(const solve_blocks *bk, size_t d, const double *cov_ss, double tiny, double *cov_d, double *work);
