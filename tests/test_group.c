@@ -1017,16 +1017,25 @@ static int shared_differ(const nlsq_shared_result *a, const nlsq_shared_result *
            memcmp(a->cost_set, b->cost_set, D * sizeof *a->cost_set);
 }
 
-/* Data sets of decays sharing an Arrhenius rate, spread over groups of
-   2 .. 5 (more ranks than sets too): every rank the alone fit's bits. */
-static void shared_over_groups(void)
+/* The Arrhenius decays of the shared-fit cases: x, T; a, c, d local. */
+static nlsq_model *arrhenius_model(void)
 {
     nlsq_model_options mo = nlsq_model_options_default();
     mo.vars = "x,T";
     mo.params = "a,c,d,k0,Ea";
     nlsq_model *model = NULL;
     nlsq_error e = {0};
-    CHECK(nlsq_model_parse("a*exp(-k0*exp(-Ea*(1/T-1/300))*x) + c + d*x", &mo, &model, &e) == NLSQ_OK);
+    CHECK_MSG(nlsq_model_parse("a*exp(-k0*exp(-Ea*(1/T-1/300))*x) + c + d*x", &mo, &model, &e) == NLSQ_OK, "%s",
+              e.message);
+    return model;
+}
+
+/* Data sets of decays sharing an Arrhenius rate, spread over groups of
+   2 .. 5 (more ranks than sets too): every rank the alone fit's bits. */
+static void shared_over_groups(void)
+{
+    nlsq_model *model = arrhenius_model();
+    nlsq_error e = {0};
     enum { SETS = 7, PTS = 40 };
     static double x[2 * SETS * PTS], y[SETS * PTS];
     unsigned seed = 11;
@@ -1112,12 +1121,7 @@ static void shared_fault_rank(rank_job *j, void *arg)
 
 static void shared_faults_agreed(void)
 {
-    nlsq_model_options mo = nlsq_model_options_default();
-    mo.vars = "x,T";
-    mo.params = "a,c,d,k0,Ea";
-    nlsq_model *model = NULL;
-    nlsq_error e = {0};
-    CHECK(nlsq_model_parse("a*exp(-k0*exp(-Ea*(1/T-1/300))*x) + c + d*x", &mo, &model, &e) == NLSQ_OK);
+    nlsq_model *model = arrhenius_model();
     enum { SETS = 4, PTS = 30 };
     static double x[2 * SETS * PTS], y[SETS * PTS];
     for (int d = 0; d < SETS; d++)
