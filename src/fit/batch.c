@@ -415,10 +415,18 @@ static void batch_watch(void *ctx)
 static const fit_problem batch_who = {.who = "nlsq_fit_batch"};
 #define fail(err, ...) fit_fail(&batch_who, err, __VA_ARGS__)
 
-/* The batch's shape: offsets valid, the total and the longest fit. */
-static nlsq_status check_batch(const nlsq_model *model, const nlsq_batch *b, size_t *total, size_t *longest,
-                               nlsq_error *err)
+const char *fit_single_only_option(const nlsq_options *o)
 {
+    return o->callback ? "callback" : o->checkpoint ? "checkpoint" : o->keep_residuals ? "keep_residuals" : NULL;
+}
+
+/* The batch's shape: offsets valid, the total and the longest fit (who:
+   the API function the messages name). */
+nlsq_status batch_check_layout(const fit_problem *who, const nlsq_model *model, const nlsq_batch *b, size_t *total,
+                               size_t *longest, nlsq_error *err)
+{
+#undef fail
+#define fail(err, ...) fit_fail(who, err, __VA_ARGS__)
     int k = model->vars.count;
     if (b->offsets) {
         if (b->offsets[0] != 0)
@@ -443,6 +451,8 @@ static nlsq_status check_batch(const nlsq_model *model, const nlsq_batch *b, siz
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "x is NULL and the model has %d variable%s", k, k == 1 ? "" : "s");
     return NLSQ_OK;
 }
+#undef fail
+#define fail(err, ...) fit_fail(&batch_who, err, __VA_ARGS__)
 
 static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
 {
@@ -452,10 +462,7 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
     probe.opt = *o;
     nlsq_status st = fit_check_options(&probe, err);
     if (st != NLSQ_OK) return st;
-    const char *single = o->callback       ? "callback"
-                       : o->checkpoint     ? "checkpoint"
-                       : o->keep_residuals ? "keep_residuals"
-                                           : NULL;
+    const char *single = fit_single_only_option(o);
     if (single)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "the %s option is for single fits; a batch does not take it",
                     single);
@@ -722,7 +729,7 @@ nlsq_status nlsq_fit_batch(const nlsq_model *model, const nlsq_batch *batch, con
     memset(&probe, 0, sizeof probe);
     probe.who = "nlsq_fit_batch";
     if ((st = check_options(&job.opt, err)) == NLSQ_OK &&
-        (st = check_batch(model, batch, &job.total, &job.longest, err)) == NLSQ_OK) {
+        (st = batch_check_layout(&batch_who, model, batch, &job.total, &job.longest, err)) == NLSQ_OK) {
         job.method = job.opt.method == NLSQ_METHOD_AUTO ? fit_default_method() : job.opt.method;
         job.backend = job.opt.backend;
         if ((st = fit_choose_backend(&probe, &job.backend, err)) == NLSQ_OK) {

@@ -209,6 +209,13 @@ typedef nlsq_status (*batch_fit_fn)(const nlsq_model *model, const nlsq_batch *b
    nan_policy keeps, or 0 when its data refuse it (NaN with raise,
    sigma <= 0). */
 size_t batch_usable_points(const pass_arrays *a, int k, size_t len, nlsq_nan_policy policy);
+/* A batch's layout checked (offsets, x and y present), its total points
+   and its longest fit; messages named by who (nlsq_fit_batch, _shared). */
+nlsq_status batch_check_layout(const fit_problem *who, const nlsq_model *model, const nlsq_batch *b, size_t *total,
+                               size_t *longest, nlsq_error *err);
+/* The option of opt that only a single fit takes (callback, checkpoint,
+   keep_residuals), or NULL. */
+const char *fit_single_only_option(const nlsq_options *o);
 /* The compiled kernel's width and mode for many small fits of `total`
    points in all (batches, shared fits' sets). */
 void batch_choose_kernel(nlsq_backend backend, size_t total, int *width, jit_mode *mode);

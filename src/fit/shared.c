@@ -368,11 +368,10 @@ static nlsq_status check_options(const nlsq_options *o, nlsq_error *err)
     probe.opt = *o;
     nlsq_status st = fit_check_options(&probe, err);
     if (st != NLSQ_OK) return st;
-    const char *refused = o->callback       ? "callback (use progress)"
-                        : o->checkpoint     ? "checkpoint"
-                        : o->keep_residuals ? "keep_residuals"
-                                            : NULL;
-    if (refused) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "a shared-parameter fit does not take the %s option", refused);
+    const char *refused = fit_single_only_option(o);
+    if (refused)
+        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "a shared-parameter fit does not take the %s option%s", refused,
+                    o->callback ? " (use progress)" : "");
     if (o->method == NLSQ_DOGBOX)
         return fail(err, NLSQ_ERR_INVALID_ARGUMENT,
                     "method dogbox is not available for shared-parameter fits; use trf (bounds) or lm");
@@ -392,26 +391,12 @@ static nlsq_status check_layout(shared_job *job, nlsq_error *err)
     const nlsq_model *model = job->model;
     if (b->nfits == 0) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "no data sets (data.nfits is 0)");
     if (!sp->shared) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "shared is NULL: flag the shared parameters");
-    size_t total = 0, longest = 0;
+    nlsq_status st = batch_check_layout(&shared_who, model, b, &job->total, &job->longest, err);
+    if (st != NLSQ_OK) return st;
     for (size_t d = 0; d < b->nfits; d++) {
-        size_t first = b->offsets ? b->offsets[d] : d * b->m;
-        size_t end = b->offsets ? b->offsets[d + 1] : (d + 1) * b->m;
-        if (b->offsets && (d == 0 ? first != 0 : 0))
-            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[0] is %zu; it must be 0", first);
-        if (end < first)
-            return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "offsets[%zu] = %zu is below offsets[%zu] = %zu", d + 1, end,
-                        d, first);
-        job->first[d] = first;
-        job->len[d] = end - first;
-        if (job->len[d] > longest) longest = job->len[d];
-        total = end;
+        job->first[d] = b->offsets ? b->offsets[d] : d * b->m;
+        job->len[d] = b->offsets ? b->offsets[d + 1] - b->offsets[d] : b->m;
     }
-    job->total = total;
-    job->longest = longest;
-    if (!b->y) return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "data.y is NULL");
-    if (job->k > 0 && !b->x)
-        return fail(err, NLSQ_ERR_INVALID_ARGUMENT, "data.x is NULL and the model has %d variable%s", job->k,
-                    job->k == 1 ? "" : "s");
     for (int v = 0; sp->covariate && v < job->k; v++) {
         if (!sp->covariate[v]) continue;
         for (size_t d = 0; d < job->nsets; d++) {
